@@ -1,0 +1,17 @@
+// Shapes the workflow exchanges with the send activity: types only, so workflows can import them.
+
+export type SmsFailureKind = 'opted_out' | 'undeliverable' | 'carrier_filtered' | 'rejected';
+
+export interface SendStepMessageInput {
+  tenantId: string;
+  leadId: string;
+  enrollmentId: string;
+  step: number;
+  template: string;
+}
+
+export type SendStepMessageResult =
+  | { outcome: 'sent'; messageId: string; twilioSid: string | null }
+  | { outcome: 'skipped'; messageId: string; reason: string }
+  | { outcome: 'opted_out'; messageId: string }
+  | { outcome: 'failed'; messageId: string; kind: SmsFailureKind; errorCode: number | null };

@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto';
+import express, { type Express } from 'express';
+import type { Client } from '@temporalio/client';
+import { pinoHttp } from 'pino-http';
+import type { Logger } from 'pino';
+import type { Db } from '../common/db.js';
+import { requireTenant } from './auth.js';
+import { errorHandler, unknownRoute } from './errors.js';
+import { enrollmentsRouter } from './routes/enrollments.js';
+import { healthRouter } from './routes/health.js';
+import { leadsRouter } from './routes/leads.js';
+import { sequencesRouter } from './routes/sequences.js';
+
+export interface AppDeps {
+  db: Db;
+  temporal: Client;
+  logger: Logger;
+  taskQueue: string;
+  temporalUiUrl: string;
+  smsMode: 'twilio' | 'outbox';
+}
+
+const requestIdPattern = /^[\w.:-]{1,128}$/;
+
+export function createApp(deps: AppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(
+    pinoHttp({
+      logger: deps.logger,
+      // A caller's X-Request-Id is honoured when it is sane, so one ID follows a request across services.
+      genReqId: (req, res) => {
+        const incoming = req.headers['x-request-id'];
+        const id = typeof incoming === 'string' && requestIdPattern.test(incoming) ? incoming : randomUUID();
+        res.setHeader('X-Request-Id', id);
+        return id;
+      },
+    }),
+  );
+  app.use(express.json({ limit: '1mb' }));
+  app.use(healthRouter(deps));
+
+  const v1 = express.Router();
+  v1.use(requireTenant(deps.db));
+  v1.use(leadsRouter(deps));
+  v1.use(sequencesRouter(deps));
+  v1.use(enrollmentsRouter(deps));
+  app.use('/v1', v1);
+
+  app.use(unknownRoute);
+  app.use(errorHandler);
+  return app;
+}

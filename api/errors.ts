@@ -1,0 +1,67 @@
+import type { ErrorRequestHandler, RequestHandler } from 'express';
+import { z } from 'zod';
+
+export type ErrorCode =
+  | 'bad_request'
+  | 'unauthorized'
+  | 'not_found'
+  | 'conflict'
+  | 'validation_failed'
+  | 'payload_too_large'
+  | 'temporal_unavailable'
+  | 'internal';
+
+/** The one error shape every endpoint answers with: `{ "error": { "code", "message", "details" } }`. */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
+
+/** zod's field errors, keyed by the dotted path of the field. */
+export function fieldErrors(error: z.ZodError): Record<string, string[]> {
+  const fields: Record<string, string[]> = {};
+  for (const issue of error.issues) {
+    const path = issue.path.join('.') || '(body)';
+    (fields[path] ??= []).push(issue.message);
+  }
+  return fields;
+}
+
+export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const parsed = schema.safeParse(body ?? {});
+  if (!parsed.success) throw new ApiError(422, 'validation_failed', 'The request body is invalid', { fields: fieldErrors(parsed.error) });
+  return parsed.data;
+}
+
+export const unknownRoute: RequestHandler = (req, _res, next) => {
+  next(new ApiError(404, 'not_found', `No route for ${req.method} ${req.path}`));
+};
+
+/** Errors from body parsing carry a status; anything else is a 500 whose details stay in the log, not the answer. */
+export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _next) => {
+  const apiError = toApiError(error);
+  if (apiError.status >= 500) req.log.error({ err: error }, 'request failed');
+  else req.log.info({ code: apiError.code }, apiError.message);
+  res.status(apiError.status).json({
+    error: { code: apiError.code, message: apiError.message, ...(apiError.details === undefined ? {} : { details: apiError.details }) },
+  });
+};
+
+function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiError) return error;
+  const status = (error as { status?: unknown; type?: unknown }).status;
+  const type = (error as { type?: unknown }).type;
+  if (type === 'entity.too.large') return new ApiError(413, 'payload_too_large', 'The request body is too large');
+  if (type === 'entity.parse.failed') return new ApiError(400, 'bad_request', 'The request body is not valid JSON');
+  if (typeof status === 'number' && status >= 400 && status < 500) return new ApiError(400, 'bad_request', 'The request could not be read');
+  return new ApiError(500, 'internal', 'Something went wrong on our side; the request ID in X-Request-Id helps us find it');
+}

@@ -1,0 +1,82 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Db } from '../../common/db.js';
+import { isKnownTimeZone, normalisePhone } from '../../common/phone.js';
+import { Prisma, type Lead } from '../../generated/prisma/client.js';
+import { tenantOf } from '../auth.js';
+import { ApiError, notFound, parseBody } from '../errors.js';
+import { idParam } from '../params.js';
+
+const timeZone = z.string().refine(isKnownTimeZone, 'unknown IANA time zone');
+const name = z.string().trim().min(1).max(100);
+const createLeadSchema = z.strictObject({ phone: z.string().min(1).max(40), firstName: name.optional(), lastName: name.optional(), timeZone: timeZone.optional() });
+const updateLeadSchema = z.strictObject({ firstName: name.nullable().optional(), lastName: name.nullable().optional(), timeZone: timeZone.optional() });
+const listQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50), before: z.iso.datetime().optional() });
+
+export const leadView = (lead: Lead) => ({
+  id: lead.id,
+  phone: lead.phone,
+  firstName: lead.firstName,
+  lastName: lead.lastName,
+  timeZone: lead.timeZone,
+  status: lead.status,
+  closedReason: lead.closedReason,
+  createdAt: lead.createdAt.toISOString(),
+  updatedAt: lead.updatedAt.toISOString(),
+});
+
+export function leadsRouter({ db }: { db: Db }): Router {
+  const router = Router();
+
+  router.post('/leads', async (req, res) => {
+    const tenantId = tenantOf(req);
+    const body = parseBody(createLeadSchema, req.body);
+    const tenant = await db.tenant.findUniqueOrThrow({ where: { id: tenantId } });
+    const phone = normalisePhone(body.phone, tenant.defaultRegion);
+    if (!phone) {
+      throw new ApiError(422, 'validation_failed', 'The request body is invalid', {
+        fields: { phone: [`not a possible phone number for region ${tenant.defaultRegion}`] },
+      });
+    }
+    const existing = await db.lead.findUnique({ where: { tenantId_phone: { tenantId, phone } } });
+    if (existing) return void res.status(200).json(leadView(existing));
+    try {
+      const lead = await db.lead.create({
+        data: { tenantId, phone, firstName: body.firstName ?? null, lastName: body.lastName ?? null, timeZone: body.timeZone ?? tenant.defaultTimeZone },
+      });
+      res.status(201).location(`/v1/leads/${lead.id}`).json(leadView(lead));
+    } catch (error) {
+      // Two requests for the same new phone raced; the loser answers with the winner's lead.
+      if (!(error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002')) throw error;
+      res.status(200).json(leadView(await db.lead.findUniqueOrThrow({ where: { tenantId_phone: { tenantId, phone } } })));
+    }
+  });
+
+  router.get('/leads/:leadId', async (req, res) => {
+    const lead = await db.lead.findFirst({ where: { id: idParam(req.params.leadId, 'Lead'), tenantId: tenantOf(req) } });
+    if (!lead) throw notFound('Lead');
+    res.json(leadView(lead));
+  });
+
+  router.patch('/leads/:leadId', async (req, res) => {
+    const tenantId = tenantOf(req);
+    const id = idParam(req.params.leadId, 'Lead');
+    const body = parseBody(updateLeadSchema, req.body);
+    const { count } = await db.lead.updateMany({ where: { id, tenantId }, data: body });
+    if (count === 0) throw notFound('Lead');
+    res.json(leadView(await db.lead.findUniqueOrThrow({ where: { id } })));
+  });
+
+  router.get('/leads', async (req, res) => {
+    const query = listQuerySchema.safeParse(req.query);
+    if (!query.success) throw new ApiError(400, 'bad_request', 'Invalid query parameters', { fields: z.flattenError(query.error).fieldErrors });
+    const leads = await db.lead.findMany({
+      where: { tenantId: tenantOf(req), ...(query.data.before ? { createdAt: { lt: new Date(query.data.before) } } : {}) },
+      orderBy: { createdAt: 'desc' },
+      take: query.data.limit,
+    });
+    res.json({ items: leads.map(leadView), next: leads.length === query.data.limit ? leads.at(-1)?.createdAt.toISOString() : null });
+  });
+
+  return router;
+}

@@ -1,0 +1,56 @@
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Db } from '../../common/db.js';
+import { templatePlaceholders, unknownPlaceholders } from '../../common/templates.js';
+import type { SequenceDefinition } from '../../generated/prisma/client.js';
+import type { SequenceStep } from '../../workflows/lead-follow-up.types.js';
+import { tenantOf } from '../auth.js';
+import { notFound, parseBody } from '../errors.js';
+import { idParam } from '../params.js';
+
+const stepSchema = z.strictObject({
+  delaySeconds: z.number().int().min(0).max(30 * 24 * 3600),
+  template: z
+    .string()
+    .trim()
+    .min(1)
+    .max(1600)
+    .superRefine((template, ctx) => {
+      const unknown = unknownPlaceholders(template);
+      if (unknown.length) {
+        ctx.addIssue({ code: 'custom', message: `unknown placeholder ${unknown.map((n) => `{{${n}}}`).join(', ')}; known: ${templatePlaceholders.join(', ')}` });
+      }
+    }),
+});
+const createSequenceSchema = z.strictObject({ name: z.string().trim().min(1).max(100), steps: z.array(stepSchema).min(1).max(50) });
+
+export const sequenceView = (sequence: SequenceDefinition) => ({
+  id: sequence.id,
+  name: sequence.name,
+  version: sequence.version,
+  steps: sequence.steps as unknown as SequenceStep[],
+  createdAt: sequence.createdAt.toISOString(),
+});
+
+export function sequencesRouter({ db }: { db: Db }): Router {
+  const router = Router();
+
+  /** Definitions are immutable: saving a name that exists adds its next version; running enrollments keep theirs. */
+  router.post('/sequences', async (req, res) => {
+    const tenantId = tenantOf(req);
+    const body = parseBody(createSequenceSchema, req.body);
+    const sequence = await db.$transaction(async (tx) => {
+      const latest = await tx.sequenceDefinition.findFirst({ where: { tenantId, name: body.name }, orderBy: { version: 'desc' } });
+      return tx.sequenceDefinition.create({ data: { tenantId, name: body.name, version: (latest?.version ?? 0) + 1, steps: body.steps } });
+    });
+    res.status(201).location(`/v1/sequences/${sequence.id}`).json(sequenceView(sequence));
+  });
+
+  router.get('/sequences/:sequenceId', async (req, res) => {
+    const sequence = await db.sequenceDefinition.findFirst({ where: { id: idParam(req.params.sequenceId, 'Sequence'), tenantId: tenantOf(req) } });
+    if (!sequence) throw notFound('Sequence');
+    res.json(sequenceView(sequence));
+  });
+
+  return router;
+}

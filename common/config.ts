@@ -1,0 +1,81 @@
+import { z } from 'zod';
+
+const port = z.coerce.number().int().min(1).max(65535);
+const optional = (schema: z.ZodType<string>) =>
+  z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
+
+const configSchema = z.object({
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  API_HOST: z.string().min(1).default('127.0.0.1'),
+  API_PORT: port.default(3000),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL'),
+  TEMPORAL_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port').default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().min(1).default('lead-followup'),
+  TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233'),
+  WORKFLOW_BUNDLE_PATH: optional(z.string().min(1)),
+  TWILIO_ACCOUNT_SID: optional(z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits')),
+  TWILIO_AUTH_TOKEN: optional(z.string().min(16, 'looks too short for a Twilio auth token')),
+  TWILIO_FROM_NUMBER: optional(z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number like +15005550006')),
+  TWILIO_MESSAGING_SERVICE_SID: optional(z.string().regex(/^MG[0-9a-fA-F]{32}$/, 'must be MG followed by 32 hex digits')),
+  TWILIO_API_BASE_URL: optional(z.url()),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export type SmsMode =
+  | { kind: 'twilio'; accountSid: string; authToken: string; sender: { from: string } | { messagingServiceSid: string }; apiBaseUrl?: string }
+  | { kind: 'outbox' };
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parses the settings once; every bad value is reported on its own line, naming the variable. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const parsed = configSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((issue) => {
+        const name = issue.path.join('.');
+        const reason = env[name] === undefined && issue.code === 'invalid_type' ? 'is required' : issue.message;
+        return `Invalid setting ${name}: ${reason}`;
+      }),
+    );
+  }
+  const twilioSettings = [parsed.data.TWILIO_ACCOUNT_SID, parsed.data.TWILIO_AUTH_TOKEN];
+  if (twilioSettings.some(Boolean) && !twilioSettings.every(Boolean)) {
+    throw new ConfigError(['Invalid setting TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN: set both, or neither for outbox mode']);
+  }
+  if (parsed.data.TWILIO_ACCOUNT_SID && !parsed.data.TWILIO_FROM_NUMBER && !parsed.data.TWILIO_MESSAGING_SERVICE_SID) {
+    throw new ConfigError(['Invalid setting TWILIO_FROM_NUMBER: set it or TWILIO_MESSAGING_SERVICE_SID when Twilio credentials are set']);
+  }
+  return parsed.data;
+}
+
+export function smsMode(config: Config): SmsMode {
+  if (!config.TWILIO_ACCOUNT_SID || !config.TWILIO_AUTH_TOKEN) return { kind: 'outbox' };
+  return {
+    kind: 'twilio',
+    accountSid: config.TWILIO_ACCOUNT_SID,
+    authToken: config.TWILIO_AUTH_TOKEN,
+    sender: config.TWILIO_MESSAGING_SERVICE_SID
+      ? { messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID }
+      : { from: config.TWILIO_FROM_NUMBER ?? '' },
+    ...(config.TWILIO_API_BASE_URL ? { apiBaseUrl: config.TWILIO_API_BASE_URL } : {}),
+  };
+}
+
+/** For entry points: print one line per problem and exit non-zero instead of a stack trace. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const problem of error.problems) process.stderr.write(`${problem}\n`);
+    process.exit(1);
+  }
+}

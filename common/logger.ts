@@ -1,0 +1,30 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger };
+
+/** Paths that may carry secrets or personal data; pino replaces them before anything is written. */
+const redactPaths = [
+  'authToken',
+  '*.authToken',
+  'password',
+  '*.password',
+  'req.headers.authorization',
+  'req.headers["x-twilio-signature"]',
+  'req.headers.cookie',
+  'config.DATABASE_URL',
+  'config.TWILIO_AUTH_TOKEN',
+];
+
+export function createLogger(options: { level: string; name: string }): Logger {
+  return pino({
+    name: options.name,
+    level: options.level,
+    redact: { paths: redactPaths, censor: '[redacted]' },
+    base: { service: options.name },
+  });
+}
+
+/** Phone numbers go into logs and memos masked: enough to tell two apart, not enough to contact anyone. */
+export function maskPhone(phone: string): string {
+  return phone.length <= 6 ? '***' : `${phone.slice(0, 3)}***${phone.slice(-3)}`;
+}

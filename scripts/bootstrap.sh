@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what the project needs from the package registries, once; later runs reuse it.
+#   scripts/bootstrap.sh        npm packages, Prisma client, Temporal CLI (dev server)
+#   scripts/bootstrap.sh test   the same plus Temporal's Java time-skipping test server
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '[bootstrap] %s\n' "$*"; }
+mkdir -p .tools
+
+# npm packages: reinstalled whenever the lockfile changes.
+lock_sum=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [ ! -f node_modules/.lock-sum ] || [ "$(cat node_modules/.lock-sum)" != "$lock_sum" ]; then
+  step "installing npm packages (npm ci)…"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_sum" > node_modules/.lock-sum
+fi
+
+# Prisma client: regenerated whenever the schema changes. `prisma generate` wants a schema engine binary it
+# never runs for generation; pointing it at a placeholder stops it trying to download one (which fails here).
+schema_sum=$(sha256sum prisma/schema.prisma package-lock.json | sha256sum | cut -d' ' -f1)
+if [ ! -f generated/.schema-sum ] || [ "$(cat generated/.schema-sum)" != "$schema_sum" ]; then
+  step "generating the Prisma client…"
+  touch .tools/no-schema-engine
+  PRISMA_SCHEMA_ENGINE_BINARY="$PWD/.tools/no-schema-engine" npx prisma generate > /dev/null
+  echo "$schema_sum" > generated/.schema-sum
+fi
+
+# Temporal CLI (dev server + UI), built from its Go module: Temporal's own download site is out of reach.
+TEMPORAL_CLI_VERSION=v1.5.1
+if [ ! -x .tools/bin/temporal ] || [ "$(cat .tools/bin/.temporal-version 2>/dev/null)" != "$TEMPORAL_CLI_VERSION" ]; then
+  step "building the Temporal CLI $TEMPORAL_CLI_VERSION from its Go module (first time: about 6 minutes on 2 cores)…"
+  GOBIN="$PWD/.tools/bin" CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
+    go install -v "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_CLI_VERSION" 2>&1 \
+    | awk '{ n++; if (n % 50 == 0) printf "[bootstrap]   …%d packages downloaded or compiled\n", n; fflush() }'
+  test -x .tools/bin/temporal
+  echo "$TEMPORAL_CLI_VERSION" > .tools/bin/.temporal-version
+  step "Temporal CLI ready: $(.tools/bin/temporal --version)"
+fi
+
+if [ "${1:-}" = test ]; then
+  # Temporal's Java test server (time skipping), resolved from Maven Central, run through a small wrapper.
+  TS_DIR=.tools/temporal-test-server
+  if [ ! -x "$TS_DIR/test-server" ]; then
+    step "resolving Temporal's Java test server from Maven Central…"
+    rm -rf "$TS_DIR/lib"
+    mvn -B -q -f scripts/tools/temporal-test-server.pom.xml dependency:copy-dependencies -DoutputDirectory="$PWD/$TS_DIR/lib"
+    cat > "$TS_DIR/test-server" <<WRAPPER
+#!/bin/sh
+exec java -cp '$PWD/$TS_DIR/lib/*' io.temporal.testserver.TestServer "\$@"
+WRAPPER
+    chmod +x "$TS_DIR/test-server"
+  fi
+fi

@@ -1,0 +1,29 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { generateApiKey } from '../../api/auth.js';
+import type { Db } from '../../common/db.js';
+
+/**
+ * The embedded default comes with one development tenant. Only the key's hash is in the database, so the key
+ * itself is kept in the git-ignored data folder to be shown again on every start.
+ */
+export async function ensureDevTenant(db: Db, dataDir: string): Promise<{ tenantId: string; apiKey: string }> {
+  const keyFile = path.join(dataDir, 'dev-api-key');
+  if (existsSync(keyFile)) {
+    const saved = JSON.parse(readFileSync(keyFile, 'utf8')) as { tenantId: string; apiKey: string };
+    if (await db.tenant.findUnique({ where: { id: saved.tenantId } })) return saved;
+  }
+  const key = generateApiKey();
+  const tenant = await db.tenant.create({
+    data: {
+      name: 'Development',
+      businessName: 'Acme Dental',
+      defaultRegion: 'GB',
+      defaultTimeZone: 'Europe/London',
+      apiKeys: { create: { name: 'development', prefix: key.prefix, hash: key.hash } },
+    },
+  });
+  const saved = { tenantId: tenant.id, apiKey: key.key };
+  writeFileSync(keyFile, JSON.stringify(saved), { mode: 0o600 });
+  return saved;
+}

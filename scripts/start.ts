@@ -1,0 +1,133 @@
+// One command for the whole local stack: Temporal dev server (with UI), PostgreSQL, migrations, worker and API.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError, loadConfig } from '../common/config.js';
+import { createDb } from '../common/db.js';
+import { applyMigrations } from './db/schema-engine.js';
+import { ensureDevTenant } from './stack/dev-tenant.js';
+import { dataDir, migrationsDir, projectRoot } from './stack/paths.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from './stack/postgres.js';
+import { startDevServer, type DevServer } from './stack/temporal.js';
+
+const say = (message: string) => process.stdout.write(`[start] ${message}\n`);
+
+const stackSettings = z.object({
+  DEV_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
+  DEV_TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
+  EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1).max(65535).default(5488),
+});
+
+function fail(problems: string[]): never {
+  for (const problem of problems) process.stderr.write(`${problem}\n`);
+  process.exit(1);
+}
+
+const settingsResult = stackSettings.safeParse(process.env);
+if (!settingsResult.success) fail(settingsResult.error.issues.map((issue) => `Invalid setting ${issue.path.join('.')}: ${issue.message}`));
+const settings = settingsResult.data;
+
+const env: NodeJS.ProcessEnv = { ...process.env };
+let devServer: DevServer | undefined;
+let database: EmbeddedDatabase | undefined;
+const children: ChildProcess[] = [];
+let stopping = false;
+
+async function stopAll(exitCode: number): Promise<never> {
+  stopping = true;
+  say('stopping…');
+  // Worker and API first, so in-flight activities and requests finish while Temporal and the database are up.
+  await Promise.all(
+    children.map((child) => {
+      if (child.exitCode !== null || child.signalCode !== null) return undefined;
+      child.kill('SIGTERM');
+      return new Promise((resolve) => child.once('exit', resolve));
+    }),
+  );
+  await devServer?.stop();
+  await database?.stop();
+  say('stopped');
+  process.exit(exitCode);
+}
+process.once('SIGINT', () => void stopAll(0));
+process.once('SIGTERM', () => void stopAll(0));
+
+function startChild(name: string, entry: string): ChildProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: projectRoot, env, stdio: 'inherit' });
+  child.once('exit', (code, signal) => {
+    if (stopping) return;
+    say(`${name} exited (${signal ?? `code ${code}`}); stopping the stack`);
+    void stopAll(code || 1);
+  });
+  children.push(child);
+  return child;
+}
+
+async function waitForHealth(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error(`${url} did not answer 200 within ${timeoutMs} ms`);
+}
+
+try {
+  mkdirSync(dataDir, { recursive: true });
+  if (!env.TEMPORAL_ADDRESS) {
+    say('starting the Temporal dev server (SQLite in .data/temporal.db)…');
+    devServer = await startDevServer({
+      port: settings.DEV_TEMPORAL_PORT,
+      uiPort: settings.DEV_TEMPORAL_UI_PORT,
+      dbFile: path.join(dataDir, 'temporal.db'),
+      log: (line) => process.stdout.write(`[temporal] ${line}\n`),
+    });
+    env.TEMPORAL_ADDRESS = devServer.address;
+    env.TEMPORAL_UI_URL ??= devServer.uiUrl ?? undefined;
+  }
+  if (!env.DATABASE_URL) {
+    say('starting the embedded PostgreSQL (data in .data/postgres)…');
+    database = await startEmbeddedPostgres({ dir: path.join(dataDir, 'postgres'), port: settings.EMBEDDED_POSTGRES_PORT, database: 'leadfollowup' });
+    env.DATABASE_URL = database.url;
+  }
+  const config = loadConfig(env);
+  const applied = await applyMigrations({ databaseUrl: config.DATABASE_URL, migrationsDir });
+  say(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
+
+  let devKey: string | null = null;
+  if (database) {
+    const db = createDb(config.DATABASE_URL, { maxConnections: 1 });
+    devKey = (await ensureDevTenant(db, dataDir)).apiKey;
+    await db.$disconnect();
+  }
+
+  startChild('worker', 'worker/index.ts');
+  startChild('api', 'api/index.ts');
+  const apiUrl = `http://${config.API_HOST}:${config.API_PORT}`;
+  await waitForHealth(`${apiUrl}/health`, 60_000);
+
+  const auth = `-H "Authorization: Bearer ${devKey ?? '<your tenant API key>'}"`;
+  say(`ready.
+  API:          ${apiUrl}   (health: ${apiUrl}/health)
+  Temporal UI:  ${config.TEMPORAL_UI_URL}
+  Temporal:     ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE})
+  SMS mode:     ${config.TWILIO_ACCOUNT_SID ? 'twilio' : 'outbox (messages are recorded, not sent)'}
+${devKey ? `  Dev API key:  ${devKey}\n` : ''}
+  Try it (a lead, a one-step sequence, an enrollment):
+    LEAD=$(curl -s ${apiUrl}/v1/leads ${auth} -H 'Content-Type: application/json' -d '{"phone":"07700 900123","firstName":"Ada"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
+    SEQ=$(curl -s ${apiUrl}/v1/sequences ${auth} -H 'Content-Type: application/json' -d '{"name":"welcome","steps":[{"delaySeconds":0,"template":"Hi {{firstName}}, thanks for contacting {{businessName}}!"}]}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')
+    curl -s ${apiUrl}/v1/enrollments ${auth} -H 'Content-Type: application/json' -d "{\\"leadId\\":\\"$LEAD\\",\\"sequenceId\\":\\"$SEQ\\"}"
+  Press Ctrl-C to stop everything; data stays in .data/.`);
+} catch (error) {
+  if (error instanceof ConfigError) {
+    for (const problem of error.problems) process.stderr.write(`${problem}\n`);
+  } else {
+    process.stderr.write(`[start] failed: ${error instanceof Error ? error.message : String(error)}\n`);
+  }
+  await stopAll(1);
+}

@@ -1,0 +1,35 @@
+// Starts the real services the suite runs against, once: PostgreSQL (embedded) and the Temporal dev server.
+// Time-skipping workflow tests start Temporal's Java test server themselves (see time-skipping.ts).
+import { rmSync } from 'node:fs';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { applyMigrations } from '../../scripts/db/schema-engine.js';
+import { dataDir, migrationsDir } from '../../scripts/stack/paths.js';
+import { startEmbeddedPostgres } from '../../scripts/stack/postgres.js';
+import { startDevServer } from '../../scripts/stack/temporal.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    temporalAddress: string;
+  }
+}
+
+const testPostgresPort = 55488;
+const testTemporalPort = 57233;
+
+export default async function setup(project: TestProject) {
+  const dir = path.join(dataDir, 'test-postgres');
+  rmSync(dir, { recursive: true, force: true });
+  const [database, temporal] = await Promise.all([
+    startEmbeddedPostgres({ dir, port: testPostgresPort, database: 'leadfollowup_test' }),
+    startDevServer({ port: testTemporalPort }),
+  ]);
+  await applyMigrations({ databaseUrl: database.url, migrationsDir });
+  project.provide('databaseUrl', database.url);
+  project.provide('temporalAddress', temporal.address);
+  return async () => {
+    await temporal.stop();
+    await database.stop();
+  };
+}

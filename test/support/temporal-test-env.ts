@@ -1,0 +1,20 @@
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { DefaultLogger, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { testServerPath } from '../../scripts/stack/paths.js';
+import { registerSearchAttributes } from '../../worker/search-attributes.js';
+import { workflowsPath } from '../../worker/worker.js';
+
+/**
+ * Temporal's Java time-skipping test server, resolved from Maven Central by scripts/bootstrap.sh. Passing its path
+ * keeps the SDK from trying to download a test server, which cannot work on these machines.
+ */
+export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testServerPath } } });
+  await registerSearchAttributes(env.connection, env.namespace ?? 'default');
+  return env;
+}
+
+/** Bundled once per test file: bundling is the slow part of creating a worker. */
+export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
+  return bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+}

@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, smsMode } from '../../common/config.js';
+
+const valid = { DATABASE_URL: 'postgresql://u:p@127.0.0.1:5432/db' };
+
+function problemsOf(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    if (error instanceof ConfigError) return error.problems;
+    throw error;
+  }
+  return [];
+}
+
+describe('config', () => {
+  it('fills defaults and picks outbox mode without Twilio credentials', () => {
+    const config = loadConfig(valid);
+    expect(config).toMatchObject({ API_PORT: 3000, TEMPORAL_ADDRESS: '127.0.0.1:7233', TEMPORAL_NAMESPACE: 'default', LOG_LEVEL: 'info' });
+    expect(smsMode(config)).toEqual({ kind: 'outbox' });
+  });
+
+  it('reports one line per bad value, naming each variable', () => {
+    const problems = problemsOf({ DATABASE_URL: 'mysql://x', API_PORT: 'eighty', TEMPORAL_ADDRESS: 'nohost', LOG_LEVEL: 'loud' });
+    expect(problems).toHaveLength(4);
+    expect(problems.join('\n')).toMatch(/^Invalid setting DATABASE_URL: /m);
+    expect(problems.join('\n')).toMatch(/^Invalid setting API_PORT: /m);
+    expect(problems.join('\n')).toMatch(/^Invalid setting TEMPORAL_ADDRESS: must be host:port$/m);
+    expect(problems.join('\n')).toMatch(/^Invalid setting LOG_LEVEL: /m);
+  });
+
+  it('says a required value is missing', () => {
+    expect(problemsOf({})).toEqual(['Invalid setting DATABASE_URL: is required']);
+  });
+
+  it('wants Twilio credentials and a sender together', () => {
+    const sid = `AC${'a'.repeat(32)}`;
+    expect(problemsOf({ ...valid, TWILIO_ACCOUNT_SID: sid })).toEqual([expect.stringMatching(/^Invalid setting TWILIO_ACCOUNT_SID\/TWILIO_AUTH_TOKEN/)]);
+    expect(problemsOf({ ...valid, TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: 'x'.repeat(32) })).toEqual([expect.stringMatching(/^Invalid setting TWILIO_FROM_NUMBER/)]);
+    const config = loadConfig({ ...valid, TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: 'x'.repeat(32), TWILIO_FROM_NUMBER: '+15005550006' });
+    expect(smsMode(config)).toMatchObject({ kind: 'twilio', sender: { from: '+15005550006' } });
+  });
+
+  it('treats empty strings from .env files as unset', () => {
+    expect(smsMode(loadConfig({ ...valid, TWILIO_ACCOUNT_SID: '', TWILIO_AUTH_TOKEN: '' }))).toEqual({ kind: 'outbox' });
+  });
+});

@@ -1,0 +1,38 @@
+import { describe, expect, it } from 'vitest';
+import { isKnownTimeZone, normalisePhone } from '../../common/phone.js';
+import { renderTemplate, unknownPlaceholders } from '../../common/templates.js';
+
+describe('normalisePhone (shared/docs/domain.md: store E.164, default region per tenant)', () => {
+  it.each([
+    ['07700 900123', 'GB', '+447700900123'],
+    ['+44 (0)7700 900123', 'GB', '+447700900123'],
+    ['+44 (0)7700 900123', 'US', '+447700900123'],
+    ['(415) 555-2671', 'US', '+14155552671'],
+    ['+1 500 555 0006', 'GB', '+15005550006'],
+  ])('%s in region %s is %s', (input, region, expected) => {
+    expect(normalisePhone(input, region)).toBe(expected);
+  });
+
+  it.each([['12'], ['not a number'], ['+44 123']])('rejects %s', (input) => {
+    expect(normalisePhone(input, 'GB')).toBeNull();
+  });
+
+  it('knows IANA zones', () => {
+    expect(isKnownTimeZone('Europe/London')).toBe(true);
+    expect(isKnownTimeZone('Mars/Olympus')).toBe(false);
+  });
+});
+
+describe('templates', () => {
+  it('renders known placeholders', () => {
+    expect(renderTemplate('Hi {{firstName}}, {{ businessName }} here', { firstName: 'Ada', lastName: null, businessName: 'Acme' })).toEqual({ ok: true, body: 'Hi Ada, Acme here' });
+  });
+
+  it('refuses to render with an empty value and names it', () => {
+    expect(renderTemplate('Hi {{firstName}}', { firstName: '  ', lastName: null, businessName: 'Acme' })).toEqual({ ok: false, missing: ['firstName'] });
+  });
+
+  it('finds unknown placeholders', () => {
+    expect(unknownPlaceholders('Hi {{firstName}} {{coupon}} {{ nope }}')).toEqual(['coupon', 'nope']);
+  });
+});

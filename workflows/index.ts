@@ -1,0 +1,1 @@
+export { leadFollowUp } from './lead-follow-up.js';
