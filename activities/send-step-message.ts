@@ -1,4 +1,4 @@
-import { log } from '@temporalio/activity';
+import { ApplicationFailure, log } from '@temporalio/activity';
 import { Prisma, type Message } from '../generated/prisma/client.js';
 import type { Db } from '../common/db.js';
 import { maskPhone } from '../common/logger.js';
@@ -61,14 +61,13 @@ export function createSendStepMessage({ db, sender }: SendStepMessageDeps) {
     const existing = await db.message.findUnique({ where: { idempotencyKey } });
     if (existing && existing.status !== 'sending') return resultFromRow(existing);
 
-    const lead = await db.lead.findFirstOrThrow({
-      where: { id: input.leadId, tenantId: input.tenantId },
-      include: { tenant: true },
-    });
+    const lead = await db.lead.findFirst({ where: { id: input.leadId, tenantId: input.tenantId }, include: { tenant: true } });
+    if (!lead) throw ApplicationFailure.create({ type: 'NotFoundError', message: `lead ${input.leadId} not found`, nonRetryable: true });
     const rendered = renderTemplate(input.template, {
       firstName: lead.firstName,
       lastName: lead.lastName,
       businessName: lead.tenant.businessName,
+      bookingLink: lead.tenant.bookingUrl,
     });
     const base = { tenantId: input.tenantId, leadId: lead.id, enrollmentId: input.enrollmentId, direction: 'outbound' as const, toPhone: lead.phone, idempotencyKey };
     if (!rendered.ok) {

@@ -1,5 +1,5 @@
 /** Values a message template may use, e.g. "Hi {{firstName}}, this is {{businessName}}". */
-export const templatePlaceholders = ['firstName', 'lastName', 'businessName'] as const;
+export const templatePlaceholders = ['firstName', 'lastName', 'businessName', 'bookingLink'] as const;
 export type TemplatePlaceholder = (typeof templatePlaceholders)[number];
 export type TemplateValues = Record<TemplatePlaceholder, string | null | undefined>;
 

@@ -1,7 +1,23 @@
-import { condition, log, proxyActivities, setHandler, upsertSearchAttributes, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
 import {
+  ActivityFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { nextMove, rememberSend } from './decisions/next-send.js';
+import {
+  appointmentBookedSignal,
+  inboundReplySignal,
   optOutSignal,
+  pauseUpdate,
+  resumeUpdate,
+  skipToStepUpdate,
   statusQuery,
   type EnrollmentOutcome,
   type LeadFollowUpInput,
@@ -9,75 +25,125 @@ import {
 } from './lead-follow-up.types.js';
 import { enrollmentStatusKey, nextSendAtKey } from './search-attributes.js';
 
-const { sendStepMessage } = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  // Unlimited attempts: a message is never given up on while the enrollment lives; Twilio's final refusals are
-  // returned as results, not thrown, so only transient faults (429, 5xx, timeouts, database down) come back here.
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes: ['NotFoundError'] },
-});
-
+const retry = { backoffCoefficient: 2, nonRetryableErrorTypes: ['NotFoundError'] };
 const { recordEnrollmentStarted, recordEnrollmentOutcome } = proxyActivities<Activities>({
   startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes: ['NotFoundError'] },
+  retry: { ...retry, initialInterval: '1 second', maximumInterval: '1 minute' },
 });
+/** Twilio's final refusals come back as results; only transient faults are thrown and retried, until expiry. */
+const sendActivities = (expiresAt: Date) =>
+  proxyActivities<Activities>({
+    startToCloseTimeout: '30 seconds',
+    scheduleToCloseTimeout: Math.max(1000, expiresAt.getTime() - Date.now()),
+    retry: { ...retry, initialInterval: '2 seconds', maximumInterval: '5 minutes' },
+  });
 
 export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollowUpState> {
+  const startedAt = workflowInfo().runStartTime;
+  const expiresAt = new Date(startedAt.getTime() + input.expiresAfterSeconds * 1000);
+  const steps = input.sequence.steps;
   const state: LeadFollowUpState = {
     status: 'running',
     step: 0,
+    totalSteps: steps.length,
+    paused: false,
     nextSendAt: null,
     waitingFor: 'nothing',
     messagesSent: 0,
+    recentSends: [],
+    expiresAt: expiresAt.toISOString(),
     closedReason: null,
   };
+  /** Bumped by every handler, so a wait wakes up and re-plans. */
+  let changes = 0;
+  let dueBase = startedAt;
+  let skipDelay = false;
+  let cancelled: unknown = null;
+
   const close = (status: EnrollmentOutcome, reason: string) => {
     if (state.status !== 'running') return;
-    state.status = status;
-    state.closedReason = reason;
-    state.waitingFor = 'nothing';
-    state.nextSendAt = null;
+    Object.assign(state, { status, closedReason: reason, waitingFor: 'nothing', nextSendAt: null });
+    changes += 1;
+  };
+  const requireRunning = () => {
+    if (state.status !== 'running') throw new Error(`the enrollment is ${state.status}`);
   };
   setHandler(statusQuery, () => state);
   setHandler(optOutSignal, ({ source }) => close('opted_out', `opted out (${source})`));
+  setHandler(inboundReplySignal, ({ messageSid }) => close('replied', `lead replied (${messageSid})`));
+  setHandler(appointmentBookedSignal, ({ appointmentId }) => close('booked', `appointment booked (${appointmentId})`));
+  setHandler(pauseUpdate, () => ((state.paused = true), (changes += 1), state), {
+    validator: () => {
+      requireRunning();
+      if (state.paused) throw new Error('the enrollment is already paused');
+    },
+  });
+  setHandler(resumeUpdate, () => ((state.paused = false), (changes += 1), state), {
+    validator: () => {
+      requireRunning();
+      if (!state.paused) throw new Error('the enrollment is not paused');
+    },
+  });
+  setHandler(skipToStepUpdate, ({ step }) => ((state.step = step), (skipDelay = true), (changes += 1), state), {
+    validator: ({ step }) => {
+      requireRunning();
+      if (!Number.isInteger(step) || step <= state.step || step >= steps.length) {
+        throw new Error(`step must be after the current step ${state.step} and before ${steps.length}`);
+      }
+    },
+  });
 
   const { workflowId, runId } = workflowInfo();
-  await recordEnrollmentStarted({
-    enrollmentId: input.enrollmentId,
-    tenantId: input.tenantId,
-    leadId: input.leadId,
-    sequenceId: input.sequence.id,
-    workflowId,
-    runId,
-  });
-
-  for (const step of input.sequence.steps) {
-    const dueAt = new Date(Date.now() + step.delaySeconds * 1000);
-    state.nextSendAt = dueAt.toISOString();
-    state.waitingFor = 'delay';
-    upsertSearchAttributes([{ key: nextSendAtKey, value: dueAt }]);
-    if (await condition(() => state.status !== 'running', step.delaySeconds * 1000)) break;
-
-    state.waitingFor = 'send';
-    const result = await sendStepMessage({ ...input, step: state.step, template: step.template });
-    log.info('step finished', { step: state.step, outcome: result.outcome });
-    if (result.outcome === 'sent') state.messagesSent += 1;
-    if (result.outcome === 'opted_out') close('opted_out', 'recipient opted out');
-    if (result.outcome === 'failed') close('failed', `${result.kind}${result.errorCode ? ` (Twilio ${result.errorCode})` : ''}`);
-    state.step += 1;
-    if (state.status !== 'running') break;
+  const { sendStepMessage } = sendActivities(expiresAt);
+  try {
+    await recordEnrollmentStarted({ enrollmentId: input.enrollmentId, tenantId: input.tenantId, leadId: input.leadId, sequenceId: input.sequence.id, workflowId, runId });
+    while (state.status === 'running' && state.step < steps.length) {
+      const delayMs = skipDelay ? 0 : (steps[state.step]?.delaySeconds ?? 0) * 1000;
+      const move = nextMove({ now: new Date(), dueAt: new Date(dueBase.getTime() + delayMs), expiresAt, paused: state.paused, policy: input.policy, recentSends: state.recentSends });
+      if (move.kind === 'expire') {
+        close('expired', `no outcome within ${Math.round(input.expiresAfterSeconds / 86400)} days`);
+      } else if (move.kind !== 'send') {
+        const waitingFor = move.kind === 'pause' ? 'pause' : move.waitingFor;
+        const nextSendAt = move.kind === 'pause' ? null : move.until.toISOString();
+        if (nextSendAt !== state.nextSendAt) upsertSearchAttributes([{ key: nextSendAtKey, value: move.kind === 'pause' ? null : move.until }]);
+        Object.assign(state, { waitingFor, nextSendAt });
+        const seen = changes;
+        await condition(() => changes !== seen, move.until.getTime() - Date.now());
+      } else {
+        state.waitingFor = 'send';
+        const step = state.step;
+        // Not cancellable: a send in flight finishes (and is recorded) before a cancellation takes effect.
+        const result = await CancellationScope.nonCancellable(() => sendStepMessage({ tenantId: input.tenantId, leadId: input.leadId, enrollmentId: input.enrollmentId, step, template: steps[step]?.template ?? '' }));
+        log.info('step finished', { step, outcome: result.outcome });
+        if (result.outcome === 'sent') {
+          state.messagesSent += 1;
+          state.recentSends = rememberSend(state.recentSends, new Date(), input.policy.maxPerDay);
+        }
+        if (result.outcome === 'opted_out') close('opted_out', 'recipient opted out');
+        if (result.outcome === 'failed') close('failed', `${result.kind}${result.errorCode ? ` (Twilio ${result.errorCode})` : ''}`);
+        // A skip that arrived during the send already chose the next step (and waived its delay).
+        if (state.step === step) {
+          state.step += 1;
+          skipDelay = false;
+        }
+        dueBase = new Date();
+      }
+    }
+    close('completed', 'all steps done');
+  } catch (error) {
+    if (isCancellation(error)) {
+      close('cancelled', 'cancelled through the API');
+      cancelled = error;
+    } else if (error instanceof ActivityFailure && new Date() >= expiresAt) close('expired', 'expired while a send was being retried');
+    else if (error instanceof ActivityFailure) close('failed', error.cause?.message ?? error.message);
+    else throw error;
   }
-  close('completed', 'all steps done');
 
-  upsertSearchAttributes([
-    { key: enrollmentStatusKey, value: state.status },
-    { key: nextSendAtKey, value: null },
-  ]);
-  await recordEnrollmentOutcome({
-    enrollmentId: input.enrollmentId,
-    tenantId: input.tenantId,
-    leadId: input.leadId,
-    status: state.status as EnrollmentOutcome,
-    reason: state.closedReason ?? state.status,
+  await CancellationScope.nonCancellable(async () => {
+    upsertSearchAttributes([{ key: enrollmentStatusKey, value: state.status }, { key: nextSendAtKey, value: null }]);
+    await recordEnrollmentOutcome({ enrollmentId: input.enrollmentId, tenantId: input.tenantId, leadId: input.leadId, status: state.status as EnrollmentOutcome, reason: state.closedReason ?? state.status });
   });
+  // Rethrown once recorded, so Temporal shows the run as Canceled too.
+  if (cancelled) throw cancelled;
   return state;
 }

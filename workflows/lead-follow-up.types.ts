@@ -1,5 +1,8 @@
 // Definitions shared by the leadFollowUp workflow and its callers (API, tests). No workflow logic here.
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { SendingPolicy } from './decisions/send-time.js';
+
+export type { SendingPolicy };
 
 export const leadFollowUpWorkflowType = 'leadFollowUp';
 
@@ -9,6 +12,7 @@ export function leadFollowUpWorkflowId(tenantId: string, leadId: string): string
 }
 
 export interface SequenceStep {
+  /** Wait after the previous step went out (after enrollment for the first step). */
   delaySeconds: number;
   template: string;
 }
@@ -26,25 +30,49 @@ export interface LeadFollowUpInput {
   leadId: string;
   enrollmentId: string;
   sequence: SequenceSnapshot;
+  /** The tenant's window and caps in the lead's zone, as they were at enrollment. */
+  policy: SendingPolicy;
+  /** The enrollment ends as `expired` this long after it started, whatever it waits on. */
+  expiresAfterSeconds: number;
 }
 
 export type EnrollmentOutcome = 'completed' | 'replied' | 'opted_out' | 'booked' | 'expired' | 'cancelled' | 'failed';
 
-export type WaitingFor = 'delay' | 'send' | 'nothing';
+/** What the next send waits for: its step's delay, the sending window, a cap, an operator's pause, or the send itself. */
+export type WaitingFor = 'delay' | 'window' | 'cap_gap' | 'cap_daily' | 'pause' | 'send' | 'nothing';
 
 export interface LeadFollowUpState {
   status: 'running' | EnrollmentOutcome;
-  /** Index of the next step to send (equals steps.length once all are sent). */
+  /** Index of the next step to send (equals totalSteps once all are done). */
   step: number;
+  totalSteps: number;
+  paused: boolean;
   nextSendAt: string | null;
   waitingFor: WaitingFor;
   messagesSent: number;
+  /** Instants of the latest sends, enough to apply the daily cap. */
+  recentSends: string[];
+  expiresAt: string;
   closedReason: string | null;
 }
 
 export interface OptOutSignalInput {
   source: string;
 }
+export interface InboundReplySignalInput {
+  messageSid: string;
+}
+export interface AppointmentBookedSignalInput {
+  appointmentId: string;
+}
+export interface SkipToStepUpdateInput {
+  step: number;
+}
 
 export const statusQuery = defineQuery<LeadFollowUpState>('status');
 export const optOutSignal = defineSignal<[OptOutSignalInput]>('optOut');
+export const inboundReplySignal = defineSignal<[InboundReplySignalInput]>('inboundReply');
+export const appointmentBookedSignal = defineSignal<[AppointmentBookedSignalInput]>('appointmentBooked');
+export const pauseUpdate = defineUpdate<LeadFollowUpState>('pause');
+export const resumeUpdate = defineUpdate<LeadFollowUpState>('resume');
+export const skipToStepUpdate = defineUpdate<LeadFollowUpState, [SkipToStepUpdateInput]>('skipToStep');

@@ -1,14 +1,11 @@
-import { randomUUID } from 'node:crypto';
-import { Router } from 'express';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { Router, type Request } from 'express';
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
-import { maskPhone } from '../../common/logger.js';
 import type { Enrollment } from '../../generated/prisma/client.js';
-import type { leadFollowUp } from '../../workflows/lead-follow-up.js';
-import { leadFollowUpWorkflowId, leadFollowUpWorkflowType, statusQuery, type LeadFollowUpState, type SequenceStep } from '../../workflows/lead-follow-up.types.js';
-import { enrollmentStatusKey, leadIdKey, sequenceIdKey, tenantIdKey } from '../../workflows/search-attributes.js';
+import { pauseUpdate, resumeUpdate, skipToStepUpdate, statusQuery, type LeadFollowUpState } from '../../workflows/lead-follow-up.types.js';
 import { tenantOf } from '../auth.js';
+import { createEnrollmentStarter } from '../enrollment-starter.js';
 import { ApiError, notFound, parseBody } from '../errors.js';
 import { idParam } from '../params.js';
 import { asTemporalUnavailable } from '../temporal-errors.js';
@@ -21,9 +18,15 @@ export interface EnrollmentsDeps {
 }
 
 const enrollSchema = z.strictObject({ leadId: z.uuid(), sequenceId: z.uuid() });
+const skipSchema = z.strictObject({ step: z.number().int().min(0) });
+const statuses = ['running', 'completed', 'replied', 'opted_out', 'booked', 'expired', 'cancelled', 'failed'] as const;
+const listSchema = z.strictObject({ leadId: z.uuid().optional(), status: z.enum(statuses).optional(), limit: z.coerce.number().int().min(1).max(200).default(50) });
+const idempotencyKeyPattern = /^[\w.:-]{1,200}$/;
 
-export function enrollmentsRouter({ db, temporal, taskQueue, temporalUiUrl }: EnrollmentsDeps): Router {
+export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
+  const { db, temporal, temporalUiUrl } = deps;
   const router = Router();
+  const startEnrollment = createEnrollmentStarter(deps);
   const runUrl = (workflowId: string, runId: string | null) =>
     `${temporalUiUrl}/namespaces/${encodeURIComponent(temporal.options.namespace)}/workflows/${encodeURIComponent(workflowId)}${runId ? `/${runId}` : ''}/history`;
   const view = (enrollment: Enrollment) => ({
@@ -38,11 +41,26 @@ export function enrollmentsRouter({ db, temporal, taskQueue, temporalUiUrl }: En
     startedAt: enrollment.startedAt.toISOString(),
     closedAt: enrollment.closedAt?.toISOString() ?? null,
   });
+  const findEnrollment = async (req: Request) => {
+    const enrollment = await db.enrollment.findFirst({ where: { id: idParam(req.params.enrollmentId, 'Enrollment'), tenantId: tenantOf(req) } });
+    if (!enrollment) throw notFound('Enrollment');
+    return enrollment;
+  };
+  const handleOf = (enrollment: Enrollment): WorkflowHandle => temporal.workflow.getHandle(enrollment.workflowId, enrollment.runId ?? undefined);
 
   router.post('/enrollments', async (req, res) => {
     const tenantId = tenantOf(req);
+    const idempotencyKey = req.get('idempotency-key');
+    if (idempotencyKey !== undefined && !idempotencyKeyPattern.test(idempotencyKey)) {
+      throw new ApiError(400, 'bad_request', 'Idempotency-Key must be 1-200 letters, digits or . _ : -');
+    }
+    if (idempotencyKey) {
+      const earlier = await db.enrollment.findUnique({ where: { tenantId_idempotencyKey: { tenantId, idempotencyKey } } });
+      if (earlier) return void res.status(202).location(`/v1/enrollments/${earlier.id}`).json(view(earlier));
+    }
     const body = parseBody(enrollSchema, req.body);
-    const [lead, sequence] = await Promise.all([
+    const [tenant, lead, sequence] = await Promise.all([
+      db.tenant.findUniqueOrThrow({ where: { id: tenantId } }),
       db.lead.findFirst({ where: { id: body.leadId, tenantId } }),
       db.sequenceDefinition.findFirst({ where: { id: body.sequenceId, tenantId } }),
     ]);
@@ -51,54 +69,72 @@ export function enrollmentsRouter({ db, temporal, taskQueue, temporalUiUrl }: En
     const optOut = await db.optOut.findUnique({ where: { tenantId_phone: { tenantId, phone: lead.phone } } });
     if (optOut) throw new ApiError(409, 'conflict', 'The lead has opted out of messages', { reason: 'opted_out', optedOutAt: optOut.createdAt.toISOString(), source: optOut.source });
 
-    const enrollmentId = randomUUID();
-    const workflowId = leadFollowUpWorkflowId(tenantId, lead.id);
-    let runId: string;
-    try {
-      // Temporal first: if it refuses or is down, nothing has been written anywhere. The workflow records the
-      // enrollment row itself too, so a crash right after this call leaves no half-written enrollment either.
-      const handle = await temporal.workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, {
-        workflowId,
-        taskQueue,
-        args: [{ tenantId, leadId: lead.id, enrollmentId, sequence: { id: sequence.id, name: sequence.name, version: sequence.version, steps: sequence.steps as unknown as SequenceStep[] } }],
-        workflowIdConflictPolicy: 'FAIL',
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-        typedSearchAttributes: [
-          { key: tenantIdKey, value: tenantId },
-          { key: leadIdKey, value: lead.id },
-          { key: sequenceIdKey, value: sequence.id },
-          { key: enrollmentStatusKey, value: 'running' },
-        ],
-        memo: { phone: maskPhone(lead.phone), sequence: `${sequence.name} v${sequence.version}` },
-      });
-      runId = handle.firstExecutionRunId;
-    } catch (error) {
-      if (error instanceof WorkflowExecutionAlreadyStartedError) {
-        const running = await db.enrollment.findFirst({ where: { tenantId, workflowId, status: 'running' }, orderBy: { startedAt: 'desc' } });
-        throw new ApiError(409, 'conflict', 'The lead already has a running follow-up', { reason: 'already_enrolled', enrollmentId: running?.id ?? null, workflowId });
-      }
+    const outcome = await startEnrollment(tenant, lead, sequence, idempotencyKey).catch((error: unknown) => {
       throw asTemporalUnavailable(error) ?? error;
-    }
-    const enrollment = await db.enrollment.upsert({
-      where: { id: enrollmentId },
-      create: { id: enrollmentId, tenantId, leadId: lead.id, sequenceId: sequence.id, workflowId, runId },
-      update: { runId },
     });
-    await db.lead.update({ where: { id: lead.id }, data: { status: 'active', closedReason: null } });
-    res.status(202).location(`/v1/enrollments/${enrollment.id}`).json(view(enrollment));
+    if (outcome.kind === 'already_enrolled') {
+      throw new ApiError(409, 'conflict', 'The lead already has a running follow-up', { reason: 'already_enrolled', enrollmentId: outcome.enrollmentId, workflowId: outcome.workflowId });
+    }
+    res.status(202).location(`/v1/enrollments/${outcome.enrollment.id}`).json(view(outcome.enrollment));
+  });
+
+  router.get('/enrollments', async (req, res) => {
+    const query = listSchema.safeParse(req.query);
+    if (!query.success) throw new ApiError(400, 'bad_request', 'Invalid query parameters', { fields: z.flattenError(query.error).fieldErrors });
+    const { leadId, status, limit } = query.data;
+    const enrollments = await db.enrollment.findMany({
+      where: { tenantId: tenantOf(req), ...(leadId ? { leadId } : {}), ...(status ? { status } : {}) },
+      orderBy: { startedAt: 'desc' },
+      take: limit,
+    });
+    res.json({ items: enrollments.map(view) });
   });
 
   router.get('/enrollments/:enrollmentId', async (req, res) => {
-    const enrollment = await db.enrollment.findFirst({ where: { id: idParam(req.params.enrollmentId, 'Enrollment'), tenantId: tenantOf(req) } });
-    if (!enrollment) throw notFound('Enrollment');
+    const enrollment = await findEnrollment(req);
     let live: LeadFollowUpState | null = null;
     let liveError: string | null = null;
     try {
-      live = await temporal.workflow.getHandle(enrollment.workflowId, enrollment.runId ?? undefined).query(statusQuery);
+      live = await handleOf(enrollment).query(statusQuery);
     } catch (error) {
       liveError = asTemporalUnavailable(error) ? 'temporal_unavailable' : 'query_failed';
     }
     res.json({ ...view(enrollment), live, ...(liveError ? { liveError } : {}) });
+  });
+
+  /** Updates are validated by the workflow itself; a refusal leaves it as it was. */
+  async function changeRunning(req: Request, change: (handle: WorkflowHandle) => Promise<LeadFollowUpState>) {
+    const enrollment = await findEnrollment(req);
+    try {
+      return { ...view(enrollment), live: await change(handleOf(enrollment)) };
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError) throw new ApiError(409, 'conflict', error.cause?.message ?? error.message);
+      if (error instanceof WorkflowNotFoundError) throw new ApiError(409, 'conflict', `The enrollment is ${enrollment.status}, not running`);
+      throw asTemporalUnavailable(error) ?? error;
+    }
+  }
+  router.post('/enrollments/:enrollmentId/pause', async (req, res) => {
+    res.json(await changeRunning(req, (handle) => handle.executeUpdate(pauseUpdate)));
+  });
+  router.post('/enrollments/:enrollmentId/resume', async (req, res) => {
+    res.json(await changeRunning(req, (handle) => handle.executeUpdate(resumeUpdate)));
+  });
+  router.post('/enrollments/:enrollmentId/skip', async (req, res) => {
+    const body = parseBody(skipSchema, req.body);
+    res.json(await changeRunning(req, (handle) => handle.executeUpdate(skipToStepUpdate, { args: [body] })));
+  });
+
+  /** A workflow cancellation: the workflow lets a send in flight finish, then records `cancelled`. */
+  router.post('/enrollments/:enrollmentId/cancel', async (req, res) => {
+    const enrollment = await findEnrollment(req);
+    if (enrollment.status !== 'running') throw new ApiError(409, 'conflict', `The enrollment is ${enrollment.status}, not running`);
+    try {
+      await handleOf(enrollment).cancel();
+    } catch (error) {
+      if (error instanceof WorkflowNotFoundError) throw new ApiError(409, 'conflict', 'The enrollment is no longer running');
+      throw asTemporalUnavailable(error) ?? error;
+    }
+    res.status(202).json({ ...view(enrollment), cancelRequested: true });
   });
 
   return router;

@@ -1,16 +1,31 @@
 import { randomUUID } from 'node:crypto';
 import { activityInfo } from '@temporalio/activity';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DateTime } from 'luxon';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RecordEnrollmentOutcomeInput } from '../../activities/enrollments.js';
 import type { Activities } from '../../activities/index.js';
 import type { SendStepMessageInput, SendStepMessageResult } from '../../activities/send-step-message.types.js';
-import type { RecordEnrollmentOutcomeInput } from '../../activities/enrollments.js';
 import { leadFollowUp } from '../../workflows/lead-follow-up.js';
-import { optOutSignal, statusQuery, type LeadFollowUpInput, type SequenceStep } from '../../workflows/lead-follow-up.types.js';
+import {
+  appointmentBookedSignal,
+  inboundReplySignal,
+  optOutSignal,
+  pauseUpdate,
+  resumeUpdate,
+  skipToStepUpdate,
+  statusQuery,
+  type LeadFollowUpInput,
+  type SendingPolicy,
+  type SequenceStep,
+} from '../../workflows/lead-follow-up.types.js';
 import { bundleWorkflows, createTimeSkippingEnv } from '../support/temporal-test-env.js';
 
-const day = 24 * 3600;
+const minute = 60;
+const hour = 3600;
+const day = 24 * hour;
 let env: TestWorkflowEnvironment;
 let workflowBundle: WorkflowBundleWithSourceMap;
 
@@ -21,14 +36,16 @@ afterAll(async () => {
   await env?.teardown();
 });
 
+const sent = (input: SendStepMessageInput): SendStepMessageResult => ({ outcome: 'sent', messageId: `m${input.step}`, twilioSid: `SM${input.step}` });
+
 /** Activities faked by type; each send is stamped with the server's (skipped) time it was scheduled at. */
-function fakeActivities(sendResult: (input: SendStepMessageInput) => SendStepMessageResult = (input) => ({ outcome: 'sent', messageId: `m${input.step}`, twilioSid: `SM${input.step}` })) {
-  const sends: { step: number; at: number }[] = [];
+function fakeActivities(send: (input: SendStepMessageInput) => Promise<SendStepMessageResult> | SendStepMessageResult = sent) {
+  const sends: { step: number; at: number; template: string }[] = [];
   const outcomes: RecordEnrollmentOutcomeInput[] = [];
   const activities: Activities = {
     async sendStepMessage(input) {
-      sends.push({ step: input.step, at: activityInfo().currentAttemptScheduledTimestampMs });
-      return sendResult(input);
+      sends.push({ step: input.step, at: activityInfo().currentAttemptScheduledTimestampMs, template: input.template });
+      return send(input);
     },
     async recordEnrollmentStarted() {},
     async recordEnrollmentOutcome(input) {
@@ -38,58 +55,210 @@ function fakeActivities(sendResult: (input: SendStepMessageInput) => SendStepMes
   return { activities, sends, outcomes };
 }
 
-function input(steps: SequenceStep[]): LeadFollowUpInput {
-  return { tenantId: randomUUID(), leadId: randomUUID(), enrollmentId: randomUUID(), sequence: { id: randomUUID(), name: 'test', version: 1, steps } };
+/** By default: any hour of the day, no caps to speak of, so only the behaviour under test shapes the timing. */
+function input(steps: SequenceStep[], policy: Partial<SendingPolicy> = {}, expiresAfterSeconds = 30 * day): LeadFollowUpInput {
+  return {
+    tenantId: randomUUID(),
+    leadId: randomUUID(),
+    enrollmentId: randomUUID(),
+    sequence: { id: randomUUID(), name: 'test', version: 1, steps },
+    policy: { timeZone: 'UTC', window: { start: '00:00', end: '23:59' }, minGapSeconds: 0, maxPerDay: 100, ...policy },
+    expiresAfterSeconds,
+  };
 }
 
-async function runWorker<T>(activities: Activities, body: (taskQueue: string) => Promise<T>): Promise<T> {
+async function withWorker<T>(activities: Activities, body: (taskQueue: string) => Promise<T>): Promise<T> {
   const taskQueue = `test-${randomUUID()}`;
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities });
   return worker.runUntil(body(taskQueue));
 }
 
-describe('leadFollowUp', () => {
+const start = (taskQueue: string, args: LeadFollowUpInput) => env.client.workflow.start(leadFollowUp, { taskQueue, workflowId: randomUUID(), args: [args] });
+type Handle = Awaited<ReturnType<typeof start>>;
+
+describe('leadFollowUp: the sequence', () => {
   it('sends every step after its delay, days apart, then completes', async () => {
     const fake = fakeActivities();
-    const start = await env.currentTimeMs();
-    const state = await runWorker(fake.activities, (taskQueue) =>
-      env.client.workflow.execute(leadFollowUp, {
-        taskQueue,
-        workflowId: randomUUID(),
-        args: [input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 2 * day, template: 'b' }, { delaySeconds: 3 * day, template: 'c' }])],
-      }),
+    const startedAt = await env.currentTimeMs();
+    const state = await withWorker(fake.activities, async (taskQueue) =>
+      (await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 2 * day, template: 'b' }, { delaySeconds: 3 * day, template: 'c' }]))).result(),
     );
     expect(state).toMatchObject({ status: 'completed', messagesSent: 3, step: 3 });
     expect(fake.sends.map((send) => send.step)).toEqual([0, 1, 2]);
-    const daysAfterStart = fake.sends.map((send) => Math.round((send.at - start) / (day * 1000)));
-    expect(daysAfterStart).toEqual([0, 2, 5]);
+    expect(fake.sends.map((send) => Math.round((send.at - startedAt) / (day * 1000)))).toEqual([0, 2, 5]);
     expect(fake.outcomes).toEqual([expect.objectContaining({ status: 'completed' })]);
   });
 
-  it('ends as opted_out with nothing more sent when the opt-out signal arrives while it sleeps', async () => {
+  it('expires 30 days after enrollment in the middle of the sequence, with nothing more sent', async () => {
     const fake = fakeActivities();
-    const outcome = await runWorker(fake.activities, async (taskQueue) => {
-      const handle = await env.client.workflow.start(leadFollowUp, {
-        taskQueue,
-        workflowId: randomUUID(),
-        args: [input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 2 * day, template: 'b' }])],
-      });
+    const startedAt = await env.currentTimeMs();
+    const state = await withWorker(fake.activities, async (taskQueue) =>
+      (await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 20 * day, template: 'b' }, { delaySeconds: 20 * day, template: 'c' }]))).result(),
+    );
+    expect(state).toMatchObject({ status: 'expired', messagesSent: 2, step: 2, closedReason: 'no outcome within 30 days' });
+    expect(Date.parse(state.expiresAt) - startedAt).toBeGreaterThanOrEqual(30 * day * 1000 - 1000);
+    expect(fake.outcomes).toEqual([expect.objectContaining({ status: 'expired' })]);
+  });
+
+  it('keeps the template snapshot it started with', async () => {
+    const fake = fakeActivities();
+    await withWorker(fake.activities, async (taskQueue) => (await start(taskQueue, input([{ delaySeconds: 60, template: 'version 1' }]))).result());
+    expect(fake.sends.map((send) => send.template)).toEqual(['version 1']);
+  });
+
+  it('ends as failed with the Twilio code when the number is invalid (21211)', async () => {
+    const fake = fakeActivities((step) => ({ outcome: 'failed', messageId: `m${step.step}`, kind: 'undeliverable', errorCode: 21211 }));
+    const state = await withWorker(fake.activities, async (taskQueue) => (await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 60, template: 'b' }]))).result());
+    expect(state).toMatchObject({ status: 'failed', closedReason: 'undeliverable (Twilio 21211)' });
+    expect(fake.sends).toHaveLength(1);
+  });
+});
+
+/** The next daylight-saving change in `zone` after `fromMs`, as the local calendar day it happens on. */
+function nextDstChangeDay(zone: string, fromMs: number): DateTime {
+  let dayStart = DateTime.fromMillis(fromMs, { zone }).startOf('day').plus({ days: 1 });
+  while (dayStart.offset === dayStart.endOf('day').offset) dayStart = dayStart.plus({ days: 1 });
+  return dayStart;
+}
+
+describe('leadFollowUp: sending window (08:00-21:00 local) across daylight-saving changes', () => {
+  it.each(['America/New_York', 'Europe/London'])('a step due at 22:00 the evening before a DST change in %s goes at 08:00 local the next morning', async (zone) => {
+    const fake = fakeActivities();
+    const now = await env.currentTimeMs();
+    const changeDay = nextDstChangeDay(zone, now);
+    const dueAt = changeDay.minus({ days: 1 }).set({ hour: 22 });
+    const expected = changeDay.set({ hour: 8 });
+    expect(expected.offset).not.toBe(dueAt.offset);
+    const policy = { timeZone: zone, window: { start: '08:00', end: '21:00' } };
+    const delaySeconds = Math.round((dueAt.toMillis() - now) / 1000);
+    const state = await withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, input([{ delaySeconds, template: 'a' }], policy, 400 * day));
+      await env.sleep((delaySeconds + 30 * minute) * 1000);
+      expect(await handle.query(statusQuery)).toMatchObject({ waitingFor: 'window', nextSendAt: expected.toUTC().toISO() });
+      return handle.result();
+    });
+    expect(state.status).toBe('completed');
+    expect(fake.sends).toHaveLength(1);
+    expect(Math.abs((fake.sends[0]?.at ?? 0) - expected.toMillis())).toBeLessThan(2000);
+  });
+});
+
+describe('leadFollowUp: per-lead caps', () => {
+  it('keeps the minimum gap between two messages', async () => {
+    const fake = fakeActivities();
+    await withWorker(fake.activities, async (taskQueue) =>
+      (await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 10, template: 'b' }], { minGapSeconds: 5 * minute }))).result(),
+    );
+    const [first, second] = fake.sends;
+    expect(Math.round(((second?.at ?? 0) - (first?.at ?? 0)) / 1000)).toBe(5 * minute);
+  });
+
+  it('holds the message over the daily cap until the next local day, never dropping it', async () => {
+    const fake = fakeActivities();
+    const zone = 'America/New_York';
+    const state = await withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 0, template: 'b' }, { delaySeconds: 0, template: 'c' }], { timeZone: zone, maxPerDay: 2 }));
+      await expect.poll(async () => (await handle.query(statusQuery)).waitingFor, { timeout: 10_000 }).toBe('cap_daily');
+      return handle.result();
+    });
+    expect(state).toMatchObject({ status: 'completed', messagesSent: 3 });
+    const days = fake.sends.map((send) => DateTime.fromMillis(send.at, { zone }).toISODate());
+    expect(days[0]).toBe(days[1]);
+    expect(DateTime.fromISO(days[2] ?? '').diff(DateTime.fromISO(days[1] ?? ''), 'days').days).toBe(1);
+  });
+});
+
+describe('leadFollowUp: signals end the automation', () => {
+  it('STOP while sleeping ends it as opted_out with nothing more sent', async () => {
+    const fake = fakeActivities();
+    const state = await withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 2 * day, template: 'b' }]));
       await env.sleep(day * 1000);
       expect(await handle.query(statusQuery)).toMatchObject({ status: 'running', waitingFor: 'delay', messagesSent: 1 });
       await handle.signal(optOutSignal, { source: 'inbound_keyword' });
       return handle.result();
     });
-    expect(outcome).toMatchObject({ status: 'opted_out', messagesSent: 1 });
+    expect(state).toMatchObject({ status: 'opted_out', messagesSent: 1 });
     expect(fake.sends).toHaveLength(1);
     expect(fake.outcomes).toEqual([expect.objectContaining({ status: 'opted_out' })]);
   });
 
-  it('ends as failed with the Twilio code when the number is invalid (21211)', async () => {
-    const fake = fakeActivities((step) => ({ outcome: 'failed', messageId: `m${step.step}`, kind: 'undeliverable', errorCode: 21211 }));
-    const state = await runWorker(fake.activities, (taskQueue) =>
-      env.client.workflow.execute(leadFollowUp, { taskQueue, workflowId: randomUUID(), args: [input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 60, template: 'b' }])] }),
-    );
-    expect(state).toMatchObject({ status: 'failed', closedReason: 'undeliverable (Twilio 21211)' });
+  it('STOP while a send is in flight lets that send finish and sends nothing after it', async () => {
+    let releaseSend = () => {};
+    let markSendStarted = () => {};
+    const sendStarted = new Promise<void>((resolve) => (markSendStarted = resolve));
+    const fake = fakeActivities(async (step) => {
+      markSendStarted();
+      await new Promise<void>((resolve) => (releaseSend = resolve));
+      return sent(step);
+    });
+    const state = await withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 60, template: 'b' }]));
+      await sendStarted;
+      await handle.signal(optOutSignal, { source: 'inbound_keyword' });
+      releaseSend();
+      return handle.result();
+    });
+    expect(state).toMatchObject({ status: 'opted_out', messagesSent: 1 });
+    expect(fake.sends.map((send) => send.step)).toEqual([0]);
+  });
+
+  it.each([
+    ['an inbound reply', 'replied', (handle: Handle) => handle.signal(inboundReplySignal, { messageSid: 'SMreply' })],
+    ['an appointment booked', 'booked', (handle: Handle) => handle.signal(appointmentBookedSignal, { appointmentId: 'apt-1' })],
+  ])('%s ends it as %s', async (_what, status, signal) => {
+    const fake = fakeActivities();
+    const state = await withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: day, template: 'b' }]));
+      await env.sleep(hour * 1000);
+      await signal(handle);
+      return handle.result();
+    });
+    expect(state.status).toBe(status);
     expect(fake.sends).toHaveLength(1);
+    expect(fake.outcomes).toEqual([expect.objectContaining({ status })]);
+  });
+});
+
+describe('leadFollowUp: operator updates and cancellation', () => {
+  it('pause holds the next send past its due time; resume lets it go; both return the new state', async () => {
+    const fake = fakeActivities();
+    const state = await withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, input([{ delaySeconds: hour, template: 'a' }]));
+      expect(await handle.executeUpdate(pauseUpdate)).toMatchObject({ paused: true });
+      await expect(handle.executeUpdate(pauseUpdate)).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+      await env.sleep(3 * hour * 1000);
+      expect(await handle.query(statusQuery)).toMatchObject({ waitingFor: 'pause', nextSendAt: null });
+      expect(fake.sends).toHaveLength(0);
+      expect(await handle.executeUpdate(resumeUpdate)).toMatchObject({ paused: false });
+      return handle.result();
+    });
+    expect(state).toMatchObject({ status: 'completed', messagesSent: 1 });
+  });
+
+  it('skip jumps to a later step at once; a skip backwards is refused', async () => {
+    const fake = fakeActivities();
+    const state = await withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 5 * day, template: 'b' }, { delaySeconds: 5 * day, template: 'c' }]));
+      await env.sleep(hour * 1000);
+      await expect(handle.executeUpdate(skipToStepUpdate, { args: [{ step: 0 }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+      expect(await handle.executeUpdate(skipToStepUpdate, { args: [{ step: 2 }] })).toMatchObject({ step: 2 });
+      return handle.result();
+    });
+    expect(state).toMatchObject({ status: 'completed', messagesSent: 2 });
+    expect(fake.sends.map((send) => send.template)).toEqual(['a', 'c']);
+  });
+
+  it('a cancellation records cancelled and shows the run as cancelled', async () => {
+    const fake = fakeActivities();
+    await withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: day, template: 'b' }]));
+      await env.sleep(hour * 1000);
+      await handle.cancel();
+      await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+      expect((await handle.describe()).status.name).toBe('CANCELLED');
+    });
+    expect(fake.sends).toHaveLength(1);
+    expect(fake.outcomes).toEqual([expect.objectContaining({ status: 'cancelled', reason: 'cancelled through the API' })]);
   });
 });

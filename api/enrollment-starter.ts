@@ -1,0 +1,63 @@
+import { randomUUID } from 'node:crypto';
+import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Db } from '../common/db.js';
+import { maskPhone } from '../common/logger.js';
+import type { Enrollment, Lead, SequenceDefinition, Tenant } from '../generated/prisma/client.js';
+import type { leadFollowUp } from '../workflows/lead-follow-up.js';
+import { leadFollowUpWorkflowId, leadFollowUpWorkflowType, type LeadFollowUpInput, type SequenceStep } from '../workflows/lead-follow-up.types.js';
+import { enrollmentStatusKey, leadIdKey, sequenceIdKey, tenantIdKey } from '../workflows/search-attributes.js';
+
+export type StartOutcome = { kind: 'started'; enrollment: Enrollment } | { kind: 'already_enrolled'; workflowId: string; enrollmentId: string | null };
+
+export function workflowInput(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, enrollmentId: string): LeadFollowUpInput {
+  return {
+    tenantId: tenant.id,
+    leadId: lead.id,
+    enrollmentId,
+    sequence: { id: sequence.id, name: sequence.name, version: sequence.version, steps: sequence.steps as unknown as SequenceStep[] },
+    policy: { timeZone: lead.timeZone, window: { start: tenant.windowStart, end: tenant.windowEnd }, minGapSeconds: tenant.minGapSeconds, maxPerDay: tenant.maxPerDay },
+    expiresAfterSeconds: tenant.expiryDays * 86_400,
+  };
+}
+
+/**
+ * Starts a lead's follow-up. Temporal first: if it refuses or is down, nothing has been written anywhere. The
+ * workflow records the enrollment row itself too, so a crash right after the start leaves no half-written state.
+ */
+export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; temporal: Client; taskQueue: string }) {
+  return async function startEnrollment(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, idempotencyKey?: string): Promise<StartOutcome> {
+    const enrollmentId = randomUUID();
+    const workflowId = leadFollowUpWorkflowId(tenant.id, lead.id);
+    let runId: string;
+    try {
+      const handle = await temporal.workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, {
+        workflowId,
+        taskQueue,
+        args: [workflowInput(tenant, lead, sequence, enrollmentId)],
+        workflowIdConflictPolicy: 'FAIL',
+        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+        typedSearchAttributes: [
+          { key: tenantIdKey, value: tenant.id },
+          { key: leadIdKey, value: lead.id },
+          { key: sequenceIdKey, value: sequence.id },
+          { key: enrollmentStatusKey, value: 'running' },
+        ],
+        memo: { phone: maskPhone(lead.phone), sequence: `${sequence.name} v${sequence.version}` },
+      });
+      runId = handle.firstExecutionRunId;
+    } catch (error) {
+      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
+      const running = await db.enrollment.findFirst({ where: { tenantId: tenant.id, workflowId, status: 'running' }, orderBy: { startedAt: 'desc' } });
+      return { kind: 'already_enrolled', workflowId, enrollmentId: running?.id ?? null };
+    }
+    const [enrollment] = await db.$transaction([
+      db.enrollment.upsert({
+        where: { id: enrollmentId },
+        create: { id: enrollmentId, tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId, runId, idempotencyKey: idempotencyKey ?? null },
+        update: { runId, idempotencyKey: idempotencyKey ?? null },
+      }),
+      db.lead.update({ where: { id: lead.id }, data: { status: 'active', closedReason: null } }),
+    ]);
+    return { kind: 'started', enrollment };
+  };
+}

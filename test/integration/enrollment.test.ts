@@ -1,0 +1,153 @@
+// The thin slice end to end: API → Temporal dev server → worker → real twilio client → Twilio fake, and Postgres.
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { pino } from 'pino';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createSmsSender } from '../../activities/sms-sender.js';
+import { createApp } from '../../api/app.js';
+import type { Db } from '../../common/db.js';
+import { createWorker } from '../../worker/worker.js';
+import { enrollmentStatusKey, tenantIdKey } from '../../workflows/search-attributes.js';
+import { createTenant, randomUkMobile, testDb } from '../support/fixtures.js';
+import { startTwilioFake, type TwilioFake } from '../support/twilio-fake.js';
+
+const accountSid = `AC${'1'.repeat(32)}`;
+const taskQueue = `enrollment-test-${randomUUID()}`;
+let db: Db;
+let fake: TwilioFake;
+let nativeConnection: NativeConnection;
+let connection: Connection;
+let worker: Worker;
+let workerRun: Promise<void>;
+let app: ReturnType<typeof createApp>;
+
+beforeAll(async () => {
+  db = testDb();
+  fake = await startTwilioFake();
+  nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
+  connection = await Connection.connect({ address: inject('temporalAddress') });
+  const sender = createSmsSender({ kind: 'twilio', accountSid, authToken: 'test-auth-token-0123456789', sender: { from: '+15005550006' }, apiBaseUrl: fake.url });
+  worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender });
+  workerRun = worker.run();
+  app = createApp({
+    db,
+    temporal: new Client({ connection, namespace: 'default' }),
+    logger: pino({ level: 'silent' }),
+    taskQueue,
+    temporalUiUrl: 'http://127.0.0.1:8233',
+    smsMode: 'twilio',
+  });
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await workerRun;
+  await Promise.all([nativeConnection?.close(), connection?.close(), fake?.close(), db?.$disconnect()]);
+});
+
+async function enrollableLead(auth: Record<string, string>, steps = [{ delaySeconds: 0, template: 'Hi {{firstName}}, {{businessName}} here.' }]) {
+  const phone = randomUkMobile();
+  const lead = await request(app).post('/v1/leads').set(auth).send({ phone: phone.national, firstName: 'Ada' });
+  expect(lead.status).toBe(201);
+  expect(lead.body.phone).toBe(phone.e164);
+  const sequence = await request(app).post('/v1/sequences').set(auth).send({ name: `seq-${randomUUID()}`, steps });
+  expect(sequence.status).toBe(201);
+  return { phone, leadId: lead.body.id as string, sequenceId: sequence.body.id as string };
+}
+
+describe('enrolling a lead into a one-step sequence', () => {
+  it('sends exactly one SMS through Twilio, records it and closes the enrollment, visible by search attribute', async () => {
+    const { tenant, auth } = await createTenant(db);
+    const { phone, leadId, sequenceId } = await enrollableLead(auth);
+
+    const started = await request(app).post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
+    expect(started.status).toBe(202);
+    expect(started.body).toMatchObject({ status: 'running', workflowId: `followup:${tenant.id}:${leadId}` });
+    expect(started.body.temporalUiUrl).toContain(encodeURIComponent(started.body.workflowId));
+
+    const client = new Client({ connection });
+    const handle = client.workflow.getHandle(started.body.workflowId, started.body.runId);
+    expect(await handle.result()).toMatchObject({ status: 'completed', messagesSent: 1 });
+
+    expect(fake.createCallsTo(phone.e164)).toBe(1);
+    expect(fake.calls.find((call) => call.to === phone.e164)?.body).toBe('Hi Ada, Acme Dental here.');
+    const messages = await db.message.findMany({ where: { tenantId: tenant.id } });
+    expect(messages).toEqual([expect.objectContaining({ direction: 'outbound', toPhone: phone.e164, status: 'queued', twilioSid: expect.stringMatching(/^SM/) })]);
+    const enrollment = await request(app).get(`/v1/enrollments/${started.body.id}`).set(auth);
+    expect(enrollment.body).toMatchObject({ status: 'completed', closedReason: 'all steps done', live: { status: 'completed' } });
+
+    const description = await handle.describe();
+    expect(description.typedSearchAttributes.get(tenantIdKey)).toBe(tenant.id);
+    expect(description.typedSearchAttributes.get(enrollmentStatusKey)).toBe('completed');
+    await expect.poll(async () => {
+      const found = [];
+      for await (const run of client.workflow.list({ query: `TenantId = "${tenant.id}" AND EnrollmentStatus = "completed"` })) found.push(run.workflowId);
+      return found;
+    }, { timeout: 10_000 }).toEqual([started.body.workflowId]);
+  });
+
+  it('refuses a second enrollment while one runs, naming the running one', async () => {
+    const { auth } = await createTenant(db);
+    const { leadId, sequenceId } = await enrollableLead(auth, [{ delaySeconds: 3600, template: 'later' }]);
+    const first = await request(app).post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
+    expect(first.status).toBe(202);
+    const second = await request(app).post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
+    expect(second.status).toBe(409);
+    expect(second.body.error).toMatchObject({ code: 'conflict', details: { reason: 'already_enrolled', enrollmentId: first.body.id } });
+    await new Client({ connection }).workflow.getHandle(first.body.workflowId).terminate('test cleanup');
+  });
+
+  it('refuses an opted-out lead with the reason and calls Twilio for nobody', async () => {
+    const { tenant, auth } = await createTenant(db);
+    const { phone, leadId, sequenceId } = await enrollableLead(auth);
+    await db.optOut.create({ data: { tenantId: tenant.id, phone: phone.e164, source: 'inbound_keyword' } });
+    const refused = await request(app).post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.details).toMatchObject({ reason: 'opted_out', source: 'inbound_keyword' });
+    expect(fake.createCallsTo(phone.e164)).toBe(0);
+  });
+
+  it('answers bad input in the one error shape', async () => {
+    const { auth } = await createTenant(db);
+    const noKey = await request(app).post('/v1/enrollments').send({});
+    expect(noKey.status).toBe(401);
+    expect(noKey.body.error.code).toBe('unauthorized');
+    const invalid = await request(app).post('/v1/enrollments').set(auth).send({ leadId: 'x', extra: 1 });
+    expect(invalid.status).toBe(422);
+    expect(Object.keys(invalid.body.error.details.fields).sort()).toEqual(['(body)', 'leadId', 'sequenceId']);
+    const unknown = await request(app).post('/v1/enrollments').set(auth).send({ leadId: randomUUID(), sequenceId: randomUUID() });
+    expect(unknown.status).toBe(404);
+    const badPhone = await request(app).post('/v1/leads').set(auth).send({ phone: '12345' });
+    expect(badPhone.status).toBe(422);
+    expect(badPhone.body.error.details.fields.phone).toHaveLength(1);
+    const badJson = await request(app).post('/v1/leads').set(auth).set('Content-Type', 'application/json').send('{"phone":');
+    expect(badJson.status).toBe(400);
+    expect(badJson.body.error.code).toBe('bad_request');
+  });
+
+  it('answers 503 and writes nothing when Temporal is unavailable', async () => {
+    const { tenant, auth } = await createTenant(db);
+    const { leadId, sequenceId } = await enrollableLead(auth);
+    const deadConnection = Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500 });
+    const offline = createApp({ db, temporal: new Client({ connection: deadConnection }), logger: pino({ level: 'silent' }), taskQueue, temporalUiUrl: 'http://x', smsMode: 'twilio' });
+    const refused = await request(offline).post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
+    expect(refused.status).toBe(503);
+    expect(refused.body.error.code).toBe('temporal_unavailable');
+    expect(await db.enrollment.count({ where: { tenantId: tenant.id } })).toBe(0);
+    const health = await request(offline).get('/health');
+    expect(health.status).toBe(503);
+    expect(health.body).toMatchObject({ status: 'unavailable', down: ['temporal'], database: { ok: true }, sms: { mode: 'twilio' } });
+    await deadConnection.close();
+  });
+
+  it('reports health 200 with Temporal, the database and the SMS mode', async () => {
+    const health = await request(app).get('/health');
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({ status: 'ok', temporal: { ok: true }, database: { ok: true }, sms: { mode: 'twilio' } });
+    expect(health.headers['x-request-id']).toBeTruthy();
+    const echoed = await request(app).get('/health').set('X-Request-Id', 'abc-123');
+    expect(echoed.headers['x-request-id']).toBe('abc-123');
+  });
+});

@@ -1,0 +1,97 @@
+// The start command as a user runs it: the whole stack up, a sleeping enrollment, Ctrl-C, and a restart later.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createDb } from '../../common/db.js';
+import { projectRoot } from '../../scripts/stack/paths.js';
+
+const dataDir = path.join(projectRoot, '.data', `e2e-${process.pid}`);
+const apiUrl = 'http://127.0.0.1:53000';
+const env: NodeJS.ProcessEnv = {
+  ...process.env,
+  DATA_DIR: dataDir,
+  API_PORT: '53000',
+  DEV_TEMPORAL_PORT: '57333',
+  DEV_TEMPORAL_UI_PORT: '58333',
+  EMBEDDED_POSTGRES_PORT: '55588',
+  LOG_LEVEL: 'warn',
+  DATABASE_URL: '',
+  TEMPORAL_ADDRESS: '',
+  TEMPORAL_UI_URL: '',
+};
+let stack: ChildProcess | undefined;
+
+async function startStack(): Promise<{ output: () => string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  stack = child;
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`stack not ready in 120 s:\n${output}`)), 120_000);
+    child.stdout?.on('data', () => {
+      if (output.includes('[start] ready.')) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`start exited with ${code}:\n${output}`)));
+  });
+  return { output: () => output };
+}
+
+async function stopStack(): Promise<number | null> {
+  const child = stack;
+  if (!child || child.exitCode !== null) return child?.exitCode ?? null;
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  child.kill('SIGINT');
+  return exited;
+}
+
+afterAll(async () => {
+  await stopStack();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function api(pathname: string, key: string, body?: unknown) {
+  const response = await fetch(`${apiUrl}${pathname}`, {
+    method: body ? 'POST' : 'GET',
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+describe('npm start', () => {
+  it('brings the stack up, and a workflow sleeping across a stop and restart finishes after the restart', async () => {
+    const first = await startStack();
+    expect(first.output()).toMatch(/Temporal UI: +http:\/\/127\.0\.0\.1:58333/);
+    expect((await fetch('http://127.0.0.1:58333/')).status).toBe(200);
+    const health = await fetch(`${apiUrl}/health`);
+    expect(await health.json()).toMatchObject({ status: 'ok', sms: { mode: 'outbox' } });
+
+    const { apiKey } = JSON.parse(readFileSync(path.join(dataDir, 'dev-api-key'), 'utf8')) as { apiKey: string };
+    expect(first.output()).toContain(apiKey);
+    const lead = await api('/v1/leads', apiKey, { phone: '07700 900123', firstName: 'Ada' });
+    const sequence = await api('/v1/sequences', apiKey, { name: 'restart', steps: [{ delaySeconds: 6, template: 'Hi {{firstName}}' }] });
+    const enrollment = await api('/v1/enrollments', apiKey, { leadId: lead.body.id, sequenceId: sequence.body.id });
+    expect(enrollment.status).toBe(202);
+    const enrolledAt = Date.now();
+
+    expect(await stopStack()).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, enrolledAt + 8000 - Date.now())));
+
+    await startStack();
+    await expect
+      .poll(async () => (await api(`/v1/enrollments/${String(enrollment.body.id)}`, apiKey)).body.status, { timeout: 30_000, interval: 500 })
+      .toBe('completed');
+    const after = await api(`/v1/enrollments/${String(enrollment.body.id)}`, apiKey);
+    expect(after.body).toMatchObject({ live: { status: 'completed', messagesSent: 1 } });
+    const db = createDb('postgresql://postgres:postgres@127.0.0.1:55588/leadfollowup', { maxConnections: 1 });
+    const messages = await db.message.findMany({ where: { enrollmentId: String(enrollment.body.id) } });
+    await db.$disconnect();
+    expect(messages).toEqual([expect.objectContaining({ status: 'simulated', toPhone: '+447700900123', body: 'Hi Ada' })]);
+    expect(await stopStack()).toBe(0);
+  }, 300_000);
+});

@@ -1,0 +1,29 @@
+import { randomUUID } from 'node:crypto';
+import { inject } from 'vitest';
+import { generateApiKey } from '../../api/auth.js';
+import { createDb, type Db } from '../../common/db.js';
+
+export function testDb(): Db {
+  return createDb(inject('databaseUrl'), { maxConnections: 5 });
+}
+
+/** Every test works in a tenant of its own, so test files can share one database without seeing each other. */
+export async function createTenant(db: Db, overrides: { defaultRegion?: string; defaultTimeZone?: string } = {}) {
+  const key = generateApiKey();
+  const tenant = await db.tenant.create({
+    data: {
+      name: `test-${randomUUID()}`,
+      businessName: 'Acme Dental',
+      defaultRegion: overrides.defaultRegion ?? 'GB',
+      defaultTimeZone: overrides.defaultTimeZone ?? 'Europe/London',
+      apiKeys: { create: { name: 'test', prefix: key.prefix, hash: key.hash } },
+    },
+  });
+  return { tenant, apiKey: key.key, auth: { Authorization: `Bearer ${key.key}` } };
+}
+
+/** A UK mobile number in the 07700 9xxxxx block (Ofcom's drama numbers sit in it), random per call. */
+export function randomUkMobile(): { national: string; e164: string } {
+  const digits = String(Math.floor(Math.random() * 100_000)).padStart(5, '0');
+  return { national: `07700 9${digits}`, e164: `+447700 9${digits}`.replace(' ', '') };
+}

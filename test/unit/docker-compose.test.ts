@@ -1,0 +1,45 @@
+import { readFileSync } from 'node:fs';
+import { parse } from 'yaml';
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../common/config.js';
+
+interface Service {
+  image?: string;
+  build?: string;
+  command?: string[];
+  environment?: Record<string, string | number>;
+  depends_on?: Record<string, { condition: string }> | string[];
+  deploy?: { replicas?: number };
+}
+
+const compose = parse(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const { services } = compose;
+const dependsOn = (name: string) => Object.keys(services[name]?.depends_on ?? {});
+
+describe('docker-compose.yml (the production-like topology)', () => {
+  it('has PostgreSQL, Temporal on PostgreSQL, the UI, migrations, the API and several workers', () => {
+    expect(Object.keys(services).sort()).toEqual(['api', 'migrate', 'postgres', 'temporal', 'temporal-ui', 'worker']);
+    expect(services.temporal?.environment).toMatchObject({ DB: 'postgres12', POSTGRES_SEEDS: 'postgres' });
+    expect(dependsOn('temporal')).toContain('postgres');
+    expect(services['temporal-ui']?.environment?.TEMPORAL_ADDRESS).toBe('temporal:7233');
+    expect(services.worker?.deploy?.replicas).toBeGreaterThan(1);
+  });
+
+  it.each(['api', 'worker', 'migrate'])('%s runs the app image with settings the app accepts', (name) => {
+    const service = services[name];
+    expect(service?.build).toBe('.');
+    // As compose interpolates with nothing exported: `${NAME:-default}` becomes its default.
+    const interpolate = (value: string | number) => String(value).replace(/\$\{\w+:-([^}]*)\}/g, '$1');
+    const env = Object.fromEntries(Object.entries(service?.environment ?? {}).map(([key, value]) => [key, interpolate(value)]));
+    const config = loadConfig(env);
+    expect(config.TEMPORAL_ADDRESS).toBe('temporal:7233');
+    expect(new URL(config.DATABASE_URL).hostname).toBe('postgres');
+  });
+
+  it('starts the API and workers only after migrations and a healthy Temporal, each with its own entry point', () => {
+    for (const name of ['api', 'worker']) expect(dependsOn(name).sort()).toEqual(['migrate', 'temporal']);
+    expect(services.api?.command).toEqual(['npx', 'tsx', 'api/index.ts']);
+    expect(services.worker?.command).toEqual(['npx', 'tsx', 'worker/index.ts']);
+    expect(services.migrate?.command).toEqual(['npx', 'tsx', 'scripts/migrate.ts', 'deploy']);
+  });
+});

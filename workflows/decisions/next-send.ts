@@ -1,0 +1,34 @@
+// Pure: what the follow-up does next for its current step, given the clock and its state.
+import { earliestSendTime, type SendingPolicy } from './send-time.js';
+import type { WaitingFor } from '../lead-follow-up.types.js';
+
+export type NextMove =
+  | { kind: 'expire' }
+  | { kind: 'wait'; until: Date; waitingFor: Exclude<WaitingFor, 'send' | 'nothing'> }
+  | { kind: 'pause'; until: Date }
+  | { kind: 'send' };
+
+export interface NextMoveInput {
+  now: Date;
+  /** When the step's delay ends. */
+  dueAt: Date;
+  expiresAt: Date;
+  paused: boolean;
+  policy: SendingPolicy;
+  recentSends: readonly string[];
+}
+
+/** Every wait ends by the expiry at the latest, so an enrollment never outlives it. */
+export function nextMove({ now, dueAt, expiresAt, paused, policy, recentSends }: NextMoveInput): NextMove {
+  if (now >= expiresAt) return { kind: 'expire' };
+  if (paused) return { kind: 'pause', until: expiresAt };
+  const plan = earliestSendTime(dueAt > now ? dueAt : now, policy, recentSends);
+  if (plan.at <= now) return { kind: 'send' };
+  const until = plan.at < expiresAt ? plan.at : expiresAt;
+  return { kind: 'wait', until, waitingFor: now < dueAt && plan.at.getTime() === dueAt.getTime() ? 'delay' : (plan.heldBy ?? 'delay') };
+}
+
+/** The last `maxPerDay` sends are all the daily cap and the gap ever look at; the state stays small. */
+export function rememberSend(recentSends: readonly string[], sentAt: Date, maxPerDay: number): string[] {
+  return [...recentSends, sentAt.toISOString()].slice(-Math.max(1, maxPerDay));
+}
