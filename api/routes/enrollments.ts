@@ -26,7 +26,7 @@ const idempotencyKeyPattern = /^[\w.:-]{1,200}$/;
 export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
   const { db, temporal, temporalUiUrl } = deps;
   const router = Router();
-  const startEnrollment = createEnrollmentStarter(deps);
+  const { startEnrollment } = createEnrollmentStarter(deps);
   const runUrl = (workflowId: string, runId: string | null) =>
     `${temporalUiUrl}/namespaces/${encodeURIComponent(temporal.options.namespace)}/workflows/${encodeURIComponent(workflowId)}${runId ? `/${runId}` : ''}/history`;
   const view = (enrollment: Enrollment) => ({

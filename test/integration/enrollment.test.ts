@@ -1,51 +1,28 @@
 // The thin slice end to end: API → Temporal dev server → worker → real twilio client → Twilio fake, and Postgres.
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
 import { pino } from 'pino';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createSmsSender } from '../../activities/sms-sender.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import type { Db } from '../../common/db.js';
-import { createWorker } from '../../worker/worker.js';
 import { enrollmentStatusKey, tenantIdKey } from '../../workflows/search-attributes.js';
-import { createTenant, randomUkMobile, testDb } from '../support/fixtures.js';
-import { startTwilioFake, type TwilioFake } from '../support/twilio-fake.js';
+import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { startTestStack, type TestStack } from '../support/stack.js';
+import type { TwilioFake } from '../support/twilio-fake.js';
 
-const accountSid = `AC${'1'.repeat(32)}`;
-const taskQueue = `enrollment-test-${randomUUID()}`;
+let stack: TestStack;
 let db: Db;
 let fake: TwilioFake;
-let nativeConnection: NativeConnection;
 let connection: Connection;
-let worker: Worker;
-let workerRun: Promise<void>;
-let app: ReturnType<typeof createApp>;
+let app: TestStack['app'];
+let taskQueue: string;
 
 beforeAll(async () => {
-  db = testDb();
-  fake = await startTwilioFake();
-  nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
-  connection = await Connection.connect({ address: inject('temporalAddress') });
-  const sender = createSmsSender({ kind: 'twilio', accountSid, authToken: 'test-auth-token-0123456789', sender: { from: '+15005550006' }, apiBaseUrl: fake.url });
-  worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender });
-  workerRun = worker.run();
-  app = createApp({
-    db,
-    temporal: new Client({ connection, namespace: 'default' }),
-    logger: pino({ level: 'silent' }),
-    taskQueue,
-    temporalUiUrl: 'http://127.0.0.1:8233',
-    smsMode: 'twilio',
-  });
+  stack = await startTestStack();
+  ({ db, fake, connection, app, taskQueue } = stack);
 });
-
-afterAll(async () => {
-  worker?.shutdown();
-  await workerRun;
-  await Promise.all([nativeConnection?.close(), connection?.close(), fake?.close(), db?.$disconnect()]);
-});
+afterAll(() => stack?.stop());
 
 async function enrollableLead(auth: Record<string, string>, steps = [{ delaySeconds: 0, template: 'Hi {{firstName}}, {{businessName}} here.' }]) {
   const phone = randomUkMobile();
@@ -59,7 +36,7 @@ async function enrollableLead(auth: Record<string, string>, steps = [{ delaySeco
 
 describe('enrolling a lead into a one-step sequence', () => {
   it('sends exactly one SMS through Twilio, records it and closes the enrollment, visible by search attribute', async () => {
-    const { tenant, auth } = await createTenant(db);
+    const { tenant, auth } = await createTenant(db, anytimeSettings);
     const { phone, leadId, sequenceId } = await enrollableLead(auth);
 
     const started = await request(app).post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
@@ -89,7 +66,7 @@ describe('enrolling a lead into a one-step sequence', () => {
   });
 
   it('refuses a second enrollment while one runs, naming the running one', async () => {
-    const { auth } = await createTenant(db);
+    const { auth } = await createTenant(db, anytimeSettings);
     const { leadId, sequenceId } = await enrollableLead(auth, [{ delaySeconds: 3600, template: 'later' }]);
     const first = await request(app).post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
     expect(first.status).toBe(202);
@@ -100,7 +77,7 @@ describe('enrolling a lead into a one-step sequence', () => {
   });
 
   it('refuses an opted-out lead with the reason and calls Twilio for nobody', async () => {
-    const { tenant, auth } = await createTenant(db);
+    const { tenant, auth } = await createTenant(db, anytimeSettings);
     const { phone, leadId, sequenceId } = await enrollableLead(auth);
     await db.optOut.create({ data: { tenantId: tenant.id, phone: phone.e164, source: 'inbound_keyword' } });
     const refused = await request(app).post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
@@ -110,7 +87,7 @@ describe('enrolling a lead into a one-step sequence', () => {
   });
 
   it('answers bad input in the one error shape', async () => {
-    const { auth } = await createTenant(db);
+    const { auth } = await createTenant(db, anytimeSettings);
     const noKey = await request(app).post('/v1/enrollments').send({});
     expect(noKey.status).toBe(401);
     expect(noKey.body.error.code).toBe('unauthorized');
@@ -128,7 +105,7 @@ describe('enrolling a lead into a one-step sequence', () => {
   });
 
   it('answers 503 and writes nothing when Temporal is unavailable', async () => {
-    const { tenant, auth } = await createTenant(db);
+    const { tenant, auth } = await createTenant(db, anytimeSettings);
     const { leadId, sequenceId } = await enrollableLead(auth);
     const deadConnection = Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500 });
     const offline = createApp({ db, temporal: new Client({ connection: deadConnection }), logger: pino({ level: 'silent' }), taskQueue, temporalUiUrl: 'http://x', smsMode: 'twilio' });

@@ -54,9 +54,9 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-async function api(pathname: string, key: string, body?: unknown) {
+async function api(pathname: string, key: string, body?: unknown, method = body ? 'POST' : 'GET') {
   const response = await fetch(`${apiUrl}${pathname}`, {
-    method: body ? 'POST' : 'GET',
+    method,
     headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
     ...(body ? { body: JSON.stringify(body) } : {}),
   });
@@ -73,6 +73,8 @@ describe('npm start', () => {
 
     const { apiKey } = JSON.parse(readFileSync(path.join(dataDir, 'dev-api-key'), 'utf8')) as { apiKey: string };
     expect(first.output()).toContain(apiKey);
+    // Whatever the hour the test runs at, the message must not wait for tomorrow's sending window.
+    expect((await api('/v1/settings', apiKey, { windowStart: '00:00', windowEnd: '23:59' }, 'PATCH')).status).toBe(200);
     const lead = await api('/v1/leads', apiKey, { phone: '07700 900123', firstName: 'Ada' });
     const sequence = await api('/v1/sequences', apiKey, { name: 'restart', steps: [{ delaySeconds: 6, template: 'Hi {{firstName}}' }] });
     const enrollment = await api('/v1/enrollments', apiKey, { leadId: lead.body.id, sequenceId: sequence.body.id });

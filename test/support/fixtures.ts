@@ -2,20 +2,22 @@ import { randomUUID } from 'node:crypto';
 import { inject } from 'vitest';
 import { generateApiKey } from '../../api/auth.js';
 import { createDb, type Db } from '../../common/db.js';
+import type { Prisma } from '../../generated/prisma/client.js';
 
 export function testDb(): Db {
   return createDb(inject('databaseUrl'), { maxConnections: 5 });
 }
 
 /** Every test works in a tenant of its own, so test files can share one database without seeing each other. */
-export async function createTenant(db: Db, overrides: { defaultRegion?: string; defaultTimeZone?: string } = {}) {
+export async function createTenant(db: Db, settings: Partial<Prisma.TenantCreateInput> = {}) {
   const key = generateApiKey();
   const tenant = await db.tenant.create({
     data: {
       name: `test-${randomUUID()}`,
       businessName: 'Acme Dental',
-      defaultRegion: overrides.defaultRegion ?? 'GB',
-      defaultTimeZone: overrides.defaultTimeZone ?? 'Europe/London',
+      defaultRegion: 'GB',
+      defaultTimeZone: 'Europe/London',
+      ...settings,
       apiKeys: { create: { name: 'test', prefix: key.prefix, hash: key.hash } },
     },
   });
@@ -27,3 +29,6 @@ export function randomUkMobile(): { national: string; e164: string } {
   const digits = String(Math.floor(Math.random() * 100_000)).padStart(5, '0');
   return { national: `07700 9${digits}`, e164: `+447700 9${digits}`.replace(' ', '') };
 }
+
+/** A tenant whose window is open all day and whose caps don't bite, for tests about other things. */
+export const anytimeSettings = { windowStart: '00:00', windowEnd: '23:59', minGapSeconds: 0, maxPerDay: 1000 } as const;

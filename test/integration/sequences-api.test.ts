@@ -1,0 +1,209 @@
+// Issue: lead follow-up sequences through the API, against the dev server, the Twilio fake and PostgreSQL.
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { startTestStack, type TestStack } from '../support/stack.js';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(() => stack?.stop());
+
+const api = () => request(stack.app);
+type Auth = Record<string, string>;
+
+async function createLead(auth: Auth, body: Record<string, unknown> = {}) {
+  const phone = randomUkMobile();
+  const lead = await api().post('/v1/leads').set(auth).send({ phone: phone.national, firstName: 'Ada', ...body });
+  expect(lead.status).toBe(201);
+  return { phone: phone.e164, id: lead.body.id as string };
+}
+
+async function createSequence(auth: Auth, steps: { delaySeconds: number; template: string }[], name = `seq-${Math.random()}`) {
+  const sequence = await api().post('/v1/sequences').set(auth).send({ name, steps });
+  expect(sequence.status).toBe(201);
+  return sequence.body as { id: string; version: number; name: string };
+}
+
+const waitForStatus = (auth: Auth, enrollmentId: string, status: string) =>
+  expect.poll(async () => (await api().get(`/v1/enrollments/${enrollmentId}`).set(auth)).body.status, { timeout: 30_000, interval: 250 }).toBe(status);
+
+describe('leads', () => {
+  it('normalises UK formats to one E.164 lead and returns the existing one for the same phone', async () => {
+    const { auth } = await createTenant(stack.db, anytimeSettings);
+    const first = await api().post('/v1/leads').set(auth).send({ phone: '07700 900123', firstName: 'Ada' });
+    const second = await api().post('/v1/leads').set(auth).send({ phone: '+44 (0)7700 900123' });
+    expect(first.status).toBe(201);
+    expect(second.status).toBe(200);
+    expect(second.body).toMatchObject({ id: first.body.id, phone: '+447700900123', timeZone: 'Europe/London' });
+    const zone = await api().post('/v1/leads').set(auth).send({ phone: '07700 900124', timeZone: 'Mars/Olympus' });
+    expect(zone.status).toBe(422);
+    expect(zone.body.error.details.fields.timeZone).toEqual(['unknown IANA time zone']);
+    const updated = await api().patch(`/v1/leads/${first.body.id}`).set(auth).send({ timeZone: 'America/New_York' });
+    expect(updated.body.timeZone).toBe('America/New_York');
+    const list = await api().get('/v1/leads').set(auth);
+    expect(list.body.items.map((lead: { id: string }) => lead.id)).toEqual([first.body.id]);
+  });
+
+  it('keeps tenants apart: another tenant’s lead is a 404', async () => {
+    const a = await createTenant(stack.db, anytimeSettings);
+    const b = await createTenant(stack.db, anytimeSettings);
+    const lead = await createLead(a.auth);
+    expect((await api().get(`/v1/leads/${lead.id}`).set(b.auth)).status).toBe(404);
+  });
+});
+
+describe('sequence definitions', () => {
+  it('rejects an unknown placeholder when saved, naming it', async () => {
+    const { auth } = await createTenant(stack.db, anytimeSettings);
+    const saved = await api().post('/v1/sequences').set(auth).send({ name: 'x', steps: [{ delaySeconds: 0, template: 'Hi {{fistName}}' }] });
+    expect(saved.status).toBe(422);
+    expect(saved.body.error.details.fields['steps.0.template'][0]).toMatch(/unknown placeholder \{\{fistName\}\}/);
+  });
+
+  it('saving a name again makes a new version; a running enrollment keeps the version it started with', async () => {
+    const { auth } = await createTenant(stack.db, anytimeSettings);
+    const lead = await createLead(auth);
+    const v1 = await createSequence(auth, [{ delaySeconds: 2, template: 'old words' }], 'edited');
+    const enrolled = await api().post('/v1/enrollments').set(auth).send({ leadId: lead.id, sequenceId: v1.id });
+    const v2 = await createSequence(auth, [{ delaySeconds: 0, template: 'new words' }], 'edited');
+    expect([v1.version, v2.version]).toEqual([1, 2]);
+    await waitForStatus(auth, enrolled.body.id, 'completed');
+    expect(stack.fake.calls.filter((call) => call.to === lead.phone).map((call) => call.body)).toEqual(['old words']);
+  });
+});
+
+describe('enrollments', () => {
+  it('sends exactly one Twilio create per step, and the enrollment and lead record the outcome', async () => {
+    const { auth } = await createTenant(stack.db, anytimeSettings);
+    const lead = await createLead(auth);
+    const sequence = await createSequence(auth, [
+      { delaySeconds: 0, template: 'one {{firstName}}' },
+      { delaySeconds: 1, template: 'two' },
+      { delaySeconds: 1, template: 'three {{businessName}}' },
+    ]);
+    const enrolled = await api().post('/v1/enrollments').set(auth).send({ leadId: lead.id, sequenceId: sequence.id });
+    await waitForStatus(auth, enrolled.body.id, 'completed');
+    expect(stack.fake.calls.filter((call) => call.to === lead.phone).map((call) => call.body)).toEqual(['one Ada', 'two', 'three Acme Dental']);
+    expect((await api().get(`/v1/leads/${lead.id}`).set(auth)).body).toMatchObject({ status: 'closed', closedReason: 'completed: all steps done' });
+    const listed = await api().get(`/v1/enrollments?leadId=${lead.id}&status=completed`).set(auth);
+    expect(listed.body.items.map((item: { id: string }) => item.id)).toEqual([enrolled.body.id]);
+  });
+
+  it('after an opt-out signal nothing more is created for that phone', async () => {
+    const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
+    const lead = await createLead(auth);
+    const sequence = await createSequence(auth, [{ delaySeconds: 0, template: 'first' }, { delaySeconds: 3, template: 'second' }]);
+    const enrolled = await api().post('/v1/enrollments').set(auth).send({ leadId: lead.id, sequenceId: sequence.id });
+    await expect.poll(() => stack.fake.createCallsTo(lead.phone), { timeout: 20_000 }).toBe(1);
+    // What the STOP webhook does: the registry first, then the signal.
+    await stack.db.optOut.create({ data: { tenantId: tenant.id, phone: lead.phone, source: 'inbound_keyword' } });
+    await stack.client.workflow.getHandle(enrolled.body.workflowId).signal('optOut', { source: 'inbound_keyword' });
+    await waitForStatus(auth, enrolled.body.id, 'opted_out');
+    await new Promise((resolve) => setTimeout(resolve, 4000));
+    expect(stack.fake.createCallsTo(lead.phone)).toBe(1);
+  });
+
+  it('answers a repeated request with the same Idempotency-Key with the first response', async () => {
+    const { auth } = await createTenant(stack.db, anytimeSettings);
+    const lead = await createLead(auth);
+    const sequence = await createSequence(auth, [{ delaySeconds: 3600, template: 'later' }]);
+    const first = await api().post('/v1/enrollments').set(auth).set('Idempotency-Key', 'crm-42').send({ leadId: lead.id, sequenceId: sequence.id });
+    const again = await api().post('/v1/enrollments').set(auth).set('Idempotency-Key', 'crm-42').send({ leadId: lead.id, sequenceId: sequence.id });
+    expect(first.status).toBe(202);
+    expect(again.status).toBe(202);
+    expect(again.body).toEqual(first.body);
+    await api().post(`/v1/enrollments/${first.body.id}/cancel`).set(auth);
+  });
+
+  it('pauses, resumes, skips and cancels through the API, each answering the new state', async () => {
+    const { auth } = await createTenant(stack.db, anytimeSettings);
+    const lead = await createLead(auth);
+    const sequence = await createSequence(auth, [{ delaySeconds: 3600, template: 'a' }, { delaySeconds: 3600, template: 'b' }, { delaySeconds: 3600, template: 'c' }]);
+    const enrolled = await api().post('/v1/enrollments').set(auth).send({ leadId: lead.id, sequenceId: sequence.id });
+    const id = enrolled.body.id as string;
+
+    const paused = await api().post(`/v1/enrollments/${id}/pause`).set(auth);
+    expect(paused.body.live).toMatchObject({ paused: true });
+    expect((await api().post(`/v1/enrollments/${id}/pause`).set(auth)).status).toBe(409);
+    expect((await api().post(`/v1/enrollments/${id}/resume`).set(auth)).body.live).toMatchObject({ paused: false, waitingFor: 'delay' });
+    expect((await api().post(`/v1/enrollments/${id}/skip`).set(auth).send({ step: 0 })).status).toBe(409);
+    const skipped = await api().post(`/v1/enrollments/${id}/skip`).set(auth).send({ step: 2 });
+    expect(skipped.body.live).toMatchObject({ step: 2 });
+    await expect.poll(() => stack.fake.calls.filter((call) => call.to === lead.phone).map((call) => call.body), { timeout: 20_000 }).toEqual(['c']);
+
+    await waitForStatus(auth, id, 'completed');
+    expect((await api().post(`/v1/enrollments/${id}/cancel`).set(auth)).status).toBe(409);
+  });
+
+  it('a cancellation is recorded as cancelled', async () => {
+    const { auth } = await createTenant(stack.db, anytimeSettings);
+    const lead = await createLead(auth);
+    const sequence = await createSequence(auth, [{ delaySeconds: 3600, template: 'a' }]);
+    const enrolled = await api().post('/v1/enrollments').set(auth).send({ leadId: lead.id, sequenceId: sequence.id });
+    expect((await api().post(`/v1/enrollments/${enrolled.body.id}/cancel`).set(auth)).status).toBe(202);
+    await waitForStatus(auth, enrolled.body.id, 'cancelled');
+    expect(stack.fake.createCallsTo(lead.phone)).toBe(0);
+  });
+});
+
+describe('batch enrollment', () => {
+  it('a dry-run reports every row and starts nothing; the commit reports the same and starts only the good rows', async () => {
+    const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
+    const sequence = await createSequence(auth, [{ delaySeconds: 0, template: 'hello {{firstName}}' }]);
+    const optedOut = randomUkMobile();
+    await stack.db.optOut.create({ data: { tenantId: tenant.id, phone: optedOut.e164, source: 'inbound_keyword' } });
+    const busy = await createLead(auth);
+    const longSequence = await createSequence(auth, [{ delaySeconds: 3600, template: 'x' }]);
+    const busyEnrollment = await api().post('/v1/enrollments').set(auth).send({ leadId: busy.id, sequenceId: longSequence.id });
+    const good = [randomUkMobile(), randomUkMobile()];
+    const csv = [
+      'phone,firstName,timeZone',
+      `${good[0]?.national},Ada,`,
+      'not-a-phone,Bob,',
+      `${optedOut.national},Cy,`,
+      `${good[0]?.national},Ada again,`,
+      `${busy.phone},Dee,`,
+      `${good[1]?.national},Eve,Mars/Olympus`,
+      `${good[1]?.national},Eve,America/New_York`,
+    ].join('\n');
+    const expected = ['ok', 'invalid_phone', 'opted_out', 'duplicate_row', 'already_enrolled', 'invalid_time_zone', 'ok'];
+
+    const dryRun = await api().post(`/v1/enrollments/batch?sequenceId=${sequence.id}&dryRun=true`).set(auth).set('Content-Type', 'text/csv').send(csv);
+    expect(dryRun.status).toBe(200);
+    expect(dryRun.body.results.map((row: { outcome: string }) => row.outcome)).toEqual(expected);
+    expect(dryRun.body.results[4]).toMatchObject({ enrollmentId: busyEnrollment.body.id });
+    expect(await stack.db.enrollment.count({ where: { tenantId: tenant.id } })).toBe(1);
+
+    const commit = await api().post(`/v1/enrollments/batch?sequenceId=${sequence.id}`).set(auth).set('Content-Type', 'text/csv').send(csv);
+    expect(commit.body.results.map((row: { outcome: string }) => row.outcome)).toEqual(expected.map((outcome) => (outcome === 'ok' ? 'enrolled' : outcome)));
+    expect(commit.body.summary).toEqual({ enrolled: 2, invalid_phone: 1, opted_out: 1, duplicate_row: 1, already_enrolled: 1, invalid_time_zone: 1 });
+    for (const phone of good) await expect.poll(() => stack.fake.createCallsTo(phone?.e164 ?? ''), { timeout: 20_000 }).toBe(1);
+    expect(stack.fake.createCallsTo(optedOut.e164)).toBe(0);
+    const lead = await stack.db.lead.findUniqueOrThrow({ where: { tenantId_phone: { tenantId: tenant.id, phone: good[1]?.e164 ?? '' } } });
+    expect(lead.timeZone).toBe('America/New_York');
+    await api().post(`/v1/enrollments/${busyEnrollment.body.id}/cancel`).set(auth);
+  });
+
+  it('takes JSON too, and refuses more than 10,000 rows', async () => {
+    const { auth } = await createTenant(stack.db, anytimeSettings);
+    const sequence = await createSequence(auth, [{ delaySeconds: 0, template: 'hi' }]);
+    const json = await api().post('/v1/enrollments/batch').set(auth).send({ sequenceId: sequence.id, dryRun: true, leads: [{ phone: '07700 900999' }, { phone: 'x' }] });
+    expect(json.body.results.map((row: { outcome: string }) => row.outcome)).toEqual(['ok', 'invalid_phone']);
+    const tooMany = await api().post('/v1/enrollments/batch').set(auth).send({ sequenceId: sequence.id, dryRun: true, leads: Array.from({ length: 10_001 }, () => ({ phone: '07700 900999' })) });
+    expect(tooMany.status).toBe(422);
+  });
+});
+
+describe('tenant settings', () => {
+  it('reads and changes the window and caps, refusing a window that ends before it starts', async () => {
+    const { auth } = await createTenant(stack.db);
+    expect((await api().get('/v1/settings').set(auth)).body).toMatchObject({ windowStart: '08:00', windowEnd: '21:00', minGapSeconds: 60, maxPerDay: 5, expiryDays: 30 });
+    const changed = await api().patch('/v1/settings').set(auth).send({ windowStart: '09:00', windowEnd: '20:00', maxPerDay: 3 });
+    expect(changed.body).toMatchObject({ windowStart: '09:00', windowEnd: '20:00', maxPerDay: 3 });
+    const refused = await api().patch('/v1/settings').set(auth).send({ windowEnd: '07:00' });
+    expect(refused.status).toBe(422);
+    expect((await api().patch('/v1/settings').set(auth).send({ defaultRegion: 'XX', defaultTimeZone: 'Nowhere/City' })).body.error.details.fields).toHaveProperty('defaultRegion');
+  });
+});

@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { pino } from 'pino';
+import { inject } from 'vitest';
+import { createSmsSender } from '../../activities/sms-sender.js';
+import { createApp } from '../../api/app.js';
+import type { Db } from '../../common/db.js';
+import { createWorker } from '../../worker/worker.js';
+import { testDb } from './fixtures.js';
+import { startTwilioFake, type TwilioFake } from './twilio-fake.js';
+
+export interface TestStack {
+  db: Db;
+  fake: TwilioFake;
+  client: Client;
+  app: ReturnType<typeof createApp>;
+  taskQueue: string;
+  connection: Connection;
+  stop(): Promise<void>;
+}
+
+/**
+ * The service wired as in production, in this process: a worker on its own task queue of the shared dev server,
+ * the API app, the real twilio client aimed at a loopback fake, and the test PostgreSQL.
+ */
+export async function startTestStack(): Promise<TestStack> {
+  const db = testDb();
+  const fake = await startTwilioFake();
+  const taskQueue = `test-${randomUUID()}`;
+  const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
+  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  const sender = createSmsSender({ kind: 'twilio', accountSid: `AC${'1'.repeat(32)}`, authToken: 'test-auth-token-0123456789', sender: { from: '+15005550006' }, apiBaseUrl: fake.url });
+  const worker: Worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender });
+  const workerRun = worker.run();
+  const client = new Client({ connection, namespace: 'default' });
+  const app = createApp({ db, temporal: client, logger: pino({ level: 'silent' }), taskQueue, temporalUiUrl: 'http://127.0.0.1:8233', smsMode: 'twilio' });
+  return {
+    db,
+    fake,
+    client,
+    app,
+    taskQueue,
+    connection,
+    async stop() {
+      worker.shutdown();
+      await workerRun;
+      await Promise.all([nativeConnection.close(), connection.close(), fake.close(), db.$disconnect()]);
+    },
+  };
+}
