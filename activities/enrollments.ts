@@ -1,4 +1,6 @@
+import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../common/db.js';
+import { Prisma } from '../generated/prisma/client.js';
 import type { EnrollmentOutcome } from '../workflows/lead-follow-up.types.js';
 
 export interface RecordEnrollmentStartedInput {
@@ -8,6 +10,7 @@ export interface RecordEnrollmentStartedInput {
   sequenceId: string;
   workflowId: string;
   runId: string;
+  idempotencyKey: string | null;
 }
 
 export interface RecordEnrollmentOutcomeInput {
@@ -18,31 +21,43 @@ export interface RecordEnrollmentOutcomeInput {
   reason: string;
 }
 
-/** Both writes are upserts or plain updates, so a retried activity leaves the same rows behind. */
+/** A row that is gone will not come back by retrying: fail the activity for good. */
+async function rowsMustExist<T>(write: () => Promise<T>): Promise<T> {
+  try {
+    return await write();
+  } catch (error) {
+    if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2025') {
+      throw ApplicationFailure.create({ type: 'NotFoundError', message: error.message, nonRetryable: true });
+    }
+    throw error;
+  }
+}
+
+/** Upserts and plain updates, so a retried activity leaves the same rows behind. */
 export function createEnrollmentActivities({ db }: { db: Db }) {
   return {
-    /** The API writes the row after starting the workflow; this covers an API that died in between. */
+    /**
+     * The API writes the row after starting the workflow; this covers an API that died in between. The lead turns
+     * active here, ordered before any outcome, so a fast outcome can never be overwritten by a late "active".
+     */
     async recordEnrollmentStarted(input: RecordEnrollmentStartedInput): Promise<void> {
       const { enrollmentId, ...row } = input;
-      await db.enrollment.upsert({
-        where: { id: enrollmentId },
-        create: { id: enrollmentId, ...row, status: 'running' },
-        update: { runId: input.runId },
-      });
+      await rowsMustExist(() =>
+        db.$transaction([
+          db.enrollment.upsert({ where: { id: enrollmentId }, create: { id: enrollmentId, ...row, status: 'running' }, update: { runId: input.runId } }),
+          db.lead.update({ where: { id: input.leadId, tenantId: input.tenantId }, data: { status: 'active', closedReason: null } }),
+        ]),
+      );
     },
 
     async recordEnrollmentOutcome(input: RecordEnrollmentOutcomeInput): Promise<void> {
       const closedAt = new Date();
-      await db.$transaction([
-        db.enrollment.update({
-          where: { id: input.enrollmentId, tenantId: input.tenantId },
-          data: { status: input.status, closedReason: input.reason, closedAt },
-        }),
-        db.lead.update({
-          where: { id: input.leadId, tenantId: input.tenantId },
-          data: { status: 'closed', closedReason: `${input.status}: ${input.reason}` },
-        }),
-      ]);
+      await rowsMustExist(() =>
+        db.$transaction([
+          db.enrollment.update({ where: { id: input.enrollmentId, tenantId: input.tenantId }, data: { status: input.status, closedReason: input.reason, closedAt } }),
+          db.lead.updateMany({ where: { id: input.leadId, tenantId: input.tenantId, status: { not: 'erased' } }, data: { status: 'closed', closedReason: `${input.status}: ${input.reason}` } }),
+        ]),
+      );
     },
   };
 }

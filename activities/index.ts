@@ -1,5 +1,6 @@
 import type { Db } from '../common/db.js';
 import { createEnrollmentActivities } from './enrollments.js';
+import { createMaintenanceActivities } from './maintenance.js';
 import { createSendStepMessage } from './send-step-message.js';
 import type { SmsSender } from './sms-sender.js';
 
@@ -12,6 +13,7 @@ export function createActivities(deps: ActivityDeps) {
   return {
     sendStepMessage: createSendStepMessage(deps),
     ...createEnrollmentActivities(deps),
+    ...createMaintenanceActivities(deps),
   };
 }
 

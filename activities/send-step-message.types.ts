@@ -8,10 +8,16 @@ export interface SendStepMessageInput {
   enrollmentId: string;
   step: number;
   template: string;
+  /**
+   * The send must not start after this instant (the window's close or the expiry, whichever is first): a retry
+   * that comes too late answers `deferred` and the workflow plans the send again.
+   */
+  notAfter: string;
 }
 
 export type SendStepMessageResult =
   | { outcome: 'sent'; messageId: string; twilioSid: string | null }
   | { outcome: 'skipped'; messageId: string; reason: string }
+  | { outcome: 'deferred' }
   | { outcome: 'opted_out'; messageId: string }
   | { outcome: 'failed'; messageId: string; kind: SmsFailureKind; errorCode: number | null };

@@ -1,4 +1,4 @@
-import type twilio from 'twilio';
+import twilio from 'twilio';
 import type { SmsMode } from '../common/config.js';
 import { createTwilioClient } from './twilio-client.js';
 
@@ -17,10 +17,28 @@ export interface SmsSender {
   readonly mode: SmsMode['kind'];
   send(sms: OutboundSms): Promise<SentSms>;
   /**
-   * Looks for a message already created for this recipient and body since `since`. A create call that timed
-   * out may still have been sent ("maybe sent"); a retry asks here first instead of sending again blindly.
+   * Looks for a message already created for this recipient and body since `since`, other than `knownSids`. A create
+   * call that timed out may still have been sent ("maybe sent"); a retry asks here first instead of sending again.
    */
-  findSent(sms: OutboundSms, since: Date): Promise<SentSms | null>;
+  findSent(sms: OutboundSms, since: Date, knownSids: ReadonlySet<string>): Promise<SentSms | null>;
+}
+
+/** Errors that are not Twilio's answers (timeouts, resets) carry the request config, auth header included: keep only what is safe to log. */
+export class TwilioTransportError extends Error {
+  constructor(readonly code: string | undefined, message: string) {
+    super(message);
+    this.name = 'TwilioTransportError';
+  }
+}
+
+async function guarded<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    if (error instanceof twilio.RestException) throw error;
+    const code = (error as { code?: unknown }).code;
+    throw new TwilioTransportError(typeof code === 'string' ? code : undefined, error instanceof Error ? error.message : 'Twilio request failed');
+  }
 }
 
 export function createSmsSender(mode: SmsMode): SmsSender {
@@ -30,7 +48,7 @@ export function createSmsSender(mode: SmsMode): SmsSender {
     authToken: mode.authToken,
     ...(mode.apiBaseUrl ? { apiBaseUrl: mode.apiBaseUrl } : {}),
   });
-  return createTwilioSender(client, mode.sender);
+  return createTwilioSender(client, mode.sender, mode.statusCallbackUrl);
 }
 
 /** The embedded default: the message row is the whole delivery, so a retry can never duplicate anything. */
@@ -51,21 +69,25 @@ function toSentSms(message: { sid: string; status: string }): SentSms {
   return { sid: message.sid, status };
 }
 
+/** Clocks differ between us and Twilio; a message created this long before our row was written still counts. */
+const clockSkewMs = 60_000;
+
 export function createTwilioSender(
   client: twilio.Twilio,
   sender: { from: string } | { messagingServiceSid: string },
+  statusCallbackUrl?: string,
 ): SmsSender {
   return {
     mode: 'twilio',
     async send(sms) {
-      const message = await client.messages.create({ to: sms.to, body: sms.body, ...sender });
+      const message = await guarded(() => client.messages.create({ to: sms.to, body: sms.body, ...sender, ...(statusCallbackUrl ? { statusCallback: statusCallbackUrl } : {}) }));
       return toSentSms(message);
     },
-    async findSent(sms, since) {
-      // DateSent filters by day in Twilio, so the exact instant and the body are checked here.
-      const candidates = await client.messages.list({ to: sms.to, dateSentAfter: since, limit: 50 });
-      const match = candidates.find(
-        (message) => message.body === sms.body && message.dateCreated.getTime() >= since.getTime() - 60_000,
+    async findSent(sms, since, knownSids) {
+      // No DateSent filter: Twilio leaves date_sent empty while a message is accepted or queued, exactly the case here.
+      const recent = await guarded(() => client.messages.list({ to: sms.to, ...('from' in sender ? { from: sender.from } : {}), limit: 20 }));
+      const match = recent.find(
+        (message) => !knownSids.has(message.sid) && message.body === sms.body && message.dateCreated.getTime() >= since.getTime() - clockSkewMs,
       );
       return match ? toSentSms(match) : null;
     },

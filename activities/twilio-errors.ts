@@ -1,11 +1,22 @@
 import type { SmsFailureKind } from './send-step-message.types.js';
 
 /** Error codes from Twilio's catalogue that decide what a failed create means (see shared/docs/domain.md). */
-const optedOutCodes = new Set([21610]);
-const undeliverableCodes = new Set([21211, 21614, 30005, 30006]);
-const carrierFilteredCodes = new Set([30007]);
+const failureKinds = new Map<number, SmsFailureKind>([
+  [21610, 'opted_out'],
+  [21211, 'undeliverable'],
+  [21614, 'undeliverable'],
+  [30005, 'undeliverable'],
+  [30006, 'undeliverable'],
+  [30007, 'carrier_filtered'],
+]);
 
-export type TwilioErrorClass = { kind: 'retryable'; code?: number } | { kind: SmsFailureKind; code?: number };
+/**
+ * Our own setup is wrong (credentials, sender number, account): every send would fail the same way, so the
+ * enrollments wait (retried, loudly logged) for an operator rather than all closing as failed.
+ */
+const setupCodes = new Set([20003, 20404, 21212, 21606, 21659, 30032]);
+
+export type TwilioErrorClass = { kind: 'retryable'; setup: boolean; code?: number } | { kind: SmsFailureKind; code?: number };
 
 interface TwilioRestError {
   status: number;
@@ -17,16 +28,17 @@ function isTwilioRestError(error: unknown): error is TwilioRestError {
   return typeof error === 'object' && error !== null && typeof (error as { status?: unknown }).status === 'number';
 }
 
+export const failureKindForCode = (code: number | null): SmsFailureKind => (code !== null && failureKinds.get(code)) || 'rejected';
+
 /**
  * 429 and 5xx were never processed (or may have been: a retry reconciles first), and network errors and
  * timeouts are "maybe sent": all of them go back to Temporal's retry policy. Anything else Twilio refused is final.
  */
 export function classifyTwilioError(error: unknown): TwilioErrorClass {
-  if (!isTwilioRestError(error)) return { kind: 'retryable' };
+  if (!isTwilioRestError(error)) return { kind: 'retryable', setup: false };
   const { status, code } = error;
-  if (status === 429 || code === 20429 || status >= 500) return code === undefined ? { kind: 'retryable' } : { kind: 'retryable', code };
-  if (code !== undefined && optedOutCodes.has(code)) return { kind: 'opted_out', code };
-  if (code !== undefined && undeliverableCodes.has(code)) return { kind: 'undeliverable', code };
-  if (code !== undefined && carrierFilteredCodes.has(code)) return { kind: 'carrier_filtered', code };
-  return code === undefined ? { kind: 'rejected' } : { kind: 'rejected', code };
+  const withCode = code === undefined ? {} : { code };
+  if (status === 429 || code === 20429 || status >= 500) return { kind: 'retryable', setup: false, ...withCode };
+  if (status === 401 || status === 403 || (code !== undefined && setupCodes.has(code))) return { kind: 'retryable', setup: true, ...withCode };
+  return { kind: failureKindForCode(code ?? null), ...withCode };
 }

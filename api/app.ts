@@ -5,6 +5,7 @@ import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import type { Db } from '../common/db.js';
 import { requireTenant } from './auth.js';
+import type { SignalRelay } from './signal-relay.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { enrollmentBatchRouter } from './routes/enrollment-batch.js';
 import { enrollmentsRouter } from './routes/enrollments.js';
@@ -12,6 +13,7 @@ import { healthRouter } from './routes/health.js';
 import { leadsRouter } from './routes/leads.js';
 import { sequencesRouter } from './routes/sequences.js';
 import { settingsRouter } from './routes/settings.js';
+import { twilioWebhooksRouter } from './routes/twilio-webhooks.js';
 
 export interface AppDeps {
   db: Db;
@@ -20,6 +22,9 @@ export interface AppDeps {
   taskQueue: string;
   temporalUiUrl: string;
   smsMode: 'twilio' | 'outbox';
+  signalRelay: SignalRelay;
+  twilioAuthToken: string | undefined;
+  publicBaseUrl: string | undefined;
 }
 
 const requestIdPattern = /^[\w.:-]{1,128}$/;
@@ -42,6 +47,7 @@ export function createApp(deps: AppDeps): Express {
   // 10,000 batch rows fit in a few MiB; anything larger is refused before it is parsed.
   app.use(express.json({ limit: '5mb' }));
   app.use(healthRouter(deps));
+  app.use(twilioWebhooksRouter({ db: deps.db, signalRelay: deps.signalRelay, authToken: deps.twilioAuthToken, publicBaseUrl: deps.publicBaseUrl }));
 
   const v1 = express.Router();
   v1.use(requireTenant(deps.db));

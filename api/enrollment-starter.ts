@@ -7,18 +7,22 @@ import type { leadFollowUp } from '../workflows/lead-follow-up.js';
 import { leadFollowUpWorkflowId, leadFollowUpWorkflowType, type LeadFollowUpInput, type SequenceStep } from '../workflows/lead-follow-up.types.js';
 import { enrollmentStatusKey, leadIdKey, sequenceIdKey, tenantIdKey } from '../workflows/search-attributes.js';
 
-export type StartOutcome = { kind: 'started'; enrollment: Enrollment } | { kind: 'already_enrolled'; workflowId: string; enrollmentId: string | null };
+export type StartOutcome = { kind: 'started'; enrollment: Enrollment } | { kind: 'already_enrolled'; workflowId: string; enrollmentId: string | null; idempotencyKey: string | null };
 
-export function workflowInput(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, enrollmentId: string): LeadFollowUpInput {
+export function workflowInput(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, enrollmentId: string, idempotencyKey: string | null = null): LeadFollowUpInput {
   return {
     tenantId: tenant.id,
     leadId: lead.id,
     enrollmentId,
+    enrolledAt: new Date().toISOString(),
+    idempotencyKey,
     sequence: { id: sequence.id, name: sequence.name, version: sequence.version, steps: sequence.steps as unknown as SequenceStep[] },
     policy: { timeZone: lead.timeZone, window: { start: tenant.windowStart, end: tenant.windowEnd }, minGapSeconds: tenant.minGapSeconds, maxPerDay: tenant.maxPerDay },
     expiresAfterSeconds: tenant.expiryDays * 86_400,
   };
 }
+
+const startDeadlineMs = 10_000;
 
 export type WorkflowStart = { kind: 'started'; workflowId: string; runId: string } | { kind: 'already_running'; workflowId: string };
 
@@ -27,13 +31,14 @@ export type WorkflowStart = { kind: 'started'; workflowId: string; runId: string
  * its enrollment row itself too, so a crash right after the start leaves no half-written state either.
  */
 export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; temporal: Client; taskQueue: string }) {
-  async function startWorkflow(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, enrollmentId: string): Promise<WorkflowStart> {
+  async function startWorkflow(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, enrollmentId: string, idempotencyKey: string | null = null): Promise<WorkflowStart> {
     const workflowId = leadFollowUpWorkflowId(tenant.id, lead.id);
     try {
-      const handle = await temporal.workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, {
+      // A bounded wait: past it the caller hears "may have started" and retries with its Idempotency-Key.
+      const handle = await temporal.connection.withDeadline(Date.now() + startDeadlineMs, () => temporal.workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, {
         workflowId,
         taskQueue,
-        args: [workflowInput(tenant, lead, sequence, enrollmentId)],
+        args: [workflowInput(tenant, lead, sequence, enrollmentId, idempotencyKey)],
         workflowIdConflictPolicy: 'FAIL',
         workflowIdReusePolicy: 'ALLOW_DUPLICATE',
         typedSearchAttributes: [
@@ -43,7 +48,7 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
           { key: enrollmentStatusKey, value: 'running' },
         ],
         memo: { phone: maskPhone(lead.phone), sequence: `${sequence.name} v${sequence.version}` },
-      });
+      }));
       return { kind: 'started', workflowId, runId: handle.firstExecutionRunId };
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) return { kind: 'already_running', workflowId };
@@ -53,19 +58,16 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
 
   async function startEnrollment(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, idempotencyKey?: string): Promise<StartOutcome> {
     const enrollmentId = randomUUID();
-    const started = await startWorkflow(tenant, lead, sequence, enrollmentId);
+    const started = await startWorkflow(tenant, lead, sequence, enrollmentId, idempotencyKey ?? null);
     if (started.kind === 'already_running') {
       const running = await db.enrollment.findFirst({ where: { tenantId: tenant.id, workflowId: started.workflowId, status: 'running' }, orderBy: { startedAt: 'desc' } });
-      return { kind: 'already_enrolled', workflowId: started.workflowId, enrollmentId: running?.id ?? null };
+      return { kind: 'already_enrolled', workflowId: started.workflowId, enrollmentId: running?.id ?? null, idempotencyKey: running?.idempotencyKey ?? null };
     }
-    const [enrollment] = await db.$transaction([
-      db.enrollment.upsert({
-        where: { id: enrollmentId },
-        create: { id: enrollmentId, tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId: started.workflowId, runId: started.runId, idempotencyKey: idempotencyKey ?? null },
-        update: { runId: started.runId, idempotencyKey: idempotencyKey ?? null },
-      }),
-      db.lead.update({ where: { id: lead.id }, data: { status: 'active', closedReason: null } }),
-    ]);
+    const enrollment = await db.enrollment.upsert({
+      where: { id: enrollmentId },
+      create: { id: enrollmentId, tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId: started.workflowId, runId: started.runId, idempotencyKey: idempotencyKey ?? null },
+      update: { runId: started.runId },
+    });
     return { kind: 'started', enrollment };
   }
 

@@ -3,6 +3,7 @@ import { loadConfigOrExit, smsMode } from '../common/config.js';
 import { createDb } from '../common/db.js';
 import { createLogger } from '../common/logger.js';
 import { createApp } from './app.js';
+import { createSignalRelay } from './signal-relay.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'api' });
@@ -10,6 +11,8 @@ const logger = createLogger({ level: config.LOG_LEVEL, name: 'api' });
 const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
 const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 const db = createDb(config.DATABASE_URL);
+const signalRelay = createSignalRelay({ db, temporal, logger });
+signalRelay.start();
 const app = createApp({
   db,
   temporal,
@@ -17,6 +20,9 @@ const app = createApp({
   taskQueue: config.TEMPORAL_TASK_QUEUE,
   temporalUiUrl: config.TEMPORAL_UI_URL,
   smsMode: smsMode(config).kind,
+  signalRelay,
+  twilioAuthToken: config.TWILIO_AUTH_TOKEN,
+  publicBaseUrl: config.PUBLIC_BASE_URL,
 });
 
 const server = app.listen(config.API_PORT, config.API_HOST, () => {
@@ -26,6 +32,7 @@ const server = app.listen(config.API_PORT, config.API_HOST, () => {
 // Stop accepting, let requests in flight finish, then release the database and Temporal connections.
 const shutdown = (signal: string) => {
   logger.info({ signal }, 'API shutting down');
+  signalRelay.stop();
   server.close(async () => {
     await db.$disconnect();
     await connection.close();

@@ -1,8 +1,24 @@
 import { isGrpcServiceError, ServiceError } from '@temporalio/client';
 import { ApiError } from './errors.js';
 
-/** A call that never reached Temporal, or got no answer, changes nothing there: the caller may safely retry. */
+const grpcDeadlineExceeded = 4;
+const grpcUnavailable = 14;
+
+function grpcCode(error: unknown): number | undefined {
+  if (isGrpcServiceError(error)) return error.code;
+  if (error instanceof ServiceError && isGrpcServiceError(error.cause)) return error.cause.code;
+  return undefined;
+}
+
+/**
+ * Only a call that never reached Temporal changed nothing there. One that timed out may have gone through, so the
+ * caller is told to retry with the same Idempotency-Key; any other gRPC error is ours to fix (a 500).
+ */
 export function asTemporalUnavailable(error: unknown): ApiError | null {
-  if (!isGrpcServiceError(error) && !(error instanceof ServiceError)) return null;
-  return new ApiError(503, 'temporal_unavailable', 'Temporal is unavailable; nothing was changed, retry later');
+  const code = grpcCode(error);
+  if (code === grpcUnavailable) return new ApiError(503, 'temporal_unavailable', 'Temporal is unavailable; nothing was changed, retry later');
+  if (code === grpcDeadlineExceeded) {
+    return new ApiError(503, 'temporal_unavailable', 'Temporal did not answer in time; the change may have happened: retry with the same Idempotency-Key');
+  }
+  return null;
 }

@@ -17,12 +17,23 @@ const configSchema = z.object({
   TWILIO_FROM_NUMBER: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number like +15005550006').optional(),
   TWILIO_MESSAGING_SERVICE_SID: z.string().regex(/^MG[0-9a-fA-F]{32}$/, 'must be MG followed by 32 hex digits').optional(),
   TWILIO_API_BASE_URL: z.url().optional(),
+  PUBLIC_BASE_URL: z.url().optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
 
+/** `path` under the public base URL, keeping any path prefix a proxy puts in front of the service. */
+export function publicUrl(base: string, path: string): string {
+  const url = new URL(base);
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}${path}`;
+  return url.href;
+}
+
+export const inboundWebhookPath = '/webhooks/twilio/inbound';
+export const statusWebhookPath = '/webhooks/twilio/status';
+
 export type SmsMode =
-  | { kind: 'twilio'; accountSid: string; authToken: string; sender: { from: string } | { messagingServiceSid: string }; apiBaseUrl?: string }
+  | { kind: 'twilio'; accountSid: string; authToken: string; sender: { from: string } | { messagingServiceSid: string }; apiBaseUrl?: string; statusCallbackUrl?: string }
   | { kind: 'outbox' };
 
 export class ConfigError extends Error {
@@ -45,9 +56,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       }),
     );
   }
-  const twilioSettings = [parsed.data.TWILIO_ACCOUNT_SID, parsed.data.TWILIO_AUTH_TOKEN];
-  if (twilioSettings.some(Boolean) && !twilioSettings.every(Boolean)) {
-    throw new ConfigError(['Invalid setting TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN: set both, or neither for outbox mode']);
+  // The auth token alone verifies webhooks (outbox mode still sends nothing); the SID needs it to send.
+  if (parsed.data.TWILIO_ACCOUNT_SID && !parsed.data.TWILIO_AUTH_TOKEN) {
+    throw new ConfigError(['Invalid setting TWILIO_AUTH_TOKEN: is required when TWILIO_ACCOUNT_SID is set']);
   }
   if (parsed.data.TWILIO_ACCOUNT_SID && !parsed.data.TWILIO_FROM_NUMBER && !parsed.data.TWILIO_MESSAGING_SERVICE_SID) {
     throw new ConfigError(['Invalid setting TWILIO_FROM_NUMBER: set it or TWILIO_MESSAGING_SERVICE_SID when Twilio credentials are set']);
@@ -65,6 +76,8 @@ export function smsMode(config: Config): SmsMode {
       ? { messagingServiceSid: config.TWILIO_MESSAGING_SERVICE_SID }
       : { from: config.TWILIO_FROM_NUMBER ?? '' },
     ...(config.TWILIO_API_BASE_URL ? { apiBaseUrl: config.TWILIO_API_BASE_URL } : {}),
+    // Twilio can only call back where it can reach us; without a public URL there are no status callbacks.
+    ...(config.PUBLIC_BASE_URL ? { statusCallbackUrl: publicUrl(config.PUBLIC_BASE_URL, statusWebhookPath) } : {}),
   };
 }
 

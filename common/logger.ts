@@ -13,6 +13,11 @@ const redactPaths = [
   'req.headers.cookie',
   'config.DATABASE_URL',
   'config.TWILIO_AUTH_TOKEN',
+  // HTTP client errors (axios, as inside twilio-node) carry their request config, Basic auth header included.
+  'err.config',
+  'error.config',
+  '*.err.config',
+  '*.error.config',
 ];
 
 export function createLogger(options: { level: string; name: string }): Logger {

@@ -11,6 +11,8 @@ import { dataDir, migrationsDir, projectRoot } from './stack/paths.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './stack/postgres.js';
 import { startDevServer, type DevServer } from './stack/temporal.js';
 
+/** Twilio's magic test sender: the development tenant's number when no real one is configured. */
+const devSenderNumber = '+15005550006';
 const say = (message: string) => process.stdout.write(`[start] ${message}\n`);
 
 const stackSettings = z.object({
@@ -33,18 +35,25 @@ let devServer: DevServer | undefined;
 let database: EmbeddedDatabase | undefined;
 const children: ChildProcess[] = [];
 let stopping = false;
+/** The start-up step under way; a stop waits for it so nothing it is starting is left running. */
+let startup: Promise<unknown> = Promise.resolve();
+const shutdownGraceMs = 20_000;
+
+function stopChild(child: ChildProcess): Promise<void> | undefined {
+  if (child.exitCode !== null || child.signalCode !== null) return undefined;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const escalate = setTimeout(() => child.kill('SIGKILL'), shutdownGraceMs);
+  return exited.finally(() => clearTimeout(escalate));
+}
 
 async function stopAll(exitCode: number): Promise<never> {
+  if (stopping) return new Promise<never>(() => {});
   stopping = true;
   say('stopping…');
+  await startup.catch(() => undefined);
   // Worker and API first, so in-flight activities and requests finish while Temporal and the database are up.
-  await Promise.all(
-    children.map((child) => {
-      if (child.exitCode !== null || child.signalCode !== null) return undefined;
-      child.kill('SIGTERM');
-      return new Promise((resolve) => child.once('exit', resolve));
-    }),
-  );
+  await Promise.all(children.map(stopChild));
   await devServer?.stop();
   await database?.stop();
   say('stopped');
@@ -54,11 +63,12 @@ async function stopAll(exitCode: number): Promise<never> {
 // shutdown short (PostgreSQL gone while the worker still finishes activities); this script stops it last instead.
 process.removeAllListeners('SIGINT');
 process.removeAllListeners('SIGTERM');
-process.once('SIGINT', () => void stopAll(0));
-process.once('SIGTERM', () => void stopAll(0));
+process.on('SIGINT', () => void stopAll(0));
+process.on('SIGTERM', () => void stopAll(0));
 
 function startChild(name: string, entry: string): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: projectRoot, env, stdio: 'inherit' });
+  // Own process groups: Ctrl-C reaches this script only, which then stops everything in order.
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: projectRoot, env, stdio: 'inherit', detached: true });
   child.once('exit', (code, signal) => {
     if (stopping) return;
     say(`${name} exited (${signal ?? `code ${code}`}); stopping the stack`);
@@ -85,18 +95,23 @@ try {
   mkdirSync(dataDir, { recursive: true });
   if (!env.TEMPORAL_ADDRESS) {
     say('starting the Temporal dev server (SQLite in .data/temporal.db)…');
-    devServer = await startDevServer({
+    const starting = startDevServer({
       port: settings.DEV_TEMPORAL_PORT,
       uiPort: settings.DEV_TEMPORAL_UI_PORT,
       dbFile: path.join(dataDir, 'temporal.db'),
       log: (line) => process.stdout.write(`[temporal] ${line}\n`),
+      detached: true,
     });
+    startup = starting;
+    devServer = await starting;
     env.TEMPORAL_ADDRESS = devServer.address;
     if (!env.TEMPORAL_UI_URL && devServer.uiUrl) env.TEMPORAL_UI_URL = devServer.uiUrl;
   }
   if (!env.DATABASE_URL) {
     say('starting the embedded PostgreSQL (data in .data/postgres)…');
-    database = await startEmbeddedPostgres({ dir: path.join(dataDir, 'postgres'), port: settings.EMBEDDED_POSTGRES_PORT, database: 'leadfollowup' });
+    const starting = startEmbeddedPostgres({ dir: path.join(dataDir, 'postgres'), port: settings.EMBEDDED_POSTGRES_PORT, database: 'leadfollowup' });
+    startup = starting;
+    database = await starting;
     env.DATABASE_URL = database.url;
   }
   const config = loadConfig(env);
@@ -106,7 +121,7 @@ try {
   let devKey: string | null = null;
   if (database) {
     const db = createDb(config.DATABASE_URL, { maxConnections: 1 });
-    devKey = (await ensureDevTenant(db, dataDir)).apiKey;
+    devKey = (await ensureDevTenant(db, dataDir, config.TWILIO_FROM_NUMBER ?? devSenderNumber)).apiKey;
     await db.$disconnect();
   }
 

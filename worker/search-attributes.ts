@@ -1,8 +1,9 @@
 import { isGrpcServiceError, type Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 import { searchAttributeKeys } from '../workflows/search-attributes.js';
 
-const { IndexedValueType } = temporal.api.enums.v1;
+// A CommonJS package: Node's ESM loader sees only its default export.
+const { IndexedValueType } = proto.temporal.api.enums.v1;
 const grpcUnimplemented = 12;
 
 /**

@@ -1,1 +1,2 @@
 export { leadFollowUp } from './lead-follow-up.js';
+export { purgeProcessedWebhooks } from './purge-processed-webhooks.js';

@@ -1,6 +1,7 @@
 import {
   ActivityFailure,
   CancellationScope,
+  CancelledFailure,
   condition,
   isCancellation,
   log,
@@ -30,17 +31,22 @@ const { recordEnrollmentStarted, recordEnrollmentOutcome } = proxyActivities<Act
   startToCloseTimeout: '10 seconds',
   retry: { ...retry, initialInterval: '1 second', maximumInterval: '1 minute' },
 });
-/** Twilio's final refusals come back as results; only transient faults are thrown and retried, until expiry. */
-const sendActivities = (expiresAt: Date) =>
+/**
+ * Twilio's final refusals come back as results; transient faults are thrown and retried until the expiry. A retry
+ * past the window's close answers `deferred` (the activity checks `notAfter`), and the send is planned again.
+ */
+const sendActivity = (expiresAt: Date) =>
   proxyActivities<Activities>({
-    startToCloseTimeout: '30 seconds',
+    startToCloseTimeout: '60 seconds',
     scheduleToCloseTimeout: Math.max(1000, expiresAt.getTime() - Date.now()),
     retry: { ...retry, initialInterval: '2 seconds', maximumInterval: '5 minutes' },
-  });
+  }).sendStepMessage;
+/** Updates answer once the workflow has acted on them, or after this long (a send in flight may take a while). */
+const settleTimeout = '5 seconds';
 
 export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollowUpState> {
-  const startedAt = workflowInfo().runStartTime;
-  const expiresAt = new Date(startedAt.getTime() + input.expiresAfterSeconds * 1000);
+  const enrolledAt = new Date(input.enrolledAt);
+  const expiresAt = new Date(enrolledAt.getTime() + input.expiresAfterSeconds * 1000);
   const steps = input.sequence.steps;
   const state: LeadFollowUpState = {
     status: 'running',
@@ -57,7 +63,7 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
   /** Bumped by every handler, so a wait wakes up and re-plans; `planned` catches up once it has. */
   let changes = 0;
   let planned = 0;
-  let dueBase = startedAt;
+  let dueBase = enrolledAt;
   let skipDelay = false;
   let cancelled: unknown = null;
 
@@ -68,8 +74,12 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
   };
   /** Updates answer with the state after the workflow has acted on them (e.g. what a resumed run waits for). */
   const settled = async () => {
-    await condition(() => planned >= changes || state.status !== 'running');
+    await condition(() => planned >= changes || state.status !== 'running', settleTimeout);
     return state;
+  };
+  /** A cancellation that arrived during a (non-cancellable) send stops the loop before anything else goes out. */
+  const stopIfCancelled = () => {
+    if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('cancelled while a send was in flight');
   };
   const requireRunning = () => {
     if (state.status !== 'running') throw new Error(`the enrollment is ${state.status}`);
@@ -100,10 +110,10 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
   });
 
   const { workflowId, runId } = workflowInfo();
-  const { sendStepMessage } = sendActivities(expiresAt);
   try {
-    await recordEnrollmentStarted({ enrollmentId: input.enrollmentId, tenantId: input.tenantId, leadId: input.leadId, sequenceId: input.sequence.id, workflowId, runId });
+    await recordEnrollmentStarted({ enrollmentId: input.enrollmentId, tenantId: input.tenantId, leadId: input.leadId, sequenceId: input.sequence.id, workflowId, runId, idempotencyKey: input.idempotencyKey ?? null });
     while (state.status === 'running' && state.step < steps.length) {
+      stopIfCancelled();
       const delayMs = skipDelay ? 0 : (steps[state.step]?.delaySeconds ?? 0) * 1000;
       const move = nextMove({ now: new Date(), dueAt: new Date(dueBase.getTime() + delayMs), expiresAt, paused: state.paused, policy: input.policy, recentSends: state.recentSends });
       planned = changes;
@@ -112,7 +122,7 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
       } else if (move.kind !== 'send') {
         const waitingFor = move.kind === 'pause' ? 'pause' : move.waitingFor;
         const nextSendAt = move.kind === 'pause' ? null : move.until.toISOString();
-        if (nextSendAt !== state.nextSendAt) upsertSearchAttributes([{ key: nextSendAtKey, value: move.kind === 'pause' ? null : move.until }]);
+        upsertSearchAttributes([{ key: nextSendAtKey, value: move.kind === 'pause' ? null : move.until }]);
         Object.assign(state, { waitingFor, nextSendAt });
         const seen = changes;
         await condition(() => changes !== seen, move.until.getTime() - Date.now());
@@ -120,8 +130,10 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
         state.waitingFor = 'send';
         const step = state.step;
         // Not cancellable: a send in flight finishes (and is recorded) before a cancellation takes effect.
-        const result = await CancellationScope.nonCancellable(() => sendStepMessage({ tenantId: input.tenantId, leadId: input.leadId, enrollmentId: input.enrollmentId, step, template: steps[step]?.template ?? '' }));
+        const send = { tenantId: input.tenantId, leadId: input.leadId, enrollmentId: input.enrollmentId, step, template: steps[step]?.template ?? '', notAfter: move.notAfter.toISOString() };
+        const result = await CancellationScope.nonCancellable(() => sendActivity(expiresAt)(send));
         log.info('step finished', { step, outcome: result.outcome });
+        if (result.outcome === 'deferred') continue;
         if (result.outcome === 'sent') {
           state.messagesSent += 1;
           state.recentSends = rememberSend(state.recentSends, new Date(), input.policy.maxPerDay);

@@ -30,6 +30,10 @@ export interface LeadFollowUpInput {
   leadId: string;
   enrollmentId: string;
   sequence: SequenceSnapshot;
+  /** When the API enrolled the lead: the expiry and the first step's delay count from here, not from a (reset) run's start. */
+  enrolledAt: string;
+  /** The caller's Idempotency-Key, recorded on the enrollment row by the workflow too. */
+  idempotencyKey?: string | null;
   /** The tenant's window and caps in the lead's zone, as they were at enrollment. */
   policy: SendingPolicy;
   /** The enrollment ends as `expired` this long after it started, whatever it waits on. */

@@ -4,16 +4,19 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import pLimit from 'p-limit';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
+import { phoneHash } from '../../common/opt-outs.js';
 import { isKnownTimeZone, normalisePhone } from '../../common/phone.js';
 import type { Lead } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
 import { createEnrollmentStarter, type WorkflowStart } from '../enrollment-starter.js';
 import { ApiError, notFound, parseBody } from '../errors.js';
+import { asTemporalUnavailable } from '../temporal-errors.js';
 import type { EnrollmentsDeps } from './enrollments.js';
 
 export const maxBatchRows = 10_000;
 /** Starts in flight at once: enough to keep Temporal busy, few enough not to swamp it or the database pool. */
 const startConcurrency = 64;
+const maxConsecutiveFailures = 20;
 
 const leadRow = z.object({
   phone: z.string().max(40).optional(),
@@ -83,7 +86,7 @@ function checkRows(rows: unknown[], defaultRegion: string): { results: RowResult
 }
 
 export function enrollmentBatchRouter(deps: EnrollmentsDeps): Router {
-  const { db } = deps;
+  const { db, temporal } = deps;
   const router = Router();
   const { startWorkflow } = createEnrollmentStarter(deps);
 
@@ -99,21 +102,26 @@ export function enrollmentBatchRouter(deps: EnrollmentsDeps): Router {
     const { results, good } = checkRows(rows, tenant.defaultRegion);
     const phones = good.map((row) => row.phone);
     const [optOuts, existingLeads] = await Promise.all([
-      db.optOut.findMany({ where: { tenantId, phone: { in: phones } }, select: { phone: true } }),
+      db.optOut.findMany({ where: { tenantId, phoneHash: { in: phones.map(phoneHash) } }, select: { phoneHash: true } }),
       db.lead.findMany({ where: { tenantId, phone: { in: phones } } }),
     ]);
     const running = await db.enrollment.findMany({ where: { tenantId, status: 'running', leadId: { in: existingLeads.map((lead) => lead.id) } }, select: { leadId: true, id: true } });
-    const optedOut = new Set(optOuts.map((optOut) => optOut.phone));
+    const optedOut = new Set(optOuts.map((optOut) => optOut.phoneHash));
     const leadByPhone = new Map(existingLeads.map((lead) => [lead.phone, lead]));
     const runningByLead = new Map(running.map((enrollment) => [enrollment.leadId, enrollment.id]));
     const toStart = good.filter(({ result, phone }) => {
       const lead = leadByPhone.get(phone);
-      if (optedOut.has(phone)) Object.assign(result, { outcome: 'opted_out', reason: 'the lead has opted out of messages' });
+      if (optedOut.has(phoneHash(phone))) Object.assign(result, { outcome: 'opted_out', reason: 'the lead has opted out of messages' });
       else if (lead && runningByLead.has(lead.id)) Object.assign(result, { outcome: 'already_enrolled', leadId: lead.id, enrollmentId: runningByLead.get(lead.id) });
       return result.outcome === 'ok';
     });
 
     if (!dryRun && toStart.length > 0) {
+      // One quick look first: with Temporal down, 10,000 starts would each wait out their deadline.
+      await temporal.connection.withDeadline(Date.now() + 3000, () => temporal.workflowService.getSystemInfo({})).catch((error: unknown) => {
+        throw asTemporalUnavailable(error) ?? new ApiError(503, 'temporal_unavailable', 'Temporal is unavailable; nothing was started, retry later');
+      });
+      let consecutiveFailures = 0;
       await db.lead.createMany({
         data: toStart.filter(({ phone }) => !leadByPhone.has(phone)).map((row) => ({ tenantId, phone: row.phone, firstName: row.firstName, lastName: row.lastName, timeZone: row.timeZone ?? tenant.defaultTimeZone })),
         skipDuplicates: true,
@@ -125,8 +133,13 @@ export function enrollmentBatchRouter(deps: EnrollmentsDeps): Router {
           limit(async () => {
             const lead = leadByPhone.get(row.phone) as Lead;
             const enrollmentId = randomUUID();
-            const outcome: WorkflowStart | Error = await startWorkflow(tenant, lead, sequence, enrollmentId).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
-            if (outcome instanceof Error) Object.assign(row.result, { outcome: 'failed', leadId: lead.id, reason: 'Temporal did not accept the start; nothing was written for this row' });
+            // After a run of failures Temporal has gone away: the rest fail fast instead of each waiting out a deadline.
+            const outcome: WorkflowStart | Error =
+              consecutiveFailures >= maxConsecutiveFailures
+                ? new Error('not attempted')
+                : await startWorkflow(tenant, lead, sequence, enrollmentId).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+            consecutiveFailures = outcome instanceof Error ? consecutiveFailures + 1 : 0;
+            if (outcome instanceof Error) Object.assign(row.result, { outcome: 'failed', leadId: lead.id, reason: 'the lead was saved; its follow-up may not have started: retrying the row is safe (a running one is reported already_enrolled)' });
             else if (outcome.kind === 'already_running') Object.assign(row.result, { outcome: 'already_enrolled', leadId: lead.id, workflowId: outcome.workflowId });
             else Object.assign(row.result, { outcome: 'enrolled', leadId: lead.id, enrollmentId, workflowId: outcome.workflowId });
             return outcome instanceof Error || outcome.kind !== 'started' ? null : { id: enrollmentId, tenantId, leadId: lead.id, sequenceId: sequence.id, workflowId: outcome.workflowId, runId: outcome.runId };
@@ -136,7 +149,6 @@ export function enrollmentBatchRouter(deps: EnrollmentsDeps): Router {
       const enrollments = started.filter((row) => row !== null);
       // The workflows upsert their rows too; skipDuplicates lets whichever write comes second be a no-op.
       await db.enrollment.createMany({ data: enrollments, skipDuplicates: true });
-      await db.lead.updateMany({ where: { id: { in: enrollments.map((row) => row.leadId) } }, data: { status: 'active', closedReason: null } });
     }
 
     const summary: Partial<Record<Outcome, number>> = {};

@@ -2,6 +2,7 @@ import { Router, type Request } from 'express';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
+import { findOptOut } from '../../common/opt-outs.js';
 import type { Enrollment } from '../../generated/prisma/client.js';
 import { pauseUpdate, resumeUpdate, skipToStepUpdate, statusQuery, type LeadFollowUpState } from '../../workflows/lead-follow-up.types.js';
 import { tenantOf } from '../auth.js';
@@ -66,12 +67,17 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     ]);
     if (!lead) throw notFound('Lead');
     if (!sequence) throw notFound('Sequence');
-    const optOut = await db.optOut.findUnique({ where: { tenantId_phone: { tenantId, phone: lead.phone } } });
+    const optOut = await findOptOut(db, tenantId, lead.phone);
     if (optOut) throw new ApiError(409, 'conflict', 'The lead has opted out of messages', { reason: 'opted_out', optedOutAt: optOut.createdAt.toISOString(), source: optOut.source });
 
     const outcome = await startEnrollment(tenant, lead, sequence, idempotencyKey).catch((error: unknown) => {
       throw asTemporalUnavailable(error) ?? error;
     });
+    if (outcome.kind === 'already_enrolled' && idempotencyKey && outcome.idempotencyKey === idempotencyKey && outcome.enrollmentId) {
+      // The first request with this key started it (and the row came from the workflow): answer as it was answered.
+      const first = await db.enrollment.findUniqueOrThrow({ where: { id: outcome.enrollmentId } });
+      return void res.status(202).location(`/v1/enrollments/${first.id}`).json(view(first));
+    }
     if (outcome.kind === 'already_enrolled') {
       throw new ApiError(409, 'conflict', 'The lead already has a running follow-up', { reason: 'already_enrolled', enrollmentId: outcome.enrollmentId, workflowId: outcome.workflowId });
     }

@@ -3,12 +3,12 @@ import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
 import { isKnownTimeZone } from '../../common/phone.js';
-import type { Tenant } from '../../generated/prisma/client.js';
-import { isValidWindow } from '../../workflows/decisions/send-time.js';
+import type { Tenant, TenantSender } from '../../generated/prisma/client.js';
+import { isValidWindow, windowTimePattern } from '../../workflows/decisions/send-time.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, parseBody } from '../errors.js';
 
-const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be HH:mm');
+const hhmm = z.string().regex(windowTimePattern, 'must be HH:mm (24:00 for the end of the day)');
 const settingsSchema = z.strictObject({
   businessName: z.string().trim().min(1).max(100).optional(),
   defaultRegion: z.string().refine((region) => isSupportedCountry(region), 'unknown ISO 3166 region code').optional(),
@@ -19,9 +19,13 @@ const settingsSchema = z.strictObject({
   minGapSeconds: z.number().int().min(0).max(86_400).optional(),
   maxPerDay: z.number().int().min(1).max(100).optional(),
   expiryDays: z.number().int().min(1).max(365).optional(),
+  twilioAdvancedOptOut: z.boolean().optional(),
+  supportContact: z.string().trim().min(1).max(100).nullable().optional(),
+  /** Replaces the list: the numbers (E.164) and Messaging Service SIDs whose inbound messages are this tenant's. */
+  senders: z.array(z.string().regex(/^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$/, 'must be an E.164 number or a Messaging Service SID')).max(100).optional(),
 });
 
-const settingsView = (tenant: Tenant) => ({
+const settingsView = (tenant: Tenant & { senders: TenantSender[] }) => ({
   businessName: tenant.businessName,
   defaultRegion: tenant.defaultRegion,
   defaultTimeZone: tenant.defaultTimeZone,
@@ -31,13 +35,16 @@ const settingsView = (tenant: Tenant) => ({
   minGapSeconds: tenant.minGapSeconds,
   maxPerDay: tenant.maxPerDay,
   expiryDays: tenant.expiryDays,
+  twilioAdvancedOptOut: tenant.twilioAdvancedOptOut,
+  supportContact: tenant.supportContact,
+  senders: tenant.senders.map((sender) => sender.value).sort(),
 });
 
 /** The tenant's settings; new enrollments take them, running ones keep what they started with. */
 export function settingsRouter({ db }: { db: Db }): Router {
   const router = Router();
   router.get('/settings', async (req, res) => {
-    res.json(settingsView(await db.tenant.findUniqueOrThrow({ where: { id: tenantOf(req) } })));
+    res.json(settingsView(await db.tenant.findUniqueOrThrow({ where: { id: tenantOf(req) }, include: { senders: true } })));
   });
   router.patch('/settings', async (req, res) => {
     const tenantId = tenantOf(req);
@@ -45,7 +52,19 @@ export function settingsRouter({ db }: { db: Db }): Router {
     const current = await db.tenant.findUniqueOrThrow({ where: { id: tenantId } });
     const window = { start: body.windowStart ?? current.windowStart, end: body.windowEnd ?? current.windowEnd };
     if (!isValidWindow(window)) throw new ApiError(422, 'validation_failed', 'The sending window must start before it ends', { fields: { windowEnd: ['must be after windowStart'] } });
-    res.json(settingsView(await db.tenant.update({ where: { id: tenantId }, data: body })));
+    const { senders, ...settings } = body;
+    if (senders) {
+      const taken = await db.tenantSender.findMany({ where: { value: { in: senders }, tenantId: { not: tenantId } } });
+      if (taken.length) throw new ApiError(409, 'conflict', 'A sender belongs to another tenant', { senders: taken.map((sender) => sender.value) });
+    }
+    const tenant = await db.$transaction(async (tx) => {
+      if (senders) {
+        await tx.tenantSender.deleteMany({ where: { tenantId } });
+        await tx.tenantSender.createMany({ data: [...new Set(senders)].map((value) => ({ value, tenantId })) });
+      }
+      return tx.tenant.update({ where: { id: tenantId }, data: settings, include: { senders: true } });
+    });
+    res.json(settingsView(tenant));
   });
   return router;
 }

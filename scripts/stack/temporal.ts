@@ -48,7 +48,7 @@ export async function waitForTemporal(address: string, timeoutMs: number): Promi
  * The real Temporal server (the CLI's dev server: server, UI and SQLite in one Go binary built from its module).
  * With `dbFile` its state survives restarts, so sleeping workflows go on after the next start.
  */
-export async function startDevServer(options: { port: number; uiPort?: number; dbFile?: string; log?: (line: string) => void }): Promise<DevServer> {
+export async function startDevServer(options: { port: number; uiPort?: number; dbFile?: string; log?: (line: string) => void; detached?: boolean }): Promise<DevServer> {
   if (!existsSync(temporalCliPath)) throw new Error(`Temporal CLI not found at ${temporalCliPath}; run scripts/bootstrap.sh first`);
   const args = [
     'server', 'start-dev',
@@ -61,25 +61,26 @@ export async function startDevServer(options: { port: number; uiPort?: number; d
     '--sqlite-pragma', 'journal_mode=wal',
     ...searchAttributeFlags(),
   ];
-  const child = spawn(temporalCliPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(temporalCliPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
   const forward = (chunk: Buffer) => options.log?.(chunk.toString().trimEnd());
   child.stdout?.on('data', forward);
   child.stderr?.on('data', forward);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const address = `127.0.0.1:${options.port}`;
-  await Promise.race([
-    waitForTemporal(address, 60_000),
-    exited.then(() => {
-      throw new Error(`Temporal dev server exited during start (exit code ${child.exitCode})`);
-    }),
-  ]);
-  return {
-    address,
-    uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : null,
-    process: child,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
   };
+  try {
+    await Promise.race([
+      waitForTemporal(address, 60_000),
+      exited.then(() => {
+        throw new Error(`Temporal dev server exited during start (exit code ${child.exitCode})`);
+      }),
+    ]);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { address, uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : null, process: child, stop };
 }

@@ -3,8 +3,10 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { pino } from 'pino';
 import request from 'supertest';
+import { recordOptOut } from '../../common/opt-outs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
+import { createSignalRelay } from '../../api/signal-relay.js';
 import type { Db } from '../../common/db.js';
 import { enrollmentStatusKey, tenantIdKey } from '../../workflows/search-attributes.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
@@ -79,7 +81,7 @@ describe('enrolling a lead into a one-step sequence', () => {
   it('refuses an opted-out lead with the reason and calls Twilio for nobody', async () => {
     const { tenant, auth } = await createTenant(db, anytimeSettings);
     const { phone, leadId, sequenceId } = await enrollableLead(auth);
-    await db.optOut.create({ data: { tenantId: tenant.id, phone: phone.e164, source: 'inbound_keyword' } });
+    await recordOptOut(db, { tenantId: tenant.id, phone: phone.e164, source: 'inbound_keyword' });
     const refused = await request(app).post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
     expect(refused.status).toBe(409);
     expect(refused.body.error.details).toMatchObject({ reason: 'opted_out', source: 'inbound_keyword' });
@@ -108,7 +110,9 @@ describe('enrolling a lead into a one-step sequence', () => {
     const { tenant, auth } = await createTenant(db, anytimeSettings);
     const { leadId, sequenceId } = await enrollableLead(auth);
     const deadConnection = Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500 });
-    const offline = createApp({ db, temporal: new Client({ connection: deadConnection }), logger: pino({ level: 'silent' }), taskQueue, temporalUiUrl: 'http://x', smsMode: 'twilio' });
+    const offlineClient = new Client({ connection: deadConnection });
+    const logger = pino({ level: 'silent' });
+    const offline = createApp({ db, temporal: offlineClient, logger, taskQueue, temporalUiUrl: 'http://x', smsMode: 'twilio', signalRelay: createSignalRelay({ db, temporal: offlineClient, logger }), twilioAuthToken: undefined, publicBaseUrl: undefined });
     const refused = await request(offline).post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
     expect(refused.status).toBe(503);
     expect(refused.body.error.code).toBe('temporal_unavailable');

@@ -6,6 +6,7 @@ import { createSendStepMessage } from '../../activities/send-step-message.js';
 import { createTwilioSender } from '../../activities/sms-sender.js';
 import { createTwilioClient } from '../../activities/twilio-client.js';
 import type { Db } from '../../common/db.js';
+import { findOptOut, recordOptOut } from '../../common/opt-outs.js';
 import { createTenant, randomUkMobile, testDb } from '../support/fixtures.js';
 import { startTwilioFake, type TwilioFake } from '../support/twilio-fake.js';
 
@@ -30,7 +31,7 @@ async function enrollment(firstName: string | null = 'Ada') {
   const lead = await db.lead.create({ data: { tenantId: tenant.id, phone, firstName, timeZone: 'Europe/London' } });
   const sequence = await db.sequenceDefinition.create({ data: { tenantId: tenant.id, name: 's', version: 1, steps: [] } });
   const row = await db.enrollment.create({ data: { tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId: `followup:${tenant.id}:${lead.id}` } });
-  return { tenantId: tenant.id, phone, input: { tenantId: tenant.id, leadId: lead.id, enrollmentId: row.id, step: 0, template: 'Hi {{firstName}}' } };
+  return { tenantId: tenant.id, phone, input: { tenantId: tenant.id, leadId: lead.id, enrollmentId: row.id, step: 0, template: 'Hi {{firstName}}', notAfter: new Date(Date.now() + 3_600_000).toISOString() } };
 }
 
 /** Runs the activity as Temporal would on the given attempt; a throw is what Temporal would retry. */
@@ -50,7 +51,7 @@ describe('sendStepMessage', () => {
     const { phone, input } = await enrollment();
     fake.inject({ kind: 'sentThenTimeout' }, { to: phone });
     await expect(attempt(1, input)).rejects.toThrow(/timeout/i);
-    expect((await db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } })).status).toBe('sending');
+    expect((await db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } })).status).toBe('pending');
     const retried = await attempt(2, input);
     expect(retried).toMatchObject({ outcome: 'sent', twilioSid: fake.messages.find((message) => message.to === phone)?.sid });
     expect(fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual(['sentThenTimeout']);
@@ -70,7 +71,7 @@ describe('sendStepMessage', () => {
     const { tenantId, phone, input } = await enrollment();
     fake.inject({ kind: 'twilioError', code: 21610 }, { to: phone });
     expect(await attempt(1, input)).toMatchObject({ outcome: 'opted_out' });
-    expect(await db.optOut.findUnique({ where: { tenantId_phone: { tenantId, phone } } })).toMatchObject({ source: 'twilio_error_21610' });
+    expect(await findOptOut(db, tenantId, phone)).toMatchObject({ source: 'twilio_error_21610' });
     expect(await db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } })).toMatchObject({ status: 'failed', errorCode: 21610 });
   });
 
@@ -82,7 +83,7 @@ describe('sendStepMessage', () => {
 
   it('re-checks the opt-out registry right before calling Twilio', async () => {
     const { tenantId, phone, input } = await enrollment();
-    await db.optOut.create({ data: { tenantId, phone, source: 'inbound_keyword' } });
+    await recordOptOut(db, { tenantId, phone, source: 'inbound_keyword' });
     expect(await attempt(1, input)).toMatchObject({ outcome: 'opted_out' });
     expect(fake.createCallsTo(phone)).toBe(0);
   });
@@ -91,6 +92,37 @@ describe('sendStepMessage', () => {
     const { phone, input } = await enrollment(null);
     expect(await attempt(1, input)).toMatchObject({ outcome: 'skipped', reason: 'missing value for firstName' });
     expect(fake.createCallsTo(phone)).toBe(0);
+  });
+
+  it('a retry sends the body it rendered first, even if the lead changed meanwhile', async () => {
+    const { phone, input } = await enrollment();
+    fake.inject({ kind: 'http', status: 500 }, { to: phone });
+    await expect(attempt(1, input)).rejects.toMatchObject({ status: 500 });
+    await db.lead.update({ where: { id: input.leadId }, data: { firstName: null } });
+    expect(await attempt(2, input)).toMatchObject({ outcome: 'sent' });
+    expect(fake.calls.filter((call) => call.outcome === 'created' && call.to === phone).map((call) => call.body)).toEqual(['Hi Ada']);
+  });
+
+  it('answers deferred instead of sending after its deadline (window close or expiry)', async () => {
+    const { phone, input } = await enrollment();
+    expect(await attempt(3, { ...input, notAfter: new Date(Date.now() - 1000).toISOString() })).toEqual({ outcome: 'deferred' });
+    expect(fake.createCallsTo(phone)).toBe(0);
+  });
+
+  it('keeps waiting (retryable) when Twilio rejects our own credentials, instead of failing the enrollment', async () => {
+    const { phone, input } = await enrollment();
+    fake.inject({ kind: 'twilioError', code: 20003, status: 401 }, { to: phone });
+    await expect(attempt(1, input)).rejects.toMatchObject({ status: 401 });
+    expect((await db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } })).status).toBe('pending');
+  });
+
+  it('a timeout error carries no request config, so the auth token cannot reach a log', async () => {
+    const { phone, input } = await enrollment();
+    fake.inject({ kind: 'timeout' }, { to: phone });
+    const error = await attempt(1, input).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ name: 'TwilioTransportError' });
+    expect(JSON.stringify(error)).not.toContain('test-auth-token');
+    expect(Object.keys(error as object)).not.toContain('config');
   });
 
   it('fails without retry when the lead is gone', async () => {

@@ -1,5 +1,6 @@
 // Issue: lead follow-up sequences through the API, against the dev server, the Twilio fake and PostgreSQL.
 import request from 'supertest';
+import { recordOptOut } from '../../common/opt-outs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
@@ -91,17 +92,17 @@ describe('enrollments', () => {
     expect(listed.body.items.map((item: { id: string }) => item.id)).toEqual([enrolled.body.id]);
   });
 
-  it('after an opt-out signal nothing more is created for that phone', async () => {
-    const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
+  it('the opt-out signal alone ends the enrollment, and nothing more is created for that phone', async () => {
+    const { auth } = await createTenant(stack.db, anytimeSettings);
     const lead = await createLead(auth);
     const sequence = await createSequence(auth, [{ delaySeconds: 0, template: 'first' }, { delaySeconds: 3, template: 'second' }]);
     const enrolled = await api().post('/v1/enrollments').set(auth).send({ leadId: lead.id, sequenceId: sequence.id });
     await expect.poll(() => stack.fake.createCallsTo(lead.phone), { timeout: 20_000 }).toBe(1);
-    // What the STOP webhook does: the registry first, then the signal.
-    await stack.db.optOut.create({ data: { tenantId: tenant.id, phone: lead.phone, source: 'inbound_keyword' } });
+    // Only the signal (no registry entry), so the workflow's own handling is what stops the second step.
     await stack.client.workflow.getHandle(enrolled.body.workflowId).signal('optOut', { source: 'inbound_keyword' });
     await waitForStatus(auth, enrolled.body.id, 'opted_out');
-    await new Promise((resolve) => setTimeout(resolve, 4000));
+    expect((await api().get(`/v1/enrollments/${enrolled.body.id}`).set(auth)).body.closedReason).toBe('opted out (inbound_keyword)');
+    expect(await stack.db.message.count({ where: { enrollmentId: enrolled.body.id } })).toBe(1);
     expect(stack.fake.createCallsTo(lead.phone)).toBe(1);
   });
 
@@ -153,7 +154,7 @@ describe('batch enrollment', () => {
     const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
     const sequence = await createSequence(auth, [{ delaySeconds: 0, template: 'hello {{firstName}}' }]);
     const optedOut = randomUkMobile();
-    await stack.db.optOut.create({ data: { tenantId: tenant.id, phone: optedOut.e164, source: 'inbound_keyword' } });
+    await recordOptOut(stack.db, { tenantId: tenant.id, phone: optedOut.e164, source: 'inbound_keyword' });
     const busy = await createLead(auth);
     const longSequence = await createSequence(auth, [{ delaySeconds: 3600, template: 'x' }]);
     const busyEnrollment = await api().post('/v1/enrollments').set(auth).send({ leadId: busy.id, sequenceId: longSequence.id });

@@ -23,7 +23,8 @@ const env: NodeJS.ProcessEnv = {
 let stack: ChildProcess | undefined;
 
 async function startStack(): Promise<{ output: () => string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its own process group, like a command run from a terminal, so a stop below is a real Ctrl-C.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
   stack = child;
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -45,7 +46,8 @@ async function stopStack(): Promise<number | null> {
   const child = stack;
   if (!child || child.exitCode !== null) return child?.exitCode ?? null;
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  child.kill('SIGINT');
+  // What Ctrl-C does: SIGINT to the terminal's whole foreground process group.
+  process.kill(-(child.pid ?? 0), 'SIGINT');
   return exited;
 }
 
@@ -74,7 +76,7 @@ describe('npm start', () => {
     const { apiKey } = JSON.parse(readFileSync(path.join(dataDir, 'dev-api-key'), 'utf8')) as { apiKey: string };
     expect(first.output()).toContain(apiKey);
     // Whatever the hour the test runs at, the message must not wait for tomorrow's sending window.
-    expect((await api('/v1/settings', apiKey, { windowStart: '00:00', windowEnd: '23:59' }, 'PATCH')).status).toBe(200);
+    expect((await api('/v1/settings', apiKey, { windowStart: '00:00', windowEnd: '24:00' }, 'PATCH')).status).toBe(200);
     const lead = await api('/v1/leads', apiKey, { phone: '07700 900123', firstName: 'Ada' });
     const sequence = await api('/v1/sequences', apiKey, { name: 'restart', steps: [{ delaySeconds: 6, template: 'Hi {{firstName}}' }] });
     const enrollment = await api('/v1/enrollments', apiKey, { leadId: lead.body.id, sequenceId: sequence.body.id });

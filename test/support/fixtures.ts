@@ -31,4 +31,4 @@ export function randomUkMobile(): { national: string; e164: string } {
 }
 
 /** A tenant whose window is open all day and whose caps don't bite, for tests about other things. */
-export const anytimeSettings = { windowStart: '00:00', windowEnd: '23:59', minGapSeconds: 0, maxPerDay: 1000 } as const;
+export const anytimeSettings = { windowStart: '00:00', windowEnd: '24:00', minGapSeconds: 0, maxPerDay: 1000 } as const;

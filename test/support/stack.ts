@@ -5,10 +5,16 @@ import { pino } from 'pino';
 import { inject } from 'vitest';
 import { createSmsSender } from '../../activities/sms-sender.js';
 import { createApp } from '../../api/app.js';
+import { createSignalRelay } from '../../api/signal-relay.js';
 import type { Db } from '../../common/db.js';
 import { createWorker } from '../../worker/worker.js';
 import { testDb } from './fixtures.js';
 import { startTwilioFake, type TwilioFake } from './twilio-fake.js';
+
+export const testAuthToken = 'test-auth-token-0123456789';
+export const testSenderNumber = '+15005550006';
+/** What Twilio would call: the tests sign for this public URL, as a proxy in front of the API would have it. */
+export const testPublicBaseUrl = 'https://sms.example.com';
 
 export interface TestStack {
   db: Db;
@@ -30,11 +36,14 @@ export async function startTestStack(): Promise<TestStack> {
   const taskQueue = `test-${randomUUID()}`;
   const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
   const connection = await Connection.connect({ address: inject('temporalAddress') });
-  const sender = createSmsSender({ kind: 'twilio', accountSid: `AC${'1'.repeat(32)}`, authToken: 'test-auth-token-0123456789', sender: { from: '+15005550006' }, apiBaseUrl: fake.url });
+  const sender = createSmsSender({ kind: 'twilio', accountSid: `AC${'1'.repeat(32)}`, authToken: testAuthToken, sender: { from: testSenderNumber }, apiBaseUrl: fake.url });
   const worker: Worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender });
   const workerRun = worker.run();
   const client = new Client({ connection, namespace: 'default' });
-  const app = createApp({ db, temporal: client, logger: pino({ level: 'silent' }), taskQueue, temporalUiUrl: 'http://127.0.0.1:8233', smsMode: 'twilio' });
+  const logger = pino({ level: 'silent' });
+  const signalRelay = createSignalRelay({ db, temporal: client, logger });
+  signalRelay.start(250);
+  const app = createApp({ db, temporal: client, logger, taskQueue, temporalUiUrl: 'http://127.0.0.1:8233', smsMode: 'twilio', signalRelay, twilioAuthToken: testAuthToken, publicBaseUrl: testPublicBaseUrl });
   return {
     db,
     fake,
@@ -43,6 +52,7 @@ export async function startTestStack(): Promise<TestStack> {
     taskQueue,
     connection,
     async stop() {
+      signalRelay.stop();
       worker.shutdown();
       await workerRun;
       await Promise.all([nativeConnection.close(), connection.close(), fake.close(), db.$disconnect()]);

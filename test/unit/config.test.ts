@@ -35,10 +35,11 @@ describe('config', () => {
 
   it('wants Twilio credentials and a sender together', () => {
     const sid = `AC${'a'.repeat(32)}`;
-    expect(problemsOf({ ...valid, TWILIO_ACCOUNT_SID: sid })).toEqual([expect.stringMatching(/^Invalid setting TWILIO_ACCOUNT_SID\/TWILIO_AUTH_TOKEN/)]);
+    expect(problemsOf({ ...valid, TWILIO_ACCOUNT_SID: sid })).toEqual(['Invalid setting TWILIO_AUTH_TOKEN: is required when TWILIO_ACCOUNT_SID is set']);
+    expect(smsMode(loadConfig({ ...valid, TWILIO_AUTH_TOKEN: 'x'.repeat(32) }))).toEqual({ kind: 'outbox' });
     expect(problemsOf({ ...valid, TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: 'x'.repeat(32) })).toEqual([expect.stringMatching(/^Invalid setting TWILIO_FROM_NUMBER/)]);
-    const config = loadConfig({ ...valid, TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: 'x'.repeat(32), TWILIO_FROM_NUMBER: '+15005550006' });
-    expect(smsMode(config)).toMatchObject({ kind: 'twilio', sender: { from: '+15005550006' } });
+    const config = loadConfig({ ...valid, TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: 'x'.repeat(32), TWILIO_FROM_NUMBER: '+15005550006', PUBLIC_BASE_URL: 'https://sms.example.com' });
+    expect(smsMode(config)).toMatchObject({ kind: 'twilio', sender: { from: '+15005550006' }, statusCallbackUrl: 'https://sms.example.com/webhooks/twilio/status' });
   });
 
   it('treats empty strings from .env files as unset', () => {

@@ -69,6 +69,7 @@ describe('isValidWindow', () => {
     expect(isValidWindow({ start: '08:00', end: '21:00' })).toBe(true);
     expect(isValidWindow({ start: '21:00', end: '08:00' })).toBe(false);
     expect(isValidWindow({ start: '8:00', end: '21:00' })).toBe(false);
-    expect(isValidWindow({ start: '08:00', end: '24:00' })).toBe(false);
+    expect(isValidWindow({ start: '08:00', end: '24:00' })).toBe(true);
+    expect(isValidWindow({ start: '24:00', end: '24:00' })).toBe(false);
   });
 });

@@ -12,7 +12,9 @@ describe('classifyTwilioError (shared/docs/domain.md: Twilio errors worth classi
     [400, 30005, 'undeliverable'],
     [400, 30006, 'undeliverable'],
     [400, 30007, 'carrier_filtered'],
-    [400, 21606, 'rejected'],
+    [400, 21408, 'rejected'],
+    [400, 21606, 'retryable'],
+    [401, 20003, 'retryable'],
     [429, 20429, 'retryable'],
     [500, 20500, 'retryable'],
     [503, undefined, 'retryable'],
@@ -22,6 +24,11 @@ describe('classifyTwilioError (shared/docs/domain.md: Twilio errors worth classi
 
   it('treats network errors and timeouts as retryable ("maybe sent" is reconciled by the next attempt)', () => {
     const timeout = Object.assign(new Error('timeout of 10000ms exceeded'), { code: 'ECONNABORTED' });
-    expect(classifyTwilioError(timeout)).toEqual({ kind: 'retryable' });
+    expect(classifyTwilioError(timeout)).toEqual({ kind: 'retryable', setup: false });
+  });
+
+  it('marks our own setup mistakes (credentials, sender) as retryable setup errors, not the lead\'s failure', () => {
+    expect(classifyTwilioError(restError(401, 20003))).toEqual({ kind: 'retryable', setup: true, code: 20003 });
+    expect(classifyTwilioError(restError(400, 21606))).toEqual({ kind: 'retryable', setup: true, code: 21606 });
   });
 });

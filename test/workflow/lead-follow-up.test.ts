@@ -42,7 +42,7 @@ const sent = (input: SendStepMessageInput): SendStepMessageResult => ({ outcome:
 function fakeActivities(send: (input: SendStepMessageInput) => Promise<SendStepMessageResult> | SendStepMessageResult = sent) {
   const sends: { step: number; at: number; template: string }[] = [];
   const outcomes: RecordEnrollmentOutcomeInput[] = [];
-  const activities: Activities = {
+  const activities: Pick<Activities, 'sendStepMessage' | 'recordEnrollmentStarted' | 'recordEnrollmentOutcome'> = {
     async sendStepMessage(input) {
       sends.push({ step: input.step, at: activityInfo().currentAttemptScheduledTimestampMs, template: input.template });
       return send(input);
@@ -55,25 +55,40 @@ function fakeActivities(send: (input: SendStepMessageInput) => Promise<SendStepM
   return { activities, sends, outcomes };
 }
 
+/** A send that stays in flight until the test releases it. */
+function blockingSend() {
+  let release = () => {};
+  let markStarted = () => {};
+  const sendStarted = new Promise<void>((resolve) => (markStarted = resolve));
+  const fake = fakeActivities(async (step) => {
+    markStarted();
+    await new Promise<void>((resolve) => (release = resolve));
+    return sent(step);
+  });
+  return { fake, sendStarted, releaseSend: () => release() };
+}
+
 /** By default: any hour of the day, no caps to speak of, so only the behaviour under test shapes the timing. */
-function input(steps: SequenceStep[], policy: Partial<SendingPolicy> = {}, expiresAfterSeconds = 30 * day): LeadFollowUpInput {
+function input(steps: SequenceStep[], policy: Partial<SendingPolicy> = {}, expiresAfterSeconds = 30 * day): Omit<LeadFollowUpInput, 'enrolledAt'> {
   return {
     tenantId: randomUUID(),
     leadId: randomUUID(),
     enrollmentId: randomUUID(),
     sequence: { id: randomUUID(), name: 'test', version: 1, steps },
-    policy: { timeZone: 'UTC', window: { start: '00:00', end: '23:59' }, minGapSeconds: 0, maxPerDay: 100, ...policy },
+    policy: { timeZone: 'UTC', window: { start: '00:00', end: '24:00' }, minGapSeconds: 0, maxPerDay: 100, ...policy },
     expiresAfterSeconds,
   };
 }
 
-async function withWorker<T>(activities: Activities, body: (taskQueue: string) => Promise<T>): Promise<T> {
+async function withWorker<T>(activities: Partial<Activities>, body: (taskQueue: string) => Promise<T>): Promise<T> {
   const taskQueue = `test-${randomUUID()}`;
   const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities });
   return worker.runUntil(body(taskQueue));
 }
 
-const start = (taskQueue: string, args: LeadFollowUpInput) => env.client.workflow.start(leadFollowUp, { taskQueue, workflowId: randomUUID(), args: [args] });
+/** Enrolled "now" on the test server's (skipped) clock. */
+const start = async (taskQueue: string, args: Omit<LeadFollowUpInput, 'enrolledAt'>) =>
+  env.client.workflow.start(leadFollowUp, { taskQueue, workflowId: randomUUID(), args: [{ ...args, enrolledAt: new Date(await env.currentTimeMs()).toISOString() }] });
 type Handle = Awaited<ReturnType<typeof start>>;
 
 describe('leadFollowUp: the sequence', () => {
@@ -184,14 +199,7 @@ describe('leadFollowUp: signals end the automation', () => {
   });
 
   it('STOP while a send is in flight lets that send finish and sends nothing after it', async () => {
-    let releaseSend = () => {};
-    let markSendStarted = () => {};
-    const sendStarted = new Promise<void>((resolve) => (markSendStarted = resolve));
-    const fake = fakeActivities(async (step) => {
-      markSendStarted();
-      await new Promise<void>((resolve) => (releaseSend = resolve));
-      return sent(step);
-    });
+    const { fake, sendStarted, releaseSend } = blockingSend();
     const state = await withWorker(fake.activities, async (taskQueue) => {
       const handle = await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 60, template: 'b' }]));
       await sendStarted;
@@ -247,6 +255,19 @@ describe('leadFollowUp: operator updates and cancellation', () => {
     });
     expect(state).toMatchObject({ status: 'completed', messagesSent: 2 });
     expect(fake.sends.map((send) => send.template)).toEqual(['a', 'c']);
+  });
+
+  it('a cancellation during a send stops the sequence there, even when the next step is due at once', async () => {
+    const { fake, sendStarted, releaseSend } = blockingSend();
+    await withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 0, template: 'b' }]));
+      await sendStarted;
+      await handle.cancel();
+      releaseSend();
+      await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
+    });
+    expect(fake.sends.map((send) => send.template)).toEqual(['a']);
+    expect(fake.outcomes).toEqual([expect.objectContaining({ status: 'cancelled' })]);
   });
 
   it('a cancellation records cancelled and shows the run as cancelled', async () => {

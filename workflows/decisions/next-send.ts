@@ -1,12 +1,12 @@
 // Pure: what the follow-up does next for its current step, given the clock and its state.
-import { earliestSendTime, type SendingPolicy } from './send-time.js';
+import { earliestSendTime, windowClosesAt, type SendingPolicy } from './send-time.js';
 import type { WaitingFor } from '../lead-follow-up.types.js';
 
 export type NextMove =
   | { kind: 'expire' }
   | { kind: 'wait'; until: Date; waitingFor: Exclude<WaitingFor, 'send' | 'nothing'> }
   | { kind: 'pause'; until: Date }
-  | { kind: 'send' };
+  | { kind: 'send'; notAfter: Date };
 
 export interface NextMoveInput {
   now: Date;
@@ -23,7 +23,10 @@ export function nextMove({ now, dueAt, expiresAt, paused, policy, recentSends }:
   if (now >= expiresAt) return { kind: 'expire' };
   if (paused) return { kind: 'pause', until: expiresAt };
   const plan = earliestSendTime(dueAt > now ? dueAt : now, policy, recentSends);
-  if (plan.at <= now) return { kind: 'send' };
+  if (plan.at <= now) {
+    const closes = windowClosesAt(now, policy);
+    return { kind: 'send', notAfter: closes < expiresAt ? closes : expiresAt };
+  }
   const until = plan.at < expiresAt ? plan.at : expiresAt;
   return { kind: 'wait', until, waitingFor: now < dueAt && plan.at.getTime() === dueAt.getTime() ? 'delay' : (plan.heldBy ?? 'delay') };
 }

@@ -5,7 +5,7 @@ import { DateTime } from 'luxon';
 export interface SendingPolicy {
   /** IANA zone of the recipient: the window and the daily cap follow their local clock. */
   timeZone: string;
-  /** Local "HH:mm", start inclusive, end exclusive; e.g. 08:00–21:00. */
+  /** Local "HH:mm", start inclusive, end exclusive; e.g. 08:00–21:00 ("24:00" is the end of the day). */
   window: { start: string; end: string };
   /** At least this long between two messages to the lead. */
   minGapSeconds: number;
@@ -72,8 +72,14 @@ export function earliestSendTime(due: Date, policy: SendingPolicy, recentSends: 
   return { at: t.toJSDate(), heldBy };
 }
 
-/** Whether a window is usable: start before end, both valid "HH:mm". */
+export const windowTimePattern = /^(([01]\d|2[0-3]):[0-5]\d|24:00)$/;
+
+/** Whether a window is usable: start before end, both valid "HH:mm" (end may be 24:00). */
 export function isValidWindow(window: { start: string; end: string }): boolean {
-  const pattern = /^([01]\d|2[0-3]):[0-5]\d$/;
-  return pattern.test(window.start) && pattern.test(window.end) && minutesOf(window.start) < minutesOf(window.end);
+  return windowTimePattern.test(window.start) && windowTimePattern.test(window.end) && minutesOf(window.start) < minutesOf(window.end);
+}
+
+/** When the window that `at` falls in closes: a send that would start later must be planned again. */
+export function windowClosesAt(at: Date, policy: SendingPolicy): Date {
+  return atLocalMinutes(DateTime.fromJSDate(at, { zone: policy.timeZone }), minutesOf(policy.window.end)).toJSDate();
 }

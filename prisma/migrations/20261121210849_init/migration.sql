@@ -1,5 +1,5 @@
 -- CreateEnum
-CREATE TYPE "lead_status" AS ENUM ('active', 'closed');
+CREATE TYPE "lead_status" AS ENUM ('active', 'closed', 'erased');
 
 -- CreateEnum
 CREATE TYPE "enrollment_status" AS ENUM ('running', 'completed', 'replied', 'opted_out', 'booked', 'expired', 'cancelled', 'failed');
@@ -8,7 +8,10 @@ CREATE TYPE "enrollment_status" AS ENUM ('running', 'completed', 'replied', 'opt
 CREATE TYPE "message_direction" AS ENUM ('outbound', 'inbound');
 
 -- CreateEnum
-CREATE TYPE "message_status" AS ENUM ('sending', 'simulated', 'skipped', 'accepted', 'scheduled', 'queued', 'sent', 'delivered', 'undelivered', 'failed', 'received', 'read', 'canceled');
+CREATE TYPE "message_status" AS ENUM ('pending', 'simulated', 'skipped', 'accepted', 'scheduled', 'queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'received', 'read', 'canceled');
+
+-- CreateEnum
+CREATE TYPE "consent_kind" AS ENUM ('opt_out', 'opt_in');
 
 -- CreateTable
 CREATE TABLE "tenants" (
@@ -23,6 +26,8 @@ CREATE TABLE "tenants" (
     "min_gap_seconds" INTEGER NOT NULL DEFAULT 60,
     "max_per_day" INTEGER NOT NULL DEFAULT 5,
     "expiry_days" INTEGER NOT NULL DEFAULT 30,
+    "twilio_advanced_opt_out" BOOLEAN NOT NULL DEFAULT false,
+    "support_contact" TEXT,
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
     CONSTRAINT "tenants_pkey" PRIMARY KEY ("id")
@@ -112,12 +117,49 @@ CREATE TABLE "messages" (
 CREATE TABLE "opt_outs" (
     "id" UUID NOT NULL,
     "tenant_id" UUID NOT NULL,
-    "phone" TEXT NOT NULL,
+    "phone_hash" TEXT NOT NULL,
+    "phone" TEXT,
     "source" TEXT NOT NULL,
     "message_sid" TEXT,
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
 
     CONSTRAINT "opt_outs_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "consent_events" (
+    "id" UUID NOT NULL,
+    "tenant_id" UUID NOT NULL,
+    "phone_hash" TEXT NOT NULL,
+    "kind" "consent_kind" NOT NULL,
+    "source" TEXT NOT NULL,
+    "message_sid" TEXT,
+    "note" TEXT,
+    "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "consent_events_pkey" PRIMARY KEY ("id")
+);
+
+-- CreateTable
+CREATE TABLE "tenant_senders" (
+    "value" TEXT NOT NULL,
+    "tenant_id" UUID NOT NULL,
+
+    CONSTRAINT "tenant_senders_pkey" PRIMARY KEY ("value")
+);
+
+-- CreateTable
+CREATE TABLE "pending_signals" (
+    "id" UUID NOT NULL,
+    "tenant_id" UUID NOT NULL,
+    "workflow_id" TEXT NOT NULL,
+    "signal" TEXT NOT NULL,
+    "payload" JSONB NOT NULL,
+    "attempts" INTEGER NOT NULL DEFAULT 0,
+    "last_error" TEXT,
+    "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+
+    CONSTRAINT "pending_signals_pkey" PRIMARY KEY ("id")
 );
 
 -- CreateTable
@@ -179,7 +221,16 @@ CREATE INDEX "messages_tenant_id_lead_id_created_at_idx" ON "messages"("tenant_i
 CREATE INDEX "messages_enrollment_id_idx" ON "messages"("enrollment_id");
 
 -- CreateIndex
-CREATE UNIQUE INDEX "opt_outs_tenant_id_phone_key" ON "opt_outs"("tenant_id", "phone");
+CREATE UNIQUE INDEX "opt_outs_tenant_id_phone_hash_key" ON "opt_outs"("tenant_id", "phone_hash");
+
+-- CreateIndex
+CREATE INDEX "consent_events_tenant_id_phone_hash_created_at_idx" ON "consent_events"("tenant_id", "phone_hash", "created_at");
+
+-- CreateIndex
+CREATE INDEX "tenant_senders_tenant_id_idx" ON "tenant_senders"("tenant_id");
+
+-- CreateIndex
+CREATE INDEX "pending_signals_created_at_idx" ON "pending_signals"("created_at");
 
 -- CreateIndex
 CREATE INDEX "processed_webhooks_processed_at_idx" ON "processed_webhooks"("processed_at");
@@ -216,3 +267,6 @@ ALTER TABLE "messages" ADD CONSTRAINT "messages_enrollment_id_fkey" FOREIGN KEY 
 
 -- AddForeignKey
 ALTER TABLE "opt_outs" ADD CONSTRAINT "opt_outs_tenant_id_fkey" FOREIGN KEY ("tenant_id") REFERENCES "tenants"("id") ON DELETE RESTRICT ON UPDATE CASCADE;
+
+-- AddForeignKey
+ALTER TABLE "tenant_senders" ADD CONSTRAINT "tenant_senders_tenant_id_fkey" FOREIGN KEY ("tenant_id") REFERENCES "tenants"("id") ON DELETE RESTRICT ON UPDATE CASCADE;

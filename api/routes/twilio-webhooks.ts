@@ -1,0 +1,59 @@
+import express, { Router } from 'express';
+import twilio from 'twilio';
+import { z } from 'zod';
+import { inboundWebhookPath, statusWebhookPath } from '../../common/config.js';
+import { callbackStatuses } from '../../common/message-status.js';
+import type { Db } from '../../common/db.js';
+import { ApiError, fieldErrors } from '../errors.js';
+import type { SignalRelay } from '../signal-relay.js';
+import { processInbound } from '../webhooks/inbound.js';
+import { verifyTwilioSignature, type SignatureOptions } from '../webhooks/signature.js';
+import { processStatus } from '../webhooks/status.js';
+
+export interface TwilioWebhookDeps extends SignatureOptions {
+  db: Db;
+  signalRelay: SignalRelay;
+}
+
+const sid = z.string().regex(/^[A-Z]{2}[0-9a-fA-F]{32}$/, 'must be a Twilio SID');
+const inboundSchema = z.object({ MessageSid: sid, From: z.string().min(1), To: z.string().min(1), Body: z.string().default(''), MessagingServiceSid: sid.optional() });
+const statusSchema = z.object({ MessageSid: sid, MessageStatus: z.enum(callbackStatuses), ErrorCode: z.coerce.number().int().optional() });
+
+function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
+  const parsed = schema.safeParse(body);
+  if (!parsed.success) throw new ApiError(400, 'bad_request', 'Not a Twilio webhook this endpoint understands', { fields: fieldErrors(parsed.error) });
+  return parsed.data;
+}
+
+/**
+ * Twilio's webhooks. Work is committed to PostgreSQL before the answer; signals to Temporal get a bounded wait and
+ * are otherwise left to the relay, so the answer stays far inside Twilio's 15-second timeout even with Temporal down.
+ */
+export function twilioWebhooksRouter({ db, signalRelay, ...signature }: TwilioWebhookDeps): Router {
+  const router = Router();
+  const verify = [express.urlencoded({ extended: false, limit: '64kb' }), verifyTwilioSignature(signature)];
+  const twiml = (res: express.Response, reply: string | null) => {
+    const response = new twilio.twiml.MessagingResponse();
+    if (reply) response.message(reply);
+    res.type('text/xml').send(response.toString());
+  };
+
+  router.post(inboundWebhookPath, ...verify, async (req, res) => {
+    const result = await processInbound(db, req.log, parse(inboundSchema, req.body));
+    if (result.kind !== 'processed') {
+      req.log.info({ outcome: result.kind }, 'inbound webhook: nothing to do');
+      return twiml(res, null);
+    }
+    await signalRelay.deliver(result.signalIds);
+    twiml(res, result.reply);
+  });
+
+  router.post(statusWebhookPath, ...verify, async (req, res) => {
+    const result = await processStatus(db, req.log, parse(statusSchema, req.body));
+    if (result.kind === 'processed') await signalRelay.deliver(result.signalIds);
+    else req.log.info({ outcome: result.kind }, 'status webhook: nothing to do');
+    twiml(res, null);
+  });
+
+  return router;
+}

@@ -1,0 +1,29 @@
+import type { MessageStatus } from '../generated/prisma/enums.js';
+
+/**
+ * Twilio's status callbacks can arrive late or out of order; a status only ever replaces one ranked below it.
+ * Final states share the top rank: once delivered, undelivered, failed, read or canceled, a message stays so.
+ */
+const rank: Record<MessageStatus, number> = {
+  pending: 0,
+  simulated: 0,
+  skipped: 0,
+  accepted: 1,
+  scheduled: 1,
+  queued: 2,
+  sending: 3,
+  sent: 4,
+  delivered: 5,
+  undelivered: 5,
+  failed: 5,
+  canceled: 5,
+  received: 5,
+  read: 6,
+};
+
+export const callbackStatuses = ['accepted', 'scheduled', 'queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'read', 'canceled'] as const;
+
+/** The statuses a message may be in for `next` to replace it. */
+export function statusesBelow(next: MessageStatus): MessageStatus[] {
+  return (Object.keys(rank) as MessageStatus[]).filter((status) => rank[status] < rank[next] && status !== 'skipped' && status !== 'simulated');
+}
