@@ -11,6 +11,8 @@ import { enrollmentBatchRouter } from './routes/enrollment-batch.js';
 import { enrollmentsRouter } from './routes/enrollments.js';
 import { healthRouter } from './routes/health.js';
 import { leadsRouter } from './routes/leads.js';
+import { optOutsRouter } from './routes/opt-outs.js';
+import { reportsRouter } from './routes/reports.js';
 import { sequencesRouter } from './routes/sequences.js';
 import { settingsRouter } from './routes/settings.js';
 import { twilioWebhooksRouter } from './routes/twilio-webhooks.js';
@@ -56,6 +58,8 @@ export function createApp(deps: AppDeps): Express {
   v1.use(sequencesRouter(deps));
   v1.use(enrollmentBatchRouter(deps));
   v1.use(enrollmentsRouter(deps));
+  v1.use(optOutsRouter(deps));
+  v1.use(reportsRouter(deps));
   app.use('/v1', v1);
 
   app.use(unknownRoute);

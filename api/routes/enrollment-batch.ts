@@ -9,7 +9,7 @@ import { isKnownTimeZone, normalisePhone } from '../../common/phone.js';
 import type { Lead } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
 import { createEnrollmentStarter, type WorkflowStart } from '../enrollment-starter.js';
-import { ApiError, notFound, parseBody } from '../errors.js';
+import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
 import { asTemporalUnavailable } from '../temporal-errors.js';
 import type { EnrollmentsDeps } from './enrollments.js';
 
@@ -47,8 +47,7 @@ interface GoodRow {
 
 function readRequest(req: express.Request): { sequenceId: string; dryRun: boolean; rows: unknown[] } {
   if (req.is('text/csv')) {
-    const query = csvQuerySchema.safeParse(req.query);
-    if (!query.success) throw new ApiError(400, 'bad_request', 'CSV uploads take ?sequenceId=<uuid>&dryRun=true|false', { fields: z.flattenError(query.error).fieldErrors });
+    const query = parseQuery(csvQuerySchema, req.query);
     let rows: unknown[];
     try {
       rows = parseCsv(typeof req.body === 'string' ? req.body : '', { columns: true, skip_empty_lines: true, trim: true, bom: true });
@@ -56,7 +55,7 @@ function readRequest(req: express.Request): { sequenceId: string; dryRun: boolea
       throw new ApiError(400, 'bad_request', `The CSV could not be read: ${error instanceof Error ? error.message : String(error)}`);
     }
     if (rows.length === 0 || rows.length > maxBatchRows) throw new ApiError(422, 'validation_failed', `A batch has 1 to ${maxBatchRows} rows; this one has ${rows.length}`);
-    return { sequenceId: query.data.sequenceId, dryRun: query.data.dryRun === 'true', rows };
+    return { sequenceId: query.sequenceId, dryRun: query.dryRun === 'true', rows };
   }
   const body = parseBody(batchSchema, req.body);
   return { sequenceId: body.sequenceId, dryRun: body.dryRun, rows: body.leads };

@@ -7,7 +7,7 @@ import type { Enrollment } from '../../generated/prisma/client.js';
 import { pauseUpdate, resumeUpdate, skipToStepUpdate, statusQuery, type LeadFollowUpState } from '../../workflows/lead-follow-up.types.js';
 import { tenantOf } from '../auth.js';
 import { createEnrollmentStarter } from '../enrollment-starter.js';
-import { ApiError, notFound, parseBody } from '../errors.js';
+import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
 import { idParam } from '../params.js';
 import { asTemporalUnavailable } from '../temporal-errors.js';
 
@@ -85,9 +85,8 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
   });
 
   router.get('/enrollments', async (req, res) => {
-    const query = listSchema.safeParse(req.query);
-    if (!query.success) throw new ApiError(400, 'bad_request', 'Invalid query parameters', { fields: z.flattenError(query.error).fieldErrors });
-    const { leadId, status, limit } = query.data;
+    const query = parseQuery(listSchema, req.query);
+    const { leadId, status, limit } = query;
     const enrollments = await db.enrollment.findMany({
       where: { tenantId: tenantOf(req), ...(leadId ? { leadId } : {}), ...(status ? { status } : {}) },
       orderBy: { startedAt: 'desc' },

@@ -1,11 +1,14 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
+import { phoneHash, recordOptOut } from '../../common/opt-outs.js';
+import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
 import { isKnownTimeZone, normalisePhone } from '../../common/phone.js';
 import { Prisma, type Lead } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
-import { ApiError, notFound, parseBody } from '../errors.js';
+import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
 import { idParam } from '../params.js';
+import type { SignalRelay } from '../signal-relay.js';
 
 const timeZone = z.string().refine(isKnownTimeZone, 'unknown IANA time zone');
 const name = z.string().trim().min(1).max(100);
@@ -25,7 +28,7 @@ export const leadView = (lead: Lead) => ({
   updatedAt: lead.updatedAt.toISOString(),
 });
 
-export function leadsRouter({ db }: { db: Db }): Router {
+export function leadsRouter({ db, signalRelay }: { db: Db; signalRelay: SignalRelay }): Router {
   const router = Router();
 
   router.post('/leads', async (req, res) => {
@@ -67,15 +70,35 @@ export function leadsRouter({ db }: { db: Db }): Router {
     res.json(leadView(await db.lead.findUniqueOrThrow({ where: { id } })));
   });
 
-  router.get('/leads', async (req, res) => {
-    const query = listQuerySchema.safeParse(req.query);
-    if (!query.success) throw new ApiError(400, 'bad_request', 'Invalid query parameters', { fields: z.flattenError(query.error).fieldErrors });
-    const leads = await db.lead.findMany({
-      where: { tenantId: tenantOf(req), ...(query.data.before ? { createdAt: { lt: new Date(query.data.before) } } : {}) },
-      orderBy: { createdAt: 'desc' },
-      take: query.data.limit,
+  /**
+   * Erasure on request (GDPR): the lead's personal data and messages go; a hashed opt-out stays, so the number is
+   * never texted again, and any running follow-up is told to stop.
+   */
+  router.delete('/leads/:leadId', async (req, res) => {
+    const tenantId = tenantOf(req);
+    const lead = await db.lead.findFirst({ where: { id: idParam(req.params.leadId, 'Lead'), tenantId, status: { not: 'erased' } } });
+    if (!lead) throw notFound('Lead');
+    const signalIds = await db.$transaction(async (tx) => {
+      await recordOptOut(tx, { tenantId, phone: lead.phone, source: 'erasure' });
+      const signals = await queueSignalsForPhone(tx, tenantId, lead.phone, { signal: signalNames.optOut, payload: { source: 'erasure' } });
+      await tx.optOut.updateMany({ where: { tenantId, phoneHash: phoneHash(lead.phone) }, data: { phone: null } });
+      await tx.message.deleteMany({ where: { tenantId, OR: [{ leadId: lead.id }, { toPhone: lead.phone }, { fromPhone: lead.phone }] } });
+      await tx.lead.update({ where: { id: lead.id }, data: { phone: `erased:${lead.id}`, firstName: null, lastName: null, status: 'erased', closedReason: 'erased on request' } });
+      await tx.auditLog.create({ data: { tenantId, actor: 'api', action: 'lead.erased', subject: lead.id } });
+      return signals;
     });
-    res.json({ items: leads.map(leadView), next: leads.length === query.data.limit ? leads.at(-1)?.createdAt.toISOString() : null });
+    await signalRelay.deliver(signalIds);
+    res.status(200).json({ id: lead.id, status: 'erased' });
+  });
+
+  router.get('/leads', async (req, res) => {
+    const query = parseQuery(listQuerySchema, req.query);
+    const leads = await db.lead.findMany({
+      where: { tenantId: tenantOf(req), ...(query.before ? { createdAt: { lt: new Date(query.before) } } : {}) },
+      orderBy: { createdAt: 'desc' },
+      take: query.limit,
+    });
+    res.json({ items: leads.map(leadView), next: leads.length === query.limit ? leads.at(-1)?.createdAt.toISOString() : null });
   });
 
   return router;

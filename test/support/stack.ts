@@ -4,7 +4,7 @@ import { NativeConnection, type Worker } from '@temporalio/worker';
 import { pino } from 'pino';
 import { inject } from 'vitest';
 import { createSmsSender } from '../../activities/sms-sender.js';
-import { createApp } from '../../api/app.js';
+import { createApp, type AppDeps } from '../../api/app.js';
 import { createSignalRelay } from '../../api/signal-relay.js';
 import type { Db } from '../../common/db.js';
 import { createWorker } from '../../worker/worker.js';
@@ -21,21 +21,25 @@ export interface TestStack {
   fake: TwilioFake;
   client: Client;
   app: ReturnType<typeof createApp>;
+  /** What the app was built from, to build variants (another public URL, say). */
+  deps: AppDeps;
   taskQueue: string;
   connection: Connection;
   stop(): Promise<void>;
 }
 
 /**
- * The service wired as in production, in this process: a worker on its own task queue of the shared dev server,
- * the API app, the real twilio client aimed at a loopback fake, and the test PostgreSQL.
+ * The service wired as in production, in this process: a worker on its own task queue, the API app with its signal
+ * relay, the real twilio client aimed at a loopback fake, and the test PostgreSQL. By default on the suite's shared
+ * dev server; a test that stops Temporal passes a server of its own.
  */
-export async function startTestStack(): Promise<TestStack> {
+export async function startTestStack(options: { temporalAddress?: string } = {}): Promise<TestStack> {
+  const address = options.temporalAddress ?? inject('temporalAddress');
   const db = testDb();
   const fake = await startTwilioFake();
   const taskQueue = `test-${randomUUID()}`;
-  const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
-  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  const nativeConnection = await NativeConnection.connect({ address });
+  const connection = await Connection.connect({ address });
   const sender = createSmsSender({ kind: 'twilio', accountSid: `AC${'1'.repeat(32)}`, authToken: testAuthToken, sender: { from: testSenderNumber }, apiBaseUrl: fake.url });
   const worker: Worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender });
   const workerRun = worker.run();
@@ -43,12 +47,13 @@ export async function startTestStack(): Promise<TestStack> {
   const logger = pino({ level: 'silent' });
   const signalRelay = createSignalRelay({ db, temporal: client, logger });
   signalRelay.start(250);
-  const app = createApp({ db, temporal: client, logger, taskQueue, temporalUiUrl: 'http://127.0.0.1:8233', smsMode: 'twilio', signalRelay, twilioAuthToken: testAuthToken, publicBaseUrl: testPublicBaseUrl });
+  const deps: AppDeps = { db, temporal: client, logger, taskQueue, temporalUiUrl: 'http://127.0.0.1:8233', smsMode: 'twilio', signalRelay, twilioAuthToken: testAuthToken, publicBaseUrl: testPublicBaseUrl };
   return {
     db,
     fake,
     client,
-    app,
+    app: createApp(deps),
+    deps,
     taskQueue,
     connection,
     async stop() {

@@ -1,0 +1,70 @@
+import { Router, type Request } from 'express';
+import { z } from 'zod';
+import type { Db } from '../../common/db.js';
+import { findOptOut, phoneHash, recordOptIn, recordOptOut } from '../../common/opt-outs.js';
+import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
+import { normalisePhone } from '../../common/phone.js';
+import type { OptOut } from '../../generated/prisma/client.js';
+import { tenantOf } from '../auth.js';
+import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
+import type { SignalRelay } from '../signal-relay.js';
+
+const addSchema = z.strictObject({ phone: z.string().min(1).max(40), source: z.string().trim().min(1).max(100).default('api'), note: z.string().trim().max(500).optional() });
+const removeSchema = z.strictObject({ consentSource: z.string().trim().min(1).max(100), note: z.string().trim().max(500).optional() });
+const listSchema = z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(100), before: z.iso.datetime().optional() });
+
+const optOutView = (optOut: OptOut) => ({ phone: optOut.phone, source: optOut.source, messageSid: optOut.messageSid, createdAt: optOut.createdAt.toISOString() });
+
+export function optOutsRouter({ db, signalRelay }: { db: Db; signalRelay: SignalRelay }): Router {
+  const router = Router();
+
+  async function phoneParam(req: Request, value: unknown): Promise<string> {
+    const tenant = await db.tenant.findUniqueOrThrow({ where: { id: tenantOf(req) } });
+    const phone = typeof value === 'string' ? normalisePhone(value, tenant.defaultRegion) : null;
+    if (!phone) throw new ApiError(422, 'validation_failed', 'The request body is invalid', { fields: { phone: [`not a possible phone number for region ${tenant.defaultRegion}`] } });
+    return phone;
+  }
+
+  router.get('/opt-outs', async (req, res) => {
+    const query = parseQuery(listSchema, req.query);
+    const optOuts = await db.optOut.findMany({
+      where: { tenantId: tenantOf(req), ...(query.before ? { createdAt: { lt: new Date(query.before) } } : {}) },
+      orderBy: { createdAt: 'desc' },
+      take: query.limit,
+    });
+    res.json({ items: optOuts.map(optOutView), next: optOuts.length === query.limit ? optOuts.at(-1)?.createdAt.toISOString() : null });
+  });
+
+  /** An opt-out from another channel: the same registry, consent log and signals as a STOP. */
+  router.post('/opt-outs', async (req, res) => {
+    const tenantId = tenantOf(req);
+    const body = parseBody(addSchema, req.body);
+    const phone = await phoneParam(req, body.phone);
+    const existed = Boolean(await findOptOut(db, tenantId, phone));
+    const signalIds = await db.$transaction(async (tx) => {
+      await recordOptOut(tx, { tenantId, phone, source: body.source, note: body.note ?? null });
+      return queueSignalsForPhone(tx, tenantId, phone, { signal: signalNames.optOut, payload: { source: body.source } });
+    });
+    await signalRelay.deliver(signalIds);
+    res.status(existed ? 200 : 201).json(optOutView((await findOptOut(db, tenantId, phone)) as OptOut));
+  });
+
+  /** Removing an opt-out needs the consent that allows it; the consent log keeps it. */
+  router.delete('/opt-outs/:phone', async (req, res) => {
+    const tenantId = tenantOf(req);
+    const body = parseBody(removeSchema, req.body);
+    const phone = await phoneParam(req, req.params.phone);
+    if (!(await findOptOut(db, tenantId, phone))) throw notFound('Opt-out');
+    await recordOptIn(db, { tenantId, phone, source: body.consentSource, note: body.note ?? null });
+    res.json({ phone, optedOut: false });
+  });
+
+  router.get('/opt-outs/:phone/consent', async (req, res) => {
+    const tenantId = tenantOf(req);
+    const phone = await phoneParam(req, req.params.phone);
+    const events = await db.consentEvent.findMany({ where: { tenantId, phoneHash: phoneHash(phone) }, orderBy: { createdAt: 'asc' } });
+    res.json({ phone, items: events.map((event) => ({ kind: event.kind, source: event.source, messageSid: event.messageSid, note: event.note, createdAt: event.createdAt.toISOString() })) });
+  });
+
+  return router;
+}

@@ -1,0 +1,158 @@
+// Twilio's webhooks against the real stack: signature, exactly-once processing, keywords, consent, signals, statuses.
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app.js';
+import { phoneHash } from '../../common/opt-outs.js';
+import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { startTestStack, type TestStack } from '../support/stack.js';
+import { inbound, messageSid, randomSenderNumber, statusCallback } from '../support/webhooks.js';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(() => stack?.stop());
+
+async function tenantWithNumber(settings: Record<string, unknown> = {}) {
+  const number = randomSenderNumber();
+  const tenant = await createTenant(stack.db, { ...anytimeSettings, ...settings, senders: { create: { value: number } } });
+  return { ...tenant, number };
+}
+
+async function enrolledLead(auth: Record<string, string>, steps: { delaySeconds: number; template: string }[]) {
+  const phone = randomUkMobile();
+  const lead = await request(stack.app).post('/v1/leads').set(auth).send({ phone: phone.national, firstName: 'Ada' });
+  const sequence = await request(stack.app).post('/v1/sequences').set(auth).send({ name: `s-${Math.random()}`, steps });
+  const enrollment = await request(stack.app).post('/v1/enrollments').set(auth).send({ leadId: lead.body.id, sequenceId: sequence.body.id });
+  expect(enrollment.status).toBe(202);
+  return { phone: phone.e164, leadId: lead.body.id as string, enrollmentId: enrollment.body.id as string };
+}
+
+const enrollmentStatus = async (auth: Record<string, string>, id: string) => (await request(stack.app).get(`/v1/enrollments/${id}`).set(auth)).body.status as string;
+
+describe('signature (X-Twilio-Signature over the public URL, shared/docs/domain.md)', () => {
+  it('accepts a request signed for the public URL, and refuses a wrong, a missing, or an internal-URL signature with 403 and nothing stored', async () => {
+    const { tenant, number } = await tenantWithNumber();
+    const from = randomUkMobile().e164;
+    expect((await inbound(stack.app, { From: from, To: number, Body: 'hello' })).status).toBe(200);
+    expect((await inbound(stack.app, { From: from, To: number, Body: 'forged' }, { signature: 'bm90IGEgc2lnbmF0dXJl' })).status).toBe(403);
+    expect((await inbound(stack.app, { From: from, To: number, Body: 'unsigned' }, { signature: null })).status).toBe(403);
+    expect((await inbound(stack.app, { From: from, To: number, Body: 'internal url' }, { baseUrl: 'http://127.0.0.1:3000' })).status).toBe(403);
+    const stored = await stack.db.message.findMany({ where: { tenantId: tenant.id, direction: 'inbound' } });
+    expect(stored.map((message) => message.body)).toEqual(['hello']);
+  });
+
+  it('checks against a proxied public URL with a path prefix', async () => {
+    const { tenant, number } = await tenantWithNumber();
+    const proxied = createApp({ ...stack.deps, publicBaseUrl: 'https://edge.example.com/sms' });
+    const ok = await inbound(proxied, { From: randomUkMobile().e164, To: number, Body: 'via proxy' }, { baseUrl: 'https://edge.example.com/sms' });
+    expect(ok.status).toBe(200);
+    expect(await stack.db.message.count({ where: { tenantId: tenant.id, direction: 'inbound' } })).toBe(1);
+  });
+});
+
+describe('inbound messages', () => {
+  it('processes a retried delivery of the same MessageSid once', async () => {
+    const { tenant, number } = await tenantWithNumber();
+    const params = { From: randomUkMobile().e164, To: number, Body: 'STOP', MessageSid: messageSid() };
+    const first = await inbound(stack.app, params);
+    const again = await inbound(stack.app, params);
+    expect([first.status, again.status]).toEqual([200, 200]);
+    expect(first.text).toContain('unsubscribed');
+    expect(again.text).not.toContain('<Message>');
+    expect(await stack.db.consentEvent.count({ where: { tenantId: tenant.id } })).toBe(1);
+  });
+
+  it('answers 200 and does nothing for a number no tenant owns', async () => {
+    const before = await stack.db.message.count();
+    const response = await inbound(stack.app, { From: randomUkMobile().e164, To: randomSenderNumber(), Body: 'STOP' });
+    expect(response.status).toBe(200);
+    expect(await stack.db.message.count()).toBe(before);
+  });
+
+  it('STOP records the opt-out in the consent log and confirms once; START clears it; HELP answers with the programme details', async () => {
+    const { tenant, number } = await tenantWithNumber({ supportContact: 'help@acme.example' });
+    const from = randomUkMobile().e164;
+    const stop = await inbound(stack.app, { From: from, To: number, Body: ' Stop ' });
+    expect(stop.text).toMatch(/<Message>Acme Dental: you are unsubscribed/);
+    expect(await stack.db.optOut.findUnique({ where: { tenantId_phoneHash: { tenantId: tenant.id, phoneHash: phoneHash(from) } } })).toMatchObject({ source: 'inbound_keyword', phone: from });
+    const help = await inbound(stack.app, { From: from, To: number, Body: 'help' });
+    expect(help.text).toContain('Msg &amp; data rates may apply');
+    expect(help.text).toContain('Reply STOP to opt out');
+    expect(help.text).toContain('help@acme.example');
+    const start = await inbound(stack.app, { From: from, To: number, Body: 'START' });
+    expect(start.text).toContain('subscribed again');
+    expect(await stack.db.optOut.count({ where: { tenantId: tenant.id } })).toBe(0);
+    const kinds = await stack.db.consentEvent.findMany({ where: { tenantId: tenant.id }, orderBy: { createdAt: 'asc' } });
+    expect(kinds.map((event) => event.kind)).toEqual(['opt_out', 'opt_in']);
+  });
+
+  it('sends no confirmation of its own when the tenant relies on Twilio Advanced Opt-Out, but still records the opt-out', async () => {
+    const { tenant, number } = await tenantWithNumber({ twilioAdvancedOptOut: true });
+    const response = await inbound(stack.app, { From: randomUkMobile().e164, To: number, Body: 'opt out' });
+    expect(response.text).not.toContain('<Message>');
+    expect(await stack.db.optOut.count({ where: { tenantId: tenant.id } })).toBe(1);
+  });
+
+  it('STOP while the follow-up sleeps ends it, and Twilio is not called again', async () => {
+    const { auth, number } = await tenantWithNumber();
+    const lead = await enrolledLead(auth, [{ delaySeconds: 0, template: 'one' }, { delaySeconds: 4, template: 'two' }]);
+    await expect.poll(() => stack.fake.createCallsTo(lead.phone), { timeout: 20_000 }).toBe(1);
+    await inbound(stack.app, { From: lead.phone, To: number, Body: 'stop.' });
+    await expect.poll(() => enrollmentStatus(auth, lead.enrollmentId), { timeout: 20_000 }).toBe('opted_out');
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    expect(stack.fake.createCallsTo(lead.phone)).toBe(1);
+  });
+
+  it('STOP during an in-flight send: no Twilio create call after the STOP', async () => {
+    const { auth, number } = await tenantWithNumber();
+    const phone = randomUkMobile();
+    stack.fake.inject({ kind: 'timeout' }, { to: phone.e164 });
+    const lead = await request(stack.app).post('/v1/leads').set(auth).send({ phone: phone.national, firstName: 'Ada' });
+    const sequence = await request(stack.app).post('/v1/sequences').set(auth).send({ name: 'inflight', steps: [{ delaySeconds: 0, template: 'one' }, { delaySeconds: 1, template: 'two' }] });
+    const enrollment = await request(stack.app).post('/v1/enrollments').set(auth).send({ leadId: lead.body.id, sequenceId: sequence.body.id });
+    await expect.poll(() => stack.fake.calls.filter((call) => call.to === phone.e164).length, { timeout: 20_000 }).toBe(1);
+    const stoppedAt = new Date();
+    await inbound(stack.app, { From: phone.e164, To: number, Body: 'STOP' });
+    await expect.poll(() => enrollmentStatus(auth, enrollment.body.id), { timeout: 40_000 }).toBe('opted_out');
+    expect(stack.fake.calls.filter((call) => call.to === phone.e164 && call.at >= stoppedAt)).toEqual([]);
+  }, 60_000);
+
+  it('any other reply is stored and ends the follow-up as replied', async () => {
+    const { auth, number } = await tenantWithNumber();
+    const lead = await enrolledLead(auth, [{ delaySeconds: 0, template: 'one' }, { delaySeconds: 3600, template: 'two' }]);
+    await expect.poll(() => stack.fake.createCallsTo(lead.phone), { timeout: 20_000 }).toBe(1);
+    await inbound(stack.app, { From: lead.phone, To: number, Body: 'Yes please, call me tomorrow' });
+    await expect.poll(() => enrollmentStatus(auth, lead.enrollmentId), { timeout: 20_000 }).toBe('replied');
+    const stored = await stack.db.message.findFirst({ where: { leadId: lead.leadId, direction: 'inbound' } });
+    expect(stored?.body).toBe('Yes please, call me tomorrow');
+  });
+});
+
+describe('status callbacks', () => {
+  async function sentMessage() {
+    const { auth, tenant } = await tenantWithNumber();
+    const lead = await enrolledLead(auth, [{ delaySeconds: 0, template: 'one' }]);
+    await expect.poll(async () => (await stack.db.message.findFirst({ where: { leadId: lead.leadId, direction: 'outbound' } }))?.twilioSid, { timeout: 20_000 }).toBeTruthy();
+    const message = await stack.db.message.findFirstOrThrow({ where: { leadId: lead.leadId, direction: 'outbound' } });
+    return { auth, tenant, lead, sid: message.twilioSid ?? '', id: message.id };
+  }
+
+  it('moves a message forward only: late and reordered callbacks never move it back', async () => {
+    const { sid, id } = await sentMessage();
+    for (const status of ['sending', 'delivered', 'sent', 'queued']) expect((await statusCallback(stack.app, { MessageSid: sid, MessageStatus: status })).status).toBe(200);
+    expect((await stack.db.message.findUniqueOrThrow({ where: { id } })).status).toBe('delivered');
+  });
+
+  it('keeps the error code, counts carrier filtering (30007) for the tenant, and records an opt-out on 21610', async () => {
+    const filtered = await sentMessage();
+    await statusCallback(stack.app, { MessageSid: filtered.sid, MessageStatus: 'undelivered', ErrorCode: '30007' });
+    expect(await stack.db.message.findUniqueOrThrow({ where: { id: filtered.id } })).toMatchObject({ status: 'undelivered', errorCode: 30007 });
+    const report = await request(stack.app).get('/v1/reports/messages').set(filtered.auth);
+    expect(report.body).toMatchObject({ carrierFiltered: 1, byErrorCode: { '30007': 1 } });
+
+    const blocked = await sentMessage();
+    await statusCallback(stack.app, { MessageSid: blocked.sid, MessageStatus: 'failed', ErrorCode: '21610' });
+    expect(await stack.db.optOut.count({ where: { tenantId: blocked.tenant.id, phoneHash: phoneHash(blocked.lead.phone) } })).toBe(1);
+  });
+});
