@@ -2,7 +2,7 @@ import { z } from 'zod';
 
 const port = z.coerce.number().int().min(1).max(65535);
 
-const configSchema = z.object({
+export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: port.default(3000),
@@ -44,26 +44,30 @@ export class ConfigError extends Error {
 }
 
 /** Parses the settings once; every bad value is reported on its own line, naming the variable. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/** Parses settings from the environment with any schema; every bad value becomes one line naming its variable. */
+export function parseSettings<T extends z.ZodType>(schema: T, env: NodeJS.ProcessEnv = process.env): z.infer<T> {
   // An empty value (`NAME=` in a .env file) means unset, so the default applies.
-  const parsed = configSchema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((issue) => {
-        const name = issue.path.join('.');
-        const reason = !env[name] && issue.code === 'invalid_type' ? 'is required' : issue.message;
-        return `Invalid setting ${name}: ${reason}`;
-      }),
-    );
-  }
+  const parsed = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([, value]) => value !== '')));
+  if (parsed.success) return parsed.data;
+  throw new ConfigError(
+    parsed.error.issues.map((issue) => {
+      const name = issue.path.join('.');
+      const reason = !env[name] && issue.code === 'invalid_type' ? 'is required' : issue.message;
+      return `Invalid setting ${name}: ${reason}`;
+    }),
+  );
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const config = parseSettings(configSchema, env);
   // The auth token alone verifies webhooks (outbox mode still sends nothing); the SID needs it to send.
-  if (parsed.data.TWILIO_ACCOUNT_SID && !parsed.data.TWILIO_AUTH_TOKEN) {
+  if (config.TWILIO_ACCOUNT_SID && !config.TWILIO_AUTH_TOKEN) {
     throw new ConfigError(['Invalid setting TWILIO_AUTH_TOKEN: is required when TWILIO_ACCOUNT_SID is set']);
   }
-  if (parsed.data.TWILIO_ACCOUNT_SID && !parsed.data.TWILIO_FROM_NUMBER && !parsed.data.TWILIO_MESSAGING_SERVICE_SID) {
+  if (config.TWILIO_ACCOUNT_SID && !config.TWILIO_FROM_NUMBER && !config.TWILIO_MESSAGING_SERVICE_SID) {
     throw new ConfigError(['Invalid setting TWILIO_FROM_NUMBER: set it or TWILIO_MESSAGING_SERVICE_SID when Twilio credentials are set']);
   }
-  return parsed.data;
+  return config;
 }
 
 export function smsMode(config: Config): SmsMode {
@@ -83,8 +87,13 @@ export function smsMode(config: Config): SmsMode {
 
 /** For entry points: print one line per problem and exit non-zero instead of a stack trace. */
 export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  return orExit(() => loadConfig(env));
+}
+
+/** For entry points: a ConfigError prints its lines and exits 1; anything else is a real failure. */
+export function orExit<T>(load: () => T): T {
   try {
-    return loadConfig(env);
+    return load();
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     for (const problem of error.problems) process.stderr.write(`${problem}\n`);

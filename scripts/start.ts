@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { ConfigError, loadConfig } from '../common/config.js';
+import { ConfigError, loadConfig, orExit, parseSettings } from '../common/config.js';
 import { createDb } from '../common/db.js';
 import { applyMigrations } from './db/schema-engine.js';
 import { ensureDevTenant } from './stack/dev-tenant.js';
@@ -21,14 +21,7 @@ const stackSettings = z.object({
   EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1).max(65535).default(5488),
 });
 
-function fail(problems: string[]): never {
-  for (const problem of problems) process.stderr.write(`${problem}\n`);
-  process.exit(1);
-}
-
-const settingsResult = stackSettings.safeParse(process.env);
-if (!settingsResult.success) fail(settingsResult.error.issues.map((issue) => `Invalid setting ${issue.path.join('.')}: ${issue.message}`));
-const settings = settingsResult.data;
+const settings = orExit(() => parseSettings(stackSettings));
 
 const env: NodeJS.ProcessEnv = { ...process.env };
 let devServer: DevServer | undefined;

@@ -3,9 +3,11 @@
 //   npm run webhook -- status <MessageSid> <status> [code]   e.g. status SM0123… delivered
 import { randomBytes } from 'node:crypto';
 import twilio from 'twilio';
-import { inboundWebhookPath, loadConfigOrExit, publicUrl, statusWebhookPath } from '../common/config.js';
+import { configSchema, inboundWebhookPath, orExit, parseSettings, publicUrl, statusWebhookPath } from '../common/config.js';
 
-const config = loadConfigOrExit();
+const config = orExit(() =>
+  parseSettings(configSchema.pick({ API_HOST: true, API_PORT: true, PUBLIC_BASE_URL: true, TWILIO_AUTH_TOKEN: true, TWILIO_ACCOUNT_SID: true })),
+);
 if (!config.TWILIO_AUTH_TOKEN) {
   process.stderr.write('Set TWILIO_AUTH_TOKEN (the same value the API runs with) to sign webhooks.\n');
   process.exit(2);
