@@ -11,6 +11,8 @@ const redactPaths = [
   'req.headers.authorization',
   'req.headers["x-twilio-signature"]',
   'req.headers.cookie',
+  // An activity's task token can complete it from outside: not for logs.
+  'taskToken',
   'config.DATABASE_URL',
   'config.TWILIO_AUTH_TOKEN',
   // HTTP client errors (axios, as inside twilio-node) carry their request config, Basic auth header included.

