@@ -2,24 +2,32 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../common/db.js';
 import { projectRoot } from '../../scripts/stack/paths.js';
+import { freePort } from '../support/ports.js';
 
 const dataDir = path.join(projectRoot, '.data', `e2e-${process.pid}`);
-const apiUrl = 'http://127.0.0.1:53000';
-const env: NodeJS.ProcessEnv = {
-  ...process.env,
-  DATA_DIR: dataDir,
-  API_PORT: '53000',
-  DEV_TEMPORAL_PORT: '57333',
-  DEV_TEMPORAL_UI_PORT: '58333',
-  EMBEDDED_POSTGRES_PORT: '55588',
-  LOG_LEVEL: 'warn',
-  DATABASE_URL: '',
-  TEMPORAL_ADDRESS: '',
-  TEMPORAL_UI_URL: '',
-};
+const ports = { api: 0, temporal: 0, ui: 0, postgres: 0 };
+let apiUrl = '';
+let env: NodeJS.ProcessEnv = {};
+
+beforeAll(async () => {
+  [ports.api, ports.temporal, ports.ui, ports.postgres] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  apiUrl = `http://127.0.0.1:${ports.api}`;
+  env = {
+    ...process.env,
+    DATA_DIR: dataDir,
+    API_PORT: String(ports.api),
+    DEV_TEMPORAL_PORT: String(ports.temporal),
+    DEV_TEMPORAL_UI_PORT: String(ports.ui),
+    EMBEDDED_POSTGRES_PORT: String(ports.postgres),
+    LOG_LEVEL: 'warn',
+    DATABASE_URL: '',
+    TEMPORAL_ADDRESS: '',
+    TEMPORAL_UI_URL: '',
+  };
+});
 let stack: ChildProcess | undefined;
 
 async function startStack(): Promise<{ output: () => string }> {
@@ -68,8 +76,8 @@ async function api(pathname: string, key: string, body?: unknown, method = body 
 describe('npm start', () => {
   it('brings the stack up, and a workflow sleeping across a stop and restart finishes after the restart', async () => {
     const first = await startStack();
-    expect(first.output()).toMatch(/Temporal UI: +http:\/\/127\.0\.0\.1:58333/);
-    expect((await fetch('http://127.0.0.1:58333/')).status).toBe(200);
+    expect(first.output()).toContain(`Temporal UI:  http://127.0.0.1:${ports.ui}`);
+    expect((await fetch(`http://127.0.0.1:${ports.ui}/`)).status).toBe(200);
     const health = await fetch(`${apiUrl}/health`);
     expect(await health.json()).toMatchObject({ status: 'ok', sms: { mode: 'outbox' } });
 
@@ -92,7 +100,7 @@ describe('npm start', () => {
       .toBe('completed');
     const after = await api(`/v1/enrollments/${String(enrollment.body.id)}`, apiKey);
     expect(after.body).toMatchObject({ live: { status: 'completed', messagesSent: 1 } });
-    const db = createDb('postgresql://postgres:postgres@127.0.0.1:55588/leadfollowup', { maxConnections: 1 });
+    const db = createDb(`postgresql://postgres:postgres@127.0.0.1:${ports.postgres}/leadfollowup`, { maxConnections: 1 });
     const messages = await db.message.findMany({ where: { enrollmentId: String(enrollment.body.id) } });
     await db.$disconnect();
     expect(messages).toEqual([expect.objectContaining({ status: 'simulated', toPhone: '+447700900123', body: 'Hi Ada' })]);

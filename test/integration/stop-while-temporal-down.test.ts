@@ -9,9 +9,9 @@ import { phoneHash } from '../../common/opt-outs.js';
 import { startDevServer, type DevServer } from '../../scripts/stack/temporal.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
+import { freePort } from '../support/ports.js';
 import { inbound, randomSenderNumber } from '../support/webhooks.js';
 
-const port = 57444;
 const dir = mkdtempSync(path.join(tmpdir(), 'temporal-down-'));
 const dbFile = path.join(dir, 'temporal.db');
 let server: DevServer | undefined;
@@ -25,6 +25,7 @@ afterAll(async () => {
 
 describe('STOP while Temporal is down', () => {
   it('answers fast with the opt-out committed, and after Temporal restarts nothing more is sent', async () => {
+    const port = await freePort();
     server = await startDevServer({ port, dbFile });
     const { app, db, fake } = (stack = await startTestStack({ temporalAddress: server.address }));
     const number = randomSenderNumber();

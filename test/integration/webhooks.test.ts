@@ -5,7 +5,7 @@ import { createApp } from '../../api/app.js';
 import { phoneHash } from '../../common/opt-outs.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
-import { inbound, messageSid, randomSenderNumber, statusCallback } from '../support/webhooks.js';
+import { inbound, messageSid, postWebhook, randomSenderNumber, statusCallback } from '../support/webhooks.js';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -61,6 +61,14 @@ describe('inbound messages', () => {
     expect(first.text).toContain('unsubscribed');
     expect(again.text).not.toContain('<Message>');
     expect(await stack.db.consentEvent.count({ where: { tenantId: tenant.id } })).toBe(1);
+  });
+
+  it('finds the tenant by Messaging Service SID too', async () => {
+    const service = `MG${messageSid().slice(2)}`;
+    const { tenant } = await createTenant(stack.db, { ...anytimeSettings, senders: { create: { value: service } } });
+    const response = await postWebhook(stack.app, '/webhooks/twilio/inbound', { MessageSid: messageSid(), From: randomUkMobile().e164, To: randomSenderNumber(), Body: 'STOP', MessagingServiceSid: service });
+    expect(response.text).toContain('unsubscribed');
+    expect(await stack.db.optOut.count({ where: { tenantId: tenant.id } })).toBe(1);
   });
 
   it('answers 200 and does nothing for a number no tenant owns', async () => {

@@ -1,5 +1,5 @@
 // Starts the real services the suite runs against, once: PostgreSQL (embedded) and the Temporal dev server.
-// Time-skipping workflow tests start Temporal's Java test server themselves (see time-skipping.ts).
+// Time-skipping workflow tests start Temporal's Java test server themselves (see temporal-test-env.ts).
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -7,6 +7,7 @@ import { applyMigrations } from '../../scripts/db/schema-engine.js';
 import { dataDir, migrationsDir } from '../../scripts/stack/paths.js';
 import { startEmbeddedPostgres } from '../../scripts/stack/postgres.js';
 import { startDevServer } from '../../scripts/stack/temporal.js';
+import { freePort } from './ports.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -15,15 +16,13 @@ declare module 'vitest' {
   }
 }
 
-const testPostgresPort = 55488;
-const testTemporalPort = 57233;
-
 export default async function setup(project: TestProject) {
-  const dir = path.join(dataDir, 'test-postgres');
+  const dir = path.join(dataDir, `test-postgres-${process.pid}`);
   rmSync(dir, { recursive: true, force: true });
+  const [postgresPort, temporalPort] = await Promise.all([freePort(), freePort()]);
   const [database, temporal] = await Promise.all([
-    startEmbeddedPostgres({ dir, port: testPostgresPort, database: 'leadfollowup_test' }),
-    startDevServer({ port: testTemporalPort }),
+    startEmbeddedPostgres({ dir, port: postgresPort, database: 'leadfollowup_test' }),
+    startDevServer({ port: temporalPort }),
   ]);
   await applyMigrations({ databaseUrl: database.url, migrationsDir });
   project.provide('databaseUrl', database.url);
@@ -31,5 +30,6 @@ export default async function setup(project: TestProject) {
   return async () => {
     await temporal.stop();
     await database.stop();
+    rmSync(dir, { recursive: true, force: true });
   };
 }
