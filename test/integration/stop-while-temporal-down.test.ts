@@ -9,7 +9,7 @@ import { phoneHash } from '../../common/opt-outs.js';
 import { startDevServer, type DevServer } from '../../scripts/stack/temporal.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
-import { freePort } from '../support/ports.js';
+import { freePort } from '../../scripts/stack/ports.js';
 import { inbound, randomSenderNumber } from '../support/webhooks.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'temporal-down-'));

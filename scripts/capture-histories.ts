@@ -1,0 +1,73 @@
+// Captures real histories of every workflow type from a throwaway dev server into test/histories/<workflowType>/,
+// personal data redacted. The replay test replays each one against the current workflow code.
+//   npm run capture:histories            (all scenarios; existing files are kept unless --overwrite)
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { NativeConnection } from '@temporalio/worker';
+import { createSmsSender } from '../activities/sms-sender.js';
+import { createDb } from '../common/db.js';
+import { purgeProcessedWebhooksWorkflowType } from '../workflows/purge-processed-webhooks.js';
+import { createWorker } from '../worker/worker.js';
+import { applyMigrations } from './db/schema-engine.js';
+import { leadFollowUpScenarios, scenarioLeadName, type Scenario } from './histories/lead-follow-up-scenarios.js';
+import { redactHistory } from './histories/redact.js';
+import { dataDir, migrationsDir, projectRoot, temporalCliPath } from './stack/paths.js';
+import { freePort } from './stack/ports.js';
+import { startEmbeddedPostgres } from './stack/postgres.js';
+import { startDevServer } from './stack/temporal.js';
+
+const scenariosByType: Record<string, Scenario[]> = {
+  leadFollowUp: leadFollowUpScenarios,
+  [purgeProcessedWebhooksWorkflowType]: [
+    {
+      name: 'completed',
+      async run({ client, taskQueue }) {
+        const handle = await client.workflow.start(purgeProcessedWebhooksWorkflowType, { taskQueue, workflowId: 'purge-history-capture', args: [] });
+        await handle.result();
+        return handle.workflowId;
+      },
+    },
+  ],
+};
+
+const overwrite = process.argv.includes('--overwrite');
+// Inside the data folder: PostgreSQL runs as its own OS user and must be able to reach the directory.
+const scratch = path.join(dataDir, `capture-${process.pid}`);
+const [postgresPort, temporalPort] = await Promise.all([freePort(), freePort()]);
+const [database, server] = await Promise.all([
+  startEmbeddedPostgres({ dir: path.join(scratch, 'pg'), port: postgresPort, database: 'capture' }),
+  startDevServer({ port: temporalPort }),
+]);
+const db = createDb(database.url);
+const nativeConnection = await NativeConnection.connect({ address: server.address });
+const connection = await Connection.connect({ address: server.address });
+try {
+  await applyMigrations({ databaseUrl: database.url, migrationsDir });
+  const taskQueue = 'capture';
+  const worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender: createSmsSender({ kind: 'outbox' }) });
+  const client = new Client({ connection });
+  await worker.runUntil(async () => {
+    for (const [workflowType, scenarios] of Object.entries(scenariosByType)) {
+      const dir = path.join(projectRoot, 'test', 'histories', workflowType);
+      mkdirSync(dir, { recursive: true });
+      for (const scenario of scenarios) {
+        const file = path.join(dir, `${scenario.name}.json`);
+        if (existsSync(file) && !overwrite) continue;
+        const workflowId = await scenario.run({ client, db, taskQueue });
+        // The CLI writes the same proto JSON `temporal workflow show --output json` gives operators in production.
+        const history = execFileSync(temporalCliPath, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', server.address], { encoding: 'utf8' });
+        writeFileSync(file, redactHistory(history, [scenarioLeadName]));
+        process.stdout.write(`captured ${path.relative(projectRoot, file)} (${(JSON.parse(history) as { events: unknown[] }).events.length} events)\n`);
+      }
+    }
+    // Runs still sleeping were captured mid-flight; end them so the worker can stop.
+    for await (const run of client.workflow.list({ query: 'ExecutionStatus = "Running"' })) await client.workflow.getHandle(run.workflowId).terminate('capture finished');
+  });
+} finally {
+  await Promise.all([nativeConnection.close(), connection.close(), db.$disconnect()]);
+  await server.stop();
+  await database.stop();
+  rmSync(scratch, { recursive: true, force: true });
+}

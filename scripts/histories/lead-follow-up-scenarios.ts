@@ -1,0 +1,110 @@
+import { randomUUID } from 'node:crypto';
+import type { Client, WorkflowHandle } from '@temporalio/client';
+import { workflowInput } from '../../api/enrollment-starter.js';
+import type { Db } from '../../common/db.js';
+import type { leadFollowUp } from '../../workflows/lead-follow-up.js';
+import {
+  appointmentBookedSignal,
+  inboundReplySignal,
+  leadFollowUpWorkflowId,
+  leadFollowUpWorkflowType,
+  optOutSignal,
+  pauseUpdate,
+  resumeUpdate,
+  skipToStepUpdate,
+  statusQuery,
+  type LeadFollowUpInput,
+  type SequenceStep,
+} from '../../workflows/lead-follow-up.types.js';
+
+export interface ScenarioContext {
+  client: Client;
+  db: Db;
+  taskQueue: string;
+}
+
+export interface Scenario {
+  name: string;
+  /** Runs the scenario and returns the workflow whose history is kept; the run may still be going. */
+  run(context: ScenarioContext): Promise<string>;
+}
+
+/** The name every scenario's lead has: the redaction replaces it in the captured history. */
+export const scenarioLeadName = 'Ada';
+
+async function start(context: ScenarioContext, steps: SequenceStep[], overrides: Partial<LeadFollowUpInput> = {}): Promise<WorkflowHandle<typeof leadFollowUp>> {
+  const { db, client, taskQueue } = context;
+  const tenant = await db.tenant.create({ data: { name: `history-${randomUUID()}`, businessName: 'Acme Dental', windowStart: '00:00', windowEnd: '24:00', minGapSeconds: 0 } });
+  const lead = await db.lead.create({ data: { tenantId: tenant.id, phone: `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`, firstName: scenarioLeadName, timeZone: 'Europe/London' } });
+  const sequence = await db.sequenceDefinition.create({ data: { tenantId: tenant.id, name: 'history', version: 1, steps: steps as object[] } });
+  const input = { ...workflowInput(tenant, lead, sequence, randomUUID()), ...overrides };
+  return client.workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, { taskQueue, workflowId: leadFollowUpWorkflowId(tenant.id, lead.id), args: [input] });
+}
+
+const untilSent = async (handle: WorkflowHandle<typeof leadFollowUp>, count: number) => {
+  for (let tries = 0; (await handle.query(statusQuery)).messagesSent < count; tries += 1) {
+    if (tries > 100) throw new Error(`${handle.workflowId} did not send ${count} messages`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+};
+const later = { delaySeconds: 3600, template: 'Still interested, {{firstName}}?' };
+const first = { delaySeconds: 0, template: 'Hi {{firstName}}, thanks for contacting {{businessName}}.' };
+
+async function endedBySignal(context: ScenarioContext, signal: (handle: WorkflowHandle<typeof leadFollowUp>) => Promise<void>): Promise<string> {
+  const handle = await start(context, [first, later]);
+  await untilSent(handle, 1);
+  await signal(handle);
+  await handle.result();
+  return handle.workflowId;
+}
+
+export const leadFollowUpScenarios: Scenario[] = [
+  {
+    name: 'completed',
+    async run(context) {
+      const handle = await start(context, [first, { delaySeconds: 1, template: 'Book here' }]);
+      await handle.result();
+      return handle.workflowId;
+    },
+  },
+  { name: 'replied', run: (context) => endedBySignal(context, (handle) => handle.signal(inboundReplySignal, { messageSid: `SM${'0'.repeat(32)}` })) },
+  { name: 'opted-out', run: (context) => endedBySignal(context, (handle) => handle.signal(optOutSignal, { source: 'inbound_keyword' })) },
+  { name: 'booked', run: (context) => endedBySignal(context, (handle) => handle.signal(appointmentBookedSignal, { appointmentId: randomUUID() })) },
+  {
+    name: 'expired',
+    async run(context) {
+      const handle = await start(context, [first, later], { expiresAfterSeconds: 2 });
+      await handle.result();
+      return handle.workflowId;
+    },
+  },
+  {
+    name: 'cancelled',
+    async run(context) {
+      const handle = await start(context, [first, later]);
+      await untilSent(handle, 1);
+      await handle.cancel();
+      await handle.result().catch(() => undefined);
+      return handle.workflowId;
+    },
+  },
+  {
+    name: 'paused-resumed-skipped',
+    async run(context) {
+      const handle = await start(context, [later, later, { delaySeconds: 0, template: 'Last one' }]);
+      await handle.executeUpdate(pauseUpdate);
+      await handle.executeUpdate(resumeUpdate);
+      await handle.executeUpdate(skipToStepUpdate, { args: [{ step: 2 }] });
+      await handle.result();
+      return handle.workflowId;
+    },
+  },
+  {
+    name: 'sleeping',
+    async run(context) {
+      const handle = await start(context, [first, later]);
+      await untilSent(handle, 1);
+      return handle.workflowId;
+    },
+  },
+];

@@ -1,0 +1,43 @@
+// Every committed history replays against the current workflow code: a change that would break running workflows
+// fails here first. Histories come from `npm run capture:histories` (see docs/versioning.md).
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DefaultLogger, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DeterminismViolationError } from '@temporalio/workflow';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { bundleWorkflows } from '../support/temporal-test-env.js';
+
+const historiesDir = fileURLToPath(new URL('../histories', import.meta.url));
+const histories = readdirSync(historiesDir).flatMap((workflowType) =>
+  readdirSync(path.join(historiesDir, workflowType))
+    .filter((file) => file.endsWith('.json'))
+    .map((file) => ({ workflowType, name: file.replace(/\.json$/, ''), file: path.join(historiesDir, workflowType, file) })),
+);
+const load = (file: string): unknown => JSON.parse(readFileSync(file, 'utf8'));
+
+let workflowBundle: WorkflowBundleWithSourceMap;
+beforeAll(async () => {
+  workflowBundle = await bundleWorkflows();
+});
+
+describe('committed histories replay against the current workflow code', () => {
+  it('covers every outcome of leadFollowUp and the purge workflow', () => {
+    const names = histories.map((history) => `${history.workflowType}/${history.name}`);
+    expect(names).toEqual(
+      expect.arrayContaining(['leadFollowUp/completed', 'leadFollowUp/replied', 'leadFollowUp/opted-out', 'leadFollowUp/booked', 'leadFollowUp/expired', 'leadFollowUp/cancelled', 'leadFollowUp/sleeping', 'purgeProcessedWebhooks/completed']),
+    );
+  });
+
+  it.each(histories.map((history) => [`${history.workflowType}/${history.name}`, history.file]))('%s', async (_name, file) => {
+    await expect(Worker.runReplayHistory({ workflowBundle, replayName: _name }, load(file))).resolves.toBeUndefined();
+  });
+});
+
+describe('an incompatible change', () => {
+  it('fails the replay with a determinism violation', async () => {
+    const incompatible = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./incompatible/workflows.ts', import.meta.url)), logger: new DefaultLogger('WARN') });
+    const completed = histories.find((history) => history.workflowType === 'leadFollowUp' && history.name === 'completed');
+    await expect(Worker.runReplayHistory({ workflowBundle: incompatible }, load(completed?.file ?? ''))).rejects.toBeInstanceOf(DeterminismViolationError);
+  });
+});
