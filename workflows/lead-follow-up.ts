@@ -5,6 +5,7 @@ import {
   condition,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -24,7 +25,10 @@ import {
   type LeadFollowUpInput,
   type LeadFollowUpState,
 } from './lead-follow-up.types.js';
-import { enrollmentStatusKey, nextSendAtKey } from './search-attributes.js';
+import { enrollmentStatusKey, nextSendAtKey, waitingForKey } from './search-attributes.js';
+
+/** patch → deprecatePatch → removal: see docs/versioning.md. */
+const waitingForPatch = 'waiting-for-search-attribute';
 
 const retry = { backoffCoefficient: 2, nonRetryableErrorTypes: ['NotFoundError'] };
 const { recordEnrollmentStarted, recordEnrollmentOutcome } = proxyActivities<Activities>({
@@ -122,7 +126,11 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
       } else if (move.kind !== 'send') {
         const waitingFor = move.kind === 'pause' ? 'pause' : move.waitingFor;
         const nextSendAt = move.kind === 'pause' ? null : move.until.toISOString();
-        upsertSearchAttributes([{ key: nextSendAtKey, value: move.kind === 'pause' ? null : move.until }]);
+        upsertSearchAttributes([
+          { key: nextSendAtKey, value: move.kind === 'pause' ? null : move.until },
+          // Added after runs existed: histories recorded before it must replay without this attribute.
+          ...(patched(waitingForPatch) ? [{ key: waitingForKey, value: waitingFor }] : []),
+        ]);
         Object.assign(state, { waitingFor, nextSendAt });
         const seen = changes;
         await condition(() => changes !== seen, move.until.getTime() - Date.now());
@@ -159,7 +167,11 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
   }
 
   await CancellationScope.nonCancellable(async () => {
-    upsertSearchAttributes([{ key: enrollmentStatusKey, value: state.status }, { key: nextSendAtKey, value: null }]);
+    upsertSearchAttributes([
+      { key: enrollmentStatusKey, value: state.status },
+      { key: nextSendAtKey, value: null },
+      ...(patched(waitingForPatch) ? [{ key: waitingForKey, value: null }] : []),
+    ]);
     await recordEnrollmentOutcome({ enrollmentId: input.enrollmentId, tenantId: input.tenantId, leadId: input.leadId, status: state.status as EnrollmentOutcome, reason: state.closedReason ?? state.status });
   });
   // Rethrown once recorded, so Temporal shows the run as Canceled too.

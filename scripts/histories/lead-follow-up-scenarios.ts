@@ -32,9 +32,9 @@ export interface Scenario {
 /** The name every scenario's lead has: the redaction replaces it in the captured history. */
 export const scenarioLeadName = 'Ada';
 
-async function start(context: ScenarioContext, steps: SequenceStep[], overrides: Partial<LeadFollowUpInput> = {}): Promise<WorkflowHandle<typeof leadFollowUp>> {
+async function start(context: ScenarioContext, steps: SequenceStep[], overrides: Partial<LeadFollowUpInput> = {}, window = { windowStart: '00:00', windowEnd: '24:00' }): Promise<WorkflowHandle<typeof leadFollowUp>> {
   const { db, client, taskQueue } = context;
-  const tenant = await db.tenant.create({ data: { name: `history-${randomUUID()}`, businessName: 'Acme Dental', windowStart: '00:00', windowEnd: '24:00', minGapSeconds: 0 } });
+  const tenant = await db.tenant.create({ data: { name: `history-${randomUUID()}`, businessName: 'Acme Dental', ...window, minGapSeconds: 0 } });
   const lead = await db.lead.create({ data: { tenantId: tenant.id, phone: `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`, firstName: scenarioLeadName, timeZone: 'Europe/London' } });
   const sequence = await db.sequenceDefinition.create({ data: { tenantId: tenant.id, name: 'history', version: 1, steps: steps as object[] } });
   const input = { ...workflowInput(tenant, lead, sequence, randomUUID()), ...overrides };
@@ -47,6 +47,12 @@ const untilSent = async (handle: WorkflowHandle<typeof leadFollowUp>, count: num
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 };
+/** A one-hour window two hours from now, in the lead's zone (Europe/London): closed whenever this runs. */
+function windowClosedNow(): { windowStart: string; windowEnd: string } {
+  const hour = Number(new Intl.DateTimeFormat('en-GB', { hour: '2-digit', hourCycle: 'h23', timeZone: 'Europe/London' }).format(new Date()));
+  const at = (offset: number) => `${String((hour + offset) % 24).padStart(2, '0')}:00`;
+  return (hour + 3) % 24 > (hour + 2) % 24 ? { windowStart: at(2), windowEnd: at(3) } : { windowStart: '01:00', windowEnd: '02:00' };
+}
 const later = { delaySeconds: 3600, template: 'Still interested, {{firstName}}?' };
 const first = { delaySeconds: 0, template: 'Hi {{firstName}}, thanks for contacting {{businessName}}.' };
 
@@ -96,6 +102,18 @@ export const leadFollowUpScenarios: Scenario[] = [
       await handle.executeUpdate(resumeUpdate);
       await handle.executeUpdate(skipToStepUpdate, { args: [{ step: 2 }] });
       await handle.result();
+      return handle.workflowId;
+    },
+  },
+  {
+    // Recorded after the WaitingFor search attribute was added behind patched(): the marker is in this history.
+    name: 'waiting-for-window',
+    async run(context) {
+      const handle = await start(context, [first], {}, windowClosedNow());
+      for (let tries = 0; (await handle.query(statusQuery)).waitingFor !== 'window'; tries += 1) {
+        if (tries > 100) throw new Error('never waited for the window');
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
       return handle.workflowId;
     },
   },

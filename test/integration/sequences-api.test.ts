@@ -197,6 +197,26 @@ describe('batch enrollment', () => {
   });
 });
 
+describe('operators find runs by search attribute', () => {
+  it('everything held by the sending window: WaitingFor = "window"', async () => {
+    const hour = new Date().getUTCHours();
+    const closed = { windowStart: `${String((hour + 2) % 24).padStart(2, '0')}:00`, windowEnd: `${String(((hour + 2) % 24) + 1).padStart(2, '0')}:00` };
+    const { tenant, auth } = await createTenant(stack.db, { ...anytimeSettings, ...closed, defaultTimeZone: 'UTC' });
+    const lead = await createLead(auth);
+    const sequence = await createSequence(auth, [{ delaySeconds: 0, template: 'held' }]);
+    const enrolled = await api().post('/v1/enrollments').set(auth).send({ leadId: lead.id, sequenceId: sequence.id });
+    await expect
+      .poll(async () => {
+        const found = [];
+        for await (const run of stack.client.workflow.list({ query: `TenantId = "${tenant.id}" AND WaitingFor = "window"` })) found.push(run.workflowId);
+        return found;
+      }, { timeout: 15_000, interval: 500 })
+      .toEqual([enrolled.body.workflowId]);
+    expect(stack.fake.createCallsTo(lead.phone)).toBe(0);
+    await api().post(`/v1/enrollments/${enrolled.body.id}/cancel`).set(auth);
+  });
+});
+
 describe('tenant settings', () => {
   it('reads and changes the window and caps, refusing a window that ends before it starts', async () => {
     const { auth } = await createTenant(stack.db);
