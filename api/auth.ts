@@ -23,7 +23,8 @@ export function requireTenant(db: Db): RequestHandler {
     const match = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
     if (!match?.[1]) throw new ApiError(401, 'unauthorized', 'Send a tenant API key as "Authorization: Bearer <key>"');
     const apiKey = await db.apiKey.findUnique({ where: { hash: hashApiKey(match[1]) } });
-    if (!apiKey || apiKey.revokedAt) throw new ApiError(401, 'unauthorized', 'The API key is unknown or revoked');
+    // A rotated key carries a revocation time in the future: it works until then.
+    if (!apiKey || (apiKey.revokedAt && apiKey.revokedAt <= new Date())) throw new ApiError(401, 'unauthorized', 'The API key is unknown or revoked');
     req.tenantId = apiKey.tenantId;
     next();
   };

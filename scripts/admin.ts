@@ -1,0 +1,65 @@
+// Tenants and their API keys, for operators (keys are shown once, at creation; only their hashes are stored).
+//   npm run admin -- tenant:create <name> <businessName> [region=US] [timeZone=America/New_York]
+//   npm run admin -- key:create <tenantId> <keyName>
+//   npm run admin -- key:list <tenantId>
+//   npm run admin -- key:revoke <keyPrefix>
+//   npm run admin -- key:rotate <keyPrefix> [graceHours=24]   new key now; the old one keeps working for the grace period
+import { generateApiKey } from '../api/auth.js';
+import { configSchema, orExit, parseSettings } from '../common/config.js';
+import { createDb } from '../common/db.js';
+import { isKnownTimeZone } from '../common/phone.js';
+
+const usage = `usage: npm run admin -- tenant:create <name> <businessName> [region] [timeZone]
+                      | key:create <tenantId> <keyName> | key:list <tenantId> | key:revoke <keyPrefix> | key:rotate <keyPrefix> [graceHours]`;
+const { DATABASE_URL } = orExit(() => parseSettings(configSchema.pick({ DATABASE_URL: true })));
+const db = createDb(DATABASE_URL, { maxConnections: 1 });
+const [command, ...args] = process.argv.slice(2);
+const out = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+const fail = (message: string): never => {
+  process.stderr.write(`${message}\n`);
+  process.exit(2);
+};
+
+async function createKey(tenantId: string, name: string) {
+  const key = generateApiKey();
+  await db.apiKey.create({ data: { tenantId, name, prefix: key.prefix, hash: key.hash } });
+  return { tenantId, name, prefix: key.prefix, key: key.key };
+}
+
+async function keyByPrefix(prefix: string) {
+  const keys = await db.apiKey.findMany({ where: { prefix } });
+  if (keys.length !== 1) fail(keys.length ? `prefix ${prefix} matches ${keys.length} keys: give a longer one` : `no key with prefix ${prefix}`);
+  return keys[0] as (typeof keys)[number];
+}
+
+try {
+  if (command === 'tenant:create' && args.length >= 2) {
+    const [name = '', businessName = '', region = 'US', timeZone = 'America/New_York'] = args;
+    if (!isKnownTimeZone(timeZone)) fail(`unknown IANA time zone ${timeZone}`);
+    const tenant = await db.tenant.create({ data: { name, businessName, defaultRegion: region, defaultTimeZone: timeZone } });
+    out(await createKey(tenant.id, 'initial'));
+  } else if (command === 'key:create' && args.length === 2) {
+    const [tenantId = '', name = ''] = args;
+    if (!(await db.tenant.findUnique({ where: { id: tenantId } }))) fail(`no tenant ${tenantId}`);
+    out(await createKey(tenantId, name));
+  } else if (command === 'key:list' && args.length === 1) {
+    const keys = await db.apiKey.findMany({ where: { tenantId: args[0] ?? '' }, orderBy: { createdAt: 'asc' } });
+    out(keys.map((key) => ({ name: key.name, prefix: key.prefix, createdAt: key.createdAt, revokedAt: key.revokedAt })));
+  } else if (command === 'key:revoke' && args.length === 1) {
+    const key = await keyByPrefix(args[0] ?? '');
+    await db.apiKey.update({ where: { id: key.id }, data: { revokedAt: new Date() } });
+    out({ prefix: key.prefix, revoked: true });
+  } else if (command === 'key:rotate' && args.length >= 1) {
+    const key = await keyByPrefix(args[0] ?? '');
+    const graceHours = Number(args[1] ?? 24);
+    if (!Number.isFinite(graceHours) || graceHours < 0) fail('graceHours must be a number of hours, 0 or more');
+    const replacement = await createKey(key.tenantId, key.name);
+    const revokedAt = new Date(Date.now() + graceHours * 3_600_000);
+    await db.apiKey.update({ where: { id: key.id }, data: { revokedAt } });
+    out({ ...replacement, replaces: key.prefix, oldKeyStopsAt: revokedAt });
+  } else {
+    fail(usage);
+  }
+} finally {
+  await db.$disconnect();
+}

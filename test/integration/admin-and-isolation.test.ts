@@ -1,0 +1,70 @@
+// Tenant API keys (the admin command, as operators run it) and tenant isolation on every route.
+import { execFileSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { projectRoot } from '../../scripts/stack/paths.js';
+import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { startTestStack, type TestStack } from '../support/stack.js';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(() => stack?.stop());
+
+const admin = (...args: string[]) =>
+  JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', 'scripts/admin.ts', ...args], { cwd: projectRoot, env: { PATH: process.env.PATH ?? '', DATABASE_URL: inject('databaseUrl') }, encoding: 'utf8' })) as Record<string, unknown>;
+const bearer = (key: unknown) => ({ Authorization: `Bearer ${String(key)}` });
+
+describe('tenant API keys', () => {
+  it('are created, listed by prefix only, rotated with a grace period, and revoked', async () => {
+    const created = admin('tenant:create', `admin-${randomUUID()}`, 'Admin Dental', 'GB', 'Europe/London');
+    expect((await request(stack.app).get('/v1/settings').set(bearer(created.key))).status).toBe(200);
+    const listed = admin('key:list', String(created.tenantId)) as unknown as { prefix: string; key?: string }[];
+    expect(listed).toEqual([expect.objectContaining({ prefix: created.prefix })]);
+    expect(JSON.stringify(listed)).not.toContain(String(created.key));
+    expect(await stack.db.apiKey.count({ where: { hash: String(created.key) } })).toBe(0);
+
+    const rotated = admin('key:rotate', String(created.prefix), '1');
+    expect((await request(stack.app).get('/v1/settings').set(bearer(created.key))).status).toBe(200);
+    expect((await request(stack.app).get('/v1/settings').set(bearer(rotated.key))).status).toBe(200);
+    admin('key:revoke', String(created.prefix));
+    expect((await request(stack.app).get('/v1/settings').set(bearer(created.key))).status).toBe(401);
+    expect((await request(stack.app).get('/v1/settings').set(bearer(rotated.key))).status).toBe(200);
+  });
+});
+
+describe('tenant isolation: another tenant’s key gets 404 on every route, and changes nothing', () => {
+  it('leads, sequences, enrollments (read, list, signal-like updates, cancel), batch, opt-outs', async () => {
+    const owner = await createTenant(stack.db, anytimeSettings);
+    const other = await createTenant(stack.db, anytimeSettings);
+    const phone = randomUkMobile();
+    const lead = (await request(stack.app).post('/v1/leads').set(owner.auth).send({ phone: phone.national, firstName: 'Ada' })).body as { id: string };
+    const sequence = (await request(stack.app).post('/v1/sequences').set(owner.auth).send({ name: 'mine', steps: [{ delaySeconds: 3600, template: 'x' }] })).body as { id: string };
+    const enrollment = (await request(stack.app).post('/v1/enrollments').set(owner.auth).send({ leadId: lead.id, sequenceId: sequence.id })).body as { id: string };
+    const api = request(stack.app);
+    const attempts = [
+      api.get(`/v1/leads/${lead.id}`).set(other.auth),
+      api.patch(`/v1/leads/${lead.id}`).set(other.auth).send({ firstName: 'Mallory' }),
+      api.delete(`/v1/leads/${lead.id}`).set(other.auth),
+      api.get(`/v1/sequences/${sequence.id}`).set(other.auth),
+      api.post('/v1/enrollments').set(other.auth).send({ leadId: lead.id, sequenceId: sequence.id }),
+      api.get(`/v1/enrollments/${enrollment.id}`).set(other.auth),
+      api.post(`/v1/enrollments/${enrollment.id}/pause`).set(other.auth),
+      api.post(`/v1/enrollments/${enrollment.id}/resume`).set(other.auth),
+      api.post(`/v1/enrollments/${enrollment.id}/skip`).set(other.auth).send({ step: 0 }),
+      api.post(`/v1/enrollments/${enrollment.id}/cancel`).set(other.auth),
+      api.post('/v1/enrollments/batch').set(other.auth).send({ sequenceId: sequence.id, dryRun: true, leads: [{ phone: phone.national }] }),
+    ];
+    const statuses = (await Promise.all(attempts)).map((response) => response.status);
+    expect(statuses).toEqual(attempts.map(() => 404));
+
+    const lists = await Promise.all([api.get('/v1/leads').set(other.auth), api.get(`/v1/enrollments?leadId=${lead.id}`).set(other.auth), api.get('/v1/opt-outs').set(other.auth)]);
+    for (const response of lists) expect(response.body.items).toEqual([]);
+    const mine = await api.get(`/v1/enrollments/${enrollment.id}`).set(owner.auth);
+    expect(mine.body).toMatchObject({ status: 'running', live: { paused: false, status: 'running' } });
+    expect((await api.get(`/v1/leads/${lead.id}`).set(owner.auth)).body.firstName).toBe('Ada');
+    await api.post(`/v1/enrollments/${enrollment.id}/cancel`).set(owner.auth);
+  });
+});
