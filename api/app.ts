@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import type { Db } from '../common/db.js';
+import { rateLimitPerKey, securityHeaders } from './abuse.js';
 import { requireTenant } from './auth.js';
 import type { SignalRelay } from './signal-relay.js';
 import { errorHandler, unknownRoute } from './errors.js';
@@ -27,13 +28,18 @@ export interface AppDeps {
   signalRelay: SignalRelay;
   twilioAuthToken: string | undefined;
   publicBaseUrl: string | undefined;
+  /** Requests per minute per API key; default 600. */
+  requestsPerMinute?: number | undefined;
 }
 
+/** Per API key, in each API process: an abuse guard (api/abuse.ts). */
+const defaultRequestsPerMinute = 600;
 const requestIdPattern = /^[\w.:-]{1,128}$/;
 
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use(securityHeaders);
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -53,6 +59,7 @@ export function createApp(deps: AppDeps): Express {
 
   const v1 = express.Router();
   v1.use(requireTenant(deps.db));
+  v1.use(rateLimitPerKey(deps.requestsPerMinute ?? defaultRequestsPerMinute));
   v1.use(settingsRouter(deps));
   v1.use(leadsRouter(deps));
   v1.use(sequencesRouter(deps));

@@ -14,6 +14,7 @@ export function generateApiKey(): { key: string; prefix: string; hash: string } 
 declare module 'express-serve-static-core' {
   interface Request {
     tenantId?: string;
+    apiKeyId?: string;
   }
 }
 
@@ -26,6 +27,7 @@ export function requireTenant(db: Db): RequestHandler {
     // A rotated key carries a revocation time in the future: it works until then.
     if (!apiKey || (apiKey.revokedAt && apiKey.revokedAt <= new Date())) throw new ApiError(401, 'unauthorized', 'The API key is unknown or revoked');
     req.tenantId = apiKey.tenantId;
+    req.apiKeyId = apiKey.id;
     next();
   };
 }

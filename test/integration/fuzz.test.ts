@@ -1,0 +1,123 @@
+// Property-based fuzzing of every API and webhook endpoint: whatever arrives, no 5xx, every refusal in the one error
+// shape, and nothing stored from a rejected request. The counts per endpoint are printed (docs/reliability.md).
+import fc from 'fast-check';
+import request from 'supertest';
+import twilio from 'twilio';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { inboundWebhookPath, publicUrl, statusWebhookPath } from '../../common/config.js';
+import { anytimeSettings, createTenant } from '../support/fixtures.js';
+import { startTestStack, testAuthToken, testPublicBaseUrl, type TestStack } from '../support/stack.js';
+
+let stack: TestStack;
+let auth: Record<string, string>;
+let tenantId: string;
+let ids: { lead: string; sequence: string; enrollment: string };
+const tried: Record<string, { requests: number; rejected: number }> = {};
+
+beforeAll(async () => {
+  stack = await startTestStack();
+  const tenant = await createTenant(stack.db, { ...anytimeSettings, senders: { create: { value: '+15551230000' } } });
+  ({ auth } = tenant);
+  tenantId = tenant.tenant.id;
+  const lead = await request(stack.app).post('/v1/leads').set(auth).send({ phone: '07700 900555', firstName: 'Ada' });
+  const sequence = await request(stack.app).post('/v1/sequences').set(auth).send({ name: 'fuzz', steps: [{ delaySeconds: 3600, template: 'x' }] });
+  const enrollment = await request(stack.app).post('/v1/enrollments').set(auth).send({ leadId: lead.body.id, sequenceId: sequence.body.id });
+  ids = { lead: lead.body.id, sequence: sequence.body.id, enrollment: enrollment.body.id };
+});
+afterAll(async () => {
+  process.stdout.write(`fuzz: ${JSON.stringify(tried)}\n`);
+  await request(stack.app).post(`/v1/enrollments/${ids.enrollment}/cancel`).set(auth);
+  await stack?.stop();
+});
+
+/** Rows a rejected request must not have added. */
+async function footprint() {
+  const where = { tenantId };
+  const [leads, sequences, enrollments, messages, optOuts, consent] = await Promise.all([
+    stack.db.lead.count({ where }),
+    stack.db.sequenceDefinition.count({ where }),
+    stack.db.enrollment.count({ where }),
+    stack.db.message.count({ where }),
+    stack.db.optOut.count({ where }),
+    stack.db.consentEvent.count({ where }),
+  ]);
+  return { leads, sequences, enrollments, messages, optOuts, consent };
+}
+
+const nearMissValue = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.object({ maxDepth: 1 }));
+const fields = (names: string[]) => fc.dictionary(fc.constantFrom(...names, 'extra', '__proto__', 'constructor'), nearMissValue, { maxKeys: names.length + 1 });
+/** Sent as raw text with a JSON content type: valid JSON of any shape, or not JSON at all. */
+const anyBody = fc.oneof(fc.jsonValue({ maxDepth: 2 }).map((value) => JSON.stringify(value)), fc.string(), fc.constant(''));
+
+async function check(name: string, send: () => Promise<request.Response>): Promise<void> {
+  const before = await footprint();
+  const response = await send();
+  const entry = (tried[name] ??= { requests: 0, rejected: 0 });
+  entry.requests += 1;
+  expect(response.status, `${name} answered ${response.status}: ${response.text.slice(0, 300)}`).toBeLessThan(500);
+  if (response.status >= 400) {
+    entry.rejected += 1;
+    if (response.type === 'application/json') expect(response.body.error).toMatchObject({ code: expect.any(String), message: expect.any(String) });
+    expect(response.text).not.toMatch(/at .+\.(ts|js):\d+|prisma|SELECT|INSERT/i);
+    expect(await footprint()).toEqual(before);
+  }
+}
+
+/** CI runs a short pass; FUZZ_RUNS=500 npx vitest run test/integration/fuzz.test.ts is the documented long one. */
+const runs = { numRuns: Number(process.env.FUZZ_RUNS ?? 40) };
+const jsonEndpoints: [string, string, (body: unknown) => request.Test, string[]][] = [
+  ['POST /v1/leads', 'post', (body) => request(stack.app).post('/v1/leads').set(auth).type('json').send(typeof body === 'string' ? body : JSON.stringify(body)), ['phone', 'firstName', 'lastName', 'timeZone']],
+  ['PATCH /v1/leads/:id', 'patch', (body) => request(stack.app).patch(`/v1/leads/${ids.lead}`).set(auth).type('json').send(typeof body === 'string' ? body : JSON.stringify(body)), ['firstName', 'lastName', 'timeZone']],
+  ['POST /v1/sequences', 'post', (body) => request(stack.app).post('/v1/sequences').set(auth).type('json').send(typeof body === 'string' ? body : JSON.stringify(body)), ['name', 'steps']],
+  ['POST /v1/enrollments', 'post', (body) => request(stack.app).post('/v1/enrollments').set(auth).type('json').send(typeof body === 'string' ? body : JSON.stringify(body)), ['leadId', 'sequenceId']],
+  ['POST /v1/enrollments/batch', 'post', (body) => request(stack.app).post('/v1/enrollments/batch').set(auth).type('json').send(typeof body === 'string' ? body : JSON.stringify(body)), ['sequenceId', 'dryRun', 'leads']],
+  ['POST /v1/enrollments/:id/skip', 'post', (body) => request(stack.app).post(`/v1/enrollments/${ids.enrollment}/skip`).set(auth).type('json').send(typeof body === 'string' ? body : JSON.stringify(body)), ['step']],
+  ['PATCH /v1/settings', 'patch', (body) => request(stack.app).patch('/v1/settings').set(auth).type('json').send(typeof body === 'string' ? body : JSON.stringify(body)), ['windowStart', 'windowEnd', 'maxPerDay', 'senders', 'defaultRegion']],
+  ['POST /v1/opt-outs', 'post', (body) => request(stack.app).post('/v1/opt-outs').set(auth).type('json').send(typeof body === 'string' ? body : JSON.stringify(body)), ['phone', 'source', 'note']],
+];
+
+describe('fuzzing: no 5xx, one error shape, nothing stored from a rejection', () => {
+  it.each(jsonEndpoints)('%s', async (name, _method, send, names) => {
+    await fc.assert(fc.asyncProperty(fc.oneof(fields(names), anyBody), (body) => check(name, () => send(body))), runs);
+  });
+
+  it('path and query parameters of the read and operation routes', async () => {
+    const segment = fc.oneof(fc.uuid(), fc.string({ maxLength: 40 }).map(encodeURIComponent), fc.constant('%00'), fc.constant('..'));
+    await fc.assert(
+      fc.asyncProperty(segment, fc.constantFrom('leads', 'sequences', 'enrollments'), fc.constantFrom('', '/pause', '/resume', '/cancel'), async (id, resource, action) => {
+        const path = `/v1/${resource}/${id}${resource === 'enrollments' ? action : ''}`;
+        await check(`${action ? 'POST' : 'GET'} /v1/${resource}/:id${action}`, () => (action ? request(stack.app).post(path).set(auth) : request(stack.app).get(path).set(auth)));
+      }),
+      runs,
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.dictionary(fc.constantFrom('limit', 'before', 'leadId', 'status', 'since', 'x'), fc.string({ maxLength: 30 })), fc.constantFrom('/v1/leads', '/v1/enrollments', '/v1/opt-outs', '/v1/reports/messages'), async (query, path) => {
+        await check(`GET ${path}?…`, () => request(stack.app).get(path).query(query).set(auth));
+      }),
+      runs,
+    );
+  });
+
+  it('CSV batch uploads', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.string({ maxLength: 300 }), fc.boolean(), async (csv, dryRun) => {
+        await check('POST /v1/enrollments/batch (CSV)', () => request(stack.app).post(`/v1/enrollments/batch?sequenceId=${ids.sequence}&dryRun=${dryRun}`).set(auth).set('Content-Type', 'text/csv').send(csv));
+      }),
+      runs,
+    );
+  });
+
+  it.each([
+    ['inbound', inboundWebhookPath, ['MessageSid', 'From', 'To', 'Body', 'MessagingServiceSid']],
+    ['status', statusWebhookPath, ['MessageSid', 'MessageStatus', 'ErrorCode']],
+  ])('webhook %s, signed and unsigned', async (name, path, names) => {
+    const params = fc.dictionary(fc.constantFrom(...names, 'Extra'), fc.string({ maxLength: 40 }));
+    await fc.assert(
+      fc.asyncProperty(params, fc.boolean(), async (form, signed) => {
+        const call = request(stack.app).post(path).type('form').send(form);
+        await check(`POST ${path}${signed ? ' (signed)' : ''}`, () => (signed ? call.set('X-Twilio-Signature', twilio.getExpectedTwilioSignature(testAuthToken, publicUrl(testPublicBaseUrl, path), form)) : call));
+      }),
+      runs,
+    );
+  });
+});
