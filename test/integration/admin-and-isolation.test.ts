@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createApp } from '../../api/app.js';
 import { projectRoot } from '../../scripts/stack/paths.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
@@ -66,5 +67,29 @@ describe('tenant isolation: another tenant’s key gets 404 on every route, and 
     expect(mine.body).toMatchObject({ status: 'running', live: { paused: false, status: 'running' } });
     expect((await api.get(`/v1/leads/${lead.id}`).set(owner.auth)).body.firstName).toBe('Ada');
     await api.post(`/v1/enrollments/${enrollment.id}/cancel`).set(owner.auth);
+  });
+});
+
+describe('abuse limits', () => {
+  it('answers 429 with Retry-After past the per-key rate, per key, and sets security headers', async () => {
+    const limited = createApp({ ...stack.deps, requestsPerMinute: 3 });
+    const first = await createTenant(stack.db);
+    const second = await createTenant(stack.db);
+    const statuses = [];
+    for (let i = 0; i < 4; i += 1) statuses.push((await request(limited).get('/v1/settings').set(first.auth)).status);
+    expect(statuses).toEqual([200, 200, 200, 429]);
+    const refused = await request(limited).get('/v1/settings').set(first.auth);
+    expect(refused.body.error.code).toBe('rate_limited');
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect((await request(limited).get('/v1/settings').set(second.auth)).status).toBe(200);
+    expect(refused.headers['x-content-type-options']).toBe('nosniff');
+    expect(refused.headers['x-powered-by']).toBeUndefined();
+  });
+
+  it('refuses bodies over the size limit with 413 in the error shape', async () => {
+    const { auth } = await createTenant(stack.db);
+    const response = await request(stack.app).post('/v1/leads').set(auth).set('Content-Type', 'application/json').send(`{"phone":"${'1'.repeat(6 * 1024 * 1024)}"}`);
+    expect(response.status).toBe(413);
+    expect(response.body.error.code).toBe('payload_too_large');
   });
 });
