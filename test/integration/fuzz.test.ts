@@ -107,6 +107,22 @@ describe('fuzzing: no 5xx, one error shape, nothing stored from a rejection', ()
     );
   });
 
+  it('well-formed, signed inbound messages with arbitrary bodies reach the keyword and consent code', async () => {
+    const form = fc.record({
+      MessageSid: fc.stringMatching(/^SM[0-9a-f]{32}$/),
+      From: fc.oneof(fc.constantFrom('+447700900555', '+447700900556'), fc.string({ maxLength: 20 })),
+      To: fc.constantFrom('+15551230000', '+15550000000'),
+      Body: fc.oneof(fc.constantFrom('STOP', ' stop. ', 'Stop all', 'START', 'help', 'INFO?', 'opt out'), fc.string({ maxLength: 200 }), fc.string({ unit: 'grapheme', maxLength: 50 })),
+    });
+    await fc.assert(
+      fc.asyncProperty(form, async (params) => {
+        const signature = twilio.getExpectedTwilioSignature(testAuthToken, publicUrl(testPublicBaseUrl, inboundWebhookPath), params);
+        await check(`POST ${inboundWebhookPath} (signed, well-formed)`, () => request(stack.app).post(inboundWebhookPath).type('form').send(params).set('X-Twilio-Signature', signature));
+      }),
+      runs,
+    );
+  });
+
   it.each([
     ['inbound', inboundWebhookPath, ['MessageSid', 'From', 'To', 'Body', 'MessagingServiceSid']],
     ['status', statusWebhookPath, ['MessageSid', 'MessageStatus', 'ErrorCode']],
