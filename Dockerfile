@@ -7,4 +7,5 @@ COPY . .
 RUN npx prisma generate && npx tsx scripts/build-workflow-bundle.ts dist/workflow-bundle.js
 ENV NODE_ENV=production WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js API_HOST=0.0.0.0
 USER node
-CMD ["npx", "tsx", "api/index.ts"]
+# node itself is PID 1's command (no npm/npx shell in between), so `docker stop`'s SIGTERM reaches the graceful shutdown.
+CMD ["node", "--import", "tsx", "api/index.ts"]

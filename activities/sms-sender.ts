@@ -5,6 +5,8 @@ import { createTwilioClient } from './twilio-client.js';
 export interface OutboundSms {
   to: string;
   body: string;
+  /** Twilio drops the message if it is still queued this long after the create call (its ValidityPeriod). */
+  validityPeriodSeconds?: number;
 }
 
 export interface SentSms {
@@ -80,7 +82,15 @@ export function createTwilioSender(
   return {
     mode: 'twilio',
     async send(sms) {
-      const message = await guarded(() => client.messages.create({ to: sms.to, body: sms.body, ...sender, ...(statusCallbackUrl ? { statusCallback: statusCallbackUrl } : {}) }));
+      const message = await guarded(() =>
+        client.messages.create({
+          to: sms.to,
+          body: sms.body,
+          ...sender,
+          ...(statusCallbackUrl ? { statusCallback: statusCallbackUrl } : {}),
+          ...(sms.validityPeriodSeconds ? { validityPeriod: sms.validityPeriodSeconds } : {}),
+        }),
+      );
       return toSentSms(message);
     },
     async findSent(sms, since, knownSids) {

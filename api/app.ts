@@ -4,10 +4,12 @@ import type { Client } from '@temporalio/client';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import type { Db } from '../common/db.js';
+import { createApiMetrics, type ApiMetrics } from '../common/metrics.js';
 import { rateLimitPerKey, securityHeaders } from './abuse.js';
 import { requireTenant } from './auth.js';
 import type { SignalRelay } from './signal-relay.js';
 import { errorHandler, unknownRoute } from './errors.js';
+import { appointmentsRouter } from './routes/appointments.js';
 import { enrollmentBatchRouter } from './routes/enrollment-batch.js';
 import { enrollmentsRouter } from './routes/enrollments.js';
 import { healthRouter } from './routes/health.js';
@@ -28,8 +30,10 @@ export interface AppDeps {
   signalRelay: SignalRelay;
   twilioAuthToken: string | undefined;
   publicBaseUrl: string | undefined;
-  /** Requests per minute per API key; default 600. */
+  /** Requests per minute per API key (API_RATE_LIMIT_PER_MINUTE); default 600. */
   requestsPerMinute?: number | undefined;
+  /** The process's registry (api/index.ts); unset: the app gets one of its own. Served at GET /metrics. */
+  metrics?: ApiMetrics | undefined;
 }
 
 /** Per API key, in each API process: an abuse guard (api/abuse.ts). */
@@ -40,6 +44,8 @@ export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(securityHeaders);
+  const metrics = deps.metrics ?? createApiMetrics();
+  app.use(metrics.httpMiddleware);
   app.use(
     pinoHttp({
       logger: deps.logger,
@@ -55,17 +61,20 @@ export function createApp(deps: AppDeps): Express {
   // 10,000 batch rows fit in a few MiB; anything larger is refused before it is parsed.
   app.use(express.json({ limit: '5mb' }));
   app.use(healthRouter(deps));
-  app.use(twilioWebhooksRouter({ db: deps.db, signalRelay: deps.signalRelay, authToken: deps.twilioAuthToken, publicBaseUrl: deps.publicBaseUrl }));
+  // Like /health, no key: Prometheus scrapes it (keep it off the public internet at the proxy).
+  app.get('/metrics', metrics.handler);
+  app.use(twilioWebhooksRouter({ db: deps.db, signalRelay: deps.signalRelay, authToken: deps.twilioAuthToken, publicBaseUrl: deps.publicBaseUrl, metrics }));
 
   const v1 = express.Router();
   v1.use(requireTenant(deps.db));
   v1.use(rateLimitPerKey(deps.requestsPerMinute ?? defaultRequestsPerMinute));
   v1.use(settingsRouter(deps));
-  v1.use(leadsRouter(deps));
+  v1.use(leadsRouter({ ...deps, metrics }));
   v1.use(sequencesRouter(deps));
   v1.use(enrollmentBatchRouter(deps));
   v1.use(enrollmentsRouter(deps));
-  v1.use(optOutsRouter(deps));
+  v1.use(appointmentsRouter(deps));
+  v1.use(optOutsRouter({ ...deps, metrics }));
   v1.use(reportsRouter(deps));
   app.use('/v1', v1);
 

@@ -2,13 +2,17 @@ import { Client, Connection } from '@temporalio/client';
 import { loadConfigOrExit, smsMode } from '../common/config.js';
 import { createDb } from '../common/db.js';
 import { createLogger } from '../common/logger.js';
+import { createApiMetrics } from '../common/metrics.js';
+import { describeTemporalConnection, temporalConnectionOptions } from '../common/temporal-connection.js';
 import { createApp } from './app.js';
 import { createSignalRelay } from './signal-relay.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'api' });
+const temporalOptions = temporalConnectionOptions(config);
+logger.info({ temporal: describeTemporalConnection(temporalOptions), namespace: config.TEMPORAL_NAMESPACE }, 'Temporal connection');
 // Lazy: the API starts (and /health reports it) even while Temporal is down.
-const connection = Connection.lazy({ address: config.TEMPORAL_ADDRESS });
+const connection = Connection.lazy(temporalOptions);
 const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 const db = createDb(config.DATABASE_URL);
 const signalRelay = createSignalRelay({ db, temporal, logger });
@@ -23,22 +27,58 @@ const app = createApp({
   signalRelay,
   twilioAuthToken: config.TWILIO_AUTH_TOKEN,
   publicBaseUrl: config.PUBLIC_BASE_URL,
+  metrics: createApiMetrics({ defaultMetrics: true }),
+  requestsPerMinute: config.API_RATE_LIMIT_PER_MINUTE,
 });
 
 const server = app.listen(config.API_PORT, config.API_HOST, () => {
   logger.info({ url: `http://${config.API_HOST}:${config.API_PORT}` }, 'API listening');
 });
 
-// Stop accepting, let requests in flight finish, then release the database and Temporal connections.
-const shutdown = (signal: string) => {
-  logger.info({ signal }, 'API shutting down');
+let stopping = false;
+// A keep-alive client is told to reconnect (and so finds the next instance) instead of reusing this connection.
+server.on('request', (_req, res) => {
+  if (stopping) res.setHeader('Connection', 'close');
+});
+
+/**
+ * Stop accepting, let requests in flight finish, then release the database and Temporal connections and exit 0.
+ * Requests still running after API_SHUTDOWN_GRACE_SECONDS are cut off and the process exits 1.
+ */
+function shutdown(signal: string): void {
+  if (stopping) {
+    logger.info({ signal }, 'API already shutting down');
+    return;
+  }
+  stopping = true;
+  const graceMs = config.API_SHUTDOWN_GRACE_SECONDS * 1000;
+  logger.info({ signal, graceSeconds: config.API_SHUTDOWN_GRACE_SECONDS }, 'API shutting down: no new connections, requests in flight finish');
   signalRelay.stop();
-  server.close(async () => {
-    await db.$disconnect();
-    await connection.close();
-    process.exit(0);
+  // A keep-alive connection whose request finishes becomes idle: close it then, so server.close() can complete.
+  const sweep = setInterval(() => server.closeIdleConnections(), 200);
+  const deadline = setTimeout(() => {
+    logger.error({ graceSeconds: config.API_SHUTDOWN_GRACE_SECONDS }, 'API shutdown grace time over: requests still in flight are cut off');
+    server.closeAllConnections();
+    process.exit(1);
+  }, graceMs);
+  server.close((error) => {
+    void (async () => {
+      let code = error ? 1 : 0;
+      if (error) logger.error({ err: error }, 'API server did not close cleanly');
+      try {
+        await db.$disconnect();
+        await connection.close();
+      } catch (closeError) {
+        code = 1;
+        logger.error({ err: closeError }, 'API connections did not close cleanly');
+      }
+      clearTimeout(deadline);
+      clearInterval(sweep);
+      logger.info({ exitCode: code }, 'API stopped');
+      process.exit(code);
+    })();
   });
   server.closeIdleConnections();
-};
-process.once('SIGTERM', () => shutdown('SIGTERM'));
-process.once('SIGINT', () => shutdown('SIGINT'));
+}
+process.on('SIGTERM', () => shutdown('SIGTERM'));
+process.on('SIGINT', () => shutdown('SIGINT'));

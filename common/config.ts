@@ -1,6 +1,19 @@
+import { accessSync, constants, statSync } from 'node:fs';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(1).max(65535);
+const seconds = z.coerce.number().int().min(0).max(3600);
+const readableFile = z
+  .string()
+  .min(1)
+  .refine((path) => {
+    try {
+      accessSync(path, constants.R_OK);
+      return statSync(path).isFile();
+    } catch {
+      return false;
+    }
+  }, 'no readable file at this path');
 
 export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -18,6 +31,19 @@ export const configSchema = z.object({
   TWILIO_MESSAGING_SERVICE_SID: z.string().regex(/^MG[0-9a-fA-F]{32}$/, 'must be MG followed by 32 hex digits').optional(),
   TWILIO_API_BASE_URL: z.url().optional(),
   PUBLIC_BASE_URL: z.url().optional(),
+  // Production Temporal (self-hosted with TLS, or Temporal Cloud): configuration only, see common/temporal-connection.ts.
+  TEMPORAL_TLS: z.enum(['true', 'false'], 'must be true or false').transform((value) => value === 'true').optional(),
+  TEMPORAL_TLS_CERT_PATH: readableFile.optional(),
+  TEMPORAL_TLS_KEY_PATH: readableFile.optional(),
+  TEMPORAL_TLS_CA_PATH: readableFile.optional(),
+  TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  // Operability: metrics and graceful shutdown.
+  WORKER_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+  WORKER_SHUTDOWN_GRACE_SECONDS: seconds.default(30),
+  API_SHUTDOWN_GRACE_SECONDS: seconds.default(20),
+  API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -67,7 +93,22 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (config.TWILIO_ACCOUNT_SID && !config.TWILIO_FROM_NUMBER && !config.TWILIO_MESSAGING_SERVICE_SID) {
     throw new ConfigError(['Invalid setting TWILIO_FROM_NUMBER: set it or TWILIO_MESSAGING_SERVICE_SID when Twilio credentials are set']);
   }
+  const temporalProblems = temporalTlsProblems(config);
+  if (temporalProblems.length) throw new ConfigError(temporalProblems);
   return config;
+}
+
+/** The Temporal TLS settings that only make sense together; one line per setting at fault. */
+function temporalTlsProblems(config: Config): string[] {
+  const problems: string[] = [];
+  if (config.TEMPORAL_TLS_CERT_PATH && !config.TEMPORAL_TLS_KEY_PATH) problems.push('Invalid setting TEMPORAL_TLS_KEY_PATH: is required when TEMPORAL_TLS_CERT_PATH is set');
+  if (config.TEMPORAL_TLS_KEY_PATH && !config.TEMPORAL_TLS_CERT_PATH) problems.push('Invalid setting TEMPORAL_TLS_CERT_PATH: is required when TEMPORAL_TLS_KEY_PATH is set');
+  if (config.TEMPORAL_TLS === false) {
+    const needTls = ['TEMPORAL_TLS_CERT_PATH', 'TEMPORAL_TLS_KEY_PATH', 'TEMPORAL_TLS_CA_PATH', 'TEMPORAL_TLS_SERVER_NAME', 'TEMPORAL_API_KEY'] as const;
+    const set = needTls.filter((name) => config[name] !== undefined);
+    if (set.length) problems.push(`Invalid setting TEMPORAL_TLS: is false, but ${set.join(', ')} ${set.length === 1 ? 'needs' : 'need'} TLS`);
+  }
+  return problems;
 }
 
 export function smsMode(config: Config): SmsMode {

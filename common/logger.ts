@@ -15,6 +15,15 @@ const redactPaths = [
   'taskToken',
   'config.DATABASE_URL',
   'config.TWILIO_AUTH_TOKEN',
+  // Temporal credentials (common/temporal-connection.ts): the Cloud API key, the mTLS private key, a bearer header.
+  'config.TEMPORAL_API_KEY',
+  'apiKey',
+  '*.apiKey',
+  'clientCertPair.key',
+  'tls.clientCertPair.key',
+  '*.tls.clientCertPair.key',
+  'metadata.authorization',
+  '*.metadata.authorization',
   // HTTP client errors (axios, as inside twilio-node) carry their request config, Basic auth header included.
   'err.config',
   'error.config',

@@ -8,9 +8,11 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { createSmsSender } from '../activities/sms-sender.js';
 import { createDb } from '../common/db.js';
+import { appointmentReminderWorkflowType } from '../workflows/appointment-reminder.types.js';
 import { purgeProcessedWebhooksWorkflowType } from '../workflows/purge-processed-webhooks.js';
 import { createWorker } from '../worker/worker.js';
 import { applyMigrations } from './db/schema-engine.js';
+import { appointmentReminderScenarios } from './histories/appointment-reminder-scenarios.js';
 import { leadFollowUpScenarios, scenarioLeadName, type Scenario } from './histories/lead-follow-up-scenarios.js';
 import { redactHistory } from './histories/redact.js';
 import { dataDir, migrationsDir, projectRoot, temporalCliPath } from './stack/paths.js';
@@ -20,6 +22,7 @@ import { startDevServer } from './stack/temporal.js';
 
 const scenariosByType: Record<string, Scenario[]> = {
   leadFollowUp: leadFollowUpScenarios,
+  [appointmentReminderWorkflowType]: appointmentReminderScenarios,
   [purgeProcessedWebhooksWorkflowType]: [
     {
       name: 'completed',

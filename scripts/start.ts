@@ -30,7 +30,8 @@ const children: ChildProcess[] = [];
 let stopping = false;
 /** The start-up step under way; a stop waits for it so nothing it is starting is left running. */
 let startup: Promise<unknown> = Promise.resolve();
-const shutdownGraceMs = 20_000;
+/** Longer than the worker's own grace for in-flight activities (WORKER_SHUTDOWN_GRACE_SECONDS, 30 s, plus 5 s). */
+const shutdownGraceMs = 45_000;
 
 function stopChild(child: ChildProcess): Promise<void> | undefined {
   if (child.exitCode !== null || child.signalCode !== null) return undefined;

@@ -4,6 +4,8 @@ import { createSmsSender } from '../activities/sms-sender.js';
 import { loadConfigOrExit, smsMode } from '../common/config.js';
 import { createDb } from '../common/db.js';
 import { createLogger } from '../common/logger.js';
+import { createWorkerMetrics, freeLoopbackAddress, startMetricsServer, type MetricsServer } from '../common/metrics.js';
+import { describeTemporalConnection, temporalConnectionOptions } from '../common/temporal-connection.js';
 import { routeTemporalLogsToPino } from './logging.js';
 import { ensurePurgeSchedule } from './schedules.js';
 import { registerSearchAttributes } from './search-attributes.js';
@@ -11,31 +13,74 @@ import { createWorker } from './worker.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
-routeTemporalLogsToPino(logger);
 
-const connection = await NativeConnection.connect({ address: config.TEMPORAL_ADDRESS });
+// Metrics: this process's registry, plus the SDK's own exporter on a private loopback port that /metrics proxies.
+const metrics = createWorkerMetrics({ defaultMetrics: true });
+const metricsEnabled = config.WORKER_METRICS_PORT !== 0;
+const sdkMetricsAddress = metricsEnabled ? await freeLoopbackAddress() : undefined;
+routeTemporalLogsToPino(logger, { prometheusBindAddress: sdkMetricsAddress });
+let metricsServer: MetricsServer | undefined;
+if (metricsEnabled) {
+  try {
+    metricsServer = await startMetricsServer({
+      host: config.WORKER_METRICS_HOST,
+      port: config.WORKER_METRICS_PORT,
+      metrics,
+      sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`,
+      logger,
+    });
+    logger.info({ url: metricsServer.url }, 'worker metrics listening');
+  } catch (error) {
+    // Sending messages matters more than being scraped: a second local worker on the default port still runs.
+    logger.error({ err: error, host: config.WORKER_METRICS_HOST, port: config.WORKER_METRICS_PORT }, 'worker metrics server could not listen (set WORKER_METRICS_PORT); running without /metrics');
+  }
+}
+
+const temporalOptions = temporalConnectionOptions(config);
+logger.info({ temporal: describeTemporalConnection(temporalOptions), namespace: config.TEMPORAL_NAMESPACE }, 'connecting to Temporal');
+const connection = await NativeConnection.connect(temporalOptions);
 // Start-up steps on whatever server this is (dev server, self-hosted, Cloud): both are idempotent.
-const clientConnection = await Connection.connect({ address: config.TEMPORAL_ADDRESS });
+const clientConnection = await Connection.connect(temporalOptions);
 const registered = await registerSearchAttributes(clientConnection, config.TEMPORAL_NAMESPACE);
 if (registered.length) logger.info({ registered }, 'search attributes registered');
 await ensurePurgeSchedule(new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE }), config.TEMPORAL_TASK_QUEUE);
 await clientConnection.close();
 const db = createDb(config.DATABASE_URL);
 const mode = smsMode(config);
-// The SDK stops polling on SIGINT/SIGTERM and lets in-flight activities finish; run() resolves after that.
 const worker = await createWorker({
   connection,
   namespace: config.TEMPORAL_NAMESPACE,
   taskQueue: config.TEMPORAL_TASK_QUEUE,
   workflowBundlePath: config.WORKFLOW_BUNDLE_PATH,
+  shutdownGraceSeconds: config.WORKER_SHUTDOWN_GRACE_SECONDS,
   db,
   sender: createSmsSender(mode),
+  metrics,
 });
+
+// The SDK's runtime stops polling on SIGINT/SIGTERM; activities in flight get WORKER_SHUTDOWN_GRACE_SECONDS to finish,
+// then a cancellation and a few seconds more. run() resolves once the worker is drained. The runtime listens for the
+// first signal only; these listeners stay, so a second one (Ctrl-C reaches npm and the worker alike) cannot kill the
+// process mid-drain.
+let signalled = false;
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.on(signal, () => {
+    if (signalled) return logger.info({ signal }, 'worker already shutting down');
+    signalled = true;
+    logger.info({ signal, graceSeconds: config.WORKER_SHUTDOWN_GRACE_SECONDS }, 'worker shutting down: polling stops, activities in flight finish');
+  });
+}
 logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, smsMode: mode.kind }, 'worker started');
+let exitCode = 0;
 try {
   await worker.run();
+} catch (error) {
+  exitCode = 1;
+  logger.error({ err: error }, 'worker stopped with an error');
 } finally {
+  await metricsServer?.close();
   await db.$disconnect();
   await connection.close();
-  logger.info('worker stopped');
+  logger.info({ exitCode }, 'worker stopped');
 }
+process.exit(exitCode);

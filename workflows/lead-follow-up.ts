@@ -12,6 +12,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { recordActivityOptions, sendActivityOptions } from './activity-options.js';
 import { nextMove, rememberSend } from './decisions/next-send.js';
 import {
   appointmentBookedSignal,
@@ -30,21 +31,9 @@ import { enrollmentStatusKey, nextSendAtKey, waitingForKey } from './search-attr
 /** patch → deprecatePatch → removal: see docs/versioning.md. */
 const waitingForPatch = 'waiting-for-search-attribute';
 
-const retry = { backoffCoefficient: 2, nonRetryableErrorTypes: ['NotFoundError'] };
-const { recordEnrollmentStarted, recordEnrollmentOutcome } = proxyActivities<Activities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { ...retry, initialInterval: '1 second', maximumInterval: '1 minute' },
-});
-/**
- * Twilio's final refusals come back as results; transient faults are thrown and retried until the expiry. A retry
- * past the window's close answers `deferred` (the activity checks `notAfter`), and the send is planned again.
- */
-const sendActivity = (expiresAt: Date) =>
-  proxyActivities<Activities>({
-    startToCloseTimeout: '60 seconds',
-    scheduleToCloseTimeout: Math.max(1000, expiresAt.getTime() - Date.now()),
-    retry: { ...retry, initialInterval: '2 seconds', maximumInterval: '5 minutes' },
-  }).sendStepMessage;
+const { recordEnrollmentStarted, recordEnrollmentOutcome } = proxyActivities<Activities>(recordActivityOptions);
+/** A retry past the window's close answers `deferred` (the activity checks `notAfter`), and the send is planned again. */
+const sendActivity = (expiresAt: Date) => proxyActivities<Activities>(sendActivityOptions(expiresAt, '5 minutes')).sendStepMessage;
 /** Updates answer once the workflow has acted on them, or after this long (a send in flight may take a while). */
 const settleTimeout = '5 seconds';
 

@@ -9,4 +9,8 @@ export const nextSendAtKey = defineSearchAttributeKey('NextSendAt', SearchAttrib
 /** What a follow-up's next send waits for (delay, window, cap_gap, cap_daily, pause): "everything held by the window". */
 export const waitingForKey = defineSearchAttributeKey('WaitingFor', SearchAttributeType.KEYWORD);
 
-export const searchAttributeKeys = [tenantIdKey, leadIdKey, sequenceIdKey, enrollmentStatusKey, nextSendAtKey, waitingForKey];
+export const appointmentIdKey = defineSearchAttributeKey('AppointmentId', SearchAttributeType.KEYWORD);
+export const appointmentStatusKey = defineSearchAttributeKey('AppointmentStatus', SearchAttributeType.KEYWORD);
+export const nextReminderAtKey = defineSearchAttributeKey('NextReminderAt', SearchAttributeType.DATETIME);
+
+export const searchAttributeKeys = [tenantIdKey, leadIdKey, sequenceIdKey, enrollmentStatusKey, nextSendAtKey, waitingForKey, appointmentIdKey, appointmentStatusKey, nextReminderAtKey];

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
+import type { WebhookMetrics } from '../../common/metrics.js';
 import { phoneHash, recordOptOut } from '../../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
 import { isKnownTimeZone, normalisePhone } from '../../common/phone.js';
@@ -28,7 +29,7 @@ export const leadView = (lead: Lead) => ({
   updatedAt: lead.updatedAt.toISOString(),
 });
 
-export function leadsRouter({ db, signalRelay }: { db: Db; signalRelay: SignalRelay }): Router {
+export function leadsRouter({ db, signalRelay, metrics }: { db: Db; signalRelay: SignalRelay; metrics: Pick<WebhookMetrics, 'optOutRecorded'> }): Router {
   const router = Router();
 
   router.post('/leads', async (req, res) => {
@@ -88,6 +89,7 @@ export function leadsRouter({ db, signalRelay }: { db: Db; signalRelay: SignalRe
       return signals;
     });
     await signalRelay.deliver(signalIds);
+    metrics.optOutRecorded('erasure');
     res.status(200).json({ id: lead.id, status: 'erased' });
   });
 

@@ -1,6 +1,7 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
+import type { WebhookMetrics } from '../../common/metrics.js';
 import { findOptOut, phoneHash, recordOptIn, recordOptOut } from '../../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
 import { normalisePhone } from '../../common/phone.js';
@@ -15,7 +16,7 @@ const listSchema = z.strictObject({ limit: z.coerce.number().int().min(1).max(50
 
 const optOutView = (optOut: OptOut) => ({ phone: optOut.phone, source: optOut.source, messageSid: optOut.messageSid, createdAt: optOut.createdAt.toISOString() });
 
-export function optOutsRouter({ db, signalRelay }: { db: Db; signalRelay: SignalRelay }): Router {
+export function optOutsRouter({ db, signalRelay, metrics }: { db: Db; signalRelay: SignalRelay; metrics: Pick<WebhookMetrics, 'optOutRecorded'> }): Router {
   const router = Router();
 
   async function phoneParam(req: Request, value: unknown): Promise<string> {
@@ -46,6 +47,7 @@ export function optOutsRouter({ db, signalRelay }: { db: Db; signalRelay: Signal
       return queueSignalsForPhone(tx, tenantId, phone, { signal: signalNames.optOut, payload: { source: body.source } });
     });
     await signalRelay.deliver(signalIds);
+    if (!existed) metrics.optOutRecorded(body.source);
     res.status(existed ? 200 : 201).json(optOutView((await findOptOut(db, tenantId, phone)) as OptOut));
   });
 

@@ -3,12 +3,21 @@ import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
 import { isKnownTimeZone } from '../../common/phone.js';
+import { appointmentTemplatePlaceholders, unknownAppointmentPlaceholders } from '../../common/templates.js';
 import type { Tenant, TenantSender } from '../../generated/prisma/client.js';
 import { isValidWindow, windowTimePattern } from '../../workflows/decisions/send-time.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, parseBody } from '../errors.js';
 
 const hhmm = z.string().regex(windowTimePattern, 'must be HH:mm (24:00 for the end of the day)');
+const appointmentTemplate = z
+  .string()
+  .trim()
+  .min(1)
+  .max(1600)
+  .refine((template) => unknownAppointmentPlaceholders(template).length === 0, {
+    error: (issue) => `unknown placeholder ${unknownAppointmentPlaceholders(String(issue.input)).map((name) => `{{${name}}}`).join(', ')}; known: ${appointmentTemplatePlaceholders.join(', ')}`,
+  });
 const settingsSchema = z.strictObject({
   businessName: z.string().trim().min(1).max(100).optional(),
   defaultRegion: z.string().refine((region) => isSupportedCountry(region), 'unknown ISO 3166 region code').optional(),
@@ -21,6 +30,10 @@ const settingsSchema = z.strictObject({
   expiryDays: z.number().int().min(1).max(365).optional(),
   twilioAdvancedOptOut: z.boolean().optional(),
   supportContact: z.string().trim().min(1).max(100).nullable().optional(),
+  appointmentConfirmationTemplate: appointmentTemplate.optional(),
+  appointmentReminderTemplate: appointmentTemplate.optional(),
+  appointmentCancellationTemplate: appointmentTemplate.optional(),
+  sendCancellationNotice: z.boolean().optional(),
   /** Replaces the list: the numbers (E.164) and Messaging Service SIDs whose inbound messages are this tenant's. */
   senders: z.array(z.string().regex(/^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$/, 'must be an E.164 number or a Messaging Service SID')).max(100).optional(),
 });
@@ -37,6 +50,10 @@ const settingsView = (tenant: Tenant & { senders: TenantSender[] }) => ({
   expiryDays: tenant.expiryDays,
   twilioAdvancedOptOut: tenant.twilioAdvancedOptOut,
   supportContact: tenant.supportContact,
+  appointmentConfirmationTemplate: tenant.appointmentConfirmationTemplate,
+  appointmentReminderTemplate: tenant.appointmentReminderTemplate,
+  appointmentCancellationTemplate: tenant.appointmentCancellationTemplate,
+  sendCancellationNotice: tenant.sendCancellationNotice,
   senders: tenant.senders.map((sender) => sender.value).sort(),
 });
 

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { inboundWebhookPath, statusWebhookPath } from '../../common/config.js';
 import { callbackStatuses } from '../../common/message-status.js';
 import type { Db } from '../../common/db.js';
+import { noMetrics, type WebhookMetrics } from '../../common/metrics.js';
 import { ApiError, fieldErrors } from '../errors.js';
 import type { SignalRelay } from '../signal-relay.js';
 import { processInbound } from '../webhooks/inbound.js';
@@ -13,6 +14,7 @@ import { processStatus } from '../webhooks/status.js';
 export interface TwilioWebhookDeps extends SignatureOptions {
   db: Db;
   signalRelay: SignalRelay;
+  metrics?: WebhookMetrics | undefined;
 }
 
 const sid = z.string().regex(/^[A-Z]{2}[0-9a-fA-F]{32}$/, 'must be a Twilio SID');
@@ -29,17 +31,22 @@ function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
  * Twilio's webhooks. Work is committed to PostgreSQL before the answer; signals to Temporal get a bounded wait and
  * are otherwise left to the relay, so the answer stays far inside Twilio's 15-second timeout even with Temporal down.
  */
-export function twilioWebhooksRouter({ db, signalRelay, ...signature }: TwilioWebhookDeps): Router {
+export function twilioWebhooksRouter({ db, signalRelay, metrics = noMetrics, ...signature }: TwilioWebhookDeps): Router {
   const router = Router();
-  const verify = [express.urlencoded({ extended: false, limit: '64kb' }), verifyTwilioSignature(signature)];
+  const verify = (kind: 'inbound' | 'status') => [
+    express.urlencoded({ extended: false, limit: '64kb' }),
+    verifyTwilioSignature({ ...signature, onRefused: () => metrics.webhook(kind, 'bad_signature') }),
+  ];
   const twiml = (res: express.Response, reply: string | null) => {
     const response = new twilio.twiml.MessagingResponse();
     if (reply) response.message(reply);
     res.type('text/xml').send(response.toString());
   };
 
-  router.post(inboundWebhookPath, ...verify, async (req, res) => {
+  router.post(inboundWebhookPath, ...verify('inbound'), async (req, res) => {
     const result = await processInbound(db, req.log, parse(inboundSchema, req.body));
+    metrics.webhook('inbound', result.kind);
+    if (result.kind === 'processed' && result.intent === 'opt_out') metrics.optOutRecorded('inbound_keyword');
     if (result.kind !== 'processed') {
       req.log.info({ outcome: result.kind }, 'inbound webhook: nothing to do');
       return twiml(res, null);
@@ -48,8 +55,14 @@ export function twilioWebhooksRouter({ db, signalRelay, ...signature }: TwilioWe
     twiml(res, result.reply);
   });
 
-  router.post(statusWebhookPath, ...verify, async (req, res) => {
-    const result = await processStatus(db, req.log, parse(statusSchema, req.body));
+  router.post(statusWebhookPath, ...verify('status'), async (req, res) => {
+    const params = parse(statusSchema, req.body);
+    const result = await processStatus(db, req.log, params);
+    metrics.webhook('status', result.kind);
+    if (result.kind === 'processed' && params.ErrorCode) {
+      metrics.twilioError(params.ErrorCode, 'status_callback');
+      if (params.ErrorCode === 21610) metrics.optOutRecorded('twilio_error_21610');
+    }
     if (result.kind === 'processed') await signalRelay.deliver(result.signalIds);
     else req.log.info({ outcome: result.kind }, 'status webhook: nothing to do');
     twiml(res, null);

@@ -22,10 +22,11 @@ beforeAll(async () => {
 });
 
 describe('committed histories replay against the current workflow code', () => {
-  it('covers every outcome of leadFollowUp and the purge workflow', () => {
+  it('covers every outcome of every workflow type', () => {
     const names = histories.map((history) => `${history.workflowType}/${history.name}`);
     expect(names).toEqual(
-      expect.arrayContaining(['leadFollowUp/completed', 'leadFollowUp/replied', 'leadFollowUp/opted-out', 'leadFollowUp/booked', 'leadFollowUp/expired', 'leadFollowUp/cancelled', 'leadFollowUp/sleeping', 'purgeProcessedWebhooks/completed']),
+      expect.arrayContaining(['leadFollowUp/completed', 'leadFollowUp/replied', 'leadFollowUp/opted-out', 'leadFollowUp/booked', 'leadFollowUp/expired', 'leadFollowUp/cancelled', 'leadFollowUp/sleeping', 'purgeProcessedWebhooks/completed',
+        'appointmentReminder/completed', 'appointmentReminder/rescheduled', 'appointmentReminder/cancelled', 'appointmentReminder/sleeping']),
     );
   });
 

@@ -16,6 +16,13 @@ export const testSenderNumber = '+15005550006';
 /** What Twilio would call: the tests sign for this public URL, as a proxy in front of the API would have it. */
 export const testPublicBaseUrl = 'https://sms.example.com';
 
+const testAccountSid = `AC${'1'.repeat(32)}`;
+
+/** The settings a worker process needs to send through the real twilio client to the loopback fake. */
+export function twilioFakeEnv(fakeUrl: string): Record<string, string> {
+  return { TWILIO_ACCOUNT_SID: testAccountSid, TWILIO_AUTH_TOKEN: testAuthToken, TWILIO_FROM_NUMBER: testSenderNumber, TWILIO_API_BASE_URL: fakeUrl };
+}
+
 export interface TestStack {
   db: Db;
   fake: TwilioFake;
@@ -40,7 +47,7 @@ export async function startTestStack(options: { temporalAddress?: string } = {})
   const taskQueue = `test-${randomUUID()}`;
   const nativeConnection = await NativeConnection.connect({ address });
   const connection = await Connection.connect({ address });
-  const sender = createSmsSender({ kind: 'twilio', accountSid: `AC${'1'.repeat(32)}`, authToken: testAuthToken, sender: { from: testSenderNumber }, apiBaseUrl: fake.url });
+  const sender = createSmsSender({ kind: 'twilio', accountSid: testAccountSid, authToken: testAuthToken, sender: { from: testSenderNumber }, apiBaseUrl: fake.url });
   const worker: Worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender });
   const workerRun = worker.run();
   const client = new Client({ connection, namespace: 'default' });

@@ -1,4 +1,5 @@
 import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { afterAll, beforeAll } from 'vitest';
 import { DefaultLogger, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { testServerPath } from '../../scripts/stack/paths.js';
 import { registerSearchAttributes } from '../../worker/search-attributes.js';
@@ -17,4 +18,16 @@ export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> 
 /** Bundled once per test file: bundling is the slow part of creating a worker. */
 export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
+}
+
+/** One time-skipping server and one workflow bundle for a whole test file; read them inside tests, not at load. */
+export function useTimeSkippingEnv(): { env: TestWorkflowEnvironment; workflowBundle: WorkflowBundleWithSourceMap } {
+  const suite = {} as { env: TestWorkflowEnvironment; workflowBundle: WorkflowBundleWithSourceMap };
+  beforeAll(async () => {
+    [suite.env, suite.workflowBundle] = await Promise.all([createTimeSkippingEnv(), bundleWorkflows()]);
+  });
+  afterAll(async () => {
+    await suite.env?.teardown();
+  });
+  return suite;
 }

@@ -17,7 +17,8 @@ export type TwilioFault =
   | { kind: 'twilioError'; code: number; status?: number; message?: string }
   | { kind: 'http'; status: 429 | 500 | 502 | 503 | 504 }
   | { kind: 'timeout' } // never answer; socket held until close()
-  | { kind: 'sentThenTimeout' }; // message IS created, but no answer ("maybe sent")
+  | { kind: 'sentThenTimeout' } // message IS created, but no answer ("maybe sent")
+  | { kind: 'slow'; ms: number }; // answers normally, after `ms` (a call in flight for a while)
 
 export interface InjectOptions {
   /** How many matching requests this fault applies to (default 1). */
@@ -28,7 +29,8 @@ export interface InjectOptions {
   on?: 'create' | 'fetch' | 'list';
 }
 
-export type CallOutcome = 'created' | 'error' | 'timeout' | 'sentThenTimeout';
+/** `pending`: a `slow` call not answered yet. */
+export type CallOutcome = 'created' | 'error' | 'timeout' | 'sentThenTimeout' | 'pending';
 
 export interface CreateCall {
   to: string | undefined;
@@ -118,6 +120,15 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
   const calls: CreateCall[] = [];
   const messages: FakeMessage[] = [];
   const faults: Array<{ fault: TwilioFault; remaining: number; to?: string; on: 'create' | 'fetch' | 'list' }> = [];
+  const slowTimers = new Set<NodeJS.Timeout>();
+  /** Answers after `ms`, unless the client has gone away meanwhile (then, like a dropped request, nothing happens). */
+  function later(res: ServerResponse, ms: number, answer: () => void): void {
+    const timer = setTimeout(() => {
+      slowTimers.delete(timer);
+      if (!res.destroyed && !res.socket?.destroyed) answer();
+    }, ms);
+    slowTimers.add(timer);
+  }
 
   function takeFault(on: 'create' | 'fetch' | 'list', to: string | undefined): TwilioFault | undefined {
     const i = faults.findIndex((f) => f.on === on && (f.to === undefined || f.to === to));
@@ -202,7 +213,21 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
 
     if (!authOk) return fail(401, 20003);
 
-    const fault = takeFault('create', call.to);
+    const taken = takeFault('create', call.to);
+    if (taken?.kind === 'slow') {
+      call.outcome = 'pending';
+      return later(res, taken.ms, () => answerCreate(res, accountSid, params, call, undefined));
+    }
+    answerCreate(res, accountSid, params, call, taken);
+  }
+
+  function answerCreate(res: ServerResponse, accountSid: string, params: Record<string, string | string[]>, call: CreateCall, fault: Exclude<TwilioFault, { kind: 'slow' }> | undefined): void {
+    call.outcome = 'error';
+    const fail = (status: number, code: number): void => {
+      call.status = status;
+      call.errorCode = code;
+      sendError(res, status, code);
+    };
     if (fault?.kind === 'timeout') {
       call.outcome = 'timeout';
       return; // hold the socket; close() tears it down
@@ -232,9 +257,10 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
     sendJson(res, 201, msg);
   }
 
-  function handleList(res: ServerResponse, accountSid: string, query: URLSearchParams, path: string): void {
+  function handleList(res: ServerResponse, accountSid: string, query: URLSearchParams, path: string, faultTaken = false): void {
     const to = query.get('To') ?? undefined;
-    const fault = takeFault('list', to);
+    const fault = faultTaken ? undefined : takeFault('list', to);
+    if (fault?.kind === 'slow') return later(res, fault.ms, () => handleList(res, accountSid, query, path, true));
     if (fault?.kind === 'timeout' || fault?.kind === 'sentThenTimeout') return;
     if (fault) return sendError(res, ...faultStatusAndCode(fault));
 
@@ -275,8 +301,9 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
     });
   }
 
-  function handleFetch(res: ServerResponse, accountSid: string, sid: string, path: string): void {
-    const fault = takeFault('fetch', undefined);
+  function handleFetch(res: ServerResponse, accountSid: string, sid: string, path: string, faultTaken = false): void {
+    const fault = faultTaken ? undefined : takeFault('fetch', undefined);
+    if (fault?.kind === 'slow') return later(res, fault.ms, () => handleFetch(res, accountSid, sid, path, true));
     if (fault?.kind === 'timeout' || fault?.kind === 'sentThenTimeout') return;
     if (fault) return sendError(res, ...faultStatusAndCode(fault));
     const msg = messages.find((m) => m.sid === sid && m.account_sid === accountSid);
@@ -333,6 +360,8 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
       faults.length = 0;
     },
     close() {
+      for (const timer of slowTimers) clearTimeout(timer);
+      slowTimers.clear();
       return new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections(); // drops held ("timeout") sockets and keep-alives

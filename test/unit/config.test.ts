@@ -1,17 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, smsMode } from '../../common/config.js';
+import { loadConfig, smsMode } from '../../common/config.js';
+import { problemsOf } from '../support/config-problems.js';
 
 const valid = { DATABASE_URL: 'postgresql://u:p@127.0.0.1:5432/db' };
 
-function problemsOf(env: Record<string, string>): string[] {
-  try {
-    loadConfig(env);
-  } catch (error) {
-    if (error instanceof ConfigError) return error.problems;
-    throw error;
-  }
-  return [];
-}
 
 describe('config', () => {
   it('fills defaults and picks outbox mode without Twilio credentials', () => {

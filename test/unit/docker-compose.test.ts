@@ -38,8 +38,9 @@ describe('docker-compose.yml (the production-like topology)', () => {
 
   it('starts the API and workers only after migrations and a healthy Temporal, each with its own entry point', () => {
     for (const name of ['api', 'worker']) expect(dependsOn(name).sort()).toEqual(['migrate', 'temporal']);
-    expect(services.api?.command).toEqual(['npx', 'tsx', 'api/index.ts']);
-    expect(services.worker?.command).toEqual(['npx', 'tsx', 'worker/index.ts']);
-    expect(services.migrate?.command).toEqual(['npx', 'tsx', 'scripts/migrate.ts', 'deploy']);
+    // node directly, not npx: a shell in between would swallow docker stop's SIGTERM.
+    expect(services.api?.command).toEqual(['node', '--import', 'tsx', 'api/index.ts']);
+    expect(services.worker?.command).toEqual(['node', '--import', 'tsx', 'worker/index.ts']);
+    expect(services.migrate?.command).toEqual(['node', '--import', 'tsx', 'scripts/migrate.ts', 'deploy']);
   });
 });

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { activityInfo } from '@temporalio/activity';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { Worker, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { Worker } from '@temporalio/worker';
 import { DateTime } from 'luxon';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RecordEnrollmentOutcomeInput } from '../../activities/enrollments.js';
 import type { Activities } from '../../activities/index.js';
 import type { SendStepMessageInput, SendStepMessageResult } from '../../activities/send-step-message.types.js';
@@ -21,20 +20,12 @@ import {
   type SendingPolicy,
   type SequenceStep,
 } from '../../workflows/lead-follow-up.types.js';
-import { bundleWorkflows, createTimeSkippingEnv } from '../support/temporal-test-env.js';
+import { useTimeSkippingEnv } from '../support/temporal-test-env.js';
 
 const minute = 60;
 const hour = 3600;
 const day = 24 * hour;
-let env: TestWorkflowEnvironment;
-let workflowBundle: WorkflowBundleWithSourceMap;
-
-beforeAll(async () => {
-  [env, workflowBundle] = await Promise.all([createTimeSkippingEnv(), bundleWorkflows()]);
-});
-afterAll(async () => {
-  await env?.teardown();
-});
+const suite = useTimeSkippingEnv();
 
 const sent = (input: SendStepMessageInput): SendStepMessageResult => ({ outcome: 'sent', messageId: `m${input.step}`, twilioSid: `SM${input.step}` });
 
@@ -82,19 +73,19 @@ function input(steps: SequenceStep[], policy: Partial<SendingPolicy> = {}, expir
 
 async function withWorker<T>(activities: Partial<Activities>, body: (taskQueue: string) => Promise<T>): Promise<T> {
   const taskQueue = `test-${randomUUID()}`;
-  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle, activities });
+  const worker = await Worker.create({ connection: suite.env.nativeConnection, taskQueue, workflowBundle: suite.workflowBundle, activities });
   return worker.runUntil(body(taskQueue));
 }
 
 /** Enrolled "now" on the test server's (skipped) clock. */
 const start = async (taskQueue: string, args: Omit<LeadFollowUpInput, 'enrolledAt'>) =>
-  env.client.workflow.start(leadFollowUp, { taskQueue, workflowId: randomUUID(), args: [{ ...args, enrolledAt: new Date(await env.currentTimeMs()).toISOString() }] });
+  suite.env.client.workflow.start(leadFollowUp, { taskQueue, workflowId: randomUUID(), args: [{ ...args, enrolledAt: new Date(await suite.env.currentTimeMs()).toISOString() }] });
 type Handle = Awaited<ReturnType<typeof start>>;
 
 describe('leadFollowUp: the sequence', () => {
   it('sends every step after its delay, days apart, then completes', async () => {
     const fake = fakeActivities();
-    const startedAt = await env.currentTimeMs();
+    const startedAt = await suite.env.currentTimeMs();
     const state = await withWorker(fake.activities, async (taskQueue) =>
       (await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 2 * day, template: 'b' }, { delaySeconds: 3 * day, template: 'c' }]))).result(),
     );
@@ -106,7 +97,7 @@ describe('leadFollowUp: the sequence', () => {
 
   it('expires 30 days after enrollment in the middle of the sequence, with nothing more sent', async () => {
     const fake = fakeActivities();
-    const startedAt = await env.currentTimeMs();
+    const startedAt = await suite.env.currentTimeMs();
     const state = await withWorker(fake.activities, async (taskQueue) =>
       (await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 20 * day, template: 'b' }, { delaySeconds: 20 * day, template: 'c' }]))).result(),
     );
@@ -139,7 +130,7 @@ function nextDstChangeDay(zone: string, fromMs: number): DateTime {
 describe('leadFollowUp: sending window (08:00-21:00 local) across daylight-saving changes', () => {
   it.each(['America/New_York', 'Europe/London'])('a step due at 22:00 the evening before a DST change in %s goes at 08:00 local the next morning', async (zone) => {
     const fake = fakeActivities();
-    const now = await env.currentTimeMs();
+    const now = await suite.env.currentTimeMs();
     const changeDay = nextDstChangeDay(zone, now);
     const dueAt = changeDay.minus({ days: 1 }).set({ hour: 22 });
     const expected = changeDay.set({ hour: 8 });
@@ -148,7 +139,7 @@ describe('leadFollowUp: sending window (08:00-21:00 local) across daylight-savin
     const delaySeconds = Math.round((dueAt.toMillis() - now) / 1000);
     const state = await withWorker(fake.activities, async (taskQueue) => {
       const handle = await start(taskQueue, input([{ delaySeconds, template: 'a' }], policy, 400 * day));
-      await env.sleep((delaySeconds + 30 * minute) * 1000);
+      await suite.env.sleep((delaySeconds + 30 * minute) * 1000);
       expect(await handle.query(statusQuery)).toMatchObject({ waitingFor: 'window', nextSendAt: expected.toUTC().toISO() });
       return handle.result();
     });
@@ -188,7 +179,7 @@ describe('leadFollowUp: signals end the automation', () => {
     const fake = fakeActivities();
     const state = await withWorker(fake.activities, async (taskQueue) => {
       const handle = await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 2 * day, template: 'b' }]));
-      await env.sleep(day * 1000);
+      await suite.env.sleep(day * 1000);
       expect(await handle.query(statusQuery)).toMatchObject({ status: 'running', waitingFor: 'delay', messagesSent: 1 });
       await handle.signal(optOutSignal, { source: 'inbound_keyword' });
       return handle.result();
@@ -218,7 +209,7 @@ describe('leadFollowUp: signals end the automation', () => {
     const fake = fakeActivities();
     const state = await withWorker(fake.activities, async (taskQueue) => {
       const handle = await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: day, template: 'b' }]));
-      await env.sleep(hour * 1000);
+      await suite.env.sleep(hour * 1000);
       await signal(handle);
       return handle.result();
     });
@@ -235,7 +226,7 @@ describe('leadFollowUp: operator updates and cancellation', () => {
       const handle = await start(taskQueue, input([{ delaySeconds: hour, template: 'a' }]));
       expect(await handle.executeUpdate(pauseUpdate)).toMatchObject({ paused: true });
       await expect(handle.executeUpdate(pauseUpdate)).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
-      await env.sleep(3 * hour * 1000);
+      await suite.env.sleep(3 * hour * 1000);
       expect(await handle.query(statusQuery)).toMatchObject({ waitingFor: 'pause', nextSendAt: null });
       expect(fake.sends).toHaveLength(0);
       expect(await handle.executeUpdate(resumeUpdate)).toMatchObject({ paused: false });
@@ -248,7 +239,7 @@ describe('leadFollowUp: operator updates and cancellation', () => {
     const fake = fakeActivities();
     const state = await withWorker(fake.activities, async (taskQueue) => {
       const handle = await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 5 * day, template: 'b' }, { delaySeconds: 5 * day, template: 'c' }]));
-      await env.sleep(hour * 1000);
+      await suite.env.sleep(hour * 1000);
       await expect(handle.executeUpdate(skipToStepUpdate, { args: [{ step: 0 }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
       expect(await handle.executeUpdate(skipToStepUpdate, { args: [{ step: 2 }] })).toMatchObject({ step: 2 });
       return handle.result();
@@ -274,7 +265,7 @@ describe('leadFollowUp: operator updates and cancellation', () => {
     const fake = fakeActivities();
     await withWorker(fake.activities, async (taskQueue) => {
       const handle = await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: day, template: 'b' }]));
-      await env.sleep(hour * 1000);
+      await suite.env.sleep(hour * 1000);
       await handle.cancel();
       await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
       expect((await handle.describe()).status.name).toBe('CANCELLED');

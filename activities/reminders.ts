@@ -1,0 +1,102 @@
+import { formatAppointmentTime, type AppointmentTemplatePlaceholder } from '../common/templates.js';
+import type { Tenant } from '../generated/prisma/client.js';
+import type { AppointmentOutcome, AppointmentReminderInput, Reminder } from '../workflows/appointment-reminder.types.js';
+import { nextReminderAt } from '../workflows/decisions/reminder-schedule.js';
+import { createMessageDelivery, leadTemplateValues, type DeliveryResult } from './send-message.js';
+
+export type AppointmentMessage = { kind: 'confirmation' } | { kind: 'reminder'; offsetSeconds: number } | { kind: 'cancellation' };
+
+export interface SendAppointmentMessageInput {
+  tenantId: string;
+  leadId: string;
+  appointmentId: string;
+  message: AppointmentMessage;
+  /** ISO instant: the start the message speaks of ({{time}}). */
+  startsAt: string;
+  location: string | null;
+  /** Worthless after this: a later attempt answers `missed`, and Twilio drops the message if it is still queued then. */
+  notAfter: string;
+}
+
+export type SendAppointmentMessageResult = DeliveryResult | { outcome: 'missed' };
+
+export interface RecordAppointmentStartedInput extends AppointmentReminderInput {
+  workflowId: string;
+  runId: string;
+  reminders: Reminder[];
+}
+
+export interface RecordAppointmentProgressInput {
+  appointmentId: string;
+  tenantId: string;
+  startsAt: string;
+  reminders: Reminder[];
+  status: 'scheduled' | AppointmentOutcome;
+  closedReason: string | null;
+}
+
+const templates: Record<AppointmentMessage['kind'], (tenant: Tenant) => string> = {
+  confirmation: (tenant) => tenant.appointmentConfirmationTemplate,
+  reminder: (tenant) => tenant.appointmentReminderTemplate,
+  cancellation: (tenant) => tenant.appointmentCancellationTemplate,
+};
+
+/** A reminder's key names the start it is for: a moved appointment gets its reminders again, a retry never. */
+function idempotencyKey({ appointmentId, message, startsAt }: SendAppointmentMessageInput): string {
+  return message.kind === 'reminder' ? `appointment:${appointmentId}:reminder:${message.offsetSeconds}:${startsAt}` : `appointment:${appointmentId}:${message.kind}`;
+}
+
+/**
+ * Appointment messages are transactional: no sending window or caps, but the same exactly-once send with its
+ * opt-out check right before Twilio. The tenant's templates are read when a message is first attempted.
+ */
+export function createReminderActivities(deps: Parameters<typeof createMessageDelivery>[0]) {
+  const { db } = deps;
+  const deliver = createMessageDelivery(deps);
+  return {
+    async sendAppointmentMessage(input: SendAppointmentMessageInput): Promise<SendAppointmentMessageResult> {
+      return deliver(
+        {
+          tenantId: input.tenantId,
+          leadId: input.leadId,
+          enrollmentId: null,
+          idempotencyKey: idempotencyKey(input),
+          compose: (lead) => {
+            const values: Record<AppointmentTemplatePlaceholder, string | null | undefined> = {
+              ...leadTemplateValues(lead),
+              time: formatAppointmentTime(new Date(input.startsAt), lead.timeZone),
+              location: input.location,
+            };
+            return { template: templates[input.message.kind](lead.tenant), values };
+          },
+        },
+        { at: new Date(input.notAfter), hard: true, late: { outcome: 'missed' } as const },
+      );
+    },
+
+    /** The API writes the row after starting the workflow; this covers an API that died in between. */
+    async recordAppointmentStarted({ workflowId, runId, reminders, bookedFrom, appointmentId, ...appointment }: RecordAppointmentStartedInput): Promise<void> {
+      await db.appointment.upsert({
+        where: { id: appointmentId },
+        create: {
+          ...appointment,
+          id: appointmentId,
+          enrollmentId: bookedFrom?.enrollmentId ?? null,
+          startsAt: new Date(appointment.startsAt),
+          reminders,
+          nextReminderAt: nextReminderAt(reminders),
+          workflowId,
+          runId,
+        },
+        update: { runId },
+      });
+    },
+
+    async recordAppointmentProgress({ appointmentId, tenantId, startsAt, reminders, status, closedReason }: RecordAppointmentProgressInput): Promise<void> {
+      await db.appointment.update({
+        where: { id: appointmentId, tenantId },
+        data: { startsAt: new Date(startsAt), reminders, nextReminderAt: nextReminderAt(reminders), status, closedReason, closedAt: status === 'scheduled' ? null : new Date() },
+      });
+    },
+  };
+}

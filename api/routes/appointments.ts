@@ -1,0 +1,205 @@
+import { randomUUID } from 'node:crypto';
+import { Router, type Request } from 'express';
+import { ApplicationFailure, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import { DateTime } from 'luxon';
+import { z } from 'zod';
+import type { Db } from '../../common/db.js';
+import { isKnownTimeZone } from '../../common/phone.js';
+import type { Appointment } from '../../generated/prisma/client.js';
+import {
+  cancelUpdate,
+  rescheduleUpdate,
+  statusQuery,
+  updateRefusals,
+  type AppointmentReminderState,
+  type Reminder,
+} from '../../workflows/appointment-reminder.types.js';
+import { nextReminderAt, planReminders, startInstant } from '../../workflows/decisions/reminder-schedule.js';
+import { nameBasedUuid, startAppointmentReminder } from '../appointment-starter.js';
+import { tenantOf } from '../auth.js';
+import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
+import { idParam } from '../params.js';
+import { asTemporalUnavailable } from '../temporal-errors.js';
+
+export interface AppointmentsDeps {
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+  temporalUiUrl: string;
+}
+
+const day = 86_400;
+const startTime = z.iso.datetime({ local: true, offset: true, error: 'must be an ISO 8601 date-time, local (in timeZone) or with an offset' });
+const createSchema = z.strictObject({
+  leadId: z.uuid().optional(),
+  /** Booked from this follow-up: it ends as `booked`, and booking from it again answers the same appointment. */
+  enrollmentId: z.uuid().optional(),
+  startsAt: startTime,
+  /** Defaults to the lead's zone. */
+  timeZone: z.string().refine(isKnownTimeZone, 'unknown IANA time zone').optional(),
+  durationMinutes: z.number().int().min(1).max(24 * 60).default(30),
+  location: z.string().trim().min(1).max(200).optional(),
+  notes: z.string().trim().min(1).max(2000).optional(),
+  reminderOffsetsSeconds: z
+    .array(z.number().int().min(1, 'an offset must be at least 1 second').max(30 * day, 'an offset must be at most 30 days'))
+    .max(5, 'at most 5 reminders')
+    .refine((offsets) => new Set(offsets).size === offsets.length, 'offsets must not repeat')
+    .default([day, 3600]),
+});
+const rescheduleSchema = z.strictObject({ startsAt: startTime });
+const cancelSchema = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
+const statuses = ['scheduled', 'completed', 'cancelled', 'opted_out', 'failed'] as const;
+const listSchema = z.strictObject({ leadId: z.uuid().optional(), status: z.enum(statuses).optional(), limit: z.coerce.number().int().min(1).max(200).default(50) });
+const idempotencyKeyPattern = /^[\w.:-]{1,200}$/;
+/** Updates wait for the workflow to act; a worker that does not answer in this long gets the caller a 503. */
+const updateDeadlineMs = 15_000;
+const queryDeadlineMs = 5_000;
+
+/** Reminders run as timers of a workflow that lives until the start: a year is as far as booking goes. */
+const maxLeadTimeMs = 366 * day * 1000;
+
+const invalid = (field: string, message: string) => new ApiError(422, 'validation_failed', 'The request body is invalid', { fields: { [field]: [message] } });
+
+/** The instant a start time names, or a 422 saying why it cannot be one (whether it is past is for the caller). */
+function startFrom(value: string, timeZone: string): Date {
+  const startsAt = startInstant(value, timeZone);
+  if (!startsAt) throw invalid('startsAt', `does not exist in ${timeZone} (skipped by a daylight-saving change)`);
+  if (startsAt.getTime() > Date.now() + maxLeadTimeMs) throw invalid('startsAt', 'is more than a year ahead');
+  return startsAt;
+}
+
+export function appointmentsRouter(deps: AppointmentsDeps): Router {
+  const { db, temporal, taskQueue, temporalUiUrl } = deps;
+  const router = Router();
+  const view = (appointment: Appointment) => ({
+    id: appointment.id,
+    leadId: appointment.leadId,
+    enrollmentId: appointment.enrollmentId,
+    status: appointment.status,
+    closedReason: appointment.closedReason,
+    startsAt: appointment.startsAt.toISOString(),
+    startsAtLocal: DateTime.fromJSDate(appointment.startsAt, { zone: appointment.timeZone }).toISO(),
+    timeZone: appointment.timeZone,
+    durationMinutes: appointment.durationMinutes,
+    location: appointment.location,
+    notes: appointment.notes,
+    reminderOffsetsSeconds: appointment.reminderOffsetsSeconds,
+    reminders: appointment.reminders as unknown as Reminder[],
+    nextReminderAt: appointment.nextReminderAt?.toISOString() ?? null,
+    workflowId: appointment.workflowId,
+    runId: appointment.runId,
+    temporalUiUrl: `${temporalUiUrl}/namespaces/${encodeURIComponent(temporal.options.namespace)}/workflows/${encodeURIComponent(appointment.workflowId)}/history`,
+    createdAt: appointment.createdAt.toISOString(),
+    closedAt: appointment.closedAt?.toISOString() ?? null,
+  });
+  const findAppointment = async (req: Request) => {
+    const appointment = await db.appointment.findFirst({ where: { id: idParam(req.params.appointmentId, 'Appointment'), tenantId: tenantOf(req) } });
+    if (!appointment) throw notFound('Appointment');
+    return appointment;
+  };
+  const handleOf = (appointment: Appointment): WorkflowHandle => temporal.workflow.getHandle(appointment.workflowId, appointment.runId ?? undefined);
+
+  /** Reschedule and cancel are updates the workflow validates; a refusal changes nothing. The answer shows the result. */
+  async function change(appointment: Appointment, update: (handle: WorkflowHandle) => Promise<AppointmentReminderState>) {
+    try {
+      const live = await temporal.connection.withDeadline(Date.now() + updateDeadlineMs, () => update(handleOf(appointment)));
+      return { ...view(await db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })), live };
+    } catch (error) {
+      if (error instanceof WorkflowUpdateFailedError) {
+        const refusal = error.cause instanceof ApplicationFailure ? error.cause : null;
+        if (refusal?.type === updateRefusals.invalidStart) throw invalid('startsAt', refusal.message);
+        throw new ApiError(409, 'conflict', refusal?.message ?? error.message);
+      }
+      if (error instanceof WorkflowNotFoundError) throw new ApiError(409, 'conflict', `The appointment is ${appointment.status}, no longer scheduled`);
+      throw asTemporalUnavailable(error) ?? error;
+    }
+  }
+
+  router.post('/appointments', async (req, res) => {
+    const tenantId = tenantOf(req);
+    const idempotencyKey = req.get('idempotency-key');
+    if (idempotencyKey !== undefined && !idempotencyKeyPattern.test(idempotencyKey)) {
+      throw new ApiError(400, 'bad_request', 'Idempotency-Key must be 1-200 letters, digits or . _ : -');
+    }
+    const body = parseBody(createSchema, req.body);
+    const enrollment = body.enrollmentId ? await db.enrollment.findFirst({ where: { id: body.enrollmentId, tenantId } }) : null;
+    if (body.enrollmentId && !enrollment) throw invalid('enrollmentId', 'unknown enrollment');
+    if (enrollment && body.leadId && body.leadId !== enrollment.leadId) throw invalid('leadId', 'is not the lead of that enrollment');
+    const leadId = enrollment?.leadId ?? body.leadId;
+    const lead = leadId ? await db.lead.findFirst({ where: { id: leadId, tenantId } }) : null;
+    if (!lead) throw invalid('leadId', leadId ? 'unknown lead' : 'give leadId or enrollmentId');
+
+    // Booking again from the same follow-up, or with the same Idempotency-Key, names the same appointment.
+    const id = enrollment ? nameBasedUuid(`${tenantId}:enrollment:${enrollment.id}`) : idempotencyKey ? nameBasedUuid(`${tenantId}:key:${idempotencyKey}`) : randomUUID();
+    const earlier = await db.appointment.findFirst({ where: { id, tenantId } });
+    if (earlier) return void res.status(200).location(`/v1/appointments/${id}`).json(view(earlier));
+
+    const timeZone = body.timeZone ?? lead.timeZone;
+    const startsAt = startFrom(body.startsAt, timeZone);
+    if (startsAt.getTime() <= Date.now()) throw invalid('startsAt', 'is in the past');
+    const appointment = {
+      tenantId,
+      leadId: lead.id,
+      appointmentId: id,
+      startsAt: startsAt.toISOString(),
+      timeZone,
+      durationMinutes: body.durationMinutes,
+      location: body.location ?? null,
+      notes: body.notes ?? null,
+      reminderOffsetsSeconds: body.reminderOffsetsSeconds,
+      bookedFrom: enrollment ? { enrollmentId: enrollment.id, workflowId: enrollment.workflowId, runId: enrollment.runId } : null,
+    };
+    const started = await startAppointmentReminder(temporal, taskQueue, appointment).catch((error: unknown) => {
+      throw asTemporalUnavailable(error) ?? error;
+    });
+    const reminders = planReminders({ startsAt, timeZone, offsetsSeconds: body.reminderOffsetsSeconds, now: new Date() });
+    // The workflow writes the same row as it starts, and a concurrent repeat of this request too: the first one stays.
+    const { appointmentId, bookedFrom, ...columns } = appointment;
+    await db.appointment.createMany({
+      data: [{ ...columns, id: appointmentId, enrollmentId: bookedFrom?.enrollmentId ?? null, startsAt, reminders, nextReminderAt: nextReminderAt(reminders), ...started }],
+      skipDuplicates: true,
+    });
+    const row = await db.appointment.findUniqueOrThrow({ where: { id: appointmentId } });
+    res.status(201).location(`/v1/appointments/${row.id}`).json(view(row));
+  });
+
+  router.get('/appointments', async (req, res) => {
+    const { leadId, status, limit } = parseQuery(listSchema, req.query);
+    const appointments = await db.appointment.findMany({
+      where: { tenantId: tenantOf(req), ...(leadId ? { leadId } : {}), ...(status ? { status } : {}) },
+      orderBy: { startsAt: 'desc' },
+      take: limit,
+    });
+    res.json({ items: appointments.map(view) });
+  });
+
+  router.get('/appointments/:appointmentId', async (req, res) => {
+    const appointment = await findAppointment(req);
+    // A query needs a worker, even for a finished run: without one the database's view still answers.
+    const live = await temporal.connection
+      .withDeadline(Date.now() + queryDeadlineMs, () => handleOf(appointment).query(statusQuery))
+      .then(
+        (state) => ({ live: state }),
+        (error: unknown) => ({ live: null, liveError: asTemporalUnavailable(error) ? 'temporal_unavailable' : 'query_failed' }),
+      );
+    res.json({ ...view(appointment), ...live });
+  });
+
+  router.post('/appointments/:appointmentId/reschedule', async (req, res) => {
+    const appointment = await findAppointment(req);
+    const body = parseBody(rescheduleSchema, req.body);
+    // Whether it is past is the workflow's call: its clock is the one the timers run on.
+    const startsAt = startFrom(body.startsAt, appointment.timeZone);
+    res.json(await change(appointment, (handle) => handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt: startsAt.toISOString() }] })));
+  });
+
+  /** The tenant's setting, as it is now, decides whether the lead is told. */
+  router.post('/appointments/:appointmentId/cancel', async (req, res) => {
+    const appointment = await findAppointment(req);
+    const body = parseBody(cancelSchema, req.body);
+    const tenant = await db.tenant.findUniqueOrThrow({ where: { id: appointment.tenantId } });
+    res.json(await change(appointment, (handle) => handle.executeUpdate(cancelUpdate, { args: [{ notify: tenant.sendCancellationNotice, reason: body.reason ?? null }] })));
+  });
+
+  return router;
+}

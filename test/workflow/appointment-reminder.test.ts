@@ -1,0 +1,265 @@
+import { randomUUID } from 'node:crypto';
+import { activityInfo } from '@temporalio/activity';
+import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
+import { Worker } from '@temporalio/worker';
+import { DateTime } from 'luxon';
+import { describe, expect, it } from 'vitest';
+import type { RecordEnrollmentOutcomeInput } from '../../activities/enrollments.js';
+import type { Activities } from '../../activities/index.js';
+import type { AppointmentMessage, RecordAppointmentProgressInput, SendAppointmentMessageInput, SendAppointmentMessageResult } from '../../activities/reminders.js';
+import { startAppointmentReminder } from '../../api/appointment-starter.js';
+import { appointmentReminder } from '../../workflows/appointment-reminder.js';
+import {
+  appointmentReminderWorkflowId,
+  cancelUpdate,
+  rescheduleUpdate,
+  statusQuery,
+  updateRefusals,
+  type AppointmentReminderInput,
+} from '../../workflows/appointment-reminder.types.js';
+import { leadFollowUp } from '../../workflows/lead-follow-up.js';
+import { useTimeSkippingEnv } from '../support/temporal-test-env.js';
+
+const hour = 3600 * 1000;
+const day = 24 * hour;
+const suite = useTimeSkippingEnv();
+
+type SentMessage = AppointmentMessage & { at: number; startsAt: string };
+
+/**
+ * Activities faked by type; each send is stamped with the server's (skipped) time it was scheduled at. While `down`
+ * says so, sends and records fail as they would with the database and Twilio unreachable (Temporal retries them).
+ */
+function fakeActivities(
+  reply: (input: SendAppointmentMessageInput) => SendAppointmentMessageResult = () => ({ outcome: 'sent', messageId: randomUUID(), twilioSid: 'SM1' }),
+  down: (at: number) => boolean = () => false,
+) {
+  const failDuringOutage = (at: number) => {
+    if (down(at)) throw new Error('connection refused');
+  };
+  const attempts: number[] = [];
+  const sends: SentMessage[] = [];
+  const records: RecordAppointmentProgressInput[] = [];
+  const outcomes: RecordEnrollmentOutcomeInput[] = [];
+  const activities: Pick<Activities, 'sendAppointmentMessage' | 'recordAppointmentStarted' | 'recordAppointmentProgress' | 'sendStepMessage' | 'recordEnrollmentStarted' | 'recordEnrollmentOutcome'> = {
+    async sendAppointmentMessage(input) {
+      const at = activityInfo().currentAttemptScheduledTimestampMs;
+      attempts.push(at);
+      failDuringOutage(at);
+      sends.push({ ...input.message, at, startsAt: input.startsAt });
+      return reply(input);
+    },
+    async recordAppointmentStarted() {},
+    async recordAppointmentProgress(input) {
+      failDuringOutage(activityInfo().currentAttemptScheduledTimestampMs);
+      records.push(input);
+    },
+    // The follow-up a booking ends, in the "booked" test.
+    async sendStepMessage() {
+      return { outcome: 'sent', messageId: randomUUID(), twilioSid: 'SM2' };
+    },
+    async recordEnrollmentStarted() {},
+    async recordEnrollmentOutcome(input) {
+      outcomes.push(input);
+    },
+  };
+  const reminderSends = () => sends.filter((send) => send.kind === 'reminder');
+  return { activities, attempts, sends, records, outcomes, reminderSends };
+}
+
+const appointment = (startsAt: number, overrides: Partial<AppointmentReminderInput> = {}): AppointmentReminderInput => ({
+  tenantId: randomUUID(),
+  leadId: randomUUID(),
+  appointmentId: randomUUID(),
+  startsAt: new Date(startsAt).toISOString(),
+  // UTC unless a test is about DST: the suite's skipped clock may cross a change anywhere.
+  timeZone: 'UTC',
+  durationMinutes: 30,
+  location: 'Surgery 2',
+  notes: null,
+  reminderOffsetsSeconds: [86_400, 3600],
+  bookedFrom: null,
+  ...overrides,
+});
+
+async function withWorker<T>(activities: Partial<Activities>, body: (taskQueue: string) => Promise<T>): Promise<T> {
+  const taskQueue = `test-${randomUUID()}`;
+  const worker = await Worker.create({ connection: suite.env.nativeConnection, taskQueue, workflowBundle: suite.workflowBundle, activities });
+  return worker.runUntil(body(taskQueue));
+}
+
+const start = (taskQueue: string, input: AppointmentReminderInput) =>
+  suite.env.client.workflow.start(appointmentReminder, { taskQueue, workflowId: appointmentReminderWorkflowId(input.tenantId, input.appointmentId), args: [input] });
+
+/** Each send's time relative to the start, in whole minutes (negative: before). */
+const minutesBefore = (sends: SentMessage[], startsAt: number) => sends.map((send) => Math.round((startsAt - send.at) / 60_000));
+
+describe('appointmentReminder: the schedule', () => {
+  it('confirms at once, reminds 24 h and 1 h before, and ends at the start', async () => {
+    const fake = fakeActivities();
+    const now = await suite.env.currentTimeMs();
+    const startsAt = now + 3 * day;
+    const state = await withWorker(fake.activities, async (taskQueue) => (await start(taskQueue, appointment(startsAt))).result());
+    expect(state).toMatchObject({ status: 'completed', confirmation: 'sent', reminders: [{ status: 'sent' }, { status: 'sent' }] });
+    expect(fake.sends.map((send) => send.kind)).toEqual(['confirmation', 'reminder', 'reminder']);
+    expect(minutesBefore(fake.sends, startsAt)).toEqual([3 * 24 * 60, 24 * 60, 60]);
+    expect(await suite.env.currentTimeMs()).toBeGreaterThanOrEqual(startsAt);
+    expect(fake.records.at(-1)).toMatchObject({ status: 'completed', closedReason: 'the appointment time came' });
+  });
+
+  it('booked less than an hour ahead: the confirmation only, both reminders already past', async () => {
+    const fake = fakeActivities();
+    const startsAt = (await suite.env.currentTimeMs()) + 40 * 60_000;
+    const state = await withWorker(fake.activities, async (taskQueue) => (await start(taskQueue, appointment(startsAt))).result());
+    expect(state).toMatchObject({ status: 'completed', reminders: [{ status: 'passed' }, { status: 'passed' }] });
+    expect(fake.sends.map((send) => send.kind)).toEqual(['confirmation']);
+  });
+
+  /** The first change of UTC offset in `zone` after `fromMs`, as a local time on its day. */
+  function nextOffsetChange(zone: string, fromMs: number): DateTime {
+    let t = DateTime.fromMillis(fromMs, { zone }).startOf('hour');
+    while (t.offset === t.plus({ hours: 1 }).offset) t = t.plus({ hours: 1 });
+    return t.plus({ hours: 1 });
+  }
+
+  it.each(['Europe/London', 'America/New_York'])('a DST change in %s between booking and appointment: "24 h before" is 10:00 local the day before', async (zone) => {
+    const fake = fakeActivities();
+    const now = await suite.env.currentTimeMs();
+    // The appointment at 10:00 on the day the clocks change, its day-before reminder still ahead of now.
+    let change = nextOffsetChange(zone, now);
+    while (change.set({ hour: 10 }).minus({ days: 1 }).toMillis() < now + hour) change = nextOffsetChange(zone, change.toMillis());
+    const startsAt = change.set({ hour: 10, minute: 0 });
+    const state = await withWorker(fake.activities, async (taskQueue) => (await start(taskQueue, appointment(startsAt.toMillis(), { timeZone: zone }))).result());
+    expect(state.status).toBe('completed');
+    const [dayBefore, hourBefore] = fake.reminderSends().map((send) => DateTime.fromMillis(send.at, { zone }));
+    expect(dayBefore?.toFormat('yyyy-MM-dd HH:mm')).toBe(startsAt.minus({ days: 1 }).toFormat('yyyy-MM-dd HH:mm'));
+    expect(Math.abs(startsAt.toMillis() - (dayBefore?.toMillis() ?? 0))).not.toBe(day);
+    expect(hourBefore?.toFormat('HH:mm')).toBe('09:00');
+  });
+});
+
+describe('appointmentReminder: reschedule and cancel', () => {
+  it('moved later: the timers move, and the 24 h reminder already sent goes again for the new day', async () => {
+    const fake = fakeActivities();
+    const startsAt = (await suite.env.currentTimeMs()) + 2 * day;
+    const movedTo = startsAt + 2 * day;
+    const state = await withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, appointment(startsAt));
+      await suite.env.sleep(1.5 * day);
+      const moved = await handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt: new Date(movedTo).toISOString() }] });
+      expect(moved).toMatchObject({ reschedules: 1, reminders: [{ status: 'scheduled', dueAt: new Date(movedTo - day).toISOString() }, { status: 'scheduled' }] });
+      return handle.result();
+    });
+    expect(state.status).toBe('completed');
+    expect(fake.reminderSends().map((send) => [send.startsAt, Math.round((Date.parse(send.startsAt) - send.at) / hour)])).toEqual([
+      [new Date(startsAt).toISOString(), 24],
+      [new Date(movedTo).toISOString(), 24],
+      [new Date(movedTo).toISOString(), 1],
+    ]);
+    expect(fake.records.find((record) => record.startsAt === new Date(movedTo).toISOString())).toBeTruthy();
+  });
+
+  it('moved earlier: a reminder already sent is not repeated; a move into the past is refused and changes nothing', async () => {
+    const fake = fakeActivities();
+    const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
+    const { state, movedTo } = await withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, appointment(startsAt));
+      await suite.env.sleep(2.2 * day);
+      const now = await suite.env.currentTimeMs();
+      const refused = await handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt: new Date(now - 60_000).toISOString() }] }).catch((error: unknown) => error);
+      expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
+      expect(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe(updateRefusals.invalidStart);
+      expect((await handle.query(statusQuery)).startsAt).toBe(new Date(startsAt).toISOString());
+      const target = now + 2 * hour;
+      const moved = await handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt: new Date(target).toISOString() }] });
+      expect(moved.reminders.map((reminder) => reminder.status)).toEqual(['sent', 'scheduled']);
+      return { state: await handle.result(), movedTo: target };
+    });
+    expect(state.status).toBe('completed');
+    expect(fake.reminderSends().map((send) => send.startsAt)).toEqual([new Date(startsAt).toISOString(), new Date(movedTo).toISOString()]);
+    expect(minutesBefore(fake.reminderSends().slice(1), movedTo)).toEqual([60]);
+  });
+
+  it.each([
+    [true, 'sent', ['confirmation', 'cancellation']],
+    [false, 'off', ['confirmation']],
+  ])('cancel (notice %s): no more reminders, the notice as the tenant wants it, recorded as cancelled', async (notify, notice, kinds) => {
+    const fake = fakeActivities();
+    const startsAt = (await suite.env.currentTimeMs()) + 2 * day;
+    const state = await withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, appointment(startsAt));
+      await suite.env.sleep(hour);
+      const cancelled = await handle.executeUpdate(cancelUpdate, { args: [{ notify, reason: 'patient called' }] });
+      expect(cancelled).toMatchObject({ status: 'cancelled', cancellationNotice: notice, closedReason: 'patient called' });
+      await expect(handle.executeUpdate(cancelUpdate, { args: [{ notify, reason: null }] })).rejects.toThrow();
+      return handle.result();
+    });
+    expect(state.status).toBe('cancelled');
+    expect(fake.sends.map((send) => send.kind)).toEqual(kinds);
+    expect(fake.records.at(-1)).toMatchObject({ status: 'cancelled' });
+  });
+});
+
+describe('appointmentReminder: never an opt-out, never late', () => {
+  it('an opt-out between two reminders: the send reports it, and nothing more goes out', async () => {
+    const fake = fakeActivities((input) =>
+      input.message.kind === 'reminder' && input.message.offsetSeconds === 86_400 ? { outcome: 'opted_out', messageId: randomUUID() } : { outcome: 'sent', messageId: randomUUID(), twilioSid: 'SM1' },
+    );
+    const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
+    const state = await withWorker(fake.activities, async (taskQueue) => (await start(taskQueue, appointment(startsAt, { reminderOffsetsSeconds: [2 * 86_400, 86_400, 3600] }))).result());
+    expect(state).toMatchObject({ status: 'opted_out', reminders: [{ status: 'sent' }, { status: 'opted_out' }, { status: 'dropped' }] });
+    expect(minutesBefore(fake.reminderSends(), startsAt)).toEqual([2 * 24 * 60, 24 * 60]);
+    expect(fake.records.at(-1)).toMatchObject({ status: 'opted_out' });
+  });
+
+  it('an outage spanning the 1 h reminder and the start: missed, no attempt after the start, recorded once it is over', async () => {
+    const now = await suite.env.currentTimeMs();
+    const startsAt = now + 3 * hour;
+    // Database and Twilio unreachable from half an hour before the 1 h reminder until half an hour after the start.
+    const down = (at: number) => at > startsAt - 1.5 * hour && at < startsAt + hour / 2;
+    const fake = fakeActivities(undefined, down);
+    const state = await withWorker(fake.activities, async (taskQueue) => (await start(taskQueue, appointment(startsAt, { reminderOffsetsSeconds: [7200, 3600] }))).result());
+    expect(state).toMatchObject({ status: 'completed', reminders: [{ status: 'sent' }, { status: 'missed' }] });
+    expect(fake.reminderSends()).toHaveLength(1);
+    expect(fake.attempts.length).toBeGreaterThan(10);
+    expect(fake.attempts.every((at) => at < startsAt)).toBe(true);
+    expect(fake.records.at(-1)).toMatchObject({ status: 'completed', reminders: [{ status: 'sent' }, { status: 'missed' }] });
+  });
+});
+
+describe('appointmentReminder: booked from a running follow-up', () => {
+  it('a repeated "booked" call starts one reminder workflow, which ends the follow-up as booked', async () => {
+    const fake = fakeActivities();
+    const now = await suite.env.currentTimeMs();
+    await withWorker(fake.activities, async (taskQueue) => {
+      const tenantId = randomUUID();
+      const leadId = randomUUID();
+      const followUp = await suite.env.client.workflow.start(leadFollowUp, {
+        taskQueue,
+        workflowId: `followup:${tenantId}:${leadId}`,
+        args: [
+          {
+            tenantId,
+            leadId,
+            enrollmentId: randomUUID(),
+            enrolledAt: new Date(now).toISOString(),
+            sequence: { id: randomUUID(), name: 'new-lead', version: 1, steps: [{ delaySeconds: 0, template: 'a' }, { delaySeconds: 86_400, template: 'b' }] },
+            policy: { timeZone: 'UTC', window: { start: '00:00', end: '24:00' }, minGapSeconds: 0, maxPerDay: 100 },
+            expiresAfterSeconds: 30 * 86_400,
+          },
+        ],
+      });
+      await suite.env.sleep(hour);
+      const booking = appointment(now + 2 * day, { tenantId, leadId, bookedFrom: { enrollmentId: randomUUID(), workflowId: followUp.workflowId, runId: followUp.firstExecutionRunId } });
+      const first = await startAppointmentReminder(suite.env.client, taskQueue, booking);
+      const again = await startAppointmentReminder(suite.env.client, taskQueue, booking);
+      expect(again).toEqual(first);
+      expect(await followUp.result()).toMatchObject({ status: 'booked', closedReason: `appointment booked (${booking.appointmentId})` });
+      await suite.env.client.workflow.getHandle(first.workflowId).result();
+      const afterwards = await startAppointmentReminder(suite.env.client, taskQueue, booking);
+      expect(afterwards).toEqual({ workflowId: first.workflowId, runId: null });
+    });
+    expect(fake.sends.map((send) => send.kind)).toEqual(['confirmation', 'reminder', 'reminder']);
+    expect(fake.outcomes).toEqual([expect.objectContaining({ status: 'booked' })]);
+  });
+});

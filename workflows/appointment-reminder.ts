@@ -1,0 +1,161 @@
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  getExternalWorkflowHandle,
+  isCancellation,
+  log,
+  proxyActivities,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import { recordActivityOptions, sendActivityOptions } from './activity-options.js';
+import type { AppointmentMessage } from '../activities/reminders.js';
+import {
+  cancelUpdate,
+  rescheduleUpdate,
+  statusQuery,
+  updateRefusals,
+  type AppointmentOutcome,
+  type AppointmentReminderInput,
+  type AppointmentReminderState,
+  type CancelUpdateInput,
+  type SendOutcome,
+} from './appointment-reminder.types.js';
+import { nextReminderAt, nextReminderMove, planReminders, withOutcome } from './decisions/reminder-schedule.js';
+import { appointmentBookedSignal } from './lead-follow-up.types.js';
+import { appointmentStatusKey, nextReminderAtKey } from './search-attributes.js';
+
+const { recordAppointmentStarted, recordAppointmentProgress } = proxyActivities<Activities>(recordActivityOptions);
+/** Transient faults are retried until the message is worthless; an attempt past `notAfter` answers `missed`. */
+const sendActivity = (notAfter: Date) => proxyActivities<Activities>(sendActivityOptions(notAfter, '1 minute')).sendAppointmentMessage;
+/** Updates answer once the change is recorded, or after this long (a send in flight may take a while). */
+const settleTimeout = '5 seconds';
+
+/** Confirms an appointment at once, reminds before it, follows it when it moves, and ends when it starts. */
+export async function appointmentReminder(input: AppointmentReminderInput): Promise<AppointmentReminderState> {
+  const { tenantId, leadId, appointmentId } = input;
+  const plan = (startsAt: string, previous: AppointmentReminderState['reminders']) =>
+    planReminders({ startsAt: new Date(startsAt), timeZone: input.timeZone, offsetsSeconds: input.reminderOffsetsSeconds, now: new Date(), previous });
+  const state: AppointmentReminderState = {
+    status: 'scheduled',
+    startsAt: input.startsAt,
+    reminders: plan(input.startsAt, []),
+    confirmation: 'pending',
+    cancellationNotice: null,
+    reschedules: 0,
+    closedReason: null,
+  };
+  /** Bumped by every update; `recorded` catches up once the appointment row shows the change. */
+  let changes = 0;
+  let recorded = 0;
+  let lastRecord = '';
+  // Requests wait here until the loop is between sends, so an outcome always lands on the plan it was sent from.
+  let moveTo = null as string | null;
+  let cancel = null as CancelUpdateInput | null;
+  let cancelled: unknown = null;
+
+  const close = (status: AppointmentOutcome, reason: string) => {
+    if (state.status !== 'scheduled') return;
+    const reminders = state.reminders.map((reminder) => (reminder.status === 'scheduled' ? { ...reminder, status: 'dropped' as const } : reminder));
+    Object.assign(state, { status, closedReason: reason, reminders });
+  };
+  const settled = async (change: number) => {
+    await condition(() => recorded >= change, settleTimeout);
+    return state;
+  };
+  const requireScheduled = () => {
+    if (state.status !== 'scheduled' || cancel) {
+      throw ApplicationFailure.create({ type: updateRefusals.notScheduled, message: `the appointment is ${cancel ? 'being cancelled' : state.status}` });
+    }
+  };
+  setHandler(statusQuery, () => state);
+  setHandler(rescheduleUpdate, ({ startsAt }) => ((moveTo = startsAt), settled(++changes)), {
+    validator: ({ startsAt }) => {
+      requireScheduled();
+      if (!(Date.parse(startsAt) > Date.now())) throw ApplicationFailure.create({ type: updateRefusals.invalidStart, message: 'the new start time must be in the future' });
+    },
+  });
+  setHandler(cancelUpdate, (request) => ((cancel = request), settled(++changes)), { validator: (_request: CancelUpdateInput) => requireScheduled() });
+
+  /** The appointment row and the search attributes follow the state; unchanged state writes nothing. */
+  const record = async () => {
+    const upTo = changes;
+    const snapshot = JSON.stringify([state.status, state.startsAt, state.reminders, state.closedReason]);
+    if (snapshot !== lastRecord) {
+      upsertSearchAttributes([{ key: appointmentStatusKey, value: state.status }, { key: nextReminderAtKey, value: nextReminderAt(state.reminders) }]);
+      await recordAppointmentProgress({ appointmentId, tenantId, startsAt: state.startsAt, reminders: state.reminders, status: state.status, closedReason: state.closedReason });
+      lastRecord = snapshot;
+    }
+    recorded = upTo;
+  };
+
+  /** Twilio's final refusals end the reminders; a send cut off by its deadline was missed. */
+  const send = async (message: AppointmentMessage, notAfter: Date): Promise<SendOutcome> => {
+    const request = { tenantId, leadId, appointmentId, message, startsAt: state.startsAt, location: input.location, notAfter: notAfter.toISOString() };
+    try {
+      // Not cancellable: a send in flight finishes (and is recorded) before a cancellation takes effect.
+      const result = await CancellationScope.nonCancellable(() => sendActivity(notAfter)(request));
+      log.info('appointment message finished', { kind: message.kind, outcome: result.outcome });
+      if (result.outcome === 'opted_out') close('opted_out', 'recipient opted out');
+      if (result.outcome === 'failed') close('failed', `${result.kind}${result.errorCode ? ` (Twilio ${result.errorCode})` : ''}`);
+      return result.outcome;
+    } catch (error) {
+      if (!(error instanceof ActivityFailure)) throw error;
+      // Temporal gives up as soon as the next retry would come after the deadline: that is a miss, not a failure.
+      if (error.retryState === 'TIMEOUT') return 'missed';
+      close('failed', error.cause?.message ?? error.message);
+      return 'failed';
+    }
+  };
+
+  /** Ends the follow-up the appointment was booked from; one that has already ended has nothing left to stop. */
+  const endFollowUp = async ({ workflowId, runId }: { workflowId: string; runId: string | null }) => {
+    try {
+      await getExternalWorkflowHandle(workflowId, runId ?? undefined).signal(appointmentBookedSignal, { appointmentId });
+    } catch (error) {
+      if (isCancellation(error)) throw error;
+      log.info('the follow-up had already ended', { workflowId, reason: error instanceof Error ? error.message : String(error) });
+    }
+  };
+
+  const { workflowId, runId } = workflowInfo();
+  try {
+    await CancellationScope.nonCancellable(() => recordAppointmentStarted({ ...input, workflowId, runId, reminders: state.reminders }));
+    if (input.bookedFrom) await endFollowUp(input.bookedFrom);
+    state.confirmation = await send({ kind: 'confirmation' }, new Date(state.startsAt));
+    while (state.status === 'scheduled') {
+      if (moveTo) {
+        Object.assign(state, { startsAt: moveTo, reminders: plan(moveTo, state.reminders), reschedules: state.reschedules + 1 });
+        moveTo = null;
+      }
+      if (cancel) {
+        close('cancelled', cancel.reason ?? 'cancelled through the API');
+        state.cancellationNotice = cancel.notify ? await send({ kind: 'cancellation' }, new Date(state.startsAt)) : 'off';
+        break;
+      }
+      await record();
+      const move = nextReminderMove(state.reminders, new Date(state.startsAt), new Date());
+      if (move.kind === 'end') close('completed', 'the appointment time came');
+      else if (move.kind === 'wait') await condition(() => moveTo !== null || cancel !== null, move.until.getTime() - Date.now());
+      else {
+        const outcome = move.kind === 'miss' ? 'missed' : await send({ kind: 'reminder', offsetSeconds: move.offsetSeconds }, move.notAfter);
+        state.reminders = withOutcome(state.reminders, move.offsetSeconds, outcome, new Date());
+      }
+    }
+  } catch (error) {
+    if (!isCancellation(error)) throw error;
+    close('cancelled', 'workflow cancelled');
+    cancelled = error;
+  }
+
+  await CancellationScope.nonCancellable(record);
+  await condition(allHandlersFinished);
+  // Rethrown once recorded, so Temporal shows the run as Canceled too.
+  if (cancelled) throw cancelled;
+  return state;
+}

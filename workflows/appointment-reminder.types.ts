@@ -1,0 +1,75 @@
+// Definitions shared by the appointmentReminder workflow and its callers (API, tests). No workflow logic here.
+import { defineQuery, defineUpdate } from '@temporalio/workflow';
+
+export const appointmentReminderWorkflowType = 'appointmentReminder';
+
+/** One workflow per appointment, ever: a repeated booking finds the run that is already there. */
+export function appointmentReminderWorkflowId(tenantId: string, appointmentId: string): string {
+  return `reminder:${tenantId}:${appointmentId}`;
+}
+
+export interface AppointmentReminderInput {
+  tenantId: string;
+  leadId: string;
+  appointmentId: string;
+  /** ISO instant. */
+  startsAt: string;
+  /** The zone the start was given in: offsets of whole days keep its wall-clock time across DST changes. */
+  timeZone: string;
+  durationMinutes: number;
+  location: string | null;
+  notes: string | null;
+  /** Seconds before the start, one reminder each. */
+  reminderOffsetsSeconds: number[];
+  /** The follow-up the appointment was booked from: the workflow tells it `appointmentBooked`, which ends it. */
+  bookedFrom: { enrollmentId: string; workflowId: string; runId: string | null } | null;
+}
+
+/** What became of one message about the appointment. */
+export type SendOutcome = 'sent' | 'skipped' | 'missed' | 'opted_out' | 'failed';
+
+/**
+ * `passed`: its time had already gone when the appointment was booked or moved, so it was never due. `dropped`: the
+ * reminders ended before its time (cancelled, opted out, failed).
+ */
+export type ReminderStatus = 'scheduled' | 'passed' | 'dropped' | SendOutcome;
+
+/** A type, not an interface: the workflow records it in a JSON column as it is. */
+export type Reminder = {
+  offsetSeconds: number;
+  /** ISO instant. */
+  dueAt: string;
+  status: ReminderStatus;
+  sentAt: string | null;
+};
+
+export type AppointmentOutcome = 'completed' | 'cancelled' | 'opted_out' | 'failed';
+
+export interface AppointmentReminderState {
+  status: 'scheduled' | AppointmentOutcome;
+  startsAt: string;
+  /** For the current start time, earliest first. */
+  reminders: Reminder[];
+  confirmation: 'pending' | SendOutcome;
+  /** Null unless cancelled; `off` when the tenant sends no cancellation notices. */
+  cancellationNotice: SendOutcome | 'off' | null;
+  reschedules: number;
+  closedReason: string | null;
+}
+
+export interface RescheduleUpdateInput {
+  /** ISO instant; must be in the future. */
+  startsAt: string;
+}
+export interface CancelUpdateInput {
+  /** Whether the lead is told (the tenant's setting when the cancellation was asked for). */
+  notify: boolean;
+  reason: string | null;
+}
+
+/** Failure types of refused updates, so callers can tell a bad request from a finished appointment. */
+export const updateRefusals = { notScheduled: 'AppointmentNotScheduled', invalidStart: 'InvalidStartTime' } as const;
+
+export const statusQuery = defineQuery<AppointmentReminderState>('status');
+export const rescheduleUpdate = defineUpdate<AppointmentReminderState, [RescheduleUpdateInput]>('reschedule');
+export const cancelUpdate = defineUpdate<AppointmentReminderState, [CancelUpdateInput]>('cancel');
