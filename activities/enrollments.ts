@@ -19,6 +19,8 @@ export interface RecordEnrollmentOutcomeInput {
   leadId: string;
   status: EnrollmentOutcome;
   reason: string;
+  /** The run that closed: after an operator's reset it is not the one the enrollment started with. */
+  runId?: string;
 }
 
 /** A row that is gone will not come back by retrying: fail the activity for good. */
@@ -54,7 +56,7 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
       const closedAt = new Date();
       await rowsMustExist(() =>
         db.$transaction([
-          db.enrollment.update({ where: { id: input.enrollmentId, tenantId: input.tenantId }, data: { status: input.status, closedReason: input.reason, closedAt } }),
+          db.enrollment.update({ where: { id: input.enrollmentId, tenantId: input.tenantId }, data: { status: input.status, closedReason: input.reason, closedAt, ...(input.runId ? { runId: input.runId } : {}) } }),
           db.lead.updateMany({ where: { id: input.leadId, tenantId: input.tenantId, status: { not: 'erased' } }, data: { status: 'closed', closedReason: `${input.status}: ${input.reason}` } }),
         ]),
       );

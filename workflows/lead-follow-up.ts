@@ -161,7 +161,7 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
       { key: nextSendAtKey, value: null },
       ...(patched(waitingForPatch) ? [{ key: waitingForKey, value: null }] : []),
     ]);
-    await recordEnrollmentOutcome({ enrollmentId: input.enrollmentId, tenantId: input.tenantId, leadId: input.leadId, status: state.status as EnrollmentOutcome, reason: state.closedReason ?? state.status });
+    await recordEnrollmentOutcome({ enrollmentId: input.enrollmentId, tenantId: input.tenantId, leadId: input.leadId, status: state.status as EnrollmentOutcome, reason: state.closedReason ?? state.status, runId: workflowInfo().runId });
   });
   // Rethrown once recorded, so Temporal shows the run as Canceled too.
   if (cancelled) throw cancelled;

@@ -47,7 +47,12 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     if (!enrollment) throw notFound('Enrollment');
     return enrollment;
   };
-  const handleOf = (enrollment: Enrollment): WorkflowHandle => temporal.workflow.getHandle(enrollment.workflowId, enrollment.runId ?? undefined);
+  /**
+   * A running enrollment is its workflow ID's current run (one follow-up per lead at a time), which also follows an
+   * operator's reset to the new run; a closed one is the run it recorded.
+   */
+  const handleOf = (enrollment: Enrollment): WorkflowHandle =>
+    temporal.workflow.getHandle(enrollment.workflowId, enrollment.status === 'running' ? undefined : (enrollment.runId ?? undefined));
 
   router.post('/enrollments', async (req, res) => {
     const tenantId = tenantOf(req);
