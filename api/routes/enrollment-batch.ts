@@ -3,7 +3,6 @@ import express, { Router } from 'express';
 import { parse as parseCsv } from 'csv-parse/sync';
 import pLimit from 'p-limit';
 import { z } from 'zod';
-import type { Db } from '../../common/db.js';
 import { phoneHash } from '../../common/opt-outs.js';
 import { isKnownTimeZone, normalisePhone } from '../../common/phone.js';
 import type { Lead } from '../../generated/prisma/client.js';

@@ -1,7 +1,6 @@
 // SIGTERM to the real entry points (`node --import tsx worker/index.ts` / `api/index.ts`, as the npm scripts and the
 // container run them), against the suite's dev server and PostgreSQL: work in flight finishes, then the process exits 0;
 // work that outlives the grace time is cut off and the process exits 1.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
@@ -13,68 +12,14 @@ import { createSmsSender } from '../../activities/sms-sender.js';
 import { createApp } from '../../api/app.js';
 import { createSignalRelay } from '../../api/signal-relay.js';
 import type { Db } from '../../common/db.js';
-import { projectRoot } from '../../scripts/stack/paths.js';
 import { freePort } from '../../scripts/stack/ports.js';
 import { createWorker } from '../../worker/worker.js';
 import { anytimeSettings, createTenant, randomUkMobile, testDb } from '../support/fixtures.js';
 import { testAuthToken, testPublicBaseUrl, testSenderNumber, twilioFakeEnv } from '../support/stack.js';
 import { startTwilioFake, type TwilioFake } from '../support/twilio-fake.js';
+import { killAllEntries, startEntry } from '../support/processes.js';
 import { until } from '../support/wait.js';
 
-interface Entry {
-  child: ChildProcess;
-  output: () => string;
-  exited: Promise<number | null>;
-  /** Resolves when a pino line with this message has been written. */
-  logged(message: string, timeoutMs?: number): Promise<void>;
-}
-
-const running = new Set<ChildProcess>();
-
-function startEntry(entry: 'worker/index.ts' | 'api/index.ts', env: Record<string, string>): Entry {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
-    cwd: projectRoot,
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', DATABASE_URL: inject('databaseUrl'), TEMPORAL_ADDRESS: inject('temporalAddress'), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  running.add(child);
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) =>
-    child.once('exit', (code) => {
-      running.delete(child);
-      resolve(code);
-    }),
-  );
-  return {
-    child,
-    output: () => output,
-    exited,
-    logged(message, timeoutMs = 150_000) {
-      const needle = `"msg":"${message}"`;
-      return new Promise((resolve, reject) => {
-        const timer = setInterval(() => {
-          if (output.includes(needle)) {
-            clearInterval(timer);
-            clearTimeout(deadline);
-            resolve();
-          }
-        }, 50);
-        const deadline = setTimeout(() => {
-          clearInterval(timer);
-          reject(new Error(`${entry} did not log "${message}" within ${timeoutMs} ms:\n${output}`));
-        }, timeoutMs);
-        void exited.then((code) => {
-          if (output.includes(needle)) return;
-          clearInterval(timer);
-          clearTimeout(deadline);
-          reject(new Error(`${entry} exited (${code}) before logging "${message}":\n${output}`));
-        });
-      });
-    },
-  };
-}
 
 
 let db: Db;
@@ -91,7 +36,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   // A failed test must not leave an entry point behind.
-  for (const child of running) child.kill('SIGKILL');
+  await killAllEntries();
 });
 
 afterAll(async () => {

@@ -3,17 +3,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
-import { pino } from 'pino';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../api/app.js';
-import { createSignalRelay } from '../../api/signal-relay.js';
 import type { Db } from '../../common/db.js';
 import { createApiMetrics } from '../../common/metrics.js';
 import { projectRoot } from '../../scripts/stack/paths.js';
 import { freePort } from '../../scripts/stack/ports.js';
 import { anytimeSettings, createTenant, randomUkMobile, testDb } from '../support/fixtures.js';
-import { testAuthToken, testPublicBaseUrl, twilioFakeEnv } from '../support/stack.js';
+import { testAppDeps, twilioFakeEnv } from '../support/stack.js';
 import { startTwilioFake, type TwilioFake } from '../support/twilio-fake.js';
 import { inbound, messageSid, randomSenderNumber, statusCallback } from '../support/webhooks.js';
 import { until } from '../support/wait.js';
@@ -152,19 +150,8 @@ beforeAll(async () => {
 
   connection = await Connection.connect({ address: inject('temporalAddress') });
   const temporal = new Client({ connection, namespace: 'default' });
-  const logger = pino({ level: 'silent' });
-  app = createApp({
-    db,
-    temporal,
-    logger,
-    taskQueue,
-    temporalUiUrl: 'http://127.0.0.1:8233',
-    smsMode: 'twilio',
-    signalRelay: createSignalRelay({ db, temporal, logger }),
-    twilioAuthToken: testAuthToken,
-    publicBaseUrl: testPublicBaseUrl,
-    metrics: apiMetrics,
-  });
+  app = createApp(testAppDeps(db, temporal, taskQueue, { metrics: apiMetrics }));
+
   await waitForOutput(/"msg":"worker started"/, 150_000);
 }, 180_000);
 

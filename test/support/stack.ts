@@ -23,6 +23,23 @@ export function twilioFakeEnv(fakeUrl: string): Record<string, string> {
   return { TWILIO_ACCOUNT_SID: testAccountSid, TWILIO_AUTH_TOKEN: testAuthToken, TWILIO_FROM_NUMBER: testSenderNumber, TWILIO_API_BASE_URL: fakeUrl };
 }
 
+/** The API app's dependencies as production wires them, for a test's database, Temporal client and task queue. */
+export function testAppDeps(db: Db, temporal: Client, taskQueue: string, extra: Partial<AppDeps> = {}): AppDeps {
+  const logger = extra.logger ?? pino({ level: 'silent' });
+  return {
+    db,
+    temporal,
+    logger,
+    taskQueue,
+    temporalUiUrl: 'http://127.0.0.1:8233',
+    smsMode: 'twilio',
+    signalRelay: createSignalRelay({ db, temporal, logger }),
+    twilioAuthToken: testAuthToken,
+    publicBaseUrl: testPublicBaseUrl,
+    ...extra,
+  };
+}
+
 export interface TestStack {
   db: Db;
   fake: TwilioFake;
@@ -51,10 +68,9 @@ export async function startTestStack(options: { temporalAddress?: string } = {})
   const worker: Worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender });
   const workerRun = worker.run();
   const client = new Client({ connection, namespace: 'default' });
-  const logger = pino({ level: 'silent' });
-  const signalRelay = createSignalRelay({ db, temporal: client, logger });
+  const deps = testAppDeps(db, client, taskQueue);
+  const { signalRelay } = deps;
   signalRelay.start(250);
-  const deps: AppDeps = { db, temporal: client, logger, taskQueue, temporalUiUrl: 'http://127.0.0.1:8233', smsMode: 'twilio', signalRelay, twilioAuthToken: testAuthToken, publicBaseUrl: testPublicBaseUrl };
   return {
     db,
     fake,

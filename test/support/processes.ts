@@ -1,0 +1,77 @@
+// The real entry points as child processes (`node --import tsx <entry>`, as `npm run start:*` runs them), for tests
+// that signal or kill them.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { inject } from 'vitest';
+import { projectRoot } from '../../scripts/stack/paths.js';
+import { until } from './wait.js';
+
+export interface EntryProcess {
+  child: ChildProcess;
+  spawnedAt: number;
+  output: () => string;
+  exited: Promise<number | null>;
+  /** Resolves with the time a pino line with this message was first seen; rejects if the process exits first. */
+  logged(message: string, timeoutMs?: number): Promise<number>;
+  /** SIGKILL, and wait for the exit. */
+  kill(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+
+/** Runs an entry point against the suite's PostgreSQL and dev server unless `env` says otherwise. */
+export function startEntry(entry: 'worker/index.ts' | 'api/index.ts', env: Record<string, string>): EntryProcess {
+  const spawnedAt = Date.now();
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: projectRoot,
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', DATABASE_URL: inject('databaseUrl'), TEMPORAL_ADDRESS: inject('temporalAddress'), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  running.add(child);
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  let exitCode: number | undefined;
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      running.delete(child);
+      exitCode = code ?? -1;
+      resolve(code);
+    }),
+  );
+  return {
+    child,
+    spawnedAt,
+    output: () => output,
+    exited,
+    logged(message, timeoutMs = 150_000) {
+      const needle = `"msg":"${message}"`;
+      return until(
+        () => {
+          if (output.includes(needle)) return Date.now();
+          if (exitCode !== undefined) throw new Error(`${entry} exited (${exitCode}) before logging "${message}":\n${output}`);
+          return null;
+        },
+        `${entry} to log "${message}"`,
+        timeoutMs,
+      );
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
+/** For afterEach/afterAll: no process outlives its test, whatever happened. */
+export async function killAllEntries(): Promise<void> {
+  await Promise.all(
+    [...running].map(
+      (child) =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null || child.signalCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGKILL');
+        }),
+    ),
+  );
+}
