@@ -1,0 +1,43 @@
+// Twilio answering 5xx, 429 and timing out for a while, through a real worker process: every failed attempt goes back
+// to Temporal's retry policy (twilio-node's own retry is off), a timed-out call is reconciled before any resend, and
+// the message goes out exactly once when Twilio recovers.
+import { randomUUID } from 'node:crypto';
+import { afterAll, describe, expect, it } from 'vitest';
+import { testDb } from '../support/fixtures.js';
+import { until } from '../support/wait.js';
+import { appFor, createdCalls, prepareEnrollment, sendAttempts, startWorker, useFaultHarness } from './support.js';
+
+const harness = useFaultHarness();
+const db = testDb();
+afterAll(() => db.$disconnect());
+
+describe('Twilio failing for a while', () => {
+  it('503, 503, 429, then a timeout: one message created after recovery, on the fifth attempt', async () => {
+    const taskQueue = `faults-${randomUUID()}`;
+    const worker = await startWorker({ taskQueue, fake: harness.fake });
+    await worker.logged('worker started');
+    const enrollment = await prepareEnrollment(db, appFor(db, harness.temporal, taskQueue), [0]);
+    const to = { to: enrollment.phone };
+    harness.fake.inject({ kind: 'http', status: 503 }, { ...to, times: 2 });
+    harness.fake.inject({ kind: 'http', status: 429 }, to);
+    harness.fake.inject({ kind: 'timeout' }, to);
+    const started = await enrollment.start();
+
+    // Attempts at about 0, 2, 6 and 14 s; the fourth hangs until twilio-node's 10 s timeout, the fifth (~16 s later) succeeds.
+    await until(() => harness.fake.calls.filter((call) => call.to === enrollment.phone && call.outcome === 'timeout').length === 1, 'the timed-out call', 60_000);
+    const outageEndedAt = Date.now();
+    await until(() => createdCalls(harness.fake, enrollment.phone).length === 1, 'the message after recovery', 90_000);
+    const recoveredAfterMs = Date.now() - outageEndedAt;
+
+    // The refused attempts created nothing: exactly one message exists, and exactly one row carries its SID.
+    expect(await harness.temporal.workflow.getHandle(started.workflowId, started.runId).result()).toMatchObject({ status: 'completed', messagesSent: 1 });
+    const [created] = createdCalls(harness.fake, enrollment.phone);
+    const rows = await db.message.findMany({ where: { enrollmentId: started.id } });
+    expect(rows).toEqual([expect.objectContaining({ twilioSid: created?.sid, status: 'queued' })]);
+    expect(harness.fake.calls.filter((call) => call.to === enrollment.phone).map((call) => call.outcome)).toEqual(['error', 'error', 'error', 'timeout', 'created']);
+    expect(await sendAttempts(harness.temporal, started)).toEqual([5]);
+    // The timed-out attempt ends at twilio-node's 10 s timeout, then the 16 s backoff: the next attempt comes within ~30 s.
+    expect(recoveredAfterMs).toBeLessThan(40_000);
+    console.log(`[faults] (e) Twilio 503/503/429/timeout: calls ${harness.fake.calls.filter((call) => call.to === enrollment.phone).length}, created 1, ${Math.round(recoveredAfterMs / 1000)} s after the last failure began`);
+  }, 150_000);
+});
