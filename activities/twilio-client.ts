@@ -17,7 +17,7 @@ export interface TwilioClientOptions {
   timeoutMs?: number;
 }
 
-export const DEFAULT_TWILIO_TIMEOUT_MS = 10_000;
+const DEFAULT_TWILIO_TIMEOUT_MS = 10_000;
 
 // api.twilio.com plus edge/region variants (api.sydney.au1.twilio.com) that
 // twilio-node produces when TWILIO_EDGE / TWILIO_REGION are set in the env.

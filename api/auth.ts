@@ -3,7 +3,7 @@ import type { RequestHandler } from 'express';
 import type { Db } from '../common/db.js';
 import { ApiError } from './errors.js';
 
-export const hashApiKey = (key: string) => createHash('sha256').update(key).digest('hex');
+const hashApiKey = (key: string) => createHash('sha256').update(key).digest('hex');
 
 /** Keys look like `lf_<64 hex>`; the first 11 characters are kept as a recognisable prefix. */
 export function generateApiKey(): { key: string; prefix: string; hash: string } {

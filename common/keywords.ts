@@ -8,7 +8,7 @@ const optOut = new Set(['stop', 'stopall', 'stop all', 'unsubscribe', 'cancel', 
 const optIn = new Set(['start', 'unstop', 'yes']);
 const help = new Set(['help', 'info']);
 
-export function normaliseKeyword(body: string): string {
+function normaliseKeyword(body: string): string {
   return body
     .trim()
     .toLowerCase()

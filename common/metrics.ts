@@ -71,7 +71,7 @@ export interface WorkerMetrics extends ProcessMetrics, MessageMetrics {
 }
 
 /** Requests answered before any route matched (401, 404, a malformed body) share one label value. */
-export const unmatchedRoute = 'unmatched';
+const unmatchedRoute = 'unmatched';
 
 /**
  * Express sets `req.route` when a route matches, while `req.baseUrl` still names the router's mount path (`/v1`); an

@@ -12,7 +12,7 @@ import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
 import { asTemporalUnavailable } from '../temporal-errors.js';
 import type { EnrollmentsDeps } from './enrollments.js';
 
-export const maxBatchRows = 10_000;
+const maxBatchRows = 10_000;
 /** Starts in flight at once: enough to keep Temporal busy, few enough not to swamp it or the database pool. */
 const startConcurrency = 64;
 const maxConsecutiveFailures = 20;

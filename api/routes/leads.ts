@@ -17,7 +17,7 @@ const createLeadSchema = z.strictObject({ phone: z.string().min(1).max(40), firs
 const updateLeadSchema = z.strictObject({ firstName: name.nullable().optional(), lastName: name.nullable().optional(), timeZone: timeZone.optional() });
 const listQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50), before: z.iso.datetime().optional() });
 
-export const leadView = (lead: Lead) => ({
+const leadView = (lead: Lead) => ({
   id: lead.id,
   phone: lead.phone,
   firstName: lead.firstName,

@@ -24,7 +24,7 @@ const stepSchema = z.strictObject({
 });
 const createSequenceSchema = z.strictObject({ name: z.string().trim().min(1).max(100), steps: z.array(stepSchema).min(1).max(50) });
 
-export const sequenceView = (sequence: SequenceDefinition) => ({
+const sequenceView = (sequence: SequenceDefinition) => ({
   id: sequence.id,
   name: sequence.name,
   version: sequence.version,
