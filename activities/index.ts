@@ -1,5 +1,7 @@
 import type { Db } from '../common/db.js';
 import type { MessageMetrics } from '../common/metrics.js';
+import { createCapacityGate } from './capacity/gate.js';
+import type { CapacitySettings } from './capacity/settings.js';
 import { createEnrollmentActivities } from './enrollments.js';
 import { createMaintenanceActivities } from './maintenance.js';
 import { createReminderActivities } from './reminders.js';
@@ -11,14 +13,19 @@ export interface ActivityDeps {
   sender: SmsSender;
   /** Counts send outcomes, Twilio errors and opt-outs for the worker's /metrics; unset: nothing is counted. */
   metrics?: MessageMetrics | undefined;
+  /** Throughput, warm-up and budget settings (shared state in PostgreSQL). */
+  capacity: CapacitySettings;
+  /** What the capacity gate takes for "now" (warm-up days, budget periods); tests move it forward. */
+  clock?: (() => Date) | undefined;
 }
 
-export function createActivities(deps: ActivityDeps) {
+export function createActivities({ capacity, clock, ...deps }: ActivityDeps) {
+  const delivery = { ...deps, capacity: createCapacityGate({ db: deps.db, settings: capacity, metrics: deps.metrics, ...(clock ? { clock } : {}) }) };
   return {
-    sendStepMessage: createSendStepMessage(deps),
+    sendStepMessage: createSendStepMessage(delivery),
     ...createEnrollmentActivities(deps),
     ...createMaintenanceActivities(deps),
-    ...createReminderActivities(deps),
+    ...createReminderActivities(delivery),
   };
 }
 

@@ -61,6 +61,7 @@ export function createReminderActivities(deps: Parameters<typeof createMessageDe
           leadId: input.leadId,
           enrollmentId: null,
           idempotencyKey: idempotencyKey(input),
+          appointment: true,
           compose: (lead) => {
             const values: Record<AppointmentTemplatePlaceholder, string | null | undefined> = {
               ...leadTemplateValues(lead),

@@ -1,11 +1,13 @@
 // The exactly-once core every outbound SMS goes through: sequence steps and appointment messages alike.
-import { ApplicationFailure, log } from '@temporalio/activity';
+import { activityInfo, ApplicationFailure, log } from '@temporalio/activity';
 import { Prisma, type Lead, type Message, type Tenant } from '../generated/prisma/client.js';
 import type { Db } from '../common/db.js';
 import { maskPhone } from '../common/logger.js';
 import { noMetrics, type MessageMetrics } from '../common/metrics.js';
 import { findOptOut, recordOptOut } from '../common/opt-outs.js';
 import { renderTemplate, type TemplateValues } from '../common/templates.js';
+import { releaseCapacity, type CapacityGate, type CapacityWait, type ReservedCapacity } from './capacity/gate.js';
+import { sendingNumberFor } from './capacity/sending-number.js';
 import type { SendStepMessageResult } from './send-step-message.types.js';
 import type { OutboundSms, SentSms, SmsSender } from './sms-sender.js';
 import { classifyTwilioError, failureKindForCode } from './twilio-errors.js';
@@ -19,6 +21,8 @@ export interface OutboundMessage {
   enrollmentId: string | null;
   /** One row per key, written before Twilio is called. */
   idempotencyKey: string;
+  /** Appointment messages may pass a spent budget, if their tenant says so. */
+  appointment: boolean;
   /** The template and its values for the lead as it is on the first attempt; a retry sends what that one rendered. */
   compose(lead: Lead & { tenant: Tenant }): { template: string; values: Record<string, string | null | undefined> };
 }
@@ -46,6 +50,11 @@ export const leadTemplateValues = (lead: Lead & { tenant: Tenant }): TemplateVal
 const maxValiditySeconds = 36_000;
 const missedReason = 'missed';
 
+/** The failure type of a send held back for sending capacity: Temporal retries it when the capacity is due. */
+export const capacityWaitType = 'CapacityWait';
+/** A wait never runs into the activity's own schedule-to-close timeout, which would fail the send instead. */
+const retryMarginMs = 2000;
+
 const isUniqueViolation = (error: unknown) => error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
 const notFound = (message: string) => ApplicationFailure.create({ type: 'NotFoundError', message, nonRetryable: true });
 
@@ -53,7 +62,14 @@ const notFound = (message: string) => ApplicationFailure.create({ type: 'NotFoun
  * Sends one message at most once. The row keyed by the idempotency key is written before Twilio is called; an
  * attempt that finds it still `pending` is a retry after a crash or timeout and asks Twilio what happened first.
  */
-export function createMessageDelivery({ db, sender, metrics = noMetrics }: { db: Db; sender: SmsSender; metrics?: MessageMetrics | undefined }) {
+export interface MessageDeliveryDeps {
+  db: Db;
+  sender: SmsSender;
+  capacity: CapacityGate;
+  metrics?: MessageMetrics | undefined;
+}
+
+export function createMessageDelivery({ db, sender, capacity, metrics = noMetrics }: MessageDeliveryDeps) {
   /** What a finished row says happened; a `pending` row is unfinished and never answers. */
   function resultFromRow<Late>(row: Message, deadline: Deadline<Late>): DeliveryResult | Late {
     switch (row.status) {
@@ -99,17 +115,47 @@ export function createMessageDelivery({ db, sender, metrics = noMetrics }: { db:
   }
 
   async function firstAttemptRow(message: OutboundMessage): Promise<{ row: Message; isRetry: boolean }> {
-    const lead = await db.lead.findFirst({ where: { id: message.leadId, tenantId: message.tenantId }, include: { tenant: true } });
+    const lead = await db.lead.findFirst({ where: { id: message.leadId, tenantId: message.tenantId }, include: { tenant: { include: { senders: true } } } });
     if (!lead) throw notFound(`lead ${message.leadId} not found`);
     const { template, values } = message.compose(lead);
     const rendered = renderTemplate(template, values);
-    const base = { tenantId: message.tenantId, leadId: lead.id, enrollmentId: message.enrollmentId, direction: 'outbound' as const, toPhone: lead.phone, idempotencyKey: message.idempotencyKey };
-    if (rendered.ok) return claimRow({ ...base, body: rendered.body, status: 'pending' });
+    const fromPhone = sendingNumberFor(lead.tenant.senders.map((owned) => owned.value), lead.phone, sender.defaultFrom);
+    const base = { tenantId: message.tenantId, leadId: lead.id, enrollmentId: message.enrollmentId, direction: 'outbound' as const, toPhone: lead.phone, fromPhone, idempotencyKey: message.idempotencyKey };
+    if (rendered.ok) return claimRow({ ...base, body: rendered.body, ...capacity.price(rendered.body), status: 'pending' });
     const skipReason = `missing value for ${rendered.missing.join(', ')}`;
     log.warn('message skipped', { idempotencyKey: message.idempotencyKey, reason: skipReason });
     const claimed = await claimRow({ ...base, body: template, status: 'skipped', skipReason });
     if (!claimed.isRetry) metrics.messageRecorded('skipped');
     return claimed;
+  }
+
+  /** Closes a row that will never go out, giving back whatever capacity an attempt reserved for it. */
+  async function closeUnsent(tx: Prisma.TransactionClient, rowId: string, data: Prisma.MessageUpdateInput): Promise<void> {
+    const { reservation } = await tx.message.findUniqueOrThrow({ where: { id: rowId }, select: { reservation: true } });
+    if (reservation) await releaseCapacity(tx, rowId, reservation as unknown as ReservedCapacity[]);
+    await tx.message.update({ where: { id: rowId }, data });
+  }
+
+  /**
+   * The send waits for capacity: Temporal retries the activity when it is due (or sooner, to look again). A wait that
+   * would run past the message's deadline ends at it instead, where the attempt answers `late`.
+   */
+  async function waitForCapacity<Late>(row: Message, wait: CapacityWait, deadline: Deadline<Late>): Promise<Late> {
+    const now = Date.now();
+    const info = activityInfo();
+    const activityDeadline = info.scheduleToCloseTimeoutMs > 0 ? info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs - retryMarginMs : Infinity;
+    const latest = Math.min(deadline.at.getTime(), activityDeadline);
+    const wanted = capacity.askAgainAt(wait).getTime();
+    log.info('send waits for sending capacity', { messageId: row.id, reason: wait.reason, until: wait.until, detail: wait.detail });
+    if (wanted > latest && latest - now < 1000) {
+      if (deadline.hard) {
+        await db.$transaction((tx) => closeUnsent(tx, row.id, { status: 'skipped', skipReason: missedReason }));
+        metrics.messageRecorded('skipped');
+      }
+      return deadline.late;
+    }
+    const nextRetryDelay = Math.max(Math.min(wanted, latest) - now, 50);
+    throw ApplicationFailure.create({ type: capacityWaitType, message: `waiting for sending capacity: ${wait.detail}`, details: [wait], nextRetryDelay });
   }
 
   async function send(row: Message, sms: OutboundSms, tenantId: string): Promise<DeliveryResult> {
@@ -124,7 +170,7 @@ export function createMessageDelivery({ db, sender, metrics = noMetrics }: { db:
       }
       const errorCode = classified.code ?? null;
       await db.$transaction(async (tx) => {
-        await tx.message.update({ where: { id: row.id }, data: { status: 'failed', errorCode } });
+        await closeUnsent(tx, row.id, { status: 'failed', errorCode });
         if (classified.kind === 'opted_out') await recordOptOut(tx, { tenantId, phone: row.toPhone, source: `twilio_error_${errorCode}` });
       });
       metrics.messageRecorded('failed');
@@ -145,23 +191,34 @@ export function createMessageDelivery({ db, sender, metrics = noMetrics }: { db:
     if (row.status !== 'pending') return resultFromRow(row, deadline);
 
     if (await findOptOut(db, message.tenantId, row.toPhone)) {
-      await db.message.update({ where: { id: row.id }, data: { status: 'skipped', skipReason: 'opted_out' } });
+      await db.$transaction((tx) => closeUnsent(tx, row.id, { status: 'skipped', skipReason: 'opted_out' }));
       metrics.messageRecorded('skipped');
       log.info('send refused: recipient opted out', { messageId: row.id, to: maskPhone(row.toPhone) });
       return { outcome: 'opted_out', messageId: row.id };
     }
-    const sms: OutboundSms = { to: row.toPhone, body: row.body };
-    if (isRetry) {
+    const from = row.fromPhone ?? sender.defaultFrom;
+    const sms: OutboundSms = { to: row.toPhone, body: row.body, from };
+    // Only an attempt that reserved capacity went on to call Twilio: one held back before that has nothing to look for.
+    if (isRetry && row.reservation) {
       const found = await sender.findSent(sms, row.createdAt, await knownSids(row));
       if (found) return markSent(row, found);
     }
     if (isLate()) {
       if (deadline.hard) {
-        await db.message.update({ where: { id: row.id }, data: { status: 'skipped', skipReason: missedReason } });
+        await db.$transaction((tx) => closeUnsent(tx, row.id, { status: 'skipped', skipReason: missedReason }));
         metrics.messageRecorded('skipped');
       }
       return deadline.late;
     }
+    const decision = await capacity.reserve({
+      messageId: row.id,
+      tenantId: message.tenantId,
+      sender: from,
+      cost: row.cost?.toString() ?? capacity.price(row.body).cost,
+      appointment: message.appointment,
+      previous: (row.reservation as unknown as ReservedCapacity[] | null) ?? [],
+    });
+    if (!decision.ok) return waitForCapacity(row, decision.wait, deadline);
     const validity = Math.min(Math.max(1, Math.floor(secondsLeft())), maxValiditySeconds);
     return send(row, deadline.hard ? { ...sms, validityPeriodSeconds: validity } : sms, message.tenantId);
   };

@@ -1,20 +1,11 @@
-import type { Db } from '../common/db.js';
-import type { MessageMetrics } from '../common/metrics.js';
-import { createMessageDelivery, leadTemplateValues } from './send-message.js';
+import { createMessageDelivery, leadTemplateValues, type MessageDeliveryDeps } from './send-message.js';
 import type { SendStepMessageInput, SendStepMessageResult } from './send-step-message.types.js';
-import type { SmsSender } from './sms-sender.js';
-
-export interface SendStepMessageDeps {
-  db: Db;
-  sender: SmsSender;
-  metrics?: MessageMetrics | undefined;
-}
 
 /**
  * Sends one step's SMS at most once, keyed by (enrollment, step). Its deadline is soft: a retry after the window's
  * close or the expiry answers `deferred`, and the workflow plans the step again.
  */
-export function createSendStepMessage(deps: SendStepMessageDeps) {
+export function createSendStepMessage(deps: MessageDeliveryDeps) {
   const deliver = createMessageDelivery(deps);
   return async function sendStepMessage(input: SendStepMessageInput): Promise<SendStepMessageResult> {
     return deliver(
@@ -23,6 +14,7 @@ export function createSendStepMessage(deps: SendStepMessageDeps) {
         leadId: input.leadId,
         enrollmentId: input.enrollmentId,
         idempotencyKey: `${input.enrollmentId}:${input.step}`,
+        appointment: false,
         compose: (lead) => ({ template: input.template, values: leadTemplateValues(lead) }),
       },
       { at: new Date(input.notAfter), hard: false, late: { outcome: 'deferred' } as const },

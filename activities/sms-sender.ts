@@ -5,6 +5,8 @@ import { createTwilioClient } from './twilio-client.js';
 export interface OutboundSms {
   to: string;
   body: string;
+  /** The number (E.164) or Messaging Service SID it goes out from; unset: the sender's default. */
+  from?: string;
   /** Twilio drops the message if it is still queued this long after the create call (its ValidityPeriod). */
   validityPeriodSeconds?: number;
 }
@@ -17,6 +19,8 @@ export interface SentSms {
 
 export interface SmsSender {
   readonly mode: SmsMode['kind'];
+  /** What messages go out from when their tenant has no sending number of its own. */
+  readonly defaultFrom: string;
   send(sms: OutboundSms): Promise<SentSms>;
   /**
    * Looks for a message already created for this recipient and body since `since`, other than `knownSids`. A create
@@ -56,6 +60,7 @@ export function createSmsSender(mode: SmsMode): SmsSender {
 /** The embedded default: the message row is the whole delivery, so a retry can never duplicate anything. */
 const outboxSender: SmsSender = {
   mode: 'outbox',
+  defaultFrom: 'outbox',
   async send() {
     return { sid: null, status: 'simulated' };
   },
@@ -79,14 +84,16 @@ export function createTwilioSender(
   sender: { from: string } | { messagingServiceSid: string },
   statusCallbackUrl?: string,
 ): SmsSender {
+  const senderOf = (from: string | undefined) => (!from ? sender : from.startsWith('MG') ? { messagingServiceSid: from } : { from });
   return {
     mode: 'twilio',
+    defaultFrom: 'from' in sender ? sender.from : sender.messagingServiceSid,
     async send(sms) {
       const message = await guarded(() =>
         client.messages.create({
           to: sms.to,
           body: sms.body,
-          ...sender,
+          ...senderOf(sms.from),
           ...(statusCallbackUrl ? { statusCallback: statusCallbackUrl } : {}),
           ...(sms.validityPeriodSeconds ? { validityPeriod: sms.validityPeriodSeconds } : {}),
         }),
@@ -95,7 +102,8 @@ export function createTwilioSender(
     },
     async findSent(sms, since, knownSids) {
       // No DateSent filter: Twilio leaves date_sent empty while a message is accepted or queued, exactly the case here.
-      const recent = await guarded(() => client.messages.list({ to: sms.to, ...('from' in sender ? { from: sender.from } : {}), limit: 20 }));
+      const from = senderOf(sms.from);
+      const recent = await guarded(() => client.messages.list({ to: sms.to, ...('from' in from ? { from: from.from } : {}), limit: 20 }));
       const match = recent.find(
         (message) => !knownSids.has(message.sid) && message.body === sms.body && message.dateCreated.getTime() >= since.getTime() - clockSkewMs,
       );

@@ -3,6 +3,8 @@ import { z } from 'zod';
 
 const port = z.coerce.number().int().min(1).max(65535);
 const seconds = z.coerce.number().int().min(0).max(3600);
+const perSecond = z.coerce.number().int().min(1).max(10_000);
+const dailyCount = z.coerce.number().int().min(0).max(10_000_000);
 const readableFile = z
   .string()
   .min(1)
@@ -44,6 +46,16 @@ export const configSchema = z.object({
   WORKER_SHUTDOWN_GRACE_SECONDS: seconds.default(30),
   API_SHUTDOWN_GRACE_SECONDS: seconds.default(20),
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  // Sending capacity (worker): throughput, warm-up of new numbers, the price budgets are counted in.
+  NUMBER_MAX_SENDS_PER_SECOND: perSecond.default(1),
+  TENANT_MAX_SENDS_PER_SECOND: perSecond.default(10),
+  WARMUP_FIRST_DAY_LIMIT: dailyCount.default(20),
+  WARMUP_DAILY_INCREASE: dailyCount.default(50),
+  WARMUP_DAYS: z.coerce.number().int().min(0).max(365).default(7),
+  WARMED_UP_DAILY_LIMIT: dailyCount.default(1000),
+  SMS_COST_PER_SEGMENT: z.string().regex(/^\d{1,4}(\.\d{1,6})?$/, 'must be a decimal amount like 0.0083').default('0.0083'),
+  CAPACITY_RECHECK_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  KILL_SWITCH_RECHECK_SECONDS: z.coerce.number().int().min(1).max(300).default(5),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -17,6 +17,10 @@ export interface MessageMetrics {
   twilioError(code: number | undefined, source: 'send' | 'status_callback'): void;
   /** An opt-out was recorded, by where it came from (`inbound_keyword`, `twilio_error_21610`, …). */
   optOutRecorded(source: string): void;
+  /** A send was held back for sending capacity (`kill_switch`, `number_rate`, `warmup`, `budget_daily`, …). */
+  capacityWait(reason: string): void;
+  /** A tenant's budget crossed its alert threshold (`daily` or `monthly`). */
+  budgetAlert(budget: string): void;
 }
 
 export type WebhookKind = 'inbound' | 'status';
@@ -32,6 +36,8 @@ export const noMetrics: MessageMetrics & WebhookMetrics = {
   messageRecorded() {},
   twilioError() {},
   optOutRecorded() {},
+  capacityWait() {},
+  budgetAlert() {},
   webhook() {},
 };
 
@@ -141,12 +147,31 @@ export function createWorkerMetrics(options: { defaultMetrics?: boolean } = {}):
     labelNames: ['status'] as const,
     registers: [registry],
   });
+  const capacityWaits = new Counter({
+    name: `${prefix}capacity_waits_total`,
+    help: 'Send attempts held back for sending capacity, by reason (kill_switch, number_rate, tenant_rate, warmup, budget_daily, budget_monthly)',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  const budgetAlerts = new Counter({
+    name: `${prefix}budget_alerts_total`,
+    help: "Tenants' budgets crossing their alert threshold, by budget (daily, monthly)",
+    labelNames: ['budget'] as const,
+    registers: [registry],
+  });
   const sdkMetricsUp = new Gauge({
     name: `${prefix}temporal_sdk_metrics_up`,
     help: "1 when this scrape included the Temporal SDK's metrics, 0 when its exporter did not answer",
     registers: [registry],
   });
-  return { registry, ...sharedCounters(registry), messageRecorded: (status) => messages.inc({ status }), sdkMetricsUp };
+  return {
+    registry,
+    ...sharedCounters(registry),
+    messageRecorded: (status) => messages.inc({ status }),
+    capacityWait: (reason) => capacityWaits.inc({ reason }),
+    budgetAlert: (budget) => budgetAlerts.inc({ budget }),
+    sdkMetricsUp,
+  };
 }
 
 export interface MetricsServer {

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { roomyCapacity } from '../activities/capacity/settings.js';
 import { createSmsSender } from '../activities/sms-sender.js';
 import { createDb } from '../common/db.js';
 import { appointmentReminderWorkflowType } from '../workflows/appointment-reminder.types.js';
@@ -49,7 +50,7 @@ const connection = await Connection.connect({ address: server.address });
 try {
   await applyMigrations({ databaseUrl: database.url, migrationsDir });
   const taskQueue = 'capture';
-  const worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender: createSmsSender({ kind: 'outbox' }) });
+  const worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender: createSmsSender({ kind: 'outbox' }), capacity: roomyCapacity });
   const client = new Client({ connection });
   await worker.runUntil(async () => {
     for (const [workflowType, scenarios] of Object.entries(scenariosByType)) {

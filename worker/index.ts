@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import { capacitySettings } from '../activities/capacity/settings.js';
 import { createSmsSender } from '../activities/sms-sender.js';
 import { loadConfigOrExit, smsMode } from '../common/config.js';
 import { createDb } from '../common/db.js';
@@ -56,6 +57,7 @@ const worker = await createWorker({
   db,
   sender: createSmsSender(mode),
   metrics,
+  capacity: capacitySettings(config),
 });
 
 // The SDK's runtime stops polling on SIGINT/SIGTERM; activities in flight get WORKER_SHUTDOWN_GRACE_SECONDS to finish,

@@ -1,4 +1,6 @@
 // Appointments end to end: API → Temporal dev server → worker → real twilio client → Twilio fake, and Postgres.
+import { createCapacityGate } from '../../activities/capacity/gate.js';
+import { roomyCapacity } from '../../activities/capacity/settings.js';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -195,7 +197,7 @@ describe('a worker outage', () => {
     const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
     const sender = createSmsSender({ kind: 'twilio', accountSid: `AC${'3'.repeat(32)}`, authToken: testAuthToken, sender: { from: testSenderNumber }, apiBaseUrl: fake.url });
     const runWorker = async () => {
-      const worker = await createWorker({ connection, namespace: 'default', taskQueue, db, sender });
+      const worker = await createWorker({ connection, namespace: 'default', taskQueue, db, sender, capacity: roomyCapacity });
       return { worker, running: worker.run() };
     };
     const outageApp = createApp({ ...stack.deps, taskQueue });
@@ -228,7 +230,7 @@ describe('a worker outage', () => {
 describe('sendAppointmentMessage: exactly once, never late, never to an opt-out', () => {
   const twilioSender = () => createSmsSender({ kind: 'twilio', accountSid: `AC${'4'.repeat(32)}`, authToken: testAuthToken, sender: { from: testSenderNumber }, apiBaseUrl: fake.url });
   const attempt = (number: number, input: SendAppointmentMessageInput) =>
-    new MockActivityEnvironment({ attempt: number }).run(createReminderActivities({ db, sender: twilioSender() }).sendAppointmentMessage, input);
+    new MockActivityEnvironment({ attempt: number }).run(createReminderActivities({ db, sender: twilioSender(), capacity: createCapacityGate({ db, settings: roomyCapacity }) }).sendAppointmentMessage, input);
 
   async function reminderFor(leadZone = 'America/New_York') {
     const { tenant } = await createTenant(db);

@@ -1,6 +1,7 @@
 // SIGTERM to the real entry points (`node --import tsx worker/index.ts` / `api/index.ts`, as the npm scripts and the
 // container run them), against the suite's dev server and PostgreSQL: work in flight finishes, then the process exits 0;
 // work that outlives the grace time is cut off and the process exits 1.
+import { roomyCapacity } from '../../activities/capacity/settings.js';
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { Client, Connection } from '@temporalio/client';
@@ -107,7 +108,7 @@ describe('worker on SIGTERM', () => {
     // A replacement worker on the same task queue finishes the run from the recorded result: one SMS in all.
     const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
     const sender = createSmsSender({ kind: 'twilio', accountSid: `AC${'1'.repeat(32)}`, authToken: testAuthToken, sender: { from: testSenderNumber }, apiBaseUrl: fake.url });
-    const replacement = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender, shutdownGraceSeconds: 5 });
+    const replacement = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender, shutdownGraceSeconds: 5, capacity: roomyCapacity });
     try {
       await replacement.runUntil(async () => expect(await handle.result()).toMatchObject({ status: 'completed', messagesSent: 1 }));
     } finally {

@@ -1,5 +1,6 @@
 // /metrics from both processes: the API app (in this process) and the real worker entry point (a child process, as
 // `npm run start:worker` runs it), against the suite's dev server, PostgreSQL and a loopback Twilio fake.
+import { roomyCapacityEnv } from '../support/processes.js';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
@@ -140,6 +141,7 @@ beforeAll(async () => {
       DATABASE_URL: inject('databaseUrl'),
       TEMPORAL_ADDRESS: inject('temporalAddress'),
       TEMPORAL_TASK_QUEUE: taskQueue,
+      ...roomyCapacityEnv,
       ...twilioFakeEnv(fake.url),
       WORKER_METRICS_PORT: String(metricsPort),
     },

@@ -1,4 +1,6 @@
 // The send activity's exactly-once promise under faults, with real Postgres and the real twilio client.
+import { createCapacityGate } from '../../activities/capacity/gate.js';
+import { roomyCapacity } from '../../activities/capacity/settings.js';
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -18,7 +20,7 @@ beforeAll(async () => {
   db = testDb();
   fake = await startTwilioFake();
   const client = createTwilioClient({ accountSid: `AC${'2'.repeat(32)}`, authToken: 'test-auth-token-0123456789', apiBaseUrl: fake.url, timeoutMs: 300 });
-  sendStepMessage = createSendStepMessage({ db, sender: createTwilioSender(client, { from: '+15005550006' }) });
+  sendStepMessage = createSendStepMessage({ db, sender: createTwilioSender(client, { from: '+15005550006' }), capacity: createCapacityGate({ db, settings: roomyCapacity }) });
 });
 afterAll(async () => {
   await Promise.all([fake?.close(), db?.$disconnect()]);

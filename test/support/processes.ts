@@ -18,12 +18,23 @@ export interface EntryProcess {
 
 const running = new Set<ChildProcess>();
 
+/**
+ * Sending capacity that limits nothing in practice: the whole suite sends from one test number, far more than its
+ * warm-up would allow. Tests about capacity set their own limits.
+ */
+export const roomyCapacityEnv: Record<string, string> = {
+  NUMBER_MAX_SENDS_PER_SECOND: '10000',
+  TENANT_MAX_SENDS_PER_SECOND: '10000',
+  WARMUP_DAYS: '0',
+  WARMED_UP_DAILY_LIMIT: '10000000',
+};
+
 /** Runs an entry point against the suite's PostgreSQL and dev server unless `env` says otherwise. */
 export function startEntry(entry: 'worker/index.ts' | 'api/index.ts', env: Record<string, string>): EntryProcess {
   const spawnedAt = Date.now();
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: projectRoot,
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', DATABASE_URL: inject('databaseUrl'), TEMPORAL_ADDRESS: inject('temporalAddress'), ...env },
+    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', DATABASE_URL: inject('databaseUrl'), TEMPORAL_ADDRESS: inject('temporalAddress'), ...roomyCapacityEnv, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);

@@ -3,6 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { pino } from 'pino';
 import { inject } from 'vitest';
+import { roomyCapacity } from '../../activities/capacity/settings.js';
 import { createSmsSender } from '../../activities/sms-sender.js';
 import { createApp, type AppDeps } from '../../api/app.js';
 import { createSignalRelay } from '../../api/signal-relay.js';
@@ -65,7 +66,7 @@ export async function startTestStack(options: { temporalAddress?: string } = {})
   const nativeConnection = await NativeConnection.connect({ address });
   const connection = await Connection.connect({ address });
   const sender = createSmsSender({ kind: 'twilio', accountSid: testAccountSid, authToken: testAuthToken, sender: { from: testSenderNumber }, apiBaseUrl: fake.url });
-  const worker: Worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender });
+  const worker: Worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender, capacity: roomyCapacity });
   const workerRun = worker.run();
   const client = new Client({ connection, namespace: 'default' });
   const deps = testAppDeps(db, client, taskQueue);
