@@ -1,7 +1,7 @@
 import type { Db } from '../common/db.js';
 import type { MessageMetrics } from '../common/metrics.js';
-import { createCapacityGate } from './capacity/gate.js';
-import type { CapacitySettings } from './capacity/settings.js';
+import { createCapacityGate } from '../common/capacity/gate.js';
+import type { CapacitySettings } from '../common/capacity/settings.js';
 import { createEnrollmentActivities } from './enrollments.js';
 import { createMaintenanceActivities } from './maintenance.js';
 import { createReminderActivities } from './reminders.js';

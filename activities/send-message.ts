@@ -6,8 +6,8 @@ import { maskPhone } from '../common/logger.js';
 import { noMetrics, type MessageMetrics } from '../common/metrics.js';
 import { findOptOut, recordOptOut } from '../common/opt-outs.js';
 import { renderTemplate, type TemplateValues } from '../common/templates.js';
-import { releaseCapacity, type CapacityGate, type CapacityWait, type ReservedCapacity } from './capacity/gate.js';
-import { sendingNumberFor } from './capacity/sending-number.js';
+import { capacityWaitType, releaseCapacity, type CapacityGate, type CapacityWait, type ReservedCapacity } from '../common/capacity/gate.js';
+import { sendingNumberFor } from '../common/capacity/sending-number.js';
 import type { SendStepMessageResult } from './send-step-message.types.js';
 import type { OutboundSms, SentSms, SmsSender } from './sms-sender.js';
 import { classifyTwilioError, failureKindForCode } from './twilio-errors.js';
@@ -50,8 +50,6 @@ export const leadTemplateValues = (lead: Lead & { tenant: Tenant }): TemplateVal
 const maxValiditySeconds = 36_000;
 const missedReason = 'missed';
 
-/** The failure type of a send held back for sending capacity: Temporal retries it when the capacity is due. */
-export const capacityWaitType = 'CapacityWait';
 /** A wait never runs into the activity's own schedule-to-close timeout, which would fail the send instead. */
 const retryMarginMs = 2000;
 

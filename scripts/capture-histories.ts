@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { roomyCapacity } from '../activities/capacity/settings.js';
+import { roomyCapacity } from '../common/capacity/settings.js';
 import { createSmsSender } from '../activities/sms-sender.js';
 import { createDb } from '../common/db.js';
 import { appointmentReminderWorkflowType } from '../workflows/appointment-reminder.types.js';

@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import { capacitySettings } from '../activities/capacity/settings.js';
+import { capacitySettings } from '../common/capacity/settings.js';
 import { createSmsSender } from '../activities/sms-sender.js';
 import { loadConfigOrExit, smsMode } from '../common/config.js';
 import { createDb } from '../common/db.js';

@@ -1,6 +1,6 @@
 // Appointments end to end: API → Temporal dev server → worker → real twilio client → Twilio fake, and Postgres.
-import { createCapacityGate } from '../../activities/capacity/gate.js';
-import { roomyCapacity } from '../../activities/capacity/settings.js';
+import { createCapacityGate } from '../../common/capacity/gate.js';
+import { roomyCapacity } from '../../common/capacity/settings.js';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MockActivityEnvironment } from '@temporalio/testing';

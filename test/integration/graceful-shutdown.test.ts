@@ -1,7 +1,7 @@
 // SIGTERM to the real entry points (`node --import tsx worker/index.ts` / `api/index.ts`, as the npm scripts and the
 // container run them), against the suite's dev server and PostgreSQL: work in flight finishes, then the process exits 0;
 // work that outlives the grace time is cut off and the process exits 1.
-import { roomyCapacity } from '../../activities/capacity/settings.js';
+import { roomyCapacity } from '../../common/capacity/settings.js';
 import { randomUUID } from 'node:crypto';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { Client, Connection } from '@temporalio/client';

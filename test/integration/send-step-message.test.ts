@@ -1,6 +1,6 @@
 // The send activity's exactly-once promise under faults, with real Postgres and the real twilio client.
-import { createCapacityGate } from '../../activities/capacity/gate.js';
-import { roomyCapacity } from '../../activities/capacity/settings.js';
+import { createCapacityGate } from '../../common/capacity/gate.js';
+import { roomyCapacity } from '../../common/capacity/settings.js';
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';

@@ -3,7 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { pino } from 'pino';
 import { inject } from 'vitest';
-import { roomyCapacity } from '../../activities/capacity/settings.js';
+import { roomyCapacity } from '../../common/capacity/settings.js';
 import { createSmsSender } from '../../activities/sms-sender.js';
 import { createApp, type AppDeps } from '../../api/app.js';
 import { createSignalRelay } from '../../api/signal-relay.js';

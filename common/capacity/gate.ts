@@ -2,8 +2,8 @@
 // of new numbers and tenants' budgets. All of it lives in PostgreSQL, so it holds across processes and restarts.
 import { RateLimiterPrisma, RateLimiterRes } from 'rate-limiter-flexible';
 import { Prisma } from '../../generated/prisma/client.js';
-import type { Db } from '../../common/db.js';
-import { noMetrics, type MessageMetrics } from '../../common/metrics.js';
+import type { Db } from '../db.js';
+import { noMetrics, type MessageMetrics } from '../metrics.js';
 import { countSegments } from './segments.js';
 import { budgetPeriods, warmupAllowance, warmupDay } from './periods.js';
 import type { CapacitySettings } from './settings.js';
@@ -13,7 +13,10 @@ type Tx = Prisma.TransactionClient;
 
 export type CapacityWaitReason = 'kill_switch' | 'number_rate' | 'tenant_rate' | 'warmup' | 'budget_daily' | 'budget_monthly';
 
-/** Why a send waits and until when it asks again; carried by the activity's retry, shown by the API. */
+/** The failure type of a send held back for capacity (details: one CapacityWait); Temporal retries it when it is due. */
+export const capacityWaitType = 'CapacityWait';
+
+/** Why a send waits and until when; carried by the activity's retry failure, shown by the API. */
 export interface CapacityWait {
   reason: CapacityWaitReason;
   until: string;

@@ -1,4 +1,4 @@
-import type { Config } from '../../common/config.js';
+import type { Config } from '../config.js';
 import type { WarmupSettings } from './periods.js';
 
 export interface CapacitySettings {

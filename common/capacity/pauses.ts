@@ -1,0 +1,40 @@
+// The kill switch's state: a row per paused scope ("global" or a tenant's ID). The send core checks it before every
+// send; the API and the admin command turn it on and off, and every change is audited.
+import type { Db } from '../db.js';
+import type { Prisma, SendingPause } from '../../generated/prisma/client.js';
+
+export const globalScope = 'global';
+
+/** The pause that holds this tenant's sends, the global one first; null while sending may go on. */
+export async function activePause(db: Db | Prisma.TransactionClient, tenantId: string): Promise<SendingPause | null> {
+  const pauses = await db.sendingPause.findMany({ where: { scope: { in: [globalScope, tenantId] } } });
+  return pauses.find((pause) => pause.scope === globalScope) ?? pauses[0] ?? null;
+}
+
+export interface PauseChange {
+  /** `global` or a tenant's ID. */
+  scope: string;
+  /** Who asked: an API key's ID, `operator`, `admin-cli`. */
+  actor: string;
+  reason?: string | null;
+}
+
+const tenantOfScope = (scope: string) => (scope === globalScope ? null : scope);
+
+/** Turns the kill switch on (again: the first pause's time and author stay); sends that have not started wait. */
+export async function pauseSending(db: Db, { scope, actor, reason = null }: PauseChange): Promise<SendingPause> {
+  return db.$transaction(async (tx) => {
+    const pause = await tx.sendingPause.upsert({ where: { scope }, create: { scope, pausedBy: actor, reason }, update: {} });
+    await tx.auditLog.create({ data: { tenantId: tenantOfScope(scope), actor, action: 'sending.paused', subject: scope, data: { reason } } });
+    return pause;
+  });
+}
+
+/** Turns the kill switch off; every waiting send goes on from where it was at its next look (KILL_SWITCH_RECHECK_SECONDS). */
+export async function resumeSending(db: Db, { scope, actor, reason = null }: PauseChange): Promise<boolean> {
+  return db.$transaction(async (tx) => {
+    const { count } = await tx.sendingPause.deleteMany({ where: { scope } });
+    if (count) await tx.auditLog.create({ data: { tenantId: tenantOfScope(scope), actor, action: 'sending.resumed', subject: scope, data: { reason } } });
+    return count > 0;
+  });
+}
