@@ -7,6 +7,7 @@ import { createDb } from '../common/db.js';
 import { createLogger } from '../common/logger.js';
 import { createWorkerMetrics, freeLoopbackAddress, startMetricsServer, type MetricsServer } from '../common/metrics.js';
 import { describeTemporalConnection, temporalConnectionOptions } from '../common/temporal-connection.js';
+import { createBudgetAlertRelay } from './budget-alerts.js';
 import { routeTemporalLogsToPino } from './logging.js';
 import { ensurePurgeSchedule } from './schedules.js';
 import { registerSearchAttributes } from './search-attributes.js';
@@ -72,6 +73,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     logger.info({ signal, graceSeconds: config.WORKER_SHUTDOWN_GRACE_SECONDS }, 'worker shutting down: polling stops, activities in flight finish');
   });
 }
+const budgetAlerts = createBudgetAlertRelay({ db, logger });
+budgetAlerts.start();
 logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, smsMode: mode.kind }, 'worker started');
 let exitCode = 0;
 try {
@@ -80,6 +83,7 @@ try {
   exitCode = 1;
   logger.error({ err: error }, 'worker stopped with an error');
 } finally {
+  await budgetAlerts.stop();
   await metricsServer?.close();
   await db.$disconnect();
   await connection.close();

@@ -57,13 +57,14 @@ CREATE TABLE "budget_alerts" (
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "delivered_at" TIMESTAMPTZ(3),
     "attempts" INTEGER NOT NULL DEFAULT 0,
+    "next_attempt_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "last_error" TEXT,
 
     CONSTRAINT "budget_alerts_pkey" PRIMARY KEY ("id")
 );
 
 -- CreateIndex
-CREATE INDEX "budget_alerts_delivered_at_idx" ON "budget_alerts"("delivered_at");
+CREATE INDEX "budget_alerts_delivered_at_next_attempt_at_idx" ON "budget_alerts"("delivered_at", "next_attempt_at");
 
 -- CreateIndex
 CREATE UNIQUE INDEX "budget_alerts_tenant_id_budget_period_key" ON "budget_alerts"("tenant_id", "budget", "period");
