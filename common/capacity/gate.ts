@@ -116,19 +116,27 @@ export function createCapacityGate({ db, settings, metrics = noMetrics, clock = 
   const tenantLimiter = limiter('tenant', settings.tenantMaxPerSecond);
   const later = (ms: number) => new Date(clock().getTime() + Math.max(ms, 1)).toISOString();
 
+  const numberWait = (sender: string, ms: number): CapacityWait => ({ reason: 'number_rate', until: later(ms), detail: `${sender} sends at most ${settings.numberMaxPerSecond} per second` });
+  const tenantWait = (ms: number): CapacityWait => ({ reason: 'tenant_rate', until: later(ms), detail: `the tenant sends at most ${settings.tenantMaxPerSecond} per second` });
+
+  /** Without taking a slot: a number or tenant whose current window is full (most rate waits end here, cheaply). */
+  async function fullWindow(request: CapacityRequest): Promise<CapacityWait | null> {
+    const [numberWindow, tenantWindow] = await Promise.all([numberLimiter.get(request.sender), tenantLimiter.get(request.tenantId)]);
+    if (numberWindow && numberWindow.remainingPoints <= 0) return numberWait(request.sender, numberWindow.msBeforeNext);
+    if (tenantWindow && tenantWindow.remainingPoints <= 0) return tenantWait(tenantWindow.msBeforeNext);
+    return null;
+  }
+
   /**
-   * Takes one throughput slot from the number and one from the tenant; a refusal names how long until the next. Slots
-   * are never given back (a give-back after its window closed would let the next window send one more), so the
-   * tenant's window is looked at first and a refused send wastes at most the number's slot.
+   * Takes one throughput slot from the number and one from the tenant, the last step before Twilio is called, so the
+   * calls keep the spacing of their slots. Slots are never given back (a give-back after its window closed would let
+   * the next window send one more): a refused send wastes at most the number's slot.
    */
   async function takeThroughput(request: CapacityRequest): Promise<CapacityWait | null> {
-    const tenantWait = (ms: number): CapacityWait => ({ reason: 'tenant_rate', until: later(ms), detail: `the tenant sends at most ${settings.tenantMaxPerSecond} per second` });
-    const tenantWindow = await tenantLimiter.get(request.tenantId);
-    if (tenantWindow && tenantWindow.remainingPoints <= 0) return tenantWait(tenantWindow.msBeforeNext);
     try {
       await numberLimiter.consume(request.sender);
     } catch (rejection) {
-      return { reason: 'number_rate', until: later(rateWait(rejection)), detail: `${request.sender} sends at most ${settings.numberMaxPerSecond} per second` };
+      return numberWait(request.sender, rateWait(rejection));
     }
     try {
       await tenantLimiter.consume(request.tenantId);
@@ -190,7 +198,7 @@ export function createCapacityGate({ db, settings, metrics = noMetrics, clock = 
   }
 
   /** Within one transaction: the kill switch once more, then every count; any refusal rolls all of it back. */
-  async function reserveCounts(request: CapacityRequest): Promise<{ alerts: string[] }> {
+  async function reserveCounts(request: CapacityRequest): Promise<{ alerts: string[]; reservation: ReservedCapacity[] }> {
     return db.$transaction(async (tx) => {
       const pause = await activePause(tx, request.tenantId);
       if (pause) throw new CapacityRefused(pauseWait(pause));
@@ -206,7 +214,7 @@ export function createCapacityGate({ db, settings, metrics = noMetrics, clock = 
       if (firstSend) await tx.sendingNumber.createMany({ data: [{ value: request.sender, firstSentAt: now }], skipDuplicates: true });
       const reservation = takes.map((take) => ({ scope: take.scope, period: take.period, amount: take.amount.toString() }));
       await tx.message.update({ where: { id: request.messageId }, data: { reservation } });
-      return { alerts };
+      return { alerts, reservation };
     });
   }
 
@@ -241,12 +249,17 @@ export function createCapacityGate({ db, settings, metrics = noMetrics, clock = 
      */
     async reserve(request: CapacityRequest): Promise<CapacityDecision> {
       const pause = await activePause(db, request.tenantId);
-      let wait = pause ? pauseWait(pause) : ((await exhaustedCount(request)) ?? (await takeThroughput(request)));
+      let wait = pause ? pauseWait(pause) : ((await exhaustedCount(request)) ?? (await fullWindow(request)));
       if (!wait) {
         try {
-          const { alerts } = await reserveCounts(request);
-          for (const budget of alerts) metrics.budgetAlert(budget);
-          return { ok: true };
+          const { alerts, reservation } = await reserveCounts(request);
+          wait = await takeThroughput(request);
+          if (!wait) {
+            for (const budget of alerts) metrics.budgetAlert(budget);
+            return { ok: true };
+          }
+          // Another send took the slot first: the counts go back until this one has a slot of its own.
+          await db.$transaction((tx) => releaseCapacity(tx, request.messageId, reservation));
         } catch (error) {
           if (!(error instanceof CapacityRefused)) throw error;
           wait = error.wait;
