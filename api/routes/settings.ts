@@ -18,6 +18,20 @@ const appointmentTemplate = z
   .refine((template) => unknownAppointmentPlaceholders(template).length === 0, {
     error: (issue) => `unknown placeholder ${unknownAppointmentPlaceholders(String(issue.input)).map((name) => `{{${name}}}`).join(', ')}; known: ${appointmentTemplatePlaceholders.join(', ')}`,
   });
+/** NUMERIC(14, 4): up to 10 digits before the point and 4 after; taken as a number, or as the string GET answers. */
+const moneyPattern = /^\d{1,10}(\.\d{1,4})?$/;
+const money = z
+  .union([z.number().min(0, 'must be 0 or more').max(9_999_999_999.9999, 'must be below 10,000,000,000'), z.string()])
+  .refine((amount) => moneyPattern.test(String(amount)), 'must be an amount of 0 or more with at most 4 decimal places')
+  .transform(String);
+/** Alerts carry spending figures: https only, except to this machine (development). */
+const isSafeAlertUrl = (url: string) => {
+  // zod runs this check even after the URL check failed; that one has said what is wrong.
+  if (!URL.canParse(url)) return true;
+  const { protocol, hostname } = new URL(url);
+  return protocol === 'https:' || hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+};
+const alertWebhookUrl = z.url({ protocol: /^https?$/, error: 'must be an https URL' }).max(2000).refine(isSafeAlertUrl, 'must be https (http only to localhost)');
 const settingsSchema = z.strictObject({
   businessName: z.string().trim().min(1).max(100).optional(),
   defaultRegion: z.string().refine((region) => isSupportedCountry(region), 'unknown ISO 3166 region code').optional(),
@@ -35,6 +49,11 @@ const settingsSchema = z.strictObject({
   appointmentCancellationTemplate: appointmentTemplate.optional(),
   sendCancellationNotice: z.boolean().optional(),
   /** Replaces the list: the numbers (E.164) and Messaging Service SIDs whose inbound messages are this tenant's. */
+  /** Spending limits in the currency of SMS_COST_PER_SEGMENT; null: no limit. */
+  dailyBudget: money.nullable().optional(),
+  monthlyBudget: money.nullable().optional(),
+  remindersBypassBudget: z.boolean().optional(),
+  alertWebhookUrl: alertWebhookUrl.nullable().optional(),
   senders: z.array(z.string().regex(/^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$/, 'must be an E.164 number or a Messaging Service SID')).max(100).optional(),
 });
 
@@ -55,6 +74,11 @@ const settingsView = (tenant: Tenant & { senders: TenantSender[] }) => ({
   appointmentCancellationTemplate: tenant.appointmentCancellationTemplate,
   sendCancellationNotice: tenant.sendCancellationNotice,
   senders: tenant.senders.map((sender) => sender.value).sort(),
+  // Decimal strings: exact, as stored.
+  dailyBudget: tenant.dailyBudget?.toString() ?? null,
+  monthlyBudget: tenant.monthlyBudget?.toString() ?? null,
+  remindersBypassBudget: tenant.remindersBypassBudget,
+  alertWebhookUrl: tenant.alertWebhookUrl,
 });
 
 /** The tenant's settings; new enrollments take them, running ones keep what they started with. */
