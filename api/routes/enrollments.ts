@@ -6,6 +6,7 @@ import { findOptOut } from '../../common/opt-outs.js';
 import type { Enrollment } from '../../generated/prisma/client.js';
 import { pauseUpdate, resumeUpdate, skipToStepUpdate, statusQuery, type LeadFollowUpState } from '../../workflows/lead-follow-up.types.js';
 import { tenantOf } from '../auth.js';
+import { capacityHoldOf, type CapacityHold } from '../capacity-hold.js';
 import { createEnrollmentStarter } from '../enrollment-starter.js';
 import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
 import { idParam } from '../params.js';
@@ -102,15 +103,29 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
 
   router.get('/enrollments/:enrollmentId', async (req, res) => {
     const enrollment = await findEnrollment(req);
-    let live: LeadFollowUpState | null = null;
-    let liveError: string | null = null;
-    try {
-      live = await handleOf(enrollment).query(statusQuery);
-    } catch (error) {
-      liveError = asTemporalUnavailable(error) ? 'temporal_unavailable' : 'query_failed';
-    }
-    res.json({ ...view(enrollment), live, ...(liveError ? { liveError } : {}) });
+    const handle = handleOf(enrollment);
+    const [live, capacityHold] = await Promise.all([
+      handle.query(statusQuery).then(
+        (state): { live: LeadFollowUpState | null; liveError?: string } => ({ live: state }),
+        (error: unknown) => ({ live: null, liveError: asTemporalUnavailable(error) ? 'temporal_unavailable' : 'query_failed' }),
+      ),
+      capacityHoldFor(enrollment, handle),
+    ]);
+    res.json({ ...view(enrollment), ...live, ...(capacityHold === undefined ? {} : { capacityHold }) });
   });
+
+  /**
+   * A send waiting for sending capacity is a pending activity retried later (activities/send-message.ts), visible
+   * only in the workflow's description. Undefined when that cannot be read: the row and the query answer anyway.
+   */
+  async function capacityHoldFor(enrollment: Enrollment, handle: WorkflowHandle): Promise<CapacityHold | null | undefined> {
+    if (enrollment.status !== 'running') return null;
+    try {
+      return capacityHoldOf((await handle.describe()).raw.pendingActivities);
+    } catch {
+      return undefined;
+    }
+  }
 
   /** Updates are validated by the workflow itself; a refusal leaves it as it was. */
   async function changeRunning(req: Request, change: (handle: WorkflowHandle) => Promise<LeadFollowUpState>) {
