@@ -3,10 +3,12 @@ import express, { type Express } from 'express';
 import type { Client } from '@temporalio/client';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
+import { capacitySettings, type CapacitySettings } from '../common/capacity/settings.js';
+import { configSchema } from '../common/config.js';
 import type { Db } from '../common/db.js';
 import { createApiMetrics, type ApiMetrics } from '../common/metrics.js';
 import { rateLimitPerKey, securityHeaders } from './abuse.js';
-import { requireTenant } from './auth.js';
+import { requireOperator, requireTenant } from './auth.js';
 import type { SignalRelay } from './signal-relay.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { appointmentsRouter } from './routes/appointments.js';
@@ -16,6 +18,7 @@ import { healthRouter } from './routes/health.js';
 import { leadsRouter } from './routes/leads.js';
 import { optOutsRouter } from './routes/opt-outs.js';
 import { reportsRouter } from './routes/reports.js';
+import { operatorSendingRouter, sendingRouter } from './routes/sending.js';
 import { sequencesRouter } from './routes/sequences.js';
 import { settingsRouter } from './routes/settings.js';
 import { twilioWebhooksRouter } from './routes/twilio-webhooks.js';
@@ -32,9 +35,18 @@ export interface AppDeps {
   publicBaseUrl: string | undefined;
   /** Requests per minute per API key (API_RATE_LIMIT_PER_MINUTE); default 600. */
   requestsPerMinute?: number | undefined;
+  /** The worker's sending limits (the same settings), shown by GET /v1/sending; unset: those settings' defaults. */
+  capacity?: CapacitySettings | undefined;
+  /** What messages go out from when a tenant has no sender of its own: the Twilio number or service, or `outbox`. */
+  defaultSender?: string | undefined;
+  /** OPERATOR_API_KEY: unset, the operator routes answer 403. */
+  operatorApiKey?: string | undefined;
   /** The process's registry (api/index.ts); unset: the app gets one of its own. Served at GET /metrics. */
   metrics?: ApiMetrics | undefined;
 }
+
+/** What a worker with none of the capacity settings set uses (the database URL plays no part in it). */
+const defaultCapacity = (): CapacitySettings => capacitySettings({ ...configSchema.omit({ DATABASE_URL: true }).parse({}), DATABASE_URL: '' });
 
 /** Per API key, in each API process: an abuse guard (api/abuse.ts). */
 const defaultRequestsPerMinute = 600;
@@ -65,6 +77,14 @@ export function createApp(deps: AppDeps): Express {
   app.get('/metrics', metrics.handler);
   app.use(twilioWebhooksRouter({ db: deps.db, signalRelay: deps.signalRelay, authToken: deps.twilioAuthToken, publicBaseUrl: deps.publicBaseUrl, metrics }));
 
+  // Before /v1's tenant authentication: operator routes take the operator key only, and end here whatever the path.
+  // Limited per client address before the key is checked, so guesses are limited too.
+  const operator = express.Router();
+  operator.use(rateLimitPerKey(deps.requestsPerMinute ?? defaultRequestsPerMinute));
+  operator.use(requireOperator(deps.operatorApiKey));
+  operator.use(operatorSendingRouter(deps));
+  app.use('/v1/operator', operator);
+
   const v1 = express.Router();
   v1.use(requireTenant(deps.db));
   v1.use(rateLimitPerKey(deps.requestsPerMinute ?? defaultRequestsPerMinute));
@@ -76,6 +96,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use(appointmentsRouter(deps));
   v1.use(optOutsRouter({ ...deps, metrics }));
   v1.use(reportsRouter(deps));
+  v1.use(sendingRouter({ ...deps, capacity: deps.capacity ?? defaultCapacity() }));
   app.use('/v1', v1);
 
   app.use(unknownRoute);

@@ -1,9 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
-import type { RequestHandler } from 'express';
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { Request, RequestHandler } from 'express';
 import type { Db } from '../common/db.js';
 import { ApiError } from './errors.js';
 
 const hashApiKey = (key: string) => createHash('sha256').update(key).digest('hex');
+const bearerToken = (req: Request) => /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
 
 /** Keys look like `lf_<64 hex>`; the first 11 characters are kept as a recognisable prefix. */
 export function generateApiKey(): { key: string; prefix: string; hash: string } {
@@ -21,9 +22,9 @@ declare module 'express-serve-static-core' {
 /** Every call under /v1 acts for exactly one tenant: the one whose key it presents. */
 export function requireTenant(db: Db): RequestHandler {
   return async (req, _res, next) => {
-    const match = /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '');
-    if (!match?.[1]) throw new ApiError(401, 'unauthorized', 'Send a tenant API key as "Authorization: Bearer <key>"');
-    const apiKey = await db.apiKey.findUnique({ where: { hash: hashApiKey(match[1]) } });
+    const token = bearerToken(req);
+    if (!token) throw new ApiError(401, 'unauthorized', 'Send a tenant API key as "Authorization: Bearer <key>"');
+    const apiKey = await db.apiKey.findUnique({ where: { hash: hashApiKey(token) } });
     // A rotated key carries a revocation time in the future: it works until then.
     if (!apiKey || (apiKey.revokedAt && apiKey.revokedAt <= new Date())) throw new ApiError(401, 'unauthorized', 'The API key is unknown or revoked');
     req.tenantId = apiKey.tenantId;
@@ -35,4 +36,25 @@ export function requireTenant(db: Db): RequestHandler {
 export function tenantOf(req: { tenantId?: string }): string {
   if (!req.tenantId) throw new ApiError(401, 'unauthorized', 'No tenant on this request');
   return req.tenantId;
+}
+
+/** The tenant key a request came with: the actor in audited changes. */
+export function apiKeyOf(req: { apiKeyId?: string }): string {
+  if (!req.apiKeyId) throw new ApiError(401, 'unauthorized', 'No API key on this request');
+  return req.apiKeyId;
+}
+
+/**
+ * Operator routes (the global kill switch) take OPERATOR_API_KEY, never a tenant key. The key is compared as a hash
+ * in constant time, so neither its length nor its first characters leak through timing. Unset: the routes are off.
+ */
+export function requireOperator(operatorApiKey: string | undefined): RequestHandler {
+  const expected = operatorApiKey ? Buffer.from(hashApiKey(operatorApiKey), 'hex') : null;
+  return (req, _res, next) => {
+    if (!expected) throw new ApiError(403, 'forbidden', 'Operator routes are off: set OPERATOR_API_KEY to use them');
+    const token = bearerToken(req);
+    if (!token) throw new ApiError(401, 'unauthorized', 'Send the operator key as "Authorization: Bearer <OPERATOR_API_KEY>"');
+    if (!timingSafeEqual(Buffer.from(hashApiKey(token), 'hex'), expected)) throw new ApiError(403, 'forbidden', 'This key is not the operator key');
+    next();
+  };
 }

@@ -1,5 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
-import { loadConfigOrExit, smsMode } from '../common/config.js';
+import { capacitySettings } from '../common/capacity/settings.js';
+import { loadConfigOrExit, smsMode, type SmsMode } from '../common/config.js';
 import { createDb } from '../common/db.js';
 import { createLogger } from '../common/logger.js';
 import { createApiMetrics } from '../common/metrics.js';
@@ -8,6 +9,9 @@ import { createApp } from './app.js';
 import { createSignalRelay } from './signal-relay.js';
 
 const config = loadConfigOrExit();
+const mode = smsMode(config);
+// As the worker's sender has it (activities/sms-sender.ts): the number a tenant without senders of its own uses.
+const defaultSender = (sms: SmsMode) => (sms.kind === 'outbox' ? 'outbox' : 'from' in sms.sender ? sms.sender.from : sms.sender.messagingServiceSid);
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'api' });
 const temporalOptions = temporalConnectionOptions(config);
 logger.info({ temporal: describeTemporalConnection(temporalOptions), namespace: config.TEMPORAL_NAMESPACE }, 'Temporal connection');
@@ -23,12 +27,15 @@ const app = createApp({
   logger,
   taskQueue: config.TEMPORAL_TASK_QUEUE,
   temporalUiUrl: config.TEMPORAL_UI_URL,
-  smsMode: smsMode(config).kind,
+  smsMode: mode.kind,
   signalRelay,
   twilioAuthToken: config.TWILIO_AUTH_TOKEN,
   publicBaseUrl: config.PUBLIC_BASE_URL,
   metrics: createApiMetrics({ defaultMetrics: true }),
   requestsPerMinute: config.API_RATE_LIMIT_PER_MINUTE,
+  capacity: capacitySettings(config),
+  defaultSender: defaultSender(mode),
+  operatorApiKey: config.OPERATOR_API_KEY,
 });
 
 const server = app.listen(config.API_PORT, config.API_HOST, () => {

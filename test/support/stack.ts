@@ -37,6 +37,8 @@ export function testAppDeps(db: Db, temporal: Client, taskQueue: string, extra: 
     signalRelay: createSignalRelay({ db, temporal, logger }),
     twilioAuthToken: testAuthToken,
     publicBaseUrl: testPublicBaseUrl,
+    capacity: roomyCapacity,
+    defaultSender: testSenderNumber,
     ...extra,
   };
 }
