@@ -4,13 +4,17 @@
 //   npm run admin -- key:list <tenantId>
 //   npm run admin -- key:revoke <keyPrefix>
 //   npm run admin -- key:rotate <keyPrefix> [graceHours=24]   new key now; the old one keeps working for the grace period
+//   npm run admin -- sending pause|resume --tenant <tenantId>|--global [--reason <text>]   the kill switch, audited as admin-cli
+import { parseArgs } from 'node:util';
 import { generateApiKey } from '../api/auth.js';
+import { globalScope, pauseSending, resumeSending } from '../common/capacity/pauses.js';
 import { configSchema, orExit, parseSettings } from '../common/config.js';
 import { createDb } from '../common/db.js';
 import { isKnownTimeZone } from '../common/phone.js';
 
 const usage = `usage: npm run admin -- tenant:create <name> <businessName> [region] [timeZone]
-                      | key:create <tenantId> <keyName> | key:list <tenantId> | key:revoke <keyPrefix> | key:rotate <keyPrefix> [graceHours]`;
+                      | key:create <tenantId> <keyName> | key:list <tenantId> | key:revoke <keyPrefix> | key:rotate <keyPrefix> [graceHours]
+                      | sending pause|resume --tenant <tenantId>|--global [--reason <text>]`;
 const { DATABASE_URL } = orExit(() => parseSettings(configSchema.pick({ DATABASE_URL: true })));
 const db = createDb(DATABASE_URL, { maxConnections: 1 });
 const [command, ...args] = process.argv.slice(2);
@@ -32,8 +36,33 @@ async function keyByPrefix(prefix: string) {
   return keys[0] as (typeof keys)[number];
 }
 
+/** The kill switch for one tenant or for all of them; either is named explicitly, so a typo never pauses everyone. */
+async function switchSending(change: string, options: string[]) {
+  const { values } = (() => {
+    try {
+      return parseArgs({ args: options, options: { tenant: { type: 'string' }, global: { type: 'boolean' }, reason: { type: 'string' } } });
+    } catch (error) {
+      return fail(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
+    }
+  })();
+  if (change !== 'pause' && change !== 'resume') fail(usage);
+  if (Boolean(values.tenant) === Boolean(values.global)) fail('name exactly one of --tenant <tenantId> and --global');
+  if (values.tenant && !(await db.tenant.findUnique({ where: { id: values.tenant } }).catch(() => null))) fail(`no tenant ${values.tenant}`);
+  const scope = values.tenant ?? globalScope;
+  const request = { scope, actor: 'admin-cli', reason: values.reason ?? null };
+  if (change === 'pause') {
+    const pause = await pauseSending(db, request);
+    out({ scope, paused: true, since: pause.pausedAt, by: pause.pausedBy, reason: pause.reason });
+  } else {
+    out({ scope, paused: false, wasPaused: await resumeSending(db, request) });
+  }
+}
+
 try {
-  if (command === 'tenant:create' && args.length >= 2) {
+  if (command === 'sending' && args.length >= 1) {
+    const [change = '', ...options] = args;
+    await switchSending(change, options);
+  } else if (command === 'tenant:create' && args.length >= 2) {
     const [name = '', businessName = '', region = 'US', timeZone = 'America/New_York'] = args;
     if (!isKnownTimeZone(timeZone)) fail(`unknown IANA time zone ${timeZone}`);
     const tenant = await db.tenant.create({ data: { name, businessName, defaultRegion: region, defaultTimeZone: timeZone } });
