@@ -1,5 +1,5 @@
 import twilio from 'twilio';
-import type { SmsMode } from '../common/config.js';
+import { defaultSenderOf, type SmsMode } from '../common/config.js';
 import { createTwilioClient } from './twilio-client.js';
 
 export interface OutboundSms {
@@ -60,7 +60,7 @@ export function createSmsSender(mode: SmsMode): SmsSender {
 /** The embedded default: the message row is the whole delivery, so a retry can never duplicate anything. */
 const outboxSender: SmsSender = {
   mode: 'outbox',
-  defaultFrom: 'outbox',
+  defaultFrom: defaultSenderOf({ kind: 'outbox' }),
   async send() {
     return { sid: null, status: 'simulated' };
   },

@@ -3,8 +3,7 @@ import express, { type Express } from 'express';
 import type { Client } from '@temporalio/client';
 import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
-import { capacitySettings, type CapacitySettings } from '../common/capacity/settings.js';
-import { configSchema } from '../common/config.js';
+import type { CapacitySettings } from '../common/capacity/settings.js';
 import type { Db } from '../common/db.js';
 import { createApiMetrics, type ApiMetrics } from '../common/metrics.js';
 import { rateLimitPerKey, securityHeaders } from './abuse.js';
@@ -35,18 +34,15 @@ export interface AppDeps {
   publicBaseUrl: string | undefined;
   /** Requests per minute per API key (API_RATE_LIMIT_PER_MINUTE); default 600. */
   requestsPerMinute?: number | undefined;
-  /** The worker's sending limits (the same settings), shown by GET /v1/sending; unset: those settings' defaults. */
-  capacity?: CapacitySettings | undefined;
-  /** What messages go out from when a tenant has no sender of its own: the Twilio number or service, or `outbox`. */
-  defaultSender?: string | undefined;
+  /** The worker's sending limits (the same settings), shown by GET /v1/sending. */
+  capacity: CapacitySettings;
+  /** What messages go out from when a tenant has no sender of its own (config's defaultSenderOf). */
+  defaultSender: string;
   /** OPERATOR_API_KEY: unset, the operator routes answer 403. */
   operatorApiKey?: string | undefined;
   /** The process's registry (api/index.ts); unset: the app gets one of its own. Served at GET /metrics. */
   metrics?: ApiMetrics | undefined;
 }
-
-/** What a worker with none of the capacity settings set uses (the database URL plays no part in it). */
-const defaultCapacity = (): CapacitySettings => capacitySettings({ ...configSchema.omit({ DATABASE_URL: true }).parse({}), DATABASE_URL: '' });
 
 /** Per API key, in each API process: an abuse guard (api/abuse.ts). */
 const defaultRequestsPerMinute = 600;
@@ -96,7 +92,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use(appointmentsRouter(deps));
   v1.use(optOutsRouter({ ...deps, metrics }));
   v1.use(reportsRouter(deps));
-  v1.use(sendingRouter({ ...deps, capacity: deps.capacity ?? defaultCapacity() }));
+  v1.use(sendingRouter(deps));
   app.use('/v1', v1);
 
   app.use(unknownRoute);

@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { capacitySettings } from '../common/capacity/settings.js';
-import { loadConfigOrExit, smsMode, type SmsMode } from '../common/config.js';
+import { defaultSenderOf, loadConfigOrExit, smsMode } from '../common/config.js';
 import { createDb } from '../common/db.js';
 import { createLogger } from '../common/logger.js';
 import { createApiMetrics } from '../common/metrics.js';
@@ -10,8 +10,6 @@ import { createSignalRelay } from './signal-relay.js';
 
 const config = loadConfigOrExit();
 const mode = smsMode(config);
-// As the worker's sender has it (activities/sms-sender.ts): the number a tenant without senders of its own uses.
-const defaultSender = (sms: SmsMode) => (sms.kind === 'outbox' ? 'outbox' : 'from' in sms.sender ? sms.sender.from : sms.sender.messagingServiceSid);
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'api' });
 const temporalOptions = temporalConnectionOptions(config);
 logger.info({ temporal: describeTemporalConnection(temporalOptions), namespace: config.TEMPORAL_NAMESPACE }, 'Temporal connection');
@@ -34,7 +32,7 @@ const app = createApp({
   metrics: createApiMetrics({ defaultMetrics: true }),
   requestsPerMinute: config.API_RATE_LIMIT_PER_MINUTE,
   capacity: capacitySettings(config),
-  defaultSender: defaultSender(mode),
+  defaultSender: defaultSenderOf(mode),
   operatorApiKey: config.OPERATOR_API_KEY,
 });
 

@@ -140,6 +140,12 @@ export function smsMode(config: Config): SmsMode {
   };
 }
 
+/** What messages go out from when their tenant has no sender of its own: the Twilio number or service, or `outbox`. */
+export function defaultSenderOf(mode: SmsMode): string {
+  if (mode.kind === 'outbox') return 'outbox';
+  return 'from' in mode.sender ? mode.sender.from : mode.sender.messagingServiceSid;
+}
+
 /** For entry points: print one line per problem and exit non-zero instead of a stack trace. */
 export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
   return orExit(() => loadConfig(env));

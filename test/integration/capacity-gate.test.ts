@@ -6,6 +6,7 @@ import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import { roomyCapacity, type CapacitySettings } from '../../common/capacity/settings.js';
 import type { Db } from '../../common/db.js';
 import { Prisma } from '../../generated/prisma/client.js';
+import { freshSendingNumber, withGlobalSwitch } from '../support/capacity.js';
 import { createTenant, randomUkMobile, testDb } from '../support/fixtures.js';
 
 let db: Db;
@@ -16,7 +17,6 @@ afterAll(async () => {
   await db.$disconnect();
 });
 
-const randomNumber = () => `+1500555${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
 
 async function tenantWithMessages(count: number, settings: Partial<Prisma.TenantCreateInput> = {}) {
   const { tenant } = await createTenant(db, { defaultTimeZone: 'UTC', ...settings });
@@ -50,7 +50,7 @@ const usage = async (scope: string) => (await db.capacityUsage.findMany({ where:
 describe('warm-up: concurrent sends from one new number', () => {
   it('grants exactly the first day\'s allowance and names the end of the warm-up day', async () => {
     const { tenant, messages } = await tenantWithMessages(30);
-    const number = randomNumber();
+    const number = freshSendingNumber();
     const limited = gate({ warmup: { firstDayLimit: 7, dailyIncrease: 50, days: 7, warmedUpDailyLimit: 1000 } });
     const decisions = await Promise.all(messages.map((message) => limited.reserve(request(tenant.id, message.id, number))));
     expect(granted(decisions)).toBe(7);
@@ -65,7 +65,7 @@ describe('warm-up: concurrent sends from one new number', () => {
 
   it('the next warm-up day allows more (20 + 50) once a day has passed since the first send', async () => {
     const { tenant, messages } = await tenantWithMessages(25);
-    const number = randomNumber();
+    const number = freshSendingNumber();
     let now = new Date('2026-06-01T10:00:00Z');
     const limited = gate({ warmup: { firstDayLimit: 20, dailyIncrease: 50, days: 7, warmedUpDailyLimit: 1000 } }, () => now);
     const first = await Promise.all(messages.map((message) => limited.reserve(request(tenant.id, message.id, number))));
@@ -81,7 +81,7 @@ describe('warm-up: concurrent sends from one new number', () => {
 describe('budgets: spending in money, per day and month in the tenant\'s zone', () => {
   it('grants sends until the daily budget is spent, alerts once at 80%, and resumes the next day', async () => {
     const { tenant, messages } = await tenantWithMessages(12, { dailyBudget: new Prisma.Decimal('0.05') });
-    const number = randomNumber();
+    const number = freshSendingNumber();
     let now = new Date('2026-06-01T10:00:00Z');
     const limited = gate({}, () => now);
     const decisions = await Promise.all(messages.map((message) => limited.reserve(request(tenant.id, message.id, number))));
@@ -105,7 +105,7 @@ describe('budgets: spending in money, per day and month in the tenant\'s zone', 
 
   it('a monthly budget holds across days; appointment messages pass it when the tenant allows, and are still counted', async () => {
     const { tenant, messages } = await tenantWithMessages(4, { monthlyBudget: new Prisma.Decimal('0.02'), remindersBypassBudget: true });
-    const number = randomNumber();
+    const number = freshSendingNumber();
     const limited = gate({}, () => new Date('2026-06-15T10:00:00Z'));
     const [a, b, c, d] = messages.map((message) => message.id) as [string, string, string, string];
     expect((await limited.reserve(request(tenant.id, a, number))).ok).toBe(true);
@@ -119,7 +119,7 @@ describe('budgets: spending in money, per day and month in the tenant\'s zone', 
   it('a retry replaces what its earlier attempt reserved instead of counting it twice, and a message not sent gives it back', async () => {
     const { tenant, messages } = await tenantWithMessages(1, { dailyBudget: new Prisma.Decimal('1') });
     const [message] = messages as [(typeof messages)[number]];
-    const number = randomNumber();
+    const number = freshSendingNumber();
     const limited = gate({}, () => new Date('2026-06-01T10:00:00Z'));
     expect((await limited.reserve(request(tenant.id, message.id, number, { cost: '0.30' }))).ok).toBe(true);
     const previous = (await db.message.findUniqueOrThrow({ where: { id: message.id } })).reservation as unknown as ReservedCapacity[];
@@ -137,7 +137,7 @@ describe('budgets: spending in money, per day and month in the tenant\'s zone', 
 describe('throughput and the kill switch', () => {
   it('one send per second per number, whoever asks: the others are told how long until the next slot', async () => {
     const { tenant, messages } = await tenantWithMessages(6);
-    const number = randomNumber();
+    const number = freshSendingNumber();
     const limited = gate({ numberMaxPerSecond: 1 });
     const decisions = await Promise.all(messages.map((message) => limited.reserve(request(tenant.id, message.id, number))));
     expect(granted(decisions)).toBe(1);
@@ -150,7 +150,7 @@ describe('throughput and the kill switch', () => {
   it('a tenant\'s rate spans its numbers', async () => {
     const { tenant, messages } = await tenantWithMessages(6);
     const limited = gate({ tenantMaxPerSecond: 2 });
-    const decisions = await Promise.all(messages.map((message) => limited.reserve(request(tenant.id, message.id, randomNumber()))));
+    const decisions = await Promise.all(messages.map((message) => limited.reserve(request(tenant.id, message.id, freshSendingNumber()))));
     expect(granted(decisions)).toBe(2);
     expect(reasons(decisions)).toEqual(new Set(['tenant_rate']));
   });
@@ -160,24 +160,22 @@ describe('throughput and the kill switch', () => {
     const [first, second] = messages as [(typeof messages)[number], (typeof messages)[number]];
     const open = gate({});
     await pauseSending(db, { scope: tenant.id, actor: 'test', reason: 'complaint' });
-    const held = await open.reserve(request(tenant.id, first.id, randomNumber()));
+    const held = await open.reserve(request(tenant.id, first.id, freshSendingNumber()));
     expect(held.ok || held.wait).toMatchObject({ reason: 'kill_switch', detail: 'sending is paused for this tenant (by test)' });
     expect(await resumeSending(db, { scope: tenant.id, actor: 'test' })).toBe(true);
-    expect((await open.reserve(request(tenant.id, first.id, randomNumber()))).ok).toBe(true);
+    expect((await open.reserve(request(tenant.id, first.id, freshSendingNumber()))).ok).toBe(true);
     expect(await db.auditLog.findMany({ where: { tenantId: tenant.id, action: { startsWith: 'sending.' } }, select: { action: true, actor: true }, orderBy: { createdAt: 'asc' } })).toEqual([
       { action: 'sending.paused', actor: 'test' },
       { action: 'sending.resumed', actor: 'test' },
     ]);
 
     const other = await tenantWithMessages(1);
-    await pauseSending(db, { scope: 'global', actor: 'operator' });
-    try {
+    await withGlobalSwitch(db, async () => {
+      await pauseSending(db, { scope: 'global', actor: 'operator' });
       for (const [tenantId, messageId] of [[tenant.id, second.id], [other.tenant.id, other.messages[0]?.id ?? '']] as const) {
-        const globallyHeld = await open.reserve(request(tenantId, messageId, randomNumber()));
+        const globallyHeld = await open.reserve(request(tenantId, messageId, freshSendingNumber()));
         expect(globallyHeld.ok || globallyHeld.wait.detail).toBe('sending is paused for every tenant (by operator)');
       }
-    } finally {
-      await resumeSending(db, { scope: 'global', actor: 'operator' });
-    }
+    });
   });
 });

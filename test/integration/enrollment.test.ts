@@ -10,7 +10,7 @@ import { createSignalRelay } from '../../api/signal-relay.js';
 import type { Db } from '../../common/db.js';
 import { enrollmentStatusKey, tenantIdKey } from '../../workflows/search-attributes.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
-import { startTestStack, type TestStack } from '../support/stack.js';
+import { startTestStack, testAppDeps, type TestStack } from '../support/stack.js';
 import type { TwilioFake } from '../support/twilio-fake.js';
 
 let stack: TestStack;
@@ -112,7 +112,7 @@ describe('enrolling a lead into a one-step sequence', () => {
     const deadConnection = Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500 });
     const offlineClient = new Client({ connection: deadConnection });
     const logger = pino({ level: 'silent' });
-    const offline = createApp({ db, temporal: offlineClient, logger, taskQueue, temporalUiUrl: 'http://x', smsMode: 'twilio', signalRelay: createSignalRelay({ db, temporal: offlineClient, logger }), twilioAuthToken: undefined, publicBaseUrl: undefined });
+    const offline = createApp(testAppDeps(db, offlineClient, taskQueue, { logger, signalRelay: createSignalRelay({ db, temporal: offlineClient, logger }) }));
     const refused = await request(offline).post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
     expect(refused.status).toBe(503);
     expect(refused.body.error.code).toBe('temporal_unavailable');

@@ -16,7 +16,7 @@ import type { Db } from '../../common/db.js';
 import { freePort } from '../../scripts/stack/ports.js';
 import { createWorker } from '../../worker/worker.js';
 import { anytimeSettings, createTenant, randomUkMobile, testDb } from '../support/fixtures.js';
-import { testAuthToken, testPublicBaseUrl, testSenderNumber, twilioFakeEnv } from '../support/stack.js';
+import { testAppDeps, testAuthToken, testSenderNumber, twilioFakeEnv } from '../support/stack.js';
 import { startTwilioFake, type TwilioFake } from '../support/twilio-fake.js';
 import { killAllEntries, startEntry } from '../support/processes.js';
 import { until } from '../support/wait.js';
@@ -46,17 +46,7 @@ afterAll(async () => {
 
 function appFor(taskQueue: string) {
   const logger = pino({ level: 'silent' });
-  return createApp({
-    db,
-    temporal: client,
-    logger,
-    taskQueue,
-    temporalUiUrl: 'http://127.0.0.1:8233',
-    smsMode: 'twilio',
-    signalRelay: createSignalRelay({ db, temporal: client, logger }),
-    twilioAuthToken: testAuthToken,
-    publicBaseUrl: testPublicBaseUrl,
-  });
+  return createApp(testAppDeps(db, client, taskQueue, { logger, signalRelay: createSignalRelay({ db, temporal: client, logger }) }));
 }
 
 /** A one-step enrollment, started through the API app on the given task queue. */

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { budgetPeriods } from '../../common/capacity/periods.js';
 import { projectRoot } from '../../scripts/stack/paths.js';
+import { withGlobalSwitch } from '../support/capacity.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { startTestStack, testSenderNumber, type TestStack } from '../support/stack.js';
 
@@ -102,15 +103,14 @@ describe('operator routes', () => {
     const app = operatorApp();
     const [a, b] = await Promise.all([createTenant(stack.db), createTenant(stack.db)]);
     const reason = `incident ${randomUUID()}`;
-    try {
-      // Held for as short as possible: the suite's other files share this database.
+    // Held for as short as possible: the suite's other files share this database.
+    await withGlobalSwitch(stack.db, async () => {
       const paused = await request(app).post('/v1/operator/sending/pause').set(asOperator).send({ reason });
       expect(paused.body.global).toMatchObject({ on: true, by: 'operator' });
       const [statusA, statusB] = await Promise.all([request(app).get('/v1/sending').set(a.auth), request(app).get('/v1/sending').set(b.auth)]);
       for (const status of [statusA, statusB]) expect(status.body.killSwitch).toMatchObject({ paused: true, tenant: { on: false }, global: { on: true, by: 'operator' } });
-    } finally {
       await request(app).post('/v1/operator/sending/resume').set(asOperator).send({ reason: 'over' });
-    }
+    });
     expect(await stack.db.auditLog.count({ where: { tenantId: null, actor: 'operator', subject: 'global', data: { path: ['reason'], equals: reason } } })).toBe(1);
 
     const one = await request(app).post('/v1/operator/sending/pause').set(asOperator).send({ tenantId: a.tenant.id });

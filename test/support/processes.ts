@@ -27,6 +27,8 @@ export const roomyCapacityEnv: Record<string, string> = {
   TENANT_MAX_SENDS_PER_SECOND: '10000',
   WARMUP_DAYS: '0',
   WARMED_UP_DAILY_LIMIT: '10000000',
+  // Another test file's brief global pause then holds a send for a second, not five.
+  KILL_SWITCH_RECHECK_SECONDS: '1',
 };
 
 /** Runs an entry point against the suite's PostgreSQL and dev server unless `env` says otherwise. */

@@ -3,7 +3,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { pino } from 'pino';
 import { inject } from 'vitest';
-import { roomyCapacity } from '../../common/capacity/settings.js';
+import { roomyCapacity, type CapacitySettings } from '../../common/capacity/settings.js';
 import { createSmsSender } from '../../activities/sms-sender.js';
 import { createApp, type AppDeps } from '../../api/app.js';
 import { createSignalRelay } from '../../api/signal-relay.js';
@@ -60,7 +60,7 @@ export interface TestStack {
  * relay, the real twilio client aimed at a loopback fake, and the test PostgreSQL. By default on the suite's shared
  * dev server; a test that stops Temporal passes a server of its own.
  */
-export async function startTestStack(options: { temporalAddress?: string } = {}): Promise<TestStack> {
+export async function startTestStack(options: { temporalAddress?: string; capacity?: CapacitySettings; clock?: () => Date } = {}): Promise<TestStack> {
   const address = options.temporalAddress ?? inject('temporalAddress');
   const db = testDb();
   const fake = await startTwilioFake();
@@ -68,10 +68,10 @@ export async function startTestStack(options: { temporalAddress?: string } = {})
   const nativeConnection = await NativeConnection.connect({ address });
   const connection = await Connection.connect({ address });
   const sender = createSmsSender({ kind: 'twilio', accountSid: testAccountSid, authToken: testAuthToken, sender: { from: testSenderNumber }, apiBaseUrl: fake.url });
-  const worker: Worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender, capacity: roomyCapacity });
+  const worker: Worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender, capacity: options.capacity ?? roomyCapacity, clock: options.clock });
   const workerRun = worker.run();
   const client = new Client({ connection, namespace: 'default' });
-  const deps = testAppDeps(db, client, taskQueue);
+  const deps = testAppDeps(db, client, taskQueue, { capacity: options.capacity ?? roomyCapacity });
   const { signalRelay } = deps;
   signalRelay.start(250);
   return {
