@@ -152,7 +152,7 @@ export function createCapacityGate({ db, settings, metrics = noMetrics, clock = 
   }
 
   /** The counts this send must fit in: its number's warm-up day and, unless bypassed, the tenant's budgets. */
-  async function takesFor(tx: Tx | Db, request: CapacityRequest, now: Date): Promise<{ takes: Take[]; firstSend: boolean }> {
+  async function takesFor(tx: Tx | Db, request: CapacityRequest, now: Date): Promise<Take[]> {
     const number = await tx.sendingNumber.findUnique({ where: { value: request.sender } });
     const { day, period } = warmupDay(number?.firstSentAt ?? now, now);
     const allowance = warmupAllowance(day, settings.warmup);
@@ -178,7 +178,7 @@ export function createCapacityGate({ db, settings, metrics = noMetrics, clock = 
       const limit = bypass ? { max: new Prisma.Decimal('1e12'), refusal } : { max, refusal };
       takes.push({ scope: `budget_${budget}:${request.tenantId}`, period: periods[budget].key, amount: new Prisma.Decimal(request.cost), limit: { ...limit, alert: { tenantId: request.tenantId, budget, budgetLimit: max } } });
     }
-    return { takes, firstSend: !number };
+    return takes;
   }
 
   /** Records an alert the first time a budget's spending reaches its threshold in a period; true if this was it. */
@@ -203,7 +203,10 @@ export function createCapacityGate({ db, settings, metrics = noMetrics, clock = 
       const pause = await activePause(tx, request.tenantId);
       if (pause) throw new CapacityRefused(pauseWait(pause));
       const now = clock();
-      const { takes, firstSend } = await takesFor(tx, request, now);
+      // The first send starts the number's warm-up. Recorded before the counts are read, so concurrent first sends
+      // wait for one another here and all count days from the same instant; a refusal rolls it back.
+      await tx.sendingNumber.createMany({ data: [{ value: request.sender, firstSentAt: now }], skipDuplicates: true });
+      const takes = await takesFor(tx, request, now);
       const alerts: string[] = [];
       for (const take of netted(request.previous, takes)) {
         const usedAfter = await addUsage(tx, take);
@@ -211,7 +214,6 @@ export function createCapacityGate({ db, settings, metrics = noMetrics, clock = 
         if (usedAfter === null) throw new CapacityRefused(take.limit.refusal);
         if (take.limit.alert && (await alertIfCrossed(tx, take, usedAfter))) alerts.push(take.limit.alert.budget);
       }
-      if (firstSend) await tx.sendingNumber.createMany({ data: [{ value: request.sender, firstSentAt: now }], skipDuplicates: true });
       const reservation = takes.map((take) => ({ scope: take.scope, period: take.period, amount: take.amount.toString() }));
       await tx.message.update({ where: { id: request.messageId }, data: { reservation } });
       return { alerts, reservation };
@@ -220,7 +222,7 @@ export function createCapacityGate({ db, settings, metrics = noMetrics, clock = 
 
   /** Without taking anything: the first count this send clearly does not fit in (most waits end here, cheaply). */
   async function exhaustedCount(request: CapacityRequest): Promise<CapacityWait | null> {
-    const { takes } = await takesFor(db, request, clock());
+    const takes = await takesFor(db, request, clock());
     const needed = netted(request.previous, takes).flatMap((take) => (take.limit ? [{ ...take, limit: take.limit }] : []));
     const usage = await db.capacityUsage.findMany({ where: { OR: needed.map(({ scope, period }) => ({ scope, period })) } });
     for (const take of needed) {
