@@ -23,12 +23,16 @@ const benchSettings = z.object({
   /** Seconds between the timer workflows' start and their common due instant; default from the baseline start rate. */
   BENCH_TIMER_LEAD_SECONDS: z.coerce.number().int().min(1).max(600).optional(),
   BENCH_STOPS: count(200, 5000),
+  /** How long to wait for a cohort's first messages before reporting how many went out and going on. */
+  BENCH_SEND_WAIT_SECONDS: count(1800, 7200),
   BENCH_READ_SECONDS: count(10, 600),
   BENCH_READ_CONNECTIONS: count(10, 500),
   BENCH_OUT_DIR: z.string().default('docs'),
   BENCH_KEEP_DATA: z.enum(['true', 'false']).default('false'),
   /** The service's LOG_LEVEL in the worker and API (their output goes to files under the bench data folder). */
   BENCH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug']).default('info'),
+  /** More `temporal server start-dev` flags, space-separated, e.g. `--sqlite-pragma synchronous=off`. */
+  BENCH_DEV_SERVER_ARGS: z.string().default(''),
   /** Free text recorded with the run, e.g. "before: default worker options". */
   BENCH_LABEL: z.string().default(''),
 });
@@ -61,10 +65,11 @@ async function run(settings: z.infer<typeof benchSettings>) {
     readSeconds: settings.BENCH_READ_SECONDS,
     readConnections: settings.BENCH_READ_CONNECTIONS,
     logLevel: settings.BENCH_LOG_LEVEL,
+    devServerArgs: settings.BENCH_DEV_SERVER_ARGS.split(/\s+/).filter(Boolean),
   };
   if (warm + leads + scale.timers > 100_000) throw new Error('BENCH_WARM_LEADS + BENCH_LEADS + BENCH_TIMERS must stay within 100,000 phone numbers');
   say(`scale ${JSON.stringify(scale)}`);
-  stack = await startBenchStack({ log: say, keepData: settings.BENCH_KEEP_DATA === 'true', logLevel: settings.BENCH_LOG_LEVEL });
+  stack = await startBenchStack({ log: say, keepData: settings.BENCH_KEEP_DATA === 'true', logLevel: settings.BENCH_LOG_LEVEL, devServerArgs: scale.devServerArgs });
   const ctx: Ctx = { stack, log: say };
 
   const baselineResult = await baseline(ctx, scale.baselineWorkflows);
@@ -78,11 +83,11 @@ async function run(settings: z.infer<typeof benchSettings>) {
       { delaySeconds: 7 * 86_400, template: 'Still interested, {{firstName}}? Reply to book.' },
     ],
   });
-  await enroll(ctx, { firstIndex: 0, count: warm, sequenceId: sequence.id, label: 'warm-up cohort' });
+  await enroll(ctx, { firstIndex: 0, count: warm, sequenceId: sequence.id, label: 'warm-up cohort', sendWaitSeconds: settings.BENCH_SEND_WAIT_SECONDS });
   const before = await sleepingSnapshot(ctx);
   say(`asleep ${before.sleeping}: worker ${before.workerRssMiB} MiB, server ${before.serverRssMiB} MiB, PostgreSQL ${before.postgresDatabaseMiB} MiB`);
 
-  const main = await enroll(ctx, { firstIndex: warm, count: leads, sequenceId: sequence.id, label: 'enrollment' });
+  const main = await enroll(ctx, { firstIndex: warm, count: leads, sequenceId: sequence.id, label: 'enrollment', sendWaitSeconds: settings.BENCH_SEND_WAIT_SECONDS });
   say(`enrollment: all started after ${main.result.allStartedSeconds} s, every first message after ${main.result.allFirstMessagesSeconds} s`);
   const after = await sleepingSnapshot(ctx);
   say(`asleep ${after.sleeping}: worker ${after.workerRssMiB} MiB, server ${after.serverRssMiB} MiB, PostgreSQL ${after.postgresDatabaseMiB} MiB`);

@@ -17,7 +17,12 @@ export function targetChecks(result: BenchResult): TargetCheck[] {
   const flat = sleeping.workerRssChangePercent;
   return [
     { target: `${enrollment.leads} enrollments started`, limit: '≤ 30 s', measured: fmt(enrollment.allStartedSeconds, ' s'), met: enrollment.allStartedSeconds <= 30 },
-    { target: 'every first message sent', limit: '≤ 60 s', measured: fmt(enrollment.allFirstMessagesSeconds, ' s'), met: enrollment.allFirstMessagesSeconds <= 60 },
+    {
+      target: 'every first message sent',
+      limit: '≤ 60 s',
+      measured: enrollment.firstMessagesSent < enrollment.leads ? `incomplete: ${enrollment.firstMessagesSent} of ${enrollment.leads} within the wait` : fmt(enrollment.allFirstMessagesSeconds, ' s'),
+      met: enrollment.firstMessagesSent === enrollment.leads && enrollment.allFirstMessagesSeconds <= 60,
+    },
     {
       target: 'enrollment start rate / baseline start rate',
       limit: '≥ 80%',

@@ -53,7 +53,7 @@ function readPostmasterPid(dir: string): number | undefined {
   }
 }
 
-export async function startBenchStack(options: { log: (line: string) => void; keepData: boolean; logLevel: string }): Promise<BenchStack> {
+export async function startBenchStack(options: { log: (line: string) => void; keepData: boolean; logLevel: string; devServerArgs: string[] }): Promise<BenchStack> {
   const dir = path.join(dataDir, `bench-${process.pid}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -96,7 +96,7 @@ export async function startBenchStack(options: { log: (line: string) => void; ke
     options.log(`starting the Temporal dev server (:${temporalPort}) and PostgreSQL (:${postgresPort}) under ${path.relative(projectRoot, dir)}`);
     const postgresDir = path.join(dir, 'postgres');
     const [devServer, database] = await Promise.all([
-      startDevServer({ port: temporalPort, dbFile: path.join(dir, 'temporal.db') }),
+      startDevServer({ port: temporalPort, dbFile: path.join(dir, 'temporal.db'), extraArgs: options.devServerArgs }),
       startEmbeddedPostgres({ dir: postgresDir, port: postgresPort, database: 'leadfollowup' }),
     ]);
     cleanups.push(() => database.stop());
