@@ -2,6 +2,7 @@
 // tuning as the service's worker, on a task queue of their own.
 import { fileURLToPath } from 'node:url';
 import { NativeConnection, Worker } from '@temporalio/worker';
+import { workerTuning } from '../../worker/worker.js';
 import type { BaselineActivities } from './baseline-workflows.js';
 
 const activities: BaselineActivities = {
@@ -15,6 +16,7 @@ const worker = await Worker.create({
   connection,
   namespace: 'default',
   taskQueue,
+  ...workerTuning,
   activities,
   workflowsPath: fileURLToPath(new URL('./baseline-workflows.ts', import.meta.url)),
 });
