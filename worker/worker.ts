@@ -17,6 +17,14 @@ export interface WorkerDeps extends ActivityDeps {
 
 export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
+/**
+ * Worker options measured with `npm run bench` (docs/benchmarks.md). The SDK sizes its sticky cache from the heap
+ * limit (about 2,300 workflows on a 4 GiB heap), and each cached run holds about 0.4 MiB: memory grew with every
+ * sleeping enrollment up to that. A smaller cache keeps memory flat; a run that is not cached is replayed from its
+ * (short) history when its timer fires or a signal or query comes.
+ */
+export const workerTuning = { maxCachedWorkflows: 500 } as const;
+
 /** How long after the grace time a worker whose activities ignore cancellation keeps waiting before it gives up. */
 export const shutdownForceMarginSeconds = 5;
 
@@ -25,6 +33,7 @@ export function createWorker({ connection, namespace, taskQueue, workflowBundleP
     connection,
     namespace,
     taskQueue,
+    ...workerTuning,
     activities: createActivities(activityDeps),
     ...(workflowBundlePath ? { workflowBundle: { codePath: workflowBundlePath } } : { workflowsPath }),
     ...(shutdownGraceSeconds === undefined
