@@ -138,6 +138,12 @@ export async function startBenchStack(options: { log: (line: string) => void; ke
       TWILIO_API_BASE_URL: fake.url,
       WORKER_METRICS_PORT: '0',
       WORKER_SHUTDOWN_GRACE_SECONDS: '2',
+      // The benchmark measures the stack, not a carrier's limits: one number may send as fast as the stack can, and
+      // every send still goes through the capacity gate (and pays for its checks).
+      NUMBER_MAX_SENDS_PER_SECOND: '10000',
+      TENANT_MAX_SENDS_PER_SECOND: '10000',
+      WARMUP_DAYS: '0',
+      WARMED_UP_DAILY_LIMIT: '10000000',
     });
     const apiUrl = `http://127.0.0.1:${apiPort}`;
     const api = startChild('api', 'api/index.ts', {
