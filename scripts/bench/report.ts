@@ -1,6 +1,7 @@
 // The result as JSON and as the markdown table in docs/benchmarks.md (between the bench:latest markers).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { BenchResult } from './index.js';
+import type { SleepingSnapshot } from './sections.js';
 
 export interface TargetCheck {
   target: string;
@@ -10,6 +11,13 @@ export interface TargetCheck {
 }
 
 const fmt = (value: number | null | undefined, unit = '') => (value === null || value === undefined || Number.isNaN(value) ? 'n/a' : `${value}${unit}`);
+
+/** Where the worker's memory went between two readings: V8's heap, the rest of the process, the sticky cache. */
+function workerMemoryLine(from: SleepingSnapshot, to: SleepingSnapshot): string {
+  const outside = (snapshot: SleepingSnapshot) => (snapshot.workerRssMiB === null || snapshot.workerMemory.heapTotalMiB === null ? null : Math.round((snapshot.workerRssMiB - snapshot.workerMemory.heapTotalMiB) * 10) / 10);
+  const [a, b] = [from.workerMemory, to.workerMemory];
+  return `Worker: V8 heap used ${fmt(a.heapUsedMiB, ' MiB')} → ${fmt(b.heapUsedMiB, ' MiB')} (reserved ${fmt(a.heapTotalMiB, ' MiB')} → ${fmt(b.heapTotalMiB, ' MiB')}), outside V8's heap (RSS − heap reserved) ${fmt(outside(from), ' MiB')} → ${fmt(outside(to), ' MiB')}, runs in the sticky cache ${fmt(a.cachedRuns, '')} → ${fmt(b.cachedRuns, '')}`;
+}
 
 export function targetChecks(result: BenchResult): TargetCheck[] {
   const { baseline, enrollment, sleeping, stop, timers, reads } = result.sections;
@@ -64,7 +72,7 @@ export function markdown(result: BenchResult): string {
     '| --- | --- | --- |',
     `| 1. baseline: ${baseline.workflows} no-op workflows | started in ${baseline.startSeconds} s (${baseline.startsPerSecond}/s), all completed after ${baseline.completeSeconds} s (${baseline.completionsPerSecond}/s) | ${cpuLine(baseline.cpu)} |`,
     `| 2. enrollment: ${enrollment.leads} leads in one batch | all started ${enrollment.allStartedSeconds} s (${enrollment.startsPerSecond}/s); first messages p50 ${enrollment.firstMessageSeconds.p50} s, p99 ${enrollment.firstMessageSeconds.p99} s, all ${enrollment.allFirstMessagesSeconds} s | ${cpuLine(enrollment.cpu)} |`,
-    `| 3. sleeping: ${sleeping.from.sleeping} → ${sleeping.to.sleeping} asleep | worker RSS ${sleeping.from.workerRssMiB} → ${sleeping.to.workerRssMiB} MiB, server RSS ${sleeping.from.serverRssMiB} → ${sleeping.to.serverRssMiB} MiB, PostgreSQL ${sleeping.from.postgresDatabaseMiB} → ${sleeping.to.postgresDatabaseMiB} MiB, Temporal SQLite ${sleeping.from.temporalSqliteMiB} → ${sleeping.to.temporalSqliteMiB} MiB; per added sleeping enrollment: worker ${fmt(sleeping.perSleepingEnrollmentKiB.worker, ' KiB')}, server ${fmt(sleeping.perSleepingEnrollmentKiB.server, ' KiB')}, PostgreSQL ${fmt(sleeping.perSleepingEnrollmentKiB.postgresDatabase, ' KiB')}, SQLite ${fmt(sleeping.perSleepingEnrollmentKiB.temporalSqlite, ' KiB')} | |`,
+    `| 3. sleeping: ${sleeping.from.sleeping} → ${sleeping.to.sleeping} asleep | worker RSS ${sleeping.from.workerRssMiB} → ${sleeping.to.workerRssMiB} MiB, server RSS ${sleeping.from.serverRssMiB} → ${sleeping.to.serverRssMiB} MiB, PostgreSQL ${sleeping.from.postgresDatabaseMiB} → ${sleeping.to.postgresDatabaseMiB} MiB, Temporal SQLite ${sleeping.from.temporalSqliteMiB} → ${sleeping.to.temporalSqliteMiB} MiB; per added sleeping enrollment: worker ${fmt(sleeping.perSleepingEnrollmentKiB.worker, ' KiB')}, server ${fmt(sleeping.perSleepingEnrollmentKiB.server, ' KiB')}, PostgreSQL ${fmt(sleeping.perSleepingEnrollmentKiB.postgresDatabase, ' KiB')}, SQLite ${fmt(sleeping.perSleepingEnrollmentKiB.temporalSqlite, ' KiB')}. ${workerMemoryLine(sleeping.from, sleeping.to)} | |`,
     `| 4. STOP: ${stop.stops} in a row, ${stop.sleepingDuring} asleep | webhook → row \`opted_out\`: p50 ${stop.latencyMs.p50} ms, p95 ${stop.latencyMs.p95} ms, p99 ${stop.latencyMs.p99} ms, max ${stop.latencyMs.max} ms (webhook answered: p50 ${stop.webhookAnswerMs.p50} ms, p99 ${stop.webhookAnswerMs.p99} ms) | ${cpuLine(stop.cpu)} |`,
     `| 5. timers: ${timers.sends} sends due at one instant, ${timers.sleepingDuring} asleep | lateness p50 ${timers.latenessMs.p50} ms, p99 ${timers.latenessMs.p99} ms, max ${timers.latenessMs.max} ms (started ${timers.startsDoneBeforeDueSeconds} s before due) | ${cpuLine(timers.cpu)} |`,
     ...reads.map(

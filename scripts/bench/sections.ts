@@ -160,6 +160,8 @@ export async function enroll(ctx: Ctx, options: { firstIndex: number; count: num
 export interface SleepingSnapshot {
   sleeping: number;
   workerRssMiB: number | null;
+  /** From the worker's /metrics: V8's heap (used and reserved), memory outside it, and the runs in the sticky cache. */
+  workerMemory: { heapUsedMiB: number | null; heapTotalMiB: number | null; externalMiB: number | null; cachedRuns: number | null };
   serverRssMiB: number | null;
   apiRssMiB: number | null;
   postgresDatabaseMiB: number;
@@ -172,6 +174,24 @@ function fileSize(file: string): number {
   } catch {
     return 0;
   }
+}
+
+/** A gauge's value in a Prometheus text scrape (the first series of that name), or null. */
+function gauge(scrape: string, name: string): number | null {
+  const line = scrape.split('\n').find((candidate) => candidate.startsWith(`${name} `) || candidate.startsWith(`${name}{`));
+  const value = line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : Number.NaN;
+  return Number.isFinite(value) ? value : null;
+}
+
+async function workerMemory(url: string): Promise<SleepingSnapshot['workerMemory']> {
+  const scrape = await fetch(url).then((response) => response.text(), () => '');
+  const mibOf = (name: string) => mib(gauge(scrape, name));
+  return {
+    heapUsedMiB: mibOf('nodejs_heap_size_used_bytes'),
+    heapTotalMiB: mibOf('nodejs_heap_size_total_bytes'),
+    externalMiB: mibOf('nodejs_external_memory_bytes'),
+    cachedRuns: gauge(scrape, 'temporal_sticky_cache_size'),
+  };
 }
 
 /** Readings once the stack has gone quiet (no sends for a few seconds), the worker's RSS the median of five. */
@@ -199,6 +219,7 @@ export async function sleepingSnapshot(ctx: Ctx): Promise<SleepingSnapshot> {
   return {
     sleeping: await stack.db.enrollment.count({ where: { tenantId: stack.tenantId, status: 'running' } }),
     workerRssMiB: mib(percentile(samples, 50)),
+    workerMemory: await workerMemory(stack.workerMetricsUrl),
     serverRssMiB: mib(rssBytes(stack.devServer.process.pid as number)),
     apiRssMiB: mib(rssBytes(stack.api.child.pid as number)),
     postgresDatabaseMiB: mib(Number(size)) as number,

@@ -38,6 +38,7 @@ export interface BenchStack {
   apiKey: string;
   tenantId: string;
   worker: ChildEntry;
+  workerMetricsUrl: string;
   api: ChildEntry;
   /** Pids of the stack's processes for /proc readings (postgres: the postmaster, whose children are its backends). */
   pids(): Record<string, number | undefined>;
@@ -92,7 +93,7 @@ export async function startBenchStack(options: { log: (line: string) => void; ke
   }
 
   try {
-    const [temporalPort, postgresPort, apiPort] = await Promise.all([freePort(), freePort(), freePort()]);
+    const [temporalPort, postgresPort, apiPort, workerMetricsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
     options.log(`starting the Temporal dev server (:${temporalPort}) and PostgreSQL (:${postgresPort}) under ${path.relative(projectRoot, dir)}`);
     const postgresDir = path.join(dir, 'postgres');
     const [devServer, database] = await Promise.all([
@@ -136,7 +137,8 @@ export async function startBenchStack(options: { log: (line: string) => void; ke
       TWILIO_AUTH_TOKEN: authToken,
       TWILIO_FROM_NUMBER: senderNumber,
       TWILIO_API_BASE_URL: fake.url,
-      WORKER_METRICS_PORT: '0',
+      // Its /metrics splits the worker's memory (V8 heap, the rest) and counts the sticky cache's runs.
+      WORKER_METRICS_PORT: String(workerMetricsPort),
       WORKER_SHUTDOWN_GRACE_SECONDS: '2',
       // The benchmark measures the stack, not a carrier's limits: one number may send as fast as the stack can, and
       // every send still goes through the capacity gate (and pays for its checks).
@@ -192,6 +194,7 @@ export async function startBenchStack(options: { log: (line: string) => void; ke
       apiKey: key.key,
       tenantId: tenant.id,
       worker,
+      workerMetricsUrl: `http://127.0.0.1:${workerMetricsPort}/metrics`,
       api,
       startChild,
       pids: () => ({
