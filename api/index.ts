@@ -18,7 +18,7 @@ const connection = Connection.lazy(temporalOptions);
 const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
 const db = createDb(config.DATABASE_URL);
 const signalRelay = createSignalRelay({ db, temporal, logger });
-signalRelay.start();
+signalRelay.start(2000);
 const app = createApp({
   db,
   temporal,
@@ -58,7 +58,7 @@ function shutdown(signal: string): void {
   stopping = true;
   const graceMs = config.API_SHUTDOWN_GRACE_SECONDS * 1000;
   logger.info({ signal, graceSeconds: config.API_SHUTDOWN_GRACE_SECONDS }, 'API shutting down: no new connections, requests in flight finish');
-  signalRelay.stop();
+  void signalRelay.stop();
   // A keep-alive connection whose request finishes becomes idle: close it then, so server.close() can complete.
   const sweep = setInterval(() => server.closeIdleConnections(), 200);
   const deadline = setTimeout(() => {

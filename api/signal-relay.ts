@@ -1,13 +1,14 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Db } from '../common/db.js';
+import { periodicRounds } from '../common/periodic.js';
 import type { PendingSignal } from '../generated/prisma/client.js';
 
 export interface SignalRelay {
   /** Delivers these now, waiting at most `deadlineMs` on Temporal; what doesn't go through stays queued. */
   deliver(ids: string[], deadlineMs?: number): Promise<void>;
-  start(intervalMs?: number): void;
-  stop(): void;
+  start(intervalMs: number): void;
+  stop(): Promise<void>;
 }
 
 /**
@@ -15,8 +16,6 @@ export interface SignalRelay {
  * stop, so it is dropped; anything else (Temporal down, a timeout) is retried on the next round.
  */
 export function createSignalRelay({ db, temporal, logger }: { db: Db; temporal: Client; logger: Logger }): SignalRelay {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
 
   async function deliverOne(row: PendingSignal, deadline: number): Promise<void> {
     try {
@@ -49,16 +48,6 @@ export function createSignalRelay({ db, temporal, logger }: { db: Db; temporal: 
       if (ids.length === 0) return;
       await deliverRows(await db.pendingSignal.findMany({ where: { id: { in: ids } } }), deadlineMs);
     },
-    start(intervalMs = 2000) {
-      timer = setInterval(() => {
-        running ??= round()
-          .catch((error: unknown) => logger.error({ err: error }, 'signal relay round failed'))
-          .finally(() => (running = undefined));
-      }, intervalMs);
-      timer.unref();
-    },
-    stop() {
-      clearInterval(timer);
-    },
+    ...periodicRounds(round, { logger, what: 'signal relay' }),
   };
 }

@@ -4,17 +4,16 @@ import type { Logger } from 'pino';
 import type { Db } from '../common/db.js';
 import type { BudgetAlert } from '../generated/prisma/client.js';
 import { budgetAlertShare } from '../common/capacity/gate.js';
+import { periodicRounds, type PeriodicRounds } from '../common/periodic.js';
 
 const firstRetryMs = 10_000;
 const maxRetryMs = 3_600_000;
 /** An alert nobody could take for this long is stale news: it stays in the audit log, the relay stops trying. */
 const giveUpAfterMs = 3 * 86_400_000;
 
-export interface BudgetAlertRelay {
+export interface BudgetAlertRelay extends PeriodicRounds {
   /** One pass over the alerts that are due; resolves when each was delivered or rescheduled. */
   round(): Promise<void>;
-  start(intervalMs?: number): void;
-  stop(): Promise<void>;
 }
 
 function alertPayload(alert: BudgetAlert) {
@@ -31,9 +30,6 @@ function alertPayload(alert: BudgetAlert) {
 }
 
 export function createBudgetAlertRelay({ db, logger, timeoutMs = 5000 }: { db: Db; logger: Logger; timeoutMs?: number }): BudgetAlertRelay {
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-
   async function post(url: string, alert: BudgetAlert): Promise<void> {
     const response = await fetch(url, {
       method: 'POST',
@@ -72,19 +68,5 @@ export function createBudgetAlertRelay({ db, logger, timeoutMs = 5000 }: { db: D
     await Promise.all(due.map(deliver));
   }
 
-  return {
-    round,
-    start(intervalMs = 5000) {
-      timer = setInterval(() => {
-        running ??= round()
-          .catch((error: unknown) => logger.error({ err: error }, 'budget alert round failed'))
-          .finally(() => (running = undefined));
-      }, intervalMs);
-      timer.unref();
-    },
-    async stop() {
-      clearInterval(timer);
-      await running;
-    },
-  };
+  return { round, ...periodicRounds(round, { logger, what: 'budget alert' }) };
 }

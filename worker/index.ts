@@ -74,7 +74,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   });
 }
 const budgetAlerts = createBudgetAlertRelay({ db, logger });
-budgetAlerts.start();
+budgetAlerts.start(5000);
 logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, smsMode: mode.kind }, 'worker started');
 let exitCode = 0;
 try {

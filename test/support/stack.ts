@@ -83,7 +83,7 @@ export async function startTestStack(options: { temporalAddress?: string; capaci
     taskQueue,
     connection,
     async stop() {
-      signalRelay.stop();
+      await signalRelay.stop();
       worker.shutdown();
       await workerRun;
       await Promise.all([nativeConnection.close(), connection.close(), fake.close(), db.$disconnect()]);
