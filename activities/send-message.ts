@@ -144,7 +144,9 @@ export function createMessageDelivery({ db, sender, capacity, metrics = noMetric
     const activityDeadline = info.scheduleToCloseTimeoutMs > 0 ? info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs - retryMarginMs : Infinity;
     const latest = Math.min(deadline.at.getTime(), activityDeadline);
     const wanted = capacity.askAgainAt(wait).getTime();
-    log.info('send waits for sending capacity', { messageId: row.id, reason: wait.reason, until: wait.until, detail: wait.detail });
+    // A queue for a number's throughput retries every second: those lines are debug, the longer waits info.
+    const logWait = wait.reason === 'number_rate' || wait.reason === 'tenant_rate' ? log.debug : log.info;
+    logWait('send waits for sending capacity', { messageId: row.id, reason: wait.reason, until: wait.until, detail: wait.detail });
     if (wanted > latest && latest - now < 1000) {
       if (deadline.hard) {
         await db.$transaction((tx) => closeUnsent(tx, row.id, { status: 'skipped', skipReason: missedReason }));
