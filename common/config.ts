@@ -54,7 +54,7 @@ export const configSchema = z.object({
   WARMUP_DAYS: z.coerce.number().int().min(0).max(365).default(7),
   WARMED_UP_DAILY_LIMIT: dailyCount.default(1000),
   SMS_COST_PER_SEGMENT: z.string().regex(/^\d{1,4}(\.\d{1,6})?$/, 'must be a decimal amount like 0.0083').default('0.0083'),
-  CAPACITY_RECHECK_SECONDS: z.coerce.number().int().min(1).max(3600).default(60),
+  CAPACITY_RECHECK_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
   KILL_SWITCH_RECHECK_SECONDS: z.coerce.number().int().min(1).max(300).default(5),
   // Operator routes (/v1/operator: the global kill switch); unset, they are off. Never logged.
   OPERATOR_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),

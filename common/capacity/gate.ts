@@ -233,9 +233,16 @@ export function createCapacityGate({ db, settings, metrics = noMetrics, clock = 
   }
 
   return {
-    /** When a waiting send asks again: when the capacity is due, or sooner to notice a raised budget or a resume. */
+    /**
+     * When a waiting send asks again: when the capacity is due, or sooner to notice a raised budget. Waits other than
+     * throughput are spread by up to a tenth of their length, so thousands of held sends don't come back at once.
+     */
     askAgainAt(wait: CapacityWait): Date {
-      return new Date(Math.min(Date.parse(wait.until), Date.now() + settings.recheckSeconds * 1000));
+      const now = Date.now();
+      const until = Date.parse(wait.until);
+      if (wait.reason === 'number_rate' || wait.reason === 'tenant_rate') return new Date(until);
+      const waitMs = Math.min(until - now, settings.recheckSeconds * 1000);
+      return new Date(now + waitMs * (0.9 + Math.random() * 0.1));
     },
 
     /** What a body costs: its segments (GSM-7 or UCS-2) at the configured price per segment. */
