@@ -58,7 +58,7 @@ export function createBudgetAlertRelay({ db, logger, timeoutMs = 5000 }: { db: D
       const lastError = error instanceof Error ? error.message.slice(0, 500) : String(error);
       const giveUp = Date.now() - alert.createdAt.getTime() > giveUpAfterMs;
       const nextAttemptAt = new Date(Date.now() + Math.min(firstRetryMs * 2 ** alert.attempts, maxRetryMs));
-      await db.budgetAlert.update({ where: { id: alert.id }, data: { lastError, ...(giveUp ? { deliveredAt: null, nextAttemptAt: new Date('9999-12-31') } : { nextAttemptAt }) } });
+      await db.budgetAlert.update({ where: { id: alert.id }, data: { lastError, nextAttemptAt: giveUp ? new Date('9999-12-31') : nextAttemptAt } });
       logger.warn({ tenantId: alert.tenantId, budget: alert.budget, attempts: alert.attempts + 1, err: lastError, givenUp: giveUp }, 'budget alert webhook failed');
     }
   }

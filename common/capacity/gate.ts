@@ -7,7 +7,7 @@ import { noMetrics, type MessageMetrics } from '../metrics.js';
 import { countSegments } from './segments.js';
 import { budgetPeriods, warmupAllowance, warmupDay } from './periods.js';
 import type { CapacitySettings } from './settings.js';
-import { activePause } from './pauses.js';
+import { activePause, globalScope } from './pauses.js';
 
 type Tx = Prisma.TransactionClient;
 
@@ -147,7 +147,7 @@ export function createCapacityGate({ db, settings, metrics = noMetrics, clock = 
   }
 
   function pauseWait(pause: { scope: string; pausedBy: string }): CapacityWait {
-    const whose = pause.scope === 'global' ? 'for every tenant' : 'for this tenant';
+    const whose = pause.scope === globalScope ? 'for every tenant' : 'for this tenant';
     return { reason: 'kill_switch', until: later(settings.killSwitchRecheckSeconds * 1000), detail: `sending is paused ${whose} (by ${pause.pausedBy})` };
   }
 
