@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Db } from './db.js';
 import type { Prisma } from '../generated/prisma/client.js';
+import { lockConversation } from './conversation.js';
 
 type Tx = Prisma.TransactionClient | Db;
 
@@ -19,8 +20,12 @@ export interface ConsentChange {
   note?: string | null;
 }
 
-/** Registry and consent log change together; an opt-out that is already there keeps its first source and time. */
-export async function recordOptOut(tx: Tx, change: ConsentChange): Promise<void> {
+/**
+ * Registry and consent log change together; an opt-out that is already there keeps its first source and time. Takes
+ * the conversation's lock, so a send gate deciding at the same moment either sees it or claimed its send before it.
+ */
+export async function recordOptOut(tx: Prisma.TransactionClient, change: ConsentChange): Promise<void> {
+  await lockConversation(tx, change.tenantId, change.phone);
   const hash = phoneHash(change.phone);
   await tx.optOut.upsert({
     where: { tenantId_phoneHash: { tenantId: change.tenantId, phoneHash: hash } },

@@ -1,4 +1,5 @@
 import type { Prisma } from '../generated/prisma/client.js';
+import { haltEnrollments } from './conversation.js';
 import { optOutSignal, inboundReplySignal } from '../workflows/lead-follow-up.types.js';
 
 type Tx = Prisma.TransactionClient;
@@ -7,9 +8,10 @@ type SignalFor = { signal: typeof optOutSignal.name; payload: { source: string }
 /**
  * Queues a signal for every running follow-up of this phone, in the caller's transaction, so the change that
  * causes the signals and the signals themselves commit together; the relay delivers them to Temporal afterwards.
+ * The enrollments are marked halted first, so the send gate refuses their steps before any signal arrives.
  */
 export async function queueSignalsForPhone(tx: Tx, tenantId: string, phone: string, { signal, payload }: SignalFor): Promise<string[]> {
-  const running = await tx.enrollment.findMany({ where: { tenantId, status: 'running', lead: { phone } }, select: { workflowId: true } });
+  const running = await haltEnrollments(tx, { tenantId, phone }, signal === optOutSignal.name ? 'opted_out' : 'replied');
   const workflowIds = [...new Set(running.map((enrollment) => enrollment.workflowId))];
   const queued = await Promise.all(workflowIds.map((workflowId) => tx.pendingSignal.create({ data: { tenantId, workflowId, signal, payload }, select: { id: true } })));
   return queued.map((row) => row.id);

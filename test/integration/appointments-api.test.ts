@@ -289,7 +289,7 @@ describe('sendAppointmentMessage: exactly once, never late, never to an opt-out'
 
   it('is refused for an opted-out lead: transactional messages still honour an opt-out', async () => {
     const { tenantId, phone, input } = await reminderFor();
-    await recordOptOut(db, { tenantId, phone, source: 'inbound_keyword' });
+    await db.$transaction((tx) => recordOptOut(tx, { tenantId, phone, source: 'inbound_keyword' }));
     expect(await attempt(1, input)).toMatchObject({ outcome: 'opted_out' });
     expect(fake.createCallsTo(phone)).toBe(0);
   });

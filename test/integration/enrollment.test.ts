@@ -81,7 +81,7 @@ describe('enrolling a lead into a one-step sequence', () => {
   it('refuses an opted-out lead with the reason and calls Twilio for nobody', async () => {
     const { tenant, auth } = await createTenant(db, anytimeSettings);
     const { phone, leadId, sequenceId } = await enrollableLead(auth);
-    await recordOptOut(db, { tenantId: tenant.id, phone: phone.e164, source: 'inbound_keyword' });
+    await db.$transaction((tx) => recordOptOut(tx, { tenantId: tenant.id, phone: phone.e164, source: 'inbound_keyword' }));
     const refused = await request(app).post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
     expect(refused.status).toBe(409);
     expect(refused.body.error.details).toMatchObject({ reason: 'opted_out', source: 'inbound_keyword' });

@@ -85,7 +85,7 @@ describe('sendStepMessage', () => {
 
   it('re-checks the opt-out registry right before calling Twilio', async () => {
     const { tenantId, phone, input } = await enrollment();
-    await recordOptOut(db, { tenantId, phone, source: 'inbound_keyword' });
+    await db.$transaction((tx) => recordOptOut(tx, { tenantId, phone, source: 'inbound_keyword' }));
     expect(await attempt(1, input)).toMatchObject({ outcome: 'opted_out' });
     expect(fake.createCallsTo(phone)).toBe(0);
   });

@@ -154,7 +154,7 @@ describe('batch enrollment', () => {
     const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
     const sequence = await createSequence(auth, [{ delaySeconds: 0, template: 'hello {{firstName}}' }]);
     const optedOut = randomUkMobile();
-    await recordOptOut(stack.db, { tenantId: tenant.id, phone: optedOut.e164, source: 'inbound_keyword' });
+    await stack.db.$transaction((tx) => recordOptOut(tx, { tenantId: tenant.id, phone: optedOut.e164, source: 'inbound_keyword' }));
     const busy = await createLead(auth);
     const longSequence = await createSequence(auth, [{ delaySeconds: 3600, template: 'x' }]);
     const busyEnrollment = await api().post('/v1/enrollments').set(auth).send({ leadId: busy.id, sequenceId: longSequence.id });

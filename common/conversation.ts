@@ -1,0 +1,36 @@
+// The facts that decide whether a (tenant, phone) may be texted now, and the lock that orders them against the send
+// gate: every path that records such a fact (an inbound STOP or reply, the opt-out API, a booking, a cancel, an
+// erasure) takes the same lock in its transaction, so the gate's last look before Twilio sees it or comes before it.
+import type { Prisma } from '../generated/prisma/client.js';
+import type { Db } from './db.js';
+
+type Tx = Prisma.TransactionClient | Db;
+
+/** What ended an enrollment before its workflow heard of it; the gate answers a refused step with it. */
+export type HaltReason = 'replied' | 'booked' | 'opted_out' | 'cancelled' | 'erased';
+
+/**
+ * Takes the transaction-scoped lock of one conversation (a tenant and a phone in E.164). Held until the transaction
+ * ends; outside a transaction it would be released at once, so always call it inside `$transaction`.
+ */
+export async function lockConversation(tx: Prisma.TransactionClient, tenantId: string, phone: string): Promise<void> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`${tenantId}:${phone}`}, 0))`;
+}
+
+export type HaltScope = { tenantId: string } & ({ leadId: string } | { phone: string } | { enrollmentId: string });
+
+/**
+ * Records `reason` on every running enrollment in scope that has not been halted yet and returns them (the ones
+ * halted earlier keep their first reason). Call it in the transaction that records the fact, before any signal.
+ */
+export async function haltEnrollments(tx: Tx, scope: HaltScope, reason: HaltReason): Promise<{ id: string; workflowId: string; runId: string | null }[]> {
+  const where: Prisma.EnrollmentWhereInput = {
+    tenantId: scope.tenantId,
+    status: 'running',
+    ...('leadId' in scope ? { leadId: scope.leadId } : 'phone' in scope ? { lead: { phone: scope.phone } } : { id: scope.enrollmentId }),
+  };
+  const running = await tx.enrollment.findMany({ where, select: { id: true, workflowId: true, runId: true, haltedAt: true } });
+  const fresh = running.filter((enrollment) => enrollment.haltedAt === null).map((enrollment) => enrollment.id);
+  if (fresh.length) await tx.enrollment.updateMany({ where: { id: { in: fresh }, haltedAt: null }, data: { haltedAt: new Date(), haltedBy: reason } });
+  return running.map(({ id, workflowId, runId }) => ({ id, workflowId, runId }));
+}
