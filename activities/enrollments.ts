@@ -2,6 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../common/db.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { EnrollmentOutcome } from '../workflows/lead-follow-up.types.js';
+import { closeUnclaimedMessages } from './unsent-messages.js';
 
 export interface RecordEnrollmentStartedInput {
   enrollmentId: string;
@@ -52,13 +53,15 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
       );
     },
 
+    /** A send still held when the enrollment ends is closed with it, as skipped for the enrollment's outcome. */
     async recordEnrollmentOutcome(input: RecordEnrollmentOutcomeInput): Promise<void> {
       const closedAt = new Date();
       await rowsMustExist(() =>
-        db.$transaction([
-          db.enrollment.update({ where: { id: input.enrollmentId, tenantId: input.tenantId }, data: { status: input.status, closedReason: input.reason, closedAt, ...(input.runId ? { runId: input.runId } : {}) } }),
-          db.lead.updateMany({ where: { id: input.leadId, tenantId: input.tenantId, status: { not: 'erased' } }, data: { status: 'closed', closedReason: `${input.status}: ${input.reason}` } }),
-        ]),
+        db.$transaction(async (tx) => {
+          await tx.enrollment.update({ where: { id: input.enrollmentId, tenantId: input.tenantId }, data: { status: input.status, closedReason: input.reason, closedAt, ...(input.runId ? { runId: input.runId } : {}) } });
+          await tx.lead.updateMany({ where: { id: input.leadId, tenantId: input.tenantId, status: { not: 'erased' } }, data: { status: 'closed', closedReason: `${input.status}: ${input.reason}` } });
+          await closeUnclaimedMessages(tx, { enrollmentId: input.enrollmentId }, input.status);
+        }),
       );
     },
   };

@@ -2,6 +2,7 @@ import type { Db } from '../common/db.js';
 import type { MessageMetrics } from '../common/metrics.js';
 import { createCapacityGate } from '../common/capacity/gate.js';
 import type { CapacitySettings } from '../common/capacity/settings.js';
+import { createSendGate } from './send-gate.js';
 import { createEnrollmentActivities } from './enrollments.js';
 import { createMaintenanceActivities } from './maintenance.js';
 import { createReminderActivities } from './reminders.js';
@@ -20,7 +21,11 @@ export interface ActivityDeps {
 }
 
 export function createActivities({ capacity, clock, ...deps }: ActivityDeps) {
-  const delivery = { ...deps, capacity: createCapacityGate({ db: deps.db, settings: capacity, metrics: deps.metrics, ...(clock ? { clock } : {}) }) };
+  const delivery = {
+    ...deps,
+    capacity: createCapacityGate({ db: deps.db, settings: capacity, metrics: deps.metrics, ...(clock ? { clock } : {}) }),
+    gate: createSendGate({ db: deps.db }),
+  };
   return {
     sendStepMessage: createSendStepMessage(delivery),
     ...createEnrollmentActivities(deps),

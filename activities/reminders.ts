@@ -2,7 +2,9 @@ import { formatAppointmentTime, type AppointmentTemplatePlaceholder } from '../c
 import type { Tenant } from '../generated/prisma/client.js';
 import type { AppointmentOutcome, AppointmentReminderInput, Reminder } from '../workflows/appointment-reminder.types.js';
 import { nextReminderAt } from '../workflows/decisions/reminder-schedule.js';
+import { haltEnrollments, lockConversation } from '../common/conversation.js';
 import { createMessageDelivery, leadTemplateValues, type DeliveryResult } from './send-message.js';
+import { closeUnclaimedMessages } from './unsent-messages.js';
 
 export type AppointmentMessage = { kind: 'confirmation' } | { kind: 'reminder'; offsetSeconds: number } | { kind: 'cancellation' };
 
@@ -16,6 +18,8 @@ export interface SendAppointmentMessageInput {
   location: string | null;
   /** Worthless after this: a later attempt answers `missed`, and Twilio drops the message if it is still queued then. */
   notAfter: string;
+  /** As for sequence steps: a hold answers `held`, and the workflow waits (patch `send-gate-holds`). */
+  holdAsResult?: boolean;
 }
 
 export type SendAppointmentMessageResult = DeliveryResult | { outcome: 'missed' };
@@ -24,6 +28,11 @@ export interface RecordAppointmentStartedInput extends AppointmentReminderInput 
   workflowId: string;
   runId: string;
   reminders: Reminder[];
+}
+
+export interface FollowUpRun {
+  workflowId: string;
+  runId: string | null;
 }
 
 export interface RecordAppointmentProgressInput {
@@ -60,8 +69,10 @@ export function createReminderActivities(deps: Parameters<typeof createMessageDe
           tenantId: input.tenantId,
           leadId: input.leadId,
           enrollmentId: null,
+          appointmentId: input.appointmentId,
           idempotencyKey: idempotencyKey(input),
-          appointment: true,
+          subject: { kind: 'appointment', appointmentId: input.appointmentId, message: input.message.kind, startsAt: input.startsAt },
+          holdAsResult: input.holdAsResult ?? false,
           compose: (lead) => {
             const values: Record<AppointmentTemplatePlaceholder, string | null | undefined> = {
               ...leadTemplateValues(lead),
@@ -75,28 +86,47 @@ export function createReminderActivities(deps: Parameters<typeof createMessageDe
       );
     },
 
-    /** The API writes the row after starting the workflow; this covers an API that died in between. */
-    async recordAppointmentStarted({ workflowId, runId, reminders, bookedFrom, appointmentId, ...appointment }: RecordAppointmentStartedInput): Promise<void> {
-      await db.appointment.upsert({
-        where: { id: appointmentId },
-        create: {
-          ...appointment,
-          id: appointmentId,
-          enrollmentId: bookedFrom?.enrollmentId ?? null,
-          startsAt: new Date(appointment.startsAt),
-          reminders,
-          nextReminderAt: nextReminderAt(reminders),
-          workflowId,
-          runId,
-        },
-        update: { runId },
+    /**
+     * The API writes the row after starting the workflow; this covers an API that died in between. The booking ends
+     * the lead's running follow-ups: they are marked halted here, with the appointment, before any signal, and the
+     * workflow signals the ones it answers with (however the booking named the lead).
+     */
+    async recordAppointmentStarted({ workflowId, runId, reminders, bookedFrom, appointmentId, ...appointment }: RecordAppointmentStartedInput): Promise<{ followUpsToEnd: FollowUpRun[] }> {
+      return db.$transaction(async (tx) => {
+        const lead = await tx.lead.findFirstOrThrow({ where: { id: appointment.leadId, tenantId: appointment.tenantId }, select: { phone: true } });
+        await lockConversation(tx, appointment.tenantId, lead.phone);
+        await tx.appointment.upsert({
+          where: { id: appointmentId },
+          create: {
+            ...appointment,
+            id: appointmentId,
+            enrollmentId: bookedFrom?.enrollmentId ?? null,
+            startsAt: new Date(appointment.startsAt),
+            reminders,
+            nextReminderAt: nextReminderAt(reminders),
+            workflowId,
+            runId,
+          },
+          update: { runId },
+        });
+        const halted = await haltEnrollments(tx, { tenantId: appointment.tenantId, leadId: appointment.leadId }, 'booked');
+        return { followUpsToEnd: halted.filter((run) => run.workflowId !== bookedFrom?.workflowId).map(({ workflowId: id, runId: run }) => ({ workflowId: id, runId: run })) };
       });
     },
 
+    /**
+     * The row follows the workflow. Messages held for a start that is no longer the appointment's, or for an
+     * appointment that has ended, will never go: they close as skipped (the cancellation notice is not among them).
+     */
     async recordAppointmentProgress({ appointmentId, tenantId, startsAt, reminders, status, closedReason }: RecordAppointmentProgressInput): Promise<void> {
-      await db.appointment.update({
-        where: { id: appointmentId, tenantId },
-        data: { startsAt: new Date(startsAt), reminders, nextReminderAt: nextReminderAt(reminders), status, closedReason, closedAt: status === 'scheduled' ? null : new Date() },
+      await db.$transaction(async (tx) => {
+        await tx.appointment.update({
+          where: { id: appointmentId, tenantId },
+          data: { startsAt: new Date(startsAt), reminders, nextReminderAt: nextReminderAt(reminders), status, closedReason, closedAt: status === 'scheduled' ? null : new Date() },
+        });
+        const notice = { idempotencyKey: `appointment:${appointmentId}:cancellation` };
+        if (status !== 'scheduled') await closeUnclaimedMessages(tx, { appointmentId, NOT: notice }, `appointment_${status}`);
+        else await closeUnclaimedMessages(tx, { appointmentId, NOT: [notice, { idempotencyKey: { endsWith: `:${startsAt}` } }] }, 'appointment_moved');
       });
     },
   };

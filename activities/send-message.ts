@@ -4,11 +4,12 @@ import { Prisma, type Lead, type Message, type Tenant } from '../generated/prism
 import type { Db } from '../common/db.js';
 import { maskPhone } from '../common/logger.js';
 import { noMetrics, type MessageMetrics } from '../common/metrics.js';
-import { findOptOut, recordOptOut } from '../common/opt-outs.js';
+import { recordOptOut } from '../common/opt-outs.js';
 import { renderTemplate, type TemplateValues } from '../common/templates.js';
 import { capacityWaitType, releaseCapacity, type CapacityGate, type CapacityWait, type ReservedCapacity } from '../common/capacity/gate.js';
 import { sendingNumberFor } from '../common/capacity/sending-number.js';
-import type { SendStepMessageResult } from './send-step-message.types.js';
+import { claimExpiredAfterMs, claimLeaseMs, type GateDecision, type GateHoldReason, type GateSubject, type SendGate } from './send-gate.js';
+import type { HaltedBy, HoldReason, SendStepMessageResult } from './send-step-message.types.js';
 import type { OutboundSms, SentSms, SmsSender } from './sms-sender.js';
 import { classifyTwilioError, failureKindForCode } from './twilio-errors.js';
 
@@ -19,10 +20,13 @@ export interface OutboundMessage {
   tenantId: string;
   leadId: string;
   enrollmentId: string | null;
+  appointmentId: string | null;
   /** One row per key, written before Twilio is called. */
   idempotencyKey: string;
-  /** Appointment messages may pass a spent budget, if their tenant says so. */
-  appointment: boolean;
+  /** What the send gate checks besides the opt-out: the enrollment and the caps, or the appointment as it is now. */
+  subject: GateSubject;
+  /** A hold answers `held` (the workflow waits, and a close ends the wait at once) instead of a retry. */
+  holdAsResult: boolean;
   /** The template and its values for the lead as it is on the first attempt; a retry sends what that one rendered. */
   compose(lead: Lead & { tenant: Tenant }): { template: string; values: Record<string, string | null | undefined> };
 }
@@ -57,17 +61,28 @@ const isUniqueViolation = (error: unknown) => error instanceof Prisma.PrismaClie
 const notFound = (message: string) => ApplicationFailure.create({ type: 'NotFoundError', message, nonRetryable: true });
 
 /**
- * Sends one message at most once. The row keyed by the idempotency key is written before Twilio is called; an
- * attempt that finds it still `pending` is a retry after a crash or timeout and asks Twilio what happened first.
+ * Sends one message at most once. The row keyed by the idempotency key is written before Twilio is called, and only
+ * an attempt that claimed it through the send gate calls Twilio. An attempt that finds it claimed asks Twilio what
+ * happened before anything else; while another attempt's claim is fresh it never calls create itself.
  */
 export interface MessageDeliveryDeps {
   db: Db;
   sender: SmsSender;
   capacity: CapacityGate;
+  gate: SendGate;
   metrics?: MessageMetrics | undefined;
 }
 
-export function createMessageDelivery({ db, sender, capacity, metrics = noMetrics }: MessageDeliveryDeps) {
+type GateRefusal = Extract<GateDecision, { kind: 'stop' }>['reason'];
+type Hold = { reason: HoldReason; until: string; detail: string };
+
+const haltReasons = new Set<string>(['replied', 'booked', 'cancelled', 'erased', 'enrollment_closed'] satisfies HaltedBy[]);
+const isHaltReason = (reason: string | null): reason is HaltedBy => reason !== null && haltReasons.has(reason);
+
+/** Another attempt holds a fresh claim: look again once it has surely called Twilio or given up. */
+const claimedElsewhereType = 'SendClaimedElsewhere';
+
+export function createMessageDelivery({ db, sender, capacity, gate, metrics = noMetrics }: MessageDeliveryDeps) {
   /** What a finished row says happened; a `pending` row is unfinished and never answers. */
   function resultFromRow<Late>(row: Message, deadline: Deadline<Late>): DeliveryResult | Late {
     switch (row.status) {
@@ -75,9 +90,9 @@ export function createMessageDelivery({ db, sender, capacity, metrics = noMetric
         throw new Error(`message ${row.id} is still pending`);
       case 'skipped':
         if (row.skipReason === missedReason) return deadline.late;
-        return row.skipReason === 'opted_out'
-          ? { outcome: 'opted_out', messageId: row.id }
-          : { outcome: 'skipped', messageId: row.id, reason: row.skipReason ?? 'skipped' };
+        if (row.skipReason === 'opted_out') return { outcome: 'opted_out', messageId: row.id };
+        if (isHaltReason(row.skipReason)) return { outcome: 'halted', messageId: row.id, reason: row.skipReason };
+        return { outcome: 'skipped', messageId: row.id, reason: row.skipReason ?? 'skipped' };
       case 'failed':
       case 'undelivered':
         // A create call Twilio refused is final; a failed delivery reported later does not make the message unsent.
@@ -91,7 +106,7 @@ export function createMessageDelivery({ db, sender, capacity, metrics = noMetric
   }
 
   async function markSent(row: Message, sent: SentSms): Promise<DeliveryResult> {
-    await db.message.update({ where: { id: row.id }, data: { status: sent.status, twilioSid: sent.sid, sentAt: new Date() } });
+    await db.message.update({ where: { id: row.id }, data: { status: sent.status, twilioSid: sent.sid, sentAt: new Date(), heldReason: null, heldUntil: null } });
     metrics.messageRecorded(sent.status);
     log.info('SMS handed over', { messageId: row.id, to: maskPhone(row.toPhone), mode: sender.mode, twilioSid: sent.sid });
     return { outcome: 'sent', messageId: row.id, twilioSid: sent.sid };
@@ -118,7 +133,16 @@ export function createMessageDelivery({ db, sender, capacity, metrics = noMetric
     const { template, values } = message.compose(lead);
     const rendered = renderTemplate(template, values);
     const fromPhone = sendingNumberFor(lead.tenant.senders.map((owned) => owned.value), lead.phone, sender.defaultFrom);
-    const base = { tenantId: message.tenantId, leadId: lead.id, enrollmentId: message.enrollmentId, direction: 'outbound' as const, toPhone: lead.phone, fromPhone, idempotencyKey: message.idempotencyKey };
+    const base = {
+      tenantId: message.tenantId,
+      leadId: lead.id,
+      enrollmentId: message.enrollmentId,
+      appointmentId: message.appointmentId,
+      direction: 'outbound' as const,
+      toPhone: lead.phone,
+      fromPhone,
+      idempotencyKey: message.idempotencyKey,
+    };
     if (rendered.ok) return claimRow({ ...base, body: rendered.body, ...capacity.price(rendered.body), status: 'pending' });
     const skipReason = `missing value for ${rendered.missing.join(', ')}`;
     log.warn('message skipped', { idempotencyKey: message.idempotencyKey, reason: skipReason });
@@ -128,32 +152,47 @@ export function createMessageDelivery({ db, sender, capacity, metrics = noMetric
   }
 
   /** Closes a row that will never go out, giving back whatever capacity an attempt reserved for it. */
-  async function closeUnsent(tx: Prisma.TransactionClient, rowId: string, data: Prisma.MessageUpdateInput): Promise<void> {
-    const { reservation } = await tx.message.findUniqueOrThrow({ where: { id: rowId }, select: { reservation: true } });
-    if (reservation) await releaseCapacity(tx, rowId, reservation as unknown as ReservedCapacity[]);
-    await tx.message.update({ where: { id: rowId }, data });
+  async function closeUnsent(rowId: string, data: Prisma.MessageUpdateInput, also?: (tx: Prisma.TransactionClient) => Promise<void>): Promise<void> {
+    await db.$transaction(async (tx) => {
+      await releaseReservation(tx, rowId);
+      await tx.message.update({ where: { id: rowId }, data: { ...data, heldReason: null, heldUntil: null } });
+      await also?.(tx);
+    });
+  }
+
+  /** The gate's final word: the row closes as skipped with the reason, and the workflow hears why. */
+  async function refuse(row: Message, reason: GateRefusal): Promise<DeliveryResult> {
+    await closeUnsent(row.id, { status: 'skipped', skipReason: reason });
+    metrics.messageRecorded('skipped');
+    log.info('send refused by the send gate', { messageId: row.id, to: maskPhone(row.toPhone), reason });
+    if (reason === 'opted_out') return { outcome: 'opted_out', messageId: row.id };
+    if (isHaltReason(reason)) return { outcome: 'halted', messageId: row.id, reason };
+    return { outcome: 'skipped', messageId: row.id, reason };
   }
 
   /**
-   * The send waits for capacity: Temporal retries the activity when it is due (or sooner, to look again). A wait that
-   * would run past the message's deadline ends at it instead, where the attempt answers `late`.
+   * Not yet. A workflow that waits itself hears `held` and comes back at `until` (sooner if it closes or moves); an
+   * older one gets a retry of the activity then. A hold that would outlast the message's deadline ends at it: `late`.
    */
-  async function waitForCapacity<Late>(row: Message, wait: CapacityWait, deadline: Deadline<Late>): Promise<Late> {
+  async function hold<Late>(row: Message, wait: Hold, message: OutboundMessage, deadline: Deadline<Late>): Promise<DeliveryResult | Late> {
     const now = Date.now();
-    const info = activityInfo();
-    const activityDeadline = info.scheduleToCloseTimeoutMs > 0 ? info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs - retryMarginMs : Infinity;
-    const latest = Math.min(deadline.at.getTime(), activityDeadline);
-    const wanted = capacity.askAgainAt(wait).getTime();
-    // A queue for a number's throughput retries every second: those lines are debug, the longer waits info.
+    const until = new Date(wait.until);
+    // A queue for a number's throughput is looked at every second: those lines are debug, the longer waits info.
     const logWait = wait.reason === 'number_rate' || wait.reason === 'tenant_rate' ? log.debug : log.info;
-    logWait('send waits for sending capacity', { messageId: row.id, reason: wait.reason, until: wait.until, detail: wait.detail });
-    if (wanted > latest && latest - now < 1000) {
+    logWait('send held', { messageId: row.id, reason: wait.reason, until: wait.until, detail: wait.detail });
+    const info = activityInfo();
+    const activityDeadline = message.holdAsResult || info.scheduleToCloseTimeoutMs <= 0 ? Infinity : info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs - retryMarginMs;
+    const latest = Math.min(deadline.at.getTime(), activityDeadline);
+    const wanted = message.holdAsResult || !isCapacityWait(wait) ? until.getTime() : capacity.askAgainAt(wait).getTime();
+    if (wanted >= latest && (message.holdAsResult || latest - now < 1000)) {
       if (deadline.hard) {
-        await db.$transaction((tx) => closeUnsent(tx, row.id, { status: 'skipped', skipReason: missedReason }));
+        await closeUnsent(row.id, { status: 'skipped', skipReason: missedReason });
         metrics.messageRecorded('skipped');
-      }
+      } else await db.message.update({ where: { id: row.id }, data: { heldReason: wait.reason, heldUntil: until } });
       return deadline.late;
     }
+    await db.message.update({ where: { id: row.id }, data: { heldReason: wait.reason, heldUntil: until } });
+    if (message.holdAsResult) return { outcome: 'held', messageId: row.id, reason: wait.reason, until: wait.until, detail: wait.detail };
     const nextRetryDelay = Math.max(Math.min(wanted, latest) - now, 50);
     throw ApplicationFailure.create({ type: capacityWaitType, message: `waiting for sending capacity: ${wait.detail}`, details: [wait], nextRetryDelay });
   }
@@ -166,11 +205,12 @@ export function createMessageDelivery({ db, sender, capacity, metrics = noMetric
       metrics.twilioError(classified.code, 'send');
       if (classified.kind === 'retryable') {
         if (classified.setup) log.error('Twilio refused our account or sender setup; every send will fail until it is fixed', { code: classified.code });
+        // Twilio processed nothing on a 429: the claim goes, so the retry need not wait for it to expire.
+        if (classified.code === tooManyRequests) await db.message.update({ where: { id: row.id }, data: { claimedAt: null, claimedAttempt: null } });
         throw error;
       }
       const errorCode = classified.code ?? null;
-      await db.$transaction(async (tx) => {
-        await closeUnsent(tx, row.id, { status: 'failed', errorCode });
+      await closeUnsent(row.id, { status: 'failed', errorCode }, async (tx) => {
         if (classified.kind === 'opted_out') await recordOptOut(tx, { tenantId, phone: row.toPhone, source: `twilio_error_${errorCode}` });
       });
       metrics.messageRecorded('failed');
@@ -180,46 +220,82 @@ export function createMessageDelivery({ db, sender, capacity, metrics = noMetric
     }
   }
 
+  const claimedElsewhere = (claimedAt: Date, attempt: number | null) =>
+    ApplicationFailure.create({
+      type: claimedElsewhereType,
+      message: `attempt ${attempt ?? '?'} claimed this message at ${claimedAt.toISOString()} and may be calling Twilio`,
+      nextRetryDelay: Math.max(claimedAt.getTime() + claimExpiredAfterMs - Date.now(), 1000),
+    });
+
   return async function deliver<Late>(message: OutboundMessage, deadline: Deadline<Late>): Promise<DeliveryResult | Late> {
     // A hard deadline needs a second left at least: Twilio's smallest ValidityPeriod.
     const secondsLeft = () => (deadline.at.getTime() - Date.now()) / 1000;
     const isLate = () => secondsLeft() < (deadline.hard ? 1 : 0);
+    const { attempt } = activityInfo();
     const existing = await db.message.findUnique({ where: { idempotencyKey: message.idempotencyKey } });
     if (!existing && isLate()) return deadline.late;
     // A retry sends the body it rendered the first time, whatever the lead looks like now.
     const { row, isRetry } = existing ? { row: existing, isRetry: true } : await firstAttemptRow(message);
     if (row.status !== 'pending') return resultFromRow(row, deadline);
 
-    if (await findOptOut(db, message.tenantId, row.toPhone)) {
-      await db.$transaction((tx) => closeUnsent(tx, row.id, { status: 'skipped', skipReason: 'opted_out' }));
-      metrics.messageRecorded('skipped');
-      log.info('send refused: recipient opted out', { messageId: row.id, to: maskPhone(row.toPhone) });
-      return { outcome: 'opted_out', messageId: row.id };
-    }
     const from = row.fromPhone ?? sender.defaultFrom;
     const sms: OutboundSms = { to: row.toPhone, body: row.body, from };
-    // Only an attempt that reserved capacity went on to call Twilio: one held back before that has nothing to look for.
-    if (isRetry && row.reservation) {
+    if (row.claimedAt) {
+      // An attempt passed the gate, so Twilio may have the message: ask it before deciding anything else.
       const found = await sender.findSent(sms, row.createdAt, await knownSids(row));
       if (found) return markSent(row, found);
+      if (Date.now() - row.claimedAt.getTime() < claimExpiredAfterMs && row.claimedAttempt !== attempt) throw claimedElsewhere(row.claimedAt, row.claimedAttempt);
+    } else if (isRetry) {
+      // Cheap refusals first, so a retry for a lead who replied or opted out meanwhile takes no capacity.
+      const stop = await gate.precheck(row, message.subject);
+      if (stop) return refuse(row, stop.reason);
     }
     if (isLate()) {
       if (deadline.hard) {
-        await db.$transaction((tx) => closeUnsent(tx, row.id, { status: 'skipped', skipReason: missedReason }));
+        await closeUnsent(row.id, { status: 'skipped', skipReason: missedReason });
         metrics.messageRecorded('skipped');
       }
       return deadline.late;
     }
-    const decision = await capacity.reserve({
+    const reserved = await capacity.reserve({
       messageId: row.id,
       tenantId: message.tenantId,
       sender: from,
       cost: row.cost?.toString() ?? capacity.price(row.body).cost,
-      appointment: message.appointment,
+      appointment: message.subject.kind === 'appointment',
       previous: (row.reservation as unknown as ReservedCapacity[] | null) ?? [],
     });
-    if (!decision.ok) return waitForCapacity(row, decision.wait, deadline);
+    if (!reserved.ok) return hold(row, reserved.wait, message, deadline);
+
+    const verdict = await gate.claim(row.id, attempt, message.subject);
+    if (verdict.kind === 'stop') return refuse(row, verdict.reason);
+    if (verdict.kind === 'claimed_elsewhere') {
+      await db.$transaction((tx) => releaseReservation(tx, row.id));
+      throw claimedElsewhere(verdict.claimedAt, verdict.attempt);
+    }
+    if (verdict.kind === 'hold') {
+      await db.$transaction((tx) => releaseReservation(tx, row.id));
+      return hold(row, { reason: verdict.reason, until: verdict.until.toISOString(), detail: holdDetail[verdict.reason] }, message, deadline);
+    }
+    // The claim keeps other attempts off Twilio only for its lease: past it (a stalled process), this one stays off too.
+    if (Date.now() - verdict.claimedAt.getTime() > claimLeaseMs) throw claimedElsewhere(verdict.claimedAt, attempt);
     const validity = Math.min(Math.max(1, Math.floor(secondsLeft())), maxValiditySeconds);
     return send(row, deadline.hard ? { ...sms, validityPeriodSeconds: validity } : sms, message.tenantId);
   };
+}
+
+const tooManyRequests = 20429;
+
+const isCapacityWait = (wait: Hold): wait is CapacityWait => !(wait.reason in holdDetail);
+
+const holdDetail: Record<GateHoldReason, string> = {
+  cap_gap: "the lead's minimum gap between messages, across all their enrollments",
+  cap_daily: "the lead's daily maximum in their local day, across all their enrollments",
+  window: "the lead's sending window",
+};
+
+/** Gives back what the row's attempts reserved (nothing when none did). */
+async function releaseReservation(tx: Prisma.TransactionClient, rowId: string): Promise<void> {
+  const { reservation } = await tx.message.findUniqueOrThrow({ where: { id: rowId }, select: { reservation: true } });
+  if (reservation) await releaseCapacity(tx, rowId, reservation as unknown as ReservedCapacity[]);
 }

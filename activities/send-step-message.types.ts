@@ -2,6 +2,12 @@
 
 export type SmsFailureKind = 'opted_out' | 'undeliverable' | 'carrier_filtered' | 'rejected';
 
+/** What ended an enrollment before its workflow heard of it (common/conversation.ts), or its row already closed. */
+export type HaltedBy = 'replied' | 'booked' | 'opted_out' | 'cancelled' | 'erased' | 'enrollment_closed';
+
+/** Why a send waits: sending capacity (common/capacity/gate.ts) or the lead's window and caps across enrollments. */
+export type HoldReason = 'kill_switch' | 'number_rate' | 'tenant_rate' | 'warmup' | 'budget_daily' | 'budget_monthly' | 'cap_gap' | 'cap_daily' | 'window';
+
 export interface SendStepMessageInput {
   tenantId: string;
   leadId: string;
@@ -13,6 +19,11 @@ export interface SendStepMessageInput {
    * that comes too late answers `deferred` and the workflow plans the send again.
    */
   notAfter: string;
+  /**
+   * Set by workflows that wait for a held send themselves (patch `send-gate-holds`): a hold comes back as the `held`
+   * outcome, so a reply or a cancel ends the wait at once. Unset: the activity is retried when the hold ends.
+   */
+  holdAsResult?: boolean;
 }
 
 export type SendStepMessageResult =
@@ -20,4 +31,8 @@ export type SendStepMessageResult =
   | { outcome: 'skipped'; messageId: string; reason: string }
   | { outcome: 'deferred' }
   | { outcome: 'opted_out'; messageId: string }
-  | { outcome: 'failed'; messageId: string; kind: SmsFailureKind; errorCode: number | null };
+  | { outcome: 'failed'; messageId: string; kind: SmsFailureKind; errorCode: number | null }
+  /** The send gate refused: the enrollment was ended by a fact the workflow may not have heard of yet. */
+  | { outcome: 'halted'; messageId: string; reason: HaltedBy }
+  /** Not yet: the message may go at `until` (its row stays pending, holding no capacity). */
+  | { outcome: 'held'; messageId: string; reason: HoldReason; until: string; detail: string };

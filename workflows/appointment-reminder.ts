@@ -7,6 +7,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   setHandler,
   upsertSearchAttributes,
@@ -14,7 +15,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { recordActivityOptions, sendActivityOptions } from './activity-options.js';
-import type { AppointmentMessage } from '../activities/reminders.js';
+import type { AppointmentMessage, SendAppointmentMessageResult } from '../activities/reminders.js';
 import {
   cancelUpdate,
   rescheduleUpdate,
@@ -33,6 +34,10 @@ import { appointmentStatusKey, nextReminderAtKey } from './search-attributes.js'
 const { recordAppointmentStarted, recordAppointmentProgress } = proxyActivities<Activities>(recordActivityOptions);
 /** Transient faults are retried until the message is worthless; an attempt past `notAfter` answers `missed`. */
 const sendActivity = (notAfter: Date) => proxyActivities<Activities>(sendActivityOptions(notAfter, '1 minute')).sendAppointmentMessage;
+/** The send gate's holds come back as results and the workflow waits itself, so a move or a cancel ends the wait at once. */
+const sendGateHoldsPatch = 'send-gate-holds';
+/** A booking ends every running follow-up of its lead, not only the one it names (a booking by `leadId` named none). */
+const bookingEndsLeadFollowUpsPatch = 'booking-ends-lead-follow-ups';
 /** Updates answer once the change is recorded, or after this long (a send in flight may take a while). */
 const settleTimeout = '5 seconds';
 
@@ -94,24 +99,44 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
     recorded = upTo;
   };
 
-  /** Twilio's final refusals end the reminders; a send cut off by its deadline was missed. */
-  const send = async (message: AppointmentMessage, notAfter: Date): Promise<SendOutcome> => {
-    const request = { tenantId, leadId, appointmentId, message, startsAt: state.startsAt, location: input.location, notAfter: notAfter.toISOString() };
-    try {
-      // Not cancellable: a send in flight finishes (and is recorded) before a cancellation takes effect.
-      const result = await CancellationScope.nonCancellable(() => sendActivity(notAfter)(request));
+  /**
+   * Twilio's final refusals end the reminders; a send cut off by its deadline was missed. A send the gate holds is
+   * tried again when the hold ends, unless `interrupted` comes true first (a move or a cancel): then nothing went out.
+   */
+  const send = async (message: AppointmentMessage, notAfter: Date, interrupted: () => boolean = () => false): Promise<SendOutcome | 'interrupted'> => {
+    const request = {
+      tenantId,
+      leadId,
+      appointmentId,
+      message,
+      startsAt: state.startsAt,
+      location: input.location,
+      notAfter: notAfter.toISOString(),
+      ...(patched(sendGateHoldsPatch) ? { holdAsResult: true } : {}),
+    };
+    for (;;) {
+      let result: SendAppointmentMessageResult;
+      try {
+        // Not cancellable: a send in flight finishes (and is recorded) before a cancellation takes effect.
+        result = await CancellationScope.nonCancellable(() => sendActivity(notAfter)(request));
+      } catch (error) {
+        if (!(error instanceof ActivityFailure)) throw error;
+        // Temporal gives up as soon as the next retry would come after the deadline: that is a miss, not a failure.
+        if (error.retryState === 'TIMEOUT') return 'missed';
+        close('failed', error.cause?.message ?? error.message);
+        return 'failed';
+      }
       log.info('appointment message finished', { kind: message.kind, outcome: result.outcome });
+      if (result.outcome === 'held') {
+        if (await condition(interrupted, Math.max(Date.parse(result.until) - Date.now(), 1))) return 'interrupted';
+        continue;
+      }
       if (result.outcome === 'opted_out') close('opted_out', 'recipient opted out');
       if (result.outcome === 'failed') close('failed', `${result.kind}${result.errorCode ? ` (Twilio ${result.errorCode})` : ''}`);
-      return result.outcome;
-    } catch (error) {
-      if (!(error instanceof ActivityFailure)) throw error;
-      // Temporal gives up as soon as the next retry would come after the deadline: that is a miss, not a failure.
-      if (error.retryState === 'TIMEOUT') return 'missed';
-      close('failed', error.cause?.message ?? error.message);
-      return 'failed';
+      return result.outcome === 'halted' ? 'skipped' : result.outcome;
     }
   };
+  const movedOrCancelled = () => moveTo !== null || cancel !== null;
 
   /** Ends the follow-up the appointment was booked from; one that has already ended has nothing left to stop. */
   const endFollowUp = async ({ workflowId, runId }: { workflowId: string; runId: string | null }) => {
@@ -125,9 +150,12 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
 
   const { workflowId, runId } = workflowInfo();
   try {
-    await CancellationScope.nonCancellable(() => recordAppointmentStarted({ ...input, workflowId, runId, reminders: state.reminders }));
+    const started = await CancellationScope.nonCancellable(() => recordAppointmentStarted({ ...input, workflowId, runId, reminders: state.reminders }));
     if (input.bookedFrom) await endFollowUp(input.bookedFrom);
-    state.confirmation = await send({ kind: 'confirmation' }, new Date(state.startsAt));
+    // Runs from before the patch ended only the follow-up named at booking (and their activity answered nothing).
+    if (patched(bookingEndsLeadFollowUpsPatch)) for (const followUp of started.followUpsToEnd) await endFollowUp(followUp);
+    const confirmation = await send({ kind: 'confirmation' }, new Date(state.startsAt), movedOrCancelled);
+    state.confirmation = confirmation === 'interrupted' ? 'skipped' : confirmation;
     while (state.status === 'scheduled') {
       if (moveTo) {
         Object.assign(state, { startsAt: moveTo, reminders: plan(moveTo, state.reminders), reschedules: state.reschedules + 1 });
@@ -135,7 +163,8 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
       }
       if (cancel) {
         close('cancelled', cancel.reason ?? 'cancelled through the API');
-        state.cancellationNotice = cancel.notify ? await send({ kind: 'cancellation' }, new Date(state.startsAt)) : 'off';
+        const notice = cancel.notify ? await send({ kind: 'cancellation' }, new Date(state.startsAt)) : 'off';
+        state.cancellationNotice = notice === 'interrupted' ? 'skipped' : notice;
         break;
       }
       await record();
@@ -143,8 +172,9 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
       if (move.kind === 'end') close('completed', 'the appointment time came');
       else if (move.kind === 'wait') await condition(() => moveTo !== null || cancel !== null, move.until.getTime() - Date.now());
       else {
-        const outcome = move.kind === 'miss' ? 'missed' : await send({ kind: 'reminder', offsetSeconds: move.offsetSeconds }, move.notAfter);
-        state.reminders = withOutcome(state.reminders, move.offsetSeconds, outcome, new Date());
+        const outcome = move.kind === 'miss' ? 'missed' : await send({ kind: 'reminder', offsetSeconds: move.offsetSeconds }, move.notAfter, movedOrCancelled);
+        // An interrupted reminder stays scheduled: the move plans it again, the cancel drops it.
+        if (outcome !== 'interrupted') state.reminders = withOutcome(state.reminders, move.offsetSeconds, outcome, new Date());
       }
     }
   } catch (error) {

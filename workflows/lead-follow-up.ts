@@ -13,7 +13,8 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { recordActivityOptions, sendActivityOptions } from './activity-options.js';
-import { nextMove, rememberSend } from './decisions/next-send.js';
+import { haltedOutcome, nextMove, rememberSend, waitingForHold } from './decisions/next-send.js';
+import type { SendStepMessageResult } from '../activities/send-step-message.types.js';
 import {
   appointmentBookedSignal,
   inboundReplySignal,
@@ -30,6 +31,8 @@ import { enrollmentStatusKey, nextSendAtKey, waitingForKey } from './search-attr
 
 /** patch → deprecatePatch → removal: see docs/versioning.md. */
 const waitingForPatch = 'waiting-for-search-attribute';
+/** The send gate's holds come back as results and the workflow waits itself, so a close ends the wait at once. */
+const sendGateHoldsPatch = 'send-gate-holds';
 
 const { recordEnrollmentStarted, recordEnrollmentOutcome } = proxyActivities<Activities>(recordActivityOptions);
 /** A retry past the window's close answers `deferred` (the activity checks `notAfter`), and the send is planned again. */
@@ -52,6 +55,7 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
     recentSends: [],
     expiresAt: expiresAt.toISOString(),
     closedReason: null,
+    hold: null,
   };
   /** Bumped by every handler, so a wait wakes up and re-plans; `planned` catches up once it has. */
   let changes = 0;
@@ -102,6 +106,19 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
     },
   });
 
+  /** A held send comes back when its hold ends, or at once when anything changes (a close, a pause, a skip). */
+  const waitOutHold = async (hold: Extract<SendStepMessageResult, { outcome: 'held' }>) => {
+    const waitingFor = waitingForHold(hold.reason);
+    upsertSearchAttributes([
+      { key: nextSendAtKey, value: new Date(hold.until) },
+      { key: waitingForKey, value: waitingFor },
+    ]);
+    Object.assign(state, { waitingFor, nextSendAt: hold.until, hold: { reason: hold.reason, until: hold.until, detail: hold.detail } });
+    const seen = changes;
+    await condition(() => changes !== seen, Math.max(Date.parse(hold.until) - Date.now(), 1));
+    state.hold = null;
+  };
+
   const { workflowId, runId } = workflowInfo();
   try {
     await recordEnrollmentStarted({ enrollmentId: input.enrollmentId, tenantId: input.tenantId, leadId: input.leadId, sequenceId: input.sequence.id, workflowId, runId, idempotencyKey: input.idempotencyKey ?? null });
@@ -127,10 +144,26 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
         state.waitingFor = 'send';
         const step = state.step;
         // Not cancellable: a send in flight finishes (and is recorded) before a cancellation takes effect.
-        const send = { tenantId: input.tenantId, leadId: input.leadId, enrollmentId: input.enrollmentId, step, template: steps[step]?.template ?? '', notAfter: move.notAfter.toISOString() };
+        const send = {
+          tenantId: input.tenantId,
+          leadId: input.leadId,
+          enrollmentId: input.enrollmentId,
+          step,
+          template: steps[step]?.template ?? '',
+          notAfter: move.notAfter.toISOString(),
+          ...(patched(sendGateHoldsPatch) ? { holdAsResult: true } : {}),
+        };
         const result = await CancellationScope.nonCancellable(() => sendActivity(expiresAt)(send));
         log.info('step finished', { step, outcome: result.outcome });
         if (result.outcome === 'deferred') continue;
+        if (result.outcome === 'held') {
+          await waitOutHold(result);
+          continue;
+        }
+        if (result.outcome === 'halted') {
+          close(...haltedOutcome(result.reason));
+          continue;
+        }
         if (result.outcome === 'sent') {
           state.messagesSent += 1;
           state.recentSends = rememberSend(state.recentSends, new Date(), input.policy.maxPerDay);

@@ -1,6 +1,7 @@
 // Definitions shared by the leadFollowUp workflow and its callers (API, tests). No workflow logic here.
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { SendingPolicy } from './decisions/send-time.js';
+import type { HoldReason } from '../activities/send-step-message.types.js';
 
 export type { SendingPolicy };
 
@@ -42,8 +43,11 @@ export interface LeadFollowUpInput {
 
 export type EnrollmentOutcome = 'completed' | 'replied' | 'opted_out' | 'booked' | 'expired' | 'cancelled' | 'failed';
 
-/** What the next send waits for: its step's delay, the sending window, a cap, an operator's pause, or the send itself. */
-export type WaitingFor = 'delay' | 'window' | 'cap_gap' | 'cap_daily' | 'pause' | 'send' | 'nothing';
+/**
+ * What the next send waits for: its step's delay, the sending window, a cap, sending capacity (the kill switch, a
+ * budget, warm-up, throughput), an operator's pause, or the send itself.
+ */
+export type WaitingFor = 'delay' | 'window' | 'cap_gap' | 'cap_daily' | 'capacity' | 'pause' | 'send' | 'nothing';
 
 export interface LeadFollowUpState {
   status: 'running' | EnrollmentOutcome;
@@ -58,6 +62,8 @@ export interface LeadFollowUpState {
   recentSends: string[];
   expiresAt: string;
   closedReason: string | null;
+  /** The send gate's hold on the current step: why, and until when (absent in runs from before the gate). */
+  hold?: { reason: HoldReason; until: string; detail: string } | null;
 }
 
 export interface OptOutSignalInput {

@@ -1,5 +1,6 @@
 // Appointments end to end: API → Temporal dev server → worker → real twilio client → Twilio fake, and Postgres.
 import { createCapacityGate } from '../../common/capacity/gate.js';
+import { createSendGate } from '../../activities/send-gate.js';
 import { roomyCapacity } from '../../common/capacity/settings.js';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -230,7 +231,7 @@ describe('a worker outage', () => {
 describe('sendAppointmentMessage: exactly once, never late, never to an opt-out', () => {
   const twilioSender = () => createSmsSender({ kind: 'twilio', accountSid: `AC${'4'.repeat(32)}`, authToken: testAuthToken, sender: { from: testSenderNumber }, apiBaseUrl: fake.url });
   const attempt = (number: number, input: SendAppointmentMessageInput) =>
-    new MockActivityEnvironment({ attempt: number }).run(createReminderActivities({ db, sender: twilioSender(), capacity: createCapacityGate({ db, settings: roomyCapacity }) }).sendAppointmentMessage, input);
+    new MockActivityEnvironment({ attempt: number }).run(createReminderActivities({ db, sender: twilioSender(), capacity: createCapacityGate({ db, settings: roomyCapacity }), gate: createSendGate({ db }) }).sendAppointmentMessage, input);
 
   async function reminderFor(leadZone = 'America/New_York') {
     const { tenant } = await createTenant(db);

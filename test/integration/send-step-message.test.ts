@@ -1,5 +1,6 @@
 // The send activity's exactly-once promise under faults, with real Postgres and the real twilio client.
 import { createCapacityGate } from '../../common/capacity/gate.js';
+import { createSendGate } from '../../activities/send-gate.js';
 import { roomyCapacity } from '../../common/capacity/settings.js';
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
@@ -20,7 +21,7 @@ beforeAll(async () => {
   db = testDb();
   fake = await startTwilioFake();
   const client = createTwilioClient({ accountSid: `AC${'2'.repeat(32)}`, authToken: 'test-auth-token-0123456789', apiBaseUrl: fake.url, timeoutMs: 300 });
-  sendStepMessage = createSendStepMessage({ db, sender: createTwilioSender(client, { from: '+15005550006' }), capacity: createCapacityGate({ db, settings: roomyCapacity }) });
+  sendStepMessage = createSendStepMessage({ db, sender: createTwilioSender(client, { from: '+15005550006' }), capacity: createCapacityGate({ db, settings: roomyCapacity }), gate: createSendGate({ db }) });
 });
 afterAll(async () => {
   await Promise.all([fake?.close(), db?.$disconnect()]);

@@ -49,7 +49,9 @@ function fakeActivities(
       sends.push({ ...input.message, at, startsAt: input.startsAt });
       return reply(input);
     },
-    async recordAppointmentStarted() {},
+    async recordAppointmentStarted() {
+      return { followUpsToEnd: [] };
+    },
     async recordAppointmentProgress(input) {
       failDuringOutage(activityInfo().currentAttemptScheduledTimestampMs);
       records.push(input);

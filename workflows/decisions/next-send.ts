@@ -1,6 +1,7 @@
 // Pure: what the follow-up does next for its current step, given the clock and its state.
 import { earliestSendTime, windowClosesAt, type SendingPolicy } from './send-time.js';
-import type { WaitingFor } from '../lead-follow-up.types.js';
+import type { EnrollmentOutcome, WaitingFor } from '../lead-follow-up.types.js';
+import type { HaltedBy, HoldReason } from '../../activities/send-step-message.types.js';
 
 export type NextMove =
   | { kind: 'expire' }
@@ -34,4 +35,27 @@ export function nextMove({ now, dueAt, expiresAt, paused, policy, recentSends }:
 /** The last `maxPerDay` sends are all the daily cap and the gap ever look at; the state stays small. */
 export function rememberSend(recentSends: readonly string[], sentAt: Date, maxPerDay: number): string[] {
   return [...recentSends, sentAt.toISOString()].slice(-Math.max(1, maxPerDay));
+}
+
+/** What a follow-up shows while the send gate holds its step: the lead's own limits by name, capacity as one. */
+export function waitingForHold(reason: HoldReason): WaitingFor {
+  return reason === 'cap_gap' || reason === 'cap_daily' || reason === 'window' ? reason : 'capacity';
+}
+
+/** How a follow-up ends when the send gate found it halted by a fact the workflow had not heard of yet. */
+export function haltedOutcome(reason: HaltedBy): [EnrollmentOutcome, string] {
+  switch (reason) {
+    case 'replied':
+      return ['replied', 'lead replied (seen by the send gate)'];
+    case 'booked':
+      return ['booked', 'appointment booked (seen by the send gate)'];
+    case 'opted_out':
+      return ['opted_out', 'recipient opted out (seen by the send gate)'];
+    case 'erased':
+      return ['cancelled', 'the lead was erased'];
+    case 'cancelled':
+      return ['cancelled', 'cancelled through the API'];
+    case 'enrollment_closed':
+      return ['cancelled', 'the enrollment was closed elsewhere'];
+  }
 }
