@@ -1,25 +1,152 @@
 /**
- * What an inbound SMS asks for, judged on the whole message (shared/docs/domain.md): Twilio's default keyword lists
- * plus the FCC's "reasonable means" phrases. Case, surrounding and repeated spaces, and trailing punctuation don't count.
+ * What an inbound SMS asks for, judged on the whole message as people write it (shared/docs/domain.md).
+ *
+ * Twilio only acts on a message that is exactly one keyword; the FCC (47 CFR 64.1200(a)(10)) lets consent be revoked
+ * "by any reasonable means", so we also honour a keyword wrapped in courtesy and the common phrasings. The rules:
+ * 1. Twilio's `OptOutType` (STOP, START, HELP, any case), when present and recognised, decides: Twilio Advanced
+ *    Opt-Out matched a custom or other-language keyword ("ARRÊT") that these lists don't know.
+ * 2. The text is normalised: compatibility forms (NFKC), case and accents folded, apostrophes dropped ("don’t" =
+ *    "dont"), and split into clauses at punctuation, quotes, emoji and line breaks ("STOP. Wrong number", "STOP 🛑").
+ * 3. Opt-in (START, UNSTOP, YES) and help (HELP, INFO) only when that is the whole message: "yes I'm interested" and
+ *    "can you help me?" are replies to the sequence.
+ * 4. Opt-out when
+ *    - a clause is STOP, STOPALL, UNSUBSCRIBE, UNSUB, OPTOUT or REVOKE wrapped only in courtesy, what it's aimed at or
+ *      a softening question ("Please stop", "stop it now", "can you stop?", "Not interested. Stop");
+ *    - the whole message is END, QUIT or REMOVE wrapped the same way but without the question ("quit it", "end
+ *      please"): these are everyday words, so a clause of a longer message ("what time do you end?") is not enough;
+ *    - the whole message is CANCEL with courtesy only ("Cancel", "cancel please"): Twilio blocks a lone CANCEL, so we
+ *      must agree, but "cancel it" or "cancel my appointment" is about the appointment and is a reply;
+ *    - a clause says it in a phrase (`optOutPhrases`): "stop texting me", "remove me from your list", "wrong number".
+ * Because a keyword must stand alone or inside a phrase, harmless uses ("stop by at 3", "the bus stop", "non-stop",
+ * "when does the offer end") never match; the phrases carry guards only where they could overreach ("don't stop
+ * texting me", "I gave you the wrong number"). Typos ("stpo"), profanity and other languages are not recognised here
+ * (other languages arrive as `OptOutType`); "not interested" alone is a reply, not an opt-out.
  */
 export type InboundIntent = 'opt_out' | 'opt_in' | 'help' | 'message';
 
-const optOut = new Set(['stop', 'stopall', 'stop all', 'unsubscribe', 'cancel', 'end', 'quit', 'revoke', 'optout', 'opt out', 'opt-out']);
-const optIn = new Set(['start', 'unstop', 'yes']);
-const help = new Set(['help', 'info']);
-
-function normaliseKeyword(body: string): string {
-  return body
-    .trim()
-    .toLowerCase()
-    .replace(/[\s.!?,;:]+$/u, '')
-    .replace(/\s+/gu, ' ');
+export interface ClassifyOptions {
+  twilioOptOutType?: string | undefined;
 }
 
-export function classifyInbound(body: string): InboundIntent {
-  const keyword = normaliseKeyword(body);
-  if (optOut.has(keyword)) return 'opt_out';
-  if (optIn.has(keyword)) return 'opt_in';
-  if (help.has(keyword)) return 'help';
+const twilioOptOutTypes = new Map<string, InboundIntent>([
+  ['STOP', 'opt_out'],
+  ['START', 'opt_in'],
+  ['HELP', 'help'],
+]);
+
+const optInKeywords = new Set(['start', 'unstop', 'yes']);
+const helpKeywords = new Set(['help', 'info']);
+
+// No everyday meaning in a text to a business, so they count anywhere in a clause ("STOP. Who is this?").
+const clearOptOutKeywords = new Set(['stop', 'stopall', 'unsubscribe', 'unsub', 'optout', 'revoke']);
+// Everyday words ("quit smoking", "the offer ends"): they count only as the whole message.
+const everydayOptOutKeywords = new Set([...clearOptOutKeywords, 'end', 'quit', 'remove']);
+// CANCEL is a carrier keyword but also how people cancel appointments: see rule 4 above.
+const cancelKeywords = new Set([...everydayOptOutKeywords, 'cancel']);
+
+// Courtesy around a request doesn't change what it asks: "STOP please", "ok stop now thanks".
+const courtesyWords = ['please', 'pls', 'plz', 'now', 'asap', 'immediately', 'thanks', 'thx', 'ty', 'ok', 'okay', 'sorry', 'just', 'already', 'again', 'hi', 'hello', 'hey', 'forever', 'permanently', 'seriously'];
+// Nor does a reason given alongside it: "STOP. Wrong number", "not interested stop".
+const courtesyPhrases = ['thank you', 'right now', 'for good', 'i said', 'no thanks', 'no thank you', 'wrong number', 'not interested'];
+// What the request is aimed at, when that's the messages themselves: "stop it", "STOP ALL", "unsubscribe me".
+const targetWords = ['me', 'it', 'all', 'this', 'these', 'them', 'us', 'everything', 'text', 'texts', 'txts', 'message', 'messages', 'msgs', 'sms', 'notifications', 'reminders', 'alerts'];
+// How people soften a clear request into a question: "can you stop?", "I want to unsubscribe".
+const askingPhrases = ['can you', 'can u', 'could you', 'could u', 'would you', 'will you', 'i want you to', 'i need you to', 'i want to', 'i would like to', 'id like to'];
+
+const courtesy = new Set(courtesyWords);
+const courtesyOrTarget = new Set([...courtesyWords, ...targetWords]);
+const courtesyPhrase = phraseMatcher(courtesyPhrases);
+const courtesyOrAskingPhrase = phraseMatcher([...courtesyPhrases, ...askingPhrases]);
+
+const contactVerbs = 'texting|txting|messaging|msging|contacting|calling|bothering|spamming|sending|harassing';
+const contactNouns = 'texts?|txts?|messages?|msgs?|sms|notifications?|reminders?|alerts?|spam';
+const textVerbs = 'text|txt|message|msg|contact|sms|bother|spam';
+
+interface OptOutPhrase {
+  pattern: RegExp;
+  /** A use of the same words that doesn't ask to stop. */
+  unless?: RegExp;
+}
+
+const optOutPhrases: OptOutPhrase[] = [
+  // "stop texting me", "quit sending me texts", "please stop with the messages", "end these reminders"...
+  {
+    pattern: new RegExp(`\\b(?:stop|quit|end|cease)\\s+(?:(?:the|these|those|this|your|ur|all|any|with|of|more|me|us)\\s+)*(?:${contactVerbs}|${contactNouns})\\b`, 'u'),
+    // ...but not "don't stop texting me" or "at the end messages were sent".
+    unless: /\b(?:(?:dont|do not|cant|cannot|couldnt)\s+(?:ever\s+)?(?:stop|quit|end|cease)|(?:the|an?)\s+(?:stop|end))\b/u,
+  },
+  { pattern: /\bmake (?:it|them|this|these|the (?:texts|messages)) stop\b/u },
+  // "how do I unsubscribe?", "opt-out": words that only ever mean this, unless negated ("I don't want to unsubscribe").
+  { pattern: /\b(?:unsubscribe|unsub|optout|stopall)\b/u, unless: /\b(?:dont|do not|not|never|didnt|did not)\s+(?:want to\s+|wanna\s+|need to\s+)?(?:unsubscribe|unsub|optout|stopall)\b/u },
+  { pattern: /\bopt (?:me|us|this number) out\b/u },
+  { pattern: /\b(?:revoke|withdraw|cancel)\s+(?:my\s+)?consent\b/u },
+  // "remove me from your list", "delete my number", "take me off", "get this number off your list".
+  { pattern: /\b(?:remove|delete|erase)\s+(?:me|us|this number|my (?:number|phone number|phone|cell|info|details|name|contact info|contact))\b/u },
+  { pattern: /\b(?:take|get)\s+(?:me|us|this number|my (?:number|name|info))\s+off\b/u },
+  // "do not text me", "don't text or call me again"; "don't call me, text me" asks for texts, so calls alone don't count.
+  {
+    pattern: new RegExp(`\\b(?:dont|do not)\\s+(?:ever\\s+)?(?:(?:call|email)\\s+or\\s+)?(?:${textVerbs})(?:\\s+or\\s+(?:call|email))?\\s+(?:me|us|this number|my (?:number|phone|cell)|again|anymore)\\b`, 'u'),
+    // ...but "don't text me before 9" or "until Monday" asks for a quieter time, not for silence.
+    unless: /\b(?:me|us)\s+(?:before|after|until|till|til|during|between|tomorrow|today|tonight|this (?:week|weekend|morning|afternoon|evening)|at work|on (?:weekends?|sundays?|saturdays?))\b/u,
+  },
+  { pattern: new RegExp(`\\bnever\\s+(?:${textVerbs})\\s+(?:me\\s+|us\\s+|this number\\s+)?(?:ever\\s+)?again\\b`, 'u') },
+  { pattern: new RegExp(`\\b(?:dont|do not|no longer)\\s+(?:want|wish|need)\\s+(?:to (?:receive|get)\\s+)?(?:any\\s+)?(?:more\\s+)?(?:these\\s+|your\\s+)?(?:${contactNouns})\\b`, 'u') },
+  { pattern: /\b(?:dont|do not|no longer)\s+(?:want|wish)\s+to\s+be\s+(?:contacted|texted|messaged)\b/u },
+  // "no more texts", "no more of these messages".
+  { pattern: new RegExp(`\\bno more\\s+(?:\\w+\\s+){0,2}?(?:${contactNouns}|texting|messaging|contact)\\b`, 'u') },
+  // "wrong number", "you have the wrong person"; but "I gave you the wrong number" is a correction, not a stranger.
+  { pattern: /\bwrong (?:number|num|no|person|phone|cell)\b/u, unless: /\b(?:i|we)\s+(?:\w+\s+)?(?:gave|give|entered|typed|put|wrote|used)\b/u },
+  { pattern: /\bleave (?:me|us) alone\b/u },
+  { pattern: /\b(?:lose|forget) (?:my|this) number\b/u },
+];
+
+export function classifyInbound(body: string, options: ClassifyOptions = {}): InboundIntent {
+  const reported = twilioOptOutTypes.get(options.twilioOptOutType?.trim().toUpperCase() ?? '');
+  if (reported) return reported;
+  const clauses = clausesOf(body);
+  const whole = clauses.join(' ');
+  if (optInKeywords.has(whole)) return 'opt_in';
+  if (helpKeywords.has(whole)) return 'help';
+  if (asksToOptOut(whole, clauses)) return 'opt_out';
   return 'message';
+}
+
+function asksToOptOut(whole: string, clauses: string[]): boolean {
+  if (isBareRequest(whole, cancelKeywords, courtesy, courtesyPhrase)) return true;
+  if (isBareRequest(whole, everydayOptOutKeywords, courtesyOrTarget, courtesyPhrase)) return true;
+  return clauses.some(
+    (clause) =>
+      isBareRequest(clause, clearOptOutKeywords, courtesyOrTarget, courtesyOrAskingPhrase) ||
+      optOutPhrases.some(({ pattern, unless }) => pattern.test(clause) && !unless?.test(clause)),
+  );
+}
+
+/** True when the text is nothing but keywords and words that don't change what they ask. */
+function isBareRequest(text: string, keywords: ReadonlySet<string>, fillerWords: ReadonlySet<string>, fillerPhrases: RegExp): boolean {
+  const requests = text
+    .replace(fillerPhrases, ' ')
+    .split(' ')
+    .filter((word) => word && !fillerWords.has(word));
+  return requests.length > 0 && requests.every((word) => keywords.has(word));
+}
+
+/** Lower-case clauses of plain words: what people wrote, without the ways of writing it that don't matter. */
+function clausesOf(body: string): string[] {
+  return (
+    body
+      .normalize('NFKC') // full-width "ＳＴＯＰ" and other compatibility forms read as plain letters
+      .toLowerCase()
+      .replace(/['‘’ʼ`´]/gu, '') // "don't", "don’t" and "dont" are one word
+      .normalize('NFD')
+      .replace(/\p{M}/gu, '') // accents and emoji variation selectors don't change the word: "stóp" is "stop"
+      // Punctuation, quotes, emoji and line breaks end a clause: "STOP. Wrong number", "STOP 🛑 who is this",
+      // "Stop\n\nSent from my iPhone".
+      .split(/[^\p{L}\p{N}\p{Zs}\t-]+/u)
+      .map((clause) => clause.replace(/[\s-]+/gu, ' ').trim().replace(/\bopt out\b/gu, 'optout'))
+      .filter(Boolean)
+  );
+}
+
+function phraseMatcher(phrases: readonly string[]): RegExp {
+  return new RegExp(`\\b(?:${phrases.join('|')})\\b`, 'gu');
 }

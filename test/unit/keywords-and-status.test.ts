@@ -3,7 +3,7 @@ import { classifyInbound } from '../../common/keywords.js';
 import { statusesBelow } from '../../common/message-status.js';
 
 describe('classifyInbound (shared/docs/domain.md: Twilio keyword lists, FCC "reasonable means")', () => {
-  it.each(['STOP', ' Stop ', 'stop.', 'Stop all', 'STOPALL', 'unsubscribe!', 'Cancel', 'END', 'quit', 'revoke', 'OPTOUT', 'opt out', 'Opt  Out?'])('%j is an opt-out', (body) => {
+  it.each(['STOP', ' Stop ', 'stop.', 'Stop all', 'STOPALL', 'unsubscribe!', 'Cancel', 'END', 'quit', 'revoke', 'OPTOUT', 'opt out', 'Opt  Out?', 'STOP PLEASE', 'please stop'])('%j is an opt-out', (body) => {
     expect(classifyInbound(body)).toBe('opt_out');
   });
   it.each(['START', 'start.', ' Unstop ', 'yes!'])('%j is an opt-in', (body) => {
@@ -12,7 +12,7 @@ describe('classifyInbound (shared/docs/domain.md: Twilio keyword lists, FCC "rea
   it.each(['HELP', 'help?', ' Info '])('%j asks for help', (body) => {
     expect(classifyInbound(body)).toBe('help');
   });
-  it.each(['STOP PLEASE', 'please stop', 'yes I can come at 3', 'Is this the dentist?', ''])('%j is an ordinary message', (body) => {
+  it.each(['can you stop by at 3?', 'cancel my appointment', 'yes I can come at 3', 'Is this the dentist?', ''])('%j is an ordinary message', (body) => {
     expect(classifyInbound(body)).toBe('message');
   });
 });
