@@ -183,7 +183,9 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
     const info = activityInfo();
     const activityDeadline = message.holdAsResult || info.scheduleToCloseTimeoutMs <= 0 ? Infinity : info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs - retryMarginMs;
     const latest = Math.min(deadline.at.getTime(), activityDeadline);
-    const wanted = message.holdAsResult || !isCapacityWait(wait) ? until.getTime() : capacity.askAgainAt(wait).getTime();
+    // Capacity is looked at again after at most the recheck interval (a budget raised, a switch turned off); the
+    // lead's own window and caps are due at `until`.
+    const wanted = isCapacityWait(wait) ? capacity.askAgainAt(wait).getTime() : until.getTime();
     if (wanted >= latest && (message.holdAsResult || latest - now < 1000)) {
       if (deadline.hard) {
         await closeUnsent(row.id, { status: 'skipped', skipReason: missedReason });
@@ -192,7 +194,7 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
       return deadline.late;
     }
     await db.message.update({ where: { id: row.id }, data: { heldReason: wait.reason, heldUntil: until } });
-    if (message.holdAsResult) return { outcome: 'held', messageId: row.id, reason: wait.reason, until: wait.until, detail: wait.detail };
+    if (message.holdAsResult) return { outcome: 'held', messageId: row.id, reason: wait.reason, until: wait.until, retryAt: new Date(wanted).toISOString(), detail: wait.detail };
     const nextRetryDelay = Math.max(Math.min(wanted, latest) - now, 50);
     throw ApplicationFailure.create({ type: capacityWaitType, message: `waiting for sending capacity: ${wait.detail}`, details: [wait], nextRetryDelay });
   }
@@ -244,7 +246,6 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
       // An attempt passed the gate, so Twilio may have the message: ask it before deciding anything else.
       const found = await sender.findSent(sms, row.createdAt, await knownSids(row));
       if (found) return markSent(row, found);
-      if (Date.now() - row.claimedAt.getTime() < claimExpiredAfterMs && row.claimedAttempt !== attempt) throw claimedElsewhere(row.claimedAt, row.claimedAttempt);
     } else if (isRetry) {
       // Cheap refusals first, so a retry for a lead who replied or opted out meanwhile takes no capacity.
       const stop = await gate.precheck(row, message.subject);
@@ -257,6 +258,7 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
       }
       return deadline.late;
     }
+    if (row.claimedAt && Date.now() - row.claimedAt.getTime() < claimExpiredAfterMs && row.claimedAttempt !== attempt) throw claimedElsewhere(row.claimedAt, row.claimedAttempt);
     const reserved = await capacity.reserve({
       messageId: row.id,
       tenantId: message.tenantId,

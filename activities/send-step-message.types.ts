@@ -34,5 +34,5 @@ export type SendStepMessageResult =
   | { outcome: 'failed'; messageId: string; kind: SmsFailureKind; errorCode: number | null }
   /** The send gate refused: the enrollment was ended by a fact the workflow may not have heard of yet. */
   | { outcome: 'halted'; messageId: string; reason: HaltedBy }
-  /** Not yet: the message may go at `until` (its row stays pending, holding no capacity). */
-  | { outcome: 'held'; messageId: string; reason: HoldReason; until: string; detail: string };
+  /** Not yet: the message may go at `until` and is tried again at `retryAt` (its row stays pending, holding no capacity). */
+  | { outcome: 'held'; messageId: string; reason: HoldReason; until: string; retryAt: string; detail: string };

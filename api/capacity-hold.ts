@@ -1,10 +1,11 @@
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { capacityWaitType, type CapacityWait, type CapacityWaitReason } from '../common/capacity/gate.js';
+import { capacityWaitType, type CapacityWait } from '../common/capacity/gate.js';
+import type { HoldReason } from '../activities/send-step-message.types.js';
 
 /** A send held back for sending capacity: why, until when, and when Temporal runs its next attempt. */
 export interface CapacityHold {
   /** `unknown` only if the failure carried no wait (a worker older or newer than this API). */
-  reason: CapacityWaitReason | 'unknown';
+  reason: HoldReason | 'unknown';
   until: string | null;
   detail: string;
   attempt: number;

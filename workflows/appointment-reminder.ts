@@ -128,7 +128,7 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
       }
       log.info('appointment message finished', { kind: message.kind, outcome: result.outcome });
       if (result.outcome === 'held') {
-        if (await condition(interrupted, Math.max(Date.parse(result.until) - Date.now(), 1))) return 'interrupted';
+        if (await condition(interrupted, Math.max(Date.parse(result.retryAt) - Date.now(), 1))) return 'interrupted';
         continue;
       }
       if (result.outcome === 'opted_out') close('opted_out', 'recipient opted out');

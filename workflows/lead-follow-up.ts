@@ -110,12 +110,12 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
   const waitOutHold = async (hold: Extract<SendStepMessageResult, { outcome: 'held' }>) => {
     const waitingFor = waitingForHold(hold.reason);
     upsertSearchAttributes([
-      { key: nextSendAtKey, value: new Date(hold.until) },
+      { key: nextSendAtKey, value: new Date(hold.retryAt) },
       { key: waitingForKey, value: waitingFor },
     ]);
-    Object.assign(state, { waitingFor, nextSendAt: hold.until, hold: { reason: hold.reason, until: hold.until, detail: hold.detail } });
+    Object.assign(state, { waitingFor, nextSendAt: hold.retryAt, hold: { reason: hold.reason, until: hold.until, retryAt: hold.retryAt, detail: hold.detail } });
     const seen = changes;
-    await condition(() => changes !== seen, Math.max(Date.parse(hold.until) - Date.now(), 1));
+    await condition(() => changes !== seen, Math.max(Date.parse(hold.retryAt) - Date.now(), 1));
     state.hold = null;
   };
 

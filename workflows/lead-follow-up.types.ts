@@ -62,8 +62,8 @@ export interface LeadFollowUpState {
   recentSends: string[];
   expiresAt: string;
   closedReason: string | null;
-  /** The send gate's hold on the current step: why, and until when (absent in runs from before the gate). */
-  hold?: { reason: HoldReason; until: string; detail: string } | null;
+  /** The send gate's hold on the current step: why, until when, and when it is tried again (absent in runs from before the gate). */
+  hold?: { reason: HoldReason; until: string; retryAt: string; detail: string } | null;
 }
 
 export interface OptOutSignalInput {

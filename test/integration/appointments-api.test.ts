@@ -238,10 +238,14 @@ describe('sendAppointmentMessage: exactly once, never late, never to an opt-out'
     const phone = randomUkMobile().e164;
     const lead = await db.lead.create({ data: { tenantId: tenant.id, phone, firstName: 'Ada', timeZone: leadZone } });
     const startsAt = '2030-06-10T14:00:00.000Z';
+    // The send gate checks the appointment as it is now: scheduled, at the start the message speaks of.
+    const appointment = await db.appointment.create({
+      data: { id: randomUUID(), tenantId: tenant.id, leadId: lead.id, startsAt: new Date(startsAt), timeZone: leadZone, durationMinutes: 30, reminderOffsetsSeconds: [3600], workflowId: `reminder:${tenant.id}:test` },
+    });
     const input: SendAppointmentMessageInput = {
       tenantId: tenant.id,
       leadId: lead.id,
-      appointmentId: randomUUID(),
+      appointmentId: appointment.id,
       message: { kind: 'reminder', offsetSeconds: 3600 },
       startsAt,
       location: 'Surgery 2',
@@ -265,9 +269,21 @@ describe('sendAppointmentMessage: exactly once, never late, never to an opt-out'
   it('a moved appointment’s reminder is a message of its own; the same start again is not', async () => {
     const { phone, input } = await reminderFor();
     await attempt(1, input);
-    await attempt(1, { ...input, startsAt: '2030-06-11T14:00:00.000Z' });
+    const moved = '2030-06-11T14:00:00.000Z';
+    await db.appointment.update({ where: { id: input.appointmentId }, data: { startsAt: new Date(moved) } });
+    await attempt(1, { ...input, startsAt: moved });
     await attempt(1, input);
     expect(fake.createCallsTo(phone)).toBe(2);
+  });
+
+  it('the send gate refuses a reminder for a start the appointment no longer has, or for a cancelled appointment', async () => {
+    const { phone, input } = await reminderFor();
+    await db.appointment.update({ where: { id: input.appointmentId }, data: { startsAt: new Date('2030-06-12T14:00:00.000Z') } });
+    expect(await attempt(1, input)).toMatchObject({ outcome: 'skipped', reason: 'appointment_moved' });
+    const other = await reminderFor();
+    await db.appointment.update({ where: { id: other.input.appointmentId }, data: { status: 'cancelled' } });
+    expect(await attempt(1, other.input)).toMatchObject({ outcome: 'skipped', reason: 'appointment_closed' });
+    expect(fake.createCallsTo(phone) + fake.createCallsTo(other.phone)).toBe(0);
   });
 
   it('an attempt past its deadline sends nothing and answers missed', async () => {

@@ -8,6 +8,7 @@ import { capacityHoldOf, type CapacityHold } from '../../api/capacity-hold.js';
 import { globalScope } from '../../common/capacity/pauses.js';
 import type { Db } from '../../common/db.js';
 import type { Prisma } from '../../generated/prisma/client.js';
+import { statusQuery } from '../../workflows/lead-follow-up.types.js';
 import { anytimeSettings, createTenant } from './fixtures.js';
 import type { CreateCall, TwilioFake } from './twilio-fake.js';
 
@@ -32,9 +33,12 @@ export async function enrollFromNumber(app: Express, db: Db, args: { sender: str
 /** The create calls from `sender` that created a message, in the order the fake received them. */
 export const createsFrom = (fake: TwilioFake, sender: string): CreateCall[] => fake.calls.filter((call) => call.from === sender && call.outcome === 'created');
 
-/** What a running enrollment's send waits for, from the pending activity's last failure (as the Temporal UI shows it). */
+/** What a running enrollment's send waits for: the workflow's own hold (runs from before the gate: the pending activity's last failure). */
 export async function capacityWaitOf(temporal: Client, workflowId: string): Promise<CapacityHold | null> {
-  return capacityHoldOf((await temporal.workflow.getHandle(workflowId).describe()).raw.pendingActivities);
+  const handle = temporal.workflow.getHandle(workflowId);
+  const { hold } = await handle.query(statusQuery);
+  if (hold) return { reason: hold.reason, until: hold.until, detail: hold.detail, attempt: 0, nextAttemptAt: hold.retryAt };
+  return capacityHoldOf((await handle.describe()).raw.pendingActivities);
 }
 
 /**

@@ -6,7 +6,7 @@ import { inject } from 'vitest';
 import { roomyCapacity, type CapacitySettings } from '../../common/capacity/settings.js';
 import { createSmsSender } from '../../activities/sms-sender.js';
 import { createApp, type AppDeps } from '../../api/app.js';
-import { createSignalRelay } from '../../api/signal-relay.js';
+import { createSignalRelay, type SignalRelay } from '../../api/signal-relay.js';
 import type { Db } from '../../common/db.js';
 import { createWorker } from '../../worker/worker.js';
 import { testDb } from './fixtures.js';
@@ -60,7 +60,7 @@ export interface TestStack {
  * relay, the real twilio client aimed at a loopback fake, and the test PostgreSQL. By default on the suite's shared
  * dev server; a test that stops Temporal passes a server of its own.
  */
-export async function startTestStack(options: { temporalAddress?: string; capacity?: CapacitySettings; clock?: () => Date } = {}): Promise<TestStack> {
+export async function startTestStack(options: { temporalAddress?: string; capacity?: CapacitySettings; clock?: () => Date; signalRelay?: 'on' | 'held' } = {}): Promise<TestStack> {
   const address = options.temporalAddress ?? inject('temporalAddress');
   const db = testDb();
   const fake = await startTwilioFake();
@@ -71,7 +71,9 @@ export async function startTestStack(options: { temporalAddress?: string; capaci
   const worker: Worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender, capacity: options.capacity ?? roomyCapacity, clock: options.clock });
   const workerRun = worker.run();
   const client = new Client({ connection, namespace: 'default' });
-  const deps = testAppDeps(db, client, taskQueue, { capacity: options.capacity ?? roomyCapacity });
+  // A held relay queues every signal and delivers none: what the workflows hear only through the send gate.
+  const heldRelay: SignalRelay = { deliver: async () => {}, start: () => {}, stop: async () => {} };
+  const deps = testAppDeps(db, client, taskQueue, { capacity: options.capacity ?? roomyCapacity, ...(options.signalRelay === 'held' ? { signalRelay: heldRelay } : {}) });
   const { signalRelay } = deps;
   signalRelay.start(250);
   return {
