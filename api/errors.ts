@@ -8,6 +8,7 @@ export type ErrorCode =
   | 'rate_limited'
   | 'not_found'
   | 'conflict'
+  | 'erased'
   | 'validation_failed'
   | 'payload_too_large'
   | 'temporal_unavailable'
@@ -27,6 +28,9 @@ export class ApiError extends Error {
 }
 
 export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
+
+/** An erased lead keeps only its ID and opt-out: nothing may give it personal data or a conversation again. */
+export const leadErased = () => new ApiError(409, 'erased', 'The lead was erased on request and cannot be changed, booked or enrolled');
 
 /** zod's field errors, keyed by the dotted path of the field. */
 export function fieldErrors(error: z.ZodError): Record<string, string[]> {

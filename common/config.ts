@@ -58,6 +58,9 @@ export const configSchema = z.object({
   KILL_SWITCH_RECHECK_SECONDS: z.coerce.number().int().min(1).max(300).default(5),
   // Operator routes (/v1/operator: the global kill switch); unset, they are off. Never logged.
   OPERATOR_API_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
+  // Keys the opt-out registry's phone hashes (HMAC-SHA256), so a stored hash cannot be reversed by hashing every
+  // number. Required outside development and test; never logged. See optOutHashSecret.
+  OPT_OUT_HASH_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -109,7 +112,26 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   }
   const temporalProblems = temporalTlsProblems(config);
   if (temporalProblems.length) throw new ConfigError(temporalProblems);
+  optOutHashSecret(env);
   return config;
+}
+
+/** Where nothing real is stored, so a published key is no loss: NODE_ENV unset, development or test. */
+const developmentEnvironments = new Set([undefined, 'development', 'test']);
+const developmentOptOutHashSecret = 'development-only-opt-out-hash-secret-do-not-deploy';
+
+/**
+ * The key of this process's opt-out hashes: OPT_OUT_HASH_SECRET, or a fixed development key where nothing real is
+ * stored. loadConfig checks it, so an entry point refuses to start without it in production; common/opt-outs.ts
+ * reads it on first use, so every caller (and every test) gets the same key without passing it around.
+ */
+export function optOutHashSecret(env: NodeJS.ProcessEnv = process.env): string {
+  const { OPT_OUT_HASH_SECRET: secret } = parseSettings(configSchema.pick({ OPT_OUT_HASH_SECRET: true }), env);
+  if (secret) return secret;
+  if (developmentEnvironments.has(env.NODE_ENV || undefined)) return developmentOptOutHashSecret;
+  throw new ConfigError([
+    `Invalid setting OPT_OUT_HASH_SECRET: is required when NODE_ENV is ${env.NODE_ENV} (at least 32 characters, e.g. \`openssl rand -hex 32\`)`,
+  ]);
 }
 
 /** The Temporal TLS settings that only make sense together; one line per setting at fault. */

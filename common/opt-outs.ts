@@ -1,15 +1,34 @@
-import { createHash } from 'node:crypto';
+import { createHash, createHmac } from 'node:crypto';
 import type { Db } from './db.js';
 import type { Prisma } from '../generated/prisma/client.js';
+import { optOutHashSecret } from './config.js';
 import { lockConversation } from './conversation.js';
 
 type Tx = Prisma.TransactionClient | Db;
 
-/** The registry's key: a lead's personal data can be erased while its number stays opted out. */
-export const phoneHash = (phone: string) => createHash('sha256').update(phone).digest('hex');
+/** A phone's hash under a given key; phoneHash uses the deployment's key. */
+export const keyedPhoneHash = (phone: string, secret: string) => createHmac('sha256', secret).update(phone).digest('hex');
 
+let secret: string | undefined;
+
+/**
+ * The registry's key: a lead's personal data can be erased while its number stays opted out. Keyed with
+ * OPT_OUT_HASH_SECRET (read once, on first use), so the hash cannot be reversed by hashing every possible number.
+ */
+export const phoneHash = (phone: string) => keyedPhoneHash(phone, (secret ??= optOutHashSecret()));
+
+/**
+ * The hash before it was keyed. scripts/db/rekey-opt-outs.ts re-keys every entry whose phone is known; an entry whose
+ * phone was erased first keeps it for good, so lookups still try it.
+ */
+export const legacyPhoneHash = (phone: string) => createHash('sha256').update(phone).digest('hex');
+
+/** Every hash an opt-out or consent event of this phone may be stored under, the current one first. */
+export const phoneHashes = (phone: string) => [phoneHash(phone), legacyPhoneHash(phone)];
+
+/** The phone's opt-out, under either hash; should both exist, the first one recorded. */
 export function findOptOut(db: Tx, tenantId: string, phone: string) {
-  return db.optOut.findUnique({ where: { tenantId_phoneHash: { tenantId, phoneHash: phoneHash(phone) } } });
+  return db.optOut.findFirst({ where: { tenantId, phoneHash: { in: phoneHashes(phone) } }, orderBy: { createdAt: 'asc' } });
 }
 
 export interface ConsentChange {
@@ -27,18 +46,15 @@ export interface ConsentChange {
 export async function recordOptOut(tx: Prisma.TransactionClient, change: ConsentChange): Promise<void> {
   await lockConversation(tx, change.tenantId, change.phone);
   const hash = phoneHash(change.phone);
-  await tx.optOut.upsert({
-    where: { tenantId_phoneHash: { tenantId: change.tenantId, phoneHash: hash } },
-    create: { tenantId: change.tenantId, phoneHash: hash, phone: change.phone, source: change.source, messageSid: change.messageSid ?? null },
-    update: {},
-  });
+  if (!(await findOptOut(tx, change.tenantId, change.phone))) {
+    await tx.optOut.create({ data: { tenantId: change.tenantId, phoneHash: hash, phone: change.phone, source: change.source, messageSid: change.messageSid ?? null } });
+  }
   await tx.consentEvent.create({ data: { tenantId: change.tenantId, phoneHash: hash, kind: 'opt_out', source: change.source, messageSid: change.messageSid ?? null, note: change.note ?? null } });
 }
 
-/** Returns whether there was an opt-out to clear; the consent is logged either way. */
+/** Returns whether there was an opt-out to clear (under either hash); the consent is logged either way. */
 export async function recordOptIn(tx: Tx, change: ConsentChange): Promise<boolean> {
-  const hash = phoneHash(change.phone);
-  const { count } = await tx.optOut.deleteMany({ where: { tenantId: change.tenantId, phoneHash: hash } });
-  await tx.consentEvent.create({ data: { tenantId: change.tenantId, phoneHash: hash, kind: 'opt_in', source: change.source, messageSid: change.messageSid ?? null, note: change.note ?? null } });
+  const { count } = await tx.optOut.deleteMany({ where: { tenantId: change.tenantId, phoneHash: { in: phoneHashes(change.phone) } } });
+  await tx.consentEvent.create({ data: { tenantId: change.tenantId, phoneHash: phoneHash(change.phone), kind: 'opt_in', source: change.source, messageSid: change.messageSid ?? null, note: change.note ?? null } });
   return count > 0;
 }

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, loadConfig, orExit, parseSettings } from '../common/config.js';
 import { createDb } from '../common/db.js';
+import { rekeyOptOutsAt } from './db/rekey-opt-outs.js';
 import { applyMigrations } from './db/schema-engine.js';
 import { ensureDevTenant } from './stack/dev-tenant.js';
 import { dataDir, migrationsDir, projectRoot } from './stack/paths.js';
@@ -109,6 +110,8 @@ try {
   const config = loadConfig(env);
   const applied = await applyMigrations({ databaseUrl: config.DATABASE_URL, migrationsDir });
   say(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
+  const rekeyed = await rekeyOptOutsAt(config.DATABASE_URL);
+  if (rekeyed.optOuts || rekeyed.consentEvents) say(`re-keyed opt-out hashes: ${JSON.stringify(rekeyed)}`);
 
   let devKey: string | null = null;
   if (database) {

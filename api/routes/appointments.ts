@@ -17,7 +17,7 @@ import {
 import { nextReminderAt, planReminders, startInstant } from '../../workflows/decisions/reminder-schedule.js';
 import { nameBasedUuid, startAppointmentReminder } from '../appointment-starter.js';
 import { tenantOf } from '../auth.js';
-import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
+import { ApiError, leadErased, notFound, parseBody, parseQuery } from '../errors.js';
 import { idParam } from '../params.js';
 import { asTemporalUnavailable } from '../temporal-errors.js';
 
@@ -128,6 +128,7 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     const leadId = enrollment?.leadId ?? body.leadId;
     const lead = leadId ? await db.lead.findFirst({ where: { id: leadId, tenantId } }) : null;
     if (!lead) throw invalid('leadId', leadId ? 'unknown lead' : 'give leadId or enrollmentId');
+    if (lead.status === 'erased') throw leadErased();
 
     // Booking again from the same follow-up, or with the same Idempotency-Key, names the same appointment.
     const id = enrollment ? nameBasedUuid(`${tenantId}:enrollment:${enrollment.id}`) : idempotencyKey ? nameBasedUuid(`${tenantId}:key:${idempotencyKey}`) : randomUUID();

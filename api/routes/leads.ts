@@ -1,15 +1,12 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import type { Db } from '../../common/db.js';
 import type { WebhookMetrics } from '../../common/metrics.js';
-import { phoneHash, recordOptOut } from '../../common/opt-outs.js';
-import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
 import { isKnownTimeZone, normalisePhone } from '../../common/phone.js';
 import { Prisma, type Lead } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
-import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
+import { ApiError, leadErased, notFound, parseBody, parseQuery } from '../errors.js';
+import { eraseLead, type ErasureDeps } from '../lead-erasure.js';
 import { idParam } from '../params.js';
-import type { SignalRelay } from '../signal-relay.js';
 
 const timeZone = z.string().refine(isKnownTimeZone, 'unknown IANA time zone');
 const name = z.string().trim().min(1).max(100);
@@ -29,7 +26,8 @@ const leadView = (lead: Lead) => ({
   updatedAt: lead.updatedAt.toISOString(),
 });
 
-export function leadsRouter({ db, signalRelay, metrics }: { db: Db; signalRelay: SignalRelay; metrics: Pick<WebhookMetrics, 'optOutRecorded'> }): Router {
+export function leadsRouter(deps: ErasureDeps & { metrics: Pick<WebhookMetrics, 'optOutRecorded'> }): Router {
+  const { db, metrics } = deps;
   const router = Router();
 
   router.post('/leads', async (req, res) => {
@@ -66,29 +64,17 @@ export function leadsRouter({ db, signalRelay, metrics }: { db: Db; signalRelay:
     const tenantId = tenantOf(req);
     const id = idParam(req.params.leadId, 'Lead');
     const body = parseBody(updateLeadSchema, req.body);
-    const { count } = await db.lead.updateMany({ where: { id, tenantId }, data: body });
-    if (count === 0) throw notFound('Lead');
+    // Erased is checked in the update itself, so an erasure that commits first is never undone.
+    const { count } = await db.lead.updateMany({ where: { id, tenantId, status: { not: 'erased' } }, data: body });
+    if (count === 0) throw (await db.lead.findFirst({ where: { id, tenantId }, select: { id: true } })) ? leadErased() : notFound('Lead');
     res.json(leadView(await db.lead.findUniqueOrThrow({ where: { id } })));
   });
 
-  /**
-   * Erasure on request (GDPR): the lead's personal data and messages go; a hashed opt-out stays, so the number is
-   * never texted again, and any running follow-up is told to stop.
-   */
+  /** Erasure on request (api/lead-erasure.ts); erasing it again is a 404, as its data is gone. */
   router.delete('/leads/:leadId', async (req, res) => {
     const tenantId = tenantOf(req);
     const lead = await db.lead.findFirst({ where: { id: idParam(req.params.leadId, 'Lead'), tenantId, status: { not: 'erased' } } });
-    if (!lead) throw notFound('Lead');
-    const signalIds = await db.$transaction(async (tx) => {
-      await recordOptOut(tx, { tenantId, phone: lead.phone, source: 'erasure' });
-      const signals = await queueSignalsForPhone(tx, tenantId, lead.phone, { signal: signalNames.optOut, payload: { source: 'erasure' } });
-      await tx.optOut.updateMany({ where: { tenantId, phoneHash: phoneHash(lead.phone) }, data: { phone: null } });
-      await tx.message.deleteMany({ where: { tenantId, OR: [{ leadId: lead.id }, { toPhone: lead.phone }, { fromPhone: lead.phone }] } });
-      await tx.lead.update({ where: { id: lead.id }, data: { phone: `erased:${lead.id}`, firstName: null, lastName: null, status: 'erased', closedReason: 'erased on request' } });
-      await tx.auditLog.create({ data: { tenantId, actor: 'api', action: 'lead.erased', subject: lead.id } });
-      return signals;
-    });
-    await signalRelay.deliver(signalIds);
+    if (!lead || !(await eraseLead(deps, lead, req.log))) throw notFound('Lead');
     metrics.optOutRecorded('erasure');
     res.status(200).json({ id: lead.id, status: 'erased' });
   });

@@ -3,6 +3,7 @@
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
+import { rekeyOptOutsAt } from '../../scripts/db/rekey-opt-outs.js';
 import { applyMigrations } from '../../scripts/db/schema-engine.js';
 import { dataDir, migrationsDir } from '../../scripts/stack/paths.js';
 import { startEmbeddedPostgres } from '../../scripts/stack/postgres.js';
@@ -25,6 +26,7 @@ export default async function setup(project: TestProject) {
     startDevServer({ port: temporalPort }),
   ]);
   await applyMigrations({ databaseUrl: database.url, migrationsDir });
+  await rekeyOptOutsAt(database.url);
   project.provide('databaseUrl', database.url);
   project.provide('temporalAddress', temporal.address);
   return async () => {

@@ -1,0 +1,82 @@
+// Erasure on request (GDPR): the lead's personal data and messages go, a hashed opt-out stays so the number is never
+// texted again, and everything that could still text it is stopped. The facts are recorded in one transaction under
+// the conversation's lock, so the send gate's last look before Twilio sees them; Temporal is told afterwards.
+import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateStage, type Client } from '@temporalio/client';
+import type { Logger } from 'pino';
+import { haltEnrollments, lockConversation } from '../common/conversation.js';
+import type { Db } from '../common/db.js';
+import { phoneHashes, recordOptOut } from '../common/opt-outs.js';
+import { queueSignalsForPhone, signalNames } from '../common/pending-signals.js';
+import type { Lead, Prisma } from '../generated/prisma/client.js';
+import { cancelUpdate } from '../workflows/appointment-reminder.types.js';
+import type { SignalRelay } from './signal-relay.js';
+
+export interface ErasureDeps {
+  db: Db;
+  temporal: Client;
+  signalRelay: SignalRelay;
+}
+
+/** The halt reason of its enrollments and the closed reason of its appointments. */
+const erasedReason = 'erased';
+/**
+ * How long a reminder workflow's worker gets to accept the cancellation, then Temporal to take a cancellation request:
+ * with Temporal down, the erasure answers after both.
+ */
+const acceptDeadlineMs = 3_000;
+const requestDeadlineMs = 2_000;
+
+type Reminders = { workflowId: string; runId: string | null }[];
+
+/** Returns false when another request erased the lead first. */
+export async function eraseLead({ db, temporal, signalRelay }: ErasureDeps, lead: Lead, log: Logger): Promise<boolean> {
+  const erased = await db.$transaction((tx) => recordErasure(tx, lead));
+  if (!erased) return false;
+  await Promise.all([signalRelay.deliver(erased.signalIds), cancelReminders(temporal, erased.reminders, log)]);
+  return true;
+}
+
+async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantId, phone }: Lead) {
+  await lockConversation(tx, tenantId, phone);
+  // Under the lock: of two erasures of one lead, the second finds it erased.
+  if (!(await tx.lead.findFirst({ where: { id: leadId, status: { not: 'erased' } }, select: { id: true } }))) return null;
+  await recordOptOut(tx, { tenantId, phone, source: 'erasure' });
+  await haltEnrollments(tx, { tenantId, leadId }, erasedReason);
+  const signalIds = await queueSignalsForPhone(tx, tenantId, phone, { signal: signalNames.optOut, payload: { source: 'erasure' } });
+  // Cancelled here, so the send gate refuses their messages before their workflows hear of it.
+  const reminders: Reminders = await tx.appointment.findMany({ where: { tenantId, leadId, status: 'scheduled' }, select: { workflowId: true, runId: true } });
+  await tx.appointment.updateMany({ where: { tenantId, leadId, status: 'scheduled' }, data: { status: 'cancelled', closedReason: erasedReason, closedAt: new Date(), nextReminderAt: null } });
+  await tx.appointment.updateMany({ where: { tenantId, leadId }, data: { notes: null, location: null } });
+  await tx.optOut.updateMany({ where: { tenantId, phoneHash: { in: phoneHashes(phone) } }, data: { phone: null } });
+  await tx.message.deleteMany({ where: { tenantId, OR: [{ leadId }, { toPhone: phone }, { fromPhone: phone }] } });
+  await tx.lead.update({ where: { id: leadId }, data: { phone: `erased:${leadId}`, firstName: null, lastName: null, status: 'erased', closedReason: 'erased on request' } });
+  await tx.auditLog.create({ data: { tenantId, actor: 'api', action: 'lead.erased', subject: leadId } });
+  return { signalIds, reminders };
+}
+
+/**
+ * Ends each reminder workflow without a cancellation text. One that has finished, or is being cancelled already, has
+ * nothing left to stop. Without a worker to accept the update, a cancellation request (kept by Temporal until a worker
+ * returns) ends it instead (its row then says `workflow cancelled`). With Temporal down it is only logged: the rows say
+ * cancelled, and the send gate refuses.
+ */
+async function cancelReminders(temporal: Client, reminders: Reminders, log: Logger): Promise<void> {
+  const within = <T>(ms: number, call: () => Promise<T>) => temporal.connection.withDeadline(Date.now() + ms, call);
+  await Promise.all(
+    reminders.map(async ({ workflowId, runId }) => {
+      const handle = temporal.workflow.getHandle(workflowId, runId ?? undefined);
+      try {
+        await within(acceptDeadlineMs, () => handle.startUpdate(cancelUpdate, { args: [{ notify: false, reason: erasedReason }], waitForStage: WorkflowUpdateStage.ACCEPTED }));
+      } catch (error) {
+        if (error instanceof WorkflowNotFoundError || error instanceof WorkflowUpdateFailedError) return;
+        try {
+          await within(requestDeadlineMs, () => handle.cancel());
+          log.warn({ workflowId, err: error }, 'erased lead: reminder workflow did not accept its cancellation; Temporal will cancel it');
+        } catch (cancelError) {
+          if (cancelError instanceof WorkflowNotFoundError) return;
+          log.error({ workflowId, err: cancelError }, 'erased lead: reminder workflow not cancelled (its row says cancelled, so the send gate refuses its messages)');
+        }
+      }
+    }),
+  );
+}
