@@ -2,7 +2,7 @@ import { formatAppointmentTime, type AppointmentTemplatePlaceholder } from '../c
 import type { Tenant } from '../generated/prisma/client.js';
 import type { AppointmentOutcome, AppointmentReminderInput, Reminder } from '../workflows/appointment-reminder.types.js';
 import { nextReminderAt } from '../workflows/decisions/reminder-schedule.js';
-import { haltEnrollments, lockConversation } from '../common/conversation.js';
+import { erasedClosedReason, haltEnrollments, lockConversation } from '../common/conversation.js';
 import { createMessageDelivery, leadTemplateValues, type DeliveryResult } from './send-message.js';
 import { closeUnclaimedMessages } from './unsent-messages.js';
 
@@ -120,8 +120,9 @@ export function createReminderActivities(deps: Parameters<typeof createMessageDe
      */
     async recordAppointmentProgress({ appointmentId, tenantId, startsAt, reminders, status, closedReason }: RecordAppointmentProgressInput): Promise<void> {
       await db.$transaction(async (tx) => {
-        await tx.appointment.update({
-          where: { id: appointmentId, tenantId },
+        // An erasure closed the row for good: a run that has not heard of it yet must not bring it back.
+        await tx.appointment.updateMany({
+          where: { id: appointmentId, tenantId, OR: [{ closedReason: null }, { closedReason: { not: erasedClosedReason } }] },
           data: { startsAt: new Date(startsAt), reminders, nextReminderAt: nextReminderAt(reminders), status, closedReason, closedAt: status === 'scheduled' ? null : new Date() },
         });
         const notice = { idempotencyKey: `appointment:${appointmentId}:cancellation` };

@@ -3,7 +3,7 @@
 // the conversation's lock, so the send gate's last look before Twilio sees them; Temporal is told afterwards.
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateStage, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
-import { haltEnrollments, lockConversation } from '../common/conversation.js';
+import { erasedClosedReason, haltEnrollments, lockConversation } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
 import { phoneHashes, recordOptOut } from '../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../common/pending-signals.js';
@@ -17,8 +17,6 @@ export interface ErasureDeps {
   signalRelay: SignalRelay;
 }
 
-/** The halt reason of its enrollments and the closed reason of its appointments. */
-const erasedReason = 'erased';
 /**
  * How long a reminder workflow's worker gets to accept the cancellation, then Temporal to take a cancellation request:
  * with Temporal down, the erasure answers after both.
@@ -41,11 +39,11 @@ async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantI
   // Under the lock: of two erasures of one lead, the second finds it erased.
   if (!(await tx.lead.findFirst({ where: { id: leadId, status: { not: 'erased' } }, select: { id: true } }))) return null;
   await recordOptOut(tx, { tenantId, phone, source: 'erasure' });
-  await haltEnrollments(tx, { tenantId, leadId }, erasedReason);
+  await haltEnrollments(tx, { tenantId, leadId }, erasedClosedReason);
   const signalIds = await queueSignalsForPhone(tx, tenantId, phone, { signal: signalNames.optOut, payload: { source: 'erasure' } });
   // Cancelled here, so the send gate refuses their messages before their workflows hear of it.
   const reminders: Reminders = await tx.appointment.findMany({ where: { tenantId, leadId, status: 'scheduled' }, select: { workflowId: true, runId: true } });
-  await tx.appointment.updateMany({ where: { tenantId, leadId, status: 'scheduled' }, data: { status: 'cancelled', closedReason: erasedReason, closedAt: new Date(), nextReminderAt: null } });
+  await tx.appointment.updateMany({ where: { tenantId, leadId, status: 'scheduled' }, data: { status: 'cancelled', closedReason: erasedClosedReason, closedAt: new Date(), nextReminderAt: null } });
   await tx.appointment.updateMany({ where: { tenantId, leadId }, data: { notes: null, location: null } });
   await tx.optOut.updateMany({ where: { tenantId, phoneHash: { in: phoneHashes(phone) } }, data: { phone: null } });
   await tx.message.deleteMany({ where: { tenantId, OR: [{ leadId }, { toPhone: phone }, { fromPhone: phone }] } });
@@ -66,7 +64,7 @@ async function cancelReminders(temporal: Client, reminders: Reminders, log: Logg
     reminders.map(async ({ workflowId, runId }) => {
       const handle = temporal.workflow.getHandle(workflowId, runId ?? undefined);
       try {
-        await within(acceptDeadlineMs, () => handle.startUpdate(cancelUpdate, { args: [{ notify: false, reason: erasedReason }], waitForStage: WorkflowUpdateStage.ACCEPTED }));
+        await within(acceptDeadlineMs, () => handle.startUpdate(cancelUpdate, { args: [{ notify: false, reason: erasedClosedReason }], waitForStage: WorkflowUpdateStage.ACCEPTED }));
       } catch (error) {
         if (error instanceof WorkflowNotFoundError || error instanceof WorkflowUpdateFailedError) return;
         try {

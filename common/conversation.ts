@@ -34,3 +34,6 @@ export async function haltEnrollments(tx: Tx, scope: HaltScope, reason: HaltReas
   if (fresh.length) await tx.enrollment.updateMany({ where: { id: { in: fresh }, haltedAt: null }, data: { haltedAt: new Date(), haltedBy: reason } });
   return running.map(({ id, workflowId, runId }) => ({ id, workflowId, runId }));
 }
+
+/** The closed reason of an appointment cancelled by its lead's erasure: final, whatever its workflow records later. */
+export const erasedClosedReason = 'erased';

@@ -15,6 +15,7 @@ const redactPaths = [
   'taskToken',
   'config.DATABASE_URL',
   'config.TWILIO_AUTH_TOKEN',
+  'config.OPT_OUT_HASH_SECRET',
   // Temporal credentials (common/temporal-connection.ts): the Cloud API key, the mTLS private key, a bearer header.
   'config.TEMPORAL_API_KEY',
   'apiKey',

@@ -28,10 +28,16 @@ describe('docker-compose.yml (the production-like topology)', () => {
   it.each(['api', 'worker', 'migrate'])('%s runs the app image with settings the app accepts', (name) => {
     const service = services[name];
     expect(service?.build).toBe('.');
-    // As compose interpolates with nothing exported: `${NAME:-default}` becomes its default.
-    const interpolate = (value: string | number) => String(value).replace(/\$\{\w+:-([^}]*)\}/g, '$1');
+    // As compose interpolates with only the required settings exported: `${NAME:-default}` becomes its default,
+    // `${NAME:?why}` the exported value (compose refuses to start without it).
+    const exported: Record<string, string> = { OPT_OUT_HASH_SECRET: 'a-deployment-secret-of-at-least-32-characters' };
+    const interpolate = (value: string | number) =>
+      String(value)
+        .replace(/\$\{\w+:-([^}]*)\}/g, '$1')
+        .replace(/\$\{(\w+):\?[^}]*\}/g, (_, name: string) => exported[name] ?? '');
     const env = Object.fromEntries(Object.entries(service?.environment ?? {}).map(([key, value]) => [key, interpolate(value)]));
-    const config = loadConfig(env);
+    // The image runs with NODE_ENV=production (Dockerfile), where every secret must be set.
+    const config = loadConfig({ ...env, NODE_ENV: 'production' });
     expect(config.TEMPORAL_ADDRESS).toBe('temporal:7233');
     expect(new URL(config.DATABASE_URL).hostname).toBe('postgres');
   });
