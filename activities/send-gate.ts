@@ -32,6 +32,15 @@ export const claimLeaseMs = 30_000;
 /** A claim older than this cannot belong to an attempt still about to call Twilio (lease plus Twilio's own timeout). */
 export const claimExpiredAfterMs = claimLeaseMs + 30_000;
 
+/**
+ * Whether another attempt may be calling Twilio for this message right now: it claimed it, has not let go (an
+ * attempt lets go when its Twilio call fails) and its claim is not yet expired (a crashed or stalled attempt).
+ */
+export function isClaimLive(message: Pick<Message, 'claimedAt' | 'claimedAttempt'>, attempt: number, now = new Date()): boolean {
+  if (!message.claimedAt || message.claimedAttempt === null || message.claimedAttempt === attempt) return false;
+  return now.getTime() - message.claimedAt.getTime() < claimExpiredAfterMs;
+}
+
 const stopOf = (reason: string | null): GateStop => (reason === 'replied' || reason === 'booked' || reason === 'opted_out' || reason === 'cancelled' || reason === 'erased' ? reason : 'cancelled');
 
 /**
@@ -84,9 +93,7 @@ export function createSendGate({ db }: { db: Db }) {
       await lockConversation(tx, head.tenantId, head.toPhone);
       const message = await tx.message.findUniqueOrThrow({ where: { id: messageId } });
       const now = new Date();
-      if (message.claimedAt && now.getTime() - message.claimedAt.getTime() < claimExpiredAfterMs && message.claimedAttempt !== attempt) {
-        return { kind: 'claimed_elsewhere', attempt: message.claimedAttempt, claimedAt: message.claimedAt };
-      }
+      if (isClaimLive(message, attempt, now)) return { kind: 'claimed_elsewhere', attempt: message.claimedAttempt, claimedAt: message.claimedAt ?? now };
       if (await findOptOut(tx, message.tenantId, message.toPhone)) return { kind: 'stop', reason: 'opted_out' };
       const refusal = subject.kind === 'step' ? await stepDecision(tx, message, subject.enrollmentId, now) : await appointmentDecision(tx, subject);
       if (refusal) return refusal;

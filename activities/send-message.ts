@@ -8,7 +8,7 @@ import { recordOptOut } from '../common/opt-outs.js';
 import { renderTemplate, type TemplateValues } from '../common/templates.js';
 import { capacityWaitType, releaseCapacity, type CapacityGate, type CapacityWait, type ReservedCapacity } from '../common/capacity/gate.js';
 import { sendingNumberFor } from '../common/capacity/sending-number.js';
-import { claimExpiredAfterMs, claimLeaseMs, type GateDecision, type GateHoldReason, type GateSubject, type SendGate } from './send-gate.js';
+import { claimExpiredAfterMs, claimLeaseMs, isClaimLive, type GateDecision, type GateHoldReason, type GateSubject, type SendGate } from './send-gate.js';
 import type { HaltedBy, HoldReason, SendStepMessageResult } from './send-step-message.types.js';
 import type { OutboundSms, SentSms, SmsSender } from './sms-sender.js';
 import { classifyTwilioError, failureKindForCode } from './twilio-errors.js';
@@ -207,8 +207,9 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
       metrics.twilioError(classified.code, 'send');
       if (classified.kind === 'retryable') {
         if (classified.setup) log.error('Twilio refused our account or sender setup; every send will fail until it is fixed', { code: classified.code });
-        // Twilio processed nothing on a 429: the claim goes, so the retry need not wait for it to expire.
-        if (classified.code === tooManyRequests) await db.message.update({ where: { id: row.id }, data: { claimedAt: null, claimedAttempt: null } });
+        // This attempt is done with Twilio, so the next one need not wait for its claim to expire. Twilio processed
+        // nothing on a 429; after a 5xx or a timeout it may have the message, so `claimedAt` stays: ask it first.
+        await db.message.update({ where: { id: row.id }, data: classified.code === tooManyRequests ? { claimedAt: null, claimedAttempt: null } : { claimedAttempt: null } });
         throw error;
       }
       const errorCode = classified.code ?? null;
@@ -258,7 +259,7 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
       }
       return deadline.late;
     }
-    if (row.claimedAt && Date.now() - row.claimedAt.getTime() < claimExpiredAfterMs && row.claimedAttempt !== attempt) throw claimedElsewhere(row.claimedAt, row.claimedAttempt);
+    if (isClaimLive(row, attempt)) throw claimedElsewhere(row.claimedAt ?? new Date(), row.claimedAttempt);
     const reserved = await capacity.reserve({
       messageId: row.id,
       tenantId: message.tenantId,
