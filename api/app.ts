@@ -17,6 +17,7 @@ import { healthRouter } from './routes/health.js';
 import { leadsRouter } from './routes/leads.js';
 import { optOutsRouter } from './routes/opt-outs.js';
 import { reportsRouter } from './routes/reports.js';
+import { operatorSendersRouter } from './routes/operator-senders.js';
 import { operatorSendingRouter, sendingRouter } from './routes/sending.js';
 import { sequencesRouter } from './routes/sequences.js';
 import { settingsRouter } from './routes/settings.js';
@@ -78,6 +79,8 @@ export function createApp(deps: AppDeps): Express {
   const operator = express.Router();
   operator.use(rateLimitPerKey(deps.requestsPerMinute ?? defaultRequestsPerMinute));
   operator.use(requireOperator(deps.operatorApiKey));
+  operator.use(operatorSendersRouter(deps));
+  // Last: it answers 404 for any path nobody else took.
   operator.use(operatorSendingRouter(deps));
   app.use('/v1/operator', operator);
 
