@@ -16,7 +16,12 @@ function normaliseKeyword(body: string): string {
     .replace(/\s+/gu, ' ');
 }
 
-export function classifyInbound(body: string): InboundIntent {
+/** Twilio Advanced Opt-Out's OptOutType: its verdict on the tenant's custom and other-language keywords. */
+const twilioIntents: Record<string, InboundIntent> = { STOP: 'opt_out', START: 'opt_in', HELP: 'help' };
+
+export function classifyInbound(body: string, options: { twilioOptOutType?: string | undefined } = {}): InboundIntent {
+  const twilioIntent = twilioIntents[options.twilioOptOutType ?? ''];
+  if (twilioIntent) return twilioIntent;
   const keyword = normaliseKeyword(body);
   if (optOut.has(keyword)) return 'opt_out';
   if (optIn.has(keyword)) return 'opt_in';
