@@ -79,7 +79,6 @@ const settingsView = (tenant: Tenant & { senders: TenantSender[] }) => ({
   alertWebhookUrl: tenant.alertWebhookUrl,
 });
 
-const isObject = (body: unknown): body is object => typeof body === 'object' && body !== null;
 /** Inbound messages find their tenant by its senders, so a tenant key claiming one could take another's STOPs. */
 const sendersOperatorOnly = () =>
   new ApiError(403, 'senders_operator_only', 'Senders are assigned by the operator (PUT /v1/operator/senders/:value); GET /v1/settings lists yours', {
@@ -94,7 +93,7 @@ export function settingsRouter({ db }: { db: Db }): Router {
   });
   router.patch('/settings', async (req, res) => {
     const tenantId = tenantOf(req);
-    if (isObject(req.body) && 'senders' in req.body) throw sendersOperatorOnly();
+    if (typeof req.body === 'object' && req.body !== null && Object.hasOwn(req.body, 'senders')) throw sendersOperatorOnly();
     const body = parseBody(settingsSchema, req.body);
     const current = await db.tenant.findUniqueOrThrow({ where: { id: tenantId } });
     const window = { start: body.windowStart ?? current.windowStart, end: body.windowEnd ?? current.windowEnd };
