@@ -57,7 +57,7 @@ export function twilioWebhooksRouter({ db, signalRelay, defaultSender, metrics =
     const result = await processInbound(db, req.log, parse(inboundSchema, req.body), { sharedSenders: [defaultSender] });
     metrics.webhook('inbound', result.kind);
     // A STOP to a shared number opts out every tenant that texted from it: one opt-out each.
-    if (result.kind === 'processed' && result.intent === 'opt_out') for (const _tenantId of result.tenantIds) metrics.optOutRecorded('inbound_keyword');
+    if (result.kind === 'processed' && result.intent === 'opt_out') result.tenantIds.forEach(() => metrics.optOutRecorded('inbound_keyword'));
     if (result.kind !== 'processed') {
       req.log.info({ outcome: result.kind }, 'inbound webhook: nothing to do');
       return twiml(res, null);

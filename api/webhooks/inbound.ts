@@ -10,7 +10,7 @@ import type { Prisma, Tenant } from '../../generated/prisma/client.js';
 import { findRecipients } from './recipients.js';
 import { helpReply, optInReply, optOutReply } from './replies.js';
 
-// status.ts finds its duplicates the same way.
+// Still imported from here by status.ts; its home is common/db-errors.ts.
 export { isUniqueViolation };
 
 export interface InboundParams {
