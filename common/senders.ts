@@ -7,7 +7,7 @@ import type { Prisma } from '../generated/prisma/client.js';
 import { z } from 'zod';
 
 /** An E.164 number or a Messaging Service SID. */
-export const senderPattern = /^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$/;
+const senderPattern = /^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$/;
 
 export interface SenderChange {
   value: string;
