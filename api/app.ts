@@ -17,6 +17,7 @@ import { healthRouter } from './routes/health.js';
 import { leadsRouter } from './routes/leads.js';
 import { optOutsRouter } from './routes/opt-outs.js';
 import { reportsRouter } from './routes/reports.js';
+import { operatorSendersRouter } from './routes/operator-senders.js';
 import { operatorSendingRouter, sendingRouter } from './routes/sending.js';
 import { sequencesRouter } from './routes/sequences.js';
 import { settingsRouter } from './routes/settings.js';
@@ -71,13 +72,15 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRouter(deps));
   // Like /health, no key: Prometheus scrapes it (keep it off the public internet at the proxy).
   app.get('/metrics', metrics.handler);
-  app.use(twilioWebhooksRouter({ db: deps.db, signalRelay: deps.signalRelay, authToken: deps.twilioAuthToken, publicBaseUrl: deps.publicBaseUrl, metrics }));
+  app.use(twilioWebhooksRouter({ db: deps.db, signalRelay: deps.signalRelay, defaultSender: deps.defaultSender, authToken: deps.twilioAuthToken, publicBaseUrl: deps.publicBaseUrl, metrics }));
 
   // Before /v1's tenant authentication: operator routes take the operator key only, and end here whatever the path.
   // Limited per client address before the key is checked, so guesses are limited too.
   const operator = express.Router();
   operator.use(rateLimitPerKey(deps.requestsPerMinute ?? defaultRequestsPerMinute));
   operator.use(requireOperator(deps.operatorApiKey));
+  operator.use(operatorSendersRouter(deps));
+  // Last: it answers 404 for any path nobody else took.
   operator.use(operatorSendingRouter(deps));
   app.use('/v1/operator', operator);
 

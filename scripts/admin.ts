@@ -5,17 +5,23 @@
 //   npm run admin -- key:revoke <keyPrefix>
 //   npm run admin -- key:rotate <keyPrefix> [graceHours=24]   new key now; the old one keeps working for the grace period
 //   npm run admin -- sending pause|resume --tenant <tenantId>|--global [--reason <text>]   the kill switch, audited as admin-cli
+//   npm run admin -- senders list | assign <number|MG…> --tenant <tenantId> [--reassign] | remove <number|MG…>
+//     which tenant a sender (and so its inbound messages) belongs to, audited as admin-cli; the deployment's own
+//     TWILIO_FROM_NUMBER / TWILIO_MESSAGING_SERVICE_SID (from this shell's environment) are shared and refused
 import { parseArgs } from 'node:util';
 import { generateApiKey } from '../api/auth.js';
 import { globalScope, pauseSending, resumeSending } from '../common/capacity/pauses.js';
 import { configSchema, orExit, parseSettings } from '../common/config.js';
 import { createDb } from '../common/db.js';
 import { isKnownTimeZone } from '../common/phone.js';
+import { assignSender, listSenders, unassignSender } from '../common/senders.js';
 
 const usage = `usage: npm run admin -- tenant:create <name> <businessName> [region] [timeZone]
                       | key:create <tenantId> <keyName> | key:list <tenantId> | key:revoke <keyPrefix> | key:rotate <keyPrefix> [graceHours]
-                      | sending pause|resume --tenant <tenantId>|--global [--reason <text>]`;
-const { DATABASE_URL } = orExit(() => parseSettings(configSchema.pick({ DATABASE_URL: true })));
+                      | sending pause|resume --tenant <tenantId>|--global [--reason <text>]
+                      | senders list | senders assign <number|MG…> --tenant <tenantId> [--reassign] | senders remove <number|MG…>`;
+const settings = orExit(() => parseSettings(configSchema.pick({ DATABASE_URL: true, TWILIO_FROM_NUMBER: true, TWILIO_MESSAGING_SERVICE_SID: true })));
+const { DATABASE_URL } = settings;
 const db = createDb(DATABASE_URL, { maxConnections: 1 });
 const [command, ...args] = process.argv.slice(2);
 const out = (value: unknown) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -36,15 +42,18 @@ async function keyByPrefix(prefix: string) {
   return keys[0] as (typeof keys)[number];
 }
 
+/** The options after a subcommand; anything it does not know ends the command with the usage. */
+function parseOptions<T extends NonNullable<Parameters<typeof parseArgs>[0]>['options']>(args: string[], options: T) {
+  try {
+    return parseArgs({ args, options });
+  } catch (error) {
+    return fail(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
+  }
+}
+
 /** The kill switch for one tenant or for all of them; either is named explicitly, so a typo never pauses everyone. */
 async function switchSending(change: string, options: string[]) {
-  const { values } = (() => {
-    try {
-      return parseArgs({ args: options, options: { tenant: { type: 'string' }, global: { type: 'boolean' }, reason: { type: 'string' } } });
-    } catch (error) {
-      return fail(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
-    }
-  })();
+  const { values } = parseOptions(options, { tenant: { type: 'string' }, global: { type: 'boolean' }, reason: { type: 'string' } });
   if (change !== 'pause' && change !== 'resume') fail(usage);
   if (Boolean(values.tenant) === Boolean(values.global)) fail('name exactly one of --tenant <tenantId> and --global');
   if (values.tenant && !(await db.tenant.findUnique({ where: { id: values.tenant } }).catch(() => null))) fail(`no tenant ${values.tenant}`);
@@ -58,8 +67,31 @@ async function switchSending(change: string, options: string[]) {
   }
 }
 
+/** Which tenant owns a sender, as the operator routes do it (common/senders.ts). */
+async function changeSenders(action: string, options: string[]) {
+  if (action === 'list' && !options.length) return out(await listSenders(db));
+  const [value = '', ...rest] = options;
+  const { values } = parseOptions(rest, { tenant: { type: 'string' }, reassign: { type: 'boolean' } });
+  if (!value) return fail(usage);
+  if (action === 'remove') {
+    const removed = await unassignSender(db, { value, actor: 'admin-cli' });
+    return removed ? out({ value, tenantId: removed.tenantId, unassigned: true }) : fail(`no tenant owns ${value}`);
+  }
+  if (action !== 'assign' || !values.tenant) return fail(usage);
+  const sharedSenders = [settings.TWILIO_FROM_NUMBER, settings.TWILIO_MESSAGING_SERVICE_SID].filter((sender): sender is string => Boolean(sender));
+  const result = await assignSender(db, { value, tenantId: values.tenant, reassign: values.reassign ?? false, actor: 'admin-cli', sharedSenders });
+  if (result.kind === 'invalid') return fail(`${value} is neither an E.164 number nor a Messaging Service SID (MG and 32 hex digits)`);
+  if (result.kind === 'shared') return fail(`${value} is the deployment's default sender: every tenant without a sender shares it`);
+  if (result.kind === 'unknown_tenant') return fail(`no tenant ${values.tenant}`);
+  if (result.kind === 'taken') return fail(`${value} belongs to tenant ${result.ownerTenantId}: add --reassign to move it`);
+  return out({ ...result.sender, previousTenantId: result.previousTenantId, changed: result.kind === 'assigned' });
+}
+
 try {
-  if (command === 'sending' && args.length >= 1) {
+  if (command === 'senders' && args.length >= 1) {
+    const [action = '', ...options] = args;
+    await changeSenders(action, options);
+  } else if (command === 'sending' && args.length >= 1) {
     const [change = '', ...options] = args;
     await switchSending(change, options);
   } else if (command === 'tenant:create' && args.length >= 2) {

@@ -48,13 +48,11 @@ const settingsSchema = z.strictObject({
   appointmentReminderTemplate: appointmentTemplate.optional(),
   appointmentCancellationTemplate: appointmentTemplate.optional(),
   sendCancellationNotice: z.boolean().optional(),
-  /** Replaces the list: the numbers (E.164) and Messaging Service SIDs whose inbound messages are this tenant's. */
   /** Spending limits in the currency of SMS_COST_PER_SEGMENT; null: no limit. */
   dailyBudget: money.nullable().optional(),
   monthlyBudget: money.nullable().optional(),
   remindersBypassBudget: z.boolean().optional(),
   alertWebhookUrl: alertWebhookUrl.nullable().optional(),
-  senders: z.array(z.string().regex(/^(\+[1-9]\d{6,14}|MG[0-9a-fA-F]{32})$/, 'must be an E.164 number or a Messaging Service SID')).max(100).optional(),
 });
 
 const settingsView = (tenant: Tenant & { senders: TenantSender[] }) => ({
@@ -81,6 +79,12 @@ const settingsView = (tenant: Tenant & { senders: TenantSender[] }) => ({
   alertWebhookUrl: tenant.alertWebhookUrl,
 });
 
+/** Inbound messages find their tenant by its senders, so a tenant key claiming one could take another's STOPs. */
+const sendersOperatorOnly = () =>
+  new ApiError(403, 'senders_operator_only', 'Senders are assigned by the operator (PUT /v1/operator/senders/:value); GET /v1/settings lists yours', {
+  fields: { senders: ['set by the operator only'] },
+});
+
 /** The tenant's settings; new enrollments take them, running ones keep what they started with. */
 export function settingsRouter({ db }: { db: Db }): Router {
   const router = Router();
@@ -89,22 +93,12 @@ export function settingsRouter({ db }: { db: Db }): Router {
   });
   router.patch('/settings', async (req, res) => {
     const tenantId = tenantOf(req);
+    if (typeof req.body === 'object' && req.body !== null && Object.hasOwn(req.body, 'senders')) throw sendersOperatorOnly();
     const body = parseBody(settingsSchema, req.body);
     const current = await db.tenant.findUniqueOrThrow({ where: { id: tenantId } });
     const window = { start: body.windowStart ?? current.windowStart, end: body.windowEnd ?? current.windowEnd };
     if (!isValidWindow(window)) throw new ApiError(422, 'validation_failed', 'The sending window must start before it ends', { fields: { windowEnd: ['must be after windowStart'] } });
-    const { senders, ...settings } = body;
-    if (senders) {
-      const taken = await db.tenantSender.findMany({ where: { value: { in: senders }, tenantId: { not: tenantId } } });
-      if (taken.length) throw new ApiError(409, 'conflict', 'A sender belongs to another tenant', { senders: taken.map((sender) => sender.value) });
-    }
-    const tenant = await db.$transaction(async (tx) => {
-      if (senders) {
-        await tx.tenantSender.deleteMany({ where: { tenantId } });
-        await tx.tenantSender.createMany({ data: [...new Set(senders)].map((value) => ({ value, tenantId })) });
-      }
-      return tx.tenant.update({ where: { id: tenantId }, data: settings, include: { senders: true } });
-    });
+    const tenant = await db.tenant.update({ where: { id: tenantId }, data: body, include: { senders: true } });
     res.json(settingsView(tenant));
   });
   return router;

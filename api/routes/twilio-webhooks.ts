@@ -14,11 +14,21 @@ import { processStatus } from '../webhooks/status.js';
 export interface TwilioWebhookDeps extends SignatureOptions {
   db: Db;
   signalRelay: SignalRelay;
+  /** The deployment's default sender: shared, so its inbound messages go to the tenants that texted from it. */
+  defaultSender: string;
   metrics?: WebhookMetrics | undefined;
 }
 
 const sid = z.string().regex(/^[A-Z]{2}[0-9a-fA-F]{32}$/, 'must be a Twilio SID');
-const inboundSchema = z.object({ MessageSid: sid, From: z.string().min(1), To: z.string().min(1), Body: z.string().default(''), MessagingServiceSid: sid.optional() });
+const inboundSchema = z.object({
+  MessageSid: sid,
+  From: z.string().min(1),
+  To: z.string().min(1),
+  Body: z.string().default(''),
+  MessagingServiceSid: sid.optional(),
+  // Only with Advanced Opt-Out: STOP, START or HELP for the tenant's own keywords.
+  OptOutType: z.string().optional(),
+});
 const statusSchema = z.object({ MessageSid: sid, MessageStatus: z.enum(callbackStatuses), ErrorCode: z.coerce.number().int().optional() });
 
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
@@ -31,7 +41,7 @@ function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
  * Twilio's webhooks. Work is committed to PostgreSQL before the answer; signals to Temporal get a bounded wait and
  * are otherwise left to the relay, so the answer stays far inside Twilio's 15-second timeout even with Temporal down.
  */
-export function twilioWebhooksRouter({ db, signalRelay, metrics = noMetrics, ...signature }: TwilioWebhookDeps): Router {
+export function twilioWebhooksRouter({ db, signalRelay, defaultSender, metrics = noMetrics, ...signature }: TwilioWebhookDeps): Router {
   const router = Router();
   const verify = (kind: 'inbound' | 'status') => [
     express.urlencoded({ extended: false, limit: '64kb' }),
@@ -44,9 +54,10 @@ export function twilioWebhooksRouter({ db, signalRelay, metrics = noMetrics, ...
   };
 
   router.post(inboundWebhookPath, ...verify('inbound'), async (req, res) => {
-    const result = await processInbound(db, req.log, parse(inboundSchema, req.body));
+    const result = await processInbound(db, req.log, parse(inboundSchema, req.body), { sharedSenders: [defaultSender] });
     metrics.webhook('inbound', result.kind);
-    if (result.kind === 'processed' && result.intent === 'opt_out') metrics.optOutRecorded('inbound_keyword');
+    // A STOP to a shared number opts out every tenant that texted from it: one opt-out each.
+    if (result.kind === 'processed' && result.intent === 'opt_out') result.tenantIds.forEach(() => metrics.optOutRecorded('inbound_keyword'));
     if (result.kind !== 'processed') {
       req.log.info({ outcome: result.kind }, 'inbound webhook: nothing to do');
       return twiml(res, null);

@@ -1,11 +1,17 @@
 import type { Logger } from 'pino';
+import { lockConversation } from '../../common/conversation.js';
 import type { Db } from '../../common/db.js';
-import { classifyInbound } from '../../common/keywords.js';
+import { isUniqueViolation } from '../../common/db-errors.js';
+import { classifyInbound, type InboundIntent } from '../../common/keywords.js';
 import { maskPhone } from '../../common/logger.js';
 import { recordOptIn, recordOptOut } from '../../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
-import { Prisma, type Tenant } from '../../generated/prisma/client.js';
+import type { Prisma, Tenant } from '../../generated/prisma/client.js';
+import { findRecipients } from './recipients.js';
 import { helpReply, optInReply, optOutReply } from './replies.js';
+
+// Still imported from here by status.ts; its home is common/db-errors.ts.
+export { isUniqueViolation };
 
 export interface InboundParams {
   MessageSid: string;
@@ -13,59 +19,91 @@ export interface InboundParams {
   To: string;
   Body: string;
   MessagingServiceSid?: string | undefined;
+  /** Twilio Advanced Opt-Out's verdict (STOP, START, HELP) on the tenant's custom keywords. */
+  OptOutType?: string | undefined;
 }
 
-export type InboundResult = { kind: 'duplicate' | 'unknown_tenant' } | { kind: 'processed'; intent: string; reply: string | null; signalIds: string[] };
+export interface InboundOptions {
+  /** The deployment's default sender, which no tenant owns. */
+  sharedSenders: readonly string[];
+}
 
-export const isUniqueViolation = (error: unknown) => error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
+export type InboundResult =
+  | { kind: 'duplicate' | 'unknown_tenant' }
+  | { kind: 'processed'; intent: InboundIntent; tenantIds: string[]; reply: string | null; signalIds: string[] };
 
-async function findTenant(db: Db, params: InboundParams): Promise<Tenant | null> {
-  const values = [params.To, params.MessagingServiceSid].filter((value): value is string => Boolean(value));
-  const sender = await db.tenantSender.findFirst({ where: { value: { in: values } }, include: { tenant: true } });
-  return sender?.tenant ?? null;
+/** What one tenant recorded for the message: whether it answers, and the signals it queued. */
+interface TenantOutcome {
+  tenant: Tenant;
+  leadId: string | null;
+  answers: boolean;
+  signalIds: string[];
+}
+
+/** The message, the consent change and the signals for one tenant; the caller holds the conversation's lock. */
+async function recordFor(tx: Prisma.TransactionClient, tenant: Tenant, params: InboundParams, intent: InboundIntent, twilioSid: string | null): Promise<TenantOutcome> {
+  const phone = params.From;
+  const leadId = (await tx.lead.findUnique({ where: { tenantId_phone: { tenantId: tenant.id, phone } }, select: { id: true } }))?.id ?? null;
+  await tx.message.create({
+    data: { tenantId: tenant.id, leadId, direction: 'inbound', toPhone: params.To, fromPhone: phone, body: params.Body, twilioSid, status: 'received', intent },
+  });
+  const change = { tenantId: tenant.id, phone, source: 'inbound_keyword', messageSid: params.MessageSid };
+  // With Twilio's Advanced Opt-Out, Twilio answers keywords itself.
+  const mayAnswer = !tenant.twilioAdvancedOptOut;
+  if (intent === 'opt_out') {
+    await recordOptOut(tx, change);
+    return { tenant, leadId, answers: mayAnswer, signalIds: await queueSignalsForPhone(tx, tenant.id, phone, { signal: signalNames.optOut, payload: { source: 'inbound_keyword' } }) };
+  }
+  // Anything else is a reply to a running follow-up: a bare YES, START, HELP or INFO too (shared/docs/domain.md).
+  const signalIds = await queueSignalsForPhone(tx, tenant.id, phone, { signal: signalNames.inboundReply, payload: { messageSid: params.MessageSid } });
+  if (intent === 'opt_in') {
+    // The consent is logged either way; only an opt-out actually cleared is confirmed ("Yes" to a question is not a resubscription).
+    const cleared = await recordOptIn(tx, change);
+    return { tenant, leadId, answers: mayAnswer && cleared, signalIds };
+  }
+  return { tenant, leadId, answers: mayAnswer && intent === 'help', signalIds };
+}
+
+function replyText(intent: InboundIntent, answering: Tenant[]): string | null {
+  const [first] = answering;
+  if (!first) return null;
+  if (intent === 'opt_out') return optOutReply(answering);
+  return intent === 'opt_in' ? optInReply(first) : helpReply(first);
 }
 
 /**
- * One inbound SMS, processed exactly once: the processed-webhook key, the consent change, the stored message and the
+ * One inbound SMS, processed exactly once: the processed-webhook key, the consent changes, the stored messages and the
  * queued signals commit in one transaction, so a Twilio retry of the same MessageSid finds the key and does nothing.
  */
-export async function processInbound(db: Db, logger: Logger, params: InboundParams): Promise<InboundResult> {
-  const tenant = await findTenant(db, params);
-  if (!tenant) {
-    logger.warn({ to: params.To, messagingServiceSid: params.MessagingServiceSid }, 'inbound SMS for an unknown number: ignored');
+export async function processInbound(db: Db, logger: Logger, params: InboundParams, { sharedSenders }: InboundOptions): Promise<InboundResult> {
+  const intent = classifyInbound(params.Body, { twilioOptOutType: params.OptOutType });
+  const addresses = [params.To, params.MessagingServiceSid].filter((value): value is string => Boolean(value));
+  const tenants = await findRecipients(db, { addresses, phone: params.From, everyTexter: intent === 'opt_out', sharedSenders });
+  if (!tenants.length) {
+    logger.warn({ to: params.To, messagingServiceSid: params.MessagingServiceSid, from: maskPhone(params.From) }, 'inbound SMS for a number nobody owns or texted this phone from: ignored');
     return { kind: 'unknown_tenant' };
   }
-  const intent = classifyInbound(params.Body);
-  const change = { tenantId: tenant.id, phone: params.From, source: 'inbound_keyword', messageSid: params.MessageSid };
   try {
     return await db.$transaction(async (tx) => {
       await tx.processedWebhook.create({ data: { key: `inbound:${params.MessageSid}`, kind: 'inbound' } });
-      const lead = await tx.lead.findUnique({ where: { tenantId_phone: { tenantId: tenant.id, phone: params.From } } });
-      await tx.message.create({
-        data: { tenantId: tenant.id, leadId: lead?.id ?? null, direction: 'inbound', toPhone: params.To, fromPhone: params.From, body: params.Body, twilioSid: params.MessageSid, status: 'received' },
-      });
-      let reply: string | null = null;
-      let signalIds: string[] = [];
-      if (intent === 'opt_out') {
-        await recordOptOut(tx, change);
-        signalIds = await queueSignalsForPhone(tx, tenant.id, params.From, { signal: signalNames.optOut, payload: { source: 'inbound_keyword' } });
-        reply = tenant.twilioAdvancedOptOut ? null : optOutReply(tenant);
-      } else if (intent === 'opt_in') {
-        await recordOptIn(tx, change);
-        reply = tenant.twilioAdvancedOptOut ? null : optInReply(tenant);
-      } else if (intent === 'help') {
-        reply = tenant.twilioAdvancedOptOut ? null : helpReply(tenant);
-      } else {
-        signalIds = await queueSignalsForPhone(tx, tenant.id, params.From, { signal: signalNames.inboundReply, payload: { messageSid: params.MessageSid } });
-      }
+      // Every conversation's lock before any fact, in one order, so two messages for the same tenants never deadlock.
+      for (const id of tenants.map((tenant) => tenant.id).sort()) await lockConversation(tx, id, params.From);
+      const outcomes: TenantOutcome[] = [];
+      // The MessageSid is unique among messages: the first tenant's row (the owner's, or the latest texter's) carries it.
+      for (const [index, tenant] of tenants.entries()) outcomes.push(await recordFor(tx, tenant, params, intent, index === 0 ? params.MessageSid : null));
+      const answering = outcomes.filter((outcome) => outcome.answers);
+      const reply = replyText(intent, answering.map((outcome) => outcome.tenant));
+      // Twilio sends the reply from our TwiML answer; each tenant it speaks for records what was said.
       if (reply) {
-        // Twilio sends the reply from our TwiML answer; the row records what was said, keyed to the inbound message.
-        await tx.message.create({
-          data: { tenantId: tenant.id, leadId: lead?.id ?? null, direction: 'outbound', toPhone: params.From, fromPhone: params.To, body: reply, status: 'accepted', idempotencyKey: `reply:${params.MessageSid}` },
-        });
+        for (const { tenant, leadId } of answering) {
+          await tx.message.create({
+            data: { tenantId: tenant.id, leadId, direction: 'outbound', toPhone: params.From, fromPhone: params.To, body: reply, status: 'accepted', idempotencyKey: `reply:${params.MessageSid}:${tenant.id}` },
+          });
+        }
       }
-      logger.info({ intent, from: maskPhone(params.From), signals: signalIds.length }, 'inbound SMS processed');
-      return { kind: 'processed', intent, reply, signalIds };
+      const signalIds = outcomes.flatMap((outcome) => outcome.signalIds);
+      logger.info({ intent, from: maskPhone(params.From), tenants: tenants.length, signals: signalIds.length }, 'inbound SMS processed');
+      return { kind: 'processed', intent, tenantIds: tenants.map((tenant) => tenant.id), reply, signalIds };
     });
   } catch (error) {
     if (isUniqueViolation(error)) return { kind: 'duplicate' };

@@ -6,6 +6,10 @@ export function helpReply(tenant: Tenant): string {
   return `${tenant.businessName}: follow-up texts about your enquiry, up to ${tenant.maxPerDay} msgs/day. Msg & data rates may apply. Reply STOP to opt out.${contact}`;
 }
 
-export const optOutReply = (tenant: Tenant) => `${tenant.businessName}: you are unsubscribed and will get no more messages. Reply START to resubscribe.`;
+/** One confirmation (all the FCC rule allows) naming every business a STOP to a shared number unsubscribed from. */
+export function optOutReply(tenants: Tenant[]): string {
+  const names = [...new Set(tenants.map((tenant) => tenant.businessName))].join(', ');
+  return `${names}: you are unsubscribed and will get no more messages. Reply START to resubscribe.`;
+}
 
 export const optInReply = (tenant: Tenant) => `${tenant.businessName}: you are subscribed again. Reply HELP for help, STOP to opt out.`;

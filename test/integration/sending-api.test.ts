@@ -127,7 +127,8 @@ describe('GET /v1/sending', () => {
   async function seededTenant() {
     const owner = await createTenant(stack.db, { dailyBudget: '10', monthlyBudget: '100' });
     const number = randomNumber();
-    expect((await api().patch('/v1/settings').set(owner.auth).send({ senders: [number] })).status).toBe(200);
+    // Senders are the operator's to assign (PUT /v1/operator/senders/:value): here straight in the database.
+    await stack.db.tenantSender.create({ data: { value: number, tenantId: owner.tenant.id } });
     const now = Date.now();
     const periods = budgetPeriods(new Date(now), owner.tenant.defaultTimeZone);
     await stack.db.sendingNumber.create({ data: { value: number, firstSentAt: new Date(now - 36 * 3_600_000) } });

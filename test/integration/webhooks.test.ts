@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { phoneHash } from '../../common/opt-outs.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { enrolledLead, enrollmentStatus } from '../support/follow-ups.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 import { inbound, messageSid, postWebhook, randomSenderNumber, statusCallback } from '../support/webhooks.js';
 
@@ -18,17 +19,6 @@ async function tenantWithNumber(settings: Record<string, unknown> = {}) {
   const tenant = await createTenant(stack.db, { ...anytimeSettings, ...settings, senders: { create: { value: number } } });
   return { ...tenant, number };
 }
-
-async function enrolledLead(auth: Record<string, string>, steps: { delaySeconds: number; template: string }[]) {
-  const phone = randomUkMobile();
-  const lead = await request(stack.app).post('/v1/leads').set(auth).send({ phone: phone.national, firstName: 'Ada' });
-  const sequence = await request(stack.app).post('/v1/sequences').set(auth).send({ name: `s-${Math.random()}`, steps });
-  const enrollment = await request(stack.app).post('/v1/enrollments').set(auth).send({ leadId: lead.body.id, sequenceId: sequence.body.id });
-  expect(enrollment.status).toBe(202);
-  return { phone: phone.e164, leadId: lead.body.id as string, enrollmentId: enrollment.body.id as string };
-}
-
-const enrollmentStatus = async (auth: Record<string, string>, id: string) => (await request(stack.app).get(`/v1/enrollments/${id}`).set(auth)).body.status as string;
 
 describe('signature (X-Twilio-Signature over the public URL, shared/docs/domain.md)', () => {
   it('accepts a request signed for the public URL, and refuses a wrong, a missing, or an internal-URL signature with 403 and nothing stored', async () => {
@@ -104,10 +94,10 @@ describe('inbound messages', () => {
 
   it('STOP while the follow-up sleeps ends it, and Twilio is not called again', async () => {
     const { auth, number } = await tenantWithNumber();
-    const lead = await enrolledLead(auth, [{ delaySeconds: 0, template: 'one' }, { delaySeconds: 4, template: 'two' }]);
+    const lead = await enrolledLead(stack.app, auth, [{ delaySeconds: 0, template: 'one' }, { delaySeconds: 4, template: 'two' }]);
     await expect.poll(() => stack.fake.createCallsTo(lead.phone), { timeout: 20_000 }).toBe(1);
     await inbound(stack.app, { From: lead.phone, To: number, Body: 'stop.' });
-    await expect.poll(() => enrollmentStatus(auth, lead.enrollmentId), { timeout: 20_000 }).toBe('opted_out');
+    await expect.poll(() => enrollmentStatus(stack.app, auth, lead.enrollmentId), { timeout: 20_000 }).toBe('opted_out');
     await new Promise((resolve) => setTimeout(resolve, 5000));
     expect(stack.fake.createCallsTo(lead.phone)).toBe(1);
   });
@@ -122,16 +112,16 @@ describe('inbound messages', () => {
     await expect.poll(() => stack.fake.calls.filter((call) => call.to === phone.e164).length, { timeout: 20_000 }).toBe(1);
     const stoppedAt = new Date();
     await inbound(stack.app, { From: phone.e164, To: number, Body: 'STOP' });
-    await expect.poll(() => enrollmentStatus(auth, enrollment.body.id), { timeout: 40_000 }).toBe('opted_out');
+    await expect.poll(() => enrollmentStatus(stack.app, auth, enrollment.body.id), { timeout: 40_000 }).toBe('opted_out');
     expect(stack.fake.calls.filter((call) => call.to === phone.e164 && call.at >= stoppedAt)).toEqual([]);
   }, 60_000);
 
   it('any other reply is stored and ends the follow-up as replied', async () => {
     const { auth, number } = await tenantWithNumber();
-    const lead = await enrolledLead(auth, [{ delaySeconds: 0, template: 'one' }, { delaySeconds: 3600, template: 'two' }]);
+    const lead = await enrolledLead(stack.app, auth, [{ delaySeconds: 0, template: 'one' }, { delaySeconds: 3600, template: 'two' }]);
     await expect.poll(() => stack.fake.createCallsTo(lead.phone), { timeout: 20_000 }).toBe(1);
     await inbound(stack.app, { From: lead.phone, To: number, Body: 'Yes please, call me tomorrow' });
-    await expect.poll(() => enrollmentStatus(auth, lead.enrollmentId), { timeout: 20_000 }).toBe('replied');
+    await expect.poll(() => enrollmentStatus(stack.app, auth, lead.enrollmentId), { timeout: 20_000 }).toBe('replied');
     const stored = await stack.db.message.findFirst({ where: { leadId: lead.leadId, direction: 'inbound' } });
     expect(stored?.body).toBe('Yes please, call me tomorrow');
   });
@@ -140,7 +130,7 @@ describe('inbound messages', () => {
 describe('status callbacks', () => {
   async function sentMessage() {
     const { auth, tenant } = await tenantWithNumber();
-    const lead = await enrolledLead(auth, [{ delaySeconds: 0, template: 'one' }]);
+    const lead = await enrolledLead(stack.app, auth, [{ delaySeconds: 0, template: 'one' }]);
     await expect.poll(async () => (await stack.db.message.findFirst({ where: { leadId: lead.leadId, direction: 'outbound' } }))?.twilioSid, { timeout: 20_000 }).toBeTruthy();
     const message = await stack.db.message.findFirstOrThrow({ where: { leadId: lead.leadId, direction: 'outbound' } });
     return { auth, tenant, lead, sid: message.twilioSid ?? '', id: message.id };

@@ -1,0 +1,35 @@
+import type { Db } from '../../common/db.js';
+import type { Tenant } from '../../generated/prisma/client.js';
+
+export interface RecipientQuery {
+  /** Where the message was sent: the number (To), and the Messaging Service whose pool it belongs to, if any. */
+  addresses: string[];
+  /** The lead's phone (From). */
+  phone: string;
+  /** A STOP reaches every tenant that texted the phone from a shared address; anything else only the latest one. */
+  everyTexter: boolean;
+  /** The deployment's default sender: shared by every tenant without one of its own, so nobody's to own. */
+  sharedSenders: readonly string[];
+}
+
+/**
+ * The tenants an inbound message is for. A sender's owner gets it (the number before the service: it is the more
+ * specific); a shared or unowned sender (the default, or one taken from its tenant since) is answered for by whoever
+ * texted the phone from it, latest first. None: nobody here ever texted that phone from there.
+ */
+export async function findRecipients(db: Db, query: RecipientQuery): Promise<Tenant[]> {
+  const ownable = query.addresses.filter((address) => !query.sharedSenders.includes(address));
+  const owned = await db.tenantSender.findMany({ where: { value: { in: ownable } }, include: { tenant: true } });
+  const owner = ownable.map((address) => owned.find((sender) => sender.value === address)).find((sender) => sender !== undefined);
+  if (owner) return [owner.tenant];
+  const texters = await db.message.groupBy({
+    by: ['tenantId'],
+    // Skipped rows never went out: their tenant never texted the phone.
+    where: { toPhone: query.phone, direction: 'outbound', fromPhone: { in: query.addresses }, status: { not: 'skipped' } },
+    _max: { createdAt: true },
+    orderBy: { _max: { createdAt: 'desc' } },
+  });
+  const ids = texters.slice(0, query.everyTexter ? texters.length : 1).map((texter) => texter.tenantId);
+  const tenants = await db.tenant.findMany({ where: { id: { in: ids } } });
+  return ids.flatMap((id) => tenants.filter((tenant) => tenant.id === id));
+}

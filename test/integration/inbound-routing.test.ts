@@ -1,0 +1,196 @@
+// Which tenants an inbound message reaches (the sender's owner, else whoever texted the phone from that sender) and
+// what a keyword from a lead in a running follow-up does, against the real stack.
+import { randomBytes, randomInt } from 'node:crypto';
+import request from 'supertest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app.js';
+import { phoneHash } from '../../common/opt-outs.js';
+import { anytimeSettings, createTenant } from '../support/fixtures.js';
+import { enrolledLead, enrollmentStatus } from '../support/follow-ups.js';
+import { startTestStack, testSenderNumber, type TestStack } from '../support/stack.js';
+import { inbound, messageSid, postWebhook, randomSenderNumber } from '../support/webhooks.js';
+
+let stack: TestStack;
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+afterAll(() => stack?.stop());
+
+/**
+ * Phones no other test file texts: the suite shares one database and the default number, and a phone texted from it
+ * by another file's tenant would be that tenant's too.
+ */
+const privatePhone = () => `+4475${String(randomInt(100_000_000)).padStart(8, '0')}`;
+/** The first step goes out at once, the second not for an hour: the follow-up is running when the lead answers. */
+const twoSteps = [
+  { delaySeconds: 0, template: 'Hi {{firstName}}, want to book?' },
+  { delaySeconds: 3600, template: 'Still interested?' },
+];
+
+const tenant = () => createTenant(stack.db, anytimeSettings);
+type TestTenant = Awaited<ReturnType<typeof tenant>>;
+
+/** A follow-up for `phone` whose first message has gone out (from the tenant's sender, or the default number). */
+async function texted(owner: TestTenant, phone: string) {
+  const sentBefore = stack.fake.createCallsTo(phone);
+  const lead = await enrolledLead(stack.app, owner.auth, twoSteps, phone);
+  await expect.poll(() => stack.fake.createCallsTo(phone), { timeout: 20_000 }).toBe(sentBefore + 1);
+  // The row is marked sent just after Twilio answered; only then is it sure to be the phone's latest text.
+  await expect.poll(() => stack.db.message.count({ where: { enrollmentId: lead.enrollmentId, twilioSid: { not: null } } }), { timeout: 10_000 }).toBe(1);
+  return lead;
+}
+
+const optedOut = async (tenantId: string, phone: string) => (await stack.db.optOut.count({ where: { tenantId, phoneHash: phoneHash(phone) } })) === 1;
+const enrollment = (id: string) => stack.db.enrollment.findUniqueOrThrow({ where: { id } });
+const inboundRows = (tenantId: string, phone: string) => stack.db.message.findMany({ where: { tenantId, fromPhone: phone, direction: 'inbound' } });
+
+describe('a STOP to a shared number reaches every tenant that texted the phone from it', () => {
+  it('STOP to the deployment’s default number: the tenant that texted from it records the opt-out and its follow-up ends as opted_out', async () => {
+    const a = await tenant();
+    const phone = privatePhone();
+    const lead = await texted(a, phone);
+    const response = await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'STOP' });
+    expect(response.status).toBe(200);
+    expect(response.text).toContain('Acme Dental: you are unsubscribed');
+    // Committed before the answer: the send gate refuses the next step from now on.
+    expect(await optedOut(a.tenant.id, phone)).toBe(true);
+    expect(await enrollment(lead.enrollmentId)).toMatchObject({ haltedBy: 'opted_out' });
+    expect(await stack.db.consentEvent.count({ where: { tenantId: a.tenant.id, phoneHash: phoneHash(phone), kind: 'opt_out' } })).toBe(1);
+    await expect.poll(() => enrollmentStatus(stack.app, a.auth, lead.enrollmentId), { timeout: 20_000 }).toBe('opted_out');
+  });
+
+  it('STOP from a phone two tenants texted from the default number opts it out of both, with one confirmation naming both', async () => {
+    const a = await createTenant(stack.db, { ...anytimeSettings, businessName: 'Acme Dental' });
+    const b = await createTenant(stack.db, { ...anytimeSettings, businessName: 'Bright Smiles' });
+    const phone = privatePhone();
+    const [leadA, leadB] = [await texted(a, phone), await texted(b, phone)];
+    const response = await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'stop' });
+    expect(response.text.match(/<Message>/g)).toHaveLength(1);
+    expect(response.text).toMatch(/Bright Smiles, Acme Dental: you are unsubscribed/);
+    for (const [owner, lead] of [[a, leadA], [b, leadB]] as const) {
+      expect(await optedOut(owner.tenant.id, phone)).toBe(true);
+      expect((await inboundRows(owner.tenant.id, phone)).map((row) => row.intent)).toEqual(['opt_out']);
+      await expect.poll(() => enrollmentStatus(stack.app, owner.auth, lead.enrollmentId), { timeout: 20_000 }).toBe('opted_out');
+    }
+  });
+
+  it('STOP to a number its tenant has since been unassigned from still reaches that tenant', async () => {
+    const a = await tenant();
+    const number = randomSenderNumber();
+    await stack.db.tenantSender.create({ data: { tenantId: a.tenant.id, value: number } });
+    const phone = privatePhone();
+    const lead = await texted(a, phone);
+    expect(stack.fake.calls.find((call) => call.to === phone)?.from).toBe(number);
+    await stack.db.tenantSender.delete({ where: { value: number } });
+    await inbound(stack.app, { From: phone, To: number, Body: 'STOP' });
+    expect(await optedOut(a.tenant.id, phone)).toBe(true);
+    await expect.poll(() => enrollmentStatus(stack.app, a.auth, lead.enrollmentId), { timeout: 20_000 }).toBe('opted_out');
+  });
+
+  it('a message to a shared number from a phone nobody texted from it is dropped: 200, nothing stored', async () => {
+    const phone = privatePhone();
+    const response = await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'STOP' });
+    expect(response.status).toBe(200);
+    expect(response.text).not.toContain('<Message>');
+    expect(await stack.db.message.count({ where: { fromPhone: phone } })).toBe(0);
+  });
+});
+
+describe('a reply to a shared number', () => {
+  it('goes to the tenant that texted the phone last: its follow-up ends as replied, the other tenant’s carries on', async () => {
+    const [a, b] = [await tenant(), await tenant()];
+    const phone = privatePhone();
+    const leadA = await texted(a, phone);
+    const leadB = await texted(b, phone);
+    const response = await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'Tuesday works for me' });
+    expect(response.text).not.toContain('<Message>');
+    expect(await inboundRows(b.tenant.id, phone)).toEqual([expect.objectContaining({ body: 'Tuesday works for me', intent: 'message', leadId: leadB.leadId })]);
+    expect(await inboundRows(a.tenant.id, phone)).toEqual([]);
+    await expect.poll(() => enrollmentStatus(stack.app, b.auth, leadB.enrollmentId), { timeout: 20_000 }).toBe('replied');
+    expect(await enrollment(leadA.enrollmentId)).toMatchObject({ status: 'running', haltedAt: null });
+    await request(stack.app).post(`/v1/enrollments/${leadA.enrollmentId}/cancel`).set(a.auth);
+  });
+});
+
+describe('keywords from a lead in a running follow-up are replies too (shared/docs/domain.md)', () => {
+  async function leadInFollowUp() {
+    const owner = await tenant();
+    const number = randomSenderNumber();
+    await stack.db.tenantSender.create({ data: { tenantId: owner.tenant.id, value: number } });
+    const phone = privatePhone();
+    return { owner, number, phone, lead: await texted(owner, phone) };
+  }
+
+  it('a bare "Yes" ends the follow-up as replied and sends no "subscribed again" text; the intent is stored', async () => {
+    const { owner, number, phone, lead } = await leadInFollowUp();
+    const response = await inbound(stack.app, { From: phone, To: number, Body: 'Yes' });
+    expect(response.text).not.toContain('<Message>');
+    expect(await enrollment(lead.enrollmentId)).toMatchObject({ haltedBy: 'replied' });
+    await expect.poll(() => enrollmentStatus(stack.app, owner.auth, lead.enrollmentId), { timeout: 20_000 }).toBe('replied');
+    expect((await inboundRows(owner.tenant.id, phone)).map((row) => row.intent)).toEqual(['opt_in']);
+    expect(await stack.db.message.count({ where: { tenantId: owner.tenant.id, toPhone: phone, body: { contains: 'subscribed again' } } })).toBe(0);
+  });
+
+  it('HELP is answered with the help text and ends the follow-up as replied', async () => {
+    const { owner, number, phone, lead } = await leadInFollowUp();
+    const response = await inbound(stack.app, { From: phone, To: number, Body: 'Info' });
+    expect(response.text).toContain('Reply STOP to opt out');
+    await expect.poll(() => enrollmentStatus(stack.app, owner.auth, lead.enrollmentId), { timeout: 20_000 }).toBe('replied');
+    expect((await inboundRows(owner.tenant.id, phone)).map((row) => row.intent)).toEqual(['help']);
+  });
+
+  it('START from a phone that never opted out sends nothing, but the consent is logged', async () => {
+    const { owner, number, phone } = await leadInFollowUp();
+    const response = await inbound(stack.app, { From: phone, To: number, Body: 'START' });
+    expect(response.text).not.toContain('<Message>');
+    expect(await stack.db.consentEvent.findMany({ where: { tenantId: owner.tenant.id, phoneHash: phoneHash(phone) } })).toEqual([expect.objectContaining({ kind: 'opt_in', source: 'inbound_keyword' })]);
+  });
+
+  it('"Yes" from an opted-out phone opts it back in, with the confirmation', async () => {
+    const owner = await tenant();
+    const number = randomSenderNumber();
+    await stack.db.tenantSender.create({ data: { tenantId: owner.tenant.id, value: number } });
+    const phone = privatePhone();
+    await inbound(stack.app, { From: phone, To: number, Body: 'STOP' });
+    expect(await optedOut(owner.tenant.id, phone)).toBe(true);
+    const response = await inbound(stack.app, { From: phone, To: number, Body: 'yes!' });
+    expect(response.text).toContain('Acme Dental: you are subscribed again');
+    expect(await optedOut(owner.tenant.id, phone)).toBe(false);
+    expect((await inboundRows(owner.tenant.id, phone)).map((row) => row.intent).sort()).toEqual(['opt_in', 'opt_out']);
+  });
+
+  it('with Advanced Opt-Out, Twilio’s OptOutType=STOP on a keyword of the tenant’s own is an opt-out that Twilio confirms, not us', async () => {
+    const owner = await createTenant(stack.db, { ...anytimeSettings, twilioAdvancedOptOut: true });
+    const number = randomSenderNumber();
+    await stack.db.tenantSender.create({ data: { tenantId: owner.tenant.id, value: number } });
+    const phone = privatePhone();
+    const response = await postWebhook(stack.app, '/webhooks/twilio/inbound', { MessageSid: messageSid(), From: phone, To: number, Body: 'ARRET', OptOutType: 'STOP' });
+    expect(response.text).not.toContain('<Message>');
+    expect(await optedOut(owner.tenant.id, phone)).toBe(true);
+  });
+});
+
+describe('senders belong to the operator', () => {
+  const operatorKey = `op_${randomBytes(24).toString('hex')}`;
+  const operatorApp = () => createApp({ ...stack.deps, operatorApiKey: operatorKey });
+  const asOperator = { Authorization: `Bearer ${operatorKey}` };
+
+  it('a sender the operator moves to another tenant takes its inbound messages along; the tenant it was taken from still gets STOPs from phones it texted', async () => {
+    const [a, b] = [await tenant(), await tenant()];
+    const number = randomSenderNumber();
+    const app = operatorApp();
+    expect((await request(app).put(`/v1/operator/senders/${encodeURIComponent(number)}`).set(asOperator).send({ tenantId: a.tenant.id })).status).toBe(200);
+    const phone = privatePhone();
+    const lead = await texted(a, phone);
+    const moved = await request(app).put(`/v1/operator/senders/${encodeURIComponent(number)}`).set(asOperator).send({ tenantId: b.tenant.id, reassign: true });
+    expect(moved.body).toMatchObject({ tenantId: b.tenant.id, previousTenantId: a.tenant.id });
+    // Owned now by b: a lead's message goes to b (the owner), whoever texted it.
+    await inbound(stack.app, { From: phone, To: number, Body: 'hello?' });
+    expect(await inboundRows(b.tenant.id, phone)).toHaveLength(1);
+    // Unassigned: the number is nobody's, and a STOP reaches the tenant that texted from it.
+    expect((await request(app).delete(`/v1/operator/senders/${encodeURIComponent(number)}`).set(asOperator)).status).toBe(200);
+    await inbound(stack.app, { From: phone, To: number, Body: 'STOP' });
+    expect(await optedOut(a.tenant.id, phone)).toBe(true);
+    await expect.poll(() => enrollmentStatus(stack.app, a.auth, lead.enrollmentId), { timeout: 20_000 }).toBe('opted_out');
+  });
+});
