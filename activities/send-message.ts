@@ -2,6 +2,7 @@
 import { activityInfo, ApplicationFailure, log } from '@temporalio/activity';
 import { Prisma, type Lead, type Message, type Tenant } from '../generated/prisma/client.js';
 import type { Db } from '../common/db.js';
+import { isUniqueViolation } from '../common/db-errors.js';
 import { maskPhone } from '../common/logger.js';
 import { noMetrics, type MessageMetrics } from '../common/metrics.js';
 import { recordOptOut } from '../common/opt-outs.js';
@@ -57,7 +58,6 @@ const missedReason = 'missed';
 /** A wait never runs into the activity's own schedule-to-close timeout, which would fail the send instead. */
 const retryMarginMs = 2000;
 
-const isUniqueViolation = (error: unknown) => error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
 const notFound = (message: string) => ApplicationFailure.create({ type: 'NotFoundError', message, nonRetryable: true });
 
 /**

@@ -12,8 +12,6 @@ import { dataDir, migrationsDir, projectRoot } from './stack/paths.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './stack/postgres.js';
 import { startDevServer, type DevServer } from './stack/temporal.js';
 
-/** Twilio's magic test sender: the development tenant's number when no real one is configured. */
-const devSenderNumber = '+15005550006';
 const say = (message: string) => process.stdout.write(`[start] ${message}\n`);
 
 const stackSettings = z.object({
@@ -116,7 +114,7 @@ try {
   let devKey: string | null = null;
   if (database) {
     const db = createDb(config.DATABASE_URL, { maxConnections: 1 });
-    devKey = (await ensureDevTenant(db, dataDir, config.TWILIO_FROM_NUMBER ?? devSenderNumber)).apiKey;
+    devKey = (await ensureDevTenant(db, dataDir)).apiKey;
     await db.$disconnect();
   }
 

@@ -11,7 +11,6 @@ import { findRecipients } from './recipients.js';
 import { helpReply, optInReply, optOutReply } from './replies.js';
 
 // Still imported from here by status.ts; its home is common/db-errors.ts.
-export { isUniqueViolation };
 
 export interface InboundParams {
   MessageSid: string;

@@ -4,7 +4,7 @@ import { statusesBelow } from '../../common/message-status.js';
 import { recordOptOut } from '../../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
 import type { MessageStatus } from '../../generated/prisma/enums.js';
-import { isUniqueViolation } from './inbound.js';
+import { isUniqueViolation } from '../../common/db-errors.js';
 
 export interface StatusParams {
   MessageSid: string;

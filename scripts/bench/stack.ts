@@ -119,7 +119,6 @@ export async function startBenchStack(options: { log: (line: string) => void; ke
         minGapSeconds: 0,
         maxPerDay: 1000,
         apiKeys: { create: { name: 'bench', prefix: key.prefix, hash: key.hash } },
-        senders: { create: { value: senderNumber } },
       },
     });
 

@@ -7,7 +7,7 @@ import type { Db } from '../../common/db.js';
  * The embedded default comes with one development tenant. Only the key's hash is in the database, so the key
  * itself is kept in the git-ignored data folder to be shown again on every start.
  */
-export async function ensureDevTenant(db: Db, dataDir: string, senderNumber: string): Promise<{ tenantId: string; apiKey: string }> {
+export async function ensureDevTenant(db: Db, dataDir: string): Promise<{ tenantId: string; apiKey: string }> {
   const keyFile = path.join(dataDir, 'dev-api-key');
   if (existsSync(keyFile)) {
     const saved = JSON.parse(readFileSync(keyFile, 'utf8')) as { tenantId: string; apiKey: string };
@@ -21,7 +21,6 @@ export async function ensureDevTenant(db: Db, dataDir: string, senderNumber: str
       defaultRegion: 'GB',
       defaultTimeZone: 'Europe/London',
       apiKeys: { create: { name: 'development', prefix: key.prefix, hash: key.hash } },
-      senders: { create: { value: senderNumber } },
     },
   });
   const saved = { tenantId: tenant.id, apiKey: key.key };
