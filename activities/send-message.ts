@@ -171,8 +171,8 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
   }
 
   /**
-   * Not yet. A workflow that waits itself hears `held` and comes back at `until` (sooner if it closes or moves); an
-   * older one gets a retry of the activity then. A hold that would outlast the message's deadline ends at it: `late`.
+   * Not yet. A workflow that waits itself hears `held` and comes back at `retryAt` (sooner if it closes or moves); an
+   * older one gets a retry of the activity then.
    */
   async function hold<Late>(row: Message, wait: Hold, message: OutboundMessage, deadline: Deadline<Late>): Promise<DeliveryResult | Late> {
     const now = Date.now();
@@ -186,7 +186,10 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
     // Capacity is looked at again after at most the recheck interval (a budget raised, a switch turned off); the
     // lead's own window and caps are due at `until`.
     const wanted = isCapacityWait(wait) ? capacity.askAgainAt(wait).getTime() : until.getTime();
-    if (wanted >= latest && (message.holdAsResult || latest - now < 1000)) {
+    // A workflow that waits itself re-plans when it wakes (the window, a new day); only a message worthless by then
+    // gives up now. Older runs are retried no later than the deadline, where they answer `late`.
+    const givesUp = message.holdAsResult ? deadline.hard && until >= deadline.at : wanted >= latest && latest - now < 1000;
+    if (givesUp) {
       if (deadline.hard) {
         await closeUnsent(row.id, { status: 'skipped', skipReason: missedReason });
         metrics.messageRecorded('skipped');
@@ -194,7 +197,11 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
       return deadline.late;
     }
     await db.message.update({ where: { id: row.id }, data: { heldReason: wait.reason, heldUntil: until } });
-    if (message.holdAsResult) return { outcome: 'held', messageId: row.id, reason: wait.reason, until: wait.until, retryAt: new Date(wanted).toISOString(), detail: wait.detail };
+    if (message.holdAsResult) {
+      // A message with a hard deadline looks one last time just before it, in case capacity came back sooner.
+      const retryAt = deadline.hard ? Math.min(wanted, deadline.at.getTime() - 1000) : wanted;
+      return { outcome: 'held', messageId: row.id, reason: wait.reason, until: wait.until, retryAt: new Date(retryAt).toISOString(), detail: wait.detail };
+    }
     const nextRetryDelay = Math.max(Math.min(wanted, latest) - now, 50);
     throw ApplicationFailure.create({ type: capacityWaitType, message: `waiting for sending capacity: ${wait.detail}`, details: [wait], nextRetryDelay });
   }

@@ -1,16 +1,16 @@
 // The send activity's exactly-once promise under faults, with real Postgres and the real twilio client.
-import { createCapacityGate } from '../../common/capacity/gate.js';
-import { createSendGate } from '../../activities/send-gate.js';
-import { roomyCapacity } from '../../common/capacity/settings.js';
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { createSendGate } from '../../activities/send-gate.js';
 import { createSendStepMessage } from '../../activities/send-step-message.js';
 import { createTwilioSender } from '../../activities/sms-sender.js';
 import { createTwilioClient } from '../../activities/twilio-client.js';
+import { createCapacityGate } from '../../common/capacity/gate.js';
+import { roomyCapacity } from '../../common/capacity/settings.js';
 import type { Db } from '../../common/db.js';
 import { findOptOut, recordOptOut } from '../../common/opt-outs.js';
-import { createTenant, randomUkMobile, testDb } from '../support/fixtures.js';
+import { anytimeSettings, createTenant, randomUkMobile, testDb } from '../support/fixtures.js';
 import { startTwilioFake, type TwilioFake } from '../support/twilio-fake.js';
 
 let db: Db;
@@ -29,7 +29,8 @@ afterAll(async () => {
 beforeEach(() => fake.reset());
 
 async function enrollment(firstName: string | null = 'Ada') {
-  const { tenant } = await createTenant(db);
+  // Open all day with no caps that bite: the send gate's window and caps are tested in send-gate.test.ts.
+  const { tenant } = await createTenant(db, anytimeSettings);
   const phone = randomUkMobile().e164;
   const lead = await db.lead.create({ data: { tenantId: tenant.id, phone, firstName, timeZone: 'Europe/London' } });
   const sequence = await db.sequenceDefinition.create({ data: { tenantId: tenant.id, name: 's', version: 1, steps: [] } });
