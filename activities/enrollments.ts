@@ -39,17 +39,26 @@ async function rowsMustExist<T>(write: () => Promise<T>): Promise<T> {
 export function createEnrollmentActivities({ db }: { db: Db }) {
   return {
     /**
-     * The API writes the row after starting the workflow; this covers an API that died in between. The lead turns
+     * The API claims the row before starting the workflow and records the run after; this records it too, covering
+     * an API that died in between or removed its claim after a start that timed out but went through. The lead turns
      * active here, ordered before any outcome, so a fast outcome can never be overwritten by a late "active".
      */
     async recordEnrollmentStarted(input: RecordEnrollmentStartedInput): Promise<void> {
       const { enrollmentId, ...row } = input;
-      await rowsMustExist(() =>
-        db.$transaction([
-          db.enrollment.upsert({ where: { id: enrollmentId }, create: { id: enrollmentId, ...row, status: 'running' }, update: { runId: input.runId } }),
-          db.lead.update({ where: { id: input.leadId, tenantId: input.tenantId }, data: { status: 'active', closedReason: null } }),
-        ]),
-      );
+      try {
+        await rowsMustExist(() =>
+          db.$transaction([
+            db.enrollment.upsert({ where: { id: enrollmentId }, create: { id: enrollmentId, ...row, status: 'running' }, update: { runId: input.runId } }),
+            db.lead.update({ where: { id: input.leadId, tenantId: input.tenantId }, data: { status: 'active', closedReason: null } }),
+          ]),
+        );
+      } catch (error) {
+        // Another enrollment holds this Idempotency-Key: retrying cannot free it, so the run closes as failed.
+        if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
+          throw ApplicationFailure.create({ type: 'ConflictError', message: error.message, nonRetryable: true });
+        }
+        throw error;
+      }
     },
 
     async recordEnrollmentOutcome(input: RecordEnrollmentOutcomeInput): Promise<void> {
