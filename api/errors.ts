@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'rate_limited'
   | 'not_found'
   | 'conflict'
+  | 'idempotency_key_reused'
+  | 'erased'
   | 'validation_failed'
   | 'payload_too_large'
   | 'temporal_unavailable'
