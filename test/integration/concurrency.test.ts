@@ -4,7 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { workflowInput } from '../../api/enrollment-starter.js';
+import { enrollmentRequestHash, workflowInput } from '../../api/enrollment-starter.js';
 import type { leadFollowUp } from '../../workflows/lead-follow-up.js';
 import { leadFollowUpWorkflowId, leadFollowUpWorkflowType } from '../../workflows/lead-follow-up.types.js';
 import { enrollmentViolations, settledFollowUp } from '../support/enrollment-invariants.js';
@@ -76,6 +76,29 @@ describe('concurrent clients', () => {
     expect(await stack.db.enrollment.count({ where: { tenantId } })).toBe(1);
     expect(await enrollmentViolations(stack.db, stack.client, tenantId, [body.leadId])).toEqual([]);
     await terminateFollowUps(tenantId, [body.leadId]);
+  });
+
+  it('a key claimed by an API that died before starting is taken over once any start would have settled', async () => {
+    const { tenantId, auth, sequenceId, leads } = await tenantWithLeads(1);
+    const body = { leadId: leads[0]!.id, sequenceId };
+    const abandoned = await stack.db.enrollment.create({
+      data: { tenantId, ...body, workflowId: leadFollowUpWorkflowId(tenantId, body.leadId), idempotencyKey: 'orphan', requestHash: enrollmentRequestHash(body) },
+    });
+    const answer = await enroll(auth, body, 'orphan');
+    expect(answer.status).toBe(202);
+    expect(answer.body.id).not.toBe(abandoned.id);
+    expect(await stack.db.enrollment.findMany({ where: { tenantId }, select: { id: true, runId: true } })).toEqual([{ id: answer.body.id, runId: expect.any(String) }]);
+    expect(await enrollmentViolations(stack.db, stack.client, tenantId, [body.leadId])).toEqual([]);
+    await terminateFollowUps(tenantId, [body.leadId]);
+  }, 40_000);
+
+  it('a key recorded before request hashes were kept stands for its own lead and sequence', async () => {
+    const { tenantId, auth, sequenceId, leads } = await tenantWithLeads(2);
+    const first = await enroll(auth, { leadId: leads[0]!.id, sequenceId }, 'legacy');
+    await stack.db.enrollment.update({ where: { id: first.body.id }, data: { requestHash: null } });
+    expect((await enroll(auth, { leadId: leads[0]!.id, sequenceId }, 'legacy')).body.id).toBe(first.body.id);
+    expect((await enroll(auth, { leadId: leads[1]!.id, sequenceId }, 'legacy')).body.error.code).toBe('idempotency_key_reused');
+    await terminateFollowUps(tenantId, [leads[0]!.id]);
   });
 
   it('refuses an erased lead with 409 erased before anything starts, and a batch with its number starts nothing', async () => {
