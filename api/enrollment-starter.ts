@@ -111,7 +111,8 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
       const running = await db.enrollment.findFirst({ where: { tenantId: tenant.id, workflowId: started.workflowId, status: 'running', runId: { not: null } }, orderBy: { startedAt: 'desc' } });
       return { kind: 'already_enrolled', workflowId: started.workflowId, enrollmentId: running?.id ?? null };
     }
-    return { kind: 'started', enrollment: await db.enrollment.update({ where: { id: claimed.id }, data: { runId: started.runId } }) };
+    // An upsert: a claim taken for abandoned while this start was slow comes back with its run.
+    return { kind: 'started', enrollment: await db.enrollment.upsert({ where: { id: claimed.id }, create: { ...claimed, runId: started.runId }, update: { runId: started.runId } }) };
   }
 
   /**
