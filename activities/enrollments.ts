@@ -3,6 +3,7 @@ import type { Db } from '../common/db.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { EnrollmentOutcome } from '../workflows/lead-follow-up.types.js';
 import { closeUnclaimedMessages } from './unsent-messages.js';
+import { isUniqueViolation } from '../common/db-errors.js';
 
 export interface RecordEnrollmentStartedInput {
   enrollmentId: string;
@@ -40,17 +41,27 @@ async function rowsMustExist<T>(write: () => Promise<T>): Promise<T> {
 export function createEnrollmentActivities({ db }: { db: Db }) {
   return {
     /**
-     * The API writes the row after starting the workflow; this covers an API that died in between. The lead turns
+     * The API claims the row before starting the workflow and records the run after; this records it too, covering
+     * an API that died in between or removed its claim after a start that timed out but went through. The lead turns
      * active here, ordered before any outcome, so a fast outcome can never be overwritten by a late "active".
      */
     async recordEnrollmentStarted(input: RecordEnrollmentStartedInput): Promise<void> {
       const { enrollmentId, ...row } = input;
-      await rowsMustExist(() =>
-        db.$transaction([
-          db.enrollment.upsert({ where: { id: enrollmentId }, create: { id: enrollmentId, ...row, status: 'running' }, update: { runId: input.runId } }),
-          db.lead.update({ where: { id: input.leadId, tenantId: input.tenantId }, data: { status: 'active', closedReason: null } }),
-        ]),
-      );
+      try {
+        await rowsMustExist(() =>
+          db.$transaction([
+            db.enrollment.upsert({ where: { id: enrollmentId }, create: { id: enrollmentId, ...row, status: 'running' }, update: { runId: input.runId } }),
+            // An erased lead stays erased, whatever run records itself late.
+            db.lead.updateMany({ where: { id: input.leadId, tenantId: input.tenantId, status: { not: 'erased' } }, data: { status: 'active', closedReason: null } }),
+          ]),
+        );
+      } catch (error) {
+        // Another enrollment holds this Idempotency-Key: retrying cannot free it, so the run closes as failed.
+        if (isUniqueViolation(error)) {
+          throw ApplicationFailure.create({ type: 'ConflictError', message: error.message, nonRetryable: true });
+        }
+        throw error;
+      }
     },
 
     /** A send still held when the enrollment ends is closed with it, as skipped for the enrollment's outcome. */

@@ -1,13 +1,19 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import { lockConversation } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
 import { maskPhone } from '../common/logger.js';
+import { findOptOut } from '../common/opt-outs.js';
 import type { Enrollment, Lead, SequenceDefinition, Tenant } from '../generated/prisma/client.js';
 import type { leadFollowUp } from '../workflows/lead-follow-up.js';
 import { leadFollowUpWorkflowId, leadFollowUpWorkflowType, type LeadFollowUpInput, type SequenceStep } from '../workflows/lead-follow-up.types.js';
 import { enrollmentStatusKey, leadIdKey, sequenceIdKey, tenantIdKey } from '../workflows/search-attributes.js';
+import { ApiError, leadErased } from './errors.js';
+import { isUniqueViolation } from '../common/db-errors.js';
 
-export type StartOutcome = { kind: 'started'; enrollment: Enrollment } | { kind: 'already_enrolled'; workflowId: string; enrollmentId: string | null; idempotencyKey: string | null };
+/** `replayed`: an earlier request with the same Idempotency-Key and the same body started it. */
+export type StartOutcome = { kind: 'started' | 'replayed'; enrollment: Enrollment } | { kind: 'already_enrolled'; workflowId: string; enrollmentId: string | null };
 
 export function workflowInput(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, enrollmentId: string, idempotencyKey: string | null = null): LeadFollowUpInput {
   return {
@@ -22,13 +28,26 @@ export function workflowInput(tenant: Tenant, lead: Lead, sequence: SequenceDefi
   };
 }
 
+/** What an Idempotency-Key stands for: the same key sent with another lead or sequence is refused. */
+export function enrollmentRequestHash({ leadId, sequenceId }: { leadId: string; sequenceId: string }): string {
+  return createHash('sha256').update(JSON.stringify({ leadId: leadId.toLowerCase(), sequenceId: sequenceId.toLowerCase() })).digest('hex');
+}
+
 const startDeadlineMs = 10_000;
+/** A claimant settles its claim within its start deadline (records the run or removes the row); past this it died. */
+const abandonedAfterMs = startDeadlineMs + 5_000;
+const settlePollMs = 100;
+/** Each round ends with a settled answer unless the claim it waited for was removed; three such removals in a row are a storm. */
+const claimRounds = 3;
 
 export type WorkflowStart = { kind: 'started'; workflowId: string; runId: string } | { kind: 'already_running'; workflowId: string };
 
 /**
- * Starting is Temporal first: if it refuses or is down, nothing has been written anywhere. The workflow records
- * its enrollment row itself too, so a crash right after the start leaves no half-written state either.
+ * An enrollment is claimed in PostgreSQL before its workflow starts: the row (status running, no run ID yet) is
+ * written under the conversation's lock, after the last look at erasure and opt-out, and (tenant, Idempotency-Key)
+ * is unique, so of two requests with one key exactly one gets to start a workflow. The claimant then records the
+ * run, or removes its row if Temporal refused or failed, so nothing is left half-written; the workflow records its
+ * row itself too (recordEnrollmentStarted), which covers an API that died after the start.
  */
 export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; temporal: Client; taskQueue: string }) {
   async function startWorkflow(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, enrollmentId: string, idempotencyKey: string | null = null): Promise<WorkflowStart> {
@@ -56,19 +75,81 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
     }
   }
 
-  async function startEnrollment(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, idempotencyKey?: string): Promise<StartOutcome> {
-    const enrollmentId = randomUUID();
-    const started = await startWorkflow(tenant, lead, sequence, enrollmentId, idempotencyKey ?? null);
-    if (started.kind === 'already_running') {
-      const running = await db.enrollment.findFirst({ where: { tenantId: tenant.id, workflowId: started.workflowId, status: 'running' }, orderBy: { startedAt: 'desc' } });
-      return { kind: 'already_enrolled', workflowId: started.workflowId, enrollmentId: running?.id ?? null, idempotencyKey: running?.idempotencyKey ?? null };
+  /** Null when another request holds the key: it is answered from that request's row instead. */
+  async function claim(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, idempotencyKey: string | null, requestHash: string): Promise<Enrollment | null> {
+    try {
+      return await db.$transaction(async (tx) => {
+        // The same lock as an opt-out or an erasure: either it committed before (and is seen here) or it halts this row.
+        await lockConversation(tx, tenant.id, lead.phone);
+        const { status, phone } = await tx.lead.findUniqueOrThrow({ where: { id: lead.id } });
+        if (status === 'erased') throw leadErased();
+        const optOut = await findOptOut(tx, tenant.id, phone);
+        if (optOut) throw new ApiError(409, 'conflict', 'The lead has opted out of messages', { reason: 'opted_out', optedOutAt: optOut.createdAt.toISOString(), source: optOut.source });
+        return tx.enrollment.create({
+          data: { id: randomUUID(), tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId: leadFollowUpWorkflowId(tenant.id, lead.id), idempotencyKey, requestHash: idempotencyKey ? requestHash : null },
+        });
+      });
+    } catch (error) {
+      if (idempotencyKey && isUniqueViolation(error)) return null;
+      throw error;
     }
-    const enrollment = await db.enrollment.upsert({
-      where: { id: enrollmentId },
-      create: { id: enrollmentId, tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId: started.workflowId, runId: started.runId, idempotencyKey: idempotencyKey ?? null },
-      update: { runId: started.runId },
-    });
-    return { kind: 'started', enrollment };
+  }
+
+  /** Removes a claim nobody started: a run recorded meanwhile (by the workflow, after a start that timed out) stays. */
+  const release = (enrollmentId: string) => db.enrollment.deleteMany({ where: { id: enrollmentId, runId: null } });
+
+  async function startClaimed(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, claimed: Enrollment): Promise<StartOutcome> {
+    let started: WorkflowStart;
+    try {
+      started = await startWorkflow(tenant, lead, sequence, claimed.id, claimed.idempotencyKey);
+    } catch (error) {
+      await release(claimed.id);
+      throw error;
+    }
+    if (started.kind === 'already_running') {
+      await release(claimed.id);
+      const running = await db.enrollment.findFirst({ where: { tenantId: tenant.id, workflowId: started.workflowId, status: 'running', runId: { not: null } }, orderBy: { startedAt: 'desc' } });
+      return { kind: 'already_enrolled', workflowId: started.workflowId, enrollmentId: running?.id ?? null };
+    }
+    // An upsert: a claim taken for abandoned while this start was slow comes back with its run.
+    return { kind: 'started', enrollment: await db.enrollment.upsert({ where: { id: claimed.id }, create: { ...claimed, runId: started.runId }, update: { runId: started.runId } }) };
+  }
+
+  /**
+   * The key's row once its claimant has settled it: with its run, or null if it was removed (the start was refused
+   * or failed, so the caller may claim the key itself). A claim still unsettled past any start deadline belongs to an
+   * API that died before starting anything; it is removed the same way.
+   */
+  async function settledClaim(enrollmentId: string): Promise<Enrollment | null> {
+    const giveUpAt = Date.now() + abandonedAfterMs;
+    for (;;) {
+      const row = await db.enrollment.findUnique({ where: { id: enrollmentId } });
+      if (!row || row.runId !== null) return row;
+      if (Date.now() > giveUpAt) {
+        await release(enrollmentId);
+        return null;
+      }
+      await sleep(settlePollMs);
+    }
+  }
+
+  async function startEnrollment(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, idempotencyKey: string | null = null): Promise<StartOutcome> {
+    const requestHash = enrollmentRequestHash({ leadId: lead.id, sequenceId: sequence.id });
+    for (let round = 0; round < claimRounds; round += 1) {
+      const earlier = idempotencyKey ? await db.enrollment.findUnique({ where: { tenantId_idempotencyKey: { tenantId: tenant.id, idempotencyKey } } }) : null;
+      if (earlier) {
+        // Rows claimed before request hashes were kept stand for their own lead and sequence.
+        if ((earlier.requestHash ?? enrollmentRequestHash(earlier)) !== requestHash) {
+          throw new ApiError(409, 'idempotency_key_reused', 'This Idempotency-Key was used for another request', { enrollmentId: earlier.id });
+        }
+        const settled = await settledClaim(earlier.id);
+        if (settled) return { kind: 'replayed', enrollment: settled };
+        continue;
+      }
+      const claimed = await claim(tenant, lead, sequence, idempotencyKey, requestHash);
+      if (claimed) return startClaimed(tenant, lead, sequence, claimed);
+    }
+    throw new ApiError(409, 'conflict', 'Another request with this Idempotency-Key is still starting; retry later', { reason: 'in_progress' });
   }
 
   return { startWorkflow, startEnrollment };

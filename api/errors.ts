@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'sender_taken'
   | 'shared_sender'
   | 'senders_operator_only'
+  | 'idempotency_key_reused'
   | 'validation_failed'
   | 'payload_too_large'
   | 'temporal_unavailable'

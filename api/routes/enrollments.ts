@@ -1,8 +1,8 @@
 import { Router, type Request } from 'express';
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { z } from 'zod';
+import { haltEnrollments, lockConversation } from '../../common/conversation.js';
 import type { Db } from '../../common/db.js';
-import { findOptOut } from '../../common/opt-outs.js';
 import type { Enrollment } from '../../generated/prisma/client.js';
 import { pauseUpdate, resumeUpdate, skipToStepUpdate, statusQuery, type LeadFollowUpState } from '../../workflows/lead-follow-up.types.js';
 import { tenantOf } from '../auth.js';
@@ -61,10 +61,6 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     if (idempotencyKey !== undefined && !idempotencyKeyPattern.test(idempotencyKey)) {
       throw new ApiError(400, 'bad_request', 'Idempotency-Key must be 1-200 letters, digits or . _ : -');
     }
-    if (idempotencyKey) {
-      const earlier = await db.enrollment.findUnique({ where: { tenantId_idempotencyKey: { tenantId, idempotencyKey } } });
-      if (earlier) return void res.status(202).location(`/v1/enrollments/${earlier.id}`).json(view(earlier));
-    }
     const body = parseBody(enrollSchema, req.body);
     const [tenant, lead, sequence] = await Promise.all([
       db.tenant.findUniqueOrThrow({ where: { id: tenantId } }),
@@ -73,17 +69,10 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     ]);
     if (!lead) throw notFound('Lead');
     if (!sequence) throw notFound('Sequence');
-    const optOut = await findOptOut(db, tenantId, lead.phone);
-    if (optOut) throw new ApiError(409, 'conflict', 'The lead has opted out of messages', { reason: 'opted_out', optedOutAt: optOut.createdAt.toISOString(), source: optOut.source });
 
-    const outcome = await startEnrollment(tenant, lead, sequence, idempotencyKey).catch((error: unknown) => {
+    const outcome = await startEnrollment(tenant, lead, sequence, idempotencyKey ?? null).catch((error: unknown) => {
       throw asTemporalUnavailable(error) ?? error;
     });
-    if (outcome.kind === 'already_enrolled' && idempotencyKey && outcome.idempotencyKey === idempotencyKey && outcome.enrollmentId) {
-      // The first request with this key started it (and the row came from the workflow): answer as it was answered.
-      const first = await db.enrollment.findUniqueOrThrow({ where: { id: outcome.enrollmentId } });
-      return void res.status(202).location(`/v1/enrollments/${first.id}`).json(view(first));
-    }
     if (outcome.kind === 'already_enrolled') {
       throw new ApiError(409, 'conflict', 'The lead already has a running follow-up', { reason: 'already_enrolled', enrollmentId: outcome.enrollmentId, workflowId: outcome.workflowId });
     }
@@ -149,10 +138,19 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     res.json(await changeRunning(req, (handle) => handle.executeUpdate(skipToStepUpdate, { args: [body] })));
   });
 
-  /** A workflow cancellation: the workflow lets a send in flight finish, then records `cancelled`. */
+  /**
+   * A workflow cancellation: the workflow lets a send in flight finish, then records `cancelled`. The cancel is
+   * recorded first, under the conversation's lock, so from the moment this answers the send gate refuses any step
+   * (even if Temporal is down and the cancellation itself must be retried).
+   */
   router.post('/enrollments/:enrollmentId/cancel', async (req, res) => {
     const enrollment = await findEnrollment(req);
     if (enrollment.status !== 'running') throw new ApiError(409, 'conflict', `The enrollment is ${enrollment.status}, not running`);
+    const { phone } = await db.lead.findUniqueOrThrow({ where: { id: enrollment.leadId } });
+    await db.$transaction(async (tx) => {
+      await lockConversation(tx, enrollment.tenantId, phone);
+      await haltEnrollments(tx, { tenantId: enrollment.tenantId, enrollmentId: enrollment.id }, 'cancelled');
+    });
     try {
       await handleOf(enrollment).cancel();
     } catch (error) {

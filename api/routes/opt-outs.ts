@@ -1,5 +1,6 @@
 import { Router, type Request } from 'express';
 import { z } from 'zod';
+import { lockConversation } from '../../common/conversation.js';
 import type { Db } from '../../common/db.js';
 import type { WebhookMetrics } from '../../common/metrics.js';
 import { findOptOut, phoneHash, recordOptIn, recordOptOut } from '../../common/opt-outs.js';
@@ -36,28 +37,39 @@ export function optOutsRouter({ db, signalRelay, metrics }: { db: Db; signalRela
     res.json({ items: optOuts.map(optOutView), next: optOuts.length === query.limit ? optOuts.at(-1)?.createdAt.toISOString() : null });
   });
 
-  /** An opt-out from another channel: the same registry, consent log and signals as a STOP. */
+  /**
+   * An opt-out from another channel: the same registry, consent log and signals as a STOP. Whether it existed is
+   * read under the conversation's lock, so of concurrent requests exactly one answers 201.
+   */
   router.post('/opt-outs', async (req, res) => {
     const tenantId = tenantOf(req);
     const body = parseBody(addSchema, req.body);
     const phone = await phoneParam(req, body.phone);
-    const existed = Boolean(await findOptOut(db, tenantId, phone));
-    const signalIds = await db.$transaction(async (tx) => {
+    const { existed, optOut, signalIds } = await db.$transaction(async (tx) => {
+      await lockConversation(tx, tenantId, phone);
+      const existed = Boolean(await findOptOut(tx, tenantId, phone));
       await recordOptOut(tx, { tenantId, phone, source: body.source, note: body.note ?? null });
-      return queueSignalsForPhone(tx, tenantId, phone, { signal: signalNames.optOut, payload: { source: body.source } });
+      const signalIds = await queueSignalsForPhone(tx, tenantId, phone, { signal: signalNames.optOut, payload: { source: body.source } });
+      return { existed, optOut: (await findOptOut(tx, tenantId, phone)) as OptOut, signalIds };
     });
     await signalRelay.deliver(signalIds);
     if (!existed) metrics.optOutRecorded(body.source);
-    res.status(existed ? 200 : 201).json(optOutView((await findOptOut(db, tenantId, phone)) as OptOut));
+    res.status(existed ? 200 : 201).json(optOutView(optOut));
   });
 
-  /** Removing an opt-out needs the consent that allows it; the consent log keeps it. */
+  /**
+   * Removing an opt-out needs the consent that allows it; the consent log keeps it. Decided under the conversation's
+   * lock: of concurrent removals one answers 200 and the others 404, logging nothing.
+   */
   router.delete('/opt-outs/:phone', async (req, res) => {
     const tenantId = tenantOf(req);
     const body = parseBody(removeSchema, req.body);
     const phone = await phoneParam(req, req.params.phone);
-    if (!(await findOptOut(db, tenantId, phone))) throw notFound('Opt-out');
-    await recordOptIn(db, { tenantId, phone, source: body.consentSource, note: body.note ?? null });
+    await db.$transaction(async (tx) => {
+      await lockConversation(tx, tenantId, phone);
+      if (!(await findOptOut(tx, tenantId, phone))) throw notFound('Opt-out');
+      await recordOptIn(tx, { tenantId, phone, source: body.consentSource, note: body.note ?? null });
+    });
     res.json({ phone, optedOut: false });
   });
 

@@ -40,6 +40,10 @@ export function sequencesRouter({ db }: { db: Db }): Router {
     const tenantId = tenantOf(req);
     const body = parseBody(createSequenceSchema, req.body);
     const sequence = await db.$transaction(async (tx) => {
+      // Saves of one name take turns on a lock held until commit, so each reads the version the previous one wrote:
+      // concurrent saves get consecutive versions in one pass, where retrying on the unique (tenant, name, version)
+      // violation would need as many rounds as there are writers.
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`sequence-name:${tenantId}:${body.name}`}, 0))`;
       const latest = await tx.sequenceDefinition.findFirst({ where: { tenantId, name: body.name }, orderBy: { version: 'desc' } });
       return tx.sequenceDefinition.create({ data: { tenantId, name: body.name, version: (latest?.version ?? 0) + 1, steps: body.steps } });
     });

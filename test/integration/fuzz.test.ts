@@ -1,11 +1,14 @@
-// Property-based fuzzing of every API and webhook endpoint: whatever arrives, no 5xx, every refusal in the one error
-// shape, and nothing stored from a rejected request. The counts per endpoint are printed (docs/reliability.md).
+// Property-based fuzzing of every API and webhook endpoint: whatever arrives, alone or racing other requests, no 5xx,
+// every refusal in the one error shape, and nothing stored from a rejected request. The counts per endpoint are
+// printed (docs/reliability.md).
+import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import request from 'supertest';
 import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { inboundWebhookPath, publicUrl, statusWebhookPath } from '../../common/config.js';
-import { anytimeSettings, createTenant } from '../support/fixtures.js';
+import { enrollmentViolations } from '../support/enrollment-invariants.js';
+import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { startTestStack, testAuthToken, testPublicBaseUrl, type TestStack } from '../support/stack.js';
 
 let stack: TestStack;
@@ -49,9 +52,8 @@ const fields = (names: string[]) => fc.dictionary(fc.constantFrom(...names, 'ext
 /** Sent as raw text with a JSON content type: valid JSON of any shape, or not JSON at all. */
 const anyBody = fc.oneof(fc.jsonValue({ maxDepth: 2 }).map((value) => JSON.stringify(value)), fc.string(), fc.constant(''));
 
-async function check(name: string, send: () => Promise<request.Response>): Promise<void> {
-  const before = await footprint();
-  const response = await send();
+/** Counts the answer and checks it: no 5xx, and a refusal in the one error shape without internals. */
+function expectAnswered(name: string, response: request.Response): void {
   const entry = (tried[name] ??= { requests: 0, rejected: 0 });
   entry.requests += 1;
   expect(response.status, `${name} answered ${response.status}: ${response.text.slice(0, 300)}`).toBeLessThan(500);
@@ -59,8 +61,14 @@ async function check(name: string, send: () => Promise<request.Response>): Promi
     entry.rejected += 1;
     if (response.type === 'application/json') expect(response.body.error).toMatchObject({ code: expect.any(String), message: expect.any(String) });
     expect(response.text).not.toMatch(/at .+\.(ts|js):\d+|prisma|SELECT|INSERT/i);
-    expect(await footprint()).toEqual(before);
   }
+}
+
+async function check(name: string, send: () => Promise<request.Response>): Promise<void> {
+  const before = await footprint();
+  const response = await send();
+  expectAnswered(name, response);
+  if (response.status >= 400) expect(await footprint()).toEqual(before);
 }
 
 /** CI runs a short pass; FUZZ_RUNS=500 npx vitest run test/integration/fuzz.test.ts is the documented long one. */
@@ -135,5 +143,65 @@ describe('fuzzing: no 5xx, one error shape, nothing stored from a rejection', ()
       }),
       runs,
     );
+  });
+});
+
+/**
+ * Requests that contend for one thing (a lead's phone, a sequence name, an Idempotency-Key, an opt-out, a running
+ * enrollment) fired at once: each answers 2xx or 4xx in the one error shape, and afterwards the rows and the
+ * workflows agree. Kept to a few runs: each one starts workflows on the dev server.
+ */
+describe('concurrent fuzzing: racing requests answer 2xx/4xx and leave consistent state', () => {
+  const racingName = 'racing';
+  const kinds = ['lead', 'sequence', 'enroll', 'enroll-without-key', 'opt-out', 'opt-in', 'cancel'] as const;
+  type Command = [kind: (typeof kinds)[number], leadIndex: number, pick: number];
+  const commands = fc.array(fc.tuple(fc.constantFrom(...kinds), fc.nat(1), fc.nat()), { minLength: 2, maxLength: 6 });
+  const concurrentRuns = { numRuns: Number(process.env.FUZZ_CONCURRENT_RUNS ?? 15) };
+
+  it('leads, sequences, enrollments with one Idempotency-Key, opt-outs and cancels', async () => {
+    const own = await createTenant(stack.db, anytimeSettings);
+    const tenant = own.tenant.id;
+    const sequence = await request(stack.app).post('/v1/sequences').set(own.auth).send({ name: 'racing-enrollments', steps: [{ delaySeconds: 3600, template: 'later' }] });
+    const enrolled: string[] = [];
+    const newLead = async () => {
+      const phone = randomUkMobile();
+      const lead = await request(stack.app).post('/v1/leads').set(own.auth).send({ phone: phone.national });
+      return { id: lead.body.id as string, phone: phone.e164 };
+    };
+    let round = 0;
+
+    await fc.assert(
+      fc.asyncProperty(commands, async (batch: Command[]) => {
+        round += 1;
+        const leads = [await newLead(), await newLead()] as const;
+        const key = `race-${round}`;
+        const contestedPhone = randomUkMobile().national;
+        const send = ([kind, leadIndex, pick]: Command): [string, request.Test] => {
+          const api = request(stack.app);
+          const lead = leads[leadIndex as 0 | 1];
+          const enrollment = { leadId: lead.id, sequenceId: sequence.body.id };
+          if (kind === 'lead') return ['POST /v1/leads', api.post('/v1/leads').set(own.auth).send({ phone: contestedPhone })];
+          if (kind === 'sequence') return ['POST /v1/sequences', api.post('/v1/sequences').set(own.auth).send({ name: racingName, steps: [{ delaySeconds: pick % 100, template: 'v' }] })];
+          if (kind === 'enroll') return ['POST /v1/enrollments (one key)', api.post('/v1/enrollments').set(own.auth).set('Idempotency-Key', key).send(enrollment)];
+          if (kind === 'enroll-without-key') return ['POST /v1/enrollments', api.post('/v1/enrollments').set(own.auth).send(enrollment)];
+          if (kind === 'opt-out') return ['POST /v1/opt-outs', api.post('/v1/opt-outs').set(own.auth).send({ phone: leads[0].phone })];
+          if (kind === 'opt-in') return ['DELETE /v1/opt-outs/:phone', api.delete(`/v1/opt-outs/${encodeURIComponent(leads[0].phone)}`).set(own.auth).send({ consentSource: 'fuzz' })];
+          const id = enrolled.length ? enrolled[pick % enrolled.length] : randomUUID();
+          return ['POST /v1/enrollments/:id/cancel', api.post(`/v1/enrollments/${id}/cancel`).set(own.auth)];
+        };
+        const sent = batch.map(send);
+        const answers = await Promise.all(sent.map(([, call]) => call));
+        answers.forEach((answer, i) => expectAnswered(`concurrent ${sent[i]?.[0]}`, answer));
+        answers.forEach((answer, i) => batch[i]?.[0].startsWith('enroll') && answer.status === 202 && enrolled.push(answer.body.id));
+
+        const versions = await stack.db.sequenceDefinition.findMany({ where: { tenantId: tenant, name: racingName }, orderBy: { version: 'asc' }, select: { version: true } });
+        expect(versions.map(({ version }) => version)).toEqual(versions.map((_, i) => i + 1));
+        expect(await enrollmentViolations(stack.db, stack.client, tenant, leads.map((lead) => lead.id))).toEqual([]);
+      }),
+      concurrentRuns,
+    );
+
+    const running = await stack.db.enrollment.findMany({ where: { tenantId: tenant, status: 'running' }, select: { workflowId: true } });
+    await Promise.all(running.map(({ workflowId }) => stack.client.workflow.getHandle(workflowId).terminate('fuzz cleanup').catch(() => undefined)));
   });
 });
