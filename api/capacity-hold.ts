@@ -1,6 +1,7 @@
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { capacityWaitType, type CapacityWait } from '../common/capacity/gate.js';
 import type { HoldReason } from '../activities/send-step-message.types.js';
+import type { LeadFollowUpState } from '../workflows/lead-follow-up.types.js';
 
 /** A send held back for sending capacity: why, until when, and when Temporal runs its next attempt. */
 export interface CapacityHold {
@@ -44,4 +45,9 @@ export function capacityHoldOf(pendingActivities: readonly PendingActivity[] | n
     };
   }
   return null;
+}
+
+/** A held send as the workflow itself shows it (runs with the send gate's holds): no activity attempt is pending. */
+export function capacityHoldOfState(hold: NonNullable<LeadFollowUpState['hold']>): CapacityHold {
+  return { reason: hold.reason, until: hold.until, detail: hold.detail, attempt: 0, nextAttemptAt: hold.retryAt };
 }

@@ -6,7 +6,7 @@ import type { Db } from '../../common/db.js';
 import type { Enrollment } from '../../generated/prisma/client.js';
 import { pauseUpdate, resumeUpdate, skipToStepUpdate, statusQuery, type LeadFollowUpState } from '../../workflows/lead-follow-up.types.js';
 import { tenantOf } from '../auth.js';
-import { capacityHoldOf, type CapacityHold } from '../capacity-hold.js';
+import { capacityHoldOf, capacityHoldOfState, type CapacityHold } from '../capacity-hold.js';
 import { createEnrollmentStarter } from '../enrollment-starter.js';
 import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
 import { idParam } from '../params.js';
@@ -93,19 +93,18 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
   router.get('/enrollments/:enrollmentId', async (req, res) => {
     const enrollment = await findEnrollment(req);
     const handle = handleOf(enrollment);
-    const [live, capacityHold] = await Promise.all([
-      handle.query(statusQuery).then(
-        (state): { live: LeadFollowUpState | null; liveError?: string } => ({ live: state }),
-        (error: unknown) => ({ live: null, liveError: asTemporalUnavailable(error) ? 'temporal_unavailable' : 'query_failed' }),
-      ),
-      capacityHoldFor(enrollment, handle),
-    ]);
+    const live = await handle.query(statusQuery).then(
+      (state): { live: LeadFollowUpState | null; liveError?: string } => ({ live: state }),
+      (error: unknown) => ({ live: null, liveError: asTemporalUnavailable(error) ? 'temporal_unavailable' : 'query_failed' }),
+    );
+    const capacityHold = live.live?.hold ? capacityHoldOfState(live.live.hold) : await capacityHoldFor(enrollment, handle);
     res.json({ ...view(enrollment), ...live, ...(capacityHold === undefined ? {} : { capacityHold }) });
   });
 
   /**
-   * A send waiting for sending capacity is a pending activity retried later (activities/send-message.ts), visible
-   * only in the workflow's description. Undefined when that cannot be read: the row and the query answer anyway.
+   * A send held by the send gate shows in the workflow's own state (above). Runs from before the gate's holds wait in
+   * a pending activity retried later, visible only in the workflow's description. Undefined when that cannot be read:
+   * the row and the query answer anyway.
    */
   async function capacityHoldFor(enrollment: Enrollment, handle: WorkflowHandle): Promise<CapacityHold | null | undefined> {
     if (enrollment.status !== 'running') return null;

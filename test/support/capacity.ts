@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import type { Express } from 'express';
 import request from 'supertest';
 import { expect } from 'vitest';
-import { capacityHoldOf, type CapacityHold } from '../../api/capacity-hold.js';
+import { capacityHoldOf, capacityHoldOfState, type CapacityHold } from '../../api/capacity-hold.js';
 import { globalScope } from '../../common/capacity/pauses.js';
 import type { Db } from '../../common/db.js';
 import type { Prisma } from '../../generated/prisma/client.js';
@@ -37,7 +37,7 @@ export const createsFrom = (fake: TwilioFake, sender: string): CreateCall[] => f
 export async function capacityWaitOf(temporal: Client, workflowId: string): Promise<CapacityHold | null> {
   const handle = temporal.workflow.getHandle(workflowId);
   const { hold } = await handle.query(statusQuery);
-  if (hold) return { reason: hold.reason, until: hold.until, detail: hold.detail, attempt: 0, nextAttemptAt: hold.retryAt };
+  if (hold) return capacityHoldOfState(hold);
   return capacityHoldOf((await handle.describe()).raw.pendingActivities);
 }
 
