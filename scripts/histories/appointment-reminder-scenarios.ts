@@ -2,13 +2,18 @@ import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { appointmentReminder } from '../../workflows/appointment-reminder.js';
 import { appointmentReminderWorkflowId, appointmentReminderWorkflowType, cancelUpdate, rescheduleUpdate, statusQuery } from '../../workflows/appointment-reminder.types.js';
-import { scenarioLeadName, type Scenario, type ScenarioContext } from './lead-follow-up-scenarios.js';
+import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
+import { eventually, startFollowUp, tenantAndLead, type Scenario, type ScenarioContext } from './lead-follow-up-scenarios.js';
 
 /** An appointment `startsInSeconds` away with reminders at the given offsets: real time, so everything is short. */
-async function book(context: ScenarioContext, startsInSeconds: number, reminderOffsetsSeconds: number[]): Promise<WorkflowHandle<typeof appointmentReminder>> {
-  const { db, client, taskQueue } = context;
-  const tenant = await db.tenant.create({ data: { name: `history-${randomUUID()}`, businessName: 'Acme Dental' } });
-  const lead = await db.lead.create({ data: { tenantId: tenant.id, phone: `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`, firstName: scenarioLeadName, timeZone: 'Europe/London' } });
+async function book(
+  context: ScenarioContext,
+  startsInSeconds: number,
+  reminderOffsetsSeconds: number[],
+  owner?: Awaited<ReturnType<typeof tenantAndLead>>,
+): Promise<WorkflowHandle<typeof appointmentReminder>> {
+  const { client, taskQueue } = context;
+  const { tenant, lead } = owner ?? (await tenantAndLead(context));
   const appointmentId = randomUUID();
   return client.workflow.start<typeof appointmentReminder>(appointmentReminderWorkflowType, {
     taskQueue,
@@ -30,12 +35,8 @@ async function book(context: ScenarioContext, startsInSeconds: number, reminderO
   });
 }
 
-const untilConfirmed = async (handle: WorkflowHandle<typeof appointmentReminder>) => {
-  for (let tries = 0; (await handle.query(statusQuery)).confirmation === 'pending'; tries += 1) {
-    if (tries > 100) throw new Error(`${handle.workflowId} sent no confirmation`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-};
+const untilConfirmed = (handle: WorkflowHandle<typeof appointmentReminder>) =>
+  eventually(async () => (await handle.query(statusQuery)).confirmation !== 'pending', `${handle.workflowId} to send its confirmation`);
 
 export const appointmentReminderScenarios: Scenario[] = [
   {
@@ -71,6 +72,34 @@ export const appointmentReminderScenarios: Scenario[] = [
     async run(context) {
       const handle = await book(context, 86_400 * 2, [86_400, 3600]);
       await untilConfirmed(handle);
+      return handle.workflowId;
+    },
+  },
+  {
+    // Recorded with patch booking-ends-lead-follow-ups: a booking that names no follow-up still ends the lead's.
+    name: 'booking-ends-lead-follow-up',
+    async run(context) {
+      const owner = await tenantAndLead(context);
+      const followUp = await startFollowUp(context, [{ delaySeconds: 3600, template: 'Still interested?' }], owner);
+      await eventually(async () => context.db.enrollment.findFirst({ where: { workflowId: followUp.workflowId } }), 'the follow-up to record itself');
+      const handle = await book(context, 86_400 * 2, [86_400], owner);
+      await followUp.result();
+      await untilConfirmed(handle);
+      return handle.workflowId;
+    },
+  },
+  {
+    // Recorded with patch send-gate-holds: the reminder is held by the kill switch, and a cancel ends the wait.
+    name: 'reminder-held-then-cancelled',
+    async run(context) {
+      const owner = await tenantAndLead(context);
+      const handle = await book(context, 3600, [3597], owner);
+      await untilConfirmed(handle);
+      await pauseSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+      await eventually(async () => context.db.message.findFirst({ where: { tenantId: owner.tenant.id, heldReason: 'kill_switch' } }), 'the reminder to be held');
+      await handle.executeUpdate(cancelUpdate, { args: [{ notify: false, reason: 'lead called' }] });
+      await handle.result();
+      await resumeSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
       return handle.workflowId;
     },
   },

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { workflowInput } from '../../api/enrollment-starter.js';
+import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import type { Db } from '../../common/db.js';
 import type { leadFollowUp } from '../../workflows/lead-follow-up.js';
 import {
@@ -32,21 +33,42 @@ export interface Scenario {
 /** The name every scenario's lead has: the redaction replaces it in the captured history. */
 export const scenarioLeadName = 'Ada';
 
-async function start(context: ScenarioContext, steps: SequenceStep[], overrides: Partial<LeadFollowUpInput> = {}, window = { windowStart: '00:00', windowEnd: '24:00' }): Promise<WorkflowHandle<typeof leadFollowUp>> {
-  const { db, client, taskQueue } = context;
+/** A tenant (open all day unless `window` says otherwise, no gap) and its lead. */
+export async function tenantAndLead({ db }: ScenarioContext, window = { windowStart: '00:00', windowEnd: '24:00' }) {
   const tenant = await db.tenant.create({ data: { name: `history-${randomUUID()}`, businessName: 'Acme Dental', ...window, minGapSeconds: 0 } });
   const lead = await db.lead.create({ data: { tenantId: tenant.id, phone: `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`, firstName: scenarioLeadName, timeZone: 'Europe/London' } });
+  return { tenant, lead };
+}
+
+export async function startFollowUp(
+  context: ScenarioContext,
+  steps: SequenceStep[],
+  owner: Awaited<ReturnType<typeof tenantAndLead>>,
+  overrides: Partial<LeadFollowUpInput> = {},
+): Promise<WorkflowHandle<typeof leadFollowUp>> {
+  const { db, client, taskQueue } = context;
+  const { tenant, lead } = owner;
   const sequence = await db.sequenceDefinition.create({ data: { tenantId: tenant.id, name: 'history', version: 1, steps: steps as object[] } });
   const input = { ...workflowInput(tenant, lead, sequence, randomUUID()), ...overrides };
   return client.workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, { taskQueue, workflowId: leadFollowUpWorkflowId(tenant.id, lead.id), args: [input] });
 }
 
-const untilSent = async (handle: WorkflowHandle<typeof leadFollowUp>, count: number) => {
-  for (let tries = 0; (await handle.query(statusQuery)).messagesSent < count; tries += 1) {
-    if (tries > 100) throw new Error(`${handle.workflowId} did not send ${count} messages`);
+async function start(context: ScenarioContext, steps: SequenceStep[], overrides: Partial<LeadFollowUpInput> = {}, window = { windowStart: '00:00', windowEnd: '24:00' }): Promise<WorkflowHandle<typeof leadFollowUp>> {
+  return startFollowUp(context, steps, await tenantAndLead(context, window), overrides);
+}
+
+/** Polls `probe` every 100 ms, for 10 s at most. */
+export async function eventually<T>(probe: () => Promise<T | null | undefined | false>, what: string): Promise<T> {
+  for (let tries = 0; tries <= 100; tries += 1) {
+    const value = await probe();
+    if (value) return value;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
-};
+  throw new Error(`never: ${what}`);
+}
+
+const untilSent = (handle: WorkflowHandle<typeof leadFollowUp>, count: number) =>
+  eventually(async () => (await handle.query(statusQuery)).messagesSent >= count, `${handle.workflowId} to send ${count} messages`);
 /** A one-hour window two hours from now, in the lead's zone (Europe/London): closed whenever this runs. */
 function windowClosedNow(): { windowStart: string; windowEnd: string } {
   const hour = Number(new Intl.DateTimeFormat('en-GB', { hour: '2-digit', hourCycle: 'h23', timeZone: 'Europe/London' }).format(new Date()));
@@ -125,4 +147,31 @@ export const leadFollowUpScenarios: Scenario[] = [
       return handle.workflowId;
     },
   },
+  {
+    // Recorded with the send gate's holds (patch send-gate-holds): the step is held by the kill switch, then goes.
+    name: 'held-by-kill-switch',
+    async run(context) {
+      const owner = await tenantAndLead(context);
+      await pauseSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+      const handle = await startFollowUp(context, [first], owner);
+      await eventually(async () => (await handle.query(statusQuery)).hold, 'a hold');
+      await resumeSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+      await handle.result();
+      return handle.workflowId;
+    },
+  },
+  {
+    // A reply recorded in PostgreSQL whose signal never came: the send gate refuses the step and the run closes.
+    name: 'halted-by-send-gate',
+    async run(context) {
+      const handle = await start(context, [{ ...first, delaySeconds: 2 }]);
+      const { enrollmentId } = await enrollmentOf(context, handle.workflowId);
+      await context.db.enrollment.update({ where: { id: enrollmentId }, data: { haltedAt: new Date(), haltedBy: 'replied' } });
+      await handle.result();
+      return handle.workflowId;
+    },
+  },
 ];
+
+const enrollmentOf = (context: ScenarioContext, workflowId: string) =>
+  eventually(async () => (await context.db.enrollment.findFirst({ where: { workflowId }, select: { id: true } }))?.id, 'the enrollment row').then((enrollmentId) => ({ enrollmentId }));
