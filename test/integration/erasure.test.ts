@@ -45,6 +45,18 @@ async function leadInConversation() {
 }
 
 /**
+ * A booking ends the lead's running follow-up as booked: this enrolls the lead again (one step an hour away) once the
+ * first has closed, for a follow-up that is running when the lead is erased.
+ */
+async function enrolledAgain(auth: Record<string, string>, leadId: string, first: { id: string }) {
+  await until(async () => (await db.enrollment.findFirst({ where: { id: first.id, status: 'booked' } })) ?? null, 'the booking to end the first follow-up');
+  const sequence = await request(app).post('/v1/sequences').set(auth).send({ name: `seq-${randomUUID()}`, steps: [{ delaySeconds: 3600, template: 'Any questions?' }] });
+  const enrollment = await request(app).post('/v1/enrollments').set(auth).send({ leadId, sequenceId: sequence.body.id });
+  expect(enrollment.status).toBe(202);
+  return enrollment.body as { id: string; workflowId: string; runId: string };
+}
+
+/**
  * Until the reminder workflow has sent its confirmation and recorded it, so it sleeps till the first reminder. A
  * workflow still recording its progress would write `scheduled` over the erasure's `cancelled` (see the report).
  */
@@ -55,9 +67,10 @@ async function confirmed(workflowId: string) {
 
 describe('erasing a lead', () => {
   it('halts its follow-up, cancels its appointment without a text and scrubs it, refuses it new business, and keeps it opted out under a keyed hash', async () => {
-    const { tenantId, auth, phone, leadId, enrollment } = await leadInConversation();
+    const { tenantId, auth, phone, leadId, enrollment: first } = await leadInConversation();
     const booked = await request(app).post('/v1/appointments').set(auth).send({ leadId, startsAt: inDays(2), location: 'Surgery 2', notes: 'Nervous about needles' });
     expect(booked.status).toBe(201);
+    const enrollment = await enrolledAgain(auth, leadId, first);
     await confirmed(booked.body.workflowId);
 
     const erased = await request(app).delete(`/v1/leads/${leadId}`).set(auth);
@@ -91,9 +104,10 @@ describe('erasing a lead', () => {
   });
 
   it('still erases while Temporal is unreachable: the rows say halted and cancelled, and the queued opt-out reaches the follow-up later', async () => {
-    const { tenantId, auth, phone, leadId, enrollment } = await leadInConversation();
+    const { tenantId, auth, phone, leadId, enrollment: first } = await leadInConversation();
     const booked = await request(app).post('/v1/appointments').set(auth).send({ leadId, startsAt: inDays(2), notes: 'Nervous about needles' });
     expect(booked.status).toBe(201);
+    const enrollment = await enrolledAgain(auth, leadId, first);
     // With Temporal down no workflow makes progress either: this one sleeps till its first reminder.
     await confirmed(booked.body.workflowId);
     const offlineClient = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500 }) });

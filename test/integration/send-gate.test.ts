@@ -14,6 +14,7 @@ import type { Db } from '../../common/db.js';
 import { findOptOut, recordOptOut } from '../../common/opt-outs.js';
 import { anytimeSettings, createTenant, randomUkMobile, testDb } from '../support/fixtures.js';
 import { startTwilioFake, type TwilioFake } from '../support/twilio-fake.js';
+import { until } from '../support/wait.js';
 
 let db: Db;
 let fake: TwilioFake;
@@ -44,13 +45,16 @@ async function leadWithEnrollments(count: number, timeZone = 'Europe/London') {
   return { tenant, lead, phone, inputs };
 }
 
-const attempt = (number: number, input: SendStepMessageInput) => new MockActivityEnvironment({ attempt: number }).run(sendStepMessage, input);
+/** As Temporal would run it: the workflow sets schedule-to-close to the step's deadline, an hour here. */
+const attempt = (number: number, input: SendStepMessageInput) =>
+  new MockActivityEnvironment({ attempt: number, scheduleToCloseTimeoutMs: 3_600_000, scheduledTimestampMs: Date.now() }).run(sendStepMessage, input);
 
 describe('a STOP racing sends to the same phone', () => {
   it('every create call that happened was claimed before the STOP committed; every other send ends opted out', async () => {
     const { tenant, phone, inputs } = await leadWithEnrollments(50);
     const sends = Promise.all(inputs.map((input) => attempt(1, input)));
-    await new Promise((resolve) => setTimeout(resolve, 15));
+    // The STOP lands once sends are going out, while the rest are still on their way to the gate.
+    await until(() => fake.createCallsTo(phone) > 0 || null, 'the first create call', 10_000);
     await db.$transaction((tx) => recordOptOut(tx, { tenantId: tenant.id, phone, source: 'inbound_keyword' }));
     const optOut = await findOptOut(db, tenant.id, phone);
     const outcomes = (await sends) as SendStepMessageResult[];
@@ -63,6 +67,7 @@ describe('a STOP racing sends to the same phone', () => {
     expect(rows.filter((row) => row.twilioSid === null).every((row) => row.status === 'skipped' && row.skipReason === 'opted_out')).toBe(true);
     expect(outcomes.filter((outcome) => outcome.outcome === 'sent')).toHaveLength(created.length);
     expect(outcomes.filter((outcome) => outcome.outcome === 'opted_out')).toHaveLength(50 - created.length);
+    expect(created.length).toBeGreaterThan(0);
     process.stdout.write(`STOP racing 50 sends: ${created.length} claimed and sent before it, ${50 - created.length} refused\n`);
   });
 });
