@@ -17,6 +17,7 @@ import type { Activities } from '../activities/index.js';
 import { recordActivityOptions, sendActivityOptions } from './activity-options.js';
 import type { AppointmentMessage, SendAppointmentMessageResult } from '../activities/reminders.js';
 import {
+  cancelledThroughTheApi,
   cancelUpdate,
   rescheduleUpdate,
   statusQuery,
@@ -162,7 +163,7 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
         moveTo = null;
       }
       if (cancel) {
-        close('cancelled', cancel.reason ?? 'cancelled through the API');
+        close('cancelled', cancel.reason ?? cancelledThroughTheApi);
         const notice = cancel.notify ? await send({ kind: 'cancellation' }, new Date(state.startsAt)) : 'off';
         state.cancellationNotice = notice === 'interrupted' ? 'skipped' : notice;
         break;

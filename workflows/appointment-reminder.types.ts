@@ -67,6 +67,9 @@ export interface CancelUpdateInput {
   reason: string | null;
 }
 
+/** The closed reason of an appointment cancelled through the API without a reason of its own. */
+export const cancelledThroughTheApi = 'cancelled through the API';
+
 /** Failure types of refused updates, so callers can tell a bad request from a finished appointment. */
 export const updateRefusals = { notScheduled: 'AppointmentNotScheduled', invalidStart: 'InvalidStartTime' } as const;
 

@@ -5,8 +5,10 @@ import { DateTime } from 'luxon';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
 import { isKnownTimeZone } from '../../common/phone.js';
-import type { Appointment } from '../../generated/prisma/client.js';
+import { lockConversation } from '../../common/conversation.js';
+import type { Appointment, Prisma } from '../../generated/prisma/client.js';
 import {
+  cancelledThroughTheApi,
   cancelUpdate,
   rescheduleUpdate,
   statusQuery,
@@ -99,10 +101,20 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
   };
   const handleOf = (appointment: Appointment): WorkflowHandle => temporal.workflow.getHandle(appointment.workflowId, appointment.runId ?? undefined);
 
-  /** Reschedule and cancel are updates the workflow validates; a refusal changes nothing. The answer shows the result. */
-  async function change(appointment: Appointment, update: (handle: WorkflowHandle) => Promise<AppointmentReminderState>) {
+  /**
+   * Reschedule and cancel are updates the workflow validates; a refusal changes nothing. Once the workflow accepted
+   * one, the row says so at once (under the conversation's lock), so the send gate refuses a message for the old start,
+   * or a reminder of a cancelled appointment, even one a Twilio retry holds up before the workflow can record the change.
+   * The answer shows the result.
+   */
+  async function change(appointment: Appointment, update: (handle: WorkflowHandle) => Promise<AppointmentReminderState>, accepted: Prisma.AppointmentUpdateManyMutationInput) {
     try {
       const live = await temporal.connection.withDeadline(Date.now() + updateDeadlineMs, () => update(handleOf(appointment)));
+      await db.$transaction(async (tx) => {
+        const { phone } = await tx.lead.findUniqueOrThrow({ where: { id: appointment.leadId }, select: { phone: true } });
+        await lockConversation(tx, appointment.tenantId, phone);
+        await tx.appointment.updateMany({ where: { id: appointment.id, status: 'scheduled' }, data: accepted });
+      });
       return { ...view(await db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })), live };
     } catch (error) {
       if (error instanceof WorkflowUpdateFailedError) {
@@ -191,7 +203,7 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     const body = parseBody(rescheduleSchema, req.body);
     // Whether it is past is the workflow's call: its clock is the one the timers run on.
     const startsAt = startFrom(body.startsAt, appointment.timeZone);
-    res.json(await change(appointment, (handle) => handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt: startsAt.toISOString() }] })));
+    res.json(await change(appointment, (handle) => handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt: startsAt.toISOString() }] }), { startsAt }));
   });
 
   /** The tenant's setting, as it is now, decides whether the lead is told. */
@@ -199,7 +211,14 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     const appointment = await findAppointment(req);
     const body = parseBody(cancelSchema, req.body);
     const tenant = await db.tenant.findUniqueOrThrow({ where: { id: appointment.tenantId } });
-    res.json(await change(appointment, (handle) => handle.executeUpdate(cancelUpdate, { args: [{ notify: tenant.sendCancellationNotice, reason: body.reason ?? null }] })));
+    const reason = body.reason ?? null;
+    res.json(
+      await change(appointment, (handle) => handle.executeUpdate(cancelUpdate, { args: [{ notify: tenant.sendCancellationNotice, reason }] }), {
+        status: 'cancelled',
+        closedReason: reason ?? cancelledThroughTheApi,
+        closedAt: new Date(),
+      }),
+    );
   });
 
   return router;

@@ -149,6 +149,28 @@ describe('an appointment moved or cancelled while its reminder is held', () => {
   });
 });
 
+describe('an appointment moved while its reminder waits on a Twilio retry', () => {
+  it('the retry after the move is refused by the send gate: no reminder for the old start goes out', async () => {
+    stack = await startTestStack();
+    const running = stack;
+    const lead = await enrolled(running, {}, 3600);
+    const booking = await request(running.app)
+      .post('/v1/appointments')
+      .set(lead.auth)
+      .send({ leadId: lead.leadId, startsAt: new Date(Date.now() + 120_000).toISOString(), reminderOffsetsSeconds: [115] });
+    expect(booking.status).toBe(201);
+    await until(() => running.fake.createCallsTo(lead.phone) === 1 || null, 'the confirmation');
+    // Twilio answers the reminder's create calls 503 ("maybe sent": the retry asks Twilio first, then goes through the gate).
+    running.fake.inject({ kind: 'http', status: 503 }, { to: lead.phone, times: 2 });
+    await until(() => running.fake.calls.some((call) => call.to === lead.phone && call.outcome === 'error') || null, 'the reminder’s failed create call', 20_000);
+    const moved = await request(running.app).post(`/v1/appointments/${booking.body.id}/reschedule`).set(lead.auth).send({ startsAt: new Date(Date.now() + 3 * 86_400_000).toISOString() });
+    expect(moved.status).toBe(200);
+    await until(() => running.db.message.findFirst({ where: { appointmentId: booking.body.id, skipReason: 'appointment_moved' } }), 'the retried reminder to be refused', 20_000);
+    const created = running.fake.calls.filter((call) => call.to === lead.phone && call.outcome === 'created');
+    expect(created.map((call) => call.body)).toEqual([expect.stringMatching(/is booked/)]);
+  });
+});
+
 describe('per-lead caps across enrollments', () => {
   it('a second sequence enrolled right after the first completed waits for the minimum gap', async () => {
     stack = await startTestStack();
