@@ -87,10 +87,11 @@ export function createSendGate({ db }: { db: Db }) {
    * Decides under the conversation's lock and, when the message may go, claims it for `attempt` in the same
    * transaction. Only a claimed message is ever handed to Twilio, and only by the attempt that claimed it.
    */
-  async function claim(messageId: string, attempt: number, subject: GateSubject): Promise<GateDecision> {
+  async function claim(row: Pick<Message, 'id' | 'tenantId' | 'toPhone'>, attempt: number, subject: GateSubject): Promise<GateDecision> {
+    const messageId = row.id;
     return db.$transaction(async (tx) => {
-      const head = await tx.message.findUniqueOrThrow({ where: { id: messageId }, select: { tenantId: true, toPhone: true } });
-      await lockConversation(tx, head.tenantId, head.toPhone);
+      await lockConversation(tx, row.tenantId, row.toPhone);
+      // Read again under the lock: another attempt may have claimed it since the caller looked.
       const message = await tx.message.findUniqueOrThrow({ where: { id: messageId } });
       const now = new Date();
       if (isClaimLive(message, attempt, now)) return { kind: 'claimed_elsewhere', attempt: message.claimedAttempt, claimedAt: message.claimedAt ?? now };

@@ -277,7 +277,7 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
     });
     if (!reserved.ok) return hold(row, reserved.wait, message, deadline);
 
-    const verdict = await gate.claim(row.id, attempt, message.subject);
+    const verdict = await gate.claim(row, attempt, message.subject);
     if (verdict.kind === 'stop') return refuse(row, verdict.reason);
     if (verdict.kind === 'claimed_elsewhere') {
       await db.$transaction((tx) => releaseReservation(tx, row.id));
