@@ -3,19 +3,15 @@
 import { randomUUID } from 'node:crypto';
 import { WorkflowFailedError } from '@temporalio/client';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { enrollmentRequestHash, workflowInput } from '../../api/enrollment-starter.js';
 import type { leadFollowUp } from '../../workflows/lead-follow-up.js';
 import { leadFollowUpWorkflowId, leadFollowUpWorkflowType } from '../../workflows/lead-follow-up.types.js';
 import { enrollmentViolations, settledFollowUp } from '../support/enrollment-invariants.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
-import { startTestStack, type TestStack } from '../support/stack.js';
+import { stackForFile } from '../support/stack.js';
 
-let stack: TestStack;
-beforeAll(async () => {
-  stack = await startTestStack();
-});
-afterAll(() => stack?.stop());
+const stack = stackForFile();
 
 const api = () => request(stack.app);
 type Auth = Record<string, string>;

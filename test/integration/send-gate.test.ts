@@ -2,44 +2,24 @@
 // the loopback fake: a STOP racing sends, overlapping attempts, the daily cap across enrollments, reconciliation first.
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DateTime } from 'luxon';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createSendGate } from '../../activities/send-gate.js';
-import { createSendStepMessage } from '../../activities/send-step-message.js';
+import { describe, expect, it } from 'vitest';
 import type { SendStepMessageInput, SendStepMessageResult } from '../../activities/send-step-message.types.js';
-import { createTwilioSender } from '../../activities/sms-sender.js';
-import { createTwilioClient } from '../../activities/twilio-client.js';
-import { createCapacityGate } from '../../common/capacity/gate.js';
-import { roomyCapacity } from '../../common/capacity/settings.js';
-import type { Db } from '../../common/db.js';
 import { findOptOut, recordOptOut } from '../../common/opt-outs.js';
-import { anytimeSettings, createTenant, randomUkMobile, testDb } from '../support/fixtures.js';
-import { startTwilioFake, type TwilioFake } from '../support/twilio-fake.js';
+import { sendCoreForFile } from '../support/send-core.js';
+import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { until } from '../support/wait.js';
 
-let db: Db;
-let fake: TwilioFake;
-let sendStepMessage: ReturnType<typeof createSendStepMessage>;
-
-beforeAll(async () => {
-  db = testDb();
-  fake = await startTwilioFake();
-  const client = createTwilioClient({ accountSid: `AC${'5'.repeat(32)}`, authToken: 'test-auth-token-0123456789', apiBaseUrl: fake.url, timeoutMs: 5000 });
-  sendStepMessage = createSendStepMessage({ db, sender: createTwilioSender(client, { from: '+15005550006' }), capacity: createCapacityGate({ db, settings: roomyCapacity }), gate: createSendGate({ db }) });
-});
-afterAll(async () => {
-  await Promise.all([fake?.close(), db?.$disconnect()]);
-});
-beforeEach(() => fake.reset());
+const core = sendCoreForFile({ twilioTimeoutMs: 5000 });
 
 /** A lead with `count` running enrollments (rows only: the activity is what is under test). */
 async function leadWithEnrollments(count: number, timeZone = 'Europe/London') {
-  const { tenant } = await createTenant(db, anytimeSettings);
+  const { tenant } = await createTenant(core.db, anytimeSettings);
   const phone = randomUkMobile().e164;
-  const lead = await db.lead.create({ data: { tenantId: tenant.id, phone, firstName: 'Ada', timeZone } });
-  const sequence = await db.sequenceDefinition.create({ data: { tenantId: tenant.id, name: 's', version: 1, steps: [] } });
+  const lead = await core.db.lead.create({ data: { tenantId: tenant.id, phone, firstName: 'Ada', timeZone } });
+  const sequence = await core.db.sequenceDefinition.create({ data: { tenantId: tenant.id, name: 's', version: 1, steps: [] } });
   const inputs: SendStepMessageInput[] = [];
   for (let i = 0; i < count; i += 1) {
-    const row = await db.enrollment.create({ data: { tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId: `followup:${tenant.id}:${lead.id}:${i}` } });
+    const row = await core.db.enrollment.create({ data: { tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId: `followup:${tenant.id}:${lead.id}:${i}` } });
     inputs.push({ tenantId: tenant.id, leadId: lead.id, enrollmentId: row.id, step: 0, template: `Hi {{firstName}} (${i})`, notAfter: new Date(Date.now() + 3_600_000).toISOString(), holdAsResult: true });
   }
   return { tenant, lead, phone, inputs };
@@ -47,20 +27,20 @@ async function leadWithEnrollments(count: number, timeZone = 'Europe/London') {
 
 /** As Temporal would run it: the workflow sets schedule-to-close to the step's deadline, an hour here. */
 const attempt = (number: number, input: SendStepMessageInput) =>
-  new MockActivityEnvironment({ attempt: number, scheduleToCloseTimeoutMs: 3_600_000, scheduledTimestampMs: Date.now() }).run(sendStepMessage, input);
+  new MockActivityEnvironment({ attempt: number, scheduleToCloseTimeoutMs: 3_600_000, scheduledTimestampMs: Date.now() }).run(core.sendStepMessage, input);
 
 describe('a STOP racing sends to the same phone', () => {
   it('every create call that happened was claimed before the STOP committed; every other send ends opted out', async () => {
     const { tenant, phone, inputs } = await leadWithEnrollments(50);
     const sends = Promise.all(inputs.map((input) => attempt(1, input)));
     // The STOP lands once sends are going out, while the rest are still on their way to the gate.
-    await until(() => fake.createCallsTo(phone) > 0 || null, 'the first create call', 10_000);
-    await db.$transaction((tx) => recordOptOut(tx, { tenantId: tenant.id, phone, source: 'inbound_keyword' }));
-    const optOut = await findOptOut(db, tenant.id, phone);
+    await until(() => core.fake.createCallsTo(phone) > 0 || null, 'the first create call', 10_000);
+    await core.db.$transaction((tx) => recordOptOut(tx, { tenantId: tenant.id, phone, source: 'inbound_keyword' }));
+    const optOut = await findOptOut(core.db, tenant.id, phone);
     const outcomes = (await sends) as SendStepMessageResult[];
 
-    const created = fake.calls.filter((call) => call.to === phone && call.outcome === 'created');
-    const rows = await db.message.findMany({ where: { toPhone: phone } });
+    const created = core.fake.calls.filter((call) => call.to === phone && call.outcome === 'created');
+    const rows = await core.db.message.findMany({ where: { toPhone: phone } });
     const sent = rows.filter((row) => row.twilioSid !== null);
     expect(sent).toHaveLength(created.length);
     for (const row of sent) expect(row.claimedAt?.getTime()).toBeLessThan(optOut?.createdAt.getTime() ?? 0);
@@ -76,25 +56,25 @@ describe('claims', () => {
   it('two overlapping attempts of one send (the first stalled in its Twilio call past its timeout) make one create call', async () => {
     const { phone, inputs } = await leadWithEnrollments(1);
     const [input] = inputs as [SendStepMessageInput];
-    fake.inject({ kind: 'slow', ms: 2500 }, { to: phone });
+    core.fake.inject({ kind: 'slow', ms: 2500 }, { to: phone });
     const first = attempt(1, input);
     await new Promise((resolve) => setTimeout(resolve, 700));
     // Temporal started attempt 2 because attempt 1 timed out; attempt 1 is still waiting on Twilio.
     await expect(attempt(2, input)).rejects.toMatchObject({ type: 'SendClaimedElsewhere' });
     expect(await first).toMatchObject({ outcome: 'sent' });
     expect(await attempt(3, input)).toMatchObject({ outcome: 'sent' });
-    expect(fake.createCallsTo(phone)).toBe(1);
+    expect(core.fake.createCallsTo(phone)).toBe(1);
   });
 
   it('a retry asks Twilio before it looks at the opt-out: a message Twilio did create counts as sent, not given back', async () => {
     const { tenant, phone, inputs } = await leadWithEnrollments(1);
     const [input] = inputs as [SendStepMessageInput];
-    fake.inject({ kind: 'sentThenTimeout' }, { to: phone });
+    core.fake.inject({ kind: 'sentThenTimeout' }, { to: phone });
     await expect(attempt(1, input)).rejects.toThrow();
-    await db.$transaction((tx) => recordOptOut(tx, { tenantId: tenant.id, phone, source: 'inbound_keyword' }));
-    expect(await attempt(2, input)).toMatchObject({ outcome: 'sent', twilioSid: fake.messages.find((message) => message.to === phone)?.sid });
-    expect(await db.message.findFirstOrThrow({ where: { toPhone: phone } })).toMatchObject({ status: expect.not.stringMatching(/skipped|pending/), reservation: expect.anything() });
-    expect(fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual(['sentThenTimeout']);
+    await core.db.$transaction((tx) => recordOptOut(tx, { tenantId: tenant.id, phone, source: 'inbound_keyword' }));
+    expect(await attempt(2, input)).toMatchObject({ outcome: 'sent', twilioSid: core.fake.messages.find((message) => message.to === phone)?.sid });
+    expect(await core.db.message.findFirstOrThrow({ where: { toPhone: phone } })).toMatchObject({ status: expect.not.stringMatching(/skipped|pending/), reservation: expect.anything() });
+    expect(core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual(['sentThenTimeout']);
   });
 });
 
@@ -102,27 +82,27 @@ describe('halts and caps across enrollments', () => {
   it('an enrollment halted by a reply is refused with the reason, and its row closes skipped', async () => {
     const { phone, inputs } = await leadWithEnrollments(1);
     const [input] = inputs as [SendStepMessageInput];
-    await db.enrollment.update({ where: { id: input.enrollmentId }, data: { haltedAt: new Date(), haltedBy: 'replied' } });
+    await core.db.enrollment.update({ where: { id: input.enrollmentId }, data: { haltedAt: new Date(), haltedBy: 'replied' } });
     expect(await attempt(1, input)).toMatchObject({ outcome: 'halted', reason: 'replied' });
-    expect(await db.message.findFirstOrThrow({ where: { toPhone: phone } })).toMatchObject({ status: 'skipped', skipReason: 'replied' });
-    expect(fake.createCallsTo(phone)).toBe(0);
+    expect(await core.db.message.findFirstOrThrow({ where: { toPhone: phone } })).toMatchObject({ status: 'skipped', skipReason: 'replied' });
+    expect(core.fake.createCallsTo(phone)).toBe(0);
   });
 
   it('the sixth message of the lead’s local day waits for the next local day, whichever enrollment sends it', async () => {
     const zone = 'America/Los_Angeles';
     const { tenant, lead, phone, inputs } = await leadWithEnrollments(6, zone);
-    await db.tenant.update({ where: { id: tenant.id }, data: { maxPerDay: 5 } });
+    await core.db.tenant.update({ where: { id: tenant.id }, data: { maxPerDay: 5 } });
     const now = DateTime.now().setZone(zone);
     // Five sent today by five other enrollments, all within the last minutes of the lead's day so far.
     for (const [i, input] of inputs.slice(0, 5).entries()) {
       const sentAt = DateTime.max(now.startOf('day'), now.minus({ seconds: 10 * (i + 1) })).toJSDate();
-      await db.message.create({ data: { tenantId: tenant.id, leadId: lead.id, enrollmentId: input.enrollmentId, direction: 'outbound', toPhone: phone, body: 'earlier', status: 'delivered', twilioSid: `SM${i}${crypto.randomUUID().replaceAll('-', '')}`, sentAt } });
+      await core.db.message.create({ data: { tenantId: tenant.id, leadId: lead.id, enrollmentId: input.enrollmentId, direction: 'outbound', toPhone: phone, body: 'earlier', status: 'delivered', twilioSid: `SM${i}${crypto.randomUUID().replaceAll('-', '')}`, sentAt } });
     }
     const sixth = inputs[5] as SendStepMessageInput;
     expect(await attempt(1, sixth)).toMatchObject({ outcome: 'held', reason: 'cap_daily', until: now.plus({ days: 1 }).startOf('day').toUTC().toISO() });
-    expect(await db.message.findUniqueOrThrow({ where: { idempotencyKey: `${sixth.enrollmentId}:0` } })).toMatchObject({ status: 'pending', heldReason: 'cap_daily', claimedAt: null, reservation: null });
+    expect(await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${sixth.enrollmentId}:0` } })).toMatchObject({ status: 'pending', heldReason: 'cap_daily', claimedAt: null, reservation: null });
     // A run from before the gate's holds hears the same as a retry at that time.
     await expect(attempt(2, { ...sixth, holdAsResult: false })).rejects.toMatchObject({ type: 'CapacityWait' });
-    expect(fake.createCallsTo(phone)).toBe(0);
+    expect(core.fake.createCallsTo(phone)).toBe(0);
   });
 });

@@ -1,45 +1,25 @@
 // The send activity's exactly-once promise under faults, with real Postgres and the real twilio client.
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { createSendGate } from '../../activities/send-gate.js';
-import { createSendStepMessage } from '../../activities/send-step-message.js';
-import { createTwilioSender } from '../../activities/sms-sender.js';
-import { createTwilioClient } from '../../activities/twilio-client.js';
-import { createCapacityGate } from '../../common/capacity/gate.js';
-import { roomyCapacity } from '../../common/capacity/settings.js';
-import type { Db } from '../../common/db.js';
+import { describe, expect, it } from 'vitest';
 import { findOptOut, recordOptOut } from '../../common/opt-outs.js';
-import { anytimeSettings, createTenant, randomUkMobile, testDb } from '../support/fixtures.js';
-import { startTwilioFake, type TwilioFake } from '../support/twilio-fake.js';
+import { sendCoreForFile } from '../support/send-core.js';
+import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 
-let db: Db;
-let fake: TwilioFake;
-let sendStepMessage: ReturnType<typeof createSendStepMessage>;
-
-beforeAll(async () => {
-  db = testDb();
-  fake = await startTwilioFake();
-  const client = createTwilioClient({ accountSid: `AC${'2'.repeat(32)}`, authToken: 'test-auth-token-0123456789', apiBaseUrl: fake.url, timeoutMs: 300 });
-  sendStepMessage = createSendStepMessage({ db, sender: createTwilioSender(client, { from: '+15005550006' }), capacity: createCapacityGate({ db, settings: roomyCapacity }), gate: createSendGate({ db }) });
-});
-afterAll(async () => {
-  await Promise.all([fake?.close(), db?.$disconnect()]);
-});
-beforeEach(() => fake.reset());
+const core = sendCoreForFile({ twilioTimeoutMs: 300 });
 
 async function enrollment(firstName: string | null = 'Ada') {
   // Open all day with no caps that bite: the send gate's window and caps are tested in send-gate.test.ts.
-  const { tenant } = await createTenant(db, anytimeSettings);
+  const { tenant } = await createTenant(core.db, anytimeSettings);
   const phone = randomUkMobile().e164;
-  const lead = await db.lead.create({ data: { tenantId: tenant.id, phone, firstName, timeZone: 'Europe/London' } });
-  const sequence = await db.sequenceDefinition.create({ data: { tenantId: tenant.id, name: 's', version: 1, steps: [] } });
-  const row = await db.enrollment.create({ data: { tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId: `followup:${tenant.id}:${lead.id}` } });
+  const lead = await core.db.lead.create({ data: { tenantId: tenant.id, phone, firstName, timeZone: 'Europe/London' } });
+  const sequence = await core.db.sequenceDefinition.create({ data: { tenantId: tenant.id, name: 's', version: 1, steps: [] } });
+  const row = await core.db.enrollment.create({ data: { tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId: `followup:${tenant.id}:${lead.id}` } });
   return { tenantId: tenant.id, phone, input: { tenantId: tenant.id, leadId: lead.id, enrollmentId: row.id, step: 0, template: 'Hi {{firstName}}', notAfter: new Date(Date.now() + 3_600_000).toISOString() } };
 }
 
 /** Runs the activity as Temporal would on the given attempt; a throw is what Temporal would retry. */
-const attempt = (number: number, input: Parameters<typeof sendStepMessage>[0]) => new MockActivityEnvironment({ attempt: number }).run(sendStepMessage, input);
+const attempt = (number: number, input: Parameters<typeof core.sendStepMessage>[0]) => new MockActivityEnvironment({ attempt: number }).run(core.sendStepMessage, input);
 
 describe('sendStepMessage', () => {
   it('sends once and answers a repeat from the row, without calling Twilio again', async () => {
@@ -48,81 +28,81 @@ describe('sendStepMessage', () => {
     const again = await attempt(2, input);
     expect(first).toMatchObject({ outcome: 'sent', twilioSid: expect.stringMatching(/^SM/) });
     expect(again).toEqual(first);
-    expect(fake.createCallsTo(phone)).toBe(1);
+    expect(core.fake.createCallsTo(phone)).toBe(1);
   });
 
   it('after a timeout where Twilio did create the message ("maybe sent"), the retry adopts it instead of sending again', async () => {
     const { phone, input } = await enrollment();
-    fake.inject({ kind: 'sentThenTimeout' }, { to: phone });
+    core.fake.inject({ kind: 'sentThenTimeout' }, { to: phone });
     await expect(attempt(1, input)).rejects.toThrow(/timeout/i);
-    expect((await db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } })).status).toBe('pending');
+    expect((await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } })).status).toBe('pending');
     const retried = await attempt(2, input);
-    expect(retried).toMatchObject({ outcome: 'sent', twilioSid: fake.messages.find((message) => message.to === phone)?.sid });
-    expect(fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual(['sentThenTimeout']);
+    expect(retried).toMatchObject({ outcome: 'sent', twilioSid: core.fake.messages.find((message) => message.to === phone)?.sid });
+    expect(core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual(['sentThenTimeout']);
   });
 
   it('retries 429 and 5xx through Temporal (throws) and sends once when Twilio recovers', async () => {
     const { phone, input } = await enrollment();
-    fake.inject({ kind: 'http', status: 429 }, { to: phone });
-    fake.inject({ kind: 'http', status: 503 }, { to: phone });
+    core.fake.inject({ kind: 'http', status: 429 }, { to: phone });
+    core.fake.inject({ kind: 'http', status: 503 }, { to: phone });
     await expect(attempt(1, input)).rejects.toMatchObject({ status: 429 });
     await expect(attempt(2, input)).rejects.toMatchObject({ status: 503 });
     expect(await attempt(3, input)).toMatchObject({ outcome: 'sent' });
-    expect(fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual(['error', 'error', 'created']);
+    expect(core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual(['error', 'error', 'created']);
   });
 
   it('records an opt-out on Twilio 21610 and never retries', async () => {
     const { tenantId, phone, input } = await enrollment();
-    fake.inject({ kind: 'twilioError', code: 21610 }, { to: phone });
+    core.fake.inject({ kind: 'twilioError', code: 21610 }, { to: phone });
     expect(await attempt(1, input)).toMatchObject({ outcome: 'opted_out' });
-    expect(await findOptOut(db, tenantId, phone)).toMatchObject({ source: 'twilio_error_21610' });
-    expect(await db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } })).toMatchObject({ status: 'failed', errorCode: 21610 });
+    expect(await findOptOut(core.db, tenantId, phone)).toMatchObject({ source: 'twilio_error_21610' });
+    expect(await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } })).toMatchObject({ status: 'failed', errorCode: 21610 });
   });
 
   it('ends an invalid number (21211) as failed with the code', async () => {
     const { phone, input } = await enrollment();
-    fake.inject({ kind: 'twilioError', code: 21211 }, { to: phone });
+    core.fake.inject({ kind: 'twilioError', code: 21211 }, { to: phone });
     expect(await attempt(1, input)).toMatchObject({ outcome: 'failed', kind: 'undeliverable', errorCode: 21211 });
   });
 
   it('re-checks the opt-out registry right before calling Twilio', async () => {
     const { tenantId, phone, input } = await enrollment();
-    await db.$transaction((tx) => recordOptOut(tx, { tenantId, phone, source: 'inbound_keyword' }));
+    await core.db.$transaction((tx) => recordOptOut(tx, { tenantId, phone, source: 'inbound_keyword' }));
     expect(await attempt(1, input)).toMatchObject({ outcome: 'opted_out' });
-    expect(fake.createCallsTo(phone)).toBe(0);
+    expect(core.fake.createCallsTo(phone)).toBe(0);
   });
 
   it('skips a message that would render with an empty value, naming it', async () => {
     const { phone, input } = await enrollment(null);
     expect(await attempt(1, input)).toMatchObject({ outcome: 'skipped', reason: 'missing value for firstName' });
-    expect(fake.createCallsTo(phone)).toBe(0);
+    expect(core.fake.createCallsTo(phone)).toBe(0);
   });
 
   it('a retry sends the body it rendered first, even if the lead changed meanwhile', async () => {
     const { phone, input } = await enrollment();
-    fake.inject({ kind: 'http', status: 500 }, { to: phone });
+    core.fake.inject({ kind: 'http', status: 500 }, { to: phone });
     await expect(attempt(1, input)).rejects.toMatchObject({ status: 500 });
-    await db.lead.update({ where: { id: input.leadId }, data: { firstName: null } });
+    await core.db.lead.update({ where: { id: input.leadId }, data: { firstName: null } });
     expect(await attempt(2, input)).toMatchObject({ outcome: 'sent' });
-    expect(fake.calls.filter((call) => call.outcome === 'created' && call.to === phone).map((call) => call.body)).toEqual(['Hi Ada']);
+    expect(core.fake.calls.filter((call) => call.outcome === 'created' && call.to === phone).map((call) => call.body)).toEqual(['Hi Ada']);
   });
 
   it('answers deferred instead of sending after its deadline (window close or expiry)', async () => {
     const { phone, input } = await enrollment();
     expect(await attempt(3, { ...input, notAfter: new Date(Date.now() - 1000).toISOString() })).toEqual({ outcome: 'deferred' });
-    expect(fake.createCallsTo(phone)).toBe(0);
+    expect(core.fake.createCallsTo(phone)).toBe(0);
   });
 
   it('keeps waiting (retryable) when Twilio rejects our own credentials, instead of failing the enrollment', async () => {
     const { phone, input } = await enrollment();
-    fake.inject({ kind: 'twilioError', code: 20003, status: 401 }, { to: phone });
+    core.fake.inject({ kind: 'twilioError', code: 20003, status: 401 }, { to: phone });
     await expect(attempt(1, input)).rejects.toMatchObject({ status: 401 });
-    expect((await db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } })).status).toBe('pending');
+    expect((await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } })).status).toBe('pending');
   });
 
   it('a timeout error carries no request config, so the auth token cannot reach a log', async () => {
     const { phone, input } = await enrollment();
-    fake.inject({ kind: 'timeout' }, { to: phone });
+    core.fake.inject({ kind: 'timeout' }, { to: phone });
     const error = await attempt(1, input).catch((caught: unknown) => caught);
     expect(error).toMatchObject({ name: 'TwilioTransportError' });
     expect(JSON.stringify(error)).not.toContain('test-auth-token');

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { pino } from 'pino';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { roomyCapacity, type CapacitySettings } from '../../common/capacity/settings.js';
 import { createSmsSender } from '../../activities/sms-sender.js';
 import { createApp, type AppDeps } from '../../api/app.js';
@@ -91,4 +91,14 @@ export async function startTestStack(options: { temporalAddress?: string; capaci
       await Promise.all([nativeConnection.close(), connection.close(), fake.close(), db.$disconnect()]);
     },
   };
+}
+
+/** A test file's one stack, started before its tests and stopped after them; read its fields inside the tests. */
+export function stackForFile(options: Parameters<typeof startTestStack>[0] = {}): TestStack {
+  const stack = {} as TestStack;
+  beforeAll(async () => {
+    Object.assign(stack, await startTestStack(options));
+  });
+  afterAll(() => stack.stop?.());
+  return stack;
 }
