@@ -37,6 +37,8 @@ describe('README operator queries', () => {
     const lead = await request(stack.app).post('/v1/leads').set(auth).send({ phone: invalidNumber.national, firstName: 'Bo' });
     const sequence = await request(stack.app).post('/v1/sequences').set(auth).send({ name: 'failing', steps: [{ delaySeconds: 0, template: 'x' }] });
     const failed = (await request(stack.app).post('/v1/enrollments').set(auth).send({ leadId: lead.body.id, sequenceId: sequence.body.id })).body as { workflowId: string };
+    // The send gate applies the window as it is now: the failing send must have gone to Twilio before it closes.
+    expect(await stack.client.workflow.getHandle(failed.workflowId).result()).toMatchObject({ status: 'failed' });
     await request(stack.app).patch('/v1/settings').set(auth).send(closed);
     const held = await enroll([{ delaySeconds: 0, template: 'held' }]);
 
