@@ -67,7 +67,7 @@ describe('an appointment booked through the API', () => {
 
     const calls = fake.calls.filter((call) => call.to === phone);
     expect(calls.map((call) => call.outcome)).toEqual(['created', 'created', 'created']);
-    expect(calls[0]?.body).toMatch(/^Acme Dental: your appointment is booked for \w{3} \d+ \w{3} at \d{2}:\d{2}\.$/);
+    expect(calls[0]?.body).toMatch(/^Acme Dental: your appointment is booked for \w{3} \d+ \w{3} at \d{2}:\d{2}\. Reply C to confirm or R to reschedule\.$/);
     expect(calls[1]?.body).toMatch(/^Hi Ada, see you \w{3} \d+ \w{3} at \d{2}:\d{2} at Surgery 2$/);
     // Twilio drops a message still queued when it would be stale (domain.md: never late).
     for (const call of calls) expect(Number(call.params.ValidityPeriod)).toBeGreaterThanOrEqual(1);
@@ -144,7 +144,7 @@ describe('an appointment booked through the API', () => {
     expect(cancelled.status).toBe(200);
     expect(cancelled.body).toMatchObject({ status: 'cancelled', closedReason: 'patient called', nextReminderAt: null, live: { status: 'cancelled', cancellationNotice: 'sent' } });
     expect(fake.calls.filter((call) => call.to === phone).map((call) => call.body)).toEqual([
-      `Acme Dental: your appointment is booked for ${formatAppointmentTime(first.toJSDate(), 'Europe/London')}.`,
+      `Acme Dental: your appointment is booked for ${formatAppointmentTime(first.toJSDate(), 'Europe/London')}. Reply C to confirm or R to reschedule.`,
       `Acme Dental: your appointment on ${formatAppointmentTime(second.toJSDate(), 'Europe/London')} has been cancelled.`,
     ]);
     const again = await request(app).post(`/v1/appointments/${created.body.id}/cancel`).set(auth).send({});
@@ -261,7 +261,7 @@ describe('sendAppointmentMessage: exactly once, never late, never to an opt-out'
     expect(await attempt(2, input)).toEqual(first);
     const calls = fake.calls.filter((call) => call.to === phone);
     expect(calls).toHaveLength(1);
-    expect(calls[0]?.body).toBe('Acme Dental: a reminder of your appointment on Mon 10 Jun at 10:00.');
+    expect(calls[0]?.body).toBe('Acme Dental: a reminder of your appointment on Mon 10 Jun at 10:00. Reply C to confirm or R to reschedule.');
     expect(Number(calls[0]?.params.ValidityPeriod)).toBeGreaterThan(590);
     expect(Number(calls[0]?.params.ValidityPeriod)).toBeLessThanOrEqual(600);
   });

@@ -1,0 +1,56 @@
+// Every fact the service records becomes an event, in the transaction that records the fact: the CRM reads them from
+// GET /v1/events and receives them at its webhook endpoints, in `sequence` order, with nothing lost.
+import type { Prisma } from '../generated/prisma/client.js';
+
+export const eventTypes = [
+  'lead.created',
+  'lead.erased',
+  'lead.opted_out',
+  'lead.opted_in',
+  'enrollment.started',
+  'enrollment.closed',
+  'message.sent',
+  'message.delivered',
+  'message.failed',
+  'message.undelivered',
+  'message.skipped',
+  'message.received',
+  'appointment.scheduled',
+  'appointment.confirmed',
+  'appointment.reschedule_requested',
+  'appointment.rescheduled',
+  'appointment.cancelled',
+  'appointment.reminder_sent',
+  'appointment.reminder_missed',
+  'appointment.completed',
+  'sending.budget_alert',
+  'sending.paused',
+  'sending.resumed',
+] as const;
+
+export type EventType = (typeof eventTypes)[number];
+
+export interface NewEvent {
+  tenantId: string;
+  type: EventType;
+  /** The lead the event is about: an erasure scrubs personal data from its events. */
+  leadId?: string | null;
+  data: Prisma.InputJsonObject;
+}
+
+/**
+ * Appends an event with the tenant's next sequence number. Call it inside the transaction that records the fact: the
+ * counter row stays locked until that transaction ends, so a tenant's events commit in sequence order and a reader
+ * that saw sequence N never later finds a smaller one appear.
+ */
+export async function recordEvent(tx: Prisma.TransactionClient, event: NewEvent): Promise<{ id: string; sequence: bigint }> {
+  const [counter] = await tx.$queryRaw<{ last: bigint }[]>`
+    INSERT INTO event_counters (tenant_id, last_sequence) VALUES (${event.tenantId}::uuid, 1)
+    ON CONFLICT (tenant_id) DO UPDATE SET last_sequence = event_counters.last_sequence + 1
+    RETURNING last_sequence AS last`;
+  if (!counter) throw new Error('event counter not returned');
+  return tx.event.create({
+    data: { tenantId: event.tenantId, sequence: counter.last, type: event.type, leadId: event.leadId ?? null, data: event.data },
+    select: { id: true, sequence: true },
+  });
+}
