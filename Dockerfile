@@ -1,11 +1,20 @@
 # One image for the API, the worker and the one-shot migration job (docker-compose.yml picks the command).
-FROM node:20-bookworm-slim
+# Build stage: every dependency, the Prisma client, TypeScript compiled to dist/, the prebuilt workflow bundle.
+FROM node:20-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY . .
-RUN npx prisma generate && npx tsx scripts/build-workflow-bundle.ts dist/workflow-bundle.js
+RUN npx prisma generate && npm run build
+
+# Runtime stage: production dependencies and the compiled output only, as a non-root user.
+FROM node:20-bookworm-slim
+WORKDIR /app
 ENV NODE_ENV=production WORKFLOW_BUNDLE_PATH=/app/dist/workflow-bundle.js API_HOST=0.0.0.0
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY prisma/migrations ./prisma/migrations
 USER node
 # node itself is PID 1's command (no npm/npx shell in between), so `docker stop`'s SIGTERM reaches the graceful shutdown.
-CMD ["node", "--import", "tsx", "api/index.ts"]
+CMD ["node", "dist/api/index.js"]

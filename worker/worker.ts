@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker, type NativeConnection } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../activities/index.js';
@@ -15,7 +16,8 @@ export interface WorkerDeps extends ActivityDeps {
   shutdownGraceSeconds?: number | undefined;
 }
 
-export const workflowsPath = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** workflows/index.ts beside this source file, or index.js beside the compiled one in dist/. */
+export const workflowsPath = fileURLToPath(new URL(`../workflows/index${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
 
 /**
  * Worker options measured with `npm run bench` (docs/benchmarks.md). The SDK sizes its sticky cache from the heap

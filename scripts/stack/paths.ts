@@ -1,7 +1,16 @@
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
-export const projectRoot = fileURLToPath(new URL('../..', import.meta.url));
+/** The folder holding package.json above `from`: the checkout, or the image's /app when compiled code runs from dist/. */
+function projectRootAbove(from: string): string {
+  for (let dir = from; ; dir = path.dirname(dir)) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`no package.json above ${from}`);
+  }
+}
+
+export const projectRoot = projectRootAbove(path.dirname(fileURLToPath(import.meta.url)));
 export const dataDir = path.resolve(projectRoot, process.env.DATA_DIR || '.data');
 export const toolsDir = path.join(projectRoot, '.tools');
 export const temporalCliPath = path.join(toolsDir, 'bin', 'temporal');

@@ -45,8 +45,9 @@ describe('docker-compose.yml (the production-like topology)', () => {
   it('starts the API and workers only after migrations and a healthy Temporal, each with its own entry point', () => {
     for (const name of ['api', 'worker']) expect(dependsOn(name).sort()).toEqual(['migrate', 'temporal']);
     // node directly, not npx: a shell in between would swallow docker stop's SIGTERM.
-    expect(services.api?.command).toEqual(['node', '--import', 'tsx', 'api/index.ts']);
-    expect(services.worker?.command).toEqual(['node', '--import', 'tsx', 'worker/index.ts']);
-    expect(services.migrate?.command).toEqual(['node', '--import', 'tsx', 'scripts/migrate.ts', 'deploy']);
+    // Compiled JavaScript from the image's dist/ (Dockerfile); test/integration/production-build.test.ts starts them.
+    expect(services.api?.command).toEqual(['node', 'dist/api/index.js']);
+    expect(services.worker?.command).toEqual(['node', 'dist/worker/index.js']);
+    expect(services.migrate?.command).toEqual(['node', 'dist/scripts/migrate.js', 'deploy']);
   });
 });
