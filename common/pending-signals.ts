@@ -1,5 +1,6 @@
 import type { Prisma } from '../generated/prisma/client.js';
 import { haltEnrollments } from './conversation.js';
+import { appointmentReplySignal, type AppointmentReplySignalInput } from '../workflows/appointment-reminder.types.js';
 import { optOutSignal, inboundReplySignal } from '../workflows/lead-follow-up.types.js';
 
 type Tx = Prisma.TransactionClient;
@@ -15,6 +16,12 @@ export async function queueSignalsForPhone(tx: Tx, tenantId: string, phone: stri
   const workflowIds = [...new Set(running.map((enrollment) => enrollment.workflowId))];
   const queued = await Promise.all(workflowIds.map((workflowId) => tx.pendingSignal.create({ data: { tenantId, workflowId, signal, payload }, select: { id: true } })));
   return queued.map((row) => row.id);
+}
+
+/** Queues a lead's answer for its appointment's reminder workflow, in the transaction that records the answer. */
+export async function queueAppointmentReplySignal(tx: Tx, tenantId: string, workflowId: string, payload: AppointmentReplySignalInput): Promise<string> {
+  const row = await tx.pendingSignal.create({ data: { tenantId, workflowId, signal: appointmentReplySignal.name, payload: { ...payload } }, select: { id: true } });
+  return row.id;
 }
 
 export const signalNames = { optOut: optOutSignal.name, inboundReply: inboundReplySignal.name } as const;

@@ -17,6 +17,7 @@ import type { Activities } from '../activities/index.js';
 import { recordActivityOptions, sendActivityOptions } from './activity-options.js';
 import type { AppointmentMessage, SendAppointmentMessageResult } from '../activities/reminders.js';
 import {
+  appointmentReplySignal,
   cancelledThroughTheApi,
   cancelUpdate,
   rescheduleUpdate,
@@ -28,9 +29,9 @@ import {
   type CancelUpdateInput,
   type SendOutcome,
 } from './appointment-reminder.types.js';
-import { nextReminderAt, nextReminderMove, planReminders, withOutcome } from './decisions/reminder-schedule.js';
+import { nextReminderAt, nextReminderMove, planReminders, withOutcome, withScheduledDropped } from './decisions/reminder-schedule.js';
 import { appointmentBookedSignal } from './lead-follow-up.types.js';
-import { appointmentStatusKey, nextReminderAtKey } from './search-attributes.js';
+import { appointmentConfirmedKey, appointmentStatusKey, nextReminderAtKey } from './search-attributes.js';
 
 const { recordAppointmentStarted, recordAppointmentProgress } = proxyActivities<Activities>(recordActivityOptions);
 /** Transient faults are retried until the message is worthless; an attempt past `notAfter` answers `missed`. */
@@ -39,6 +40,8 @@ const sendActivity = (notAfter: Date) => proxyActivities<Activities>(sendActivit
 const sendGateHoldsPatch = 'send-gate-holds';
 /** A booking ends every running follow-up of its lead, not only the one it names (a booking by `leadId` named none). */
 const bookingEndsLeadFollowUpsPatch = 'booking-ends-lead-follow-ups';
+/** The lead's confirm and reschedule words reach the run; a confirmation may drop the reminders still to come. */
+const appointmentRepliesPatch = 'appointment-replies';
 /** Updates answer once the change is recorded, or after this long (a send in flight may take a while). */
 const settleTimeout = '5 seconds';
 
@@ -55,6 +58,8 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
     cancellationNotice: null,
     reschedules: 0,
     closedReason: null,
+    leadConfirmedAt: null,
+    rescheduleRequestedAt: null,
   };
   /** Bumped by every update; `recorded` catches up once the appointment row shows the change. */
   let changes = 0;
@@ -67,8 +72,7 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
 
   const close = (status: AppointmentOutcome, reason: string) => {
     if (state.status !== 'scheduled') return;
-    const reminders = state.reminders.map((reminder) => (reminder.status === 'scheduled' ? { ...reminder, status: 'dropped' as const } : reminder));
-    Object.assign(state, { status, closedReason: reason, reminders });
+    Object.assign(state, { status, closedReason: reason, reminders: withScheduledDropped(state.reminders) });
   };
   const settled = async (change: number) => {
     await condition(() => recorded >= change, settleTimeout);
@@ -87,6 +91,19 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
     },
   });
   setHandler(cancelUpdate, (request) => ((cancel = request), settled(++changes)), { validator: (_request: CancelUpdateInput) => requireScheduled() });
+  // The row and the event were written with the reply; the run keeps what it changes about the reminders.
+  setHandler(appointmentReplySignal, ({ kind, at, skipReminders }) => {
+    if (!patched(appointmentRepliesPatch) || state.status !== 'scheduled') return;
+    if (kind === 'reschedule_requested') {
+      state.rescheduleRequestedAt = at;
+      return;
+    }
+    if (state.leadConfirmedAt) return;
+    state.leadConfirmedAt = at;
+    upsertSearchAttributes([{ key: appointmentConfirmedKey, value: true }]);
+    // A reminder in flight still records its outcome; a move plans reminders for the new time again.
+    if (skipReminders) state.reminders = withScheduledDropped(state.reminders);
+  });
 
   /** The appointment row and the search attributes follow the state; unchanged state writes nothing. */
   const record = async () => {
@@ -171,7 +188,11 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
       await record();
       const move = nextReminderMove(state.reminders, new Date(state.startsAt), new Date());
       if (move.kind === 'end') close('completed', 'the appointment time came');
-      else if (move.kind === 'wait') await condition(() => moveTo !== null || cancel !== null, move.until.getTime() - Date.now());
+      else if (move.kind === 'wait') {
+        // Only a reply signal replaces the plan during a wait: then the loop records the dropped reminders at once.
+        const waitingOn = state.reminders;
+        await condition(() => moveTo !== null || cancel !== null || state.reminders !== waitingOn, move.until.getTime() - Date.now());
+      }
       else {
         const outcome = move.kind === 'miss' ? 'missed' : await send({ kind: 'reminder', offsetSeconds: move.offsetSeconds }, move.notAfter, movedOrCancelled);
         // An interrupted reminder stays scheduled: the move plans it again, the cancel drops it.

@@ -1,5 +1,5 @@
 // Definitions shared by the appointmentReminder workflow and its callers (API, tests). No workflow logic here.
-import { defineQuery, defineUpdate } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 export const appointmentReminderWorkflowType = 'appointmentReminder';
 
@@ -30,7 +30,7 @@ export type SendOutcome = 'sent' | 'skipped' | 'missed' | 'opted_out' | 'failed'
 
 /**
  * `passed`: its time had already gone when the appointment was booked or moved, so it was never due. `dropped`: the
- * reminders ended before its time (cancelled, opted out, failed).
+ * reminders ended before its time (cancelled, opted out, failed, or confirmed by a tenant that skips the rest then).
  */
 export type ReminderStatus = 'scheduled' | 'passed' | 'dropped' | SendOutcome;
 
@@ -55,6 +55,9 @@ export interface AppointmentReminderState {
   cancellationNotice: SendOutcome | 'off' | null;
   reschedules: number;
   closedReason: string | null;
+  /** ISO instants of the lead's SMS answers: the first confirmation, the latest reschedule request. */
+  leadConfirmedAt: string | null;
+  rescheduleRequestedAt: string | null;
 }
 
 export interface RescheduleUpdateInput {
@@ -67,6 +70,15 @@ export interface CancelUpdateInput {
   reason: string | null;
 }
 
+/** The lead answered a confirmation or reminder with a confirm or reschedule word (api/webhooks/appointment-replies.ts). */
+export interface AppointmentReplySignalInput {
+  kind: 'confirmed' | 'reschedule_requested';
+  /** ISO instant the reply was recorded at. */
+  at: string;
+  /** The tenant's skipRemindersAfterConfirm when the reply came: a confirmation drops the reminders still to come. */
+  skipReminders: boolean;
+}
+
 /** The closed reason of an appointment cancelled through the API without a reason of its own. */
 export const cancelledThroughTheApi = 'cancelled through the API';
 
@@ -75,4 +87,5 @@ export const updateRefusals = { notScheduled: 'AppointmentNotScheduled', invalid
 
 export const statusQuery = defineQuery<AppointmentReminderState>('status');
 export const rescheduleUpdate = defineUpdate<AppointmentReminderState, [RescheduleUpdateInput]>('reschedule');
+export const appointmentReplySignal = defineSignal<[AppointmentReplySignalInput]>('appointmentReply');
 export const cancelUpdate = defineUpdate<AppointmentReminderState, [CancelUpdateInput]>('cancel');

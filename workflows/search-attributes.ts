@@ -12,5 +12,7 @@ export const waitingForKey = defineSearchAttributeKey('WaitingFor', SearchAttrib
 export const appointmentIdKey = defineSearchAttributeKey('AppointmentId', SearchAttributeType.KEYWORD);
 export const appointmentStatusKey = defineSearchAttributeKey('AppointmentStatus', SearchAttributeType.KEYWORD);
 export const nextReminderAtKey = defineSearchAttributeKey('NextReminderAt', SearchAttributeType.DATETIME);
+/** The lead confirmed by SMS (a confirm word): "unconfirmed appointments tomorrow" in the UI. */
+export const appointmentConfirmedKey = defineSearchAttributeKey('AppointmentConfirmed', SearchAttributeType.BOOL);
 
-export const searchAttributeKeys = [tenantIdKey, leadIdKey, sequenceIdKey, enrollmentStatusKey, nextSendAtKey, waitingForKey, appointmentIdKey, appointmentStatusKey, nextReminderAtKey];
+export const searchAttributeKeys = [tenantIdKey, leadIdKey, sequenceIdKey, enrollmentStatusKey, nextSendAtKey, waitingForKey, appointmentIdKey, appointmentStatusKey, nextReminderAtKey, appointmentConfirmedKey];

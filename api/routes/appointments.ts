@@ -88,6 +88,9 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     reminderOffsetsSeconds: appointment.reminderOffsetsSeconds,
     reminders: appointment.reminders as unknown as Reminder[],
     nextReminderAt: appointment.nextReminderAt?.toISOString() ?? null,
+    // The lead's SMS answers (a confirm or reschedule word): the first confirmation, the latest request to move.
+    confirmedAt: appointment.confirmedAt?.toISOString() ?? null,
+    rescheduleRequestedAt: appointment.rescheduleRequestedAt?.toISOString() ?? null,
     workflowId: appointment.workflowId,
     runId: appointment.runId,
     temporalUiUrl: `${temporalUiUrl}/namespaces/${encodeURIComponent(temporal.options.namespace)}/workflows/${encodeURIComponent(appointment.workflowId)}/history`,

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
+import { isOptOutWord, replyWordKey } from '../../common/appointment-replies.js';
 import type { Db } from '../../common/db.js';
 import { isKnownTimeZone } from '../../common/phone.js';
 import { appointmentTemplatePlaceholders, unknownAppointmentPlaceholders } from '../../common/templates.js';
@@ -18,6 +19,17 @@ const appointmentTemplate = z
   .refine((template) => unknownAppointmentPlaceholders(template).length === 0, {
     error: (issue) => `unknown placeholder ${unknownAppointmentPlaceholders(String(issue.input)).map((name) => `{{${name}}}`).join(', ')}; known: ${appointmentTemplatePlaceholders.join(', ')}`,
   });
+/** Compared as replies are (case, spaces, punctuation ignored); an opt-out word would be an opt-out, not a reply. */
+const appointmentWord = z
+  .string()
+  .trim()
+  .min(1)
+  .max(20)
+  .refine((word) => replyWordKey(word).length > 0, 'must have a letter, digit or emoji')
+  .refine((word) => !isOptOutWord(word), {
+    error: (issue) => `${String(issue.input)} is an opt-out keyword (carriers and Twilio unsubscribe whoever sends it): it cannot be an appointment word`,
+  });
+const appointmentWords = z.array(appointmentWord).min(1, 'give at least one word').max(10, 'at most 10 words');
 /** NUMERIC(14, 4): up to 10 digits before the point and 4 after; taken as a number, or as the string GET answers. */
 const moneyPattern = /^\d{1,10}(\.\d{1,4})?$/;
 const money = z
@@ -48,6 +60,10 @@ const settingsSchema = z.strictObject({
   appointmentReminderTemplate: appointmentTemplate.optional(),
   appointmentCancellationTemplate: appointmentTemplate.optional(),
   sendCancellationNotice: z.boolean().optional(),
+  appointmentConfirmWords: appointmentWords.optional(),
+  appointmentRescheduleWords: appointmentWords.optional(),
+  appointmentRescheduleReplyTemplate: appointmentTemplate.optional(),
+  skipRemindersAfterConfirm: z.boolean().optional(),
   /** Spending limits in the currency of SMS_COST_PER_SEGMENT; null: no limit. */
   dailyBudget: money.nullable().optional(),
   monthlyBudget: money.nullable().optional(),
@@ -71,6 +87,10 @@ const settingsView = (tenant: Tenant & { senders: TenantSender[] }) => ({
   appointmentReminderTemplate: tenant.appointmentReminderTemplate,
   appointmentCancellationTemplate: tenant.appointmentCancellationTemplate,
   sendCancellationNotice: tenant.sendCancellationNotice,
+  appointmentConfirmWords: tenant.appointmentConfirmWords,
+  appointmentRescheduleWords: tenant.appointmentRescheduleWords,
+  appointmentRescheduleReplyTemplate: tenant.appointmentRescheduleReplyTemplate,
+  skipRemindersAfterConfirm: tenant.skipRemindersAfterConfirm,
   senders: tenant.senders.map((sender) => sender.value).sort(),
   // Decimal strings: exact, as stored.
   dailyBudget: tenant.dailyBudget?.toString() ?? null,
@@ -98,6 +118,12 @@ export function settingsRouter({ db }: { db: Db }): Router {
     const current = await db.tenant.findUniqueOrThrow({ where: { id: tenantId } });
     const window = { start: body.windowStart ?? current.windowStart, end: body.windowEnd ?? current.windowEnd };
     if (!isValidWindow(window)) throw new ApiError(422, 'validation_failed', 'The sending window must start before it ends', { fields: { windowEnd: ['must be after windowStart'] } });
+    const confirmWords = body.appointmentConfirmWords ?? current.appointmentConfirmWords;
+    const shared = (body.appointmentRescheduleWords ?? current.appointmentRescheduleWords).filter((word) => confirmWords.some((other) => replyWordKey(other) === replyWordKey(word)));
+    if (shared.length) {
+      const field = body.appointmentRescheduleWords ? 'appointmentRescheduleWords' : 'appointmentConfirmWords';
+      throw new ApiError(422, 'validation_failed', 'A word cannot both confirm an appointment and ask to reschedule it', { fields: { [field]: [`also a ${field === 'appointmentRescheduleWords' ? 'confirm' : 'reschedule'} word: ${shared.join(', ')}`] } });
+    }
     const tenant = await db.tenant.update({ where: { id: tenantId }, data: body, include: { senders: true } });
     res.json(settingsView(tenant));
   });

@@ -7,6 +7,7 @@ import { maskPhone } from '../../common/logger.js';
 import { recordOptIn, recordOptOut } from '../../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
 import type { Prisma, Tenant } from '../../generated/prisma/client.js';
+import { recordAppointmentReply } from './appointment-replies.js';
 import { findRecipients } from './recipients.js';
 import { helpReply, optInReply, optOutReply } from './replies.js';
 
@@ -36,6 +37,8 @@ interface TenantOutcome {
   tenant: Tenant;
   leadId: string | null;
   answers: boolean;
+  /** The answer to a reschedule word (./appointment-replies.ts): sent whatever `answers` says, Twilio knows no such word. */
+  appointmentAnswer?: string | null;
   signalIds: string[];
 }
 
@@ -53,14 +56,16 @@ async function recordFor(tx: Prisma.TransactionClient, tenant: Tenant, params: I
     await recordOptOut(tx, change);
     return { tenant, leadId, answers: mayAnswer, signalIds: await queueSignalsForPhone(tx, tenant.id, phone, { signal: signalNames.optOut, payload: { source: 'inbound_keyword' } }) };
   }
+  // Before the opt-in below: it decides whether a YES confirms an appointment by whether the lead was opted out.
+  const appointment = await recordAppointmentReply(tx, { tenant, leadId, phone, body: params.Body, intent });
   // Anything else is a reply to a running follow-up: a bare YES, START, HELP or INFO too (shared/docs/domain.md).
-  const signalIds = await queueSignalsForPhone(tx, tenant.id, phone, { signal: signalNames.inboundReply, payload: { messageSid: params.MessageSid } });
+  const signalIds = [...(await queueSignalsForPhone(tx, tenant.id, phone, { signal: signalNames.inboundReply, payload: { messageSid: params.MessageSid } })), ...appointment.signalIds];
   if (intent === 'opt_in') {
     // The consent is logged either way; only an opt-out actually cleared is confirmed ("Yes" to a question is not a resubscription).
     const cleared = await recordOptIn(tx, change);
-    return { tenant, leadId, answers: mayAnswer && cleared, signalIds };
+    return { tenant, leadId, answers: mayAnswer && cleared, appointmentAnswer: appointment.answer, signalIds };
   }
-  return { tenant, leadId, answers: mayAnswer && intent === 'help', signalIds };
+  return { tenant, leadId, answers: mayAnswer && intent === 'help', appointmentAnswer: appointment.answer, signalIds };
 }
 
 function replyText(intent: InboundIntent, answering: Tenant[]): string | null {
@@ -90,8 +95,9 @@ export async function processInbound(db: Db, logger: Logger, params: InboundPara
       const outcomes: TenantOutcome[] = [];
       // The MessageSid is unique among messages: the first tenant's row (the owner's, or the latest texter's) carries it.
       for (const [index, tenant] of tenants.entries()) outcomes.push(await recordFor(tx, tenant, params, intent, index === 0 ? params.MessageSid : null));
-      const answering = outcomes.filter((outcome) => outcome.answers);
-      const reply = replyText(intent, answering.map((outcome) => outcome.tenant));
+      const appointmentAnswer = outcomes.find((outcome) => outcome.appointmentAnswer);
+      const answering = appointmentAnswer ? [appointmentAnswer] : outcomes.filter((outcome) => outcome.answers);
+      const reply = appointmentAnswer?.appointmentAnswer ?? replyText(intent, answering.map((outcome) => outcome.tenant));
       // Twilio sends the reply from our TwiML answer; each tenant it speaks for records what was said.
       if (reply) {
         for (const { tenant, leadId } of answering) {

@@ -69,6 +69,11 @@ export function withOutcome(reminders: readonly Reminder[], offsetSeconds: numbe
   );
 }
 
+/** The plan with every reminder still to come dropped: the reminders ended, or the lead confirmed and needs no more. */
+export function withScheduledDropped(reminders: readonly Reminder[]): Reminder[] {
+  return reminders.map((reminder) => (reminder.status === 'scheduled' ? { ...reminder, status: 'dropped' } : reminder));
+}
+
 export function nextReminderAt(reminders: readonly Reminder[]): Date | null {
   const next = reminders.find((reminder) => reminder.status === 'scheduled');
   return next ? new Date(next.dueAt) : null;
