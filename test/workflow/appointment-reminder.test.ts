@@ -11,6 +11,7 @@ import { startAppointmentReminder } from '../../api/appointment-starter.js';
 import { appointmentReminder } from '../../workflows/appointment-reminder.js';
 import {
   appointmentReminderWorkflowId,
+  appointmentReplySignal,
   cancelUpdate,
   rescheduleUpdate,
   statusQuery,
@@ -263,5 +264,32 @@ describe('appointmentReminder: booked from a running follow-up', () => {
     });
     expect(fake.sends.map((send) => send.kind)).toEqual(['confirmation', 'reminder', 'reminder']);
     expect(fake.outcomes).toEqual([expect.objectContaining({ status: 'booked' })]);
+  });
+});
+
+describe('appointmentReminder: the lead answers by SMS', () => {
+  it.each([
+    [true, ['confirmation'], ['dropped', 'dropped']],
+    [false, ['confirmation', 'reminder', 'reminder'], ['sent', 'sent']],
+  ])('confirmed a day in (skipRemindersAfterConfirm %s): recorded once, reminders as the tenant wants', async (skipReminders, kinds, statuses) => {
+    const fake = fakeActivities();
+    const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
+    const { state, confirmedAt, droppedRecordedAt } = await withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, appointment(startsAt));
+      await suite.env.sleep(day);
+      const at = new Date(await suite.env.currentTimeMs()).toISOString();
+      await handle.signal(appointmentReplySignal, { kind: 'confirmed', at, skipReminders });
+      // A second confirmation (the relay redelivering, say) changes nothing.
+      await handle.signal(appointmentReplySignal, { kind: 'confirmed', at: new Date(startsAt).toISOString(), skipReminders });
+      await handle.signal(appointmentReplySignal, { kind: 'reschedule_requested', at, skipReminders });
+      await suite.env.sleep(hour);
+      const recorded = fake.records.findIndex((record) => record.reminders.every((reminder) => reminder.status === 'dropped'));
+      return { state: await handle.result(), confirmedAt: at, droppedRecordedAt: recorded };
+    });
+    expect(state).toMatchObject({ status: 'completed', leadConfirmedAt: confirmedAt, rescheduleRequestedAt: confirmedAt });
+    expect(state.reminders.map((reminder) => reminder.status)).toEqual(statuses);
+    expect(fake.sends.map((send) => send.kind)).toEqual(kinds);
+    // The row hears of the dropped reminders while the run waits, not only when it ends.
+    if (skipReminders) expect(droppedRecordedAt).toBeGreaterThanOrEqual(0);
   });
 });
