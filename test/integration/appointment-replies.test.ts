@@ -1,0 +1,155 @@
+// "Reply C to confirm or R to reschedule" (shared/docs/domain.md, Appointment replies) end to end: a signed inbound
+// webhook → the row, the event and the TwiML answer in one transaction → the signal relay → the reminder workflow.
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { phoneHash, recordOptOut } from '../../common/opt-outs.js';
+import { appointmentConfirmedKey } from '../../workflows/search-attributes.js';
+import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { stackForFile } from '../support/stack.js';
+import { inbound, randomSenderNumber } from '../support/webhooks.js';
+
+const stack = stackForFile();
+const bookingUrl = 'https://book.example.com/acme';
+const inSeconds = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString();
+
+/** A tenant with a number of its own (so the lead's replies reach it whoever else texts the phone) and a lead. */
+async function tenantWithLead(settings: Record<string, unknown> = {}) {
+  const owner = await createTenant(stack.db, { ...anytimeSettings, bookingUrl, ...settings });
+  const sender = randomSenderNumber();
+  await stack.db.tenantSender.create({ data: { tenantId: owner.tenant.id, value: sender } });
+  const phone = randomUkMobile();
+  const lead = await request(stack.app).post('/v1/leads').set(owner.auth).send({ phone: phone.national, firstName: 'Ada', timeZone: 'Europe/London' });
+  expect(lead.status).toBe(201);
+  const reply = (Body: string) => inbound(stack.app, { From: phone.e164, To: sender, Body });
+  return { ...owner, sender, phone: phone.e164, leadId: lead.body.id as string, reply };
+}
+type Owner = Awaited<ReturnType<typeof tenantWithLead>>;
+
+/** Booked through the API; its confirmation has gone out, as it would have before anyone answers it. */
+async function book(owner: Owner, startsInSeconds = 2 * 86_400, reminderOffsetsSeconds = [86_400, 3600]) {
+  const created = await request(stack.app).post('/v1/appointments').set(owner.auth).send({ leadId: owner.leadId, startsAt: inSeconds(startsInSeconds), reminderOffsetsSeconds });
+  expect(created.status).toBe(201);
+  await expect.poll(() => stack.fake.createCallsTo(owner.phone), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+  return { id: created.body.id as string, workflowId: created.body.workflowId as string };
+}
+
+const shown = async (owner: Owner, id: string) => (await request(stack.app).get(`/v1/appointments/${id}`).set(owner.auth)).body;
+const events = (tenantId: string, type: string) => stack.db.event.findMany({ where: { tenantId, type }, orderBy: { sequence: 'asc' } });
+const terminate = (workflowId: string) => stack.client.workflow.getHandle(workflowId).terminate('test cleanup');
+const noTwimlMessage = (text: string) => expect(text).not.toContain('<Message>');
+
+describe('a confirm word from a lead with an appointment ahead', () => {
+  it('"C" confirms it once: the row, an appointment.confirmed event, the workflow (reminders dropped as the tenant skips them) and its search attribute', async () => {
+    const owner = await tenantWithLead({ skipRemindersAfterConfirm: true });
+    const appointment = await book(owner);
+    const answer = await owner.reply('C');
+    expect(answer.status).toBe(200);
+    noTwimlMessage(answer.text);
+
+    const row = await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } });
+    expect(row.confirmedAt).toBeInstanceOf(Date);
+    expect((await events(owner.tenant.id, 'appointment.confirmed')).map((event) => event.data)).toEqual([
+      { appointmentId: appointment.id, leadId: owner.leadId, confirmedAt: row.confirmedAt?.toISOString() },
+    ]);
+    await expect
+      .poll(async () => (await shown(owner, appointment.id)).live, { timeout: 20_000 })
+      .toMatchObject({ status: 'scheduled', leadConfirmedAt: row.confirmedAt?.toISOString(), reminders: [{ status: 'dropped' }, { status: 'dropped' }] });
+    expect(await shown(owner, appointment.id)).toMatchObject({ confirmedAt: row.confirmedAt?.toISOString(), nextReminderAt: null, rescheduleRequestedAt: null });
+    const handle = stack.client.workflow.getHandle(appointment.workflowId);
+    // Search attributes are eventually consistent (reference-app-orders-go): the row above is the source of truth.
+    await expect.poll(async () => (await handle.describe()).typedSearchAttributes.get(appointmentConfirmedKey), { timeout: 10_000 }).toBe(true);
+
+    await owner.reply('confirm!');
+    expect(await events(owner.tenant.id, 'appointment.confirmed')).toHaveLength(1);
+    await terminate(appointment.workflowId);
+  });
+
+  it('"YES" from a lead who is not opted out confirms (YES is also the opt-in keyword); from an opted-out lead it is the opt-in', async () => {
+    const subscribed = await tenantWithLead();
+    const first = await book(subscribed);
+    noTwimlMessage((await subscribed.reply('YES')).text);
+    expect((await stack.db.appointment.findUniqueOrThrow({ where: { id: first.id } })).confirmedAt).toBeInstanceOf(Date);
+
+    const optedOut = await tenantWithLead();
+    const second = await book(optedOut);
+    await stack.db.$transaction((tx) => recordOptOut(tx, { tenantId: optedOut.tenant.id, phone: optedOut.phone, source: 'test' }));
+    const answer = await optedOut.reply('YES');
+    expect(answer.text).toContain('you are subscribed again');
+    expect((await stack.db.appointment.findUniqueOrThrow({ where: { id: second.id } })).confirmedAt).toBeNull();
+    expect(await events(optedOut.tenant.id, 'appointment.confirmed')).toEqual([]);
+    await Promise.all([terminate(first.workflowId), terminate(second.workflowId)]);
+  });
+});
+
+describe('a reschedule word', () => {
+  it('"R" records the request, emits appointment.reschedule_requested and answers with the tenant’s template and booking link', async () => {
+    const owner = await tenantWithLead();
+    const appointment = await book(owner);
+    const answer = await owner.reply('r.');
+    expect(answer.status).toBe(200);
+    const expected = `Acme Dental: we'll be in touch to find a new time. You can also pick one here: ${bookingUrl}`;
+    expect(answer.text).toContain(`<Message>${expected}</Message>`);
+
+    const row = await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } });
+    expect(row).toMatchObject({ status: 'scheduled', confirmedAt: null, rescheduleRequestedAt: expect.any(Date) });
+    const [event] = await events(owner.tenant.id, 'appointment.reschedule_requested');
+    expect(event?.data).toMatchObject({ appointmentId: appointment.id, leadId: owner.leadId, requestedAt: row.rescheduleRequestedAt?.toISOString() });
+    // Recorded like the other replies Twilio sends from our TwiML answer.
+    expect(await stack.db.message.findMany({ where: { tenantId: owner.tenant.id, direction: 'outbound', toPhone: owner.phone, body: expected } })).toHaveLength(1);
+    await expect.poll(async () => (await shown(owner, appointment.id)).live?.rescheduleRequestedAt, { timeout: 20_000 }).toBe(row.rescheduleRequestedAt?.toISOString());
+    await terminate(appointment.workflowId);
+  });
+});
+
+describe('what is not an appointment reply', () => {
+  it('"STOP" opts out and ends the reminders; it never confirms', async () => {
+    const owner = await tenantWithLead({ appointmentConfirmWords: ['C', 'OK'] });
+    // The reminder is due 10 s in: the send gate finds the opt-out and the workflow ends as opted_out.
+    const appointment = await book(owner, 20, [10]);
+    const answer = await owner.reply('STOP');
+    expect(answer.text).toContain('you are unsubscribed');
+    expect(await stack.db.optOut.count({ where: { tenantId: owner.tenant.id, phoneHash: phoneHash(owner.phone) } })).toBe(1);
+    await expect.poll(async () => (await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })).status, { timeout: 30_000 }).toBe('opted_out');
+    expect((await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })).confirmedAt).toBeNull();
+    expect(stack.fake.createCallsTo(owner.phone)).toBe(1);
+  });
+
+  it('a message that is more than a word, or a word from a lead with no appointment, stays a message for a person', async () => {
+    const owner = await tenantWithLead();
+    const appointment = await book(owner);
+    noTwimlMessage((await owner.reply('C you on Tuesday, can I bring my son?')).text);
+    expect(await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })).toMatchObject({ confirmedAt: null, rescheduleRequestedAt: null });
+    const other = await tenantWithLead();
+    noTwimlMessage((await other.reply('R')).text);
+    for (const { tenant } of [owner, other]) {
+      expect(await stack.db.event.count({ where: { tenantId: tenant.id, type: { startsWith: 'appointment.' }, NOT: { type: 'appointment.scheduled' } } })).toBe(0);
+      expect(await stack.db.message.count({ where: { tenantId: tenant.id, direction: 'inbound', intent: 'message' } })).toBe(1);
+    }
+    await terminate(appointment.workflowId);
+  });
+});
+
+describe('PATCH /v1/settings: the appointment reply settings', () => {
+  it('takes the words, the answer and the skip, and GET shows them', async () => {
+    const { auth } = await createTenant(stack.db);
+    const settings = { appointmentConfirmWords: ['OK', '👍'], appointmentRescheduleWords: ['MOVE'], appointmentRescheduleReplyTemplate: 'Hi {{firstName}}, pick a time: {{bookingLink}}', skipRemindersAfterConfirm: true };
+    expect((await request(stack.app).patch('/v1/settings').set(auth).send(settings)).status).toBe(200);
+    expect((await request(stack.app).get('/v1/settings').set(auth)).body).toMatchObject(settings);
+  });
+
+  it.each([
+    [{ appointmentConfirmWords: ['C', 'CANCEL'] }, 'appointmentConfirmWords.1', /CANCEL is an opt-out keyword/],
+    [{ appointmentRescheduleWords: ['stop'] }, 'appointmentRescheduleWords.0', /stop is an opt-out keyword/],
+    [{ appointmentRescheduleWords: ['End'] }, 'appointmentRescheduleWords.0', /opt-out keyword/],
+    [{ appointmentConfirmWords: [] }, 'appointmentConfirmWords', /at least one/],
+    [{ appointmentConfirmWords: ['a-word-far-too-long-to-text'] }, 'appointmentConfirmWords.0', /20/],
+    [{ appointmentRescheduleWords: ['c.'] }, 'appointmentRescheduleWords', /also a confirm word: c\./],
+    [{ appointmentRescheduleReplyTemplate: 'Book: {{calendar}}' }, 'appointmentRescheduleReplyTemplate', /\{\{calendar\}\}/],
+  ])('refuses %j with a 422 saying why', async (body, field, reason) => {
+    const { auth } = await createTenant(stack.db);
+    const answer = await request(stack.app).patch('/v1/settings').set(auth).send(body);
+    expect(answer.status).toBe(422);
+    expect(answer.body.error.code).toBe('validation_failed');
+    expect(answer.body.error.details.fields[field].join('; ')).toMatch(reason);
+  });
+});
