@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { appointmentReminder } from '../../workflows/appointment-reminder.js';
-import { appointmentReminderWorkflowId, appointmentReminderWorkflowType, cancelUpdate, rescheduleUpdate, statusQuery } from '../../workflows/appointment-reminder.types.js';
+import {
+  appointmentReminderWorkflowId,
+  appointmentReminderWorkflowType,
+  appointmentReplySignal,
+  cancelUpdate,
+  rescheduleUpdate,
+  statusQuery,
+} from '../../workflows/appointment-reminder.types.js';
 import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import { eventually, startFollowUp, tenantAndLead, type Scenario, type ScenarioContext } from './lead-follow-up-scenarios.js';
 
@@ -100,6 +107,21 @@ export const appointmentReminderScenarios: Scenario[] = [
       await handle.executeUpdate(cancelUpdate, { args: [{ notify: false, reason: 'lead called' }] });
       await handle.result();
       await resumeSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+      return handle.workflowId;
+    },
+  },
+  {
+    // Recorded with patch appointment-replies: the lead asks to reschedule, then confirms; the tenant skips the
+    // reminders after a confirmation, so the one still to come is dropped and the run waits for the start.
+    name: 'confirmed-reminders-skipped',
+    async run(context) {
+      const handle = await book(context, 10, [5]);
+      await untilConfirmed(handle);
+      const at = () => new Date().toISOString();
+      await handle.signal(appointmentReplySignal, { kind: 'reschedule_requested', at: at(), skipReminders: true });
+      await handle.signal(appointmentReplySignal, { kind: 'confirmed', at: at(), skipReminders: true });
+      const state = await handle.result();
+      if (state.reminders.some((reminder) => reminder.status !== 'dropped')) throw new Error(`the reminder was not dropped: ${JSON.stringify(state.reminders)}`);
       return handle.workflowId;
     },
   },
