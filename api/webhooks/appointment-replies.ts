@@ -1,64 +1,73 @@
-import { matchAppointmentReply } from '../../common/appointment-replies.js';
+import { matchAppointmentReply, type AppointmentReplyKind } from '../../common/appointment-replies.js';
 import { recordEvent } from '../../common/events.js';
 import type { InboundIntent } from '../../common/keywords.js';
 import { findOptOut } from '../../common/opt-outs.js';
 import { queueAppointmentReplySignal } from '../../common/pending-signals.js';
 import { formatAppointmentTime, renderTemplate, type AppointmentTemplatePlaceholder } from '../../common/templates.js';
-import type { Appointment, Prisma, Tenant } from '../../generated/prisma/client.js';
+import type { Appointment, Lead, Prisma, Tenant } from '../../generated/prisma/client.js';
 
 type Tx = Prisma.TransactionClient;
 
-export interface AppointmentReplyInput {
+export interface AppointmentReplyQuery {
   tenant: Tenant;
-  leadId: string | null;
   phone: string;
   body: string;
   intent: InboundIntent;
 }
 
-/** What the reply changed: the answer to send back (a reschedule request's), and the signal queued for the workflow. */
+/** A message that answers an appointment: what it answers, and the lead's next scheduled appointment it answers. */
+export interface AppointmentReply {
+  kind: AppointmentReplyKind;
+  appointment: Appointment;
+  lead: Pick<Lead, 'id' | 'firstName' | 'lastName' | 'timeZone'>;
+}
+
+/** What recording the reply added to the tenant's outcome: the answer (a reschedule request's), the workflow's signal. */
 export interface AppointmentReplyOutcome {
-  answer: string | null;
+  appointmentAnswer: string | null;
   signalIds: string[];
 }
 
-const nothing: AppointmentReplyOutcome = { answer: null, signalIds: [] };
-
 /**
- * A confirm or reschedule word from a lead with a scheduled appointment ahead (the next one) answers that appointment.
- * Precedence: an opt-out always wins and never gets here; HELP stays a request for help; an opted-out lead's words
- * are not appointment replies, so their YES is the opt-in it has always been, while a subscribed lead's YES confirms.
- * Runs in the inbound message's transaction, under the conversation's lock, before its consent change.
+ * Whether the message answers an appointment: a confirm or reschedule word, as the whole message, from a lead with a
+ * scheduled appointment ahead (the next one). Precedence: an opt-out always wins; HELP stays a request for help; an
+ * opted-out lead's words answer nothing, so their YES is the opt-in it has always been, while a subscribed lead's YES
+ * confirms. Call it before the message's consent change, under the conversation's lock; it writes nothing.
  */
-export async function recordAppointmentReply(tx: Tx, { tenant, leadId, phone, body, intent }: AppointmentReplyInput): Promise<AppointmentReplyOutcome> {
-  if (!leadId || intent === 'opt_out' || intent === 'help') return nothing;
+export async function findAppointmentReply(tx: Tx, { tenant, phone, body, intent }: AppointmentReplyQuery): Promise<AppointmentReply | null> {
+  if (intent === 'opt_out' || intent === 'help') return null;
   const kind = matchAppointmentReply(body, { confirmWords: tenant.appointmentConfirmWords, rescheduleWords: tenant.appointmentRescheduleWords });
-  if (!kind) return nothing;
-  const now = new Date();
+  if (!kind) return null;
+  const lead = await tx.lead.findUnique({ where: { tenantId_phone: { tenantId: tenant.id, phone } }, select: { id: true, firstName: true, lastName: true, timeZone: true } });
+  if (!lead) return null;
   const appointment = await tx.appointment.findFirst({
-    where: { tenantId: tenant.id, leadId, status: 'scheduled', startsAt: { gt: now } },
+    where: { tenantId: tenant.id, leadId: lead.id, status: 'scheduled', startsAt: { gt: new Date() } },
     orderBy: { startsAt: 'asc' },
   });
-  if (!appointment || (await findOptOut(tx, tenant.id, phone))) return nothing;
-  const signal = (at: Date) =>
-    queueAppointmentReplySignal(tx, tenant.id, appointment.workflowId, { kind, at: at.toISOString(), skipReminders: tenant.skipRemindersAfterConfirm });
-  const eventOf = (data: Prisma.InputJsonObject) => ({ tenantId: tenant.id, leadId, data: { appointmentId: appointment.id, leadId, ...data } });
+  if (!appointment || (await findOptOut(tx, tenant.id, phone))) return null;
+  return { kind, appointment, lead };
+}
+
+/** Records the answer on the appointment, as an event and as a signal for its workflow, in the message's transaction. */
+export async function recordAppointmentReply(tx: Tx, tenant: Tenant, { kind, appointment, lead }: AppointmentReply): Promise<AppointmentReplyOutcome> {
+  const now = new Date();
+  const signal = () => queueAppointmentReplySignal(tx, tenant.id, appointment.workflowId, { kind, at: now.toISOString(), skipReminders: tenant.skipRemindersAfterConfirm });
+  const eventOf = (data: Prisma.InputJsonObject) => ({ tenantId: tenant.id, leadId: lead.id, data: { appointmentId: appointment.id, leadId: lead.id, ...data } });
 
   if (kind === 'confirmed') {
     // Once: a second "C" changes nothing and tells nobody.
     const { count } = await tx.appointment.updateMany({ where: { id: appointment.id, confirmedAt: null }, data: { confirmedAt: now } });
-    if (count === 0) return nothing;
+    if (count === 0) return { appointmentAnswer: null, signalIds: [] };
     await recordEvent(tx, { type: 'appointment.confirmed', ...eventOf({ confirmedAt: now.toISOString() }) });
-    return { answer: null, signalIds: [await signal(now)] };
+    return { appointmentAnswer: null, signalIds: [await signal()] };
   }
   await tx.appointment.update({ where: { id: appointment.id }, data: { rescheduleRequestedAt: now } });
   await recordEvent(tx, { type: 'appointment.reschedule_requested', ...eventOf({ requestedAt: now.toISOString(), startsAt: appointment.startsAt.toISOString() }) });
-  return { answer: await rescheduleAnswer(tx, tenant, appointment), signalIds: [await signal(now)] };
+  return { appointmentAnswer: rescheduleAnswer(tenant, { appointment, lead }), signalIds: [await signal()] };
 }
 
 /** The tenant's answer, filled in; none when a value it needs is missing (no booking link set): never half-filled. */
-async function rescheduleAnswer(tx: Tx, tenant: Tenant, appointment: Appointment): Promise<string | null> {
-  const lead = await tx.lead.findUniqueOrThrow({ where: { id: appointment.leadId }, select: { firstName: true, lastName: true, timeZone: true } });
+function rescheduleAnswer(tenant: Tenant, { appointment, lead }: Pick<AppointmentReply, 'appointment' | 'lead'>): string | null {
   const values: Record<AppointmentTemplatePlaceholder, string | null> = {
     firstName: lead.firstName,
     lastName: lead.lastName,

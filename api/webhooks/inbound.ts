@@ -7,7 +7,7 @@ import { maskPhone } from '../../common/logger.js';
 import { recordOptIn, recordOptOut } from '../../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
 import type { Prisma, Tenant } from '../../generated/prisma/client.js';
-import { recordAppointmentReply } from './appointment-replies.js';
+import { findAppointmentReply, recordAppointmentReply } from './appointment-replies.js';
 import { findRecipients } from './recipients.js';
 import { helpReply, optInReply, optOutReply } from './replies.js';
 
@@ -37,9 +37,9 @@ interface TenantOutcome {
   tenant: Tenant;
   leadId: string | null;
   answers: boolean;
-  /** The answer to a reschedule word (./appointment-replies.ts): sent whatever `answers` says, Twilio knows no such word. */
-  appointmentAnswer?: string | null;
   signalIds: string[];
+  /** The answer to an appointment's reschedule word (./appointment-replies.ts): Twilio knows no such keyword. */
+  appointmentAnswer?: string | null;
 }
 
 /** The message, the consent change and the signals for one tenant; the caller holds the conversation's lock. */
@@ -56,16 +56,14 @@ async function recordFor(tx: Prisma.TransactionClient, tenant: Tenant, params: I
     await recordOptOut(tx, change);
     return { tenant, leadId, answers: mayAnswer, signalIds: await queueSignalsForPhone(tx, tenant.id, phone, { signal: signalNames.optOut, payload: { source: 'inbound_keyword' } }) };
   }
-  // Before the opt-in below: it decides whether a YES confirms an appointment by whether the lead was opted out.
-  const appointment = await recordAppointmentReply(tx, { tenant, leadId, phone, body: params.Body, intent });
   // Anything else is a reply to a running follow-up: a bare YES, START, HELP or INFO too (shared/docs/domain.md).
-  const signalIds = [...(await queueSignalsForPhone(tx, tenant.id, phone, { signal: signalNames.inboundReply, payload: { messageSid: params.MessageSid } })), ...appointment.signalIds];
+  const signalIds = await queueSignalsForPhone(tx, tenant.id, phone, { signal: signalNames.inboundReply, payload: { messageSid: params.MessageSid } });
   if (intent === 'opt_in') {
     // The consent is logged either way; only an opt-out actually cleared is confirmed ("Yes" to a question is not a resubscription).
     const cleared = await recordOptIn(tx, change);
-    return { tenant, leadId, answers: mayAnswer && cleared, appointmentAnswer: appointment.answer, signalIds };
+    return { tenant, leadId, answers: mayAnswer && cleared, signalIds };
   }
-  return { tenant, leadId, answers: mayAnswer && intent === 'help', appointmentAnswer: appointment.answer, signalIds };
+  return { tenant, leadId, answers: mayAnswer && intent === 'help', signalIds };
 }
 
 function replyText(intent: InboundIntent, answering: Tenant[]): string | null {
@@ -94,7 +92,16 @@ export async function processInbound(db: Db, logger: Logger, params: InboundPara
       for (const id of tenants.map((tenant) => tenant.id).sort()) await lockConversation(tx, id, params.From);
       const outcomes: TenantOutcome[] = [];
       // The MessageSid is unique among messages: the first tenant's row (the owner's, or the latest texter's) carries it.
-      for (const [index, tenant] of tenants.entries()) outcomes.push(await recordFor(tx, tenant, params, intent, index === 0 ? params.MessageSid : null));
+      for (const [index, tenant] of tenants.entries()) {
+        // Decided before the consent change (a YES confirms only for a lead who was not opted out), recorded after the message.
+        const appointmentReply = await findAppointmentReply(tx, { tenant, phone: params.From, body: params.Body, intent });
+        const outcome = await recordFor(tx, tenant, params, intent, index === 0 ? params.MessageSid : null);
+        if (!appointmentReply) outcomes.push(outcome);
+        else {
+          const recorded = await recordAppointmentReply(tx, tenant, appointmentReply);
+          outcomes.push({ ...outcome, signalIds: [...outcome.signalIds, ...recorded.signalIds], appointmentAnswer: recorded.appointmentAnswer });
+        }
+      }
       const appointmentAnswer = outcomes.find((outcome) => outcome.appointmentAnswer);
       const answering = appointmentAnswer ? [appointmentAnswer] : outcomes.filter((outcome) => outcome.answers);
       const reply = appointmentAnswer?.appointmentAnswer ?? replyText(intent, answering.map((outcome) => outcome.tenant));
