@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Reminder } from '../../workflows/appointment-reminder.types.js';
-import { nextReminderAt, nextReminderMove, planReminders, reminderDueAt, startInstant, withOutcome } from '../../workflows/decisions/reminder-schedule.js';
+import { nextReminderAt, nextReminderMove, planReminders, reminderDueAt, startInstant, withOutcome, withScheduledDropped } from '../../workflows/decisions/reminder-schedule.js';
 
 const hour = 3600;
 const day = 24 * hour;
@@ -90,6 +90,16 @@ describe('nextReminderMove: never late', () => {
     expect(nextReminderMove(done, start, start)).toEqual({ kind: 'end' });
     expect(nextReminderAt(done)).toBeNull();
     expect(nextReminderAt(planned)).toEqual(at('2026-06-09T09:00:00Z'));
+  });
+});
+
+describe('withScheduledDropped: the reminders end (or the lead confirmed and needs no more)', () => {
+  it('drops only the reminders still to come: one already sent stays sent, and the next move has nothing to send', () => {
+    const planned = plan('2026-06-10T09:00:00Z', '2026-06-08T12:00:00Z');
+    const dropped = withScheduledDropped(withOutcome(planned, day, 'sent', at('2026-06-09T09:00:00Z')));
+    expect(dropped.map((reminder) => reminder.status)).toEqual(['sent', 'dropped']);
+    expect(nextReminderAt(dropped)).toBeNull();
+    expect(nextReminderMove(dropped, at('2026-06-10T09:00:00Z'), at('2026-06-10T08:00:00Z'))).toEqual({ kind: 'wait', until: at('2026-06-10T09:00:00Z') });
   });
 });
 
