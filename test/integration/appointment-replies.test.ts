@@ -101,6 +101,17 @@ describe('a reschedule word', () => {
   });
 });
 
+describe('a reschedule word without a booking link to offer', () => {
+  it('records the request but sends no half-filled answer', async () => {
+    const owner = await tenantWithLead({ bookingUrl: null });
+    const appointment = await book(owner);
+    noTwimlMessage((await owner.reply('RESCHEDULE')).text);
+    expect((await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })).rescheduleRequestedAt).toBeInstanceOf(Date);
+    expect(await events(owner.tenant.id, 'appointment.reschedule_requested')).toHaveLength(1);
+    await terminate(appointment.workflowId);
+  });
+});
+
 describe('what is not an appointment reply', () => {
   it('"STOP" opts out and ends the reminders; it never confirms', async () => {
     const owner = await tenantWithLead({ appointmentConfirmWords: ['C', 'OK'] });
