@@ -192,8 +192,7 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
         // Only a reply signal replaces the plan during a wait: then the loop records the dropped reminders at once.
         const waitingOn = state.reminders;
         await condition(() => moveTo !== null || cancel !== null || state.reminders !== waitingOn, move.until.getTime() - Date.now());
-      }
-      else {
+      } else {
         const outcome = move.kind === 'miss' ? 'missed' : await send({ kind: 'reminder', offsetSeconds: move.offsetSeconds }, move.notAfter, movedOrCancelled);
         // An interrupted reminder stays scheduled: the move plans it again, the cancel drops it.
         if (outcome !== 'interrupted') state.reminders = withOutcome(state.reminders, move.offsetSeconds, outcome, new Date());
