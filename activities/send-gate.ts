@@ -15,7 +15,7 @@ export type GateSubject =
   | { kind: 'appointment'; appointmentId: string; message: 'confirmation' | 'reminder' | 'cancellation'; startsAt: string };
 
 /** Final refusals: the message will never go out. */
-export type GateStop = 'opted_out' | HaltReason | 'enrollment_closed' | 'appointment_moved' | 'appointment_closed';
+export type GateStop = 'opted_out' | HaltReason | 'enrollment_closed' | 'appointment_moved' | 'appointment_closed' | 'appointment_confirmed';
 /** Holds: the message may go out later, at `until`. */
 export type GateHoldReason = 'cap_gap' | 'cap_daily' | 'window';
 
@@ -74,10 +74,15 @@ async function stepDecision(tx: Tx, message: Message, enrollmentId: string, now:
 }
 
 async function appointmentDecision(tx: Tx | Db, subject: Extract<GateSubject, { kind: 'appointment' }>): Promise<GateDecision | null> {
-  const appointment = await tx.appointment.findUnique({ where: { id: subject.appointmentId }, select: { status: true, startsAt: true } });
+  const appointment = await tx.appointment.findUnique({
+    where: { id: subject.appointmentId },
+    select: { status: true, startsAt: true, confirmedAt: true, tenant: { select: { skipRemindersAfterConfirm: true } } },
+  });
   if (!appointment) return { kind: 'stop', reason: 'appointment_closed' };
   if (subject.message === 'cancellation') return appointment.status === 'scheduled' || appointment.status === 'cancelled' ? null : { kind: 'stop', reason: 'appointment_closed' };
   if (appointment.status !== 'scheduled') return { kind: 'stop', reason: 'appointment_closed' };
+  // The lead confirmed by SMS and the tenant sends no reminders after that: one the workflow has not dropped yet stops here.
+  if (subject.message === 'reminder' && appointment.confirmedAt && appointment.tenant.skipRemindersAfterConfirm) return { kind: 'stop', reason: 'appointment_confirmed' };
   return appointment.startsAt.getTime() === Date.parse(subject.startsAt) ? null : { kind: 'stop', reason: 'appointment_moved' };
 }
 
