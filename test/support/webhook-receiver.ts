@@ -13,8 +13,8 @@ export interface ReceivedWebhook {
   at: number;
 }
 
-/** What the receiver answers a path's n-th request (from 0): a status, or 'hold' to keep the request open. */
-export type Answer = (n: number) => number | 'hold';
+/** What the receiver answers a path's n-th request (from 0): a status, a status after a delay, or 'hold' (never). */
+export type Answer = (n: number) => number | { status: number; afterMs: number } | 'hold';
 
 export interface WebhookReceiver {
   port: number;
@@ -29,7 +29,7 @@ export interface WebhookReceiver {
 
 export async function startWebhookReceiver(): Promise<WebhookReceiver> {
   const routes = new Map<string, { secrets: string[]; answer: Answer }>();
-  const all: ReceivedWebhook[] = [];
+  const byPath = new Map<string, ReceivedWebhook[]>();
   const unverified: ReceivedWebhook[] = [];
   const held: ServerResponse[] = [];
   const server = createServer((req, res) => {
@@ -47,15 +47,21 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
         }
       });
       const received = { path, headers: req.headers, body: JSON.parse(raw) as ReceivedWebhook['body'], verifiedBy, at: Date.now() };
-      const n = all.filter((entry) => entry.path === path).length;
-      all.push(received);
+      const list = byPath.get(path) ?? [];
+      byPath.set(path, list);
+      const n = list.length;
+      list.push(received);
       if (verifiedBy.length === 0) {
         unverified.push(received);
         return res.writeHead(400).end();
       }
       const answer = route.answer(n);
       if (answer === 'hold') held.push(res);
-      else res.writeHead(answer).end();
+      else if (typeof answer === 'number') res.writeHead(answer).end();
+      else {
+        held.push(res);
+        setTimeout(() => res.writeHead(answer.status).end(), answer.afterMs);
+      }
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -66,7 +72,7 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
     expect(path, secrets, answer = () => 200) {
       routes.set(path, { secrets, answer });
     },
-    received: (path) => all.filter((entry) => entry.path === path),
+    received: (path) => [...(byPath.get(path) ?? [])],
     unverified,
     async close() {
       for (const res of held) res.destroy();
