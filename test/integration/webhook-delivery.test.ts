@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { recordEvent, type EventType } from '../../common/events.js';
 import { freePort } from '../../scripts/stack/ports.js';
-import { createWebhookRelay, type WebhookRelayOptions } from '../../worker/webhook-relay.js';
+import { backoffAfter, createWebhookRelay, defaultBackoffMs, type WebhookRelayOptions } from '../../worker/webhook-relay.js';
 import { createTenant, testDb } from '../support/fixtures.js';
 import { killAllEntries, startEntry } from '../support/processes.js';
 import { testAppDeps } from '../support/stack.js';
@@ -92,6 +92,20 @@ describe('webhook delivery', () => {
     const answered = (listed[0].attempts as Array<{ statusCode: number | null; durationMs: number; error: string | null }>).filter((attempt) => attempt.statusCode !== null);
     expect(answered.map((attempt) => [attempt.statusCode, attempt.error])).toEqual([[500, 'HTTP 500'], [500, 'HTTP 500'], [200, null]]);
     expect(answered.every((attempt) => attempt.durationMs >= 0)).toBe(true);
+  });
+
+  it('backs off at once, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, then every 10 h', () => {
+    const minutes = Array.from({ length: 10 }, (_, failures) => backoffAfter(failures, defaultBackoffMs) / 60_000);
+    expect(minutes).toEqual([0, 5 / 60, 5, 30, 120, 300, 600, 600, 600, 600]);
+  });
+
+  it('a redirect is not followed: the attempt failed', async () => {
+    const endpoint = await endpointFor({ answer: () => 302 });
+    await record(endpoint.tenantId, 'lead.created');
+    const attempt = await deliverUntil(relayWith(), () => db.webhookAttempt.findFirst({ where: { delivery: { endpointId: endpoint.id }, statusCode: 302 } }), 'the redirected attempt');
+    expect(attempt.error).toBe('HTTP 302 (redirects are not followed)');
+    expect(await db.webhookDelivery.findFirstOrThrow({ where: { endpointId: endpoint.id } })).toMatchObject({ status: 'pending', deliveredAt: null });
+    await request(app).delete(`/v1/webhook-endpoints/${endpoint.id}`).set(endpoint.auth);
   });
 
   it('a worker process killed (SIGKILL) while the receiver holds its request loses nothing: the lease lapses and another relay sends it again', async () => {
