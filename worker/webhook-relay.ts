@@ -129,7 +129,12 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
   /** Fans out, then starts a drain for each endpoint with deliveries due that is not being drained here already. */
   async function dispatch(): Promise<void> {
     for (const endpointId of await endpointsBehind(db)) {
-      while ((await fanOutEndpoint(db, endpointId)) > 0 && !stopping);
+      // One endpoint that cannot be fanned out (logged) must not stop the others'.
+      try {
+        while ((await fanOutEndpoint(db, endpointId)) > 0 && !stopping);
+      } catch (error) {
+        logger.error({ err: error, endpointId }, 'webhook fan-out failed; retried next round');
+      }
     }
     if (stopping || busy.size >= concurrency) return;
     for (const endpointId of await endpointsDue(db, [...busy.keys()], concurrency - busy.size)) {
