@@ -8,10 +8,10 @@ import { createLogger } from '../common/logger.js';
 import { createWorkerMetrics, freeLoopbackAddress, startMetricsServer, type MetricsServer } from '../common/metrics.js';
 import { describeTemporalConnection, temporalConnectionOptions } from '../common/temporal-connection.js';
 import { createBudgetAlertRelay } from './budget-alerts.js';
-import { createWebhookRelay } from './webhook-relay.js';
 import { routeTemporalLogsToPino } from './logging.js';
 import { ensurePurgeSchedule } from './schedules.js';
 import { registerSearchAttributes } from './search-attributes.js';
+import { createWebhookRelay } from './webhook-relay.js';
 import { createWorker } from './worker.js';
 
 const config = loadConfigOrExit();

@@ -27,7 +27,8 @@ function checkedLookup(addresses: Array<{ address: string; family: number }>): L
   };
 }
 
-export async function postWebhook(rawUrl: string, request: { headers: Record<string, string>; body: string }, options: UrlPolicy & { timeoutMs: number }): Promise<PostOutcome> {
+/** `options.cancel` cuts the request short (a worker stopping), besides the timeout. */
+export async function postWebhook(rawUrl: string, request: { headers: Record<string, string>; body: string }, options: UrlPolicy & { timeoutMs: number; cancel?: AbortSignal }): Promise<PostOutcome> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   try {
@@ -41,7 +42,7 @@ export async function postWebhook(rawUrl: string, request: { headers: Record<str
           agent: agents[url.protocol as keyof typeof agents],
           lookup: checkedLookup(addresses),
           headers: { ...request.headers, 'Content-Length': Buffer.byteLength(request.body).toString() },
-          signal: AbortSignal.timeout(options.timeoutMs),
+          signal: options.cancel ? AbortSignal.any([AbortSignal.timeout(options.timeoutMs), options.cancel]) : AbortSignal.timeout(options.timeoutMs),
         },
         (response) => {
           // The body is not needed, but reading it to the end lets the connection be reused.

@@ -154,11 +154,12 @@ describe('webhook delivery', () => {
     expect(receiver.received(endpoint.path)).toEqual([]);
   });
 
-  it('a receiver that never answers holds up neither another endpoint nor, past the timeout, its own relay', async () => {
+  it('a receiver that never answers holds up neither another endpoint nor, past the timeout, its own relay; a stop cuts its request short', async () => {
     const stuck = await endpointFor({ answer: () => 'hold' });
     const healthy = await endpointFor();
     const relay = relayWith({ timeoutMs: 3000 });
     relay.start(50);
+    let stopStarted = 0;
     try {
       await record(stuck.tenantId, 'lead.created');
       await until(() => receiver.received(stuck.path).length === 1, 'the stuck endpoint to be called');
@@ -166,11 +167,16 @@ describe('webhook delivery', () => {
       await record(healthy.tenantId, 'lead.created');
       await until(() => receiver.received(healthy.path).length === 1, 'the healthy endpoint to be called', 2500);
       expect(Date.now() - sentAt).toBeLessThan(2500);
+      const timedOut = await until(() => db.webhookDelivery.findFirst({ where: { endpointId: stuck.id, attempts: 1 } }), 'the timed-out attempt');
+      expect(timedOut.lastError).toBe('no answer within 3000 ms');
+      await until(() => receiver.received(stuck.path).length === 2, 'the second attempt, held too');
     } finally {
+      stopStarted = Date.now();
       await relay.stop();
     }
-    const timedOut = await until(() => db.webhookDelivery.findFirst({ where: { endpointId: stuck.id, attempts: 1 } }), 'the timed-out attempt');
-    expect(timedOut.lastError).toBe('no answer within 3000 ms');
+    expect(Date.now() - stopStarted).toBeLessThan(1000);
+    // Not counted as the endpoint's failure, and handed back for the next worker.
+    expect(await db.webhookDelivery.findFirstOrThrow({ where: { endpointId: stuck.id } })).toMatchObject({ status: 'pending', attempts: 1, leaseUntil: null });
     // The later tests' rounds wait for every endpoint they drain: not for this one.
     await request(app).delete(`/v1/webhook-endpoints/${stuck.id}`).set(stuck.auth);
   });
