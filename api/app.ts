@@ -22,6 +22,7 @@ import { operatorSendingRouter, sendingRouter } from './routes/sending.js';
 import { sequencesRouter } from './routes/sequences.js';
 import { settingsRouter } from './routes/settings.js';
 import { twilioWebhooksRouter } from './routes/twilio-webhooks.js';
+import { webhookEndpointsRouter } from './routes/webhook-endpoints.js';
 
 export interface AppDeps {
   db: Db;
@@ -43,6 +44,8 @@ export interface AppDeps {
   operatorApiKey?: string | undefined;
   /** The process's registry (api/index.ts); unset: the app gets one of its own. Served at GET /metrics. */
   metrics?: ApiMetrics | undefined;
+  /** WEBHOOK_ALLOW_PRIVATE_URLS: webhook endpoints on http and private addresses (development and tests only). */
+  allowPrivateWebhookUrls?: boolean | undefined;
 }
 
 /** Per API key, in each API process: an abuse guard (api/abuse.ts). */
@@ -96,6 +99,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use(optOutsRouter({ ...deps, metrics }));
   v1.use(reportsRouter(deps));
   v1.use(sendingRouter(deps));
+  v1.use(webhookEndpointsRouter(deps));
   app.use('/v1', v1);
 
   app.use(unknownRoute);

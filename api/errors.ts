@@ -14,6 +14,7 @@ export type ErrorCode =
   | 'senders_operator_only'
   | 'idempotency_key_reused'
   | 'validation_failed'
+  | 'unsafe_url'
   | 'payload_too_large'
   | 'temporal_unavailable'
   | 'internal';

@@ -34,6 +34,7 @@ const app = createApp({
   capacity: capacitySettings(config),
   defaultSender: defaultSenderOf(mode),
   operatorApiKey: config.OPERATOR_API_KEY,
+  allowPrivateWebhookUrls: config.WEBHOOK_ALLOW_PRIVATE_URLS,
 });
 
 const server = app.listen(config.API_PORT, config.API_HOST, () => {

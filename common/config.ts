@@ -61,6 +61,8 @@ export const configSchema = z.object({
   // Keys the opt-out registry's phone hashes (HMAC-SHA256), so a stored hash cannot be reversed by hashing every
   // number. Required outside development and test; never logged. See optOutHashSecret.
   OPT_OUT_HASH_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+  // Webhook endpoints on http and on loopback/private addresses (refused otherwise: SSRF). Development and tests only.
+  WEBHOOK_ALLOW_PRIVATE_URLS: z.enum(['true', 'false'], 'must be true or false').transform((value) => value === 'true').default(false),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -25,6 +25,11 @@ const redactPaths = [
   '*.tls.clientCertPair.key',
   'metadata.authorization',
   '*.metadata.authorization',
+  // Webhook endpoints' signing secrets (a row logged whole must not leak them).
+  'secret',
+  '*.secret',
+  'previousSecret',
+  '*.previousSecret',
   // HTTP client errors (axios, as inside twilio-node) carry their request config, Basic auth header included.
   'err.config',
   'error.config',

@@ -105,6 +105,8 @@ try {
     database = await starting;
     env.DATABASE_URL = database.url;
   }
+  // Local development: webhook endpoints may be http and on this machine (a receiver on localhost); never in production.
+  env.WEBHOOK_ALLOW_PRIVATE_URLS ??= 'true';
   const config = loadConfig(env);
   const applied = await applyMigrations({ databaseUrl: config.DATABASE_URL, migrationsDir });
   say(applied.length ? `applied migrations: ${applied.join(', ')}` : 'database schema is up to date');
@@ -129,6 +131,7 @@ try {
   Temporal UI:  ${config.TEMPORAL_UI_URL}
   Temporal:     ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE})
   SMS mode:     ${config.TWILIO_ACCOUNT_SID ? 'twilio' : 'outbox (messages are recorded, not sent)'}
+  Webhooks:     ${config.WEBHOOK_ALLOW_PRIVATE_URLS ? 'WEBHOOK_ALLOW_PRIVATE_URLS=true: endpoints may be http and on localhost or private networks (development only)' : 'https and public addresses only'}
 ${devKey ? `  Dev API key:  ${devKey}\n` : ''}
   Try it (a lead, a one-step sequence, an enrollment):
     LEAD=$(curl -s ${apiUrl}/v1/leads ${auth} -H 'Content-Type: application/json' -d '{"phone":"07700 900123","firstName":"Ada"}' | node -pe 'JSON.parse(require("fs").readFileSync(0)).id')

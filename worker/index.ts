@@ -11,6 +11,7 @@ import { createBudgetAlertRelay } from './budget-alerts.js';
 import { routeTemporalLogsToPino } from './logging.js';
 import { ensurePurgeSchedule } from './schedules.js';
 import { registerSearchAttributes } from './search-attributes.js';
+import { createWebhookRelay } from './webhook-relay.js';
 import { createWorker } from './worker.js';
 
 const config = loadConfigOrExit();
@@ -75,6 +76,9 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
 }
 const budgetAlerts = createBudgetAlertRelay({ db, logger });
 budgetAlerts.start(5000);
+const webhooks = createWebhookRelay({ db, logger, allowPrivateUrls: config.WEBHOOK_ALLOW_PRIVATE_URLS });
+webhooks.start(1000);
+if (config.WEBHOOK_ALLOW_PRIVATE_URLS) logger.warn('WEBHOOK_ALLOW_PRIVATE_URLS is on: webhooks may go to http and private addresses (development only)');
 logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, smsMode: mode.kind }, 'worker started');
 let exitCode = 0;
 try {
@@ -84,6 +88,7 @@ try {
   logger.error({ err: error }, 'worker stopped with an error');
 } finally {
   await budgetAlerts.stop();
+  await webhooks.stop();
   await metricsServer?.close();
   await db.$disconnect();
   await connection.close();

@@ -1,4 +1,4 @@
-// `npm run bench`: starts a stack of its own, runs the six measurements of docs/benchmarks.md, writes
+// `npm run bench`: starts a stack of its own, runs the seven measurements of docs/benchmarks.md, writes
 // <BENCH_OUT_DIR>/benchmarks.json and the "Latest run" section of <BENCH_OUT_DIR>/benchmarks.md, and stops everything
 // it started (also on failure or Ctrl-C). Scale with BENCH_* variables; see README "Benchmarks".
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { loadAverage, machine } from './proc.js';
 import { markdown, targetChecks, writeMarkdown } from './report.js';
 import { baseline, enroll, reads, sleepingCost, sleepingSnapshot, stopLatency, timerPunctuality, type Ctx } from './sections.js';
 import { startBenchStack, type BenchStack } from './stack.js';
+import { webhookBurst } from './webhooks.js';
 import { apiJson } from './http.js';
 import { round } from './stats.js';
 
@@ -27,6 +28,8 @@ const benchSettings = z.object({
   BENCH_SEND_WAIT_SECONDS: count(1800, 7200),
   BENCH_READ_SECONDS: count(10, 600),
   BENCH_READ_CONNECTIONS: count(10, 500),
+  /** Events in the webhook burst (section 7). */
+  BENCH_WEBHOOK_EVENTS: count(10_000, 100_000),
   BENCH_OUT_DIR: z.string().default('docs'),
   BENCH_KEEP_DATA: z.enum(['true', 'false']).default('false'),
   /** The service's LOG_LEVEL in the worker and API (their output goes to files under the bench data folder). */
@@ -64,6 +67,7 @@ async function run(settings: z.infer<typeof benchSettings>) {
     stops: Math.min(settings.BENCH_STOPS, leads),
     readSeconds: settings.BENCH_READ_SECONDS,
     readConnections: settings.BENCH_READ_CONNECTIONS,
+    webhookEvents: settings.BENCH_WEBHOOK_EVENTS,
     logLevel: settings.BENCH_LOG_LEVEL,
     devServerArgs: settings.BENCH_DEV_SERVER_ARGS.split(/\s+/).filter(Boolean),
   };
@@ -105,6 +109,9 @@ async function run(settings: z.infer<typeof benchSettings>) {
   const readResults = await reads(ctx, main.enrolled, { seconds: scale.readSeconds, connections: scale.readConnections });
   for (const read of readResults) say(`reads ${read.endpoint}: p50 ${read.latencyMs.p50} ms, p95 ${read.latencyMs.p95} ms, ${read.requestsPerSecond} req/s`);
 
+  const webhooks = await webhookBurst(ctx, { events: scale.webhookEvents, waitSeconds: Math.max(120, settings.BENCH_SEND_WAIT_SECONDS) });
+  say(`webhooks: ${webhooks.delivered} of ${webhooks.events} delivered after ${webhooks.allDeliveredSeconds} s (${webhooks.deliveriesPerSecond}/s)`);
+
   return {
     label: settings.BENCH_LABEL,
     finishedAt: new Date().toISOString(),
@@ -117,7 +124,7 @@ async function run(settings: z.infer<typeof benchSettings>) {
     loadAfter: loadAverage(),
     totalSeconds: round((performance.now() - started) / 1000),
     scale,
-    sections: { baseline: baselineResult, enrollment: main.result, sleeping: sleepingCost(before, after), stop: stopResult, timers, reads: readResults },
+    sections: { baseline: baselineResult, enrollment: main.result, sleeping: sleepingCost(before, after), stop: stopResult, timers, reads: readResults, webhooks },
   };
 }
 

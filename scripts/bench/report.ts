@@ -20,7 +20,7 @@ function workerMemoryLine(from: SleepingSnapshot, to: SleepingSnapshot): string 
 }
 
 export function targetChecks(result: BenchResult): TargetCheck[] {
-  const { baseline, enrollment, sleeping, stop, timers, reads } = result.sections;
+  const { baseline, enrollment, sleeping, stop, timers, reads, webhooks } = result.sections;
   const ratio = enrollment.startsPerSecond / baseline.startsPerSecond;
   const flat = sleeping.workerRssChangePercent;
   return [
@@ -46,6 +46,12 @@ export function targetChecks(result: BenchResult): TargetCheck[] {
       met: flat === null ? null : Math.abs(flat) <= 10,
     },
     ...reads.map((read) => ({ target: `${read.endpoint} p95`, limit: '≤ 50 ms', measured: fmt(read.latencyMs.p95, ' ms'), met: read.latencyMs.p95 <= 50 })),
+    {
+      target: `${webhooks.events} webhook events delivered, a slow tenant beside`,
+      limit: '≤ 60 s',
+      measured: webhooks.delivered < webhooks.events ? `incomplete: ${webhooks.delivered} of ${webhooks.events} within the wait` : fmt(webhooks.allDeliveredSeconds, ' s'),
+      met: webhooks.delivered === webhooks.events && webhooks.allDeliveredSeconds <= 60,
+    },
   ];
 }
 
@@ -57,7 +63,7 @@ const cpuLine = (cpu: { percentOfCore: Record<string, number>; machinePercentOfC
     .join(', ')}; machine ${cpu.machinePercentOfCore}% of 200%, others ${cpu.otherPercentOfCore}% (${cpu.wallSeconds} s)`;
 
 export function markdown(result: BenchResult): string {
-  const { baseline, enrollment, sleeping, stop, timers, reads } = result.sections;
+  const { baseline, enrollment, sleeping, stop, timers, reads, webhooks } = result.sections;
   const m = result.machine;
   const lines = [
     `Run ${result.finishedAt}${result.label ? ` — ${result.label}` : ''}: \`${result.command}\``,
@@ -79,6 +85,7 @@ export function markdown(result: BenchResult): string {
       (read) =>
         `| 6. ${read.endpoint}, ${read.connections} connections, ${read.seconds} s | p50 ${read.latencyMs.p50} ms, p95 ${read.latencyMs.p95} ms, p99 ${read.latencyMs.p99} ms; ${read.requestsPerSecond} req/s, ${read.non2xx} non-2xx, ${read.errors} errors | ${cpuLine(read.cpu)} |`,
     ),
+    `| 7. webhooks: ${webhooks.events} events for one tenant, another's endpoint answering in ${webhooks.slowAnswerMs} ms | recorded in ${webhooks.recordSeconds} s; ${webhooks.delivered} delivered and verified after ${fmt(webhooks.allDeliveredSeconds, ' s')} (${webhooks.deliveriesPerSecond}/s), ${webhooks.duplicates} duplicates, ${webhooks.unverified} unverified; the slow endpoint answered ${webhooks.slowAnswered} meanwhile | ${cpuLine(webhooks.cpu)} |`,
   ];
   return lines.join('\n');
 }

@@ -129,7 +129,8 @@ export async function startBenchStack(options: { log: (line: string) => void; ke
     cleanups.push(() => connection.close());
     const client = new Client({ connection, namespace: 'default' });
 
-    const common = { DATABASE_URL: database.url, TEMPORAL_ADDRESS: devServer.address, TEMPORAL_TASK_QUEUE: taskQueue, LOG_LEVEL: options.logLevel };
+    // The webhook section's receivers are on 127.0.0.1.
+    const common = { DATABASE_URL: database.url, TEMPORAL_ADDRESS: devServer.address, TEMPORAL_TASK_QUEUE: taskQueue, LOG_LEVEL: options.logLevel, WEBHOOK_ALLOW_PRIVATE_URLS: 'true' };
     const worker = startChild('worker', 'worker/index.ts', {
       ...common,
       TWILIO_ACCOUNT_SID: accountSid,

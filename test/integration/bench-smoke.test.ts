@@ -24,7 +24,7 @@ function runBench(env: Record<string, string>): Promise<{ code: number | null; o
 const positive = (value: unknown) => expect(typeof value === 'number' && Number.isFinite(value) && value > 0, `${String(value)} should be a positive number`).toBe(true);
 
 describe('npm run bench (smoke scale)', () => {
-  it('runs all six measurements on a stack of its own, writes JSON and markdown, and cleans up', async () => {
+  it('runs all seven measurements on a stack of its own, writes JSON and markdown, and cleans up', async () => {
     const leads = 30;
     const timers = 10;
     const { code, output, pid } = await runBench({
@@ -34,6 +34,7 @@ describe('npm run bench (smoke scale)', () => {
       BENCH_STOPS: '5',
       BENCH_READ_SECONDS: '1',
       BENCH_READ_CONNECTIONS: '4',
+      BENCH_WEBHOOK_EVENTS: '50',
       BENCH_OUT_DIR: outDir,
       BENCH_LABEL: 'smoke',
     });
@@ -72,6 +73,9 @@ describe('npm run bench (smoke scale)', () => {
     expect(timer.latenessMs.count).toBe(timers);
     // A send may not come before its due instant; it may be late by anything a busy machine imposes.
     expect(timer.latenessMs.p50).toBeGreaterThanOrEqual(0);
+
+    expect(result.sections.webhooks).toMatchObject({ events: 50, delivered: 50, unverified: 0 });
+    positive(result.sections.webhooks.allDeliveredSeconds);
 
     expect(reads.length).toBeGreaterThanOrEqual(3);
     for (const read of reads) {

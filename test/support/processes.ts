@@ -29,6 +29,9 @@ export const roomyCapacityEnv: Record<string, string> = {
   WARMED_UP_DAILY_LIMIT: '10000000',
   // Another test file's brief global pause then holds a send for a second, not five.
   KILL_SWITCH_RECHECK_SECONDS: '1',
+  // Every worker's webhook relay serves every tenant in the shared database: the webhook tests' receivers are on
+  // 127.0.0.1, and a strict worker of another file would fail their deliveries as unsafe and back them off.
+  WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
 };
 
 /** Runs an entry point against the suite's PostgreSQL and dev server unless `env` says otherwise. */

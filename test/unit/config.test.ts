@@ -34,6 +34,12 @@ describe('config', () => {
     expect(smsMode(config)).toMatchObject({ kind: 'twilio', sender: { from: '+15005550006' }, statusCallbackUrl: 'https://sms.example.com/webhooks/twilio/status' });
   });
 
+  it('refuses private webhook URLs unless WEBHOOK_ALLOW_PRIVATE_URLS is true', () => {
+    expect(loadConfig(valid).WEBHOOK_ALLOW_PRIVATE_URLS).toBe(false);
+    expect(loadConfig({ ...valid, WEBHOOK_ALLOW_PRIVATE_URLS: 'true' }).WEBHOOK_ALLOW_PRIVATE_URLS).toBe(true);
+    expect(problemsOf({ ...valid, WEBHOOK_ALLOW_PRIVATE_URLS: 'yes' })).toEqual(['Invalid setting WEBHOOK_ALLOW_PRIVATE_URLS: must be true or false']);
+  });
+
   it('treats empty strings from .env files as unset', () => {
     expect(smsMode(loadConfig({ ...valid, TWILIO_ACCOUNT_SID: '', TWILIO_AUTH_TOKEN: '' }))).toEqual({ kind: 'outbox' });
   });

@@ -1,0 +1,147 @@
+// The tenant's webhook endpoints: where its events are POSTed, signed (Standard Webhooks), and what became of each
+// delivery. The worker's relay (worker/webhook-relay.ts) does the sending; these routes only record and read.
+import { randomUUID } from 'node:crypto';
+import { Router } from 'express';
+import { z } from 'zod';
+import type { Db } from '../../common/db.js';
+import { eventTypes } from '../../common/events.js';
+import { newWebhookSecret, previousSecretOverlapMs } from '../../common/webhooks/secrets.js';
+import { checkTarget, UnsafeUrlError } from '../../common/webhooks/url-safety.js';
+import type { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../../generated/prisma/client.js';
+import { tenantOf } from '../auth.js';
+import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
+import { idParam } from '../params.js';
+
+const fields = {
+  url: z.string().max(2048),
+  events: z.array(z.enum(eventTypes)).max(eventTypes.length),
+  description: z.string().max(500).nullable(),
+};
+const createSchema = z.strictObject({ url: fields.url, events: fields.events.default([]), description: fields.description.optional() });
+const updateSchema = z.strictObject({ url: fields.url.optional(), events: fields.events.optional(), description: fields.description.optional() });
+const deliveriesQuery = z.object({ status: z.enum(['pending', 'delivered', 'failed']).optional(), limit: z.coerce.number().int().min(1).max(100).default(20) });
+
+function endpointView(endpoint: WebhookEndpoint) {
+  const { id, url, events, description, status, failingSince, createdAt, updatedAt } = endpoint;
+  return { id, url, events, description, status, failingSince, createdAt, updatedAt };
+}
+
+function deliveryView(delivery: WebhookDelivery & { attemptLog: WebhookAttempt[] }) {
+  return {
+    id: delivery.id,
+    eventId: delivery.eventId,
+    messageId: delivery.messageId,
+    type: (delivery.payload as { type?: string }).type,
+    status: delivery.status,
+    attemptCount: delivery.attempts,
+    nextAttemptAt: delivery.status === 'pending' ? delivery.nextAttemptAt : null,
+    deliveredAt: delivery.deliveredAt,
+    lastStatusCode: delivery.lastStatusCode,
+    lastError: delivery.lastError,
+    createdAt: delivery.createdAt,
+    payload: delivery.payload,
+    attempts: delivery.attemptLog.map(({ at, statusCode, durationMs, error }) => ({ at, statusCode, durationMs, error })),
+  };
+}
+
+export function webhookEndpointsRouter({ db, allowPrivateWebhookUrls = false }: { db: Db; allowPrivateWebhookUrls?: boolean | undefined }): Router {
+  const router = Router();
+
+  /** The URL as given, once it passed the SSRF checks (the relay checks again at every delivery). */
+  async function safeUrl(url: string): Promise<string> {
+    try {
+      await checkTarget(url, { allowPrivate: allowPrivateWebhookUrls });
+      return url;
+    } catch (error) {
+      if (error instanceof UnsafeUrlError) throw new ApiError(422, 'unsafe_url', `The URL cannot be a webhook endpoint: ${error.reason}`, { fields: { url: [error.reason] } });
+      throw error;
+    }
+  }
+
+  async function endpointOf(req: { tenantId?: string; params: { id?: string } }): Promise<WebhookEndpoint> {
+    const endpoint = await db.webhookEndpoint.findFirst({ where: { id: idParam(req.params.id, 'Webhook endpoint'), tenantId: tenantOf(req), deletedAt: null } });
+    if (!endpoint) throw notFound('Webhook endpoint');
+    return endpoint;
+  }
+
+  router.post('/webhook-endpoints', async (req, res) => {
+    const body = parseBody(createSchema, req.body);
+    const tenantId = tenantOf(req);
+    const url = await safeUrl(body.url);
+    const endpoint = await db.$transaction(async (tx) => {
+      // Events from now on: a new endpoint starts past the tenant's last event, not at the beginning of its history.
+      const counter = await tx.eventCounter.findUnique({ where: { tenantId } });
+      return tx.webhookEndpoint.create({
+        data: { tenantId, url, events: body.events, description: body.description ?? null, secret: newWebhookSecret(), cursor: counter?.lastSequence ?? 0n },
+      });
+    });
+    res.status(201).json({ ...endpointView(endpoint), secret: endpoint.secret });
+  });
+
+  router.get('/webhook-endpoints', async (req, res) => {
+    const endpoints = await db.webhookEndpoint.findMany({ where: { tenantId: tenantOf(req), deletedAt: null }, orderBy: { createdAt: 'asc' } });
+    res.json({ endpoints: endpoints.map(endpointView) });
+  });
+
+  router.get('/webhook-endpoints/:id', async (req, res) => {
+    res.json(endpointView(await endpointOf(req)));
+  });
+
+  router.patch('/webhook-endpoints/:id', async (req, res) => {
+    const body = parseBody(updateSchema, req.body);
+    const endpoint = await endpointOf(req);
+    const url = body.url === undefined ? undefined : await safeUrl(body.url);
+    const updated = await db.webhookEndpoint.update({ where: { id: endpoint.id }, data: { url, events: body.events, description: body.description } });
+    res.json(endpointView(updated));
+  });
+
+  router.delete('/webhook-endpoints/:id', async (req, res) => {
+    const endpoint = await endpointOf(req);
+    await db.webhookEndpoint.update({ where: { id: endpoint.id }, data: { deletedAt: new Date() } });
+    res.status(204).end();
+  });
+
+  router.post('/webhook-endpoints/:id/rotate-secret', async (req, res) => {
+    const endpoint = await endpointOf(req);
+    const previousSecretExpiresAt = new Date(Date.now() + previousSecretOverlapMs);
+    const rotated = await db.webhookEndpoint.update({
+      where: { id: endpoint.id },
+      data: { secret: newWebhookSecret(), previousSecret: endpoint.secret, previousSecretExpiresAt },
+    });
+    res.json({ id: rotated.id, secret: rotated.secret, previousSecretExpiresAt });
+  });
+
+  router.post('/webhook-endpoints/:id/test', async (req, res) => {
+    const endpoint = await endpointOf(req);
+    const messageId = `msg_ping_${randomUUID()}`;
+    const delivery = await db.webhookDelivery.create({
+      data: { tenantId: endpoint.tenantId, endpointId: endpoint.id, messageId, payload: { type: 'ping', timestamp: new Date().toISOString(), data: { endpointId: endpoint.id } } },
+      include: { attemptLog: true },
+    });
+    res.status(202).json(deliveryView(delivery));
+  });
+
+  router.get('/webhook-endpoints/:id/deliveries', async (req, res) => {
+    const { status, limit } = parseQuery(deliveriesQuery, req.query);
+    const endpoint = await endpointOf(req);
+    const deliveries = await db.webhookDelivery.findMany({
+      where: { endpointId: endpoint.id, tenantId: endpoint.tenantId, ...(status ? { status } : {}) },
+      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      take: limit,
+      include: { attemptLog: { orderBy: { at: 'asc' } } },
+    });
+    res.json({ deliveries: deliveries.map(deliveryView) });
+  });
+
+  router.post('/webhook-endpoints/:id/deliveries/:deliveryId/retry', async (req, res) => {
+    const endpoint = await endpointOf(req);
+    const deliveryId = idParam(req.params.deliveryId, 'Delivery');
+    const delivery = await db.webhookDelivery.findFirst({ where: { id: deliveryId, endpointId: endpoint.id, tenantId: endpoint.tenantId } });
+    if (!delivery) throw notFound('Delivery');
+    if (delivery.status === 'delivered') throw new ApiError(409, 'conflict', 'The delivery was delivered already', { deliveredAt: delivery.deliveredAt });
+    const retried = await db.webhookDelivery.update({ where: { id: delivery.id }, data: { status: 'pending', nextAttemptAt: new Date() }, include: { attemptLog: { orderBy: { at: 'asc' } } } });
+    res.json(deliveryView(retried));
+  });
+
+  return router;
+}

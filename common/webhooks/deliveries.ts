@@ -1,0 +1,85 @@
+// A delivery's life in the database: claimed under a lease, then recorded as delivered or as a failed attempt with
+// its next time. A worker that dies holding a lease only delays its deliveries until the lease ends; the next worker
+// sends them again with the same webhook-id (at least once; receivers deduplicate on it).
+import type { Db } from '../db.js';
+
+export interface ClaimedDelivery {
+  id: string;
+  tenantId: string;
+  endpointId: string;
+  messageId: string;
+  payload: unknown;
+  attempts: number;
+  createdAt: Date;
+}
+
+export interface AttemptRecord {
+  deliveryId: string;
+  at: Date;
+  statusCode: number | null;
+  durationMs: number;
+  error: string | null;
+}
+
+/** Endpoints (not deleted) with a delivery due and not leased, oldest due first. */
+export async function endpointsDue(db: Db, exclude: string[], limit: number): Promise<string[]> {
+  const rows = await db.$queryRaw<{ endpoint_id: string }[]>`
+    SELECT d.endpoint_id FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
+    WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())
+      AND w.deleted_at IS NULL AND NOT (d.endpoint_id = ANY(${exclude}::uuid[]))
+    GROUP BY d.endpoint_id ORDER BY min(d.next_attempt_at) LIMIT ${limit}`;
+  return rows.map((row) => row.endpoint_id);
+}
+
+/** Leases up to `limit` of an endpoint's due deliveries, in event order; rows another worker holds are skipped. */
+export async function claimDue(db: Db, endpointId: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
+  const rows = await db.$queryRaw<Array<{ id: string; tenant_id: string; endpoint_id: string; message_id: string; payload: unknown; attempts: number; created_at: Date }>>`
+    UPDATE webhook_deliveries d SET lease_until = now() + ${leaseMs} * interval '1 millisecond'
+    FROM (
+      SELECT id FROM webhook_deliveries
+      WHERE endpoint_id = ${endpointId}::uuid AND status = 'pending' AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
+      ORDER BY created_at, (payload->'data'->>'sequence')::bigint
+      LIMIT ${limit} FOR UPDATE SKIP LOCKED
+    ) due
+    WHERE d.id = due.id
+    RETURNING d.id, d.tenant_id, d.endpoint_id, d.message_id, d.payload, d.attempts, d.created_at`;
+  const order = (payload: unknown) => Number((payload as { data?: { sequence?: unknown } }).data?.sequence ?? Number.MAX_SAFE_INTEGER);
+  // RETURNING keeps no order: sort as claimed.
+  return rows
+    .map((row) => ({ id: row.id, tenantId: row.tenant_id, endpointId: row.endpoint_id, messageId: row.message_id, payload: row.payload, attempts: row.attempts, createdAt: row.created_at }))
+    .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || order(a.payload) - order(b.payload));
+}
+
+/** Deliveries answered 2xx: delivered, their attempts logged, in one transaction. */
+export async function recordDelivered(db: Db, attempts: AttemptRecord[]): Promise<void> {
+  if (attempts.length === 0) return;
+  const ids = attempts.map((attempt) => attempt.deliveryId);
+  const codes = attempts.map((attempt) => attempt.statusCode ?? 200);
+  await db.$transaction([
+    db.$executeRaw`
+      UPDATE webhook_deliveries d SET status = 'delivered', delivered_at = now(), attempts = d.attempts + 1, lease_until = NULL,
+        last_status_code = done.code, last_error = NULL
+      FROM unnest(${ids}::uuid[], ${codes}::int[]) AS done(id, code)
+      WHERE d.id = done.id`,
+    db.webhookAttempt.createMany({ data: attempts }),
+  ]);
+}
+
+/**
+ * A failed attempt: logged, and the delivery due again at `nextAttemptAt`, or given up on (`failed`) when `giveUp`.
+ * Only a delivery still pending is changed: one another worker delivered meanwhile stays delivered.
+ */
+export async function recordFailed(db: Db, attempt: AttemptRecord, next: { nextAttemptAt: Date; giveUp: boolean }): Promise<void> {
+  await db.$transaction([
+    db.webhookDelivery.updateMany({
+      where: { id: attempt.deliveryId, status: 'pending' },
+      data: { attempts: { increment: 1 }, leaseUntil: null, lastStatusCode: attempt.statusCode, lastError: attempt.error, nextAttemptAt: next.nextAttemptAt, ...(next.giveUp ? { status: 'failed' } : {}) },
+    }),
+    db.webhookAttempt.create({ data: attempt }),
+  ]);
+}
+
+/** Hands back leased deliveries this worker will not send now, so the next round (here or elsewhere) takes them at once. */
+export async function releaseLeases(db: Db, ids: string[]): Promise<void> {
+  if (ids.length) await db.webhookDelivery.updateMany({ where: { id: { in: ids }, status: 'pending' }, data: { leaseUntil: null } });
+}

@@ -1,0 +1,64 @@
+// One POST to a tenant's endpoint. The host is resolved and checked first (url-safety.ts), and the connection goes
+// to one of the checked addresses: the socket never does a lookup of its own, so a DNS answer that changes between
+// the check and the connect (rebinding) cannot redirect it. Redirects are not followed: a 3xx is a failed attempt.
+import http from 'node:http';
+import https from 'node:https';
+import type { LookupFunction } from 'node:net';
+import { checkTarget, UnsafeUrlError, type UrlPolicy } from './url-safety.js';
+
+export interface PostOutcome {
+  /** The HTTP status, when the endpoint answered at all. */
+  statusCode: number | null;
+  durationMs: number;
+  /** Why the attempt failed; null when the endpoint answered 2xx. */
+  error: string | null;
+}
+
+// Kept-alive connections, so a busy endpoint is not paying a handshake per event. A reused socket was connected to
+// an address that was checked when it was opened.
+const agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 4 }), 'https:': new https.Agent({ keepAlive: true, maxSockets: 4 }) };
+
+/** A lookup that answers with the addresses already checked, in the shape net.connect asks for (one, or all). */
+function checkedLookup(addresses: Array<{ address: string; family: number }>): LookupFunction {
+  return (_hostname, options, callback) => {
+    const first = addresses[0] as { address: string; family: number };
+    if ((options as { all?: boolean }).all) (callback as unknown as (error: null, all: typeof addresses) => void)(null, addresses);
+    else callback(null, first.address, first.family);
+  };
+}
+
+/** `options.cancel` cuts the request short (a worker stopping), besides the timeout. */
+export async function postWebhook(rawUrl: string, request: { headers: Record<string, string>; body: string }, options: UrlPolicy & { timeoutMs: number; cancel?: AbortSignal }): Promise<PostOutcome> {
+  const started = performance.now();
+  const elapsed = () => Math.round(performance.now() - started);
+  try {
+    const { url, addresses } = await checkTarget(rawUrl, options);
+    const client = url.protocol === 'https:' ? https : http;
+    const statusCode = await new Promise<number>((resolve, reject) => {
+      const outgoing = client.request(
+        url,
+        {
+          method: 'POST',
+          agent: agents[url.protocol as keyof typeof agents],
+          lookup: checkedLookup(addresses),
+          headers: { ...request.headers, 'Content-Length': Buffer.byteLength(request.body).toString() },
+          signal: options.cancel ? AbortSignal.any([AbortSignal.timeout(options.timeoutMs), options.cancel]) : AbortSignal.timeout(options.timeoutMs),
+        },
+        (response) => {
+          // The body is not needed, but reading it to the end lets the connection be reused.
+          response.resume();
+          response.once('end', () => resolve(response.statusCode ?? 0));
+          response.once('error', reject);
+        },
+      );
+      outgoing.once('error', reject);
+      outgoing.end(request.body);
+    });
+    const ok = statusCode >= 200 && statusCode < 300;
+    return { statusCode, durationMs: elapsed(), error: ok ? null : statusCode >= 300 && statusCode < 400 ? `HTTP ${statusCode} (redirects are not followed)` : `HTTP ${statusCode}` };
+  } catch (error) {
+    if (error instanceof UnsafeUrlError) return { statusCode: null, durationMs: elapsed(), error: `unsafe URL: ${error.reason}` };
+    const reason = error instanceof Error ? (error.name === 'AbortError' || error.name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : error.message) : String(error);
+    return { statusCode: null, durationMs: elapsed(), error: reason.slice(0, 500) };
+  }
+}

@@ -1,0 +1,76 @@
+// Endpoint URLs come from tenants: without these checks a tenant could make our workers POST to our own database
+// admin port, a neighbour on the private network or the cloud metadata service (SSRF). The URL is checked when it is
+// saved and again at every delivery, against the addresses its name resolves to then (a DNS answer can change).
+import { lookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
+
+const refusedRanges: Array<{ reason: string; v4: Array<[string, number]>; v6: Array<[string, number]> }> = [
+  { reason: 'a loopback address', v4: [['127.0.0.0', 8]], v6: [['::1', 128]] },
+  { reason: 'an unspecified address', v4: [['0.0.0.0', 8]], v6: [['::', 128]] },
+  { reason: 'a private address', v4: [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16]], v6: [['fc00::', 7]] },
+  // 169.254.169.254 is the cloud metadata service.
+  { reason: 'a link-local address', v4: [['169.254.0.0', 16]], v6: [['fe80::', 10]] },
+  { reason: 'a carrier-grade NAT address', v4: [['100.64.0.0', 10]], v6: [] },
+  { reason: 'a multicast or broadcast address', v4: [['224.0.0.0', 4], ['255.255.255.255', 32]], v6: [['ff00::', 8]] },
+];
+
+const blockLists = refusedRanges.map(({ reason, v4, v6 }) => {
+  const list = new BlockList();
+  for (const [network, prefix] of v4) list.addSubnet(network, prefix, 'ipv4');
+  for (const [network, prefix] of v6) list.addSubnet(network, prefix, 'ipv6');
+  return { reason, list };
+});
+
+/** Why an address may not be a webhook target, or null when it may. IPv4-mapped IPv6 (::ffff:a.b.c.d) counts as IPv4. */
+export function refusedAddressReason(address: string): string | null {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
+  const ip = mapped ?? address;
+  const family = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
+  return blockLists.find(({ list }) => list.check(ip, family))?.reason ?? null;
+}
+
+export class UnsafeUrlError extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'UnsafeUrlError';
+  }
+}
+
+export interface UrlPolicy {
+  /** WEBHOOK_ALLOW_PRIVATE_URLS: http and loopback/private targets, for development and tests only. */
+  allowPrivate: boolean;
+}
+
+export interface CheckedTarget {
+  url: URL;
+  /** The addresses the host resolved to, every one checked: connect to these, never resolve again. */
+  addresses: Array<{ address: string; family: number }>;
+}
+
+/** Resolves the URL's host and refuses it (UnsafeUrlError, with the reason) unless every address may be reached. */
+export async function checkTarget(rawUrl: string, policy: UrlPolicy): Promise<CheckedTarget> {
+  let url: URL;
+  try {
+    url = new URL(rawUrl);
+  } catch {
+    throw new UnsafeUrlError('the URL cannot be parsed');
+  }
+  const schemes = policy.allowPrivate ? ['https:', 'http:'] : ['https:'];
+  if (!schemes.includes(url.protocol)) throw new UnsafeUrlError(`the URL must use ${policy.allowPrivate ? 'http or https' : 'https'}`);
+  if (url.username || url.password) throw new UnsafeUrlError('the URL must not carry credentials');
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  let addresses: CheckedTarget['addresses'];
+  try {
+    addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await lookup(host, { all: true, verbatim: true });
+  } catch {
+    throw new UnsafeUrlError(`the host ${host} does not resolve`);
+  }
+  if (addresses.length === 0) throw new UnsafeUrlError(`the host ${host} does not resolve`);
+  if (!policy.allowPrivate) {
+    for (const { address } of addresses) {
+      const reason = refusedAddressReason(address);
+      if (reason) throw new UnsafeUrlError(`the host ${host} resolves to ${address}, ${reason}`);
+    }
+  }
+  return { url, addresses };
+}

@@ -1,0 +1,164 @@
+// The webhook endpoint routes: what a tenant may register (known event types, URLs that pass the SSRF checks), the
+// secret shown once and rotated with an overlap, test pings, delivery logs and retries, and nothing across tenants.
+import { Client } from '@temporalio/client';
+import request from 'supertest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app.js';
+import { refusedAddressReason } from '../../common/webhooks/url-safety.js';
+import { createTenant, testDb } from '../support/fixtures.js';
+import { testAppDeps } from '../support/stack.js';
+
+const db = testDb();
+// No Temporal call is made by these routes: a lazy client that never connects.
+const temporal = new Client();
+const devApp = createApp(testAppDeps(db, temporal, 'unused', { allowPrivateWebhookUrls: true }));
+const strictApp = createApp(testAppDeps(db, temporal, 'unused', { allowPrivateWebhookUrls: false }));
+afterAll(() => db.$disconnect());
+
+// Nothing listens on port 9: a relay running meanwhile (another test file) fails fast on these.
+const closedUrl = 'http://127.0.0.1:9/hooks';
+
+async function endpointFor(auth: Record<string, string>, body: Record<string, unknown> = {}) {
+  const created = await request(devApp).post('/v1/webhook-endpoints').set(auth).send({ url: closedUrl, ...body });
+  expect(created.status, JSON.stringify(created.body)).toBe(201);
+  return created.body as { id: string; secret: string; url: string; events: string[] };
+}
+
+describe('webhook endpoint routes', () => {
+  it('create (the secret shown only then), list, read, update and delete an endpoint', async () => {
+    const { auth } = await createTenant(db);
+    const created = await request(devApp).post('/v1/webhook-endpoints').set(auth).send({ url: closedUrl, events: ['lead.created', 'message.received'], description: 'CRM' });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ id: expect.any(String), url: closedUrl, events: ['lead.created', 'message.received'], description: 'CRM', status: 'active', createdAt: expect.any(String) });
+    expect(created.body.secret).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
+    const path = `/v1/webhook-endpoints/${created.body.id}`;
+
+    const read = await request(devApp).get(path).set(auth);
+    expect(read.status).toBe(200);
+    expect(read.body).not.toHaveProperty('secret');
+    const listed = await request(devApp).get('/v1/webhook-endpoints').set(auth);
+    expect(listed.body.endpoints.map((endpoint: { id: string }) => endpoint.id)).toEqual([created.body.id]);
+    expect(JSON.stringify(listed.body)).not.toContain(created.body.secret);
+
+    const updated = await request(devApp).patch(path).set(auth).send({ events: [], description: null });
+    expect(updated.status).toBe(200);
+    expect(updated.body).toMatchObject({ url: closedUrl, events: [], description: null });
+
+    expect((await request(devApp).delete(path).set(auth)).status).toBe(204);
+    expect((await request(devApp).get(path).set(auth)).status).toBe(404);
+    expect((await request(devApp).get('/v1/webhook-endpoints').set(auth)).body.endpoints).toEqual([]);
+    // Soft-deleted: the row stays for its delivery history.
+    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: created.body.id } })).toMatchObject({ deletedAt: expect.any(Date) });
+  });
+
+  it('422 for unknown event types and fields, with the one error shape', async () => {
+    const { auth } = await createTenant(db);
+    const unknownType = await request(devApp).post('/v1/webhook-endpoints').set(auth).send({ url: closedUrl, events: ['lead.created', 'lead.teleported'] });
+    expect(unknownType.status).toBe(422);
+    expect(unknownType.body.error).toMatchObject({ code: 'validation_failed', details: { fields: { 'events.1': [expect.any(String)] } } });
+    const extra = await request(devApp).post('/v1/webhook-endpoints').set(auth).send({ url: closedUrl, secret: 'whsec_mine' });
+    expect(extra.status).toBe(422);
+    const endpoint = await endpointFor(auth);
+    const patched = await request(devApp).patch(`/v1/webhook-endpoints/${endpoint.id}`).set(auth).send({ events: ['nope'] });
+    expect(patched.status).toBe(422);
+  });
+
+  // Domain facts, "Events to the CRM": loopback, private, link-local (cloud metadata) targets are SSRF.
+  it.each([
+    ['http://93.184.215.14/hooks', 'https'],
+    ['https://127.0.0.1/hooks', 'loopback'],
+    ['https://localhost/hooks', 'loopback'],
+    ['https://[::1]/hooks', 'loopback'],
+    ['https://10.1.2.3/hooks', 'private'],
+    ['https://172.20.0.1/hooks', 'private'],
+    ['https://192.168.1.10/hooks', 'private'],
+    ['https://[fd00::1]/hooks', 'private'],
+    ['https://169.254.169.254/latest/meta-data', 'link-local'],
+    ['https://[fe80::1]/hooks', 'link-local'],
+    ['https://0.0.0.0/hooks', 'unspecified'],
+    ['https://100.64.0.1/hooks', 'carrier-grade NAT'],
+    ['https://[::ffff:127.0.0.1]/hooks', 'loopback'],
+    ['https://user:pw@93.184.215.14/hooks', 'credentials'],
+  ])('without WEBHOOK_ALLOW_PRIVATE_URLS, %s is refused (422 unsafe_url: %s)', async (url, reason) => {
+    const { auth } = await createTenant(db);
+    const refused = await request(strictApp).post('/v1/webhook-endpoints').set(auth).send({ url });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.code).toBe('unsafe_url');
+    expect(refused.body.error.message).toContain(reason);
+    const endpoint = await endpointFor(auth);
+    const patched = await request(strictApp).patch(`/v1/webhook-endpoints/${endpoint.id}`).set(auth).send({ url });
+    expect(patched.status).toBe(422);
+    expect(patched.body.error.code).toBe('unsafe_url');
+  });
+
+  it('a public address passes the address check', () => {
+    expect(refusedAddressReason('93.184.215.14')).toBeNull();
+    expect(refusedAddressReason('2606:2800:21f:cb07:6820:80da:af6b:8b2c')).toBeNull();
+    expect(refusedAddressReason('172.32.0.1')).toBeNull();
+  });
+
+  it('rotate-secret answers a new secret and keeps the old one signing for 24 h', async () => {
+    const { auth } = await createTenant(db);
+    const endpoint = await endpointFor(auth);
+    const rotated = await request(devApp).post(`/v1/webhook-endpoints/${endpoint.id}/rotate-secret`).set(auth);
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.secret).toMatch(/^whsec_/);
+    expect(rotated.body.secret).not.toBe(endpoint.secret);
+    const expires = new Date(rotated.body.previousSecretExpiresAt).getTime();
+    expect(Math.abs(expires - (Date.now() + 86_400_000))).toBeLessThan(60_000);
+    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({ secret: rotated.body.secret, previousSecret: endpoint.secret });
+  });
+
+  it('test sends a ping delivery; deliveries lists it with its attempts; retry makes a failed one due now', async () => {
+    const { auth } = await createTenant(db);
+    const endpoint = await endpointFor(auth);
+    const ping = await request(devApp).post(`/v1/webhook-endpoints/${endpoint.id}/test`).set(auth);
+    expect(ping.status).toBe(202);
+    expect(ping.body).toMatchObject({ eventId: null, type: 'ping', status: 'pending', messageId: expect.stringMatching(/^msg_ping_/), payload: { type: 'ping', data: { endpointId: endpoint.id } } });
+
+    await db.webhookDelivery.update({ where: { id: ping.body.id }, data: { status: 'failed', attempts: 1, lastStatusCode: 500, attemptLog: { create: { statusCode: 500, durationMs: 12, error: 'HTTP 500' } } } });
+    const failed = await request(devApp).get(`/v1/webhook-endpoints/${endpoint.id}/deliveries?status=failed&limit=5`).set(auth);
+    expect(failed.status).toBe(200);
+    expect(failed.body.deliveries).toHaveLength(1);
+    expect(failed.body.deliveries[0]).toMatchObject({ id: ping.body.id, status: 'failed', attemptCount: 1, attempts: [{ at: expect.any(String), statusCode: 500, durationMs: 12, error: 'HTTP 500' }] });
+    expect((await request(devApp).get(`/v1/webhook-endpoints/${endpoint.id}/deliveries?status=delivered`).set(auth)).body.deliveries).toEqual([]);
+    expect((await request(devApp).get(`/v1/webhook-endpoints/${endpoint.id}/deliveries?limit=0`).set(auth)).status).toBe(400);
+
+    const before = Date.now();
+    const retried = await request(devApp).post(`/v1/webhook-endpoints/${endpoint.id}/deliveries/${ping.body.id}/retry`).set(auth);
+    expect(retried.status).toBe(200);
+    expect(retried.body.status).toBe('pending');
+    expect(new Date(retried.body.nextAttemptAt).getTime()).toBeLessThanOrEqual(Date.now());
+    expect(new Date(retried.body.nextAttemptAt).getTime()).toBeGreaterThanOrEqual(before - 1000);
+
+    await db.webhookDelivery.update({ where: { id: ping.body.id }, data: { status: 'delivered', deliveredAt: new Date() } });
+    const again = await request(devApp).post(`/v1/webhook-endpoints/${endpoint.id}/deliveries/${ping.body.id}/retry`).set(auth);
+    expect(again.status).toBe(409);
+    expect(again.body.error.code).toBe('conflict');
+  });
+
+  it('404 across tenants on every route, and for IDs that are not UUIDs', async () => {
+    const owner = await createTenant(db);
+    const other = await createTenant(db);
+    const endpoint = await endpointFor(owner.auth);
+    const ping = await request(devApp).post(`/v1/webhook-endpoints/${endpoint.id}/test`).set(owner.auth);
+    const base = `/v1/webhook-endpoints/${endpoint.id}`;
+    const attempts = [
+      request(devApp).get(base).set(other.auth),
+      request(devApp).patch(base).set(other.auth).send({ description: 'mine now' }),
+      request(devApp).delete(base).set(other.auth),
+      request(devApp).post(`${base}/rotate-secret`).set(other.auth),
+      request(devApp).post(`${base}/test`).set(other.auth),
+      request(devApp).get(`${base}/deliveries`).set(other.auth),
+      request(devApp).post(`${base}/deliveries/${ping.body.id}/retry`).set(other.auth),
+      request(devApp).get('/v1/webhook-endpoints/not-a-uuid').set(owner.auth),
+      request(devApp).post(`${base}/deliveries/not-a-uuid/retry`).set(owner.auth),
+    ];
+    for (const answer of await Promise.all(attempts)) {
+      expect(answer.status).toBe(404);
+      expect(answer.body.error.code).toBe('not_found');
+    }
+    expect((await request(devApp).get('/v1/webhook-endpoints').set(other.auth)).body.endpoints).toEqual([]);
+    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({ deletedAt: null, description: null, secret: endpoint.secret });
+  });
+});

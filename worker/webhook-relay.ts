@@ -1,0 +1,166 @@
+// Events to the tenants' webhook endpoints (the CRM), durably: every step's state is in PostgreSQL (fan-out cursor,
+// deliveries, leases, attempts), so a worker or API restart, or a database outage, delays deliveries but loses none.
+// Several worker processes may relay at once: the endpoint row lock and the delivery leases keep them apart.
+import pLimit from 'p-limit';
+import type { Logger } from 'pino';
+import type { Db } from '../common/db.js';
+import { periodicRounds } from '../common/periodic.js';
+import { claimDue, endpointsDue, recordDelivered, recordFailed, releaseLeases, type AttemptRecord, type ClaimedDelivery } from '../common/webhooks/deliveries.js';
+import { endpointsBehind, fanOutEndpoint } from '../common/webhooks/fan-out.js';
+import { postWebhook } from '../common/webhooks/post.js';
+import { signatureHeader } from '../common/webhooks/secrets.js';
+import type { WebhookEndpoint } from '../generated/prisma/client.js';
+
+/** Wait before the next attempt after the n-th failure (index n; the first attempt goes at once), then 10 h for good. */
+export const defaultBackoffMs = [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000] as const;
+/** A delivery failing this long is given up on (retried by hand) and its endpoint is marked `failing`. */
+const defaultFailingAfterMs = 3 * 86_400_000;
+
+export const backoffAfter = (failures: number, schedule: readonly number[]) => schedule[Math.min(failures, schedule.length - 1)] ?? 0;
+
+export interface WebhookRelayOptions {
+  db: Db;
+  logger: Logger;
+  /** WEBHOOK_ALLOW_PRIVATE_URLS: development and tests only. */
+  allowPrivateUrls: boolean;
+  backoffMs?: readonly number[];
+  failingAfterMs?: number;
+  /** Per request: the endpoint must answer within it. */
+  timeoutMs?: number;
+  /** How long a claimed delivery is this worker's; a worker that dies holding it delays it by at most this. */
+  leaseMs?: number;
+  /** Endpoints served at once by this process; each endpoint gets one request at a time, in event order. */
+  concurrency?: number;
+  /** Deliveries claimed per endpoint at a time. */
+  batchSize?: number;
+}
+
+export interface WebhookRelay {
+  /** Fans out new events and delivers everything due, resolving when done (tests and benchmarks). */
+  round(): Promise<void>;
+  start(intervalMs: number): void;
+  /** Stops the timer, cuts requests in flight short and hands their leases back, with those not sent yet. */
+  stop(): Promise<void>;
+}
+
+export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
+  const { db, logger, allowPrivateUrls } = options;
+  const backoffMs = options.backoffMs ?? defaultBackoffMs;
+  const failingAfterMs = options.failingAfterMs ?? defaultFailingAfterMs;
+  const timeoutMs = options.timeoutMs ?? 15_000;
+  const leaseMs = options.leaseMs ?? 60_000;
+  const concurrency = options.concurrency ?? 16;
+  const batchSize = options.batchSize ?? 50;
+  const limit = pLimit(concurrency);
+  /** The endpoints this process is delivering to: another round leaves them to the drain under way. */
+  const busy = new Map<string, Promise<void>>();
+  let stopping = false;
+  /** Aborted by stop(): a shutdown does not wait up to the timeout for a slow endpoint. */
+  const stopped = new AbortController();
+
+  async function send(endpoint: WebhookEndpoint, delivery: ClaimedDelivery): Promise<AttemptRecord> {
+    const at = new Date();
+    const body = JSON.stringify(delivery.payload);
+    const headers = {
+      'Content-Type': 'application/json',
+      'User-Agent': 'lead-followup-webhooks',
+      'webhook-id': delivery.messageId,
+      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+      'webhook-signature': signatureHeader(endpoint, { id: delivery.messageId, timestamp: at, body }, at),
+    };
+    const outcome = await postWebhook(endpoint.url, { headers, body }, { allowPrivate: allowPrivateUrls, timeoutMs, cancel: stopped.signal });
+    return { deliveryId: delivery.id, at, ...outcome };
+  }
+
+  async function failed(endpoint: WebhookEndpoint, delivery: ClaimedDelivery, attempt: AttemptRecord): Promise<void> {
+    const giveUp = Date.now() - delivery.createdAt.getTime() >= failingAfterMs;
+    await recordFailed(db, attempt, { nextAttemptAt: new Date(Date.now() + backoffAfter(delivery.attempts + 1, backoffMs)), giveUp });
+    logger.warn({ tenantId: endpoint.tenantId, endpointId: endpoint.id, deliveryId: delivery.id, attempts: delivery.attempts + 1, statusCode: attempt.statusCode, err: attempt.error, givenUp: giveUp }, 'webhook delivery failed');
+    if (!giveUp) return;
+    const marked = await db.webhookEndpoint.updateMany({ where: { id: endpoint.id, status: 'active' }, data: { status: 'failing', failingSince: new Date() } });
+    if (marked.count === 0) return;
+    // The tenant sees it in the endpoint's status and the audit log; the operator in this log line.
+    await db.auditLog.create({ data: { tenantId: endpoint.tenantId, actor: 'webhook-relay', action: 'webhook_endpoint.failing', subject: endpoint.id, data: { url: endpoint.url, lastError: attempt.error } } });
+    logger.error({ tenantId: endpoint.tenantId, endpointId: endpoint.id, failingForMs: failingAfterMs }, 'webhook endpoint marked failing: its deliveries have failed for days');
+  }
+
+  /** Sends one claimed batch in order; false when it stopped early (a failure, a lease running short, a stop). */
+  async function sendBatch(endpoint: WebhookEndpoint, batch: ClaimedDelivery[]): Promise<boolean> {
+    const leaseEnds = Date.now() + leaseMs;
+    const delivered: AttemptRecord[] = [];
+    let sent = 0;
+    let failure = false;
+    try {
+      for (const delivery of batch) {
+        // Never start a request that could outlast the lease: another worker could be sending it by then.
+        if (stopping || Date.now() + timeoutMs + 1000 > leaseEnds) break;
+        const attempt = await send(endpoint, delivery);
+        // Cut short by a stop: not the endpoint's failure. Handed back with the rest; it may arrive twice (same id).
+        if (stopping && attempt.error !== null) break;
+        sent += 1;
+        if (attempt.error === null) {
+          delivered.push(attempt);
+          continue;
+        }
+        failure = true;
+        await recordDelivered(db, delivered.splice(0));
+        await failed(endpoint, delivery, attempt);
+        break;
+      }
+      await recordDelivered(db, delivered);
+    } finally {
+      await releaseLeases(db, batch.slice(sent).map((delivery) => delivery.id));
+    }
+    return !failure && sent === batch.length;
+  }
+
+  async function drain(endpointId: string): Promise<void> {
+    while (!stopping) {
+      const endpoint = await db.webhookEndpoint.findFirst({ where: { id: endpointId, deletedAt: null } });
+      if (!endpoint) return;
+      const batch = await claimDue(db, endpointId, batchSize, leaseMs);
+      if (batch.length === 0) return;
+      const allDelivered = await sendBatch(endpoint, batch);
+      if (allDelivered && endpoint.status === 'failing') {
+        await db.webhookEndpoint.updateMany({ where: { id: endpointId, status: 'failing' }, data: { status: 'active', failingSince: null } });
+        logger.info({ tenantId: endpoint.tenantId, endpointId }, 'webhook endpoint answers again: active');
+      }
+      // After a failure the rest waits for a later round, so a dead endpoint costs one request per round.
+      if (!allDelivered) return;
+    }
+  }
+
+  /** Fans out, then starts a drain for each endpoint with deliveries due that is not being drained here already. */
+  async function dispatch(): Promise<void> {
+    for (const endpointId of await endpointsBehind(db)) {
+      // One endpoint that cannot be fanned out (logged) must not stop the others'.
+      try {
+        while ((await fanOutEndpoint(db, endpointId)) > 0 && !stopping);
+      } catch (error) {
+        logger.error({ err: error, endpointId }, 'webhook fan-out failed; retried next round');
+      }
+    }
+    if (stopping || busy.size >= concurrency) return;
+    for (const endpointId of await endpointsDue(db, [...busy.keys()], concurrency - busy.size)) {
+      const draining = limit(() => drain(endpointId))
+        .catch((error: unknown) => logger.error({ err: error, endpointId }, 'webhook delivery round failed; its leases lapse and it is retried'))
+        .finally(() => busy.delete(endpointId));
+      busy.set(endpointId, draining);
+    }
+  }
+
+  const periodic = periodicRounds(dispatch, { logger, what: 'webhook relay' });
+  return {
+    async round() {
+      await dispatch();
+      while (busy.size) await Promise.all(busy.values());
+    },
+    start: periodic.start,
+    async stop() {
+      stopping = true;
+      stopped.abort();
+      await periodic.stop();
+      await Promise.all(busy.values());
+    },
+  };
+}
