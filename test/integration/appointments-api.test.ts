@@ -276,14 +276,18 @@ describe('sendAppointmentMessage: exactly once, never late, never to an opt-out'
     expect(fake.createCallsTo(phone)).toBe(2);
   });
 
-  it('the send gate refuses a reminder for a start the appointment no longer has, or for a cancelled appointment', async () => {
+  it('the send gate refuses a reminder for a start the appointment no longer has, a cancelled appointment, or one confirmed where reminders stop then', async () => {
     const { phone, input } = await reminderFor();
     await db.appointment.update({ where: { id: input.appointmentId }, data: { startsAt: new Date('2030-06-12T14:00:00.000Z') } });
     expect(await attempt(1, input)).toMatchObject({ outcome: 'skipped', reason: 'appointment_moved' });
     const other = await reminderFor();
     await db.appointment.update({ where: { id: other.input.appointmentId }, data: { status: 'cancelled' } });
     expect(await attempt(1, other.input)).toMatchObject({ outcome: 'skipped', reason: 'appointment_closed' });
-    expect(fake.createCallsTo(phone) + fake.createCallsTo(other.phone)).toBe(0);
+    // Confirmed by SMS, at a tenant that sends no reminders after a confirmation.
+    const confirmed = await reminderFor();
+    await db.appointment.update({ where: { id: confirmed.input.appointmentId }, data: { confirmedAt: new Date(), tenant: { update: { skipRemindersAfterConfirm: true } } } });
+    expect(await attempt(1, confirmed.input)).toMatchObject({ outcome: 'skipped', reason: 'appointment_confirmed' });
+    expect(fake.createCallsTo(phone) + fake.createCallsTo(other.phone) + fake.createCallsTo(confirmed.phone)).toBe(0);
   });
 
   it('an attempt past its deadline sends nothing and answers missed', async () => {
