@@ -138,7 +138,14 @@ export function createReminderActivities(deps: Parameters<typeof createMessageDe
           data: { startsAt: new Date(startsAt), reminders, nextReminderAt: nextReminderAt(reminders), status, closedReason, closedAt: status === 'scheduled' ? null : new Date() },
         });
         if (before && count) {
-          const changes = appointmentChanges({ ...before, reminders: before.reminders as unknown as Reminder[] }, { status, startsAt: new Date(startsAt), reminders, closedReason });
+          const scope = { tenantId, leadId: before.leadId, data: { path: ['appointmentId'], equals: appointmentId } };
+          const announced = await tx.event.findFirst({ where: { ...scope, type: { in: ['appointment.scheduled', 'appointment.rescheduled'] } }, orderBy: { sequence: 'desc' } });
+          const announcedStart = (announced?.data as { startsAt?: string } | undefined)?.startsAt;
+          const ended = (await tx.event.count({ where: { ...scope, type: { in: ['appointment.cancelled', 'appointment.completed'] } } })) > 0;
+          const changes = appointmentChanges(
+            { startsAt: announcedStart ? new Date(announcedStart) : before.startsAt, ended, reminders: before.reminders as unknown as Reminder[] },
+            { status, startsAt: new Date(startsAt), reminders, closedReason },
+          );
           for (const { type, details } of changes) await recordEvent(tx, { tenantId, type, leadId: before.leadId, data: { appointmentId, leadId: before.leadId, ...details } });
         }
         const notice = { idempotencyKey: `appointment:${appointmentId}:cancellation` };

@@ -63,12 +63,13 @@ async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantI
 }
 
 /**
- * The lead's events keep their IDs and facts and lose its personal data; so do events about its phone that named no
- * lead (a text from it before it was a lead). Last in the erasure, after the events the erasure itself records.
+ * The lead's events keep their IDs and facts and lose its personal data (an appointment's location too, as its row
+ * does); so do events about its phone that named no lead (a text from it before it was a lead). Last in the erasure,
+ * after the events the erasure itself records.
  */
 async function scrubEvents(tx: Prisma.TransactionClient, tenantId: string, leadId: string, phone: string): Promise<void> {
   await tx.$executeRaw`
-    UPDATE events SET data = data - 'phone' - 'firstName' - 'lastName' - 'body' - 'text'
+    UPDATE events SET data = data - 'phone' - 'firstName' - 'lastName' - 'body' - 'text' - 'location'
     WHERE tenant_id = ${tenantId}::uuid AND (lead_id = ${leadId}::uuid OR (lead_id IS NULL AND data->>'phone' = ${phone}))`;
 }
 

@@ -103,6 +103,39 @@ describe('events', () => {
     expect(events[2]?.data).toMatchObject({ leadId: lead.id, source: 'crm' });
   });
 
+  it('an appointment booked, moved and cancelled through the API is scheduled, rescheduled and cancelled once each', async () => {
+    const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
+    const lead = await request(stack.app).post('/v1/leads').set(auth).send({ phone: randomUkMobile().e164, firstName: 'Ada' });
+    const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOString();
+    const appointmentEvents = async () => (await typesOf(tenant.id)).filter((type) => type.startsWith('appointment.'));
+    const booked = await request(stack.app).post('/v1/appointments').set(auth).send({ leadId: lead.body.id, startsAt: inDays(3) });
+    expect(booked.status).toBe(201);
+    await until(async () => (await appointmentEvents()).length === 1 || null, 'appointment.scheduled');
+    expect((await request(stack.app).post(`/v1/appointments/${booked.body.id}/reschedule`).set(auth).send({ startsAt: inDays(4) })).status).toBe(200);
+    await until(async () => (await appointmentEvents()).length === 2 || null, 'appointment.rescheduled');
+    expect((await request(stack.app).post(`/v1/appointments/${booked.body.id}/cancel`).set(auth).send({ reason: 'clash' })).status).toBe(200);
+    await until(async () => (await appointmentEvents()).length === 3 || null, 'appointment.cancelled');
+
+    const events = (await eventsOf(tenant.id)).filter((event) => event.type.startsWith('appointment.'));
+    expect(events.map((event) => event.type)).toEqual(['appointment.scheduled', 'appointment.rescheduled', 'appointment.cancelled']);
+    expect(events.map((event) => event.data)).toEqual([
+      expect.objectContaining({ appointmentId: booked.body.id, leadId: lead.body.id }),
+      expect.objectContaining({ appointmentId: booked.body.id, previousStartsAt: booked.body.startsAt }),
+      expect.objectContaining({ appointmentId: booked.body.id, reason: 'clash' }),
+    ]);
+    expect((await typesOf(tenant.id)).filter((type) => type === 'message.sent').length).toBeGreaterThan(0);
+  });
+
+  it('a batch records lead.created for the leads it created only, then each enrollment.started', async () => {
+    const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
+    const known = await request(stack.app).post('/v1/leads').set(auth).send({ phone: randomUkMobile().e164 });
+    const sequence = await request(stack.app).post('/v1/sequences').set(auth).send({ name: `s-${randomUUID()}`, steps: [{ delaySeconds: 3600, template: 'Hello' }] });
+    const batch = await request(stack.app).post('/v1/enrollments/batch').set(auth).send({ sequenceId: sequence.body.id, leads: [{ phone: known.body.phone }, { phone: randomUkMobile().e164 }] });
+    expect(batch.body.summary).toEqual({ enrolled: 2 });
+    await until(async () => (await typesOf(tenant.id)).filter((type) => type === 'enrollment.started').length === 2 || null, 'both enrollments started');
+    expect((await typesOf(tenant.id)).sort()).toEqual(['enrollment.started', 'enrollment.started', 'lead.created', 'lead.created']);
+  });
+
   it('gives 20 concurrent writers of one tenant the sequences 1 to 20, each committed with its fact', async () => {
     const { tenant } = await createTenant(stack.db);
     await Promise.all(Array.from({ length: 20 }, (_, index) => stack.db.$transaction((tx) => recordEvent(tx, { tenantId: tenant.id, type: 'sending.budget_alert', data: { index } }))));
