@@ -22,6 +22,11 @@ export interface PauseChange {
 
 const tenantOfScope = (scope: string) => (scope === globalScope ? null : scope);
 
+/** Pauses and resumes of one scope take turns, so each sees the other's result: one event per change, no lost row. */
+async function lockScope(tx: Prisma.TransactionClient, scope: string): Promise<void> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`sending-pause:${scope}`}, 0))`;
+}
+
 /** Events are a tenant's: a global switch has nobody to tell. */
 async function recordPauseEvent(tx: Prisma.TransactionClient, type: 'sending.paused' | 'sending.resumed', { scope, actor, reason }: PauseChange): Promise<void> {
   const tenantId = tenantOfScope(scope);
@@ -34,6 +39,7 @@ async function recordPauseEvent(tx: Prisma.TransactionClient, type: 'sending.pau
  */
 export async function pauseSending(db: Db, { scope, actor, reason = null }: PauseChange): Promise<SendingPause> {
   return db.$transaction(async (tx) => {
+    await lockScope(tx, scope);
     const { count: pausedNow } = await tx.sendingPause.createMany({ data: [{ scope, pausedBy: actor, reason }], skipDuplicates: true });
     if (pausedNow) await recordPauseEvent(tx, 'sending.paused', { scope, actor, reason });
     await tx.auditLog.create({ data: { tenantId: tenantOfScope(scope), actor, action: 'sending.paused', subject: scope, data: { reason } } });
@@ -44,6 +50,7 @@ export async function pauseSending(db: Db, { scope, actor, reason = null }: Paus
 /** Turns the kill switch off; every waiting send goes on from where it was at its next look (KILL_SWITCH_RECHECK_SECONDS). */
 export async function resumeSending(db: Db, { scope, actor, reason = null }: PauseChange): Promise<boolean> {
   return db.$transaction(async (tx) => {
+    await lockScope(tx, scope);
     const { count } = await tx.sendingPause.deleteMany({ where: { scope } });
     if (count) {
       await tx.auditLog.create({ data: { tenantId: tenantOfScope(scope), actor, action: 'sending.resumed', subject: scope, data: { reason } } });

@@ -69,6 +69,20 @@ describe('events', () => {
     expect(past.body).toEqual({ items: [], next: 6 });
   });
 
+  it('a step that cannot go out is message.skipped with its reason, and a create call Twilio refused is message.failed with its code', async () => {
+    const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
+    const skipped = await enrolledLead(stack.app, auth, [{ delaySeconds: 0, template: 'Hi {{lastName}}' }]);
+    const invalid = randomUkMobile().e164;
+    stack.fake.inject({ kind: 'twilioError', code: 21211 }, { to: invalid });
+    const failed = await enrolledLead(stack.app, auth, [{ delaySeconds: 0, template: 'Hi' }], invalid);
+    await until(async () => (await typesOf(tenant.id)).filter((type) => type === 'enrollment.closed').length === 2 || null, 'both enrollments closed');
+
+    const events = await eventsOf(tenant.id);
+    const about = (leadId: string) => events.filter((event) => event.leadId === leadId && event.type.startsWith('message.')).map((event) => ({ type: event.type, data: event.data }));
+    expect(about(skipped.leadId)).toEqual([{ type: 'message.skipped', data: expect.objectContaining({ enrollmentId: skipped.enrollmentId, step: 0, reason: 'missing value for lastName' }) }]);
+    expect(about(failed.leadId)).toEqual([{ type: 'message.failed', data: expect.objectContaining({ enrollmentId: failed.enrollmentId, step: 0, errorCode: 21211 }) }]);
+  });
+
   it('refuses an unknown type (422) and a bad cursor or limit (400), and shows a tenant only its own events', async () => {
     const { auth } = await createTenant(stack.db);
     const unknown = await request(stack.app).get('/v1/events').query({ type: 'lead.exploded' }).set(auth);
