@@ -126,7 +126,8 @@ export function createReminderActivities(deps: Parameters<typeof createMessageDe
     /**
      * The row follows the workflow. Messages held for a start that is no longer the appointment's, or for an
      * appointment that has ended, will never go: they close as skipped (the cancellation notice is not among them).
-     * What the write changed, compared with the row locked before it, becomes events: a retry changes nothing.
+     * What the write changes for the CRM becomes events (activities/appointment-events.ts), decided on the row locked
+     * and the events recorded before it: a retry, or a change the API already wrote to the row, is told once.
      */
     async recordAppointmentProgress({ appointmentId, tenantId, startsAt, reminders, status, closedReason }: RecordAppointmentProgressInput): Promise<void> {
       await db.$transaction(async (tx) => {
