@@ -1,5 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../common/db.js';
+import { recordEvent } from '../common/events.js';
+import { hasEventFor } from '../common/event-writers.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { EnrollmentOutcome } from '../workflows/lead-follow-up.types.js';
 import { closeUnclaimedMessages } from './unsent-messages.js';
@@ -44,16 +46,22 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
      * The API claims the row before starting the workflow and records the run after; this records it too, covering
      * an API that died in between or removed its claim after a start that timed out but went through. The lead turns
      * active here, ordered before any outcome, so a fast outcome can never be overwritten by a late "active".
+     * `enrollment.started` is recorded here, once: the upsert locks the row, so a concurrent attempt (or a reset's new
+     * run) waits and then finds the event.
      */
     async recordEnrollmentStarted(input: RecordEnrollmentStartedInput): Promise<void> {
       const { enrollmentId, ...row } = input;
       try {
         await rowsMustExist(() =>
-          db.$transaction([
-            db.enrollment.upsert({ where: { id: enrollmentId }, create: { id: enrollmentId, ...row, status: 'running' }, update: { runId: input.runId } }),
+          db.$transaction(async (tx) => {
+            await tx.enrollment.upsert({ where: { id: enrollmentId }, create: { id: enrollmentId, ...row, status: 'running' }, update: { runId: input.runId } });
             // An erased lead stays erased, whatever run records itself late.
-            db.lead.updateMany({ where: { id: input.leadId, tenantId: input.tenantId, status: { not: 'erased' } }, data: { status: 'active', closedReason: null } }),
-          ]),
+            await tx.lead.updateMany({ where: { id: input.leadId, tenantId: input.tenantId, status: { not: 'erased' } }, data: { status: 'active', closedReason: null } });
+            const scope = { tenantId: input.tenantId, leadId: input.leadId };
+            if (!(await hasEventFor(tx, { ...scope, type: 'enrollment.started', idKey: 'enrollmentId', id: enrollmentId }))) {
+              await recordEvent(tx, { ...scope, type: 'enrollment.started', data: { enrollmentId, ...scope, sequenceId: input.sequenceId, workflowId: input.workflowId, runId: input.runId } });
+            }
+          }),
         );
       } catch (error) {
         // Another enrollment holds this Idempotency-Key: retrying cannot free it, so the run closes as failed.
@@ -64,12 +72,25 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
       }
     },
 
-    /** A send still held when the enrollment ends is closed with it, as skipped for the enrollment's outcome. */
+    /**
+     * A send still held when the enrollment ends is closed with it, as skipped for the enrollment's outcome. Only the
+     * close of a running enrollment is `enrollment.closed`; a retry (or a reset run) writes its outcome again silently.
+     */
     async recordEnrollmentOutcome(input: RecordEnrollmentOutcomeInput): Promise<void> {
       const closedAt = new Date();
       await rowsMustExist(() =>
         db.$transaction(async (tx) => {
-          await tx.enrollment.update({ where: { id: input.enrollmentId, tenantId: input.tenantId }, data: { status: input.status, closedReason: input.reason, closedAt, ...(input.runId ? { runId: input.runId } : {}) } });
+          const where = { id: input.enrollmentId, tenantId: input.tenantId };
+          const data = { status: input.status, closedReason: input.reason, closedAt, ...(input.runId ? { runId: input.runId } : {}) };
+          const [closedNow] = await tx.enrollment.updateManyAndReturn({ where: { ...where, status: 'running' }, data, select: { sequenceId: true } });
+          if (closedNow) {
+            await recordEvent(tx, {
+              tenantId: input.tenantId,
+              type: 'enrollment.closed',
+              leadId: input.leadId,
+              data: { enrollmentId: input.enrollmentId, leadId: input.leadId, sequenceId: closedNow.sequenceId, outcome: input.status, reason: input.reason },
+            });
+          } else await tx.enrollment.update({ where, data }); // a retry, or a reset's run: P2025 if the row is gone
           await tx.lead.updateMany({ where: { id: input.leadId, tenantId: input.tenantId, status: { not: 'erased' } }, data: { status: 'closed', closedReason: `${input.status}: ${input.reason}` } });
           await closeUnclaimedMessages(tx, { enrollmentId: input.enrollmentId }, input.status);
         }),

@@ -3,6 +3,9 @@ import type { Tenant } from '../generated/prisma/client.js';
 import type { AppointmentOutcome, AppointmentReminderInput, Reminder } from '../workflows/appointment-reminder.types.js';
 import { nextReminderAt } from '../workflows/decisions/reminder-schedule.js';
 import { erasedClosedReason, haltEnrollments, lockConversation } from '../common/conversation.js';
+import { recordEvent } from '../common/events.js';
+import { hasEventFor } from '../common/event-writers.js';
+import { appointmentChanges } from './appointment-events.js';
 import { createMessageDelivery, leadTemplateValues, type DeliveryResult } from './send-message.js';
 import { closeUnclaimedMessages } from './unsent-messages.js';
 
@@ -109,6 +112,12 @@ export function createReminderActivities(deps: Parameters<typeof createMessageDe
           },
           update: { runId },
         });
+        // The API may have written the row first; whichever run of this finds no event records it (under the lock).
+        const scope = { tenantId: appointment.tenantId, leadId: appointment.leadId };
+        if (!(await hasEventFor(tx, { ...scope, type: 'appointment.scheduled', idKey: 'appointmentId', id: appointmentId }))) {
+          const data = { appointmentId, ...scope, enrollmentId: bookedFrom?.enrollmentId ?? null, startsAt: appointment.startsAt, location: appointment.location };
+          await recordEvent(tx, { ...scope, type: 'appointment.scheduled', data });
+        }
         const halted = await haltEnrollments(tx, { tenantId: appointment.tenantId, leadId: appointment.leadId }, 'booked');
         return { followUpsToEnd: halted.filter((run) => run.workflowId !== bookedFrom?.workflowId).map(({ workflowId: id, runId: run }) => ({ workflowId: id, runId: run })) };
       });
@@ -117,14 +126,29 @@ export function createReminderActivities(deps: Parameters<typeof createMessageDe
     /**
      * The row follows the workflow. Messages held for a start that is no longer the appointment's, or for an
      * appointment that has ended, will never go: they close as skipped (the cancellation notice is not among them).
+     * What the write changes for the CRM becomes events (activities/appointment-events.ts), decided on the row locked
+     * and the events recorded before it: a retry, or a change the API already wrote to the row, is told once.
      */
     async recordAppointmentProgress({ appointmentId, tenantId, startsAt, reminders, status, closedReason }: RecordAppointmentProgressInput): Promise<void> {
       await db.$transaction(async (tx) => {
+        await tx.$executeRaw`SELECT 1 FROM appointments WHERE id = ${appointmentId}::uuid FOR UPDATE`;
+        const before = await tx.appointment.findFirst({ where: { id: appointmentId, tenantId } });
         // An erasure closed the row for good: a run that has not heard of it yet must not bring it back.
-        await tx.appointment.updateMany({
+        const { count } = await tx.appointment.updateMany({
           where: { id: appointmentId, tenantId, OR: [{ closedReason: null }, { closedReason: { not: erasedClosedReason } }] },
           data: { startsAt: new Date(startsAt), reminders, nextReminderAt: nextReminderAt(reminders), status, closedReason, closedAt: status === 'scheduled' ? null : new Date() },
         });
+        if (before && count) {
+          const scope = { tenantId, leadId: before.leadId, data: { path: ['appointmentId'], equals: appointmentId } };
+          const announced = await tx.event.findFirst({ where: { ...scope, type: { in: ['appointment.scheduled', 'appointment.rescheduled'] } }, orderBy: { sequence: 'desc' } });
+          const announcedStart = (announced?.data as { startsAt?: string } | undefined)?.startsAt;
+          const ended = (await tx.event.count({ where: { ...scope, type: { in: ['appointment.cancelled', 'appointment.completed'] } } })) > 0;
+          const changes = appointmentChanges(
+            { startsAt: announcedStart ? new Date(announcedStart) : before.startsAt, ended, reminders: before.reminders as unknown as Reminder[] },
+            { status, startsAt: new Date(startsAt), reminders, closedReason },
+          );
+          for (const { type, details } of changes) await recordEvent(tx, { tenantId, type, leadId: before.leadId, data: { appointmentId, leadId: before.leadId, ...details } });
+        }
         const notice = { idempotencyKey: `appointment:${appointmentId}:cancellation` };
         if (status !== 'scheduled') await closeUnclaimedMessages(tx, { appointmentId, NOT: notice }, `appointment_${status}`);
         else await closeUnclaimedMessages(tx, { appointmentId, NOT: [notice, { idempotencyKey: { endsWith: `:${startsAt}` } }] }, 'appointment_moved');

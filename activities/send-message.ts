@@ -3,6 +3,7 @@ import { activityInfo, ApplicationFailure, log } from '@temporalio/activity';
 import { Prisma, type Lead, type Message, type Tenant } from '../generated/prisma/client.js';
 import type { Db } from '../common/db.js';
 import { isUniqueViolation } from '../common/db-errors.js';
+import { recordMessageEvent } from '../common/event-writers.js';
 import { maskPhone } from '../common/logger.js';
 import { noMetrics, type MessageMetrics } from '../common/metrics.js';
 import { recordOptOut } from '../common/opt-outs.js';
@@ -75,6 +76,8 @@ export interface MessageDeliveryDeps {
 
 type GateRefusal = Extract<GateDecision, { kind: 'stop' }>['reason'];
 type Hold = { reason: HoldReason; until: string; detail: string };
+/** How a row that never reached Twilio closes: skipped by a decision, or failed because Twilio refused the create call. */
+type Unsent = { status: 'skipped'; skipReason: string } | { status: 'failed'; errorCode: number | null };
 
 const haltReasons = new Set<string>(['replied', 'booked', 'cancelled', 'erased', 'enrollment_closed'] satisfies HaltedBy[]);
 const isHaltReason = (reason: string | null): reason is HaltedBy => reason !== null && haltReasons.has(reason);
@@ -105,16 +108,29 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
     }
   }
 
+  /** The SID is written once: an attempt that finds it written (another one got there first) records no second event. */
   async function markSent(row: Message, sent: SentSms): Promise<DeliveryResult> {
-    await db.message.update({ where: { id: row.id }, data: { status: sent.status, twilioSid: sent.sid, sentAt: new Date(), heldReason: null, heldUntil: null } });
+    await db.$transaction(async (tx) => {
+      const { count } = await tx.message.updateMany({ where: { id: row.id, twilioSid: null }, data: { status: sent.status, twilioSid: sent.sid, sentAt: new Date(), heldReason: null, heldUntil: null } });
+      if (count) await recordMessageEvent(tx, 'message.sent', row, { twilioSid: sent.sid, segments: row.segments, cost: row.cost?.toString() ?? null });
+    });
     metrics.messageRecorded(sent.status);
     log.info('SMS handed over', { messageId: row.id, to: maskPhone(row.toPhone), mode: sender.mode, twilioSid: sent.sid });
     return { outcome: 'sent', messageId: row.id, twilioSid: sent.sid };
   }
 
-  async function claimRow(data: Prisma.MessageUncheckedCreateInput): Promise<{ row: Message; isRetry: boolean }> {
+  /** `onCreated` runs in the transaction that writes the row, for a row that is final as written. */
+  async function claimRow(data: Prisma.MessageUncheckedCreateInput, onCreated?: (tx: Prisma.TransactionClient, row: Message) => Promise<unknown>): Promise<{ row: Message; isRetry: boolean }> {
     try {
-      return { row: await db.message.create({ data }), isRetry: false };
+      const create = (client: Prisma.TransactionClient) => client.message.create({ data });
+      const row = onCreated
+        ? await db.$transaction(async (tx) => {
+            const created = await create(tx);
+            await onCreated(tx, created);
+            return created;
+          })
+        : await create(db);
+      return { row, isRetry: false };
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
       return { row: await db.message.findUniqueOrThrow({ where: { idempotencyKey: data.idempotencyKey ?? '' } }), isRetry: true };
@@ -146,23 +162,30 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
     if (rendered.ok) return claimRow({ ...base, body: rendered.body, ...capacity.price(rendered.body), status: 'pending' });
     const skipReason = `missing value for ${rendered.missing.join(', ')}`;
     log.warn('message skipped', { idempotencyKey: message.idempotencyKey, reason: skipReason });
-    const claimed = await claimRow({ ...base, body: template, status: 'skipped', skipReason });
+    const claimed = await claimRow({ ...base, body: template, status: 'skipped', skipReason }, (tx, row) => recordMessageEvent(tx, 'message.skipped', row, { reason: skipReason }));
     if (!claimed.isRetry) metrics.messageRecorded('skipped');
     return claimed;
   }
 
-  /** Closes a row that will never go out, giving back whatever capacity an attempt reserved for it. */
-  async function closeUnsent(rowId: string, data: Prisma.MessageUpdateInput, also?: (tx: Prisma.TransactionClient) => Promise<void>): Promise<void> {
+  /**
+   * Closes a row that will never go out, giving back whatever capacity an attempt reserved for it. A row something
+   * else closed first (an enrollment's close) keeps its reason, and its one event.
+   */
+  async function closeUnsent(row: Message, closed: Unsent, also?: (tx: Prisma.TransactionClient) => Promise<void>): Promise<void> {
     await db.$transaction(async (tx) => {
-      await releaseReservation(tx, rowId);
-      await tx.message.update({ where: { id: rowId }, data: { ...data, heldReason: null, heldUntil: null } });
+      await releaseReservation(tx, row.id);
+      const { count } = await tx.message.updateMany({ where: { id: row.id, status: 'pending' }, data: { ...closed, heldReason: null, heldUntil: null } });
+      if (count) {
+        if (closed.status === 'skipped') await recordMessageEvent(tx, 'message.skipped', row, { reason: closed.skipReason });
+        else await recordMessageEvent(tx, 'message.failed', row, { errorCode: closed.errorCode, twilioSid: null });
+      }
       await also?.(tx);
     });
   }
 
   /** The gate's final word: the row closes as skipped with the reason, and the workflow hears why. */
   async function refuse(row: Message, reason: GateRefusal): Promise<DeliveryResult> {
-    await closeUnsent(row.id, { status: 'skipped', skipReason: reason });
+    await closeUnsent(row, { status: 'skipped', skipReason: reason });
     metrics.messageRecorded('skipped');
     log.info('send refused by the send gate', { messageId: row.id, to: maskPhone(row.toPhone), reason });
     if (reason === 'opted_out') return { outcome: 'opted_out', messageId: row.id };
@@ -191,7 +214,7 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
     const givesUp = message.holdAsResult ? deadline.hard && until >= deadline.at : wanted >= latest && latest - now < 1000;
     if (givesUp) {
       if (deadline.hard) {
-        await closeUnsent(row.id, { status: 'skipped', skipReason: missedReason });
+        await closeUnsent(row, { status: 'skipped', skipReason: missedReason });
         metrics.messageRecorded('skipped');
       } else await db.message.update({ where: { id: row.id }, data: { heldReason: wait.reason, heldUntil: until } });
       return deadline.late;
@@ -220,7 +243,7 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
         throw error;
       }
       const errorCode = classified.code ?? null;
-      await closeUnsent(row.id, { status: 'failed', errorCode }, async (tx) => {
+      await closeUnsent(row, { status: 'failed', errorCode }, async (tx) => {
         if (classified.kind === 'opted_out') await recordOptOut(tx, { tenantId, phone: row.toPhone, source: `twilio_error_${errorCode}` });
       });
       metrics.messageRecorded('failed');
@@ -261,7 +284,7 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
     }
     if (isLate()) {
       if (deadline.hard) {
-        await closeUnsent(row.id, { status: 'skipped', skipReason: missedReason });
+        await closeUnsent(row, { status: 'skipped', skipReason: missedReason });
         metrics.messageRecorded('skipped');
       }
       return deadline.late;

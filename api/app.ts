@@ -13,6 +13,8 @@ import { errorHandler, unknownRoute } from './errors.js';
 import { appointmentsRouter } from './routes/appointments.js';
 import { enrollmentBatchRouter } from './routes/enrollment-batch.js';
 import { enrollmentsRouter } from './routes/enrollments.js';
+import { eventsRouter } from './routes/events.js';
+import { conversationRouter } from './routes/conversation.js';
 import { healthRouter } from './routes/health.js';
 import { leadsRouter } from './routes/leads.js';
 import { optOutsRouter } from './routes/opt-outs.js';
@@ -92,6 +94,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use(rateLimitPerKey(deps.requestsPerMinute ?? defaultRequestsPerMinute));
   v1.use(settingsRouter(deps));
   v1.use(leadsRouter({ ...deps, metrics }));
+  v1.use(conversationRouter(deps));
   v1.use(sequencesRouter(deps));
   v1.use(enrollmentBatchRouter(deps));
   v1.use(enrollmentsRouter(deps));
@@ -100,6 +103,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use(reportsRouter(deps));
   v1.use(sendingRouter(deps));
   v1.use(webhookEndpointsRouter(deps));
+  v1.use(eventsRouter(deps));
   app.use('/v1', v1);
 
   app.use(unknownRoute);

@@ -5,6 +5,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateStage, 
 import type { Logger } from 'pino';
 import { erasedClosedReason, haltEnrollments, lockConversation } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
+import { recordEvent } from '../common/events.js';
 import { phoneHashes, recordOptOut } from '../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../common/pending-signals.js';
 import type { Lead, Prisma } from '../generated/prisma/client.js';
@@ -42,14 +43,34 @@ async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantI
   await haltEnrollments(tx, { tenantId, leadId }, erasedClosedReason);
   const signalIds = await queueSignalsForPhone(tx, tenantId, phone, { signal: signalNames.optOut, payload: { source: 'erasure' } });
   // Cancelled here, so the send gate refuses their messages before their workflows hear of it.
-  const reminders: Reminders = await tx.appointment.findMany({ where: { tenantId, leadId, status: 'scheduled' }, select: { workflowId: true, runId: true } });
-  await tx.appointment.updateMany({ where: { tenantId, leadId, status: 'scheduled' }, data: { status: 'cancelled', closedReason: erasedClosedReason, closedAt: new Date(), nextReminderAt: null } });
+  const reminders = await tx.appointment.updateManyAndReturn({
+    where: { tenantId, leadId, status: 'scheduled' },
+    data: { status: 'cancelled', closedReason: erasedClosedReason, closedAt: new Date(), nextReminderAt: null },
+    select: { id: true, workflowId: true, runId: true, startsAt: true },
+  });
+  for (const appointment of reminders) {
+    const data = { appointmentId: appointment.id, leadId, startsAt: appointment.startsAt.toISOString(), reason: erasedClosedReason };
+    await recordEvent(tx, { tenantId, type: 'appointment.cancelled', leadId, data });
+  }
   await tx.appointment.updateMany({ where: { tenantId, leadId }, data: { notes: null, location: null } });
   await tx.optOut.updateMany({ where: { tenantId, phoneHash: { in: phoneHashes(phone) } }, data: { phone: null } });
   await tx.message.deleteMany({ where: { tenantId, OR: [{ leadId }, { toPhone: phone }, { fromPhone: phone }] } });
   await tx.lead.update({ where: { id: leadId }, data: { phone: `erased:${leadId}`, firstName: null, lastName: null, status: 'erased', closedReason: 'erased on request' } });
   await tx.auditLog.create({ data: { tenantId, actor: 'api', action: 'lead.erased', subject: leadId } });
+  await scrubEvents(tx, tenantId, leadId, phone);
+  await recordEvent(tx, { tenantId, type: 'lead.erased', leadId, data: { leadId } });
   return { signalIds, reminders };
+}
+
+/**
+ * The lead's events keep their IDs and facts and lose its personal data (an appointment's location too, as its row
+ * does); so do events about its phone that named no lead (a text from it before it was a lead). Last in the erasure,
+ * after the events the erasure itself records.
+ */
+async function scrubEvents(tx: Prisma.TransactionClient, tenantId: string, leadId: string, phone: string): Promise<void> {
+  await tx.$executeRaw`
+    UPDATE events SET data = data - 'phone' - 'firstName' - 'lastName' - 'body' - 'text' - 'location'
+    WHERE tenant_id = ${tenantId}::uuid AND (lead_id = ${leadId}::uuid OR (lead_id IS NULL AND data->>'phone' = ${phone}))`;
 }
 
 /**

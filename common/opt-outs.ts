@@ -3,6 +3,7 @@ import type { Db } from './db.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { optOutHashSecret } from './config.js';
 import { lockConversation } from './conversation.js';
+import { recordEvent, type EventType } from './events.js';
 
 type Tx = Prisma.TransactionClient | Db;
 
@@ -39,22 +40,31 @@ export interface ConsentChange {
   note?: string | null;
 }
 
+/** The registry changed: the CRM hears it, about the tenant's lead with this phone if there is one. */
+async function recordConsentEvent(tx: Prisma.TransactionClient, type: Extract<EventType, 'lead.opted_out' | 'lead.opted_in'>, change: ConsentChange): Promise<void> {
+  const lead = await tx.lead.findUnique({ where: { tenantId_phone: { tenantId: change.tenantId, phone: change.phone } }, select: { id: true } });
+  await recordEvent(tx, { tenantId: change.tenantId, type, leadId: lead?.id ?? null, data: { leadId: lead?.id ?? null, phone: change.phone, source: change.source, messageSid: change.messageSid ?? null } });
+}
+
 /**
- * Registry and consent log change together; an opt-out that is already there keeps its first source and time. Takes
- * the conversation's lock, so a send gate deciding at the same moment either sees it or claimed its send before it.
+ * Registry and consent log change together; an opt-out that is already there keeps its first source and time (and
+ * its one event). Takes the conversation's lock, so a send gate deciding at the same moment either sees it or claimed
+ * its send before it.
  */
 export async function recordOptOut(tx: Prisma.TransactionClient, change: ConsentChange): Promise<void> {
   await lockConversation(tx, change.tenantId, change.phone);
   const hash = phoneHash(change.phone);
   if (!(await findOptOut(tx, change.tenantId, change.phone))) {
     await tx.optOut.create({ data: { tenantId: change.tenantId, phoneHash: hash, phone: change.phone, source: change.source, messageSid: change.messageSid ?? null } });
+    await recordConsentEvent(tx, 'lead.opted_out', change);
   }
   await tx.consentEvent.create({ data: { tenantId: change.tenantId, phoneHash: hash, kind: 'opt_out', source: change.source, messageSid: change.messageSid ?? null, note: change.note ?? null } });
 }
 
-/** Returns whether there was an opt-out to clear (under either hash); the consent is logged either way. */
-export async function recordOptIn(tx: Tx, change: ConsentChange): Promise<boolean> {
+/** Returns whether there was an opt-out to clear (under either hash, and then its event); the consent is logged either way. */
+export async function recordOptIn(tx: Prisma.TransactionClient, change: ConsentChange): Promise<boolean> {
   const { count } = await tx.optOut.deleteMany({ where: { tenantId: change.tenantId, phoneHash: { in: phoneHashes(change.phone) } } });
+  if (count > 0) await recordConsentEvent(tx, 'lead.opted_in', change);
   await tx.consentEvent.create({ data: { tenantId: change.tenantId, phoneHash: phoneHash(change.phone), kind: 'opt_in', source: change.source, messageSid: change.messageSid ?? null, note: change.note ?? null } });
   return count > 0;
 }

@@ -3,6 +3,8 @@ import express, { Router } from 'express';
 import { parse as parseCsv } from 'csv-parse/sync';
 import pLimit from 'p-limit';
 import { z } from 'zod';
+import { leadCreatedEvent } from '../../common/event-writers.js';
+import { recordEvent } from '../../common/events.js';
 import { phoneHash } from '../../common/opt-outs.js';
 import { isKnownTimeZone, normalisePhone } from '../../common/phone.js';
 import type { Lead } from '../../generated/prisma/client.js';
@@ -16,6 +18,8 @@ const maxBatchRows = 10_000;
 /** Starts in flight at once: enough to keep Temporal busy, few enough not to swamp it or the database pool. */
 const startConcurrency = 64;
 const maxConsecutiveFailures = 20;
+/** 10,000 new leads take two statements each for their events: well past the default 5 s of a transaction. */
+const leadInsertTimeoutMs = 60_000;
 
 const leadRow = z.object({
   phone: z.string().max(40).optional(),
@@ -120,10 +124,17 @@ export function enrollmentBatchRouter(deps: EnrollmentsDeps): Router {
         throw asTemporalUnavailable(error) ?? new ApiError(503, 'temporal_unavailable', 'Temporal is unavailable; nothing was started, retry later');
       });
       let consecutiveFailures = 0;
-      await db.lead.createMany({
-        data: toStart.filter(({ phone }) => !leadByPhone.has(phone)).map((row) => ({ tenantId, phone: row.phone, firstName: row.firstName, lastName: row.lastName, timeZone: row.timeZone ?? tenant.defaultTimeZone })),
-        skipDuplicates: true,
-      });
+      // Only the leads this insert created (a concurrent request's are skipped) are `lead.created` here.
+      await db.$transaction(
+        async (tx) => {
+          const created = await tx.lead.createManyAndReturn({
+            data: toStart.filter(({ phone }) => !leadByPhone.has(phone)).map((row) => ({ tenantId, phone: row.phone, firstName: row.firstName, lastName: row.lastName, timeZone: row.timeZone ?? tenant.defaultTimeZone })),
+            skipDuplicates: true,
+          });
+          for (const lead of created) await recordEvent(tx, leadCreatedEvent(lead));
+        },
+        { timeout: leadInsertTimeoutMs },
+      );
       for (const lead of await db.lead.findMany({ where: { tenantId, phone: { in: toStart.map((row) => row.phone) } } })) leadByPhone.set(lead.phone, lead);
       const limit = pLimit(startConcurrency);
       const started = await Promise.all(

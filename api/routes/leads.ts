@@ -1,5 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
+import { leadCreatedEvent } from '../../common/event-writers.js';
+import { recordEvent } from '../../common/events.js';
 import type { WebhookMetrics } from '../../common/metrics.js';
 import { isKnownTimeZone, normalisePhone } from '../../common/phone.js';
 import { Prisma, type Lead } from '../../generated/prisma/client.js';
@@ -43,8 +45,12 @@ export function leadsRouter(deps: ErasureDeps & { metrics: Pick<WebhookMetrics, 
     const existing = await db.lead.findUnique({ where: { tenantId_phone: { tenantId, phone } } });
     if (existing) return void res.status(200).json(leadView(existing));
     try {
-      const lead = await db.lead.create({
-        data: { tenantId, phone, firstName: body.firstName ?? null, lastName: body.lastName ?? null, timeZone: body.timeZone ?? tenant.defaultTimeZone },
+      const lead = await db.$transaction(async (tx) => {
+        const created = await tx.lead.create({
+          data: { tenantId, phone, firstName: body.firstName ?? null, lastName: body.lastName ?? null, timeZone: body.timeZone ?? tenant.defaultTimeZone },
+        });
+        await recordEvent(tx, leadCreatedEvent(created));
+        return created;
       });
       res.status(201).location(`/v1/leads/${lead.id}`).json(leadView(lead));
     } catch (error) {

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { lockConversation } from '../../common/conversation.js';
 import type { Db } from '../../common/db.js';
 import { isUniqueViolation } from '../../common/db-errors.js';
+import { recordMessageEvent } from '../../common/event-writers.js';
 import { classifyInbound, type InboundIntent } from '../../common/keywords.js';
 import { maskPhone } from '../../common/logger.js';
 import { recordOptIn, recordOptOut } from '../../common/opt-outs.js';
@@ -42,28 +43,37 @@ interface TenantOutcome {
   appointmentAnswer?: string | null;
 }
 
-/** The message, the consent change and the signals for one tenant; the caller holds the conversation's lock. */
+/** What an inbound message did, for its `message.received` event: `replied` means it ended running follow-ups. */
+type InboundAction = 'opted_out' | 'opted_in' | 'replied' | 'help' | 'nothing';
+
+/** The message, the consent change, the signals and its event for one tenant; the caller holds the conversation's lock. */
 async function recordFor(tx: Prisma.TransactionClient, tenant: Tenant, params: InboundParams, intent: InboundIntent, twilioSid: string | null): Promise<TenantOutcome> {
   const phone = params.From;
   const leadId = (await tx.lead.findUnique({ where: { tenantId_phone: { tenantId: tenant.id, phone } }, select: { id: true } }))?.id ?? null;
-  await tx.message.create({
+  const message = await tx.message.create({
     data: { tenantId: tenant.id, leadId, direction: 'inbound', toPhone: params.To, fromPhone: phone, body: params.Body, twilioSid, status: 'received', intent },
   });
+  const recorded = async (outcome: TenantOutcome, action: InboundAction): Promise<TenantOutcome> => {
+    await recordMessageEvent(tx, 'message.received', message, { twilioSid: params.MessageSid, phone, to: params.To, text: params.Body, intent, action });
+    return outcome;
+  };
   const change = { tenantId: tenant.id, phone, source: 'inbound_keyword', messageSid: params.MessageSid };
   // With Twilio's Advanced Opt-Out, Twilio answers keywords itself.
   const mayAnswer = !tenant.twilioAdvancedOptOut;
   if (intent === 'opt_out') {
     await recordOptOut(tx, change);
-    return { tenant, leadId, answers: mayAnswer, signalIds: await queueSignalsForPhone(tx, tenant.id, phone, { signal: signalNames.optOut, payload: { source: 'inbound_keyword' } }) };
+    const signalIds = await queueSignalsForPhone(tx, tenant.id, phone, { signal: signalNames.optOut, payload: { source: 'inbound_keyword' } });
+    return recorded({ tenant, leadId, answers: mayAnswer, signalIds }, 'opted_out');
   }
   // Anything else is a reply to a running follow-up: a bare YES, START, HELP or INFO too (shared/docs/domain.md).
   const signalIds = await queueSignalsForPhone(tx, tenant.id, phone, { signal: signalNames.inboundReply, payload: { messageSid: params.MessageSid } });
+  const replied = signalIds.length > 0;
   if (intent === 'opt_in') {
     // The consent is logged either way; only an opt-out actually cleared is confirmed ("Yes" to a question is not a resubscription).
     const cleared = await recordOptIn(tx, change);
-    return { tenant, leadId, answers: mayAnswer && cleared, signalIds };
+    return recorded({ tenant, leadId, answers: mayAnswer && cleared, signalIds }, cleared ? 'opted_in' : replied ? 'replied' : 'nothing');
   }
-  return { tenant, leadId, answers: mayAnswer && intent === 'help', signalIds };
+  return recorded({ tenant, leadId, answers: mayAnswer && intent === 'help', signalIds }, replied ? 'replied' : intent === 'help' ? 'help' : 'nothing');
 }
 
 function replyText(intent: InboundIntent, answering: Tenant[]): string | null {

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../../common/db.js';
+import { recordMessageEvent } from '../../common/event-writers.js';
 import { statusesBelow } from '../../common/message-status.js';
 import { recordOptOut } from '../../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
@@ -14,10 +15,14 @@ export interface StatusParams {
 
 export type StatusResult = { kind: 'duplicate' | 'unknown_message' } | { kind: 'processed'; moved: boolean; signalIds: string[] };
 
+/** The statuses a CRM hears of; the ones on the way there (queued, sending, sent) are not events. */
+const eventOfStatus = { delivered: 'message.delivered', failed: 'message.failed', undelivered: 'message.undelivered' } as const;
+const isEventStatus = (status: MessageStatus): status is keyof typeof eventOfStatus => status in eventOfStatus;
+
 /** Thrown inside the transaction so the processed-webhook key is not kept for a message we can't match yet. */
 class UnknownMessage extends Error {}
 
-/** A status callback: the row moves forward only; 21610 records an opt-out; 30007 is kept for the tenant's report. */
+/** A status callback: the row moves forward only (and a move to delivered, failed or undelivered is an event); 21610 records an opt-out; 30007 is kept for the tenant's report. */
 export async function processStatus(db: Db, logger: Logger, params: StatusParams): Promise<StatusResult> {
   try {
     return await db.$transaction(async (tx) => {
@@ -30,6 +35,10 @@ export async function processStatus(db: Db, logger: Logger, params: StatusParams
         where: { id: message.id, status: { in: statusesBelow(params.MessageStatus) } },
         data: { status: params.MessageStatus, ...(params.ErrorCode ? { errorCode: params.ErrorCode } : {}) },
       });
+      // Only a move records an event: a late or repeated callback moves nothing.
+      if (count && isEventStatus(params.MessageStatus)) {
+        await recordMessageEvent(tx, eventOfStatus[params.MessageStatus], message, { twilioSid: params.MessageSid, errorCode: params.ErrorCode ?? null });
+      }
       let signalIds: string[] = [];
       if (params.ErrorCode === 21610) {
         await recordOptOut(tx, { tenantId: message.tenantId, phone: message.toPhone, source: 'twilio_error_21610', messageSid: params.MessageSid });

@@ -8,6 +8,7 @@ import { countSegments } from './segments.js';
 import { budgetPeriods, warmupAllowance, warmupDay } from './periods.js';
 import type { CapacitySettings } from './settings.js';
 import { activePause, globalScope } from './pauses.js';
+import { recordEvent } from '../events.js';
 
 type Tx = Prisma.TransactionClient;
 
@@ -191,9 +192,9 @@ export function createCapacityGate({ db, settings, metrics = noMetrics, clock = 
     const { tenantId, budget } = alert;
     const created = await tx.budgetAlert.createMany({ data: [{ tenantId, budget, period: take.period, spent: usedAfter, limit: max }], skipDuplicates: true });
     if (created.count === 0) return false;
-    await tx.auditLog.create({
-      data: { tenantId, actor: 'worker', action: 'budget.alert', subject: `${budget}:${take.period}`, data: { budget, period: take.period, spent: usedAfter.toString(), limit: max.toString() } },
-    });
+    const details = { budget, period: take.period, spent: usedAfter.toString(), limit: max.toString() };
+    await tx.auditLog.create({ data: { tenantId, actor: 'worker', action: 'budget.alert', subject: `${budget}:${take.period}`, data: details } });
+    await recordEvent(tx, { tenantId, type: 'sending.budget_alert', data: details });
     return true;
   }
 

@@ -2,6 +2,7 @@
 // send; the API and the admin command turn it on and off, and every change is audited.
 import type { Db } from '../db.js';
 import type { Prisma, SendingPause } from '../../generated/prisma/client.js';
+import { recordEvent } from '../events.js';
 
 export const globalScope = 'global';
 
@@ -21,20 +22,40 @@ export interface PauseChange {
 
 const tenantOfScope = (scope: string) => (scope === globalScope ? null : scope);
 
-/** Turns the kill switch on (again: the first pause's time and author stay); sends that have not started wait. */
+/** Pauses and resumes of one scope take turns, so each sees the other's result: one event per change, no lost row. */
+async function lockScope(tx: Prisma.TransactionClient, scope: string): Promise<void> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`sending-pause:${scope}`}, 0))`;
+}
+
+/** Events are a tenant's: a global switch has nobody to tell. */
+async function recordPauseEvent(tx: Prisma.TransactionClient, type: 'sending.paused' | 'sending.resumed', { scope, actor, reason }: PauseChange): Promise<void> {
+  const tenantId = tenantOfScope(scope);
+  if (tenantId) await recordEvent(tx, { tenantId, type, data: { actor, reason: reason ?? null } });
+}
+
+/**
+ * Turns the kill switch on (again: the first pause's time and author stay, and only the first is an event); sends
+ * that have not started wait.
+ */
 export async function pauseSending(db: Db, { scope, actor, reason = null }: PauseChange): Promise<SendingPause> {
   return db.$transaction(async (tx) => {
-    const pause = await tx.sendingPause.upsert({ where: { scope }, create: { scope, pausedBy: actor, reason }, update: {} });
+    await lockScope(tx, scope);
+    const { count: pausedNow } = await tx.sendingPause.createMany({ data: [{ scope, pausedBy: actor, reason }], skipDuplicates: true });
+    if (pausedNow) await recordPauseEvent(tx, 'sending.paused', { scope, actor, reason });
     await tx.auditLog.create({ data: { tenantId: tenantOfScope(scope), actor, action: 'sending.paused', subject: scope, data: { reason } } });
-    return pause;
+    return tx.sendingPause.findUniqueOrThrow({ where: { scope } });
   });
 }
 
 /** Turns the kill switch off; every waiting send goes on from where it was at its next look (KILL_SWITCH_RECHECK_SECONDS). */
 export async function resumeSending(db: Db, { scope, actor, reason = null }: PauseChange): Promise<boolean> {
   return db.$transaction(async (tx) => {
+    await lockScope(tx, scope);
     const { count } = await tx.sendingPause.deleteMany({ where: { scope } });
-    if (count) await tx.auditLog.create({ data: { tenantId: tenantOfScope(scope), actor, action: 'sending.resumed', subject: scope, data: { reason } } });
+    if (count) {
+      await tx.auditLog.create({ data: { tenantId: tenantOfScope(scope), actor, action: 'sending.resumed', subject: scope, data: { reason } } });
+      await recordPauseEvent(tx, 'sending.resumed', { scope, actor, reason });
+    }
     return count > 0;
   });
 }

@@ -96,6 +96,9 @@ describe('budgets: spending in money, per day and month in the tenant\'s zone', 
     expect(alerts[0]).toMatchObject({ budget: 'daily', period: '2026-06-01' });
     expect(alerts[0]?.spent.toNumber()).toBe(0.04);
     expect(await db.auditLog.count({ where: { tenantId: tenant.id, action: 'budget.alert' } })).toBe(1);
+    expect(await db.event.findMany({ where: { tenantId: tenant.id }, select: { type: true, data: true } })).toEqual([
+      { type: 'sending.budget_alert', data: { budget: 'daily', period: '2026-06-01', spent: '0.04', limit: '0.05' } },
+    ]);
 
     now = new Date('2026-06-02T00:00:01Z');
     const waiting = messages.filter((_, i) => !decisions[i]?.ok);

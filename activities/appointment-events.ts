@@ -1,0 +1,50 @@
+// What a progress write of an appointment tells the CRM, as events: a pure function of what the CRM was told before
+// and the row as now recorded. The API writes a cancel or a new start to the row before the workflow records it (so
+// the send gate sees it at once); comparing with the events already recorded, not with that row, still sees the change.
+import type { EventType } from '../common/events.js';
+import type { Reminder } from '../workflows/appointment-reminder.types.js';
+
+export interface AnnouncedAppointment {
+  /** The start the latest appointment.scheduled or appointment.rescheduled event gave. */
+  startsAt: Date;
+  /** Whether an appointment.cancelled or appointment.completed event was recorded. */
+  ended: boolean;
+  /** The reminders as recorded before this write (only the workflow records them). */
+  reminders: Reminder[];
+}
+
+export interface AppointmentProgress {
+  status: string;
+  startsAt: Date;
+  reminders: Reminder[];
+  closedReason: string | null;
+}
+
+export interface AppointmentChange {
+  type: Extract<EventType, `appointment.${string}`>;
+  details: Record<string, string | number | null>;
+}
+
+/** Reminder outcomes that are events; the others (scheduled, passed, dropped, skipped...) are not. */
+const reminderEvents = { sent: 'appointment.reminder_sent', missed: 'appointment.reminder_missed' } as const;
+const isReminderEvent = (status: string): status is keyof typeof reminderEvents => status in reminderEvents;
+
+/** A reminder is the same one while its offset and due time are: a moved appointment plans new ones. */
+const sameReminder = (a: Reminder, b: Reminder) => a.offsetSeconds === b.offsetSeconds && a.dueAt === b.dueAt;
+
+export function appointmentChanges(before: AnnouncedAppointment, after: AppointmentProgress): AppointmentChange[] {
+  const changes: AppointmentChange[] = [];
+  for (const reminder of after.reminders) {
+    const earlier = before.reminders.find((candidate) => sameReminder(candidate, reminder));
+    if (isReminderEvent(reminder.status) && earlier?.status !== reminder.status) {
+      changes.push({ type: reminderEvents[reminder.status], details: { offsetSeconds: reminder.offsetSeconds, dueAt: reminder.dueAt, sentAt: reminder.sentAt } });
+    }
+  }
+  if (!before.ended && after.startsAt.getTime() !== before.startsAt.getTime()) {
+    changes.push({ type: 'appointment.rescheduled', details: { previousStartsAt: before.startsAt.toISOString(), startsAt: after.startsAt.toISOString() } });
+  }
+  if (!before.ended && (after.status === 'cancelled' || after.status === 'completed')) {
+    changes.push({ type: after.status === 'cancelled' ? 'appointment.cancelled' : 'appointment.completed', details: { startsAt: after.startsAt.toISOString(), reason: after.closedReason } });
+  }
+  return changes;
+}
