@@ -41,13 +41,14 @@ async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantI
   if (!(await tx.lead.findFirst({ where: { id: leadId, status: { not: 'erased' } }, select: { id: true } }))) return null;
   await recordOptOut(tx, { tenantId, phone, source: 'erasure' });
   await haltEnrollments(tx, { tenantId, leadId }, erasedClosedReason);
-  const signalIds = await queueSignalsForPhone(tx, tenantId, phone, { signal: signalNames.optOut, payload: { source: 'erasure' } });
-  // Cancelled here, so the send gate refuses their messages before their workflows hear of it.
+  // Cancelled here, so the send gate refuses their messages before their workflows hear of it (by the cancel below,
+  // not the opt-out: the signals are queued after, for the follow-ups only).
   const reminders = await tx.appointment.updateManyAndReturn({
     where: { tenantId, leadId, status: 'scheduled' },
     data: { status: 'cancelled', closedReason: erasedClosedReason, closedAt: new Date(), nextReminderAt: null },
     select: { id: true, workflowId: true, runId: true, startsAt: true },
   });
+  const signalIds = await queueSignalsForPhone(tx, tenantId, phone, { signal: signalNames.optOut, payload: { source: 'erasure' } });
   for (const appointment of reminders) {
     const data = { appointmentId: appointment.id, leadId, startsAt: appointment.startsAt.toISOString(), reason: erasedClosedReason };
     await recordEvent(tx, { tenantId, type: 'appointment.cancelled', leadId, data });

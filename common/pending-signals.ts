@@ -7,13 +7,16 @@ type Tx = Prisma.TransactionClient;
 type SignalFor = { signal: typeof optOutSignal.name; payload: { source: string } } | { signal: typeof inboundReplySignal.name; payload: { messageSid: string } };
 
 /**
- * Queues a signal for every running follow-up of this phone, in the caller's transaction, so the change that
+ * Queues a signal for every running follow-up of this phone (an opt-out: and every scheduled appointment's run, whose
+ * signal of the same name ends it), in the caller's transaction, so the change that
  * causes the signals and the signals themselves commit together; the relay delivers them to Temporal afterwards.
  * The enrollments are marked halted first, so the send gate refuses their steps before any signal arrives.
  */
 export async function queueSignalsForPhone(tx: Tx, tenantId: string, phone: string, { signal, payload }: SignalFor): Promise<string[]> {
   const running = await haltEnrollments(tx, { tenantId, phone }, signal === optOutSignal.name ? 'opted_out' : 'replied');
-  const workflowIds = [...new Set(running.map((enrollment) => enrollment.workflowId))];
+  // An opt-out also ends the lead's scheduled appointments (their reminders stop at once, not at the next send).
+  const appointments = signal === optOutSignal.name ? await tx.appointment.findMany({ where: { tenantId, status: 'scheduled', lead: { phone } }, select: { workflowId: true } }) : [];
+  const workflowIds = [...new Set([...running, ...appointments].map((run) => run.workflowId))];
   const queued = await Promise.all(workflowIds.map((workflowId) => tx.pendingSignal.create({ data: { tenantId, workflowId, signal, payload }, select: { id: true } })));
   return queued.map((row) => row.id);
 }

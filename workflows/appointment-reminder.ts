@@ -17,6 +17,7 @@ import type { Activities } from '../activities/index.js';
 import { recordActivityOptions, sendActivityOptions } from './activity-options.js';
 import type { AppointmentMessage, SendAppointmentMessageResult } from '../activities/reminders.js';
 import {
+  appointmentOptOutSignal,
   appointmentReplySignal,
   cancelledThroughTheApi,
   cancelUpdate,
@@ -38,6 +39,8 @@ const { recordAppointmentStarted, recordAppointmentProgress } = proxyActivities<
 const sendActivity = (notAfter: Date) => proxyActivities<Activities>(sendActivityOptions(notAfter, '1 minute')).sendAppointmentMessage;
 /** The send gate's holds come back as results and the workflow waits itself, so a move or a cancel ends the wait at once. */
 const sendGateHoldsPatch = 'send-gate-holds';
+/** A STOP reaches the appointment's run as a signal and ends it at once. */
+const optOutEndsAppointmentPatch = 'opt-out-ends-appointment';
 /** A booking ends every running follow-up of its lead, not only the one it names (a booking by `leadId` named none). */
 const bookingEndsLeadFollowUpsPatch = 'booking-ends-lead-follow-ups';
 /** The lead's confirm and reschedule words reach the run; a confirmation may drop the reminders still to come. */
@@ -92,6 +95,10 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
   });
   setHandler(cancelUpdate, (request) => ((cancel = request), settled(++changes)), { validator: (_request: CancelUpdateInput) => requireScheduled() });
   // The row and the event were written with the reply; the run keeps what it changes about the reminders.
+  // Runs from before the patch never received it; with it, a STOP ends the appointment at once, not at its next send.
+  setHandler(appointmentOptOutSignal, ({ source }) => {
+    if (patched(optOutEndsAppointmentPatch)) close('opted_out', `recipient opted out (${source})`);
+  });
   setHandler(appointmentReplySignal, ({ kind, at, skipReminders }) => {
     if (!patched(appointmentRepliesPatch) || state.status !== 'scheduled') return;
     if (kind === 'reschedule_requested') {
@@ -154,7 +161,7 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
       return result.outcome === 'halted' ? 'skipped' : result.outcome;
     }
   };
-  const movedOrCancelled = () => moveTo !== null || cancel !== null;
+  const movedOrCancelled = () => moveTo !== null || cancel !== null || state.status !== 'scheduled';
 
   /** Ends the follow-up the appointment was booked from; one that has already ended has nothing left to stop. */
   const endFollowUp = async ({ workflowId, runId }: { workflowId: string; runId: string | null }) => {

@@ -85,7 +85,13 @@ export const cancelledThroughTheApi = 'cancelled through the API';
 /** Failure types of refused updates, so callers can tell a bad request from a finished appointment. */
 export const updateRefusals = { notScheduled: 'AppointmentNotScheduled', invalidStart: 'InvalidStartTime' } as const;
 
+export interface AppointmentOptOutSignalInput {
+  source: string;
+}
+
 export const statusQuery = defineQuery<AppointmentReminderState>('status');
+/** The lead opted out (a STOP, the opt-out API): the appointment ends as opted_out and no more messages go out. */
+export const appointmentOptOutSignal = defineSignal<[AppointmentOptOutSignalInput]>('optOut');
 export const rescheduleUpdate = defineUpdate<AppointmentReminderState, [RescheduleUpdateInput]>('reschedule');
 export const appointmentReplySignal = defineSignal<[AppointmentReplySignalInput]>('appointmentReply');
 export const cancelUpdate = defineUpdate<AppointmentReminderState, [CancelUpdateInput]>('cancel');

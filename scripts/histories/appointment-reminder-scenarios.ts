@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { appointmentReminder } from '../../workflows/appointment-reminder.js';
 import {
+  appointmentOptOutSignal,
   appointmentReminderWorkflowId,
   appointmentReminderWorkflowType,
   appointmentReplySignal,
@@ -79,6 +80,17 @@ export const appointmentReminderScenarios: Scenario[] = [
     async run(context) {
       const handle = await book(context, 86_400 * 2, [86_400, 3600]);
       await untilConfirmed(handle);
+      return handle.workflowId;
+    },
+  },
+  {
+    // Recorded with patch opt-out-ends-appointment: the optOut signal ends the appointment while it waits.
+    name: 'opted-out-by-signal',
+    async run(context) {
+      const handle = await book(context, 86_400 * 2, [86_400]);
+      await untilConfirmed(handle);
+      await handle.signal(appointmentOptOutSignal, { source: 'inbound_keyword' });
+      await handle.result();
       return handle.workflowId;
     },
   },

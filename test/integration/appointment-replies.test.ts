@@ -54,7 +54,10 @@ describe('a confirm word from a lead with an appointment ahead', () => {
     await expect
       .poll(async () => (await shown(owner, appointment.id)).live, { timeout: 20_000 })
       .toMatchObject({ status: 'scheduled', leadConfirmedAt: row.confirmedAt?.toISOString(), reminders: [{ status: 'dropped' }, { status: 'dropped' }] });
-    expect(await shown(owner, appointment.id)).toMatchObject({ confirmedAt: row.confirmedAt?.toISOString(), nextReminderAt: null, rescheduleRequestedAt: null });
+    // The row follows once the workflow has recorded the dropped reminders (an activity after the state changed).
+    await expect
+      .poll(async () => shown(owner, appointment.id), { timeout: 10_000 })
+      .toMatchObject({ confirmedAt: row.confirmedAt?.toISOString(), nextReminderAt: null, rescheduleRequestedAt: null });
     const handle = stack.client.workflow.getHandle(appointment.workflowId);
     // Search attributes are eventually consistent (reference-app-orders-go): the row above is the source of truth.
     await expect.poll(async () => (await handle.describe()).typedSearchAttributes.get(appointmentConfirmedKey), { timeout: 10_000 }).toBe(true);
