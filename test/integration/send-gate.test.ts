@@ -7,6 +7,7 @@ import type { SendStepMessageInput, SendStepMessageResult } from '../../activiti
 import { findOptOut, recordOptOut } from '../../common/opt-outs.js';
 import { sendCoreForFile } from '../support/send-core.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { withGlobalSwitch } from '../support/capacity.js';
 import { until } from '../support/wait.js';
 
 const core = sendCoreForFile({ twilioTimeoutMs: 5000 });
@@ -26,11 +27,17 @@ async function leadWithEnrollments(count: number, timeZone = 'Europe/London') {
 }
 
 /** As Temporal would run it: the workflow sets schedule-to-close to the step's deadline, an hour here. */
+/**
+ * Other test files turn the global kill switch on for a moment, which would hold these sends: each test here runs
+ * under the suite-wide lock those files take for it (test/support/capacity.ts), so no global pause overlaps it.
+ */
+const withoutGlobalPause = (body: () => Promise<void>) => () => withGlobalSwitch(core.db, body);
+
 const attempt = (number: number, input: SendStepMessageInput) =>
   new MockActivityEnvironment({ attempt: number, scheduleToCloseTimeoutMs: 3_600_000, scheduledTimestampMs: Date.now() }).run(core.sendStepMessage, input);
 
 describe('a STOP racing sends to the same phone', () => {
-  it('every create call that happened was claimed before the STOP committed; every other send ends opted out', async () => {
+  it('every create call that happened was claimed before the STOP committed; every other send ends opted out', withoutGlobalPause(async () => {
     const { tenant, phone, inputs } = await leadWithEnrollments(50);
     const sends = Promise.all(inputs.map((input) => attempt(1, input)));
     // The STOP lands once sends are going out, while the rest are still on their way to the gate.
@@ -49,11 +56,11 @@ describe('a STOP racing sends to the same phone', () => {
     expect(outcomes.filter((outcome) => outcome.outcome === 'opted_out')).toHaveLength(50 - created.length);
     expect(created.length).toBeGreaterThan(0);
     process.stdout.write(`STOP racing 50 sends: ${created.length} claimed and sent before it, ${50 - created.length} refused\n`);
-  });
+  }));
 });
 
 describe('claims', () => {
-  it('two overlapping attempts of one send (the first stalled in its Twilio call past its timeout) make one create call', async () => {
+  it('two overlapping attempts of one send (the first stalled in its Twilio call past its timeout) make one create call', withoutGlobalPause(async () => {
     const { phone, inputs } = await leadWithEnrollments(1);
     const [input] = inputs as [SendStepMessageInput];
     core.fake.inject({ kind: 'slow', ms: 2500 }, { to: phone });
@@ -64,9 +71,9 @@ describe('claims', () => {
     expect(await first).toMatchObject({ outcome: 'sent' });
     expect(await attempt(3, input)).toMatchObject({ outcome: 'sent' });
     expect(core.fake.createCallsTo(phone)).toBe(1);
-  });
+  }));
 
-  it('a retry asks Twilio before it looks at the opt-out: a message Twilio did create counts as sent, not given back', async () => {
+  it('a retry asks Twilio before it looks at the opt-out: a message Twilio did create counts as sent, not given back', withoutGlobalPause(async () => {
     const { tenant, phone, inputs } = await leadWithEnrollments(1);
     const [input] = inputs as [SendStepMessageInput];
     core.fake.inject({ kind: 'sentThenTimeout' }, { to: phone });
@@ -75,20 +82,20 @@ describe('claims', () => {
     expect(await attempt(2, input)).toMatchObject({ outcome: 'sent', twilioSid: core.fake.messages.find((message) => message.to === phone)?.sid });
     expect(await core.db.message.findFirstOrThrow({ where: { toPhone: phone } })).toMatchObject({ status: expect.not.stringMatching(/skipped|pending/), reservation: expect.anything() });
     expect(core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual(['sentThenTimeout']);
-  });
+  }));
 });
 
 describe('halts and caps across enrollments', () => {
-  it('an enrollment halted by a reply is refused with the reason, and its row closes skipped', async () => {
+  it('an enrollment halted by a reply is refused with the reason, and its row closes skipped', withoutGlobalPause(async () => {
     const { phone, inputs } = await leadWithEnrollments(1);
     const [input] = inputs as [SendStepMessageInput];
     await core.db.enrollment.update({ where: { id: input.enrollmentId }, data: { haltedAt: new Date(), haltedBy: 'replied' } });
     expect(await attempt(1, input)).toMatchObject({ outcome: 'halted', reason: 'replied' });
     expect(await core.db.message.findFirstOrThrow({ where: { toPhone: phone } })).toMatchObject({ status: 'skipped', skipReason: 'replied' });
     expect(core.fake.createCallsTo(phone)).toBe(0);
-  });
+  }));
 
-  it('the sixth message of the lead’s local day waits for the next local day, whichever enrollment sends it', async () => {
+  it('the sixth message of the lead’s local day waits for the next local day, whichever enrollment sends it', withoutGlobalPause(async () => {
     const zone = 'America/Los_Angeles';
     const { tenant, lead, phone, inputs } = await leadWithEnrollments(6, zone);
     await core.db.tenant.update({ where: { id: tenant.id }, data: { maxPerDay: 5 } });
@@ -104,5 +111,5 @@ describe('halts and caps across enrollments', () => {
     // A run from before the gate's holds hears the same as a retry at that time.
     await expect(attempt(2, { ...sixth, holdAsResult: false })).rejects.toMatchObject({ type: 'CapacityWait' });
     expect(core.fake.createCallsTo(phone)).toBe(0);
-  });
+  }));
 });
