@@ -3,7 +3,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { ConfigError, loadConfig, orExit, parseSettings } from '../common/config.js';
+import { ConfigError, loadConfig, orExit, parseSettings, smsMode } from '../common/config.js';
 import { createDb } from '../common/db.js';
 import { rekeyOptOutsAt } from './db/rekey-opt-outs.js';
 import { applyMigrations } from './db/schema-engine.js';
@@ -12,6 +12,12 @@ import { dataDir, migrationsDir, projectRoot } from './stack/paths.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './stack/postgres.js';
 import { startDevServer, type DevServer } from './stack/temporal.js';
 
+/**
+ * Twilio's magic test sender, the development tenant's own number in outbox mode, so `npm run webhook -- inbound …`
+ * to it reaches that tenant. With real Twilio the deployment's sender is shared and nobody owns it: inbound messages
+ * to it reach the tenant that texted the phone.
+ */
+const devSenderNumber = '+15005550006';
 const say = (message: string) => process.stdout.write(`[start] ${message}\n`);
 
 const stackSettings = z.object({
@@ -116,7 +122,7 @@ try {
   let devKey: string | null = null;
   if (database) {
     const db = createDb(config.DATABASE_URL, { maxConnections: 1 });
-    devKey = (await ensureDevTenant(db, dataDir)).apiKey;
+    devKey = (await ensureDevTenant(db, dataDir, smsMode(config).kind === 'outbox' ? devSenderNumber : null)).apiKey;
     await db.$disconnect();
   }
 

@@ -7,7 +7,7 @@ import type { Db } from '../../common/db.js';
  * The embedded default comes with one development tenant. Only the key's hash is in the database, so the key
  * itself is kept in the git-ignored data folder to be shown again on every start.
  */
-export async function ensureDevTenant(db: Db, dataDir: string): Promise<{ tenantId: string; apiKey: string }> {
+export async function ensureDevTenant(db: Db, dataDir: string, ownSender: string | null): Promise<{ tenantId: string; apiKey: string }> {
   const keyFile = path.join(dataDir, 'dev-api-key');
   if (existsSync(keyFile)) {
     const saved = JSON.parse(readFileSync(keyFile, 'utf8')) as { tenantId: string; apiKey: string };
@@ -21,6 +21,7 @@ export async function ensureDevTenant(db: Db, dataDir: string): Promise<{ tenant
       defaultRegion: 'GB',
       defaultTimeZone: 'Europe/London',
       apiKeys: { create: { name: 'development', prefix: key.prefix, hash: key.hash } },
+      ...(ownSender ? { senders: { create: { value: ownSender, assignedBy: 'npm start' } } } : {}),
     },
   });
   const saved = { tenantId: tenant.id, apiKey: key.key };
