@@ -45,14 +45,15 @@ const stopOf = (reason: string | null): GateStop => (reason === 'replied' || rea
 
 /**
  * The per-lead caps and the window hold across every enrollment: the instants of the tenant's latest marketing messages
- * to this phone that went out or were claimed (appointment messages and the keyword replies stay exempt).
+ * to this phone that went out or were claimed (appointment messages and the keyword replies stay exempt). A send counts
+ * from its claim, taken under this lock: its `sent_at` is written later, outside it, and may be after this gate's now.
  */
 async function recentMarketingSends(tx: Tx, message: Message, since: Date): Promise<string[]> {
   const rows = await tx.$queryRaw<{ at: Date }[]>`
-    SELECT coalesce(sent_at, claimed_at) AS at FROM messages
+    SELECT coalesce(claimed_at, sent_at) AS at FROM messages
     WHERE tenant_id = ${message.tenantId}::uuid AND to_phone = ${message.toPhone} AND direction = 'outbound'
       AND enrollment_id IS NOT NULL AND id <> ${message.id}::uuid AND created_at >= ${since}
-      AND coalesce(sent_at, claimed_at) IS NOT NULL
+      AND coalesce(claimed_at, sent_at) IS NOT NULL
       AND NOT (status IN ('skipped', 'failed') AND twilio_sid IS NULL)
     ORDER BY 1 DESC LIMIT 50`;
   return rows.map((row) => row.at.toISOString());
