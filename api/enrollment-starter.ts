@@ -37,6 +37,8 @@ const startDeadlineMs = 10_000;
 /** A claimant settles its claim within its start deadline (records the run or removes the row); past this it died. */
 const abandonedAfterMs = startDeadlineMs + 5_000;
 const settlePollMs = 100;
+/** A follow-up records its outcome a moment before its run closes; a new enrollment waits out that moment. */
+const closingRunWaitMs = 5_000;
 /** Each round ends with a settled answer unless the claim it waited for was removed; three such removals in a row are a storm. */
 const claimRounds = 3;
 
@@ -98,10 +100,25 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
   /** Removes a claim nobody started: a run recorded meanwhile (by the workflow, after a start that timed out) stays. */
   const release = (enrollmentId: string) => db.enrollment.deleteMany({ where: { id: enrollmentId, runId: null } });
 
+  /**
+   * True once the run in the way has closed (or the wait ran out) when its enrollment has already recorded how it
+   * ended (booked, replied, …): that run is finishing, not a follow-up the lead is still in.
+   */
+  async function waitedForClosingRun(tenantId: string, workflowId: string): Promise<boolean> {
+    const handle = temporal.workflow.getHandle(workflowId);
+    const { runId } = await handle.describe();
+    const recorded = await db.enrollment.findFirst({ where: { tenantId, workflowId, runId }, select: { status: true } });
+    if (!recorded || recorded.status === 'running') return false;
+    await temporal.connection.withDeadline(Date.now() + closingRunWaitMs, () => handle.result()).catch(() => undefined);
+    return true;
+  }
+
   async function startClaimed(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, claimed: Enrollment): Promise<StartOutcome> {
+    const start = () => startWorkflow(tenant, lead, sequence, claimed.id, claimed.idempotencyKey);
     let started: WorkflowStart;
     try {
-      started = await startWorkflow(tenant, lead, sequence, claimed.id, claimed.idempotencyKey);
+      started = await start();
+      if (started.kind === 'already_running' && (await waitedForClosingRun(tenant.id, started.workflowId))) started = await start();
     } catch (error) {
       await release(claimed.id);
       throw error;

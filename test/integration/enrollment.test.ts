@@ -1,13 +1,17 @@
 // The thin slice end to end: API → Temporal dev server → worker → real twilio client → Twilio fake, and Postgres.
 import { randomUUID } from 'node:crypto';
+import { setTimeout } from 'node:timers/promises';
 import { Client, Connection } from '@temporalio/client';
 import { pino } from 'pino';
 import request from 'supertest';
 import { recordOptOut } from '../../common/opt-outs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
+import { workflowInput } from '../../api/enrollment-starter.js';
 import { createSignalRelay } from '../../api/signal-relay.js';
 import type { Db } from '../../common/db.js';
+import type { leadFollowUp } from '../../workflows/lead-follow-up.js';
+import { leadFollowUpWorkflowId, leadFollowUpWorkflowType } from '../../workflows/lead-follow-up.types.js';
 import { enrollmentStatusKey, tenantIdKey } from '../../workflows/search-attributes.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { startTestStack, testAppDeps, type TestStack } from '../support/stack.js';
@@ -76,6 +80,48 @@ describe('enrolling a lead into a one-step sequence', () => {
     expect(second.status).toBe(409);
     expect(second.body.error).toMatchObject({ code: 'conflict', details: { reason: 'already_enrolled', enrollmentId: first.body.id } });
     await new Client({ connection }).workflow.getHandle(first.body.workflowId).terminate('test cleanup');
+  });
+
+  /**
+   * The moment between a follow-up's recordEnrollmentOutcome and its run's close, held open: the run sits on a task
+   * queue no worker polls while its row already says how it ended.
+   */
+  async function runThatRecordedItsEnd(tenantId: string, leadId: string, sequenceId: string, status: 'booked' | 'replied') {
+    const [tenant, lead, sequence] = await Promise.all([
+      db.tenant.findUniqueOrThrow({ where: { id: tenantId } }),
+      db.lead.findUniqueOrThrow({ where: { id: leadId } }),
+      db.sequenceDefinition.findUniqueOrThrow({ where: { id: sequenceId } }),
+    ]);
+    const workflowId = leadFollowUpWorkflowId(tenantId, leadId);
+    const enrollmentId = randomUUID();
+    const run = await new Client({ connection }).workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, { workflowId, taskQueue: `nobody-${randomUUID()}`, args: [workflowInput(tenant, lead, sequence, enrollmentId)] });
+    await db.enrollment.create({ data: { id: enrollmentId, tenantId, leadId, sequenceId, workflowId, runId: run.firstExecutionRunId, status, closedAt: new Date() } });
+    return run;
+  }
+
+  it('enrolls a lead whose last follow-up has recorded how it ended once that run closes, instead of calling it running', async () => {
+    const { tenant, auth } = await createTenant(db, anytimeSettings);
+    const { leadId, sequenceId } = await enrollableLead(auth, [{ delaySeconds: 3600, template: 'later' }]);
+    const closing = await runThatRecordedItsEnd(tenant.id, leadId, sequenceId, 'booked');
+
+    const [again] = await Promise.all([
+      request(app).post('/v1/enrollments').set(auth).send({ leadId, sequenceId }),
+      setTimeout(1_000).then(() => closing.terminate('the run closes')),
+    ]);
+    expect(again.status).toBe(202);
+    expect(again.body.runId).not.toBe(closing.firstExecutionRunId);
+    await new Client({ connection }).workflow.getHandle(closing.workflowId).terminate('test cleanup');
+  });
+
+  it('still refuses, after a bounded wait, when a run whose enrollment recorded its end does not close', async () => {
+    const { tenant, auth } = await createTenant(db, anytimeSettings);
+    const { leadId, sequenceId } = await enrollableLead(auth, [{ delaySeconds: 3600, template: 'later' }]);
+    const stuck = await runThatRecordedItsEnd(tenant.id, leadId, sequenceId, 'replied');
+
+    const refused = await request(app).post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.details).toMatchObject({ reason: 'already_enrolled', workflowId: stuck.workflowId, enrollmentId: null });
+    await stuck.terminate('test cleanup');
   });
 
   it('refuses an opted-out lead with the reason and calls Twilio for nobody', async () => {
