@@ -1,7 +1,7 @@
 // The last word before any Twilio call: one short transaction, under the conversation's lock, that sees every fact
 // recorded so far (opt-outs, replies, bookings, cancels, erasures, the caps across enrollments, the appointment as it
 // is now) and either claims the message for this attempt or says why not. Workflow state plans; PostgreSQL decides.
-import { Prisma, type Message } from '../generated/prisma/client.js';
+import { type Prisma, type Message } from '../generated/prisma/client.js';
 import { lockConversation, type HaltReason } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
 import { findOptOut } from '../common/opt-outs.js';

@@ -1,6 +1,6 @@
 // The exactly-once core every outbound SMS goes through: sequence steps and appointment messages alike.
 import { activityInfo, ApplicationFailure, log } from '@temporalio/activity';
-import { Prisma, type Lead, type Message, type Tenant } from '../generated/prisma/client.js';
+import { type Prisma, type Lead, type Message, type Tenant } from '../generated/prisma/client.js';
 import type { Db } from '../common/db.js';
 import { isUniqueViolation } from '../common/db-errors.js';
 import { recordMessageEvent } from '../common/event-writers.js';

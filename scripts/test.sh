@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# The README's test command: installs what is missing, type-checks, runs every test, and ends with one plain
+# The README's test command: installs what is missing, type-checks, lints, runs every test, and ends with one plain
 # summary line ("Tests: N passed, N failed, N skipped") whatever the outcome. Extra arguments go to vitest.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh test || exit $?
 npx tsc --noEmit || exit $?
+npm run --silent lint || exit $?
 report=.data/vitest-report.json
 mkdir -p .data && rm -f "$report"
 npx vitest run --reporter=default --reporter=json --outputFile="$report" "$@"

@@ -87,13 +87,19 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
     }
   };
   setHandler(statusQuery, () => state);
-  setHandler(rescheduleUpdate, ({ startsAt }) => ((moveTo = startsAt), settled(++changes)), {
+  setHandler(rescheduleUpdate, ({ startsAt }) => {
+    moveTo = startsAt;
+    return settled(++changes);
+  }, {
     validator: ({ startsAt }) => {
       requireScheduled();
       if (!(Date.parse(startsAt) > Date.now())) throw ApplicationFailure.create({ type: updateRefusals.invalidStart, message: 'the new start time must be in the future' });
     },
   });
-  setHandler(cancelUpdate, (request) => ((cancel = request), settled(++changes)), { validator: (_request: CancelUpdateInput) => requireScheduled() });
+  setHandler(cancelUpdate, (request) => {
+    cancel = request;
+    return settled(++changes);
+  }, { validator: (_request: CancelUpdateInput) => requireScheduled() });
   // The row and the event were written with the reply; the run keeps what it changes about the reminders.
   // Runs from before the patch never received it; with it, a STOP ends the appointment at once, not at its next send.
   setHandler(appointmentOptOutSignal, ({ source }) => {

@@ -85,19 +85,32 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
   setHandler(optOutSignal, ({ source }) => close('opted_out', `opted out (${source})`));
   setHandler(inboundReplySignal, ({ messageSid }) => close('replied', `lead replied (${messageSid})`));
   setHandler(appointmentBookedSignal, ({ appointmentId }) => close('booked', `appointment booked (${appointmentId})`));
-  setHandler(pauseUpdate, () => ((state.paused = true), (changes += 1), settled()), {
+  setHandler(pauseUpdate, () => {
+    state.paused = true;
+    changes += 1;
+    return settled();
+  }, {
     validator: () => {
       requireRunning();
       if (state.paused) throw new Error('the enrollment is already paused');
     },
   });
-  setHandler(resumeUpdate, () => ((state.paused = false), (changes += 1), settled()), {
+  setHandler(resumeUpdate, () => {
+    state.paused = false;
+    changes += 1;
+    return settled();
+  }, {
     validator: () => {
       requireRunning();
       if (!state.paused) throw new Error('the enrollment is not paused');
     },
   });
-  setHandler(skipToStepUpdate, ({ step }) => ((state.step = step), (skipDelay = true), (changes += 1), settled()), {
+  setHandler(skipToStepUpdate, ({ step }) => {
+    state.step = step;
+    skipDelay = true;
+    changes += 1;
+    return settled();
+  }, {
     validator: ({ step }) => {
       requireRunning();
       if (!Number.isInteger(step) || step <= state.step || step >= steps.length) {

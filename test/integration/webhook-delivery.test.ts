@@ -159,7 +159,7 @@ describe('webhook delivery', () => {
     const healthy = await endpointFor();
     const relay = relayWith({ timeoutMs: 3000 });
     relay.start(50);
-    let stopStarted = 0;
+    let stopStarted: number;
     try {
       await record(stuck.tenantId, 'lead.created');
       await until(() => receiver.received(stuck.path).length === 1, 'the stuck endpoint to be called');

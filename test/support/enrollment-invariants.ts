@@ -28,7 +28,7 @@ export async function settledFollowUp(client: Client, tenantId: string, leadId: 
     }, `${workflowId} to record its start`, timeoutMs).then(({ description }) => description);
   } catch (error) {
     const attempts = last ? recordingStart(last).map((activity) => activity.attempt) : [];
-    throw new Error(`${(error as Error).message}: recordEnrollmentStarted pending, attempts ${attempts.join(', ')}`);
+    throw new Error(`${(error as Error).message}: recordEnrollmentStarted pending, attempts ${attempts.join(', ')}`, { cause: error });
   }
 }
 

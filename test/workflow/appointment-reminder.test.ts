@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { activityInfo } from '@temporalio/activity';
-import { ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
+import { type ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
 import { Worker } from '@temporalio/worker';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
