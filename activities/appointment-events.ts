@@ -37,14 +37,23 @@ export function appointmentChanges(before: AnnouncedAppointment, after: Appointm
   for (const reminder of after.reminders) {
     const earlier = before.reminders.find((candidate) => sameReminder(candidate, reminder));
     if (isReminderEvent(reminder.status) && earlier?.status !== reminder.status) {
-      changes.push({ type: reminderEvents[reminder.status], details: { offsetSeconds: reminder.offsetSeconds, dueAt: reminder.dueAt, sentAt: reminder.sentAt } });
+      changes.push({
+        type: reminderEvents[reminder.status],
+        details: { offsetSeconds: reminder.offsetSeconds, dueAt: reminder.dueAt, sentAt: reminder.sentAt },
+      });
     }
   }
   if (!before.ended && after.startsAt.getTime() !== before.startsAt.getTime()) {
-    changes.push({ type: 'appointment.rescheduled', details: { previousStartsAt: before.startsAt.toISOString(), startsAt: after.startsAt.toISOString() } });
+    changes.push({
+      type: 'appointment.rescheduled',
+      details: { previousStartsAt: before.startsAt.toISOString(), startsAt: after.startsAt.toISOString() },
+    });
   }
   if (!before.ended && (after.status === 'cancelled' || after.status === 'completed')) {
-    changes.push({ type: after.status === 'cancelled' ? 'appointment.cancelled' : 'appointment.completed', details: { startsAt: after.startsAt.toISOString(), reason: after.closedReason } });
+    changes.push({
+      type: after.status === 'cancelled' ? 'appointment.cancelled' : 'appointment.completed',
+      details: { startsAt: after.startsAt.toISOString(), reason: after.closedReason },
+    });
   }
   return changes;
 }

@@ -54,12 +54,36 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
       try {
         await rowsMustExist(() =>
           db.$transaction(async (tx) => {
-            await tx.enrollment.upsert({ where: { id: enrollmentId }, create: { id: enrollmentId, ...row, status: 'running' }, update: { runId: input.runId } });
+            await tx.enrollment.upsert({
+              where: { id: enrollmentId },
+              create: { id: enrollmentId, ...row, status: 'running' },
+              update: { runId: input.runId },
+            });
             // An erased lead stays erased, whatever run records itself late.
-            await tx.lead.updateMany({ where: { id: input.leadId, tenantId: input.tenantId, status: { not: 'erased' } }, data: { status: 'active', closedReason: null } });
+            await tx.lead.updateMany({
+              where: { id: input.leadId, tenantId: input.tenantId, status: { not: 'erased' } },
+              data: { status: 'active', closedReason: null },
+            });
             const scope = { tenantId: input.tenantId, leadId: input.leadId };
-            if (!(await hasEventFor(tx, { ...scope, type: 'enrollment.started', idKey: 'enrollmentId', id: enrollmentId }))) {
-              await recordEvent(tx, { ...scope, type: 'enrollment.started', data: { enrollmentId, ...scope, sequenceId: input.sequenceId, workflowId: input.workflowId, runId: input.runId } });
+            if (
+              !(await hasEventFor(tx, {
+                ...scope,
+                type: 'enrollment.started',
+                idKey: 'enrollmentId',
+                id: enrollmentId,
+              }))
+            ) {
+              await recordEvent(tx, {
+                ...scope,
+                type: 'enrollment.started',
+                data: {
+                  enrollmentId,
+                  ...scope,
+                  sequenceId: input.sequenceId,
+                  workflowId: input.workflowId,
+                  runId: input.runId,
+                },
+              });
             }
           }),
         );
@@ -81,17 +105,35 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
       await rowsMustExist(() =>
         db.$transaction(async (tx) => {
           const where = { id: input.enrollmentId, tenantId: input.tenantId };
-          const data = { status: input.status, closedReason: input.reason, closedAt, ...(input.runId ? { runId: input.runId } : {}) };
-          const [closedNow] = await tx.enrollment.updateManyAndReturn({ where: { ...where, status: 'running' }, data, select: { sequenceId: true } });
+          const data = {
+            status: input.status,
+            closedReason: input.reason,
+            closedAt,
+            ...(input.runId ? { runId: input.runId } : {}),
+          };
+          const [closedNow] = await tx.enrollment.updateManyAndReturn({
+            where: { ...where, status: 'running' },
+            data,
+            select: { sequenceId: true },
+          });
           if (closedNow) {
             await recordEvent(tx, {
               tenantId: input.tenantId,
               type: 'enrollment.closed',
               leadId: input.leadId,
-              data: { enrollmentId: input.enrollmentId, leadId: input.leadId, sequenceId: closedNow.sequenceId, outcome: input.status, reason: input.reason },
+              data: {
+                enrollmentId: input.enrollmentId,
+                leadId: input.leadId,
+                sequenceId: closedNow.sequenceId,
+                outcome: input.status,
+                reason: input.reason,
+              },
             });
           } else await tx.enrollment.update({ where, data }); // a retry, or a reset's run: P2025 if the row is gone
-          await tx.lead.updateMany({ where: { id: input.leadId, tenantId: input.tenantId, status: { not: 'erased' } }, data: { status: 'closed', closedReason: `${input.status}: ${input.reason}` } });
+          await tx.lead.updateMany({
+            where: { id: input.leadId, tenantId: input.tenantId, status: { not: 'erased' } },
+            data: { status: 'closed', closedReason: `${input.status}: ${input.reason}` },
+          });
           await closeUnclaimedMessages(tx, { enrollmentId: input.enrollmentId }, input.status);
         }),
       );

@@ -23,7 +23,12 @@ export interface ActivityDeps {
 export function createActivities({ capacity, clock, ...deps }: ActivityDeps) {
   const delivery = {
     ...deps,
-    capacity: createCapacityGate({ db: deps.db, settings: capacity, metrics: deps.metrics, ...(clock ? { clock } : {}) }),
+    capacity: createCapacityGate({
+      db: deps.db,
+      settings: capacity,
+      metrics: deps.metrics,
+      ...(clock ? { clock } : {}),
+    }),
     gate: createSendGate({ db: deps.db }),
   };
   return {

@@ -1,6 +1,10 @@
 import { formatAppointmentTime, type AppointmentTemplatePlaceholder } from '../common/templates.js';
 import type { Tenant } from '../generated/prisma/client.js';
-import type { AppointmentOutcome, AppointmentReminderInput, Reminder } from '../workflows/appointment-reminder.types.js';
+import type {
+  AppointmentOutcome,
+  AppointmentReminderInput,
+  Reminder,
+} from '../workflows/appointment-reminder.types.js';
 import { nextReminderAt } from '../workflows/decisions/reminder-schedule.js';
 import { erasedClosedReason, haltEnrollments, lockConversation } from '../common/conversation.js';
 import { recordEvent } from '../common/events.js';
@@ -9,7 +13,8 @@ import { appointmentChanges } from './appointment-events.js';
 import { createMessageDelivery, leadTemplateValues, type DeliveryResult } from './send-message.js';
 import { closeUnclaimedMessages } from './unsent-messages.js';
 
-export type AppointmentMessage = { kind: 'confirmation' } | { kind: 'reminder'; offsetSeconds: number } | { kind: 'cancellation' };
+export type AppointmentMessage =
+  { kind: 'confirmation' } | { kind: 'reminder'; offsetSeconds: number } | { kind: 'cancellation' };
 
 export interface SendAppointmentMessageInput {
   tenantId: string;
@@ -55,7 +60,9 @@ const templates: Record<AppointmentMessage['kind'], (tenant: Tenant) => string> 
 
 /** A reminder's key names the start it is for: a moved appointment gets its reminders again, a retry never. */
 function idempotencyKey({ appointmentId, message, startsAt }: SendAppointmentMessageInput): string {
-  return message.kind === 'reminder' ? `appointment:${appointmentId}:reminder:${message.offsetSeconds}:${startsAt}` : `appointment:${appointmentId}:${message.kind}`;
+  return message.kind === 'reminder'
+    ? `appointment:${appointmentId}:reminder:${message.offsetSeconds}:${startsAt}`
+    : `appointment:${appointmentId}:${message.kind}`;
 }
 
 /**
@@ -74,7 +81,12 @@ export function createReminderActivities(deps: Parameters<typeof createMessageDe
           enrollmentId: null,
           appointmentId: input.appointmentId,
           idempotencyKey: idempotencyKey(input),
-          subject: { kind: 'appointment', appointmentId: input.appointmentId, message: input.message.kind, startsAt: input.startsAt },
+          subject: {
+            kind: 'appointment',
+            appointmentId: input.appointmentId,
+            message: input.message.kind,
+            startsAt: input.startsAt,
+          },
           holdAsResult: input.holdAsResult ?? false,
           compose: (lead) => {
             const values: Record<AppointmentTemplatePlaceholder, string | null | undefined> = {
@@ -94,9 +106,19 @@ export function createReminderActivities(deps: Parameters<typeof createMessageDe
      * the lead's running follow-ups: they are marked halted here, with the appointment, before any signal, and the
      * workflow signals the ones it answers with (however the booking named the lead).
      */
-    async recordAppointmentStarted({ workflowId, runId, reminders, bookedFrom, appointmentId, ...appointment }: RecordAppointmentStartedInput): Promise<{ followUpsToEnd: FollowUpRun[] }> {
+    async recordAppointmentStarted({
+      workflowId,
+      runId,
+      reminders,
+      bookedFrom,
+      appointmentId,
+      ...appointment
+    }: RecordAppointmentStartedInput): Promise<{ followUpsToEnd: FollowUpRun[] }> {
       return db.$transaction(async (tx) => {
-        const lead = await tx.lead.findFirstOrThrow({ where: { id: appointment.leadId, tenantId: appointment.tenantId }, select: { phone: true } });
+        const lead = await tx.lead.findFirstOrThrow({
+          where: { id: appointment.leadId, tenantId: appointment.tenantId },
+          select: { phone: true },
+        });
         await lockConversation(tx, appointment.tenantId, lead.phone);
         await tx.appointment.upsert({
           where: { id: appointmentId },
@@ -114,12 +136,33 @@ export function createReminderActivities(deps: Parameters<typeof createMessageDe
         });
         // The API may have written the row first; whichever run of this finds no event records it (under the lock).
         const scope = { tenantId: appointment.tenantId, leadId: appointment.leadId };
-        if (!(await hasEventFor(tx, { ...scope, type: 'appointment.scheduled', idKey: 'appointmentId', id: appointmentId }))) {
-          const data = { appointmentId, ...scope, enrollmentId: bookedFrom?.enrollmentId ?? null, startsAt: appointment.startsAt, location: appointment.location };
+        if (
+          !(await hasEventFor(tx, {
+            ...scope,
+            type: 'appointment.scheduled',
+            idKey: 'appointmentId',
+            id: appointmentId,
+          }))
+        ) {
+          const data = {
+            appointmentId,
+            ...scope,
+            enrollmentId: bookedFrom?.enrollmentId ?? null,
+            startsAt: appointment.startsAt,
+            location: appointment.location,
+          };
           await recordEvent(tx, { ...scope, type: 'appointment.scheduled', data });
         }
-        const halted = await haltEnrollments(tx, { tenantId: appointment.tenantId, leadId: appointment.leadId }, 'booked');
-        return { followUpsToEnd: halted.filter((run) => run.workflowId !== bookedFrom?.workflowId).map(({ workflowId: id, runId: run }) => ({ workflowId: id, runId: run })) };
+        const halted = await haltEnrollments(
+          tx,
+          { tenantId: appointment.tenantId, leadId: appointment.leadId },
+          'booked',
+        );
+        return {
+          followUpsToEnd: halted
+            .filter((run) => run.workflowId !== bookedFrom?.workflowId)
+            .map(({ workflowId: id, runId: run }) => ({ workflowId: id, runId: run })),
+        };
       });
     },
 
@@ -129,29 +172,69 @@ export function createReminderActivities(deps: Parameters<typeof createMessageDe
      * What the write changes for the CRM becomes events (activities/appointment-events.ts), decided on the row locked
      * and the events recorded before it: a retry, or a change the API already wrote to the row, is told once.
      */
-    async recordAppointmentProgress({ appointmentId, tenantId, startsAt, reminders, status, closedReason }: RecordAppointmentProgressInput): Promise<void> {
+    async recordAppointmentProgress({
+      appointmentId,
+      tenantId,
+      startsAt,
+      reminders,
+      status,
+      closedReason,
+    }: RecordAppointmentProgressInput): Promise<void> {
       await db.$transaction(async (tx) => {
         await tx.$executeRaw`SELECT 1 FROM appointments WHERE id = ${appointmentId}::uuid FOR UPDATE`;
         const before = await tx.appointment.findFirst({ where: { id: appointmentId, tenantId } });
         // An erasure closed the row for good: a run that has not heard of it yet must not bring it back.
         const { count } = await tx.appointment.updateMany({
-          where: { id: appointmentId, tenantId, OR: [{ closedReason: null }, { closedReason: { not: erasedClosedReason } }] },
-          data: { startsAt: new Date(startsAt), reminders, nextReminderAt: nextReminderAt(reminders), status, closedReason, closedAt: status === 'scheduled' ? null : new Date() },
+          where: {
+            id: appointmentId,
+            tenantId,
+            OR: [{ closedReason: null }, { closedReason: { not: erasedClosedReason } }],
+          },
+          data: {
+            startsAt: new Date(startsAt),
+            reminders,
+            nextReminderAt: nextReminderAt(reminders),
+            status,
+            closedReason,
+            closedAt: status === 'scheduled' ? null : new Date(),
+          },
         });
         if (before && count) {
           const scope = { tenantId, leadId: before.leadId, data: { path: ['appointmentId'], equals: appointmentId } };
-          const announced = await tx.event.findFirst({ where: { ...scope, type: { in: ['appointment.scheduled', 'appointment.rescheduled'] } }, orderBy: { sequence: 'desc' } });
+          const announced = await tx.event.findFirst({
+            where: { ...scope, type: { in: ['appointment.scheduled', 'appointment.rescheduled'] } },
+            orderBy: { sequence: 'desc' },
+          });
           const announcedStart = (announced?.data as { startsAt?: string } | undefined)?.startsAt;
-          const ended = (await tx.event.count({ where: { ...scope, type: { in: ['appointment.cancelled', 'appointment.completed'] } } })) > 0;
+          const ended =
+            (await tx.event.count({
+              where: { ...scope, type: { in: ['appointment.cancelled', 'appointment.completed'] } },
+            })) > 0;
           const changes = appointmentChanges(
-            { startsAt: announcedStart ? new Date(announcedStart) : before.startsAt, ended, reminders: before.reminders as unknown as Reminder[] },
+            {
+              startsAt: announcedStart ? new Date(announcedStart) : before.startsAt,
+              ended,
+              reminders: before.reminders as unknown as Reminder[],
+            },
             { status, startsAt: new Date(startsAt), reminders, closedReason },
           );
-          for (const { type, details } of changes) await recordEvent(tx, { tenantId, type, leadId: before.leadId, data: { appointmentId, leadId: before.leadId, ...details } });
+          for (const { type, details } of changes)
+            await recordEvent(tx, {
+              tenantId,
+              type,
+              leadId: before.leadId,
+              data: { appointmentId, leadId: before.leadId, ...details },
+            });
         }
         const notice = { idempotencyKey: `appointment:${appointmentId}:cancellation` };
-        if (status !== 'scheduled') await closeUnclaimedMessages(tx, { appointmentId, NOT: notice }, `appointment_${status}`);
-        else await closeUnclaimedMessages(tx, { appointmentId, NOT: [notice, { idempotencyKey: { endsWith: `:${startsAt}` } }] }, 'appointment_moved');
+        if (status !== 'scheduled')
+          await closeUnclaimedMessages(tx, { appointmentId, NOT: notice }, `appointment_${status}`);
+        else
+          await closeUnclaimedMessages(
+            tx,
+            { appointmentId, NOT: [notice, { idempotencyKey: { endsWith: `:${startsAt}` } }] },
+            'appointment_moved',
+          );
       });
     },
   };

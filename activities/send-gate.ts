@@ -12,10 +12,16 @@ type Tx = Prisma.TransactionClient;
 /** What the message is: a sequence step checks its enrollment and the marketing caps, an appointment message its appointment. */
 export type GateSubject =
   | { kind: 'step'; enrollmentId: string }
-  | { kind: 'appointment'; appointmentId: string; message: 'confirmation' | 'reminder' | 'cancellation'; startsAt: string };
+  | {
+      kind: 'appointment';
+      appointmentId: string;
+      message: 'confirmation' | 'reminder' | 'cancellation';
+      startsAt: string;
+    };
 
 /** Final refusals: the message will never go out. */
-export type GateStop = 'opted_out' | HaltReason | 'enrollment_closed' | 'appointment_moved' | 'appointment_closed' | 'appointment_confirmed';
+export type GateStop =
+  'opted_out' | HaltReason | 'enrollment_closed' | 'appointment_moved' | 'appointment_closed' | 'appointment_confirmed';
 /** Holds: the message may go out later, at `until`. */
 export type GateHoldReason = 'cap_gap' | 'cap_daily' | 'window';
 
@@ -36,12 +42,19 @@ export const claimExpiredAfterMs = claimLeaseMs + 30_000;
  * Whether another attempt may be calling Twilio for this message right now: it claimed it, has not let go (an
  * attempt lets go when its Twilio call fails) and its claim is not yet expired (a crashed or stalled attempt).
  */
-export function isClaimLive(message: Pick<Message, 'claimedAt' | 'claimedAttempt'>, attempt: number, now = new Date()): boolean {
+export function isClaimLive(
+  message: Pick<Message, 'claimedAt' | 'claimedAttempt'>,
+  attempt: number,
+  now = new Date(),
+): boolean {
   if (!message.claimedAt || message.claimedAttempt === null || message.claimedAttempt === attempt) return false;
   return now.getTime() - message.claimedAt.getTime() < claimExpiredAfterMs;
 }
 
-const stopOf = (reason: string | null): GateStop => (reason === 'replied' || reason === 'booked' || reason === 'opted_out' || reason === 'cancelled' || reason === 'erased' ? reason : 'cancelled');
+const stopOf = (reason: string | null): GateStop =>
+  reason === 'replied' || reason === 'booked' || reason === 'opted_out' || reason === 'cancelled' || reason === 'erased'
+    ? reason
+    : 'cancelled';
 
 /**
  * The per-lead caps and the window hold across every enrollment: the instants of the tenant's latest marketing messages
@@ -60,13 +73,21 @@ async function recentMarketingSends(tx: Tx, message: Message, since: Date): Prom
 }
 
 async function stepDecision(tx: Tx, message: Message, enrollmentId: string, now: Date): Promise<GateDecision | null> {
-  const enrollment = await tx.enrollment.findUnique({ where: { id: enrollmentId }, select: { status: true, haltedAt: true, haltedBy: true, lead: { select: { timeZone: true } }, tenant: true } });
+  const enrollment = await tx.enrollment.findUnique({
+    where: { id: enrollmentId },
+    select: { status: true, haltedAt: true, haltedBy: true, lead: { select: { timeZone: true } }, tenant: true },
+  });
   if (!enrollment) return { kind: 'stop', reason: 'enrollment_closed' };
   if (enrollment.haltedAt) return { kind: 'stop', reason: stopOf(enrollment.haltedBy) };
   if (enrollment.status !== 'running') return { kind: 'stop', reason: 'enrollment_closed' };
   const { tenant } = enrollment;
   // The tenant's caps as they are now, in the lead's zone: a change of settings applies to the next send.
-  const policy: SendingPolicy = { timeZone: enrollment.lead.timeZone, window: { start: tenant.windowStart, end: tenant.windowEnd }, minGapSeconds: tenant.minGapSeconds, maxPerDay: tenant.maxPerDay };
+  const policy: SendingPolicy = {
+    timeZone: enrollment.lead.timeZone,
+    window: { start: tenant.windowStart, end: tenant.windowEnd },
+    minGapSeconds: tenant.minGapSeconds,
+    maxPerDay: tenant.maxPerDay,
+  };
   // Two local days back covers the daily cap in any zone, and the gap is far shorter.
   const since = new Date(now.getTime() - Math.max(2 * 86_400, tenant.minGapSeconds) * 1000);
   const plan = earliestSendTime(now, policy, await recentMarketingSends(tx, message, since));
@@ -74,17 +95,31 @@ async function stepDecision(tx: Tx, message: Message, enrollmentId: string, now:
   return null;
 }
 
-async function appointmentDecision(tx: Tx | Db, subject: Extract<GateSubject, { kind: 'appointment' }>): Promise<GateDecision | null> {
+async function appointmentDecision(
+  tx: Tx | Db,
+  subject: Extract<GateSubject, { kind: 'appointment' }>,
+): Promise<GateDecision | null> {
   const appointment = await tx.appointment.findUnique({
     where: { id: subject.appointmentId },
-    select: { status: true, startsAt: true, confirmedAt: true, tenant: { select: { skipRemindersAfterConfirm: true } } },
+    select: {
+      status: true,
+      startsAt: true,
+      confirmedAt: true,
+      tenant: { select: { skipRemindersAfterConfirm: true } },
+    },
   });
   if (!appointment) return { kind: 'stop', reason: 'appointment_closed' };
-  if (subject.message === 'cancellation') return appointment.status === 'scheduled' || appointment.status === 'cancelled' ? null : { kind: 'stop', reason: 'appointment_closed' };
+  if (subject.message === 'cancellation')
+    return appointment.status === 'scheduled' || appointment.status === 'cancelled'
+      ? null
+      : { kind: 'stop', reason: 'appointment_closed' };
   if (appointment.status !== 'scheduled') return { kind: 'stop', reason: 'appointment_closed' };
   // The lead confirmed by SMS and the tenant sends no reminders after that: one the workflow has not dropped yet stops here.
-  if (subject.message === 'reminder' && appointment.confirmedAt && appointment.tenant.skipRemindersAfterConfirm) return { kind: 'stop', reason: 'appointment_confirmed' };
-  return appointment.startsAt.getTime() === Date.parse(subject.startsAt) ? null : { kind: 'stop', reason: 'appointment_moved' };
+  if (subject.message === 'reminder' && appointment.confirmedAt && appointment.tenant.skipRemindersAfterConfirm)
+    return { kind: 'stop', reason: 'appointment_confirmed' };
+  return appointment.startsAt.getTime() === Date.parse(subject.startsAt)
+    ? null
+    : { kind: 'stop', reason: 'appointment_moved' };
 }
 
 /** Real time throughout: claims and caps are compared with the instants rows were sent at. */
@@ -93,30 +128,47 @@ export function createSendGate({ db }: { db: Db }) {
    * Decides under the conversation's lock and, when the message may go, claims it for `attempt` in the same
    * transaction. Only a claimed message is ever handed to Twilio, and only by the attempt that claimed it.
    */
-  async function claim(row: Pick<Message, 'id' | 'tenantId' | 'toPhone'>, attempt: number, subject: GateSubject): Promise<GateDecision> {
+  async function claim(
+    row: Pick<Message, 'id' | 'tenantId' | 'toPhone'>,
+    attempt: number,
+    subject: GateSubject,
+  ): Promise<GateDecision> {
     const messageId = row.id;
     return db.$transaction(async (tx) => {
       await lockConversation(tx, row.tenantId, row.toPhone);
       // Read again under the lock: another attempt may have claimed it since the caller looked.
       const message = await tx.message.findUniqueOrThrow({ where: { id: messageId } });
       const now = new Date();
-      if (isClaimLive(message, attempt, now)) return { kind: 'claimed_elsewhere', attempt: message.claimedAttempt, claimedAt: message.claimedAt ?? now };
+      if (isClaimLive(message, attempt, now))
+        return { kind: 'claimed_elsewhere', attempt: message.claimedAttempt, claimedAt: message.claimedAt ?? now };
       if (await findOptOut(tx, message.tenantId, message.toPhone)) return { kind: 'stop', reason: 'opted_out' };
-      const refusal = subject.kind === 'step' ? await stepDecision(tx, message, subject.enrollmentId, now) : await appointmentDecision(tx, subject);
+      const refusal =
+        subject.kind === 'step'
+          ? await stepDecision(tx, message, subject.enrollmentId, now)
+          : await appointmentDecision(tx, subject);
       if (refusal) return refusal;
-      await tx.message.update({ where: { id: messageId }, data: { claimedAttempt: attempt, claimedAt: now, heldReason: null, heldUntil: null } });
+      await tx.message.update({
+        where: { id: messageId },
+        data: { claimedAttempt: attempt, claimedAt: now, heldReason: null, heldUntil: null },
+      });
       return { kind: 'claimed', claimedAt: now };
     });
   }
 
   /** The same facts without the lock or the claim: lets a retry give up before it takes any capacity. */
-  async function precheck(message: Message, subject: GateSubject): Promise<Extract<GateDecision, { kind: 'stop' }> | null> {
+  async function precheck(
+    message: Message,
+    subject: GateSubject,
+  ): Promise<Extract<GateDecision, { kind: 'stop' }> | null> {
     if (await findOptOut(db, message.tenantId, message.toPhone)) return { kind: 'stop', reason: 'opted_out' };
     if (subject.kind === 'appointment') {
       const decision = await appointmentDecision(db, subject);
       return decision?.kind === 'stop' ? decision : null;
     }
-    const enrollment = await db.enrollment.findUnique({ where: { id: subject.enrollmentId }, select: { status: true, haltedAt: true, haltedBy: true } });
+    const enrollment = await db.enrollment.findUnique({
+      where: { id: subject.enrollmentId },
+      select: { status: true, haltedAt: true, haltedBy: true },
+    });
     if (!enrollment || enrollment.status !== 'running') return { kind: 'stop', reason: 'enrollment_closed' };
     return enrollment.haltedAt ? { kind: 'stop', reason: stopOf(enrollment.haltedBy) } : null;
   }

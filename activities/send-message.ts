@@ -8,9 +8,23 @@ import { maskPhone } from '../common/logger.js';
 import { noMetrics, type MessageMetrics } from '../common/metrics.js';
 import { recordOptOut } from '../common/opt-outs.js';
 import { renderTemplate, type TemplateValues } from '../common/templates.js';
-import { capacityWaitType, releaseCapacity, type CapacityGate, type CapacityWait, type ReservedCapacity } from '../common/capacity/gate.js';
+import {
+  capacityWaitType,
+  releaseCapacity,
+  type CapacityGate,
+  type CapacityWait,
+  type ReservedCapacity,
+} from '../common/capacity/gate.js';
 import { sendingNumberFor } from '../common/capacity/sending-number.js';
-import { claimExpiredAfterMs, claimLeaseMs, isClaimLive, type GateDecision, type GateHoldReason, type GateSubject, type SendGate } from './send-gate.js';
+import {
+  claimExpiredAfterMs,
+  claimLeaseMs,
+  isClaimLive,
+  type GateDecision,
+  type GateHoldReason,
+  type GateSubject,
+  type SendGate,
+} from './send-gate.js';
 import type { HaltedBy, HoldReason, SendStepMessageResult } from './send-step-message.types.js';
 import type { OutboundSms, SentSms, SmsSender } from './sms-sender.js';
 import { classifyTwilioError, failureKindForCode } from './twilio-errors.js';
@@ -79,7 +93,13 @@ type Hold = { reason: HoldReason; until: string; detail: string };
 /** How a row that never reached Twilio closes: skipped by a decision, or failed because Twilio refused the create call. */
 type Unsent = { status: 'skipped'; skipReason: string } | { status: 'failed'; errorCode: number | null };
 
-const haltReasons = new Set<string>(['replied', 'booked', 'cancelled', 'erased', 'enrollment_closed'] satisfies HaltedBy[]);
+const haltReasons = new Set<string>([
+  'replied',
+  'booked',
+  'cancelled',
+  'erased',
+  'enrollment_closed',
+] satisfies HaltedBy[]);
 const isHaltReason = (reason: string | null): reason is HaltedBy => reason !== null && haltReasons.has(reason);
 
 /** Another attempt holds a fresh claim: look again once it has surely called Twilio or given up. */
@@ -111,16 +131,32 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
   /** The SID is written once: an attempt that finds it written (another one got there first) records no second event. */
   async function markSent(row: Message, sent: SentSms): Promise<DeliveryResult> {
     await db.$transaction(async (tx) => {
-      const { count } = await tx.message.updateMany({ where: { id: row.id, twilioSid: null }, data: { status: sent.status, twilioSid: sent.sid, sentAt: new Date(), heldReason: null, heldUntil: null } });
-      if (count) await recordMessageEvent(tx, 'message.sent', row, { twilioSid: sent.sid, segments: row.segments, cost: row.cost?.toString() ?? null });
+      const { count } = await tx.message.updateMany({
+        where: { id: row.id, twilioSid: null },
+        data: { status: sent.status, twilioSid: sent.sid, sentAt: new Date(), heldReason: null, heldUntil: null },
+      });
+      if (count)
+        await recordMessageEvent(tx, 'message.sent', row, {
+          twilioSid: sent.sid,
+          segments: row.segments,
+          cost: row.cost?.toString() ?? null,
+        });
     });
     metrics.messageRecorded(sent.status);
-    log.info('SMS handed over', { messageId: row.id, to: maskPhone(row.toPhone), mode: sender.mode, twilioSid: sent.sid });
+    log.info('SMS handed over', {
+      messageId: row.id,
+      to: maskPhone(row.toPhone),
+      mode: sender.mode,
+      twilioSid: sent.sid,
+    });
     return { outcome: 'sent', messageId: row.id, twilioSid: sent.sid };
   }
 
   /** `onCreated` runs in the transaction that writes the row, for a row that is final as written. */
-  async function claimRow(data: Prisma.MessageUncheckedCreateInput, onCreated?: (tx: Prisma.TransactionClient, row: Message) => Promise<unknown>): Promise<{ row: Message; isRetry: boolean }> {
+  async function claimRow(
+    data: Prisma.MessageUncheckedCreateInput,
+    onCreated?: (tx: Prisma.TransactionClient, row: Message) => Promise<unknown>,
+  ): Promise<{ row: Message; isRetry: boolean }> {
     try {
       const create = (client: Prisma.TransactionClient) => client.message.create({ data });
       const row = onCreated
@@ -133,22 +169,39 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
       return { row, isRetry: false };
     } catch (error) {
       if (!isUniqueViolation(error)) throw error;
-      return { row: await db.message.findUniqueOrThrow({ where: { idempotencyKey: data.idempotencyKey ?? '' } }), isRetry: true };
+      return {
+        row: await db.message.findUniqueOrThrow({ where: { idempotencyKey: data.idempotencyKey ?? '' } }),
+        isRetry: true,
+      };
     }
   }
 
   /** SIDs other rows to this number already own: a lookup after a timeout must not adopt one of them. */
   async function knownSids(row: Message): Promise<Set<string>> {
-    const rows = await db.message.findMany({ where: { toPhone: row.toPhone, twilioSid: { not: null }, createdAt: { gte: new Date(row.createdAt.getTime() - 3_600_000) } }, select: { twilioSid: true } });
+    const rows = await db.message.findMany({
+      where: {
+        toPhone: row.toPhone,
+        twilioSid: { not: null },
+        createdAt: { gte: new Date(row.createdAt.getTime() - 3_600_000) },
+      },
+      select: { twilioSid: true },
+    });
     return new Set(rows.map((other) => other.twilioSid ?? ''));
   }
 
   async function firstAttemptRow(message: OutboundMessage): Promise<{ row: Message; isRetry: boolean }> {
-    const lead = await db.lead.findFirst({ where: { id: message.leadId, tenantId: message.tenantId }, include: { tenant: { include: { senders: true } } } });
+    const lead = await db.lead.findFirst({
+      where: { id: message.leadId, tenantId: message.tenantId },
+      include: { tenant: { include: { senders: true } } },
+    });
     if (!lead) throw notFound(`lead ${message.leadId} not found`);
     const { template, values } = message.compose(lead);
     const rendered = renderTemplate(template, values);
-    const fromPhone = sendingNumberFor(lead.tenant.senders.map((owned) => owned.value), lead.phone, sender.defaultFrom);
+    const fromPhone = sendingNumberFor(
+      lead.tenant.senders.map((owned) => owned.value),
+      lead.phone,
+      sender.defaultFrom,
+    );
     const base = {
       tenantId: message.tenantId,
       leadId: lead.id,
@@ -159,10 +212,13 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
       fromPhone,
       idempotencyKey: message.idempotencyKey,
     };
-    if (rendered.ok) return claimRow({ ...base, body: rendered.body, ...capacity.price(rendered.body), status: 'pending' });
+    if (rendered.ok)
+      return claimRow({ ...base, body: rendered.body, ...capacity.price(rendered.body), status: 'pending' });
     const skipReason = `missing value for ${rendered.missing.join(', ')}`;
     log.warn('message skipped', { idempotencyKey: message.idempotencyKey, reason: skipReason });
-    const claimed = await claimRow({ ...base, body: template, status: 'skipped', skipReason }, (tx, row) => recordMessageEvent(tx, 'message.skipped', row, { reason: skipReason }));
+    const claimed = await claimRow({ ...base, body: template, status: 'skipped', skipReason }, (tx, row) =>
+      recordMessageEvent(tx, 'message.skipped', row, { reason: skipReason }),
+    );
     if (!claimed.isRetry) metrics.messageRecorded('skipped');
     return claimed;
   }
@@ -171,12 +227,20 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
    * Closes a row that will never go out, giving back whatever capacity an attempt reserved for it. A row something
    * else closed first (an enrollment's close) keeps its reason, and its one event.
    */
-  async function closeUnsent(row: Message, closed: Unsent, also?: (tx: Prisma.TransactionClient) => Promise<void>): Promise<void> {
+  async function closeUnsent(
+    row: Message,
+    closed: Unsent,
+    also?: (tx: Prisma.TransactionClient) => Promise<void>,
+  ): Promise<void> {
     await db.$transaction(async (tx) => {
       await releaseReservation(tx, row.id);
-      const { count } = await tx.message.updateMany({ where: { id: row.id, status: 'pending' }, data: { ...closed, heldReason: null, heldUntil: null } });
+      const { count } = await tx.message.updateMany({
+        where: { id: row.id, status: 'pending' },
+        data: { ...closed, heldReason: null, heldUntil: null },
+      });
       if (count) {
-        if (closed.status === 'skipped') await recordMessageEvent(tx, 'message.skipped', row, { reason: closed.skipReason });
+        if (closed.status === 'skipped')
+          await recordMessageEvent(tx, 'message.skipped', row, { reason: closed.skipReason });
         else await recordMessageEvent(tx, 'message.failed', row, { errorCode: closed.errorCode, twilioSid: null });
       }
       await also?.(tx);
@@ -197,21 +261,31 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
    * Not yet. A workflow that waits itself hears `held` and comes back at `retryAt` (sooner if it closes or moves); an
    * older one gets a retry of the activity then.
    */
-  async function hold<Late>(row: Message, wait: Hold, message: OutboundMessage, deadline: Deadline<Late>): Promise<DeliveryResult | Late> {
+  async function hold<Late>(
+    row: Message,
+    wait: Hold,
+    message: OutboundMessage,
+    deadline: Deadline<Late>,
+  ): Promise<DeliveryResult | Late> {
     const now = Date.now();
     const until = new Date(wait.until);
     // A queue for a number's throughput is looked at every second: those lines are debug, the longer waits info.
     const logWait = wait.reason === 'number_rate' || wait.reason === 'tenant_rate' ? log.debug : log.info;
     logWait('send held', { messageId: row.id, reason: wait.reason, until: wait.until, detail: wait.detail });
     const info = activityInfo();
-    const activityDeadline = message.holdAsResult || info.scheduleToCloseTimeoutMs <= 0 ? Infinity : info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs - retryMarginMs;
+    const activityDeadline =
+      message.holdAsResult || info.scheduleToCloseTimeoutMs <= 0
+        ? Infinity
+        : info.scheduledTimestampMs + info.scheduleToCloseTimeoutMs - retryMarginMs;
     const latest = Math.min(deadline.at.getTime(), activityDeadline);
     // Capacity is looked at again after at most the recheck interval (a budget raised, a switch turned off); the
     // lead's own window and caps are due at `until`.
     const wanted = isCapacityWait(wait) ? capacity.askAgainAt(wait).getTime() : until.getTime();
     // A workflow that waits itself re-plans when it wakes (the window, a new day); only a message worthless by then
     // gives up now. Older runs are retried no later than the deadline, where they answer `late`.
-    const givesUp = message.holdAsResult ? deadline.hard && until >= deadline.at : wanted >= latest && latest - now < 1000;
+    const givesUp = message.holdAsResult
+      ? deadline.hard && until >= deadline.at
+      : wanted >= latest && latest - now < 1000;
     if (givesUp) {
       if (deadline.hard) {
         await closeUnsent(row, { status: 'skipped', skipReason: missedReason });
@@ -223,10 +297,22 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
     if (message.holdAsResult) {
       // A message with a hard deadline looks one last time just before it, in case capacity came back sooner.
       const retryAt = deadline.hard ? Math.min(wanted, deadline.at.getTime() - 1000) : wanted;
-      return { outcome: 'held', messageId: row.id, reason: wait.reason, until: wait.until, retryAt: new Date(retryAt).toISOString(), detail: wait.detail };
+      return {
+        outcome: 'held',
+        messageId: row.id,
+        reason: wait.reason,
+        until: wait.until,
+        retryAt: new Date(retryAt).toISOString(),
+        detail: wait.detail,
+      };
     }
     const nextRetryDelay = Math.max(Math.min(wanted, latest) - now, 50);
-    throw ApplicationFailure.create({ type: capacityWaitType, message: `waiting for sending capacity: ${wait.detail}`, details: [wait], nextRetryDelay });
+    throw ApplicationFailure.create({
+      type: capacityWaitType,
+      message: `waiting for sending capacity: ${wait.detail}`,
+      details: [wait],
+      nextRetryDelay,
+    });
   }
 
   async function send(row: Message, sms: OutboundSms, tenantId: string): Promise<DeliveryResult> {
@@ -236,20 +322,30 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
       const classified = classifyTwilioError(error);
       metrics.twilioError(classified.code, 'send');
       if (classified.kind === 'retryable') {
-        if (classified.setup) log.error('Twilio refused our account or sender setup; every send will fail until it is fixed', { code: classified.code });
+        if (classified.setup)
+          log.error('Twilio refused our account or sender setup; every send will fail until it is fixed', {
+            code: classified.code,
+          });
         // This attempt is done with Twilio, so the next one need not wait for its claim to expire. Twilio processed
         // nothing on a 429; after a 5xx or a timeout it may have the message, so `claimedAt` stays: ask it first.
-        await db.message.update({ where: { id: row.id }, data: classified.code === tooManyRequests ? { claimedAt: null, claimedAttempt: null } : { claimedAttempt: null } });
+        await db.message.update({
+          where: { id: row.id },
+          data:
+            classified.code === tooManyRequests ? { claimedAt: null, claimedAttempt: null } : { claimedAttempt: null },
+        });
         throw error;
       }
       const errorCode = classified.code ?? null;
       await closeUnsent(row, { status: 'failed', errorCode }, async (tx) => {
-        if (classified.kind === 'opted_out') await recordOptOut(tx, { tenantId, phone: row.toPhone, source: `twilio_error_${errorCode}` });
+        if (classified.kind === 'opted_out')
+          await recordOptOut(tx, { tenantId, phone: row.toPhone, source: `twilio_error_${errorCode}` });
       });
       metrics.messageRecorded('failed');
       if (classified.kind === 'opted_out') metrics.optOutRecorded(`twilio_error_${errorCode}`);
       log.warn('Twilio refused the message', { messageId: row.id, kind: classified.kind, errorCode });
-      return classified.kind === 'opted_out' ? { outcome: 'opted_out', messageId: row.id } : { outcome: 'failed', messageId: row.id, kind: classified.kind, errorCode };
+      return classified.kind === 'opted_out'
+        ? { outcome: 'opted_out', messageId: row.id }
+        : { outcome: 'failed', messageId: row.id, kind: classified.kind, errorCode };
     }
   }
 
@@ -260,7 +356,10 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
       nextRetryDelay: Math.max(claimedAt.getTime() + claimExpiredAfterMs - Date.now(), 1000),
     });
 
-  return async function deliver<Late>(message: OutboundMessage, deadline: Deadline<Late>): Promise<DeliveryResult | Late> {
+  return async function deliver<Late>(
+    message: OutboundMessage,
+    deadline: Deadline<Late>,
+  ): Promise<DeliveryResult | Late> {
     // A hard deadline needs a second left at least: Twilio's smallest ValidityPeriod.
     const secondsLeft = () => (deadline.at.getTime() - Date.now()) / 1000;
     const isLate = () => secondsLeft() < (deadline.hard ? 1 : 0);
@@ -308,7 +407,12 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
     }
     if (verdict.kind === 'hold') {
       await db.$transaction((tx) => releaseReservation(tx, row.id));
-      return hold(row, { reason: verdict.reason, until: verdict.until.toISOString(), detail: holdDetail[verdict.reason] }, message, deadline);
+      return hold(
+        row,
+        { reason: verdict.reason, until: verdict.until.toISOString(), detail: holdDetail[verdict.reason] },
+        message,
+        deadline,
+      );
     }
     // The claim keeps other attempts off Twilio only for its lease: past it (a stalled process), this one stays off too.
     if (Date.now() - verdict.claimedAt.getTime() > claimLeaseMs) throw claimedElsewhere(verdict.claimedAt, attempt);

@@ -6,7 +6,16 @@ export type SmsFailureKind = 'opted_out' | 'undeliverable' | 'carrier_filtered' 
 export type HaltedBy = 'replied' | 'booked' | 'opted_out' | 'cancelled' | 'erased' | 'enrollment_closed';
 
 /** Why a send waits: sending capacity (common/capacity/gate.ts) or the lead's window and caps across enrollments. */
-export type HoldReason = 'kill_switch' | 'number_rate' | 'tenant_rate' | 'warmup' | 'budget_daily' | 'budget_monthly' | 'cap_gap' | 'cap_daily' | 'window';
+export type HoldReason =
+  | 'kill_switch'
+  | 'number_rate'
+  | 'tenant_rate'
+  | 'warmup'
+  | 'budget_daily'
+  | 'budget_monthly'
+  | 'cap_gap'
+  | 'cap_daily'
+  | 'window';
 
 export interface SendStepMessageInput {
   tenantId: string;

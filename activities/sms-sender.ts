@@ -14,7 +14,8 @@ export interface OutboundSms {
 export interface SentSms {
   /** Twilio's message SID; null in outbox mode, where nothing leaves the building. */
   sid: string | null;
-  status: 'simulated' | 'accepted' | 'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'failed' | 'scheduled';
+  status:
+    'simulated' | 'accepted' | 'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'failed' | 'scheduled';
 }
 
 export interface SmsSender {
@@ -31,7 +32,10 @@ export interface SmsSender {
 
 /** Errors that are not Twilio's answers (timeouts, resets) carry the request config, auth header included: keep only what is safe to log. */
 export class TwilioTransportError extends Error {
-  constructor(readonly code: string | undefined, message: string) {
+  constructor(
+    readonly code: string | undefined,
+    message: string,
+  ) {
     super(message);
     this.name = 'TwilioTransportError';
   }
@@ -43,7 +47,10 @@ async function guarded<T>(call: () => Promise<T>): Promise<T> {
   } catch (error) {
     if (error instanceof twilio.RestException) throw error;
     const code = (error as { code?: unknown }).code;
-    throw new TwilioTransportError(typeof code === 'string' ? code : undefined, error instanceof Error ? error.message : 'Twilio request failed');
+    throw new TwilioTransportError(
+      typeof code === 'string' ? code : undefined,
+      error instanceof Error ? error.message : 'Twilio request failed',
+    );
   }
 }
 
@@ -69,10 +76,21 @@ const outboxSender: SmsSender = {
   },
 };
 
-const knownStatuses = new Set<SentSms['status']>(['accepted', 'queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'scheduled']);
+const knownStatuses = new Set<SentSms['status']>([
+  'accepted',
+  'queued',
+  'sending',
+  'sent',
+  'delivered',
+  'undelivered',
+  'failed',
+  'scheduled',
+]);
 
 function toSentSms(message: { sid: string; status: string }): SentSms {
-  const status = knownStatuses.has(message.status as SentSms['status']) ? (message.status as SentSms['status']) : 'queued';
+  const status = knownStatuses.has(message.status as SentSms['status'])
+    ? (message.status as SentSms['status'])
+    : 'queued';
   return { sid: message.sid, status };
 }
 
@@ -84,7 +102,8 @@ export function createTwilioSender(
   sender: { from: string } | { messagingServiceSid: string },
   statusCallbackUrl?: string,
 ): SmsSender {
-  const senderOf = (from: string | undefined) => (!from ? sender : from.startsWith('MG') ? { messagingServiceSid: from } : { from });
+  const senderOf = (from: string | undefined) =>
+    !from ? sender : from.startsWith('MG') ? { messagingServiceSid: from } : { from };
   return {
     mode: 'twilio',
     defaultFrom: 'from' in sender ? sender.from : sender.messagingServiceSid,
@@ -103,9 +122,14 @@ export function createTwilioSender(
     async findSent(sms, since, knownSids) {
       // No DateSent filter: Twilio leaves date_sent empty while a message is accepted or queued, exactly the case here.
       const from = senderOf(sms.from);
-      const recent = await guarded(() => client.messages.list({ to: sms.to, ...('from' in from ? { from: from.from } : {}), limit: 20 }));
+      const recent = await guarded(() =>
+        client.messages.list({ to: sms.to, ...('from' in from ? { from: from.from } : {}), limit: 20 }),
+      );
       const match = recent.find(
-        (message) => !knownSids.has(message.sid) && message.body === sms.body && message.dateCreated.getTime() >= since.getTime() - clockSkewMs,
+        (message) =>
+          !knownSids.has(message.sid) &&
+          message.body === sms.body &&
+          message.dateCreated.getTime() >= since.getTime() - clockSkewMs,
       );
       return match ? toSentSms(match) : null;
     },

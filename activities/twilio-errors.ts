@@ -16,7 +16,8 @@ const failureKinds = new Map<number, SmsFailureKind>([
  */
 const setupCodes = new Set([20003, 20404, 21212, 21606, 21659, 30032]);
 
-export type TwilioErrorClass = { kind: 'retryable'; setup: boolean; code?: number } | { kind: SmsFailureKind; code?: number };
+export type TwilioErrorClass =
+  { kind: 'retryable'; setup: boolean; code?: number } | { kind: SmsFailureKind; code?: number };
 
 interface TwilioRestError {
   status: number;
@@ -28,7 +29,8 @@ function isTwilioRestError(error: unknown): error is TwilioRestError {
   return typeof error === 'object' && error !== null && typeof (error as { status?: unknown }).status === 'number';
 }
 
-export const failureKindForCode = (code: number | null): SmsFailureKind => (code !== null && failureKinds.get(code)) || 'rejected';
+export const failureKindForCode = (code: number | null): SmsFailureKind =>
+  (code !== null && failureKinds.get(code)) || 'rejected';
 
 /**
  * 429 and 5xx were never processed (or may have been: a retry reconciles first), and network errors and
@@ -39,6 +41,7 @@ export function classifyTwilioError(error: unknown): TwilioErrorClass {
   const { status, code } = error;
   const withCode = code === undefined ? {} : { code };
   if (status === 429 || code === 20429 || status >= 500) return { kind: 'retryable', setup: false, ...withCode };
-  if (status === 401 || status === 403 || (code !== undefined && setupCodes.has(code))) return { kind: 'retryable', setup: true, ...withCode };
+  if (status === 401 || status === 403 || (code !== undefined && setupCodes.has(code)))
+    return { kind: 'retryable', setup: true, ...withCode };
   return { kind: failureKindForCode(code ?? null), ...withCode };
 }

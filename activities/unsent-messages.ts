@@ -7,9 +7,17 @@ import type { Prisma } from '../generated/prisma/client.js';
  * moved or ended): pending rows no attempt has claimed, so none of them can be at Twilio. Their capacity goes back.
  * Only the rows this call closed get a `message.skipped` event: a retried close finds none left.
  */
-export async function closeUnclaimedMessages(tx: Prisma.TransactionClient, where: Prisma.MessageWhereInput, skipReason: string): Promise<number> {
-  const rows = await tx.message.findMany({ where: { ...where, status: 'pending', claimedAt: null }, select: { id: true, reservation: true } });
-  for (const row of rows) if (row.reservation) await releaseCapacity(tx, row.id, row.reservation as unknown as ReservedCapacity[]);
+export async function closeUnclaimedMessages(
+  tx: Prisma.TransactionClient,
+  where: Prisma.MessageWhereInput,
+  skipReason: string,
+): Promise<number> {
+  const rows = await tx.message.findMany({
+    where: { ...where, status: 'pending', claimedAt: null },
+    select: { id: true, reservation: true },
+  });
+  for (const row of rows)
+    if (row.reservation) await releaseCapacity(tx, row.id, row.reservation as unknown as ReservedCapacity[]);
   if (rows.length === 0) return 0;
   const closed = await tx.message.updateManyAndReturn({
     where: { id: { in: rows.map((row) => row.id) }, status: 'pending', claimedAt: null },

@@ -77,7 +77,16 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRouter(deps));
   // Like /health, no key: Prometheus scrapes it (keep it off the public internet at the proxy).
   app.get('/metrics', metrics.handler);
-  app.use(twilioWebhooksRouter({ db: deps.db, signalRelay: deps.signalRelay, defaultSender: deps.defaultSender, authToken: deps.twilioAuthToken, publicBaseUrl: deps.publicBaseUrl, metrics }));
+  app.use(
+    twilioWebhooksRouter({
+      db: deps.db,
+      signalRelay: deps.signalRelay,
+      defaultSender: deps.defaultSender,
+      authToken: deps.twilioAuthToken,
+      publicBaseUrl: deps.publicBaseUrl,
+      metrics,
+    }),
+  );
 
   // Before /v1's tenant authentication: operator routes take the operator key only, and end here whatever the path.
   // Limited per client address before the key is checked, so guesses are limited too.

@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import type { appointmentReminder } from '../workflows/appointment-reminder.js';
-import { appointmentReminderWorkflowId, appointmentReminderWorkflowType, type AppointmentReminderInput } from '../workflows/appointment-reminder.types.js';
+import {
+  appointmentReminderWorkflowId,
+  appointmentReminderWorkflowType,
+  type AppointmentReminderInput,
+} from '../workflows/appointment-reminder.types.js';
 import { appointmentIdKey, appointmentStatusKey, leadIdKey, tenantIdKey } from '../workflows/search-attributes.js';
 
 /** This service's own namespace, so its derived IDs cannot collide with anyone else's name-based UUIDs. */
@@ -23,7 +27,11 @@ const startDeadlineMs = 10_000;
  * start finds the run already there (a finished one is never run again), so a repeated booking starts nothing new.
  * `runId` is null when the appointment's run has already finished.
  */
-export async function startAppointmentReminder(temporal: Client, taskQueue: string, input: AppointmentReminderInput): Promise<{ workflowId: string; runId: string | null }> {
+export async function startAppointmentReminder(
+  temporal: Client,
+  taskQueue: string,
+  input: AppointmentReminderInput,
+): Promise<{ workflowId: string; runId: string | null }> {
   const workflowId = appointmentReminderWorkflowId(input.tenantId, input.appointmentId);
   try {
     // A bounded wait: past it the caller hears "may have started" and retries, which finds the same run.

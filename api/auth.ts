@@ -26,7 +26,8 @@ export function requireTenant(db: Db): RequestHandler {
     if (!token) throw new ApiError(401, 'unauthorized', 'Send a tenant API key as "Authorization: Bearer <key>"');
     const apiKey = await db.apiKey.findUnique({ where: { hash: hashApiKey(token) } });
     // A rotated key carries a revocation time in the future: it works until then.
-    if (!apiKey || (apiKey.revokedAt && apiKey.revokedAt <= new Date())) throw new ApiError(401, 'unauthorized', 'The API key is unknown or revoked');
+    if (!apiKey || (apiKey.revokedAt && apiKey.revokedAt <= new Date()))
+      throw new ApiError(401, 'unauthorized', 'The API key is unknown or revoked');
     req.tenantId = apiKey.tenantId;
     req.apiKeyId = apiKey.id;
     next();
@@ -53,8 +54,10 @@ export function requireOperator(operatorApiKey: string | undefined): RequestHand
   return (req, _res, next) => {
     if (!expected) throw new ApiError(403, 'forbidden', 'Operator routes are off: set OPERATOR_API_KEY to use them');
     const token = bearerToken(req);
-    if (!token) throw new ApiError(401, 'unauthorized', 'Send the operator key as "Authorization: Bearer <OPERATOR_API_KEY>"');
-    if (!timingSafeEqual(Buffer.from(hashApiKey(token), 'hex'), expected)) throw new ApiError(403, 'forbidden', 'This key is not the operator key');
+    if (!token)
+      throw new ApiError(401, 'unauthorized', 'Send the operator key as "Authorization: Bearer <OPERATOR_API_KEY>"');
+    if (!timingSafeEqual(Buffer.from(hashApiKey(token), 'hex'), expected))
+      throw new ApiError(403, 'forbidden', 'This key is not the operator key');
     next();
   };
 }

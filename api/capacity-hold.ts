@@ -17,7 +17,10 @@ export interface CapacityHold {
 interface PendingActivity {
   attempt?: number | null;
   nextAttemptScheduleTime?: { seconds?: number | { toNumber(): number } | null; nanos?: number | null } | null;
-  lastFailure?: { message?: string | null; applicationFailureInfo?: { type?: string | null; details?: { payloads?: Payload[] | null } | null } | null } | null;
+  lastFailure?: {
+    message?: string | null;
+    applicationFailureInfo?: { type?: string | null; details?: { payloads?: Payload[] | null } | null } | null;
+  } | null;
 }
 
 const isoOf = (time: PendingActivity['nextAttemptScheduleTime']) => {

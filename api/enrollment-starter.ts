@@ -7,30 +7,55 @@ import { maskPhone } from '../common/logger.js';
 import { findOptOut } from '../common/opt-outs.js';
 import type { Enrollment, Lead, SequenceDefinition, Tenant } from '../generated/prisma/client.js';
 import type { leadFollowUp } from '../workflows/lead-follow-up.js';
-import { leadFollowUpWorkflowId, leadFollowUpWorkflowType, type LeadFollowUpInput, type SequenceStep } from '../workflows/lead-follow-up.types.js';
+import {
+  leadFollowUpWorkflowId,
+  leadFollowUpWorkflowType,
+  type LeadFollowUpInput,
+  type SequenceStep,
+} from '../workflows/lead-follow-up.types.js';
 import { enrollmentStatusKey, leadIdKey, sequenceIdKey, tenantIdKey } from '../workflows/search-attributes.js';
 import { ApiError, leadErased } from './errors.js';
 import { isUniqueViolation } from '../common/db-errors.js';
 
 /** `replayed`: an earlier request with the same Idempotency-Key and the same body started it. */
-export type StartOutcome = { kind: 'started' | 'replayed'; enrollment: Enrollment } | { kind: 'already_enrolled'; workflowId: string; enrollmentId: string | null };
+export type StartOutcome =
+  | { kind: 'started' | 'replayed'; enrollment: Enrollment }
+  | { kind: 'already_enrolled'; workflowId: string; enrollmentId: string | null };
 
-export function workflowInput(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, enrollmentId: string, idempotencyKey: string | null = null): LeadFollowUpInput {
+export function workflowInput(
+  tenant: Tenant,
+  lead: Lead,
+  sequence: SequenceDefinition,
+  enrollmentId: string,
+  idempotencyKey: string | null = null,
+): LeadFollowUpInput {
   return {
     tenantId: tenant.id,
     leadId: lead.id,
     enrollmentId,
     enrolledAt: new Date().toISOString(),
     idempotencyKey,
-    sequence: { id: sequence.id, name: sequence.name, version: sequence.version, steps: sequence.steps as unknown as SequenceStep[] },
-    policy: { timeZone: lead.timeZone, window: { start: tenant.windowStart, end: tenant.windowEnd }, minGapSeconds: tenant.minGapSeconds, maxPerDay: tenant.maxPerDay },
+    sequence: {
+      id: sequence.id,
+      name: sequence.name,
+      version: sequence.version,
+      steps: sequence.steps as unknown as SequenceStep[],
+    },
+    policy: {
+      timeZone: lead.timeZone,
+      window: { start: tenant.windowStart, end: tenant.windowEnd },
+      minGapSeconds: tenant.minGapSeconds,
+      maxPerDay: tenant.maxPerDay,
+    },
     expiresAfterSeconds: tenant.expiryDays * 86_400,
   };
 }
 
 /** What an Idempotency-Key stands for: the same key sent with another lead or sequence is refused. */
 export function enrollmentRequestHash({ leadId, sequenceId }: { leadId: string; sequenceId: string }): string {
-  return createHash('sha256').update(JSON.stringify({ leadId: leadId.toLowerCase(), sequenceId: sequenceId.toLowerCase() })).digest('hex');
+  return createHash('sha256')
+    .update(JSON.stringify({ leadId: leadId.toLowerCase(), sequenceId: sequenceId.toLowerCase() }))
+    .digest('hex');
 }
 
 const startDeadlineMs = 10_000;
@@ -42,7 +67,8 @@ const closingRunWaitMs = 5_000;
 /** Each round ends with a settled answer unless the claim it waited for was removed; three such removals in a row are a storm. */
 const claimRounds = 3;
 
-export type WorkflowStart = { kind: 'started'; workflowId: string; runId: string } | { kind: 'already_running'; workflowId: string };
+export type WorkflowStart =
+  { kind: 'started'; workflowId: string; runId: string } | { kind: 'already_running'; workflowId: string };
 
 /**
  * An enrollment is claimed in PostgreSQL before its workflow starts: the row (status running, no run ID yet) is
@@ -52,24 +78,32 @@ export type WorkflowStart = { kind: 'started'; workflowId: string; runId: string
  * row itself too (recordEnrollmentStarted), which covers an API that died after the start.
  */
 export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; temporal: Client; taskQueue: string }) {
-  async function startWorkflow(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, enrollmentId: string, idempotencyKey: string | null = null): Promise<WorkflowStart> {
+  async function startWorkflow(
+    tenant: Tenant,
+    lead: Lead,
+    sequence: SequenceDefinition,
+    enrollmentId: string,
+    idempotencyKey: string | null = null,
+  ): Promise<WorkflowStart> {
     const workflowId = leadFollowUpWorkflowId(tenant.id, lead.id);
     try {
       // A bounded wait: past it the caller hears "may have started" and retries with its Idempotency-Key.
-      const handle = await temporal.connection.withDeadline(Date.now() + startDeadlineMs, () => temporal.workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, {
-        workflowId,
-        taskQueue,
-        args: [workflowInput(tenant, lead, sequence, enrollmentId, idempotencyKey)],
-        workflowIdConflictPolicy: 'FAIL',
-        workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-        typedSearchAttributes: [
-          { key: tenantIdKey, value: tenant.id },
-          { key: leadIdKey, value: lead.id },
-          { key: sequenceIdKey, value: sequence.id },
-          { key: enrollmentStatusKey, value: 'running' },
-        ],
-        memo: { phone: maskPhone(lead.phone), sequence: `${sequence.name} v${sequence.version}` },
-      }));
+      const handle = await temporal.connection.withDeadline(Date.now() + startDeadlineMs, () =>
+        temporal.workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, {
+          workflowId,
+          taskQueue,
+          args: [workflowInput(tenant, lead, sequence, enrollmentId, idempotencyKey)],
+          workflowIdConflictPolicy: 'FAIL',
+          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+          typedSearchAttributes: [
+            { key: tenantIdKey, value: tenant.id },
+            { key: leadIdKey, value: lead.id },
+            { key: sequenceIdKey, value: sequence.id },
+            { key: enrollmentStatusKey, value: 'running' },
+          ],
+          memo: { phone: maskPhone(lead.phone), sequence: `${sequence.name} v${sequence.version}` },
+        }),
+      );
       return { kind: 'started', workflowId, runId: handle.firstExecutionRunId };
     } catch (error) {
       if (error instanceof WorkflowExecutionAlreadyStartedError) return { kind: 'already_running', workflowId };
@@ -78,7 +112,13 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
   }
 
   /** Null when another request holds the key: it is answered from that request's row instead. */
-  async function claim(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, idempotencyKey: string | null, requestHash: string): Promise<Enrollment | null> {
+  async function claim(
+    tenant: Tenant,
+    lead: Lead,
+    sequence: SequenceDefinition,
+    idempotencyKey: string | null,
+    requestHash: string,
+  ): Promise<Enrollment | null> {
     try {
       return await db.$transaction(async (tx) => {
         // The same lock as an opt-out or an erasure: either it committed before (and is seen here) or it halts this row.
@@ -86,9 +126,22 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
         const { status, phone } = await tx.lead.findUniqueOrThrow({ where: { id: lead.id } });
         if (status === 'erased') throw leadErased();
         const optOut = await findOptOut(tx, tenant.id, phone);
-        if (optOut) throw new ApiError(409, 'conflict', 'The lead has opted out of messages', { reason: 'opted_out', optedOutAt: optOut.createdAt.toISOString(), source: optOut.source });
+        if (optOut)
+          throw new ApiError(409, 'conflict', 'The lead has opted out of messages', {
+            reason: 'opted_out',
+            optedOutAt: optOut.createdAt.toISOString(),
+            source: optOut.source,
+          });
         return tx.enrollment.create({
-          data: { id: randomUUID(), tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId: leadFollowUpWorkflowId(tenant.id, lead.id), idempotencyKey, requestHash: idempotencyKey ? requestHash : null },
+          data: {
+            id: randomUUID(),
+            tenantId: tenant.id,
+            leadId: lead.id,
+            sequenceId: sequence.id,
+            workflowId: leadFollowUpWorkflowId(tenant.id, lead.id),
+            idempotencyKey,
+            requestHash: idempotencyKey ? requestHash : null,
+          },
         });
       });
     } catch (error) {
@@ -107,29 +160,48 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
   async function waitedForClosingRun(tenantId: string, workflowId: string): Promise<boolean> {
     const handle = temporal.workflow.getHandle(workflowId);
     const { runId } = await handle.describe();
-    const recorded = await db.enrollment.findFirst({ where: { tenantId, workflowId, runId }, select: { status: true } });
+    const recorded = await db.enrollment.findFirst({
+      where: { tenantId, workflowId, runId },
+      select: { status: true },
+    });
     if (!recorded || recorded.status === 'running') return false;
     await temporal.connection.withDeadline(Date.now() + closingRunWaitMs, () => handle.result()).catch(() => undefined);
     return true;
   }
 
-  async function startClaimed(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, claimed: Enrollment): Promise<StartOutcome> {
+  async function startClaimed(
+    tenant: Tenant,
+    lead: Lead,
+    sequence: SequenceDefinition,
+    claimed: Enrollment,
+  ): Promise<StartOutcome> {
     const start = () => startWorkflow(tenant, lead, sequence, claimed.id, claimed.idempotencyKey);
     let started: WorkflowStart;
     try {
       started = await start();
-      if (started.kind === 'already_running' && (await waitedForClosingRun(tenant.id, started.workflowId))) started = await start();
+      if (started.kind === 'already_running' && (await waitedForClosingRun(tenant.id, started.workflowId)))
+        started = await start();
     } catch (error) {
       await release(claimed.id);
       throw error;
     }
     if (started.kind === 'already_running') {
       await release(claimed.id);
-      const running = await db.enrollment.findFirst({ where: { tenantId: tenant.id, workflowId: started.workflowId, status: 'running', runId: { not: null } }, orderBy: { startedAt: 'desc' } });
+      const running = await db.enrollment.findFirst({
+        where: { tenantId: tenant.id, workflowId: started.workflowId, status: 'running', runId: { not: null } },
+        orderBy: { startedAt: 'desc' },
+      });
       return { kind: 'already_enrolled', workflowId: started.workflowId, enrollmentId: running?.id ?? null };
     }
     // An upsert: a claim taken for abandoned while this start was slow comes back with its run.
-    return { kind: 'started', enrollment: await db.enrollment.upsert({ where: { id: claimed.id }, create: { ...claimed, runId: started.runId }, update: { runId: started.runId } }) };
+    return {
+      kind: 'started',
+      enrollment: await db.enrollment.upsert({
+        where: { id: claimed.id },
+        create: { ...claimed, runId: started.runId },
+        update: { runId: started.runId },
+      }),
+    };
   }
 
   /**
@@ -150,14 +222,25 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
     }
   }
 
-  async function startEnrollment(tenant: Tenant, lead: Lead, sequence: SequenceDefinition, idempotencyKey: string | null = null): Promise<StartOutcome> {
+  async function startEnrollment(
+    tenant: Tenant,
+    lead: Lead,
+    sequence: SequenceDefinition,
+    idempotencyKey: string | null = null,
+  ): Promise<StartOutcome> {
     const requestHash = enrollmentRequestHash({ leadId: lead.id, sequenceId: sequence.id });
     for (let round = 0; round < claimRounds; round += 1) {
-      const earlier = idempotencyKey ? await db.enrollment.findUnique({ where: { tenantId_idempotencyKey: { tenantId: tenant.id, idempotencyKey } } }) : null;
+      const earlier = idempotencyKey
+        ? await db.enrollment.findUnique({
+            where: { tenantId_idempotencyKey: { tenantId: tenant.id, idempotencyKey } },
+          })
+        : null;
       if (earlier) {
         // Rows claimed before request hashes were kept stand for their own lead and sequence.
         if ((earlier.requestHash ?? enrollmentRequestHash(earlier)) !== requestHash) {
-          throw new ApiError(409, 'idempotency_key_reused', 'This Idempotency-Key was used for another request', { enrollmentId: earlier.id });
+          throw new ApiError(409, 'idempotency_key_reused', 'This Idempotency-Key was used for another request', {
+            enrollmentId: earlier.id,
+          });
         }
         const settled = await settledClaim(earlier.id);
         if (settled) return { kind: 'replayed', enrollment: settled };
@@ -166,7 +249,9 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
       const claimed = await claim(tenant, lead, sequence, idempotencyKey, requestHash);
       if (claimed) return startClaimed(tenant, lead, sequence, claimed);
     }
-    throw new ApiError(409, 'conflict', 'Another request with this Idempotency-Key is still starting; retry later', { reason: 'in_progress' });
+    throw new ApiError(409, 'conflict', 'Another request with this Idempotency-Key is still starting; retry later', {
+      reason: 'in_progress',
+    });
   }
 
   return { startWorkflow, startEnrollment };

@@ -35,7 +35,8 @@ export class ApiError extends Error {
 export const notFound = (what: string) => new ApiError(404, 'not_found', `${what} not found`);
 
 /** An erased lead keeps only its ID and opt-out: nothing may give it personal data or a conversation again. */
-export const leadErased = () => new ApiError(409, 'erased', 'The lead was erased on request and cannot be changed, booked or enrolled');
+export const leadErased = () =>
+  new ApiError(409, 'erased', 'The lead was erased on request and cannot be changed, booked or enrolled');
 
 /** zod's field errors, keyed by the dotted path of the field. */
 export function fieldErrors(error: z.ZodError): Record<string, string[]> {
@@ -49,13 +50,15 @@ export function fieldErrors(error: z.ZodError): Record<string, string[]> {
 
 export function parseBody<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   const parsed = schema.safeParse(body ?? {});
-  if (!parsed.success) throw new ApiError(422, 'validation_failed', 'The request body is invalid', { fields: fieldErrors(parsed.error) });
+  if (!parsed.success)
+    throw new ApiError(422, 'validation_failed', 'The request body is invalid', { fields: fieldErrors(parsed.error) });
   return parsed.data;
 }
 
 export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.infer<T> {
   const parsed = schema.safeParse(query);
-  if (!parsed.success) throw new ApiError(400, 'bad_request', 'Invalid query parameters', { fields: fieldErrors(parsed.error) });
+  if (!parsed.success)
+    throw new ApiError(400, 'bad_request', 'Invalid query parameters', { fields: fieldErrors(parsed.error) });
   return parsed.data;
 }
 
@@ -69,7 +72,11 @@ export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _nex
   if (apiError.status >= 500) req.log.error({ err: error }, 'request failed');
   else req.log.info({ code: apiError.code }, apiError.message);
   res.status(apiError.status).json({
-    error: { code: apiError.code, message: apiError.message, ...(apiError.details === undefined ? {} : { details: apiError.details }) },
+    error: {
+      code: apiError.code,
+      message: apiError.message,
+      ...(apiError.details === undefined ? {} : { details: apiError.details }),
+    },
   });
 };
 
@@ -79,6 +86,11 @@ function toApiError(error: unknown): ApiError {
   const type = (error as { type?: unknown }).type;
   if (type === 'entity.too.large') return new ApiError(413, 'payload_too_large', 'The request body is too large');
   if (type === 'entity.parse.failed') return new ApiError(400, 'bad_request', 'The request body is not valid JSON');
-  if (typeof status === 'number' && status >= 400 && status < 500) return new ApiError(400, 'bad_request', 'The request could not be read');
-  return new ApiError(500, 'internal', 'Something went wrong on our side; the request ID in X-Request-Id helps us find it');
+  if (typeof status === 'number' && status >= 400 && status < 500)
+    return new ApiError(400, 'bad_request', 'The request could not be read');
+  return new ApiError(
+    500,
+    'internal',
+    'Something went wrong on our side; the request ID in X-Request-Id helps us find it',
+  );
 }

@@ -12,7 +12,10 @@ const config = loadConfigOrExit();
 const mode = smsMode(config);
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'api' });
 const temporalOptions = temporalConnectionOptions(config);
-logger.info({ temporal: describeTemporalConnection(temporalOptions), namespace: config.TEMPORAL_NAMESPACE }, 'Temporal connection');
+logger.info(
+  { temporal: describeTemporalConnection(temporalOptions), namespace: config.TEMPORAL_NAMESPACE },
+  'Temporal connection',
+);
 // Lazy: the API starts (and /health reports it) even while Temporal is down.
 const connection = Connection.lazy(temporalOptions);
 const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE });
@@ -58,12 +61,18 @@ function shutdown(signal: string): void {
   }
   stopping = true;
   const graceMs = config.API_SHUTDOWN_GRACE_SECONDS * 1000;
-  logger.info({ signal, graceSeconds: config.API_SHUTDOWN_GRACE_SECONDS }, 'API shutting down: no new connections, requests in flight finish');
+  logger.info(
+    { signal, graceSeconds: config.API_SHUTDOWN_GRACE_SECONDS },
+    'API shutting down: no new connections, requests in flight finish',
+  );
   void signalRelay.stop();
   // A keep-alive connection whose request finishes becomes idle: close it then, so server.close() can complete.
   const sweep = setInterval(() => server.closeIdleConnections(), 200);
   const deadline = setTimeout(() => {
-    logger.error({ graceSeconds: config.API_SHUTDOWN_GRACE_SECONDS }, 'API shutdown grace time over: requests still in flight are cut off');
+    logger.error(
+      { graceSeconds: config.API_SHUTDOWN_GRACE_SECONDS },
+      'API shutdown grace time over: requests still in flight are cut off',
+    );
     server.closeAllConnections();
     process.exit(1);
   }, graceMs);

@@ -38,7 +38,8 @@ export async function eraseLead({ db, temporal, signalRelay }: ErasureDeps, lead
 async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantId, phone }: Lead) {
   await lockConversation(tx, tenantId, phone);
   // Under the lock: of two erasures of one lead, the second finds it erased.
-  if (!(await tx.lead.findFirst({ where: { id: leadId, status: { not: 'erased' } }, select: { id: true } }))) return null;
+  if (!(await tx.lead.findFirst({ where: { id: leadId, status: { not: 'erased' } }, select: { id: true } })))
+    return null;
   await recordOptOut(tx, { tenantId, phone, source: 'erasure' });
   await haltEnrollments(tx, { tenantId, leadId }, erasedClosedReason);
   // Cancelled here, so the send gate refuses their messages before their workflows hear of it (by the cancel below,
@@ -48,15 +49,32 @@ async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantI
     data: { status: 'cancelled', closedReason: erasedClosedReason, closedAt: new Date(), nextReminderAt: null },
     select: { id: true, workflowId: true, runId: true, startsAt: true },
   });
-  const signalIds = await queueSignalsForPhone(tx, tenantId, phone, { signal: signalNames.optOut, payload: { source: 'erasure' } });
+  const signalIds = await queueSignalsForPhone(tx, tenantId, phone, {
+    signal: signalNames.optOut,
+    payload: { source: 'erasure' },
+  });
   for (const appointment of reminders) {
-    const data = { appointmentId: appointment.id, leadId, startsAt: appointment.startsAt.toISOString(), reason: erasedClosedReason };
+    const data = {
+      appointmentId: appointment.id,
+      leadId,
+      startsAt: appointment.startsAt.toISOString(),
+      reason: erasedClosedReason,
+    };
     await recordEvent(tx, { tenantId, type: 'appointment.cancelled', leadId, data });
   }
   await tx.appointment.updateMany({ where: { tenantId, leadId }, data: { notes: null, location: null } });
   await tx.optOut.updateMany({ where: { tenantId, phoneHash: { in: phoneHashes(phone) } }, data: { phone: null } });
   await tx.message.deleteMany({ where: { tenantId, OR: [{ leadId }, { toPhone: phone }, { fromPhone: phone }] } });
-  await tx.lead.update({ where: { id: leadId }, data: { phone: `erased:${leadId}`, firstName: null, lastName: null, status: 'erased', closedReason: 'erased on request' } });
+  await tx.lead.update({
+    where: { id: leadId },
+    data: {
+      phone: `erased:${leadId}`,
+      firstName: null,
+      lastName: null,
+      status: 'erased',
+      closedReason: 'erased on request',
+    },
+  });
   await tx.auditLog.create({ data: { tenantId, actor: 'api', action: 'lead.erased', subject: leadId } });
   await scrubEvents(tx, tenantId, leadId, phone);
   await recordEvent(tx, { tenantId, type: 'lead.erased', leadId, data: { leadId } });
@@ -68,7 +86,12 @@ async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantI
  * does); so do events about its phone that named no lead (a text from it before it was a lead). Last in the erasure,
  * after the events the erasure itself records.
  */
-async function scrubEvents(tx: Prisma.TransactionClient, tenantId: string, leadId: string, phone: string): Promise<void> {
+async function scrubEvents(
+  tx: Prisma.TransactionClient,
+  tenantId: string,
+  leadId: string,
+  phone: string,
+): Promise<void> {
   await tx.$executeRaw`
     UPDATE events SET data = data - 'phone' - 'firstName' - 'lastName' - 'body' - 'text' - 'location'
     WHERE tenant_id = ${tenantId}::uuid AND (lead_id = ${leadId}::uuid OR (lead_id IS NULL AND data->>'phone' = ${phone}))`;
@@ -86,15 +109,26 @@ async function cancelReminders(temporal: Client, reminders: Reminders, log: Logg
     reminders.map(async ({ workflowId, runId }) => {
       const handle = temporal.workflow.getHandle(workflowId, runId ?? undefined);
       try {
-        await within(acceptDeadlineMs, () => handle.startUpdate(cancelUpdate, { args: [{ notify: false, reason: erasedClosedReason }], waitForStage: WorkflowUpdateStage.ACCEPTED }));
+        await within(acceptDeadlineMs, () =>
+          handle.startUpdate(cancelUpdate, {
+            args: [{ notify: false, reason: erasedClosedReason }],
+            waitForStage: WorkflowUpdateStage.ACCEPTED,
+          }),
+        );
       } catch (error) {
         if (error instanceof WorkflowNotFoundError || error instanceof WorkflowUpdateFailedError) return;
         try {
           await within(requestDeadlineMs, () => handle.cancel());
-          log.warn({ workflowId, err: error }, 'erased lead: reminder workflow did not accept its cancellation; Temporal will cancel it');
+          log.warn(
+            { workflowId, err: error },
+            'erased lead: reminder workflow did not accept its cancellation; Temporal will cancel it',
+          );
         } catch (cancelError) {
           if (cancelError instanceof WorkflowNotFoundError) return;
-          log.error({ workflowId, err: cancelError }, 'erased lead: reminder workflow not cancelled (its row says cancelled, so the send gate refuses its messages)');
+          log.error(
+            { workflowId, err: cancelError },
+            'erased lead: reminder workflow not cancelled (its row says cancelled, so the send gate refuses its messages)',
+          );
         }
       }
     }),

@@ -16,10 +16,11 @@ export interface SignalRelay {
  * stop, so it is dropped; anything else (Temporal down, a timeout) is retried on the next round.
  */
 export function createSignalRelay({ db, temporal, logger }: { db: Db; temporal: Client; logger: Logger }): SignalRelay {
-
   async function deliverOne(row: PendingSignal, deadline: number): Promise<void> {
     try {
-      await temporal.connection.withDeadline(deadline, () => temporal.workflow.getHandle(row.workflowId).signal(row.signal, row.payload));
+      await temporal.connection.withDeadline(deadline, () =>
+        temporal.workflow.getHandle(row.workflowId).signal(row.signal, row.payload),
+      );
       // deleteMany/updateMany: the periodic round and an immediate delivery may race for the same row.
       await db.pendingSignal.deleteMany({ where: { id: row.id } });
     } catch (error) {
@@ -29,7 +30,10 @@ export function createSignalRelay({ db, temporal, logger }: { db: Db; temporal: 
       }
       const lastError = error instanceof Error ? error.message.slice(0, 500) : String(error);
       await db.pendingSignal.updateMany({ where: { id: row.id }, data: { attempts: { increment: 1 }, lastError } });
-      logger.warn({ workflowId: row.workflowId, signal: row.signal, attempts: row.attempts + 1, err: lastError }, 'signal not delivered yet; will retry');
+      logger.warn(
+        { workflowId: row.workflowId, signal: row.signal, attempts: row.attempts + 1, err: lastError },
+        'signal not delivered yet; will retry',
+      );
     }
   }
 

@@ -16,9 +16,14 @@ function grpcCode(error: unknown): number | undefined {
  */
 export function asTemporalUnavailable(error: unknown): ApiError | null {
   const code = grpcCode(error);
-  if (code === grpcUnavailable) return new ApiError(503, 'temporal_unavailable', 'Temporal is unavailable; nothing was changed, retry later');
+  if (code === grpcUnavailable)
+    return new ApiError(503, 'temporal_unavailable', 'Temporal is unavailable; nothing was changed, retry later');
   if (code === grpcDeadlineExceeded) {
-    return new ApiError(503, 'temporal_unavailable', 'Temporal did not answer in time; the change may have happened: retry with the same Idempotency-Key');
+    return new ApiError(
+      503,
+      'temporal_unavailable',
+      'Temporal did not answer in time; the change may have happened: retry with the same Idempotency-Key',
+    );
   }
   return null;
 }

@@ -22,19 +22,34 @@ export const configSchema = z.object({
   API_HOST: z.string().min(1).default('127.0.0.1'),
   API_PORT: port.default(3000),
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL'),
-  TEMPORAL_ADDRESS: z.string().regex(/^[^:\s]+:\d+$/, 'must be host:port').default('127.0.0.1:7233'),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^:\s]+:\d+$/, 'must be host:port')
+    .default('127.0.0.1:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TEMPORAL_TASK_QUEUE: z.string().min(1).default('lead-followup'),
   TEMPORAL_UI_URL: z.url().default('http://127.0.0.1:8233'),
   WORKFLOW_BUNDLE_PATH: z.string().min(1).optional(),
-  TWILIO_ACCOUNT_SID: z.string().regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits').optional(),
+  TWILIO_ACCOUNT_SID: z
+    .string()
+    .regex(/^AC[0-9a-fA-F]{32}$/, 'must be AC followed by 32 hex digits')
+    .optional(),
   TWILIO_AUTH_TOKEN: z.string().min(16, 'looks too short for a Twilio auth token').optional(),
-  TWILIO_FROM_NUMBER: z.string().regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number like +15005550006').optional(),
-  TWILIO_MESSAGING_SERVICE_SID: z.string().regex(/^MG[0-9a-fA-F]{32}$/, 'must be MG followed by 32 hex digits').optional(),
+  TWILIO_FROM_NUMBER: z
+    .string()
+    .regex(/^\+[1-9]\d{6,14}$/, 'must be an E.164 number like +15005550006')
+    .optional(),
+  TWILIO_MESSAGING_SERVICE_SID: z
+    .string()
+    .regex(/^MG[0-9a-fA-F]{32}$/, 'must be MG followed by 32 hex digits')
+    .optional(),
   TWILIO_API_BASE_URL: z.url().optional(),
   PUBLIC_BASE_URL: z.url().optional(),
   // Production Temporal (self-hosted with TLS, or Temporal Cloud): configuration only, see common/temporal-connection.ts.
-  TEMPORAL_TLS: z.enum(['true', 'false'], 'must be true or false').transform((value) => value === 'true').optional(),
+  TEMPORAL_TLS: z
+    .enum(['true', 'false'], 'must be true or false')
+    .transform((value) => value === 'true')
+    .optional(),
   TEMPORAL_TLS_CERT_PATH: readableFile.optional(),
   TEMPORAL_TLS_KEY_PATH: readableFile.optional(),
   TEMPORAL_TLS_CA_PATH: readableFile.optional(),
@@ -53,7 +68,10 @@ export const configSchema = z.object({
   WARMUP_DAILY_INCREASE: dailyCount.default(50),
   WARMUP_DAYS: z.coerce.number().int().min(0).max(365).default(7),
   WARMED_UP_DAILY_LIMIT: dailyCount.default(1000),
-  SMS_COST_PER_SEGMENT: z.string().regex(/^\d{1,4}(\.\d{1,6})?$/, 'must be a decimal amount like 0.0083').default('0.0083'),
+  SMS_COST_PER_SEGMENT: z
+    .string()
+    .regex(/^\d{1,4}(\.\d{1,6})?$/, 'must be a decimal amount like 0.0083')
+    .default('0.0083'),
   CAPACITY_RECHECK_SECONDS: z.coerce.number().int().min(1).max(3600).default(300),
   KILL_SWITCH_RECHECK_SECONDS: z.coerce.number().int().min(1).max(300).default(5),
   // Operator routes (/v1/operator: the global kill switch); unset, they are off. Never logged.
@@ -62,7 +80,10 @@ export const configSchema = z.object({
   // number. Required outside development and test; never logged. See optOutHashSecret.
   OPT_OUT_HASH_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   // Webhook endpoints on http and on loopback/private addresses (refused otherwise: SSRF). Development and tests only.
-  WEBHOOK_ALLOW_PRIVATE_URLS: z.enum(['true', 'false'], 'must be true or false').transform((value) => value === 'true').default(false),
+  WEBHOOK_ALLOW_PRIVATE_URLS: z
+    .enum(['true', 'false'], 'must be true or false')
+    .transform((value) => value === 'true')
+    .default(false),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -78,7 +99,14 @@ export const inboundWebhookPath = '/webhooks/twilio/inbound';
 export const statusWebhookPath = '/webhooks/twilio/status';
 
 export type SmsMode =
-  | { kind: 'twilio'; accountSid: string; authToken: string; sender: { from: string } | { messagingServiceSid: string }; apiBaseUrl?: string; statusCallbackUrl?: string }
+  | {
+      kind: 'twilio';
+      accountSid: string;
+      authToken: string;
+      sender: { from: string } | { messagingServiceSid: string };
+      apiBaseUrl?: string;
+      statusCallbackUrl?: string;
+    }
   | { kind: 'outbox' };
 
 export class ConfigError extends Error {
@@ -110,7 +138,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     throw new ConfigError(['Invalid setting TWILIO_AUTH_TOKEN: is required when TWILIO_ACCOUNT_SID is set']);
   }
   if (config.TWILIO_ACCOUNT_SID && !config.TWILIO_FROM_NUMBER && !config.TWILIO_MESSAGING_SERVICE_SID) {
-    throw new ConfigError(['Invalid setting TWILIO_FROM_NUMBER: set it or TWILIO_MESSAGING_SERVICE_SID when Twilio credentials are set']);
+    throw new ConfigError([
+      'Invalid setting TWILIO_FROM_NUMBER: set it or TWILIO_MESSAGING_SERVICE_SID when Twilio credentials are set',
+    ]);
   }
   const temporalProblems = temporalTlsProblems(config);
   if (temporalProblems.length) throw new ConfigError(temporalProblems);
@@ -139,12 +169,23 @@ export function optOutHashSecret(env: NodeJS.ProcessEnv = process.env): string {
 /** The Temporal TLS settings that only make sense together; one line per setting at fault. */
 function temporalTlsProblems(config: Config): string[] {
   const problems: string[] = [];
-  if (config.TEMPORAL_TLS_CERT_PATH && !config.TEMPORAL_TLS_KEY_PATH) problems.push('Invalid setting TEMPORAL_TLS_KEY_PATH: is required when TEMPORAL_TLS_CERT_PATH is set');
-  if (config.TEMPORAL_TLS_KEY_PATH && !config.TEMPORAL_TLS_CERT_PATH) problems.push('Invalid setting TEMPORAL_TLS_CERT_PATH: is required when TEMPORAL_TLS_KEY_PATH is set');
+  if (config.TEMPORAL_TLS_CERT_PATH && !config.TEMPORAL_TLS_KEY_PATH)
+    problems.push('Invalid setting TEMPORAL_TLS_KEY_PATH: is required when TEMPORAL_TLS_CERT_PATH is set');
+  if (config.TEMPORAL_TLS_KEY_PATH && !config.TEMPORAL_TLS_CERT_PATH)
+    problems.push('Invalid setting TEMPORAL_TLS_CERT_PATH: is required when TEMPORAL_TLS_KEY_PATH is set');
   if (config.TEMPORAL_TLS === false) {
-    const needTls = ['TEMPORAL_TLS_CERT_PATH', 'TEMPORAL_TLS_KEY_PATH', 'TEMPORAL_TLS_CA_PATH', 'TEMPORAL_TLS_SERVER_NAME', 'TEMPORAL_API_KEY'] as const;
+    const needTls = [
+      'TEMPORAL_TLS_CERT_PATH',
+      'TEMPORAL_TLS_KEY_PATH',
+      'TEMPORAL_TLS_CA_PATH',
+      'TEMPORAL_TLS_SERVER_NAME',
+      'TEMPORAL_API_KEY',
+    ] as const;
     const set = needTls.filter((name) => config[name] !== undefined);
-    if (set.length) problems.push(`Invalid setting TEMPORAL_TLS: is false, but ${set.join(', ')} ${set.length === 1 ? 'needs' : 'need'} TLS`);
+    if (set.length)
+      problems.push(
+        `Invalid setting TEMPORAL_TLS: is false, but ${set.join(', ')} ${set.length === 1 ? 'needs' : 'need'} TLS`,
+      );
   }
   return problems;
 }

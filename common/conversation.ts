@@ -23,15 +23,30 @@ export type HaltScope = { tenantId: string } & ({ leadId: string } | { phone: st
  * Records `reason` on every running enrollment in scope that has not been halted yet and returns them (the ones
  * halted earlier keep their first reason). Call it in the transaction that records the fact, before any signal.
  */
-export async function haltEnrollments(tx: Tx, scope: HaltScope, reason: HaltReason): Promise<{ id: string; workflowId: string; runId: string | null }[]> {
+export async function haltEnrollments(
+  tx: Tx,
+  scope: HaltScope,
+  reason: HaltReason,
+): Promise<{ id: string; workflowId: string; runId: string | null }[]> {
   const where: Prisma.EnrollmentWhereInput = {
     tenantId: scope.tenantId,
     status: 'running',
-    ...('leadId' in scope ? { leadId: scope.leadId } : 'phone' in scope ? { lead: { phone: scope.phone } } : { id: scope.enrollmentId }),
+    ...('leadId' in scope
+      ? { leadId: scope.leadId }
+      : 'phone' in scope
+        ? { lead: { phone: scope.phone } }
+        : { id: scope.enrollmentId }),
   };
-  const running = await tx.enrollment.findMany({ where, select: { id: true, workflowId: true, runId: true, haltedAt: true } });
+  const running = await tx.enrollment.findMany({
+    where,
+    select: { id: true, workflowId: true, runId: true, haltedAt: true },
+  });
   const fresh = running.filter((enrollment) => enrollment.haltedAt === null).map((enrollment) => enrollment.id);
-  if (fresh.length) await tx.enrollment.updateMany({ where: { id: { in: fresh }, haltedAt: null }, data: { haltedAt: new Date(), haltedBy: reason } });
+  if (fresh.length)
+    await tx.enrollment.updateMany({
+      where: { id: { in: fresh }, haltedAt: null },
+      data: { haltedAt: new Date(), haltedBy: reason },
+    });
   return running.map(({ id, workflowId, runId }) => ({ id, workflowId, runId }));
 }
 

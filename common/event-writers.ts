@@ -9,14 +9,26 @@ export const leadCreatedEvent = (lead: Lead): NewEvent => ({
   tenantId: lead.tenantId,
   type: 'lead.created',
   leadId: lead.id,
-  data: { leadId: lead.id, phone: lead.phone, firstName: lead.firstName, lastName: lead.lastName, timeZone: lead.timeZone },
+  data: {
+    leadId: lead.id,
+    phone: lead.phone,
+    firstName: lead.firstName,
+    lastName: lead.lastName,
+    timeZone: lead.timeZone,
+  },
 });
 
 type MessageEventType = Extract<EventType, `message.${string}`>;
-export type MessageRef = Pick<Message, 'id' | 'tenantId' | 'leadId' | 'enrollmentId' | 'appointmentId' | 'idempotencyKey'>;
+export type MessageRef = Pick<
+  Message,
+  'id' | 'tenantId' | 'leadId' | 'enrollmentId' | 'appointmentId' | 'idempotencyKey'
+>;
 
 /** A sequence step's message is keyed `<enrollmentId>:<step>` (activities/send-step-message.ts); other keys carry no step. */
-export function stepOfMessage({ enrollmentId, idempotencyKey }: Pick<Message, 'enrollmentId' | 'idempotencyKey'>): number | null {
+export function stepOfMessage({
+  enrollmentId,
+  idempotencyKey,
+}: Pick<Message, 'enrollmentId' | 'idempotencyKey'>): number | null {
   const prefix = `${enrollmentId}:`;
   if (!enrollmentId || !idempotencyKey?.startsWith(prefix)) return null;
   const step = Number(idempotencyKey.slice(prefix.length));
@@ -24,12 +36,24 @@ export function stepOfMessage({ enrollmentId, idempotencyKey }: Pick<Message, 'e
 }
 
 /** Call it in the transaction that moved the message, and only when it moved (a retry records nothing new). */
-export function recordMessageEvent(tx: Prisma.TransactionClient, type: MessageEventType, message: MessageRef, details: Prisma.InputJsonObject = {}) {
+export function recordMessageEvent(
+  tx: Prisma.TransactionClient,
+  type: MessageEventType,
+  message: MessageRef,
+  details: Prisma.InputJsonObject = {},
+) {
   return recordEvent(tx, {
     tenantId: message.tenantId,
     type,
     leadId: message.leadId,
-    data: { messageId: message.id, leadId: message.leadId, enrollmentId: message.enrollmentId, step: stepOfMessage(message), appointmentId: message.appointmentId, ...details },
+    data: {
+      messageId: message.id,
+      leadId: message.leadId,
+      enrollmentId: message.enrollmentId,
+      step: stepOfMessage(message),
+      appointmentId: message.appointmentId,
+      ...details,
+    },
   });
 }
 
@@ -37,6 +61,15 @@ export function recordMessageEvent(tx: Prisma.TransactionClient, type: MessageEv
  * Whether a fact that two writers may record (the API and the workflow's own activity) already has its event: the
  * writer that finds none records it. Callers hold a lock on the fact's row, so the second one waits and then sees it.
  */
-export async function hasEventFor(tx: Prisma.TransactionClient, { tenantId, leadId, type, idKey, id }: { tenantId: string; leadId: string; type: EventType; idKey: string; id: string }): Promise<boolean> {
+export async function hasEventFor(
+  tx: Prisma.TransactionClient,
+  {
+    tenantId,
+    leadId,
+    type,
+    idKey,
+    id,
+  }: { tenantId: string; leadId: string; type: EventType; idKey: string; id: string },
+): Promise<boolean> {
   return (await tx.event.count({ where: { tenantId, leadId, type, data: { path: [idKey], equals: id } } })) > 0;
 }

@@ -43,14 +43,23 @@ export interface NewEvent {
  * counter row stays locked until that transaction ends, so a tenant's events commit in sequence order and a reader
  * that saw sequence N never later finds a smaller one appear.
  */
-export async function recordEvent(tx: Prisma.TransactionClient, event: NewEvent): Promise<{ id: string; sequence: bigint }> {
+export async function recordEvent(
+  tx: Prisma.TransactionClient,
+  event: NewEvent,
+): Promise<{ id: string; sequence: bigint }> {
   const [counter] = await tx.$queryRaw<{ last: bigint }[]>`
     INSERT INTO event_counters (tenant_id, last_sequence) VALUES (${event.tenantId}::uuid, 1)
     ON CONFLICT (tenant_id) DO UPDATE SET last_sequence = event_counters.last_sequence + 1
     RETURNING last_sequence AS last`;
   if (!counter) throw new Error('event counter not returned');
   return tx.event.create({
-    data: { tenantId: event.tenantId, sequence: counter.last, type: event.type, leadId: event.leadId ?? null, data: event.data },
+    data: {
+      tenantId: event.tenantId,
+      sequence: counter.last,
+      type: event.type,
+      leadId: event.leadId ?? null,
+      data: event.data,
+    },
     select: { id: true, sequence: true },
   });
 }

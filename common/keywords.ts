@@ -45,13 +45,75 @@ const everydayOptOutKeywords = new Set([...clearOptOutKeywords, 'end', 'quit', '
 const cancelKeywords = new Set([...everydayOptOutKeywords, 'cancel']);
 
 // Courtesy around a request doesn't change what it asks: "STOP please", "ok stop now thanks".
-const courtesyWords = ['please', 'pls', 'plz', 'now', 'asap', 'immediately', 'thanks', 'thx', 'ty', 'ok', 'okay', 'sorry', 'just', 'already', 'again', 'hi', 'hello', 'hey', 'forever', 'permanently', 'seriously'];
+const courtesyWords = [
+  'please',
+  'pls',
+  'plz',
+  'now',
+  'asap',
+  'immediately',
+  'thanks',
+  'thx',
+  'ty',
+  'ok',
+  'okay',
+  'sorry',
+  'just',
+  'already',
+  'again',
+  'hi',
+  'hello',
+  'hey',
+  'forever',
+  'permanently',
+  'seriously',
+];
 // Nor does a reason given alongside it: "STOP. Wrong number", "not interested stop".
-const courtesyPhrases = ['thank you', 'right now', 'for good', 'i said', 'no thanks', 'no thank you', 'wrong number', 'not interested'];
+const courtesyPhrases = [
+  'thank you',
+  'right now',
+  'for good',
+  'i said',
+  'no thanks',
+  'no thank you',
+  'wrong number',
+  'not interested',
+];
 // What the request is aimed at, when that's the messages themselves: "stop it", "STOP ALL", "unsubscribe me".
-const targetWords = ['me', 'it', 'all', 'this', 'these', 'them', 'us', 'everything', 'text', 'texts', 'txts', 'message', 'messages', 'msgs', 'sms', 'notifications', 'reminders', 'alerts'];
+const targetWords = [
+  'me',
+  'it',
+  'all',
+  'this',
+  'these',
+  'them',
+  'us',
+  'everything',
+  'text',
+  'texts',
+  'txts',
+  'message',
+  'messages',
+  'msgs',
+  'sms',
+  'notifications',
+  'reminders',
+  'alerts',
+];
 // How people soften a clear request into a question: "can you stop?", "I want to unsubscribe".
-const askingPhrases = ['can you', 'can u', 'could you', 'could u', 'would you', 'will you', 'i want you to', 'i need you to', 'i want to', 'i would like to', 'id like to'];
+const askingPhrases = [
+  'can you',
+  'can u',
+  'could you',
+  'could u',
+  'would you',
+  'will you',
+  'i want you to',
+  'i need you to',
+  'i want to',
+  'i would like to',
+  'id like to',
+];
 
 const courtesy = new Set(courtesyWords);
 const courtesyOrTarget = new Set([...courtesyWords, ...targetWords]);
@@ -71,31 +133,56 @@ interface OptOutPhrase {
 const optOutPhrases: OptOutPhrase[] = [
   // "stop texting me", "quit sending me texts", "please stop with the messages", "end these reminders"...
   {
-    pattern: new RegExp(`\\b(?:stop|quit|end|cease)\\s+(?:(?:the|these|those|this|your|ur|all|any|with|of|more|me|us)\\s+)*(?:${contactVerbs}|${contactNouns})\\b`, 'u'),
+    pattern: new RegExp(
+      `\\b(?:stop|quit|end|cease)\\s+(?:(?:the|these|those|this|your|ur|all|any|with|of|more|me|us)\\s+)*(?:${contactVerbs}|${contactNouns})\\b`,
+      'u',
+    ),
     // ...but not "don't stop texting me" or "at the end messages were sent".
-    unless: /\b(?:(?:dont|do not|cant|cannot|couldnt)\s+(?:ever\s+)?(?:stop|quit|end|cease)|(?:the|an?)\s+(?:stop|end))\b/u,
+    unless:
+      /\b(?:(?:dont|do not|cant|cannot|couldnt)\s+(?:ever\s+)?(?:stop|quit|end|cease)|(?:the|an?)\s+(?:stop|end))\b/u,
   },
   { pattern: /\bmake (?:it|them|this|these|the (?:texts|messages)) stop\b/u },
   // "how do I unsubscribe?", "opt-out": words that only ever mean this, unless negated ("I don't want to unsubscribe").
-  { pattern: /\b(?:unsubscribe|unsub|optout|stopall)\b/u, unless: /\b(?:dont|do not|not|never|didnt|did not)\s+(?:want to\s+|wanna\s+|need to\s+)?(?:unsubscribe|unsub|optout|stopall)\b/u },
+  {
+    pattern: /\b(?:unsubscribe|unsub|optout|stopall)\b/u,
+    unless:
+      /\b(?:dont|do not|not|never|didnt|did not)\s+(?:want to\s+|wanna\s+|need to\s+)?(?:unsubscribe|unsub|optout|stopall)\b/u,
+  },
   { pattern: /\bopt (?:me|us|this number) out\b/u },
   { pattern: /\b(?:revoke|withdraw|cancel)\s+(?:my\s+)?consent\b/u },
   // "remove me from your list", "delete my number", "take me off", "get this number off your list".
-  { pattern: /\b(?:remove|delete|erase)\s+(?:me|us|this number|my (?:number|phone number|phone|cell|info|details|name|contact info|contact))\b/u },
+  {
+    pattern:
+      /\b(?:remove|delete|erase)\s+(?:me|us|this number|my (?:number|phone number|phone|cell|info|details|name|contact info|contact))\b/u,
+  },
   { pattern: /\b(?:take|get)\s+(?:me|us|this number|my (?:number|name|info))\s+off\b/u },
   // "do not text me", "don't text or call me again"; "don't call me, text me" asks for texts, so calls alone don't count.
   {
-    pattern: new RegExp(`\\b(?:dont|do not)\\s+(?:ever\\s+)?(?:(?:call|email)\\s+or\\s+)?(?:${textVerbs})(?:\\s+or\\s+(?:call|email))?\\s+(?:me|us|this number|my (?:number|phone|cell)|again|anymore)\\b`, 'u'),
+    pattern: new RegExp(
+      `\\b(?:dont|do not)\\s+(?:ever\\s+)?(?:(?:call|email)\\s+or\\s+)?(?:${textVerbs})(?:\\s+or\\s+(?:call|email))?\\s+(?:me|us|this number|my (?:number|phone|cell)|again|anymore)\\b`,
+      'u',
+    ),
     // ...but "don't text me before 9" or "until Monday" asks for a quieter time, not for silence.
-    unless: /\b(?:me|us)\s+(?:before|after|until|till|til|during|between|tomorrow|today|tonight|this (?:week|weekend|morning|afternoon|evening)|at work|on (?:weekends?|sundays?|saturdays?))\b/u,
+    unless:
+      /\b(?:me|us)\s+(?:before|after|until|till|til|during|between|tomorrow|today|tonight|this (?:week|weekend|morning|afternoon|evening)|at work|on (?:weekends?|sundays?|saturdays?))\b/u,
   },
-  { pattern: new RegExp(`\\bnever\\s+(?:${textVerbs})\\s+(?:me\\s+|us\\s+|this number\\s+)?(?:ever\\s+)?again\\b`, 'u') },
-  { pattern: new RegExp(`\\b(?:dont|do not|no longer)\\s+(?:want|wish|need)\\s+(?:to (?:receive|get)\\s+)?(?:any\\s+)?(?:more\\s+)?(?:these\\s+|your\\s+)?(?:${contactNouns})\\b`, 'u') },
+  {
+    pattern: new RegExp(`\\bnever\\s+(?:${textVerbs})\\s+(?:me\\s+|us\\s+|this number\\s+)?(?:ever\\s+)?again\\b`, 'u'),
+  },
+  {
+    pattern: new RegExp(
+      `\\b(?:dont|do not|no longer)\\s+(?:want|wish|need)\\s+(?:to (?:receive|get)\\s+)?(?:any\\s+)?(?:more\\s+)?(?:these\\s+|your\\s+)?(?:${contactNouns})\\b`,
+      'u',
+    ),
+  },
   { pattern: /\b(?:dont|do not|no longer)\s+(?:want|wish)\s+to\s+be\s+(?:contacted|texted|messaged)\b/u },
   // "no more texts", "no more of these messages".
   { pattern: new RegExp(`\\bno more\\s+(?:\\w+\\s+){0,2}?(?:${contactNouns}|texting|messaging|contact)\\b`, 'u') },
   // "wrong number", "you have the wrong person"; but "I gave you the wrong number" is a correction, not a stranger.
-  { pattern: /\bwrong (?:number|num|no|person|phone|cell)\b/u, unless: /\b(?:i|we)\s+(?:\w+\s+)?(?:gave|give|entered|typed|put|wrote|used)\b/u },
+  {
+    pattern: /\bwrong (?:number|num|no|person|phone|cell)\b/u,
+    unless: /\b(?:i|we)\s+(?:\w+\s+)?(?:gave|give|entered|typed|put|wrote|used)\b/u,
+  },
   { pattern: /\bleave (?:me|us) alone\b/u },
   { pattern: /\b(?:lose|forget) (?:my|this) number\b/u },
 ];
@@ -122,7 +209,12 @@ function asksToOptOut(whole: string, clauses: string[]): boolean {
 }
 
 /** True when the text is nothing but keywords and words that don't change what they ask. */
-function isBareRequest(text: string, keywords: ReadonlySet<string>, fillerWords: ReadonlySet<string>, fillerPhrases: RegExp): boolean {
+function isBareRequest(
+  text: string,
+  keywords: ReadonlySet<string>,
+  fillerWords: ReadonlySet<string>,
+  fillerPhrases: RegExp,
+): boolean {
   const requests = text
     .replace(fillerPhrases, ' ')
     .split(' ')
@@ -142,7 +234,12 @@ function clausesOf(body: string): string[] {
       // Punctuation, quotes, emoji and line breaks end a clause: "STOP. Wrong number", "STOP 🛑 who is this",
       // "Stop\n\nSent from my iPhone".
       .split(/[^\p{L}\p{N}\p{Zs}\t-]+/u)
-      .map((clause) => clause.replace(/[\s-]+/gu, ' ').trim().replace(/\bopt out\b/gu, 'optout'))
+      .map((clause) =>
+        clause
+          .replace(/[\s-]+/gu, ' ')
+          .trim()
+          .replace(/\bopt out\b/gu, 'optout'),
+      )
       .filter(Boolean)
   );
 }

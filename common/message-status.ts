@@ -21,9 +21,22 @@ const rank: Record<MessageStatus, number> = {
   read: 6,
 };
 
-export const callbackStatuses = ['accepted', 'scheduled', 'queued', 'sending', 'sent', 'delivered', 'undelivered', 'failed', 'read', 'canceled'] as const;
+export const callbackStatuses = [
+  'accepted',
+  'scheduled',
+  'queued',
+  'sending',
+  'sent',
+  'delivered',
+  'undelivered',
+  'failed',
+  'read',
+  'canceled',
+] as const;
 
 /** The statuses a message may be in for `next` to replace it. */
 export function statusesBelow(next: MessageStatus): MessageStatus[] {
-  return (Object.keys(rank) as MessageStatus[]).filter((status) => rank[status] < rank[next] && status !== 'skipped' && status !== 'simulated');
+  return (Object.keys(rank) as MessageStatus[]).filter(
+    (status) => rank[status] < rank[next] && status !== 'skipped' && status !== 'simulated',
+  );
 }

@@ -55,7 +55,8 @@ function sharedCounters(registry: Registry) {
     registers: [registry],
   });
   return {
-    twilioError: (code: number | undefined, source: 'send' | 'status_callback') => twilioErrors.inc({ code: code === undefined ? 'none' : String(code), source }),
+    twilioError: (code: number | undefined, source: 'send' | 'status_callback') =>
+      twilioErrors.inc({ code: code === undefined ? 'none' : String(code), source }),
     optOutRecorded: (source: string) => optOuts.inc({ source }),
   };
 }
@@ -202,7 +203,10 @@ export async function startMetricsServer(options: {
       return text.endsWith('\n') || text === '' ? text : `${text}\n`;
     } catch (error) {
       metrics.sdkMetricsUp.set(0);
-      logger.warn({ err: error instanceof Error ? error.message : String(error) }, 'Temporal SDK metrics exporter did not answer');
+      logger.warn(
+        { err: error instanceof Error ? error.message : String(error) },
+        'Temporal SDK metrics exporter did not answer',
+      );
       return '';
     }
   }
@@ -217,7 +221,9 @@ export async function startMetricsServer(options: {
       try {
         const sdk = await sdkMetrics();
         const own = await metrics.registry.metrics();
-        res.writeHead(200, { 'Content-Type': metrics.registry.contentType }).end(`${own}${own.endsWith('\n') ? '' : '\n'}${sdk}`);
+        res
+          .writeHead(200, { 'Content-Type': metrics.registry.contentType })
+          .end(`${own}${own.endsWith('\n') ? '' : '\n'}${sdk}`);
       } catch (error) {
         logger.error({ err: error }, 'metrics scrape failed');
         res.writeHead(500, { 'Content-Type': 'text/plain' }).end('metrics unavailable\n');

@@ -8,7 +8,8 @@ import { recordEvent, type EventType } from './events.js';
 type Tx = Prisma.TransactionClient | Db;
 
 /** A phone's hash under a given key; phoneHash uses the deployment's key. */
-export const keyedPhoneHash = (phone: string, secret: string) => createHmac('sha256', secret).update(phone).digest('hex');
+export const keyedPhoneHash = (phone: string, secret: string) =>
+  createHmac('sha256', secret).update(phone).digest('hex');
 
 let secret: string | undefined;
 
@@ -29,7 +30,10 @@ export const phoneHashes = (phone: string) => [phoneHash(phone), legacyPhoneHash
 
 /** The phone's opt-out, under either hash; should both exist, the first one recorded. */
 export function findOptOut(db: Tx, tenantId: string, phone: string) {
-  return db.optOut.findFirst({ where: { tenantId, phoneHash: { in: phoneHashes(phone) } }, orderBy: { createdAt: 'asc' } });
+  return db.optOut.findFirst({
+    where: { tenantId, phoneHash: { in: phoneHashes(phone) } },
+    orderBy: { createdAt: 'asc' },
+  });
 }
 
 export interface ConsentChange {
@@ -41,9 +45,26 @@ export interface ConsentChange {
 }
 
 /** The registry changed: the CRM hears it, about the tenant's lead with this phone if there is one. */
-async function recordConsentEvent(tx: Prisma.TransactionClient, type: Extract<EventType, 'lead.opted_out' | 'lead.opted_in'>, change: ConsentChange): Promise<void> {
-  const lead = await tx.lead.findUnique({ where: { tenantId_phone: { tenantId: change.tenantId, phone: change.phone } }, select: { id: true } });
-  await recordEvent(tx, { tenantId: change.tenantId, type, leadId: lead?.id ?? null, data: { leadId: lead?.id ?? null, phone: change.phone, source: change.source, messageSid: change.messageSid ?? null } });
+async function recordConsentEvent(
+  tx: Prisma.TransactionClient,
+  type: Extract<EventType, 'lead.opted_out' | 'lead.opted_in'>,
+  change: ConsentChange,
+): Promise<void> {
+  const lead = await tx.lead.findUnique({
+    where: { tenantId_phone: { tenantId: change.tenantId, phone: change.phone } },
+    select: { id: true },
+  });
+  await recordEvent(tx, {
+    tenantId: change.tenantId,
+    type,
+    leadId: lead?.id ?? null,
+    data: {
+      leadId: lead?.id ?? null,
+      phone: change.phone,
+      source: change.source,
+      messageSid: change.messageSid ?? null,
+    },
+  });
 }
 
 /**
@@ -55,16 +76,44 @@ export async function recordOptOut(tx: Prisma.TransactionClient, change: Consent
   await lockConversation(tx, change.tenantId, change.phone);
   const hash = phoneHash(change.phone);
   if (!(await findOptOut(tx, change.tenantId, change.phone))) {
-    await tx.optOut.create({ data: { tenantId: change.tenantId, phoneHash: hash, phone: change.phone, source: change.source, messageSid: change.messageSid ?? null } });
+    await tx.optOut.create({
+      data: {
+        tenantId: change.tenantId,
+        phoneHash: hash,
+        phone: change.phone,
+        source: change.source,
+        messageSid: change.messageSid ?? null,
+      },
+    });
     await recordConsentEvent(tx, 'lead.opted_out', change);
   }
-  await tx.consentEvent.create({ data: { tenantId: change.tenantId, phoneHash: hash, kind: 'opt_out', source: change.source, messageSid: change.messageSid ?? null, note: change.note ?? null } });
+  await tx.consentEvent.create({
+    data: {
+      tenantId: change.tenantId,
+      phoneHash: hash,
+      kind: 'opt_out',
+      source: change.source,
+      messageSid: change.messageSid ?? null,
+      note: change.note ?? null,
+    },
+  });
 }
 
 /** Returns whether there was an opt-out to clear (under either hash, and then its event); the consent is logged either way. */
 export async function recordOptIn(tx: Prisma.TransactionClient, change: ConsentChange): Promise<boolean> {
-  const { count } = await tx.optOut.deleteMany({ where: { tenantId: change.tenantId, phoneHash: { in: phoneHashes(change.phone) } } });
+  const { count } = await tx.optOut.deleteMany({
+    where: { tenantId: change.tenantId, phoneHash: { in: phoneHashes(change.phone) } },
+  });
   if (count > 0) await recordConsentEvent(tx, 'lead.opted_in', change);
-  await tx.consentEvent.create({ data: { tenantId: change.tenantId, phoneHash: phoneHash(change.phone), kind: 'opt_in', source: change.source, messageSid: change.messageSid ?? null, note: change.note ?? null } });
+  await tx.consentEvent.create({
+    data: {
+      tenantId: change.tenantId,
+      phoneHash: phoneHash(change.phone),
+      kind: 'opt_in',
+      source: change.source,
+      messageSid: change.messageSid ?? null,
+      note: change.note ?? null,
+    },
+  });
   return count > 0;
 }

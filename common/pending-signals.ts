@@ -4,7 +4,9 @@ import { appointmentReplySignal, type AppointmentReplySignalInput } from '../wor
 import { optOutSignal, inboundReplySignal } from '../workflows/lead-follow-up.types.js';
 
 type Tx = Prisma.TransactionClient;
-type SignalFor = { signal: typeof optOutSignal.name; payload: { source: string } } | { signal: typeof inboundReplySignal.name; payload: { messageSid: string } };
+type SignalFor =
+  | { signal: typeof optOutSignal.name; payload: { source: string } }
+  | { signal: typeof inboundReplySignal.name; payload: { messageSid: string } };
 
 /**
  * Queues a signal for every running follow-up of this phone (an opt-out: and every scheduled appointment's run, whose
@@ -12,18 +14,45 @@ type SignalFor = { signal: typeof optOutSignal.name; payload: { source: string }
  * causes the signals and the signals themselves commit together; the relay delivers them to Temporal afterwards.
  * The enrollments are marked halted first, so the send gate refuses their steps before any signal arrives.
  */
-export async function queueSignalsForPhone(tx: Tx, tenantId: string, phone: string, { signal, payload }: SignalFor): Promise<string[]> {
-  const running = await haltEnrollments(tx, { tenantId, phone }, signal === optOutSignal.name ? 'opted_out' : 'replied');
+export async function queueSignalsForPhone(
+  tx: Tx,
+  tenantId: string,
+  phone: string,
+  { signal, payload }: SignalFor,
+): Promise<string[]> {
+  const running = await haltEnrollments(
+    tx,
+    { tenantId, phone },
+    signal === optOutSignal.name ? 'opted_out' : 'replied',
+  );
   // An opt-out also ends the lead's scheduled appointments (their reminders stop at once, not at the next send).
-  const appointments = signal === optOutSignal.name ? await tx.appointment.findMany({ where: { tenantId, status: 'scheduled', lead: { phone } }, select: { workflowId: true } }) : [];
+  const appointments =
+    signal === optOutSignal.name
+      ? await tx.appointment.findMany({
+          where: { tenantId, status: 'scheduled', lead: { phone } },
+          select: { workflowId: true },
+        })
+      : [];
   const workflowIds = [...new Set([...running, ...appointments].map((run) => run.workflowId))];
-  const queued = await Promise.all(workflowIds.map((workflowId) => tx.pendingSignal.create({ data: { tenantId, workflowId, signal, payload }, select: { id: true } })));
+  const queued = await Promise.all(
+    workflowIds.map((workflowId) =>
+      tx.pendingSignal.create({ data: { tenantId, workflowId, signal, payload }, select: { id: true } }),
+    ),
+  );
   return queued.map((row) => row.id);
 }
 
 /** Queues a lead's answer for its appointment's reminder workflow, in the transaction that records the answer. */
-export async function queueAppointmentReplySignal(tx: Tx, tenantId: string, workflowId: string, payload: AppointmentReplySignalInput): Promise<string> {
-  const row = await tx.pendingSignal.create({ data: { tenantId, workflowId, signal: appointmentReplySignal.name, payload: { ...payload } }, select: { id: true } });
+export async function queueAppointmentReplySignal(
+  tx: Tx,
+  tenantId: string,
+  workflowId: string,
+  payload: AppointmentReplySignalInput,
+): Promise<string> {
+  const row = await tx.pendingSignal.create({
+    data: { tenantId, workflowId, signal: appointmentReplySignal.name, payload: { ...payload } },
+    select: { id: true },
+  });
   return row.id;
 }
 

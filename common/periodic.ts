@@ -7,7 +7,10 @@ export interface PeriodicRounds {
 }
 
 /** Runs `round` every interval, one at a time (a slow round is never overlapped), logging a round that fails. */
-export function periodicRounds(round: () => Promise<void>, { logger, what }: { logger: Logger; what: string }): PeriodicRounds {
+export function periodicRounds(
+  round: () => Promise<void>,
+  { logger, what }: { logger: Logger; what: string },
+): PeriodicRounds {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   return {

@@ -37,7 +37,13 @@ export interface SenderView {
 
 const withTenant = { tenant: { select: { name: true } } } as const;
 type SenderRow = Prisma.TenantSenderGetPayload<{ include: typeof withTenant }>;
-const view = (row: SenderRow): SenderView => ({ value: row.value, tenantId: row.tenantId, tenantName: row.tenant.name, assignedBy: row.assignedBy, assignedAt: row.createdAt });
+const view = (row: SenderRow): SenderView => ({
+  value: row.value,
+  tenantId: row.tenantId,
+  tenantName: row.tenant.name,
+  assignedBy: row.assignedBy,
+  assignedAt: row.createdAt,
+});
 
 export async function listSenders(db: Db): Promise<SenderView[]> {
   return (await db.tenantSender.findMany({ include: withTenant, orderBy: { value: 'asc' } })).map(view);
@@ -51,13 +57,18 @@ export async function assignSender(db: Db, change: SenderChange): Promise<Assign
   if (!senderPattern.test(change.value)) return { kind: 'invalid' };
   if (change.sharedSenders.includes(change.value)) return { kind: 'shared' };
   // Tenant IDs are UUID columns: anything else is no tenant (and would be a database error if asked for).
-  if (!z.uuid().safeParse(change.tenantId).success || !(await db.tenant.findUnique({ where: { id: change.tenantId }, select: { id: true } }))) return { kind: 'unknown_tenant' };
+  if (
+    !z.uuid().safeParse(change.tenantId).success ||
+    !(await db.tenant.findUnique({ where: { id: change.tenantId }, select: { id: true } }))
+  )
+    return { kind: 'unknown_tenant' };
   try {
     return await db.$transaction(async (tx) => {
       // Row lock: two reassignments of one sender queue here, so each audits the owner it really took it from.
       await tx.$queryRaw`SELECT 1 FROM tenant_senders WHERE value = ${change.value} FOR UPDATE`;
       const current = await tx.tenantSender.findUnique({ where: { value: change.value }, include: withTenant });
-      if (current?.tenantId === change.tenantId) return { kind: 'unchanged', sender: view(current), previousTenantId: null };
+      if (current?.tenantId === change.tenantId)
+        return { kind: 'unchanged', sender: view(current), previousTenantId: null };
       if (current && !change.reassign) return { kind: 'taken', ownerTenantId: current.tenantId };
       const data = { tenantId: change.tenantId, assignedBy: change.actor, createdAt: new Date() };
       // Not an upsert: a new sender is inserted, so the same insert made concurrently fails on the key instead of overwriting.
@@ -65,7 +76,15 @@ export async function assignSender(db: Db, change: SenderChange): Promise<Assign
         ? await tx.tenantSender.update({ where: { value: change.value }, data, include: withTenant })
         : await tx.tenantSender.create({ data: { value: change.value, ...data }, include: withTenant });
       const previousTenantId = current?.tenantId ?? null;
-      await tx.auditLog.create({ data: { tenantId: change.tenantId, actor: change.actor, action: 'sender.assigned', subject: change.value, data: { previousTenantId } } });
+      await tx.auditLog.create({
+        data: {
+          tenantId: change.tenantId,
+          actor: change.actor,
+          action: 'sender.assigned',
+          subject: change.value,
+          data: { previousTenantId },
+        },
+      });
       return { kind: 'assigned', sender: view(sender), previousTenantId };
     });
   } catch (error) {
@@ -76,11 +95,18 @@ export async function assignSender(db: Db, change: SenderChange): Promise<Assign
 }
 
 /** Takes `value` from its tenant: inbound messages to it then go to whoever texted the phone from it last. */
-export async function unassignSender(db: Db, { value, actor }: { value: string; actor: string }): Promise<{ tenantId: string } | null> {
+export async function unassignSender(
+  db: Db,
+  { value, actor }: { value: string; actor: string },
+): Promise<{ tenantId: string } | null> {
   return db.$transaction(async (tx) => {
-    const [removed] = await tx.$queryRaw<{ tenant_id: string }[]>`DELETE FROM tenant_senders WHERE value = ${value} RETURNING tenant_id::text`;
+    const [removed] = await tx.$queryRaw<
+      { tenant_id: string }[]
+    >`DELETE FROM tenant_senders WHERE value = ${value} RETURNING tenant_id::text`;
     if (!removed) return null;
-    await tx.auditLog.create({ data: { tenantId: removed.tenant_id, actor, action: 'sender.unassigned', subject: value } });
+    await tx.auditLog.create({
+      data: { tenantId: removed.tenant_id, actor, action: 'sender.unassigned', subject: value },
+    });
     return { tenantId: removed.tenant_id };
   });
 }

@@ -32,7 +32,10 @@ export function formatAppointmentTime(startsAt: Date, timeZone: string): string 
 export type RenderResult = { ok: true; body: string } | { ok: false; missing: string[] };
 
 /** A message with an empty value is not sent half-filled: the caller records it as skipped with the names. */
-export function renderTemplate<Name extends string = TemplatePlaceholder>(template: string, values: Record<Name, string | null | undefined>): RenderResult {
+export function renderTemplate<Name extends string = TemplatePlaceholder>(
+  template: string,
+  values: Record<Name, string | null | undefined>,
+): RenderResult {
   const missing = new Set<string>();
   const body = template.replace(placeholderPattern, (_whole, name: string) => {
     const value = values[name as Name]?.trim();

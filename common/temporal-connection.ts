@@ -7,7 +7,14 @@ import type { Config } from './config.js';
 
 export type TemporalConnectionSettings = Pick<
   Config,
-  'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TLS' | 'TEMPORAL_TLS_CERT_PATH' | 'TEMPORAL_TLS_KEY_PATH' | 'TEMPORAL_TLS_CA_PATH' | 'TEMPORAL_TLS_SERVER_NAME' | 'TEMPORAL_API_KEY'
+  | 'TEMPORAL_ADDRESS'
+  | 'TEMPORAL_NAMESPACE'
+  | 'TEMPORAL_TLS'
+  | 'TEMPORAL_TLS_CERT_PATH'
+  | 'TEMPORAL_TLS_KEY_PATH'
+  | 'TEMPORAL_TLS_CA_PATH'
+  | 'TEMPORAL_TLS_SERVER_NAME'
+  | 'TEMPORAL_API_KEY'
 >;
 
 /** What both `Connection` (client) and `NativeConnection` (worker) accept. */
@@ -24,10 +31,20 @@ export interface TemporalConnectionOptions {
  * TLS is on when TEMPORAL_TLS=true or any TLS setting or an API key is set (an API key is never sent in clear text);
  * TEMPORAL_TLS=false with any of them is refused by the settings parser. Certificates are read here, at start.
  */
-export function temporalConnectionOptions(settings: TemporalConnectionSettings, readFile: (path: string) => Buffer = readFileSync): TemporalConnectionOptions {
+export function temporalConnectionOptions(
+  settings: TemporalConnectionSettings,
+  readFile: (path: string) => Buffer = readFileSync,
+): TemporalConnectionOptions {
   const apiKey = settings.TEMPORAL_API_KEY;
   const useTls =
-    settings.TEMPORAL_TLS ?? Boolean(settings.TEMPORAL_TLS_CERT_PATH || settings.TEMPORAL_TLS_KEY_PATH || settings.TEMPORAL_TLS_CA_PATH || settings.TEMPORAL_TLS_SERVER_NAME || apiKey);
+    settings.TEMPORAL_TLS ??
+    Boolean(
+      settings.TEMPORAL_TLS_CERT_PATH ||
+      settings.TEMPORAL_TLS_KEY_PATH ||
+      settings.TEMPORAL_TLS_CA_PATH ||
+      settings.TEMPORAL_TLS_SERVER_NAME ||
+      apiKey,
+    );
   if (!useTls) return { address: settings.TEMPORAL_ADDRESS };
   if (Boolean(settings.TEMPORAL_TLS_CERT_PATH) !== Boolean(settings.TEMPORAL_TLS_KEY_PATH)) {
     throw new Error('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together');
@@ -36,7 +53,12 @@ export function temporalConnectionOptions(settings: TemporalConnectionSettings, 
     ...(settings.TEMPORAL_TLS_SERVER_NAME ? { serverNameOverride: settings.TEMPORAL_TLS_SERVER_NAME } : {}),
     ...(settings.TEMPORAL_TLS_CA_PATH ? { serverRootCACertificate: readFile(settings.TEMPORAL_TLS_CA_PATH) } : {}),
     ...(settings.TEMPORAL_TLS_CERT_PATH && settings.TEMPORAL_TLS_KEY_PATH
-      ? { clientCertPair: { crt: readFile(settings.TEMPORAL_TLS_CERT_PATH), key: readFile(settings.TEMPORAL_TLS_KEY_PATH) } }
+      ? {
+          clientCertPair: {
+            crt: readFile(settings.TEMPORAL_TLS_CERT_PATH),
+            key: readFile(settings.TEMPORAL_TLS_KEY_PATH),
+          },
+        }
       : {}),
   };
   return {
@@ -48,7 +70,11 @@ export function temporalConnectionOptions(settings: TemporalConnectionSettings, 
 }
 
 /** For start-up logs: how the connection is made, never with what. */
-export function describeTemporalConnection(options: TemporalConnectionOptions): { address: string; tls: boolean; auth: 'api_key' | 'client_certificate' | 'none' } {
+export function describeTemporalConnection(options: TemporalConnectionOptions): {
+  address: string;
+  tls: boolean;
+  auth: 'api_key' | 'client_certificate' | 'none';
+} {
   return {
     address: options.address,
     tls: options.tls !== undefined,

@@ -20,7 +20,11 @@ const usage = `usage: npm run admin -- tenant:create <name> <businessName> [regi
                       | key:create <tenantId> <keyName> | key:list <tenantId> | key:revoke <keyPrefix> | key:rotate <keyPrefix> [graceHours]
                       | sending pause|resume --tenant <tenantId>|--global [--reason <text>]
                       | senders list | senders assign <number|MG…> --tenant <tenantId> [--reassign] | senders remove <number|MG…>`;
-const settings = orExit(() => parseSettings(configSchema.pick({ DATABASE_URL: true, TWILIO_FROM_NUMBER: true, TWILIO_MESSAGING_SERVICE_SID: true })));
+const settings = orExit(() =>
+  parseSettings(
+    configSchema.pick({ DATABASE_URL: true, TWILIO_FROM_NUMBER: true, TWILIO_MESSAGING_SERVICE_SID: true }),
+  ),
+);
 const { DATABASE_URL } = settings;
 const db = createDb(DATABASE_URL, { maxConnections: 1 });
 const [command, ...args] = process.argv.slice(2);
@@ -38,7 +42,10 @@ async function createKey(tenantId: string, name: string) {
 
 async function keyByPrefix(prefix: string) {
   const keys = await db.apiKey.findMany({ where: { prefix } });
-  if (keys.length !== 1) fail(keys.length ? `prefix ${prefix} matches ${keys.length} keys: give a longer one` : `no key with prefix ${prefix}`);
+  if (keys.length !== 1)
+    fail(
+      keys.length ? `prefix ${prefix} matches ${keys.length} keys: give a longer one` : `no key with prefix ${prefix}`,
+    );
   return keys[0] as (typeof keys)[number];
 }
 
@@ -53,10 +60,15 @@ function parseOptions<T extends NonNullable<Parameters<typeof parseArgs>[0]>['op
 
 /** The kill switch for one tenant or for all of them; either is named explicitly, so a typo never pauses everyone. */
 async function switchSending(change: string, options: string[]) {
-  const { values } = parseOptions(options, { tenant: { type: 'string' }, global: { type: 'boolean' }, reason: { type: 'string' } });
+  const { values } = parseOptions(options, {
+    tenant: { type: 'string' },
+    global: { type: 'boolean' },
+    reason: { type: 'string' },
+  });
   if (change !== 'pause' && change !== 'resume') fail(usage);
   if (Boolean(values.tenant) === Boolean(values.global)) fail('name exactly one of --tenant <tenantId> and --global');
-  if (values.tenant && !(await db.tenant.findUnique({ where: { id: values.tenant } }).catch(() => null))) fail(`no tenant ${values.tenant}`);
+  if (values.tenant && !(await db.tenant.findUnique({ where: { id: values.tenant } }).catch(() => null)))
+    fail(`no tenant ${values.tenant}`);
   const scope = values.tenant ?? globalScope;
   const request = { scope, actor: 'admin-cli', reason: values.reason ?? null };
   if (change === 'pause') {
@@ -78,12 +90,23 @@ async function changeSenders(action: string, options: string[]) {
     return removed ? out({ value, tenantId: removed.tenantId, unassigned: true }) : fail(`no tenant owns ${value}`);
   }
   if (action !== 'assign' || !values.tenant) return fail(usage);
-  const sharedSenders = [settings.TWILIO_FROM_NUMBER, settings.TWILIO_MESSAGING_SERVICE_SID].filter((sender): sender is string => Boolean(sender));
-  const result = await assignSender(db, { value, tenantId: values.tenant, reassign: values.reassign ?? false, actor: 'admin-cli', sharedSenders });
-  if (result.kind === 'invalid') return fail(`${value} is neither an E.164 number nor a Messaging Service SID (MG and 32 hex digits)`);
-  if (result.kind === 'shared') return fail(`${value} is the deployment's default sender: every tenant without a sender shares it`);
+  const sharedSenders = [settings.TWILIO_FROM_NUMBER, settings.TWILIO_MESSAGING_SERVICE_SID].filter(
+    (sender): sender is string => Boolean(sender),
+  );
+  const result = await assignSender(db, {
+    value,
+    tenantId: values.tenant,
+    reassign: values.reassign ?? false,
+    actor: 'admin-cli',
+    sharedSenders,
+  });
+  if (result.kind === 'invalid')
+    return fail(`${value} is neither an E.164 number nor a Messaging Service SID (MG and 32 hex digits)`);
+  if (result.kind === 'shared')
+    return fail(`${value} is the deployment's default sender: every tenant without a sender shares it`);
   if (result.kind === 'unknown_tenant') return fail(`no tenant ${values.tenant}`);
-  if (result.kind === 'taken') return fail(`${value} belongs to tenant ${result.ownerTenantId}: add --reassign to move it`);
+  if (result.kind === 'taken')
+    return fail(`${value} belongs to tenant ${result.ownerTenantId}: add --reassign to move it`);
   return out({ ...result.sender, previousTenantId: result.previousTenantId, changed: result.kind === 'assigned' });
 }
 
@@ -97,7 +120,9 @@ try {
   } else if (command === 'tenant:create' && args.length >= 2) {
     const [name = '', businessName = '', region = 'US', timeZone = 'America/New_York'] = args;
     if (!isKnownTimeZone(timeZone)) fail(`unknown IANA time zone ${timeZone}`);
-    const tenant = await db.tenant.create({ data: { name, businessName, defaultRegion: region, defaultTimeZone: timeZone } });
+    const tenant = await db.tenant.create({
+      data: { name, businessName, defaultRegion: region, defaultTimeZone: timeZone },
+    });
     out(await createKey(tenant.id, 'initial'));
   } else if (command === 'key:create' && args.length === 2) {
     const [tenantId = '', name = ''] = args;
@@ -105,7 +130,9 @@ try {
     out(await createKey(tenantId, name));
   } else if (command === 'key:list' && args.length === 1) {
     const keys = await db.apiKey.findMany({ where: { tenantId: args[0] ?? '' }, orderBy: { createdAt: 'asc' } });
-    out(keys.map((key) => ({ name: key.name, prefix: key.prefix, createdAt: key.createdAt, revokedAt: key.revokedAt })));
+    out(
+      keys.map((key) => ({ name: key.name, prefix: key.prefix, createdAt: key.createdAt, revokedAt: key.revokedAt })),
+    );
   } else if (command === 'key:revoke' && args.length === 1) {
     const key = await keyByPrefix(args[0] ?? '');
     await db.apiKey.update({ where: { id: key.id }, data: { revokedAt: new Date() } });

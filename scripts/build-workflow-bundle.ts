@@ -9,4 +9,6 @@ const outputPath = path.resolve(projectRoot, process.argv[2] ?? 'dist/workflow-b
 const { code } = await bundleWorkflowCode({ workflowsPath });
 mkdirSync(path.dirname(outputPath), { recursive: true });
 writeFileSync(outputPath, code);
-process.stdout.write(`workflow bundle written to ${path.relative(projectRoot, outputPath)} (${(code.length / 1024).toFixed(0)} KiB)\n`);
+process.stdout.write(
+  `workflow bundle written to ${path.relative(projectRoot, outputPath)} (${(code.length / 1024).toFixed(0)} KiB)\n`,
+);

@@ -28,7 +28,11 @@ const scenariosByType: Record<string, Scenario[]> = {
     {
       name: 'completed',
       async run({ client, taskQueue }) {
-        const handle = await client.workflow.start(purgeProcessedWebhooksWorkflowType, { taskQueue, workflowId: 'purge-history-capture', args: [] });
+        const handle = await client.workflow.start(purgeProcessedWebhooksWorkflowType, {
+          taskQueue,
+          workflowId: 'purge-history-capture',
+          args: [],
+        });
         await handle.result();
         return handle.workflowId;
       },
@@ -50,7 +54,14 @@ const connection = await Connection.connect({ address: server.address });
 try {
   await applyMigrations({ databaseUrl: database.url, migrationsDir });
   const taskQueue = 'capture';
-  const worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender: createSmsSender({ kind: 'outbox' }), capacity: roomyCapacity });
+  const worker = await createWorker({
+    connection: nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    db,
+    sender: createSmsSender({ kind: 'outbox' }),
+    capacity: roomyCapacity,
+  });
   const client = new Client({ connection });
   await worker.runUntil(async () => {
     for (const [workflowType, scenarios] of Object.entries(scenariosByType)) {
@@ -61,13 +72,20 @@ try {
         if (existsSync(file) && !overwrite) continue;
         const workflowId = await scenario.run({ client, db, taskQueue });
         // The CLI writes the same proto JSON `temporal workflow show --output json` gives operators in production.
-        const history = execFileSync(temporalCliPath, ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', server.address], { encoding: 'utf8' });
+        const history = execFileSync(
+          temporalCliPath,
+          ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', server.address],
+          { encoding: 'utf8' },
+        );
         writeFileSync(file, redactHistory(history, [scenarioLeadName]));
-        process.stdout.write(`captured ${path.relative(projectRoot, file)} (${(JSON.parse(history) as { events: unknown[] }).events.length} events)\n`);
+        process.stdout.write(
+          `captured ${path.relative(projectRoot, file)} (${(JSON.parse(history) as { events: unknown[] }).events.length} events)\n`,
+        );
       }
     }
     // Runs still sleeping were captured mid-flight; end them so the worker can stop.
-    for await (const run of client.workflow.list({ query: 'ExecutionStatus = "Running"' })) await client.workflow.getHandle(run.workflowId).terminate('capture finished');
+    for await (const run of client.workflow.list({ query: 'ExecutionStatus = "Running"' }))
+      await client.workflow.getHandle(run.workflowId).terminate('capture finished');
   });
 } finally {
   await Promise.all([nativeConnection.close(), connection.close(), db.$disconnect()]);

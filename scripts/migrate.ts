@@ -14,10 +14,13 @@ if (command === 'deploy') {
   process.stdout.write(applied.length ? `applied: ${applied.join(', ')}\n` : 'no pending migrations\n');
   // Data that needs a setting no SQL migration knows (OPT_OUT_HASH_SECRET); idempotent, so every deploy runs it.
   const rekeyed = await rekeyOptOutsAt(databaseUrl);
-  if (rekeyed.optOuts || rekeyed.consentEvents) process.stdout.write(`re-keyed opt-out hashes: ${JSON.stringify(rekeyed)}\n`);
+  if (rekeyed.optOuts || rekeyed.consentEvents)
+    process.stdout.write(`re-keyed opt-out hashes: ${JSON.stringify(rekeyed)}\n`);
 } else if (command === 'create' && name && /^[a-z0-9_]+$/.test(name)) {
   const created = await createMigration({ databaseUrl, schemaPath, migrationsDir, name });
-  process.stdout.write(created ? `created ${created}\n` : 'schema.prisma and the migrations agree: nothing to create\n');
+  process.stdout.write(
+    created ? `created ${created}\n` : 'schema.prisma and the migrations agree: nothing to create\n',
+  );
 } else {
   process.stderr.write('usage: tsx scripts/migrate.ts deploy | create <snake_case_name>\n');
   process.exit(2);

@@ -65,7 +65,12 @@ process.on('SIGTERM', () => void stopAll(0));
 
 function startChild(name: string, entry: string): ChildProcess {
   // Own process groups: Ctrl-C reaches this script only, which then stops everything in order.
-  const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: projectRoot, env, stdio: 'inherit', detached: true });
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    cwd: projectRoot,
+    env,
+    stdio: 'inherit',
+    detached: true,
+  });
   child.once('exit', (code, signal) => {
     if (stopping) return;
     say(`${name} exited (${signal ?? `code ${code}`}); stopping the stack`);
@@ -106,7 +111,11 @@ try {
   }
   if (!env.DATABASE_URL) {
     say('starting the embedded PostgreSQL (data in .data/postgres)…');
-    const starting = startEmbeddedPostgres({ dir: path.join(dataDir, 'postgres'), port: settings.EMBEDDED_POSTGRES_PORT, database: 'leadfollowup' });
+    const starting = startEmbeddedPostgres({
+      dir: path.join(dataDir, 'postgres'),
+      port: settings.EMBEDDED_POSTGRES_PORT,
+      database: 'leadfollowup',
+    });
     startup = starting;
     database = await starting;
     env.DATABASE_URL = database.url;

@@ -29,7 +29,15 @@ function alertPayload(alert: BudgetAlert) {
   };
 }
 
-export function createBudgetAlertRelay({ db, logger, timeoutMs = 5000 }: { db: Db; logger: Logger; timeoutMs?: number }): BudgetAlertRelay {
+export function createBudgetAlertRelay({
+  db,
+  logger,
+  timeoutMs = 5000,
+}: {
+  db: Db;
+  logger: Logger;
+  timeoutMs?: number;
+}): BudgetAlertRelay {
   async function post(url: string, alert: BudgetAlert): Promise<void> {
     const response = await fetch(url, {
       method: 'POST',
@@ -58,13 +66,29 @@ export function createBudgetAlertRelay({ db, logger, timeoutMs = 5000 }: { db: D
       const lastError = error instanceof Error ? error.message.slice(0, 500) : String(error);
       const giveUp = Date.now() - alert.createdAt.getTime() > giveUpAfterMs;
       const nextAttemptAt = new Date(Date.now() + Math.min(firstRetryMs * 2 ** alert.attempts, maxRetryMs));
-      await db.budgetAlert.update({ where: { id: alert.id }, data: { lastError, nextAttemptAt: giveUp ? new Date('9999-12-31') : nextAttemptAt } });
-      logger.warn({ tenantId: alert.tenantId, budget: alert.budget, attempts: alert.attempts + 1, err: lastError, givenUp: giveUp }, 'budget alert webhook failed');
+      await db.budgetAlert.update({
+        where: { id: alert.id },
+        data: { lastError, nextAttemptAt: giveUp ? new Date('9999-12-31') : nextAttemptAt },
+      });
+      logger.warn(
+        {
+          tenantId: alert.tenantId,
+          budget: alert.budget,
+          attempts: alert.attempts + 1,
+          err: lastError,
+          givenUp: giveUp,
+        },
+        'budget alert webhook failed',
+      );
     }
   }
 
   async function round(): Promise<void> {
-    const due = await db.budgetAlert.findMany({ where: { deliveredAt: null, nextAttemptAt: { lte: new Date() } }, orderBy: { createdAt: 'asc' }, take: 50 });
+    const due = await db.budgetAlert.findMany({
+      where: { deliveredAt: null, nextAttemptAt: { lte: new Date() } },
+      orderBy: { createdAt: 'asc' },
+      take: 50,
+    });
     await Promise.all(due.map(deliver));
   }
 

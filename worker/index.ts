@@ -35,18 +35,27 @@ if (metricsEnabled) {
     logger.info({ url: metricsServer.url }, 'worker metrics listening');
   } catch (error) {
     // Sending messages matters more than being scraped: a second local worker on the default port still runs.
-    logger.error({ err: error, host: config.WORKER_METRICS_HOST, port: config.WORKER_METRICS_PORT }, 'worker metrics server could not listen (set WORKER_METRICS_PORT); running without /metrics');
+    logger.error(
+      { err: error, host: config.WORKER_METRICS_HOST, port: config.WORKER_METRICS_PORT },
+      'worker metrics server could not listen (set WORKER_METRICS_PORT); running without /metrics',
+    );
   }
 }
 
 const temporalOptions = temporalConnectionOptions(config);
-logger.info({ temporal: describeTemporalConnection(temporalOptions), namespace: config.TEMPORAL_NAMESPACE }, 'connecting to Temporal');
+logger.info(
+  { temporal: describeTemporalConnection(temporalOptions), namespace: config.TEMPORAL_NAMESPACE },
+  'connecting to Temporal',
+);
 const connection = await NativeConnection.connect(temporalOptions);
 // Start-up steps on whatever server this is (dev server, self-hosted, Cloud): both are idempotent.
 const clientConnection = await Connection.connect(temporalOptions);
 const registered = await registerSearchAttributes(clientConnection, config.TEMPORAL_NAMESPACE);
 if (registered.length) logger.info({ registered }, 'search attributes registered');
-await ensurePurgeSchedule(new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE }), config.TEMPORAL_TASK_QUEUE);
+await ensurePurgeSchedule(
+  new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE }),
+  config.TEMPORAL_TASK_QUEUE,
+);
 await clientConnection.close();
 const db = createDb(config.DATABASE_URL);
 const mode = smsMode(config);
@@ -71,14 +80,18 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.on(signal, () => {
     if (signalled) return logger.info({ signal }, 'worker already shutting down');
     signalled = true;
-    logger.info({ signal, graceSeconds: config.WORKER_SHUTDOWN_GRACE_SECONDS }, 'worker shutting down: polling stops, activities in flight finish');
+    logger.info(
+      { signal, graceSeconds: config.WORKER_SHUTDOWN_GRACE_SECONDS },
+      'worker shutting down: polling stops, activities in flight finish',
+    );
   });
 }
 const budgetAlerts = createBudgetAlertRelay({ db, logger });
 budgetAlerts.start(5000);
 const webhooks = createWebhookRelay({ db, logger, allowPrivateUrls: config.WEBHOOK_ALLOW_PRIVATE_URLS });
 webhooks.start(1000);
-if (config.WEBHOOK_ALLOW_PRIVATE_URLS) logger.warn('WEBHOOK_ALLOW_PRIVATE_URLS is on: webhooks may go to http and private addresses (development only)');
+if (config.WEBHOOK_ALLOW_PRIVATE_URLS)
+  logger.warn('WEBHOOK_ALLOW_PRIVATE_URLS is on: webhooks may go to http and private addresses (development only)');
 logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, smsMode: mode.kind }, 'worker started');
 let exitCode = 0;
 try {

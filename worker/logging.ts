@@ -24,7 +24,9 @@ export function routeTemporalLogsToPino(logger: Logger, options: TemporalRuntime
     logger: temporalLogger,
     telemetryOptions: {
       logging: { forward: {}, filter: makeTelemetryFilterString({ core: 'WARN' }) },
-      ...(options.prometheusBindAddress ? { metrics: { prometheus: { bindAddress: options.prometheusBindAddress } } } : {}),
+      ...(options.prometheusBindAddress
+        ? { metrics: { prometheus: { bindAddress: options.prometheusBindAddress } } }
+        : {}),
     },
   });
 }

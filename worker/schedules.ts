@@ -10,7 +10,12 @@ export async function ensurePurgeSchedule(client: Client, taskQueue: string): Pr
       scheduleId: purgeScheduleId,
       spec: { intervals: [{ every: '1 hour' }] },
       policies: { overlap: ScheduleOverlapPolicy.SKIP },
-      action: { type: 'startWorkflow', workflowType: purgeProcessedWebhooksWorkflowType, taskQueue, workflowId: purgeScheduleId },
+      action: {
+        type: 'startWorkflow',
+        workflowType: purgeProcessedWebhooksWorkflowType,
+        taskQueue,
+        workflowId: purgeScheduleId,
+      },
     });
   } catch (error) {
     if (!(error instanceof ScheduleAlreadyRunning)) throw error;

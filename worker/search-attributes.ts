@@ -16,7 +16,9 @@ export async function registerSearchAttributes(connection: Connection, namespace
   if (missing.length === 0) return [];
   await connection.operatorService.addSearchAttributes({
     namespace,
-    searchAttributes: Object.fromEntries(missing.map((key) => [key.name, IndexedValueType[`INDEXED_VALUE_TYPE_${key.type}`]])),
+    searchAttributes: Object.fromEntries(
+      missing.map((key) => [key.name, IndexedValueType[`INDEXED_VALUE_TYPE_${key.type}`]]),
+    ),
   });
   return missing.map((key) => key.name);
 }

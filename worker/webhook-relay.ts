@@ -5,7 +5,15 @@ import pLimit from 'p-limit';
 import type { Logger } from 'pino';
 import type { Db } from '../common/db.js';
 import { periodicRounds } from '../common/periodic.js';
-import { claimDue, endpointsDue, recordDelivered, recordFailed, releaseLeases, type AttemptRecord, type ClaimedDelivery } from '../common/webhooks/deliveries.js';
+import {
+  claimDue,
+  endpointsDue,
+  recordDelivered,
+  recordFailed,
+  releaseLeases,
+  type AttemptRecord,
+  type ClaimedDelivery,
+} from '../common/webhooks/deliveries.js';
 import { endpointsBehind, fanOutEndpoint } from '../common/webhooks/fan-out.js';
 import { postWebhook } from '../common/webhooks/post.js';
 import { signatureHeader } from '../common/webhooks/secrets.js';
@@ -16,7 +24,8 @@ export const defaultBackoffMs = [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000
 /** A delivery failing this long is given up on (retried by hand) and its endpoint is marked `failing`. */
 const defaultFailingAfterMs = 3 * 86_400_000;
 
-export const backoffAfter = (failures: number, schedule: readonly number[]) => schedule[Math.min(failures, schedule.length - 1)] ?? 0;
+export const backoffAfter = (failures: number, schedule: readonly number[]) =>
+  schedule[Math.min(failures, schedule.length - 1)] ?? 0;
 
 export interface WebhookRelayOptions {
   db: Db;
@@ -68,20 +77,52 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
       'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
       'webhook-signature': signatureHeader(endpoint, { id: delivery.messageId, timestamp: at, body }, at),
     };
-    const outcome = await postWebhook(endpoint.url, { headers, body }, { allowPrivate: allowPrivateUrls, timeoutMs, cancel: stopped.signal });
+    const outcome = await postWebhook(
+      endpoint.url,
+      { headers, body },
+      { allowPrivate: allowPrivateUrls, timeoutMs, cancel: stopped.signal },
+    );
     return { deliveryId: delivery.id, at, ...outcome };
   }
 
   async function failed(endpoint: WebhookEndpoint, delivery: ClaimedDelivery, attempt: AttemptRecord): Promise<void> {
     const giveUp = Date.now() - delivery.createdAt.getTime() >= failingAfterMs;
-    await recordFailed(db, attempt, { nextAttemptAt: new Date(Date.now() + backoffAfter(delivery.attempts + 1, backoffMs)), giveUp });
-    logger.warn({ tenantId: endpoint.tenantId, endpointId: endpoint.id, deliveryId: delivery.id, attempts: delivery.attempts + 1, statusCode: attempt.statusCode, err: attempt.error, givenUp: giveUp }, 'webhook delivery failed');
+    await recordFailed(db, attempt, {
+      nextAttemptAt: new Date(Date.now() + backoffAfter(delivery.attempts + 1, backoffMs)),
+      giveUp,
+    });
+    logger.warn(
+      {
+        tenantId: endpoint.tenantId,
+        endpointId: endpoint.id,
+        deliveryId: delivery.id,
+        attempts: delivery.attempts + 1,
+        statusCode: attempt.statusCode,
+        err: attempt.error,
+        givenUp: giveUp,
+      },
+      'webhook delivery failed',
+    );
     if (!giveUp) return;
-    const marked = await db.webhookEndpoint.updateMany({ where: { id: endpoint.id, status: 'active' }, data: { status: 'failing', failingSince: new Date() } });
+    const marked = await db.webhookEndpoint.updateMany({
+      where: { id: endpoint.id, status: 'active' },
+      data: { status: 'failing', failingSince: new Date() },
+    });
     if (marked.count === 0) return;
     // The tenant sees it in the endpoint's status and the audit log; the operator in this log line.
-    await db.auditLog.create({ data: { tenantId: endpoint.tenantId, actor: 'webhook-relay', action: 'webhook_endpoint.failing', subject: endpoint.id, data: { url: endpoint.url, lastError: attempt.error } } });
-    logger.error({ tenantId: endpoint.tenantId, endpointId: endpoint.id, failingForMs: failingAfterMs }, 'webhook endpoint marked failing: its deliveries have failed for days');
+    await db.auditLog.create({
+      data: {
+        tenantId: endpoint.tenantId,
+        actor: 'webhook-relay',
+        action: 'webhook_endpoint.failing',
+        subject: endpoint.id,
+        data: { url: endpoint.url, lastError: attempt.error },
+      },
+    });
+    logger.error(
+      { tenantId: endpoint.tenantId, endpointId: endpoint.id, failingForMs: failingAfterMs },
+      'webhook endpoint marked failing: its deliveries have failed for days',
+    );
   }
 
   /** Sends one claimed batch in order; false when it stopped early (a failure, a lease running short, a stop). */
@@ -109,7 +150,10 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
       }
       await recordDelivered(db, delivered);
     } finally {
-      await releaseLeases(db, batch.slice(sent).map((delivery) => delivery.id));
+      await releaseLeases(
+        db,
+        batch.slice(sent).map((delivery) => delivery.id),
+      );
     }
     return !failure && sent === batch.length;
   }
@@ -122,7 +166,10 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
       if (batch.length === 0) return;
       const allDelivered = await sendBatch(endpoint, batch);
       if (allDelivered && endpoint.status === 'failing') {
-        await db.webhookEndpoint.updateMany({ where: { id: endpointId, status: 'failing' }, data: { status: 'active', failingSince: null } });
+        await db.webhookEndpoint.updateMany({
+          where: { id: endpointId, status: 'failing' },
+          data: { status: 'active', failingSince: null },
+        });
         logger.info({ tenantId: endpoint.tenantId, endpointId }, 'webhook endpoint answers again: active');
       }
       // After a failure the rest waits for a later round, so a dead endpoint costs one request per round.
@@ -143,7 +190,9 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
     if (stopping || busy.size >= concurrency) return;
     for (const endpointId of await endpointsDue(db, [...busy.keys()], concurrency - busy.size)) {
       const draining = limit(() => drain(endpointId))
-        .catch((error: unknown) => logger.error({ err: error, endpointId }, 'webhook delivery round failed; its leases lapse and it is retried'))
+        .catch((error: unknown) =>
+          logger.error({ err: error, endpointId }, 'webhook delivery round failed; its leases lapse and it is retried'),
+        )
         .finally(() => busy.delete(endpointId));
       busy.set(endpointId, draining);
     }

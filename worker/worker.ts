@@ -17,7 +17,9 @@ export interface WorkerDeps extends ActivityDeps {
 }
 
 /** workflows/index.ts beside this source file, or index.js beside the compiled one in dist/. */
-export const workflowsPath = fileURLToPath(new URL(`../workflows/index${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url));
+export const workflowsPath = fileURLToPath(
+  new URL(`../workflows/index${path.extname(fileURLToPath(import.meta.url))}`, import.meta.url),
+);
 
 /**
  * Worker options measured with `npm run bench` (docs/benchmarks.md). The SDK sizes its sticky cache from the heap
@@ -30,7 +32,14 @@ export const workerTuning = { maxCachedWorkflows: 500 } as const;
 /** How long after the grace time a worker whose activities ignore cancellation keeps waiting before it gives up. */
 export const shutdownForceMarginSeconds = 5;
 
-export function createWorker({ connection, namespace, taskQueue, workflowBundlePath, shutdownGraceSeconds, ...activityDeps }: WorkerDeps): Promise<Worker> {
+export function createWorker({
+  connection,
+  namespace,
+  taskQueue,
+  workflowBundlePath,
+  shutdownGraceSeconds,
+  ...activityDeps
+}: WorkerDeps): Promise<Worker> {
   return Worker.create({
     connection,
     namespace,
@@ -40,6 +49,9 @@ export function createWorker({ connection, namespace, taskQueue, workflowBundleP
     ...(workflowBundlePath ? { workflowBundle: { codePath: workflowBundlePath } } : { workflowsPath }),
     ...(shutdownGraceSeconds === undefined
       ? {}
-      : { shutdownGraceTime: shutdownGraceSeconds * 1000, shutdownForceTime: (shutdownGraceSeconds + shutdownForceMarginSeconds) * 1000 }),
+      : {
+          shutdownGraceTime: shutdownGraceSeconds * 1000,
+          shutdownForceTime: (shutdownGraceSeconds + shutdownForceMarginSeconds) * 1000,
+        }),
   });
 }

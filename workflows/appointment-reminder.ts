@@ -30,13 +30,20 @@ import {
   type CancelUpdateInput,
   type SendOutcome,
 } from './appointment-reminder.types.js';
-import { nextReminderAt, nextReminderMove, planReminders, withOutcome, withScheduledDropped } from './decisions/reminder-schedule.js';
+import {
+  nextReminderAt,
+  nextReminderMove,
+  planReminders,
+  withOutcome,
+  withScheduledDropped,
+} from './decisions/reminder-schedule.js';
 import { appointmentBookedSignal } from './lead-follow-up.types.js';
 import { appointmentConfirmedKey, appointmentStatusKey, nextReminderAtKey } from './search-attributes.js';
 
 const { recordAppointmentStarted, recordAppointmentProgress } = proxyActivities<Activities>(recordActivityOptions);
 /** Transient faults are retried until the message is worthless; an attempt past `notAfter` answers `missed`. */
-const sendActivity = (notAfter: Date) => proxyActivities<Activities>(sendActivityOptions(notAfter, '1 minute')).sendAppointmentMessage;
+const sendActivity = (notAfter: Date) =>
+  proxyActivities<Activities>(sendActivityOptions(notAfter, '1 minute')).sendAppointmentMessage;
 /** The send gate's holds come back as results and the workflow waits itself, so a move or a cancel ends the wait at once. */
 const sendGateHoldsPatch = 'send-gate-holds';
 /** A STOP reaches the appointment's run as a signal and ends it at once. */
@@ -52,7 +59,13 @@ const settleTimeout = '5 seconds';
 export async function appointmentReminder(input: AppointmentReminderInput): Promise<AppointmentReminderState> {
   const { tenantId, leadId, appointmentId } = input;
   const plan = (startsAt: string, previous: AppointmentReminderState['reminders']) =>
-    planReminders({ startsAt: new Date(startsAt), timeZone: input.timeZone, offsetsSeconds: input.reminderOffsetsSeconds, now: new Date(), previous });
+    planReminders({
+      startsAt: new Date(startsAt),
+      timeZone: input.timeZone,
+      offsetsSeconds: input.reminderOffsetsSeconds,
+      now: new Date(),
+      previous,
+    });
   const state: AppointmentReminderState = {
     status: 'scheduled',
     startsAt: input.startsAt,
@@ -83,23 +96,38 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
   };
   const requireScheduled = () => {
     if (state.status !== 'scheduled' || cancel) {
-      throw ApplicationFailure.create({ type: updateRefusals.notScheduled, message: `the appointment is ${cancel ? 'being cancelled' : state.status}` });
+      throw ApplicationFailure.create({
+        type: updateRefusals.notScheduled,
+        message: `the appointment is ${cancel ? 'being cancelled' : state.status}`,
+      });
     }
   };
   setHandler(statusQuery, () => state);
-  setHandler(rescheduleUpdate, ({ startsAt }) => {
-    moveTo = startsAt;
-    return settled(++changes);
-  }, {
-    validator: ({ startsAt }) => {
-      requireScheduled();
-      if (!(Date.parse(startsAt) > Date.now())) throw ApplicationFailure.create({ type: updateRefusals.invalidStart, message: 'the new start time must be in the future' });
+  setHandler(
+    rescheduleUpdate,
+    ({ startsAt }) => {
+      moveTo = startsAt;
+      return settled(++changes);
     },
-  });
-  setHandler(cancelUpdate, (request) => {
-    cancel = request;
-    return settled(++changes);
-  }, { validator: (_request: CancelUpdateInput) => requireScheduled() });
+    {
+      validator: ({ startsAt }) => {
+        requireScheduled();
+        if (!(Date.parse(startsAt) > Date.now()))
+          throw ApplicationFailure.create({
+            type: updateRefusals.invalidStart,
+            message: 'the new start time must be in the future',
+          });
+      },
+    },
+  );
+  setHandler(
+    cancelUpdate,
+    (request) => {
+      cancel = request;
+      return settled(++changes);
+    },
+    { validator: (_request: CancelUpdateInput) => requireScheduled() },
+  );
   // The row and the event were written with the reply; the run keeps what it changes about the reminders.
   // Runs from before the patch never received it; with it, a STOP ends the appointment at once, not at its next send.
   setHandler(appointmentOptOutSignal, ({ source }) => {
@@ -123,8 +151,18 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
     const upTo = changes;
     const snapshot = JSON.stringify([state.status, state.startsAt, state.reminders, state.closedReason]);
     if (snapshot !== lastRecord) {
-      upsertSearchAttributes([{ key: appointmentStatusKey, value: state.status }, { key: nextReminderAtKey, value: nextReminderAt(state.reminders) }]);
-      await recordAppointmentProgress({ appointmentId, tenantId, startsAt: state.startsAt, reminders: state.reminders, status: state.status, closedReason: state.closedReason });
+      upsertSearchAttributes([
+        { key: appointmentStatusKey, value: state.status },
+        { key: nextReminderAtKey, value: nextReminderAt(state.reminders) },
+      ]);
+      await recordAppointmentProgress({
+        appointmentId,
+        tenantId,
+        startsAt: state.startsAt,
+        reminders: state.reminders,
+        status: state.status,
+        closedReason: state.closedReason,
+      });
       lastRecord = snapshot;
     }
     recorded = upTo;
@@ -134,7 +172,11 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
    * Twilio's final refusals end the reminders; a send cut off by its deadline was missed. A send the gate holds is
    * tried again when the hold ends, unless `interrupted` comes true first (a move or a cancel): then nothing went out.
    */
-  const send = async (message: AppointmentMessage, notAfter: Date, interrupted: () => boolean = () => false): Promise<SendOutcome | 'interrupted'> => {
+  const send = async (
+    message: AppointmentMessage,
+    notAfter: Date,
+    interrupted: () => boolean = () => false,
+  ): Promise<SendOutcome | 'interrupted'> => {
     const request = {
       tenantId,
       leadId,
@@ -163,7 +205,8 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
         continue;
       }
       if (result.outcome === 'opted_out') close('opted_out', 'recipient opted out');
-      if (result.outcome === 'failed') close('failed', `${result.kind}${result.errorCode ? ` (Twilio ${result.errorCode})` : ''}`);
+      if (result.outcome === 'failed')
+        close('failed', `${result.kind}${result.errorCode ? ` (Twilio ${result.errorCode})` : ''}`);
       return result.outcome === 'halted' ? 'skipped' : result.outcome;
     }
   };
@@ -172,24 +215,36 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
   /** Ends the follow-up the appointment was booked from; one that has already ended has nothing left to stop. */
   const endFollowUp = async ({ workflowId, runId }: { workflowId: string; runId: string | null }) => {
     try {
-      await getExternalWorkflowHandle(workflowId, runId ?? undefined).signal(appointmentBookedSignal, { appointmentId });
+      await getExternalWorkflowHandle(workflowId, runId ?? undefined).signal(appointmentBookedSignal, {
+        appointmentId,
+      });
     } catch (error) {
       if (isCancellation(error)) throw error;
-      log.info('the follow-up had already ended', { workflowId, reason: error instanceof Error ? error.message : String(error) });
+      log.info('the follow-up had already ended', {
+        workflowId,
+        reason: error instanceof Error ? error.message : String(error),
+      });
     }
   };
 
   const { workflowId, runId } = workflowInfo();
   try {
-    const started = await CancellationScope.nonCancellable(() => recordAppointmentStarted({ ...input, workflowId, runId, reminders: state.reminders }));
+    const started = await CancellationScope.nonCancellable(() =>
+      recordAppointmentStarted({ ...input, workflowId, runId, reminders: state.reminders }),
+    );
     if (input.bookedFrom) await endFollowUp(input.bookedFrom);
     // Runs from before the patch ended only the follow-up named at booking (and their activity answered nothing).
-    if (patched(bookingEndsLeadFollowUpsPatch)) for (const followUp of started.followUpsToEnd) await endFollowUp(followUp);
+    if (patched(bookingEndsLeadFollowUpsPatch))
+      for (const followUp of started.followUpsToEnd) await endFollowUp(followUp);
     const confirmation = await send({ kind: 'confirmation' }, new Date(state.startsAt), movedOrCancelled);
     state.confirmation = confirmation === 'interrupted' ? 'skipped' : confirmation;
     while (state.status === 'scheduled') {
       if (moveTo) {
-        Object.assign(state, { startsAt: moveTo, reminders: plan(moveTo, state.reminders), reschedules: state.reschedules + 1 });
+        Object.assign(state, {
+          startsAt: moveTo,
+          reminders: plan(moveTo, state.reminders),
+          reschedules: state.reschedules + 1,
+        });
         moveTo = null;
       }
       if (cancel) {
@@ -204,11 +259,18 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
       else if (move.kind === 'wait') {
         // Only a reply signal replaces the plan during a wait: then the loop records the dropped reminders at once.
         const waitingOn = state.reminders;
-        await condition(() => moveTo !== null || cancel !== null || state.reminders !== waitingOn, move.until.getTime() - Date.now());
+        await condition(
+          () => moveTo !== null || cancel !== null || state.reminders !== waitingOn,
+          move.until.getTime() - Date.now(),
+        );
       } else {
-        const outcome = move.kind === 'miss' ? 'missed' : await send({ kind: 'reminder', offsetSeconds: move.offsetSeconds }, move.notAfter, movedOrCancelled);
+        const outcome =
+          move.kind === 'miss'
+            ? 'missed'
+            : await send({ kind: 'reminder', offsetSeconds: move.offsetSeconds }, move.notAfter, movedOrCancelled);
         // An interrupted reminder stays scheduled: the move plans it again, the cancel drops it.
-        if (outcome !== 'interrupted') state.reminders = withOutcome(state.reminders, move.offsetSeconds, outcome, new Date());
+        if (outcome !== 'interrupted')
+          state.reminders = withOutcome(state.reminders, move.offsetSeconds, outcome, new Date());
       }
     }
   } catch (error) {

@@ -36,7 +36,8 @@ const sendGateHoldsPatch = 'send-gate-holds';
 
 const { recordEnrollmentStarted, recordEnrollmentOutcome } = proxyActivities<Activities>(recordActivityOptions);
 /** A retry past the window's close answers `deferred` (the activity checks `notAfter`), and the send is planned again. */
-const sendActivity = (expiresAt: Date) => proxyActivities<Activities>(sendActivityOptions(expiresAt, '5 minutes')).sendStepMessage;
+const sendActivity = (expiresAt: Date) =>
+  proxyActivities<Activities>(sendActivityOptions(expiresAt, '5 minutes')).sendStepMessage;
 /** Updates answer once the workflow has acted on them, or after this long (a send in flight may take a while). */
 const settleTimeout = '5 seconds';
 
@@ -76,7 +77,8 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
   };
   /** A cancellation that arrived during a (non-cancellable) send stops the loop before anything else goes out. */
   const stopIfCancelled = () => {
-    if (CancellationScope.current().consideredCancelled) throw new CancelledFailure('cancelled while a send was in flight');
+    if (CancellationScope.current().consideredCancelled)
+      throw new CancelledFailure('cancelled while a send was in flight');
   };
   const requireRunning = () => {
     if (state.status !== 'running') throw new Error(`the enrollment is ${state.status}`);
@@ -85,39 +87,51 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
   setHandler(optOutSignal, ({ source }) => close('opted_out', `opted out (${source})`));
   setHandler(inboundReplySignal, ({ messageSid }) => close('replied', `lead replied (${messageSid})`));
   setHandler(appointmentBookedSignal, ({ appointmentId }) => close('booked', `appointment booked (${appointmentId})`));
-  setHandler(pauseUpdate, () => {
-    state.paused = true;
-    changes += 1;
-    return settled();
-  }, {
-    validator: () => {
-      requireRunning();
-      if (state.paused) throw new Error('the enrollment is already paused');
+  setHandler(
+    pauseUpdate,
+    () => {
+      state.paused = true;
+      changes += 1;
+      return settled();
     },
-  });
-  setHandler(resumeUpdate, () => {
-    state.paused = false;
-    changes += 1;
-    return settled();
-  }, {
-    validator: () => {
-      requireRunning();
-      if (!state.paused) throw new Error('the enrollment is not paused');
+    {
+      validator: () => {
+        requireRunning();
+        if (state.paused) throw new Error('the enrollment is already paused');
+      },
     },
-  });
-  setHandler(skipToStepUpdate, ({ step }) => {
-    state.step = step;
-    skipDelay = true;
-    changes += 1;
-    return settled();
-  }, {
-    validator: ({ step }) => {
-      requireRunning();
-      if (!Number.isInteger(step) || step <= state.step || step >= steps.length) {
-        throw new Error(`step must be after the current step ${state.step} and before ${steps.length}`);
-      }
+  );
+  setHandler(
+    resumeUpdate,
+    () => {
+      state.paused = false;
+      changes += 1;
+      return settled();
     },
-  });
+    {
+      validator: () => {
+        requireRunning();
+        if (!state.paused) throw new Error('the enrollment is not paused');
+      },
+    },
+  );
+  setHandler(
+    skipToStepUpdate,
+    ({ step }) => {
+      state.step = step;
+      skipDelay = true;
+      changes += 1;
+      return settled();
+    },
+    {
+      validator: ({ step }) => {
+        requireRunning();
+        if (!Number.isInteger(step) || step <= state.step || step >= steps.length) {
+          throw new Error(`step must be after the current step ${state.step} and before ${steps.length}`);
+        }
+      },
+    },
+  );
 
   /** A held send comes back when its hold ends, or at once when anything changes (a close, a pause, a skip). */
   const waitOutHold = async (hold: Extract<SendStepMessageResult, { outcome: 'held' }>) => {
@@ -126,7 +140,11 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
       { key: nextSendAtKey, value: new Date(hold.retryAt) },
       { key: waitingForKey, value: waitingFor },
     ]);
-    Object.assign(state, { waitingFor, nextSendAt: hold.retryAt, hold: { reason: hold.reason, until: hold.until, retryAt: hold.retryAt, detail: hold.detail } });
+    Object.assign(state, {
+      waitingFor,
+      nextSendAt: hold.retryAt,
+      hold: { reason: hold.reason, until: hold.until, retryAt: hold.retryAt, detail: hold.detail },
+    });
     const seen = changes;
     await condition(() => changes !== seen, Math.max(Date.parse(hold.retryAt) - Date.now(), 1));
     state.hold = null;
@@ -134,11 +152,26 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
 
   const { workflowId, runId } = workflowInfo();
   try {
-    await recordEnrollmentStarted({ enrollmentId: input.enrollmentId, tenantId: input.tenantId, leadId: input.leadId, sequenceId: input.sequence.id, workflowId, runId, idempotencyKey: input.idempotencyKey ?? null });
+    await recordEnrollmentStarted({
+      enrollmentId: input.enrollmentId,
+      tenantId: input.tenantId,
+      leadId: input.leadId,
+      sequenceId: input.sequence.id,
+      workflowId,
+      runId,
+      idempotencyKey: input.idempotencyKey ?? null,
+    });
     while (state.status === 'running' && state.step < steps.length) {
       stopIfCancelled();
       const delayMs = skipDelay ? 0 : (steps[state.step]?.delaySeconds ?? 0) * 1000;
-      const move = nextMove({ now: new Date(), dueAt: new Date(dueBase.getTime() + delayMs), expiresAt, paused: state.paused, policy: input.policy, recentSends: state.recentSends });
+      const move = nextMove({
+        now: new Date(),
+        dueAt: new Date(dueBase.getTime() + delayMs),
+        expiresAt,
+        paused: state.paused,
+        policy: input.policy,
+        recentSends: state.recentSends,
+      });
       planned = changes;
       if (move.kind === 'expire') {
         close('expired', `no outcome within ${Math.round(input.expiresAfterSeconds / 86400)} days`);
@@ -182,7 +215,8 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
           state.recentSends = rememberSend(state.recentSends, new Date(), input.policy.maxPerDay);
         }
         if (result.outcome === 'opted_out') close('opted_out', 'recipient opted out');
-        if (result.outcome === 'failed') close('failed', `${result.kind}${result.errorCode ? ` (Twilio ${result.errorCode})` : ''}`);
+        if (result.outcome === 'failed')
+          close('failed', `${result.kind}${result.errorCode ? ` (Twilio ${result.errorCode})` : ''}`);
         // A skip that arrived during the send already chose the next step (and waived its delay).
         if (state.step === step) {
           state.step += 1;
@@ -196,7 +230,8 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
     if (isCancellation(error)) {
       close('cancelled', 'cancelled through the API');
       cancelled = error;
-    } else if (error instanceof ActivityFailure && new Date() >= expiresAt) close('expired', 'expired while a send was being retried');
+    } else if (error instanceof ActivityFailure && new Date() >= expiresAt)
+      close('expired', 'expired while a send was being retried');
     else if (error instanceof ActivityFailure) close('failed', error.cause?.message ?? error.message);
     else throw error;
   }
@@ -207,7 +242,14 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
       { key: nextSendAtKey, value: null },
       ...(patched(waitingForPatch) ? [{ key: waitingForKey, value: null }] : []),
     ]);
-    await recordEnrollmentOutcome({ enrollmentId: input.enrollmentId, tenantId: input.tenantId, leadId: input.leadId, status: state.status as EnrollmentOutcome, reason: state.closedReason ?? state.status, runId: workflowInfo().runId });
+    await recordEnrollmentOutcome({
+      enrollmentId: input.enrollmentId,
+      tenantId: input.tenantId,
+      leadId: input.leadId,
+      status: state.status as EnrollmentOutcome,
+      reason: state.closedReason ?? state.status,
+      runId: workflowInfo().runId,
+    });
   });
   // Rethrown once recorded, so Temporal shows the run as Canceled too.
   if (cancelled) throw cancelled;

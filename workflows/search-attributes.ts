@@ -15,4 +15,15 @@ export const nextReminderAtKey = defineSearchAttributeKey('NextReminderAt', Sear
 /** The lead confirmed by SMS (a confirm word): "unconfirmed appointments tomorrow" in the UI. */
 export const appointmentConfirmedKey = defineSearchAttributeKey('AppointmentConfirmed', SearchAttributeType.BOOL);
 
-export const searchAttributeKeys = [tenantIdKey, leadIdKey, sequenceIdKey, enrollmentStatusKey, nextSendAtKey, waitingForKey, appointmentIdKey, appointmentStatusKey, nextReminderAtKey, appointmentConfirmedKey];
+export const searchAttributeKeys = [
+  tenantIdKey,
+  leadIdKey,
+  sequenceIdKey,
+  enrollmentStatusKey,
+  nextSendAtKey,
+  waitingForKey,
+  appointmentIdKey,
+  appointmentStatusKey,
+  nextReminderAtKey,
+  appointmentConfirmedKey,
+];

@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Router, type Request } from 'express';
-import { ApplicationFailure, WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
+import {
+  ApplicationFailure,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+  type WorkflowHandle,
+} from '@temporalio/client';
 import { DateTime } from 'luxon';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
@@ -31,7 +37,11 @@ export interface AppointmentsDeps {
 }
 
 const day = 86_400;
-const startTime = z.iso.datetime({ local: true, offset: true, error: 'must be an ISO 8601 date-time, local (in timeZone) or with an offset' });
+const startTime = z.iso.datetime({
+  local: true,
+  offset: true,
+  error: 'must be an ISO 8601 date-time, local (in timeZone) or with an offset',
+});
 const createSchema = z.strictObject({
   leadId: z.uuid().optional(),
   /** Booked from this follow-up: it ends as `booked`, and booking from it again answers the same appointment. */
@@ -39,11 +49,22 @@ const createSchema = z.strictObject({
   startsAt: startTime,
   /** Defaults to the lead's zone. */
   timeZone: z.string().refine(isKnownTimeZone, 'unknown IANA time zone').optional(),
-  durationMinutes: z.number().int().min(1).max(24 * 60).default(30),
+  durationMinutes: z
+    .number()
+    .int()
+    .min(1)
+    .max(24 * 60)
+    .default(30),
   location: z.string().trim().min(1).max(200).optional(),
   notes: z.string().trim().min(1).max(2000).optional(),
   reminderOffsetsSeconds: z
-    .array(z.number().int().min(1, 'an offset must be at least 1 second').max(30 * day, 'an offset must be at most 30 days'))
+    .array(
+      z
+        .number()
+        .int()
+        .min(1, 'an offset must be at least 1 second')
+        .max(30 * day, 'an offset must be at most 30 days'),
+    )
     .max(5, 'at most 5 reminders')
     .refine((offsets) => new Set(offsets).size === offsets.length, 'offsets must not repeat')
     .default([day, 3600]),
@@ -51,7 +72,11 @@ const createSchema = z.strictObject({
 const rescheduleSchema = z.strictObject({ startsAt: startTime });
 const cancelSchema = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
 const statuses = ['scheduled', 'completed', 'cancelled', 'opted_out', 'failed'] as const;
-const listSchema = z.strictObject({ leadId: z.uuid().optional(), status: z.enum(statuses).optional(), limit: z.coerce.number().int().min(1).max(200).default(50) });
+const listSchema = z.strictObject({
+  leadId: z.uuid().optional(),
+  status: z.enum(statuses).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
 const idempotencyKeyPattern = /^[\w.:-]{1,200}$/;
 /** Updates wait for the workflow to act; a worker that does not answer in this long gets the caller a 503. */
 const updateDeadlineMs = 15_000;
@@ -60,7 +85,8 @@ const queryDeadlineMs = 5_000;
 /** Reminders run as timers of a workflow that lives until the start: a year is as far as booking goes. */
 const maxLeadTimeMs = 366 * day * 1000;
 
-const invalid = (field: string, message: string) => new ApiError(422, 'validation_failed', 'The request body is invalid', { fields: { [field]: [message] } });
+const invalid = (field: string, message: string) =>
+  new ApiError(422, 'validation_failed', 'The request body is invalid', { fields: { [field]: [message] } });
 
 /** The instant a start time names, or a 422 saying why it cannot be one (whether it is past is for the caller). */
 function startFrom(value: string, timeZone: string): Date {
@@ -98,11 +124,14 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     closedAt: appointment.closedAt?.toISOString() ?? null,
   });
   const findAppointment = async (req: Request) => {
-    const appointment = await db.appointment.findFirst({ where: { id: idParam(req.params.appointmentId, 'Appointment'), tenantId: tenantOf(req) } });
+    const appointment = await db.appointment.findFirst({
+      where: { id: idParam(req.params.appointmentId, 'Appointment'), tenantId: tenantOf(req) },
+    });
     if (!appointment) throw notFound('Appointment');
     return appointment;
   };
-  const handleOf = (appointment: Appointment): WorkflowHandle => temporal.workflow.getHandle(appointment.workflowId, appointment.runId ?? undefined);
+  const handleOf = (appointment: Appointment): WorkflowHandle =>
+    temporal.workflow.getHandle(appointment.workflowId, appointment.runId ?? undefined);
 
   /**
    * Reschedule and cancel are updates the workflow validates; a refusal changes nothing. Once the workflow accepted
@@ -110,11 +139,20 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
    * or a reminder of a cancelled appointment, even one a Twilio retry holds up before the workflow can record the change.
    * The answer shows the result.
    */
-  async function change(appointment: Appointment, update: (handle: WorkflowHandle) => Promise<AppointmentReminderState>, accepted: Prisma.AppointmentUpdateManyMutationInput) {
+  async function change(
+    appointment: Appointment,
+    update: (handle: WorkflowHandle) => Promise<AppointmentReminderState>,
+    accepted: Prisma.AppointmentUpdateManyMutationInput,
+  ) {
     try {
-      const live = await temporal.connection.withDeadline(Date.now() + updateDeadlineMs, () => update(handleOf(appointment)));
+      const live = await temporal.connection.withDeadline(Date.now() + updateDeadlineMs, () =>
+        update(handleOf(appointment)),
+      );
       await db.$transaction(async (tx) => {
-        const { phone } = await tx.lead.findUniqueOrThrow({ where: { id: appointment.leadId }, select: { phone: true } });
+        const { phone } = await tx.lead.findUniqueOrThrow({
+          where: { id: appointment.leadId },
+          select: { phone: true },
+        });
         await lockConversation(tx, appointment.tenantId, phone);
         await tx.appointment.updateMany({ where: { id: appointment.id, status: 'scheduled' }, data: accepted });
       });
@@ -125,7 +163,8 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
         if (refusal?.type === updateRefusals.invalidStart) throw invalid('startsAt', refusal.message);
         throw new ApiError(409, 'conflict', refusal?.message ?? error.message);
       }
-      if (error instanceof WorkflowNotFoundError) throw new ApiError(409, 'conflict', `The appointment is ${appointment.status}, no longer scheduled`);
+      if (error instanceof WorkflowNotFoundError)
+        throw new ApiError(409, 'conflict', `The appointment is ${appointment.status}, no longer scheduled`);
       throw asTemporalUnavailable(error) ?? error;
     }
   }
@@ -137,16 +176,23 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
       throw new ApiError(400, 'bad_request', 'Idempotency-Key must be 1-200 letters, digits or . _ : -');
     }
     const body = parseBody(createSchema, req.body);
-    const enrollment = body.enrollmentId ? await db.enrollment.findFirst({ where: { id: body.enrollmentId, tenantId } }) : null;
+    const enrollment = body.enrollmentId
+      ? await db.enrollment.findFirst({ where: { id: body.enrollmentId, tenantId } })
+      : null;
     if (body.enrollmentId && !enrollment) throw invalid('enrollmentId', 'unknown enrollment');
-    if (enrollment && body.leadId && body.leadId !== enrollment.leadId) throw invalid('leadId', 'is not the lead of that enrollment');
+    if (enrollment && body.leadId && body.leadId !== enrollment.leadId)
+      throw invalid('leadId', 'is not the lead of that enrollment');
     const leadId = enrollment?.leadId ?? body.leadId;
     const lead = leadId ? await db.lead.findFirst({ where: { id: leadId, tenantId } }) : null;
     if (!lead) throw invalid('leadId', leadId ? 'unknown lead' : 'give leadId or enrollmentId');
     if (lead.status === 'erased') throw leadErased();
 
     // Booking again from the same follow-up, or with the same Idempotency-Key, names the same appointment.
-    const id = enrollment ? nameBasedUuid(`${tenantId}:enrollment:${enrollment.id}`) : idempotencyKey ? nameBasedUuid(`${tenantId}:key:${idempotencyKey}`) : randomUUID();
+    const id = enrollment
+      ? nameBasedUuid(`${tenantId}:enrollment:${enrollment.id}`)
+      : idempotencyKey
+        ? nameBasedUuid(`${tenantId}:key:${idempotencyKey}`)
+        : randomUUID();
     const earlier = await db.appointment.findFirst({ where: { id, tenantId } });
     if (earlier) return void res.status(200).location(`/v1/appointments/${id}`).json(view(earlier));
 
@@ -163,16 +209,33 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
       location: body.location ?? null,
       notes: body.notes ?? null,
       reminderOffsetsSeconds: body.reminderOffsetsSeconds,
-      bookedFrom: enrollment ? { enrollmentId: enrollment.id, workflowId: enrollment.workflowId, runId: enrollment.runId } : null,
+      bookedFrom: enrollment
+        ? { enrollmentId: enrollment.id, workflowId: enrollment.workflowId, runId: enrollment.runId }
+        : null,
     };
     const started = await startAppointmentReminder(temporal, taskQueue, appointment).catch((error: unknown) => {
       throw asTemporalUnavailable(error) ?? error;
     });
-    const reminders = planReminders({ startsAt, timeZone, offsetsSeconds: body.reminderOffsetsSeconds, now: new Date() });
+    const reminders = planReminders({
+      startsAt,
+      timeZone,
+      offsetsSeconds: body.reminderOffsetsSeconds,
+      now: new Date(),
+    });
     // The workflow writes the same row as it starts, and a concurrent repeat of this request too: the first one stays.
     const { appointmentId, bookedFrom, ...columns } = appointment;
     await db.appointment.createMany({
-      data: [{ ...columns, id: appointmentId, enrollmentId: bookedFrom?.enrollmentId ?? null, startsAt, reminders, nextReminderAt: nextReminderAt(reminders), ...started }],
+      data: [
+        {
+          ...columns,
+          id: appointmentId,
+          enrollmentId: bookedFrom?.enrollmentId ?? null,
+          startsAt,
+          reminders,
+          nextReminderAt: nextReminderAt(reminders),
+          ...started,
+        },
+      ],
       skipDuplicates: true,
     });
     const row = await db.appointment.findUniqueOrThrow({ where: { id: appointmentId } });
@@ -196,7 +259,10 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
       .withDeadline(Date.now() + queryDeadlineMs, () => handleOf(appointment).query(statusQuery))
       .then(
         (state) => ({ live: state }),
-        (error: unknown) => ({ live: null, liveError: asTemporalUnavailable(error) ? 'temporal_unavailable' : 'query_failed' }),
+        (error: unknown) => ({
+          live: null,
+          liveError: asTemporalUnavailable(error) ? 'temporal_unavailable' : 'query_failed',
+        }),
       );
     res.json({ ...view(appointment), ...live });
   });
@@ -206,7 +272,13 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     const body = parseBody(rescheduleSchema, req.body);
     // Whether it is past is the workflow's call: its clock is the one the timers run on.
     const startsAt = startFrom(body.startsAt, appointment.timeZone);
-    res.json(await change(appointment, (handle) => handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt: startsAt.toISOString() }] }), { startsAt }));
+    res.json(
+      await change(
+        appointment,
+        (handle) => handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt: startsAt.toISOString() }] }),
+        { startsAt },
+      ),
+    );
   });
 
   /** The tenant's setting, as it is now, decides whether the lead is told. */
@@ -216,11 +288,15 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     const tenant = await db.tenant.findUniqueOrThrow({ where: { id: appointment.tenantId } });
     const reason = body.reason ?? null;
     res.json(
-      await change(appointment, (handle) => handle.executeUpdate(cancelUpdate, { args: [{ notify: tenant.sendCancellationNotice, reason }] }), {
-        status: 'cancelled',
-        closedReason: reason ?? cancelledThroughTheApi,
-        closedAt: new Date(),
-      }),
+      await change(
+        appointment,
+        (handle) => handle.executeUpdate(cancelUpdate, { args: [{ notify: tenant.sendCancellationNotice, reason }] }),
+        {
+          status: 'cancelled',
+          closedReason: reason ?? cancelledThroughTheApi,
+          closedAt: new Date(),
+        },
+      ),
     );
   });
 

@@ -8,7 +8,10 @@ import { tenantOf } from '../auth.js';
 import { notFound, parseQuery } from '../errors.js';
 import { idParam } from '../params.js';
 
-const conversationQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50), before: z.iso.datetime().optional() });
+const conversationQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  before: z.iso.datetime().optional(),
+});
 
 const messageView = (message: Message) => ({
   id: message.id,
@@ -43,7 +46,10 @@ export function conversationRouter({ db }: { db: Db }): Router {
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: query.limit,
     });
-    res.json({ items: messages.map(messageView), next: messages.length === query.limit ? messages.at(-1)?.createdAt.toISOString() : null });
+    res.json({
+      items: messages.map(messageView),
+      next: messages.length === query.limit ? messages.at(-1)?.createdAt.toISOString() : null,
+    });
   });
 
   return router;

@@ -27,10 +27,23 @@ const leadRow = z.object({
   lastName: z.string().trim().max(100).optional(),
   timeZone: z.string().optional(),
 });
-const batchSchema = z.strictObject({ sequenceId: z.uuid(), dryRun: z.boolean().default(false), leads: z.array(z.unknown()).min(1).max(maxBatchRows) });
+const batchSchema = z.strictObject({
+  sequenceId: z.uuid(),
+  dryRun: z.boolean().default(false),
+  leads: z.array(z.unknown()).min(1).max(maxBatchRows),
+});
 const csvQuerySchema = z.strictObject({ sequenceId: z.uuid(), dryRun: z.enum(['true', 'false']).default('false') });
 
-type Outcome = 'ok' | 'enrolled' | 'invalid_row' | 'invalid_phone' | 'invalid_time_zone' | 'duplicate_row' | 'opted_out' | 'already_enrolled' | 'failed';
+type Outcome =
+  | 'ok'
+  | 'enrolled'
+  | 'invalid_row'
+  | 'invalid_phone'
+  | 'invalid_time_zone'
+  | 'duplicate_row'
+  | 'opted_out'
+  | 'already_enrolled'
+  | 'failed';
 interface RowResult {
   row: number;
   outcome: Outcome;
@@ -53,11 +66,25 @@ function readRequest(req: express.Request): { sequenceId: string; dryRun: boolea
     const query = parseQuery(csvQuerySchema, req.query);
     let rows: unknown[];
     try {
-      rows = parseCsv(typeof req.body === 'string' ? req.body : '', { columns: true, skip_empty_lines: true, trim: true, bom: true });
+      rows = parseCsv(typeof req.body === 'string' ? req.body : '', {
+        columns: true,
+        skip_empty_lines: true,
+        trim: true,
+        bom: true,
+      });
     } catch (error) {
-      throw new ApiError(400, 'bad_request', `The CSV could not be read: ${error instanceof Error ? error.message : String(error)}`);
+      throw new ApiError(
+        400,
+        'bad_request',
+        `The CSV could not be read: ${error instanceof Error ? error.message : String(error)}`,
+      );
     }
-    if (rows.length === 0 || rows.length > maxBatchRows) throw new ApiError(422, 'validation_failed', `A batch has 1 to ${maxBatchRows} rows; this one has ${rows.length}`);
+    if (rows.length === 0 || rows.length > maxBatchRows)
+      throw new ApiError(
+        422,
+        'validation_failed',
+        `A batch has 1 to ${maxBatchRows} rows; this one has ${rows.length}`,
+      );
     return { sequenceId: query.sequenceId, dryRun: query.dryRun === 'true', rows };
   }
   const body = parseBody(batchSchema, req.body);
@@ -72,17 +99,40 @@ function checkRows(rows: unknown[], defaultRegion: string): { results: RowResult
   rows.forEach((raw, index) => {
     const row = index + 1;
     const parsed = leadRow.safeParse(raw);
-    if (!parsed.success) return void results.push({ row, outcome: 'invalid_row', reason: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ') });
+    if (!parsed.success)
+      return void results.push({
+        row,
+        outcome: 'invalid_row',
+        reason: parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; '),
+      });
     const phone = parsed.data.phone ? normalisePhone(parsed.data.phone, defaultRegion) : null;
-    if (!phone) return void results.push({ row, outcome: 'invalid_phone', reason: `not a possible phone number for region ${defaultRegion}` });
+    if (!phone)
+      return void results.push({
+        row,
+        outcome: 'invalid_phone',
+        reason: `not a possible phone number for region ${defaultRegion}`,
+      });
     const timeZone = parsed.data.timeZone || null;
-    if (timeZone && !isKnownTimeZone(timeZone)) return void results.push({ row, outcome: 'invalid_time_zone', phone, reason: `unknown IANA time zone ${timeZone}` });
+    if (timeZone && !isKnownTimeZone(timeZone))
+      return void results.push({
+        row,
+        outcome: 'invalid_time_zone',
+        phone,
+        reason: `unknown IANA time zone ${timeZone}`,
+      });
     const firstRow = seen.get(phone);
-    if (firstRow !== undefined) return void results.push({ row, outcome: 'duplicate_row', phone, reason: `same phone as row ${firstRow}` });
+    if (firstRow !== undefined)
+      return void results.push({ row, outcome: 'duplicate_row', phone, reason: `same phone as row ${firstRow}` });
     seen.set(phone, row);
     const result: RowResult = { row, outcome: 'ok', phone };
     results.push(result);
-    good.push({ result, phone, firstName: parsed.data.firstName || null, lastName: parsed.data.lastName || null, timeZone });
+    good.push({
+      result,
+      phone,
+      firstName: parsed.data.firstName || null,
+      lastName: parsed.data.lastName || null,
+      timeZone,
+    });
   });
   return { results, good };
 }
@@ -104,38 +154,66 @@ export function enrollmentBatchRouter(deps: EnrollmentsDeps): Router {
     const { results, good } = checkRows(rows, tenant.defaultRegion);
     const phones = good.map((row) => row.phone);
     const [optOuts, existingLeads] = await Promise.all([
-      db.optOut.findMany({ where: { tenantId, phoneHash: { in: phones.map(phoneHash) } }, select: { phoneHash: true } }),
+      db.optOut.findMany({
+        where: { tenantId, phoneHash: { in: phones.map(phoneHash) } },
+        select: { phoneHash: true },
+      }),
       db.lead.findMany({ where: { tenantId, phone: { in: phones } } }),
     ]);
-    const running = await db.enrollment.findMany({ where: { tenantId, status: 'running', leadId: { in: existingLeads.map((lead) => lead.id) } }, select: { leadId: true, id: true } });
+    const running = await db.enrollment.findMany({
+      where: { tenantId, status: 'running', leadId: { in: existingLeads.map((lead) => lead.id) } },
+      select: { leadId: true, id: true },
+    });
     const optedOut = new Set(optOuts.map((optOut) => optOut.phoneHash));
     const leadByPhone = new Map(existingLeads.map((lead) => [lead.phone, lead]));
     const runningByLead = new Map(running.map((enrollment) => [enrollment.leadId, enrollment.id]));
     const toStart = good.filter(({ result, phone }) => {
       const lead = leadByPhone.get(phone);
-      if (optedOut.has(phoneHash(phone))) Object.assign(result, { outcome: 'opted_out', reason: 'the lead has opted out of messages' });
-      else if (lead && runningByLead.has(lead.id)) Object.assign(result, { outcome: 'already_enrolled', leadId: lead.id, enrollmentId: runningByLead.get(lead.id) });
+      if (optedOut.has(phoneHash(phone)))
+        Object.assign(result, { outcome: 'opted_out', reason: 'the lead has opted out of messages' });
+      else if (lead && runningByLead.has(lead.id))
+        Object.assign(result, {
+          outcome: 'already_enrolled',
+          leadId: lead.id,
+          enrollmentId: runningByLead.get(lead.id),
+        });
       return result.outcome === 'ok';
     });
 
     if (!dryRun && toStart.length > 0) {
       // One quick look first: with Temporal down, 10,000 starts would each wait out their deadline.
-      await temporal.connection.withDeadline(Date.now() + 3000, () => temporal.workflowService.getSystemInfo({})).catch((error: unknown) => {
-        throw asTemporalUnavailable(error) ?? new ApiError(503, 'temporal_unavailable', 'Temporal is unavailable; nothing was started, retry later');
-      });
+      await temporal.connection
+        .withDeadline(Date.now() + 3000, () => temporal.workflowService.getSystemInfo({}))
+        .catch((error: unknown) => {
+          throw (
+            asTemporalUnavailable(error) ??
+            new ApiError(503, 'temporal_unavailable', 'Temporal is unavailable; nothing was started, retry later')
+          );
+        });
       let consecutiveFailures = 0;
       // Only the leads this insert created (a concurrent request's are skipped) are `lead.created` here.
       await db.$transaction(
         async (tx) => {
           const created = await tx.lead.createManyAndReturn({
-            data: toStart.filter(({ phone }) => !leadByPhone.has(phone)).map((row) => ({ tenantId, phone: row.phone, firstName: row.firstName, lastName: row.lastName, timeZone: row.timeZone ?? tenant.defaultTimeZone })),
+            data: toStart
+              .filter(({ phone }) => !leadByPhone.has(phone))
+              .map((row) => ({
+                tenantId,
+                phone: row.phone,
+                firstName: row.firstName,
+                lastName: row.lastName,
+                timeZone: row.timeZone ?? tenant.defaultTimeZone,
+              })),
             skipDuplicates: true,
           });
           for (const lead of created) await recordEvent(tx, leadCreatedEvent(lead));
         },
         { timeout: leadInsertTimeoutMs },
       );
-      for (const lead of await db.lead.findMany({ where: { tenantId, phone: { in: toStart.map((row) => row.phone) } } })) leadByPhone.set(lead.phone, lead);
+      for (const lead of await db.lead.findMany({
+        where: { tenantId, phone: { in: toStart.map((row) => row.phone) } },
+      }))
+        leadByPhone.set(lead.phone, lead);
       const limit = pLimit(startConcurrency);
       const started = await Promise.all(
         toStart.map((row) =>
@@ -146,12 +224,40 @@ export function enrollmentBatchRouter(deps: EnrollmentsDeps): Router {
             const outcome: WorkflowStart | Error =
               consecutiveFailures >= maxConsecutiveFailures
                 ? new Error('not attempted')
-                : await startWorkflow(tenant, lead, sequence, enrollmentId).catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+                : await startWorkflow(tenant, lead, sequence, enrollmentId).catch((error: unknown) =>
+                    error instanceof Error ? error : new Error(String(error)),
+                  );
             consecutiveFailures = outcome instanceof Error ? consecutiveFailures + 1 : 0;
-            if (outcome instanceof Error) Object.assign(row.result, { outcome: 'failed', leadId: lead.id, reason: 'the lead was saved; its follow-up may not have started: retrying the row is safe (a running one is reported already_enrolled)' });
-            else if (outcome.kind === 'already_running') Object.assign(row.result, { outcome: 'already_enrolled', leadId: lead.id, workflowId: outcome.workflowId });
-            else Object.assign(row.result, { outcome: 'enrolled', leadId: lead.id, enrollmentId, workflowId: outcome.workflowId });
-            return outcome instanceof Error || outcome.kind !== 'started' ? null : { id: enrollmentId, tenantId, leadId: lead.id, sequenceId: sequence.id, workflowId: outcome.workflowId, runId: outcome.runId };
+            if (outcome instanceof Error)
+              Object.assign(row.result, {
+                outcome: 'failed',
+                leadId: lead.id,
+                reason:
+                  'the lead was saved; its follow-up may not have started: retrying the row is safe (a running one is reported already_enrolled)',
+              });
+            else if (outcome.kind === 'already_running')
+              Object.assign(row.result, {
+                outcome: 'already_enrolled',
+                leadId: lead.id,
+                workflowId: outcome.workflowId,
+              });
+            else
+              Object.assign(row.result, {
+                outcome: 'enrolled',
+                leadId: lead.id,
+                enrollmentId,
+                workflowId: outcome.workflowId,
+              });
+            return outcome instanceof Error || outcome.kind !== 'started'
+              ? null
+              : {
+                  id: enrollmentId,
+                  tenantId,
+                  leadId: lead.id,
+                  sequenceId: sequence.id,
+                  workflowId: outcome.workflowId,
+                  runId: outcome.runId,
+                };
           }),
         ),
       );

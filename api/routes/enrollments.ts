@@ -4,7 +4,13 @@ import { z } from 'zod';
 import { haltEnrollments, lockConversation } from '../../common/conversation.js';
 import type { Db } from '../../common/db.js';
 import type { Enrollment } from '../../generated/prisma/client.js';
-import { pauseUpdate, resumeUpdate, skipToStepUpdate, statusQuery, type LeadFollowUpState } from '../../workflows/lead-follow-up.types.js';
+import {
+  pauseUpdate,
+  resumeUpdate,
+  skipToStepUpdate,
+  statusQuery,
+  type LeadFollowUpState,
+} from '../../workflows/lead-follow-up.types.js';
 import { tenantOf } from '../auth.js';
 import { capacityHoldOf, capacityHoldOfState, type CapacityHold } from '../capacity-hold.js';
 import { createEnrollmentStarter } from '../enrollment-starter.js';
@@ -22,7 +28,11 @@ export interface EnrollmentsDeps {
 const enrollSchema = z.strictObject({ leadId: z.uuid(), sequenceId: z.uuid() });
 const skipSchema = z.strictObject({ step: z.number().int().min(0) });
 const statuses = ['running', 'completed', 'replied', 'opted_out', 'booked', 'expired', 'cancelled', 'failed'] as const;
-const listSchema = z.strictObject({ leadId: z.uuid().optional(), status: z.enum(statuses).optional(), limit: z.coerce.number().int().min(1).max(200).default(50) });
+const listSchema = z.strictObject({
+  leadId: z.uuid().optional(),
+  status: z.enum(statuses).optional(),
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+});
 const idempotencyKeyPattern = /^[\w.:-]{1,200}$/;
 
 export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
@@ -44,7 +54,9 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     closedAt: enrollment.closedAt?.toISOString() ?? null,
   });
   const findEnrollment = async (req: Request) => {
-    const enrollment = await db.enrollment.findFirst({ where: { id: idParam(req.params.enrollmentId, 'Enrollment'), tenantId: tenantOf(req) } });
+    const enrollment = await db.enrollment.findFirst({
+      where: { id: idParam(req.params.enrollmentId, 'Enrollment'), tenantId: tenantOf(req) },
+    });
     if (!enrollment) throw notFound('Enrollment');
     return enrollment;
   };
@@ -53,7 +65,10 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
    * operator's reset to the new run; a closed one is the run it recorded.
    */
   const handleOf = (enrollment: Enrollment): WorkflowHandle =>
-    temporal.workflow.getHandle(enrollment.workflowId, enrollment.status === 'running' ? undefined : (enrollment.runId ?? undefined));
+    temporal.workflow.getHandle(
+      enrollment.workflowId,
+      enrollment.status === 'running' ? undefined : (enrollment.runId ?? undefined),
+    );
 
   router.post('/enrollments', async (req, res) => {
     const tenantId = tenantOf(req);
@@ -74,7 +89,11 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
       throw asTemporalUnavailable(error) ?? error;
     });
     if (outcome.kind === 'already_enrolled') {
-      throw new ApiError(409, 'conflict', 'The lead already has a running follow-up', { reason: 'already_enrolled', enrollmentId: outcome.enrollmentId, workflowId: outcome.workflowId });
+      throw new ApiError(409, 'conflict', 'The lead already has a running follow-up', {
+        reason: 'already_enrolled',
+        enrollmentId: outcome.enrollmentId,
+        workflowId: outcome.workflowId,
+      });
     }
     res.status(202).location(`/v1/enrollments/${outcome.enrollment.id}`).json(view(outcome.enrollment));
   });
@@ -95,9 +114,14 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     const handle = handleOf(enrollment);
     const live = await handle.query(statusQuery).then(
       (state): { live: LeadFollowUpState | null; liveError?: string } => ({ live: state }),
-      (error: unknown) => ({ live: null, liveError: asTemporalUnavailable(error) ? 'temporal_unavailable' : 'query_failed' }),
+      (error: unknown) => ({
+        live: null,
+        liveError: asTemporalUnavailable(error) ? 'temporal_unavailable' : 'query_failed',
+      }),
     );
-    const capacityHold = live.live?.hold ? capacityHoldOfState(live.live.hold) : await capacityHoldFor(enrollment, handle);
+    const capacityHold = live.live?.hold
+      ? capacityHoldOfState(live.live.hold)
+      : await capacityHoldFor(enrollment, handle);
     res.json({ ...view(enrollment), ...live, ...(capacityHold === undefined ? {} : { capacityHold }) });
   });
 
@@ -106,7 +130,10 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
    * a pending activity retried later, visible only in the workflow's description. Undefined when that cannot be read:
    * the row and the query answer anyway.
    */
-  async function capacityHoldFor(enrollment: Enrollment, handle: WorkflowHandle): Promise<CapacityHold | null | undefined> {
+  async function capacityHoldFor(
+    enrollment: Enrollment,
+    handle: WorkflowHandle,
+  ): Promise<CapacityHold | null | undefined> {
     if (enrollment.status !== 'running') return null;
     try {
       return capacityHoldOf((await handle.describe()).raw.pendingActivities);
@@ -121,8 +148,10 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     try {
       return { ...view(enrollment), live: await change(handleOf(enrollment)) };
     } catch (error) {
-      if (error instanceof WorkflowUpdateFailedError) throw new ApiError(409, 'conflict', error.cause?.message ?? error.message);
-      if (error instanceof WorkflowNotFoundError) throw new ApiError(409, 'conflict', `The enrollment is ${enrollment.status}, not running`);
+      if (error instanceof WorkflowUpdateFailedError)
+        throw new ApiError(409, 'conflict', error.cause?.message ?? error.message);
+      if (error instanceof WorkflowNotFoundError)
+        throw new ApiError(409, 'conflict', `The enrollment is ${enrollment.status}, not running`);
       throw asTemporalUnavailable(error) ?? error;
     }
   }
@@ -144,7 +173,8 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
    */
   router.post('/enrollments/:enrollmentId/cancel', async (req, res) => {
     const enrollment = await findEnrollment(req);
-    if (enrollment.status !== 'running') throw new ApiError(409, 'conflict', `The enrollment is ${enrollment.status}, not running`);
+    if (enrollment.status !== 'running')
+      throw new ApiError(409, 'conflict', `The enrollment is ${enrollment.status}, not running`);
     const { phone } = await db.lead.findUniqueOrThrow({ where: { id: enrollment.leadId } });
     await db.$transaction(async (tx) => {
       await lockConversation(tx, enrollment.tenantId, phone);
@@ -153,7 +183,8 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     try {
       await handleOf(enrollment).cancel();
     } catch (error) {
-      if (error instanceof WorkflowNotFoundError) throw new ApiError(409, 'conflict', 'The enrollment is no longer running');
+      if (error instanceof WorkflowNotFoundError)
+        throw new ApiError(409, 'conflict', 'The enrollment is no longer running');
       throw asTemporalUnavailable(error) ?? error;
     }
     res.status(202).json({ ...view(enrollment), cancelRequested: true });

@@ -9,19 +9,31 @@ import { tenantOf } from '../auth.js';
 import { ApiError, parseQuery } from '../errors.js';
 
 const feedQuerySchema = z.object({
-  after: z.string().regex(/^\d{1,18}$/, 'a sequence number').default('0'),
+  after: z
+    .string()
+    .regex(/^\d{1,18}$/, 'a sequence number')
+    .default('0'),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   type: z.string().optional(),
 });
 const typeSchema = z.enum(eventTypes);
 
-const eventView = (event: Event) => ({ id: event.id, sequence: Number(event.sequence), type: event.type, createdAt: event.createdAt.toISOString(), data: event.data });
+const eventView = (event: Event) => ({
+  id: event.id,
+  sequence: Number(event.sequence),
+  type: event.type,
+  createdAt: event.createdAt.toISOString(),
+  data: event.data,
+});
 
 /** An unknown type is a request that cannot be answered as meant (a typo would read as "no such events"): 422. */
 function typeFilter(type: string | undefined): string | undefined {
   if (type === undefined) return undefined;
   const parsed = typeSchema.safeParse(type);
-  if (!parsed.success) throw new ApiError(422, 'validation_failed', 'Unknown event type', { fields: { type: [`one of ${eventTypes.join(', ')}`] } });
+  if (!parsed.success)
+    throw new ApiError(422, 'validation_failed', 'Unknown event type', {
+      fields: { type: [`one of ${eventTypes.join(', ')}`] },
+    });
   return parsed.data;
 }
 

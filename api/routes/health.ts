@@ -9,7 +9,7 @@ async function check(probe: () => Promise<unknown>): Promise<Check> {
     await probe();
     return { ok: true };
   } catch (error) {
-    return { ok: false, error: error instanceof Error ? error.message.split('\n')[0] ?? error.name : String(error) };
+    return { ok: false, error: error instanceof Error ? (error.message.split('\n')[0] ?? error.name) : String(error) };
   }
 }
 
@@ -17,10 +17,14 @@ export function healthRouter({ db, temporal, smsMode }: { db: Db; temporal: Clie
   const router = Router();
   router.get('/health', async (_req, res) => {
     const [temporalCheck, database] = await Promise.all([
-      check(() => temporal.connection.withDeadline(Date.now() + 2000, () => temporal.workflowService.getSystemInfo({}))),
+      check(() =>
+        temporal.connection.withDeadline(Date.now() + 2000, () => temporal.workflowService.getSystemInfo({})),
+      ),
       check(() => db.$queryRaw`select 1`),
     ]);
-    const down = [temporalCheck.ok ? null : 'temporal', database.ok ? null : 'database'].filter((name) => name !== null);
+    const down = [temporalCheck.ok ? null : 'temporal', database.ok ? null : 'database'].filter(
+      (name) => name !== null,
+    );
     res.status(down.length ? 503 : 200).json({
       status: down.length ? 'unavailable' : 'ok',
       ...(down.length ? { down } : {}),

@@ -12,9 +12,21 @@ import { idParam } from '../params.js';
 
 const timeZone = z.string().refine(isKnownTimeZone, 'unknown IANA time zone');
 const name = z.string().trim().min(1).max(100);
-const createLeadSchema = z.strictObject({ phone: z.string().min(1).max(40), firstName: name.optional(), lastName: name.optional(), timeZone: timeZone.optional() });
-const updateLeadSchema = z.strictObject({ firstName: name.nullable().optional(), lastName: name.nullable().optional(), timeZone: timeZone.optional() });
-const listQuerySchema = z.object({ limit: z.coerce.number().int().min(1).max(200).default(50), before: z.iso.datetime().optional() });
+const createLeadSchema = z.strictObject({
+  phone: z.string().min(1).max(40),
+  firstName: name.optional(),
+  lastName: name.optional(),
+  timeZone: timeZone.optional(),
+});
+const updateLeadSchema = z.strictObject({
+  firstName: name.nullable().optional(),
+  lastName: name.nullable().optional(),
+  timeZone: timeZone.optional(),
+});
+const listQuerySchema = z.object({
+  limit: z.coerce.number().int().min(1).max(200).default(50),
+  before: z.iso.datetime().optional(),
+});
 
 const leadView = (lead: Lead) => ({
   id: lead.id,
@@ -47,7 +59,13 @@ export function leadsRouter(deps: ErasureDeps & { metrics: Pick<WebhookMetrics, 
     try {
       const lead = await db.$transaction(async (tx) => {
         const created = await tx.lead.create({
-          data: { tenantId, phone, firstName: body.firstName ?? null, lastName: body.lastName ?? null, timeZone: body.timeZone ?? tenant.defaultTimeZone },
+          data: {
+            tenantId,
+            phone,
+            firstName: body.firstName ?? null,
+            lastName: body.lastName ?? null,
+            timeZone: body.timeZone ?? tenant.defaultTimeZone,
+          },
         });
         await recordEvent(tx, leadCreatedEvent(created));
         return created;
@@ -56,12 +74,16 @@ export function leadsRouter(deps: ErasureDeps & { metrics: Pick<WebhookMetrics, 
     } catch (error) {
       // Two requests for the same new phone raced; the loser answers with the winner's lead.
       if (!(error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002')) throw error;
-      res.status(200).json(leadView(await db.lead.findUniqueOrThrow({ where: { tenantId_phone: { tenantId, phone } } })));
+      res
+        .status(200)
+        .json(leadView(await db.lead.findUniqueOrThrow({ where: { tenantId_phone: { tenantId, phone } } })));
     }
   });
 
   router.get('/leads/:leadId', async (req, res) => {
-    const lead = await db.lead.findFirst({ where: { id: idParam(req.params.leadId, 'Lead'), tenantId: tenantOf(req) } });
+    const lead = await db.lead.findFirst({
+      where: { id: idParam(req.params.leadId, 'Lead'), tenantId: tenantOf(req) },
+    });
     if (!lead) throw notFound('Lead');
     res.json(leadView(lead));
   });
@@ -72,14 +94,19 @@ export function leadsRouter(deps: ErasureDeps & { metrics: Pick<WebhookMetrics, 
     const body = parseBody(updateLeadSchema, req.body);
     // Erased is checked in the update itself, so an erasure that commits first is never undone.
     const { count } = await db.lead.updateMany({ where: { id, tenantId, status: { not: 'erased' } }, data: body });
-    if (count === 0) throw (await db.lead.findFirst({ where: { id, tenantId }, select: { id: true } })) ? leadErased() : notFound('Lead');
+    if (count === 0)
+      throw (await db.lead.findFirst({ where: { id, tenantId }, select: { id: true } }))
+        ? leadErased()
+        : notFound('Lead');
     res.json(leadView(await db.lead.findUniqueOrThrow({ where: { id } })));
   });
 
   /** Erasure on request (api/lead-erasure.ts); erasing it again is a 404, as its data is gone. */
   router.delete('/leads/:leadId', async (req, res) => {
     const tenantId = tenantOf(req);
-    const lead = await db.lead.findFirst({ where: { id: idParam(req.params.leadId, 'Lead'), tenantId, status: { not: 'erased' } } });
+    const lead = await db.lead.findFirst({
+      where: { id: idParam(req.params.leadId, 'Lead'), tenantId, status: { not: 'erased' } },
+    });
     if (!lead || !(await eraseLead(deps, lead, req.log))) throw notFound('Lead');
     metrics.optOutRecorded('erasure');
     res.status(200).json({ id: lead.id, status: 'erased' });
@@ -92,7 +119,10 @@ export function leadsRouter(deps: ErasureDeps & { metrics: Pick<WebhookMetrics, 
       orderBy: { createdAt: 'desc' },
       take: query.limit,
     });
-    res.json({ items: leads.map(leadView), next: leads.length === query.limit ? leads.at(-1)?.createdAt.toISOString() : null });
+    res.json({
+      items: leads.map(leadView),
+      next: leads.length === query.limit ? leads.at(-1)?.createdAt.toISOString() : null,
+    });
   });
 
   return router;

@@ -19,16 +19,32 @@ export function operatorSendersRouter({ db, defaultSender }: { db: Db; defaultSe
   router.put('/senders/:value', async (req, res) => {
     const { value } = req.params;
     const { tenantId, reassign = false } = parseBody(assignSchema, req.body);
-    const result = await assignSender(db, { value, tenantId, reassign, actor: 'operator', sharedSenders: [defaultSender] });
+    const result = await assignSender(db, {
+      value,
+      tenantId,
+      reassign,
+      actor: 'operator',
+      sharedSenders: [defaultSender],
+    });
     switch (result.kind) {
       case 'invalid':
-        throw new ApiError(422, 'validation_failed', 'The sender is invalid', { fields: { value: ['must be an E.164 number or a Messaging Service SID (MG and 32 hex digits)'] } });
+        throw new ApiError(422, 'validation_failed', 'The sender is invalid', {
+          fields: { value: ['must be an E.164 number or a Messaging Service SID (MG and 32 hex digits)'] },
+        });
       case 'shared':
-        throw new ApiError(409, 'shared_sender', 'This is the deployment’s default sender: every tenant without a sender of its own shares it', { value });
+        throw new ApiError(
+          409,
+          'shared_sender',
+          'This is the deployment’s default sender: every tenant without a sender of its own shares it',
+          { value },
+        );
       case 'unknown_tenant':
         throw notFound('Tenant');
       case 'taken':
-        throw new ApiError(409, 'sender_taken', 'Another tenant owns this sender; send "reassign": true to move it', { value, tenantId: result.ownerTenantId });
+        throw new ApiError(409, 'sender_taken', 'Another tenant owns this sender; send "reassign": true to move it', {
+          value,
+          tenantId: result.ownerTenantId,
+        });
       default:
         res.json({ ...result.sender, previousTenantId: result.previousTenantId, changed: result.kind === 'assigned' });
     }

@@ -11,19 +11,45 @@ import { tenantOf } from '../auth.js';
 import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
 import type { SignalRelay } from '../signal-relay.js';
 
-const addSchema = z.strictObject({ phone: z.string().min(1).max(40), source: z.string().trim().min(1).max(100).default('api'), note: z.string().trim().max(500).optional() });
-const removeSchema = z.strictObject({ consentSource: z.string().trim().min(1).max(100), note: z.string().trim().max(500).optional() });
-const listSchema = z.strictObject({ limit: z.coerce.number().int().min(1).max(500).default(100), before: z.iso.datetime().optional() });
+const addSchema = z.strictObject({
+  phone: z.string().min(1).max(40),
+  source: z.string().trim().min(1).max(100).default('api'),
+  note: z.string().trim().max(500).optional(),
+});
+const removeSchema = z.strictObject({
+  consentSource: z.string().trim().min(1).max(100),
+  note: z.string().trim().max(500).optional(),
+});
+const listSchema = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  before: z.iso.datetime().optional(),
+});
 
-const optOutView = (optOut: OptOut) => ({ phone: optOut.phone, source: optOut.source, messageSid: optOut.messageSid, createdAt: optOut.createdAt.toISOString() });
+const optOutView = (optOut: OptOut) => ({
+  phone: optOut.phone,
+  source: optOut.source,
+  messageSid: optOut.messageSid,
+  createdAt: optOut.createdAt.toISOString(),
+});
 
-export function optOutsRouter({ db, signalRelay, metrics }: { db: Db; signalRelay: SignalRelay; metrics: Pick<WebhookMetrics, 'optOutRecorded'> }): Router {
+export function optOutsRouter({
+  db,
+  signalRelay,
+  metrics,
+}: {
+  db: Db;
+  signalRelay: SignalRelay;
+  metrics: Pick<WebhookMetrics, 'optOutRecorded'>;
+}): Router {
   const router = Router();
 
   async function phoneParam(req: Request, value: unknown): Promise<string> {
     const tenant = await db.tenant.findUniqueOrThrow({ where: { id: tenantOf(req) } });
     const phone = typeof value === 'string' ? normalisePhone(value, tenant.defaultRegion) : null;
-    if (!phone) throw new ApiError(422, 'validation_failed', 'The request body is invalid', { fields: { phone: [`not a possible phone number for region ${tenant.defaultRegion}`] } });
+    if (!phone)
+      throw new ApiError(422, 'validation_failed', 'The request body is invalid', {
+        fields: { phone: [`not a possible phone number for region ${tenant.defaultRegion}`] },
+      });
     return phone;
   }
 
@@ -34,7 +60,10 @@ export function optOutsRouter({ db, signalRelay, metrics }: { db: Db; signalRela
       orderBy: { createdAt: 'desc' },
       take: query.limit,
     });
-    res.json({ items: optOuts.map(optOutView), next: optOuts.length === query.limit ? optOuts.at(-1)?.createdAt.toISOString() : null });
+    res.json({
+      items: optOuts.map(optOutView),
+      next: optOuts.length === query.limit ? optOuts.at(-1)?.createdAt.toISOString() : null,
+    });
   });
 
   /**
@@ -49,7 +78,10 @@ export function optOutsRouter({ db, signalRelay, metrics }: { db: Db; signalRela
       await lockConversation(tx, tenantId, phone);
       const existed = Boolean(await findOptOut(tx, tenantId, phone));
       await recordOptOut(tx, { tenantId, phone, source: body.source, note: body.note ?? null });
-      const signalIds = await queueSignalsForPhone(tx, tenantId, phone, { signal: signalNames.optOut, payload: { source: body.source } });
+      const signalIds = await queueSignalsForPhone(tx, tenantId, phone, {
+        signal: signalNames.optOut,
+        payload: { source: body.source },
+      });
       return { existed, optOut: (await findOptOut(tx, tenantId, phone)) as OptOut, signalIds };
     });
     await signalRelay.deliver(signalIds);
@@ -76,8 +108,20 @@ export function optOutsRouter({ db, signalRelay, metrics }: { db: Db; signalRela
   router.get('/opt-outs/:phone/consent', async (req, res) => {
     const tenantId = tenantOf(req);
     const phone = await phoneParam(req, req.params.phone);
-    const events = await db.consentEvent.findMany({ where: { tenantId, phoneHash: phoneHash(phone) }, orderBy: { createdAt: 'asc' } });
-    res.json({ phone, items: events.map((event) => ({ kind: event.kind, source: event.source, messageSid: event.messageSid, note: event.note, createdAt: event.createdAt.toISOString() })) });
+    const events = await db.consentEvent.findMany({
+      where: { tenantId, phoneHash: phoneHash(phone) },
+      orderBy: { createdAt: 'asc' },
+    });
+    res.json({
+      phone,
+      items: events.map((event) => ({
+        kind: event.kind,
+        source: event.source,
+        messageSid: event.messageSid,
+        note: event.note,
+        createdAt: event.createdAt.toISOString(),
+      })),
+    });
   });
 
   return router;

@@ -44,7 +44,9 @@ async function pausesView(db: Db) {
   const pauses = await db.sendingPause.findMany({ orderBy: { pausedAt: 'asc' } });
   return {
     global: pauseView(pauses.find((pause) => pause.scope === globalScope)),
-    tenants: pauses.filter((pause) => pause.scope !== globalScope).map((pause) => ({ tenantId: pause.scope, ...pauseView(pause) })),
+    tenants: pauses
+      .filter((pause) => pause.scope !== globalScope)
+      .map((pause) => ({ tenantId: pause.scope, ...pauseView(pause) })),
   };
 }
 
@@ -55,7 +57,8 @@ async function pausesView(db: Db) {
 export function operatorSendingRouter({ db }: { db: Db }): Router {
   const router = Router();
   const scopeOf = async (tenantId: string | undefined) => {
-    if (tenantId && !(await db.tenant.findUnique({ where: { id: tenantId }, select: { id: true } }))) throw notFound('Tenant');
+    if (tenantId && !(await db.tenant.findUnique({ where: { id: tenantId }, select: { id: true } })))
+      throw notFound('Tenant');
     return tenantId ?? globalScope;
   };
   router.get('/sending', async (_req, res) => {

@@ -9,7 +9,11 @@ import { notFound, parseBody } from '../errors.js';
 import { idParam } from '../params.js';
 
 const stepSchema = z.strictObject({
-  delaySeconds: z.number().int().min(0).max(30 * 24 * 3600),
+  delaySeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(30 * 24 * 3600),
   template: z
     .string()
     .trim()
@@ -18,11 +22,17 @@ const stepSchema = z.strictObject({
     .superRefine((template, ctx) => {
       const unknown = unknownPlaceholders(template);
       if (unknown.length) {
-        ctx.addIssue({ code: 'custom', message: `unknown placeholder ${unknown.map((n) => `{{${n}}}`).join(', ')}; known: ${templatePlaceholders.join(', ')}` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `unknown placeholder ${unknown.map((n) => `{{${n}}}`).join(', ')}; known: ${templatePlaceholders.join(', ')}`,
+        });
       }
     }),
 });
-const createSequenceSchema = z.strictObject({ name: z.string().trim().min(1).max(100), steps: z.array(stepSchema).min(1).max(50) });
+const createSequenceSchema = z.strictObject({
+  name: z.string().trim().min(1).max(100),
+  steps: z.array(stepSchema).min(1).max(50),
+});
 
 const sequenceView = (sequence: SequenceDefinition) => ({
   id: sequence.id,
@@ -44,14 +54,21 @@ export function sequencesRouter({ db }: { db: Db }): Router {
       // concurrent saves get consecutive versions in one pass, where retrying on the unique (tenant, name, version)
       // violation would need as many rounds as there are writers.
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`sequence-name:${tenantId}:${body.name}`}, 0))`;
-      const latest = await tx.sequenceDefinition.findFirst({ where: { tenantId, name: body.name }, orderBy: { version: 'desc' } });
-      return tx.sequenceDefinition.create({ data: { tenantId, name: body.name, version: (latest?.version ?? 0) + 1, steps: body.steps } });
+      const latest = await tx.sequenceDefinition.findFirst({
+        where: { tenantId, name: body.name },
+        orderBy: { version: 'desc' },
+      });
+      return tx.sequenceDefinition.create({
+        data: { tenantId, name: body.name, version: (latest?.version ?? 0) + 1, steps: body.steps },
+      });
     });
     res.status(201).location(`/v1/sequences/${sequence.id}`).json(sequenceView(sequence));
   });
 
   router.get('/sequences/:sequenceId', async (req, res) => {
-    const sequence = await db.sequenceDefinition.findFirst({ where: { id: idParam(req.params.sequenceId, 'Sequence'), tenantId: tenantOf(req) } });
+    const sequence = await db.sequenceDefinition.findFirst({
+      where: { id: idParam(req.params.sequenceId, 'Sequence'), tenantId: tenantOf(req) },
+    });
     if (!sequence) throw notFound('Sequence');
     res.json(sequenceView(sequence));
   });

@@ -17,7 +17,10 @@ const appointmentTemplate = z
   .min(1)
   .max(1600)
   .refine((template) => unknownAppointmentPlaceholders(template).length === 0, {
-    error: (issue) => `unknown placeholder ${unknownAppointmentPlaceholders(String(issue.input)).map((name) => `{{${name}}}`).join(', ')}; known: ${appointmentTemplatePlaceholders.join(', ')}`,
+    error: (issue) =>
+      `unknown placeholder ${unknownAppointmentPlaceholders(String(issue.input))
+        .map((name) => `{{${name}}}`)
+        .join(', ')}; known: ${appointmentTemplatePlaceholders.join(', ')}`,
   });
 /** Compared as replies are (case, spaces, punctuation ignored); an opt-out word would be an opt-out, not a reply. */
 const appointmentWord = z
@@ -27,7 +30,8 @@ const appointmentWord = z
   .max(20)
   .refine((word) => replyWordKey(word).length > 0, 'must have a letter, digit or emoji')
   .refine((word) => !isOptOutWord(word), {
-    error: (issue) => `${String(issue.input)} is an opt-out keyword (carriers and Twilio unsubscribe whoever sends it): it cannot be an appointment word`,
+    error: (issue) =>
+      `${String(issue.input)} is an opt-out keyword (carriers and Twilio unsubscribe whoever sends it): it cannot be an appointment word`,
   });
 const appointmentWords = z.array(appointmentWord).min(1, 'give at least one word').max(10, 'at most 10 words');
 /** NUMERIC(14, 4): up to 10 digits before the point and 4 after; taken as a number, or as the string GET answers. */
@@ -41,12 +45,20 @@ const isSafeAlertUrl = (url: string) => {
   // zod runs this check even after the URL check failed; that one has said what is wrong.
   if (!URL.canParse(url)) return true;
   const { protocol, hostname } = new URL(url);
-  return protocol === 'https:' || hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+  return (
+    protocol === 'https:' || hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname)
+  );
 };
-const alertWebhookUrl = z.url({ protocol: /^https?$/, error: 'must be an https URL' }).max(2000).refine(isSafeAlertUrl, 'must be https (http only to localhost)');
+const alertWebhookUrl = z
+  .url({ protocol: /^https?$/, error: 'must be an https URL' })
+  .max(2000)
+  .refine(isSafeAlertUrl, 'must be https (http only to localhost)');
 const settingsSchema = z.strictObject({
   businessName: z.string().trim().min(1).max(100).optional(),
-  defaultRegion: z.string().refine((region) => isSupportedCountry(region), 'unknown ISO 3166 region code').optional(),
+  defaultRegion: z
+    .string()
+    .refine((region) => isSupportedCountry(region), 'unknown ISO 3166 region code')
+    .optional(),
   defaultTimeZone: z.string().refine(isKnownTimeZone, 'unknown IANA time zone').optional(),
   bookingUrl: z.url().nullable().optional(),
   windowStart: hhmm.optional(),
@@ -101,28 +113,52 @@ const settingsView = (tenant: Tenant & { senders: TenantSender[] }) => ({
 
 /** Inbound messages find their tenant by its senders, so a tenant key claiming one could take another's STOPs. */
 const sendersOperatorOnly = () =>
-  new ApiError(403, 'senders_operator_only', 'Senders are assigned by the operator (PUT /v1/operator/senders/:value); GET /v1/settings lists yours', {
-  fields: { senders: ['set by the operator only'] },
-});
+  new ApiError(
+    403,
+    'senders_operator_only',
+    'Senders are assigned by the operator (PUT /v1/operator/senders/:value); GET /v1/settings lists yours',
+    {
+      fields: { senders: ['set by the operator only'] },
+    },
+  );
 
 /** The tenant's settings; new enrollments take them, running ones keep what they started with. */
 export function settingsRouter({ db }: { db: Db }): Router {
   const router = Router();
   router.get('/settings', async (req, res) => {
-    res.json(settingsView(await db.tenant.findUniqueOrThrow({ where: { id: tenantOf(req) }, include: { senders: true } })));
+    res.json(
+      settingsView(await db.tenant.findUniqueOrThrow({ where: { id: tenantOf(req) }, include: { senders: true } })),
+    );
   });
   router.patch('/settings', async (req, res) => {
     const tenantId = tenantOf(req);
-    if (typeof req.body === 'object' && req.body !== null && Object.hasOwn(req.body, 'senders')) throw sendersOperatorOnly();
+    if (typeof req.body === 'object' && req.body !== null && Object.hasOwn(req.body, 'senders'))
+      throw sendersOperatorOnly();
     const body = parseBody(settingsSchema, req.body);
     const current = await db.tenant.findUniqueOrThrow({ where: { id: tenantId } });
     const window = { start: body.windowStart ?? current.windowStart, end: body.windowEnd ?? current.windowEnd };
-    if (!isValidWindow(window)) throw new ApiError(422, 'validation_failed', 'The sending window must start before it ends', { fields: { windowEnd: ['must be after windowStart'] } });
+    if (!isValidWindow(window))
+      throw new ApiError(422, 'validation_failed', 'The sending window must start before it ends', {
+        fields: { windowEnd: ['must be after windowStart'] },
+      });
     const confirmWords = body.appointmentConfirmWords ?? current.appointmentConfirmWords;
-    const shared = (body.appointmentRescheduleWords ?? current.appointmentRescheduleWords).filter((word) => confirmWords.some((other) => replyWordKey(other) === replyWordKey(word)));
+    const shared = (body.appointmentRescheduleWords ?? current.appointmentRescheduleWords).filter((word) =>
+      confirmWords.some((other) => replyWordKey(other) === replyWordKey(word)),
+    );
     if (shared.length) {
       const field = body.appointmentRescheduleWords ? 'appointmentRescheduleWords' : 'appointmentConfirmWords';
-      throw new ApiError(422, 'validation_failed', 'A word cannot both confirm an appointment and ask to reschedule it', { fields: { [field]: [`also a ${field === 'appointmentRescheduleWords' ? 'confirm' : 'reschedule'} word: ${shared.join(', ')}`] } });
+      throw new ApiError(
+        422,
+        'validation_failed',
+        'A word cannot both confirm an appointment and ask to reschedule it',
+        {
+          fields: {
+            [field]: [
+              `also a ${field === 'appointmentRescheduleWords' ? 'confirm' : 'reschedule'} word: ${shared.join(', ')}`,
+            ],
+          },
+        },
+      );
     }
     const tenant = await db.tenant.update({ where: { id: tenantId }, data: body, include: { senders: true } });
     res.json(settingsView(tenant));

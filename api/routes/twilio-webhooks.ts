@@ -29,11 +29,18 @@ const inboundSchema = z.object({
   // Only with Advanced Opt-Out: STOP, START or HELP for the tenant's own keywords.
   OptOutType: z.string().optional(),
 });
-const statusSchema = z.object({ MessageSid: sid, MessageStatus: z.enum(callbackStatuses), ErrorCode: z.coerce.number().int().optional() });
+const statusSchema = z.object({
+  MessageSid: sid,
+  MessageStatus: z.enum(callbackStatuses),
+  ErrorCode: z.coerce.number().int().optional(),
+});
 
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   const parsed = schema.safeParse(body);
-  if (!parsed.success) throw new ApiError(400, 'bad_request', 'Not a Twilio webhook this endpoint understands', { fields: fieldErrors(parsed.error) });
+  if (!parsed.success)
+    throw new ApiError(400, 'bad_request', 'Not a Twilio webhook this endpoint understands', {
+      fields: fieldErrors(parsed.error),
+    });
   return parsed.data;
 }
 
@@ -41,7 +48,13 @@ function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
  * Twilio's webhooks. Work is committed to PostgreSQL before the answer; signals to Temporal get a bounded wait and
  * are otherwise left to the relay, so the answer stays far inside Twilio's 15-second timeout even with Temporal down.
  */
-export function twilioWebhooksRouter({ db, signalRelay, defaultSender, metrics = noMetrics, ...signature }: TwilioWebhookDeps): Router {
+export function twilioWebhooksRouter({
+  db,
+  signalRelay,
+  defaultSender,
+  metrics = noMetrics,
+  ...signature
+}: TwilioWebhookDeps): Router {
   const router = Router();
   const verify = (kind: 'inbound' | 'status') => [
     express.urlencoded({ extended: false, limit: '64kb' }),
@@ -54,10 +67,13 @@ export function twilioWebhooksRouter({ db, signalRelay, defaultSender, metrics =
   };
 
   router.post(inboundWebhookPath, ...verify('inbound'), async (req, res) => {
-    const result = await processInbound(db, req.log, parse(inboundSchema, req.body), { sharedSenders: [defaultSender] });
+    const result = await processInbound(db, req.log, parse(inboundSchema, req.body), {
+      sharedSenders: [defaultSender],
+    });
     metrics.webhook('inbound', result.kind);
     // A STOP to a shared number opts out every tenant that texted from it: one opt-out each.
-    if (result.kind === 'processed' && result.intent === 'opt_out') result.tenantIds.forEach(() => metrics.optOutRecorded('inbound_keyword'));
+    if (result.kind === 'processed' && result.intent === 'opt_out')
+      result.tenantIds.forEach(() => metrics.optOutRecorded('inbound_keyword'));
     if (result.kind !== 'processed') {
       req.log.info({ outcome: result.kind }, 'inbound webhook: nothing to do');
       return twiml(res, null);

@@ -17,9 +17,20 @@ const fields = {
   events: z.array(z.enum(eventTypes)).max(eventTypes.length),
   description: z.string().max(500).nullable(),
 };
-const createSchema = z.strictObject({ url: fields.url, events: fields.events.default([]), description: fields.description.optional() });
-const updateSchema = z.strictObject({ url: fields.url.optional(), events: fields.events.optional(), description: fields.description.optional() });
-const deliveriesQuery = z.object({ status: z.enum(['pending', 'delivered', 'failed']).optional(), limit: z.coerce.number().int().min(1).max(100).default(20) });
+const createSchema = z.strictObject({
+  url: fields.url,
+  events: fields.events.default([]),
+  description: fields.description.optional(),
+});
+const updateSchema = z.strictObject({
+  url: fields.url.optional(),
+  events: fields.events.optional(),
+  description: fields.description.optional(),
+});
+const deliveriesQuery = z.object({
+  status: z.enum(['pending', 'delivered', 'failed']).optional(),
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+});
 
 function endpointView(endpoint: WebhookEndpoint) {
   const { id, url, events, description, status, failingSince, createdAt, updatedAt } = endpoint;
@@ -40,11 +51,22 @@ function deliveryView(delivery: WebhookDelivery & { attemptLog: WebhookAttempt[]
     lastError: delivery.lastError,
     createdAt: delivery.createdAt,
     payload: delivery.payload,
-    attempts: delivery.attemptLog.map(({ at, statusCode, durationMs, error }) => ({ at, statusCode, durationMs, error })),
+    attempts: delivery.attemptLog.map(({ at, statusCode, durationMs, error }) => ({
+      at,
+      statusCode,
+      durationMs,
+      error,
+    })),
   };
 }
 
-export function webhookEndpointsRouter({ db, allowPrivateWebhookUrls = false }: { db: Db; allowPrivateWebhookUrls?: boolean | undefined }): Router {
+export function webhookEndpointsRouter({
+  db,
+  allowPrivateWebhookUrls = false,
+}: {
+  db: Db;
+  allowPrivateWebhookUrls?: boolean | undefined;
+}): Router {
   const router = Router();
 
   /** The URL as given, once it passed the SSRF checks (the relay checks again at every delivery). */
@@ -53,13 +75,18 @@ export function webhookEndpointsRouter({ db, allowPrivateWebhookUrls = false }: 
       await checkTarget(url, { allowPrivate: allowPrivateWebhookUrls });
       return url;
     } catch (error) {
-      if (error instanceof UnsafeUrlError) throw new ApiError(422, 'unsafe_url', `The URL cannot be a webhook endpoint: ${error.reason}`, { fields: { url: [error.reason] } });
+      if (error instanceof UnsafeUrlError)
+        throw new ApiError(422, 'unsafe_url', `The URL cannot be a webhook endpoint: ${error.reason}`, {
+          fields: { url: [error.reason] },
+        });
       throw error;
     }
   }
 
   async function endpointOf(req: { tenantId?: string; params: { id?: string } }): Promise<WebhookEndpoint> {
-    const endpoint = await db.webhookEndpoint.findFirst({ where: { id: idParam(req.params.id, 'Webhook endpoint'), tenantId: tenantOf(req), deletedAt: null } });
+    const endpoint = await db.webhookEndpoint.findFirst({
+      where: { id: idParam(req.params.id, 'Webhook endpoint'), tenantId: tenantOf(req), deletedAt: null },
+    });
     if (!endpoint) throw notFound('Webhook endpoint');
     return endpoint;
   }
@@ -72,14 +99,24 @@ export function webhookEndpointsRouter({ db, allowPrivateWebhookUrls = false }: 
       // Events from now on: a new endpoint starts past the tenant's last event, not at the beginning of its history.
       const counter = await tx.eventCounter.findUnique({ where: { tenantId } });
       return tx.webhookEndpoint.create({
-        data: { tenantId, url, events: body.events, description: body.description ?? null, secret: newWebhookSecret(), cursor: counter?.lastSequence ?? 0n },
+        data: {
+          tenantId,
+          url,
+          events: body.events,
+          description: body.description ?? null,
+          secret: newWebhookSecret(),
+          cursor: counter?.lastSequence ?? 0n,
+        },
       });
     });
     res.status(201).json({ ...endpointView(endpoint), secret: endpoint.secret });
   });
 
   router.get('/webhook-endpoints', async (req, res) => {
-    const endpoints = await db.webhookEndpoint.findMany({ where: { tenantId: tenantOf(req), deletedAt: null }, orderBy: { createdAt: 'asc' } });
+    const endpoints = await db.webhookEndpoint.findMany({
+      where: { tenantId: tenantOf(req), deletedAt: null },
+      orderBy: { createdAt: 'asc' },
+    });
     res.json({ endpoints: endpoints.map(endpointView) });
   });
 
@@ -91,7 +128,10 @@ export function webhookEndpointsRouter({ db, allowPrivateWebhookUrls = false }: 
     const body = parseBody(updateSchema, req.body);
     const endpoint = await endpointOf(req);
     const url = body.url === undefined ? undefined : await safeUrl(body.url);
-    const updated = await db.webhookEndpoint.update({ where: { id: endpoint.id }, data: { url, events: body.events, description: body.description } });
+    const updated = await db.webhookEndpoint.update({
+      where: { id: endpoint.id },
+      data: { url, events: body.events, description: body.description },
+    });
     res.json(endpointView(updated));
   });
 
@@ -115,7 +155,12 @@ export function webhookEndpointsRouter({ db, allowPrivateWebhookUrls = false }: 
     const endpoint = await endpointOf(req);
     const messageId = `msg_ping_${randomUUID()}`;
     const delivery = await db.webhookDelivery.create({
-      data: { tenantId: endpoint.tenantId, endpointId: endpoint.id, messageId, payload: { type: 'ping', timestamp: new Date().toISOString(), data: { endpointId: endpoint.id } } },
+      data: {
+        tenantId: endpoint.tenantId,
+        endpointId: endpoint.id,
+        messageId,
+        payload: { type: 'ping', timestamp: new Date().toISOString(), data: { endpointId: endpoint.id } },
+      },
       include: { attemptLog: true },
     });
     res.status(202).json(deliveryView(delivery));
@@ -136,10 +181,17 @@ export function webhookEndpointsRouter({ db, allowPrivateWebhookUrls = false }: 
   router.post('/webhook-endpoints/:id/deliveries/:deliveryId/retry', async (req, res) => {
     const endpoint = await endpointOf(req);
     const deliveryId = idParam(req.params.deliveryId, 'Delivery');
-    const delivery = await db.webhookDelivery.findFirst({ where: { id: deliveryId, endpointId: endpoint.id, tenantId: endpoint.tenantId } });
+    const delivery = await db.webhookDelivery.findFirst({
+      where: { id: deliveryId, endpointId: endpoint.id, tenantId: endpoint.tenantId },
+    });
     if (!delivery) throw notFound('Delivery');
-    if (delivery.status === 'delivered') throw new ApiError(409, 'conflict', 'The delivery was delivered already', { deliveredAt: delivery.deliveredAt });
-    const retried = await db.webhookDelivery.update({ where: { id: delivery.id }, data: { status: 'pending', nextAttemptAt: new Date() }, include: { attemptLog: { orderBy: { at: 'asc' } } } });
+    if (delivery.status === 'delivered')
+      throw new ApiError(409, 'conflict', 'The delivery was delivered already', { deliveredAt: delivery.deliveredAt });
+    const retried = await db.webhookDelivery.update({
+      where: { id: delivery.id },
+      data: { status: 'pending', nextAttemptAt: new Date() },
+      include: { attemptLog: { orderBy: { at: 'asc' } } },
+    });
     res.json(deliveryView(retried));
   });
 

@@ -34,11 +34,20 @@ export interface AppointmentReplyOutcome {
  * opted-out lead's words answer nothing, so their YES is the opt-in it has always been, while a subscribed lead's YES
  * confirms. Call it before the message's consent change, under the conversation's lock; it writes nothing.
  */
-export async function findAppointmentReply(tx: Tx, { tenant, phone, body, intent }: AppointmentReplyQuery): Promise<AppointmentReply | null> {
+export async function findAppointmentReply(
+  tx: Tx,
+  { tenant, phone, body, intent }: AppointmentReplyQuery,
+): Promise<AppointmentReply | null> {
   if (intent === 'opt_out' || intent === 'help') return null;
-  const kind = matchAppointmentReply(body, { confirmWords: tenant.appointmentConfirmWords, rescheduleWords: tenant.appointmentRescheduleWords });
+  const kind = matchAppointmentReply(body, {
+    confirmWords: tenant.appointmentConfirmWords,
+    rescheduleWords: tenant.appointmentRescheduleWords,
+  });
   if (!kind) return null;
-  const lead = await tx.lead.findUnique({ where: { tenantId_phone: { tenantId: tenant.id, phone } }, select: { id: true, firstName: true, lastName: true, timeZone: true } });
+  const lead = await tx.lead.findUnique({
+    where: { tenantId_phone: { tenantId: tenant.id, phone } },
+    select: { id: true, firstName: true, lastName: true, timeZone: true },
+  });
   if (!lead) return null;
   const appointment = await tx.appointment.findFirst({
     where: { tenantId: tenant.id, leadId: lead.id, status: 'scheduled', startsAt: { gt: new Date() } },
@@ -49,25 +58,47 @@ export async function findAppointmentReply(tx: Tx, { tenant, phone, body, intent
 }
 
 /** Records the answer on the appointment, as an event and as a signal for its workflow, in the message's transaction. */
-export async function recordAppointmentReply(tx: Tx, tenant: Tenant, { kind, appointment, lead }: AppointmentReply): Promise<AppointmentReplyOutcome> {
+export async function recordAppointmentReply(
+  tx: Tx,
+  tenant: Tenant,
+  { kind, appointment, lead }: AppointmentReply,
+): Promise<AppointmentReplyOutcome> {
   const now = new Date();
-  const signal = () => queueAppointmentReplySignal(tx, tenant.id, appointment.workflowId, { kind, at: now.toISOString(), skipReminders: tenant.skipRemindersAfterConfirm });
-  const eventOf = (data: Prisma.InputJsonObject) => ({ tenantId: tenant.id, leadId: lead.id, data: { appointmentId: appointment.id, leadId: lead.id, ...data } });
+  const signal = () =>
+    queueAppointmentReplySignal(tx, tenant.id, appointment.workflowId, {
+      kind,
+      at: now.toISOString(),
+      skipReminders: tenant.skipRemindersAfterConfirm,
+    });
+  const eventOf = (data: Prisma.InputJsonObject) => ({
+    tenantId: tenant.id,
+    leadId: lead.id,
+    data: { appointmentId: appointment.id, leadId: lead.id, ...data },
+  });
 
   if (kind === 'confirmed') {
     // Once: a second "C" changes nothing and tells nobody.
-    const { count } = await tx.appointment.updateMany({ where: { id: appointment.id, confirmedAt: null }, data: { confirmedAt: now } });
+    const { count } = await tx.appointment.updateMany({
+      where: { id: appointment.id, confirmedAt: null },
+      data: { confirmedAt: now },
+    });
     if (count === 0) return { appointmentAnswer: null, signalIds: [] };
     await recordEvent(tx, { type: 'appointment.confirmed', ...eventOf({ confirmedAt: now.toISOString() }) });
     return { appointmentAnswer: null, signalIds: [await signal()] };
   }
   await tx.appointment.update({ where: { id: appointment.id }, data: { rescheduleRequestedAt: now } });
-  await recordEvent(tx, { type: 'appointment.reschedule_requested', ...eventOf({ requestedAt: now.toISOString(), startsAt: appointment.startsAt.toISOString() }) });
+  await recordEvent(tx, {
+    type: 'appointment.reschedule_requested',
+    ...eventOf({ requestedAt: now.toISOString(), startsAt: appointment.startsAt.toISOString() }),
+  });
   return { appointmentAnswer: rescheduleAnswer(tenant, { appointment, lead }), signalIds: [await signal()] };
 }
 
 /** The tenant's answer, filled in; none when a value it needs is missing (no booking link set): never half-filled. */
-function rescheduleAnswer(tenant: Tenant, { appointment, lead }: Pick<AppointmentReply, 'appointment' | 'lead'>): string | null {
+function rescheduleAnswer(
+  tenant: Tenant,
+  { appointment, lead }: Pick<AppointmentReply, 'appointment' | 'lead'>,
+): string | null {
   const values: Record<AppointmentTemplatePlaceholder, string | null> = {
     firstName: lead.firstName,
     lastName: lead.lastName,

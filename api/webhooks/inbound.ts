@@ -47,14 +47,39 @@ interface TenantOutcome {
 type InboundAction = 'opted_out' | 'opted_in' | 'replied' | 'help' | 'nothing';
 
 /** The message, the consent change, the signals and its event for one tenant; the caller holds the conversation's lock. */
-async function recordFor(tx: Prisma.TransactionClient, tenant: Tenant, params: InboundParams, intent: InboundIntent, twilioSid: string | null): Promise<TenantOutcome> {
+async function recordFor(
+  tx: Prisma.TransactionClient,
+  tenant: Tenant,
+  params: InboundParams,
+  intent: InboundIntent,
+  twilioSid: string | null,
+): Promise<TenantOutcome> {
   const phone = params.From;
-  const leadId = (await tx.lead.findUnique({ where: { tenantId_phone: { tenantId: tenant.id, phone } }, select: { id: true } }))?.id ?? null;
+  const leadId =
+    (await tx.lead.findUnique({ where: { tenantId_phone: { tenantId: tenant.id, phone } }, select: { id: true } }))
+      ?.id ?? null;
   const message = await tx.message.create({
-    data: { tenantId: tenant.id, leadId, direction: 'inbound', toPhone: params.To, fromPhone: phone, body: params.Body, twilioSid, status: 'received', intent },
+    data: {
+      tenantId: tenant.id,
+      leadId,
+      direction: 'inbound',
+      toPhone: params.To,
+      fromPhone: phone,
+      body: params.Body,
+      twilioSid,
+      status: 'received',
+      intent,
+    },
   });
   const recorded = async (outcome: TenantOutcome, action: InboundAction): Promise<TenantOutcome> => {
-    await recordMessageEvent(tx, 'message.received', message, { twilioSid: params.MessageSid, phone, to: params.To, text: params.Body, intent, action });
+    await recordMessageEvent(tx, 'message.received', message, {
+      twilioSid: params.MessageSid,
+      phone,
+      to: params.To,
+      text: params.Body,
+      intent,
+      action,
+    });
     return outcome;
   };
   const change = { tenantId: tenant.id, phone, source: 'inbound_keyword', messageSid: params.MessageSid };
@@ -62,18 +87,30 @@ async function recordFor(tx: Prisma.TransactionClient, tenant: Tenant, params: I
   const mayAnswer = !tenant.twilioAdvancedOptOut;
   if (intent === 'opt_out') {
     await recordOptOut(tx, change);
-    const signalIds = await queueSignalsForPhone(tx, tenant.id, phone, { signal: signalNames.optOut, payload: { source: 'inbound_keyword' } });
+    const signalIds = await queueSignalsForPhone(tx, tenant.id, phone, {
+      signal: signalNames.optOut,
+      payload: { source: 'inbound_keyword' },
+    });
     return recorded({ tenant, leadId, answers: mayAnswer, signalIds }, 'opted_out');
   }
   // Anything else is a reply to a running follow-up: a bare YES, START, HELP or INFO too (shared/docs/domain.md).
-  const signalIds = await queueSignalsForPhone(tx, tenant.id, phone, { signal: signalNames.inboundReply, payload: { messageSid: params.MessageSid } });
+  const signalIds = await queueSignalsForPhone(tx, tenant.id, phone, {
+    signal: signalNames.inboundReply,
+    payload: { messageSid: params.MessageSid },
+  });
   const replied = signalIds.length > 0;
   if (intent === 'opt_in') {
     // The consent is logged either way; only an opt-out actually cleared is confirmed ("Yes" to a question is not a resubscription).
     const cleared = await recordOptIn(tx, change);
-    return recorded({ tenant, leadId, answers: mayAnswer && cleared, signalIds }, cleared ? 'opted_in' : replied ? 'replied' : 'nothing');
+    return recorded(
+      { tenant, leadId, answers: mayAnswer && cleared, signalIds },
+      cleared ? 'opted_in' : replied ? 'replied' : 'nothing',
+    );
   }
-  return recorded({ tenant, leadId, answers: mayAnswer && intent === 'help', signalIds }, replied ? 'replied' : intent === 'help' ? 'help' : 'nothing');
+  return recorded(
+    { tenant, leadId, answers: mayAnswer && intent === 'help', signalIds },
+    replied ? 'replied' : intent === 'help' ? 'help' : 'nothing',
+  );
 }
 
 function replyText(intent: InboundIntent, answering: Tenant[]): string | null {
@@ -87,12 +124,25 @@ function replyText(intent: InboundIntent, answering: Tenant[]): string | null {
  * One inbound SMS, processed exactly once: the processed-webhook key, the consent changes, the stored messages and the
  * queued signals commit in one transaction, so a Twilio retry of the same MessageSid finds the key and does nothing.
  */
-export async function processInbound(db: Db, logger: Logger, params: InboundParams, { sharedSenders }: InboundOptions): Promise<InboundResult> {
+export async function processInbound(
+  db: Db,
+  logger: Logger,
+  params: InboundParams,
+  { sharedSenders }: InboundOptions,
+): Promise<InboundResult> {
   const intent = classifyInbound(params.Body, { twilioOptOutType: params.OptOutType });
   const addresses = [params.To, params.MessagingServiceSid].filter((value): value is string => Boolean(value));
-  const tenants = await findRecipients(db, { addresses, phone: params.From, everyTexter: intent === 'opt_out', sharedSenders });
+  const tenants = await findRecipients(db, {
+    addresses,
+    phone: params.From,
+    everyTexter: intent === 'opt_out',
+    sharedSenders,
+  });
   if (!tenants.length) {
-    logger.warn({ to: params.To, messagingServiceSid: params.MessagingServiceSid, from: maskPhone(params.From) }, 'inbound SMS for a number nobody owns or texted this phone from: ignored');
+    logger.warn(
+      { to: params.To, messagingServiceSid: params.MessagingServiceSid, from: maskPhone(params.From) },
+      'inbound SMS for a number nobody owns or texted this phone from: ignored',
+    );
     return { kind: 'unknown_tenant' };
   }
   try {
@@ -104,27 +154,53 @@ export async function processInbound(db: Db, logger: Logger, params: InboundPara
       // The MessageSid is unique among messages: the first tenant's row (the owner's, or the latest texter's) carries it.
       for (const [index, tenant] of tenants.entries()) {
         // Decided before the consent change (a YES confirms only for a lead who was not opted out), recorded after the message.
-        const appointmentReply = await findAppointmentReply(tx, { tenant, phone: params.From, body: params.Body, intent });
+        const appointmentReply = await findAppointmentReply(tx, {
+          tenant,
+          phone: params.From,
+          body: params.Body,
+          intent,
+        });
         const outcome = await recordFor(tx, tenant, params, intent, index === 0 ? params.MessageSid : null);
         if (!appointmentReply) outcomes.push(outcome);
         else {
           const recorded = await recordAppointmentReply(tx, tenant, appointmentReply);
-          outcomes.push({ ...outcome, signalIds: [...outcome.signalIds, ...recorded.signalIds], appointmentAnswer: recorded.appointmentAnswer });
+          outcomes.push({
+            ...outcome,
+            signalIds: [...outcome.signalIds, ...recorded.signalIds],
+            appointmentAnswer: recorded.appointmentAnswer,
+          });
         }
       }
       const appointmentAnswer = outcomes.find((outcome) => outcome.appointmentAnswer);
       const answering = appointmentAnswer ? [appointmentAnswer] : outcomes.filter((outcome) => outcome.answers);
-      const reply = appointmentAnswer?.appointmentAnswer ?? replyText(intent, answering.map((outcome) => outcome.tenant));
+      const reply =
+        appointmentAnswer?.appointmentAnswer ??
+        replyText(
+          intent,
+          answering.map((outcome) => outcome.tenant),
+        );
       // Twilio sends the reply from our TwiML answer; each tenant it speaks for records what was said.
       if (reply) {
         for (const { tenant, leadId } of answering) {
           await tx.message.create({
-            data: { tenantId: tenant.id, leadId, direction: 'outbound', toPhone: params.From, fromPhone: params.To, body: reply, status: 'accepted', idempotencyKey: `reply:${params.MessageSid}:${tenant.id}` },
+            data: {
+              tenantId: tenant.id,
+              leadId,
+              direction: 'outbound',
+              toPhone: params.From,
+              fromPhone: params.To,
+              body: reply,
+              status: 'accepted',
+              idempotencyKey: `reply:${params.MessageSid}:${tenant.id}`,
+            },
           });
         }
       }
       const signalIds = outcomes.flatMap((outcome) => outcome.signalIds);
-      logger.info({ intent, from: maskPhone(params.From), tenants: tenants.length, signals: signalIds.length }, 'inbound SMS processed');
+      logger.info(
+        { intent, from: maskPhone(params.From), tenants: tenants.length, signals: signalIds.length },
+        'inbound SMS processed',
+      );
       return { kind: 'processed', intent, tenantIds: tenants.map((tenant) => tenant.id), reply, signalIds };
     });
   } catch (error) {

@@ -20,12 +20,19 @@ export interface RecipientQuery {
 export async function findRecipients(db: Db, query: RecipientQuery): Promise<Tenant[]> {
   const ownable = query.addresses.filter((address) => !query.sharedSenders.includes(address));
   const owned = await db.tenantSender.findMany({ where: { value: { in: ownable } }, include: { tenant: true } });
-  const owner = ownable.map((address) => owned.find((sender) => sender.value === address)).find((sender) => sender !== undefined);
+  const owner = ownable
+    .map((address) => owned.find((sender) => sender.value === address))
+    .find((sender) => sender !== undefined);
   if (owner) return [owner.tenant];
   const texters = await db.message.groupBy({
     by: ['tenantId'],
     // Skipped rows never went out: their tenant never texted the phone.
-    where: { toPhone: query.phone, direction: 'outbound', fromPhone: { in: query.addresses }, status: { not: 'skipped' } },
+    where: {
+      toPhone: query.phone,
+      direction: 'outbound',
+      fromPhone: { in: query.addresses },
+      status: { not: 'skipped' },
+    },
     _max: { createdAt: true },
     orderBy: { _max: { createdAt: 'desc' } },
   });

@@ -12,4 +12,5 @@ export function optOutReply(tenants: Tenant[]): string {
   return `${names}: you are unsubscribed and will get no more messages. Reply START to resubscribe.`;
 }
 
-export const optInReply = (tenant: Tenant) => `${tenant.businessName}: you are subscribed again. Reply HELP for help, STOP to opt out.`;
+export const optInReply = (tenant: Tenant) =>
+  `${tenant.businessName}: you are subscribed again. Reply HELP for help, STOP to opt out.`;

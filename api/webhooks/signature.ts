@@ -16,9 +16,17 @@ export interface SignatureOptions {
 export function verifyTwilioSignature({ authToken, publicBaseUrl, onRefused }: SignatureOptions): RequestHandler {
   return (req, res, next) => {
     const signature = req.get('x-twilio-signature');
-    const url = publicBaseUrl ? publicUrl(publicBaseUrl, req.originalUrl) : `${req.protocol}://${req.get('host') ?? ''}${req.originalUrl}`;
+    const url = publicBaseUrl
+      ? publicUrl(publicBaseUrl, req.originalUrl)
+      : `${req.protocol}://${req.get('host') ?? ''}${req.originalUrl}`;
     const params = (req.body ?? {}) as Record<string, string>;
-    const reason = !authToken ? 'no TWILIO_AUTH_TOKEN is configured' : !signature ? 'missing X-Twilio-Signature' : !twilio.validateRequest(authToken, signature, url, params) ? 'signature does not match' : null;
+    const reason = !authToken
+      ? 'no TWILIO_AUTH_TOKEN is configured'
+      : !signature
+        ? 'missing X-Twilio-Signature'
+        : !twilio.validateRequest(authToken, signature, url, params)
+          ? 'signature does not match'
+          : null;
     if (reason) {
       req.log.warn({ url, reason }, 'webhook refused: bad signature');
       onRefused?.();

@@ -13,10 +13,15 @@ export interface StatusParams {
   ErrorCode?: number | undefined;
 }
 
-export type StatusResult = { kind: 'duplicate' | 'unknown_message' } | { kind: 'processed'; moved: boolean; signalIds: string[] };
+export type StatusResult =
+  { kind: 'duplicate' | 'unknown_message' } | { kind: 'processed'; moved: boolean; signalIds: string[] };
 
 /** The statuses a CRM hears of; the ones on the way there (queued, sending, sent) are not events. */
-const eventOfStatus = { delivered: 'message.delivered', failed: 'message.failed', undelivered: 'message.undelivered' } as const;
+const eventOfStatus = {
+  delivered: 'message.delivered',
+  failed: 'message.failed',
+  undelivered: 'message.undelivered',
+} as const;
 const isEventStatus = (status: MessageStatus): status is keyof typeof eventOfStatus => status in eventOfStatus;
 
 /** Thrown inside the transaction so the processed-webhook key is not kept for a message we can't match yet. */
@@ -26,7 +31,9 @@ class UnknownMessage extends Error {}
 export async function processStatus(db: Db, logger: Logger, params: StatusParams): Promise<StatusResult> {
   try {
     return await db.$transaction(async (tx) => {
-      await tx.processedWebhook.create({ data: { key: `status:${params.MessageSid}:${params.MessageStatus}`, kind: 'status' } });
+      await tx.processedWebhook.create({
+        data: { key: `status:${params.MessageSid}:${params.MessageStatus}`, kind: 'status' },
+      });
       const message = await tx.message.findUnique({ where: { twilioSid: params.MessageSid } });
       // A callback can beat the send activity's write of the SID ("maybe sent", then reconciled): keeping no key lets
       // Twilio's retry of it be processed once the row knows its SID.
@@ -37,14 +44,29 @@ export async function processStatus(db: Db, logger: Logger, params: StatusParams
       });
       // Only a move records an event: a late or repeated callback moves nothing.
       if (count && isEventStatus(params.MessageStatus)) {
-        await recordMessageEvent(tx, eventOfStatus[params.MessageStatus], message, { twilioSid: params.MessageSid, errorCode: params.ErrorCode ?? null });
+        await recordMessageEvent(tx, eventOfStatus[params.MessageStatus], message, {
+          twilioSid: params.MessageSid,
+          errorCode: params.ErrorCode ?? null,
+        });
       }
       let signalIds: string[] = [];
       if (params.ErrorCode === 21610) {
-        await recordOptOut(tx, { tenantId: message.tenantId, phone: message.toPhone, source: 'twilio_error_21610', messageSid: params.MessageSid });
-        signalIds = await queueSignalsForPhone(tx, message.tenantId, message.toPhone, { signal: signalNames.optOut, payload: { source: 'twilio_error_21610' } });
+        await recordOptOut(tx, {
+          tenantId: message.tenantId,
+          phone: message.toPhone,
+          source: 'twilio_error_21610',
+          messageSid: params.MessageSid,
+        });
+        signalIds = await queueSignalsForPhone(tx, message.tenantId, message.toPhone, {
+          signal: signalNames.optOut,
+          payload: { source: 'twilio_error_21610' },
+        });
       }
-      if (params.ErrorCode === 30007) logger.warn({ tenantId: message.tenantId, messageId: message.id }, 'carrier filtering (30007): review content and sending rate');
+      if (params.ErrorCode === 30007)
+        logger.warn(
+          { tenantId: message.tenantId, messageId: message.id },
+          'carrier filtering (30007): review content and sending rate',
+        );
       return { kind: 'processed' as const, moved: count > 0, signalIds };
     });
   } catch (error) {

@@ -12,7 +12,8 @@ import { recordEvent } from '../events.js';
 
 type Tx = Prisma.TransactionClient;
 
-export type CapacityWaitReason = 'kill_switch' | 'number_rate' | 'tenant_rate' | 'warmup' | 'budget_daily' | 'budget_monthly';
+export type CapacityWaitReason =
+  'kill_switch' | 'number_rate' | 'tenant_rate' | 'warmup' | 'budget_daily' | 'budget_monthly';
 
 /** The failure type of a send held back for capacity (details: one CapacityWait); Temporal retries it when it is due. */
 export const capacityWaitType = 'CapacityWait';
@@ -99,8 +100,13 @@ function netted(previous: ReservedCapacity[], takes: Take[]): Take[] {
     if (current) {
       current.amount = current.amount.minus(old.amount);
       if (!current.amount.greaterThan(0)) current.limit = null;
-    }
-    else byKey.set(key, { scope: old.scope, period: old.period, amount: new Prisma.Decimal(old.amount).negated(), limit: null });
+    } else
+      byKey.set(key, {
+        scope: old.scope,
+        period: old.period,
+        amount: new Prisma.Decimal(old.amount).negated(),
+        limit: null,
+      });
   }
   return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, take]) => take);
 }
@@ -110,19 +116,41 @@ const rateWait = (rejection: unknown): number => {
   throw rejection;
 };
 
-export function createCapacityGate({ db, settings, metrics = noMetrics, clock = () => new Date() }: { db: Db; settings: CapacitySettings; metrics?: MessageMetrics | undefined; clock?: () => Date }) {
+export function createCapacityGate({
+  db,
+  settings,
+  metrics = noMetrics,
+  clock = () => new Date(),
+}: {
+  db: Db;
+  settings: CapacitySettings;
+  metrics?: MessageMetrics | undefined;
+  clock?: () => Date;
+}) {
   // rate-limiter-flexible over our Prisma client: its windows are rows of rate_limits (model RateLimiterFlexible).
-  const limiter = (keyPrefix: string, points: number) => new RateLimiterPrisma({ storeClient: db, tableName: 'rateLimiterFlexible', keyPrefix, points, duration: 1 });
+  const limiter = (keyPrefix: string, points: number) =>
+    new RateLimiterPrisma({ storeClient: db, tableName: 'rateLimiterFlexible', keyPrefix, points, duration: 1 });
   const numberLimiter = limiter('number', settings.numberMaxPerSecond);
   const tenantLimiter = limiter('tenant', settings.tenantMaxPerSecond);
   const later = (ms: number) => new Date(clock().getTime() + Math.max(ms, 1)).toISOString();
 
-  const numberWait = (sender: string, ms: number): CapacityWait => ({ reason: 'number_rate', until: later(ms), detail: `${sender} sends at most ${settings.numberMaxPerSecond} per second` });
-  const tenantWait = (ms: number): CapacityWait => ({ reason: 'tenant_rate', until: later(ms), detail: `the tenant sends at most ${settings.tenantMaxPerSecond} per second` });
+  const numberWait = (sender: string, ms: number): CapacityWait => ({
+    reason: 'number_rate',
+    until: later(ms),
+    detail: `${sender} sends at most ${settings.numberMaxPerSecond} per second`,
+  });
+  const tenantWait = (ms: number): CapacityWait => ({
+    reason: 'tenant_rate',
+    until: later(ms),
+    detail: `the tenant sends at most ${settings.tenantMaxPerSecond} per second`,
+  });
 
   /** Without taking a slot: a number or tenant whose current window is full (most rate waits end here, cheaply). */
   async function fullWindow(request: CapacityRequest): Promise<CapacityWait | null> {
-    const [numberWindow, tenantWindow] = await Promise.all([numberLimiter.get(request.sender), tenantLimiter.get(request.tenantId)]);
+    const [numberWindow, tenantWindow] = await Promise.all([
+      numberLimiter.get(request.sender),
+      tenantLimiter.get(request.tenantId),
+    ]);
     if (numberWindow && numberWindow.remainingPoints <= 0) return numberWait(request.sender, numberWindow.msBeforeNext);
     if (tenantWindow && tenantWindow.remainingPoints <= 0) return tenantWait(tenantWindow.msBeforeNext);
     return null;
@@ -149,7 +177,11 @@ export function createCapacityGate({ db, settings, metrics = noMetrics, clock = 
 
   function pauseWait(pause: { scope: string; pausedBy: string }): CapacityWait {
     const whose = pause.scope === globalScope ? 'for every tenant' : 'for this tenant';
-    return { reason: 'kill_switch', until: later(settings.killSwitchRecheckSeconds * 1000), detail: `sending is paused ${whose} (by ${pause.pausedBy})` };
+    return {
+      reason: 'kill_switch',
+      until: later(settings.killSwitchRecheckSeconds * 1000),
+      detail: `sending is paused ${whose} (by ${pause.pausedBy})`,
+    };
   }
 
   /** The counts this send must fit in: its number's warm-up day and, unless bypassed, the tenant's budgets. */
@@ -164,20 +196,36 @@ export function createCapacityGate({ db, settings, metrics = noMetrics, clock = 
         amount: new Prisma.Decimal(1),
         limit: {
           max: new Prisma.Decimal(allowance),
-          refusal: { reason: 'warmup', until: period.endsAt.toISOString(), detail: `${request.sender} is on warm-up day ${day}: ${allowance} messages allowed` },
+          refusal: {
+            reason: 'warmup',
+            until: period.endsAt.toISOString(),
+            detail: `${request.sender} is on warm-up day ${day}: ${allowance} messages allowed`,
+          },
         },
       },
     ];
-    const tenant = await tx.tenant.findUniqueOrThrow({ where: { id: request.tenantId }, select: { dailyBudget: true, monthlyBudget: true, defaultTimeZone: true, remindersBypassBudget: true } });
+    const tenant = await tx.tenant.findUniqueOrThrow({
+      where: { id: request.tenantId },
+      select: { dailyBudget: true, monthlyBudget: true, defaultTimeZone: true, remindersBypassBudget: true },
+    });
     const periods = budgetPeriods(now, tenant.defaultTimeZone);
     const bypass = request.appointment && tenant.remindersBypassBudget;
     for (const budget of ['daily', 'monthly'] as const) {
       const max = budget === 'daily' ? tenant.dailyBudget : tenant.monthlyBudget;
       if (max === null) continue;
-      const refusal: CapacityWait = { reason: `budget_${budget}`, until: periods[budget].endsAt.toISOString(), detail: `the ${budget} budget of ${max.toString()} is spent` };
+      const refusal: CapacityWait = {
+        reason: `budget_${budget}`,
+        until: periods[budget].endsAt.toISOString(),
+        detail: `the ${budget} budget of ${max.toString()} is spent`,
+      };
       // A bypassing message is still counted, so what is shown as spent is what was spent.
       const limit = bypass ? { max: new Prisma.Decimal('1e12'), refusal } : { max, refusal };
-      takes.push({ scope: `budget_${budget}:${request.tenantId}`, period: periods[budget].key, amount: new Prisma.Decimal(request.cost), limit: { ...limit, alert: { tenantId: request.tenantId, budget, budgetLimit: max } } });
+      takes.push({
+        scope: `budget_${budget}:${request.tenantId}`,
+        period: periods[budget].key,
+        amount: new Prisma.Decimal(request.cost),
+        limit: { ...limit, alert: { tenantId: request.tenantId, budget, budgetLimit: max } },
+      });
     }
     return takes;
   }
@@ -190,16 +238,23 @@ export function createCapacityGate({ db, settings, metrics = noMetrics, clock = 
     const threshold = max.times(budgetAlertShare);
     if (usedAfter.lessThan(threshold) || usedAfter.minus(take.amount).greaterThanOrEqualTo(threshold)) return false;
     const { tenantId, budget } = alert;
-    const created = await tx.budgetAlert.createMany({ data: [{ tenantId, budget, period: take.period, spent: usedAfter, limit: max }], skipDuplicates: true });
+    const created = await tx.budgetAlert.createMany({
+      data: [{ tenantId, budget, period: take.period, spent: usedAfter, limit: max }],
+      skipDuplicates: true,
+    });
     if (created.count === 0) return false;
     const details = { budget, period: take.period, spent: usedAfter.toString(), limit: max.toString() };
-    await tx.auditLog.create({ data: { tenantId, actor: 'worker', action: 'budget.alert', subject: `${budget}:${take.period}`, data: details } });
+    await tx.auditLog.create({
+      data: { tenantId, actor: 'worker', action: 'budget.alert', subject: `${budget}:${take.period}`, data: details },
+    });
     await recordEvent(tx, { tenantId, type: 'sending.budget_alert', data: details });
     return true;
   }
 
   /** Within one transaction: the kill switch once more, then every count; any refusal rolls all of it back. */
-  async function reserveCounts(request: CapacityRequest): Promise<{ alerts: string[]; reservation: ReservedCapacity[] }> {
+  async function reserveCounts(
+    request: CapacityRequest,
+  ): Promise<{ alerts: string[]; reservation: ReservedCapacity[] }> {
     return db.$transaction(async (tx) => {
       const pause = await activePause(tx, request.tenantId);
       if (pause) throw new CapacityRefused(pauseWait(pause));
@@ -215,7 +270,11 @@ export function createCapacityGate({ db, settings, metrics = noMetrics, clock = 
         if (usedAfter === null) throw new CapacityRefused(take.limit.refusal);
         if (take.limit.alert && (await alertIfCrossed(tx, take, usedAfter))) alerts.push(take.limit.alert.budget);
       }
-      const reservation = takes.map((take) => ({ scope: take.scope, period: take.period, amount: take.amount.toString() }));
+      const reservation = takes.map((take) => ({
+        scope: take.scope,
+        period: take.period,
+        amount: take.amount.toString(),
+      }));
       await tx.message.update({ where: { id: request.messageId }, data: { reservation } });
       return { alerts, reservation };
     });
@@ -224,10 +283,15 @@ export function createCapacityGate({ db, settings, metrics = noMetrics, clock = 
   /** Without taking anything: the first count this send clearly does not fit in (most waits end here, cheaply). */
   async function exhaustedCount(request: CapacityRequest): Promise<CapacityWait | null> {
     const takes = await takesFor(db, request, clock());
-    const needed = netted(request.previous, takes).flatMap((take) => (take.limit ? [{ ...take, limit: take.limit }] : []));
-    const usage = await db.capacityUsage.findMany({ where: { OR: needed.map(({ scope, period }) => ({ scope, period })) } });
+    const needed = netted(request.previous, takes).flatMap((take) =>
+      take.limit ? [{ ...take, limit: take.limit }] : [],
+    );
+    const usage = await db.capacityUsage.findMany({
+      where: { OR: needed.map(({ scope, period }) => ({ scope, period })) },
+    });
     for (const take of needed) {
-      const used = usage.find((row) => row.scope === take.scope && row.period === take.period)?.used ?? new Prisma.Decimal(0);
+      const used =
+        usage.find((row) => row.scope === take.scope && row.period === take.period)?.used ?? new Prisma.Decimal(0);
       if (used.plus(take.amount).greaterThan(take.limit.max)) return take.limit.refusal;
     }
     return null;

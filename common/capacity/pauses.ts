@@ -28,7 +28,11 @@ async function lockScope(tx: Prisma.TransactionClient, scope: string): Promise<v
 }
 
 /** Events are a tenant's: a global switch has nobody to tell. */
-async function recordPauseEvent(tx: Prisma.TransactionClient, type: 'sending.paused' | 'sending.resumed', { scope, actor, reason }: PauseChange): Promise<void> {
+async function recordPauseEvent(
+  tx: Prisma.TransactionClient,
+  type: 'sending.paused' | 'sending.resumed',
+  { scope, actor, reason }: PauseChange,
+): Promise<void> {
   const tenantId = tenantOfScope(scope);
   if (tenantId) await recordEvent(tx, { tenantId, type, data: { actor, reason: reason ?? null } });
 }
@@ -40,9 +44,14 @@ async function recordPauseEvent(tx: Prisma.TransactionClient, type: 'sending.pau
 export async function pauseSending(db: Db, { scope, actor, reason = null }: PauseChange): Promise<SendingPause> {
   return db.$transaction(async (tx) => {
     await lockScope(tx, scope);
-    const { count: pausedNow } = await tx.sendingPause.createMany({ data: [{ scope, pausedBy: actor, reason }], skipDuplicates: true });
+    const { count: pausedNow } = await tx.sendingPause.createMany({
+      data: [{ scope, pausedBy: actor, reason }],
+      skipDuplicates: true,
+    });
     if (pausedNow) await recordPauseEvent(tx, 'sending.paused', { scope, actor, reason });
-    await tx.auditLog.create({ data: { tenantId: tenantOfScope(scope), actor, action: 'sending.paused', subject: scope, data: { reason } } });
+    await tx.auditLog.create({
+      data: { tenantId: tenantOfScope(scope), actor, action: 'sending.paused', subject: scope, data: { reason } },
+    });
     return tx.sendingPause.findUniqueOrThrow({ where: { scope } });
   });
 }
@@ -53,7 +62,9 @@ export async function resumeSending(db: Db, { scope, actor, reason = null }: Pau
     await lockScope(tx, scope);
     const { count } = await tx.sendingPause.deleteMany({ where: { scope } });
     if (count) {
-      await tx.auditLog.create({ data: { tenantId: tenantOfScope(scope), actor, action: 'sending.resumed', subject: scope, data: { reason } } });
+      await tx.auditLog.create({
+        data: { tenantId: tenantOfScope(scope), actor, action: 'sending.resumed', subject: scope, data: { reason } },
+      });
       await recordPauseEvent(tx, 'sending.resumed', { scope, actor, reason });
     }
     return count > 0;

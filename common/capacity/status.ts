@@ -78,16 +78,31 @@ export function killSwitchView(pauses: SendingPause[], tenantId: string): KillSw
 }
 
 export function rateView(sentLastMinute: number, limitPerSecond: number): RateView {
-  return { limitPerSecond, sentLastMinute, currentPerSecond: Math.round((sentLastMinute / rateWindowSeconds) * 1000) / 1000 };
+  return {
+    limitPerSecond,
+    sentLastMinute,
+    currentPerSecond: Math.round((sentLastMinute / rateWindowSeconds) * 1000) / 1000,
+  };
 }
 
 export function budgetView(limit: Prisma.Decimal | null, spent: Prisma.Decimal, period: Period): BudgetView {
   const left = limit === null ? null : Prisma.Decimal.max(limit.minus(spent), 0);
-  return { limit: limit?.toString() ?? null, spent: spent.toString(), left: left?.toString() ?? null, period: period.key, resetsAt: period.endsAt.toISOString() };
+  return {
+    limit: limit?.toString() ?? null,
+    spent: spent.toString(),
+    left: left?.toString() ?? null,
+    period: period.key,
+    resetsAt: period.endsAt.toISOString(),
+  };
 }
 
 /** A number's warm-up as the gate counts it: days from its first send, messages counted per warm-up day. */
-export function warmupView(firstSentAt: Date | null, sentThisDay: number, now: Date, settings: CapacitySettings['warmup']): WarmupView {
+export function warmupView(
+  firstSentAt: Date | null,
+  sentThisDay: number,
+  now: Date,
+  settings: CapacitySettings['warmup'],
+): WarmupView {
   const { day, period } = warmupDay(firstSentAt ?? now, now);
   const allowance = warmupAllowance(day, settings);
   return {
@@ -102,12 +117,22 @@ export function warmupView(firstSentAt: Date | null, sentThisDay: number, now: D
 }
 
 /** The numbers a tenant sends from: its own senders, and the deployment's default once any of its messages used it. */
-async function tenantNumbers(db: Db, tenantId: string, defaultSender: string | undefined): Promise<{ number: string; owner: NumberView['owner'] }[]> {
+async function tenantNumbers(
+  db: Db,
+  tenantId: string,
+  defaultSender: string | undefined,
+): Promise<{ number: string; owner: NumberView['owner'] }[]> {
   const senders = await db.tenantSender.findMany({ where: { tenantId }, orderBy: { value: 'asc' } });
-  const numbers: { number: string; owner: NumberView['owner'] }[] = senders.map((sender) => ({ number: sender.value, owner: 'tenant' }));
+  const numbers: { number: string; owner: NumberView['owner'] }[] = senders.map((sender) => ({
+    number: sender.value,
+    owner: 'tenant',
+  }));
   const ownsDefault = senders.some((sender) => sender.value === defaultSender);
   if (defaultSender && !ownsDefault) {
-    const used = await db.message.findFirst({ where: { tenantId, direction: 'outbound', fromPhone: defaultSender }, select: { id: true } });
+    const used = await db.message.findFirst({
+      where: { tenantId, direction: 'outbound', fromPhone: defaultSender },
+      select: { id: true },
+    });
     if (used) numbers.push({ number: defaultSender, owner: 'deployment' });
   }
   return numbers;
@@ -125,10 +150,16 @@ export interface StatusOptions {
 }
 
 /** A tenant's sending status; every count is read for this tenant's scopes and numbers only. */
-export async function sendingStatus(db: Db, { tenantId, settings, defaultSender, now = new Date() }: StatusOptions): Promise<SendingStatus> {
+export async function sendingStatus(
+  db: Db,
+  { tenantId, settings, defaultSender, now = new Date() }: StatusOptions,
+): Promise<SendingStatus> {
   const since = new Date(now.getTime() - rateWindowSeconds * 1000);
   const [tenant, pauses, numbers, tenantSent] = await Promise.all([
-    db.tenant.findUniqueOrThrow({ where: { id: tenantId }, select: { defaultTimeZone: true, dailyBudget: true, monthlyBudget: true, remindersBypassBudget: true } }),
+    db.tenant.findUniqueOrThrow({
+      where: { id: tenantId },
+      select: { defaultTimeZone: true, dailyBudget: true, monthlyBudget: true, remindersBypassBudget: true },
+    }),
     db.sendingPause.findMany({ where: { scope: { in: [globalScope, tenantId] } } }),
     tenantNumbers(db, tenantId, defaultSender),
     db.message.count({ where: { tenantId, direction: 'outbound', sentAt: { gt: since, lte: now } } }),
@@ -136,26 +167,53 @@ export async function sendingStatus(db: Db, { tenantId, settings, defaultSender,
   const periods = budgetPeriods(now, tenant.defaultTimeZone);
   const numberRows = await db.sendingNumber.findMany({ where: { value: { in: numbers.map(({ number }) => number) } } });
   const firstSent = (number: string) => numberRows.find((row) => row.value === number)?.firstSentAt ?? null;
-  const warmupKey = (number: string) => ({ scope: `warmup:${number}`, period: warmupDay(firstSent(number) ?? now, now).period.key });
-  const budgetKeys = (['daily', 'monthly'] as const).map((budget) => ({ scope: `budget_${budget}:${tenantId}`, period: periods[budget].key }));
+  const warmupKey = (number: string) => ({
+    scope: `warmup:${number}`,
+    period: warmupDay(firstSent(number) ?? now, now).period.key,
+  });
+  const budgetKeys = (['daily', 'monthly'] as const).map((budget) => ({
+    scope: `budget_${budget}:${tenantId}`,
+    period: periods[budget].key,
+  }));
   const [usage, numberSent] = await Promise.all([
     db.capacityUsage.findMany({ where: { OR: [...budgetKeys, ...numbers.map(({ number }) => warmupKey(number))] } }),
     // A number's rate is the number's, whoever sent from it: its limit holds for all of them.
-    db.message.groupBy({ by: ['fromPhone'], where: { fromPhone: { in: numbers.map(({ number }) => number) }, direction: 'outbound', sentAt: { gt: since, lte: now } }, _count: { _all: true } }),
+    db.message.groupBy({
+      by: ['fromPhone'],
+      where: {
+        fromPhone: { in: numbers.map(({ number }) => number) },
+        direction: 'outbound',
+        sentAt: { gt: since, lte: now },
+      },
+      _count: { _all: true },
+    }),
   ]);
   const sentFrom = (number: string) => numberSent.find((row) => row.fromPhone === number)?._count._all ?? 0;
   return {
     killSwitch: killSwitchView(pauses, tenantId),
     throughput: rateView(tenantSent, settings.tenantMaxPerSecond),
     budgets: {
-      daily: budgetView(tenant.dailyBudget, decimalOf(usage, `budget_daily:${tenantId}`, periods.daily.key), periods.daily),
-      monthly: budgetView(tenant.monthlyBudget, decimalOf(usage, `budget_monthly:${tenantId}`, periods.monthly.key), periods.monthly),
+      daily: budgetView(
+        tenant.dailyBudget,
+        decimalOf(usage, `budget_daily:${tenantId}`, periods.daily.key),
+        periods.daily,
+      ),
+      monthly: budgetView(
+        tenant.monthlyBudget,
+        decimalOf(usage, `budget_monthly:${tenantId}`, periods.monthly.key),
+        periods.monthly,
+      ),
       remindersBypassBudget: tenant.remindersBypassBudget,
       costPerSegment: settings.costPerSegment,
     },
     numbers: numbers.map(({ number, owner }) => {
       const { scope, period } = warmupKey(number);
-      return { number, owner, rate: rateView(sentFrom(number), settings.numberMaxPerSecond), warmup: warmupView(firstSent(number), decimalOf(usage, scope, period).toNumber(), now, settings.warmup) };
+      return {
+        number,
+        owner,
+        rate: rateView(sentFrom(number), settings.numberMaxPerSecond),
+        warmup: warmupView(firstSent(number), decimalOf(usage, scope, period).toNumber(), now, settings.warmup),
+      };
     }),
   };
 }

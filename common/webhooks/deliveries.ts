@@ -33,7 +33,17 @@ export async function endpointsDue(db: Db, exclude: string[], limit: number): Pr
 
 /** Leases up to `limit` of an endpoint's due deliveries, in event order; rows another worker holds are skipped. */
 export async function claimDue(db: Db, endpointId: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
-  const rows = await db.$queryRaw<Array<{ id: string; tenant_id: string; endpoint_id: string; message_id: string; payload: unknown; attempts: number; created_at: Date }>>`
+  const rows = await db.$queryRaw<
+    Array<{
+      id: string;
+      tenant_id: string;
+      endpoint_id: string;
+      message_id: string;
+      payload: unknown;
+      attempts: number;
+      created_at: Date;
+    }>
+  >`
     UPDATE webhook_deliveries d SET lease_until = now() + ${leaseMs} * interval '1 millisecond'
     FROM (
       SELECT id FROM webhook_deliveries
@@ -43,10 +53,19 @@ export async function claimDue(db: Db, endpointId: string, limit: number, leaseM
     ) due
     WHERE d.id = due.id
     RETURNING d.id, d.tenant_id, d.endpoint_id, d.message_id, d.payload, d.attempts, d.created_at`;
-  const order = (payload: unknown) => Number((payload as { data?: { sequence?: unknown } }).data?.sequence ?? Number.MAX_SAFE_INTEGER);
+  const order = (payload: unknown) =>
+    Number((payload as { data?: { sequence?: unknown } }).data?.sequence ?? Number.MAX_SAFE_INTEGER);
   // RETURNING keeps no order: sort as claimed.
   return rows
-    .map((row) => ({ id: row.id, tenantId: row.tenant_id, endpointId: row.endpoint_id, messageId: row.message_id, payload: row.payload, attempts: row.attempts, createdAt: row.created_at }))
+    .map((row) => ({
+      id: row.id,
+      tenantId: row.tenant_id,
+      endpointId: row.endpoint_id,
+      messageId: row.message_id,
+      payload: row.payload,
+      attempts: row.attempts,
+      createdAt: row.created_at,
+    }))
     .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || order(a.payload) - order(b.payload));
 }
 
@@ -69,11 +88,22 @@ export async function recordDelivered(db: Db, attempts: AttemptRecord[]): Promis
  * A failed attempt: logged, and the delivery due again at `nextAttemptAt`, or given up on (`failed`) when `giveUp`.
  * Only a delivery still pending is changed: one another worker delivered meanwhile stays delivered.
  */
-export async function recordFailed(db: Db, attempt: AttemptRecord, next: { nextAttemptAt: Date; giveUp: boolean }): Promise<void> {
+export async function recordFailed(
+  db: Db,
+  attempt: AttemptRecord,
+  next: { nextAttemptAt: Date; giveUp: boolean },
+): Promise<void> {
   await db.$transaction([
     db.webhookDelivery.updateMany({
       where: { id: attempt.deliveryId, status: 'pending' },
-      data: { attempts: { increment: 1 }, leaseUntil: null, lastStatusCode: attempt.statusCode, lastError: attempt.error, nextAttemptAt: next.nextAttemptAt, ...(next.giveUp ? { status: 'failed' } : {}) },
+      data: {
+        attempts: { increment: 1 },
+        leaseUntil: null,
+        lastStatusCode: attempt.statusCode,
+        lastError: attempt.error,
+        nextAttemptAt: next.nextAttemptAt,
+        ...(next.giveUp ? { status: 'failed' } : {}),
+      },
     }),
     db.webhookAttempt.create({ data: attempt }),
   ]);
@@ -81,5 +111,6 @@ export async function recordFailed(db: Db, attempt: AttemptRecord, next: { nextA
 
 /** Hands back leased deliveries this worker will not send now, so the next round (here or elsewhere) takes them at once. */
 export async function releaseLeases(db: Db, ids: string[]): Promise<void> {
-  if (ids.length) await db.webhookDelivery.updateMany({ where: { id: { in: ids }, status: 'pending' }, data: { leaseUntil: null } });
+  if (ids.length)
+    await db.webhookDelivery.updateMany({ where: { id: { in: ids }, status: 'pending' }, data: { leaseUntil: null } });
 }

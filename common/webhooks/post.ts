@@ -16,19 +16,27 @@ export interface PostOutcome {
 
 // Kept-alive connections, so a busy endpoint is not paying a handshake per event. A reused socket was connected to
 // an address that was checked when it was opened.
-const agents = { 'http:': new http.Agent({ keepAlive: true, maxSockets: 4 }), 'https:': new https.Agent({ keepAlive: true, maxSockets: 4 }) };
+const agents = {
+  'http:': new http.Agent({ keepAlive: true, maxSockets: 4 }),
+  'https:': new https.Agent({ keepAlive: true, maxSockets: 4 }),
+};
 
 /** A lookup that answers with the addresses already checked, in the shape net.connect asks for (one, or all). */
 function checkedLookup(addresses: Array<{ address: string; family: number }>): LookupFunction {
   return (_hostname, options, callback) => {
     const first = addresses[0] as { address: string; family: number };
-    if ((options as { all?: boolean }).all) (callback as unknown as (error: null, all: typeof addresses) => void)(null, addresses);
+    if ((options as { all?: boolean }).all)
+      (callback as unknown as (error: null, all: typeof addresses) => void)(null, addresses);
     else callback(null, first.address, first.family);
   };
 }
 
 /** `options.cancel` cuts the request short (a worker stopping), besides the timeout. */
-export async function postWebhook(rawUrl: string, request: { headers: Record<string, string>; body: string }, options: UrlPolicy & { timeoutMs: number; cancel?: AbortSignal }): Promise<PostOutcome> {
+export async function postWebhook(
+  rawUrl: string,
+  request: { headers: Record<string, string>; body: string },
+  options: UrlPolicy & { timeoutMs: number; cancel?: AbortSignal },
+): Promise<PostOutcome> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   try {
@@ -42,7 +50,9 @@ export async function postWebhook(rawUrl: string, request: { headers: Record<str
           agent: agents[url.protocol as keyof typeof agents],
           lookup: checkedLookup(addresses),
           headers: { ...request.headers, 'Content-Length': Buffer.byteLength(request.body).toString() },
-          signal: options.cancel ? AbortSignal.any([AbortSignal.timeout(options.timeoutMs), options.cancel]) : AbortSignal.timeout(options.timeoutMs),
+          signal: options.cancel
+            ? AbortSignal.any([AbortSignal.timeout(options.timeoutMs), options.cancel])
+            : AbortSignal.timeout(options.timeoutMs),
         },
         (response) => {
           // The body is not needed, but reading it to the end lets the connection be reused.
@@ -55,10 +65,24 @@ export async function postWebhook(rawUrl: string, request: { headers: Record<str
       outgoing.end(request.body);
     });
     const ok = statusCode >= 200 && statusCode < 300;
-    return { statusCode, durationMs: elapsed(), error: ok ? null : statusCode >= 300 && statusCode < 400 ? `HTTP ${statusCode} (redirects are not followed)` : `HTTP ${statusCode}` };
+    return {
+      statusCode,
+      durationMs: elapsed(),
+      error: ok
+        ? null
+        : statusCode >= 300 && statusCode < 400
+          ? `HTTP ${statusCode} (redirects are not followed)`
+          : `HTTP ${statusCode}`,
+    };
   } catch (error) {
-    if (error instanceof UnsafeUrlError) return { statusCode: null, durationMs: elapsed(), error: `unsafe URL: ${error.reason}` };
-    const reason = error instanceof Error ? (error.name === 'AbortError' || error.name === 'TimeoutError' ? `no answer within ${options.timeoutMs} ms` : error.message) : String(error);
+    if (error instanceof UnsafeUrlError)
+      return { statusCode: null, durationMs: elapsed(), error: `unsafe URL: ${error.reason}` };
+    const reason =
+      error instanceof Error
+        ? error.name === 'AbortError' || error.name === 'TimeoutError'
+          ? `no answer within ${options.timeoutMs} ms`
+          : error.message
+        : String(error);
     return { statusCode: null, durationMs: elapsed(), error: reason.slice(0, 500) };
   }
 }

@@ -14,8 +14,13 @@ export interface SigningSecrets {
 }
 
 /** The webhook-signature header: a `v1,` signature per secret in force, space-separated (the receiver needs one to match). */
-export function signatureHeader(secrets: SigningSecrets, message: { id: string; timestamp: Date; body: string }, now = new Date()): string {
+export function signatureHeader(
+  secrets: SigningSecrets,
+  message: { id: string; timestamp: Date; body: string },
+  now = new Date(),
+): string {
   const inForce = [secrets.secret];
-  if (secrets.previousSecret && secrets.previousSecretExpiresAt && secrets.previousSecretExpiresAt > now) inForce.push(secrets.previousSecret);
+  if (secrets.previousSecret && secrets.previousSecretExpiresAt && secrets.previousSecretExpiresAt > now)
+    inForce.push(secrets.previousSecret);
   return inForce.map((secret) => new Webhook(secret).sign(message.id, message.timestamp, message.body)).join(' ');
 }

@@ -7,11 +7,26 @@ import { BlockList, isIP } from 'node:net';
 const refusedRanges: Array<{ reason: string; v4: Array<[string, number]>; v6: Array<[string, number]> }> = [
   { reason: 'a loopback address', v4: [['127.0.0.0', 8]], v6: [['::1', 128]] },
   { reason: 'an unspecified address', v4: [['0.0.0.0', 8]], v6: [['::', 128]] },
-  { reason: 'a private address', v4: [['10.0.0.0', 8], ['172.16.0.0', 12], ['192.168.0.0', 16]], v6: [['fc00::', 7]] },
+  {
+    reason: 'a private address',
+    v4: [
+      ['10.0.0.0', 8],
+      ['172.16.0.0', 12],
+      ['192.168.0.0', 16],
+    ],
+    v6: [['fc00::', 7]],
+  },
   // 169.254.169.254 is the cloud metadata service.
   { reason: 'a link-local address', v4: [['169.254.0.0', 16]], v6: [['fe80::', 10]] },
   { reason: 'a carrier-grade NAT address', v4: [['100.64.0.0', 10]], v6: [] },
-  { reason: 'a multicast or broadcast address', v4: [['224.0.0.0', 4], ['255.255.255.255', 32]], v6: [['ff00::', 8]] },
+  {
+    reason: 'a multicast or broadcast address',
+    v4: [
+      ['224.0.0.0', 4],
+      ['255.255.255.255', 32],
+    ],
+    v6: [['ff00::', 8]],
+  },
 ];
 
 const blockLists = refusedRanges.map(({ reason, v4, v6 }) => {
@@ -56,12 +71,15 @@ export async function checkTarget(rawUrl: string, policy: UrlPolicy): Promise<Ch
     throw new UnsafeUrlError('the URL cannot be parsed');
   }
   const schemes = policy.allowPrivate ? ['https:', 'http:'] : ['https:'];
-  if (!schemes.includes(url.protocol)) throw new UnsafeUrlError(`the URL must use ${policy.allowPrivate ? 'http or https' : 'https'}`);
+  if (!schemes.includes(url.protocol))
+    throw new UnsafeUrlError(`the URL must use ${policy.allowPrivate ? 'http or https' : 'https'}`);
   if (url.username || url.password) throw new UnsafeUrlError('the URL must not carry credentials');
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   let addresses: CheckedTarget['addresses'];
   try {
-    addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await lookup(host, { all: true, verbatim: true });
+    addresses = isIP(host)
+      ? [{ address: host, family: isIP(host) }]
+      : await lookup(host, { all: true, verbatim: true });
   } catch {
     throw new UnsafeUrlError(`the host ${host} does not resolve`);
   }

@@ -15,34 +15,103 @@ const sends = Number(process.env.GATE_SENDS ?? 2000);
 const dir = path.join(dataDir, `gate-cost-${process.pid}`);
 const database = await startEmbeddedPostgres({ dir, port: await freePort(), database: 'gate_cost' });
 const statements = { count: 0 };
-const db = new PrismaClient({ adapter: new PrismaPg({ connectionString: database.url, max: 4 }), log: [{ emit: 'event', level: 'query' }] });
+const db = new PrismaClient({
+  adapter: new PrismaPg({ connectionString: database.url, max: 4 }),
+  log: [{ emit: 'event', level: 'query' }],
+});
 db.$on('query', () => {
   statements.count += 1;
 });
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
 
 try {
   await applyMigrations({ databaseUrl: database.url, migrationsDir });
   const gate = createSendGate({ db });
-  const tenant = await db.tenant.create({ data: { name: 'gate-cost', businessName: 'Acme', windowStart: '00:00', windowEnd: '24:00', minGapSeconds: 0, maxPerDay: 1000 } });
-  const sequence = await db.sequenceDefinition.create({ data: { tenantId: tenant.id, name: 's', version: 1, steps: [] } });
+  const tenant = await db.tenant.create({
+    data: {
+      name: 'gate-cost',
+      businessName: 'Acme',
+      windowStart: '00:00',
+      windowEnd: '24:00',
+      minGapSeconds: 0,
+      maxPerDay: 1000,
+    },
+  });
+  const sequence = await db.sequenceDefinition.create({
+    data: { tenantId: tenant.id, name: 's', version: 1, steps: [] },
+  });
 
   /** One lead with some history (three sent messages today), and the pending row of the send under test. */
   async function pendingSend(i: number, kind: GateSubject['kind']): Promise<{ row: Message; subject: GateSubject }> {
-    const lead = await db.lead.create({ data: { tenantId: tenant.id, phone: `+1555${String(i).padStart(7, '0')}`, timeZone: 'America/New_York' } });
-    const enrollment = await db.enrollment.create({ data: { tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId: `wf-${i}` } });
+    const lead = await db.lead.create({
+      data: { tenantId: tenant.id, phone: `+1555${String(i).padStart(7, '0')}`, timeZone: 'America/New_York' },
+    });
+    const enrollment = await db.enrollment.create({
+      data: { tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId: `wf-${i}` },
+    });
     for (let sent = 0; sent < 3; sent += 1) {
-      await db.message.create({ data: { tenantId: tenant.id, leadId: lead.id, enrollmentId: enrollment.id, direction: 'outbound', toPhone: lead.phone, body: 'x', status: 'delivered', sentAt: new Date(Date.now() - (sent + 1) * 60_000) } });
+      await db.message.create({
+        data: {
+          tenantId: tenant.id,
+          leadId: lead.id,
+          enrollmentId: enrollment.id,
+          direction: 'outbound',
+          toPhone: lead.phone,
+          body: 'x',
+          status: 'delivered',
+          sentAt: new Date(Date.now() - (sent + 1) * 60_000),
+        },
+      });
     }
     if (kind === 'step') {
-      const row = await db.message.create({ data: { tenantId: tenant.id, leadId: lead.id, enrollmentId: enrollment.id, direction: 'outbound', toPhone: lead.phone, body: 'step', status: 'pending' } });
+      const row = await db.message.create({
+        data: {
+          tenantId: tenant.id,
+          leadId: lead.id,
+          enrollmentId: enrollment.id,
+          direction: 'outbound',
+          toPhone: lead.phone,
+          body: 'step',
+          status: 'pending',
+        },
+      });
       return { row, subject: { kind: 'step', enrollmentId: enrollment.id } };
     }
     const startsAt = new Date(Date.now() + 86_400_000);
-    const appointment = await db.appointment.create({ data: { id: crypto.randomUUID(), tenantId: tenant.id, leadId: lead.id, startsAt, timeZone: 'America/New_York', durationMinutes: 30, reminderOffsetsSeconds: [3600], workflowId: `appt-${i}` } });
-    const row = await db.message.create({ data: { tenantId: tenant.id, leadId: lead.id, appointmentId: appointment.id, direction: 'outbound', toPhone: lead.phone, body: 'reminder', status: 'pending' } });
-    return { row, subject: { kind: 'appointment', appointmentId: appointment.id, message: 'reminder', startsAt: startsAt.toISOString() } };
+    const appointment = await db.appointment.create({
+      data: {
+        id: crypto.randomUUID(),
+        tenantId: tenant.id,
+        leadId: lead.id,
+        startsAt,
+        timeZone: 'America/New_York',
+        durationMinutes: 30,
+        reminderOffsetsSeconds: [3600],
+        workflowId: `appt-${i}`,
+      },
+    });
+    const row = await db.message.create({
+      data: {
+        tenantId: tenant.id,
+        leadId: lead.id,
+        appointmentId: appointment.id,
+        direction: 'outbound',
+        toPhone: lead.phone,
+        body: 'reminder',
+        status: 'pending',
+      },
+    });
+    return {
+      row,
+      subject: {
+        kind: 'appointment',
+        appointmentId: appointment.id,
+        message: 'reminder',
+        startsAt: startsAt.toISOString(),
+      },
+    };
   }
 
   for (const kind of ['step', 'appointment'] as const) {

@@ -6,7 +6,10 @@ export interface HttpAnswer {
   body: string;
 }
 
-export function httpCall(url: string, options: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<HttpAnswer> {
+export function httpCall(
+  url: string,
+  options: { method?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<HttpAnswer> {
   return new Promise((resolve, reject) => {
     const req = request(url, { method: options.method ?? 'GET', headers: options.headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -19,12 +22,22 @@ export function httpCall(url: string, options: { method?: string; headers?: Reco
   });
 }
 
-export async function apiJson<T>(apiUrl: string, apiKey: string, method: string, path: string, body?: unknown): Promise<T> {
+export async function apiJson<T>(
+  apiUrl: string,
+  apiKey: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<T> {
   const answer = await httpCall(`${apiUrl}${path}`, {
     method,
-    headers: { Authorization: `Bearer ${apiKey}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
+    headers: {
+      Authorization: `Bearer ${apiKey}`,
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+    },
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
-  if (answer.status >= 300) throw new Error(`${method} ${path} answered ${answer.status}: ${answer.body.slice(0, 500)}`);
+  if (answer.status >= 300)
+    throw new Error(`${method} ${path} answered ${answer.status}: ${answer.body.slice(0, 500)}`);
   return JSON.parse(answer.body) as T;
 }

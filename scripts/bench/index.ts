@@ -8,7 +8,16 @@ import { ConfigError, parseSettings } from '../../common/config.js';
 import { dataDir, projectRoot } from '../stack/paths.js';
 import { loadAverage, machine } from './proc.js';
 import { markdown, targetChecks, writeMarkdown } from './report.js';
-import { baseline, enroll, reads, sleepingCost, sleepingSnapshot, stopLatency, timerPunctuality, type Ctx } from './sections.js';
+import {
+  baseline,
+  enroll,
+  reads,
+  sleepingCost,
+  sleepingSnapshot,
+  stopLatency,
+  timerPunctuality,
+  type Ctx,
+} from './sections.js';
 import { startBenchStack, type BenchStack } from './stack.js';
 import { webhookBurst } from './webhooks.js';
 import { apiJson } from './http.js';
@@ -71,9 +80,15 @@ async function run(settings: z.infer<typeof benchSettings>) {
     logLevel: settings.BENCH_LOG_LEVEL,
     devServerArgs: settings.BENCH_DEV_SERVER_ARGS.split(/\s+/).filter(Boolean),
   };
-  if (warm + leads + scale.timers > 100_000) throw new Error('BENCH_WARM_LEADS + BENCH_LEADS + BENCH_TIMERS must stay within 100,000 phone numbers');
+  if (warm + leads + scale.timers > 100_000)
+    throw new Error('BENCH_WARM_LEADS + BENCH_LEADS + BENCH_TIMERS must stay within 100,000 phone numbers');
   say(`scale ${JSON.stringify(scale)}`);
-  stack = await startBenchStack({ log: say, keepData: settings.BENCH_KEEP_DATA === 'true', logLevel: settings.BENCH_LOG_LEVEL, devServerArgs: scale.devServerArgs });
+  stack = await startBenchStack({
+    log: say,
+    keepData: settings.BENCH_KEEP_DATA === 'true',
+    logLevel: settings.BENCH_LOG_LEVEL,
+    devServerArgs: scale.devServerArgs,
+  });
   const ctx: Ctx = { stack, log: say };
 
   const baselineResult = await baseline(ctx, scale.baselineWorkflows);
@@ -87,30 +102,65 @@ async function run(settings: z.infer<typeof benchSettings>) {
       { delaySeconds: 7 * 86_400, template: 'Still interested, {{firstName}}? Reply to book.' },
     ],
   });
-  await enroll(ctx, { firstIndex: 0, count: warm, sequenceId: sequence.id, label: 'warm-up cohort', sendWaitSeconds: settings.BENCH_SEND_WAIT_SECONDS });
+  await enroll(ctx, {
+    firstIndex: 0,
+    count: warm,
+    sequenceId: sequence.id,
+    label: 'warm-up cohort',
+    sendWaitSeconds: settings.BENCH_SEND_WAIT_SECONDS,
+  });
   const before = await sleepingSnapshot(ctx);
-  say(`asleep ${before.sleeping}: worker ${before.workerRssMiB} MiB, server ${before.serverRssMiB} MiB, PostgreSQL ${before.postgresDatabaseMiB} MiB`);
+  say(
+    `asleep ${before.sleeping}: worker ${before.workerRssMiB} MiB, server ${before.serverRssMiB} MiB, PostgreSQL ${before.postgresDatabaseMiB} MiB`,
+  );
 
-  const main = await enroll(ctx, { firstIndex: warm, count: leads, sequenceId: sequence.id, label: 'enrollment', sendWaitSeconds: settings.BENCH_SEND_WAIT_SECONDS });
-  say(`enrollment: all started after ${main.result.allStartedSeconds} s, every first message after ${main.result.allFirstMessagesSeconds} s`);
+  const main = await enroll(ctx, {
+    firstIndex: warm,
+    count: leads,
+    sequenceId: sequence.id,
+    label: 'enrollment',
+    sendWaitSeconds: settings.BENCH_SEND_WAIT_SECONDS,
+  });
+  say(
+    `enrollment: all started after ${main.result.allStartedSeconds} s, every first message after ${main.result.allFirstMessagesSeconds} s`,
+  );
   const after = await sleepingSnapshot(ctx);
-  say(`asleep ${after.sleeping}: worker ${after.workerRssMiB} MiB, server ${after.serverRssMiB} MiB, PostgreSQL ${after.postgresDatabaseMiB} MiB`);
+  say(
+    `asleep ${after.sleeping}: worker ${after.workerRssMiB} MiB, server ${after.serverRssMiB} MiB, PostgreSQL ${after.postgresDatabaseMiB} MiB`,
+  );
 
   // STOPs spread over the batch; the readings afterwards use the ones still asleep too (a row is a row).
   const step = main.enrolled.length / scale.stops;
-  const stopSample = Array.from({ length: scale.stops }, (_, i) => main.enrolled[Math.floor(i * step)]).filter((lead) => lead !== undefined);
+  const stopSample = Array.from({ length: scale.stops }, (_, i) => main.enrolled[Math.floor(i * step)]).filter(
+    (lead) => lead !== undefined,
+  );
   const stopResult = await stopLatency(ctx, stopSample);
   say(`STOP: p50 ${stopResult.latencyMs.p50} ms, p99 ${stopResult.latencyMs.p99} ms`);
 
-  const leadSeconds = settings.BENCH_TIMER_LEAD_SECONDS ?? Math.max(5, Math.ceil((scale.timers / baselineResult.startsPerSecond) * 2) + 3);
+  const leadSeconds =
+    settings.BENCH_TIMER_LEAD_SECONDS ??
+    Math.max(5, Math.ceil((scale.timers / baselineResult.startsPerSecond) * 2) + 3);
   const timers = await timerPunctuality(ctx, { firstIndex: warm + leads, count: scale.timers, leadSeconds });
-  say(`timers: lateness p50 ${timers.latenessMs.p50} ms, p99 ${timers.latenessMs.p99} ms, max ${timers.latenessMs.max} ms`);
+  say(
+    `timers: lateness p50 ${timers.latenessMs.p50} ms, p99 ${timers.latenessMs.p99} ms, max ${timers.latenessMs.max} ms`,
+  );
 
-  const readResults = await reads(ctx, main.enrolled, { seconds: scale.readSeconds, connections: scale.readConnections });
-  for (const read of readResults) say(`reads ${read.endpoint}: p50 ${read.latencyMs.p50} ms, p95 ${read.latencyMs.p95} ms, ${read.requestsPerSecond} req/s`);
+  const readResults = await reads(ctx, main.enrolled, {
+    seconds: scale.readSeconds,
+    connections: scale.readConnections,
+  });
+  for (const read of readResults)
+    say(
+      `reads ${read.endpoint}: p50 ${read.latencyMs.p50} ms, p95 ${read.latencyMs.p95} ms, ${read.requestsPerSecond} req/s`,
+    );
 
-  const webhooks = await webhookBurst(ctx, { events: scale.webhookEvents, waitSeconds: Math.max(120, settings.BENCH_SEND_WAIT_SECONDS) });
-  say(`webhooks: ${webhooks.delivered} of ${webhooks.events} delivered after ${webhooks.allDeliveredSeconds} s (${webhooks.deliveriesPerSecond}/s)`);
+  const webhooks = await webhookBurst(ctx, {
+    events: scale.webhookEvents,
+    waitSeconds: Math.max(120, settings.BENCH_SEND_WAIT_SECONDS),
+  });
+  say(
+    `webhooks: ${webhooks.delivered} of ${webhooks.events} delivered after ${webhooks.allDeliveredSeconds} s (${webhooks.deliveriesPerSecond}/s)`,
+  );
 
   return {
     label: settings.BENCH_LABEL,
@@ -124,7 +174,15 @@ async function run(settings: z.infer<typeof benchSettings>) {
     loadAfter: loadAverage(),
     totalSeconds: round((performance.now() - started) / 1000),
     scale,
-    sections: { baseline: baselineResult, enrollment: main.result, sleeping: sleepingCost(before, after), stop: stopResult, timers, reads: readResults, webhooks },
+    sections: {
+      baseline: baselineResult,
+      enrollment: main.result,
+      sleeping: sleepingCost(before, after),
+      stop: stopResult,
+      timers,
+      reads: readResults,
+      webhooks,
+    },
   };
 }
 
@@ -147,7 +205,10 @@ try {
 } catch (error) {
   exitCode = 1;
   if (error instanceof ConfigError) for (const problem of error.problems) process.stderr.write(`${problem}\n`);
-  else process.stderr.write(`[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  else
+    process.stderr.write(
+      `[bench] failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
 } finally {
   await stopStack();
 }

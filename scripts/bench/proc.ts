@@ -85,7 +85,13 @@ export function loadAverage(): [number, number, number] {
 
 export function machine() {
   const model = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
-  return { cores: availableParallelism(), cpuModel: model, memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10, node: process.version, platform: `${process.platform} ${process.arch}` };
+  return {
+    cores: availableParallelism(),
+    cpuModel: model,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform} ${process.arch}`,
+  };
 }
 
 export interface CpuWindow {
@@ -113,6 +119,11 @@ export function cpuWindow(roots: () => Record<string, number | undefined>): () =
     }
     const machinePercentOfCore = Math.round(((machineAfter.busy - machineBefore.busy) / wallSeconds) * 100);
     const ours = Object.values(percentOfCore).reduce((sum, value) => sum + value, 0);
-    return { wallSeconds: Math.round(wallSeconds * 10) / 10, percentOfCore, machinePercentOfCore, otherPercentOfCore: Math.max(0, machinePercentOfCore - ours) };
+    return {
+      wallSeconds: Math.round(wallSeconds * 10) / 10,
+      percentOfCore,
+      machinePercentOfCore,
+      otherPercentOfCore: Math.max(0, machinePercentOfCore - ours),
+    };
   };
 }

@@ -10,11 +10,15 @@ export interface TargetCheck {
   met: boolean | null;
 }
 
-const fmt = (value: number | null | undefined, unit = '') => (value === null || value === undefined || Number.isNaN(value) ? 'n/a' : `${value}${unit}`);
+const fmt = (value: number | null | undefined, unit = '') =>
+  value === null || value === undefined || Number.isNaN(value) ? 'n/a' : `${value}${unit}`;
 
 /** Where the worker's memory went between two readings: V8's heap, the rest of the process, the sticky cache. */
 function workerMemoryLine(from: SleepingSnapshot, to: SleepingSnapshot): string {
-  const outside = (snapshot: SleepingSnapshot) => (snapshot.workerRssMiB === null || snapshot.workerMemory.heapTotalMiB === null ? null : Math.round((snapshot.workerRssMiB - snapshot.workerMemory.heapTotalMiB) * 10) / 10);
+  const outside = (snapshot: SleepingSnapshot) =>
+    snapshot.workerRssMiB === null || snapshot.workerMemory.heapTotalMiB === null
+      ? null
+      : Math.round((snapshot.workerRssMiB - snapshot.workerMemory.heapTotalMiB) * 10) / 10;
   const [a, b] = [from.workerMemory, to.workerMemory];
   return `Worker: V8 heap used ${fmt(a.heapUsedMiB, ' MiB')} → ${fmt(b.heapUsedMiB, ' MiB')} (reserved ${fmt(a.heapTotalMiB, ' MiB')} → ${fmt(b.heapTotalMiB, ' MiB')}), outside V8's heap (RSS − heap reserved) ${fmt(outside(from), ' MiB')} → ${fmt(outside(to), ' MiB')}, runs in the sticky cache ${fmt(a.cachedRuns, '')} → ${fmt(b.cachedRuns, '')}`;
 }
@@ -24,11 +28,19 @@ export function targetChecks(result: BenchResult): TargetCheck[] {
   const ratio = enrollment.startsPerSecond / baseline.startsPerSecond;
   const flat = sleeping.workerRssChangePercent;
   return [
-    { target: `${enrollment.leads} enrollments started`, limit: '≤ 30 s', measured: fmt(enrollment.allStartedSeconds, ' s'), met: enrollment.allStartedSeconds <= 30 },
+    {
+      target: `${enrollment.leads} enrollments started`,
+      limit: '≤ 30 s',
+      measured: fmt(enrollment.allStartedSeconds, ' s'),
+      met: enrollment.allStartedSeconds <= 30,
+    },
     {
       target: 'every first message sent',
       limit: '≤ 60 s',
-      measured: enrollment.firstMessagesSent < enrollment.leads ? `incomplete: ${enrollment.firstMessagesSent} of ${enrollment.leads} within the wait` : fmt(enrollment.allFirstMessagesSeconds, ' s'),
+      measured:
+        enrollment.firstMessagesSent < enrollment.leads
+          ? `incomplete: ${enrollment.firstMessagesSent} of ${enrollment.leads} within the wait`
+          : fmt(enrollment.allFirstMessagesSeconds, ' s'),
       met: enrollment.firstMessagesSent === enrollment.leads && enrollment.allFirstMessagesSeconds <= 60,
     },
     {
@@ -37,30 +49,55 @@ export function targetChecks(result: BenchResult): TargetCheck[] {
       measured: `${Math.round(ratio * 100)}% (${enrollment.startsPerSecond}/s vs ${baseline.startsPerSecond}/s)`,
       met: ratio >= 0.8,
     },
-    { target: `STOP → closed p99, ${stop.sleepingDuring} asleep`, limit: '≤ 1 s', measured: fmt(stop.latencyMs.p99, ' ms'), met: stop.latencyMs.p99 <= 1000 },
-    { target: `timer lateness p99, ${timers.sends} due at once`, limit: '≤ 2 s', measured: fmt(timers.latenessMs.p99, ' ms'), met: timers.latenessMs.p99 <= 2000 },
+    {
+      target: `STOP → closed p99, ${stop.sleepingDuring} asleep`,
+      limit: '≤ 1 s',
+      measured: fmt(stop.latencyMs.p99, ' ms'),
+      met: stop.latencyMs.p99 <= 1000,
+    },
+    {
+      target: `timer lateness p99, ${timers.sends} due at once`,
+      limit: '≤ 2 s',
+      measured: fmt(timers.latenessMs.p99, ' ms'),
+      met: timers.latenessMs.p99 <= 2000,
+    },
     {
       target: `worker RSS from ${sleeping.from.sleeping} to ${sleeping.to.sleeping} asleep`,
       limit: '±10%',
       measured: `${fmt(sleeping.from.workerRssMiB, ' MiB')} → ${fmt(sleeping.to.workerRssMiB, ' MiB')} (${flat !== null && flat >= 0 ? '+' : ''}${fmt(flat, '%')})`,
       met: flat === null ? null : Math.abs(flat) <= 10,
     },
-    ...reads.map((read) => ({ target: `${read.endpoint} p95`, limit: '≤ 50 ms', measured: fmt(read.latencyMs.p95, ' ms'), met: read.latencyMs.p95 <= 50 })),
+    ...reads.map((read) => ({
+      target: `${read.endpoint} p95`,
+      limit: '≤ 50 ms',
+      measured: fmt(read.latencyMs.p95, ' ms'),
+      met: read.latencyMs.p95 <= 50,
+    })),
     {
       target: `${webhooks.events} webhook events delivered, a slow tenant beside`,
       limit: '≤ 60 s',
-      measured: webhooks.delivered < webhooks.events ? `incomplete: ${webhooks.delivered} of ${webhooks.events} within the wait` : fmt(webhooks.allDeliveredSeconds, ' s'),
+      measured:
+        webhooks.delivered < webhooks.events
+          ? `incomplete: ${webhooks.delivered} of ${webhooks.events} within the wait`
+          : fmt(webhooks.allDeliveredSeconds, ' s'),
       met: webhooks.delivered === webhooks.events && webhooks.allDeliveredSeconds <= 60,
     },
   ];
 }
 
-const cpuLine = (cpu: { percentOfCore: Record<string, number>; machinePercentOfCore: number; otherPercentOfCore: number; wallSeconds: number }) =>
+const cpuLine = (cpu: {
+  percentOfCore: Record<string, number>;
+  machinePercentOfCore: number;
+  otherPercentOfCore: number;
+  wallSeconds: number;
+}) =>
   `${Object.entries(cpu.percentOfCore)
     .filter(([, value]) => value > 0)
     .sort(([, a], [, b]) => b - a)
     .map(([name, value]) => `${name} ${value}%`)
-    .join(', ')}; machine ${cpu.machinePercentOfCore}% of 200%, others ${cpu.otherPercentOfCore}% (${cpu.wallSeconds} s)`;
+    .join(
+      ', ',
+    )}; machine ${cpu.machinePercentOfCore}% of 200%, others ${cpu.otherPercentOfCore}% (${cpu.wallSeconds} s)`;
 
 export function markdown(result: BenchResult): string {
   const { baseline, enrollment, sleeping, stop, timers, reads, webhooks } = result.sections;
@@ -72,7 +109,10 @@ export function markdown(result: BenchResult): string {
     '',
     '| target | limit | measured | met |',
     '| --- | --- | --- | --- |',
-    ...targetChecks(result).map((check) => `| ${check.target} | ${check.limit} | ${check.measured} | ${check.met === null ? 'n/a' : check.met ? 'yes' : '**no**'} |`),
+    ...targetChecks(result).map(
+      (check) =>
+        `| ${check.target} | ${check.limit} | ${check.measured} | ${check.met === null ? 'n/a' : check.met ? 'yes' : '**no**'} |`,
+    ),
     '',
     '| measurement | figures | CPU during it (% of one core) |',
     '| --- | --- | --- |',
@@ -100,5 +140,10 @@ export function writeMarkdown(file: string, section: string): void {
   const text = readFileSync(file, 'utf8');
   const start = text.indexOf(latestStart);
   const end = text.indexOf(latestEnd);
-  writeFileSync(file, start >= 0 && end > start ? `${text.slice(0, start)}${block}${text.slice(end + latestEnd.length)}` : `${text.trimEnd()}\n\n## Latest run\n\n${block}\n`);
+  writeFileSync(
+    file,
+    start >= 0 && end > start
+      ? `${text.slice(0, start)}${block}${text.slice(end + latestEnd.length)}`
+      : `${text.trimEnd()}\n\n## Latest run\n\n${block}\n`,
+  );
 }

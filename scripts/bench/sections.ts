@@ -31,11 +31,17 @@ const cpu = (ctx: Ctx) => cpuWindow(() => ctx.stack.pids());
 export const phoneOf = (index: number) => `+4477009${String(index).padStart(5, '0')}`;
 
 /** Every first create call the fake has seen for these phones since call index `from`, by phone. */
-function firstCalls(ctx: Ctx, phones: ReadonlySet<string>, seen: Map<string, number>, cursor: { next: number }): Map<string, number> {
+function firstCalls(
+  ctx: Ctx,
+  phones: ReadonlySet<string>,
+  seen: Map<string, number>,
+  cursor: { next: number },
+): Map<string, number> {
   const { calls } = ctx.stack.fake;
   for (; cursor.next < calls.length; cursor.next += 1) {
     const call = calls[cursor.next];
-    if (call?.outcome === 'created' && call.to && phones.has(call.to) && !seen.has(call.to)) seen.set(call.to, call.at.getTime());
+    if (call?.outcome === 'created' && call.to && phones.has(call.to) && !seen.has(call.to))
+      seen.set(call.to, call.at.getTime());
   }
   return seen;
 }
@@ -55,20 +61,37 @@ export interface BaselineResult {
 export async function baseline(ctx: Ctx, count: number): Promise<BaselineResult> {
   const { stack } = ctx;
   const queue = 'bench-baseline';
-  const worker = stack.startChild('baseline-worker', 'scripts/bench/baseline-worker.ts', { TEMPORAL_ADDRESS: stack.devServer.address, BENCH_TASK_QUEUE: queue });
+  const worker = stack.startChild('baseline-worker', 'scripts/bench/baseline-worker.ts', {
+    TEMPORAL_ADDRESS: stack.devServer.address,
+    BENCH_TASK_QUEUE: queue,
+  });
   try {
-    await waitFor('the baseline worker', () => (readFileSync(worker.logFile, 'utf8').includes('baseline worker ready') ? true : null), 120_000, 200);
+    await waitFor(
+      'the baseline worker',
+      () => (readFileSync(worker.logFile, 'utf8').includes('baseline worker ready') ? true : null),
+      120_000,
+      200,
+    );
     await sleep(1000);
     ctx.log(`baseline: ${count} trivial workflows (one no-op activity), ${startConcurrency} starts at a time`);
     const window = cpu(ctx);
     const started = performance.now();
     const limit = pLimit(startConcurrency);
     const tag = randomUUID().slice(0, 8);
-    await Promise.all(Array.from({ length: count }, (_, i) => limit(() => stack.client.workflow.start('benchNoop', { workflowId: `bench-noop-${tag}-${i}`, taskQueue: queue }))));
+    await Promise.all(
+      Array.from({ length: count }, (_, i) =>
+        limit(() =>
+          stack.client.workflow.start('benchNoop', { workflowId: `bench-noop-${tag}-${i}`, taskQueue: queue }),
+        ),
+      ),
+    );
     const startSeconds = (performance.now() - started) / 1000;
     await waitFor(
       'every baseline workflow to complete',
-      async () => ((await stack.client.workflow.count(`WorkflowType="benchNoop" AND ExecutionStatus="Completed"`)).count >= count ? true : null),
+      async () =>
+        (await stack.client.workflow.count(`WorkflowType="benchNoop" AND ExecutionStatus="Completed"`)).count >= count
+          ? true
+          : null,
       Math.max(120_000, count * 100),
       // Each count is a visibility query on the dev server's one SQLite connection: not too often.
       1000,
@@ -110,7 +133,10 @@ export interface EnrollmentResult {
   cpu: CpuWindow;
 }
 
-export async function enroll(ctx: Ctx, options: { firstIndex: number; count: number; sequenceId: string; label: string; sendWaitSeconds: number }): Promise<{ result: EnrollmentResult; enrolled: Enrolled[] }> {
+export async function enroll(
+  ctx: Ctx,
+  options: { firstIndex: number; count: number; sequenceId: string; label: string; sendWaitSeconds: number },
+): Promise<{ result: EnrollmentResult; enrolled: Enrolled[] }> {
   const { stack } = ctx;
   const phones = Array.from({ length: options.count }, (_, i) => phoneOf(options.firstIndex + i));
   const phoneSet = new Set(phones);
@@ -120,15 +146,16 @@ export async function enroll(ctx: Ctx, options: { firstIndex: number; count: num
   const window = cpu(ctx);
   const sentAt = Date.now();
   const started = performance.now();
-  const answer = await apiJson<{ summary: Record<string, number>; results: Array<{ outcome: string; leadId?: string; enrollmentId?: string; phone?: string }> }>(
-    stack.apiUrl,
-    stack.apiKey,
-    'POST',
-    '/v1/enrollments/batch',
-    { sequenceId: options.sequenceId, leads: phones.map((phone, i) => ({ phone, firstName: `Lead${options.firstIndex + i}` })) },
-  );
+  const answer = await apiJson<{
+    summary: Record<string, number>;
+    results: Array<{ outcome: string; leadId?: string; enrollmentId?: string; phone?: string }>;
+  }>(stack.apiUrl, stack.apiKey, 'POST', '/v1/enrollments/batch', {
+    sequenceId: options.sequenceId,
+    leads: phones.map((phone, i) => ({ phone, firstName: `Lead${options.firstIndex + i}` })),
+  });
   const allStartedSeconds = (performance.now() - started) / 1000;
-  if (answer.summary.enrolled !== options.count) throw new Error(`${options.label}: expected ${options.count} enrolled, got ${JSON.stringify(answer.summary)}`);
+  if (answer.summary.enrolled !== options.count)
+    throw new Error(`${options.label}: expected ${options.count} enrolled, got ${JSON.stringify(answer.summary)}`);
   ctx.log(`${options.label}: batch answered after ${allStartedSeconds.toFixed(1)} s; waiting for every first message`);
   // Past the wait limit the figure is reported as incomplete (how many went out in time) instead of failing the run.
   const complete = await waitFor(
@@ -139,8 +166,17 @@ export async function enroll(ctx: Ctx, options: { firstIndex: number; count: num
   ).catch(() => false);
   const cpuUsed = window();
   const delays = [...seen.values()].map((at) => (at - sentAt) / 1000);
-  if (!complete) ctx.log(`${options.label}: only ${seen.size} of ${options.count} first messages within ${options.sendWaitSeconds} s; going on`);
-  const enrolled = answer.results.filter((row) => row.outcome === 'enrolled').map((row) => ({ leadId: row.leadId as string, enrollmentId: row.enrollmentId as string, phone: row.phone as string }));
+  if (!complete)
+    ctx.log(
+      `${options.label}: only ${seen.size} of ${options.count} first messages within ${options.sendWaitSeconds} s; going on`,
+    );
+  const enrolled = answer.results
+    .filter((row) => row.outcome === 'enrolled')
+    .map((row) => ({
+      leadId: row.leadId as string,
+      enrollmentId: row.enrollmentId as string,
+      phone: row.phone as string,
+    }));
   return {
     result: {
       leads: options.count,
@@ -161,7 +197,12 @@ export interface SleepingSnapshot {
   sleeping: number;
   workerRssMiB: number | null;
   /** From the worker's /metrics: V8's heap (used and reserved), memory outside it, and the runs in the sticky cache. */
-  workerMemory: { heapUsedMiB: number | null; heapTotalMiB: number | null; externalMiB: number | null; cachedRuns: number | null };
+  workerMemory: {
+    heapUsedMiB: number | null;
+    heapTotalMiB: number | null;
+    externalMiB: number | null;
+    cachedRuns: number | null;
+  };
   serverRssMiB: number | null;
   apiRssMiB: number | null;
   postgresDatabaseMiB: number;
@@ -178,13 +219,18 @@ function fileSize(file: string): number {
 
 /** A gauge's value in a Prometheus text scrape (the first series of that name), or null. */
 function gauge(scrape: string, name: string): number | null {
-  const line = scrape.split('\n').find((candidate) => candidate.startsWith(`${name} `) || candidate.startsWith(`${name}{`));
+  const line = scrape
+    .split('\n')
+    .find((candidate) => candidate.startsWith(`${name} `) || candidate.startsWith(`${name}{`));
   const value = line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : Number.NaN;
   return Number.isFinite(value) ? value : null;
 }
 
 async function workerMemory(url: string): Promise<SleepingSnapshot['workerMemory']> {
-  const scrape = await fetch(url).then((response) => response.text(), () => '');
+  const scrape = await fetch(url).then(
+    (response) => response.text(),
+    () => '',
+  );
   const mibOf = (name: string) => mib(gauge(scrape, name));
   return {
     heapUsedMiB: mibOf('nodejs_heap_size_used_bytes'),
@@ -215,7 +261,10 @@ export async function sleepingSnapshot(ctx: Ctx): Promise<SleepingSnapshot> {
     await sleep(400);
   }
   const [{ size }] = await stack.db.$queryRaw<[{ size: bigint }]>`select pg_database_size(current_database()) as size`;
-  const sqlite = ['temporal.db', 'temporal.db-wal', 'temporal.db-shm'].reduce((sum, name) => sum + fileSize(path.join(stack.dir, name)), 0);
+  const sqlite = ['temporal.db', 'temporal.db-wal', 'temporal.db-shm'].reduce(
+    (sum, name) => sum + fileSize(path.join(stack.dir, name)),
+    0,
+  );
   return {
     sleeping: await stack.db.enrollment.count({ where: { tenantId: stack.tenantId, status: 'running' } }),
     workerRssMiB: mib(percentile(samples, 50)),
@@ -229,7 +278,8 @@ export async function sleepingSnapshot(ctx: Ctx): Promise<SleepingSnapshot> {
 
 export function sleepingCost(before: SleepingSnapshot, after: SleepingSnapshot) {
   const added = after.sleeping - before.sleeping;
-  const perEnrollmentKiB = (a: number | null, b: number | null) => (a === null || b === null || added <= 0 ? null : round(((b - a) * 1024) / added, 2));
+  const perEnrollmentKiB = (a: number | null, b: number | null) =>
+    a === null || b === null || added <= 0 ? null : round(((b - a) * 1024) / added, 2);
   return {
     from: before,
     to: after,
@@ -240,7 +290,10 @@ export function sleepingCost(before: SleepingSnapshot, after: SleepingSnapshot) 
       postgresDatabase: perEnrollmentKiB(before.postgresDatabaseMiB, after.postgresDatabaseMiB),
       temporalSqlite: perEnrollmentKiB(before.temporalSqliteMiB, after.temporalSqliteMiB),
     },
-    workerRssChangePercent: before.workerRssMiB && after.workerRssMiB ? round(((after.workerRssMiB - before.workerRssMiB) / before.workerRssMiB) * 100, 1) : null,
+    workerRssChangePercent:
+      before.workerRssMiB && after.workerRssMiB
+        ? round(((after.workerRssMiB - before.workerRssMiB) / before.workerRssMiB) * 100, 1)
+        : null,
   };
 }
 
@@ -259,26 +312,48 @@ export async function stopLatency(ctx: Ctx, sample: Enrolled[]): Promise<StopRes
   const { stack } = ctx;
   const url = `${stack.apiUrl}${inboundWebhookPath}`;
   const sleepingDuring = await stack.db.enrollment.count({ where: { tenantId: stack.tenantId, status: 'running' } });
-  ctx.log(`STOP: ${sample.length} signed inbound webhooks, one after another, with ${sleepingDuring} enrollments asleep`);
+  ctx.log(
+    `STOP: ${sample.length} signed inbound webhooks, one after another, with ${sleepingDuring} enrollments asleep`,
+  );
   const latencies: number[] = [];
   const answers: number[] = [];
   const window = cpu(ctx);
   for (const lead of sample) {
-    const params = { MessageSid: `SM${randomUUID().replaceAll('-', '')}`, AccountSid: `AC${'b'.repeat(32)}`, From: lead.phone, To: senderNumber, Body: 'STOP' };
+    const params = {
+      MessageSid: `SM${randomUUID().replaceAll('-', '')}`,
+      AccountSid: `AC${'b'.repeat(32)}`,
+      From: lead.phone,
+      To: senderNumber,
+      Body: 'STOP',
+    };
     const signature = twilio.getExpectedTwilioSignature(authToken, url, params);
     const started = performance.now();
-    const answer = await httpCall(url, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature }, body: new URLSearchParams(params).toString() });
+    const answer = await httpCall(url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Twilio-Signature': signature },
+      body: new URLSearchParams(params).toString(),
+    });
     answers.push(performance.now() - started);
     if (answer.status !== 200) throw new Error(`STOP webhook answered ${answer.status}: ${answer.body}`);
     await waitFor(
       `enrollment ${lead.enrollmentId} to close`,
-      async () => ((await stack.db.enrollment.findUnique({ where: { id: lead.enrollmentId }, select: { status: true } }))?.status === 'opted_out' ? true : null),
+      async () =>
+        (await stack.db.enrollment.findUnique({ where: { id: lead.enrollmentId }, select: { status: true } }))
+          ?.status === 'opted_out'
+          ? true
+          : null,
       30_000,
       10,
     );
     latencies.push(performance.now() - started);
   }
-  return { stops: sample.length, sleepingDuring, latencyMs: summary(latencies), webhookAnswerMs: summary(answers), cpu: window() };
+  return {
+    stops: sample.length,
+    sleepingDuring,
+    latencyMs: summary(latencies),
+    webhookAnswerMs: summary(answers),
+    cpu: window(),
+  };
 }
 
 // 5. Timer punctuality --------------------------------------------------------------------------------------------
@@ -298,11 +373,16 @@ export interface TimerResult {
  * Every workflow is started with the same `enrolledAt` and a first step `leadSeconds` later, so all of them are
  * due at one instant (the API sets `enrolledAt` to each request's own time, which would spread them out).
  */
-export async function timerPunctuality(ctx: Ctx, options: { firstIndex: number; count: number; leadSeconds: number }): Promise<TimerResult> {
+export async function timerPunctuality(
+  ctx: Ctx,
+  options: { firstIndex: number; count: number; leadSeconds: number },
+): Promise<TimerResult> {
   const { stack } = ctx;
   const { db, tenantId } = stack;
   const phones = Array.from({ length: options.count }, (_, i) => phoneOf(options.firstIndex + i));
-  await db.lead.createMany({ data: phones.map((phone, i) => ({ tenantId, phone, firstName: `Timer${i}`, timeZone: 'Europe/London' })) });
+  await db.lead.createMany({
+    data: phones.map((phone, i) => ({ tenantId, phone, firstName: `Timer${i}`, timeZone: 'Europe/London' })),
+  });
   const leads = await db.lead.findMany({ where: { tenantId, phone: { in: phones } } });
   const created = await apiJson<{ id: string }>(stack.apiUrl, stack.apiKey, 'POST', '/v1/sequences', {
     name: `bench-timers-${randomUUID().slice(0, 8)}`,
@@ -311,9 +391,14 @@ export async function timerPunctuality(ctx: Ctx, options: { firstIndex: number; 
       { delaySeconds: 7 * 86_400, template: 'A week on, {{firstName}}: still interested?' },
     ],
   });
-  const [tenant, sequence] = await Promise.all([db.tenant.findUniqueOrThrow({ where: { id: tenantId } }), db.sequenceDefinition.findUniqueOrThrow({ where: { id: created.id } })]);
+  const [tenant, sequence] = await Promise.all([
+    db.tenant.findUniqueOrThrow({ where: { id: tenantId } }),
+    db.sequenceDefinition.findUniqueOrThrow({ where: { id: created.id } }),
+  ]);
   const sleepingDuring = await db.enrollment.count({ where: { tenantId, status: 'running' } });
-  ctx.log(`timers: ${options.count} sends due at one instant, ${options.leadSeconds} s after their start, with ${sleepingDuring} enrollments asleep`);
+  ctx.log(
+    `timers: ${options.count} sends due at one instant, ${options.leadSeconds} s after their start, with ${sleepingDuring} enrollments asleep`,
+  );
   const cursor = { next: stack.fake.calls.length };
   const seen = new Map<string, number>();
   const window = cpu(ctx);
@@ -326,7 +411,9 @@ export async function timerPunctuality(ctx: Ctx, options: { firstIndex: number; 
         stack.client.workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, {
           workflowId: leadFollowUpWorkflowId(tenantId, lead.id),
           taskQueue,
-          args: [{ ...workflowInput(tenant, lead, sequence, randomUUID()), enrolledAt: new Date(enrolledAt).toISOString() }],
+          args: [
+            { ...workflowInput(tenant, lead, sequence, randomUUID()), enrolledAt: new Date(enrolledAt).toISOString() },
+          ],
           workflowIdConflictPolicy: 'FAIL',
           typedSearchAttributes: [
             { key: tenantIdKey, value: tenantId },
@@ -339,9 +426,17 @@ export async function timerPunctuality(ctx: Ctx, options: { firstIndex: number; 
     ),
   );
   const startsDoneBeforeDueSeconds = (due - Date.now()) / 1000;
-  if (startsDoneBeforeDueSeconds <= 0) ctx.log(`timers: starts finished ${-startsDoneBeforeDueSeconds} s after the due instant; lateness includes start time`);
+  if (startsDoneBeforeDueSeconds <= 0)
+    ctx.log(
+      `timers: starts finished ${-startsDoneBeforeDueSeconds} s after the due instant; lateness includes start time`,
+    );
   const phoneSet = new Set(phones);
-  await waitFor('every timer send', () => (firstCalls(ctx, phoneSet, seen, cursor).size >= options.count ? true : null), Math.max(180_000, options.leadSeconds * 1000 + options.count * 100), 50);
+  await waitFor(
+    'every timer send',
+    () => (firstCalls(ctx, phoneSet, seen, cursor).size >= options.count ? true : null),
+    Math.max(180_000, options.leadSeconds * 1000 + options.count * 100),
+    50,
+  );
   return {
     sends: options.count,
     sleepingDuring,
@@ -366,7 +461,12 @@ export interface ReadResult {
   cpu: CpuWindow;
 }
 
-async function readLoad(ctx: Ctx, endpoint: string, paths: () => string, options: { seconds: number; connections: number }): Promise<ReadResult> {
+async function readLoad(
+  ctx: Ctx,
+  endpoint: string,
+  paths: () => string,
+  options: { seconds: number; connections: number },
+): Promise<ReadResult> {
   const latencies: number[] = [];
   const window = cpu(ctx);
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
@@ -396,7 +496,11 @@ async function readLoad(ctx: Ctx, endpoint: string, paths: () => string, options
   };
 }
 
-export async function reads(ctx: Ctx, enrolled: Enrolled[], options: { seconds: number; connections: number }): Promise<ReadResult[]> {
+export async function reads(
+  ctx: Ctx,
+  enrolled: Enrolled[],
+  options: { seconds: number; connections: number },
+): Promise<ReadResult[]> {
   const pick = () => enrolled[Math.floor(Math.random() * enrolled.length)] as Enrolled;
   const endpoints: Array<[string, () => string]> = [
     ['GET /v1/enrollments/:id (row + live workflow query)', () => `/v1/enrollments/${pick().enrollmentId}`],

@@ -54,7 +54,12 @@ function readPostmasterPid(dir: string): number | undefined {
   }
 }
 
-export async function startBenchStack(options: { log: (line: string) => void; keepData: boolean; logLevel: string; devServerArgs: string[] }): Promise<BenchStack> {
+export async function startBenchStack(options: {
+  log: (line: string) => void;
+  keepData: boolean;
+  logLevel: string;
+  devServerArgs: string[];
+}): Promise<BenchStack> {
   const dir = path.join(dataDir, `bench-${process.pid}`);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -70,13 +75,19 @@ export async function startBenchStack(options: { log: (line: string) => void; ke
       }
     }
   };
-  cleanups.push(() => (options.keepData ? options.log(`data kept in ${dir}`) : rmSync(dir, { recursive: true, force: true })));
+  cleanups.push(() =>
+    options.keepData ? options.log(`data kept in ${dir}`) : rmSync(dir, { recursive: true, force: true }),
+  );
 
   function startChild(name: string, entry: string, env: Record<string, string>): ChildEntry {
     const logFile = path.join(dir, `${name}.log`);
     const fd = openSync(logFile, 'a');
     // Output goes straight to a file: reading it through a pipe would cost this process CPU during the measurements.
-    const child = spawn(process.execPath, ['--import', 'tsx', entry], { cwd: projectRoot, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', fd, fd] });
+    const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+      cwd: projectRoot,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      stdio: ['ignore', fd, fd],
+    });
     closeSync(fd);
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     const entryStop = async () => {
@@ -93,8 +104,15 @@ export async function startBenchStack(options: { log: (line: string) => void; ke
   }
 
   try {
-    const [temporalPort, postgresPort, apiPort, workerMetricsPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
-    options.log(`starting the Temporal dev server (:${temporalPort}) and PostgreSQL (:${postgresPort}) under ${path.relative(projectRoot, dir)}`);
+    const [temporalPort, postgresPort, apiPort, workerMetricsPort] = await Promise.all([
+      freePort(),
+      freePort(),
+      freePort(),
+      freePort(),
+    ]);
+    options.log(
+      `starting the Temporal dev server (:${temporalPort}) and PostgreSQL (:${postgresPort}) under ${path.relative(projectRoot, dir)}`,
+    );
     const postgresDir = path.join(dir, 'postgres');
     const [devServer, database] = await Promise.all([
       startDevServer({ port: temporalPort, dbFile: path.join(dir, 'temporal.db'), extraArgs: options.devServerArgs }),
@@ -130,7 +148,13 @@ export async function startBenchStack(options: { log: (line: string) => void; ke
     const client = new Client({ connection, namespace: 'default' });
 
     // The webhook section's receivers are on 127.0.0.1.
-    const common = { DATABASE_URL: database.url, TEMPORAL_ADDRESS: devServer.address, TEMPORAL_TASK_QUEUE: taskQueue, LOG_LEVEL: options.logLevel, WEBHOOK_ALLOW_PRIVATE_URLS: 'true' };
+    const common = {
+      DATABASE_URL: database.url,
+      TEMPORAL_ADDRESS: devServer.address,
+      TEMPORAL_TASK_QUEUE: taskQueue,
+      LOG_LEVEL: options.logLevel,
+      WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
+    };
     const worker = startChild('worker', 'worker/index.ts', {
       ...common,
       TWILIO_ACCOUNT_SID: accountSid,
@@ -159,7 +183,8 @@ export async function startBenchStack(options: { log: (line: string) => void; ke
       API_SHUTDOWN_GRACE_SECONDS: '5',
     });
     const exitedEarly = (entry: ChildEntry) => () => {
-      if (entry.child.exitCode !== null) throw new Error(`${entry.name} exited with code ${entry.child.exitCode}; see ${entry.logFile}`);
+      if (entry.child.exitCode !== null)
+        throw new Error(`${entry.name} exited with code ${entry.child.exitCode}; see ${entry.logFile}`);
     };
     await waitFor(
       'the worker to start polling',
@@ -203,7 +228,9 @@ export async function startBenchStack(options: { log: (line: string) => void; ke
         worker: worker.child.pid,
         api: api.child.pid,
         bench: process.pid,
-        ...Object.fromEntries(children.filter((entry) => entry !== worker && entry !== api).map((entry) => [entry.name, entry.child.pid])),
+        ...Object.fromEntries(
+          children.filter((entry) => entry !== worker && entry !== api).map((entry) => [entry.name, entry.child.pid]),
+        ),
       }),
       stop,
     };

@@ -24,7 +24,12 @@ export function summary(values: readonly number[], digits = 0) {
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Polls `check` every `intervalMs` until it answers a value other than null/undefined, or throws after `timeoutMs`. */
-export async function waitFor<T>(what: string, check: () => T | null | undefined | Promise<T | null | undefined>, timeoutMs: number, intervalMs = 100): Promise<T> {
+export async function waitFor<T>(
+  what: string,
+  check: () => T | null | undefined | Promise<T | null | undefined>,
+  timeoutMs: number,
+  intervalMs = 100,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -29,21 +29,44 @@ export interface WebhookBurstResult {
 const slowAnswerMs = 2000;
 const perTransaction = 100;
 
-export async function webhookBurst(ctx: Ctx, options: { events: number; waitSeconds: number }): Promise<WebhookBurstResult> {
+export async function webhookBurst(
+  ctx: Ctx,
+  options: { events: number; waitSeconds: number },
+): Promise<WebhookBurstResult> {
   const { stack } = ctx;
   const receiver = await startWebhookReceiver();
   try {
-    const endpoint = await apiJson<{ id: string; secret: string }>(stack.apiUrl, stack.apiKey, 'POST', '/v1/webhook-endpoints', { url: receiver.urlFor('/crm'), description: 'bench' });
+    const endpoint = await apiJson<{ id: string; secret: string }>(
+      stack.apiUrl,
+      stack.apiKey,
+      'POST',
+      '/v1/webhook-endpoints',
+      { url: receiver.urlFor('/crm'), description: 'bench' },
+    );
     receiver.expect('/crm', [endpoint.secret]);
     // The slow neighbour: another tenant whose endpoint takes its time over every request, with a backlog.
-    const neighbour = await stack.db.tenant.create({ data: { name: `bench-slow-${randomUUID().slice(0, 8)}`, businessName: 'Slow CRM Ltd' } });
+    const neighbour = await stack.db.tenant.create({
+      data: { name: `bench-slow-${randomUUID().slice(0, 8)}`, businessName: 'Slow CRM Ltd' },
+    });
     const slowSecret = newWebhookSecret();
-    await stack.db.webhookEndpoint.create({ data: { tenantId: neighbour.id, url: receiver.urlFor('/slow'), secret: slowSecret } });
+    await stack.db.webhookEndpoint.create({
+      data: { tenantId: neighbour.id, url: receiver.urlFor('/slow'), secret: slowSecret },
+    });
     receiver.expect('/slow', [slowSecret], () => ({ status: 200, afterMs: slowAnswerMs }));
-    for (let i = 0; i < 50; i += 1) await stack.db.$transaction((tx) => recordEvent(tx, { tenantId: neighbour.id, type: 'lead.created', data: { n: i } }));
-    await waitFor('the slow endpoint to be busy', () => (receiver.received('/slow').length > 0 ? true : null), 30_000, 50);
+    for (let i = 0; i < 50; i += 1)
+      await stack.db.$transaction((tx) =>
+        recordEvent(tx, { tenantId: neighbour.id, type: 'lead.created', data: { n: i } }),
+      );
+    await waitFor(
+      'the slow endpoint to be busy',
+      () => (receiver.received('/slow').length > 0 ? true : null),
+      30_000,
+      50,
+    );
 
-    ctx.log(`webhooks: ${options.events} events for one tenant while another tenant's endpoint answers in ${slowAnswerMs} ms`);
+    ctx.log(
+      `webhooks: ${options.events} events for one tenant while another tenant's endpoint answers in ${slowAnswerMs} ms`,
+    );
     const window = cpuWindow(() => stack.pids());
     const started = performance.now();
     const expected = new Set<string>();
@@ -51,7 +74,13 @@ export async function webhookBurst(ctx: Ctx, options: { events: number; waitSeco
       const ids = await stack.db.$transaction(async (tx) => {
         const recorded = [];
         for (let i = first; i < Math.min(first + perTransaction, options.events); i += 1) {
-          recorded.push(await recordEvent(tx, { tenantId: stack.tenantId, type: 'message.sent', data: { messageId: randomUUID(), to: '+447700900123', segments: 1, n: i } }));
+          recorded.push(
+            await recordEvent(tx, {
+              tenantId: stack.tenantId,
+              type: 'message.sent',
+              data: { messageId: randomUUID(), to: '+447700900123', segments: 1, n: i },
+            }),
+          );
         }
         return recorded.map((event) => `msg_${event.id}`);
       });
@@ -59,14 +88,29 @@ export async function webhookBurst(ctx: Ctx, options: { events: number; waitSeco
     }
     const recordSeconds = (performance.now() - started) / 1000;
     // Only the burst's events count: the stack's own sends record events of this tenant too.
-    const deliveredIds = () => new Set(receiver.received('/crm').map((entry) => String(entry.headers['webhook-id'])).filter((id) => expected.has(id)));
-    const complete = await waitFor('every webhook delivered', () => (deliveredIds().size >= options.events ? true : null), options.waitSeconds * 1000, 50).catch(() => false);
+    const deliveredIds = () =>
+      new Set(
+        receiver
+          .received('/crm')
+          .map((entry) => String(entry.headers['webhook-id']))
+          .filter((id) => expected.has(id)),
+      );
+    const complete = await waitFor(
+      'every webhook delivered',
+      () => (deliveredIds().size >= options.events ? true : null),
+      options.waitSeconds * 1000,
+      50,
+    ).catch(() => false);
     const seconds = (performance.now() - started) / 1000;
     const cpu = window();
     const burst = receiver.received('/crm').filter((entry) => expected.has(String(entry.headers['webhook-id'])));
     const delivered = deliveredIds().size;
-    if (!complete) ctx.log(`webhooks: only ${delivered} of ${options.events} delivered within ${options.waitSeconds} s; going on`);
-    await stack.db.webhookEndpoint.updateMany({ where: { tenantId: { in: [stack.tenantId, neighbour.id] } }, data: { deletedAt: new Date() } });
+    if (!complete)
+      ctx.log(`webhooks: only ${delivered} of ${options.events} delivered within ${options.waitSeconds} s; going on`);
+    await stack.db.webhookEndpoint.updateMany({
+      where: { tenantId: { in: [stack.tenantId, neighbour.id] } },
+      data: { deletedAt: new Date() },
+    });
     return {
       events: options.events,
       recordSeconds: round(recordSeconds, 2),

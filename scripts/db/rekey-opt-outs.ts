@@ -20,9 +20,14 @@ const pageSize = 500;
 /** Re-keys what can be re-keyed and records a run that changed anything in the audit log. */
 export async function rekeyOptOuts(db: Db): Promise<RekeyResult> {
   const result: RekeyResult = { optOuts: 0, merged: 0, consentEvents: 0 };
-  for (let after = ''; ; ) {
-    const page = await db.optOut.findMany({ where: { phone: { not: null }, ...(after ? { id: { gt: after } } : {}) }, orderBy: { id: 'asc' }, take: pageSize });
-    for (const row of page) if (row.phone && row.phoneHash !== phoneHash(row.phone)) await rekeyOptOut(db, row, row.phone, result);
+  for (let after = ''; ;) {
+    const page = await db.optOut.findMany({
+      where: { phone: { not: null }, ...(after ? { id: { gt: after } } : {}) },
+      orderBy: { id: 'asc' },
+      take: pageSize,
+    });
+    for (const row of page)
+      if (row.phone && row.phoneHash !== phoneHash(row.phone)) await rekeyOptOut(db, row, row.phone, result);
     if (page.length < pageSize) break;
     after = page.at(-1)?.id ?? '';
   }
@@ -60,7 +65,10 @@ async function rekeyOptOut(db: Db, { id, tenantId }: OptOut, phone: string, resu
     } else {
       await tx.optOut.update({ where: { id }, data: { phoneHash: keyed } });
     }
-    const events = await tx.consentEvent.updateMany({ where: { tenantId, phoneHash: row.phoneHash }, data: { phoneHash: keyed } });
+    const events = await tx.consentEvent.updateMany({
+      where: { tenantId, phoneHash: row.phoneHash },
+      data: { phoneHash: keyed },
+    });
     result.optOuts += 1;
     result.consentEvents += events.count;
   });
@@ -71,7 +79,7 @@ async function rekeyConsentOfLeads(db: Db): Promise<number> {
   let count = 0;
   const tenants = await db.consentEvent.groupBy({ by: ['tenantId'] });
   for (const { tenantId } of tenants) {
-    for (let after = ''; ; ) {
+    for (let after = ''; ;) {
       const leads = await db.lead.findMany({
         where: { tenantId, status: { not: 'erased' }, ...(after ? { id: { gt: after } } : {}) },
         orderBy: { id: 'asc' },
@@ -79,10 +87,19 @@ async function rekeyConsentOfLeads(db: Db): Promise<number> {
         take: pageSize,
       });
       const phoneOf = new Map(leads.map((lead) => [legacyPhoneHash(lead.phone), lead.phone]));
-      const found = await db.consentEvent.groupBy({ by: ['phoneHash'], where: { tenantId, phoneHash: { in: [...phoneOf.keys()] } } });
+      const found = await db.consentEvent.groupBy({
+        by: ['phoneHash'],
+        where: { tenantId, phoneHash: { in: [...phoneOf.keys()] } },
+      });
       for (const { phoneHash: legacy } of found) {
         const phone = phoneOf.get(legacy);
-        if (phone) count += (await db.consentEvent.updateMany({ where: { tenantId, phoneHash: legacy }, data: { phoneHash: phoneHash(phone) } })).count;
+        if (phone)
+          count += (
+            await db.consentEvent.updateMany({
+              where: { tenantId, phoneHash: legacy },
+              data: { phoneHash: phoneHash(phone) },
+            })
+          ).count;
       }
       if (leads.length < pageSize) break;
       after = leads.at(-1)?.id ?? '';

@@ -220,7 +220,10 @@ function withExternalError(error: unknown, registry: ErrorRegistry): unknown {
 
 /** Node's global; @types/node 20 types the WebAssembly namespace but not the value. */
 declare const WebAssembly: {
-  instantiate(bytes: Uint8Array, imports: Record<string, Record<string, unknown>>): Promise<{ instance: { exports: Record<string, unknown> } }>;
+  instantiate(
+    bytes: Uint8Array,
+    imports: Record<string, Record<string, unknown>>,
+  ): Promise<{ instance: { exports: Record<string, unknown> } }>;
 };
 
 let engineBindingsLoaded: Promise<typeof engineBindings> | undefined;
@@ -233,8 +236,9 @@ function loadEngineBindings(): Promise<typeof engineBindings> {
   engineBindingsLoaded ??= (async () => {
     // A Rust panic reports its message here before aborting; without a registry it is
     // lost behind "Cannot read properties of undefined (reading 'set_message')".
-    (globalThis as { PRISMA_WASM_PANIC_REGISTRY?: { set_message(message: string): void } })
-      .PRISMA_WASM_PANIC_REGISTRY ??= {
+    (
+      globalThis as { PRISMA_WASM_PANIC_REGISTRY?: { set_message(message: string): void } }
+    ).PRISMA_WASM_PANIC_REGISTRY ??= {
       set_message(message) {
         throw new Error(`Prisma schema engine panicked: ${message}`);
       },

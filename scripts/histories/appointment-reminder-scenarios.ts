@@ -11,7 +11,13 @@ import {
   statusQuery,
 } from '../../workflows/appointment-reminder.types.js';
 import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
-import { eventually, startFollowUp, tenantAndLead, type Scenario, type ScenarioContext } from './lead-follow-up-scenarios.js';
+import {
+  eventually,
+  startFollowUp,
+  tenantAndLead,
+  type Scenario,
+  type ScenarioContext,
+} from './lead-follow-up-scenarios.js';
 
 /** An appointment `startsInSeconds` away with reminders at the given offsets: real time, so everything is short. */
 async function book(
@@ -44,7 +50,10 @@ async function book(
 }
 
 const untilConfirmed = (handle: WorkflowHandle<typeof appointmentReminder>) =>
-  eventually(async () => (await handle.query(statusQuery)).confirmation !== 'pending', `${handle.workflowId} to send its confirmation`);
+  eventually(
+    async () => (await handle.query(statusQuery)).confirmation !== 'pending',
+    `${handle.workflowId} to send its confirmation`,
+  );
 
 export const appointmentReminderScenarios: Scenario[] = [
   {
@@ -100,7 +109,10 @@ export const appointmentReminderScenarios: Scenario[] = [
     async run(context) {
       const owner = await tenantAndLead(context);
       const followUp = await startFollowUp(context, [{ delaySeconds: 3600, template: 'Still interested?' }], owner);
-      await eventually(async () => context.db.enrollment.findFirst({ where: { workflowId: followUp.workflowId } }), 'the follow-up to record itself');
+      await eventually(
+        async () => context.db.enrollment.findFirst({ where: { workflowId: followUp.workflowId } }),
+        'the follow-up to record itself',
+      );
       const handle = await book(context, 86_400 * 2, [86_400], owner);
       await followUp.result();
       await untilConfirmed(handle);
@@ -115,7 +127,10 @@ export const appointmentReminderScenarios: Scenario[] = [
       const handle = await book(context, 3600, [3597], owner);
       await untilConfirmed(handle);
       await pauseSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
-      await eventually(async () => context.db.message.findFirst({ where: { tenantId: owner.tenant.id, heldReason: 'kill_switch' } }), 'the reminder to be held');
+      await eventually(
+        async () => context.db.message.findFirst({ where: { tenantId: owner.tenant.id, heldReason: 'kill_switch' } }),
+        'the reminder to be held',
+      );
       await handle.executeUpdate(cancelUpdate, { args: [{ notify: false, reason: 'lead called' }] });
       await handle.result();
       await resumeSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
@@ -133,7 +148,8 @@ export const appointmentReminderScenarios: Scenario[] = [
       await handle.signal(appointmentReplySignal, { kind: 'reschedule_requested', at: at(), skipReminders: true });
       await handle.signal(appointmentReplySignal, { kind: 'confirmed', at: at(), skipReminders: true });
       const state = await handle.result();
-      if (state.reminders.some((reminder) => reminder.status !== 'dropped')) throw new Error(`the reminder was not dropped: ${JSON.stringify(state.reminders)}`);
+      if (state.reminders.some((reminder) => reminder.status !== 'dropped'))
+        throw new Error(`the reminder was not dropped: ${JSON.stringify(state.reminders)}`);
       return handle.workflowId;
     },
   },

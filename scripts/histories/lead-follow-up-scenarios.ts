@@ -35,8 +35,17 @@ export const scenarioLeadName = 'Ada';
 
 /** A tenant (open all day unless `window` says otherwise, no gap) and its lead. */
 export async function tenantAndLead({ db }: ScenarioContext, window = { windowStart: '00:00', windowEnd: '24:00' }) {
-  const tenant = await db.tenant.create({ data: { name: `history-${randomUUID()}`, businessName: 'Acme Dental', ...window, minGapSeconds: 0 } });
-  const lead = await db.lead.create({ data: { tenantId: tenant.id, phone: `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`, firstName: scenarioLeadName, timeZone: 'Europe/London' } });
+  const tenant = await db.tenant.create({
+    data: { name: `history-${randomUUID()}`, businessName: 'Acme Dental', ...window, minGapSeconds: 0 },
+  });
+  const lead = await db.lead.create({
+    data: {
+      tenantId: tenant.id,
+      phone: `+1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`,
+      firstName: scenarioLeadName,
+      timeZone: 'Europe/London',
+    },
+  });
   return { tenant, lead };
 }
 
@@ -48,12 +57,23 @@ export async function startFollowUp(
 ): Promise<WorkflowHandle<typeof leadFollowUp>> {
   const { db, client, taskQueue } = context;
   const { tenant, lead } = owner;
-  const sequence = await db.sequenceDefinition.create({ data: { tenantId: tenant.id, name: 'history', version: 1, steps: steps as object[] } });
+  const sequence = await db.sequenceDefinition.create({
+    data: { tenantId: tenant.id, name: 'history', version: 1, steps: steps as object[] },
+  });
   const input = { ...workflowInput(tenant, lead, sequence, randomUUID()), ...overrides };
-  return client.workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, { taskQueue, workflowId: leadFollowUpWorkflowId(tenant.id, lead.id), args: [input] });
+  return client.workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, {
+    taskQueue,
+    workflowId: leadFollowUpWorkflowId(tenant.id, lead.id),
+    args: [input],
+  });
 }
 
-async function start(context: ScenarioContext, steps: SequenceStep[], overrides: Partial<LeadFollowUpInput> = {}, window = { windowStart: '00:00', windowEnd: '24:00' }): Promise<WorkflowHandle<typeof leadFollowUp>> {
+async function start(
+  context: ScenarioContext,
+  steps: SequenceStep[],
+  overrides: Partial<LeadFollowUpInput> = {},
+  window = { windowStart: '00:00', windowEnd: '24:00' },
+): Promise<WorkflowHandle<typeof leadFollowUp>> {
   return startFollowUp(context, steps, await tenantAndLead(context, window), overrides);
 }
 
@@ -68,17 +88,29 @@ export async function eventually<T>(probe: () => Promise<T | null | undefined | 
 }
 
 const untilSent = (handle: WorkflowHandle<typeof leadFollowUp>, count: number) =>
-  eventually(async () => (await handle.query(statusQuery)).messagesSent >= count, `${handle.workflowId} to send ${count} messages`);
+  eventually(
+    async () => (await handle.query(statusQuery)).messagesSent >= count,
+    `${handle.workflowId} to send ${count} messages`,
+  );
 /** A one-hour window two hours from now, in the lead's zone (Europe/London): closed whenever this runs. */
 function windowClosedNow(): { windowStart: string; windowEnd: string } {
-  const hour = Number(new Intl.DateTimeFormat('en-GB', { hour: '2-digit', hourCycle: 'h23', timeZone: 'Europe/London' }).format(new Date()));
+  const hour = Number(
+    new Intl.DateTimeFormat('en-GB', { hour: '2-digit', hourCycle: 'h23', timeZone: 'Europe/London' }).format(
+      new Date(),
+    ),
+  );
   const at = (offset: number) => `${String((hour + offset) % 24).padStart(2, '0')}:00`;
-  return (hour + 3) % 24 > (hour + 2) % 24 ? { windowStart: at(2), windowEnd: at(3) } : { windowStart: '01:00', windowEnd: '02:00' };
+  return (hour + 3) % 24 > (hour + 2) % 24
+    ? { windowStart: at(2), windowEnd: at(3) }
+    : { windowStart: '01:00', windowEnd: '02:00' };
 }
 const later = { delaySeconds: 3600, template: 'Still interested, {{firstName}}?' };
 const first = { delaySeconds: 0, template: 'Hi {{firstName}}, thanks for contacting {{businessName}}.' };
 
-async function endedBySignal(context: ScenarioContext, signal: (handle: WorkflowHandle<typeof leadFollowUp>) => Promise<void>): Promise<string> {
+async function endedBySignal(
+  context: ScenarioContext,
+  signal: (handle: WorkflowHandle<typeof leadFollowUp>) => Promise<void>,
+): Promise<string> {
   const handle = await start(context, [first, later]);
   await untilSent(handle, 1);
   await signal(handle);
@@ -95,9 +127,20 @@ export const leadFollowUpScenarios: Scenario[] = [
       return handle.workflowId;
     },
   },
-  { name: 'replied', run: (context) => endedBySignal(context, (handle) => handle.signal(inboundReplySignal, { messageSid: `SM${'0'.repeat(32)}` })) },
-  { name: 'opted-out', run: (context) => endedBySignal(context, (handle) => handle.signal(optOutSignal, { source: 'inbound_keyword' })) },
-  { name: 'booked', run: (context) => endedBySignal(context, (handle) => handle.signal(appointmentBookedSignal, { appointmentId: randomUUID() })) },
+  {
+    name: 'replied',
+    run: (context) =>
+      endedBySignal(context, (handle) => handle.signal(inboundReplySignal, { messageSid: `SM${'0'.repeat(32)}` })),
+  },
+  {
+    name: 'opted-out',
+    run: (context) => endedBySignal(context, (handle) => handle.signal(optOutSignal, { source: 'inbound_keyword' })),
+  },
+  {
+    name: 'booked',
+    run: (context) =>
+      endedBySignal(context, (handle) => handle.signal(appointmentBookedSignal, { appointmentId: randomUUID() })),
+  },
   {
     name: 'expired',
     async run(context) {
@@ -166,7 +209,10 @@ export const leadFollowUpScenarios: Scenario[] = [
     async run(context) {
       const handle = await start(context, [{ ...first, delaySeconds: 2 }]);
       const { enrollmentId } = await enrollmentOf(context, handle.workflowId);
-      await context.db.enrollment.update({ where: { id: enrollmentId }, data: { haltedAt: new Date(), haltedBy: 'replied' } });
+      await context.db.enrollment.update({
+        where: { id: enrollmentId },
+        data: { haltedAt: new Date(), haltedBy: 'replied' },
+      });
       await handle.result();
       return handle.workflowId;
     },
@@ -174,4 +220,7 @@ export const leadFollowUpScenarios: Scenario[] = [
 ];
 
 const enrollmentOf = (context: ScenarioContext, workflowId: string) =>
-  eventually(async () => (await context.db.enrollment.findFirst({ where: { workflowId }, select: { id: true } }))?.id, 'the enrollment row').then((enrollmentId) => ({ enrollmentId }));
+  eventually(
+    async () => (await context.db.enrollment.findFirst({ where: { workflowId }, select: { id: true } }))?.id,
+    'the enrollment row',
+  ).then((enrollmentId) => ({ enrollmentId }));

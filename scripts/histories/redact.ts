@@ -17,7 +17,11 @@ function scrub(value: unknown, names: readonly string[]): unknown {
   const isPayload = typeof record.data === 'string' && typeof record.metadata === 'object' && record.metadata !== null;
   return Object.fromEntries(
     Object.entries(record).map(([key, item]) => {
-      if (isPayload && key === 'data') return [key, Buffer.from(scrubText(Buffer.from(item as string, 'base64').toString('utf8'), names)).toString('base64')];
+      if (isPayload && key === 'data')
+        return [
+          key,
+          Buffer.from(scrubText(Buffer.from(item as string, 'base64').toString('utf8'), names)).toString('base64'),
+        ];
       return [key, scrub(item, names)];
     }),
   );

@@ -7,7 +7,11 @@ import type { Db } from '../../common/db.js';
  * The embedded default comes with one development tenant. Only the key's hash is in the database, so the key
  * itself is kept in the git-ignored data folder to be shown again on every start.
  */
-export async function ensureDevTenant(db: Db, dataDir: string, ownSender: string | null): Promise<{ tenantId: string; apiKey: string }> {
+export async function ensureDevTenant(
+  db: Db,
+  dataDir: string,
+  ownSender: string | null,
+): Promise<{ tenantId: string; apiKey: string }> {
   const keyFile = path.join(dataDir, 'dev-api-key');
   if (existsSync(keyFile)) {
     const saved = JSON.parse(readFileSync(keyFile, 'utf8')) as { tenantId: string; apiKey: string };

@@ -29,7 +29,12 @@ async function loadEmbeddedPostgres(): Promise<typeof EmbeddedPostgresType> {
   return EmbeddedPostgres;
 }
 
-export async function startEmbeddedPostgres(options: { dir: string; port: number; database: string; onLog?: (line: string) => void }): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(options: {
+  dir: string;
+  port: number;
+  database: string;
+  onLog?: (line: string) => void;
+}): Promise<EmbeddedDatabase> {
   const password = 'postgres';
   const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({

@@ -38,7 +38,8 @@ export async function waitForTemporal(address: string, timeoutMs: number): Promi
         await connection.close();
       }
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`Temporal at ${address} did not answer within ${timeoutMs} ms`, { cause: error });
+      if (Date.now() > deadline)
+        throw new Error(`Temporal at ${address} did not answer within ${timeoutMs} ms`, { cause: error });
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }
@@ -48,29 +49,47 @@ export async function waitForTemporal(address: string, timeoutMs: number): Promi
  * The real Temporal server (the CLI's dev server: server, UI and SQLite in one Go binary built from its module).
  * With `dbFile` its state survives restarts, so sleeping workflows go on after the next start.
  */
-export async function startDevServer(options: { port: number; uiPort?: number; dbFile?: string; log?: (line: string) => void; detached?: boolean; extraArgs?: string[] }): Promise<DevServer> {
-  if (!existsSync(temporalCliPath)) throw new Error(`Temporal CLI not found at ${temporalCliPath}; run scripts/bootstrap.sh first`);
+export async function startDevServer(options: {
+  port: number;
+  uiPort?: number;
+  dbFile?: string;
+  log?: (line: string) => void;
+  detached?: boolean;
+  extraArgs?: string[];
+}): Promise<DevServer> {
+  if (!existsSync(temporalCliPath))
+    throw new Error(`Temporal CLI not found at ${temporalCliPath}; run scripts/bootstrap.sh first`);
   const args = [
-    'server', 'start-dev',
-    '--ip', '127.0.0.1',
-    '--port', String(options.port),
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
     ...(options.uiPort ? ['--ui-port', String(options.uiPort)] : ['--headless']),
     ...(options.dbFile ? ['--db-filename', options.dbFile] : []),
-    '--log-level', 'warn',
+    '--log-level',
+    'warn',
     // The SQLite store is a single connection; WAL keeps readers off the writer's back (the SDK's stress CI does the same).
-    '--sqlite-pragma', 'journal_mode=wal',
+    '--sqlite-pragma',
+    'journal_mode=wal',
     // No fsync per commit (the SDK's stress CI does the same): a crash of the process loses nothing, only a crash of
     // the machine could lose the last commits. With the next flag, about 1.6x the workflow throughput on 2 cores
     // (docs/benchmarks.md).
-    '--sqlite-pragma', 'synchronous=off',
+    '--sqlite-pragma',
+    'synchronous=off',
     // start-dev turns this on so search attributes added at run time show at once, at the price of a metadata read on
     // every start and upsert. Ours are all registered by the flags below when the server starts.
-    '--dynamic-config-value', 'system.forceSearchAttributesCacheRefreshOnRead=false',
+    '--dynamic-config-value',
+    'system.forceSearchAttributesCacheRefreshOnRead=false',
     ...searchAttributeFlags(),
     // More flags for one caller (the benchmark tries pragmas and dynamic config this way).
     ...(options.extraArgs ?? []),
   ];
-  const child = spawn(temporalCliPath, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
+  const child = spawn(temporalCliPath, args, {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+  });
   const forward = (chunk: Buffer) => options.log?.(chunk.toString().trimEnd());
   child.stdout?.on('data', forward);
   child.stderr?.on('data', forward);

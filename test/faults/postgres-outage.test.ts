@@ -12,7 +12,17 @@ import { dataDir, migrationsDir } from '../../scripts/stack/paths.js';
 import { freePort } from '../../scripts/stack/ports.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../scripts/stack/postgres.js';
 import { until } from '../support/wait.js';
-import { appFor, createdCalls, expectExactlyOnce, killAllWorkers, prepareEnrollment, sendAttempts, startWorker, untilSleepingBeforeStep, useFaultHarness } from './support.js';
+import {
+  appFor,
+  createdCalls,
+  expectExactlyOnce,
+  killAllWorkers,
+  prepareEnrollment,
+  sendAttempts,
+  startWorker,
+  untilSleepingBeforeStep,
+  useFaultHarness,
+} from './support.js';
 
 const outageMs = 15_000;
 // Under .data: PostgreSQL runs as its own OS user, which cannot reach a mkdtemp directory.
@@ -71,7 +81,14 @@ describe('PostgreSQL down when a step falls due', () => {
     const afterRecoveryMs = call.at.getTime() - backAt;
 
     const db = openDb(url);
-    await expectExactlyOnce({ db, temporal: harness.temporal, fake: harness.fake, phone: enrollment.phone, enrollment: started, steps: 2 });
+    await expectExactlyOnce({
+      db,
+      temporal: harness.temporal,
+      fake: harness.fake,
+      phone: enrollment.phone,
+      enrollment: started,
+      steps: 2,
+    });
     expect(worker.child.exitCode).toBeNull();
     // The first step went out on its first attempt; the second only after attempts that failed on the database.
     const attempts = await sendAttempts(harness.temporal, started);

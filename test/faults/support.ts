@@ -16,7 +16,11 @@ import { until } from '../support/wait.js';
 export type WorkerProcess = EntryProcess;
 
 /** The worker entry point sending through the Twilio fake, on its own task queue (and database, if given). */
-export async function startWorker(options: { taskQueue: string; fake: TwilioFake; databaseUrl?: string }): Promise<WorkerProcess> {
+export async function startWorker(options: {
+  taskQueue: string;
+  fake: TwilioFake;
+  databaseUrl?: string;
+}): Promise<WorkerProcess> {
   return startEntry('worker/index.ts', {
     TEMPORAL_TASK_QUEUE: options.taskQueue,
     WORKER_METRICS_PORT: String(await freePort()),
@@ -37,13 +41,19 @@ export async function prepareEnrollment(db: Db, app: ReturnType<typeof createApp
   const lead = await request(app).post('/v1/leads').set(auth).send({ phone: phone.national, firstName: 'Ada' });
   expect(lead.status).toBe(201);
   const steps = delaysSeconds.map((delaySeconds, i) => ({ delaySeconds, template: `Step ${i + 1} for {{firstName}}` }));
-  const sequence = await request(app).post('/v1/sequences').set(auth).send({ name: `seq-${randomUUID()}`, steps });
+  const sequence = await request(app)
+    .post('/v1/sequences')
+    .set(auth)
+    .send({ name: `seq-${randomUUID()}`, steps });
   expect(sequence.status).toBe(201);
   return {
     tenant,
     phone: phone.e164,
     async start(): Promise<{ id: string; workflowId: string; runId: string }> {
-      const started = await request(app).post('/v1/enrollments').set(auth).send({ leadId: lead.body.id, sequenceId: sequence.body.id });
+      const started = await request(app)
+        .post('/v1/enrollments')
+        .set(auth)
+        .send({ leadId: lead.body.id, sequenceId: sequence.body.id });
       expect(started.status).toBe(202);
       return started.body;
     },
@@ -52,19 +62,31 @@ export async function prepareEnrollment(db: Db, app: ReturnType<typeof createApp
 
 /** The create calls the fake saw for `phone` that created a message (whether or not Twilio's answer got back). */
 export function createdCalls(fake: TwilioFake, phone: string): CreateCall[] {
-  return fake.calls.filter((call) => call.to === phone && (call.outcome === 'created' || call.outcome === 'sentThenTimeout'));
+  return fake.calls.filter(
+    (call) => call.to === phone && (call.outcome === 'created' || call.outcome === 'sentThenTimeout'),
+  );
 }
 
 /**
  * The end state every scenario must reach: the run completed (not failed) with `steps` messages, the enrollment row
  * `completed`, and per step exactly one create call that created a message and exactly one row carrying its SID.
  */
-export async function expectExactlyOnce(args: { db: Db; temporal: Client; fake: TwilioFake; phone: string; enrollment: { id: string; workflowId: string; runId: string }; steps: number }) {
+export async function expectExactlyOnce(args: {
+  db: Db;
+  temporal: Client;
+  fake: TwilioFake;
+  phone: string;
+  enrollment: { id: string; workflowId: string; runId: string };
+  steps: number;
+}) {
   const { db, temporal, fake, phone, enrollment, steps } = args;
   const handle = temporal.workflow.getHandle(enrollment.workflowId, enrollment.runId);
   expect(await handle.result()).toMatchObject({ status: 'completed', messagesSent: steps });
   expect((await handle.describe()).status.name).toBe('COMPLETED');
-  await until(async () => (await db.enrollment.findUniqueOrThrow({ where: { id: enrollment.id } })).status === 'completed', 'the enrollment row to be completed');
+  await until(
+    async () => (await db.enrollment.findUniqueOrThrow({ where: { id: enrollment.id } })).status === 'completed',
+    'the enrollment row to be completed',
+  );
 
   const created = createdCalls(fake, phone);
   expect(fake.createCallsTo(phone)).toBe(steps); // no further attempt reached Twilio at all
@@ -85,24 +107,36 @@ export async function expectExactlyOnce(args: { db: Db; temporal: Client; fake: 
 }
 
 /** Polls the workflow's `status` query until it sleeps before a step (the send before it recorded). */
-export async function untilSleepingBeforeStep(temporal: Client, enrollment: { workflowId: string; runId: string }, messagesSent: number) {
+export async function untilSleepingBeforeStep(
+  temporal: Client,
+  enrollment: { workflowId: string; runId: string },
+  messagesSent: number,
+) {
   const handle = temporal.workflow.getHandle(enrollment.workflowId, enrollment.runId);
-  return until(
-    async () => {
-      const state = await handle.query<{ waitingFor: string; messagesSent: number; nextSendAt: string | null }>('status');
-      return state.messagesSent === messagesSent && state.waitingFor === 'delay' ? state : null;
-    },
-    `the workflow to sleep with ${messagesSent} message(s) sent`,
-  );
+  return until(async () => {
+    const state = await handle.query<{ waitingFor: string; messagesSent: number; nextSendAt: string | null }>('status');
+    return state.messagesSent === messagesSent && state.waitingFor === 'delay' ? state : null;
+  }, `the workflow to sleep with ${messagesSent} message(s) sent`);
 }
 
 /** The attempt number each `sendStepMessage` activity completed on, in history order (1 = no retry). */
-export async function sendAttempts(temporal: Client, enrollment: { workflowId: string; runId: string }): Promise<number[]> {
+export async function sendAttempts(
+  temporal: Client,
+  enrollment: { workflowId: string; runId: string },
+): Promise<number[]> {
   const history = await temporal.workflow.getHandle(enrollment.workflowId, enrollment.runId).fetchHistory();
   const events = history.events ?? [];
-  const sends = new Set(events.filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'sendStepMessage').map((event) => String(event.eventId)));
+  const sends = new Set(
+    events
+      .filter((event) => event.activityTaskScheduledEventAttributes?.activityType?.name === 'sendStepMessage')
+      .map((event) => String(event.eventId)),
+  );
   return events
-    .filter((event) => event.activityTaskStartedEventAttributes && sends.has(String(event.activityTaskStartedEventAttributes.scheduledEventId)))
+    .filter(
+      (event) =>
+        event.activityTaskStartedEventAttributes &&
+        sends.has(String(event.activityTaskStartedEventAttributes.scheduledEventId)),
+    )
     .map((event) => event.activityTaskStartedEventAttributes?.attempt ?? 0);
 }
 

@@ -24,20 +24,36 @@ describe('Twilio failing for a while', () => {
     const started = await enrollment.start();
 
     // Attempts at about 0, 2, 6 and 14 s; the fourth hangs until twilio-node's 10 s timeout, the fifth (~16 s later) succeeds.
-    await until(() => harness.fake.calls.filter((call) => call.to === enrollment.phone && call.outcome === 'timeout').length === 1, 'the timed-out call', 60_000);
+    await until(
+      () =>
+        harness.fake.calls.filter((call) => call.to === enrollment.phone && call.outcome === 'timeout').length === 1,
+      'the timed-out call',
+      60_000,
+    );
     const outageEndedAt = Date.now();
     await until(() => createdCalls(harness.fake, enrollment.phone).length === 1, 'the message after recovery', 90_000);
     const recoveredAfterMs = Date.now() - outageEndedAt;
 
     // The refused attempts created nothing: exactly one message exists, and exactly one row carries its SID.
-    expect(await harness.temporal.workflow.getHandle(started.workflowId, started.runId).result()).toMatchObject({ status: 'completed', messagesSent: 1 });
+    expect(await harness.temporal.workflow.getHandle(started.workflowId, started.runId).result()).toMatchObject({
+      status: 'completed',
+      messagesSent: 1,
+    });
     const [created] = createdCalls(harness.fake, enrollment.phone);
     const rows = await db.message.findMany({ where: { enrollmentId: started.id } });
     expect(rows).toEqual([expect.objectContaining({ twilioSid: created?.sid, status: 'queued' })]);
-    expect(harness.fake.calls.filter((call) => call.to === enrollment.phone).map((call) => call.outcome)).toEqual(['error', 'error', 'error', 'timeout', 'created']);
+    expect(harness.fake.calls.filter((call) => call.to === enrollment.phone).map((call) => call.outcome)).toEqual([
+      'error',
+      'error',
+      'error',
+      'timeout',
+      'created',
+    ]);
     expect(await sendAttempts(harness.temporal, started)).toEqual([5]);
     // The timed-out attempt ends at twilio-node's 10 s timeout, then the 16 s backoff: the next attempt comes within ~30 s.
     expect(recoveredAfterMs).toBeLessThan(40_000);
-    console.log(`[faults] (e) Twilio 503/503/429/timeout: calls ${harness.fake.calls.filter((call) => call.to === enrollment.phone).length}, created 1, ${Math.round(recoveredAfterMs / 1000)} s after the last failure began`);
+    console.log(
+      `[faults] (e) Twilio 503/503/429/timeout: calls ${harness.fake.calls.filter((call) => call.to === enrollment.phone).length}, created 1, ${Math.round(recoveredAfterMs / 1000)} s after the last failure began`,
+    );
   }, 150_000);
 });

@@ -7,7 +7,16 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testDb } from '../support/fixtures.js';
 import { until } from '../support/wait.js';
-import { appFor, createdCalls, expectExactlyOnce, prepareEnrollment, sendAttempts, startWorker, untilSleepingBeforeStep, useFaultHarness } from './support.js';
+import {
+  appFor,
+  createdCalls,
+  expectExactlyOnce,
+  prepareEnrollment,
+  sendAttempts,
+  startWorker,
+  untilSleepingBeforeStep,
+  useFaultHarness,
+} from './support.js';
 
 const harness = useFaultHarness();
 const db = testDb();
@@ -24,7 +33,10 @@ describe('worker SIGKILLed while the Twilio create call is in flight', () => {
     harness.fake.inject({ kind: 'sentThenTimeout' }, { to: enrollment.phone });
     const started = await enrollment.start();
 
-    const call = await until(() => harness.fake.calls.find((candidate) => candidate.to === enrollment.phone), 'the Twilio create call');
+    const call = await until(
+      () => harness.fake.calls.find((candidate) => candidate.to === enrollment.phone),
+      'the Twilio create call',
+    );
     expect(call.outcome).toBe('sentThenTimeout');
     const killedAt = Date.now();
     await first.kill();
@@ -45,14 +57,23 @@ describe('worker SIGKILLed while the Twilio create call is in flight', () => {
     const recoveredAfterMs = Date.now() - killedAt;
     expect(adopted.twilioSid).toBe(call.sid);
 
-    const { created, rows } = await expectExactlyOnce({ db, temporal: harness.temporal, fake: harness.fake, phone: enrollment.phone, enrollment: started, steps: 1 });
+    const { created, rows } = await expectExactlyOnce({
+      db,
+      temporal: harness.temporal,
+      fake: harness.fake,
+      phone: enrollment.phone,
+      enrollment: started,
+      steps: 1,
+    });
     expect(created[0]?.sid).toBe(call.sid);
     expect(rows[0]?.twilioSid).toBe(call.sid);
     expect(createdCalls(harness.fake, enrollment.phone)).toHaveLength(1);
     expect(await sendAttempts(harness.temporal, started)).toEqual([2]); // the killed attempt, then the one that adopted
     // startToCloseTimeout (60 s) + the first retry interval (2 s) + a margin for the poll.
     expect(recoveredAfterMs).toBeLessThan(75_000);
-    console.log(`[faults] (a) SIGKILL in flight: create calls ${harness.fake.createCallsTo(enrollment.phone)}, rows ${rows.length}, adopted ${Math.round(recoveredAfterMs / 1000)} s after the kill`);
+    console.log(
+      `[faults] (a) SIGKILL in flight: create calls ${harness.fake.createCallsTo(enrollment.phone)}, rows ${rows.length}, adopted ${Math.round(recoveredAfterMs / 1000)} s after the kill`,
+    );
   }, 150_000);
 });
 
@@ -81,7 +102,14 @@ describe('worker SIGKILLed while the workflow sleeps, restarted after the due ti
     const fromReadyMs = call.at.getTime() - readyAt;
     const lateMs = call.at.getTime() - dueAt;
 
-    await expectExactlyOnce({ db, temporal: harness.temporal, fake: harness.fake, phone: enrollment.phone, enrollment: started, steps: 2 });
+    await expectExactlyOnce({
+      db,
+      temporal: harness.temporal,
+      fake: harness.fake,
+      phone: enrollment.phone,
+      enrollment: started,
+      steps: 2,
+    });
     expect(fromSpawnMs).toBeLessThan(15_000);
     console.log(
       `[faults] (b) SIGKILL during timer: create calls ${harness.fake.createCallsTo(enrollment.phone)}, overdue send ${fromSpawnMs} ms after the new worker was spawned (${fromReadyMs} ms after "worker started"), ${lateMs} ms after its due time`,

@@ -15,7 +15,13 @@ beforeAll(async () => {
 afterAll(() => stack?.stop());
 
 const admin = (...args: string[]) =>
-  JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', 'scripts/admin.ts', ...args], { cwd: projectRoot, env: { PATH: process.env.PATH ?? '', DATABASE_URL: inject('databaseUrl') }, encoding: 'utf8' })) as Record<string, unknown>;
+  JSON.parse(
+    execFileSync(process.execPath, ['--import', 'tsx', 'scripts/admin.ts', ...args], {
+      cwd: projectRoot,
+      env: { PATH: process.env.PATH ?? '', DATABASE_URL: inject('databaseUrl') },
+      encoding: 'utf8',
+    }),
+  ) as Record<string, unknown>;
 const bearer = (key: unknown) => ({ Authorization: `Bearer ${String(key)}` });
 
 describe('tenant API keys', () => {
@@ -41,9 +47,21 @@ describe('tenant isolation: another tenant’s key gets 404 on every route, and 
     const owner = await createTenant(stack.db, anytimeSettings);
     const other = await createTenant(stack.db, anytimeSettings);
     const phone = randomUkMobile();
-    const lead = (await request(stack.app).post('/v1/leads').set(owner.auth).send({ phone: phone.national, firstName: 'Ada' })).body as { id: string };
-    const sequence = (await request(stack.app).post('/v1/sequences').set(owner.auth).send({ name: 'mine', steps: [{ delaySeconds: 3600, template: 'x' }] })).body as { id: string };
-    const enrollment = (await request(stack.app).post('/v1/enrollments').set(owner.auth).send({ leadId: lead.id, sequenceId: sequence.id })).body as { id: string };
+    const lead = (
+      await request(stack.app).post('/v1/leads').set(owner.auth).send({ phone: phone.national, firstName: 'Ada' })
+    ).body as { id: string };
+    const sequence = (
+      await request(stack.app)
+        .post('/v1/sequences')
+        .set(owner.auth)
+        .send({ name: 'mine', steps: [{ delaySeconds: 3600, template: 'x' }] })
+    ).body as { id: string };
+    const enrollment = (
+      await request(stack.app)
+        .post('/v1/enrollments')
+        .set(owner.auth)
+        .send({ leadId: lead.id, sequenceId: sequence.id })
+    ).body as { id: string };
     const api = request(stack.app);
     const attempts = [
       api.get(`/v1/leads/${lead.id}`).set(other.auth),
@@ -56,12 +74,19 @@ describe('tenant isolation: another tenant’s key gets 404 on every route, and 
       api.post(`/v1/enrollments/${enrollment.id}/resume`).set(other.auth),
       api.post(`/v1/enrollments/${enrollment.id}/skip`).set(other.auth).send({ step: 0 }),
       api.post(`/v1/enrollments/${enrollment.id}/cancel`).set(other.auth),
-      api.post('/v1/enrollments/batch').set(other.auth).send({ sequenceId: sequence.id, dryRun: true, leads: [{ phone: phone.national }] }),
+      api
+        .post('/v1/enrollments/batch')
+        .set(other.auth)
+        .send({ sequenceId: sequence.id, dryRun: true, leads: [{ phone: phone.national }] }),
     ];
     const statuses = (await Promise.all(attempts)).map((response) => response.status);
     expect(statuses).toEqual(attempts.map(() => 404));
 
-    const lists = await Promise.all([api.get('/v1/leads').set(other.auth), api.get(`/v1/enrollments?leadId=${lead.id}`).set(other.auth), api.get('/v1/opt-outs').set(other.auth)]);
+    const lists = await Promise.all([
+      api.get('/v1/leads').set(other.auth),
+      api.get(`/v1/enrollments?leadId=${lead.id}`).set(other.auth),
+      api.get('/v1/opt-outs').set(other.auth),
+    ]);
     for (const response of lists) expect(response.body.items).toEqual([]);
     const mine = await api.get(`/v1/enrollments/${enrollment.id}`).set(owner.auth);
     expect(mine.body).toMatchObject({ status: 'running', live: { paused: false, status: 'running' } });
@@ -88,7 +113,11 @@ describe('abuse limits', () => {
 
   it('refuses bodies over the size limit with 413 in the error shape', async () => {
     const { auth } = await createTenant(stack.db);
-    const response = await request(stack.app).post('/v1/leads').set(auth).set('Content-Type', 'application/json').send(`{"phone":"${'1'.repeat(6 * 1024 * 1024)}"}`);
+    const response = await request(stack.app)
+      .post('/v1/leads')
+      .set(auth)
+      .set('Content-Type', 'application/json')
+      .send(`{"phone":"${'1'.repeat(6 * 1024 * 1024)}"}`);
     expect(response.status).toBe(413);
     expect(response.body.error.code).toBe('payload_too_large');
   });

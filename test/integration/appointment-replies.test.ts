@@ -18,7 +18,10 @@ async function tenantWithLead(settings: Record<string, unknown> = {}) {
   const sender = randomSenderNumber();
   await stack.db.tenantSender.create({ data: { tenantId: owner.tenant.id, value: sender } });
   const phone = randomUkMobile();
-  const lead = await request(stack.app).post('/v1/leads').set(owner.auth).send({ phone: phone.national, firstName: 'Ada', timeZone: 'Europe/London' });
+  const lead = await request(stack.app)
+    .post('/v1/leads')
+    .set(owner.auth)
+    .send({ phone: phone.national, firstName: 'Ada', timeZone: 'Europe/London' });
   expect(lead.status).toBe(201);
   const reply = (Body: string) => inbound(stack.app, { From: phone.e164, To: sender, Body });
   return { ...owner, sender, phone: phone.e164, leadId: lead.body.id as string, reply };
@@ -27,14 +30,19 @@ type Owner = Awaited<ReturnType<typeof tenantWithLead>>;
 
 /** Booked through the API; its confirmation has gone out, as it would have before anyone answers it. */
 async function book(owner: Owner, startsInSeconds = 2 * 86_400, reminderOffsetsSeconds = [86_400, 3600]) {
-  const created = await request(stack.app).post('/v1/appointments').set(owner.auth).send({ leadId: owner.leadId, startsAt: inSeconds(startsInSeconds), reminderOffsetsSeconds });
+  const created = await request(stack.app)
+    .post('/v1/appointments')
+    .set(owner.auth)
+    .send({ leadId: owner.leadId, startsAt: inSeconds(startsInSeconds), reminderOffsetsSeconds });
   expect(created.status).toBe(201);
   await expect.poll(() => stack.fake.createCallsTo(owner.phone), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
   return { id: created.body.id as string, workflowId: created.body.workflowId as string };
 }
 
-const shown = async (owner: Owner, id: string) => (await request(stack.app).get(`/v1/appointments/${id}`).set(owner.auth)).body;
-const events = (tenantId: string, type: string) => stack.db.event.findMany({ where: { tenantId, type }, orderBy: { sequence: 'asc' } });
+const shown = async (owner: Owner, id: string) =>
+  (await request(stack.app).get(`/v1/appointments/${id}`).set(owner.auth)).body;
+const events = (tenantId: string, type: string) =>
+  stack.db.event.findMany({ where: { tenantId, type }, orderBy: { sequence: 'asc' } });
 const terminate = (workflowId: string) => stack.client.workflow.getHandle(workflowId).terminate('test cleanup');
 const noTwimlMessage = (text: string) => expect(text).not.toContain('<Message>');
 
@@ -53,14 +61,26 @@ describe('a confirm word from a lead with an appointment ahead', () => {
     ]);
     await expect
       .poll(async () => (await shown(owner, appointment.id)).live, { timeout: 20_000 })
-      .toMatchObject({ status: 'scheduled', leadConfirmedAt: row.confirmedAt?.toISOString(), reminders: [{ status: 'dropped' }, { status: 'dropped' }] });
+      .toMatchObject({
+        status: 'scheduled',
+        leadConfirmedAt: row.confirmedAt?.toISOString(),
+        reminders: [{ status: 'dropped' }, { status: 'dropped' }],
+      });
     // The row follows once the workflow has recorded the dropped reminders (an activity after the state changed).
     await expect
       .poll(async () => shown(owner, appointment.id), { timeout: 10_000 })
-      .toMatchObject({ confirmedAt: row.confirmedAt?.toISOString(), nextReminderAt: null, rescheduleRequestedAt: null });
+      .toMatchObject({
+        confirmedAt: row.confirmedAt?.toISOString(),
+        nextReminderAt: null,
+        rescheduleRequestedAt: null,
+      });
     const handle = stack.client.workflow.getHandle(appointment.workflowId);
     // Search attributes are eventually consistent (reference-app-orders-go): the row above is the source of truth.
-    await expect.poll(async () => (await handle.describe()).typedSearchAttributes.get(appointmentConfirmedKey), { timeout: 10_000 }).toBe(true);
+    await expect
+      .poll(async () => (await handle.describe()).typedSearchAttributes.get(appointmentConfirmedKey), {
+        timeout: 10_000,
+      })
+      .toBe(true);
 
     await owner.reply('confirm!');
     expect(await events(owner.tenant.id, 'appointment.confirmed')).toHaveLength(1);
@@ -71,11 +91,15 @@ describe('a confirm word from a lead with an appointment ahead', () => {
     const subscribed = await tenantWithLead();
     const first = await book(subscribed);
     noTwimlMessage((await subscribed.reply('YES')).text);
-    expect((await stack.db.appointment.findUniqueOrThrow({ where: { id: first.id } })).confirmedAt).toBeInstanceOf(Date);
+    expect((await stack.db.appointment.findUniqueOrThrow({ where: { id: first.id } })).confirmedAt).toBeInstanceOf(
+      Date,
+    );
 
     const optedOut = await tenantWithLead();
     const second = await book(optedOut);
-    await stack.db.$transaction((tx) => recordOptOut(tx, { tenantId: optedOut.tenant.id, phone: optedOut.phone, source: 'test' }));
+    await stack.db.$transaction((tx) =>
+      recordOptOut(tx, { tenantId: optedOut.tenant.id, phone: optedOut.phone, source: 'test' }),
+    );
     const answer = await optedOut.reply('YES');
     expect(answer.text).toContain('you are subscribed again');
     expect((await stack.db.appointment.findUniqueOrThrow({ where: { id: second.id } })).confirmedAt).toBeNull();
@@ -96,10 +120,20 @@ describe('a reschedule word', () => {
     const row = await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } });
     expect(row).toMatchObject({ status: 'scheduled', confirmedAt: null, rescheduleRequestedAt: expect.any(Date) });
     const [event] = await events(owner.tenant.id, 'appointment.reschedule_requested');
-    expect(event?.data).toMatchObject({ appointmentId: appointment.id, leadId: owner.leadId, requestedAt: row.rescheduleRequestedAt?.toISOString() });
+    expect(event?.data).toMatchObject({
+      appointmentId: appointment.id,
+      leadId: owner.leadId,
+      requestedAt: row.rescheduleRequestedAt?.toISOString(),
+    });
     // Recorded like the other replies Twilio sends from our TwiML answer.
-    expect(await stack.db.message.findMany({ where: { tenantId: owner.tenant.id, direction: 'outbound', toPhone: owner.phone, body: expected } })).toHaveLength(1);
-    await expect.poll(async () => (await shown(owner, appointment.id)).live?.rescheduleRequestedAt, { timeout: 20_000 }).toBe(row.rescheduleRequestedAt?.toISOString());
+    expect(
+      await stack.db.message.findMany({
+        where: { tenantId: owner.tenant.id, direction: 'outbound', toPhone: owner.phone, body: expected },
+      }),
+    ).toHaveLength(1);
+    await expect
+      .poll(async () => (await shown(owner, appointment.id)).live?.rescheduleRequestedAt, { timeout: 20_000 })
+      .toBe(row.rescheduleRequestedAt?.toISOString());
     await terminate(appointment.workflowId);
   });
 });
@@ -109,7 +143,9 @@ describe('a reschedule word without a booking link to offer', () => {
     const owner = await tenantWithLead({ bookingUrl: null });
     const appointment = await book(owner);
     noTwimlMessage((await owner.reply('RESCHEDULE')).text);
-    expect((await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })).rescheduleRequestedAt).toBeInstanceOf(Date);
+    expect(
+      (await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })).rescheduleRequestedAt,
+    ).toBeInstanceOf(Date);
     expect(await events(owner.tenant.id, 'appointment.reschedule_requested')).toHaveLength(1);
     await terminate(appointment.workflowId);
   });
@@ -122,8 +158,14 @@ describe('what is not an appointment reply', () => {
     const appointment = await book(owner, 20, [10]);
     const answer = await owner.reply('STOP');
     expect(answer.text).toContain('you are unsubscribed');
-    expect(await stack.db.optOut.count({ where: { tenantId: owner.tenant.id, phoneHash: phoneHash(owner.phone) } })).toBe(1);
-    await expect.poll(async () => (await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })).status, { timeout: 30_000 }).toBe('opted_out');
+    expect(
+      await stack.db.optOut.count({ where: { tenantId: owner.tenant.id, phoneHash: phoneHash(owner.phone) } }),
+    ).toBe(1);
+    await expect
+      .poll(async () => (await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })).status, {
+        timeout: 30_000,
+      })
+      .toBe('opted_out');
     expect((await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })).confirmedAt).toBeNull();
     expect(stack.fake.createCallsTo(owner.phone)).toBe(1);
   });
@@ -132,12 +174,21 @@ describe('what is not an appointment reply', () => {
     const owner = await tenantWithLead();
     const appointment = await book(owner);
     noTwimlMessage((await owner.reply('C you on Tuesday, can I bring my son?')).text);
-    expect(await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })).toMatchObject({ confirmedAt: null, rescheduleRequestedAt: null });
+    expect(await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })).toMatchObject({
+      confirmedAt: null,
+      rescheduleRequestedAt: null,
+    });
     const other = await tenantWithLead();
     noTwimlMessage((await other.reply('R')).text);
     for (const { tenant } of [owner, other]) {
-      expect(await stack.db.event.count({ where: { tenantId: tenant.id, type: { startsWith: 'appointment.' }, NOT: { type: 'appointment.scheduled' } } })).toBe(0);
-      expect(await stack.db.message.count({ where: { tenantId: tenant.id, direction: 'inbound', intent: 'message' } })).toBe(1);
+      expect(
+        await stack.db.event.count({
+          where: { tenantId: tenant.id, type: { startsWith: 'appointment.' }, NOT: { type: 'appointment.scheduled' } },
+        }),
+      ).toBe(0);
+      expect(
+        await stack.db.message.count({ where: { tenantId: tenant.id, direction: 'inbound', intent: 'message' } }),
+      ).toBe(1);
     }
     await terminate(appointment.workflowId);
   });
@@ -146,7 +197,12 @@ describe('what is not an appointment reply', () => {
 describe('PATCH /v1/settings: the appointment reply settings', () => {
   it('takes the words, the answer and the skip, and GET shows them', async () => {
     const { auth } = await createTenant(stack.db);
-    const settings = { appointmentConfirmWords: ['OK', '👍'], appointmentRescheduleWords: ['MOVE'], appointmentRescheduleReplyTemplate: 'Hi {{firstName}}, pick a time: {{bookingLink}}', skipRemindersAfterConfirm: true };
+    const settings = {
+      appointmentConfirmWords: ['OK', '👍'],
+      appointmentRescheduleWords: ['MOVE'],
+      appointmentRescheduleReplyTemplate: 'Hi {{firstName}}, pick a time: {{bookingLink}}',
+      skipRemindersAfterConfirm: true,
+    };
     expect((await request(stack.app).patch('/v1/settings').set(auth).send(settings)).status).toBe(200);
     expect((await request(stack.app).get('/v1/settings').set(auth)).body).toMatchObject(settings);
   });
@@ -158,7 +214,11 @@ describe('PATCH /v1/settings: the appointment reply settings', () => {
     [{ appointmentConfirmWords: [] }, 'appointmentConfirmWords', /at least one/],
     [{ appointmentConfirmWords: ['a-word-far-too-long-to-text'] }, 'appointmentConfirmWords.0', /20/],
     [{ appointmentRescheduleWords: ['c.'] }, 'appointmentRescheduleWords', /also a confirm word: c\./],
-    [{ appointmentRescheduleReplyTemplate: 'Book: {{calendar}}' }, 'appointmentRescheduleReplyTemplate', /\{\{calendar\}\}/],
+    [
+      { appointmentRescheduleReplyTemplate: 'Book: {{calendar}}' },
+      'appointmentRescheduleReplyTemplate',
+      /\{\{calendar\}\}/,
+    ],
   ])('refuses %j with a 422 saying why', async (body, field, reason) => {
     const { auth } = await createTenant(stack.db);
     const answer = await request(stack.app).patch('/v1/settings').set(auth).send(body);

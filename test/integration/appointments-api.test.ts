@@ -34,7 +34,10 @@ afterAll(() => stack?.stop());
 
 async function newLead(auth: Record<string, string>) {
   const phone = randomUkMobile();
-  const lead = await request(app).post('/v1/leads').set(auth).send({ phone: phone.national, firstName: 'Ada', timeZone: 'Europe/London' });
+  const lead = await request(app)
+    .post('/v1/leads')
+    .set(auth)
+    .send({ phone: phone.national, firstName: 'Ada', timeZone: 'Europe/London' });
   expect(lead.status).toBe(201);
   return { phone: phone.e164, leadId: lead.body.id as string };
 }
@@ -53,21 +56,41 @@ function closedWindowSettings() {
 describe('an appointment booked through the API', () => {
   it('sends the confirmation at once and each reminder before the start, outside the marketing window and caps: exactly three Twilio calls', async () => {
     const { tenant, auth } = await createTenant(db, closedWindowSettings());
-    const settings = await request(app).patch('/v1/settings').set(auth).send({ appointmentReminderTemplate: 'Hi {{firstName}}, see you {{time}} at {{location}}' });
+    const settings = await request(app)
+      .patch('/v1/settings')
+      .set(auth)
+      .send({ appointmentReminderTemplate: 'Hi {{firstName}}, see you {{time}} at {{location}}' });
     expect(settings.status).toBe(200);
     const { phone, leadId } = await newLead(auth);
 
     const startsAt = inSeconds(20);
-    const created = await request(app).post('/v1/appointments').set(auth).send({ leadId, startsAt, location: 'Surgery 2', reminderOffsetsSeconds: [12, 6] });
+    const created = await request(app)
+      .post('/v1/appointments')
+      .set(auth)
+      .send({ leadId, startsAt, location: 'Surgery 2', reminderOffsetsSeconds: [12, 6] });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ leadId, status: 'scheduled', workflowId: `reminder:${tenant.id}:${created.body.id}`, reminders: [{ offsetSeconds: 12, status: 'scheduled' }, { offsetSeconds: 6, status: 'scheduled' }] });
+    expect(created.body).toMatchObject({
+      leadId,
+      status: 'scheduled',
+      workflowId: `reminder:${tenant.id}:${created.body.id}`,
+      reminders: [
+        { offsetSeconds: 12, status: 'scheduled' },
+        { offsetSeconds: 6, status: 'scheduled' },
+      ],
+    });
 
     const handle = stack.client.workflow.getHandle(created.body.workflowId);
-    expect(await handle.result()).toMatchObject({ status: 'completed', confirmation: 'sent', reminders: [{ status: 'sent' }, { status: 'sent' }] });
+    expect(await handle.result()).toMatchObject({
+      status: 'completed',
+      confirmation: 'sent',
+      reminders: [{ status: 'sent' }, { status: 'sent' }],
+    });
 
     const calls = fake.calls.filter((call) => call.to === phone);
     expect(calls.map((call) => call.outcome)).toEqual(['created', 'created', 'created']);
-    expect(calls[0]?.body).toMatch(/^Acme Dental: your appointment is booked for \w{3} \d+ \w{3} at \d{2}:\d{2}\. Reply C to confirm or R to reschedule\.$/);
+    expect(calls[0]?.body).toMatch(
+      /^Acme Dental: your appointment is booked for \w{3} \d+ \w{3} at \d{2}:\d{2}\. Reply C to confirm or R to reschedule\.$/,
+    );
     expect(calls[1]?.body).toMatch(/^Hi Ada, see you \w{3} \d+ \w{3} at \d{2}:\d{2} at Surgery 2$/);
     // Twilio drops a message still queued when it would be stale (domain.md: never late).
     for (const call of calls) expect(Number(call.params.ValidityPeriod)).toBeGreaterThanOrEqual(1);
@@ -75,7 +98,12 @@ describe('an appointment booked through the API', () => {
     expect(calls.every((call) => call.at.getTime() < Date.parse(startsAt))).toBe(true);
 
     const shown = await request(app).get(`/v1/appointments/${created.body.id}`).set(auth);
-    expect(shown.body).toMatchObject({ status: 'completed', nextReminderAt: null, reminders: [{ status: 'sent' }, { status: 'sent' }], live: { status: 'completed' } });
+    expect(shown.body).toMatchObject({
+      status: 'completed',
+      nextReminderAt: null,
+      reminders: [{ status: 'sent' }, { status: 'sent' }],
+      live: { status: 'completed' },
+    });
     expect((await handle.describe()).typedSearchAttributes.get(appointmentStatusKey)).toBe('completed');
     const listed = await request(app).get(`/v1/appointments?leadId=${leadId}`).set(auth);
     expect(listed.body.items.map((item: { id: string }) => item.id)).toEqual([created.body.id]);
@@ -85,22 +113,36 @@ describe('an appointment booked through the API', () => {
     const { auth } = await createTenant(db, anytimeSettings);
     const { leadId } = await newLead(auth);
     const refused = async (body: Record<string, unknown>, field: string) => {
-      const answer = await request(app).post('/v1/appointments').set(auth).send({ leadId, startsAt: inSeconds(3600), ...body });
+      const answer = await request(app)
+        .post('/v1/appointments')
+        .set(auth)
+        .send({ leadId, startsAt: inSeconds(3600), ...body });
       expect(answer.status).toBe(422);
       expect(answer.body.error.code).toBe('validation_failed');
       return (answer.body.error.details.fields[field] as string[]).join('; ');
     };
     expect(await refused({ startsAt: inSeconds(-60) }, 'startsAt')).toBe('is in the past');
     expect(await refused({ startsAt: 'tomorrow' }, 'startsAt')).toMatch(/ISO 8601/);
-    expect(await refused({ startsAt: '2027-03-28T01:30', timeZone: 'Europe/London' }, 'startsAt')).toMatch(/daylight-saving/);
+    expect(await refused({ startsAt: '2027-03-28T01:30', timeZone: 'Europe/London' }, 'startsAt')).toMatch(
+      /daylight-saving/,
+    );
     expect(await refused({ startsAt: inSeconds(400 * 86_400) }, 'startsAt')).toBe('is more than a year ahead');
     expect(await refused({ timeZone: 'Mars/Olympus' }, 'timeZone')).toBe('unknown IANA time zone');
     expect(await refused({ leadId: randomUUID() }, 'leadId')).toBe('unknown lead');
     expect(await refused({ reminderOffsetsSeconds: [-60] }, 'reminderOffsetsSeconds.0')).toMatch(/at least 1 second/);
-    expect(await refused({ reminderOffsetsSeconds: [3600, 3600] }, 'reminderOffsetsSeconds')).toBe('offsets must not repeat');
-    expect(await refused({ reminderOffsetsSeconds: [31 * 86_400] }, 'reminderOffsetsSeconds.0')).toMatch(/at most 30 days/);
-    expect(await refused({ reminderOffsetsSeconds: [1, 2, 3, 4, 5, 6] }, 'reminderOffsetsSeconds')).toMatch(/at most 5/);
-    const template = await request(app).patch('/v1/settings').set(auth).send({ appointmentConfirmationTemplate: 'See you {{time}} {{coupon}}' });
+    expect(await refused({ reminderOffsetsSeconds: [3600, 3600] }, 'reminderOffsetsSeconds')).toBe(
+      'offsets must not repeat',
+    );
+    expect(await refused({ reminderOffsetsSeconds: [31 * 86_400] }, 'reminderOffsetsSeconds.0')).toMatch(
+      /at most 30 days/,
+    );
+    expect(await refused({ reminderOffsetsSeconds: [1, 2, 3, 4, 5, 6] }, 'reminderOffsetsSeconds')).toMatch(
+      /at most 5/,
+    );
+    const template = await request(app)
+      .patch('/v1/settings')
+      .set(auth)
+      .send({ appointmentConfirmationTemplate: 'See you {{time}} {{coupon}}' });
     expect(template.status).toBe(422);
     expect(template.body.error.details.fields.appointmentConfirmationTemplate[0]).toMatch(/\{\{coupon\}\}/);
   });
@@ -109,14 +151,25 @@ describe('an appointment booked through the API', () => {
     const owner = await createTenant(db, anytimeSettings);
     const other = await createTenant(db, anytimeSettings);
     const { leadId } = await newLead(owner.auth);
-    const created = await request(app).post('/v1/appointments').set(owner.auth).send({ leadId, startsAt: inSeconds(86_400) });
+    const created = await request(app)
+      .post('/v1/appointments')
+      .set(owner.auth)
+      .send({ leadId, startsAt: inSeconds(86_400) });
     expect(created.status).toBe(201);
     for (const path of ['', '/reschedule', '/cancel']) {
       const method = path ? 'post' : 'get';
-      expect((await request(app)[method](`/v1/appointments/${created.body.id}${path}`).set(other.auth).send({ startsAt: inSeconds(7200) })).status).toBe(404);
+      const call = request(app)[method](`/v1/appointments/${created.body.id}${path}`);
+      expect((await call.set(other.auth).send({ startsAt: inSeconds(7200) })).status).toBe(404);
     }
     expect((await request(app).get('/v1/appointments/not-a-uuid').set(owner.auth)).status).toBe(404);
-    expect((await request(app).post('/v1/appointments').set(other.auth).send({ leadId, startsAt: inSeconds(3600) })).status).toBe(422);
+    expect(
+      (
+        await request(app)
+          .post('/v1/appointments')
+          .set(other.auth)
+          .send({ leadId, startsAt: inSeconds(3600) })
+      ).status,
+    ).toBe(422);
     await terminate(created.body.workflowId);
   });
 
@@ -124,25 +177,55 @@ describe('an appointment booked through the API', () => {
     const { auth } = await createTenant(db, anytimeSettings);
     const { phone, leadId } = await newLead(auth);
     // Local times in the appointment's zone, a month or two ahead.
-    const first = DateTime.now().setZone('Europe/London').plus({ months: 2 }).set({ hour: 10, minute: 0, second: 0, millisecond: 0 });
+    const first = DateTime.now()
+      .setZone('Europe/London')
+      .plus({ months: 2 })
+      .set({ hour: 10, minute: 0, second: 0, millisecond: 0 });
     const second = first.plus({ days: 2 }).set({ hour: 15, minute: 30 });
     const local = (time: DateTime) => time.toFormat("yyyy-MM-dd'T'HH:mm");
     const iso = (time: DateTime) => time.toUTC().toISO();
-    const created = await request(app).post('/v1/appointments').set(auth).send({ leadId, startsAt: local(first), timeZone: 'Europe/London' });
+    const created = await request(app)
+      .post('/v1/appointments')
+      .set(auth)
+      .send({ leadId, startsAt: local(first), timeZone: 'Europe/London' });
     expect(created.body).toMatchObject({ startsAt: iso(first), startsAtLocal: first.toISO() });
 
-    const moved = await request(app).post(`/v1/appointments/${created.body.id}/reschedule`).set(auth).send({ startsAt: local(second) });
+    const moved = await request(app)
+      .post(`/v1/appointments/${created.body.id}/reschedule`)
+      .set(auth)
+      .send({ startsAt: local(second) });
     expect(moved.status).toBe(200);
     const dayBefore = iso(second.minus({ days: 1 }));
-    expect(moved.body).toMatchObject({ startsAt: iso(second), nextReminderAt: dayBefore, live: { reschedules: 1, reminders: [{ dueAt: dayBefore, status: 'scheduled' }, { dueAt: iso(second.minus({ hours: 1 })), status: 'scheduled' }] } });
+    expect(moved.body).toMatchObject({
+      startsAt: iso(second),
+      nextReminderAt: dayBefore,
+      live: {
+        reschedules: 1,
+        reminders: [
+          { dueAt: dayBefore, status: 'scheduled' },
+          { dueAt: iso(second.minus({ hours: 1 })), status: 'scheduled' },
+        ],
+      },
+    });
 
-    const past = await request(app).post(`/v1/appointments/${created.body.id}/reschedule`).set(auth).send({ startsAt: inSeconds(-3600) });
+    const past = await request(app)
+      .post(`/v1/appointments/${created.body.id}/reschedule`)
+      .set(auth)
+      .send({ startsAt: inSeconds(-3600) });
     expect(past.status).toBe(422);
     expect(past.body.error.details.fields.startsAt[0]).toMatch(/future/);
 
-    const cancelled = await request(app).post(`/v1/appointments/${created.body.id}/cancel`).set(auth).send({ reason: 'patient called' });
+    const cancelled = await request(app)
+      .post(`/v1/appointments/${created.body.id}/cancel`)
+      .set(auth)
+      .send({ reason: 'patient called' });
     expect(cancelled.status).toBe(200);
-    expect(cancelled.body).toMatchObject({ status: 'cancelled', closedReason: 'patient called', nextReminderAt: null, live: { status: 'cancelled', cancellationNotice: 'sent' } });
+    expect(cancelled.body).toMatchObject({
+      status: 'cancelled',
+      closedReason: 'patient called',
+      nextReminderAt: null,
+      live: { status: 'cancelled', cancellationNotice: 'sent' },
+    });
     expect(fake.calls.filter((call) => call.to === phone).map((call) => call.body)).toEqual([
       `Acme Dental: your appointment is booked for ${formatAppointmentTime(first.toJSDate(), 'Europe/London')}. Reply C to confirm or R to reschedule.`,
       `Acme Dental: your appointment on ${formatAppointmentTime(second.toJSDate(), 'Europe/London')} has been cancelled.`,
@@ -154,7 +237,10 @@ describe('an appointment booked through the API', () => {
   it('sends no cancellation notice when the tenant turned them off', async () => {
     const { auth } = await createTenant(db, { ...anytimeSettings, sendCancellationNotice: false });
     const { phone, leadId } = await newLead(auth);
-    const created = await request(app).post('/v1/appointments').set(auth).send({ leadId, startsAt: inSeconds(2 * 86_400) });
+    const created = await request(app)
+      .post('/v1/appointments')
+      .set(auth)
+      .send({ leadId, startsAt: inSeconds(2 * 86_400) });
     const cancelled = await request(app).post(`/v1/appointments/${created.body.id}/cancel`).set(auth).send({});
     expect(cancelled.body).toMatchObject({ status: 'cancelled', live: { cancellationNotice: 'off' } });
     expect(fake.createCallsTo(phone)).toBe(1);
@@ -165,12 +251,28 @@ describe('booking from a running follow-up', () => {
   it('ends the follow-up as booked and starts exactly one reminder workflow, however often it is asked', async () => {
     const { tenant, auth } = await createTenant(db, anytimeSettings);
     const { phone, leadId } = await newLead(auth);
-    const sequence = await request(app).post('/v1/sequences').set(auth).send({ name: `seq-${randomUUID()}`, steps: [{ delaySeconds: 0, template: 'Hi {{firstName}}' }, { delaySeconds: 3600, template: 'Still there?' }] });
-    const enrollment = await request(app).post('/v1/enrollments').set(auth).send({ leadId, sequenceId: sequence.body.id });
+    const sequence = await request(app)
+      .post('/v1/sequences')
+      .set(auth)
+      .send({
+        name: `seq-${randomUUID()}`,
+        steps: [
+          { delaySeconds: 0, template: 'Hi {{firstName}}' },
+          { delaySeconds: 3600, template: 'Still there?' },
+        ],
+      });
+    const enrollment = await request(app)
+      .post('/v1/enrollments')
+      .set(auth)
+      .send({ leadId, sequenceId: sequence.body.id });
     expect(enrollment.status).toBe(202);
     await expect.poll(() => fake.createCallsTo(phone), { timeout: 10_000 }).toBe(1);
 
-    const book = () => request(app).post('/v1/appointments').set(auth).send({ enrollmentId: enrollment.body.id, startsAt: inSeconds(86_400), location: 'Surgery 2' });
+    const book = () =>
+      request(app)
+        .post('/v1/appointments')
+        .set(auth)
+        .send({ enrollmentId: enrollment.body.id, startsAt: inSeconds(86_400), location: 'Surgery 2' });
     const answers = [...(await Promise.all([book(), book()])), await book()];
     expect(answers.map((answer) => answer.status).sort()).toContain(201);
     expect(answers.every((answer) => answer.status === 200 || answer.status === 201)).toBe(true);
@@ -178,15 +280,30 @@ describe('booking from a running follow-up', () => {
     const appointment = answers[0]?.body as { id: string; workflowId: string; enrollmentId: string };
     expect(appointment.enrollmentId).toBe(enrollment.body.id);
 
-    await expect.poll(async () => (await request(app).get(`/v1/enrollments/${enrollment.body.id}`).set(auth)).body.status, { timeout: 10_000 }).toBe('booked');
-    await expect.poll(async () => {
-      const runs = [];
-      for await (const run of stack.client.workflow.list({ query: `TenantId = "${tenant.id}" AND WorkflowType = "appointmentReminder"` })) runs.push(run.runId);
-      return runs.length;
-    }, { timeout: 10_000 }).toBe(1);
+    await expect
+      .poll(async () => (await request(app).get(`/v1/enrollments/${enrollment.body.id}`).set(auth)).body.status, {
+        timeout: 10_000,
+      })
+      .toBe('booked');
+    await expect
+      .poll(
+        async () => {
+          const runs = [];
+          for await (const run of stack.client.workflow.list({
+            query: `TenantId = "${tenant.id}" AND WorkflowType = "appointmentReminder"`,
+          }))
+            runs.push(run.runId);
+          return runs.length;
+        },
+        { timeout: 10_000 },
+      )
+      .toBe(1);
     // The follow-up's first step and one confirmation: nothing twice.
     await expect.poll(() => fake.createCallsTo(phone), { timeout: 10_000 }).toBe(2);
-    expect(fake.calls.filter((call) => call.to === phone).map((call) => call.body)).toEqual(['Hi Ada', expect.stringMatching(/^Acme Dental: your appointment is booked for /)]);
+    expect(fake.calls.filter((call) => call.to === phone).map((call) => call.body)).toEqual([
+      'Hi Ada',
+      expect.stringMatching(/^Acme Dental: your appointment is booked for /),
+    ]);
     await terminate(appointment.workflowId);
   });
 });
@@ -196,9 +313,22 @@ describe('a worker outage', () => {
     // A task queue of its own, so this test can stop and start the worker that runs the appointment.
     const taskQueue = `test-${randomUUID()}`;
     const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
-    const sender = createSmsSender({ kind: 'twilio', accountSid: `AC${'3'.repeat(32)}`, authToken: testAuthToken, sender: { from: testSenderNumber }, apiBaseUrl: fake.url });
+    const sender = createSmsSender({
+      kind: 'twilio',
+      accountSid: `AC${'3'.repeat(32)}`,
+      authToken: testAuthToken,
+      sender: { from: testSenderNumber },
+      apiBaseUrl: fake.url,
+    });
     const runWorker = async () => {
-      const worker = await createWorker({ connection, namespace: 'default', taskQueue, db, sender, capacity: roomyCapacity });
+      const worker = await createWorker({
+        connection,
+        namespace: 'default',
+        taskQueue,
+        db,
+        sender,
+        capacity: roomyCapacity,
+      });
       return { worker, running: worker.run() };
     };
     const outageApp = createApp({ ...stack.deps, taskQueue });
@@ -207,7 +337,10 @@ describe('a worker outage', () => {
 
     let current = await runWorker();
     const startsAt = inSeconds(16);
-    const created = await request(outageApp).post('/v1/appointments').set(auth).send({ leadId, startsAt, reminderOffsetsSeconds: [12, 6] });
+    const created = await request(outageApp)
+      .post('/v1/appointments')
+      .set(auth)
+      .send({ leadId, startsAt, reminderOffsetsSeconds: [12, 6] });
     expect(created.status).toBe(201);
     await expect.poll(() => fake.createCallsTo(phone), { timeout: 10_000 }).toBe(2);
     current.worker.shutdown();
@@ -220,18 +353,39 @@ describe('a worker outage', () => {
     await current.running;
     await connection.close();
 
-    expect(state).toMatchObject({ status: 'completed', confirmation: 'sent', reminders: [{ status: 'sent' }, { status: 'missed' }] });
+    expect(state).toMatchObject({
+      status: 'completed',
+      confirmation: 'sent',
+      reminders: [{ status: 'sent' }, { status: 'missed' }],
+    });
     expect(fake.createCallsTo(phone)).toBe(2);
-    expect(fake.calls.filter((call) => call.to === phone).every((call) => call.at.getTime() < Date.parse(startsAt))).toBe(true);
+    expect(
+      fake.calls.filter((call) => call.to === phone).every((call) => call.at.getTime() < Date.parse(startsAt)),
+    ).toBe(true);
     const shown = await request(app).get(`/v1/appointments/${created.body.id}`).set(auth);
     expect(shown.body).toMatchObject({ status: 'completed', reminders: [{ status: 'sent' }, { status: 'missed' }] });
   });
 });
 
 describe('sendAppointmentMessage: exactly once, never late, never to an opt-out', () => {
-  const twilioSender = () => createSmsSender({ kind: 'twilio', accountSid: `AC${'4'.repeat(32)}`, authToken: testAuthToken, sender: { from: testSenderNumber }, apiBaseUrl: fake.url });
+  const twilioSender = () =>
+    createSmsSender({
+      kind: 'twilio',
+      accountSid: `AC${'4'.repeat(32)}`,
+      authToken: testAuthToken,
+      sender: { from: testSenderNumber },
+      apiBaseUrl: fake.url,
+    });
   const attempt = (number: number, input: SendAppointmentMessageInput) =>
-    new MockActivityEnvironment({ attempt: number }).run(createReminderActivities({ db, sender: twilioSender(), capacity: createCapacityGate({ db, settings: roomyCapacity }), gate: createSendGate({ db }) }).sendAppointmentMessage, input);
+    new MockActivityEnvironment({ attempt: number }).run(
+      createReminderActivities({
+        db,
+        sender: twilioSender(),
+        capacity: createCapacityGate({ db, settings: roomyCapacity }),
+        gate: createSendGate({ db }),
+      }).sendAppointmentMessage,
+      input,
+    );
 
   async function reminderFor(leadZone = 'America/New_York') {
     const { tenant } = await createTenant(db);
@@ -240,7 +394,16 @@ describe('sendAppointmentMessage: exactly once, never late, never to an opt-out'
     const startsAt = '2030-06-10T14:00:00.000Z';
     // The send gate checks the appointment as it is now: scheduled, at the start the message speaks of.
     const appointment = await db.appointment.create({
-      data: { id: randomUUID(), tenantId: tenant.id, leadId: lead.id, startsAt: new Date(startsAt), timeZone: leadZone, durationMinutes: 30, reminderOffsetsSeconds: [3600], workflowId: `reminder:${tenant.id}:test` },
+      data: {
+        id: randomUUID(),
+        tenantId: tenant.id,
+        leadId: lead.id,
+        startsAt: new Date(startsAt),
+        timeZone: leadZone,
+        durationMinutes: 30,
+        reminderOffsetsSeconds: [3600],
+        workflowId: `reminder:${tenant.id}:test`,
+      },
     });
     const input: SendAppointmentMessageInput = {
       tenantId: tenant.id,
@@ -261,7 +424,9 @@ describe('sendAppointmentMessage: exactly once, never late, never to an opt-out'
     expect(await attempt(2, input)).toEqual(first);
     const calls = fake.calls.filter((call) => call.to === phone);
     expect(calls).toHaveLength(1);
-    expect(calls[0]?.body).toBe('Acme Dental: a reminder of your appointment on Mon 10 Jun at 10:00. Reply C to confirm or R to reschedule.');
+    expect(calls[0]?.body).toBe(
+      'Acme Dental: a reminder of your appointment on Mon 10 Jun at 10:00. Reply C to confirm or R to reschedule.',
+    );
     expect(Number(calls[0]?.params.ValidityPeriod)).toBeGreaterThan(590);
     expect(Number(calls[0]?.params.ValidityPeriod)).toBeLessThanOrEqual(600);
   });
@@ -278,14 +443,20 @@ describe('sendAppointmentMessage: exactly once, never late, never to an opt-out'
 
   it('the send gate refuses a reminder for a start the appointment no longer has, a cancelled appointment, or one confirmed where reminders stop then', async () => {
     const { phone, input } = await reminderFor();
-    await db.appointment.update({ where: { id: input.appointmentId }, data: { startsAt: new Date('2030-06-12T14:00:00.000Z') } });
+    await db.appointment.update({
+      where: { id: input.appointmentId },
+      data: { startsAt: new Date('2030-06-12T14:00:00.000Z') },
+    });
     expect(await attempt(1, input)).toMatchObject({ outcome: 'skipped', reason: 'appointment_moved' });
     const other = await reminderFor();
     await db.appointment.update({ where: { id: other.input.appointmentId }, data: { status: 'cancelled' } });
     expect(await attempt(1, other.input)).toMatchObject({ outcome: 'skipped', reason: 'appointment_closed' });
     // Confirmed by SMS, at a tenant that sends no reminders after a confirmation.
     const confirmed = await reminderFor();
-    await db.appointment.update({ where: { id: confirmed.input.appointmentId }, data: { confirmedAt: new Date(), tenant: { update: { skipRemindersAfterConfirm: true } } } });
+    await db.appointment.update({
+      where: { id: confirmed.input.appointmentId },
+      data: { confirmedAt: new Date(), tenant: { update: { skipRemindersAfterConfirm: true } } },
+    });
     expect(await attempt(1, confirmed.input)).toMatchObject({ outcome: 'skipped', reason: 'appointment_confirmed' });
     expect(fake.createCallsTo(phone) + fake.createCallsTo(other.phone) + fake.createCallsTo(confirmed.phone)).toBe(0);
   });
@@ -304,7 +475,11 @@ describe('sendAppointmentMessage: exactly once, never late, never to an opt-out'
     await sleep(1600);
     expect(await attempt(2, deadline)).toEqual({ outcome: 'missed' });
     expect(await attempt(3, deadline)).toEqual({ outcome: 'missed' });
-    expect(await db.message.findFirstOrThrow({ where: { toPhone: phone } })).toMatchObject({ status: 'skipped', skipReason: 'missed', twilioSid: null });
+    expect(await db.message.findFirstOrThrow({ where: { toPhone: phone } })).toMatchObject({
+      status: 'skipped',
+      skipReason: 'missed',
+      twilioSid: null,
+    });
     expect(fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual(['error']);
   });
 

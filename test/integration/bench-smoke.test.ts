@@ -13,7 +13,11 @@ afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
 function runBench(env: Record<string, string>): Promise<{ code: number | null; output: string; pid: number }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/index.ts'], { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/bench/index.ts'], {
+      cwd: projectRoot,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
     child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -21,7 +25,11 @@ function runBench(env: Record<string, string>): Promise<{ code: number | null; o
   });
 }
 
-const positive = (value: unknown) => expect(typeof value === 'number' && Number.isFinite(value) && value > 0, `${String(value)} should be a positive number`).toBe(true);
+const positive = (value: unknown) =>
+  expect(
+    typeof value === 'number' && Number.isFinite(value) && value > 0,
+    `${String(value)} should be a positive number`,
+  ).toBe(true);
 
 describe('npm run bench (smoke scale)', () => {
   it('runs all seven measurements on a stack of its own, writes JSON and markdown, and cleans up', async () => {
@@ -86,6 +94,7 @@ describe('npm run bench (smoke scale)', () => {
     expect(result.targets.length).toBeGreaterThanOrEqual(6);
 
     const markdown = readFileSync(path.join(outDir, 'benchmarks.md'), 'utf8');
-    for (const heading of ['1. baseline', '2. enrollment', '3. sleeping', '4. STOP', '5. timers', '6. GET']) expect(markdown).toContain(heading);
+    for (const heading of ['1. baseline', '2. enrollment', '3. sleeping', '4. STOP', '5. timers', '6. GET'])
+      expect(markdown).toContain(heading);
   }, 240_000);
 });

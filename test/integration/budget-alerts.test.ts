@@ -36,19 +36,43 @@ const relay = () => createBudgetAlertRelay({ db, logger: pino({ level: 'silent' 
 
 async function alertFor(alertWebhookUrl: string | null) {
   const { tenant } = await createTenant(db, { alertWebhookUrl });
-  const alert = await db.budgetAlert.create({ data: { tenantId: tenant.id, budget: 'daily', period: '2026-06-01', spent: new Prisma.Decimal('8.0000'), limit: new Prisma.Decimal('10') } });
+  const alert = await db.budgetAlert.create({
+    data: {
+      tenantId: tenant.id,
+      budget: 'daily',
+      period: '2026-06-01',
+      spent: new Prisma.Decimal('8.0000'),
+      limit: new Prisma.Decimal('10'),
+    },
+  });
   return { tenant, alert };
 }
 
 describe('budget alert relay', () => {
-  it('posts each alert once to the tenant\'s webhook, even with two worker processes relaying', async () => {
+  it("posts each alert once to the tenant's webhook, even with two worker processes relaying", async () => {
     const { tenant, alert } = await alertFor(`${baseUrl}/hooks/${'a'.repeat(8)}`);
     await Promise.all([relay().round(), relay().round()]);
     const posts = received.filter((post) => post.path === `/hooks/${'a'.repeat(8)}`);
     expect(posts).toEqual([
-      { path: `/hooks/${'a'.repeat(8)}`, body: { type: 'budget.alert', tenantId: tenant.id, budget: 'daily', period: '2026-06-01', spent: '8', limit: '10', threshold: 0.8, at: alert.createdAt.toISOString() } },
+      {
+        path: `/hooks/${'a'.repeat(8)}`,
+        body: {
+          type: 'budget.alert',
+          tenantId: tenant.id,
+          budget: 'daily',
+          period: '2026-06-01',
+          spent: '8',
+          limit: '10',
+          threshold: 0.8,
+          at: alert.createdAt.toISOString(),
+        },
+      },
     ]);
-    expect(await db.budgetAlert.findUniqueOrThrow({ where: { id: alert.id } })).toMatchObject({ attempts: 1, lastError: null, deliveredAt: expect.any(Date) });
+    expect(await db.budgetAlert.findUniqueOrThrow({ where: { id: alert.id } })).toMatchObject({
+      attempts: 1,
+      lastError: null,
+      deliveredAt: expect.any(Date),
+    });
   });
 
   it('a failing webhook keeps the alert for a later attempt, backing off, and delivers it once the webhook answers', async () => {
@@ -68,7 +92,11 @@ describe('budget alert relay', () => {
     await db.budgetAlert.update({ where: { id: alert.id }, data: { nextAttemptAt: new Date() } });
     await relay().round();
     expect(received.filter((post) => post.path === '/hooks/failing')).toHaveLength(2);
-    expect(await db.budgetAlert.findUniqueOrThrow({ where: { id: alert.id } })).toMatchObject({ attempts: 2, lastError: null, deliveredAt: expect.any(Date) });
+    expect(await db.budgetAlert.findUniqueOrThrow({ where: { id: alert.id } })).toMatchObject({
+      attempts: 2,
+      lastError: null,
+      deliveredAt: expect.any(Date),
+    });
   });
 
   it('without a webhook the alert is done (the audit log and the metric have it)', async () => {

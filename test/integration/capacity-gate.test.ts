@@ -1,7 +1,12 @@
 // The capacity gate against the real PostgreSQL: many sends asking at once get exactly what the limits allow.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createCapacityGate, releaseCapacity, type CapacityDecision, type ReservedCapacity } from '../../common/capacity/gate.js';
+import {
+  createCapacityGate,
+  releaseCapacity,
+  type CapacityDecision,
+  type ReservedCapacity,
+} from '../../common/capacity/gate.js';
 import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import { roomyCapacity, type CapacitySettings } from '../../common/capacity/settings.js';
 import type { Db } from '../../common/db.js';
@@ -17,14 +22,23 @@ afterAll(async () => {
   await db.$disconnect();
 });
 
-
 async function tenantWithMessages(count: number, settings: Partial<Prisma.TenantCreateInput> = {}) {
   const { tenant } = await createTenant(db, { defaultTimeZone: 'UTC', ...settings });
   const phone = randomUkMobile().e164;
   const lead = await db.lead.create({ data: { tenantId: tenant.id, phone, timeZone: 'UTC' } });
   const messages = await Promise.all(
     Array.from({ length: count }, (_, i) =>
-      db.message.create({ data: { tenantId: tenant.id, leadId: lead.id, direction: 'outbound', toPhone: phone, body: `message ${i}`, status: 'pending', idempotencyKey: randomUUID() } }),
+      db.message.create({
+        data: {
+          tenantId: tenant.id,
+          leadId: lead.id,
+          direction: 'outbound',
+          toPhone: phone,
+          body: `message ${i}`,
+          status: 'pending',
+          idempotencyKey: randomUUID(),
+        },
+      }),
     ),
   );
   return { tenant, messages };
@@ -34,7 +48,12 @@ function gate(settings: Partial<CapacitySettings>, clock?: () => Date) {
   return createCapacityGate({ db, settings: { ...roomyCapacity, ...settings }, ...(clock ? { clock } : {}) });
 }
 
-const request = (tenantId: string, messageId: string, sender: string, extra: { cost?: string; appointment?: boolean; previous?: ReservedCapacity[] } = {}) => ({
+const request = (
+  tenantId: string,
+  messageId: string,
+  sender: string,
+  extra: { cost?: string; appointment?: boolean; previous?: ReservedCapacity[] } = {},
+) => ({
   messageId,
   tenantId,
   sender,
@@ -44,47 +63,68 @@ const request = (tenantId: string, messageId: string, sender: string, extra: { c
 });
 
 const granted = (decisions: CapacityDecision[]) => decisions.filter((decision) => decision.ok).length;
-const reasons = (decisions: CapacityDecision[]) => new Set(decisions.flatMap((decision) => (decision.ok ? [] : [decision.wait.reason])));
-const usage = async (scope: string) => (await db.capacityUsage.findMany({ where: { scope } })).map((row) => ({ period: row.period, used: row.used.toNumber() }));
+const reasons = (decisions: CapacityDecision[]) =>
+  new Set(decisions.flatMap((decision) => (decision.ok ? [] : [decision.wait.reason])));
+const usage = async (scope: string) =>
+  (await db.capacityUsage.findMany({ where: { scope } })).map((row) => ({
+    period: row.period,
+    used: row.used.toNumber(),
+  }));
 
 describe('warm-up: concurrent sends from one new number', () => {
-  it('grants exactly the first day\'s allowance and names the end of the warm-up day', async () => {
+  it("grants exactly the first day's allowance and names the end of the warm-up day", async () => {
     const { tenant, messages } = await tenantWithMessages(30);
     const number = freshSendingNumber();
     const limited = gate({ warmup: { firstDayLimit: 7, dailyIncrease: 50, days: 7, warmedUpDailyLimit: 1000 } });
-    const decisions = await Promise.all(messages.map((message) => limited.reserve(request(tenant.id, message.id, number))));
+    const decisions = await Promise.all(
+      messages.map((message) => limited.reserve(request(tenant.id, message.id, number))),
+    );
     expect(granted(decisions)).toBe(7);
     expect(reasons(decisions)).toEqual(new Set(['warmup']));
     expect(await usage(`warmup:${number}`)).toEqual([{ period: 'day-1', used: 7 }]);
     const { firstSentAt } = await db.sendingNumber.findUniqueOrThrow({ where: { value: number } });
     const refusal = decisions.find((decision) => !decision.ok);
-    expect(refusal && !refusal.ok && refusal.wait.until).toBe(new Date(firstSentAt.getTime() + 86_400_000).toISOString());
+    expect(refusal && !refusal.ok && refusal.wait.until).toBe(
+      new Date(firstSentAt.getTime() + 86_400_000).toISOString(),
+    );
     // Each granted row carries what it took, so a message that is not sent can give it back.
-    expect(await db.message.count({ where: { id: { in: messages.map((m) => m.id) }, reservation: { not: Prisma.DbNull } } })).toBe(7);
+    expect(
+      await db.message.count({ where: { id: { in: messages.map((m) => m.id) }, reservation: { not: Prisma.DbNull } } }),
+    ).toBe(7);
   });
 
   it('the next warm-up day allows more (20 + 50) once a day has passed since the first send', async () => {
     const { tenant, messages } = await tenantWithMessages(25);
     const number = freshSendingNumber();
     let now = new Date('2026-06-01T10:00:00Z');
-    const limited = gate({ warmup: { firstDayLimit: 20, dailyIncrease: 50, days: 7, warmedUpDailyLimit: 1000 } }, () => now);
+    const limited = gate(
+      { warmup: { firstDayLimit: 20, dailyIncrease: 50, days: 7, warmedUpDailyLimit: 1000 } },
+      () => now,
+    );
     const first = await Promise.all(messages.map((message) => limited.reserve(request(tenant.id, message.id, number))));
     expect(granted(first)).toBe(20);
     now = new Date('2026-06-02T10:00:00Z');
     const waiting = messages.filter((_, i) => !first[i]?.ok);
     const second = await Promise.all(waiting.map((message) => limited.reserve(request(tenant.id, message.id, number))));
     expect(granted(second)).toBe(5);
-    expect(await usage(`warmup:${number}`)).toEqual(expect.arrayContaining([{ period: 'day-1', used: 20 }, { period: 'day-2', used: 5 }]));
+    expect(await usage(`warmup:${number}`)).toEqual(
+      expect.arrayContaining([
+        { period: 'day-1', used: 20 },
+        { period: 'day-2', used: 5 },
+      ]),
+    );
   });
 });
 
-describe('budgets: spending in money, per day and month in the tenant\'s zone', () => {
+describe("budgets: spending in money, per day and month in the tenant's zone", () => {
   it('grants sends until the daily budget is spent, alerts once at 80%, and resumes the next day', async () => {
     const { tenant, messages } = await tenantWithMessages(12, { dailyBudget: new Prisma.Decimal('0.05') });
     const number = freshSendingNumber();
     let now = new Date('2026-06-01T10:00:00Z');
     const limited = gate({}, () => now);
-    const decisions = await Promise.all(messages.map((message) => limited.reserve(request(tenant.id, message.id, number))));
+    const decisions = await Promise.all(
+      messages.map((message) => limited.reserve(request(tenant.id, message.id, number))),
+    );
     expect(granted(decisions)).toBe(5);
     expect(reasons(decisions)).toEqual(new Set(['budget_daily']));
     const refusal = decisions.find((decision) => !decision.ok);
@@ -102,12 +142,17 @@ describe('budgets: spending in money, per day and month in the tenant\'s zone', 
 
     now = new Date('2026-06-02T00:00:01Z');
     const waiting = messages.filter((_, i) => !decisions[i]?.ok);
-    const nextDay = await Promise.all(waiting.map((message) => limited.reserve(request(tenant.id, message.id, number))));
+    const nextDay = await Promise.all(
+      waiting.map((message) => limited.reserve(request(tenant.id, message.id, number))),
+    );
     expect(granted(nextDay)).toBe(5);
   });
 
   it('a monthly budget holds across days; appointment messages pass it when the tenant allows, and are still counted', async () => {
-    const { tenant, messages } = await tenantWithMessages(4, { monthlyBudget: new Prisma.Decimal('0.02'), remindersBypassBudget: true });
+    const { tenant, messages } = await tenantWithMessages(4, {
+      monthlyBudget: new Prisma.Decimal('0.02'),
+      remindersBypassBudget: true,
+    });
     const number = freshSendingNumber();
     const limited = gate({}, () => new Date('2026-06-15T10:00:00Z'));
     const [a, b, c, d] = messages.map((message) => message.id) as [string, string, string, string];
@@ -125,7 +170,8 @@ describe('budgets: spending in money, per day and month in the tenant\'s zone', 
     const number = freshSendingNumber();
     const limited = gate({}, () => new Date('2026-06-01T10:00:00Z'));
     expect((await limited.reserve(request(tenant.id, message.id, number, { cost: '0.30' }))).ok).toBe(true);
-    const previous = (await db.message.findUniqueOrThrow({ where: { id: message.id } })).reservation as unknown as ReservedCapacity[];
+    const previous = (await db.message.findUniqueOrThrow({ where: { id: message.id } }))
+      .reservation as unknown as ReservedCapacity[];
     expect((await limited.reserve(request(tenant.id, message.id, number, { cost: '0.30', previous }))).ok).toBe(true);
     expect(await usage(`budget_daily:${tenant.id}`)).toEqual([{ period: '2026-06-01', used: 0.3 }]);
     expect(await usage(`warmup:${number}`)).toEqual([{ period: 'day-1', used: 1 }]);
@@ -142,7 +188,9 @@ describe('throughput and the kill switch', () => {
     const { tenant, messages } = await tenantWithMessages(6);
     const number = freshSendingNumber();
     const limited = gate({ numberMaxPerSecond: 1 });
-    const decisions = await Promise.all(messages.map((message) => limited.reserve(request(tenant.id, message.id, number))));
+    const decisions = await Promise.all(
+      messages.map((message) => limited.reserve(request(tenant.id, message.id, number))),
+    );
     expect(granted(decisions)).toBe(1);
     expect(reasons(decisions)).toEqual(new Set(['number_rate']));
     for (const decision of decisions) {
@@ -150,10 +198,12 @@ describe('throughput and the kill switch', () => {
     }
   });
 
-  it('a tenant\'s rate spans its numbers', async () => {
+  it("a tenant's rate spans its numbers", async () => {
     const { tenant, messages } = await tenantWithMessages(6);
     const limited = gate({ tenantMaxPerSecond: 2 });
-    const decisions = await Promise.all(messages.map((message) => limited.reserve(request(tenant.id, message.id, freshSendingNumber()))));
+    const decisions = await Promise.all(
+      messages.map((message) => limited.reserve(request(tenant.id, message.id, freshSendingNumber()))),
+    );
     expect(granted(decisions)).toBe(2);
     expect(reasons(decisions)).toEqual(new Set(['tenant_rate']));
   });
@@ -164,10 +214,19 @@ describe('throughput and the kill switch', () => {
     const open = gate({});
     await pauseSending(db, { scope: tenant.id, actor: 'test', reason: 'complaint' });
     const held = await open.reserve(request(tenant.id, first.id, freshSendingNumber()));
-    expect(held.ok || held.wait).toMatchObject({ reason: 'kill_switch', detail: 'sending is paused for this tenant (by test)' });
+    expect(held.ok || held.wait).toMatchObject({
+      reason: 'kill_switch',
+      detail: 'sending is paused for this tenant (by test)',
+    });
     expect(await resumeSending(db, { scope: tenant.id, actor: 'test' })).toBe(true);
     expect((await open.reserve(request(tenant.id, first.id, freshSendingNumber()))).ok).toBe(true);
-    expect(await db.auditLog.findMany({ where: { tenantId: tenant.id, action: { startsWith: 'sending.' } }, select: { action: true, actor: true }, orderBy: { createdAt: 'asc' } })).toEqual([
+    expect(
+      await db.auditLog.findMany({
+        where: { tenantId: tenant.id, action: { startsWith: 'sending.' } },
+        select: { action: true, actor: true },
+        orderBy: { createdAt: 'asc' },
+      }),
+    ).toEqual([
       { action: 'sending.paused', actor: 'test' },
       { action: 'sending.resumed', actor: 'test' },
     ]);
@@ -175,7 +234,10 @@ describe('throughput and the kill switch', () => {
     const other = await tenantWithMessages(1);
     await withGlobalSwitch(db, async () => {
       await pauseSending(db, { scope: 'global', actor: 'operator' });
-      for (const [tenantId, messageId] of [[tenant.id, second.id], [other.tenant.id, other.messages[0]?.id ?? '']] as const) {
+      for (const [tenantId, messageId] of [
+        [tenant.id, second.id],
+        [other.tenant.id, other.messages[0]?.id ?? ''],
+      ] as const) {
         const globallyHeld = await open.reserve(request(tenantId, messageId, freshSendingNumber()));
         expect(globallyHeld.ok || globallyHeld.wait.detail).toBe('sending is paused for every tenant (by operator)');
       }

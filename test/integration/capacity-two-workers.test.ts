@@ -37,7 +37,14 @@ beforeAll(async () => {
   client = new Client({ connection });
   app = createApp(testAppDeps(db, client, taskQueue));
   workers = await Promise.all(
-    [0, 1].map(async () => startEntry('worker/index.ts', { TEMPORAL_TASK_QUEUE: taskQueue, WORKER_METRICS_PORT: String(await freePort()), ...twilioFakeEnv(fake.url), ...capacityEnv })),
+    [0, 1].map(async () =>
+      startEntry('worker/index.ts', {
+        TEMPORAL_TASK_QUEUE: taskQueue,
+        WORKER_METRICS_PORT: String(await freePort()),
+        ...twilioFakeEnv(fake.url),
+        ...capacityEnv,
+      }),
+    ),
   );
   await Promise.all(workers.map((worker) => worker.logged('worker started')));
 });
@@ -65,27 +72,51 @@ describe('two worker processes, one set of limits', () => {
   it('no number exceeds one send per second or its first warm-up day; the held sends go out on the next day, once each', async () => {
     const [steady, fresh] = [freshSendingNumber(), freshSendingNumber()];
     // Six leads on one number (exactly its first day's allowance), nine on another (three more than it allows).
-    const [paced, warming] = await Promise.all([enrollFromNumber(app, db, { sender: steady, count: 6 }), enrollFromNumber(app, db, { sender: fresh, count: 9 })]);
-    await until(() => (createsFrom(fake, steady).length === 6 && createsFrom(fake, fresh).length === 6) || null, 'six sends from each number', 60_000);
+    const [paced, warming] = await Promise.all([
+      enrollFromNumber(app, db, { sender: steady, count: 6 }),
+      enrollFromNumber(app, db, { sender: fresh, count: 9 }),
+    ]);
+    await until(
+      () => (createsFrom(fake, steady).length === 6 && createsFrom(fake, fresh).length === 6) || null,
+      'six sends from each number',
+      60_000,
+    );
     await new Promise((resolve) => setTimeout(resolve, 3000)); // three rechecks: the warming number stays at six
     expect(createsFrom(fake, fresh)).toHaveLength(6);
 
     for (const sender of [steady, fresh]) expectOnePerSecond(sender, 6);
-    const held = warming.enrollments.filter((enrollment) => !createsFrom(fake, fresh).some((call) => call.to === enrollment.phone));
+    const held = warming.enrollments.filter(
+      (enrollment) => !createsFrom(fake, fresh).some((call) => call.to === enrollment.phone),
+    );
     expect(held).toHaveLength(3);
-    expect(await capacityWaitOf(client, held[0]?.workflowId ?? '')).toMatchObject({ reason: 'warmup', detail: `${fresh} is on warm-up day 1: 6 messages allowed` });
+    expect(await capacityWaitOf(client, held[0]?.workflowId ?? '')).toMatchObject({
+      reason: 'warmup',
+      detail: `${fresh} is on warm-up day 1: 6 messages allowed`,
+    });
 
     // A day after the first send (moved back rather than waited for), day 2 allows 6 + 50.
-    await db.sendingNumber.update({ where: { value: fresh }, data: { firstSentAt: new Date(Date.now() - 86_400_000) } });
+    await db.sendingNumber.update({
+      where: { value: fresh },
+      data: { firstSentAt: new Date(Date.now() - 86_400_000) },
+    });
     for (const { enrollments, sender } of [
       { ...paced, sender: steady },
       { ...warming, sender: fresh },
     ]) {
-      for (const enrollment of enrollments) expect(await client.workflow.getHandle(enrollment.workflowId).result()).toMatchObject({ status: 'completed', messagesSent: 1 });
-      expect(createsFrom(fake, sender).map((call) => call.to).sort()).toEqual(enrollments.map((enrollment) => enrollment.phone).sort());
+      for (const enrollment of enrollments)
+        expect(await client.workflow.getHandle(enrollment.workflowId).result()).toMatchObject({
+          status: 'completed',
+          messagesSent: 1,
+        });
+      expect(
+        createsFrom(fake, sender)
+          .map((call) => call.to)
+          .sort(),
+      ).toEqual(enrollments.map((enrollment) => enrollment.phone).sort());
     }
     expectOnePerSecond(fresh, 9);
     // Both processes sent: the limits held across them, not within one.
-    for (const worker of workers) expect(worker.output().split('"msg":"SMS handed over"').length - 1).toBeGreaterThan(0);
+    for (const worker of workers)
+      expect(worker.output().split('"msg":"SMS handed over"').length - 1).toBeGreaterThan(0);
   });
 });

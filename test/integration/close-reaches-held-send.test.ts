@@ -21,27 +21,43 @@ afterEach(async () => {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** A tenant sending from a number of its own, a lead, and an enrollment in a one-step sequence after `delaySeconds`. */
-async function enrolled(running: TestStack, tenantSettings: Partial<Prisma.TenantCreateInput> = {}, delaySeconds = 0, beforeEnrolling?: (tenantId: string) => Promise<unknown>) {
+async function enrolled(
+  running: TestStack,
+  tenantSettings: Partial<Prisma.TenantCreateInput> = {},
+  delaySeconds = 0,
+  beforeEnrolling?: (tenantId: string) => Promise<unknown>,
+) {
   const { tenant, auth } = await createTenant(running.db, { ...anytimeSettings, ...tenantSettings });
   await beforeEnrolling?.(tenant.id);
   const sender = randomSenderNumber();
   await running.db.tenantSender.create({ data: { tenantId: tenant.id, value: sender } });
   const phone = randomUkMobile().e164;
   const lead = await request(running.app).post('/v1/leads').set(auth).send({ phone, firstName: 'Ada' });
-  const sequence = await request(running.app).post('/v1/sequences').set(auth).send({ name: `seq-${randomUUID()}`, steps: [{ delaySeconds, template: 'Hi {{firstName}}, still interested?' }] });
-  const enrollment = await request(running.app).post('/v1/enrollments').set(auth).send({ leadId: lead.body.id, sequenceId: sequence.body.id });
+  const sequence = await request(running.app)
+    .post('/v1/sequences')
+    .set(auth)
+    .send({ name: `seq-${randomUUID()}`, steps: [{ delaySeconds, template: 'Hi {{firstName}}, still interested?' }] });
+  const enrollment = await request(running.app)
+    .post('/v1/enrollments')
+    .set(auth)
+    .send({ leadId: lead.body.id, sequenceId: sequence.body.id });
   expect(enrollment.status).toBe(202);
   return { tenant, auth, sender, phone, leadId: lead.body.id as string, enrollmentId: enrollment.body.id as string };
 }
 
-const heldRow = (running: TestStack, enrollmentId: string) => running.db.message.findFirst({ where: { enrollmentId, heldReason: { not: null } } });
+const heldRow = (running: TestStack, enrollmentId: string) =>
+  running.db.message.findFirst({ where: { enrollmentId, heldReason: { not: null } } });
 
 /** Replies while the step is held, and answers how long the enrollment's row took to close after the webhook's 200. */
 async function replyAndTimeTheClose(running: TestStack, lead: Awaited<ReturnType<typeof enrolled>>) {
   const answer = await inbound(running.app, { From: lead.phone, To: lead.sender, Body: 'Yes, call me tomorrow' });
   expect(answer.status).toBe(200);
   const answeredAt = Date.now();
-  await until(async () => (await running.db.enrollment.findFirst({ where: { id: lead.enrollmentId, status: 'replied' } })) ?? null, 'the enrollment to close as replied');
+  await until(
+    async () =>
+      (await running.db.enrollment.findFirst({ where: { id: lead.enrollmentId, status: 'replied' } })) ?? null,
+    'the enrollment to close as replied',
+  );
   return Date.now() - answeredAt;
 }
 
@@ -49,13 +65,19 @@ describe('a reply ends a follow-up whose next send is held for sending capacity'
   it('held by the kill switch: the enrollment closes within 5 s of the webhook, the held row closes skipped, and nothing goes out after the resume', async () => {
     stack = await startTestStack({ capacity: { ...roomyCapacity, killSwitchRecheckSeconds: 60 } });
     const running = stack;
-    const lead = await enrolled(running, {}, 0, (tenantId) => pauseSending(running.db, { scope: tenantId, actor: 'test' }));
+    const lead = await enrolled(running, {}, 0, (tenantId) =>
+      pauseSending(running.db, { scope: tenantId, actor: 'test' }),
+    );
     await until(() => heldRow(running, lead.enrollmentId), 'the step to be held');
 
     const closeMs = await replyAndTimeTheClose(running, lead);
     process.stdout.write(`reply → closed row, held by the kill switch: ${closeMs} ms\n`);
     expect(closeMs).toBeLessThanOrEqual(5000);
-    expect(await running.db.message.findFirstOrThrow({ where: { enrollmentId: lead.enrollmentId } })).toMatchObject({ status: 'skipped', skipReason: 'replied', reservation: null });
+    expect(await running.db.message.findFirstOrThrow({ where: { enrollmentId: lead.enrollmentId } })).toMatchObject({
+      status: 'skipped',
+      skipReason: 'replied',
+      reservation: null,
+    });
 
     await resumeSending(running.db, { scope: lead.tenant.id, actor: 'test' });
     await sleep(2500);
@@ -72,7 +94,10 @@ describe('a reply ends a follow-up whose next send is held for sending capacity'
     const closeMs = await replyAndTimeTheClose(running, lead);
     process.stdout.write(`reply → closed row, held by a spent budget: ${closeMs} ms\n`);
     expect(closeMs).toBeLessThanOrEqual(5000);
-    expect(await running.db.message.findFirstOrThrow({ where: { enrollmentId: lead.enrollmentId } })).toMatchObject({ status: 'skipped', skipReason: 'replied' });
+    expect(await running.db.message.findFirstOrThrow({ where: { enrollmentId: lead.enrollmentId } })).toMatchObject({
+      status: 'skipped',
+      skipReason: 'replied',
+    });
     const charged = await running.db.capacityUsage.findMany({ where: { scope: `budget_daily:${lead.tenant.id}` } });
     expect(charged.every((usage) => usage.used.isZero())).toBe(true);
     await running.db.tenant.update({ where: { id: lead.tenant.id }, data: { dailyBudget: null } });
@@ -86,12 +111,25 @@ describe('the send gate sees what the workflow has not heard yet', () => {
     stack = await startTestStack({ signalRelay: 'held' });
     const running = stack;
     const lead = await enrolled(running, {}, 3);
-    expect((await inbound(running.app, { From: lead.phone, To: lead.sender, Body: 'Thanks, already sorted' })).status).toBe(200);
+    expect(
+      (await inbound(running.app, { From: lead.phone, To: lead.sender, Body: 'Thanks, already sorted' })).status,
+    ).toBe(200);
     expect(await running.db.pendingSignal.count({ where: { tenantId: lead.tenant.id } })).toBe(1);
 
-    await until(async () => (await running.db.enrollment.findFirst({ where: { id: lead.enrollmentId, status: { not: 'running' } } })) ?? null, 'the enrollment to close');
-    expect(await running.db.enrollment.findUniqueOrThrow({ where: { id: lead.enrollmentId } })).toMatchObject({ status: 'replied', haltedBy: 'replied' });
-    expect(await running.db.message.findFirstOrThrow({ where: { enrollmentId: lead.enrollmentId } })).toMatchObject({ status: 'skipped', skipReason: 'replied' });
+    await until(
+      async () =>
+        (await running.db.enrollment.findFirst({ where: { id: lead.enrollmentId, status: { not: 'running' } } })) ??
+        null,
+      'the enrollment to close',
+    );
+    expect(await running.db.enrollment.findUniqueOrThrow({ where: { id: lead.enrollmentId } })).toMatchObject({
+      status: 'replied',
+      haltedBy: 'replied',
+    });
+    expect(await running.db.message.findFirstOrThrow({ where: { enrollmentId: lead.enrollmentId } })).toMatchObject({
+      status: 'skipped',
+      skipReason: 'replied',
+    });
     expect(running.fake.createCallsTo(lead.phone)).toBe(0);
   });
 
@@ -102,11 +140,21 @@ describe('the send gate sees what the workflow has not heard yet', () => {
     const booking = await request(running.app)
       .post('/v1/appointments')
       .set(lead.auth)
-      .send({ leadId: lead.leadId, startsAt: new Date(Date.now() + 2 * 86_400_000).toISOString(), reminderOffsetsSeconds: [86_400] });
+      .send({
+        leadId: lead.leadId,
+        startsAt: new Date(Date.now() + 2 * 86_400_000).toISOString(),
+        reminderOffsetsSeconds: [86_400],
+      });
     expect(booking.status).toBe(201);
-    await until(async () => (await running.db.enrollment.findFirst({ where: { id: lead.enrollmentId, status: 'booked' } })) ?? null, 'the follow-up to end as booked');
+    await until(
+      async () =>
+        (await running.db.enrollment.findFirst({ where: { id: lead.enrollmentId, status: 'booked' } })) ?? null,
+      'the follow-up to end as booked',
+    );
     await sleep(5000); // past the step's delay
-    const bodies = running.fake.calls.filter((call) => call.to === lead.phone && call.outcome === 'created').map((call) => call.body);
+    const bodies = running.fake.calls
+      .filter((call) => call.to === lead.phone && call.outcome === 'created')
+      .map((call) => call.body);
     expect(bodies).toEqual([expect.stringMatching(/your appointment is booked/)]);
   });
 });
@@ -116,11 +164,18 @@ describe('an appointment moved or cancelled while its reminder is held', () => {
   async function reminderHeld(running: TestStack, tenantSettings: Partial<Prisma.TenantCreateInput> = {}) {
     const lead = await enrolled(running, tenantSettings, 3600);
     const startsAt = new Date(Date.now() + 120_000).toISOString();
-    const booking = await request(running.app).post('/v1/appointments').set(lead.auth).send({ leadId: lead.leadId, startsAt, reminderOffsetsSeconds: [114] });
+    const booking = await request(running.app)
+      .post('/v1/appointments')
+      .set(lead.auth)
+      .send({ leadId: lead.leadId, startsAt, reminderOffsetsSeconds: [114] });
     expect(booking.status).toBe(201);
     await until(() => running.fake.createCallsTo(lead.phone) === 1 || null, 'the confirmation');
     await pauseSending(running.db, { scope: lead.tenant.id, actor: 'test' });
-    await until(() => running.db.message.findFirst({ where: { appointmentId: booking.body.id, heldReason: 'kill_switch' } }), 'the reminder to be held', 20_000);
+    await until(
+      () => running.db.message.findFirst({ where: { appointmentId: booking.body.id, heldReason: 'kill_switch' } }),
+      'the reminder to be held',
+      20_000,
+    );
     return { ...lead, appointmentId: booking.body.id as string };
   }
 
@@ -128,9 +183,16 @@ describe('an appointment moved or cancelled while its reminder is held', () => {
     stack = await startTestStack({ capacity: { ...roomyCapacity, killSwitchRecheckSeconds: 60 } });
     const running = stack;
     const held = await reminderHeld(running);
-    const moved = await request(running.app).post(`/v1/appointments/${held.appointmentId}/reschedule`).set(held.auth).send({ startsAt: new Date(Date.now() + 3 * 86_400_000).toISOString() });
+    const moved = await request(running.app)
+      .post(`/v1/appointments/${held.appointmentId}/reschedule`)
+      .set(held.auth)
+      .send({ startsAt: new Date(Date.now() + 3 * 86_400_000).toISOString() });
     expect(moved.status).toBe(200);
-    await until(() => running.db.message.findFirst({ where: { appointmentId: held.appointmentId, skipReason: 'appointment_moved' } }), 'the held reminder to close');
+    await until(
+      () =>
+        running.db.message.findFirst({ where: { appointmentId: held.appointmentId, skipReason: 'appointment_moved' } }),
+      'the held reminder to close',
+    );
     await resumeSending(running.db, { scope: held.tenant.id, actor: 'test' });
     await sleep(2500);
     expect(running.fake.createCallsTo(held.phone)).toBe(1);
@@ -140,9 +202,18 @@ describe('an appointment moved or cancelled while its reminder is held', () => {
     stack = await startTestStack({ capacity: { ...roomyCapacity, killSwitchRecheckSeconds: 60 } });
     const running = stack;
     const held = await reminderHeld(running, { sendCancellationNotice: false });
-    const cancelled = await request(running.app).post(`/v1/appointments/${held.appointmentId}/cancel`).set(held.auth).send({});
+    const cancelled = await request(running.app)
+      .post(`/v1/appointments/${held.appointmentId}/cancel`)
+      .set(held.auth)
+      .send({});
     expect(cancelled.status).toBe(200);
-    await until(() => running.db.message.findFirst({ where: { appointmentId: held.appointmentId, skipReason: 'appointment_cancelled' } }), 'the held reminder to close');
+    await until(
+      () =>
+        running.db.message.findFirst({
+          where: { appointmentId: held.appointmentId, skipReason: 'appointment_cancelled' },
+        }),
+      'the held reminder to close',
+    );
     await resumeSending(running.db, { scope: held.tenant.id, actor: 'test' });
     await sleep(2500);
     expect(running.fake.createCallsTo(held.phone)).toBe(1);
@@ -157,15 +228,31 @@ describe('an appointment moved while its reminder waits on a Twilio retry', () =
     const booking = await request(running.app)
       .post('/v1/appointments')
       .set(lead.auth)
-      .send({ leadId: lead.leadId, startsAt: new Date(Date.now() + 120_000).toISOString(), reminderOffsetsSeconds: [115] });
+      .send({
+        leadId: lead.leadId,
+        startsAt: new Date(Date.now() + 120_000).toISOString(),
+        reminderOffsetsSeconds: [115],
+      });
     expect(booking.status).toBe(201);
     await until(() => running.fake.createCallsTo(lead.phone) === 1 || null, 'the confirmation');
     // Twilio answers the reminder's create calls 503 ("maybe sent": the retry asks Twilio first, then goes through the gate).
     running.fake.inject({ kind: 'http', status: 503 }, { to: lead.phone, times: 2 });
-    await until(() => running.fake.calls.some((call) => call.to === lead.phone && call.outcome === 'error') || null, 'the reminder’s failed create call', 20_000);
-    const moved = await request(running.app).post(`/v1/appointments/${booking.body.id}/reschedule`).set(lead.auth).send({ startsAt: new Date(Date.now() + 3 * 86_400_000).toISOString() });
+    await until(
+      () => running.fake.calls.some((call) => call.to === lead.phone && call.outcome === 'error') || null,
+      'the reminder’s failed create call',
+      20_000,
+    );
+    const moved = await request(running.app)
+      .post(`/v1/appointments/${booking.body.id}/reschedule`)
+      .set(lead.auth)
+      .send({ startsAt: new Date(Date.now() + 3 * 86_400_000).toISOString() });
     expect(moved.status).toBe(200);
-    await until(() => running.db.message.findFirst({ where: { appointmentId: booking.body.id, skipReason: 'appointment_moved' } }), 'the retried reminder to be refused', 20_000);
+    await until(
+      () =>
+        running.db.message.findFirst({ where: { appointmentId: booking.body.id, skipReason: 'appointment_moved' } }),
+      'the retried reminder to be refused',
+      20_000,
+    );
     const created = running.fake.calls.filter((call) => call.to === lead.phone && call.outcome === 'created');
     expect(created.map((call) => call.body)).toEqual([expect.stringMatching(/is booked/)]);
   });
@@ -176,9 +263,23 @@ describe('per-lead caps across enrollments', () => {
     stack = await startTestStack();
     const running = stack;
     const lead = await enrolled(running, { minGapSeconds: 6 });
-    await until(async () => (await running.db.enrollment.findFirst({ where: { id: lead.enrollmentId, status: 'completed' } })) ?? null, 'the first sequence to complete');
-    const sequence = await request(running.app).post('/v1/sequences').set(lead.auth).send({ name: `seq-${randomUUID()}`, steps: [{ delaySeconds: 0, template: 'A second offer' }] });
-    expect((await request(running.app).post('/v1/enrollments').set(lead.auth).send({ leadId: lead.leadId, sequenceId: sequence.body.id })).status).toBe(202);
+    await until(
+      async () =>
+        (await running.db.enrollment.findFirst({ where: { id: lead.enrollmentId, status: 'completed' } })) ?? null,
+      'the first sequence to complete',
+    );
+    const sequence = await request(running.app)
+      .post('/v1/sequences')
+      .set(lead.auth)
+      .send({ name: `seq-${randomUUID()}`, steps: [{ delaySeconds: 0, template: 'A second offer' }] });
+    expect(
+      (
+        await request(running.app)
+          .post('/v1/enrollments')
+          .set(lead.auth)
+          .send({ leadId: lead.leadId, sequenceId: sequence.body.id })
+      ).status,
+    ).toBe(202);
     await until(() => running.fake.createCallsTo(lead.phone) === 2 || null, 'the second message', 20_000);
     const [first, second] = running.fake.calls.filter((call) => call.to === lead.phone && call.outcome === 'created');
     expect((second?.at.getTime() ?? 0) - (first?.at.getTime() ?? 0)).toBeGreaterThanOrEqual(5500);

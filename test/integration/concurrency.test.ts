@@ -19,7 +19,10 @@ const later = [{ delaySeconds: 3600, template: 'later' }];
 
 async function tenantWithLeads(count: number) {
   const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
-  const sequence = await api().post('/v1/sequences').set(auth).send({ name: `seq-${randomUUID()}`, steps: later });
+  const sequence = await api()
+    .post('/v1/sequences')
+    .set(auth)
+    .send({ name: `seq-${randomUUID()}`, steps: later });
   const leads = [];
   for (let i = 0; i < count; i += 1) {
     const phone = randomUkMobile();
@@ -35,12 +38,26 @@ const enroll = (auth: Auth, body: { leadId: string; sequenceId: string }, key?: 
 };
 
 const terminateFollowUps = (tenantId: string, leadIds: string[]) =>
-  Promise.all(leadIds.map((leadId) => stack.client.workflow.getHandle(leadFollowUpWorkflowId(tenantId, leadId)).terminate('test cleanup').catch(() => undefined)));
+  Promise.all(
+    leadIds.map((leadId) =>
+      stack.client.workflow
+        .getHandle(leadFollowUpWorkflowId(tenantId, leadId))
+        .terminate('test cleanup')
+        .catch(() => undefined),
+    ),
+  );
 
 describe('concurrent clients', () => {
   it('six saves of one sequence name at once all answer 201 with versions 1 to 6', async () => {
     const { auth } = await createTenant(stack.db, anytimeSettings);
-    const saves = await Promise.all(Array.from({ length: 6 }, (_, i) => api().post('/v1/sequences').set(auth).send({ name: 'racing', steps: [{ delaySeconds: i, template: `v${i}` }] })));
+    const saves = await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        api()
+          .post('/v1/sequences')
+          .set(auth)
+          .send({ name: 'racing', steps: [{ delaySeconds: i, template: `v${i}` }] }),
+      ),
+    );
     expect(saves.map((save) => save.status)).toEqual(Array(6).fill(201));
     expect(saves.map((save) => save.body.version as number).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
   });
@@ -55,8 +72,20 @@ describe('concurrent clients', () => {
     expect(refused.error).toMatchObject({ code: 'idempotency_key_reused', message: expect.any(String) });
     const loser = leads.find((lead) => lead.id !== won.leadId)?.id as string;
     expect(await settledFollowUp(stack.client, tenantId, loser)).toBeNull();
-    expect(await stack.db.enrollment.findMany({ where: { tenantId }, select: { id: true, leadId: true, idempotencyKey: true } })).toEqual([{ id: won.id, leadId: won.leadId, idempotencyKey: key }]);
-    expect(await enrollmentViolations(stack.db, stack.client, tenantId, leads.map((lead) => lead.id))).toEqual([]);
+    expect(
+      await stack.db.enrollment.findMany({
+        where: { tenantId },
+        select: { id: true, leadId: true, idempotencyKey: true },
+      }),
+    ).toEqual([{ id: won.id, leadId: won.leadId, idempotencyKey: key }]);
+    expect(
+      await enrollmentViolations(
+        stack.db,
+        stack.client,
+        tenantId,
+        leads.map((lead) => lead.id),
+      ),
+    ).toEqual([]);
     // The key stays bound to the first request: the loser's lead retried later is refused the same way.
     expect((await enroll(auth, { leadId: loser, sequenceId }, key)).body.error.code).toBe('idempotency_key_reused');
     await terminateFollowUps(tenantId, [won.leadId]);
@@ -78,12 +107,20 @@ describe('concurrent clients', () => {
     const { tenantId, auth, sequenceId, leads } = await tenantWithLeads(1);
     const body = { leadId: leads[0]!.id, sequenceId };
     const abandoned = await stack.db.enrollment.create({
-      data: { tenantId, ...body, workflowId: leadFollowUpWorkflowId(tenantId, body.leadId), idempotencyKey: 'orphan', requestHash: enrollmentRequestHash(body) },
+      data: {
+        tenantId,
+        ...body,
+        workflowId: leadFollowUpWorkflowId(tenantId, body.leadId),
+        idempotencyKey: 'orphan',
+        requestHash: enrollmentRequestHash(body),
+      },
     });
     const answer = await enroll(auth, body, 'orphan');
     expect(answer.status).toBe(202);
     expect(answer.body.id).not.toBe(abandoned.id);
-    expect(await stack.db.enrollment.findMany({ where: { tenantId }, select: { id: true, runId: true } })).toEqual([{ id: answer.body.id, runId: expect.any(String) }]);
+    expect(await stack.db.enrollment.findMany({ where: { tenantId }, select: { id: true, runId: true } })).toEqual([
+      { id: answer.body.id, runId: expect.any(String) },
+    ]);
     expect(await enrollmentViolations(stack.db, stack.client, tenantId, [body.leadId])).toEqual([]);
     await terminateFollowUps(tenantId, [body.leadId]);
   }, 40_000);
@@ -93,7 +130,9 @@ describe('concurrent clients', () => {
     const first = await enroll(auth, { leadId: leads[0]!.id, sequenceId }, 'legacy');
     await stack.db.enrollment.update({ where: { id: first.body.id }, data: { requestHash: null } });
     expect((await enroll(auth, { leadId: leads[0]!.id, sequenceId }, 'legacy')).body.id).toBe(first.body.id);
-    expect((await enroll(auth, { leadId: leads[1]!.id, sequenceId }, 'legacy')).body.error.code).toBe('idempotency_key_reused');
+    expect((await enroll(auth, { leadId: leads[1]!.id, sequenceId }, 'legacy')).body.error.code).toBe(
+      'idempotency_key_reused',
+    );
     await terminateFollowUps(tenantId, [leads[0]!.id]);
   });
 
@@ -104,7 +143,10 @@ describe('concurrent clients', () => {
     const refused = await enroll(auth, { leadId: lead.id, sequenceId }, 'erased-lead');
     expect(refused.status).toBe(409);
     expect(refused.body.error).toMatchObject({ code: 'erased', message: expect.any(String) });
-    const batch = await api().post('/v1/enrollments/batch').set(auth).send({ sequenceId, leads: [{ phone: lead.phone }] });
+    const batch = await api()
+      .post('/v1/enrollments/batch')
+      .set(auth)
+      .send({ sequenceId, leads: [{ phone: lead.phone }] });
     expect(batch.body.results).toEqual([expect.objectContaining({ outcome: 'opted_out' })]);
     expect(await stack.db.enrollment.count({ where: { tenantId } })).toBe(0);
     expect(await settledFollowUp(stack.client, tenantId, lead.id)).toBeNull();
@@ -115,21 +157,49 @@ describe('concurrent clients', () => {
     const started = await enroll(auth, { leadId: leads[0]!.id, sequenceId });
     const cancelled = await api().post(`/v1/enrollments/${started.body.id}/cancel`).set(auth);
     expect(cancelled.status).toBe(202);
-    expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: started.body.id } })).toMatchObject({ haltedAt: expect.any(Date), haltedBy: 'cancelled' });
-    await expect.poll(async () => (await stack.db.enrollment.findUniqueOrThrow({ where: { id: started.body.id } })).status, { timeout: 20_000 }).toBe('cancelled');
+    expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: started.body.id } })).toMatchObject({
+      haltedAt: expect.any(Date),
+      haltedBy: 'cancelled',
+    });
+    await expect
+      .poll(async () => (await stack.db.enrollment.findUniqueOrThrow({ where: { id: started.body.id } })).status, {
+        timeout: 20_000,
+      })
+      .toBe('cancelled');
   });
 
   it('opt-outs added and removed at once: one 201 and one 200 among the adds, one 200 among the removals, the rest 200 or 404', async () => {
     const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
     const phone = randomUkMobile();
-    const adds = await Promise.all([1, 2, 3, 4].map(() => api().post('/v1/opt-outs').set(auth).send({ phone: phone.national })));
+    const adds = await Promise.all(
+      [1, 2, 3, 4].map(() => api().post('/v1/opt-outs').set(auth).send({ phone: phone.national })),
+    );
     expect(adds.map((add) => add.status).sort()).toEqual([200, 200, 200, 201]);
-    const removals = await Promise.all([1, 2, 3, 4].map(() => api().delete(`/v1/opt-outs/${encodeURIComponent(phone.e164)}`).set(auth).send({ consentSource: 'web form' })));
+    const removals = await Promise.all(
+      [1, 2, 3, 4].map(() =>
+        api()
+          .delete(`/v1/opt-outs/${encodeURIComponent(phone.e164)}`)
+          .set(auth)
+          .send({ consentSource: 'web form' }),
+      ),
+    );
     expect(removals.map((removal) => removal.status).sort()).toEqual([200, 404, 404, 404]);
     expect(removals.find((removal) => removal.status === 404)?.body.error.code).toBe('not_found');
     expect(await stack.db.consentEvent.count({ where: { tenantId: tenant.id, kind: 'opt_in' } })).toBe(1);
-    const mixed = await Promise.all([1, 2, 3, 4, 5, 6].map((i) => (i % 2 ? api().post('/v1/opt-outs').set(auth).send({ phone: phone.national }) : api().delete(`/v1/opt-outs/${encodeURIComponent(phone.e164)}`).set(auth).send({ consentSource: 'web form' }))));
-    expect(mixed.every((answer) => [200, 201, 404].includes(answer.status)), mixed.map((answer) => answer.status).join()).toBe(true);
+    const mixed = await Promise.all(
+      [1, 2, 3, 4, 5, 6].map((i) =>
+        i % 2
+          ? api().post('/v1/opt-outs').set(auth).send({ phone: phone.national })
+          : api()
+              .delete(`/v1/opt-outs/${encodeURIComponent(phone.e164)}`)
+              .set(auth)
+              .send({ consentSource: 'web form' }),
+      ),
+    );
+    expect(
+      mixed.every((answer) => [200, 201, 404].includes(answer.status)),
+      mixed.map((answer) => answer.status).join(),
+    ).toBe(true);
   });
 
   it('a workflow whose Idempotency-Key another enrollment holds fails once instead of retrying its bookkeeping', async () => {
@@ -148,7 +218,10 @@ describe('concurrent clients', () => {
       args: [workflowInput(tenant, lead, sequence, randomUUID(), 'held')],
     });
     // Failed either way: closed as `failed`, or as a failed run when recording that outcome finds no row either.
-    const closed = await handle.result().then((state) => state.status, (error: unknown) => (error instanceof WorkflowFailedError ? 'failed' : error));
+    const closed = await handle.result().then(
+      (state) => state.status,
+      (error: unknown) => (error instanceof WorkflowFailedError ? 'failed' : error),
+    );
     expect(closed).toBe('failed');
     const history = await handle.fetchHistory();
     const attempts = (history.events ?? []).flatMap((event) => event.activityTaskStartedEventAttributes?.attempt ?? []);

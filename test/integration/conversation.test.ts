@@ -12,14 +12,27 @@ const stack = stackForFile();
 describe('the conversation with a lead', () => {
   it('shows the step sent and the reply, newest first, pages back with `before`, and is 404 for another tenant', async () => {
     const { auth } = await createTenant(stack.db, anytimeSettings);
-    const { phone, leadId, enrollmentId } = await enrolledLead(stack.app, auth, [{ delaySeconds: 0, template: 'Hi {{firstName}}' }, { delaySeconds: 3600, template: 'Still there?' }]);
-    const sent = await until(() => stack.db.message.findFirst({ where: { leadId, twilioSid: { not: null } } }), 'the first step sent');
+    const { phone, leadId, enrollmentId } = await enrolledLead(stack.app, auth, [
+      { delaySeconds: 0, template: 'Hi {{firstName}}' },
+      { delaySeconds: 3600, template: 'Still there?' },
+    ]);
+    const sent = await until(
+      () => stack.db.message.findFirst({ where: { leadId, twilioSid: { not: null } } }),
+      'the first step sent',
+    );
     expect((await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'Tuesday works' })).status).toBe(200);
 
     const conversation = await request(stack.app).get(`/v1/leads/${leadId}/messages`).set(auth);
     expect(conversation.status).toBe(200);
     expect(conversation.body.items).toEqual([
-      expect.objectContaining({ direction: 'inbound', body: 'Tuesday works', status: 'received', intent: 'message', enrollmentId: null, step: null }),
+      expect.objectContaining({
+        direction: 'inbound',
+        body: 'Tuesday works',
+        status: 'received',
+        intent: 'message',
+        enrollmentId: null,
+        step: null,
+      }),
       {
         id: sent.id,
         direction: 'outbound',
@@ -43,7 +56,10 @@ describe('the conversation with a lead', () => {
 
     const newest = await request(stack.app).get(`/v1/leads/${leadId}/messages`).query({ limit: 1 }).set(auth);
     expect(newest.body.items.map((item: { direction: string }) => item.direction)).toEqual(['inbound']);
-    const older = await request(stack.app).get(`/v1/leads/${leadId}/messages`).query({ limit: 1, before: newest.body.next }).set(auth);
+    const older = await request(stack.app)
+      .get(`/v1/leads/${leadId}/messages`)
+      .query({ limit: 1, before: newest.body.next })
+      .set(auth);
     expect(older.body.items.map((item: { id: string }) => item.id)).toEqual([sent.id]);
 
     const other = await createTenant(stack.db);

@@ -18,7 +18,12 @@ let receiver: WebhookReceiver;
 let relay: ReturnType<typeof createWebhookRelay>;
 beforeAll(async () => {
   receiver = await startWebhookReceiver();
-  relay = createWebhookRelay({ db: stack.db, logger: pino({ level: 'silent' }), allowPrivateUrls: true, backoffMs: [0, 50] });
+  relay = createWebhookRelay({
+    db: stack.db,
+    logger: pino({ level: 'silent' }),
+    allowPrivateUrls: true,
+    backoffMs: [0, 50],
+  });
   relay.start(100);
 });
 afterAll(async () => {
@@ -36,30 +41,72 @@ describe('the loop with the CRM', () => {
     const sender = randomSenderNumber();
     await stack.db.tenantSender.create({ data: { tenantId: tenant.id, value: sender } });
     const path = `/crm/${randomUUID()}`;
-    const endpoint = await request(app).post('/v1/webhook-endpoints').set(auth).send({ url: receiver.urlFor(path) });
+    const endpoint = await request(app)
+      .post('/v1/webhook-endpoints')
+      .set(auth)
+      .send({ url: receiver.urlFor(path) });
     expect(endpoint.status).toBe(201);
     receiver.expect(path, [endpoint.body.secret as string]);
 
     const phone = randomUkMobile().e164;
     const lead = await request(app).post('/v1/leads').set(auth).send({ phone, firstName: 'Ada' });
-    const sequence = await request(app).post('/v1/sequences').set(auth).send({ name: `seq-${randomUUID()}`, steps: [{ delaySeconds: 0, template: 'Hi {{firstName}}' }, { delaySeconds: 3600, template: 'Still there?' }] });
-    const enrollment = await request(app).post('/v1/enrollments').set(auth).send({ leadId: lead.body.id, sequenceId: sequence.body.id });
+    const sequence = await request(app)
+      .post('/v1/sequences')
+      .set(auth)
+      .send({
+        name: `seq-${randomUUID()}`,
+        steps: [
+          { delaySeconds: 0, template: 'Hi {{firstName}}' },
+          { delaySeconds: 3600, template: 'Still there?' },
+        ],
+      });
+    const enrollment = await request(app)
+      .post('/v1/enrollments')
+      .set(auth)
+      .send({ leadId: lead.body.id, sequenceId: sequence.body.id });
     expect(enrollment.status).toBe(202);
     await until(() => stack.fake.createCallsTo(phone) === 1 || null, 'the first message');
-    expect((await inbound(app, { From: phone, To: sender, Body: 'Yes please, can we talk tomorrow?' })).status).toBe(200);
-    await until(async () => (await stack.db.enrollment.findFirst({ where: { id: enrollment.body.id, status: 'replied' } })) ?? null, 'the enrollment to close');
+    expect((await inbound(app, { From: phone, To: sender, Body: 'Yes please, can we talk tomorrow?' })).status).toBe(
+      200,
+    );
+    await until(
+      async () =>
+        (await stack.db.enrollment.findFirst({ where: { id: enrollment.body.id, status: 'replied' } })) ?? null,
+      'the enrollment to close',
+    );
 
-    const booked = await request(app).post('/v1/appointments').set(auth).send({ leadId: lead.body.id, startsAt: new Date(Date.now() + 2 * 86_400_000).toISOString(), reminderOffsetsSeconds: [86_400] });
+    const booked = await request(app)
+      .post('/v1/appointments')
+      .set(auth)
+      .send({
+        leadId: lead.body.id,
+        startsAt: new Date(Date.now() + 2 * 86_400_000).toISOString(),
+        reminderOffsetsSeconds: [86_400],
+      });
     expect(booked.status).toBe(201);
     await until(() => stack.fake.createCallsTo(phone) === 2 || null, 'the confirmation');
     expect((await inbound(app, { From: phone, To: sender, Body: 'C' })).status).toBe(200);
     expect((await inbound(app, { From: phone, To: sender, Body: 'Stop texting me please' })).status).toBe(200);
-    await until(async () => (await stack.db.appointment.findFirst({ where: { id: booked.body.id, status: 'opted_out' } })) ?? null, 'the reminders to end');
+    await until(
+      async () =>
+        (await stack.db.appointment.findFirst({ where: { id: booked.body.id, status: 'opted_out' } })) ?? null,
+      'the reminders to end',
+    );
 
-    const feed = async (): Promise<FeedItem[]> => (await request(app).get('/v1/events?limit=1000').set(auth)).body.items as FeedItem[];
+    const feed = async (): Promise<FeedItem[]> =>
+      (await request(app).get('/v1/events?limit=1000').set(auth)).body.items as FeedItem[];
     const events = await feed();
     const types = events.map((event) => event.type);
-    for (const type of ['lead.created', 'enrollment.started', 'message.sent', 'message.received', 'enrollment.closed', 'appointment.scheduled', 'appointment.confirmed', 'lead.opted_out']) {
+    for (const type of [
+      'lead.created',
+      'enrollment.started',
+      'message.sent',
+      'message.received',
+      'enrollment.closed',
+      'appointment.scheduled',
+      'appointment.confirmed',
+      'lead.opted_out',
+    ]) {
       expect(types).toContain(type);
     }
     expect(types.indexOf('enrollment.started')).toBeLessThan(types.indexOf('enrollment.closed'));
@@ -67,10 +114,21 @@ describe('the loop with the CRM', () => {
     expect(events.find((event) => event.type === 'enrollment.closed')?.data).toMatchObject({ outcome: 'replied' });
 
     // Every event the feed has reached the endpoint, verified, in the same order with the same IDs.
-    await until(() => receiver.received(path).filter((webhook) => webhook.body.type !== 'ping').length >= events.length || null, 'every webhook', 30_000);
-    const delivered = receiver.received(path).map((webhook) => ({ id: webhook.headers['webhook-id'], type: webhook.body.type, sequence: webhook.body.data.sequence, eventId: webhook.body.data.eventId }));
+    await until(
+      () => receiver.received(path).filter((webhook) => webhook.body.type !== 'ping').length >= events.length || null,
+      'every webhook',
+      30_000,
+    );
+    const delivered = receiver.received(path).map((webhook) => ({
+      id: webhook.headers['webhook-id'],
+      type: webhook.body.type,
+      sequence: webhook.body.data.sequence,
+      eventId: webhook.body.data.eventId,
+    }));
     expect(receiver.unverified).toEqual([]);
-    const firstDeliveries = delivered.filter((webhook, index) => delivered.findIndex((other) => other.id === webhook.id) === index);
+    const firstDeliveries = delivered.filter(
+      (webhook, index) => delivered.findIndex((other) => other.id === webhook.id) === index,
+    );
     expect(firstDeliveries.map((webhook) => webhook.sequence)).toEqual(events.map((event) => event.sequence));
     expect(firstDeliveries.map((webhook) => webhook.eventId)).toEqual(events.map((event) => event.id));
     expect(firstDeliveries.map((webhook) => webhook.type)).toEqual(types);

@@ -30,12 +30,18 @@ beforeAll(async () => {
 });
 afterAll(() => stack?.stop());
 
-async function enrollableLead(auth: Record<string, string>, steps = [{ delaySeconds: 0, template: 'Hi {{firstName}}, {{businessName}} here.' }]) {
+async function enrollableLead(
+  auth: Record<string, string>,
+  steps = [{ delaySeconds: 0, template: 'Hi {{firstName}}, {{businessName}} here.' }],
+) {
   const phone = randomUkMobile();
   const lead = await request(app).post('/v1/leads').set(auth).send({ phone: phone.national, firstName: 'Ada' });
   expect(lead.status).toBe(201);
   expect(lead.body.phone).toBe(phone.e164);
-  const sequence = await request(app).post('/v1/sequences').set(auth).send({ name: `seq-${randomUUID()}`, steps });
+  const sequence = await request(app)
+    .post('/v1/sequences')
+    .set(auth)
+    .send({ name: `seq-${randomUUID()}`, steps });
   expect(sequence.status).toBe(201);
   return { phone, leadId: lead.body.id as string, sequenceId: sequence.body.id as string };
 }
@@ -57,18 +63,37 @@ describe('enrolling a lead into a one-step sequence', () => {
     expect(fake.createCallsTo(phone.e164)).toBe(1);
     expect(fake.calls.find((call) => call.to === phone.e164)?.body).toBe('Hi Ada, Acme Dental here.');
     const messages = await db.message.findMany({ where: { tenantId: tenant.id } });
-    expect(messages).toEqual([expect.objectContaining({ direction: 'outbound', toPhone: phone.e164, status: 'queued', twilioSid: expect.stringMatching(/^SM/) })]);
+    expect(messages).toEqual([
+      expect.objectContaining({
+        direction: 'outbound',
+        toPhone: phone.e164,
+        status: 'queued',
+        twilioSid: expect.stringMatching(/^SM/),
+      }),
+    ]);
     const enrollment = await request(app).get(`/v1/enrollments/${started.body.id}`).set(auth);
-    expect(enrollment.body).toMatchObject({ status: 'completed', closedReason: 'all steps done', live: { status: 'completed' } });
+    expect(enrollment.body).toMatchObject({
+      status: 'completed',
+      closedReason: 'all steps done',
+      live: { status: 'completed' },
+    });
 
     const description = await handle.describe();
     expect(description.typedSearchAttributes.get(tenantIdKey)).toBe(tenant.id);
     expect(description.typedSearchAttributes.get(enrollmentStatusKey)).toBe('completed');
-    await expect.poll(async () => {
-      const found = [];
-      for await (const run of client.workflow.list({ query: `TenantId = "${tenant.id}" AND EnrollmentStatus = "completed"` })) found.push(run.workflowId);
-      return found;
-    }, { timeout: 10_000 }).toEqual([started.body.workflowId]);
+    await expect
+      .poll(
+        async () => {
+          const found = [];
+          for await (const run of client.workflow.list({
+            query: `TenantId = "${tenant.id}" AND EnrollmentStatus = "completed"`,
+          }))
+            found.push(run.workflowId);
+          return found;
+        },
+        { timeout: 10_000 },
+      )
+      .toEqual([started.body.workflowId]);
   });
 
   it('refuses a second enrollment while one runs, naming the running one', async () => {
@@ -78,7 +103,10 @@ describe('enrolling a lead into a one-step sequence', () => {
     expect(first.status).toBe(202);
     const second = await request(app).post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
     expect(second.status).toBe(409);
-    expect(second.body.error).toMatchObject({ code: 'conflict', details: { reason: 'already_enrolled', enrollmentId: first.body.id } });
+    expect(second.body.error).toMatchObject({
+      code: 'conflict',
+      details: { reason: 'already_enrolled', enrollmentId: first.body.id },
+    });
     await new Client({ connection }).workflow.getHandle(first.body.workflowId).terminate('test cleanup');
   });
 
@@ -86,7 +114,12 @@ describe('enrolling a lead into a one-step sequence', () => {
    * The moment between a follow-up's recordEnrollmentOutcome and its run's close, held open: the run sits on a task
    * queue no worker polls while its row already says how it ended.
    */
-  async function runThatRecordedItsEnd(tenantId: string, leadId: string, sequenceId: string, status: 'booked' | 'replied') {
+  async function runThatRecordedItsEnd(
+    tenantId: string,
+    leadId: string,
+    sequenceId: string,
+    status: 'booked' | 'replied',
+  ) {
     const [tenant, lead, sequence] = await Promise.all([
       db.tenant.findUniqueOrThrow({ where: { id: tenantId } }),
       db.lead.findUniqueOrThrow({ where: { id: leadId } }),
@@ -94,8 +127,23 @@ describe('enrolling a lead into a one-step sequence', () => {
     ]);
     const workflowId = leadFollowUpWorkflowId(tenantId, leadId);
     const enrollmentId = randomUUID();
-    const run = await new Client({ connection }).workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, { workflowId, taskQueue: `nobody-${randomUUID()}`, args: [workflowInput(tenant, lead, sequence, enrollmentId)] });
-    await db.enrollment.create({ data: { id: enrollmentId, tenantId, leadId, sequenceId, workflowId, runId: run.firstExecutionRunId, status, closedAt: new Date() } });
+    const run = await new Client({ connection }).workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, {
+      workflowId,
+      taskQueue: `nobody-${randomUUID()}`,
+      args: [workflowInput(tenant, lead, sequence, enrollmentId)],
+    });
+    await db.enrollment.create({
+      data: {
+        id: enrollmentId,
+        tenantId,
+        leadId,
+        sequenceId,
+        workflowId,
+        runId: run.firstExecutionRunId,
+        status,
+        closedAt: new Date(),
+      },
+    });
     return run;
   }
 
@@ -120,14 +168,20 @@ describe('enrolling a lead into a one-step sequence', () => {
 
     const refused = await request(app).post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
     expect(refused.status).toBe(409);
-    expect(refused.body.error.details).toMatchObject({ reason: 'already_enrolled', workflowId: stuck.workflowId, enrollmentId: null });
+    expect(refused.body.error.details).toMatchObject({
+      reason: 'already_enrolled',
+      workflowId: stuck.workflowId,
+      enrollmentId: null,
+    });
     await stuck.terminate('test cleanup');
   });
 
   it('refuses an opted-out lead with the reason and calls Twilio for nobody', async () => {
     const { tenant, auth } = await createTenant(db, anytimeSettings);
     const { phone, leadId, sequenceId } = await enrollableLead(auth);
-    await db.$transaction((tx) => recordOptOut(tx, { tenantId: tenant.id, phone: phone.e164, source: 'inbound_keyword' }));
+    await db.$transaction((tx) =>
+      recordOptOut(tx, { tenantId: tenant.id, phone: phone.e164, source: 'inbound_keyword' }),
+    );
     const refused = await request(app).post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
     expect(refused.status).toBe(409);
     expect(refused.body.error.details).toMatchObject({ reason: 'opted_out', source: 'inbound_keyword' });
@@ -142,12 +196,19 @@ describe('enrolling a lead into a one-step sequence', () => {
     const invalid = await request(app).post('/v1/enrollments').set(auth).send({ leadId: 'x', extra: 1 });
     expect(invalid.status).toBe(422);
     expect(Object.keys(invalid.body.error.details.fields).sort()).toEqual(['(body)', 'leadId', 'sequenceId']);
-    const unknown = await request(app).post('/v1/enrollments').set(auth).send({ leadId: randomUUID(), sequenceId: randomUUID() });
+    const unknown = await request(app)
+      .post('/v1/enrollments')
+      .set(auth)
+      .send({ leadId: randomUUID(), sequenceId: randomUUID() });
     expect(unknown.status).toBe(404);
     const badPhone = await request(app).post('/v1/leads').set(auth).send({ phone: '12345' });
     expect(badPhone.status).toBe(422);
     expect(badPhone.body.error.details.fields.phone).toHaveLength(1);
-    const badJson = await request(app).post('/v1/leads').set(auth).set('Content-Type', 'application/json').send('{"phone":');
+    const badJson = await request(app)
+      .post('/v1/leads')
+      .set(auth)
+      .set('Content-Type', 'application/json')
+      .send('{"phone":');
     expect(badJson.status).toBe(400);
     expect(badJson.body.error.code).toBe('bad_request');
   });
@@ -158,21 +219,36 @@ describe('enrolling a lead into a one-step sequence', () => {
     const deadConnection = Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500 });
     const offlineClient = new Client({ connection: deadConnection });
     const logger = pino({ level: 'silent' });
-    const offline = createApp(testAppDeps(db, offlineClient, taskQueue, { logger, signalRelay: createSignalRelay({ db, temporal: offlineClient, logger }) }));
+    const offline = createApp(
+      testAppDeps(db, offlineClient, taskQueue, {
+        logger,
+        signalRelay: createSignalRelay({ db, temporal: offlineClient, logger }),
+      }),
+    );
     const refused = await request(offline).post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
     expect(refused.status).toBe(503);
     expect(refused.body.error.code).toBe('temporal_unavailable');
     expect(await db.enrollment.count({ where: { tenantId: tenant.id } })).toBe(0);
     const health = await request(offline).get('/health');
     expect(health.status).toBe(503);
-    expect(health.body).toMatchObject({ status: 'unavailable', down: ['temporal'], database: { ok: true }, sms: { mode: 'twilio' } });
+    expect(health.body).toMatchObject({
+      status: 'unavailable',
+      down: ['temporal'],
+      database: { ok: true },
+      sms: { mode: 'twilio' },
+    });
     await deadConnection.close();
   });
 
   it('reports health 200 with Temporal, the database and the SMS mode', async () => {
     const health = await request(app).get('/health');
     expect(health.status).toBe(200);
-    expect(health.body).toMatchObject({ status: 'ok', temporal: { ok: true }, database: { ok: true }, sms: { mode: 'twilio' } });
+    expect(health.body).toMatchObject({
+      status: 'ok',
+      temporal: { ok: true },
+      database: { ok: true },
+      sms: { mode: 'twilio' },
+    });
     expect(health.headers['x-request-id']).toBeTruthy();
     const echoed = await request(app).get('/health').set('X-Request-Id', 'abc-123');
     expect(echoed.headers['x-request-id']).toBe('abc-123');

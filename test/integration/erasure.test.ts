@@ -23,14 +23,32 @@ const quiet = pino({ level: 'silent' });
 async function leadInConversation() {
   const { tenant, auth } = await createTenant(stack.db, { ...anytimeSettings, sendCancellationNotice: true });
   const phone = randomUkMobile().e164;
-  const lead = await request(stack.app).post('/v1/leads').set(auth).send({ phone, firstName: 'Ada', lastName: 'Lovelace' });
+  const lead = await request(stack.app)
+    .post('/v1/leads')
+    .set(auth)
+    .send({ phone, firstName: 'Ada', lastName: 'Lovelace' });
   expect(lead.status).toBe(201);
-  const steps = [{ delaySeconds: 0, template: 'Hi {{firstName}}' }, { delaySeconds: 3600, template: 'Still there?' }];
-  const sequence = await request(stack.app).post('/v1/sequences').set(auth).send({ name: `seq-${randomUUID()}`, steps });
-  const enrollment = await request(stack.app).post('/v1/enrollments').set(auth).send({ leadId: lead.body.id, sequenceId: sequence.body.id });
+  const steps = [
+    { delaySeconds: 0, template: 'Hi {{firstName}}' },
+    { delaySeconds: 3600, template: 'Still there?' },
+  ];
+  const sequence = await request(stack.app)
+    .post('/v1/sequences')
+    .set(auth)
+    .send({ name: `seq-${randomUUID()}`, steps });
+  const enrollment = await request(stack.app)
+    .post('/v1/enrollments')
+    .set(auth)
+    .send({ leadId: lead.body.id, sequenceId: sequence.body.id });
   expect(enrollment.status).toBe(202);
   await until(() => stack.fake.createCallsTo(phone) === 1, 'the first step');
-  return { tenantId: tenant.id, auth, phone, leadId: lead.body.id as string, enrollment: enrollment.body as { id: string; workflowId: string; runId: string } };
+  return {
+    tenantId: tenant.id,
+    auth,
+    phone,
+    leadId: lead.body.id as string,
+    enrollment: enrollment.body as { id: string; workflowId: string; runId: string },
+  };
 }
 
 /**
@@ -38,9 +56,18 @@ async function leadInConversation() {
  * first has closed, for a follow-up that is running when the lead is erased.
  */
 async function enrolledAgain(auth: Record<string, string>, leadId: string, first: { id: string }) {
-  await until(async () => (await stack.db.enrollment.findFirst({ where: { id: first.id, status: 'booked' } })) ?? null, 'the booking to end the first follow-up');
-  const sequence = await request(stack.app).post('/v1/sequences').set(auth).send({ name: `seq-${randomUUID()}`, steps: [{ delaySeconds: 3600, template: 'Any questions?' }] });
-  const enrollment = await request(stack.app).post('/v1/enrollments').set(auth).send({ leadId, sequenceId: sequence.body.id });
+  await until(
+    async () => (await stack.db.enrollment.findFirst({ where: { id: first.id, status: 'booked' } })) ?? null,
+    'the booking to end the first follow-up',
+  );
+  const sequence = await request(stack.app)
+    .post('/v1/sequences')
+    .set(auth)
+    .send({ name: `seq-${randomUUID()}`, steps: [{ delaySeconds: 3600, template: 'Any questions?' }] });
+  const enrollment = await request(stack.app)
+    .post('/v1/enrollments')
+    .set(auth)
+    .send({ leadId, sequenceId: sequence.body.id });
   expect(enrollment.status).toBe(202);
   return enrollment.body as { id: string; workflowId: string; runId: string };
 }
@@ -51,13 +78,21 @@ async function enrolledAgain(auth: Record<string, string>, leadId: string, first
  */
 async function confirmed(workflowId: string) {
   const handle = stack.client.workflow.getHandle(workflowId);
-  await until(async () => (await handle.query(statusQuery)).confirmation === 'sent' && !(await handle.describe()).raw.pendingActivities?.length, 'the recorded confirmation');
+  await until(
+    async () =>
+      (await handle.query(statusQuery)).confirmation === 'sent' &&
+      !(await handle.describe()).raw.pendingActivities?.length,
+    'the recorded confirmation',
+  );
 }
 
 describe('erasing a lead', () => {
   it('halts its follow-up, cancels its appointment without a text and scrubs it, refuses it new business, and keeps it opted out under a keyed hash', async () => {
     const { tenantId, auth, phone, leadId, enrollment: first } = await leadInConversation();
-    const booked = await request(stack.app).post('/v1/appointments').set(auth).send({ leadId, startsAt: inDays(2), location: 'Surgery 2', notes: 'Nervous about needles' });
+    const booked = await request(stack.app)
+      .post('/v1/appointments')
+      .set(auth)
+      .send({ leadId, startsAt: inDays(2), location: 'Surgery 2', notes: 'Nervous about needles' });
     expect(booked.status).toBe(201);
     const enrollment = await enrolledAgain(auth, leadId, first);
     await confirmed(booked.body.workflowId);
@@ -67,24 +102,52 @@ describe('erasing a lead', () => {
     expect(erased.body).toEqual({ id: leadId, status: 'erased' });
 
     // At commit, before any workflow hears of it: the send gate's facts.
-    expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: enrollment.id } })).toMatchObject({ haltedBy: 'erased', haltedAt: expect.any(Date) });
-    expect(await stack.db.appointment.findUniqueOrThrow({ where: { id: booked.body.id } })).toMatchObject({ status: 'cancelled', closedReason: 'erased', notes: null, location: null });
+    expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: enrollment.id } })).toMatchObject({
+      haltedBy: 'erased',
+      haltedAt: expect.any(Date),
+    });
+    expect(await stack.db.appointment.findUniqueOrThrow({ where: { id: booked.body.id } })).toMatchObject({
+      status: 'cancelled',
+      closedReason: 'erased',
+      notes: null,
+      location: null,
+    });
 
     const followUp = stack.client.workflow.getHandle(enrollment.workflowId, enrollment.runId);
     expect(await followUp.result()).toMatchObject({ status: 'opted_out' });
     const reminders = stack.client.workflow.getHandle(booked.body.workflowId);
-    expect(await reminders.result()).toMatchObject({ status: 'cancelled', cancellationNotice: 'off', closedReason: 'erased' });
+    expect(await reminders.result()).toMatchObject({
+      status: 'cancelled',
+      cancellationNotice: 'off',
+      closedReason: 'erased',
+    });
     expect(stack.fake.createCallsTo(phone)).toBe(2);
-    expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: enrollment.id } })).toMatchObject({ status: 'opted_out', haltedBy: 'erased' });
-    expect(await stack.db.appointment.findUniqueOrThrow({ where: { id: booked.body.id } })).toMatchObject({ status: 'cancelled', closedReason: 'erased', notes: null, location: null });
+    expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: enrollment.id } })).toMatchObject({
+      status: 'opted_out',
+      haltedBy: 'erased',
+    });
+    expect(await stack.db.appointment.findUniqueOrThrow({ where: { id: booked.body.id } })).toMatchObject({
+      status: 'cancelled',
+      closedReason: 'erased',
+      notes: null,
+      location: null,
+    });
 
-    const rebooked = await request(stack.app).post('/v1/appointments').set(auth).send({ leadId, startsAt: inDays(3) });
+    const rebooked = await request(stack.app)
+      .post('/v1/appointments')
+      .set(auth)
+      .send({ leadId, startsAt: inDays(3) });
     expect(rebooked.status).toBe(409);
     expect(rebooked.body.error).toMatchObject({ code: 'erased', message: expect.any(String) });
     const renamed = await request(stack.app).patch(`/v1/leads/${leadId}`).set(auth).send({ firstName: 'Ada' });
     expect(renamed.status).toBe(409);
     expect(renamed.body.error.code).toBe('erased');
-    expect((await request(stack.app).get(`/v1/leads/${leadId}`).set(auth)).body).toMatchObject({ status: 'erased', firstName: null, lastName: null, phone: `erased:${leadId}` });
+    expect((await request(stack.app).get(`/v1/leads/${leadId}`).set(auth)).body).toMatchObject({
+      status: 'erased',
+      firstName: null,
+      lastName: null,
+      phone: `erased:${leadId}`,
+    });
     expect((await request(stack.app).delete(`/v1/leads/${leadId}`).set(auth)).status).toBe(404);
 
     const optOut = await findOptOut(stack.db, tenantId, phone);
@@ -94,21 +157,37 @@ describe('erasing a lead', () => {
 
   it('still erases while Temporal is unreachable: the rows say halted and cancelled, and the queued opt-out reaches the follow-up later', async () => {
     const { tenantId, auth, phone, leadId, enrollment: first } = await leadInConversation();
-    const booked = await request(stack.app).post('/v1/appointments').set(auth).send({ leadId, startsAt: inDays(2), notes: 'Nervous about needles' });
+    const booked = await request(stack.app)
+      .post('/v1/appointments')
+      .set(auth)
+      .send({ leadId, startsAt: inDays(2), notes: 'Nervous about needles' });
     expect(booked.status).toBe(201);
     const enrollment = await enrolledAgain(auth, leadId, first);
     // With Temporal down no workflow makes progress either: this one sleeps till its first reminder.
     await confirmed(booked.body.workflowId);
     const offlineClient = new Client({ connection: Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500 }) });
     // Its relay is never started: the suite's running relay delivers what this one could not.
-    const offline = createApp(testAppDeps(stack.db, offlineClient, stack.taskQueue, { logger: quiet, signalRelay: createSignalRelay({ db: stack.db, temporal: offlineClient, logger: quiet }) }));
+    const offline = createApp(
+      testAppDeps(stack.db, offlineClient, stack.taskQueue, {
+        logger: quiet,
+        signalRelay: createSignalRelay({ db: stack.db, temporal: offlineClient, logger: quiet }),
+      }),
+    );
 
     const erased = await request(offline).delete(`/v1/leads/${leadId}`).set(auth);
     expect(erased.status).toBe(200);
-    expect(await stack.db.appointment.findUniqueOrThrow({ where: { id: booked.body.id } })).toMatchObject({ status: 'cancelled', closedReason: 'erased', notes: null });
-    expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: enrollment.id } })).toMatchObject({ haltedBy: 'erased' });
+    expect(await stack.db.appointment.findUniqueOrThrow({ where: { id: booked.body.id } })).toMatchObject({
+      status: 'cancelled',
+      closedReason: 'erased',
+      notes: null,
+    });
+    expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: enrollment.id } })).toMatchObject({
+      haltedBy: 'erased',
+    });
     expect(await findOptOut(stack.db, tenantId, phone)).toMatchObject({ source: 'erasure' });
-    expect(await stack.client.workflow.getHandle(enrollment.workflowId).result()).toMatchObject({ status: 'opted_out' });
+    expect(await stack.client.workflow.getHandle(enrollment.workflowId).result()).toMatchObject({
+      status: 'opted_out',
+    });
     await stack.client.workflow.getHandle(booked.body.workflowId).terminate('test cleanup');
   });
 
@@ -116,10 +195,32 @@ describe('erasing a lead', () => {
     const { tenantId, auth, leadId } = await leadInConversation();
     const appointmentId = randomUUID();
     const startsAt = inDays(2);
-    const input = { tenantId, leadId, appointmentId, startsAt, timeZone: 'Europe/London', durationMinutes: 30, location: null, notes: null, reminderOffsetsSeconds: [3600], bookedFrom: null };
+    const input = {
+      tenantId,
+      leadId,
+      appointmentId,
+      startsAt,
+      timeZone: 'Europe/London',
+      durationMinutes: 30,
+      location: null,
+      notes: null,
+      reminderOffsetsSeconds: [3600],
+      bookedFrom: null,
+    };
     // A task queue nobody polls stands for a worker that is down.
     const started = await startAppointmentReminder(stack.client, `no-worker-${randomUUID()}`, input);
-    await stack.db.appointment.create({ data: { id: appointmentId, tenantId, leadId, startsAt: new Date(startsAt), timeZone: 'Europe/London', durationMinutes: 30, reminderOffsetsSeconds: [3600], ...started } });
+    await stack.db.appointment.create({
+      data: {
+        id: appointmentId,
+        tenantId,
+        leadId,
+        startsAt: new Date(startsAt),
+        timeZone: 'Europe/London',
+        durationMinutes: 30,
+        reminderOffsetsSeconds: [3600],
+        ...started,
+      },
+    });
 
     expect((await request(stack.app).delete(`/v1/leads/${leadId}`).set(auth)).status).toBe(200);
     const handle = stack.client.workflow.getHandle(started.workflowId);

@@ -23,8 +23,14 @@ beforeAll(async () => {
   ({ auth } = tenant);
   tenantId = tenant.tenant.id;
   const lead = await request(stack.app).post('/v1/leads').set(auth).send({ phone: '07700 900555', firstName: 'Ada' });
-  const sequence = await request(stack.app).post('/v1/sequences').set(auth).send({ name: 'fuzz', steps: [{ delaySeconds: 3600, template: 'x' }] });
-  const enrollment = await request(stack.app).post('/v1/enrollments').set(auth).send({ leadId: lead.body.id, sequenceId: sequence.body.id });
+  const sequence = await request(stack.app)
+    .post('/v1/sequences')
+    .set(auth)
+    .send({ name: 'fuzz', steps: [{ delaySeconds: 3600, template: 'x' }] });
+  const enrollment = await request(stack.app)
+    .post('/v1/enrollments')
+    .set(auth)
+    .send({ leadId: lead.body.id, sequenceId: sequence.body.id });
   ids = { lead: lead.body.id, sequence: sequence.body.id, enrollment: enrollment.body.id };
 });
 afterAll(async () => {
@@ -47,10 +53,25 @@ async function footprint() {
   return { leads, sequences, enrollments, messages, optOuts, consent };
 }
 
-const nearMissValue = fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(fc.string(), { maxLength: 3 }), fc.object({ maxDepth: 1 }));
-const fields = (names: string[]) => fc.dictionary(fc.constantFrom(...names, 'extra', '__proto__', 'constructor'), nearMissValue, { maxKeys: names.length + 1 });
+const nearMissValue = fc.oneof(
+  fc.string(),
+  fc.integer(),
+  fc.double(),
+  fc.boolean(),
+  fc.constant(null),
+  fc.array(fc.string(), { maxLength: 3 }),
+  fc.object({ maxDepth: 1 }),
+);
+const fields = (names: string[]) =>
+  fc.dictionary(fc.constantFrom(...names, 'extra', '__proto__', 'constructor'), nearMissValue, {
+    maxKeys: names.length + 1,
+  });
 /** Sent as raw text with a JSON content type: valid JSON of any shape, or not JSON at all. */
-const anyBody = fc.oneof(fc.jsonValue({ maxDepth: 2 }).map((value) => JSON.stringify(value)), fc.string(), fc.constant(''));
+const anyBody = fc.oneof(
+  fc.jsonValue({ maxDepth: 2 }).map((value) => JSON.stringify(value)),
+  fc.string(),
+  fc.constant(''),
+);
 
 /** Counts the answer and checks it: no 5xx, and a refusal in the one error shape without internals. */
 function expectAnswered(name: string, response: request.Response): void {
@@ -59,7 +80,8 @@ function expectAnswered(name: string, response: request.Response): void {
   expect(response.status, `${name} answered ${response.status}: ${response.text.slice(0, 300)}`).toBeLessThan(500);
   if (response.status >= 400) {
     entry.rejected += 1;
-    if (response.type === 'application/json') expect(response.body.error).toMatchObject({ code: expect.any(String), message: expect.any(String) });
+    if (response.type === 'application/json')
+      expect(response.body.error).toMatchObject({ code: expect.any(String), message: expect.any(String) });
     expect(response.text).not.toMatch(/at .+\.(ts|js):\d+|prisma|SELECT|INSERT/i);
   }
 }
@@ -74,34 +96,136 @@ async function check(name: string, send: () => Promise<request.Response>): Promi
 /** CI runs a short pass; FUZZ_RUNS=500 npx vitest run test/integration/fuzz.test.ts is the documented long one. */
 const runs = { numRuns: Number(process.env.FUZZ_RUNS ?? 40) };
 const jsonEndpoints: [string, string, (body: unknown) => request.Test, string[]][] = [
-  ['POST /v1/leads', 'post', (body) => request(stack.app).post('/v1/leads').set(auth).type('json').send(typeof body === 'string' ? body : JSON.stringify(body)), ['phone', 'firstName', 'lastName', 'timeZone']],
-  ['PATCH /v1/leads/:id', 'patch', (body) => request(stack.app).patch(`/v1/leads/${ids.lead}`).set(auth).type('json').send(typeof body === 'string' ? body : JSON.stringify(body)), ['firstName', 'lastName', 'timeZone']],
-  ['POST /v1/sequences', 'post', (body) => request(stack.app).post('/v1/sequences').set(auth).type('json').send(typeof body === 'string' ? body : JSON.stringify(body)), ['name', 'steps']],
-  ['POST /v1/enrollments', 'post', (body) => request(stack.app).post('/v1/enrollments').set(auth).type('json').send(typeof body === 'string' ? body : JSON.stringify(body)), ['leadId', 'sequenceId']],
-  ['POST /v1/enrollments/batch', 'post', (body) => request(stack.app).post('/v1/enrollments/batch').set(auth).type('json').send(typeof body === 'string' ? body : JSON.stringify(body)), ['sequenceId', 'dryRun', 'leads']],
-  ['POST /v1/enrollments/:id/skip', 'post', (body) => request(stack.app).post(`/v1/enrollments/${ids.enrollment}/skip`).set(auth).type('json').send(typeof body === 'string' ? body : JSON.stringify(body)), ['step']],
-  ['PATCH /v1/settings', 'patch', (body) => request(stack.app).patch('/v1/settings').set(auth).type('json').send(typeof body === 'string' ? body : JSON.stringify(body)), ['windowStart', 'windowEnd', 'maxPerDay', 'senders', 'defaultRegion']],
-  ['POST /v1/opt-outs', 'post', (body) => request(stack.app).post('/v1/opt-outs').set(auth).type('json').send(typeof body === 'string' ? body : JSON.stringify(body)), ['phone', 'source', 'note']],
+  [
+    'POST /v1/leads',
+    'post',
+    (body) =>
+      request(stack.app)
+        .post('/v1/leads')
+        .set(auth)
+        .type('json')
+        .send(typeof body === 'string' ? body : JSON.stringify(body)),
+    ['phone', 'firstName', 'lastName', 'timeZone'],
+  ],
+  [
+    'PATCH /v1/leads/:id',
+    'patch',
+    (body) =>
+      request(stack.app)
+        .patch(`/v1/leads/${ids.lead}`)
+        .set(auth)
+        .type('json')
+        .send(typeof body === 'string' ? body : JSON.stringify(body)),
+    ['firstName', 'lastName', 'timeZone'],
+  ],
+  [
+    'POST /v1/sequences',
+    'post',
+    (body) =>
+      request(stack.app)
+        .post('/v1/sequences')
+        .set(auth)
+        .type('json')
+        .send(typeof body === 'string' ? body : JSON.stringify(body)),
+    ['name', 'steps'],
+  ],
+  [
+    'POST /v1/enrollments',
+    'post',
+    (body) =>
+      request(stack.app)
+        .post('/v1/enrollments')
+        .set(auth)
+        .type('json')
+        .send(typeof body === 'string' ? body : JSON.stringify(body)),
+    ['leadId', 'sequenceId'],
+  ],
+  [
+    'POST /v1/enrollments/batch',
+    'post',
+    (body) =>
+      request(stack.app)
+        .post('/v1/enrollments/batch')
+        .set(auth)
+        .type('json')
+        .send(typeof body === 'string' ? body : JSON.stringify(body)),
+    ['sequenceId', 'dryRun', 'leads'],
+  ],
+  [
+    'POST /v1/enrollments/:id/skip',
+    'post',
+    (body) =>
+      request(stack.app)
+        .post(`/v1/enrollments/${ids.enrollment}/skip`)
+        .set(auth)
+        .type('json')
+        .send(typeof body === 'string' ? body : JSON.stringify(body)),
+    ['step'],
+  ],
+  [
+    'PATCH /v1/settings',
+    'patch',
+    (body) =>
+      request(stack.app)
+        .patch('/v1/settings')
+        .set(auth)
+        .type('json')
+        .send(typeof body === 'string' ? body : JSON.stringify(body)),
+    ['windowStart', 'windowEnd', 'maxPerDay', 'senders', 'defaultRegion'],
+  ],
+  [
+    'POST /v1/opt-outs',
+    'post',
+    (body) =>
+      request(stack.app)
+        .post('/v1/opt-outs')
+        .set(auth)
+        .type('json')
+        .send(typeof body === 'string' ? body : JSON.stringify(body)),
+    ['phone', 'source', 'note'],
+  ],
 ];
 
 describe('fuzzing: no 5xx, one error shape, nothing stored from a rejection', () => {
   it.each(jsonEndpoints)('%s', async (name, _method, send, names) => {
-    await fc.assert(fc.asyncProperty(fc.oneof(fields(names), anyBody), (body) => check(name, () => send(body))), runs);
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fields(names), anyBody), (body) => check(name, () => send(body))),
+      runs,
+    );
   });
 
   it('path and query parameters of the read and operation routes', async () => {
-    const segment = fc.oneof(fc.uuid(), fc.string({ maxLength: 40 }).map(encodeURIComponent), fc.constant('%00'), fc.constant('..'));
+    const segment = fc.oneof(
+      fc.uuid(),
+      fc.string({ maxLength: 40 }).map(encodeURIComponent),
+      fc.constant('%00'),
+      fc.constant('..'),
+    );
     await fc.assert(
-      fc.asyncProperty(segment, fc.constantFrom('leads', 'sequences', 'enrollments'), fc.constantFrom('', '/pause', '/resume', '/cancel'), async (id, resource, action) => {
-        const path = `/v1/${resource}/${id}${resource === 'enrollments' ? action : ''}`;
-        await check(`${action ? 'POST' : 'GET'} /v1/${resource}/:id${action}`, () => (action ? request(stack.app).post(path).set(auth) : request(stack.app).get(path).set(auth)));
-      }),
+      fc.asyncProperty(
+        segment,
+        fc.constantFrom('leads', 'sequences', 'enrollments'),
+        fc.constantFrom('', '/pause', '/resume', '/cancel'),
+        async (id, resource, action) => {
+          const path = `/v1/${resource}/${id}${resource === 'enrollments' ? action : ''}`;
+          await check(`${action ? 'POST' : 'GET'} /v1/${resource}/:id${action}`, () =>
+            action ? request(stack.app).post(path).set(auth) : request(stack.app).get(path).set(auth),
+          );
+        },
+      ),
       runs,
     );
     await fc.assert(
-      fc.asyncProperty(fc.dictionary(fc.constantFrom('limit', 'before', 'leadId', 'status', 'since', 'x'), fc.string({ maxLength: 30 })), fc.constantFrom('/v1/leads', '/v1/enrollments', '/v1/opt-outs', '/v1/reports/messages'), async (query, path) => {
-        await check(`GET ${path}?…`, () => request(stack.app).get(path).query(query).set(auth));
-      }),
+      fc.asyncProperty(
+        fc.dictionary(
+          fc.constantFrom('limit', 'before', 'leadId', 'status', 'since', 'x'),
+          fc.string({ maxLength: 30 }),
+        ),
+        fc.constantFrom('/v1/leads', '/v1/enrollments', '/v1/opt-outs', '/v1/reports/messages'),
+        async (query, path) => {
+          await check(`GET ${path}?…`, () => request(stack.app).get(path).query(query).set(auth));
+        },
+      ),
       runs,
     );
   });
@@ -109,7 +233,13 @@ describe('fuzzing: no 5xx, one error shape, nothing stored from a rejection', ()
   it('CSV batch uploads', async () => {
     await fc.assert(
       fc.asyncProperty(fc.string({ maxLength: 300 }), fc.boolean(), async (csv, dryRun) => {
-        await check('POST /v1/enrollments/batch (CSV)', () => request(stack.app).post(`/v1/enrollments/batch?sequenceId=${ids.sequence}&dryRun=${dryRun}`).set(auth).set('Content-Type', 'text/csv').send(csv));
+        await check('POST /v1/enrollments/batch (CSV)', () =>
+          request(stack.app)
+            .post(`/v1/enrollments/batch?sequenceId=${ids.sequence}&dryRun=${dryRun}`)
+            .set(auth)
+            .set('Content-Type', 'text/csv')
+            .send(csv),
+        );
       }),
       runs,
     );
@@ -120,12 +250,22 @@ describe('fuzzing: no 5xx, one error shape, nothing stored from a rejection', ()
       MessageSid: fc.stringMatching(/^SM[0-9a-f]{32}$/),
       From: fc.oneof(fc.constantFrom('+447700900555', '+447700900556'), fc.string({ maxLength: 20 })),
       To: fc.constantFrom('+15551230000', '+15550000000'),
-      Body: fc.oneof(fc.constantFrom('STOP', ' stop. ', 'Stop all', 'START', 'help', 'INFO?', 'opt out'), fc.string({ maxLength: 200 }), fc.string({ unit: 'grapheme', maxLength: 50 })),
+      Body: fc.oneof(
+        fc.constantFrom('STOP', ' stop. ', 'Stop all', 'START', 'help', 'INFO?', 'opt out'),
+        fc.string({ maxLength: 200 }),
+        fc.string({ unit: 'grapheme', maxLength: 50 }),
+      ),
     });
     await fc.assert(
       fc.asyncProperty(form, async (params) => {
-        const signature = twilio.getExpectedTwilioSignature(testAuthToken, publicUrl(testPublicBaseUrl, inboundWebhookPath), params);
-        await check(`POST ${inboundWebhookPath} (signed, well-formed)`, () => request(stack.app).post(inboundWebhookPath).type('form').send(params).set('X-Twilio-Signature', signature));
+        const signature = twilio.getExpectedTwilioSignature(
+          testAuthToken,
+          publicUrl(testPublicBaseUrl, inboundWebhookPath),
+          params,
+        );
+        await check(`POST ${inboundWebhookPath} (signed, well-formed)`, () =>
+          request(stack.app).post(inboundWebhookPath).type('form').send(params).set('X-Twilio-Signature', signature),
+        );
       }),
       runs,
     );
@@ -139,7 +279,14 @@ describe('fuzzing: no 5xx, one error shape, nothing stored from a rejection', ()
     await fc.assert(
       fc.asyncProperty(params, fc.boolean(), async (form, signed) => {
         const call = request(stack.app).post(path).type('form').send(form);
-        await check(`POST ${path}${signed ? ' (signed)' : ''}`, () => (signed ? call.set('X-Twilio-Signature', twilio.getExpectedTwilioSignature(testAuthToken, publicUrl(testPublicBaseUrl, path), form)) : call));
+        await check(`POST ${path}${signed ? ' (signed)' : ''}`, () =>
+          signed
+            ? call.set(
+                'X-Twilio-Signature',
+                twilio.getExpectedTwilioSignature(testAuthToken, publicUrl(testPublicBaseUrl, path), form),
+              )
+            : call,
+        );
       }),
       runs,
     );
@@ -161,7 +308,10 @@ describe('concurrent fuzzing: racing requests answer 2xx/4xx and leave consisten
   it('leads, sequences, enrollments with one Idempotency-Key, opt-outs and cancels', async () => {
     const own = await createTenant(stack.db, anytimeSettings);
     const tenant = own.tenant.id;
-    const sequence = await request(stack.app).post('/v1/sequences').set(own.auth).send({ name: 'racing-enrollments', steps: [{ delaySeconds: 3600, template: 'later' }] });
+    const sequence = await request(stack.app)
+      .post('/v1/sequences')
+      .set(own.auth)
+      .send({ name: 'racing-enrollments', steps: [{ delaySeconds: 3600, template: 'later' }] });
     const enrolled: string[] = [];
     const newLead = async () => {
       const phone = randomUkMobile();
@@ -180,28 +330,72 @@ describe('concurrent fuzzing: racing requests answer 2xx/4xx and leave consisten
           const api = request(stack.app);
           const lead = leads[leadIndex as 0 | 1];
           const enrollment = { leadId: lead.id, sequenceId: sequence.body.id };
-          if (kind === 'lead') return ['POST /v1/leads', api.post('/v1/leads').set(own.auth).send({ phone: contestedPhone })];
-          if (kind === 'sequence') return ['POST /v1/sequences', api.post('/v1/sequences').set(own.auth).send({ name: racingName, steps: [{ delaySeconds: pick % 100, template: 'v' }] })];
-          if (kind === 'enroll') return ['POST /v1/enrollments (one key)', api.post('/v1/enrollments').set(own.auth).set('Idempotency-Key', key).send(enrollment)];
-          if (kind === 'enroll-without-key') return ['POST /v1/enrollments', api.post('/v1/enrollments').set(own.auth).send(enrollment)];
-          if (kind === 'opt-out') return ['POST /v1/opt-outs', api.post('/v1/opt-outs').set(own.auth).send({ phone: leads[0].phone })];
-          if (kind === 'opt-in') return ['DELETE /v1/opt-outs/:phone', api.delete(`/v1/opt-outs/${encodeURIComponent(leads[0].phone)}`).set(own.auth).send({ consentSource: 'fuzz' })];
+          if (kind === 'lead')
+            return ['POST /v1/leads', api.post('/v1/leads').set(own.auth).send({ phone: contestedPhone })];
+          if (kind === 'sequence')
+            return [
+              'POST /v1/sequences',
+              api
+                .post('/v1/sequences')
+                .set(own.auth)
+                .send({ name: racingName, steps: [{ delaySeconds: pick % 100, template: 'v' }] }),
+            ];
+          if (kind === 'enroll')
+            return [
+              'POST /v1/enrollments (one key)',
+              api.post('/v1/enrollments').set(own.auth).set('Idempotency-Key', key).send(enrollment),
+            ];
+          if (kind === 'enroll-without-key')
+            return ['POST /v1/enrollments', api.post('/v1/enrollments').set(own.auth).send(enrollment)];
+          if (kind === 'opt-out')
+            return ['POST /v1/opt-outs', api.post('/v1/opt-outs').set(own.auth).send({ phone: leads[0].phone })];
+          if (kind === 'opt-in')
+            return [
+              'DELETE /v1/opt-outs/:phone',
+              api
+                .delete(`/v1/opt-outs/${encodeURIComponent(leads[0].phone)}`)
+                .set(own.auth)
+                .send({ consentSource: 'fuzz' }),
+            ];
           const id = enrolled.length ? enrolled[pick % enrolled.length] : randomUUID();
           return ['POST /v1/enrollments/:id/cancel', api.post(`/v1/enrollments/${id}/cancel`).set(own.auth)];
         };
         const sent = batch.map(send);
         const answers = await Promise.all(sent.map(([, call]) => call));
         answers.forEach((answer, i) => expectAnswered(`concurrent ${sent[i]?.[0]}`, answer));
-        answers.forEach((answer, i) => batch[i]?.[0].startsWith('enroll') && answer.status === 202 && enrolled.push(answer.body.id));
+        answers.forEach(
+          (answer, i) => batch[i]?.[0].startsWith('enroll') && answer.status === 202 && enrolled.push(answer.body.id),
+        );
 
-        const versions = await stack.db.sequenceDefinition.findMany({ where: { tenantId: tenant, name: racingName }, orderBy: { version: 'asc' }, select: { version: true } });
+        const versions = await stack.db.sequenceDefinition.findMany({
+          where: { tenantId: tenant, name: racingName },
+          orderBy: { version: 'asc' },
+          select: { version: true },
+        });
         expect(versions.map(({ version }) => version)).toEqual(versions.map((_, i) => i + 1));
-        expect(await enrollmentViolations(stack.db, stack.client, tenant, leads.map((lead) => lead.id))).toEqual([]);
+        expect(
+          await enrollmentViolations(
+            stack.db,
+            stack.client,
+            tenant,
+            leads.map((lead) => lead.id),
+          ),
+        ).toEqual([]);
       }),
       concurrentRuns,
     );
 
-    const running = await stack.db.enrollment.findMany({ where: { tenantId: tenant, status: 'running' }, select: { workflowId: true } });
-    await Promise.all(running.map(({ workflowId }) => stack.client.workflow.getHandle(workflowId).terminate('fuzz cleanup').catch(() => undefined)));
+    const running = await stack.db.enrollment.findMany({
+      where: { tenantId: tenant, status: 'running' },
+      select: { workflowId: true },
+    });
+    await Promise.all(
+      running.map(({ workflowId }) =>
+        stack.client.workflow
+          .getHandle(workflowId)
+          .terminate('fuzz cleanup')
+          .catch(() => undefined),
+      ),
+    );
   });
 });

@@ -21,8 +21,6 @@ import { startTwilioFake, type TwilioFake } from '../support/twilio-fake.js';
 import { killAllEntries, startEntry } from '../support/processes.js';
 import { until } from '../support/wait.js';
 
-
-
 let db: Db;
 let fake: TwilioFake;
 let connection: Connection;
@@ -46,7 +44,9 @@ afterAll(async () => {
 
 function appFor(taskQueue: string) {
   const logger = pino({ level: 'silent' });
-  return createApp(testAppDeps(db, client, taskQueue, { logger, signalRelay: createSignalRelay({ db, temporal: client, logger }) }));
+  return createApp(
+    testAppDeps(db, client, taskQueue, { logger, signalRelay: createSignalRelay({ db, temporal: client, logger }) }),
+  );
 }
 
 /** A one-step enrollment, started through the API app on the given task queue. */
@@ -54,8 +54,16 @@ async function enrollOneStep(app: ReturnType<typeof createApp>) {
   const { tenant, auth } = await createTenant(db, anytimeSettings);
   const phone = randomUkMobile();
   const lead = await request(app).post('/v1/leads').set(auth).send({ phone: phone.national, firstName: 'Ada' });
-  const sequence = await request(app).post('/v1/sequences').set(auth).send({ name: `seq-${randomUUID()}`, steps: [{ delaySeconds: 0, template: 'Hi {{firstName}}!' }] });
-  return { tenant, phone: phone.e164, start: () => request(app).post('/v1/enrollments').set(auth).send({ leadId: lead.body.id, sequenceId: sequence.body.id }) };
+  const sequence = await request(app)
+    .post('/v1/sequences')
+    .set(auth)
+    .send({ name: `seq-${randomUUID()}`, steps: [{ delaySeconds: 0, template: 'Hi {{firstName}}!' }] });
+  return {
+    tenant,
+    phone: phone.e164,
+    start: () =>
+      request(app).post('/v1/enrollments').set(auth).send({ leadId: lead.body.id, sequenceId: sequence.body.id }),
+  };
 }
 
 function workerEnv(taskQueue: string, metricsPort: number, graceSeconds: number): Record<string, string> {
@@ -78,7 +86,10 @@ describe('worker on SIGTERM', () => {
     expect(started.status).toBe(202);
 
     // The Twilio call is in flight (the fake holds its answer) when the signal arrives.
-    const call = await until(() => fake.calls.find((candidate) => candidate.to === enrollment.phone && candidate.outcome === 'pending'), 'the Twilio call in flight');
+    const call = await until(
+      () => fake.calls.find((candidate) => candidate.to === enrollment.phone && candidate.outcome === 'pending'),
+      'the Twilio call in flight',
+    );
     const signalledAt = Date.now();
     worker.child.kill('SIGTERM');
     await worker.logged('worker shutting down: polling stops, activities in flight finish', 5_000);
@@ -97,10 +108,26 @@ describe('worker on SIGTERM', () => {
 
     // A replacement worker on the same task queue finishes the run from the recorded result: one SMS in all.
     const nativeConnection = await NativeConnection.connect({ address: inject('temporalAddress') });
-    const sender = createSmsSender({ kind: 'twilio', accountSid: `AC${'1'.repeat(32)}`, authToken: testAuthToken, sender: { from: testSenderNumber }, apiBaseUrl: fake.url });
-    const replacement = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender, shutdownGraceSeconds: 5, capacity: roomyCapacity });
+    const sender = createSmsSender({
+      kind: 'twilio',
+      accountSid: `AC${'1'.repeat(32)}`,
+      authToken: testAuthToken,
+      sender: { from: testSenderNumber },
+      apiBaseUrl: fake.url,
+    });
+    const replacement = await createWorker({
+      connection: nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      db,
+      sender,
+      shutdownGraceSeconds: 5,
+      capacity: roomyCapacity,
+    });
     try {
-      await replacement.runUntil(async () => expect(await handle.result()).toMatchObject({ status: 'completed', messagesSent: 1 }));
+      await replacement.runUntil(async () =>
+        expect(await handle.result()).toMatchObject({ status: 'completed', messagesSent: 1 }),
+      );
     } finally {
       await nativeConnection.close();
     }
@@ -114,7 +141,10 @@ describe('worker on SIGTERM', () => {
     const enrollment = await enrollOneStep(appFor(taskQueue));
     fake.inject({ kind: 'slow', ms: 9000 }, { to: enrollment.phone });
     expect((await enrollment.start()).status).toBe(202);
-    const call = await until(() => fake.calls.find((candidate) => candidate.to === enrollment.phone && candidate.outcome === 'pending'), 'the Twilio call in flight');
+    const call = await until(
+      () => fake.calls.find((candidate) => candidate.to === enrollment.phone && candidate.outcome === 'pending'),
+      'the Twilio call in flight',
+    );
 
     const signalledAt = Date.now();
     worker.child.kill('SIGTERM');
@@ -131,27 +161,47 @@ describe('worker on SIGTERM', () => {
 });
 
 /** A POST whose body arrives in two parts, `pauseMs` apart: a request that is in flight for that long. */
-function slowPost(url: string, headers: Record<string, string>, body: string): { sendRest(): void; response: Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }> } {
+function slowPost(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+): { sendRest(): void; response: Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }> } {
   const half = Math.floor(body.length / 2);
   let req: ReturnType<typeof httpRequest>;
-  const response = new Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }>((resolve, reject) => {
-    req = httpRequest(url, { method: 'POST', headers: { ...headers, 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => (text += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.write(body.slice(0, half));
-  });
+  const response = new Promise<{ status: number; body: string; headers: IncomingMessage['headers'] }>(
+    (resolve, reject) => {
+      req = httpRequest(
+        url,
+        {
+          method: 'POST',
+          headers: {
+            ...headers,
+            'Content-Type': 'application/json',
+            'Content-Length': String(Buffer.byteLength(body)),
+          },
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.write(body.slice(0, half));
+    },
+  );
   return { sendRest: () => req.end(body.slice(half)), response };
 }
 
 describe('API on SIGTERM', () => {
   async function startApi(graceSeconds: number) {
     const port = await freePort();
-    const api = startEntry('api/index.ts', { API_PORT: String(port), API_SHUTDOWN_GRACE_SECONDS: String(graceSeconds) });
+    const api = startEntry('api/index.ts', {
+      API_PORT: String(port),
+      API_SHUTDOWN_GRACE_SECONDS: String(graceSeconds),
+    });
     await api.logged('API listening', 60_000);
     return { api, url: `http://127.0.0.1:${port}` };
   }

@@ -36,13 +36,19 @@ async function texted(owner: TestTenant, phone: string) {
   const lead = await enrolledLead(stack.app, owner.auth, twoSteps, phone);
   await expect.poll(() => stack.fake.createCallsTo(phone), { timeout: 20_000 }).toBe(sentBefore + 1);
   // The row is marked sent just after Twilio answered; only then is it sure to be the phone's latest text.
-  await expect.poll(() => stack.db.message.count({ where: { enrollmentId: lead.enrollmentId, twilioSid: { not: null } } }), { timeout: 10_000 }).toBe(1);
+  await expect
+    .poll(() => stack.db.message.count({ where: { enrollmentId: lead.enrollmentId, twilioSid: { not: null } } }), {
+      timeout: 10_000,
+    })
+    .toBe(1);
   return lead;
 }
 
-const optedOut = async (tenantId: string, phone: string) => (await stack.db.optOut.count({ where: { tenantId, phoneHash: phoneHash(phone) } })) === 1;
+const optedOut = async (tenantId: string, phone: string) =>
+  (await stack.db.optOut.count({ where: { tenantId, phoneHash: phoneHash(phone) } })) === 1;
 const enrollment = (id: string) => stack.db.enrollment.findUniqueOrThrow({ where: { id } });
-const inboundRows = (tenantId: string, phone: string) => stack.db.message.findMany({ where: { tenantId, fromPhone: phone, direction: 'inbound' } });
+const inboundRows = (tenantId: string, phone: string) =>
+  stack.db.message.findMany({ where: { tenantId, fromPhone: phone, direction: 'inbound' } });
 
 describe('a STOP to a shared number reaches every tenant that texted the phone from it', () => {
   it('STOP to the deployment’s default number: the tenant that texted from it records the opt-out and its follow-up ends as opted_out', async () => {
@@ -55,8 +61,14 @@ describe('a STOP to a shared number reaches every tenant that texted the phone f
     // Committed before the answer: the send gate refuses the next step from now on.
     expect(await optedOut(a.tenant.id, phone)).toBe(true);
     expect(await enrollment(lead.enrollmentId)).toMatchObject({ haltedBy: 'opted_out' });
-    expect(await stack.db.consentEvent.count({ where: { tenantId: a.tenant.id, phoneHash: phoneHash(phone), kind: 'opt_out' } })).toBe(1);
-    await expect.poll(() => enrollmentStatus(stack.app, a.auth, lead.enrollmentId), { timeout: 20_000 }).toBe('opted_out');
+    expect(
+      await stack.db.consentEvent.count({
+        where: { tenantId: a.tenant.id, phoneHash: phoneHash(phone), kind: 'opt_out' },
+      }),
+    ).toBe(1);
+    await expect
+      .poll(() => enrollmentStatus(stack.app, a.auth, lead.enrollmentId), { timeout: 20_000 })
+      .toBe('opted_out');
   });
 
   it('STOP from a phone two tenants texted from the default number opts it out of both, with one confirmation naming both', async () => {
@@ -67,10 +79,15 @@ describe('a STOP to a shared number reaches every tenant that texted the phone f
     const response = await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'stop' });
     expect(response.text.match(/<Message>/g)).toHaveLength(1);
     expect(response.text).toMatch(/Bright Smiles, Acme Dental: you are unsubscribed/);
-    for (const [owner, lead] of [[a, leadA], [b, leadB]] as const) {
+    for (const [owner, lead] of [
+      [a, leadA],
+      [b, leadB],
+    ] as const) {
       expect(await optedOut(owner.tenant.id, phone)).toBe(true);
       expect((await inboundRows(owner.tenant.id, phone)).map((row) => row.intent)).toEqual(['opt_out']);
-      await expect.poll(() => enrollmentStatus(stack.app, owner.auth, lead.enrollmentId), { timeout: 20_000 }).toBe('opted_out');
+      await expect
+        .poll(() => enrollmentStatus(stack.app, owner.auth, lead.enrollmentId), { timeout: 20_000 })
+        .toBe('opted_out');
     }
   });
 
@@ -84,7 +101,9 @@ describe('a STOP to a shared number reaches every tenant that texted the phone f
     await stack.db.tenantSender.delete({ where: { value: number } });
     await inbound(stack.app, { From: phone, To: number, Body: 'STOP' });
     expect(await optedOut(a.tenant.id, phone)).toBe(true);
-    await expect.poll(() => enrollmentStatus(stack.app, a.auth, lead.enrollmentId), { timeout: 20_000 }).toBe('opted_out');
+    await expect
+      .poll(() => enrollmentStatus(stack.app, a.auth, lead.enrollmentId), { timeout: 20_000 })
+      .toBe('opted_out');
   });
 
   it('a message to a shared number from a phone nobody texted from it is dropped: 200, nothing stored', async () => {
@@ -104,9 +123,13 @@ describe('a reply to a shared number', () => {
     const leadB = await texted(b, phone);
     const response = await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'Tuesday works for me' });
     expect(response.text).not.toContain('<Message>');
-    expect(await inboundRows(b.tenant.id, phone)).toEqual([expect.objectContaining({ body: 'Tuesday works for me', intent: 'message', leadId: leadB.leadId })]);
+    expect(await inboundRows(b.tenant.id, phone)).toEqual([
+      expect.objectContaining({ body: 'Tuesday works for me', intent: 'message', leadId: leadB.leadId }),
+    ]);
     expect(await inboundRows(a.tenant.id, phone)).toEqual([]);
-    await expect.poll(() => enrollmentStatus(stack.app, b.auth, leadB.enrollmentId), { timeout: 20_000 }).toBe('replied');
+    await expect
+      .poll(() => enrollmentStatus(stack.app, b.auth, leadB.enrollmentId), { timeout: 20_000 })
+      .toBe('replied');
     expect(await enrollment(leadA.enrollmentId)).toMatchObject({ status: 'running', haltedAt: null });
     await request(stack.app).post(`/v1/enrollments/${leadA.enrollmentId}/cancel`).set(a.auth);
   });
@@ -126,16 +149,24 @@ describe('keywords from a lead in a running follow-up are replies too (shared/do
     const response = await inbound(stack.app, { From: phone, To: number, Body: 'Yes' });
     expect(response.text).not.toContain('<Message>');
     expect(await enrollment(lead.enrollmentId)).toMatchObject({ haltedBy: 'replied' });
-    await expect.poll(() => enrollmentStatus(stack.app, owner.auth, lead.enrollmentId), { timeout: 20_000 }).toBe('replied');
+    await expect
+      .poll(() => enrollmentStatus(stack.app, owner.auth, lead.enrollmentId), { timeout: 20_000 })
+      .toBe('replied');
     expect((await inboundRows(owner.tenant.id, phone)).map((row) => row.intent)).toEqual(['opt_in']);
-    expect(await stack.db.message.count({ where: { tenantId: owner.tenant.id, toPhone: phone, body: { contains: 'subscribed again' } } })).toBe(0);
+    expect(
+      await stack.db.message.count({
+        where: { tenantId: owner.tenant.id, toPhone: phone, body: { contains: 'subscribed again' } },
+      }),
+    ).toBe(0);
   });
 
   it('HELP is answered with the help text and ends the follow-up as replied', async () => {
     const { owner, number, phone, lead } = await leadInFollowUp();
     const response = await inbound(stack.app, { From: phone, To: number, Body: 'Info' });
     expect(response.text).toContain('Reply STOP to opt out');
-    await expect.poll(() => enrollmentStatus(stack.app, owner.auth, lead.enrollmentId), { timeout: 20_000 }).toBe('replied');
+    await expect
+      .poll(() => enrollmentStatus(stack.app, owner.auth, lead.enrollmentId), { timeout: 20_000 })
+      .toBe('replied');
     expect((await inboundRows(owner.tenant.id, phone)).map((row) => row.intent)).toEqual(['help']);
   });
 
@@ -143,7 +174,9 @@ describe('keywords from a lead in a running follow-up are replies too (shared/do
     const { owner, number, phone } = await leadInFollowUp();
     const response = await inbound(stack.app, { From: phone, To: number, Body: 'START' });
     expect(response.text).not.toContain('<Message>');
-    expect(await stack.db.consentEvent.findMany({ where: { tenantId: owner.tenant.id, phoneHash: phoneHash(phone) } })).toEqual([expect.objectContaining({ kind: 'opt_in', source: 'inbound_keyword' })]);
+    expect(
+      await stack.db.consentEvent.findMany({ where: { tenantId: owner.tenant.id, phoneHash: phoneHash(phone) } }),
+    ).toEqual([expect.objectContaining({ kind: 'opt_in', source: 'inbound_keyword' })]);
   });
 
   it('"Yes" from an opted-out phone opts it back in, with the confirmation', async () => {
@@ -164,7 +197,13 @@ describe('keywords from a lead in a running follow-up are replies too (shared/do
     const number = randomSenderNumber();
     await stack.db.tenantSender.create({ data: { tenantId: owner.tenant.id, value: number } });
     const phone = privatePhone();
-    const response = await postWebhook(stack.app, '/webhooks/twilio/inbound', { MessageSid: messageSid(), From: phone, To: number, Body: 'ARRET', OptOutType: 'STOP' });
+    const response = await postWebhook(stack.app, '/webhooks/twilio/inbound', {
+      MessageSid: messageSid(),
+      From: phone,
+      To: number,
+      Body: 'ARRET',
+      OptOutType: 'STOP',
+    });
     expect(response.text).not.toContain('<Message>');
     expect(await optedOut(owner.tenant.id, phone)).toBe(true);
   });
@@ -179,18 +218,36 @@ describe('senders belong to the operator', () => {
     const [a, b] = [await tenant(), await tenant()];
     const number = randomSenderNumber();
     const app = operatorApp();
-    expect((await request(app).put(`/v1/operator/senders/${encodeURIComponent(number)}`).set(asOperator).send({ tenantId: a.tenant.id })).status).toBe(200);
+    expect(
+      (
+        await request(app)
+          .put(`/v1/operator/senders/${encodeURIComponent(number)}`)
+          .set(asOperator)
+          .send({ tenantId: a.tenant.id })
+      ).status,
+    ).toBe(200);
     const phone = privatePhone();
     const lead = await texted(a, phone);
-    const moved = await request(app).put(`/v1/operator/senders/${encodeURIComponent(number)}`).set(asOperator).send({ tenantId: b.tenant.id, reassign: true });
+    const moved = await request(app)
+      .put(`/v1/operator/senders/${encodeURIComponent(number)}`)
+      .set(asOperator)
+      .send({ tenantId: b.tenant.id, reassign: true });
     expect(moved.body).toMatchObject({ tenantId: b.tenant.id, previousTenantId: a.tenant.id });
     // Owned now by b: a lead's message goes to b (the owner), whoever texted it.
     await inbound(stack.app, { From: phone, To: number, Body: 'hello?' });
     expect(await inboundRows(b.tenant.id, phone)).toHaveLength(1);
     // Unassigned: the number is nobody's, and a STOP reaches the tenant that texted from it.
-    expect((await request(app).delete(`/v1/operator/senders/${encodeURIComponent(number)}`).set(asOperator)).status).toBe(200);
+    expect(
+      (
+        await request(app)
+          .delete(`/v1/operator/senders/${encodeURIComponent(number)}`)
+          .set(asOperator)
+      ).status,
+    ).toBe(200);
     await inbound(stack.app, { From: phone, To: number, Body: 'STOP' });
     expect(await optedOut(a.tenant.id, phone)).toBe(true);
-    await expect.poll(() => enrollmentStatus(stack.app, a.auth, lead.enrollmentId), { timeout: 20_000 }).toBe('opted_out');
+    await expect
+      .poll(() => enrollmentStatus(stack.app, a.auth, lead.enrollmentId), { timeout: 20_000 })
+      .toBe('opted_out');
   });
 });

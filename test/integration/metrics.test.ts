@@ -71,7 +71,8 @@ function parsePrometheus(text: string): Exposition {
       if (!metricName.test(name)) throw new Error(`bad metric name in: ${line}`);
       if (keyword === 'TYPE') {
         if (families.get(name)?.type) throw new Error(`second TYPE for ${name}`);
-        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest ?? '')) throw new Error(`bad type in: ${line}`);
+        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest ?? ''))
+          throw new Error(`bad type in: ${line}`);
         families.set(name, { ...families.get(name), type: rest ?? '' });
       } else {
         families.set(name, { type: families.get(name)?.type ?? '', ...families.get(name), help: rest ?? '' });
@@ -84,9 +85,15 @@ function parsePrometheus(text: string): Exposition {
     samples.push({ name, labels: labels ? parseLabels(labels, line) : {}, value: parseValue(value, line) });
   }
   for (const sample of samples) {
-    const family = [sample.name, ...suffixes.filter((suffix) => sample.name.endsWith(suffix)).map((suffix) => sample.name.slice(0, -suffix.length))].find((name) => families.get(name)?.type);
+    const family = [
+      sample.name,
+      ...suffixes
+        .filter((suffix) => sample.name.endsWith(suffix))
+        .map((suffix) => sample.name.slice(0, -suffix.length)),
+    ].find((name) => families.get(name)?.type);
     if (!family) throw new Error(`sample ${sample.name} has no TYPE`);
-    if (families.get(family)?.type === 'histogram' && sample.name === `${family}_bucket` && !('le' in sample.labels)) throw new Error(`bucket without le: ${sample.name}`);
+    if (families.get(family)?.type === 'histogram' && sample.name === `${family}_bucket` && !('le' in sample.labels))
+      throw new Error(`bucket without le: ${sample.name}`);
   }
   return { families, samples };
 }
@@ -94,7 +101,9 @@ function parsePrometheus(text: string): Exposition {
 /** The sum of every sample of `name` whose labels include `labels`. */
 function valueOf(exposition: Exposition, name: string, labels: Record<string, string> = {}): number {
   return exposition.samples
-    .filter((sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value))
+    .filter(
+      (sample) => sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value),
+    )
     .reduce((sum, sample) => sum + sample.value, 0);
 }
 
@@ -180,11 +189,19 @@ async function scrapeWorker(): Promise<Exposition> {
   return parsePrometheus(await response.text());
 }
 
-
 async function enroll(auth: Record<string, string>, phone: { national: string; e164: string }) {
   const lead = await request(app).post('/v1/leads').set(auth).send({ phone: phone.national, firstName: 'Ada' });
-  const sequence = await request(app).post('/v1/sequences').set(auth).send({ name: `seq-${randomUUID()}`, steps: [{ delaySeconds: 0, template: 'Hi {{firstName}}, {{businessName}} here.' }] });
-  const enrollment = await request(app).post('/v1/enrollments').set(auth).send({ leadId: lead.body.id, sequenceId: sequence.body.id });
+  const sequence = await request(app)
+    .post('/v1/sequences')
+    .set(auth)
+    .send({
+      name: `seq-${randomUUID()}`,
+      steps: [{ delaySeconds: 0, template: 'Hi {{firstName}}, {{businessName}} here.' }],
+    });
+  const enrollment = await request(app)
+    .post('/v1/enrollments')
+    .set(auth)
+    .send({ leadId: lead.body.id, sequenceId: sequence.body.id });
   expect(enrollment.status).toBe(202);
   return enrollment.body as { id: string; workflowId: string };
 }
@@ -194,13 +211,24 @@ describe('API /metrics', () => {
     const number = randomSenderNumber();
     const { auth } = await createTenant(db, { ...anytimeSettings, senders: { create: { value: number } } });
     const before = await scrapeApi();
-    const webhooks = (outcome: string, exposition: Exposition) => valueOf(exposition, 'leadfollowup_webhooks_total', { kind: 'inbound', outcome });
+    const webhooks = (outcome: string, exposition: Exposition) =>
+      valueOf(exposition, 'leadfollowup_webhooks_total', { kind: 'inbound', outcome });
 
     const stop = { From: randomUkMobile().e164, To: number, Body: 'STOP', MessageSid: messageSid() };
     expect((await inbound(app, stop)).status).toBe(200);
     expect((await inbound(app, stop)).status).toBe(200); // Twilio's retry of the same MessageSid
-    expect((await inbound(app, { From: randomUkMobile().e164, To: number, Body: 'hi' }, { signature: 'bm90IGEgc2lnbmF0dXJl' })).status).toBe(403);
-    expect((await inbound(app, { From: randomUkMobile().e164, To: randomSenderNumber(), Body: 'hi' })).status).toBe(200);
+    expect(
+      (
+        await inbound(
+          app,
+          { From: randomUkMobile().e164, To: number, Body: 'hi' },
+          { signature: 'bm90IGEgc2lnbmF0dXJl' },
+        )
+      ).status,
+    ).toBe(403);
+    expect((await inbound(app, { From: randomUkMobile().e164, To: randomSenderNumber(), Body: 'hi' })).status).toBe(
+      200,
+    );
     expect((await statusCallback(app, { MessageSid: messageSid(), MessageStatus: 'delivered' })).status).toBe(200);
 
     const missing = randomUUID();
@@ -213,17 +241,30 @@ describe('API /metrics', () => {
     expect(webhooks('duplicate', after) - webhooks('duplicate', before)).toBe(1);
     expect(webhooks('bad_signature', after) - webhooks('bad_signature', before)).toBe(1);
     expect(webhooks('unknown_tenant', after) - webhooks('unknown_tenant', before)).toBe(1);
-    expect(valueOf(after, 'leadfollowup_webhooks_total', { kind: 'status', outcome: 'unknown_message' })).toBeGreaterThanOrEqual(1);
-    expect(valueOf(after, 'leadfollowup_opt_outs_total', { source: 'inbound_keyword' }) - valueOf(before, 'leadfollowup_opt_outs_total', { source: 'inbound_keyword' })).toBe(1);
+    expect(
+      valueOf(after, 'leadfollowup_webhooks_total', { kind: 'status', outcome: 'unknown_message' }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(
+      valueOf(after, 'leadfollowup_opt_outs_total', { source: 'inbound_keyword' }) -
+        valueOf(before, 'leadfollowup_opt_outs_total', { source: 'inbound_keyword' }),
+    ).toBe(1);
 
     const duration = 'leadfollowup_http_request_duration_seconds_count';
     // The pattern, not the URL: an error answered after the /v1 router still carries its mount path.
-    expect(valueOf(after, duration, { method: 'GET', route: '/v1/enrollments/:enrollmentId', status_code: '404' })).toBe(1);
+    expect(
+      valueOf(after, duration, { method: 'GET', route: '/v1/enrollments/:enrollmentId', status_code: '404' }),
+    ).toBe(1);
     expect(after.samples.some((sample) => sample.labels.route?.includes(missing))).toBe(false);
-    expect(valueOf(after, duration, { method: 'GET', route: '/v1/leads', status_code: '200' })).toBeGreaterThanOrEqual(1);
+    expect(valueOf(after, duration, { method: 'GET', route: '/v1/leads', status_code: '200' })).toBeGreaterThanOrEqual(
+      1,
+    );
     expect(valueOf(after, duration, { method: 'POST', route: '/webhooks/twilio/inbound', status_code: '403' })).toBe(1);
-    expect(valueOf(after, duration, { method: 'GET', route: 'unmatched', status_code: '404' })).toBeGreaterThanOrEqual(1);
-    expect(valueOf(after, 'leadfollowup_http_request_duration_seconds_bucket', { route: '/v1/leads', le: '+Inf' })).toBe(valueOf(after, duration, { route: '/v1/leads' }));
+    expect(valueOf(after, duration, { method: 'GET', route: 'unmatched', status_code: '404' })).toBeGreaterThanOrEqual(
+      1,
+    );
+    expect(
+      valueOf(after, 'leadfollowup_http_request_duration_seconds_bucket', { route: '/v1/leads', le: '+Inf' }),
+    ).toBe(valueOf(after, duration, { route: '/v1/leads' }));
     expect(after.families.get('leadfollowup_http_request_duration_seconds')?.type).toBe('histogram');
   });
 });
@@ -232,31 +273,46 @@ describe('worker /metrics', () => {
   it('counts messages by status and Twilio error codes, next to the Temporal SDK metrics of the same process', async () => {
     const { auth, tenant } = await createTenant(db, anytimeSettings);
     const before = await scrapeWorker();
-    const messages = (status: string, exposition: Exposition) => valueOf(exposition, 'leadfollowup_messages_total', { status });
+    const messages = (status: string, exposition: Exposition) =>
+      valueOf(exposition, 'leadfollowup_messages_total', { status });
 
     const sent = randomUkMobile();
     await enroll(auth, sent);
     const refused = randomUkMobile();
     fake.inject({ kind: 'twilioError', code: 21211 }, { to: refused.e164 });
     await enroll(auth, refused);
-    await until(async () => (await db.message.count({ where: { tenantId: tenant.id, status: { in: ['queued', 'failed'] } } })) === 2, 'both messages recorded');
+    await until(
+      async () =>
+        (await db.message.count({ where: { tenantId: tenant.id, status: { in: ['queued', 'failed'] } } })) === 2,
+      'both messages recorded',
+    );
 
     // The SDK records an activity's latency once it has returned, a moment after our counter moved inside it.
-    const activityRuns = (exposition: Exposition) => valueOf(exposition, 'temporal_activity_execution_latency_count', { task_queue: taskQueue, activity_type: 'sendStepMessage' });
+    const activityRuns = (exposition: Exposition) =>
+      valueOf(exposition, 'temporal_activity_execution_latency_count', {
+        task_queue: taskQueue,
+        activity_type: 'sendStepMessage',
+      });
     const after = await until(async () => {
       const scraped = await scrapeWorker();
-      return messages('failed', scraped) > messages('failed', before) && activityRuns(scraped) - activityRuns(before) >= 2 ? scraped : null;
+      return messages('failed', scraped) > messages('failed', before) &&
+        activityRuns(scraped) - activityRuns(before) >= 2
+        ? scraped
+        : null;
     }, 'both sends in the worker metrics');
     expect(messages('queued', after) - messages('queued', before)).toBe(1);
     expect(messages('failed', after) - messages('failed', before)).toBe(1);
-    const twilioErrors = (exposition: Exposition) => valueOf(exposition, 'leadfollowup_twilio_errors_total', { code: '21211', source: 'send' });
+    const twilioErrors = (exposition: Exposition) =>
+      valueOf(exposition, 'leadfollowup_twilio_errors_total', { code: '21211', source: 'send' });
     expect(twilioErrors(after) - twilioErrors(before)).toBe(1);
 
     // The SDK's own exporter, proxied into the same scrape: worker and activity metrics of this task queue.
     expect(valueOf(after, 'leadfollowup_temporal_sdk_metrics_up')).toBe(1);
     const sdkFamilies = [...after.families.keys()].filter((name) => name.startsWith('temporal_'));
     expect(sdkFamilies.length).toBeGreaterThan(5);
-    const ofQueue = after.samples.filter((sample) => sample.name.startsWith('temporal_') && sample.labels.task_queue === taskQueue);
+    const ofQueue = after.samples.filter(
+      (sample) => sample.name.startsWith('temporal_') && sample.labels.task_queue === taskQueue,
+    );
     expect(ofQueue.length).toBeGreaterThan(0);
     expect(after.families.get('temporal_activity_execution_latency')?.type).toBe('histogram');
     // Node's process metrics come with the worker's registry.
@@ -267,14 +323,25 @@ describe('worker /metrics', () => {
     const { auth, tenant } = await createTenant(db, anytimeSettings);
     const phone = randomUkMobile();
     await enroll(auth, phone);
-    const row = await until(() => db.message.findFirst({ where: { tenantId: tenant.id, status: 'queued', twilioSid: { not: null } } }), 'the sent message');
+    const row = await until(
+      () => db.message.findFirst({ where: { tenantId: tenant.id, status: 'queued', twilioSid: { not: null } } }),
+      'the sent message',
+    );
     const before = await scrapeApi();
-    const callback = await statusCallback(app, { MessageSid: row.twilioSid ?? '', MessageStatus: 'undelivered', ErrorCode: '30007' });
+    const callback = await statusCallback(app, {
+      MessageSid: row.twilioSid ?? '',
+      MessageStatus: 'undelivered',
+      ErrorCode: '30007',
+    });
     expect(callback.status).toBe(200);
     const after = await scrapeApi();
-    const carrierFiltered = (exposition: Exposition) => valueOf(exposition, 'leadfollowup_twilio_errors_total', { code: '30007', source: 'status_callback' });
+    const carrierFiltered = (exposition: Exposition) =>
+      valueOf(exposition, 'leadfollowup_twilio_errors_total', { code: '30007', source: 'status_callback' });
     expect(carrierFiltered(after) - carrierFiltered(before)).toBe(1);
-    expect(valueOf(after, 'leadfollowup_webhooks_total', { kind: 'status', outcome: 'processed' }) - valueOf(before, 'leadfollowup_webhooks_total', { kind: 'status', outcome: 'processed' })).toBe(1);
+    expect(
+      valueOf(after, 'leadfollowup_webhooks_total', { kind: 'status', outcome: 'processed' }) -
+        valueOf(before, 'leadfollowup_webhooks_total', { kind: 'status', outcome: 'processed' }),
+    ).toBe(1);
   });
 });
 

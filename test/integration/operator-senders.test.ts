@@ -21,9 +21,12 @@ beforeAll(async () => {
 afterAll(() => stack?.stop());
 
 const senderPath = (value: string) => `/v1/operator/senders/${encodeURIComponent(value)}`;
-const assign = (value: string, body: Record<string, unknown>) => request(app).put(senderPath(value)).set(asOperator).send(body);
-const sendersOf = async (auth: Record<string, string>) => (await request(app).get('/v1/settings').set(auth)).body.senders as string[];
-const auditOf = (value: string) => stack.db.auditLog.findMany({ where: { subject: value }, orderBy: { createdAt: 'asc' } });
+const assign = (value: string, body: Record<string, unknown>) =>
+  request(app).put(senderPath(value)).set(asOperator).send(body);
+const sendersOf = async (auth: Record<string, string>) =>
+  (await request(app).get('/v1/settings').set(auth)).body.senders as string[];
+const auditOf = (value: string) =>
+  stack.db.auditLog.findMany({ where: { subject: value }, orderBy: { createdAt: 'asc' } });
 
 describe('operator sender routes', () => {
   it('assign a sender to a tenant, refuse it to another (409 sender_taken) unless reassigned, unassign it; every change audited', async () => {
@@ -31,9 +34,19 @@ describe('operator sender routes', () => {
     const number = randomSenderNumber();
     const assigned = await assign(number, { tenantId: a.tenant.id });
     expect(assigned.status).toBe(200);
-    expect(assigned.body).toMatchObject({ value: number, tenantId: a.tenant.id, tenantName: a.tenant.name, assignedBy: 'operator', previousTenantId: null, changed: true });
+    expect(assigned.body).toMatchObject({
+      value: number,
+      tenantId: a.tenant.id,
+      tenantName: a.tenant.name,
+      assignedBy: 'operator',
+      previousTenantId: null,
+      changed: true,
+    });
     expect(await sendersOf(a.auth)).toEqual([number]);
-    expect((await assign(number, { tenantId: a.tenant.id })).body).toMatchObject({ tenantId: a.tenant.id, changed: false });
+    expect((await assign(number, { tenantId: a.tenant.id })).body).toMatchObject({
+      tenantId: a.tenant.id,
+      changed: false,
+    });
 
     const taken = await assign(number, { tenantId: b.tenant.id });
     expect(taken.status).toBe(409);
@@ -47,7 +60,11 @@ describe('operator sender routes', () => {
     expect(listed.body.defaultSender).toBe(testSenderNumber);
     expect(listed.body.senders).toContainEqual(expect.objectContaining({ value: number, tenantId: b.tenant.id }));
 
-    expect((await request(app).delete(senderPath(number)).set(asOperator)).body).toEqual({ value: number, tenantId: b.tenant.id, unassigned: true });
+    expect((await request(app).delete(senderPath(number)).set(asOperator)).body).toEqual({
+      value: number,
+      tenantId: b.tenant.id,
+      unassigned: true,
+    });
     expect((await request(app).delete(senderPath(number)).set(asOperator)).status).toBe(404);
     expect(await sendersOf(b.auth)).toEqual([]);
     expect((await auditOf(number)).map(({ actor, action, tenantId }) => ({ actor, action, tenantId }))).toEqual([
@@ -69,7 +86,9 @@ describe('operator sender routes', () => {
     }
     expect((await assign(randomSenderNumber(), { tenantId: 'not-a-uuid' })).status).toBe(422);
     expect((await assign(randomSenderNumber(), { tenantId: randomUUID() })).status).toBe(404);
-    expect((await request(app).put(senderPath(randomSenderNumber())).set(auth).send({ tenantId: tenant.id })).status).toBe(403);
+    expect(
+      (await request(app).put(senderPath(randomSenderNumber())).set(auth).send({ tenantId: tenant.id })).status,
+    ).toBe(403);
     expect((await request(app).get('/v1/operator/senders').set(auth)).status).toBe(403);
     expect(await stack.db.tenantSender.count({ where: { tenantId: tenant.id } })).toBe(0);
   });
@@ -78,11 +97,16 @@ describe('operator sender routes', () => {
     const [a, b] = [await createTenant(stack.db), await createTenant(stack.db)];
     for (let round = 0; round < 5; round += 1) {
       const number = randomSenderNumber();
-      const answers = await Promise.all([assign(number, { tenantId: a.tenant.id }), assign(number, { tenantId: b.tenant.id })]);
+      const answers = await Promise.all([
+        assign(number, { tenantId: a.tenant.id }),
+        assign(number, { tenantId: b.tenant.id }),
+      ]);
       expect(answers.map((answer) => answer.status).sort()).toEqual([200, 409]);
       expect(answers.find((answer) => answer.status === 409)?.body.error.code).toBe('sender_taken');
       const winner = answers.find((answer) => answer.status === 200)?.body.tenantId;
-      expect(await stack.db.tenantSender.findUniqueOrThrow({ where: { value: number } })).toMatchObject({ tenantId: winner });
+      expect(await stack.db.tenantSender.findUniqueOrThrow({ where: { value: number } })).toMatchObject({
+        tenantId: winner,
+      });
     }
   });
 });
@@ -95,7 +119,10 @@ describe('a tenant key', () => {
     for (const senders of [[randomSenderNumber()], [], 'anything']) {
       const refused = await request(app).patch('/v1/settings').set(auth).send({ senders, businessName: 'Changed' });
       expect(refused.status).toBe(403);
-      expect(refused.body.error).toMatchObject({ code: 'senders_operator_only', message: expect.stringMatching(/operator/) });
+      expect(refused.body.error).toMatchObject({
+        code: 'senders_operator_only',
+        message: expect.stringMatching(/operator/),
+      });
     }
     const settings = (await request(app).get('/v1/settings').set(auth)).body;
     expect(settings).toMatchObject({ senders: [number], businessName: 'Acme Dental' });
@@ -104,9 +131,23 @@ describe('a tenant key', () => {
 
 describe('the admin command', () => {
   const admin = (...args: string[]) => {
-    const env = { PATH: process.env.PATH ?? '', DATABASE_URL: inject('databaseUrl'), TWILIO_FROM_NUMBER: testSenderNumber };
+    const env = {
+      PATH: process.env.PATH ?? '',
+      DATABASE_URL: inject('databaseUrl'),
+      TWILIO_FROM_NUMBER: testSenderNumber,
+    };
     try {
-      return { code: 0, out: JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', 'scripts/admin.ts', 'senders', ...args], { cwd: projectRoot, env, encoding: 'utf8', stdio: 'pipe' })) as unknown };
+      return {
+        code: 0,
+        out: JSON.parse(
+          execFileSync(process.execPath, ['--import', 'tsx', 'scripts/admin.ts', 'senders', ...args], {
+            cwd: projectRoot,
+            env,
+            encoding: 'utf8',
+            stdio: 'pipe',
+          }),
+        ) as unknown,
+      };
     } catch (error) {
       const failed = error as { status: number; stderr: string };
       return { code: failed.status, err: failed.stderr };
@@ -116,13 +157,32 @@ describe('the admin command', () => {
   it('assigns (refusing another tenant’s sender without --reassign, and the default sender), lists and removes senders, audited as admin-cli', async () => {
     const [a, b] = [await createTenant(stack.db), await createTenant(stack.db)];
     const number = randomSenderNumber();
-    expect(admin('assign', number, '--tenant', a.tenant.id)).toMatchObject({ code: 0, out: { value: number, tenantId: a.tenant.id, assignedBy: 'admin-cli' } });
-    expect(admin('assign', number, '--tenant', b.tenant.id)).toMatchObject({ code: 2, err: expect.stringContaining('--reassign') });
-    expect(admin('assign', number, '--tenant', b.tenant.id, '--reassign')).toMatchObject({ code: 0, out: { tenantId: b.tenant.id, previousTenantId: a.tenant.id } });
-    expect(admin('assign', testSenderNumber, '--tenant', a.tenant.id)).toMatchObject({ code: 2, err: expect.stringContaining('default sender') });
+    expect(admin('assign', number, '--tenant', a.tenant.id)).toMatchObject({
+      code: 0,
+      out: { value: number, tenantId: a.tenant.id, assignedBy: 'admin-cli' },
+    });
+    expect(admin('assign', number, '--tenant', b.tenant.id)).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('--reassign'),
+    });
+    expect(admin('assign', number, '--tenant', b.tenant.id, '--reassign')).toMatchObject({
+      code: 0,
+      out: { tenantId: b.tenant.id, previousTenantId: a.tenant.id },
+    });
+    expect(admin('assign', testSenderNumber, '--tenant', a.tenant.id)).toMatchObject({
+      code: 2,
+      err: expect.stringContaining('default sender'),
+    });
     expect(admin('list').out).toContainEqual(expect.objectContaining({ value: number, tenantId: b.tenant.id }));
-    expect(admin('remove', number)).toMatchObject({ code: 0, out: { value: number, tenantId: b.tenant.id, unassigned: true } });
+    expect(admin('remove', number)).toMatchObject({
+      code: 0,
+      out: { value: number, tenantId: b.tenant.id, unassigned: true },
+    });
     expect(await stack.db.tenantSender.count({ where: { value: number } })).toBe(0);
-    expect((await auditOf(number)).map((row) => `${row.actor} ${row.action}`)).toEqual(['admin-cli sender.assigned', 'admin-cli sender.assigned', 'admin-cli sender.unassigned']);
+    expect((await auditOf(number)).map((row) => `${row.actor} ${row.action}`)).toEqual([
+      'admin-cli sender.assigned',
+      'admin-cli sender.assigned',
+      'admin-cli sender.unassigned',
+    ]);
   });
 });

@@ -11,18 +11,31 @@ import { freePort } from '../../scripts/stack/ports.js';
 import { projectRoot } from '../../scripts/stack/paths.js';
 
 const image = path.join(projectRoot, '.data', `production-build-${process.pid}`);
-const packageJson = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+const packageJson = JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as {
+  dependencies: Record<string, string>;
+};
 const children: ChildProcess[] = [];
 
 beforeAll(() => {
   rmSync(image, { recursive: true, force: true });
   mkdirSync(image, { recursive: true });
-  for (const file of ['package.json', 'package-lock.json']) cpSync(path.join(projectRoot, file), path.join(image, file));
+  for (const file of ['package.json', 'package-lock.json'])
+    cpSync(path.join(projectRoot, file), path.join(image, file));
   cpSync(path.join(projectRoot, 'prisma', 'migrations'), path.join(image, 'prisma', 'migrations'), { recursive: true });
-  execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], { cwd: image, stdio: 'pipe' });
+  execFileSync('npm', ['ci', '--omit=dev', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error'], {
+    cwd: image,
+    stdio: 'pipe',
+  });
   const tsc = path.join(projectRoot, 'node_modules', '.bin', 'tsc');
-  execFileSync(tsc, ['-p', path.join(projectRoot, 'tsconfig.build.json'), '--outDir', path.join(image, 'dist')], { cwd: projectRoot, stdio: 'pipe' });
-  execFileSync(process.execPath, ['--import', 'tsx', 'scripts/build-workflow-bundle.ts', path.join(image, 'dist', 'workflow-bundle.js')], { cwd: projectRoot, stdio: 'pipe' });
+  execFileSync(tsc, ['-p', path.join(projectRoot, 'tsconfig.build.json'), '--outDir', path.join(image, 'dist')], {
+    cwd: projectRoot,
+    stdio: 'pipe',
+  });
+  execFileSync(
+    process.execPath,
+    ['--import', 'tsx', 'scripts/build-workflow-bundle.ts', path.join(image, 'dist', 'workflow-bundle.js')],
+    { cwd: projectRoot, stdio: 'pipe' },
+  );
 }, 300_000);
 afterAll(() => {
   for (const child of children) child.kill('SIGKILL');
@@ -64,7 +77,15 @@ function packageOf(specifier: string): string | null {
 
 /** Starts a compiled entry point and resolves with its output once `ready` appears in it. */
 function startCompiled(entry: string, env: Record<string, string>, ready: RegExp): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [path.join(image, 'dist', entry)], { cwd: image, env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', OPT_OUT_HASH_SECRET: 'a-deployment-secret-of-at-least-32-characters', ...env } });
+  const child = spawn(process.execPath, [path.join(image, 'dist', entry)], {
+    cwd: image,
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'production',
+      OPT_OUT_HASH_SECRET: 'a-deployment-secret-of-at-least-32-characters',
+      ...env,
+    },
+  });
   children.push(child);
   return new Promise((resolve, reject) => {
     let output = '';
@@ -95,15 +116,34 @@ describe('the production build', () => {
   it('migrates, and starts the API and a worker from dist/ with production dependencies only', async () => {
     const databaseUrl = await freshDatabase();
     const temporalAddress = inject('temporalAddress');
-    expect(execFileSync(process.execPath, [path.join(image, 'dist', 'scripts', 'migrate.js'), 'deploy'], { cwd: image, env: { PATH: process.env.PATH ?? '', DATABASE_URL: databaseUrl, NODE_ENV: 'production', OPT_OUT_HASH_SECRET: 'a-deployment-secret-of-at-least-32-characters' }, encoding: 'utf8' })).toMatch(/^applied: .*_init, .*_events_and_webhooks/);
+    expect(
+      execFileSync(process.execPath, [path.join(image, 'dist', 'scripts', 'migrate.js'), 'deploy'], {
+        cwd: image,
+        env: {
+          PATH: process.env.PATH ?? '',
+          DATABASE_URL: databaseUrl,
+          NODE_ENV: 'production',
+          OPT_OUT_HASH_SECRET: 'a-deployment-secret-of-at-least-32-characters',
+        },
+        encoding: 'utf8',
+      }),
+    ).toMatch(/^applied: .*_init, .*_events_and_webhooks/);
 
     const port = await freePort();
-    const common = { DATABASE_URL: databaseUrl, TEMPORAL_ADDRESS: temporalAddress, TEMPORAL_TASK_QUEUE: `production-build-${process.pid}` };
+    const common = {
+      DATABASE_URL: databaseUrl,
+      TEMPORAL_ADDRESS: temporalAddress,
+      TEMPORAL_TASK_QUEUE: `production-build-${process.pid}`,
+    };
     await startCompiled('api/index.js', { ...common, API_HOST: '127.0.0.1', API_PORT: String(port) }, /API listening/);
     const health = await fetch(`http://127.0.0.1:${port}/health`);
     expect(health.status).toBe(200);
 
-    const worker = await startCompiled('worker/index.js', { ...common, WORKFLOW_BUNDLE_PATH: path.join(image, 'dist', 'workflow-bundle.js'), WORKER_METRICS_PORT: '0' }, /worker started/);
+    const worker = await startCompiled(
+      'worker/index.js',
+      { ...common, WORKFLOW_BUNDLE_PATH: path.join(image, 'dist', 'workflow-bundle.js'), WORKER_METRICS_PORT: '0' },
+      /worker started/,
+    );
     const exited = new Promise<number | null>((resolve) => worker.once('exit', resolve));
     worker.kill('SIGTERM');
     expect(await exited).toBe(0);

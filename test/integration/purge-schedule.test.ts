@@ -34,7 +34,9 @@ describe('processed-webhook records expire after 24 hours', () => {
       ],
     });
     await createMaintenanceActivities({ db }).deleteProcessedWebhooks({ olderThanHours: 24 });
-    const left = await db.processedWebhook.findMany({ where: { key: { in: [`inbound:old-${stamp}`, `inbound:new-${stamp}`] } } });
+    const left = await db.processedWebhook.findMany({
+      where: { key: { in: [`inbound:old-${stamp}`, `inbound:new-${stamp}`] } },
+    });
     expect(left.map((row) => row.key)).toEqual([`inbound:new-${stamp}`]);
   });
 });

@@ -19,15 +19,32 @@ describe('re-keying the opt-out registry', () => {
   it('re-keys every entry and consent event whose phone is known, merges a phone under both hashes, keeps erased ones findable, and changes nothing the second time', async () => {
     const { tenant } = await createTenant(db);
     const tenantId = tenant.id;
-    const [known, erased, both, optedIn, unknown] = Array.from({ length: 5 }, () => randomUkMobile().e164) as [string, string, string, string, string];
-    const consent = (hash: string, kind: 'opt_out' | 'opt_in' = 'opt_out') => ({ tenantId, phoneHash: hash, kind, source: 'inbound_keyword' });
+    const [known, erased, both, optedIn, unknown] = Array.from({ length: 5 }, () => randomUkMobile().e164) as [
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
+    const consent = (hash: string, kind: 'opt_out' | 'opt_in' = 'opt_out') => ({
+      tenantId,
+      phoneHash: hash,
+      kind,
+      source: 'inbound_keyword',
+    });
     await db.optOut.createMany({
       data: [
         { tenantId, phoneHash: sha256(known), phone: known, source: 'inbound_keyword' },
         { tenantId, phoneHash: sha256(erased), phone: null, source: 'erasure' },
         // The same phone under both hashes (an instance still running the old code recorded one): the first one stays.
         { tenantId, phoneHash: sha256(both), phone: both, source: 'api', createdAt: at('2026-01-01T00:00:00Z') },
-        { tenantId, phoneHash: phoneHash(both), phone: both, source: 'inbound_keyword', createdAt: at('2026-02-01T00:00:00Z') },
+        {
+          tenantId,
+          phoneHash: phoneHash(both),
+          phone: both,
+          source: 'inbound_keyword',
+          createdAt: at('2026-02-01T00:00:00Z'),
+        },
       ],
     });
     await db.consentEvent.createMany({
@@ -56,7 +73,10 @@ describe('re-keying the opt-out registry', () => {
       ]),
     );
     expect(entries).toHaveLength(3);
-    const hashesOf = async (phone: string) => (await db.consentEvent.findMany({ where: { tenantId, phoneHash: { in: [sha256(phone), phoneHash(phone)] } } })).map((event) => event.phoneHash);
+    const hashesOf = async (phone: string) =>
+      (
+        await db.consentEvent.findMany({ where: { tenantId, phoneHash: { in: [sha256(phone), phoneHash(phone)] } } })
+      ).map((event) => event.phoneHash);
     expect(await hashesOf(known)).toEqual([phoneHash(known), phoneHash(known)]);
     expect(await hashesOf(both)).toEqual([phoneHash(both), phoneHash(both)]);
     expect(await hashesOf(optedIn)).toEqual([phoneHash(optedIn), phoneHash(optedIn)]);

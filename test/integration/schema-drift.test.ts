@@ -15,6 +15,8 @@ describe('prisma/schema.prisma and prisma/migrations', () => {
     const drifted = path.join(dir, 'schema.prisma');
     copyFileSync(schemaPath, drifted);
     writeFileSync(drifted, `${readFileSync(drifted, 'utf8')}\nmodel Drifted {\n  id Int @id\n}\n`);
-    expect(await schemaDrift({ databaseUrl: inject('databaseUrl'), schemaPath: drifted, migrationsDir })).toMatch(/CREATE TABLE "Drifted"/);
+    expect(await schemaDrift({ databaseUrl: inject('databaseUrl'), schemaPath: drifted, migrationsDir })).toMatch(
+      /CREATE TABLE "Drifted"/,
+    );
   });
 });

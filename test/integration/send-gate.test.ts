@@ -17,11 +17,28 @@ async function leadWithEnrollments(count: number, timeZone = 'Europe/London') {
   const { tenant } = await createTenant(core.db, anytimeSettings);
   const phone = randomUkMobile().e164;
   const lead = await core.db.lead.create({ data: { tenantId: tenant.id, phone, firstName: 'Ada', timeZone } });
-  const sequence = await core.db.sequenceDefinition.create({ data: { tenantId: tenant.id, name: 's', version: 1, steps: [] } });
+  const sequence = await core.db.sequenceDefinition.create({
+    data: { tenantId: tenant.id, name: 's', version: 1, steps: [] },
+  });
   const inputs: SendStepMessageInput[] = [];
   for (let i = 0; i < count; i += 1) {
-    const row = await core.db.enrollment.create({ data: { tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId: `followup:${tenant.id}:${lead.id}:${i}` } });
-    inputs.push({ tenantId: tenant.id, leadId: lead.id, enrollmentId: row.id, step: 0, template: `Hi {{firstName}} (${i})`, notAfter: new Date(Date.now() + 3_600_000).toISOString(), holdAsResult: true });
+    const row = await core.db.enrollment.create({
+      data: {
+        tenantId: tenant.id,
+        leadId: lead.id,
+        sequenceId: sequence.id,
+        workflowId: `followup:${tenant.id}:${lead.id}:${i}`,
+      },
+    });
+    inputs.push({
+      tenantId: tenant.id,
+      leadId: lead.id,
+      enrollmentId: row.id,
+      step: 0,
+      template: `Hi {{firstName}} (${i})`,
+      notAfter: new Date(Date.now() + 3_600_000).toISOString(),
+      holdAsResult: true,
+    });
   }
   return { tenant, lead, phone, inputs };
 }
@@ -34,99 +51,184 @@ async function leadWithEnrollments(count: number, timeZone = 'Europe/London') {
 const withoutGlobalPause = (body: () => Promise<void>) => () => withGlobalSwitch(core.db, body);
 
 const attempt = (number: number, input: SendStepMessageInput) =>
-  new MockActivityEnvironment({ attempt: number, scheduleToCloseTimeoutMs: 3_600_000, scheduledTimestampMs: Date.now() }).run(core.sendStepMessage, input);
+  new MockActivityEnvironment({
+    attempt: number,
+    scheduleToCloseTimeoutMs: 3_600_000,
+    scheduledTimestampMs: Date.now(),
+  }).run(core.sendStepMessage, input);
 
 describe('a STOP racing sends to the same phone', () => {
-  it('every create call that happened was claimed before the STOP committed, and nothing is claimed after it', withoutGlobalPause(async () => {
-    const { tenant, phone, inputs } = await leadWithEnrollments(50);
-    const sends = Promise.all(inputs.map((input) => attempt(1, input)));
-    // The STOP lands once sends are going out, while the rest are still on their way to the gate.
-    await until(() => core.fake.createCallsTo(phone) > 0 || null, 'the first create call', 10_000);
-    await core.db.$transaction((tx) => recordOptOut(tx, { tenantId: tenant.id, phone, source: 'inbound_keyword' }));
-    const optOut = await findOptOut(core.db, tenant.id, phone);
-    const outcomes = (await sends) as SendStepMessageResult[];
+  it(
+    'every create call that happened was claimed before the STOP committed, and nothing is claimed after it',
+    withoutGlobalPause(async () => {
+      const { tenant, phone, inputs } = await leadWithEnrollments(50);
+      const sends = Promise.all(inputs.map((input) => attempt(1, input)));
+      // The STOP lands once sends are going out, while the rest are still on their way to the gate.
+      await until(() => core.fake.createCallsTo(phone) > 0 || null, 'the first create call', 10_000);
+      await core.db.$transaction((tx) => recordOptOut(tx, { tenantId: tenant.id, phone, source: 'inbound_keyword' }));
+      const optOut = await findOptOut(core.db, tenant.id, phone);
+      const outcomes = (await sends) as SendStepMessageResult[];
 
-    const created = core.fake.calls.filter((call) => call.to === phone && call.outcome === 'created');
-    const rows = await core.db.message.findMany({ where: { toPhone: phone } });
-    const sent = rows.filter((row) => row.twilioSid !== null);
-    expect(sent).toHaveLength(created.length);
-    for (const row of sent) expect(row.claimedAt?.getTime()).toBeLessThan(optOut?.createdAt.getTime() ?? 0);
-    // Nothing was claimed after the STOP: every send that did not go out before it was refused or is still held.
-    expect(rows.filter((row) => row.twilioSid === null && row.claimedAt !== null && row.claimedAt >= (optOut?.createdAt ?? new Date(0)))).toEqual([]);
-    expect(outcomes.filter((outcome) => outcome.outcome === 'sent')).toHaveLength(created.length);
-    expect(created.length).toBeGreaterThan(0);
-    const tally = outcomes.reduce<Record<string, number>>((counts, outcome) => ({ ...counts, [outcome.outcome]: (counts[outcome.outcome] ?? 0) + 1 }), {});
-    process.stdout.write(`STOP racing 50 sends: ${created.length} claimed and sent before it; outcomes ${JSON.stringify(tally)}\n`);
-    // No gap and no daily cap to wait for: every send that did not go out is refused as opted out, none held.
-    expect(tally).toEqual({ sent: created.length, ...(created.length < 50 ? { opted_out: 50 - created.length } : {}) });
-  }));
+      const created = core.fake.calls.filter((call) => call.to === phone && call.outcome === 'created');
+      const rows = await core.db.message.findMany({ where: { toPhone: phone } });
+      const sent = rows.filter((row) => row.twilioSid !== null);
+      expect(sent).toHaveLength(created.length);
+      for (const row of sent) expect(row.claimedAt?.getTime()).toBeLessThan(optOut?.createdAt.getTime() ?? 0);
+      // Nothing was claimed after the STOP: every send that did not go out before it was refused or is still held.
+      expect(
+        rows.filter(
+          (row) =>
+            row.twilioSid === null && row.claimedAt !== null && row.claimedAt >= (optOut?.createdAt ?? new Date(0)),
+        ),
+      ).toEqual([]);
+      expect(outcomes.filter((outcome) => outcome.outcome === 'sent')).toHaveLength(created.length);
+      expect(created.length).toBeGreaterThan(0);
+      const tally = outcomes.reduce<Record<string, number>>(
+        (counts, outcome) => ({ ...counts, [outcome.outcome]: (counts[outcome.outcome] ?? 0) + 1 }),
+        {},
+      );
+      process.stdout.write(
+        `STOP racing 50 sends: ${created.length} claimed and sent before it; outcomes ${JSON.stringify(tally)}\n`,
+      );
+      // No gap and no daily cap to wait for: every send that did not go out is refused as opted out, none held.
+      expect(tally).toEqual({
+        sent: created.length,
+        ...(created.length < 50 ? { opted_out: 50 - created.length } : {}),
+      });
+    }),
+  );
 });
 
 describe('claims', () => {
-  it('two overlapping attempts of one send (the first stalled in its Twilio call past its timeout) make one create call', withoutGlobalPause(async () => {
-    const { phone, inputs } = await leadWithEnrollments(1);
-    const [input] = inputs as [SendStepMessageInput];
-    core.fake.inject({ kind: 'slow', ms: 2500 }, { to: phone });
-    const first = attempt(1, input);
-    await new Promise((resolve) => setTimeout(resolve, 700));
-    // Temporal started attempt 2 because attempt 1 timed out; attempt 1 is still waiting on Twilio.
-    await expect(attempt(2, input)).rejects.toMatchObject({ type: 'SendClaimedElsewhere' });
-    expect(await first).toMatchObject({ outcome: 'sent' });
-    expect(await attempt(3, input)).toMatchObject({ outcome: 'sent' });
-    expect(core.fake.createCallsTo(phone)).toBe(1);
-  }));
+  it(
+    'two overlapping attempts of one send (the first stalled in its Twilio call past its timeout) make one create call',
+    withoutGlobalPause(async () => {
+      const { phone, inputs } = await leadWithEnrollments(1);
+      const [input] = inputs as [SendStepMessageInput];
+      core.fake.inject({ kind: 'slow', ms: 2500 }, { to: phone });
+      const first = attempt(1, input);
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      // Temporal started attempt 2 because attempt 1 timed out; attempt 1 is still waiting on Twilio.
+      await expect(attempt(2, input)).rejects.toMatchObject({ type: 'SendClaimedElsewhere' });
+      expect(await first).toMatchObject({ outcome: 'sent' });
+      expect(await attempt(3, input)).toMatchObject({ outcome: 'sent' });
+      expect(core.fake.createCallsTo(phone)).toBe(1);
+    }),
+  );
 
-  it('a retry asks Twilio before it looks at the opt-out: a message Twilio did create counts as sent, not given back', withoutGlobalPause(async () => {
-    const { tenant, phone, inputs } = await leadWithEnrollments(1);
-    const [input] = inputs as [SendStepMessageInput];
-    core.fake.inject({ kind: 'sentThenTimeout' }, { to: phone });
-    await expect(attempt(1, input)).rejects.toThrow();
-    await core.db.$transaction((tx) => recordOptOut(tx, { tenantId: tenant.id, phone, source: 'inbound_keyword' }));
-    expect(await attempt(2, input)).toMatchObject({ outcome: 'sent', twilioSid: core.fake.messages.find((message) => message.to === phone)?.sid });
-    expect(await core.db.message.findFirstOrThrow({ where: { toPhone: phone } })).toMatchObject({ status: expect.not.stringMatching(/skipped|pending/), reservation: expect.anything() });
-    expect(core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual(['sentThenTimeout']);
-  }));
+  it(
+    'a retry asks Twilio before it looks at the opt-out: a message Twilio did create counts as sent, not given back',
+    withoutGlobalPause(async () => {
+      const { tenant, phone, inputs } = await leadWithEnrollments(1);
+      const [input] = inputs as [SendStepMessageInput];
+      core.fake.inject({ kind: 'sentThenTimeout' }, { to: phone });
+      await expect(attempt(1, input)).rejects.toThrow();
+      await core.db.$transaction((tx) => recordOptOut(tx, { tenantId: tenant.id, phone, source: 'inbound_keyword' }));
+      expect(await attempt(2, input)).toMatchObject({
+        outcome: 'sent',
+        twilioSid: core.fake.messages.find((message) => message.to === phone)?.sid,
+      });
+      expect(await core.db.message.findFirstOrThrow({ where: { toPhone: phone } })).toMatchObject({
+        status: expect.not.stringMatching(/skipped|pending/),
+        reservation: expect.anything(),
+      });
+      expect(core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual([
+        'sentThenTimeout',
+      ]);
+    }),
+  );
 });
 
 describe('halts and caps across enrollments', () => {
-  it('an enrollment halted by a reply is refused with the reason, and its row closes skipped', withoutGlobalPause(async () => {
-    const { phone, inputs } = await leadWithEnrollments(1);
-    const [input] = inputs as [SendStepMessageInput];
-    await core.db.enrollment.update({ where: { id: input.enrollmentId }, data: { haltedAt: new Date(), haltedBy: 'replied' } });
-    expect(await attempt(1, input)).toMatchObject({ outcome: 'halted', reason: 'replied' });
-    expect(await core.db.message.findFirstOrThrow({ where: { toPhone: phone } })).toMatchObject({ status: 'skipped', skipReason: 'replied' });
-    expect(core.fake.createCallsTo(phone)).toBe(0);
-  }));
+  it(
+    'an enrollment halted by a reply is refused with the reason, and its row closes skipped',
+    withoutGlobalPause(async () => {
+      const { phone, inputs } = await leadWithEnrollments(1);
+      const [input] = inputs as [SendStepMessageInput];
+      await core.db.enrollment.update({
+        where: { id: input.enrollmentId },
+        data: { haltedAt: new Date(), haltedBy: 'replied' },
+      });
+      expect(await attempt(1, input)).toMatchObject({ outcome: 'halted', reason: 'replied' });
+      expect(await core.db.message.findFirstOrThrow({ where: { toPhone: phone } })).toMatchObject({
+        status: 'skipped',
+        skipReason: 'replied',
+      });
+      expect(core.fake.createCallsTo(phone)).toBe(0);
+    }),
+  );
 
-  it('the gap counts from when a send was claimed: one whose Twilio answer was recorded after this gate read the clock holds nothing back', withoutGlobalPause(async () => {
-    const { tenant, lead, phone, inputs } = await leadWithEnrollments(3);
-    const [other, input, third] = inputs as [SendStepMessageInput, SendStepMessageInput, SendStepMessageInput];
-    // Claimed a moment ago by another enrollment, its Twilio answer recorded by a clock ahead of this gate's.
-    const claimedAt = new Date(Date.now() - 1_000);
-    await core.db.message.create({ data: { tenantId: tenant.id, leadId: lead.id, enrollmentId: other.enrollmentId, direction: 'outbound', toPhone: phone, body: 'other', status: 'queued', twilioSid: `SM${crypto.randomUUID().replaceAll('-', '')}`, claimedAt, claimedAttempt: 1, sentAt: new Date(Date.now() + 30_000) } });
-    expect(await attempt(1, input)).toMatchObject({ outcome: 'sent' });
+  it(
+    'the gap counts from when a send was claimed: one whose Twilio answer was recorded after this gate read the clock holds nothing back',
+    withoutGlobalPause(async () => {
+      const { tenant, lead, phone, inputs } = await leadWithEnrollments(3);
+      const [other, input, third] = inputs as [SendStepMessageInput, SendStepMessageInput, SendStepMessageInput];
+      // Claimed a moment ago by another enrollment, its Twilio answer recorded by a clock ahead of this gate's.
+      const claimedAt = new Date(Date.now() - 1_000);
+      await core.db.message.create({
+        data: {
+          tenantId: tenant.id,
+          leadId: lead.id,
+          enrollmentId: other.enrollmentId,
+          direction: 'outbound',
+          toPhone: phone,
+          body: 'other',
+          status: 'queued',
+          twilioSid: `SM${crypto.randomUUID().replaceAll('-', '')}`,
+          claimedAt,
+          claimedAttempt: 1,
+          sentAt: new Date(Date.now() + 30_000),
+        },
+      });
+      expect(await attempt(1, input)).toMatchObject({ outcome: 'sent' });
 
-    // With a gap, the next send waits from the latest claim.
-    await core.db.tenant.update({ where: { id: tenant.id }, data: { minGapSeconds: 600 } });
-    const latest = await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } });
-    expect(await attempt(1, third)).toMatchObject({ outcome: 'held', reason: 'cap_gap', until: new Date((latest.claimedAt?.getTime() ?? 0) + 600_000).toISOString() });
-  }));
+      // With a gap, the next send waits from the latest claim.
+      await core.db.tenant.update({ where: { id: tenant.id }, data: { minGapSeconds: 600 } });
+      const latest = await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } });
+      expect(await attempt(1, third)).toMatchObject({
+        outcome: 'held',
+        reason: 'cap_gap',
+        until: new Date((latest.claimedAt?.getTime() ?? 0) + 600_000).toISOString(),
+      });
+    }),
+  );
 
-  it('the sixth message of the lead’s local day waits for the next local day, whichever enrollment sends it', withoutGlobalPause(async () => {
-    const zone = 'America/Los_Angeles';
-    const { tenant, lead, phone, inputs } = await leadWithEnrollments(6, zone);
-    await core.db.tenant.update({ where: { id: tenant.id }, data: { maxPerDay: 5 } });
-    const now = DateTime.now().setZone(zone);
-    // Five sent today by five other enrollments, all within the last minutes of the lead's day so far.
-    for (const [i, input] of inputs.slice(0, 5).entries()) {
-      const sentAt = DateTime.max(now.startOf('day'), now.minus({ seconds: 10 * (i + 1) })).toJSDate();
-      await core.db.message.create({ data: { tenantId: tenant.id, leadId: lead.id, enrollmentId: input.enrollmentId, direction: 'outbound', toPhone: phone, body: 'earlier', status: 'delivered', twilioSid: `SM${i}${crypto.randomUUID().replaceAll('-', '')}`, sentAt } });
-    }
-    const sixth = inputs[5] as SendStepMessageInput;
-    expect(await attempt(1, sixth)).toMatchObject({ outcome: 'held', reason: 'cap_daily', until: now.plus({ days: 1 }).startOf('day').toUTC().toISO() });
-    expect(await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${sixth.enrollmentId}:0` } })).toMatchObject({ status: 'pending', heldReason: 'cap_daily', claimedAt: null, reservation: null });
-    // A run from before the gate's holds hears the same as a retry at that time.
-    await expect(attempt(2, { ...sixth, holdAsResult: false })).rejects.toMatchObject({ type: 'CapacityWait' });
-    expect(core.fake.createCallsTo(phone)).toBe(0);
-  }));
+  it(
+    'the sixth message of the lead’s local day waits for the next local day, whichever enrollment sends it',
+    withoutGlobalPause(async () => {
+      const zone = 'America/Los_Angeles';
+      const { tenant, lead, phone, inputs } = await leadWithEnrollments(6, zone);
+      await core.db.tenant.update({ where: { id: tenant.id }, data: { maxPerDay: 5 } });
+      const now = DateTime.now().setZone(zone);
+      // Five sent today by five other enrollments, all within the last minutes of the lead's day so far.
+      for (const [i, input] of inputs.slice(0, 5).entries()) {
+        const sentAt = DateTime.max(now.startOf('day'), now.minus({ seconds: 10 * (i + 1) })).toJSDate();
+        await core.db.message.create({
+          data: {
+            tenantId: tenant.id,
+            leadId: lead.id,
+            enrollmentId: input.enrollmentId,
+            direction: 'outbound',
+            toPhone: phone,
+            body: 'earlier',
+            status: 'delivered',
+            twilioSid: `SM${i}${crypto.randomUUID().replaceAll('-', '')}`,
+            sentAt,
+          },
+        });
+      }
+      const sixth = inputs[5] as SendStepMessageInput;
+      expect(await attempt(1, sixth)).toMatchObject({
+        outcome: 'held',
+        reason: 'cap_daily',
+        until: now.plus({ days: 1 }).startOf('day').toUTC().toISO(),
+      });
+      expect(
+        await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${sixth.enrollmentId}:0` } }),
+      ).toMatchObject({ status: 'pending', heldReason: 'cap_daily', claimedAt: null, reservation: null });
+      // A run from before the gate's holds hears the same as a retry at that time.
+      await expect(attempt(2, { ...sixth, holdAsResult: false })).rejects.toMatchObject({ type: 'CapacityWait' });
+      expect(core.fake.createCallsTo(phone)).toBe(0);
+    }),
+  );
 });

@@ -12,14 +12,37 @@ async function enrollment(firstName: string | null = 'Ada') {
   // Open all day with no caps that bite: the send gate's window and caps are tested in send-gate.test.ts.
   const { tenant } = await createTenant(core.db, anytimeSettings);
   const phone = randomUkMobile().e164;
-  const lead = await core.db.lead.create({ data: { tenantId: tenant.id, phone, firstName, timeZone: 'Europe/London' } });
-  const sequence = await core.db.sequenceDefinition.create({ data: { tenantId: tenant.id, name: 's', version: 1, steps: [] } });
-  const row = await core.db.enrollment.create({ data: { tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId: `followup:${tenant.id}:${lead.id}` } });
-  return { tenantId: tenant.id, phone, input: { tenantId: tenant.id, leadId: lead.id, enrollmentId: row.id, step: 0, template: 'Hi {{firstName}}', notAfter: new Date(Date.now() + 3_600_000).toISOString() } };
+  const lead = await core.db.lead.create({
+    data: { tenantId: tenant.id, phone, firstName, timeZone: 'Europe/London' },
+  });
+  const sequence = await core.db.sequenceDefinition.create({
+    data: { tenantId: tenant.id, name: 's', version: 1, steps: [] },
+  });
+  const row = await core.db.enrollment.create({
+    data: {
+      tenantId: tenant.id,
+      leadId: lead.id,
+      sequenceId: sequence.id,
+      workflowId: `followup:${tenant.id}:${lead.id}`,
+    },
+  });
+  return {
+    tenantId: tenant.id,
+    phone,
+    input: {
+      tenantId: tenant.id,
+      leadId: lead.id,
+      enrollmentId: row.id,
+      step: 0,
+      template: 'Hi {{firstName}}',
+      notAfter: new Date(Date.now() + 3_600_000).toISOString(),
+    },
+  };
 }
 
 /** Runs the activity as Temporal would on the given attempt; a throw is what Temporal would retry. */
-const attempt = (number: number, input: Parameters<typeof core.sendStepMessage>[0]) => new MockActivityEnvironment({ attempt: number }).run(core.sendStepMessage, input);
+const attempt = (number: number, input: Parameters<typeof core.sendStepMessage>[0]) =>
+  new MockActivityEnvironment({ attempt: number }).run(core.sendStepMessage, input);
 
 describe('sendStepMessage', () => {
   it('sends once and answers a repeat from the row, without calling Twilio again', async () => {
@@ -35,10 +58,17 @@ describe('sendStepMessage', () => {
     const { phone, input } = await enrollment();
     core.fake.inject({ kind: 'sentThenTimeout' }, { to: phone });
     await expect(attempt(1, input)).rejects.toThrow(/timeout/i);
-    expect((await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } })).status).toBe('pending');
+    expect(
+      (await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } })).status,
+    ).toBe('pending');
     const retried = await attempt(2, input);
-    expect(retried).toMatchObject({ outcome: 'sent', twilioSid: core.fake.messages.find((message) => message.to === phone)?.sid });
-    expect(core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual(['sentThenTimeout']);
+    expect(retried).toMatchObject({
+      outcome: 'sent',
+      twilioSid: core.fake.messages.find((message) => message.to === phone)?.sid,
+    });
+    expect(core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual([
+      'sentThenTimeout',
+    ]);
   });
 
   it('retries 429 and 5xx through Temporal (throws) and sends once when Twilio recovers', async () => {
@@ -48,7 +78,11 @@ describe('sendStepMessage', () => {
     await expect(attempt(1, input)).rejects.toMatchObject({ status: 429 });
     await expect(attempt(2, input)).rejects.toMatchObject({ status: 503 });
     expect(await attempt(3, input)).toMatchObject({ outcome: 'sent' });
-    expect(core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual(['error', 'error', 'created']);
+    expect(core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual([
+      'error',
+      'error',
+      'created',
+    ]);
   });
 
   it('records an opt-out on Twilio 21610 and never retries', async () => {
@@ -56,7 +90,9 @@ describe('sendStepMessage', () => {
     core.fake.inject({ kind: 'twilioError', code: 21610 }, { to: phone });
     expect(await attempt(1, input)).toMatchObject({ outcome: 'opted_out' });
     expect(await findOptOut(core.db, tenantId, phone)).toMatchObject({ source: 'twilio_error_21610' });
-    expect(await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } })).toMatchObject({ status: 'failed', errorCode: 21610 });
+    expect(
+      await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } }),
+    ).toMatchObject({ status: 'failed', errorCode: 21610 });
   });
 
   it('ends an invalid number (21211) as failed with the code', async () => {
@@ -84,12 +120,16 @@ describe('sendStepMessage', () => {
     await expect(attempt(1, input)).rejects.toMatchObject({ status: 500 });
     await core.db.lead.update({ where: { id: input.leadId }, data: { firstName: null } });
     expect(await attempt(2, input)).toMatchObject({ outcome: 'sent' });
-    expect(core.fake.calls.filter((call) => call.outcome === 'created' && call.to === phone).map((call) => call.body)).toEqual(['Hi Ada']);
+    expect(
+      core.fake.calls.filter((call) => call.outcome === 'created' && call.to === phone).map((call) => call.body),
+    ).toEqual(['Hi Ada']);
   });
 
   it('answers deferred instead of sending after its deadline (window close or expiry)', async () => {
     const { phone, input } = await enrollment();
-    expect(await attempt(3, { ...input, notAfter: new Date(Date.now() - 1000).toISOString() })).toEqual({ outcome: 'deferred' });
+    expect(await attempt(3, { ...input, notAfter: new Date(Date.now() - 1000).toISOString() })).toEqual({
+      outcome: 'deferred',
+    });
     expect(core.fake.createCallsTo(phone)).toBe(0);
   });
 
@@ -97,7 +137,9 @@ describe('sendStepMessage', () => {
     const { phone, input } = await enrollment();
     core.fake.inject({ kind: 'twilioError', code: 20003, status: 401 }, { to: phone });
     await expect(attempt(1, input)).rejects.toMatchObject({ status: 401 });
-    expect((await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } })).status).toBe('pending');
+    expect(
+      (await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } })).status,
+    ).toBe('pending');
   });
 
   it('a timeout error carries no request config, so the auth token cannot reach a log', async () => {
@@ -111,6 +153,9 @@ describe('sendStepMessage', () => {
 
   it('fails without retry when the lead is gone', async () => {
     const { input } = await enrollment();
-    await expect(attempt(1, { ...input, leadId: randomUUID() })).rejects.toMatchObject({ type: 'NotFoundError', nonRetryable: true });
+    await expect(attempt(1, { ...input, leadId: randomUUID() })).rejects.toMatchObject({
+      type: 'NotFoundError',
+      nonRetryable: true,
+    });
   });
 });

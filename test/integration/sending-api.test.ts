@@ -29,13 +29,27 @@ const apiKeyIdOf = async (tenantId: string) => (await stack.db.apiKey.findFirstO
 describe('budget settings', () => {
   it('takes amounts as numbers (or the strings it answers), null for no limit, and names a bad field', async () => {
     const { auth } = await createTenant(stack.db);
-    const saved = await api().patch('/v1/settings').set(auth).send({ dailyBudget: 12.5, monthlyBudget: 300, remindersBypassBudget: true, alertWebhookUrl: 'https://hooks.example.com/budget' });
+    const saved = await api().patch('/v1/settings').set(auth).send({
+      dailyBudget: 12.5,
+      monthlyBudget: 300,
+      remindersBypassBudget: true,
+      alertWebhookUrl: 'https://hooks.example.com/budget',
+    });
     expect(saved.status).toBe(200);
-    expect(saved.body).toMatchObject({ dailyBudget: '12.5', monthlyBudget: '300', remindersBypassBudget: true, alertWebhookUrl: 'https://hooks.example.com/budget' });
-    expect((await api().patch('/v1/settings').set(auth).send({ monthlyBudget: saved.body.monthlyBudget })).status).toBe(200);
+    expect(saved.body).toMatchObject({
+      dailyBudget: '12.5',
+      monthlyBudget: '300',
+      remindersBypassBudget: true,
+      alertWebhookUrl: 'https://hooks.example.com/budget',
+    });
+    expect((await api().patch('/v1/settings').set(auth).send({ monthlyBudget: saved.body.monthlyBudget })).status).toBe(
+      200,
+    );
     const cleared = await api().patch('/v1/settings').set(auth).send({ dailyBudget: null, alertWebhookUrl: null });
     expect(cleared.body).toMatchObject({ dailyBudget: null, monthlyBudget: '300', alertWebhookUrl: null });
-    expect((await api().patch('/v1/settings').set(auth).send({ alertWebhookUrl: 'http://127.0.0.1:9/alerts' })).status).toBe(200);
+    expect(
+      (await api().patch('/v1/settings').set(auth).send({ alertWebhookUrl: 'http://127.0.0.1:9/alerts' })).status,
+    ).toBe(200);
 
     for (const [field, value] of [
       ['dailyBudget', -1],
@@ -46,7 +60,10 @@ describe('budget settings', () => {
       ['alertWebhookUrl', 'http://hooks.example.com/budget'],
       ['alertWebhookUrl', 'not a url'],
     ] as const) {
-      const refused = await api().patch('/v1/settings').set(auth).send({ [field]: value });
+      const refused = await api()
+        .patch('/v1/settings')
+        .set(auth)
+        .send({ [field]: value });
       expect(refused.status, `${field}=${value}`).toBe(422);
       expect(Object.keys(refused.body.error.details.fields)).toEqual([field]);
     }
@@ -75,9 +92,23 @@ describe('the tenant kill switch', () => {
   it('the admin command pauses and resumes one tenant as admin-cli', async () => {
     const { tenant, auth } = await createTenant(stack.db);
     const admin = (...args: string[]) =>
-      JSON.parse(execFileSync(process.execPath, ['--import', 'tsx', 'scripts/admin.ts', 'sending', ...args], { cwd: projectRoot, env: { PATH: process.env.PATH ?? '', DATABASE_URL: inject('databaseUrl') }, encoding: 'utf8' })) as Record<string, unknown>;
-    expect(admin('pause', '--tenant', tenant.id, '--reason', 'billing')).toMatchObject({ scope: tenant.id, paused: true, by: 'admin-cli', reason: 'billing' });
-    expect((await api().get('/v1/sending').set(auth)).body.killSwitch.tenant).toMatchObject({ on: true, by: 'admin-cli' });
+      JSON.parse(
+        execFileSync(process.execPath, ['--import', 'tsx', 'scripts/admin.ts', 'sending', ...args], {
+          cwd: projectRoot,
+          env: { PATH: process.env.PATH ?? '', DATABASE_URL: inject('databaseUrl') },
+          encoding: 'utf8',
+        }),
+      ) as Record<string, unknown>;
+    expect(admin('pause', '--tenant', tenant.id, '--reason', 'billing')).toMatchObject({
+      scope: tenant.id,
+      paused: true,
+      by: 'admin-cli',
+      reason: 'billing',
+    });
+    expect((await api().get('/v1/sending').set(auth)).body.killSwitch.tenant).toMatchObject({
+      on: true,
+      by: 'admin-cli',
+    });
     expect(admin('resume', '--tenant', tenant.id)).toMatchObject({ paused: false, wasPaused: true });
     expect(await stack.db.auditLog.count({ where: { tenantId: tenant.id, actor: 'admin-cli' } })).toBe(2);
   });
@@ -89,11 +120,19 @@ describe('operator routes', () => {
     const app = operatorApp();
     expect((await request(app).get('/v1/operator/sending').set(auth)).status).toBe(403);
     expect((await request(app).post('/v1/operator/sending/pause').set(auth)).status).toBe(403);
-    expect((await request(app).get('/v1/operator/sending').set({ Authorization: `Bearer ${operatorKey}x` })).status).toBe(403);
+    expect(
+      (
+        await request(app)
+          .get('/v1/operator/sending')
+          .set({ Authorization: `Bearer ${operatorKey}x` })
+      ).status,
+    ).toBe(403);
     expect((await request(app).get('/v1/operator/sending')).status).toBe(401);
     expect((await request(app).get('/v1/operator/nothing-here').set(asOperator)).status).toBe(404);
     expect((await request(app).get('/v1/sending').set(asOperator)).status).toBe(401);
-    const off = await request(stack.app).get('/v1/operator/sending').set({ Authorization: `Bearer ${apiKey}` });
+    const off = await request(stack.app)
+      .get('/v1/operator/sending')
+      .set({ Authorization: `Bearer ${apiKey}` });
     expect(off.status).toBe(403);
     expect(off.body.error.message).toMatch(/OPERATOR_API_KEY/);
     expect(await stack.db.sendingPause.count({ where: { scope: 'global', pausedBy: { not: 'operator' } } })).toBe(0);
@@ -107,18 +146,37 @@ describe('operator routes', () => {
     await withGlobalSwitch(stack.db, async () => {
       const paused = await request(app).post('/v1/operator/sending/pause').set(asOperator).send({ reason });
       expect(paused.body.global).toMatchObject({ on: true, by: 'operator' });
-      const [statusA, statusB] = await Promise.all([request(app).get('/v1/sending').set(a.auth), request(app).get('/v1/sending').set(b.auth)]);
-      for (const status of [statusA, statusB]) expect(status.body.killSwitch).toMatchObject({ paused: true, tenant: { on: false }, global: { on: true, by: 'operator' } });
+      const [statusA, statusB] = await Promise.all([
+        request(app).get('/v1/sending').set(a.auth),
+        request(app).get('/v1/sending').set(b.auth),
+      ]);
+      for (const status of [statusA, statusB])
+        expect(status.body.killSwitch).toMatchObject({
+          paused: true,
+          tenant: { on: false },
+          global: { on: true, by: 'operator' },
+        });
       await request(app).post('/v1/operator/sending/resume').set(asOperator).send({ reason: 'over' });
     });
-    expect(await stack.db.auditLog.count({ where: { tenantId: null, actor: 'operator', subject: 'global', data: { path: ['reason'], equals: reason } } })).toBe(1);
+    expect(
+      await stack.db.auditLog.count({
+        where: { tenantId: null, actor: 'operator', subject: 'global', data: { path: ['reason'], equals: reason } },
+      }),
+    ).toBe(1);
 
     const one = await request(app).post('/v1/operator/sending/pause').set(asOperator).send({ tenantId: a.tenant.id });
-    expect(one.body.tenants).toEqual(expect.arrayContaining([expect.objectContaining({ tenantId: a.tenant.id, on: true, by: 'operator' })]));
-    expect((await request(app).get('/v1/sending').set(a.auth)).body.killSwitch.tenant).toMatchObject({ on: true, by: 'operator' });
+    expect(one.body.tenants).toEqual(
+      expect.arrayContaining([expect.objectContaining({ tenantId: a.tenant.id, on: true, by: 'operator' })]),
+    );
+    expect((await request(app).get('/v1/sending').set(a.auth)).body.killSwitch.tenant).toMatchObject({
+      on: true,
+      by: 'operator',
+    });
     expect((await request(app).get('/v1/sending').set(b.auth)).body.killSwitch.tenant.on).toBe(false);
     await request(app).post('/v1/operator/sending/resume').set(asOperator).send({ tenantId: a.tenant.id });
-    expect((await request(app).post('/v1/operator/sending/pause').set(asOperator).send({ tenantId: randomUUID() })).status).toBe(404);
+    expect(
+      (await request(app).post('/v1/operator/sending/pause').set(asOperator).send({ tenantId: randomUUID() })).status,
+    ).toBe(404);
   });
 });
 
@@ -139,7 +197,15 @@ describe('GET /v1/sending', () => {
         { scope: `budget_monthly:${owner.tenant.id}`, period: periods.monthly.key, used: '40.25' },
       ],
     });
-    const sent = (secondsAgo: number) => ({ tenantId: owner.tenant.id, direction: 'outbound' as const, toPhone: randomUkMobile().e164, fromPhone: number, body: 'hi', status: 'sent' as const, sentAt: new Date(now - secondsAgo * 1000) });
+    const sent = (secondsAgo: number) => ({
+      tenantId: owner.tenant.id,
+      direction: 'outbound' as const,
+      toPhone: randomUkMobile().e164,
+      fromPhone: number,
+      body: 'hi',
+      status: 'sent' as const,
+      sentAt: new Date(now - secondsAgo * 1000),
+    });
     await stack.db.message.createMany({ data: [sent(5), sent(20), sent(50), sent(600)] });
     return { ...owner, number };
   }
@@ -159,13 +225,25 @@ describe('GET /v1/sending', () => {
         warmup: expect.objectContaining({ day: 2, sent: 7, allowance: 10_000_000, left: 9_999_993, warmedUp: true }),
       },
     ]);
-    expect(Date.parse(status.numbers[0].warmup.resetsAt) - Date.parse(status.numbers[0].warmup.firstSentAt)).toBe(2 * 86_400_000);
+    expect(Date.parse(status.numbers[0].warmup.resetsAt) - Date.parse(status.numbers[0].warmup.firstSentAt)).toBe(
+      2 * 86_400_000,
+    );
   });
 
   it('shows the deployment’s default sender once the tenant sent from it, and no budget limit when none is set', async () => {
     const { tenant, auth } = await createTenant(stack.db);
     expect((await api().get('/v1/sending').set(auth)).body.numbers).toEqual([]);
-    await stack.db.message.create({ data: { tenantId: tenant.id, direction: 'outbound', toPhone: randomUkMobile().e164, fromPhone: testSenderNumber, body: 'hi', status: 'sent', sentAt: new Date() } });
+    await stack.db.message.create({
+      data: {
+        tenantId: tenant.id,
+        direction: 'outbound',
+        toPhone: randomUkMobile().e164,
+        fromPhone: testSenderNumber,
+        body: 'hi',
+        status: 'sent',
+        sentAt: new Date(),
+      },
+    });
     const status = (await api().get('/v1/sending').set(auth)).body;
     expect(status.numbers).toEqual([expect.objectContaining({ number: testSenderNumber, owner: 'deployment' })]);
     expect(status.budgets.daily).toMatchObject({ limit: null, spent: '0', left: null });
@@ -191,20 +269,34 @@ describe('a send waiting for capacity shows on its enrollment', () => {
     const { auth } = await createTenant(stack.db, anytimeSettings);
     const phone = randomUkMobile();
     const lead = (await api().post('/v1/leads').set(auth).send({ phone: phone.national })).body as { id: string };
-    const sequence = (await api().post('/v1/sequences').set(auth).send({ name: 'held', steps: [{ delaySeconds: 0, template: 'held then sent' }] })).body as { id: string };
+    const sequence = (
+      await api()
+        .post('/v1/sequences')
+        .set(auth)
+        .send({ name: 'held', steps: [{ delaySeconds: 0, template: 'held then sent' }] })
+    ).body as { id: string };
     await api().post('/v1/sending/pause').set(auth).send({ reason: 'test' });
-    const enrollment = (await api().post('/v1/enrollments').set(auth).send({ leadId: lead.id, sequenceId: sequence.id })).body as { id: string };
+    const enrollment = (
+      await api().post('/v1/enrollments').set(auth).send({ leadId: lead.id, sequenceId: sequence.id })
+    ).body as { id: string };
     const read = async () => (await api().get(`/v1/enrollments/${enrollment.id}`).set(auth)).body;
 
-    await expect.poll(async () => (await read()).capacityHold?.reason, { timeout: 15_000, interval: 250 }).toBe('kill_switch');
+    await expect
+      .poll(async () => (await read()).capacityHold?.reason, { timeout: 15_000, interval: 250 })
+      .toBe('kill_switch');
     const held = await read();
-    expect(held.capacityHold).toMatchObject({ detail: expect.stringMatching(/paused for this tenant/), attempt: expect.any(Number) });
+    expect(held.capacityHold).toMatchObject({
+      detail: expect.stringMatching(/paused for this tenant/),
+      attempt: expect.any(Number),
+    });
     expect(Date.parse(held.capacityHold.nextAttemptAt)).toBeGreaterThan(Date.now() - 5000);
     expect(held.live.status).toBe('running');
     expect(stack.fake.calls.filter((call) => call.to === phone.e164)).toEqual([]);
 
     await api().post('/v1/sending/resume').set(auth);
-    await expect.poll(() => stack.fake.calls.filter((call) => call.to === phone.e164).length, { timeout: 15_000, interval: 250 }).toBe(1);
+    await expect
+      .poll(() => stack.fake.calls.filter((call) => call.to === phone.e164).length, { timeout: 15_000, interval: 250 })
+      .toBe(1);
     await expect.poll(async () => (await read()).capacityHold, { timeout: 15_000, interval: 250 }).toBeNull();
   });
 });

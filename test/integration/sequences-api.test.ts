@@ -16,19 +16,31 @@ type Auth = Record<string, string>;
 
 async function createLead(auth: Auth, body: Record<string, unknown> = {}) {
   const phone = randomUkMobile();
-  const lead = await api().post('/v1/leads').set(auth).send({ phone: phone.national, firstName: 'Ada', ...body });
+  const lead = await api()
+    .post('/v1/leads')
+    .set(auth)
+    .send({ phone: phone.national, firstName: 'Ada', ...body });
   expect(lead.status).toBe(201);
   return { phone: phone.e164, id: lead.body.id as string };
 }
 
-async function createSequence(auth: Auth, steps: { delaySeconds: number; template: string }[], name = `seq-${Math.random()}`) {
+async function createSequence(
+  auth: Auth,
+  steps: { delaySeconds: number; template: string }[],
+  name = `seq-${Math.random()}`,
+) {
   const sequence = await api().post('/v1/sequences').set(auth).send({ name, steps });
   expect(sequence.status).toBe(201);
   return sequence.body as { id: string; version: number; name: string };
 }
 
 const waitForStatus = (auth: Auth, enrollmentId: string, status: string) =>
-  expect.poll(async () => (await api().get(`/v1/enrollments/${enrollmentId}`).set(auth)).body.status, { timeout: 30_000, interval: 250 }).toBe(status);
+  expect
+    .poll(async () => (await api().get(`/v1/enrollments/${enrollmentId}`).set(auth)).body.status, {
+      timeout: 30_000,
+      interval: 250,
+    })
+    .toBe(status);
 
 describe('leads', () => {
   it('normalises UK formats to one E.164 lead and returns the existing one for the same phone', async () => {
@@ -58,7 +70,10 @@ describe('leads', () => {
 describe('sequence definitions', () => {
   it('rejects an unknown placeholder when saved, naming it', async () => {
     const { auth } = await createTenant(stack.db, anytimeSettings);
-    const saved = await api().post('/v1/sequences').set(auth).send({ name: 'x', steps: [{ delaySeconds: 0, template: 'Hi {{fistName}}' }] });
+    const saved = await api()
+      .post('/v1/sequences')
+      .set(auth)
+      .send({ name: 'x', steps: [{ delaySeconds: 0, template: 'Hi {{fistName}}' }] });
     expect(saved.status).toBe(422);
     expect(saved.body.error.details.fields['steps.0.template'][0]).toMatch(/unknown placeholder \{\{fistName\}\}/);
   });
@@ -86,8 +101,15 @@ describe('enrollments', () => {
     ]);
     const enrolled = await api().post('/v1/enrollments').set(auth).send({ leadId: lead.id, sequenceId: sequence.id });
     await waitForStatus(auth, enrolled.body.id, 'completed');
-    expect(stack.fake.calls.filter((call) => call.to === lead.phone).map((call) => call.body)).toEqual(['one Ada', 'two', 'three Acme Dental']);
-    expect((await api().get(`/v1/leads/${lead.id}`).set(auth)).body).toMatchObject({ status: 'closed', closedReason: 'completed: all steps done' });
+    expect(stack.fake.calls.filter((call) => call.to === lead.phone).map((call) => call.body)).toEqual([
+      'one Ada',
+      'two',
+      'three Acme Dental',
+    ]);
+    expect((await api().get(`/v1/leads/${lead.id}`).set(auth)).body).toMatchObject({
+      status: 'closed',
+      closedReason: 'completed: all steps done',
+    });
     const listed = await api().get(`/v1/enrollments?leadId=${lead.id}&status=completed`).set(auth);
     expect(listed.body.items.map((item: { id: string }) => item.id)).toEqual([enrolled.body.id]);
   });
@@ -95,13 +117,18 @@ describe('enrollments', () => {
   it('the opt-out signal alone ends the enrollment, and nothing more is created for that phone', async () => {
     const { auth } = await createTenant(stack.db, anytimeSettings);
     const lead = await createLead(auth);
-    const sequence = await createSequence(auth, [{ delaySeconds: 0, template: 'first' }, { delaySeconds: 3, template: 'second' }]);
+    const sequence = await createSequence(auth, [
+      { delaySeconds: 0, template: 'first' },
+      { delaySeconds: 3, template: 'second' },
+    ]);
     const enrolled = await api().post('/v1/enrollments').set(auth).send({ leadId: lead.id, sequenceId: sequence.id });
     await expect.poll(() => stack.fake.createCallsTo(lead.phone), { timeout: 20_000 }).toBe(1);
     // Only the signal (no registry entry), so the workflow's own handling is what stops the second step.
     await stack.client.workflow.getHandle(enrolled.body.workflowId).signal('optOut', { source: 'inbound_keyword' });
     await waitForStatus(auth, enrolled.body.id, 'opted_out');
-    expect((await api().get(`/v1/enrollments/${enrolled.body.id}`).set(auth)).body.closedReason).toBe('opted out (inbound_keyword)');
+    expect((await api().get(`/v1/enrollments/${enrolled.body.id}`).set(auth)).body.closedReason).toBe(
+      'opted out (inbound_keyword)',
+    );
     expect(await stack.db.message.count({ where: { enrollmentId: enrolled.body.id } })).toBe(1);
     expect(stack.fake.createCallsTo(lead.phone)).toBe(1);
   });
@@ -110,8 +137,16 @@ describe('enrollments', () => {
     const { auth } = await createTenant(stack.db, anytimeSettings);
     const lead = await createLead(auth);
     const sequence = await createSequence(auth, [{ delaySeconds: 3600, template: 'later' }]);
-    const first = await api().post('/v1/enrollments').set(auth).set('Idempotency-Key', 'crm-42').send({ leadId: lead.id, sequenceId: sequence.id });
-    const again = await api().post('/v1/enrollments').set(auth).set('Idempotency-Key', 'crm-42').send({ leadId: lead.id, sequenceId: sequence.id });
+    const first = await api()
+      .post('/v1/enrollments')
+      .set(auth)
+      .set('Idempotency-Key', 'crm-42')
+      .send({ leadId: lead.id, sequenceId: sequence.id });
+    const again = await api()
+      .post('/v1/enrollments')
+      .set(auth)
+      .set('Idempotency-Key', 'crm-42')
+      .send({ leadId: lead.id, sequenceId: sequence.id });
     expect(first.status).toBe(202);
     expect(again.status).toBe(202);
     expect(again.body).toEqual(first.body);
@@ -121,18 +156,29 @@ describe('enrollments', () => {
   it('pauses, resumes, skips and cancels through the API, each answering the new state', async () => {
     const { auth } = await createTenant(stack.db, anytimeSettings);
     const lead = await createLead(auth);
-    const sequence = await createSequence(auth, [{ delaySeconds: 3600, template: 'a' }, { delaySeconds: 3600, template: 'b' }, { delaySeconds: 3600, template: 'c' }]);
+    const sequence = await createSequence(auth, [
+      { delaySeconds: 3600, template: 'a' },
+      { delaySeconds: 3600, template: 'b' },
+      { delaySeconds: 3600, template: 'c' },
+    ]);
     const enrolled = await api().post('/v1/enrollments').set(auth).send({ leadId: lead.id, sequenceId: sequence.id });
     const id = enrolled.body.id as string;
 
     const paused = await api().post(`/v1/enrollments/${id}/pause`).set(auth);
     expect(paused.body.live).toMatchObject({ paused: true });
     expect((await api().post(`/v1/enrollments/${id}/pause`).set(auth)).status).toBe(409);
-    expect((await api().post(`/v1/enrollments/${id}/resume`).set(auth)).body.live).toMatchObject({ paused: false, waitingFor: 'delay' });
+    expect((await api().post(`/v1/enrollments/${id}/resume`).set(auth)).body.live).toMatchObject({
+      paused: false,
+      waitingFor: 'delay',
+    });
     expect((await api().post(`/v1/enrollments/${id}/skip`).set(auth).send({ step: 0 })).status).toBe(409);
     const skipped = await api().post(`/v1/enrollments/${id}/skip`).set(auth).send({ step: 2 });
     expect(skipped.body.live).toMatchObject({ step: 2 });
-    await expect.poll(() => stack.fake.calls.filter((call) => call.to === lead.phone).map((call) => call.body), { timeout: 20_000 }).toEqual(['c']);
+    await expect
+      .poll(() => stack.fake.calls.filter((call) => call.to === lead.phone).map((call) => call.body), {
+        timeout: 20_000,
+      })
+      .toEqual(['c']);
 
     await waitForStatus(auth, id, 'completed');
     expect((await api().post(`/v1/enrollments/${id}/cancel`).set(auth)).status).toBe(409);
@@ -154,10 +200,15 @@ describe('batch enrollment', () => {
     const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
     const sequence = await createSequence(auth, [{ delaySeconds: 0, template: 'hello {{firstName}}' }]);
     const optedOut = randomUkMobile();
-    await stack.db.$transaction((tx) => recordOptOut(tx, { tenantId: tenant.id, phone: optedOut.e164, source: 'inbound_keyword' }));
+    await stack.db.$transaction((tx) =>
+      recordOptOut(tx, { tenantId: tenant.id, phone: optedOut.e164, source: 'inbound_keyword' }),
+    );
     const busy = await createLead(auth);
     const longSequence = await createSequence(auth, [{ delaySeconds: 3600, template: 'x' }]);
-    const busyEnrollment = await api().post('/v1/enrollments').set(auth).send({ leadId: busy.id, sequenceId: longSequence.id });
+    const busyEnrollment = await api()
+      .post('/v1/enrollments')
+      .set(auth)
+      .send({ leadId: busy.id, sequenceId: longSequence.id });
     const good = [randomUkMobile(), randomUkMobile()];
     const csv = [
       'phone,firstName,timeZone',
@@ -169,20 +220,48 @@ describe('batch enrollment', () => {
       `${good[1]?.national},Eve,Mars/Olympus`,
       `${good[1]?.national},Eve,America/New_York`,
     ].join('\n');
-    const expected = ['ok', 'invalid_phone', 'opted_out', 'duplicate_row', 'already_enrolled', 'invalid_time_zone', 'ok'];
+    const expected = [
+      'ok',
+      'invalid_phone',
+      'opted_out',
+      'duplicate_row',
+      'already_enrolled',
+      'invalid_time_zone',
+      'ok',
+    ];
 
-    const dryRun = await api().post(`/v1/enrollments/batch?sequenceId=${sequence.id}&dryRun=true`).set(auth).set('Content-Type', 'text/csv').send(csv);
+    const dryRun = await api()
+      .post(`/v1/enrollments/batch?sequenceId=${sequence.id}&dryRun=true`)
+      .set(auth)
+      .set('Content-Type', 'text/csv')
+      .send(csv);
     expect(dryRun.status).toBe(200);
     expect(dryRun.body.results.map((row: { outcome: string }) => row.outcome)).toEqual(expected);
     expect(dryRun.body.results[4]).toMatchObject({ enrollmentId: busyEnrollment.body.id });
     expect(await stack.db.enrollment.count({ where: { tenantId: tenant.id } })).toBe(1);
 
-    const commit = await api().post(`/v1/enrollments/batch?sequenceId=${sequence.id}`).set(auth).set('Content-Type', 'text/csv').send(csv);
-    expect(commit.body.results.map((row: { outcome: string }) => row.outcome)).toEqual(expected.map((outcome) => (outcome === 'ok' ? 'enrolled' : outcome)));
-    expect(commit.body.summary).toEqual({ enrolled: 2, invalid_phone: 1, opted_out: 1, duplicate_row: 1, already_enrolled: 1, invalid_time_zone: 1 });
-    for (const phone of good) await expect.poll(() => stack.fake.createCallsTo(phone?.e164 ?? ''), { timeout: 20_000 }).toBe(1);
+    const commit = await api()
+      .post(`/v1/enrollments/batch?sequenceId=${sequence.id}`)
+      .set(auth)
+      .set('Content-Type', 'text/csv')
+      .send(csv);
+    expect(commit.body.results.map((row: { outcome: string }) => row.outcome)).toEqual(
+      expected.map((outcome) => (outcome === 'ok' ? 'enrolled' : outcome)),
+    );
+    expect(commit.body.summary).toEqual({
+      enrolled: 2,
+      invalid_phone: 1,
+      opted_out: 1,
+      duplicate_row: 1,
+      already_enrolled: 1,
+      invalid_time_zone: 1,
+    });
+    for (const phone of good)
+      await expect.poll(() => stack.fake.createCallsTo(phone?.e164 ?? ''), { timeout: 20_000 }).toBe(1);
     expect(stack.fake.createCallsTo(optedOut.e164)).toBe(0);
-    const lead = await stack.db.lead.findUniqueOrThrow({ where: { tenantId_phone: { tenantId: tenant.id, phone: good[1]?.e164 ?? '' } } });
+    const lead = await stack.db.lead.findUniqueOrThrow({
+      where: { tenantId_phone: { tenantId: tenant.id, phone: good[1]?.e164 ?? '' } },
+    });
     expect(lead.timeZone).toBe('America/New_York');
     await api().post(`/v1/enrollments/${busyEnrollment.body.id}/cancel`).set(auth);
   });
@@ -190,9 +269,19 @@ describe('batch enrollment', () => {
   it('takes JSON too, and refuses more than 10,000 rows', async () => {
     const { auth } = await createTenant(stack.db, anytimeSettings);
     const sequence = await createSequence(auth, [{ delaySeconds: 0, template: 'hi' }]);
-    const json = await api().post('/v1/enrollments/batch').set(auth).send({ sequenceId: sequence.id, dryRun: true, leads: [{ phone: '07700 900999' }, { phone: 'x' }] });
+    const json = await api()
+      .post('/v1/enrollments/batch')
+      .set(auth)
+      .send({ sequenceId: sequence.id, dryRun: true, leads: [{ phone: '07700 900999' }, { phone: 'x' }] });
     expect(json.body.results.map((row: { outcome: string }) => row.outcome)).toEqual(['ok', 'invalid_phone']);
-    const tooMany = await api().post('/v1/enrollments/batch').set(auth).send({ sequenceId: sequence.id, dryRun: true, leads: Array.from({ length: 10_001 }, () => ({ phone: '07700 900999' })) });
+    const tooMany = await api()
+      .post('/v1/enrollments/batch')
+      .set(auth)
+      .send({
+        sequenceId: sequence.id,
+        dryRun: true,
+        leads: Array.from({ length: 10_001 }, () => ({ phone: '07700 900999' })),
+      });
     expect(tooMany.status).toBe(422);
   });
 });
@@ -200,17 +289,26 @@ describe('batch enrollment', () => {
 describe('operators find runs by search attribute', () => {
   it('everything held by the sending window: WaitingFor = "window"', async () => {
     const hour = new Date().getUTCHours();
-    const closed = { windowStart: `${String((hour + 2) % 24).padStart(2, '0')}:00`, windowEnd: `${String(((hour + 2) % 24) + 1).padStart(2, '0')}:00` };
+    const closed = {
+      windowStart: `${String((hour + 2) % 24).padStart(2, '0')}:00`,
+      windowEnd: `${String(((hour + 2) % 24) + 1).padStart(2, '0')}:00`,
+    };
     const { tenant, auth } = await createTenant(stack.db, { ...anytimeSettings, ...closed, defaultTimeZone: 'UTC' });
     const lead = await createLead(auth);
     const sequence = await createSequence(auth, [{ delaySeconds: 0, template: 'held' }]);
     const enrolled = await api().post('/v1/enrollments').set(auth).send({ leadId: lead.id, sequenceId: sequence.id });
     await expect
-      .poll(async () => {
-        const found = [];
-        for await (const run of stack.client.workflow.list({ query: `TenantId = "${tenant.id}" AND WaitingFor = "window"` })) found.push(run.workflowId);
-        return found;
-      }, { timeout: 15_000, interval: 500 })
+      .poll(
+        async () => {
+          const found = [];
+          for await (const run of stack.client.workflow.list({
+            query: `TenantId = "${tenant.id}" AND WaitingFor = "window"`,
+          }))
+            found.push(run.workflowId);
+          return found;
+        },
+        { timeout: 15_000, interval: 500 },
+      )
       .toEqual([enrolled.body.workflowId]);
     expect(stack.fake.createCallsTo(lead.phone)).toBe(0);
     await api().post(`/v1/enrollments/${enrolled.body.id}/cancel`).set(auth);
@@ -220,11 +318,23 @@ describe('operators find runs by search attribute', () => {
 describe('tenant settings', () => {
   it('reads and changes the window and caps, refusing a window that ends before it starts', async () => {
     const { auth } = await createTenant(stack.db);
-    expect((await api().get('/v1/settings').set(auth)).body).toMatchObject({ windowStart: '08:00', windowEnd: '21:00', minGapSeconds: 60, maxPerDay: 5, expiryDays: 30 });
-    const changed = await api().patch('/v1/settings').set(auth).send({ windowStart: '09:00', windowEnd: '20:00', maxPerDay: 3 });
+    expect((await api().get('/v1/settings').set(auth)).body).toMatchObject({
+      windowStart: '08:00',
+      windowEnd: '21:00',
+      minGapSeconds: 60,
+      maxPerDay: 5,
+      expiryDays: 30,
+    });
+    const changed = await api()
+      .patch('/v1/settings')
+      .set(auth)
+      .send({ windowStart: '09:00', windowEnd: '20:00', maxPerDay: 3 });
     expect(changed.body).toMatchObject({ windowStart: '09:00', windowEnd: '20:00', maxPerDay: 3 });
     const refused = await api().patch('/v1/settings').set(auth).send({ windowEnd: '07:00' });
     expect(refused.status).toBe(422);
-    expect((await api().patch('/v1/settings').set(auth).send({ defaultRegion: 'XX', defaultTimeZone: 'Nowhere/City' })).body.error.details.fields).toHaveProperty('defaultRegion');
+    expect(
+      (await api().patch('/v1/settings').set(auth).send({ defaultRegion: 'XX', defaultTimeZone: 'Nowhere/City' })).body
+        .error.details.fields,
+    ).toHaveProperty('defaultRegion');
   });
 });

@@ -13,7 +13,12 @@ let apiUrl = '';
 let env: NodeJS.ProcessEnv = {};
 
 beforeAll(async () => {
-  [ports.api, ports.temporal, ports.ui, ports.postgres] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  [ports.api, ports.temporal, ports.ui, ports.postgres] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   apiUrl = `http://127.0.0.1:${ports.api}`;
   env = {
     ...process.env,
@@ -32,7 +37,12 @@ let stack: ChildProcess | undefined;
 
 async function startStack(): Promise<{ output: () => string }> {
   // Its own process group, like a command run from a terminal, so a stop below is a real Ctrl-C.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], { cwd: projectRoot, env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/start.ts'], {
+    cwd: projectRoot,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
   stack = child;
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
@@ -86,7 +96,10 @@ describe('npm start', () => {
     // Whatever the hour the test runs at, the message must not wait for tomorrow's sending window.
     expect((await api('/v1/settings', apiKey, { windowStart: '00:00', windowEnd: '24:00' }, 'PATCH')).status).toBe(200);
     const lead = await api('/v1/leads', apiKey, { phone: '07700 900123', firstName: 'Ada' });
-    const sequence = await api('/v1/sequences', apiKey, { name: 'restart', steps: [{ delaySeconds: 6, template: 'Hi {{firstName}}' }] });
+    const sequence = await api('/v1/sequences', apiKey, {
+      name: 'restart',
+      steps: [{ delaySeconds: 6, template: 'Hi {{firstName}}' }],
+    });
     const enrollment = await api('/v1/enrollments', apiKey, { leadId: lead.body.id, sequenceId: sequence.body.id });
     expect(enrollment.status).toBe(202);
     const enrolledAt = Date.now();
@@ -96,14 +109,21 @@ describe('npm start', () => {
 
     await startStack();
     await expect
-      .poll(async () => (await api(`/v1/enrollments/${String(enrollment.body.id)}`, apiKey)).body.status, { timeout: 30_000, interval: 500 })
+      .poll(async () => (await api(`/v1/enrollments/${String(enrollment.body.id)}`, apiKey)).body.status, {
+        timeout: 30_000,
+        interval: 500,
+      })
       .toBe('completed');
     const after = await api(`/v1/enrollments/${String(enrollment.body.id)}`, apiKey);
     expect(after.body).toMatchObject({ live: { status: 'completed', messagesSent: 1 } });
-    const db = createDb(`postgresql://postgres:postgres@127.0.0.1:${ports.postgres}/leadfollowup`, { maxConnections: 1 });
+    const db = createDb(`postgresql://postgres:postgres@127.0.0.1:${ports.postgres}/leadfollowup`, {
+      maxConnections: 1,
+    });
     const messages = await db.message.findMany({ where: { enrollmentId: String(enrollment.body.id) } });
     await db.$disconnect();
-    expect(messages).toEqual([expect.objectContaining({ status: 'simulated', toPhone: '+447700900123', body: 'Hi Ada' })]);
+    expect(messages).toEqual([
+      expect.objectContaining({ status: 'simulated', toPhone: '+447700900123', body: 'Hi Ada' }),
+    ]);
     expect(await stopStack()).toBe(0);
   }, 300_000);
 });

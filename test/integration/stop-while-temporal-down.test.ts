@@ -29,11 +29,26 @@ describe('STOP while Temporal is down', () => {
     server = await startDevServer({ port, dbFile });
     const { app, db, fake } = (stack = await startTestStack({ temporalAddress: server.address }));
     const number = randomSenderNumber();
-    const { tenant, auth } = await createTenant(stack.db, { ...anytimeSettings, senders: { create: { value: number } } });
+    const { tenant, auth } = await createTenant(stack.db, {
+      ...anytimeSettings,
+      senders: { create: { value: number } },
+    });
     const phone = randomUkMobile();
     const lead = await request(app).post('/v1/leads').set(auth).send({ phone: phone.national, firstName: 'Ada' });
-    const sequence = await request(app).post('/v1/sequences').set(auth).send({ name: 'down', steps: [{ delaySeconds: 0, template: 'one' }, { delaySeconds: 8, template: 'two' }] });
-    const enrollment = await request(app).post('/v1/enrollments').set(auth).send({ leadId: lead.body.id, sequenceId: sequence.body.id });
+    const sequence = await request(app)
+      .post('/v1/sequences')
+      .set(auth)
+      .send({
+        name: 'down',
+        steps: [
+          { delaySeconds: 0, template: 'one' },
+          { delaySeconds: 8, template: 'two' },
+        ],
+      });
+    const enrollment = await request(app)
+      .post('/v1/enrollments')
+      .set(auth)
+      .send({ leadId: lead.body.id, sequenceId: sequence.body.id });
     await expect.poll(() => fake.createCallsTo(phone.e164), { timeout: 20_000 }).toBe(1);
 
     await server.stop();
@@ -47,7 +62,12 @@ describe('STOP while Temporal is down', () => {
     // Down past the second step's due time, then back with the same persisted state.
     await new Promise((resolve) => setTimeout(resolve, 9000));
     server = await startDevServer({ port, dbFile });
-    await expect.poll(async () => (await request(app).get(`/v1/enrollments/${enrollment.body.id}`).set(auth)).body.status, { timeout: 60_000, interval: 500 }).toBe('opted_out');
+    await expect
+      .poll(async () => (await request(app).get(`/v1/enrollments/${enrollment.body.id}`).set(auth)).body.status, {
+        timeout: 60_000,
+        interval: 500,
+      })
+      .toBe('opted_out');
     await expect.poll(() => db.pendingSignal.count({ where: { tenantId: tenant.id } }), { timeout: 20_000 }).toBe(0);
     expect(fake.createCallsTo(phone.e164)).toBe(1);
   }, 150_000);

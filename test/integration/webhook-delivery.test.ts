@@ -10,7 +10,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { recordEvent, type EventType } from '../../common/events.js';
 import { freePort } from '../../scripts/stack/ports.js';
-import { backoffAfter, createWebhookRelay, defaultBackoffMs, type WebhookRelayOptions } from '../../worker/webhook-relay.js';
+import {
+  backoffAfter,
+  createWebhookRelay,
+  defaultBackoffMs,
+  type WebhookRelayOptions,
+} from '../../worker/webhook-relay.js';
 import { createTenant, testDb } from '../support/fixtures.js';
 import { killAllEntries, startEntry } from '../support/processes.js';
 import { testAppDeps } from '../support/stack.js';
@@ -32,48 +37,83 @@ afterAll(async () => {
 const silent = pino({ level: 'silent' });
 /** Backoff in milliseconds instead of minutes, so a test sees the retries. */
 const quickBackoff = [0, 50, 50];
-const relayWith = (options: Partial<WebhookRelayOptions> = {}) => createWebhookRelay({ db, logger: silent, allowPrivateUrls: true, backoffMs: quickBackoff, ...options });
+const relayWith = (options: Partial<WebhookRelayOptions> = {}) =>
+  createWebhookRelay({ db, logger: silent, allowPrivateUrls: true, backoffMs: quickBackoff, ...options });
 
 async function endpointFor(options: { events?: EventType[]; answer?: Answer } = {}) {
   const { tenant, auth } = await createTenant(db);
   const path = `/crm/${randomUUID()}`;
-  const created = await request(app).post('/v1/webhook-endpoints').set(auth).send({ url: receiver.urlFor(path), events: options.events ?? [] });
+  const created = await request(app)
+    .post('/v1/webhook-endpoints')
+    .set(auth)
+    .send({ url: receiver.urlFor(path), events: options.events ?? [] });
   expect(created.status).toBe(201);
   receiver.expect(path, [created.body.secret as string], options.answer);
   return { tenantId: tenant.id, auth, path, id: created.body.id as string, secret: created.body.secret as string };
 }
 
-const record = (tenantId: string, type: EventType, data: Record<string, string> = {}) => db.$transaction((tx) => recordEvent(tx, { tenantId, type, data }));
+const record = (tenantId: string, type: EventType, data: Record<string, string> = {}) =>
+  db.$transaction((tx) => recordEvent(tx, { tenantId, type, data }));
 
 /** Runs relay rounds until `probe` holds. */
-async function deliverUntil<T>(relay: ReturnType<typeof relayWith>, probe: () => T | null | undefined | Promise<T | null | undefined>, what: string): Promise<T> {
-  return until(async () => {
-    await relay.round();
-    return probe();
-  }, what, 30_000);
+async function deliverUntil<T>(
+  relay: ReturnType<typeof relayWith>,
+  probe: () => T | null | undefined | Promise<T | null | undefined>,
+  what: string,
+): Promise<T> {
+  return until(
+    async () => {
+      await relay.round();
+      return probe();
+    },
+    what,
+    30_000,
+  );
 }
 
 describe('webhook delivery', () => {
   it('delivers the events an endpoint takes, in sequence order, signed, once each even with two relays at once', async () => {
     const endpoint = await endpointFor({ events: ['lead.created', 'message.received'] });
     const events = [];
-    for (const [type, data] of [['lead.created', { phone: '+447700900001' }], ['message.sent', {}], ['message.received', { body: 'Yes' }], ['lead.created', { phone: '+447700900002' }]] as const) {
+    for (const [type, data] of [
+      ['lead.created', { phone: '+447700900001' }],
+      ['message.sent', {}],
+      ['message.received', { body: 'Yes' }],
+      ['lead.created', { phone: '+447700900002' }],
+    ] as const) {
       events.push({ type, data, ...(await record(endpoint.tenantId, type, data)) });
     }
     const [relayA, relayB] = [relayWith(), relayWith()];
     await Promise.all([relayA.round(), relayB.round()]);
-    const received = await until(() => (receiver.received(endpoint.path).length >= 3 ? receiver.received(endpoint.path) : null), 'three deliveries');
+    const received = await until(
+      () => (receiver.received(endpoint.path).length >= 3 ? receiver.received(endpoint.path) : null),
+      'three deliveries',
+    );
     const taken = events.filter((event) => event.type !== 'message.sent');
     expect(received.map((entry) => entry.body)).toEqual(
-      taken.map((event) => ({ type: event.type, timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), data: { ...event.data, eventId: event.id, sequence: Number(event.sequence) } })),
+      taken.map((event) => ({
+        type: event.type,
+        timestamp: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        data: { ...event.data, eventId: event.id, sequence: Number(event.sequence) },
+      })),
     );
     expect(received.map((entry) => entry.headers['webhook-id'])).toEqual(taken.map((event) => `msg_${event.id}`));
-    expect(received.every((entry) => entry.verifiedBy.length === 1 && entry.headers['content-type'] === 'application/json')).toBe(true);
+    expect(
+      received.every((entry) => entry.verifiedBy.length === 1 && entry.headers['content-type'] === 'application/json'),
+    ).toBe(true);
     await relayA.round();
     expect(receiver.received(endpoint.path)).toHaveLength(3);
-    const deliveries = await db.webhookDelivery.findMany({ where: { endpointId: endpoint.id }, include: { attemptLog: true } });
+    const deliveries = await db.webhookDelivery.findMany({
+      where: { endpointId: endpoint.id },
+      include: { attemptLog: true },
+    });
     expect(deliveries).toHaveLength(3);
-    expect(deliveries.every((delivery) => delivery.status === 'delivered' && delivery.attempts === 1 && delivery.attemptLog[0]?.statusCode === 200)).toBe(true);
+    expect(
+      deliveries.every(
+        (delivery) =>
+          delivery.status === 'delivered' && delivery.attempts === 1 && delivery.attemptLog[0]?.statusCode === 200,
+      ),
+    ).toBe(true);
     expect(receiver.unverified).toEqual([]);
   });
 
@@ -83,14 +123,24 @@ describe('webhook delivery', () => {
     const relay = relayWith();
     await deliverUntil(relay, () => receiver.received(endpoint.path).length >= 3, 'the third attempt');
     const received = receiver.received(endpoint.path);
-    expect(received.map((entry) => entry.headers['webhook-id'])).toEqual([`msg_${event.id}`, `msg_${event.id}`, `msg_${event.id}`]);
+    expect(received.map((entry) => entry.headers['webhook-id'])).toEqual([
+      `msg_${event.id}`,
+      `msg_${event.id}`,
+      `msg_${event.id}`,
+    ]);
     const listed = await until(async () => {
       const answer = await request(app).get(`/v1/webhook-endpoints/${endpoint.id}/deliveries`).set(endpoint.auth);
       return answer.body.deliveries[0]?.status === 'delivered' ? answer.body.deliveries : null;
     }, 'the delivery recorded as delivered');
     expect(listed).toHaveLength(1);
-    const answered = (listed[0].attempts as Array<{ statusCode: number | null; durationMs: number; error: string | null }>).filter((attempt) => attempt.statusCode !== null);
-    expect(answered.map((attempt) => [attempt.statusCode, attempt.error])).toEqual([[500, 'HTTP 500'], [500, 'HTTP 500'], [200, null]]);
+    const answered = (
+      listed[0].attempts as Array<{ statusCode: number | null; durationMs: number; error: string | null }>
+    ).filter((attempt) => attempt.statusCode !== null);
+    expect(answered.map((attempt) => [attempt.statusCode, attempt.error])).toEqual([
+      [500, 'HTTP 500'],
+      [500, 'HTTP 500'],
+      [200, null],
+    ]);
     expect(answered.every((attempt) => attempt.durationMs >= 0)).toBe(true);
   });
 
@@ -102,15 +152,26 @@ describe('webhook delivery', () => {
   it('a redirect is not followed: the attempt failed', async () => {
     const endpoint = await endpointFor({ answer: () => 302 });
     await record(endpoint.tenantId, 'lead.created');
-    const attempt = await deliverUntil(relayWith(), () => db.webhookAttempt.findFirst({ where: { delivery: { endpointId: endpoint.id }, statusCode: 302 } }), 'the redirected attempt');
+    const attempt = await deliverUntil(
+      relayWith(),
+      () => db.webhookAttempt.findFirst({ where: { delivery: { endpointId: endpoint.id }, statusCode: 302 } }),
+      'the redirected attempt',
+    );
     expect(attempt.error).toBe('HTTP 302 (redirects are not followed)');
-    expect(await db.webhookDelivery.findFirstOrThrow({ where: { endpointId: endpoint.id } })).toMatchObject({ status: 'pending', deliveredAt: null });
+    expect(await db.webhookDelivery.findFirstOrThrow({ where: { endpointId: endpoint.id } })).toMatchObject({
+      status: 'pending',
+      deliveredAt: null,
+    });
     await request(app).delete(`/v1/webhook-endpoints/${endpoint.id}`).set(endpoint.auth);
   });
 
   it('a worker process killed (SIGKILL) while the receiver holds its request loses nothing: the lease lapses and another relay sends it again', async () => {
     const endpoint = await endpointFor({ answer: (n) => (n === 0 ? 'hold' : 200) });
-    const worker = startEntry('worker/index.ts', { WEBHOOK_ALLOW_PRIVATE_URLS: 'true', TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`, WORKER_METRICS_PORT: String(await freePort()) });
+    const worker = startEntry('worker/index.ts', {
+      WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
+      TEMPORAL_TASK_QUEUE: `test-${randomUUID()}`,
+      WORKER_METRICS_PORT: String(await freePort()),
+    });
     await worker.logged('worker started');
     const event = await record(endpoint.tenantId, 'lead.opted_out', { reason: 'STOP' });
     await until(() => receiver.received(endpoint.path).length === 1, 'the worker to send the event', 30_000);
@@ -120,8 +181,15 @@ describe('webhook delivery', () => {
     expect(leased.leaseUntil?.getTime()).toBeGreaterThan(Date.now());
     // The lease (60 s) running out, without the test waiting for it.
     await db.webhookDelivery.update({ where: { id: leased.id }, data: { leaseUntil: new Date(Date.now() - 1000) } });
-    await deliverUntil(relayWith(), async () => (await db.webhookDelivery.findUniqueOrThrow({ where: { id: leased.id } })).status === 'delivered', 'the delivery after the crash');
-    expect(receiver.received(endpoint.path).map((entry) => entry.headers['webhook-id'])).toEqual([`msg_${event.id}`, `msg_${event.id}`]);
+    await deliverUntil(
+      relayWith(),
+      async () => (await db.webhookDelivery.findUniqueOrThrow({ where: { id: leased.id } })).status === 'delivered',
+      'the delivery after the crash',
+    );
+    expect(receiver.received(endpoint.path).map((entry) => entry.headers['webhook-id'])).toEqual([
+      `msg_${event.id}`,
+      `msg_${event.id}`,
+    ]);
   });
 
   it('after rotate-secret both secrets sign (either verifies) until the overlap ends; then only the new one', async () => {
@@ -130,13 +198,29 @@ describe('webhook delivery', () => {
     receiver.expect(endpoint.path, [rotated.body.secret as string, endpoint.secret]);
     await record(endpoint.tenantId, 'lead.created');
     const relay = relayWith();
-    const [first] = await deliverUntil(relay, () => (receiver.received(endpoint.path).length === 1 ? receiver.received(endpoint.path) : null), 'the first delivery');
+    const [first] = await deliverUntil(
+      relay,
+      () => (receiver.received(endpoint.path).length === 1 ? receiver.received(endpoint.path) : null),
+      'the first delivery',
+    );
     expect(first?.verifiedBy).toEqual([0, 1]);
-    expect(String(first?.headers['webhook-signature']).split(' ')).toEqual([expect.stringMatching(/^v1,/), expect.stringMatching(/^v1,/)]);
+    expect(String(first?.headers['webhook-signature']).split(' ')).toEqual([
+      expect.stringMatching(/^v1,/),
+      expect.stringMatching(/^v1,/),
+    ]);
 
-    await db.webhookEndpoint.update({ where: { id: endpoint.id }, data: { previousSecretExpiresAt: new Date(Date.now() - 1000) } });
+    await db.webhookEndpoint.update({
+      where: { id: endpoint.id },
+      data: { previousSecretExpiresAt: new Date(Date.now() - 1000) },
+    });
     await record(endpoint.tenantId, 'lead.created');
-    const second = (await deliverUntil(relay, () => (receiver.received(endpoint.path).length === 2 ? receiver.received(endpoint.path) : null), 'the second delivery'))[1];
+    const second = (
+      await deliverUntil(
+        relay,
+        () => (receiver.received(endpoint.path).length === 2 ? receiver.received(endpoint.path) : null),
+        'the second delivery',
+      )
+    )[1];
     expect(second?.verifiedBy).toEqual([0]);
     expect(String(second?.headers['webhook-signature']).split(' ')).toHaveLength(1);
     expect(receiver.unverified).toEqual([]);
@@ -145,12 +229,30 @@ describe('webhook delivery', () => {
   it('without WEBHOOK_ALLOW_PRIVATE_URLS a host that resolves to 127.0.0.1 is refused at delivery time (DNS rebinding)', async () => {
     const endpoint = await endpointFor();
     // As if the name resolved to a public address when saved and to loopback now.
-    await db.webhookEndpoint.update({ where: { id: endpoint.id }, data: { url: `https://localhost:${receiver.port}${endpoint.path}` } });
+    await db.webhookEndpoint.update({
+      where: { id: endpoint.id },
+      data: { url: `https://localhost:${receiver.port}${endpoint.path}` },
+    });
     await record(endpoint.tenantId, 'lead.created');
     const strict = relayWith({ allowPrivateUrls: false });
-    const refused = await deliverUntil(strict, () => db.webhookAttempt.findFirst({ where: { delivery: { endpointId: endpoint.id }, error: { startsWith: 'unsafe URL' } } }), 'a refused attempt');
-    expect(refused).toMatchObject({ statusCode: null, error: expect.stringMatching(/^unsafe URL: the host localhost resolves to (127\.0\.0\.1|::1), a loopback address$/) });
-    expect(await db.webhookDelivery.findFirstOrThrow({ where: { endpointId: endpoint.id } })).toMatchObject({ status: 'pending', deliveredAt: null });
+    const refused = await deliverUntil(
+      strict,
+      () =>
+        db.webhookAttempt.findFirst({
+          where: { delivery: { endpointId: endpoint.id }, error: { startsWith: 'unsafe URL' } },
+        }),
+      'a refused attempt',
+    );
+    expect(refused).toMatchObject({
+      statusCode: null,
+      error: expect.stringMatching(
+        /^unsafe URL: the host localhost resolves to (127\.0\.0\.1|::1), a loopback address$/,
+      ),
+    });
+    expect(await db.webhookDelivery.findFirstOrThrow({ where: { endpointId: endpoint.id } })).toMatchObject({
+      status: 'pending',
+      deliveredAt: null,
+    });
     expect(receiver.received(endpoint.path)).toEqual([]);
   });
 
@@ -167,7 +269,10 @@ describe('webhook delivery', () => {
       await record(healthy.tenantId, 'lead.created');
       await until(() => receiver.received(healthy.path).length === 1, 'the healthy endpoint to be called', 2500);
       expect(Date.now() - sentAt).toBeLessThan(2500);
-      const timedOut = await until(() => db.webhookDelivery.findFirst({ where: { endpointId: stuck.id, attempts: 1 } }), 'the timed-out attempt');
+      const timedOut = await until(
+        () => db.webhookDelivery.findFirst({ where: { endpointId: stuck.id, attempts: 1 } }),
+        'the timed-out attempt',
+      );
       expect(timedOut.lastError).toBe('no answer within 3000 ms');
       await until(() => receiver.received(stuck.path).length === 2, 'the second attempt, held too');
     } finally {
@@ -176,7 +281,11 @@ describe('webhook delivery', () => {
     }
     expect(Date.now() - stopStarted).toBeLessThan(1000);
     // Not counted as the endpoint's failure, and handed back for the next worker.
-    expect(await db.webhookDelivery.findFirstOrThrow({ where: { endpointId: stuck.id } })).toMatchObject({ status: 'pending', attempts: 1, leaseUntil: null });
+    expect(await db.webhookDelivery.findFirstOrThrow({ where: { endpointId: stuck.id } })).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      leaseUntil: null,
+    });
     // The later tests' rounds wait for every endpoint they drain: not for this one.
     await request(app).delete(`/v1/webhook-endpoints/${stuck.id}`).set(stuck.auth);
   });
@@ -186,15 +295,34 @@ describe('webhook delivery', () => {
     const endpoint = await endpointFor({ answer: () => (up ? 200 : 503) });
     await record(endpoint.tenantId, 'lead.created');
     const relay = relayWith({ failingAfterMs: 0 });
-    const failed = await deliverUntil(relay, () => db.webhookDelivery.findFirst({ where: { endpointId: endpoint.id, status: 'failed' } }), 'the delivery given up');
-    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({ status: 'failing', failingSince: expect.any(Date) });
-    expect(await db.auditLog.findMany({ where: { subject: endpoint.id } })).toMatchObject([{ tenantId: endpoint.tenantId, action: 'webhook_endpoint.failing' }]);
+    const failed = await deliverUntil(
+      relay,
+      () => db.webhookDelivery.findFirst({ where: { endpointId: endpoint.id, status: 'failed' } }),
+      'the delivery given up',
+    );
+    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({
+      status: 'failing',
+      failingSince: expect.any(Date),
+    });
+    expect(await db.auditLog.findMany({ where: { subject: endpoint.id } })).toMatchObject([
+      { tenantId: endpoint.tenantId, action: 'webhook_endpoint.failing' },
+    ]);
 
     up = true;
     await record(endpoint.tenantId, 'lead.created');
-    expect((await request(app).post(`/v1/webhook-endpoints/${endpoint.id}/deliveries/${failed.id}/retry`).set(endpoint.auth)).status).toBe(200);
-    await deliverUntil(relay, async () => (await db.webhookDelivery.count({ where: { endpointId: endpoint.id, status: 'delivered' } })) === 2, 'both delivered');
-    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({ status: 'active', failingSince: null });
+    expect(
+      (await request(app).post(`/v1/webhook-endpoints/${endpoint.id}/deliveries/${failed.id}/retry`).set(endpoint.auth))
+        .status,
+    ).toBe(200);
+    await deliverUntil(
+      relay,
+      async () => (await db.webhookDelivery.count({ where: { endpointId: endpoint.id, status: 'delivered' } })) === 2,
+      'both delivered',
+    );
+    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({
+      status: 'active',
+      failingSince: null,
+    });
   });
 
   it('a deleted endpoint gets no deliveries', async () => {

@@ -19,7 +19,10 @@ afterAll(() => db.$disconnect());
 const closedUrl = 'http://127.0.0.1:9/hooks';
 
 async function endpointFor(auth: Record<string, string>, body: Record<string, unknown> = {}) {
-  const created = await request(devApp).post('/v1/webhook-endpoints').set(auth).send({ url: closedUrl, ...body });
+  const created = await request(devApp)
+    .post('/v1/webhook-endpoints')
+    .set(auth)
+    .send({ url: closedUrl, ...body });
   expect(created.status, JSON.stringify(created.body)).toBe(201);
   return created.body as { id: string; secret: string; url: string; events: string[] };
 }
@@ -27,9 +30,19 @@ async function endpointFor(auth: Record<string, string>, body: Record<string, un
 describe('webhook endpoint routes', () => {
   it('create (the secret shown only then), list, read, update and delete an endpoint', async () => {
     const { auth } = await createTenant(db);
-    const created = await request(devApp).post('/v1/webhook-endpoints').set(auth).send({ url: closedUrl, events: ['lead.created', 'message.received'], description: 'CRM' });
+    const created = await request(devApp)
+      .post('/v1/webhook-endpoints')
+      .set(auth)
+      .send({ url: closedUrl, events: ['lead.created', 'message.received'], description: 'CRM' });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ id: expect.any(String), url: closedUrl, events: ['lead.created', 'message.received'], description: 'CRM', status: 'active', createdAt: expect.any(String) });
+    expect(created.body).toMatchObject({
+      id: expect.any(String),
+      url: closedUrl,
+      events: ['lead.created', 'message.received'],
+      description: 'CRM',
+      status: 'active',
+      createdAt: expect.any(String),
+    });
     expect(created.body.secret).toMatch(/^whsec_[A-Za-z0-9+/]{32}$/);
     const path = `/v1/webhook-endpoints/${created.body.id}`;
 
@@ -48,18 +61,32 @@ describe('webhook endpoint routes', () => {
     expect((await request(devApp).get(path).set(auth)).status).toBe(404);
     expect((await request(devApp).get('/v1/webhook-endpoints').set(auth)).body.endpoints).toEqual([]);
     // Soft-deleted: the row stays for its delivery history.
-    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: created.body.id } })).toMatchObject({ deletedAt: expect.any(Date) });
+    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: created.body.id } })).toMatchObject({
+      deletedAt: expect.any(Date),
+    });
   });
 
   it('422 for unknown event types and fields, with the one error shape', async () => {
     const { auth } = await createTenant(db);
-    const unknownType = await request(devApp).post('/v1/webhook-endpoints').set(auth).send({ url: closedUrl, events: ['lead.created', 'lead.teleported'] });
+    const unknownType = await request(devApp)
+      .post('/v1/webhook-endpoints')
+      .set(auth)
+      .send({ url: closedUrl, events: ['lead.created', 'lead.teleported'] });
     expect(unknownType.status).toBe(422);
-    expect(unknownType.body.error).toMatchObject({ code: 'validation_failed', details: { fields: { 'events.1': [expect.any(String)] } } });
-    const extra = await request(devApp).post('/v1/webhook-endpoints').set(auth).send({ url: closedUrl, secret: 'whsec_mine' });
+    expect(unknownType.body.error).toMatchObject({
+      code: 'validation_failed',
+      details: { fields: { 'events.1': [expect.any(String)] } },
+    });
+    const extra = await request(devApp)
+      .post('/v1/webhook-endpoints')
+      .set(auth)
+      .send({ url: closedUrl, secret: 'whsec_mine' });
     expect(extra.status).toBe(422);
     const endpoint = await endpointFor(auth);
-    const patched = await request(devApp).patch(`/v1/webhook-endpoints/${endpoint.id}`).set(auth).send({ events: ['nope'] });
+    const patched = await request(devApp)
+      .patch(`/v1/webhook-endpoints/${endpoint.id}`)
+      .set(auth)
+      .send({ events: ['nope'] });
     expect(patched.status).toBe(422);
   });
 
@@ -106,7 +133,10 @@ describe('webhook endpoint routes', () => {
     expect(rotated.body.secret).not.toBe(endpoint.secret);
     const expires = new Date(rotated.body.previousSecretExpiresAt).getTime();
     expect(Math.abs(expires - (Date.now() + 86_400_000))).toBeLessThan(60_000);
-    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({ secret: rotated.body.secret, previousSecret: endpoint.secret });
+    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({
+      secret: rotated.body.secret,
+      previousSecret: endpoint.secret,
+    });
   });
 
   it('test sends a ping delivery; deliveries lists it with its attempts; retry makes a failed one due now', async () => {
@@ -114,25 +144,58 @@ describe('webhook endpoint routes', () => {
     const endpoint = await endpointFor(auth);
     const ping = await request(devApp).post(`/v1/webhook-endpoints/${endpoint.id}/test`).set(auth);
     expect(ping.status).toBe(202);
-    expect(ping.body).toMatchObject({ eventId: null, type: 'ping', status: 'pending', messageId: expect.stringMatching(/^msg_ping_/), payload: { type: 'ping', data: { endpointId: endpoint.id } } });
+    expect(ping.body).toMatchObject({
+      eventId: null,
+      type: 'ping',
+      status: 'pending',
+      messageId: expect.stringMatching(/^msg_ping_/),
+      payload: { type: 'ping', data: { endpointId: endpoint.id } },
+    });
 
-    await db.webhookDelivery.update({ where: { id: ping.body.id }, data: { status: 'failed', attempts: 1, lastStatusCode: 500, attemptLog: { create: { statusCode: 500, durationMs: 12, error: 'HTTP 500' } } } });
-    const failed = await request(devApp).get(`/v1/webhook-endpoints/${endpoint.id}/deliveries?status=failed&limit=5`).set(auth);
+    await db.webhookDelivery.update({
+      where: { id: ping.body.id },
+      data: {
+        status: 'failed',
+        attempts: 1,
+        lastStatusCode: 500,
+        attemptLog: { create: { statusCode: 500, durationMs: 12, error: 'HTTP 500' } },
+      },
+    });
+    const failed = await request(devApp)
+      .get(`/v1/webhook-endpoints/${endpoint.id}/deliveries?status=failed&limit=5`)
+      .set(auth);
     expect(failed.status).toBe(200);
     expect(failed.body.deliveries).toHaveLength(1);
-    expect(failed.body.deliveries[0]).toMatchObject({ id: ping.body.id, status: 'failed', attemptCount: 1, attempts: [{ at: expect.any(String), statusCode: 500, durationMs: 12, error: 'HTTP 500' }] });
-    expect((await request(devApp).get(`/v1/webhook-endpoints/${endpoint.id}/deliveries?status=delivered`).set(auth)).body.deliveries).toEqual([]);
-    expect((await request(devApp).get(`/v1/webhook-endpoints/${endpoint.id}/deliveries?limit=0`).set(auth)).status).toBe(400);
+    expect(failed.body.deliveries[0]).toMatchObject({
+      id: ping.body.id,
+      status: 'failed',
+      attemptCount: 1,
+      attempts: [{ at: expect.any(String), statusCode: 500, durationMs: 12, error: 'HTTP 500' }],
+    });
+    expect(
+      (await request(devApp).get(`/v1/webhook-endpoints/${endpoint.id}/deliveries?status=delivered`).set(auth)).body
+        .deliveries,
+    ).toEqual([]);
+    expect(
+      (await request(devApp).get(`/v1/webhook-endpoints/${endpoint.id}/deliveries?limit=0`).set(auth)).status,
+    ).toBe(400);
 
     const before = Date.now();
-    const retried = await request(devApp).post(`/v1/webhook-endpoints/${endpoint.id}/deliveries/${ping.body.id}/retry`).set(auth);
+    const retried = await request(devApp)
+      .post(`/v1/webhook-endpoints/${endpoint.id}/deliveries/${ping.body.id}/retry`)
+      .set(auth);
     expect(retried.status).toBe(200);
     expect(retried.body.status).toBe('pending');
     expect(new Date(retried.body.nextAttemptAt).getTime()).toBeLessThanOrEqual(Date.now());
     expect(new Date(retried.body.nextAttemptAt).getTime()).toBeGreaterThanOrEqual(before - 1000);
 
-    await db.webhookDelivery.update({ where: { id: ping.body.id }, data: { status: 'delivered', deliveredAt: new Date() } });
-    const again = await request(devApp).post(`/v1/webhook-endpoints/${endpoint.id}/deliveries/${ping.body.id}/retry`).set(auth);
+    await db.webhookDelivery.update({
+      where: { id: ping.body.id },
+      data: { status: 'delivered', deliveredAt: new Date() },
+    });
+    const again = await request(devApp)
+      .post(`/v1/webhook-endpoints/${endpoint.id}/deliveries/${ping.body.id}/retry`)
+      .set(auth);
     expect(again.status).toBe(409);
     expect(again.body.error.code).toBe('conflict');
   });
@@ -159,6 +222,10 @@ describe('webhook endpoint routes', () => {
       expect(answer.body.error.code).toBe('not_found');
     }
     expect((await request(devApp).get('/v1/webhook-endpoints').set(other.auth)).body.endpoints).toEqual([]);
-    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({ deletedAt: null, description: null, secret: endpoint.secret });
+    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({
+      deletedAt: null,
+      description: null,
+      secret: endpoint.secret,
+    });
   });
 });

@@ -16,7 +16,11 @@ afterAll(() => stack?.stop());
 
 async function tenantWithNumber(settings: Record<string, unknown> = {}) {
   const number = randomSenderNumber();
-  const tenant = await createTenant(stack.db, { ...anytimeSettings, ...settings, senders: { create: { value: number } } });
+  const tenant = await createTenant(stack.db, {
+    ...anytimeSettings,
+    ...settings,
+    senders: { create: { value: number } },
+  });
   return { ...tenant, number };
 }
 
@@ -25,9 +29,17 @@ describe('signature (X-Twilio-Signature over the public URL, shared/docs/domain.
     const { tenant, number } = await tenantWithNumber();
     const from = randomUkMobile().e164;
     expect((await inbound(stack.app, { From: from, To: number, Body: 'hello' })).status).toBe(200);
-    expect((await inbound(stack.app, { From: from, To: number, Body: 'forged' }, { signature: 'bm90IGEgc2lnbmF0dXJl' })).status).toBe(403);
-    expect((await inbound(stack.app, { From: from, To: number, Body: 'unsigned' }, { signature: null })).status).toBe(403);
-    expect((await inbound(stack.app, { From: from, To: number, Body: 'internal url' }, { baseUrl: 'http://127.0.0.1:3000' })).status).toBe(403);
+    expect(
+      (await inbound(stack.app, { From: from, To: number, Body: 'forged' }, { signature: 'bm90IGEgc2lnbmF0dXJl' }))
+        .status,
+    ).toBe(403);
+    expect((await inbound(stack.app, { From: from, To: number, Body: 'unsigned' }, { signature: null })).status).toBe(
+      403,
+    );
+    expect(
+      (await inbound(stack.app, { From: from, To: number, Body: 'internal url' }, { baseUrl: 'http://127.0.0.1:3000' }))
+        .status,
+    ).toBe(403);
     const stored = await stack.db.message.findMany({ where: { tenantId: tenant.id, direction: 'inbound' } });
     expect(stored.map((message) => message.body)).toEqual(['hello']);
   });
@@ -35,7 +47,11 @@ describe('signature (X-Twilio-Signature over the public URL, shared/docs/domain.
   it('checks against a proxied public URL with a path prefix', async () => {
     const { tenant, number } = await tenantWithNumber();
     const proxied = createApp({ ...stack.deps, publicBaseUrl: 'https://edge.example.com/sms' });
-    const ok = await inbound(proxied, { From: randomUkMobile().e164, To: number, Body: 'via proxy' }, { baseUrl: 'https://edge.example.com/sms' });
+    const ok = await inbound(
+      proxied,
+      { From: randomUkMobile().e164, To: number, Body: 'via proxy' },
+      { baseUrl: 'https://edge.example.com/sms' },
+    );
     expect(ok.status).toBe(200);
     expect(await stack.db.message.count({ where: { tenantId: tenant.id, direction: 'inbound' } })).toBe(1);
   });
@@ -56,7 +72,13 @@ describe('inbound messages', () => {
   it('finds the tenant by Messaging Service SID too', async () => {
     const service = `MG${messageSid().slice(2)}`;
     const { tenant } = await createTenant(stack.db, { ...anytimeSettings, senders: { create: { value: service } } });
-    const response = await postWebhook(stack.app, '/webhooks/twilio/inbound', { MessageSid: messageSid(), From: randomUkMobile().e164, To: randomSenderNumber(), Body: 'STOP', MessagingServiceSid: service });
+    const response = await postWebhook(stack.app, '/webhooks/twilio/inbound', {
+      MessageSid: messageSid(),
+      From: randomUkMobile().e164,
+      To: randomSenderNumber(),
+      Body: 'STOP',
+      MessagingServiceSid: service,
+    });
     expect(response.text).toContain('unsubscribed');
     expect(await stack.db.optOut.count({ where: { tenantId: tenant.id } })).toBe(1);
   });
@@ -73,7 +95,11 @@ describe('inbound messages', () => {
     const from = randomUkMobile().e164;
     const stop = await inbound(stack.app, { From: from, To: number, Body: ' Stop ' });
     expect(stop.text).toMatch(/<Message>Acme Dental: you are unsubscribed/);
-    expect(await stack.db.optOut.findUnique({ where: { tenantId_phoneHash: { tenantId: tenant.id, phoneHash: phoneHash(from) } } })).toMatchObject({ source: 'inbound_keyword', phone: from });
+    expect(
+      await stack.db.optOut.findUnique({
+        where: { tenantId_phoneHash: { tenantId: tenant.id, phoneHash: phoneHash(from) } },
+      }),
+    ).toMatchObject({ source: 'inbound_keyword', phone: from });
     const help = await inbound(stack.app, { From: from, To: number, Body: 'help' });
     expect(help.text).toContain('Msg &amp; data rates may apply');
     expect(help.text).toContain('Reply STOP to opt out');
@@ -81,7 +107,10 @@ describe('inbound messages', () => {
     const start = await inbound(stack.app, { From: from, To: number, Body: 'START' });
     expect(start.text).toContain('subscribed again');
     expect(await stack.db.optOut.count({ where: { tenantId: tenant.id } })).toBe(0);
-    const kinds = await stack.db.consentEvent.findMany({ where: { tenantId: tenant.id }, orderBy: { createdAt: 'asc' } });
+    const kinds = await stack.db.consentEvent.findMany({
+      where: { tenantId: tenant.id },
+      orderBy: { createdAt: 'asc' },
+    });
     expect(kinds.map((event) => event.kind)).toEqual(['opt_out', 'opt_in']);
   });
 
@@ -94,10 +123,15 @@ describe('inbound messages', () => {
 
   it('STOP while the follow-up sleeps ends it, and Twilio is not called again', async () => {
     const { auth, number } = await tenantWithNumber();
-    const lead = await enrolledLead(stack.app, auth, [{ delaySeconds: 0, template: 'one' }, { delaySeconds: 4, template: 'two' }]);
+    const lead = await enrolledLead(stack.app, auth, [
+      { delaySeconds: 0, template: 'one' },
+      { delaySeconds: 4, template: 'two' },
+    ]);
     await expect.poll(() => stack.fake.createCallsTo(lead.phone), { timeout: 20_000 }).toBe(1);
     await inbound(stack.app, { From: lead.phone, To: number, Body: 'stop.' });
-    await expect.poll(() => enrollmentStatus(stack.app, auth, lead.enrollmentId), { timeout: 20_000 }).toBe('opted_out');
+    await expect
+      .poll(() => enrollmentStatus(stack.app, auth, lead.enrollmentId), { timeout: 20_000 })
+      .toBe('opted_out');
     await new Promise((resolve) => setTimeout(resolve, 5000));
     expect(stack.fake.createCallsTo(lead.phone)).toBe(1);
   });
@@ -107,18 +141,37 @@ describe('inbound messages', () => {
     const phone = randomUkMobile();
     stack.fake.inject({ kind: 'timeout' }, { to: phone.e164 });
     const lead = await request(stack.app).post('/v1/leads').set(auth).send({ phone: phone.national, firstName: 'Ada' });
-    const sequence = await request(stack.app).post('/v1/sequences').set(auth).send({ name: 'inflight', steps: [{ delaySeconds: 0, template: 'one' }, { delaySeconds: 1, template: 'two' }] });
-    const enrollment = await request(stack.app).post('/v1/enrollments').set(auth).send({ leadId: lead.body.id, sequenceId: sequence.body.id });
-    await expect.poll(() => stack.fake.calls.filter((call) => call.to === phone.e164).length, { timeout: 20_000 }).toBe(1);
+    const sequence = await request(stack.app)
+      .post('/v1/sequences')
+      .set(auth)
+      .send({
+        name: 'inflight',
+        steps: [
+          { delaySeconds: 0, template: 'one' },
+          { delaySeconds: 1, template: 'two' },
+        ],
+      });
+    const enrollment = await request(stack.app)
+      .post('/v1/enrollments')
+      .set(auth)
+      .send({ leadId: lead.body.id, sequenceId: sequence.body.id });
+    await expect
+      .poll(() => stack.fake.calls.filter((call) => call.to === phone.e164).length, { timeout: 20_000 })
+      .toBe(1);
     const stoppedAt = new Date();
     await inbound(stack.app, { From: phone.e164, To: number, Body: 'STOP' });
-    await expect.poll(() => enrollmentStatus(stack.app, auth, enrollment.body.id), { timeout: 40_000 }).toBe('opted_out');
+    await expect
+      .poll(() => enrollmentStatus(stack.app, auth, enrollment.body.id), { timeout: 40_000 })
+      .toBe('opted_out');
     expect(stack.fake.calls.filter((call) => call.to === phone.e164 && call.at >= stoppedAt)).toEqual([]);
   }, 60_000);
 
   it('any other reply is stored and ends the follow-up as replied', async () => {
     const { auth, number } = await tenantWithNumber();
-    const lead = await enrolledLead(stack.app, auth, [{ delaySeconds: 0, template: 'one' }, { delaySeconds: 3600, template: 'two' }]);
+    const lead = await enrolledLead(stack.app, auth, [
+      { delaySeconds: 0, template: 'one' },
+      { delaySeconds: 3600, template: 'two' },
+    ]);
     await expect.poll(() => stack.fake.createCallsTo(lead.phone), { timeout: 20_000 }).toBe(1);
     await inbound(stack.app, { From: lead.phone, To: number, Body: 'Yes please, call me tomorrow' });
     await expect.poll(() => enrollmentStatus(stack.app, auth, lead.enrollmentId), { timeout: 20_000 }).toBe('replied');
@@ -131,26 +184,38 @@ describe('status callbacks', () => {
   async function sentMessage() {
     const { auth, tenant } = await tenantWithNumber();
     const lead = await enrolledLead(stack.app, auth, [{ delaySeconds: 0, template: 'one' }]);
-    await expect.poll(async () => (await stack.db.message.findFirst({ where: { leadId: lead.leadId, direction: 'outbound' } }))?.twilioSid, { timeout: 20_000 }).toBeTruthy();
+    await expect
+      .poll(
+        async () =>
+          (await stack.db.message.findFirst({ where: { leadId: lead.leadId, direction: 'outbound' } }))?.twilioSid,
+        { timeout: 20_000 },
+      )
+      .toBeTruthy();
     const message = await stack.db.message.findFirstOrThrow({ where: { leadId: lead.leadId, direction: 'outbound' } });
     return { auth, tenant, lead, sid: message.twilioSid ?? '', id: message.id };
   }
 
   it('moves a message forward only: late and reordered callbacks never move it back', async () => {
     const { sid, id } = await sentMessage();
-    for (const status of ['sending', 'delivered', 'sent', 'queued']) expect((await statusCallback(stack.app, { MessageSid: sid, MessageStatus: status })).status).toBe(200);
+    for (const status of ['sending', 'delivered', 'sent', 'queued'])
+      expect((await statusCallback(stack.app, { MessageSid: sid, MessageStatus: status })).status).toBe(200);
     expect((await stack.db.message.findUniqueOrThrow({ where: { id } })).status).toBe('delivered');
   });
 
   it('keeps the error code, counts carrier filtering (30007) for the tenant, and records an opt-out on 21610', async () => {
     const filtered = await sentMessage();
     await statusCallback(stack.app, { MessageSid: filtered.sid, MessageStatus: 'undelivered', ErrorCode: '30007' });
-    expect(await stack.db.message.findUniqueOrThrow({ where: { id: filtered.id } })).toMatchObject({ status: 'undelivered', errorCode: 30007 });
+    expect(await stack.db.message.findUniqueOrThrow({ where: { id: filtered.id } })).toMatchObject({
+      status: 'undelivered',
+      errorCode: 30007,
+    });
     const report = await request(stack.app).get('/v1/reports/messages').set(filtered.auth);
     expect(report.body).toMatchObject({ carrierFiltered: 1, byErrorCode: { '30007': 1 } });
 
     const blocked = await sentMessage();
     await statusCallback(stack.app, { MessageSid: blocked.sid, MessageStatus: 'failed', ErrorCode: '21610' });
-    expect(await stack.db.optOut.count({ where: { tenantId: blocked.tenant.id, phoneHash: phoneHash(blocked.lead.phone) } })).toBe(1);
+    expect(
+      await stack.db.optOut.count({ where: { tenantId: blocked.tenant.id, phoneHash: phoneHash(blocked.lead.phone) } }),
+    ).toBe(1);
   });
 });

@@ -12,7 +12,11 @@ const historiesDir = fileURLToPath(new URL('../histories', import.meta.url));
 const histories = readdirSync(historiesDir).flatMap((workflowType) =>
   readdirSync(path.join(historiesDir, workflowType))
     .filter((file) => file.endsWith('.json'))
-    .map((file) => ({ workflowType, name: file.replace(/\.json$/, ''), file: path.join(historiesDir, workflowType, file) })),
+    .map((file) => ({
+      workflowType,
+      name: file.replace(/\.json$/, ''),
+      file: path.join(historiesDir, workflowType, file),
+    })),
 );
 const load = (file: string): unknown => JSON.parse(readFileSync(file, 'utf8'));
 
@@ -25,20 +29,42 @@ describe('committed histories replay against the current workflow code', () => {
   it('covers every outcome of every workflow type', () => {
     const names = histories.map((history) => `${history.workflowType}/${history.name}`);
     expect(names).toEqual(
-      expect.arrayContaining(['leadFollowUp/completed', 'leadFollowUp/replied', 'leadFollowUp/opted-out', 'leadFollowUp/booked', 'leadFollowUp/expired', 'leadFollowUp/cancelled', 'leadFollowUp/sleeping', 'purgeProcessedWebhooks/completed',
-        'appointmentReminder/completed', 'appointmentReminder/rescheduled', 'appointmentReminder/cancelled', 'appointmentReminder/sleeping']),
+      expect.arrayContaining([
+        'leadFollowUp/completed',
+        'leadFollowUp/replied',
+        'leadFollowUp/opted-out',
+        'leadFollowUp/booked',
+        'leadFollowUp/expired',
+        'leadFollowUp/cancelled',
+        'leadFollowUp/sleeping',
+        'purgeProcessedWebhooks/completed',
+        'appointmentReminder/completed',
+        'appointmentReminder/rescheduled',
+        'appointmentReminder/cancelled',
+        'appointmentReminder/sleeping',
+      ]),
     );
   });
 
-  it.each(histories.map((history) => [`${history.workflowType}/${history.name}`, history.file]))('%s', async (_name, file) => {
-    await expect(Worker.runReplayHistory({ workflowBundle, replayName: _name }, load(file))).resolves.toBeUndefined();
-  });
+  it.each(histories.map((history) => [`${history.workflowType}/${history.name}`, history.file]))(
+    '%s',
+    async (_name, file) => {
+      await expect(Worker.runReplayHistory({ workflowBundle, replayName: _name }, load(file))).resolves.toBeUndefined();
+    },
+  );
 });
 
 describe('an incompatible change', () => {
   it('fails the replay with a determinism violation', async () => {
-    const incompatible = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./incompatible/workflows.ts', import.meta.url)), logger: new DefaultLogger('WARN') });
-    const completed = histories.find((history) => history.workflowType === 'leadFollowUp' && history.name === 'completed');
-    await expect(Worker.runReplayHistory({ workflowBundle: incompatible }, load(completed?.file ?? ''))).rejects.toBeInstanceOf(DeterminismViolationError);
+    const incompatible = await bundleWorkflowCode({
+      workflowsPath: fileURLToPath(new URL('./incompatible/workflows.ts', import.meta.url)),
+      logger: new DefaultLogger('WARN'),
+    });
+    const completed = histories.find(
+      (history) => history.workflowType === 'leadFollowUp' && history.name === 'completed',
+    );
+    await expect(
+      Worker.runReplayHistory({ workflowBundle: incompatible }, load(completed?.file ?? '')),
+    ).rejects.toBeInstanceOf(DeterminismViolationError);
   });
 });

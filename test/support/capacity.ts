@@ -16,22 +16,41 @@ import type { CreateCall, TwilioFake } from './twilio-fake.js';
 export const freshSendingNumber = () => `+1500${String(Math.floor(Math.random() * 10_000_000)).padStart(7, '0')}`;
 
 /** A tenant sending from `sender`, with `count` leads enrolled (through the batch API) in a one-step sequence. */
-export async function enrollFromNumber(app: Express, db: Db, args: { sender: string; count: number; tenant?: Partial<Prisma.TenantCreateInput> }) {
+export async function enrollFromNumber(
+  app: Express,
+  db: Db,
+  args: { sender: string; count: number; tenant?: Partial<Prisma.TenantCreateInput> },
+) {
   const { tenant, auth } = await createTenant(db, { ...anytimeSettings, ...args.tenant });
   await db.tenantSender.create({ data: { tenantId: tenant.id, value: args.sender } });
-  const sequence = await request(app).post('/v1/sequences').set(auth).send({ name: `seq-${randomUUID()}`, steps: [{ delaySeconds: 0, template: 'Hi {{firstName}}, thanks for your enquiry' }] });
+  const sequence = await request(app)
+    .post('/v1/sequences')
+    .set(auth)
+    .send({
+      name: `seq-${randomUUID()}`,
+      steps: [{ delaySeconds: 0, template: 'Hi {{firstName}}, thanks for your enquiry' }],
+    });
   expect(sequence.status).toBe(201);
   const first = Math.floor(Math.random() * 90_000);
-  const leads = Array.from({ length: args.count }, (_, i) => ({ phone: `+4477009${String(first + i).padStart(5, '0')}`, firstName: `Lead${i}` }));
-  const batch = await request(app).post('/v1/enrollments/batch').set(auth).send({ sequenceId: sequence.body.id, leads });
+  const leads = Array.from({ length: args.count }, (_, i) => ({
+    phone: `+4477009${String(first + i).padStart(5, '0')}`,
+    firstName: `Lead${i}`,
+  }));
+  const batch = await request(app)
+    .post('/v1/enrollments/batch')
+    .set(auth)
+    .send({ sequenceId: sequence.body.id, leads });
   expect(batch.status).toBe(200);
   expect(batch.body.summary).toEqual({ enrolled: args.count });
-  const enrollments = (batch.body.results as { enrollmentId: string; workflowId: string; phone: string }[]).map(({ enrollmentId, workflowId, phone }) => ({ id: enrollmentId, workflowId, phone }));
+  const enrollments = (batch.body.results as { enrollmentId: string; workflowId: string; phone: string }[]).map(
+    ({ enrollmentId, workflowId, phone }) => ({ id: enrollmentId, workflowId, phone }),
+  );
   return { tenant, auth, enrollments };
 }
 
 /** The create calls from `sender` that created a message, in the order the fake received them. */
-export const createsFrom = (fake: TwilioFake, sender: string): CreateCall[] => fake.calls.filter((call) => call.from === sender && call.outcome === 'created');
+export const createsFrom = (fake: TwilioFake, sender: string): CreateCall[] =>
+  fake.calls.filter((call) => call.from === sender && call.outcome === 'created');
 
 /** What a running enrollment's send waits for: the workflow's own hold (runs from before the gate: the pending activity's last failure). */
 export async function capacityWaitOf(temporal: Client, workflowId: string): Promise<CapacityHold | null> {

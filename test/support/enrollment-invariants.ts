@@ -6,46 +6,71 @@ import { leadFollowUpWorkflowId } from '../../workflows/lead-follow-up.types.js'
 import { until } from './wait.js';
 
 const describeOrNull = (client: Client, workflowId: string, runId?: string) =>
-  client.workflow.getHandle(workflowId, runId).describe().catch((error: unknown) => {
-    if (error instanceof WorkflowNotFoundError) return null;
-    throw error;
-  });
+  client.workflow
+    .getHandle(workflowId, runId)
+    .describe()
+    .catch((error: unknown) => {
+      if (error instanceof WorkflowNotFoundError) return null;
+      throw error;
+    });
 
 const recordingStart = (description: WorkflowExecutionDescription) =>
-  (description.raw.pendingActivities ?? []).filter((activity) => activity.activityType?.name === 'recordEnrollmentStarted');
+  (description.raw.pendingActivities ?? []).filter(
+    (activity) => activity.activityType?.name === 'recordEnrollmentStarted',
+  );
 
 /**
  * The lead's follow-up once its recordEnrollmentStarted has finished (null if none was ever started). A workflow
  * still retrying it after `timeoutMs` fails the wait, naming its attempt.
  */
-export async function settledFollowUp(client: Client, tenantId: string, leadId: string, timeoutMs = 10_000): Promise<WorkflowExecutionDescription | null> {
+export async function settledFollowUp(
+  client: Client,
+  tenantId: string,
+  leadId: string,
+  timeoutMs = 10_000,
+): Promise<WorkflowExecutionDescription | null> {
   const workflowId = leadFollowUpWorkflowId(tenantId, leadId);
   let last: WorkflowExecutionDescription | null = null;
   try {
-    return await until(async () => {
-      last = await describeOrNull(client, workflowId);
-      return !last || recordingStart(last).length === 0 ? { description: last } : null;
-    }, `${workflowId} to record its start`, timeoutMs).then(({ description }) => description);
+    return await until(
+      async () => {
+        last = await describeOrNull(client, workflowId);
+        return !last || recordingStart(last).length === 0 ? { description: last } : null;
+      },
+      `${workflowId} to record its start`,
+      timeoutMs,
+    ).then(({ description }) => description);
   } catch (error) {
     const attempts = last ? recordingStart(last).map((activity) => activity.attempt) : [];
-    throw new Error(`${(error as Error).message}: recordEnrollmentStarted pending, attempts ${attempts.join(', ')}`, { cause: error });
+    throw new Error(`${(error as Error).message}: recordEnrollmentStarted pending, attempts ${attempts.join(', ')}`, {
+      cause: error,
+    });
   }
 }
 
 /** Every broken invariant among these leads' enrollments, described; empty when all hold. */
-export async function enrollmentViolations(db: Db, client: Client, tenantId: string, leadIds: string[]): Promise<string[]> {
+export async function enrollmentViolations(
+  db: Db,
+  client: Client,
+  tenantId: string,
+  leadIds: string[],
+): Promise<string[]> {
   const violations: string[] = [];
   const rows = await db.enrollment.findMany({ where: { tenantId, leadId: { in: leadIds } } });
   for (const leadId of leadIds) {
     const running = rows.filter((row) => row.leadId === leadId && row.status === 'running');
     if (running.length > 1) violations.push(`lead ${leadId} has ${running.length} running enrollments`);
     const followUp = await settledFollowUp(client, tenantId, leadId);
-    if (followUp?.status.name === 'RUNNING' && !rows.some((row) => row.workflowId === followUp.workflowId && row.runId === followUp.runId)) {
+    if (
+      followUp?.status.name === 'RUNNING' &&
+      !rows.some((row) => row.workflowId === followUp.workflowId && row.runId === followUp.runId)
+    ) {
       violations.push(`workflow ${followUp.workflowId} run ${followUp.runId} has no enrollment row`);
     }
   }
   for (const row of rows.filter((row) => row.idempotencyKey !== null)) {
-    if (!row.runId || !(await describeOrNull(client, row.workflowId, row.runId))) violations.push(`enrollment ${row.id} (key ${row.idempotencyKey}) has no started workflow`);
+    if (!row.runId || !(await describeOrNull(client, row.workflowId, row.runId)))
+      violations.push(`enrollment ${row.id} (key ${row.idempotencyKey}) has no started workflow`);
   }
   return violations;
 }

@@ -8,13 +8,25 @@ import { randomUkMobile } from './fixtures.js';
 export type Steps = { delaySeconds: number; template: string }[];
 
 /** Enrolls a new lead (a random UK mobile unless `phone` is given, E.164) into a new sequence of `steps`. */
-export async function enrolledLead(app: Express, auth: Record<string, string>, steps: Steps, phone: string = randomUkMobile().e164) {
+export async function enrolledLead(
+  app: Express,
+  auth: Record<string, string>,
+  steps: Steps,
+  phone: string = randomUkMobile().e164,
+) {
   const lead = await request(app).post('/v1/leads').set(auth).send({ phone, firstName: 'Ada' });
   expect(lead.status).toBeLessThan(300);
-  const sequence = await request(app).post('/v1/sequences').set(auth).send({ name: `s-${randomUUID()}`, steps });
-  const enrollment = await request(app).post('/v1/enrollments').set(auth).send({ leadId: lead.body.id, sequenceId: sequence.body.id });
+  const sequence = await request(app)
+    .post('/v1/sequences')
+    .set(auth)
+    .send({ name: `s-${randomUUID()}`, steps });
+  const enrollment = await request(app)
+    .post('/v1/enrollments')
+    .set(auth)
+    .send({ leadId: lead.body.id, sequenceId: sequence.body.id });
   expect(enrollment.status).toBe(202);
   return { phone, leadId: lead.body.id as string, enrollmentId: enrollment.body.id as string };
 }
 
-export const enrollmentStatus = async (app: Express, auth: Record<string, string>, id: string) => (await request(app).get(`/v1/enrollments/${id}`).set(auth)).body.status as string;
+export const enrollmentStatus = async (app: Express, auth: Record<string, string>, id: string) =>
+  (await request(app).get(`/v1/enrollments/${id}`).set(auth)).body.status as string;

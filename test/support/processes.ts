@@ -39,7 +39,14 @@ export function startEntry(entry: 'worker/index.ts' | 'api/index.ts', env: Recor
   const spawnedAt = Date.now();
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: projectRoot,
-    env: { PATH: process.env.PATH ?? '', LOG_LEVEL: 'info', DATABASE_URL: inject('databaseUrl'), TEMPORAL_ADDRESS: inject('temporalAddress'), ...roomyCapacityEnv, ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: inject('databaseUrl'),
+      TEMPORAL_ADDRESS: inject('temporalAddress'),
+      ...roomyCapacityEnv,
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
@@ -64,7 +71,8 @@ export function startEntry(entry: 'worker/index.ts' | 'api/index.ts', env: Recor
       return until(
         () => {
           if (output.includes(needle)) return Date.now();
-          if (exitCode !== undefined) throw new Error(`${entry} exited (${exitCode}) before logging "${message}":\n${output}`);
+          if (exitCode !== undefined)
+            throw new Error(`${entry} exited (${exitCode}) before logging "${message}":\n${output}`);
           return null;
         },
         `${entry} to log "${message}"`,

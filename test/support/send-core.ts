@@ -22,9 +22,23 @@ export function sendCoreForFile({ twilioTimeoutMs }: { twilioTimeoutMs: number }
   beforeAll(async () => {
     const db = testDb();
     const fake = await startTwilioFake();
-    const client = createTwilioClient({ accountSid: `AC${'2'.repeat(32)}`, authToken: 'test-auth-token-0123456789', apiBaseUrl: fake.url, timeoutMs: twilioTimeoutMs });
+    const client = createTwilioClient({
+      accountSid: `AC${'2'.repeat(32)}`,
+      authToken: 'test-auth-token-0123456789',
+      apiBaseUrl: fake.url,
+      timeoutMs: twilioTimeoutMs,
+    });
     const sender = createTwilioSender(client, { from: '+15005550006' });
-    Object.assign(core, { db, fake, sendStepMessage: createSendStepMessage({ db, sender, capacity: createCapacityGate({ db, settings: roomyCapacity }), gate: createSendGate({ db }) }) });
+    Object.assign(core, {
+      db,
+      fake,
+      sendStepMessage: createSendStepMessage({
+        db,
+        sender,
+        capacity: createCapacityGate({ db, settings: roomyCapacity }),
+        gate: createSendGate({ db }),
+      }),
+    });
   });
   afterAll(async () => {
     await Promise.all([core.fake?.close(), core.db?.$disconnect()]);

@@ -21,7 +21,12 @@ const testAccountSid = `AC${'1'.repeat(32)}`;
 
 /** The settings a worker process needs to send through the real twilio client to the loopback fake. */
 export function twilioFakeEnv(fakeUrl: string): Record<string, string> {
-  return { TWILIO_ACCOUNT_SID: testAccountSid, TWILIO_AUTH_TOKEN: testAuthToken, TWILIO_FROM_NUMBER: testSenderNumber, TWILIO_API_BASE_URL: fakeUrl };
+  return {
+    TWILIO_ACCOUNT_SID: testAccountSid,
+    TWILIO_AUTH_TOKEN: testAuthToken,
+    TWILIO_FROM_NUMBER: testSenderNumber,
+    TWILIO_API_BASE_URL: fakeUrl,
+  };
 }
 
 /** The API app's dependencies as production wires them, for a test's database, Temporal client and task queue. */
@@ -60,20 +65,44 @@ export interface TestStack {
  * relay, the real twilio client aimed at a loopback fake, and the test PostgreSQL. By default on the suite's shared
  * dev server; a test that stops Temporal passes a server of its own.
  */
-export async function startTestStack(options: { temporalAddress?: string; capacity?: CapacitySettings; clock?: () => Date; signalRelay?: 'on' | 'held' } = {}): Promise<TestStack> {
+export async function startTestStack(
+  options: {
+    temporalAddress?: string;
+    capacity?: CapacitySettings;
+    clock?: () => Date;
+    signalRelay?: 'on' | 'held';
+  } = {},
+): Promise<TestStack> {
   const address = options.temporalAddress ?? inject('temporalAddress');
   const db = testDb();
   const fake = await startTwilioFake();
   const taskQueue = `test-${randomUUID()}`;
   const nativeConnection = await NativeConnection.connect({ address });
   const connection = await Connection.connect({ address });
-  const sender = createSmsSender({ kind: 'twilio', accountSid: testAccountSid, authToken: testAuthToken, sender: { from: testSenderNumber }, apiBaseUrl: fake.url });
-  const worker: Worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue, db, sender, capacity: options.capacity ?? roomyCapacity, clock: options.clock });
+  const sender = createSmsSender({
+    kind: 'twilio',
+    accountSid: testAccountSid,
+    authToken: testAuthToken,
+    sender: { from: testSenderNumber },
+    apiBaseUrl: fake.url,
+  });
+  const worker: Worker = await createWorker({
+    connection: nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    db,
+    sender,
+    capacity: options.capacity ?? roomyCapacity,
+    clock: options.clock,
+  });
   const workerRun = worker.run();
   const client = new Client({ connection, namespace: 'default' });
   // A held relay queues every signal and delivers none: what the workflows hear only through the send gate.
   const heldRelay: SignalRelay = { deliver: async () => {}, start: () => {}, stop: async () => {} };
-  const deps = testAppDeps(db, client, taskQueue, { capacity: options.capacity ?? roomyCapacity, ...(options.signalRelay === 'held' ? { signalRelay: heldRelay } : {}) });
+  const deps = testAppDeps(db, client, taskQueue, {
+    capacity: options.capacity ?? roomyCapacity,
+    ...(options.signalRelay === 'held' ? { signalRelay: heldRelay } : {}),
+  });
   const { signalRelay } = deps;
   signalRelay.start(250);
   return {

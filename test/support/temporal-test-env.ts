@@ -10,7 +10,9 @@ import { workflowsPath } from '../../worker/worker.js';
  * keeps the SDK from trying to download a test server, which cannot work on these machines.
  */
 export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
-  const env = await TestWorkflowEnvironment.createTimeSkipping({ server: { executable: { type: 'existing-path', path: testServerPath } } });
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: testServerPath } },
+  });
   await registerSearchAttributes(env.connection, env.namespace ?? 'default');
   return env;
 }

@@ -87,7 +87,10 @@ export interface TwilioFake {
   createCallsTo(phone: string): number;
   getMessage(sid: string): FakeMessage | undefined;
   /** Simulate carrier progress, e.g. { status: 'undelivered', error_code: 30007 }. */
-  updateMessage(sid: string, patch: Partial<Pick<FakeMessage, 'status' | 'error_code' | 'error_message' | 'date_sent'>>): FakeMessage;
+  updateMessage(
+    sid: string,
+    patch: Partial<Pick<FakeMessage, 'status' | 'error_code' | 'error_message' | 'date_sent'>>,
+  ): FakeMessage;
   reset(): void;
   close(): Promise<void>;
 }
@@ -140,7 +143,10 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
 
   function sendJson(res: ServerResponse, status: number, body: unknown): void {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+    res.writeHead(status, {
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(text),
+    });
     res.end(text);
   }
 
@@ -221,7 +227,13 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
     answerCreate(res, accountSid, params, call, taken);
   }
 
-  function answerCreate(res: ServerResponse, accountSid: string, params: Record<string, string | string[]>, call: CreateCall, fault: Exclude<TwilioFault, { kind: 'slow' }> | undefined): void {
+  function answerCreate(
+    res: ServerResponse,
+    accountSid: string,
+    params: Record<string, string | string[]>,
+    call: CreateCall,
+    fault: Exclude<TwilioFault, { kind: 'slow' }> | undefined,
+  ): void {
     call.outcome = 'error';
     const fail = (status: number, code: number): void => {
       call.status = status;
@@ -257,7 +269,13 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
     sendJson(res, 201, msg);
   }
 
-  function handleList(res: ServerResponse, accountSid: string, query: URLSearchParams, path: string, faultTaken = false): void {
+  function handleList(
+    res: ServerResponse,
+    accountSid: string,
+    query: URLSearchParams,
+    path: string,
+    faultTaken = false,
+  ): void {
     const to = query.get('To') ?? undefined;
     const fault = faultTaken ? undefined : takeFault('list', to);
     if (fault?.kind === 'slow') return later(res, fault.ms, () => handleList(res, accountSid, query, path, true));
@@ -275,7 +293,9 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
     const matching = messages
       .filter((m) => m.account_sid === accountSid)
       .filter((m) => (to ? m.to === to : true) && (from ? m.from === from : true))
-      .filter((m) => (on ? day(m) === on : true) && (after ? day(m) >= after : true) && (before ? day(m) <= before : true))
+      .filter(
+        (m) => (on ? day(m) === on : true) && (after ? day(m) >= after : true) && (before ? day(m) <= before : true),
+      )
       .reverse(); // Twilio lists newest first
 
     const pageSize = clampInt(query.get('PageSize'), 50, 1, 1000);
@@ -326,7 +346,8 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
       if (!list && !one) return sendError(res, 404, 20404, `The requested resource ${url.pathname} was not found`);
       if (!authOk) return sendError(res, 401, 20003);
       if (list && req.method === 'GET') return handleList(res, accountSid, url.searchParams, url.pathname);
-      if (one && req.method === 'GET') return handleFetch(res, accountSid, decodeURIComponent(one[2] ?? ''), url.pathname);
+      if (one && req.method === 'GET')
+        return handleFetch(res, accountSid, decodeURIComponent(one[2] ?? ''), url.pathname);
       sendError(res, 405, 20004, 'Method not allowed');
     });
   });
@@ -351,7 +372,8 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
       const msg = messages.find((m) => m.sid === sid);
       if (!msg) throw new Error(`twilio-fake: unknown message ${sid}`);
       Object.assign(msg, patch, { date_updated: rfc2822(now()) });
-      if (patch.error_code && patch.error_message === undefined) msg.error_message = ERROR_MESSAGES[patch.error_code] ?? null;
+      if (patch.error_code && patch.error_message === undefined)
+        msg.error_message = ERROR_MESSAGES[patch.error_code] ?? null;
       return msg;
     },
     reset() {

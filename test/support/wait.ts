@@ -1,5 +1,9 @@
 /** Polls until `probe` gives a value (for conditions outside an expect, e.g. between steps of a scenario). */
-export async function until<T>(probe: () => T | null | undefined | Promise<T | null | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+export async function until<T>(
+  probe: () => T | null | undefined | Promise<T | null | undefined>,
+  what: string,
+  timeoutMs = 30_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

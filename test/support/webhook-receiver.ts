@@ -46,7 +46,13 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
           return [];
         }
       });
-      const received = { path, headers: req.headers, body: JSON.parse(raw) as ReceivedWebhook['body'], verifiedBy, at: Date.now() };
+      const received = {
+        path,
+        headers: req.headers,
+        body: JSON.parse(raw) as ReceivedWebhook['body'],
+        verifiedBy,
+        at: Date.now(),
+      };
       const list = byPath.get(path) ?? [];
       byPath.set(path, list);
       const n = list.length;

@@ -1,11 +1,25 @@
 import { describe, expect, it } from 'vitest';
-import { appointmentChanges, type AnnouncedAppointment, type AppointmentProgress } from '../../activities/appointment-events.js';
+import {
+  appointmentChanges,
+  type AnnouncedAppointment,
+  type AppointmentProgress,
+} from '../../activities/appointment-events.js';
 import type { Reminder } from '../../workflows/appointment-reminder.types.js';
 
-const reminder = (status: Reminder['status'], dueAt = '2026-06-09T09:00:00.000Z'): Reminder => ({ offsetSeconds: 86_400, dueAt, status, sentAt: status === 'sent' ? dueAt : null });
+const reminder = (status: Reminder['status'], dueAt = '2026-06-09T09:00:00.000Z'): Reminder => ({
+  offsetSeconds: 86_400,
+  dueAt,
+  status,
+  sentAt: status === 'sent' ? dueAt : null,
+});
 const start = new Date('2026-06-10T09:00:00Z');
 const announced: AnnouncedAppointment = { startsAt: start, ended: false, reminders: [reminder('scheduled')] };
-const recorded: AppointmentProgress = { status: 'scheduled', startsAt: start, reminders: [reminder('scheduled')], closedReason: null };
+const recorded: AppointmentProgress = {
+  status: 'scheduled',
+  startsAt: start,
+  reminders: [reminder('scheduled')],
+  closedReason: null,
+};
 const types = (after: Partial<AppointmentProgress>, before: Partial<AnnouncedAppointment> = {}) =>
   appointmentChanges({ ...announced, ...before }, { ...recorded, ...after }).map((change) => change.type);
 
@@ -19,12 +33,23 @@ describe('appointmentChanges: what a progress write tells the CRM', () => {
   });
 
   it('a start other than the one announced is rescheduled, with both times, even when the API wrote it to the row first', () => {
-    const moved = appointmentChanges(announced, { ...recorded, startsAt: new Date('2026-06-11T09:00:00Z'), reminders: [reminder('scheduled', '2026-06-10T09:00:00.000Z')] });
-    expect(moved).toEqual([{ type: 'appointment.rescheduled', details: { previousStartsAt: '2026-06-10T09:00:00.000Z', startsAt: '2026-06-11T09:00:00.000Z' } }]);
+    const moved = appointmentChanges(announced, {
+      ...recorded,
+      startsAt: new Date('2026-06-11T09:00:00Z'),
+      reminders: [reminder('scheduled', '2026-06-10T09:00:00.000Z')],
+    });
+    expect(moved).toEqual([
+      {
+        type: 'appointment.rescheduled',
+        details: { previousStartsAt: '2026-06-10T09:00:00.000Z', startsAt: '2026-06-11T09:00:00.000Z' },
+      },
+    ]);
   });
 
   it('the end is cancelled or completed once: nothing more once an end was announced', () => {
-    expect(appointmentChanges(announced, { ...recorded, status: 'cancelled', closedReason: 'by the business' })).toEqual([
+    expect(
+      appointmentChanges(announced, { ...recorded, status: 'cancelled', closedReason: 'by the business' }),
+    ).toEqual([
       { type: 'appointment.cancelled', details: { startsAt: '2026-06-10T09:00:00.000Z', reason: 'by the business' } },
     ]);
     expect(types({ status: 'completed' })).toEqual(['appointment.completed']);

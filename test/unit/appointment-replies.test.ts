@@ -25,7 +25,18 @@ describe('matchAppointmentReply: the whole message is one of the words', () => {
     expect(matchAppointmentReply(body, defaults)).toBe(kind);
   });
 
-  it.each(['C please', 'Yes see you then', 'can I reschedule?', 'Confirmed for Tuesday', 'CR', '', '   ', '...', '👎', 'STOP'])('%j is for a person to read', (body) => {
+  it.each([
+    'C please',
+    'Yes see you then',
+    'can I reschedule?',
+    'Confirmed for Tuesday',
+    'CR',
+    '',
+    '   ',
+    '...',
+    '👎',
+    'STOP',
+  ])('%j is for a person to read', (body) => {
     expect(matchAppointmentReply(body, defaults)).toBeNull();
   });
 
@@ -39,9 +50,12 @@ describe('matchAppointmentReply: the whole message is one of the words', () => {
 });
 
 describe('isOptOutWord: never an appointment word (carriers treat them as opt-outs)', () => {
-  it.each(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'REVOKE', 'OPTOUT', 'opt-out', 'Stop!'])('%j is refused', (word) => {
-    expect(isOptOutWord(word)).toBe(true);
-  });
+  it.each(['STOP', 'STOPALL', 'UNSUBSCRIBE', 'CANCEL', 'END', 'QUIT', 'REVOKE', 'OPTOUT', 'opt-out', 'Stop!'])(
+    '%j is refused',
+    (word) => {
+      expect(isOptOutWord(word)).toBe(true);
+    },
+  );
   it.each(['C', 'R', 'YES', 'CONFIRM', 'RESCHEDULE', '👍', 'MOVE'])('%j may be one', (word) => {
     expect(isOptOutWord(word)).toBe(false);
   });

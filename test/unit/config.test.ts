@@ -4,16 +4,25 @@ import { problemsOf } from '../support/config-problems.js';
 
 const valid = { DATABASE_URL: 'postgresql://u:p@127.0.0.1:5432/db' };
 
-
 describe('config', () => {
   it('fills defaults and picks outbox mode without Twilio credentials', () => {
     const config = loadConfig(valid);
-    expect(config).toMatchObject({ API_PORT: 3000, TEMPORAL_ADDRESS: '127.0.0.1:7233', TEMPORAL_NAMESPACE: 'default', LOG_LEVEL: 'info' });
+    expect(config).toMatchObject({
+      API_PORT: 3000,
+      TEMPORAL_ADDRESS: '127.0.0.1:7233',
+      TEMPORAL_NAMESPACE: 'default',
+      LOG_LEVEL: 'info',
+    });
     expect(smsMode(config)).toEqual({ kind: 'outbox' });
   });
 
   it('reports one line per bad value, naming each variable', () => {
-    const problems = problemsOf({ DATABASE_URL: 'mysql://x', API_PORT: 'eighty', TEMPORAL_ADDRESS: 'nohost', LOG_LEVEL: 'loud' });
+    const problems = problemsOf({
+      DATABASE_URL: 'mysql://x',
+      API_PORT: 'eighty',
+      TEMPORAL_ADDRESS: 'nohost',
+      LOG_LEVEL: 'loud',
+    });
     expect(problems).toHaveLength(4);
     expect(problems.join('\n')).toMatch(/^Invalid setting DATABASE_URL: /m);
     expect(problems.join('\n')).toMatch(/^Invalid setting API_PORT: /m);
@@ -27,20 +36,38 @@ describe('config', () => {
 
   it('wants Twilio credentials and a sender together', () => {
     const sid = `AC${'a'.repeat(32)}`;
-    expect(problemsOf({ ...valid, TWILIO_ACCOUNT_SID: sid })).toEqual(['Invalid setting TWILIO_AUTH_TOKEN: is required when TWILIO_ACCOUNT_SID is set']);
+    expect(problemsOf({ ...valid, TWILIO_ACCOUNT_SID: sid })).toEqual([
+      'Invalid setting TWILIO_AUTH_TOKEN: is required when TWILIO_ACCOUNT_SID is set',
+    ]);
     expect(smsMode(loadConfig({ ...valid, TWILIO_AUTH_TOKEN: 'x'.repeat(32) }))).toEqual({ kind: 'outbox' });
-    expect(problemsOf({ ...valid, TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: 'x'.repeat(32) })).toEqual([expect.stringMatching(/^Invalid setting TWILIO_FROM_NUMBER/)]);
-    const config = loadConfig({ ...valid, TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: 'x'.repeat(32), TWILIO_FROM_NUMBER: '+15005550006', PUBLIC_BASE_URL: 'https://sms.example.com' });
-    expect(smsMode(config)).toMatchObject({ kind: 'twilio', sender: { from: '+15005550006' }, statusCallbackUrl: 'https://sms.example.com/webhooks/twilio/status' });
+    expect(problemsOf({ ...valid, TWILIO_ACCOUNT_SID: sid, TWILIO_AUTH_TOKEN: 'x'.repeat(32) })).toEqual([
+      expect.stringMatching(/^Invalid setting TWILIO_FROM_NUMBER/),
+    ]);
+    const config = loadConfig({
+      ...valid,
+      TWILIO_ACCOUNT_SID: sid,
+      TWILIO_AUTH_TOKEN: 'x'.repeat(32),
+      TWILIO_FROM_NUMBER: '+15005550006',
+      PUBLIC_BASE_URL: 'https://sms.example.com',
+    });
+    expect(smsMode(config)).toMatchObject({
+      kind: 'twilio',
+      sender: { from: '+15005550006' },
+      statusCallbackUrl: 'https://sms.example.com/webhooks/twilio/status',
+    });
   });
 
   it('refuses private webhook URLs unless WEBHOOK_ALLOW_PRIVATE_URLS is true', () => {
     expect(loadConfig(valid).WEBHOOK_ALLOW_PRIVATE_URLS).toBe(false);
     expect(loadConfig({ ...valid, WEBHOOK_ALLOW_PRIVATE_URLS: 'true' }).WEBHOOK_ALLOW_PRIVATE_URLS).toBe(true);
-    expect(problemsOf({ ...valid, WEBHOOK_ALLOW_PRIVATE_URLS: 'yes' })).toEqual(['Invalid setting WEBHOOK_ALLOW_PRIVATE_URLS: must be true or false']);
+    expect(problemsOf({ ...valid, WEBHOOK_ALLOW_PRIVATE_URLS: 'yes' })).toEqual([
+      'Invalid setting WEBHOOK_ALLOW_PRIVATE_URLS: must be true or false',
+    ]);
   });
 
   it('treats empty strings from .env files as unset', () => {
-    expect(smsMode(loadConfig({ ...valid, TWILIO_ACCOUNT_SID: '', TWILIO_AUTH_TOKEN: '' }))).toEqual({ kind: 'outbox' });
+    expect(smsMode(loadConfig({ ...valid, TWILIO_ACCOUNT_SID: '', TWILIO_AUTH_TOKEN: '' }))).toEqual({
+      kind: 'outbox',
+    });
   });
 });

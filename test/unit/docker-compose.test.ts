@@ -12,7 +12,9 @@ interface Service {
   deploy?: { replicas?: number };
 }
 
-const compose = parse(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8'), { merge: true }) as { services: Record<string, Service> };
+const compose = parse(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8'), { merge: true }) as {
+  services: Record<string, Service>;
+};
 const { services } = compose;
 const dependsOn = (name: string) => Object.keys(services[name]?.depends_on ?? {});
 
@@ -35,7 +37,9 @@ describe('docker-compose.yml (the production-like topology)', () => {
       String(value)
         .replace(/\$\{\w+:-([^}]*)\}/g, '$1')
         .replace(/\$\{(\w+):\?[^}]*\}/g, (_, name: string) => exported[name] ?? '');
-    const env = Object.fromEntries(Object.entries(service?.environment ?? {}).map(([key, value]) => [key, interpolate(value)]));
+    const env = Object.fromEntries(
+      Object.entries(service?.environment ?? {}).map(([key, value]) => [key, interpolate(value)]),
+    );
     // The image runs with NODE_ENV=production (Dockerfile), where every secret must be set.
     const config = loadConfig({ ...env, NODE_ENV: 'production' });
     expect(config.TEMPORAL_ADDRESS).toBe('temporal:7233');

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { classifyInbound } from '../../common/keywords.js';
-import { harmlessUses, helpKeywords, optInKeywords, optOutPhrasings, repliesWithKeywords, standardOptOutKeywords } from '../fixtures/inbound-messages.js';
+import {
+  harmlessUses,
+  helpKeywords,
+  optInKeywords,
+  optOutPhrasings,
+  repliesWithKeywords,
+  standardOptOutKeywords,
+} from '../fixtures/inbound-messages.js';
 
 // Keyword lists: Twilio Advanced Opt-Out defaults (opt-out STOP, STOPALL, UNSUBSCRIBE, END, QUIT, REVOKE, OPTOUT, CANCEL;
 // opt-in START, UNSTOP, YES; help HELP, INFO). Phrasings: 47 CFR 64.1200(a)(10), consent revoked "by any reasonable means".

@@ -32,7 +32,9 @@ describe('OPT_OUT_HASH_SECRET', () => {
     expect(problemsOf({ ...valid, NODE_ENV: 'production' })).toEqual([
       'Invalid setting OPT_OUT_HASH_SECRET: is required when NODE_ENV is production (at least 32 characters, e.g. `openssl rand -hex 32`)',
     ]);
-    expect(problemsOf({ ...valid, NODE_ENV: 'production', OPT_OUT_HASH_SECRET: 'short' })).toEqual(['Invalid setting OPT_OUT_HASH_SECRET: must be at least 32 characters']);
+    expect(problemsOf({ ...valid, NODE_ENV: 'production', OPT_OUT_HASH_SECRET: 'short' })).toEqual([
+      'Invalid setting OPT_OUT_HASH_SECRET: must be at least 32 characters',
+    ]);
     expect(problemsOf({ ...valid, NODE_ENV: 'production', OPT_OUT_HASH_SECRET: secretA })).toEqual([]);
   });
 

@@ -25,11 +25,20 @@ describe('normalisePhone (shared/docs/domain.md: store E.164, default region per
 
 describe('templates', () => {
   it('renders known placeholders', () => {
-    expect(renderTemplate('Hi {{firstName}}, {{ businessName }} here', { firstName: 'Ada', lastName: null, businessName: 'Acme', bookingLink: null })).toEqual({ ok: true, body: 'Hi Ada, Acme here' });
+    expect(
+      renderTemplate('Hi {{firstName}}, {{ businessName }} here', {
+        firstName: 'Ada',
+        lastName: null,
+        businessName: 'Acme',
+        bookingLink: null,
+      }),
+    ).toEqual({ ok: true, body: 'Hi Ada, Acme here' });
   });
 
   it('refuses to render with an empty value and names it', () => {
-    expect(renderTemplate('Hi {{firstName}}', { firstName: '  ', lastName: null, businessName: 'Acme', bookingLink: null })).toEqual({ ok: false, missing: ['firstName'] });
+    expect(
+      renderTemplate('Hi {{firstName}}', { firstName: '  ', lastName: null, businessName: 'Acme', bookingLink: null }),
+    ).toEqual({ ok: false, missing: ['firstName'] });
   });
 
   it('finds unknown placeholders', () => {

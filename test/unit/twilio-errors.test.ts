@@ -2,7 +2,8 @@ import twilio from 'twilio';
 import { describe, expect, it } from 'vitest';
 import { classifyTwilioError } from '../../activities/twilio-errors.js';
 
-const restError = (status: number, code?: number) => new twilio.RestException({ statusCode: status, body: code === undefined ? {} : { code, message: 'x' } });
+const restError = (status: number, code?: number) =>
+  new twilio.RestException({ statusCode: status, body: code === undefined ? {} : { code, message: 'x' } });
 
 describe('classifyTwilioError (shared/docs/domain.md: Twilio errors worth classifying)', () => {
   it.each([
@@ -27,7 +28,7 @@ describe('classifyTwilioError (shared/docs/domain.md: Twilio errors worth classi
     expect(classifyTwilioError(timeout)).toEqual({ kind: 'retryable', setup: false });
   });
 
-  it('marks our own setup mistakes (credentials, sender) as retryable setup errors, not the lead\'s failure', () => {
+  it("marks our own setup mistakes (credentials, sender) as retryable setup errors, not the lead's failure", () => {
     expect(classifyTwilioError(restError(401, 20003))).toEqual({ kind: 'retryable', setup: true, code: 20003 });
     expect(classifyTwilioError(restError(400, 21606))).toEqual({ kind: 'retryable', setup: true, code: 21606 });
   });

@@ -17,7 +17,12 @@ let client: twilio.Twilio;
 
 beforeAll(async () => {
   fake = await startTwilioFake({ authToken: AUTH_TOKEN });
-  client = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: AUTH_TOKEN, apiBaseUrl: fake.url, timeoutMs: TIMEOUT_MS });
+  client = createTwilioClient({
+    accountSid: ACCOUNT_SID,
+    authToken: AUTH_TOKEN,
+    apiBaseUrl: fake.url,
+    timeoutMs: TIMEOUT_MS,
+  });
 });
 afterAll(async () => {
   await fake.close();
@@ -26,7 +31,12 @@ beforeEach(() => fake.reset());
 
 describe('twilio fake + createTwilioClient', () => {
   it('creates a message and records the call', async () => {
-    const msg = await client.messages.create({ to: TO, from: FROM, body: 'Hi Ann, thanks for reaching out!', statusCallback: 'https://example.test/cb' });
+    const msg = await client.messages.create({
+      to: TO,
+      from: FROM,
+      body: 'Hi Ann, thanks for reaching out!',
+      statusCallback: 'https://example.test/cb',
+    });
 
     expect(msg.sid).toMatch(/^SM[0-9a-f]{32}$/);
     expect(msg.status).toBe('queued');
@@ -39,7 +49,13 @@ describe('twilio fake + createTwilioClient', () => {
     expect(Number.isNaN(msg.dateCreated.getTime())).toBe(false);
 
     expect(fake.calls).toHaveLength(1);
-    expect(fake.calls[0]).toMatchObject({ to: TO, from: FROM, outcome: 'created', sid: msg.sid, body: 'Hi Ann, thanks for reaching out!' });
+    expect(fake.calls[0]).toMatchObject({
+      to: TO,
+      from: FROM,
+      outcome: 'created',
+      sid: msg.sid,
+      body: 'Hi Ann, thanks for reaching out!',
+    });
     expect(fake.calls[0]?.params.StatusCallback).toBe('https://example.test/cb');
     expect(fake.messages.map((m) => m.sid)).toEqual([msg.sid]);
     expect(fake.createCallsTo(TO)).toBe(1);
@@ -57,7 +73,9 @@ describe('twilio fake + createTwilioClient', () => {
     expect(fake.messages).toHaveLength(0);
 
     // Fault consumed (times defaults to 1): next send succeeds.
-    await expect(client.messages.create({ to: TO, from: FROM, body: 'x' })).resolves.toMatchObject({ status: 'queued' });
+    await expect(client.messages.create({ to: TO, from: FROM, body: 'x' })).resolves.toMatchObject({
+      status: 'queued',
+    });
   });
 
   it('surfaces 429 with status 429 and does not auto-retry', async () => {
@@ -92,7 +110,9 @@ describe('twilio fake + createTwilioClient', () => {
   it('sentThenTimeout: client times out but the message exists and can be reconciled', async () => {
     fake.inject({ kind: 'sentThenTimeout' }, { to: TO });
 
-    await expect(client.messages.create({ to: TO, from: FROM, body: 'maybe sent' })).rejects.toMatchObject({ code: 'ECONNABORTED' });
+    await expect(client.messages.create({ to: TO, from: FROM, body: 'maybe sent' })).rejects.toMatchObject({
+      code: 'ECONNABORTED',
+    });
 
     expect(fake.calls[0]).toMatchObject({ outcome: 'sentThenTimeout' });
     const listed = await client.messages.list({ to: TO, dateSent: new Date(), limit: 20 });
@@ -105,9 +125,18 @@ describe('twilio fake + createTwilioClient', () => {
     fake.updateMessage(created.sid, { status: 'undelivered', error_code: 30007 });
 
     const fetched = await client.messages(created.sid).fetch();
-    expect(fetched).toMatchObject({ sid: created.sid, to: TO, body: 'fetch me', status: 'undelivered', errorCode: 30007 });
+    expect(fetched).toMatchObject({
+      sid: created.sid,
+      to: TO,
+      body: 'fetch me',
+      status: 'undelivered',
+      errorCode: 30007,
+    });
 
-    const missing: unknown = await client.messages('SM' + 'f'.repeat(32)).fetch().catch((e: unknown) => e);
+    const missing: unknown = await client
+      .messages('SM' + 'f'.repeat(32))
+      .fetch()
+      .catch((e: unknown) => e);
     expect(missing).toBeInstanceOf(twilio.RestException);
     expect(missing).toMatchObject({ status: 404, code: 20404 });
   });
@@ -121,8 +150,16 @@ describe('twilio fake + createTwilioClient', () => {
   });
 
   it('rejects a wrong auth token with 401 / 20003 and records the attempt', async () => {
-    const bad = createTwilioClient({ accountSid: ACCOUNT_SID, authToken: 'wrong', apiBaseUrl: fake.url, timeoutMs: TIMEOUT_MS });
-    await expect(bad.messages.create({ to: TO, from: FROM, body: 'x' })).rejects.toMatchObject({ status: 401, code: 20003 });
+    const bad = createTwilioClient({
+      accountSid: ACCOUNT_SID,
+      authToken: 'wrong',
+      apiBaseUrl: fake.url,
+      timeoutMs: TIMEOUT_MS,
+    });
+    await expect(bad.messages.create({ to: TO, from: FROM, body: 'x' })).rejects.toMatchObject({
+      status: 401,
+      code: 20003,
+    });
     expect(fake.calls[0]).toMatchObject({ outcome: 'error', status: 401 });
   });
 
@@ -130,8 +167,12 @@ describe('twilio fake + createTwilioClient', () => {
     fake.inject({ kind: 'twilioError', code: 21211 }, { to: '+15550009999', times: 2 });
 
     await expect(client.messages.create({ to: TO, from: FROM, body: 'x' })).resolves.toBeDefined();
-    await expect(client.messages.create({ to: '+15550009999', from: FROM, body: 'x' })).rejects.toMatchObject({ code: 21211 });
-    await expect(client.messages.create({ to: '+15550009999', from: FROM, body: 'x' })).rejects.toMatchObject({ code: 21211 });
+    await expect(client.messages.create({ to: '+15550009999', from: FROM, body: 'x' })).rejects.toMatchObject({
+      code: 21211,
+    });
+    await expect(client.messages.create({ to: '+15550009999', from: FROM, body: 'x' })).rejects.toMatchObject({
+      code: 21211,
+    });
     await expect(client.messages.create({ to: '+15550009999', from: FROM, body: 'x' })).resolves.toBeDefined();
     expect(fake.createCallsTo('+15550009999')).toBe(3);
   });

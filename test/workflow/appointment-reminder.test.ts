@@ -6,7 +6,12 @@ import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import type { RecordEnrollmentOutcomeInput } from '../../activities/enrollments.js';
 import type { Activities } from '../../activities/index.js';
-import type { AppointmentMessage, RecordAppointmentProgressInput, SendAppointmentMessageInput, SendAppointmentMessageResult } from '../../activities/reminders.js';
+import type {
+  AppointmentMessage,
+  RecordAppointmentProgressInput,
+  SendAppointmentMessageInput,
+  SendAppointmentMessageResult,
+} from '../../activities/reminders.js';
 import { startAppointmentReminder } from '../../api/appointment-starter.js';
 import { appointmentReminder } from '../../workflows/appointment-reminder.js';
 import {
@@ -32,7 +37,11 @@ type SentMessage = AppointmentMessage & { at: number; startsAt: string };
  * says so, sends and records fail as they would with the database and Twilio unreachable (Temporal retries them).
  */
 function fakeActivities(
-  reply: (input: SendAppointmentMessageInput) => SendAppointmentMessageResult = () => ({ outcome: 'sent', messageId: randomUUID(), twilioSid: 'SM1' }),
+  reply: (input: SendAppointmentMessageInput) => SendAppointmentMessageResult = () => ({
+    outcome: 'sent',
+    messageId: randomUUID(),
+    twilioSid: 'SM1',
+  }),
   down: (at: number) => boolean = () => false,
 ) {
   const failDuringOutage = (at: number) => {
@@ -42,7 +51,15 @@ function fakeActivities(
   const sends: SentMessage[] = [];
   const records: RecordAppointmentProgressInput[] = [];
   const outcomes: RecordEnrollmentOutcomeInput[] = [];
-  const activities: Pick<Activities, 'sendAppointmentMessage' | 'recordAppointmentStarted' | 'recordAppointmentProgress' | 'sendStepMessage' | 'recordEnrollmentStarted' | 'recordEnrollmentOutcome'> = {
+  const activities: Pick<
+    Activities,
+    | 'sendAppointmentMessage'
+    | 'recordAppointmentStarted'
+    | 'recordAppointmentProgress'
+    | 'sendStepMessage'
+    | 'recordEnrollmentStarted'
+    | 'recordEnrollmentOutcome'
+  > = {
     async sendAppointmentMessage(input) {
       const at = activityInfo().currentAttemptScheduledTimestampMs;
       attempts.push(at);
@@ -70,7 +87,10 @@ function fakeActivities(
   return { activities, attempts, sends, records, outcomes, reminderSends };
 }
 
-const appointment = (startsAt: number, overrides: Partial<AppointmentReminderInput> = {}): AppointmentReminderInput => ({
+const appointment = (
+  startsAt: number,
+  overrides: Partial<AppointmentReminderInput> = {},
+): AppointmentReminderInput => ({
   tenantId: randomUUID(),
   leadId: randomUUID(),
   appointmentId: randomUUID(),
@@ -87,23 +107,39 @@ const appointment = (startsAt: number, overrides: Partial<AppointmentReminderInp
 
 async function withWorker<T>(activities: Partial<Activities>, body: (taskQueue: string) => Promise<T>): Promise<T> {
   const taskQueue = `test-${randomUUID()}`;
-  const worker = await Worker.create({ connection: suite.env.nativeConnection, taskQueue, workflowBundle: suite.workflowBundle, activities });
+  const worker = await Worker.create({
+    connection: suite.env.nativeConnection,
+    taskQueue,
+    workflowBundle: suite.workflowBundle,
+    activities,
+  });
   return worker.runUntil(body(taskQueue));
 }
 
 const start = (taskQueue: string, input: AppointmentReminderInput) =>
-  suite.env.client.workflow.start(appointmentReminder, { taskQueue, workflowId: appointmentReminderWorkflowId(input.tenantId, input.appointmentId), args: [input] });
+  suite.env.client.workflow.start(appointmentReminder, {
+    taskQueue,
+    workflowId: appointmentReminderWorkflowId(input.tenantId, input.appointmentId),
+    args: [input],
+  });
 
 /** Each send's time relative to the start, in whole minutes (negative: before). */
-const minutesBefore = (sends: SentMessage[], startsAt: number) => sends.map((send) => Math.round((startsAt - send.at) / 60_000));
+const minutesBefore = (sends: SentMessage[], startsAt: number) =>
+  sends.map((send) => Math.round((startsAt - send.at) / 60_000));
 
 describe('appointmentReminder: the schedule', () => {
   it('confirms at once, reminds 24 h and 1 h before, and ends at the start', async () => {
     const fake = fakeActivities();
     const now = await suite.env.currentTimeMs();
     const startsAt = now + 3 * day;
-    const state = await withWorker(fake.activities, async (taskQueue) => (await start(taskQueue, appointment(startsAt))).result());
-    expect(state).toMatchObject({ status: 'completed', confirmation: 'sent', reminders: [{ status: 'sent' }, { status: 'sent' }] });
+    const state = await withWorker(fake.activities, async (taskQueue) =>
+      (await start(taskQueue, appointment(startsAt))).result(),
+    );
+    expect(state).toMatchObject({
+      status: 'completed',
+      confirmation: 'sent',
+      reminders: [{ status: 'sent' }, { status: 'sent' }],
+    });
     expect(fake.sends.map((send) => send.kind)).toEqual(['confirmation', 'reminder', 'reminder']);
     expect(minutesBefore(fake.sends, startsAt)).toEqual([3 * 24 * 60, 24 * 60, 60]);
     expect(await suite.env.currentTimeMs()).toBeGreaterThanOrEqual(startsAt);
@@ -113,7 +149,9 @@ describe('appointmentReminder: the schedule', () => {
   it('booked less than an hour ahead: the confirmation only, both reminders already past', async () => {
     const fake = fakeActivities();
     const startsAt = (await suite.env.currentTimeMs()) + 40 * 60_000;
-    const state = await withWorker(fake.activities, async (taskQueue) => (await start(taskQueue, appointment(startsAt))).result());
+    const state = await withWorker(fake.activities, async (taskQueue) =>
+      (await start(taskQueue, appointment(startsAt))).result(),
+    );
     expect(state).toMatchObject({ status: 'completed', reminders: [{ status: 'passed' }, { status: 'passed' }] });
     expect(fake.sends.map((send) => send.kind)).toEqual(['confirmation']);
   });
@@ -125,20 +163,26 @@ describe('appointmentReminder: the schedule', () => {
     return t.plus({ hours: 1 });
   }
 
-  it.each(['Europe/London', 'America/New_York'])('a DST change in %s between booking and appointment: "24 h before" is 10:00 local the day before', async (zone) => {
-    const fake = fakeActivities();
-    const now = await suite.env.currentTimeMs();
-    // The appointment at 10:00 on the day the clocks change, its day-before reminder still ahead of now.
-    let change = nextOffsetChange(zone, now);
-    while (change.set({ hour: 10 }).minus({ days: 1 }).toMillis() < now + hour) change = nextOffsetChange(zone, change.toMillis());
-    const startsAt = change.set({ hour: 10, minute: 0 });
-    const state = await withWorker(fake.activities, async (taskQueue) => (await start(taskQueue, appointment(startsAt.toMillis(), { timeZone: zone }))).result());
-    expect(state.status).toBe('completed');
-    const [dayBefore, hourBefore] = fake.reminderSends().map((send) => DateTime.fromMillis(send.at, { zone }));
-    expect(dayBefore?.toFormat('yyyy-MM-dd HH:mm')).toBe(startsAt.minus({ days: 1 }).toFormat('yyyy-MM-dd HH:mm'));
-    expect(Math.abs(startsAt.toMillis() - (dayBefore?.toMillis() ?? 0))).not.toBe(day);
-    expect(hourBefore?.toFormat('HH:mm')).toBe('09:00');
-  });
+  it.each(['Europe/London', 'America/New_York'])(
+    'a DST change in %s between booking and appointment: "24 h before" is 10:00 local the day before',
+    async (zone) => {
+      const fake = fakeActivities();
+      const now = await suite.env.currentTimeMs();
+      // The appointment at 10:00 on the day the clocks change, its day-before reminder still ahead of now.
+      let change = nextOffsetChange(zone, now);
+      while (change.set({ hour: 10 }).minus({ days: 1 }).toMillis() < now + hour)
+        change = nextOffsetChange(zone, change.toMillis());
+      const startsAt = change.set({ hour: 10, minute: 0 });
+      const state = await withWorker(fake.activities, async (taskQueue) =>
+        (await start(taskQueue, appointment(startsAt.toMillis(), { timeZone: zone }))).result(),
+      );
+      expect(state.status).toBe('completed');
+      const [dayBefore, hourBefore] = fake.reminderSends().map((send) => DateTime.fromMillis(send.at, { zone }));
+      expect(dayBefore?.toFormat('yyyy-MM-dd HH:mm')).toBe(startsAt.minus({ days: 1 }).toFormat('yyyy-MM-dd HH:mm'));
+      expect(Math.abs(startsAt.toMillis() - (dayBefore?.toMillis() ?? 0))).not.toBe(day);
+      expect(hourBefore?.toFormat('HH:mm')).toBe('09:00');
+    },
+  );
 });
 
 describe('appointmentReminder: reschedule and cancel', () => {
@@ -149,12 +193,19 @@ describe('appointmentReminder: reschedule and cancel', () => {
     const state = await withWorker(fake.activities, async (taskQueue) => {
       const handle = await start(taskQueue, appointment(startsAt));
       await suite.env.sleep(1.5 * day);
-      const moved = await handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt: new Date(movedTo).toISOString() }] });
-      expect(moved).toMatchObject({ reschedules: 1, reminders: [{ status: 'scheduled', dueAt: new Date(movedTo - day).toISOString() }, { status: 'scheduled' }] });
+      const moved = await handle.executeUpdate(rescheduleUpdate, {
+        args: [{ startsAt: new Date(movedTo).toISOString() }],
+      });
+      expect(moved).toMatchObject({
+        reschedules: 1,
+        reminders: [{ status: 'scheduled', dueAt: new Date(movedTo - day).toISOString() }, { status: 'scheduled' }],
+      });
       return handle.result();
     });
     expect(state.status).toBe('completed');
-    expect(fake.reminderSends().map((send) => [send.startsAt, Math.round((Date.parse(send.startsAt) - send.at) / hour)])).toEqual([
+    expect(
+      fake.reminderSends().map((send) => [send.startsAt, Math.round((Date.parse(send.startsAt) - send.at) / hour)]),
+    ).toEqual([
       [new Date(startsAt).toISOString(), 24],
       [new Date(movedTo).toISOString(), 24],
       [new Date(movedTo).toISOString(), 1],
@@ -169,48 +220,71 @@ describe('appointmentReminder: reschedule and cancel', () => {
       const handle = await start(taskQueue, appointment(startsAt));
       await suite.env.sleep(2.2 * day);
       const now = await suite.env.currentTimeMs();
-      const refused = await handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt: new Date(now - 60_000).toISOString() }] }).catch((error: unknown) => error);
+      const refused = await handle
+        .executeUpdate(rescheduleUpdate, { args: [{ startsAt: new Date(now - 60_000).toISOString() }] })
+        .catch((error: unknown) => error);
       expect(refused).toBeInstanceOf(WorkflowUpdateFailedError);
-      expect(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe(updateRefusals.invalidStart);
+      expect(((refused as WorkflowUpdateFailedError).cause as ApplicationFailure).type).toBe(
+        updateRefusals.invalidStart,
+      );
       expect((await handle.query(statusQuery)).startsAt).toBe(new Date(startsAt).toISOString());
       const target = now + 2 * hour;
-      const moved = await handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt: new Date(target).toISOString() }] });
+      const moved = await handle.executeUpdate(rescheduleUpdate, {
+        args: [{ startsAt: new Date(target).toISOString() }],
+      });
       expect(moved.reminders.map((reminder) => reminder.status)).toEqual(['sent', 'scheduled']);
       return { state: await handle.result(), movedTo: target };
     });
     expect(state.status).toBe('completed');
-    expect(fake.reminderSends().map((send) => send.startsAt)).toEqual([new Date(startsAt).toISOString(), new Date(movedTo).toISOString()]);
+    expect(fake.reminderSends().map((send) => send.startsAt)).toEqual([
+      new Date(startsAt).toISOString(),
+      new Date(movedTo).toISOString(),
+    ]);
     expect(minutesBefore(fake.reminderSends().slice(1), movedTo)).toEqual([60]);
   });
 
   it.each([
     [true, 'sent', ['confirmation', 'cancellation']],
     [false, 'off', ['confirmation']],
-  ])('cancel (notice %s): no more reminders, the notice as the tenant wants it, recorded as cancelled', async (notify, notice, kinds) => {
-    const fake = fakeActivities();
-    const startsAt = (await suite.env.currentTimeMs()) + 2 * day;
-    const state = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(taskQueue, appointment(startsAt));
-      await suite.env.sleep(hour);
-      const cancelled = await handle.executeUpdate(cancelUpdate, { args: [{ notify, reason: 'patient called' }] });
-      expect(cancelled).toMatchObject({ status: 'cancelled', cancellationNotice: notice, closedReason: 'patient called' });
-      await expect(handle.executeUpdate(cancelUpdate, { args: [{ notify, reason: null }] })).rejects.toThrow();
-      return handle.result();
-    });
-    expect(state.status).toBe('cancelled');
-    expect(fake.sends.map((send) => send.kind)).toEqual(kinds);
-    expect(fake.records.at(-1)).toMatchObject({ status: 'cancelled' });
-  });
+  ])(
+    'cancel (notice %s): no more reminders, the notice as the tenant wants it, recorded as cancelled',
+    async (notify, notice, kinds) => {
+      const fake = fakeActivities();
+      const startsAt = (await suite.env.currentTimeMs()) + 2 * day;
+      const state = await withWorker(fake.activities, async (taskQueue) => {
+        const handle = await start(taskQueue, appointment(startsAt));
+        await suite.env.sleep(hour);
+        const cancelled = await handle.executeUpdate(cancelUpdate, { args: [{ notify, reason: 'patient called' }] });
+        expect(cancelled).toMatchObject({
+          status: 'cancelled',
+          cancellationNotice: notice,
+          closedReason: 'patient called',
+        });
+        await expect(handle.executeUpdate(cancelUpdate, { args: [{ notify, reason: null }] })).rejects.toThrow();
+        return handle.result();
+      });
+      expect(state.status).toBe('cancelled');
+      expect(fake.sends.map((send) => send.kind)).toEqual(kinds);
+      expect(fake.records.at(-1)).toMatchObject({ status: 'cancelled' });
+    },
+  );
 });
 
 describe('appointmentReminder: never an opt-out, never late', () => {
   it('an opt-out between two reminders: the send reports it, and nothing more goes out', async () => {
     const fake = fakeActivities((input) =>
-      input.message.kind === 'reminder' && input.message.offsetSeconds === 86_400 ? { outcome: 'opted_out', messageId: randomUUID() } : { outcome: 'sent', messageId: randomUUID(), twilioSid: 'SM1' },
+      input.message.kind === 'reminder' && input.message.offsetSeconds === 86_400
+        ? { outcome: 'opted_out', messageId: randomUUID() }
+        : { outcome: 'sent', messageId: randomUUID(), twilioSid: 'SM1' },
     );
     const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
-    const state = await withWorker(fake.activities, async (taskQueue) => (await start(taskQueue, appointment(startsAt, { reminderOffsetsSeconds: [2 * 86_400, 86_400, 3600] }))).result());
-    expect(state).toMatchObject({ status: 'opted_out', reminders: [{ status: 'sent' }, { status: 'opted_out' }, { status: 'dropped' }] });
+    const state = await withWorker(fake.activities, async (taskQueue) =>
+      (await start(taskQueue, appointment(startsAt, { reminderOffsetsSeconds: [2 * 86_400, 86_400, 3600] }))).result(),
+    );
+    expect(state).toMatchObject({
+      status: 'opted_out',
+      reminders: [{ status: 'sent' }, { status: 'opted_out' }, { status: 'dropped' }],
+    });
     expect(minutesBefore(fake.reminderSends(), startsAt)).toEqual([2 * 24 * 60, 24 * 60]);
     expect(fake.records.at(-1)).toMatchObject({ status: 'opted_out' });
   });
@@ -221,12 +295,17 @@ describe('appointmentReminder: never an opt-out, never late', () => {
     // Database and Twilio unreachable from half an hour before the 1 h reminder until half an hour after the start.
     const down = (at: number) => at > startsAt - 1.5 * hour && at < startsAt + hour / 2;
     const fake = fakeActivities(undefined, down);
-    const state = await withWorker(fake.activities, async (taskQueue) => (await start(taskQueue, appointment(startsAt, { reminderOffsetsSeconds: [7200, 3600] }))).result());
+    const state = await withWorker(fake.activities, async (taskQueue) =>
+      (await start(taskQueue, appointment(startsAt, { reminderOffsetsSeconds: [7200, 3600] }))).result(),
+    );
     expect(state).toMatchObject({ status: 'completed', reminders: [{ status: 'sent' }, { status: 'missed' }] });
     expect(fake.reminderSends()).toHaveLength(1);
     expect(fake.attempts.length).toBeGreaterThan(10);
     expect(fake.attempts.every((at) => at < startsAt)).toBe(true);
-    expect(fake.records.at(-1)).toMatchObject({ status: 'completed', reminders: [{ status: 'sent' }, { status: 'missed' }] });
+    expect(fake.records.at(-1)).toMatchObject({
+      status: 'completed',
+      reminders: [{ status: 'sent' }, { status: 'missed' }],
+    });
   });
 });
 
@@ -246,18 +325,37 @@ describe('appointmentReminder: booked from a running follow-up', () => {
             leadId,
             enrollmentId: randomUUID(),
             enrolledAt: new Date(now).toISOString(),
-            sequence: { id: randomUUID(), name: 'new-lead', version: 1, steps: [{ delaySeconds: 0, template: 'a' }, { delaySeconds: 86_400, template: 'b' }] },
+            sequence: {
+              id: randomUUID(),
+              name: 'new-lead',
+              version: 1,
+              steps: [
+                { delaySeconds: 0, template: 'a' },
+                { delaySeconds: 86_400, template: 'b' },
+              ],
+            },
             policy: { timeZone: 'UTC', window: { start: '00:00', end: '24:00' }, minGapSeconds: 0, maxPerDay: 100 },
             expiresAfterSeconds: 30 * 86_400,
           },
         ],
       });
       await suite.env.sleep(hour);
-      const booking = appointment(now + 2 * day, { tenantId, leadId, bookedFrom: { enrollmentId: randomUUID(), workflowId: followUp.workflowId, runId: followUp.firstExecutionRunId } });
+      const booking = appointment(now + 2 * day, {
+        tenantId,
+        leadId,
+        bookedFrom: {
+          enrollmentId: randomUUID(),
+          workflowId: followUp.workflowId,
+          runId: followUp.firstExecutionRunId,
+        },
+      });
       const first = await startAppointmentReminder(suite.env.client, taskQueue, booking);
       const again = await startAppointmentReminder(suite.env.client, taskQueue, booking);
       expect(again).toEqual(first);
-      expect(await followUp.result()).toMatchObject({ status: 'booked', closedReason: `appointment booked (${booking.appointmentId})` });
+      expect(await followUp.result()).toMatchObject({
+        status: 'booked',
+        closedReason: `appointment booked (${booking.appointmentId})`,
+      });
       await suite.env.client.workflow.getHandle(first.workflowId).result();
       const afterwards = await startAppointmentReminder(suite.env.client, taskQueue, booking);
       expect(afterwards).toEqual({ workflowId: first.workflowId, runId: null });
@@ -271,25 +369,38 @@ describe('appointmentReminder: the lead answers by SMS', () => {
   it.each([
     [true, ['confirmation'], ['dropped', 'dropped']],
     [false, ['confirmation', 'reminder', 'reminder'], ['sent', 'sent']],
-  ])('confirmed a day in (skipRemindersAfterConfirm %s): recorded once, reminders as the tenant wants', async (skipReminders, kinds, statuses) => {
-    const fake = fakeActivities();
-    const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
-    const { state, confirmedAt, droppedRecordedAt } = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(taskQueue, appointment(startsAt));
-      await suite.env.sleep(day);
-      const at = new Date(await suite.env.currentTimeMs()).toISOString();
-      await handle.signal(appointmentReplySignal, { kind: 'confirmed', at, skipReminders });
-      // A second confirmation (the relay redelivering, say) changes nothing.
-      await handle.signal(appointmentReplySignal, { kind: 'confirmed', at: new Date(startsAt).toISOString(), skipReminders });
-      await handle.signal(appointmentReplySignal, { kind: 'reschedule_requested', at, skipReminders });
-      await suite.env.sleep(hour);
-      const recorded = fake.records.findIndex((record) => record.reminders.every((reminder) => reminder.status === 'dropped'));
-      return { state: await handle.result(), confirmedAt: at, droppedRecordedAt: recorded };
-    });
-    expect(state).toMatchObject({ status: 'completed', leadConfirmedAt: confirmedAt, rescheduleRequestedAt: confirmedAt });
-    expect(state.reminders.map((reminder) => reminder.status)).toEqual(statuses);
-    expect(fake.sends.map((send) => send.kind)).toEqual(kinds);
-    // The row hears of the dropped reminders while the run waits, not only when it ends.
-    if (skipReminders) expect(droppedRecordedAt).toBeGreaterThanOrEqual(0);
-  });
+  ])(
+    'confirmed a day in (skipRemindersAfterConfirm %s): recorded once, reminders as the tenant wants',
+    async (skipReminders, kinds, statuses) => {
+      const fake = fakeActivities();
+      const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
+      const { state, confirmedAt, droppedRecordedAt } = await withWorker(fake.activities, async (taskQueue) => {
+        const handle = await start(taskQueue, appointment(startsAt));
+        await suite.env.sleep(day);
+        const at = new Date(await suite.env.currentTimeMs()).toISOString();
+        await handle.signal(appointmentReplySignal, { kind: 'confirmed', at, skipReminders });
+        // A second confirmation (the relay redelivering, say) changes nothing.
+        await handle.signal(appointmentReplySignal, {
+          kind: 'confirmed',
+          at: new Date(startsAt).toISOString(),
+          skipReminders,
+        });
+        await handle.signal(appointmentReplySignal, { kind: 'reschedule_requested', at, skipReminders });
+        await suite.env.sleep(hour);
+        const recorded = fake.records.findIndex((record) =>
+          record.reminders.every((reminder) => reminder.status === 'dropped'),
+        );
+        return { state: await handle.result(), confirmedAt: at, droppedRecordedAt: recorded };
+      });
+      expect(state).toMatchObject({
+        status: 'completed',
+        leadConfirmedAt: confirmedAt,
+        rescheduleRequestedAt: confirmedAt,
+      });
+      expect(state.reminders.map((reminder) => reminder.status)).toEqual(statuses);
+      expect(fake.sends.map((send) => send.kind)).toEqual(kinds);
+      // The row hears of the dropped reminders while the run waits, not only when it ends.
+      if (skipReminders) expect(droppedRecordedAt).toBeGreaterThanOrEqual(0);
+    },
+  );
 });

@@ -27,10 +27,16 @@ const hour = 3600;
 const day = 24 * hour;
 const suite = useTimeSkippingEnv();
 
-const sent = (input: SendStepMessageInput): SendStepMessageResult => ({ outcome: 'sent', messageId: `m${input.step}`, twilioSid: `SM${input.step}` });
+const sent = (input: SendStepMessageInput): SendStepMessageResult => ({
+  outcome: 'sent',
+  messageId: `m${input.step}`,
+  twilioSid: `SM${input.step}`,
+});
 
 /** Activities faked by type; each send is stamped with the server's (skipped) time it was scheduled at. */
-function fakeActivities(send: (input: SendStepMessageInput) => Promise<SendStepMessageResult> | SendStepMessageResult = sent) {
+function fakeActivities(
+  send: (input: SendStepMessageInput) => Promise<SendStepMessageResult> | SendStepMessageResult = sent,
+) {
   const sends: { step: number; at: number; template: string }[] = [];
   const outcomes: RecordEnrollmentOutcomeInput[] = [];
   const activities: Pick<Activities, 'sendStepMessage' | 'recordEnrollmentStarted' | 'recordEnrollmentOutcome'> = {
@@ -60,7 +66,11 @@ function blockingSend() {
 }
 
 /** By default: any hour of the day, no caps to speak of, so only the behaviour under test shapes the timing. */
-function input(steps: SequenceStep[], policy: Partial<SendingPolicy> = {}, expiresAfterSeconds = 30 * day): Omit<LeadFollowUpInput, 'enrolledAt'> {
+function input(
+  steps: SequenceStep[],
+  policy: Partial<SendingPolicy> = {},
+  expiresAfterSeconds = 30 * day,
+): Omit<LeadFollowUpInput, 'enrolledAt'> {
   return {
     tenantId: randomUUID(),
     leadId: randomUUID(),
@@ -73,13 +83,22 @@ function input(steps: SequenceStep[], policy: Partial<SendingPolicy> = {}, expir
 
 async function withWorker<T>(activities: Partial<Activities>, body: (taskQueue: string) => Promise<T>): Promise<T> {
   const taskQueue = `test-${randomUUID()}`;
-  const worker = await Worker.create({ connection: suite.env.nativeConnection, taskQueue, workflowBundle: suite.workflowBundle, activities });
+  const worker = await Worker.create({
+    connection: suite.env.nativeConnection,
+    taskQueue,
+    workflowBundle: suite.workflowBundle,
+    activities,
+  });
   return worker.runUntil(body(taskQueue));
 }
 
 /** Enrolled "now" on the test server's (skipped) clock. */
 const start = async (taskQueue: string, args: Omit<LeadFollowUpInput, 'enrolledAt'>) =>
-  suite.env.client.workflow.start(leadFollowUp, { taskQueue, workflowId: randomUUID(), args: [{ ...args, enrolledAt: new Date(await suite.env.currentTimeMs()).toISOString() }] });
+  suite.env.client.workflow.start(leadFollowUp, {
+    taskQueue,
+    workflowId: randomUUID(),
+    args: [{ ...args, enrolledAt: new Date(await suite.env.currentTimeMs()).toISOString() }],
+  });
 type Handle = Awaited<ReturnType<typeof start>>;
 
 describe('leadFollowUp: the sequence', () => {
@@ -87,7 +106,16 @@ describe('leadFollowUp: the sequence', () => {
     const fake = fakeActivities();
     const startedAt = await suite.env.currentTimeMs();
     const state = await withWorker(fake.activities, async (taskQueue) =>
-      (await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 2 * day, template: 'b' }, { delaySeconds: 3 * day, template: 'c' }]))).result(),
+      (
+        await start(
+          taskQueue,
+          input([
+            { delaySeconds: 0, template: 'a' },
+            { delaySeconds: 2 * day, template: 'b' },
+            { delaySeconds: 3 * day, template: 'c' },
+          ]),
+        )
+      ).result(),
     );
     expect(state).toMatchObject({ status: 'completed', messagesSent: 3, step: 3 });
     expect(fake.sends.map((send) => send.step)).toEqual([0, 1, 2]);
@@ -99,22 +127,53 @@ describe('leadFollowUp: the sequence', () => {
     const fake = fakeActivities();
     const startedAt = await suite.env.currentTimeMs();
     const state = await withWorker(fake.activities, async (taskQueue) =>
-      (await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 20 * day, template: 'b' }, { delaySeconds: 20 * day, template: 'c' }]))).result(),
+      (
+        await start(
+          taskQueue,
+          input([
+            { delaySeconds: 0, template: 'a' },
+            { delaySeconds: 20 * day, template: 'b' },
+            { delaySeconds: 20 * day, template: 'c' },
+          ]),
+        )
+      ).result(),
     );
-    expect(state).toMatchObject({ status: 'expired', messagesSent: 2, step: 2, closedReason: 'no outcome within 30 days' });
+    expect(state).toMatchObject({
+      status: 'expired',
+      messagesSent: 2,
+      step: 2,
+      closedReason: 'no outcome within 30 days',
+    });
     expect(Date.parse(state.expiresAt) - startedAt).toBeGreaterThanOrEqual(30 * day * 1000 - 1000);
     expect(fake.outcomes).toEqual([expect.objectContaining({ status: 'expired' })]);
   });
 
   it('keeps the template snapshot it started with', async () => {
     const fake = fakeActivities();
-    await withWorker(fake.activities, async (taskQueue) => (await start(taskQueue, input([{ delaySeconds: 60, template: 'version 1' }]))).result());
+    await withWorker(fake.activities, async (taskQueue) =>
+      (await start(taskQueue, input([{ delaySeconds: 60, template: 'version 1' }]))).result(),
+    );
     expect(fake.sends.map((send) => send.template)).toEqual(['version 1']);
   });
 
   it('ends as failed with the Twilio code when the number is invalid (21211)', async () => {
-    const fake = fakeActivities((step) => ({ outcome: 'failed', messageId: `m${step.step}`, kind: 'undeliverable', errorCode: 21211 }));
-    const state = await withWorker(fake.activities, async (taskQueue) => (await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 60, template: 'b' }]))).result());
+    const fake = fakeActivities((step) => ({
+      outcome: 'failed',
+      messageId: `m${step.step}`,
+      kind: 'undeliverable',
+      errorCode: 21211,
+    }));
+    const state = await withWorker(fake.activities, async (taskQueue) =>
+      (
+        await start(
+          taskQueue,
+          input([
+            { delaySeconds: 0, template: 'a' },
+            { delaySeconds: 60, template: 'b' },
+          ]),
+        )
+      ).result(),
+    );
     expect(state).toMatchObject({ status: 'failed', closedReason: 'undeliverable (Twilio 21211)' });
     expect(fake.sends).toHaveLength(1);
   });
@@ -128,32 +187,49 @@ function nextDstChangeDay(zone: string, fromMs: number): DateTime {
 }
 
 describe('leadFollowUp: sending window (08:00-21:00 local) across daylight-saving changes', () => {
-  it.each(['America/New_York', 'Europe/London'])('a step due at 22:00 the evening before a DST change in %s goes at 08:00 local the next morning', async (zone) => {
-    const fake = fakeActivities();
-    const now = await suite.env.currentTimeMs();
-    const changeDay = nextDstChangeDay(zone, now);
-    const dueAt = changeDay.minus({ days: 1 }).set({ hour: 22 });
-    const expected = changeDay.set({ hour: 8 });
-    expect(expected.offset).not.toBe(dueAt.offset);
-    const policy = { timeZone: zone, window: { start: '08:00', end: '21:00' } };
-    const delaySeconds = Math.round((dueAt.toMillis() - now) / 1000);
-    const state = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(taskQueue, input([{ delaySeconds, template: 'a' }], policy, 400 * day));
-      await suite.env.sleep((delaySeconds + 30 * minute) * 1000);
-      expect(await handle.query(statusQuery)).toMatchObject({ waitingFor: 'window', nextSendAt: expected.toUTC().toISO() });
-      return handle.result();
-    });
-    expect(state.status).toBe('completed');
-    expect(fake.sends).toHaveLength(1);
-    expect(Math.abs((fake.sends[0]?.at ?? 0) - expected.toMillis())).toBeLessThan(2000);
-  });
+  it.each(['America/New_York', 'Europe/London'])(
+    'a step due at 22:00 the evening before a DST change in %s goes at 08:00 local the next morning',
+    async (zone) => {
+      const fake = fakeActivities();
+      const now = await suite.env.currentTimeMs();
+      const changeDay = nextDstChangeDay(zone, now);
+      const dueAt = changeDay.minus({ days: 1 }).set({ hour: 22 });
+      const expected = changeDay.set({ hour: 8 });
+      expect(expected.offset).not.toBe(dueAt.offset);
+      const policy = { timeZone: zone, window: { start: '08:00', end: '21:00' } };
+      const delaySeconds = Math.round((dueAt.toMillis() - now) / 1000);
+      const state = await withWorker(fake.activities, async (taskQueue) => {
+        const handle = await start(taskQueue, input([{ delaySeconds, template: 'a' }], policy, 400 * day));
+        await suite.env.sleep((delaySeconds + 30 * minute) * 1000);
+        expect(await handle.query(statusQuery)).toMatchObject({
+          waitingFor: 'window',
+          nextSendAt: expected.toUTC().toISO(),
+        });
+        return handle.result();
+      });
+      expect(state.status).toBe('completed');
+      expect(fake.sends).toHaveLength(1);
+      expect(Math.abs((fake.sends[0]?.at ?? 0) - expected.toMillis())).toBeLessThan(2000);
+    },
+  );
 });
 
 describe('leadFollowUp: per-lead caps', () => {
   it('keeps the minimum gap between two messages', async () => {
     const fake = fakeActivities();
     await withWorker(fake.activities, async (taskQueue) =>
-      (await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 10, template: 'b' }], { minGapSeconds: 5 * minute }))).result(),
+      (
+        await start(
+          taskQueue,
+          input(
+            [
+              { delaySeconds: 0, template: 'a' },
+              { delaySeconds: 10, template: 'b' },
+            ],
+            { minGapSeconds: 5 * minute },
+          ),
+        )
+      ).result(),
     );
     const [first, second] = fake.sends;
     expect(Math.round(((second?.at ?? 0) - (first?.at ?? 0)) / 1000)).toBe(5 * minute);
@@ -163,8 +239,20 @@ describe('leadFollowUp: per-lead caps', () => {
     const fake = fakeActivities();
     const zone = 'America/New_York';
     const state = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 0, template: 'b' }, { delaySeconds: 0, template: 'c' }], { timeZone: zone, maxPerDay: 2 }));
-      await expect.poll(async () => (await handle.query(statusQuery)).waitingFor, { timeout: 10_000 }).toBe('cap_daily');
+      const handle = await start(
+        taskQueue,
+        input(
+          [
+            { delaySeconds: 0, template: 'a' },
+            { delaySeconds: 0, template: 'b' },
+            { delaySeconds: 0, template: 'c' },
+          ],
+          { timeZone: zone, maxPerDay: 2 },
+        ),
+      );
+      await expect
+        .poll(async () => (await handle.query(statusQuery)).waitingFor, { timeout: 10_000 })
+        .toBe('cap_daily');
       return handle.result();
     });
     expect(state).toMatchObject({ status: 'completed', messagesSent: 3 });
@@ -178,9 +266,19 @@ describe('leadFollowUp: signals end the automation', () => {
   it('STOP while sleeping ends it as opted_out with nothing more sent', async () => {
     const fake = fakeActivities();
     const state = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 2 * day, template: 'b' }]));
+      const handle = await start(
+        taskQueue,
+        input([
+          { delaySeconds: 0, template: 'a' },
+          { delaySeconds: 2 * day, template: 'b' },
+        ]),
+      );
       await suite.env.sleep(day * 1000);
-      expect(await handle.query(statusQuery)).toMatchObject({ status: 'running', waitingFor: 'delay', messagesSent: 1 });
+      expect(await handle.query(statusQuery)).toMatchObject({
+        status: 'running',
+        waitingFor: 'delay',
+        messagesSent: 1,
+      });
       await handle.signal(optOutSignal, { source: 'inbound_keyword' });
       return handle.result();
     });
@@ -192,7 +290,13 @@ describe('leadFollowUp: signals end the automation', () => {
   it('STOP while a send is in flight lets that send finish and sends nothing after it', async () => {
     const { fake, sendStarted, releaseSend } = blockingSend();
     const state = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 60, template: 'b' }]));
+      const handle = await start(
+        taskQueue,
+        input([
+          { delaySeconds: 0, template: 'a' },
+          { delaySeconds: 60, template: 'b' },
+        ]),
+      );
       await sendStarted;
       await handle.signal(optOutSignal, { source: 'inbound_keyword' });
       releaseSend();
@@ -204,11 +308,21 @@ describe('leadFollowUp: signals end the automation', () => {
 
   it.each([
     ['an inbound reply', 'replied', (handle: Handle) => handle.signal(inboundReplySignal, { messageSid: 'SMreply' })],
-    ['an appointment booked', 'booked', (handle: Handle) => handle.signal(appointmentBookedSignal, { appointmentId: 'apt-1' })],
+    [
+      'an appointment booked',
+      'booked',
+      (handle: Handle) => handle.signal(appointmentBookedSignal, { appointmentId: 'apt-1' }),
+    ],
   ])('%s ends it as %s', async (_what, status, signal) => {
     const fake = fakeActivities();
     const state = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: day, template: 'b' }]));
+      const handle = await start(
+        taskQueue,
+        input([
+          { delaySeconds: 0, template: 'a' },
+          { delaySeconds: day, template: 'b' },
+        ]),
+      );
       await suite.env.sleep(hour * 1000);
       await signal(handle);
       return handle.result();
@@ -238,9 +352,18 @@ describe('leadFollowUp: operator updates and cancellation', () => {
   it('skip jumps to a later step at once; a skip backwards is refused', async () => {
     const fake = fakeActivities();
     const state = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 5 * day, template: 'b' }, { delaySeconds: 5 * day, template: 'c' }]));
+      const handle = await start(
+        taskQueue,
+        input([
+          { delaySeconds: 0, template: 'a' },
+          { delaySeconds: 5 * day, template: 'b' },
+          { delaySeconds: 5 * day, template: 'c' },
+        ]),
+      );
       await suite.env.sleep(hour * 1000);
-      await expect(handle.executeUpdate(skipToStepUpdate, { args: [{ step: 0 }] })).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+      await expect(handle.executeUpdate(skipToStepUpdate, { args: [{ step: 0 }] })).rejects.toBeInstanceOf(
+        WorkflowUpdateFailedError,
+      );
       expect(await handle.executeUpdate(skipToStepUpdate, { args: [{ step: 2 }] })).toMatchObject({ step: 2 });
       return handle.result();
     });
@@ -251,7 +374,13 @@ describe('leadFollowUp: operator updates and cancellation', () => {
   it('a cancellation during a send stops the sequence there, even when the next step is due at once', async () => {
     const { fake, sendStarted, releaseSend } = blockingSend();
     await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: 0, template: 'b' }]));
+      const handle = await start(
+        taskQueue,
+        input([
+          { delaySeconds: 0, template: 'a' },
+          { delaySeconds: 0, template: 'b' },
+        ]),
+      );
       await sendStarted;
       await handle.cancel();
       releaseSend();
@@ -264,13 +393,21 @@ describe('leadFollowUp: operator updates and cancellation', () => {
   it('a cancellation records cancelled and shows the run as cancelled', async () => {
     const fake = fakeActivities();
     await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(taskQueue, input([{ delaySeconds: 0, template: 'a' }, { delaySeconds: day, template: 'b' }]));
+      const handle = await start(
+        taskQueue,
+        input([
+          { delaySeconds: 0, template: 'a' },
+          { delaySeconds: day, template: 'b' },
+        ]),
+      );
       await suite.env.sleep(hour * 1000);
       await handle.cancel();
       await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);
       expect((await handle.describe()).status.name).toBe('CANCELLED');
     });
     expect(fake.sends).toHaveLength(1);
-    expect(fake.outcomes).toEqual([expect.objectContaining({ status: 'cancelled', reason: 'cancelled through the API' })]);
+    expect(fake.outcomes).toEqual([
+      expect.objectContaining({ status: 'cancelled', reason: 'cancelled through the API' }),
+    ]);
   });
 });

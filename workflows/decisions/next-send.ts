@@ -29,7 +29,11 @@ export function nextMove({ now, dueAt, expiresAt, paused, policy, recentSends }:
     return { kind: 'send', notAfter: closes < expiresAt ? closes : expiresAt };
   }
   const until = plan.at < expiresAt ? plan.at : expiresAt;
-  return { kind: 'wait', until, waitingFor: now < dueAt && plan.at.getTime() === dueAt.getTime() ? 'delay' : (plan.heldBy ?? 'delay') };
+  return {
+    kind: 'wait',
+    until,
+    waitingFor: now < dueAt && plan.at.getTime() === dueAt.getTime() ? 'delay' : (plan.heldBy ?? 'delay'),
+  };
 }
 
 /** The last `maxPerDay` sends are all the daily cap and the gap ever look at; the state stays small. */

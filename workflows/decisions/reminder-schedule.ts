@@ -37,7 +37,12 @@ export function planReminders({ startsAt, timeZone, offsetsSeconds, now, previou
       const dueAt = reminderDueAt(startsAt, offsetSeconds, timeZone);
       const earlier = previous.find((reminder) => reminder.offsetSeconds === offsetSeconds);
       const status: ReminderStatus = dueAt > now ? 'scheduled' : earlier?.status === 'sent' ? 'sent' : 'passed';
-      return { offsetSeconds, dueAt: dueAt.toISOString(), status, sentAt: status === 'sent' ? (earlier?.sentAt ?? null) : null };
+      return {
+        offsetSeconds,
+        dueAt: dueAt.toISOString(),
+        status,
+        sentAt: status === 'sent' ? (earlier?.sentAt ?? null) : null,
+      };
     })
     .sort((a, b) => Date.parse(a.dueAt) - Date.parse(b.dueAt));
 }
@@ -59,13 +64,22 @@ export function nextReminderMove(reminders: readonly Reminder[], startsAt: Date,
   const dueAt = new Date(next.dueAt);
   if (now < dueAt) return { kind: 'wait', until: dueAt };
   const notAfter = following ? new Date(following.dueAt) : startsAt;
-  return now < notAfter ? { kind: 'send', offsetSeconds: next.offsetSeconds, notAfter } : { kind: 'miss', offsetSeconds: next.offsetSeconds };
+  return now < notAfter
+    ? { kind: 'send', offsetSeconds: next.offsetSeconds, notAfter }
+    : { kind: 'miss', offsetSeconds: next.offsetSeconds };
 }
 
 /** The plan with one reminder's outcome recorded. */
-export function withOutcome(reminders: readonly Reminder[], offsetSeconds: number, status: ReminderStatus, at: Date): Reminder[] {
+export function withOutcome(
+  reminders: readonly Reminder[],
+  offsetSeconds: number,
+  status: ReminderStatus,
+  at: Date,
+): Reminder[] {
   return reminders.map((reminder) =>
-    reminder.offsetSeconds === offsetSeconds ? { ...reminder, status, sentAt: status === 'sent' ? at.toISOString() : null } : reminder,
+    reminder.offsetSeconds === offsetSeconds
+      ? { ...reminder, status, sentAt: status === 'sent' ? at.toISOString() : null }
+      : reminder,
   );
 }
 

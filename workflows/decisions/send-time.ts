@@ -76,7 +76,11 @@ export const windowTimePattern = /^(([01]\d|2[0-3]):[0-5]\d|24:00)$/;
 
 /** Whether a window is usable: start before end, both valid "HH:mm" (end may be 24:00). */
 export function isValidWindow(window: { start: string; end: string }): boolean {
-  return windowTimePattern.test(window.start) && windowTimePattern.test(window.end) && minutesOf(window.start) < minutesOf(window.end);
+  return (
+    windowTimePattern.test(window.start) &&
+    windowTimePattern.test(window.end) &&
+    minutesOf(window.start) < minutesOf(window.end)
+  );
 }
 
 /** When the window that `at` falls in closes: a send that would start later must be planned again. */
