@@ -10,6 +10,7 @@ import { rateLimitPerKey, securityHeaders } from './abuse.js';
 import { requireOperator, requireTenant } from './auth.js';
 import type { SignalRelay } from './signal-relay.js';
 import { errorHandler, unknownRoute } from './errors.js';
+import { docsRouter } from './openapi/docs-route.js';
 import { appointmentsRouter } from './routes/appointments.js';
 import { enrollmentBatchRouter } from './routes/enrollment-batch.js';
 import { enrollmentsRouter } from './routes/enrollments.js';
@@ -77,6 +78,7 @@ export function createApp(deps: AppDeps): Express {
   app.use(healthRouter(deps));
   // Like /health, no key: Prometheus scrapes it (keep it off the public internet at the proxy).
   app.get('/metrics', metrics.handler);
+  app.use(docsRouter());
   app.use(
     twilioWebhooksRouter({
       db: deps.db,

@@ -42,7 +42,7 @@ const startTime = z.iso.datetime({
   offset: true,
   error: 'must be an ISO 8601 date-time, local (in timeZone) or with an offset',
 });
-const createSchema = z.strictObject({
+export const createSchema = z.strictObject({
   leadId: z.uuid().optional(),
   /** Booked from this follow-up: it ends as `booked`, and booking from it again answers the same appointment. */
   enrollmentId: z.uuid().optional(),
@@ -69,10 +69,10 @@ const createSchema = z.strictObject({
     .refine((offsets) => new Set(offsets).size === offsets.length, 'offsets must not repeat')
     .default([day, 3600]),
 });
-const rescheduleSchema = z.strictObject({ startsAt: startTime });
-const cancelSchema = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
+export const rescheduleSchema = z.strictObject({ startsAt: startTime });
+export const cancelSchema = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
 const statuses = ['scheduled', 'completed', 'cancelled', 'opted_out', 'failed'] as const;
-const listSchema = z.strictObject({
+export const listSchema = z.strictObject({
   leadId: z.uuid().optional(),
   status: z.enum(statuses).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),

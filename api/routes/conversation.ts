@@ -8,7 +8,7 @@ import { tenantOf } from '../auth.js';
 import { notFound, parseQuery } from '../errors.js';
 import { idParam } from '../params.js';
 
-const conversationQuerySchema = z.object({
+export const conversationQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   before: z.iso.datetime().optional(),
 });

@@ -27,12 +27,15 @@ const leadRow = z.object({
   lastName: z.string().trim().max(100).optional(),
   timeZone: z.string().optional(),
 });
-const batchSchema = z.strictObject({
+export const batchSchema = z.strictObject({
   sequenceId: z.uuid(),
   dryRun: z.boolean().default(false),
   leads: z.array(z.unknown()).min(1).max(maxBatchRows),
 });
-const csvQuerySchema = z.strictObject({ sequenceId: z.uuid(), dryRun: z.enum(['true', 'false']).default('false') });
+export const csvQuerySchema = z.strictObject({
+  sequenceId: z.uuid(),
+  dryRun: z.enum(['true', 'false']).default('false'),
+});
 
 type Outcome =
   | 'ok'

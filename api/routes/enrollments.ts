@@ -25,10 +25,10 @@ export interface EnrollmentsDeps {
   temporalUiUrl: string;
 }
 
-const enrollSchema = z.strictObject({ leadId: z.uuid(), sequenceId: z.uuid() });
-const skipSchema = z.strictObject({ step: z.number().int().min(0) });
+export const enrollSchema = z.strictObject({ leadId: z.uuid(), sequenceId: z.uuid() });
+export const skipSchema = z.strictObject({ step: z.number().int().min(0) });
 const statuses = ['running', 'completed', 'replied', 'opted_out', 'booked', 'expired', 'cancelled', 'failed'] as const;
-const listSchema = z.strictObject({
+export const listSchema = z.strictObject({
   leadId: z.uuid().optional(),
   status: z.enum(statuses).optional(),
   limit: z.coerce.number().int().min(1).max(200).default(50),

@@ -8,7 +8,7 @@ import type { Event } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, parseQuery } from '../errors.js';
 
-const feedQuerySchema = z.object({
+export const feedQuerySchema = z.object({
   after: z
     .string()
     .regex(/^\d{1,18}$/, 'a sequence number')

@@ -12,18 +12,18 @@ import { idParam } from '../params.js';
 
 const timeZone = z.string().refine(isKnownTimeZone, 'unknown IANA time zone');
 const name = z.string().trim().min(1).max(100);
-const createLeadSchema = z.strictObject({
+export const createLeadSchema = z.strictObject({
   phone: z.string().min(1).max(40),
   firstName: name.optional(),
   lastName: name.optional(),
   timeZone: timeZone.optional(),
 });
-const updateLeadSchema = z.strictObject({
+export const updateLeadSchema = z.strictObject({
   firstName: name.nullable().optional(),
   lastName: name.nullable().optional(),
   timeZone: timeZone.optional(),
 });
-const listQuerySchema = z.object({
+export const listQuerySchema = z.object({
   limit: z.coerce.number().int().min(1).max(200).default(50),
   before: z.iso.datetime().optional(),
 });

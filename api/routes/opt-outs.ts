@@ -11,16 +11,16 @@ import { tenantOf } from '../auth.js';
 import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
 import type { SignalRelay } from '../signal-relay.js';
 
-const addSchema = z.strictObject({
+export const addSchema = z.strictObject({
   phone: z.string().min(1).max(40),
   source: z.string().trim().min(1).max(100).default('api'),
   note: z.string().trim().max(500).optional(),
 });
-const removeSchema = z.strictObject({
+export const removeSchema = z.strictObject({
   consentSource: z.string().trim().min(1).max(100),
   note: z.string().trim().max(500).optional(),
 });
-const listSchema = z.strictObject({
+export const listSchema = z.strictObject({
   limit: z.coerce.number().int().min(1).max(500).default(100),
   before: z.iso.datetime().optional(),
 });

@@ -14,8 +14,8 @@ export interface SendingDeps {
   defaultSender?: string | undefined;
 }
 
-const reasonSchema = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
-const operatorSchema = reasonSchema.extend({ tenantId: z.uuid().optional() });
+export const reasonSchema = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
+export const operatorSchema = reasonSchema.extend({ tenantId: z.uuid().optional() });
 
 /** The caller's sending capacity, and its own kill switch (actor: the API key that turned it). */
 export function sendingRouter({ db, capacity, defaultSender }: SendingDeps): Router {

@@ -29,7 +29,7 @@ const stepSchema = z.strictObject({
       }
     }),
 });
-const createSequenceSchema = z.strictObject({
+export const createSequenceSchema = z.strictObject({
   name: z.string().trim().min(1).max(100),
   steps: z.array(stepSchema).min(1).max(50),
 });

@@ -53,7 +53,7 @@ const alertWebhookUrl = z
   .url({ protocol: /^https?$/, error: 'must be an https URL' })
   .max(2000)
   .refine(isSafeAlertUrl, 'must be https (http only to localhost)');
-const settingsSchema = z.strictObject({
+export const settingsSchema = z.strictObject({
   businessName: z.string().trim().min(1).max(100).optional(),
   defaultRegion: z
     .string()

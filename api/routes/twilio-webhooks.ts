@@ -20,7 +20,7 @@ export interface TwilioWebhookDeps extends SignatureOptions {
 }
 
 const sid = z.string().regex(/^[A-Z]{2}[0-9a-fA-F]{32}$/, 'must be a Twilio SID');
-const inboundSchema = z.object({
+export const inboundSchema = z.object({
   MessageSid: sid,
   From: z.string().min(1),
   To: z.string().min(1),
@@ -29,7 +29,7 @@ const inboundSchema = z.object({
   // Only with Advanced Opt-Out: STOP, START or HELP for the tenant's own keywords.
   OptOutType: z.string().optional(),
 });
-const statusSchema = z.object({
+export const statusSchema = z.object({
   MessageSid: sid,
   MessageStatus: z.enum(callbackStatuses),
   ErrorCode: z.coerce.number().int().optional(),

@@ -17,17 +17,17 @@ const fields = {
   events: z.array(z.enum(eventTypes)).max(eventTypes.length),
   description: z.string().max(500).nullable(),
 };
-const createSchema = z.strictObject({
+export const createSchema = z.strictObject({
   url: fields.url,
   events: fields.events.default([]),
   description: fields.description.optional(),
 });
-const updateSchema = z.strictObject({
+export const updateSchema = z.strictObject({
   url: fields.url.optional(),
   events: fields.events.optional(),
   description: fields.description.optional(),
 });
-const deliveriesQuery = z.object({
+export const deliveriesQuery = z.object({
   status: z.enum(['pending', 'delivered', 'failed']).optional(),
   limit: z.coerce.number().int().min(1).max(100).default(20),
 });
