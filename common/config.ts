@@ -50,9 +50,9 @@ export const configSchema = z.object({
     .enum(['true', 'false'], 'must be true or false')
     .transform((value) => value === 'true')
     .optional(),
-  TEMPORAL_TLS_CERT_PATH: readableFile.optional(),
-  TEMPORAL_TLS_KEY_PATH: readableFile.optional(),
-  TEMPORAL_TLS_CA_PATH: readableFile.optional(),
+  TEMPORAL_TLS_CLIENT_CERT_PATH: readableFile.optional(),
+  TEMPORAL_TLS_CLIENT_KEY_PATH: readableFile.optional(),
+  TEMPORAL_TLS_SERVER_CA_CERT_PATH: readableFile.optional(),
   TEMPORAL_TLS_SERVER_NAME: z.string().min(1).optional(),
   TEMPORAL_API_KEY: z.string().min(1).optional(),
   // Operability: metrics and graceful shutdown.
@@ -131,7 +131,32 @@ export function parseSettings<T extends z.ZodType>(schema: T, env: NodeJS.Proces
   );
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Settings renamed to the names of Temporal's own client environment configuration
+ * (https://docs.temporal.io/references/client-environment-configuration): the old names are still read, with a warning.
+ */
+export const renamedSettings = {
+  TEMPORAL_TLS_CERT_PATH: 'TEMPORAL_TLS_CLIENT_CERT_PATH',
+  TEMPORAL_TLS_KEY_PATH: 'TEMPORAL_TLS_CLIENT_KEY_PATH',
+  TEMPORAL_TLS_CA_PATH: 'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
+} as const;
+
+/** The environment with each old name's value under its new name (a set new name wins), and a warning per old name. */
+export function underCurrentNames(env: NodeJS.ProcessEnv): { env: NodeJS.ProcessEnv; warnings: string[] } {
+  const current = { ...env };
+  const warnings: string[] = [];
+  for (const [old, renamed] of Object.entries(renamedSettings)) {
+    if (!env[old]) continue;
+    warnings.push(`${old} is deprecated: set ${renamed} instead${env[renamed] ? ` (${renamed} is set and wins)` : ''}`);
+    if (!env[renamed]) current[renamed] = env[old];
+    delete current[old];
+  }
+  return { env: current, warnings };
+}
+
+export function loadConfig(original: NodeJS.ProcessEnv = process.env): Config {
+  const { env, warnings } = underCurrentNames(original);
+  for (const warning of warnings) process.emitWarning(warning, 'DeprecationWarning');
   const config = parseSettings(configSchema, env);
   // The auth token alone verifies webhooks (outbox mode still sends nothing); the SID needs it to send.
   if (config.TWILIO_ACCOUNT_SID && !config.TWILIO_AUTH_TOKEN) {
@@ -169,15 +194,19 @@ export function optOutHashSecret(env: NodeJS.ProcessEnv = process.env): string {
 /** The Temporal TLS settings that only make sense together; one line per setting at fault. */
 function temporalTlsProblems(config: Config): string[] {
   const problems: string[] = [];
-  if (config.TEMPORAL_TLS_CERT_PATH && !config.TEMPORAL_TLS_KEY_PATH)
-    problems.push('Invalid setting TEMPORAL_TLS_KEY_PATH: is required when TEMPORAL_TLS_CERT_PATH is set');
-  if (config.TEMPORAL_TLS_KEY_PATH && !config.TEMPORAL_TLS_CERT_PATH)
-    problems.push('Invalid setting TEMPORAL_TLS_CERT_PATH: is required when TEMPORAL_TLS_KEY_PATH is set');
+  if (config.TEMPORAL_TLS_CLIENT_CERT_PATH && !config.TEMPORAL_TLS_CLIENT_KEY_PATH)
+    problems.push(
+      'Invalid setting TEMPORAL_TLS_CLIENT_KEY_PATH: is required when TEMPORAL_TLS_CLIENT_CERT_PATH is set',
+    );
+  if (config.TEMPORAL_TLS_CLIENT_KEY_PATH && !config.TEMPORAL_TLS_CLIENT_CERT_PATH)
+    problems.push(
+      'Invalid setting TEMPORAL_TLS_CLIENT_CERT_PATH: is required when TEMPORAL_TLS_CLIENT_KEY_PATH is set',
+    );
   if (config.TEMPORAL_TLS === false) {
     const needTls = [
-      'TEMPORAL_TLS_CERT_PATH',
-      'TEMPORAL_TLS_KEY_PATH',
-      'TEMPORAL_TLS_CA_PATH',
+      'TEMPORAL_TLS_CLIENT_CERT_PATH',
+      'TEMPORAL_TLS_CLIENT_KEY_PATH',
+      'TEMPORAL_TLS_SERVER_CA_CERT_PATH',
       'TEMPORAL_TLS_SERVER_NAME',
       'TEMPORAL_API_KEY',
     ] as const;

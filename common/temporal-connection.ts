@@ -10,9 +10,9 @@ export type TemporalConnectionSettings = Pick<
   | 'TEMPORAL_ADDRESS'
   | 'TEMPORAL_NAMESPACE'
   | 'TEMPORAL_TLS'
-  | 'TEMPORAL_TLS_CERT_PATH'
-  | 'TEMPORAL_TLS_KEY_PATH'
-  | 'TEMPORAL_TLS_CA_PATH'
+  | 'TEMPORAL_TLS_CLIENT_CERT_PATH'
+  | 'TEMPORAL_TLS_CLIENT_KEY_PATH'
+  | 'TEMPORAL_TLS_SERVER_CA_CERT_PATH'
   | 'TEMPORAL_TLS_SERVER_NAME'
   | 'TEMPORAL_API_KEY'
 >;
@@ -39,24 +39,24 @@ export function temporalConnectionOptions(
   const useTls =
     settings.TEMPORAL_TLS ??
     Boolean(
-      settings.TEMPORAL_TLS_CERT_PATH ||
-      settings.TEMPORAL_TLS_KEY_PATH ||
-      settings.TEMPORAL_TLS_CA_PATH ||
+      settings.TEMPORAL_TLS_CLIENT_CERT_PATH ||
+      settings.TEMPORAL_TLS_CLIENT_KEY_PATH ||
+      settings.TEMPORAL_TLS_SERVER_CA_CERT_PATH ||
       settings.TEMPORAL_TLS_SERVER_NAME ||
       apiKey,
     );
   if (!useTls) return { address: settings.TEMPORAL_ADDRESS };
-  if (Boolean(settings.TEMPORAL_TLS_CERT_PATH) !== Boolean(settings.TEMPORAL_TLS_KEY_PATH)) {
-    throw new Error('TEMPORAL_TLS_CERT_PATH and TEMPORAL_TLS_KEY_PATH go together');
+  if (Boolean(settings.TEMPORAL_TLS_CLIENT_CERT_PATH) !== Boolean(settings.TEMPORAL_TLS_CLIENT_KEY_PATH)) {
+    throw new Error('TEMPORAL_TLS_CLIENT_CERT_PATH and TEMPORAL_TLS_CLIENT_KEY_PATH go together');
   }
   const tls: TLSConfig = {
     ...(settings.TEMPORAL_TLS_SERVER_NAME ? { serverNameOverride: settings.TEMPORAL_TLS_SERVER_NAME } : {}),
-    ...(settings.TEMPORAL_TLS_CA_PATH ? { serverRootCACertificate: readFile(settings.TEMPORAL_TLS_CA_PATH) } : {}),
-    ...(settings.TEMPORAL_TLS_CERT_PATH && settings.TEMPORAL_TLS_KEY_PATH
+    ...(settings.TEMPORAL_TLS_SERVER_CA_CERT_PATH ? { serverRootCACertificate: readFile(settings.TEMPORAL_TLS_SERVER_CA_CERT_PATH) } : {}),
+    ...(settings.TEMPORAL_TLS_CLIENT_CERT_PATH && settings.TEMPORAL_TLS_CLIENT_KEY_PATH
       ? {
           clientCertPair: {
-            crt: readFile(settings.TEMPORAL_TLS_CERT_PATH),
-            key: readFile(settings.TEMPORAL_TLS_KEY_PATH),
+            crt: readFile(settings.TEMPORAL_TLS_CLIENT_CERT_PATH),
+            key: readFile(settings.TEMPORAL_TLS_CLIENT_KEY_PATH),
           },
         }
       : {}),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, smsMode } from '../../common/config.js';
+import { loadConfig, smsMode, underCurrentNames } from '../../common/config.js';
 import { problemsOf } from '../support/config-problems.js';
 
 const valid = { DATABASE_URL: 'postgresql://u:p@127.0.0.1:5432/db' };
@@ -14,6 +14,24 @@ describe('config', () => {
       LOG_LEVEL: 'info',
     });
     expect(smsMode(config)).toEqual({ kind: 'outbox' });
+  });
+
+  it("reads the pre-rename Temporal TLS names under Temporal's own names, with a warning each; a new name wins", () => {
+    const renamed = underCurrentNames({
+      ...valid,
+      TEMPORAL_TLS_CERT_PATH: '/old/cert.pem',
+      TEMPORAL_TLS_CA_PATH: '/old/ca.pem',
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: '/new/ca.pem',
+    });
+    expect(renamed.env).toEqual({
+      ...valid,
+      TEMPORAL_TLS_CLIENT_CERT_PATH: '/old/cert.pem',
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: '/new/ca.pem',
+    });
+    expect(renamed.warnings).toEqual([
+      'TEMPORAL_TLS_CERT_PATH is deprecated: set TEMPORAL_TLS_CLIENT_CERT_PATH instead',
+      'TEMPORAL_TLS_CA_PATH is deprecated: set TEMPORAL_TLS_SERVER_CA_CERT_PATH instead (TEMPORAL_TLS_SERVER_CA_CERT_PATH is set and wins)',
+    ]);
   });
 
   it('reports one line per bad value, naming each variable', () => {

@@ -33,9 +33,9 @@ describe('Temporal connection options', () => {
     const config = loadConfig({
       ...base,
       TEMPORAL_ADDRESS: 'temporal.internal.example:7233',
-      TEMPORAL_TLS_CERT_PATH: certPath,
-      TEMPORAL_TLS_KEY_PATH: keyPath,
-      TEMPORAL_TLS_CA_PATH: caPath,
+      TEMPORAL_TLS_CLIENT_CERT_PATH: certPath,
+      TEMPORAL_TLS_CLIENT_KEY_PATH: keyPath,
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: caPath,
       TEMPORAL_TLS_SERVER_NAME: 'temporal-frontend',
     });
     const options = temporalConnectionOptions(config);
@@ -79,7 +79,7 @@ describe('Temporal connection options', () => {
       tls: {},
     });
     expect(
-      temporalConnectionOptions(loadConfig({ ...base, TEMPORAL_TLS_CA_PATH: caPath })).tls?.serverRootCACertificate,
+      temporalConnectionOptions(loadConfig({ ...base, TEMPORAL_TLS_SERVER_CA_CERT_PATH: caPath })).tls?.serverRootCACertificate,
     ).toBeDefined();
   });
 
@@ -87,7 +87,7 @@ describe('Temporal connection options', () => {
     for (const env of [
       {},
       { TEMPORAL_API_KEY: 'cloud-key-123' },
-      { TEMPORAL_TLS_CA_PATH: caPath, TEMPORAL_TLS_SERVER_NAME: 'temporal' },
+      { TEMPORAL_TLS_SERVER_CA_CERT_PATH: caPath, TEMPORAL_TLS_SERVER_NAME: 'temporal' },
     ]) {
       const connection = Connection.lazy(temporalConnectionOptions(loadConfig({ ...base, ...env })));
       await connection.close();
@@ -109,25 +109,25 @@ describe('Temporal TLS settings', () => {
   });
 
   it('want a certificate and its key together', () => {
-    expect(problemsOf({ ...base, TEMPORAL_TLS_CERT_PATH: certPath })).toEqual([
-      'Invalid setting TEMPORAL_TLS_KEY_PATH: is required when TEMPORAL_TLS_CERT_PATH is set',
+    expect(problemsOf({ ...base, TEMPORAL_TLS_CLIENT_CERT_PATH: certPath })).toEqual([
+      'Invalid setting TEMPORAL_TLS_CLIENT_KEY_PATH: is required when TEMPORAL_TLS_CLIENT_CERT_PATH is set',
     ]);
-    expect(problemsOf({ ...base, TEMPORAL_TLS_KEY_PATH: keyPath })).toEqual([
-      'Invalid setting TEMPORAL_TLS_CERT_PATH: is required when TEMPORAL_TLS_KEY_PATH is set',
+    expect(problemsOf({ ...base, TEMPORAL_TLS_CLIENT_KEY_PATH: keyPath })).toEqual([
+      'Invalid setting TEMPORAL_TLS_CLIENT_CERT_PATH: is required when TEMPORAL_TLS_CLIENT_KEY_PATH is set',
     ]);
   });
 
   it('want files that exist, one line per bad path', () => {
     const problems = problemsOf({
       ...base,
-      TEMPORAL_TLS_CERT_PATH: path.join(dir, 'nope.pem'),
-      TEMPORAL_TLS_KEY_PATH: dir,
-      TEMPORAL_TLS_CA_PATH: path.join(dir, 'missing-ca.pem'),
+      TEMPORAL_TLS_CLIENT_CERT_PATH: path.join(dir, 'nope.pem'),
+      TEMPORAL_TLS_CLIENT_KEY_PATH: dir,
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: path.join(dir, 'missing-ca.pem'),
     });
     expect(problems.sort()).toEqual([
-      'Invalid setting TEMPORAL_TLS_CA_PATH: no readable file at this path',
-      'Invalid setting TEMPORAL_TLS_CERT_PATH: no readable file at this path',
-      'Invalid setting TEMPORAL_TLS_KEY_PATH: no readable file at this path',
+      'Invalid setting TEMPORAL_TLS_CLIENT_CERT_PATH: no readable file at this path',
+      'Invalid setting TEMPORAL_TLS_CLIENT_KEY_PATH: no readable file at this path',
+      'Invalid setting TEMPORAL_TLS_SERVER_CA_CERT_PATH: no readable file at this path',
     ]);
   });
 
