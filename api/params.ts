@@ -1,5 +1,6 @@
+import type { Request } from 'express';
 import { z } from 'zod';
-import { notFound } from './errors.js';
+import { ApiError, notFound } from './errors.js';
 
 const uuid = z.uuid();
 
@@ -8,4 +9,25 @@ export function idParam(value: unknown, what: string): string {
   const parsed = uuid.safeParse(value);
   if (!parsed.success) throw notFound(what);
   return parsed.data;
+}
+
+/** A list's page size: at most `max`, `fallback` when not given. */
+export const pageLimit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
+
+/** `?before=`: the `createdAt` of the last item of the page before, as the previous answer's `next` gave it. */
+export const pageBefore = z.iso.datetime().optional();
+
+/** The query of a list of one kind of workflow-backed row: by lead and status (`statuses`, the Prisma enum). */
+export const workflowListQuery = <Status extends Record<string, string>>(statuses: Status) =>
+  z.strictObject({ leadId: z.uuid().optional(), status: z.enum(statuses).optional(), limit: pageLimit(200, 50) });
+
+const idempotencyKeyPattern = /^[\w.:-]{1,200}$/;
+
+/** The request's Idempotency-Key header, or undefined without one; 400 for one that is not a usable key. */
+export function idempotencyKeyOf(req: Request): string | undefined {
+  const key = req.get('idempotency-key');
+  if (key !== undefined && !idempotencyKeyPattern.test(key)) {
+    throw new ApiError(400, 'bad_request', 'Idempotency-Key must be 1-200 letters, digits or . _ : -');
+  }
+  return key;
 }

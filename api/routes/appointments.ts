@@ -13,6 +13,7 @@ import type { Db } from '../../common/db.js';
 import { isKnownTimeZone } from '../../common/phone.js';
 import { lockConversation } from '../../common/conversation.js';
 import type { Appointment, Prisma } from '../../generated/prisma/client.js';
+import { AppointmentStatus } from '../../generated/prisma/enums.js';
 import {
   cancelledThroughTheApi,
   cancelUpdate,
@@ -26,7 +27,7 @@ import { nextReminderAt, planReminders, startInstant } from '../../workflows/dec
 import { nameBasedUuid, startAppointmentReminder } from '../appointment-starter.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, leadErased, notFound, parseBody, parseQuery } from '../errors.js';
-import { idParam } from '../params.js';
+import { idempotencyKeyOf, idParam, workflowListQuery } from '../params.js';
 import { asTemporalUnavailable } from '../temporal-errors.js';
 
 export interface AppointmentsDeps {
@@ -71,13 +72,7 @@ export const createSchema = z.strictObject({
 });
 export const rescheduleSchema = z.strictObject({ startsAt: startTime });
 export const cancelSchema = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
-const statuses = ['scheduled', 'completed', 'cancelled', 'opted_out', 'failed'] as const;
-export const listSchema = z.strictObject({
-  leadId: z.uuid().optional(),
-  status: z.enum(statuses).optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-});
-const idempotencyKeyPattern = /^[\w.:-]{1,200}$/;
+export const listSchema = workflowListQuery(AppointmentStatus);
 /** Updates wait for the workflow to act; a worker that does not answer in this long gets the caller a 503. */
 const updateDeadlineMs = 15_000;
 const queryDeadlineMs = 5_000;
@@ -171,10 +166,7 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
 
   router.post('/appointments', async (req, res) => {
     const tenantId = tenantOf(req);
-    const idempotencyKey = req.get('idempotency-key');
-    if (idempotencyKey !== undefined && !idempotencyKeyPattern.test(idempotencyKey)) {
-      throw new ApiError(400, 'bad_request', 'Idempotency-Key must be 1-200 letters, digits or . _ : -');
-    }
+    const idempotencyKey = idempotencyKeyOf(req);
     const body = parseBody(createSchema, req.body);
     const enrollment = body.enrollmentId
       ? await db.enrollment.findFirst({ where: { id: body.enrollmentId, tenantId } })

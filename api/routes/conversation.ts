@@ -6,11 +6,11 @@ import { stepOfMessage } from '../../common/event-writers.js';
 import type { Message } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
 import { notFound, parseQuery } from '../errors.js';
-import { idParam } from '../params.js';
+import { idParam, pageBefore, pageLimit } from '../params.js';
 
 export const conversationQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  before: z.iso.datetime().optional(),
+  limit: pageLimit(200, 50),
+  before: pageBefore,
 });
 
 const messageView = (message: Message) => ({

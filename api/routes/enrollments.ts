@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { haltEnrollments, lockConversation } from '../../common/conversation.js';
 import type { Db } from '../../common/db.js';
 import type { Enrollment } from '../../generated/prisma/client.js';
+import { EnrollmentStatus } from '../../generated/prisma/enums.js';
 import {
   pauseUpdate,
   resumeUpdate,
@@ -15,7 +16,7 @@ import { tenantOf } from '../auth.js';
 import { capacityHoldOf, capacityHoldOfState, type CapacityHold } from '../capacity-hold.js';
 import { createEnrollmentStarter } from '../enrollment-starter.js';
 import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
-import { idParam } from '../params.js';
+import { idempotencyKeyOf, idParam, workflowListQuery } from '../params.js';
 import { asTemporalUnavailable } from '../temporal-errors.js';
 
 export interface EnrollmentsDeps {
@@ -27,13 +28,7 @@ export interface EnrollmentsDeps {
 
 export const enrollSchema = z.strictObject({ leadId: z.uuid(), sequenceId: z.uuid() });
 export const skipSchema = z.strictObject({ step: z.number().int().min(0) });
-const statuses = ['running', 'completed', 'replied', 'opted_out', 'booked', 'expired', 'cancelled', 'failed'] as const;
-export const listSchema = z.strictObject({
-  leadId: z.uuid().optional(),
-  status: z.enum(statuses).optional(),
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-});
-const idempotencyKeyPattern = /^[\w.:-]{1,200}$/;
+export const listSchema = workflowListQuery(EnrollmentStatus);
 
 export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
   const { db, temporal, temporalUiUrl } = deps;
@@ -72,10 +67,7 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
 
   router.post('/enrollments', async (req, res) => {
     const tenantId = tenantOf(req);
-    const idempotencyKey = req.get('idempotency-key');
-    if (idempotencyKey !== undefined && !idempotencyKeyPattern.test(idempotencyKey)) {
-      throw new ApiError(400, 'bad_request', 'Idempotency-Key must be 1-200 letters, digits or . _ : -');
-    }
+    const idempotencyKey = idempotencyKeyOf(req);
     const body = parseBody(enrollSchema, req.body);
     const [tenant, lead, sequence] = await Promise.all([
       db.tenant.findUniqueOrThrow({ where: { id: tenantId } }),

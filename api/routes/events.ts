@@ -7,13 +7,14 @@ import { eventTypes } from '../../common/events.js';
 import type { Event } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, parseQuery } from '../errors.js';
+import { pageLimit } from '../params.js';
 
 export const feedQuerySchema = z.object({
   after: z
     .string()
     .regex(/^\d{1,18}$/, 'a sequence number')
     .default('0'),
-  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  limit: pageLimit(1000, 100),
   type: z.string().optional(),
 });
 const typeSchema = z.enum(eventTypes);

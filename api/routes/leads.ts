@@ -8,7 +8,7 @@ import { Prisma, type Lead } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, leadErased, notFound, parseBody, parseQuery } from '../errors.js';
 import { eraseLead, type ErasureDeps } from '../lead-erasure.js';
-import { idParam } from '../params.js';
+import { idParam, pageBefore, pageLimit } from '../params.js';
 
 const timeZone = z.string().refine(isKnownTimeZone, 'unknown IANA time zone');
 const name = z.string().trim().min(1).max(100);
@@ -24,8 +24,8 @@ export const updateLeadSchema = z.strictObject({
   timeZone: timeZone.optional(),
 });
 export const listQuerySchema = z.object({
-  limit: z.coerce.number().int().min(1).max(200).default(50),
-  before: z.iso.datetime().optional(),
+  limit: pageLimit(200, 50),
+  before: pageBefore,
 });
 
 const leadView = (lead: Lead) => ({

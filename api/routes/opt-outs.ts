@@ -10,6 +10,7 @@ import type { OptOut } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
 import type { SignalRelay } from '../signal-relay.js';
+import { pageBefore, pageLimit } from '../params.js';
 
 export const addSchema = z.strictObject({
   phone: z.string().min(1).max(40),
@@ -21,8 +22,8 @@ export const removeSchema = z.strictObject({
   note: z.string().trim().max(500).optional(),
 });
 export const listSchema = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(500).default(100),
-  before: z.iso.datetime().optional(),
+  limit: pageLimit(500, 100),
+  before: pageBefore,
 });
 
 const optOutView = (optOut: OptOut) => ({

@@ -10,7 +10,7 @@ import { checkTarget, UnsafeUrlError } from '../../common/webhooks/url-safety.js
 import type { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
-import { idParam } from '../params.js';
+import { idParam, pageLimit } from '../params.js';
 
 const fields = {
   url: z.string().max(2048),
@@ -29,7 +29,7 @@ export const updateSchema = z.strictObject({
 });
 export const deliveriesQuery = z.object({
   status: z.enum(['pending', 'delivered', 'failed']).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: pageLimit(100, 20),
 });
 
 function endpointView(endpoint: WebhookEndpoint) {
