@@ -8,13 +8,9 @@ import { maskPhone } from '../common/logger.js';
 import { noMetrics, type MessageMetrics } from '../common/metrics.js';
 import { recordOptOut } from '../common/opt-outs.js';
 import { renderTemplate, type TemplateValues } from '../common/templates.js';
-import {
-  capacityWaitType,
-  releaseCapacity,
-  type CapacityGate,
-  type CapacityWait,
-  type ReservedCapacity,
-} from '../common/capacity/gate.js';
+import type { CapacityGate } from '../common/capacity/gate.js';
+import { releaseCapacity, type ReservedCapacity } from '../common/capacity/usage.js';
+import { capacityWaitType, type CapacityWait } from '../common/capacity/waits.js';
 import { sendingNumberFor } from '../common/capacity/sending-number.js';
 import {
   claimExpiredAfterMs,

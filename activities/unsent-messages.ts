@@ -1,4 +1,4 @@
-import { releaseCapacity, type ReservedCapacity } from '../common/capacity/gate.js';
+import { releaseCapacity, type ReservedCapacity } from '../common/capacity/usage.js';
 import { recordMessageEvent } from '../common/event-writers.js';
 import type { Prisma } from '../generated/prisma/client.js';
 

@@ -1,5 +1,5 @@
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
-import { capacityWaitType, type CapacityWait } from '../common/capacity/gate.js';
+import { capacityWaitType, type CapacityWait } from '../common/capacity/waits.js';
 import type { HoldReason } from '../activities/send-step-message.types.js';
 import type { LeadFollowUpState } from '../workflows/lead-follow-up.types.js';
 

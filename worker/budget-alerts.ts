@@ -3,7 +3,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../common/db.js';
 import type { BudgetAlert } from '../generated/prisma/client.js';
-import { budgetAlertShare } from '../common/capacity/gate.js';
+import { budgetAlertShare } from '../common/capacity/budget-alert.js';
 import { periodicRounds, type PeriodicRounds } from '../common/periodic.js';
 
 const firstRetryMs = 10_000;

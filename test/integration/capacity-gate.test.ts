@@ -1,12 +1,8 @@
 // The capacity gate against the real PostgreSQL: many sends asking at once get exactly what the limits allow.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createCapacityGate,
-  releaseCapacity,
-  type CapacityDecision,
-  type ReservedCapacity,
-} from '../../common/capacity/gate.js';
+import { createCapacityGate, type CapacityDecision } from '../../common/capacity/gate.js';
+import { releaseCapacity, type ReservedCapacity } from '../../common/capacity/usage.js';
 import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import { roomyCapacity, type CapacitySettings } from '../../common/capacity/settings.js';
 import type { Db } from '../../common/db.js';
