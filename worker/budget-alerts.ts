@@ -5,6 +5,7 @@ import type { Db } from '../common/db.js';
 import type { BudgetAlert } from '../generated/prisma/client.js';
 import { budgetAlertShare } from '../common/capacity/budget-alert.js';
 import { periodicRounds, type PeriodicRounds } from '../common/periodic.js';
+import { postWebhook } from '../common/webhooks/post.js';
 
 const firstRetryMs = 10_000;
 const maxRetryMs = 3_600_000;
@@ -33,20 +34,23 @@ export function createBudgetAlertRelay({
   db,
   logger,
   timeoutMs = 5000,
+  allowPrivateUrls = false,
 }: {
   db: Db;
   logger: Logger;
   timeoutMs?: number;
+  /** WEBHOOK_ALLOW_PRIVATE_URLS: alerts to http and private addresses (development and tests only). */
+  allowPrivateUrls?: boolean;
 }): BudgetAlertRelay {
+  /** The tenant gave the URL: its host is resolved and checked, and the connection pinned to what was checked. */
   async function post(url: string, alert: BudgetAlert): Promise<void> {
-    const response = await fetch(url, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'User-Agent': 'lead-followup-budget-alerts' },
-      body: JSON.stringify(alertPayload(alert)),
-      signal: AbortSignal.timeout(timeoutMs),
-      redirect: 'error',
-    });
-    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const headers = { 'Content-Type': 'application/json', 'User-Agent': 'lead-followup-budget-alerts' };
+    const outcome = await postWebhook(
+      url,
+      { headers, body: JSON.stringify(alertPayload(alert)) },
+      { allowPrivate: allowPrivateUrls, timeoutMs },
+    );
+    if (outcome.error) throw new Error(outcome.error);
   }
 
   async function deliver(alert: BudgetAlert): Promise<void> {

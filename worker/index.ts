@@ -86,7 +86,7 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     );
   });
 }
-const budgetAlerts = createBudgetAlertRelay({ db, logger });
+const budgetAlerts = createBudgetAlertRelay({ db, logger, allowPrivateUrls: config.WEBHOOK_ALLOW_PRIVATE_URLS });
 budgetAlerts.start(5000);
 const webhooks = createWebhookRelay({ db, logger, allowPrivateUrls: config.WEBHOOK_ALLOW_PRIVATE_URLS });
 webhooks.start(1000);

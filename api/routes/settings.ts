@@ -8,6 +8,7 @@ import { appointmentTemplatePlaceholders, unknownAppointmentPlaceholders } from 
 import type { Tenant, TenantSender } from '../../generated/prisma/client.js';
 import { isValidWindow, windowTimePattern } from '../../workflows/decisions/send-time.js';
 import { tenantOf } from '../auth.js';
+import { checkTarget, UnsafeUrlError } from '../../common/webhooks/url-safety.js';
 import { ApiError, parseBody } from '../errors.js';
 
 const hhmm = z.string().regex(windowTimePattern, 'must be HH:mm (24:00 for the end of the day)');
@@ -40,19 +41,8 @@ const money = z
   .union([z.number().min(0, 'must be 0 or more').max(9_999_999_999.9999, 'must be below 10,000,000,000'), z.string()])
   .refine((amount) => moneyPattern.test(String(amount)), 'must be an amount of 0 or more with at most 4 decimal places')
   .transform(String);
-/** Alerts carry spending figures: https only, except to this machine (development). */
-const isSafeAlertUrl = (url: string) => {
-  // zod runs this check even after the URL check failed; that one has said what is wrong.
-  if (!URL.canParse(url)) return true;
-  const { protocol, hostname } = new URL(url);
-  return (
-    protocol === 'https:' || hostname === 'localhost' || hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(hostname)
-  );
-};
-const alertWebhookUrl = z
-  .url({ protocol: /^https?$/, error: 'must be an https URL' })
-  .max(2000)
-  .refine(isSafeAlertUrl, 'must be https (http only to localhost)');
+/** Where budget alerts go; where it resolves is checked when it is saved and again at every alert (SSRF). */
+const alertWebhookUrl = z.url({ protocol: /^https?$/, error: 'must be an https URL' }).max(2000);
 export const settingsSchema = z.strictObject({
   businessName: z.string().trim().min(1).max(100).optional(),
   defaultRegion: z
@@ -111,6 +101,18 @@ const settingsView = (tenant: Tenant & { senders: TenantSender[] }) => ({
   alertWebhookUrl: tenant.alertWebhookUrl,
 });
 
+/** Alerts carry spending figures: https to a public address, unless WEBHOOK_ALLOW_PRIVATE_URLS (development). */
+async function checkAlertUrl(url: string, allowPrivate: boolean): Promise<void> {
+  try {
+    await checkTarget(url, { allowPrivate });
+  } catch (error) {
+    if (!(error instanceof UnsafeUrlError)) throw error;
+    throw new ApiError(422, 'unsafe_url', `The URL cannot receive alerts: ${error.reason}`, {
+      fields: { alertWebhookUrl: [error.reason] },
+    });
+  }
+}
+
 /** Inbound messages find their tenant by its senders, so a tenant key claiming one could take another's STOPs. */
 const sendersOperatorOnly = () =>
   new ApiError(
@@ -123,7 +125,13 @@ const sendersOperatorOnly = () =>
   );
 
 /** The tenant's settings; new enrollments take them, running ones keep what they started with. */
-export function settingsRouter({ db }: { db: Db }): Router {
+export function settingsRouter({
+  db,
+  allowPrivateWebhookUrls = false,
+}: {
+  db: Db;
+  allowPrivateWebhookUrls?: boolean | undefined;
+}): Router {
   const router = Router();
   router.get('/settings', async (req, res) => {
     res.json(
@@ -160,6 +168,7 @@ export function settingsRouter({ db }: { db: Db }): Router {
         },
       );
     }
+    if (body.alertWebhookUrl) await checkAlertUrl(body.alertWebhookUrl, allowPrivateWebhookUrls);
     const tenant = await db.tenant.update({ where: { id: tenantId }, data: body, include: { senders: true } });
     res.json(settingsView(tenant));
   });

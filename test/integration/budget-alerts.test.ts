@@ -32,7 +32,8 @@ afterAll(async () => {
   await db.$disconnect();
 });
 
-const relay = () => createBudgetAlertRelay({ db, logger: pino({ level: 'silent' }) });
+// The receiver listens on loopback, so these relays run as in development (WEBHOOK_ALLOW_PRIVATE_URLS).
+const relay = () => createBudgetAlertRelay({ db, logger: pino({ level: 'silent' }), allowPrivateUrls: true });
 
 async function alertFor(alertWebhookUrl: string | null) {
   const { tenant } = await createTenant(db, { alertWebhookUrl });
@@ -96,6 +97,19 @@ describe('budget alert relay', () => {
       attempts: 2,
       lastError: null,
       deliveredAt: expect.any(Date),
+    });
+  });
+
+  it('never posts to a private address in production: the attempt fails with the reason and nothing is received', async () => {
+    const path = `/hooks/${'p'.repeat(8)}`;
+    const { alert } = await alertFor(`${baseUrl}${path}`);
+    await createBudgetAlertRelay({ db, logger: pino({ level: 'silent' }) }).round();
+    expect(received.filter((post) => post.path === path)).toEqual([]);
+    const refused = await db.budgetAlert.findUniqueOrThrow({ where: { id: alert.id } });
+    expect(refused).toMatchObject({
+      attempts: 1,
+      deliveredAt: null,
+      lastError: expect.stringMatching(/^unsafe URL: /),
     });
   });
 
