@@ -2,7 +2,7 @@
 import type { Db } from '../db.js';
 import { funnelOf, sumCounters, type Funnel } from './funnel.js';
 import type { DateRange } from './range.js';
-import { daySeries, loadRows, type DaySummary } from './rows.js';
+import { countersByStep, daySeries, type DaySummary } from './rows.js';
 
 export interface AnalyticsOverview extends DateRange {
   timeZone: string;
@@ -13,14 +13,15 @@ export interface AnalyticsOverview extends DateRange {
 }
 
 export async function analyticsOverview(db: Db, tenantId: string, range: DateRange): Promise<AnalyticsOverview> {
-  const [tenant, definitions, rows] = await Promise.all([
+  const [tenant, definitions, rows, days] = await Promise.all([
     db.tenant.findUniqueOrThrow({ where: { id: tenantId }, select: { defaultTimeZone: true } }),
     db.sequenceDefinition.findMany({
       where: { tenantId },
       select: { id: true, name: true },
       orderBy: [{ name: 'asc' }, { version: 'desc' }],
     }),
-    loadRows(db, tenantId, range),
+    countersByStep(db, tenantId, range),
+    daySeries(db, tenantId, range),
   ]);
   const nameOf = new Map(definitions.map((definition) => [definition.id, definition.name]));
   const latestIdOf = new Map<string, string>();
@@ -35,6 +36,6 @@ export async function analyticsOverview(db: Db, tenantId: string, range: DateRan
       name,
       totals: funnelOf(sumCounters(rows.filter((row) => nameOf.get(row.sequenceId) === name))),
     })),
-    days: daySeries(rows, range),
+    days,
   };
 }

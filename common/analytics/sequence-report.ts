@@ -4,7 +4,7 @@ import type { Db } from '../db.js';
 import { compareRates, type RateComparison } from './compare.js';
 import { funnelOf, sumCounters, type Counters, type Funnel } from './funnel.js';
 import type { DateRange } from './range.js';
-import { daySeries, loadRows, type DaySummary } from './rows.js';
+import { countersByStep, daySeries, type DaySummary } from './rows.js';
 import { labelledVariants, variantsOfStep, type VariantLabel } from './variants.js';
 
 interface VariantReport {
@@ -64,20 +64,16 @@ export async function sequenceReport(
     select: { name: true },
   });
   if (!sequence) return null;
-  const [tenant, versions] = await Promise.all([
+  const [tenant, versions, rows, days] = await Promise.all([
     db.tenant.findUniqueOrThrow({ where: { id: tenantId }, select: { defaultTimeZone: true } }),
     db.sequenceDefinition.findMany({
       where: { tenantId, name: sequence.name },
       select: { id: true, version: true, steps: true },
       orderBy: { version: 'asc' },
     }),
+    countersByStep(db, tenantId, range, sequence.name),
+    daySeries(db, tenantId, range, sequence.name),
   ]);
-  const rows = await loadRows(
-    db,
-    tenantId,
-    range,
-    versions.map((version) => version.id),
-  );
   const steps = versions.flatMap((version) => {
     const definitionSteps = Array.isArray(version.steps) ? version.steps : [];
     return definitionSteps.map((definitionStep, step) => {
@@ -107,6 +103,6 @@ export async function sequenceReport(
     timeZone: tenant.defaultTimeZone,
     totals: funnelOf(sumCounters(rows)),
     steps,
-    days: daySeries(rows, range),
+    days,
   };
 }
