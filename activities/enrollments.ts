@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../common/db.js';
+import { countEnrollmentFact, type EnrollmentFact } from '../common/analytics/aggregate.js';
 import { recordEvent } from '../common/events.js';
 import { hasEventFor } from '../common/event-writers.js';
 import { Prisma } from '../generated/prisma/client.js';
@@ -26,6 +27,9 @@ export interface RecordEnrollmentOutcomeInput {
   /** The run that closed: after an operator's reset it is not the one the enrollment started with. */
   runId?: string;
 }
+
+/** The outcomes the funnel counts (cancelled and failed enrollments are not part of it). */
+const countedOutcomes = new Set<EnrollmentOutcome>(['completed', 'expired', 'replied', 'booked', 'opted_out']);
 
 /** A row that is gone will not come back by retrying: fail the activity for good. */
 async function rowsMustExist<T>(write: () => Promise<T>): Promise<T> {
@@ -84,6 +88,7 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
                   runId: input.runId,
                 },
               });
+              await countEnrollmentFact(tx, enrollmentId, 'enrolled');
             }
           }),
         );
@@ -114,9 +119,18 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
           const [closedNow] = await tx.enrollment.updateManyAndReturn({
             where: { ...where, status: 'running' },
             data,
-            select: { sequenceId: true },
+            select: { sequenceId: true, haltedAt: true },
           });
           if (closedNow) {
+            // Replies, bookings and opt-outs are counted where they are recorded; this catches any path that did not
+            // (counted once either way), at the instant the fact halted the enrollment.
+            if (countedOutcomes.has(input.status))
+              await countEnrollmentFact(
+                tx,
+                input.enrollmentId,
+                input.status as EnrollmentFact,
+                closedNow.haltedAt ?? closedAt,
+              );
             await recordEvent(tx, {
               tenantId: input.tenantId,
               type: 'enrollment.closed',

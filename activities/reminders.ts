@@ -7,6 +7,7 @@ import type {
 } from '../workflows/appointment-reminder.types.js';
 import { nextReminderAt } from '../workflows/decisions/reminder-schedule.js';
 import { erasedClosedReason, haltEnrollments, lockConversation } from '../common/conversation.js';
+import { countEnrollmentFact, countLeadFact } from '../common/analytics/aggregate.js';
 import { recordEvent } from '../common/events.js';
 import { hasEventFor } from '../common/event-writers.js';
 import { appointmentChanges } from './appointment-events.js';
@@ -152,6 +153,9 @@ export function createReminderActivities(deps: Parameters<typeof createMessageDe
             location: appointment.location,
           };
           await recordEvent(tx, { ...scope, type: 'appointment.scheduled', data });
+          // The funnel's booking: for the follow-up it was booked from, else the lead's latest one.
+          if (bookedFrom) await countEnrollmentFact(tx, bookedFrom.enrollmentId, 'booked');
+          else await countLeadFact(tx, { ...scope, fact: 'booked' });
         }
         const halted = await haltEnrollments(
           tx,

@@ -3,6 +3,7 @@ import { activityInfo, ApplicationFailure, log } from '@temporalio/activity';
 import { type Prisma, type Lead, type Message, type Tenant } from '../generated/prisma/client.js';
 import type { Db } from '../common/db.js';
 import { isUniqueViolation } from '../common/db-errors.js';
+import { countMessageFact } from '../common/analytics/aggregate.js';
 import { recordMessageEvent } from '../common/event-writers.js';
 import { maskPhone } from '../common/logger.js';
 import { noMetrics, type MessageMetrics } from '../common/metrics.js';
@@ -35,6 +36,8 @@ export interface OutboundMessage {
   appointmentId: string | null;
   /** One row per key, written before Twilio is called. */
   idempotencyKey: string;
+  /** The A/B variant of a sequence step, recorded on the row (and so on its events and funnel counts). */
+  variant?: string | null;
   /** What the send gate checks besides the opt-out: the enrollment and the caps, or the appointment as it is now. */
   subject: GateSubject;
   /** A hold answers `held` (the workflow waits, and a close ends the wait at once) instead of a retry. */
@@ -131,12 +134,14 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
         where: { id: row.id, twilioSid: null },
         data: { status: sent.status, twilioSid: sent.sid, sentAt: new Date(), heldReason: null, heldUntil: null },
       });
-      if (count)
+      if (count) {
         await recordMessageEvent(tx, 'message.sent', row, {
           twilioSid: sent.sid,
           segments: row.segments,
           cost: row.cost?.toString() ?? null,
         });
+        await countMessageFact(tx, row.id, 'sent');
+      }
     });
     metrics.messageRecorded(sent.status);
     log.info('SMS handed over', {
@@ -207,6 +212,7 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
       toPhone: lead.phone,
       fromPhone,
       idempotencyKey: message.idempotencyKey,
+      variant: message.variant ?? null,
     };
     if (rendered.ok)
       return claimRow({ ...base, body: rendered.body, ...capacity.price(rendered.body), status: 'pending' });
@@ -237,7 +243,10 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
       if (count) {
         if (closed.status === 'skipped')
           await recordMessageEvent(tx, 'message.skipped', row, { reason: closed.skipReason });
-        else await recordMessageEvent(tx, 'message.failed', row, { errorCode: closed.errorCode, twilioSid: null });
+        else {
+          await recordMessageEvent(tx, 'message.failed', row, { errorCode: closed.errorCode, twilioSid: null });
+          await countMessageFact(tx, row.id, 'failed');
+        }
       }
       await also?.(tx);
     });

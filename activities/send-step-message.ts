@@ -1,5 +1,22 @@
+import { chooseVariant, variantsOfStep, type ChosenVariant } from '../common/analytics/variants.js';
+import type { Db } from '../common/db.js';
 import { createMessageDelivery, leadTemplateValues, type MessageDeliveryDeps } from './send-message.js';
 import type { SendStepMessageInput, SendStepMessageResult } from './send-step-message.types.js';
+
+/**
+ * The enrollment's variant of an A/B step, from the definition it runs (immutable), or null for a plain step. Chosen
+ * here rather than in the workflow: a pure function of (enrollment, step), so every attempt and every replay agrees,
+ * and runs recorded before variants existed replay unchanged.
+ */
+async function variantFor(db: Db, input: SendStepMessageInput): Promise<ChosenVariant | null> {
+  const enrollment = await db.enrollment.findFirst({
+    where: { id: input.enrollmentId, tenantId: input.tenantId },
+    select: { sequence: { select: { steps: true } } },
+  });
+  const steps = enrollment?.sequence.steps;
+  const variants = Array.isArray(steps) ? variantsOfStep(steps[input.step]) : null;
+  return variants ? chooseVariant(input.enrollmentId, input.step, variants) : null;
+}
 
 /**
  * Sends one step's SMS at most once, keyed by (enrollment, step). Its deadline is soft: a retry after the window's
@@ -8,6 +25,7 @@ import type { SendStepMessageInput, SendStepMessageResult } from './send-step-me
 export function createSendStepMessage(deps: MessageDeliveryDeps) {
   const deliver = createMessageDelivery(deps);
   return async function sendStepMessage(input: SendStepMessageInput): Promise<SendStepMessageResult> {
+    const variant = await variantFor(deps.db, input);
     return deliver(
       {
         tenantId: input.tenantId,
@@ -15,9 +33,10 @@ export function createSendStepMessage(deps: MessageDeliveryDeps) {
         enrollmentId: input.enrollmentId,
         appointmentId: null,
         idempotencyKey: `${input.enrollmentId}:${input.step}`,
+        variant: variant?.label ?? null,
         subject: { kind: 'step', enrollmentId: input.enrollmentId },
         holdAsResult: input.holdAsResult ?? false,
-        compose: (lead) => ({ template: input.template, values: leadTemplateValues(lead) }),
+        compose: (lead) => ({ template: variant?.template ?? input.template, values: leadTemplateValues(lead) }),
       },
       { at: new Date(input.notAfter), hard: false, late: { outcome: 'deferred' } as const },
     );

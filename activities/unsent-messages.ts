@@ -22,7 +22,15 @@ export async function closeUnclaimedMessages(
   const closed = await tx.message.updateManyAndReturn({
     where: { id: { in: rows.map((row) => row.id) }, status: 'pending', claimedAt: null },
     data: { status: 'skipped', skipReason, heldReason: null, heldUntil: null },
-    select: { id: true, tenantId: true, leadId: true, enrollmentId: true, appointmentId: true, idempotencyKey: true },
+    select: {
+      id: true,
+      tenantId: true,
+      leadId: true,
+      enrollmentId: true,
+      appointmentId: true,
+      idempotencyKey: true,
+      variant: true,
+    },
   });
   for (const row of closed) await recordMessageEvent(tx, 'message.skipped', row, { reason: skipReason });
   return closed.length;

@@ -11,6 +11,7 @@ import { requireOperator, requireTenant } from './auth.js';
 import type { SignalRelay } from './signal-relay.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { docsRouter } from './openapi/docs-route.js';
+import { analyticsRouter } from './routes/analytics.js';
 import { appointmentsRouter } from './routes/appointments.js';
 import { enrollmentBatchRouter } from './routes/enrollment-batch.js';
 import { enrollmentsRouter } from './routes/enrollments.js';
@@ -112,6 +113,7 @@ export function createApp(deps: AppDeps): Express {
   v1.use(appointmentsRouter(deps));
   v1.use(optOutsRouter({ ...deps, metrics }));
   v1.use(reportsRouter(deps));
+  v1.use(analyticsRouter(deps));
   v1.use(sendingRouter(deps));
   v1.use(webhookEndpointsRouter(deps));
   v1.use(eventsRouter(deps));

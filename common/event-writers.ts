@@ -22,7 +22,8 @@ type MessageEventType = Extract<EventType, `message.${string}`>;
 export type MessageRef = Pick<
   Message,
   'id' | 'tenantId' | 'leadId' | 'enrollmentId' | 'appointmentId' | 'idempotencyKey'
->;
+> &
+  Partial<Pick<Message, 'variant'>>;
 
 /** A sequence step's message is keyed `<enrollmentId>:<step>` (activities/send-step-message.ts); other keys carry no step. */
 export function stepOfMessage({
@@ -51,6 +52,7 @@ export function recordMessageEvent(
       leadId: message.leadId,
       enrollmentId: message.enrollmentId,
       step: stepOfMessage(message),
+      ...(message.variant ? { variant: message.variant } : {}),
       appointmentId: message.appointmentId,
       ...details,
     },

@@ -3,6 +3,7 @@ import type { Db } from './db.js';
 import type { Prisma } from '../generated/prisma/client.js';
 import { optOutHashSecret } from './config.js';
 import { lockConversation } from './conversation.js';
+import { countLeadFact } from './analytics/aggregate.js';
 import { recordEvent, type EventType } from './events.js';
 
 type Tx = Prisma.TransactionClient | Db;
@@ -44,12 +45,12 @@ export interface ConsentChange {
   note?: string | null;
 }
 
-/** The registry changed: the CRM hears it, about the tenant's lead with this phone if there is one. */
+/** The registry changed: the CRM hears it, about the tenant's lead with this phone if there is one (returned). */
 async function recordConsentEvent(
   tx: Prisma.TransactionClient,
   type: Extract<EventType, 'lead.opted_out' | 'lead.opted_in'>,
   change: ConsentChange,
-): Promise<void> {
+): Promise<string | null> {
   const lead = await tx.lead.findUnique({
     where: { tenantId_phone: { tenantId: change.tenantId, phone: change.phone } },
     select: { id: true },
@@ -65,6 +66,7 @@ async function recordConsentEvent(
       messageSid: change.messageSid ?? null,
     },
   });
+  return lead?.id ?? null;
 }
 
 /**
@@ -85,7 +87,8 @@ export async function recordOptOut(tx: Prisma.TransactionClient, change: Consent
         messageSid: change.messageSid ?? null,
       },
     });
-    await recordConsentEvent(tx, 'lead.opted_out', change);
+    const leadId = await recordConsentEvent(tx, 'lead.opted_out', change);
+    if (leadId) await countLeadFact(tx, { tenantId: change.tenantId, leadId, fact: 'opted_out' });
   }
   await tx.consentEvent.create({
     data: {

@@ -15,7 +15,10 @@ export function leadFollowUpWorkflowId(tenantId: string, leadId: string): string
 export interface SequenceStep {
   /** Wait after the previous step went out (after enrollment for the first step). */
   delaySeconds: number;
+  /** With variants: the first variant's, which the send activity replaces by the enrollment's own variant. */
   template: string;
+  /** A/B variants (2 to 4), labelled A to D in this order (common/analytics/variants.ts). */
+  variants?: { template: string; weight: number }[];
 }
 
 /** The definition as it was when the enrollment started: later edits never reach a running enrollment. */

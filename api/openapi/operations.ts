@@ -12,6 +12,7 @@ import { eventsAndWebhooksOperations } from './operations/events-and-webhooks.js
 import { reportsOperations } from './operations/reports.js';
 import { sendingOperations } from './operations/sending.js';
 import { operatorOperations } from './operations/operator.js';
+import { analyticsOperations } from './operations/analytics.js';
 import type { Operation } from './operations/operation.js';
 
 export type { Auth, Method, Operation } from './operations/operation.js';
@@ -28,5 +29,6 @@ export const operations: Operation[] = [
   ...eventsAndWebhooksOperations,
   ...reportsOperations,
   ...sendingOperations,
+  ...analyticsOperations,
   ...operatorOperations,
 ];

@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
+import { variantLabels } from '../../common/analytics/variants.js';
 import { templatePlaceholders, unknownPlaceholders } from '../../common/templates.js';
 import type { SequenceDefinition } from '../../generated/prisma/client.js';
 import type { SequenceStep } from '../../workflows/lead-follow-up.types.js';
@@ -8,27 +9,50 @@ import { tenantOf } from '../auth.js';
 import { notFound, parseBody } from '../errors.js';
 import { idParam } from '../params.js';
 
-const stepSchema = z.strictObject({
-  delaySeconds: z
-    .number()
-    .int()
-    .min(0)
-    .max(30 * 24 * 3600),
-  template: z
-    .string()
-    .trim()
-    .min(1)
-    .max(1600)
-    .superRefine((template, ctx) => {
-      const unknown = unknownPlaceholders(template);
-      if (unknown.length) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `unknown placeholder ${unknown.map((n) => `{{${n}}}`).join(', ')}; known: ${templatePlaceholders.join(', ')}`,
-        });
-      }
-    }),
-});
+const templateSchema = z
+  .string()
+  .trim()
+  .min(1)
+  .max(1600)
+  .superRefine((template, ctx) => {
+    const unknown = unknownPlaceholders(template);
+    if (unknown.length) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `unknown placeholder ${unknown.map((n) => `{{${n}}}`).join(', ')}; known: ${templatePlaceholders.join(', ')}`,
+      });
+    }
+  });
+
+/** A/B variants, labelled A to D in this order; each is checked like a template. */
+const variantsSchema = z
+  .array(z.strictObject({ template: templateSchema, weight: z.number().int().min(1).max(1000) }))
+  .min(2, 'a step with variants has 2 to 4 of them')
+  .max(variantLabels.length, 'a step with variants has 2 to 4 of them');
+
+/**
+ * A step has a template or variants. A step with variants also stores the first one as its template: the workflow
+ * passes the template to the send activity, which sends the enrollment's variant instead (common/analytics/variants.ts).
+ */
+const stepSchema = z
+  .strictObject({
+    delaySeconds: z
+      .number()
+      .int()
+      .min(0)
+      .max(30 * 24 * 3600),
+    template: templateSchema.optional(),
+    variants: variantsSchema.optional(),
+  })
+  .superRefine((step, ctx) => {
+    if ((step.template === undefined) === (step.variants === undefined))
+      ctx.addIssue({ code: 'custom', message: 'give either template or variants', path: ['template'] });
+  })
+  .transform(({ delaySeconds, template, variants }) =>
+    variants
+      ? { delaySeconds, template: variants[0]?.template ?? '', variants }
+      : { delaySeconds, template: template ?? '' },
+  );
 export const createSequenceSchema = z.strictObject({
   name: z.string().trim().min(1).max(100),
   steps: z.array(stepSchema).min(1).max(50),

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { countLeadFact } from '../../common/analytics/aggregate.js';
 import { lockConversation } from '../../common/conversation.js';
 import type { Db } from '../../common/db.js';
 import { isUniqueViolation } from '../../common/db-errors.js';
@@ -161,6 +162,9 @@ export async function processInbound(
           intent,
         });
         const outcome = await recordFor(tx, tenant, params, intent, index === 0 ? params.MessageSid : null);
+        // An answer to an appointment message is about the appointment, not a reply to a follow-up.
+        if (outcome.leadId && intent !== 'opt_out' && !appointmentReply)
+          await countLeadFact(tx, { tenantId: tenant.id, leadId: outcome.leadId, fact: 'replied' });
         if (!appointmentReply) outcomes.push(outcome);
         else {
           const recorded = await recordAppointmentReply(tx, tenant, appointmentReply);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { Db } from '../../common/db.js';
+import { countMessageFact } from '../../common/analytics/aggregate.js';
 import { recordMessageEvent } from '../../common/event-writers.js';
 import { statusesBelow } from '../../common/message-status.js';
 import { recordOptOut } from '../../common/opt-outs.js';
@@ -48,6 +49,7 @@ export async function processStatus(db: Db, logger: Logger, params: StatusParams
           twilioSid: params.MessageSid,
           errorCode: params.ErrorCode ?? null,
         });
+        await countMessageFact(tx, message.id, params.MessageStatus === 'delivered' ? 'delivered' : 'failed');
       }
       let signalIds: string[] = [];
       if (params.ErrorCode === 21610) {

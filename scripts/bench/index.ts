@@ -1,4 +1,4 @@
-// `npm run bench`: starts a stack of its own, runs the seven measurements of docs/benchmarks.md, writes
+// `npm run bench`: starts a stack of its own, runs the eight measurements of docs/benchmarks.md, writes
 // <BENCH_OUT_DIR>/benchmarks.json and the "Latest run" section of <BENCH_OUT_DIR>/benchmarks.md, and stops everything
 // it started (also on failure or Ctrl-C). Scale with BENCH_* variables; see README "Benchmarks".
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -19,6 +19,7 @@ import {
   type Ctx,
 } from './sections.js';
 import { startBenchStack, type BenchStack } from './stack.js';
+import { analyticsReads } from './analytics.js';
 import { webhookBurst } from './webhooks.js';
 import { apiJson } from './http.js';
 import { round } from './stats.js';
@@ -39,6 +40,8 @@ const benchSettings = z.object({
   BENCH_READ_CONNECTIONS: count(10, 500),
   /** Events in the webhook burst (section 7). */
   BENCH_WEBHOOK_EVENTS: count(10_000, 100_000),
+  /** Step messages whose funnel facts the analytics reads (section 8) aggregate. */
+  BENCH_ANALYTICS_MESSAGES: count(100_000, 1_000_000),
   BENCH_OUT_DIR: z.string().default('docs'),
   BENCH_KEEP_DATA: z.enum(['true', 'false']).default('false'),
   /** The service's LOG_LEVEL in the worker and API (their output goes to files under the bench data folder). */
@@ -77,6 +80,7 @@ async function run(settings: z.infer<typeof benchSettings>) {
     readSeconds: settings.BENCH_READ_SECONDS,
     readConnections: settings.BENCH_READ_CONNECTIONS,
     webhookEvents: settings.BENCH_WEBHOOK_EVENTS,
+    analyticsMessages: settings.BENCH_ANALYTICS_MESSAGES,
     logLevel: settings.BENCH_LOG_LEVEL,
     devServerArgs: settings.BENCH_DEV_SERVER_ARGS.split(/\s+/).filter(Boolean),
   };
@@ -162,6 +166,14 @@ async function run(settings: z.infer<typeof benchSettings>) {
     `webhooks: ${webhooks.delivered} of ${webhooks.events} delivered after ${webhooks.allDeliveredSeconds} s (${webhooks.deliveriesPerSecond}/s)`,
   );
 
+  const analytics = await analyticsReads(ctx, {
+    messages: scale.analyticsMessages,
+    seconds: scale.readSeconds,
+    connections: scale.readConnections,
+  });
+  for (const read of analytics.reads)
+    say(`analytics ${read.endpoint}: p50 ${read.latencyMs.p50} ms, p95 ${read.latencyMs.p95} ms`);
+
   return {
     label: settings.BENCH_LABEL,
     finishedAt: new Date().toISOString(),
@@ -182,6 +194,7 @@ async function run(settings: z.infer<typeof benchSettings>) {
       timers,
       reads: readResults,
       webhooks,
+      analytics,
     },
   };
 }

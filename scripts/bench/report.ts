@@ -1,6 +1,7 @@
 // The result as JSON and as the markdown table in docs/benchmarks.md (between the bench:latest markers).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { BenchResult } from './index.js';
+import { analyticsLines, analyticsTargets } from './analytics-report.js';
 import type { SleepingSnapshot } from './sections.js';
 
 export interface TargetCheck {
@@ -24,7 +25,7 @@ function workerMemoryLine(from: SleepingSnapshot, to: SleepingSnapshot): string 
 }
 
 export function targetChecks(result: BenchResult): TargetCheck[] {
-  const { baseline, enrollment, sleeping, stop, timers, reads, webhooks } = result.sections;
+  const { baseline, enrollment, sleeping, stop, timers, reads, webhooks, analytics } = result.sections;
   const ratio = enrollment.startsPerSecond / baseline.startsPerSecond;
   const flat = sleeping.workerRssChangePercent;
   return [
@@ -82,6 +83,7 @@ export function targetChecks(result: BenchResult): TargetCheck[] {
           : fmt(webhooks.allDeliveredSeconds, ' s'),
       met: webhooks.delivered === webhooks.events && webhooks.allDeliveredSeconds <= 60,
     },
+    ...analyticsTargets(analytics),
   ];
 }
 
@@ -100,7 +102,7 @@ const cpuLine = (cpu: {
     )}; machine ${cpu.machinePercentOfCore}% of 200%, others ${cpu.otherPercentOfCore}% (${cpu.wallSeconds} s)`;
 
 export function markdown(result: BenchResult): string {
-  const { baseline, enrollment, sleeping, stop, timers, reads, webhooks } = result.sections;
+  const { baseline, enrollment, sleeping, stop, timers, reads, webhooks, analytics } = result.sections;
   const m = result.machine;
   const lines = [
     `Run ${result.finishedAt}${result.label ? ` — ${result.label}` : ''}: \`${result.command}\``,
@@ -125,6 +127,7 @@ export function markdown(result: BenchResult): string {
       (read) =>
         `| 6. ${read.endpoint}, ${read.connections} connections, ${read.seconds} s | p50 ${read.latencyMs.p50} ms, p95 ${read.latencyMs.p95} ms, p99 ${read.latencyMs.p99} ms; ${read.requestsPerSecond} req/s, ${read.non2xx} non-2xx, ${read.errors} errors | ${cpuLine(read.cpu)} |`,
     ),
+    ...analyticsLines(analytics, cpuLine),
     `| 7. webhooks: ${webhooks.events} events for one tenant, another's endpoint answering in ${webhooks.slowAnswerMs} ms | recorded in ${webhooks.recordSeconds} s; ${webhooks.delivered} delivered and verified after ${fmt(webhooks.allDeliveredSeconds, ' s')} (${webhooks.deliveriesPerSecond}/s), ${webhooks.duplicates} duplicates, ${webhooks.unverified} unverified; the slow endpoint answered ${webhooks.slowAnswered} meanwhile | ${cpuLine(webhooks.cpu)} |`,
   ];
   return lines.join('\n');

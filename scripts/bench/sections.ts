@@ -461,11 +461,12 @@ export interface ReadResult {
   cpu: CpuWindow;
 }
 
-async function readLoad(
+/** `paths` chooses each request's path; `apiKey` is another tenant's key than the stack's own. */
+export async function readLoad(
   ctx: Ctx,
   endpoint: string,
   paths: () => string,
-  options: { seconds: number; connections: number },
+  options: { seconds: number; connections: number; apiKey?: string },
 ): Promise<ReadResult> {
   const latencies: number[] = [];
   const window = cpu(ctx);
@@ -475,7 +476,7 @@ async function readLoad(
         url: ctx.stack.apiUrl,
         connections: options.connections,
         duration: options.seconds,
-        headers: { Authorization: `Bearer ${ctx.stack.apiKey}` },
+        headers: { Authorization: `Bearer ${options.apiKey ?? ctx.stack.apiKey}` },
         requests: [{ method: 'GET', setupRequest: (request) => ({ ...request, path: paths() }) }],
       },
       (error, finished) => (error ? reject(error) : resolve(finished)),

@@ -183,6 +183,20 @@ export const leadFollowUpScenarios: Scenario[] = [
     },
   },
   {
+    // A first step with A/B variants (issue 17): the send activity picks the variant, so the workflow's commands are
+    // those of any other step and older code replays this history too.
+    name: 'ab-variant-step',
+    async run(context) {
+      const variants = [
+        { template: first.template, weight: 1 },
+        { template: 'Hello {{firstName}}, {{businessName}} here. Still looking?', weight: 1 },
+      ];
+      const handle = await start(context, [{ ...first, variants }, later]);
+      await untilSent(handle, 1);
+      return handle.workflowId;
+    },
+  },
+  {
     name: 'sleeping',
     async run(context) {
       const handle = await start(context, [first, later]);

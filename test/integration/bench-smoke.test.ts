@@ -32,7 +32,7 @@ const positive = (value: unknown) =>
   ).toBe(true);
 
 describe('npm run bench (smoke scale)', () => {
-  it('runs all seven measurements on a stack of its own, writes JSON and markdown, and cleans up', async () => {
+  it('runs all eight measurements on a stack of its own, writes JSON and markdown, and cleans up', async () => {
     const leads = 30;
     const timers = 10;
     const { code, output, pid } = await runBench({
@@ -43,6 +43,7 @@ describe('npm run bench (smoke scale)', () => {
       BENCH_READ_SECONDS: '1',
       BENCH_READ_CONNECTIONS: '4',
       BENCH_WEBHOOK_EVENTS: '50',
+      BENCH_ANALYTICS_MESSAGES: '300',
       BENCH_OUT_DIR: outDir,
       BENCH_LABEL: 'smoke',
     });
@@ -91,10 +92,19 @@ describe('npm run bench (smoke scale)', () => {
       expect(read.non2xx, read.endpoint).toBe(0);
       positive(read.latencyMs.p95);
     }
+    const { analytics } = result.sections;
+    expect(analytics).toMatchObject({ messages: 300, enrollments: 100 });
+    positive(analytics.counterRows);
+    expect(analytics.reads).toHaveLength(2);
+    for (const read of analytics.reads) {
+      positive(read.requests);
+      expect(read.non2xx, read.endpoint).toBe(0);
+      positive(read.latencyMs.p95);
+    }
     expect(result.targets.length).toBeGreaterThanOrEqual(6);
 
     const markdown = readFileSync(path.join(outDir, 'benchmarks.md'), 'utf8');
-    for (const heading of ['1. baseline', '2. enrollment', '3. sleeping', '4. STOP', '5. timers', '6. GET'])
+    for (const heading of ['1. baseline', '2. enrollment', '3. sleeping', '4. STOP', '5. timers', '6. GET', '8. GET'])
       expect(markdown).toContain(heading);
   }, 240_000);
 });

@@ -235,6 +235,13 @@ describe('real answers match the documented schemas', () => {
     );
 
     conforms('get', '/v1/events', await api().get('/v1/events').set(auth));
+    conforms('get', '/v1/analytics/overview', await api().get('/v1/analytics/overview').set(auth));
+    conforms(
+      'get',
+      '/v1/analytics/sequences/:sequenceId',
+      await api().get(`/v1/analytics/sequences/${sequence.body.id}`).set(auth),
+    );
+    conforms('get', '/v1/analytics/overview', await api().get('/v1/analytics/overview?from=2026-13-01').set(auth));
     const endpoint = conforms(
       'post',
       '/v1/webhook-endpoints',
@@ -302,6 +309,9 @@ describe('real answers match the documented schemas', () => {
       'get /v1/opt-outs/:phone/consent 200',
       'delete /v1/opt-outs/:phone 200',
       'get /v1/events 200',
+      'get /v1/analytics/overview 200',
+      'get /v1/analytics/sequences/:sequenceId 200',
+      'get /v1/analytics/overview 400',
       'post /v1/webhook-endpoints 201',
       'get /v1/webhook-endpoints 200',
       'get /v1/webhook-endpoints/:id 200',

@@ -2,13 +2,15 @@
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
+import { chooseVariant } from '../../common/analytics/variants.js';
 import { findOptOut, recordOptOut } from '../../common/opt-outs.js';
+import type { Prisma } from '../../generated/prisma/client.js';
 import { sendCoreForFile } from '../support/send-core.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 
 const core = sendCoreForFile({ twilioTimeoutMs: 300 });
 
-async function enrollment(firstName: string | null = 'Ada') {
+async function enrollment(firstName: string | null = 'Ada', steps: Prisma.InputJsonArray = []) {
   // Open all day with no caps that bite: the send gate's window and caps are tested in send-gate.test.ts.
   const { tenant } = await createTenant(core.db, anytimeSettings);
   const phone = randomUkMobile().e164;
@@ -16,7 +18,7 @@ async function enrollment(firstName: string | null = 'Ada') {
     data: { tenantId: tenant.id, phone, firstName, timeZone: 'Europe/London' },
   });
   const sequence = await core.db.sequenceDefinition.create({
-    data: { tenantId: tenant.id, name: 's', version: 1, steps: [] },
+    data: { tenantId: tenant.id, name: 's', version: 1, steps },
   });
   const row = await core.db.enrollment.create({
     data: {
@@ -157,5 +159,24 @@ describe('sendStepMessage', () => {
       type: 'NotFoundError',
       nonRetryable: true,
     });
+  });
+
+  it("sends an A/B step's variant chosen from (enrollment, step), the same one on the retry after a failed attempt", async () => {
+    const variants = [
+      { template: 'Hi {{firstName}}, offer A', weight: 1 },
+      { template: 'Hi {{firstName}}, offer B', weight: 1 },
+    ];
+    const { phone, input } = await enrollment('Ada', [
+      { delaySeconds: 0, template: 'Hi {{firstName}}, offer A', variants },
+    ]);
+    const chosen = chooseVariant(input.enrollmentId, 0, variants);
+    core.fake.inject({ kind: 'http', status: 429 }, { to: phone });
+    await expect(attempt(1, input)).rejects.toThrow();
+    expect(await attempt(2, input)).toMatchObject({ outcome: 'sent' });
+    const row = await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } });
+    expect(row).toMatchObject({ variant: chosen.label, body: chosen.template.replace('{{firstName}}', 'Ada') });
+    expect(core.fake.messages.filter((message) => message.to === phone).map((message) => message.body)).toEqual([
+      row.body,
+    ]);
   });
 });

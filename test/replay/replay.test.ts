@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { DefaultLogger, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { chooseVariant, type StepVariant } from '../../common/analytics/variants.js';
 import { bundleWorkflows } from '../support/temporal-test-env.js';
 
 const historiesDir = fileURLToPath(new URL('../histories', import.meta.url));
@@ -37,6 +38,7 @@ describe('committed histories replay against the current workflow code', () => {
         'leadFollowUp/expired',
         'leadFollowUp/cancelled',
         'leadFollowUp/sleeping',
+        'leadFollowUp/ab-variant-step',
         'purgeProcessedWebhooks/completed',
         'appointmentReminder/completed',
         'appointmentReminder/rescheduled',
@@ -66,5 +68,27 @@ describe('an incompatible change', () => {
     await expect(
       Worker.runReplayHistory({ workflowBundle: incompatible }, load(completed?.file ?? '')),
     ).rejects.toBeInstanceOf(DeterminismViolationError);
+  });
+});
+
+type Attributes = { activityType?: { name: string }; input?: { payloads: { data: string }[] } };
+/** The JSON inputs of a history's events of one type (and one activity type). */
+const payloadsOf = (history: unknown, eventType: string, activity?: string) =>
+  (history as { events: Record<string, unknown>[] }).events
+    .filter((event) => event.eventType === eventType)
+    .map((event) => Object.entries(event).find(([key]) => key.endsWith('Attributes'))?.[1] as Attributes | undefined)
+    .filter((attributes) => !activity || attributes?.activityType?.name === activity)
+    .map((attributes) => JSON.parse(Buffer.from(attributes?.input?.payloads[0]?.data ?? '', 'base64').toString()));
+
+describe('an A/B step', () => {
+  it('asks the send activity with what the history holds, from which the variant follows, the same on every replay or retry', async () => {
+    const history = load(histories.find((entry) => entry.name === 'ab-variant-step')?.file ?? '');
+    await expect(Worker.runReplayHistory({ workflowBundle }, history)).resolves.toBeUndefined();
+    const [start] = payloadsOf(history, 'EVENT_TYPE_WORKFLOW_EXECUTION_STARTED');
+    const [send] = payloadsOf(history, 'EVENT_TYPE_ACTIVITY_TASK_SCHEDULED', 'sendStepMessage');
+    const variants = start.sequence.steps[0].variants as StepVariant[];
+    expect(send).toMatchObject({ enrollmentId: start.enrollmentId, step: 0, template: variants[0]?.template });
+    const chosen = chooseVariant(send.enrollmentId, send.step, variants);
+    expect(chooseVariant(send.enrollmentId, send.step, variants)).toEqual(chosen);
   });
 });

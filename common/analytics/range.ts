@@ -1,0 +1,47 @@
+// Calendar dates in the tenant's zone: the range a request asks for, and the days of a range.
+import { DateTime } from 'luxon';
+
+export interface DateRange {
+  /** YYYY-MM-DD, inclusive. */
+  from: string;
+  to: string;
+}
+
+export const defaultRangeDays = 30;
+export const maxRangeDays = 366;
+
+export type RangeProblem = { field: 'from' | 'to'; message: string };
+
+const isoDate = (value: string) => DateTime.fromISO(value, { zone: 'utc' });
+
+/** The asked range, or the last 30 days ending today in `timeZone`; a problem names the field at fault. */
+export function resolveRange(asked: Partial<DateRange>, timeZone: string, now = new Date()): DateRange | RangeProblem {
+  const today = DateTime.fromJSDate(now, { zone: timeZone }).toISODate() ?? '';
+  const to = asked.to ?? today;
+  const from =
+    asked.from ??
+    isoDate(to)
+      .minus({ days: defaultRangeDays - 1 })
+      .toISODate() ??
+    '';
+  for (const [field, value] of [
+    ['from', from],
+    ['to', to],
+  ] as const)
+    if (!isoDate(value).isValid) return { field, message: `${value} is not a calendar date (YYYY-MM-DD)` };
+  const days = isoDate(to).diff(isoDate(from), 'days').days + 1;
+  if (days < 1) return { field: 'to', message: 'to is before from' };
+  if (days > maxRangeDays) return { field: 'to', message: `a range covers at most ${maxRangeDays} days` };
+  return { from, to };
+}
+
+/** Every date of the range, ascending. */
+export function datesOf({ from, to }: DateRange): string[] {
+  const dates: string[] = [];
+  for (let day = isoDate(from); day <= isoDate(to); day = day.plus({ days: 1 })) dates.push(day.toISODate() ?? '');
+  return dates;
+}
+
+/** A `date` column's value (midnight UTC) as YYYY-MM-DD. */
+export const dateKey = (day: Date) => day.toISOString().slice(0, 10);
+export const dateValue = (date: string) => new Date(`${date}T00:00:00.000Z`);
