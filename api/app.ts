@@ -23,6 +23,7 @@ import { operatorSendersRouter } from './routes/operator-senders.js';
 import { operatorSendingRouter, sendingRouter } from './routes/sending.js';
 import { sequencesRouter } from './routes/sequences.js';
 import { settingsRouter } from './routes/settings.js';
+import { shortLinksRouter } from './routes/short-links.js';
 import { twilioWebhooksRouter } from './routes/twilio-webhooks.js';
 import { webhookEndpointsRouter } from './routes/webhook-endpoints.js';
 
@@ -87,6 +88,9 @@ export function createApp(deps: AppDeps): Express {
       metrics,
     }),
   );
+
+  // Public like the webhooks: the short links in messages (docs/links.md).
+  app.use(shortLinksRouter(deps));
 
   // Before /v1's tenant authentication: operator routes take the operator key only, and end here whatever the path.
   // Limited per client address before the key is checked, so guesses are limited too.

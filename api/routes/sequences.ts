@@ -1,7 +1,12 @@
 import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
-import { templatePlaceholders, unknownPlaceholders } from '../../common/templates.js';
+import {
+  invalidLinkMessage,
+  invalidLinkPlaceholders,
+  templatePlaceholders,
+  unknownPlaceholders,
+} from '../../common/templates.js';
 import type { SequenceDefinition } from '../../generated/prisma/client.js';
 import type { SequenceStep } from '../../workflows/lead-follow-up.types.js';
 import { tenantOf } from '../auth.js';
@@ -27,6 +32,8 @@ const stepSchema = z.strictObject({
           message: `unknown placeholder ${unknown.map((n) => `{{${n}}}`).join(', ')}; known: ${templatePlaceholders.join(', ')}`,
         });
       }
+      const invalidLinks = invalidLinkPlaceholders(template);
+      if (invalidLinks.length) ctx.addIssue({ code: 'custom', message: invalidLinkMessage(invalidLinks) });
     }),
 });
 const createSequenceSchema = z.strictObject({

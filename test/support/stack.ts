@@ -71,6 +71,8 @@ export async function startTestStack(
     capacity?: CapacitySettings;
     clock?: () => Date;
     signalRelay?: 'on' | 'held';
+    /** Tracked short links on the test public URL (off by default: messages carry their URLs as they are). */
+    shortLinks?: boolean;
   } = {},
 ): Promise<TestStack> {
   const address = options.temporalAddress ?? inject('temporalAddress');
@@ -94,6 +96,7 @@ export async function startTestStack(
     sender,
     capacity: options.capacity ?? roomyCapacity,
     clock: options.clock,
+    shortLinkBaseUrl: options.shortLinks ? testPublicBaseUrl : undefined,
   });
   const workerRun = worker.run();
   const client = new Client({ connection, namespace: 'default' });
