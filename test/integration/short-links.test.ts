@@ -5,7 +5,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { stackForFile } from '../support/stack.js';
-import { segmentCount } from '../support/twilio-fake.js';
+import { segmentCount, type TwilioFault } from '../support/twilio-fake.js';
 import { until } from '../support/wait.js';
 
 const stack = stackForFile({ shortLinks: true });
@@ -23,9 +23,10 @@ const iMessagePreview =
 const whatsApp = 'WhatsApp/2.23.20.0 A';
 
 /** A lead enrolled in a one-step sequence whose message went out: its body as Twilio received it, and its codes. */
-async function sentStep(settings: { linkExpiryDays?: number } = {}) {
+async function sentStep(settings: { linkExpiryDays?: number } = {}, fault?: TwilioFault) {
   const { tenant, auth } = await createTenant(stack.db, { ...anytimeSettings, bookingUrl, ...settings });
   const phone = randomUkMobile().e164;
+  if (fault) stack.fake.inject(fault, { to: phone });
   const lead = await api().post('/v1/leads').set(auth).send({ phone, firstName: 'Ada' });
   const sequence = await api()
     .post('/v1/sequences')
@@ -46,7 +47,9 @@ async function sentStep(settings: { linkExpiryDays?: number } = {}) {
   const message = await stack.db.message.findFirstOrThrow({
     where: { tenantId: tenant.id, enrollmentId: enrollment.body.id },
   });
+  const attempts = stack.fake.calls.filter((made) => made.to === phone).map((made) => made.body);
   return {
+    attempts,
     tenantId: tenant.id,
     auth,
     leadId: lead.body.id as string,
@@ -85,6 +88,12 @@ describe('tracked short links', () => {
     ]);
     // The tenant's default: 90 days.
     expect(links[0]?.expiresAt.getTime()).toBe(message.createdAt.getTime() + 90 * 86_400_000);
+  });
+
+  it('sends a retried message with the same codes (Twilio 429: never processed, safe to retry)', async () => {
+    const { attempts, body, message } = await sentStep({}, { kind: 'http', status: 429 });
+    expect(attempts).toEqual([body, body]);
+    expect(await stack.db.shortLink.count({ where: { messageId: message.id } })).toBe(2);
   });
 
   it('redirects previews and people alike, counting a message as clicked once, at its first human click', async () => {
