@@ -37,6 +37,8 @@ export interface AppDeps {
   signalRelay: SignalRelay;
   twilioAuthToken: string | undefined;
   publicBaseUrl: string | undefined;
+  /** Where tracked links in messages point (config's shortLinkBaseUrl); unset: they go out untracked. */
+  shortLinkBaseUrl?: string | undefined;
   /** Requests per minute per API key (API_RATE_LIMIT_PER_MINUTE); default 600. */
   requestsPerMinute?: number | undefined;
   /** The worker's sending limits (the same settings), shown by GET /v1/sending. */
@@ -85,6 +87,7 @@ export function createApp(deps: AppDeps): Express {
       defaultSender: deps.defaultSender,
       authToken: deps.twilioAuthToken,
       publicBaseUrl: deps.publicBaseUrl,
+      shortLinkBaseUrl: deps.shortLinkBaseUrl,
       metrics,
     }),
   );

@@ -7,6 +7,7 @@ import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtur
 import { stackForFile } from '../support/stack.js';
 import { segmentCount, type TwilioFault } from '../support/twilio-fake.js';
 import { until } from '../support/wait.js';
+import { inbound, randomSenderNumber } from '../support/webhooks.js';
 
 const stack = stackForFile({ shortLinks: true });
 const api = () => request(stack.app);
@@ -192,5 +193,27 @@ describe('tracked short links', () => {
     // An old text still opens its page; the click counts for the message, with no lead.
     expect((await api().get(`/l/${codes[1]}`).set('User-Agent', iPhone)).status).toBe(302);
     expect(await stack.db.linkClick.count({ where: { messageId: message.id, human: true } })).toBe(2);
+  });
+
+  it('tracks the booking link in the answer to an appointment reschedule word', async () => {
+    const { tenant, auth } = await createTenant(stack.db, { ...anytimeSettings, bookingUrl });
+    const sender = randomSenderNumber();
+    await stack.db.tenantSender.create({ data: { tenantId: tenant.id, value: sender } });
+    const phone = randomUkMobile().e164;
+    const lead = await api().post('/v1/leads').set(auth).send({ phone, firstName: 'Ada' });
+    const startsAt = new Date(Date.now() + 2 * 86_400_000).toISOString();
+    const booked = await api().post('/v1/appointments').set(auth).send({ leadId: lead.body.id, startsAt });
+    expect(booked.status).toBe(201);
+    await until(() => stack.fake.createCallsTo(phone) === 1, 'the confirmation');
+
+    const answer = await inbound(stack.app, { From: phone, To: sender, Body: 'R' });
+    const code = /https:\/\/sms\.example\.com\/l\/(\w+)/.exec(answer.text)?.[1];
+    expect(answer.text).not.toContain('book.example.com');
+    const link = await stack.db.shortLink.findUniqueOrThrow({ where: { code: code ?? '' } });
+    const reply = await stack.db.message.findUniqueOrThrow({ where: { id: link.messageId } });
+    expect(reply).toMatchObject({ tenantId: tenant.id, leadId: lead.body.id, toPhone: phone });
+    expect(answer.text).toContain(`<Message>${reply.body}</Message>`);
+    expect((await api().get(`/l/${code}`).set('User-Agent', iPhone)).headers.location).toBe(bookingUrl);
+    await stack.client.workflow.getHandle(booked.body.workflowId).terminate('test cleanup');
   });
 });

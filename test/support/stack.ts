@@ -96,7 +96,7 @@ export async function startTestStack(
     sender,
     capacity: options.capacity ?? roomyCapacity,
     clock: options.clock,
-    shortLinkBaseUrl: options.shortLinks ? testPublicBaseUrl : undefined,
+    ...(options.shortLinks ? { shortLinkBaseUrl: testPublicBaseUrl } : {}),
   });
   const workerRun = worker.run();
   const client = new Client({ connection, namespace: 'default' });
@@ -104,6 +104,7 @@ export async function startTestStack(
   const heldRelay: SignalRelay = { deliver: async () => {}, start: () => {}, stop: async () => {} };
   const deps = testAppDeps(db, client, taskQueue, {
     capacity: options.capacity ?? roomyCapacity,
+    ...(options.shortLinks ? { shortLinkBaseUrl: testPublicBaseUrl } : {}),
     ...(options.signalRelay === 'held' ? { signalRelay: heldRelay } : {}),
   });
   const { signalRelay } = deps;
