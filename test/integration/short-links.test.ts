@@ -141,6 +141,16 @@ describe('tracked short links', () => {
     expect(marks.map((link) => link.messageClickedAt?.getTime())).toEqual([firstHumanClick, firstHumanClick]);
   });
 
+  it('counts two first human clicks at once (one on each link) once', async () => {
+    const { tenantId, codes, message } = await sentStep();
+    const answers = await Promise.all(codes.map((code) => api().get(`/l/${code}`).set('User-Agent', iPhone)));
+    expect(answers.map((answer) => answer.status)).toEqual([302, 302]);
+    expect(await stack.db.linkClick.count({ where: { messageId: message.id, human: true } })).toBe(2);
+    expect((await clickedEvents(tenantId)).map((event) => (event.data as { messageId: string }).messageId)).toEqual([
+      message.id,
+    ]);
+  });
+
   it('answers an unknown code and an expired one with the same plain 404, recording nothing', async () => {
     const { codes, message } = await sentStep();
     await stack.db.shortLink.updateMany({
