@@ -162,7 +162,7 @@ export function createMessageDelivery({
     return { outcome: 'sent', messageId: row.id, twilioSid: sent.sid };
   }
 
-  /** `onCreated` runs in the transaction that writes the row, for a row that is final as written. */
+  /** `onCreated` runs in the transaction that writes the row: the event of a row final as written, or its links. */
   async function claimRow(
     data: Prisma.MessageUncheckedCreateInput,
     onCreated?: (tx: Prisma.TransactionClient, row: Message) => Promise<unknown>,

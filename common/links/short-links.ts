@@ -32,12 +32,11 @@ export function linkTracker(baseUrl: string | undefined) {
   const links: TrackedLink[] = [];
   const track = (target: string): string => {
     if (!baseUrl || !isHttpUrl(target)) return target;
-    const link = links.find((known) => known.target === target) ?? {
-      position: links.length,
-      code: newLinkCode(),
-      target,
-    };
-    if (link.position === links.length) links.push(link);
+    let link = links.find((known) => known.target === target);
+    if (!link) {
+      link = { position: links.length, code: newLinkCode(), target };
+      links.push(link);
+    }
     return publicUrl(baseUrl, shortLinkPath(link.code));
   };
   return { links, track };

@@ -74,6 +74,7 @@ describe('tracked short links', () => {
     expect(message.body).toBe(body);
     expect(message.segments).toBe(segmentCount(body));
     expect(message.segments).toBe(1);
+    expect(segmentCount(body.replace(/https:\/\/sms\.example\.com\/l\/\w+/, bookingUrl))).toBeGreaterThan(1);
     const links = await stack.db.shortLink.findMany({ where: { messageId: message.id }, orderBy: { position: 'asc' } });
     expect(
       links.map(({ code, target, step, leadId: lead, enrollmentId: enrollment }) => [
