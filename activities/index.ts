@@ -16,6 +16,8 @@ export interface ActivityDeps {
   metrics?: MessageMetrics | undefined;
   /** Throughput, warm-up and budget settings (shared state in PostgreSQL). */
   capacity: CapacitySettings;
+  /** PUBLIC_BASE_URL as short links may use it (config's shortLinkBaseUrl); unset: links go out untracked. */
+  shortLinkBaseUrl?: string | undefined;
   /** What the capacity gate takes for "now" (warm-up days, budget periods); tests move it forward. */
   clock?: (() => Date) | undefined;
 }

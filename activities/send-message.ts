@@ -5,6 +5,7 @@ import type { Db } from '../common/db.js';
 import { isUniqueViolation } from '../common/db-errors.js';
 import { countMessageFact } from '../common/analytics/aggregate.js';
 import { recordMessageEvent } from '../common/event-writers.js';
+import { createShortLinks, linkTracker } from '../common/links/short-links.js';
 import { maskPhone } from '../common/logger.js';
 import { noMetrics, type MessageMetrics } from '../common/metrics.js';
 import { recordOptOut } from '../common/opt-outs.js';
@@ -85,6 +86,8 @@ export interface MessageDeliveryDeps {
   capacity: CapacityGate;
   gate: SendGate;
   metrics?: MessageMetrics | undefined;
+  /** Where tracked short links point (/l/<code>); unset: links go out as they are (docs/links.md). */
+  shortLinkBaseUrl?: string | undefined;
 }
 
 type GateRefusal = Extract<GateDecision, { kind: 'stop' }>['reason'];
@@ -104,7 +107,14 @@ const isHaltReason = (reason: string | null): reason is HaltedBy => reason !== n
 /** Another attempt holds a fresh claim: look again once it has surely called Twilio or given up. */
 const claimedElsewhereType = 'SendClaimedElsewhere';
 
-export function createMessageDelivery({ db, sender, capacity, gate, metrics = noMetrics }: MessageDeliveryDeps) {
+export function createMessageDelivery({
+  db,
+  sender,
+  capacity,
+  gate,
+  metrics = noMetrics,
+  shortLinkBaseUrl,
+}: MessageDeliveryDeps) {
   /** What a finished row says happened; a `pending` row is unfinished and never answers. */
   function resultFromRow<Late>(row: Message, deadline: Deadline<Late>): DeliveryResult | Late {
     switch (row.status) {
@@ -153,7 +163,7 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
     return { outcome: 'sent', messageId: row.id, twilioSid: sent.sid };
   }
 
-  /** `onCreated` runs in the transaction that writes the row, for a row that is final as written. */
+  /** `onCreated` runs in the transaction that writes the row: the event of a row final as written, or its links. */
   async function claimRow(
     data: Prisma.MessageUncheckedCreateInput,
     onCreated?: (tx: Prisma.TransactionClient, row: Message) => Promise<unknown>,
@@ -197,7 +207,9 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
     });
     if (!lead) throw notFound(`lead ${message.leadId} not found`);
     const { template, values } = message.compose(lead);
-    const rendered = renderTemplate(template, values);
+    // Links are shortened before the segments are counted and written with the row: the body counted is the body sent.
+    const links = linkTracker(shortLinkBaseUrl);
+    const rendered = renderTemplate(template, values, links.track);
     const fromPhone = sendingNumberFor(
       lead.tenant.senders.map((owned) => owned.value),
       lead.phone,
@@ -215,7 +227,12 @@ export function createMessageDelivery({ db, sender, capacity, gate, metrics = no
       variant: message.variant ?? null,
     };
     if (rendered.ok)
-      return claimRow({ ...base, body: rendered.body, ...capacity.price(rendered.body), status: 'pending' });
+      return claimRow(
+        { ...base, body: rendered.body, ...capacity.price(rendered.body), status: 'pending' },
+        links.links.length
+          ? (tx, row) => createShortLinks(tx, row, links.links, lead.tenant.linkExpiryDays)
+          : undefined,
+      );
     const skipReason = `missing value for ${rendered.missing.join(', ')}`;
     log.warn('message skipped', { idempotencyKey: message.idempotencyKey, reason: skipReason });
     const claimed = await claimRow({ ...base, body: template, status: 'skipped', skipReason }, (tx, row) =>

@@ -25,6 +25,7 @@ import { operatorSendersRouter } from './routes/operator-senders.js';
 import { operatorSendingRouter, sendingRouter } from './routes/sending.js';
 import { sequencesRouter } from './routes/sequences.js';
 import { settingsRouter } from './routes/settings.js';
+import { shortLinksRouter } from './routes/short-links.js';
 import { twilioWebhooksRouter } from './routes/twilio-webhooks.js';
 import { webhookEndpointsRouter } from './routes/webhook-endpoints.js';
 
@@ -38,6 +39,8 @@ export interface AppDeps {
   signalRelay: SignalRelay;
   twilioAuthToken: string | undefined;
   publicBaseUrl: string | undefined;
+  /** Where tracked links in messages point (config's shortLinkBaseUrl); unset: they go out untracked. */
+  shortLinkBaseUrl?: string | undefined;
   /** Requests per minute per API key (API_RATE_LIMIT_PER_MINUTE); default 600. */
   requestsPerMinute?: number | undefined;
   /** The worker's sending limits (the same settings), shown by GET /v1/sending. */
@@ -87,9 +90,13 @@ export function createApp(deps: AppDeps): Express {
       defaultSender: deps.defaultSender,
       authToken: deps.twilioAuthToken,
       publicBaseUrl: deps.publicBaseUrl,
+      shortLinkBaseUrl: deps.shortLinkBaseUrl,
       metrics,
     }),
   );
+
+  // Public like the webhooks: the short links in messages (docs/links.md).
+  app.use(shortLinksRouter(deps));
 
   // Before /v1's tenant authentication: operator routes take the operator key only, and end here whatever the path.
   // Limited per client address before the key is checked, so guesses are limited too.

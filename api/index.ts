@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { capacitySettings } from '../common/capacity/settings.js';
-import { defaultSenderOf, loadConfigOrExit, smsMode } from '../common/config.js';
+import { defaultSenderOf, loadConfigOrExit, shortLinkBaseUrl, smsMode } from '../common/config.js';
 import { createDb } from '../common/db.js';
 import { createLogger } from '../common/logger.js';
 import { createApiMetrics } from '../common/metrics.js';
@@ -32,6 +32,7 @@ const app = createApp({
   signalRelay,
   twilioAuthToken: config.TWILIO_AUTH_TOKEN,
   publicBaseUrl: config.PUBLIC_BASE_URL,
+  shortLinkBaseUrl: shortLinkBaseUrl(config),
   metrics: createApiMetrics({ defaultMetrics: true }),
   requestsPerMinute: config.API_RATE_LIMIT_PER_MINUTE,
   capacity: capacitySettings(config),

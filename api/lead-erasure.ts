@@ -65,6 +65,8 @@ async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantI
   await tx.appointment.updateMany({ where: { tenantId, leadId }, data: { notes: null, location: null } });
   await tx.optOut.updateMany({ where: { tenantId, phoneHash: { in: phoneHashes(phone) } }, data: { phone: null } });
   await tx.message.deleteMany({ where: { tenantId, OR: [{ leadId }, { toPhone: phone }, { fromPhone: phone }] } });
+  // Its links keep working and their clicks stay counted, without the lead (their targets hold no lead data).
+  await tx.shortLink.updateMany({ where: { tenantId, leadId }, data: { leadId: null } });
   await tx.lead.update({
     where: { id: leadId },
     data: {

@@ -95,6 +95,18 @@ export function publicUrl(base: string, path: string): string {
   return url.href;
 }
 
+const loopbackHosts = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i;
+
+/**
+ * Where tracked short links point: PUBLIC_BASE_URL. Unset, or a loopback address while texts go to real phones (which
+ * could not open it), links go out as they are, untracked (docs/links.md).
+ */
+export function shortLinkBaseUrl(config: Config): string | undefined {
+  const base = config.PUBLIC_BASE_URL;
+  if (!base) return undefined;
+  return smsMode(config).kind === 'twilio' && loopbackHosts.test(new URL(base).hostname) ? undefined : base;
+}
+
 export const inboundWebhookPath = '/webhooks/twilio/inbound';
 export const statusWebhookPath = '/webhooks/twilio/status';
 

@@ -14,6 +14,7 @@ export const eventTypes = [
   'message.failed',
   'message.undelivered',
   'message.skipped',
+  'message.clicked',
   'message.received',
   'appointment.scheduled',
   'appointment.confirmed',

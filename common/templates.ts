@@ -5,12 +5,34 @@ export const templatePlaceholders = ['firstName', 'lastName', 'businessName', 'b
 export type TemplatePlaceholder = (typeof templatePlaceholders)[number];
 export type TemplateValues = Record<TemplatePlaceholder, string | null | undefined>;
 
-const placeholderPattern = /\{\{\s*([A-Za-z]+)\s*\}\}/g;
+/** Placeholders whose value is a URL, tracked as a short link when the message is sent (docs/links.md). */
+const linkValuePlaceholders = new Set<string>(['bookingLink']);
+
+/** `{{name}}`, or `{{link:https://…}}`: a fixed URL the message links to, tracked like {{bookingLink}}. */
+const placeholderPattern = /\{\{\s*(?:link:\s*([^{}]*?)|([A-Za-z]+))\s*\}\}/g;
 
 function placeholdersNotIn(template: string, names: readonly string[]): string[] {
   const known = new Set<string>(names);
-  return [...template.matchAll(placeholderPattern)].map((match) => match[1] ?? '').filter((name) => !known.has(name));
+  return [...template.matchAll(placeholderPattern)]
+    .flatMap((match) => (match[2] === undefined ? [] : [match[2]]))
+    .filter((name) => !known.has(name));
 }
+
+export const isHttpUrl = (text: string): boolean =>
+  !/\s/.test(text) && URL.canParse(text) && ['http:', 'https:'].includes(new URL(text).protocol);
+
+/** `{{link:…}}` placeholders that are not a plain http(s) URL (spaces, braces or another placeholder inside, …). */
+export function invalidLinkPlaceholders(template: string): string[] {
+  return [...template.matchAll(/\{\{\s*link:[^}]*\}*/g)]
+    .map((match) => match[0])
+    .filter((text) => {
+      const url = /^\{\{\s*link:\s*([^{}]*?)\s*\}\}$/.exec(text)?.[1];
+      return url === undefined || !isHttpUrl(url);
+    });
+}
+
+export const invalidLinkMessage = (invalid: string[]) =>
+  `${invalid.join(', ')}: a link placeholder is {{link:https://…}} with an http or https URL (no spaces, braces or placeholders inside)`;
 
 export function unknownPlaceholders(template: string): string[] {
   return placeholdersNotIn(template, templatePlaceholders);
@@ -31,16 +53,24 @@ export function formatAppointmentTime(startsAt: Date, timeZone: string): string 
 
 export type RenderResult = { ok: true; body: string } | { ok: false; missing: string[] };
 
-/** A message with an empty value is not sent half-filled: the caller records it as skipped with the names. */
+/**
+ * A message with an empty value is not sent half-filled: the caller records it as skipped with the names. `track`
+ * gives what a link ({{bookingLink}}, {{link:…}}) becomes in the body: a short link, or the URL itself.
+ */
 export function renderTemplate<Name extends string = TemplatePlaceholder>(
   template: string,
   values: Record<Name, string | null | undefined>,
+  track: (url: string) => string = (url) => url,
 ): RenderResult {
   const missing = new Set<string>();
-  const body = template.replace(placeholderPattern, (_whole, name: string) => {
+  const body = template.replace(placeholderPattern, (_whole, url: string | undefined, name: string) => {
+    if (url !== undefined) return track(url);
     const value = values[name as Name]?.trim();
-    if (!value) missing.add(name);
-    return value ?? '';
+    if (!value) {
+      missing.add(name);
+      return '';
+    }
+    return linkValuePlaceholders.has(name) ? track(value) : value;
   });
   return missing.size > 0 ? { ok: false, missing: [...missing] } : { ok: true, body };
 }

@@ -2,7 +2,7 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { capacitySettings } from '../common/capacity/settings.js';
 import { createSmsSender } from '../activities/sms-sender.js';
-import { loadConfigOrExit, smsMode } from '../common/config.js';
+import { loadConfigOrExit, shortLinkBaseUrl, smsMode } from '../common/config.js';
 import { createDb } from '../common/db.js';
 import { createLogger } from '../common/logger.js';
 import { createWorkerMetrics, freeLoopbackAddress, startMetricsServer, type MetricsServer } from '../common/metrics.js';
@@ -59,6 +59,12 @@ await ensurePurgeSchedule(
 await clientConnection.close();
 const db = createDb(config.DATABASE_URL);
 const mode = smsMode(config);
+const linkBase = shortLinkBaseUrl(config);
+if (!linkBase)
+  logger.warn(
+    { publicBaseUrl: config.PUBLIC_BASE_URL ?? null },
+    'PUBLIC_BASE_URL is unset or a loopback address: links in messages go out as they are, untracked (docs/links.md)',
+  );
 const worker = await createWorker({
   connection,
   namespace: config.TEMPORAL_NAMESPACE,
@@ -69,6 +75,7 @@ const worker = await createWorker({
   sender: createSmsSender(mode),
   metrics,
   capacity: capacitySettings(config),
+  shortLinkBaseUrl: linkBase,
 });
 
 // The SDK's runtime stops polling on SIGINT/SIGTERM; activities in flight get WORKER_SHUTDOWN_GRACE_SECONDS to finish,

@@ -2,7 +2,12 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
 import { variantLabels } from '../../common/analytics/variants.js';
-import { templatePlaceholders, unknownPlaceholders } from '../../common/templates.js';
+import {
+  invalidLinkMessage,
+  invalidLinkPlaceholders,
+  templatePlaceholders,
+  unknownPlaceholders,
+} from '../../common/templates.js';
 import type { SequenceDefinition } from '../../generated/prisma/client.js';
 import type { SequenceStep } from '../../workflows/lead-follow-up.types.js';
 import { tenantOf } from '../auth.js';
@@ -22,6 +27,8 @@ const templateSchema = z
         message: `unknown placeholder ${unknown.map((n) => `{{${n}}}`).join(', ')}; known: ${templatePlaceholders.join(', ')}`,
       });
     }
+    const invalidLinks = invalidLinkPlaceholders(template);
+    if (invalidLinks.length) ctx.addIssue({ code: 'custom', message: invalidLinkMessage(invalidLinks) });
   });
 
 /** A/B variants, labelled A to D in this order; each is checked like a template. */

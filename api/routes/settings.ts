@@ -4,7 +4,12 @@ import { z } from 'zod';
 import { isOptOutWord, replyWordKey } from '../../common/appointment-replies.js';
 import type { Db } from '../../common/db.js';
 import { isKnownTimeZone } from '../../common/phone.js';
-import { appointmentTemplatePlaceholders, unknownAppointmentPlaceholders } from '../../common/templates.js';
+import {
+  appointmentTemplatePlaceholders,
+  invalidLinkMessage,
+  invalidLinkPlaceholders,
+  unknownAppointmentPlaceholders,
+} from '../../common/templates.js';
 import type { Tenant, TenantSender } from '../../generated/prisma/client.js';
 import { isValidWindow, windowTimePattern } from '../../workflows/decisions/send-time.js';
 import { tenantOf } from '../auth.js';
@@ -22,6 +27,9 @@ const appointmentTemplate = z
       `unknown placeholder ${unknownAppointmentPlaceholders(String(issue.input))
         .map((name) => `{{${name}}}`)
         .join(', ')}; known: ${appointmentTemplatePlaceholders.join(', ')}`,
+  })
+  .refine((template) => invalidLinkPlaceholders(template).length === 0, {
+    error: (issue) => invalidLinkMessage(invalidLinkPlaceholders(String(issue.input))),
   });
 /** Compared as replies are (case, spaces, punctuation ignored); an opt-out word would be an opt-out, not a reply. */
 const appointmentWord = z
@@ -56,6 +64,8 @@ export const settingsSchema = z.strictObject({
   minGapSeconds: z.number().int().min(0).max(86_400).optional(),
   maxPerDay: z.number().int().min(1).max(100).optional(),
   expiryDays: z.number().int().min(1).max(365).optional(),
+  /** Days a tracked link works after its message was written (docs/links.md). */
+  linkExpiryDays: z.number().int().min(1).max(3650).optional(),
   twilioAdvancedOptOut: z.boolean().optional(),
   supportContact: z.string().trim().min(1).max(100).nullable().optional(),
   appointmentConfirmationTemplate: appointmentTemplate.optional(),
@@ -83,6 +93,7 @@ const settingsView = (tenant: Tenant & { senders: TenantSender[] }) => ({
   minGapSeconds: tenant.minGapSeconds,
   maxPerDay: tenant.maxPerDay,
   expiryDays: tenant.expiryDays,
+  linkExpiryDays: tenant.linkExpiryDays,
   twilioAdvancedOptOut: tenant.twilioAdvancedOptOut,
   supportContact: tenant.supportContact,
   appointmentConfirmationTemplate: tenant.appointmentConfirmationTemplate,

@@ -16,6 +16,8 @@ export interface TwilioWebhookDeps extends SignatureOptions {
   signalRelay: SignalRelay;
   /** The deployment's default sender: shared, so its inbound messages go to the tenants that texted from it. */
   defaultSender: string;
+  /** Where the links of an appointment answer point (docs/links.md); unset: they go out untracked. */
+  shortLinkBaseUrl?: string | undefined;
   metrics?: WebhookMetrics | undefined;
 }
 
@@ -52,6 +54,7 @@ export function twilioWebhooksRouter({
   db,
   signalRelay,
   defaultSender,
+  shortLinkBaseUrl,
   metrics = noMetrics,
   ...signature
 }: TwilioWebhookDeps): Router {
@@ -69,6 +72,7 @@ export function twilioWebhooksRouter({
   router.post(inboundWebhookPath, ...verify('inbound'), async (req, res) => {
     const result = await processInbound(db, req.log, parse(inboundSchema, req.body), {
       sharedSenders: [defaultSender],
+      shortLinkBaseUrl,
     });
     metrics.webhook('inbound', result.kind);
     // A STOP to a shared number opts out every tenant that texted from it: one opt-out each.

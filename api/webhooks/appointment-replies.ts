@@ -1,5 +1,6 @@
 import { matchAppointmentReply, type AppointmentReplyKind } from '../../common/appointment-replies.js';
 import { recordEvent } from '../../common/events.js';
+import { linkTracker, type TrackedLink } from '../../common/links/short-links.js';
 import type { InboundIntent } from '../../common/keywords.js';
 import { findOptOut } from '../../common/opt-outs.js';
 import { queueAppointmentReplySignal } from '../../common/pending-signals.js';
@@ -25,6 +26,8 @@ export interface AppointmentReply {
 /** What recording the reply added to the tenant's outcome: the answer (a reschedule request's), the workflow's signal. */
 export interface AppointmentReplyOutcome {
   appointmentAnswer: string | null;
+  /** The answer's tracked links, to write with the row that records it (docs/links.md). */
+  answerLinks: TrackedLink[];
   signalIds: string[];
 }
 
@@ -62,6 +65,7 @@ export async function recordAppointmentReply(
   tx: Tx,
   tenant: Tenant,
   { kind, appointment, lead }: AppointmentReply,
+  shortLinkBaseUrl?: string,
 ): Promise<AppointmentReplyOutcome> {
   const now = new Date();
   const signal = () =>
@@ -82,22 +86,25 @@ export async function recordAppointmentReply(
       where: { id: appointment.id, confirmedAt: null },
       data: { confirmedAt: now },
     });
-    if (count === 0) return { appointmentAnswer: null, signalIds: [] };
+    if (count === 0) return { appointmentAnswer: null, answerLinks: [], signalIds: [] };
     await recordEvent(tx, { type: 'appointment.confirmed', ...eventOf({ confirmedAt: now.toISOString() }) });
-    return { appointmentAnswer: null, signalIds: [await signal()] };
+    return { appointmentAnswer: null, answerLinks: [], signalIds: [await signal()] };
   }
   await tx.appointment.update({ where: { id: appointment.id }, data: { rescheduleRequestedAt: now } });
   await recordEvent(tx, {
     type: 'appointment.reschedule_requested',
     ...eventOf({ requestedAt: now.toISOString(), startsAt: appointment.startsAt.toISOString() }),
   });
-  return { appointmentAnswer: rescheduleAnswer(tenant, { appointment, lead }), signalIds: [await signal()] };
+  const links = linkTracker(shortLinkBaseUrl);
+  const appointmentAnswer = rescheduleAnswer(tenant, { appointment, lead }, links.track);
+  return { appointmentAnswer, answerLinks: appointmentAnswer ? links.links : [], signalIds: [await signal()] };
 }
 
 /** The tenant's answer, filled in; none when a value it needs is missing (no booking link set): never half-filled. */
 function rescheduleAnswer(
   tenant: Tenant,
   { appointment, lead }: Pick<AppointmentReply, 'appointment' | 'lead'>,
+  track: (url: string) => string,
 ): string | null {
   const values: Record<AppointmentTemplatePlaceholder, string | null> = {
     firstName: lead.firstName,
@@ -107,6 +114,6 @@ function rescheduleAnswer(
     time: formatAppointmentTime(appointment.startsAt, lead.timeZone),
     location: appointment.location,
   };
-  const rendered = renderTemplate(tenant.appointmentRescheduleReplyTemplate, values);
+  const rendered = renderTemplate(tenant.appointmentRescheduleReplyTemplate, values, track);
   return rendered.ok ? rendered.body : null;
 }

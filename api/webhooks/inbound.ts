@@ -5,6 +5,7 @@ import type { Db } from '../../common/db.js';
 import { isUniqueViolation } from '../../common/db-errors.js';
 import { recordMessageEvent } from '../../common/event-writers.js';
 import { classifyInbound, type InboundIntent } from '../../common/keywords.js';
+import { createShortLinks, type TrackedLink } from '../../common/links/short-links.js';
 import { maskPhone } from '../../common/logger.js';
 import { recordOptIn, recordOptOut } from '../../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
@@ -28,6 +29,8 @@ export interface InboundParams {
 export interface InboundOptions {
   /** The deployment's default sender, which no tenant owns. */
   sharedSenders: readonly string[];
+  /** Where the links of an answer point (config's shortLinkBaseUrl); unset: they go out untracked. */
+  shortLinkBaseUrl?: string | undefined;
 }
 
 export type InboundResult =
@@ -42,6 +45,7 @@ interface TenantOutcome {
   signalIds: string[];
   /** The answer to an appointment's reschedule word (./appointment-replies.ts): Twilio knows no such keyword. */
   appointmentAnswer?: string | null;
+  answerLinks?: TrackedLink[];
 }
 
 /** What an inbound message did, for its `message.received` event: `replied` means it ended running follow-ups. */
@@ -129,7 +133,7 @@ export async function processInbound(
   db: Db,
   logger: Logger,
   params: InboundParams,
-  { sharedSenders }: InboundOptions,
+  { sharedSenders, shortLinkBaseUrl }: InboundOptions,
 ): Promise<InboundResult> {
   const intent = classifyInbound(params.Body, { twilioOptOutType: params.OptOutType });
   const addresses = [params.To, params.MessagingServiceSid].filter((value): value is string => Boolean(value));
@@ -167,11 +171,12 @@ export async function processInbound(
           await countLeadFact(tx, { tenantId: tenant.id, leadId: outcome.leadId, fact: 'replied' });
         if (!appointmentReply) outcomes.push(outcome);
         else {
-          const recorded = await recordAppointmentReply(tx, tenant, appointmentReply);
+          const recorded = await recordAppointmentReply(tx, tenant, appointmentReply, shortLinkBaseUrl);
           outcomes.push({
             ...outcome,
             signalIds: [...outcome.signalIds, ...recorded.signalIds],
             appointmentAnswer: recorded.appointmentAnswer,
+            answerLinks: recorded.answerLinks,
           });
         }
       }
@@ -185,8 +190,8 @@ export async function processInbound(
         );
       // Twilio sends the reply from our TwiML answer; each tenant it speaks for records what was said.
       if (reply) {
-        for (const { tenant, leadId } of answering) {
-          await tx.message.create({
+        for (const { tenant, leadId, answerLinks } of answering) {
+          const row = await tx.message.create({
             data: {
               tenantId: tenant.id,
               leadId,
@@ -198,6 +203,7 @@ export async function processInbound(
               idempotencyKey: `reply:${params.MessageSid}:${tenant.id}`,
             },
           });
+          if (answerLinks?.length) await createShortLinks(tx, row, answerLinks, tenant.linkExpiryDays);
         }
       }
       const signalIds = outcomes.flatMap((outcome) => outcome.signalIds);

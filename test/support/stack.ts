@@ -71,6 +71,8 @@ export async function startTestStack(
     capacity?: CapacitySettings;
     clock?: () => Date;
     signalRelay?: 'on' | 'held';
+    /** Tracked short links on the test public URL (off by default: messages carry their URLs as they are). */
+    shortLinks?: boolean;
   } = {},
 ): Promise<TestStack> {
   const address = options.temporalAddress ?? inject('temporalAddress');
@@ -94,6 +96,7 @@ export async function startTestStack(
     sender,
     capacity: options.capacity ?? roomyCapacity,
     clock: options.clock,
+    ...(options.shortLinks ? { shortLinkBaseUrl: testPublicBaseUrl } : {}),
   });
   const workerRun = worker.run();
   const client = new Client({ connection, namespace: 'default' });
@@ -101,6 +104,7 @@ export async function startTestStack(
   const heldRelay: SignalRelay = { deliver: async () => {}, start: () => {}, stop: async () => {} };
   const deps = testAppDeps(db, client, taskQueue, {
     capacity: options.capacity ?? roomyCapacity,
+    ...(options.shortLinks ? { shortLinkBaseUrl: testPublicBaseUrl } : {}),
     ...(options.signalRelay === 'held' ? { signalRelay: heldRelay } : {}),
   });
   const { signalRelay } = deps;

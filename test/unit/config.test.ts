@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, smsMode, underCurrentNames } from '../../common/config.js';
+import { loadConfig, shortLinkBaseUrl, smsMode, underCurrentNames } from '../../common/config.js';
 import { problemsOf } from '../support/config-problems.js';
 
 const valid = { DATABASE_URL: 'postgresql://u:p@127.0.0.1:5432/db' };
@@ -73,6 +73,24 @@ describe('config', () => {
       sender: { from: '+15005550006' },
       statusCallbackUrl: 'https://sms.example.com/webhooks/twilio/status',
     });
+  });
+
+  it('points short links at PUBLIC_BASE_URL, never at a loopback address a phone could not open', () => {
+    const twilio = {
+      ...valid,
+      TWILIO_ACCOUNT_SID: `AC${'a'.repeat(32)}`,
+      TWILIO_AUTH_TOKEN: 'x'.repeat(32),
+      TWILIO_FROM_NUMBER: '+15005550006',
+    };
+    const linkBase = (env: Record<string, string>) => shortLinkBaseUrl(loadConfig(env));
+    expect(linkBase({ ...twilio, PUBLIC_BASE_URL: 'https://sms.example.com/edge' })).toBe(
+      'https://sms.example.com/edge',
+    );
+    expect(linkBase(twilio)).toBeUndefined();
+    expect(linkBase({ ...twilio, PUBLIC_BASE_URL: 'http://localhost:3000' })).toBeUndefined();
+    expect(linkBase({ ...twilio, PUBLIC_BASE_URL: 'http://127.0.0.1:3000' })).toBeUndefined();
+    // Outbox mode texts nobody: local links are fine for a developer reading the log.
+    expect(linkBase({ ...valid, PUBLIC_BASE_URL: 'http://localhost:3000' })).toBe('http://localhost:3000');
   });
 
   it('refuses private webhook URLs unless WEBHOOK_ALLOW_PRIVATE_URLS is true', () => {

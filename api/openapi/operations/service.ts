@@ -5,6 +5,18 @@ import { type Operation, json } from './operation.js';
 export const serviceOperations: Operation[] = [
   {
     method: 'get',
+    path: '/l/:code',
+    summary: 'A tracked link in a message (also HEAD): 302 to its URL, recording the click; a plain 404 otherwise',
+    tag: 'Operations',
+    auth: 'none',
+    ok: {
+      302: { description: 'To the link’s URL (Location)' },
+      404: { description: 'Unknown or expired: a plain page', mediaType: 'text/html' },
+    },
+    errors: [429],
+  },
+  {
+    method: 'get',
     path: '/health',
     summary: 'Whether Temporal and PostgreSQL answer',
     tag: 'Operations',
