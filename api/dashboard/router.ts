@@ -63,7 +63,9 @@ const noStore: RequestHandler = (_req, res, next) => {
 
 export function dashboardRouter({ db, temporalUiUrl, publicBaseUrl, requestsPerMinute }: DashboardDeps): Router {
   const router = Router();
-  router.use('/dashboard', pagePolicy);
+  // Referrer-Policy: helmet's no-referrer makes Chromium send `Origin: null` with the page's own form posts;
+  // same-origin still tells other sites (the Temporal UI link) nothing.
+  router.use('/dashboard', pagePolicy, helmet.referrerPolicy({ policy: 'same-origin' }));
   router.get('/dashboard/assets/chart.umd.min.js', (_req, res) => res.sendFile(chartJsFile));
   router.use('/dashboard/assets', express.static(assetsDir, { fallthrough: false, index: false }));
 

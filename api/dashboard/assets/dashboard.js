@@ -71,22 +71,21 @@ function funnelChart(canvas, totals) {
       labels: funnelSteps.map(([, label]) => label),
       datasets: [{ label: 'Leads', data: funnelSteps.map(([key]) => totals[key]), backgroundColor: '#2f6fb3' }],
     },
-    options: { indexAxis: 'y', plugins: { legend: { display: false } }, scales: { x: { beginAtZero: true } } },
+    options: {
+      indexAxis: 'y',
+      plugins: { legend: { display: false } },
+      scales: { x: { beginAtZero: true, ticks: { precision: 0 } } },
+    },
   });
 }
 
 function renderTotals(list, totals, prefix) {
+  const tile = (label, value, testId) =>
+    element('div', {}, [element('dt', { text: label }), element('dd', { text: value, testId })]);
   list.replaceChildren(
-    ...totalFields.flatMap(([key, label]) => [
-      element('dt', { text: label }),
-      element('dd', { text: totals[key], testId: `${prefix}-${key}` }),
-    ]),
-    ...rateFields.flatMap(([key, label]) => [
-      element('dt', { text: label }),
-      element('dd', { text: percent(totals.rates[key]), testId: `${prefix}-rate-${key}` }),
-    ]),
-    element('dt', { text: `Cost (${totals.cost.currency})` }),
-    element('dd', { text: totals.cost.total, testId: `${prefix}-cost` }),
+    ...totalFields.map(([key, label]) => tile(label, totals[key], `${prefix}-${key}`)),
+    ...rateFields.map(([key, label]) => tile(label, percent(totals.rates[key]), `${prefix}-rate-${key}`)),
+    tile(`Cost (${totals.cost.currency})`, totals.cost.total, `${prefix}-cost`),
   );
 }
 
@@ -144,7 +143,7 @@ function variantTable(step) {
     ]);
   const verdicts = step.comparisons.map((comparison) =>
     element('li', {
-      text: `${comparison.a} vs ${comparison.b}: replies ${comparison.replyRate.verdict.replace('_', ' ')}, bookings ${comparison.bookingRate.verdict.replace('_', ' ')}`,
+      text: `${comparison.a} vs ${comparison.b}: replies ${comparison.replyRate.verdict.replaceAll('_', ' ')}, bookings ${comparison.bookingRate.verdict.replaceAll('_', ' ')}`,
     }),
   );
   return element('div', { className: 'variants', testId: `variants-step-${step.step}` }, [
