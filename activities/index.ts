@@ -8,6 +8,8 @@ import { createMaintenanceActivities } from './maintenance.js';
 import { createReminderActivities } from './reminders.js';
 import { createSendStepMessage } from './send-step-message.js';
 import type { SmsSender } from './sms-sender.js';
+import { recordCounts } from '../common/reports/record-counts.js';
+import { createWeeklyReportActivities, type TotalsOf } from './weekly-report.js';
 
 export interface ActivityDeps {
   db: Db;
@@ -18,9 +20,11 @@ export interface ActivityDeps {
   capacity: CapacitySettings;
   /** What the capacity gate takes for "now" (warm-up days, budget periods); tests move it forward. */
   clock?: (() => Date) | undefined;
+  /** What a weekly report counts; unset: sends and outcomes read from messages and events. */
+  totalsOf?: TotalsOf | undefined;
 }
 
-export function createActivities({ capacity, clock, ...deps }: ActivityDeps) {
+export function createActivities({ capacity, clock, totalsOf, ...deps }: ActivityDeps) {
   const delivery = {
     ...deps,
     capacity: createCapacityGate({
@@ -36,6 +40,7 @@ export function createActivities({ capacity, clock, ...deps }: ActivityDeps) {
     ...createEnrollmentActivities(deps),
     ...createMaintenanceActivities(deps),
     ...createReminderActivities(delivery),
+    ...createWeeklyReportActivities({ db: deps.db, totalsOf: totalsOf ?? recordCounts(deps.db) }),
   };
 }
 

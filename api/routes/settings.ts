@@ -1,4 +1,6 @@
+import type { Client } from '@temporalio/client';
 import { Router } from 'express';
+import type { Logger } from 'pino';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 import { isOptOutWord, replyWordKey } from '../../common/appointment-replies.js';
@@ -9,6 +11,7 @@ import type { Tenant, TenantSender } from '../../generated/prisma/client.js';
 import { isValidWindow, windowTimePattern } from '../../workflows/decisions/send-time.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, parseBody } from '../errors.js';
+import { ensureWeeklyReportSchedule } from '../../worker/schedules.js';
 
 const hhmm = z.string().regex(windowTimePattern, 'must be HH:mm (24:00 for the end of the day)');
 const appointmentTemplate = z
@@ -123,7 +126,14 @@ const sendersOperatorOnly = () =>
   );
 
 /** The tenant's settings; new enrollments take them, running ones keep what they started with. */
-export function settingsRouter({ db }: { db: Db }): Router {
+export interface SettingsDeps {
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+  logger: Logger;
+}
+
+export function settingsRouter({ db, temporal, taskQueue, logger }: SettingsDeps): Router {
   const router = Router();
   router.get('/settings', async (req, res) => {
     res.json(
@@ -161,6 +171,12 @@ export function settingsRouter({ db }: { db: Db }): Router {
       );
     }
     const tenant = await db.tenant.update({ where: { id: tenantId }, data: body, include: { senders: true } });
+    if (tenant.defaultTimeZone !== current.defaultTimeZone) {
+      // Not awaited: the settings are saved whether Temporal answers or not; a worker start moves it otherwise.
+      ensureWeeklyReportSchedule(temporal, taskQueue, tenant).catch((error: unknown) =>
+        logger.warn({ err: error, tenantId }, 'weekly report schedule not moved to the new zone yet'),
+      );
+    }
     res.json(settingsView(tenant));
   });
   return router;
