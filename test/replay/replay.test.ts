@@ -38,6 +38,7 @@ describe('committed histories replay against the current workflow code', () => {
         'leadFollowUp/cancelled',
         'leadFollowUp/sleeping',
         'purgeProcessedWebhooks/completed',
+        'weeklyReport/completed',
         'appointmentReminder/completed',
         'appointmentReminder/rescheduled',
         'appointmentReminder/cancelled',
