@@ -27,7 +27,11 @@ export function createWeeklyReportActivities({ db, totalsOf }: { db: Db; totalsO
     async recordWeeklyReport({ tenantId, at }: WeeklyReportInput): Promise<WeeklyReportResult> {
       const tenant = await db.tenant.findUnique({ where: { id: tenantId }, select: { defaultTimeZone: true } });
       if (!tenant)
-        throw ApplicationFailure.create({ type: 'NotFoundError', message: `No tenant ${tenantId}`, nonRetryable: true });
+        throw ApplicationFailure.create({
+          type: 'NotFoundError',
+          message: `No tenant ${tenantId}`,
+          nonRetryable: true,
+        });
       const { week, previous } = weekJustEnded(new Date(at), tenant.defaultTimeZone);
       const key = { tenantId_weekStart: { tenantId, weekStart: week.from } };
       const done = await db.weeklyReport.findUnique({ where: key });
