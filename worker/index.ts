@@ -55,9 +55,14 @@ const registered = await registerSearchAttributes(clientConnection, config.TEMPO
 if (registered.length) logger.info({ registered }, 'search attributes registered');
 const scheduleClient = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
 await ensurePurgeSchedule(scheduleClient, config.TEMPORAL_TASK_QUEUE);
-// Tenants created or moved to another zone while no worker ran get their weekly report schedule here.
-const reportSchedules = await ensureWeeklyReportSchedules(scheduleClient, db, config.TEMPORAL_TASK_QUEUE);
-if (reportSchedules.created || reportSchedules.updated) logger.info(reportSchedules, 'weekly report schedules');
+// Tenants created or moved to another zone while no worker ran get their weekly report schedule here. Sending
+// matters more: with PostgreSQL down at start the worker runs anyway, and the next start catches up.
+try {
+  const reportSchedules = await ensureWeeklyReportSchedules(scheduleClient, db, config.TEMPORAL_TASK_QUEUE);
+  if (reportSchedules.created || reportSchedules.updated) logger.info(reportSchedules, 'weekly report schedules');
+} catch (error) {
+  logger.error({ err: error }, 'weekly report schedules not checked; the next worker start does it');
+}
 await clientConnection.close();
 const mode = smsMode(config);
 const worker = await createWorker({
