@@ -23,7 +23,7 @@ export interface DashboardDeps {
 
 const assetsDir = fileURLToPath(new URL('./assets', import.meta.url));
 // Chart.js's browser build, served from node_modules: no CDN, and the version is the one package-lock.json pins.
-const chartJsFile = path.join(path.dirname(createRequire(import.meta.url).resolve('chart.js')), 'chart.umd.min.js');
+const chartJsDir = path.dirname(createRequire(import.meta.url).resolve('chart.js'));
 
 /** Scripts, styles, data and forms from this origin only; no inline script or style, no framing. */
 const pagePolicy = helmet.contentSecurityPolicy({
@@ -66,7 +66,10 @@ export function dashboardRouter({ db, temporalUiUrl, publicBaseUrl, requestsPerM
   // Referrer-Policy: helmet's no-referrer makes Chromium send `Origin: null` with the page's own form posts;
   // same-origin still tells other sites (the Temporal UI link) nothing.
   router.use('/dashboard', pagePolicy, helmet.referrerPolicy({ policy: 'same-origin' }));
-  router.get('/dashboard/assets/chart.umd.min.js', (_req, res) => res.sendFile(chartJsFile));
+  // With `root`, only the file name is checked for dot-folders: node_modules may sit under one (a checkout in .data/).
+  router.get('/dashboard/assets/chart.umd.min.js', (_req, res) =>
+    res.sendFile('chart.umd.min.js', { root: chartJsDir }),
+  );
   router.use('/dashboard/assets', express.static(assetsDir, { fallthrough: false, index: false }));
 
   const forms = [
