@@ -70,6 +70,17 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
     },
   },
+  // The dashboard page's own script runs in the browser, as plain JavaScript served as is (no build step).
+  {
+    files: ['api/dashboard/assets/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      parserOptions: { projectService: false },
+      globals: { ...globals.browser, Chart: 'readonly' },
+      sourceType: 'script',
+    },
+  },
   // The fixture that proves the rule (test/unit/lint-rules.test.ts) is linted as workflow code too.
   { files: ['workflows/**/*.ts', 'test/fixtures/lint/workflows/*.ts'], rules: workflowSandboxRules },
 );

@@ -8,6 +8,8 @@ import { createMaintenanceActivities } from './maintenance.js';
 import { createReminderActivities } from './reminders.js';
 import { createSendStepMessage } from './send-step-message.js';
 import type { SmsSender } from './sms-sender.js';
+import { analyticsOverview } from '../common/analytics/overview.js';
+import { createWeeklyReportActivities, type TotalsOf } from './weekly-report.js';
 
 export interface ActivityDeps {
   db: Db;
@@ -20,9 +22,19 @@ export interface ActivityDeps {
   shortLinkBaseUrl?: string | undefined;
   /** What the capacity gate takes for "now" (warm-up days, budget periods); tests move it forward. */
   clock?: (() => Date) | undefined;
+  /** What a weekly report counts; unset: sends and outcomes read from messages and events. */
+  totalsOf?: TotalsOf | undefined;
 }
 
-export function createActivities({ capacity, clock, ...deps }: ActivityDeps) {
+/** The weekly report's numbers: the analytics overview's funnel for the week (GET /v1/analytics/overview's totals). */
+const analyticsTotals =
+  (db: Db): TotalsOf =>
+  async (tenantId, range) => {
+    const { totals } = await analyticsOverview(db, tenantId, range);
+    return { ...totals, rates: { ...totals.rates }, cost: { ...totals.cost } };
+  };
+
+export function createActivities({ capacity, clock, totalsOf, ...deps }: ActivityDeps) {
   const delivery = {
     ...deps,
     capacity: createCapacityGate({
@@ -38,6 +50,7 @@ export function createActivities({ capacity, clock, ...deps }: ActivityDeps) {
     ...createEnrollmentActivities(deps),
     ...createMaintenanceActivities(deps),
     ...createReminderActivities(delivery),
+    ...createWeeklyReportActivities({ db: deps.db, totalsOf: totalsOf ?? analyticsTotals(deps.db) }),
   };
 }
 

@@ -8,6 +8,8 @@ import type { Db } from '../common/db.js';
 import { createApiMetrics, type ApiMetrics } from '../common/metrics.js';
 import { rateLimitPerKey, securityHeaders } from './abuse.js';
 import { requireOperator, requireTenant } from './auth.js';
+import { dashboardRouter } from './dashboard/router.js';
+import { dashboardSessionAuth } from './dashboard/sessions.js';
 import type { SignalRelay } from './signal-relay.js';
 import { errorHandler, unknownRoute } from './errors.js';
 import { docsRouter } from './openapi/docs-route.js';
@@ -108,8 +110,18 @@ export function createApp(deps: AppDeps): Express {
   operator.use(operatorSendingRouter(deps));
   app.use('/v1/operator', operator);
 
+  app.use(
+    dashboardRouter({
+      db: deps.db,
+      temporalUiUrl: deps.temporalUiUrl,
+      publicBaseUrl: deps.publicBaseUrl,
+      requestsPerMinute: deps.requestsPerMinute ?? defaultRequestsPerMinute,
+    }),
+  );
+
   const v1 = express.Router();
-  v1.use(requireTenant(deps.db));
+  // A dashboard session (cookie) opens the page's read-only routes; everything else takes the Bearer key.
+  v1.use(requireTenant(deps.db, dashboardSessionAuth(deps.db)));
   v1.use(rateLimitPerKey(deps.requestsPerMinute ?? defaultRequestsPerMinute));
   v1.use(settingsRouter(deps));
   v1.use(leadsRouter({ ...deps, metrics }));

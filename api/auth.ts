@@ -19,17 +19,36 @@ declare module 'express-serve-static-core' {
   }
 }
 
-/** Every call under /v1 acts for exactly one tenant: the one whose key it presents. */
-export function requireTenant(db: Db): RequestHandler {
+export interface TenantKey {
+  tenantId: string;
+  apiKeyId: string;
+}
+
+/** The tenant a key acts for, or null when the key is unknown or revoked. */
+export async function tenantOfApiKey(db: Db, key: string): Promise<TenantKey | null> {
+  const apiKey = await db.apiKey.findUnique({ where: { hash: hashApiKey(key) } });
+  // A rotated key carries a revocation time in the future: it works until then.
+  if (!apiKey || (apiKey.revokedAt && apiKey.revokedAt <= new Date())) return null;
+  return { tenantId: apiKey.tenantId, apiKeyId: apiKey.id };
+}
+
+/** Another way a request may act for a tenant (the dashboard's session cookie); null when it does not apply. */
+export type AlternativeAuth = (req: Request) => Promise<TenantKey | null>;
+
+/**
+ * Every call under /v1 acts for exactly one tenant: the one whose key it presents. A request without a Bearer key
+ * may still be let in by `alternative` (the dashboard's session, on the read-only routes its page uses).
+ */
+export function requireTenant(db: Db, alternative?: AlternativeAuth): RequestHandler {
   return async (req, _res, next) => {
     const token = bearerToken(req);
-    if (!token) throw new ApiError(401, 'unauthorized', 'Send a tenant API key as "Authorization: Bearer <key>"');
-    const apiKey = await db.apiKey.findUnique({ where: { hash: hashApiKey(token) } });
-    // A rotated key carries a revocation time in the future: it works until then.
-    if (!apiKey || (apiKey.revokedAt && apiKey.revokedAt <= new Date()))
-      throw new ApiError(401, 'unauthorized', 'The API key is unknown or revoked');
-    req.tenantId = apiKey.tenantId;
-    req.apiKeyId = apiKey.id;
+    const tenant = token ? await tenantOfApiKey(db, token) : await alternative?.(req);
+    if (!tenant) {
+      if (token) throw new ApiError(401, 'unauthorized', 'The API key is unknown or revoked');
+      throw new ApiError(401, 'unauthorized', 'Send a tenant API key as "Authorization: Bearer <key>"');
+    }
+    req.tenantId = tenant.tenantId;
+    req.apiKeyId = tenant.apiKeyId;
     next();
   };
 }

@@ -27,6 +27,8 @@ export const eventTypes = [
   'sending.budget_alert',
   'sending.paused',
   'sending.resumed',
+  /** Monday morning in the tenant's zone: the week just ended against the week before (workflows/weekly-report.ts). */
+  'report.weekly',
 ] as const;
 
 export type EventType = (typeof eventTypes)[number];

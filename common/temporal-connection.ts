@@ -51,7 +51,9 @@ export function temporalConnectionOptions(
   }
   const tls: TLSConfig = {
     ...(settings.TEMPORAL_TLS_SERVER_NAME ? { serverNameOverride: settings.TEMPORAL_TLS_SERVER_NAME } : {}),
-    ...(settings.TEMPORAL_TLS_SERVER_CA_CERT_PATH ? { serverRootCACertificate: readFile(settings.TEMPORAL_TLS_SERVER_CA_CERT_PATH) } : {}),
+    ...(settings.TEMPORAL_TLS_SERVER_CA_CERT_PATH
+      ? { serverRootCACertificate: readFile(settings.TEMPORAL_TLS_SERVER_CA_CERT_PATH) }
+      : {}),
     ...(settings.TEMPORAL_TLS_CLIENT_CERT_PATH && settings.TEMPORAL_TLS_CLIENT_KEY_PATH
       ? {
           clientCertPair: {

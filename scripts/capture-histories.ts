@@ -11,6 +11,7 @@ import { createSmsSender } from '../activities/sms-sender.js';
 import { createDb } from '../common/db.js';
 import { appointmentReminderWorkflowType } from '../workflows/appointment-reminder.types.js';
 import { purgeProcessedWebhooksWorkflowType } from '../workflows/purge-processed-webhooks.js';
+import { weeklyReportWorkflowType } from '../workflows/weekly-report.js';
 import { createWorker } from '../worker/worker.js';
 import { applyMigrations } from './db/schema-engine.js';
 import { appointmentReminderScenarios } from './histories/appointment-reminder-scenarios.js';
@@ -32,6 +33,21 @@ const scenariosByType: Record<string, Scenario[]> = {
           taskQueue,
           workflowId: 'purge-history-capture',
           args: [],
+        });
+        await handle.result();
+        return handle.workflowId;
+      },
+    },
+  ],
+  [weeklyReportWorkflowType]: [
+    {
+      name: 'completed',
+      async run({ client, db, taskQueue }) {
+        const tenant = await db.tenant.create({ data: { name: 'history-capture', businessName: 'Acme Dental' } });
+        const handle = await client.workflow.start(weeklyReportWorkflowType, {
+          taskQueue,
+          workflowId: `weekly-report:${tenant.id}`,
+          args: [{ tenantId: tenant.id }],
         });
         await handle.result();
         return handle.workflowId;

@@ -9,7 +9,7 @@ import { createWorkerMetrics, freeLoopbackAddress, startMetricsServer, type Metr
 import { describeTemporalConnection, temporalConnectionOptions } from '../common/temporal-connection.js';
 import { createBudgetAlertRelay } from './budget-alerts.js';
 import { routeTemporalLogsToPino } from './logging.js';
-import { ensurePurgeSchedule } from './schedules.js';
+import { ensurePurgeSchedule, ensureWeeklyReportSchedules } from './schedules.js';
 import { registerSearchAttributes } from './search-attributes.js';
 import { createWebhookRelay } from './webhook-relay.js';
 import { createWorker } from './worker.js';
@@ -48,16 +48,22 @@ logger.info(
   'connecting to Temporal',
 );
 const connection = await NativeConnection.connect(temporalOptions);
-// Start-up steps on whatever server this is (dev server, self-hosted, Cloud): both are idempotent.
+const db = createDb(config.DATABASE_URL);
+// Start-up steps on whatever server this is (dev server, self-hosted, Cloud): all idempotent.
 const clientConnection = await Connection.connect(temporalOptions);
 const registered = await registerSearchAttributes(clientConnection, config.TEMPORAL_NAMESPACE);
 if (registered.length) logger.info({ registered }, 'search attributes registered');
-await ensurePurgeSchedule(
-  new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE }),
-  config.TEMPORAL_TASK_QUEUE,
-);
+const scheduleClient = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
+await ensurePurgeSchedule(scheduleClient, config.TEMPORAL_TASK_QUEUE);
+// Tenants created or moved to another zone while no worker ran get their weekly report schedule here. Sending
+// matters more: with PostgreSQL down at start the worker runs anyway, and the next start catches up.
+try {
+  const reportSchedules = await ensureWeeklyReportSchedules(scheduleClient, db, config.TEMPORAL_TASK_QUEUE);
+  if (reportSchedules.created || reportSchedules.updated) logger.info(reportSchedules, 'weekly report schedules');
+} catch (error) {
+  logger.error({ err: error }, 'weekly report schedules not checked; the next worker start does it');
+}
 await clientConnection.close();
-const db = createDb(config.DATABASE_URL);
 const mode = smsMode(config);
 const linkBase = shortLinkBaseUrl(config);
 if (!linkBase)

@@ -12,6 +12,7 @@ const page = `<!doctype html>
   <head>
     <meta charset="utf-8" />
     <title>Lead follow-up API reference</title>
+    <link rel="icon" href="/docs/assets/favicon-32x32.png" />
     <link rel="stylesheet" href="/docs/assets/swagger-ui.css" />
   </head>
   <body>

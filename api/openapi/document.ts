@@ -35,7 +35,8 @@ export function errorStatuses(operation: Operation): number[] {
   const statuses = new Set(operation.errors ?? []);
   if (operation.auth === 'tenant' || operation.auth === 'operator') [401, 429].forEach((s) => statuses.add(s));
   if (operation.auth === 'operator' || operation.auth === 'twilio') statuses.add(403);
-  if (operation.body) [400, operation.auth === 'twilio' ? 400 : 422].forEach((s) => statuses.add(s));
+  // A JSON body is validated field by field (422); a form's fields are read as they come (400).
+  if (operation.body) statuses.add(operation.bodyType ? 400 : 422).add(400);
   if (operation.query) statuses.add(400);
   if (pathParams(operation.path).length) statuses.add(404);
   return [...statuses].sort();

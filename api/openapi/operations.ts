@@ -13,6 +13,7 @@ import { reportsOperations } from './operations/reports.js';
 import { sendingOperations } from './operations/sending.js';
 import { operatorOperations } from './operations/operator.js';
 import { analyticsOperations } from './operations/analytics.js';
+import { dashboardOperations } from './operations/dashboard.js';
 import type { Operation } from './operations/operation.js';
 
 export type { Auth, Method, Operation } from './operations/operation.js';
@@ -30,5 +31,6 @@ export const operations: Operation[] = [
   ...reportsOperations,
   ...sendingOperations,
   ...analyticsOperations,
+  ...dashboardOperations,
   ...operatorOperations,
 ];

@@ -1,4 +1,6 @@
+import type { Client } from '@temporalio/client';
 import { Router } from 'express';
+import type { Logger } from 'pino';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 import { isOptOutWord, replyWordKey } from '../../common/appointment-replies.js';
@@ -15,6 +17,7 @@ import { isValidWindow, windowTimePattern } from '../../workflows/decisions/send
 import { tenantOf } from '../auth.js';
 import { checkTarget, UnsafeUrlError } from '../../common/webhooks/url-safety.js';
 import { ApiError, parseBody } from '../errors.js';
+import { ensureWeeklyReportSchedule } from '../../worker/schedules.js';
 
 const hhmm = z.string().regex(windowTimePattern, 'must be HH:mm (24:00 for the end of the day)');
 const appointmentTemplate = z
@@ -136,13 +139,21 @@ const sendersOperatorOnly = () =>
   );
 
 /** The tenant's settings; new enrollments take them, running ones keep what they started with. */
+export interface SettingsDeps {
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+  logger: Logger;
+  allowPrivateWebhookUrls?: boolean | undefined;
+}
+
 export function settingsRouter({
   db,
+  temporal,
+  taskQueue,
+  logger,
   allowPrivateWebhookUrls = false,
-}: {
-  db: Db;
-  allowPrivateWebhookUrls?: boolean | undefined;
-}): Router {
+}: SettingsDeps): Router {
   const router = Router();
   router.get('/settings', async (req, res) => {
     res.json(
@@ -181,6 +192,12 @@ export function settingsRouter({
     }
     if (body.alertWebhookUrl) await checkAlertUrl(body.alertWebhookUrl, allowPrivateWebhookUrls);
     const tenant = await db.tenant.update({ where: { id: tenantId }, data: body, include: { senders: true } });
+    if (tenant.defaultTimeZone !== current.defaultTimeZone) {
+      // Not awaited: the settings are saved whether Temporal answers or not; a worker start moves it otherwise.
+      ensureWeeklyReportSchedule(temporal, taskQueue, tenant).catch((error: unknown) =>
+        logger.warn({ err: error, tenantId }, 'weekly report schedule not moved to the new zone yet'),
+      );
+    }
     res.json(settingsView(tenant));
   });
   return router;

@@ -3,6 +3,7 @@
 import { Prisma, type SendingPause } from '../../generated/prisma/client.js';
 import type { Db } from '../db.js';
 import { budgetPeriods, warmupAllowance, warmupDay, type Period } from './periods.js';
+import { capacityWaitReasons, type CapacityWaitReason } from './waits.js';
 import { globalScope } from './pauses.js';
 import type { CapacitySettings } from './settings.js';
 
@@ -59,8 +60,15 @@ export interface NumberView {
   warmup: WarmupView;
 }
 
+/** Messages held back by sending capacity (not by a lead's window or caps), by reason. */
+export interface WaitingView {
+  total: number;
+  byReason: Partial<Record<CapacityWaitReason, number>>;
+}
+
 export interface SendingStatus {
   killSwitch: KillSwitchView;
+  waiting: WaitingView;
   throughput: RateView;
   budgets: { daily: BudgetView; monthly: BudgetView; remindersBypassBudget: boolean; costPerSegment: string };
   numbers: NumberView[];
@@ -155,7 +163,7 @@ export async function sendingStatus(
   { tenantId, settings, defaultSender, now = new Date() }: StatusOptions,
 ): Promise<SendingStatus> {
   const since = new Date(now.getTime() - rateWindowSeconds * 1000);
-  const [tenant, pauses, numbers, tenantSent] = await Promise.all([
+  const [tenant, pauses, numbers, tenantSent, held] = await Promise.all([
     db.tenant.findUniqueOrThrow({
       where: { id: tenantId },
       select: { defaultTimeZone: true, dailyBudget: true, monthlyBudget: true, remindersBypassBudget: true },
@@ -163,6 +171,11 @@ export async function sendingStatus(
     db.sendingPause.findMany({ where: { scope: { in: [globalScope, tenantId] } } }),
     tenantNumbers(db, tenantId, defaultSender),
     db.message.count({ where: { tenantId, direction: 'outbound', sentAt: { gt: since, lte: now } } }),
+    db.message.groupBy({
+      by: ['heldReason'],
+      where: { tenantId, direction: 'outbound', status: 'pending', heldReason: { in: [...capacityWaitReasons] } },
+      _count: { _all: true },
+    }),
   ]);
   const periods = budgetPeriods(now, tenant.defaultTimeZone);
   const numberRows = await db.sendingNumber.findMany({ where: { value: { in: numbers.map(({ number }) => number) } } });
@@ -191,6 +204,10 @@ export async function sendingStatus(
   const sentFrom = (number: string) => numberSent.find((row) => row.fromPhone === number)?._count._all ?? 0;
   return {
     killSwitch: killSwitchView(pauses, tenantId),
+    waiting: {
+      total: held.reduce((sum, row) => sum + row._count._all, 0),
+      byReason: Object.fromEntries(held.map((row) => [row.heldReason, row._count._all])),
+    },
     throughput: rateView(tenantSent, settings.tenantMaxPerSecond),
     budgets: {
       daily: budgetView(

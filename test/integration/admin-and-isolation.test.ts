@@ -5,6 +5,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { projectRoot } from '../../scripts/stack/paths.js';
+import { weeklyReportScheduleId } from '../../worker/schedules.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 
@@ -18,7 +19,12 @@ const admin = (...args: string[]) =>
   JSON.parse(
     execFileSync(process.execPath, ['--import', 'tsx', 'scripts/admin.ts', ...args], {
       cwd: projectRoot,
-      env: { PATH: process.env.PATH ?? '', DATABASE_URL: inject('databaseUrl') },
+      env: {
+        PATH: process.env.PATH ?? '',
+        DATABASE_URL: inject('databaseUrl'),
+        TEMPORAL_ADDRESS: inject('temporalAddress'),
+        TEMPORAL_TASK_QUEUE: stack.taskQueue,
+      },
       encoding: 'utf8',
     }),
   ) as Record<string, unknown>;
@@ -28,6 +34,8 @@ describe('tenant API keys', () => {
   it('are created, listed by prefix only, rotated with a grace period, and revoked', async () => {
     const created = admin('tenant:create', `admin-${randomUUID()}`, 'Admin Dental', 'GB', 'Europe/London');
     expect((await request(stack.app).get('/v1/settings').set(bearer(created.key))).status).toBe(200);
+    const schedule = await stack.client.schedule.getHandle(weeklyReportScheduleId(String(created.tenantId))).describe();
+    expect(schedule.spec.timezone).toBe('Europe/London');
     const listed = admin('key:list', String(created.tenantId)) as unknown as { prefix: string; key?: string }[];
     expect(listed).toEqual([expect.objectContaining({ prefix: created.prefix })]);
     expect(JSON.stringify(listed)).not.toContain(String(created.key));

@@ -36,6 +36,10 @@ beforeAll(() => {
     ['--import', 'tsx', 'scripts/build-workflow-bundle.ts', path.join(image, 'dist', 'workflow-bundle.js')],
     { cwd: projectRoot, stdio: 'pipe' },
   );
+  // As `npm run build` does: the dashboard's browser files are not TypeScript, so tsc leaves them behind.
+  cpSync(path.join(projectRoot, 'api', 'dashboard', 'assets'), path.join(image, 'dist', 'api', 'dashboard', 'assets'), {
+    recursive: true,
+  });
 }, 300_000);
 afterAll(() => {
   for (const child of children) child.kill('SIGKILL');
@@ -138,6 +142,8 @@ describe('the production build', () => {
     await startCompiled('api/index.js', { ...common, API_HOST: '127.0.0.1', API_PORT: String(port) }, /API listening/);
     const health = await fetch(`http://127.0.0.1:${port}/health`);
     expect(health.status).toBe(200);
+    for (const asset of ['dashboard.js', 'chart.umd.min.js'])
+      expect((await fetch(`http://127.0.0.1:${port}/dashboard/assets/${asset}`)).status).toBe(200);
 
     const worker = await startCompiled(
       'worker/index.js',

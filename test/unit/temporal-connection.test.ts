@@ -79,7 +79,8 @@ describe('Temporal connection options', () => {
       tls: {},
     });
     expect(
-      temporalConnectionOptions(loadConfig({ ...base, TEMPORAL_TLS_SERVER_CA_CERT_PATH: caPath })).tls?.serverRootCACertificate,
+      temporalConnectionOptions(loadConfig({ ...base, TEMPORAL_TLS_SERVER_CA_CERT_PATH: caPath })).tls
+        ?.serverRootCACertificate,
     ).toBeDefined();
   });
 
