@@ -9,3 +9,6 @@ export function idParam(value: unknown, what: string): string {
   if (!parsed.success) throw notFound(what);
   return parsed.data;
 }
+
+/** GET of one enrollment or appointment: the rows answer; `?live=true` also asks the workflow run. */
+export const liveReadQuery = z.strictObject({ live: z.enum(['true', 'false']).optional() });
