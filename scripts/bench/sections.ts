@@ -496,14 +496,37 @@ async function readLoad(
   };
 }
 
+/** Appointments booked for the read load (each ends its lead's follow-up as booked; the rest stay asleep). */
+const benchAppointments = 100;
+
 export async function reads(
   ctx: Ctx,
   enrolled: Enrolled[],
   options: { seconds: number; connections: number },
 ): Promise<ReadResult[]> {
   const pick = () => enrolled[Math.floor(Math.random() * enrolled.length)] as Enrolled;
+  const startsAt = new Date(Date.now() + 3 * 86_400_000).toISOString();
+  const limit = pLimit(8);
+  const appointmentIds = await Promise.all(
+    enrolled.slice(-benchAppointments).map((lead) =>
+      limit(async () => {
+        const booked = await apiJson<{ id: string }>(ctx.stack.apiUrl, ctx.stack.apiKey, 'POST', '/v1/appointments', {
+          leadId: lead.leadId,
+          startsAt,
+        });
+        return booked.id;
+      }),
+    ),
+  );
+  const appointment = () => appointmentIds[Math.floor(Math.random() * appointmentIds.length)] as string;
   const endpoints: Array<[string, () => string]> = [
-    ['GET /v1/enrollments/:id (row + live workflow query)', () => `/v1/enrollments/${pick().enrollmentId}`],
+    ['GET /v1/enrollments/:id (rows)', () => `/v1/enrollments/${pick().enrollmentId}`],
+    [
+      'GET /v1/enrollments/:id?live=true (rows + workflow query)',
+      () => `/v1/enrollments/${pick().enrollmentId}?live=true`,
+    ],
+    ['GET /v1/appointments/:id (row)', () => `/v1/appointments/${appointment()}`],
+    ['GET /v1/appointments/:id?live=true (row + workflow query)', () => `/v1/appointments/${appointment()}?live=true`],
     ['GET /v1/enrollments?limit=50', () => '/v1/enrollments?limit=50'],
     ['GET /v1/leads?limit=50', () => '/v1/leads?limit=50'],
     ['GET /v1/leads/:id', () => `/v1/leads/${pick().leadId}`],
