@@ -33,15 +33,13 @@ export interface EnrollmentProgress {
 }
 
 export interface ProgressInput {
-  enrollment: Pick<
-    Enrollment,
-    'status' | 'haltedAt' | 'startedAt' | 'paused' | 'skippedToStep' | 'policy' | 'expiresAt'
-  >;
+  enrollment: Pick<Enrollment, 'status' | 'haltedAt' | 'startedAt' | 'paused' | 'skippedToStep'>;
   sequence: Pick<SequenceDefinition, 'steps'>;
   /** This enrollment's outbound messages, one per step it reached. */
   messages: readonly ProgressMessage[];
-  /** For rows from before the policy and expiry were kept: the tenant's and lead's as they are now. */
-  fallback: { policy: SendingPolicy; expiresAfterSeconds: number };
+  /** The run's policy and expiry, as kept on the row at enrollment. */
+  policy: SendingPolicy;
+  expiresAt: Date;
   now: Date;
 }
 
@@ -50,14 +48,11 @@ export interface ProgressInput {
  * being sent or is held (`held_reason`). Before it exists the step waits for its delay, the window or a cap, which
  * `nextMove` works out from the same inputs the workflow has: its due time counts from the previous step's end.
  */
-export function progressOf({ enrollment, sequence, messages, fallback, now }: ProgressInput): {
+export function progressOf({ enrollment, sequence, messages, policy, expiresAt, now }: ProgressInput): {
   progress: EnrollmentProgress;
   capacityHold: CapacityHold | null;
 } {
   const steps = sequence.steps as unknown as SequenceStep[];
-  const policy = (enrollment.policy as unknown as SendingPolicy | null) ?? fallback.policy;
-  const expiresAt =
-    enrollment.expiresAt ?? new Date(enrollment.startedAt.getTime() + fallback.expiresAfterSeconds * 1000);
   const byStep = messages
     .map((message) => ({ message, step: stepOfMessage(message) }))
     .filter((entry): entry is { message: ProgressMessage; step: number } => entry.step !== null)

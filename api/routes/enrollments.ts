@@ -15,7 +15,7 @@ import {
 import { tenantOf } from '../auth.js';
 import { capacityHoldOf, capacityHoldOfState, type CapacityHold } from '../capacity-hold.js';
 import { progressOf } from '../enrollment-progress.js';
-import { createEnrollmentStarter, sendingPolicyOf } from '../enrollment-starter.js';
+import { createEnrollmentStarter, enrollmentSnapshot, sendingPolicyOf } from '../enrollment-starter.js';
 import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
 import { idParam, liveReadQuery } from '../params.js';
 import { asTemporalUnavailable } from '../temporal-errors.js';
@@ -162,24 +162,21 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
         },
       }),
     ]);
-    // Rows from before the policy was kept: the tenant's and lead's settings as they are now.
-    const [tenant, lead] =
-      enrollment.policy === null || enrollment.expiresAt === null
-        ? await Promise.all([
-            db.tenant.findUniqueOrThrow({ where: { id: enrollment.tenantId } }),
-            db.lead.findUniqueOrThrow({ where: { id: enrollment.leadId } }),
-          ])
-        : [null, null];
-    return progressOf({
-      enrollment,
-      sequence,
-      messages,
-      fallback: {
-        policy: tenant && lead ? sendingPolicyOf(tenant, lead) : (enrollment.policy as unknown as SendingPolicy),
-        expiresAfterSeconds: (tenant?.expiryDays ?? 0) * 86_400,
-      },
-      now: new Date(),
-    });
+    return progressOf({ enrollment, sequence, messages, ...(await policyOf(enrollment)), now: new Date() });
+  }
+
+  /** Rows from before the policy and expiry were kept fall back to the tenant's and lead's settings as they are now. */
+  async function policyOf(enrollment: Enrollment): Promise<{ policy: SendingPolicy; expiresAt: Date }> {
+    if (enrollment.policy !== null && enrollment.expiresAt !== null)
+      return { policy: enrollment.policy as unknown as SendingPolicy, expiresAt: enrollment.expiresAt };
+    const [tenant, lead] = await Promise.all([
+      db.tenant.findUniqueOrThrow({ where: { id: enrollment.tenantId } }),
+      db.lead.findUniqueOrThrow({ where: { id: enrollment.leadId } }),
+    ]);
+    return {
+      policy: sendingPolicyOf(tenant, lead),
+      expiresAt: enrollmentSnapshot(tenant, lead, enrollment.startedAt).expiresAt,
+    };
   }
 
   /**

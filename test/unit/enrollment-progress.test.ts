@@ -11,8 +11,6 @@ const input = (overrides: Partial<ProgressInput> & { now: Date }): ProgressInput
     startedAt,
     paused: false,
     skippedToStep: null,
-    policy,
-    expiresAt: new Date(startedAt.getTime() + 30 * 86_400_000),
   },
   sequence: {
     steps: [
@@ -21,7 +19,8 @@ const input = (overrides: Partial<ProgressInput> & { now: Date }): ProgressInput
     ],
   },
   messages: [],
-  fallback: { policy, expiresAfterSeconds: 0 },
+  policy,
+  expiresAt: new Date(startedAt.getTime() + 30 * 86_400_000),
   ...overrides,
 });
 const message = (step: number, fields: Partial<ProgressMessage>): ProgressMessage => ({
