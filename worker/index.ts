@@ -12,7 +12,7 @@ import { routeTemporalLogsToPino } from './logging.js';
 import { ensurePurgeSchedule } from './schedules.js';
 import { registerSearchAttributes } from './search-attributes.js';
 import { createWebhookRelay } from './webhook-relay.js';
-import { createWorker } from './worker.js';
+import { createWorker, workerDatabasePoolSize } from './worker.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
@@ -57,7 +57,7 @@ await ensurePurgeSchedule(
   config.TEMPORAL_TASK_QUEUE,
 );
 await clientConnection.close();
-const db = createDb(config.DATABASE_URL);
+const db = createDb(config.DATABASE_URL, { maxConnections: workerDatabasePoolSize });
 const mode = smsMode(config);
 const worker = await createWorker({
   connection,
