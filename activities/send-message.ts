@@ -308,17 +308,23 @@ export function createMessageDelivery({
     const givesUp = message.holdAsResult
       ? deadline.hard && until >= deadline.at
       : wanted >= latest && latest - now < 1000;
+    // The row says why and until when, with the hold's words and its next look, for reads that do not ask Temporal.
+    const recordHold = (retryAt: number) =>
+      db.message.update({
+        where: { id: row.id },
+        data: { heldReason: wait.reason, heldUntil: until, heldDetail: wait.detail, heldRetryAt: new Date(retryAt) },
+      });
     if (givesUp) {
       if (deadline.hard) {
         await closeUnsent(row, { status: 'skipped', skipReason: missedReason });
         metrics.messageRecorded('skipped');
-      } else await db.message.update({ where: { id: row.id }, data: { heldReason: wait.reason, heldUntil: until } });
+      } else await recordHold(latest);
       return deadline.late;
     }
-    await db.message.update({ where: { id: row.id }, data: { heldReason: wait.reason, heldUntil: until } });
     if (message.holdAsResult) {
       // A message with a hard deadline looks one last time just before it, in case capacity came back sooner.
       const retryAt = deadline.hard ? Math.min(wanted, deadline.at.getTime() - 1000) : wanted;
+      await recordHold(retryAt);
       return {
         outcome: 'held',
         messageId: row.id,
@@ -329,6 +335,7 @@ export function createMessageDelivery({
       };
     }
     const nextRetryDelay = Math.max(Math.min(wanted, latest) - now, 50);
+    await recordHold(now + nextRetryDelay);
     throw ApplicationFailure.create({
       type: capacityWaitType,
       message: `waiting for sending capacity: ${wait.detail}`,

@@ -5,12 +5,19 @@ import { lockConversation } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
 import { maskPhone } from '../common/logger.js';
 import { findOptOut } from '../common/opt-outs.js';
-import type { Enrollment, Lead, SequenceDefinition, Tenant } from '../generated/prisma/client.js';
+import {
+  Prisma,
+  type Enrollment,
+  type Lead,
+  type SequenceDefinition,
+  type Tenant,
+} from '../generated/prisma/client.js';
 import type { leadFollowUp } from '../workflows/lead-follow-up.js';
 import {
   leadFollowUpWorkflowId,
   leadFollowUpWorkflowType,
   type LeadFollowUpInput,
+  type SendingPolicy,
   type SequenceStep,
 } from '../workflows/lead-follow-up.types.js';
 import { enrollmentStatusKey, leadIdKey, sequenceIdKey, tenantIdKey } from '../workflows/search-attributes.js';
@@ -22,18 +29,40 @@ export type StartOutcome =
   | { kind: 'started' | 'replayed'; enrollment: Enrollment }
   | { kind: 'already_enrolled'; workflowId: string; enrollmentId: string | null };
 
+export function sendingPolicyOf(tenant: Tenant, lead: Lead): SendingPolicy {
+  return {
+    timeZone: lead.timeZone,
+    window: { start: tenant.windowStart, end: tenant.windowEnd },
+    minGapSeconds: tenant.minGapSeconds,
+    maxPerDay: tenant.maxPerDay,
+  };
+}
+
+/**
+ * What the run is started with that its row keeps too (start, policy, expiry), so GET /v1/enrollments/:id can tell
+ * what the run waits for from PostgreSQL alone.
+ */
+export function enrollmentSnapshot(tenant: Tenant, lead: Lead, enrolledAt: Date) {
+  return {
+    startedAt: enrolledAt,
+    policy: sendingPolicyOf(tenant, lead) as unknown as Prisma.InputJsonObject,
+    expiresAt: new Date(enrolledAt.getTime() + tenant.expiryDays * 86_400_000),
+  };
+}
+
 export function workflowInput(
   tenant: Tenant,
   lead: Lead,
   sequence: SequenceDefinition,
   enrollmentId: string,
   idempotencyKey: string | null = null,
+  enrolledAt = new Date(),
 ): LeadFollowUpInput {
   return {
     tenantId: tenant.id,
     leadId: lead.id,
     enrollmentId,
-    enrolledAt: new Date().toISOString(),
+    enrolledAt: enrolledAt.toISOString(),
     idempotencyKey,
     sequence: {
       id: sequence.id,
@@ -41,12 +70,7 @@ export function workflowInput(
       version: sequence.version,
       steps: sequence.steps as unknown as SequenceStep[],
     },
-    policy: {
-      timeZone: lead.timeZone,
-      window: { start: tenant.windowStart, end: tenant.windowEnd },
-      minGapSeconds: tenant.minGapSeconds,
-      maxPerDay: tenant.maxPerDay,
-    },
+    policy: sendingPolicyOf(tenant, lead),
     expiresAfterSeconds: tenant.expiryDays * 86_400,
   };
 }
@@ -83,7 +107,8 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
     lead: Lead,
     sequence: SequenceDefinition,
     enrollmentId: string,
-    idempotencyKey: string | null = null,
+    idempotencyKey: string | null,
+    enrolledAt: Date,
   ): Promise<WorkflowStart> {
     const workflowId = leadFollowUpWorkflowId(tenant.id, lead.id);
     try {
@@ -92,7 +117,7 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
         temporal.workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, {
           workflowId,
           taskQueue,
-          args: [workflowInput(tenant, lead, sequence, enrollmentId, idempotencyKey)],
+          args: [workflowInput(tenant, lead, sequence, enrollmentId, idempotencyKey, enrolledAt)],
           workflowIdConflictPolicy: 'FAIL',
           workflowIdReusePolicy: 'ALLOW_DUPLICATE',
           typedSearchAttributes: [
@@ -141,6 +166,7 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
             workflowId: leadFollowUpWorkflowId(tenant.id, lead.id),
             idempotencyKey,
             requestHash: idempotencyKey ? requestHash : null,
+            ...enrollmentSnapshot(tenant, lead, new Date()),
           },
         });
       });
@@ -175,7 +201,7 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
     sequence: SequenceDefinition,
     claimed: Enrollment,
   ): Promise<StartOutcome> {
-    const start = () => startWorkflow(tenant, lead, sequence, claimed.id, claimed.idempotencyKey);
+    const start = () => startWorkflow(tenant, lead, sequence, claimed.id, claimed.idempotencyKey, claimed.startedAt);
     let started: WorkflowStart;
     try {
       started = await start();
@@ -198,7 +224,7 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
       kind: 'started',
       enrollment: await db.enrollment.upsert({
         where: { id: claimed.id },
-        create: { ...claimed, runId: started.runId },
+        create: { ...claimed, policy: claimed.policy ?? Prisma.DbNull, runId: started.runId },
         update: { runId: started.runId },
       }),
     };

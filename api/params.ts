@@ -31,3 +31,6 @@ export function idempotencyKeyOf(req: Request): string | undefined {
   }
   return key;
 }
+
+/** GET of one enrollment or appointment: the rows answer; `?live=true` also asks the workflow run. */
+export const liveReadQuery = z.strictObject({ live: z.enum(['true', 'false']).optional() });

@@ -12,7 +12,7 @@ import { routeTemporalLogsToPino } from './logging.js';
 import { ensurePurgeSchedule, ensureWeeklyReportSchedules } from './schedules.js';
 import { registerSearchAttributes } from './search-attributes.js';
 import { createWebhookRelay } from './webhook-relay.js';
-import { createWorker } from './worker.js';
+import { createWorker, workerDatabasePoolSize } from './worker.js';
 
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
@@ -48,7 +48,7 @@ logger.info(
   'connecting to Temporal',
 );
 const connection = await NativeConnection.connect(temporalOptions);
-const db = createDb(config.DATABASE_URL);
+const db = createDb(config.DATABASE_URL, { maxConnections: workerDatabasePoolSize });
 // Start-up steps on whatever server this is (dev server, self-hosted, Cloud): all idempotent.
 const clientConnection = await Connection.connect(temporalOptions);
 const registered = await registerSearchAttributes(clientConnection, config.TEMPORAL_NAMESPACE);

@@ -29,6 +29,13 @@ export const workflowsPath = fileURLToPath(
  */
 export const workerTuning = { maxCachedWorkflows: 500 } as const;
 
+/**
+ * The worker's PostgreSQL pool. Up to 100 activities (the SDK's default slots) plus local activities run at once and
+ * most open a transaction: with 10 connections, a burst of first sends waited past Prisma's 2 s transaction wait
+ * (P2028) and was retried 2 s later (docs/benchmarks.md, issue 15).
+ */
+export const workerDatabasePoolSize = 30;
+
 /** How long after the grace time a worker whose activities ignore cancellation keeps waiting before it gives up. */
 export const shutdownForceMarginSeconds = 5;
 

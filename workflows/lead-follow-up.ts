@@ -7,6 +7,7 @@ import {
   log,
   patched,
   proxyActivities,
+  proxyLocalActivities,
   setHandler,
   upsertSearchAttributes,
   workflowInfo,
@@ -34,7 +35,14 @@ const waitingForPatch = 'waiting-for-search-attribute';
 /** The send gate's holds come back as results and the workflow waits itself, so a close ends the wait at once. */
 const sendGateHoldsPatch = 'send-gate-holds';
 
+/**
+ * The start's record runs as a local activity in the first workflow task: the first send is scheduled in that same
+ * task, one server round trip (a task and an activity dispatch) sooner. Runs from before it replay the activity.
+ */
+const recordStartLocallyPatch = 'record-start-local-activity';
+
 const { recordEnrollmentStarted, recordEnrollmentOutcome } = proxyActivities<Activities>(recordActivityOptions);
+const local = proxyLocalActivities<Activities>(recordActivityOptions);
 /** A retry past the window's close answers `deferred` (the activity checks `notAfter`), and the send is planned again. */
 const sendActivity = (expiresAt: Date) =>
   proxyActivities<Activities>(sendActivityOptions(expiresAt, '5 minutes')).sendStepMessage;
@@ -152,7 +160,8 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
 
   const { workflowId, runId } = workflowInfo();
   try {
-    await recordEnrollmentStarted({
+    const recordStarted = patched(recordStartLocallyPatch) ? local.recordEnrollmentStarted : recordEnrollmentStarted;
+    await recordStarted({
       enrollmentId: input.enrollmentId,
       tenantId: input.tenantId,
       leadId: input.leadId,

@@ -27,7 +27,7 @@ import { nextReminderAt, planReminders, startInstant } from '../../workflows/dec
 import { nameBasedUuid, startAppointmentReminder } from '../appointment-starter.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, leadErased, notFound, parseBody, parseQuery } from '../errors.js';
-import { idempotencyKeyOf, idParam, workflowListQuery } from '../params.js';
+import { idempotencyKeyOf, idParam, liveReadQuery, workflowListQuery } from '../params.js';
 import { asTemporalUnavailable } from '../temporal-errors.js';
 
 export interface AppointmentsDeps {
@@ -244,8 +244,14 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     res.json({ items: appointments.map(view) });
   });
 
+  /**
+   * The row answers (its reminders, next reminder, confirmation and status are written as they change); `?live=true`
+   * also asks the run, whose state is then `live`.
+   */
   router.get('/appointments/:appointmentId', async (req, res) => {
+    const { live: askLive } = parseQuery(liveReadQuery, req.query);
     const appointment = await findAppointment(req);
+    if (askLive !== 'true') return void res.json({ ...view(appointment), live: null });
     // A query needs a worker, even for a finished run: without one the database's view still answers.
     const live = await temporal.connection
       .withDeadline(Date.now() + queryDeadlineMs, () => handleOf(appointment).query(statusQuery))

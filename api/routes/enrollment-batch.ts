@@ -9,7 +9,7 @@ import { phoneHash } from '../../common/opt-outs.js';
 import { isKnownTimeZone, normalisePhone } from '../../common/phone.js';
 import type { Lead } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
-import { createEnrollmentStarter, type WorkflowStart } from '../enrollment-starter.js';
+import { createEnrollmentStarter, enrollmentSnapshot, type WorkflowStart } from '../enrollment-starter.js';
 import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
 import { asTemporalUnavailable } from '../temporal-errors.js';
 import type { EnrollmentsDeps } from './enrollments.js';
@@ -223,11 +223,12 @@ export function enrollmentBatchRouter(deps: EnrollmentsDeps): Router {
           limit(async () => {
             const lead = leadByPhone.get(row.phone) as Lead;
             const enrollmentId = randomUUID();
+            const enrolledAt = new Date();
             // After a run of failures Temporal has gone away: the rest fail fast instead of each waiting out a deadline.
             const outcome: WorkflowStart | Error =
               consecutiveFailures >= maxConsecutiveFailures
                 ? new Error('not attempted')
-                : await startWorkflow(tenant, lead, sequence, enrollmentId).catch((error: unknown) =>
+                : await startWorkflow(tenant, lead, sequence, enrollmentId, null, enrolledAt).catch((error: unknown) =>
                     error instanceof Error ? error : new Error(String(error)),
                   );
             consecutiveFailures = outcome instanceof Error ? consecutiveFailures + 1 : 0;
@@ -260,6 +261,7 @@ export function enrollmentBatchRouter(deps: EnrollmentsDeps): Router {
                   sequenceId: sequence.id,
                   workflowId: outcome.workflowId,
                   runId: outcome.runId,
+                  ...enrollmentSnapshot(tenant, lead, enrolledAt),
                 };
           }),
         ),

@@ -3,7 +3,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type Wor
 import { z } from 'zod';
 import { haltEnrollments, lockConversation } from '../../common/conversation.js';
 import type { Db } from '../../common/db.js';
-import type { Enrollment } from '../../generated/prisma/client.js';
+import type { Enrollment, Prisma } from '../../generated/prisma/client.js';
 import { EnrollmentStatus } from '../../generated/prisma/enums.js';
 import {
   pauseUpdate,
@@ -11,12 +11,14 @@ import {
   skipToStepUpdate,
   statusQuery,
   type LeadFollowUpState,
+  type SendingPolicy,
 } from '../../workflows/lead-follow-up.types.js';
 import { tenantOf } from '../auth.js';
 import { capacityHoldOf, capacityHoldOfState, type CapacityHold } from '../capacity-hold.js';
-import { createEnrollmentStarter } from '../enrollment-starter.js';
+import { progressOf } from '../enrollment-progress.js';
+import { createEnrollmentStarter, enrollmentSnapshot, sendingPolicyOf } from '../enrollment-starter.js';
 import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
-import { idempotencyKeyOf, idParam, workflowListQuery } from '../params.js';
+import { idempotencyKeyOf, idParam, liveReadQuery, workflowListQuery } from '../params.js';
 import { asTemporalUnavailable } from '../temporal-errors.js';
 
 export interface EnrollmentsDeps {
@@ -29,6 +31,7 @@ export interface EnrollmentsDeps {
 export const enrollSchema = z.strictObject({ leadId: z.uuid(), sequenceId: z.uuid() });
 export const skipSchema = z.strictObject({ step: z.number().int().min(0) });
 export const listSchema = workflowListQuery(EnrollmentStatus);
+const liveDeadlineMs = 5_000;
 
 export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
   const { db, temporal, temporalUiUrl } = deps;
@@ -101,21 +104,72 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     res.json({ items: enrollments.map(view) });
   });
 
+  /**
+   * The rows answer (see enrollment-progress.ts), so a read costs no workflow task and works with Temporal down.
+   * `?live=true` also asks the run itself: `live` is then its state, and `capacityHold` comes from it.
+   */
   router.get('/enrollments/:enrollmentId', async (req, res) => {
+    const { live: askLive } = parseQuery(liveReadQuery, req.query);
     const enrollment = await findEnrollment(req);
+    const fromRows = await progressFromRows(enrollment);
+    if (askLive !== 'true') return void res.json({ ...view(enrollment), ...fromRows, live: null });
     const handle = handleOf(enrollment);
-    const live = await handle.query(statusQuery).then(
-      (state): { live: LeadFollowUpState | null; liveError?: string } => ({ live: state }),
-      (error: unknown) => ({
-        live: null,
-        liveError: asTemporalUnavailable(error) ? 'temporal_unavailable' : 'query_failed',
-      }),
-    );
+    // A query needs a worker and the server: past the deadline the rows still answer.
+    const live = await temporal.connection
+      .withDeadline(Date.now() + liveDeadlineMs, () => handle.query(statusQuery))
+      .then(
+        (state): { live: LeadFollowUpState | null; liveError?: string } => ({ live: state }),
+        (error: unknown) => ({
+          live: null,
+          liveError: asTemporalUnavailable(error) ? 'temporal_unavailable' : 'query_failed',
+        }),
+      );
     const capacityHold = live.live?.hold
       ? capacityHoldOfState(live.live.hold)
       : await capacityHoldFor(enrollment, handle);
-    res.json({ ...view(enrollment), ...live, ...(capacityHold === undefined ? {} : { capacityHold }) });
+    res.json({
+      ...view(enrollment),
+      ...fromRows,
+      ...live,
+      ...(capacityHold === undefined ? {} : { capacityHold }),
+    });
   });
+
+  async function progressFromRows(enrollment: Enrollment) {
+    const [sequence, messages] = await Promise.all([
+      db.sequenceDefinition.findUniqueOrThrow({ where: { id: enrollment.sequenceId }, select: { steps: true } }),
+      db.message.findMany({
+        where: { enrollmentId: enrollment.id, tenantId: enrollment.tenantId, direction: 'outbound' },
+        select: {
+          enrollmentId: true,
+          idempotencyKey: true,
+          status: true,
+          sentAt: true,
+          updatedAt: true,
+          claimedAt: true,
+          heldReason: true,
+          heldUntil: true,
+          heldDetail: true,
+          heldRetryAt: true,
+        },
+      }),
+    ]);
+    return progressOf({ enrollment, sequence, messages, ...(await policyOf(enrollment)), now: new Date() });
+  }
+
+  /** Rows from before the policy and expiry were kept fall back to the tenant's and lead's settings as they are now. */
+  async function policyOf(enrollment: Enrollment): Promise<{ policy: SendingPolicy; expiresAt: Date }> {
+    if (enrollment.policy !== null && enrollment.expiresAt !== null)
+      return { policy: enrollment.policy as unknown as SendingPolicy, expiresAt: enrollment.expiresAt };
+    const [tenant, lead] = await Promise.all([
+      db.tenant.findUniqueOrThrow({ where: { id: enrollment.tenantId } }),
+      db.lead.findUniqueOrThrow({ where: { id: enrollment.leadId } }),
+    ]);
+    return {
+      policy: sendingPolicyOf(tenant, lead),
+      expiresAt: enrollmentSnapshot(tenant, lead, enrollment.startedAt).expiresAt,
+    };
+  }
 
   /**
    * A send held by the send gate shows in the workflow's own state (above). Runs from before the gate's holds wait in
@@ -128,17 +182,26 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
   ): Promise<CapacityHold | null | undefined> {
     if (enrollment.status !== 'running') return null;
     try {
-      return capacityHoldOf((await handle.describe()).raw.pendingActivities);
+      const description = await temporal.connection.withDeadline(Date.now() + liveDeadlineMs, () => handle.describe());
+      return capacityHoldOf(description.raw.pendingActivities);
     } catch {
       return undefined;
     }
   }
 
-  /** Updates are validated by the workflow itself; a refusal leaves it as it was. */
-  async function changeRunning(req: Request, change: (handle: WorkflowHandle) => Promise<LeadFollowUpState>) {
+  /**
+   * Updates are validated by the workflow itself; a refusal leaves it as it was. What the run accepted goes to the row
+   * (its pause, the step it skipped to), where the default read finds it.
+   */
+  async function changeRunning(
+    req: Request,
+    change: (handle: WorkflowHandle) => Promise<LeadFollowUpState>,
+    recorded: (live: LeadFollowUpState) => Prisma.EnrollmentUpdateManyMutationInput,
+  ) {
     const enrollment = await findEnrollment(req);
+    let live: LeadFollowUpState;
     try {
-      return { ...view(enrollment), live: await change(handleOf(enrollment)) };
+      live = await change(handleOf(enrollment));
     } catch (error) {
       if (error instanceof WorkflowUpdateFailedError)
         throw new ApiError(409, 'conflict', error.cause?.message ?? error.message);
@@ -146,16 +209,28 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
         throw new ApiError(409, 'conflict', `The enrollment is ${enrollment.status}, not running`);
       throw asTemporalUnavailable(error) ?? error;
     }
+    await db.enrollment.updateMany({
+      where: { id: enrollment.id, tenantId: enrollment.tenantId },
+      data: recorded(live),
+    });
+    return { ...view(enrollment), live };
   }
+  const recordPause = (live: LeadFollowUpState) => ({ paused: live.paused });
   router.post('/enrollments/:enrollmentId/pause', async (req, res) => {
-    res.json(await changeRunning(req, (handle) => handle.executeUpdate(pauseUpdate)));
+    res.json(await changeRunning(req, (handle) => handle.executeUpdate(pauseUpdate), recordPause));
   });
   router.post('/enrollments/:enrollmentId/resume', async (req, res) => {
-    res.json(await changeRunning(req, (handle) => handle.executeUpdate(resumeUpdate)));
+    res.json(await changeRunning(req, (handle) => handle.executeUpdate(resumeUpdate), recordPause));
   });
   router.post('/enrollments/:enrollmentId/skip', async (req, res) => {
     const body = parseBody(skipSchema, req.body);
-    res.json(await changeRunning(req, (handle) => handle.executeUpdate(skipToStepUpdate, { args: [body] })));
+    res.json(
+      await changeRunning(
+        req,
+        (handle) => handle.executeUpdate(skipToStepUpdate, { args: [body] }),
+        (live) => ({ skippedToStep: live.step }),
+      ),
+    );
   });
 
   /**

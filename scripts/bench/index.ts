@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { ConfigError, parseSettings } from '../../common/config.js';
 import { dataDir, projectRoot } from '../stack/paths.js';
 import { loadAverage, machine } from './proc.js';
-import { markdown, targetChecks, writeMarkdown } from './report.js';
+import { markdown, ratiosOf, targetChecks, writeMarkdown } from './report.js';
 import {
   baseline,
   enroll,
@@ -205,13 +205,14 @@ try {
   const result = await run(settings);
   const outDir = path.resolve(projectRoot, settings.BENCH_OUT_DIR);
   mkdirSync(outDir, { recursive: true });
-  const json = `${JSON.stringify({ ...result, targets: targetChecks(result) }, null, 2)}\n`;
+  const ratios = ratiosOf(result, 'dev');
+  const json = `${JSON.stringify({ ...result, ratios, targets: targetChecks(result) }, null, 2)}\n`;
   writeFileSync(path.join(outDir, 'benchmarks.json'), json);
   // Every run's figures are kept locally (git-ignored), for before/after comparisons.
   const runsDir = path.join(dataDir, 'bench-runs');
   mkdirSync(runsDir, { recursive: true });
   writeFileSync(path.join(runsDir, `${result.finishedAt.replaceAll(':', '-')}.json`), json);
-  const section = markdown(result);
+  const section = markdown(result, ratios);
   writeMarkdown(path.join(outDir, 'benchmarks.md'), section);
   process.stdout.write(`\n${section}\n\n`);
   say(`wrote ${path.relative(projectRoot, path.join(outDir, 'benchmarks.json'))} and benchmarks.md`);

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { BenchResult } from './index.js';
 import { analyticsLines, analyticsTargets } from './analytics-report.js';
 import type { SleepingSnapshot } from './sections.js';
+import { round } from './stats.js';
 
 export interface TargetCheck {
   target: string;
@@ -22,6 +23,23 @@ function workerMemoryLine(from: SleepingSnapshot, to: SleepingSnapshot): string 
       : Math.round((snapshot.workerRssMiB - snapshot.workerMemory.heapTotalMiB) * 10) / 10;
   const [a, b] = [from.workerMemory, to.workerMemory];
   return `Worker: V8 heap used ${fmt(a.heapUsedMiB, ' MiB')} → ${fmt(b.heapUsedMiB, ' MiB')} (reserved ${fmt(a.heapTotalMiB, ' MiB')} → ${fmt(b.heapTotalMiB, ' MiB')}), outside V8's heap (RSS − heap reserved) ${fmt(outside(from), ' MiB')} → ${fmt(outside(to), ' MiB')}, runs in the sticky cache ${fmt(a.cachedRuns, '')} → ${fmt(b.cachedRuns, '')}`;
+}
+
+/**
+ * The engine's own yardsticks (issue 15), each against the baseline measured in the same run on the same server:
+ * enrollment starts/s over baseline starts/s, first messages/s and due-at-once timer sends drained/s over baseline
+ * completions/s.
+ */
+export function ratiosOf(result: BenchResult, engine: string) {
+  const { baseline, enrollment, timers } = result.sections;
+  const perBaselineCompletion = (perSecond: number) => round(perSecond / baseline.completionsPerSecond, 3);
+  return {
+    engine,
+    startsVsBaseline: round(enrollment.startsPerSecond / baseline.startsPerSecond, 3),
+    firstMessagesVsBaseline: perBaselineCompletion(enrollment.firstMessagesSent / enrollment.allFirstMessagesSeconds),
+    // Drained: every send out, counted from the instant they were all due.
+    timerDrainVsBaseline: perBaselineCompletion(timers.sends / (Math.max(timers.latenessMs.max, 1) / 1000)),
+  };
 }
 
 export function targetChecks(result: BenchResult): TargetCheck[] {
@@ -101,13 +119,14 @@ const cpuLine = (cpu: {
       ', ',
     )}; machine ${cpu.machinePercentOfCore}% of 200%, others ${cpu.otherPercentOfCore}% (${cpu.wallSeconds} s)`;
 
-export function markdown(result: BenchResult): string {
+export function markdown(result: BenchResult, ratios: ReturnType<typeof ratiosOf>): string {
   const { baseline, enrollment, sleeping, stop, timers, reads, webhooks, analytics } = result.sections;
   const m = result.machine;
   const lines = [
     `Run ${result.finishedAt}${result.label ? ` — ${result.label}` : ''}: \`${result.command}\``,
     `on ${m.cores} cores (${m.cpuModel}), ${m.memoryGiB} GiB, Node ${m.node}, ${m.platform}; load average before ${result.loadBefore.join(' / ')}, after ${result.loadAfter.join(' / ')}; ${result.totalSeconds} s in all.`,
     `Scale: ${JSON.stringify(result.scale)}.`,
+    `Ratios on the ${ratios.engine} engine: starts ${ratios.startsVsBaseline}, first messages ${ratios.firstMessagesVsBaseline}, timer drain ${ratios.timerDrainVsBaseline} (of the baseline's).`,
     '',
     '| target | limit | measured | met |',
     '| --- | --- | --- | --- |',

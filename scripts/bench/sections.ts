@@ -497,14 +497,59 @@ export async function readLoad(
   };
 }
 
+/** Appointments booked for the read load (each ends its lead's follow-up as booked; the rest stay asleep). */
+const benchAppointments = 100;
+
 export async function reads(
   ctx: Ctx,
   enrolled: Enrolled[],
   options: { seconds: number; connections: number },
 ): Promise<ReadResult[]> {
   const pick = () => enrolled[Math.floor(Math.random() * enrolled.length)] as Enrolled;
+  const startsAt = new Date(Date.now() + 3 * 86_400_000).toISOString();
+  const limit = pLimit(8);
+  // Leads still in their follow-up (not those the STOP section opted out): each booking sends a confirmation.
+  const running = await ctx.stack.db.enrollment.findMany({
+    where: { id: { in: enrolled.map((lead) => lead.enrollmentId) }, status: 'running' },
+    select: { id: true },
+  });
+  const runningIds = new Set(running.map((row) => row.id));
+  const booking = enrolled.filter((lead) => runningIds.has(lead.enrollmentId)).slice(-benchAppointments);
+  const cursor = { next: ctx.stack.fake.calls.length };
+  const appointmentIds = await Promise.all(
+    booking.map((lead) =>
+      limit(async () => {
+        const booked = await apiJson<{ id: string }>(ctx.stack.apiUrl, ctx.stack.apiKey, 'POST', '/v1/appointments', {
+          leadId: lead.leadId,
+          startsAt,
+        });
+        return booked.id;
+      }),
+    ),
+  );
+  // The bookings' own work (confirmations sent, follow-ups closed as booked) is over before any read is timed.
+  const confirmed = new Map<string, number>();
+  await waitFor(
+    'every booking confirmation and booked follow-up',
+    async () =>
+      firstCalls(ctx, new Set(booking.map((lead) => lead.phone)), confirmed, cursor).size >= booking.length &&
+      (await ctx.stack.db.enrollment.count({
+        where: { id: { in: booking.map((lead) => lead.enrollmentId) }, status: { not: 'running' } },
+      })) >= booking.length
+        ? true
+        : null,
+    300_000,
+    250,
+  );
+  const appointment = () => appointmentIds[Math.floor(Math.random() * appointmentIds.length)] as string;
   const endpoints: Array<[string, () => string]> = [
-    ['GET /v1/enrollments/:id (row + live workflow query)', () => `/v1/enrollments/${pick().enrollmentId}`],
+    ['GET /v1/enrollments/:id (rows)', () => `/v1/enrollments/${pick().enrollmentId}`],
+    [
+      'GET /v1/enrollments/:id?live=true (rows + workflow query)',
+      () => `/v1/enrollments/${pick().enrollmentId}?live=true`,
+    ],
+    ['GET /v1/appointments/:id (row)', () => `/v1/appointments/${appointment()}`],
+    ['GET /v1/appointments/:id?live=true (row + workflow query)', () => `/v1/appointments/${appointment()}?live=true`],
     ['GET /v1/enrollments?limit=50', () => '/v1/enrollments?limit=50'],
     ['GET /v1/leads?limit=50', () => '/v1/leads?limit=50'],
     ['GET /v1/leads/:id', () => `/v1/leads/${pick().leadId}`],

@@ -197,6 +197,15 @@ export const leadFollowUpScenarios: Scenario[] = [
     },
   },
   {
+    // Recorded with patch record-start-local-activity: the start's record is a local activity, then the first send.
+    name: 'started-by-local-activity',
+    async run(context) {
+      const handle = await start(context, [first, later]);
+      await untilSent(handle, 1);
+      return handle.workflowId;
+    },
+  },
+  {
     name: 'sleeping',
     async run(context) {
       const handle = await start(context, [first, later]);

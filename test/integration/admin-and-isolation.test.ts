@@ -97,7 +97,7 @@ describe('tenant isolation: another tenant’s key gets 404 on every route, and 
     ]);
     for (const response of lists) expect(response.body.items).toEqual([]);
     const mine = await api.get(`/v1/enrollments/${enrollment.id}`).set(owner.auth);
-    expect(mine.body).toMatchObject({ status: 'running', live: { paused: false, status: 'running' } });
+    expect(mine.body).toMatchObject({ status: 'running', progress: { paused: false } });
     expect((await api.get(`/v1/leads/${lead.id}`).set(owner.auth)).body.firstName).toBe('Ada');
     await api.post(`/v1/enrollments/${enrollment.id}/cancel`).set(owner.auth);
   });

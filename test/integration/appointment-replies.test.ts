@@ -40,7 +40,7 @@ async function book(owner: Owner, startsInSeconds = 2 * 86_400, reminderOffsetsS
 }
 
 const shown = async (owner: Owner, id: string) =>
-  (await request(stack.app).get(`/v1/appointments/${id}`).set(owner.auth)).body;
+  (await request(stack.app).get(`/v1/appointments/${id}?live=true`).set(owner.auth)).body;
 const events = (tenantId: string, type: string) =>
   stack.db.event.findMany({ where: { tenantId, type }, orderBy: { sequence: 'asc' } });
 const terminate = (workflowId: string) => stack.client.workflow.getHandle(workflowId).terminate('test cleanup');

@@ -102,8 +102,10 @@ describe('an appointment booked through the API', () => {
       status: 'completed',
       nextReminderAt: null,
       reminders: [{ status: 'sent' }, { status: 'sent' }],
-      live: { status: 'completed' },
+      live: null,
     });
+    const asked = await request(app).get(`/v1/appointments/${created.body.id}?live=true`).set(auth);
+    expect(asked.body).toMatchObject({ status: 'completed', live: { status: 'completed' } });
     expect((await handle.describe()).typedSearchAttributes.get(appointmentStatusKey)).toBe('completed');
     const listed = await request(app).get(`/v1/appointments?leadId=${leadId}`).set(auth);
     expect(listed.body.items.map((item: { id: string }) => item.id)).toEqual([created.body.id]);

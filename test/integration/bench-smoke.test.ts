@@ -101,7 +101,14 @@ describe('npm run bench (smoke scale)', () => {
       expect(read.non2xx, read.endpoint).toBe(0);
       positive(read.latencyMs.p95);
     }
+    expect(reads.map((read: { endpoint: string }) => read.endpoint)).toEqual(
+      expect.arrayContaining([expect.stringMatching(/^GET \/v1\/appointments\/:id/)]),
+    );
     expect(result.targets.length).toBeGreaterThanOrEqual(6);
+
+    expect(result.ratios.engine).toBe('dev');
+    for (const name of ['startsVsBaseline', 'firstMessagesVsBaseline', 'timerDrainVsBaseline'])
+      positive(result.ratios[name]);
 
     const markdown = readFileSync(path.join(outDir, 'benchmarks.md'), 'utf8');
     for (const heading of ['1. baseline', '2. enrollment', '3. sleeping', '4. STOP', '5. timers', '6. GET', '8. GET'])

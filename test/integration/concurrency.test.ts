@@ -225,8 +225,16 @@ describe('concurrent clients', () => {
     expect(closed).toBe('failed');
     const history = await handle.fetchHistory();
     const attempts = (history.events ?? []).flatMap((event) => event.activityTaskStartedEventAttributes?.attempt ?? []);
-    expect(attempts.length).toBeGreaterThan(0);
     expect(attempts.every((attempt) => attempt === 1)).toBe(true);
+    // The start is recorded by a local activity (patch record-start-local-activity): its one marker carries the
+    // refusal, which is not retried (a retried one would keep the run open, and the result above would never come).
+    const recordedStart = (history.events ?? []).flatMap(
+      (event) =>
+        (event.markerRecordedEventAttributes?.markerName === 'core_local_activity' &&
+          event.markerRecordedEventAttributes.failure?.applicationFailureInfo?.type) ||
+        [],
+    );
+    expect(recordedStart).toEqual(['ConflictError']);
     await terminateFollowUps(tenantId, [first.id]);
   });
 });

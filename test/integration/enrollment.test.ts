@@ -75,8 +75,12 @@ describe('enrolling a lead into a one-step sequence', () => {
     expect(enrollment.body).toMatchObject({
       status: 'completed',
       closedReason: 'all steps done',
-      live: { status: 'completed' },
+      progress: { step: 1, totalSteps: 1, messagesSent: 1, waitingFor: 'nothing', nextSendAt: null },
+      capacityHold: null,
+      live: null,
     });
+    const asked = await request(app).get(`/v1/enrollments/${started.body.id}?live=true`).set(auth);
+    expect(asked.body).toMatchObject({ status: 'completed', live: { status: 'completed', messagesSent: 1 } });
 
     const description = await handle.describe();
     expect(description.typedSearchAttributes.get(tenantIdKey)).toBe(tenant.id);

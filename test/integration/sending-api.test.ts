@@ -290,7 +290,7 @@ describe('a send waiting for capacity shows on its enrollment', () => {
       attempt: expect.any(Number),
     });
     expect(Date.parse(held.capacityHold.nextAttemptAt)).toBeGreaterThan(Date.now() - 5000);
-    expect(held.live.status).toBe('running');
+    expect(held).toMatchObject({ status: 'running', progress: { waitingFor: 'capacity', step: 0 } });
     expect(stack.fake.calls.filter((call) => call.to === phone.e164)).toEqual([]);
 
     await api().post('/v1/sending/resume').set(auth);

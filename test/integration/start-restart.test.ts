@@ -115,7 +115,7 @@ describe('npm start', () => {
       })
       .toBe('completed');
     const after = await api(`/v1/enrollments/${String(enrollment.body.id)}`, apiKey);
-    expect(after.body).toMatchObject({ live: { status: 'completed', messagesSent: 1 } });
+    expect(after.body).toMatchObject({ progress: { messagesSent: 1, waitingFor: 'nothing' }, live: null });
     const db = createDb(`postgresql://postgres:postgres@127.0.0.1:${ports.postgres}/leadfollowup`, {
       maxConnections: 1,
     });

@@ -20,6 +20,20 @@ const recordingStart = (description: WorkflowExecutionDescription) =>
   );
 
 /**
+ * Runs with patch record-start-local-activity record their start in a local activity, which the server does not list
+ * as pending: until its marker (or, in older runs, the activity) is in the history, the start is still being recorded.
+ */
+async function recordingStartLocally(client: Client, description: WorkflowExecutionDescription): Promise<boolean> {
+  if (description.status.name !== 'RUNNING') return false;
+  const { events } = await client.workflow.getHandle(description.workflowId, description.runId).fetchHistory();
+  return !events?.some(
+    (event) =>
+      event.markerRecordedEventAttributes?.markerName === 'core_local_activity' ||
+      event.activityTaskScheduledEventAttributes?.activityType?.name === 'recordEnrollmentStarted',
+  );
+}
+
+/**
  * The lead's follow-up once its recordEnrollmentStarted has finished (null if none was ever started). A workflow
  * still retrying it after `timeoutMs` fails the wait, naming its attempt.
  */
@@ -35,7 +49,8 @@ export async function settledFollowUp(
     return await until(
       async () => {
         last = await describeOrNull(client, workflowId);
-        return !last || recordingStart(last).length === 0 ? { description: last } : null;
+        if (last && (recordingStart(last).length > 0 || (await recordingStartLocally(client, last)))) return null;
+        return { description: last };
       },
       `${workflowId} to record its start`,
       timeoutMs,

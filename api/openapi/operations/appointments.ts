@@ -1,5 +1,6 @@
 // The Appointments operations of the OpenAPI document (see ./operation.ts).
 import * as appointments from '../../routes/appointments.js';
+import { liveReadQuery } from '../../params.js';
 import * as r from '../resources.js';
 import { type Operation, json, viaTemporal } from './operation.js';
 
@@ -32,6 +33,7 @@ export const appointmentsOperations: Operation[] = [
     summary: 'One appointment, with its workflow state',
     tag: 'Appointments',
     auth: 'tenant',
+    query: liveReadQuery,
     ok: { 200: json(r.appointmentDetail, 'The appointment') },
   },
   {

@@ -1,6 +1,7 @@
 // The Enrollments operations of the OpenAPI document (see ./operation.ts).
 import { batchSchema, csvQuerySchema } from '../../routes/enrollment-batch.js';
 import * as enrollments from '../../routes/enrollments.js';
+import { liveReadQuery } from '../../params.js';
 import * as r from '../resources.js';
 import { type Operation, json, viaTemporal } from './operation.js';
 
@@ -41,6 +42,7 @@ export const enrollmentsOperations: Operation[] = [
     summary: 'One enrollment, with its workflow state',
     tag: 'Enrollments',
     auth: 'tenant',
+    query: liveReadQuery,
     ok: { 200: json(r.enrollmentDetail, 'The enrollment') },
   },
   {
