@@ -125,7 +125,9 @@ try {
       uiPort: settings.DEV_TEMPORAL_UI_PORT,
       dir: dataDir,
       postgresUrl: settings.TEMPORAL_POSTGRES_URL ?? database?.url,
-      log: (line) => process.stdout.write(`[temporal] ${line}\n`),
+      // Once stopping, the server's lines are the shutdown's (with the postgres engine, PostgreSQL often goes first:
+      // Ctrl-C reaches it directly, scripts/stack/postgres.ts).
+      log: (line) => stopping || process.stdout.write(`[temporal] ${line}\n`),
       detached: true,
     });
     startup = starting;

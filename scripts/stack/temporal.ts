@@ -101,7 +101,8 @@ export async function startDevServer(options: {
 
 /**
  * Forwards a just-spawned server's output, waits until its frontend answers, and stops it if it does not. Its
- * stop() asks for a graceful shutdown and kills the process if that takes longer than 30 s.
+ * stop() asks for a graceful shutdown and kills the process after 10 s: temporal-server waits on its database, which
+ * Ctrl-C may already have stopped (it reaches PostgreSQL directly).
  */
 export async function superviseTemporal(
   child: ChildProcess,
@@ -116,7 +117,7 @@ export async function superviseTemporal(
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
     child.kill('SIGTERM');
-    const killed = setTimeout(() => child.kill('SIGKILL'), 30_000);
+    const killed = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
     clearTimeout(killed);
   };
