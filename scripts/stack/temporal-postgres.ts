@@ -76,7 +76,9 @@ async function query<T extends pg.QueryResultRow>(
  */
 export async function setUpTemporalSchema(postgresUrl: string): Promise<void> {
   if (!existsSync(temporalSqlToolPath))
-    throw new Error(`temporal-sql-tool not found at ${temporalSqlToolPath}; run scripts/bootstrap.sh first`);
+    throw new Error(
+      `temporal-sql-tool not found at ${temporalSqlToolPath}; run bash scripts/bootstrap.sh server first`,
+    );
   const server = postgresServerOf(postgresUrl);
   for (const database of temporalDatabases) {
     const exists = await query(server, 'postgres', 'select 1 from pg_database where datname = $1', [database.name]);
@@ -265,7 +267,7 @@ export async function startPostgresEngine(options: {
   detached?: boolean;
 }): Promise<TemporalServer> {
   if (!existsSync(temporalServerPath))
-    throw new Error(`temporal-server not found at ${temporalServerPath}; run scripts/bootstrap.sh first`);
+    throw new Error(`temporal-server not found at ${temporalServerPath}; run bash scripts/bootstrap.sh server first`);
   await setUpTemporalSchema(options.postgresUrl);
   const configDir = path.join(options.dir, 'config');
   const configFile = path.join(configDir, 'development.yaml');
