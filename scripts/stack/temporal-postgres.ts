@@ -15,12 +15,12 @@ import { cliTypeName, superviseTemporal, type TemporalServer } from './temporal.
 const run = promisify(execFile);
 
 /** Temporal's two databases, as in the server's sample config and docker-compose.yml. */
-export const temporalDatabases = [
+const temporalDatabases = [
   { name: 'temporal', schema: 'postgresql/v12/temporal' },
   { name: 'temporal_visibility', schema: 'postgresql/v12/visibility' },
 ] as const;
 
-export const namespace = 'default';
+const namespace = 'default';
 
 interface PostgresServer {
   host: string;
@@ -30,7 +30,7 @@ interface PostgresServer {
 }
 
 /** The server part of a postgresql:// URL (its database, if any, is ignored: Temporal's two have fixed names). */
-export function postgresServerOf(url: string): PostgresServer {
+function postgresServerOf(url: string): PostgresServer {
   const parsed = new URL(url);
   return {
     host: parsed.hostname,
@@ -74,7 +74,7 @@ async function query<T extends pg.QueryResultRow>(
  * The schema steps of Temporal's docs and docker-compose.yml, safe to repeat: each database is created and its
  * versioning set up only when missing; update-schema moves it to the binary's version and is a no-op once there.
  */
-export async function setUpTemporalSchema(postgresUrl: string): Promise<void> {
+async function setUpTemporalSchema(postgresUrl: string): Promise<void> {
   if (!existsSync(temporalSqlToolPath))
     throw new Error(
       `temporal-sql-tool not found at ${temporalSqlToolPath}; run bash scripts/bootstrap.sh server first`,
@@ -219,23 +219,16 @@ async function retry<T>(what: string, timeoutMs: number, attempt: () => Promise<
 }
 
 /** The namespace and the project's search attributes, registered with the CLI once, then waited for until usable. */
-export async function registerNamespace(address: string): Promise<void> {
-  const describe = () => cli(address, ['operator', 'namespace', 'describe', '--output', 'json']);
-  if (
-    !(await describe().then(
+async function registerNamespace(address: string): Promise<void> {
+  const namespaceExists = () =>
+    cli(address, ['operator', 'namespace', 'describe', '--output', 'json']).then(
       () => true,
       () => false,
-    ))
-  )
+    );
+  if (!(await namespaceExists()))
     await cli(address, ['operator', 'namespace', 'create', '--retention', '72h']).catch(async (error: unknown) => {
       // Another start may have created it meanwhile.
-      if (
-        !(await describe().then(
-          () => true,
-          () => false,
-        ))
-      )
-        throw error;
+      if (!(await namespaceExists())) throw error;
     });
   const listed = JSON.parse(
     await retry('the namespace to be served', 30_000, () =>
