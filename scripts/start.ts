@@ -1,4 +1,5 @@
-// One command for the whole local stack: Temporal dev server (with UI), PostgreSQL, migrations, worker and API.
+// One command for the whole local stack: Temporal (the dev server with its UI, or with TEMPORAL_ENGINE=postgres the
+// production server on PostgreSQL), PostgreSQL, migrations, worker and API.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
@@ -9,8 +10,9 @@ import { rekeyOptOutsAt } from './db/rekey-opt-outs.js';
 import { applyMigrations } from './db/schema-engine.js';
 import { ensureDevTenant } from './stack/dev-tenant.js';
 import { dataDir, migrationsDir, projectRoot } from './stack/paths.js';
+import { startTemporalEngine, temporalEngine } from './stack/engine.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './stack/postgres.js';
-import { startDevServer, type DevServer } from './stack/temporal.js';
+import type { TemporalServer } from './stack/temporal.js';
 
 /**
  * Twilio's magic test sender, the development tenant's own number in outbox mode, so `npm run webhook -- inbound …`
@@ -24,12 +26,15 @@ const stackSettings = z.object({
   DEV_TEMPORAL_PORT: z.coerce.number().int().min(1).max(65535).default(7233),
   DEV_TEMPORAL_UI_PORT: z.coerce.number().int().min(1).max(65535).default(8233),
   EMBEDDED_POSTGRES_PORT: z.coerce.number().int().min(1).max(65535).default(5488),
+  TEMPORAL_ENGINE: temporalEngine.default('dev'),
+  /** The PostgreSQL server of the postgres engine; by default the embedded one. */
+  TEMPORAL_POSTGRES_URL: z.url().optional(),
 });
 
 const settings = orExit(() => parseSettings(stackSettings));
 
 const env: NodeJS.ProcessEnv = { ...process.env };
-let devServer: DevServer | undefined;
+let temporal: TemporalServer | undefined;
 let database: EmbeddedDatabase | undefined;
 const children: ChildProcess[] = [];
 let stopping = false;
@@ -53,7 +58,7 @@ async function stopAll(exitCode: number): Promise<never> {
   await startup.catch(() => undefined);
   // Worker and API first, so in-flight activities and requests finish while Temporal and the database are up.
   await Promise.all(children.map(stopChild));
-  await devServer?.stop();
+  await temporal?.stop();
   await database?.stop();
   say('stopped');
   process.exit(exitCode);
@@ -95,21 +100,10 @@ async function waitForHealth(url: string, timeoutMs: number): Promise<void> {
 
 try {
   mkdirSync(dataDir, { recursive: true });
-  if (!env.TEMPORAL_ADDRESS) {
-    say('starting the Temporal dev server (SQLite in .data/temporal.db)…');
-    const starting = startDevServer({
-      port: settings.DEV_TEMPORAL_PORT,
-      uiPort: settings.DEV_TEMPORAL_UI_PORT,
-      dbFile: path.join(dataDir, 'temporal.db'),
-      log: (line) => process.stdout.write(`[temporal] ${line}\n`),
-      detached: true,
-    });
-    startup = starting;
-    devServer = await starting;
-    env.TEMPORAL_ADDRESS = devServer.address;
-    if (!env.TEMPORAL_UI_URL && devServer.uiUrl) env.TEMPORAL_UI_URL = devServer.uiUrl;
-  }
-  if (!env.DATABASE_URL) {
+  const embeddedAppDatabase = !env.DATABASE_URL;
+  const engine = settings.TEMPORAL_ENGINE;
+  const temporalOnEmbedded = !env.TEMPORAL_ADDRESS && engine === 'postgres' && !settings.TEMPORAL_POSTGRES_URL;
+  if (embeddedAppDatabase || temporalOnEmbedded) {
     say('starting the embedded PostgreSQL (data in .data/postgres)…');
     const starting = startEmbeddedPostgres({
       dir: path.join(dataDir, 'postgres'),
@@ -118,7 +112,28 @@ try {
     });
     startup = starting;
     database = await starting;
-    env.DATABASE_URL = database.url;
+    if (embeddedAppDatabase) env.DATABASE_URL = database.url;
+  }
+  if (!env.TEMPORAL_ADDRESS) {
+    say(
+      engine === 'dev'
+        ? 'starting the Temporal dev server (SQLite in .data/temporal.db)…'
+        : `starting temporal-server on PostgreSQL (${settings.TEMPORAL_POSTGRES_URL ? 'TEMPORAL_POSTGRES_URL' : 'the embedded one'}, databases temporal and temporal_visibility)…`,
+    );
+    const starting = startTemporalEngine(engine, {
+      port: settings.DEV_TEMPORAL_PORT,
+      uiPort: settings.DEV_TEMPORAL_UI_PORT,
+      dir: dataDir,
+      postgresUrl: settings.TEMPORAL_POSTGRES_URL ?? database?.url,
+      // Once stopping, the server's lines are the shutdown's (with the postgres engine, PostgreSQL often goes first:
+      // Ctrl-C reaches it directly, scripts/stack/postgres.ts).
+      log: (line) => stopping || process.stdout.write(`[temporal] ${line}\n`),
+      detached: true,
+    });
+    startup = starting;
+    temporal = await starting;
+    env.TEMPORAL_ADDRESS = temporal.address;
+    if (!env.TEMPORAL_UI_URL && temporal.uiUrl) env.TEMPORAL_UI_URL = temporal.uiUrl;
   }
   // Local development: webhook endpoints may be http and on this machine (a receiver on localhost); never in production.
   env.WEBHOOK_ALLOW_PRIVATE_URLS ??= 'true';
@@ -129,7 +144,7 @@ try {
   if (rekeyed.optOuts || rekeyed.consentEvents) say(`re-keyed opt-out hashes: ${JSON.stringify(rekeyed)}`);
 
   let devKey: string | null = null;
-  if (database) {
+  if (embeddedAppDatabase) {
     const db = createDb(config.DATABASE_URL, { maxConnections: 1 });
     devKey = (await ensureDevTenant(db, dataDir, smsMode(config).kind === 'outbox' ? devSenderNumber : null)).apiKey;
     await db.$disconnect();
@@ -143,7 +158,7 @@ try {
   const auth = `-H "Authorization: Bearer ${devKey ?? '<your tenant API key>'}"`;
   say(`ready.
   API:          ${apiUrl}   (health: ${apiUrl}/health)
-  Temporal UI:  ${config.TEMPORAL_UI_URL}
+  Temporal UI:  ${temporal && !temporal.uiUrl ? 'none with TEMPORAL_ENGINE=postgres (use the temporal CLI; docs/engines.md)' : config.TEMPORAL_UI_URL}
   Temporal:     ${config.TEMPORAL_ADDRESS} (namespace ${config.TEMPORAL_NAMESPACE})
   SMS mode:     ${config.TWILIO_ACCOUNT_SID ? 'twilio' : 'outbox (messages are recorded, not sent)'}
   Webhooks:     ${config.WEBHOOK_ALLOW_PRIVATE_URLS ? 'WEBHOOK_ALLOW_PRIVATE_URLS=true: endpoints may be http and on localhost or private networks (development only)' : 'https and public addresses only'}

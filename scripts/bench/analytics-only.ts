@@ -19,7 +19,7 @@ const say = (line: string) => process.stdout.write(`[bench ${new Date().toISOStr
 let stack: BenchStack | undefined;
 let exitCode = 0;
 try {
-  stack = await startBenchStack({ log: say, keepData: false, logLevel: 'info', devServerArgs: [] });
+  stack = await startBenchStack({ log: say, keepData: false, logLevel: 'info', engine: 'dev', devServerArgs: [] });
   const result = await analyticsReads(
     { stack, log: say },
     {

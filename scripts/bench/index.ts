@@ -1,12 +1,14 @@
-// `npm run bench`: starts a stack of its own, runs the eight measurements of docs/benchmarks.md, writes
-// <BENCH_OUT_DIR>/benchmarks.json and the "Latest run" section of <BENCH_OUT_DIR>/benchmarks.md, and stops everything
-// it started (also on failure or Ctrl-C). Scale with BENCH_* variables; see README "Benchmarks".
+// `npm run bench`: starts a stack of its own on BENCH_ENGINE (dev or postgres), runs the eight measurements of
+// docs/benchmarks.md, writes that engine's JSON and "Latest run" section into <BENCH_OUT_DIR> (engines.ts), and stops
+// everything it started (also on failure or Ctrl-C). Scale with BENCH_* variables; see docs/development.md "Benchmarks".
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
 import { ConfigError, parseSettings } from '../../common/config.js';
+import { temporalEngine } from '../stack/engine.js';
 import { dataDir, projectRoot } from '../stack/paths.js';
 import { loadAverage, machine } from './proc.js';
+import { engineOutput, writeSideBySide } from './engines.js';
 import { markdown, ratiosOf, targetChecks, writeMarkdown } from './report.js';
 import {
   baseline,
@@ -43,6 +45,8 @@ const benchSettings = z.object({
   /** Step messages whose funnel facts the analytics reads (section 8) aggregate. */
   BENCH_ANALYTICS_MESSAGES: count(100_000, 1_000_000),
   BENCH_OUT_DIR: z.string().default('docs'),
+  /** Which Temporal the stack runs on: the dev server (SQLite) or temporal-server on PostgreSQL. */
+  BENCH_ENGINE: temporalEngine.default('dev'),
   BENCH_KEEP_DATA: z.enum(['true', 'false']).default('false'),
   /** The service's LOG_LEVEL in the worker and API (their output goes to files under the bench data folder). */
   BENCH_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug']).default('info'),
@@ -86,11 +90,13 @@ async function run(settings: z.infer<typeof benchSettings>) {
   };
   if (warm + leads + scale.timers > 100_000)
     throw new Error('BENCH_WARM_LEADS + BENCH_LEADS + BENCH_TIMERS must stay within 100,000 phone numbers');
-  say(`scale ${JSON.stringify(scale)}`);
+  const engine = settings.BENCH_ENGINE;
+  say(`engine ${engine}, scale ${JSON.stringify(scale)}`);
   stack = await startBenchStack({
     log: say,
     keepData: settings.BENCH_KEEP_DATA === 'true',
     logLevel: settings.BENCH_LOG_LEVEL,
+    engine,
     devServerArgs: scale.devServerArgs,
   });
   const ctx: Ctx = { stack, log: say };
@@ -175,6 +181,7 @@ async function run(settings: z.infer<typeof benchSettings>) {
     say(`analytics ${read.endpoint}: p50 ${read.latencyMs.p50} ms, p95 ${read.latencyMs.p95} ms`);
 
   return {
+    engine,
     label: settings.BENCH_LABEL,
     finishedAt: new Date().toISOString(),
     command: `${Object.entries(process.env)
@@ -205,17 +212,19 @@ try {
   const result = await run(settings);
   const outDir = path.resolve(projectRoot, settings.BENCH_OUT_DIR);
   mkdirSync(outDir, { recursive: true });
-  const ratios = ratiosOf(result, 'dev');
+  const output = engineOutput[result.engine];
+  const ratios = ratiosOf(result, result.engine);
   const json = `${JSON.stringify({ ...result, ratios, targets: targetChecks(result) }, null, 2)}\n`;
-  writeFileSync(path.join(outDir, 'benchmarks.json'), json);
+  writeFileSync(path.join(outDir, output.json), json);
   // Every run's figures are kept locally (git-ignored), for before/after comparisons.
   const runsDir = path.join(dataDir, 'bench-runs');
   mkdirSync(runsDir, { recursive: true });
   writeFileSync(path.join(runsDir, `${result.finishedAt.replaceAll(':', '-')}.json`), json);
   const section = markdown(result, ratios);
-  writeMarkdown(path.join(outDir, 'benchmarks.md'), section);
+  writeMarkdown(path.join(outDir, 'benchmarks.md'), section, output.section);
+  writeSideBySide(outDir);
   process.stdout.write(`\n${section}\n\n`);
-  say(`wrote ${path.relative(projectRoot, path.join(outDir, 'benchmarks.json'))} and benchmarks.md`);
+  say(`wrote ${path.relative(projectRoot, path.join(outDir, output.json))} and benchmarks.md`);
 } catch (error) {
   exitCode = 1;
   if (error instanceof ConfigError) for (const problem of error.problems) process.stderr.write(`${problem}\n`);

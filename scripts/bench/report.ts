@@ -139,7 +139,7 @@ export function markdown(result: BenchResult, ratios: ReturnType<typeof ratiosOf
     '| --- | --- | --- |',
     `| 1. baseline: ${baseline.workflows} no-op workflows | started in ${baseline.startSeconds} s (${baseline.startsPerSecond}/s), all completed after ${baseline.completeSeconds} s (${baseline.completionsPerSecond}/s) | ${cpuLine(baseline.cpu)} |`,
     `| 2. enrollment: ${enrollment.leads} leads in one batch | all started ${enrollment.allStartedSeconds} s (${enrollment.startsPerSecond}/s); first messages p50 ${enrollment.firstMessageSeconds.p50} s, p99 ${enrollment.firstMessageSeconds.p99} s, all ${enrollment.allFirstMessagesSeconds} s | ${cpuLine(enrollment.cpu)} |`,
-    `| 3. sleeping: ${sleeping.from.sleeping} → ${sleeping.to.sleeping} asleep | worker RSS ${sleeping.from.workerRssMiB} → ${sleeping.to.workerRssMiB} MiB, server RSS ${sleeping.from.serverRssMiB} → ${sleeping.to.serverRssMiB} MiB, PostgreSQL ${sleeping.from.postgresDatabaseMiB} → ${sleeping.to.postgresDatabaseMiB} MiB, Temporal SQLite ${sleeping.from.temporalSqliteMiB} → ${sleeping.to.temporalSqliteMiB} MiB; per added sleeping enrollment: worker ${fmt(sleeping.perSleepingEnrollmentKiB.worker, ' KiB')}, server ${fmt(sleeping.perSleepingEnrollmentKiB.server, ' KiB')}, PostgreSQL ${fmt(sleeping.perSleepingEnrollmentKiB.postgresDatabase, ' KiB')}, SQLite ${fmt(sleeping.perSleepingEnrollmentKiB.temporalSqlite, ' KiB')}. ${workerMemoryLine(sleeping.from, sleeping.to)} | |`,
+    `| 3. sleeping: ${sleeping.from.sleeping} → ${sleeping.to.sleeping} asleep | worker RSS ${sleeping.from.workerRssMiB} → ${sleeping.to.workerRssMiB} MiB, server RSS ${sleeping.from.serverRssMiB} → ${sleeping.to.serverRssMiB} MiB, PostgreSQL ${sleeping.from.postgresDatabaseMiB} → ${sleeping.to.postgresDatabaseMiB} MiB, Temporal's store ${sleeping.from.temporalStoreMiB} → ${sleeping.to.temporalStoreMiB} MiB; per added sleeping enrollment: worker ${fmt(sleeping.perSleepingEnrollmentKiB.worker, ' KiB')}, server ${fmt(sleeping.perSleepingEnrollmentKiB.server, ' KiB')}, PostgreSQL ${fmt(sleeping.perSleepingEnrollmentKiB.postgresDatabase, ' KiB')}, Temporal's store ${fmt(sleeping.perSleepingEnrollmentKiB.temporalStore, ' KiB')}. ${workerMemoryLine(sleeping.from, sleeping.to)} | |`,
     `| 4. STOP: ${stop.stops} in a row, ${stop.sleepingDuring} asleep | webhook → row \`opted_out\`: p50 ${stop.latencyMs.p50} ms, p95 ${stop.latencyMs.p95} ms, p99 ${stop.latencyMs.p99} ms, max ${stop.latencyMs.max} ms (webhook answered: p50 ${stop.webhookAnswerMs.p50} ms, p99 ${stop.webhookAnswerMs.p99} ms) | ${cpuLine(stop.cpu)} |`,
     `| 5. timers: ${timers.sends} sends due at one instant, ${timers.sleepingDuring} asleep | lateness p50 ${timers.latenessMs.p50} ms, p99 ${timers.latenessMs.p99} ms, max ${timers.latenessMs.max} ms (started ${timers.startsDoneBeforeDueSeconds} s before due) | ${cpuLine(timers.cpu)} |`,
     ...reads.map(
@@ -152,20 +152,29 @@ export function markdown(result: BenchResult, ratios: ReturnType<typeof ratiosOf
   return lines.join('\n');
 }
 
-export const latestStart = '<!-- bench:latest:start (written by npm run bench) -->';
-export const latestEnd = '<!-- bench:latest:end -->';
+const latestStart = '<!-- bench:latest:start (written by npm run bench) -->';
+const latestEnd = '<!-- bench:latest:end -->';
+
+/** Where a generated section goes in docs/benchmarks.md: between its markers, or appended under its heading. */
+export interface MarkdownSection {
+  heading: string;
+  start: string;
+  end: string;
+}
+
+export const latestSection: MarkdownSection = { heading: 'Latest run', start: latestStart, end: latestEnd };
 
 /** Replaces the section between the markers (or writes a new file with just it); the rest of the file is left alone. */
-export function writeMarkdown(file: string, section: string): void {
-  const block = `${latestStart}\n${section}\n${latestEnd}`;
-  if (!existsSync(file)) return writeFileSync(file, `# Benchmarks\n\n## Latest run\n\n${block}\n`);
+export function writeMarkdown(file: string, section: string, where: MarkdownSection): void {
+  const block = `${where.start}\n${section}\n${where.end}`;
+  if (!existsSync(file)) return writeFileSync(file, `# Benchmarks\n\n## ${where.heading}\n\n${block}\n`);
   const text = readFileSync(file, 'utf8');
-  const start = text.indexOf(latestStart);
-  const end = text.indexOf(latestEnd);
+  const start = text.indexOf(where.start);
+  const end = text.indexOf(where.end);
   writeFileSync(
     file,
     start >= 0 && end > start
-      ? `${text.slice(0, start)}${block}${text.slice(end + latestEnd.length)}`
-      : `${text.trimEnd()}\n\n## Latest run\n\n${block}\n`,
+      ? `${text.slice(0, start)}${block}${text.slice(end + where.end.length)}`
+      : `${text.trimEnd()}\n\n## ${where.heading}\n\n${block}\n`,
   );
 }

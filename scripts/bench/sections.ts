@@ -62,7 +62,7 @@ export async function baseline(ctx: Ctx, count: number): Promise<BaselineResult>
   const { stack } = ctx;
   const queue = 'bench-baseline';
   const worker = stack.startChild('baseline-worker', 'scripts/bench/baseline-worker.ts', {
-    TEMPORAL_ADDRESS: stack.devServer.address,
+    TEMPORAL_ADDRESS: stack.temporal.address,
     BENCH_TASK_QUEUE: queue,
   });
   try {
@@ -93,7 +93,7 @@ export async function baseline(ctx: Ctx, count: number): Promise<BaselineResult>
           ? true
           : null,
       Math.max(120_000, count * 100),
-      // Each count is a visibility query on the dev server's one SQLite connection: not too often.
+      // Each count is a visibility query (on the dev server, over its one SQLite connection): not too often.
       1000,
     );
     const completeSeconds = (performance.now() - started) / 1000;
@@ -206,7 +206,8 @@ export interface SleepingSnapshot {
   serverRssMiB: number | null;
   apiRssMiB: number | null;
   postgresDatabaseMiB: number;
-  temporalSqliteMiB: number;
+  /** Temporal's own store: the dev server's SQLite files, or the postgres engine's two databases. */
+  temporalStoreMiB: number;
 }
 
 function fileSize(file: string): number {
@@ -261,18 +262,26 @@ export async function sleepingSnapshot(ctx: Ctx): Promise<SleepingSnapshot> {
     await sleep(400);
   }
   const [{ size }] = await stack.db.$queryRaw<[{ size: bigint }]>`select pg_database_size(current_database()) as size`;
-  const sqlite = ['temporal.db', 'temporal.db-wal', 'temporal.db-shm'].reduce(
-    (sum, name) => sum + fileSize(path.join(stack.dir, name)),
-    0,
-  );
+  const temporalStore =
+    stack.engine === 'dev'
+      ? ['temporal.db', 'temporal.db-wal', 'temporal.db-shm'].reduce(
+          (sum, name) => sum + fileSize(path.join(stack.dir, name)),
+          0,
+        )
+      : Number(
+          (
+            await stack.db.$queryRaw<[{ size: bigint }]>`select sum(pg_database_size(datname))::bigint as size
+              from pg_database where datname in ('temporal', 'temporal_visibility')`
+          )[0].size,
+        );
   return {
     sleeping: await stack.db.enrollment.count({ where: { tenantId: stack.tenantId, status: 'running' } }),
     workerRssMiB: mib(percentile(samples, 50)),
     workerMemory: await workerMemory(stack.workerMetricsUrl),
-    serverRssMiB: mib(rssBytes(stack.devServer.process.pid as number)),
+    serverRssMiB: mib(rssBytes(stack.temporal.process.pid as number)),
     apiRssMiB: mib(rssBytes(stack.api.child.pid as number)),
     postgresDatabaseMiB: mib(Number(size)) as number,
-    temporalSqliteMiB: mib(sqlite) as number,
+    temporalStoreMiB: mib(temporalStore) as number,
   };
 }
 
@@ -288,7 +297,7 @@ export function sleepingCost(before: SleepingSnapshot, after: SleepingSnapshot) 
       worker: perEnrollmentKiB(before.workerRssMiB, after.workerRssMiB),
       server: perEnrollmentKiB(before.serverRssMiB, after.serverRssMiB),
       postgresDatabase: perEnrollmentKiB(before.postgresDatabaseMiB, after.postgresDatabaseMiB),
-      temporalSqlite: perEnrollmentKiB(before.temporalSqliteMiB, after.temporalSqliteMiB),
+      temporalStore: perEnrollmentKiB(before.temporalStoreMiB, after.temporalStoreMiB),
     },
     workerRssChangePercent:
       before.workerRssMiB && after.workerRssMiB

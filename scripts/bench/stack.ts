@@ -1,4 +1,5 @@
-// The benchmark's own stack, on free ports with data under .data/bench-<pid>: the Temporal dev server, an embedded
+// The benchmark's own stack, on free ports with data under .data/bench-<pid>: Temporal (BENCH_ENGINE: the dev server,
+// or temporal-server on the same embedded PostgreSQL), an embedded
 // PostgreSQL, the Twilio fake (in this process, so it can time every create call), and the worker and API as child
 // processes run exactly as `npm run start:worker` / `start:api` run them (so their RSS and CPU can be read apart).
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,8 +11,9 @@ import { createDb, type Db } from '../../common/db.js';
 import { applyMigrations } from '../db/schema-engine.js';
 import { dataDir, migrationsDir, projectRoot } from '../stack/paths.js';
 import { freePort } from '../stack/ports.js';
+import { startTemporalEngine, type TemporalEngine } from '../stack/engine.js';
 import { startEmbeddedPostgres } from '../stack/postgres.js';
-import { startDevServer, type DevServer } from '../stack/temporal.js';
+import type { TemporalServer } from '../stack/temporal.js';
 import { startTwilioFake, type TwilioFake } from '../../test/support/twilio-fake.js';
 import { sleep, waitFor } from './stats.js';
 
@@ -29,7 +31,8 @@ export interface ChildEntry {
 
 export interface BenchStack {
   dir: string;
-  devServer: DevServer;
+  engine: TemporalEngine;
+  temporal: TemporalServer;
   databaseUrl: string;
   db: Db;
   client: Client;
@@ -58,6 +61,7 @@ export async function startBenchStack(options: {
   log: (line: string) => void;
   keepData: boolean;
   logLevel: string;
+  engine: TemporalEngine;
   devServerArgs: string[];
 }): Promise<BenchStack> {
   const dir = path.join(dataDir, `bench-${process.pid}`);
@@ -111,15 +115,18 @@ export async function startBenchStack(options: {
       freePort(),
     ]);
     options.log(
-      `starting the Temporal dev server (:${temporalPort}) and PostgreSQL (:${postgresPort}) under ${path.relative(projectRoot, dir)}`,
+      `starting PostgreSQL (:${postgresPort}), then Temporal's ${options.engine} engine (:${temporalPort}), under ${path.relative(projectRoot, dir)}`,
     );
     const postgresDir = path.join(dir, 'postgres');
-    const [devServer, database] = await Promise.all([
-      startDevServer({ port: temporalPort, dbFile: path.join(dir, 'temporal.db'), extraArgs: options.devServerArgs }),
-      startEmbeddedPostgres({ dir: postgresDir, port: postgresPort, database: 'leadfollowup' }),
-    ]);
+    const database = await startEmbeddedPostgres({ dir: postgresDir, port: postgresPort, database: 'leadfollowup' });
     cleanups.push(() => database.stop());
-    cleanups.push(() => devServer.stop());
+    const temporal = await startTemporalEngine(options.engine, {
+      port: temporalPort,
+      dir,
+      postgresUrl: database.url,
+      devServerArgs: options.devServerArgs,
+    });
+    cleanups.push(() => temporal.stop());
     await applyMigrations({ databaseUrl: database.url, migrationsDir });
 
     const db = createDb(database.url, { maxConnections: 4 });
@@ -143,14 +150,14 @@ export async function startBenchStack(options: {
     const fake = await startTwilioFake();
     cleanups.push(() => fake.close());
 
-    const connection = await Connection.connect({ address: devServer.address });
+    const connection = await Connection.connect({ address: temporal.address });
     cleanups.push(() => connection.close());
     const client = new Client({ connection, namespace: 'default' });
 
     // The webhook section's receivers are on 127.0.0.1.
     const common = {
       DATABASE_URL: database.url,
-      TEMPORAL_ADDRESS: devServer.address,
+      TEMPORAL_ADDRESS: temporal.address,
       TEMPORAL_TASK_QUEUE: taskQueue,
       LOG_LEVEL: options.logLevel,
       WEBHOOK_ALLOW_PRIVATE_URLS: 'true',
@@ -206,11 +213,12 @@ export async function startBenchStack(options: {
     );
     // The worker logs "started" just before its pollers begin.
     await sleep(1000);
-    options.log(`stack ready: API ${apiUrl}, worker pid ${worker.child.pid}, dev server pid ${devServer.process.pid}`);
+    options.log(`stack ready: API ${apiUrl}, worker pid ${worker.child.pid}, Temporal pid ${temporal.process.pid}`);
 
     return {
       dir,
-      devServer,
+      engine: options.engine,
+      temporal,
       databaseUrl: database.url,
       db,
       client,
@@ -223,7 +231,7 @@ export async function startBenchStack(options: {
       api,
       startChild,
       pids: () => ({
-        temporal: devServer.process.pid,
+        temporal: temporal.process.pid,
         postgres: readPostmasterPid(postgresDir),
         worker: worker.child.pid,
         api: api.child.pid,

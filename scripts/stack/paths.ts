@@ -17,3 +17,5 @@ export const temporalCliPath = path.join(toolsDir, 'bin', 'temporal');
 export const testServerPath = path.join(toolsDir, 'temporal-test-server', 'test-server');
 export const migrationsDir = path.join(projectRoot, 'prisma', 'migrations');
 export const schemaPath = path.join(projectRoot, 'prisma', 'schema.prisma');
+export const temporalServerPath = path.join(toolsDir, 'bin', 'temporal-server');
+export const temporalSqlToolPath = path.join(toolsDir, 'bin', 'temporal-sql-tool');

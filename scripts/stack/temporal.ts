@@ -4,14 +4,15 @@ import { Connection } from '@temporalio/client';
 import { searchAttributeKeys } from '../../workflows/search-attributes.js';
 import { temporalCliPath } from './paths.js';
 
-export interface DevServer {
+/** A running Temporal server of either engine (scripts/stack/engine.ts). */
+export interface TemporalServer {
   address: string;
   uiUrl: string | null;
   process: ChildProcess;
   stop(): Promise<void>;
 }
 
-const cliTypeName: Record<string, string> = {
+export const cliTypeName: Record<string, string> = {
   KEYWORD: 'Keyword',
   TEXT: 'Text',
   INT: 'Int',
@@ -56,7 +57,7 @@ export async function startDevServer(options: {
   log?: (line: string) => void;
   detached?: boolean;
   extraArgs?: string[];
-}): Promise<DevServer> {
+}): Promise<TemporalServer> {
   if (!existsSync(temporalCliPath))
     throw new Error(`Temporal CLI not found at ${temporalCliPath}; run scripts/bootstrap.sh first`);
   const args = [
@@ -90,25 +91,46 @@ export async function startDevServer(options: {
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: options.detached ?? false,
   });
-  const forward = (chunk: Buffer) => options.log?.(chunk.toString().trimEnd());
+  return superviseTemporal(
+    child,
+    `127.0.0.1:${options.port}`,
+    options.uiPort ? `http://127.0.0.1:${options.uiPort}` : null,
+    options.log,
+  );
+}
+
+/**
+ * Forwards a just-spawned server's output, waits until its frontend answers, and stops it if it does not. Its
+ * stop() asks for a graceful shutdown and kills the process after 10 s: temporal-server waits on its database, which
+ * Ctrl-C may already have stopped (it reaches PostgreSQL directly).
+ */
+export async function superviseTemporal(
+  child: ChildProcess,
+  address: string,
+  uiUrl: string | null,
+  log?: (line: string) => void,
+): Promise<TemporalServer> {
+  const forward = (chunk: Buffer) => log?.(chunk.toString().trimEnd());
   child.stdout?.on('data', forward);
   child.stderr?.on('data', forward);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const address = `127.0.0.1:${options.port}`;
   const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const killed = setTimeout(() => child.kill('SIGKILL'), 10_000);
     await exited;
+    clearTimeout(killed);
   };
   try {
     await Promise.race([
       waitForTemporal(address, 60_000),
       exited.then(() => {
-        throw new Error(`Temporal dev server exited during start (exit code ${child.exitCode})`);
+        throw new Error(`Temporal server exited during start (exit code ${child.exitCode})`);
       }),
     ]);
   } catch (error) {
     await stop();
     throw error;
   }
-  return { address, uiUrl: options.uiPort ? `http://127.0.0.1:${options.uiPort}` : null, process: child, stop };
+  return { address, uiUrl, process: child, stop };
 }

@@ -6,7 +6,7 @@ import path from 'node:path';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { phoneHash } from '../../common/opt-outs.js';
-import { startDevServer, type DevServer } from '../../scripts/stack/temporal.js';
+import { startDevServer, type TemporalServer } from '../../scripts/stack/temporal.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 import { freePort } from '../../scripts/stack/ports.js';
@@ -14,7 +14,7 @@ import { inbound, randomSenderNumber } from '../support/webhooks.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'temporal-down-'));
 const dbFile = path.join(dir, 'temporal.db');
-let server: DevServer | undefined;
+let server: TemporalServer | undefined;
 let stack: TestStack | undefined;
 
 afterAll(async () => {
