@@ -41,9 +41,20 @@ const upsertCounters = (column: Prisma.Sql, select: Prisma.Sql) => Prisma.sql`
     segments = analytics_daily.segments + EXCLUDED.segments,
     cost = analytics_daily.cost + EXCLUDED.cost`;
 
+/**
+ * The writers of these counters record events in the same transactions, before or after counting, and recordEvent
+ * locks the tenant's event counter. Each count takes that lock first (changing nothing), so no two transactions ever
+ * hold a counter row and the event lock each while waiting for the other's: a deadlock PostgreSQL would end by failing
+ * one of them (a status callback answered 500, say).
+ */
+const lockTenantEventsOf = (tenantOf: Prisma.Sql) =>
+  Prisma.sql`INSERT INTO event_counters (tenant_id, last_sequence) ${tenantOf}
+    ON CONFLICT (tenant_id) DO UPDATE SET last_sequence = event_counters.last_sequence`;
+
 /** Counts a fact of a step message; a message outside any enrollment (an appointment's) counts nowhere. */
 export async function countMessageFact(tx: Tx, messageId: string, fact: MessageFact, at = new Date()): Promise<void> {
   const withCost = fact === 'sent';
+  await tx.$executeRaw(lockTenantEventsOf(Prisma.sql`SELECT tenant_id, 0 FROM messages WHERE id = ${messageId}::uuid`));
   await tx.$executeRaw(
     upsertCounters(
       factColumn[fact],
@@ -70,6 +81,9 @@ export async function countEnrollmentFact(
   fact: EnrollmentFact,
   at = new Date(),
 ): Promise<boolean> {
+  await tx.$executeRaw(
+    lockTenantEventsOf(Prisma.sql`SELECT tenant_id, 0 FROM enrollments WHERE id = ${enrollmentId}::uuid`),
+  );
   const counted = await tx.$executeRaw(Prisma.sql`
     WITH fresh AS (
       INSERT INTO analytics_counted (subject_id, fact, at) VALUES (${enrollmentId}::uuid, ${fact}, ${at})
@@ -124,6 +138,7 @@ export async function recordClick(
   tx: Tx,
   { tenantId, messageId, at = new Date() }: { tenantId: string; messageId: string; at?: Date },
 ): Promise<boolean> {
+  await tx.$executeRaw(lockTenantEventsOf(Prisma.sql`VALUES (${tenantId}::uuid, 0)`));
   const counted = await tx.$executeRaw(Prisma.sql`
     WITH fresh AS (
       INSERT INTO analytics_counted (subject_id, fact, at)
