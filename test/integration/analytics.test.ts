@@ -1,7 +1,7 @@
 // Issue 17 ("See what works"): the funnel per sequence version, step and A/B variant, kept as the facts happen.
-// Leads are enrolled through the API into a sequence whose first step has two variants, the Twilio fake sends, status
-// callbacks, replies, a STOP and bookings arrive as they would in production, and the analytics routes must answer
-// exactly what happened.
+// Leads are enrolled through the API into a sequence whose first step has two variants with a tracked link, the Twilio
+// fake sends, status callbacks, a person's and a link preview's clicks, replies, a STOP and bookings arrive as they would
+// in production, and the analytics routes must answer exactly what happened.
 import { randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import request from 'supertest';
@@ -13,14 +13,20 @@ import { stackForFile } from '../support/stack.js';
 import { until } from '../support/wait.js';
 import { inbound, randomSenderNumber, statusCallback } from '../support/webhooks.js';
 
-const stack = stackForFile();
+const stack = stackForFile({ shortLinks: true });
 const api = () => request(stack.app);
 type Auth = Record<string, string>;
 
+const checkUpUrl = 'https://example.com/check-up';
 const variants = [
-  { template: 'Hi {{firstName}}, fancy a free check-up? Reply YES', weight: 1 },
-  { template: '{{firstName}}, your free check-up is waiting. Reply to book', weight: 1 },
+  { template: `Hi {{firstName}}, fancy a free check-up? Reply YES or see {{link:${checkUpUrl}}}`, weight: 1 },
+  { template: `{{firstName}}, your free check-up is waiting. Reply to book or see {{link:${checkUpUrl}}}`, weight: 1 },
 ];
+/** What each variant says between the name and its link: how a sent body shows which variant it is. */
+const wordingOf = (template: string) => template.split('}}')[1]?.split('{{')[0] ?? '';
+const iPhone =
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1';
+const whatsAppPreview = 'WhatsApp/2.23.20.0 A';
 
 async function enrollLeads(auth: Auth, sequenceId: string, count: number) {
   const leads = [];
@@ -46,7 +52,7 @@ const closedAs = (enrollmentId: string, status: EnrollmentStatus) =>
   );
 
 describe('funnel analytics', () => {
-  it('counts enrollments, sends, deliveries, replies, bookings and an opt-out per step and per variant, once each', async () => {
+  it('counts enrollments, sends, deliveries, a person’s click (not a preview’s), replies, bookings and an opt-out per step and per variant, once each', async () => {
     const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
     const sender = randomSenderNumber();
     await stack.db.tenantSender.create({ data: { tenantId: tenant.id, value: sender } });
@@ -76,7 +82,7 @@ describe('funnel analytics', () => {
       const message = messages.find((row) => row.enrollmentId === lead.enrollmentId);
       const chosen = chooseVariant(lead.enrollmentId, 0, variants);
       expect(message?.variant).toBe(chosen.label);
-      expect(message?.body.endsWith(chosen.template.split('}}')[1] ?? '')).toBe(true);
+      expect(message?.body).toContain(wordingOf(chosen.template));
       variantOf.set(lead.enrollmentId, chosen.label);
     }
     const events = await stack.db.event.findMany({ where: { tenantId: tenant.id, type: 'message.sent' } });
@@ -92,6 +98,29 @@ describe('funnel analytics', () => {
         200,
       );
     await statusCallback(stack.app, { MessageSid: sidOf(6), MessageStatus: 'undelivered', ErrorCode: '30003' });
+
+    // Lead 0 taps its link twice (one human click counted once); lead 1's link is fetched by WhatsApp's preview only.
+    const linkOf = (index: number) => {
+      const body = messages.find((row) => row.enrollmentId === leads[index]?.enrollmentId)?.body ?? '';
+      return new URL(/https:\/\/\S+\/l\/\w+/.exec(body)?.[0] ?? 'https://missing.invalid/').pathname;
+    };
+    for (const [index, agent] of [
+      [0, iPhone],
+      [0, iPhone],
+      [1, whatsAppPreview],
+    ] as const) {
+      const click = await api().get(linkOf(index)).set('User-Agent', agent);
+      expect(click.status).toBe(302);
+      expect(click.headers.location).toBe(checkUpUrl);
+    }
+    const clicks = await stack.db.linkClick.findMany({ where: { tenantId: tenant.id } });
+    expect(clicks.map(({ agentClass, human, variant }) => [agentClass, human, variant]).sort()).toEqual(
+      [
+        ['browser', true, variantOf.get(leads[0]?.enrollmentId ?? '')],
+        ['browser', true, variantOf.get(leads[0]?.enrollmentId ?? '')],
+        ['bot', false, variantOf.get(leads[1]?.enrollmentId ?? '')],
+      ].sort(),
+    );
 
     type Lead = (typeof leads)[number];
     const [l0, l1, l2, l3, l4] = leads as [Lead, Lead, Lead, Lead, Lead, ...Lead[]];
@@ -128,13 +157,13 @@ describe('funnel analytics', () => {
       sent: 8,
       delivered: 6,
       failed: 1,
-      clicked: 0,
+      clicked: 1,
       replied: 3,
       booked: 2,
       optedOut: 1,
       expired: 0,
       completed: 0,
-      rates: { delivered: 6 / 8, clicked: 0, replied: 3 / 8, booked: 2 / 8, optedOut: 1 / 8 },
+      rates: { delivered: 6 / 8, clicked: 1 / 8, replied: 3 / 8, booked: 2 / 8, optedOut: 1 / 8 },
       cost: {
         currency: 'USD',
         total: sentCost.toFixed(4),
@@ -148,7 +177,7 @@ describe('funnel analytics', () => {
       to: today,
       timeZone: 'Europe/London',
       totals: expectedTotals,
-      days: [{ date: today, sent: 8, delivered: 6, clicked: 0, replied: 3, booked: 2, optedOut: 1 }],
+      days: [{ date: today, sent: 8, delivered: 6, clicked: 1, replied: 3, booked: 2, optedOut: 1 }],
     });
     // Everything answered step 0 (the only one sent); enrollments are counted on the sequence, not a step.
     const [step0, step1] = report.body.steps;
@@ -166,6 +195,7 @@ describe('funnel analytics', () => {
     const did = {
       delivered: [0, 1, 2, 3, 4, 5],
       failed: [6],
+      clicked: [0],
       replied: [0, 1, 2],
       booked: [0, 4],
       optedOut: [3],
@@ -182,6 +212,7 @@ describe('funnel analytics', () => {
           sent,
           delivered: countFor(label, did.delivered),
           failed: countFor(label, did.failed),
+          clicked: countFor(label, did.clicked),
           replied: countFor(label, did.replied),
           booked: countFor(label, did.booked),
           optedOut: countFor(label, did.optedOut),
