@@ -30,7 +30,11 @@ export interface ActivityDeps {
 const analyticsTotals =
   (db: Db): TotalsOf =>
   async (tenantId, range) => {
-    const { totals } = await analyticsOverview(db, tenantId, range);
+    const tenant = await db.tenant.findUniqueOrThrow({
+      where: { id: tenantId },
+      select: { id: true, defaultTimeZone: true },
+    });
+    const { totals } = await analyticsOverview(db, tenant, range);
     return { ...totals, rates: { ...totals.rates }, cost: { ...totals.cost } };
   };
 

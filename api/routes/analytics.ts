@@ -1,7 +1,7 @@
-import { Router } from 'express';
+import { Router, type Request } from 'express';
 import { z } from 'zod';
 import { analyticsOverview } from '../../common/analytics/overview.js';
-import { resolveRange, type DateRange } from '../../common/analytics/range.js';
+import { resolveRange, type DateRange, type ZonedTenant } from '../../common/analytics/range.js';
 import { sequenceReport } from '../../common/analytics/sequence-report.js';
 import type { Db } from '../../common/db.js';
 import { tenantOf } from '../auth.js';
@@ -15,29 +15,30 @@ export const rangeSchema = z.strictObject({ from: date.optional(), to: date.opti
 export function analyticsRouter({ db }: { db: Db }): Router {
   const router = Router();
 
-  async function rangeOf(query: unknown, tenantId: string): Promise<DateRange> {
-    const asked = parseQuery(rangeSchema, query);
-    const { defaultTimeZone } = await db.tenant.findUniqueOrThrow({
-      where: { id: tenantId },
-      select: { defaultTimeZone: true },
+  /** The asked range in the tenant's zone, with the tenant the answer is for. */
+  async function rangeOf(req: Request): Promise<{ tenant: ZonedTenant; range: DateRange }> {
+    const asked = parseQuery(rangeSchema, req.query);
+    const tenant = await db.tenant.findUniqueOrThrow({
+      where: { id: tenantOf(req) },
+      select: { id: true, defaultTimeZone: true },
     });
-    const range = resolveRange(asked, defaultTimeZone);
+    const range = resolveRange(asked, tenant.defaultTimeZone);
     if ('field' in range)
       throw new ApiError(400, 'bad_request', 'Invalid query parameters', {
         fields: { [range.field]: [range.message] },
       });
-    return range;
+    return { tenant, range };
   }
 
   router.get('/analytics/overview', async (req, res) => {
-    const tenantId = tenantOf(req);
-    res.json(await analyticsOverview(db, tenantId, await rangeOf(req.query, tenantId)));
+    const { tenant, range } = await rangeOf(req);
+    res.json(await analyticsOverview(db, tenant, range));
   });
 
   router.get('/analytics/sequences/:sequenceId', async (req, res) => {
-    const tenantId = tenantOf(req);
     const sequenceId = idParam(req.params.sequenceId, 'Sequence');
-    const report = await sequenceReport(db, tenantId, sequenceId, await rangeOf(req.query, tenantId));
+    const { tenant, range } = await rangeOf(req);
+    const report = await sequenceReport(db, tenant, sequenceId, range);
     if (!report) throw notFound('Sequence');
     res.json(report);
   });

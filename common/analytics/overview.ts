@@ -1,8 +1,8 @@
 // GET /v1/analytics/overview, and the weekly report built from the same query.
 import type { Db } from '../db.js';
 import { funnelOf, sumCounters, type Funnel } from './funnel.js';
-import type { DateRange } from './range.js';
-import { countersByStep, daySeries, type DaySummary } from './rows.js';
+import type { DateRange, ZonedTenant } from './range.js';
+import { rangeCounters, type DaySummary } from './rows.js';
 
 export interface AnalyticsOverview extends DateRange {
   timeZone: string;
@@ -12,16 +12,14 @@ export interface AnalyticsOverview extends DateRange {
   days: DaySummary[];
 }
 
-export async function analyticsOverview(db: Db, tenantId: string, range: DateRange): Promise<AnalyticsOverview> {
-  const [tenant, definitions, rows, days] = await Promise.all([
-    db.tenant.findUniqueOrThrow({ where: { id: tenantId }, select: { defaultTimeZone: true } }),
+export async function analyticsOverview(db: Db, tenant: ZonedTenant, range: DateRange): Promise<AnalyticsOverview> {
+  const [definitions, { byStep: rows, days }] = await Promise.all([
     db.sequenceDefinition.findMany({
-      where: { tenantId },
+      where: { tenantId: tenant.id },
       select: { id: true, name: true },
       orderBy: [{ name: 'asc' }, { version: 'desc' }],
     }),
-    countersByStep(db, tenantId, range),
-    daySeries(db, tenantId, range),
+    rangeCounters(db, tenant.id, range),
   ]);
   const nameOf = new Map(definitions.map((definition) => [definition.id, definition.name]));
   const latestIdOf = new Map<string, string>();

@@ -7,6 +7,12 @@ export interface DateRange {
   to: string;
 }
 
+/** The tenant an answer is for, with the zone its calendar dates are in. */
+export interface ZonedTenant {
+  id: string;
+  defaultTimeZone: string;
+}
+
 export const defaultRangeDays = 30;
 export const maxRangeDays = 366;
 
@@ -35,10 +41,13 @@ export function resolveRange(asked: Partial<DateRange>, timeZone: string, now = 
   return { from, to };
 }
 
-/** Every date of the range, ascending. */
+const dayMs = 86_400_000;
+
+/** Every date of the range, ascending. Calendar dates have no zone, so UTC midnights step through them exactly. */
 export function datesOf({ from, to }: DateRange): string[] {
   const dates: string[] = [];
-  for (let day = isoDate(from); day <= isoDate(to); day = day.plus({ days: 1 })) dates.push(day.toISODate() ?? '');
+  const last = dateValue(to).getTime();
+  for (let day = dateValue(from).getTime(); day <= last; day += dayMs) dates.push(dateKey(new Date(day)));
   return dates;
 }
 

@@ -3,8 +3,8 @@
 import type { Db } from '../db.js';
 import { compareRates, type RateComparison } from './compare.js';
 import { funnelOf, sumCounters, type Counters, type Funnel } from './funnel.js';
-import type { DateRange } from './range.js';
-import { countersByStep, daySeries, type DaySummary } from './rows.js';
+import type { DateRange, ZonedTenant } from './range.js';
+import { rangeCounters, type DaySummary } from './rows.js';
 import { labelledVariants, variantsOfStep, type VariantLabel } from './variants.js';
 
 interface VariantReport {
@@ -55,24 +55,22 @@ function comparisons(variants: { label: VariantLabel; counters: Counters }[]): V
 /** Null when the tenant has no such sequence. */
 export async function sequenceReport(
   db: Db,
-  tenantId: string,
+  tenant: ZonedTenant,
   sequenceId: string,
   range: DateRange,
 ): Promise<SequenceReport | null> {
   const sequence = await db.sequenceDefinition.findFirst({
-    where: { id: sequenceId, tenantId },
+    where: { id: sequenceId, tenantId: tenant.id },
     select: { name: true },
   });
   if (!sequence) return null;
-  const [tenant, versions, rows, days] = await Promise.all([
-    db.tenant.findUniqueOrThrow({ where: { id: tenantId }, select: { defaultTimeZone: true } }),
+  const [versions, { byStep: rows, days }] = await Promise.all([
     db.sequenceDefinition.findMany({
-      where: { tenantId, name: sequence.name },
+      where: { tenantId: tenant.id, name: sequence.name },
       select: { id: true, version: true, steps: true },
       orderBy: { version: 'asc' },
     }),
-    countersByStep(db, tenantId, range, sequence.name),
-    daySeries(db, tenantId, range, sequence.name),
+    rangeCounters(db, tenant.id, range, sequence.name),
   ]);
   const steps = versions.flatMap((version) => {
     const definitionSteps = Array.isArray(version.steps) ? version.steps : [];

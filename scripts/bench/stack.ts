@@ -22,6 +22,19 @@ export const authToken = 'bench-auth-token-0123456789';
 const accountSid = `AC${'b'.repeat(32)}`;
 export const taskQueue = 'lead-followup';
 
+/**
+ * `BENCH_CPU_PROFILE=api,worker` runs those children with V8's CPU profiler; each writes `.cpuprofile` files (open them
+ * in Chrome's DevTools) under `.data/cpu-profiles/<name>-<time>/` when it exits. A profiled process is slower: not for the figures.
+ */
+function cpuProfileArgs(name: string): string[] {
+  const profiled = (process.env.BENCH_CPU_PROFILE ?? '').split(',').map((entry) => entry.trim());
+  if (!profiled.includes(name)) return [];
+  // A folder per process: each of its threads (tsx's loader is one) writes a profile of its own.
+  const dir = path.join(dataDir, 'cpu-profiles', `${name}-${Date.now()}`);
+  mkdirSync(dir, { recursive: true });
+  return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
+}
+
 export interface ChildEntry {
   name: string;
   child: ChildProcess;
@@ -87,7 +100,7 @@ export async function startBenchStack(options: {
     const logFile = path.join(dir, `${name}.log`);
     const fd = openSync(logFile, 'a');
     // Output goes straight to a file: reading it through a pipe would cost this process CPU during the measurements.
-    const child = spawn(process.execPath, ['--import', 'tsx', entry], {
+    const child = spawn(process.execPath, [...cpuProfileArgs(name), '--import', 'tsx', entry], {
       cwd: projectRoot,
       env: { PATH: process.env.PATH ?? '', ...env },
       stdio: ['ignore', fd, fd],

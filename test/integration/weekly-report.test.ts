@@ -86,7 +86,9 @@ describe('the weekly report', () => {
     const { tenant } = await tenantWithTwoWeeks();
     const { recordWeeklyReport } = createWeeklyReportActivities({
       db: stack.db,
-      totalsOf: async (tenantId, range) => ({ sent: (await analyticsOverview(stack.db, tenantId, range)).totals.sent }),
+      totalsOf: async (tenantId, range) => ({
+        sent: (await analyticsOverview(stack.db, { id: tenantId, defaultTimeZone: 'UTC' }, range)).totals.sent,
+      }),
     });
     const at = new Date().toISOString();
     const results = await Promise.all([1, 2, 3].map(() => recordWeeklyReport({ tenantId: tenant.id, at })));
