@@ -7,7 +7,7 @@ import { createDb } from '../common/db.js';
 import { createLogger } from '../common/logger.js';
 import { createWorkerMetrics, freeLoopbackAddress, startMetricsServer, type MetricsServer } from '../common/metrics.js';
 import { describeTemporalConnection, temporalConnectionOptions } from '../common/temporal-connection.js';
-import { createBudgetAlertRelay } from './budget-alerts.js';
+import { createAlertRelay } from './alert-relay.js';
 import { routeTemporalLogsToPino } from './logging.js';
 import { ensurePurgeSchedule, ensureWeeklyReportSchedules } from './schedules.js';
 import { registerSearchAttributes } from './search-attributes.js';
@@ -99,8 +99,8 @@ for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     );
   });
 }
-const budgetAlerts = createBudgetAlertRelay({ db, logger, allowPrivateUrls: config.WEBHOOK_ALLOW_PRIVATE_URLS });
-budgetAlerts.start(5000);
+const tenantAlerts = createAlertRelay({ db, logger, allowPrivateUrls: config.WEBHOOK_ALLOW_PRIVATE_URLS });
+tenantAlerts.start(5000);
 const webhooks = createWebhookRelay({ db, logger, allowPrivateUrls: config.WEBHOOK_ALLOW_PRIVATE_URLS });
 webhooks.start(1000);
 if (config.WEBHOOK_ALLOW_PRIVATE_URLS)
@@ -113,7 +113,7 @@ try {
   exitCode = 1;
   logger.error({ err: error }, 'worker stopped with an error');
 } finally {
-  await budgetAlerts.stop();
+  await tenantAlerts.stop();
   await webhooks.stop();
   await metricsServer?.close();
   await db.$disconnect();

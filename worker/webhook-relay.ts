@@ -17,6 +17,7 @@ import {
 import { endpointsBehind, fanOutEndpoint } from '../common/webhooks/fan-out.js';
 import { postWebhook } from '../common/webhooks/post.js';
 import { signatureHeader } from '../common/webhooks/secrets.js';
+import { recordTenantAlert } from '../common/tenant-alerts.js';
 import type { WebhookEndpoint } from '../generated/prisma/client.js';
 
 /** Wait before the next attempt after the n-th failure (index n; the first attempt goes at once), then 10 h for good. */
@@ -104,21 +105,37 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
       'webhook delivery failed',
     );
     if (!giveUp) return;
-    const marked = await db.webhookEndpoint.updateMany({
-      where: { id: endpoint.id, status: 'active' },
-      data: { status: 'failing', failingSince: new Date() },
-    });
-    if (marked.count === 0) return;
-    // The tenant sees it in the endpoint's status and the audit log; the operator in this log line.
-    await db.auditLog.create({
-      data: {
+    // The endpoint's status, the audit row and the alert to the tenant's alertWebhookUrl are one fact: all or none.
+    const marked = await db.$transaction(async (tx) => {
+      const failingSince = new Date();
+      const { count } = await tx.webhookEndpoint.updateMany({
+        where: { id: endpoint.id, status: 'active' },
+        data: { status: 'failing', failingSince },
+      });
+      if (count === 0) return false;
+      await tx.auditLog.create({
+        data: {
+          tenantId: endpoint.tenantId,
+          actor: 'webhook-relay',
+          action: 'webhook_endpoint.failing',
+          subject: endpoint.id,
+          data: { url: endpoint.url, lastError: attempt.error },
+        },
+      });
+      await recordTenantAlert(tx, {
         tenantId: endpoint.tenantId,
-        actor: 'webhook-relay',
-        action: 'webhook_endpoint.failing',
-        subject: endpoint.id,
-        data: { url: endpoint.url, lastError: attempt.error },
-      },
+        type: 'webhook_endpoint.failing',
+        facts: {
+          endpointId: endpoint.id,
+          url: endpoint.url,
+          failingSince: failingSince.toISOString(),
+          lastError: attempt.error,
+        },
+      });
+      return true;
     });
+    if (!marked) return;
+    // The tenant sees it in the endpoint's status, the audit log and its alert webhook; the operator in this log line.
     logger.error(
       { tenantId: endpoint.tenantId, endpointId: endpoint.id, failingForMs: failingAfterMs },
       'webhook endpoint marked failing: its deliveries have failed for days',

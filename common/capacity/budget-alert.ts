@@ -1,7 +1,8 @@
-// A budget's alert: recorded (audit row and `sending.budget_alert` event) the first time in a period that spending
-// reaches a share of the limit, in the same transaction as the spending.
+// A budget's alert: recorded (audit row, `sending.budget_alert` event and the POST to the tenant's alert webhook) the
+// first time in a period that spending reaches a share of the limit, in the same transaction as the spending.
 import { Prisma } from '../../generated/prisma/client.js';
 import { recordEvent } from '../events.js';
+import { recordTenantAlert } from '../tenant-alerts.js';
 import type { UsageChange } from './usage.js';
 
 type Tx = Prisma.TransactionClient;
@@ -31,5 +32,10 @@ export async function recordBudgetAlertIfCrossed(
     data: { tenantId, actor: 'worker', action: 'budget.alert', subject: `${budget}:${change.period}`, data: details },
   });
   await recordEvent(tx, { tenantId, type: 'sending.budget_alert', data: details });
+  await recordTenantAlert(tx, {
+    tenantId,
+    type: 'budget.alert',
+    facts: { ...details, threshold: budgetAlertShare.toNumber() },
+  });
   return true;
 }

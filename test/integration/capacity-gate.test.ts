@@ -135,6 +135,14 @@ describe("budgets: spending in money, per day and month in the tenant's zone", (
     expect(await db.event.findMany({ where: { tenantId: tenant.id }, select: { type: true, data: true } })).toEqual([
       { type: 'sending.budget_alert', data: { budget: 'daily', period: '2026-06-01', spent: '0.04', limit: '0.05' } },
     ]);
+    expect(
+      await db.tenantAlert.findMany({ where: { tenantId: tenant.id }, select: { type: true, facts: true } }),
+    ).toEqual([
+      {
+        type: 'budget.alert',
+        facts: { budget: 'daily', period: '2026-06-01', spent: '0.04', limit: '0.05', threshold: 0.8 },
+      },
+    ]);
 
     now = new Date('2026-06-02T00:00:01Z');
     const waiting = messages.filter((_, i) => !decisions[i]?.ok);

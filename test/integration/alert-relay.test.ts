@@ -1,11 +1,16 @@
-// The budget alert relay: alerts recorded by sends reach the tenant's webhook once, and a failing webhook is retried later.
+// The alert relay: alerts recorded with their cause (a budget reaching 80%, a webhook endpoint failing for days) reach
+// the tenant's alert webhook once, and a failing alert webhook is retried later.
+import { randomUUID } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db } from '../../common/db.js';
-import { Prisma } from '../../generated/prisma/client.js';
-import { createBudgetAlertRelay } from '../../worker/budget-alerts.js';
+import { recordEvent } from '../../common/events.js';
+import { recordTenantAlert } from '../../common/tenant-alerts.js';
+import { newWebhookSecret } from '../../common/webhooks/secrets.js';
+import { createAlertRelay } from '../../worker/alert-relay.js';
+import { createWebhookRelay } from '../../worker/webhook-relay.js';
 import { createTenant, testDb } from '../support/fixtures.js';
 
 let db: Db;
@@ -21,7 +26,8 @@ beforeAll(async () => {
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
     req.on('end', () => {
       received.push({ path: req.url ?? '', body: JSON.parse(body) });
-      res.writeHead(status).end();
+      // A CRM endpoint that is down for good: what makes the webhook relay give up on it.
+      res.writeHead(req.url?.startsWith('/down/') ? 503 : status).end();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -33,23 +39,19 @@ afterAll(async () => {
 });
 
 // The receiver listens on loopback, so these relays run as in development (WEBHOOK_ALLOW_PRIVATE_URLS).
-const relay = () => createBudgetAlertRelay({ db, logger: pino({ level: 'silent' }), allowPrivateUrls: true });
+const silent = pino({ level: 'silent' });
+const relay = () => createAlertRelay({ db, logger: silent, allowPrivateUrls: true });
 
+/** A budget alert as the send gate records it (common/capacity/budget-alert.ts). */
 async function alertFor(alertWebhookUrl: string | null) {
   const { tenant } = await createTenant(db, { alertWebhookUrl });
-  const alert = await db.budgetAlert.create({
-    data: {
-      tenantId: tenant.id,
-      budget: 'daily',
-      period: '2026-06-01',
-      spent: new Prisma.Decimal('8.0000'),
-      limit: new Prisma.Decimal('10'),
-    },
-  });
+  const facts = { budget: 'daily', period: '2026-06-01', spent: '8', limit: '10', threshold: 0.8 };
+  await db.$transaction((tx) => recordTenantAlert(tx, { tenantId: tenant.id, type: 'budget.alert', facts }));
+  const alert = await db.tenantAlert.findFirstOrThrow({ where: { tenantId: tenant.id } });
   return { tenant, alert };
 }
 
-describe('budget alert relay', () => {
+describe('tenant alert relay', () => {
   it("posts each alert once to the tenant's webhook, even with two worker processes relaying", async () => {
     const { tenant, alert } = await alertFor(`${baseUrl}/hooks/${'a'.repeat(8)}`);
     await Promise.all([relay().round(), relay().round()]);
@@ -69,7 +71,7 @@ describe('budget alert relay', () => {
         },
       },
     ]);
-    expect(await db.budgetAlert.findUniqueOrThrow({ where: { id: alert.id } })).toMatchObject({
+    expect(await db.tenantAlert.findUniqueOrThrow({ where: { id: alert.id } })).toMatchObject({
       attempts: 1,
       lastError: null,
       deliveredAt: expect.any(Date),
@@ -84,16 +86,16 @@ describe('budget alert relay', () => {
     } finally {
       status = 200;
     }
-    const failed = await db.budgetAlert.findUniqueOrThrow({ where: { id: alert.id } });
+    const failed = await db.tenantAlert.findUniqueOrThrow({ where: { id: alert.id } });
     expect(failed).toMatchObject({ attempts: 1, lastError: 'HTTP 503', deliveredAt: null });
     expect(failed.nextAttemptAt.getTime()).toBeGreaterThan(Date.now() + 5000);
     await relay().round(); // not due yet: nothing is posted
     expect(received.filter((post) => post.path === '/hooks/failing')).toHaveLength(1);
 
-    await db.budgetAlert.update({ where: { id: alert.id }, data: { nextAttemptAt: new Date() } });
+    await db.tenantAlert.update({ where: { id: alert.id }, data: { nextAttemptAt: new Date() } });
     await relay().round();
     expect(received.filter((post) => post.path === '/hooks/failing')).toHaveLength(2);
-    expect(await db.budgetAlert.findUniqueOrThrow({ where: { id: alert.id } })).toMatchObject({
+    expect(await db.tenantAlert.findUniqueOrThrow({ where: { id: alert.id } })).toMatchObject({
       attempts: 2,
       lastError: null,
       deliveredAt: expect.any(Date),
@@ -103,9 +105,9 @@ describe('budget alert relay', () => {
   it('never posts to a private address in production: the attempt fails with the reason and nothing is received', async () => {
     const path = `/hooks/${'p'.repeat(8)}`;
     const { alert } = await alertFor(`${baseUrl}${path}`);
-    await createBudgetAlertRelay({ db, logger: pino({ level: 'silent' }) }).round();
+    await createAlertRelay({ db, logger: silent }).round();
     expect(received.filter((post) => post.path === path)).toEqual([]);
-    const refused = await db.budgetAlert.findUniqueOrThrow({ where: { id: alert.id } });
+    const refused = await db.tenantAlert.findUniqueOrThrow({ where: { id: alert.id } });
     expect(refused).toMatchObject({
       attempts: 1,
       deliveredAt: null,
@@ -118,6 +120,38 @@ describe('budget alert relay', () => {
     const before = received.length;
     await relay().round();
     expect(received).toHaveLength(before);
-    expect((await db.budgetAlert.findUniqueOrThrow({ where: { id: alert.id } })).deliveredAt).not.toBeNull();
+    expect((await db.tenantAlert.findUniqueOrThrow({ where: { id: alert.id } })).deliveredAt).not.toBeNull();
+  });
+
+  it('tells the tenant once when its CRM endpoint is marked failing after days of failed deliveries', async () => {
+    const alertPath = `/alerts/${randomUUID()}`;
+    const { tenant } = await createTenant(db, { alertWebhookUrl: `${baseUrl}${alertPath}` });
+    const endpoint = await db.webhookEndpoint.create({
+      data: { tenantId: tenant.id, url: `${baseUrl}/down/${randomUUID()}`, secret: newWebhookSecret() },
+    });
+    const webhooks = createWebhookRelay({ db, logger: silent, allowPrivateUrls: true, failingAfterMs: 0 });
+    // Two events, two failed deliveries given up: the endpoint is marked failing once, and alerted once.
+    for (const type of ['lead.created', 'lead.opted_in'] as const) {
+      await db.$transaction((tx) => recordEvent(tx, { tenantId: tenant.id, type, data: {} }));
+      await webhooks.round();
+    }
+    const { failingSince } = await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } });
+
+    await Promise.all([relay().round(), relay().round()]);
+    expect(received.filter((post) => post.path === alertPath)).toEqual([
+      {
+        path: alertPath,
+        body: {
+          type: 'webhook_endpoint.failing',
+          tenantId: tenant.id,
+          endpointId: endpoint.id,
+          url: endpoint.url,
+          failingSince: failingSince?.toISOString(),
+          lastError: 'HTTP 503',
+          at: expect.any(String),
+        },
+      },
+    ]);
+    expect(await db.tenantAlert.count({ where: { tenantId: tenant.id } })).toBe(1);
   });
 });
