@@ -55,6 +55,8 @@ export interface AppDeps {
   metrics?: ApiMetrics | undefined;
   /** WEBHOOK_ALLOW_PRIVATE_URLS: webhook endpoints on http and private addresses (development and tests only). */
   allowPrivateWebhookUrls?: boolean | undefined;
+  /** TRUST_PROXY: the proxies whose X-Forwarded-For names the client (the address per-client limits count on). */
+  trustProxy?: number | string[] | false | undefined;
 }
 
 /** Per API key, in each API process: an abuse guard (api/abuse.ts). */
@@ -64,6 +66,7 @@ const requestIdPattern = /^[\w.:-]{1,128}$/;
 export function createApp(deps: AppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
+  app.set('trust proxy', deps.trustProxy ?? false);
   app.use(securityHeaders);
   const metrics = deps.metrics ?? createApiMetrics();
   app.use(metrics.httpMiddleware);

@@ -39,6 +39,7 @@ const app = createApp({
   defaultSender: defaultSenderOf(mode),
   operatorApiKey: config.OPERATOR_API_KEY,
   allowPrivateWebhookUrls: config.WEBHOOK_ALLOW_PRIVATE_URLS,
+  trustProxy: config.TRUST_PROXY,
 });
 
 const server = app.listen(config.API_PORT, config.API_HOST, () => {

@@ -1,4 +1,5 @@
 import { accessSync, constants, statSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 const port = z.coerce.number().int().min(1).max(65535);
@@ -16,6 +17,33 @@ const readableFile = z
       return false;
     }
   }, 'no readable file at this path');
+
+const proxyName = /^(loopback|linklocal|uniquelocal)$/;
+const isProxyAddress = (entry: string) => {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  return rest.length === 0 && isIP(address) !== 0 && (prefix === undefined || /^\d{1,3}$/.test(prefix));
+};
+/**
+ * Which proxies in front of the API may say who the client is (X-Forwarded-For), as Express's `trust proxy` takes it:
+ * a number of hops, or addresses, CIDR ranges and `loopback`/`linklocal`/`uniquelocal`. Unset: none, and a client is
+ * the address that connected. Never "trust everyone": any client could then pick the address its limits count on.
+ */
+const trustProxy = z
+  .string()
+  .trim()
+  .optional()
+  .transform((value, context): number | string[] | false => {
+    if (!value || value === 'false') return false;
+    if (/^\d{1,2}$/.test(value)) return Number(value);
+    const entries = value.split(',').map((entry) => entry.trim());
+    const bad = entries.filter((entry) => !proxyName.test(entry) && !isProxyAddress(entry));
+    if (bad.length === 0) return entries;
+    context.addIssue({
+      code: 'custom',
+      message: `must be a hop count, or addresses, CIDR ranges, loopback, linklocal or uniquelocal (not ${bad.join(', ')})`,
+    });
+    return z.NEVER;
+  });
 
 export const configSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -61,6 +89,7 @@ export const configSchema = z.object({
   WORKER_SHUTDOWN_GRACE_SECONDS: seconds.default(30),
   API_SHUTDOWN_GRACE_SECONDS: seconds.default(20),
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
+  TRUST_PROXY: trustProxy,
   // Sending capacity (worker): throughput, warm-up of new numbers, the price budgets are counted in.
   NUMBER_MAX_SENDS_PER_SECOND: perSecond.default(1),
   TENANT_MAX_SENDS_PER_SECOND: perSecond.default(10),

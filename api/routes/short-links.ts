@@ -6,7 +6,7 @@ import { classifyAgent, recordLinkClick } from '../../common/links/clicks.js';
 import { linkCodePattern } from '../../common/links/short-links.js';
 
 /**
- * Unknown or expired codes per client address (req.ip: behind a proxy, the proxy's) in a minute before that address is
+ * Unknown or expired codes per client address (req.ip: the forwarded one behind a TRUST_PROXY) in a minute before it is
  * refused for a minute: codes cannot be guessed, so only a prober misses often, and this keeps it off the database.
  */
 const missesPerMinute = 60;

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { stackForFile } from '../support/stack.js';
 import { segmentCount, type TwilioFault } from '../support/twilio-fake.js';
@@ -169,6 +170,26 @@ describe('tracked short links', () => {
     expect(await stack.db.linkClick.count({ where: { messageId: message.id } })).toBe(0);
     // The other link of the message is still live.
     expect((await api().get(`/l/${codes[1]}`)).status).toBe(302);
+  });
+
+  it('refuses a client address past 60 unknown codes in a minute, counting the forwarded address only behind TRUST_PROXY', async () => {
+    const missesFrom = async (app: ReturnType<typeof createApp>, forwardedFor: string) => {
+      const statuses = [];
+      for (let i = 0; i < 61; i += 1)
+        statuses.push((await request(app).get('/l/AbCdEfGhIjKl').set('X-Forwarded-For', forwardedFor)).status);
+      return statuses;
+    };
+    // Behind one proxy hop: each forwarded client has its own count.
+    const proxied = createApp({ ...stack.deps, trustProxy: 1 });
+    expect(await missesFrom(proxied, '203.0.113.7')).toEqual(Array(61).fill(404));
+    const refused = await request(proxied).get('/l/AbCdEfGhIjKl').set('X-Forwarded-For', '203.0.113.7');
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    expect((await request(proxied).get('/l/AbCdEfGhIjKl').set('X-Forwarded-For', '198.51.100.9')).status).toBe(404);
+    // Without TRUST_PROXY a client cannot escape its count by naming another address.
+    const direct = createApp(stack.deps);
+    await missesFrom(direct, '203.0.113.7');
+    expect((await request(direct).get('/l/AbCdEfGhIjKl').set('X-Forwarded-For', '198.51.100.9')).status).toBe(429);
   });
 
   it('takes its expiry from the tenant setting', async () => {

@@ -34,6 +34,19 @@ describe('config', () => {
     ]);
   });
 
+  it('reads TRUST_PROXY as a hop count or a list of proxies, and refuses trusting everyone', () => {
+    expect(loadConfig(valid).TRUST_PROXY).toBe(false);
+    expect(loadConfig({ ...valid, TRUST_PROXY: '1' }).TRUST_PROXY).toBe(1);
+    expect(loadConfig({ ...valid, TRUST_PROXY: 'loopback, 10.0.0.0/8, fd00::1' }).TRUST_PROXY).toEqual([
+      'loopback',
+      '10.0.0.0/8',
+      'fd00::1',
+    ]);
+    expect(problemsOf({ ...valid, TRUST_PROXY: 'true' })).toEqual([
+      expect.stringMatching(/^Invalid setting TRUST_PROXY: must be a hop count, .*\(not true\)$/),
+    ]);
+  });
+
   it('reports one line per bad value, naming each variable', () => {
     const problems = problemsOf({
       DATABASE_URL: 'mysql://x',
