@@ -1,6 +1,6 @@
 // Every fact the service records becomes an event, in the transaction that records the fact: the CRM reads them from
 // GET /v1/events and receives them at its webhook endpoints, in `sequence` order, with nothing lost.
-import type { Prisma } from '../generated/prisma/client.js';
+import { Prisma } from '../generated/prisma/client.js';
 
 export const eventTypes = [
   'lead.created',
@@ -40,6 +40,14 @@ export interface NewEvent {
   leadId?: string | null;
   data: Prisma.InputJsonObject;
 }
+
+/**
+ * Takes the tenant's event lock (the counter row recordEvent bumps) without changing it, for the transaction's
+ * lifetime: `tenantOf` selects (tenant_id, 0). For a transaction that must order its other writes behind the lock.
+ */
+export const lockTenantEventsOf = (tenantOf: Prisma.Sql) =>
+  Prisma.sql`INSERT INTO event_counters (tenant_id, last_sequence) ${tenantOf}
+    ON CONFLICT (tenant_id) DO UPDATE SET last_sequence = event_counters.last_sequence`;
 
 /**
  * Appends an event with the tenant's next sequence number. Call it inside the transaction that records the fact: the

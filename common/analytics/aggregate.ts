@@ -5,6 +5,7 @@
 // The day is the fact's date in the tenant's zone at the time of the fact; a sequence step's message carries its step
 // in its idempotency key "<enrollmentId>:<step>" and its A/B variant in `variant`.
 import { Prisma } from '../../generated/prisma/client.js';
+import { lockTenantEventsOf } from '../events.js';
 
 type Tx = Prisma.TransactionClient;
 
@@ -41,15 +42,10 @@ const upsertCounters = (column: Prisma.Sql, select: Prisma.Sql) => Prisma.sql`
     segments = analytics_daily.segments + EXCLUDED.segments,
     cost = analytics_daily.cost + EXCLUDED.cost`;
 
-/**
- * The writers of these counters record events in the same transactions, before or after counting, and recordEvent
- * locks the tenant's event counter. Each count takes that lock first (changing nothing), so no two transactions ever
- * hold a counter row and the event lock each while waiting for the other's: a deadlock PostgreSQL would end by failing
- * one of them (a status callback answered 500, say).
- */
-const lockTenantEventsOf = (tenantOf: Prisma.Sql) =>
-  Prisma.sql`INSERT INTO event_counters (tenant_id, last_sequence) ${tenantOf}
-    ON CONFLICT (tenant_id) DO UPDATE SET last_sequence = event_counters.last_sequence`;
+// The writers of these counters record events in the same transactions, before or after counting, and recordEvent
+// locks the tenant's event counter. Each count takes that lock first (lockTenantEventsOf), so no two transactions ever
+// hold a counter row and the event lock each while waiting for the other's: a deadlock PostgreSQL would end by failing
+// one of them (a status callback answered 500, say).
 
 /** Counts a fact of a step message; a message outside any enrollment (an appointment's) counts nowhere. */
 export async function countMessageFact(tx: Tx, messageId: string, fact: MessageFact, at = new Date()): Promise<void> {

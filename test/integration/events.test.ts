@@ -5,7 +5,8 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createEnrollmentActivities } from '../../activities/enrollments.js';
 import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
-import { recordEvent } from '../../common/events.js';
+import { lockTenantEventsOf, recordEvent } from '../../common/events.js';
+import { Prisma } from '../../generated/prisma/client.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { enrolledLead } from '../support/follow-ups.js';
 import { stackForFile, testSenderNumber } from '../support/stack.js';
@@ -155,6 +156,68 @@ describe('events', () => {
     }
     await leadTexted();
     expect((await request(stack.app).get('/v1/events').set(auth)).body).toEqual({ items: [], next: 0 });
+  });
+
+  it("a start's record waiting for the tenant's event lock holds no lock on its enrollment row meanwhile", async () => {
+    // The batch writes the rows of the runs it started while those runs record themselves; a record that inserted its
+    // row and then queued for the event lock made the batch wait out the whole queue (statement timeout, 500).
+    const { tenant } = await createTenant(stack.db);
+    const tenantId = tenant.id;
+    const lead = await stack.db.lead.create({ data: { tenantId, phone: randomUkMobile().e164, timeZone: 'UTC' } });
+    const sequence = await stack.db.sequenceDefinition.create({
+      data: { tenantId, name: `s-${randomUUID()}`, version: 1, steps: [] },
+    });
+    const started = {
+      enrollmentId: randomUUID(),
+      tenantId,
+      leadId: lead.id,
+      sequenceId: sequence.id,
+      workflowId: `followup:${tenantId}:${lead.id}`,
+      runId: randomUUID(),
+      idempotencyKey: null,
+    };
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let signalLocked = () => {};
+    const locked = new Promise<void>((resolve) => (signalLocked = resolve));
+    // Another writer of the tenant's events (a reply, a status callback) holding the lock.
+    const holder = stack.db.$transaction(
+      async (tx) => {
+        await tx.$executeRaw(lockTenantEventsOf(Prisma.sql`VALUES (${tenantId}::uuid, 0)`));
+        signalLocked();
+        await released;
+      },
+      { timeout: 60_000 },
+    );
+    await locked;
+    const recording = createEnrollmentActivities({ db: stack.db }).recordEnrollmentStarted(started);
+    try {
+      await until(
+        async () =>
+          (
+            await stack.db.$queryRaw<{ waiting: number }[]>`
+              SELECT count(*)::int AS waiting FROM pg_stat_activity
+              WHERE wait_event_type = 'Lock' AND query LIKE '%event_counters%'`
+          )[0]?.waiting === 1 || null,
+        'the record waiting for the event lock',
+      );
+      // The batch's write of the same row, as it makes it: it must not wait for the queued record.
+      const { enrollmentId, idempotencyKey: _key, ...row } = started;
+      const written = await stack.db.$transaction(async (tx) => {
+        await tx.$executeRaw`SET LOCAL lock_timeout = '2s'`;
+        return tx.enrollment.createMany({ data: [{ id: enrollmentId, ...row }], skipDuplicates: true });
+      });
+      expect(written.count).toBe(1);
+    } finally {
+      release();
+      await holder;
+    }
+    await recording;
+    expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: started.enrollmentId } })).toMatchObject({
+      status: 'running',
+      runId: started.runId,
+    });
+    expect(await stack.db.event.count({ where: { tenantId, type: 'enrollment.started' } })).toBe(1);
   });
 
   it('a retried or concurrent activity, a repeated opt-out and a repeated pause record each fact once', async () => {
