@@ -14,7 +14,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { recordActivityOptions, sendActivityOptions } from './activity-options.js';
-import { haltedOutcome, nextMove, rememberSend, waitingForHold } from './decisions/next-send.js';
+import { haltedOutcome, planNextSend, rememberSend, waitingForHold } from './decisions/next-send.js';
 import type { SendStepMessageResult } from '../activities/send-step-message.types.js';
 import {
   appointmentBookedSignal,
@@ -173,7 +173,7 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
     while (state.status === 'running' && state.step < steps.length) {
       stopIfCancelled();
       const delayMs = skipDelay ? 0 : (steps[state.step]?.delaySeconds ?? 0) * 1000;
-      const move = nextMove({
+      const plan = planNextSend({
         now: new Date(),
         dueAt: new Date(dueBase.getTime() + delayMs),
         expiresAt,
@@ -182,19 +182,19 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
         recentSends: state.recentSends,
       });
       planned = changes;
-      if (move.kind === 'expire') {
+      if (plan.kind === 'expire') {
         close('expired', `no outcome within ${Math.round(input.expiresAfterSeconds / 86400)} days`);
-      } else if (move.kind !== 'send') {
-        const waitingFor = move.kind === 'pause' ? 'pause' : move.waitingFor;
-        const nextSendAt = move.kind === 'pause' ? null : move.until.toISOString();
+      } else if (plan.kind !== 'send') {
+        const waitingFor = plan.kind === 'pause' ? 'pause' : plan.waitingFor;
+        const nextSendAt = plan.kind === 'pause' ? null : plan.until.toISOString();
         upsertSearchAttributes([
-          { key: nextSendAtKey, value: move.kind === 'pause' ? null : move.until },
+          { key: nextSendAtKey, value: plan.kind === 'pause' ? null : plan.until },
           // Added after runs existed: histories recorded before it must replay without this attribute.
           ...(patched(waitingForPatch) ? [{ key: waitingForKey, value: waitingFor }] : []),
         ]);
         Object.assign(state, { waitingFor, nextSendAt });
         const seen = changes;
-        await condition(() => changes !== seen, move.until.getTime() - Date.now());
+        await condition(() => changes !== seen, plan.until.getTime() - Date.now());
       } else {
         state.waitingFor = 'send';
         const step = state.step;
@@ -205,7 +205,7 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
           enrollmentId: input.enrollmentId,
           step,
           template: steps[step]?.template ?? '',
-          notAfter: move.notAfter.toISOString(),
+          notAfter: plan.notAfter.toISOString(),
           ...(patched(sendGateHoldsPatch) ? { holdAsResult: true } : {}),
         };
         const result = await CancellationScope.nonCancellable(() => sendActivity(expiresAt)(send));
