@@ -3,7 +3,7 @@
 import type { Enrollment, Message, SequenceDefinition } from '../generated/prisma/client.js';
 import { planNextSend, waitingForHold } from '../workflows/decisions/next-send.js';
 import type { HoldReason } from '../activities/send-step-message.types.js';
-import type { SendingPolicy, SequenceStep, WaitingFor } from '../workflows/lead-follow-up.types.js';
+import type { SendingPolicy, SequenceStep, WaitingFor } from '../workflows/lead-follow-up.messages.js';
 import { stepOfMessage } from '../common/event-writers.js';
 import type { CapacityHold } from './capacity-hold.js';
 

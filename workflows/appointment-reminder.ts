@@ -29,7 +29,7 @@ import {
   type AppointmentReminderState,
   type CancelUpdateInput,
   type SendOutcome,
-} from './appointment-reminder.types.js';
+} from './appointment-reminder.messages.js';
 import {
   nextReminderAt,
   nextReminderMove,
@@ -37,7 +37,7 @@ import {
   withOutcome,
   withScheduledDropped,
 } from './decisions/reminder-schedule.js';
-import { appointmentBookedSignal } from './lead-follow-up.types.js';
+import { appointmentBookedSignal } from './lead-follow-up.messages.js';
 import { appointmentConfirmedKey, appointmentStatusKey, nextReminderAtKey } from './search-attributes.js';
 
 const { recordAppointmentStarted, recordAppointmentProgress } = proxyActivities<Activities>(recordActivityOptions);

@@ -27,7 +27,7 @@ import {
   type EnrollmentOutcome,
   type LeadFollowUpInput,
   type LeadFollowUpState,
-} from './lead-follow-up.types.js';
+} from './lead-follow-up.messages.js';
 import { enrollmentStatusKey, nextSendAtKey, waitingForKey } from './search-attributes.js';
 
 /** patch → deprecatePatch → removal: see docs/versioning.md. */

@@ -19,7 +19,7 @@ import {
   type LeadFollowUpInput,
   type SendingPolicy,
   type SequenceStep,
-} from '../../workflows/lead-follow-up.types.js';
+} from '../../workflows/lead-follow-up.messages.js';
 import { useTimeSkippingEnv } from '../support/temporal-test-env.js';
 
 const minute = 60;

@@ -1,6 +1,6 @@
 // Pure: the follow-up's next action on its current step (send, wait, stay paused, expire), from the clock and state.
 import { earliestSendTime, windowClosesAt, type SendingPolicy } from './send-time.js';
-import type { EnrollmentOutcome, WaitingFor } from '../lead-follow-up.types.js';
+import type { EnrollmentOutcome, WaitingFor } from '../lead-follow-up.messages.js';
 import type { HaltedBy, HoldReason } from '../../activities/send-step-message.types.js';
 
 export type NextSendPlan =

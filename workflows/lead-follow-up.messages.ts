@@ -1,4 +1,4 @@
-// Definitions shared by the leadFollowUp workflow and its callers (API, tests). No workflow logic here.
+// leadFollowUp's messages (signals, queries, updates), ID, input and state, for its callers (API, tests).
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { SendingPolicy } from './decisions/send-time.js';
 import type { HoldReason } from '../activities/send-step-message.types.js';
