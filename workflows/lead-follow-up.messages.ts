@@ -82,6 +82,14 @@ export interface SkipToStepUpdateInput {
   step: number;
 }
 
+/** Failure types of refused updates, so callers can tell a finished enrollment from a request that does not fit it. */
+export const updateRefusals = {
+  notRunning: 'EnrollmentNotRunning',
+  alreadyPaused: 'EnrollmentAlreadyPaused',
+  notPaused: 'EnrollmentNotPaused',
+  invalidStep: 'InvalidSkipStep',
+} as const;
+
 export const statusQuery = defineQuery<LeadFollowUpState>('status');
 export const optOutSignal = defineSignal<[OptOutSignalInput]>('optOut');
 export const inboundReplySignal = defineSignal<[InboundReplySignalInput]>('inboundReply');

@@ -1,5 +1,6 @@
 import {
   ActivityFailure,
+  ApplicationFailure,
   CancellationScope,
   CancelledFailure,
   condition,
@@ -24,6 +25,7 @@ import {
   resumeUpdate,
   skipToStepUpdate,
   statusQuery,
+  updateRefusals,
   type EnrollmentOutcome,
   type LeadFollowUpInput,
   type LeadFollowUpState,
@@ -89,7 +91,11 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
       throw new CancelledFailure('cancelled while a send was in flight');
   };
   const requireRunning = () => {
-    if (state.status !== 'running') throw new Error(`the enrollment is ${state.status}`);
+    if (state.status !== 'running')
+      throw ApplicationFailure.create({
+        type: updateRefusals.notRunning,
+        message: `the enrollment is ${state.status}`,
+      });
   };
   setHandler(statusQuery, () => state);
   setHandler(optOutSignal, ({ source }) => close('opted_out', `opted out (${source})`));
@@ -105,7 +111,11 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
     {
       validator: () => {
         requireRunning();
-        if (state.paused) throw new Error('the enrollment is already paused');
+        if (state.paused)
+          throw ApplicationFailure.create({
+            type: updateRefusals.alreadyPaused,
+            message: 'the enrollment is already paused',
+          });
       },
     },
   );
@@ -119,7 +129,8 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
     {
       validator: () => {
         requireRunning();
-        if (!state.paused) throw new Error('the enrollment is not paused');
+        if (!state.paused)
+          throw ApplicationFailure.create({ type: updateRefusals.notPaused, message: 'the enrollment is not paused' });
       },
     },
   );
@@ -135,7 +146,10 @@ export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollow
       validator: ({ step }) => {
         requireRunning();
         if (!Number.isInteger(step) || step <= state.step || step >= steps.length) {
-          throw new Error(`step must be after the current step ${state.step} and before ${steps.length}`);
+          throw ApplicationFailure.create({
+            type: updateRefusals.invalidStep,
+            message: `step must be after the current step ${state.step} and before ${steps.length}`,
+          });
         }
       },
     },
