@@ -30,7 +30,7 @@ import {
   type ReminderMove,
 } from './decisions/reminder-schedule.js';
 import { appointmentBookedSignal } from './lead-follow-up.messages.js';
-import { closeOnce, handlersFinished, settledState, untilChangeOrTime } from './run-lifecycle.js';
+import { closeOnce, runToTheEnd, settledState, untilChangeOrTime, type WorkflowRun } from './run-lifecycle.js';
 import { appointmentStatusKey, nextReminderAtKey } from './search-attributes.js';
 
 const { recordAppointmentStarted, recordAppointmentProgress } = proxyActivities<Activities>(recordActivityOptions);
@@ -46,16 +46,11 @@ const bookingEndsLeadFollowUpsPatch = 'booking-ends-lead-follow-ups';
 export async function appointmentReminder(input: AppointmentReminderInput): Promise<AppointmentReminderState> {
   const run = new ReminderRun(input);
   wireReminderHandlers(run);
-  const cancelled = await run.remind();
-  await CancellationScope.nonCancellable(() => run.record());
-  await handlersFinished();
-  // Rethrown once recorded, so Temporal shows the run as Canceled too.
-  if (cancelled) throw cancelled;
-  return run.state;
+  return runToTheEnd(run);
 }
 
 /** One appointment's run: its state, the requests its updates leave for the main loop, and the loop's steps. */
-export class ReminderRun {
+export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
   readonly state: AppointmentReminderState;
   private readonly input: AppointmentReminderInput;
   /** Bumped by every update; `recorded` catches up once the appointment row shows the change. */
@@ -100,8 +95,8 @@ export class ReminderRun {
     return this.settled(++this.changes);
   }
 
-  /** The main loop, until the appointment ends; answers the cancellation that ended it, if one did. */
-  async remind(): Promise<unknown> {
+  /** The main loop: reminds until the appointment ends; answers the cancellation that ended it, if one did. */
+  async loop(): Promise<unknown> {
     try {
       await this.start();
       await this.sendConfirmation();
@@ -125,8 +120,13 @@ export class ReminderRun {
     return null;
   }
 
+  /** The row shows how the appointment ended (outside any cancellation: runToTheEnd). */
+  recordOutcome(): Promise<void> {
+    return this.record();
+  }
+
   /** The appointment row and the search attributes follow the state; unchanged state writes nothing. */
-  async record(): Promise<void> {
+  private async record(): Promise<void> {
     const upTo = this.changes;
     const { status, startsAt, reminders, closedReason } = this.state;
     const snapshot = JSON.stringify([status, startsAt, reminders, closedReason]);

@@ -16,7 +16,7 @@ import { recordActivityOptions, sendActivityOptions } from './activity-options.j
 import { haltedOutcome, planNextSend, rememberSend, waitingForHold, type NextSendPlan } from './decisions/next-send.js';
 import { wireFollowUpHandlers } from './lead-follow-up.handlers.js';
 import type { EnrollmentOutcome, LeadFollowUpInput, LeadFollowUpState } from './lead-follow-up.messages.js';
-import { closeOnce, handlersFinished, settledState, untilChangeOrTime } from './run-lifecycle.js';
+import { closeOnce, runToTheEnd, settledState, untilChangeOrTime, type WorkflowRun } from './run-lifecycle.js';
 import { enrollmentStatusKey, nextSendAtKey, waitingForKey } from './search-attributes.js';
 
 /** patch → deprecatePatch → removal: see docs/versioning.md. */
@@ -46,16 +46,11 @@ type SendResult<Outcome extends SendStepMessageResult['outcome']> = Extract<
 export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollowUpState> {
   const run = new FollowUpRun(input);
   wireFollowUpHandlers(run);
-  const cancelled = await run.sendSteps();
-  await run.recordOutcome();
-  await handlersFinished();
-  // Rethrown once recorded, so Temporal shows the run as Canceled too.
-  if (cancelled) throw cancelled;
-  return run.state;
+  return runToTheEnd(run);
 }
 
 /** One enrollment's run: its state, what its handlers change, and the steps of its main loop. */
-export class FollowUpRun {
+export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
   readonly state: LeadFollowUpState;
   readonly totalSteps: number;
   private readonly input: LeadFollowUpInput;
@@ -103,8 +98,8 @@ export class FollowUpRun {
     return this.changed();
   }
 
-  /** The main loop, until an outcome; answers the cancellation that ended it, if one did, to be rethrown at the end. */
-  async sendSteps(): Promise<unknown> {
+  /** The main loop: sends the steps in turn until an outcome; answers the cancellation that ended it, if one did. */
+  async loop(): Promise<unknown> {
     try {
       await this.recordStart();
       while (this.state.status === 'running' && this.state.step < this.totalSteps) {
@@ -127,22 +122,20 @@ export class FollowUpRun {
     return null;
   }
 
-  /** The outcome reaches the search attributes and the enrollment's row, even when the run was cancelled. */
-  recordOutcome(): Promise<void> {
-    return CancellationScope.nonCancellable(async () => {
-      upsertSearchAttributes([
-        { key: enrollmentStatusKey, value: this.state.status },
-        { key: nextSendAtKey, value: null },
-        ...(patched(waitingForPatch) ? [{ key: waitingForKey, value: null }] : []),
-      ]);
-      await recordEnrollmentOutcome({
-        enrollmentId: this.input.enrollmentId,
-        tenantId: this.input.tenantId,
-        leadId: this.input.leadId,
-        status: this.state.status as EnrollmentOutcome,
-        reason: this.state.closedReason ?? this.state.status,
-        runId: workflowInfo().runId,
-      });
+  /** The outcome reaches the search attributes and the enrollment's row (outside any cancellation: runToTheEnd). */
+  async recordOutcome(): Promise<void> {
+    upsertSearchAttributes([
+      { key: enrollmentStatusKey, value: this.state.status },
+      { key: nextSendAtKey, value: null },
+      ...(patched(waitingForPatch) ? [{ key: waitingForKey, value: null }] : []),
+    ]);
+    await recordEnrollmentOutcome({
+      enrollmentId: this.input.enrollmentId,
+      tenantId: this.input.tenantId,
+      leadId: this.input.leadId,
+      status: this.state.status as EnrollmentOutcome,
+      reason: this.state.closedReason ?? this.state.status,
+      runId: workflowInfo().runId,
     });
   }
 

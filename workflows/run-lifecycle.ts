@@ -1,5 +1,5 @@
 // What both long-lived workflows do the same way: wait for a change or a time, answer an update once the main loop has
-// acted on it, refuse one by type, close once, and let every handler finish before the run ends.
+// acted on it, refuse one by type, close once, and end: outcome recorded, every handler finished.
 import { allHandlersFinished, ApplicationFailure, CancellationScope, condition } from '@temporalio/workflow';
 
 /** Updates answer once the run has acted on them, or after this long (a send in flight may take a while). */
@@ -35,10 +35,24 @@ export function closeOnce<State extends { status: string }>(
   return true;
 }
 
+/** A run's main loop, which answers the cancellation that ended it (if one did), and the record of how it ended. */
+export interface WorkflowRun<State> {
+  readonly state: State;
+  loop(): Promise<unknown>;
+  recordOutcome(): Promise<void>;
+}
+
 /**
- * An update still in flight answers before the run closes, a cancelled run's too. A condition without a timeout adds
- * no command, so histories recorded before this wait replay unchanged.
+ * Runs the loop, records the outcome even when the run was cancelled, and lets an update still in flight answer before
+ * the run closes (a condition without a timeout adds no command: histories from before this wait replay unchanged).
+ * A cancellation is rethrown once recorded, so Temporal shows the run as Canceled too.
  */
-export function handlersFinished(): Promise<void> {
-  return CancellationScope.nonCancellable(() => condition(allHandlersFinished));
+export async function runToTheEnd<State>(run: WorkflowRun<State>): Promise<State> {
+  const cancelled = await run.loop();
+  await CancellationScope.nonCancellable(async () => {
+    await run.recordOutcome();
+    await condition(allHandlersFinished);
+  });
+  if (cancelled) throw cancelled;
+  return run.state;
 }
