@@ -11,7 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { AppointmentMessage, SendAppointmentMessageResult } from '../activities/reminders.js';
-import { recordActivityOptions, sendActivityOptions } from './activity-options.js';
+import { recordActivityOptions, sendActivitiesUntil } from './activity-options.js';
 import { wireReminderHandlers } from './appointment-reminder.handlers.js';
 import {
   cancelledThroughTheApi,
@@ -35,8 +35,7 @@ import { appointmentStatusKey, nextReminderAtKey } from './search-attributes.js'
 
 const { recordAppointmentStarted, recordAppointmentProgress } = proxyActivities<Activities>(recordActivityOptions);
 /** Transient faults are retried until the message is worthless; an attempt past `notAfter` answers `missed`. */
-const sendActivity = (notAfter: Date) =>
-  proxyActivities<Activities>(sendActivityOptions(notAfter, '1 minute')).sendAppointmentMessage;
+const sendActivity = (notAfter: Date) => sendActivitiesUntil(notAfter, '1 minute').sendAppointmentMessage;
 /** The send gate's holds come back as results and the workflow waits itself, so a move or a cancel ends the wait at once. */
 const sendGateHoldsPatch = 'send-gate-holds';
 /** A booking ends every running follow-up of its lead, not only the one it names (a booking by `leadId` named none). */

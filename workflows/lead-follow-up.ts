@@ -12,7 +12,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { SendStepMessageResult } from '../activities/send-step-message.types.js';
-import { recordActivityOptions, sendActivityOptions } from './activity-options.js';
+import { recordActivityOptions, sendActivitiesUntil } from './activity-options.js';
 import { haltedOutcome, planNextSend, rememberSend, waitingForHold, type NextSendPlan } from './decisions/next-send.js';
 import { wireFollowUpHandlers } from './lead-follow-up.handlers.js';
 import type { EnrollmentOutcome, LeadFollowUpInput, LeadFollowUpState } from './lead-follow-up.messages.js';
@@ -33,8 +33,7 @@ const recordStartLocallyPatch = 'record-start-local-activity';
 const { recordEnrollmentStarted, recordEnrollmentOutcome } = proxyActivities<Activities>(recordActivityOptions);
 const local = proxyLocalActivities<Activities>(recordActivityOptions);
 /** A retry past the window's close answers `deferred` (the activity checks `notAfter`), and the send is planned again. */
-const sendActivity = (expiresAt: Date) =>
-  proxyActivities<Activities>(sendActivityOptions(expiresAt, '5 minutes')).sendStepMessage;
+const sendActivity = (expiresAt: Date) => sendActivitiesUntil(expiresAt, '5 minutes').sendStepMessage;
 
 type Plan<Kind extends NextSendPlan['kind']> = Extract<NextSendPlan, { kind: Kind }>;
 type SendResult<Outcome extends SendStepMessageResult['outcome']> = Extract<
