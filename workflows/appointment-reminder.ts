@@ -162,9 +162,9 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
     return settledState(() => this.recorded >= change, this.state);
   }
 
-  private movedOrCancelled(): boolean {
-    return this.moveTo !== null || this.cancel !== null || this.state.status !== 'scheduled';
-  }
+  /** What interrupts a send the gate holds: nothing went out, and the loop acts on the move or the cancel. */
+  private readonly movedOrCancelled = () =>
+    this.moveTo !== null || this.cancel !== null || this.state.status !== 'scheduled';
 
   /** Records the appointment and ends the follow-ups its booking ends. */
   private async start(): Promise<void> {
@@ -193,8 +193,10 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
   }
 
   private async sendConfirmation(): Promise<void> {
-    const confirmation = await this.send({ kind: 'confirmation' }, new Date(this.state.startsAt), () =>
-      this.movedOrCancelled(),
+    const confirmation = await this.send(
+      { kind: 'confirmation' },
+      new Date(this.state.startsAt),
+      this.movedOrCancelled,
     );
     this.state.confirmation = confirmation === 'interrupted' ? 'skipped' : confirmation;
   }
@@ -229,8 +231,10 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
     const outcome =
       move.kind === 'miss'
         ? 'missed'
-        : await this.send({ kind: 'reminder', offsetSeconds: move.offsetSeconds }, move.notAfter, () =>
-            this.movedOrCancelled(),
+        : await this.send(
+            { kind: 'reminder', offsetSeconds: move.offsetSeconds },
+            move.notAfter,
+            this.movedOrCancelled,
           );
     // An interrupted reminder stays scheduled: the move plans it again, the cancel drops it.
     if (outcome !== 'interrupted')
