@@ -182,7 +182,7 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
     return plan;
   }
 
-  /** Waits for the plan's time; any change (a close, a pause, a skip) ends the wait early and the step is planned again. */
+  /** Waits for the plan's time; a change (a close, a pause, a skip) ends it early, and the step is planned again. */
   private async waitFor(plan: Plan<'wait' | 'pause'>): Promise<void> {
     const waitingFor = plan.kind === 'pause' ? 'pause' : plan.waitingFor;
     upsertSearchAttributes([

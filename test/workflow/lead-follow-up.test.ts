@@ -335,7 +335,7 @@ describe('leadFollowUp: signals end the automation', () => {
 });
 
 describe('leadFollowUp: operator updates and cancellation', () => {
-  it('pause holds the next send past its due time; resume lets it go; both return the new state, and a repeat is refused by type', async () => {
+  it('pause holds the next send past its due time; resume lets it go; both return the new state', async () => {
     const fake = fakeActivities();
     const state = await withWorker(fake.activities, async (taskQueue) => {
       const handle = await start(taskQueue, input([{ delaySeconds: hour, template: 'a' }]));
