@@ -2,7 +2,7 @@
 // and the row as now recorded. The API writes a cancel or a new start to the row before the workflow records it (so
 // the send gate sees it at once); comparing with the events already recorded, not with that row, still sees the change.
 import type { EventType } from '../common/events.js';
-import type { Reminder } from '../workflows/appointment-reminder.types.js';
+import type { Reminder } from '../workflows/appointment-reminder.messages.js';
 
 export interface AnnouncedAppointment {
   /** The start the latest appointment.scheduled or appointment.rescheduled event gave. */

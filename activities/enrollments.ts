@@ -4,7 +4,7 @@ import { countEnrollmentFact, type EnrollmentFact } from '../common/analytics/ag
 import { lockTenantEventsOf, recordEvent } from '../common/events.js';
 import { hasEventFor } from '../common/event-writers.js';
 import { Prisma } from '../generated/prisma/client.js';
-import type { EnrollmentOutcome } from '../workflows/lead-follow-up.types.js';
+import type { EnrollmentOutcome } from '../workflows/lead-follow-up.messages.js';
 import { closeUnclaimedMessages } from './unsent-messages.js';
 import { isUniqueViolation } from '../common/db-errors.js';
 

@@ -4,7 +4,7 @@ import type {
   AppointmentOutcome,
   AppointmentReminderInput,
   Reminder,
-} from '../workflows/appointment-reminder.types.js';
+} from '../workflows/appointment-reminder.messages.js';
 import { nextReminderAt } from '../workflows/decisions/reminder-schedule.js';
 import { erasedClosedReason, haltEnrollments, lockConversation } from '../common/conversation.js';
 import { countEnrollmentFact, countLeadFact } from '../common/analytics/aggregate.js';

@@ -5,7 +5,7 @@ import {
   appointmentReminderWorkflowId,
   appointmentReminderWorkflowType,
   type AppointmentReminderInput,
-} from '../workflows/appointment-reminder.types.js';
+} from '../workflows/appointment-reminder.messages.js';
 import { appointmentIdKey, appointmentStatusKey, leadIdKey, tenantIdKey } from '../workflows/search-attributes.js';
 
 /** This service's own namespace, so its derived IDs cannot collide with anyone else's name-based UUIDs. */

@@ -1,7 +1,7 @@
 import { defaultPayloadConverter, type Payload } from '@temporalio/common';
 import { capacityWaitType, type CapacityWait } from '../common/capacity/waits.js';
 import type { HoldReason } from '../activities/send-step-message.types.js';
-import type { LeadFollowUpState } from '../workflows/lead-follow-up.types.js';
+import type { LeadFollowUpState } from '../workflows/lead-follow-up.messages.js';
 
 /** A send held back for sending capacity: why, until when, and when Temporal runs its next attempt. */
 export interface CapacityHold {

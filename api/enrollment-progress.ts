@@ -1,9 +1,9 @@
 // What a follow-up is doing, worked out from its PostgreSQL rows with the workflow's own pure decisions: the default
 // answer of GET /v1/enrollments/:id, which asks Temporal nothing.
 import type { Enrollment, Message, SequenceDefinition } from '../generated/prisma/client.js';
-import { nextMove, waitingForHold } from '../workflows/decisions/next-send.js';
+import { planNextSend, waitingForHold } from '../workflows/decisions/next-send.js';
 import type { HoldReason } from '../activities/send-step-message.types.js';
-import type { SendingPolicy, SequenceStep, WaitingFor } from '../workflows/lead-follow-up.types.js';
+import type { SendingPolicy, SequenceStep, WaitingFor } from '../workflows/lead-follow-up.messages.js';
 import { stepOfMessage } from '../common/event-writers.js';
 import type { CapacityHold } from './capacity-hold.js';
 
@@ -46,7 +46,7 @@ export interface ProgressInput {
 /**
  * A step's message row is written when its send starts and ends sent, skipped or failed; while it is `pending` it is
  * being sent or is held (`held_reason`). Before it exists the step waits for its delay, the window or a cap, which
- * `nextMove` works out from the same inputs the workflow has: its due time counts from the previous step's end.
+ * `planNextSend` works out from the same inputs the workflow has: its due time counts from the previous step's end.
  */
 export function progressOf({ enrollment, sequence, messages, policy, expiresAt, now }: ProgressInput): {
   progress: EnrollmentProgress;
@@ -99,12 +99,12 @@ export function progressOf({ enrollment, sequence, messages, policy, expiresAt, 
     };
   }
   if (current?.message.claimedAt) return { progress: { ...progress, waitingFor: 'send' }, capacityHold: null };
-  const move = nextMove({ now, dueAt, expiresAt, paused: enrollment.paused, policy, recentSends: sent });
+  const plan = planNextSend({ now, dueAt, expiresAt, paused: enrollment.paused, policy, recentSends: sent });
   const waiting =
-    move.kind === 'send' || move.kind === 'expire'
+    plan.kind === 'send' || plan.kind === 'expire'
       ? { waitingFor: 'send' as const, nextSendAt: null }
-      : move.kind === 'pause'
+      : plan.kind === 'pause'
         ? { waitingFor: 'pause' as const, nextSendAt: null }
-        : { waitingFor: move.waitingFor, nextSendAt: move.until.toISOString() };
+        : { waitingFor: plan.waitingFor, nextSendAt: plan.until.toISOString() };
   return { progress: { ...progress, ...waiting }, capacityHold: null };
 }

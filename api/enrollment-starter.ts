@@ -19,7 +19,7 @@ import {
   type LeadFollowUpInput,
   type SendingPolicy,
   type SequenceStep,
-} from '../workflows/lead-follow-up.types.js';
+} from '../workflows/lead-follow-up.messages.js';
 import { enrollmentStatusKey, leadIdKey, sequenceIdKey, tenantIdKey } from '../workflows/search-attributes.js';
 import { ApiError, leadErased } from './errors.js';
 import { isUniqueViolation } from '../common/db-errors.js';

@@ -9,7 +9,7 @@ import { recordEvent } from '../common/events.js';
 import { phoneHashes, recordOptOut } from '../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../common/pending-signals.js';
 import type { Lead, Prisma } from '../generated/prisma/client.js';
-import { cancelUpdate } from '../workflows/appointment-reminder.types.js';
+import { cancelUpdate } from '../workflows/appointment-reminder.messages.js';
 import type { SignalRelay } from './signal-relay.js';
 
 export interface ErasureDeps {

@@ -1,7 +1,10 @@
 import type { Prisma } from '../generated/prisma/client.js';
 import { haltEnrollments } from './conversation.js';
-import { appointmentReplySignal, type AppointmentReplySignalInput } from '../workflows/appointment-reminder.types.js';
-import { optOutSignal, inboundReplySignal } from '../workflows/lead-follow-up.types.js';
+import {
+  appointmentReplySignal,
+  type AppointmentReplySignalInput,
+} from '../workflows/appointment-reminder.messages.js';
+import { optOutSignal, inboundReplySignal } from '../workflows/lead-follow-up.messages.js';
 
 type Tx = Prisma.TransactionClient;
 type SignalFor =

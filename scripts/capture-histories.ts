@@ -9,7 +9,7 @@ import { NativeConnection } from '@temporalio/worker';
 import { roomyCapacity } from '../common/capacity/settings.js';
 import { createSmsSender } from '../activities/sms-sender.js';
 import { createDb } from '../common/db.js';
-import { appointmentReminderWorkflowType } from '../workflows/appointment-reminder.types.js';
+import { appointmentReminderWorkflowType } from '../workflows/appointment-reminder.messages.js';
 import { purgeProcessedWebhooksWorkflowType } from '../workflows/purge-processed-webhooks.js';
 import { weeklyReportWorkflowType } from '../workflows/weekly-report.js';
 import { createWorker } from '../worker/worker.js';

@@ -1,4 +1,5 @@
-import type { ActivityOptions } from '@temporalio/workflow';
+import { proxyActivities, type ActivityInterfaceFor, type ActivityOptions } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
 
 const nonRetryableErrorTypes = ['NotFoundError'];
 
@@ -9,14 +10,15 @@ export const recordActivityOptions: ActivityOptions = {
 };
 
 /**
- * Sends: Twilio's final refusals come back as results, transient faults are thrown and retried, and no attempt is
- * scheduled past `deadline`. The start-to-close timeout leaves room for the activity's own bounded waits (Twilio
- * 10 s, database 5 s to connect and 15 s per statement) so a second attempt never overlaps a first one still running.
+ * The send activities: Twilio's final refusals come back as results, transient faults are thrown and retried, and no
+ * attempt is scheduled past `deadline`. The start-to-close timeout leaves room for the activity's own bounded waits
+ * (Twilio 10 s, database 5 s to connect and 15 s per statement) so a second attempt never overlaps a first one still
+ * running.
  */
-export function sendActivityOptions(deadline: Date, maximumInterval: string): ActivityOptions {
-  return {
+export function sendActivitiesUntil(deadline: Date, maximumInterval: string): ActivityInterfaceFor<Activities> {
+  return proxyActivities<Activities>({
     startToCloseTimeout: '60 seconds',
     scheduleToCloseTimeout: Math.max(1000, deadline.getTime() - Date.now()),
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval, nonRetryableErrorTypes },
-  };
+  });
 }

@@ -2,32 +2,21 @@ import {
   ActivityFailure,
   CancellationScope,
   CancelledFailure,
-  condition,
   isCancellation,
   log,
   patched,
   proxyActivities,
   proxyLocalActivities,
-  setHandler,
   upsertSearchAttributes,
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
-import { recordActivityOptions, sendActivityOptions } from './activity-options.js';
-import { haltedOutcome, nextMove, rememberSend, waitingForHold } from './decisions/next-send.js';
 import type { SendStepMessageResult } from '../activities/send-step-message.types.js';
-import {
-  appointmentBookedSignal,
-  inboundReplySignal,
-  optOutSignal,
-  pauseUpdate,
-  resumeUpdate,
-  skipToStepUpdate,
-  statusQuery,
-  type EnrollmentOutcome,
-  type LeadFollowUpInput,
-  type LeadFollowUpState,
-} from './lead-follow-up.types.js';
+import { recordActivityOptions, sendActivitiesUntil } from './activity-options.js';
+import { haltedOutcome, planNextSend, rememberSend, waitingForHold, type NextSendPlan } from './decisions/next-send.js';
+import { wireFollowUpHandlers } from './lead-follow-up.handlers.js';
+import type { EnrollmentOutcome, LeadFollowUpInput, LeadFollowUpState } from './lead-follow-up.messages.js';
+import { closeOnce, runToTheEnd, settledState, untilChangeOrTime, type WorkflowRun } from './run-lifecycle.js';
 import { enrollmentStatusKey, nextSendAtKey, waitingForKey } from './search-attributes.js';
 
 /** patch → deprecatePatch → removal: see docs/versioning.md. */
@@ -44,223 +33,224 @@ const recordStartLocallyPatch = 'record-start-local-activity';
 const { recordEnrollmentStarted, recordEnrollmentOutcome } = proxyActivities<Activities>(recordActivityOptions);
 const local = proxyLocalActivities<Activities>(recordActivityOptions);
 /** A retry past the window's close answers `deferred` (the activity checks `notAfter`), and the send is planned again. */
-const sendActivity = (expiresAt: Date) =>
-  proxyActivities<Activities>(sendActivityOptions(expiresAt, '5 minutes')).sendStepMessage;
-/** Updates answer once the workflow has acted on them, or after this long (a send in flight may take a while). */
-const settleTimeout = '5 seconds';
+const sendActivity = (expiresAt: Date) => sendActivitiesUntil(expiresAt, '5 minutes').sendStepMessage;
 
+type Plan<Kind extends NextSendPlan['kind']> = Extract<NextSendPlan, { kind: Kind }>;
+type SendResult<Outcome extends SendStepMessageResult['outcome']> = Extract<
+  SendStepMessageResult,
+  { outcome: Outcome }
+>;
+
+/** Sends a sequence's steps in turn, each after its delay and within the lead's window and caps, until an outcome. */
 export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollowUpState> {
-  const enrolledAt = new Date(input.enrolledAt);
-  const expiresAt = new Date(enrolledAt.getTime() + input.expiresAfterSeconds * 1000);
-  const steps = input.sequence.steps;
-  const state: LeadFollowUpState = {
-    status: 'running',
-    step: 0,
-    totalSteps: steps.length,
-    paused: false,
-    nextSendAt: null,
-    waitingFor: 'nothing',
-    messagesSent: 0,
-    recentSends: [],
-    expiresAt: expiresAt.toISOString(),
-    closedReason: null,
-    hold: null,
-  };
-  /** Bumped by every handler, so a wait wakes up and re-plans; `planned` catches up once it has. */
-  let changes = 0;
-  let planned = 0;
-  let dueBase = enrolledAt;
-  let skipDelay = false;
-  let cancelled: unknown = null;
+  const run = new FollowUpRun(input);
+  wireFollowUpHandlers(run);
+  return runToTheEnd(run);
+}
 
-  const close = (status: EnrollmentOutcome, reason: string) => {
-    if (state.status !== 'running') return;
-    Object.assign(state, { status, closedReason: reason, waitingFor: 'nothing', nextSendAt: null });
-    changes += 1;
-  };
-  /** Updates answer with the state after the workflow has acted on them (e.g. what a resumed run waits for). */
-  const settled = async () => {
-    await condition(() => planned >= changes || state.status !== 'running', settleTimeout);
-    return state;
-  };
-  /** A cancellation that arrived during a (non-cancellable) send stops the loop before anything else goes out. */
-  const stopIfCancelled = () => {
-    if (CancellationScope.current().consideredCancelled)
-      throw new CancelledFailure('cancelled while a send was in flight');
-  };
-  const requireRunning = () => {
-    if (state.status !== 'running') throw new Error(`the enrollment is ${state.status}`);
-  };
-  setHandler(statusQuery, () => state);
-  setHandler(optOutSignal, ({ source }) => close('opted_out', `opted out (${source})`));
-  setHandler(inboundReplySignal, ({ messageSid }) => close('replied', `lead replied (${messageSid})`));
-  setHandler(appointmentBookedSignal, ({ appointmentId }) => close('booked', `appointment booked (${appointmentId})`));
-  setHandler(
-    pauseUpdate,
-    () => {
-      state.paused = true;
-      changes += 1;
-      return settled();
-    },
-    {
-      validator: () => {
-        requireRunning();
-        if (state.paused) throw new Error('the enrollment is already paused');
-      },
-    },
-  );
-  setHandler(
-    resumeUpdate,
-    () => {
-      state.paused = false;
-      changes += 1;
-      return settled();
-    },
-    {
-      validator: () => {
-        requireRunning();
-        if (!state.paused) throw new Error('the enrollment is not paused');
-      },
-    },
-  );
-  setHandler(
-    skipToStepUpdate,
-    ({ step }) => {
-      state.step = step;
-      skipDelay = true;
-      changes += 1;
-      return settled();
-    },
-    {
-      validator: ({ step }) => {
-        requireRunning();
-        if (!Number.isInteger(step) || step <= state.step || step >= steps.length) {
-          throw new Error(`step must be after the current step ${state.step} and before ${steps.length}`);
-        }
-      },
-    },
-  );
+/** One enrollment's run: its state, what its handlers change, and the steps of its main loop. */
+export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
+  readonly state: LeadFollowUpState;
+  readonly totalSteps: number;
+  private readonly input: LeadFollowUpInput;
+  private readonly expiresAt: Date;
+  /** Bumped by every handler, so a wait wakes up and re-plans; `planned` catches up once it has. */
+  private changes = 0;
+  private planned = 0;
+  private dueBase: Date;
+  private skipDelay = false;
+
+  constructor(input: LeadFollowUpInput) {
+    const enrolledAt = new Date(input.enrolledAt);
+    this.input = input;
+    this.dueBase = enrolledAt;
+    this.expiresAt = new Date(enrolledAt.getTime() + input.expiresAfterSeconds * 1000);
+    this.totalSteps = input.sequence.steps.length;
+    this.state = {
+      status: 'running',
+      step: 0,
+      totalSteps: this.totalSteps,
+      paused: false,
+      nextSendAt: null,
+      waitingFor: 'nothing',
+      messagesSent: 0,
+      recentSends: [],
+      expiresAt: this.expiresAt.toISOString(),
+      closedReason: null,
+      hold: null,
+    };
+  }
+
+  close(status: EnrollmentOutcome, reason: string): void {
+    const closed = { status, closedReason: reason, waitingFor: 'nothing' as const, nextSendAt: null };
+    if (closeOnce(this.state, 'running', closed)) this.changes += 1;
+  }
+
+  setPaused(paused: boolean): Promise<LeadFollowUpState> {
+    this.state.paused = paused;
+    return this.changed();
+  }
+
+  skipTo(step: number): Promise<LeadFollowUpState> {
+    this.state.step = step;
+    this.skipDelay = true;
+    return this.changed();
+  }
+
+  /** The main loop: sends the steps in turn until an outcome; answers the cancellation that ended it, if one did. */
+  async loop(): Promise<unknown> {
+    try {
+      await this.recordStart();
+      while (this.state.status === 'running' && this.state.step < this.totalSteps) {
+        stopIfCancelled();
+        const plan = this.planStep();
+        if (plan.kind === 'expire') this.close('expired', `no outcome within ${this.expiryDays()} days`);
+        else if (plan.kind === 'send') await this.sendStep(plan);
+        else await this.waitFor(plan);
+      }
+      this.close('completed', 'all steps done');
+    } catch (error) {
+      if (isCancellation(error)) {
+        this.close('cancelled', 'cancelled through the API');
+        return error;
+      }
+      if (!(error instanceof ActivityFailure)) throw error;
+      if (new Date() >= this.expiresAt) this.close('expired', 'expired while a send was being retried');
+      else this.close('failed', error.cause?.message ?? error.message);
+    }
+    return null;
+  }
+
+  /** The outcome reaches the search attributes and the enrollment's row (outside any cancellation: runToTheEnd). */
+  async recordOutcome(): Promise<void> {
+    upsertSearchAttributes([
+      { key: enrollmentStatusKey, value: this.state.status },
+      { key: nextSendAtKey, value: null },
+      ...(patched(waitingForPatch) ? [{ key: waitingForKey, value: null }] : []),
+    ]);
+    await recordEnrollmentOutcome({
+      enrollmentId: this.input.enrollmentId,
+      tenantId: this.input.tenantId,
+      leadId: this.input.leadId,
+      status: this.state.status as EnrollmentOutcome,
+      reason: this.state.closedReason ?? this.state.status,
+      runId: workflowInfo().runId,
+    });
+  }
+
+  /** Updates answer with the state after the loop has acted on them (e.g. what a resumed run waits for). */
+  private changed(): Promise<LeadFollowUpState> {
+    this.changes += 1;
+    return settledState(() => this.planned >= this.changes || this.state.status !== 'running', this.state);
+  }
+
+  private untilNextChangeOr(until: Date): Promise<boolean> {
+    const seen = this.changes;
+    return untilChangeOrTime(() => this.changes !== seen, until);
+  }
+
+  private expiryDays(): number {
+    return Math.round(this.input.expiresAfterSeconds / 86400);
+  }
+
+  private async recordStart(): Promise<void> {
+    const { workflowId, runId } = workflowInfo();
+    const recordStarted = patched(recordStartLocallyPatch) ? local.recordEnrollmentStarted : recordEnrollmentStarted;
+    await recordStarted({
+      enrollmentId: this.input.enrollmentId,
+      tenantId: this.input.tenantId,
+      leadId: this.input.leadId,
+      sequenceId: this.input.sequence.id,
+      workflowId,
+      runId,
+      idempotencyKey: this.input.idempotencyKey ?? null,
+    });
+  }
+
+  /** What the current step does now; every change made so far is taken into this plan. */
+  private planStep(): NextSendPlan {
+    const delayMs = this.skipDelay ? 0 : (this.input.sequence.steps[this.state.step]?.delaySeconds ?? 0) * 1000;
+    const plan = planNextSend({
+      now: new Date(),
+      dueAt: new Date(this.dueBase.getTime() + delayMs),
+      expiresAt: this.expiresAt,
+      paused: this.state.paused,
+      policy: this.input.policy,
+      recentSends: this.state.recentSends,
+    });
+    this.planned = this.changes;
+    return plan;
+  }
+
+  /** Waits for the plan's time; a change (a close, a pause, a skip) ends it early, and the step is planned again. */
+  private async waitFor(plan: Plan<'wait' | 'pause'>): Promise<void> {
+    const waitingFor = plan.kind === 'pause' ? 'pause' : plan.waitingFor;
+    upsertSearchAttributes([
+      { key: nextSendAtKey, value: plan.kind === 'pause' ? null : plan.until },
+      // Added after runs existed: histories recorded before it must replay without this attribute.
+      ...(patched(waitingForPatch) ? [{ key: waitingForKey, value: waitingFor }] : []),
+    ]);
+    Object.assign(this.state, { waitingFor, nextSendAt: plan.kind === 'pause' ? null : plan.until.toISOString() });
+    await this.untilNextChangeOr(plan.until);
+  }
+
+  private async sendStep(plan: Plan<'send'>): Promise<void> {
+    this.state.waitingFor = 'send';
+    const step = this.state.step;
+    const send = {
+      tenantId: this.input.tenantId,
+      leadId: this.input.leadId,
+      enrollmentId: this.input.enrollmentId,
+      step,
+      template: this.input.sequence.steps[step]?.template ?? '',
+      notAfter: plan.notAfter.toISOString(),
+      ...(patched(sendGateHoldsPatch) ? { holdAsResult: true } : {}),
+    };
+    // Not cancellable: a send in flight finishes (and is recorded) before a cancellation takes effect.
+    const result = await CancellationScope.nonCancellable(() => sendActivity(this.expiresAt)(send));
+    log.info('step finished', { step, outcome: result.outcome });
+    if (result.outcome === 'deferred') return;
+    if (result.outcome === 'held') return this.waitOutHold(result);
+    if (result.outcome === 'halted') return this.close(...haltedOutcome(result.reason));
+    this.recordSendOutcome(step, result);
+  }
 
   /** A held send comes back when its hold ends, or at once when anything changes (a close, a pause, a skip). */
-  const waitOutHold = async (hold: Extract<SendStepMessageResult, { outcome: 'held' }>) => {
+  private async waitOutHold(hold: SendResult<'held'>): Promise<void> {
     const waitingFor = waitingForHold(hold.reason);
     upsertSearchAttributes([
       { key: nextSendAtKey, value: new Date(hold.retryAt) },
       { key: waitingForKey, value: waitingFor },
     ]);
-    Object.assign(state, {
+    Object.assign(this.state, {
       waitingFor,
       nextSendAt: hold.retryAt,
       hold: { reason: hold.reason, until: hold.until, retryAt: hold.retryAt, detail: hold.detail },
     });
-    const seen = changes;
-    await condition(() => changes !== seen, Math.max(Date.parse(hold.retryAt) - Date.now(), 1));
-    state.hold = null;
-  };
-
-  const { workflowId, runId } = workflowInfo();
-  try {
-    const recordStarted = patched(recordStartLocallyPatch) ? local.recordEnrollmentStarted : recordEnrollmentStarted;
-    await recordStarted({
-      enrollmentId: input.enrollmentId,
-      tenantId: input.tenantId,
-      leadId: input.leadId,
-      sequenceId: input.sequence.id,
-      workflowId,
-      runId,
-      idempotencyKey: input.idempotencyKey ?? null,
-    });
-    while (state.status === 'running' && state.step < steps.length) {
-      stopIfCancelled();
-      const delayMs = skipDelay ? 0 : (steps[state.step]?.delaySeconds ?? 0) * 1000;
-      const move = nextMove({
-        now: new Date(),
-        dueAt: new Date(dueBase.getTime() + delayMs),
-        expiresAt,
-        paused: state.paused,
-        policy: input.policy,
-        recentSends: state.recentSends,
-      });
-      planned = changes;
-      if (move.kind === 'expire') {
-        close('expired', `no outcome within ${Math.round(input.expiresAfterSeconds / 86400)} days`);
-      } else if (move.kind !== 'send') {
-        const waitingFor = move.kind === 'pause' ? 'pause' : move.waitingFor;
-        const nextSendAt = move.kind === 'pause' ? null : move.until.toISOString();
-        upsertSearchAttributes([
-          { key: nextSendAtKey, value: move.kind === 'pause' ? null : move.until },
-          // Added after runs existed: histories recorded before it must replay without this attribute.
-          ...(patched(waitingForPatch) ? [{ key: waitingForKey, value: waitingFor }] : []),
-        ]);
-        Object.assign(state, { waitingFor, nextSendAt });
-        const seen = changes;
-        await condition(() => changes !== seen, move.until.getTime() - Date.now());
-      } else {
-        state.waitingFor = 'send';
-        const step = state.step;
-        // Not cancellable: a send in flight finishes (and is recorded) before a cancellation takes effect.
-        const send = {
-          tenantId: input.tenantId,
-          leadId: input.leadId,
-          enrollmentId: input.enrollmentId,
-          step,
-          template: steps[step]?.template ?? '',
-          notAfter: move.notAfter.toISOString(),
-          ...(patched(sendGateHoldsPatch) ? { holdAsResult: true } : {}),
-        };
-        const result = await CancellationScope.nonCancellable(() => sendActivity(expiresAt)(send));
-        log.info('step finished', { step, outcome: result.outcome });
-        if (result.outcome === 'deferred') continue;
-        if (result.outcome === 'held') {
-          await waitOutHold(result);
-          continue;
-        }
-        if (result.outcome === 'halted') {
-          close(...haltedOutcome(result.reason));
-          continue;
-        }
-        if (result.outcome === 'sent') {
-          state.messagesSent += 1;
-          state.recentSends = rememberSend(state.recentSends, new Date(), input.policy.maxPerDay);
-        }
-        if (result.outcome === 'opted_out') close('opted_out', 'recipient opted out');
-        if (result.outcome === 'failed')
-          close('failed', `${result.kind}${result.errorCode ? ` (Twilio ${result.errorCode})` : ''}`);
-        // A skip that arrived during the send already chose the next step (and waived its delay).
-        if (state.step === step) {
-          state.step += 1;
-          skipDelay = false;
-        }
-        dueBase = new Date();
-      }
-    }
-    close('completed', 'all steps done');
-  } catch (error) {
-    if (isCancellation(error)) {
-      close('cancelled', 'cancelled through the API');
-      cancelled = error;
-    } else if (error instanceof ActivityFailure && new Date() >= expiresAt)
-      close('expired', 'expired while a send was being retried');
-    else if (error instanceof ActivityFailure) close('failed', error.cause?.message ?? error.message);
-    else throw error;
+    await this.untilNextChangeOr(new Date(hold.retryAt));
+    this.state.hold = null;
   }
 
-  await CancellationScope.nonCancellable(async () => {
-    upsertSearchAttributes([
-      { key: enrollmentStatusKey, value: state.status },
-      { key: nextSendAtKey, value: null },
-      ...(patched(waitingForPatch) ? [{ key: waitingForKey, value: null }] : []),
-    ]);
-    await recordEnrollmentOutcome({
-      enrollmentId: input.enrollmentId,
-      tenantId: input.tenantId,
-      leadId: input.leadId,
-      status: state.status as EnrollmentOutcome,
-      reason: state.closedReason ?? state.status,
-      runId: workflowInfo().runId,
-    });
-  });
-  // Rethrown once recorded, so Temporal shows the run as Canceled too.
-  if (cancelled) throw cancelled;
-  return state;
+  /** A step that went out (or was skipped, refused or failed) is done; the next one's delay counts from now. */
+  private recordSendOutcome(step: number, result: SendResult<'sent' | 'skipped' | 'opted_out' | 'failed'>): void {
+    if (result.outcome === 'sent') {
+      this.state.messagesSent += 1;
+      this.state.recentSends = rememberSend(this.state.recentSends, new Date(), this.input.policy.maxPerDay);
+    }
+    if (result.outcome === 'opted_out') this.close('opted_out', 'recipient opted out');
+    if (result.outcome === 'failed')
+      this.close('failed', `${result.kind}${result.errorCode ? ` (Twilio ${result.errorCode})` : ''}`);
+    // A skip that arrived during the send already chose the next step (and waived its delay).
+    if (this.state.step === step) {
+      this.state.step += 1;
+      this.skipDelay = false;
+    }
+    this.dueBase = new Date();
+  }
+}
+
+/** A cancellation that arrived during a (non-cancellable) send stops the loop before anything else goes out. */
+function stopIfCancelled(): void {
+  if (CancellationScope.current().consideredCancelled)
+    throw new CancelledFailure('cancelled while a send was in flight');
 }

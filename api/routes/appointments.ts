@@ -22,7 +22,7 @@ import {
   updateRefusals,
   type AppointmentReminderState,
   type Reminder,
-} from '../../workflows/appointment-reminder.types.js';
+} from '../../workflows/appointment-reminder.messages.js';
 import { nextReminderAt, planReminders, startInstant } from '../../workflows/decisions/reminder-schedule.js';
 import { nameBasedUuid, startAppointmentReminder } from '../appointment-starter.js';
 import { tenantOf } from '../auth.js';

@@ -12,7 +12,7 @@ import {
   statusQuery,
   type LeadFollowUpState,
   type SendingPolicy,
-} from '../../workflows/lead-follow-up.types.js';
+} from '../../workflows/lead-follow-up.messages.js';
 import { tenantOf } from '../auth.js';
 import { capacityHoldOf, capacityHoldOfState, type CapacityHold } from '../capacity-hold.js';
 import { progressOf } from '../enrollment-progress.js';

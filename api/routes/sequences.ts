@@ -9,7 +9,7 @@ import {
   unknownPlaceholders,
 } from '../../common/templates.js';
 import type { SequenceDefinition } from '../../generated/prisma/client.js';
-import type { SequenceStep } from '../../workflows/lead-follow-up.types.js';
+import type { SequenceStep } from '../../workflows/lead-follow-up.messages.js';
 import { tenantOf } from '../auth.js';
 import { notFound, parseBody } from '../errors.js';
 import { idParam } from '../params.js';

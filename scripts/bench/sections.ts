@@ -9,7 +9,7 @@ import twilio from 'twilio';
 import { workflowInput } from '../../api/enrollment-starter.js';
 import { inboundWebhookPath } from '../../common/config.js';
 import type { leadFollowUp } from '../../workflows/lead-follow-up.js';
-import { leadFollowUpWorkflowId, leadFollowUpWorkflowType } from '../../workflows/lead-follow-up.types.js';
+import { leadFollowUpWorkflowId, leadFollowUpWorkflowType } from '../../workflows/lead-follow-up.messages.js';
 import { enrollmentStatusKey, leadIdKey, sequenceIdKey, tenantIdKey } from '../../workflows/search-attributes.js';
 import { apiJson, httpCall } from './http.js';
 import { cpuWindow, rssBytes, type CpuWindow } from './proc.js';

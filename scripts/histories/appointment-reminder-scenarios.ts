@@ -9,7 +9,7 @@ import {
   cancelUpdate,
   rescheduleUpdate,
   statusQuery,
-} from '../../workflows/appointment-reminder.types.js';
+} from '../../workflows/appointment-reminder.messages.js';
 import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import {
   eventually,

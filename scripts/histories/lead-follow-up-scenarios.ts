@@ -16,7 +16,7 @@ import {
   statusQuery,
   type LeadFollowUpInput,
   type SequenceStep,
-} from '../../workflows/lead-follow-up.types.js';
+} from '../../workflows/lead-follow-up.messages.js';
 
 export interface ScenarioContext {
   client: Client;

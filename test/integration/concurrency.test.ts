@@ -6,7 +6,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { enrollmentRequestHash, workflowInput } from '../../api/enrollment-starter.js';
 import type { leadFollowUp } from '../../workflows/lead-follow-up.js';
-import { leadFollowUpWorkflowId, leadFollowUpWorkflowType } from '../../workflows/lead-follow-up.types.js';
+import { leadFollowUpWorkflowId, leadFollowUpWorkflowType } from '../../workflows/lead-follow-up.messages.js';
 import { enrollmentViolations, settledFollowUp } from '../support/enrollment-invariants.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { stackForFile } from '../support/stack.js';

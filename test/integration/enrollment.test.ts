@@ -11,7 +11,7 @@ import { workflowInput } from '../../api/enrollment-starter.js';
 import { createSignalRelay } from '../../api/signal-relay.js';
 import type { Db } from '../../common/db.js';
 import type { leadFollowUp } from '../../workflows/lead-follow-up.js';
-import { leadFollowUpWorkflowId, leadFollowUpWorkflowType } from '../../workflows/lead-follow-up.types.js';
+import { leadFollowUpWorkflowId, leadFollowUpWorkflowType } from '../../workflows/lead-follow-up.messages.js';
 import { enrollmentStatusKey, tenantIdKey } from '../../workflows/search-attributes.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { startTestStack, testAppDeps, type TestStack } from '../support/stack.js';

@@ -5,7 +5,7 @@ import { pino } from 'pino';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { startAppointmentReminder } from '../../api/appointment-starter.js';
-import { statusQuery } from '../../workflows/appointment-reminder.types.js';
+import { statusQuery } from '../../workflows/appointment-reminder.messages.js';
 import { createApp } from '../../api/app.js';
 import { createSignalRelay } from '../../api/signal-relay.js';
 import { findOptOut, phoneHash } from '../../common/opt-outs.js';

@@ -13,7 +13,7 @@ import type { TemporalServer } from '../../scripts/stack/temporal.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { enrolledLead, enrollmentStatus } from '../support/follow-ups.js';
 import { expectReadmeOperatorQueriesWork } from '../support/operator-queries.js';
-import { leadFollowUpWorkflowId } from '../../workflows/lead-follow-up.types.js';
+import { leadFollowUpWorkflowId } from '../../workflows/lead-follow-up.messages.js';
 import { waitingForKey } from '../../workflows/search-attributes.js';
 import { startTestStack, testSenderNumber, type TestStack } from '../support/stack.js';
 import { inbound } from '../support/webhooks.js';

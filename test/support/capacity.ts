@@ -8,7 +8,7 @@ import { capacityHoldOf, capacityHoldOfState, type CapacityHold } from '../../ap
 import { globalScope } from '../../common/capacity/pauses.js';
 import type { Db } from '../../common/db.js';
 import type { Prisma } from '../../generated/prisma/client.js';
-import { statusQuery } from '../../workflows/lead-follow-up.types.js';
+import { statusQuery } from '../../workflows/lead-follow-up.messages.js';
 import { anytimeSettings, createTenant } from './fixtures.js';
 import type { CreateCall, TwilioFake } from './twilio-fake.js';
 

@@ -2,7 +2,7 @@
 // no workflow stuck retrying its own bookkeeping.
 import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
 import type { Db } from '../../common/db.js';
-import { leadFollowUpWorkflowId } from '../../workflows/lead-follow-up.types.js';
+import { leadFollowUpWorkflowId } from '../../workflows/lead-follow-up.messages.js';
 import { until } from './wait.js';
 
 const describeOrNull = (client: Client, workflowId: string, runId?: string) =>

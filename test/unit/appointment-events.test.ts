@@ -4,7 +4,7 @@ import {
   type AnnouncedAppointment,
   type AppointmentProgress,
 } from '../../activities/appointment-events.js';
-import type { Reminder } from '../../workflows/appointment-reminder.types.js';
+import type { Reminder } from '../../workflows/appointment-reminder.messages.js';
 
 const reminder = (status: Reminder['status'], dueAt = '2026-06-09T09:00:00.000Z'): Reminder => ({
   offsetSeconds: 86_400,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Reminder } from '../../workflows/appointment-reminder.types.js';
+import type { Reminder } from '../../workflows/appointment-reminder.messages.js';
 import {
   nextReminderAt,
   nextReminderMove,

@@ -22,7 +22,7 @@ import {
   statusQuery,
   updateRefusals,
   type AppointmentReminderInput,
-} from '../../workflows/appointment-reminder.types.js';
+} from '../../workflows/appointment-reminder.messages.js';
 import { leadFollowUp } from '../../workflows/lead-follow-up.js';
 import { useTimeSkippingEnv } from '../support/temporal-test-env.js';
 

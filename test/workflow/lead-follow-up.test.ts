@@ -15,11 +15,12 @@ import {
   pauseUpdate,
   resumeUpdate,
   skipToStepUpdate,
+  updateRefusals,
   statusQuery,
   type LeadFollowUpInput,
   type SendingPolicy,
   type SequenceStep,
-} from '../../workflows/lead-follow-up.types.js';
+} from '../../workflows/lead-follow-up.messages.js';
 import { useTimeSkippingEnv } from '../support/temporal-test-env.js';
 
 const minute = 60;
@@ -340,16 +341,22 @@ describe('leadFollowUp: operator updates and cancellation', () => {
       const handle = await start(taskQueue, input([{ delaySeconds: hour, template: 'a' }]));
       expect(await handle.executeUpdate(pauseUpdate)).toMatchObject({ paused: true });
       await expect(handle.executeUpdate(pauseUpdate)).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+      await expect(handle.executeUpdate(pauseUpdate)).rejects.toMatchObject({
+        cause: { type: updateRefusals.alreadyPaused, message: 'the enrollment is already paused' },
+      });
       await suite.env.sleep(3 * hour * 1000);
       expect(await handle.query(statusQuery)).toMatchObject({ waitingFor: 'pause', nextSendAt: null });
       expect(fake.sends).toHaveLength(0);
       expect(await handle.executeUpdate(resumeUpdate)).toMatchObject({ paused: false });
+      await expect(handle.executeUpdate(resumeUpdate)).rejects.toMatchObject({
+        cause: { type: updateRefusals.notPaused, message: 'the enrollment is not paused' },
+      });
       return handle.result();
     });
     expect(state).toMatchObject({ status: 'completed', messagesSent: 1 });
   });
 
-  it('skip jumps to a later step at once; a skip backwards is refused', async () => {
+  it('skip jumps to a later step at once; a skip backwards or past the end is refused by type', async () => {
     const fake = fakeActivities();
     const state = await withWorker(fake.activities, async (taskQueue) => {
       const handle = await start(
@@ -364,6 +371,9 @@ describe('leadFollowUp: operator updates and cancellation', () => {
       await expect(handle.executeUpdate(skipToStepUpdate, { args: [{ step: 0 }] })).rejects.toBeInstanceOf(
         WorkflowUpdateFailedError,
       );
+      await expect(handle.executeUpdate(skipToStepUpdate, { args: [{ step: 3 }] })).rejects.toMatchObject({
+        cause: { type: updateRefusals.invalidStep, message: 'step must be after the current step 1 and before 3' },
+      });
       expect(await handle.executeUpdate(skipToStepUpdate, { args: [{ step: 2 }] })).toMatchObject({ step: 2 });
       return handle.result();
     });

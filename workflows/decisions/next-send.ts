@@ -1,15 +1,15 @@
-// Pure: what the follow-up does next for its current step, given the clock and its state.
+// Pure: the follow-up's next action on its current step (send, wait, stay paused, expire), from the clock and state.
 import { earliestSendTime, windowClosesAt, type SendingPolicy } from './send-time.js';
-import type { EnrollmentOutcome, WaitingFor } from '../lead-follow-up.types.js';
+import type { EnrollmentOutcome, WaitingFor } from '../lead-follow-up.messages.js';
 import type { HaltedBy, HoldReason } from '../../activities/send-step-message.types.js';
 
-export type NextMove =
+export type NextSendPlan =
   | { kind: 'expire' }
   | { kind: 'wait'; until: Date; waitingFor: Exclude<WaitingFor, 'send' | 'nothing'> }
   | { kind: 'pause'; until: Date }
   | { kind: 'send'; notAfter: Date };
 
-export interface NextMoveInput {
+export interface NextSendPlanInput {
   now: Date;
   /** When the step's delay ends. */
   dueAt: Date;
@@ -20,7 +20,7 @@ export interface NextMoveInput {
 }
 
 /** Every wait ends by the expiry at the latest, so an enrollment never outlives it. */
-export function nextMove({ now, dueAt, expiresAt, paused, policy, recentSends }: NextMoveInput): NextMove {
+export function planNextSend({ now, dueAt, expiresAt, paused, policy, recentSends }: NextSendPlanInput): NextSendPlan {
   if (now >= expiresAt) return { kind: 'expire' };
   if (paused) return { kind: 'pause', until: expiresAt };
   const plan = earliestSendTime(dueAt > now ? dueAt : now, policy, recentSends);

@@ -1,7 +1,7 @@
 // Pure decisions about appointment reminders: when each is due, what a reschedule keeps, what happens next.
 // Deterministic (no clock, no I/O), so the workflow can call them and the unit tests need no Temporal.
 import { DateTime } from 'luxon';
-import type { Reminder, ReminderStatus } from '../appointment-reminder.types.js';
+import type { Reminder, ReminderStatus } from '../appointment-reminder.messages.js';
 
 const daySeconds = 86_400;
 

@@ -1,7 +1,7 @@
 // A deliberately incompatible leadFollowUp for the negative replay test: it schedules a timer where the committed
 // histories show the enrollment-started activity, as an unguarded code change would.
 import { sleep } from '@temporalio/workflow';
-import type { LeadFollowUpInput, LeadFollowUpState } from '../../../workflows/lead-follow-up.types.js';
+import type { LeadFollowUpInput, LeadFollowUpState } from '../../../workflows/lead-follow-up.messages.js';
 
 export async function leadFollowUp(input: LeadFollowUpInput): Promise<LeadFollowUpState> {
   await sleep('1 minute');

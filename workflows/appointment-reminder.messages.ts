@@ -1,4 +1,4 @@
-// Definitions shared by the appointmentReminder workflow and its callers (API, tests). No workflow logic here.
+// appointmentReminder's messages (signals, queries, updates), ID, input and state, for its callers (API, tests).
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 
 export const appointmentReminderWorkflowType = 'appointmentReminder';

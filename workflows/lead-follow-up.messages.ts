@@ -1,4 +1,4 @@
-// Definitions shared by the leadFollowUp workflow and its callers (API, tests). No workflow logic here.
+// leadFollowUp's messages (signals, queries, updates), ID, input and state, for its callers (API, tests).
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
 import type { SendingPolicy } from './decisions/send-time.js';
 import type { HoldReason } from '../activities/send-step-message.types.js';
@@ -81,6 +81,14 @@ export interface AppointmentBookedSignalInput {
 export interface SkipToStepUpdateInput {
   step: number;
 }
+
+/** Failure types of refused updates, so callers can tell a finished enrollment from a request that does not fit it. */
+export const updateRefusals = {
+  notRunning: 'EnrollmentNotRunning',
+  alreadyPaused: 'EnrollmentAlreadyPaused',
+  notPaused: 'EnrollmentNotPaused',
+  invalidStep: 'InvalidSkipStep',
+} as const;
 
 export const statusQuery = defineQuery<LeadFollowUpState>('status');
 export const optOutSignal = defineSignal<[OptOutSignalInput]>('optOut');
