@@ -46,6 +46,24 @@ async function readFeed(auth: Record<string, string>, limit: number) {
   }
 }
 
+/** What a run's first task records for a new lead in a new sequence of the tenant's (recordEnrollmentStarted's input). */
+async function runStartOf(tenantId: string) {
+  const lead = await stack.db.lead.create({ data: { tenantId, phone: randomUkMobile().e164, timeZone: 'UTC' } });
+  const sequence = await stack.db.sequenceDefinition.create({
+    data: { tenantId, name: `s-${randomUUID()}`, version: 1, steps: [] },
+  });
+  const started = {
+    enrollmentId: randomUUID(),
+    tenantId,
+    leadId: lead.id,
+    sequenceId: sequence.id,
+    workflowId: `followup:${tenantId}:${lead.id}`,
+    runId: randomUUID(),
+    idempotencyKey: null,
+  };
+  return { lead, started };
+}
+
 describe('events', () => {
   it('an enrollment from start to a reply is lead.created … enrollment.closed with consecutive sequences; a duplicate status callback is one event', async () => {
     const { tenantId, auth, phone, leadId, enrollmentId, sid } = await leadTexted();
@@ -163,19 +181,7 @@ describe('events', () => {
     // row and then queued for the event lock made the batch wait out the whole queue (statement timeout, 500).
     const { tenant } = await createTenant(stack.db);
     const tenantId = tenant.id;
-    const lead = await stack.db.lead.create({ data: { tenantId, phone: randomUkMobile().e164, timeZone: 'UTC' } });
-    const sequence = await stack.db.sequenceDefinition.create({
-      data: { tenantId, name: `s-${randomUUID()}`, version: 1, steps: [] },
-    });
-    const started = {
-      enrollmentId: randomUUID(),
-      tenantId,
-      leadId: lead.id,
-      sequenceId: sequence.id,
-      workflowId: `followup:${tenantId}:${lead.id}`,
-      runId: randomUUID(),
-      idempotencyKey: null,
-    };
+    const { started } = await runStartOf(tenantId);
     let release = () => {};
     const released = new Promise<void>((resolve) => (release = resolve));
     let signalLocked = () => {};
@@ -223,23 +229,9 @@ describe('events', () => {
   it('a retried or concurrent activity, a repeated opt-out and a repeated pause record each fact once', async () => {
     const { tenant, auth } = await createTenant(stack.db);
     const tenantId = tenant.id;
-    const lead = await stack.db.lead.create({
-      data: { tenantId, phone: randomUkMobile().e164, timeZone: 'Europe/London' },
-    });
-    const sequence = await stack.db.sequenceDefinition.create({
-      data: { tenantId, name: `s-${randomUUID()}`, version: 1, steps: [] },
-    });
-    const enrollmentId = randomUUID();
+    const { lead, started } = await runStartOf(tenantId);
+    const { enrollmentId } = started;
     const activities = createEnrollmentActivities({ db: stack.db });
-    const started = {
-      enrollmentId,
-      tenantId,
-      leadId: lead.id,
-      sequenceId: sequence.id,
-      workflowId: `followup:${tenantId}:${lead.id}`,
-      runId: randomUUID(),
-      idempotencyKey: null,
-    };
     await Promise.all([
       activities.recordEnrollmentStarted(started),
       activities.recordEnrollmentStarted(started),
