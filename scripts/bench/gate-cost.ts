@@ -8,7 +8,7 @@ import { createSendGate, type GateSubject } from '../../activities/send-gate.js'
 import { PrismaClient, type Message } from '../../generated/prisma/client.js';
 import { applyMigrations } from '../db/schema-engine.js';
 import { dataDir, migrationsDir } from '../stack/paths.js';
-import { freePort } from '../stack/ports.js';
+import { freePort } from '../../common/free-port.js';
 import { startEmbeddedPostgres } from '../stack/postgres.js';
 
 const sends = Number(process.env.GATE_SENDS ?? 2000);

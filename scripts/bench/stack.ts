@@ -10,7 +10,7 @@ import { generateApiKey } from '../../api/auth.js';
 import { createDb, type Db } from '../../common/db.js';
 import { applyMigrations } from '../db/schema-engine.js';
 import { dataDir, migrationsDir, projectRoot } from '../stack/paths.js';
-import { freePort } from '../stack/ports.js';
+import { freePort } from '../../common/free-port.js';
 import { startTemporalEngine, type TemporalEngine } from '../stack/engine.js';
 import { startEmbeddedPostgres } from '../stack/postgres.js';
 import type { TemporalServer } from '../stack/temporal.js';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../../common/db.js';
 import { applyMigrations } from '../../scripts/db/schema-engine.js';
 import { dataDir, migrationsDir } from '../../scripts/stack/paths.js';
-import { freePort } from '../../scripts/stack/ports.js';
+import { freePort } from '../../common/free-port.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../scripts/stack/postgres.js';
 import { until } from '../support/wait.js';
 import {

@@ -6,7 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, afterEach, beforeAll, expect, inject } from 'vitest';
 import { createApp } from '../../api/app.js';
 import type { Db } from '../../common/db.js';
-import { freePort } from '../../scripts/stack/ports.js';
+import { freePort } from '../../common/free-port.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { killAllEntries, startEntry, type EntryProcess } from '../support/processes.js';
 import { testAppDeps, twilioFakeEnv } from '../support/stack.js';

@@ -10,7 +10,7 @@ import { createApp } from '../../api/app.js';
 import type { Db } from '../../common/db.js';
 import { createApiMetrics } from '../../common/metrics.js';
 import { projectRoot } from '../../scripts/stack/paths.js';
-import { freePort } from '../../scripts/stack/ports.js';
+import { freePort } from '../../common/free-port.js';
 import { anytimeSettings, createTenant, randomUkMobile, testDb } from '../support/fixtures.js';
 import { testAppDeps, twilioFakeEnv } from '../support/stack.js';
 import { startTwilioFake, type TwilioFake } from '../support/twilio-fake.js';

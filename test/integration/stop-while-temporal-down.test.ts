@@ -9,7 +9,7 @@ import { phoneHash } from '../../common/opt-outs.js';
 import { startDevServer, type TemporalServer } from '../../scripts/stack/temporal.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
-import { freePort } from '../../scripts/stack/ports.js';
+import { freePort } from '../../common/free-port.js';
 import { inbound, randomSenderNumber } from '../support/webhooks.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'temporal-down-'));
