@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { inject } from 'vitest';
 import { projectRoot } from '../../scripts/stack/paths.js';
+import { stopChild } from '../../scripts/stack/stop-child.js';
 import { until } from './wait.js';
 
 export interface EntryProcess {
@@ -79,23 +80,11 @@ export function startEntry(entry: 'worker/index.ts' | 'api/index.ts', env: Recor
         timeoutMs,
       );
     },
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
+    kill: () => stopChild(child, { graceMs: 0 }),
   };
 }
 
 /** For afterEach/afterAll: no process outlives its test, whatever happened. */
 export async function killAllEntries(): Promise<void> {
-  await Promise.all(
-    [...running].map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGKILL');
-        }),
-    ),
-  );
+  await Promise.all([...running].map((child) => stopChild(child, { graceMs: 0 })));
 }
