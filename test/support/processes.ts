@@ -15,6 +15,8 @@ export interface EntryProcess {
   logged(message: string, timeoutMs?: number): Promise<number>;
   /** SIGKILL, and wait for the exit. */
   kill(): Promise<void>;
+  /** SIGTERM, as a deployment stops it; SIGKILL only if it is still running after the worker's own 30 s grace. */
+  stop(): Promise<void>;
 }
 
 const running = new Set<ChildProcess>();
@@ -81,6 +83,7 @@ export function startEntry(entry: 'worker/index.ts' | 'api/index.ts', env: Recor
       );
     },
     kill: () => stopChild(child, { graceMs: 0 }),
+    stop: () => stopChild(child, { graceMs: 45_000 }),
   };
 }
 
