@@ -2,7 +2,7 @@
 // one), so tests can build several apps side by side. Activities and webhook handlers get small recording
 // interfaces through their deps and import no metrics library.
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { Request, RequestHandler } from 'express';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Logger } from './logger.js';
@@ -247,16 +247,4 @@ export async function startMetricsServer(options: {
         server.closeAllConnections();
       }),
   };
-}
-
-/** A loopback address nobody listens on right now, for the SDK's exporter (it cannot report a port it picked itself). */
-export function freeLoopbackAddress(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const server = createNetServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(`127.0.0.1:${port}`));
-    });
-  });
 }

@@ -18,7 +18,7 @@ import { appointmentReminderScenarios } from './histories/appointment-reminder-s
 import { leadFollowUpScenarios, scenarioLeadName, type Scenario } from './histories/lead-follow-up-scenarios.js';
 import { redactHistory } from './histories/redact.js';
 import { dataDir, migrationsDir, projectRoot, temporalCliPath } from './stack/paths.js';
-import { freePort } from './stack/ports.js';
+import { freePort } from '../common/free-port.js';
 import { startEmbeddedPostgres } from './stack/postgres.js';
 import { startDevServer } from './stack/temporal.js';
 

@@ -6,7 +6,7 @@ import { rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createMigration } from './db/schema-engine.js';
 import { dataDir, migrationsDir, schemaPath } from './stack/paths.js';
-import { freePort } from './stack/ports.js';
+import { freePort } from '../common/free-port.js';
 import { startEmbeddedPostgres } from './stack/postgres.js';
 
 const [name] = process.argv.slice(2);

@@ -12,6 +12,7 @@ import { ensureDevTenant } from './stack/dev-tenant.js';
 import { dataDir, migrationsDir, projectRoot } from './stack/paths.js';
 import { startTemporalEngine, temporalEngine } from './stack/engine.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './stack/postgres.js';
+import { stopChild } from './stack/stop-child.js';
 import type { TemporalServer } from './stack/temporal.js';
 
 /**
@@ -43,21 +44,14 @@ let startup: Promise<unknown> = Promise.resolve();
 /** Longer than the worker's own grace for in-flight activities (WORKER_SHUTDOWN_GRACE_SECONDS, 30 s, plus 5 s). */
 const shutdownGraceMs = 45_000;
 
-function stopChild(child: ChildProcess): Promise<void> | undefined {
-  if (child.exitCode !== null || child.signalCode !== null) return undefined;
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
-  const escalate = setTimeout(() => child.kill('SIGKILL'), shutdownGraceMs);
-  return exited.finally(() => clearTimeout(escalate));
-}
-
 async function stopAll(exitCode: number): Promise<never> {
   if (stopping) return new Promise<never>(() => {});
   stopping = true;
   say('stopping…');
   await startup.catch(() => undefined);
   // Worker and API first, so in-flight activities and requests finish while Temporal and the database are up.
-  await Promise.all(children.map(stopChild));
+  // Each child leads its own process group (startChild), so whatever it started stops with it.
+  await Promise.all(children.map((child) => stopChild(child, { graceMs: shutdownGraceMs, group: true })));
   await temporal?.stop();
   await database?.stop();
   say('stopped');

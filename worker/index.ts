@@ -5,7 +5,8 @@ import { createSmsSender } from '../activities/sms-sender.js';
 import { loadConfigOrExit, shortLinkBaseUrl, smsMode } from '../common/config.js';
 import { createDb } from '../common/db.js';
 import { createLogger } from '../common/logger.js';
-import { createWorkerMetrics, freeLoopbackAddress, startMetricsServer, type MetricsServer } from '../common/metrics.js';
+import { freePort } from '../common/free-port.js';
+import { createWorkerMetrics, startMetricsServer, type MetricsServer } from '../common/metrics.js';
 import { describeTemporalConnection, temporalConnectionOptions } from '../common/temporal-connection.js';
 import { createAlertRelay } from './alert-relay.js';
 import { routeTemporalLogsToPino } from './logging.js';
@@ -20,7 +21,7 @@ const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
 // Metrics: this process's registry, plus the SDK's own exporter on a private loopback port that /metrics proxies.
 const metrics = createWorkerMetrics({ defaultMetrics: true });
 const metricsEnabled = config.WORKER_METRICS_PORT !== 0;
-const sdkMetricsAddress = metricsEnabled ? await freeLoopbackAddress() : undefined;
+const sdkMetricsAddress = metricsEnabled ? `127.0.0.1:${await freePort()}` : undefined;
 routeTemporalLogsToPino(logger, { prometheusBindAddress: sdkMetricsAddress });
 let metricsServer: MetricsServer | undefined;
 if (metricsEnabled) {

@@ -6,9 +6,10 @@ import path from 'node:path';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { createSendGate, type GateSubject } from '../../activities/send-gate.js';
 import { PrismaClient, type Message } from '../../generated/prisma/client.js';
+import { createOutboundMessage } from '../db/outbound-message.js';
 import { applyMigrations } from '../db/schema-engine.js';
 import { dataDir, migrationsDir } from '../stack/paths.js';
-import { freePort } from '../stack/ports.js';
+import { freePort } from '../../common/free-port.js';
 import { startEmbeddedPostgres } from '../stack/postgres.js';
 
 const sends = Number(process.env.GATE_SENDS ?? 2000);
@@ -52,30 +53,18 @@ try {
       data: { tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId: `wf-${i}` },
     });
     for (let sent = 0; sent < 3; sent += 1) {
-      await db.message.create({
-        data: {
-          tenantId: tenant.id,
-          leadId: lead.id,
-          enrollmentId: enrollment.id,
-          direction: 'outbound',
-          toPhone: lead.phone,
-          body: 'x',
-          status: 'delivered',
-          sentAt: new Date(Date.now() - (sent + 1) * 60_000),
-        },
+      await createOutboundMessage(db, lead, {
+        enrollmentId: enrollment.id,
+        body: 'x',
+        status: 'delivered',
+        sentAt: new Date(Date.now() - (sent + 1) * 60_000),
       });
     }
     if (kind === 'step') {
-      const row = await db.message.create({
-        data: {
-          tenantId: tenant.id,
-          leadId: lead.id,
-          enrollmentId: enrollment.id,
-          direction: 'outbound',
-          toPhone: lead.phone,
-          body: 'step',
-          status: 'pending',
-        },
+      const row = await createOutboundMessage(db, lead, {
+        enrollmentId: enrollment.id,
+        body: 'step',
+        status: 'pending',
       });
       return { row, subject: { kind: 'step', enrollmentId: enrollment.id } };
     }
@@ -92,16 +81,10 @@ try {
         workflowId: `appt-${i}`,
       },
     });
-    const row = await db.message.create({
-      data: {
-        tenantId: tenant.id,
-        leadId: lead.id,
-        appointmentId: appointment.id,
-        direction: 'outbound',
-        toPhone: lead.phone,
-        body: 'reminder',
-        status: 'pending',
-      },
+    const row = await createOutboundMessage(db, lead, {
+      appointmentId: appointment.id,
+      body: 'reminder',
+      status: 'pending',
     });
     return {
       row,

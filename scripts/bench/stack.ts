@@ -10,9 +10,10 @@ import { generateApiKey } from '../../api/auth.js';
 import { createDb, type Db } from '../../common/db.js';
 import { applyMigrations } from '../db/schema-engine.js';
 import { dataDir, migrationsDir, projectRoot } from '../stack/paths.js';
-import { freePort } from '../stack/ports.js';
+import { freePort } from '../../common/free-port.js';
 import { startTemporalEngine, type TemporalEngine } from '../stack/engine.js';
 import { startEmbeddedPostgres } from '../stack/postgres.js';
+import { stopChild } from '../stack/stop-child.js';
 import type { TemporalServer } from '../stack/temporal.js';
 import { startTwilioFake, type TwilioFake } from '../../test/support/twilio-fake.js';
 import { sleep, waitFor } from './stats.js';
@@ -106,14 +107,7 @@ export async function startBenchStack(options: {
       stdio: ['ignore', fd, fd],
     });
     closeSync(fd);
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    const entryStop = async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      const killed = setTimeout(() => child.kill('SIGKILL'), 15_000);
-      await exited;
-      clearTimeout(killed);
-    };
+    const entryStop = () => stopChild(child, { graceMs: 15_000 });
     const started: ChildEntry = { name, child, logFile, stop: entryStop };
     children.push(started);
     cleanups.push(entryStop);

@@ -9,7 +9,8 @@ import pg from 'pg';
 import YAML from 'yaml';
 import { searchAttributeKeys } from '../../workflows/search-attributes.js';
 import { temporalCliPath, temporalServerPath, temporalSqlToolPath } from './paths.js';
-import { freeLowPort, freePort } from './ports.js';
+import { freePort } from '../../common/free-port.js';
+import { freeLowPort } from './ports.js';
 import { cliTypeName, superviseTemporal, type TemporalServer } from './temporal.js';
 
 const run = promisify(execFile);

@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { Connection } from '@temporalio/client';
 import { searchAttributeKeys } from '../../workflows/search-attributes.js';
 import { temporalCliPath } from './paths.js';
+import { stopChild } from './stop-child.js';
 
 /** A running Temporal server of either engine (scripts/stack/engine.ts). */
 export interface TemporalServer {
@@ -114,13 +115,7 @@ export async function superviseTemporal(
   child.stdout?.on('data', forward);
   child.stderr?.on('data', forward);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const stop = async () => {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    child.kill('SIGTERM');
-    const killed = setTimeout(() => child.kill('SIGKILL'), 10_000);
-    await exited;
-    clearTimeout(killed);
-  };
+  const stop = () => stopChild(child, { graceMs: 10_000 });
   try {
     await Promise.race([
       waitForTemporal(address, 60_000),

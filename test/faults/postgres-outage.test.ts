@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb, type Db } from '../../common/db.js';
 import { applyMigrations } from '../../scripts/db/schema-engine.js';
 import { dataDir, migrationsDir } from '../../scripts/stack/paths.js';
-import { freePort } from '../../scripts/stack/ports.js';
+import { freePort } from '../../common/free-port.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../scripts/stack/postgres.js';
 import { until } from '../support/wait.js';
 import {
@@ -20,7 +20,7 @@ import {
   prepareEnrollment,
   sendAttempts,
   startWorker,
-  untilSleepingBeforeStep,
+  startUntilSleeping,
   useFaultHarness,
 } from './support.js';
 
@@ -59,11 +59,7 @@ describe('PostgreSQL down when a step falls due', () => {
     await worker.logged('worker started');
     const setupDb = openDb(url);
     const enrollment = await prepareEnrollment(setupDb, appFor(setupDb, harness.temporal, taskQueue), [0, 5]);
-    const started = await enrollment.start();
-
-    await until(() => createdCalls(harness.fake, enrollment.phone).length === 1, 'the first message');
-    const sleeping = await untilSleepingBeforeStep(harness.temporal, started, 1);
-    const dueAt = new Date(sleeping.nextSendAt ?? '').getTime();
+    const { started, dueAt } = await startUntilSleeping(harness, enrollment);
     await setupDb.$disconnect();
 
     // Down from before the due time until well after it.
@@ -81,14 +77,7 @@ describe('PostgreSQL down when a step falls due', () => {
     const afterRecoveryMs = call.at.getTime() - backAt;
 
     const db = openDb(url);
-    await expectExactlyOnce({
-      db,
-      temporal: harness.temporal,
-      fake: harness.fake,
-      phone: enrollment.phone,
-      enrollment: started,
-      steps: 2,
-    });
+    await expectExactlyOnce(harness, db, { phone: enrollment.phone, enrollment: started, steps: 2 });
     expect(worker.child.exitCode).toBeNull();
     // The first step went out on its first attempt; the second only after attempts that failed on the database.
     const attempts = await sendAttempts(harness.temporal, started);

@@ -6,7 +6,7 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, afterEach, beforeAll, expect, inject } from 'vitest';
 import { createApp } from '../../api/app.js';
 import type { Db } from '../../common/db.js';
-import { freePort } from '../../scripts/stack/ports.js';
+import { freePort } from '../../common/free-port.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { killAllEntries, startEntry, type EntryProcess } from '../support/processes.js';
 import { testAppDeps, twilioFakeEnv } from '../support/stack.js';
@@ -71,15 +71,15 @@ export function createdCalls(fake: TwilioFake, phone: string): CreateCall[] {
  * The end state every scenario must reach: the run completed (not failed) with `steps` messages, the enrollment row
  * `completed`, and per step exactly one create call that created a message and exactly one row carrying its SID.
  */
-export async function expectExactlyOnce(args: {
-  db: Db;
-  temporal: Client;
-  fake: TwilioFake;
-  phone: string;
-  enrollment: { id: string; workflowId: string; runId: string };
-  steps: number;
-}) {
-  const { db, temporal, fake, phone, enrollment, steps } = args;
+export async function expectExactlyOnce(
+  { temporal, fake }: FaultHarness,
+  db: Db,
+  {
+    phone,
+    enrollment,
+    steps,
+  }: { phone: string; enrollment: { id: string; workflowId: string; runId: string }; steps: number },
+) {
   const handle = temporal.workflow.getHandle(enrollment.workflowId, enrollment.runId);
   expect(await handle.result()).toMatchObject({ status: 'completed', messagesSent: steps });
   expect((await handle.describe()).status.name).toBe('COMPLETED');
@@ -107,7 +107,7 @@ export async function expectExactlyOnce(args: {
 }
 
 /** Polls the workflow's `status` query until it sleeps before a step (the send before it recorded). */
-export async function untilSleepingBeforeStep(
+async function untilSleepingBeforeStep(
   temporal: Client,
   enrollment: { workflowId: string; runId: string },
   messagesSent: number,
@@ -117,6 +117,20 @@ export async function untilSleepingBeforeStep(
     const state = await handle.query<{ waitingFor: string; messagesSent: number; nextSendAt: string | null }>('status');
     return state.messagesSent === messagesSent && state.waitingFor === 'delay' ? state : null;
   }, `the workflow to sleep with ${messagesSent} message(s) sent`);
+}
+
+/**
+ * Enrolls through the API, then waits for the first message and for the run to sleep before its second step: the run,
+ * and when that step is due.
+ */
+export async function startUntilSleeping(
+  { temporal, fake }: FaultHarness,
+  enrollment: Awaited<ReturnType<typeof prepareEnrollment>>,
+) {
+  const started = await enrollment.start();
+  await until(() => createdCalls(fake, enrollment.phone).length === 1, 'the first message');
+  const sleeping = await untilSleepingBeforeStep(temporal, started, 1);
+  return { started, dueAt: new Date(sleeping.nextSendAt ?? '').getTime() };
 }
 
 /** The attempt number each `sendStepMessage` activity completed on, in history order (1 = no retry). */
@@ -144,7 +158,12 @@ export async function sendAttempts(
  * The Twilio fake and a Temporal client for a fault test file, set up once; worker processes a test started are killed
  * after it. Read the fields inside tests, not at load.
  */
-export function useFaultHarness(): { fake: TwilioFake; temporal: Client } {
+export interface FaultHarness {
+  fake: TwilioFake;
+  temporal: Client;
+}
+
+export function useFaultHarness(): FaultHarness {
   const harness = {} as { fake: TwilioFake; temporal: Client; connection: Connection };
   beforeAll(async () => {
     harness.fake = await startTwilioFake();

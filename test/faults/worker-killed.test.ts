@@ -14,7 +14,7 @@ import {
   prepareEnrollment,
   sendAttempts,
   startWorker,
-  untilSleepingBeforeStep,
+  startUntilSleeping,
   useFaultHarness,
 } from './support.js';
 
@@ -57,10 +57,7 @@ describe('worker SIGKILLed while the Twilio create call is in flight', () => {
     const recoveredAfterMs = Date.now() - killedAt;
     expect(adopted.twilioSid).toBe(call.sid);
 
-    const { created, rows } = await expectExactlyOnce({
-      db,
-      temporal: harness.temporal,
-      fake: harness.fake,
+    const { created, rows } = await expectExactlyOnce(harness, db, {
       phone: enrollment.phone,
       enrollment: started,
       steps: 1,
@@ -83,11 +80,7 @@ describe('worker SIGKILLed while the workflow sleeps, restarted after the due ti
     const first = await startWorker({ taskQueue, fake: harness.fake });
     await first.logged('worker started');
     const enrollment = await prepareEnrollment(db, appFor(db, harness.temporal, taskQueue), [0, 6]);
-    const started = await enrollment.start();
-
-    await until(() => createdCalls(harness.fake, enrollment.phone).length === 1, 'the first message');
-    const sleeping = await untilSleepingBeforeStep(harness.temporal, started, 1);
-    const dueAt = new Date(sleeping.nextSendAt ?? '').getTime();
+    const { started, dueAt } = await startUntilSleeping(harness, enrollment);
     expect(dueAt).toBeGreaterThan(Date.now());
     await first.kill();
 
@@ -102,14 +95,7 @@ describe('worker SIGKILLed while the workflow sleeps, restarted after the due ti
     const fromReadyMs = call.at.getTime() - readyAt;
     const lateMs = call.at.getTime() - dueAt;
 
-    await expectExactlyOnce({
-      db,
-      temporal: harness.temporal,
-      fake: harness.fake,
-      phone: enrollment.phone,
-      enrollment: started,
-      steps: 2,
-    });
+    await expectExactlyOnce(harness, db, { phone: enrollment.phone, enrollment: started, steps: 2 });
     expect(fromSpawnMs).toBeLessThan(15_000);
     console.log(
       `[faults] (b) SIGKILL during timer: create calls ${harness.fake.createCallsTo(enrollment.phone)}, overdue send ${fromSpawnMs} ms after the new worker was spawned (${fromReadyMs} ms after "worker started"), ${lateMs} ms after its due time`,

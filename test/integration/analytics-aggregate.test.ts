@@ -2,6 +2,7 @@
 // counting, the tenant-zone day, and the click hook the short-links work calls.
 import { afterAll, describe, expect, it } from 'vitest';
 import { countEnrollmentFact, countLeadFact, countMessageFact, recordClick } from '../../common/analytics/aggregate.js';
+import { createOutboundMessage } from '../../scripts/db/outbound-message.js';
 import { createTenant, randomUkMobile, testDb } from '../support/fixtures.js';
 
 const db = testDb();
@@ -27,21 +28,15 @@ async function enrollmentWithSends(sends: { step: number; variant?: string; sent
   const messages = [];
   for (const send of sends)
     messages.push(
-      await db.message.create({
-        data: {
-          tenantId: tenant.id,
-          leadId: lead.id,
-          enrollmentId: enrollment.id,
-          direction: 'outbound',
-          toPhone: lead.phone,
-          body: 'hi',
-          status: 'sent',
-          segments: 1,
-          cost: '0.0083',
-          variant: send.variant ?? null,
-          idempotencyKey: `${enrollment.id}:${send.step}`,
-          sentAt: new Date(send.sentAt),
-        },
+      await createOutboundMessage(db, lead, {
+        enrollmentId: enrollment.id,
+        body: 'hi',
+        status: 'sent',
+        segments: 1,
+        cost: '0.0083',
+        variant: send.variant ?? null,
+        idempotencyKey: `${enrollment.id}:${send.step}`,
+        sentAt: new Date(send.sentAt),
       }),
     );
   const rows = () =>

@@ -18,6 +18,7 @@ import { formatAppointmentTime } from '../../common/templates.js';
 import { createWorker } from '../../worker/worker.js';
 import { appointmentStatusKey } from '../../workflows/search-attributes.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { enrollInNewSequence } from '../support/follow-ups.js';
 import { startTestStack, testAuthToken, testSenderNumber, type TestStack } from '../support/stack.js';
 import type { TwilioFake } from '../support/twilio-fake.js';
 
@@ -253,37 +254,26 @@ describe('booking from a running follow-up', () => {
   it('ends the follow-up as booked and starts exactly one reminder workflow, however often it is asked', async () => {
     const { tenant, auth } = await createTenant(db, anytimeSettings);
     const { phone, leadId } = await newLead(auth);
-    const sequence = await request(app)
-      .post('/v1/sequences')
-      .set(auth)
-      .send({
-        name: `seq-${randomUUID()}`,
-        steps: [
-          { delaySeconds: 0, template: 'Hi {{firstName}}' },
-          { delaySeconds: 3600, template: 'Still there?' },
-        ],
-      });
-    const enrollment = await request(app)
-      .post('/v1/enrollments')
-      .set(auth)
-      .send({ leadId, sequenceId: sequence.body.id });
-    expect(enrollment.status).toBe(202);
+    const enrollmentId = await enrollInNewSequence(app, auth, leadId, [
+      { delaySeconds: 0, template: 'Hi {{firstName}}' },
+      { delaySeconds: 3600, template: 'Still there?' },
+    ]);
     await expect.poll(() => fake.createCallsTo(phone), { timeout: 10_000 }).toBe(1);
 
     const book = () =>
       request(app)
         .post('/v1/appointments')
         .set(auth)
-        .send({ enrollmentId: enrollment.body.id, startsAt: inSeconds(86_400), location: 'Surgery 2' });
+        .send({ enrollmentId, startsAt: inSeconds(86_400), location: 'Surgery 2' });
     const answers = [...(await Promise.all([book(), book()])), await book()];
     expect(answers.map((answer) => answer.status).sort()).toContain(201);
     expect(answers.every((answer) => answer.status === 200 || answer.status === 201)).toBe(true);
     expect(new Set(answers.map((answer) => answer.body.id)).size).toBe(1);
     const appointment = answers[0]?.body as { id: string; workflowId: string; enrollmentId: string };
-    expect(appointment.enrollmentId).toBe(enrollment.body.id);
+    expect(appointment.enrollmentId).toBe(enrollmentId);
 
     await expect
-      .poll(async () => (await request(app).get(`/v1/enrollments/${enrollment.body.id}`).set(auth)).body.status, {
+      .poll(async () => (await request(app).get(`/v1/enrollments/${enrollmentId}`).set(auth)).body.status, {
         timeout: 10_000,
       })
       .toBe('booked');

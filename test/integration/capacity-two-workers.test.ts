@@ -4,7 +4,7 @@ import { Client, Connection } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import type { Db } from '../../common/db.js';
-import { freePort } from '../../scripts/stack/ports.js';
+import { freePort } from '../../common/free-port.js';
 import { capacityWaitOf, createsFrom, enrollFromNumber, freshSendingNumber } from '../support/capacity.js';
 import { testDb } from '../support/fixtures.js';
 import { killAllEntries, startEntry, type EntryProcess } from '../support/processes.js';

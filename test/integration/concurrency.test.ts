@@ -78,14 +78,8 @@ describe('concurrent clients', () => {
         select: { id: true, leadId: true, idempotencyKey: true },
       }),
     ).toEqual([{ id: won.id, leadId: won.leadId, idempotencyKey: key }]);
-    expect(
-      await enrollmentViolations(
-        stack.db,
-        stack.client,
-        tenantId,
-        leads.map((lead) => lead.id),
-      ),
-    ).toEqual([]);
+    const leadIds = leads.map((lead) => lead.id);
+    expect(await enrollmentViolations(stack, tenantId, leadIds)).toEqual([]);
     // The key stays bound to the first request: the loser's lead retried later is refused the same way.
     expect((await enroll(auth, { leadId: loser, sequenceId }, key)).body.error.code).toBe('idempotency_key_reused');
     await terminateFollowUps(tenantId, [won.leadId]);
@@ -99,7 +93,7 @@ describe('concurrent clients', () => {
     expect(new Set(answers.map((answer) => answer.body.id)).size).toBe(1);
     expect(answers[0]?.body.runId).toEqual(expect.any(String));
     expect(await stack.db.enrollment.count({ where: { tenantId } })).toBe(1);
-    expect(await enrollmentViolations(stack.db, stack.client, tenantId, [body.leadId])).toEqual([]);
+    expect(await enrollmentViolations(stack, tenantId, [body.leadId])).toEqual([]);
     await terminateFollowUps(tenantId, [body.leadId]);
   });
 
@@ -121,7 +115,7 @@ describe('concurrent clients', () => {
     expect(await stack.db.enrollment.findMany({ where: { tenantId }, select: { id: true, runId: true } })).toEqual([
       { id: answer.body.id, runId: expect.any(String) },
     ]);
-    expect(await enrollmentViolations(stack.db, stack.client, tenantId, [body.leadId])).toEqual([]);
+    expect(await enrollmentViolations(stack, tenantId, [body.leadId])).toEqual([]);
     await terminateFollowUps(tenantId, [body.leadId]);
   }, 40_000);
 

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { createWebhookRelay } from '../../worker/webhook-relay.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { enrolledLead } from '../support/follow-ups.js';
 import { stackForFile } from '../support/stack.js';
 import { until } from '../support/wait.js';
 import { inbound, randomSenderNumber } from '../support/webhooks.js';
@@ -49,29 +50,21 @@ describe('the loop with the CRM', () => {
     receiver.expect(path, [endpoint.body.secret as string]);
 
     const phone = randomUkMobile().e164;
-    const lead = await request(app).post('/v1/leads').set(auth).send({ phone, firstName: 'Ada' });
-    const sequence = await request(app)
-      .post('/v1/sequences')
-      .set(auth)
-      .send({
-        name: `seq-${randomUUID()}`,
-        steps: [
-          { delaySeconds: 0, template: 'Hi {{firstName}}' },
-          { delaySeconds: 3600, template: 'Still there?' },
-        ],
-      });
-    const enrollment = await request(app)
-      .post('/v1/enrollments')
-      .set(auth)
-      .send({ leadId: lead.body.id, sequenceId: sequence.body.id });
-    expect(enrollment.status).toBe(202);
+    const { leadId, enrollmentId } = await enrolledLead(
+      app,
+      auth,
+      [
+        { delaySeconds: 0, template: 'Hi {{firstName}}' },
+        { delaySeconds: 3600, template: 'Still there?' },
+      ],
+      phone,
+    );
     await until(() => stack.fake.createCallsTo(phone) === 1 || null, 'the first message');
     expect((await inbound(app, { From: phone, To: sender, Body: 'Yes please, can we talk tomorrow?' })).status).toBe(
       200,
     );
     await until(
-      async () =>
-        (await stack.db.enrollment.findFirst({ where: { id: enrollment.body.id, status: 'replied' } })) ?? null,
+      async () => (await stack.db.enrollment.findFirst({ where: { id: enrollmentId, status: 'replied' } })) ?? null,
       'the enrollment to close',
     );
 
@@ -79,7 +72,7 @@ describe('the loop with the CRM', () => {
       .post('/v1/appointments')
       .set(auth)
       .send({
-        leadId: lead.body.id,
+        leadId,
         startsAt: new Date(Date.now() + 2 * 86_400_000).toISOString(),
         reminderOffsetsSeconds: [86_400],
       });

@@ -1,30 +1,16 @@
 // Issue 17: the dashboard in headless Chromium: sign in with the API key, see the numbers GET /v1/analytics/* gives
 // and the funnel drawn, with every request the page makes staying on this machine.
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import request from 'supertest';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { expectNoRequestLeftLocalhost, launchBrowser, recordingPage } from '../support/browser.js';
+import { describe, expect, it } from 'vitest';
+import { browserForFile, expectNoRequestLeftLocalhost, recordingPage } from '../support/browser.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { stackForFile, testSenderNumber } from '../support/stack.js';
 import { until } from '../support/wait.js';
 import { inbound } from '../support/webhooks.js';
 
 const stack = stackForFile();
-let browser: Browser;
-let server: Server;
-let baseUrl: string;
-beforeAll(async () => {
-  browser = await launchBrowser();
-  server = stack.app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-});
-afterAll(async () => {
-  await browser?.close();
-  await new Promise((resolve) => server?.close(resolve));
-});
+const site = browserForFile(stack);
 
 /** A tenant whose one sequence texted two leads, one of whom replied: real rows for the analytics to count. */
 async function tenantWithActivity() {
@@ -67,10 +53,10 @@ async function tenantWithActivity() {
 }
 
 async function signIn(page: Page, apiKey: string) {
-  await page.goto(`${baseUrl}/dashboard`);
+  await page.goto(`${site.baseUrl}/dashboard`);
   expect(new URL(page.url()).pathname).toBe('/dashboard/login');
   await page.fill('#apiKey', apiKey);
-  await Promise.all([page.waitForURL(`${baseUrl}/dashboard`), page.click('button[type=submit]')]);
+  await Promise.all([page.waitForURL(`${site.baseUrl}/dashboard`), page.click('button[type=submit]')]);
   await page.waitForSelector('#dashboard[data-loaded="true"]');
 }
 
@@ -99,7 +85,7 @@ const funnelFields = ['enrolled', 'sent', 'delivered', 'failed', 'clicked', 'rep
 describe('the dashboard', () => {
   it('signs in with the API key and shows the funnel and the numbers the API gives, all from localhost', async () => {
     const { apiKey, auth, sequenceId } = await tenantWithActivity();
-    const { page, requests, errors } = await recordingPage(browser);
+    const { page, requests, errors } = await recordingPage(site.browser);
     await signIn(page, apiKey);
 
     const overview = (await request(stack.app).get('/v1/analytics/overview').set(auth)).body;
@@ -127,7 +113,7 @@ describe('the dashboard', () => {
 
   it('says so on the page when the API cannot answer, instead of showing nothing', async () => {
     const { apiKey } = await createTenant(stack.db, anytimeSettings);
-    const { page, requests } = await recordingPage(browser);
+    const { page, requests } = await recordingPage(site.browser);
     await page.route('**/v1/analytics/overview*', (route) =>
       route.fulfill({
         status: 503,

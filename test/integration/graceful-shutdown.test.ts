@@ -13,7 +13,7 @@ import { createSmsSender } from '../../activities/sms-sender.js';
 import { createApp } from '../../api/app.js';
 import { createSignalRelay } from '../../api/signal-relay.js';
 import type { Db } from '../../common/db.js';
-import { freePort } from '../../scripts/stack/ports.js';
+import { freePort } from '../../common/free-port.js';
 import { createWorker } from '../../worker/worker.js';
 import { anytimeSettings, createTenant, randomUkMobile, testDb } from '../support/fixtures.js';
 import { testAppDeps, testAuthToken, testSenderNumber, twilioFakeEnv } from '../support/stack.js';

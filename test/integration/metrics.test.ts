@@ -1,7 +1,5 @@
 // /metrics from both processes: the API app (in this process) and the real worker entry point (a child process, as
 // `npm run start:worker` runs it), against the suite's dev server, PostgreSQL and a loopback Twilio fake.
-import { roomyCapacityEnv } from '../support/processes.js';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
 import request from 'supertest';
@@ -9,9 +7,9 @@ import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import type { Db } from '../../common/db.js';
 import { createApiMetrics } from '../../common/metrics.js';
-import { projectRoot } from '../../scripts/stack/paths.js';
-import { freePort } from '../../scripts/stack/ports.js';
+import { freePort } from '../../common/free-port.js';
 import { anytimeSettings, createTenant, randomUkMobile, testDb } from '../support/fixtures.js';
+import { startEntry, type EntryProcess } from '../support/processes.js';
 import { testAppDeps, twilioFakeEnv } from '../support/stack.js';
 import { startTwilioFake, type TwilioFake } from '../support/twilio-fake.js';
 import { inbound, messageSid, randomSenderNumber, statusCallback } from '../support/webhooks.js';
@@ -112,66 +110,32 @@ function valueOf(exposition: Exposition, name: string, labels: Record<string, st
 let fake: TwilioFake;
 let db: Db;
 let connection: Connection;
-let worker: ChildProcess | undefined;
-let workerOutput = '';
+let worker: EntryProcess | undefined;
 let workerMetricsUrl = '';
 const taskQueue = `metrics-${randomUUID()}`;
 const apiMetrics = createApiMetrics();
 let app: ReturnType<typeof createApp>;
-
-function waitForOutput(pattern: RegExp, timeoutMs: number): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const check = () => {
-      if (pattern.test(workerOutput)) {
-        clearInterval(timer);
-        clearTimeout(deadline);
-        resolve();
-      }
-    };
-    const timer = setInterval(check, 100);
-    const deadline = setTimeout(() => {
-      clearInterval(timer);
-      reject(new Error(`worker did not log ${pattern} within ${timeoutMs} ms:\n${workerOutput}`));
-    }, timeoutMs);
-    worker?.once('exit', (code) => reject(new Error(`worker exited with ${code}:\n${workerOutput}`)));
-  });
-}
 
 beforeAll(async () => {
   fake = await startTwilioFake();
   db = testDb();
   const metricsPort = await freePort();
   workerMetricsUrl = `http://127.0.0.1:${metricsPort}/metrics`;
-  worker = spawn(process.execPath, ['--import', 'tsx', 'worker/index.ts'], {
-    cwd: projectRoot,
-    env: {
-      PATH: process.env.PATH ?? '',
-      LOG_LEVEL: 'info',
-      DATABASE_URL: inject('databaseUrl'),
-      TEMPORAL_ADDRESS: inject('temporalAddress'),
-      TEMPORAL_TASK_QUEUE: taskQueue,
-      ...roomyCapacityEnv,
-      ...twilioFakeEnv(fake.url),
-      WORKER_METRICS_PORT: String(metricsPort),
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  worker = startEntry('worker/index.ts', {
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    ...twilioFakeEnv(fake.url),
+    WORKER_METRICS_PORT: String(metricsPort),
   });
-  worker.stdout?.on('data', (chunk: Buffer) => (workerOutput += chunk.toString()));
-  worker.stderr?.on('data', (chunk: Buffer) => (workerOutput += chunk.toString()));
 
   connection = await Connection.connect({ address: inject('temporalAddress') });
   const temporal = new Client({ connection, namespace: 'default' });
   app = createApp(testAppDeps(db, temporal, taskQueue, { metrics: apiMetrics }));
 
-  await waitForOutput(/"msg":"worker started"/, 150_000);
+  await worker.logged('worker started', 150_000);
 }, 180_000);
 
 afterAll(async () => {
-  if (worker && worker.exitCode === null) {
-    const exited = new Promise((resolve) => worker?.once('exit', resolve));
-    worker.kill('SIGTERM');
-    await exited;
-  }
+  await worker?.stop();
   await Promise.all([fake?.close(), db?.$disconnect(), connection?.close()]);
 });
 

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDb } from '../../common/db.js';
 import { projectRoot } from '../../scripts/stack/paths.js';
-import { freePort } from '../../scripts/stack/ports.js';
+import { freePort } from '../../common/free-port.js';
 
 const dataDir = path.join(projectRoot, '.data', `e2e-${process.pid}`);
 const ports = { api: 0, temporal: 0, ui: 0, postgres: 0 };

@@ -8,8 +8,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { phoneHash } from '../../common/opt-outs.js';
 import { startDevServer, type TemporalServer } from '../../scripts/stack/temporal.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { enrolledLead } from '../support/follow-ups.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
-import { freePort } from '../../scripts/stack/ports.js';
+import { freePort } from '../../common/free-port.js';
 import { inbound, randomSenderNumber } from '../support/webhooks.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'temporal-down-'));
@@ -34,21 +35,15 @@ describe('STOP while Temporal is down', () => {
       senders: { create: { value: number } },
     });
     const phone = randomUkMobile();
-    const lead = await request(app).post('/v1/leads').set(auth).send({ phone: phone.national, firstName: 'Ada' });
-    const sequence = await request(app)
-      .post('/v1/sequences')
-      .set(auth)
-      .send({
-        name: 'down',
-        steps: [
-          { delaySeconds: 0, template: 'one' },
-          { delaySeconds: 8, template: 'two' },
-        ],
-      });
-    const enrollment = await request(app)
-      .post('/v1/enrollments')
-      .set(auth)
-      .send({ leadId: lead.body.id, sequenceId: sequence.body.id });
+    const { enrollmentId } = await enrolledLead(
+      app,
+      auth,
+      [
+        { delaySeconds: 0, template: 'one' },
+        { delaySeconds: 8, template: 'two' },
+      ],
+      phone.national,
+    );
     await expect.poll(() => fake.createCallsTo(phone.e164), { timeout: 20_000 }).toBe(1);
 
     await server.stop();
@@ -63,7 +58,7 @@ describe('STOP while Temporal is down', () => {
     await new Promise((resolve) => setTimeout(resolve, 9000));
     server = await startDevServer({ port, dbFile });
     await expect
-      .poll(async () => (await request(app).get(`/v1/enrollments/${enrollment.body.id}`).set(auth)).body.status, {
+      .poll(async () => (await request(app).get(`/v1/enrollments/${enrollmentId}`).set(auth)).body.status, {
         timeout: 60_000,
         interval: 500,
       })

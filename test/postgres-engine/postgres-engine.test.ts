@@ -7,7 +7,7 @@ import path from 'node:path';
 import { DateTime } from 'luxon';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { freePort } from '../../scripts/stack/ports.js';
+import { freePort } from '../../common/free-port.js';
 import { startPostgresEngine } from '../../scripts/stack/temporal-postgres.js';
 import type { TemporalServer } from '../../scripts/stack/temporal.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';

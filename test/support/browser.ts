@@ -1,7 +1,11 @@
 // Headless Chromium for page tests: Debian's `chromium` (scripts/bootstrap.sh installs it in test mode) driven by
 // playwright-core, whose own browser download cannot work on these machines.
+import { once } from 'node:events';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
+import type { TestStack } from './stack.js';
 
 export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -19,8 +23,34 @@ const launchArgs = [
 ];
 
 /** Playwright gives every launch a fresh temporary profile (--user-data-dir) and removes it on close(). */
-export function launchBrowser(): Promise<Browser> {
+function launchBrowser(): Promise<Browser> {
   return chromium.launch({ executablePath: chromiumPath, args: launchArgs });
+}
+
+export interface BrowserSite {
+  browser: Browser;
+  /** Where the file's app listens: `http://127.0.0.1:<port>`. */
+  baseUrl: string;
+}
+
+/**
+ * A page test file's browser and its stack's app listening on a loopback port, from before its tests to after them;
+ * read the fields inside the tests. Call after stackForFile, whose app exists by then.
+ */
+export function browserForFile(stack: Pick<TestStack, 'app'>): BrowserSite {
+  const site = {} as BrowserSite;
+  let server: Server | undefined;
+  beforeAll(async () => {
+    site.browser = await launchBrowser();
+    server = stack.app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    site.baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await site.browser?.close();
+    await new Promise((resolve) => server?.close(resolve));
+  });
+  return site;
 }
 
 export interface RecordingPage {

@@ -65,8 +65,7 @@ export async function settledFollowUp(
 
 /** Every broken invariant among these leads' enrollments, described; empty when all hold. */
 export async function enrollmentViolations(
-  db: Db,
-  client: Client,
+  { db, client }: { db: Db; client: Client },
   tenantId: string,
   leadIds: string[],
 ): Promise<string[]> {

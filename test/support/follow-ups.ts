@@ -7,7 +7,21 @@ import { randomUkMobile } from './fixtures.js';
 
 export type Steps = { delaySeconds: number; template: string }[];
 
-/** Enrolls a new lead (a random UK mobile unless `phone` is given, E.164) into a new sequence of `steps`. */
+/** Enrolls a lead into a new sequence of `steps`: the enrollment's id. */
+export async function enrollInNewSequence(app: Express, auth: Record<string, string>, leadId: string, steps: Steps) {
+  const sequence = await request(app)
+    .post('/v1/sequences')
+    .set(auth)
+    .send({ name: `s-${randomUUID()}`, steps });
+  const enrollment = await request(app)
+    .post('/v1/enrollments')
+    .set(auth)
+    .send({ leadId, sequenceId: sequence.body.id });
+  expect(enrollment.status).toBe(202);
+  return enrollment.body.id as string;
+}
+
+/** Enrolls a new lead (a random UK mobile unless `phone` is given) into a new sequence of `steps`. */
 export async function enrolledLead(
   app: Express,
   auth: Record<string, string>,
@@ -16,16 +30,8 @@ export async function enrolledLead(
 ) {
   const lead = await request(app).post('/v1/leads').set(auth).send({ phone, firstName: 'Ada' });
   expect(lead.status).toBeLessThan(300);
-  const sequence = await request(app)
-    .post('/v1/sequences')
-    .set(auth)
-    .send({ name: `s-${randomUUID()}`, steps });
-  const enrollment = await request(app)
-    .post('/v1/enrollments')
-    .set(auth)
-    .send({ leadId: lead.body.id, sequenceId: sequence.body.id });
-  expect(enrollment.status).toBe(202);
-  return { phone, leadId: lead.body.id as string, enrollmentId: enrollment.body.id as string };
+  const leadId = lead.body.id as string;
+  return { phone, leadId, enrollmentId: await enrollInNewSequence(app, auth, leadId, steps) };
 }
 
 export const enrollmentStatus = async (app: Express, auth: Record<string, string>, id: string) =>

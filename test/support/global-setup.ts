@@ -8,7 +8,7 @@ import { applyMigrations } from '../../scripts/db/schema-engine.js';
 import { dataDir, migrationsDir } from '../../scripts/stack/paths.js';
 import { startEmbeddedPostgres } from '../../scripts/stack/postgres.js';
 import { startDevServer } from '../../scripts/stack/temporal.js';
-import { freePort } from '../../scripts/stack/ports.js';
+import { freePort } from '../../common/free-port.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

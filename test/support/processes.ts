@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { inject } from 'vitest';
 import { projectRoot } from '../../scripts/stack/paths.js';
+import { stopChild } from '../../scripts/stack/stop-child.js';
 import { until } from './wait.js';
 
 export interface EntryProcess {
@@ -14,6 +15,8 @@ export interface EntryProcess {
   logged(message: string, timeoutMs?: number): Promise<number>;
   /** SIGKILL, and wait for the exit. */
   kill(): Promise<void>;
+  /** SIGTERM, as a deployment stops it; SIGKILL only if it is still running after the worker's own 30 s grace. */
+  stop(): Promise<void>;
 }
 
 const running = new Set<ChildProcess>();
@@ -79,23 +82,12 @@ export function startEntry(entry: 'worker/index.ts' | 'api/index.ts', env: Recor
         timeoutMs,
       );
     },
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await exited;
-    },
+    kill: () => stopChild(child, { graceMs: 0 }),
+    stop: () => stopChild(child, { graceMs: 45_000 }),
   };
 }
 
 /** For afterEach/afterAll: no process outlives its test, whatever happened. */
 export async function killAllEntries(): Promise<void> {
-  await Promise.all(
-    [...running].map(
-      (child) =>
-        new Promise<void>((resolve) => {
-          if (child.exitCode !== null || child.signalCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGKILL');
-        }),
-    ),
-  );
+  await Promise.all([...running].map((child) => stopChild(child, { graceMs: 0 })));
 }

@@ -1,6 +1,8 @@
+import { randomUUID } from 'node:crypto';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { afterAll, beforeAll } from 'vitest';
-import { DefaultLogger, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { Activities } from '../../activities/index.js';
 import { testServerPath } from '../../scripts/stack/paths.js';
 import { registerSearchAttributes } from '../../worker/search-attributes.js';
 import { workflowsPath } from '../../worker/worker.js';
@@ -22,9 +24,27 @@ export function bundleWorkflows(): Promise<WorkflowBundleWithSourceMap> {
   return bundleWorkflowCode({ workflowsPath, logger: new DefaultLogger('WARN') });
 }
 
+export interface TimeSkippingSuite {
+  env: TestWorkflowEnvironment;
+  workflowBundle: WorkflowBundleWithSourceMap;
+  /** Runs `body` while a worker with these (fake) activities polls a task queue of its own, then stops the worker. */
+  withWorker<T>(activities: Partial<Activities>, body: (taskQueue: string) => Promise<T>): Promise<T>;
+}
+
 /** One time-skipping server and one workflow bundle for a whole test file; read them inside tests, not at load. */
-export function useTimeSkippingEnv(): { env: TestWorkflowEnvironment; workflowBundle: WorkflowBundleWithSourceMap } {
-  const suite = {} as { env: TestWorkflowEnvironment; workflowBundle: WorkflowBundleWithSourceMap };
+export function useTimeSkippingEnv(): TimeSkippingSuite {
+  const suite = {
+    async withWorker(activities, body) {
+      const taskQueue = `test-${randomUUID()}`;
+      const worker = await Worker.create({
+        connection: suite.env.nativeConnection,
+        taskQueue,
+        workflowBundle: suite.workflowBundle,
+        activities,
+      });
+      return worker.runUntil(body(taskQueue));
+    },
+  } as TimeSkippingSuite;
   beforeAll(async () => {
     [suite.env, suite.workflowBundle] = await Promise.all([createTimeSkippingEnv(), bundleWorkflows()]);
   });

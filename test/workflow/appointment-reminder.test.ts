@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { activityInfo } from '@temporalio/activity';
 import { type ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import type { RecordEnrollmentOutcomeInput } from '../../activities/enrollments.js';
@@ -105,17 +104,6 @@ const appointment = (
   ...overrides,
 });
 
-async function withWorker<T>(activities: Partial<Activities>, body: (taskQueue: string) => Promise<T>): Promise<T> {
-  const taskQueue = `test-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: suite.env.nativeConnection,
-    taskQueue,
-    workflowBundle: suite.workflowBundle,
-    activities,
-  });
-  return worker.runUntil(body(taskQueue));
-}
-
 const start = (taskQueue: string, input: AppointmentReminderInput) =>
   suite.env.client.workflow.start(appointmentReminder, {
     taskQueue,
@@ -132,7 +120,7 @@ describe('appointmentReminder: the schedule', () => {
     const fake = fakeActivities();
     const now = await suite.env.currentTimeMs();
     const startsAt = now + 3 * day;
-    const state = await withWorker(fake.activities, async (taskQueue) =>
+    const state = await suite.withWorker(fake.activities, async (taskQueue) =>
       (await start(taskQueue, appointment(startsAt))).result(),
     );
     expect(state).toMatchObject({
@@ -149,7 +137,7 @@ describe('appointmentReminder: the schedule', () => {
   it('booked less than an hour ahead: the confirmation only, both reminders already past', async () => {
     const fake = fakeActivities();
     const startsAt = (await suite.env.currentTimeMs()) + 40 * 60_000;
-    const state = await withWorker(fake.activities, async (taskQueue) =>
+    const state = await suite.withWorker(fake.activities, async (taskQueue) =>
       (await start(taskQueue, appointment(startsAt))).result(),
     );
     expect(state).toMatchObject({ status: 'completed', reminders: [{ status: 'passed' }, { status: 'passed' }] });
@@ -173,7 +161,7 @@ describe('appointmentReminder: the schedule', () => {
       while (change.set({ hour: 10 }).minus({ days: 1 }).toMillis() < now + hour)
         change = nextOffsetChange(zone, change.toMillis());
       const startsAt = change.set({ hour: 10, minute: 0 });
-      const state = await withWorker(fake.activities, async (taskQueue) =>
+      const state = await suite.withWorker(fake.activities, async (taskQueue) =>
         (await start(taskQueue, appointment(startsAt.toMillis(), { timeZone: zone }))).result(),
       );
       expect(state.status).toBe('completed');
@@ -190,7 +178,7 @@ describe('appointmentReminder: reschedule and cancel', () => {
     const fake = fakeActivities();
     const startsAt = (await suite.env.currentTimeMs()) + 2 * day;
     const movedTo = startsAt + 2 * day;
-    const state = await withWorker(fake.activities, async (taskQueue) => {
+    const state = await suite.withWorker(fake.activities, async (taskQueue) => {
       const handle = await start(taskQueue, appointment(startsAt));
       await suite.env.sleep(1.5 * day);
       const moved = await handle.executeUpdate(rescheduleUpdate, {
@@ -216,7 +204,7 @@ describe('appointmentReminder: reschedule and cancel', () => {
   it('moved earlier: a reminder already sent is not repeated; a move into the past is refused and changes nothing', async () => {
     const fake = fakeActivities();
     const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
-    const { state, movedTo } = await withWorker(fake.activities, async (taskQueue) => {
+    const { state, movedTo } = await suite.withWorker(fake.activities, async (taskQueue) => {
       const handle = await start(taskQueue, appointment(startsAt));
       await suite.env.sleep(2.2 * day);
       const now = await suite.env.currentTimeMs();
@@ -251,7 +239,7 @@ describe('appointmentReminder: reschedule and cancel', () => {
     async (notify, notice, kinds) => {
       const fake = fakeActivities();
       const startsAt = (await suite.env.currentTimeMs()) + 2 * day;
-      const state = await withWorker(fake.activities, async (taskQueue) => {
+      const state = await suite.withWorker(fake.activities, async (taskQueue) => {
         const handle = await start(taskQueue, appointment(startsAt));
         await suite.env.sleep(hour);
         const cancelled = await handle.executeUpdate(cancelUpdate, { args: [{ notify, reason: 'patient called' }] });
@@ -278,7 +266,7 @@ describe('appointmentReminder: never an opt-out, never late', () => {
         : { outcome: 'sent', messageId: randomUUID(), twilioSid: 'SM1' },
     );
     const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
-    const state = await withWorker(fake.activities, async (taskQueue) =>
+    const state = await suite.withWorker(fake.activities, async (taskQueue) =>
       (await start(taskQueue, appointment(startsAt, { reminderOffsetsSeconds: [2 * 86_400, 86_400, 3600] }))).result(),
     );
     expect(state).toMatchObject({
@@ -295,7 +283,7 @@ describe('appointmentReminder: never an opt-out, never late', () => {
     // Database and Twilio unreachable from half an hour before the 1 h reminder until half an hour after the start.
     const down = (at: number) => at > startsAt - 1.5 * hour && at < startsAt + hour / 2;
     const fake = fakeActivities(undefined, down);
-    const state = await withWorker(fake.activities, async (taskQueue) =>
+    const state = await suite.withWorker(fake.activities, async (taskQueue) =>
       (await start(taskQueue, appointment(startsAt, { reminderOffsetsSeconds: [7200, 3600] }))).result(),
     );
     expect(state).toMatchObject({ status: 'completed', reminders: [{ status: 'sent' }, { status: 'missed' }] });
@@ -313,7 +301,7 @@ describe('appointmentReminder: booked from a running follow-up', () => {
   it('a repeated "booked" call starts one reminder workflow, which ends the follow-up as booked', async () => {
     const fake = fakeActivities();
     const now = await suite.env.currentTimeMs();
-    await withWorker(fake.activities, async (taskQueue) => {
+    await suite.withWorker(fake.activities, async (taskQueue) => {
       const tenantId = randomUUID();
       const leadId = randomUUID();
       const followUp = await suite.env.client.workflow.start(leadFollowUp, {
@@ -374,7 +362,7 @@ describe('appointmentReminder: the lead answers by SMS', () => {
     async (skipReminders, kinds, statuses) => {
       const fake = fakeActivities();
       const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
-      const { state, confirmedAt, droppedRecordedAt } = await withWorker(fake.activities, async (taskQueue) => {
+      const { state, confirmedAt, droppedRecordedAt } = await suite.withWorker(fake.activities, async (taskQueue) => {
         const handle = await start(taskQueue, appointment(startsAt));
         await suite.env.sleep(day);
         const at = new Date(await suite.env.currentTimeMs()).toISOString();

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { activityInfo } from '@temporalio/activity';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
-import { Worker } from '@temporalio/worker';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import type { RecordEnrollmentOutcomeInput } from '../../activities/enrollments.js';
@@ -66,6 +65,10 @@ function blockingSend() {
   return { fake, sendStarted, releaseSend: () => release() };
 }
 
+/** Steps after these delays (in seconds), with the templates 'a', 'b', 'c'… in order. */
+const steps = (...delaysSeconds: number[]): SequenceStep[] =>
+  delaysSeconds.map((delaySeconds, index) => ({ delaySeconds, template: String.fromCharCode(97 + index) }));
+
 /** By default: any hour of the day, no caps to speak of, so only the behaviour under test shapes the timing. */
 function input(
   steps: SequenceStep[],
@@ -82,17 +85,6 @@ function input(
   };
 }
 
-async function withWorker<T>(activities: Partial<Activities>, body: (taskQueue: string) => Promise<T>): Promise<T> {
-  const taskQueue = `test-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: suite.env.nativeConnection,
-    taskQueue,
-    workflowBundle: suite.workflowBundle,
-    activities,
-  });
-  return worker.runUntil(body(taskQueue));
-}
-
 /** Enrolled "now" on the test server's (skipped) clock. */
 const start = async (taskQueue: string, args: Omit<LeadFollowUpInput, 'enrolledAt'>) =>
   suite.env.client.workflow.start(leadFollowUp, {
@@ -102,22 +94,15 @@ const start = async (taskQueue: string, args: Omit<LeadFollowUpInput, 'enrolledA
   });
 type Handle = Awaited<ReturnType<typeof start>>;
 
+/** A run with these activities from its start to its end: its final state. */
+const runToEnd = (activities: Partial<Activities>, args: Omit<LeadFollowUpInput, 'enrolledAt'>) =>
+  suite.withWorker(activities, async (taskQueue) => (await start(taskQueue, args)).result());
+
 describe('leadFollowUp: the sequence', () => {
   it('sends every step after its delay, days apart, then completes', async () => {
     const fake = fakeActivities();
     const startedAt = await suite.env.currentTimeMs();
-    const state = await withWorker(fake.activities, async (taskQueue) =>
-      (
-        await start(
-          taskQueue,
-          input([
-            { delaySeconds: 0, template: 'a' },
-            { delaySeconds: 2 * day, template: 'b' },
-            { delaySeconds: 3 * day, template: 'c' },
-          ]),
-        )
-      ).result(),
-    );
+    const state = await runToEnd(fake.activities, input(steps(0, 2 * day, 3 * day)));
     expect(state).toMatchObject({ status: 'completed', messagesSent: 3, step: 3 });
     expect(fake.sends.map((send) => send.step)).toEqual([0, 1, 2]);
     expect(fake.sends.map((send) => Math.round((send.at - startedAt) / (day * 1000)))).toEqual([0, 2, 5]);
@@ -127,18 +112,7 @@ describe('leadFollowUp: the sequence', () => {
   it('expires 30 days after enrollment in the middle of the sequence, with nothing more sent', async () => {
     const fake = fakeActivities();
     const startedAt = await suite.env.currentTimeMs();
-    const state = await withWorker(fake.activities, async (taskQueue) =>
-      (
-        await start(
-          taskQueue,
-          input([
-            { delaySeconds: 0, template: 'a' },
-            { delaySeconds: 20 * day, template: 'b' },
-            { delaySeconds: 20 * day, template: 'c' },
-          ]),
-        )
-      ).result(),
-    );
+    const state = await runToEnd(fake.activities, input(steps(0, 20 * day, 20 * day)));
     expect(state).toMatchObject({
       status: 'expired',
       messagesSent: 2,
@@ -151,9 +125,7 @@ describe('leadFollowUp: the sequence', () => {
 
   it('keeps the template snapshot it started with', async () => {
     const fake = fakeActivities();
-    await withWorker(fake.activities, async (taskQueue) =>
-      (await start(taskQueue, input([{ delaySeconds: 60, template: 'version 1' }]))).result(),
-    );
+    await runToEnd(fake.activities, input([{ delaySeconds: 60, template: 'version 1' }]));
     expect(fake.sends.map((send) => send.template)).toEqual(['version 1']);
   });
 
@@ -164,17 +136,7 @@ describe('leadFollowUp: the sequence', () => {
       kind: 'undeliverable',
       errorCode: 21211,
     }));
-    const state = await withWorker(fake.activities, async (taskQueue) =>
-      (
-        await start(
-          taskQueue,
-          input([
-            { delaySeconds: 0, template: 'a' },
-            { delaySeconds: 60, template: 'b' },
-          ]),
-        )
-      ).result(),
-    );
+    const state = await runToEnd(fake.activities, input(steps(0, 60)));
     expect(state).toMatchObject({ status: 'failed', closedReason: 'undeliverable (Twilio 21211)' });
     expect(fake.sends).toHaveLength(1);
   });
@@ -199,7 +161,7 @@ describe('leadFollowUp: sending window (08:00-21:00 local) across daylight-savin
       expect(expected.offset).not.toBe(dueAt.offset);
       const policy = { timeZone: zone, window: { start: '08:00', end: '21:00' } };
       const delaySeconds = Math.round((dueAt.toMillis() - now) / 1000);
-      const state = await withWorker(fake.activities, async (taskQueue) => {
+      const state = await suite.withWorker(fake.activities, async (taskQueue) => {
         const handle = await start(taskQueue, input([{ delaySeconds, template: 'a' }], policy, 400 * day));
         await suite.env.sleep((delaySeconds + 30 * minute) * 1000);
         expect(await handle.query(statusQuery)).toMatchObject({
@@ -218,20 +180,7 @@ describe('leadFollowUp: sending window (08:00-21:00 local) across daylight-savin
 describe('leadFollowUp: per-lead caps', () => {
   it('keeps the minimum gap between two messages', async () => {
     const fake = fakeActivities();
-    await withWorker(fake.activities, async (taskQueue) =>
-      (
-        await start(
-          taskQueue,
-          input(
-            [
-              { delaySeconds: 0, template: 'a' },
-              { delaySeconds: 10, template: 'b' },
-            ],
-            { minGapSeconds: 5 * minute },
-          ),
-        )
-      ).result(),
-    );
+    await runToEnd(fake.activities, input(steps(0, 10), { minGapSeconds: 5 * minute }));
     const [first, second] = fake.sends;
     expect(Math.round(((second?.at ?? 0) - (first?.at ?? 0)) / 1000)).toBe(5 * minute);
   });
@@ -239,18 +188,8 @@ describe('leadFollowUp: per-lead caps', () => {
   it('holds the message over the daily cap until the next local day, never dropping it', async () => {
     const fake = fakeActivities();
     const zone = 'America/New_York';
-    const state = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(
-        taskQueue,
-        input(
-          [
-            { delaySeconds: 0, template: 'a' },
-            { delaySeconds: 0, template: 'b' },
-            { delaySeconds: 0, template: 'c' },
-          ],
-          { timeZone: zone, maxPerDay: 2 },
-        ),
-      );
+    const state = await suite.withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, input(steps(0, 0, 0), { timeZone: zone, maxPerDay: 2 }));
       await expect
         .poll(async () => (await handle.query(statusQuery)).waitingFor, { timeout: 10_000 })
         .toBe('cap_daily');
@@ -266,14 +205,8 @@ describe('leadFollowUp: per-lead caps', () => {
 describe('leadFollowUp: signals end the automation', () => {
   it('STOP while sleeping ends it as opted_out with nothing more sent', async () => {
     const fake = fakeActivities();
-    const state = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(
-        taskQueue,
-        input([
-          { delaySeconds: 0, template: 'a' },
-          { delaySeconds: 2 * day, template: 'b' },
-        ]),
-      );
+    const state = await suite.withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, input(steps(0, 2 * day)));
       await suite.env.sleep(day * 1000);
       expect(await handle.query(statusQuery)).toMatchObject({
         status: 'running',
@@ -290,14 +223,8 @@ describe('leadFollowUp: signals end the automation', () => {
 
   it('STOP while a send is in flight lets that send finish and sends nothing after it', async () => {
     const { fake, sendStarted, releaseSend } = blockingSend();
-    const state = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(
-        taskQueue,
-        input([
-          { delaySeconds: 0, template: 'a' },
-          { delaySeconds: 60, template: 'b' },
-        ]),
-      );
+    const state = await suite.withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, input(steps(0, 60)));
       await sendStarted;
       await handle.signal(optOutSignal, { source: 'inbound_keyword' });
       releaseSend();
@@ -316,14 +243,8 @@ describe('leadFollowUp: signals end the automation', () => {
     ],
   ])('%s ends it as %s', async (_what, status, signal) => {
     const fake = fakeActivities();
-    const state = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(
-        taskQueue,
-        input([
-          { delaySeconds: 0, template: 'a' },
-          { delaySeconds: day, template: 'b' },
-        ]),
-      );
+    const state = await suite.withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, input(steps(0, day)));
       await suite.env.sleep(hour * 1000);
       await signal(handle);
       return handle.result();
@@ -337,8 +258,8 @@ describe('leadFollowUp: signals end the automation', () => {
 describe('leadFollowUp: operator updates and cancellation', () => {
   it('pause holds the next send past its due time; resume lets it go; both return the new state', async () => {
     const fake = fakeActivities();
-    const state = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(taskQueue, input([{ delaySeconds: hour, template: 'a' }]));
+    const state = await suite.withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, input(steps(hour)));
       expect(await handle.executeUpdate(pauseUpdate)).toMatchObject({ paused: true });
       await expect(handle.executeUpdate(pauseUpdate)).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
       await expect(handle.executeUpdate(pauseUpdate)).rejects.toMatchObject({
@@ -358,15 +279,8 @@ describe('leadFollowUp: operator updates and cancellation', () => {
 
   it('skip jumps to a later step at once; a skip backwards or past the end is refused by type', async () => {
     const fake = fakeActivities();
-    const state = await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(
-        taskQueue,
-        input([
-          { delaySeconds: 0, template: 'a' },
-          { delaySeconds: 5 * day, template: 'b' },
-          { delaySeconds: 5 * day, template: 'c' },
-        ]),
-      );
+    const state = await suite.withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, input(steps(0, 5 * day, 5 * day)));
       await suite.env.sleep(hour * 1000);
       await expect(handle.executeUpdate(skipToStepUpdate, { args: [{ step: 0 }] })).rejects.toBeInstanceOf(
         WorkflowUpdateFailedError,
@@ -383,14 +297,8 @@ describe('leadFollowUp: operator updates and cancellation', () => {
 
   it('a cancellation during a send stops the sequence there, even when the next step is due at once', async () => {
     const { fake, sendStarted, releaseSend } = blockingSend();
-    await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(
-        taskQueue,
-        input([
-          { delaySeconds: 0, template: 'a' },
-          { delaySeconds: 0, template: 'b' },
-        ]),
-      );
+    await suite.withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, input(steps(0, 0)));
       await sendStarted;
       await handle.cancel();
       releaseSend();
@@ -402,14 +310,8 @@ describe('leadFollowUp: operator updates and cancellation', () => {
 
   it('a cancellation records cancelled and shows the run as cancelled', async () => {
     const fake = fakeActivities();
-    await withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(
-        taskQueue,
-        input([
-          { delaySeconds: 0, template: 'a' },
-          { delaySeconds: day, template: 'b' },
-        ]),
-      );
+    await suite.withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, input(steps(0, day)));
       await suite.env.sleep(hour * 1000);
       await handle.cancel();
       await expect(handle.result()).rejects.toBeInstanceOf(WorkflowFailedError);

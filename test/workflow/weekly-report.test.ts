@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/activity';
-import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import type { Activities } from '../../activities/index.js';
 import type { WeeklyReportInput, WeeklyReportResult } from '../../activities/weekly-report.js';
@@ -9,15 +8,8 @@ import { useTimeSkippingEnv } from '../support/temporal-test-env.js';
 
 const suite = useTimeSkippingEnv();
 
-async function run(recordWeeklyReport: Activities['recordWeeklyReport']) {
-  const taskQueue = `test-${randomUUID()}`;
-  const worker = await Worker.create({
-    connection: suite.env.nativeConnection,
-    taskQueue,
-    workflowBundle: suite.workflowBundle,
-    activities: { recordWeeklyReport },
-  });
-  return worker.runUntil(
+function run(recordWeeklyReport: Activities['recordWeeklyReport']) {
+  return suite.withWorker({ recordWeeklyReport }, (taskQueue) =>
     suite.env.client.workflow.execute(weeklyReport, {
       taskQueue,
       workflowId: `weekly-report:${randomUUID()}`,

@@ -1,25 +1,21 @@
 // The Analytics operations of the OpenAPI document (see ./operation.ts).
 import { rangeSchema } from '../../routes/analytics.js';
 import * as a from '../analytics-resources.js';
-import { type Operation, json } from './operation.js';
+import { type Operation, area, json } from './operation.js';
+
+const { read } = area('Analytics', 'tenant');
 
 export const analyticsOperations: Operation[] = [
-  {
-    method: 'get',
-    path: '/v1/analytics/overview',
-    summary: "The tenant's funnel, per sequence and per day, over a range of dates in its zone",
-    tag: 'Analytics',
-    auth: 'tenant',
-    query: rangeSchema,
-    ok: { 200: json(a.analyticsOverview, 'The overview') },
-  },
-  {
-    method: 'get',
-    path: '/v1/analytics/sequences/:sequenceId',
-    summary: "A sequence's funnel per version, step and A/B variant, with the variants compared",
-    tag: 'Analytics',
-    auth: 'tenant',
-    query: rangeSchema,
-    ok: { 200: json(a.sequenceAnalytics, 'The sequence report') },
-  },
+  read(
+    '/v1/analytics/overview',
+    "The tenant's funnel, per sequence and per day, over a range of dates in its zone",
+    json(a.analyticsOverview, 'The overview'),
+    rangeSchema,
+  ),
+  read(
+    '/v1/analytics/sequences/:sequenceId',
+    "A sequence's funnel per version, step and A/B variant, with the variants compared",
+    json(a.sequenceAnalytics, 'The sequence report'),
+    rangeSchema,
+  ),
 ];

@@ -2,92 +2,43 @@
 import { feedQuerySchema } from '../../routes/events.js';
 import * as webhookEndpoints from '../../routes/webhook-endpoints.js';
 import * as r from '../resources.js';
-import { type Operation, json } from './operation.js';
+import { type Operation, area, json } from './operation.js';
+
+const { operation, read } = area('Events and webhooks', 'tenant');
+const endpoint = '/v1/webhook-endpoints/:id';
 
 export const eventsAndWebhooksOperations: Operation[] = [
-  {
-    method: 'get',
-    path: '/v1/events',
-    summary: 'The event feed, in order, from a sequence number',
-    tag: 'Events and webhooks',
-    auth: 'tenant',
-    query: feedQuerySchema,
-    ok: { 200: json(r.eventFeed, 'Events after `after`') },
-  },
-  {
-    method: 'post',
-    path: '/v1/webhook-endpoints',
-    summary: 'Add a webhook endpoint (signed with Standard Webhooks)',
-    tag: 'Events and webhooks',
-    auth: 'tenant',
-    body: webhookEndpoints.createSchema,
+  read(
+    '/v1/events',
+    'The event feed, in order, from a sequence number',
+    json(r.eventFeed, 'Events after `after`'),
+    feedQuerySchema,
+  ),
+  operation('post', '/v1/webhook-endpoints', 'Add a webhook endpoint (signed with Standard Webhooks)', {
     ok: { 201: json(r.webhookEndpointCreated, 'Added; the secret is shown once') },
-  },
-  {
-    method: 'get',
-    path: '/v1/webhook-endpoints',
-    summary: 'List webhook endpoints',
-    tag: 'Events and webhooks',
-    auth: 'tenant',
-    ok: { 200: json(r.webhookEndpointList, 'Endpoints') },
-  },
-  {
-    method: 'get',
-    path: '/v1/webhook-endpoints/:id',
-    summary: 'One webhook endpoint',
-    tag: 'Events and webhooks',
-    auth: 'tenant',
-    ok: { 200: json(r.webhookEndpoint, 'The endpoint') },
-  },
-  {
-    method: 'patch',
-    path: '/v1/webhook-endpoints/:id',
-    summary: 'Change a webhook endpoint',
-    tag: 'Events and webhooks',
-    auth: 'tenant',
-    body: webhookEndpoints.updateSchema,
+    body: webhookEndpoints.createSchema,
+  }),
+  read('/v1/webhook-endpoints', 'List webhook endpoints', json(r.webhookEndpointList, 'Endpoints')),
+  read(endpoint, 'One webhook endpoint', json(r.webhookEndpoint, 'The endpoint')),
+  operation('patch', endpoint, 'Change a webhook endpoint', {
     ok: { 200: json(r.webhookEndpoint, 'As changed') },
-  },
-  {
-    method: 'delete',
-    path: '/v1/webhook-endpoints/:id',
-    summary: 'Remove a webhook endpoint',
-    tag: 'Events and webhooks',
-    auth: 'tenant',
-    ok: { 204: { description: 'Removed' } },
-  },
-  {
-    method: 'post',
-    path: '/v1/webhook-endpoints/:id/rotate-secret',
-    summary: 'A new signing secret; the old one signs too for 24 hours',
-    tag: 'Events and webhooks',
-    auth: 'tenant',
+    body: webhookEndpoints.updateSchema,
+  }),
+  operation('delete', endpoint, 'Remove a webhook endpoint', { ok: { 204: { description: 'Removed' } } }),
+  operation('post', `${endpoint}/rotate-secret`, 'A new signing secret; the old one signs too for 24 hours', {
     ok: { 200: json(r.rotatedSecret, 'Rotated') },
-  },
-  {
-    method: 'post',
-    path: '/v1/webhook-endpoints/:id/test',
-    summary: 'Send a test event to the endpoint',
-    tag: 'Events and webhooks',
-    auth: 'tenant',
+  }),
+  operation('post', `${endpoint}/test`, 'Send a test event to the endpoint', {
     ok: { 202: json(r.delivery, 'Queued') },
-  },
-  {
-    method: 'get',
-    path: '/v1/webhook-endpoints/:id/deliveries',
-    summary: "The endpoint's deliveries, newest first",
-    tag: 'Events and webhooks',
-    auth: 'tenant',
-    query: webhookEndpoints.deliveriesQuery,
-    ok: { 200: json(r.deliveryList, 'Deliveries with their attempts') },
-  },
-  {
-    method: 'post',
-    path: '/v1/webhook-endpoints/:id/deliveries/:deliveryId/retry',
-    summary: 'Send a failed delivery again',
-    tag: 'Events and webhooks',
-    auth: 'tenant',
+  }),
+  read(
+    `${endpoint}/deliveries`,
+    "The endpoint's deliveries, newest first",
+    json(r.deliveryList, 'Deliveries with their attempts'),
+    webhookEndpoints.deliveriesQuery,
+  ),
+  operation('post', `${endpoint}/deliveries/:deliveryId/retry`, 'Send a failed delivery again', {
     ok: { 200: json(r.delivery, 'Queued again') },
     errors: [409],
-  },
+  }),
 ];

@@ -5,6 +5,13 @@ import type { z } from 'zod';
 export type Auth = 'tenant' | 'operator' | 'twilio' | 'none';
 export type Method = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
+/** One success answer: a schema for JSON, or a media type for anything else. */
+export interface Answer {
+  description: string;
+  schema?: z.ZodType;
+  mediaType?: string;
+}
+
 export interface Operation {
   method: Method;
   /** As Express routes it, with `:param`s. */
@@ -16,12 +23,40 @@ export interface Operation {
   body?: z.ZodType;
   /** The body's media type; JSON unless said. */
   bodyType?: 'application/x-www-form-urlencoded';
-  /** Success answers by status: a schema for JSON, or a media type for anything else. */
-  ok: Record<number, { description: string; schema?: z.ZodType; mediaType?: string }>;
+  /** Success answers by status. */
+  ok: Record<number, Answer>;
   /** Error statuses beyond those the auth, body and path parameters imply. */
   errors?: number[];
 }
 
-export const json = (schema: z.ZodType, description: string) => ({ schema, description });
-/** Updates and starts wait for Temporal; when it does not answer the caller hears 503 temporal_unavailable. */
-export const viaTemporal = [503];
+export const json = (schema: z.ZodType, description: string): Answer => ({ schema, description });
+
+/** What an operation says beyond its method, path and summary: its answers and inputs. */
+type Spec = Pick<Operation, 'ok' | 'query' | 'body' | 'bodyType' | 'errors'>;
+
+/**
+ * The operations of one area of the API, under one tag and for one kind of caller: each operation states only its
+ * method, path, summary, answers and inputs, and the shapes that recur (`read`, `viaWorkflow`) less still.
+ */
+export function area(tag: string, auth: Auth) {
+  const operation = (method: Method, path: string, summary: string, spec: Spec): Operation => ({
+    method,
+    path,
+    summary,
+    tag,
+    auth,
+    ...spec,
+  });
+  return {
+    operation,
+    /** A GET answering 200: one thing by its id, or a list (whose query picks the page). */
+    read: (path: string, summary: string, answer: Answer, query?: z.ZodObject) =>
+      operation('get', path, summary, { ok: { 200: answer }, query }),
+    /**
+     * A POST that starts a workflow or updates one: the current state may refuse it (409), and when Temporal does not
+     * answer in time the caller hears 503 temporal_unavailable.
+     */
+    viaWorkflow: (path: string, summary: string, ok: Operation['ok'], body?: z.ZodType) =>
+      operation('post', path, summary, { ok, body, errors: [409, 503] }),
+  };
+}

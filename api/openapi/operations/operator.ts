@@ -2,59 +2,28 @@
 import { assignSchema } from '../../routes/operator-senders.js';
 import { operatorSchema } from '../../routes/sending.js';
 import * as r from '../resources.js';
-import { type Operation, json } from './operation.js';
+import { type Operation, area, json } from './operation.js';
+
+const { operation, read } = area('Operator', 'operator');
+const pauses = json(r.pauses, 'Pauses');
 
 export const operatorOperations: Operation[] = [
-  {
-    method: 'get',
-    path: '/v1/operator/senders',
-    summary: 'Every sender and the tenant it belongs to',
-    tag: 'Operator',
-    auth: 'operator',
-    ok: { 200: json(r.senders, 'Senders') },
-  },
-  {
-    method: 'put',
-    path: '/v1/operator/senders/:value',
-    summary: 'Assign a sender (number or Messaging Service) to a tenant',
-    tag: 'Operator',
-    auth: 'operator',
-    body: assignSchema,
+  read('/v1/operator/senders', 'Every sender and the tenant it belongs to', json(r.senders, 'Senders')),
+  operation('put', '/v1/operator/senders/:value', 'Assign a sender (number or Messaging Service) to a tenant', {
     ok: { 200: json(r.senderAssigned, 'Assigned') },
+    body: assignSchema,
     errors: [409],
-  },
-  {
-    method: 'delete',
-    path: '/v1/operator/senders/:value',
-    summary: 'Unassign a sender',
-    tag: 'Operator',
-    auth: 'operator',
+  }),
+  operation('delete', '/v1/operator/senders/:value', 'Unassign a sender', {
     ok: { 200: json(r.senderRemoved, 'Unassigned') },
-  },
-  {
-    method: 'get',
-    path: '/v1/operator/sending',
-    summary: 'Every kill switch in force',
-    tag: 'Operator',
-    auth: 'operator',
-    ok: { 200: json(r.pauses, 'Pauses') },
-  },
-  {
-    method: 'post',
-    path: '/v1/operator/sending/pause',
-    summary: 'Pause all sending, or one tenant',
-    tag: 'Operator',
-    auth: 'operator',
+  }),
+  read('/v1/operator/sending', 'Every kill switch in force', pauses),
+  operation('post', '/v1/operator/sending/pause', 'Pause all sending, or one tenant', {
+    ok: { 200: pauses },
     body: operatorSchema,
-    ok: { 200: json(r.pauses, 'Pauses') },
-  },
-  {
-    method: 'post',
-    path: '/v1/operator/sending/resume',
-    summary: 'Resume all sending, or one tenant',
-    tag: 'Operator',
-    auth: 'operator',
+  }),
+  operation('post', '/v1/operator/sending/resume', 'Resume all sending, or one tenant', {
+    ok: { 200: pauses },
     body: operatorSchema,
-    ok: { 200: json(r.pauses, 'Pauses') },
-  },
+  }),
 ];

@@ -1,42 +1,23 @@
 // The Opt-outs operations of the OpenAPI document (see ./operation.ts).
 import * as optOuts from '../../routes/opt-outs.js';
 import * as r from '../resources.js';
-import { type Operation, json } from './operation.js';
+import { type Operation, area, json } from './operation.js';
+
+const { operation, read } = area('Opt-outs', 'tenant');
 
 export const optOutsOperations: Operation[] = [
-  {
-    method: 'get',
-    path: '/v1/opt-outs',
-    summary: 'List opt-outs, newest first',
-    tag: 'Opt-outs',
-    auth: 'tenant',
-    query: optOuts.listSchema,
-    ok: { 200: json(r.optOutPage, 'A page of opt-outs') },
-  },
-  {
-    method: 'post',
-    path: '/v1/opt-outs',
-    summary: 'Record an opt-out from another channel',
-    tag: 'Opt-outs',
-    auth: 'tenant',
-    body: optOuts.addSchema,
+  read('/v1/opt-outs', 'List opt-outs, newest first', json(r.optOutPage, 'A page of opt-outs'), optOuts.listSchema),
+  operation('post', '/v1/opt-outs', 'Record an opt-out from another channel', {
     ok: { 201: json(r.optOut, 'Recorded'), 200: json(r.optOut, 'Already opted out') },
-  },
-  {
-    method: 'delete',
-    path: '/v1/opt-outs/:phone',
-    summary: 'Remove an opt-out, with the consent that allows it',
-    tag: 'Opt-outs',
-    auth: 'tenant',
-    body: optOuts.removeSchema,
+    body: optOuts.addSchema,
+  }),
+  operation('delete', '/v1/opt-outs/:phone', 'Remove an opt-out, with the consent that allows it', {
     ok: { 200: json(r.optOutRemoved, 'Removed') },
-  },
-  {
-    method: 'get',
-    path: '/v1/opt-outs/:phone/consent',
-    summary: "The phone's consent history",
-    tag: 'Opt-outs',
-    auth: 'tenant',
-    ok: { 200: json(r.consentLog, 'Consent events, oldest first') },
-  },
+    body: optOuts.removeSchema,
+  }),
+  read(
+    '/v1/opt-outs/:phone/consent',
+    "The phone's consent history",
+    json(r.consentLog, 'Consent events, oldest first'),
+  ),
 ];

@@ -1,16 +1,15 @@
 // The Reports operations of the OpenAPI document (see ./operation.ts).
 import { querySchema as reportQuerySchema } from '../../routes/reports.js';
 import * as r from '../resources.js';
-import { type Operation, json } from './operation.js';
+import { type Operation, area, json } from './operation.js';
+
+const { read } = area('Reports', 'tenant');
 
 export const reportsOperations: Operation[] = [
-  {
-    method: 'get',
-    path: '/v1/reports/messages',
-    summary: 'Outbound messages by status and Twilio error code',
-    tag: 'Reports',
-    auth: 'tenant',
-    query: reportQuerySchema,
-    ok: { 200: json(r.messageReport, 'Counts') },
-  },
+  read(
+    '/v1/reports/messages',
+    'Outbound messages by status and Twilio error code',
+    json(r.messageReport, 'Counts'),
+    reportQuerySchema,
+  ),
 ];

@@ -1,33 +1,22 @@
 // The Sending operations of the OpenAPI document (see ./operation.ts).
 import { reasonSchema } from '../../routes/sending.js';
 import * as r from '../resources.js';
-import { type Operation, json } from './operation.js';
+import { type Operation, area, json } from './operation.js';
+
+const { operation, read } = area('Sending', 'tenant');
 
 export const sendingOperations: Operation[] = [
-  {
-    method: 'get',
-    path: '/v1/sending',
-    summary: 'Sending capacity, messages waiting for it, and the kill switch',
-    tag: 'Sending',
-    auth: 'tenant',
-    ok: { 200: json(r.sendingStatus, 'Status') },
-  },
-  {
-    method: 'post',
-    path: '/v1/sending/pause',
-    summary: "Turn the tenant's kill switch on",
-    tag: 'Sending',
-    auth: 'tenant',
-    body: reasonSchema,
+  read(
+    '/v1/sending',
+    'Sending capacity, messages waiting for it, and the kill switch',
+    json(r.sendingStatus, 'Status'),
+  ),
+  operation('post', '/v1/sending/pause', "Turn the tenant's kill switch on", {
     ok: { 200: json(r.sendingStatus, 'Paused') },
-  },
-  {
-    method: 'post',
-    path: '/v1/sending/resume',
-    summary: "Turn the tenant's kill switch off",
-    tag: 'Sending',
-    auth: 'tenant',
     body: reasonSchema,
+  }),
+  operation('post', '/v1/sending/resume', "Turn the tenant's kill switch off", {
     ok: { 200: json(r.sendingStatus, 'Resumed') },
-  },
+    body: reasonSchema,
+  }),
 ];

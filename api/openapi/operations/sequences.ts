@@ -1,24 +1,14 @@
 // The Sequences operations of the OpenAPI document (see ./operation.ts).
 import { createSequenceSchema } from '../../routes/sequences.js';
 import * as r from '../resources.js';
-import { type Operation, json } from './operation.js';
+import { type Operation, area, json } from './operation.js';
+
+const { operation, read } = area('Sequences', 'tenant');
 
 export const sequencesOperations: Operation[] = [
-  {
-    method: 'post',
-    path: '/v1/sequences',
-    summary: 'Save a sequence (a saved name gets its next version)',
-    tag: 'Sequences',
-    auth: 'tenant',
-    body: createSequenceSchema,
+  operation('post', '/v1/sequences', 'Save a sequence (a saved name gets its next version)', {
     ok: { 201: json(r.sequence, 'Saved') },
-  },
-  {
-    method: 'get',
-    path: '/v1/sequences/:sequenceId',
-    summary: 'One sequence version',
-    tag: 'Sequences',
-    auth: 'tenant',
-    ok: { 200: json(r.sequence, 'The sequence') },
-  },
+    body: createSequenceSchema,
+  }),
+  read('/v1/sequences/:sequenceId', 'One sequence version', json(r.sequence, 'The sequence')),
 ];

@@ -1,25 +1,15 @@
 // The Settings operations of the OpenAPI document (see ./operation.ts).
 import { settingsSchema } from '../../routes/settings.js';
 import * as r from '../resources.js';
-import { type Operation, json } from './operation.js';
+import { type Operation, area, json } from './operation.js';
+
+const { operation, read } = area('Settings', 'tenant');
 
 export const settingsOperations: Operation[] = [
-  {
-    method: 'get',
-    path: '/v1/settings',
-    summary: "The tenant's settings",
-    tag: 'Settings',
-    auth: 'tenant',
-    ok: { 200: json(r.settings, 'The settings') },
-  },
-  {
-    method: 'patch',
-    path: '/v1/settings',
-    summary: 'Change settings (window, caps, templates, budgets…)',
-    tag: 'Settings',
-    auth: 'tenant',
-    body: settingsSchema,
+  read('/v1/settings', "The tenant's settings", json(r.settings, 'The settings')),
+  operation('patch', '/v1/settings', 'Change settings (window, caps, templates, budgets…)', {
     ok: { 200: json(r.settings, 'The settings as changed') },
+    body: settingsSchema,
     errors: [403],
-  },
+  }),
 ];

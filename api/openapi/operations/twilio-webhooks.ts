@@ -1,26 +1,20 @@
 // The Twilio webhooks operations of the OpenAPI document (see ./operation.ts).
 import { inboundSchema, statusSchema } from '../../routes/twilio-webhooks.js';
-import { type Operation } from './operation.js';
+import { type Operation, area } from './operation.js';
+
+const { operation } = area('Twilio webhooks', 'twilio');
+const twiml = (description: string) => ({ 200: { description, mediaType: 'text/xml' } });
+const form = 'application/x-www-form-urlencoded';
 
 export const twilioWebhooksOperations: Operation[] = [
-  {
-    method: 'post',
-    path: '/webhooks/twilio/inbound',
-    summary: "Twilio's incoming-message webhook (STOP, replies, confirmations)",
-    tag: 'Twilio webhooks',
-    auth: 'twilio',
+  operation('post', '/webhooks/twilio/inbound', "Twilio's incoming-message webhook (STOP, replies, confirmations)", {
+    ok: twiml('TwiML (an auto-reply, or empty)'),
     body: inboundSchema,
-    bodyType: 'application/x-www-form-urlencoded',
-    ok: { 200: { description: 'TwiML (an auto-reply, or empty)', mediaType: 'text/xml' } },
-  },
-  {
-    method: 'post',
-    path: '/webhooks/twilio/status',
-    summary: "Twilio's message status callback",
-    tag: 'Twilio webhooks',
-    auth: 'twilio',
+    bodyType: form,
+  }),
+  operation('post', '/webhooks/twilio/status', "Twilio's message status callback", {
+    ok: twiml('TwiML (empty)'),
     body: statusSchema,
-    bodyType: 'application/x-www-form-urlencoded',
-    ok: { 200: { description: 'TwiML (empty)', mediaType: 'text/xml' } },
-  },
+    bodyType: form,
+  }),
 ];
