@@ -2,6 +2,7 @@
 // them to the tenant's alert webhook afterwards, so a slow or failing webhook never holds up a send.
 import type { Logger } from 'pino';
 import type { Db } from '../common/db.js';
+import { errorSummary } from '../common/error-summary.js';
 import type { BudgetAlert } from '../generated/prisma/client.js';
 import { budgetAlertShare } from '../common/capacity/budget-alert.js';
 import { periodicRounds, type PeriodicRounds } from '../common/periodic.js';
@@ -67,7 +68,7 @@ export function createBudgetAlertRelay({
       if (tenant?.alertWebhookUrl) await post(tenant.alertWebhookUrl, alert);
       await db.budgetAlert.update({ where: { id: alert.id }, data: { deliveredAt: new Date(), lastError: null } });
     } catch (error) {
-      const lastError = error instanceof Error ? error.message.slice(0, 500) : String(error);
+      const lastError = errorSummary(error);
       const giveUp = Date.now() - alert.createdAt.getTime() > giveUpAfterMs;
       const nextAttemptAt = new Date(Date.now() + Math.min(firstRetryMs * 2 ** alert.attempts, maxRetryMs));
       await db.budgetAlert.update({
