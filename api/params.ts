@@ -14,8 +14,27 @@ export function idParam(value: unknown, what: string): string {
 /** A list's page size: at most `max`, `fallback` when not given. */
 export const pageLimit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
-/** `?before=`: the `createdAt` of the last item of the page before, as the previous answer's `next` gave it. */
-export const pageBefore = z.iso.datetime().optional();
+/**
+ * A newest-first page's query: `?limit=` (at most `max`, `fallback` when not given) and `?before=`, the `createdAt` of
+ * the last item of the page before, as the previous answer's `next` gave it.
+ */
+export const olderPageQuery = (max: number, fallback: number) => ({
+  limit: pageLimit(max, fallback),
+  before: z.iso.datetime().optional(),
+});
+
+/** The rows a page's `?before=` leaves in: those created before it. */
+export const createdBefore = (before: string | undefined) => (before ? { createdAt: { lt: new Date(before) } } : {});
+
+/** A page's answer: its items, and `next`, the `?before=` of the page after it (null when this one was not full). */
+export const pageAnswer = <Row extends { createdAt: Date }, View>(
+  rows: Row[],
+  limit: number,
+  view: (row: Row) => View,
+) => ({
+  items: rows.map(view),
+  next: rows.length === limit ? (rows.at(-1)?.createdAt.toISOString() ?? null) : null,
+});
 
 /** The query of a list of one kind of workflow-backed row: by lead and status (`statuses`, the Prisma enum). */
 export const workflowListQuery = <Status extends Record<string, string>>(statuses: Status) =>
