@@ -7,7 +7,7 @@ import { isUniqueViolation } from '../common/db-errors.js';
 import { recordMessageEvent } from '../common/event-writers.js';
 import { createShortLinks, linkTracker } from '../common/links/short-links.js';
 import { renderTemplate, type TemplateValues } from '../common/templates.js';
-import type { Delivery, OutboundMessage } from './outbound-message.js';
+import type { ResolvedDeliveryDeps, OutboundMessage } from './outbound-message.js';
 
 /** The row, and whether an attempt before this one wrote it (two first attempts may race to). */
 export interface AttemptRow {
@@ -19,7 +19,7 @@ const notFound = (message: string) => ApplicationFailure.create({ type: 'NotFoun
 
 /** `onCreated` runs in the transaction that writes the row: the event of a row final as written, or its links. */
 async function insertRow(
-  { db }: Delivery,
+  { db }: ResolvedDeliveryDeps,
   data: Prisma.MessageUncheckedCreateInput,
   onCreated?: (tx: Prisma.TransactionClient, row: Message) => Promise<unknown>,
 ): Promise<AttemptRow> {
@@ -43,8 +43,8 @@ async function insertRow(
 }
 
 /** A row to send (`pending`), or one closed as skipped at once when the template needs a value the lead lacks. */
-export async function writeFirstAttemptRow(delivery: Delivery, message: OutboundMessage): Promise<AttemptRow> {
-  const { db, sender, capacity, metrics, shortLinkBaseUrl } = delivery;
+export async function writeFirstAttemptRow(deps: ResolvedDeliveryDeps, message: OutboundMessage): Promise<AttemptRow> {
+  const { db, sender, capacity, metrics, shortLinkBaseUrl } = deps;
   const lead = await db.lead.findFirst({
     where: { id: message.leadId, tenantId: message.tenantId },
     include: { tenant: { include: { senders: true } } },
@@ -79,13 +79,13 @@ export async function writeFirstAttemptRow(delivery: Delivery, message: Outbound
   };
   if (rendered.ok)
     return insertRow(
-      delivery,
+      deps,
       { ...base, body: rendered.body, ...capacity.price(rendered.body), status: 'pending' },
       links.links.length ? (tx, row) => createShortLinks(tx, row, links.links, lead.tenant.linkExpiryDays) : undefined,
     );
   const skipReason = `missing value for ${rendered.missing.join(', ')}`;
   log.warn('message skipped', { idempotencyKey: message.idempotencyKey, reason: skipReason });
-  const written = await insertRow(delivery, { ...base, body: template, status: 'skipped', skipReason }, (tx, row) =>
+  const written = await insertRow(deps, { ...base, body: template, status: 'skipped', skipReason }, (tx, row) =>
     recordMessageEvent(tx, 'message.skipped', row, { reason: skipReason }),
   );
   if (!written.isRetry) metrics.messageRecorded('skipped');

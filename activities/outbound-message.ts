@@ -45,4 +45,4 @@ export interface MessageDeliveryDeps {
 }
 
 /** The deps as each step of a delivery uses them, defaults filled in. */
-export type Delivery = Omit<MessageDeliveryDeps, 'metrics'> & { metrics: MessageMetrics };
+export type ResolvedDeliveryDeps = Omit<MessageDeliveryDeps, 'metrics'> & { metrics: MessageMetrics };

@@ -3,7 +3,7 @@
 import { activityInfo, ApplicationFailure, log } from '@temporalio/activity';
 import type { Message } from '../generated/prisma/client.js';
 import { capacityWaitType, type CapacityWait } from '../common/capacity/waits.js';
-import type { Delivery, DeliveryResult, OutboundMessage } from './outbound-message.js';
+import type { ResolvedDeliveryDeps, DeliveryResult, OutboundMessage } from './outbound-message.js';
 import { missedSkipReason, type SendDeadline } from './send-deadline.js';
 import type { GateDecision, GateHoldReason } from './send-gate.js';
 import type { HoldReason } from './send-step-message.types.js';
@@ -35,7 +35,7 @@ export const gateHold = ({ reason, until }: Extract<GateDecision, { kind: 'hold'
 
 /** The hard deadline passed with the message unsent: its row closes as missed, and the caller hears its outcome. */
 export async function missDeadline<Outcome>(
-  { db, metrics }: Delivery,
+  { db, metrics }: ResolvedDeliveryDeps,
   row: Message,
   deadline: SendDeadline<Outcome>,
 ): Promise<Outcome> {
@@ -51,13 +51,13 @@ export async function missDeadline<Outcome>(
  * older one gets a retry of the activity then.
  */
 export async function hold<Outcome>(
-  delivery: Delivery,
+  deps: ResolvedDeliveryDeps,
   row: Message,
   wait: Hold,
   message: OutboundMessage,
   deadline: SendDeadline<Outcome>,
 ): Promise<DeliveryResult | Outcome> {
-  const { db, capacity } = delivery;
+  const { db, capacity } = deps;
   const now = Date.now();
   const until = new Date(wait.until);
   // A queue for a number's throughput is looked at every second: those lines are debug, the longer waits info.
@@ -85,7 +85,7 @@ export async function hold<Outcome>(
     });
   if (givesUp) {
     if (!deadline.hard) await recordHold(latest);
-    return missDeadline(delivery, row, deadline);
+    return missDeadline(deps, row, deadline);
   }
   if (message.holdAsResult) {
     // A message with a hard deadline looks one last time just before it, in case capacity came back sooner.

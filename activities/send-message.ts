@@ -6,7 +6,7 @@ import { maskPhone } from '../common/logger.js';
 import { noMetrics } from '../common/metrics.js';
 import { resultOfClosedRow, skippedResult } from './delivery-results.js';
 import { writeFirstAttemptRow } from './first-attempt.js';
-import type { Delivery, DeliveryResult, MessageDeliveryDeps, OutboundMessage } from './outbound-message.js';
+import type { ResolvedDeliveryDeps, DeliveryResult, MessageDeliveryDeps, OutboundMessage } from './outbound-message.js';
 import { isTooLate, validityPeriodSeconds, type SendDeadline } from './send-deadline.js';
 import { claimExpiredAfterMs, claimLeaseMs, isClaimLive, type GateStop } from './send-gate.js';
 import { gateHold, hold, missDeadline } from './send-hold.js';
@@ -25,7 +25,7 @@ const claimedElsewhere = (claimedAt: Date, attempt: number | null) =>
   });
 
 /** The gate's final word: the row closes as skipped with the reason, and the workflow hears why. */
-async function refuse({ db, metrics }: Delivery, row: Message, reason: GateStop): Promise<DeliveryResult> {
+async function refuse({ db, metrics }: ResolvedDeliveryDeps, row: Message, reason: GateStop): Promise<DeliveryResult> {
   await closeUnsent(db, row, { status: 'skipped', skipReason: reason });
   metrics.messageRecorded('skipped');
   log.info('send refused by the send gate', { messageId: row.id, to: maskPhone(row.toPhone), reason });
@@ -33,7 +33,7 @@ async function refuse({ db, metrics }: Delivery, row: Message, reason: GateStop)
 }
 
 /** Sending capacity for this attempt (a number's throughput, the tenant's warm-up and budgets), or how long to wait. */
-const reserveCapacity = ({ capacity, sender }: Delivery, row: Message, message: OutboundMessage) =>
+const reserveCapacity = ({ capacity, sender }: ResolvedDeliveryDeps, row: Message, message: OutboundMessage) =>
   capacity.reserve({
     messageId: row.id,
     tenantId: message.tenantId,
@@ -48,9 +48,9 @@ const reserveCapacity = ({ capacity, sender }: Delivery, row: Message, message: 
  * an attempt that claimed it through the send gate calls Twilio. An attempt that finds it claimed asks Twilio what
  * happened before anything else; while another attempt's claim is fresh it never calls create itself.
  */
-export function createMessageDelivery({ metrics = noMetrics, ...deps }: MessageDeliveryDeps) {
-  const delivery: Delivery = { ...deps, metrics };
-  const { db, gate, sender } = delivery;
+export function createMessageDelivery({ metrics = noMetrics, ...given }: MessageDeliveryDeps) {
+  const deps: ResolvedDeliveryDeps = { ...given, metrics };
+  const { db, gate, sender } = deps;
 
   return async function deliver<Outcome>(
     message: OutboundMessage,
@@ -60,40 +60,38 @@ export function createMessageDelivery({ metrics = noMetrics, ...deps }: MessageD
     const existing = await db.message.findUnique({ where: { idempotencyKey: message.idempotencyKey } });
     if (!existing && isTooLate(deadline)) return deadline.outcomeWhenMissed;
     // A retry sends the body it rendered the first time, whatever the lead looks like now.
-    const { row, isRetry } = existing
-      ? { row: existing, isRetry: true }
-      : await writeFirstAttemptRow(delivery, message);
+    const { row, isRetry } = existing ? { row: existing, isRetry: true } : await writeFirstAttemptRow(deps, message);
     // Sent, skipped or failed already: an earlier attempt settled it, and this one answers what it came to.
     if (row.status !== 'pending') return resultOfClosedRow(row, deadline);
 
     const sms: OutboundSms = { to: row.toPhone, body: row.body, from: row.fromPhone ?? sender.defaultFrom };
     if (row.claimedAt) {
       // An attempt passed the gate, so Twilio may have the message: ask it before deciding anything else.
-      const found = await findEarlierHandover(delivery, row, sms);
-      if (found) return recordSent(delivery, row, found);
+      const found = await findEarlierHandover(deps, row, sms);
+      if (found) return recordSent(deps, row, found);
     } else if (isRetry) {
       // Cheap refusals first, so a retry for a lead who replied or opted out meanwhile takes no capacity.
       const stop = await gate.precheck(row, message.subject);
-      if (stop) return refuse(delivery, row, stop.reason);
+      if (stop) return refuse(deps, row, stop.reason);
     }
-    if (isTooLate(deadline)) return missDeadline(delivery, row, deadline);
+    if (isTooLate(deadline)) return missDeadline(deps, row, deadline);
     if (isClaimLive(row, attempt)) throw claimedElsewhere(row.claimedAt ?? new Date(), row.claimedAttempt);
 
-    const reserved = await reserveCapacity(delivery, row, message);
-    if (!reserved.ok) return hold(delivery, row, reserved.wait, message, deadline);
+    const reserved = await reserveCapacity(deps, row, message);
+    if (!reserved.ok) return hold(deps, row, reserved.wait, message, deadline);
 
     const verdict = await gate.claim(row, attempt, message.subject);
-    if (verdict.kind === 'stop') return refuse(delivery, row, verdict.reason);
+    if (verdict.kind === 'stop') return refuse(deps, row, verdict.reason);
     if (verdict.kind !== 'claimed') {
       // Not this attempt's turn: what it reserved goes back before it waits.
       await db.$transaction((tx) => releaseReservation(tx, row.id));
       if (verdict.kind === 'claimed_elsewhere') throw claimedElsewhere(verdict.claimedAt, verdict.attempt);
-      return hold(delivery, row, gateHold(verdict), message, deadline);
+      return hold(deps, row, gateHold(verdict), message, deadline);
     }
     // The claim keeps other attempts off Twilio only for its lease: past it (a stalled process), this one stays off too.
     if (Date.now() - verdict.claimedAt.getTime() > claimLeaseMs) throw claimedElsewhere(verdict.claimedAt, attempt);
     return handOver(
-      delivery,
+      deps,
       row,
       deadline.hard ? { ...sms, validityPeriodSeconds: validityPeriodSeconds(deadline) } : sms,
     );

@@ -7,7 +7,7 @@ import { recordMessageEvent } from '../common/event-writers.js';
 import { maskPhone } from '../common/logger.js';
 import { recordOptOut } from '../common/opt-outs.js';
 import { refusedByTwilioResult } from './delivery-results.js';
-import type { Delivery, DeliveryResult } from './outbound-message.js';
+import type { ResolvedDeliveryDeps, DeliveryResult } from './outbound-message.js';
 import type { OutboundSms, SentSms } from './sms-sender.js';
 import { classifyTwilioError } from './twilio-errors.js';
 import { closeUnsent } from './unsent-messages.js';
@@ -16,7 +16,7 @@ const tooManyRequests = 20429;
 
 /** The SID is written once: an attempt that finds it written (another one got there first) records no second event. */
 export async function recordSent(
-  { db, metrics, sender }: Delivery,
+  { db, metrics, sender }: ResolvedDeliveryDeps,
   row: Message,
   sent: SentSms,
 ): Promise<DeliveryResult> {
@@ -49,7 +49,7 @@ export async function recordSent(
  * written, leaving out SIDs other rows already own (a lookup after a timeout must not adopt one of them).
  */
 export async function findEarlierHandover(
-  { db, sender }: Delivery,
+  { db, sender }: ResolvedDeliveryDeps,
   row: Message,
   sms: OutboundSms,
 ): Promise<SentSms | null> {
@@ -68,10 +68,10 @@ export async function findEarlierHandover(
  * The create call. Twilio took it: sent. Twilio refused it for good: the row closes as failed (an unsubscribed
  * recipient is recorded as an opt-out). Anything that may succeed later is thrown back to Temporal's retry policy.
  */
-export async function handOver(delivery: Delivery, row: Message, sms: OutboundSms): Promise<DeliveryResult> {
-  const { db, sender, metrics } = delivery;
+export async function handOver(deps: ResolvedDeliveryDeps, row: Message, sms: OutboundSms): Promise<DeliveryResult> {
+  const { db, sender, metrics } = deps;
   try {
-    return await recordSent(delivery, row, await sender.send(sms));
+    return await recordSent(deps, row, await sender.send(sms));
   } catch (error) {
     const classified = classifyTwilioError(error);
     metrics.twilioError(classified.code, 'send');
