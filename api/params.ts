@@ -51,5 +51,8 @@ export function idempotencyKeyOf(req: Request): string | undefined {
   return key;
 }
 
+/** A yes/no query parameter, as it comes in a URL. */
+export const queryFlag = z.enum(['true', 'false']);
+
 /** GET of one enrollment or appointment: the rows answer; `?live=true` also asks the workflow run. */
-export const liveReadQuery = z.strictObject({ live: z.enum(['true', 'false']).optional() });
+export const liveReadQuery = z.strictObject({ live: queryFlag.optional() });

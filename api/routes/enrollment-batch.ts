@@ -6,6 +6,7 @@ import { tenantOf } from '../auth.js';
 import { runEnrollmentBatch, type BatchRequest } from '../enrollment-batch.js';
 import { createEnrollmentStarter } from '../enrollment-starter.js';
 import { ApiError, parseBody, parseQuery } from '../errors.js';
+import { queryFlag } from '../params.js';
 import type { EnrollmentsDeps } from './enrollments.js';
 
 const maxBatchRows = 10_000;
@@ -17,7 +18,7 @@ export const batchSchema = z.strictObject({
 });
 export const csvQuerySchema = z.strictObject({
   sequenceId: z.uuid(),
-  dryRun: z.enum(['true', 'false']).default('false'),
+  dryRun: queryFlag.default('false'),
 });
 
 function readRequest(req: express.Request): BatchRequest {
