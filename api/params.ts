@@ -40,6 +40,12 @@ export const pageAnswer = <Row extends { createdAt: Date }, View>(
 export const workflowListQuery = <Status extends Record<string, string>>(statuses: Status) =>
   z.strictObject({ leadId: z.uuid().optional(), status: z.enum(statuses).optional(), limit: pageLimit(200, 50) });
 
+/** The rows such a list answers with: the tenant's, narrowed to the lead and the status when the query names them. */
+export const workflowListWhere = <Status extends string>(
+  tenantId: string,
+  { leadId, status }: { leadId?: string | undefined; status?: Status | undefined },
+) => ({ tenantId, ...(leadId ? { leadId } : {}), ...(status ? { status } : {}) });
+
 const idempotencyKeyPattern = /^[\w.:-]{1,200}$/;
 
 /** The request's Idempotency-Key header, or undefined without one; 400 for one that is not a usable key. */
