@@ -9,7 +9,7 @@ import { nextReminderAt } from '../workflows/decisions/reminder-schedule.js';
 import { erasedClosedReason, haltEnrollments, lockConversation } from '../common/conversation.js';
 import { countEnrollmentFact, countLeadFact } from '../common/analytics/aggregate.js';
 import { recordEvent } from '../common/events.js';
-import { hasEventFor } from '../common/event-writers.js';
+import { recordEventOnce } from '../common/event-writers.js';
 import { appointmentChanges } from './appointment-events.js';
 import type { DeliveryResult, MessageDeliveryDeps } from './outbound-message.js';
 import { createMessageDelivery } from './send-message.js';
@@ -135,22 +135,14 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
         });
         // The API may have written the row first; whichever run of this finds no event records it (under the lock).
         const scope = { tenantId: appointment.tenantId, leadId: appointment.leadId };
-        if (
-          !(await hasEventFor(tx, {
-            ...scope,
-            type: 'appointment.scheduled',
-            idKey: 'appointmentId',
-            id: appointmentId,
-          }))
-        ) {
-          const data = {
-            appointmentId,
-            ...scope,
-            enrollmentId: bookedFrom?.enrollmentId ?? null,
-            startsAt: appointment.startsAt,
-            location: appointment.location,
-          };
-          await recordEvent(tx, { ...scope, type: 'appointment.scheduled', data });
+        const data = {
+          appointmentId,
+          ...scope,
+          enrollmentId: bookedFrom?.enrollmentId ?? null,
+          startsAt: appointment.startsAt,
+          location: appointment.location,
+        };
+        if (await recordEventOnce(tx, { ...scope, type: 'appointment.scheduled', idKey: 'appointmentId', data })) {
           // The funnel's booking: for the follow-up it was booked from, else the lead's latest one.
           if (bookedFrom) await countEnrollmentFact(tx, bookedFrom.enrollmentId, 'booked');
           else await countLeadFact(tx, { ...scope, fact: 'booked' });
