@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../common/db.js';
 import { countEnrollmentFact, type EnrollmentFact } from '../common/analytics/aggregate.js';
 import { lockTenantEventsOf, recordEvent } from '../common/events.js';
-import { hasEventFor } from '../common/event-writers.js';
+import { recordEventOnce } from '../common/event-writers.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { EnrollmentOutcome } from '../workflows/lead-follow-up.messages.js';
 import { closeUnclaimedMessages } from './unsent-messages.js';
@@ -74,27 +74,15 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
               data: { status: 'active', closedReason: null },
             });
             const scope = { tenantId: input.tenantId, leadId: input.leadId };
-            if (
-              !(await hasEventFor(tx, {
-                ...scope,
-                type: 'enrollment.started',
-                idKey: 'enrollmentId',
-                id: enrollmentId,
-              }))
-            ) {
-              await recordEvent(tx, {
-                ...scope,
-                type: 'enrollment.started',
-                data: {
-                  enrollmentId,
-                  ...scope,
-                  sequenceId: input.sequenceId,
-                  workflowId: input.workflowId,
-                  runId: input.runId,
-                },
-              });
+            const data = {
+              enrollmentId,
+              ...scope,
+              sequenceId: input.sequenceId,
+              workflowId: input.workflowId,
+              runId: input.runId,
+            };
+            if (await recordEventOnce(tx, { ...scope, type: 'enrollment.started', idKey: 'enrollmentId', data }))
               await countEnrollmentFact(tx, enrollmentId, 'enrolled');
-            }
           }),
         );
       } catch (error) {

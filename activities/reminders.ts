@@ -9,9 +9,10 @@ import { nextReminderAt } from '../workflows/decisions/reminder-schedule.js';
 import { erasedClosedReason, haltEnrollments, lockConversation } from '../common/conversation.js';
 import { countEnrollmentFact, countLeadFact } from '../common/analytics/aggregate.js';
 import { recordEvent } from '../common/events.js';
-import { hasEventFor } from '../common/event-writers.js';
+import { recordEventOnce } from '../common/event-writers.js';
 import { appointmentChanges } from './appointment-events.js';
-import { createMessageDelivery, leadTemplateValues, type DeliveryResult } from './send-message.js';
+import type { DeliveryResult, MessageDeliveryDeps } from './outbound-message.js';
+import { createMessageDelivery } from './send-message.js';
 import { closeUnclaimedMessages } from './unsent-messages.js';
 
 export type AppointmentMessage =
@@ -70,7 +71,7 @@ function idempotencyKey({ appointmentId, message, startsAt }: SendAppointmentMes
  * Appointment messages are transactional: no sending window or caps, but the same exactly-once send with its
  * opt-out check right before Twilio. The tenant's templates are read when a message is first attempted.
  */
-export function createReminderActivities(deps: Parameters<typeof createMessageDelivery>[0]) {
+export function createReminderActivities(deps: MessageDeliveryDeps) {
   const { db } = deps;
   const deliver = createMessageDelivery(deps);
   return {
@@ -79,8 +80,6 @@ export function createReminderActivities(deps: Parameters<typeof createMessageDe
         {
           tenantId: input.tenantId,
           leadId: input.leadId,
-          enrollmentId: null,
-          appointmentId: input.appointmentId,
           idempotencyKey: idempotencyKey(input),
           subject: {
             kind: 'appointment',
@@ -88,17 +87,16 @@ export function createReminderActivities(deps: Parameters<typeof createMessageDe
             message: input.message.kind,
             startsAt: input.startsAt,
           },
-          holdAsResult: input.holdAsResult ?? false,
-          compose: (lead) => {
-            const values: Record<AppointmentTemplatePlaceholder, string | null | undefined> = {
-              ...leadTemplateValues(lead),
+          holdAsResult: input.holdAsResult,
+          messageFor: (lead) => ({
+            template: templates[input.message.kind](lead.tenant),
+            placeholders: {
               time: formatAppointmentTime(new Date(input.startsAt), lead.timeZone),
               location: input.location,
-            };
-            return { template: templates[input.message.kind](lead.tenant), values };
-          },
+            } satisfies Partial<Record<AppointmentTemplatePlaceholder, string | null>>,
+          }),
         },
-        { at: new Date(input.notAfter), hard: true, late: { outcome: 'missed' } as const },
+        { at: new Date(input.notAfter), hard: true, outcomeWhenMissed: { outcome: 'missed' } as const },
       );
     },
 
@@ -137,22 +135,14 @@ export function createReminderActivities(deps: Parameters<typeof createMessageDe
         });
         // The API may have written the row first; whichever run of this finds no event records it (under the lock).
         const scope = { tenantId: appointment.tenantId, leadId: appointment.leadId };
-        if (
-          !(await hasEventFor(tx, {
-            ...scope,
-            type: 'appointment.scheduled',
-            idKey: 'appointmentId',
-            id: appointmentId,
-          }))
-        ) {
-          const data = {
-            appointmentId,
-            ...scope,
-            enrollmentId: bookedFrom?.enrollmentId ?? null,
-            startsAt: appointment.startsAt,
-            location: appointment.location,
-          };
-          await recordEvent(tx, { ...scope, type: 'appointment.scheduled', data });
+        const data = {
+          appointmentId,
+          ...scope,
+          enrollmentId: bookedFrom?.enrollmentId ?? null,
+          startsAt: appointment.startsAt,
+          location: appointment.location,
+        };
+        if (await recordEventOnce(tx, { ...scope, type: 'appointment.scheduled', idKey: 'appointmentId', data })) {
           // The funnel's booking: for the follow-up it was booked from, else the lead's latest one.
           if (bookedFrom) await countEnrollmentFact(tx, bookedFrom.enrollmentId, 'booked');
           else await countLeadFact(tx, { ...scope, fact: 'booked' });

@@ -1,6 +1,7 @@
 import { chooseVariant, variantsOfStep, type ChosenVariant } from '../common/analytics/variants.js';
 import type { Db } from '../common/db.js';
-import { createMessageDelivery, leadTemplateValues, type MessageDeliveryDeps } from './send-message.js';
+import type { MessageDeliveryDeps } from './outbound-message.js';
+import { createMessageDelivery } from './send-message.js';
 import type { SendStepMessageInput, SendStepMessageResult } from './send-step-message.types.js';
 
 /**
@@ -30,15 +31,13 @@ export function createSendStepMessage(deps: MessageDeliveryDeps) {
       {
         tenantId: input.tenantId,
         leadId: input.leadId,
-        enrollmentId: input.enrollmentId,
-        appointmentId: null,
         idempotencyKey: `${input.enrollmentId}:${input.step}`,
         variant: variant?.label ?? null,
         subject: { kind: 'step', enrollmentId: input.enrollmentId },
-        holdAsResult: input.holdAsResult ?? false,
-        compose: (lead) => ({ template: variant?.template ?? input.template, values: leadTemplateValues(lead) }),
+        holdAsResult: input.holdAsResult,
+        messageFor: () => ({ template: variant?.template ?? input.template }),
       },
-      { at: new Date(input.notAfter), hard: false, late: { outcome: 'deferred' } as const },
+      { at: new Date(input.notAfter), hard: false, outcomeWhenMissed: { outcome: 'deferred' } as const },
     );
   };
 }

@@ -1,21 +1,15 @@
 // Shapes the workflow exchanges with the send activity: types only, so workflows can import them.
+import type { CapacityWaitReason } from '../common/capacity/waits.js';
+import type { HaltReason } from '../common/conversation.js';
+import type { GateHoldReason } from './send-gate.js';
 
 export type SmsFailureKind = 'opted_out' | 'undeliverable' | 'carrier_filtered' | 'rejected';
 
 /** What ended an enrollment before its workflow heard of it (common/conversation.ts), or its row already closed. */
-export type HaltedBy = 'replied' | 'booked' | 'opted_out' | 'cancelled' | 'erased' | 'enrollment_closed';
+export type HaltedBy = HaltReason | 'enrollment_closed';
 
 /** Why a send waits: sending capacity (common/capacity/gate.ts) or the lead's window and caps across enrollments. */
-export type HoldReason =
-  | 'kill_switch'
-  | 'number_rate'
-  | 'tenant_rate'
-  | 'warmup'
-  | 'budget_daily'
-  | 'budget_monthly'
-  | 'cap_gap'
-  | 'cap_daily'
-  | 'window';
+export type HoldReason = CapacityWaitReason | GateHoldReason;
 
 export interface SendStepMessageInput {
   tenantId: string;

@@ -1,5 +1,6 @@
 import twilio from 'twilio';
 import { defaultSenderOf, type SmsMode } from '../common/config.js';
+import { createdStatuses, type CreatedStatus } from '../common/message-status.js';
 import { createTwilioClient } from './twilio-client.js';
 
 export interface OutboundSms {
@@ -14,8 +15,7 @@ export interface OutboundSms {
 export interface SentSms {
   /** Twilio's message SID; null in outbox mode, where nothing leaves the building. */
   sid: string | null;
-  status:
-    'simulated' | 'accepted' | 'queued' | 'sending' | 'sent' | 'delivered' | 'undelivered' | 'failed' | 'scheduled';
+  status: 'simulated' | CreatedStatus;
 }
 
 export interface SmsSender {
@@ -76,22 +76,12 @@ const outboxSender: SmsSender = {
   },
 };
 
-const knownStatuses = new Set<SentSms['status']>([
-  'accepted',
-  'queued',
-  'sending',
-  'sent',
-  'delivered',
-  'undelivered',
-  'failed',
-  'scheduled',
-]);
+const knownStatuses = new Set<string>(createdStatuses);
+const isCreatedStatus = (status: string): status is CreatedStatus => knownStatuses.has(status);
 
+/** Any other status is taken for queued: the status callbacks tell the rest. */
 function toSentSms(message: { sid: string; status: string }): SentSms {
-  const status = knownStatuses.has(message.status as SentSms['status'])
-    ? (message.status as SentSms['status'])
-    : 'queued';
-  return { sid: message.sid, status };
+  return { sid: message.sid, status: isCreatedStatus(message.status) ? message.status : 'queued' };
 }
 
 /** Clocks differ between us and Twilio; a message created this long before our row was written still counts. */

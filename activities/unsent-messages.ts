@@ -1,6 +1,8 @@
+import { countMessageFact } from '../common/analytics/aggregate.js';
 import { releaseCapacity, type ReservedCapacity } from '../common/capacity/usage.js';
+import type { Db } from '../common/db.js';
 import { recordMessageEvent } from '../common/event-writers.js';
-import type { Prisma } from '../generated/prisma/client.js';
+import type { Message, Prisma } from '../generated/prisma/client.js';
 
 /**
  * Closes messages that will never go out now that what they were for has ended (an enrollment closed, an appointment
@@ -34,4 +36,41 @@ export async function closeUnclaimedMessages(
   });
   for (const row of closed) await recordMessageEvent(tx, 'message.skipped', row, { reason: skipReason });
   return closed.length;
+}
+
+/** How a row that never reached Twilio closes: skipped by a decision, or failed because Twilio refused the create call. */
+export type UnsentClose = { status: 'skipped'; skipReason: string } | { status: 'failed'; errorCode: number | null };
+
+/**
+ * Closes one row that will never go out, giving back whatever capacity an attempt reserved for it. A row something
+ * else closed first (an enrollment's close) keeps its reason, and its one event. `also` runs in the same transaction.
+ */
+export async function closeUnsent(
+  db: Db,
+  row: Message,
+  closed: UnsentClose,
+  also?: (tx: Prisma.TransactionClient) => Promise<void>,
+): Promise<void> {
+  await db.$transaction(async (tx) => {
+    await releaseReservation(tx, row.id);
+    const { count } = await tx.message.updateMany({
+      where: { id: row.id, status: 'pending' },
+      data: { ...closed, heldReason: null, heldUntil: null },
+    });
+    if (count) {
+      if (closed.status === 'skipped')
+        await recordMessageEvent(tx, 'message.skipped', row, { reason: closed.skipReason });
+      else {
+        await recordMessageEvent(tx, 'message.failed', row, { errorCode: closed.errorCode, twilioSid: null });
+        await countMessageFact(tx, row.id, 'failed');
+      }
+    }
+    await also?.(tx);
+  });
+}
+
+/** Gives back what the row's attempts reserved (nothing when none did). */
+export async function releaseReservation(tx: Prisma.TransactionClient, rowId: string): Promise<void> {
+  const { reservation } = await tx.message.findUniqueOrThrow({ where: { id: rowId }, select: { reservation: true } });
+  if (reservation) await releaseCapacity(tx, rowId, reservation as unknown as ReservedCapacity[]);
 }

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import { lockConversation } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
 import { maskPhone } from '../common/logger.js';
@@ -20,9 +20,10 @@ import {
   type SendingPolicy,
   type SequenceStep,
 } from '../workflows/lead-follow-up.messages.js';
-import { enrollmentStatusKey, leadIdKey, sequenceIdKey, tenantIdKey } from '../workflows/search-attributes.js';
+import { enrollmentStatusKey, sequenceIdKey } from '../workflows/search-attributes.js';
 import { ApiError, leadErased } from './errors.js';
 import { isUniqueViolation } from '../common/db-errors.js';
+import { startDeadlineMs, startRun } from './workflow-start.js';
 
 /** `replayed`: an earlier request with the same Idempotency-Key and the same body started it. */
 export type StartOutcome =
@@ -82,7 +83,6 @@ export function enrollmentRequestHash({ leadId, sequenceId }: { leadId: string; 
     .digest('hex');
 }
 
-const startDeadlineMs = 10_000;
 /** A claimant settles its claim within its start deadline (records the run or removes the row); past this it died. */
 const abandonedAfterMs = startDeadlineMs + 5_000;
 const settlePollMs = 100;
@@ -111,29 +111,21 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
     enrolledAt: Date,
   ): Promise<WorkflowStart> {
     const workflowId = leadFollowUpWorkflowId(tenant.id, lead.id);
-    try {
-      // A bounded wait: past it the caller hears "may have started" and retries with its Idempotency-Key.
-      const handle = await temporal.connection.withDeadline(Date.now() + startDeadlineMs, () =>
-        temporal.workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, {
-          workflowId,
-          taskQueue,
-          args: [workflowInput(tenant, lead, sequence, enrollmentId, idempotencyKey, enrolledAt)],
-          workflowIdConflictPolicy: 'FAIL',
-          workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-          typedSearchAttributes: [
-            { key: tenantIdKey, value: tenant.id },
-            { key: leadIdKey, value: lead.id },
-            { key: sequenceIdKey, value: sequence.id },
-            { key: enrollmentStatusKey, value: 'running' },
-          ],
-          memo: { phone: maskPhone(lead.phone), sequence: `${sequence.name} v${sequence.version}` },
-        }),
-      );
-      return { kind: 'started', workflowId, runId: handle.firstExecutionRunId };
-    } catch (error) {
-      if (error instanceof WorkflowExecutionAlreadyStartedError) return { kind: 'already_running', workflowId };
-      throw error;
-    }
+    const runId = await startRun<typeof leadFollowUp>(temporal, leadFollowUpWorkflowType, {
+      workflowId,
+      taskQueue,
+      args: [workflowInput(tenant, lead, sequence, enrollmentId, idempotencyKey, enrolledAt)],
+      workflowIdConflictPolicy: 'FAIL',
+      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+      tenantId: tenant.id,
+      leadId: lead.id,
+      moreSearchAttributes: [
+        { key: sequenceIdKey, value: sequence.id },
+        { key: enrollmentStatusKey, value: 'running' },
+      ],
+      memo: { phone: maskPhone(lead.phone), sequence: `${sequence.name} v${sequence.version}` },
+    });
+    return runId === null ? { kind: 'already_running', workflowId } : { kind: 'started', workflowId, runId };
   }
 
   /** Null when another request holds the key: it is answered from that request's row instead. */

@@ -14,12 +14,37 @@ export function idParam(value: unknown, what: string): string {
 /** A list's page size: at most `max`, `fallback` when not given. */
 export const pageLimit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
-/** `?before=`: the `createdAt` of the last item of the page before, as the previous answer's `next` gave it. */
-export const pageBefore = z.iso.datetime().optional();
+/**
+ * A newest-first page's query: `?limit=` (at most `max`, `fallback` when not given) and `?before=`, the `createdAt` of
+ * the last item of the page before, as the previous answer's `next` gave it.
+ */
+export const olderPageQuery = (max: number, fallback: number) => ({
+  limit: pageLimit(max, fallback),
+  before: z.iso.datetime().optional(),
+});
+
+/** The rows a page's `?before=` leaves in: those created before it. */
+export const createdBefore = (before: string | undefined) => (before ? { createdAt: { lt: new Date(before) } } : {});
+
+/** A page's answer: its items, and `next`, the `?before=` of the page after it (null when this one was not full). */
+export const pageAnswer = <Row extends { createdAt: Date }, View>(
+  rows: Row[],
+  limit: number,
+  view: (row: Row) => View,
+) => ({
+  items: rows.map(view),
+  next: rows.length === limit ? (rows.at(-1)?.createdAt.toISOString() ?? null) : null,
+});
 
 /** The query of a list of one kind of workflow-backed row: by lead and status (`statuses`, the Prisma enum). */
 export const workflowListQuery = <Status extends Record<string, string>>(statuses: Status) =>
   z.strictObject({ leadId: z.uuid().optional(), status: z.enum(statuses).optional(), limit: pageLimit(200, 50) });
+
+/** The rows such a list answers with: the tenant's, narrowed to the lead and the status when the query names them. */
+export const workflowListWhere = <Status extends string>(
+  tenantId: string,
+  { leadId, status }: { leadId?: string | undefined; status?: Status | undefined },
+) => ({ tenantId, ...(leadId ? { leadId } : {}), ...(status ? { status } : {}) });
 
 const idempotencyKeyPattern = /^[\w.:-]{1,200}$/;
 
@@ -32,5 +57,8 @@ export function idempotencyKeyOf(req: Request): string | undefined {
   return key;
 }
 
+/** A yes/no query parameter, as it comes in a URL. */
+export const queryFlag = z.enum(['true', 'false']);
+
 /** GET of one enrollment or appointment: the rows answer; `?live=true` also asks the workflow run. */
-export const liveReadQuery = z.strictObject({ live: z.enum(['true', 'false']).optional() });
+export const liveReadQuery = z.strictObject({ live: queryFlag.optional() });

@@ -1,6 +1,7 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Db } from '../common/db.js';
+import { errorSummary } from '../common/error-summary.js';
 import { periodicRounds } from '../common/periodic.js';
 import type { PendingSignal } from '../generated/prisma/client.js';
 
@@ -28,7 +29,7 @@ export function createSignalRelay({ db, temporal, logger }: { db: Db; temporal: 
         await db.pendingSignal.deleteMany({ where: { id: row.id } });
         return;
       }
-      const lastError = error instanceof Error ? error.message.slice(0, 500) : String(error);
+      const lastError = errorSummary(error);
       await db.pendingSignal.updateMany({ where: { id: row.id }, data: { attempts: { increment: 1 }, lastError } });
       logger.warn(
         { workflowId: row.workflowId, signal: row.signal, attempts: row.attempts + 1, err: lastError },

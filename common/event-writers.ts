@@ -60,18 +60,18 @@ export function recordMessageEvent(
 }
 
 /**
- * Whether a fact that two writers may record (the API and the workflow's own activity) already has its event: the
- * writer that finds none records it. Callers hold a lock on the fact's row, so the second one waits and then sees it.
+ * Records a fact that two writers may record (the API and the workflow's own activity) unless its event is already
+ * there, found by the fact's ID at `data[idKey]`: true when this call recorded it. Callers hold a lock on the fact's
+ * row, so the second writer waits and then sees the first one's event.
  */
-export async function hasEventFor(
+export async function recordEventOnce(
   tx: Prisma.TransactionClient,
-  {
-    tenantId,
-    leadId,
-    type,
-    idKey,
-    id,
-  }: { tenantId: string; leadId: string; type: EventType; idKey: string; id: string },
+  { idKey, ...event }: NewEvent & { leadId: string; idKey: string },
 ): Promise<boolean> {
-  return (await tx.event.count({ where: { tenantId, leadId, type, data: { path: [idKey], equals: id } } })) > 0;
+  const { tenantId, leadId, type } = event;
+  const id = event.data[idKey];
+  if (typeof id !== 'string') throw new Error(`${type} event has no ${idKey}`);
+  if (await tx.event.count({ where: { tenantId, leadId, type, data: { path: [idKey], equals: id } } })) return false;
+  await recordEvent(tx, event);
+  return true;
 }

@@ -21,7 +21,8 @@ const rank: Record<MessageStatus, number> = {
   read: 6,
 };
 
-export const callbackStatuses = [
+/** What Twilio says of a message we created, in the create call's answer or when asked later. */
+export const createdStatuses = [
   'accepted',
   'scheduled',
   'queued',
@@ -30,9 +31,11 @@ export const callbackStatuses = [
   'delivered',
   'undelivered',
   'failed',
-  'read',
-  'canceled',
-] as const;
+] as const satisfies readonly MessageStatus[];
+export type CreatedStatus = (typeof createdStatuses)[number];
+
+/** What a status callback may say: a created message's statuses and the ones only callbacks bring. */
+export const callbackStatuses = [...createdStatuses, 'read', 'canceled'] as const satisfies readonly MessageStatus[];
 
 /** The statuses a message may be in for `next` to replace it. */
 export function statusesBelow(next: MessageStatus): MessageStatus[] {

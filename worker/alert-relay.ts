@@ -2,6 +2,7 @@
 // afterwards, so a slow or failing webhook never holds up a send or a webhook delivery.
 import type { Logger } from 'pino';
 import type { Db } from '../common/db.js';
+import { errorSummary } from '../common/error-summary.js';
 import type { TenantAlert } from '../generated/prisma/client.js';
 import { periodicRounds, type PeriodicRounds } from '../common/periodic.js';
 import { postWebhook } from '../common/webhooks/post.js';
@@ -59,7 +60,7 @@ export function createAlertRelay({
       if (tenant?.alertWebhookUrl) await post(tenant.alertWebhookUrl, alert);
       await db.tenantAlert.update({ where: { id: alert.id }, data: { deliveredAt: new Date(), lastError: null } });
     } catch (error) {
-      const lastError = error instanceof Error ? error.message.slice(0, 500) : String(error);
+      const lastError = errorSummary(error);
       const giveUp = Date.now() - alert.createdAt.getTime() > giveUpAfterMs;
       const nextAttemptAt = new Date(Date.now() + Math.min(firstRetryMs * 2 ** alert.attempts, maxRetryMs));
       await db.tenantAlert.update({

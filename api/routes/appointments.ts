@@ -27,7 +27,8 @@ import { nextReminderAt, planReminders, startInstant } from '../../workflows/dec
 import { nameBasedUuid, startAppointmentReminder } from '../appointment-starter.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, leadErased, notFound, parseBody, parseQuery } from '../errors.js';
-import { idempotencyKeyOf, idParam, liveReadQuery, workflowListQuery } from '../params.js';
+import { readLive } from '../live-read.js';
+import { idempotencyKeyOf, idParam, liveReadQuery, workflowListQuery, workflowListWhere } from '../params.js';
 import { asTemporalUnavailable } from '../temporal-errors.js';
 
 export interface AppointmentsDeps {
@@ -75,7 +76,6 @@ export const cancelSchema = z.strictObject({ reason: z.string().trim().min(1).ma
 export const listSchema = workflowListQuery(AppointmentStatus);
 /** Updates wait for the workflow to act; a worker that does not answer in this long gets the caller a 503. */
 const updateDeadlineMs = 15_000;
-const queryDeadlineMs = 5_000;
 
 /** Reminders run as timers of a workflow that lives until the start: a year is as far as booking goes. */
 const maxLeadTimeMs = 366 * day * 1000;
@@ -235,9 +235,9 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
   });
 
   router.get('/appointments', async (req, res) => {
-    const { leadId, status, limit } = parseQuery(listSchema, req.query);
+    const { limit, ...narrowedBy } = parseQuery(listSchema, req.query);
     const appointments = await db.appointment.findMany({
-      where: { tenantId: tenantOf(req), ...(leadId ? { leadId } : {}), ...(status ? { status } : {}) },
+      where: workflowListWhere(tenantOf(req), narrowedBy),
       orderBy: { startsAt: 'desc' },
       take: limit,
     });
@@ -252,16 +252,7 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     const { live: askLive } = parseQuery(liveReadQuery, req.query);
     const appointment = await findAppointment(req);
     if (askLive !== 'true') return void res.json({ ...view(appointment), live: null });
-    // A query needs a worker, even for a finished run: without one the database's view still answers.
-    const live = await temporal.connection
-      .withDeadline(Date.now() + queryDeadlineMs, () => handleOf(appointment).query(statusQuery))
-      .then(
-        (state) => ({ live: state }),
-        (error: unknown) => ({
-          live: null,
-          liveError: asTemporalUnavailable(error) ? 'temporal_unavailable' : 'query_failed',
-        }),
-      );
+    const live = await readLive(temporal, handleOf(appointment), statusQuery);
     res.json({ ...view(appointment), ...live });
   });
 

@@ -6,12 +6,9 @@ import { stepOfMessage } from '../../common/event-writers.js';
 import type { Message } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
 import { notFound, parseQuery } from '../errors.js';
-import { idParam, pageBefore, pageLimit } from '../params.js';
+import { createdBefore, idParam, olderPageQuery, pageAnswer } from '../params.js';
 
-export const conversationQuerySchema = z.object({
-  limit: pageLimit(200, 50),
-  before: pageBefore,
-});
+export const conversationQuerySchema = z.object(olderPageQuery(200, 50));
 
 const messageView = (message: Message) => ({
   id: message.id,
@@ -42,14 +39,11 @@ export function conversationRouter({ db }: { db: Db }): Router {
     const query = parseQuery(conversationQuerySchema, req.query);
     if (!(await db.lead.findFirst({ where: { id: leadId, tenantId }, select: { id: true } }))) throw notFound('Lead');
     const messages = await db.message.findMany({
-      where: { tenantId, leadId, ...(query.before ? { createdAt: { lt: new Date(query.before) } } : {}) },
+      where: { tenantId, leadId, ...createdBefore(query.before) },
       orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
       take: query.limit,
     });
-    res.json({
-      items: messages.map(messageView),
-      next: messages.length === query.limit ? messages.at(-1)?.createdAt.toISOString() : null,
-    });
+    res.json(pageAnswer(messages, query.limit, messageView));
   });
 
   return router;

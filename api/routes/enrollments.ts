@@ -18,7 +18,8 @@ import { capacityHoldOf, capacityHoldOfState, type CapacityHold } from '../capac
 import { progressOf } from '../enrollment-progress.js';
 import { createEnrollmentStarter, enrollmentSnapshot, sendingPolicyOf } from '../enrollment-starter.js';
 import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
-import { idempotencyKeyOf, idParam, liveReadQuery, workflowListQuery } from '../params.js';
+import { readLive, liveReadDeadlineMs } from '../live-read.js';
+import { idempotencyKeyOf, idParam, liveReadQuery, workflowListQuery, workflowListWhere } from '../params.js';
 import { asTemporalUnavailable } from '../temporal-errors.js';
 
 export interface EnrollmentsDeps {
@@ -31,7 +32,6 @@ export interface EnrollmentsDeps {
 export const enrollSchema = z.strictObject({ leadId: z.uuid(), sequenceId: z.uuid() });
 export const skipSchema = z.strictObject({ step: z.number().int().min(0) });
 export const listSchema = workflowListQuery(EnrollmentStatus);
-const liveDeadlineMs = 5_000;
 
 export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
   const { db, temporal, temporalUiUrl } = deps;
@@ -94,10 +94,9 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
   });
 
   router.get('/enrollments', async (req, res) => {
-    const query = parseQuery(listSchema, req.query);
-    const { leadId, status, limit } = query;
+    const { limit, ...narrowedBy } = parseQuery(listSchema, req.query);
     const enrollments = await db.enrollment.findMany({
-      where: { tenantId: tenantOf(req), ...(leadId ? { leadId } : {}), ...(status ? { status } : {}) },
+      where: workflowListWhere(tenantOf(req), narrowedBy),
       orderBy: { startedAt: 'desc' },
       take: limit,
     });
@@ -114,16 +113,7 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     const fromRows = await progressFromRows(enrollment);
     if (askLive !== 'true') return void res.json({ ...view(enrollment), ...fromRows, live: null });
     const handle = handleOf(enrollment);
-    // A query needs a worker and the server: past the deadline the rows still answer.
-    const live = await temporal.connection
-      .withDeadline(Date.now() + liveDeadlineMs, () => handle.query(statusQuery))
-      .then(
-        (state): { live: LeadFollowUpState | null; liveError?: string } => ({ live: state }),
-        (error: unknown) => ({
-          live: null,
-          liveError: asTemporalUnavailable(error) ? 'temporal_unavailable' : 'query_failed',
-        }),
-      );
+    const live = await readLive(temporal, handle, statusQuery);
     const capacityHold = live.live?.hold
       ? capacityHoldOfState(live.live.hold)
       : await capacityHoldFor(enrollment, handle);
@@ -182,7 +172,9 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
   ): Promise<CapacityHold | null | undefined> {
     if (enrollment.status !== 'running') return null;
     try {
-      const description = await temporal.connection.withDeadline(Date.now() + liveDeadlineMs, () => handle.describe());
+      const description = await temporal.connection.withDeadline(Date.now() + liveReadDeadlineMs, () =>
+        handle.describe(),
+      );
       return capacityHoldOf(description.raw.pendingActivities);
     } catch {
       return undefined;

@@ -8,7 +8,7 @@ import { Prisma, type Lead } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, leadErased, notFound, parseBody, parseQuery } from '../errors.js';
 import { eraseLead, type ErasureDeps } from '../lead-erasure.js';
-import { idParam, pageBefore, pageLimit } from '../params.js';
+import { createdBefore, idParam, olderPageQuery, pageAnswer } from '../params.js';
 
 const timeZone = z.string().refine(isKnownTimeZone, 'unknown IANA time zone');
 const name = z.string().trim().min(1).max(100);
@@ -23,10 +23,7 @@ export const updateLeadSchema = z.strictObject({
   lastName: name.nullable().optional(),
   timeZone: timeZone.optional(),
 });
-export const listQuerySchema = z.object({
-  limit: pageLimit(200, 50),
-  before: pageBefore,
-});
+export const listQuerySchema = z.object(olderPageQuery(200, 50));
 
 const leadView = (lead: Lead) => ({
   id: lead.id,
@@ -115,14 +112,11 @@ export function leadsRouter(deps: ErasureDeps & { metrics: Pick<WebhookMetrics, 
   router.get('/leads', async (req, res) => {
     const query = parseQuery(listQuerySchema, req.query);
     const leads = await db.lead.findMany({
-      where: { tenantId: tenantOf(req), ...(query.before ? { createdAt: { lt: new Date(query.before) } } : {}) },
+      where: { tenantId: tenantOf(req), ...createdBefore(query.before) },
       orderBy: { createdAt: 'desc' },
       take: query.limit,
     });
-    res.json({
-      items: leads.map(leadView),
-      next: leads.length === query.limit ? leads.at(-1)?.createdAt.toISOString() : null,
-    });
+    res.json(pageAnswer(leads, query.limit, leadView));
   });
 
   return router;

@@ -10,7 +10,7 @@ import type { OptOut } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
 import type { SignalRelay } from '../signal-relay.js';
-import { pageBefore, pageLimit } from '../params.js';
+import { createdBefore, olderPageQuery, pageAnswer } from '../params.js';
 
 export const addSchema = z.strictObject({
   phone: z.string().min(1).max(40),
@@ -21,10 +21,7 @@ export const removeSchema = z.strictObject({
   consentSource: z.string().trim().min(1).max(100),
   note: z.string().trim().max(500).optional(),
 });
-export const listSchema = z.strictObject({
-  limit: pageLimit(500, 100),
-  before: pageBefore,
-});
+export const listSchema = z.strictObject(olderPageQuery(500, 100));
 
 const optOutView = (optOut: OptOut) => ({
   phone: optOut.phone,
@@ -57,14 +54,11 @@ export function optOutsRouter({
   router.get('/opt-outs', async (req, res) => {
     const query = parseQuery(listSchema, req.query);
     const optOuts = await db.optOut.findMany({
-      where: { tenantId: tenantOf(req), ...(query.before ? { createdAt: { lt: new Date(query.before) } } : {}) },
+      where: { tenantId: tenantOf(req), ...createdBefore(query.before) },
       orderBy: { createdAt: 'desc' },
       take: query.limit,
     });
-    res.json({
-      items: optOuts.map(optOutView),
-      next: optOuts.length === query.limit ? optOuts.at(-1)?.createdAt.toISOString() : null,
-    });
+    res.json(pageAnswer(optOuts, query.limit, optOutView));
   });
 
   /**

@@ -5,6 +5,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
 import { eventTypes } from '../../common/events.js';
+import { webhookDeliveryStatuses } from '../../common/webhooks/deliveries.js';
 import { newWebhookSecret, previousSecretOverlapMs } from '../../common/webhooks/secrets.js';
 import { checkTarget, UnsafeUrlError } from '../../common/webhooks/url-safety.js';
 import type { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../../generated/prisma/client.js';
@@ -28,7 +29,7 @@ export const updateSchema = z.strictObject({
   description: fields.description.optional(),
 });
 export const deliveriesQuery = z.object({
-  status: z.enum(['pending', 'delivered', 'failed']).optional(),
+  status: z.enum(webhookDeliveryStatuses).optional(),
   limit: pageLimit(100, 20),
 });
 

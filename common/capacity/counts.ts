@@ -34,7 +34,7 @@ export async function countsNeeded(
       amount: new Prisma.Decimal(1),
       limit: {
         max: new Prisma.Decimal(allowance),
-        refusal: {
+        waitWhenFull: {
           reason: 'warmup',
           until: period.endsAt.toISOString(),
           detail: `${send.sender} is on warm-up day ${day}: ${allowance} messages allowed`,
@@ -51,13 +51,13 @@ export async function countsNeeded(
   for (const budget of ['daily', 'monthly'] as const) {
     const max = budget === 'daily' ? tenant.dailyBudget : tenant.monthlyBudget;
     if (max === null) continue;
-    const refusal: CapacityWait = {
+    const waitWhenFull: CapacityWait = {
       reason: `budget_${budget}`,
       until: periods[budget].endsAt.toISOString(),
       detail: `the ${budget} budget of ${max.toString()} is spent`,
     };
     // A bypassing message is still counted, so what is shown as spent is what was spent.
-    const limit = bypass ? { max: new Prisma.Decimal('1e12'), refusal } : { max, refusal };
+    const limit = bypass ? { max: new Prisma.Decimal('1e12'), waitWhenFull } : { max, waitWhenFull };
     changes.push({
       scope: `budget_${budget}:${send.tenantId}`,
       period: periods[budget].key,
@@ -84,7 +84,7 @@ export async function peekCountWait(
   for (const change of limited) {
     const used =
       usage.find((row) => row.scope === change.scope && row.period === change.period)?.used ?? new Prisma.Decimal(0);
-    if (used.plus(change.amount).greaterThan(change.limit.max)) return change.limit.refusal;
+    if (used.plus(change.amount).greaterThan(change.limit.max)) return change.limit.waitWhenFull;
   }
   return null;
 }

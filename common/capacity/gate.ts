@@ -67,7 +67,7 @@ export function createCapacityGate({
       for (const change of changesNetOfEarlier(request.previous, needed)) {
         const usedAfter = await applyUsageChange(tx, change);
         if (!change.limit) continue;
-        if (usedAfter === null) throw new CapacityRefused(change.limit.refusal);
+        if (usedAfter === null) throw new CapacityRefused(change.limit.waitWhenFull);
         if (change.limit.alert && (await recordBudgetAlertIfCrossed(tx, change, usedAfter)))
           alerts.push(change.limit.alert.budget);
       }
@@ -84,11 +84,11 @@ export function createCapacityGate({
     return (await peekCountWait(db, settings, request, clock())) ?? (await throughput.peekWait(request));
   }
 
-  /** Takes the counts, then the throughput slots; the wait if either is missing (the counts then go back). */
-  async function take(request: CapacityRequest): Promise<CapacityWait | null> {
+  /** Takes the counts, then the throughput slots: null once both are taken, else the wait (the counts then go back). */
+  async function takeOrWait(request: CapacityRequest): Promise<CapacityWait | null> {
     try {
       const { alerts, reservation } = await reserveCounts(request);
-      const slotWait = await throughput.takeSlots(request);
+      const slotWait = await throughput.takeSlotsOrWait(request);
       if (!slotWait) {
         for (const budget of alerts) metrics.budgetAlert(budget);
         return null;
@@ -127,7 +127,7 @@ export function createCapacityGate({
      * refusal says what is missing and until when; the caller waits and asks again.
      */
     async reserve(request: CapacityRequest): Promise<CapacityDecision> {
-      const wait = (await peekWait(request)) ?? (await take(request));
+      const wait = (await peekWait(request)) ?? (await takeOrWait(request));
       if (!wait) return { ok: true };
       metrics.capacityWait(wait.reason);
       return { ok: false, wait };

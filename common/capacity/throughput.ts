@@ -47,10 +47,10 @@ export function createThroughput({
 
     /**
      * Takes one slot from the number and one from the tenant, the last step before Twilio is called, so the calls keep
-     * the spacing of their slots; the wait when one is full. Slots are never given back (a give-back after its window
+     * the spacing of their slots: null once both are taken, else the wait for the full one. Slots are never given back (a give-back after its window
      * closed would let the next window send one more): a refused send wastes at most the number's slot.
      */
-    async takeSlots({ sender, tenantId }: { sender: string; tenantId: string }): Promise<CapacityWait | null> {
+    async takeSlotsOrWait({ sender, tenantId }: { sender: string; tenantId: string }): Promise<CapacityWait | null> {
       try {
         await numberLimiter.consume(sender);
       } catch (rejection) {

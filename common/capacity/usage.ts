@@ -15,7 +15,7 @@ export interface ReservedCapacity {
 export interface UsageLimit {
   max: Prisma.Decimal;
   /** What a send waits for when the count is full. */
-  refusal: CapacityWait;
+  waitWhenFull: CapacityWait;
   /** Budgets alert their tenant when spending crosses the threshold. */
   alert?: { tenantId: string; budget: 'daily' | 'monthly'; budgetLimit: Prisma.Decimal };
 }

@@ -3,6 +3,9 @@
 // sends them again with the same webhook-id (at least once; receivers deduplicate on it).
 import type { Db } from '../db.js';
 
+/** A delivery's `status` column (plain text in the schema): waiting for an attempt, delivered, or given up on. */
+export const webhookDeliveryStatuses = ['pending', 'delivered', 'failed'] as const;
+
 export interface ClaimedDelivery {
   id: string;
   tenantId: string;

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
+import { errorSummary } from '../error-summary.js';
 import { checkTarget, UnsafeUrlError, type UrlPolicy } from './url-safety.js';
 
 export interface PostOutcome {
@@ -77,12 +78,11 @@ export async function postWebhook(
   } catch (error) {
     if (error instanceof UnsafeUrlError)
       return { statusCode: null, durationMs: elapsed(), error: `unsafe URL: ${error.reason}` };
-    const reason =
-      error instanceof Error
-        ? error.name === 'AbortError' || error.name === 'TimeoutError'
-          ? `no answer within ${options.timeoutMs} ms`
-          : error.message
-        : String(error);
-    return { statusCode: null, durationMs: elapsed(), error: reason.slice(0, 500) };
+    const timedOut = error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
+    return {
+      statusCode: null,
+      durationMs: elapsed(),
+      error: errorSummary(timedOut ? `no answer within ${options.timeoutMs} ms` : error),
+    };
   }
 }

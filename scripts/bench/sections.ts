@@ -16,7 +16,7 @@ import { cpuWindow, rssBytes, type CpuWindow } from './proc.js';
 import { authToken, senderNumber, taskQueue, type BenchStack } from './stack.js';
 import { percentile, round, sleep, summary, waitFor } from './stats.js';
 
-/** The API's batch start concurrency (api/routes/enrollment-batch.ts): the baseline starts the same way. */
+/** The API's batch start concurrency (api/enrollment-batch.ts): the baseline starts the same way. */
 export const startConcurrency = 64;
 const mib = (bytes: number | null) => (bytes === null ? null : round(bytes / 2 ** 20, 1));
 

@@ -1,0 +1,93 @@
+// The first attempt writes the message's row, keyed by its idempotency key, before anything else: the body rendered
+// for the lead as it is now, its price and sending number, and its tracked links. Every later attempt works from it.
+import { ApplicationFailure, log } from '@temporalio/activity';
+import type { Message, Prisma } from '../generated/prisma/client.js';
+import { sendingNumberFor } from '../common/capacity/sending-number.js';
+import { isUniqueViolation } from '../common/db-errors.js';
+import { recordMessageEvent } from '../common/event-writers.js';
+import { createShortLinks, linkTracker } from '../common/links/short-links.js';
+import { renderTemplate, type TemplateValues } from '../common/templates.js';
+import type { ResolvedDeliveryDeps, OutboundMessage } from './outbound-message.js';
+
+/** The row, and whether an attempt before this one wrote it (two first attempts may race to). */
+export interface AttemptRow {
+  row: Message;
+  isRetry: boolean;
+}
+
+const notFound = (message: string) => ApplicationFailure.create({ type: 'NotFoundError', message, nonRetryable: true });
+
+/** `onCreated` runs in the transaction that writes the row: the event of a row final as written, or its links. */
+async function insertRow(
+  { db }: ResolvedDeliveryDeps,
+  data: Prisma.MessageUncheckedCreateInput,
+  onCreated?: (tx: Prisma.TransactionClient, row: Message) => Promise<unknown>,
+): Promise<AttemptRow> {
+  try {
+    const create = (client: Prisma.TransactionClient) => client.message.create({ data });
+    const row = onCreated
+      ? await db.$transaction(async (tx) => {
+          const created = await create(tx);
+          await onCreated(tx, created);
+          return created;
+        })
+      : await create(db);
+    return { row, isRetry: false };
+  } catch (error) {
+    if (!isUniqueViolation(error)) throw error;
+    return {
+      row: await db.message.findUniqueOrThrow({ where: { idempotencyKey: data.idempotencyKey ?? '' } }),
+      isRetry: true,
+    };
+  }
+}
+
+/** A row to send (`pending`), or one closed as skipped at once when the template needs a value the lead lacks. */
+export async function writeFirstAttemptRow(deps: ResolvedDeliveryDeps, message: OutboundMessage): Promise<AttemptRow> {
+  const { db, sender, capacity, metrics, shortLinkBaseUrl } = deps;
+  const lead = await db.lead.findFirst({
+    where: { id: message.leadId, tenantId: message.tenantId },
+    include: { tenant: { include: { senders: true } } },
+  });
+  if (!lead) throw notFound(`lead ${message.leadId} not found`);
+  const { template, placeholders } = message.messageFor(lead);
+  const leadValues: TemplateValues = {
+    firstName: lead.firstName,
+    lastName: lead.lastName,
+    businessName: lead.tenant.businessName,
+    bookingLink: lead.tenant.bookingUrl,
+  };
+  const values = { ...leadValues, ...placeholders };
+  // Links are shortened before the segments are counted and written with the row: the body counted is the body sent.
+  const links = linkTracker(shortLinkBaseUrl);
+  const rendered = renderTemplate(template, values, links.track);
+  const { subject } = message;
+  const base = {
+    tenantId: message.tenantId,
+    leadId: lead.id,
+    enrollmentId: subject.kind === 'step' ? subject.enrollmentId : null,
+    appointmentId: subject.kind === 'appointment' ? subject.appointmentId : null,
+    direction: 'outbound' as const,
+    toPhone: lead.phone,
+    fromPhone: sendingNumberFor(
+      lead.tenant.senders.map((owned) => owned.value),
+      lead.phone,
+      sender.defaultFrom,
+    ),
+    idempotencyKey: message.idempotencyKey,
+    variant: message.variant ?? null,
+  };
+  if (rendered.ok)
+    return insertRow(
+      deps,
+      { ...base, body: rendered.body, ...capacity.price(rendered.body), status: 'pending' },
+      links.links.length ? (tx, row) => createShortLinks(tx, row, links.links, lead.tenant.linkExpiryDays) : undefined,
+    );
+  const skipReason = `missing value for ${rendered.missing.join(', ')}`;
+  log.warn('message skipped', { idempotencyKey: message.idempotencyKey, reason: skipReason });
+  const written = await insertRow(deps, { ...base, body: template, status: 'skipped', skipReason }, (tx, row) =>
+    recordMessageEvent(tx, 'message.skipped', row, { reason: skipReason }),
+  );
+  if (!written.isRetry) metrics.messageRecorded('skipped');
+  return written;
+}

@@ -1,0 +1,102 @@
+// The message's way to Twilio and back: the one create call a claimed attempt makes, what it records when Twilio took
+// the message or refused it, and the question a later attempt asks when an earlier one may have got through.
+import { log } from '@temporalio/activity';
+import type { Message } from '../generated/prisma/client.js';
+import { countMessageFact } from '../common/analytics/aggregate.js';
+import { recordMessageEvent } from '../common/event-writers.js';
+import { maskPhone } from '../common/logger.js';
+import { recordOptOut } from '../common/opt-outs.js';
+import { refusedByTwilioResult } from './delivery-results.js';
+import type { ResolvedDeliveryDeps, DeliveryResult } from './outbound-message.js';
+import type { OutboundSms, SentSms } from './sms-sender.js';
+import { classifyTwilioError } from './twilio-errors.js';
+import { closeUnsent } from './unsent-messages.js';
+
+const tooManyRequests = 20429;
+
+/** The SID is written once: an attempt that finds it written (another one got there first) records no second event. */
+export async function recordSent(
+  { db, metrics, sender }: ResolvedDeliveryDeps,
+  row: Message,
+  sent: SentSms,
+): Promise<DeliveryResult> {
+  await db.$transaction(async (tx) => {
+    const { count } = await tx.message.updateMany({
+      where: { id: row.id, twilioSid: null },
+      data: { status: sent.status, twilioSid: sent.sid, sentAt: new Date(), heldReason: null, heldUntil: null },
+    });
+    if (count) {
+      await recordMessageEvent(tx, 'message.sent', row, {
+        twilioSid: sent.sid,
+        segments: row.segments,
+        cost: row.cost?.toString() ?? null,
+      });
+      await countMessageFact(tx, row.id, 'sent');
+    }
+  });
+  metrics.messageRecorded(sent.status);
+  log.info('SMS handed over', {
+    messageId: row.id,
+    to: maskPhone(row.toPhone),
+    mode: sender.mode,
+    twilioSid: sent.sid,
+  });
+  return { outcome: 'sent', messageId: row.id, twilioSid: sent.sid };
+}
+
+/**
+ * An earlier attempt claimed the row, so Twilio may have the message: the one it has to this number since the row was
+ * written, leaving out SIDs other rows already own (a lookup after a timeout must not adopt one of them).
+ */
+export async function findEarlierHandover(
+  { db, sender }: ResolvedDeliveryDeps,
+  row: Message,
+  sms: OutboundSms,
+): Promise<SentSms | null> {
+  const others = await db.message.findMany({
+    where: {
+      toPhone: row.toPhone,
+      twilioSid: { not: null },
+      createdAt: { gte: new Date(row.createdAt.getTime() - 3_600_000) },
+    },
+    select: { twilioSid: true },
+  });
+  return sender.findSent(sms, row.createdAt, new Set(others.map((other) => other.twilioSid ?? '')));
+}
+
+/**
+ * The create call. Twilio took it: sent. Twilio refused it for good: the row closes as failed (an unsubscribed
+ * recipient is recorded as an opt-out). Anything that may succeed later is thrown back to Temporal's retry policy.
+ */
+export async function handOver(deps: ResolvedDeliveryDeps, row: Message, sms: OutboundSms): Promise<DeliveryResult> {
+  const { db, sender, metrics } = deps;
+  try {
+    return await recordSent(deps, row, await sender.send(sms));
+  } catch (error) {
+    const classified = classifyTwilioError(error);
+    metrics.twilioError(classified.code, 'send');
+    if (classified.kind === 'retryable') {
+      if (classified.setup)
+        log.error('Twilio refused our account or sender setup; every send will fail until it is fixed', {
+          code: classified.code,
+        });
+      // This attempt is done with Twilio, so the next one need not wait for its claim to expire. Twilio processed
+      // nothing on a 429; after a 5xx or a timeout it may have the message, so `claimedAt` stays: ask it first.
+      await db.message.update({
+        where: { id: row.id },
+        data:
+          classified.code === tooManyRequests ? { claimedAt: null, claimedAttempt: null } : { claimedAttempt: null },
+      });
+      throw error;
+    }
+    const errorCode = classified.code ?? null;
+    await closeUnsent(db, row, { status: 'failed', errorCode }, async (tx) => {
+      if (classified.kind === 'opted_out')
+        await recordOptOut(tx, { tenantId: row.tenantId, phone: row.toPhone, source: `twilio_error_${errorCode}` });
+    });
+    metrics.messageRecorded('failed');
+    if (classified.kind === 'opted_out') metrics.optOutRecorded(`twilio_error_${errorCode}`);
+    log.warn('Twilio refused the message', { messageId: row.id, kind: classified.kind, errorCode });
+    return refusedByTwilioResult(row.id, classified.kind, errorCode);
+  }
+}

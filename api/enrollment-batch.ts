@@ -1,0 +1,180 @@
+// Enrolling a batch of leads in one sequence: rows checked, known leads looked up (opted out, already enrolled), and
+// on a commit the new leads saved and the follow-ups started concurrently. A dry run stops before any write.
+import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
+import pLimit from 'p-limit';
+import type { Db } from '../common/db.js';
+import { leadCreatedEvent } from '../common/event-writers.js';
+import { recordEvent } from '../common/events.js';
+import { phoneHash } from '../common/opt-outs.js';
+import type { Lead, Prisma, SequenceDefinition, Tenant } from '../generated/prisma/client.js';
+import { checkRows, summarise, type GoodRow, type RowResult } from './enrollment-batch-rows.js';
+import { enrollmentSnapshot, type WorkflowStart, type createEnrollmentStarter } from './enrollment-starter.js';
+import { ApiError, notFound } from './errors.js';
+import { asTemporalUnavailable } from './temporal-errors.js';
+
+/** Starts in flight at once: enough to keep Temporal busy, few enough not to swamp it or the database pool. */
+const startConcurrency = 64;
+const maxConsecutiveFailures = 20;
+/** 10,000 new leads take two statements each for their events: well past the default 5 s of a transaction. */
+const leadInsertTimeoutMs = 60_000;
+
+export interface BatchRequest {
+  sequenceId: string;
+  dryRun: boolean;
+  rows: unknown[];
+}
+
+export interface BatchDeps {
+  db: Db;
+  temporal: Client;
+  startWorkflow: ReturnType<typeof createEnrollmentStarter>['startWorkflow'];
+}
+
+interface Batch {
+  tenant: Tenant;
+  sequence: SequenceDefinition;
+  /** The good rows left to start once the known leads are looked at. */
+  toStart: GoodRow[];
+  /** The tenant's leads by phone, for the batch's phones: those already saved, then those this batch saves. */
+  leadByPhone: Map<string, Lead>;
+}
+
+/**
+ * Rows whose lead has opted out, or already has a running follow-up, are answered so; the rest are left to start.
+ * What this reads can change before the starts: a start still refuses a running follow-up (workflow ID conflict).
+ */
+async function setAsideKnownLeads(db: Db, tenantId: string, good: GoodRow[]) {
+  const phones = good.map((row) => row.phone);
+  const [optOuts, existingLeads] = await Promise.all([
+    db.optOut.findMany({ where: { tenantId, phoneHash: { in: phones.map(phoneHash) } }, select: { phoneHash: true } }),
+    db.lead.findMany({ where: { tenantId, phone: { in: phones } } }),
+  ]);
+  const running = await db.enrollment.findMany({
+    where: { tenantId, status: 'running', leadId: { in: existingLeads.map((lead) => lead.id) } },
+    select: { leadId: true, id: true },
+  });
+  const optedOut = new Set(optOuts.map((optOut) => optOut.phoneHash));
+  const leadByPhone = new Map(existingLeads.map((lead) => [lead.phone, lead]));
+  const runningByLead = new Map(running.map((enrollment) => [enrollment.leadId, enrollment.id]));
+  const toStart = good.filter(({ result, phone }) => {
+    const lead = leadByPhone.get(phone);
+    if (optedOut.has(phoneHash(phone)))
+      Object.assign(result, { outcome: 'opted_out', reason: 'the lead has opted out of messages' });
+    else if (lead && runningByLead.has(lead.id))
+      Object.assign(result, { outcome: 'already_enrolled', leadId: lead.id, enrollmentId: runningByLead.get(lead.id) });
+    return result.outcome === 'ok';
+  });
+  return { toStart, leadByPhone };
+}
+
+/** One quick look first: with Temporal down, 10,000 starts would each wait out their deadline. */
+async function ensureTemporalAnswers(temporal: Client): Promise<void> {
+  await temporal.connection
+    .withDeadline(Date.now() + 3000, () => temporal.workflowService.getSystemInfo({}))
+    .catch((error: unknown) => {
+      throw (
+        asTemporalUnavailable(error) ??
+        new ApiError(503, 'temporal_unavailable', 'Temporal is unavailable; nothing was started, retry later')
+      );
+    });
+}
+
+/** Saves the batch's new leads; only those this insert created (a concurrent request's are skipped) are `lead.created`. */
+async function saveNewLeads(db: Db, { tenant, toStart, leadByPhone }: Batch): Promise<void> {
+  await db.$transaction(
+    async (tx) => {
+      const created = await tx.lead.createManyAndReturn({
+        data: toStart
+          .filter(({ phone }) => !leadByPhone.has(phone))
+          .map((row) => ({
+            tenantId: tenant.id,
+            phone: row.phone,
+            firstName: row.firstName,
+            lastName: row.lastName,
+            timeZone: row.timeZone ?? tenant.defaultTimeZone,
+          })),
+        skipDuplicates: true,
+      });
+      for (const lead of created) await recordEvent(tx, leadCreatedEvent(lead));
+    },
+    { timeout: leadInsertTimeoutMs },
+  );
+  for (const lead of await db.lead.findMany({
+    where: { tenantId: tenant.id, phone: { in: toStart.map((row) => row.phone) } },
+  }))
+    leadByPhone.set(lead.phone, lead);
+}
+
+/** Each row's outcome from its start: enrolled, already enrolled (a run was there), or failed and safe to retry. */
+function recordStart(result: RowResult, lead: Lead, enrollmentId: string, start: WorkflowStart | Error): void {
+  if (start instanceof Error)
+    Object.assign(result, {
+      outcome: 'failed',
+      leadId: lead.id,
+      reason:
+        'the lead was saved; its follow-up may not have started: retrying the row is safe (a running one is reported already_enrolled)',
+    });
+  else if (start.kind === 'already_running')
+    Object.assign(result, { outcome: 'already_enrolled', leadId: lead.id, workflowId: start.workflowId });
+  else Object.assign(result, { outcome: 'enrolled', leadId: lead.id, enrollmentId, workflowId: start.workflowId });
+}
+
+/** Starts the rows' follow-ups concurrently and records the enrollments of the runs that started. */
+async function startFollowUps({ db, startWorkflow }: BatchDeps, batch: Batch): Promise<void> {
+  const { tenant, sequence, leadByPhone } = batch;
+  let consecutiveFailures = 0;
+  const limit = pLimit(startConcurrency);
+  const started = await Promise.all(
+    batch.toStart.map((row) =>
+      limit(async (): Promise<Prisma.EnrollmentCreateManyInput | null> => {
+        const lead = leadByPhone.get(row.phone) as Lead;
+        const enrollmentId = randomUUID();
+        const enrolledAt = new Date();
+        // After a run of failures Temporal has gone away: the rest fail fast instead of each waiting out a deadline.
+        const start: WorkflowStart | Error =
+          consecutiveFailures >= maxConsecutiveFailures
+            ? new Error('not attempted')
+            : await startWorkflow(tenant, lead, sequence, enrollmentId, null, enrolledAt).catch((error: unknown) =>
+                error instanceof Error ? error : new Error(String(error)),
+              );
+        consecutiveFailures = start instanceof Error ? consecutiveFailures + 1 : 0;
+        recordStart(row.result, lead, enrollmentId, start);
+        if (start instanceof Error || start.kind !== 'started') return null;
+        return {
+          id: enrollmentId,
+          tenantId: tenant.id,
+          leadId: lead.id,
+          sequenceId: sequence.id,
+          workflowId: start.workflowId,
+          runId: start.runId,
+          ...enrollmentSnapshot(tenant, lead, enrolledAt),
+        };
+      }),
+    ),
+  );
+  // The workflows upsert their rows too; skipDuplicates lets whichever write comes second be a no-op.
+  await db.enrollment.createMany({ data: started.filter((row) => row !== null), skipDuplicates: true });
+}
+
+/** A dry run reports what a commit would do, row by row; a commit does it. The answer is the same shape either way. */
+export async function runEnrollmentBatch(
+  deps: BatchDeps,
+  tenantId: string,
+  { sequenceId, dryRun, rows }: BatchRequest,
+) {
+  const { db, temporal } = deps;
+  const [tenant, sequence] = await Promise.all([
+    db.tenant.findUniqueOrThrow({ where: { id: tenantId } }),
+    db.sequenceDefinition.findFirst({ where: { id: sequenceId, tenantId } }),
+  ]);
+  if (!sequence) throw notFound('Sequence');
+  const { results, good } = checkRows(rows, tenant.defaultRegion);
+  const batch: Batch = { tenant, sequence, ...(await setAsideKnownLeads(db, tenantId, good)) };
+  if (!dryRun && batch.toStart.length > 0) {
+    await ensureTemporalAnswers(temporal);
+    await saveNewLeads(db, batch);
+    await startFollowUps(deps, batch);
+  }
+  return { dryRun, sequenceId, rows: results.length, summary: summarise(results), results };
+}
