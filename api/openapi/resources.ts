@@ -2,6 +2,8 @@
 // OpenAPI test checks real answers against the document, so a field added there and not here fails it.
 import { z } from 'zod';
 import { eventTypes } from '../../common/events.js';
+import { webhookDeliveryStatuses } from '../../common/webhooks/deliveries.js';
+import { MessageDirection } from '../../generated/prisma/enums.js';
 
 const id = z.uuid();
 const instant = z.iso.datetime({ offset: true });
@@ -117,7 +119,7 @@ export const appointmentDetail = z
 export const message = z
   .object({
     id,
-    direction: z.enum(['outbound', 'inbound']),
+    direction: z.enum(MessageDirection),
     body: z.string().nullable(),
     status: z.string(),
     twilioSid: z.string().nullable(),
@@ -217,7 +219,7 @@ export const delivery = z
     eventId: id.nullable(),
     messageId: z.string(),
     type: z.string().optional(),
-    status: z.enum(['pending', 'delivered', 'failed']),
+    status: z.enum(webhookDeliveryStatuses),
     attemptCount: z.number().int(),
     nextAttemptAt: nullableInstant,
     deliveredAt: nullableInstant,
