@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../common/db.js';
 import { countEnrollmentFact, type EnrollmentFact } from '../common/analytics/aggregate.js';
-import { lockTenantEventsOf, recordEvent } from '../common/events.js';
+import { recordEvent } from '../common/events.js';
 import { recordEventOnce } from '../common/event-writers.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { EnrollmentOutcome } from '../workflows/lead-follow-up.messages.js';
@@ -50,24 +50,23 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
      * The API claims the row before starting the workflow and records the run after; this records it too, covering
      * an API that died in between or removed its claim after a start that timed out but went through. The lead turns
      * active here, ordered before any outcome, so a fast outcome can never be overwritten by a late "active".
-     * `enrollment.started` is recorded here, once: the upsert locks the row, so a concurrent attempt (or a reset's new
-     * run) waits and then finds the event.
+     * `enrollment.started` is recorded here, once: under the tenant's event lock, a concurrent attempt (or a reset's
+     * new run) finds the event.
      */
     async recordEnrollmentStarted(input: RecordEnrollmentStartedInput): Promise<void> {
       const { enrollmentId, ...row } = input;
       try {
-        await rowsMustExist(() =>
-          db.$transaction(async (tx) => {
-            // The tenant's event lock first, then the row: the row is inserted only by the one transaction holding the
-            // lock, which commits soon after. Inserted before it, the row stayed uncommitted while its transaction
-            // queued for the lock behind the tenant's other starts, and a batch writing the same rows waited behind
-            // that whole queue (the bench's 1,000-lead batch: statement timeout, 500).
-            await tx.$executeRaw(lockTenantEventsOf(Prisma.sql`VALUES (${input.tenantId}::uuid, 0)`));
-            await tx.enrollment.upsert({
-              where: { id: enrollmentId },
-              create: { id: enrollmentId, ...row, status: 'running' },
-              update: { runId: input.runId },
-            });
+        await rowsMustExist(async () => {
+          // The row in a statement of its own, committed at once: inside the transaction below, it stayed uncommitted
+          // while that transaction queued for the tenant's event lock behind the tenant's other writers, and a batch
+          // writing the same rows after its starts waited out the whole queue (a 1,000-lead batch: statement timeout,
+          // 500). The lock order of the rest (the lead, then the event lock) stays what every other writer expects.
+          await db.enrollment.upsert({
+            where: { id: enrollmentId },
+            create: { id: enrollmentId, ...row, status: 'running' },
+            update: { runId: input.runId },
+          });
+          await db.$transaction(async (tx) => {
             // An erased lead stays erased, whatever run records itself late.
             await tx.lead.updateMany({
               where: { id: input.leadId, tenantId: input.tenantId, status: { not: 'erased' } },
@@ -83,8 +82,8 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
             };
             if (await recordEventOnce(tx, { ...scope, type: 'enrollment.started', idKey: 'enrollmentId', data }))
               await countEnrollmentFact(tx, enrollmentId, 'enrolled');
-          }),
-        );
+          });
+        });
       } catch (error) {
         // Another enrollment holds this Idempotency-Key: retrying cannot free it, so the run closes as failed.
         if (isUniqueViolation(error)) {

@@ -207,13 +207,12 @@ describe('events', () => {
           )[0]?.waiting === 1 || null,
         'the record waiting for the event lock',
       );
-      // The batch's write of the same row, as it makes it: it must not wait for the queued record.
+      // The batch's write of the same row, as it makes it: it must not wait for the queued record (a lock timeout).
       const { enrollmentId, idempotencyKey: _key, ...row } = started;
-      const written = await stack.db.$transaction(async (tx) => {
+      await stack.db.$transaction(async (tx) => {
         await tx.$executeRaw`SET LOCAL lock_timeout = '2s'`;
-        return tx.enrollment.createMany({ data: [{ id: enrollmentId, ...row }], skipDuplicates: true });
+        await tx.enrollment.createMany({ data: [{ id: enrollmentId, ...row }], skipDuplicates: true });
       });
-      expect(written.count).toBe(1);
     } finally {
       release();
       await holder;
