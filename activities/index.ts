@@ -29,11 +29,7 @@ export interface ActivityDeps {
 /** The weekly report's numbers: the analytics overview's funnel for the week (GET /v1/analytics/overview's totals). */
 const analyticsTotals =
   (db: Db): TotalsOf =>
-  async (tenantId, range) => {
-    const tenant = await db.tenant.findUniqueOrThrow({
-      where: { id: tenantId },
-      select: { id: true, defaultTimeZone: true },
-    });
+  async (tenant, range) => {
     const { totals } = await analyticsOverview(db, tenant, range);
     return { ...totals, rates: { ...totals.rates }, cost: { ...totals.cost } };
   };

@@ -2,11 +2,12 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../common/db.js';
 import { isUniqueViolation } from '../common/db-errors.js';
 import { recordEvent } from '../common/events.js';
+import type { ZonedTenant } from '../common/analytics/range.js';
 import { relativeChange, weekJustEnded, type DateRange } from '../common/reports/weekly.js';
 import type { Prisma } from '../generated/prisma/client.js';
 
 /** A tenant's totals over a range of its calendar dates (a Funnel of the analytics overview, or plain counts). */
-export type TotalsOf = (tenantId: string, range: DateRange) => Promise<Prisma.InputJsonObject>;
+export type TotalsOf = (tenant: ZonedTenant, range: DateRange) => Promise<Prisma.InputJsonObject>;
 
 export interface WeeklyReportInput {
   tenantId: string;
@@ -25,7 +26,10 @@ export function createWeeklyReportActivities({ db, totalsOf }: { db: Db; totalsO
   return {
     /** Records the week's `report.weekly` event (and so sends it to the tenant's webhooks), once per tenant and week. */
     async recordWeeklyReport({ tenantId, at }: WeeklyReportInput): Promise<WeeklyReportResult> {
-      const tenant = await db.tenant.findUnique({ where: { id: tenantId }, select: { defaultTimeZone: true } });
+      const tenant = await db.tenant.findUnique({
+        where: { id: tenantId },
+        select: { id: true, defaultTimeZone: true },
+      });
       if (!tenant)
         throw ApplicationFailure.create({
           type: 'NotFoundError',
@@ -36,7 +40,7 @@ export function createWeeklyReportActivities({ db, totalsOf }: { db: Db; totalsO
       const key = { tenantId_weekStart: { tenantId, weekStart: week.from } };
       const done = await db.weeklyReport.findUnique({ where: key });
       if (done) return { weekStart: week.from, eventId: done.eventId, recorded: false };
-      const [totals, before] = await Promise.all([totalsOf(tenantId, week), totalsOf(tenantId, previous)]);
+      const [totals, before] = await Promise.all([totalsOf(tenant, week), totalsOf(tenant, previous)]);
       try {
         const event = await db.$transaction(async (tx) => {
           const recorded = await recordEvent(tx, {

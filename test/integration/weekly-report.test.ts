@@ -86,8 +86,8 @@ describe('the weekly report', () => {
     const { tenant } = await tenantWithTwoWeeks();
     const { recordWeeklyReport } = createWeeklyReportActivities({
       db: stack.db,
-      totalsOf: async (tenantId, range) => ({
-        sent: (await analyticsOverview(stack.db, { id: tenantId, defaultTimeZone: 'UTC' }, range)).totals.sent,
+      totalsOf: async (zonedTenant, range) => ({
+        sent: (await analyticsOverview(stack.db, zonedTenant, range)).totals.sent,
       }),
     });
     const at = new Date().toISOString();
