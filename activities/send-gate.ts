@@ -1,13 +1,18 @@
 // The last word before any Twilio call: one short transaction, under the conversation's lock, that sees every fact
 // recorded so far (opt-outs, replies, bookings, cancels, erasures, the caps across enrollments, the appointment as it
 // is now) and either claims the message for this attempt or says why not. Workflow state plans; PostgreSQL decides.
-import { type Prisma, type Message } from '../generated/prisma/client.js';
+import type { Message, Prisma } from '../generated/prisma/client.js';
 import { lockConversation, type HaltReason } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
-import { findOptOut } from '../common/opt-outs.js';
 import { earliestSendTime, type SendingPolicy } from '../workflows/decisions/send-time.js';
-
-type Tx = Prisma.TransactionClient;
+import {
+  readAppointmentFacts,
+  readStepFacts,
+  type AppointmentFacts,
+  type MessageFacts,
+  type MessageRef,
+  type StepFacts,
+} from './send-gate-facts.js';
 
 /** What the message is: a sequence step checks its enrollment and the marketing caps, an appointment message its appointment. */
 export type GateSubject =
@@ -56,70 +61,53 @@ const stopOf = (reason: string | null): GateStop =>
     ? reason
     : 'cancelled';
 
-/**
- * The per-lead caps and the window hold across every enrollment: the instants of the tenant's latest marketing messages
- * to this phone that went out or were claimed (appointment messages and the keyword replies stay exempt). A send counts
- * from its claim, taken under this lock: its `sent_at` is written later, outside it, and may be after this gate's now.
- */
-async function recentMarketingSends(tx: Tx, message: Message, since: Date): Promise<string[]> {
-  const rows = await tx.$queryRaw<{ at: Date }[]>`
-    SELECT coalesce(claimed_at, sent_at) AS at FROM messages
-    WHERE tenant_id = ${message.tenantId}::uuid AND to_phone = ${message.toPhone} AND direction = 'outbound'
-      AND enrollment_id IS NOT NULL AND id <> ${message.id}::uuid AND created_at >= ${since}
-      AND coalesce(claimed_at, sent_at) IS NOT NULL
-      AND NOT (status IN ('skipped', 'failed') AND twilio_sid IS NULL)
-    ORDER BY 1 DESC LIMIT 50`;
-  return rows.map((row) => row.at.toISOString());
-}
-
-async function stepDecision(tx: Tx, message: Message, enrollmentId: string, now: Date): Promise<GateDecision | null> {
-  const enrollment = await tx.enrollment.findUnique({
-    where: { id: enrollmentId },
-    select: { status: true, haltedAt: true, haltedBy: true, lead: { select: { timeZone: true } }, tenant: true },
-  });
-  if (!enrollment) return { kind: 'stop', reason: 'enrollment_closed' };
-  if (enrollment.haltedAt) return { kind: 'stop', reason: stopOf(enrollment.haltedBy) };
-  if (enrollment.status !== 'running') return { kind: 'stop', reason: 'enrollment_closed' };
-  const { tenant } = enrollment;
+/** A halt names why the enrollment stopped before its workflow heard; a step of any other closed enrollment stops too. */
+function stepRefusal(facts: StepFacts, now: Date): GateDecision | null {
+  if (facts.enrollmentStatus === null) return { kind: 'stop', reason: 'enrollment_closed' };
+  if (facts.haltedAt) return { kind: 'stop', reason: stopOf(facts.haltedBy) };
+  if (facts.enrollmentStatus !== 'running') return { kind: 'stop', reason: 'enrollment_closed' };
   // The tenant's caps as they are now, in the lead's zone: a change of settings applies to the next send.
   const policy: SendingPolicy = {
-    timeZone: enrollment.lead.timeZone,
-    window: { start: tenant.windowStart, end: tenant.windowEnd },
-    minGapSeconds: tenant.minGapSeconds,
-    maxPerDay: tenant.maxPerDay,
+    timeZone: facts.timeZone,
+    window: { start: facts.windowStart, end: facts.windowEnd },
+    minGapSeconds: facts.minGapSeconds,
+    maxPerDay: facts.maxPerDay,
   };
-  // Two local days back covers the daily cap in any zone, and the gap is far shorter.
-  const since = new Date(now.getTime() - Math.max(2 * 86_400, tenant.minGapSeconds) * 1000);
-  const plan = earliestSendTime(now, policy, await recentMarketingSends(tx, message, since));
+  const plan = earliestSendTime(now, policy, facts.recentSends);
   if (plan.at > now && plan.heldBy) return { kind: 'hold', reason: plan.heldBy, until: plan.at };
   return null;
 }
 
-async function appointmentDecision(
-  tx: Tx | Db,
+function appointmentRefusal(
+  facts: AppointmentFacts,
   subject: Extract<GateSubject, { kind: 'appointment' }>,
-): Promise<GateDecision | null> {
-  const appointment = await tx.appointment.findUnique({
-    where: { id: subject.appointmentId },
-    select: {
-      status: true,
-      startsAt: true,
-      confirmedAt: true,
-      tenant: { select: { skipRemindersAfterConfirm: true } },
-    },
-  });
-  if (!appointment) return { kind: 'stop', reason: 'appointment_closed' };
+): Extract<GateDecision, { kind: 'stop' }> | null {
+  const closed = { kind: 'stop', reason: 'appointment_closed' } as const;
+  if (facts.appointmentStatus === null) return closed;
   if (subject.message === 'cancellation')
-    return appointment.status === 'scheduled' || appointment.status === 'cancelled'
-      ? null
-      : { kind: 'stop', reason: 'appointment_closed' };
-  if (appointment.status !== 'scheduled') return { kind: 'stop', reason: 'appointment_closed' };
+    return facts.appointmentStatus === 'scheduled' || facts.appointmentStatus === 'cancelled' ? null : closed;
+  if (facts.appointmentStatus !== 'scheduled') return closed;
   // The lead confirmed by SMS and the tenant sends no reminders after that: one the workflow has not dropped yet stops here.
-  if (subject.message === 'reminder' && appointment.confirmedAt && appointment.tenant.skipRemindersAfterConfirm)
+  if (subject.message === 'reminder' && facts.confirmedAt && facts.skipRemindersAfterConfirm)
     return { kind: 'stop', reason: 'appointment_confirmed' };
-  return appointment.startsAt.getTime() === Date.parse(subject.startsAt)
+  return facts.startsAt?.getTime() === Date.parse(subject.startsAt)
     ? null
     : { kind: 'stop', reason: 'appointment_moved' };
+}
+
+/** The facts under the lock and what the message's own subject says of them. */
+async function readVerdict(
+  reader: Db | Prisma.TransactionClient,
+  row: MessageRef,
+  subject: GateSubject,
+  now: Date,
+): Promise<{ facts: MessageFacts; refusal: GateDecision | null }> {
+  if (subject.kind === 'appointment') {
+    const facts = await readAppointmentFacts(reader, row, subject.appointmentId);
+    return { facts, refusal: appointmentRefusal(facts, subject) };
+  }
+  const facts = await readStepFacts(reader, row, subject.enrollmentId, now);
+  return { facts, refusal: stepRefusal(facts, now) };
 }
 
 /** Real time throughout: claims and caps are compared with the instants rows were sent at. */
@@ -128,28 +116,20 @@ export function createSendGate({ db }: { db: Db }) {
    * Decides under the conversation's lock and, when the message may go, claims it for `attempt` in the same
    * transaction. Only a claimed message is ever handed to Twilio, and only by the attempt that claimed it.
    */
-  async function claim(
-    row: Pick<Message, 'id' | 'tenantId' | 'toPhone'>,
-    attempt: number,
-    subject: GateSubject,
-  ): Promise<GateDecision> {
-    const messageId = row.id;
+  async function claim(row: MessageRef, attempt: number, subject: GateSubject): Promise<GateDecision> {
     return db.$transaction(async (tx) => {
       await lockConversation(tx, row.tenantId, row.toPhone);
-      // Read again under the lock: another attempt may have claimed it since the caller looked.
-      const message = await tx.message.findUniqueOrThrow({ where: { id: messageId } });
+      // Read under the lock: another attempt may have claimed it, or a fact been recorded, since the caller looked.
       const now = new Date();
-      if (isClaimLive(message, attempt, now))
-        return { kind: 'claimed_elsewhere', attempt: message.claimedAttempt, claimedAt: message.claimedAt ?? now };
-      if (await findOptOut(tx, message.tenantId, message.toPhone)) return { kind: 'stop', reason: 'opted_out' };
-      const refusal =
-        subject.kind === 'step'
-          ? await stepDecision(tx, message, subject.enrollmentId, now)
-          : await appointmentDecision(tx, subject);
+      const { facts, refusal } = await readVerdict(tx, row, subject, now);
+      if (isClaimLive(facts, attempt, now))
+        return { kind: 'claimed_elsewhere', attempt: facts.claimedAttempt, claimedAt: facts.claimedAt ?? now };
+      if (facts.optedOut) return { kind: 'stop', reason: 'opted_out' };
       if (refusal) return refusal;
       await tx.message.update({
-        where: { id: messageId },
+        where: { id: row.id },
         data: { claimedAttempt: attempt, claimedAt: now, heldReason: null, heldUntil: null },
+        select: { id: true },
       });
       return { kind: 'claimed', claimedAt: now };
     });
@@ -157,20 +137,17 @@ export function createSendGate({ db }: { db: Db }) {
 
   /** The same facts without the lock or the claim: lets a retry give up before it takes any capacity. */
   async function precheck(
-    message: Message,
+    message: MessageRef,
     subject: GateSubject,
   ): Promise<Extract<GateDecision, { kind: 'stop' }> | null> {
-    if (await findOptOut(db, message.tenantId, message.toPhone)) return { kind: 'stop', reason: 'opted_out' };
     if (subject.kind === 'appointment') {
-      const decision = await appointmentDecision(db, subject);
-      return decision?.kind === 'stop' ? decision : null;
+      const facts = await readAppointmentFacts(db, message, subject.appointmentId);
+      return facts.optedOut ? { kind: 'stop', reason: 'opted_out' } : appointmentRefusal(facts, subject);
     }
-    const enrollment = await db.enrollment.findUnique({
-      where: { id: subject.enrollmentId },
-      select: { status: true, haltedAt: true, haltedBy: true },
-    });
-    if (!enrollment || enrollment.status !== 'running') return { kind: 'stop', reason: 'enrollment_closed' };
-    return enrollment.haltedAt ? { kind: 'stop', reason: stopOf(enrollment.haltedBy) } : null;
+    const facts = await readStepFacts(db, message, subject.enrollmentId, new Date());
+    if (facts.optedOut) return { kind: 'stop', reason: 'opted_out' };
+    if (facts.enrollmentStatus !== 'running') return { kind: 'stop', reason: 'enrollment_closed' };
+    return facts.haltedAt ? { kind: 'stop', reason: stopOf(facts.haltedBy) } : null;
   }
 
   return { claim, precheck };

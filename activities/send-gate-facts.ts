@@ -1,0 +1,105 @@
+// What the send gate decides on, read in one statement per message kind: the message's claim, the phone's opt-out and
+// either the enrollment (its halt, the lead's zone, the tenant's window and caps, the phone's recent marketing sends)
+// or the appointment as it is now. One round trip keeps the conversation's lock short and the worker's CPU per send
+// low; under that lock each statement sees every fact committed before it.
+import type { Prisma } from '../generated/prisma/client.js';
+import type { Db } from '../common/db.js';
+import { phoneHashes } from '../common/opt-outs.js';
+
+type Reader = Prisma.TransactionClient | Db;
+
+export interface MessageFacts {
+  claimedAt: Date | null;
+  claimedAttempt: number | null;
+  optedOut: boolean;
+}
+
+export interface StepFacts extends MessageFacts {
+  /** Null when the enrollment is gone; the columns after it are then null too. */
+  enrollmentStatus: string | null;
+  haltedAt: Date | null;
+  haltedBy: string | null;
+  timeZone: string;
+  windowStart: string;
+  windowEnd: string;
+  minGapSeconds: number;
+  maxPerDay: number;
+  /** ISO instants of the tenant's latest marketing messages to this phone that went out or were claimed. */
+  recentSends: string[];
+}
+
+export interface AppointmentFacts extends MessageFacts {
+  /** Null when the appointment is gone. */
+  appointmentStatus: string | null;
+  startsAt: Date | null;
+  confirmedAt: Date | null;
+  skipRemindersAfterConfirm: boolean | null;
+}
+
+export interface MessageRef {
+  id: string;
+  tenantId: string;
+  toPhone: string;
+}
+
+function only<T>(rows: T[], messageId: string): T {
+  const [row] = rows;
+  if (!row) throw new Error(`message ${messageId} not found`);
+  return row;
+}
+
+/**
+ * A send counts from its claim, taken under the conversation's lock (its `sent_at` is written later, outside it).
+ * Appointment messages and keyword replies stay exempt; a message that never reached Twilio does not count. Two local
+ * days back covers the daily cap in any zone, and the gap is far shorter.
+ */
+export async function readStepFacts(
+  reader: Reader,
+  message: MessageRef,
+  enrollmentId: string,
+  now: Date,
+): Promise<StepFacts> {
+  const [current, legacy] = phoneHashes(message.toPhone);
+  const rows = await reader.$queryRaw<(StepFacts & { recentSends: string[] | string })[]>`
+    SELECT m.claimed_at AS "claimedAt", m.claimed_attempt AS "claimedAttempt",
+      EXISTS (SELECT 1 FROM opt_outs o WHERE o.tenant_id = m.tenant_id AND o.phone_hash IN (${current}, ${legacy}))
+        AS "optedOut",
+      e.status::text AS "enrollmentStatus", e.halted_at AS "haltedAt", e.halted_by AS "haltedBy",
+      l.time_zone AS "timeZone", t.window_start AS "windowStart", t.window_end AS "windowEnd",
+      t.min_gap_seconds AS "minGapSeconds", t.max_per_day AS "maxPerDay",
+      (SELECT coalesce(json_agg(recent.at ORDER BY recent.at DESC), '[]'::json) FROM (
+        SELECT coalesce(s.claimed_at, s.sent_at) AS at FROM messages s
+        WHERE s.tenant_id = m.tenant_id AND s.to_phone = m.to_phone AND s.direction = 'outbound'
+          AND s.enrollment_id IS NOT NULL AND s.id <> m.id
+          AND s.created_at >= ${now}::timestamptz - make_interval(secs => greatest(2 * 86400, t.min_gap_seconds))
+          AND coalesce(s.claimed_at, s.sent_at) IS NOT NULL
+          AND NOT (s.status IN ('skipped', 'failed') AND s.twilio_sid IS NULL)
+        ORDER BY 1 DESC LIMIT 50) recent) AS "recentSends"
+    FROM messages m
+    LEFT JOIN enrollments e ON e.id = ${enrollmentId}::uuid AND e.tenant_id = m.tenant_id
+    LEFT JOIN leads l ON l.id = e.lead_id
+    LEFT JOIN tenants t ON t.id = e.tenant_id
+    WHERE m.id = ${message.id}::uuid`;
+  const row = only(rows, message.id);
+  const recent = typeof row.recentSends === 'string' ? (JSON.parse(row.recentSends) as string[]) : row.recentSends;
+  return { ...row, recentSends: recent.map((at) => new Date(at).toISOString()) };
+}
+
+export async function readAppointmentFacts(
+  reader: Reader,
+  message: MessageRef,
+  appointmentId: string,
+): Promise<AppointmentFacts> {
+  const [current, legacy] = phoneHashes(message.toPhone);
+  const rows = await reader.$queryRaw<AppointmentFacts[]>`
+    SELECT m.claimed_at AS "claimedAt", m.claimed_attempt AS "claimedAttempt",
+      EXISTS (SELECT 1 FROM opt_outs o WHERE o.tenant_id = m.tenant_id AND o.phone_hash IN (${current}, ${legacy}))
+        AS "optedOut",
+      a.status::text AS "appointmentStatus", a.starts_at AS "startsAt", a.confirmed_at AS "confirmedAt",
+      t.skip_reminders_after_confirm AS "skipRemindersAfterConfirm"
+    FROM messages m
+    LEFT JOIN appointments a ON a.id = ${appointmentId}::uuid AND a.tenant_id = m.tenant_id
+    LEFT JOIN tenants t ON t.id = a.tenant_id
+    WHERE m.id = ${message.id}::uuid`;
+  return only(rows, message.id);
+}
