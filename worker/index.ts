@@ -13,6 +13,7 @@ import { routeTemporalLogsToPino } from './logging.js';
 import { ensurePurgeSchedule, ensureWeeklyReportSchedules } from './schedules.js';
 import { registerSearchAttributes } from './search-attributes.js';
 import { createWebhookRelay } from './webhook-relay.js';
+import { registerThreadHeapGauge } from './thread-heaps.js';
 import { createWorker, workerDatabasePoolSize } from './worker.js';
 
 const config = loadConfigOrExit();
@@ -20,6 +21,7 @@ const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
 
 // Metrics: this process's registry, plus the SDK's own exporter on a private loopback port that /metrics proxies.
 const metrics = createWorkerMetrics({ defaultMetrics: true });
+registerThreadHeapGauge(metrics.registry);
 const metricsEnabled = config.WORKER_METRICS_PORT !== 0;
 const sdkMetricsAddress = metricsEnabled ? `127.0.0.1:${await freePort()}` : undefined;
 routeTemporalLogsToPino(logger, { prometheusBindAddress: sdkMetricsAddress });

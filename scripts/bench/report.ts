@@ -15,14 +15,24 @@ export interface TargetCheck {
 const fmt = (value: number | null | undefined, unit = '') =>
   value === null || value === undefined || Number.isNaN(value) ? 'n/a' : `${value}${unit}`;
 
-/** Where the worker's memory went between two readings: V8's heap, the rest of the process, the sticky cache. */
+/**
+ * Where the worker's memory went between two readings: the main thread's V8 heap, the workflow threads' V8 heaps, the
+ * native rest of the process (RSS less both heaps' reserved size: the SDK's core, allocator arenas), the sticky cache.
+ */
 function workerMemoryLine(from: SleepingSnapshot, to: SleepingSnapshot): string {
-  const outside = (snapshot: SleepingSnapshot) =>
-    snapshot.workerRssMiB === null || snapshot.workerMemory.heapTotalMiB === null
+  const native = ({ workerRssMiB, workerMemory }: SleepingSnapshot) =>
+    workerRssMiB === null || workerMemory.heapTotalMiB === null || workerMemory.threadHeapsTotalMiB === null
       ? null
-      : Math.round((snapshot.workerRssMiB - snapshot.workerMemory.heapTotalMiB) * 10) / 10;
+      : round(workerRssMiB - workerMemory.heapTotalMiB - workerMemory.threadHeapsTotalMiB, 1);
   const [a, b] = [from.workerMemory, to.workerMemory];
-  return `Worker: V8 heap used ${fmt(a.heapUsedMiB, ' MiB')} → ${fmt(b.heapUsedMiB, ' MiB')} (reserved ${fmt(a.heapTotalMiB, ' MiB')} → ${fmt(b.heapTotalMiB, ' MiB')}), outside V8's heap (RSS − heap reserved) ${fmt(outside(from), ' MiB')} → ${fmt(outside(to), ' MiB')}, runs in the sticky cache ${fmt(a.cachedRuns, '')} → ${fmt(b.cachedRuns, '')}`;
+  const change = (before: number | null, after: number | null, unit: string) =>
+    `${fmt(before, unit)} → ${fmt(after, unit)}`;
+  return [
+    `Worker: main thread's V8 heap used ${change(a.heapUsedMiB, b.heapUsedMiB, ' MiB')} (reserved ${change(a.heapTotalMiB, b.heapTotalMiB, ' MiB')})`,
+    `workflow threads' V8 heaps used ${change(a.threadHeapsUsedMiB, b.threadHeapsUsedMiB, ' MiB')} (reserved ${change(a.threadHeapsTotalMiB, b.threadHeapsTotalMiB, ' MiB')})`,
+    `native (RSS − both heaps reserved) ${change(native(from), native(to), ' MiB')}`,
+    `runs in the sticky cache ${change(a.cachedRuns, b.cachedRuns, '')}`,
+  ].join(', ');
 }
 
 /**

@@ -200,6 +200,9 @@ export interface SleepingSnapshot {
   workerMemory: {
     heapUsedMiB: number | null;
     heapTotalMiB: number | null;
+    /** The workflow threads' V8 heaps, summed (leadfollowup_worker_threads_heap_bytes). */
+    threadHeapsUsedMiB: number | null;
+    threadHeapsTotalMiB: number | null;
     externalMiB: number | null;
     cachedRuns: number | null;
   };
@@ -218,11 +221,15 @@ function fileSize(file: string): number {
   }
 }
 
-/** A gauge's value in a Prometheus text scrape (the first series of that name), or null. */
-function gauge(scrape: string, name: string): number | null {
+/** A gauge's value in a Prometheus text scrape (the first series of that name, or the one with `labels`), or null. */
+function gauge(scrape: string, name: string, labels?: string): number | null {
   const line = scrape
     .split('\n')
-    .find((candidate) => candidate.startsWith(`${name} `) || candidate.startsWith(`${name}{`));
+    .find((candidate) =>
+      labels
+        ? candidate.startsWith(`${name}{${labels}} `)
+        : candidate.startsWith(`${name} `) || candidate.startsWith(`${name}{`),
+    );
   const value = line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : Number.NaN;
   return Number.isFinite(value) ? value : null;
 }
@@ -236,6 +243,8 @@ async function workerMemory(url: string): Promise<SleepingSnapshot['workerMemory
   return {
     heapUsedMiB: mibOf('nodejs_heap_size_used_bytes'),
     heapTotalMiB: mibOf('nodejs_heap_size_total_bytes'),
+    threadHeapsUsedMiB: mib(gauge(scrape, 'leadfollowup_worker_threads_heap_bytes', 'kind="used"')),
+    threadHeapsTotalMiB: mib(gauge(scrape, 'leadfollowup_worker_threads_heap_bytes', 'kind="total"')),
     externalMiB: mibOf('nodejs_external_memory_bytes'),
     cachedRuns: gauge(scrape, 'temporal_sticky_cache_size'),
   };

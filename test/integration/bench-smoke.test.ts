@@ -71,6 +71,9 @@ describe('npm run bench (smoke scale)', () => {
       positive(snapshot.workerRssMiB);
       positive(snapshot.serverRssMiB);
       positive(snapshot.postgresDatabaseMiB);
+      // The worker's memory split: the main heap and the workflow threads' heaps, each read from the worker's /metrics.
+      positive(snapshot.workerMemory.heapTotalMiB);
+      positive(snapshot.workerMemory.threadHeapsTotalMiB);
     }
 
     expect(stop.stops).toBe(5);

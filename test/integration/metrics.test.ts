@@ -281,6 +281,10 @@ describe('worker /metrics', () => {
     expect(after.families.get('temporal_activity_execution_latency')?.type).toBe('histogram');
     // Node's process metrics come with the worker's registry.
     expect(after.families.get('process_cpu_user_seconds_total')?.type).toBe('counter');
+    // The workflow threads' heaps, which nodejs_heap_* (the main thread's) leave out: the runs just executed live there.
+    const threadHeap = (kind: string) => valueOf(after, 'leadfollowup_worker_threads_heap_bytes', { kind });
+    expect(threadHeap('used')).toBeGreaterThan(1024 * 1024);
+    expect(threadHeap('total')).toBeGreaterThanOrEqual(threadHeap('used'));
   });
 
   it('counts a delivery error reported by a status callback on the API side', async () => {
