@@ -1,5 +1,6 @@
 // Every fact the service records becomes an event, in the transaction that records the fact: the CRM reads them from
 // GET /v1/events and receives them at its webhook endpoints, in `sequence` order, with nothing lost.
+import { randomUUID } from 'node:crypto';
 import { Prisma } from '../generated/prisma/client.js';
 
 export const eventTypes = [
@@ -58,19 +59,19 @@ export async function recordEvent(
   tx: Prisma.TransactionClient,
   event: NewEvent,
 ): Promise<{ id: string; sequence: bigint }> {
-  const [counter] = await tx.$queryRaw<{ last: bigint }[]>`
-    INSERT INTO event_counters (tenant_id, last_sequence) VALUES (${event.tenantId}::uuid, 1)
-    ON CONFLICT (tenant_id) DO UPDATE SET last_sequence = event_counters.last_sequence + 1
-    RETURNING last_sequence AS last`;
-  if (!counter) throw new Error('event counter not returned');
-  return tx.event.create({
-    data: {
-      tenantId: event.tenantId,
-      sequence: counter.last,
-      type: event.type,
-      leadId: event.leadId ?? null,
-      data: event.data,
-    },
-    select: { id: true, sequence: true },
-  });
+  // One statement: the counter's lock is held from here to the commit, and every round trip under it holds back the
+  // tenant's other writers.
+  const [recorded] = await tx.$queryRaw<{ id: string; sequence: bigint }[]>`
+    WITH counter AS (
+      INSERT INTO event_counters (tenant_id, last_sequence) VALUES (${event.tenantId}::uuid, 1)
+      ON CONFLICT (tenant_id) DO UPDATE SET last_sequence = event_counters.last_sequence + 1
+      RETURNING last_sequence
+    )
+    INSERT INTO events (id, tenant_id, sequence, type, lead_id, data, created_at)
+    SELECT ${randomUUID()}::uuid, ${event.tenantId}::uuid, last_sequence, ${event.type}, ${event.leadId ?? null}::uuid,
+      ${JSON.stringify(event.data)}::jsonb, ${new Date()}
+    FROM counter
+    RETURNING id, sequence`;
+  if (!recorded) throw new Error('event not recorded');
+  return recorded;
 }
