@@ -3,27 +3,15 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { countEnrollmentFact, countLeadFact, countMessageFact, recordClick } from '../../common/analytics/aggregate.js';
 import { createOutboundMessage } from '../../scripts/db/outbound-message.js';
-import { createTenant, randomUkMobile, testDb } from '../support/fixtures.js';
+import { createTenant, enrolledLead, testDb } from '../support/fixtures.js';
 
 const db = testDb();
 afterAll(() => db.$disconnect());
 
 async function enrollmentWithSends(sends: { step: number; variant?: string; sentAt: string }[]) {
   const { tenant } = await createTenant(db, { defaultTimeZone: 'America/New_York' });
-  const lead = await db.lead.create({
-    data: { tenantId: tenant.id, phone: randomUkMobile().e164, timeZone: 'Europe/London' },
-  });
-  const sequence = await db.sequenceDefinition.create({
-    data: { tenantId: tenant.id, name: 's', version: 1, steps: [] },
-  });
-  const enrollment = await db.enrollment.create({
-    data: {
-      tenantId: tenant.id,
-      leadId: lead.id,
-      sequenceId: sequence.id,
-      workflowId: `followup:${tenant.id}:${lead.id}`,
-      startedAt: new Date('2026-11-01T12:00:00Z'),
-    },
+  const { lead, enrollment } = await enrolledLead(db, tenant.id, {
+    startedAt: new Date('2026-11-01T12:00:00Z'),
   });
   const messages = [];
   for (const send of sends)

@@ -32,3 +32,25 @@ export function randomUkMobile(): { national: string; e164: string } {
 
 /** A tenant whose window is open all day and whose caps don't bite, for tests about other things. */
 export const anytimeSettings = { windowStart: '00:00', windowEnd: '24:00', minGapSeconds: 0, maxPerDay: 1000 } as const;
+
+/** A lead of the tenant enrolled in an empty sequence, as rows only (no workflow): for tests of one activity or query. */
+export async function enrolledLead(
+  db: Db,
+  tenantId: string,
+  { lead = {}, startedAt }: { lead?: Partial<Prisma.LeadUncheckedCreateInput>; startedAt?: Date } = {},
+) {
+  const created = await db.lead.create({
+    data: { tenantId, phone: randomUkMobile().e164, timeZone: 'Europe/London', ...lead },
+  });
+  const sequence = await db.sequenceDefinition.create({ data: { tenantId, name: 's', version: 1, steps: [] } });
+  const enrollment = await db.enrollment.create({
+    data: {
+      tenantId,
+      leadId: created.id,
+      sequenceId: sequence.id,
+      workflowId: `followup:${tenantId}:${created.id}`,
+      ...(startedAt ? { startedAt } : {}),
+    },
+  });
+  return { lead: created, sequence, enrollment };
+}
