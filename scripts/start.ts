@@ -14,7 +14,6 @@ import { startTemporalEngine, temporalEngine } from './stack/engine.js';
 import { startEmbeddedPostgres, type EmbeddedDatabase } from './stack/postgres.js';
 import { stopChild } from './stack/stop-child.js';
 import type { TemporalServer } from './stack/temporal.js';
-import { workerProcessEnv } from '../worker/process-env.js';
 
 /**
  * Twilio's magic test sender, the development tenant's own number in outbox mode, so `npm run webhook -- inbound …`
@@ -63,11 +62,11 @@ async function stopAll(exitCode: number): Promise<never> {
 process.on('SIGINT', () => void stopAll(0));
 process.on('SIGTERM', () => void stopAll(0));
 
-function startChild(name: string, entry: string, extraEnv: Record<string, string> = {}): ChildProcess {
+function startChild(name: string, entry: string): ChildProcess {
   // Own process groups: Ctrl-C reaches this script only, which then stops everything in order.
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: projectRoot,
-    env: { ...env, ...extraEnv },
+    env,
     stdio: 'inherit',
     detached: true,
   });
@@ -145,7 +144,7 @@ try {
     await db.$disconnect();
   }
 
-  startChild('worker', 'worker/index.ts', workerProcessEnv);
+  startChild('worker', 'worker/index.ts');
   startChild('api', 'api/index.ts');
   const apiUrl = `http://${config.API_HOST}:${config.API_PORT}`;
   await waitForHealth(`${apiUrl}/health`, 60_000);

@@ -17,7 +17,6 @@ import { stopChild } from '../stack/stop-child.js';
 import type { TemporalServer } from '../stack/temporal.js';
 import { startTwilioFake, type TwilioFake } from '../../test/support/twilio-fake.js';
 import { sleep, waitFor } from './stats.js';
-import { workerProcessEnv } from '../../worker/process-env.js';
 
 export const senderNumber = '+15005550006';
 export const authToken = 'bench-auth-token-0123456789';
@@ -172,7 +171,6 @@ export async function startBenchStack(options: {
     };
     const worker = startChild('worker', 'worker/index.ts', {
       ...common,
-      ...workerProcessEnv,
       TWILIO_ACCOUNT_SID: accountSid,
       TWILIO_AUTH_TOKEN: authToken,
       TWILIO_FROM_NUMBER: senderNumber,
