@@ -50,8 +50,8 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
      * The API claims the row before starting the workflow and records the run after; this records it too, covering
      * an API that died in between or removed its claim after a start that timed out but went through. The lead turns
      * active here, ordered before any outcome, so a fast outcome can never be overwritten by a late "active".
-     * `enrollment.started` is recorded here, once: under the tenant's event lock, a concurrent attempt (or a reset's
-     * new run) finds the event.
+     * `enrollment.started` is recorded here, once: the transaction locks the enrollment's row first, so a concurrent
+     * attempt (or a reset's new run) waits and then finds the event.
      */
     async recordEnrollmentStarted(input: RecordEnrollmentStartedInput): Promise<void> {
       const { enrollmentId, ...row } = input;
@@ -67,6 +67,9 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
             update: { runId: input.runId },
           });
           await db.$transaction(async (tx) => {
+            // The row lock recordEventOnce needs (the lead's update below locks nothing once the lead is erased). A
+            // committed row's lock does not hold up the batch's insert of it, which skips the duplicate without waiting.
+            await tx.$executeRaw`SELECT 1 FROM enrollments WHERE id = ${enrollmentId}::uuid FOR UPDATE`;
             // An erased lead stays erased, whatever run records itself late.
             await tx.lead.updateMany({
               where: { id: input.leadId, tenantId: input.tenantId, status: { not: 'erased' } },

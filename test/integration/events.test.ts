@@ -225,6 +225,16 @@ describe('events', () => {
     expect(await stack.db.event.count({ where: { tenantId, type: 'enrollment.started' } })).toBe(1);
   });
 
+  it('concurrent records of one start write one enrollment.started, even for an erased lead, whose row nothing else locks', async () => {
+    const { tenant } = await createTenant(stack.db);
+    const { lead, started } = await runStartOf(tenant.id);
+    await stack.db.lead.update({ where: { id: lead.id }, data: { status: 'erased' } });
+    const activities = createEnrollmentActivities({ db: stack.db });
+    await Promise.all(Array.from({ length: 4 }, () => activities.recordEnrollmentStarted(started)));
+    expect(await stack.db.event.count({ where: { tenantId: tenant.id, type: 'enrollment.started' } })).toBe(1);
+    expect((await stack.db.lead.findUniqueOrThrow({ where: { id: lead.id } })).status).toBe('erased');
+  });
+
   it('a retried or concurrent activity, a repeated opt-out and a repeated pause record each fact once', async () => {
     const { tenant, auth } = await createTenant(stack.db);
     const tenantId = tenant.id;
