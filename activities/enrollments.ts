@@ -1,7 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../common/db.js';
 import { countEnrollmentFact, type EnrollmentFact } from '../common/analytics/aggregate.js';
-import { recordEvent } from '../common/events.js';
+import { lockTenantEventsOf, recordEvent } from '../common/events.js';
+import { lockLead } from '../common/lock-order.js';
 import { recordEventOnce } from '../common/event-writers.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { EnrollmentOutcome } from '../workflows/lead-follow-up.messages.js';
@@ -50,7 +51,7 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
      * The API claims the row before starting the workflow and records the run after; this records it too, covering
      * an API that died in between or removed its claim after a start that timed out but went through. The lead turns
      * active here, ordered before any outcome, so a fast outcome can never be overwritten by a late "active".
-     * `enrollment.started` is recorded here, once: the transaction locks the enrollment's row first, so a concurrent
+     * `enrollment.started` is recorded here, once: the transaction locks the lead's row first, so a concurrent
      * attempt (or a reset's new run) waits and then finds the event.
      */
     async recordEnrollmentStarted(input: RecordEnrollmentStartedInput): Promise<void> {
@@ -60,16 +61,16 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
           // The row in a statement of its own, committed at once: inside the transaction below, it stayed uncommitted
           // while that transaction queued for the tenant's event lock behind the tenant's other writers, and a batch
           // writing the same rows after its starts waited out the whole queue (a 1,000-lead batch: statement timeout,
-          // 500). The lock order of the rest (the lead, then the event lock) stays what every other writer expects.
+          // 500).
           await db.enrollment.upsert({
             where: { id: enrollmentId },
             create: { id: enrollmentId, ...row, status: 'running' },
             update: { runId: input.runId },
           });
           await db.$transaction(async (tx) => {
-            // The row lock recordEventOnce needs (the lead's update below locks nothing once the lead is erased). A
-            // committed row's lock does not hold up the batch's insert of it, which skips the duplicate without waiting.
-            await tx.$executeRaw`SELECT 1 FROM enrollments WHERE id = ${enrollmentId}::uuid FOR UPDATE`;
+            // The lock recordEventOnce needs, in common/lock-order.ts's order: the enrollment's row would come after
+            // the event lock, which an opt-out takes before halting this enrollment.
+            await lockLead(tx, input.leadId);
             // An erased lead stays erased, whatever run records itself late.
             await tx.lead.updateMany({
               where: { id: input.leadId, tenantId: input.tenantId, status: { not: 'erased' } },
@@ -104,6 +105,13 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
       const closedAt = new Date();
       await rowsMustExist(() =>
         db.$transaction(async (tx) => {
+          // The enrollment's row comes after the event lock (common/lock-order.ts), which its close may need.
+          await lockLead(tx, input.leadId);
+          await tx.$executeRaw(
+            lockTenantEventsOf(
+              Prisma.sql`SELECT tenant_id, 0 FROM enrollments WHERE id = ${input.enrollmentId}::uuid AND tenant_id = ${input.tenantId}::uuid`,
+            ),
+          );
           const where = { id: input.enrollmentId, tenantId: input.tenantId };
           const data = {
             status: input.status,

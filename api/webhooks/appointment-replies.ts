@@ -1,5 +1,6 @@
 import { matchAppointmentReply, type AppointmentReplyKind } from '../../common/appointment-replies.js';
 import { recordEvent } from '../../common/events.js';
+import { lockAppointmentsOf } from '../../common/lock-order.js';
 import { linkTracker, type TrackedLink } from '../../common/links/short-links.js';
 import type { InboundIntent } from '../../common/keywords.js';
 import { findOptOut } from '../../common/opt-outs.js';
@@ -35,7 +36,8 @@ export interface AppointmentReplyOutcome {
  * Whether the message answers an appointment: a confirm or reschedule word, as the whole message, from a lead with a
  * scheduled appointment ahead (the next one). Precedence: an opt-out always wins; HELP stays a request for help; an
  * opted-out lead's words answer nothing, so their YES is the opt-in it has always been, while a subscribed lead's YES
- * confirms. Call it before the message's consent change, under the conversation's lock; it writes nothing.
+ * confirms. Call it before the message's consent change, under the conversation's lock; it writes nothing, and locks
+ * the lead's appointments before the message's event takes the event lock (common/lock-order.ts).
  */
 export async function findAppointmentReply(
   tx: Tx,
@@ -52,6 +54,7 @@ export async function findAppointmentReply(
     select: { id: true, firstName: true, lastName: true, timeZone: true },
   });
   if (!lead) return null;
+  await lockAppointmentsOf(tx, lead.id);
   const appointment = await tx.appointment.findFirst({
     where: { tenantId: tenant.id, leadId: lead.id, status: 'scheduled', startsAt: { gt: new Date() } },
     orderBy: { startsAt: 'asc' },

@@ -10,7 +10,7 @@ import { Prisma } from '../../generated/prisma/client.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { enrolledLead } from '../support/follow-ups.js';
 import { stackForFile, testSenderNumber } from '../support/stack.js';
-import { until } from '../support/wait.js';
+import { until, untilOneWaitsForEventLock } from '../support/wait.js';
 import { inbound, messageSid, statusCallback } from '../support/webhooks.js';
 
 const stack = stackForFile();
@@ -198,15 +198,7 @@ describe('events', () => {
     await locked;
     const recording = createEnrollmentActivities({ db: stack.db }).recordEnrollmentStarted(started);
     try {
-      await until(
-        async () =>
-          (
-            await stack.db.$queryRaw<{ waiting: number }[]>`
-              SELECT count(*)::int AS waiting FROM pg_stat_activity
-              WHERE wait_event_type = 'Lock' AND query LIKE '%event_counters%'`
-          )[0]?.waiting === 1 || null,
-        'the record waiting for the event lock',
-      );
+      await untilOneWaitsForEventLock(stack.db);
       // The batch's write of the same row, as it makes it: it must not wait for the queued record (a lock timeout).
       const { enrollmentId, idempotencyKey: _key, ...row } = started;
       await stack.db.$transaction(async (tx) => {

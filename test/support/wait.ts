@@ -1,4 +1,5 @@
 import { vi } from 'vitest';
+import type { Db } from '../../common/db.js';
 
 /**
  * Polls until `probe` gives a value (for conditions outside an expect, e.g. between steps of a scenario). vitest's
@@ -16,3 +17,15 @@ export async function until<T>(
     throw new Error(`gave up waiting for ${what}`, { cause: error });
   }
 }
+
+/** Until one session of the database waits for a tenant's event lock (the counter row recordEvent bumps). */
+export const untilOneWaitsForEventLock = (db: Db) =>
+  until(
+    async () =>
+      (
+        await db.$queryRaw<{ waiting: number }[]>`
+          SELECT count(*)::int AS waiting FROM pg_stat_activity
+          WHERE wait_event_type = 'Lock' AND query LIKE '%event_counters%'`
+      )[0]?.waiting === 1 || null,
+    'a writer waiting for the event lock',
+  );
