@@ -2,7 +2,7 @@ import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../common/db.js';
 import { countEnrollmentFact, type EnrollmentFact } from '../common/analytics/aggregate.js';
 import { lockTenantEventsOf, recordEvent } from '../common/events.js';
-import { lockLead } from '../common/lock-order.js';
+import { lockLead, lockUnclaimedMessagesOf } from '../common/lock-order.js';
 import { recordEventOnce } from '../common/event-writers.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { EnrollmentOutcome } from '../workflows/lead-follow-up.messages.js';
@@ -105,8 +105,10 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
       const closedAt = new Date();
       await rowsMustExist(() =>
         db.$transaction(async (tx) => {
-          // The enrollment's row comes after the event lock (common/lock-order.ts), which its close may need.
+          // The enrollment's row comes after the event lock (common/lock-order.ts), which its close may need, and the
+          // messages it closes before it.
           await lockLead(tx, input.leadId);
+          await lockUnclaimedMessagesOf(tx, { enrollmentId: input.enrollmentId });
           await tx.$executeRaw(
             lockTenantEventsOf(
               Prisma.sql`SELECT tenant_id, 0 FROM enrollments WHERE id = ${input.enrollmentId}::uuid AND tenant_id = ${input.tenantId}::uuid`,

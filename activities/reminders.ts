@@ -9,6 +9,7 @@ import { nextReminderAt } from '../workflows/decisions/reminder-schedule.js';
 import { erasedClosedReason, haltEnrollments, lockConversation } from '../common/conversation.js';
 import { countEnrollmentFact, countLeadFact } from '../common/analytics/aggregate.js';
 import { recordEvent } from '../common/events.js';
+import { lockUnclaimedMessagesOf } from '../common/lock-order.js';
 import { recordEventOnce } from '../common/event-writers.js';
 import { appointmentChanges } from './appointment-events.js';
 import type { DeliveryResult, MessageDeliveryDeps } from './outbound-message.js';
@@ -176,6 +177,8 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
     }: RecordAppointmentProgressInput): Promise<void> {
       await db.$transaction(async (tx) => {
         await tx.$executeRaw`SELECT 1 FROM appointments WHERE id = ${appointmentId}::uuid FOR UPDATE`;
+        // The messages it may close before the events it may record (common/lock-order.ts).
+        await lockUnclaimedMessagesOf(tx, { appointmentId });
         const before = await tx.appointment.findFirst({ where: { id: appointmentId, tenantId } });
         // An erasure closed the row for good: a run that has not heard of it yet must not bring it back.
         const { count } = await tx.appointment.updateMany({

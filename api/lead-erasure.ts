@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { erasedClosedReason, haltEnrollments, lockConversation } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
 import { recordEvent } from '../common/events.js';
-import { lockAppointmentsOf, lockLead } from '../common/lock-order.js';
+import { lockAppointmentsOf, lockLead, lockMessagesOfLead } from '../common/lock-order.js';
 import { phoneHashes, recordOptOut } from '../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../common/pending-signals.js';
 import type { Lead, Prisma } from '../generated/prisma/client.js';
@@ -38,9 +38,11 @@ export async function eraseLead({ db, temporal, signalRelay }: ErasureDeps, lead
 
 async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantId, phone }: Lead) {
   await lockConversation(tx, tenantId, phone);
-  // Its appointments' rows and its own before the events below take the event lock (common/lock-order.ts).
+  // Its appointments' rows, its own and its messages before the events below take the event lock
+  // (common/lock-order.ts).
   await lockAppointmentsOf(tx, leadId);
   await lockLead(tx, leadId);
+  await lockMessagesOfLead(tx, { tenantId, leadId, phone });
   // Under the lock: of two erasures of one lead, the second finds it erased.
   if (!(await tx.lead.findFirst({ where: { id: leadId, status: { not: 'erased' } }, select: { id: true } })))
     return null;

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../../common/db.js';
 import { countMessageFact } from '../../common/analytics/aggregate.js';
+import { lockConversation } from '../../common/conversation.js';
 import { recordMessageEvent } from '../../common/event-writers.js';
 import { statusesBelow } from '../../common/message-status.js';
 import { recordOptOut } from '../../common/opt-outs.js';
@@ -39,6 +40,8 @@ export async function processStatus(db: Db, logger: Logger, params: StatusParams
       // A callback can beat the send activity's write of the SID ("maybe sent", then reconciled): keeping no key lets
       // Twilio's retry of it be processed once the row knows its SID.
       if (!message) throw new UnknownMessage();
+      // Its opt-out takes the conversation's lock, first in common/lock-order.ts: before the row and the event.
+      if (params.ErrorCode === 21610) await lockConversation(tx, message.tenantId, message.toPhone);
       const { count } = await tx.message.updateMany({
         where: { id: message.id, status: { in: statusesBelow(params.MessageStatus) } },
         data: { status: params.MessageStatus, ...(params.ErrorCode ? { errorCode: params.ErrorCode } : {}) },

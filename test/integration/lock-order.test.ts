@@ -1,39 +1,96 @@
 // The worst interleavings of common/lock-order.ts's writers: a STOP that holds the tenant's event lock and then halts
-// an enrollment, while that enrollment's start or close is recorded. Taken in opposite orders, PostgreSQL ends one of
-// the two with a deadlock after a second (a 500 for the STOP's API call or webhook); here both commit.
+// an enrollment, while that enrollment's start or close is recorded; a carrier's opt-out (21610) racing a STOP; an
+// erasure racing a status callback of the lead's message. Taken in opposite orders, PostgreSQL ends one of the two
+// with a deadlock after a second (a 500 for an API call or a webhook); here both commit.
 import { randomUUID } from 'node:crypto';
+import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createEnrollmentActivities } from '../../activities/enrollments.js';
 import { lockConversation } from '../../common/conversation.js';
 import { recordOptOut } from '../../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
+import type { Prisma } from '../../generated/prisma/client.js';
 import { createTenant, enrolledLead } from '../support/fixtures.js';
 import { stackForFile } from '../support/stack.js';
-import { untilOneWaitsForEventLock } from '../support/wait.js';
+import { until, untilOneWaitsForEventLock } from '../support/wait.js';
+import { messageSid, statusCallback } from '../support/webhooks.js';
 
 const stack = stackForFile();
 
 /**
- * An opt-out as POST /v1/opt-outs records it, stopped between its event (the event lock taken) and its halt of the
- * phone's enrollments until `release` is called. Resolves once the event lock is held.
+ * A transaction that runs `first`, then waits for `release` before `then`. Resolves once `first` is done, with the
+ * transaction's backend pid (what the others' waits are traced to).
  */
-async function optOutHeldAfterItsEvent(tenantId: string, phone: string) {
+async function heldTransaction(
+  first: (tx: Prisma.TransactionClient) => Promise<unknown>,
+  then: (tx: Prisma.TransactionClient) => Promise<unknown> = async () => {},
+) {
   let release = () => {};
   const released = new Promise<void>((resolve) => (release = resolve));
-  let signalHeld = () => {};
-  const held = new Promise<void>((resolve) => (signalHeld = resolve));
+  let signalHeld = (_pid: number) => {};
+  const held = new Promise<number>((resolve) => (signalHeld = resolve));
   const committed = stack.db.$transaction(
     async (tx) => {
-      await lockConversation(tx, tenantId, phone);
-      await recordOptOut(tx, { tenantId, phone, source: 'crm' });
-      signalHeld();
+      const [{ pid }] = await tx.$queryRaw<[{ pid: number }]>`SELECT pg_backend_pid() AS pid`;
+      await first(tx);
+      signalHeld(pid);
       await released;
-      await queueSignalsForPhone(tx, tenantId, phone, { signal: signalNames.optOut, payload: { source: 'crm' } });
+      await then(tx);
     },
     { timeout: 30_000 },
   );
-  await Promise.race([held, committed]);
-  return { release, committed };
+  const pid = await Promise.race([held, committed.then(() => 0)]);
+  return { pid, release, committed };
+}
+
+/**
+ * An opt-out as POST /v1/opt-outs records it, stopped between its event (the event lock taken) and its halt of the
+ * phone's enrollments until `release` is called.
+ */
+const optOutHeldAfterItsEvent = (tenantId: string, phone: string) =>
+  heldTransaction(
+    async (tx) => {
+      await lockConversation(tx, tenantId, phone);
+      await recordOptOut(tx, { tenantId, phone, source: 'crm' });
+    },
+    (tx) => queueSignalsForPhone(tx, tenantId, phone, { signal: signalNames.optOut, payload: { source: 'crm' } }),
+  );
+
+/** Until `count` sessions wait for the holder's transaction, directly or behind another waiting session. */
+const untilWaitingBehind = (holderPid: number, count: number) =>
+  until(
+    async () =>
+      (
+        await stack.db.$queryRaw<{ waiting: number }[]>`
+          WITH RECURSIVE behind(pid) AS (
+            SELECT pid FROM pg_stat_activity WHERE ${holderPid}::int = ANY (pg_blocking_pids(pid))
+            UNION
+            SELECT activity.pid FROM pg_stat_activity activity JOIN behind ON behind.pid = ANY (pg_blocking_pids(activity.pid))
+          )
+          SELECT count(*)::int AS waiting FROM behind`
+      )[0]?.waiting === count || null,
+    `${count} sessions waiting behind ${holderPid}`,
+  );
+
+/** A lead enrolled, its first step sent (its SID recorded) and not yet delivered. */
+async function leadTexted() {
+  const { tenant, auth } = await createTenant(stack.db);
+  const { lead, enrollment } = await enrolledLead(stack.db, tenant.id);
+  const sid = messageSid();
+  await stack.db.message.create({
+    data: {
+      tenantId: tenant.id,
+      leadId: lead.id,
+      enrollmentId: enrollment.id,
+      direction: 'outbound',
+      toPhone: lead.phone,
+      body: 'Hi',
+      twilioSid: sid,
+      status: 'sent',
+      idempotencyKey: `${enrollment.id}:0`,
+    },
+  });
+  return { tenantId: tenant.id, auth, lead, enrollment, sid };
 }
 
 /** The enrollment's row and the tenant's events once both commit. */
@@ -86,5 +143,50 @@ describe('lock order', () => {
       enrollment: { status: 'completed', haltedBy: 'opted_out' },
       eventTypes: ['lead.opted_out', 'enrollment.closed'],
     });
+  });
+
+  it("a carrier's opt-out (status 21610) while a STOP of the same phone holds the conversation's lock: both commit", async () => {
+    const { tenantId, lead, sid } = await leadTexted();
+    const phone = lead.phone;
+    const stop = await heldTransaction(
+      (tx) => lockConversation(tx, tenantId, phone),
+      async (tx) => {
+        await recordOptOut(tx, { tenantId, phone, source: 'crm' });
+        await queueSignalsForPhone(tx, tenantId, phone, { signal: signalNames.optOut, payload: { source: 'crm' } });
+      },
+    );
+    const callback = statusCallback(stack.app, { MessageSid: sid, MessageStatus: 'undelivered', ErrorCode: '21610' });
+    const answered = callback.then((answer) => answer);
+    await untilWaitingBehind(stop.pid, 1);
+    stop.release();
+    const [answer] = await Promise.all([answered, stop.committed]);
+
+    expect(answer.status).toBe(200);
+    expect((await stack.db.message.findUniqueOrThrow({ where: { twilioSid: sid } })).status).toBe('undelivered');
+    const events = await stack.db.event.findMany({ where: { tenantId }, orderBy: { sequence: 'asc' } });
+    expect(events.map((event) => event.type)).toEqual(['lead.opted_out', 'message.undelivered']);
+  });
+
+  it("an erasure waiting to halt the lead's enrollment while a status callback of its message arrives: both answer", async () => {
+    const { tenantId, auth, lead, enrollment, sid } = await leadTexted();
+    // Something else (a send's gate, a close) holding the enrollment's row, so the erasure stops at its halt.
+    const other = await heldTransaction(
+      (tx) => tx.$executeRaw`SELECT 1 FROM enrollments WHERE id = ${enrollment.id}::uuid FOR UPDATE`,
+    );
+    const erasure = request(stack.app)
+      .delete(`/v1/leads/${lead.id}`)
+      .set(auth)
+      .then((answer) => answer);
+    await untilWaitingBehind(other.pid, 1);
+    const callback = statusCallback(stack.app, { MessageSid: sid, MessageStatus: 'delivered' }).then(
+      (answer) => answer,
+    );
+    await untilWaitingBehind(other.pid, 2);
+    other.release();
+    const [erased, delivered] = await Promise.all([erasure, callback, other.committed]);
+
+    expect([erased.status, delivered.status]).toEqual([200, 200]);
+    expect(await stack.db.message.count({ where: { tenantId } })).toBe(0);
+    expect((await stack.db.lead.findUniqueOrThrow({ where: { id: lead.id } })).status).toBe('erased');
   });
 });
