@@ -40,6 +40,8 @@ const sendActivity = (notAfter: Date) => sendActivitiesUntil(notAfter, '1 minute
 const sendGateHoldsPatch = 'send-gate-holds';
 /** A booking ends every running follow-up of its lead, not only the one it names (a booking by `leadId` named none). */
 const bookingEndsLeadFollowUpsPatch = 'booking-ends-lead-follow-ups';
+/** A reply that replaced the reminders while the row was being written ends the next wait, so the row hears of it. */
+const replyDuringRecordPatch = 'reply-during-record';
 
 /** Confirms an appointment at once, reminds before it, follows it when it moves, and ends when it starts. */
 export async function appointmentReminder(input: AppointmentReminderInput): Promise<AppointmentReminderState> {
@@ -56,6 +58,8 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
   private changes = 0;
   private recorded = 0;
   private lastRecord = '';
+  /** The reminders as the row last showed them (the plan a wait must differ from to be recorded). */
+  private recordedReminders: AppointmentReminderState['reminders'] | null = null;
   // Requests wait here until the loop is between sends, so an outcome always lands on the plan it was sent from.
   private moveTo: string | null = null;
   private cancel: CancelUpdateInput | null = null;
@@ -144,6 +148,7 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
       });
       this.lastRecord = snapshot;
     }
+    this.recordedReminders = reminders;
     this.recorded = upTo;
   }
 
@@ -218,9 +223,12 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
     this.state.cancellationNotice = notice === 'interrupted' ? 'skipped' : notice;
   }
 
-  /** Only a reply signal replaces the plan during a wait: then the loop records the dropped reminders at once. */
+  /**
+   * Only a reply signal replaces the plan during a wait: then the loop records the dropped reminders at once. One that
+   * came while the row was being written replaced it before the wait began; runs from before the patch wait it out.
+   */
   private async waitForReminder(until: Date): Promise<void> {
-    const waitingOn = this.state.reminders;
+    const waitingOn = patched(replyDuringRecordPatch) ? this.recordedReminders : this.state.reminders;
     await untilChangeOrTime(
       () => this.moveTo !== null || this.cancel !== null || this.state.reminders !== waitingOn,
       until,

@@ -153,4 +153,50 @@ export const appointmentReminderScenarios: Scenario[] = [
       return handle.workflowId;
     },
   },
+  {
+    // Recorded with patch reply-during-record: the confirmation lands while the run's first write of the row waits
+    // (the row locked here), so the run records the dropped reminder at once, not at the reminder's time.
+    name: 'confirmed-while-recording',
+    async run(context) {
+      const owner = await tenantAndLead(context);
+      const handle = await book(context, 60, [20], owner);
+      const { id } = await eventually(
+        () => context.db.appointment.findFirst({ where: { tenantId: owner.tenant.id }, select: { id: true } }),
+        'the appointment row',
+      );
+      let release = () => {};
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let locked = () => {};
+      const isLocked = new Promise<void>((resolve) => (locked = resolve));
+      const holder = context.db.$transaction(
+        async (tx) => {
+          await tx.$executeRaw`SELECT 1 FROM appointments WHERE id = ${id}::uuid FOR UPDATE`;
+          locked();
+          await released;
+        },
+        { timeout: 60_000 },
+      );
+      await isLocked;
+      await eventually(
+        async () =>
+          (await handle.describe()).raw.pendingActivities?.some(
+            (activity) => activity.activityType?.name === 'recordAppointmentProgress',
+          ),
+        'the first write of the row to wait for the lock (if it finished first, capture again)',
+      );
+      await handle.signal(appointmentReplySignal, {
+        kind: 'confirmed',
+        at: new Date().toISOString(),
+        skipReminders: true,
+      });
+      release();
+      await holder;
+      await eventually(
+        async () => (await context.db.appointment.findUnique({ where: { id } }))?.nextReminderAt === null,
+        'the dropped reminder in the row before its time',
+      );
+      await handle.terminate('captured');
+      return handle.workflowId;
+    },
+  },
 ];

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { activityInfo } from '@temporalio/activity';
 import { type ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
 import { DateTime } from 'luxon';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { RecordEnrollmentOutcomeInput } from '../../activities/enrollments.js';
 import type { Activities } from '../../activities/index.js';
 import type {
@@ -391,4 +391,39 @@ describe('appointmentReminder: the lead answers by SMS', () => {
       if (skipReminders) expect(droppedRecordedAt).toBeGreaterThanOrEqual(0);
     },
   );
+
+  it('a confirmation that lands while the row is being written is recorded at once, not at the next reminder', async () => {
+    const fake = fakeActivities();
+    let writing = () => {};
+    const firstWrite = new Promise<void>((resolve) => (writing = resolve));
+    let finishWrite = () => {};
+    const written = new Promise<void>((resolve) => (finishWrite = resolve));
+    const recordAppointmentProgress = fake.activities.recordAppointmentProgress;
+    const activities = {
+      ...fake.activities,
+      async recordAppointmentProgress(input: RecordAppointmentProgressInput) {
+        if (fake.records.length === 0) {
+          writing();
+          await written;
+        }
+        return recordAppointmentProgress(input);
+      },
+    };
+    const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
+    const records = await suite.withWorker(activities, async (taskQueue) => {
+      const handle = await start(taskQueue, appointment(startsAt));
+      await firstWrite;
+      const at = new Date(await suite.env.currentTimeMs()).toISOString();
+      await handle.signal(appointmentReplySignal, { kind: 'confirmed', at, skipReminders: true });
+      finishWrite();
+      // No time passes here (the server skips time only while a result is awaited): the run must not need its timer.
+      await vi.waitUntil(() => fake.records.length >= 2, { timeout: 10_000 });
+      await handle.terminate('test done');
+      return fake.records;
+    });
+    expect(records.map((record) => record.reminders.map((reminder) => reminder.status))).toEqual([
+      ['scheduled', 'scheduled'],
+      ['dropped', 'dropped'],
+    ]);
+  });
 });
