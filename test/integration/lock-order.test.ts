@@ -101,49 +101,58 @@ async function afterBoth(tenantId: string, enrollmentId: string) {
 }
 
 describe('lock order', () => {
-  it("a STOP halting an enrollment whose start's record waits for the event lock: both commit", async () => {
-    const { tenant } = await createTenant(stack.db);
-    const { lead, enrollment } = await enrolledLead(stack.db, tenant.id);
-    const stop = await optOutHeldAfterItsEvent(tenant.id, lead.phone);
-    const recording = createEnrollmentActivities({ db: stack.db }).recordEnrollmentStarted({
-      enrollmentId: enrollment.id,
-      tenantId: tenant.id,
-      leadId: lead.id,
-      sequenceId: enrollment.sequenceId,
-      workflowId: enrollment.workflowId,
-      runId: randomUUID(),
-      idempotencyKey: null,
-    });
-    await untilOneWaitsForEventLock(stack.db);
-    stop.release();
-    await Promise.all([stop.committed, recording]);
+  type Enrolled = Awaited<ReturnType<typeof enrolledLead>>;
+  const activities = () => createEnrollmentActivities({ db: stack.db });
+  it.each([
+    [
+      "start's record",
+      {
+        record: ({ lead, enrollment }: Enrolled) =>
+          activities().recordEnrollmentStarted({
+            enrollmentId: enrollment.id,
+            tenantId: lead.tenantId,
+            leadId: lead.id,
+            sequenceId: enrollment.sequenceId,
+            workflowId: enrollment.workflowId,
+            runId: randomUUID(),
+            idempotencyKey: null,
+          }),
+        status: 'running',
+        event: 'enrollment.started',
+      },
+    ],
+    [
+      'close',
+      {
+        record: ({ lead, enrollment }: Enrolled) =>
+          activities().recordEnrollmentOutcome({
+            enrollmentId: enrollment.id,
+            tenantId: lead.tenantId,
+            leadId: lead.id,
+            status: 'completed',
+            reason: 'every step sent',
+          }),
+        status: 'completed',
+        event: 'enrollment.closed',
+      },
+    ],
+  ] as const)(
+    'a STOP halting an enrollment whose %s waits for the event lock: both commit',
+    async (_what, { record, status, event }) => {
+      const { tenant } = await createTenant(stack.db);
+      const enrolled = await enrolledLead(stack.db, tenant.id);
+      const stop = await optOutHeldAfterItsEvent(tenant.id, enrolled.lead.phone);
+      const recording = record(enrolled);
+      await untilOneWaitsForEventLock(stack.db);
+      stop.release();
+      await Promise.all([stop.committed, recording]);
 
-    expect(await afterBoth(tenant.id, enrollment.id)).toMatchObject({
-      enrollment: { status: 'running', haltedBy: 'opted_out' },
-      eventTypes: ['lead.opted_out', 'enrollment.started'],
-    });
-  });
-
-  it('a STOP halting an enrollment whose close waits for the event lock: both commit', async () => {
-    const { tenant } = await createTenant(stack.db);
-    const { lead, enrollment } = await enrolledLead(stack.db, tenant.id);
-    const stop = await optOutHeldAfterItsEvent(tenant.id, lead.phone);
-    const closing = createEnrollmentActivities({ db: stack.db }).recordEnrollmentOutcome({
-      enrollmentId: enrollment.id,
-      tenantId: tenant.id,
-      leadId: lead.id,
-      status: 'completed',
-      reason: 'every step sent',
-    });
-    await untilOneWaitsForEventLock(stack.db);
-    stop.release();
-    await Promise.all([stop.committed, closing]);
-
-    expect(await afterBoth(tenant.id, enrollment.id)).toMatchObject({
-      enrollment: { status: 'completed', haltedBy: 'opted_out' },
-      eventTypes: ['lead.opted_out', 'enrollment.closed'],
-    });
-  });
+      expect(await afterBoth(tenant.id, enrolled.enrollment.id)).toMatchObject({
+        enrollment: { status, haltedBy: 'opted_out' },
+        eventTypes: ['lead.opted_out', event],
+      });
+    },
+  );
 
   it("a carrier's opt-out (status 21610) while a STOP of the same phone holds the conversation's lock: both commit", async () => {
     const { tenantId, lead, sid } = await leadTexted();
