@@ -96,7 +96,9 @@ describe('worker SIGKILLed while the workflow sleeps, restarted after the due ti
     const lateMs = call.at.getTime() - dueAt;
 
     await expectExactlyOnce(harness, db, { phone: enrollment.phone, enrollment: started, steps: 2 });
-    expect(fromSpawnMs).toBeLessThan(15_000);
+    // Counted from "worker started": how long a process takes to get there (bundling the workflows) is the machine's
+    // load; what matters is that the overdue task does not wait for the dead worker (its sticky queue, a timeout).
+    expect(fromReadyMs, `${fromSpawnMs} ms after the spawn`).toBeLessThan(15_000);
     console.log(
       `[faults] (b) SIGKILL during timer: create calls ${harness.fake.createCallsTo(enrollment.phone)}, overdue send ${fromSpawnMs} ms after the new worker was spawned (${fromReadyMs} ms after "worker started"), ${lateMs} ms after its due time`,
     );
