@@ -6,7 +6,7 @@ import { lockLead, lockUnclaimedMessagesOf } from '../common/lock-order.js';
 import { recordEventOnce } from '../common/event-writers.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { EnrollmentOutcome } from '../workflows/lead-follow-up.messages.js';
-import { closeUnclaimedMessages } from './unsent-messages.js';
+import { beginClosingUnclaimed } from './unsent-messages.js';
 import { isUniqueViolation } from '../common/db-errors.js';
 
 export interface RecordEnrollmentStartedInput {
@@ -106,9 +106,10 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
       await rowsMustExist(() =>
         db.$transaction(async (tx) => {
           // The enrollment's row comes after the event lock (common/lock-order.ts), which its close may need, and the
-          // messages it closes before it.
+          // messages it closes, with the capacity they give back, before it.
           await lockLead(tx, input.leadId);
           await lockUnclaimedMessagesOf(tx, { enrollmentId: input.enrollmentId });
+          const unclaimed = await beginClosingUnclaimed(tx, { enrollmentId: input.enrollmentId }, input.status);
           await tx.$executeRaw(
             lockTenantEventsOf(
               Prisma.sql`SELECT tenant_id, 0 FROM enrollments WHERE id = ${input.enrollmentId}::uuid AND tenant_id = ${input.tenantId}::uuid`,
@@ -153,7 +154,7 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
             where: { id: input.leadId, tenantId: input.tenantId, status: { not: 'erased' } },
             data: { status: 'closed', closedReason: `${input.status}: ${input.reason}` },
           });
-          await closeUnclaimedMessages(tx, { enrollmentId: input.enrollmentId }, input.status);
+          await unclaimed.close();
         }),
       );
     },

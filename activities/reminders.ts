@@ -14,7 +14,7 @@ import { recordEventOnce } from '../common/event-writers.js';
 import { appointmentChanges } from './appointment-events.js';
 import type { DeliveryResult, MessageDeliveryDeps } from './outbound-message.js';
 import { createMessageDelivery } from './send-message.js';
-import { closeUnclaimedMessages } from './unsent-messages.js';
+import { beginClosingUnclaimed } from './unsent-messages.js';
 
 export type AppointmentMessage =
   { kind: 'confirmation' } | { kind: 'reminder'; offsetSeconds: number } | { kind: 'cancellation' };
@@ -177,8 +177,18 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
     }: RecordAppointmentProgressInput): Promise<void> {
       await db.$transaction(async (tx) => {
         await tx.$executeRaw`SELECT 1 FROM appointments WHERE id = ${appointmentId}::uuid FOR UPDATE`;
-        // The messages it may close before the events it may record (common/lock-order.ts).
+        // The messages it may close, and the capacity they give back, before the events it may record
+        // (common/lock-order.ts). The cancellation notice stays, and on a move the reminders of the new time.
         await lockUnclaimedMessagesOf(tx, { appointmentId });
+        const notice = { idempotencyKey: `appointment:${appointmentId}:cancellation` };
+        const unclaimed =
+          status !== 'scheduled'
+            ? await beginClosingUnclaimed(tx, { appointmentId, NOT: notice }, `appointment_${status}`)
+            : await beginClosingUnclaimed(
+                tx,
+                { appointmentId, NOT: [notice, { idempotencyKey: { endsWith: `:${startsAt}` } }] },
+                'appointment_moved',
+              );
         const before = await tx.appointment.findFirst({ where: { id: appointmentId, tenantId } });
         // An erasure closed the row for good: a run that has not heard of it yet must not bring it back.
         const { count } = await tx.appointment.updateMany({
@@ -223,15 +233,7 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
               data: { appointmentId, leadId: before.leadId, ...details },
             });
         }
-        const notice = { idempotencyKey: `appointment:${appointmentId}:cancellation` };
-        if (status !== 'scheduled')
-          await closeUnclaimedMessages(tx, { appointmentId, NOT: notice }, `appointment_${status}`);
-        else
-          await closeUnclaimedMessages(
-            tx,
-            { appointmentId, NOT: [notice, { idempotencyKey: { endsWith: `:${startsAt}` } }] },
-            'appointment_moved',
-          );
+        await unclaimed.close();
       });
     },
   };

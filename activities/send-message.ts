@@ -1,7 +1,7 @@
 // The exactly-once core every outbound SMS goes through: sequence steps and appointment messages alike.
 import { activityInfo, ApplicationFailure, log } from '@temporalio/activity';
 import type { Message } from '../generated/prisma/client.js';
-import type { ReservedCapacity } from '../common/capacity/usage.js';
+import { releaseCapacity, type ReservedCapacity } from '../common/capacity/usage.js';
 import { maskPhone } from '../common/logger.js';
 import { noMetrics } from '../common/metrics.js';
 import { resultOfClosedRow, skippedResult } from './delivery-results.js';
@@ -12,7 +12,7 @@ import { claimExpiredAfterMs, claimLeaseMs, isClaimLive, type GateStop } from '.
 import { gateHold, hold, missDeadline } from './send-hold.js';
 import type { OutboundSms } from './sms-sender.js';
 import { findEarlierHandover, handOver, recordSent } from './twilio-handover.js';
-import { closeUnsent, releaseReservation } from './unsent-messages.js';
+import { closeUnsent } from './unsent-messages.js';
 
 /** Another attempt holds a fresh claim: look again once it has surely called Twilio or given up. */
 const claimedElsewhereType = 'SendClaimedElsewhere';
@@ -84,7 +84,7 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
     if (verdict.kind === 'stop') return refuse(deps, row, verdict.reason);
     if (verdict.kind !== 'claimed') {
       // Not this attempt's turn: what it reserved goes back before it waits.
-      await db.$transaction((tx) => releaseReservation(tx, row.id));
+      await db.$transaction((tx) => releaseCapacity(tx, row.id));
       if (verdict.kind === 'claimed_elsewhere') throw claimedElsewhere(verdict.claimedAt, verdict.attempt);
       return hold(deps, row, gateHold(verdict), message, deadline);
     }

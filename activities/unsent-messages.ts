@@ -1,25 +1,30 @@
 import { countMessageFact } from '../common/analytics/aggregate.js';
-import { releaseCapacity, type ReservedCapacity } from '../common/capacity/usage.js';
+import { releaseCapacity } from '../common/capacity/usage.js';
 import type { Db } from '../common/db.js';
 import { recordMessageEvent } from '../common/event-writers.js';
 import type { Message, Prisma } from '../generated/prisma/client.js';
 
 /**
- * Closes messages that will never go out now that what they were for has ended (an enrollment closed, an appointment
- * moved or ended): pending rows no attempt has claimed, so none of them can be at Twilio. Their capacity goes back.
- * Only the rows this call closed get a `message.skipped` event: a retried close finds none left.
+ * Closing the messages that will never go out now that what they were for has ended (an enrollment closed, an
+ * appointment moved or ended): pending rows matching `where` that no attempt has claimed, so none of them can be at
+ * Twilio. Begun before the close records any event, with the rows locked (lockUnclaimedMessagesOf): their capacity
+ * goes back now, as the counts come before the event lock (common/lock-order.ts). `close` then skips them; only the
+ * rows it closed get a `message.skipped` event, so a retried close finds none left.
  */
-export async function closeUnclaimedMessages(
+export async function beginClosingUnclaimed(
   tx: Prisma.TransactionClient,
   where: Prisma.MessageWhereInput,
   skipReason: string,
-): Promise<number> {
+): Promise<{ close: () => Promise<number> }> {
   const rows = await tx.message.findMany({
     where: { ...where, status: 'pending', claimedAt: null },
     select: { id: true, reservation: true },
   });
-  for (const row of rows)
-    if (row.reservation) await releaseCapacity(tx, row.id, row.reservation as unknown as ReservedCapacity[]);
+  for (const row of rows) if (row.reservation) await releaseCapacity(tx, row.id);
+  return { close: () => skipMessages(tx, rows, skipReason) };
+}
+
+async function skipMessages(tx: Prisma.TransactionClient, rows: { id: string }[], skipReason: string) {
   if (rows.length === 0) return 0;
   const closed = await tx.message.updateManyAndReturn({
     where: { id: { in: rows.map((row) => row.id) }, status: 'pending', claimedAt: null },
@@ -52,7 +57,7 @@ export async function closeUnsent(
   also?: (tx: Prisma.TransactionClient) => Promise<void>,
 ): Promise<void> {
   await db.$transaction(async (tx) => {
-    await releaseReservation(tx, row.id);
+    await releaseCapacity(tx, row.id);
     const { count } = await tx.message.updateMany({
       where: { id: row.id, status: 'pending' },
       data: { ...closed, heldReason: null, heldUntil: null },
@@ -67,10 +72,4 @@ export async function closeUnsent(
     }
     await also?.(tx);
   });
-}
-
-/** Gives back what the row's attempts reserved (nothing when none did). */
-export async function releaseReservation(tx: Prisma.TransactionClient, rowId: string): Promise<void> {
-  const { reservation } = await tx.message.findUniqueOrThrow({ where: { id: rowId }, select: { reservation: true } });
-  if (reservation) await releaseCapacity(tx, rowId, reservation as unknown as ReservedCapacity[]);
 }

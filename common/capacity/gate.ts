@@ -10,12 +10,21 @@ import { activePause, globalScope } from './pauses.js';
 import { countSegments } from './segments.js';
 import type { CapacitySettings } from './settings.js';
 import { createThroughput } from './throughput.js';
-import { applyUsageChange, changesNetOfEarlier, releaseCapacity, type ReservedCapacity } from './usage.js';
+import {
+  applyUsageChange,
+  changesNetOfEarlier,
+  lockReservation,
+  releaseCapacity,
+  type ReservedCapacity,
+} from './usage.js';
 import type { CapacityWait } from './waits.js';
 
 export interface CapacityRequest extends CountedSend {
   messageId: string;
-  /** What an earlier attempt of this message reserved: replaced, never counted twice. */
+  /**
+   * What an earlier attempt of this message reserved, as the caller read it: the peek's estimate. The reservation
+   * reads it again under the message's lock and replaces it, never counting it twice.
+   */
   previous: ReservedCapacity[];
 }
 
@@ -51,11 +60,13 @@ export function createCapacityGate({
     };
   }
 
-  /** Within one transaction: the kill switch once more, then every count; any refusal rolls all of it back. */
-  async function reserveCounts(
-    request: CapacityRequest,
-  ): Promise<{ alerts: string[]; reservation: ReservedCapacity[] }> {
+  /**
+   * Within one transaction, the message's row locked first: the kill switch once more, then every count; any refusal
+   * rolls all of it back. The budgets whose alert it crossed.
+   */
+  async function reserveCounts(request: CapacityRequest): Promise<string[]> {
     return db.$transaction(async (tx) => {
+      const previous = await lockReservation(tx, request.messageId);
       const pause = await activePause(tx, request.tenantId);
       if (pause) throw new CapacityRefused(pauseWait(pause));
       const now = clock();
@@ -64,7 +75,7 @@ export function createCapacityGate({
       await tx.sendingNumber.createMany({ data: [{ value: request.sender, firstSentAt: now }], skipDuplicates: true });
       const needed = await countsNeeded(tx, settings, request, now);
       const alerts: string[] = [];
-      for (const change of changesNetOfEarlier(request.previous, needed)) {
+      for (const change of changesNetOfEarlier(previous, needed)) {
         const usedAfter = await applyUsageChange(tx, change);
         if (!change.limit) continue;
         if (usedAfter === null) throw new CapacityRefused(change.limit.waitWhenFull);
@@ -73,7 +84,7 @@ export function createCapacityGate({
       }
       const reservation = needed.map(({ scope, period, amount }) => ({ scope, period, amount: amount.toString() }));
       await tx.message.update({ where: { id: request.messageId }, data: { reservation } });
-      return { alerts, reservation };
+      return alerts;
     });
   }
 
@@ -87,14 +98,14 @@ export function createCapacityGate({
   /** Takes the counts, then the throughput slots: null once both are taken, else the wait (the counts then go back). */
   async function takeOrWait(request: CapacityRequest): Promise<CapacityWait | null> {
     try {
-      const { alerts, reservation } = await reserveCounts(request);
+      const alerts = await reserveCounts(request);
       const slotWait = await throughput.takeSlotsOrWait(request);
       if (!slotWait) {
         for (const budget of alerts) metrics.budgetAlert(budget);
         return null;
       }
       // Another send took the slot first: the counts go back until this one has a slot of its own.
-      await db.$transaction((tx) => releaseCapacity(tx, request.messageId, reservation));
+      await db.$transaction((tx) => releaseCapacity(tx, request.messageId));
       return slotWait;
     } catch (error) {
       if (!(error instanceof CapacityRefused)) throw error;

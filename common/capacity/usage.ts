@@ -72,8 +72,21 @@ export function changesNetOfEarlier(earlier: ReservedCapacity[], needed: UsageCh
   return [...byKey.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, change]) => change);
 }
 
-/** Gives back what a message's attempts reserved, in the transaction that closes it unsent. */
-export async function releaseCapacity(tx: Tx, messageId: string, reservation: ReservedCapacity[]): Promise<void> {
+/**
+ * What the message's attempts hold reserved now, its row locked to the end of the transaction: the message comes
+ * before the counts in the lock order (common/lock-order.ts), and a close may have given back what an attempt read
+ * earlier.
+ */
+export async function lockReservation(tx: Tx, messageId: string): Promise<ReservedCapacity[]> {
+  const rows = await tx.$queryRaw<{ reservation: ReservedCapacity[] | null }[]>`
+    SELECT reservation FROM messages WHERE id = ${messageId}::uuid FOR NO KEY UPDATE`;
+  return rows[0]?.reservation ?? [];
+}
+
+/** Gives back what a message's attempts reserved (nothing when none did), in the transaction that closes it unsent. */
+export async function releaseCapacity(tx: Tx, messageId: string): Promise<void> {
+  const reservation = await lockReservation(tx, messageId);
+  if (reservation.length === 0) return;
   for (const change of changesNetOfEarlier(reservation, [])) await applyUsageChange(tx, change);
   await tx.message.update({ where: { id: messageId }, data: { reservation: Prisma.DbNull } });
 }

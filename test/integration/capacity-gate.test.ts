@@ -180,7 +180,7 @@ describe("budgets: spending in money, per day and month in the tenant's zone", (
     expect(await usage(`budget_daily:${tenant.id}`)).toEqual([{ period: '2026-06-01', used: 0.3 }]);
     expect(await usage(`warmup:${number}`)).toEqual([{ period: 'day-1', used: 1 }]);
 
-    await db.$transaction((tx) => releaseCapacity(tx, message.id, previous));
+    await db.$transaction((tx) => releaseCapacity(tx, message.id));
     expect(await usage(`budget_daily:${tenant.id}`)).toEqual([{ period: '2026-06-01', used: 0 }]);
     expect(await usage(`warmup:${number}`)).toEqual([{ period: 'day-1', used: 0 }]);
     expect((await db.message.findUniqueOrThrow({ where: { id: message.id } })).reservation).toBeNull();

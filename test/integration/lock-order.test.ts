@@ -9,39 +9,13 @@ import { createEnrollmentActivities } from '../../activities/enrollments.js';
 import { lockConversation } from '../../common/conversation.js';
 import { recordOptOut } from '../../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
-import type { Prisma } from '../../generated/prisma/client.js';
 import { createTenant, enrolledLead } from '../support/fixtures.js';
 import { stackForFile } from '../support/stack.js';
-import { until, untilOneWaitsForEventLock } from '../support/wait.js';
+import { heldTransaction, untilWaitingBehind } from '../support/held-transaction.js';
+import { untilOneWaitsForEventLock } from '../support/wait.js';
 import { messageSid, statusCallback } from '../support/webhooks.js';
 
 const stack = stackForFile();
-
-/**
- * A transaction that runs `first`, then waits for `release` before `then`. Resolves once `first` is done, with the
- * transaction's backend pid (what the others' waits are traced to).
- */
-async function heldTransaction(
-  first: (tx: Prisma.TransactionClient) => Promise<unknown>,
-  then: (tx: Prisma.TransactionClient) => Promise<unknown> = async () => {},
-) {
-  let release = () => {};
-  const released = new Promise<void>((resolve) => (release = resolve));
-  let signalHeld = (_pid: number) => {};
-  const held = new Promise<number>((resolve) => (signalHeld = resolve));
-  const committed = stack.db.$transaction(
-    async (tx) => {
-      const [{ pid }] = await tx.$queryRaw<[{ pid: number }]>`SELECT pg_backend_pid() AS pid`;
-      await first(tx);
-      signalHeld(pid);
-      await released;
-      await then(tx);
-    },
-    { timeout: 30_000 },
-  );
-  const pid = await Promise.race([held, committed.then(() => 0)]);
-  return { pid, release, committed };
-}
 
 /**
  * An opt-out as POST /v1/opt-outs records it, stopped between its event (the event lock taken) and its halt of the
@@ -49,27 +23,12 @@ async function heldTransaction(
  */
 const optOutHeldAfterItsEvent = (tenantId: string, phone: string) =>
   heldTransaction(
+    stack.db,
     async (tx) => {
       await lockConversation(tx, tenantId, phone);
       await recordOptOut(tx, { tenantId, phone, source: 'crm' });
     },
     (tx) => queueSignalsForPhone(tx, tenantId, phone, { signal: signalNames.optOut, payload: { source: 'crm' } }),
-  );
-
-/** Until `count` sessions wait for the holder's transaction, directly or behind another waiting session. */
-const untilWaitingBehind = (holderPid: number, count: number) =>
-  until(
-    async () =>
-      (
-        await stack.db.$queryRaw<{ waiting: number }[]>`
-          WITH RECURSIVE behind(pid) AS (
-            SELECT pid FROM pg_stat_activity WHERE ${holderPid}::int = ANY (pg_blocking_pids(pid))
-            UNION
-            SELECT activity.pid FROM pg_stat_activity activity JOIN behind ON behind.pid = ANY (pg_blocking_pids(activity.pid))
-          )
-          SELECT count(*)::int AS waiting FROM behind`
-      )[0]?.waiting === count || null,
-    `${count} sessions waiting behind ${holderPid}`,
   );
 
 /** A lead enrolled, its first step sent (its SID recorded) and not yet delivered. */
@@ -158,6 +117,7 @@ describe('lock order', () => {
     const { tenantId, lead, sid } = await leadTexted();
     const phone = lead.phone;
     const stop = await heldTransaction(
+      stack.db,
       (tx) => lockConversation(tx, tenantId, phone),
       async (tx) => {
         await recordOptOut(tx, { tenantId, phone, source: 'crm' });
@@ -166,7 +126,7 @@ describe('lock order', () => {
     );
     const callback = statusCallback(stack.app, { MessageSid: sid, MessageStatus: 'undelivered', ErrorCode: '21610' });
     const answered = callback.then((answer) => answer);
-    await untilWaitingBehind(stop.pid, 1);
+    await untilWaitingBehind(stack.db, stop.pid, 1);
     stop.release();
     const [answer] = await Promise.all([answered, stop.committed]);
 
@@ -180,17 +140,18 @@ describe('lock order', () => {
     const { tenantId, auth, lead, enrollment, sid } = await leadTexted();
     // Something else (a send's gate, a close) holding the enrollment's row, so the erasure stops at its halt.
     const other = await heldTransaction(
+      stack.db,
       (tx) => tx.$executeRaw`SELECT 1 FROM enrollments WHERE id = ${enrollment.id}::uuid FOR UPDATE`,
     );
     const erasure = request(stack.app)
       .delete(`/v1/leads/${lead.id}`)
       .set(auth)
       .then((answer) => answer);
-    await untilWaitingBehind(other.pid, 1);
+    await untilWaitingBehind(stack.db, other.pid, 1);
     const callback = statusCallback(stack.app, { MessageSid: sid, MessageStatus: 'delivered' }).then(
       (answer) => answer,
     );
-    await untilWaitingBehind(other.pid, 2);
+    await untilWaitingBehind(stack.db, other.pid, 2);
     other.release();
     const [erased, delivered] = await Promise.all([erasure, callback, other.committed]);
 
