@@ -1,5 +1,5 @@
 import { countMessageFact } from '../common/analytics/aggregate.js';
-import { releaseCapacity } from '../common/capacity/usage.js';
+import { releaseCapacity, releaseUnclaimedCapacity } from '../common/capacity/usage.js';
 import type { Db } from '../common/db.js';
 import { recordMessageEvent } from '../common/event-writers.js';
 import type { Message, Prisma } from '../generated/prisma/client.js';
@@ -16,11 +16,7 @@ export async function beginClosingUnclaimed(
   where: Prisma.MessageWhereInput,
   skipReason: string,
 ): Promise<{ close: () => Promise<number> }> {
-  const rows = await tx.message.findMany({
-    where: { ...where, status: 'pending', claimedAt: null },
-    select: { id: true, reservation: true },
-  });
-  for (const row of rows) if (row.reservation) await releaseCapacity(tx, row.id);
+  const rows = await releaseUnclaimedCapacity(tx, where);
   return { close: () => skipMessages(tx, rows, skipReason) };
 }
 

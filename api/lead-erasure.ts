@@ -3,6 +3,7 @@
 // the conversation's lock, so the send gate's last look before Twilio sees them; Temporal is told afterwards.
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, WorkflowUpdateStage, type Client } from '@temporalio/client';
 import type { Logger } from 'pino';
+import { releaseUnclaimedCapacity } from '../common/capacity/usage.js';
 import { erasedClosedReason, haltEnrollments, lockConversation } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
 import { recordEvent } from '../common/events.js';
@@ -38,14 +39,16 @@ export async function eraseLead({ db, temporal, signalRelay }: ErasureDeps, lead
 
 async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantId, phone }: Lead) {
   await lockConversation(tx, tenantId, phone);
-  // Its appointments' rows, its own and its messages before the events below take the event lock
-  // (common/lock-order.ts).
+  // Its appointments' rows, its own and its messages, then the capacity counts its messages give back, before the
+  // events below take the event lock (common/lock-order.ts).
   await lockAppointmentsOf(tx, leadId);
   await lockLead(tx, leadId);
   await lockMessagesOfLead(tx, { tenantId, leadId, phone });
   // Under the lock: of two erasures of one lead, the second finds it erased.
   if (!(await tx.lead.findFirst({ where: { id: leadId, status: { not: 'erased' } }, select: { id: true } })))
     return null;
+  // Its messages no attempt has claimed will never go out: what they reserved goes back before they are deleted.
+  await releaseUnclaimedCapacity(tx, { tenantId, leadId });
   await recordOptOut(tx, { tenantId, phone, source: 'erasure' });
   await haltEnrollments(tx, { tenantId, leadId }, erasedClosedReason);
   // Cancelled here, so the send gate refuses their messages before their workflows hear of it (by the cancel below,

@@ -90,3 +90,17 @@ export async function releaseCapacity(tx: Tx, messageId: string): Promise<void> 
   for (const change of changesNetOfEarlier(reservation, [])) await applyUsageChange(tx, change);
   await tx.message.update({ where: { id: messageId }, data: { reservation: Prisma.DbNull } });
 }
+
+/**
+ * Gives back what the pending messages matching `where` that no attempt has claimed hold reserved: messages that will
+ * never go out (a close skips them, an erasure deletes them). The caller has locked them, and takes no event lock
+ * before this (common/lock-order.ts). The rows found, reserved or not.
+ */
+export async function releaseUnclaimedCapacity(tx: Tx, where: Prisma.MessageWhereInput): Promise<{ id: string }[]> {
+  const rows = await tx.message.findMany({
+    where: { ...where, status: 'pending', claimedAt: null },
+    select: { id: true, reservation: true },
+  });
+  for (const row of rows) if (row.reservation) await releaseCapacity(tx, row.id);
+  return rows;
+}

@@ -9,6 +9,10 @@ import { statusQuery } from '../../workflows/appointment-reminder.messages.js';
 import { createApp } from '../../api/app.js';
 import { createSignalRelay } from '../../api/signal-relay.js';
 import { findOptOut, phoneHash } from '../../common/opt-outs.js';
+import { createCapacityGate } from '../../common/capacity/gate.js';
+import { roomyCapacity } from '../../common/capacity/settings.js';
+import { Prisma } from '../../generated/prisma/client.js';
+import { freshSendingNumber } from '../support/capacity.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { stackForFile, testAppDeps } from '../support/stack.js';
 import { until } from '../support/wait.js';
@@ -227,5 +231,52 @@ describe('erasing a lead', () => {
     const events = (await handle.fetchHistory()).events ?? [];
     expect(events.some((event) => event.workflowExecutionCancelRequestedEventAttributes)).toBe(true);
     await handle.terminate('test cleanup');
+  });
+
+  it('gives back the capacity its unclaimed messages reserved, and keeps what a claimed one (maybe at Twilio) took', async () => {
+    const { tenant, auth } = await createTenant(stack.db, {
+      defaultTimeZone: 'UTC',
+      dailyBudget: new Prisma.Decimal(10),
+    });
+    const phone = randomUkMobile().e164;
+    const lead = await stack.db.lead.create({ data: { tenantId: tenant.id, phone, timeZone: 'UTC' } });
+    const sender = freshSendingNumber();
+    const gate = createCapacityGate({ db: stack.db, settings: roomyCapacity });
+    const reserved = async (cost: string) => {
+      const message = await stack.db.message.create({
+        data: {
+          tenantId: tenant.id,
+          leadId: lead.id,
+          direction: 'outbound',
+          toPhone: phone,
+          fromPhone: sender,
+          body: 'Hi',
+          status: 'pending',
+          idempotencyKey: randomUUID(),
+        },
+      });
+      const decision = await gate.reserve({
+        messageId: message.id,
+        tenantId: tenant.id,
+        sender,
+        cost,
+        appointment: false,
+        previous: [],
+      });
+      expect(decision.ok).toBe(true);
+      return message;
+    };
+    await reserved('0.50');
+    const claimed = await reserved('0.25');
+    await stack.db.message.update({ where: { id: claimed.id }, data: { claimedAt: new Date(), claimedAttempt: 1 } });
+
+    expect((await request(stack.app).delete(`/v1/leads/${lead.id}`).set(auth)).status).toBe(200);
+    const usage = await stack.db.capacityUsage.findMany({
+      where: { scope: { in: [`warmup:${sender}`, `budget_daily:${tenant.id}`] } },
+    });
+    expect(Object.fromEntries(usage.map((row) => [row.scope.split(':')[0], row.used.toNumber()]))).toEqual({
+      warmup: 1,
+      budget_daily: 0.25,
+    });
   });
 });
