@@ -3,17 +3,14 @@
 // give back counts on the same rows while the close waits for the event lock. Taken in opposite orders, PostgreSQL
 // ends one of the two with a deadlock (the close's activity retried, the send failed); here both commit, and what the
 // counts hold is what the messages' rows say they reserved.
-import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEnrollmentActivities } from '../../activities/enrollments.js';
 import { closeUnsent } from '../../activities/unsent-messages.js';
-import { createCapacityGate } from '../../common/capacity/gate.js';
 import type { ReservedCapacity } from '../../common/capacity/usage.js';
-import { roomyCapacity } from '../../common/capacity/settings.js';
 import type { Db } from '../../common/db.js';
 import { lockTenantEventsOf } from '../../common/events.js';
-import { Prisma, type Lead } from '../../generated/prisma/client.js';
-import { freshSendingNumber } from '../support/capacity.js';
+import { Prisma } from '../../generated/prisma/client.js';
+import { sendsFromNewNumber } from '../support/capacity.js';
 import { createTenant, enrolledLead, randomUkMobile, testDb } from '../support/fixtures.js';
 import { heldTransaction, untilWaitingBehind } from '../support/held-transaction.js';
 
@@ -31,33 +28,7 @@ afterAll(async () => {
  */
 async function twoSendsFromOneNumber(dailyBudget: string) {
   const { tenant } = await createTenant(db, { defaultTimeZone: 'UTC', dailyBudget: new Prisma.Decimal(dailyBudget) });
-  const sender = freshSendingNumber();
-  const gate = createCapacityGate({ db, settings: roomyCapacity });
-  const pendingMessage = (lead: Lead, enrollmentId: string | null) =>
-    db.message.create({
-      data: {
-        tenantId: tenant.id,
-        leadId: lead.id,
-        enrollmentId,
-        direction: 'outbound',
-        toPhone: lead.phone,
-        fromPhone: sender,
-        body: 'Hi',
-        status: 'pending',
-        idempotencyKey: randomUUID(),
-      },
-    });
-  const reserve = async (messageId: string, cost: string) => {
-    const decision = await gate.reserve({
-      messageId,
-      tenantId: tenant.id,
-      sender,
-      cost,
-      appointment: false,
-      previous: [],
-    });
-    expect(decision.ok).toBe(true);
-  };
+  const { sender, pendingMessage, reserve } = sendsFromNewNumber(db, tenant.id);
   const enrolled = await enrolledLead(db, tenant.id);
   const closing = { ...enrolled, message: await pendingMessage(enrolled.lead, enrolled.enrollment.id) };
   const other = await db.lead.create({ data: { tenantId: tenant.id, phone: randomUkMobile().e164, timeZone: 'UTC' } });

@@ -9,10 +9,8 @@ import { statusQuery } from '../../workflows/appointment-reminder.messages.js';
 import { createApp } from '../../api/app.js';
 import { createSignalRelay } from '../../api/signal-relay.js';
 import { findOptOut, phoneHash } from '../../common/opt-outs.js';
-import { createCapacityGate } from '../../common/capacity/gate.js';
-import { roomyCapacity } from '../../common/capacity/settings.js';
 import { Prisma } from '../../generated/prisma/client.js';
-import { freshSendingNumber } from '../support/capacity.js';
+import { sendsFromNewNumber } from '../support/capacity.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { stackForFile, testAppDeps } from '../support/stack.js';
 import { until } from '../support/wait.js';
@@ -240,30 +238,10 @@ describe('erasing a lead', () => {
     });
     const phone = randomUkMobile().e164;
     const lead = await stack.db.lead.create({ data: { tenantId: tenant.id, phone, timeZone: 'UTC' } });
-    const sender = freshSendingNumber();
-    const gate = createCapacityGate({ db: stack.db, settings: roomyCapacity });
+    const { sender, pendingMessage, reserve } = sendsFromNewNumber(stack.db, tenant.id);
     const reserved = async (cost: string) => {
-      const message = await stack.db.message.create({
-        data: {
-          tenantId: tenant.id,
-          leadId: lead.id,
-          direction: 'outbound',
-          toPhone: phone,
-          fromPhone: sender,
-          body: 'Hi',
-          status: 'pending',
-          idempotencyKey: randomUUID(),
-        },
-      });
-      const decision = await gate.reserve({
-        messageId: message.id,
-        tenantId: tenant.id,
-        sender,
-        cost,
-        appointment: false,
-        previous: [],
-      });
-      expect(decision.ok).toBe(true);
+      const message = await pendingMessage(lead);
+      await reserve(message.id, cost);
       return message;
     };
     await reserved('0.50');

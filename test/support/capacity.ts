@@ -5,7 +5,9 @@ import type { Express } from 'express';
 import request from 'supertest';
 import { expect } from 'vitest';
 import { capacityHoldOf, capacityHoldOfState, type CapacityHold } from '../../api/capacity-hold.js';
+import { createCapacityGate } from '../../common/capacity/gate.js';
 import { globalScope } from '../../common/capacity/pauses.js';
+import { roomyCapacity } from '../../common/capacity/settings.js';
 import type { Db } from '../../common/db.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 import { statusQuery } from '../../workflows/lead-follow-up.messages.js';
@@ -79,3 +81,33 @@ export async function withGlobalSwitch<T>(db: Db, section: () => Promise<T>): Pr
 }
 
 const globalSwitchLock = 604_2026;
+
+/**
+ * Pending messages of one tenant from a new number, as rows, and their reservations through the capacity gate (limits
+ * out of the way, so every one is granted): for tests of what happens to reserved counts.
+ */
+export function sendsFromNewNumber(db: Db, tenantId: string) {
+  const sender = freshSendingNumber();
+  const gate = createCapacityGate({ db, settings: roomyCapacity });
+  return {
+    sender,
+    pendingMessage: (lead: { id: string; phone: string }, enrollmentId: string | null = null) =>
+      db.message.create({
+        data: {
+          tenantId,
+          leadId: lead.id,
+          enrollmentId,
+          direction: 'outbound',
+          toPhone: lead.phone,
+          fromPhone: sender,
+          body: 'Hi',
+          status: 'pending',
+          idempotencyKey: randomUUID(),
+        },
+      }),
+    async reserve(messageId: string, cost: string): Promise<void> {
+      const decision = await gate.reserve({ messageId, tenantId, sender, cost, appointment: false, previous: [] });
+      expect(decision.ok).toBe(true);
+    },
+  };
+}
