@@ -44,6 +44,21 @@ async function rowsMustExist<T>(write: () => Promise<T>): Promise<T> {
   }
 }
 
+/**
+ * Locks the lead's row, whatever its status, and turns it active unless it is erased (an erased lead stays erased,
+ * whatever run records itself late): one statement, where a plain update would lock nothing for an erased lead.
+ */
+const lockLeadTurningActive = (
+  tx: Prisma.TransactionClient,
+  { leadId, tenantId }: { leadId: string; tenantId: string },
+) =>
+  tx.$executeRaw`
+    WITH lead AS (
+      SELECT id, status FROM leads WHERE id = ${leadId}::uuid AND tenant_id = ${tenantId}::uuid FOR NO KEY UPDATE
+    )
+    UPDATE leads SET status = 'active', closed_reason = NULL, updated_at = now()
+    FROM lead WHERE leads.id = lead.id AND lead.status <> 'erased'`;
+
 /** Upserts and plain updates, so a retried activity leaves the same rows behind. */
 export function createEnrollmentActivities({ db }: { db: Db }) {
   return {
@@ -70,12 +85,7 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
           await db.$transaction(async (tx) => {
             // The lock recordEventOnce needs, in common/lock-order.ts's order: the enrollment's row would come after
             // the event lock, which an opt-out takes before halting this enrollment.
-            await lockLead(tx, input.leadId);
-            // An erased lead stays erased, whatever run records itself late.
-            await tx.lead.updateMany({
-              where: { id: input.leadId, tenantId: input.tenantId, status: { not: 'erased' } },
-              data: { status: 'active', closedReason: null },
-            });
+            await lockLeadTurningActive(tx, input);
             const scope = { tenantId: input.tenantId, leadId: input.leadId };
             const data = {
               enrollmentId,
