@@ -85,7 +85,11 @@ export async function lockReservation(tx: Tx, messageId: string): Promise<Reserv
 
 /** Gives back what a message's attempts reserved (nothing when none did), in the transaction that closes it unsent. */
 export async function releaseCapacity(tx: Tx, messageId: string): Promise<void> {
-  const reservation = await lockReservation(tx, messageId);
+  await giveBack(tx, messageId, await lockReservation(tx, messageId));
+}
+
+/** Gives back `reservation`, read from the message's row under its lock, and clears it. */
+async function giveBack(tx: Tx, messageId: string, reservation: ReservedCapacity[]): Promise<void> {
   if (reservation.length === 0) return;
   for (const change of changesNetOfEarlier(reservation, [])) await applyUsageChange(tx, change);
   await tx.message.update({ where: { id: messageId }, data: { reservation: Prisma.DbNull } });
@@ -101,6 +105,7 @@ export async function releaseUnclaimedCapacity(tx: Tx, where: Prisma.MessageWher
     where: { ...where, status: 'pending', claimedAt: null },
     select: { id: true, reservation: true },
   });
-  for (const row of rows) if (row.reservation) await releaseCapacity(tx, row.id);
+  // Locked by the caller, so this read is what they hold: no second, locking read per row.
+  for (const row of rows) await giveBack(tx, row.id, (row.reservation as unknown as ReservedCapacity[] | null) ?? []);
   return rows;
 }
