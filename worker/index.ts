@@ -13,9 +13,11 @@ import { routeTemporalLogsToPino } from './logging.js';
 import { ensurePurgeSchedule, ensureWeeklyReportSchedules } from './schedules.js';
 import { registerSearchAttributes } from './search-attributes.js';
 import { createWebhookRelay } from './webhook-relay.js';
+import { limitHeapGrowth } from './heap-growth.js';
 import { registerThreadHeapGauge } from './thread-heaps.js';
 import { createWorker, workerDatabasePoolSize } from './worker.js';
 
+limitHeapGrowth();
 const config = loadConfigOrExit();
 const logger = createLogger({ level: config.LOG_LEVEL, name: 'worker' });
 
