@@ -1,11 +1,11 @@
 // V8 lets a heap grow to up to four times what survived its last full collection before it collects again, and keeps
 // the room it took. In the worker both isolates (the main thread: activities, Prisma; the SDK's workflow thread: the
-// cached runs) hold 100-200 MiB live but reached 450-500 MiB each during a 10,000-enrollment burst and kept it, so
+// cached runs) hold 100-200 MiB live but reached 350-500 MiB each during a 10,000-enrollment burst and kept it, so
 // the worker's memory followed the largest burst it had seen rather than what it holds (docs/benchmarks.md). A fixed
 // factor of 1.5 keeps each heap near its live size.
 import v8 from 'node:v8';
 
-export const heapGrowingPercent = 50;
+const heapGrowingPercent = 50;
 
 /** The V8 flag to set, or null when the command line already chose a growing factor (an operator's choice wins). */
 export function heapGrowthFlag(execArgv: readonly string[]): string | null {
