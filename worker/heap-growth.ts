@@ -18,7 +18,7 @@ export function heapGrowthFlag(execArgv: readonly string[]): string | null {
  * Sets the factor for every isolate in the process, the workflow threads' included: V8's flags are process-wide and
  * this one is read at each full collection, so setting it at start-up works like passing it to `node`.
  */
-export function limitHeapGrowth(execArgv: readonly string[] = process.execArgv): void {
-  const flag = heapGrowthFlag(execArgv);
+export function limitHeapGrowth(): void {
+  const flag = heapGrowthFlag(process.execArgv);
   if (flag) v8.setFlagsFromString(flag);
 }
