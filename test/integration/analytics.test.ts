@@ -72,6 +72,12 @@ describe('funnel analytics', () => {
 
     const leads = await enrollLeads(auth, sequenceId, 8);
     for (const lead of leads) await until(() => stack.fake.createCallsTo(lead.phone) === 1 || null, 'a first message');
+    // Twilio takes a message before the activity records it (its SID and the sent event, in one transaction).
+    await until(
+      async () =>
+        (await stack.db.message.count({ where: { tenantId: tenant.id, twilioSid: { not: null } } })) === 8 || null,
+      'all eight recorded as sent',
+    );
     const messages = await stack.db.message.findMany({
       where: { tenantId: tenant.id, direction: 'outbound', enrollmentId: { not: null } },
     });
