@@ -1,6 +1,6 @@
 // What a follow-up is doing, worked out from its PostgreSQL rows with the workflow's own pure decisions: the default
 // answer of GET /v1/enrollments/:id, which asks Temporal nothing.
-import type { Enrollment, Message, SequenceDefinition } from '../generated/prisma/client.js';
+import type { Enrollment, Message } from '../generated/prisma/client.js';
 import { planNextSend, waitingForHold } from '../workflows/decisions/next-send.js';
 import type { HoldReason } from '../activities/send-step-message.types.js';
 import type { SendingPolicy, SequenceStep, WaitingFor } from '../workflows/lead-follow-up.messages.js';
@@ -34,7 +34,7 @@ export interface EnrollmentProgress {
 
 export interface ProgressInput {
   enrollment: Pick<Enrollment, 'status' | 'haltedAt' | 'startedAt' | 'paused' | 'skippedToStep'>;
-  sequence: Pick<SequenceDefinition, 'steps'>;
+  steps: readonly SequenceStep[];
   /** This enrollment's outbound messages, one per step it reached. */
   messages: readonly ProgressMessage[];
   /** The run's policy and expiry, as kept on the row at enrollment. */
@@ -48,11 +48,10 @@ export interface ProgressInput {
  * being sent or is held (`held_reason`). Before it exists the step waits for its delay, the window or a cap, which
  * `planNextSend` works out from the same inputs the workflow has: its due time counts from the previous step's end.
  */
-export function progressOf({ enrollment, sequence, messages, policy, expiresAt, now }: ProgressInput): {
+export function progressOf({ enrollment, steps, messages, policy, expiresAt, now }: ProgressInput): {
   progress: EnrollmentProgress;
   capacityHold: CapacityHold | null;
 } {
-  const steps = sequence.steps as unknown as SequenceStep[];
   const byStep = messages
     .map((message) => ({ message, step: stepOfMessage(message) }))
     .filter((entry): entry is { message: ProgressMessage; step: number } => entry.step !== null)

@@ -15,7 +15,8 @@ import {
 } from '../../workflows/lead-follow-up.messages.js';
 import { tenantOf } from '../auth.js';
 import { capacityHoldOf, capacityHoldOfState, type CapacityHold } from '../capacity-hold.js';
-import { progressOf } from '../enrollment-progress.js';
+import { progressOf, type ProgressMessage } from '../enrollment-progress.js';
+import { createSequenceSteps } from '../sequence-steps.js';
 import { createEnrollmentStarter, enrollmentSnapshot, sendingPolicyOf } from '../enrollment-starter.js';
 import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
 import { readLive, liveReadDeadlineMs } from '../live-read.js';
@@ -37,6 +38,7 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
   const { db, temporal, temporalUiUrl } = deps;
   const router = Router();
   const { startEnrollment } = createEnrollmentStarter(deps);
+  const sequenceStepsOf = createSequenceSteps(db);
   const runUrl = (workflowId: string, runId: string | null) =>
     `${temporalUiUrl}/namespaces/${encodeURIComponent(temporal.options.namespace)}/workflows/${encodeURIComponent(workflowId)}${runId ? `/${runId}` : ''}/history`;
   const view = (enrollment: Enrollment) => ({
@@ -51,10 +53,12 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     startedAt: enrollment.startedAt.toISOString(),
     closedAt: enrollment.closedAt?.toISOString() ?? null,
   });
+  const enrollmentOf = (req: Request) => ({
+    id: idParam(req.params.enrollmentId, 'Enrollment'),
+    tenantId: tenantOf(req),
+  });
   const findEnrollment = async (req: Request) => {
-    const enrollment = await db.enrollment.findFirst({
-      where: { id: idParam(req.params.enrollmentId, 'Enrollment'), tenantId: tenantOf(req) },
-    });
+    const enrollment = await db.enrollment.findFirst({ where: enrollmentOf(req) });
     if (!enrollment) throw notFound('Enrollment');
     return enrollment;
   };
@@ -109,8 +113,10 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
    */
   router.get('/enrollments/:enrollmentId', async (req, res) => {
     const { live: askLive } = parseQuery(liveReadQuery, req.query);
-    const enrollment = await findEnrollment(req);
-    const fromRows = await progressFromRows(enrollment);
+    // Both statements are scoped by the tenant: another tenant's enrollment finds no messages and answers 404.
+    const { id, tenantId } = enrollmentOf(req);
+    const [enrollment, messages] = await Promise.all([findEnrollment(req), outboundMessagesOf(id, tenantId)]);
+    const fromRows = await progressFromRows(enrollment, messages);
     if (askLive !== 'true') return void res.json({ ...view(enrollment), ...fromRows, live: null });
     const handle = handleOf(enrollment);
     const live = await readLive(temporal, handle, statusQuery);
@@ -125,26 +131,27 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     });
   });
 
-  async function progressFromRows(enrollment: Enrollment) {
-    const [sequence, messages] = await Promise.all([
-      db.sequenceDefinition.findUniqueOrThrow({ where: { id: enrollment.sequenceId }, select: { steps: true } }),
-      db.message.findMany({
-        where: { enrollmentId: enrollment.id, tenantId: enrollment.tenantId, direction: 'outbound' },
-        select: {
-          enrollmentId: true,
-          idempotencyKey: true,
-          status: true,
-          sentAt: true,
-          updatedAt: true,
-          claimedAt: true,
-          heldReason: true,
-          heldUntil: true,
-          heldDetail: true,
-          heldRetryAt: true,
-        },
-      }),
-    ]);
-    return progressOf({ enrollment, sequence, messages, ...(await policyOf(enrollment)), now: new Date() });
+  function outboundMessagesOf(enrollmentId: string, tenantId: string) {
+    return db.message.findMany({
+      where: { enrollmentId, tenantId, direction: 'outbound' },
+      select: {
+        enrollmentId: true,
+        idempotencyKey: true,
+        status: true,
+        sentAt: true,
+        updatedAt: true,
+        claimedAt: true,
+        heldReason: true,
+        heldUntil: true,
+        heldDetail: true,
+        heldRetryAt: true,
+      },
+    });
+  }
+
+  async function progressFromRows(enrollment: Enrollment, messages: ProgressMessage[]) {
+    const [steps, timing] = await Promise.all([sequenceStepsOf(enrollment.sequenceId), policyOf(enrollment)]);
+    return progressOf({ enrollment, steps, messages, ...timing, now: new Date() });
   }
 
   /** Rows from before the policy and expiry were kept fall back to the tenant's and lead's settings as they are now. */

@@ -12,12 +12,10 @@ const input = (overrides: Partial<ProgressInput> & { now: Date }): ProgressInput
     paused: false,
     skippedToStep: null,
   },
-  sequence: {
-    steps: [
-      { delaySeconds: 60, template: 'a' },
-      { delaySeconds: 3600, template: 'b' },
-    ],
-  },
+  steps: [
+    { delaySeconds: 60, template: 'a' },
+    { delaySeconds: 3600, template: 'b' },
+  ],
   messages: [],
   policy,
   expiresAt: new Date(startedAt.getTime() + 30 * 86_400_000),
