@@ -2,12 +2,11 @@
 // budgets, each with the wait a full count means.
 import { Prisma } from '../../generated/prisma/client.js';
 import type { Db } from '../db.js';
+import type { CapacityFacts } from './facts.js';
 import { budgetPeriods, warmupAllowance, warmupDay } from './periods.js';
 import type { CapacitySettings } from './settings.js';
 import { changesNetOfEarlier, type ReservedCapacity, type UsageChange } from './usage.js';
 import type { CapacityWait } from './waits.js';
-
-type Tx = Prisma.TransactionClient;
 
 export interface CountedSend {
   tenantId: string;
@@ -18,14 +17,14 @@ export interface CountedSend {
   appointment: boolean;
 }
 
-export async function countsNeeded(
-  tx: Tx | Db,
+/** The changes one send makes, each with its limit, from the facts read for it. */
+export function countsNeeded(
+  facts: CapacityFacts,
   settings: CapacitySettings,
   send: CountedSend,
   now: Date,
-): Promise<UsageChange[]> {
-  const number = await tx.sendingNumber.findUnique({ where: { value: send.sender } });
-  const { day, period } = warmupDay(number?.firstSentAt ?? now, now);
+): UsageChange[] {
+  const { day, period } = warmupDay(facts.numberFirstSentAt ?? now, now);
   const allowance = warmupAllowance(day, settings.warmup);
   const changes: UsageChange[] = [
     {
@@ -42,14 +41,10 @@ export async function countsNeeded(
       },
     },
   ];
-  const tenant = await tx.tenant.findUniqueOrThrow({
-    where: { id: send.tenantId },
-    select: { dailyBudget: true, monthlyBudget: true, defaultTimeZone: true, remindersBypassBudget: true },
-  });
-  const periods = budgetPeriods(now, tenant.defaultTimeZone);
-  const bypass = send.appointment && tenant.remindersBypassBudget;
+  const periods = budgetPeriods(now, facts.defaultTimeZone);
+  const bypass = send.appointment && facts.remindersBypassBudget;
   for (const budget of ['daily', 'monthly'] as const) {
-    const max = budget === 'daily' ? tenant.dailyBudget : tenant.monthlyBudget;
+    const max = budget === 'daily' ? facts.dailyBudget : facts.monthlyBudget;
     if (max === null) continue;
     const waitWhenFull: CapacityWait = {
       reason: `budget_${budget}`,
@@ -73,9 +68,10 @@ export async function peekCountWait(
   db: Db,
   settings: CapacitySettings,
   send: CountedSend & { previous: ReservedCapacity[] },
+  facts: CapacityFacts,
   now: Date,
 ): Promise<CapacityWait | null> {
-  const limited = changesNetOfEarlier(send.previous, await countsNeeded(db, settings, send, now)).flatMap((change) =>
+  const limited = changesNetOfEarlier(send.previous, countsNeeded(facts, settings, send, now)).flatMap((change) =>
     change.limit ? [{ ...change, limit: change.limit }] : [],
   );
   const usage = await db.capacityUsage.findMany({

@@ -6,7 +6,8 @@ import type { Db } from '../db.js';
 import { noMetrics, type MessageMetrics } from '../metrics.js';
 import { recordBudgetAlertIfCrossed } from './budget-alert.js';
 import { countsNeeded, peekCountWait, type CountedSend } from './counts.js';
-import { activePause, globalScope } from './pauses.js';
+import { readCapacityFacts } from './facts.js';
+import { globalScope } from './pauses.js';
 import { countSegments } from './segments.js';
 import type { CapacitySettings } from './settings.js';
 import { createThroughput } from './throughput.js';
@@ -67,13 +68,13 @@ export function createCapacityGate({
   async function reserveCounts(request: CapacityRequest): Promise<string[]> {
     return db.$transaction(async (tx) => {
       const previous = await lockReservation(tx, request.messageId);
-      const pause = await activePause(tx, request.tenantId);
-      if (pause) throw new CapacityRefused(pauseWait(pause));
       const now = clock();
-      // The first send starts the number's warm-up. Recorded before the counts are read, so concurrent first sends
+      // The first send starts the number's warm-up. Recorded before the facts are read, so concurrent first sends
       // wait for one another here and all count days from the same instant; a refusal rolls it back.
       await tx.sendingNumber.createMany({ data: [{ value: request.sender, firstSentAt: now }], skipDuplicates: true });
-      const needed = await countsNeeded(tx, settings, request, now);
+      const facts = await readCapacityFacts(tx, request);
+      if (facts.pause) throw new CapacityRefused(pauseWait(facts.pause));
+      const needed = countsNeeded(facts, settings, request, now);
       const alerts: string[] = [];
       for (const change of changesNetOfEarlier(previous, needed)) {
         const usedAfter = await applyUsageChange(tx, change);
@@ -90,9 +91,9 @@ export function createCapacityGate({
 
   /** The wait, if any, found without taking anything: most waits end here, cheaply. */
   async function peekWait(request: CapacityRequest): Promise<CapacityWait | null> {
-    const pause = await activePause(db, request.tenantId);
-    if (pause) return pauseWait(pause);
-    return (await peekCountWait(db, settings, request, clock())) ?? (await throughput.peekWait(request));
+    const facts = await readCapacityFacts(db, request);
+    if (facts.pause) return pauseWait(facts.pause);
+    return (await peekCountWait(db, settings, request, facts, clock())) ?? (await throughput.peekWait(request));
   }
 
   /** Takes the counts, then the throughput slots: null once both are taken, else the wait (the counts then go back). */

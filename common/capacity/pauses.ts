@@ -6,12 +6,6 @@ import { recordEvent } from '../events.js';
 
 export const globalScope = 'global';
 
-/** The pause that holds this tenant's sends, the global one first; null while sending may go on. */
-export async function activePause(db: Db | Prisma.TransactionClient, tenantId: string): Promise<SendingPause | null> {
-  const pauses = await db.sendingPause.findMany({ where: { scope: { in: [globalScope, tenantId] } } });
-  return pauses.find((pause) => pause.scope === globalScope) ?? pauses[0] ?? null;
-}
-
 export interface PauseChange {
   /** `global` or a tenant's ID. */
   scope: string;

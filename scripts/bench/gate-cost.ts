@@ -1,11 +1,15 @@
-// What the send gate costs per send: the statements its transaction runs and how long it takes, on an embedded
-// PostgreSQL of its own. Sequence steps (opt-out, enrollment, caps across enrollments) and appointment messages.
+// What the gates cost per send: the statements each runs, how long it takes and the CPU it costs this process (what a
+// worker pays), on an embedded PostgreSQL of its own. The send gate's claim for sequence steps (opt-out, enrollment,
+// caps across enrollments) and appointment messages; the capacity gate's reservation (kill switch, warm-up, budgets,
+// throughput).
 //   npm run bench:gate            (GATE_SENDS=2000 by default)
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { createSendGate, type GateSubject } from '../../activities/send-gate.js';
-import { PrismaClient, type Message } from '../../generated/prisma/client.js';
+import { createCapacityGate } from '../../common/capacity/gate.js';
+import { roomyCapacity } from '../../common/capacity/settings.js';
+import { Prisma, PrismaClient, type Message } from '../../generated/prisma/client.js';
 import { createOutboundMessage } from '../db/outbound-message.js';
 import { applyMigrations } from '../db/schema-engine.js';
 import { dataDir, migrationsDir } from '../stack/paths.js';
@@ -38,6 +42,9 @@ try {
       windowEnd: '24:00',
       minGapSeconds: 0,
       maxPerDay: 1000,
+      // Set, so each reservation takes all three counts: the number's warm-up day and both budgets.
+      dailyBudget: new Prisma.Decimal(1_000_000),
+      monthlyBudget: new Prisma.Decimal(1_000_000),
     },
   });
   const sequence = await db.sequenceDefinition.create({
@@ -97,23 +104,50 @@ try {
     };
   }
 
-  for (const kind of ['step', 'appointment'] as const) {
-    const prepared = [];
-    for (let i = 0; i < sends; i += 1) prepared.push(await pendingSend(kind === 'step' ? i : sends + i, kind));
+  /** Runs `each` for every item, one after another: statements, latency and this process's CPU per call. */
+  async function measure<T>(label: string, items: T[], each: (item: T) => Promise<void>): Promise<void> {
     const times: number[] = [];
     statements.count = 0;
-    for (const { row, subject } of prepared) {
+    const cpuBefore = process.cpuUsage();
+    for (const item of items) {
       const started = performance.now();
-      const decision = await gate.claim(row, 1, subject);
+      await each(item);
       times.push(performance.now() - started);
-      if (decision.kind !== 'claimed') throw new Error(`expected a claim, got ${JSON.stringify(decision)}`);
     }
+    const cpu = process.cpuUsage(cpuBefore);
     times.sort((a, b) => a - b);
     const fmt = (ms: number) => ms.toFixed(2);
     process.stdout.write(
-      `${kind}: ${sends} claims, ${(statements.count / sends).toFixed(1)} statements each (as Prisma logs them), p50 ${fmt(percentile(times, 50))} ms, p95 ${fmt(percentile(times, 95))} ms, p99 ${fmt(percentile(times, 99))} ms\n`,
+      `${label}: ${items.length} calls, ${(statements.count / items.length).toFixed(1)} statements each (as Prisma logs them), p50 ${fmt(percentile(times, 50))} ms, p95 ${fmt(percentile(times, 95))} ms, p99 ${fmt(percentile(times, 99))} ms, ${fmt((cpu.user + cpu.system) / 1000 / items.length)} ms of this process's CPU each\n`,
     );
   }
+
+  const prepare = async (kind: GateSubject['kind'], offset: number) => {
+    const prepared = [];
+    for (let i = 0; i < sends; i += 1) prepared.push(await pendingSend(offset + i, kind));
+    return prepared;
+  };
+  for (const [kind, offset] of [
+    ['step', 0],
+    ['appointment', sends],
+  ] as const) {
+    await measure(`${kind} claims`, await prepare(kind, offset), async ({ row, subject }) => {
+      const decision = await gate.claim(row, 1, subject);
+      if (decision.kind !== 'claimed') throw new Error(`expected a claim, got ${JSON.stringify(decision)}`);
+    });
+  }
+  const capacity = createCapacityGate({ db, settings: roomyCapacity });
+  await measure('capacity reservations', await prepare('step', 2 * sends), async ({ row }) => {
+    const decision = await capacity.reserve({
+      messageId: row.id,
+      tenantId: tenant.id,
+      sender: '+15005550006',
+      cost: capacity.price(row.body).cost,
+      appointment: false,
+      previous: [],
+    });
+    if (!decision.ok) throw new Error(`expected a reservation, got ${JSON.stringify(decision.wait)}`);
+  });
 } finally {
   await db.$disconnect();
   await database.stop();

@@ -9,6 +9,7 @@ import type { Db } from '../../common/db.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { freshSendingNumber, withGlobalSwitch } from '../support/capacity.js';
 import { createTenant, randomUkMobile, testDb } from '../support/fixtures.js';
+import { heldTransaction, untilWaitingBehind } from '../support/held-transaction.js';
 
 let db: Db;
 beforeAll(() => {
@@ -246,5 +247,29 @@ describe('throughput and the kill switch', () => {
         expect(globallyHeld.ok || globallyHeld.wait.detail).toBe('sending is paused for every tenant (by operator)');
       }
     });
+  });
+
+  it("a pause that lands after a send's peek, while its reservation waits for the message's row, still holds it: nothing is counted", async () => {
+    const { tenant, messages } = await tenantWithMessages(1);
+    const [message] = messages as [(typeof messages)[number]];
+    const sender = freshSendingNumber();
+    // Another attempt's transaction holds the message's row, so the reservation waits right after the peek passed.
+    const rowHeld = await heldTransaction(
+      db,
+      (tx) => tx.$executeRaw`SELECT 1 FROM messages WHERE id = ${message.id}::uuid FOR UPDATE`,
+    );
+    const asked = gate({}).reserve(request(tenant.id, message.id, sender));
+    await untilWaitingBehind(db, rowHeld.pid, 1);
+    await pauseSending(db, { scope: tenant.id, actor: 'test', reason: 'complaint' });
+    rowHeld.release();
+    await rowHeld.committed;
+
+    const decision = await asked;
+    expect(decision.ok || decision.wait.reason).toBe('kill_switch');
+    expect(await usage(`warmup:${sender}`)).toEqual([]);
+    expect(await usage(`budget_daily:${tenant.id}`)).toEqual([]);
+    expect(await db.sendingNumber.findUnique({ where: { value: sender } })).toBeNull();
+    expect((await db.message.findUniqueOrThrow({ where: { id: message.id } })).reservation).toBeNull();
+    await resumeSending(db, { scope: tenant.id, actor: 'test' });
   });
 });
