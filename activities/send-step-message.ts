@@ -10,12 +10,12 @@ import type { SendStepMessageInput, SendStepMessageResult } from './send-step-me
  * and runs recorded before variants existed replay unchanged.
  */
 async function variantFor(db: Db, input: SendStepMessageInput): Promise<ChosenVariant | null> {
-  const enrollment = await db.enrollment.findFirst({
-    where: { id: input.enrollmentId, tenantId: input.tenantId },
-    select: { sequence: { select: { steps: true } } },
-  });
-  const steps = enrollment?.sequence.steps;
-  const variants = Array.isArray(steps) ? variantsOfStep(steps[input.step]) : null;
+  // Only this step of the definition, the enrollment and its sequence joined: one statement on every send.
+  const [row] = await db.$queryRaw<{ step: unknown }[]>`
+    SELECT s.steps -> ${input.step}::int AS step
+    FROM enrollments e JOIN sequence_definitions s ON s.id = e.sequence_id
+    WHERE e.id = ${input.enrollmentId}::uuid AND e.tenant_id = ${input.tenantId}::uuid`;
+  const variants = variantsOfStep(row?.step);
   return variants ? chooseVariant(input.enrollmentId, input.step, variants) : null;
 }
 
