@@ -1,6 +1,6 @@
 // The appointmentReminder run's message handlers, wired apart from its main loop: updates leave a move or a cancel for
 // the loop and answer once it is recorded; signals from the lead's SMS change the run at once.
-import { setHandler, upsertSearchAttributes } from '@temporalio/workflow';
+import { patched, setHandler, upsertSearchAttributes } from '@temporalio/workflow';
 import type { ReminderRun } from './appointment-reminder.js';
 import {
   appointmentOptOutSignal,
@@ -19,7 +19,6 @@ import { appointmentConfirmedKey } from './search-attributes.js';
 const optOutEndsAppointmentPatch = 'opt-out-ends-appointment';
 /** The lead's confirm and reschedule words reach the run; a confirmation may drop the reminders still to come. */
 const appointmentRepliesPatch = 'appointment-replies';
-export const reminderHandlerPatches = [optOutEndsAppointmentPatch, appointmentRepliesPatch];
 
 export function wireReminderHandlers(run: ReminderRun): void {
   const { state } = run;
@@ -43,10 +42,10 @@ export function wireReminderHandlers(run: ReminderRun): void {
   // The row and the event were written with the reply; the run keeps what it changes about the reminders.
   // Runs from before the patch never received it; with it, a STOP ends the appointment at once, not at its next send.
   setHandler(appointmentOptOutSignal, ({ source }) => {
-    if (run.patches.has(optOutEndsAppointmentPatch)) run.close('opted_out', `recipient opted out (${source})`);
+    if (patched(optOutEndsAppointmentPatch)) run.close('opted_out', `recipient opted out (${source})`);
   });
   setHandler(appointmentReplySignal, ({ kind, at, skipReminders }) => {
-    if (!run.patches.has(appointmentRepliesPatch) || state.status !== 'scheduled') return;
+    if (!patched(appointmentRepliesPatch) || state.status !== 'scheduled') return;
     if (kind === 'reschedule_requested') {
       state.rescheduleRequestedAt = at;
       return;

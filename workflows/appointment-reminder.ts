@@ -4,6 +4,7 @@ import {
   getExternalWorkflowHandle,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   upsertSearchAttributes,
   workflowInfo,
@@ -11,7 +12,7 @@ import {
 import type { Activities } from '../activities/index.js';
 import type { AppointmentMessage, SendAppointmentMessageResult } from '../activities/reminders.js';
 import { recordActivityOptions, sendActivitiesUntil } from './activity-options.js';
-import { reminderHandlerPatches, wireReminderHandlers } from './appointment-reminder.handlers.js';
+import { wireReminderHandlers } from './appointment-reminder.handlers.js';
 import {
   cancelledThroughTheApi,
   type AppointmentOutcome,
@@ -29,7 +30,6 @@ import {
   type ReminderMove,
 } from './decisions/reminder-schedule.js';
 import { appointmentBookedSignal } from './lead-follow-up.messages.js';
-import { PatchedPaths } from './patches.js';
 import { closeOnce, runToTheEnd, settledState, untilChangeOrTime, type WorkflowRun } from './run-lifecycle.js';
 import { appointmentStatusKey, nextReminderAtKey } from './search-attributes.js';
 
@@ -42,8 +42,6 @@ const sendGateHoldsPatch = 'send-gate-holds';
 const bookingEndsLeadFollowUpsPatch = 'booking-ends-lead-follow-ups';
 /** A reply that replaced the reminders while the row was being written ends the next wait, so the row hears of it. */
 const replyDuringRecordPatch = 'reply-during-record';
-/** Runs started since this record one patch marker for every patch of this run instead of one each (PatchedPaths). */
-const currentShapePatch = 'reminder-shape-2026-12';
 
 /** Confirms an appointment at once, reminds before it, follows it when it moves, and ends when it starts. */
 export async function appointmentReminder(input: AppointmentReminderInput): Promise<AppointmentReminderState> {
@@ -55,7 +53,6 @@ export async function appointmentReminder(input: AppointmentReminderInput): Prom
 /** One appointment's run: its state, the requests its updates leave for the main loop, and the loop's steps. */
 export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
   readonly state: AppointmentReminderState;
-  readonly patches: PatchedPaths;
   private readonly input: AppointmentReminderInput;
   /** Bumped by every update; `recorded` catches up once the appointment row shows the change. */
   private changes = 0;
@@ -68,12 +65,6 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
   private cancel: CancelUpdateInput | null = null;
 
   constructor(input: AppointmentReminderInput) {
-    this.patches = new PatchedPaths(currentShapePatch, [
-      sendGateHoldsPatch,
-      bookingEndsLeadFollowUpsPatch,
-      replyDuringRecordPatch,
-      ...reminderHandlerPatches,
-    ]);
     this.input = input;
     this.state = {
       status: 'scheduled',
@@ -188,7 +179,7 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
     );
     if (this.input.bookedFrom) await this.endFollowUp(this.input.bookedFrom);
     // Runs from before the patch ended only the follow-up named at booking (and their activity answered nothing).
-    if (this.patches.has(bookingEndsLeadFollowUpsPatch))
+    if (patched(bookingEndsLeadFollowUpsPatch))
       for (const followUp of started.followUpsToEnd) await this.endFollowUp(followUp);
   }
 
@@ -237,7 +228,7 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
    * came while the row was being written replaced it before the wait began; runs from before the patch wait it out.
    */
   private async waitForReminder(until: Date): Promise<void> {
-    const waitingOn = this.patches.has(replyDuringRecordPatch) ? this.recordedReminders : this.state.reminders;
+    const waitingOn = patched(replyDuringRecordPatch) ? this.recordedReminders : this.state.reminders;
     await untilChangeOrTime(
       () => this.moveTo !== null || this.cancel !== null || this.state.reminders !== waitingOn,
       until,
@@ -275,7 +266,7 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
       startsAt: this.state.startsAt,
       location: this.input.location,
       notAfter: notAfter.toISOString(),
-      ...(this.patches.has(sendGateHoldsPatch) ? { holdAsResult: true } : {}),
+      ...(patched(sendGateHoldsPatch) ? { holdAsResult: true } : {}),
     };
     for (;;) {
       let result: SendAppointmentMessageResult;

@@ -4,6 +4,7 @@ import {
   CancelledFailure,
   isCancellation,
   log,
+  patched,
   proxyActivities,
   proxyLocalActivities,
   upsertSearchAttributes,
@@ -15,7 +16,6 @@ import { recordActivityOptions, sendActivitiesUntil } from './activity-options.j
 import { haltedOutcome, planNextSend, rememberSend, waitingForHold, type NextSendPlan } from './decisions/next-send.js';
 import { wireFollowUpHandlers } from './lead-follow-up.handlers.js';
 import type { EnrollmentOutcome, LeadFollowUpInput, LeadFollowUpState } from './lead-follow-up.messages.js';
-import { PatchedPaths } from './patches.js';
 import { closeOnce, runToTheEnd, settledState, untilChangeOrTime, type WorkflowRun } from './run-lifecycle.js';
 import { enrollmentStatusKey, nextSendAtKey, waitingForKey } from './search-attributes.js';
 
@@ -29,8 +29,6 @@ const sendGateHoldsPatch = 'send-gate-holds';
  * task, one server round trip (a task and an activity dispatch) sooner. Runs from before it replay the activity.
  */
 const recordStartLocallyPatch = 'record-start-local-activity';
-/** Runs started since this record one patch marker for the three above instead of one each (see PatchedPaths). */
-const currentShapePatch = 'follow-up-shape-2026-12';
 
 const { recordEnrollmentStarted, recordEnrollmentOutcome } = proxyActivities<Activities>(recordActivityOptions);
 const local = proxyLocalActivities<Activities>(recordActivityOptions);
@@ -56,7 +54,6 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
   readonly totalSteps: number;
   private readonly input: LeadFollowUpInput;
   private readonly expiresAt: Date;
-  private readonly patches: PatchedPaths;
   /** Bumped by every handler, so a wait wakes up and re-plans; `planned` catches up once it has. */
   private changes = 0;
   private planned = 0;
@@ -64,7 +61,6 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
   private skipDelay = false;
 
   constructor(input: LeadFollowUpInput) {
-    this.patches = new PatchedPaths(currentShapePatch, [waitingForPatch, sendGateHoldsPatch, recordStartLocallyPatch]);
     const enrolledAt = new Date(input.enrolledAt);
     this.input = input;
     this.dueBase = enrolledAt;
@@ -130,7 +126,7 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
     upsertSearchAttributes([
       { key: enrollmentStatusKey, value: this.state.status },
       { key: nextSendAtKey, value: null },
-      ...(this.patches.has(waitingForPatch) ? [{ key: waitingForKey, value: null }] : []),
+      ...(patched(waitingForPatch) ? [{ key: waitingForKey, value: null }] : []),
     ]);
     await recordEnrollmentOutcome({
       enrollmentId: this.input.enrollmentId,
@@ -159,9 +155,7 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
 
   private async recordStart(): Promise<void> {
     const { workflowId, runId } = workflowInfo();
-    const recordStarted = this.patches.has(recordStartLocallyPatch)
-      ? local.recordEnrollmentStarted
-      : recordEnrollmentStarted;
+    const recordStarted = patched(recordStartLocallyPatch) ? local.recordEnrollmentStarted : recordEnrollmentStarted;
     await recordStarted({
       enrollmentId: this.input.enrollmentId,
       tenantId: this.input.tenantId,
@@ -194,7 +188,7 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
     upsertSearchAttributes([
       { key: nextSendAtKey, value: plan.kind === 'pause' ? null : plan.until },
       // Added after runs existed: histories recorded before it must replay without this attribute.
-      ...(this.patches.has(waitingForPatch) ? [{ key: waitingForKey, value: waitingFor }] : []),
+      ...(patched(waitingForPatch) ? [{ key: waitingForKey, value: waitingFor }] : []),
     ]);
     Object.assign(this.state, { waitingFor, nextSendAt: plan.kind === 'pause' ? null : plan.until.toISOString() });
     await this.untilNextChangeOr(plan.until);
@@ -210,7 +204,7 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
       step,
       template: this.input.sequence.steps[step]?.template ?? '',
       notAfter: plan.notAfter.toISOString(),
-      ...(this.patches.has(sendGateHoldsPatch) ? { holdAsResult: true } : {}),
+      ...(patched(sendGateHoldsPatch) ? { holdAsResult: true } : {}),
     };
     // Not cancellable: a send in flight finishes (and is recorded) before a cancellation takes effect.
     const result = await CancellationScope.nonCancellable(() => sendActivity(this.expiresAt)(send));

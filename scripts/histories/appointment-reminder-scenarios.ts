@@ -55,20 +55,6 @@ const untilConfirmed = (handle: WorkflowHandle<typeof appointmentReminder>) =>
     `${handle.workflowId} to send its confirmation`,
   );
 
-/** A booking without `bookedFrom` while the lead has a follow-up running: the follow-up ends, the booking confirms. */
-async function bookEndingFollowUp(context: ScenarioContext): Promise<WorkflowHandle<typeof appointmentReminder>> {
-  const owner = await tenantAndLead(context);
-  const followUp = await startFollowUp(context, [{ delaySeconds: 3600, template: 'Still interested?' }], owner);
-  await eventually(
-    async () => context.db.enrollment.findFirst({ where: { workflowId: followUp.workflowId } }),
-    'the follow-up to record itself',
-  );
-  const handle = await book(context, 86_400 * 2, [86_400], owner);
-  await followUp.result();
-  await untilConfirmed(handle);
-  return handle;
-}
-
 export const appointmentReminderScenarios: Scenario[] = [
   {
     name: 'completed',
@@ -118,23 +104,18 @@ export const appointmentReminderScenarios: Scenario[] = [
     },
   },
   {
-    // Recorded with patch reminder-shape-2026-12: one marker for every patch before it; the booking ends the lead's
-    // follow-up, the lead confirms, then says STOP.
-    name: 'confirmed-then-opted-out-one-shape-marker',
-    async run(context) {
-      const handle = await bookEndingFollowUp(context);
-      const at = new Date().toISOString();
-      await handle.signal(appointmentReplySignal, { kind: 'confirmed', at, skipReminders: false });
-      await handle.signal(appointmentOptOutSignal, { source: 'inbound_keyword' });
-      await handle.result();
-      return handle.workflowId;
-    },
-  },
-  {
     // Recorded with patch booking-ends-lead-follow-ups: a booking that names no follow-up still ends the lead's.
     name: 'booking-ends-lead-follow-up',
     async run(context) {
-      const handle = await bookEndingFollowUp(context);
+      const owner = await tenantAndLead(context);
+      const followUp = await startFollowUp(context, [{ delaySeconds: 3600, template: 'Still interested?' }], owner);
+      await eventually(
+        async () => context.db.enrollment.findFirst({ where: { workflowId: followUp.workflowId } }),
+        'the follow-up to record itself',
+      );
+      const handle = await book(context, 86_400 * 2, [86_400], owner);
+      await followUp.result();
+      await untilConfirmed(handle);
       return handle.workflowId;
     },
   },

@@ -206,12 +206,6 @@ export const leadFollowUpScenarios: Scenario[] = [
     },
   },
   {
-    // Recorded with patch follow-up-shape-2026-12: one marker for the patches before it, then a send, a wait, a reply.
-    name: 'replied-one-shape-marker',
-    run: (context) =>
-      endedBySignal(context, (handle) => handle.signal(inboundReplySignal, { messageSid: `SM${'1'.repeat(32)}` })),
-  },
-  {
     name: 'sleeping',
     async run(context) {
       const handle = await start(context, [first, later]);

@@ -14,7 +14,6 @@ import type {
 import { startAppointmentReminder } from '../../api/appointment-starter.js';
 import { appointmentReminder } from '../../workflows/appointment-reminder.js';
 import {
-  appointmentOptOutSignal,
   appointmentReminderWorkflowId,
   appointmentReplySignal,
   cancelUpdate,
@@ -24,7 +23,6 @@ import {
   type AppointmentReminderInput,
 } from '../../workflows/appointment-reminder.messages.js';
 import { leadFollowUp } from '../../workflows/lead-follow-up.js';
-import { patchMarkers, upsertedKeys } from '../support/history-events.js';
 import { useTimeSkippingEnv } from '../support/temporal-test-env.js';
 
 const hour = 3600 * 1000;
@@ -427,44 +425,5 @@ describe('appointmentReminder: the lead answers by SMS', () => {
       ['scheduled', 'scheduled'],
       ['dropped', 'dropped'],
     ]);
-  });
-});
-
-describe('appointmentReminder: versioning', () => {
-  it('a new run records one patch marker for its shape and takes every patched path without a marker of its own', async () => {
-    const fake = fakeActivities();
-    const holdAsResult: unknown[] = [];
-    const activities = {
-      ...fake.activities,
-      // A follow-up the booking ends that has already closed: the run signals it all the same.
-      recordAppointmentStarted: async () => ({
-        followUpsToEnd: [{ workflowId: `ended-${randomUUID()}`, runId: null }],
-      }),
-      async sendAppointmentMessage(send: SendAppointmentMessageInput) {
-        holdAsResult.push(send.holdAsResult);
-        return fake.activities.sendAppointmentMessage(send);
-      },
-    };
-    const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
-    const { state, history } = await suite.withWorker(activities, async (taskQueue) => {
-      const handle = await start(taskQueue, appointment(startsAt));
-      await suite.env.sleep(hour);
-      const at = new Date(await suite.env.currentTimeMs()).toISOString();
-      await handle.signal(appointmentReplySignal, { kind: 'confirmed', at, skipReminders: false });
-      await handle.signal(appointmentOptOutSignal, { source: 'inbound_keyword' });
-      return { state: await handle.result(), history: await handle.fetchHistory() };
-    });
-    // One marker, so one TemporalChangeVersion upsert (one visibility write) instead of one per patch.
-    expect(patchMarkers(history)).toEqual(['reminder-shape-2026-12']);
-    expect(upsertedKeys(history).filter((keys) => keys.includes('TemporalChangeVersion'))).toHaveLength(1);
-    // booking-ends-lead-follow-ups, send-gate-holds, appointment-replies and opt-out-ends-appointment, each taken.
-    const signalled = (history.events ?? []).filter(
-      (event) => event.signalExternalWorkflowExecutionInitiatedEventAttributes,
-    );
-    expect(signalled).toHaveLength(1);
-    expect(holdAsResult).toEqual([true]);
-    expect(upsertedKeys(history).filter((keys) => keys.includes('AppointmentConfirmed'))).toHaveLength(1);
-    expect(state).toMatchObject({ status: 'opted_out', closedReason: 'recipient opted out (inbound_keyword)' });
-    expect(fake.sends.map((send) => send.kind)).toEqual(['confirmation']);
   });
 });

@@ -20,7 +20,6 @@ import {
   type SendingPolicy,
   type SequenceStep,
 } from '../../workflows/lead-follow-up.messages.js';
-import { localActivities, patchMarkers, scheduledActivities, upsertedKeys } from '../support/history-events.js';
 import { useTimeSkippingEnv } from '../support/temporal-test-env.js';
 
 const minute = 60;
@@ -323,35 +322,5 @@ describe('leadFollowUp: operator updates and cancellation', () => {
     expect(fake.outcomes).toEqual([
       expect.objectContaining({ status: 'cancelled', reason: 'cancelled through the API' }),
     ]);
-  });
-});
-
-describe('leadFollowUp: versioning', () => {
-  it('a new run records one patch marker for its shape and takes every patched path without a marker of its own', async () => {
-    const fake = fakeActivities();
-    const holdAsResult: unknown[] = [];
-    const activities = {
-      ...fake.activities,
-      async sendStepMessage(send: SendStepMessageInput) {
-        holdAsResult.push(send.holdAsResult);
-        return fake.activities.sendStepMessage(send);
-      },
-    };
-    const history = await suite.withWorker(activities, async (taskQueue) => {
-      const handle = await start(taskQueue, input(steps(0, day)));
-      await suite.env.sleep(hour * 1000);
-      expect(await handle.query(statusQuery)).toMatchObject({ waitingFor: 'delay', messagesSent: 1 });
-      await handle.signal(inboundReplySignal, { messageSid: 'SM1' });
-      await handle.result();
-      return handle.fetchHistory();
-    });
-    // One marker, so one TemporalChangeVersion upsert (one visibility write) instead of one per patch.
-    expect(patchMarkers(history)).toEqual(['follow-up-shape-2026-12']);
-    expect(upsertedKeys(history).filter((keys) => keys.includes('TemporalChangeVersion'))).toHaveLength(1);
-    // record-start-local-activity, send-gate-holds and waiting-for-search-attribute, each taken.
-    expect(localActivities(history)).toEqual(['recordEnrollmentStarted']);
-    expect(scheduledActivities(history)).toEqual(['sendStepMessage', 'recordEnrollmentOutcome']);
-    expect(holdAsResult).toEqual([true]);
-    expect(upsertedKeys(history).filter((keys) => keys.includes('WaitingFor'))).toHaveLength(2);
   });
 });
