@@ -1,5 +1,5 @@
 // What a patch marker costs the engine: the SDK upserts TemporalChangeVersion with every marker a new run records, and
-// the engine writes the run's visibility once per upsert. Starts runs that record 3, 1 and 0 markers in their first
+// the engine writes the run's visibility once per upsert. Starts runs that record 1, 3 and 9 markers in their first
 // task and sleep (PATCH_MARKERS), and, as the control, runs with one marker and one 1 ms timer (a workflow task more),
 // in batches whose order alternates, on a dev server of its own. Reports the server's CPU per run (and this process's:
 // the worker and the starts), the least-squares slope per marker, and what the control's task added.
@@ -89,15 +89,14 @@ async function batch(variant: Variant, round: number): Promise<Cost> {
   };
 }
 
+const average = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+
 /** Least-squares slope of y on x. */
 function slope(points: [number, number][]): number {
-  const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
-  const [mx, my] = [mean(points.map(([x]) => x)), mean(points.map(([, y]) => y))];
+  const [mx, my] = [average(points.map(([x]) => x)), average(points.map(([, y]) => y))];
   const covariance = points.reduce((sum, [x, y]) => sum + (x - mx) * (y - my), 0);
   return covariance / points.reduce((sum, [x]) => sum + (x - mx) ** 2, 0);
 }
-
-const average = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
 const fmt = (ms: number) => ms.toFixed(2);
 
 try {
