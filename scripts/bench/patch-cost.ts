@@ -11,13 +11,13 @@ import { freePort } from '../../common/free-port.js';
 import { workerTuning } from '../../worker/worker.js';
 import { startDevServer } from '../stack/temporal.js';
 import { treeCpuSeconds } from './proc.js';
+import { startConcurrency } from './sections.js';
+import { sleep } from './stats.js';
 
 const runs = Number(process.env.PATCH_RUNS ?? 1000);
 const rounds = Number(process.env.PATCH_ROUNDS ?? 3);
 const markerCounts = (process.env.PATCH_MARKERS ?? '1,3,9').split(',').map(Number);
-const startConcurrency = 64;
 const taskQueue = 'bench-patches';
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const server = await startDevServer({ port: await freePort() });
@@ -36,7 +36,7 @@ const worker = await Worker.create({
 /** The server's CPU per second (cores) over one quiet second: what it spends with nothing to do. */
 async function idleRate(): Promise<number> {
   const before = serverCpu();
-  await delay(1000);
+  await sleep(1000);
   return serverCpu() - before;
 }
 
@@ -44,7 +44,7 @@ async function idleRate(): Promise<number> {
 async function untilQuiet(idle: number): Promise<void> {
   for (;;) {
     const before = serverCpu();
-    await delay(1000);
+    await sleep(1000);
     if (serverCpu() - before <= idle + 0.03) return;
   }
 }
