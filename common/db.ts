@@ -1,16 +1,54 @@
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient } from '../generated/prisma/client.js';
 
 export type Db = PrismaClient;
 
-export function createDb(databaseUrl: string, options: { maxConnections?: number } = {}): Db {
+/** Statements sent straight through `pg`, past Prisma's client: for libraries that speak SQL (rate-limiter-flexible). */
+export interface SqlQueries {
+  query(statement: pg.QueryConfig): Promise<pg.QueryResult>;
+}
+
+export interface DbOptions {
+  maxConnections?: number;
+  /** Sees every statement's text, Prisma's and the direct ones (tests and benches count them). */
+  onStatement?: (sql: string) => void;
+}
+
+const directQueries = new WeakMap<Db, SqlQueries>();
+
+export function createDb(databaseUrl: string, { maxConnections = 10, onStatement }: DbOptions = {}): Db {
   // Bounded waits: an activity must finish (or fail) well inside its 60 s start-to-close timeout, or Temporal starts
   // a second attempt while the first still runs.
-  const adapter = new PrismaPg({
+  const pool = new pg.Pool({
     connectionString: databaseUrl,
-    max: options.maxConnections ?? 10,
+    max: maxConnections,
     connectionTimeoutMillis: 5000,
     statement_timeout: 15_000,
   });
-  return new PrismaClient({ adapter });
+  // A connection the server closed while idle (a restart, a failover) is dropped from the pool and the next statement
+  // opens another; the statement that fails says why. Unheard, the pool's error event would end the process.
+  pool.on('error', () => undefined);
+  const adapter = new PrismaPg(pool, { disposeExternalPool: true });
+  if (!onStatement) {
+    const db = new PrismaClient({ adapter });
+    directQueries.set(db, { query: (statement) => pool.query(statement) });
+    return db;
+  }
+  const db = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
+  db.$on('query', (event) => onStatement(event.query));
+  directQueries.set(db, {
+    query: (statement) => {
+      onStatement(statement.text);
+      return pool.query(statement);
+    },
+  });
+  return db;
+}
+
+/** The pool under a Db, for statements that need no Prisma: one made by createDb shares its connections. */
+export function sqlQueriesOf(db: Db): SqlQueries {
+  const queries = directQueries.get(db);
+  if (!queries) throw new Error('this PrismaClient was not made by createDb: it has no pool of its own to share');
+  return queries;
 }

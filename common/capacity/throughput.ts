@@ -1,7 +1,8 @@
-// Sends per second per number and per tenant: rate-limiter-flexible over our Prisma client, its windows rows of
-// rate_limits (model RateLimiterFlexible), so every worker process shares them.
-import { RateLimiterPrisma, RateLimiterRes } from 'rate-limiter-flexible';
-import type { Db } from '../db.js';
+// Sends per second per number and per tenant: rate-limiter-flexible's PostgreSQL store over the Db's own pool, its
+// windows rows of rate_limit_windows, so every worker process shares them. One statement per slot taken or looked at,
+// sent through `pg` without Prisma's client: a send looks at both windows, then takes a slot of each.
+import { RateLimiterPostgres, RateLimiterRes } from 'rate-limiter-flexible';
+import { sqlQueriesOf, type Db } from '../db.js';
 import type { CapacitySettings } from './settings.js';
 import type { CapacityWait } from './waits.js';
 
@@ -21,7 +22,18 @@ export function createThroughput({
   later: (ms: number) => string;
 }) {
   const limiter = (keyPrefix: string, points: number) =>
-    new RateLimiterPrisma({ storeClient: db, tableName: 'rateLimiterFlexible', keyPrefix, points, duration: 1 });
+    new RateLimiterPostgres({
+      storeClient: sqlQueriesOf(db),
+      // What the store asks of a pool: query() with a named statement. The table is the migrations' (tableCreated).
+      storeType: 'pool',
+      tableName: 'rate_limit_windows',
+      tableCreated: true,
+      // One row per number and per tenant, reused by every window: nothing piles up for a sweep to clear.
+      clearExpiredByTimeout: false,
+      keyPrefix,
+      points,
+      duration: 1,
+    });
   const numberLimiter = limiter('number', settings.numberMaxPerSecond);
   const tenantLimiter = limiter('tenant', settings.tenantMaxPerSecond);
 

@@ -5,11 +5,11 @@
 //   npm run bench:gate            (GATE_SENDS=2000 by default)
 import { rmSync } from 'node:fs';
 import path from 'node:path';
-import { PrismaPg } from '@prisma/adapter-pg';
 import { createSendGate, type GateSubject } from '../../activities/send-gate.js';
 import { createCapacityGate } from '../../common/capacity/gate.js';
 import { roomyCapacity } from '../../common/capacity/settings.js';
-import { Prisma, PrismaClient, type Message } from '../../generated/prisma/client.js';
+import { createDb } from '../../common/db.js';
+import { Prisma, type Message } from '../../generated/prisma/client.js';
 import { createOutboundMessage } from '../db/outbound-message.js';
 import { applyMigrations } from '../db/schema-engine.js';
 import { dataDir, migrationsDir } from '../stack/paths.js';
@@ -20,12 +20,11 @@ const sends = Number(process.env.GATE_SENDS ?? 2000);
 const dir = path.join(dataDir, `gate-cost-${process.pid}`);
 const database = await startEmbeddedPostgres({ dir, port: await freePort(), database: 'gate_cost' });
 const statements = { count: 0 };
-const db = new PrismaClient({
-  adapter: new PrismaPg({ connectionString: database.url, max: 4 }),
-  log: [{ emit: 'event', level: 'query' }],
-});
-db.$on('query', () => {
-  statements.count += 1;
+const db = createDb(database.url, {
+  maxConnections: 4,
+  onStatement: () => {
+    statements.count += 1;
+  },
 });
 
 const percentile = (sorted: number[], p: number) =>
@@ -118,7 +117,7 @@ try {
     times.sort((a, b) => a - b);
     const fmt = (ms: number) => ms.toFixed(2);
     process.stdout.write(
-      `${label}: ${items.length} calls, ${(statements.count / items.length).toFixed(1)} statements each (as Prisma logs them), p50 ${fmt(percentile(times, 50))} ms, p95 ${fmt(percentile(times, 95))} ms, p99 ${fmt(percentile(times, 99))} ms, ${fmt((cpu.user + cpu.system) / 1000 / items.length)} ms of this process's CPU each\n`,
+      `${label}: ${items.length} calls, ${(statements.count / items.length).toFixed(1)} statements each (Prisma's and the direct ones, without BEGIN), p50 ${fmt(percentile(times, 50))} ms, p95 ${fmt(percentile(times, 95))} ms, p99 ${fmt(percentile(times, 99))} ms, ${fmt((cpu.user + cpu.system) / 1000 / items.length)} ms of this process's CPU each\n`,
     );
   }
 

@@ -1,7 +1,6 @@
 // What one first-attempt send costs PostgreSQL, statement by statement: every statement is worker CPU and a round trip,
 // and the ones inside the send gate's transaction hold the conversation's lock (docs/benchmarks.md, issue 15).
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { PrismaPg } from '@prisma/adapter-pg';
 import { afterAll, beforeAll, expect, inject, it } from 'vitest';
 import { createSendGate } from '../../activities/send-gate.js';
 import { createSendStepMessage } from '../../activities/send-step-message.js';
@@ -9,16 +8,15 @@ import { createTwilioSender } from '../../activities/sms-sender.js';
 import { createTwilioClient } from '../../activities/twilio-client.js';
 import { createCapacityGate } from '../../common/capacity/gate.js';
 import { roomyCapacity } from '../../common/capacity/settings.js';
-import { PrismaClient } from '../../generated/prisma/client.js';
+import { createDb } from '../../common/db.js';
 import { anytimeSettings, createTenant, enrolledLead } from '../support/fixtures.js';
 import { startTwilioFake, type TwilioFake } from '../support/twilio-fake.js';
 
 const statements: string[] = [];
-const db = new PrismaClient({
-  adapter: new PrismaPg({ connectionString: inject('databaseUrl'), max: 2 }),
-  log: [{ emit: 'event', level: 'query' }],
+const db = createDb(inject('databaseUrl'), {
+  maxConnections: 2,
+  onStatement: (sql) => statements.push(sql.replace(/\s+/g, ' ').trim()),
 });
-db.$on('query', (event) => statements.push(event.query.replace(/\s+/g, ' ').trim()));
 let fake: TwilioFake;
 
 beforeAll(async () => {
@@ -67,10 +65,12 @@ it("holds the conversation's lock for one read and the claim: the gate's whole s
   expect(underLock[1]).toMatch(/^UPDATE "public"."messages" SET "claimed_attempt"/);
 });
 
-it('sends a step in a bounded number of statements (29 as Prisma logs them, which leaves out BEGIN; 39 before the gate read its facts at once and an event took one statement, 33 before the reservation locked its message first, 34 before the capacity gate read its pause, number and budgets at once, 30 before the variant read only its step)', async () => {
+it('sends a step in a bounded number of statements (27, leaving out BEGIN; 39 before the gate read its facts at once and an event took one statement, 33 before the reservation locked its message first, 34 before the capacity gate read its pause, number and budgets at once, 30 before the variant read only its step, 29 before a throughput slot took one statement)', async () => {
   const sent = await firstSend();
-  expect(sent.length).toBeLessThanOrEqual(29);
+  expect(sent.length).toBeLessThanOrEqual(27);
   // One event per send, its counter bumped in the same statement that writes it.
   expect(sent.filter((statement) => statement.includes('INSERT INTO events'))).toHaveLength(1);
   expect(sent.filter((statement) => /INSERT INTO event_counters .* VALUES/.test(statement))).toHaveLength(1);
+  // A slot of the number's window and one of the tenant's: one upsert each.
+  expect(sent.filter((statement) => statement.startsWith('INSERT INTO "rate_limit_windows"'))).toHaveLength(2);
 });
