@@ -2,8 +2,7 @@
 // the message or refused it, and the question a later attempt asks when an earlier one may have got through.
 import { log } from '@temporalio/activity';
 import type { Message } from '../generated/prisma/client.js';
-import { countMessageFact } from '../common/analytics/aggregate.js';
-import { recordMessageEvent } from '../common/event-writers.js';
+import { recordMessageFact } from '../common/analytics/aggregate.js';
 import { maskPhone } from '../common/logger.js';
 import { recordOptOut } from '../common/opt-outs.js';
 import { refusedByTwilioResult } from './delivery-results.js';
@@ -25,14 +24,13 @@ export async function recordSent(
       where: { id: row.id, twilioSid: null },
       data: { status: sent.status, twilioSid: sent.sid, sentAt: new Date(), heldReason: null, heldUntil: null },
     });
-    if (count) {
-      await recordMessageEvent(tx, 'message.sent', row, {
-        twilioSid: sent.sid,
-        segments: row.segments,
-        cost: row.cost?.toString() ?? null,
+    if (count)
+      await recordMessageFact(tx, {
+        type: 'message.sent',
+        message: row,
+        details: { twilioSid: sent.sid, segments: row.segments, cost: row.cost?.toString() ?? null },
+        fact: 'sent',
       });
-      await countMessageFact(tx, row.id, 'sent');
-    }
   });
   metrics.messageRecorded(sent.status);
   log.info('SMS handed over', {

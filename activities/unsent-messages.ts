@@ -1,4 +1,4 @@
-import { countMessageFact } from '../common/analytics/aggregate.js';
+import { recordMessageFact } from '../common/analytics/aggregate.js';
 import { releaseCapacity, releaseUnclaimedCapacity } from '../common/capacity/usage.js';
 import type { Db } from '../common/db.js';
 import { recordMessageEvent } from '../common/event-writers.js';
@@ -61,10 +61,13 @@ export async function closeUnsent(
     if (count) {
       if (closed.status === 'skipped')
         await recordMessageEvent(tx, 'message.skipped', row, { reason: closed.skipReason });
-      else {
-        await recordMessageEvent(tx, 'message.failed', row, { errorCode: closed.errorCode, twilioSid: null });
-        await countMessageFact(tx, row.id, 'failed');
-      }
+      else
+        await recordMessageFact(tx, {
+          type: 'message.failed',
+          message: row,
+          details: { errorCode: closed.errorCode, twilioSid: null },
+          fact: 'failed',
+        });
     }
     await also?.(tx);
   });

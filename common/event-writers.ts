@@ -18,7 +18,7 @@ export const leadCreatedEvent = (lead: Lead): NewEvent => ({
   },
 });
 
-type MessageEventType = Extract<EventType, `message.${string}`>;
+export type MessageEventType = Extract<EventType, `message.${string}`>;
 export type MessageRef = Pick<
   Message,
   'id' | 'tenantId' | 'leadId' | 'enrollmentId' | 'appointmentId' | 'idempotencyKey'

@@ -1,8 +1,7 @@
 import type { Logger } from 'pino';
 import type { Db } from '../../common/db.js';
-import { countMessageFact } from '../../common/analytics/aggregate.js';
+import { recordMessageFact } from '../../common/analytics/aggregate.js';
 import { lockConversation } from '../../common/conversation.js';
-import { recordMessageEvent } from '../../common/event-writers.js';
 import { statusesBelow } from '../../common/message-status.js';
 import { recordOptOut } from '../../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
@@ -47,13 +46,13 @@ export async function processStatus(db: Db, logger: Logger, params: StatusParams
         data: { status: params.MessageStatus, ...(params.ErrorCode ? { errorCode: params.ErrorCode } : {}) },
       });
       // Only a move records an event: a late or repeated callback moves nothing.
-      if (count && isEventStatus(params.MessageStatus)) {
-        await recordMessageEvent(tx, eventOfStatus[params.MessageStatus], message, {
-          twilioSid: params.MessageSid,
-          errorCode: params.ErrorCode ?? null,
+      if (count && isEventStatus(params.MessageStatus))
+        await recordMessageFact(tx, {
+          type: eventOfStatus[params.MessageStatus],
+          message,
+          details: { twilioSid: params.MessageSid, errorCode: params.ErrorCode ?? null },
+          fact: params.MessageStatus === 'delivered' ? 'delivered' : 'failed',
         });
-        await countMessageFact(tx, message.id, params.MessageStatus === 'delivered' ? 'delivered' : 'failed');
-      }
       let signalIds: string[] = [];
       if (params.ErrorCode === 21610) {
         await recordOptOut(tx, {

@@ -5,6 +5,7 @@
 // The day is the fact's date in the tenant's zone at the time of the fact; a sequence step's message carries its step
 // in its idempotency key "<enrollmentId>:<step>" and its A/B variant in `variant`.
 import { Prisma } from '../../generated/prisma/client.js';
+import { recordMessageEvent, type MessageEventType, type MessageRef } from '../event-writers.js';
 import { lockTenantEventsOf } from '../events.js';
 
 type Tx = Prisma.TransactionClient;
@@ -43,14 +44,27 @@ const upsertCounters = (column: Prisma.Sql, select: Prisma.Sql) => Prisma.sql`
     cost = analytics_daily.cost + EXCLUDED.cost`;
 
 // The writers of these counters record events in the same transactions, before or after counting, and recordEvent
-// locks the tenant's event counter. Each count takes that lock first (lockTenantEventsOf), so no two transactions ever
-// hold a counter row and the event lock each while waiting for the other's: a deadlock PostgreSQL would end by failing
-// one of them (a status callback answered 500, say).
+// locks the tenant's event counter. Each count holds that lock first (a message's fact records its event before it
+// counts; the others take it with lockTenantEventsOf), so no two transactions ever hold a counter row and the event
+// lock each while waiting for the other's: a deadlock PostgreSQL would end by failing one of them (a status callback
+// answered 500, say).
 
-/** Counts a fact of a step message; a message outside any enrollment (an appointment's) counts nowhere. */
-export async function countMessageFact(tx: Tx, messageId: string, fact: MessageFact, at = new Date()): Promise<void> {
+/**
+ * Records a message's event and counts its fact, in that order: the event takes the tenant's event lock, which the
+ * count must hold before it touches a counter row. A message outside any enrollment (an appointment's) counts nowhere.
+ */
+export async function recordMessageFact(
+  tx: Tx,
+  {
+    type,
+    message,
+    details,
+    fact,
+    at = new Date(),
+  }: { type: MessageEventType; message: MessageRef; details: Prisma.InputJsonObject; fact: MessageFact; at?: Date },
+): Promise<void> {
+  await recordMessageEvent(tx, type, message, details);
   const withCost = fact === 'sent';
-  await tx.$executeRaw(lockTenantEventsOf(Prisma.sql`SELECT tenant_id, 0 FROM messages WHERE id = ${messageId}::uuid`));
   await tx.$executeRaw(
     upsertCounters(
       factColumn[fact],
@@ -62,7 +76,7 @@ export async function countMessageFact(tx: Tx, messageId: string, fact: MessageF
       FROM messages m
       JOIN enrollments e ON e.id = m.enrollment_id
       JOIN tenants t ON t.id = m.tenant_id
-      WHERE m.id = ${messageId}::uuid AND m.direction = 'outbound'`,
+      WHERE m.id = ${message.id}::uuid AND m.direction = 'outbound'`,
     ),
   );
 }

@@ -1,7 +1,12 @@
 // The counters' write path alone, against the suite's PostgreSQL: attribution to the last step sent, once-only
 // counting, the tenant-zone day, and the click hook the short-links work calls.
 import { afterAll, describe, expect, it } from 'vitest';
-import { countEnrollmentFact, countLeadFact, countMessageFact, recordClick } from '../../common/analytics/aggregate.js';
+import {
+  countEnrollmentFact,
+  countLeadFact,
+  recordClick,
+  recordMessageFact,
+} from '../../common/analytics/aggregate.js';
 import { createOutboundMessage } from '../../scripts/db/outbound-message.js';
 import { createTenant, enrolledLead, testDb } from '../support/fixtures.js';
 
@@ -64,10 +69,22 @@ describe('analytics counters', () => {
   it("buckets by the tenant's zone at the time of the fact and adds the cost of what was sent", async () => {
     const { messages, rows } = await enrollmentWithSends([{ step: 0, variant: 'A', sentAt: '2026-11-02T02:30:00Z' }]);
     const [message] = messages;
+    if (!message) throw new Error('no message written');
     // 02:30 UTC on 2 November is 21:30 on 1 November in New York; delivered at 05:10 UTC, the 2nd there.
     await db.$transaction(async (tx) => {
-      await countMessageFact(tx, message?.id ?? '', 'sent', new Date('2026-11-02T02:30:00Z'));
-      await countMessageFact(tx, message?.id ?? '', 'delivered', new Date('2026-11-02T05:10:00Z'));
+      const fact = { message, details: {} };
+      await recordMessageFact(tx, {
+        ...fact,
+        type: 'message.sent',
+        fact: 'sent',
+        at: new Date('2026-11-02T02:30:00Z'),
+      });
+      await recordMessageFact(tx, {
+        ...fact,
+        type: 'message.delivered',
+        fact: 'delivered',
+        at: new Date('2026-11-02T05:10:00Z'),
+      });
     });
     const [first, second] = await rows();
     expect(first).toMatchObject({ day: day('2026-11-01'), step: 0, variant: 'A', sent: 1, segments: 1 });
