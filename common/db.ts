@@ -30,16 +30,11 @@ export function createDb(databaseUrl: string, { maxConnections = 10, onStatement
   // opens another; the statement that fails says why. Unheard, the pool's error event would end the process.
   pool.on('error', () => undefined);
   const adapter = new PrismaPg(pool, { disposeExternalPool: true });
-  if (!onStatement) {
-    const db = new PrismaClient({ adapter });
-    directQueries.set(db, { query: (statement) => pool.query(statement) });
-    return db;
-  }
-  const db = new PrismaClient({ adapter, log: [{ emit: 'event', level: 'query' }] });
-  db.$on('query', (event) => onStatement(event.query));
+  const db = new PrismaClient({ adapter, log: onStatement ? [{ emit: 'event', level: 'query' }] : [] });
+  if (onStatement) db.$on('query', (event) => onStatement(event.query));
   directQueries.set(db, {
     query: (statement) => {
-      onStatement(statement.text);
+      onStatement?.(statement.text);
       return pool.query(statement);
     },
   });
