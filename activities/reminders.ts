@@ -1,16 +1,11 @@
 import { formatAppointmentTime, type AppointmentTemplatePlaceholder } from '../common/templates.js';
 import type { Tenant } from '../generated/prisma/client.js';
-import type {
-  AppointmentOutcome,
-  AppointmentReminderInput,
-  Reminder,
-} from '../workflows/appointment-reminder.messages.js';
+import type { AppointmentOutcome, Reminder } from '../workflows/appointment-reminder.messages.js';
 import { nextReminderAt } from '../workflows/decisions/reminder-schedule.js';
-import { erasedClosedReason, haltEnrollments, lockConversation } from '../common/conversation.js';
-import { countEnrollmentFact, countLeadFact } from '../common/analytics/aggregate.js';
+import { recordBooking, type BookingRecord, type FollowUpRun } from '../common/bookings.js';
+import { erasedClosedReason } from '../common/conversation.js';
 import { recordEvent } from '../common/events.js';
 import { lockUnclaimedMessagesOf } from '../common/lock-order.js';
-import { recordEventOnce } from '../common/event-writers.js';
 import { appointmentChanges } from './appointment-events.js';
 import type { DeliveryResult, MessageDeliveryDeps } from './outbound-message.js';
 import { createMessageDelivery } from './send-message.js';
@@ -35,16 +30,8 @@ export interface SendAppointmentMessageInput {
 
 export type SendAppointmentMessageResult = DeliveryResult | { outcome: 'missed' };
 
-export interface RecordAppointmentStartedInput extends AppointmentReminderInput {
-  workflowId: string;
-  runId: string;
-  reminders: Reminder[];
-}
-
-export interface FollowUpRun {
-  workflowId: string;
-  runId: string | null;
-}
+/** The workflow records its booking with its own run. */
+export type RecordAppointmentStartedInput = BookingRecord & { runId: string };
 
 export interface RecordAppointmentProgressInput {
   appointmentId: string;
@@ -102,63 +89,12 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
     },
 
     /**
-     * The API writes the row after starting the workflow; this covers an API that died in between. The booking ends
-     * the lead's running follow-ups: they are marked halted here, with the appointment, before any signal, and the
-     * workflow signals the ones it answers with (however the booking named the lead).
+     * The API records the booking before it answers; this covers an API that died after the start
+     * (common/bookings.ts). The workflow signals the follow-ups it answers with, the one booked from apart.
      */
-    async recordAppointmentStarted({
-      workflowId,
-      runId,
-      reminders,
-      bookedFrom,
-      appointmentId,
-      ...appointment
-    }: RecordAppointmentStartedInput): Promise<{ followUpsToEnd: FollowUpRun[] }> {
-      return db.$transaction(async (tx) => {
-        const lead = await tx.lead.findFirstOrThrow({
-          where: { id: appointment.leadId, tenantId: appointment.tenantId },
-          select: { phone: true },
-        });
-        await lockConversation(tx, appointment.tenantId, lead.phone);
-        await tx.appointment.upsert({
-          where: { id: appointmentId },
-          create: {
-            ...appointment,
-            id: appointmentId,
-            enrollmentId: bookedFrom?.enrollmentId ?? null,
-            startsAt: new Date(appointment.startsAt),
-            reminders,
-            nextReminderAt: nextReminderAt(reminders),
-            workflowId,
-            runId,
-          },
-          update: { runId },
-        });
-        // The API may have written the row first; whichever run of this finds no event records it (under the lock).
-        const scope = { tenantId: appointment.tenantId, leadId: appointment.leadId };
-        const data = {
-          appointmentId,
-          ...scope,
-          enrollmentId: bookedFrom?.enrollmentId ?? null,
-          startsAt: appointment.startsAt,
-          location: appointment.location,
-        };
-        if (await recordEventOnce(tx, { ...scope, type: 'appointment.scheduled', idKey: 'appointmentId', data })) {
-          // The funnel's booking: for the follow-up it was booked from, else the lead's latest one.
-          if (bookedFrom) await countEnrollmentFact(tx, bookedFrom.enrollmentId, 'booked');
-          else await countLeadFact(tx, { ...scope, fact: 'booked' });
-        }
-        const halted = await haltEnrollments(
-          tx,
-          { tenantId: appointment.tenantId, leadId: appointment.leadId },
-          'booked',
-        );
-        return {
-          followUpsToEnd: halted
-            .filter((run) => run.workflowId !== bookedFrom?.workflowId)
-            .map(({ workflowId: id, runId: run }) => ({ workflowId: id, runId: run })),
-        };
-      });
+    async recordAppointmentStarted(input: RecordAppointmentStartedInput): Promise<{ followUpsToEnd: FollowUpRun[] }> {
+      const followUps = await db.$transaction((tx) => recordBooking(tx, input));
+      return { followUpsToEnd: followUps.filter((run) => run.workflowId !== input.bookedFrom?.workflowId) };
     },
 
     /**

@@ -11,6 +11,7 @@ import { DateTime } from 'luxon';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
 import { isKnownTimeZone } from '../../common/phone.js';
+import { recordBooking } from '../../common/bookings.js';
 import { lockConversation } from '../../common/conversation.js';
 import type { Appointment, Prisma } from '../../generated/prisma/client.js';
 import { AppointmentStatus } from '../../generated/prisma/enums.js';
@@ -23,7 +24,7 @@ import {
   type AppointmentReminderState,
   type Reminder,
 } from '../../workflows/appointment-reminder.messages.js';
-import { nextReminderAt, planReminders, startInstant } from '../../workflows/decisions/reminder-schedule.js';
+import { planReminders, startInstant } from '../../workflows/decisions/reminder-schedule.js';
 import { nameBasedUuid, startAppointmentReminder } from '../appointment-starter.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, leadErased, notFound, parseBody, parseQuery } from '../errors.js';
@@ -214,23 +215,10 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
       offsetsSeconds: body.reminderOffsetsSeconds,
       now: new Date(),
     });
-    // The workflow writes the same row as it starts, and a concurrent repeat of this request too: the first one stays.
-    const { appointmentId, bookedFrom, ...columns } = appointment;
-    await db.appointment.createMany({
-      data: [
-        {
-          ...columns,
-          id: appointmentId,
-          enrollmentId: bookedFrom?.enrollmentId ?? null,
-          startsAt,
-          reminders,
-          nextReminderAt: nextReminderAt(reminders),
-          ...started,
-        },
-      ],
-      skipDuplicates: true,
-    });
-    const row = await db.appointment.findUniqueOrThrow({ where: { id: appointmentId } });
+    // Recorded before the answer, follow-ups halted with it: from the 201 on, the send gate refuses their next step.
+    // The workflow records the same as it starts, and a concurrent repeat of this request too: the first row stays.
+    await db.$transaction((tx) => recordBooking(tx, { ...appointment, ...started, reminders }));
+    const row = await db.appointment.findUniqueOrThrow({ where: { id } });
     res.status(201).location(`/v1/appointments/${row.id}`).json(view(row));
   });
 

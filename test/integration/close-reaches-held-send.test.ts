@@ -4,11 +4,12 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app.js';
 import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import { roomyCapacity } from '../../common/capacity/settings.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
-import { startTestStack, type TestStack } from '../support/stack.js';
+import { startTestStack, testAppDeps, type TestStack } from '../support/stack.js';
 import { until } from '../support/wait.js';
 import { inbound, randomSenderNumber } from '../support/webhooks.js';
 
@@ -156,6 +157,40 @@ describe('the send gate sees what the workflow has not heard yet', () => {
       .filter((call) => call.to === lead.phone && call.outcome === 'created')
       .map((call) => call.body);
     expect(bodies).toEqual([expect.stringMatching(/your appointment is booked/)]);
+  });
+
+  it('a booking halts the lead’s follow-ups before its 201, whenever the appointment’s workflow gets to run', async () => {
+    stack = await startTestStack();
+    const running = stack;
+    const lead = await enrolled(running, {}, 3);
+    // No worker polls this queue: the appointment's run records nothing, as with a worker far behind or restarting.
+    const unpolledApp = createApp(testAppDeps(running.db, running.client, `unpolled-${randomUUID()}`));
+    const booking = await request(unpolledApp)
+      .post('/v1/appointments')
+      .set(lead.auth)
+      .send({ leadId: lead.leadId, startsAt: new Date(Date.now() + 2 * 86_400_000).toISOString() });
+    expect(booking.status).toBe(201);
+    expect(await running.db.enrollment.findUniqueOrThrow({ where: { id: lead.enrollmentId } })).toMatchObject({
+      status: 'running',
+      haltedBy: 'booked',
+      haltedAt: expect.any(Date),
+    });
+    expect(
+      await running.db.event.count({
+        where: {
+          leadId: lead.leadId,
+          type: 'appointment.scheduled',
+          data: { path: ['appointmentId'], equals: booking.body.id },
+        },
+      }),
+    ).toBe(1);
+    // Its step comes due 3 s after the enrollment, and the send gate refuses it.
+    const refused = await until(
+      () => running.db.message.findFirst({ where: { enrollmentId: lead.enrollmentId, status: 'skipped' } }),
+      'the step to be refused',
+    );
+    expect(refused.skipReason).toBe('booked');
+    expect(running.fake.createCallsTo(lead.phone)).toBe(0);
   });
 });
 

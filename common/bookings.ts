@@ -1,0 +1,63 @@
+// A booking, recorded: the appointment's row, its `appointment.scheduled` event and funnel count, and the lead's running
+// follow-ups halted, all under the conversation's lock. The API records it before it answers 201 (so the send gate
+// refuses the next step from then on), and the appointment's first activity again, for an API that died after the
+// start; whichever comes second finds everything written and changes nothing but the run ID.
+import type { Prisma } from '../generated/prisma/client.js';
+import type { AppointmentReminderInput, Reminder } from '../workflows/appointment-reminder.messages.js';
+import { nextReminderAt } from '../workflows/decisions/reminder-schedule.js';
+import { countEnrollmentFact, countLeadFact } from './analytics/aggregate.js';
+import { haltEnrollments, lockConversation } from './conversation.js';
+import { recordEventOnce } from './event-writers.js';
+
+export interface BookingRecord extends AppointmentReminderInput {
+  workflowId: string;
+  /** Null when the start found the appointment's run already finished. */
+  runId: string | null;
+  reminders: Reminder[];
+}
+
+export interface FollowUpRun {
+  workflowId: string;
+  runId: string | null;
+}
+
+/** The lead's follow-ups the booking ends (halted now, or by an earlier record of it), for the workflow to signal. */
+export async function recordBooking(
+  tx: Prisma.TransactionClient,
+  { workflowId, runId, reminders, bookedFrom, appointmentId, ...appointment }: BookingRecord,
+): Promise<FollowUpRun[]> {
+  const scope = { tenantId: appointment.tenantId, leadId: appointment.leadId };
+  const lead = await tx.lead.findFirstOrThrow({
+    where: { id: scope.leadId, tenantId: scope.tenantId },
+    select: { phone: true },
+  });
+  await lockConversation(tx, scope.tenantId, lead.phone);
+  await tx.appointment.upsert({
+    where: { id: appointmentId },
+    create: {
+      ...appointment,
+      id: appointmentId,
+      enrollmentId: bookedFrom?.enrollmentId ?? null,
+      startsAt: new Date(appointment.startsAt),
+      reminders,
+      nextReminderAt: nextReminderAt(reminders),
+      workflowId,
+      runId,
+    },
+    update: runId ? { runId } : {},
+  });
+  const data = {
+    appointmentId,
+    ...scope,
+    enrollmentId: bookedFrom?.enrollmentId ?? null,
+    startsAt: appointment.startsAt,
+    location: appointment.location,
+  };
+  if (await recordEventOnce(tx, { ...scope, type: 'appointment.scheduled', idKey: 'appointmentId', data })) {
+    // The funnel's booking: for the follow-up it was booked from, else the lead's latest one.
+    if (bookedFrom) await countEnrollmentFact(tx, bookedFrom.enrollmentId, 'booked');
+    else await countLeadFact(tx, { ...scope, fact: 'booked' });
+  }
+  const halted = await haltEnrollments(tx, scope, 'booked');
+  return halted.map((run) => ({ workflowId: run.workflowId, runId: run.runId }));
+}
