@@ -49,9 +49,10 @@ function only<T>(rows: T[], messageId: string): T {
 }
 
 /**
- * A send counts from its claim, taken under the conversation's lock (its `sent_at` is written later, outside it).
- * Appointment messages and keyword replies stay exempt; a message that never reached Twilio does not count. Two local
- * days back covers the daily cap in any zone, and the gap is far shorter.
+ * A send counts from its claim, taken under the conversation's lock (its `sent_at` is written later, outside it),
+ * however long ago its row was written (a step held for days by a budget or a pause). Appointment messages and keyword
+ * replies stay exempt; a message that never reached Twilio does not count. Two local days back covers the daily cap in
+ * any zone, the gap is far shorter, and the latest `maxPerDay` sends are all either looks at.
  */
 export async function readStepFacts(
   reader: Reader,
@@ -71,10 +72,10 @@ export async function readStepFacts(
         SELECT coalesce(s.claimed_at, s.sent_at) AS at FROM messages s
         WHERE s.tenant_id = m.tenant_id AND s.to_phone = m.to_phone AND s.direction = 'outbound'
           AND s.enrollment_id IS NOT NULL AND s.id <> m.id
-          AND s.created_at >= ${now}::timestamptz - make_interval(secs => greatest(2 * 86400, t.min_gap_seconds))
-          AND coalesce(s.claimed_at, s.sent_at) IS NOT NULL
+          AND coalesce(s.claimed_at, s.sent_at)
+            >= ${now}::timestamptz - make_interval(secs => greatest(2 * 86400, t.min_gap_seconds))
           AND NOT (s.status IN ('skipped', 'failed') AND s.twilio_sid IS NULL)
-        ORDER BY 1 DESC LIMIT 50) recent) AS "recentSends"
+        ORDER BY 1 DESC LIMIT greatest(t.max_per_day, 1)) recent) AS "recentSends"
     FROM messages m
     LEFT JOIN enrollments e ON e.id = ${enrollmentId}::uuid AND e.tenant_id = m.tenant_id
     LEFT JOIN leads l ON l.id = e.lead_id

@@ -43,6 +43,28 @@ async function leadWithEnrollments(count: number, timeZone = 'Europe/London') {
   return { tenant, lead, phone, inputs };
 }
 
+/** Another enrollment's step to the lead, claimed and handed to Twilio (its row written at `createdAt`, default now). */
+async function claimedByAnother(
+  lead: { id: string; tenantId: string; phone: string },
+  other: SendStepMessageInput,
+  times: { claimedAt: Date; sentAt: Date; createdAt?: Date },
+) {
+  await core.db.message.create({
+    data: {
+      tenantId: lead.tenantId,
+      leadId: lead.id,
+      enrollmentId: other.enrollmentId,
+      direction: 'outbound',
+      toPhone: lead.phone,
+      body: 'other',
+      status: 'queued',
+      twilioSid: `SM${crypto.randomUUID().replaceAll('-', '')}`,
+      claimedAttempt: 1,
+      ...times,
+    },
+  });
+}
+
 /** As Temporal would run it: the workflow sets schedule-to-close to the step's deadline, an hour here. */
 /**
  * Other test files turn the global kill switch on for a moment, which would hold these sends: each test here runs
@@ -161,25 +183,11 @@ describe('halts and caps across enrollments', () => {
   it(
     'the gap counts from when a send was claimed: one whose Twilio answer was recorded after this gate read the clock holds nothing back',
     withoutGlobalPause(async () => {
-      const { tenant, lead, phone, inputs } = await leadWithEnrollments(3);
+      const { tenant, lead, inputs } = await leadWithEnrollments(3);
       const [other, input, third] = inputs as [SendStepMessageInput, SendStepMessageInput, SendStepMessageInput];
       // Claimed a moment ago by another enrollment, its Twilio answer recorded by a clock ahead of this gate's.
       const claimedAt = new Date(Date.now() - 1_000);
-      await core.db.message.create({
-        data: {
-          tenantId: tenant.id,
-          leadId: lead.id,
-          enrollmentId: other.enrollmentId,
-          direction: 'outbound',
-          toPhone: phone,
-          body: 'other',
-          status: 'queued',
-          twilioSid: `SM${crypto.randomUUID().replaceAll('-', '')}`,
-          claimedAt,
-          claimedAttempt: 1,
-          sentAt: new Date(Date.now() + 30_000),
-        },
-      });
+      await claimedByAnother(lead, other, { claimedAt, sentAt: new Date(Date.now() + 30_000) });
       expect(await attempt(1, input)).toMatchObject({ outcome: 'sent' });
 
       // With a gap, the next send waits from the latest claim.
@@ -194,41 +202,65 @@ describe('halts and caps across enrollments', () => {
   );
 
   it(
-    'the sixth message of the lead’s local day waits for the next local day, whichever enrollment sends it',
+    'a send counts from its claim however old its row: one held for days and sent a moment ago holds the next enrollment for the gap',
     withoutGlobalPause(async () => {
-      const zone = 'America/Los_Angeles';
-      const { tenant, lead, phone, inputs } = await leadWithEnrollments(6, zone);
-      await core.db.tenant.update({ where: { id: tenant.id }, data: { maxPerDay: 5 } });
-      const now = DateTime.now().setZone(zone);
-      // Five sent today by five other enrollments, all within the last minutes of the lead's day so far.
-      for (const [i, input] of inputs.slice(0, 5).entries()) {
-        const sentAt = DateTime.max(now.startOf('day'), now.minus({ seconds: 10 * (i + 1) })).toJSDate();
-        await core.db.message.create({
-          data: {
-            tenantId: tenant.id,
-            leadId: lead.id,
-            enrollmentId: input.enrollmentId,
-            direction: 'outbound',
-            toPhone: phone,
-            body: 'earlier',
-            status: 'delivered',
-            twilioSid: `SM${i}${crypto.randomUUID().replaceAll('-', '')}`,
-            sentAt,
-          },
-        });
-      }
-      const sixth = inputs[5] as SendStepMessageInput;
-      expect(await attempt(1, sixth)).toMatchObject({
-        outcome: 'held',
-        reason: 'cap_daily',
-        until: now.plus({ days: 1 }).startOf('day').toUTC().toISO(),
+      const { tenant, lead, phone, inputs } = await leadWithEnrollments(2);
+      const [other, input] = inputs as [SendStepMessageInput, SendStepMessageInput];
+      await core.db.tenant.update({ where: { id: tenant.id }, data: { minGapSeconds: 600 } });
+      // Another enrollment's step: written three days ago (held by a budget since), claimed and sent just now.
+      const claimedAt = new Date(Date.now() - 5_000);
+      await claimedByAnother(lead, other, {
+        claimedAt,
+        sentAt: new Date(claimedAt.getTime() + 1_000),
+        createdAt: new Date(Date.now() - 3 * 86_400_000),
       });
-      expect(
-        await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${sixth.enrollmentId}:0` } }),
-      ).toMatchObject({ status: 'pending', heldReason: 'cap_daily', claimedAt: null, reservation: null });
-      // A run from before the gate's holds hears the same as a retry at that time.
-      await expect(attempt(2, { ...sixth, holdAsResult: false })).rejects.toMatchObject({ type: 'CapacityWait' });
+      expect(await attempt(1, input)).toMatchObject({
+        outcome: 'held',
+        reason: 'cap_gap',
+        until: new Date(claimedAt.getTime() + 600_000).toISOString(),
+      });
       expect(core.fake.createCallsTo(phone)).toBe(0);
     }),
+  );
+
+  // 100 is the most PATCH /v1/settings accepts.
+  it.each([5, 100])(
+    'with a daily cap of %i, the next message of the lead’s local day waits for the next local day, whichever enrollment sends it',
+    (maxPerDay) =>
+      withoutGlobalPause(async () => {
+        const zone = 'America/Los_Angeles';
+        const { tenant, lead, phone, inputs } = await leadWithEnrollments(maxPerDay + 1, zone);
+        await core.db.tenant.update({ where: { id: tenant.id }, data: { maxPerDay } });
+        const now = DateTime.now().setZone(zone);
+        // The day's allowance sent by other enrollments, all within the lead's day so far.
+        for (const [i, input] of inputs.slice(0, maxPerDay).entries()) {
+          const sentAt = DateTime.max(now.startOf('day'), now.minus({ seconds: 10 * (i + 1) })).toJSDate();
+          await core.db.message.create({
+            data: {
+              tenantId: tenant.id,
+              leadId: lead.id,
+              enrollmentId: input.enrollmentId,
+              direction: 'outbound',
+              toPhone: phone,
+              body: 'earlier',
+              status: 'delivered',
+              twilioSid: `SM${i}${crypto.randomUUID().replaceAll('-', '')}`,
+              sentAt,
+            },
+          });
+        }
+        const over = inputs[maxPerDay] as SendStepMessageInput;
+        expect(await attempt(1, over)).toMatchObject({
+          outcome: 'held',
+          reason: 'cap_daily',
+          until: now.plus({ days: 1 }).startOf('day').toUTC().toISO(),
+        });
+        expect(
+          await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${over.enrollmentId}:0` } }),
+        ).toMatchObject({ status: 'pending', heldReason: 'cap_daily', claimedAt: null, reservation: null });
+        // A run from before the gate's holds hears the same as a retry at that time.
+        await expect(attempt(2, { ...over, holdAsResult: false })).rejects.toMatchObject({ type: 'CapacityWait' });
+        expect(core.fake.createCallsTo(phone)).toBe(0);
+      })(),
   );
 });
