@@ -6,7 +6,7 @@ export interface RecipientQuery {
   addresses: string[];
   /** The lead's phone (From). */
   phone: string;
-  /** A STOP reaches every tenant that texted the phone from a shared address; anything else only the latest one. */
+  /** A STOP reaches every tenant that texted the phone from the address; anything else only one. */
   everyTexter: boolean;
   /** The deployment's default sender: shared by every tenant without one of its own, so nobody's to own. */
   sharedSenders: readonly string[];
@@ -15,7 +15,9 @@ export interface RecipientQuery {
 /**
  * The tenants an inbound message is for. A sender's owner gets it (the number before the service: it is the more
  * specific); a shared or unowned sender (the default, or one taken from its tenant since) is answered for by whoever
- * texted the phone from it, latest first. None: nobody here ever texted that phone from there.
+ * texted the phone from it, latest first. A STOP reaches the owner and every tenant that texted the phone from there
+ * (one the number was moved away from included: it must not text that phone again). None: nobody here ever texted
+ * that phone from there.
  */
 export async function findRecipients(db: Db, query: RecipientQuery): Promise<Tenant[]> {
   const ownable = query.addresses.filter((address) => !query.sharedSenders.includes(address));
@@ -23,7 +25,7 @@ export async function findRecipients(db: Db, query: RecipientQuery): Promise<Ten
   const owner = ownable
     .map((address) => owned.find((sender) => sender.value === address))
     .find((sender) => sender !== undefined);
-  if (owner) return [owner.tenant];
+  if (owner && !query.everyTexter) return [owner.tenant];
   const texters = await db.message.groupBy({
     by: ['tenantId'],
     // Skipped rows never went out: their tenant never texted the phone.
@@ -36,7 +38,10 @@ export async function findRecipients(db: Db, query: RecipientQuery): Promise<Ten
     _max: { createdAt: true },
     orderBy: { _max: { createdAt: 'desc' } },
   });
-  const ids = texters.slice(0, query.everyTexter ? texters.length : 1).map((texter) => texter.tenantId);
+  const ids = texters
+    .map((texter) => texter.tenantId)
+    .filter((id) => id !== owner?.tenantId)
+    .slice(0, query.everyTexter ? undefined : 1);
   const tenants = await db.tenant.findMany({ where: { id: { in: ids } } });
-  return ids.flatMap((id) => tenants.filter((tenant) => tenant.id === id));
+  return [...(owner ? [owner.tenant] : []), ...ids.flatMap((id) => tenants.filter((tenant) => tenant.id === id))];
 }

@@ -214,25 +214,39 @@ describe('senders belong to the operator', () => {
   const operatorApp = () => createApp({ ...stack.deps, operatorApiKey: operatorKey });
   const asOperator = { Authorization: `Bearer ${operatorKey}` };
 
-  it('a sender the operator moves to another tenant takes its inbound messages along; the tenant it was taken from still gets STOPs from phones it texted', async () => {
-    const [a, b] = [await tenant(), await tenant()];
+  /** A number of `from`'s that has texted a phone, then moved to `to`. */
+  async function movedAfterTexting(app: ReturnType<typeof operatorApp>, from: TestTenant, to: TestTenant) {
     const number = randomSenderNumber();
-    const app = operatorApp();
-    expect(
-      (
-        await request(app)
-          .put(`/v1/operator/senders/${encodeURIComponent(number)}`)
-          .set(asOperator)
-          .send({ tenantId: a.tenant.id })
-      ).status,
-    ).toBe(200);
+    const assign = (tenantId: string, reassign: boolean) =>
+      request(app)
+        .put(`/v1/operator/senders/${encodeURIComponent(number)}`)
+        .set(asOperator)
+        .send({ tenantId, reassign });
+    expect((await assign(from.tenant.id, false)).status).toBe(200);
     const phone = privatePhone();
-    const lead = await texted(a, phone);
-    const moved = await request(app)
-      .put(`/v1/operator/senders/${encodeURIComponent(number)}`)
-      .set(asOperator)
-      .send({ tenantId: b.tenant.id, reassign: true });
-    expect(moved.body).toMatchObject({ tenantId: b.tenant.id, previousTenantId: a.tenant.id });
+    const lead = await texted(from, phone);
+    expect((await assign(to.tenant.id, true)).body).toMatchObject({
+      tenantId: to.tenant.id,
+      previousTenantId: from.tenant.id,
+    });
+    return { number, phone, lead };
+  }
+
+  it('a STOP to a number moved to another tenant reaches its owner and the tenant that texted the phone from it', async () => {
+    const [a, b] = [await tenant(), await tenant()];
+    const { number, phone, lead } = await movedAfterTexting(operatorApp(), a, b);
+    await inbound(stack.app, { From: phone, To: number, Body: 'Stop texting me' });
+    expect(await optedOut(a.tenant.id, phone)).toBe(true);
+    expect(await optedOut(b.tenant.id, phone)).toBe(true);
+    await expect
+      .poll(() => enrollmentStatus(stack.app, a.auth, lead.enrollmentId), { timeout: 20_000 })
+      .toBe('opted_out');
+  });
+
+  it('a sender the operator moves to another tenant takes its inbound messages along; once unassigned, a STOP reaches the tenant that texted the phone from it', async () => {
+    const [a, b] = [await tenant(), await tenant()];
+    const app = operatorApp();
+    const { number, phone, lead } = await movedAfterTexting(app, a, b);
     // Owned now by b: a lead's message goes to b (the owner), whoever texted it.
     await inbound(stack.app, { From: phone, To: number, Body: 'hello?' });
     expect(await inboundRows(b.tenant.id, phone)).toHaveLength(1);
