@@ -150,16 +150,19 @@ const optOutPhrases: OptOutPhrase[] = [
   },
   { pattern: /\bopt (?:me|us|this number) out\b/u },
   { pattern: /\b(?:revoke|withdraw|cancel)\s+(?:my\s+)?consent\b/u },
+  // "cancel my subscription": a subscription is the messages, never the appointment.
+  { pattern: /\b(?:cancel|end|terminate)\s+(?:my\s+|the\s+|this\s+|your\s+)?subscription\b/u },
   // "remove me from your list", "delete my number", "take me off", "get this number off your list".
   {
     pattern:
       /\b(?:remove|delete|erase)\s+(?:me|us|this number|my (?:number|phone number|phone|cell|info|details|name|contact info|contact))\b/u,
   },
   { pattern: /\b(?:take|get)\s+(?:me|us|this number|my (?:number|name|info))\s+off\b/u },
-  // "do not text me", "don't text or call me again"; "don't call me, text me" asks for texts, so calls alone don't count.
+  // "do not text (me)", "don't text or call me again"; "don't call me, text me" asks for texts, so calls alone don't
+  // count.
   {
     pattern: new RegExp(
-      `\\b(?:dont|do not)\\s+(?:ever\\s+)?(?:(?:call|email)\\s+or\\s+)?(?:${textVerbs})(?:\\s+or\\s+(?:call|email))?\\s+(?:me|us|this number|my (?:number|phone|cell)|again|anymore)\\b`,
+      `\\b(?:dont|do not)\\s+(?:ever\\s+)?(?:(?:call|email)\\s+or\\s+)?(?:${textVerbs})(?:\\s+or\\s+(?:call|email))?(?:\\s+(?:me|us|this number|my (?:number|phone|cell)|again|anymore)\\b|$)`,
       'u',
     ),
     // ...but "don't text me before 9" or "until Monday" asks for a quieter time, not for silence.
