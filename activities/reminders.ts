@@ -93,7 +93,8 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
      * (common/bookings.ts). The workflow signals the follow-ups it answers with, the one booked from apart.
      */
     async recordAppointmentStarted(input: RecordAppointmentStartedInput): Promise<{ followUpsToEnd: FollowUpRun[] }> {
-      const followUps = await db.$transaction((tx) => recordBooking(tx, input));
+      // An erased lead has no appointment row: the send gate refuses every message of this run.
+      const followUps = (await db.$transaction((tx) => recordBooking(tx, input))) ?? [];
       return { followUpsToEnd: followUps.filter((run) => run.workflowId !== input.bookedFrom?.workflowId) };
     },
 

@@ -114,7 +114,7 @@ async function scrubEvents(
  * returns) ends it instead (its row then says `workflow cancelled`). With Temporal down it is only logged: the rows say
  * cancelled, and the send gate refuses.
  */
-async function cancelReminders(temporal: Client, reminders: Reminders, log: Logger): Promise<void> {
+export async function cancelReminders(temporal: Client, reminders: Reminders, log: Logger): Promise<void> {
   const within = <T>(ms: number, call: () => Promise<T>) => temporal.connection.withDeadline(Date.now() + ms, call);
   await Promise.all(
     reminders.map(async ({ workflowId, runId }) => {

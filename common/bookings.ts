@@ -21,17 +21,23 @@ export interface FollowUpRun {
   runId: string | null;
 }
 
-/** The lead's follow-ups the booking ends (halted now, or by an earlier record of it), for the workflow to signal. */
+/**
+ * The lead's follow-ups the booking ends (halted now, or by an earlier record of it), for the workflow to signal; null
+ * when the lead has been erased, and nothing is written.
+ */
 export async function recordBooking(
   tx: Prisma.TransactionClient,
   { workflowId, runId, reminders, bookedFrom, appointmentId, ...appointment }: BookingRecord,
-): Promise<FollowUpRun[]> {
+): Promise<FollowUpRun[] | null> {
   const scope = { tenantId: appointment.tenantId, leadId: appointment.leadId };
   const lead = await tx.lead.findFirstOrThrow({
     where: { id: scope.leadId, tenantId: scope.tenantId },
     select: { phone: true },
   });
   await lockConversation(tx, scope.tenantId, lead.phone);
+  // Looked at again under the lock an erasure takes: one that committed meanwhile must not find its lead booked.
+  const live = { id: scope.leadId, tenantId: scope.tenantId, status: { not: 'erased' as const } };
+  if (!(await tx.lead.findFirst({ where: live, select: { id: true } }))) return null;
   await tx.appointment.upsert({
     where: { id: appointmentId },
     create: {

@@ -29,6 +29,7 @@ import { nameBasedUuid, startAppointmentReminder } from '../appointment-starter.
 import { tenantOf } from '../auth.js';
 import { ApiError, leadErased, notFound, parseBody, parseQuery } from '../errors.js';
 import { readLive } from '../live-read.js';
+import { cancelReminders } from '../lead-erasure.js';
 import { idempotencyKeyOf, idParam, liveReadQuery, workflowListQuery, workflowListWhere } from '../params.js';
 import { asTemporalUnavailable } from '../temporal-errors.js';
 
@@ -217,7 +218,12 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     });
     // Recorded before the answer, follow-ups halted with it: from the 201 on, the send gate refuses their next step.
     // The workflow records the same as it starts, and a concurrent repeat of this request too: the first row stays.
-    await db.$transaction((tx) => recordBooking(tx, { ...appointment, ...started, reminders }));
+    const recorded = await db.$transaction((tx) => recordBooking(tx, { ...appointment, ...started, reminders }));
+    if (!recorded) {
+      // Erased while this request was on its way: the run just started has nothing to remind anyone of.
+      await cancelReminders(temporal, [started], req.log);
+      throw leadErased();
+    }
     const row = await db.appointment.findUniqueOrThrow({ where: { id } });
     res.status(201).location(`/v1/appointments/${row.id}`).json(view(row));
   });

@@ -4,8 +4,8 @@ import { Client, Connection } from '@temporalio/client';
 import { pino } from 'pino';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { startAppointmentReminder } from '../../api/appointment-starter.js';
-import { statusQuery } from '../../workflows/appointment-reminder.messages.js';
+import { nameBasedUuid, startAppointmentReminder } from '../../api/appointment-starter.js';
+import { appointmentReminderWorkflowId, statusQuery } from '../../workflows/appointment-reminder.messages.js';
 import { createApp } from '../../api/app.js';
 import { createSignalRelay } from '../../api/signal-relay.js';
 import { findOptOut, phoneHash } from '../../common/opt-outs.js';
@@ -14,6 +14,8 @@ import { sendsFromNewNumber } from '../support/capacity.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { stackForFile, testAppDeps } from '../support/stack.js';
 import { until } from '../support/wait.js';
+import { heldTransaction, untilWaitingBehind } from '../support/held-transaction.js';
+import { lockConversation } from '../../common/conversation.js';
 
 const stack = stackForFile();
 
@@ -226,6 +228,40 @@ describe('erasing a lead', () => {
 
     expect((await request(stack.app).delete(`/v1/leads/${leadId}`).set(auth)).status).toBe(200);
     const handle = stack.client.workflow.getHandle(started.workflowId);
+    const events = (await handle.fetchHistory()).events ?? [];
+    expect(events.some((event) => event.workflowExecutionCancelRequestedEventAttributes)).toBe(true);
+    await handle.terminate('test cleanup');
+  });
+
+  it('refuses a booking an erasure overtook between its checks and its record: 409, no appointment, its run cancelled', async () => {
+    const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
+    const phone = randomUkMobile().e164;
+    const lead = await stack.db.lead.create({ data: { tenantId: tenant.id, phone, timeZone: 'Europe/London' } });
+    // The conversation held, the erasure queues first, then the booking (past its checks, its run started); no
+    // worker polls the booking's queue, so only the API records it.
+    const holder = await heldTransaction(stack.db, (tx) => lockConversation(tx, tenant.id, phone));
+    const erasure = request(stack.app)
+      .delete(`/v1/leads/${lead.id}`)
+      .set(auth)
+      .then((response) => response);
+    await untilWaitingBehind(stack.db, holder.pid, 1);
+    const unpolledApp = createApp(testAppDeps(stack.db, stack.client, `no-worker-${randomUUID()}`));
+    const key = randomUUID();
+    const booking = request(unpolledApp)
+      .post('/v1/appointments')
+      .set({ ...auth, 'Idempotency-Key': key })
+      .send({ leadId: lead.id, startsAt: inDays(2), notes: 'private note' })
+      .then((response) => response);
+    await untilWaitingBehind(stack.db, holder.pid, 2);
+    holder.release();
+    await holder.committed;
+    expect((await erasure).status).toBe(200);
+    const refused = await booking;
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('erased');
+    expect(await stack.db.appointment.count({ where: { leadId: lead.id } })).toBe(0);
+    const appointmentId = nameBasedUuid(`${tenant.id}:key:${key}`);
+    const handle = stack.client.workflow.getHandle(appointmentReminderWorkflowId(tenant.id, appointmentId));
     const events = (await handle.fetchHistory()).events ?? [];
     expect(events.some((event) => event.workflowExecutionCancelRequestedEventAttributes)).toBe(true);
     await handle.terminate('test cleanup');
