@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { pino, type DestinationStream, type Logger } from 'pino';
 
 export type { Logger };
 
@@ -11,6 +11,8 @@ const redactPaths = [
   'req.headers.authorization',
   'req.headers["x-twilio-signature"]',
   'req.headers.cookie',
+  // The dashboard's session cookie as it is set: it signs a browser in as the tenant.
+  'res.headers["set-cookie"]',
   // An activity's task token can complete it from outside: not for logs.
   'taskToken',
   'config.DATABASE_URL',
@@ -37,13 +39,17 @@ const redactPaths = [
   '*.error.config',
 ];
 
-export function createLogger(options: { level: string; name: string }): Logger {
-  return pino({
-    name: options.name,
-    level: options.level,
-    redact: { paths: redactPaths, censor: '[redacted]' },
-    base: { service: options.name },
-  });
+/** Writes to stdout unless given a destination (a test reading back what would have been written). */
+export function createLogger(options: { level: string; name: string }, destination?: DestinationStream): Logger {
+  return pino(
+    {
+      name: options.name,
+      level: options.level,
+      redact: { paths: redactPaths, censor: '[redacted]' },
+      base: { service: options.name },
+    },
+    destination,
+  );
 }
 
 /** Phone numbers go into logs and memos masked: enough to tell two apart, not enough to contact anyone. */

@@ -49,7 +49,7 @@ function sameOriginPosts(publicBaseUrl: string | undefined): RequestHandler {
   const publicOrigin = publicBaseUrl ? new URL(publicBaseUrl).origin : undefined;
   return (req, _res, next) => {
     const origin = req.get('origin');
-    const host = origin && origin !== 'null' ? new URL(origin).host : undefined;
+    const host = origin && origin !== 'null' ? URL.parse(origin)?.host : undefined;
     if (!host || (host !== req.get('host') && origin !== publicOrigin))
       throw new ApiError(403, 'forbidden', 'Dashboard forms are accepted from the dashboard itself only');
     next();

@@ -2,10 +2,13 @@
 // opens the page and its read-only /v1 routes, and nothing else.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { Writable } from 'node:stream';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anytimeSettings, createTenant } from '../support/fixtures.js';
-import { stackForFile } from '../support/stack.js';
+import { createApp } from '../../api/app.js';
+import { createLogger } from '../../common/logger.js';
+import { stackForFile, testAppDeps } from '../support/stack.js';
 
 const stack = stackForFile();
 let server: Server;
@@ -68,13 +71,42 @@ describe('dashboard sign-in', () => {
 
   it('refuses form posts from another origin or without one (CSRF)', async () => {
     const { apiKey } = await createTenant(stack.db, anytimeSettings);
-    const attempts: Record<string, string>[] = [{}, { Origin: 'https://evil.example' }, { Origin: 'null' }];
+    const attempts: Record<string, string>[] = [
+      {},
+      { Origin: 'https://evil.example' },
+      { Origin: 'null' },
+      { Origin: 'not a url' },
+    ];
     for (const headers of attempts) {
       const response = await signIn(apiKey, headers);
       expect(response.status).toBe(403);
       expect(response.body.error.code).toBe('forbidden');
       expect(response.headers['set-cookie']).toBeUndefined();
     }
+  });
+
+  it('keeps the session token out of the request log', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    });
+    const logger = createLogger({ level: 'info', name: 'dashboard-log-test' }, sink);
+    const app = createApp(testAppDeps(stack.db, stack.client, stack.taskQueue, { logger }));
+    const { apiKey } = await createTenant(stack.db, anytimeSettings);
+    const response = await request(app)
+      .post('/dashboard/login')
+      .set('Host', 'lf.test')
+      .set('Origin', 'http://lf.test')
+      .type('form')
+      .send({ apiKey });
+    expect(response.status).toBe(303);
+    const token = sessionCookieOf(response).split('=')[1] ?? '';
+    const completed = lines.find((line) => line.includes('"url":"/dashboard/login"') && line.includes('"res"'));
+    expect(completed).toContain('"set-cookie":"[redacted]"');
+    expect(lines.join('')).not.toContain(token);
   });
 
   it('serves the page under a self-only policy with no inline script', async () => {
