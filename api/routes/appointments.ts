@@ -93,6 +93,20 @@ function startFrom(value: string, timeZone: string): Date {
   return startsAt;
 }
 
+/**
+ * Whether a repeat under the same Idempotency-Key asks for the booking it names: the same lead and the details a
+ * booking keeps (its start may have been moved since, so the start is not compared).
+ */
+function isSameBooking(earlier: Appointment, leadId: string, body: z.infer<typeof createSchema>): boolean {
+  return (
+    earlier.leadId === leadId &&
+    earlier.durationMinutes === body.durationMinutes &&
+    earlier.location === (body.location ?? null) &&
+    earlier.notes === (body.notes ?? null) &&
+    earlier.reminderOffsetsSeconds.join() === body.reminderOffsetsSeconds.join()
+  );
+}
+
 export function appointmentsRouter(deps: AppointmentsDeps): Router {
   const { db, temporal, taskQueue, temporalUiUrl } = deps;
   const router = Router();
@@ -188,7 +202,13 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
         ? nameBasedUuid(`${tenantId}:key:${idempotencyKey}`)
         : randomUUID();
     const earlier = await db.appointment.findFirst({ where: { id, tenantId } });
-    if (earlier) return void res.status(200).location(`/v1/appointments/${id}`).json(view(earlier));
+    if (earlier) {
+      if (!enrollment && !isSameBooking(earlier, lead.id, body))
+        throw new ApiError(409, 'idempotency_key_reused', 'This Idempotency-Key was used for another booking', {
+          appointmentId: earlier.id,
+        });
+      return void res.status(200).location(`/v1/appointments/${id}`).json(view(earlier));
+    }
 
     const timeZone = body.timeZone ?? lead.timeZone;
     const startsAt = startFrom(body.startsAt, timeZone);

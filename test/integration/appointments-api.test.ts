@@ -248,6 +248,31 @@ describe('an appointment booked through the API', () => {
     expect(cancelled.body).toMatchObject({ status: 'cancelled', live: { cancellationNotice: 'off' } });
     expect(fake.createCallsTo(phone)).toBe(1);
   });
+
+  it('answers a repeat under the same Idempotency-Key with the same appointment, and one for another lead or other details with a 409', async () => {
+    const { auth } = await createTenant(db, anytimeSettings);
+    const [first, second] = [await newLead(auth), await newLead(auth)];
+    const withKey = { ...auth, 'Idempotency-Key': randomUUID() };
+    const booking = { leadId: first.leadId, startsAt: inSeconds(2 * 86_400), location: 'Room 1' };
+    const created = await request(app).post('/v1/appointments').set(withKey).send(booking);
+    expect(created.status).toBe(201);
+    const repeated = await request(app).post('/v1/appointments').set(withKey).send(booking);
+    expect(repeated.status).toBe(200);
+    expect(repeated.body.id).toBe(created.body.id);
+    for (const other of [
+      { ...booking, leadId: second.leadId },
+      { ...booking, location: 'Room 2' },
+    ]) {
+      const refused = await request(app).post('/v1/appointments').set(withKey).send(other);
+      expect(refused.status).toBe(409);
+      expect(refused.body.error).toMatchObject({
+        code: 'idempotency_key_reused',
+        details: { appointmentId: created.body.id },
+      });
+    }
+    expect(await db.appointment.count({ where: { leadId: second.leadId } })).toBe(0);
+    await terminate(created.body.workflowId);
+  });
 });
 
 describe('booking from a running follow-up', () => {
