@@ -45,7 +45,7 @@ export function optOutsRouter({
     const tenant = await db.tenant.findUniqueOrThrow({ where: { id: tenantOf(req) } });
     const phone = typeof value === 'string' ? normalisePhone(value, tenant.defaultRegion) : null;
     if (!phone)
-      throw new ApiError(422, 'validation_failed', 'The request body is invalid', {
+      throw new ApiError(422, 'validation_failed', 'The phone number is invalid', {
         fields: { phone: [`not a possible phone number for region ${tenant.defaultRegion}`] },
       });
     return phone;

@@ -88,6 +88,37 @@ describe('the OpenAPI document', () => {
 });
 
 describe('real answers match the documented schemas', () => {
+  it('lists the refusals its inputs do not imply: an unknown event type, lead, sequence or phone', async () => {
+    const document = await fetchDocument();
+    const { auth } = await createTenant(stack.db, anytimeSettings);
+    const api = () => request(stack.app);
+    const nobody = '00000000-0000-4000-8000-000000000000';
+    const answers: [string, string, request.Response, number][] = [
+      ['get', '/v1/events', await api().get('/v1/events?type=nope').set(auth), 422],
+      [
+        'post',
+        '/v1/enrollments',
+        await api().post('/v1/enrollments').set(auth).send({ leadId: nobody, sequenceId: nobody }),
+        404,
+      ],
+      [
+        'post',
+        '/v1/enrollments/batch',
+        await api()
+          .post('/v1/enrollments/batch')
+          .set(auth)
+          .send({ sequenceId: nobody, leads: [{ phone: '07700900123' }] }),
+        404,
+      ],
+      ['get', '/v1/opt-outs/:phone/consent', await api().get('/v1/opt-outs/abc/consent').set(auth), 422],
+    ];
+    for (const [method, route, answer, status] of answers) {
+      expect(answer.status, `${method} ${route}`).toBe(status);
+      const responses = document.paths[openApiPath(route)]?.[method]?.responses ?? {};
+      expect(Object.keys(responses), `${method} ${route}`).toContain(String(status));
+    }
+  });
+
   it('a tenant’s day: leads, a sequence, an enrollment, an appointment, opt-outs, events, webhooks, settings, errors', async () => {
     const document = await fetchDocument();
     const ajv = new Ajv2020({ strict: false, allErrors: true });

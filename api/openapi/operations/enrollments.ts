@@ -9,12 +9,12 @@ const { operation, read, viaWorkflow } = area('Enrollments', 'tenant');
 const change = (description: string) => ({ 200: json(r.enrollmentChange, description) });
 
 export const enrollmentsOperations: Operation[] = [
-  viaWorkflow(
-    '/v1/enrollments',
-    'Enroll a lead in a sequence (Idempotency-Key honoured)',
-    { 202: json(r.enrollment, 'Started') },
-    enrollments.enrollSchema,
-  ),
+  operation('post', '/v1/enrollments', 'Enroll a lead in a sequence (Idempotency-Key honoured)', {
+    ok: { 202: json(r.enrollment, 'Started') },
+    body: enrollments.enrollSchema,
+    // 404: the lead or the sequence is not the tenant's.
+    errors: [404, 409, 503],
+  }),
   operation(
     'post',
     '/v1/enrollments/batch',
@@ -23,7 +23,8 @@ export const enrollmentsOperations: Operation[] = [
       ok: { 200: json(r.enrollmentBatch, 'One result per row') },
       query: csvQuerySchema.partial(),
       body: batchSchema,
-      errors: [413],
+      // 404: the sequence is not the tenant's; 503: Temporal does not answer.
+      errors: [404, 413, 503],
     },
   ),
   read(

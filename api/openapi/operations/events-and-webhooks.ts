@@ -8,12 +8,12 @@ const { operation, read } = area('Events and webhooks', 'tenant');
 const endpoint = '/v1/webhook-endpoints/:id';
 
 export const eventsAndWebhooksOperations: Operation[] = [
-  read(
-    '/v1/events',
-    'The event feed, in order, from a sequence number',
-    json(r.eventFeed, 'Events after `after`'),
-    feedQuerySchema,
-  ),
+  operation('get', '/v1/events', 'The event feed, in order, from a sequence number', {
+    ok: { 200: json(r.eventFeed, 'Events after `after`') },
+    query: feedQuerySchema,
+    // An unknown `type`.
+    errors: [422],
+  }),
   operation('post', '/v1/webhook-endpoints', 'Add a webhook endpoint (signed with Standard Webhooks)', {
     ok: { 201: json(r.webhookEndpointCreated, 'Added; the secret is shown once') },
     body: webhookEndpoints.createSchema,

@@ -15,9 +15,9 @@ export const optOutsOperations: Operation[] = [
     ok: { 200: json(r.optOutRemoved, 'Removed') },
     body: optOuts.removeSchema,
   }),
-  read(
-    '/v1/opt-outs/:phone/consent',
-    "The phone's consent history",
-    json(r.consentLog, 'Consent events, oldest first'),
-  ),
+  operation('get', '/v1/opt-outs/:phone/consent', "The phone's consent history", {
+    ok: { 200: json(r.consentLog, 'Consent events, oldest first') },
+    // Not a possible phone number in the tenant's region.
+    errors: [422],
+  }),
 ];
