@@ -12,6 +12,8 @@ export interface MessageFacts {
   claimedAt: Date | null;
   claimedAttempt: number | null;
   optedOut: boolean;
+  /** The message's lead was erased: whatever still runs for it (a start that raced the erasure) never texts it. */
+  leadErased: boolean;
 }
 
 export interface StepFacts extends MessageFacts {
@@ -65,6 +67,7 @@ export async function readStepFacts(
     SELECT m.claimed_at AS "claimedAt", m.claimed_attempt AS "claimedAttempt",
       EXISTS (SELECT 1 FROM opt_outs o WHERE o.tenant_id = m.tenant_id AND o.phone_hash IN (${current}, ${legacy}))
         AS "optedOut",
+      EXISTS (SELECT 1 FROM leads el WHERE el.id = m.lead_id AND el.status = 'erased') AS "leadErased",
       e.status::text AS "enrollmentStatus", e.halted_at AS "haltedAt", e.halted_by AS "haltedBy",
       l.time_zone AS "timeZone", t.window_start AS "windowStart", t.window_end AS "windowEnd",
       t.min_gap_seconds AS "minGapSeconds", t.max_per_day AS "maxPerDay",
@@ -96,6 +99,7 @@ export async function readAppointmentFacts(
     SELECT m.claimed_at AS "claimedAt", m.claimed_attempt AS "claimedAttempt",
       EXISTS (SELECT 1 FROM opt_outs o WHERE o.tenant_id = m.tenant_id AND o.phone_hash IN (${current}, ${legacy}))
         AS "optedOut",
+      EXISTS (SELECT 1 FROM leads el WHERE el.id = m.lead_id AND el.status = 'erased') AS "leadErased",
       a.status::text AS "appointmentStatus", a.starts_at AS "startsAt", a.confirmed_at AS "confirmedAt",
       t.skip_reminders_after_confirm AS "skipRemindersAfterConfirm"
     FROM messages m

@@ -95,6 +95,12 @@ function appointmentRefusal(
     : { kind: 'stop', reason: 'appointment_moved' };
 }
 
+/** Whatever the message is about: an opted-out phone or an erased lead is never texted. */
+function recipientStop(facts: MessageFacts): Extract<GateDecision, { kind: 'stop' }> | null {
+  if (facts.optedOut) return { kind: 'stop', reason: 'opted_out' };
+  return facts.leadErased ? { kind: 'stop', reason: 'erased' } : null;
+}
+
 /** The facts under the lock and what the message's own subject says of them. */
 async function readVerdict(
   reader: Db | Prisma.TransactionClient,
@@ -124,8 +130,8 @@ export function createSendGate({ db }: { db: Db }) {
       const { facts, refusal } = await readVerdict(tx, row, subject, now);
       if (isClaimLive(facts, attempt, now))
         return { kind: 'claimed_elsewhere', attempt: facts.claimedAttempt, claimedAt: facts.claimedAt ?? now };
-      if (facts.optedOut) return { kind: 'stop', reason: 'opted_out' };
-      if (refusal) return refusal;
+      const verdict = recipientStop(facts) ?? refusal;
+      if (verdict) return verdict;
       await tx.message.update({
         where: { id: row.id },
         data: { claimedAttempt: attempt, claimedAt: now, heldReason: null, heldUntil: null },
@@ -142,10 +148,11 @@ export function createSendGate({ db }: { db: Db }) {
   ): Promise<Extract<GateDecision, { kind: 'stop' }> | null> {
     if (subject.kind === 'appointment') {
       const facts = await readAppointmentFacts(db, message, subject.appointmentId);
-      return facts.optedOut ? { kind: 'stop', reason: 'opted_out' } : appointmentRefusal(facts, subject);
+      return recipientStop(facts) ?? appointmentRefusal(facts, subject);
     }
     const facts = await readStepFacts(db, message, subject.enrollmentId, new Date());
-    if (facts.optedOut) return { kind: 'stop', reason: 'opted_out' };
+    const stop = recipientStop(facts);
+    if (stop) return stop;
     if (facts.enrollmentStatus !== 'running') return { kind: 'stop', reason: 'enrollment_closed' };
     return facts.haltedAt ? { kind: 'stop', reason: stopOf(facts.haltedBy) } : null;
   }

@@ -163,6 +163,23 @@ describe('claims', () => {
 
 describe('halts and caps across enrollments', () => {
   it(
+    'a lead erased after its enrollment started (a batch racing the erasure) is refused at the gate, its enrollment still running',
+    withoutGlobalPause(async () => {
+      const { lead, inputs } = await leadWithEnrollments(1);
+      const [input] = inputs as [SendStepMessageInput];
+      const erasedPhone = `erased:${lead.id}`;
+      await core.db.lead.update({ where: { id: lead.id }, data: { status: 'erased', phone: erasedPhone } });
+      expect(await attempt(1, input)).toMatchObject({ outcome: 'halted', reason: 'erased' });
+      expect(await core.db.message.findFirstOrThrow({ where: { enrollmentId: input.enrollmentId } })).toMatchObject({
+        status: 'skipped',
+        skipReason: 'erased',
+        claimedAt: null,
+      });
+      expect(core.fake.calls.filter((call) => call.to === erasedPhone)).toEqual([]);
+    }),
+  );
+
+  it(
     'an enrollment halted by a reply is refused with the reason, and its row closes skipped',
     withoutGlobalPause(async () => {
       const { phone, inputs } = await leadWithEnrollments(1);
