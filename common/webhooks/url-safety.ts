@@ -19,6 +19,16 @@ const refusedRanges: Array<{ reason: string; v4: Array<[string, number]>; v6: Ar
   // 169.254.169.254 is the cloud metadata service.
   { reason: 'a link-local address', v4: [['169.254.0.0', 16]], v6: [['fe80::', 10]] },
   { reason: 'a carrier-grade NAT address', v4: [['100.64.0.0', 10]], v6: [] },
+  // Never a public host: benchmarking networks (RFC 2544), the IETF's protocol assignments and the reserved 240/4.
+  {
+    reason: 'a reserved address',
+    v4: [
+      ['198.18.0.0', 15],
+      ['192.0.0.0', 24],
+      ['240.0.0.0', 4],
+    ],
+    v6: [],
+  },
   {
     reason: 'a multicast or broadcast address',
     v4: [

@@ -104,6 +104,8 @@ describe('webhook endpoint routes', () => {
     ['https://[fe80::1]/hooks', 'link-local'],
     ['https://0.0.0.0/hooks', 'unspecified'],
     ['https://100.64.0.1/hooks', 'carrier-grade NAT'],
+    ['https://198.18.0.1/hooks', 'reserved'],
+    ['https://240.0.0.1/hooks', 'reserved'],
     ['https://[::ffff:127.0.0.1]/hooks', 'loopback'],
     ['https://user:pw@93.184.215.14/hooks', 'credentials'],
   ])('without WEBHOOK_ALLOW_PRIVATE_URLS, %s is refused (422 unsafe_url: %s)', async (url, reason) => {
