@@ -14,7 +14,11 @@ const refusedRanges: Array<{ reason: string; v4: Array<[string, number]>; v6: Ar
       ['172.16.0.0', 12],
       ['192.168.0.0', 16],
     ],
-    v6: [['fc00::', 7]],
+    // 64:ff9b:1::/48: NAT64 for a local network only (RFC 8215).
+    v6: [
+      ['fc00::', 7],
+      ['64:ff9b:1::', 48],
+    ],
   },
   // 169.254.169.254 is the cloud metadata service.
   { reason: 'a link-local address', v4: [['169.254.0.0', 16]], v6: [['fe80::', 10]] },
@@ -46,12 +50,40 @@ const blockLists = refusedRanges.map(({ reason, v4, v6 }) => {
   return { reason, list };
 });
 
-/** Why an address may not be a webhook target, or null when it may. IPv4-mapped IPv6 (::ffff:a.b.c.d) counts as IPv4. */
+/** The eight 16-bit pieces of an IPv6 address, or null for anything else (a zone ID included). */
+function ipv6Pieces(address: string): number[] | null {
+  if (isIP(address) !== 6) return null;
+  // The WHATWG serialisation: lower-case hex pieces, one `::` at most, an embedded dotted quad turned into hex.
+  const canonical = URL.parse(`http://[${address}]/`)?.hostname.slice(1, -1);
+  if (!canonical) return null;
+  const [head = '', tail] = canonical.split('::');
+  const pieces = (part: string) => (part ? part.split(':') : []);
+  const missing = tail === undefined ? 0 : 8 - pieces(head).length - pieces(tail).length;
+  return [...pieces(head), ...Array<string>(missing).fill('0'), ...pieces(tail ?? '')].map((p) => parseInt(p, 16));
+}
+
+/**
+ * The IPv4 address an IPv6 one stands for, which decides where a request to it really goes: IPv4-mapped
+ * (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d) and 6to4 (2002:aabb:ccdd::).
+ */
+function embeddedIPv4(address: string): string | null {
+  const p = ipv6Pieces(address);
+  if (!p) return null;
+  const ipv4 = (high: number, low: number) => [high >> 8, high & 255, low >> 8, low & 255].join('.');
+  const zeros = (from: number, to: number) => p.slice(from, to).every((piece) => piece === 0);
+  if (zeros(0, 5) && (p[5] === 0xffff || p[5] === 0)) return ipv4(p[6] ?? 0, p[7] ?? 0);
+  if (p[0] === 0x64 && p[1] === 0xff9b && zeros(2, 6)) return ipv4(p[6] ?? 0, p[7] ?? 0);
+  if (p[0] === 0x2002) return ipv4(p[1] ?? 0, p[2] ?? 0);
+  return null;
+}
+
+/** Why an address may not be a webhook target, or null when it may. */
 export function refusedAddressReason(address: string): string | null {
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address)?.[1];
-  const ip = mapped ?? address;
-  const family = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
-  return blockLists.find(({ list }) => list.check(ip, family))?.reason ?? null;
+  const family = isIP(address) === 6 ? 'ipv6' : 'ipv4';
+  const refused = blockLists.find(({ list }) => list.check(address, family))?.reason;
+  if (refused) return refused;
+  const inner = embeddedIPv4(address);
+  return inner ? refusedAddressReason(inner) : null;
 }
 
 export class UnsafeUrlError extends Error {

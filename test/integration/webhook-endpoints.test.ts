@@ -107,6 +107,9 @@ describe('webhook endpoint routes', () => {
     ['https://198.18.0.1/hooks', 'reserved'],
     ['https://240.0.0.1/hooks', 'reserved'],
     ['https://[::ffff:127.0.0.1]/hooks', 'loopback'],
+    ['https://[64:ff9b::7f00:1]/hooks', 'loopback'],
+    ['https://[2002:a00:1::]/hooks', 'private'],
+    ['https://[64:ff9b:1::a00:1]/hooks', 'private'],
     ['https://user:pw@93.184.215.14/hooks', 'credentials'],
   ])('without WEBHOOK_ALLOW_PRIVATE_URLS, %s is refused (422 unsafe_url: %s)', async (url, reason) => {
     const { auth } = await createTenant(db);
@@ -124,6 +127,9 @@ describe('webhook endpoint routes', () => {
     expect(refusedAddressReason('93.184.215.14')).toBeNull();
     expect(refusedAddressReason('2606:2800:21f:cb07:6820:80da:af6b:8b2c')).toBeNull();
     expect(refusedAddressReason('172.32.0.1')).toBeNull();
+    // A public IPv4 address behind NAT64 or 6to4 is as public.
+    expect(refusedAddressReason('64:ff9b::5db8:d70e')).toBeNull();
+    expect(refusedAddressReason('2002:5db8:d70e::1')).toBeNull();
   });
 
   it('rotate-secret answers a new secret and keeps the old one signing for 24 h', async () => {
