@@ -3,6 +3,7 @@
 // saved and again at every delivery, against the addresses its name resolves to then (a DNS answer can change).
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
+import ipaddr from 'ipaddr.js';
 
 const refusedRanges: Array<{ reason: string; v4: Array<[string, number]>; v6: Array<[string, number]> }> = [
   { reason: 'a loopback address', v4: [['127.0.0.0', 8]], v6: [['::1', 128]] },
@@ -50,31 +51,19 @@ const blockLists = refusedRanges.map(({ reason, v4, v6 }) => {
   return { reason, list };
 });
 
-/** The eight 16-bit pieces of an IPv6 address, or null for anything else (a zone ID included). */
-function ipv6Pieces(address: string): number[] | null {
-  if (isIP(address) !== 6) return null;
-  // The WHATWG serialisation: lower-case hex pieces, one `::` at most, an embedded dotted quad turned into hex.
-  const canonical = URL.parse(`http://[${address}]/`)?.hostname.slice(1, -1);
-  if (!canonical) return null;
-  const [head = '', tail] = canonical.split('::');
-  const pieces = (part: string) => (part ? part.split(':') : []);
-  const missing = tail === undefined ? 0 : 8 - pieces(head).length - pieces(tail).length;
-  return [...pieces(head), ...Array<string>(missing).fill('0'), ...pieces(tail ?? '')].map((p) => parseInt(p, 16));
-}
-
 /**
  * The IPv4 address an IPv6 one stands for, which decides where a request to it really goes: IPv4-mapped
  * (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d) and 6to4 (2002:aabb:ccdd::).
  */
 function embeddedIPv4(address: string): string | null {
-  const p = ipv6Pieces(address);
-  if (!p) return null;
-  const ipv4 = (high: number, low: number) => [high >> 8, high & 255, low >> 8, low & 255].join('.');
-  const zeros = (from: number, to: number) => p.slice(from, to).every((piece) => piece === 0);
-  if (zeros(0, 5) && (p[5] === 0xffff || p[5] === 0)) return ipv4(p[6] ?? 0, p[7] ?? 0);
-  if (p[0] === 0x64 && p[1] === 0xff9b && zeros(2, 6)) return ipv4(p[6] ?? 0, p[7] ?? 0);
-  if (p[0] === 0x2002) return ipv4(p[1] ?? 0, p[2] ?? 0);
-  return null;
+  if (!ipaddr.IPv6.isValid(address)) return null;
+  const ipv6 = ipaddr.IPv6.parse(address);
+  const [, sixToFourHigh = 0, sixToFourLow = 0, , , , high = 0, low = 0] = ipv6.parts;
+  const ipv4 = (h: number, l: number) => ipaddr.fromByteArray([h >> 8, h & 255, l >> 8, l & 255]).toString();
+  const range = ipv6.range();
+  const compatible = ipv6.parts.slice(0, 6).every((part) => part === 0);
+  if (compatible || range === 'ipv4Mapped' || range === 'rfc6052') return ipv4(high, low);
+  return range === '6to4' ? ipv4(sixToFourHigh, sixToFourLow) : null;
 }
 
 /** Why an address may not be a webhook target, or null when it may. */
