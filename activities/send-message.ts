@@ -74,8 +74,9 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
       const stop = await gate.precheck(row, message.subject);
       if (stop) return refuse(deps, row, stop.reason);
     }
-    if (isTooLate(deadline)) return missDeadline(deps, row, deadline);
+    // Another attempt may be at Twilio with it: only once that attempt is surely done can the row be judged missed.
     if (isClaimLive(row, attempt)) throw claimedElsewhere(row.claimedAt ?? new Date(), row.claimedAttempt);
+    if (isTooLate(deadline)) return missDeadline(deps, row, deadline);
 
     const reserved = await reserveCapacity(deps, row, message);
     if (!reserved.ok) return hold(deps, row, reserved.wait, message, deadline);

@@ -3,6 +3,7 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
+import type { SendAppointmentMessageInput } from '../../activities/reminders.js';
 import type { SendStepMessageInput, SendStepMessageResult } from '../../activities/send-step-message.types.js';
 import { findOptOut, recordOptOut } from '../../common/opt-outs.js';
 import { sendCoreForFile } from '../support/send-core.js';
@@ -72,12 +73,49 @@ async function claimedByAnother(
  */
 const withoutGlobalPause = (body: () => Promise<void>) => () => withGlobalSwitch(core.db, body);
 
-const attempt = (number: number, input: SendStepMessageInput) =>
+const activityEnvironment = (number: number) =>
   new MockActivityEnvironment({
     attempt: number,
     scheduleToCloseTimeoutMs: 3_600_000,
     scheduledTimestampMs: Date.now(),
-  }).run(core.sendStepMessage, input);
+  });
+
+const attempt = (number: number, input: SendStepMessageInput) =>
+  activityEnvironment(number).run(core.sendStepMessage, input);
+
+const appointmentAttempt = (number: number, input: SendAppointmentMessageInput) =>
+  activityEnvironment(number).run(core.sendAppointmentMessage, input);
+
+/** A reminder of an appointment two hours ahead that is worthless after `notAfter`. */
+async function reminderDueBefore(notAfter: Date): Promise<{ phone: string; input: SendAppointmentMessageInput }> {
+  const { tenant, lead, phone } = await leadWithEnrollments(0);
+  const startsAt = new Date(Date.now() + 7_200_000);
+  const appointment = await core.db.appointment.create({
+    data: {
+      id: crypto.randomUUID(),
+      tenantId: tenant.id,
+      leadId: lead.id,
+      startsAt,
+      timeZone: 'Europe/London',
+      durationMinutes: 30,
+      reminderOffsetsSeconds: [3600],
+      workflowId: `appointment:${tenant.id}:${crypto.randomUUID()}`,
+    },
+  });
+  return {
+    phone,
+    input: {
+      tenantId: tenant.id,
+      leadId: lead.id,
+      appointmentId: appointment.id,
+      message: { kind: 'reminder', offsetSeconds: 3600 },
+      startsAt: startsAt.toISOString(),
+      location: null,
+      notAfter: notAfter.toISOString(),
+      holdAsResult: true,
+    },
+  };
+}
 
 describe('a STOP racing sends to the same phone', () => {
   it(
@@ -157,6 +195,28 @@ describe('claims', () => {
       expect(core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual([
         'sentThenTimeout',
       ]);
+    }),
+  );
+
+  it(
+    "a retry past a reminder's deadline while another attempt is at Twilio waits for it: recorded sent, never missed",
+    withoutGlobalPause(async () => {
+      const notAfter = new Date(Date.now() + 2500);
+      const { phone, input } = await reminderDueBefore(notAfter);
+      core.fake.inject({ kind: 'slow', ms: 3500 }, { to: phone });
+      const first = appointmentAttempt(1, input);
+      await until(() => core.fake.createCallsTo(phone) > 0 || null, 'the first create call', 10_000);
+      await new Promise((resolve) => setTimeout(resolve, notAfter.getTime() - Date.now() + 100));
+      // Attempt 1 timed out in Temporal's eyes and is still waiting on Twilio, now past the reminder's deadline.
+      await expect(appointmentAttempt(2, input)).rejects.toMatchObject({ type: 'SendClaimedElsewhere' });
+      expect(await first).toMatchObject({ outcome: 'sent' });
+      expect(await appointmentAttempt(3, input)).toMatchObject({ outcome: 'sent' });
+
+      const row = await core.db.message.findFirstOrThrow({ where: { toPhone: phone } });
+      expect(row).toMatchObject({ status: 'queued', skipReason: null, reservation: expect.anything() });
+      const events = await core.db.event.findMany({ where: { leadId: row.leadId }, orderBy: { sequence: 'asc' } });
+      expect(events.map((event) => event.type)).toEqual(['message.sent']);
+      expect(core.fake.createCallsTo(phone)).toBe(1);
     }),
   );
 });

@@ -1,5 +1,6 @@
-// The send activity alone, as the worker builds it, against the suite's PostgreSQL and a loopback Twilio fake.
+// The send activities alone, as the worker builds them, against the suite's PostgreSQL and a loopback Twilio fake.
 import { afterAll, beforeAll, beforeEach } from 'vitest';
+import { createReminderActivities } from '../../activities/reminders.js';
 import { createSendGate } from '../../activities/send-gate.js';
 import { createSendStepMessage } from '../../activities/send-step-message.js';
 import { createTwilioSender } from '../../activities/sms-sender.js';
@@ -14,6 +15,7 @@ export interface SendCore {
   db: Db;
   fake: TwilioFake;
   sendStepMessage: ReturnType<typeof createSendStepMessage>;
+  sendAppointmentMessage: ReturnType<typeof createReminderActivities>['sendAppointmentMessage'];
 }
 
 /** One per test file, the fake reset before each test; `twilioTimeoutMs` bounds twilio-node's wait for an answer. */
@@ -29,15 +31,17 @@ export function sendCoreForFile({ twilioTimeoutMs }: { twilioTimeoutMs: number }
       timeoutMs: twilioTimeoutMs,
     });
     const sender = createTwilioSender(client, { from: '+15005550006' });
+    const deps = {
+      db,
+      sender,
+      capacity: createCapacityGate({ db, settings: roomyCapacity }),
+      gate: createSendGate({ db }),
+    };
     Object.assign(core, {
       db,
       fake,
-      sendStepMessage: createSendStepMessage({
-        db,
-        sender,
-        capacity: createCapacityGate({ db, settings: roomyCapacity }),
-        gate: createSendGate({ db }),
-      }),
+      sendStepMessage: createSendStepMessage(deps),
+      sendAppointmentMessage: createReminderActivities(deps).sendAppointmentMessage,
     });
   });
   afterAll(async () => {
