@@ -48,6 +48,15 @@ export const workflowListWhere = <Status extends string>(
 
 const idempotencyKeyPattern = /^[\w.:-]{1,200}$/;
 
+/** The header of a POST that honours Idempotency-Key, as the OpenAPI document describes it. */
+export const idempotencyKeyHeader = z.object({
+  'Idempotency-Key': z
+    .string()
+    .regex(idempotencyKeyPattern)
+    .optional()
+    .describe('Repeats with the same key and body answer the first result; another body under it answers 409'),
+});
+
 /** The request's Idempotency-Key header, or undefined without one; 400 for one that is not a usable key. */
 export function idempotencyKeyOf(req: Request): string | undefined {
   const key = req.get('idempotency-key');

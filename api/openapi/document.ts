@@ -65,16 +65,26 @@ function operationObject(operation: Operation): ZodOpenApiOperationObject {
     summary: operation.summary,
     tags: [operation.tag],
     security: securityOf[operation.auth],
-    ...(params.length || operation.query
+    ...(params.length || operation.query || operation.headers
       ? {
           requestParams: {
             ...(params.length ? { path: z.object(Object.fromEntries(params.map((name) => [name, z.string()]))) } : {}),
             ...(operation.query ? { query: operation.query } : {}),
+            ...(operation.headers ? { header: operation.headers } : {}),
           },
         }
       : {}),
     ...(operation.body
-      ? { requestBody: { content: { [operation.bodyType ?? 'application/json']: { schema: operation.body } } } }
+      ? {
+          requestBody: {
+            content: {
+              [operation.bodyType ?? 'application/json']: { schema: operation.body },
+              ...Object.fromEntries(
+                Object.entries(operation.otherBodies ?? {}).map(([mediaType, schema]) => [mediaType, { schema }]),
+              ),
+            },
+          },
+        }
       : {}),
     responses,
   };

@@ -16,6 +16,10 @@ export const batchSchema = z.strictObject({
   dryRun: z.boolean().default(false),
   leads: z.array(z.unknown()).min(1).max(maxBatchRows),
 });
+/** The same rows as CSV (Content-Type: text/csv), the sequence and dryRun then in the query. */
+export const csvBodySchema = z
+  .string()
+  .describe('A header row `phone,firstName,lastName,timeZone` (only phone required), then one lead per line');
 export const csvQuerySchema = z.strictObject({
   sequenceId: z.uuid(),
   dryRun: queryFlag.default('false'),

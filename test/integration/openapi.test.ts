@@ -87,6 +87,50 @@ describe('the OpenAPI document', () => {
   });
 });
 
+describe('the inputs it documents', () => {
+  interface DocumentedInputs {
+    parameters?: { in: string; name: string; schema: { pattern?: string } }[];
+    requestBody?: { content: Record<string, unknown> };
+  }
+  const inputsOf = async (method: string, route: string) =>
+    (await fetchDocument()).paths[openApiPath(route)]?.[method] as unknown as DocumentedInputs;
+
+  it.each(['/v1/enrollments', '/v1/appointments'])(
+    'POST %s: the Idempotency-Key header, whose pattern the route enforces (400)',
+    async (route) => {
+      const { auth } = await createTenant(stack.db, anytimeSettings);
+      const header = (await inputsOf('post', route)).parameters?.find(
+        (parameter) => parameter.in === 'header' && parameter.name === 'Idempotency-Key',
+      );
+      expect(header?.schema.pattern).toBeDefined();
+      const pattern = new RegExp(header?.schema.pattern ?? '');
+      for (const key of ['has space', 'x'.repeat(201)]) {
+        expect(pattern.test(key), key).toBe(false);
+        const answer = await request(stack.app).post(route).set(auth).set('Idempotency-Key', key).send({});
+        expect(answer.status, key).toBe(400);
+      }
+      expect(pattern.test('crm:lead-42.attempt_1')).toBe(true);
+    },
+  );
+
+  it('POST /v1/enrollments/batch: JSON or a CSV upload, and a CSV dry run answers as documented', async () => {
+    const { auth } = await createTenant(stack.db, anytimeSettings);
+    const content = (await inputsOf('post', '/v1/enrollments/batch')).requestBody?.content ?? {};
+    expect(Object.keys(content).sort()).toEqual(['application/json', 'text/csv']);
+    const sequence = await request(stack.app)
+      .post('/v1/sequences')
+      .set(auth)
+      .send({ name: 'csv', steps: [{ delaySeconds: 0, template: 'Hi' }] });
+    const answer = await request(stack.app)
+      .post(`/v1/enrollments/batch?sequenceId=${sequence.body.id}&dryRun=true`)
+      .set(auth)
+      .set('Content-Type', 'text/csv')
+      .send(`phone,firstName\n${randomUkMobile().e164},Ada\nnot a phone,Bob\n`);
+    expect(answer.status).toBe(200);
+    expect(answer.body.results.map((row: { outcome: string }) => row.outcome)).toEqual(['ok', 'invalid_phone']);
+  });
+});
+
 describe('real answers match the documented schemas', () => {
   it('lists the refusals its inputs do not imply: an unknown event type, lead, sequence or phone', async () => {
     const document = await fetchDocument();

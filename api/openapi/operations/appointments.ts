@@ -1,21 +1,22 @@
 // The Appointments operations of the OpenAPI document (see ./operation.ts).
 import * as appointments from '../../routes/appointments.js';
-import { liveReadQuery } from '../../params.js';
+import { idempotencyKeyHeader, liveReadQuery } from '../../params.js';
 import * as r from '../resources.js';
 import { type Operation, area, json } from './operation.js';
 
-const { read, viaWorkflow } = area('Appointments', 'tenant');
+const { operation, read, viaWorkflow } = area('Appointments', 'tenant');
 
 export const appointmentsOperations: Operation[] = [
-  viaWorkflow(
-    '/v1/appointments',
-    'Book an appointment: a confirmation now and reminders before it',
-    {
+  operation('post', '/v1/appointments', 'Book an appointment: a confirmation now and reminders before it', {
+    ok: {
       201: json(r.appointment, 'Booked'),
       200: json(r.appointment, 'Already booked with this Idempotency-Key or from this enrollment'),
     },
-    appointments.createSchema,
-  ),
+    headers: idempotencyKeyHeader,
+    body: appointments.createSchema,
+    // 409: another booking under the key, or the lead erased; 503: Temporal does not answer.
+    errors: [409, 503],
+  }),
   read('/v1/appointments', 'List appointments', json(r.appointmentPage, 'Appointments'), appointments.listSchema),
   read(
     '/v1/appointments/:appointmentId',

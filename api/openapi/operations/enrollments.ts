@@ -1,7 +1,7 @@
 // The Enrollments operations of the OpenAPI document (see ./operation.ts).
-import { batchSchema, csvQuerySchema } from '../../routes/enrollment-batch.js';
+import { batchSchema, csvBodySchema, csvQuerySchema } from '../../routes/enrollment-batch.js';
 import * as enrollments from '../../routes/enrollments.js';
-import { liveReadQuery } from '../../params.js';
+import { idempotencyKeyHeader, liveReadQuery } from '../../params.js';
 import * as r from '../resources.js';
 import { type Operation, area, json } from './operation.js';
 
@@ -11,6 +11,7 @@ const change = (description: string) => ({ 200: json(r.enrollmentChange, descrip
 export const enrollmentsOperations: Operation[] = [
   operation('post', '/v1/enrollments', 'Enroll a lead in a sequence (Idempotency-Key honoured)', {
     ok: { 202: json(r.enrollment, 'Started') },
+    headers: idempotencyKeyHeader,
     body: enrollments.enrollSchema,
     // 404: the lead or the sequence is not the tenant's.
     errors: [404, 409, 503],
@@ -23,6 +24,7 @@ export const enrollmentsOperations: Operation[] = [
       ok: { 200: json(r.enrollmentBatch, 'One result per row') },
       query: csvQuerySchema.partial(),
       body: batchSchema,
+      otherBodies: { 'text/csv': csvBodySchema },
       // 404: the sequence is not the tenant's; 503: Temporal does not answer.
       errors: [404, 413, 503],
     },

@@ -20,9 +20,13 @@ export interface Operation {
   tag: string;
   auth: Auth;
   query?: z.ZodObject;
+  /** Request headers the handler reads (Idempotency-Key). */
+  headers?: z.ZodObject;
   body?: z.ZodType;
   /** The body's media type; JSON unless said. */
   bodyType?: 'application/x-www-form-urlencoded';
+  /** Other media types the same route takes, with their schemas (a CSV upload). */
+  otherBodies?: Record<string, z.ZodType>;
   /** Success answers by status. */
   ok: Record<number, Answer>;
   /** Error statuses beyond those the auth, body and path parameters imply. */
@@ -32,7 +36,7 @@ export interface Operation {
 export const json = (schema: z.ZodType, description: string): Answer => ({ schema, description });
 
 /** What an operation says beyond its method, path and summary: its answers and inputs. */
-type Spec = Pick<Operation, 'ok' | 'query' | 'body' | 'bodyType' | 'errors'>;
+type Spec = Pick<Operation, 'ok' | 'query' | 'headers' | 'body' | 'bodyType' | 'otherBodies' | 'errors'>;
 
 /**
  * The operations of one area of the API, under one tag and for one kind of caller: each operation states only its
