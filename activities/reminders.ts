@@ -12,7 +12,13 @@ import { createMessageDelivery } from './send-message.js';
 import { beginClosingUnclaimed } from './unsent-messages.js';
 
 export type AppointmentMessage =
-  { kind: 'confirmation' } | { kind: 'reminder'; offsetSeconds: number } | { kind: 'cancellation' };
+  | {
+      kind: 'confirmation';
+      /** The appointment moved before the lead was told: this confirmation is for the start it names. */
+      afterMove?: true;
+    }
+  | { kind: 'reminder'; offsetSeconds: number }
+  | { kind: 'cancellation' };
 
 export interface SendAppointmentMessageInput {
   tenantId: string;
@@ -48,11 +54,15 @@ const templates: Record<AppointmentMessage['kind'], (tenant: Tenant) => string> 
   cancellation: (tenant) => tenant.appointmentCancellationTemplate,
 };
 
-/** A reminder's key names the start it is for: a moved appointment gets its reminders again, a retry never. */
+/**
+ * A reminder's key names the start it is for: a moved appointment gets its reminders again, a retry never. So does a
+ * confirmation sent after a move (the one held for the old start was closed by the move, unsent).
+ */
 function idempotencyKey({ appointmentId, message, startsAt }: SendAppointmentMessageInput): string {
-  return message.kind === 'reminder'
-    ? `appointment:${appointmentId}:reminder:${message.offsetSeconds}:${startsAt}`
-    : `appointment:${appointmentId}:${message.kind}`;
+  if (message.kind === 'reminder') return `appointment:${appointmentId}:reminder:${message.offsetSeconds}:${startsAt}`;
+  if (message.kind === 'confirmation' && message.afterMove)
+    return `appointment:${appointmentId}:confirmation:${startsAt}`;
+  return `appointment:${appointmentId}:${message.kind}`;
 }
 
 /**

@@ -42,6 +42,11 @@ const sendGateHoldsPatch = 'send-gate-holds';
 const bookingEndsLeadFollowUpsPatch = 'booking-ends-lead-follow-ups';
 /** A reply that replaced the reminders while the row was being written ends the next wait, so the row hears of it. */
 const replyDuringRecordPatch = 'reply-during-record';
+/**
+ * A move or a cancel accepted while the run was busy (recording the booking or the row) is acted on before the next
+ * send, and a confirmation it held back or interrupted goes out for the new time once the row shows it.
+ */
+const changeBeforeSendPatch = 'change-before-send';
 
 /** Confirms an appointment at once, reminds before it, follows it when it moves, and ends when it starts. */
 export async function appointmentReminder(input: AppointmentReminderInput): Promise<AppointmentReminderState> {
@@ -84,7 +89,13 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
   }
 
   close(status: AppointmentOutcome, reason: string): void {
-    const closed = { status, closedReason: reason, reminders: withScheduledDropped(this.state.reminders) };
+    const closed = {
+      status,
+      closedReason: reason,
+      reminders: withScheduledDropped(this.state.reminders),
+      // Ended before the confirmation went (a change while the booking was recorded): it never will.
+      ...(this.state.confirmation === 'pending' ? { confirmation: 'skipped' as const } : {}),
+    };
     closeOnce(this.state, 'scheduled', closed);
   }
 
@@ -102,7 +113,7 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
   async loop(): Promise<unknown> {
     try {
       await this.start();
-      await this.sendConfirmation();
+      if (!this.changedBeforeConfirmation()) await this.sendConfirmation();
       while (this.state.status === 'scheduled') {
         this.applyMove();
         if (this.cancel) {
@@ -110,6 +121,11 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
           break;
         }
         await this.record();
+        // Only a change before it leaves the confirmation pending here: it goes for the start just recorded.
+        if (this.state.confirmation === 'pending') {
+          await this.sendConfirmation();
+          continue;
+        }
         const move = nextReminderMove(this.state.reminders, new Date(this.state.startsAt), new Date());
         if (move.kind === 'end') this.close('completed', 'the appointment time came');
         else if (move.kind === 'wait') await this.waitForReminder(move.until);
@@ -197,12 +213,23 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
     }
   }
 
+  /**
+   * A move or a cancel accepted while the booking was being recorded: the loop applies and records it first, so the
+   * lead is told the time the row shows (the send gate refuses any other), or nothing of a cancelled appointment.
+   */
+  private changedBeforeConfirmation(): boolean {
+    return (this.moveTo !== null || this.cancel !== null) && patched(changeBeforeSendPatch);
+  }
+
   private async sendConfirmation(): Promise<void> {
     const confirmation = await this.send(
-      { kind: 'confirmation' },
+      { kind: 'confirmation', ...(this.state.reschedules > 0 ? { afterMove: true as const } : {}) },
       new Date(this.state.startsAt),
       this.movedOrCancelled,
     );
+    // Held, then moved: it stays pending for the new time (runs from before the patch recorded it skipped).
+    if (confirmation === 'interrupted' && this.moveTo !== null && !this.cancel && patched(changeBeforeSendPatch))
+      return;
     this.state.confirmation = confirmation === 'interrupted' ? 'skipped' : confirmation;
   }
 
@@ -268,6 +295,8 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
       notAfter: notAfter.toISOString(),
       ...(patched(sendGateHoldsPatch) ? { holdAsResult: true } : {}),
     };
+    // A change accepted while the run recorded the row: nothing of the old plan goes out, the loop acts on it first.
+    if (interrupted() && patched(changeBeforeSendPatch)) return 'interrupted';
     for (;;) {
       let result: SendAppointmentMessageResult;
       try {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { WorkflowHandle } from '@temporalio/client';
+import { WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
 import type { appointmentReminder } from '../../workflows/appointment-reminder.js';
 import {
   appointmentOptOutSignal,
@@ -11,6 +11,8 @@ import {
   statusQuery,
 } from '../../workflows/appointment-reminder.messages.js';
 import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
+import { lockConversation } from '../../common/conversation.js';
+import type { Prisma } from '../../generated/prisma/client.js';
 import {
   eventually,
   startFollowUp,
@@ -54,6 +56,37 @@ const untilConfirmed = (handle: WorkflowHandle<typeof appointmentReminder>) =>
     async () => (await handle.query(statusQuery)).confirmation !== 'pending',
     `${handle.workflowId} to send its confirmation`,
   );
+
+/** Runs `during` while the run's `activity` waits on a lock that `lock` takes and holds here. */
+async function whileActivityWaits(
+  context: ScenarioContext,
+  handle: WorkflowHandle<typeof appointmentReminder>,
+  activity: string,
+  lock: (tx: Prisma.TransactionClient) => Promise<unknown>,
+  during: () => Promise<void>,
+): Promise<void> {
+  let release = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let locked = () => {};
+  const isLocked = new Promise<void>((resolve) => (locked = resolve));
+  const holder = context.db.$transaction(
+    async (tx) => {
+      await lock(tx);
+      locked();
+      await released;
+    },
+    { timeout: 60_000 },
+  );
+  await isLocked;
+  await eventually(
+    async () =>
+      (await handle.describe()).raw.pendingActivities?.some((pending) => pending.activityType?.name === activity),
+    `${activity} to wait for the lock (if it finished first, capture again)`,
+  );
+  await during();
+  release();
+  await holder;
+}
 
 export const appointmentReminderScenarios: Scenario[] = [
   {
@@ -164,38 +197,68 @@ export const appointmentReminderScenarios: Scenario[] = [
         () => context.db.appointment.findFirst({ where: { tenantId: owner.tenant.id }, select: { id: true } }),
         'the appointment row',
       );
-      let release = () => {};
-      const released = new Promise<void>((resolve) => (release = resolve));
-      let locked = () => {};
-      const isLocked = new Promise<void>((resolve) => (locked = resolve));
-      const holder = context.db.$transaction(
-        async (tx) => {
-          await tx.$executeRaw`SELECT 1 FROM appointments WHERE id = ${id}::uuid FOR UPDATE`;
-          locked();
-          await released;
-        },
-        { timeout: 60_000 },
+      await whileActivityWaits(
+        context,
+        handle,
+        'recordAppointmentProgress',
+        (tx) => tx.$executeRaw`SELECT 1 FROM appointments WHERE id = ${id}::uuid FOR UPDATE`,
+        () =>
+          handle.signal(appointmentReplySignal, {
+            kind: 'confirmed',
+            at: new Date().toISOString(),
+            skipReminders: true,
+          }),
       );
-      await isLocked;
-      await eventually(
-        async () =>
-          (await handle.describe()).raw.pendingActivities?.some(
-            (activity) => activity.activityType?.name === 'recordAppointmentProgress',
-          ),
-        'the first write of the row to wait for the lock (if it finished first, capture again)',
-      );
-      await handle.signal(appointmentReplySignal, {
-        kind: 'confirmed',
-        at: new Date().toISOString(),
-        skipReminders: true,
-      });
-      release();
-      await holder;
       await eventually(
         async () => (await context.db.appointment.findUnique({ where: { id } }))?.nextReminderAt === null,
         'the dropped reminder in the row before its time',
       );
       await handle.terminate('captured');
+      return handle.workflowId;
+    },
+  },
+  {
+    // Recorded with patch change-before-send: the appointment is moved while its booking is being recorded (the
+    // conversation locked here); the run records the move first and confirms the new time.
+    name: 'moved-while-booking-recorded',
+    async run(context) {
+      const owner = await tenantAndLead(context);
+      const handle = await book(context, 3600, [1800], owner);
+      await whileActivityWaits(
+        context,
+        handle,
+        'recordAppointmentStarted',
+        (tx) => lockConversation(tx, owner.tenant.id, owner.lead.phone),
+        async () => {
+          await handle.startUpdate(rescheduleUpdate, {
+            args: [{ startsAt: new Date(Date.now() + 7200_000).toISOString() }],
+            waitForStage: WorkflowUpdateStage.ACCEPTED,
+          });
+        },
+      );
+      await untilConfirmed(handle);
+      return handle.workflowId;
+    },
+  },
+  {
+    // Recorded with patch change-before-send: the confirmation is held by the kill switch, the appointment moves, and
+    // the confirmation goes for the new time once the move is recorded and sending resumes.
+    name: 'confirmation-held-then-moved',
+    async run(context) {
+      const owner = await tenantAndLead(context);
+      await pauseSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+      const handle = await book(context, 3600, [1800], owner);
+      await eventually(
+        async () => context.db.message.findFirst({ where: { tenantId: owner.tenant.id, heldReason: 'kill_switch' } }),
+        'the confirmation to be held',
+      );
+      await handle.executeUpdate(rescheduleUpdate, {
+        args: [{ startsAt: new Date(Date.now() + 7200_000).toISOString() }],
+      });
+      await resumeSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+      await untilConfirmed(handle);
+      const { confirmation } = await handle.query(statusQuery);
+      if (confirmation !== 'sent') throw new Error(`the confirmation ended ${confirmation}`);
       return handle.workflowId;
     },
   },

@@ -292,6 +292,8 @@ describe('events', () => {
       ).status,
     ).toBe(200);
     await until(async () => (await appointmentEvents()).length === 2 || null, 'appointment.rescheduled');
+    // Cancelled once the lead was told: a cancel before the confirmation went leaves it unsent.
+    await until(async () => (await typesOf(tenant.id)).includes('message.sent') || null, 'the confirmation');
     expect(
       (await request(stack.app).post(`/v1/appointments/${booked.body.id}/cancel`).set(auth).send({ reason: 'clash' }))
         .status,

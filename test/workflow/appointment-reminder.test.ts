@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { activityInfo } from '@temporalio/activity';
-import { type ApplicationFailure, WorkflowUpdateFailedError } from '@temporalio/client';
+import { type ApplicationFailure, WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client';
 import { DateTime } from 'luxon';
 import { describe, expect, it, vi } from 'vitest';
 import type { RecordEnrollmentOutcomeInput } from '../../activities/enrollments.js';
@@ -256,6 +256,133 @@ describe('appointmentReminder: reschedule and cancel', () => {
       expect(fake.records.at(-1)).toMatchObject({ status: 'cancelled' });
     },
   );
+});
+
+/** The first call of the activity `around` wraps waits until the test opens the gate; `entered` once it is there. */
+function gate() {
+  let enter = () => {};
+  const entered = new Promise<void>((resolve) => (enter = resolve));
+  let open = () => {};
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  let calls = 0;
+  const around =
+    <Input, Output>(activity: (input: Input) => Promise<Output>) =>
+    async (input: Input) => {
+      if ((calls += 1) === 1) {
+        enter();
+        await opened;
+      }
+      return activity(input);
+    };
+  return { entered, open, around };
+}
+
+/** A send answered `held` by the send gate until `forMs` after the attempt (as the server's skipped clock counts). */
+const heldFor = (forMs: number): SendAppointmentMessageResult => {
+  const at = activityInfo().currentAttemptScheduledTimestampMs;
+  return {
+    outcome: 'held',
+    messageId: randomUUID(),
+    reason: 'kill_switch',
+    until: new Date(at + forMs).toISOString(),
+    retryAt: new Date(at + forMs).toISOString(),
+    detail: 'test',
+  };
+};
+
+/** Sends that all go, but the first confirmation, which is held for `forMs`. */
+function firstConfirmationHeldFor(forMs: number) {
+  let confirmations = 0;
+  return (input: SendAppointmentMessageInput): SendAppointmentMessageResult =>
+    input.message.kind === 'confirmation' && (confirmations += 1) === 1
+      ? heldFor(forMs)
+      : { outcome: 'sent', messageId: randomUUID(), twilioSid: 'SM1' };
+}
+
+describe('appointmentReminder: a change accepted while the run is busy comes before any send', () => {
+  it.each([
+    ['moved', 'the confirmation names the new time, once', ['confirmation', 'reminder', 'reminder']],
+    ['cancelled', 'no confirmation of the cancelled booking', []],
+  ])('%s while the booking is being recorded: %s', async (change, _, kinds) => {
+    const fake = fakeActivities();
+    const booking = gate();
+    const activities = {
+      ...fake.activities,
+      recordAppointmentStarted: booking.around(fake.activities.recordAppointmentStarted),
+    };
+    const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
+    const movedTo = new Date(startsAt + day).toISOString();
+    const state = await suite.withWorker(activities, async (taskQueue) => {
+      const handle = await start(taskQueue, appointment(startsAt));
+      await booking.entered;
+      const update =
+        change === 'moved'
+          ? await handle.startUpdate(rescheduleUpdate, {
+              args: [{ startsAt: movedTo }],
+              waitForStage: WorkflowUpdateStage.ACCEPTED,
+            })
+          : await handle.startUpdate(cancelUpdate, {
+              args: [{ notify: false, reason: null }],
+              waitForStage: WorkflowUpdateStage.ACCEPTED,
+            });
+      booking.open();
+      await update.result();
+      return handle.result();
+    });
+    expect(fake.sends.map((send) => send.kind)).toEqual(kinds);
+    expect(fake.sends.filter((send) => send.startsAt !== movedTo)).toEqual([]);
+    if (change === 'moved') {
+      expect(fake.sends[0]).toMatchObject({ kind: 'confirmation', afterMove: true });
+      expect(state).toMatchObject({ status: 'completed', confirmation: 'sent', reschedules: 1 });
+      // The row showed the new start before the confirmation was sent (the send gate refuses any other).
+      expect(fake.records[0]?.startsAt).toBe(movedTo);
+    } else expect(state).toMatchObject({ status: 'cancelled', confirmation: 'skipped', cancellationNotice: 'off' });
+  });
+
+  it('moved while the row is being written with a reminder due: no reminder for the old time', async () => {
+    // The confirmation is held past the 24 h reminder's time, so that reminder is due once the row is written.
+    const fake = fakeActivities(firstConfirmationHeldFor(2 * hour));
+    const writing = gate();
+    const activities = {
+      ...fake.activities,
+      recordAppointmentProgress: writing.around(fake.activities.recordAppointmentProgress),
+    };
+    const startsAt = (await suite.env.currentTimeMs()) + 25 * hour;
+    const movedTo = new Date(startsAt + 2 * day).toISOString();
+    const state = await suite.withWorker(activities, async (taskQueue) => {
+      const handle = await start(taskQueue, appointment(startsAt, { reminderOffsetsSeconds: [86_400] }));
+      // Time passes only while a result is awaited: the held confirmation's timer runs out, and the first write waits.
+      const result = handle.result();
+      await writing.entered;
+      const update = await handle.startUpdate(rescheduleUpdate, {
+        args: [{ startsAt: movedTo }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+      writing.open();
+      await update.result();
+      return result;
+    });
+    expect(state).toMatchObject({ status: 'completed', reminders: [{ status: 'sent' }] });
+    expect(fake.reminderSends().map((send) => send.startsAt)).toEqual([movedTo]);
+  });
+
+  it('a confirmation held, then the appointment moved: it goes for the new time once the move is recorded', async () => {
+    const fake = fakeActivities(firstConfirmationHeldFor(hour));
+    const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
+    const movedTo = new Date(startsAt + day).toISOString();
+    const state = await suite.withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, appointment(startsAt));
+      await vi.waitUntil(() => fake.sends.length === 1, { timeout: 10_000 });
+      await handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt: movedTo }] });
+      return handle.result();
+    });
+    expect(state).toMatchObject({ status: 'completed', confirmation: 'sent', reschedules: 1 });
+    const confirmationsSent = fake.sends.filter((send) => send.kind === 'confirmation');
+    expect(confirmationsSent).toMatchObject([
+      { startsAt: new Date(startsAt).toISOString() },
+      { startsAt: movedTo, afterMove: true },
+    ]);
+  });
 });
 
 describe('appointmentReminder: never an opt-out, never late', () => {
