@@ -5,7 +5,7 @@ import { Router } from 'express';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
 import { eventTypes } from '../../common/events.js';
-import { webhookDeliveryStatuses } from '../../common/webhooks/deliveries.js';
+import { deliveryPayloads, webhookDeliveryStatuses } from '../../common/webhooks/deliveries.js';
 import { newWebhookSecret, previousSecretOverlapMs } from '../../common/webhooks/secrets.js';
 import { checkTarget, UnsafeUrlError } from '../../common/webhooks/url-safety.js';
 import type { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../../generated/prisma/client.js';
@@ -38,7 +38,7 @@ function endpointView(endpoint: WebhookEndpoint) {
   return { id, url, events, description, status, failingSince, createdAt, updatedAt };
 }
 
-function deliveryView(delivery: WebhookDelivery & { attemptLog: WebhookAttempt[] }) {
+function deliveryView(delivery: WebhookDelivery & { attemptLog: WebhookAttempt[] }, payload: unknown) {
   return {
     id: delivery.id,
     eventId: delivery.eventId,
@@ -51,7 +51,7 @@ function deliveryView(delivery: WebhookDelivery & { attemptLog: WebhookAttempt[]
     lastStatusCode: delivery.lastStatusCode,
     lastError: delivery.lastError,
     createdAt: delivery.createdAt,
-    payload: delivery.payload,
+    payload,
     attempts: delivery.attemptLog.map(({ at, statusCode, durationMs, error }) => ({
       at,
       statusCode,
@@ -164,7 +164,7 @@ export function webhookEndpointsRouter({
       },
       include: { attemptLog: true },
     });
-    res.status(202).json(deliveryView(delivery));
+    res.status(202).json(deliveryView(delivery, delivery.payload));
   });
 
   router.get('/webhook-endpoints/:id/deliveries', async (req, res) => {
@@ -176,7 +176,8 @@ export function webhookEndpointsRouter({
       take: limit,
       include: { attemptLog: { orderBy: { at: 'asc' } } },
     });
-    res.json({ deliveries: deliveries.map(deliveryView) });
+    const payloads = await deliveryPayloads(db, deliveries);
+    res.json({ deliveries: deliveries.map((delivery) => deliveryView(delivery, payloads.get(delivery.id))) });
   });
 
   router.post('/webhook-endpoints/:id/deliveries/:deliveryId/retry', async (req, res) => {
@@ -193,7 +194,7 @@ export function webhookEndpointsRouter({
       data: { status: 'pending', nextAttemptAt: new Date() },
       include: { attemptLog: { orderBy: { at: 'asc' } } },
     });
-    res.json(deliveryView(retried));
+    res.json(deliveryView(retried, (await deliveryPayloads(db, [retried])).get(retried.id)));
   });
 
   return router;

@@ -34,6 +34,33 @@ export async function endpointsDue(db: Db, exclude: string[], limit: number): Pr
   return rows.map((row) => row.endpoint_id);
 }
 
+/**
+ * What a delivery posts. An event's delivery keeps only the envelope (`type`, `timestamp`); its `data` is read from the
+ * event when it is sent or shown, so an erasure, which scrubs the lead's events, reaches deliveries not yet sent too.
+ * A ping keeps its whole body.
+ */
+export async function deliveryPayloads(
+  db: Db,
+  deliveries: { id: string; tenantId: string; eventId: string | null; payload: unknown }[],
+): Promise<Map<string, unknown>> {
+  const eventIds = deliveries.flatMap((delivery) => (delivery.eventId ? [delivery.eventId] : []));
+  const events = eventIds.length
+    ? await db.event.findMany({
+        where: { id: { in: eventIds }, tenantId: { in: [...new Set(deliveries.map((d) => d.tenantId))] } },
+        select: { id: true, tenantId: true, sequence: true, data: true },
+      })
+    : [];
+  const byId = new Map(events.map((event) => [event.id, event]));
+  return new Map(
+    deliveries.map((delivery) => {
+      const event = delivery.eventId ? byId.get(delivery.eventId) : undefined;
+      if (!event || event.tenantId !== delivery.tenantId) return [delivery.id, delivery.payload];
+      const data = { ...(event.data as Record<string, unknown>), eventId: event.id, sequence: Number(event.sequence) };
+      return [delivery.id, { ...(delivery.payload as Record<string, unknown>), data }];
+    }),
+  );
+}
+
 /** Leases up to `limit` of an endpoint's due deliveries, in event order; rows another worker holds are skipped. */
 export async function claimDue(db: Db, endpointId: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
   const rows = await db.$queryRaw<
@@ -41,6 +68,8 @@ export async function claimDue(db: Db, endpointId: string, limit: number, leaseM
       id: string;
       tenant_id: string;
       endpoint_id: string;
+      event_id: string | null;
+      sequence: bigint | null;
       message_id: string;
       payload: unknown;
       attempts: number;
@@ -49,27 +78,34 @@ export async function claimDue(db: Db, endpointId: string, limit: number, leaseM
   >`
     UPDATE webhook_deliveries d SET lease_until = now() + ${leaseMs} * interval '1 millisecond'
     FROM (
-      SELECT id FROM webhook_deliveries
-      WHERE endpoint_id = ${endpointId}::uuid AND status = 'pending' AND next_attempt_at <= now() AND (lease_until IS NULL OR lease_until < now())
-      ORDER BY created_at, (payload->'data'->>'sequence')::bigint
-      LIMIT ${limit} FOR UPDATE SKIP LOCKED
+      SELECT w.id, e.sequence FROM webhook_deliveries w LEFT JOIN events e ON e.id = w.event_id
+      WHERE w.endpoint_id = ${endpointId}::uuid AND w.status = 'pending' AND w.next_attempt_at <= now()
+        AND (w.lease_until IS NULL OR w.lease_until < now())
+      ORDER BY w.created_at, e.sequence
+      LIMIT ${limit} FOR UPDATE OF w SKIP LOCKED
     ) due
     WHERE d.id = due.id
-    RETURNING d.id, d.tenant_id, d.endpoint_id, d.message_id, d.payload, d.attempts, d.created_at`;
-  const order = (payload: unknown) =>
-    Number((payload as { data?: { sequence?: unknown } }).data?.sequence ?? Number.MAX_SAFE_INTEGER);
+    RETURNING d.id, d.tenant_id, d.endpoint_id, d.event_id, due.sequence, d.message_id, d.payload, d.attempts, d.created_at`;
+  const payloads = await deliveryPayloads(
+    db,
+    rows.map((row) => ({ id: row.id, tenantId: row.tenant_id, eventId: row.event_id, payload: row.payload })),
+  );
   // RETURNING keeps no order: sort as claimed.
   return rows
+    .sort(
+      (a, b) =>
+        a.created_at.getTime() - b.created_at.getTime() ||
+        Number(a.sequence ?? Number.MAX_SAFE_INTEGER) - Number(b.sequence ?? Number.MAX_SAFE_INTEGER),
+    )
     .map((row) => ({
       id: row.id,
       tenantId: row.tenant_id,
       endpointId: row.endpoint_id,
       messageId: row.message_id,
-      payload: row.payload,
+      payload: payloads.get(row.id),
       attempts: row.attempts,
       createdAt: row.created_at,
-    }))
-    .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime() || order(a.payload) - order(b.payload));
+    }));
 }
 
 /** Deliveries answered 2xx: delivered, their attempts logged, in one transaction. */

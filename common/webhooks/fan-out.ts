@@ -17,7 +17,8 @@ export async function endpointsBehind(db: Db): Promise<string[]> {
 /**
  * Inserts deliveries for the endpoint's next events (those its `events` filter takes) and moves its cursor past every
  * event looked at, in one transaction that holds the endpoint's row: a second worker skips a locked endpoint instead of
- * waiting. The message ID is derived from the event, and (endpoint, event) is unique: a repeat inserts nothing.
+ * waiting. The message ID is derived from the event, and (endpoint, event) is unique: a repeat inserts nothing. A
+ * delivery keeps the envelope only: its data is the event's as it is when sent or shown (deliveryPayloads).
  * Returns how many events it moved past (0: none, or another worker holds the endpoint).
  */
 export async function fanOutEndpoint(db: Db, endpointId: string): Promise<number> {
@@ -29,7 +30,7 @@ export async function fanOutEndpoint(db: Db, endpointId: string): Promise<number
     if (!endpoint) return 0;
     const [moved] = await tx.$queryRaw<{ taken: bigint; last: bigint | null }[]>`
       WITH batch AS (
-        SELECT id, type, sequence, data, created_at FROM events
+        SELECT id, type, sequence, created_at FROM events
         WHERE tenant_id = ${endpoint.tenant_id}::uuid AND sequence > ${endpoint.cursor}
         ORDER BY sequence LIMIT ${fanOutBatch}
       ), inserted AS (
@@ -37,8 +38,7 @@ export async function fanOutEndpoint(db: Db, endpointId: string): Promise<number
         SELECT gen_random_uuid(), ${endpoint.tenant_id}::uuid, ${endpointId}::uuid, b.id, 'msg_' || b.id,
           jsonb_build_object(
             'type', b.type,
-            'timestamp', to_char(b.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-            'data', b.data || jsonb_build_object('eventId', b.id, 'sequence', b.sequence)),
+            'timestamp', to_char(b.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')),
           'pending', 0, now(), now()
         FROM batch b
         WHERE cardinality(${endpoint.events}::text[]) = 0 OR b.type = ANY(${endpoint.events}::text[])

@@ -15,6 +15,8 @@ import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtur
 import { stackForFile, testAppDeps } from '../support/stack.js';
 import { until } from '../support/wait.js';
 import { heldTransaction, untilWaitingBehind } from '../support/held-transaction.js';
+import { startWebhookReceiver } from '../support/webhook-receiver.js';
+import { createWebhookRelay } from '../../worker/webhook-relay.js';
 import { lockConversation } from '../../common/conversation.js';
 
 const stack = stackForFile();
@@ -292,5 +294,56 @@ describe('erasing a lead', () => {
       warmup: 1,
       budget_daily: 0.25,
     });
+  });
+
+  it('reaches webhook deliveries not yet sent: after it the CRM and the deliveries list get no personal data', async () => {
+    const receiver = await startWebhookReceiver();
+    try {
+      const devApp = createApp(testAppDeps(stack.db, stack.client, stack.taskQueue, { allowPrivateWebhookUrls: true }));
+      const { auth } = await createTenant(stack.db, anytimeSettings);
+      const path = `/crm/${randomUUID()}`;
+      const endpoint = await request(devApp)
+        .post('/v1/webhook-endpoints')
+        .set(auth)
+        .send({ url: receiver.urlFor(path), events: ['lead.created'] });
+      let erased = false;
+      // The CRM is down until the erasure is done.
+      receiver.expect(path, [endpoint.body.secret as string], () => (erased ? 200 : 503));
+      const phone = randomUkMobile().e164;
+      const lead = await request(stack.app)
+        .post('/v1/leads')
+        .set(auth)
+        .send({ phone, firstName: 'Ada', lastName: 'Lovelace' });
+      const relay = createWebhookRelay({ db: stack.db, logger: pino({ level: 'silent' }), allowPrivateUrls: true });
+      const listed = async () =>
+        (await request(devApp).get(`/v1/webhook-endpoints/${endpoint.body.id}/deliveries`).set(auth)).body
+          .deliveries[0];
+      await until(async () => {
+        await relay.round();
+        return receiver.received(path).length > 0 || null;
+      }, 'an attempt the CRM refused');
+      expect(receiver.received(path)[0]?.body).toMatchObject({ data: { phone, firstName: 'Ada' } });
+      expect((await listed()).payload.data).toMatchObject({ phone, lastName: 'Lovelace' });
+
+      expect((await request(stack.app).delete(`/v1/leads/${lead.body.id}`).set(auth)).status).toBe(200);
+      erased = true;
+      const retried = await request(devApp)
+        .post(`/v1/webhook-endpoints/${endpoint.body.id}/deliveries/${(await listed()).id}/retry`)
+        .set(auth);
+      expect(retried.status).toBe(200);
+      const delivered = await until(async () => {
+        await relay.round();
+        const delivery = await listed();
+        return delivery.status === 'delivered' ? delivery : null;
+      }, 'the delivery after the erasure');
+      const afterErasure = receiver.received(path).at(-1)?.body;
+      expect(afterErasure).toMatchObject({ type: 'lead.created', data: { leadId: lead.body.id } });
+      for (const shown of [afterErasure, delivered.payload, retried.body.payload]) {
+        expect(JSON.stringify(shown)).not.toContain(phone);
+        expect(JSON.stringify(shown)).not.toMatch(/Ada|Lovelace/);
+      }
+    } finally {
+      await receiver.close();
+    }
   });
 });
