@@ -89,6 +89,7 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
   async function failed(endpoint: WebhookEndpoint, delivery: ClaimedDelivery, attempt: AttemptRecord): Promise<void> {
     const giveUp = Date.now() - delivery.createdAt.getTime() >= failingAfterMs;
     await recordFailed(db, attempt, {
+      endpointId: endpoint.id,
       nextAttemptAt: new Date(Date.now() + backoffAfter(delivery.attempts + 1, backoffMs)),
       giveUp,
     });
@@ -189,7 +190,7 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
         });
         logger.info({ tenantId: endpoint.tenantId, endpointId }, 'webhook endpoint answers again: active');
       }
-      // After a failure the rest waits for a later round, so a dead endpoint costs one request per round.
+      // After a failure the rest waits for the endpoint's retryAfter: a dead endpoint costs one request per backoff step.
       if (!allDelivered) return;
     }
   }

@@ -125,13 +125,18 @@ export function webhookEndpointsRouter({
     res.json(endpointView(await endpointOf(req)));
   });
 
+  /** A ping or a retry by hand is tried at once, not after the wait the endpoint's last failure set. */
+  const goesAtOnce = (endpointId: string) =>
+    db.webhookEndpoint.update({ where: { id: endpointId }, data: { retryAfter: null }, select: { id: true } });
+
   router.patch('/webhook-endpoints/:id', async (req, res) => {
     const body = parseBody(updateSchema, req.body);
     const endpoint = await endpointOf(req);
     const url = body.url === undefined ? undefined : await safeUrl(body.url);
     const updated = await db.webhookEndpoint.update({
       where: { id: endpoint.id },
-      data: { url, events: body.events, description: body.description },
+      // A new URL is tried at once, whatever the old one's failures made its deliveries wait for.
+      data: { url, events: body.events, description: body.description, ...(url ? { retryAfter: null } : {}) },
     });
     res.json(endpointView(updated));
   });
@@ -145,25 +150,31 @@ export function webhookEndpointsRouter({
   router.post('/webhook-endpoints/:id/rotate-secret', async (req, res) => {
     const endpoint = await endpointOf(req);
     const previousSecretExpiresAt = new Date(Date.now() + previousSecretOverlapMs);
-    const rotated = await db.webhookEndpoint.update({
-      where: { id: endpoint.id },
-      data: { secret: newWebhookSecret(), previousSecret: endpoint.secret, previousSecretExpiresAt },
-    });
+    // One statement: two rotations at once each keep the secret they replaced, so neither answers a secret never used.
+    const [rotated] = await db.$queryRaw<{ id: string; secret: string }[]>`
+      UPDATE webhook_endpoints SET previous_secret = secret, secret = ${newWebhookSecret()},
+        previous_secret_expires_at = ${previousSecretExpiresAt}, updated_at = now()
+      WHERE id = ${endpoint.id}::uuid AND tenant_id = ${endpoint.tenantId}::uuid AND deleted_at IS NULL
+      RETURNING id, secret`;
+    if (!rotated) throw notFound('Webhook endpoint');
     res.json({ id: rotated.id, secret: rotated.secret, previousSecretExpiresAt });
   });
 
   router.post('/webhook-endpoints/:id/test', async (req, res) => {
     const endpoint = await endpointOf(req);
     const messageId = `msg_ping_${randomUUID()}`;
-    const delivery = await db.webhookDelivery.create({
-      data: {
-        tenantId: endpoint.tenantId,
-        endpointId: endpoint.id,
-        messageId,
-        payload: { type: 'ping', timestamp: new Date().toISOString(), data: { endpointId: endpoint.id } },
-      },
-      include: { attemptLog: true },
-    });
+    const [delivery] = await db.$transaction([
+      db.webhookDelivery.create({
+        data: {
+          tenantId: endpoint.tenantId,
+          endpointId: endpoint.id,
+          messageId,
+          payload: { type: 'ping', timestamp: new Date().toISOString(), data: { endpointId: endpoint.id } },
+        },
+        include: { attemptLog: true },
+      }),
+      goesAtOnce(endpoint.id),
+    ]);
     res.status(202).json(deliveryView(delivery, delivery.payload));
   });
 
@@ -189,11 +200,14 @@ export function webhookEndpointsRouter({
     if (!delivery) throw notFound('Delivery');
     if (delivery.status === 'delivered')
       throw new ApiError(409, 'conflict', 'The delivery was delivered already', { deliveredAt: delivery.deliveredAt });
-    const retried = await db.webhookDelivery.update({
-      where: { id: delivery.id },
-      data: { status: 'pending', nextAttemptAt: new Date() },
-      include: { attemptLog: { orderBy: { at: 'asc' } } },
-    });
+    const [retried] = await db.$transaction([
+      db.webhookDelivery.update({
+        where: { id: delivery.id },
+        data: { status: 'pending', nextAttemptAt: new Date() },
+        include: { attemptLog: { orderBy: { at: 'asc' } } },
+      }),
+      goesAtOnce(endpoint.id),
+    ]);
     res.json(deliveryView(retried, (await deliveryPayloads(db, [retried])).get(retried.id)));
   });
 

@@ -24,12 +24,13 @@ export interface AttemptRecord {
   error: string | null;
 }
 
-/** Endpoints (not deleted) with a delivery due and not leased, oldest due first. */
+/** Endpoints (not deleted, not waiting after a failure) with a delivery due and not leased, oldest due first. */
 export async function endpointsDue(db: Db, exclude: string[], limit: number): Promise<string[]> {
   const rows = await db.$queryRaw<{ endpoint_id: string }[]>`
     SELECT d.endpoint_id FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
     WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())
-      AND w.deleted_at IS NULL AND NOT (d.endpoint_id = ANY(${exclude}::uuid[]))
+      AND w.deleted_at IS NULL AND (w.retry_after IS NULL OR w.retry_after <= now())
+      AND NOT (d.endpoint_id = ANY(${exclude}::uuid[]))
     GROUP BY d.endpoint_id ORDER BY min(d.next_attempt_at) LIMIT ${limit}`;
   return rows.map((row) => row.endpoint_id);
 }
@@ -125,14 +126,17 @@ export async function recordDelivered(db: Db, attempts: AttemptRecord[]): Promis
 
 /**
  * A failed attempt: logged, and the delivery due again at `nextAttemptAt`, or given up on (`failed`) when `giveUp`.
- * Only a delivery still pending is changed: one another worker delivered meanwhile stays delivered.
+ * Only a delivery still pending is changed: one another worker delivered meanwhile stays delivered. The endpoint's
+ * other deliveries wait as long (its `retryAfter`), so they keep their order and a dead endpoint is not probed with
+ * each of them in turn.
  */
 export async function recordFailed(
   db: Db,
   attempt: AttemptRecord,
-  next: { nextAttemptAt: Date; giveUp: boolean },
+  next: { endpointId: string; nextAttemptAt: Date; giveUp: boolean },
 ): Promise<void> {
   await db.$transaction([
+    db.webhookEndpoint.updateMany({ where: { id: next.endpointId }, data: { retryAfter: next.nextAttemptAt } }),
     db.webhookDelivery.updateMany({
       where: { id: attempt.deliveryId, status: 'pending' },
       data: {

@@ -117,6 +117,33 @@ describe('webhook delivery', () => {
     expect(receiver.unverified).toEqual([]);
   });
 
+  it('endpoints that are down wait out their backoff: the next round goes to an endpoint that answers', async () => {
+    const relay = relayWith({ concurrency: 2, timeoutMs: 500, backoffMs: [0, 60_000] });
+    const down = [await endpointFor({ answer: () => 'hold' }), await endpointFor({ answer: () => 'hold' })];
+    for (const endpoint of down)
+      for (let i = 0; i < 5; i += 1) await record(endpoint.tenantId, 'message.sent', { n: String(i) });
+    const healthy = await endpointFor();
+    await record(healthy.tenantId, 'lead.created');
+    // Both slots go to the endpoints whose deliveries waited longest, and time out.
+    await relay.round();
+    for (const endpoint of down) expect(receiver.received(endpoint.path).length).toBeGreaterThanOrEqual(1);
+    // Their next deliveries wait with them (a minute here), so the next round has a slot for the healthy one.
+    await relay.round();
+    expect(receiver.received(healthy.path)).toHaveLength(1);
+    for (const endpoint of down) {
+      const deliveries = await db.webhookDelivery.findMany({ where: { endpointId: endpoint.id } });
+      expect(deliveries.filter((delivery) => delivery.attempts > 0)).toHaveLength(1);
+      expect(deliveries.every((delivery) => delivery.status === 'pending')).toBe(true);
+    }
+    // A retry by hand goes at once, whatever its endpoint waits for.
+    const [first] = down as [Awaited<ReturnType<typeof endpointFor>>];
+    const tried = await db.webhookDelivery.findFirstOrThrow({ where: { endpointId: first.id, attempts: 1 } });
+    const retry = `/v1/webhook-endpoints/${first.id}/deliveries/${tried.id}/retry`;
+    expect((await request(app).post(retry).set(first.auth)).status).toBe(200);
+    await relay.round();
+    expect(await db.webhookDelivery.findUniqueOrThrow({ where: { id: tried.id } })).toMatchObject({ attempts: 2 });
+  });
+
   it('a receiver answering 500 twice then 200 gets the event three times with one webhook-id; the attempts are listed', async () => {
     const endpoint = await endpointFor({ answer: (n) => (n < 2 ? 500 : 200) });
     const event = await record(endpoint.tenantId, 'appointment.confirmed', { appointmentId: 'a1' });

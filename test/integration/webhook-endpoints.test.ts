@@ -147,6 +147,18 @@ describe('webhook endpoint routes', () => {
     });
   });
 
+  it('two rotations at once: each keeps the secret it replaced, so the secret each answered is the current or the previous one', async () => {
+    const { auth } = await createTenant(db);
+    for (let round = 0; round < 5; round += 1) {
+      const endpoint = await endpointFor(auth);
+      const rotate = () => request(devApp).post(`/v1/webhook-endpoints/${endpoint.id}/rotate-secret`).set(auth);
+      const answered = (await Promise.all([rotate(), rotate()])).map((answer) => answer.body.secret as string);
+      const stored = await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } });
+      // The later rotation's secret signs, the earlier one's beside it; the original is no longer either.
+      expect([stored.secret, stored.previousSecret].sort()).toEqual([...answered].sort());
+    }
+  });
+
   it('test sends a ping delivery; deliveries lists it with its attempts; retry makes a failed one due now', async () => {
     const { auth } = await createTenant(db);
     const endpoint = await endpointFor(auth);
