@@ -29,6 +29,13 @@ export interface RecordEnrollmentOutcomeInput {
   runId?: string;
 }
 
+/** A run a long one continued in: the row names it while the enrollment runs, for the UI link and booking signals. */
+export interface RecordEnrollmentRunInput {
+  enrollmentId: string;
+  tenantId: string;
+  runId: string;
+}
+
 /** The outcomes the funnel counts (cancelled and failed enrollments are not part of it). */
 const countedOutcomes = new Set<EnrollmentOutcome>(['completed', 'expired', 'replied', 'booked', 'opted_out']);
 
@@ -105,6 +112,11 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
         }
         throw error;
       }
+    },
+
+    /** Only a running enrollment's row moves to the new run: an outcome recorded meanwhile names the run that closed. */
+    async recordEnrollmentRun({ enrollmentId, tenantId, runId }: RecordEnrollmentRunInput): Promise<void> {
+      await db.enrollment.updateMany({ where: { id: enrollmentId, tenantId, status: 'running' }, data: { runId } });
     },
 
     /**

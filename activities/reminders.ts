@@ -42,6 +42,8 @@ export type RecordAppointmentStartedInput = BookingRecord & { runId: string };
 export interface RecordAppointmentProgressInput {
   appointmentId: string;
   tenantId: string;
+  /** The run writing it: after a long run continued as new, the row names the run that goes on. */
+  runId?: string;
   startsAt: string;
   reminders: Reminder[];
   status: 'scheduled' | AppointmentOutcome;
@@ -117,6 +119,7 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
     async recordAppointmentProgress({
       appointmentId,
       tenantId,
+      runId,
       startsAt,
       reminders,
       status,
@@ -151,6 +154,7 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
             status,
             closedReason,
             closedAt: status === 'scheduled' ? null : new Date(),
+            ...(runId ? { runId } : {}),
           },
         });
         if (before && count) {

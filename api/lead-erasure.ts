@@ -27,7 +27,7 @@ export interface ErasureDeps {
 const acceptDeadlineMs = 3_000;
 const requestDeadlineMs = 2_000;
 
-type Reminders = { workflowId: string; runId: string | null }[];
+type Reminders = { workflowId: string }[];
 
 /** Returns false when another request erased the lead first. */
 export async function eraseLead({ db, temporal, signalRelay }: ErasureDeps, lead: Lead, log: Logger): Promise<boolean> {
@@ -56,7 +56,7 @@ async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantI
   const reminders = await tx.appointment.updateManyAndReturn({
     where: { tenantId, leadId, status: 'scheduled' },
     data: { status: 'cancelled', closedReason: erasedClosedReason, closedAt: new Date(), nextReminderAt: null },
-    select: { id: true, workflowId: true, runId: true, startsAt: true },
+    select: { id: true, workflowId: true, startsAt: true },
   });
   const signalIds = await queueSignalsForPhone(tx, tenantId, phone, {
     signal: signalNames.optOut,
@@ -117,8 +117,9 @@ async function scrubEvents(
 export async function cancelReminders(temporal: Client, reminders: Reminders, log: Logger): Promise<void> {
   const within = <T>(ms: number, call: () => Promise<T>) => temporal.connection.withDeadline(Date.now() + ms, call);
   await Promise.all(
-    reminders.map(async ({ workflowId, runId }) => {
-      const handle = temporal.workflow.getHandle(workflowId, runId ?? undefined);
+    reminders.map(async ({ workflowId }) => {
+      // The workflow ID alone: never reused, and a run held for long goes on as a new run of it.
+      const handle = temporal.workflow.getHandle(workflowId);
       try {
         await within(acceptDeadlineMs, () =>
           handle.startUpdate(cancelUpdate, {

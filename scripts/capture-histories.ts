@@ -62,7 +62,12 @@ const scratch = path.join(dataDir, `capture-${process.pid}`);
 const [postgresPort, temporalPort] = await Promise.all([freePort(), freePort()]);
 const [database, server] = await Promise.all([
   startEmbeddedPostgres({ dir: path.join(scratch, 'pg'), port: postgresPort, database: 'capture' }),
-  startDevServer({ port: temporalPort }),
+  // A run held for long continues as new well before Temporal's own suggestion: here after 100 events, so a capture
+  // sees it within a minute.
+  startDevServer({
+    port: temporalPort,
+    extraArgs: ['--dynamic-config-value', 'limit.historyCount.suggestContinueAsNew=100'],
+  }),
 ]);
 const db = createDb(database.url);
 const nativeConnection = await NativeConnection.connect({ address: server.address });
@@ -86,11 +91,19 @@ try {
       for (const scenario of scenarios) {
         const file = path.join(dir, `${scenario.name}.json`);
         if (existsSync(file) && !overwrite) continue;
-        const workflowId = await scenario.run({ client, db, taskQueue });
+        const captured = await scenario.run({ client, db, taskQueue });
+        const run = typeof captured === 'string' ? { workflowId: captured } : captured;
         // The CLI writes the same proto JSON `temporal workflow show --output json` gives operators in production.
         const history = execFileSync(
           temporalCliPath,
-          ['workflow', 'show', '--workflow-id', workflowId, '--output', 'json', '--address', server.address],
+          [
+            'workflow',
+            'show',
+            '--workflow-id',
+            run.workflowId,
+            ...('runId' in run ? ['--run-id', run.runId] : []),
+            ...['--output', 'json', '--address', server.address],
+          ],
           { encoding: 'utf8' },
         );
         writeFileSync(file, redactHistory(history, [scenarioLeadName]));

@@ -23,6 +23,17 @@ export interface AppointmentReminderInput {
   reminderOffsetsSeconds: number[];
   /** The follow-up the appointment was booked from: the workflow tells it `appointmentBooked`, which ends it. */
   bookedFrom: { enrollmentId: string; workflowId: string; runId: string | null } | null;
+  /** Set only by the workflow when a run held for long continues as new: where the run before it had got to. */
+  carriedOn?: AppointmentProgress;
+}
+
+/**
+ * What a run hands on when it continues as new: its state (the booking is recorded), and the cancellation whose
+ * notice it was still sending, if any.
+ */
+export interface AppointmentProgress {
+  state: AppointmentReminderState;
+  cancel: CancelUpdateInput | null;
 }
 
 /** What became of one message about the appointment. */

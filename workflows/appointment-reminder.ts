@@ -30,7 +30,15 @@ import {
   type ReminderMove,
 } from './decisions/reminder-schedule.js';
 import { appointmentBookedSignal } from './lead-follow-up.messages.js';
-import { closeOnce, runToTheEnd, settledState, untilChangeOrTime, type WorkflowRun } from './run-lifecycle.js';
+import {
+  closeOnce,
+  continueInNewRun,
+  historyIsLong,
+  runToTheEnd,
+  settledState,
+  untilChangeOrTime,
+  type WorkflowRun,
+} from './run-lifecycle.js';
 import { appointmentStatusKey, nextReminderAtKey } from './search-attributes.js';
 
 const { recordAppointmentStarted, recordAppointmentProgress } = proxyActivities<Activities>(recordActivityOptions);
@@ -71,7 +79,8 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
 
   constructor(input: AppointmentReminderInput) {
     this.input = input;
-    this.state = {
+    this.cancel = input.carriedOn?.cancel ?? null;
+    this.state = input.carriedOn?.state ?? {
       status: 'scheduled',
       startsAt: input.startsAt,
       reminders: this.plan(input.startsAt, []),
@@ -112,8 +121,12 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
   /** The main loop: reminds until the appointment ends; answers the cancellation that ended it, if one did. */
   async loop(): Promise<unknown> {
     try {
-      await this.start();
-      if (!this.changedBeforeConfirmation()) await this.sendConfirmation();
+      // A run that continued from a long one goes on where it was: the booking is recorded, a pending confirmation
+      // goes from the loop, and a cancellation's notice still to send goes now.
+      if (!this.input.carriedOn) {
+        await this.start();
+        if (!this.changedBeforeConfirmation()) await this.sendConfirmation();
+      } else if (this.cancel && this.state.cancellationNotice === null) await this.closeAsCancelled(this.cancel);
       while (this.state.status === 'scheduled') {
         this.applyMove();
         if (this.cancel) {
@@ -157,6 +170,7 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
       await recordAppointmentProgress({
         appointmentId: this.input.appointmentId,
         tenantId: this.input.tenantId,
+        runId: workflowInfo().runId,
         startsAt,
         reminders,
         status,
@@ -312,6 +326,14 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
       log.info('appointment message finished', { kind: message.kind, outcome: result.outcome });
       if (result.outcome === 'held') {
         if (await untilChangeOrTime(interrupted, new Date(result.retryAt))) return 'interrupted';
+        // Held for long: the send goes on in a new run (which sends the same message), unless a change came first.
+        if (historyIsLong()) {
+          await continueInNewRun<typeof appointmentReminder>(
+            () => !interrupted(),
+            () => [{ ...this.input, carriedOn: { state: this.state, cancel: this.cancel } }],
+          );
+          return 'interrupted';
+        }
         continue;
       }
       if (result.outcome === 'opted_out') this.close('opted_out', 'recipient opted out');

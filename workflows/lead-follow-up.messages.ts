@@ -42,6 +42,19 @@ export interface LeadFollowUpInput {
   policy: SendingPolicy;
   /** The enrollment ends as `expired` this long after it started, whatever it waits on. */
   expiresAfterSeconds: number;
+  /** Set only by the workflow when a long run continues as new: where the run before it had got to. */
+  carriedOn?: FollowUpProgress;
+}
+
+/** What a run hands on when it continues as new (its enrollment is recorded already; the expiry counts on). */
+export interface FollowUpProgress {
+  step: number;
+  /** The instant the current step's delay counts from. */
+  dueBase: string;
+  skipDelay: boolean;
+  paused: boolean;
+  messagesSent: number;
+  recentSends: string[];
 }
 
 export type EnrollmentOutcome = 'completed' | 'replied' | 'opted_out' | 'booked' | 'expired' | 'cancelled' | 'failed';

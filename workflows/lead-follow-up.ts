@@ -15,8 +15,21 @@ import type { SendStepMessageResult } from '../activities/send-step-message.type
 import { recordActivityOptions, sendActivitiesUntil } from './activity-options.js';
 import { haltedOutcome, planNextSend, rememberSend, waitingForHold, type NextSendPlan } from './decisions/next-send.js';
 import { wireFollowUpHandlers } from './lead-follow-up.handlers.js';
-import type { EnrollmentOutcome, LeadFollowUpInput, LeadFollowUpState } from './lead-follow-up.messages.js';
-import { closeOnce, runToTheEnd, settledState, untilChangeOrTime, type WorkflowRun } from './run-lifecycle.js';
+import type {
+  EnrollmentOutcome,
+  FollowUpProgress,
+  LeadFollowUpInput,
+  LeadFollowUpState,
+} from './lead-follow-up.messages.js';
+import {
+  closeOnce,
+  continueInNewRun,
+  historyIsLong,
+  runToTheEnd,
+  settledState,
+  untilChangeOrTime,
+  type WorkflowRun,
+} from './run-lifecycle.js';
 import { enrollmentStatusKey, nextSendAtKey, waitingForKey } from './search-attributes.js';
 
 /** patch → deprecatePatch → removal: see docs/versioning.md. */
@@ -62,19 +75,21 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
 
   constructor(input: LeadFollowUpInput) {
     const enrolledAt = new Date(input.enrolledAt);
+    const carried = input.carriedOn;
     this.input = input;
-    this.dueBase = enrolledAt;
+    this.dueBase = carried ? new Date(carried.dueBase) : enrolledAt;
+    this.skipDelay = carried?.skipDelay ?? false;
     this.expiresAt = new Date(enrolledAt.getTime() + input.expiresAfterSeconds * 1000);
     this.totalSteps = input.sequence.steps.length;
     this.state = {
       status: 'running',
-      step: 0,
+      step: carried?.step ?? 0,
       totalSteps: this.totalSteps,
-      paused: false,
+      paused: carried?.paused ?? false,
       nextSendAt: null,
       waitingFor: 'nothing',
-      messagesSent: 0,
-      recentSends: [],
+      messagesSent: carried?.messagesSent ?? 0,
+      recentSends: carried?.recentSends ?? [],
       expiresAt: this.expiresAt.toISOString(),
       closedReason: null,
       hold: null,
@@ -100,9 +115,20 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
   /** The main loop: sends the steps in turn until an outcome; answers the cancellation that ended it, if one did. */
   async loop(): Promise<unknown> {
     try {
-      await this.recordStart();
+      // A run that continued from a long one: its enrollment was recorded by the first; the row only learns its run.
+      if (this.input.carriedOn)
+        await local.recordEnrollmentRun({
+          enrollmentId: this.input.enrollmentId,
+          tenantId: this.input.tenantId,
+          runId: workflowInfo().runId,
+        });
+      else await this.recordStart();
       while (this.state.status === 'running' && this.state.step < this.totalSteps) {
         stopIfCancelled();
+        if (historyIsLong()) {
+          await this.continueFromHere();
+          continue;
+        }
         const plan = this.planStep();
         if (plan.kind === 'expire') this.close('expired', `no outcome within ${this.expiryDays()} days`);
         else if (plan.kind === 'send') await this.sendStep(plan);
@@ -136,6 +162,24 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
       reason: this.state.closedReason ?? this.state.status,
       runId: workflowInfo().runId,
     });
+  }
+
+  /** Goes on in a new run from where this one is (never returns while the run is open). */
+  private async continueFromHere(): Promise<void> {
+    // An update waiting for the loop to act on it is answered now: the new run plans with what it changed.
+    this.planned = this.changes;
+    const carriedOn = (): FollowUpProgress => ({
+      step: this.state.step,
+      dueBase: this.dueBase.toISOString(),
+      skipDelay: this.skipDelay,
+      paused: this.state.paused,
+      messagesSent: this.state.messagesSent,
+      recentSends: this.state.recentSends,
+    });
+    await continueInNewRun<typeof leadFollowUp>(
+      () => this.state.status === 'running',
+      () => [{ ...this.input, carriedOn: carriedOn() }],
+    );
   }
 
   /** Updates answer with the state after the loop has acted on them (e.g. what a resumed run waits for). */

@@ -1,6 +1,45 @@
 // What both long-lived workflows do the same way: wait for a change or a time, answer an update once the main loop has
 // acted on it, refuse one by type, close once, and end: outcome recorded, every handler finished.
-import { allHandlersFinished, ApplicationFailure, CancellationScope, condition } from '@temporalio/workflow';
+import {
+  allHandlersFinished,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  makeContinueAsNewFunc,
+  patched,
+  workflowInfo,
+  type Workflow,
+} from '@temporalio/workflow';
+
+/**
+ * A send held for long (the kill switch, a spent budget) is looked at again every few seconds to minutes, a dozen
+ * history events each time; Temporal terminates a run whose history passes 51,200 events. Past this many, or when
+ * Temporal suggests it, the run goes on in a new one with what it has to remember.
+ */
+const eventsBeforeContinuing = 2_500;
+/** Runs from before it never continue as new (see docs/versioning.md). */
+const continueAsNewPatch = 'continue-as-new';
+
+/** Whether the run should go on in a new run before its next step (checked only where nothing is in flight). */
+export function historyIsLong(): boolean {
+  const { continueAsNewSuggested, historyLength } = workflowInfo();
+  return (continueAsNewSuggested || historyLength >= eventsBeforeContinuing) && patched(continueAsNewPatch);
+}
+
+/**
+ * Goes on in a new run of the same workflow ID with `argsNow()`, once updates in flight have answered; returns only when a
+ * handler closed the run meanwhile (nothing to continue). The new run keeps this one's search attributes and memo, so
+ * the operators' queries and the UI find it as before.
+ */
+export async function continueInNewRun<W extends Workflow>(
+  isOpen: () => boolean,
+  argsNow: () => Parameters<W>,
+): Promise<void> {
+  await condition(allHandlersFinished);
+  if (!isOpen()) return;
+  const { typedSearchAttributes, memo } = workflowInfo();
+  await makeContinueAsNewFunc<W>({ typedSearchAttributes, ...(memo ? { memo } : {}) })(...argsNow());
+}
 
 /** Updates answer once the run has acted on them, or after this long (a send in flight may take a while). */
 const settleTimeout = '5 seconds';

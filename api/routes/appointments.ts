@@ -141,8 +141,8 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     if (!appointment) throw notFound('Appointment');
     return appointment;
   };
-  const handleOf = (appointment: Appointment): WorkflowHandle =>
-    temporal.workflow.getHandle(appointment.workflowId, appointment.runId ?? undefined);
+  // The workflow ID alone: an appointment's ID is never reused, and a run held for long continues as a new run of it.
+  const handleOf = (appointment: Appointment): WorkflowHandle => temporal.workflow.getHandle(appointment.workflowId);
 
   /**
    * Reschedule and cancel are updates the workflow validates; a refusal changes nothing. Once the workflow accepted

@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { WorkflowUpdateStage, type WorkflowHandle } from '@temporalio/client';
+import {
+  WorkflowUpdateStage,
+  type WorkflowHandle,
+  type WorkflowHandleWithFirstExecutionRunId,
+} from '@temporalio/client';
 import type { appointmentReminder } from '../../workflows/appointment-reminder.js';
 import {
   appointmentOptOutSignal,
@@ -17,6 +21,7 @@ import {
   eventually,
   startFollowUp,
   tenantAndLead,
+  untilContinuedAsNew,
   type Scenario,
   type ScenarioContext,
 } from './lead-follow-up-scenarios.js';
@@ -27,7 +32,7 @@ async function book(
   startsInSeconds: number,
   reminderOffsetsSeconds: number[],
   owner?: Awaited<ReturnType<typeof tenantAndLead>>,
-): Promise<WorkflowHandle<typeof appointmentReminder>> {
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof appointmentReminder>> {
   const { client, taskQueue } = context;
   const { tenant, lead } = owner ?? (await tenantAndLead(context));
   const appointmentId = randomUUID();
@@ -259,6 +264,36 @@ export const appointmentReminderScenarios: Scenario[] = [
       await untilConfirmed(handle);
       const { confirmation } = await handle.query(statusQuery);
       if (confirmation !== 'sent') throw new Error(`the confirmation ended ${confirmation}`);
+      return handle.workflowId;
+    },
+  },
+  {
+    // Recorded with patch continue-as-new (the capture's server suggests it after 100 events): the confirmation is
+    // held by the kill switch until the run goes on in a new one. This is the first run, which ends continued as new.
+    name: 'confirmation-held-then-continued-as-new',
+    async run(context) {
+      const owner = await tenantAndLead(context);
+      await pauseSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+      const handle = await book(context, 3600, [1800], owner);
+      await untilContinuedAsNew(context, handle);
+      await resumeSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+      await untilConfirmed(handle);
+      return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
+    },
+  },
+  {
+    // The run a cancellation continued in while its notice was held: it sends the notice and ends cancelled.
+    name: 'continued-run-sends-cancellation-notice',
+    async run(context) {
+      const owner = await tenantAndLead(context);
+      const handle = await book(context, 3600, [1800], owner);
+      await untilConfirmed(handle);
+      await pauseSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+      await handle.executeUpdate(cancelUpdate, { args: [{ notify: true, reason: 'lead called' }] });
+      await untilContinuedAsNew(context, handle);
+      await resumeSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+      const state = await handle.result();
+      if (state.cancellationNotice !== 'sent') throw new Error(`the notice ended ${state.cancellationNotice}`);
       return handle.workflowId;
     },
   },

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Client, WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { workflowInput } from '../../api/enrollment-starter.js';
 import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import type { Db } from '../../common/db.js';
@@ -26,8 +26,8 @@ export interface ScenarioContext {
 
 export interface Scenario {
   name: string;
-  /** Runs the scenario and returns the workflow whose history is kept; the run may still be going. */
-  run(context: ScenarioContext): Promise<string>;
+  /** Runs the scenario and returns the workflow (its latest run, or the run named) whose history is kept. */
+  run(context: ScenarioContext): Promise<string | { workflowId: string; runId: string }>;
 }
 
 /** The name every scenario's lead has: the redaction replaces it in the captured history. */
@@ -54,7 +54,7 @@ export async function startFollowUp(
   steps: SequenceStep[],
   owner: Awaited<ReturnType<typeof tenantAndLead>>,
   overrides: Partial<LeadFollowUpInput> = {},
-): Promise<WorkflowHandle<typeof leadFollowUp>> {
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof leadFollowUp>> {
   const { db, client, taskQueue } = context;
   const { tenant, lead } = owner;
   const sequence = await db.sequenceDefinition.create({
@@ -85,6 +85,32 @@ export async function eventually<T>(probe: () => Promise<T | null | undefined | 
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
   throw new Error(`never: ${what}`);
+}
+
+/** Until the handle's first run has continued as new (the capture's server suggests it after 100 events). */
+export async function untilContinuedAsNew(
+  { client }: ScenarioContext,
+  { workflowId, firstExecutionRunId }: WorkflowHandleWithFirstExecutionRunId,
+): Promise<void> {
+  const firstRun = client.workflow.getHandle(workflowId, firstExecutionRunId);
+  for (let waited = 0; (await firstRun.describe()).status.name !== 'CONTINUED_AS_NEW'; waited += 1) {
+    if (waited > 300) throw new Error(`${workflowId} never continued as new`);
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+  }
+}
+
+/** A follow-up whose step the kill switch holds until its run continues as new; then sending resumes and it ends. */
+async function heldUntilContinued(
+  context: ScenarioContext,
+): Promise<WorkflowHandleWithFirstExecutionRunId<typeof leadFollowUp>> {
+  const owner = await tenantAndLead(context);
+  await pauseSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+  const handle = await startFollowUp(context, [first], owner);
+  await untilContinuedAsNew(context, handle);
+  await resumeSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+  const state = await handle.result();
+  if (state.status !== 'completed' || state.messagesSent !== 1) throw new Error(`ended ${JSON.stringify(state)}`);
+  return handle;
 }
 
 const untilSent = (handle: WorkflowHandle<typeof leadFollowUp>, count: number) =>
@@ -238,6 +264,22 @@ export const leadFollowUpScenarios: Scenario[] = [
       });
       await handle.result();
       return handle.workflowId;
+    },
+  },
+  {
+    // Recorded with patch continue-as-new (the capture's server suggests it after 100 events): the step is held by
+    // the kill switch until the run goes on in a new one. This is the first run, which ends continued as new.
+    name: 'held-then-continued-as-new',
+    async run(context) {
+      const { workflowId, firstExecutionRunId } = await heldUntilContinued(context);
+      return { workflowId, runId: firstExecutionRunId };
+    },
+  },
+  {
+    // The run it continued in: it records no start, sends the held step once sending resumes, and completes.
+    name: 'continued-run-completes',
+    async run(context) {
+      return (await heldUntilContinued(context)).workflowId;
     },
   },
 ];

@@ -385,6 +385,47 @@ describe('appointmentReminder: a change accepted while the run is busy comes bef
   });
 });
 
+describe('appointmentReminder: a message held for hours', () => {
+  /** Sends of `kind` held (a minute at a time) for `forMs` from their first attempt; everything else goes. */
+  function heldForHours(kind: AppointmentMessage['kind'], forMs: number) {
+    let holdEndsAt = Infinity;
+    return (input: SendAppointmentMessageInput): SendAppointmentMessageResult => {
+      const at = activityInfo().currentAttemptScheduledTimestampMs;
+      if (input.message.kind !== kind) return { outcome: 'sent', messageId: randomUUID(), twilioSid: 'SM1' };
+      if (holdEndsAt === Infinity) holdEndsAt = at + forMs;
+      return at < holdEndsAt ? heldFor(60_000) : { outcome: 'sent', messageId: randomUUID(), twilioSid: 'SM1' };
+    };
+  }
+
+  it.each([
+    ['confirmation', false, { confirmation: 'sent', status: 'completed' }],
+    ['cancellation', true, { cancellationNotice: 'sent', status: 'cancelled' }],
+  ] as const)('a %s held for 4 h goes on in a new run, then goes once', async (kind, cancelFirst, outcome) => {
+    const fake = fakeActivities(heldForHours(kind, 4 * hour));
+    const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
+    const { state, firstRun } = await suite.withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, appointment(startsAt));
+      if (cancelFirst) {
+        // Cancelled once the confirmation went: its notice is what the kill switch holds.
+        await vi.waitUntil(() => fake.sends.length === 1, { timeout: 10_000 });
+        await handle.executeUpdate(cancelUpdate, { args: [{ notify: true, reason: null }] });
+      }
+      const firstRun = suite.env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId);
+      return { state: await handle.result(), firstRun };
+    });
+    expect((await firstRun.describe()).status.name).toBe('CONTINUED_AS_NEW');
+    expect(state).toMatchObject(outcome);
+    const held = fake.sends.filter((send) => send.kind === kind);
+    expect(held.length).toBeGreaterThan(200);
+    // One message, looked at again and again: every attempt for the one start, the last one sent.
+    expect(new Set(held.map((send) => send.startsAt))).toEqual(new Set([new Date(startsAt).toISOString()]));
+    expect(fake.sends.filter((send) => send.kind === 'confirmation').length).toBe(
+      kind === 'confirmation' ? held.length : 1,
+    );
+    expect(fake.records.at(-1)).toMatchObject({ status: outcome.status });
+  });
+});
+
 describe('appointmentReminder: never an opt-out, never late', () => {
   it('an opt-out between two reminders: the send reports it, and nothing more goes out', async () => {
     const fake = fakeActivities((input) =>

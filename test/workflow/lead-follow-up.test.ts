@@ -39,17 +39,24 @@ function fakeActivities(
 ) {
   const sends: { step: number; at: number; template: string }[] = [];
   const outcomes: RecordEnrollmentOutcomeInput[] = [];
-  const activities: Pick<Activities, 'sendStepMessage' | 'recordEnrollmentStarted' | 'recordEnrollmentOutcome'> = {
+  const runs: string[] = [];
+  const activities: Pick<
+    Activities,
+    'sendStepMessage' | 'recordEnrollmentStarted' | 'recordEnrollmentRun' | 'recordEnrollmentOutcome'
+  > = {
     async sendStepMessage(input) {
       sends.push({ step: input.step, at: activityInfo().currentAttemptScheduledTimestampMs, template: input.template });
       return send(input);
     },
     async recordEnrollmentStarted() {},
+    async recordEnrollmentRun({ runId }) {
+      runs.push(runId);
+    },
     async recordEnrollmentOutcome(input) {
       outcomes.push(input);
     },
   };
-  return { activities, sends, outcomes };
+  return { activities, sends, outcomes, runs };
 }
 
 /** A send that stays in flight until the test releases it. */
@@ -199,6 +206,48 @@ describe('leadFollowUp: per-lead caps', () => {
     const days = fake.sends.map((send) => DateTime.fromMillis(send.at, { zone }).toISODate());
     expect(days[0]).toBe(days[1]);
     expect(DateTime.fromISO(days[2] ?? '').diff(DateTime.fromISO(days[1] ?? ''), 'days').days).toBe(1);
+  });
+});
+
+describe('leadFollowUp: a send held for hours', () => {
+  it('goes on in a new run before its history grows too long, then sends the step once and the rest after it', async () => {
+    const heldForMs = 4 * hour * 1000;
+    let holdEndsAt = Infinity;
+    const starts: string[] = [];
+    const fake = fakeActivities((step) => {
+      const at = activityInfo().currentAttemptScheduledTimestampMs;
+      if (step.step === 1 && holdEndsAt === Infinity) holdEndsAt = at + heldForMs;
+      // The kill switch, say: looked at again every minute, a dozen history events each time.
+      if (step.step !== 1 || at >= holdEndsAt) return sent(step);
+      const retryAt = new Date(at + 60_000).toISOString();
+      return { outcome: 'held', messageId: 'm1', reason: 'kill_switch', until: retryAt, retryAt, detail: 'paused' };
+    });
+    const activities = {
+      ...fake.activities,
+      async recordEnrollmentStarted(started: { runId: string }) {
+        starts.push(started.runId);
+      },
+    };
+    const { state, firstRun, firstRunId } = await suite.withWorker(activities, async (taskQueue) => {
+      const handle = await start(taskQueue, input(steps(0, hour, hour)));
+      const firstRun = suite.env.client.workflow.getHandle(handle.workflowId, handle.firstExecutionRunId);
+      return { state: await handle.result(), firstRun, firstRunId: handle.firstExecutionRunId };
+    });
+    expect(state).toMatchObject({ status: 'completed', step: 3, messagesSent: 3 });
+    expect((await firstRun.describe()).status.name).toBe('CONTINUED_AS_NEW');
+    expect(starts).toHaveLength(1);
+    // Each run it continued in names itself on the enrollment's row.
+    expect(fake.runs.length).toBeGreaterThanOrEqual(1);
+    expect(fake.runs).not.toContain(firstRunId);
+    expect(fake.outcomes).toEqual([expect.objectContaining({ status: 'completed' })]);
+    const [step0, ...rest] = fake.sends;
+    const step1 = rest.filter((send) => send.step === 1);
+    const step2 = rest.filter((send) => send.step === 2);
+    expect(step0?.step).toBe(0);
+    expect(step1.length).toBeGreaterThan(200);
+    expect(step2).toHaveLength(1);
+    // The last step's delay counts from the held step's send, across the runs.
+    expect(Math.round(((step2[0]?.at ?? 0) - (step1.at(-1)?.at ?? 0)) / 1000)).toBe(hour);
   });
 });
 
