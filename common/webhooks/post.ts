@@ -32,7 +32,20 @@ function checkedLookup(addresses: Array<{ address: string; family: number }>): L
   };
 }
 
-/** `options.cancel` cuts the request short (a worker stopping), besides the timeout. */
+/** The work's answer, or the signal's reason once it aborts first (a lookup cannot be cancelled, only left). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    if (signal.aborted) return onAbort();
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+/**
+ * `options.timeoutMs` bounds the whole attempt, the host's lookup included (a tenant's name server that never answers
+ * must not outlast the relay's lease on the delivery); `options.cancel` cuts it short (a worker stopping).
+ */
 export async function postWebhook(
   rawUrl: string,
   request: { headers: Record<string, string>; body: string },
@@ -40,8 +53,11 @@ export async function postWebhook(
 ): Promise<PostOutcome> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
+  const signal = options.cancel
+    ? AbortSignal.any([AbortSignal.timeout(options.timeoutMs), options.cancel])
+    : AbortSignal.timeout(options.timeoutMs);
   try {
-    const { url, addresses } = await checkTarget(rawUrl, options);
+    const { url, addresses } = await untilAborted(checkTarget(rawUrl, options), signal);
     const client = url.protocol === 'https:' ? https : http;
     const statusCode = await new Promise<number>((resolve, reject) => {
       const outgoing = client.request(
@@ -51,9 +67,7 @@ export async function postWebhook(
           agent: agents[url.protocol as keyof typeof agents],
           lookup: checkedLookup(addresses),
           headers: { ...request.headers, 'Content-Length': Buffer.byteLength(request.body).toString() },
-          signal: options.cancel
-            ? AbortSignal.any([AbortSignal.timeout(options.timeoutMs), options.cancel])
-            : AbortSignal.timeout(options.timeoutMs),
+          signal,
         },
         (response) => {
           // The body is not needed, but reading it to the end lets the connection be reused.
