@@ -42,6 +42,8 @@ const sendGateHoldsPatch = 'send-gate-holds';
  * task, one server round trip (a task and an activity dispatch) sooner. Runs from before it replay the activity.
  */
 const recordStartLocallyPatch = 'record-start-local-activity';
+/** A hold that lasts past the expiry ends at the expiry: the run closes `expired` then, not at the hold's end. */
+const holdUntilExpiryPatch = 'hold-until-expiry';
 
 const { recordEnrollmentStarted, recordEnrollmentOutcome } = proxyActivities<Activities>(recordActivityOptions);
 const local = proxyLocalActivities<Activities>(recordActivityOptions);
@@ -271,7 +273,10 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
       nextSendAt: hold.retryAt,
       hold: { reason: hold.reason, until: hold.until, retryAt: hold.retryAt, detail: hold.detail },
     });
-    await this.untilNextChangeOr(new Date(hold.retryAt));
+    // A hold past the expiry (a window or cap days away) ends at the expiry, which the next plan then closes.
+    const retryAt = new Date(hold.retryAt);
+    const lastLook = retryAt > this.expiresAt && patched(holdUntilExpiryPatch) ? this.expiresAt : retryAt;
+    await this.untilNextChangeOr(lastLook);
     this.state.hold = null;
   }
 

@@ -282,6 +282,20 @@ export const leadFollowUpScenarios: Scenario[] = [
       return (await heldUntilContinued(context)).workflowId;
     },
   },
+  {
+    // Recorded with patch hold-until-expiry: the kill switch holds the step past the enrollment's expiry (3 s here),
+    // and the run closes expired at the expiry.
+    name: 'held-past-expiry',
+    async run(context) {
+      const owner = await tenantAndLead(context);
+      await pauseSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+      const handle = await startFollowUp(context, [first], owner, { expiresAfterSeconds: 3 });
+      const state = await handle.result();
+      await resumeSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+      if (state.status !== 'expired') throw new Error(`ended ${state.status}`);
+      return handle.workflowId;
+    },
+  },
 ];
 
 const enrollmentOf = (context: ScenarioContext, workflowId: string) =>

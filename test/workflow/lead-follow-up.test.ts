@@ -210,6 +210,30 @@ describe('leadFollowUp: per-lead caps', () => {
 });
 
 describe('leadFollowUp: a send held for hours', () => {
+  it('a hold that lasts past the expiry ends at the expiry: the run closes expired then, nothing sent', async () => {
+    const enrolledAt = await suite.env.currentTimeMs();
+    const fake = fakeActivities((step) => {
+      // The lead's window (or a cap) says two days from now, the enrollment expires in one.
+      const until = new Date(activityInfo().currentAttemptScheduledTimestampMs + 2 * day * 1000).toISOString();
+      return step.step === 0
+        ? { outcome: 'held', messageId: 'm0', reason: 'window', until, retryAt: until, detail: 'window' }
+        : sent(step);
+    });
+    let closedAt = 0;
+    const activities = {
+      ...fake.activities,
+      async recordEnrollmentOutcome(outcome: RecordEnrollmentOutcomeInput) {
+        closedAt = activityInfo().currentAttemptScheduledTimestampMs;
+        return fake.activities.recordEnrollmentOutcome(outcome);
+      },
+    };
+    const state = await runToEnd(activities, input(steps(0), {}, day));
+    expect(state).toMatchObject({ status: 'expired', messagesSent: 0 });
+    expect(fake.sends).toHaveLength(1);
+    // It closed at the expiry, a day in, not when the hold would have ended.
+    expect(Math.round((closedAt - enrolledAt) / (hour * 1000))).toBe(24);
+  });
+
   it('goes on in a new run before its history grows too long, then sends the step once and the rest after it', async () => {
     const heldForMs = 4 * hour * 1000;
     let holdEndsAt = Infinity;
