@@ -36,11 +36,13 @@ export async function queueSignalsForPhone(
           select: { workflowId: true },
         })
       : [];
-  const workflowIds = [...new Set([...running, ...appointments].map((run) => run.workflowId))];
+  // Each follow-up's signal names its enrollment: delivered late, it must not end the lead's next one.
+  const targets = [
+    ...running.map((run) => ({ workflowId: run.workflowId, payload: { ...payload, enrollmentId: run.id } })),
+    ...[...new Set(appointments.map((run) => run.workflowId))].map((workflowId) => ({ workflowId, payload })),
+  ];
   const queued = await Promise.all(
-    workflowIds.map((workflowId) =>
-      tx.pendingSignal.create({ data: { tenantId, workflowId, signal, payload }, select: { id: true } }),
-    ),
+    targets.map((target) => tx.pendingSignal.create({ data: { tenantId, signal, ...target }, select: { id: true } })),
   );
   return queued.map((row) => row.id);
 }

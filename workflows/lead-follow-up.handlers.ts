@@ -20,8 +20,15 @@ export function wireFollowUpHandlers(run: FollowUpRun): void {
     if (state.status !== 'running') throw refusal(updateRefusals.notRunning, `the enrollment is ${state.status}`);
   };
   setHandler(statusQuery, () => state);
-  setHandler(optOutSignal, ({ source }) => run.close('opted_out', `opted out (${source})`));
-  setHandler(inboundReplySignal, ({ messageSid }) => run.close('replied', `lead replied (${messageSid})`));
+  // Queued for another enrollment of the lead (one that has closed since): nothing to do with this one.
+  const forThisRun = (enrollmentId: string | undefined) =>
+    enrollmentId === undefined || enrollmentId === run.enrollmentId;
+  setHandler(optOutSignal, ({ source, enrollmentId }) => {
+    if (forThisRun(enrollmentId)) run.close('opted_out', `opted out (${source})`);
+  });
+  setHandler(inboundReplySignal, ({ messageSid, enrollmentId }) => {
+    if (forThisRun(enrollmentId)) run.close('replied', `lead replied (${messageSid})`);
+  });
   setHandler(appointmentBookedSignal, ({ appointmentId }) =>
     run.close('booked', `appointment booked (${appointmentId})`),
   );

@@ -82,11 +82,17 @@ export interface LeadFollowUpState {
   hold?: { reason: HoldReason; until: string; retryAt: string; detail: string } | null;
 }
 
+/**
+ * `enrollmentId`: the enrollment the signal was queued for. A follow-up's workflow ID is the lead's, reused by their
+ * next enrollment, so a signal delivered late to a later run names another enrollment, and that run ignores it.
+ */
 export interface OptOutSignalInput {
   source: string;
+  enrollmentId?: string;
 }
 export interface InboundReplySignalInput {
   messageSid: string;
+  enrollmentId?: string;
 }
 export interface AppointmentBookedSignalInput {
   appointmentId: string;

@@ -98,6 +98,10 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
     };
   }
 
+  get enrollmentId(): string {
+    return this.input.enrollmentId;
+  }
+
   close(status: EnrollmentOutcome, reason: string): void {
     const closed = { status, closedReason: reason, waitingFor: 'nothing' as const, nextSendAt: null };
     if (closeOnce(this.state, 'running', closed)) this.changes += 1;

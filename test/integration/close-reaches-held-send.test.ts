@@ -4,7 +4,9 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
 import { createApp } from '../../api/app.js';
+import { createSignalRelay } from '../../api/signal-relay.js';
 import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import { roomyCapacity } from '../../common/capacity/settings.js';
 import { Prisma } from '../../generated/prisma/client.js';
@@ -132,6 +134,42 @@ describe('the send gate sees what the workflow has not heard yet', () => {
       skipReason: 'replied',
     });
     expect(running.fake.createCallsTo(lead.phone)).toBe(0);
+  });
+
+  it('a reply’s signal delivered only after its enrollment closed does not end the lead’s next enrollment', async () => {
+    stack = await startTestStack({ signalRelay: 'held' });
+    const running = stack;
+    const lead = await enrolled(running, {}, 3);
+    expect((await inbound(running.app, { From: lead.phone, To: lead.sender, Body: 'Sorted, thanks' })).status).toBe(
+      200,
+    );
+    await until(
+      async () =>
+        (await running.db.enrollment.findFirst({ where: { id: lead.enrollmentId, status: 'replied' } })) ?? null,
+      'the first enrollment to close as replied through the send gate',
+    );
+    // The lead is enrolled again (same workflow ID, a new run) while the reply's signal is still queued.
+    const sequence = await request(running.app)
+      .post('/v1/sequences')
+      .set(lead.auth)
+      .send({ name: `again-${randomUUID()}`, steps: [{ delaySeconds: 3600, template: 'Anything else?' }] });
+    const again = await request(running.app)
+      .post('/v1/enrollments')
+      .set(lead.auth)
+      .send({ leadId: lead.leadId, sequenceId: sequence.body.id });
+    expect(again.status).toBe(202);
+    const queued = await running.db.pendingSignal.findMany({ where: { tenantId: lead.tenant.id } });
+    const relay = createSignalRelay({ db: running.db, temporal: running.client, logger: pino({ level: 'silent' }) });
+    await relay.deliver(
+      queued.map((row) => row.id),
+      10_000,
+    );
+    expect(await running.db.pendingSignal.count({ where: { tenantId: lead.tenant.id } })).toBe(0);
+    await sleep(1000);
+    const live = await request(running.app).get(`/v1/enrollments/${again.body.id}?live=true`).set(lead.auth);
+    expect(live.body).toMatchObject({ status: 'running', live: { status: 'running' } });
+    // The signal named the enrollment it was queued for, which the new run is not.
+    expect(queued.map((row) => row.payload)).toEqual([expect.objectContaining({ enrollmentId: lead.enrollmentId })]);
   });
 
   it('a booking by leadId ends the lead’s running follow-up as booked before its step goes out', async () => {

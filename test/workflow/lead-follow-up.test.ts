@@ -328,6 +328,24 @@ describe('leadFollowUp: signals end the automation', () => {
   });
 });
 
+describe('leadFollowUp: a signal queued for another enrollment of the lead', () => {
+  it('is ignored: a STOP or a reply naming an earlier enrollment leaves this one running; one naming it ends it', async () => {
+    const fake = fakeActivities();
+    const args = input(steps(0, day));
+    const state = await suite.withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, args);
+      await suite.env.sleep(hour * 1000);
+      const earlier = randomUUID();
+      await handle.signal(optOutSignal, { source: 'inbound_keyword', enrollmentId: earlier });
+      await handle.signal(inboundReplySignal, { messageSid: 'SMold', enrollmentId: earlier });
+      expect(await handle.query(statusQuery)).toMatchObject({ status: 'running' });
+      await handle.signal(inboundReplySignal, { messageSid: 'SMnew', enrollmentId: args.enrollmentId });
+      return handle.result();
+    });
+    expect(state).toMatchObject({ status: 'replied', closedReason: 'lead replied (SMnew)' });
+  });
+});
+
 describe('leadFollowUp: operator updates and cancellation', () => {
   it('pause holds the next send past its due time; resume lets it go; both return the new state', async () => {
     const fake = fakeActivities();
