@@ -10,6 +10,8 @@ import {
   endpointsDue,
   recordDelivered,
   recordFailed,
+  releaseEndpoint,
+  takeEndpoint,
   releaseLeases,
   type AttemptRecord,
   type ClaimedDelivery,
@@ -176,13 +178,25 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
     return !failure && sent === batch.length;
   }
 
+  /** One batch under the endpoint's lease; null when another worker is draining it or nothing is due. */
+  async function drainBatch(endpointId: string): Promise<{ endpoint: WebhookEndpoint; allDelivered: boolean } | null> {
+    if (!(await takeEndpoint(db, endpointId, leaseMs))) return null;
+    try {
+      const endpoint = await db.webhookEndpoint.findFirst({ where: { id: endpointId, deletedAt: null } });
+      if (!endpoint) return null;
+      const batch = await claimDue(db, endpointId, batchSize, leaseMs);
+      if (batch.length === 0) return null;
+      return { endpoint, allDelivered: await sendBatch(endpoint, batch) };
+    } finally {
+      await releaseEndpoint(db, endpointId);
+    }
+  }
+
   async function drain(endpointId: string): Promise<void> {
     while (!stopping) {
-      const endpoint = await db.webhookEndpoint.findFirst({ where: { id: endpointId, deletedAt: null } });
-      if (!endpoint) return;
-      const batch = await claimDue(db, endpointId, batchSize, leaseMs);
-      if (batch.length === 0) return;
-      const allDelivered = await sendBatch(endpoint, batch);
+      const drained = await drainBatch(endpointId);
+      if (!drained) return;
+      const { endpoint, allDelivered } = drained;
       if (allDelivered && endpoint.status === 'failing') {
         await db.webhookEndpoint.updateMany({
           where: { id: endpointId, status: 'failing' },

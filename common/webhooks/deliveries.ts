@@ -24,12 +24,16 @@ export interface AttemptRecord {
   error: string | null;
 }
 
-/** Endpoints (not deleted, not waiting after a failure) with a delivery due and not leased, oldest due first. */
+/**
+ * Endpoints (not deleted, not waiting after a failure, not being drained by a worker) with a delivery due and not
+ * leased, oldest due first.
+ */
 export async function endpointsDue(db: Db, exclude: string[], limit: number): Promise<string[]> {
   const rows = await db.$queryRaw<{ endpoint_id: string }[]>`
     SELECT d.endpoint_id FROM webhook_deliveries d JOIN webhook_endpoints w ON w.id = d.endpoint_id
     WHERE d.status = 'pending' AND d.next_attempt_at <= now() AND (d.lease_until IS NULL OR d.lease_until < now())
       AND w.deleted_at IS NULL AND (w.retry_after IS NULL OR w.retry_after <= now())
+      AND (w.drain_until IS NULL OR w.drain_until < now())
       AND NOT (d.endpoint_id = ANY(${exclude}::uuid[]))
     GROUP BY d.endpoint_id ORDER BY min(d.next_attempt_at) LIMIT ${limit}`;
   return rows.map((row) => row.endpoint_id);
@@ -60,6 +64,22 @@ export async function deliveryPayloads(
       return [delivery.id, { ...(delivery.payload as Record<string, unknown>), data }];
     }),
   );
+}
+
+/**
+ * Takes the endpoint for one batch, or false when another worker is draining it: only one worker at a time sends to
+ * an endpoint, so its events arrive one by one, in order. A worker that dies holding it only delays it by the lease.
+ */
+export async function takeEndpoint(db: Db, endpointId: string, leaseMs: number): Promise<boolean> {
+  const taken = await db.$executeRaw`
+    UPDATE webhook_endpoints SET drain_until = now() + ${leaseMs} * interval '1 millisecond'
+    WHERE id = ${endpointId}::uuid AND deleted_at IS NULL AND (drain_until IS NULL OR drain_until < now())`;
+  return taken === 1;
+}
+
+/** Hands the endpoint back after a batch: the next round, here or elsewhere, may take it at once. */
+export async function releaseEndpoint(db: Db, endpointId: string): Promise<void> {
+  await db.webhookEndpoint.updateMany({ where: { id: endpointId }, data: { drainUntil: null } });
 }
 
 /** Leases up to `limit` of an endpoint's due deliveries, in event order; rows another worker holds are skipped. */

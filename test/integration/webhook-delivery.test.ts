@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { recordEvent, type EventType } from '../../common/events.js';
 import { freePort } from '../../common/free-port.js';
+import { fanOutEndpoint } from '../../common/webhooks/fan-out.js';
 import {
   backoffAfter,
   createWebhookRelay,
@@ -117,6 +118,25 @@ describe('webhook delivery', () => {
     expect(receiver.unverified).toEqual([]);
   });
 
+  it('two relays at once send one endpoint its events one at a time, in sequence order', async () => {
+    const endpoint = await endpointFor({ answer: () => ({ status: 200, afterMs: 20 }) });
+    for (let i = 0; i < 60; i += 1) await record(endpoint.tenantId, 'message.sent', { n: String(i) });
+    // Every delivery due before either relay looks, and small batches, so each relay has every chance to take it.
+    while ((await fanOutEndpoint(db, endpoint.id)) > 0);
+    const relays = [relayWith({ batchSize: 5 }), relayWith({ batchSize: 5 })];
+    const received = await until(async () => {
+      await Promise.all(relays.map((relay) => relay.round()));
+      const all = receiver.received(endpoint.path);
+      return all.length >= 60 ? all : null;
+    }, 'every event');
+    const sequences = received.map((entry) => Number(entry.body.data.sequence));
+    expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+    expect(new Set(sequences).size).toBe(60);
+    // The receiver answers each request 20 ms after it came: the next one never came sooner.
+    const gaps = received.slice(1).map((entry, i) => entry.at - (received[i]?.at ?? 0));
+    expect(Math.min(...gaps)).toBeGreaterThanOrEqual(18);
+  });
+
   it('endpoints that are down wait out their backoff: the next round goes to an endpoint that answers', async () => {
     const relay = relayWith({ concurrency: 2, timeoutMs: 500, backoffMs: [0, 60_000] });
     const down = [await endpointFor({ answer: () => 'hold' }), await endpointFor({ answer: () => 'hold' })];
@@ -206,8 +226,9 @@ describe('webhook delivery', () => {
     const leased = await db.webhookDelivery.findFirstOrThrow({ where: { endpointId: endpoint.id } });
     expect(leased).toMatchObject({ status: 'pending', attempts: 0, leaseUntil: expect.any(Date) });
     expect(leased.leaseUntil?.getTime()).toBeGreaterThan(Date.now());
-    // The lease (60 s) running out, without the test waiting for it.
+    // The leases (60 s) on the delivery and on the endpoint running out, without the test waiting for them.
     await db.webhookDelivery.update({ where: { id: leased.id }, data: { leaseUntil: new Date(Date.now() - 1000) } });
+    await db.webhookEndpoint.update({ where: { id: endpoint.id }, data: { drainUntil: new Date(Date.now() - 1000) } });
     await deliverUntil(
       relayWith(),
       async () => (await db.webhookDelivery.findUniqueOrThrow({ where: { id: leased.id } })).status === 'delivered',
