@@ -89,7 +89,8 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
   }
 
   async function failed(endpoint: WebhookEndpoint, delivery: ClaimedDelivery, attempt: AttemptRecord): Promise<void> {
-    const giveUp = Date.now() - delivery.createdAt.getTime() >= failingAfterMs;
+    // A delivery retried by hand gets its own 3 days again, from the retry.
+    const giveUp = Date.now() - (delivery.retriedAt ?? delivery.createdAt).getTime() >= failingAfterMs;
     await recordFailed(db, attempt, {
       endpointId: endpoint.id,
       nextAttemptAt: new Date(Date.now() + backoffAfter(delivery.attempts + 1, backoffMs)),

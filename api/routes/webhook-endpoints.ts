@@ -203,7 +203,8 @@ export function webhookEndpointsRouter({
     const [retried] = await db.$transaction([
       db.webhookDelivery.update({
         where: { id: delivery.id },
-        data: { status: 'pending', nextAttemptAt: new Date() },
+        // Its backoff and give-up window start again: a transient failure now is retried, not given up at once.
+        data: { status: 'pending', nextAttemptAt: new Date(), retriedAt: new Date(), attempts: 0 },
         include: { attemptLog: { orderBy: { at: 'asc' } } },
       }),
       goesAtOnce(endpoint.id),

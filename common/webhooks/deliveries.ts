@@ -14,6 +14,8 @@ export interface ClaimedDelivery {
   payload: unknown;
   attempts: number;
   createdAt: Date;
+  /** When it was last retried by hand, if ever: its give-up window counts from then. */
+  retriedAt: Date | null;
 }
 
 export interface AttemptRecord {
@@ -95,6 +97,7 @@ export async function claimDue(db: Db, endpointId: string, limit: number, leaseM
       payload: unknown;
       attempts: number;
       created_at: Date;
+      retried_at: Date | null;
     }>
   >`
     UPDATE webhook_deliveries d SET lease_until = now() + ${leaseMs} * interval '1 millisecond'
@@ -106,7 +109,8 @@ export async function claimDue(db: Db, endpointId: string, limit: number, leaseM
       LIMIT ${limit} FOR UPDATE OF w SKIP LOCKED
     ) due
     WHERE d.id = due.id
-    RETURNING d.id, d.tenant_id, d.endpoint_id, d.event_id, due.sequence, d.message_id, d.payload, d.attempts, d.created_at`;
+    RETURNING d.id, d.tenant_id, d.endpoint_id, d.event_id, due.sequence, d.message_id, d.payload, d.attempts, d.created_at,
+      d.retried_at`;
   const payloads = await deliveryPayloads(
     db,
     rows.map((row) => ({ id: row.id, tenantId: row.tenant_id, eventId: row.event_id, payload: row.payload })),
@@ -126,6 +130,7 @@ export async function claimDue(db: Db, endpointId: string, limit: number, leaseM
       payload: payloads.get(row.id),
       attempts: row.attempts,
       createdAt: row.created_at,
+      retriedAt: row.retried_at,
     }));
 }
 

@@ -137,31 +137,32 @@ describe('webhook delivery', () => {
     expect(Math.min(...gaps)).toBeGreaterThanOrEqual(18);
   });
 
-  it('endpoints that are down wait out their backoff: the next round goes to an endpoint that answers', async () => {
-    const relay = relayWith({ concurrency: 2, timeoutMs: 500, backoffMs: [0, 60_000] });
+  it('an endpoint that is down is tried once per backoff step, not once per queued event; a retry by hand goes at once', async () => {
+    const relay = relayWith({ timeoutMs: 500, backoffMs: [0, 60_000] });
     const down = [await endpointFor({ answer: () => 'hold' }), await endpointFor({ answer: () => 'hold' })];
     for (const endpoint of down)
       for (let i = 0; i < 5; i += 1) await record(endpoint.tenantId, 'message.sent', { n: String(i) });
     const healthy = await endpointFor();
     await record(healthy.tenantId, 'lead.created');
-    // Both slots go to the endpoints whose deliveries waited longest, and time out.
+    await deliverUntil(
+      relay,
+      () => [...down, healthy].every((endpoint) => receiver.received(endpoint.path).length > 0) || null,
+      'an attempt at each endpoint',
+    );
+    // Rounds go on; the endpoints that timed out wait out their minute with all their deliveries.
     await relay.round();
-    for (const endpoint of down) expect(receiver.received(endpoint.path).length).toBeGreaterThanOrEqual(1);
-    // Their next deliveries wait with them (a minute here), so the next round has a slot for the healthy one.
     await relay.round();
-    expect(receiver.received(healthy.path)).toHaveLength(1);
     for (const endpoint of down) {
+      expect(receiver.received(endpoint.path)).toHaveLength(1);
       const deliveries = await db.webhookDelivery.findMany({ where: { endpointId: endpoint.id } });
       expect(deliveries.filter((delivery) => delivery.attempts > 0)).toHaveLength(1);
       expect(deliveries.every((delivery) => delivery.status === 'pending')).toBe(true);
     }
-    // A retry by hand goes at once, whatever its endpoint waits for.
     const [first] = down as [Awaited<ReturnType<typeof endpointFor>>];
     const tried = await db.webhookDelivery.findFirstOrThrow({ where: { endpointId: first.id, attempts: 1 } });
     const retry = `/v1/webhook-endpoints/${first.id}/deliveries/${tried.id}/retry`;
     expect((await request(app).post(retry).set(first.auth)).status).toBe(200);
-    await relay.round();
-    expect(await db.webhookDelivery.findUniqueOrThrow({ where: { id: tried.id } })).toMatchObject({ attempts: 2 });
+    await deliverUntil(relay, () => receiver.received(first.path).length === 2 || null, 'the retry by hand');
   });
 
   it('a receiver answering 500 twice then 200 gets the event three times with one webhook-id; the attempts are listed', async () => {
@@ -371,6 +372,37 @@ describe('webhook delivery', () => {
       status: 'active',
       failingSince: null,
     });
+  });
+
+  it('a delivery retried by hand after it was given up gets its days again: one more failure is retried, the endpoint stays active', async () => {
+    const endpoint = await endpointFor({ answer: (n) => (n === 0 ? 503 : 200) });
+    await record(endpoint.tenantId, 'lead.created');
+    while ((await fanOutEndpoint(db, endpoint.id)) > 0);
+    const given = await db.webhookDelivery.findFirstOrThrow({ where: { endpointId: endpoint.id } });
+    // Given up four days in, as the relay leaves one whose endpoint was down for three days.
+    await db.webhookDelivery.update({
+      where: { id: given.id },
+      data: { status: 'failed', attempts: 12, createdAt: new Date(Date.now() - 4 * 86_400_000) },
+    });
+    const retry = `/v1/webhook-endpoints/${endpoint.id}/deliveries/${given.id}/retry`;
+    const retried = await request(app).post(retry).set(endpoint.auth);
+    const relay = relayWith();
+    await deliverUntil(relay, () => receiver.received(endpoint.path).length >= 1 || null, 'the retried attempt');
+    expect(await db.webhookDelivery.findUniqueOrThrow({ where: { id: given.id } })).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      lastStatusCode: 503,
+    });
+    await deliverUntil(
+      relay,
+      async () => (await db.webhookDelivery.findUniqueOrThrow({ where: { id: given.id } })).status === 'delivered',
+      'the delivery on the next attempt',
+    );
+    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({
+      status: 'active',
+    });
+    // The retry answered with its attempts counted from then; the log keeps every one.
+    expect(retried.body).toMatchObject({ status: 'pending', attemptCount: 0 });
   });
 
   it('a deleted endpoint gets no deliveries', async () => {
