@@ -131,12 +131,20 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
         // (common/lock-order.ts). The cancellation notice stays, and on a move the reminders of the new time.
         await lockUnclaimedMessagesOf(tx, { appointmentId });
         const notice = { idempotencyKey: `appointment:${appointmentId}:cancellation` };
+        // The first confirmation names no start: it is for the start the row shows, so only a move makes it worthless
+        // (a run that continued as new records the same start again while its confirmation is held).
+        const shown = await tx.appointment.findFirst({
+          where: { id: appointmentId, tenantId },
+          select: { startsAt: true },
+        });
+        const confirmation = { idempotencyKey: `appointment:${appointmentId}:confirmation` };
+        const keep = shown?.startsAt.getTime() === Date.parse(startsAt) ? [confirmation] : [];
         const unclaimed =
           status !== 'scheduled'
             ? await beginClosingUnclaimed(tx, { appointmentId, NOT: notice }, `appointment_${status}`)
             : await beginClosingUnclaimed(
                 tx,
-                { appointmentId, NOT: [notice, { idempotencyKey: { endsWith: `:${startsAt}` } }] },
+                { appointmentId, NOT: [notice, ...keep, { idempotencyKey: { endsWith: `:${startsAt}` } }] },
                 'appointment_moved',
               );
         const before = await tx.appointment.findFirst({ where: { id: appointmentId, tenantId } });

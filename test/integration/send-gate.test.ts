@@ -221,6 +221,43 @@ describe('claims', () => {
   );
 });
 
+describe('an appointment row written again', () => {
+  it('keeps a held confirmation while the start is the same (a run that continued as new), and closes it on a move', async () => {
+    const { input } = await reminderDueBefore(new Date(Date.now() + 3_600_000));
+    const confirmation = await core.db.message.create({
+      data: {
+        tenantId: input.tenantId,
+        leadId: input.leadId,
+        appointmentId: input.appointmentId,
+        idempotencyKey: `appointment:${input.appointmentId}:confirmation`,
+        direction: 'outbound',
+        toPhone: '+447700900999',
+        body: 'booked',
+        status: 'pending',
+        heldReason: 'kill_switch',
+      },
+    });
+    const record = (startsAt: string) =>
+      core.recordAppointmentProgress({
+        appointmentId: input.appointmentId,
+        tenantId: input.tenantId,
+        startsAt,
+        reminders: [],
+        status: 'scheduled',
+        closedReason: null,
+      });
+    await record(input.startsAt);
+    expect(await core.db.message.findUniqueOrThrow({ where: { id: confirmation.id } })).toMatchObject({
+      status: 'pending',
+    });
+    await record(new Date(Date.parse(input.startsAt) + 86_400_000).toISOString());
+    expect(await core.db.message.findUniqueOrThrow({ where: { id: confirmation.id } })).toMatchObject({
+      status: 'skipped',
+      skipReason: 'appointment_moved',
+    });
+  });
+});
+
 describe('halts and caps across enrollments', () => {
   it(
     'a lead erased after its enrollment started (a batch racing the erasure) is refused at the gate, its enrollment still running',

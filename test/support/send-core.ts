@@ -16,6 +16,7 @@ export interface SendCore {
   fake: TwilioFake;
   sendStepMessage: ReturnType<typeof createSendStepMessage>;
   sendAppointmentMessage: ReturnType<typeof createReminderActivities>['sendAppointmentMessage'];
+  recordAppointmentProgress: ReturnType<typeof createReminderActivities>['recordAppointmentProgress'];
 }
 
 /** One per test file, the fake reset before each test; `twilioTimeoutMs` bounds twilio-node's wait for an answer. */
@@ -41,7 +42,10 @@ export function sendCoreForFile({ twilioTimeoutMs }: { twilioTimeoutMs: number }
       db,
       fake,
       sendStepMessage: createSendStepMessage(deps),
-      sendAppointmentMessage: createReminderActivities(deps).sendAppointmentMessage,
+      ...(({ sendAppointmentMessage, recordAppointmentProgress }) => ({
+        sendAppointmentMessage,
+        recordAppointmentProgress,
+      }))(createReminderActivities(deps)),
     });
   });
   afterAll(async () => {
