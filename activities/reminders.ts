@@ -1,8 +1,8 @@
 import { formatAppointmentTime, type AppointmentTemplatePlaceholder } from '../common/templates.js';
 import type { Tenant } from '../generated/prisma/client.js';
-import type { AppointmentOutcome, Reminder } from '../workflows/appointment-reminder.messages.js';
+import type { AppointmentOutcome, FollowUpRun, Reminder } from '../workflows/appointment-reminder.messages.js';
 import { nextReminderAt } from '../workflows/decisions/reminder-schedule.js';
-import { recordBooking, type BookingRecord, type FollowUpRun } from '../common/bookings.js';
+import { recordBooking, type BookingRecord } from '../common/bookings.js';
 import { erasedClosedReason } from '../common/conversation.js';
 import { recordEvent } from '../common/events.js';
 import { lockUnclaimedMessagesOf } from '../common/lock-order.js';

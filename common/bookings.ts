@@ -3,7 +3,7 @@
 // refuses the next step from then on), and the appointment's first activity again, for an API that died after the
 // start; whichever comes second finds everything written and changes nothing but the run ID.
 import type { Prisma } from '../generated/prisma/client.js';
-import type { AppointmentReminderInput, Reminder } from '../workflows/appointment-reminder.messages.js';
+import type { AppointmentReminderInput, FollowUpRun, Reminder } from '../workflows/appointment-reminder.messages.js';
 import { nextReminderAt } from '../workflows/decisions/reminder-schedule.js';
 import { countEnrollmentFact, countLeadFact } from './analytics/aggregate.js';
 import { haltEnrollments, lockConversation } from './conversation.js';
@@ -14,11 +14,6 @@ export interface BookingRecord extends AppointmentReminderInput {
   /** Null when the start found the appointment's run already finished. */
   runId: string | null;
   reminders: Reminder[];
-}
-
-export interface FollowUpRun {
-  workflowId: string;
-  runId: string | null;
 }
 
 /**
@@ -65,5 +60,5 @@ export async function recordBooking(
     else await countLeadFact(tx, { ...scope, fact: 'booked' });
   }
   const halted = await haltEnrollments(tx, scope, 'booked');
-  return halted.map((run) => ({ workflowId: run.workflowId, runId: run.runId }));
+  return halted.map((run) => ({ enrollmentId: run.id, workflowId: run.workflowId, runId: run.runId }));
 }

@@ -22,9 +22,16 @@ export interface AppointmentReminderInput {
   /** Seconds before the start, one reminder each. */
   reminderOffsetsSeconds: number[];
   /** The follow-up the appointment was booked from: the workflow tells it `appointmentBooked`, which ends it. */
-  bookedFrom: { enrollmentId: string; workflowId: string; runId: string | null } | null;
+  bookedFrom: (FollowUpRun & { enrollmentId: string }) | null;
   /** Set only by the workflow when a run held for long continues as new: where the run before it had got to. */
   carriedOn?: AppointmentProgress;
+}
+
+/** A follow-up the booking ends. `enrollmentId` is absent from what runs from before it recorded. */
+export interface FollowUpRun {
+  enrollmentId?: string;
+  workflowId: string;
+  runId: string | null;
 }
 
 /**

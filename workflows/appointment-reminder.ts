@@ -19,6 +19,7 @@ import {
   type AppointmentReminderInput,
   type AppointmentReminderState,
   type CancelUpdateInput,
+  type FollowUpRun,
   type SendOutcome,
 } from './appointment-reminder.messages.js';
 import {
@@ -55,6 +56,11 @@ const replyDuringRecordPatch = 'reply-during-record';
  * send, and a confirmation it held back or interrupted goes out for the new time once the row shows it.
  */
 const changeBeforeSendPatch = 'change-before-send';
+/**
+ * A follow-up the booking ends is told by workflow ID and enrollment, not by the run named at booking: that run may
+ * have continued as new since, and the signal missed it.
+ */
+const followUpByEnrollmentPatch = 'follow-up-by-enrollment';
 
 /** Confirms an appointment at once, reminds before it, follows it when it moves, and ends when it starts. */
 export async function appointmentReminder(input: AppointmentReminderInput): Promise<AppointmentReminderState> {
@@ -213,11 +219,19 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
       for (const followUp of started.followUpsToEnd) await this.endFollowUp(followUp);
   }
 
-  /** Ends a follow-up of the lead; one that has already ended has nothing left to stop. */
-  private async endFollowUp({ workflowId, runId }: { workflowId: string; runId: string | null }): Promise<void> {
+  /**
+   * Ends a follow-up of the lead; one that has already ended has nothing left to stop. Its workflow ID is the lead's,
+   * so a later enrollment's run may answer to it: the signal names the enrollment, and that run ignores it.
+   */
+  private async endFollowUp({ enrollmentId, workflowId, runId }: FollowUpRun): Promise<void> {
+    const byEnrollment = enrollmentId !== undefined && patched(followUpByEnrollmentPatch);
     try {
-      const followUp = getExternalWorkflowHandle(workflowId, runId ?? undefined);
-      await followUp.signal(appointmentBookedSignal, { appointmentId: this.input.appointmentId });
+      const followUp = getExternalWorkflowHandle(workflowId, byEnrollment ? undefined : (runId ?? undefined));
+      const { appointmentId } = this.input;
+      await followUp.signal(
+        appointmentBookedSignal,
+        byEnrollment ? { appointmentId, enrollmentId } : { appointmentId },
+      );
     } catch (error) {
       if (isCancellation(error)) throw error;
       log.info('the follow-up had already ended', {

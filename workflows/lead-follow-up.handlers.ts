@@ -1,6 +1,6 @@
 // The leadFollowUp run's message handlers, wired apart from its main loop: signals close it, updates change what the
 // loop does next and answer once it has acted on them, each refused by type when it does not fit the run.
-import { setHandler } from '@temporalio/workflow';
+import { patched, setHandler } from '@temporalio/workflow';
 import type { FollowUpRun } from './lead-follow-up.js';
 import {
   appointmentBookedSignal,
@@ -14,24 +14,27 @@ import {
 } from './lead-follow-up.messages.js';
 import { refusal } from './run-lifecycle.js';
 
+// Signals naming another enrollment of the lead are ignored; runs from before it closed on any signal.
+const enrollmentScopedSignalsPatch = 'enrollment-scoped-signals';
+
 export function wireFollowUpHandlers(run: FollowUpRun): void {
   const { state } = run;
   const requireRunning = () => {
     if (state.status !== 'running') throw refusal(updateRefusals.notRunning, `the enrollment is ${state.status}`);
   };
   setHandler(statusQuery, () => state);
-  // Queued for another enrollment of the lead (one that has closed since): nothing to do with this one.
+  // Meant for another enrollment of the lead (one that has closed since): nothing to do with this one.
   const forThisRun = (enrollmentId: string | undefined) =>
-    enrollmentId === undefined || enrollmentId === run.enrollmentId;
+    enrollmentId === undefined || enrollmentId === run.enrollmentId || !patched(enrollmentScopedSignalsPatch);
   setHandler(optOutSignal, ({ source, enrollmentId }) => {
     if (forThisRun(enrollmentId)) run.close('opted_out', `opted out (${source})`);
   });
   setHandler(inboundReplySignal, ({ messageSid, enrollmentId }) => {
     if (forThisRun(enrollmentId)) run.close('replied', `lead replied (${messageSid})`);
   });
-  setHandler(appointmentBookedSignal, ({ appointmentId }) =>
-    run.close('booked', `appointment booked (${appointmentId})`),
-  );
+  setHandler(appointmentBookedSignal, ({ appointmentId, enrollmentId }) => {
+    if (forThisRun(enrollmentId)) run.close('booked', `appointment booked (${appointmentId})`);
+  });
   setHandler(pauseUpdate, () => run.setPaused(true), {
     validator: () => {
       requireRunning();

@@ -96,6 +96,7 @@ export interface InboundReplySignalInput {
 }
 export interface AppointmentBookedSignalInput {
   appointmentId: string;
+  enrollmentId?: string;
 }
 export interface SkipToStepUpdateInput {
   step: number;

@@ -13,6 +13,7 @@ import {
   cancelUpdate,
   rescheduleUpdate,
   statusQuery,
+  type AppointmentReminderInput,
 } from '../../workflows/appointment-reminder.messages.js';
 import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import { lockConversation } from '../../common/conversation.js';
@@ -32,6 +33,7 @@ async function book(
   startsInSeconds: number,
   reminderOffsetsSeconds: number[],
   owner?: Awaited<ReturnType<typeof tenantAndLead>>,
+  bookedFrom: AppointmentReminderInput['bookedFrom'] = null,
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof appointmentReminder>> {
   const { client, taskQueue } = context;
   const { tenant, lead } = owner ?? (await tenantAndLead(context));
@@ -50,7 +52,7 @@ async function book(
         location: 'Surgery 2',
         notes: null,
         reminderOffsetsSeconds,
-        bookedFrom: null,
+        bookedFrom,
       },
     ],
   });
@@ -152,6 +154,24 @@ export const appointmentReminderScenarios: Scenario[] = [
         'the follow-up to record itself',
       );
       const handle = await book(context, 86_400 * 2, [86_400], owner);
+      await followUp.result();
+      await untilConfirmed(handle);
+      return handle.workflowId;
+    },
+  },
+  {
+    // Recorded with patch follow-up-by-enrollment: the booking names the follow-up it was made from, and the run
+    // tells it by workflow ID and enrollment.
+    name: 'booking-ends-follow-up-by-enrollment',
+    async run(context) {
+      const owner = await tenantAndLead(context);
+      const followUp = await startFollowUp(context, [{ delaySeconds: 3600, template: 'Still interested?' }], owner);
+      const enrollment = await eventually(
+        async () => context.db.enrollment.findFirst({ where: { workflowId: followUp.workflowId } }),
+        'the follow-up to record itself',
+      );
+      const bookedFrom = { enrollmentId: enrollment.id, workflowId: followUp.workflowId, runId: enrollment.runId };
+      const handle = await book(context, 86_400 * 2, [86_400], owner, bookedFrom);
       await followUp.result();
       await untilConfirmed(handle);
       return handle.workflowId;

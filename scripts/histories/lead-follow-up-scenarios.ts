@@ -296,6 +296,17 @@ export const leadFollowUpScenarios: Scenario[] = [
       return handle.workflowId;
     },
   },
+  {
+    // Recorded with patch enrollment-scoped-signals: a STOP meant for an earlier enrollment of the lead (delivered
+    // late) leaves the run going; the reply naming this enrollment ends it.
+    name: 'ignores-earlier-enrollment-signal',
+    run: (context) =>
+      endedBySignal(context, async (handle) => {
+        await handle.signal(optOutSignal, { source: 'inbound_keyword', enrollmentId: randomUUID() });
+        const { enrollmentId } = await enrollmentOf(context, handle.workflowId);
+        await handle.signal(inboundReplySignal, { messageSid: `SM${'1'.repeat(32)}`, enrollmentId });
+      }),
+  },
 ];
 
 const enrollmentOf = (context: ScenarioContext, workflowId: string) =>

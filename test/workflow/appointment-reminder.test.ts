@@ -23,6 +23,7 @@ import {
   type AppointmentReminderInput,
 } from '../../workflows/appointment-reminder.messages.js';
 import { leadFollowUp } from '../../workflows/lead-follow-up.js';
+import { statusQuery as followUpStatusQuery } from '../../workflows/lead-follow-up.messages.js';
 import { useTimeSkippingEnv } from '../support/temporal-test-env.js';
 
 const hour = 3600 * 1000;
@@ -58,6 +59,7 @@ function fakeActivities(
     | 'sendStepMessage'
     | 'recordEnrollmentStarted'
     | 'recordEnrollmentOutcome'
+    | 'recordEnrollmentRun'
   > = {
     async sendAppointmentMessage(input) {
       const at = activityInfo().currentAttemptScheduledTimestampMs;
@@ -78,6 +80,7 @@ function fakeActivities(
       return { outcome: 'sent', messageId: randomUUID(), twilioSid: 'SM2' };
     },
     async recordEnrollmentStarted() {},
+    async recordEnrollmentRun() {},
     async recordEnrollmentOutcome(input) {
       outcomes.push(input);
     },
@@ -466,44 +469,44 @@ describe('appointmentReminder: never an opt-out, never late', () => {
 });
 
 describe('appointmentReminder: booked from a running follow-up', () => {
+  /** The lead's follow-up, as the API starts it; `holdStep` is held by the send gate every minute, for ever. */
+  async function startFollowUp(taskQueue: string, stepDelays: number[]) {
+    const tenantId = randomUUID();
+    const leadId = randomUUID();
+    const enrollmentId = randomUUID();
+    const handle = await suite.env.client.workflow.start(leadFollowUp, {
+      taskQueue,
+      workflowId: `followup:${tenantId}:${leadId}`,
+      args: [
+        {
+          tenantId,
+          leadId,
+          enrollmentId,
+          enrolledAt: new Date(await suite.env.currentTimeMs()).toISOString(),
+          sequence: {
+            id: randomUUID(),
+            name: 'new-lead',
+            version: 1,
+            steps: stepDelays.map((delaySeconds, step) => ({ delaySeconds, template: `step ${step}` })),
+          },
+          policy: { timeZone: 'UTC', window: { start: '00:00', end: '24:00' }, minGapSeconds: 0, maxPerDay: 100 },
+          expiresAfterSeconds: 30 * 86_400,
+        },
+      ],
+    });
+    return { handle, tenantId, leadId, enrollmentId };
+  }
+
   it('a repeated "booked" call starts one reminder workflow, which ends the follow-up as booked', async () => {
     const fake = fakeActivities();
     const now = await suite.env.currentTimeMs();
     await suite.withWorker(fake.activities, async (taskQueue) => {
-      const tenantId = randomUUID();
-      const leadId = randomUUID();
-      const followUp = await suite.env.client.workflow.start(leadFollowUp, {
-        taskQueue,
-        workflowId: `followup:${tenantId}:${leadId}`,
-        args: [
-          {
-            tenantId,
-            leadId,
-            enrollmentId: randomUUID(),
-            enrolledAt: new Date(now).toISOString(),
-            sequence: {
-              id: randomUUID(),
-              name: 'new-lead',
-              version: 1,
-              steps: [
-                { delaySeconds: 0, template: 'a' },
-                { delaySeconds: 86_400, template: 'b' },
-              ],
-            },
-            policy: { timeZone: 'UTC', window: { start: '00:00', end: '24:00' }, minGapSeconds: 0, maxPerDay: 100 },
-            expiresAfterSeconds: 30 * 86_400,
-          },
-        ],
-      });
+      const { handle: followUp, tenantId, leadId, enrollmentId } = await startFollowUp(taskQueue, [0, 86_400]);
       await suite.env.sleep(hour);
       const booking = appointment(now + 2 * day, {
         tenantId,
         leadId,
-        bookedFrom: {
-          enrollmentId: randomUUID(),
-          workflowId: followUp.workflowId,
-          runId: followUp.firstExecutionRunId,
-        },
+        bookedFrom: { enrollmentId, workflowId: followUp.workflowId, runId: followUp.firstExecutionRunId },
       });
       const first = await startAppointmentReminder(suite.env.client, taskQueue, booking);
       const again = await startAppointmentReminder(suite.env.client, taskQueue, booking);
@@ -517,6 +520,41 @@ describe('appointmentReminder: booked from a running follow-up', () => {
       expect(afterwards).toEqual({ workflowId: first.workflowId, runId: null });
     });
     expect(fake.sends.map((send) => send.kind)).toEqual(['confirmation', 'reminder', 'reminder']);
+    expect(fake.outcomes).toEqual([expect.objectContaining({ status: 'booked' })]);
+  });
+
+  it('ends the follow-up it names after that follow-up went on in a new run, not the run named at booking', async () => {
+    const fake = fakeActivities();
+    const activities: typeof fake.activities = {
+      ...fake.activities,
+      // The kill switch, say, holds the second step: looked at every minute until the run's history is long.
+      async sendStepMessage(step) {
+        if (step.step === 0) return fake.activities.sendStepMessage(step);
+        const retryAt = new Date(activityInfo().currentAttemptScheduledTimestampMs + 60_000).toISOString();
+        return { outcome: 'held', messageId: 'm1', reason: 'kill_switch', until: retryAt, retryAt, detail: 'paused' };
+      },
+    };
+    const now = await suite.env.currentTimeMs();
+    const { booked, followUpState } = await suite.withWorker(activities, async (taskQueue) => {
+      const { handle: followUp, tenantId, leadId, enrollmentId } = await startFollowUp(taskQueue, [0, 0]);
+      const firstRun = suite.env.client.workflow.getHandle(followUp.workflowId, followUp.firstExecutionRunId);
+      await suite.env.sleep(5 * hour);
+      expect((await firstRun.describe()).status.name).toBe('CONTINUED_AS_NEW');
+      const booking = appointment(now + 2 * day, {
+        tenantId,
+        leadId,
+        bookedFrom: { enrollmentId, workflowId: followUp.workflowId, runId: followUp.firstExecutionRunId },
+      });
+      const reminders = await startAppointmentReminder(suite.env.client, taskQueue, booking);
+      await suite.env.sleep(10 * 60_000);
+      const current = suite.env.client.workflow.getHandle(followUp.workflowId);
+      const followUpState = await current.query(followUpStatusQuery);
+      // Left running, either run would hold the next test's skipped clock.
+      await suite.env.client.workflow.getHandle(reminders.workflowId).terminate('test over');
+      if (followUpState.status === 'running') await current.terminate('the booking missed it');
+      return { booked: booking.appointmentId, followUpState };
+    });
+    expect(followUpState).toMatchObject({ status: 'booked', closedReason: `appointment booked (${booked})` });
     expect(fake.outcomes).toEqual([expect.objectContaining({ status: 'booked' })]);
   });
 });

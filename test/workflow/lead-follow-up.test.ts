@@ -329,7 +329,7 @@ describe('leadFollowUp: signals end the automation', () => {
 });
 
 describe('leadFollowUp: a signal queued for another enrollment of the lead', () => {
-  it('is ignored: a STOP or a reply naming an earlier enrollment leaves this one running; one naming it ends it', async () => {
+  it('is ignored: a STOP, a reply or a booking naming an earlier enrollment leaves this one running; one naming it ends it', async () => {
     const fake = fakeActivities();
     const args = input(steps(0, day));
     const state = await suite.withWorker(fake.activities, async (taskQueue) => {
@@ -338,6 +338,7 @@ describe('leadFollowUp: a signal queued for another enrollment of the lead', () 
       const earlier = randomUUID();
       await handle.signal(optOutSignal, { source: 'inbound_keyword', enrollmentId: earlier });
       await handle.signal(inboundReplySignal, { messageSid: 'SMold', enrollmentId: earlier });
+      await handle.signal(appointmentBookedSignal, { appointmentId: 'apt-old', enrollmentId: earlier });
       expect(await handle.query(statusQuery)).toMatchObject({ status: 'running' });
       await handle.signal(inboundReplySignal, { messageSid: 'SMnew', enrollmentId: args.enrollmentId });
       return handle.result();
