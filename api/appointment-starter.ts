@@ -6,7 +6,7 @@ import {
   appointmentReminderWorkflowType,
   type AppointmentReminderInput,
 } from '../workflows/appointment-reminder.messages.js';
-import { startRun } from './workflow-start.js';
+import { startDeadlineMs, startRun } from './workflow-start.js';
 import { appointmentIdKey, appointmentStatusKey } from '../workflows/search-attributes.js';
 
 /** This service's own namespace, so its derived IDs cannot collide with anyone else's name-based UUIDs. */
@@ -22,21 +22,35 @@ export function nameBasedUuid(name: string): string {
 }
 
 /**
+ * What a booking asked for, as a digest kept in its run's memo: a second request for the same appointment ID (one
+ * Idempotency-Key, or one follow-up) that asked for something else is told apart from a repeat, even when both started
+ * at once and neither has written the row yet. The run named at booking is left out: it is the follow-up's, not the
+ * booking's, and may change between two requests.
+ */
+function bookingDigest({ bookedFrom, ...booking }: AppointmentReminderInput): string {
+  const asked = { ...booking, bookedFrom: bookedFrom?.enrollmentId ?? null };
+  return createHash('sha256').update(JSON.stringify(asked)).digest('base64url');
+}
+
+/**
  * Temporal first: nothing is written before it accepted the start. The workflow ID is the appointment's, and a second
  * start finds the run already there (a finished one is never run again), so a repeated booking starts nothing new, and
  * a caller that heard "may have started" retries into the same run. `runId` is null when the appointment's run has
- * already finished.
+ * already finished. `sameBooking` is false when the run there was started for other details (by a concurrent
+ * request): this request must not record its own.
  */
 export async function startAppointmentReminder(
   temporal: Client,
   taskQueue: string,
   input: AppointmentReminderInput,
-): Promise<{ workflowId: string; runId: string | null }> {
+): Promise<{ workflowId: string; runId: string | null; sameBooking: boolean }> {
   const workflowId = appointmentReminderWorkflowId(input.tenantId, input.appointmentId);
+  const booking = bookingDigest(input);
   const runId = await startRun<typeof appointmentReminder>(temporal, appointmentReminderWorkflowType, {
     workflowId,
     taskQueue,
     args: [input],
+    memo: { booking },
     workflowIdConflictPolicy: 'USE_EXISTING',
     workflowIdReusePolicy: 'REJECT_DUPLICATE',
     tenantId: input.tenantId,
@@ -46,5 +60,10 @@ export async function startAppointmentReminder(
       { key: appointmentStatusKey, value: 'scheduled' },
     ],
   });
-  return { workflowId, runId };
+  // USE_EXISTING answers with the run already there as if it were new: its memo says what it was started for. Runs
+  // started before the memo was kept have none, and count as this booking (the row's check still applies).
+  const { memo } = await temporal.connection.withDeadline(Date.now() + startDeadlineMs, () =>
+    temporal.workflow.getHandle(workflowId, runId ?? undefined).describe(),
+  );
+  return { workflowId, runId, sameBooking: memo?.booking === undefined || memo.booking === booking };
 }

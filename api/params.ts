@@ -54,7 +54,11 @@ export const idempotencyKeyHeader = z.object({
     .string()
     .regex(idempotencyKeyPattern)
     .optional()
-    .describe('Repeats with the same key and body answer the first result; another body under it answers 409'),
+    .describe(
+      'Repeats with the same key and body answer the first result; another request under it answers 409 ' +
+        'idempotency_key_reused (a booking repeated with only another start time answers the booking as it is now: ' +
+        'it may have been moved since; two sent at once with different bodies: one answers 201, the other 409)',
+    ),
 });
 
 /** The request's Idempotency-Key header, or undefined without one; 400 for one that is not a usable key. */

@@ -97,6 +97,20 @@ function startFrom(value: string, timeZone: string): Date {
  * Whether a repeat under the same Idempotency-Key asks for the booking it names: the same lead and the details a
  * booking keeps (its start may have been moved since, so the start is not compared).
  */
+/**
+ * Under one Idempotency-Key, another booking is a reuse of the key; from one follow-up, a second booking while the
+ * first is being made is told to retry, and then hears the first (a repeat from a follow-up answers its booking).
+ */
+function anotherBooking(appointmentId: string, fromEnrollment: boolean): ApiError {
+  return fromEnrollment
+    ? new ApiError(409, 'conflict', 'Another booking from this enrollment is being made; retry for its answer', {
+        appointmentId,
+      })
+    : new ApiError(409, 'idempotency_key_reused', 'This Idempotency-Key was used for another booking', {
+        appointmentId,
+      });
+}
+
 function isSameBooking(earlier: Appointment, leadId: string, body: z.infer<typeof createSchema>): boolean {
   return (
     earlier.leadId === leadId &&
@@ -203,10 +217,7 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
         : randomUUID();
     const earlier = await db.appointment.findFirst({ where: { id, tenantId } });
     if (earlier) {
-      if (!enrollment && !isSameBooking(earlier, lead.id, body))
-        throw new ApiError(409, 'idempotency_key_reused', 'This Idempotency-Key was used for another booking', {
-          appointmentId: earlier.id,
-        });
+      if (!enrollment && !isSameBooking(earlier, lead.id, body)) throw anotherBooking(earlier.id, false);
       return void res.status(200).location(`/v1/appointments/${id}`).json(view(earlier));
     }
 
@@ -227,9 +238,13 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
         ? { enrollmentId: enrollment.id, workflowId: enrollment.workflowId, runId: enrollment.runId }
         : null,
     };
-    const started = await startAppointmentReminder(temporal, taskQueue, appointment).catch((error: unknown) => {
-      throw asTemporalUnavailable(error) ?? error;
-    });
+    const { sameBooking, ...started } = await startAppointmentReminder(temporal, taskQueue, appointment).catch(
+      (error: unknown) => {
+        throw asTemporalUnavailable(error) ?? error;
+      },
+    );
+    // A concurrent request for this appointment ID started its run with other details: the row will be that one's.
+    if (!sameBooking) throw anotherBooking(id, enrollment !== null);
     const reminders = planReminders({
       startsAt,
       timeZone,

@@ -276,6 +276,27 @@ describe('an appointment booked through the API', () => {
     expect(await db.appointment.count({ where: { leadId: second.leadId } })).toBe(0);
     await terminate(created.body.workflowId);
   });
+
+  it('two bookings at once under one Idempotency-Key, for other times: one 201, one 409, and the row is the run’s', async () => {
+    const { auth } = await createTenant(db, anytimeSettings);
+    const { leadId } = await newLead(auth);
+    for (let round = 0; round < 4; round += 1) {
+      const withKey = { ...auth, 'Idempotency-Key': randomUUID() };
+      const bookings = [1, 2].map((days) => ({ leadId, startsAt: inSeconds(days * 86_400), location: `Room ${days}` }));
+      const answers = await Promise.all(
+        bookings.map((booking) => request(app).post('/v1/appointments').set(withKey).send(booking)),
+      );
+      expect(answers.map((answer) => answer.status).sort()).toEqual([201, 409]);
+      const won = answers.find((answer) => answer.status === 201)?.body as { id: string; workflowId: string };
+      const refused = answers.find((answer) => answer.status === 409)?.body;
+      expect(refused.error).toMatchObject({ code: 'idempotency_key_reused', details: { appointmentId: won.id } });
+      // The lead is confirmed for the time the run was started with only if the row shows that time too.
+      const read = await request(app).get(`/v1/appointments/${won.id}?live=true`).set(auth);
+      expect(read.body.live.startsAt).toBe(read.body.startsAt);
+      expect(read.body).toMatchObject(answers.find((answer) => answer.status === 201)?.body ?? {});
+      await terminate(won.workflowId);
+    }
+  });
 });
 
 describe('booking from a running follow-up', () => {
@@ -326,6 +347,32 @@ describe('booking from a running follow-up', () => {
       expect.stringMatching(/^Acme Dental: your appointment is booked for /),
     ]);
     await terminate(appointment.workflowId);
+  });
+});
+
+describe('two bookings at once from one follow-up, for other times', () => {
+  it('one is booked; the other hears 409 conflict, and its retry answers the booking made', async () => {
+    const { auth } = await createTenant(db, anytimeSettings);
+    const { leadId } = await newLead(auth);
+    const enrollmentId = await enrollInNewSequence(app, auth, leadId, [{ delaySeconds: 3600, template: 'Hi' }]);
+    const book = (days: number) =>
+      request(app)
+        .post('/v1/appointments')
+        .set(auth)
+        .send({ enrollmentId, startsAt: inSeconds(days * 86_400) });
+    const answers = await Promise.all([book(1), book(2)]);
+    expect(answers.map((answer) => answer.status).sort()).toEqual([201, 409]);
+    const won = answers.find((answer) => answer.status === 201)?.body as { id: string; workflowId: string };
+    expect(answers.find((answer) => answer.status === 409)?.body.error).toMatchObject({
+      code: 'conflict',
+      details: { appointmentId: won.id },
+    });
+    const read = await request(app).get(`/v1/appointments/${won.id}?live=true`).set(auth);
+    expect(read.body.live.startsAt).toBe(read.body.startsAt);
+    const retried = await book(2);
+    expect(retried.status).toBe(200);
+    expect(retried.body.id).toBe(won.id);
+    await terminate(won.workflowId);
   });
 });
 

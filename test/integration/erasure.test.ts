@@ -214,7 +214,7 @@ describe('erasing a lead', () => {
       bookedFrom: null,
     };
     // A task queue nobody polls stands for a worker that is down.
-    const started = await startAppointmentReminder(stack.client, `no-worker-${randomUUID()}`, input);
+    const { workflowId, runId } = await startAppointmentReminder(stack.client, `no-worker-${randomUUID()}`, input);
     await stack.db.appointment.create({
       data: {
         id: appointmentId,
@@ -224,12 +224,13 @@ describe('erasing a lead', () => {
         timeZone: 'Europe/London',
         durationMinutes: 30,
         reminderOffsetsSeconds: [3600],
-        ...started,
+        workflowId,
+        runId,
       },
     });
 
     expect((await request(stack.app).delete(`/v1/leads/${leadId}`).set(auth)).status).toBe(200);
-    const handle = stack.client.workflow.getHandle(started.workflowId);
+    const handle = stack.client.workflow.getHandle(workflowId);
     const events = (await handle.fetchHistory()).events ?? [];
     expect(events.some((event) => event.workflowExecutionCancelRequestedEventAttributes)).toBe(true);
     await handle.terminate('test cleanup');

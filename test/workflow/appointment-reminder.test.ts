@@ -517,7 +517,7 @@ describe('appointmentReminder: booked from a running follow-up', () => {
       });
       await suite.env.client.workflow.getHandle(first.workflowId).result();
       const afterwards = await startAppointmentReminder(suite.env.client, taskQueue, booking);
-      expect(afterwards).toEqual({ workflowId: first.workflowId, runId: null });
+      expect(afterwards).toEqual({ workflowId: first.workflowId, runId: null, sameBooking: true });
     });
     expect(fake.sends.map((send) => send.kind)).toEqual(['confirmation', 'reminder', 'reminder']);
     expect(fake.outcomes).toEqual([expect.objectContaining({ status: 'booked' })]);
