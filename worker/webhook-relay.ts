@@ -7,6 +7,7 @@ import type { Db } from '../common/db.js';
 import { periodicRounds } from '../common/periodic.js';
 import {
   claimDue,
+  deliveryPayloads,
   endpointsDue,
   recordDelivered,
   recordFailed,
@@ -71,8 +72,10 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
   const stopped = new AbortController();
 
   async function send(endpoint: WebhookEndpoint, delivery: ClaimedDelivery): Promise<AttemptRecord> {
+    // Read now, not when the batch was claimed: an erasure committed during a slow batch reaches what is posted next.
+    const payload = (await deliveryPayloads(db, [delivery])).get(delivery.id);
     const at = new Date();
-    const body = JSON.stringify(delivery.payload);
+    const body = JSON.stringify(payload);
     const headers = {
       'Content-Type': 'application/json',
       'User-Agent': 'lead-followup-webhooks',
@@ -91,8 +94,8 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
   async function failed(endpoint: WebhookEndpoint, delivery: ClaimedDelivery, attempt: AttemptRecord): Promise<void> {
     // A delivery retried by hand gets its own 3 days again, from the retry.
     const giveUp = Date.now() - (delivery.retriedAt ?? delivery.createdAt).getTime() >= failingAfterMs;
-    await recordFailed(db, attempt, {
-      endpointId: endpoint.id,
+    const recorded = await recordFailed(db, attempt, {
+      delivery,
       nextAttemptAt: new Date(Date.now() + backoffAfter(delivery.attempts + 1, backoffMs)),
       giveUp,
     });
@@ -108,7 +111,8 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
       },
       'webhook delivery failed',
     );
-    if (!giveUp) return;
+    // Retried by hand during the attempt (or delivered elsewhere): the delivery goes on as that left it.
+    if (!giveUp || !recorded) return;
     // The endpoint's status, the audit row and the alert to the tenant's alertWebhookUrl are one fact: all or none.
     const marked = await db.$transaction(async (tx) => {
       const failingSince = new Date();
@@ -146,9 +150,12 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
     );
   }
 
-  /** Sends one claimed batch in order; false when it stopped early (a failure, a lease running short, a stop). */
-  async function sendBatch(endpoint: WebhookEndpoint, batch: ClaimedDelivery[]): Promise<boolean> {
-    const leaseEnds = Date.now() + leaseMs;
+  /**
+   * Sends one claimed batch in order; false when it stopped early (a failure, a lease running short, a stop). The
+   * endpoint's lease, taken first, ends first; `leaseEnds` is this clock's reading from before it was asked for, so it
+   * errs early whatever the database's clock says.
+   */
+  async function sendBatch(endpoint: WebhookEndpoint, batch: ClaimedDelivery[], leaseEnds: number): Promise<boolean> {
     const delivered: AttemptRecord[] = [];
     let sent = 0;
     let failure = false;
@@ -181,15 +188,17 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
 
   /** One batch under the endpoint's lease; null when another worker is draining it or nothing is due. */
   async function drainBatch(endpointId: string): Promise<{ endpoint: WebhookEndpoint; allDelivered: boolean } | null> {
-    if (!(await takeEndpoint(db, endpointId, leaseMs))) return null;
+    const leaseEnds = Date.now() + leaseMs;
+    const lease = await takeEndpoint(db, endpointId, leaseMs);
+    if (!lease) return null;
     try {
       const endpoint = await db.webhookEndpoint.findFirst({ where: { id: endpointId, deletedAt: null } });
       if (!endpoint) return null;
       const batch = await claimDue(db, endpointId, batchSize, leaseMs);
       if (batch.length === 0) return null;
-      return { endpoint, allDelivered: await sendBatch(endpoint, batch) };
+      return { endpoint, allDelivered: await sendBatch(endpoint, batch, leaseEnds) };
     } finally {
-      await releaseEndpoint(db, endpointId);
+      await releaseEndpoint(db, endpointId, lease);
     }
   }
 

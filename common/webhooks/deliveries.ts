@@ -10,7 +10,9 @@ export interface ClaimedDelivery {
   id: string;
   tenantId: string;
   endpointId: string;
+  eventId: string | null;
   messageId: string;
+  /** The envelope as stored: what is posted is read from the event just before each request (deliveryPayloads). */
   payload: unknown;
   attempts: number;
   createdAt: Date;
@@ -69,19 +71,24 @@ export async function deliveryPayloads(
 }
 
 /**
- * Takes the endpoint for one batch, or false when another worker is draining it: only one worker at a time sends to
+ * Takes the endpoint for one batch, or null when another worker is draining it: only one worker at a time sends to
  * an endpoint, so its events arrive one by one, in order. A worker that dies holding it only delays it by the lease.
+ * The answer is the lease's end, which only this taking wrote: the token to hand it back with.
  */
-export async function takeEndpoint(db: Db, endpointId: string, leaseMs: number): Promise<boolean> {
-  const taken = await db.$executeRaw`
+export async function takeEndpoint(db: Db, endpointId: string, leaseMs: number): Promise<Date | null> {
+  const [taken] = await db.$queryRaw<{ drain_until: Date }[]>`
     UPDATE webhook_endpoints SET drain_until = now() + ${leaseMs} * interval '1 millisecond'
-    WHERE id = ${endpointId}::uuid AND deleted_at IS NULL AND (drain_until IS NULL OR drain_until < now())`;
-  return taken === 1;
+    WHERE id = ${endpointId}::uuid AND deleted_at IS NULL AND (drain_until IS NULL OR drain_until < now())
+    RETURNING drain_until`;
+  return taken?.drain_until ?? null;
 }
 
-/** Hands the endpoint back after a batch: the next round, here or elsewhere, may take it at once. */
-export async function releaseEndpoint(db: Db, endpointId: string): Promise<void> {
-  await db.webhookEndpoint.updateMany({ where: { id: endpointId }, data: { drainUntil: null } });
+/**
+ * Hands the endpoint back after a batch, so the next round, here or elsewhere, may take it at once; only if it is still
+ * this batch's: past its lease another worker may have taken it, and that worker's lease stays.
+ */
+export async function releaseEndpoint(db: Db, endpointId: string, lease: Date): Promise<void> {
+  await db.webhookEndpoint.updateMany({ where: { id: endpointId, drainUntil: lease }, data: { drainUntil: null } });
 }
 
 /** Leases up to `limit` of an endpoint's due deliveries, in event order; rows another worker holds are skipped. */
@@ -111,10 +118,6 @@ export async function claimDue(db: Db, endpointId: string, limit: number, leaseM
     WHERE d.id = due.id
     RETURNING d.id, d.tenant_id, d.endpoint_id, d.event_id, due.sequence, d.message_id, d.payload, d.attempts, d.created_at,
       d.retried_at`;
-  const payloads = await deliveryPayloads(
-    db,
-    rows.map((row) => ({ id: row.id, tenantId: row.tenant_id, eventId: row.event_id, payload: row.payload })),
-  );
   // RETURNING keeps no order: sort as claimed.
   return rows
     .sort(
@@ -126,8 +129,9 @@ export async function claimDue(db: Db, endpointId: string, limit: number, leaseM
       id: row.id,
       tenantId: row.tenant_id,
       endpointId: row.endpoint_id,
+      eventId: row.event_id,
       messageId: row.message_id,
-      payload: payloads.get(row.id),
+      payload: row.payload,
       attempts: row.attempts,
       createdAt: row.created_at,
       retriedAt: row.retried_at,
@@ -151,19 +155,20 @@ export async function recordDelivered(db: Db, attempts: AttemptRecord[]): Promis
 
 /**
  * A failed attempt: logged, and the delivery due again at `nextAttemptAt`, or given up on (`failed`) when `giveUp`.
- * Only a delivery still pending is changed: one another worker delivered meanwhile stays delivered. The endpoint's
+ * Only a delivery still pending and not retried by hand since it was claimed is changed (true): one another worker
+ * delivered meanwhile stays delivered, and a retry asked for during the attempt keeps its fresh start. The endpoint's
  * other deliveries wait as long (its `retryAfter`), so they keep their order and a dead endpoint is not probed with
  * each of them in turn.
  */
 export async function recordFailed(
   db: Db,
   attempt: AttemptRecord,
-  next: { endpointId: string; nextAttemptAt: Date; giveUp: boolean },
-): Promise<void> {
-  await db.$transaction([
-    db.webhookEndpoint.updateMany({ where: { id: next.endpointId }, data: { retryAfter: next.nextAttemptAt } }),
-    db.webhookDelivery.updateMany({
-      where: { id: attempt.deliveryId, status: 'pending' },
+  next: { delivery: ClaimedDelivery; nextAttemptAt: Date; giveUp: boolean },
+): Promise<boolean> {
+  return db.$transaction(async (tx) => {
+    await tx.webhookAttempt.create({ data: attempt });
+    const { count } = await tx.webhookDelivery.updateMany({
+      where: { id: attempt.deliveryId, status: 'pending', retriedAt: next.delivery.retriedAt },
       data: {
         attempts: { increment: 1 },
         leaseUntil: null,
@@ -172,9 +177,21 @@ export async function recordFailed(
         nextAttemptAt: next.nextAttemptAt,
         ...(next.giveUp ? { status: 'failed' } : {}),
       },
-    }),
-    db.webhookAttempt.create({ data: attempt }),
-  ]);
+    });
+    if (count === 0) {
+      // Retried by hand meanwhile: handed back as the retry left it, due at once.
+      await tx.webhookDelivery.updateMany({
+        where: { id: attempt.deliveryId, status: 'pending' },
+        data: { leaseUntil: null },
+      });
+      return false;
+    }
+    await tx.webhookEndpoint.updateMany({
+      where: { id: next.delivery.endpointId },
+      data: { retryAfter: next.nextAttemptAt },
+    });
+    return true;
+  });
 }
 
 /** Hands back leased deliveries this worker will not send now, so the next round (here or elsewhere) takes them at once. */

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { recordEvent, type EventType } from '../../common/events.js';
 import { freePort } from '../../common/free-port.js';
+import { releaseEndpoint, takeEndpoint } from '../../common/webhooks/deliveries.js';
 import { fanOutEndpoint } from '../../common/webhooks/fan-out.js';
 import {
   backoffAfter,
@@ -70,6 +71,21 @@ async function deliverUntil<T>(
     what,
     30_000,
   );
+}
+
+/** Runs relay rounds until the delivery is delivered; its endpoint is then `active`. */
+async function deliveredByActiveEndpoint(relay: ReturnType<typeof relayWith>, deliveryId: string, what: string) {
+  const delivery = await deliverUntil(
+    relay,
+    async () => {
+      const row = await db.webhookDelivery.findUniqueOrThrow({ where: { id: deliveryId } });
+      return row.status === 'delivered' ? row : null;
+    },
+    what,
+  );
+  expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: delivery.endpointId } })).toMatchObject({
+    status: 'active',
+  });
 }
 
 describe('webhook delivery', () => {
@@ -393,16 +409,56 @@ describe('webhook delivery', () => {
       attempts: 1,
       lastStatusCode: 503,
     });
-    await deliverUntil(
-      relay,
-      async () => (await db.webhookDelivery.findUniqueOrThrow({ where: { id: given.id } })).status === 'delivered',
-      'the delivery on the next attempt',
-    );
-    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({
-      status: 'active',
-    });
+    await deliveredByActiveEndpoint(relay, given.id, 'the delivery on the next attempt');
     // The retry answered with its attempts counted from then; the log keeps every one.
     expect(retried.body).toMatchObject({ status: 'pending', attemptCount: 0 });
+  });
+
+  it('a retry by hand asked for while an attempt is in flight stands when that attempt fails: the delivery goes again at once', async () => {
+    const endpoint = await endpointFor({ answer: (n) => (n === 0 ? { status: 503, afterMs: 400 } : 200) });
+    await record(endpoint.tenantId, 'lead.created');
+    while ((await fanOutEndpoint(db, endpoint.id)) > 0);
+    const delivery = await db.webhookDelivery.findFirstOrThrow({ where: { endpointId: endpoint.id } });
+    // A minute's backoff and a give-up window already spent: the failing attempt would park it, or give it up.
+    const relay = relayWith({ backoffMs: [0, 60_000], failingAfterMs: 0 });
+    const round = relay.round();
+    await until(() => receiver.received(endpoint.path).length === 1 || null, 'the attempt in flight');
+    const retry = `/v1/webhook-endpoints/${endpoint.id}/deliveries/${delivery.id}/retry`;
+    expect((await request(app).post(retry).set(endpoint.auth)).status).toBe(200);
+    await round;
+    expect(await db.webhookDelivery.findUniqueOrThrow({ where: { id: delivery.id } })).toMatchObject({
+      status: 'pending',
+      attempts: 0,
+    });
+    await deliveredByActiveEndpoint(relay, delivery.id, 'the retried delivery');
+    const attempts = await db.webhookAttempt.findMany({ where: { deliveryId: delivery.id }, orderBy: { at: 'asc' } });
+    expect(attempts.map((attempt) => attempt.statusCode)).toEqual([503, 200]);
+  });
+
+  it('a batch whose endpoint lease ran out hands back only its own: another worker’s lease on the endpoint stays', async () => {
+    const endpoint = await endpointFor();
+    const lapsed = await takeEndpoint(db, endpoint.id, 1);
+    expect(lapsed).toBeInstanceOf(Date);
+    await until(async () => takeEndpoint(db, endpoint.id, 60_000), 'the endpoint taken again past the lease');
+    await releaseEndpoint(db, endpoint.id, lapsed as Date);
+    expect(await takeEndpoint(db, endpoint.id, 60_000)).toBeNull();
+  });
+
+  it('what is posted is read from the event at each request: an erasure during a slow batch reaches the events still to go', async () => {
+    const endpoint = await endpointFor({ answer: (n) => (n === 0 ? { status: 200, afterMs: 400 } : 200) });
+    await record(endpoint.tenantId, 'lead.created', { phone: '+447700900101' });
+    const second = await record(endpoint.tenantId, 'lead.created', { phone: '+447700900102' });
+    while ((await fanOutEndpoint(db, endpoint.id)) > 0);
+    const round = relayWith().round();
+    await until(() => receiver.received(endpoint.path).length === 1 || null, 'the first request in flight');
+    // What an erasure does to the lead's events (api/lead-erasure.ts), committed while the first request is answered.
+    await db.$executeRaw`UPDATE events SET data = data - 'phone' WHERE id = ${second.id}::uuid`;
+    await round;
+    const received = await until(
+      () => (receiver.received(endpoint.path).length === 2 ? receiver.received(endpoint.path) : null),
+      'both deliveries',
+    );
+    expect(received.map((entry) => entry.body.data.phone)).toEqual(['+447700900101', undefined]);
   });
 
   it('a deleted endpoint gets no deliveries', async () => {
