@@ -68,7 +68,10 @@ export async function expectReadmeOperatorQueriesWork(stack: TestStack, address:
 
   const dayAgo = new Date(Date.now() - 86_400_000).toISOString();
   await expect
-    .poll(() => list(`TenantId="${tenant.id}" AND WaitingFor="window"`), { timeout: 15_000, interval: 500 })
+    .poll(() => list(`TenantId="${tenant.id}" AND ExecutionStatus="Running" AND WaitingFor="window"`), {
+      timeout: 15_000,
+      interval: 500,
+    })
     .toEqual([held.workflowId]);
   await expect
     .poll(() => list(`TenantId="${tenant.id}" AND EnrollmentStatus="opted_out"`), { timeout: 15_000, interval: 500 })
