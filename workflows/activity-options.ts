@@ -9,6 +9,17 @@ export const recordActivityOptions: ActivityOptions = {
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', nonRetryableErrorTypes },
 };
 
+/** The longest one send attempt runs. */
+export const sendAttemptTimeoutMs = 60_000;
+
+/**
+ * How long past a hard deadline attempts may still come: none sends, but one may settle a send another attempt had at
+ * Twilio when the deadline passed (waiting out that attempt's claim, which expires after
+ * `claimExpiredAfterMs` in activities/send-gate.ts, then asking Twilio what became of it), so the row and the run
+ * agree on whether it went, and a claim left by a crashed attempt does not stay pending for ever.
+ */
+export const settleAfterDeadlineMs = 120_000;
+
 /**
  * The send activities: Twilio's final refusals come back as results, transient faults are thrown and retried, and no
  * attempt is scheduled past `deadline`. The start-to-close timeout leaves room for the activity's own bounded waits
@@ -17,7 +28,7 @@ export const recordActivityOptions: ActivityOptions = {
  */
 export function sendActivitiesUntil(deadline: Date, maximumInterval: string): ActivityInterfaceFor<Activities> {
   return proxyActivities<Activities>({
-    startToCloseTimeout: '60 seconds',
+    startToCloseTimeout: sendAttemptTimeoutMs,
     scheduleToCloseTimeout: Math.max(1000, deadline.getTime() - Date.now()),
     retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval, nonRetryableErrorTypes },
   });

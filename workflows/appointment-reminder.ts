@@ -11,7 +11,7 @@ import {
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import type { AppointmentMessage, SendAppointmentMessageResult } from '../activities/reminders.js';
-import { recordActivityOptions, sendActivitiesUntil } from './activity-options.js';
+import { recordActivityOptions, sendActivitiesUntil, settleAfterDeadlineMs } from './activity-options.js';
 import { wireReminderHandlers } from './appointment-reminder.handlers.js';
 import {
   cancelledThroughTheApi,
@@ -43,8 +43,15 @@ import {
 import { appointmentStatusKey, nextReminderAtKey } from './search-attributes.js';
 
 const { recordAppointmentStarted, recordAppointmentProgress } = proxyActivities<Activities>(recordActivityOptions);
-/** Transient faults are retried until the message is worthless; an attempt past `notAfter` answers `missed`. */
-const sendActivity = (notAfter: Date) => sendActivitiesUntil(notAfter, '1 minute').sendAppointmentMessage;
+/**
+ * Transient faults are retried until the message is worthless; an attempt past `notAfter` answers `missed`, or `sent`
+ * when it finds that an attempt still at Twilio then sent it (tried for a while past it: `settleAfterDeadlineMs`).
+ */
+const sendActivity = (notAfter: Date) =>
+  sendActivitiesUntil(
+    patched(settleAfterDeadlinePatch) ? new Date(notAfter.getTime() + settleAfterDeadlineMs) : notAfter,
+    '1 minute',
+  ).sendAppointmentMessage;
 /** The send gate's holds come back as results and the workflow waits itself, so a move or a cancel ends the wait at once. */
 const sendGateHoldsPatch = 'send-gate-holds';
 /** A booking ends every running follow-up of its lead, not only the one it names (a booking by `leadId` named none). */
@@ -61,6 +68,11 @@ const changeBeforeSendPatch = 'change-before-send';
  * have continued as new since, and the signal missed it.
  */
 const followUpByEnrollmentPatch = 'follow-up-by-enrollment';
+/**
+ * Send attempts may come for a while past the message's deadline, to settle one another attempt had at Twilio then;
+ * before it, Temporal stopped at the deadline and the run said `missed` whatever that attempt did.
+ */
+const settleAfterDeadlinePatch = 'settle-after-deadline';
 
 /** Confirms an appointment at once, reminds before it, follows it when it moves, and ends when it starts. */
 export async function appointmentReminder(input: AppointmentReminderInput): Promise<AppointmentReminderState> {

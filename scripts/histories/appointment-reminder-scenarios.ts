@@ -105,6 +105,15 @@ export const appointmentReminderScenarios: Scenario[] = [
     },
   },
   {
+    // Recorded with patch settle-after-deadline: each send may be tried for a while past its deadline.
+    name: 'completed-with-settle-window',
+    async run(context) {
+      const handle = await book(context, 4, [2]);
+      await handle.result();
+      return handle.workflowId;
+    },
+  },
+  {
     name: 'rescheduled',
     async run(context) {
       const handle = await book(context, 3600, [1800]);

@@ -5,6 +5,7 @@ import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
 import type { SendAppointmentMessageInput } from '../../activities/reminders.js';
 import type { SendStepMessageInput, SendStepMessageResult } from '../../activities/send-step-message.types.js';
+import { claimExpiredAfterMs } from '../../activities/send-gate.js';
 import { findOptOut, recordOptOut } from '../../common/opt-outs.js';
 import { sendCoreForFile } from '../support/send-core.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
@@ -218,6 +219,33 @@ describe('claims', () => {
       expect(events.map((event) => event.type)).toEqual(['message.sent']);
       expect(core.fake.createCallsTo(phone)).toBe(1);
     }),
+  );
+});
+
+describe('a claim left by an attempt that died at Twilio, the deadline passed since', () => {
+  it.each([
+    ['Twilio took the message', 'sent', 'sentThenTimeout', 'queued'],
+    ['Twilio never had it', 'missed', 'timeout', 'skipped'],
+  ] as const)(
+    '%s: the next attempt (the workflow retries past the deadline to settle it) asks Twilio and answers %s',
+    (_case, outcome, fault, status) =>
+      withoutGlobalPause(async () => {
+        const notAfter = new Date(Date.now() + 2500);
+        const { phone, input } = await reminderDueBefore(notAfter);
+        core.fake.inject({ kind: fault }, { to: phone });
+        await expect(appointmentAttempt(1, input)).rejects.toThrow();
+        // As a process killed in Twilio's create call leaves it: claimed by that attempt, long enough ago to be over.
+        const { id } = await core.db.message.findFirstOrThrow({ where: { toPhone: phone } });
+        await core.db.message.update({
+          where: { id },
+          data: { claimedAttempt: 1, claimedAt: new Date(Date.now() - claimExpiredAfterMs - 1000) },
+        });
+        await new Promise((resolve) => setTimeout(resolve, Math.max(0, notAfter.getTime() - Date.now() + 100)));
+        expect(await appointmentAttempt(2, input)).toMatchObject({ outcome });
+        const row = await core.db.message.findUniqueOrThrow({ where: { id } });
+        expect(row).toMatchObject({ status, skipReason: outcome === 'missed' ? 'missed' : null });
+        expect(core.fake.createCallsTo(phone)).toBe(1);
+      })(),
   );
 });
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { activityInfo } from '@temporalio/activity';
-import { type ApplicationFailure, WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client';
+import { ApplicationFailure, WorkflowUpdateFailedError, WorkflowUpdateStage } from '@temporalio/client';
 import { DateTime } from 'luxon';
 import { describe, expect, it, vi } from 'vitest';
 import type { RecordEnrollmentOutcomeInput } from '../../activities/enrollments.js';
@@ -12,6 +12,7 @@ import type {
   SendAppointmentMessageResult,
 } from '../../activities/reminders.js';
 import { startAppointmentReminder } from '../../api/appointment-starter.js';
+import { settleAfterDeadlineMs } from '../../workflows/activity-options.js';
 import { appointmentReminder } from '../../workflows/appointment-reminder.js';
 import {
   appointmentReminderWorkflowId,
@@ -448,7 +449,7 @@ describe('appointmentReminder: never an opt-out, never late', () => {
     expect(fake.records.at(-1)).toMatchObject({ status: 'opted_out' });
   });
 
-  it('an outage spanning the 1 h reminder and the start: missed, no attempt after the start, recorded once it is over', async () => {
+  it('an outage spanning the 1 h reminder and the start: missed, attempts end soon after the start, recorded once it is over', async () => {
     const now = await suite.env.currentTimeMs();
     const startsAt = now + 3 * hour;
     // Database and Twilio unreachable from half an hour before the 1 h reminder until half an hour after the start.
@@ -460,16 +461,44 @@ describe('appointmentReminder: never an opt-out, never late', () => {
     expect(state).toMatchObject({ status: 'completed', reminders: [{ status: 'sent' }, { status: 'missed' }] });
     expect(fake.reminderSends()).toHaveLength(1);
     expect(fake.attempts.length).toBeGreaterThan(10);
-    expect(fake.attempts.every((at) => at < startsAt)).toBe(true);
+    // Past the start an attempt sends nothing (send-gate.test.ts); it may only settle one still at Twilio then.
+    expect(fake.attempts.every((at) => at < startsAt + settleAfterDeadlineMs)).toBe(true);
     expect(fake.records.at(-1)).toMatchObject({
       status: 'completed',
       reminders: [{ status: 'sent' }, { status: 'missed' }],
     });
   });
+
+  it('an attempt past the deadline settles a send another attempt had at Twilio then: the run says sent, not missed', async () => {
+    const startsAt = (await suite.env.currentTimeMs()) + 3 * hour;
+    const fake = fakeActivities();
+    const reminderAttempts: number[] = [];
+    const activities: typeof fake.activities = {
+      ...fake.activities,
+      // The reminder, due a minute before the start (its deadline), finds another attempt's claim on it (that attempt
+      // at Twilio); the next look, once the claim has expired, is past the start and finds the message Twilio took.
+      async sendAppointmentMessage(input) {
+        if (input.message.kind !== 'reminder') return fake.activities.sendAppointmentMessage(input);
+        reminderAttempts.push(await suite.env.currentTimeMs());
+        if (reminderAttempts.length === 1)
+          throw ApplicationFailure.create({
+            type: 'SendClaimedElsewhere',
+            message: 'attempt 0 claimed this message and may be calling Twilio',
+            nextRetryDelay: 90_000,
+          });
+        return fake.activities.sendAppointmentMessage(input);
+      },
+    };
+    const state = await suite.withWorker(activities, async (taskQueue) =>
+      (await start(taskQueue, appointment(startsAt, { reminderOffsetsSeconds: [60] }))).result(),
+    );
+    expect(state).toMatchObject({ status: 'completed', reminders: [{ status: 'sent' }] });
+    expect(reminderAttempts.map((at) => Math.round((at - startsAt) / 1000))).toEqual([-60, 30]);
+  });
 });
 
 describe('appointmentReminder: booked from a running follow-up', () => {
-  /** The lead's follow-up, as the API starts it; `holdStep` is held by the send gate every minute, for ever. */
+  /** The lead's follow-up, as the API starts it: one step per delay. */
   async function startFollowUp(taskQueue: string, stepDelays: number[]) {
     const tenantId = randomUUID();
     const leadId = randomUUID();
