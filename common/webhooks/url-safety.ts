@@ -53,7 +53,8 @@ const blockLists = refusedRanges.map(({ reason, v4, v6 }) => {
 
 /**
  * The IPv4 address an IPv6 one stands for, which decides where a request to it really goes: IPv4-mapped
- * (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d) and 6to4 (2002:aabb:ccdd::).
+ * (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d), 6to4 (2002:aabb:ccdd::) and Teredo
+ * (2001:0:…, the client's address in the last 32 bits with every bit flipped, RFC 4380).
  */
 function embeddedIPv4(address: string): string | null {
   if (!ipaddr.IPv6.isValid(address)) return null;
@@ -63,6 +64,7 @@ function embeddedIPv4(address: string): string | null {
   const range = ipv6.range();
   const compatible = ipv6.parts.slice(0, 6).every((part) => part === 0);
   if (compatible || range === 'ipv4Mapped' || range === 'rfc6052') return ipv4(high, low);
+  if (range === 'teredo') return ipv4(high ^ 0xffff, low ^ 0xffff);
   return range === '6to4' ? ipv4(sixToFourHigh, sixToFourLow) : null;
 }
 

@@ -110,6 +110,9 @@ describe('webhook endpoint routes', () => {
     ['https://[64:ff9b::7f00:1]/hooks', 'loopback'],
     ['https://[2002:a00:1::]/hooks', 'private'],
     ['https://[64:ff9b:1::a00:1]/hooks', 'private'],
+    // Teredo: the client 127.0.0.1 and 10.0.0.1, their bits flipped.
+    ['https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hooks', 'loopback'],
+    ['https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/hooks', 'private'],
     ['https://user:pw@93.184.215.14/hooks', 'credentials'],
   ])('without WEBHOOK_ALLOW_PRIVATE_URLS, %s is refused (422 unsafe_url: %s)', async (url, reason) => {
     const { auth } = await createTenant(db);
@@ -130,6 +133,7 @@ describe('webhook endpoint routes', () => {
     // A public IPv4 address behind NAT64 or 6to4 is as public.
     expect(refusedAddressReason('64:ff9b::5db8:d70e')).toBeNull();
     expect(refusedAddressReason('2002:5db8:d70e::1')).toBeNull();
+    expect(refusedAddressReason('2001:0:4136:e378:8000:63bf:a247:28f1')).toBeNull();
   });
 
   it('rotate-secret answers a new secret and keeps the old one signing for 24 h', async () => {
