@@ -84,6 +84,12 @@ function toSentSms(message: { sid: string; status: string }): SentSms {
   return { sid: message.sid, status: isCreatedStatus(message.status) ? message.status : 'queued' };
 }
 
+/**
+ * What of a body Twilio keeps as we sent it: its letters and digits. Smart Encoding (on by default for Messaging
+ * Services) swaps quotes, dashes, ellipses and odd spaces for GSM-7 ones in the body it stores, and may drop accents.
+ */
+const wordsOf = (body: string) => body.normalize('NFKD').replace(/[^\p{L}\p{N}]/gu, '');
+
 /** Clocks differ between us and Twilio; a message created this long before our row was written still counts. */
 const clockSkewMs = 60_000;
 
@@ -115,10 +121,11 @@ export function createTwilioSender(
       const recent = await guarded(() =>
         client.messages.list({ to: sms.to, ...('from' in from ? { from: from.from } : {}), limit: 20 }),
       );
+      const words = wordsOf(sms.body);
       const match = recent.find(
         (message) =>
           !knownSids.has(message.sid) &&
-          message.body === sms.body &&
+          wordsOf(message.body) === words &&
           message.dateCreated.getTime() >= since.getTime() - clockSkewMs,
       );
       return match ? toSentSms(match) : null;

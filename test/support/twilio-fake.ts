@@ -168,8 +168,9 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
   function createMessage(accountSid: string, p: Record<string, string | string[]>): FakeMessage {
     const sid = 'SM' + randomBytes(16).toString('hex');
     const date = rfc2822(now());
-    const body = first(p.Body) ?? '';
     const messagingServiceSid = first(p.MessagingServiceSid) ?? null;
+    // Messaging Services have Smart Encoding on by default: Twilio keeps (and lists) the body it sent, not ours.
+    const body = messagingServiceSid ? smartEncoded(first(p.Body) ?? '') : (first(p.Body) ?? '');
     const mediaCount = ([] as string[]).concat(p.MediaUrl ?? []).length;
     const uri = `${API}/Accounts/${accountSid}/Messages/${sid}.json`;
     const msg: FakeMessage = {
@@ -430,6 +431,20 @@ function rfc2822(d: Date): string {
 const GSM_BASIC =
   '@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !"#¤%&\'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà';
 const GSM_EXT = '^{}\\[~]|€\f';
+
+/** Some of the substitutions Twilio's Smart Encoding makes so that a body fits GSM-7. */
+const smartEncodings: Record<string, string> = {
+  '\u2018': "'",
+  '\u2019': "'",
+  '\u201C': '"',
+  '\u201D': '"',
+  '\u2013': '-',
+  '\u2014': '-',
+  '\u2026': '...',
+  '\u00A0': ' ',
+};
+const smartEncoded = (body: string) =>
+  body.replace(/[\u2018\u2019\u201C\u201D\u2013\u2014\u2026\u00A0]/g, (c) => smartEncodings[c] ?? c);
 
 export function segmentCount(body: string): number {
   let septets = 0;
