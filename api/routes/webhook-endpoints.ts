@@ -33,6 +33,12 @@ export const deliveriesQuery = z.object({
   limit: pageLimit(100, 20),
 });
 
+/**
+ * Each endpoint gets its own copy of every event it takes and its own share of the relay: a cap keeps one tenant from
+ * multiplying the relay's work (the CRM needs one or two; delete one to add another).
+ */
+const maxEndpointsPerTenant = 10;
+
 function endpointView(endpoint: WebhookEndpoint) {
   const { id, url, events, description, status, failingSince, createdAt, updatedAt } = endpoint;
   return { id, url, events, description, status, failingSince, createdAt, updatedAt };
@@ -97,6 +103,13 @@ export function webhookEndpointsRouter({
     const tenantId = tenantOf(req);
     const url = await safeUrl(body.url);
     const endpoint = await db.$transaction(async (tx) => {
+      // Counted under a lock of the tenant's own, so creates at once cannot pass the cap together.
+      await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`webhook-endpoints:${tenantId}`}, 0))`;
+      const live = await tx.webhookEndpoint.count({ where: { tenantId, deletedAt: null } });
+      if (live >= maxEndpointsPerTenant)
+        throw new ApiError(409, 'conflict', `A tenant has at most ${maxEndpointsPerTenant} webhook endpoints`, {
+          limit: maxEndpointsPerTenant,
+        });
       // Events from now on: a new endpoint starts past the tenant's last event, not at the beginning of its history.
       const counter = await tx.eventCounter.findUnique({ where: { tenantId } });
       return tx.webhookEndpoint.create({

@@ -224,6 +224,22 @@ describe('webhook endpoint routes', () => {
     expect(again.body.error.code).toBe('conflict');
   });
 
+  it('a tenant has at most 10 endpoints, however many creates come at once; a deleted one makes room', async () => {
+    const { auth } = await createTenant(db);
+    const create = () => request(devApp).post('/v1/webhook-endpoints').set(auth).send({ url: closedUrl });
+    const answers = await Promise.all(Array.from({ length: 14 }, create));
+    expect(answers.filter((answer) => answer.status === 201)).toHaveLength(10);
+    const refused = answers.filter((answer) => answer.status !== 201);
+    expect(refused.map((answer) => answer.status)).toEqual([409, 409, 409, 409]);
+    expect(refused[0]?.body.error).toMatchObject({ code: 'conflict', details: { limit: 10 } });
+    const listed = await request(devApp).get('/v1/webhook-endpoints').set(auth);
+    expect(listed.body.endpoints).toHaveLength(10);
+    const first = answers.find((answer) => answer.status === 201)?.body.id as string;
+    expect((await request(devApp).delete(`/v1/webhook-endpoints/${first}`).set(auth)).status).toBe(204);
+    expect((await create()).status).toBe(201);
+    expect((await create()).status).toBe(409);
+  });
+
   it('404 across tenants on every route, and for IDs that are not UUIDs', async () => {
     const owner = await createTenant(db);
     const other = await createTenant(db);
