@@ -153,5 +153,7 @@ describe('tenant alert relay', () => {
       },
     ]);
     expect(await db.tenantAlert.count({ where: { tenantId: tenant.id } })).toBe(1);
+    // Its server closes with this file: other files' relays must not go on posting to a port another test may reuse.
+    await db.webhookEndpoint.update({ where: { id: endpoint.id }, data: { deletedAt: new Date() } });
   });
 });
