@@ -107,11 +107,12 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
         attempts: delivery.attempts + 1,
         statusCode: attempt.statusCode,
         err: attempt.error,
-        givenUp: giveUp,
+        givenUp: giveUp && recorded,
+        // Retried by hand during the attempt (or delivered elsewhere): the delivery goes on as that left it.
+        overtaken: !recorded,
       },
       'webhook delivery failed',
     );
-    // Retried by hand during the attempt (or delivered elsewhere): the delivery goes on as that left it.
     if (!giveUp || !recorded) return;
     // The endpoint's status, the audit row and the alert to the tenant's alertWebhookUrl are one fact: all or none.
     const marked = await db.$transaction(async (tx) => {
