@@ -14,8 +14,8 @@ import {
 } from './lead-follow-up.messages.js';
 import { refusal } from './run-lifecycle.js';
 
-// Signals naming another enrollment of the lead are ignored; runs from before it closed on any signal.
-const enrollmentScopedSignalsPatch = 'enrollment-scoped-signals';
+// A booking naming another enrollment of the lead is ignored; runs from before it closed on any booking.
+const bookingForThisEnrollmentPatch = 'enrollment-scoped-signals';
 
 export function wireFollowUpHandlers(run: FollowUpRun): void {
   const { state } = run;
@@ -23,9 +23,16 @@ export function wireFollowUpHandlers(run: FollowUpRun): void {
     if (state.status !== 'running') throw refusal(updateRefusals.notRunning, `the enrollment is ${state.status}`);
   };
   setHandler(statusQuery, () => state);
-  // Meant for another enrollment of the lead (one that has closed since): nothing to do with this one.
-  const forThisRun = (enrollmentId: string | undefined) =>
-    enrollmentId === undefined || enrollmentId === run.enrollmentId || !patched(enrollmentScopedSignalsPatch);
+  const namesThisRun = (enrollmentId: string | undefined) =>
+    enrollmentId === undefined || enrollmentId === run.enrollmentId;
+  // A STOP or reply meant for another enrollment of the lead (one that has closed since) has nothing to do with this
+  // one, on every release that read the name. The patch is still asked, its answer unused: one release recorded its
+  // marker here, and replay needs the call wherever the marker is.
+  const forThisRun = (enrollmentId: string | undefined) => {
+    if (namesThisRun(enrollmentId)) return true;
+    patched(bookingForThisEnrollmentPatch);
+    return false;
+  };
   setHandler(optOutSignal, ({ source, enrollmentId }) => {
     if (forThisRun(enrollmentId)) run.close('opted_out', `opted out (${source})`);
   });
@@ -33,7 +40,9 @@ export function wireFollowUpHandlers(run: FollowUpRun): void {
     if (forThisRun(enrollmentId)) run.close('replied', `lead replied (${messageSid})`);
   });
   setHandler(appointmentBookedSignal, ({ appointmentId, enrollmentId }) => {
-    if (forThisRun(enrollmentId)) run.close('booked', `appointment booked (${appointmentId})`);
+    if (namesThisRun(enrollmentId) || !patched(bookingForThisEnrollmentPatch)) {
+      run.close('booked', `appointment booked (${appointmentId})`);
+    }
   });
   setHandler(pauseUpdate, () => run.setPaused(true), {
     validator: () => {

@@ -144,6 +144,19 @@ async function endedBySignal(
   return handle.workflowId;
 }
 
+/** A two-step follow-up given a signal after its first message that must not end it: it sends both and completes. */
+async function completedDespite(
+  context: ScenarioContext,
+  signal: (handle: WorkflowHandle<typeof leadFollowUp>) => Promise<void>,
+): Promise<string> {
+  const handle = await start(context, [first, { delaySeconds: 2, template: 'Book here' }]);
+  await untilSent(handle, 1);
+  await signal(handle);
+  const state = await handle.result();
+  if (state.status !== 'completed' || state.messagesSent !== 2) throw new Error(`ended ${JSON.stringify(state)}`);
+  return handle.workflowId;
+}
+
 export const leadFollowUpScenarios: Scenario[] = [
   {
     name: 'completed',
@@ -297,8 +310,9 @@ export const leadFollowUpScenarios: Scenario[] = [
     },
   },
   {
-    // Recorded with patch enrollment-scoped-signals: a STOP meant for an earlier enrollment of the lead (delivered
-    // late) leaves the run going; the reply naming this enrollment ends it.
+    // Recorded with patch enrollment-scoped-signals asked at the STOP, as every release since 28a3ece asks it: a STOP
+    // meant for an earlier enrollment of the lead (delivered late) leaves the run going; the reply naming this
+    // enrollment ends it. leadFollowUp/ignored-earlier-stop-unpatched.json is the same run recorded by 4592d11.
     name: 'ignores-earlier-enrollment-signal',
     run: (context) =>
       endedBySignal(context, async (handle) => {
@@ -306,6 +320,15 @@ export const leadFollowUpScenarios: Scenario[] = [
         const { enrollmentId } = await enrollmentOf(context, handle.workflowId);
         await handle.signal(inboundReplySignal, { messageSid: `SM${'1'.repeat(32)}`, enrollmentId });
       }),
+  },
+  {
+    // Recorded with patch enrollment-scoped-signals: a booking made from an earlier enrollment of the lead leaves the
+    // run going, and it sends its next step and completes.
+    name: 'ignores-booking-for-earlier-enrollment',
+    run: (context) =>
+      completedDespite(context, (handle) =>
+        handle.signal(appointmentBookedSignal, { appointmentId: randomUUID(), enrollmentId: randomUUID() }),
+      ),
   },
 ];
 
