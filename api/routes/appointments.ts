@@ -94,10 +94,6 @@ function startFrom(value: string, timeZone: string): Date {
 }
 
 /**
- * Whether a repeat under the same Idempotency-Key asks for the booking it names: the same lead and the details a
- * booking keeps (its start may have been moved since, so the start is not compared).
- */
-/**
  * Under one Idempotency-Key, another booking is a reuse of the key; from one follow-up, a second booking while the
  * first is being made is told to retry, and then hears the first (a repeat from a follow-up answers its booking).
  */
@@ -111,6 +107,10 @@ function anotherBooking(appointmentId: string, fromEnrollment: boolean): ApiErro
       });
 }
 
+/**
+ * Whether a repeat under the same Idempotency-Key asks for the booking it names: the same lead and the details a
+ * booking keeps (its start may have been moved since, so the start is not compared).
+ */
 function isSameBooking(earlier: Appointment, leadId: string, body: z.infer<typeof createSchema>): boolean {
   return (
     earlier.leadId === leadId &&
