@@ -2,6 +2,7 @@
 // the message or refused it, and the question a later attempt asks when an earlier one may have got through.
 import { log } from '@temporalio/activity';
 import type { Message } from '../generated/prisma/client.js';
+import type { Db } from '../common/db.js';
 import { recordMessageFact } from '../common/analytics/aggregate.js';
 import { maskPhone } from '../common/logger.js';
 import { recordOptOut } from '../common/opt-outs.js';
@@ -13,13 +14,12 @@ import { closeUnsent } from './unsent-messages.js';
 
 const tooManyRequests = 20429;
 
-/** The SID is written once: an attempt that finds it written (another one got there first) records no second event. */
-export async function recordSent(
-  { db, metrics, sender }: ResolvedDeliveryDeps,
-  row: Message,
-  sent: SentSms,
-): Promise<DeliveryResult> {
-  await db.$transaction(async (tx) => {
+/**
+ * The SID is written once: true for the call that wrote it, false when another got there first (it records no second
+ * event). Outside any activity too: what the claim settler finds at Twilio is recorded the same way.
+ */
+export async function recordHandover(db: Db, row: Message, sent: SentSms): Promise<boolean> {
+  return db.$transaction(async (tx) => {
     const { count } = await tx.message.updateMany({
       where: { id: row.id, twilioSid: null },
       data: { status: sent.status, twilioSid: sent.sid, sentAt: new Date(), heldReason: null, heldUntil: null },
@@ -31,7 +31,16 @@ export async function recordSent(
         details: { twilioSid: sent.sid, segments: row.segments, cost: row.cost?.toString() ?? null },
         fact: 'sent',
       });
+    return count > 0;
   });
+}
+
+export async function recordSent(
+  { db, metrics, sender }: ResolvedDeliveryDeps,
+  row: Message,
+  sent: SentSms,
+): Promise<DeliveryResult> {
+  await recordHandover(db, row, sent);
   metrics.messageRecorded(sent.status);
   log.info('SMS handed over', {
     messageId: row.id,
@@ -47,7 +56,7 @@ export async function recordSent(
  * written, leaving out SIDs other rows already own (a lookup after a timeout must not adopt one of them).
  */
 export async function findEarlierHandover(
-  { db, sender }: ResolvedDeliveryDeps,
+  { db, sender }: Pick<ResolvedDeliveryDeps, 'db' | 'sender'>,
   row: Message,
   sms: OutboundSms,
 ): Promise<SentSms | null> {

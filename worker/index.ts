@@ -9,6 +9,7 @@ import { freePort } from '../common/free-port.js';
 import { createWorkerMetrics, startMetricsServer, type MetricsServer } from '../common/metrics.js';
 import { describeTemporalConnection, temporalConnectionOptions } from '../common/temporal-connection.js';
 import { createAlertRelay } from './alert-relay.js';
+import { createClaimSettler } from './claim-settler.js';
 import { routeTemporalLogsToPino } from './logging.js';
 import { ensurePurgeSchedule, ensureWeeklyReportSchedules } from './schedules.js';
 import { registerSearchAttributes } from './search-attributes.js';
@@ -76,6 +77,7 @@ if (!linkBase)
     { publicBaseUrl: config.PUBLIC_BASE_URL ?? null },
     'PUBLIC_BASE_URL is unset or a loopback address: links in messages go out as they are, untracked (docs/links.md)',
   );
+const sender = createSmsSender(mode);
 const worker = await createWorker({
   connection,
   namespace: config.TEMPORAL_NAMESPACE,
@@ -83,7 +85,7 @@ const worker = await createWorker({
   workflowBundlePath: config.WORKFLOW_BUNDLE_PATH,
   shutdownGraceSeconds: config.WORKER_SHUTDOWN_GRACE_SECONDS,
   db,
-  sender: createSmsSender(mode),
+  sender,
   metrics,
   capacity: capacitySettings(config),
   shortLinkBaseUrl: linkBase,
@@ -108,6 +110,8 @@ const tenantAlerts = createAlertRelay({ db, logger, allowPrivateUrls: config.WEB
 tenantAlerts.start(5000);
 const webhooks = createWebhookRelay({ db, logger, allowPrivateUrls: config.WEBHOOK_ALLOW_PRIVATE_URLS });
 webhooks.start(1000);
+const claims = createClaimSettler({ db, sender, logger, metrics });
+claims.start(60_000);
 if (config.WEBHOOK_ALLOW_PRIVATE_URLS)
   logger.warn('WEBHOOK_ALLOW_PRIVATE_URLS is on: webhooks may go to http and private addresses (development only)');
 logger.info({ taskQueue: config.TEMPORAL_TASK_QUEUE, smsMode: mode.kind }, 'worker started');
@@ -120,6 +124,7 @@ try {
 } finally {
   await tenantAlerts.stop();
   await webhooks.stop();
+  await claims.stop();
   await metricsServer?.close();
   await db.$disconnect();
   await connection.close();

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, beforeEach } from 'vitest';
 import { createReminderActivities } from '../../activities/reminders.js';
 import { createSendGate } from '../../activities/send-gate.js';
 import { createSendStepMessage } from '../../activities/send-step-message.js';
-import { createTwilioSender } from '../../activities/sms-sender.js';
+import { createTwilioSender, type SmsSender } from '../../activities/sms-sender.js';
 import { createTwilioClient } from '../../activities/twilio-client.js';
 import { createCapacityGate } from '../../common/capacity/gate.js';
 import { roomyCapacity } from '../../common/capacity/settings.js';
@@ -14,6 +14,8 @@ import { startTwilioFake, type TwilioFake } from './twilio-fake.js';
 export interface SendCore {
   db: Db;
   fake: TwilioFake;
+  /** The real twilio client's sender, aimed at the fake. */
+  sender: SmsSender;
   sendStepMessage: ReturnType<typeof createSendStepMessage>;
   sendAppointmentMessage: ReturnType<typeof createReminderActivities>['sendAppointmentMessage'];
   recordAppointmentProgress: ReturnType<typeof createReminderActivities>['recordAppointmentProgress'];
@@ -41,6 +43,7 @@ export function sendCoreForFile({ twilioTimeoutMs }: { twilioTimeoutMs: number }
     Object.assign(core, {
       db,
       fake,
+      sender,
       sendStepMessage: createSendStepMessage(deps),
       ...(({ sendAppointmentMessage, recordAppointmentProgress }) => ({
         sendAppointmentMessage,

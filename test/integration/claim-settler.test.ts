@@ -1,0 +1,104 @@
+// The claim settler: a message an attempt claimed and left at Twilio, whose enrollment closed with no retry to settle
+// it (it expired while the retries ran), is recorded as Twilio has it. The real send activity, PostgreSQL and twilio
+// client against the fake.
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { SendStepMessageInput } from '../../activities/send-step-message.types.js';
+import { createClaimSettler, settleClaimsAfterMs } from '../../worker/claim-settler.js';
+import { withGlobalSwitch } from '../support/capacity.js';
+import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { sendCoreForFile } from '../support/send-core.js';
+
+// Rounds see the whole suite's database, whatever another file left there: assertions are about this file's rows.
+const core = sendCoreForFile({ twilioTimeoutMs: 1000 });
+const settler = () => createClaimSettler({ db: core.db, sender: core.sender, logger: pino({ level: 'silent' }) });
+
+/** A lead's running enrollment and the input of its first step's send. */
+async function enrolledLead() {
+  const { tenant } = await createTenant(core.db, anytimeSettings);
+  const phone = randomUkMobile().e164;
+  const lead = await core.db.lead.create({
+    data: { tenantId: tenant.id, phone, firstName: 'Ada', timeZone: 'Europe/London' },
+  });
+  const sequence = await core.db.sequenceDefinition.create({
+    data: { tenantId: tenant.id, name: 's', version: 1, steps: [] },
+  });
+  const enrollment = await core.db.enrollment.create({
+    data: { tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId: `followup:${lead.id}` },
+  });
+  const input: SendStepMessageInput = {
+    tenantId: tenant.id,
+    leadId: lead.id,
+    enrollmentId: enrollment.id,
+    step: 0,
+    template: 'Hi {{firstName}}, still keen?',
+    notAfter: new Date(Date.now() + 3_600_000).toISOString(),
+    holdAsResult: true,
+  };
+  return { tenantId: tenant.id, phone, enrollmentId: enrollment.id, input };
+}
+
+/**
+ * The first attempt claims the row and dies at Twilio (`fault`), as a crash or a timeout leaves it; the claim is then
+ * backdated by `claimedAgoMs`, the time a settler round would find it at.
+ */
+async function leftAtTwilio(fault: 'timeout' | 'sentThenTimeout', claimedAgoMs = settleClaimsAfterMs + 1000) {
+  const lead = await enrolledLead();
+  core.fake.inject({ kind: fault }, { to: lead.phone });
+  const environment = new MockActivityEnvironment({ attempt: 1, scheduleToCloseTimeoutMs: 3_600_000 });
+  await expect(environment.run(core.sendStepMessage, lead.input)).rejects.toThrow();
+  const row = await core.db.message.findFirstOrThrow({ where: { enrollmentId: lead.enrollmentId } });
+  expect(row).toMatchObject({ status: 'pending', claimedAt: expect.any(Date) });
+  await core.db.message.update({ where: { id: row.id }, data: { claimedAt: new Date(Date.now() - claimedAgoMs) } });
+  return { ...lead, messageId: row.id };
+}
+
+const closeEnrollment = (enrollmentId: string) =>
+  core.db.enrollment.update({ where: { id: enrollmentId }, data: { status: 'expired', closedAt: new Date() } });
+const eventsOf = (tenantId: string, type: string) => core.db.event.count({ where: { tenantId, type } });
+
+describe('a claimed message whose enrollment closed with no retry to come', () => {
+  it.each([
+    ['Twilio took it', 'sentThenTimeout', 'queued', null, 'message.sent'],
+    ['Twilio never had it', 'timeout', 'skipped', 'expired', 'message.skipped'],
+  ] as const)(
+    '%s (fault %s): the row ends %s, with one event, and no second create call',
+    (_case, fault, status, skipReason, event) =>
+      withGlobalSwitch(core.db, async () => {
+        const left = await leftAtTwilio(fault);
+        await closeEnrollment(left.enrollmentId);
+        await settler().round();
+        const row = await core.db.message.findUniqueOrThrow({ where: { id: left.messageId } });
+        expect(row).toMatchObject({ status, skipReason });
+        expect(row.twilioSid === null).toBe(status === 'skipped');
+        expect(await eventsOf(left.tenantId, event)).toBe(1);
+        expect(core.fake.createCallsTo(left.phone)).toBe(1);
+        await settler().round();
+        expect(await eventsOf(left.tenantId, event)).toBe(1);
+      }),
+  );
+
+  it('two worker processes settling at once: one settles it, one event', () =>
+    withGlobalSwitch(core.db, async () => {
+      const left = await leftAtTwilio('sentThenTimeout');
+      await closeEnrollment(left.enrollmentId);
+      await Promise.all([settler().round(), settler().round()]);
+      expect(await core.db.message.findUniqueOrThrow({ where: { id: left.messageId } })).toMatchObject({
+        status: 'queued',
+      });
+      expect(await eventsOf(left.tenantId, 'message.sent')).toBe(1);
+    }));
+
+  it('leaves a row alone while its enrollment runs (its retry settles it) or its claim is recent', () =>
+    withGlobalSwitch(core.db, async () => {
+      const running = await leftAtTwilio('timeout');
+      const recent = await leftAtTwilio('timeout', 60_000);
+      await closeEnrollment(recent.enrollmentId);
+      await settler().round();
+      for (const left of [running, recent])
+        expect(await core.db.message.findUniqueOrThrow({ where: { id: left.messageId } })).toMatchObject({
+          status: 'pending',
+        });
+    }));
+});

@@ -1,0 +1,97 @@
+// A claimed message whose run has ended has no attempt coming to settle it. An attempt that died at Twilio (a crash, a
+// timeout, a 5xx) leaves the row claimed for the next attempt, which asks Twilio first; when none comes (the retries
+// ran out at the enrollment's expiry or the message's deadline while Twilio kept failing, or an operator terminated the
+// run) the row would stay `pending` for ever, the lead perhaps holding the message. This chore asks Twilio instead and
+// records what became of it: sent (with its SID) when Twilio has it, else skipped for the reason its owner closed.
+import type { Logger } from 'pino';
+import { Prisma } from '../generated/prisma/client.js';
+import type { Message } from '../generated/prisma/client.js';
+import type { Db } from '../common/db.js';
+import { maskPhone } from '../common/logger.js';
+import { noMetrics, type MessageMetrics } from '../common/metrics.js';
+import { periodicRounds, type PeriodicRounds } from '../common/periodic.js';
+import type { SmsSender } from '../activities/sms-sender.js';
+import { findEarlierHandover, recordHandover } from '../activities/twilio-handover.js';
+import { closeUnsent } from '../activities/unsent-messages.js';
+
+/**
+ * Far past any attempt: a claim's lease is 30 s and Twilio's create call times out in 10 s, so an attempt that
+ * claimed this long ago is done with Twilio (or stalled past its lease, when it stays off Twilio).
+ */
+export const settleClaimsAfterMs = 10 * 60_000;
+const rowsPerRound = 50;
+
+export interface ClaimSettler extends PeriodicRounds {
+  /** One pass over the claimed rows whose run has ended; resolves once each was settled or left for the next. */
+  round(): Promise<void>;
+}
+
+interface Abandoned {
+  id: string;
+  enrollment_status: string | null;
+  appointment_status: string | null;
+}
+
+export function createClaimSettler({
+  db,
+  sender,
+  logger,
+  metrics = noMetrics,
+}: {
+  db: Db;
+  sender: SmsSender;
+  logger: Logger;
+  metrics?: MessageMetrics;
+}): ClaimSettler {
+  /** Why the row never went: what its owner's close said, as that close skipped the rows no attempt had claimed. */
+  const skipReasonOf = (owner: Abandoned) =>
+    owner.enrollment_status ?? `appointment_${owner.appointment_status ?? 'closed'}`;
+
+  async function settle(row: Message, owner: Abandoned): Promise<void> {
+    // Taken by moving its claim to now: a second worker process that read the same claim leaves it, and if this one
+    // dies before it records anything the row comes round again after another wait.
+    const taken = await db.message.updateMany({
+      where: { id: row.id, status: 'pending', claimedAt: row.claimedAt },
+      data: { claimedAt: new Date(), claimedAttempt: null },
+    });
+    if (taken.count === 0) return;
+    const sms = { to: row.toPhone, body: row.body, from: row.fromPhone ?? sender.defaultFrom };
+    const found = await findEarlierHandover({ db, sender }, row, sms);
+    const facts = { messageId: row.id, to: maskPhone(row.toPhone), enrollmentId: row.enrollmentId };
+    if (found) {
+      if (await recordHandover(db, row, found)) metrics.messageRecorded(found.status);
+      logger.warn({ ...facts, twilioSid: found.sid }, 'a claimed message its run left behind had gone out: recorded');
+      return;
+    }
+    const skipReason = skipReasonOf(owner);
+    await closeUnsent(db, row, { status: 'skipped', skipReason });
+    metrics.messageRecorded('skipped');
+    logger.warn({ ...facts, skipReason }, 'a claimed message its run left behind never reached Twilio: skipped');
+  }
+
+  async function round(): Promise<void> {
+    const cutoff = new Date(Date.now() - settleClaimsAfterMs);
+    const abandoned = await db.$queryRaw<Abandoned[]>(Prisma.sql`
+      SELECT m.id, e.status::text AS enrollment_status, a.status::text AS appointment_status
+      FROM messages m
+      LEFT JOIN enrollments e ON e.id = m.enrollment_id
+      LEFT JOIN appointments a ON a.id = m.appointment_id
+      WHERE m.status = 'pending' AND m.claimed_at < ${cutoff}
+        AND (e.status <> 'running' OR a.status <> 'scheduled')
+      ORDER BY m.claimed_at
+      LIMIT ${rowsPerRound}`);
+    if (abandoned.length === 0) return;
+    const rows = await db.message.findMany({ where: { id: { in: abandoned.map((owner) => owner.id) } } });
+    for (const owner of abandoned) {
+      const row = rows.find((candidate) => candidate.id === owner.id);
+      try {
+        if (row) await settle(row, owner);
+      } catch (error) {
+        // Twilio or PostgreSQL unavailable: the row keeps its new claim and comes round again after the wait.
+        logger.error({ err: error, messageId: owner.id }, 'a claimed message its run left behind was not settled');
+      }
+    }
+  }
+
+  return { ...periodicRounds(round, { logger, what: 'claim settler' }), round };
+}
