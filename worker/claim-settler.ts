@@ -1,8 +1,9 @@
 // A claimed message whose run has ended has no attempt coming to settle it. An attempt that died at Twilio (a crash, a
 // timeout, a 5xx) leaves the row claimed for the next attempt, which asks Twilio first; when none comes (the retries
 // ran out at the enrollment's expiry or the message's deadline while Twilio kept failing, or an operator terminated the
-// run) the row would stay `pending` for ever, the lead perhaps holding the message. This chore asks Twilio instead and
-// records what became of it: sent (with its SID) when Twilio has it, else skipped for the reason its owner closed.
+// run and closed its row) the row would stay `pending` for ever, the lead perhaps holding the message. This chore asks
+// Twilio instead and records what became of it: sent (with its SID) when Twilio has it, else skipped for the reason its
+// owner closed.
 import type { Logger } from 'pino';
 import { Prisma } from '../generated/prisma/client.js';
 import type { Message } from '../generated/prisma/client.js';
