@@ -16,6 +16,8 @@ export interface SentSms {
   /** Twilio's message SID; null in outbox mode, where nothing leaves the building. */
   sid: string | null;
   status: 'simulated' | CreatedStatus;
+  /** When Twilio created it, for a message found afterwards rather than created by this call. */
+  createdAt?: Date;
 }
 
 export interface SmsSender {
@@ -128,7 +130,7 @@ export function createTwilioSender(
           wordsOf(message.body) === words &&
           message.dateCreated.getTime() >= since.getTime() - clockSkewMs,
       );
-      return match ? toSentSms(match) : null;
+      return match ? { ...toSentSms(match), createdAt: match.dateCreated } : null;
     },
   };
 }

@@ -22,7 +22,13 @@ export async function recordHandover(db: Db, row: Message, sent: SentSms): Promi
   return db.$transaction(async (tx) => {
     const { count } = await tx.message.updateMany({
       where: { id: row.id, twilioSid: null },
-      data: { status: sent.status, twilioSid: sent.sid, sentAt: new Date(), heldReason: null, heldUntil: null },
+      data: {
+        status: sent.status,
+        twilioSid: sent.sid,
+        sentAt: sent.createdAt ?? new Date(),
+        heldReason: null,
+        heldUntil: null,
+      },
     });
     if (count)
       await recordMessageFact(tx, {

@@ -48,12 +48,13 @@ export function createClaimSettler({
   const skipReasonOf = (owner: Abandoned) =>
     owner.enrollment_status ?? `appointment_${owner.appointment_status ?? 'closed'}`;
 
-  async function settle(row: Message, owner: Abandoned): Promise<void> {
-    // Taken by moving its claim to now: a second worker process that read the same claim leaves it, and if this one
-    // dies before it records anything the row comes round again after another wait.
+  async function settle(row: Message, owner: Abandoned, cutoff: Date): Promise<void> {
+    // Taken by a write (attempt 0, no attempt's number: the settler's) made only if nothing wrote to the row for the
+    // wait: a second worker process, or this one's next round, leaves it for another wait, so one that dies before it
+    // records anything is followed by another. The claim's time stays: the lead's caps count the message from it.
     const taken = await db.message.updateMany({
-      where: { id: row.id, status: 'pending', claimedAt: row.claimedAt },
-      data: { claimedAt: new Date(), claimedAttempt: null },
+      where: { id: row.id, status: 'pending', claimedAt: row.claimedAt, updatedAt: { lt: cutoff } },
+      data: { claimedAttempt: 0 },
     });
     if (taken.count === 0) return;
     const sms = { to: row.toPhone, body: row.body, from: row.fromPhone ?? sender.defaultFrom };
@@ -77,8 +78,11 @@ export function createClaimSettler({
       FROM messages m
       LEFT JOIN enrollments e ON e.id = m.enrollment_id
       LEFT JOIN appointments a ON a.id = m.appointment_id
-      WHERE m.status = 'pending' AND m.claimed_at < ${cutoff}
-        AND (e.status <> 'running' OR a.status <> 'scheduled')
+      WHERE m.status = 'pending' AND m.claimed_at < ${cutoff} AND m.updated_at < ${cutoff}
+        AND (e.status <> 'running'
+          -- A cancelled appointment's notice is still sent, until the start: attempts may come until just after it.
+          OR (a.status <> 'scheduled' AND (m.idempotency_key <> 'appointment:' || a.id || ':cancellation'
+            OR a.starts_at < ${cutoff})))
       ORDER BY m.claimed_at
       LIMIT ${rowsPerRound}`);
     if (abandoned.length === 0) return;
@@ -86,9 +90,9 @@ export function createClaimSettler({
     for (const owner of abandoned) {
       const row = rows.find((candidate) => candidate.id === owner.id);
       try {
-        if (row) await settle(row, owner);
+        if (row) await settle(row, owner, cutoff);
       } catch (error) {
-        // Twilio or PostgreSQL unavailable: the row keeps its new claim and comes round again after the wait.
+        // Twilio or PostgreSQL unavailable: a row it took comes round again after the wait.
         logger.error({ err: error, messageId: owner.id }, 'a claimed message its run left behind was not settled');
       }
     }

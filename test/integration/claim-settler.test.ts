@@ -3,7 +3,9 @@
 // client against the fake.
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { pino } from 'pino';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
+import type { SmsSender } from '../../activities/sms-sender.js';
 import type { SendStepMessageInput } from '../../activities/send-step-message.types.js';
 import { createClaimSettler, settleClaimsAfterMs } from '../../worker/claim-settler.js';
 import { withGlobalSwitch } from '../support/capacity.js';
@@ -12,7 +14,8 @@ import { sendCoreForFile } from '../support/send-core.js';
 
 // Rounds see the whole suite's database, whatever another file left there: assertions are about this file's rows.
 const core = sendCoreForFile({ twilioTimeoutMs: 1000 });
-const settler = () => createClaimSettler({ db: core.db, sender: core.sender, logger: pino({ level: 'silent' }) });
+const settler = (sender = core.sender) =>
+  createClaimSettler({ db: core.db, sender, logger: pino({ level: 'silent' }) });
 
 /** A lead's running enrollment and the input of its first step's send. */
 async function enrolledLead() {
@@ -50,8 +53,10 @@ async function leftAtTwilio(fault: 'timeout' | 'sentThenTimeout', claimedAgoMs =
   await expect(environment.run(core.sendStepMessage, lead.input)).rejects.toThrow();
   const row = await core.db.message.findFirstOrThrow({ where: { enrollmentId: lead.enrollmentId } });
   expect(row).toMatchObject({ status: 'pending', claimedAt: expect.any(Date) });
-  await core.db.message.update({ where: { id: row.id }, data: { claimedAt: new Date(Date.now() - claimedAgoMs) } });
-  return { ...lead, messageId: row.id };
+  const claimedAt = new Date(Date.now() - claimedAgoMs);
+  // As it lies after that long untouched: a row anything wrote to since is left for a later round.
+  await core.db.message.update({ where: { id: row.id }, data: { claimedAt, updatedAt: claimedAt } });
+  return { ...lead, messageId: row.id, claimedAt };
 }
 
 const closeEnrollment = (enrollmentId: string) =>
@@ -72,6 +77,8 @@ describe('a claimed message whose enrollment closed with no retry to come', () =
         const row = await core.db.message.findUniqueOrThrow({ where: { id: left.messageId } });
         expect(row).toMatchObject({ status, skipReason });
         expect(row.twilioSid === null).toBe(status === 'skipped');
+        // The lead's caps count the message from its claim: settling it does not move that.
+        expect(row.claimedAt).toEqual(left.claimedAt);
         expect(await eventsOf(left.tenantId, event)).toBe(1);
         expect(core.fake.createCallsTo(left.phone)).toBe(1);
         await settler().round();
@@ -83,7 +90,19 @@ describe('a claimed message whose enrollment closed with no retry to come', () =
     withGlobalSwitch(core.db, async () => {
       const left = await leftAtTwilio('sentThenTimeout');
       await closeEnrollment(left.enrollmentId);
-      await Promise.all([settler().round(), settler().round()]);
+      // Each process reads the row, then asks Twilio slowly: both rounds are past their read before either records.
+      let lookups = 0;
+      const slowLookup: SmsSender = {
+        ...core.sender,
+        async findSent(...args) {
+          // Rounds take any row the suite's database holds that is due: count this test's.
+          if (args[0].to === left.phone) lookups += 1;
+          await sleep(300);
+          return core.sender.findSent(...args);
+        },
+      };
+      await Promise.all([settler(slowLookup).round(), settler(slowLookup).round()]);
+      expect(lookups).toBe(1);
       expect(await core.db.message.findUniqueOrThrow({ where: { id: left.messageId } })).toMatchObject({
         status: 'queued',
       });
@@ -101,4 +120,52 @@ describe('a claimed message whose enrollment closed with no retry to come', () =
           status: 'pending',
         });
     }));
+});
+
+describe('a claimed message of a closed appointment', () => {
+  /** A cancelled appointment starting at `startsAt`, with a reminder and the cancellation notice claimed 11 min ago. */
+  async function cancelledWithClaims(startsAt: Date) {
+    const { tenantId, input } = await enrolledLead();
+    const appointment = await core.db.appointment.create({
+      data: {
+        id: crypto.randomUUID(),
+        tenantId,
+        leadId: input.leadId,
+        startsAt,
+        timeZone: 'Europe/London',
+        durationMinutes: 30,
+        reminderOffsetsSeconds: [3600],
+        workflowId: `reminder:${tenantId}:${crypto.randomUUID()}`,
+        status: 'cancelled',
+      },
+    });
+    const longAgo = new Date(Date.now() - settleClaimsAfterMs - 60_000);
+    const claimed = (key: string) =>
+      core.db.message.create({
+        data: {
+          tenantId,
+          leadId: input.leadId,
+          appointmentId: appointment.id,
+          idempotencyKey: `appointment:${appointment.id}:${key}`,
+          direction: 'outbound',
+          toPhone: randomUkMobile().e164,
+          body: `About your appointment (${key})`,
+          status: 'pending',
+          claimedAttempt: 1,
+          claimedAt: longAgo,
+          updatedAt: longAgo,
+        },
+      });
+    return { reminder: await claimed('reminder:3600'), notice: await claimed('cancellation') };
+  }
+  const statusOf = async (id: string) => core.db.message.findUniqueOrThrow({ where: { id } });
+
+  it('settles a reminder at once, and the cancellation notice, which the run still sends, only after the start', async () => {
+    const ahead = await cancelledWithClaims(new Date(Date.now() + 86_400_000));
+    const past = await cancelledWithClaims(new Date(Date.now() - settleClaimsAfterMs - 60_000));
+    await settler().round();
+    expect(await statusOf(ahead.reminder.id)).toMatchObject({ status: 'skipped', skipReason: 'appointment_cancelled' });
+    expect(await statusOf(ahead.notice.id)).toMatchObject({ status: 'pending', claimedAttempt: 1 });
+    expect(await statusOf(past.notice.id)).toMatchObject({ status: 'skipped', skipReason: 'appointment_cancelled' });
+  });
 });

@@ -33,7 +33,11 @@ describe('findSent after a create call that got no answer', () => {
     await expect(sender.send({ to, body })).rejects.toThrow();
     const [stored] = fake.messages;
     expect(stored?.body).toBe('Hi Ada - don\'t forget: "Surgery 2" at 10:30... Reply STOP to opt out');
-    expect(await sender.findSent({ to, body }, since, new Set())).toEqual({ sid: stored?.sid, status: 'accepted' });
+    expect(await sender.findSent({ to, body }, since, new Set())).toEqual({
+      sid: stored?.sid,
+      status: 'accepted',
+      createdAt: expect.any(Date),
+    });
   });
 
   it('does not take another message, nor one already recorded, for it', async () => {
