@@ -6,7 +6,6 @@ import {
   appointmentReminderWorkflowType,
   type AppointmentReminderInput,
 } from '../workflows/appointment-reminder.messages.js';
-import { ApiError } from './errors.js';
 import { startDeadlineMs, startRun } from './workflow-start.js';
 import { appointmentIdKey, appointmentStatusKey } from '../workflows/search-attributes.js';
 
@@ -63,19 +62,8 @@ export async function startAppointmentReminder(
   });
   // USE_EXISTING answers with the run already there as if it were new: its memo says what it was started for. Runs
   // started before the memo was kept have none, and count as this booking (the row's check still applies).
-  const { memo } = await temporal.connection
-    .withDeadline(Date.now() + startDeadlineMs, () =>
-      temporal.workflow.getHandle(workflowId, runId ?? undefined).describe(),
-    )
-    .catch((error: unknown) => {
-      // The run is there (it records the booking as it starts): the caller must not hear that nothing changed.
-      throw new ApiError(
-        503,
-        'temporal_unavailable',
-        'The appointment may have been booked, but Temporal did not answer after its start: retry with the same Idempotency-Key, or read the appointment',
-        { appointmentId: input.appointmentId },
-        { cause: error },
-      );
-    });
+  const { memo } = await temporal.connection.withDeadline(Date.now() + startDeadlineMs, () =>
+    temporal.workflow.getHandle(workflowId, runId ?? undefined).describe(),
+  );
   return { workflowId, runId, sameBooking: memo?.booking === undefined || memo.booking === booking };
 }

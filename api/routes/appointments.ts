@@ -108,6 +108,24 @@ function anotherBooking(appointmentId: string, fromEnrollment: boolean): ApiErro
 }
 
 /**
+ * Temporal fell silent around the start: the run may be there (its own start records the booking), whatever the error
+ * said, since the client retries a call that may have gone through. A repeat under the same key, or from the same
+ * follow-up, answers it; a booking with neither must be read, not sent again, or it books twice.
+ */
+function mayHaveBooked(appointmentId: string, repeatable: boolean, cause: unknown): ApiError {
+  const next = repeatable
+    ? 'retry with the same Idempotency-Key (or from the same follow-up) for its answer'
+    : `read GET /v1/appointments/${appointmentId} before booking again (an Idempotency-Key makes a retry safe)`;
+  return new ApiError(
+    503,
+    'temporal_unavailable',
+    `Temporal did not answer; the appointment may have been booked: ${next}`,
+    { appointmentId },
+    { cause },
+  );
+}
+
+/**
  * Whether a repeat under the same Idempotency-Key asks for the booking it names: the same lead and the details a
  * booking keeps (its start may have been moved since, so the start is not compared).
  */
@@ -240,7 +258,7 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     };
     const { sameBooking, ...started } = await startAppointmentReminder(temporal, taskQueue, appointment).catch(
       (error: unknown) => {
-        throw asTemporalUnavailable(error) ?? error;
+        throw asTemporalUnavailable(error) ? mayHaveBooked(id, Boolean(enrollment ?? idempotencyKey), error) : error;
       },
     );
     // A concurrent request for this appointment ID started its run with other details: the row will be that one's.

@@ -277,34 +277,58 @@ describe('an appointment booked through the API', () => {
     await terminate(created.body.workflowId);
   });
 
-  it('Temporal silent after the start: 503 naming the appointment, not "nothing was changed"; the retry answers it', async () => {
-    const { auth } = await createTenant(db, anytimeSettings);
-    const { leadId } = await newLead(auth);
-    const withKey = { ...auth, 'Idempotency-Key': randomUUID() };
-    const booking = { leadId, startsAt: inSeconds(86_400) };
+  describe('Temporal silent after the start (the describe after it fails)', () => {
     const unavailable = Object.assign(new Error('14 UNAVAILABLE: connection dropped'), {
       code: 14,
       details: 'connection dropped',
       metadata: {},
     });
-    const getHandle = stack.client.workflow.getHandle.bind(stack.client.workflow);
-    // The start goes through; the describe after it, which reads what the run was started for, does not.
-    const spy = vi.spyOn(stack.client.workflow, 'getHandle').mockImplementationOnce((...args) => {
-      const handle = getHandle(...args);
-      return Object.assign(handle, { describe: () => Promise.reject(unavailable) });
-    });
-    const unanswered = await request(app).post('/v1/appointments').set(withKey).send(booking);
-    spy.mockRestore();
-    expect(unanswered.status).toBe(503);
-    expect(unanswered.body.error.code).toBe('temporal_unavailable');
-    expect(unanswered.body.error.message).toMatch(/may have been booked/);
-    const { appointmentId } = unanswered.body.error.details as { appointmentId: string };
+    /** Books with the start going through and the describe after it, which reads what the run was started for, not. */
+    async function bookUnanswered(headers: Record<string, string>, booking: object) {
+      const getHandle = stack.client.workflow.getHandle.bind(stack.client.workflow);
+      const spy = vi.spyOn(stack.client.workflow, 'getHandle').mockImplementationOnce((...args) => {
+        const handle = getHandle(...args);
+        return Object.assign(handle, { describe: () => Promise.reject(unavailable) });
+      });
+      try {
+        const unanswered = await request(app).post('/v1/appointments').set(headers).send(booking);
+        expect(unanswered.status).toBe(503);
+        expect(unanswered.body.error.code).toBe('temporal_unavailable');
+        expect(unanswered.body.error.message).toMatch(/may have been booked/);
+        return unanswered.body.error as { message: string; details: { appointmentId: string } };
+      } finally {
+        spy.mockRestore();
+      }
+    }
 
-    const retried = await request(app).post('/v1/appointments').set(withKey).send(booking);
-    expect([200, 201]).toContain(retried.status);
-    expect(retried.body).toMatchObject({ id: appointmentId, leadId, status: 'scheduled' });
-    expect(await db.appointment.count({ where: { leadId } })).toBe(1);
-    await terminate(retried.body.workflowId);
+    it('under an Idempotency-Key: 503 naming the appointment, not "nothing was changed"; the retry answers it', async () => {
+      const { auth } = await createTenant(db, anytimeSettings);
+      const { leadId } = await newLead(auth);
+      const withKey = { ...auth, 'Idempotency-Key': randomUUID() };
+      const booking = { leadId, startsAt: inSeconds(86_400) };
+      const { message, details } = await bookUnanswered(withKey, booking);
+      expect(message).toMatch(/retry with the same Idempotency-Key/);
+      const retried = await request(app).post('/v1/appointments').set(withKey).send(booking);
+      expect([200, 201]).toContain(retried.status);
+      expect(retried.body).toMatchObject({ id: details.appointmentId, leadId, status: 'scheduled' });
+      expect(await db.appointment.count({ where: { leadId } })).toBe(1);
+      await terminate(retried.body.workflowId);
+    });
+
+    it('without one: told to read the appointment named, not to book again, and it is there', async () => {
+      const { auth } = await createTenant(db, anytimeSettings);
+      const { leadId } = await newLead(auth);
+      const { message, details } = await bookUnanswered(auth, { leadId, startsAt: inSeconds(86_400) });
+      expect(message).toContain(`read GET /v1/appointments/${details.appointmentId} before booking again`);
+      // The run records its booking as it starts.
+      await expect
+        .poll(async () => (await request(app).get(`/v1/appointments/${details.appointmentId}`).set(auth)).status, {
+          timeout: 10_000,
+        })
+        .toBe(200);
+      const { workflowId } = await db.appointment.findUniqueOrThrow({ where: { id: details.appointmentId } });
+      await terminate(workflowId);
+    });
   });
 
   it('two bookings at once under one Idempotency-Key, for other times: one 201, one 409, and the row is the run’s', async () => {
