@@ -330,6 +330,25 @@ export const leadFollowUpScenarios: Scenario[] = [
         handle.signal(appointmentBookedSignal, { appointmentId: randomUUID(), enrollmentId: randomUUID() }),
       ),
   },
+  {
+    // Recorded with patch enrollment-scoped-signals: a STOP and then a booking meant for earlier enrollments; the
+    // patch is asked at the STOP (its marker there) and answered from memory at the booking. The run completes.
+    name: 'ignores-earlier-stop-then-booking',
+    run: (context) =>
+      completedDespite(context, async (handle) => {
+        await handle.signal(optOutSignal, { source: 'inbound_keyword', enrollmentId: randomUUID() });
+        await handle.signal(appointmentBookedSignal, { appointmentId: randomUUID(), enrollmentId: randomUUID() });
+      }),
+  },
+  {
+    // The same the other way round: the marker comes with the booking, the STOP after it asks again.
+    name: 'ignores-earlier-booking-then-stop',
+    run: (context) =>
+      completedDespite(context, async (handle) => {
+        await handle.signal(appointmentBookedSignal, { appointmentId: randomUUID(), enrollmentId: randomUUID() });
+        await handle.signal(optOutSignal, { source: 'inbound_keyword', enrollmentId: randomUUID() });
+      }),
+  },
 ];
 
 const enrollmentOf = (context: ScenarioContext, workflowId: string) =>
