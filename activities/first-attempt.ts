@@ -42,8 +42,15 @@ async function insertRow(
   }
 }
 
-/** A row to send (`pending`), or one closed as skipped at once when the template needs a value the lead lacks. */
-export async function writeFirstAttemptRow(deps: ResolvedDeliveryDeps, message: OutboundMessage): Promise<AttemptRow> {
+/**
+ * A row to send (`pending`), or one closed as skipped at once when the template needs a value the lead lacks.
+ * `sendBy` is the hard deadline the run gives the message, if it has one.
+ */
+export async function writeFirstAttemptRow(
+  deps: ResolvedDeliveryDeps,
+  message: OutboundMessage,
+  sendBy: Date | null,
+): Promise<AttemptRow> {
   const { db, sender, capacity, metrics, shortLinkBaseUrl } = deps;
   const lead = await db.lead.findFirst({
     where: { id: message.leadId, tenantId: message.tenantId },
@@ -76,6 +83,7 @@ export async function writeFirstAttemptRow(deps: ResolvedDeliveryDeps, message: 
     ),
     idempotencyKey: message.idempotencyKey,
     variant: message.variant ?? null,
+    sendBy,
   };
   if (rendered.ok)
     return insertRow(

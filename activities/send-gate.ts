@@ -37,6 +37,12 @@ export type GateDecision =
   /** Another attempt claimed the message first: it may be calling Twilio right now. */
   | { kind: 'claimed_elsewhere'; attempt: number | null; claimedAt: Date };
 
+/**
+ * The attempt number the claim settler takes a row with (Temporal numbers attempts from 1): no attempt claims over it,
+ * as the settler may be asking Twilio about the row (worker/claim-settler.ts).
+ */
+export const settlerAttempt = 0;
+
 /** How long a claim keeps every other attempt off Twilio: the claimer calls Twilio within it or not at all. */
 export const claimLeaseMs = 30_000;
 
@@ -130,14 +136,16 @@ export function createSendGate({ db }: { db: Db }) {
       const { facts, refusal } = await readVerdict(tx, row, subject, now);
       if (isClaimLive(facts, attempt, now))
         return { kind: 'claimed_elsewhere', attempt: facts.claimedAttempt, claimedAt: facts.claimedAt ?? now };
+      const settling = { kind: 'claimed_elsewhere', attempt: settlerAttempt, claimedAt: now } as const;
+      if (facts.claimedAttempt === settlerAttempt) return settling;
       const verdict = recipientStop(facts) ?? refusal;
       if (verdict) return verdict;
-      await tx.message.update({
-        where: { id: row.id },
+      // Only over the claim read: the settler takes rows without the conversation's lock, so it may have since.
+      const { count } = await tx.message.updateMany({
+        where: { id: row.id, status: 'pending', claimedAttempt: facts.claimedAttempt, claimedAt: facts.claimedAt },
         data: { claimedAttempt: attempt, claimedAt: now, heldReason: null, heldUntil: null },
-        select: { id: true },
       });
-      return { kind: 'claimed', claimedAt: now };
+      return count ? { kind: 'claimed', claimedAt: now } : settling;
     });
   }
 

@@ -60,7 +60,9 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
     const existing = await db.message.findUnique({ where: { idempotencyKey: message.idempotencyKey } });
     if (!existing && isTooLate(deadline)) return deadline.outcomeWhenMissed;
     // A retry sends the body it rendered the first time, whatever the lead looks like now.
-    const { row, isRetry } = existing ? { row: existing, isRetry: true } : await writeFirstAttemptRow(deps, message);
+    const { row, isRetry } = existing
+      ? { row: existing, isRetry: true }
+      : await writeFirstAttemptRow(deps, message, deadline.hard ? deadline.at : null);
     // Sent, skipped or failed already: an earlier attempt settled it, and this one answers what it came to.
     if (row.status !== 'pending') return resultOfClosedRow(row, deadline);
 
@@ -95,6 +97,7 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
       deps,
       row,
       deadline.hard ? { ...sms, validityPeriodSeconds: validityPeriodSeconds(deadline) } : sms,
+      attempt,
     );
   };
 }

@@ -81,7 +81,12 @@ export async function findEarlierHandover(
  * The create call. Twilio took it: sent. Twilio refused it for good: the row closes as failed (an unsubscribed
  * recipient is recorded as an opt-out). Anything that may succeed later is thrown back to Temporal's retry policy.
  */
-export async function handOver(deps: ResolvedDeliveryDeps, row: Message, sms: OutboundSms): Promise<DeliveryResult> {
+export async function handOver(
+  deps: ResolvedDeliveryDeps,
+  row: Message,
+  sms: OutboundSms,
+  attempt: number,
+): Promise<DeliveryResult> {
   const { db, sender, metrics } = deps;
   try {
     return await recordSent(deps, row, await sender.send(sms));
@@ -95,18 +100,25 @@ export async function handOver(deps: ResolvedDeliveryDeps, row: Message, sms: Ou
         });
       // This attempt is done with Twilio, so the next one need not wait for its claim to expire. Twilio processed
       // nothing on a 429; after a 5xx or a timeout it may have the message, so `claimedAt` stays: ask it first.
-      await db.message.update({
-        where: { id: row.id },
+      await db.message.updateMany({
+        where: { id: row.id, claimedAttempt: attempt },
         data:
           classified.code === tooManyRequests ? { claimedAt: null, claimedAttempt: null } : { claimedAttempt: null },
       });
       throw error;
     }
     const errorCode = classified.code ?? null;
-    await closeUnsent(db, row, { status: 'failed', errorCode }, async (tx) => {
-      if (classified.kind === 'opted_out')
-        await recordOptOut(tx, { tenantId: row.tenantId, phone: row.toPhone, source: `twilio_error_${errorCode}` });
-    });
+    await closeUnsent(
+      db,
+      row,
+      { status: 'failed', errorCode },
+      {
+        also: async (tx) => {
+          if (classified.kind === 'opted_out')
+            await recordOptOut(tx, { tenantId: row.tenantId, phone: row.toPhone, source: `twilio_error_${errorCode}` });
+        },
+      },
+    );
     metrics.messageRecorded('failed');
     if (classified.kind === 'opted_out') metrics.optOutRecorded(`twilio_error_${errorCode}`);
     log.warn('Twilio refused the message', { messageId: row.id, kind: classified.kind, errorCode });

@@ -42,17 +42,31 @@ async function skipMessages(tx: Prisma.TransactionClient, rows: { id: string }[]
 /** How a row that never reached Twilio closes: skipped by a decision, or failed because Twilio refused the create call. */
 export type UnsentClose = { status: 'skipped'; skipReason: string } | { status: 'failed'; errorCode: number | null };
 
+/** A claim the row must still be pending under for a close to touch it: a settler's take (worker/claim-settler.ts). */
+export interface HeldClaim {
+  attempt: number;
+  at: Date;
+}
+
+const isStillHeld = async (tx: Prisma.TransactionClient, id: string, claim: HeldClaim) =>
+  (
+    await tx.$queryRaw<unknown[]>`SELECT 1 FROM messages WHERE id = ${id}::uuid AND status = 'pending'
+      AND claimed_attempt = ${claim.attempt} AND claimed_at = ${claim.at}::timestamptz FOR NO KEY UPDATE`
+  ).length > 0;
+
 /**
  * Closes one row that will never go out, giving back whatever capacity an attempt reserved for it. A row something
  * else closed first (an enrollment's close) keeps its reason, and its one event. `also` runs in the same transaction.
+ * With `onlyUnder`, a row that claim no longer holds is left as it is, reservation and all. True if this call closed it.
  */
 export async function closeUnsent(
   db: Db,
   row: Message,
   closed: UnsentClose,
-  also?: (tx: Prisma.TransactionClient) => Promise<void>,
-): Promise<void> {
-  await db.$transaction(async (tx) => {
+  { also, onlyUnder }: { also?: (tx: Prisma.TransactionClient) => Promise<void>; onlyUnder?: HeldClaim } = {},
+): Promise<boolean> {
+  return db.$transaction(async (tx) => {
+    if (onlyUnder && !(await isStillHeld(tx, row.id, onlyUnder))) return false;
     await releaseCapacity(tx, row.id);
     const { count } = await tx.message.updateMany({
       where: { id: row.id, status: 'pending' },
@@ -70,5 +84,6 @@ export async function closeUnsent(
         });
     }
     await also?.(tx);
+    return count > 0;
   });
 }

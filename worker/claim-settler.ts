@@ -12,6 +12,7 @@ import { maskPhone } from '../common/logger.js';
 import { noMetrics, type MessageMetrics } from '../common/metrics.js';
 import { periodicRounds, type PeriodicRounds } from '../common/periodic.js';
 import type { SmsSender } from '../activities/sms-sender.js';
+import { settlerAttempt } from '../activities/send-gate.js';
 import { findEarlierHandover, recordHandover } from '../activities/twilio-handover.js';
 import { closeUnsent } from '../activities/unsent-messages.js';
 
@@ -49,14 +50,15 @@ export function createClaimSettler({
     owner.enrollment_status ?? `appointment_${owner.appointment_status ?? 'closed'}`;
 
   async function settle(row: Message, owner: Abandoned, cutoff: Date): Promise<void> {
-    // Taken by a write (attempt 0, no attempt's number: the settler's) made only if nothing wrote to the row for the
-    // wait: a second worker process, or this one's next round, leaves it for another wait, so one that dies before it
-    // records anything is followed by another. The claim's time stays: the lead's caps count the message from it.
+    // Taken by a write (`settlerAttempt`, no attempt's number, and the send gate claims over none) made only if
+    // nothing wrote to the row for the wait: a second worker process, or this one's next round, leaves it for another
+    // wait, so one that dies before it records anything is followed by another. The claim's time stays: the lead's
+    // caps count the message from it. The close is made only while the take holds.
     const taken = await db.message.updateMany({
       where: { id: row.id, status: 'pending', claimedAt: row.claimedAt, updatedAt: { lt: cutoff } },
-      data: { claimedAttempt: 0 },
+      data: { claimedAttempt: settlerAttempt },
     });
-    if (taken.count === 0) return;
+    if (taken.count === 0 || !row.claimedAt) return;
     const sms = { to: row.toPhone, body: row.body, from: row.fromPhone ?? sender.defaultFrom };
     const found = await findEarlierHandover({ db, sender }, row, sms);
     const facts = { messageId: row.id, to: maskPhone(row.toPhone), enrollmentId: row.enrollmentId };
@@ -66,7 +68,8 @@ export function createClaimSettler({
       return;
     }
     const skipReason = skipReasonOf(owner);
-    await closeUnsent(db, row, { status: 'skipped', skipReason });
+    const take = { attempt: settlerAttempt, at: row.claimedAt };
+    if (!(await closeUnsent(db, row, { status: 'skipped', skipReason }, { onlyUnder: take }))) return;
     metrics.messageRecorded('skipped');
     logger.warn({ ...facts, skipReason }, 'a claimed message its run left behind never reached Twilio: skipped');
   }
@@ -80,9 +83,11 @@ export function createClaimSettler({
       LEFT JOIN appointments a ON a.id = m.appointment_id
       WHERE m.status = 'pending' AND m.claimed_at < ${cutoff} AND m.updated_at < ${cutoff}
         AND (e.status <> 'running'
-          -- A cancelled appointment's notice is still sent, until the start: attempts may come until just after it.
+          -- A cancelled appointment's notice is still sent until its deadline, the start as its run has it (the
+          -- row's can lag the run's), and attempts may come until just after that. Rows from before the deadline
+          -- was written wait for the row's start.
           OR (a.status <> 'scheduled' AND (m.idempotency_key <> 'appointment:' || a.id || ':cancellation'
-            OR a.starts_at < ${cutoff})))
+            OR coalesce(m.send_by, a.starts_at) < ${cutoff})))
       ORDER BY m.claimed_at
       LIMIT ${rowsPerRound}`);
     if (abandoned.length === 0) return;

@@ -6,6 +6,7 @@ import { pino } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import type { SmsSender } from '../../activities/sms-sender.js';
+import type { SendAppointmentMessageInput } from '../../activities/reminders.js';
 import type { SendStepMessageInput } from '../../activities/send-step-message.types.js';
 import { createClaimSettler, settleClaimsAfterMs } from '../../worker/claim-settler.js';
 import { withGlobalSwitch } from '../support/capacity.js';
@@ -123,9 +124,11 @@ describe('a claimed message whose enrollment closed with no retry to come', () =
 });
 
 describe('a claimed message of a closed appointment', () => {
-  /** A cancelled appointment starting at `startsAt`, with a reminder and the cancellation notice claimed 11 min ago. */
-  async function cancelledWithClaims(startsAt: Date) {
-    const { tenantId, input } = await enrolledLead();
+  const longAgo = () => new Date(Date.now() - settleClaimsAfterMs - 60_000);
+
+  /** A lead's appointment starting at `startsAt` (as its row has it), cancelled. */
+  async function cancelledAppointment(startsAt: Date) {
+    const { tenantId, phone, input } = await enrolledLead();
     const appointment = await core.db.appointment.create({
       data: {
         id: crypto.randomUUID(),
@@ -139,12 +142,17 @@ describe('a claimed message of a closed appointment', () => {
         status: 'cancelled',
       },
     });
-    const longAgo = new Date(Date.now() - settleClaimsAfterMs - 60_000);
-    const claimed = (key: string) =>
+    return { tenantId, phone, leadId: input.leadId, appointment };
+  }
+
+  /** The appointment's reminder and cancellation notice, claimed 11 min ago; the notice to be sent by `noticeBy`. */
+  async function cancelledWithClaims(startsAt: Date, noticeBy: Date | null = startsAt) {
+    const { tenantId, leadId, appointment } = await cancelledAppointment(startsAt);
+    const claimed = (key: string, sendBy: Date | null) =>
       core.db.message.create({
         data: {
           tenantId,
-          leadId: input.leadId,
+          leadId,
           appointmentId: appointment.id,
           idempotencyKey: `appointment:${appointment.id}:${key}`,
           direction: 'outbound',
@@ -152,20 +160,81 @@ describe('a claimed message of a closed appointment', () => {
           body: `About your appointment (${key})`,
           status: 'pending',
           claimedAttempt: 1,
-          claimedAt: longAgo,
-          updatedAt: longAgo,
+          claimedAt: longAgo(),
+          updatedAt: longAgo(),
+          sendBy,
         },
       });
-    return { reminder: await claimed('reminder:3600'), notice: await claimed('cancellation') };
+    return { reminder: await claimed('reminder:3600', startsAt), notice: await claimed('cancellation', noticeBy) };
   }
   const statusOf = async (id: string) => core.db.message.findUniqueOrThrow({ where: { id } });
 
-  it('settles a reminder at once, and the cancellation notice, which the run still sends, only after the start', async () => {
+  it('settles a reminder at once, and the cancellation notice, which the run still sends, only after its deadline', async () => {
     const ahead = await cancelledWithClaims(new Date(Date.now() + 86_400_000));
-    const past = await cancelledWithClaims(new Date(Date.now() - settleClaimsAfterMs - 60_000));
+    const past = await cancelledWithClaims(longAgo());
+    // Rows written before the deadline was: the appointment's start stands in for it.
+    const pastWithoutDeadline = await cancelledWithClaims(longAgo(), null);
     await settler().round();
     expect(await statusOf(ahead.reminder.id)).toMatchObject({ status: 'skipped', skipReason: 'appointment_cancelled' });
     expect(await statusOf(ahead.notice.id)).toMatchObject({ status: 'pending', claimedAttempt: 1 });
-    expect(await statusOf(past.notice.id)).toMatchObject({ status: 'skipped', skipReason: 'appointment_cancelled' });
+    for (const { notice } of [past, pastWithoutDeadline])
+      expect(await statusOf(notice.id)).toMatchObject({ status: 'skipped', skipReason: 'appointment_cancelled' });
   });
+
+  it("waits for the notice's deadline as its run has it, not for the start as the row has it (a move's row write can be lost)", async () => {
+    const lagging = await cancelledWithClaims(longAgo(), new Date(Date.now() + 3_600_000));
+    await settler().round();
+    expect(await statusOf(lagging.notice.id)).toMatchObject({ status: 'pending', claimedAttempt: 1 });
+  });
+
+  it('an attempt coming while the settler asks Twilio stays off it, and the row closes once', () =>
+    withGlobalSwitch(core.db, async () => {
+      // A notice row from before deadlines were written, whose appointment row's start lags its run's: the settler
+      // takes it while the run's attempts still come.
+      const { tenantId, phone, leadId, appointment } = await cancelledAppointment(longAgo());
+      const input: SendAppointmentMessageInput = {
+        tenantId,
+        leadId,
+        appointmentId: appointment.id,
+        message: { kind: 'cancellation' },
+        startsAt: appointment.startsAt.toISOString(),
+        location: null,
+        notAfter: new Date(Date.now() + 3_600_000).toISOString(),
+        holdAsResult: true,
+      };
+      const attempt = (number: number) =>
+        new MockActivityEnvironment({ attempt: number, scheduleToCloseTimeoutMs: 3_600_000 }).run(
+          core.sendAppointmentMessage,
+          input,
+        );
+      core.fake.inject({ kind: 'timeout' }, { to: phone });
+      await expect(attempt(1)).rejects.toThrow();
+      const { id, sendBy } = await core.db.message.findFirstOrThrow({ where: { appointmentId: appointment.id } });
+      expect(sendBy).toEqual(new Date(input.notAfter));
+      await core.db.message.update({
+        where: { id },
+        data: { sendBy: null, claimedAt: longAgo(), updatedAt: longAgo() },
+      });
+      // The settler has found nothing at Twilio when the run's next attempt comes, before the settler closes the row.
+      let second: Promise<unknown> = Promise.resolve();
+      const lookupThenAttempt: SmsSender = {
+        ...core.sender,
+        async findSent(...args) {
+          const found = await core.sender.findSent(...args);
+          if (args[0].to === phone) {
+            second = attempt(2);
+            await second.catch(() => undefined);
+          }
+          return found;
+        },
+      };
+      await settler(lookupThenAttempt).round();
+      await expect(second).rejects.toThrow(/claimed this message/);
+      expect(core.fake.createCallsTo(phone)).toBe(1);
+      expect(await statusOf(id)).toMatchObject({ status: 'skipped', twilioSid: null });
+      expect(await eventsOf(tenantId, 'message.skipped')).toBe(1);
+      expect(await eventsOf(tenantId, 'message.sent')).toBe(0);
+      // The run's next attempt answers what the row came to.
+      await expect(attempt(3)).resolves.toMatchObject({ outcome: 'skipped' });
+    }));
 });
