@@ -32,6 +32,11 @@ function bookingDigest({ bookedFrom, ...booking }: AppointmentReminderInput): st
   return createHash('sha256').update(JSON.stringify(asked)).digest('base64url');
 }
 
+/** Temporal accepted the start, but what the run there was started for could not be read: it may be this booking. */
+export class BookingUnconfirmed extends Error {
+  override name = 'BookingUnconfirmed';
+}
+
 /**
  * Temporal first: nothing is written before it accepted the start. The workflow ID is the appointment's, and a second
  * start finds the run already there (a finished one is never run again), so a repeated booking starts nothing new, and
@@ -62,8 +67,12 @@ export async function startAppointmentReminder(
   });
   // USE_EXISTING answers with the run already there as if it were new: its memo says what it was started for. Runs
   // started before the memo was kept have none, and count as this booking (the row's check still applies).
-  const { memo } = await temporal.connection.withDeadline(Date.now() + startDeadlineMs, () =>
-    temporal.workflow.getHandle(workflowId, runId ?? undefined).describe(),
-  );
+  const { memo } = await temporal.connection
+    .withDeadline(Date.now() + startDeadlineMs, () =>
+      temporal.workflow.getHandle(workflowId, runId ?? undefined).describe(),
+    )
+    .catch((error: unknown) => {
+      throw new BookingUnconfirmed(`the run ${workflowId} was started but could not be read`, { cause: error });
+    });
   return { workflowId, runId, sameBooking: memo?.booking === undefined || memo.booking === booking };
 }

@@ -57,7 +57,7 @@ function operationObject(operation: Operation): ZodOpenApiOperationObject {
   }
   for (const status of errorStatuses(operation)) {
     responses[`${status}`] = {
-      description: errorDescriptions[status] ?? 'Error',
+      description: operation.errorNotes?.[status] ?? errorDescriptions[status] ?? 'Error',
       content: { 'application/json': { schema: errorBody } },
     };
   }

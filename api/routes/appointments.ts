@@ -25,7 +25,7 @@ import {
   type Reminder,
 } from '../../workflows/appointment-reminder.messages.js';
 import { planReminders, startInstant } from '../../workflows/decisions/reminder-schedule.js';
-import { nameBasedUuid, startAppointmentReminder } from '../appointment-starter.js';
+import { BookingUnconfirmed, nameBasedUuid, startAppointmentReminder } from '../appointment-starter.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, leadErased, notFound, parseBody, parseQuery } from '../errors.js';
 import { readLive } from '../live-read.js';
@@ -108,14 +108,17 @@ function anotherBooking(appointmentId: string, fromEnrollment: boolean): ApiErro
 }
 
 /**
- * Temporal fell silent around the start: the run may be there (its own start records the booking), whatever the error
- * said, since the client retries a call that may have gone through. A repeat under the same key, or from the same
- * follow-up, answers it; a booking with neither must be read, not sent again, or it books twice.
+ * Temporal fell silent around the start, or answered the start and then failed the read after it: the run may be there
+ * (its own start records the booking), whatever the error said, since the client retries a call that may have gone
+ * through. A repeat under the same key, or from the same follow-up, answers it; a booking with neither must be read,
+ * not sent again, or it books twice, and its row appears only once the run records it.
  */
 function mayHaveBooked(appointmentId: string, repeatable: boolean, cause: unknown): ApiError {
   const next = repeatable
     ? 'retry with the same Idempotency-Key (or from the same follow-up) for its answer'
-    : `read GET /v1/appointments/${appointmentId} before booking again (an Idempotency-Key makes a retry safe)`;
+    : `read GET /v1/appointments/${appointmentId} before booking again: it appears once its run records it, which ` +
+      'takes until Temporal answers again, so a 404 meanwhile does not mean it was not booked (an Idempotency-Key ' +
+      'makes a retry safe)';
   return new ApiError(
     503,
     'temporal_unavailable',
@@ -258,7 +261,8 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     };
     const { sameBooking, ...started } = await startAppointmentReminder(temporal, taskQueue, appointment).catch(
       (error: unknown) => {
-        throw asTemporalUnavailable(error) ? mayHaveBooked(id, Boolean(enrollment ?? idempotencyKey), error) : error;
+        const mayHaveStarted = error instanceof BookingUnconfirmed || asTemporalUnavailable(error);
+        throw mayHaveStarted ? mayHaveBooked(id, Boolean(enrollment ?? idempotencyKey), error) : error;
       },
     );
     // A concurrent request for this appointment ID started its run with other details: the row will be that one's.

@@ -283,12 +283,16 @@ describe('an appointment booked through the API', () => {
       details: 'connection dropped',
       metadata: {},
     });
-    /** Books with the start going through and the describe after it, which reads what the run was started for, not. */
-    async function bookUnanswered(headers: Record<string, string>, booking: object) {
+    /**
+     * Books with the start going through and the describe after it, which reads what the run was started for, failing
+     * with `failure`: only an appointment run's handle, whatever else asks the client for one meanwhile.
+     */
+    async function bookUnanswered(headers: Record<string, string>, booking: object, failure: Error = unavailable) {
       const getHandle = stack.client.workflow.getHandle.bind(stack.client.workflow);
-      const spy = vi.spyOn(stack.client.workflow, 'getHandle').mockImplementationOnce((...args) => {
+      const spy = vi.spyOn(stack.client.workflow, 'getHandle').mockImplementation((...args) => {
         const handle = getHandle(...args);
-        return Object.assign(handle, { describe: () => Promise.reject(unavailable) });
+        if (!args[0].startsWith('reminder:')) return handle;
+        return Object.assign(handle, { describe: () => Promise.reject(failure) });
       });
       try {
         const unanswered = await request(app).post('/v1/appointments').set(headers).send(booking);
@@ -315,20 +319,28 @@ describe('an appointment booked through the API', () => {
       await terminate(retried.body.workflowId);
     });
 
-    it('without one: told to read the appointment named, not to book again, and it is there', async () => {
-      const { auth } = await createTenant(db, anytimeSettings);
-      const { leadId } = await newLead(auth);
-      const { message, details } = await bookUnanswered(auth, { leadId, startsAt: inSeconds(86_400) });
-      expect(message).toContain(`read GET /v1/appointments/${details.appointmentId} before booking again`);
-      // The run records its booking as it starts.
-      await expect
-        .poll(async () => (await request(app).get(`/v1/appointments/${details.appointmentId}`).set(auth)).status, {
-          timeout: 10_000,
-        })
-        .toBe(200);
-      const { workflowId } = await db.appointment.findUniqueOrThrow({ where: { id: details.appointmentId } });
-      await terminate(workflowId);
-    });
+    it.each([
+      ['unavailable', unavailable],
+      // Any failure of the read: the start went through, so a 500 would have the client book again.
+      ['failing otherwise', Object.assign(new Error('13 INTERNAL: stream reset'), { code: 13, metadata: {} })],
+    ])(
+      'without one (the read %s): told to read the appointment named, not to book again, and it is there',
+      async (_how, failure) => {
+        const { auth } = await createTenant(db, anytimeSettings);
+        const { leadId } = await newLead(auth);
+        const { message, details } = await bookUnanswered(auth, { leadId, startsAt: inSeconds(86_400) }, failure);
+        expect(message).toMatch(/a 404 meanwhile does not mean it was not booked/);
+        expect(message).toContain(`read GET /v1/appointments/${details.appointmentId} before booking again`);
+        // The run records its booking as it starts.
+        await expect
+          .poll(async () => (await request(app).get(`/v1/appointments/${details.appointmentId}`).set(auth)).status, {
+            timeout: 10_000,
+          })
+          .toBe(200);
+        const { workflowId } = await db.appointment.findUniqueOrThrow({ where: { id: details.appointmentId } });
+        await terminate(workflowId);
+      },
+    );
   });
 
   it('two bookings at once under one Idempotency-Key, for other times: one 201, one 409, and the row is the run’s', async () => {

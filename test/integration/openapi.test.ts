@@ -56,6 +56,16 @@ describe('the OpenAPI document', () => {
     expect(result.valid).toBe(true);
   });
 
+  it("a booking's 503 says the appointment may have been booked, and how to find out, not that a retry is safe", async () => {
+    const responses = (await fetchDocument()).paths['/v1/appointments']?.post?.responses ?? {};
+    const booking = (responses['503'] as { description: string }).description;
+    expect(booking).toMatch(/may have been booked/);
+    expect(booking).toContain('details.appointmentId');
+    expect(booking).not.toMatch(/safe to retry/);
+    const enrolling = (await fetchDocument()).paths['/v1/enrollments']?.post?.responses['503'];
+    expect((enrolling as { description: string }).description).toMatch(/safe to retry with the same Idempotency-Key/);
+  });
+
   it('lists every route the app serves, and only those', async () => {
     expect(documented()).toEqual(servedRoutes(stack.app));
     const document = await fetchDocument();

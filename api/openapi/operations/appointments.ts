@@ -16,6 +16,13 @@ export const appointmentsOperations: Operation[] = [
     body: appointments.createSchema,
     // 409: another booking under the key, or the lead erased; 503: Temporal does not answer.
     errors: [409, 503],
+    errorNotes: {
+      503:
+        'Temporal did not answer around the start (temporal_unavailable): the appointment may have been booked, and ' +
+        'details.appointmentId names it. With an Idempotency-Key (or an enrollmentId), retry the same request for its ' +
+        'answer. Without either, do not book again: read GET /v1/appointments/{appointmentId}, whose row appears ' +
+        'once the run records it (a 404 while Temporal is unavailable does not mean it was not booked)',
+    },
   }),
   read('/v1/appointments', 'List appointments', json(r.appointmentPage, 'Appointments'), appointments.listSchema),
   read(

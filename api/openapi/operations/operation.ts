@@ -31,12 +31,14 @@ export interface Operation {
   ok: Record<number, Answer>;
   /** Error statuses beyond those the auth, body and path parameters imply. */
   errors?: number[];
+  /** What an error status means here, where it means more than it does everywhere (errorDescriptions). */
+  errorNotes?: Record<number, string>;
 }
 
 export const json = (schema: z.ZodType, description: string): Answer => ({ schema, description });
 
 /** What an operation says beyond its method, path and summary: its answers and inputs. */
-type Spec = Pick<Operation, 'ok' | 'query' | 'headers' | 'body' | 'bodyType' | 'otherBodies' | 'errors'>;
+type Spec = Pick<Operation, 'ok' | 'query' | 'headers' | 'body' | 'bodyType' | 'otherBodies' | 'errors' | 'errorNotes'>;
 
 /**
  * The operations of one area of the API, under one tag and for one kind of caller: each operation states only its
