@@ -19,16 +19,12 @@ const tooManyRequests = 20429;
  * event). Outside any activity too: what the claim settler finds at Twilio is recorded the same way.
  */
 export async function recordHandover(db: Db, row: Message, sent: SentSms): Promise<boolean> {
+  // Found at Twilio later (a retry's or the settler's lookup): sent when Twilio created it, and counted on that day.
+  const sentAt = sent.createdAt ?? new Date();
   return db.$transaction(async (tx) => {
     const { count } = await tx.message.updateMany({
       where: { id: row.id, twilioSid: null },
-      data: {
-        status: sent.status,
-        twilioSid: sent.sid,
-        sentAt: sent.createdAt ?? new Date(),
-        heldReason: null,
-        heldUntil: null,
-      },
+      data: { status: sent.status, twilioSid: sent.sid, sentAt, heldReason: null, heldUntil: null },
     });
     if (count)
       await recordMessageFact(tx, {
@@ -36,6 +32,7 @@ export async function recordHandover(db: Db, row: Message, sent: SentSms): Promi
         message: row,
         details: { twilioSid: sent.sid, segments: row.segments, cost: row.cost?.toString() ?? null },
         fact: 'sent',
+        at: sentAt,
       });
     return count > 0;
   });

@@ -7,6 +7,7 @@ import {
   recordClick,
   recordMessageFact,
 } from '../../common/analytics/aggregate.js';
+import { recordHandover } from '../../activities/twilio-handover.js';
 import { createOutboundMessage } from '../../scripts/db/outbound-message.js';
 import { createTenant, enrolledLead, testDb } from '../support/fixtures.js';
 
@@ -90,6 +91,25 @@ describe('analytics counters', () => {
     expect(first).toMatchObject({ day: day('2026-11-01'), step: 0, variant: 'A', sent: 1, segments: 1 });
     expect(first?.cost.toString()).toBe('0.0083');
     expect(second).toMatchObject({ day: day('2026-11-02'), delivered: 1, sent: 0, segments: 0 });
+  });
+
+  it('counts a message found at Twilio later (a retry or the claim settler asked) on the day Twilio created it', async () => {
+    const { tenant } = await createTenant(db, { defaultTimeZone: 'America/New_York' });
+    const { lead, enrollment } = await enrolledLead(db, tenant.id);
+    const message = await createOutboundMessage(db, lead, {
+      enrollmentId: enrollment.id,
+      body: 'hi',
+      status: 'pending',
+      segments: 1,
+      idempotencyKey: `${enrollment.id}:0`,
+    });
+    const createdAt = new Date('2026-11-02T02:30:00Z');
+    expect(await recordHandover(db, message, { sid: `SM${'f'.repeat(32)}`, status: 'queued', createdAt })).toBe(true);
+    // 02:30 UTC on 2 November is the 1st in New York, whenever the lookup found it.
+    expect(await db.analyticsDaily.findMany({ where: { tenantId: tenant.id } })).toEqual([
+      expect.objectContaining({ day: day('2026-11-01'), step: 0, sent: 1 }),
+    ]);
+    expect(await db.message.findUniqueOrThrow({ where: { id: message.id } })).toMatchObject({ sentAt: createdAt });
   });
 
   it('counts a click once per message, on its step and variant, and only for its own tenant', async () => {
