@@ -277,7 +277,7 @@ describe('an appointment booked through the API', () => {
     await terminate(created.body.workflowId);
   });
 
-  describe('Temporal silent after the start (the describe after it fails)', () => {
+  describe('Temporal silent around the start (its answer lost, or the describe after it failing)', () => {
     const unavailable = Object.assign(new Error('14 UNAVAILABLE: connection dropped'), {
       code: 14,
       details: 'connection dropped',
@@ -315,6 +315,41 @@ describe('an appointment booked through the API', () => {
       const retried = await request(app).post('/v1/appointments').set(withKey).send(booking);
       expect([200, 201]).toContain(retried.status);
       expect(retried.body).toMatchObject({ id: details.appointmentId, leadId, status: 'scheduled' });
+      expect(await db.appointment.count({ where: { leadId } })).toBe(1);
+      await terminate(retried.body.workflowId);
+    });
+
+    it('the start going through and its answer lost (a deadline): 503 naming the appointment; the retry answers it', async () => {
+      const { auth } = await createTenant(db, anytimeSettings);
+      const { leadId } = await newLead(auth);
+      const withKey = { ...auth, 'Idempotency-Key': randomUUID() };
+      const booking = { leadId, startsAt: inSeconds(86_400) };
+      const lost = Object.assign(new Error('4 DEADLINE_EXCEEDED: deadline exceeded'), {
+        code: 4,
+        details: 'deadline exceeded',
+        metadata: {},
+      });
+      const start = stack.client.workflow.start.bind(stack.client.workflow);
+      const spy = vi.spyOn(stack.client.workflow, 'start').mockImplementation(async (type, options) => {
+        const handle = await start(type, options);
+        if (options.workflowId.startsWith('reminder:')) throw lost;
+        return handle;
+      });
+      let unanswered: request.Response;
+      try {
+        unanswered = await request(app).post('/v1/appointments').set(withKey).send(booking);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(unanswered.status).toBe(503);
+      expect(unanswered.body.error).toMatchObject({
+        code: 'temporal_unavailable',
+        details: { appointmentId: expect.any(String) },
+      });
+      expect(unanswered.body.error.message).toMatch(/may have been booked: retry with the same Idempotency-Key/);
+      const retried = await request(app).post('/v1/appointments').set(withKey).send(booking);
+      expect([200, 201]).toContain(retried.status);
+      expect(retried.body).toMatchObject({ id: unanswered.body.error.details.appointmentId, leadId });
       expect(await db.appointment.count({ where: { leadId } })).toBe(1);
       await terminate(retried.body.workflowId);
     });
