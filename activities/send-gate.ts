@@ -122,6 +122,22 @@ async function readVerdict(
   return { facts, refusal: stepRefusal(facts, now) };
 }
 
+/** The settler has the row: an attempt looks again once it could have settled it. */
+const settling = (now: Date): GateDecision => ({ kind: 'claimed_elsewhere', attempt: settlerAttempt, claimedAt: now });
+
+/**
+ * What took the row between the gate's read and its claim: the settler's take, or a write that closed the row or let
+ * go of a claim. The attempt looks again as that claim says, and finds the row as it is.
+ */
+async function claimedSince(tx: Prisma.TransactionClient, messageId: string, now: Date): Promise<GateDecision> {
+  const current = await tx.message.findUniqueOrThrow({
+    where: { id: messageId },
+    select: { claimedAttempt: true, claimedAt: true },
+  });
+  if (current.claimedAttempt === settlerAttempt) return settling(now);
+  return { kind: 'claimed_elsewhere', attempt: current.claimedAttempt, claimedAt: current.claimedAt ?? now };
+}
+
 /** Real time throughout: claims and caps are compared with the instants rows were sent at. */
 export function createSendGate({ db }: { db: Db }) {
   /**
@@ -136,8 +152,7 @@ export function createSendGate({ db }: { db: Db }) {
       const { facts, refusal } = await readVerdict(tx, row, subject, now);
       if (isClaimLive(facts, attempt, now))
         return { kind: 'claimed_elsewhere', attempt: facts.claimedAttempt, claimedAt: facts.claimedAt ?? now };
-      const settling = { kind: 'claimed_elsewhere', attempt: settlerAttempt, claimedAt: now } as const;
-      if (facts.claimedAttempt === settlerAttempt) return settling;
+      if (facts.claimedAttempt === settlerAttempt) return settling(now);
       const verdict = recipientStop(facts) ?? refusal;
       if (verdict) return verdict;
       // Only over the claim read: the settler takes rows without the conversation's lock, so it may have since.
@@ -145,7 +160,7 @@ export function createSendGate({ db }: { db: Db }) {
         where: { id: row.id, status: 'pending', claimedAttempt: facts.claimedAttempt, claimedAt: facts.claimedAt },
         data: { claimedAttempt: attempt, claimedAt: now, heldReason: null, heldUntil: null },
       });
-      return count ? { kind: 'claimed', claimedAt: now } : settling;
+      return count ? { kind: 'claimed', claimedAt: now } : claimedSince(tx, row.id, now);
     });
   }
 

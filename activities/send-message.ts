@@ -8,7 +8,7 @@ import { resultOfClosedRow, skippedResult } from './delivery-results.js';
 import { writeFirstAttemptRow } from './first-attempt.js';
 import type { ResolvedDeliveryDeps, DeliveryResult, MessageDeliveryDeps, OutboundMessage } from './outbound-message.js';
 import { isTooLate, validityPeriodSeconds, type SendDeadline } from './send-deadline.js';
-import { claimExpiredAfterMs, claimLeaseMs, isClaimLive, type GateStop } from './send-gate.js';
+import { claimExpiredAfterMs, claimLeaseMs, isClaimLive, settlerAttempt, type GateStop } from './send-gate.js';
 import { gateHold, hold, missDeadline } from './send-hold.js';
 import type { OutboundSms } from './sms-sender.js';
 import { findEarlierHandover, handOver, recordSent } from './twilio-handover.js';
@@ -20,7 +20,10 @@ const claimedElsewhereType = 'SendClaimedElsewhere';
 const claimedElsewhere = (claimedAt: Date, attempt: number | null) =>
   ApplicationFailure.create({
     type: claimedElsewhereType,
-    message: `attempt ${attempt ?? '?'} claimed this message at ${claimedAt.toISOString()} and may be calling Twilio`,
+    message:
+      attempt === settlerAttempt
+        ? 'the claim settler is asking Twilio about this message; its answer settles it'
+        : `attempt ${attempt ?? '?'} claimed this message at ${claimedAt.toISOString()} and may be calling Twilio`,
     nextRetryDelay: Math.max(claimedAt.getTime() + claimExpiredAfterMs - Date.now(), 1000),
   });
 
@@ -65,6 +68,8 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
       : await writeFirstAttemptRow(deps, message, deadline.hard ? deadline.at : null);
     // Sent, skipped or failed already: an earlier attempt settled it, and this one answers what it came to.
     if (row.status !== 'pending') return resultOfClosedRow(row, deadline);
+    // Left alone, its capacity too, while the settler asks Twilio: a write would keep it from taking the row again.
+    if (row.claimedAttempt === settlerAttempt) throw claimedElsewhere(new Date(), settlerAttempt);
 
     const sms: OutboundSms = { to: row.toPhone, body: row.body, from: row.fromPhone ?? sender.defaultFrom };
     if (row.claimedAt) {

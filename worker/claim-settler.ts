@@ -14,7 +14,7 @@ import { periodicRounds, type PeriodicRounds } from '../common/periodic.js';
 import type { SmsSender } from '../activities/sms-sender.js';
 import { settlerAttempt } from '../activities/send-gate.js';
 import { findEarlierHandover, recordHandover } from '../activities/twilio-handover.js';
-import { closeUnsent } from '../activities/unsent-messages.js';
+import { closeUnsent, type HeldClaim } from '../activities/unsent-messages.js';
 
 /**
  * Far past any attempt: a claim's lease is 30 s and Twilio's create call times out in 10 s, so an attempt that
@@ -50,15 +50,34 @@ export function createClaimSettler({
     owner.enrollment_status ?? `appointment_${owner.appointment_status ?? 'closed'}`;
 
   async function settle(row: Message, owner: Abandoned, cutoff: Date): Promise<void> {
+    if (!row.claimedAt) return;
     // Taken by a write (`settlerAttempt`, no attempt's number, and the send gate claims over none) made only if
     // nothing wrote to the row for the wait: a second worker process, or this one's next round, leaves it for another
     // wait, so one that dies before it records anything is followed by another. The claim's time stays: the lead's
     // caps count the message from it. The close is made only while the take holds.
+    const take: HeldClaim = { attempt: settlerAttempt, at: row.claimedAt };
     const taken = await db.message.updateMany({
       where: { id: row.id, status: 'pending', claimedAt: row.claimedAt, updatedAt: { lt: cutoff } },
       data: { claimedAttempt: settlerAttempt },
     });
-    if (taken.count === 0 || !row.claimedAt) return;
+    if (taken.count === 0) return;
+    try {
+      await settleTaken(row, owner, take);
+    } catch (error) {
+      // Twilio or PostgreSQL failed mid-settle: the take is let go (as an attempt lets go of its claim), so a run's
+      // attempt still to come may claim it, and a later round takes it again after the wait. A take this cannot let
+      // go (PostgreSQL down) is taken again by that round all the same: nothing else writes to a taken row.
+      await db.message
+        .updateMany({
+          where: { id: row.id, status: 'pending', claimedAttempt: settlerAttempt, claimedAt: row.claimedAt },
+          data: { claimedAttempt: null },
+        })
+        .catch((release: unknown) => logger.error({ err: release, messageId: row.id }, 'the take was not let go'));
+      throw error;
+    }
+  }
+
+  async function settleTaken(row: Message, owner: Abandoned, take: HeldClaim): Promise<void> {
     const sms = { to: row.toPhone, body: row.body, from: row.fromPhone ?? sender.defaultFrom };
     const found = await findEarlierHandover({ db, sender }, row, sms);
     const facts = { messageId: row.id, to: maskPhone(row.toPhone), enrollmentId: row.enrollmentId };
@@ -68,7 +87,6 @@ export function createClaimSettler({
       return;
     }
     const skipReason = skipReasonOf(owner);
-    const take = { attempt: settlerAttempt, at: row.claimedAt };
     if (!(await closeUnsent(db, row, { status: 'skipped', skipReason }, { onlyUnder: take }))) return;
     metrics.messageRecorded('skipped');
     logger.warn({ ...facts, skipReason }, 'a claimed message its run left behind never reached Twilio: skipped');

@@ -8,6 +8,8 @@ import { describe, expect, it } from 'vitest';
 import type { SmsSender } from '../../activities/sms-sender.js';
 import type { SendAppointmentMessageInput } from '../../activities/reminders.js';
 import type { SendStepMessageInput } from '../../activities/send-step-message.types.js';
+import { createSendGate, settlerAttempt } from '../../activities/send-gate.js';
+import type { Prisma } from '../../generated/prisma/client.js';
 import { createClaimSettler, settleClaimsAfterMs } from '../../worker/claim-settler.js';
 import { withGlobalSwitch } from '../support/capacity.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
@@ -189,54 +191,128 @@ describe('a claimed message of a closed appointment', () => {
     expect(await statusOf(lagging.notice.id)).toMatchObject({ status: 'pending', claimedAttempt: 1 });
   });
 
+  /**
+   * A cancellation notice from before deadlines were written, its first attempt dead at Twilio (which never had it) and
+   * its claim 11 min old, whose appointment row's start lags its run's: the settler takes it while the run's attempts
+   * still come. `attempt(n)` is the run's attempt n.
+   */
+  async function legacyNoticeLeftAtTwilio() {
+    const { tenantId, phone, leadId, appointment } = await cancelledAppointment(longAgo());
+    const input: SendAppointmentMessageInput = {
+      tenantId,
+      leadId,
+      appointmentId: appointment.id,
+      message: { kind: 'cancellation' },
+      startsAt: appointment.startsAt.toISOString(),
+      location: null,
+      notAfter: new Date(Date.now() + 3_600_000).toISOString(),
+      holdAsResult: true,
+    };
+    const attempt = (number: number) =>
+      new MockActivityEnvironment({ attempt: number, scheduleToCloseTimeoutMs: 3_600_000 }).run(
+        core.sendAppointmentMessage,
+        input,
+      );
+    core.fake.inject({ kind: 'timeout' }, { to: phone });
+    await expect(attempt(1)).rejects.toThrow();
+    const row = await core.db.message.findFirstOrThrow({ where: { appointmentId: appointment.id } });
+    expect(row.sendBy).toEqual(new Date(input.notAfter));
+    const left = await core.db.message.update({
+      where: { id: row.id },
+      data: { sendBy: null, claimedAt: longAgo(), updatedAt: longAgo() },
+    });
+    return { tenantId, phone, row: left, input, attempt };
+  }
+
+  /** A sender whose lookups for `phone` run `meanwhile` once Twilio has answered, before the settler goes on. */
+  const afterLookup = (phone: string, meanwhile: () => Promise<unknown>): SmsSender => ({
+    ...core.sender,
+    async findSent(...args) {
+      const found = await core.sender.findSent(...args);
+      if (args[0].to === phone) await meanwhile();
+      return found;
+    },
+  });
+
   it('an attempt coming while the settler asks Twilio stays off it, and the row closes once', () =>
     withGlobalSwitch(core.db, async () => {
-      // A notice row from before deadlines were written, whose appointment row's start lags its run's: the settler
-      // takes it while the run's attempts still come.
-      const { tenantId, phone, leadId, appointment } = await cancelledAppointment(longAgo());
-      const input: SendAppointmentMessageInput = {
-        tenantId,
-        leadId,
-        appointmentId: appointment.id,
-        message: { kind: 'cancellation' },
-        startsAt: appointment.startsAt.toISOString(),
-        location: null,
-        notAfter: new Date(Date.now() + 3_600_000).toISOString(),
-        holdAsResult: true,
-      };
-      const attempt = (number: number) =>
-        new MockActivityEnvironment({ attempt: number, scheduleToCloseTimeoutMs: 3_600_000 }).run(
-          core.sendAppointmentMessage,
-          input,
-        );
-      core.fake.inject({ kind: 'timeout' }, { to: phone });
-      await expect(attempt(1)).rejects.toThrow();
-      const { id, sendBy } = await core.db.message.findFirstOrThrow({ where: { appointmentId: appointment.id } });
-      expect(sendBy).toEqual(new Date(input.notAfter));
-      await core.db.message.update({
-        where: { id },
-        data: { sendBy: null, claimedAt: longAgo(), updatedAt: longAgo() },
-      });
+      const { tenantId, phone, row, attempt } = await legacyNoticeLeftAtTwilio();
       // The settler has found nothing at Twilio when the run's next attempt comes, before the settler closes the row.
       let second: Promise<unknown> = Promise.resolve();
-      const lookupThenAttempt: SmsSender = {
-        ...core.sender,
-        async findSent(...args) {
-          const found = await core.sender.findSent(...args);
-          if (args[0].to === phone) {
-            second = attempt(2);
-            await second.catch(() => undefined);
-          }
-          return found;
-        },
-      };
-      await settler(lookupThenAttempt).round();
-      await expect(second).rejects.toThrow(/claimed this message/);
+      let touched = false;
+      await settler(
+        afterLookup(phone, async () => {
+          const before = await statusOf(row.id);
+          second = attempt(2);
+          await second.catch(() => undefined);
+          // Not even its capacity: a write would keep the settler from taking the row again after a failure.
+          touched = (await statusOf(row.id)).updatedAt.getTime() !== before.updatedAt.getTime();
+        }),
+      ).round();
+      await expect(second).rejects.toThrow(/claim settler is asking Twilio/);
+      expect(touched).toBe(false);
       expect(core.fake.createCallsTo(phone)).toBe(1);
-      expect(await statusOf(id)).toMatchObject({ status: 'skipped', twilioSid: null });
+      expect(await statusOf(row.id)).toMatchObject({ status: 'skipped', twilioSid: null });
       expect(await eventsOf(tenantId, 'message.skipped')).toBe(1);
       expect(await eventsOf(tenantId, 'message.sent')).toBe(0);
       // The run's next attempt answers what the row came to.
       await expect(attempt(3)).resolves.toMatchObject({ outcome: 'skipped' });
     }));
+
+  it("a take landing between the send gate's read and its claim: the gate claims nothing", async () => {
+    const { row, input } = await legacyNoticeLeftAtTwilio();
+    // The gate's transaction, with the settler's take committed once the gate has read the message's facts.
+    const takeAfterFactsRead = new Proxy(core.db, {
+      get(db, property) {
+        if (property !== '$transaction') return Reflect.get(db, property, db);
+        return (work: (tx: Prisma.TransactionClient) => Promise<unknown>) =>
+          db.$transaction((tx) =>
+            work(
+              new Proxy(tx, {
+                get(client, name) {
+                  const value = Reflect.get(client, name, client) as unknown;
+                  if (name !== '$queryRaw' || typeof value !== 'function') return value;
+                  return async (sql: TemplateStringsArray, ...values: unknown[]) => {
+                    const rows = await (value as (...args: unknown[]) => Promise<unknown>).call(client, sql, ...values);
+                    if (sql.join('?').includes('"claimedAttempt"'))
+                      await core.db.message.update({ where: { id: row.id }, data: { claimedAttempt: settlerAttempt } });
+                    return rows;
+                  };
+                },
+              }),
+            ),
+          );
+      },
+    });
+    const subject = {
+      kind: 'appointment',
+      appointmentId: input.appointmentId,
+      message: 'cancellation',
+      startsAt: input.startsAt,
+    } as const;
+    const decision = await createSendGate({ db: takeAfterFactsRead }).claim(row, 2, subject);
+    expect(decision).toMatchObject({ kind: 'claimed_elsewhere', attempt: settlerAttempt });
+    expect(await statusOf(row.id)).toMatchObject({ status: 'pending', claimedAttempt: settlerAttempt });
+  });
+
+  it('a claim written between its lookup and its close: the settler closes nothing', () =>
+    withGlobalSwitch(core.db, async () => {
+      const { tenantId, phone, row } = await legacyNoticeLeftAtTwilio();
+      const claimedAt = new Date();
+      await settler(
+        afterLookup(phone, () =>
+          core.db.message.update({ where: { id: row.id }, data: { claimedAttempt: 7, claimedAt } }),
+        ),
+      ).round();
+      expect(await statusOf(row.id)).toMatchObject({ status: 'pending', claimedAttempt: 7, claimedAt });
+      expect(await eventsOf(tenantId, 'message.skipped')).toBe(0);
+    }));
+
+  it('a lookup that fails lets the take go: the row is claimed by nobody, and asked about first by whoever comes', async () => {
+    const { phone, row } = await legacyNoticeLeftAtTwilio();
+    await settler(
+      afterLookup(phone, () => Promise.reject(Object.assign(new Error('Twilio answered 503'), { status: 503 }))),
+    ).round();
+    expect(await statusOf(row.id)).toMatchObject({ status: 'pending', claimedAttempt: null, claimedAt: row.claimedAt });
+  });
 });
