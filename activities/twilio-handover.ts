@@ -5,7 +5,6 @@ import type { Message } from '../generated/prisma/client.js';
 import type { Db } from '../common/db.js';
 import { recordMessageFact } from '../common/analytics/aggregate.js';
 import { maskPhone } from '../common/logger.js';
-import { recordOptOut } from '../common/opt-outs.js';
 import { refusedByTwilioResult } from './delivery-results.js';
 import type { ResolvedDeliveryDeps, DeliveryResult } from './outbound-message.js';
 import type { OutboundSms, SentSms } from './sms-sender.js';
@@ -105,19 +104,10 @@ export async function handOver(
       throw error;
     }
     const errorCode = classified.code ?? null;
-    await closeUnsent(
-      db,
-      row,
-      { status: 'failed', errorCode },
-      {
-        also: async (tx) => {
-          if (classified.kind === 'opted_out')
-            await recordOptOut(tx, { tenantId: row.tenantId, phone: row.toPhone, source: `twilio_error_${errorCode}` });
-        },
-      },
-    );
+    const optOutSource = classified.kind === 'opted_out' ? `twilio_error_${errorCode}` : undefined;
+    await closeUnsent(db, row, { status: 'failed', errorCode }, { optOutSource });
     metrics.messageRecorded('failed');
-    if (classified.kind === 'opted_out') metrics.optOutRecorded(`twilio_error_${errorCode}`);
+    if (optOutSource) metrics.optOutRecorded(optOutSource);
     log.warn('Twilio refused the message', { messageId: row.id, kind: classified.kind, errorCode });
     return refusedByTwilioResult(row.id, classified.kind, errorCode);
   }

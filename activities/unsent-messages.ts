@@ -1,7 +1,9 @@
 import { recordMessageFact } from '../common/analytics/aggregate.js';
 import { releaseCapacity, releaseUnclaimedCapacity } from '../common/capacity/usage.js';
+import { lockConversation } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
 import { recordMessageEvent } from '../common/event-writers.js';
+import { recordOptOut } from '../common/opt-outs.js';
 import type { Message, Prisma } from '../generated/prisma/client.js';
 
 /**
@@ -56,16 +58,19 @@ const isStillHeld = async (tx: Prisma.TransactionClient, id: string, claim: Held
 
 /**
  * Closes one row that will never go out, giving back whatever capacity an attempt reserved for it. A row something
- * else closed first (an enrollment's close) keeps its reason, and its one event. `also` runs in the same transaction.
+ * else closed first (an enrollment's close) keeps its reason, and its one event. With `optOutSource`, the recipient's
+ * opt-out is recorded in the same transaction, which then takes the conversation's lock first (common/lock-order.ts).
  * With `onlyUnder`, a row that claim no longer holds is left as it is, reservation and all. True if this call closed it.
  */
 export async function closeUnsent(
   db: Db,
   row: Message,
   closed: UnsentClose,
-  { also, onlyUnder }: { also?: (tx: Prisma.TransactionClient) => Promise<void>; onlyUnder?: HeldClaim } = {},
+  { optOutSource, onlyUnder }: { optOutSource?: string; onlyUnder?: HeldClaim } = {},
 ): Promise<boolean> {
   return db.$transaction(async (tx) => {
+    // A STOP from the lead holds it while it records its own event: taken after the event lock, the two deadlock.
+    if (optOutSource) await lockConversation(tx, row.tenantId, row.toPhone);
     if (onlyUnder && !(await isStillHeld(tx, row.id, onlyUnder))) return false;
     await releaseCapacity(tx, row.id);
     const { count } = await tx.message.updateMany({
@@ -83,7 +88,7 @@ export async function closeUnsent(
           fact: 'failed',
         });
     }
-    await also?.(tx);
+    if (optOutSource) await recordOptOut(tx, { tenantId: row.tenantId, phone: row.toPhone, source: optOutSource });
     return count > 0;
   });
 }

@@ -5,7 +5,15 @@ import { describe, expect, it } from 'vitest';
 import { chooseVariant } from '../../common/analytics/variants.js';
 import { findOptOut, recordOptOut } from '../../common/opt-outs.js';
 import type { Prisma } from '../../generated/prisma/client.js';
+import { createSendGate } from '../../activities/send-gate.js';
+import { createSendStepMessage } from '../../activities/send-step-message.js';
+import type { SmsSender } from '../../activities/sms-sender.js';
+import { createCapacityGate } from '../../common/capacity/gate.js';
+import { roomyCapacity } from '../../common/capacity/settings.js';
+import { lockConversation } from '../../common/conversation.js';
+import { heldTransaction, untilWaitingBehind } from '../support/held-transaction.js';
 import { sendCoreForFile } from '../support/send-core.js';
+import { until } from '../support/wait.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 
 const core = sendCoreForFile({ twilioTimeoutMs: 300 });
@@ -95,6 +103,40 @@ describe('sendStepMessage', () => {
     expect(
       await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } }),
     ).toMatchObject({ status: 'failed', errorCode: 21610 });
+  });
+
+  it("Twilio's 21610 while the lead's STOP is being recorded (it holds the conversation's lock): both commit", async () => {
+    const { tenantId, phone, input } = await enrollment();
+    core.fake.inject({ kind: 'twilioError', code: 21610 }, { to: phone });
+    // The STOP comes in while the create call is out: it takes the conversation's lock, then records its opt-out,
+    // whose event needs the tenant's event lock.
+    let stop: Awaited<ReturnType<typeof heldTransaction>> | undefined;
+    const sender: SmsSender = {
+      ...core.sender,
+      async send(sms) {
+        stop = await heldTransaction(
+          core.db,
+          (tx) => lockConversation(tx, tenantId, phone),
+          (tx) => recordOptOut(tx, { tenantId, phone, source: 'inbound_keyword' }),
+        );
+        return core.sender.send(sms);
+      },
+    };
+    const send = createSendStepMessage({
+      db: core.db,
+      sender,
+      capacity: createCapacityGate({ db: core.db, settings: roomyCapacity }),
+      gate: createSendGate({ db: core.db }),
+    });
+    const answered = new MockActivityEnvironment({ attempt: 1 }).run(send, input);
+    const held = await until(() => stop, 'the STOP holding the lock');
+    await untilWaitingBehind(core.db, held.pid, 1);
+    held.release();
+    const [outcome] = await Promise.all([answered, held.committed]);
+    expect(outcome).toMatchObject({ outcome: 'opted_out' });
+    expect(await findOptOut(core.db, tenantId, phone)).toMatchObject({ source: 'inbound_keyword' });
+    const consent = await core.db.consentEvent.findMany({ where: { tenantId }, orderBy: { createdAt: 'asc' } });
+    expect(consent.map((event) => event.source)).toEqual(['inbound_keyword', 'twilio_error_21610']);
   });
 
   it('ends an invalid number (21211) as failed with the code', async () => {
