@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
-import type { Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import type { appointmentReminder } from '../workflows/appointment-reminder.js';
 import {
   appointmentReminderWorkflowId,
   appointmentReminderWorkflowType,
   type AppointmentReminderInput,
 } from '../workflows/appointment-reminder.messages.js';
+import { ApiError, notFound } from './errors.js';
+import { liveReadDeadlineMs } from './live-read.js';
+import { asTemporalUnavailable } from './temporal-errors.js';
 import { startDeadlineMs, startRun } from './workflow-start.js';
 import { appointmentIdKey, appointmentStatusKey } from '../workflows/search-attributes.js';
 
@@ -75,4 +78,29 @@ export async function startAppointmentReminder(
       throw new BookingUnconfirmed(`the run ${workflowId} was started but could not be read`, { cause: error });
     });
   return { workflowId, runId, sameBooking: memo?.booking === undefined || memo.booking === booking };
+}
+
+/**
+ * An appointment with no row yet, asked about live: Temporal says whether a booking's run is there (a booking
+ * answered 503 may have started one, which records the row once a worker runs it). Always an error: 404 when there is
+ * no run, 409 while its run has yet to record it, 503 when Temporal does not answer.
+ */
+export async function unrecordedBooking(temporal: Client, tenantId: string, appointmentId: string): Promise<ApiError> {
+  const workflowId = appointmentReminderWorkflowId(tenantId, appointmentId);
+  try {
+    await temporal.connection.withDeadline(Date.now() + liveReadDeadlineMs, () =>
+      temporal.workflow.getHandle(workflowId).describe(),
+    );
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return notFound('Appointment');
+    const unavailable = asTemporalUnavailable(error);
+    if (unavailable) return unavailable;
+    throw error;
+  }
+  return new ApiError(
+    409,
+    'conflict',
+    'The appointment is being booked: its run is there and records it as soon as a worker runs it; read it again',
+    { workflowId, recorded: false },
+  );
 }

@@ -12,7 +12,8 @@ function grpcCode(error: unknown): number | undefined {
 
 /**
  * Only a call that never reached Temporal changed nothing there. One that timed out may have gone through, so the
- * caller is told to retry with the same Idempotency-Key; any other gRPC error is ours to fix (a 500).
+ * caller is told to read what it changed, or retry with the same Idempotency-Key where the call takes one; any other
+ * gRPC error is ours to fix (a 500).
  */
 export function asTemporalUnavailable(error: unknown): ApiError | null {
   const code = grpcCode(error);
@@ -22,7 +23,8 @@ export function asTemporalUnavailable(error: unknown): ApiError | null {
     return new ApiError(
       503,
       'temporal_unavailable',
-      'Temporal did not answer in time; the change may have happened: retry with the same Idempotency-Key',
+      'Temporal did not answer in time; the change may have happened: read it before trying again, or retry with ' +
+        'the same Idempotency-Key where the call takes one',
     );
   }
   return null;

@@ -25,7 +25,12 @@ import {
   type Reminder,
 } from '../../workflows/appointment-reminder.messages.js';
 import { planReminders, startInstant } from '../../workflows/decisions/reminder-schedule.js';
-import { BookingUnconfirmed, nameBasedUuid, startAppointmentReminder } from '../appointment-starter.js';
+import {
+  BookingUnconfirmed,
+  nameBasedUuid,
+  startAppointmentReminder,
+  unrecordedBooking,
+} from '../appointment-starter.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, leadErased, notFound, parseBody, parseQuery } from '../errors.js';
 import { readLive } from '../live-read.js';
@@ -111,14 +116,13 @@ function anotherBooking(appointmentId: string, fromEnrollment: boolean): ApiErro
  * Temporal fell silent around the start, or answered the start and then failed the read after it: the run may be there
  * (its own start records the booking), whatever the error said, since the client retries a call that may have gone
  * through. A repeat under the same key, or from the same follow-up, answers it; a booking with neither must be read,
- * not sent again, or it books twice, and its row appears only once the run records it.
+ * not sent again, or it books twice: live, as its row appears only once the run records it.
  */
 function mayHaveBooked(appointmentId: string, repeatable: boolean, cause: unknown): ApiError {
   const next = repeatable
     ? 'retry with the same Idempotency-Key (or from the same follow-up) for its answer'
-    : `read GET /v1/appointments/${appointmentId} before booking again: it appears once its run records it, which ` +
-      'takes until Temporal answers again, so a 404 meanwhile does not mean it was not booked (an Idempotency-Key ' +
-      'makes a retry safe)';
+    : `read GET /v1/appointments/${appointmentId}?live=true before booking again: it answers 404 only when ` +
+      'Temporal says no run was started (an Idempotency-Key makes a retry safe)';
   return new ApiError(
     503,
     'temporal_unavailable',
@@ -297,11 +301,14 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
 
   /**
    * The row answers (its reminders, next reminder, confirmation and status are written as they change); `?live=true`
-   * also asks the run, whose state is then `live`.
+   * also asks the run, whose state is then `live`, and, when there is no row, whether a run is there to record it.
    */
   router.get('/appointments/:appointmentId', async (req, res) => {
     const { live: askLive } = parseQuery(liveReadQuery, req.query);
-    const appointment = await findAppointment(req);
+    const appointment = await findAppointment(req).catch(async (error: unknown) => {
+      if (askLive !== 'true' || !(error instanceof ApiError) || error.status !== 404) throw error;
+      throw await unrecordedBooking(temporal, tenantOf(req), idParam(req.params.appointmentId, 'Appointment'));
+    });
     if (askLive !== 'true') return void res.json({ ...view(appointment), live: null });
     const live = await readLive(temporal, handleOf(appointment), statusQuery);
     res.json({ ...view(appointment), ...live });

@@ -364,18 +364,40 @@ describe('an appointment booked through the API', () => {
         const { auth } = await createTenant(db, anytimeSettings);
         const { leadId } = await newLead(auth);
         const { message, details } = await bookUnanswered(auth, { leadId, startsAt: inSeconds(86_400) }, failure);
-        expect(message).toMatch(/a 404 meanwhile does not mean it was not booked/);
-        expect(message).toContain(`read GET /v1/appointments/${details.appointmentId} before booking again`);
-        // The run records its booking as it starts.
+        expect(message).toContain(`read GET /v1/appointments/${details.appointmentId}?live=true before booking again`);
+        // The run records its booking as it starts; until then the live read says it is being booked, never 404.
+        const statuses: number[] = [];
+        const read = () => request(app).get(`/v1/appointments/${details.appointmentId}?live=true`).set(auth);
         await expect
-          .poll(async () => (await request(app).get(`/v1/appointments/${details.appointmentId}`).set(auth)).status, {
-            timeout: 10_000,
-          })
+          .poll(async () => statuses[statuses.push((await read()).status) - 1], { timeout: 10_000 })
           .toBe(200);
+        expect(statuses.filter((status) => status !== 200 && status !== 409)).toEqual([]);
         const { workflowId } = await db.appointment.findUniqueOrThrow({ where: { id: details.appointmentId } });
         await terminate(workflowId);
       },
     );
+  });
+
+  it('a live read of an appointment with no row asks Temporal: 409 while a booking run is there to record it, else 404', async () => {
+    const { tenant, auth } = await createTenant(db, anytimeSettings);
+    const { leadId } = await newLead(auth);
+    const appointmentId = randomUUID();
+    // A booking's run no worker has picked up yet (its task queue has none): its row is not written.
+    const workflowId = `reminder:${tenant.id}:${appointmentId}`;
+    await stack.client.workflow.start('appointmentReminder', {
+      workflowId,
+      taskQueue: `nobody-${randomUUID()}`,
+      args: [{ tenantId: tenant.id, leadId, appointmentId, startsAt: inSeconds(86_400), timeZone: 'Europe/London' }],
+    });
+    const live = await request(app).get(`/v1/appointments/${appointmentId}?live=true`).set(auth);
+    expect(live.status).toBe(409);
+    expect(live.body.error).toMatchObject({ code: 'conflict', details: { workflowId, recorded: false } });
+    expect((await request(app).get(`/v1/appointments/${appointmentId}`).set(auth)).status).toBe(404);
+    expect((await request(app).get(`/v1/appointments/${randomUUID()}?live=true`).set(auth)).status).toBe(404);
+    // Another tenant's key finds no run of this tenant's.
+    const other = await createTenant(db, anytimeSettings);
+    expect((await request(app).get(`/v1/appointments/${appointmentId}?live=true`).set(other.auth)).status).toBe(404);
+    await terminate(workflowId);
   });
 
   it('two bookings at once under one Idempotency-Key, for other times: one 201, one 409, and the row is the run’s', async () => {

@@ -62,8 +62,9 @@ describe('the OpenAPI document', () => {
     expect(booking).toMatch(/may have been booked/);
     expect(booking).toContain('details.appointmentId');
     expect(booking).not.toMatch(/safe to retry/);
+    expect(booking).toMatch(/live=true/);
     const enrolling = (await fetchDocument()).paths['/v1/enrollments']?.post?.responses['503'];
-    expect((enrolling as { description: string }).description).toMatch(/safe to retry with the same Idempotency-Key/);
+    expect((enrolling as { description: string }).description).toMatch(/Idempotency-Key is safe to retry/);
   });
 
   it('lists every route the app serves, and only those', async () => {

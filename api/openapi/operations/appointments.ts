@@ -20,17 +20,23 @@ export const appointmentsOperations: Operation[] = [
       503:
         'Temporal did not answer around the start (temporal_unavailable): the appointment may have been booked, and ' +
         'details.appointmentId names it. With an Idempotency-Key (or an enrollmentId), retry the same request for its ' +
-        'answer. Without either, do not book again: read GET /v1/appointments/{appointmentId}, whose row appears ' +
-        'once the run records it (a 404 while Temporal is unavailable does not mean it was not booked)',
+        'answer. Without either, do not book again: read GET /v1/appointments/{appointmentId}?live=true, which ' +
+        'answers 404 only when Temporal says no run was started',
     },
   }),
   read('/v1/appointments', 'List appointments', json(r.appointmentPage, 'Appointments'), appointments.listSchema),
-  read(
-    '/v1/appointments/:appointmentId',
-    'One appointment, with its workflow state',
-    json(r.appointmentDetail, 'The appointment'),
-    liveReadQuery,
-  ),
+  operation('get', '/v1/appointments/:appointmentId', 'One appointment, with its workflow state', {
+    ok: { 200: json(r.appointmentDetail, 'The appointment') },
+    query: liveReadQuery,
+    errors: [409, 503],
+    errorNotes: {
+      404:
+        'No such appointment; with live=true, Temporal also says no booking run was started for this ID (a booking ' +
+        'answered 503 may have started one)',
+      409: 'live=true only: no row yet, but a booking run is there and records it once a worker runs it; read again',
+      503: 'live=true only: no row, and Temporal did not answer whether a booking run is there (temporal_unavailable)',
+    },
+  }),
   viaWorkflow(
     '/v1/appointments/:appointmentId/reschedule',
     'Move an appointment; reminders follow',
