@@ -1,16 +1,16 @@
 import { createHash } from 'node:crypto';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { WorkflowNotFoundError, type Client, type WorkflowExecutionDescription } from '@temporalio/client';
+import type { Db } from '../common/db.js';
 import type { appointmentReminder } from '../workflows/appointment-reminder.js';
 import {
   appointmentReminderWorkflowId,
   appointmentReminderWorkflowType,
   type AppointmentReminderInput,
 } from '../workflows/appointment-reminder.messages.js';
-import { ApiError, notFound } from './errors.js';
+import { ApiError, leadErased, notFound } from './errors.js';
 import { liveReadDeadlineMs } from './live-read.js';
-import { asTemporalUnavailable } from './temporal-errors.js';
 import { startDeadlineMs, startRun } from './workflow-start.js';
-import { appointmentIdKey, appointmentStatusKey } from '../workflows/search-attributes.js';
+import { appointmentIdKey, appointmentStatusKey, leadIdKey } from '../workflows/search-attributes.js';
 
 /** This service's own namespace, so its derived IDs cannot collide with anyone else's name-based UUIDs. */
 const idNamespace = Buffer.from('0b7d5c2e9f6a4e1b8c3d2a1f0e9b8c7d', 'hex');
@@ -83,20 +83,34 @@ export async function startAppointmentReminder(
 /**
  * An appointment with no row yet, asked about live: Temporal says whether a booking's run is there (a booking
  * answered 503 may have started one, which records the row once a worker runs it). Always an error: 404 when there is
- * no run, 409 while its run has yet to record it, 503 when Temporal does not answer.
+ * no run or it ended without recording one, 409 `erased` when its lead was erased (the run then records nothing), 409
+ * `conflict` while its run has yet to record it, 503 when Temporal does not answer.
  */
-export async function unrecordedBooking(temporal: Client, tenantId: string, appointmentId: string): Promise<ApiError> {
+export async function unrecordedBooking(
+  { temporal, db }: { temporal: Client; db: Db },
+  tenantId: string,
+  appointmentId: string,
+): Promise<ApiError> {
   const workflowId = appointmentReminderWorkflowId(tenantId, appointmentId);
+  let description: WorkflowExecutionDescription;
   try {
-    await temporal.connection.withDeadline(Date.now() + liveReadDeadlineMs, () =>
+    description = await temporal.connection.withDeadline(Date.now() + liveReadDeadlineMs, () =>
       temporal.workflow.getHandle(workflowId).describe(),
     );
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) return notFound('Appointment');
-    const unavailable = asTemporalUnavailable(error);
-    if (unavailable) return unavailable;
-    throw error;
+    return new ApiError(
+      503,
+      'temporal_unavailable',
+      'Temporal did not say whether a booking run is there; read again shortly',
+      undefined,
+      { cause: error },
+    );
   }
+  if (description.status.name !== 'RUNNING') return notFound('Appointment');
+  const leadId = description.typedSearchAttributes.get(leadIdKey);
+  const lead = leadId ? await db.lead.findFirst({ where: { id: leadId, tenantId }, select: { status: true } }) : null;
+  if (lead?.status === 'erased') return leadErased();
   return new ApiError(
     409,
     'conflict',

@@ -122,7 +122,8 @@ function mayHaveBooked(appointmentId: string, repeatable: boolean, cause: unknow
   const next = repeatable
     ? 'retry with the same Idempotency-Key (or from the same follow-up) for its answer'
     : `read GET /v1/appointments/${appointmentId}?live=true before booking again: it answers 404 only when ` +
-      'Temporal says no run was started (an Idempotency-Key makes a retry safe)';
+      'Temporal has no run for it; read it a minute after this answer, as a start that timed out can still land ' +
+      '(an Idempotency-Key makes a retry safe)';
   return new ApiError(
     503,
     'temporal_unavailable',
@@ -307,7 +308,7 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     const { live: askLive } = parseQuery(liveReadQuery, req.query);
     const appointment = await findAppointment(req).catch(async (error: unknown) => {
       if (askLive !== 'true' || !(error instanceof ApiError) || error.status !== 404) throw error;
-      throw await unrecordedBooking(temporal, tenantOf(req), idParam(req.params.appointmentId, 'Appointment'));
+      throw await unrecordedBooking({ temporal, db }, tenantOf(req), idParam(req.params.appointmentId, 'Appointment'));
     });
     if (askLive !== 'true') return void res.json({ ...view(appointment), live: null });
     const live = await readLive(temporal, handleOf(appointment), statusQuery);

@@ -16,7 +16,7 @@ import type { Db } from '../../common/db.js';
 import { recordOptOut } from '../../common/opt-outs.js';
 import { formatAppointmentTime } from '../../common/templates.js';
 import { createWorker } from '../../worker/worker.js';
-import { appointmentStatusKey } from '../../workflows/search-attributes.js';
+import { appointmentStatusKey, leadIdKey } from '../../workflows/search-attributes.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { enrollInNewSequence } from '../support/follow-ups.js';
 import { startTestStack, testAuthToken, testSenderNumber, type TestStack } from '../support/stack.js';
@@ -378,7 +378,7 @@ describe('an appointment booked through the API', () => {
     );
   });
 
-  it('a live read of an appointment with no row asks Temporal: 409 while a booking run is there to record it, else 404', async () => {
+  it('a live read of an appointment with no row asks Temporal: 409 while a booking run is there to record it, else 404 (or erased)', async () => {
     const { tenant, auth } = await createTenant(db, anytimeSettings);
     const { leadId } = await newLead(auth);
     const appointmentId = randomUUID();
@@ -388,6 +388,7 @@ describe('an appointment booked through the API', () => {
       workflowId,
       taskQueue: `nobody-${randomUUID()}`,
       args: [{ tenantId: tenant.id, leadId, appointmentId, startsAt: inSeconds(86_400), timeZone: 'Europe/London' }],
+      typedSearchAttributes: [{ key: leadIdKey, value: leadId }],
     });
     const live = await request(app).get(`/v1/appointments/${appointmentId}?live=true`).set(auth);
     expect(live.status).toBe(409);
@@ -397,7 +398,14 @@ describe('an appointment booked through the API', () => {
     // Another tenant's key finds no run of this tenant's.
     const other = await createTenant(db, anytimeSettings);
     expect((await request(app).get(`/v1/appointments/${appointmentId}?live=true`).set(other.auth)).status).toBe(404);
+    // The lead erased meanwhile: the run will record nothing, and the read says why.
+    await db.lead.update({ where: { id: leadId }, data: { status: 'erased' } });
+    const erased = await request(app).get(`/v1/appointments/${appointmentId}?live=true`).set(auth);
+    expect(erased.status).toBe(409);
+    expect(erased.body.error.code).toBe('erased');
+    // A run that ended without recording a row booked nothing.
     await terminate(workflowId);
+    expect((await request(app).get(`/v1/appointments/${appointmentId}?live=true`).set(auth)).status).toBe(404);
   });
 
   it('two bookings at once under one Idempotency-Key, for other times: one 201, one 409, and the row is the run’s', async () => {

@@ -21,7 +21,8 @@ export const appointmentsOperations: Operation[] = [
         'Temporal did not answer around the start (temporal_unavailable): the appointment may have been booked, and ' +
         'details.appointmentId names it. With an Idempotency-Key (or an enrollmentId), retry the same request for its ' +
         'answer. Without either, do not book again: read GET /v1/appointments/{appointmentId}?live=true, which ' +
-        'answers 404 only when Temporal says no run was started',
+        'answers 404 only when Temporal has no run for it (read it a minute after the 503: a start that timed out ' +
+        'can still land)',
     },
   }),
   read('/v1/appointments', 'List appointments', json(r.appointmentPage, 'Appointments'), appointments.listSchema),
@@ -31,9 +32,11 @@ export const appointmentsOperations: Operation[] = [
     errors: [409, 503],
     errorNotes: {
       404:
-        'No such appointment; with live=true, Temporal also says no booking run was started for this ID (a booking ' +
+        'No such appointment; with live=true, Temporal also says no booking run for this ID is running (a booking ' +
         'answered 503 may have started one)',
-      409: 'live=true only: no row yet, but a booking run is there and records it once a worker runs it; read again',
+      409:
+        'live=true only: no row yet, but a booking run is there and records it once a worker runs it (conflict, ' +
+        'details.recorded false; read again), or its lead was erased (erased)',
       503: 'live=true only: no row, and Temporal did not answer whether a booking run is there (temporal_unavailable)',
     },
   }),
