@@ -132,8 +132,12 @@ const settling = (now: Date): GateDecision => ({ kind: 'claimed_elsewhere', atte
 async function claimedSince(tx: Prisma.TransactionClient, messageId: string, now: Date): Promise<GateDecision> {
   const current = await tx.message.findUniqueOrThrow({
     where: { id: messageId },
-    select: { claimedAttempt: true, claimedAt: true },
+    select: { status: true, claimedAttempt: true, claimedAt: true },
   });
+  // Closed, or a claim let go: nothing to wait for, so the attempt looks again at once (as after an expired claim).
+  const lookAgainNow = new Date(now.getTime() - claimExpiredAfterMs);
+  if (current.status !== 'pending' || current.claimedAttempt === null)
+    return { kind: 'claimed_elsewhere', attempt: current.claimedAttempt, claimedAt: lookAgainNow };
   if (current.claimedAttempt === settlerAttempt) return settling(now);
   return { kind: 'claimed_elsewhere', attempt: current.claimedAttempt, claimedAt: current.claimedAt ?? now };
 }

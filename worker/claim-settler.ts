@@ -66,7 +66,7 @@ export function createClaimSettler({
     } catch (error) {
       // Twilio or PostgreSQL failed mid-settle: the take is let go (as an attempt lets go of its claim), so a run's
       // attempt still to come may claim it, and a later round takes it again after the wait. A take this cannot let
-      // go (PostgreSQL down) is taken again by that round all the same: nothing else writes to a taken row.
+      // go (PostgreSQL down) is taken again by that round all the same: an attempt that finds it taken writes nothing.
       await db.message
         .updateMany({
           where: { id: row.id, status: 'pending', claimedAttempt: settlerAttempt, claimedAt: row.claimedAt },

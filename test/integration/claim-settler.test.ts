@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import type { SmsSender } from '../../activities/sms-sender.js';
 import type { SendAppointmentMessageInput } from '../../activities/reminders.js';
 import type { SendStepMessageInput } from '../../activities/send-step-message.types.js';
-import { createSendGate, settlerAttempt } from '../../activities/send-gate.js';
+import { claimExpiredAfterMs, createSendGate, settlerAttempt } from '../../activities/send-gate.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 import { createClaimSettler, settleClaimsAfterMs } from '../../worker/claim-settler.js';
 import { withGlobalSwitch } from '../support/capacity.js';
@@ -259,41 +259,61 @@ describe('a claimed message of a closed appointment', () => {
       await expect(attempt(3)).resolves.toMatchObject({ outcome: 'skipped' });
     }));
 
-  it("a take landing between the send gate's read and its claim: the gate claims nothing", async () => {
-    const { row, input } = await legacyNoticeLeftAtTwilio();
-    // The gate's transaction, with the settler's take committed once the gate has read the message's facts.
-    const takeAfterFactsRead = new Proxy(core.db, {
-      get(db, property) {
-        if (property !== '$transaction') return Reflect.get(db, property, db);
-        return (work: (tx: Prisma.TransactionClient) => Promise<unknown>) =>
-          db.$transaction((tx) =>
-            work(
-              new Proxy(tx, {
-                get(client, name) {
-                  const value = Reflect.get(client, name, client) as unknown;
-                  if (name !== '$queryRaw' || typeof value !== 'function') return value;
-                  return async (sql: TemplateStringsArray, ...values: unknown[]) => {
-                    const rows = await (value as (...args: unknown[]) => Promise<unknown>).call(client, sql, ...values);
-                    if (sql.join('?').includes('"claimedAttempt"'))
-                      await core.db.message.update({ where: { id: row.id }, data: { claimedAttempt: settlerAttempt } });
-                    return rows;
-                  };
-                },
-              }),
-            ),
-          );
-      },
-    });
-    const subject = {
-      kind: 'appointment',
-      appointmentId: input.appointmentId,
-      message: 'cancellation',
-      startsAt: input.startsAt,
-    } as const;
-    const decision = await createSendGate({ db: takeAfterFactsRead }).claim(row, 2, subject);
-    expect(decision).toMatchObject({ kind: 'claimed_elsewhere', attempt: settlerAttempt });
-    expect(await statusOf(row.id)).toMatchObject({ status: 'pending', claimedAttempt: settlerAttempt });
-  });
+  it.each([
+    ["the settler's take", { claimedAttempt: settlerAttempt }, { attempt: settlerAttempt, looksAgainAtOnce: false }],
+    // A close the gate did not see: nothing to wait for, the attempt reads the closed row at once.
+    ['a close', { status: 'skipped', skipReason: 'expired' }, { attempt: null, looksAgainAtOnce: true }],
+    // Twilio's 429 processed nothing: the claim is let go with its time, and the attempt goes on at once.
+    [
+      'a claim let go after a 429',
+      { claimedAt: null, claimedAttempt: null },
+      { attempt: null, looksAgainAtOnce: true },
+    ],
+  ] as const)(
+    "%s landing between the send gate's read and its claim: the gate claims nothing",
+    async (_what, write, expected) => {
+      const { row, input } = await legacyNoticeLeftAtTwilio();
+      // The gate's transaction, with the write committed once the gate has read the message's facts.
+      const writeAfterFactsRead = new Proxy(core.db, {
+        get(db, property) {
+          if (property !== '$transaction') return Reflect.get(db, property, db);
+          return (work: (tx: Prisma.TransactionClient) => Promise<unknown>) =>
+            db.$transaction((tx) =>
+              work(
+                new Proxy(tx, {
+                  get(client, name) {
+                    const value = Reflect.get(client, name, client) as unknown;
+                    if (name !== '$queryRaw' || typeof value !== 'function') return value;
+                    return async (sql: TemplateStringsArray, ...values: unknown[]) => {
+                      const rows = await (value as (...args: unknown[]) => Promise<unknown>).call(
+                        client,
+                        sql,
+                        ...values,
+                      );
+                      if (sql.join('?').includes('"claimedAttempt"'))
+                        await core.db.message.update({ where: { id: row.id }, data: write });
+                      return rows;
+                    };
+                  },
+                }),
+              ),
+            );
+        },
+      });
+      const subject = {
+        kind: 'appointment',
+        appointmentId: input.appointmentId,
+        message: 'cancellation',
+        startsAt: input.startsAt,
+      } as const;
+      const decision = await createSendGate({ db: writeAfterFactsRead }).claim(row, 2, subject);
+      expect(decision).toMatchObject({ kind: 'claimed_elsewhere', attempt: expected.attempt });
+      const claimExpiredAt =
+        decision.kind === 'claimed_elsewhere' ? decision.claimedAt.getTime() + claimExpiredAfterMs : 0;
+      expect(claimExpiredAt <= Date.now()).toBe(expected.looksAgainAtOnce);
+      expect(await statusOf(row.id)).toMatchObject(write);
+    },
+  );
 
   it('a claim written between its lookup and its close: the settler closes nothing', () =>
     withGlobalSwitch(core.db, async () => {
