@@ -126,6 +126,43 @@ function replyText(intent: InboundIntent, answering: Tenant[]): string | null {
 }
 
 /**
+ * What our TwiML answers, if anything: an appointment's answer, else the keyword's reply for the tenants it speaks for
+ * (in the recipients' order, which names them). Twilio sends it; each tenant it speaks for records what was said.
+ */
+async function recordReply(
+  tx: Prisma.TransactionClient,
+  params: InboundParams,
+  intent: InboundIntent,
+  outcomes: TenantOutcome[],
+): Promise<string | null> {
+  const appointmentAnswer = outcomes.find((outcome) => outcome.appointmentAnswer);
+  const answering = appointmentAnswer ? [appointmentAnswer] : outcomes.filter((outcome) => outcome.answers);
+  const reply =
+    appointmentAnswer?.appointmentAnswer ??
+    replyText(
+      intent,
+      answering.map((outcome) => outcome.tenant),
+    );
+  if (!reply) return null;
+  for (const { tenant, leadId, answerLinks } of answering) {
+    const row = await tx.message.create({
+      data: {
+        tenantId: tenant.id,
+        leadId,
+        direction: 'outbound',
+        toPhone: params.From,
+        fromPhone: params.To,
+        body: reply,
+        status: 'accepted',
+        idempotencyKey: `reply:${params.MessageSid}:${tenant.id}`,
+      },
+    });
+    if (answerLinks?.length) await createShortLinks(tx, row, answerLinks, tenant.linkExpiryDays);
+  }
+  return reply;
+}
+
+/**
  * One inbound SMS, processed exactly once: the processed-webhook key, the consent changes, the stored messages and the
  * queued signals commit in one transaction, so a Twilio retry of the same MessageSid finds the key and does nothing.
  */
@@ -155,9 +192,10 @@ export async function processInbound(
       await tx.processedWebhook.create({ data: { key: `inbound:${params.MessageSid}`, kind: 'inbound' } });
       // Every conversation's lock before any fact, in one order, so two messages for the same tenants never deadlock.
       for (const id of tenants.map((tenant) => tenant.id).sort()) await lockConversation(tx, id, params.From);
-      const outcomes: TenantOutcome[] = [];
-      // The MessageSid is unique among messages: the first tenant's row (the owner's, or the latest texter's) carries it.
-      for (const [index, tenant] of tenants.entries()) {
+      const outcomes = new Map<string, TenantOutcome>();
+      // Each tenant's facts take its event lock: tenants in one order too, or a STOP from another phone the same
+      // tenants texted, listed the other way round, would wait for this one's locks while holding what it waits for.
+      for (const tenant of [...tenants].sort((a, b) => a.id.localeCompare(b.id))) {
         // Decided before the consent change (a YES confirms only for a lead who was not opted out), recorded after the message.
         const appointmentReply = await findAppointmentReply(tx, {
           tenant,
@@ -165,14 +203,16 @@ export async function processInbound(
           body: params.Body,
           intent,
         });
-        const outcome = await recordFor(tx, tenant, params, intent, index === 0 ? params.MessageSid : null);
+        // The MessageSid is unique among messages: the first tenant's row (the owner's, or the latest texter's) carries it.
+        const messageSid = tenant === tenants[0] ? params.MessageSid : null;
+        const outcome = await recordFor(tx, tenant, params, intent, messageSid);
         // An answer to an appointment message is about the appointment, not a reply to a follow-up.
         if (outcome.leadId && intent !== 'opt_out' && !appointmentReply)
           await countLeadFact(tx, { tenantId: tenant.id, leadId: outcome.leadId, fact: 'replied' });
-        if (!appointmentReply) outcomes.push(outcome);
+        if (!appointmentReply) outcomes.set(tenant.id, outcome);
         else {
           const recorded = await recordAppointmentReply(tx, tenant, appointmentReply, shortLinkBaseUrl);
-          outcomes.push({
+          outcomes.set(tenant.id, {
             ...outcome,
             signalIds: [...outcome.signalIds, ...recorded.signalIds],
             appointmentAnswer: recorded.appointmentAnswer,
@@ -180,33 +220,9 @@ export async function processInbound(
           });
         }
       }
-      const appointmentAnswer = outcomes.find((outcome) => outcome.appointmentAnswer);
-      const answering = appointmentAnswer ? [appointmentAnswer] : outcomes.filter((outcome) => outcome.answers);
-      const reply =
-        appointmentAnswer?.appointmentAnswer ??
-        replyText(
-          intent,
-          answering.map((outcome) => outcome.tenant),
-        );
-      // Twilio sends the reply from our TwiML answer; each tenant it speaks for records what was said.
-      if (reply) {
-        for (const { tenant, leadId, answerLinks } of answering) {
-          const row = await tx.message.create({
-            data: {
-              tenantId: tenant.id,
-              leadId,
-              direction: 'outbound',
-              toPhone: params.From,
-              fromPhone: params.To,
-              body: reply,
-              status: 'accepted',
-              idempotencyKey: `reply:${params.MessageSid}:${tenant.id}`,
-            },
-          });
-          if (answerLinks?.length) await createShortLinks(tx, row, answerLinks, tenant.linkExpiryDays);
-        }
-      }
-      const signalIds = outcomes.flatMap((outcome) => outcome.signalIds);
+      const inOrder = tenants.flatMap((tenant) => outcomes.get(tenant.id) ?? []);
+      const reply = await recordReply(tx, params, intent, inOrder);
+      const signalIds = inOrder.flatMap((outcome) => outcome.signalIds);
       logger.info(
         { intent, from: maskPhone(params.From), tenants: tenants.length, signals: signalIds.length },
         'inbound SMS processed',

@@ -1,5 +1,5 @@
 import type { Db } from '../../common/db.js';
-import type { Tenant } from '../../generated/prisma/client.js';
+import type { MessageStatus, Tenant } from '../../generated/prisma/client.js';
 
 export interface RecipientQuery {
   /** Where the message was sent: the number (To), and the Messaging Service whose pool it belongs to, if any. */
@@ -11,6 +11,12 @@ export interface RecipientQuery {
   /** The deployment's default sender: shared by every tenant without one of its own, so nobody's to own. */
   sharedSenders: readonly string[];
 }
+
+// Skipped rows never went out: their tenant never texted the phone. A STOP also reaches a tenant whose text is still
+// held or was refused (the safe side: it must not text that phone after it); a reply answers a text that went out,
+// not one that is still held or that Twilio refused.
+const stopReachesPast: MessageStatus[] = ['skipped'];
+const replyAnswersPast: MessageStatus[] = ['skipped', 'pending', 'failed'];
 
 /**
  * The tenants an inbound message is for. A sender's owner gets it (the number before the service: it is the more
@@ -28,12 +34,11 @@ export async function findRecipients(db: Db, query: RecipientQuery): Promise<Ten
   if (owner && !query.everyTexter) return [owner.tenant];
   const texters = await db.message.groupBy({
     by: ['tenantId'],
-    // Skipped rows never went out: their tenant never texted the phone.
     where: {
       toPhone: query.phone,
       direction: 'outbound',
       fromPhone: { in: query.addresses },
-      status: { not: 'skipped' },
+      status: { notIn: query.everyTexter ? stopReachesPast : replyAnswersPast },
     },
     _max: { createdAt: true },
     orderBy: { _max: { createdAt: 'desc' } },

@@ -4,9 +4,12 @@ import { randomBytes, randomInt } from 'node:crypto';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
+import { lockTenantEventsOf } from '../../common/events.js';
 import { phoneHash } from '../../common/opt-outs.js';
+import { Prisma } from '../../generated/prisma/client.js';
 import { anytimeSettings, createTenant } from '../support/fixtures.js';
 import { enrolledLead, enrollmentStatus } from '../support/follow-ups.js';
+import { heldTransaction, untilWaitingBehind } from '../support/held-transaction.js';
 import { startTestStack, testSenderNumber, type TestStack } from '../support/stack.js';
 import { inbound, messageSid, postWebhook, randomSenderNumber } from '../support/webhooks.js';
 
@@ -44,6 +47,20 @@ async function texted(owner: TestTenant, phone: string) {
   return lead;
 }
 
+/** A text of the tenant's to the phone from the default number, as its row says (no follow-up behind it). */
+const outboundRow = (tenantId: string, phone: string, row: Partial<Prisma.MessageUncheckedCreateInput> = {}) =>
+  stack.db.message.create({
+    data: {
+      tenantId,
+      direction: 'outbound',
+      toPhone: phone,
+      fromPhone: testSenderNumber,
+      body: 'Hi there',
+      status: 'delivered',
+      twilioSid: row.status === 'pending' ? null : messageSid(),
+      ...row,
+    },
+  });
 const optedOut = async (tenantId: string, phone: string) =>
   (await stack.db.optOut.count({ where: { tenantId, phoneHash: phoneHash(phone) } })) === 1;
 const enrollment = (id: string) => stack.db.enrollment.findUniqueOrThrow({ where: { id } });
@@ -106,6 +123,28 @@ describe('a STOP to a shared number reaches every tenant that texted the phone f
       .toBe('opted_out');
   });
 
+  it('two STOPs from phones the same two tenants texted last in opposite orders both commit (tenants locked in one order)', async () => {
+    const [a, b] = [await tenant(), await tenant()];
+    const [p, q] = [privatePhone(), privatePhone()];
+    // p reaches [a, b] (a texted it last), q reaches [b, a].
+    await outboundRow(b.tenant.id, p, { createdAt: new Date(Date.now() - 60_000) });
+    await outboundRow(a.tenant.id, p);
+    await outboundRow(a.tenant.id, q, { createdAt: new Date(Date.now() - 60_000) });
+    await outboundRow(b.tenant.id, q);
+    // b's event lock held: the STOP from q waits for it first; the one from p then, holding whatever it took before.
+    const held = await heldTransaction(stack.db, (tx) =>
+      tx.$executeRaw(lockTenantEventsOf(Prisma.sql`VALUES (${b.tenant.id}::uuid, 0)`)),
+    );
+    const fromQ = inbound(stack.app, { From: q, To: testSenderNumber, Body: 'STOP' }).then((response) => response);
+    await untilWaitingBehind(stack.db, held.pid, 1);
+    const fromP = inbound(stack.app, { From: p, To: testSenderNumber, Body: 'STOP' }).then((response) => response);
+    await untilWaitingBehind(stack.db, held.pid, 2);
+    held.release();
+    await held.committed;
+    expect([(await fromQ).status, (await fromP).status]).toEqual([200, 200]);
+    for (const phone of [p, q]) for (const owner of [a, b]) expect(await optedOut(owner.tenant.id, phone)).toBe(true);
+  });
+
   it('a message to a shared number from a phone nobody texted from it is dropped: 200, nothing stored', async () => {
     const phone = privatePhone();
     const response = await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'STOP' });
@@ -132,6 +171,22 @@ describe('a reply to a shared number', () => {
       .toBe('replied');
     expect(await enrollment(leadA.enrollmentId)).toMatchObject({ status: 'running', haltedAt: null });
     await request(stack.app).post(`/v1/enrollments/${leadA.enrollmentId}/cancel`).set(a.auth);
+  });
+
+  it('goes to the tenant whose text reached the phone, not to one whose later text is held or was refused', async () => {
+    const [a, b] = [await tenant(), await tenant()];
+    const phone = privatePhone();
+    const leadA = await texted(a, phone);
+    await outboundRow(b.tenant.id, phone, { status: 'pending', heldReason: 'window' });
+    await outboundRow(b.tenant.id, phone, { status: 'failed', errorCode: 21211 });
+    await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'Tuesday works for me' });
+    expect(await inboundRows(b.tenant.id, phone)).toEqual([]);
+    expect(await inboundRows(a.tenant.id, phone)).toEqual([
+      expect.objectContaining({ body: 'Tuesday works for me', leadId: leadA.leadId }),
+    ]);
+    await expect
+      .poll(() => enrollmentStatus(stack.app, a.auth, leadA.enrollmentId), { timeout: 20_000 })
+      .toBe('replied');
   });
 });
 
