@@ -17,21 +17,29 @@ export interface AttemptRow {
 
 const notFound = (message: string) => ApplicationFailure.create({ type: 'NotFoundError', message, nonRetryable: true });
 
-/** `onCreated` runs in the transaction that writes the row: the event of a row final as written, or its links. */
+/** The lead was erased (or its phone changed) after the attempt read it: the row must not carry what it read. */
+class LeadChangedMeanwhile extends Error {}
+
+/**
+ * Writes the row with the lead's row share-locked and its phone still the one read: an erasure locks the lead before
+ * it deletes the lead's messages, so it either deletes this row or, having gone first, makes the attempt read again
+ * (before: a row written just after the erasure's delete kept the phone and the body rendered with the lead's name).
+ * `onCreated` runs in the same transaction: the event of a row final as written, or its links.
+ */
 async function insertRow(
   { db }: ResolvedDeliveryDeps,
-  data: Prisma.MessageUncheckedCreateInput,
+  data: Prisma.MessageUncheckedCreateInput & { leadId: string },
   onCreated?: (tx: Prisma.TransactionClient, row: Message) => Promise<unknown>,
 ): Promise<AttemptRow> {
   try {
-    const create = (client: Prisma.TransactionClient) => client.message.create({ data });
-    const row = onCreated
-      ? await db.$transaction(async (tx) => {
-          const created = await create(tx);
-          await onCreated(tx, created);
-          return created;
-        })
-      : await create(db);
+    const row = await db.$transaction(async (tx) => {
+      const [lead] = await tx.$queryRaw<{ phone: string }[]>`
+        SELECT phone FROM leads WHERE id = ${data.leadId}::uuid FOR SHARE`;
+      if (lead?.phone !== data.toPhone) throw new LeadChangedMeanwhile();
+      const created = await tx.message.create({ data });
+      await onCreated?.(tx, created);
+      return created;
+    });
     return { row, isRetry: false };
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
@@ -47,6 +55,20 @@ async function insertRow(
  * `sendBy` is the hard deadline the run gives the message, if it has one.
  */
 export async function writeFirstAttemptRow(
+  deps: ResolvedDeliveryDeps,
+  message: OutboundMessage,
+  sendBy: Date | null,
+): Promise<AttemptRow> {
+  try {
+    return await writeRowForLeadAsItIs(deps, message, sendBy);
+  } catch (error) {
+    if (!(error instanceof LeadChangedMeanwhile)) throw error;
+    // Read again: an erased lead's row carries its placeholder phone and no name, and the send gate refuses it.
+    return writeRowForLeadAsItIs(deps, message, sendBy);
+  }
+}
+
+async function writeRowForLeadAsItIs(
   deps: ResolvedDeliveryDeps,
   message: OutboundMessage,
   sendBy: Date | null,

@@ -1,6 +1,10 @@
 // Erasure that holds: DELETE /v1/leads/:id against the real dev server, worker, Postgres and the Twilio stack.fake.
 import { createHash, randomUUID } from 'node:crypto';
 import { Client, Connection } from '@temporalio/client';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { createActivities } from '../../activities/index.js';
+import { createSmsSender } from '../../activities/sms-sender.js';
+import { roomyCapacity } from '../../common/capacity/settings.js';
 import { pino } from 'pino';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
@@ -12,7 +16,7 @@ import { findOptOut, phoneHash } from '../../common/opt-outs.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { sendsFromNewNumber } from '../support/capacity.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
-import { stackForFile, testAppDeps } from '../support/stack.js';
+import { stackForFile, testAccountSid, testAppDeps, testAuthToken, testSenderNumber } from '../support/stack.js';
 import { until } from '../support/wait.js';
 import { heldTransaction, untilWaitingBehind } from '../support/held-transaction.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
@@ -268,6 +272,80 @@ describe('erasing a lead', () => {
     const events = (await handle.fetchHistory()).events ?? [];
     expect(events.some((event) => event.workflowExecutionCancelRequestedEventAttributes)).toBe(true);
     await handle.terminate('test cleanup');
+  });
+
+  it('overtaking a first attempt between its read of the lead and its row: the row carries neither the phone nor the name', async () => {
+    const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
+    const phone = randomUkMobile().e164;
+    const lead = await stack.db.lead.create({
+      data: { tenantId: tenant.id, phone, firstName: 'Ada', timeZone: 'UTC' },
+    });
+    const sequence = await stack.db.sequenceDefinition.create({
+      data: { tenantId: tenant.id, name: `s-${randomUUID()}`, version: 1, steps: [] },
+    });
+    const enrollment = await stack.db.enrollment.create({
+      data: { tenantId: tenant.id, leadId: lead.id, sequenceId: sequence.id, workflowId: `followup:${randomUUID()}` },
+    });
+    const input = {
+      tenantId: tenant.id,
+      leadId: lead.id,
+      enrollmentId: enrollment.id,
+      step: 0,
+      template: 'Hi {{firstName}}, still interested?',
+      notAfter: inDays(1),
+      holdAsResult: true,
+    };
+    // The attempt reads the lead, then its row's insert waits for an uncommitted row with the same key (rolled back
+    // later); the erasure comes meanwhile, then the insert goes on.
+    const keyTaken = await heldTransaction(
+      stack.db,
+      (tx) =>
+        tx.message.create({
+          data: {
+            tenantId: tenant.id,
+            leadId: lead.id,
+            direction: 'outbound',
+            toPhone: 'placeholder',
+            body: 'placeholder',
+            status: 'pending',
+            idempotencyKey: `${enrollment.id}:0`,
+          },
+        }),
+      () => Promise.reject(new Error('rolled back')),
+    );
+    const sender = createSmsSender({
+      kind: 'twilio',
+      accountSid: testAccountSid,
+      authToken: testAuthToken,
+      sender: { from: testSenderNumber },
+      apiBaseUrl: stack.fake.url,
+    });
+    const { sendStepMessage } = createActivities({ db: stack.db, sender, capacity: roomyCapacity });
+    const run = (number: number) =>
+      new MockActivityEnvironment({ attempt: number, scheduleToCloseTimeoutMs: 3_600_000 }).run(sendStepMessage, input);
+    const attempt = run(1).catch((error: unknown) => error);
+    await untilWaitingBehind(stack.db, keyTaken.pid, 1);
+    const erasure = request(stack.app)
+      .delete(`/v1/leads/${lead.id}`)
+      .set(auth)
+      .then((response) => response);
+    // Committed, or (with the lead share-locked by the attempt) waiting for the attempt, behind the held row.
+    await Promise.race([erasure, untilWaitingBehind(stack.db, keyTaken.pid, 2)]);
+    keyTaken.release();
+    await expect(keyTaken.committed).rejects.toThrow('rolled back');
+    // The erasure may delete the row from under the attempt, which then fails; the next attempt writes it again.
+    const first = await attempt;
+    const result = first instanceof Error ? await run(2) : first;
+    expect((await erasure).status).toBe(200);
+    expect(
+      await stack.db.message.findMany({ where: { OR: [{ toPhone: phone }, { body: { contains: 'Ada' } }] } }),
+    ).toEqual([]);
+    expect(await stack.db.message.findMany({ where: { enrollmentId: enrollment.id } })).toEqual([
+      expect.objectContaining({ toPhone: `erased:${lead.id}`, status: 'skipped' }),
+    ]);
+    expect(stack.fake.createCallsTo(phone)).toBe(0);
+    // Refused at the gate (erased, or its opt-out), or, read again without a name, skipped for the missing value.
+    expect(result).not.toMatchObject({ outcome: 'sent' });
   });
 
   it('gives back the capacity its unclaimed messages reserved, and keeps what a claimed one (maybe at Twilio) took', async () => {

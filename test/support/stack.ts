@@ -17,7 +17,7 @@ export const testSenderNumber = '+15005550006';
 /** What Twilio would call: the tests sign for this public URL, as a proxy in front of the API would have it. */
 export const testPublicBaseUrl = 'https://sms.example.com';
 
-const testAccountSid = `AC${'1'.repeat(32)}`;
+export const testAccountSid = `AC${'1'.repeat(32)}`;
 
 /** The settings a worker process needs to send through the real twilio client to the loopback fake. */
 export function twilioFakeEnv(fakeUrl: string): Record<string, string> {
