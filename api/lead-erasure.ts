@@ -47,6 +47,9 @@ async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantI
   // Under the lock: of two erasures of one lead, the second finds it erased.
   if (!(await tx.lead.findFirst({ where: { id: leadId, status: { not: 'erased' } }, select: { id: true } })))
     return null;
+  // Its links keep working and their clicks stay counted, without the lead (their targets hold no lead data). Before
+  // the first event: a first click locks the message's links, then the event lock (common/lock-order.ts).
+  await tx.shortLink.updateMany({ where: { tenantId, leadId }, data: { leadId: null } });
   // Its messages no attempt has claimed will never go out: what they reserved goes back before they are deleted.
   await releaseUnclaimedCapacity(tx, { tenantId, leadId });
   await recordOptOut(tx, { tenantId, phone, source: 'erasure' });
@@ -74,8 +77,6 @@ async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantI
   await tx.appointment.updateMany({ where: { tenantId, leadId }, data: { notes: null, location: null } });
   await tx.optOut.updateMany({ where: { tenantId, phoneHash: { in: phoneHashes(phone) } }, data: { phone: null } });
   await tx.message.deleteMany({ where: { tenantId, OR: [{ leadId }, { toPhone: phone }, { fromPhone: phone }] } });
-  // Its links keep working and their clicks stay counted, without the lead (their targets hold no lead data).
-  await tx.shortLink.updateMany({ where: { tenantId, leadId }, data: { leadId: null } });
   await tx.lead.update({
     where: { id: leadId },
     data: {

@@ -4,6 +4,8 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
+import { recordLinkClick } from '../../common/links/clicks.js';
+import type { Prisma } from '../../generated/prisma/client.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { stackForFile } from '../support/stack.js';
 import { segmentCount, type TwilioFault } from '../support/twilio-fake.js';
@@ -225,6 +227,65 @@ describe('tracked short links', () => {
     // An old text still opens its page; the click counts for the message, with no lead.
     expect((await api().get(`/l/${codes[1]}`).set('User-Agent', iPhone)).status).toBe(302);
     expect(await stack.db.linkClick.count({ where: { messageId: message.id, human: true } })).toBe(2);
+  });
+
+  it('a first click and an erasure of its lead at once both commit: the click holding the links, the erasure waits for them before its events', async () => {
+    const { tenantId, auth, leadId, message } = await sentStep();
+    const link = await stack.db.shortLink.findFirstOrThrow({ where: { messageId: message.id } });
+    // The click's transaction, held once it has marked the message's links clicked (their rows locked).
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let signalHeld = (_pid: number) => {};
+    const held = new Promise<number>((resolve) => (signalHeld = resolve));
+    const heldAfterMarking = new Proxy(stack.db, {
+      get(db, property) {
+        if (property !== '$transaction') return Reflect.get(db, property, db);
+        return (work: (tx: Prisma.TransactionClient) => Promise<unknown>) =>
+          db.$transaction(
+            async (tx) => {
+              const [{ pid }] = await tx.$queryRaw<[{ pid: number }]>`SELECT pg_backend_pid() AS pid`;
+              const markThenHold = async (args: Prisma.ShortLinkUpdateManyArgs) => {
+                const marked = await tx.shortLink.updateMany(args);
+                signalHeld(pid);
+                await released;
+                return marked;
+              };
+              const shortLink = new Proxy(tx.shortLink, {
+                get: (links, name) => (name === 'updateMany' ? markThenHold : Reflect.get(links, name, links)),
+              });
+              return work(
+                new Proxy(tx, {
+                  get: (client, name) => (name === 'shortLink' ? shortLink : Reflect.get(client, name, client)),
+                }),
+              );
+            },
+            { timeout: 30_000 },
+          );
+      },
+    });
+    const click = recordLinkClick(heldAfterMarking, link, 'browser', new Date());
+    const clickPid = await held;
+    const erasure = api()
+      .delete(`/v1/leads/${leadId}`)
+      .set(auth)
+      .then((response) => response);
+    // Others may queue behind the erasure (for an event lock it holds, on the code before its fix), so no exact count.
+    await until(
+      async () =>
+        (
+          await stack.db.$queryRaw<{ waiting: number }[]>`
+            SELECT count(*)::int AS waiting FROM pg_stat_activity WHERE ${clickPid}::int = ANY (pg_blocking_pids(pid))`
+        )[0]?.waiting || null,
+      'the erasure waiting for the click',
+    );
+    release();
+    await click;
+    expect((await erasure).status).toBe(200);
+    expect(await clickedEvents(tenantId)).toHaveLength(1);
+    expect((await stack.db.shortLink.findMany({ where: { messageId: message.id } })).map((row) => row.leadId)).toEqual([
+      null,
+      null,
+    ]);
   });
 
   it('tracks the booking link in the answer to an appointment reschedule word', async () => {
