@@ -9,18 +9,22 @@
  *    "dont"), and split into clauses at punctuation, quotes, emoji and line breaks ("STOP. Wrong number", "STOP 🛑").
  * 3. Opt-in (START, UNSTOP, YES) and help (HELP, INFO) only when that is the whole message: "yes I'm interested" and
  *    "can you help me?" are replies to the sequence.
- * 4. Opt-out when
+ * 4. Opt-out when ("courtesy" below is courtesy words and phrases, "kindly", "thank you", and "and" joining them to
+ *    each other or to keywords: "STOP and remove", "stop please and thank you")
  *    - a clause is STOP, STOPALL, UNSUBSCRIBE, UNSUB, OPTOUT or REVOKE wrapped only in courtesy, what it's aimed at or
- *      a softening question ("Please stop", "stop it now", "can you stop?", "Not interested. Stop");
+ *      a softening question ("Please stop", "kindly stop", "stop it now", "can you stop?", "Not interested. Stop");
  *    - the whole message is END, QUIT or REMOVE wrapped the same way but without the question ("quit it", "end
  *      please"): these are everyday words, so a clause of a longer message ("what time do you end?") is not enough;
- *    - the whole message is CANCEL with courtesy only ("Cancel", "cancel please"): Twilio blocks a lone CANCEL, so we
- *      must agree, but "cancel it" or "cancel my appointment" is about the appointment and is a reply;
- *    - a clause says it in a phrase (`optOutPhrases`): "stop texting me", "remove me from your list", "wrong number".
+ *    - the whole message is CANCEL with courtesy or ALL only ("Cancel", "cancel please", "CANCEL ALL"): Twilio blocks a
+ *      lone CANCEL, so we must agree, but "cancel it" or "cancel my appointment" is about the appointment and is a reply;
+ *    - a clause says it in a phrase (`optOutPhrases`): "stop texting me", "stop it with the texts", "remove me from your
+ *      list", "wrong number", or CANCEL aimed at the messages themselves ("cancel all messages", "cancel the texts",
+ *      "cancel reminders").
  * Because a keyword must stand alone or inside a phrase, harmless uses ("stop by at 3", "the bus stop", "non-stop",
- * "when does the offer end") never match; the phrases carry guards only where they could overreach ("don't stop
- * texting me", "I gave you the wrong number"). Typos ("stpo"), profanity and other languages are not recognised here
- * (other languages arrive as `OptOutType`); "not interested" alone is a reply, not an opt-out.
+ * "when does the offer end", "cancel and reschedule") never match; the phrases carry guards only where they could
+ * overreach ("don't stop texting me", "don't cancel my reminders", "cancel the reminders for tomorrow", "I gave you the
+ * wrong number"). Typos ("stpo"), profanity and other languages are not recognised here (other languages arrive as
+ * `OptOutType`); "not interested" alone is a reply, not an opt-out.
  */
 export type InboundIntent = 'opt_out' | 'opt_in' | 'help' | 'message';
 
@@ -67,10 +71,24 @@ const courtesyWords = [
   'forever',
   'permanently',
   'seriously',
+  'kindly',
+  'politely',
+  'respectfully',
+  'thankyou',
+  'bye',
+  'goodbye',
 ];
+// "and" joins courtesy and keywords without asking anything more: "STOP and remove", "stop please and thank you";
+// "stop and think" or "cancel and reschedule" still fail, as "think" and "reschedule" are neither.
+const joiningWords = ['and'];
 // Nor does a reason given alongside it: "STOP. Wrong number", "not interested stop".
 const courtesyPhrases = [
   'thank you',
+  'thank u',
+  'thank you so much',
+  'thank you very much',
+  'thanks so much',
+  'many thanks',
   'right now',
   'for good',
   'i said',
@@ -115,14 +133,28 @@ const askingPhrases = [
   'id like to',
 ];
 
-const courtesy = new Set(courtesyWords);
-const courtesyOrTarget = new Set([...courtesyWords, ...targetWords]);
+const courtesy = new Set([...courtesyWords, ...joiningWords]);
+// "CANCEL ALL" is cancel aimed at every message; "all" is the one target a bare CANCEL takes ("cancel it" is a reply).
+const courtesyOrAll = new Set([...courtesy, 'all']);
+const courtesyOrTarget = new Set([...courtesy, ...targetWords]);
 const courtesyPhrase = phraseMatcher(courtesyPhrases);
 const courtesyOrAskingPhrase = phraseMatcher([...courtesyPhrases, ...askingPhrases]);
 
 const contactVerbs = 'texting|txting|messaging|msging|contacting|calling|bothering|spamming|sending|harassing';
 const contactNouns = 'texts?|txts?|messages?|msgs?|sms|notifications?|reminders?|alerts?|spam';
 const textVerbs = 'text|txt|message|msg|contact|sms|bother|spam';
+// What CANCEL can be aimed at for it to mean the messages: "cancel the texts", "cancel all future SMS alerts". Plural
+// only: "cancel the text" or "cancel the reminder" names one message (or the appointment it was about).
+const cancelledMessages =
+  '(?:(?:all|the|these|those|your|ur|my|any|of|future|further|upcoming|more)\\s+)*(?:(?:text|txt|sms)\\s+)?(?:texts|txts|messages|msgs|sms|reminders|notifications|alerts)';
+// Not a request to cancel: "don't cancel my reminders", "I'd rather not cancel the texts", "did you cancel the texts?".
+const negatedCancel =
+  '\\b(?:(?:dont|do not|didnt|did not|never|not|no need to|wont|will not|shouldnt|should not)\\s+(?:(?:you|u|ever|want to|wanna|need to|have to)\\s+)*|did (?:you|u|they|we|i|someone)\\s+(?:just\\s+)?)cancel\\b';
+// After the messages, what narrows them to some: a time, an appointment or a condition ("the reminders for tomorrow",
+// "the texts until Monday", "reminders if I reschedule"), like "don't text me before 9", or the ones the lead sent
+// ("the messages I sent"). "for me", "for this number", "for good" and a reason ("I don't need them") don't.
+const someOfThemOnly =
+  '(?:(?:for|on|about|until|till|before|after)\\s+(?!me\\b|us\\b|good\\b|this number\\b|my (?:number|phone|cell)\\b)|(?:tomorrow|today|tonight|if|when|once)\\b|(?:i|we)\\s+(?:just\\s+)?(?:sent|wrote|typed|texted|scheduled|booked|set up)\\b)';
 
 interface OptOutPhrase {
   pattern: RegExp;
@@ -134,7 +166,7 @@ const optOutPhrases: OptOutPhrase[] = [
   // "stop texting me", "quit sending me texts", "please stop with the messages", "end these reminders"...
   {
     pattern: new RegExp(
-      `\\b(?:stop|quit|end|cease)\\s+(?:(?:the|these|those|this|your|ur|all|any|with|of|more|me|us)\\s+)*(?:${contactVerbs}|${contactNouns})\\b`,
+      `\\b(?:stop|quit|end|cease)\\s+(?:(?:the|these|those|this|your|ur|all|any|with|of|more|me|us|it)\\s+)*(?:${contactVerbs}|${contactNouns})\\b`,
       'u',
     ),
     // ...but not "don't stop texting me" or "at the end messages were sent".
@@ -142,6 +174,14 @@ const optOutPhrases: OptOutPhrase[] = [
       /\b(?:(?:dont|do not|cant|cannot|couldnt)\s+(?:ever\s+)?(?:stop|quit|end|cease)|(?:the|an?)\s+(?:stop|end))\b/u,
   },
   { pattern: /\bmake (?:it|them|this|these|the (?:texts|messages)) stop\b/u },
+  // "enough with the texts": said of the messages, only ever means stop them.
+  { pattern: new RegExp(`\\benough with (?:(?:the|these|those|your|ur|all)\\s+)*(?:${contactNouns})\\b`, 'u') },
+  // "cancel all messages", "please cancel these texts", "cancel reminders": the carrier keyword CANCEL aimed at the
+  // messages themselves. "cancel my appointment" or "cancel the 3pm" names something else and stays a reply.
+  {
+    pattern: new RegExp(`\\bcancel\\s+${cancelledMessages}\\b`, 'u'),
+    unless: new RegExp(`${negatedCancel}|\\bcancel\\s+${cancelledMessages}\\s+${someOfThemOnly}`, 'u'),
+  },
   // "how do I unsubscribe?", "opt-out": words that only ever mean this, unless negated ("I don't want to unsubscribe").
   {
     pattern: /\b(?:unsubscribe|unsub|optout|stopall)\b/u,
@@ -202,7 +242,7 @@ export function classifyInbound(body: string, options: ClassifyOptions = {}): In
 }
 
 function asksToOptOut(whole: string, clauses: string[]): boolean {
-  if (isBareRequest(whole, cancelKeywords, courtesy, courtesyPhrase)) return true;
+  if (isBareRequest(whole, cancelKeywords, courtesyOrAll, courtesyPhrase)) return true;
   if (isBareRequest(whole, everydayOptOutKeywords, courtesyOrTarget, courtesyPhrase)) return true;
   return clauses.some(
     (clause) =>
@@ -248,5 +288,7 @@ function clausesOf(body: string): string[] {
 }
 
 function phraseMatcher(phrases: readonly string[]): RegExp {
-  return new RegExp(`\\b(?:${phrases.join('|')})\\b`, 'gu');
+  // Longest first, so "thank you so much" is taken whole rather than leaving "so much" behind.
+  const longestFirst = [...phrases].sort((a, b) => b.length - a.length);
+  return new RegExp(`\\b(?:${longestFirst.join('|')})\\b`, 'gu');
 }
