@@ -2,12 +2,11 @@
 // opens the page and its read-only /v1 routes, and nothing else.
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anytimeSettings, createTenant } from '../support/fixtures.js';
 import { createApp } from '../../api/app.js';
-import { createLogger } from '../../common/logger.js';
+import { capturedLog } from '../support/captured-log.js';
 import { stackForFile, testAppDeps } from '../support/stack.js';
 
 const stack = stackForFile();
@@ -86,14 +85,7 @@ describe('dashboard sign-in', () => {
   });
 
   it('keeps the session token out of the request log', async () => {
-    const lines: string[] = [];
-    const sink = new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    });
-    const logger = createLogger({ level: 'info', name: 'dashboard-log-test' }, sink);
+    const { logger, lines } = capturedLog('dashboard-log-test');
     const app = createApp(testAppDeps(stack.db, stack.client, stack.taskQueue, { logger }));
     const { apiKey } = await createTenant(stack.db, anytimeSettings);
     const response = await request(app)
