@@ -21,7 +21,7 @@ import { endpointsBehind, fanOutEndpoint } from '../common/webhooks/fan-out.js';
 import { postWebhook } from '../common/webhooks/post.js';
 import { signatureHeader } from '../common/webhooks/secrets.js';
 import { recordTenantAlert } from '../common/tenant-alerts.js';
-import type { WebhookEndpoint } from '../generated/prisma/client.js';
+import type { Prisma, WebhookEndpoint } from '../generated/prisma/client.js';
 
 /** Wait before the next attempt after the n-th failure (index n; the first attempt goes at once), then 10 h for good. */
 export const defaultBackoffMs = [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000_000, 36_000_000, 36_000_000] as const;
@@ -30,6 +30,43 @@ const defaultFailingAfterMs = 3 * 86_400_000;
 
 export const backoffAfter = (failures: number, schedule: readonly number[]) =>
   schedule[Math.min(failures, schedule.length - 1)] ?? 0;
+
+/**
+ * Marks the endpoint `failing`, with its audit row and its alert to the tenant's alertWebhookUrl, in the transaction that
+ * gives up its delivery; false when it was not active (failing already).
+ */
+async function markFailing(
+  tx: Prisma.TransactionClient,
+  endpoint: WebhookEndpoint,
+  attempt: AttemptRecord,
+): Promise<boolean> {
+  const failingSince = new Date();
+  const { count } = await tx.webhookEndpoint.updateMany({
+    where: { id: endpoint.id, status: 'active' },
+    data: { status: 'failing', failingSince },
+  });
+  if (count === 0) return false;
+  await tx.auditLog.create({
+    data: {
+      tenantId: endpoint.tenantId,
+      actor: 'webhook-relay',
+      action: 'webhook_endpoint.failing',
+      subject: endpoint.id,
+      data: { url: endpoint.url, lastError: attempt.error },
+    },
+  });
+  await recordTenantAlert(tx, {
+    tenantId: endpoint.tenantId,
+    type: 'webhook_endpoint.failing',
+    facts: {
+      endpointId: endpoint.id,
+      url: endpoint.url,
+      failingSince: failingSince.toISOString(),
+      lastError: attempt.error,
+    },
+  });
+  return true;
+}
 
 export interface WebhookRelayOptions {
   db: Db;
@@ -86,7 +123,12 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
     const outcome = await postWebhook(
       endpoint.url,
       { headers, body },
-      { allowPrivate: allowPrivateUrls, timeoutMs, cancel: stopped.signal },
+      {
+        allowPrivate: allowPrivateUrls,
+        timeoutMs,
+        cancel: stopped.signal,
+        logger: logger.child({ tenantId: endpoint.tenantId, endpointId: endpoint.id, deliveryId: delivery.id }),
+      },
     );
     return { deliveryId: delivery.id, at, ...outcome };
   }
@@ -94,10 +136,13 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
   async function failed(endpoint: WebhookEndpoint, delivery: ClaimedDelivery, attempt: AttemptRecord): Promise<void> {
     // A delivery retried by hand gets its own 3 days again, from the retry.
     const giveUp = Date.now() - (delivery.retriedAt ?? delivery.createdAt).getTime() >= failingAfterMs;
-    const recorded = await recordFailed(db, attempt, {
-      delivery,
-      nextAttemptAt: new Date(Date.now() + backoffAfter(delivery.attempts + 1, backoffMs)),
-      giveUp,
+    const nextAttemptAt = new Date(Date.now() + backoffAfter(delivery.attempts + 1, backoffMs));
+    // Giving up and marking the endpoint are one fact: apart, a crash between them would leave the delivery given up for
+    // good and its endpoint active, with no alert. The delivery's row is locked before its endpoint's, as a retry by hand
+    // locks them.
+    const { recorded, marked } = await db.$transaction(async (tx) => {
+      const recorded = await recordFailed(tx, attempt, { delivery, nextAttemptAt, giveUp });
+      return { recorded, marked: giveUp && recorded && (await markFailing(tx, endpoint, attempt)) };
     });
     logger.warn(
       {
@@ -113,36 +158,6 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
       },
       'webhook delivery failed',
     );
-    if (!giveUp || !recorded) return;
-    // The endpoint's status, the audit row and the alert to the tenant's alertWebhookUrl are one fact: all or none.
-    const marked = await db.$transaction(async (tx) => {
-      const failingSince = new Date();
-      const { count } = await tx.webhookEndpoint.updateMany({
-        where: { id: endpoint.id, status: 'active' },
-        data: { status: 'failing', failingSince },
-      });
-      if (count === 0) return false;
-      await tx.auditLog.create({
-        data: {
-          tenantId: endpoint.tenantId,
-          actor: 'webhook-relay',
-          action: 'webhook_endpoint.failing',
-          subject: endpoint.id,
-          data: { url: endpoint.url, lastError: attempt.error },
-        },
-      });
-      await recordTenantAlert(tx, {
-        tenantId: endpoint.tenantId,
-        type: 'webhook_endpoint.failing',
-        facts: {
-          endpointId: endpoint.id,
-          url: endpoint.url,
-          failingSince: failingSince.toISOString(),
-          lastError: attempt.error,
-        },
-      });
-      return true;
-    });
     if (!marked) return;
     // The tenant sees it in the endpoint's status, the audit log and its alert webhook; the operator in this log line.
     logger.error(
@@ -152,11 +167,11 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
   }
 
   /**
-   * Sends one claimed batch in order; false when it stopped early (a failure, a lease running short, a stop). The
-   * endpoint's lease, taken first, ends first; `leaseEnds` is this clock's reading from before it was asked for, so it
-   * errs early whatever the database's clock says.
+   * Sends one claimed batch in order; false when it stopped early (a failure, a lease running short, a stop, the
+   * endpoint deleted). The endpoint's lease, taken first, ends first; `leaseEnds` is this clock's reading from before it
+   * was asked for, so it errs early whatever the database's clock says.
    */
-  async function sendBatch(endpoint: WebhookEndpoint, batch: ClaimedDelivery[], leaseEnds: number): Promise<boolean> {
+  async function sendBatch(endpointId: string, batch: ClaimedDelivery[], leaseEnds: number): Promise<boolean> {
     const delivered: AttemptRecord[] = [];
     let sent = 0;
     let failure = false;
@@ -164,7 +179,11 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
       for (const delivery of batch) {
         // Never start a request that could outlast the lease: another worker could be sending it by then.
         if (stopping || Date.now() + timeoutMs + 1000 > leaseEnds) break;
-        const attempt = await send(endpoint, delivery);
+        // Read before each request, not once for a batch that may last a minute: a new URL, a rotated secret or a
+        // deletion applies from the next request.
+        const current = await db.webhookEndpoint.findFirst({ where: { id: endpointId, deletedAt: null } });
+        if (!current) break;
+        const attempt = await send(current, delivery);
         // Cut short by a stop: not the endpoint's failure. Handed back with the rest; it may arrive twice (same id).
         if (stopping && attempt.error !== null) break;
         sent += 1;
@@ -174,7 +193,7 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
         }
         failure = true;
         await recordDelivered(db, delivered.splice(0));
-        await failed(endpoint, delivery, attempt);
+        await failed(current, delivery, attempt);
         break;
       }
       await recordDelivered(db, delivered);
@@ -197,7 +216,7 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
       if (!endpoint) return null;
       const batch = await claimDue(db, endpointId, batchSize, leaseMs);
       if (batch.length === 0) return null;
-      return { endpoint, allDelivered: await sendBatch(endpoint, batch, leaseEnds) };
+      return { endpoint, allDelivered: await sendBatch(endpointId, batch, leaseEnds) };
     } finally {
       await releaseEndpoint(db, endpointId, lease);
     }

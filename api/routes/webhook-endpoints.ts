@@ -2,6 +2,7 @@
 // delivery. The worker's relay (worker/webhook-relay.ts) does the sending; these routes only record and read.
 import { randomUUID } from 'node:crypto';
 import { Router } from 'express';
+import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
 import { eventTypes } from '../../common/events.js';
@@ -76,17 +77,20 @@ export function webhookEndpointsRouter({
 }): Router {
   const router = Router();
 
-  /** The URL as given, once it passed the SSRF checks (the relay checks again at every delivery). */
-  async function safeUrl(url: string): Promise<string> {
+  /**
+   * The URL as given, once it passed the SSRF checks (the relay checks again at every delivery). Where a refused host
+   * resolved is logged, not answered.
+   */
+  async function safeUrl(url: string, log: Logger): Promise<string> {
     try {
       await checkTarget(url, { allowPrivate: allowPrivateWebhookUrls });
       return url;
     } catch (error) {
-      if (error instanceof UnsafeUrlError)
-        throw new ApiError(422, 'unsafe_url', `The URL cannot be a webhook endpoint: ${error.reason}`, {
-          fields: { url: [error.reason] },
-        });
-      throw error;
+      if (!(error instanceof UnsafeUrlError)) throw error;
+      if (error.resolved) log.warn(error.resolved, 'webhook URL refused');
+      throw new ApiError(422, 'unsafe_url', `The URL cannot be a webhook endpoint: ${error.reason}`, {
+        fields: { url: [error.reason] },
+      });
     }
   }
 
@@ -101,7 +105,7 @@ export function webhookEndpointsRouter({
   router.post('/webhook-endpoints', async (req, res) => {
     const body = parseBody(createSchema, req.body);
     const tenantId = tenantOf(req);
-    const url = await safeUrl(body.url);
+    const url = await safeUrl(body.url, req.log);
     const endpoint = await db.$transaction(async (tx) => {
       // Counted under a lock of the tenant's own, so creates at once cannot pass the cap together.
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`webhook-endpoints:${tenantId}`}, 0))`;
@@ -145,7 +149,7 @@ export function webhookEndpointsRouter({
   router.patch('/webhook-endpoints/:id', async (req, res) => {
     const body = parseBody(updateSchema, req.body);
     const endpoint = await endpointOf(req);
-    const url = body.url === undefined ? undefined : await safeUrl(body.url);
+    const url = body.url === undefined ? undefined : await safeUrl(body.url, req.log);
     const updated = await db.webhookEndpoint.update({
       where: { id: endpoint.id },
       // A new URL is tried at once, whatever the old one's failures made its deliveries wait for.

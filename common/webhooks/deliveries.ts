@@ -2,6 +2,7 @@
 // its next time. A worker that dies holding a lease only delays its deliveries until the lease ends; the next worker
 // sends them again with the same webhook-id (at least once; receivers deduplicate on it).
 import type { Db } from '../db.js';
+import type { Prisma } from '../../generated/prisma/client.js';
 
 /** A delivery's `status` column (plain text in the schema): waiting for an attempt, delivered, or given up on. */
 export const webhookDeliveryStatuses = ['pending', 'delivered', 'failed'] as const;
@@ -158,40 +159,38 @@ export async function recordDelivered(db: Db, attempts: AttemptRecord[]): Promis
  * Only a delivery still pending and not retried by hand since it was claimed is changed (true): one another worker
  * delivered meanwhile stays delivered, and a retry asked for during the attempt keeps its fresh start. The endpoint's
  * other deliveries wait as long (its `retryAfter`), so they keep their order and a dead endpoint is not probed with
- * each of them in turn.
+ * each of them in turn. In the caller's transaction: a give-up commits with what it makes of the endpoint, or not at all.
  */
 export async function recordFailed(
-  db: Db,
+  tx: Prisma.TransactionClient,
   attempt: AttemptRecord,
   next: { delivery: ClaimedDelivery; nextAttemptAt: Date; giveUp: boolean },
 ): Promise<boolean> {
-  return db.$transaction(async (tx) => {
-    await tx.webhookAttempt.create({ data: attempt });
-    const { count } = await tx.webhookDelivery.updateMany({
-      where: { id: attempt.deliveryId, status: 'pending', retriedAt: next.delivery.retriedAt },
-      data: {
-        attempts: { increment: 1 },
-        leaseUntil: null,
-        lastStatusCode: attempt.statusCode,
-        lastError: attempt.error,
-        nextAttemptAt: next.nextAttemptAt,
-        ...(next.giveUp ? { status: 'failed' } : {}),
-      },
-    });
-    if (count === 0) {
-      // Retried by hand meanwhile: handed back as the retry left it, due at once.
-      await tx.webhookDelivery.updateMany({
-        where: { id: attempt.deliveryId, status: 'pending' },
-        data: { leaseUntil: null },
-      });
-      return false;
-    }
-    await tx.webhookEndpoint.updateMany({
-      where: { id: next.delivery.endpointId },
-      data: { retryAfter: next.nextAttemptAt },
-    });
-    return true;
+  await tx.webhookAttempt.create({ data: attempt });
+  const { count } = await tx.webhookDelivery.updateMany({
+    where: { id: attempt.deliveryId, status: 'pending', retriedAt: next.delivery.retriedAt },
+    data: {
+      attempts: { increment: 1 },
+      leaseUntil: null,
+      lastStatusCode: attempt.statusCode,
+      lastError: attempt.error,
+      nextAttemptAt: next.nextAttemptAt,
+      ...(next.giveUp ? { status: 'failed' } : {}),
+    },
   });
+  if (count === 0) {
+    // Retried by hand meanwhile: handed back as the retry left it, due at once.
+    await tx.webhookDelivery.updateMany({
+      where: { id: attempt.deliveryId, status: 'pending' },
+      data: { leaseUntil: null },
+    });
+    return false;
+  }
+  await tx.webhookEndpoint.updateMany({
+    where: { id: next.delivery.endpointId },
+    data: { retryAfter: next.nextAttemptAt },
+  });
+  return true;
 }
 
 /** Hands back leased deliveries this worker will not send now, so the next round (here or elsewhere) takes them at once. */

@@ -4,6 +4,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
+import type { Logger } from 'pino';
 import { errorSummary } from '../error-summary.js';
 import { checkTarget, UnsafeUrlError, type UrlPolicy } from './url-safety.js';
 
@@ -44,12 +45,13 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
 
 /**
  * `options.timeoutMs` bounds the whole attempt, the host's lookup included (a tenant's name server that never answers
- * must not outlast the relay's lease on the delivery); `options.cancel` cuts it short (a worker stopping).
+ * must not outlast the relay's lease on the delivery); `options.cancel` cuts it short (a worker stopping). A refused
+ * host's address goes to `options.logger`, never into the outcome, which the tenant reads.
  */
 export async function postWebhook(
   rawUrl: string,
   request: { headers: Record<string, string>; body: string },
-  options: UrlPolicy & { timeoutMs: number; cancel?: AbortSignal },
+  options: UrlPolicy & { timeoutMs: number; cancel?: AbortSignal; logger?: Logger },
 ): Promise<PostOutcome> {
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
@@ -90,8 +92,10 @@ export async function postWebhook(
           : `HTTP ${statusCode}`,
     };
   } catch (error) {
-    if (error instanceof UnsafeUrlError)
+    if (error instanceof UnsafeUrlError) {
+      if (error.resolved) options.logger?.warn(error.resolved, 'webhook URL refused');
       return { statusCode: null, durationMs: elapsed(), error: `unsafe URL: ${error.reason}` };
+    }
     const timedOut = error instanceof Error && (error.name === 'AbortError' || error.name === 'TimeoutError');
     return {
       statusCode: null,

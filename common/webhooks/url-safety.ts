@@ -77,8 +77,23 @@ export function refusedAddressReason(address: string): string | null {
   return inner ? refusedAddressReason(inner) : null;
 }
 
+/** What a refused host resolved to: for the server's log only. */
+export interface RefusedResolution {
+  host: string;
+  address: string;
+  /** The kind of address that made it refused (refusedAddressReason). */
+  kind: string;
+}
+
 export class UnsafeUrlError extends Error {
-  constructor(readonly reason: string) {
+  /**
+   * `reason` goes back to the tenant (an API answer, a delivery's lastError), so it names the rule broken and never
+   * where the host resolves: otherwise a tenant could map our network's names and addresses by trying URLs.
+   */
+  constructor(
+    readonly reason: string,
+    readonly resolved?: RefusedResolution,
+  ) {
     super(reason);
     this.name = 'UnsafeUrlError';
   }
@@ -95,7 +110,7 @@ export interface CheckedTarget {
   addresses: Array<{ address: string; family: number }>;
 }
 
-/** Resolves the URL's host and refuses it (UnsafeUrlError, with the reason) unless every address may be reached. */
+/** Resolves the URL's host and refuses it (UnsafeUrlError) unless every address may be reached. */
 export async function checkTarget(rawUrl: string, policy: UrlPolicy): Promise<CheckedTarget> {
   let url: URL;
   try {
@@ -114,13 +129,17 @@ export async function checkTarget(rawUrl: string, policy: UrlPolicy): Promise<Ch
       ? [{ address: host, family: isIP(host) }]
       : await lookup(host, { all: true, verbatim: true });
   } catch {
-    throw new UnsafeUrlError(`the host ${host} does not resolve`);
+    throw new UnsafeUrlError('the host does not resolve');
   }
-  if (addresses.length === 0) throw new UnsafeUrlError(`the host ${host} does not resolve`);
+  if (addresses.length === 0) throw new UnsafeUrlError('the host does not resolve');
   if (!policy.allowPrivate) {
     for (const { address } of addresses) {
-      const reason = refusedAddressReason(address);
-      if (reason) throw new UnsafeUrlError(`the host ${host} resolves to ${address}, ${reason}`);
+      const kind = refusedAddressReason(address);
+      if (kind)
+        throw new UnsafeUrlError(
+          'the host resolves to a private, loopback, link-local or otherwise reserved address; webhook URLs must reach the public internet',
+          { host, address, kind },
+        );
     }
   }
   return { url, addresses };

@@ -299,7 +299,9 @@ describe('webhook delivery', () => {
       data: { url: `https://localhost:${receiver.port}${endpoint.path}` },
     });
     await record(endpoint.tenantId, 'lead.created');
-    const strict = relayWith({ allowPrivateUrls: false });
+    const logged: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'info' }, { write: (line: string) => logged.push(JSON.parse(line)) });
+    const strict = relayWith({ allowPrivateUrls: false, logger });
     const refused = await deliverUntil(
       strict,
       () =>
@@ -308,12 +310,24 @@ describe('webhook delivery', () => {
         }),
       'a refused attempt',
     );
+    // The rule, not the address: a tenant could map our network by where its hosts resolve. The log has the address.
     expect(refused).toMatchObject({
       statusCode: null,
-      error: expect.stringMatching(
-        /^unsafe URL: the host localhost resolves to (127\.0\.0\.1|::1), a loopback address$/,
-      ),
+      error:
+        'unsafe URL: the host resolves to a private, loopback, link-local or otherwise reserved address; webhook URLs must reach the public internet',
     });
+    expect(await db.webhookDelivery.findFirstOrThrow({ where: { endpointId: endpoint.id } })).toMatchObject({
+      lastError: refused.error,
+    });
+    expect(logged).toContainEqual(
+      expect.objectContaining({
+        msg: 'webhook URL refused',
+        endpointId: endpoint.id,
+        host: 'localhost',
+        address: expect.stringMatching(/^(127\.0\.0\.1|::1)$/),
+        kind: 'a loopback address',
+      }),
+    );
     expect(await db.webhookDelivery.findFirstOrThrow({ where: { endpointId: endpoint.id } })).toMatchObject({
       status: 'pending',
       deliveredAt: null,
@@ -390,6 +404,54 @@ describe('webhook delivery', () => {
     });
   });
 
+  it('a give-up whose endpoint mark cannot be written leaves nothing half-written; a later round commits both', async () => {
+    const endpoint = await endpointFor({ answer: () => 503 });
+    await record(endpoint.tenantId, 'lead.created');
+    // The tenant alert's insert fails, as a crash or a lost connection would between giving up and marking the endpoint.
+    const refuse = `refuse_alert_${randomUUID().replaceAll('-', '')}`;
+    await db.$executeRawUnsafe(
+      `CREATE FUNCTION ${refuse}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'alert refused'; END $$`,
+    );
+    await db.$executeRawUnsafe(
+      `CREATE TRIGGER ${refuse} BEFORE INSERT ON tenant_alerts FOR EACH ROW
+       WHEN (NEW.tenant_id = '${endpoint.tenantId}'::uuid) EXECUTE FUNCTION ${refuse}()`,
+    );
+    const relay = relayWith({ failingAfterMs: 0 });
+    try {
+      await deliverUntil(relay, () => receiver.received(endpoint.path).length > 0 || null, 'the attempt');
+      expect(await db.webhookDelivery.findFirstOrThrow({ where: { endpointId: endpoint.id } })).toMatchObject({
+        status: 'pending',
+        attempts: 0,
+      });
+      expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({
+        status: 'active',
+        failingSince: null,
+      });
+      expect(await db.auditLog.count({ where: { subject: endpoint.id } })).toBe(0);
+    } finally {
+      await db.$executeRawUnsafe(`DROP TRIGGER ${refuse} ON tenant_alerts`);
+      await db.$executeRawUnsafe(`DROP FUNCTION ${refuse}()`);
+    }
+    // Its lease (60 s) running out, without the test waiting for it.
+    await db.webhookDelivery.updateMany({
+      where: { endpointId: endpoint.id },
+      data: { leaseUntil: new Date(Date.now() - 1000) },
+    });
+    await deliverUntil(
+      relay,
+      () => db.webhookDelivery.findFirst({ where: { endpointId: endpoint.id, status: 'failed' } }),
+      'the delivery given up',
+    );
+    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({
+      status: 'failing',
+    });
+    expect(await db.auditLog.count({ where: { subject: endpoint.id, action: 'webhook_endpoint.failing' } })).toBe(1);
+    expect(
+      await db.tenantAlert.count({ where: { tenantId: endpoint.tenantId, type: 'webhook_endpoint.failing' } }),
+    ).toBe(1);
+    await request(app).delete(`/v1/webhook-endpoints/${endpoint.id}`).set(endpoint.auth);
+  });
+
   it('a delivery retried by hand after it was given up gets its days again: one more failure is retried, the endpoint stays active', async () => {
     const endpoint = await endpointFor({ answer: (n) => (n === 0 ? 503 : 200) });
     await record(endpoint.tenantId, 'lead.created');
@@ -459,6 +521,35 @@ describe('webhook delivery', () => {
       'both deliveries',
     );
     expect(received.map((entry) => entry.body.data.phone)).toEqual(['+447700900101', undefined]);
+  });
+
+  it('an endpoint changed during a batch is sent to as it is now: its new URL and secret from the next request, nothing once deleted', async () => {
+    const slowly = () => ({ status: 200, afterMs: 600 });
+    const endpoint = await endpointFor({ answer: slowly });
+    for (let i = 0; i < 3; i += 1) await record(endpoint.tenantId, 'lead.created');
+    while ((await fanOutEndpoint(db, endpoint.id)) > 0);
+    const round = relayWith().round();
+    await until(() => receiver.received(endpoint.path).length === 1 || null, 'the first request in flight');
+    const moved = `/crm/${randomUUID()}`;
+    const path = `/v1/webhook-endpoints/${endpoint.id}`;
+    const rotated = await request(app).post(`${path}/rotate-secret`).set(endpoint.auth);
+    receiver.expect(moved, [rotated.body.secret as string, endpoint.secret], slowly);
+    expect(
+      (
+        await request(app)
+          .patch(path)
+          .set(endpoint.auth)
+          .send({ url: receiver.urlFor(moved) })
+      ).status,
+    ).toBe(200);
+    await until(() => receiver.received(moved).length === 1 || null, 'the second request, at the new URL', 5000);
+    expect((await request(app).delete(path).set(endpoint.auth)).status).toBe(204);
+    await round;
+    expect(receiver.received(endpoint.path)).toHaveLength(1);
+    expect(receiver.received(moved).map((entry) => entry.verifiedBy)).toEqual([[0, 1]]);
+    const deliveries = await db.webhookDelivery.findMany({ where: { endpointId: endpoint.id } });
+    expect(deliveries.map((delivery) => delivery.status).sort()).toEqual(['delivered', 'delivered', 'pending']);
+    expect(deliveries.every((delivery) => delivery.leaseUntil === null)).toBe(true);
   });
 
   it('a deleted endpoint gets no deliveries', async () => {

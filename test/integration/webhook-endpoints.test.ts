@@ -1,9 +1,11 @@
 // The webhook endpoint routes: what a tenant may register (known event types, URLs that pass the SSRF checks), the
 // secret shown once and rotated with an overlap, test pings, delivery logs and retries, and nothing across tenants.
+import { Writable } from 'node:stream';
 import { Client } from '@temporalio/client';
 import request from 'supertest';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
+import { createLogger } from '../../common/logger.js';
 import { refusedAddressReason } from '../../common/webhooks/url-safety.js';
 import { createTenant, testDb } from '../support/fixtures.js';
 import { testAppDeps } from '../support/stack.js';
@@ -12,7 +14,22 @@ const db = testDb();
 // No Temporal call is made by these routes: a lazy client that never connects.
 const temporal = new Client();
 const devApp = createApp(testAppDeps(db, temporal, 'unused', { allowPrivateWebhookUrls: true }));
-const strictApp = createApp(testAppDeps(db, temporal, 'unused', { allowPrivateWebhookUrls: false }));
+/** The strict app's log lines, as it would write them to stdout. */
+const strictLog: string[] = [];
+const strictApp = createApp(
+  testAppDeps(db, temporal, 'unused', {
+    allowPrivateWebhookUrls: false,
+    logger: createLogger(
+      { level: 'info', name: 'webhook-endpoints-test' },
+      new Writable({
+        write(chunk, _encoding, done) {
+          strictLog.push(String(chunk));
+          done();
+        },
+      }),
+    ),
+  }),
+);
 afterAll(() => db.$disconnect());
 
 // Nothing listens on port 9: a relay running meanwhile (another test file) fails fast on these.
@@ -90,9 +107,9 @@ describe('webhook endpoint routes', () => {
     expect(patched.status).toBe(422);
   });
 
-  // Domain facts, "Events to the CRM": loopback, private, link-local (cloud metadata) targets are SSRF.
+  // Domain facts, "Events to the CRM": loopback, private, link-local (cloud metadata) targets are SSRF. The answer names
+  // the rule, never the address the host resolved to (a tenant could map our network with it): that is logged.
   it.each([
-    ['http://93.184.215.14/hooks', 'https'],
     ['https://127.0.0.1/hooks', 'loopback'],
     ['https://localhost/hooks', 'loopback'],
     ['https://[::1]/hooks', 'loopback'],
@@ -113,17 +130,50 @@ describe('webhook endpoint routes', () => {
     // Teredo: the client 127.0.0.1 and 10.0.0.1, their bits flipped.
     ['https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hooks', 'loopback'],
     ['https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/hooks', 'private'],
+  ])('without WEBHOOK_ALLOW_PRIVATE_URLS, %s is refused (422 unsafe_url; the log says %s)', async (url, kind) => {
+    const { auth } = await createTenant(db);
+    strictLog.length = 0;
+    const refused = await request(strictApp).post('/v1/webhook-endpoints').set(auth).send({ url });
+    expect(refused.status).toBe(422);
+    const rule =
+      'the host resolves to a private, loopback, link-local or otherwise reserved address; webhook URLs must reach the public internet';
+    expect(refused.body.error).toMatchObject({
+      code: 'unsafe_url',
+      message: `The URL cannot be a webhook endpoint: ${rule}`,
+      details: { fields: { url: [rule] } },
+    });
+    const logged = strictLog.map((line) => JSON.parse(line)).find((entry) => entry.msg === 'webhook URL refused');
+    expect(logged).toMatchObject({ host: expect.any(String), address: expect.any(String), kind: expect.any(String) });
+    expect(logged.kind).toContain(kind);
+    expect(JSON.stringify(refused.body)).not.toContain(logged.address);
+    const endpoint = await endpointFor(auth);
+    const patched = await request(strictApp).patch(`/v1/webhook-endpoints/${endpoint.id}`).set(auth).send({ url });
+    expect(patched.status).toBe(422);
+    expect(patched.body.error).toMatchObject({
+      code: 'unsafe_url',
+      message: `The URL cannot be a webhook endpoint: ${rule}`,
+    });
+  });
+
+  it.each([
+    ['http://93.184.215.14/hooks', 'https'],
     ['https://user:pw@93.184.215.14/hooks', 'credentials'],
-  ])('without WEBHOOK_ALLOW_PRIVATE_URLS, %s is refused (422 unsafe_url: %s)', async (url, reason) => {
+  ])('without WEBHOOK_ALLOW_PRIVATE_URLS, %s is refused (422 unsafe_url: %s)', async (url, rule) => {
     const { auth } = await createTenant(db);
     const refused = await request(strictApp).post('/v1/webhook-endpoints').set(auth).send({ url });
     expect(refused.status).toBe(422);
     expect(refused.body.error.code).toBe('unsafe_url');
-    expect(refused.body.error.message).toContain(reason);
-    const endpoint = await endpointFor(auth);
-    const patched = await request(strictApp).patch(`/v1/webhook-endpoints/${endpoint.id}`).set(auth).send({ url });
-    expect(patched.status).toBe(422);
-    expect(patched.body.error.code).toBe('unsafe_url');
+    expect(refused.body.error.message).toContain(rule);
+  });
+
+  it('a host that does not resolve is refused as such', async () => {
+    const { auth } = await createTenant(db);
+    const refused = await request(strictApp)
+      .post('/v1/webhook-endpoints')
+      .set(auth)
+      .send({ url: 'https://nowhere.invalid/hooks' });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.message).toBe('The URL cannot be a webhook endpoint: the host does not resolve');
   });
 
   it('a public address passes the address check', () => {
