@@ -33,7 +33,8 @@ export type GateHoldReason = 'cap_gap' | 'cap_daily' | 'window';
 export type GateDecision =
   | { kind: 'claimed'; claimedAt: Date }
   | { kind: 'stop'; reason: GateStop }
-  | { kind: 'hold'; reason: GateHoldReason; until: Date }
+  /** `policy`: the lead's window and caps as judged now (their zone and the tenant's settings may have changed). */
+  | { kind: 'hold'; reason: GateHoldReason; until: Date; policy: SendingPolicy }
   /** Another attempt claimed the message first: it may be calling Twilio right now. */
   | { kind: 'claimed_elsewhere'; attempt: number | null; claimedAt: Date };
 
@@ -80,7 +81,7 @@ function stepRefusal(facts: StepFacts, now: Date): GateDecision | null {
     maxPerDay: facts.maxPerDay,
   };
   const plan = earliestSendTime(now, policy, facts.recentSends);
-  if (plan.at > now && plan.heldBy) return { kind: 'hold', reason: plan.heldBy, until: plan.at };
+  if (plan.at > now && plan.heldBy) return { kind: 'hold', reason: plan.heldBy, until: plan.at, policy };
   return null;
 }
 

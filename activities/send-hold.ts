@@ -6,6 +6,7 @@ import { capacityWaitType, type CapacityWait } from '../common/capacity/waits.js
 import type { ResolvedDeliveryDeps, DeliveryResult, OutboundMessage } from './outbound-message.js';
 import { missedSkipReason, type SendDeadline } from './send-deadline.js';
 import type { GateDecision, GateHoldReason } from './send-gate.js';
+import type { SendingPolicy } from '../workflows/decisions/send-time.js';
 import type { HoldReason } from './send-step-message.types.js';
 import { closeUnsent } from './unsent-messages.js';
 
@@ -13,6 +14,8 @@ export interface Hold {
   reason: HoldReason;
   until: string;
   detail: string;
+  /** A hold of the lead's own window or caps: the policy the gate judged by. */
+  policy?: SendingPolicy;
 }
 
 /** A wait never runs into the activity's own schedule-to-close timeout, which would fail the send instead. */
@@ -27,10 +30,11 @@ const gateHoldDetail: Record<GateHoldReason, string> = {
 const isCapacityWait = (wait: Hold): wait is CapacityWait => !(wait.reason in gateHoldDetail);
 
 /** The send gate's "later", in the words a hold records. */
-export const gateHold = ({ reason, until }: Extract<GateDecision, { kind: 'hold' }>): Hold => ({
+export const gateHold = ({ reason, until, policy }: Extract<GateDecision, { kind: 'hold' }>): Hold => ({
   reason,
   until: until.toISOString(),
   detail: gateHoldDetail[reason],
+  policy,
 });
 
 /** The hard deadline passed with the message unsent: its row closes as missed, and the caller hears its outcome. */
@@ -98,6 +102,7 @@ export async function hold<Outcome>(
       until: wait.until,
       retryAt: new Date(retryAt).toISOString(),
       detail: wait.detail,
+      ...(wait.policy ? { policy: wait.policy } : {}),
     };
   }
   const nextRetryDelay = Math.max(Math.min(wanted, latest) - now, 50);

@@ -1,6 +1,7 @@
 // Shapes the workflow exchanges with the send activity: types only, so workflows can import them.
 import type { CapacityWaitReason } from '../common/capacity/waits.js';
 import type { HaltReason } from '../common/conversation.js';
+import type { SendingPolicy } from '../workflows/decisions/send-time.js';
 import type { GateHoldReason } from './send-gate.js';
 
 export type SmsFailureKind = 'opted_out' | 'undeliverable' | 'carrier_filtered' | 'rejected';
@@ -37,5 +38,17 @@ export type SendStepMessageResult =
   | { outcome: 'failed'; messageId: string; kind: SmsFailureKind; errorCode: number | null }
   /** The send gate refused: the enrollment was ended by a fact the workflow may not have heard of yet. */
   | { outcome: 'halted'; messageId: string; reason: HaltedBy }
-  /** Not yet: the message may go at `until` and is tried again at `retryAt` (its row stays pending, holding no capacity). */
-  | { outcome: 'held'; messageId: string; reason: HoldReason; until: string; retryAt: string; detail: string };
+  /**
+   * Not yet: the message may go at `until` and is tried again at `retryAt` (its row stays pending, holding no capacity).
+   * `policy`, on a hold of the lead's own window or caps: the lead's zone and the tenant's window and caps as the gate
+   * judged them, which the run plans with from then on.
+   */
+  | {
+      outcome: 'held';
+      messageId: string;
+      reason: HoldReason;
+      until: string;
+      retryAt: string;
+      detail: string;
+      policy?: SendingPolicy;
+    };

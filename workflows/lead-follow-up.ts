@@ -14,6 +14,7 @@ import type { Activities } from '../activities/index.js';
 import type { SendStepMessageResult } from '../activities/send-step-message.types.js';
 import { recordActivityOptions, sendActivitiesUntil } from './activity-options.js';
 import { haltedOutcome, planNextSend, rememberSend, waitingForHold, type NextSendPlan } from './decisions/next-send.js';
+import type { SendingPolicy } from './decisions/send-time.js';
 import { wireFollowUpHandlers } from './lead-follow-up.handlers.js';
 import type {
   EnrollmentOutcome,
@@ -44,6 +45,12 @@ const sendGateHoldsPatch = 'send-gate-holds';
 const recordStartLocallyPatch = 'record-start-local-activity';
 /** A hold that lasts past the expiry ends at the expiry: the run closes `expired` then, not at the hold's end. */
 const holdUntilExpiryPatch = 'hold-until-expiry';
+/**
+ * A hold of the lead's window or caps brings the policy the gate judged by, and the run plans with it from then on:
+ * with the policy it started with, a lead moved to a zone (or a tenant window moved) that never overlaps the old one
+ * was planned into the old window, held by the gate till the new one, planned into the old one again, until it expired.
+ */
+const followGatePolicyPatch = 'follow-gate-policy';
 
 const { recordEnrollmentStarted, recordEnrollmentOutcome } = proxyActivities<Activities>(recordActivityOptions);
 const local = proxyLocalActivities<Activities>(recordActivityOptions);
@@ -74,11 +81,14 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
   private planned = 0;
   private dueBase: Date;
   private skipDelay = false;
+  /** The lead's window and caps as the run plans with them: the enrollment's, until a gate's hold brings newer. */
+  private policy: SendingPolicy;
 
   constructor(input: LeadFollowUpInput) {
     const enrolledAt = new Date(input.enrolledAt);
     const carried = input.carriedOn;
     this.input = input;
+    this.policy = input.policy;
     this.dueBase = carried ? new Date(carried.dueBase) : enrolledAt;
     this.skipDelay = carried?.skipDelay ?? false;
     this.expiresAt = new Date(enrolledAt.getTime() + input.expiresAfterSeconds * 1000);
@@ -184,7 +194,7 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
     });
     await continueInNewRun<typeof leadFollowUp>(
       () => this.state.status === 'running',
-      () => [{ ...this.input, carriedOn: carriedOn() }],
+      () => [{ ...this.input, policy: this.policy, carriedOn: carriedOn() }],
     );
   }
 
@@ -225,7 +235,7 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
       dueAt: new Date(this.dueBase.getTime() + delayMs),
       expiresAt: this.expiresAt,
       paused: this.state.paused,
-      policy: this.input.policy,
+      policy: this.policy,
       recentSends: this.state.recentSends,
     });
     this.planned = this.changes;
@@ -267,6 +277,7 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
 
   /** A held send comes back when its hold ends, or at once when anything changes (a close, a pause, a skip). */
   private async waitOutHold(hold: SendResult<'held'>): Promise<void> {
+    if (hold.policy && patched(followGatePolicyPatch)) this.policy = hold.policy;
     const waitingFor = waitingForHold(hold.reason);
     upsertSearchAttributes([
       { key: nextSendAtKey, value: new Date(hold.retryAt) },
@@ -288,7 +299,7 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
   private recordSendOutcome(step: number, result: SendResult<'sent' | 'skipped' | 'opted_out' | 'failed'>): void {
     if (result.outcome === 'sent') {
       this.state.messagesSent += 1;
-      this.state.recentSends = rememberSend(this.state.recentSends, new Date(), this.input.policy.maxPerDay);
+      this.state.recentSends = rememberSend(this.state.recentSends, new Date(), this.policy.maxPerDay);
     }
     if (result.outcome === 'opted_out') this.close('opted_out', 'recipient opted out');
     if (result.outcome === 'failed')

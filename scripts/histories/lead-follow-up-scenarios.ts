@@ -222,6 +222,21 @@ export const leadFollowUpScenarios: Scenario[] = [
     },
   },
   {
+    // Recorded with patch follow-gate-policy: enrolled with a window open all day, the tenant's window is now closed
+    // (as after a settings change or the lead's move to another zone); the gate holds the step `window` with the policy
+    // it judged by, and the run waits for that window's opening, planning with it from then on.
+    name: 'held-by-window-changed-since-enrollment',
+    async run(context) {
+      const enrolledWith = { timeZone: 'Europe/London', window: { start: '00:00', end: '24:00' }, minGapSeconds: 0 };
+      const owner = await tenantAndLead(context, windowClosedNow());
+      const handle = await startFollowUp(context, [first], owner, {
+        policy: { ...enrolledWith, maxPerDay: owner.tenant.maxPerDay },
+      });
+      await eventually(async () => (await handle.query(statusQuery)).hold?.reason === 'window', 'the hold');
+      return handle.workflowId;
+    },
+  },
+  {
     // A first step with A/B variants (issue 17): the send activity picks the variant, so the workflow's commands are
     // those of any other step and older code replays this history too.
     name: 'ab-variant-step',

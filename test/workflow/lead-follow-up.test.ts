@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import type { RecordEnrollmentOutcomeInput } from '../../activities/enrollments.js';
 import type { Activities } from '../../activities/index.js';
 import type { SendStepMessageInput, SendStepMessageResult } from '../../activities/send-step-message.types.js';
+import { earliestSendTime } from '../../workflows/decisions/send-time.js';
 import { leadFollowUp } from '../../workflows/lead-follow-up.js';
 import {
   appointmentBookedSignal,
@@ -206,6 +207,43 @@ describe('leadFollowUp: per-lead caps', () => {
     const days = fake.sends.map((send) => DateTime.fromMillis(send.at, { zone }).toISODate());
     expect(days[0]).toBe(days[1]);
     expect(DateTime.fromISO(days[2] ?? '').diff(DateTime.fromISO(days[1] ?? ''), 'days').days).toBe(1);
+  });
+});
+
+describe("leadFollowUp: the lead's window as the send gate sees it now", () => {
+  it('a lead moved to a zone whose window never overlaps the old one gets the step in the new window, not an expiry', async () => {
+    // Enrolled in London, 09:00-17:00; the lead is now in Los Angeles, where 09:00 is London's 17:00.
+    const now: SendingPolicy = {
+      timeZone: 'America/Los_Angeles',
+      window: { start: '09:00', end: '17:00' },
+      minGapSeconds: 0,
+      maxPerDay: 100,
+    };
+    const fake = fakeActivities((step) => {
+      const at = new Date(activityInfo().currentAttemptScheduledTimestampMs);
+      const gate = earliestSendTime(at, now, []);
+      if (gate.at <= at) return sent(step);
+      const until = gate.at.toISOString();
+      return {
+        outcome: 'held',
+        messageId: 'm0',
+        reason: 'window',
+        until,
+        retryAt: until,
+        detail: 'window',
+        policy: now,
+      };
+    });
+    const state = await runToEnd(
+      fake.activities,
+      input(steps(0), { timeZone: 'Europe/London', window: { start: '09:00', end: '17:00' } }, 5 * day),
+    );
+    expect(state).toMatchObject({ status: 'completed', messagesSent: 1 });
+    // Held once at most (till Los Angeles opens), then sent there within its window.
+    expect(fake.sends.length).toBeLessThanOrEqual(2);
+    const sentAt = DateTime.fromMillis(fake.sends.at(-1)?.at ?? 0, { zone: now.timeZone });
+    expect(sentAt.hour).toBeGreaterThanOrEqual(9);
+    expect(sentAt.hour).toBeLessThan(17);
   });
 });
 
