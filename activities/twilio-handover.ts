@@ -3,7 +3,16 @@
 import { log } from '@temporalio/activity';
 import type { Message } from '../generated/prisma/client.js';
 import type { Db } from '../common/db.js';
+import {
+  applyStatus,
+  lockStatusCallbacksOf,
+  needsConversationLock,
+  parkedStatusesOf,
+  type StatusLogger,
+} from '../common/status-callbacks.js';
 import { recordMessageFact } from '../common/analytics/aggregate.js';
+import { lockConversation } from '../common/conversation.js';
+import { statusesBelow } from '../common/message-status.js';
 import { maskPhone } from '../common/logger.js';
 import { refusedByTwilioResult } from './delivery-results.js';
 import type { ResolvedDeliveryDeps, DeliveryResult } from './outbound-message.js';
@@ -13,27 +22,59 @@ import { closeUnsent } from './unsent-messages.js';
 
 const tooManyRequests = 20429;
 
+/** A status's warnings (carrier filtering) outside an activity, where none may be logged: the claim settler's record. */
+const unlogged: StatusLogger = { warn: () => {} };
+
 /**
  * The SID is written once: true for the call that wrote it, false when another got there first (it records no second
- * event). Outside any activity too: what the claim settler finds at Twilio is recorded the same way.
+ * event). Outside any activity too: what the claim settler finds at Twilio is recorded the same way. The status
+ * callbacks that came before the SID was written (api/webhooks/status.ts parks them) are applied in the same
+ * transaction, in status order, as the webhook would have applied them, and deleted; the SID's lock, taken first,
+ * orders this against a callback arriving meanwhile: it waits and then finds the row, or was parked before this looks.
  */
-export async function recordHandover(db: Db, row: Message, sent: SentSms): Promise<boolean> {
+export async function recordHandover(
+  db: Db,
+  row: Message,
+  sent: SentSms,
+  logger: StatusLogger = unlogged,
+): Promise<boolean> {
   // Found at Twilio later (a retry's or the settler's lookup): sent when Twilio created it, and counted on that day.
   const sentAt = sent.createdAt ?? new Date();
   return db.$transaction(async (tx) => {
+    // Outbox mode has no SID, and no callbacks.
+    if (sent.sid) await lockStatusCallbacksOf(tx, sent.sid);
+    const parked = sent.sid ? await parkedStatusesOf(tx, sent.sid) : [];
+    if (parked.some(needsConversationLock)) await lockConversation(tx, row.tenantId, row.toPhone);
+    // With callbacks parked, the row takes its status from them first, then from Twilio's answer if that is further
+    // on: a found message Twilio already calls delivered still records its message.delivered after message.sent.
     const { count } = await tx.message.updateMany({
       where: { id: row.id, twilioSid: null },
-      data: { status: sent.status, twilioSid: sent.sid, sentAt, heldReason: null, heldUntil: null },
+      data: {
+        ...(parked.length ? {} : { status: sent.status }),
+        twilioSid: sent.sid,
+        sentAt,
+        heldReason: null,
+        heldUntil: null,
+      },
     });
-    if (count)
-      await recordMessageFact(tx, {
-        type: 'message.sent',
-        message: row,
-        details: { twilioSid: sent.sid, segments: row.segments, cost: row.cost?.toString() ?? null },
-        fact: 'sent',
-        at: sentAt,
+    if (!count) return false;
+    await recordMessageFact(tx, {
+      type: 'message.sent',
+      message: row,
+      details: { twilioSid: sent.sid, segments: row.segments, cost: row.cost?.toString() ?? null },
+      fact: 'sent',
+      at: sentAt,
+    });
+    if (sent.sid && parked.length) {
+      const message = { ...row, twilioSid: sent.sid, sentAt };
+      for (const params of parked) await applyStatus(tx, logger, message, params);
+      await tx.earlyStatusCallback.deleteMany({ where: { messageSid: sent.sid } });
+      await tx.message.updateMany({
+        where: { id: row.id, status: { in: statusesBelow(sent.status) } },
+        data: { status: sent.status },
       });
-    return count > 0;
+    }
+    return true;
   });
 }
 
@@ -42,7 +83,9 @@ export async function recordSent(
   row: Message,
   sent: SentSms,
 ): Promise<DeliveryResult> {
-  await recordHandover(db, row, sent);
+  await recordHandover(db, row, sent, {
+    warn: (facts, message) => log.warn(message, facts),
+  });
   metrics.messageRecorded(sent.status);
   log.info('SMS handed over', {
     messageId: row.id,

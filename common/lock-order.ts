@@ -1,13 +1,13 @@
-// The order a transaction takes the locks it needs, whichever of them it needs: the conversation's advisory lock
-// (lockConversation), appointment rows, the lead's row, message rows, their short links' rows, the capacity counts'
-// rows (common/capacity: sending_numbers, then capacity_usage in key order), the tenant's event lock (recordEvent,
-// lockTenantEventsOf), then enrollment rows (haltEnrollments, an outcome's update). Two transactions taking two of
-// them in opposite orders can each wait for the other; PostgreSQL then fails one of them with a deadlock, which is an
-// activity retried or, for an API call or a webhook, a 500. The event lock is taken by recording any event and held
-// to the commit, so whatever a transaction locks after its first event must come after the event lock in this order,
-// and whatever comes before it must be locked first, explicitly (the helpers below; a message's reservation:
-// lockReservation). So a send reserving or giving back capacity locks its message first, and a close gives back its
-// messages' capacity before its events.
+// The order a transaction takes the locks it needs, whichever of them it needs: a Twilio SID's status-callback lock
+// (lockStatusCallbacksOf, common/status-callbacks.ts), the conversation's advisory lock (lockConversation),
+// appointment rows, the lead's row, message rows, their short links' rows, the capacity counts' rows (common/capacity:
+// sending_numbers, then capacity_usage in key order), the tenant's event lock (recordEvent, lockTenantEventsOf), then
+// enrollment rows (haltEnrollments, an outcome's update). Two transactions taking two of them in opposite orders can
+// each wait for the other; PostgreSQL then fails one of them with a deadlock, which is an activity retried or, for an
+// API call or a webhook, a 500. The event lock is taken by recording any event and held to the commit, so whatever a
+// transaction locks after its first event must come after the event lock in this order, and whatever comes before it
+// must be locked first, explicitly (the helpers below; a message's reservation: lockReservation). So a send reserving
+// or giving back capacity locks its message first, and a close gives back its messages' capacity before its events.
 import { Prisma } from '../generated/prisma/client.js';
 
 type Tx = Prisma.TransactionClient;

@@ -95,6 +95,9 @@ export function twilioWebhooksRouter({
       if (params.ErrorCode === 21610) metrics.optOutRecorded('twilio_error_21610');
     }
     if (result.kind === 'processed') await signalRelay.deliver(result.signalIds);
+    // No row has the SID yet: parked for the one that records it (api/webhooks/status.ts).
+    else if (result.kind === 'unknown_message')
+      req.log.info({ outcome: result.kind }, 'status webhook: no message has the SID yet, parked until one does');
     else req.log.info({ outcome: result.kind }, 'status webhook: nothing to do');
     twiml(res, null);
   });

@@ -1,81 +1,46 @@
 import type { Logger } from 'pino';
 import type { Db } from '../../common/db.js';
-import { recordMessageFact } from '../../common/analytics/aggregate.js';
 import { lockConversation } from '../../common/conversation.js';
-import { statusesBelow } from '../../common/message-status.js';
-import { recordOptOut } from '../../common/opt-outs.js';
-import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
-import type { MessageStatus } from '../../generated/prisma/enums.js';
 import { isUniqueViolation } from '../../common/db-errors.js';
+import {
+  applyStatus,
+  lockStatusCallbacksOf,
+  needsConversationLock,
+  type StatusParams,
+} from '../../common/status-callbacks.js';
 
-export interface StatusParams {
-  MessageSid: string;
-  MessageStatus: MessageStatus;
-  ErrorCode?: number | undefined;
-}
+export type { StatusParams } from '../../common/status-callbacks.js';
 
+/** `unknown_message`: no row has the SID yet, so the callback is parked for the row that records it. */
 export type StatusResult =
   { kind: 'duplicate' | 'unknown_message' } | { kind: 'processed'; moved: boolean; signalIds: string[] };
 
-/** The statuses a CRM hears of; the ones on the way there (queued, sending, sent) are not events. */
-const eventOfStatus = {
-  delivered: 'message.delivered',
-  failed: 'message.failed',
-  undelivered: 'message.undelivered',
-} as const;
-const isEventStatus = (status: MessageStatus): status is keyof typeof eventOfStatus => status in eventOfStatus;
-
-/** Thrown inside the transaction so the processed-webhook key is not kept for a message we can't match yet. */
-class UnknownMessage extends Error {}
-
-/** A status callback: the row moves forward only (and a move to delivered, failed or undelivered is an event); 21610 records an opt-out; 30007 is kept for the tenant's report. */
+/**
+ * A status callback, processed once per (MessageSid, status). Its message row found by the SID: applied
+ * (applyStatus). None has the SID yet (a callback that beats the record of the create call's answer, or of a
+ * timed-out call's message found at Twilio later): parked, since Twilio does not send a callback answered 200 again;
+ * the row that records the SID applies it (activities/twilio-handover.ts).
+ */
 export async function processStatus(db: Db, logger: Logger, params: StatusParams): Promise<StatusResult> {
   try {
     return await db.$transaction(async (tx) => {
       await tx.processedWebhook.create({
         data: { key: `status:${params.MessageSid}:${params.MessageStatus}`, kind: 'status' },
       });
+      await lockStatusCallbacksOf(tx, params.MessageSid);
       const message = await tx.message.findUnique({ where: { twilioSid: params.MessageSid } });
-      // A callback can beat the send activity's write of the SID ("maybe sent", then reconciled): keeping no key lets
-      // Twilio's retry of it be processed once the row knows its SID.
-      if (!message) throw new UnknownMessage();
-      // Its opt-out takes the conversation's lock, first in common/lock-order.ts: before the row and the event.
-      if (params.ErrorCode === 21610) await lockConversation(tx, message.tenantId, message.toPhone);
-      const { count } = await tx.message.updateMany({
-        where: { id: message.id, status: { in: statusesBelow(params.MessageStatus) } },
-        data: { status: params.MessageStatus, ...(params.ErrorCode ? { errorCode: params.ErrorCode } : {}) },
-      });
-      // Only a move records an event: a late or repeated callback moves nothing.
-      if (count && isEventStatus(params.MessageStatus))
-        await recordMessageFact(tx, {
-          type: eventOfStatus[params.MessageStatus],
-          message,
-          details: { twilioSid: params.MessageSid, errorCode: params.ErrorCode ?? null },
-          fact: params.MessageStatus === 'delivered' ? 'delivered' : 'failed',
+      if (!message) {
+        await tx.earlyStatusCallback.createMany({
+          data: { messageSid: params.MessageSid, status: params.MessageStatus, errorCode: params.ErrorCode ?? null },
+          skipDuplicates: true,
         });
-      let signalIds: string[] = [];
-      if (params.ErrorCode === 21610) {
-        await recordOptOut(tx, {
-          tenantId: message.tenantId,
-          phone: message.toPhone,
-          source: 'twilio_error_21610',
-          messageSid: params.MessageSid,
-        });
-        signalIds = await queueSignalsForPhone(tx, message.tenantId, message.toPhone, {
-          signal: signalNames.optOut,
-          payload: { source: 'twilio_error_21610' },
-        });
+        return { kind: 'unknown_message' as const };
       }
-      if (params.ErrorCode === 30007)
-        logger.warn(
-          { tenantId: message.tenantId, messageId: message.id },
-          'carrier filtering (30007): review content and sending rate',
-        );
-      return { kind: 'processed' as const, moved: count > 0, signalIds };
+      if (needsConversationLock(params)) await lockConversation(tx, message.tenantId, message.toPhone);
+      return { kind: 'processed' as const, ...(await applyStatus(tx, logger, message, params)) };
     });
   } catch (error) {
     if (isUniqueViolation(error)) return { kind: 'duplicate' };
-    if (error instanceof UnknownMessage) return { kind: 'unknown_message' };
     throw error;
   }
 }

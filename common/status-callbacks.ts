@@ -1,0 +1,98 @@
+// A Twilio status callback applied to its message row, by the webhook (api/webhooks/status.ts) or, for callbacks that
+// came before the row knew its SID and were parked, by the write of the SID (activities/twilio-handover.ts).
+import { recordMessageFact } from './analytics/aggregate.js';
+import { statusesBelow } from './message-status.js';
+import { recordOptOut } from './opt-outs.js';
+import { queueSignalsForPhone, signalNames } from './pending-signals.js';
+import type { Message, Prisma } from '../generated/prisma/client.js';
+import type { MessageStatus } from '../generated/prisma/enums.js';
+
+type Tx = Prisma.TransactionClient;
+
+export interface StatusParams {
+  MessageSid: string;
+  MessageStatus: MessageStatus;
+  ErrorCode?: number | undefined;
+}
+
+/** Where a status's warnings go: the request's logger, or the activity's. */
+export interface StatusLogger {
+  warn(facts: Record<string, unknown>, message: string): void;
+}
+
+/** The statuses a CRM hears of; the ones on the way there (queued, sending, sent) are not events. */
+const eventOfStatus = {
+  delivered: 'message.delivered',
+  failed: 'message.failed',
+  undelivered: 'message.undelivered',
+} as const;
+const isEventStatus = (status: MessageStatus): status is keyof typeof eventOfStatus => status in eventOfStatus;
+
+/**
+ * Takes the transaction-scoped lock of a Twilio SID's status callbacks: a callback's look for the row and the write of
+ * the SID on the row (recordHandover) take it first, so a callback is either applied to the row or parked before the
+ * SID's writer looks for parked ones, never neither. Nothing else takes it: it comes before every lock of
+ * common/lock-order.ts.
+ */
+export async function lockStatusCallbacksOf(tx: Tx, sid: string): Promise<void> {
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`status-callbacks:${sid}`}, 0))`;
+}
+
+/**
+ * The callbacks parked for a SID, in the order their statuses rank (common/message-status.ts), as they would have moved
+ * the row had they come after it knew its SID. Call it under lockStatusCallbacksOf.
+ */
+export async function parkedStatusesOf(tx: Tx, sid: string): Promise<StatusParams[]> {
+  const parked = await tx.earlyStatusCallback.findMany({ where: { messageSid: sid } });
+  return parked
+    .map((row) => ({ MessageSid: row.messageSid, MessageStatus: row.status, ErrorCode: row.errorCode ?? undefined }))
+    .sort((a, b) => statusesBelow(a.MessageStatus).length - statusesBelow(b.MessageStatus).length);
+}
+
+/** A 21610 records an opt-out, which takes the conversation's lock: first in common/lock-order.ts, before the row. */
+export const needsConversationLock = (params: StatusParams) => params.ErrorCode === 21610;
+
+/**
+ * A status applied to the message row with its SID: the row moves forward only (and a move to delivered, failed or
+ * undelivered is an event); 21610 records an opt-out; 30007 is kept for the tenant's report. The caller has taken the
+ * conversation's lock when needsConversationLock says so. Shared by the webhook and by the row that records a SID
+ * whose callbacks were parked.
+ */
+export async function applyStatus(
+  tx: Tx,
+  logger: StatusLogger,
+  message: Message,
+  params: StatusParams,
+): Promise<{ moved: boolean; signalIds: string[] }> {
+  const { count } = await tx.message.updateMany({
+    where: { id: message.id, status: { in: statusesBelow(params.MessageStatus) } },
+    data: { status: params.MessageStatus, ...(params.ErrorCode ? { errorCode: params.ErrorCode } : {}) },
+  });
+  // Only a move records an event: a late or repeated callback moves nothing.
+  if (count && isEventStatus(params.MessageStatus))
+    await recordMessageFact(tx, {
+      type: eventOfStatus[params.MessageStatus],
+      message,
+      details: { twilioSid: params.MessageSid, errorCode: params.ErrorCode ?? null },
+      fact: params.MessageStatus === 'delivered' ? 'delivered' : 'failed',
+    });
+  let signalIds: string[] = [];
+  if (params.ErrorCode === 21610) {
+    await recordOptOut(tx, {
+      tenantId: message.tenantId,
+      phone: message.toPhone,
+      source: 'twilio_error_21610',
+      messageSid: params.MessageSid,
+    });
+    signalIds = await queueSignalsForPhone(tx, message.tenantId, message.toPhone, {
+      signal: signalNames.optOut,
+      payload: { source: 'twilio_error_21610' },
+    });
+  }
+  if (params.ErrorCode === 30007)
+    logger.warn(
+      { tenantId: message.tenantId, messageId: message.id },
+      'carrier filtering (30007): review content and sending rate',
+    );
+  return { moved: count > 0, signalIds };
+}
