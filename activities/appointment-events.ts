@@ -11,6 +11,8 @@ export interface AnnouncedAppointment {
   ended: boolean;
   /** The reminders as recorded before this write (only the workflow records them). */
   reminders: Reminder[];
+  /** The lead's confirmation as the row held it before this write. */
+  confirmedAt?: Date | null;
 }
 
 export interface AppointmentProgress {
@@ -18,6 +20,8 @@ export interface AppointmentProgress {
   startsAt: Date;
   reminders: Reminder[];
   closedReason: string | null;
+  /** The lead's confirmation as this write leaves it: a move withdraws one of the start before it. */
+  confirmedAt?: Date | null;
 }
 
 export interface AppointmentChange {
@@ -44,9 +48,15 @@ export function appointmentChanges(before: AnnouncedAppointment, after: Appointm
     }
   }
   if (!before.ended && after.startsAt.getTime() !== before.startsAt.getTime()) {
+    // The confirmation the move withdrew, if there was one: the lead has yet to confirm the new start.
+    const withdrawn = before.confirmedAt && !after.confirmedAt ? before.confirmedAt : null;
     changes.push({
       type: 'appointment.rescheduled',
-      details: { previousStartsAt: before.startsAt.toISOString(), startsAt: after.startsAt.toISOString() },
+      details: {
+        previousStartsAt: before.startsAt.toISOString(),
+        startsAt: after.startsAt.toISOString(),
+        ...(withdrawn ? { previousConfirmedAt: withdrawn.toISOString() } : {}),
+      },
     });
   }
   if (!before.ended && (after.status === 'cancelled' || after.status === 'completed')) {

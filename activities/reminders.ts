@@ -48,6 +48,11 @@ export interface RecordAppointmentProgressInput {
   reminders: Reminder[];
   status: 'scheduled' | AppointmentOutcome;
   closedReason: string | null;
+  /**
+   * ISO instant the move to `startsAt` was accepted (patch `move-withdraws-confirmation`): the lead's confirmation
+   * recorded before it was of an earlier start, and the write clears it.
+   */
+  movedAt?: string;
 }
 
 const templates: Record<AppointmentMessage['kind'], (tenant: Tenant) => string> = {
@@ -114,7 +119,10 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
      * The row follows the workflow. Messages held for a start that is no longer the appointment's, or for an
      * appointment that has ended, will never go: they close as skipped (the cancellation notice is not among them).
      * What the write changes for the CRM becomes events (activities/appointment-events.ts), decided on the row locked
-     * and the events recorded before it: a retry, or a change the API already wrote to the row, is told once.
+     * and the events recorded before it: a retry, or a change the API already wrote to the row, is told once. A move
+     * withdraws the lead's confirmation of the start before it (a confirm word recorded since stands): the row's
+     * `confirmedAt` is cleared, so the send gate lets the new reminders go and the lead can confirm again, and the
+     * `appointment.rescheduled` event names it (`previousConfirmedAt`).
      */
     async recordAppointmentProgress({
       appointmentId,
@@ -124,6 +132,7 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
       reminders,
       status,
       closedReason,
+      movedAt,
     }: RecordAppointmentProgressInput): Promise<void> {
       await db.$transaction(async (tx) => {
         await tx.$executeRaw`SELECT 1 FROM appointments WHERE id = ${appointmentId}::uuid FOR UPDATE`;
@@ -148,6 +157,11 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
                 'appointment_moved',
               );
         const before = await tx.appointment.findFirst({ where: { id: appointmentId, tenantId } });
+        // Read under the row's lock, which a confirm word's write takes too: one after this write stands.
+        const withdrawn =
+          movedAt && before?.confirmedAt && before.confirmedAt.getTime() < Date.parse(movedAt)
+            ? before.confirmedAt
+            : null;
         // An erasure closed the row for good: a run that has not heard of it yet must not bring it back.
         const { count } = await tx.appointment.updateMany({
           where: {
@@ -163,6 +177,7 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
             closedReason,
             closedAt: status === 'scheduled' ? null : new Date(),
             ...(runId ? { runId } : {}),
+            ...(withdrawn ? { confirmedAt: null } : {}),
           },
         });
         if (before && count) {
@@ -181,8 +196,15 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
               startsAt: announcedStart ? new Date(announcedStart) : before.startsAt,
               ended,
               reminders: before.reminders as unknown as Reminder[],
+              confirmedAt: before.confirmedAt,
             },
-            { status, startsAt: new Date(startsAt), reminders, closedReason },
+            {
+              status,
+              startsAt: new Date(startsAt),
+              reminders,
+              closedReason,
+              confirmedAt: withdrawn ? null : before.confirmedAt,
+            },
           );
           for (const { type, details } of changes)
             await recordEvent(tx, {

@@ -50,8 +50,10 @@ export function wireReminderHandlers(run: ReminderRun): void {
       state.rescheduleRequestedAt = at;
       return;
     }
-    if (state.leadConfirmedAt) return;
+    // One recorded before the start last moved was of an earlier start: the move withdrew it (and cleared the row's).
+    if (state.leadConfirmedAt || (state.movedAt && Date.parse(at) < Date.parse(state.movedAt))) return;
     state.leadConfirmedAt = at;
+    run.confirmationDropsReminders = skipReminders;
     upsertSearchAttributes([{ key: appointmentConfirmedKey, value: true }]);
     // A reminder in flight still records its outcome; a move plans reminders for the new time again.
     if (skipReminders) state.reminders = withScheduledDropped(state.reminders);

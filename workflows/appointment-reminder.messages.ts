@@ -73,9 +73,39 @@ export interface AppointmentReminderState {
   cancellationNotice: SendOutcome | 'off' | null;
   reschedules: number;
   closedReason: string | null;
-  /** ISO instants of the lead's SMS answers: the first confirmation, the latest reschedule request. */
+  /**
+   * ISO instants of the lead's SMS answers: the first confirmation of the current start (a move withdraws one of an
+   * earlier start), the latest reschedule request.
+   */
   leadConfirmedAt: string | null;
   rescheduleRequestedAt: string | null;
+  /**
+   * A start the reschedule update accepted and the loop has yet to apply (it applies moves between sends): what the run
+   * is going to. Absent from the state of runs from before it (and of a worker from before it).
+   */
+  movingTo?: string | null;
+  /**
+   * ISO instant the move to the current start was accepted (patch `move-withdraws-confirmation`): a confirmation
+   * recorded before it was of an earlier start and no longer counts.
+   */
+  movedAt?: string | null;
+}
+
+/** A booking's state before anything happened to it: scheduled at `startsAt` with its reminders planned. */
+export function bookedState(startsAt: string, reminders: Reminder[]): AppointmentReminderState {
+  return {
+    status: 'scheduled',
+    startsAt,
+    reminders,
+    confirmation: 'pending',
+    cancellationNotice: null,
+    reschedules: 0,
+    closedReason: null,
+    leadConfirmedAt: null,
+    rescheduleRequestedAt: null,
+    movingTo: null,
+    movedAt: null,
+  };
 }
 
 export interface RescheduleUpdateInput {

@@ -14,6 +14,7 @@ import type { AppointmentMessage, SendAppointmentMessageResult } from '../activi
 import { recordActivityOptions, sendActivitiesUntil, settleAfterDeadlineMs } from './activity-options.js';
 import { wireReminderHandlers } from './appointment-reminder.handlers.js';
 import {
+  bookedState,
   cancelledThroughTheApi,
   type AppointmentOutcome,
   type AppointmentReminderInput,
@@ -40,7 +41,7 @@ import {
   untilChangeOrTime,
   type WorkflowRun,
 } from './run-lifecycle.js';
-import { appointmentStatusKey, nextReminderAtKey } from './search-attributes.js';
+import { appointmentConfirmedKey, appointmentStatusKey, nextReminderAtKey } from './search-attributes.js';
 
 const { recordAppointmentStarted, recordAppointmentProgress } = proxyActivities<Activities>(recordActivityOptions);
 /**
@@ -73,6 +74,24 @@ const followUpByEnrollmentPatch = 'follow-up-by-enrollment';
  * before it, Temporal stopped at the deadline and the run said `missed` whatever that attempt did.
  */
 const settleAfterDeadlinePatch = 'settle-after-deadline';
+/**
+ * A lead's confirmation is of a start: a move withdraws one recorded before it (the row's write clears it too), so
+ * reminders for the new time go even where a confirmation stops them, and the lead can confirm again.
+ */
+const moveWithdrawsConfirmationPatch = 'move-withdraws-confirmation';
+/**
+ * A confirmation the send gate refused for a move the row already shows (the API writes one the run has yet to apply,
+ * its loop busy with that send's retries) stays pending, and goes for the new time once the move is recorded.
+ */
+const confirmationRefusedByMovePatch = 'confirmation-refused-by-move';
+
+/**
+ * What a send came to: `interrupted`, a move or a cancel ended its hold; `moved`, the send gate refused it for a start
+ * the row no longer shows. Both are recorded as skipped, unless the loop sends the message again.
+ */
+type SendResult = SendOutcome | 'interrupted' | 'moved';
+const asRecorded = (outcome: SendResult): SendOutcome =>
+  outcome === 'interrupted' || outcome === 'moved' ? 'skipped' : outcome;
 
 /** Confirms an appointment at once, reminds before it, follows it when it moves, and ends when it starts. */
 export async function appointmentReminder(input: AppointmentReminderInput): Promise<AppointmentReminderState> {
@@ -93,22 +112,16 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
   private recordedReminders: AppointmentReminderState['reminders'] | null = null;
   // Requests wait here until the loop is between sends, so an outcome always lands on the plan it was sent from.
   private moveTo: string | null = null;
+  /** When the pending move was accepted (a confirmation recorded before it was of an earlier start). */
+  private moveAcceptedAt = '';
   private cancel: CancelUpdateInput | null = null;
+  /** Whether the lead's confirmation dropped the reminders (the tenant's setting then): a move keeps them dropped. */
+  confirmationDropsReminders = false;
 
   constructor(input: AppointmentReminderInput) {
     this.input = input;
     this.cancel = input.carriedOn?.cancel ?? null;
-    this.state = input.carriedOn?.state ?? {
-      status: 'scheduled',
-      startsAt: input.startsAt,
-      reminders: this.plan(input.startsAt, []),
-      confirmation: 'pending',
-      cancellationNotice: null,
-      reschedules: 0,
-      closedReason: null,
-      leadConfirmedAt: null,
-      rescheduleRequestedAt: null,
-    };
+    this.state = input.carriedOn?.state ?? bookedState(input.startsAt, this.plan(input.startsAt, []));
   }
 
   get beingCancelled(): boolean {
@@ -128,6 +141,9 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
 
   reschedule(startsAt: string): Promise<AppointmentReminderState> {
     this.moveTo = startsAt;
+    this.moveAcceptedAt = new Date().toISOString();
+    // The answer says where the run is going even before the loop applies it (the API writes that to the row).
+    this.state.movingTo = startsAt;
     return this.settled(++this.changes);
   }
 
@@ -193,6 +209,7 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
         reminders,
         status,
         closedReason,
+        ...(this.state.movedAt ? { movedAt: this.state.movedAt } : {}),
       });
       this.lastRecord = snapshot;
     }
@@ -270,24 +287,47 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
     // Held, then moved: it stays pending for the new time (runs from before the patch recorded it skipped).
     if (confirmation === 'interrupted' && this.moveTo !== null && !this.cancel && patched(changeBeforeSendPatch))
       return;
-    this.state.confirmation = confirmation === 'interrupted' ? 'skipped' : confirmation;
+    // Refused for the move the loop is about to apply: pending too (runs from before the patch recorded it skipped).
+    // A cancel, or a STOP that closed the run meanwhile, still wins: it is recorded skipped.
+    const movedFirst = this.moveTo !== null && !this.cancel && this.state.status === 'scheduled';
+    if (confirmation === 'moved' && movedFirst && patched(confirmationRefusedByMovePatch)) return;
+    this.state.confirmation = asRecorded(confirmation);
   }
 
   /** A move accepted by the reschedule update takes effect between sends: the reminders are planned for it. */
   private applyMove(): void {
     if (!this.moveTo) return;
+    const moved = Date.parse(this.moveTo) !== Date.parse(this.state.startsAt);
     Object.assign(this.state, {
       startsAt: this.moveTo,
       reminders: this.plan(this.moveTo, this.state.reminders),
       reschedules: this.state.reschedules + 1,
+      movingTo: null,
     });
     this.moveTo = null;
+    if (moved && patched(moveWithdrawsConfirmationPatch)) this.withdrawConfirmation(this.moveAcceptedAt);
+  }
+
+  /**
+   * The start moved at `movedAt`: a confirmation recorded before it was of an earlier start and no longer counts (the
+   * row's next write clears it). One recorded since stands, and keeps the new reminders dropped if it dropped any.
+   */
+  private withdrawConfirmation(movedAt: string): void {
+    this.state.movedAt = movedAt;
+    const { leadConfirmedAt } = this.state;
+    if (!leadConfirmedAt) return;
+    if (Date.parse(leadConfirmedAt) >= Date.parse(movedAt)) {
+      if (this.confirmationDropsReminders) this.state.reminders = withScheduledDropped(this.state.reminders);
+      return;
+    }
+    this.state.leadConfirmedAt = null;
+    upsertSearchAttributes([{ key: appointmentConfirmedKey, value: false }]);
   }
 
   private async closeAsCancelled(cancel: CancelUpdateInput): Promise<void> {
     this.close('cancelled', cancel.reason ?? cancelledThroughTheApi);
     const notice = cancel.notify ? await this.send({ kind: 'cancellation' }, new Date(this.state.startsAt)) : 'off';
-    this.state.cancellationNotice = notice === 'interrupted' ? 'skipped' : notice;
+    this.state.cancellationNotice = notice === 'off' ? 'off' : asRecorded(notice);
   }
 
   /**
@@ -313,7 +353,7 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
           );
     // An interrupted reminder stays scheduled: the move plans it again, the cancel drops it.
     if (outcome !== 'interrupted')
-      this.state.reminders = withOutcome(this.state.reminders, move.offsetSeconds, outcome, new Date());
+      this.state.reminders = withOutcome(this.state.reminders, move.offsetSeconds, asRecorded(outcome), new Date());
   }
 
   /**
@@ -324,7 +364,7 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
     message: AppointmentMessage,
     notAfter: Date,
     interrupted: () => boolean = () => false,
-  ): Promise<SendOutcome | 'interrupted'> {
+  ): Promise<SendResult> {
     const request = {
       tenantId: this.input.tenantId,
       leadId: this.input.leadId,
@@ -365,6 +405,7 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
       if (result.outcome === 'opted_out') this.close('opted_out', 'recipient opted out');
       if (result.outcome === 'failed')
         this.close('failed', `${result.kind}${result.errorCode ? ` (Twilio ${result.errorCode})` : ''}`);
+      if (result.outcome === 'skipped' && result.reason === 'appointment_moved') return 'moved';
       return result.outcome === 'halted' ? 'skipped' : result.outcome;
     }
   }

@@ -147,6 +147,25 @@ function isSameBooking(earlier: Appointment, leadId: string, body: z.infer<typeo
   );
 }
 
+/** A row write that follows an update's answer: `where` narrows the scheduled appointment it may change. */
+interface AcceptedChange {
+  where?: Prisma.AppointmentWhereInput;
+  data: Prisma.AppointmentUpdateManyMutationInput;
+}
+
+/**
+ * What the row takes of a reschedule's answer: the start the workflow is moving to, not the one this request asked for
+ * (a concurrent move may have come after it), and only while the row still shows the start the workflow held when it
+ * answered, so an answer that lost the race to a newer write changes nothing. A move the workflow has applied needs no
+ * write: its run records the row before it sends again (and, answering in time, before the update answers). A worker of
+ * the release before says nothing of where it is going: the request's start is written as before, over the one it held.
+ */
+export function moveWritten(live: AppointmentReminderState, requested: string): AcceptedChange | null {
+  const target = live.movingTo === undefined ? requested : live.movingTo;
+  if (live.status !== 'scheduled' || target === null || Date.parse(target) === Date.parse(live.startsAt)) return null;
+  return { where: { startsAt: new Date(live.startsAt) }, data: { startsAt: new Date(target) } };
+}
+
 export function appointmentsRouter(deps: AppointmentsDeps): Router {
   const { db, temporal, taskQueue, temporalUiUrl } = deps;
   const router = Router();
@@ -188,25 +207,30 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
    * Reschedule and cancel are updates the workflow validates; a refusal changes nothing. Once the workflow accepted
    * one, the row says so at once (under the conversation's lock), so the send gate refuses a message for the old start,
    * or a reminder of a cancelled appointment, even one a Twilio retry holds up before the workflow can record the change.
-   * The answer shows the result.
+   * What is written follows the workflow's answer (`accepted` of it; null: nothing to write). The answer shows the result.
    */
   async function change(
     appointment: Appointment,
     update: (handle: WorkflowHandle) => Promise<AppointmentReminderState>,
-    accepted: Prisma.AppointmentUpdateManyMutationInput,
+    accepted: (live: AppointmentReminderState) => AcceptedChange | null,
   ) {
     try {
       const live = await temporal.connection.withDeadline(Date.now() + updateDeadlineMs, () =>
         update(handleOf(appointment)),
       );
-      await db.$transaction(async (tx) => {
-        const { phone } = await tx.lead.findUniqueOrThrow({
-          where: { id: appointment.leadId },
-          select: { phone: true },
+      const write = accepted(live);
+      if (write)
+        await db.$transaction(async (tx) => {
+          const { phone } = await tx.lead.findUniqueOrThrow({
+            where: { id: appointment.leadId },
+            select: { phone: true },
+          });
+          await lockConversation(tx, appointment.tenantId, phone);
+          await tx.appointment.updateMany({
+            where: { ...write.where, id: appointment.id, status: 'scheduled' },
+            data: write.data,
+          });
         });
-        await lockConversation(tx, appointment.tenantId, phone);
-        await tx.appointment.updateMany({ where: { id: appointment.id, status: 'scheduled' }, data: accepted });
-      });
       return { ...view(await db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })), live };
     } catch (error) {
       if (error instanceof WorkflowUpdateFailedError) {
@@ -324,7 +348,7 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
       await change(
         appointment,
         (handle) => handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt: startsAt.toISOString() }] }),
-        { startsAt },
+        (live) => moveWritten(live, startsAt.toISOString()),
       ),
     );
   });
@@ -339,11 +363,9 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
       await change(
         appointment,
         (handle) => handle.executeUpdate(cancelUpdate, { args: [{ notify: tenant.sendCancellationNotice, reason }] }),
-        {
-          status: 'cancelled',
-          closedReason: reason ?? cancelledThroughTheApi,
-          closedAt: new Date(),
-        },
+        () => ({
+          data: { status: 'cancelled', closedReason: reason ?? cancelledThroughTheApi, closedAt: new Date() },
+        }),
       ),
     );
   });

@@ -34,10 +34,10 @@ async function book(
   reminderOffsetsSeconds: number[],
   owner?: Awaited<ReturnType<typeof tenantAndLead>>,
   bookedFrom: AppointmentReminderInput['bookedFrom'] = null,
+  appointmentId: string = randomUUID(),
 ): Promise<WorkflowHandleWithFirstExecutionRunId<typeof appointmentReminder>> {
   const { client, taskQueue } = context;
   const { tenant, lead } = owner ?? (await tenantAndLead(context));
-  const appointmentId = randomUUID();
   return client.workflow.start<typeof appointmentReminder>(appointmentReminderWorkflowType, {
     taskQueue,
     workflowId: appointmentReminderWorkflowId(tenant.id, appointmentId),
@@ -323,6 +323,109 @@ export const appointmentReminderScenarios: Scenario[] = [
       await resumeSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
       const state = await handle.result();
       if (state.cancellationNotice !== 'sent') throw new Error(`the notice ended ${state.cancellationNotice}`);
+      return handle.workflowId;
+    },
+  },
+  {
+    // Recorded with patch move-withdraws-confirmation: the lead confirms (the tenant skips reminders then), the
+    // appointment moves, and the confirmation is withdrawn: the reminder for the new time goes; the first confirmation
+    // delivered again is ignored, and the lead confirms the new time.
+    name: 'confirmed-then-moved',
+    async run(context) {
+      const owner = await tenantAndLead(context);
+      const handle = await book(context, 3600, [3], owner);
+      await untilConfirmed(handle);
+      const row = await eventually(
+        () => context.db.appointment.findFirst({ where: { tenantId: owner.tenant.id } }),
+        'the appointment row',
+      );
+      const confirmedAt = new Date();
+      // What the confirm word's webhook writes with the signal.
+      await context.db.appointment.update({ where: { id: row.id }, data: { confirmedAt } });
+      const confirm = (at: Date) =>
+        handle.signal(appointmentReplySignal, { kind: 'confirmed', at: at.toISOString(), skipReminders: true });
+      await confirm(confirmedAt);
+      await eventually(async () => (await handle.query(statusQuery)).leadConfirmedAt !== null, 'the confirmation');
+      await handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt: new Date(Date.now() + 8000).toISOString() }] });
+      await confirm(confirmedAt);
+      await eventually(
+        async () => (await handle.query(statusQuery)).reminders.every((reminder) => reminder.status === 'sent'),
+        'the reminder for the new time',
+      );
+      const { confirmedAt: cleared } = await context.db.appointment.findUniqueOrThrow({ where: { id: row.id } });
+      if (cleared !== null) throw new Error('the row kept the confirmation');
+      await confirm(new Date());
+      const state = await handle.result();
+      if (!state.leadConfirmedAt || state.leadConfirmedAt === confirmedAt.toISOString())
+        throw new Error(`the new confirmation was not taken: ${JSON.stringify(state)}`);
+      return handle.workflowId;
+    },
+  },
+  {
+    // Recorded with patch confirmation-refused-by-move: the confirmation's send waits on the conversation's lock (as a
+    // Twilio retry would hold it up), the move's update answers after its settle timeout, the new start is written to
+    // the row as the API does, and the send is refused `appointment_moved`; the confirmation then goes for the new
+    // time once the move is recorded.
+    name: 'confirmation-refused-then-moved',
+    async run(context) {
+      const owner = await tenantAndLead(context);
+      const movedTo = new Date(Date.now() + 7200_000).toISOString();
+      // An uncommitted row with the confirmation's key, written before the booking: the confirmation's first attempt
+      // waits for it (as a Twilio retry would hold the send up) and goes on once it is rolled back.
+      const appointmentId = randomUUID();
+      let release = () => {};
+      const released = new Promise<void>((resolve) => (release = resolve));
+      let written = () => {};
+      const isWritten = new Promise<void>((resolve) => (written = resolve));
+      const holder = context.db
+        .$transaction(
+          async (tx) => {
+            await tx.message.create({
+              data: {
+                tenantId: owner.tenant.id,
+                direction: 'outbound',
+                toPhone: owner.lead.phone,
+                body: 'placeholder',
+                status: 'pending',
+                idempotencyKey: `appointment:${appointmentId}:confirmation`,
+              },
+            });
+            written();
+            await released;
+            throw new Error('rolled back');
+          },
+          { timeout: 60_000 },
+        )
+        .catch(() => undefined);
+      await isWritten;
+      const handle = await book(context, 3600, [1800], owner, null, appointmentId);
+      const row = await eventually(
+        () => context.db.appointment.findFirst({ where: { id: appointmentId } }),
+        'the appointment row',
+      );
+      await eventually(
+        async () =>
+          (await handle.describe()).raw.pendingActivities?.some(
+            (pending) => pending.activityType?.name === 'sendAppointmentMessage',
+          ),
+        'the confirmation to wait for the held row',
+      );
+      const answer = await handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt: movedTo }] });
+      if (answer.movingTo !== movedTo) throw new Error(`the update answered ${JSON.stringify(answer)}`);
+      await context.db.appointment.updateMany({
+        where: { id: row.id, startsAt: new Date(answer.startsAt) },
+        data: { startsAt: new Date(movedTo) },
+      });
+      release();
+      await holder;
+      await untilConfirmed(handle);
+      const state = await handle.query(statusQuery);
+      if (state.confirmation !== 'sent' || state.startsAt !== movedTo)
+        throw new Error(`the confirmation ended ${state.confirmation}`);
+      const refused = await context.db.message.findFirst({
+        where: { appointmentId: row.id, skipReason: 'appointment_moved' },
+      });
+      if (!refused) throw new Error('the first confirmation was not refused for the move');
       return handle.workflowId;
     },
   },

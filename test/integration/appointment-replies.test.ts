@@ -4,28 +4,16 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { phoneHash, recordOptOut } from '../../common/opt-outs.js';
 import { appointmentConfirmedKey } from '../../workflows/search-attributes.js';
-import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { createTenant } from '../support/fixtures.js';
+import { tenantWithLead as tenantWithOwnNumber } from '../support/lead-on-own-number.js';
 import { stackForFile } from '../support/stack.js';
-import { inbound, randomSenderNumber } from '../support/webhooks.js';
 
 const stack = stackForFile();
 const bookingUrl = 'https://book.example.com/acme';
 const inSeconds = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString();
 
-/** A tenant with a number of its own (so the lead's replies reach it whoever else texts the phone) and a lead. */
-async function tenantWithLead(settings: Record<string, unknown> = {}) {
-  const owner = await createTenant(stack.db, { ...anytimeSettings, bookingUrl, ...settings });
-  const sender = randomSenderNumber();
-  await stack.db.tenantSender.create({ data: { tenantId: owner.tenant.id, value: sender } });
-  const phone = randomUkMobile();
-  const lead = await request(stack.app)
-    .post('/v1/leads')
-    .set(owner.auth)
-    .send({ phone: phone.national, firstName: 'Ada', timeZone: 'Europe/London' });
-  expect(lead.status).toBe(201);
-  const reply = (Body: string) => inbound(stack.app, { From: phone.e164, To: sender, Body });
-  return { ...owner, sender, phone: phone.e164, leadId: lead.body.id as string, reply };
-}
+const tenantWithLead = (settings: Record<string, unknown> = {}) =>
+  tenantWithOwnNumber(stack, { bookingUrl, ...settings });
 type Owner = Awaited<ReturnType<typeof tenantWithLead>>;
 
 /** Booked through the API; its confirmation has gone out, as it would have before anyone answers it. */

@@ -15,6 +15,7 @@ import { startAppointmentReminder } from '../../api/appointment-starter.js';
 import { settleAfterDeadlineMs } from '../../workflows/activity-options.js';
 import { appointmentReminder } from '../../workflows/appointment-reminder.js';
 import {
+  appointmentOptOutSignal,
   appointmentReminderWorkflowId,
   appointmentReplySignal,
   cancelUpdate,
@@ -660,5 +661,156 @@ describe('appointmentReminder: the lead answers by SMS', () => {
       ['scheduled', 'scheduled'],
       ['dropped', 'dropped'],
     ]);
+  });
+});
+
+describe('appointmentReminder: a confirmation is of a start', () => {
+  it('confirmed (the tenant skips reminders then), then moved: the confirmation is withdrawn, reminders for the new time go, and the lead can confirm again', async () => {
+    const fake = fakeActivities();
+    const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
+    const movedTo = startsAt + 2 * day;
+    const { state, moved, confirmedAgainAt } = await suite.withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, appointment(startsAt));
+      await vi.waitUntil(() => fake.sends.length === 1, { timeout: 10_000 });
+      const confirmedAt = new Date(await suite.env.currentTimeMs()).toISOString();
+      const confirm = (at: string) =>
+        handle.signal(appointmentReplySignal, { kind: 'confirmed', at, skipReminders: true });
+      await confirm(confirmedAt);
+      await vi.waitUntil(async () => (await handle.query(statusQuery)).leadConfirmedAt === confirmedAt, {
+        timeout: 10_000,
+      });
+      const moved = await handle.executeUpdate(rescheduleUpdate, {
+        args: [{ startsAt: new Date(movedTo).toISOString() }],
+      });
+      // The relay delivering that first "C" again after the move: it was of the earlier start, and changes nothing.
+      await confirm(confirmedAt);
+      // Past the new time's 24 h reminder, the lead confirms the new time: the 1 h reminder is dropped.
+      await suite.env.sleep(movedTo - day + hour - (await suite.env.currentTimeMs()));
+      const confirmedAgainAt = new Date(await suite.env.currentTimeMs()).toISOString();
+      await confirm(confirmedAgainAt);
+      return { state: await handle.result(), moved, confirmedAgainAt };
+    });
+    expect(moved).toMatchObject({
+      startsAt: new Date(movedTo).toISOString(),
+      leadConfirmedAt: null,
+      reminders: [{ status: 'scheduled' }, { status: 'scheduled' }],
+    });
+    expect(state).toMatchObject({
+      status: 'completed',
+      leadConfirmedAt: confirmedAgainAt,
+      reminders: [{ status: 'sent' }, { status: 'dropped' }],
+    });
+    expect(fake.sends.map((send) => [send.kind, send.startsAt])).toEqual([
+      ['confirmation', new Date(startsAt).toISOString()],
+      ['reminder', new Date(movedTo).toISOString()],
+    ]);
+    // The row's write of the move clears the confirmation recorded before it (activities/reminders.ts).
+    const moveRecorded = fake.records.find((record) => record.startsAt === new Date(movedTo).toISOString());
+    expect(moveRecorded?.movedAt).toBe(moved.movedAt);
+  });
+
+  it('confirmed after the move was accepted: the confirmation stands, and the reminders for the new time stay dropped', async () => {
+    const fake = fakeActivities();
+    const writing = gate();
+    const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
+    const movedTo = new Date(startsAt + day).toISOString();
+    const activities = {
+      ...fake.activities,
+      recordAppointmentProgress: writing.around(fake.activities.recordAppointmentProgress),
+    };
+    const state = await suite.withWorker(activities, async (taskQueue) => {
+      const handle = await start(taskQueue, appointment(startsAt));
+      // The first write of the row waits: the move is accepted, then the lead confirms, before the loop applies it.
+      await writing.entered;
+      const update = await handle.startUpdate(rescheduleUpdate, {
+        args: [{ startsAt: movedTo }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+      const at = new Date((await suite.env.currentTimeMs()) + 1000).toISOString();
+      await handle.signal(appointmentReplySignal, { kind: 'confirmed', at, skipReminders: true });
+      writing.open();
+      await update.result();
+      return handle.result();
+    });
+    expect(state).toMatchObject({ status: 'completed', reminders: [{ status: 'dropped' }, { status: 'dropped' }] });
+    expect(state.leadConfirmedAt).not.toBeNull();
+    expect(fake.reminderSends()).toEqual([]);
+  });
+});
+
+describe('appointmentReminder: a confirmation in Twilio retries when the appointment moves', () => {
+  /**
+   * The confirmation for the booked start fails as Twilio's 503s do (Temporal retries it) until `rowMoved()`, then is
+   * refused by the send gate `appointment_moved`, as it is once the API has written the new start to the row.
+   */
+  function confirmationRetriedThenRefused(startsAt: string) {
+    const fake = fakeActivities();
+    let rowMoved = false;
+    const refused: number[] = [];
+    const activities: typeof fake.activities = {
+      ...fake.activities,
+      async sendAppointmentMessage(input) {
+        if (input.message.kind !== 'confirmation' || input.startsAt !== startsAt)
+          return fake.activities.sendAppointmentMessage(input);
+        refused.push(await suite.env.currentTimeMs());
+        if (!rowMoved) throw new Error('Twilio answered 503 Service Unavailable');
+        return { outcome: 'skipped', messageId: randomUUID(), reason: 'appointment_moved' };
+      },
+    };
+    return { fake, activities, refused, moveRow: () => (rowMoved = true) };
+  }
+
+  it('the update answers before the run could apply the move, the API writes it, the next retry is refused: the confirmation goes for the new time', async () => {
+    const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
+    const booked = new Date(startsAt).toISOString();
+    const movedTo = new Date(startsAt + day).toISOString();
+    const { fake, activities, refused, moveRow } = confirmationRetriedThenRefused(booked);
+    const { state, answer } = await suite.withWorker(activities, async (taskQueue) => {
+      const handle = await start(taskQueue, appointment(startsAt));
+      await vi.waitUntil(() => refused.length >= 1, { timeout: 10_000 });
+      // The loop is in the send's retries: the update answers after its settle timeout, the move not yet applied.
+      const answer = await handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt: movedTo }] });
+      moveRow();
+      return { state: await handle.result(), answer };
+    });
+    expect(state).toMatchObject({ status: 'completed', confirmation: 'sent', startsAt: movedTo, reschedules: 1 });
+    expect(fake.sends.filter((send) => send.kind === 'confirmation')).toMatchObject([
+      { startsAt: movedTo, afterMove: true },
+    ]);
+    expect(fake.reminderSends().map((send) => send.startsAt)).toEqual([movedTo, movedTo]);
+    // The row showed the new start before the confirmation for it went.
+    const firstSend = fake.sends[0]?.at ?? 0;
+    expect(fake.records[0]?.startsAt).toBe(movedTo);
+    expect(refused.at(-1)).toBeLessThanOrEqual(firstSend);
+    // What the update answered: the start it holds, and the one it is going to (which the API writes to the row).
+    expect(answer).toMatchObject({ startsAt: booked, movingTo: movedTo });
+  });
+
+  it.each([
+    ['a cancel', 'cancelled'],
+    ['a STOP', 'opted_out'],
+  ])('%s landing during the move still wins: no confirmation for the new time', async (_change, status) => {
+    const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
+    const booked = new Date(startsAt).toISOString();
+    const movedTo = new Date(startsAt + day).toISOString();
+    const { fake, activities, refused, moveRow } = confirmationRetriedThenRefused(booked);
+    const state = await suite.withWorker(activities, async (taskQueue) => {
+      const handle = await start(taskQueue, appointment(startsAt));
+      await vi.waitUntil(() => refused.length >= 1, { timeout: 10_000 });
+      await handle.startUpdate(rescheduleUpdate, {
+        args: [{ startsAt: movedTo }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+      if (status === 'cancelled')
+        await handle.startUpdate(cancelUpdate, {
+          args: [{ notify: false, reason: null }],
+          waitForStage: WorkflowUpdateStage.ACCEPTED,
+        });
+      else await handle.signal(appointmentOptOutSignal, { source: 'inbound_keyword' });
+      moveRow();
+      return handle.result();
+    });
+    expect(state).toMatchObject({ status, confirmation: 'skipped' });
+    expect(fake.sends).toEqual([]);
   });
 });

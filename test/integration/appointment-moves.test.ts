@@ -1,0 +1,155 @@
+// Moving an appointment end to end (API → Temporal → worker → Twilio fake, and Postgres): what the lead was told and
+// confirmed follows the start the workflow holds, whatever raced the move (a confirm word, Twilio's retries, another move).
+import request from 'supertest';
+import { describe, expect, it, vi } from 'vitest';
+import { formatAppointmentTime } from '../../common/templates.js';
+import type { AppointmentReminderState } from '../../workflows/appointment-reminder.messages.js';
+import { tenantWithLead as tenantWithOwnNumber } from '../support/lead-on-own-number.js';
+import { stackForFile } from '../support/stack.js';
+
+const stack = stackForFile();
+const inSeconds = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString();
+const terminate = (workflowId: string) => stack.client.workflow.getHandle(workflowId).terminate('test cleanup');
+
+const tenantWithLead = (settings: Record<string, unknown> = {}) => tenantWithOwnNumber(stack, { ...settings });
+type Owner = Awaited<ReturnType<typeof tenantWithLead>>;
+
+async function book(owner: Owner, startsAt: string, reminderOffsetsSeconds: number[]) {
+  const created = await request(stack.app)
+    .post('/v1/appointments')
+    .set(owner.auth)
+    .send({ leadId: owner.leadId, startsAt, reminderOffsetsSeconds });
+  expect(created.status).toBe(201);
+  return { id: created.body.id as string, workflowId: created.body.workflowId as string };
+}
+const reschedule = (owner: Owner, id: string, startsAt: string) =>
+  request(stack.app).post(`/v1/appointments/${id}/reschedule`).set(owner.auth).send({ startsAt });
+const live = async (owner: Owner, id: string) =>
+  (await request(stack.app).get(`/v1/appointments/${id}?live=true`).set(owner.auth)).body;
+/** What the fake took for the phone (created), in order. */
+const bodiesTo = (phone: string) =>
+  stack.fake.calls.filter((call) => call.to === phone && call.outcome === 'created').map((call) => call.body);
+const at = (startsAt: string) => formatAppointmentTime(new Date(startsAt), 'Europe/London');
+
+describe('confirmed, then moved (the tenant skips reminders after a confirmation)', () => {
+  it('the move withdraws the confirmation: the reminder for the new time goes, the CRM is told, and the lead can confirm again', async () => {
+    const owner = await tenantWithLead({ skipRemindersAfterConfirm: true });
+    const appointment = await book(owner, inSeconds(2 * 86_400), [8]);
+    await expect.poll(() => bodiesTo(owner.phone).length, { timeout: 20_000 }).toBe(1);
+    expect((await owner.reply('C')).status).toBe(200);
+    const { confirmedAt } = await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } });
+    expect(confirmedAt).toBeInstanceOf(Date);
+    await expect
+      .poll(async () => (await live(owner, appointment.id)).live?.leadConfirmedAt, { timeout: 20_000 })
+      .toBe(confirmedAt?.toISOString());
+
+    const movedTo = inSeconds(20);
+    const moved = await reschedule(owner, appointment.id, movedTo);
+    expect(moved.status).toBe(200);
+    // The update answers once the row shows the move: the confirmation of the earlier start is gone from both.
+    expect(moved.body.confirmedAt).toBeNull();
+    expect(moved.body.live).toMatchObject({ leadConfirmedAt: null, reminders: [{ status: 'scheduled' }] });
+    const rescheduled = await stack.db.event.findMany({
+      where: { tenantId: owner.tenant.id, type: 'appointment.rescheduled' },
+    });
+    expect(rescheduled.map((event) => event.data)).toEqual([
+      expect.objectContaining({ startsAt: movedTo, previousConfirmedAt: confirmedAt?.toISOString() }),
+    ]);
+
+    // The send gate no longer refuses it `appointment_confirmed`: the lead hears of the new time.
+    await expect.poll(() => bodiesTo(owner.phone).length, { timeout: 20_000 }).toBe(2);
+    expect(bodiesTo(owner.phone)[1]).toContain(at(movedTo));
+    expect((await owner.reply('C')).status).toBe(200);
+    const confirmedAgain = await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } });
+    expect(confirmedAgain.confirmedAt?.getTime()).toBeGreaterThan(confirmedAt?.getTime() ?? Infinity);
+    const confirmations = await stack.db.event.findMany({
+      where: { tenantId: owner.tenant.id, type: 'appointment.confirmed' },
+    });
+    expect(confirmations).toHaveLength(2);
+    const state = (await stack.client.workflow.getHandle(appointment.workflowId).result()) as AppointmentReminderState;
+    expect(state).toMatchObject({ status: 'completed', leadConfirmedAt: confirmedAgain.confirmedAt?.toISOString() });
+  });
+});
+
+describe('a confirmation in Twilio retries when the appointment moves', () => {
+  it('the update answers before the run could apply the move, the next retry is refused for it: the confirmation goes for the new time', async () => {
+    const owner = await tenantWithLead();
+    // Twilio answers 503 three times: the confirmation is retried (2 s, 4 s) while the move comes and is answered.
+    stack.fake.inject({ kind: 'http', status: 503 }, { to: owner.phone, times: 3 });
+    const booked = inSeconds(2 * 86_400);
+    const appointment = await book(owner, booked, [86_400]);
+    await expect.poll(() => stack.fake.createCallsTo(owner.phone), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+    const movedTo = inSeconds(3 * 86_400);
+    const moved = await reschedule(owner, appointment.id, movedTo);
+    expect(moved.status).toBe(200);
+    expect(moved.body.startsAt).toBe(movedTo);
+
+    await expect.poll(() => bodiesTo(owner.phone), { timeout: 30_000 }).toEqual([expect.stringContaining(at(movedTo))]);
+    await expect
+      .poll(async () => (await live(owner, appointment.id)).live, { timeout: 10_000 })
+      .toMatchObject({ confirmation: 'sent', startsAt: movedTo, reschedules: 1 });
+    // The booked start's confirmation closed unsent for the move; the new start's is a message of its own.
+    const messages = await stack.db.message.findMany({
+      where: { appointmentId: appointment.id },
+      orderBy: { createdAt: 'asc' },
+    });
+    expect(messages).toMatchObject([
+      { status: 'skipped', skipReason: 'appointment_moved' },
+      { status: expect.not.stringMatching(/skipped|pending/), twilioSid: expect.any(String) },
+    ]);
+    // The move waited for the send in flight; the answer said where the run was going, and the row showed it at once,
+    // so the send gate refused the old start's retry.
+    expect(moved.body.live).toMatchObject({ startsAt: booked, movingTo: movedTo });
+    await terminate(appointment.workflowId);
+  });
+});
+
+describe('two moves at once', () => {
+  it('the answer to the first written after the second: the row keeps the start the workflow holds, and its reminder goes', async () => {
+    const owner = await tenantWithLead();
+    const appointment = await book(owner, inSeconds(86_400), [8]);
+    await expect.poll(() => bodiesTo(owner.phone).length, { timeout: 20_000 }).toBe(1);
+    const first = inSeconds(90);
+    const second = inSeconds(20);
+
+    // The first request's process stalls once the workflow has answered it (a slow API pod, say) until the second
+    // request has been answered and written.
+    let firstAnswered = () => {};
+    const answered = new Promise<void>((resolve) => (firstAnswered = resolve));
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const getHandle = stack.client.workflow.getHandle.bind(stack.client.workflow);
+    const spy = vi.spyOn(stack.client.workflow, 'getHandle').mockImplementation((...args) => {
+      const handle = getHandle(...args);
+      if (args[0] !== appointment.workflowId) return handle;
+      const executeUpdate = handle.executeUpdate.bind(handle) as (...args: unknown[]) => Promise<unknown>;
+      const stallingAfterFirst = async (definition: unknown, options?: { args?: [{ startsAt?: string }] }) => {
+        const answer = await executeUpdate(definition, options);
+        if (options?.args?.[0]?.startsAt === first) {
+          firstAnswered();
+          await released;
+        }
+        return answer;
+      };
+      return Object.assign(handle, { executeUpdate: stallingAfterFirst as unknown as typeof handle.executeUpdate });
+    });
+    try {
+      const firstMove = reschedule(owner, appointment.id, first).then((answer) => answer);
+      await answered;
+      const secondMove = await reschedule(owner, appointment.id, second);
+      expect(secondMove.status).toBe(200);
+      release();
+      expect((await firstMove).status).toBe(200);
+    } finally {
+      spy.mockRestore();
+    }
+
+    const read = await live(owner, appointment.id);
+    expect(read.live.startsAt).toBe(second);
+    expect(read.startsAt).toBe(read.live.startsAt);
+    // The send gate lets the reminder for the start the workflow holds go (before: refused `appointment_moved`).
+    await expect.poll(() => bodiesTo(owner.phone).length, { timeout: 20_000 }).toBe(2);
+    expect(bodiesTo(owner.phone)[1]).toContain(at(second));
+    await terminate(appointment.workflowId).catch(() => undefined);
+  });
+});
