@@ -338,7 +338,9 @@ describe('erasing a lead', () => {
     const result = first instanceof Error ? await run(2) : first;
     expect((await erasure).status).toBe(200);
     expect(
-      await stack.db.message.findMany({ where: { OR: [{ toPhone: phone }, { body: { contains: 'Ada' } }] } }),
+      await stack.db.message.findMany({
+        where: { tenantId: tenant.id, OR: [{ toPhone: phone }, { body: { contains: 'Ada' } }] },
+      }),
     ).toEqual([]);
     expect(await stack.db.message.findMany({ where: { enrollmentId: enrollment.id } })).toEqual([
       expect.objectContaining({ toPhone: `erased:${lead.id}`, status: 'skipped' }),
