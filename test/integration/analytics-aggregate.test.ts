@@ -9,7 +9,7 @@ import {
 } from '../../common/analytics/aggregate.js';
 import { recordHandover } from '../../activities/twilio-handover.js';
 import { createOutboundMessage } from '../../scripts/db/outbound-message.js';
-import { createTenant, enrolledLead, testDb } from '../support/fixtures.js';
+import { createTenant, enrolledLead, pendingFirstStep, testDb } from '../support/fixtures.js';
 
 const db = testDb();
 afterAll(() => db.$disconnect());
@@ -95,14 +95,7 @@ describe('analytics counters', () => {
 
   it('counts a message found at Twilio later (a retry or the claim settler asked) on the day Twilio created it', async () => {
     const { tenant } = await createTenant(db, { defaultTimeZone: 'America/New_York' });
-    const { lead, enrollment } = await enrolledLead(db, tenant.id);
-    const message = await createOutboundMessage(db, lead, {
-      enrollmentId: enrollment.id,
-      body: 'hi',
-      status: 'pending',
-      segments: 1,
-      idempotencyKey: `${enrollment.id}:0`,
-    });
+    const { row: message } = await pendingFirstStep(db, tenant.id);
     const createdAt = new Date('2026-11-02T02:30:00Z');
     expect(await recordHandover(db, message, { sid: `SM${'f'.repeat(32)}`, status: 'queued', createdAt })).toBe(true);
     // 02:30 UTC on 2 November is the 1st in New York, whenever the lookup found it.

@@ -9,8 +9,7 @@ import type { Db } from '../../common/db.js';
 import { lockTenantEventsOf } from '../../common/events.js';
 import { phoneHash } from '../../common/opt-outs.js';
 import { Prisma } from '../../generated/prisma/client.js';
-import { createOutboundMessage } from '../../scripts/db/outbound-message.js';
-import { createTenant, enrolledLead, testDb } from '../support/fixtures.js';
+import { createTenant, pendingFirstStep, testDb } from '../support/fixtures.js';
 import { heldTransaction, untilWaitingBehind } from '../support/held-transaction.js';
 import { testAppDeps } from '../support/stack.js';
 import { messageSid, statusCallback } from '../support/webhooks.js';
@@ -31,16 +30,7 @@ afterAll(async () => {
 /** A pending outbound message its send has claimed, in a tenant of its own. */
 async function claimedMessage() {
   const { tenant } = await createTenant(db);
-  const { lead, enrollment } = await enrolledLead(db, tenant.id);
-  const row = await createOutboundMessage(db, lead, {
-    enrollmentId: enrollment.id,
-    body: 'hi',
-    status: 'pending',
-    segments: 1,
-    claimedAt: new Date(),
-    claimedAttempt: 1,
-    idempotencyKey: `${enrollment.id}:0`,
-  });
+  const { lead, row } = await pendingFirstStep(db, tenant.id, { claimedAt: new Date(), claimedAttempt: 1 });
   return { tenant, lead, row };
 }
 

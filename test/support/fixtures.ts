@@ -3,6 +3,7 @@ import { inject } from 'vitest';
 import { generateApiKey } from '../../api/auth.js';
 import { createDb, type Db } from '../../common/db.js';
 import type { Prisma } from '../../generated/prisma/client.js';
+import { createOutboundMessage } from '../../scripts/db/outbound-message.js';
 
 export function testDb(): Db {
   return createDb(inject('databaseUrl'), { maxConnections: 5 });
@@ -53,4 +54,22 @@ export async function enrolledLead(
     },
   });
   return { lead: created, sequence, enrollment };
+}
+
+/** A lead's first step, written and pending as its send's first attempt leaves it (with `message`'s overrides). */
+export async function pendingFirstStep(
+  db: Db,
+  tenantId: string,
+  message: Partial<Prisma.MessageUncheckedCreateInput> = {},
+) {
+  const { lead, enrollment } = await enrolledLead(db, tenantId);
+  const row = await createOutboundMessage(db, lead, {
+    enrollmentId: enrollment.id,
+    body: 'hi',
+    status: 'pending',
+    segments: 1,
+    idempotencyKey: `${enrollment.id}:0`,
+    ...message,
+  });
+  return { lead, enrollment, row };
 }
