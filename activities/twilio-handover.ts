@@ -5,6 +5,7 @@ import type { Message } from '../generated/prisma/client.js';
 import type { Db } from '../common/db.js';
 import {
   applyStatus,
+  isEventStatus,
   lockStatusCallbacksOf,
   needsConversationLock,
   parkedStatusesOf,
@@ -12,7 +13,6 @@ import {
 } from '../common/status-callbacks.js';
 import { recordMessageFact } from '../common/analytics/aggregate.js';
 import { lockConversation } from '../common/conversation.js';
-import { statusesBelow } from '../common/message-status.js';
 import { maskPhone } from '../common/logger.js';
 import { refusedByTwilioResult } from './delivery-results.js';
 import type { ResolvedDeliveryDeps, DeliveryResult } from './outbound-message.js';
@@ -45,12 +45,13 @@ export async function recordHandover(
     if (sent.sid) await lockStatusCallbacksOf(tx, sent.sid);
     const parked = sent.sid ? await parkedStatusesOf(tx, sent.sid) : [];
     if (parked.some(needsConversationLock)) await lockConversation(tx, row.tenantId, row.toPhone);
-    // With callbacks parked, the row takes its status from them first, then from Twilio's answer if that is further
-    // on: a found message Twilio already calls delivered still records its message.delivered after message.sent.
+    // Twilio's answer is a status like a callback's when it is one the CRM hears of (a message found at Twilio already
+    // delivered or failed), or when callbacks are parked: applied after message.sent, with its event, last.
+    const answerAsStatus = sent.sid !== null && (parked.length > 0 || isEventStatus(sent.status));
     const { count } = await tx.message.updateMany({
       where: { id: row.id, twilioSid: null },
       data: {
-        ...(parked.length ? {} : { status: sent.status }),
+        ...(answerAsStatus ? {} : { status: sent.status }),
         twilioSid: sent.sid,
         sentAt,
         heldReason: null,
@@ -65,14 +66,11 @@ export async function recordHandover(
       fact: 'sent',
       at: sentAt,
     });
-    if (sent.sid && parked.length) {
+    if (answerAsStatus && sent.sid) {
       const message = { ...row, twilioSid: sent.sid, sentAt };
-      for (const params of parked) await applyStatus(tx, logger, message, params);
-      await tx.earlyStatusCallback.deleteMany({ where: { messageSid: sent.sid } });
-      await tx.message.updateMany({
-        where: { id: row.id, status: { in: statusesBelow(sent.status) } },
-        data: { status: sent.status },
-      });
+      const answer = { MessageSid: sent.sid, MessageStatus: sent.status };
+      for (const params of [...parked, answer]) await applyStatus(tx, logger, message, params);
+      if (parked.length) await tx.earlyStatusCallback.deleteMany({ where: { messageSid: sent.sid } });
     }
     return true;
   });

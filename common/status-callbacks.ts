@@ -26,7 +26,7 @@ const eventOfStatus = {
   failed: 'message.failed',
   undelivered: 'message.undelivered',
 } as const;
-const isEventStatus = (status: MessageStatus): status is keyof typeof eventOfStatus => status in eventOfStatus;
+export const isEventStatus = (status: MessageStatus): status is keyof typeof eventOfStatus => status in eventOfStatus;
 
 /**
  * Takes the transaction-scoped lock of a Twilio SID's status callbacks: a callback's look for the row and the write of

@@ -92,6 +92,16 @@ describe('a status callback that comes before the row records its SID', () => {
     expect(await db.optOut.count({ where: { tenantId: tenant.id, phoneHash: phoneHash(lead.phone) } })).toBe(1);
   });
 
+  it('none parked, a message found at Twilio already delivered records message.sent, then message.delivered', async () => {
+    const { lead, row } = await claimedMessage();
+    const sid = messageSid();
+    expect(await recordHandover(db, row, { sid, status: 'delivered', createdAt: new Date(Date.now() - 60_000) })).toBe(
+      true,
+    );
+    expect(await db.message.findUniqueOrThrow({ where: { id: row.id } })).toMatchObject({ status: 'delivered' });
+    expect((await eventsOf(lead.id)).map((event) => event.type)).toEqual(['message.sent', 'message.delivered']);
+  });
+
   it('arriving while the record of the SID is committing: applied once that commits, not lost', async () => {
     const { tenant, lead, row } = await claimedMessage();
     const sid = messageSid();
