@@ -10,6 +10,7 @@ const haltReasons = new Set<string>([
   'booked',
   'cancelled',
   'erased',
+  'undeliverable',
   'enrollment_closed',
 ] satisfies HaltedBy[]);
 const isHaltReason = (reason: string): reason is HaltedBy => haltReasons.has(reason);

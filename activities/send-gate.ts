@@ -2,7 +2,7 @@
 // recorded so far (opt-outs, replies, bookings, cancels, erasures, the caps across enrollments, the appointment as it
 // is now) and either claims the message for this attempt or says why not. Workflow state plans; PostgreSQL decides.
 import type { Message, Prisma } from '../generated/prisma/client.js';
-import { lockConversation, type HaltReason } from '../common/conversation.js';
+import { haltReasonOf, lockConversation, type HaltReason } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
 import { earliestSendTime, type SendingPolicy } from '../workflows/decisions/send-time.js';
 import {
@@ -63,15 +63,10 @@ export function isClaimLive(
   return now.getTime() - message.claimedAt.getTime() < claimExpiredAfterMs;
 }
 
-const stopOf = (reason: string | null): GateStop =>
-  reason === 'replied' || reason === 'booked' || reason === 'opted_out' || reason === 'cancelled' || reason === 'erased'
-    ? reason
-    : 'cancelled';
-
 /** A halt names why the enrollment stopped before its workflow heard; a step of any other closed enrollment stops too. */
 function stepRefusal(facts: StepFacts, now: Date): GateDecision | null {
   if (facts.enrollmentStatus === null) return { kind: 'stop', reason: 'enrollment_closed' };
-  if (facts.haltedAt) return { kind: 'stop', reason: stopOf(facts.haltedBy) };
+  if (facts.haltedAt) return { kind: 'stop', reason: haltReasonOf(facts.haltedBy) };
   if (facts.enrollmentStatus !== 'running') return { kind: 'stop', reason: 'enrollment_closed' };
   // The tenant's caps as they are now, in the lead's zone: a change of settings applies to the next send.
   const policy: SendingPolicy = {
@@ -182,7 +177,7 @@ export function createSendGate({ db }: { db: Db }) {
     const stop = recipientStop(facts);
     if (stop) return stop;
     if (facts.enrollmentStatus !== 'running') return { kind: 'stop', reason: 'enrollment_closed' };
-    return facts.haltedAt ? { kind: 'stop', reason: stopOf(facts.haltedBy) } : null;
+    return facts.haltedAt ? { kind: 'stop', reason: haltReasonOf(facts.haltedBy) } : null;
   }
 
   return { claim, precheck };

@@ -6,8 +6,17 @@ import type { Db } from './db.js';
 
 type Tx = Prisma.TransactionClient | Db;
 
-/** What ended an enrollment before its workflow heard of it; the gate answers a refused step with it. */
-export type HaltReason = 'replied' | 'booked' | 'opted_out' | 'cancelled' | 'erased';
+/**
+ * What ended an enrollment before its workflow heard of it; the gate answers a refused step with it. `undeliverable`:
+ * Twilio's status callback said a message to the lead's number cannot be delivered (30005, 30006) or was filtered as
+ * spam (30007), so the next steps would fare no better.
+ */
+export const haltReasons = ['replied', 'booked', 'opted_out', 'cancelled', 'erased', 'undeliverable'] as const;
+export type HaltReason = (typeof haltReasons)[number];
+const isHaltReason = (reason: string | null): reason is HaltReason =>
+  (haltReasons as readonly (string | null)[]).includes(reason);
+/** The halt recorded on the row, as the gate reads it back (a reason this code does not know is a cancel). */
+export const haltReasonOf = (recorded: string | null): HaltReason => (isHaltReason(recorded) ? recorded : 'cancelled');
 
 /**
  * Takes the transaction-scoped lock of one conversation (a tenant and a phone in E.164). Held until the transaction

@@ -1,6 +1,7 @@
 // A Twilio status callback applied to its message row, by the webhook (api/webhooks/status.ts) or, for callbacks that
 // came before the row knew its SID and were parked, by the write of the SID (activities/twilio-handover.ts).
 import { recordMessageFact } from './analytics/aggregate.js';
+import { haltEnrollments } from './conversation.js';
 import { statusesBelow } from './message-status.js';
 import { recordOptOut } from './opt-outs.js';
 import { queueSignalsForPhone, signalNames } from './pending-signals.js';
@@ -19,6 +20,9 @@ export interface StatusParams {
 export interface StatusLogger {
   warn(facts: Record<string, unknown>, message: string): void;
 }
+
+/** Unknown or inactive number (30005), landline or unreachable carrier (30006), carrier filtering (30007). */
+const haltingCodes = new Set([30005, 30006, 30007]);
 
 /** The statuses a CRM hears of; the ones on the way there (queued, sending, sent) are not events. */
 const eventOfStatus = {
@@ -54,9 +58,9 @@ export const needsConversationLock = (params: StatusParams) => params.ErrorCode 
 
 /**
  * A status applied to the message row with its SID: the row moves forward only (and a move to delivered, failed or
- * undelivered is an event); 21610 records an opt-out; 30007 is kept for the tenant's report. The caller has taken the
- * conversation's lock when needsConversationLock says so. Shared by the webhook and by the row that records a SID
- * whose callbacks were parked.
+ * undelivered is an event); 21610 records an opt-out; 30005-30007 halt the lead's running enrollments; 30007 is kept
+ * for the tenant's report. The caller has taken the conversation's lock when needsConversationLock says so. Shared by
+ * the webhook and by the row that records a SID whose callbacks were parked.
  */
 export async function applyStatus(
   tx: Tx,
@@ -89,6 +93,10 @@ export async function applyStatus(
       payload: { source: 'twilio_error_21610' },
     });
   }
+  // The number cannot get messages, or the carrier filters them as spam: the lead's next steps would fare no better.
+  // The gate refuses them from now on (enrollment rows come last in common/lock-order.ts, after the events above).
+  if (params.ErrorCode !== undefined && haltingCodes.has(params.ErrorCode) && message.leadId)
+    await haltEnrollments(tx, { tenantId: message.tenantId, leadId: message.leadId }, 'undeliverable');
   if (params.ErrorCode === 30007)
     logger.warn(
       { tenantId: message.tenantId, messageId: message.id },

@@ -6,6 +6,7 @@ import { phoneHash } from '../../common/opt-outs.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { enrolledLead, enrollmentStatus } from '../support/follow-ups.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
+import { until } from '../support/wait.js';
 import { inbound, messageSid, postWebhook, randomSenderNumber, statusCallback } from '../support/webhooks.js';
 
 let stack: TestStack;
@@ -202,6 +203,57 @@ describe('status callbacks', () => {
     for (const status of ['sending', 'delivered', 'sent', 'queued'])
       expect((await statusCallback(stack.app, { MessageSid: sid, MessageStatus: status })).status).toBe(200);
     expect((await stack.db.message.findUniqueOrThrow({ where: { id } })).status).toBe('delivered');
+  });
+
+  it.each([30005, 30006, 30007])(
+    'a %i (the number cannot get messages, or the carrier filters them) ends the lead’s follow-up: a later step is refused and it closes failed',
+    async (errorCode) => {
+      const { auth } = await tenantWithNumber();
+      const lead = await enrolledLead(stack.app, auth, [
+        { delaySeconds: 0, template: 'one' },
+        { delaySeconds: 3600, template: 'two' },
+        { delaySeconds: 3600, template: 'three' },
+      ]);
+      const sent = await until(
+        () => stack.db.message.findFirst({ where: { leadId: lead.leadId, twilioSid: { not: null } } }),
+        'the first step at Twilio',
+      );
+      await statusCallback(stack.app, {
+        MessageSid: sent.twilioSid ?? '',
+        MessageStatus: 'undelivered',
+        ErrorCode: String(errorCode),
+      });
+      expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: lead.enrollmentId } })).toMatchObject({
+        haltedBy: 'undeliverable',
+      });
+      // A later step, made due now, meets the gate.
+      expect(
+        (await request(stack.app).post(`/v1/enrollments/${lead.enrollmentId}/skip`).set(auth).send({ step: 2 })).status,
+      ).toBe(200);
+      await expect.poll(() => enrollmentStatus(stack.app, auth, lead.enrollmentId), { timeout: 20_000 }).toBe('failed');
+      expect(stack.fake.createCallsTo(lead.phone)).toBe(1);
+    },
+  );
+
+  it('a 30003 (handset unreachable for now) leaves the follow-up running', async () => {
+    const { auth } = await tenantWithNumber();
+    const lead = await enrolledLead(stack.app, auth, [
+      { delaySeconds: 0, template: 'one' },
+      { delaySeconds: 3600, template: 'two' },
+    ]);
+    const sent = await until(
+      () => stack.db.message.findFirst({ where: { leadId: lead.leadId, twilioSid: { not: null } } }),
+      'the first step at Twilio',
+    );
+    await statusCallback(stack.app, {
+      MessageSid: sent.twilioSid ?? '',
+      MessageStatus: 'undelivered',
+      ErrorCode: '30003',
+    });
+    expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: lead.enrollmentId } })).toMatchObject({
+      haltedAt: null,
+      status: 'running',
+    });
   });
 
   it('keeps the error code, counts carrier filtering (30007) for the tenant, and records an opt-out on 21610', async () => {

@@ -59,6 +59,8 @@ export function haltedOutcome(reason: HaltedBy): [EnrollmentOutcome, string] {
       return ['cancelled', 'the lead was erased'];
     case 'cancelled':
       return ['cancelled', 'cancelled through the API'];
+    case 'undeliverable':
+      return ['failed', 'Twilio reported messages to this number undeliverable or filtered (seen by the send gate)'];
     case 'enrollment_closed':
       return ['cancelled', 'the enrollment was closed elsewhere'];
   }
