@@ -205,24 +205,30 @@ describe('status callbacks', () => {
     expect((await stack.db.message.findUniqueOrThrow({ where: { id } })).status).toBe('delivered');
   });
 
+  /** A three-step follow-up whose first step is at Twilio, then Twilio's callback for it: undelivered with `errorCode`. */
+  async function undeliveredFirstStep(errorCode: number) {
+    const { auth } = await tenantWithNumber();
+    const lead = await enrolledLead(stack.app, auth, [
+      { delaySeconds: 0, template: 'one' },
+      { delaySeconds: 3600, template: 'two' },
+      { delaySeconds: 3600, template: 'three' },
+    ]);
+    const sent = await until(
+      () => stack.db.message.findFirst({ where: { leadId: lead.leadId, twilioSid: { not: null } } }),
+      'the first step at Twilio',
+    );
+    await statusCallback(stack.app, {
+      MessageSid: sent.twilioSid ?? '',
+      MessageStatus: 'undelivered',
+      ErrorCode: String(errorCode),
+    });
+    return { auth, lead };
+  }
+
   it.each([30005, 30006, 30007])(
     'a %i (the number cannot get messages, or the carrier filters them) ends the lead’s follow-up: a later step is refused and it closes failed',
     async (errorCode) => {
-      const { auth } = await tenantWithNumber();
-      const lead = await enrolledLead(stack.app, auth, [
-        { delaySeconds: 0, template: 'one' },
-        { delaySeconds: 3600, template: 'two' },
-        { delaySeconds: 3600, template: 'three' },
-      ]);
-      const sent = await until(
-        () => stack.db.message.findFirst({ where: { leadId: lead.leadId, twilioSid: { not: null } } }),
-        'the first step at Twilio',
-      );
-      await statusCallback(stack.app, {
-        MessageSid: sent.twilioSid ?? '',
-        MessageStatus: 'undelivered',
-        ErrorCode: String(errorCode),
-      });
+      const { auth, lead } = await undeliveredFirstStep(errorCode);
       expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: lead.enrollmentId } })).toMatchObject({
         haltedBy: 'undeliverable',
       });
@@ -236,20 +242,7 @@ describe('status callbacks', () => {
   );
 
   it('a 30003 (handset unreachable for now) leaves the follow-up running', async () => {
-    const { auth } = await tenantWithNumber();
-    const lead = await enrolledLead(stack.app, auth, [
-      { delaySeconds: 0, template: 'one' },
-      { delaySeconds: 3600, template: 'two' },
-    ]);
-    const sent = await until(
-      () => stack.db.message.findFirst({ where: { leadId: lead.leadId, twilioSid: { not: null } } }),
-      'the first step at Twilio',
-    );
-    await statusCallback(stack.app, {
-      MessageSid: sent.twilioSid ?? '',
-      MessageStatus: 'undelivered',
-      ErrorCode: '30003',
-    });
+    const { lead } = await undeliveredFirstStep(30003);
     expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: lead.enrollmentId } })).toMatchObject({
       haltedAt: null,
       status: 'running',
