@@ -1,19 +1,17 @@
 // What a message's row answers once it is closed, and how the reasons a message never went out map onto outcomes.
+import { haltReasons } from '../common/conversation.js';
 import type { Message } from '../generated/prisma/client.js';
 import type { DeliveryResult } from './outbound-message.js';
 import { missedSkipReason, type SendDeadline } from './send-deadline.js';
 import type { HaltedBy, SmsFailureKind } from './send-step-message.types.js';
 import { failureKindForCode } from './twilio-errors.js';
 
-const haltReasons = new Set<string>([
-  'replied',
-  'booked',
-  'cancelled',
-  'erased',
-  'undeliverable',
+// An opt-out is an outcome of its own; every other halt, and a closed enrollment, answers `halted`.
+const haltingReasons = new Set<string>([
+  ...haltReasons.filter((reason) => reason !== 'opted_out'),
   'enrollment_closed',
 ] satisfies HaltedBy[]);
-const isHaltReason = (reason: string): reason is HaltedBy => haltReasons.has(reason);
+const isHaltReason = (reason: string): reason is HaltedBy => haltingReasons.has(reason);
 
 /** A message skipped for `reason`: an opt-out, a fact that ended its enrollment, or a skip of its own. */
 export function skippedResult(messageId: string, reason: string): DeliveryResult {

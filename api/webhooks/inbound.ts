@@ -191,11 +191,12 @@ export async function processInbound(
     return await db.$transaction(async (tx) => {
       await tx.processedWebhook.create({ data: { key: `inbound:${params.MessageSid}`, kind: 'inbound' } });
       // Every conversation's lock before any fact, in one order, so two messages for the same tenants never deadlock.
-      for (const id of tenants.map((tenant) => tenant.id).sort()) await lockConversation(tx, id, params.From);
+      const inIdOrder = [...tenants].sort((a, b) => (a.id < b.id ? -1 : 1));
+      for (const { id } of inIdOrder) await lockConversation(tx, id, params.From);
       const outcomes = new Map<string, TenantOutcome>();
       // Each tenant's facts take its event lock: tenants in one order too, or a STOP from another phone the same
       // tenants texted, listed the other way round, would wait for this one's locks while holding what it waits for.
-      for (const tenant of [...tenants].sort((a, b) => a.id.localeCompare(b.id))) {
+      for (const tenant of inIdOrder) {
         // Decided before the consent change (a YES confirms only for a lead who was not opted out), recorded after the message.
         const appointmentReply = await findAppointmentReply(tx, {
           tenant,
