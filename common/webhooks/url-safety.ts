@@ -80,10 +80,18 @@ export function refusedAddressReason(address: string): string | null {
 /** What a refused host resolved to: for the server's log only. */
 export interface RefusedResolution {
   host: string;
-  address: string;
-  /** The kind of address that made it refused (refusedAddressReason). */
+  /** Absent when the name did not resolve at all. */
+  address?: string;
+  /** The kind of address that made it refused (refusedAddressReason), or that the name did not resolve. */
   kind: string;
 }
+
+/**
+ * One answer for a name that does not resolve and one that resolves only inside our network: if they differed, a
+ * tenant could tell which internal names exist by trying URLs.
+ */
+const nonPublicHost =
+  'the host must resolve, and only to public internet addresses; webhook URLs must reach the public internet';
 
 export class UnsafeUrlError extends Error {
   /**
@@ -129,17 +137,17 @@ export async function checkTarget(rawUrl: string, policy: UrlPolicy): Promise<Ch
       ? [{ address: host, family: isIP(host) }]
       : await lookup(host, { all: true, verbatim: true });
   } catch {
-    throw new UnsafeUrlError('the host does not resolve');
+    addresses = [];
   }
-  if (addresses.length === 0) throw new UnsafeUrlError('the host does not resolve');
+  if (addresses.length === 0)
+    throw new UnsafeUrlError(policy.allowPrivate ? 'the host does not resolve' : nonPublicHost, {
+      host,
+      kind: 'does not resolve',
+    });
   if (!policy.allowPrivate) {
     for (const { address } of addresses) {
       const kind = refusedAddressReason(address);
-      if (kind)
-        throw new UnsafeUrlError(
-          'the host resolves to a private, loopback, link-local or otherwise reserved address; webhook URLs must reach the public internet',
-          { host, address, kind },
-        );
+      if (kind) throw new UnsafeUrlError(nonPublicHost, { host, address, kind });
     }
   }
   return { url, addresses };

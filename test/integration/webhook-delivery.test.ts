@@ -314,7 +314,7 @@ describe('webhook delivery', () => {
     expect(refused).toMatchObject({
       statusCode: null,
       error:
-        'unsafe URL: the host resolves to a private, loopback, link-local or otherwise reserved address; webhook URLs must reach the public internet',
+        'unsafe URL: the host must resolve, and only to public internet addresses; webhook URLs must reach the public internet',
     });
     expect(await db.webhookDelivery.findFirstOrThrow({ where: { endpointId: endpoint.id } })).toMatchObject({
       lastError: refused.error,

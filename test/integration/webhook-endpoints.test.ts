@@ -136,7 +136,7 @@ describe('webhook endpoint routes', () => {
     const refused = await request(strictApp).post('/v1/webhook-endpoints').set(auth).send({ url });
     expect(refused.status).toBe(422);
     const rule =
-      'the host resolves to a private, loopback, link-local or otherwise reserved address; webhook URLs must reach the public internet';
+      'the host must resolve, and only to public internet addresses; webhook URLs must reach the public internet';
     expect(refused.body.error).toMatchObject({
       code: 'unsafe_url',
       message: `The URL cannot be a webhook endpoint: ${rule}`,
@@ -166,14 +166,20 @@ describe('webhook endpoint routes', () => {
     expect(refused.body.error.message).toContain(rule);
   });
 
-  it('a host that does not resolve is refused as such', async () => {
+  it('a host that does not resolve gets the same answer as one resolving privately; the log says which', async () => {
     const { auth } = await createTenant(db);
-    const refused = await request(strictApp)
-      .post('/v1/webhook-endpoints')
-      .set(auth)
-      .send({ url: 'https://nowhere.invalid/hooks' });
-    expect(refused.status).toBe(422);
-    expect(refused.body.error.message).toBe('The URL cannot be a webhook endpoint: the host does not resolve');
+    const attempt = async (url: string) => {
+      strictLog.length = 0;
+      const refused = await request(strictApp).post('/v1/webhook-endpoints').set(auth).send({ url });
+      const logged = strictLog.map((line) => JSON.parse(line)).find((entry) => entry.msg === 'webhook URL refused');
+      return { status: refused.status, error: refused.body.error, logged };
+    };
+    const unknown = await attempt('https://nowhere.invalid/hooks');
+    const internal = await attempt('https://localhost/hooks');
+    expect(unknown.status).toBe(422);
+    expect(unknown.error).toEqual(internal.error);
+    expect(unknown.logged).toMatchObject({ host: 'nowhere.invalid', kind: 'does not resolve' });
+    expect(internal.logged).toMatchObject({ host: 'localhost', kind: 'a loopback address' });
   });
 
   it('a public address passes the address check', () => {

@@ -49,7 +49,7 @@ describe('postWebhook and a host resolving to a private address', () => {
     expect(outcome).toMatchObject({
       statusCode: null,
       error:
-        'unsafe URL: the host resolves to a private, loopback, link-local or otherwise reserved address; webhook URLs must reach the public internet',
+        'unsafe URL: the host must resolve, and only to public internet addresses; webhook URLs must reach the public internet',
     });
     expect(outcome.error).not.toContain('10.0.3.7');
     expect(logged).toMatchObject([
