@@ -1,15 +1,16 @@
 // Enrolling a batch of leads in one sequence: rows checked, known leads looked up (opted out, already enrolled), and
-// on a commit the new leads saved and the follow-ups started concurrently. A dry run stops before any write.
-import { randomUUID } from 'node:crypto';
+// on a commit the new leads saved, their enrollments claimed and the follow-ups started concurrently. A dry run stops
+// before any write.
 import type { Client } from '@temporalio/client';
 import pLimit from 'p-limit';
 import type { Db } from '../common/db.js';
 import { leadCreatedEvent } from '../common/event-writers.js';
 import { recordEvent } from '../common/events.js';
-import { phoneHash } from '../common/opt-outs.js';
-import type { Lead, Prisma, SequenceDefinition, Tenant } from '../generated/prisma/client.js';
+import { phoneHashes } from '../common/opt-outs.js';
+import type { Lead, SequenceDefinition, Tenant } from '../generated/prisma/client.js';
+import { claimBatchEnrollments, optedOutReason, settleBatchClaims } from './enrollment-batch-claims.js';
 import { checkRows, summarise, type GoodRow, type RowResult } from './enrollment-batch-rows.js';
-import { enrollmentSnapshot, type WorkflowStart, type createEnrollmentStarter } from './enrollment-starter.js';
+import type { WorkflowStart, createEnrollmentStarter } from './enrollment-starter.js';
 import { ApiError, notFound } from './errors.js';
 import { asTemporalUnavailable } from './temporal-errors.js';
 
@@ -42,12 +43,16 @@ interface Batch {
 
 /**
  * Rows whose lead has opted out, or already has a running follow-up, are answered so; the rest are left to start.
- * What this reads can change before the starts: a start still refuses a running follow-up (workflow ID conflict).
+ * What this reads can change before the starts: a row's opt-outs are looked at again under its conversation's lock
+ * when its enrollment is claimed, and a start still refuses a running follow-up (workflow ID conflict).
  */
 async function setAsideKnownLeads(db: Db, tenantId: string, good: GoodRow[]) {
   const phones = good.map((row) => row.phone);
   const [optOuts, existingLeads] = await Promise.all([
-    db.optOut.findMany({ where: { tenantId, phoneHash: { in: phones.map(phoneHash) } }, select: { phoneHash: true } }),
+    db.optOut.findMany({
+      where: { tenantId, phoneHash: { in: phones.flatMap(phoneHashes) } },
+      select: { phoneHash: true },
+    }),
     db.lead.findMany({ where: { tenantId, phone: { in: phones } } }),
   ]);
   const running = await db.enrollment.findMany({
@@ -59,8 +64,8 @@ async function setAsideKnownLeads(db: Db, tenantId: string, good: GoodRow[]) {
   const runningByLead = new Map(running.map((enrollment) => [enrollment.leadId, enrollment.id]));
   const toStart = good.filter(({ result, phone }) => {
     const lead = leadByPhone.get(phone);
-    if (optedOut.has(phoneHash(phone)))
-      Object.assign(result, { outcome: 'opted_out', reason: 'the lead has opted out of messages' });
+    if (phoneHashes(phone).some((hash) => optedOut.has(hash)))
+      Object.assign(result, { outcome: 'opted_out', reason: optedOutReason });
     else if (lead && runningByLead.has(lead.id))
       Object.assign(result, { outcome: 'already_enrolled', leadId: lead.id, enrollmentId: runningByLead.get(lead.id) });
     return result.outcome === 'ok';
@@ -120,17 +125,15 @@ function recordStart(result: RowResult, lead: Lead, enrollmentId: string, start:
   else Object.assign(result, { outcome: 'enrolled', leadId: lead.id, enrollmentId, workflowId: start.workflowId });
 }
 
-/** Starts the rows' follow-ups concurrently and records the enrollments of the runs that started. */
+/** Claims the rows' enrollments, starts their follow-ups concurrently, then settles each claim by its start. */
 async function startFollowUps({ db, startWorkflow }: BatchDeps, batch: Batch): Promise<void> {
-  const { tenant, sequence, leadByPhone } = batch;
+  const { tenant, sequence } = batch;
+  const claimed = await claimBatchEnrollments(db, { ...batch, rows: batch.toStart });
   let consecutiveFailures = 0;
   const limit = pLimit(startConcurrency);
-  const started = await Promise.all(
-    batch.toStart.map((row) =>
-      limit(async (): Promise<Prisma.EnrollmentCreateManyInput | null> => {
-        const lead = leadByPhone.get(row.phone) as Lead;
-        const enrollmentId = randomUUID();
-        const enrolledAt = new Date();
+  const starts = await Promise.all(
+    claimed.map(({ row, lead, enrollmentId, enrolledAt }) =>
+      limit(async () => {
         // After a run of failures Temporal has gone away: the rest fail fast instead of each waiting out a deadline.
         const start: WorkflowStart | Error =
           consecutiveFailures >= maxConsecutiveFailures
@@ -140,21 +143,15 @@ async function startFollowUps({ db, startWorkflow }: BatchDeps, batch: Batch): P
               );
         consecutiveFailures = start instanceof Error ? consecutiveFailures + 1 : 0;
         recordStart(row.result, lead, enrollmentId, start);
-        if (start instanceof Error || start.kind !== 'started') return null;
-        return {
-          id: enrollmentId,
-          tenantId: tenant.id,
-          leadId: lead.id,
-          sequenceId: sequence.id,
-          workflowId: start.workflowId,
-          runId: start.runId,
-          ...enrollmentSnapshot(tenant, lead, enrolledAt),
-        };
+        return { enrollmentId, runId: start instanceof Error || start.kind !== 'started' ? null : start.runId };
       }),
     ),
   );
-  // The workflows upsert their rows too; skipDuplicates lets whichever write comes second be a no-op.
-  await db.enrollment.createMany({ data: started.filter((row) => row !== null), skipDuplicates: true });
+  await settleBatchClaims(
+    db,
+    starts.flatMap(({ enrollmentId, runId }) => (runId === null ? [] : [{ enrollmentId, runId }])),
+    starts.filter(({ runId }) => runId === null).map(({ enrollmentId }) => enrollmentId),
+  );
 }
 
 /** A dry run reports what a commit would do, row by row; a commit does it. The answer is the same shape either way. */

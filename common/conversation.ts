@@ -26,6 +26,20 @@ export async function lockConversation(tx: Prisma.TransactionClient, tenantId: s
   await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`${tenantId}:${phone}`}, 0))`;
 }
 
+/**
+ * Takes the locks of several conversations of one tenant in one statement, in phone order: two callers whose phones
+ * overlap take the shared ones in the same order, so neither waits for the other in a circle.
+ */
+export async function lockConversations(
+  tx: Prisma.TransactionClient,
+  tenantId: string,
+  phones: string[],
+): Promise<void> {
+  const keys = [...new Set(phones)].sort().map((phone) => `${tenantId}:${phone}`);
+  await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(key, 0))
+    FROM unnest(${keys}::text[]) WITH ORDINALITY AS locked(key, n) ORDER BY n`;
+}
+
 export type HaltScope = { tenantId: string } & ({ leadId: string } | { phone: string } | { enrollmentId: string });
 
 /**

@@ -1,0 +1,76 @@
+// A batch's enrollments exist before their workflows start, so what the lead says while the batch is still starting
+// (a reply, a STOP) halts them as it halts any running enrollment; and every opt-out of the phone counts.
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { runEnrollmentBatch } from '../../api/enrollment-batch.js';
+import { createEnrollmentStarter } from '../../api/enrollment-starter.js';
+import { legacyPhoneHash } from '../../common/opt-outs.js';
+import { inboundReplySignal } from '../../workflows/lead-follow-up.messages.js';
+import { tenantWithLead } from '../support/lead-on-own-number.js';
+import { stackForFile } from '../support/stack.js';
+import { until } from '../support/wait.js';
+
+const stack = stackForFile();
+
+async function sequenceOf(auth: Record<string, string>) {
+  const sequence = await request(stack.app)
+    .post('/v1/sequences')
+    .set(auth)
+    .send({ name: `seq-${randomUUID()}`, steps: [{ delaySeconds: 0, template: 'Hi {{firstName}}, still looking?' }] });
+  return sequence.body.id as string;
+}
+
+describe('POST /v1/enrollments/batch', () => {
+  it("a reply that lands after a row's workflow started, before the batch answered, halts that enrollment", async () => {
+    const lead = await tenantWithLead(stack);
+    const sequenceId = await sequenceOf(lead.auth);
+    // No worker polls this queue: the run never takes its first step, so only the batch can have written the row.
+    const starter = createEnrollmentStarter({
+      db: stack.db,
+      temporal: stack.client,
+      taskQueue: `idle-${randomUUID()}`,
+    });
+    const replies: number[] = [];
+    const startThenReply: typeof starter.startWorkflow = async (...args) => {
+      const started = await starter.startWorkflow(...args);
+      replies.push((await lead.reply('Thanks, already sorted')).status);
+      return started;
+    };
+    const answer = await runEnrollmentBatch(
+      { db: stack.db, temporal: stack.client, startWorkflow: startThenReply },
+      lead.tenant.id,
+      { sequenceId, dryRun: false, rows: [{ phone: lead.phone }] },
+    );
+    expect(replies).toEqual([200]);
+    const [row] = answer.results;
+    expect(row).toMatchObject({ outcome: 'enrolled', leadId: lead.leadId, enrollmentId: expect.any(String) });
+    const enrollment = await stack.db.enrollment.findUniqueOrThrow({ where: { id: row?.enrollmentId } });
+    expect(enrollment).toMatchObject({ status: 'running', haltedBy: 'replied', runId: expect.any(String) });
+    // And the run hears of it, through the signal the reply queued for this enrollment.
+    const run = stack.client.workflow.getHandle(enrollment.workflowId);
+    await until(
+      async () =>
+        (await run.fetchHistory()).events?.some(
+          (event) => event.workflowExecutionSignaledEventAttributes?.signalName === inboundReplySignal.name,
+        ),
+      'the reply signalled to the run',
+    );
+    await run.terminate('test cleanup');
+  });
+
+  it('a phone opted out under its legacy hash is answered opted_out and starts nothing', async () => {
+    const lead = await tenantWithLead(stack);
+    const sequenceId = await sequenceOf(lead.auth);
+    await stack.db.optOut.create({
+      data: { tenantId: lead.tenant.id, phoneHash: legacyPhoneHash(lead.phone), source: 'inbound' },
+    });
+    const answer = await request(stack.app)
+      .post('/v1/enrollments/batch')
+      .set(lead.auth)
+      .send({ sequenceId, leads: [{ phone: lead.phone }] });
+    expect(answer.status).toBe(200);
+    expect(answer.body.results).toEqual([expect.objectContaining({ outcome: 'opted_out' })]);
+    expect(await stack.db.enrollment.count({ where: { tenantId: lead.tenant.id } })).toBe(0);
+  });
+});
