@@ -7,9 +7,8 @@ import { lockConversations } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
 import { phoneHashes } from '../common/opt-outs.js';
 import type { Lead, Prisma, SequenceDefinition, Tenant } from '../generated/prisma/client.js';
-import { leadFollowUpWorkflowId } from '../workflows/lead-follow-up.messages.js';
 import type { GoodRow } from './enrollment-batch-rows.js';
-import { enrollmentSnapshot } from './enrollment-starter.js';
+import { claimRow } from './enrollment-starter.js';
 
 /**
  * Conversations locked per transaction: each advisory lock takes a slot in PostgreSQL's shared lock table (64 per
@@ -56,14 +55,7 @@ async function claimChunk(
     else claimed.push({ row, lead: leadByPhone.get(row.phone) as Lead, enrollmentId: randomUUID(), enrolledAt });
   }
   await tx.enrollment.createMany({
-    data: claimed.map(({ lead, enrollmentId }) => ({
-      id: enrollmentId,
-      tenantId: tenant.id,
-      leadId: lead.id,
-      sequenceId: sequence.id,
-      workflowId: leadFollowUpWorkflowId(tenant.id, lead.id),
-      ...enrollmentSnapshot(tenant, lead, enrolledAt),
-    })),
+    data: claimed.map(({ lead, enrollmentId }) => claimRow(tenant, lead, sequence, enrollmentId, enrolledAt)),
   });
   return claimed;
 }

@@ -17,6 +17,8 @@ import { asTemporalUnavailable } from './temporal-errors.js';
 /** Starts in flight at once: enough to keep Temporal busy, few enough not to swamp it or the database pool. */
 const startConcurrency = 64;
 const maxConsecutiveFailures = 20;
+/** Rows claimed ahead of their starts: about 6 s of starts here, at most ~3 min if every start waits out its deadline. */
+const startGroupSize = 1000;
 /** 10,000 new leads take two statements each for their events: well past the default 5 s of a transaction. */
 const leadInsertTimeoutMs = 60_000;
 
@@ -125,33 +127,42 @@ function recordStart(result: RowResult, lead: Lead, enrollmentId: string, start:
   else Object.assign(result, { outcome: 'enrolled', leadId: lead.id, enrollmentId, workflowId: start.workflowId });
 }
 
-/** Claims the rows' enrollments, starts their follow-ups concurrently, then settles each claim by its start. */
+/**
+ * Claims the rows' enrollments, starts their follow-ups concurrently and settles each claim by its start, a group of
+ * rows at a time: a claim waits for its start only as long as its group takes, well inside the age at which the claim
+ * sweeper takes an unsettled claim for abandoned (api/claim-sweeper.ts).
+ */
 async function startFollowUps({ db, startWorkflow }: BatchDeps, batch: Batch): Promise<void> {
   const { tenant, sequence } = batch;
-  const claimed = await claimBatchEnrollments(db, { ...batch, rows: batch.toStart });
   let consecutiveFailures = 0;
   const limit = pLimit(startConcurrency);
-  const starts = await Promise.all(
-    claimed.map(({ row, lead, enrollmentId, enrolledAt }) =>
-      limit(async () => {
-        // After a run of failures Temporal has gone away: the rest fail fast instead of each waiting out a deadline.
-        const start: WorkflowStart | Error =
-          consecutiveFailures >= maxConsecutiveFailures
-            ? new Error('not attempted')
-            : await startWorkflow(tenant, lead, sequence, enrollmentId, null, enrolledAt).catch((error: unknown) =>
-                error instanceof Error ? error : new Error(String(error)),
-              );
-        consecutiveFailures = start instanceof Error ? consecutiveFailures + 1 : 0;
-        recordStart(row.result, lead, enrollmentId, start);
-        return { enrollmentId, runId: start instanceof Error || start.kind !== 'started' ? null : start.runId };
-      }),
-    ),
-  );
-  await settleBatchClaims(
-    db,
-    starts.flatMap(({ enrollmentId, runId }) => (runId === null ? [] : [{ enrollmentId, runId }])),
-    starts.filter(({ runId }) => runId === null).map(({ enrollmentId }) => enrollmentId),
-  );
+  for (let from = 0; from < batch.toStart.length; from += startGroupSize) {
+    const claimed = await claimBatchEnrollments(db, {
+      ...batch,
+      rows: batch.toStart.slice(from, from + startGroupSize),
+    });
+    const starts = await Promise.all(
+      claimed.map(({ row, lead, enrollmentId, enrolledAt }) =>
+        limit(async () => {
+          // After a run of failures Temporal has gone away: the rest fail fast instead of each waiting out a deadline.
+          const start: WorkflowStart | Error =
+            consecutiveFailures >= maxConsecutiveFailures
+              ? new Error('not attempted')
+              : await startWorkflow(tenant, lead, sequence, enrollmentId, null, enrolledAt).catch((error: unknown) =>
+                  error instanceof Error ? error : new Error(String(error)),
+                );
+          consecutiveFailures = start instanceof Error ? consecutiveFailures + 1 : 0;
+          recordStart(row.result, lead, enrollmentId, start);
+          return { enrollmentId, runId: start instanceof Error || start.kind !== 'started' ? null : start.runId };
+        }),
+      ),
+    );
+    await settleBatchClaims(
+      db,
+      starts.flatMap(({ enrollmentId, runId }) => (runId === null ? [] : [{ enrollmentId, runId }])),
+      starts.filter(({ runId }) => runId === null).map(({ enrollmentId }) => enrollmentId),
+    );
+  }
 }
 
 /** A dry run reports what a commit would do, row by row; a commit does it. The answer is the same shape either way. */

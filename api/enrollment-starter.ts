@@ -51,6 +51,24 @@ export function enrollmentSnapshot(tenant: Tenant, lead: Lead, enrolledAt: Date)
   };
 }
 
+/** An enrollment's row as its claim writes it: running, no run ID yet. */
+export function claimRow(
+  tenant: Tenant,
+  lead: Lead,
+  sequence: SequenceDefinition,
+  enrollmentId: string,
+  enrolledAt: Date,
+) {
+  return {
+    id: enrollmentId,
+    tenantId: tenant.id,
+    leadId: lead.id,
+    sequenceId: sequence.id,
+    workflowId: leadFollowUpWorkflowId(tenant.id, lead.id),
+    ...enrollmentSnapshot(tenant, lead, enrolledAt),
+  };
+}
+
 export function workflowInput(
   tenant: Tenant,
   lead: Lead,
@@ -123,7 +141,8 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
         { key: sequenceIdKey, value: sequence.id },
         { key: enrollmentStatusKey, value: 'running' },
       ],
-      memo: { phone: maskPhone(lead.phone), sequence: `${sequence.name} v${sequence.version}` },
+      // enrollmentId: which claim a run belongs to, for the claim sweeper (api/claim-sweeper.ts) and operators.
+      memo: { phone: maskPhone(lead.phone), sequence: `${sequence.name} v${sequence.version}`, enrollmentId },
     });
     return runId === null ? { kind: 'already_running', workflowId } : { kind: 'started', workflowId, runId };
   }
@@ -151,14 +170,9 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
           });
         return tx.enrollment.create({
           data: {
-            id: randomUUID(),
-            tenantId: tenant.id,
-            leadId: lead.id,
-            sequenceId: sequence.id,
-            workflowId: leadFollowUpWorkflowId(tenant.id, lead.id),
+            ...claimRow(tenant, lead, sequence, randomUUID(), new Date()),
             idempotencyKey,
             requestHash: idempotencyKey ? requestHash : null,
-            ...enrollmentSnapshot(tenant, lead, new Date()),
           },
         });
       });

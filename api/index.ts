@@ -6,6 +6,7 @@ import { createLogger } from '../common/logger.js';
 import { createApiMetrics } from '../common/metrics.js';
 import { describeTemporalConnection, temporalConnectionOptions } from '../common/temporal-connection.js';
 import { createApp } from './app.js';
+import { createClaimSweeper } from './claim-sweeper.js';
 import { createSignalRelay } from './signal-relay.js';
 
 const config = loadConfigOrExit();
@@ -22,6 +23,8 @@ const temporal = new Client({ connection, namespace: config.TEMPORAL_NAMESPACE }
 const db = createDb(config.DATABASE_URL);
 const signalRelay = createSignalRelay({ db, temporal, logger });
 signalRelay.start(2000);
+const claimSweeper = createClaimSweeper({ db, temporal, logger });
+claimSweeper.start(60_000);
 const app = createApp({
   db,
   temporal,
@@ -68,6 +71,7 @@ function shutdown(signal: string): void {
     'API shutting down: no new connections, requests in flight finish',
   );
   void signalRelay.stop();
+  void claimSweeper.stop();
   // A keep-alive connection whose request finishes becomes idle: close it then, so server.close() can complete.
   const sweep = setInterval(() => server.closeIdleConnections(), 200);
   const deadline = setTimeout(() => {

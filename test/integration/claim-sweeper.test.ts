@@ -1,0 +1,89 @@
+// Enrollment claims whose claimant died before settling them: older than any claimant takes, they are settled by the
+// sweeper (the run recorded if it is the claim's, the row removed if no run is), and younger ones are left alone.
+import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { abandonedClaimAfterMs, createClaimSweeper } from '../../api/claim-sweeper.js';
+import { claimRow, createEnrollmentStarter } from '../../api/enrollment-starter.js';
+import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { stackForFile } from '../support/stack.js';
+
+const stack = stackForFile();
+const sweeper = () => createClaimSweeper({ db: stack.db, temporal: stack.client, logger: pino({ level: 'silent' }) });
+// No worker polls this queue: a run started on it stays before its first task, so only the sweeper records its row.
+const idleStarter = () =>
+  createEnrollmentStarter({ db: stack.db, temporal: stack.client, taskQueue: `idle-${randomUUID()}` });
+
+async function tenantWithLeads(count: number) {
+  const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
+  const sequence = await stack.db.sequenceDefinition.create({
+    data: {
+      tenantId: tenant.id,
+      name: `seq-${randomUUID()}`,
+      version: 1,
+      steps: [{ delaySeconds: 0, template: 'Hi' }],
+    },
+  });
+  const leads = await Promise.all(
+    Array.from({ length: count }, () =>
+      stack.db.lead.create({ data: { tenantId: tenant.id, phone: randomUkMobile().e164, timeZone: 'Europe/London' } }),
+    ),
+  );
+  return { tenant, auth, sequence, leads };
+}
+
+type Setup = Awaited<ReturnType<typeof tenantWithLeads>>;
+
+/** A claim as a claimant writes it (running, no run), `ageMs` old. */
+const claim = ({ tenant, sequence }: Setup, lead: Setup['leads'][number], ageMs: number) =>
+  stack.db.enrollment.create({
+    data: claimRow(tenant, lead, sequence, randomUUID(), new Date(Date.now() - ageMs)),
+  });
+
+describe('the enrollment claim sweeper', () => {
+  it('removes an old claim no run was started for; the lead can then be enrolled by a batch', async () => {
+    const setup = await tenantWithLeads(1);
+    const [lead] = setup.leads as [Setup['leads'][number]];
+    const orphan = await claim(setup, lead, abandonedClaimAfterMs + 60_000);
+    await sweeper().round(setup.tenant.id);
+    expect(await stack.db.enrollment.findUnique({ where: { id: orphan.id } })).toBeNull();
+    const batch = await request(stack.app)
+      .post('/v1/enrollments/batch')
+      .set(setup.auth)
+      .send({ sequenceId: setup.sequence.id, dryRun: true, leads: [{ phone: lead.phone }] });
+    expect(batch.body.results).toEqual([expect.objectContaining({ outcome: 'ok' })]);
+  });
+
+  it("records the run of an old claim whose workflow started as its own, and removes one whose lead's run is another claim's", async () => {
+    const setup = await tenantWithLeads(1);
+    const [lead] = setup.leads as [Setup['leads'][number]];
+    const started = await claim(setup, lead, abandonedClaimAfterMs + 60_000);
+    const start = await idleStarter().startWorkflow(
+      setup.tenant,
+      lead,
+      setup.sequence,
+      started.id,
+      null,
+      started.startedAt,
+    );
+    const other = await claim(setup, lead, abandonedClaimAfterMs + 30_000);
+    await sweeper().round(setup.tenant.id);
+    expect(start.kind).toBe('started');
+    const runId = start.kind === 'started' ? start.runId : null;
+    expect(await stack.db.enrollment.findUnique({ where: { id: started.id } })).toMatchObject({
+      status: 'running',
+      runId,
+    });
+    expect(await stack.db.enrollment.findUnique({ where: { id: other.id } })).toBeNull();
+    await stack.client.workflow.getHandle(started.workflowId).terminate('test cleanup');
+  });
+
+  it('leaves a claim younger than any claimant takes, whether or not its run has started yet', async () => {
+    const setup = await tenantWithLeads(1);
+    const [lead] = setup.leads as [Setup['leads'][number]];
+    const young = await claim(setup, lead, abandonedClaimAfterMs - 60_000);
+    await sweeper().round(setup.tenant.id);
+    expect(await stack.db.enrollment.findUnique({ where: { id: young.id } })).toMatchObject({ runId: null });
+  });
+});
