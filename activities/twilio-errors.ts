@@ -29,6 +29,9 @@ function isTwilioRestError(error: unknown): error is TwilioRestError {
   return typeof error === 'object' && error !== null && typeof (error as { status?: unknown }).status === 'number';
 }
 
+/** Whether Twilio answered the call at all: with no answer (a timeout, a reset) it may still be creating the message. */
+export const twilioAnswered = (error: unknown): boolean => isTwilioRestError(error);
+
 export const failureKindForCode = (code: number | null): SmsFailureKind =>
   (code !== null && failureKinds.get(code)) || 'rejected';
 

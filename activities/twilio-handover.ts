@@ -17,7 +17,7 @@ import { maskPhone } from '../common/logger.js';
 import { refusedByTwilioResult } from './delivery-results.js';
 import type { ResolvedDeliveryDeps, DeliveryResult } from './outbound-message.js';
 import type { OutboundSms, SentSms } from './sms-sender.js';
-import { classifyTwilioError } from './twilio-errors.js';
+import { classifyTwilioError, twilioAnswered } from './twilio-errors.js';
 import { closeUnsent } from './unsent-messages.js';
 
 const tooManyRequests = 20429;
@@ -135,13 +135,20 @@ export async function handOver(
         log.error('Twilio refused our account or sender setup; every send will fail until it is fixed', {
           code: classified.code,
         });
-      // This attempt is done with Twilio, so the next one need not wait for its claim to expire. Twilio processed
-      // nothing on a 429; after a 5xx or a timeout it may have the message, so `claimedAt` stays: ask it first.
-      await db.message.updateMany({
-        where: { id: row.id, claimedAttempt: attempt },
-        data:
-          classified.code === tooManyRequests ? { claimedAt: null, claimedAttempt: null } : { claimedAttempt: null },
-      });
+      // Twilio answered: this attempt is done with Twilio, so the next one need not wait for its claim to expire.
+      // After a 5xx it may have the message, so `claimedAt` stays and the next attempt asks it first. It processed
+      // nothing on a 429: the claim goes back to what it was before this attempt (an earlier attempt's unanswered call
+      // is still asked about). With no answer (a timeout, a reset), Twilio may still be creating the message after this
+      // call gave up, and a lookup now would miss it: the claim stays this attempt's until it expires, so no attempt
+      // calls create again until Twilio is surely done, and then only after asking it.
+      if (twilioAnswered(error))
+        await db.message.updateMany({
+          where: { id: row.id, claimedAttempt: attempt },
+          data:
+            classified.code === tooManyRequests
+              ? { claimedAt: row.claimedAt, claimedAttempt: null }
+              : { claimedAttempt: null },
+        });
       throw error;
     }
     const errorCode = classified.code ?? null;

@@ -261,8 +261,9 @@ describe('a claimed message of a closed appointment', () => {
 
   it.each([
     ["the settler's take", { claimedAttempt: settlerAttempt }, { attempt: settlerAttempt, looksAgainAtOnce: false }],
-    // A close the gate did not see: nothing to wait for, the attempt reads the closed row at once.
-    ['a close', { status: 'skipped', skipReason: 'expired' }, { attempt: null, looksAgainAtOnce: true }],
+    // A close the gate did not see: nothing to wait for, the attempt reads the closed row at once. (The claim is still
+    // that of attempt 1, whose call went unanswered.)
+    ['a close', { status: 'skipped', skipReason: 'expired' }, { attempt: 1, looksAgainAtOnce: true }],
     // Twilio's 429 processed nothing: the claim is let go with its time, and the attempt goes on at once.
     [
       'a claim let go after a 429',

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { chooseVariant } from '../../common/analytics/variants.js';
 import { findOptOut, recordOptOut } from '../../common/opt-outs.js';
 import type { Prisma } from '../../generated/prisma/client.js';
-import { createSendGate } from '../../activities/send-gate.js';
+import { claimExpiredAfterMs, createSendGate } from '../../activities/send-gate.js';
 import { createSendStepMessage } from '../../activities/send-step-message.js';
 import type { SmsSender } from '../../activities/sms-sender.js';
 import { createCapacityGate } from '../../common/capacity/gate.js';
@@ -78,6 +78,42 @@ describe('sendStepMessage', () => {
     });
     expect(core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual([
       'sentThenTimeout',
+    ]);
+  });
+
+  /** The step's row with its claim made older than any attempt could still be at Twilio with it. */
+  const expireClaim = (input: { enrollmentId: string }) =>
+    core.db.message.update({
+      where: { idempotencyKey: `${input.enrollmentId}:0` },
+      data: { claimedAt: new Date(Date.now() - claimExpiredAfterMs - 1000) },
+    });
+  const createdLate = (phone: string) =>
+    until(() => core.fake.messages.find((message) => message.to === phone), 'Twilio to create the message late');
+
+  it('after a timeout, Twilio creating the message only later: the next attempt stays off Twilio until the claim expires, then adopts it', async () => {
+    const { phone, input } = await enrollment();
+    core.fake.inject({ kind: 'createdLate', ms: 1500 }, { to: phone });
+    await expect(attempt(1, input)).rejects.toThrow(/timeout/i);
+    // At once, before Twilio has created it: a lookup finds nothing, and a create now would be a second message.
+    await expect(attempt(2, input)).rejects.toMatchObject({ type: 'SendClaimedElsewhere' });
+    const late = await createdLate(phone);
+    await expireClaim(input);
+    expect(await attempt(3, input)).toMatchObject({ outcome: 'sent', twilioSid: late.sid });
+    expect(core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual(['createdLate']);
+  });
+
+  it('a 429 after an unanswered call keeps that call asked about: the message Twilio created late is adopted, not sent again', async () => {
+    const { phone, input } = await enrollment();
+    core.fake.inject({ kind: 'createdLate', ms: 1500 }, { to: phone });
+    core.fake.inject({ kind: 'http', status: 429 }, { to: phone });
+    await expect(attempt(1, input)).rejects.toThrow(/timeout/i);
+    await expireClaim(input);
+    await expect(attempt(2, input)).rejects.toMatchObject({ status: 429 });
+    const late = await createdLate(phone);
+    expect(await attempt(3, input)).toMatchObject({ outcome: 'sent', twilioSid: late.sid });
+    expect(core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual([
+      'createdLate',
+      'error',
     ]);
   });
 

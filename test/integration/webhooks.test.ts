@@ -161,13 +161,14 @@ describe('inbound messages', () => {
     const [inFlight] = callsToLead();
     await inbound(stack.app, { From: phone.e164, To: number, Body: 'STOP' });
     // The row closes once the send in flight has timed out and its retry has been refused (the send is not cancelled).
+    // The unanswered call's claim keeps every retry off Twilio until it expires, a minute after it was taken.
     await expect
-      .poll(() => enrollmentStatus(stack.app, auth, enrollment.body.id), { timeout: 40_000 })
+      .poll(() => enrollmentStatus(stack.app, auth, enrollment.body.id), { timeout: 100_000 })
       .toBe('opted_out');
     // Compared by identity, not by time: a call logged in the same millisecond as the STOP is not one after it.
     expect(callsToLead()).toEqual([inFlight]);
     expect(inFlight?.outcome).toBe('timeout');
-  }, 60_000);
+  }, 120_000);
 
   it('any other reply is stored and ends the follow-up as replied', async () => {
     const { auth, number } = await tenantWithNumber();

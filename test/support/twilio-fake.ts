@@ -18,6 +18,7 @@ export type TwilioFault =
   | { kind: 'http'; status: 429 | 500 | 502 | 503 | 504 }
   | { kind: 'timeout' } // never answer; socket held until close()
   | { kind: 'sentThenTimeout' } // message IS created, but no answer ("maybe sent")
+  | { kind: 'createdLate'; ms: number } // no answer; the message is created `ms` later (Twilio still at it)
   | { kind: 'slow'; ms: number }; // answers normally, after `ms` (a call in flight for a while)
 
 export interface InjectOptions {
@@ -30,7 +31,7 @@ export interface InjectOptions {
 }
 
 /** `pending`: a `slow` call not answered yet. */
-export type CallOutcome = 'created' | 'error' | 'timeout' | 'sentThenTimeout' | 'pending';
+export type CallOutcome = 'created' | 'error' | 'timeout' | 'sentThenTimeout' | 'createdLate' | 'pending';
 
 export interface CreateCall {
   to: string | undefined;
@@ -250,6 +251,15 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
       call.sid = createMessage(accountSid, params).sid;
       return;
     }
+    if (fault?.kind === 'createdLate') {
+      call.outcome = 'createdLate';
+      const timer = setTimeout(() => {
+        slowTimers.delete(timer);
+        call.sid = createMessage(accountSid, params).sid;
+      }, fault.ms);
+      slowTimers.add(timer);
+      return;
+    }
     if (fault) {
       const [status, code] = faultStatusAndCode(fault);
       call.status = status;
@@ -280,7 +290,7 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
     const to = query.get('To') ?? undefined;
     const fault = faultTaken ? undefined : takeFault('list', to);
     if (fault?.kind === 'slow') return later(res, fault.ms, () => handleList(res, accountSid, query, path, true));
-    if (fault?.kind === 'timeout' || fault?.kind === 'sentThenTimeout') return;
+    if (fault?.kind === 'timeout' || fault?.kind === 'sentThenTimeout' || fault?.kind === 'createdLate') return;
     if (fault) return sendError(res, ...faultStatusAndCode(fault));
 
     const from = query.get('From');
@@ -325,7 +335,7 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
   function handleFetch(res: ServerResponse, accountSid: string, sid: string, path: string, faultTaken = false): void {
     const fault = faultTaken ? undefined : takeFault('fetch', undefined);
     if (fault?.kind === 'slow') return later(res, fault.ms, () => handleFetch(res, accountSid, sid, path, true));
-    if (fault?.kind === 'timeout' || fault?.kind === 'sentThenTimeout') return;
+    if (fault?.kind === 'timeout' || fault?.kind === 'sentThenTimeout' || fault?.kind === 'createdLate') return;
     if (fault) return sendError(res, ...faultStatusAndCode(fault));
     const msg = messages.find((m) => m.sid === sid && m.account_sid === accountSid);
     if (!msg) return sendError(res, 404, 20404, `The requested resource ${path} was not found`);
