@@ -1,0 +1,101 @@
+// PostgreSQL cannot store the NUL character: text carrying one is refused like any invalid field, before anything is
+// written or started, wherever in the request it is (a field, a nested one, a CSV cell, the query string).
+import { randomUUID } from 'node:crypto';
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { stackForFile } from '../support/stack.js';
+
+const stack = stackForFile();
+const api = () => request(stack.app);
+const nul = '\u0000';
+const refusal = ['contains the NUL character (U+0000), which cannot be stored'];
+
+async function tenantWithLead() {
+  const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
+  const lead = await api().post('/v1/leads').set(auth).send({ phone: randomUkMobile().national, firstName: 'Ada' });
+  expect(lead.status).toBe(201);
+  return { tenantId: tenant.id, auth, leadId: lead.body.id as string };
+}
+
+const refusedField = (answer: request.Response, field: string) => {
+  expect(answer.status).toBe(422);
+  expect(answer.body.error).toMatchObject({ code: 'validation_failed', details: { fields: { [field]: refusal } } });
+};
+
+describe('the NUL character', () => {
+  it('in a lead, a sequence or a nested step: 422 naming the field, nothing written', async () => {
+    const { tenantId, auth } = await tenantWithLead();
+    refusedField(
+      await api()
+        .post('/v1/leads')
+        .set(auth)
+        .send({ phone: randomUkMobile().national, firstName: `A${nul}` }),
+      'firstName',
+    );
+    refusedField(
+      await api()
+        .post('/v1/sequences')
+        .set(auth)
+        .send({ name: `seq${nul}`, steps: [{ delaySeconds: 0, template: 'Hi' }] }),
+      'name',
+    );
+    refusedField(
+      await api()
+        .post('/v1/sequences')
+        .set(auth)
+        .send({ name: 'seq', steps: [{ delaySeconds: 0, template: `Hi${nul}` }] }),
+      'steps.0.template',
+    );
+    expect(await stack.db.lead.count({ where: { tenantId } })).toBe(1);
+    expect(await stack.db.sequenceDefinition.count({ where: { tenantId } })).toBe(0);
+  });
+
+  it('in an appointment: 422, where Temporal was asked first and its run then waited for ever for a row it could not write', async () => {
+    const { tenantId, auth, leadId } = await tenantWithLead();
+    const startsAt = new Date(Date.now() + 86_400_000).toISOString();
+    refusedField(
+      await api()
+        .post('/v1/appointments')
+        .set(auth)
+        .send({ leadId, startsAt, location: `Surgery${nul}2` }),
+      'location',
+    );
+    expect(await stack.db.appointment.count({ where: { tenantId } })).toBe(0);
+  });
+
+  it("in a CSV batch's cell: 422 naming the row's field, no lead saved", async () => {
+    const { tenantId, auth } = await tenantWithLead();
+    const sequence = await api()
+      .post('/v1/sequences')
+      .set(auth)
+      .send({ name: `seq-${randomUUID()}`, steps: [{ delaySeconds: 0, template: 'Hi' }] });
+    const csv = `phone,firstName\n${randomUkMobile().e164},Grace${nul}\n`;
+    refusedField(
+      await api()
+        .post(`/v1/enrollments/batch?sequenceId=${sequence.body.id}`)
+        .set(auth)
+        .set('Content-Type', 'text/csv')
+        .send(csv),
+      '0.firstName',
+    );
+    expect(await stack.db.lead.count({ where: { tenantId } })).toBe(1);
+  });
+
+  it('in the query string: 400 naming the parameter', async () => {
+    const { auth } = await tenantWithLead();
+    const answer = await api().get('/v1/leads?before=2026-01-01%00').set(auth);
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toMatchObject({ code: 'bad_request', details: { fields: { before: refusal } } });
+  });
+
+  it('a backslash followed by u0000 is only text, and is kept', async () => {
+    const { auth } = await tenantWithLead();
+    const lead = await api()
+      .post('/v1/leads')
+      .set(auth)
+      .send({ phone: randomUkMobile().national, firstName: 'A\\u0000' });
+    expect(lead.status).toBe(201);
+    expect(lead.body.firstName).toBe('A\\u0000');
+  });
+});
