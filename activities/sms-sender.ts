@@ -92,6 +92,12 @@ function toSentSms(message: { sid: string; status: string }): SentSms {
  */
 const wordsOf = (body: string) => body.normalize('NFKD').replace(/[^\p{L}\p{N}]/gu, '');
 
+/** A page of Twilio's message list, as far as the lookup reads it. */
+interface ListedPage {
+  instances: Array<{ sid: string; status: string; body: string; dateCreated: Date }>;
+  nextPage(): Promise<ListedPage> | undefined;
+}
+
 /** Clocks differ between us and Twilio; a message created this long before our row was written still counts. */
 const clockSkewMs = 60_000;
 
@@ -120,17 +126,23 @@ export function createTwilioSender(
     async findSent(sms, since, knownSids) {
       // No DateSent filter: Twilio leaves date_sent empty while a message is accepted or queued, exactly the case here.
       const from = senderOf(sms.from);
-      const recent = await guarded(() =>
-        client.messages.list({ to: sms.to, ...('from' in from ? { from: from.from } : {}), limit: 20 }),
-      );
       const words = wordsOf(sms.body);
-      const match = recent.find(
-        (message) =>
-          !knownSids.has(message.sid) &&
-          wordsOf(message.body) === words &&
-          message.dateCreated.getTime() >= since.getTime() - clockSkewMs,
+      const oldest = since.getTime() - clockSkewMs;
+      // Newest first, a page at a time, back to the row's time: a phone texted often since (other rows, other
+      // enrollments, a Messaging Service's other senders) has more than one page of newer messages.
+      let page: ListedPage = await guarded(() =>
+        client.messages.page({ to: sms.to, ...('from' in from ? { from: from.from } : {}), pageSize: 50 }),
       );
-      return match ? { ...toSentSms(match), createdAt: match.dateCreated } : null;
+      for (;;) {
+        for (const message of page.instances) {
+          if (message.dateCreated.getTime() < oldest) return null;
+          if (!knownSids.has(message.sid) && wordsOf(message.body) === words)
+            return { ...toSentSms(message), createdAt: message.dateCreated };
+        }
+        const next = page.nextPage();
+        if (!next) return null;
+        page = await guarded(() => next);
+      }
     },
   };
 }

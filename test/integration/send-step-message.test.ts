@@ -117,6 +117,19 @@ describe('sendStepMessage', () => {
     ]);
   });
 
+  it('a retry finds the message of an unanswered call behind more than a page of newer messages to the phone', async () => {
+    const { phone, input } = await enrollment();
+    core.fake.inject({ kind: 'sentThenTimeout' }, { to: phone });
+    await expect(attempt(1, input)).rejects.toThrow(/timeout/i);
+    const [taken] = core.fake.messages.filter((message) => message.to === phone);
+    // Other messages to the phone since (one-time codes, another sender's): Twilio lists 50 to a page, newest first.
+    for (let code = 0; code < 60; code += 1)
+      await core.sender.send({ to: phone, body: `Your code is ${code}`, from: core.sender.defaultFrom });
+    await expireClaim(input);
+    expect(await attempt(2, input)).toMatchObject({ outcome: 'sent', twilioSid: taken?.sid });
+    expect(core.fake.createCallsTo(phone)).toBe(61);
+  });
+
   it('retries 429 and 5xx through Temporal (throws) and sends once when Twilio recovers', async () => {
     const { phone, input } = await enrollment();
     core.fake.inject({ kind: 'http', status: 429 }, { to: phone });
