@@ -22,6 +22,8 @@ export interface StepFacts extends MessageFacts {
   haltedAt: Date | null;
   haltedBy: string | null;
   timeZone: string;
+  /** The tenant's zone: the lead's stands in for it unless the lead's is not one this build knows. */
+  tenantTimeZone: string;
   windowStart: string;
   windowEnd: string;
   minGapSeconds: number;
@@ -36,6 +38,8 @@ export interface AppointmentFacts extends MessageFacts {
   startsAt: Date | null;
   confirmedAt: Date | null;
   skipRemindersAfterConfirm: boolean | null;
+  /** A move or cancel the API has asked the workflow for and not written yet (common/appointment-changes.ts). */
+  changeRequestedAt: Date | null;
 }
 
 export interface MessageRef {
@@ -69,7 +73,7 @@ export async function readStepFacts(
         AS "optedOut",
       EXISTS (SELECT 1 FROM leads el WHERE el.id = m.lead_id AND el.status = 'erased') AS "leadErased",
       e.status::text AS "enrollmentStatus", e.halted_at AS "haltedAt", e.halted_by AS "haltedBy",
-      l.time_zone AS "timeZone", t.window_start AS "windowStart", t.window_end AS "windowEnd",
+      l.time_zone AS "timeZone", t.default_time_zone AS "tenantTimeZone", t.window_start AS "windowStart", t.window_end AS "windowEnd",
       t.min_gap_seconds AS "minGapSeconds", t.max_per_day AS "maxPerDay",
       (SELECT coalesce(json_agg(recent.at ORDER BY recent.at DESC), '[]'::json) FROM (
         SELECT coalesce(s.claimed_at, s.sent_at) AS at FROM messages s
@@ -101,7 +105,7 @@ export async function readAppointmentFacts(
         AS "optedOut",
       EXISTS (SELECT 1 FROM leads el WHERE el.id = m.lead_id AND el.status = 'erased') AS "leadErased",
       a.status::text AS "appointmentStatus", a.starts_at AS "startsAt", a.confirmed_at AS "confirmedAt",
-      t.skip_reminders_after_confirm AS "skipRemindersAfterConfirm"
+      a.change_requested_at AS "changeRequestedAt", t.skip_reminders_after_confirm AS "skipRemindersAfterConfirm"
     FROM messages m
     LEFT JOIN appointments a ON a.id = ${appointmentId}::uuid AND a.tenant_id = m.tenant_id
     LEFT JOIN tenants t ON t.id = a.tenant_id

@@ -2,6 +2,7 @@
 // recorded so far (opt-outs, replies, bookings, cancels, erasures, the caps across enrollments, the appointment as it
 // is now) and either claims the message for this attempt or says why not. Workflow state plans; PostgreSQL decides.
 import type { Message, Prisma } from '../generated/prisma/client.js';
+import { changePendingUntil } from '../common/appointment-changes.js';
 import { haltReasonOf, lockConversation, type HaltReason } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
 import { earliestSendTime, type SendingPolicy } from '../workflows/decisions/send-time.js';
@@ -36,7 +37,9 @@ export type GateDecision =
   /** `policy`: the lead's window and caps as judged now (their zone and the tenant's settings may have changed). */
   | { kind: 'hold'; reason: GateHoldReason; until: Date; policy: SendingPolicy }
   /** Another attempt claimed the message first: it may be calling Twilio right now. */
-  | { kind: 'claimed_elsewhere'; attempt: number | null; claimedAt: Date };
+  | { kind: 'claimed_elsewhere'; attempt: number | null; claimedAt: Date }
+  /** The appointment is being moved or cancelled: look again once the change is written (by `until` at the latest). */
+  | { kind: 'change_pending'; until: Date };
 
 /**
  * The attempt number the claim settler takes a row with (Temporal numbers attempts from 1): no attempt claims over it,
@@ -112,7 +115,11 @@ async function readVerdict(
 ): Promise<{ facts: MessageFacts; refusal: GateDecision | null }> {
   if (subject.kind === 'appointment') {
     const facts = await readAppointmentFacts(reader, row, subject.appointmentId);
-    return { facts, refusal: appointmentRefusal(facts, subject) };
+    // The notice of a cancel is what the change sends: it never waits for it.
+    const pendingUntil = subject.message === 'cancellation' ? null : changePendingUntil(facts.changeRequestedAt, now);
+    const refusal =
+      appointmentRefusal(facts, subject) ?? (pendingUntil && { kind: 'change_pending', until: pendingUntil });
+    return { facts, refusal };
   }
   const facts = await readStepFacts(reader, row, subject.enrollmentId, now);
   return { facts, refusal: stepRefusal(facts, now) };

@@ -27,6 +27,16 @@ const claimedElsewhere = (claimedAt: Date, attempt: number | null) =>
     nextRetryDelay: Math.max(claimedAt.getTime() + claimExpiredAfterMs - Date.now(), 1000),
   });
 
+/** How often an attempt looks again while its appointment's move or cancel is being written: it takes a moment. */
+const changePendingLookMs = 1000;
+
+const changePending = (until: Date) =>
+  ApplicationFailure.create({
+    type: 'AppointmentChangePending',
+    message: `the appointment is being moved or cancelled; looking again (the change is written by ${until.toISOString()})`,
+    nextRetryDelay: Math.min(Math.max(until.getTime() - Date.now(), 100), changePendingLookMs),
+  });
+
 /** The gate's final word: the row closes as skipped with the reason, and the workflow hears why. */
 async function refuse({ db, metrics }: ResolvedDeliveryDeps, row: Message, reason: GateStop): Promise<DeliveryResult> {
   await closeUnsent(db, row, { status: 'skipped', skipReason: reason });
@@ -94,6 +104,7 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
       // Not this attempt's turn: what it reserved goes back before it waits.
       await db.$transaction((tx) => releaseCapacity(tx, row.id));
       if (verdict.kind === 'claimed_elsewhere') throw claimedElsewhere(verdict.claimedAt, verdict.attempt);
+      if (verdict.kind === 'change_pending') throw changePending(verdict.until);
       return hold(deps, row, gateHold(verdict), message, deadline);
     }
     // The claim keeps other attempts off Twilio only for its lease: past it (a stalled process), this one stays off too.

@@ -12,6 +12,7 @@ import { z } from 'zod';
 import type { Db } from '../../common/db.js';
 import { isKnownTimeZone } from '../../common/phone.js';
 import { recordBooking } from '../../common/bookings.js';
+import { clearChangeRequested, stampChangeRequested } from '../../common/appointment-changes.js';
 import { lockConversation } from '../../common/conversation.js';
 import type { Appointment, Prisma } from '../../generated/prisma/client.js';
 import { AppointmentStatus } from '../../generated/prisma/enums.js';
@@ -214,25 +215,36 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     update: (handle: WorkflowHandle) => Promise<AppointmentReminderState>,
     accepted: (live: AppointmentReminderState) => AcceptedChange | null,
   ) {
+    const underConversationLock = <T>(work: (tx: Prisma.TransactionClient) => Promise<T>) =>
+      db.$transaction(async (tx) => {
+        const { phone } = await tx.lead.findUniqueOrThrow({
+          where: { id: appointment.leadId },
+          select: { phone: true },
+        });
+        await lockConversation(tx, appointment.tenantId, phone);
+        return work(tx);
+      });
+    // Before the workflow is asked: from its answer to the write below, the row would show a start it has let go of.
+    const stamp = await underConversationLock((tx) => stampChangeRequested(tx, appointment.id));
     try {
       const live = await temporal.connection.withDeadline(Date.now() + updateDeadlineMs, () =>
         update(handleOf(appointment)),
       );
       const write = accepted(live);
-      if (write)
-        await db.$transaction(async (tx) => {
-          const { phone } = await tx.lead.findUniqueOrThrow({
-            where: { id: appointment.leadId },
-            select: { phone: true },
-          });
-          await lockConversation(tx, appointment.tenantId, phone);
+      await underConversationLock(async (tx) => {
+        if (write)
           await tx.appointment.updateMany({
             where: { ...write.where, id: appointment.id, status: 'scheduled' },
             data: write.data,
           });
-        });
+        if (stamp) await clearChangeRequested(tx, appointment.id, stamp);
+      });
       return { ...view(await db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })), live };
     } catch (error) {
+      // Refused, or no run: nothing changed. A change left unanswered may have been accepted: its stamp stays until it
+      // expires, by when the workflow has recorded it (or the API's retry has).
+      if (stamp && (error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError))
+        await underConversationLock((tx) => clearChangeRequested(tx, appointment.id, stamp));
       if (error instanceof WorkflowUpdateFailedError) {
         const refusal = error.cause instanceof ApplicationFailure ? error.cause : null;
         if (refusal?.type === updateRefusals.invalidStart) throw invalid('startsAt', refusal.message);

@@ -153,3 +153,51 @@ describe('two moves at once', () => {
     await terminate(appointment.workflowId).catch(() => undefined);
   });
 });
+
+describe('a cancel the workflow has accepted, its row not yet written', () => {
+  it("a reminder in Twilio's retries meanwhile waits for the row, then is refused: no reminder after the cancel", async () => {
+    const owner = await tenantWithLead({
+      appointmentReminderTemplate: 'REMINDER {{time}}',
+      sendCancellationNotice: false,
+    });
+    const appointment = await book(owner, inSeconds(40), [34]);
+    await expect.poll(() => bodiesTo(owner.phone).length, { timeout: 20_000 }).toBe(1);
+    // The reminder's first attempt gets a 503; its retry comes about 2 s later.
+    stack.fake.inject({ kind: 'http', status: 503 }, { to: owner.phone });
+    await expect
+      .poll(() => stack.fake.calls.filter((call) => call.to === owner.phone && call.outcome === 'error').length, {
+        timeout: 20_000,
+      })
+      .toBe(1);
+
+    // The cancel's API process stalls for 5 s once the workflow has answered (which takes up to 5 s while the
+    // reminder's activity holds the run's loop), before it writes the row: the retry comes in between.
+    const getHandle = stack.client.workflow.getHandle.bind(stack.client.workflow);
+    const spy = vi.spyOn(stack.client.workflow, 'getHandle').mockImplementation((...args) => {
+      const handle = getHandle(...args);
+      if (args[0] !== appointment.workflowId) return handle;
+      const executeUpdate = handle.executeUpdate.bind(handle) as (...args: unknown[]) => Promise<unknown>;
+      const stallingAfterAnswer = async (...update: unknown[]) => {
+        const answer = await executeUpdate(...update);
+        await new Promise((resolve) => setTimeout(resolve, 5000));
+        return answer;
+      };
+      return Object.assign(handle, { executeUpdate: stallingAfterAnswer as unknown as typeof handle.executeUpdate });
+    });
+    try {
+      const cancelled = await request(stack.app)
+        .post(`/v1/appointments/${appointment.id}/cancel`)
+        .set(owner.auth)
+        .send({});
+      expect(cancelled.status).toBe(200);
+      expect(cancelled.body.status).toBe('cancelled');
+    } finally {
+      spy.mockRestore();
+    }
+    const reminderRow = () =>
+      stack.db.message.findFirstOrThrow({ where: { appointmentId: appointment.id, body: { startsWith: 'REMINDER' } } });
+    await expect.poll(async () => (await reminderRow()).status, { timeout: 20_000 }).toBe('skipped');
+    expect(await reminderRow()).toMatchObject({ skipReason: 'appointment_closed', twilioSid: null });
+    expect(bodiesTo(owner.phone).filter((body) => body?.startsWith('REMINDER'))).toEqual([]);
+  });
+});
