@@ -5,6 +5,7 @@ import type { Message, Prisma } from '../generated/prisma/client.js';
 import { changePendingUntil } from '../common/appointment-changes.js';
 import { haltReasonOf, lockConversation, type HaltReason } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
+import { isKnownTimeZone } from '../common/phone.js';
 import { earliestSendTime, type SendingPolicy } from '../workflows/decisions/send-time.js';
 import {
   readAppointmentFacts,
@@ -71,9 +72,11 @@ function stepRefusal(facts: StepFacts, now: Date): GateDecision | null {
   if (facts.enrollmentStatus === null) return { kind: 'stop', reason: 'enrollment_closed' };
   if (facts.haltedAt) return { kind: 'stop', reason: haltReasonOf(facts.haltedBy) };
   if (facts.enrollmentStatus !== 'running') return { kind: 'stop', reason: 'enrollment_closed' };
-  // The tenant's caps as they are now, in the lead's zone: a change of settings applies to the next send.
+  // The tenant's caps as they are now, in the lead's zone: a change of settings applies to the next send. A zone this
+  // build does not know (written around the API, or dropped from the time zone database) would put every instant
+  // inside the window and under the caps: the tenant's zone decides instead.
   const policy: SendingPolicy = {
-    timeZone: facts.timeZone,
+    timeZone: isKnownTimeZone(facts.timeZone) ? facts.timeZone : facts.tenantTimeZone,
     window: { start: facts.windowStart, end: facts.windowEnd },
     minGapSeconds: facts.minGapSeconds,
     maxPerDay: facts.maxPerDay,

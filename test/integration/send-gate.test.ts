@@ -305,6 +305,26 @@ describe('halts and caps across enrollments', () => {
   );
 
   it(
+    "a lead whose zone this build does not know is held by the tenant's window in the tenant's zone, never sent at any hour",
+    withoutGlobalPause(async () => {
+      const { tenant, lead, phone, inputs } = await leadWithEnrollments(1);
+      const [input] = inputs as [SendStepMessageInput];
+      // Two hours the tenant's window, starting two hours from now in its zone: closed now.
+      const opens = DateTime.now().setZone(tenant.defaultTimeZone).plus({ hours: 2 }).startOf('hour');
+      const window =
+        opens.hour <= 21 ? [opens, opens.plus({ hours: 2 })] : [opens.minus({ hours: 8 }), opens.minus({ hours: 6 })];
+      await core.db.tenant.update({
+        where: { id: tenant.id },
+        data: { windowStart: window[0]!.toFormat('HH:mm'), windowEnd: window[1]!.toFormat('HH:mm') },
+      });
+      // Written around the API, which refuses unknown zones.
+      await core.db.$executeRaw`UPDATE leads SET time_zone = 'Mars/Olympus' WHERE id = ${lead.id}::uuid`;
+      expect(await attempt(1, input)).toMatchObject({ outcome: 'held', reason: 'window' });
+      expect(core.fake.createCallsTo(phone)).toBe(0);
+    }),
+  );
+
+  it(
     'an enrollment halted by a reply is refused with the reason, and its row closes skipped',
     withoutGlobalPause(async () => {
       const { phone, inputs } = await leadWithEnrollments(1);
