@@ -22,6 +22,22 @@ export interface ClaimSweeper extends PeriodicRounds {
 
 type Claim = { id: string; workflowId: string };
 
+/**
+ * The run of the claim's workflow when it is the claim's (its memo names the enrollment), null when no run is, and
+ * undefined when the run there predates memos naming their enrollment (it cannot be told).
+ */
+export async function runOfClaim(temporal: Client, { id, workflowId }: Claim): Promise<string | null | undefined> {
+  try {
+    const { runId, memo } = await temporal.workflow.getHandle(workflowId).describe();
+    const named = memo?.enrollmentId;
+    if (typeof named !== 'string') return undefined;
+    return named === id ? runId : null;
+  } catch (error) {
+    if (error instanceof WorkflowNotFoundError) return null;
+    throw error;
+  }
+}
+
 export function createClaimSweeper({
   db,
   temporal,
@@ -31,21 +47,8 @@ export function createClaimSweeper({
   temporal: Client;
   logger: Logger;
 }): ClaimSweeper {
-  /** The run the claim started, null when none did, undefined when the run predates memos naming their enrollment. */
-  async function runOf({ id, workflowId }: Claim): Promise<string | null | undefined> {
-    try {
-      const { runId, memo } = await temporal.workflow.getHandle(workflowId).describe();
-      const named = memo?.enrollmentId;
-      if (typeof named !== 'string') return undefined;
-      return named === id ? runId : null;
-    } catch (error) {
-      if (error instanceof WorkflowNotFoundError) return null;
-      throw error;
-    }
-  }
-
   async function settle(claim: Claim): Promise<void> {
-    const runId = await runOf(claim);
+    const runId = await runOfClaim(temporal, claim);
     if (runId === undefined) return;
     if (runId) {
       await db.enrollment.updateMany({ where: { id: claim.id, runId: null }, data: { runId } });

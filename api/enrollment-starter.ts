@@ -24,6 +24,8 @@ import { enrollmentStatusKey, sequenceIdKey } from '../workflows/search-attribut
 import { ApiError, leadErased } from './errors.js';
 import { isUniqueViolation } from '../common/db-errors.js';
 import { startDeadlineMs, startRun } from './workflow-start.js';
+import { mayHaveHappened } from './temporal-errors.js';
+import { runOfClaim } from './claim-sweeper.js';
 
 /** `replayed`: an earlier request with the same Idempotency-Key and the same body started it. */
 export type StartOutcome =
@@ -214,7 +216,9 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
       if (started.kind === 'already_running' && (await waitedForClosingRun(tenant.id, started.workflowId)))
         started = await start();
     } catch (error) {
-      await release(claimed.id);
+      // A start left unanswered may have reached Temporal: its claim stays for the run to record itself, a retry with
+      // the same Idempotency-Key to find (settledClaim), or the claim sweeper.
+      if (!mayHaveHappened(error)) await release(claimed.id);
       throw error;
     }
     if (started.kind === 'already_running') {
@@ -243,15 +247,29 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
    */
   async function settledClaim(enrollmentId: string): Promise<Enrollment | null> {
     const giveUpAt = Date.now() + abandonedAfterMs;
-    for (;;) {
+    for (let look = 0; ; look += 1) {
       const row = await db.enrollment.findUnique({ where: { id: enrollmentId } });
       if (!row || row.runId !== null) return row;
-      if (Date.now() > giveUpAt) {
+      const givingUp = Date.now() > giveUpAt;
+      // First and last: a start that timed out at its client may have a run that has not recorded itself yet.
+      if (look === 0 || givingUp) {
+        const adopted = await adoptedRun(row);
+        if (adopted) return adopted;
+      }
+      if (givingUp) {
         await release(enrollmentId);
         return null;
       }
       await sleep(settlePollMs);
     }
+  }
+
+  /** The claim's row with its run, when the lead's workflow is the claim's; null when it is not (or cannot be told). */
+  async function adoptedRun(claim: Enrollment): Promise<Enrollment | null> {
+    const runId = await runOfClaim(temporal, claim).catch(() => undefined);
+    if (!runId) return null;
+    await db.enrollment.updateMany({ where: { id: claim.id, runId: null }, data: { runId } });
+    return db.enrollment.findUnique({ where: { id: claim.id } });
   }
 
   async function startEnrollment(

@@ -10,6 +10,9 @@ function grpcCode(error: unknown): number | undefined {
   return undefined;
 }
 
+/** A call that went unanswered in time: Temporal may have done it all the same. */
+export const mayHaveHappened = (error: unknown): boolean => grpcCode(error) === grpcDeadlineExceeded;
+
 /**
  * Only a call that never reached Temporal changed nothing there. One that timed out may have gone through, so the
  * caller is told to read what it changed, or retry with the same Idempotency-Key where the call takes one; any other

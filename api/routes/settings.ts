@@ -165,33 +165,16 @@ export function settingsRouter({
     if (typeof req.body === 'object' && req.body !== null && Object.hasOwn(req.body, 'senders'))
       throw sendersOperatorOnly();
     const body = parseBody(settingsSchema, req.body);
-    const current = await db.tenant.findUniqueOrThrow({ where: { id: tenantId } });
-    const window = { start: body.windowStart ?? current.windowStart, end: body.windowEnd ?? current.windowEnd };
-    if (!isValidWindow(window))
-      throw new ApiError(422, 'validation_failed', 'The sending window must start before it ends', {
-        fields: { windowEnd: ['must be after windowStart'] },
-      });
-    const confirmWords = body.appointmentConfirmWords ?? current.appointmentConfirmWords;
-    const shared = (body.appointmentRescheduleWords ?? current.appointmentRescheduleWords).filter((word) =>
-      confirmWords.some((other) => replyWordKey(other) === replyWordKey(word)),
-    );
-    if (shared.length) {
-      const field = body.appointmentRescheduleWords ? 'appointmentRescheduleWords' : 'appointmentConfirmWords';
-      throw new ApiError(
-        422,
-        'validation_failed',
-        'A word cannot both confirm an appointment and ask to reschedule it',
-        {
-          fields: {
-            [field]: [
-              `also a ${field === 'appointmentRescheduleWords' ? 'confirm' : 'reschedule'} word: ${shared.join(', ')}`,
-            ],
-          },
-        },
-      );
-    }
     if (body.alertWebhookUrl) await checkAlertUrl(body.alertWebhookUrl, allowPrivateWebhookUrls);
-    const tenant = await db.tenant.update({ where: { id: tenantId }, data: body, include: { senders: true } });
+    // Checked against the row as it is when written: two changes at once (one moving the window's start, one its end)
+    // each passed against the other's old half and together saved a window that ends before it starts.
+    const { current, tenant } = await db.$transaction(async (tx) => {
+      await tx.$executeRaw`SELECT 1 FROM tenants WHERE id = ${tenantId}::uuid FOR NO KEY UPDATE`;
+      const before = await tx.tenant.findUniqueOrThrow({ where: { id: tenantId } });
+      checkSettings(body, before);
+      const after = await tx.tenant.update({ where: { id: tenantId }, data: body, include: { senders: true } });
+      return { current: before, tenant: after };
+    });
     if (tenant.defaultTimeZone !== current.defaultTimeZone) {
       // Not awaited: the settings are saved whether Temporal answers or not; a worker start moves it otherwise.
       ensureWeeklyReportSchedule(temporal, taskQueue, tenant).catch((error: unknown) =>
@@ -201,4 +184,27 @@ export function settingsRouter({
     res.json(settingsView(tenant));
   });
   return router;
+}
+
+/** What a change may not leave behind, judged with the row's other settings: a window that ends first, a shared word. */
+function checkSettings(body: z.infer<typeof settingsSchema>, current: Tenant): void {
+  const window = { start: body.windowStart ?? current.windowStart, end: body.windowEnd ?? current.windowEnd };
+  if (!isValidWindow(window))
+    throw new ApiError(422, 'validation_failed', 'The sending window must start before it ends', {
+      fields: { windowEnd: ['must be after windowStart'] },
+    });
+  const confirmWords = body.appointmentConfirmWords ?? current.appointmentConfirmWords;
+  const shared = (body.appointmentRescheduleWords ?? current.appointmentRescheduleWords).filter((word) =>
+    confirmWords.some((other) => replyWordKey(other) === replyWordKey(word)),
+  );
+  if (shared.length) {
+    const field = body.appointmentRescheduleWords ? 'appointmentRescheduleWords' : 'appointmentConfirmWords';
+    throw new ApiError(422, 'validation_failed', 'A word cannot both confirm an appointment and ask to reschedule it', {
+      fields: {
+        [field]: [
+          `also a ${field === 'appointmentRescheduleWords' ? 'confirm' : 'reschedule'} word: ${shared.join(', ')}`,
+        ],
+      },
+    });
+  }
 }

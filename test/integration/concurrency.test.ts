@@ -1,15 +1,16 @@
 // The reported races, fired at once against the real stack: concurrent clients get 2xx or 4xx, never a 5xx, and
 // nothing is left half-written in PostgreSQL or Temporal.
 import { randomUUID } from 'node:crypto';
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type Client } from '@temporalio/client';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app.js';
 import { enrollmentRequestHash, workflowInput } from '../../api/enrollment-starter.js';
 import type { leadFollowUp } from '../../workflows/lead-follow-up.js';
 import { leadFollowUpWorkflowId, leadFollowUpWorkflowType } from '../../workflows/lead-follow-up.messages.js';
 import { enrollmentViolations, settledFollowUp } from '../support/enrollment-invariants.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
-import { stackForFile } from '../support/stack.js';
+import { stackForFile, testAppDeps } from '../support/stack.js';
 
 const stack = stackForFile();
 
@@ -30,6 +31,28 @@ async function tenantWithLeads(count: number) {
     leads.push({ id: lead.body.id as string, phone: phone.e164 });
   }
   return { tenantId: tenant.id, auth, sequenceId: sequence.body.id as string, leads };
+}
+
+/** A client whose workflow starts reach Temporal and are then answered as a start that ran out of time is. */
+function unansweredStarts(client: Client): Client {
+  const deadlineExceeded = () =>
+    Object.assign(new Error('Deadline exceeded'), { code: 4, details: 'Deadline exceeded', metadata: {} });
+  const bound = <T extends object>(target: T, property: string | symbol) => {
+    const value = Reflect.get(target, property, target) as unknown;
+    return typeof value === 'function' ? value.bind(target) : value;
+  };
+  const workflow = new Proxy(client.workflow, {
+    get: (target, property) =>
+      property === 'start'
+        ? async (...args: Parameters<typeof target.start>) => {
+            await target.start(...args);
+            throw deadlineExceeded();
+          }
+        : bound(target, property),
+  });
+  return new Proxy(client, {
+    get: (target, property) => (property === 'workflow' ? workflow : bound(target, property)),
+  });
 }
 
 const enroll = (auth: Auth, body: { leadId: string; sequenceId: string }, key?: string) => {
@@ -60,6 +83,21 @@ describe('concurrent clients', () => {
     );
     expect(saves.map((save) => save.status)).toEqual(Array(6).fill(201));
     expect(saves.map((save) => save.body.version as number).sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it("two settings changes at once, one moving the window's start past the other's new end: one 200, one 422, the window still valid", async () => {
+    for (let round = 0; round < 10; round += 1) {
+      const { tenant, auth } = await createTenant(stack.db, { windowStart: '08:00', windowEnd: '21:00' });
+      const answers = await Promise.all([
+        api().patch('/v1/settings').set(auth).send({ windowStart: '20:00' }),
+        api().patch('/v1/settings').set(auth).send({ windowEnd: '09:00' }),
+      ]);
+      expect(answers.map((answer) => answer.status).sort()).toEqual([200, 422]);
+      const saved = await stack.db.tenant.findUniqueOrThrow({ where: { id: tenant.id } });
+      expect([saved.windowStart, saved.windowEnd]).toEqual(
+        answers[0]?.status === 200 ? ['20:00', '21:00'] : ['08:00', '09:00'],
+      );
+    }
   });
 
   it('one Idempotency-Key for two leads at once: one 202, one 409 idempotency_key_reused, one workflow', async () => {
@@ -118,6 +156,28 @@ describe('concurrent clients', () => {
     expect(await enrollmentViolations(stack, tenantId, [body.leadId])).toEqual([]);
     await terminateFollowUps(tenantId, [body.leadId]);
   }, 40_000);
+
+  it('a start Temporal took but did not answer in time (503), retried with the same Idempotency-Key: that enrollment, its run adopted', async () => {
+    const { tenantId, auth, sequenceId, leads } = await tenantWithLeads(1);
+    const body = { leadId: leads[0]!.id, sequenceId };
+    // Every start reaches Temporal, then is answered DEADLINE_EXCEEDED; nobody polls the queue, so the run never
+    // records itself: only the API can tie it to its enrollment.
+    const app = createApp(testAppDeps(stack.db, unansweredStarts(stack.client), `idle-${randomUUID()}`));
+    const enrollOnce = () =>
+      request(app).post('/v1/enrollments').set(auth).set('Idempotency-Key', 'slow-start').send(body);
+    const first = await enrollOnce();
+    expect(first.status).toBe(503);
+    expect(first.body.error.message).toMatch(/may have happened/);
+    const retried = await enrollOnce();
+    const run = await stack.client.workflow.getHandle(leadFollowUpWorkflowId(tenantId, body.leadId)).describe();
+    expect(retried.status).toBe(202);
+    expect(retried.body).toMatchObject({ runId: run.runId });
+    expect(run.memo).toMatchObject({ enrollmentId: retried.body.id });
+    expect(await stack.db.enrollment.findMany({ where: { tenantId }, select: { id: true, runId: true } })).toEqual([
+      { id: retried.body.id, runId: run.runId },
+    ]);
+    await terminateFollowUps(tenantId, [body.leadId]);
+  });
 
   it('a key recorded before request hashes were kept stands for its own lead and sequence', async () => {
     const { tenantId, auth, sequenceId, leads } = await tenantWithLeads(2);
