@@ -14,9 +14,11 @@ export interface RecipientQuery {
 
 // Skipped rows never went out: their tenant never texted the phone. A STOP also reaches a tenant whose text is still
 // held or was refused (the safe side: it must not text that phone after it); a reply answers a text that went out,
-// not one that is still held or that Twilio refused.
+// not one that is still held or that Twilio refused. A pending row an attempt has claimed may have gone out: Twilio's
+// answer not recorded yet, or lost to a timeout while the message reached the phone.
 const stopReachesPast: MessageStatus[] = ['skipped'];
-const replyAnswersPast: MessageStatus[] = ['skipped', 'pending', 'failed'];
+const replyAnswersPast: MessageStatus[] = ['skipped', 'failed'];
+const unclaimedPending = { status: 'pending', claimedAt: null } as const;
 
 /**
  * The tenants an inbound message is for. A sender's owner gets it (the number before the service: it is the more
@@ -39,6 +41,7 @@ export async function findRecipients(db: Db, query: RecipientQuery): Promise<Ten
       direction: 'outbound',
       fromPhone: { in: query.addresses },
       status: { notIn: query.everyTexter ? stopReachesPast : replyAnswersPast },
+      ...(query.everyTexter ? {} : { NOT: unclaimedPending }),
     },
     _max: { createdAt: true },
     orderBy: { _max: { createdAt: 'desc' } },

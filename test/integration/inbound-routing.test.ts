@@ -188,6 +188,18 @@ describe('a reply to a shared number', () => {
       .poll(() => enrollmentStatus(stack.app, a.auth, leadA.enrollmentId), { timeout: 20_000 })
       .toBe('replied');
   });
+
+  it('goes to a tenant whose later text was handed to Twilio and not answered yet (claimed, pending): it may have reached the phone', async () => {
+    const [a, b] = [await tenant(), await tenant()];
+    const phone = privatePhone();
+    await texted(a, phone).then((lead) =>
+      request(stack.app).post(`/v1/enrollments/${lead.enrollmentId}/cancel`).set(a.auth),
+    );
+    await outboundRow(b.tenant.id, phone, { status: 'pending', claimedAt: new Date(), claimedAttempt: 1 });
+    await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'Tuesday works for me' });
+    expect(await inboundRows(a.tenant.id, phone)).toEqual([]);
+    expect(await inboundRows(b.tenant.id, phone)).toEqual([expect.objectContaining({ body: 'Tuesday works for me' })]);
+  });
 });
 
 describe('keywords from a lead in a running follow-up are replies too (shared/docs/domain.md)', () => {
