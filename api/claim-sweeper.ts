@@ -20,18 +20,32 @@ export interface ClaimSweeper extends PeriodicRounds {
   round(tenantId?: string): Promise<void>;
 }
 
-type Claim = { id: string; workflowId: string };
+type Claim = { id: string; workflowId: string; startedAt: Date };
+
+/** Clocks differ between the API that wrote a claim and Temporal, which stamped its run's start. */
+const clockSkewMs = 60_000;
 
 /**
- * The run of the claim's workflow when it is the claim's (its memo names the enrollment), null when no run is, and
- * undefined when the run there predates memos naming their enrollment (it cannot be told).
+ * The lead's current run when it is the claim's (its memo names the enrollment), null when it is not, and undefined
+ * when it cannot be told: a run whose memo names no enrollment (started before memos did) that started after the claim
+ * was written. One that started before it belongs to an earlier enrollment of the lead.
  */
-export async function runOfClaim(temporal: Client, { id, workflowId }: Claim): Promise<string | null | undefined> {
+export function claimedRun(
+  run: { runId: string; memo?: Record<string, unknown>; startTime: Date },
+  claim: { id: string; startedAt: Date },
+): string | null | undefined {
+  const named = run.memo?.enrollmentId;
+  if (typeof named === 'string') return named === claim.id ? run.runId : null;
+  return run.startTime.getTime() < claim.startedAt.getTime() - clockSkewMs ? null : undefined;
+}
+
+/** The claim's run, as claimedRun judges the lead's current one; null when the lead has no run at all. */
+export async function runOfClaim(
+  temporal: Client,
+  { id, workflowId, startedAt }: Claim,
+): Promise<string | null | undefined> {
   try {
-    const { runId, memo } = await temporal.workflow.getHandle(workflowId).describe();
-    const named = memo?.enrollmentId;
-    if (typeof named !== 'string') return undefined;
-    return named === id ? runId : null;
+    return claimedRun(await temporal.workflow.getHandle(workflowId).describe(), { id, startedAt });
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) return null;
     throw error;
@@ -68,7 +82,7 @@ export function createClaimSweeper({
         messages: { none: {} },
         startedAt: { lt: new Date(Date.now() - abandonedClaimAfterMs) },
       },
-      select: { id: true, workflowId: true },
+      select: { id: true, workflowId: true, startedAt: true },
       orderBy: { startedAt: 'asc' },
       take: claimsPerRound,
     });

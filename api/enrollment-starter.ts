@@ -106,6 +106,8 @@ export function enrollmentRequestHash({ leadId, sequenceId }: { leadId: string; 
 /** A claimant settles its claim within its start deadline (records the run or removes the row); past this it died. */
 const abandonedAfterMs = startDeadlineMs + 5_000;
 const settlePollMs = 100;
+/** How long a start that went unanswered waits on asking Temporal whether its run is there after all. */
+const landedProbeMs = 3_000;
 /** A follow-up records its outcome a moment before its run closes; a new enrollment waits out that moment. */
 const closingRunWaitMs = 5_000;
 /** Each round ends with a settled answer unless the claim it waited for was removed; three such removals in a row are a storm. */
@@ -118,8 +120,9 @@ export type WorkflowStart =
  * An enrollment is claimed in PostgreSQL before its workflow starts: the row (status running, no run ID yet) is
  * written under the conversation's lock, after the last look at erasure and opt-out, and (tenant, Idempotency-Key)
  * is unique, so of two requests with one key exactly one gets to start a workflow. The claimant then records the
- * run, or removes its row if Temporal refused or failed, so nothing is left half-written; the workflow records its
- * row itself too (recordEnrollmentStarted), which covers an API that died after the start.
+ * run, or removes its row if Temporal refused or failed, so nothing is left half-written (a start whose answer was
+ * lost but whose run is there, its memo naming the enrollment, counts as started); the workflow records its row itself
+ * too (recordEnrollmentStarted), which covers an API that died after the start.
  */
 export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; temporal: Client; taskQueue: string }) {
   async function startWorkflow(
@@ -145,6 +148,16 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
       ],
       // enrollmentId: which claim a run belongs to, for the claim sweeper (api/claim-sweeper.ts) and operators.
       memo: { phone: maskPhone(lead.phone), sequence: `${sequence.name} v${sequence.version}`, enrollmentId },
+    }).catch(async (error: unknown) => {
+      // The answer was lost, not necessarily the start: once asked, a run whose memo names this enrollment is its own.
+      if (!mayHaveHappened(error)) throw error;
+      const landed = await temporal.connection
+        .withDeadline(Date.now() + landedProbeMs, () =>
+          runOfClaim(temporal, { id: enrollmentId, workflowId, startedAt: enrolledAt }),
+        )
+        .catch(() => null);
+      if (!landed) throw error;
+      return landed;
     });
     return runId === null ? { kind: 'already_running', workflowId } : { kind: 'started', workflowId, runId };
   }
@@ -216,9 +229,7 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
       if (started.kind === 'already_running' && (await waitedForClosingRun(tenant.id, started.workflowId)))
         started = await start();
     } catch (error) {
-      // A start left unanswered may have reached Temporal: its claim stays for the run to record itself, a retry with
-      // the same Idempotency-Key to find (settledClaim), or the claim sweeper.
-      if (!mayHaveHappened(error)) await release(claimed.id);
+      await release(claimed.id);
       throw error;
     }
     if (started.kind === 'already_running') {
@@ -242,19 +253,26 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
 
   /**
    * The key's row once its claimant has settled it: with its run, or null if it was removed (the start was refused
-   * or failed, so the caller may claim the key itself). A claim still unsettled past any start deadline belongs to an
-   * API that died before starting anything; it is removed the same way.
+   * or failed, so the caller may claim the key itself). A claim whose run Temporal has (its memo names the claim) is
+   * settled with it; one still unsettled past any start deadline with no such run is removed the same way.
    */
   async function settledClaim(enrollmentId: string): Promise<Enrollment | null> {
-    const giveUpAt = Date.now() + abandonedAfterMs;
     for (let look = 0; ; look += 1) {
       const row = await db.enrollment.findUnique({ where: { id: enrollmentId } });
       if (!row || row.runId !== null) return row;
-      const givingUp = Date.now() > giveUpAt;
-      // First and last: a start that timed out at its client may have a run that has not recorded itself yet.
+      // Counted from the claim: one kept after a start that went unanswered is already a start deadline old.
+      const givingUp = Date.now() > row.startedAt.getTime() + abandonedAfterMs;
+      // First and last: a start that timed out at its client may have a run that has not recorded itself yet. When
+      // Temporal cannot be asked, the first look waits on, and the last answers 503 rather than give up a live claim.
       if (look === 0 || givingUp) {
-        const adopted = await adoptedRun(row);
-        if (adopted) return adopted;
+        const runId = await runOfClaim(temporal, row).catch((error: unknown) => {
+          if (givingUp) throw error;
+          return undefined;
+        });
+        if (runId) {
+          await db.enrollment.updateMany({ where: { id: row.id, runId: null }, data: { runId } });
+          return db.enrollment.findUnique({ where: { id: row.id } });
+        }
       }
       if (givingUp) {
         await release(enrollmentId);
@@ -262,14 +280,6 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
       }
       await sleep(settlePollMs);
     }
-  }
-
-  /** The claim's row with its run, when the lead's workflow is the claim's; null when it is not (or cannot be told). */
-  async function adoptedRun(claim: Enrollment): Promise<Enrollment | null> {
-    const runId = await runOfClaim(temporal, claim).catch(() => undefined);
-    if (!runId) return null;
-    await db.enrollment.updateMany({ where: { id: claim.id, runId: null }, data: { runId } });
-    return db.enrollment.findUnique({ where: { id: claim.id } });
   }
 
   async function startEnrollment(

@@ -1,7 +1,7 @@
 // The reported races, fired at once against the real stack: concurrent clients get 2xx or 4xx, never a 5xx, and
 // nothing is left half-written in PostgreSQL or Temporal.
 import { randomUUID } from 'node:crypto';
-import { WorkflowFailedError, type Client } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
@@ -10,6 +10,7 @@ import type { leadFollowUp } from '../../workflows/lead-follow-up.js';
 import { leadFollowUpWorkflowId, leadFollowUpWorkflowType } from '../../workflows/lead-follow-up.messages.js';
 import { enrollmentViolations, settledFollowUp } from '../support/enrollment-invariants.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { unansweredStarts } from '../support/deadline.js';
 import { stackForFile, testAppDeps } from '../support/stack.js';
 
 const stack = stackForFile();
@@ -31,28 +32,6 @@ async function tenantWithLeads(count: number) {
     leads.push({ id: lead.body.id as string, phone: phone.e164 });
   }
   return { tenantId: tenant.id, auth, sequenceId: sequence.body.id as string, leads };
-}
-
-/** A client whose workflow starts reach Temporal and are then answered as a start that ran out of time is. */
-function unansweredStarts(client: Client): Client {
-  const deadlineExceeded = () =>
-    Object.assign(new Error('Deadline exceeded'), { code: 4, details: 'Deadline exceeded', metadata: {} });
-  const bound = <T extends object>(target: T, property: string | symbol) => {
-    const value = Reflect.get(target, property, target) as unknown;
-    return typeof value === 'function' ? value.bind(target) : value;
-  };
-  const workflow = new Proxy(client.workflow, {
-    get: (target, property) =>
-      property === 'start'
-        ? async (...args: Parameters<typeof target.start>) => {
-            await target.start(...args);
-            throw deadlineExceeded();
-          }
-        : bound(target, property),
-  });
-  return new Proxy(client, {
-    get: (target, property) => (property === 'workflow' ? workflow : bound(target, property)),
-  });
 }
 
 const enroll = (auth: Auth, body: { leadId: string; sequenceId: string }, key?: string) => {
@@ -157,7 +136,7 @@ describe('concurrent clients', () => {
     await terminateFollowUps(tenantId, [body.leadId]);
   }, 40_000);
 
-  it('a start Temporal took but did not answer in time (503), retried with the same Idempotency-Key: that enrollment, its run adopted', async () => {
+  it('a start Temporal took whose answer was lost (DEADLINE_EXCEEDED): 202 with its run, found by the memo; a retry with the key replays it', async () => {
     const { tenantId, auth, sequenceId, leads } = await tenantWithLeads(1);
     const body = { leadId: leads[0]!.id, sequenceId };
     // Every start reaches Temporal, then is answered DEADLINE_EXCEEDED; nobody polls the queue, so the run never
@@ -166,15 +145,15 @@ describe('concurrent clients', () => {
     const enrollOnce = () =>
       request(app).post('/v1/enrollments').set(auth).set('Idempotency-Key', 'slow-start').send(body);
     const first = await enrollOnce();
-    expect(first.status).toBe(503);
-    expect(first.body.error.message).toMatch(/may have happened/);
-    const retried = await enrollOnce();
     const run = await stack.client.workflow.getHandle(leadFollowUpWorkflowId(tenantId, body.leadId)).describe();
+    expect(first.status).toBe(202);
+    expect(first.body).toMatchObject({ runId: run.runId });
+    expect(run.memo).toMatchObject({ enrollmentId: first.body.id });
+    const retried = await enrollOnce();
     expect(retried.status).toBe(202);
-    expect(retried.body).toMatchObject({ runId: run.runId });
-    expect(run.memo).toMatchObject({ enrollmentId: retried.body.id });
+    expect(retried.body).toMatchObject({ id: first.body.id, runId: run.runId });
     expect(await stack.db.enrollment.findMany({ where: { tenantId }, select: { id: true, runId: true } })).toEqual([
-      { id: retried.body.id, runId: run.runId },
+      { id: first.body.id, runId: run.runId },
     ]);
     await terminateFollowUps(tenantId, [body.leadId]);
   });

@@ -7,6 +7,7 @@ import { runEnrollmentBatch } from '../../api/enrollment-batch.js';
 import { createEnrollmentStarter } from '../../api/enrollment-starter.js';
 import { legacyPhoneHash } from '../../common/opt-outs.js';
 import { inboundReplySignal } from '../../workflows/lead-follow-up.messages.js';
+import { unansweredStarts } from '../support/deadline.js';
 import { tenantWithLead } from '../support/lead-on-own-number.js';
 import { stackForFile } from '../support/stack.js';
 import { until } from '../support/wait.js';
@@ -57,6 +58,28 @@ describe('POST /v1/enrollments/batch', () => {
       'the reply signalled to the run',
     );
     await run.terminate('test cleanup');
+  });
+
+  it('a row whose start reached Temporal but whose answer was lost is enrolled with its run, and a reply halts it', async () => {
+    const lead = await tenantWithLead(stack);
+    const sequenceId = await sequenceOf(lead.auth);
+    const starter = createEnrollmentStarter({
+      db: stack.db,
+      temporal: unansweredStarts(stack.client),
+      taskQueue: `idle-${randomUUID()}`,
+    });
+    const answer = await runEnrollmentBatch(
+      { db: stack.db, temporal: stack.client, startWorkflow: starter.startWorkflow },
+      lead.tenant.id,
+      { sequenceId, dryRun: false, rows: [{ phone: lead.phone }] },
+    );
+    const [row] = answer.results;
+    expect(row).toMatchObject({ outcome: 'enrolled', enrollmentId: expect.any(String) });
+    const run = await stack.client.workflow.getHandle(row?.workflowId ?? '').describe();
+    expect((await lead.reply('Thanks, already sorted')).status).toBe(200);
+    const enrollment = await stack.db.enrollment.findUniqueOrThrow({ where: { id: row?.enrollmentId } });
+    expect(enrollment).toMatchObject({ status: 'running', runId: run.runId, haltedBy: 'replied' });
+    await stack.client.workflow.getHandle(enrollment.workflowId).terminate('test cleanup');
   });
 
   it('a phone opted out under its legacy hash is answered opted_out and starts nothing', async () => {
