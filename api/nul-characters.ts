@@ -6,15 +6,23 @@ import { ApiError } from './errors.js';
 
 const refusal = 'contains the NUL character (U+0000), which cannot be stored';
 
-/** The dotted path of the first string (or object key) in `value` holding a NUL character, or null when none does. */
-export function nulCharacterAt(value: unknown, path = ''): string | null {
-  if (typeof value === 'string') return value.includes('\u0000') ? path || '(body)' : null;
-  if (typeof value !== 'object' || value === null) return null;
-  for (const [key, inner] of Object.entries(value)) {
-    const at = path ? `${path}.${key}` : key;
-    if (key.includes('\u0000')) return at;
-    const found = nulCharacterAt(inner, at);
-    if (found !== null) return found;
+/**
+ * The dotted path of the first string (or object key) in `value` holding a NUL character, or null when none does.
+ * Walked with a stack of its own: a body nested thousands deep must not overflow the call stack (a 500).
+ */
+export function nulCharacterAt(value: unknown): string | null {
+  const pending: Array<{ value: unknown; path: string }> = [{ value, path: '' }];
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    if (typeof next.value === 'string') {
+      if (next.value.includes('\u0000')) return next.path || '(body)';
+    } else if (typeof next.value === 'object' && next.value !== null) {
+      // Reversed onto the stack, so fields are looked at in order and the first one named is the first in the body.
+      for (const [key, inner] of Object.entries(next.value).reverse()) {
+        const path = next.path ? `${next.path}.${key}` : key;
+        if (key.includes('\u0000')) return path;
+        pending.push({ value: inner, path });
+      }
+    }
   }
   return null;
 }

@@ -89,6 +89,14 @@ describe('the NUL character', () => {
     expect(answer.body.error).toMatchObject({ code: 'bad_request', details: { fields: { before: refusal } } });
   });
 
+  it('a body nested 20,000 deep is looked through without overflowing the stack, and refused as any unknown field', async () => {
+    const { auth } = await tenantWithLead();
+    const deep = `{"phone":"07700900123","extra":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
+    const answer = await api().post('/v1/leads').set(auth).set('Content-Type', 'application/json').send(deep);
+    expect(answer.status).toBe(422);
+    expect(answer.body.error.code).toBe('validation_failed');
+  });
+
   it('a backslash followed by u0000 is only text, and is kept', async () => {
     const { auth } = await tenantWithLead();
     const lead = await api()
