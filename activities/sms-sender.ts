@@ -98,6 +98,9 @@ interface ListedPage {
   nextPage(): Promise<ListedPage> | undefined;
 }
 
+/** 1,000 messages to one phone since a row was written is far past any real conversation. */
+const maxLookupPages = 20;
+
 /** Clocks differ between us and Twilio; a message created this long before our row was written still counts. */
 const clockSkewMs = 60_000;
 
@@ -128,19 +131,19 @@ export function createTwilioSender(
       const from = senderOf(sms.from);
       const words = wordsOf(sms.body);
       const oldest = since.getTime() - clockSkewMs;
-      // Newest first, a page at a time, back to the row's time: a phone texted often since (other rows, other
-      // enrollments, a Messaging Service's other senders) has more than one page of newer messages.
+      // A page at a time, back to the row's time: a phone texted often since (other rows, other enrollments, a
+      // Messaging Service's other senders) has more than one page of newer messages. Twilio orders the list by
+      // DateSent, which a queued message lacks and a slow one gets late, so an older message on a page ends nothing:
+      // a page with none as new as the row does.
       let page: ListedPage = await guarded(() =>
         client.messages.page({ to: sms.to, ...('from' in from ? { from: from.from } : {}), pageSize: 50 }),
       );
-      for (;;) {
-        for (const message of page.instances) {
-          if (message.dateCreated.getTime() < oldest) return null;
-          if (!knownSids.has(message.sid) && wordsOf(message.body) === words)
-            return { ...toSentSms(message), createdAt: message.dateCreated };
-        }
+      for (let pages = 1; ; pages += 1) {
+        const recent = page.instances.filter((message) => message.dateCreated.getTime() >= oldest);
+        const match = recent.find((message) => !knownSids.has(message.sid) && wordsOf(message.body) === words);
+        if (match) return { ...toSentSms(match), createdAt: match.dateCreated };
         const next = page.nextPage();
-        if (!next) return null;
+        if (!next || recent.length === 0 || pages >= maxLookupPages) return null;
         page = await guarded(() => next);
       }
     },

@@ -92,7 +92,7 @@ describe('sendStepMessage', () => {
 
   it('after a timeout, Twilio creating the message only later: the next attempt stays off Twilio until the claim expires, then adopts it', async () => {
     const { phone, input } = await enrollment();
-    core.fake.inject({ kind: 'createdLate', ms: 1500 }, { to: phone });
+    core.fake.inject({ kind: 'createdLate', ms: 5000 }, { to: phone });
     await expect(attempt(1, input)).rejects.toThrow(/timeout/i);
     // At once, before Twilio has created it: a lookup finds nothing, and a create now would be a second message.
     await expect(attempt(2, input)).rejects.toMatchObject({ type: 'SendClaimedElsewhere' });
@@ -104,7 +104,7 @@ describe('sendStepMessage', () => {
 
   it('a 429 after an unanswered call keeps that call asked about: the message Twilio created late is adopted, not sent again', async () => {
     const { phone, input } = await enrollment();
-    core.fake.inject({ kind: 'createdLate', ms: 1500 }, { to: phone });
+    core.fake.inject({ kind: 'createdLate', ms: 5000 }, { to: phone });
     core.fake.inject({ kind: 'http', status: 429 }, { to: phone });
     await expect(attempt(1, input)).rejects.toThrow(/timeout/i);
     await expireClaim(input);
