@@ -11,8 +11,9 @@ import type { GoodRow } from './enrollment-batch-rows.js';
 import { claimRow } from './enrollment-starter.js';
 
 /**
- * Conversations locked per transaction: each advisory lock takes a slot in PostgreSQL's shared lock table (64 per
- * connection by default), and a short transaction keeps a STOP to one of these phones waiting briefly.
+ * Conversations locked per transaction: each advisory lock takes a slot in PostgreSQL's shared lock table (sized at
+ * 64 per connection by default, shared by all), and a short transaction keeps a STOP to one of these phones waiting
+ * briefly.
  */
 const claimChunkSize = 200;
 

@@ -241,10 +241,8 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
       });
       return { ...view(await db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })), live };
     } catch (error) {
-      // Refused, or no run: nothing changed. A change left unanswered may have been accepted: its stamp stays until it
-      // expires, by when the workflow has recorded it (or the API's retry has).
-      if (stamp && (error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError))
-        await underConversationLock((tx) => clearChangeRequested(tx, appointment.id, stamp));
+      // The stamp stays until it expires (messages wait up to 20 s more): a change left unanswered may have been
+      // accepted, and one refused may have stamped over another request's accepted, unwritten change.
       if (error instanceof WorkflowUpdateFailedError) {
         const refusal = error.cause instanceof ApplicationFailure ? error.cause : null;
         if (refusal?.type === updateRefusals.invalidStart) throw invalid('startsAt', refusal.message);
