@@ -118,8 +118,10 @@ async function readVerdict(
 ): Promise<{ facts: MessageFacts; refusal: GateDecision | null }> {
   if (subject.kind === 'appointment') {
     const facts = await readAppointmentFacts(reader, row, subject.appointmentId);
-    // The notice of a cancel is what the change sends: it never waits for it.
-    const pendingUntil = subject.message === 'cancellation' ? null : changePendingUntil(facts.changeRequestedAt, now);
+    // Reminders only: a confirmation is what a booking's first moments send, and the workflow's loop answers a move
+    // only once that send is done (a confirmation waiting here would hold every move right after a booking for the
+    // update's whole settle time); the notice of a cancel is what the change itself sends.
+    const pendingUntil = subject.message === 'reminder' ? changePendingUntil(facts.changeRequestedAt, now) : null;
     const refusal =
       appointmentRefusal(facts, subject) ?? (pendingUntil && { kind: 'change_pending', until: pendingUntil });
     return { facts, refusal };

@@ -1,6 +1,6 @@
 // A move or cancel the API asks an appointment's workflow for is stamped on the row first, under the conversation's
 // lock, and the stamp cleared by the write that records the change (a refused change's stays until it expires). The
-// send gate keeps the appointment's reminders and confirmations waiting while the stamp is there: the workflow may have
+// send gate keeps the appointment's reminders waiting while the stamp is there: the workflow may have
 // let go of the start already, its reminder in Twilio's retries, while the row still shows it until the API writes
 // the change.
 import type { Prisma } from '../generated/prisma/client.js';
