@@ -3,10 +3,11 @@
 // row that stood for a running follow-up for ever: every later batch answered the lead `already_enrolled`, and lists
 // showed it running. This chore settles such a claim once it is older than any claimant takes: the run recorded when
 // the lead's workflow is the claim's (its memo names the enrollment), the row removed when no run is.
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Db } from '../common/db.js';
 import { periodicRounds, type PeriodicRounds } from '../common/periodic.js';
+import { runOfClaim, type Claim } from './claim-runs.js';
 
 /** Far past any claimant: a single start waits at most 10 s on Temporal, a batch's group of claims a few minutes. */
 export const abandonedClaimAfterMs = 10 * 60_000;
@@ -18,38 +19,6 @@ export interface ClaimSweeper extends PeriodicRounds {
    * resolves once each was settled or left for the next round.
    */
   round(tenantId?: string): Promise<void>;
-}
-
-type Claim = { id: string; workflowId: string; startedAt: Date };
-
-/** Clocks differ between the API that wrote a claim and Temporal, which stamped its run's start. */
-const clockSkewMs = 60_000;
-
-/**
- * The lead's current run when it is the claim's (its memo names the enrollment), null when it is not, and undefined
- * when it cannot be told: a run whose memo names no enrollment (started before memos did) that started after the claim
- * was written. One that started before it belongs to an earlier enrollment of the lead.
- */
-export function claimedRun(
-  run: { runId: string; memo?: Record<string, unknown>; startTime: Date },
-  claim: { id: string; startedAt: Date },
-): string | null | undefined {
-  const named = run.memo?.enrollmentId;
-  if (typeof named === 'string') return named === claim.id ? run.runId : null;
-  return run.startTime.getTime() < claim.startedAt.getTime() - clockSkewMs ? null : undefined;
-}
-
-/** The claim's run, as claimedRun judges the lead's current one; null when the lead has no run at all. */
-export async function runOfClaim(
-  temporal: Client,
-  { id, workflowId, startedAt }: Claim,
-): Promise<string | null | undefined> {
-  try {
-    return claimedRun(await temporal.workflow.getHandle(workflowId).describe(), { id, startedAt });
-  } catch (error) {
-    if (error instanceof WorkflowNotFoundError) return null;
-    throw error;
-  }
 }
 
 export function createClaimSweeper({

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import { lockConversations } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
-import { phoneHashes } from '../common/opt-outs.js';
+import { optedOutAmong } from '../common/opt-outs.js';
 import type { Lead, Prisma, SequenceDefinition, Tenant } from '../generated/prisma/client.js';
 import type { GoodRow } from './enrollment-batch-rows.js';
 import { claimRow } from './enrollment-starter.js';
@@ -43,16 +43,15 @@ async function claimChunk(
     tenant.id,
     chunk.map((row) => row.phone),
   );
-  const optOuts = await tx.optOut.findMany({
-    where: { tenantId: tenant.id, phoneHash: { in: chunk.flatMap((row) => phoneHashes(row.phone)) } },
-    select: { phoneHash: true },
-  });
-  const optedOut = new Set(optOuts.map((optOut) => optOut.phoneHash));
+  const optedOut = await optedOutAmong(
+    tx,
+    tenant.id,
+    chunk.map((row) => row.phone),
+  );
   const enrolledAt = new Date();
   const claimed: ClaimedRow[] = [];
   for (const row of chunk) {
-    if (phoneHashes(row.phone).some((hash) => optedOut.has(hash)))
-      Object.assign(row.result, { outcome: 'opted_out', reason: optedOutReason });
+    if (optedOut(row.phone)) Object.assign(row.result, { outcome: 'opted_out', reason: optedOutReason });
     else claimed.push({ row, lead: leadByPhone.get(row.phone) as Lead, enrollmentId: randomUUID(), enrolledAt });
   }
   await tx.enrollment.createMany({

@@ -6,7 +6,7 @@ import pLimit from 'p-limit';
 import type { Db } from '../common/db.js';
 import { leadCreatedEvent } from '../common/event-writers.js';
 import { recordEvent } from '../common/events.js';
-import { phoneHashes } from '../common/opt-outs.js';
+import { optedOutAmong } from '../common/opt-outs.js';
 import type { Lead, SequenceDefinition, Tenant } from '../generated/prisma/client.js';
 import { claimBatchEnrollments, optedOutReason, settleBatchClaims } from './enrollment-batch-claims.js';
 import { checkRows, summarise, type GoodRow, type RowResult } from './enrollment-batch-rows.js';
@@ -50,24 +50,19 @@ interface Batch {
  */
 async function setAsideKnownLeads(db: Db, tenantId: string, good: GoodRow[]) {
   const phones = good.map((row) => row.phone);
-  const [optOuts, existingLeads] = await Promise.all([
-    db.optOut.findMany({
-      where: { tenantId, phoneHash: { in: phones.flatMap(phoneHashes) } },
-      select: { phoneHash: true },
-    }),
+  const [optedOut, existingLeads] = await Promise.all([
+    optedOutAmong(db, tenantId, phones),
     db.lead.findMany({ where: { tenantId, phone: { in: phones } } }),
   ]);
   const running = await db.enrollment.findMany({
     where: { tenantId, status: 'running', leadId: { in: existingLeads.map((lead) => lead.id) } },
     select: { leadId: true, id: true },
   });
-  const optedOut = new Set(optOuts.map((optOut) => optOut.phoneHash));
   const leadByPhone = new Map(existingLeads.map((lead) => [lead.phone, lead]));
   const runningByLead = new Map(running.map((enrollment) => [enrollment.leadId, enrollment.id]));
   const toStart = good.filter(({ result, phone }) => {
     const lead = leadByPhone.get(phone);
-    if (phoneHashes(phone).some((hash) => optedOut.has(hash)))
-      Object.assign(result, { outcome: 'opted_out', reason: optedOutReason });
+    if (optedOut(phone)) Object.assign(result, { outcome: 'opted_out', reason: optedOutReason });
     else if (lead && runningByLead.has(lead.id))
       Object.assign(result, { outcome: 'already_enrolled', leadId: lead.id, enrollmentId: runningByLead.get(lead.id) });
     return result.outcome === 'ok';

@@ -25,7 +25,7 @@ import { ApiError, leadErased } from './errors.js';
 import { isUniqueViolation } from '../common/db-errors.js';
 import { startDeadlineMs, startRun } from './workflow-start.js';
 import { mayHaveHappened } from './temporal-errors.js';
-import { runOfClaim } from './claim-sweeper.js';
+import { runOfClaim } from './claim-runs.js';
 
 /** `replayed`: an earlier request with the same Idempotency-Key and the same body started it. */
 export type StartOutcome =

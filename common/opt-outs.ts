@@ -37,6 +37,16 @@ export function findOptOut(db: Tx, tenantId: string, phone: string) {
   });
 }
 
+/** Which of these phones have opted out of the tenant's messages, under either hash: one read for them all. */
+export async function optedOutAmong(db: Tx, tenantId: string, phones: string[]): Promise<(phone: string) => boolean> {
+  const optOuts = await db.optOut.findMany({
+    where: { tenantId, phoneHash: { in: phones.flatMap(phoneHashes) } },
+    select: { phoneHash: true },
+  });
+  const recorded = new Set(optOuts.map((optOut) => optOut.phoneHash));
+  return (phone) => phoneHashes(phone).some((hash) => recorded.has(hash));
+}
+
 export interface ConsentChange {
   tenantId: string;
   phone: string;

@@ -1,7 +1,7 @@
 // Whether the lead's current run is an enrollment claim's: by the memo naming it, or, for a run started before memos
 // named their enrollment, by whether it started before the claim was written.
 import { describe, expect, it } from 'vitest';
-import { claimedRun } from '../../api/claim-sweeper.js';
+import { claimedRun } from '../../api/claim-runs.js';
 
 const claim = { id: 'enrollment-b', startedAt: new Date('2026-12-05T10:00:00Z') };
 const run = (memo: Record<string, unknown> | undefined, startTime: string) => ({
