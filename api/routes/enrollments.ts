@@ -63,14 +63,24 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     return enrollment;
   };
   /**
-   * A running enrollment is its workflow ID's current run (one follow-up per lead at a time), which also follows an
-   * operator's reset to the new run; a closed one is the run it recorded.
+   * For a read: a running enrollment is its workflow ID's current run (one follow-up per lead at a time), which also
+   * follows an operator's reset to the new run; a closed one is the run it recorded.
    */
   const handleOf = (enrollment: Enrollment): WorkflowHandle =>
     temporal.workflow.getHandle(
       enrollment.workflowId,
       enrollment.status === 'running' ? undefined : (enrollment.runId ?? undefined),
     );
+  /**
+   * For a change: the current run of the chain the enrollment's recorded run is in (a continuation or an operator's
+   * reset stays in it). The workflow ID's current run may be a later enrollment's, once this one's run ended without
+   * its row learning so (terminated by an operator, say); Temporal refuses a change aimed at another chain.
+   */
+  async function changeHandleOf(workflowId: string, recordedRunId: string): Promise<WorkflowHandle> {
+    const { raw } = await temporal.workflow.getHandle(workflowId, recordedRunId).describe();
+    const firstExecutionRunId = raw.workflowExecutionInfo?.firstRunId || recordedRunId;
+    return temporal.workflow.getHandle(workflowId, undefined, { firstExecutionRunId });
+  }
 
   router.post('/enrollments', async (req, res) => {
     const tenantId = tenantOf(req);
@@ -198,9 +208,15 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     recorded: (live: LeadFollowUpState) => Prisma.EnrollmentUpdateManyMutationInput,
   ) {
     const enrollment = await findEnrollment(req);
+    if (enrollment.status !== 'running' || enrollment.runId === null)
+      throw new ApiError(
+        409,
+        'conflict',
+        `The enrollment is ${enrollment.runId ? enrollment.status : 'starting'}, not running`,
+      );
     let live: LeadFollowUpState;
     try {
-      live = await change(handleOf(enrollment));
+      live = await change(await changeHandleOf(enrollment.workflowId, enrollment.runId));
     } catch (error) {
       if (error instanceof WorkflowUpdateFailedError)
         throw new ApiError(409, 'conflict', error.cause?.message ?? error.message);
@@ -235,19 +251,23 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
   /**
    * A workflow cancellation: the workflow lets a send in flight finish, then records `cancelled`. The cancel is
    * recorded first, under the conversation's lock, so from the moment this answers the send gate refuses any step
-   * (even if Temporal is down and the cancellation itself must be retried).
+   * (even if Temporal is down and the cancellation itself must be retried). A claim not started yet needs no more: its
+   * run, once started, stops at its first send.
    */
   router.post('/enrollments/:enrollmentId/cancel', async (req, res) => {
     const enrollment = await findEnrollment(req);
-    if (enrollment.status !== 'running')
-      throw new ApiError(409, 'conflict', `The enrollment is ${enrollment.status}, not running`);
+    const notRunning = (status: string) => new ApiError(409, 'conflict', `The enrollment is ${status}, not running`);
+    if (enrollment.status !== 'running') throw notRunning(enrollment.status);
     const { phone } = await db.lead.findUniqueOrThrow({ where: { id: enrollment.leadId } });
-    await db.$transaction(async (tx) => {
+    // What the lock saw: the row may have closed, or learnt its run, since it was read above.
+    const [halted] = await db.$transaction(async (tx) => {
       await lockConversation(tx, enrollment.tenantId, phone);
-      await haltEnrollments(tx, { tenantId: enrollment.tenantId, enrollmentId: enrollment.id }, 'cancelled');
+      return haltEnrollments(tx, { tenantId: enrollment.tenantId, enrollmentId: enrollment.id }, 'cancelled');
     });
+    if (!halted) throw notRunning('closed');
+    if (halted.runId === null) return void res.status(202).json({ ...view(enrollment), cancelRequested: true });
     try {
-      await handleOf(enrollment).cancel();
+      await (await changeHandleOf(halted.workflowId, halted.runId)).cancel();
     } catch (error) {
       if (error instanceof WorkflowNotFoundError)
         throw new ApiError(409, 'conflict', 'The enrollment is no longer running');
