@@ -8,6 +8,7 @@ export type RowOutcome =
   | 'invalid_row'
   | 'invalid_phone'
   | 'invalid_time_zone'
+  | 'time_zone_required'
   | 'duplicate_row'
   | 'opted_out'
   | 'already_enrolled'

@@ -6,6 +6,7 @@ import pLimit from 'p-limit';
 import type { Db } from '../common/db.js';
 import { leadCreatedEvent } from '../common/event-writers.js';
 import { recordEvent } from '../common/events.js';
+import { zoneFromNumber } from '../common/lead-time-zone.js';
 import { optedOutAmong } from '../common/opt-outs.js';
 import type { Lead, SequenceDefinition, Tenant } from '../generated/prisma/client.js';
 import { claimBatchEnrollments, optedOutReason, settleBatchClaims } from './enrollment-batch-claims.js';
@@ -44,11 +45,13 @@ interface Batch {
 }
 
 /**
- * Rows whose lead has opted out, or already has a running follow-up, are answered so; the rest are left to start.
- * What this reads can change before the starts: a row's opt-outs are looked at again under its conversation's lock
- * when its enrollment is claimed, and a start still refuses a running follow-up (workflow ID conflict).
+ * Rows whose lead has opted out, or already has a running follow-up, are answered so, as are new leads whose zone their
+ * number cannot tell (common/lead-time-zone.ts); the rest are left to start, a new lead's row with the zone it is saved
+ * with. What this reads can change before the starts: a row's opt-outs are looked at again under its conversation's
+ * lock when its enrollment is claimed, and a start still refuses a running follow-up (workflow ID conflict).
  */
-async function setAsideKnownLeads(db: Db, tenantId: string, good: GoodRow[]) {
+async function setAsideKnownLeads(db: Db, tenant: Tenant, good: GoodRow[]) {
+  const tenantId = tenant.id;
   const phones = good.map((row) => row.phone);
   const [optedOut, existingLeads] = await Promise.all([
     optedOutAmong(db, tenantId, phones),
@@ -60,11 +63,16 @@ async function setAsideKnownLeads(db: Db, tenantId: string, good: GoodRow[]) {
   });
   const leadByPhone = new Map(existingLeads.map((lead) => [lead.phone, lead]));
   const runningByLead = new Map(running.map((enrollment) => [enrollment.leadId, enrollment.id]));
-  const toStart = good.filter(({ result, phone }) => {
+  const toStart = good.filter((row) => {
+    const { result, phone } = row;
     const lead = leadByPhone.get(phone);
+    const zone = lead || row.timeZone ? null : zoneFromNumber(phone, tenant.defaultTimeZone);
     if (optedOut(phone)) Object.assign(result, { outcome: 'opted_out', reason: optedOutReason });
     else if (lead && runningByLead.has(lead.id))
       Object.assign(result, { outcome: 'already_enrolled', leadId: lead.id, enrollmentId: runningByLead.get(lead.id) });
+    else if (zone && 'zoneNeeded' in zone)
+      Object.assign(result, { outcome: 'time_zone_required', reason: zone.zoneNeeded });
+    else if (zone) row.timeZone = zone.timeZone;
     return result.outcome === 'ok';
   });
   return { toStart, leadByPhone };
@@ -173,7 +181,7 @@ export async function runEnrollmentBatch(
   ]);
   if (!sequence) throw notFound('Sequence');
   const { results, good } = checkRows(rows, tenant.defaultRegion);
-  const batch: Batch = { tenant, sequence, ...(await setAsideKnownLeads(db, tenantId, good)) };
+  const batch: Batch = { tenant, sequence, ...(await setAsideKnownLeads(db, tenant, good)) };
   if (!dryRun && batch.toStart.length > 0) {
     await ensureTemporalAnswers(temporal);
     await saveNewLeads(db, batch);

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { leadCreatedEvent } from '../../common/event-writers.js';
 import { recordEvent } from '../../common/events.js';
 import type { WebhookMetrics } from '../../common/metrics.js';
+import { zoneFromNumber } from '../../common/lead-time-zone.js';
 import { isKnownTimeZone, normalisePhone } from '../../common/phone.js';
 import { Prisma, type Lead } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
@@ -53,6 +54,11 @@ export function leadsRouter(deps: ErasureDeps & { metrics: Pick<WebhookMetrics, 
     }
     const existing = await db.lead.findUnique({ where: { tenantId_phone: { tenantId, phone } } });
     if (existing) return void res.status(200).json(leadView(existing));
+    const zone = body.timeZone ? { timeZone: body.timeZone } : zoneFromNumber(phone, tenant.defaultTimeZone);
+    if ('zoneNeeded' in zone)
+      throw new ApiError(422, 'validation_failed', 'The request body is invalid', {
+        fields: { timeZone: [zone.zoneNeeded] },
+      });
     try {
       const lead = await db.$transaction(async (tx) => {
         const created = await tx.lead.create({
@@ -61,7 +67,7 @@ export function leadsRouter(deps: ErasureDeps & { metrics: Pick<WebhookMetrics, 
             phone,
             firstName: body.firstName ?? null,
             lastName: body.lastName ?? null,
-            timeZone: body.timeZone ?? tenant.defaultTimeZone,
+            timeZone: zone.timeZone,
           },
         });
         await recordEvent(tx, leadCreatedEvent(created));

@@ -1,0 +1,105 @@
+// A lead given no zone is texted in its number's (common/lead-time-zone.ts): shared/docs/domain.md, send only
+// 08:00-21:00 in the recipient's local time. Against the dev server, the Twilio fake and PostgreSQL.
+import { randomUUID } from 'node:crypto';
+import { DateTime } from 'luxon';
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { stackForFile } from '../support/stack.js';
+
+const stack = stackForFile();
+const api = () => request(stack.app);
+const newYorkNumber = '+1 212 555 0100';
+
+async function sequenceOf(auth: Record<string, string>, delaySeconds = 0) {
+  const sequence = await api()
+    .post('/v1/sequences')
+    .set(auth)
+    .send({ name: `seq-${randomUUID()}`, steps: [{ delaySeconds, template: 'Hi, still looking?' }] });
+  return sequence.body.id as string;
+}
+
+describe('a new lead’s time zone', () => {
+  it('holds a UK lead of a New York tenant for London’s hours, not New York’s', async () => {
+    const hour = DateTime.now().setZone('America/New_York').hour;
+    // Open for this hour in New York, when it is five hours later in London.
+    const window = {
+      windowStart: `${String(hour).padStart(2, '0')}:00`,
+      windowEnd: `${String(hour + 1).padStart(2, '0')}:00`,
+    };
+    const { auth } = await createTenant(stack.db, {
+      ...anytimeSettings,
+      ...window,
+      defaultTimeZone: 'America/New_York',
+    });
+    const phone = randomUkMobile();
+    const lead = await api().post('/v1/leads').set(auth).send({ phone: phone.e164 });
+    expect(lead.body).toMatchObject({ timeZone: 'Europe/London' });
+    const enrolled = await api()
+      .post('/v1/enrollments')
+      .set(auth)
+      .send({ leadId: lead.body.id, sequenceId: await sequenceOf(auth) });
+    expect(enrolled.status).toBe(202);
+    await expect
+      .poll(async () => (await api().get(`/v1/enrollments/${enrolled.body.id}`).set(auth)).body.progress?.waitingFor, {
+        timeout: 15_000,
+      })
+      .toBe('window');
+    expect(stack.fake.createCallsTo(phone.e164)).toBe(0);
+    await api().post(`/v1/enrollments/${enrolled.body.id}/cancel`).set(auth).expect(202);
+  });
+
+  it('asks for the zone of a number whose country spans several, unless it is the tenant’s own', async () => {
+    const london = await createTenant(stack.db);
+    const refused = await api().post('/v1/leads').set(london.auth).send({ phone: newYorkNumber });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.details.fields.timeZone).toEqual([
+      "the number's country (US) spans several time zones: give the lead's timeZone",
+    ]);
+    expect(await stack.db.lead.count({ where: { tenantId: london.tenant.id } })).toBe(0);
+    const given = await api()
+      .post('/v1/leads')
+      .set(london.auth)
+      .send({ phone: newYorkNumber, timeZone: 'America/New_York' });
+    expect(given.status).toBe(201);
+    expect(given.body.timeZone).toBe('America/New_York');
+
+    const chicago = await createTenant(stack.db, { defaultTimeZone: 'America/Chicago', defaultRegion: 'US' });
+    const own = await api().post('/v1/leads').set(chicago.auth).send({ phone: '(212) 555-0100' });
+    expect(own.status).toBe(201);
+    expect(own.body.timeZone).toBe('America/Chicago');
+  });
+
+  it('answers a batch row of such a number time_zone_required, and saves a new lead with its number’s zone', async () => {
+    const { tenant, auth } = await createTenant(stack.db, { ...anytimeSettings, defaultTimeZone: 'America/New_York' });
+    const sequenceId = await sequenceOf(auth, 3600);
+    const uk = randomUkMobile();
+    const answer = await api()
+      .post('/v1/enrollments/batch')
+      .set(auth)
+      .send({
+        sequenceId,
+        leads: [
+          { phone: '+34 612 345 678' },
+          { phone: '+34 612 345 679', timeZone: 'Atlantic/Canary' },
+          { phone: uk.e164 },
+        ],
+      });
+    expect(answer.status).toBe(200);
+    expect(answer.body.results.map((row: { outcome: string }) => row.outcome)).toEqual([
+      'time_zone_required',
+      'enrolled',
+      'enrolled',
+    ]);
+    expect(answer.body.results[0].reason).toBe(
+      "the number's country (ES) spans several time zones: give the lead's timeZone",
+    );
+    const leads = await stack.db.lead.findMany({ where: { tenantId: tenant.id }, orderBy: { phone: 'asc' } });
+    expect(leads.map((lead) => [lead.phone, lead.timeZone])).toEqual([
+      ['+34612345679', 'Atlantic/Canary'],
+      [uk.e164, 'Europe/London'],
+    ]);
+    for (const row of answer.body.results.slice(1))
+      await api().post(`/v1/enrollments/${row.enrollmentId}/cancel`).set(auth).expect(202);
+  });
+});
