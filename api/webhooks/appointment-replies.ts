@@ -7,6 +7,7 @@ import { findOptOut } from '../../common/opt-outs.js';
 import { queueAppointmentReplySignal } from '../../common/pending-signals.js';
 import { formatAppointmentTime, renderTemplate, type AppointmentTemplatePlaceholder } from '../../common/templates.js';
 import type { Appointment, Lead, Prisma, Tenant } from '../../generated/prisma/client.js';
+import { answerableTexts } from './recipients.js';
 
 type Tx = Prisma.TransactionClient;
 
@@ -17,7 +18,7 @@ export interface AppointmentReplyQuery {
   intent: InboundIntent;
 }
 
-/** A message that answers an appointment: what it answers, and the lead's next scheduled appointment it answers. */
+/** A message that answers an appointment: what it answers, and the lead's scheduled appointment ahead it answers. */
 export interface AppointmentReply {
   kind: AppointmentReplyKind;
   appointment: Appointment;
@@ -34,10 +35,11 @@ export interface AppointmentReplyOutcome {
 
 /**
  * Whether the message answers an appointment: a confirm or reschedule word, as the whole message, from a lead with a
- * scheduled appointment ahead (the next one). Precedence: an opt-out always wins; HELP stays a request for help; an
- * opted-out lead's words answer nothing, so their YES is the opt-in it has always been, while a subscribed lead's YES
- * confirms. Call it before the message's consent change, under the conversation's lock; it writes nothing, and locks
- * the lead's appointments before the message's event takes the event lock (common/lock-order.ts).
+ * scheduled appointment ahead (the one last texted about, see lastTextedOf). Precedence: an opt-out always wins; HELP
+ * stays a request for help; an opted-out lead's words answer nothing, so their YES is the opt-in it has always been,
+ * while a subscribed lead's YES confirms. Call it before the message's consent change, under the conversation's lock;
+ * it writes nothing, and locks the lead's appointments before the message's event takes the event lock
+ * (common/lock-order.ts).
  */
 export async function findAppointmentReply(
   tx: Tx,
@@ -55,12 +57,32 @@ export async function findAppointmentReply(
   });
   if (!lead) return null;
   await lockAppointmentsOf(tx, lead.id);
-  const appointment = await tx.appointment.findFirst({
+  const ahead = await tx.appointment.findMany({
     where: { tenantId: tenant.id, leadId: lead.id, status: 'scheduled', startsAt: { gt: new Date() } },
     orderBy: { startsAt: 'asc' },
   });
-  if (!appointment || (await findOptOut(tx, tenant.id, phone))) return null;
-  return { kind, appointment, lead };
+  if (ahead.length === 0 || (await findOptOut(tx, tenant.id, phone))) return null;
+  const texted = await lastTextedOf(tx, tenant.id, ahead);
+  return { kind, appointment: ahead.find((appointment) => appointment.id === texted) ?? ahead[0]!, lead };
+}
+
+/**
+ * Which of several appointments ahead a word answers: the one the lead was texted about last (a text handed to Twilio
+ * and not answered yet counts as the latest). None texted yet: the next one.
+ */
+async function lastTextedOf(tx: Tx, tenantId: string, ahead: Appointment[]): Promise<string | null> {
+  if (ahead.length === 1) return null;
+  const latest = await tx.message.findFirst({
+    where: {
+      tenantId,
+      direction: 'outbound',
+      appointmentId: { in: ahead.map((appointment) => appointment.id) },
+      ...answerableTexts,
+    },
+    orderBy: [{ sentAt: { sort: 'desc', nulls: 'first' } }, { createdAt: 'desc' }],
+    select: { appointmentId: true },
+  });
+  return latest?.appointmentId ?? null;
 }
 
 /** Records the answer on the appointment, as an event and as a signal for its workflow, in the message's transaction. */

@@ -1,5 +1,5 @@
 import type { Db } from '../../common/db.js';
-import type { MessageStatus, Tenant } from '../../generated/prisma/client.js';
+import type { MessageStatus, Prisma, Tenant } from '../../generated/prisma/client.js';
 
 export interface RecipientQuery {
   /** Where the message was sent: the number (To), and the Messaging Service whose pool it belongs to, if any. */
@@ -19,6 +19,8 @@ export interface RecipientQuery {
 const stopReachesPast: MessageStatus[] = ['skipped'];
 const replyAnswersPast: MessageStatus[] = ['skipped', 'failed'];
 const unclaimedPending = { status: 'pending', claimedAt: null } as const;
+/** The outbound rows a reply can answer: texts that went out, or may have. */
+export const answerableTexts: Prisma.MessageWhereInput = { status: { notIn: replyAnswersPast }, NOT: unclaimedPending };
 
 /**
  * The tenants an inbound message is for. A sender's owner gets it (the number before the service: it is the more
@@ -40,8 +42,7 @@ export async function findRecipients(db: Db, query: RecipientQuery): Promise<Ten
       toPhone: query.phone,
       direction: 'outbound',
       fromPhone: { in: query.addresses },
-      status: { notIn: query.everyTexter ? stopReachesPast : replyAnswersPast },
-      ...(query.everyTexter ? {} : { NOT: unclaimedPending }),
+      ...(query.everyTexter ? { status: { notIn: stopReachesPast } } : answerableTexts),
     },
     _max: { createdAt: true },
     orderBy: { _max: { createdAt: 'desc' } },

@@ -75,6 +75,38 @@ describe('a confirm word from a lead with an appointment ahead', () => {
     await terminate(appointment.workflowId);
   });
 
+  it('"C" from a lead with two appointments ahead confirms the one last texted about, not the earlier one', async () => {
+    const owner = await tenantWithLead({ skipRemindersAfterConfirm: true });
+    const earlier = await book(owner, 2 * 86_400);
+    const laterBooking = await request(stack.app)
+      .post('/v1/appointments')
+      .set(owner.auth)
+      .send({ leadId: owner.leadId, startsAt: inSeconds(5 * 86_400), reminderOffsetsSeconds: [86_400] });
+    expect(laterBooking.status).toBe(201);
+    // The later booking's confirmation is the last text the lead has.
+    await expect
+      .poll(() => stack.db.message.count({ where: { appointmentId: laterBooking.body.id, status: 'queued' } }), {
+        timeout: 20_000,
+      })
+      .toBe(1);
+
+    await owner.reply('C');
+    const confirmedAt = async (id: string) =>
+      (await stack.db.appointment.findUniqueOrThrow({ where: { id } })).confirmedAt;
+    expect({ earlier: await confirmedAt(earlier.id), later: await confirmedAt(laterBooking.body.id) }).toEqual({
+      earlier: null,
+      later: expect.any(Date),
+    });
+    expect((await events(owner.tenant.id, 'appointment.confirmed')).map((event) => event.data)).toEqual([
+      expect.objectContaining({ appointmentId: laterBooking.body.id }),
+    ]);
+    // The earlier appointment keeps its reminders.
+    await expect
+      .poll(async () => (await shown(owner, earlier.id)).live?.reminders, { timeout: 10_000 })
+      .toEqual([expect.objectContaining({ status: 'scheduled' }), expect.objectContaining({ status: 'scheduled' })]);
+    await Promise.all([terminate(earlier.workflowId), terminate(laterBooking.body.workflowId)]);
+  });
+
   it('"YES" from a lead who is not opted out confirms (YES is also the opt-in keyword); from an opted-out lead it is the opt-in', async () => {
     const subscribed = await tenantWithLead();
     const first = await book(subscribed);
