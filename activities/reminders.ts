@@ -14,8 +14,10 @@ import { beginClosingUnclaimed } from './unsent-messages.js';
 export type AppointmentMessage =
   | {
       kind: 'confirmation';
-      /** The appointment moved before the lead was told: this confirmation is for the start it names. */
+      /** The appointment moved (before the lead was told, or since): this confirmation is for the start it names. */
       afterMove?: true;
+      /** Which move it follows (the run's reschedules): a move back to an earlier start is told again. */
+      move?: number;
     }
   | { kind: 'reminder'; offsetSeconds: number }
   | { kind: 'cancellation' };
@@ -63,12 +65,13 @@ const templates: Record<AppointmentMessage['kind'], (tenant: Tenant) => string> 
 
 /**
  * A reminder's key names the start it is for: a moved appointment gets its reminders again, a retry never. So does a
- * confirmation sent after a move (the one held for the old start was closed by the move, unsent).
+ * confirmation sent after a move (the one held for the old start was closed by the move, unsent), and the move it
+ * follows, so a move back to a start told before is told again (runs from before `move` name only the start).
  */
 function idempotencyKey({ appointmentId, message, startsAt }: SendAppointmentMessageInput): string {
   if (message.kind === 'reminder') return `appointment:${appointmentId}:reminder:${message.offsetSeconds}:${startsAt}`;
   if (message.kind === 'confirmation' && message.afterMove)
-    return `appointment:${appointmentId}:confirmation:${startsAt}`;
+    return `appointment:${appointmentId}:confirmation:${startsAt}${message.move ? `:move-${message.move}` : ''}`;
   return `appointment:${appointmentId}:${message.kind}`;
 }
 

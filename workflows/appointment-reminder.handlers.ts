@@ -29,7 +29,7 @@ export function wireReminderHandlers(run: ReminderRun): void {
     }
   };
   setHandler(statusQuery, () => state);
-  setHandler(rescheduleUpdate, ({ startsAt }) => run.reschedule(startsAt), {
+  setHandler(rescheduleUpdate, ({ startsAt, notify }) => run.reschedule(startsAt, notify === true), {
     validator: ({ startsAt }) => {
       requireScheduled();
       if (!(Date.parse(startsAt) > Date.now()))

@@ -111,6 +111,8 @@ export function bookedState(startsAt: string, reminders: Reminder[]): Appointmen
 export interface RescheduleUpdateInput {
   /** ISO instant; must be in the future. */
   startsAt: string;
+  /** Whether the lead is told the new time (the tenant's sendRescheduleNotice then); updates from before it lack it. */
+  notify?: boolean;
 }
 export interface CancelUpdateInput {
   /** Whether the lead is told (the tenant's setting when the cancellation was asked for). */

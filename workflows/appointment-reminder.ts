@@ -84,6 +84,11 @@ const moveWithdrawsConfirmationPatch = 'move-withdraws-confirmation';
  * its loop busy with that send's retries) stays pending, and goes for the new time once the move is recorded.
  */
 const confirmationRefusedByMovePatch = 'confirmation-refused-by-move';
+/**
+ * A move the lead was not told of (their confirmation had gone for the old start) sends the confirmation again for the
+ * new one, when the tenant tells leads of moves: they learn the time they are expected at, and a confirm word answers it.
+ */
+const moveTellsLeadPatch = 'move-tells-lead';
 
 /**
  * What a send came to: `interrupted`, a move or a cancel ended its hold; `moved`, the send gate refused it for a start
@@ -114,6 +119,8 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
   private moveTo: string | null = null;
   /** When the pending move was accepted (a confirmation recorded before it was of an earlier start). */
   private moveAcceptedAt = '';
+  /** Whether the lead is told of the pending move. */
+  private moveNotify = false;
   private cancel: CancelUpdateInput | null = null;
   /** Whether the lead's confirmation dropped the reminders (the tenant's setting then): a move keeps them dropped. */
   confirmationDropsReminders = false;
@@ -139,9 +146,10 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
     closeOnce(this.state, 'scheduled', closed);
   }
 
-  reschedule(startsAt: string): Promise<AppointmentReminderState> {
+  reschedule(startsAt: string, notify: boolean): Promise<AppointmentReminderState> {
     this.moveTo = startsAt;
     this.moveAcceptedAt = new Date().toISOString();
+    this.moveNotify = notify;
     // The answer says where the run is going even before the loop applies it (the API writes that to the row).
     this.state.movingTo = startsAt;
     return this.settled(++this.changes);
@@ -280,7 +288,10 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
 
   private async sendConfirmation(): Promise<void> {
     const confirmation = await this.send(
-      { kind: 'confirmation', ...(this.state.reschedules > 0 ? { afterMove: true as const } : {}) },
+      {
+        kind: 'confirmation',
+        ...(this.state.reschedules > 0 ? { afterMove: true as const, move: this.state.reschedules } : {}),
+      },
       new Date(this.state.startsAt),
       this.movedOrCancelled,
     );
@@ -306,6 +317,9 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
     });
     this.moveTo = null;
     if (moved && patched(moveWithdrawsConfirmationPatch)) this.withdrawConfirmation(this.moveAcceptedAt);
+    // Pending, the loop sends it for the start the row now shows (as for a confirmation a move held back).
+    if (moved && this.moveNotify && this.state.confirmation === 'sent' && patched(moveTellsLeadPatch))
+      this.state.confirmation = 'pending';
   }
 
   /**

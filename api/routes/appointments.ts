@@ -349,15 +349,18 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     res.json({ ...view(appointment), ...live });
   });
 
+  /** The tenant's setting, as it is now, decides whether a lead already told the old time is told the new one. */
   router.post('/appointments/:appointmentId/reschedule', async (req, res) => {
     const appointment = await findAppointment(req);
     const body = parseBody(rescheduleSchema, req.body);
+    const tenant = await db.tenant.findUniqueOrThrow({ where: { id: appointment.tenantId } });
     // Whether it is past is the workflow's call: its clock is the one the timers run on.
     const startsAt = startFrom(body.startsAt, appointment.timeZone);
+    const move = { startsAt: startsAt.toISOString(), notify: tenant.sendRescheduleNotice };
     res.json(
       await change(
         appointment,
-        (handle) => handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt: startsAt.toISOString() }] }),
+        (handle) => handle.executeUpdate(rescheduleUpdate, { args: [move] }),
         (live) => moveWritten(live, startsAt.toISOString()),
       ),
     );

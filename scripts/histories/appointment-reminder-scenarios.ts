@@ -429,4 +429,33 @@ export const appointmentReminderScenarios: Scenario[] = [
       return handle.workflowId;
     },
   },
+  {
+    // Recorded with patch move-tells-lead: the lead, told the booked time, is told each new one (back to one told
+    // before too), then the run ends at the last start.
+    name: 'moves-told-to-lead',
+    async run(context) {
+      const handle = await book(context, 3600, [1800]);
+      await untilConfirmed(handle);
+      const told = async (startsAt: string, moves: number) => {
+        await handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt, notify: true }] });
+        await eventually(async () => {
+          const state = await handle.query(statusQuery);
+          return state.reschedules === moves && state.confirmation === 'sent';
+        }, `the lead to be told move ${moves}`);
+      };
+      const [later, sooner] = [
+        new Date(Date.now() + 7200_000).toISOString(),
+        new Date(Date.now() + 20_000).toISOString(),
+      ];
+      await told(later, 1);
+      await told(sooner, 2);
+      await told(later, 3);
+      await told(sooner, 4);
+      const appointmentId = handle.workflowId.split(':').at(-1);
+      const texts = await context.db.message.count({ where: { appointmentId, NOT: { status: 'skipped' } } });
+      if (texts !== 5) throw new Error(`${texts} texts, not the booking and four moves`);
+      await handle.result();
+      return handle.workflowId;
+    },
+  },
 ];

@@ -13,6 +13,7 @@ import { createReminderActivities, type SendAppointmentMessageInput } from '../.
 import { createSmsSender } from '../../activities/sms-sender.js';
 import { createApp } from '../../api/app.js';
 import type { Db } from '../../common/db.js';
+import type { Prisma } from '../../generated/prisma/client.js';
 import { recordOptOut } from '../../common/opt-outs.js';
 import { formatAppointmentTime } from '../../common/templates.js';
 import { createWorker } from '../../worker/worker.js';
@@ -45,6 +46,17 @@ async function newLead(auth: Record<string, string>) {
 
 const inSeconds = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString();
 /** Appointments far ahead keep timers on the shared dev server: end them when the test is done. */
+/** A lead of a new tenant (with `settings`) booked two days ahead, once its confirmation has gone. */
+async function bookedAndConfirmed(settings: Partial<Prisma.TenantCreateInput>) {
+  const { auth } = await createTenant(db, { ...anytimeSettings, ...settings });
+  const { phone, leadId } = await newLead(auth);
+  const created = await request(app)
+    .post('/v1/appointments')
+    .set(auth)
+    .send({ leadId, startsAt: inSeconds(2 * 86_400) });
+  await expect.poll(() => fake.createCallsTo(phone), { timeout: 10_000 }).toBe(1);
+  return { auth, phone, created };
+}
 const terminate = (workflowId: string) => stack.client.workflow.getHandle(workflowId).terminate('test cleanup');
 
 /** A one-minute sending window twelve hours from now (London), and caps that would hold a second message for a day. */
@@ -176,7 +188,7 @@ describe('an appointment booked through the API', () => {
     await terminate(created.body.workflowId);
   });
 
-  it('reschedules through a validated update that answers the new schedule, and cancels with the tenant’s notice', async () => {
+  it('reschedules through a validated update that answers the new schedule, tells the lead the new time, and cancels with the tenant’s notice', async () => {
     const { auth } = await createTenant(db, anytimeSettings);
     const { phone, leadId } = await newLead(auth);
     // Local times in the appointment's zone, a month or two ahead.
@@ -212,6 +224,8 @@ describe('an appointment booked through the API', () => {
         ],
       },
     });
+    // The lead, told the old time, is told the new one (the confirmation template) before anything else.
+    await expect.poll(() => fake.createCallsTo(phone), { timeout: 10_000 }).toBe(2);
 
     const past = await request(app)
       .post(`/v1/appointments/${created.body.id}/reschedule`)
@@ -233,20 +247,64 @@ describe('an appointment booked through the API', () => {
     });
     expect(fake.calls.filter((call) => call.to === phone).map((call) => call.body)).toEqual([
       `Acme Dental: your appointment is booked for ${formatAppointmentTime(first.toJSDate(), 'Europe/London')}. Reply C to confirm or R to reschedule.`,
+      `Acme Dental: your appointment is booked for ${formatAppointmentTime(second.toJSDate(), 'Europe/London')}. Reply C to confirm or R to reschedule.`,
       `Acme Dental: your appointment on ${formatAppointmentTime(second.toJSDate(), 'Europe/London')} has been cancelled.`,
     ]);
     const again = await request(app).post(`/v1/appointments/${created.body.id}/cancel`).set(auth).send({});
     expect(again.status).toBe(409);
   });
 
-  it('sends no cancellation notice when the tenant turned them off', async () => {
-    const { auth } = await createTenant(db, { ...anytimeSettings, sendCancellationNotice: false });
+  it('tells the lead each move, a move back to a start told before too', async () => {
+    const { auth } = await createTenant(db, anytimeSettings);
     const { phone, leadId } = await newLead(auth);
-    const created = await request(app)
-      .post('/v1/appointments')
-      .set(auth)
-      .send({ leadId, startsAt: inSeconds(2 * 86_400) });
+    const [booked, later] = [inSeconds(2 * 86_400), inSeconds(3 * 86_400)];
+    const created = await request(app).post('/v1/appointments').set(auth).send({ leadId, startsAt: booked });
     await expect.poll(() => fake.createCallsTo(phone), { timeout: 10_000 }).toBe(1);
+    const moves = [later, booked, later];
+    for (const [index, startsAt] of moves.entries()) {
+      const moved = await request(app)
+        .post(`/v1/appointments/${created.body.id}/reschedule`)
+        .set(auth)
+        .send({ startsAt });
+      expect(moved.status).toBe(200);
+      await expect.poll(() => fake.createCallsTo(phone), { timeout: 10_000 }).toBe(index + 2);
+    }
+    const told = (startsAt: string) =>
+      `Acme Dental: your appointment is booked for ${formatAppointmentTime(new Date(startsAt), 'Europe/London')}. Reply C to confirm or R to reschedule.`;
+    expect(fake.calls.filter((call) => call.to === phone).map((call) => call.body)).toEqual(
+      [booked, ...moves].map(told),
+    );
+    await terminate(created.body.workflowId);
+  });
+
+  it('tells the lead nothing of a move when the tenant turned reschedule notices off', async () => {
+    const { auth, phone, created } = await bookedAndConfirmed({ sendRescheduleNotice: false });
+    const moved = await request(app)
+      .post(`/v1/appointments/${created.body.id}/reschedule`)
+      .set(auth)
+      .send({ startsAt: inSeconds(3 * 86_400) });
+    expect(moved.body).toMatchObject({ live: { reschedules: 1, confirmation: 'sent' } });
+    const handle = stack.client.workflow.getHandle(created.body.workflowId);
+    const eventsSinceMove = async () => {
+      const events = (await handle.fetchHistory()).events ?? [];
+      return events.slice(events.findIndex((event) => event.workflowExecutionUpdateAcceptedEventAttributes));
+    };
+    // A notice would be scheduled in the workflow task that answers the update, right after the row's write.
+    await expect
+      .poll(async () =>
+        (await eventsSinceMove()).some((event) => event.workflowExecutionUpdateCompletedEventAttributes),
+      )
+      .toBe(true);
+    const scheduled = (await eventsSinceMove()).flatMap(
+      (event) => event.activityTaskScheduledEventAttributes?.activityType?.name ?? [],
+    );
+    expect(scheduled).toEqual(['recordAppointmentProgress']);
+    expect(fake.createCallsTo(phone)).toBe(1);
+    await terminate(created.body.workflowId);
+  });
+
+  it('sends no cancellation notice when the tenant turned them off', async () => {
+    const { auth, phone, created } = await bookedAndConfirmed({ sendCancellationNotice: false });
     const cancelled = await request(app).post(`/v1/appointments/${created.body.id}/cancel`).set(auth).send({});
     expect(cancelled.body).toMatchObject({ status: 'cancelled', live: { cancellationNotice: 'off' } });
     expect(fake.createCallsTo(phone)).toBe(1);

@@ -83,6 +83,7 @@ describe('the service on temporal-server with PostgreSQL', () => {
       .set(auth)
       .send({ leadId: lead.body.id, startsAt: local(first), timeZone: 'Europe/London' });
     expect(created.status).toBe(201);
+    await expect.poll(() => stack.fake.createCallsTo(phone.e164), { timeout: 20_000 }).toBe(1);
 
     const moved = await request(stack.app)
       .post(`/v1/appointments/${created.body.id}/reschedule`)
@@ -93,7 +94,8 @@ describe('the service on temporal-server with PostgreSQL', () => {
       startsAt: second.toUTC().toISO(),
       live: { reschedules: 1, reminders: [{ status: 'scheduled' }, { status: 'scheduled' }] },
     });
-    await expect.poll(() => stack.fake.createCallsTo(phone.e164), { timeout: 20_000 }).toBe(1);
+    // Told the booked time, the lead is told the new one.
+    await expect.poll(() => stack.fake.createCallsTo(phone.e164), { timeout: 20_000 }).toBe(2);
     expect(
       (await request(stack.app).post(`/v1/appointments/${created.body.id}/cancel`).set(auth).send({})).status,
     ).toBe(200);

@@ -43,6 +43,7 @@ describe('committed histories replay against the current workflow code', () => {
         'weeklyReport/completed',
         'appointmentReminder/completed',
         'appointmentReminder/rescheduled',
+        'appointmentReminder/moves-told-to-lead',
         'appointmentReminder/cancelled',
         'appointmentReminder/sleeping',
       ]),

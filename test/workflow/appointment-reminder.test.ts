@@ -206,6 +206,27 @@ describe('appointmentReminder: reschedule and cancel', () => {
     expect(fake.records.find((record) => record.startsAt === new Date(movedTo).toISOString())).toBeTruthy();
   });
 
+  it.each([
+    [true, ['confirmation', 'confirmation', 'reminder', 'reminder']],
+    [false, ['confirmation', 'reminder', 'reminder']],
+  ])(
+    'moved with notify %s after the confirmation went: the lead is told the new start (or not)',
+    async (notify, kinds) => {
+      const fake = fakeActivities();
+      const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
+      const movedTo = new Date(startsAt + day).toISOString();
+      await suite.withWorker(fake.activities, async (taskQueue) => {
+        const handle = await start(taskQueue, appointment(startsAt));
+        await suite.env.sleep(hour);
+        await handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt: movedTo, notify }] });
+        return handle.result();
+      });
+      expect(fake.sends.map((send) => send.kind)).toEqual(kinds);
+      if (notify)
+        expect(fake.sends[1]).toMatchObject({ kind: 'confirmation', afterMove: true, move: 1, startsAt: movedTo });
+    },
+  );
+
   it('moved earlier: a reminder already sent is not repeated; a move into the past is refused and changes nothing', async () => {
     const fake = fakeActivities();
     const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
