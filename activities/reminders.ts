@@ -16,7 +16,7 @@ export type AppointmentMessage =
       kind: 'confirmation';
       /** The appointment moved (before the lead was told, or since): this confirmation is for the start it names. */
       afterMove?: true;
-      /** Which move it follows (the run's reschedules): a move back to an earlier start is told again. */
+      /** The move it tells the lead of (the run's reschedules then; patch move-tells-lead). */
       move?: number;
     }
   | { kind: 'reminder'; offsetSeconds: number }
@@ -65,13 +65,18 @@ const templates: Record<AppointmentMessage['kind'], (tenant: Tenant) => string> 
 
 /**
  * A reminder's key names the start it is for: a moved appointment gets its reminders again, a retry never. So does a
- * confirmation sent after a move (the one held for the old start was closed by the move, unsent), and the move it
- * follows, so a move back to a start told before is told again (runs from before `move` name only the start).
+ * confirmation sent after a move (the one held for the old start was closed by the move, unsent); one telling the
+ * lead of a move names the move too, so a move back to a start told before is told again. Every key that names a start
+ * ends with it: recordAppointmentProgress keeps the held messages of the start it records by that.
  */
-function idempotencyKey({ appointmentId, message, startsAt }: SendAppointmentMessageInput): string {
+export function appointmentMessageKey({
+  appointmentId,
+  message,
+  startsAt,
+}: Pick<SendAppointmentMessageInput, 'appointmentId' | 'message' | 'startsAt'>): string {
   if (message.kind === 'reminder') return `appointment:${appointmentId}:reminder:${message.offsetSeconds}:${startsAt}`;
   if (message.kind === 'confirmation' && message.afterMove)
-    return `appointment:${appointmentId}:confirmation:${startsAt}${message.move ? `:move-${message.move}` : ''}`;
+    return `appointment:${appointmentId}:confirmation:${message.move ? `move-${message.move}:` : ''}${startsAt}`;
   return `appointment:${appointmentId}:${message.kind}`;
 }
 
@@ -88,7 +93,7 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
         {
           tenantId: input.tenantId,
           leadId: input.leadId,
-          idempotencyKey: idempotencyKey(input),
+          idempotencyKey: appointmentMessageKey(input),
           subject: {
             kind: 'appointment',
             appointmentId: input.appointmentId,
@@ -181,6 +186,10 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
             closedAt: status === 'scheduled' ? null : new Date(),
             ...(runId ? { runId } : {}),
             ...(withdrawn ? { confirmedAt: null } : {}),
+            // The run applied a move the API has not written (or a worker from before it did): its instant, as the run has it.
+            ...(before && before.startsAt.getTime() !== Date.parse(startsAt)
+              ? { movedAt: movedAt ? new Date(movedAt) : new Date() }
+              : {}),
           },
         });
         if (before && count) {

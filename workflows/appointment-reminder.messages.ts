@@ -89,6 +89,11 @@ export interface AppointmentReminderState {
    * recorded before it was of an earlier start and no longer counts.
    */
   movedAt?: string | null;
+  /**
+   * The move a pending confirmation tells the lead of (patch `move-tells-lead`): it goes under a key naming the move.
+   * Null otherwise, and absent from the state of runs from before it.
+   */
+  moveNotice?: number | null;
 }
 
 /** A booking's state before anything happened to it: scheduled at `startsAt` with its reminders planned. */
@@ -105,6 +110,7 @@ export function bookedState(startsAt: string, reminders: Reminder[]): Appointmen
     rescheduleRequestedAt: null,
     movingTo: null,
     movedAt: null,
+    moveNotice: null,
   };
 }
 

@@ -290,7 +290,8 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
     const confirmation = await this.send(
       {
         kind: 'confirmation',
-        ...(this.state.reschedules > 0 ? { afterMove: true as const, move: this.state.reschedules } : {}),
+        ...(this.state.reschedules > 0 ? { afterMove: true as const } : {}),
+        ...(this.state.moveNotice ? { move: this.state.moveNotice } : {}),
       },
       new Date(this.state.startsAt),
       this.movedOrCancelled,
@@ -303,6 +304,7 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
     const movedFirst = this.moveTo !== null && !this.cancel && this.state.status === 'scheduled';
     if (confirmation === 'moved' && movedFirst && patched(confirmationRefusedByMovePatch)) return;
     this.state.confirmation = asRecorded(confirmation);
+    if (this.state.moveNotice) this.state.moveNotice = null;
   }
 
   /** A move accepted by the reschedule update takes effect between sends: the reminders are planned for it. */
@@ -317,9 +319,12 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
     });
     this.moveTo = null;
     if (moved && patched(moveWithdrawsConfirmationPatch)) this.withdrawConfirmation(this.moveAcceptedAt);
-    // Pending, the loop sends it for the start the row now shows (as for a confirmation a move held back).
-    if (moved && this.moveNotify && this.state.confirmation === 'sent' && patched(moveTellsLeadPatch))
-      this.state.confirmation = 'pending';
+    // Pending, the loop sends it for the start the row now shows (as for a confirmation a move held back); one still
+    // telling of an earlier move tells of this one.
+    const told =
+      this.state.confirmation === 'sent' || (this.state.confirmation === 'pending' && !!this.state.moveNotice);
+    if (moved && this.moveNotify && told && patched(moveTellsLeadPatch))
+      Object.assign(this.state, { confirmation: 'pending', moveNotice: this.state.reschedules });
   }
 
   /**

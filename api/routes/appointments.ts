@@ -161,10 +161,10 @@ interface AcceptedChange {
  * write: its run records the row before it sends again (and, answering in time, before the update answers). A worker of
  * the release before says nothing of where it is going: the request's start is written as before, over the one it held.
  */
-export function moveWritten(live: AppointmentReminderState, requested: string): AcceptedChange | null {
+export function moveWritten(live: AppointmentReminderState, requested: string, at = new Date()): AcceptedChange | null {
   const target = live.movingTo === undefined ? requested : live.movingTo;
   if (live.status !== 'scheduled' || target === null || Date.parse(target) === Date.parse(live.startsAt)) return null;
-  return { where: { startsAt: new Date(live.startsAt) }, data: { startsAt: new Date(target) } };
+  return { where: { startsAt: new Date(live.startsAt) }, data: { startsAt: new Date(target), movedAt: at } };
 }
 
 export function appointmentsRouter(deps: AppointmentsDeps): Router {

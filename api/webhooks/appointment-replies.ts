@@ -1,4 +1,5 @@
 import { matchAppointmentReply, type AppointmentReplyKind } from '../../common/appointment-replies.js';
+import { changePendingUntil } from '../../common/appointment-changes.js';
 import { recordEvent } from '../../common/events.js';
 import { lockAppointmentsOf } from '../../common/lock-order.js';
 import { linkTracker, type TrackedLink } from '../../common/links/short-links.js';
@@ -35,11 +36,11 @@ export interface AppointmentReplyOutcome {
 
 /**
  * Whether the message answers an appointment: a confirm or reschedule word, as the whole message, from a lead with a
- * scheduled appointment ahead (the one last texted about, see lastTextedOf). Precedence: an opt-out always wins; HELP
- * stays a request for help; an opted-out lead's words answer nothing, so their YES is the opt-in it has always been,
- * while a subscribed lead's YES confirms. Call it before the message's consent change, under the conversation's lock;
- * it writes nothing, and locks the lead's appointments before the message's event takes the event lock
- * (common/lock-order.ts).
+ * scheduled appointment ahead (the one last texted about; a confirm word only once told its current start).
+ * Precedence: an opt-out always wins; HELP stays a request for help; an opted-out lead's words answer nothing, so their
+ * YES is the opt-in it has always been, while a subscribed lead's YES confirms. Call it before the message's consent
+ * change, under the conversation's lock; it writes nothing, and locks the lead's appointments before the message's
+ * event takes the event lock (common/lock-order.ts).
  */
 export async function findAppointmentReply(
   tx: Tx,
@@ -62,27 +63,46 @@ export async function findAppointmentReply(
     orderBy: { startsAt: 'asc' },
   });
   if (ahead.length === 0 || (await findOptOut(tx, tenant.id, phone))) return null;
-  const texted = await lastTextedOf(tx, tenant.id, ahead);
-  return { kind, appointment: ahead.find((appointment) => appointment.id === texted) ?? ahead[0]!, lead };
+  const texts = await textsAbout(tx, tenant.id, ahead);
+  const latest = texts.reduce<TextAbout | null>(
+    (last, text) => (last && last.wentAt >= text.wentAt ? last : text),
+    null,
+  );
+  const appointment = ahead.find(({ id }) => id === latest?.appointmentId) ?? ahead[0]!;
+  // A confirm word is of a start the lead was told: while a move is under way, or before its text went, it answers
+  // an earlier start and confirms nothing (the lead is told the new one, api/routes/appointments.ts).
+  if (kind === 'confirmed' && !toldCurrentStart(appointment, texts, new Date())) return null;
+  return { kind, appointment, lead };
 }
 
-/**
- * Which of several appointments ahead a word answers: the one the lead was texted about last (a text handed to Twilio
- * and not answered yet counts as the latest). None texted yet: the next one.
- */
-async function lastTextedOf(tx: Tx, tenantId: string, ahead: Appointment[]): Promise<string | null> {
-  if (ahead.length === 1) return null;
-  const latest = await tx.message.findFirst({
+interface TextAbout {
+  appointmentId: string;
+  /** When it went to Twilio (or, still in Twilio's hands, was handed over). */
+  wentAt: number;
+}
+
+/** The texts that went to the lead about these appointments: a few each, compared here. */
+async function textsAbout(tx: Tx, tenantId: string, ahead: Appointment[]): Promise<TextAbout[]> {
+  const texts = await tx.message.findMany({
     where: {
       tenantId,
       direction: 'outbound',
       appointmentId: { in: ahead.map((appointment) => appointment.id) },
       ...answerableTexts,
     },
-    orderBy: [{ sentAt: { sort: 'desc', nulls: 'first' } }, { createdAt: 'desc' }],
-    select: { appointmentId: true },
+    select: { appointmentId: true, sentAt: true, claimedAt: true, createdAt: true },
   });
-  return latest?.appointmentId ?? null;
+  return texts.flatMap(({ appointmentId, sentAt, claimedAt, createdAt }) =>
+    appointmentId ? [{ appointmentId, wentAt: (sentAt ?? claimedAt ?? createdAt).getTime() }] : [],
+  );
+}
+
+/** Whether the lead was texted about the appointment's current start: no move under way, and a text since the last. */
+function toldCurrentStart(appointment: Appointment, texts: TextAbout[], now: Date): boolean {
+  if (changePendingUntil(appointment.changeRequestedAt, now)) return false;
+  const { movedAt } = appointment;
+  if (!movedAt) return true;
+  return texts.some((text) => text.appointmentId === appointment.id && text.wentAt >= movedAt.getTime());
 }
 
 /** Records the answer on the appointment, as an event and as a signal for its workflow, in the message's transaction. */

@@ -2,6 +2,7 @@
 // webhook → the row, the event and the TwiML answer in one transaction → the signal relay → the reminder workflow.
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import { phoneHash, recordOptOut } from '../../common/opt-outs.js';
 import { appointmentConfirmedKey } from '../../workflows/search-attributes.js';
 import { createTenant } from '../support/fixtures.js';
@@ -105,6 +106,34 @@ describe('a confirm word from a lead with an appointment ahead', () => {
       .poll(async () => (await shown(owner, earlier.id)).live?.reminders, { timeout: 10_000 })
       .toEqual([expect.objectContaining({ status: 'scheduled' }), expect.objectContaining({ status: 'scheduled' })]);
     await Promise.all([terminate(earlier.workflowId), terminate(laterBooking.body.workflowId)]);
+  });
+
+  it('"C" after a move, before the lead was told the new time, confirms nothing; once told, it confirms the new time', async () => {
+    const owner = await tenantWithLead({ skipRemindersAfterConfirm: true });
+    const appointment = await book(owner);
+    // The text telling the lead of the move is held (sending paused), so the last they heard is the old time.
+    await pauseSending(stack.db, { scope: owner.tenant.id, actor: 'test' });
+    const moved = await request(stack.app)
+      .post(`/v1/appointments/${appointment.id}/reschedule`)
+      .set(owner.auth)
+      .send({ startsAt: inSeconds(3 * 86_400) });
+    expect(moved.status).toBe(200);
+    await expect
+      .poll(() => stack.db.message.count({ where: { appointmentId: appointment.id, heldReason: 'kill_switch' } }))
+      .toBe(1);
+
+    expect((await owner.reply('C')).status).toBe(200);
+    expect((await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })).confirmedAt).toBeNull();
+    expect(await events(owner.tenant.id, 'appointment.confirmed')).toEqual([]);
+
+    await resumeSending(stack.db, { scope: owner.tenant.id, actor: 'test' });
+    await expect.poll(() => stack.fake.createCallsTo(owner.phone), { timeout: 20_000 }).toBe(2);
+    await owner.reply('C');
+    expect(
+      (await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })).confirmedAt,
+    ).toBeInstanceOf(Date);
+    expect(await events(owner.tenant.id, 'appointment.confirmed')).toHaveLength(1);
+    await terminate(appointment.workflowId);
   });
 
   it('"YES" from a lead who is not opted out confirms (YES is also the opt-in keyword); from an opted-out lead it is the opt-in', async () => {

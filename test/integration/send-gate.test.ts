@@ -3,7 +3,11 @@
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
-import type { SendAppointmentMessageInput } from '../../activities/reminders.js';
+import {
+  appointmentMessageKey,
+  type AppointmentMessage,
+  type SendAppointmentMessageInput,
+} from '../../activities/reminders.js';
 import type { SendStepMessageInput, SendStepMessageResult } from '../../activities/send-step-message.types.js';
 import { claimExpiredAfterMs } from '../../activities/send-gate.js';
 import { findOptOut, recordOptOut } from '../../common/opt-outs.js';
@@ -250,40 +254,47 @@ describe('a claim left by an attempt that died at Twilio, the deadline passed si
 });
 
 describe('an appointment row written again', () => {
-  it('keeps a held confirmation while the start is the same (a run that continued as new), and closes it on a move', async () => {
-    const { input } = await reminderDueBefore(new Date(Date.now() + 3_600_000));
-    const confirmation = await core.db.message.create({
-      data: {
-        tenantId: input.tenantId,
-        leadId: input.leadId,
-        appointmentId: input.appointmentId,
-        idempotencyKey: `appointment:${input.appointmentId}:confirmation`,
-        direction: 'outbound',
-        toPhone: '+447700900999',
-        body: 'booked',
-        status: 'pending',
-        heldReason: 'kill_switch',
-      },
-    });
-    const record = (startsAt: string) =>
-      core.recordAppointmentProgress({
-        appointmentId: input.appointmentId,
-        tenantId: input.tenantId,
-        startsAt,
-        reminders: [],
-        status: 'scheduled',
-        closedReason: null,
+  it.each([
+    ['the booking’s', { kind: 'confirmation' }],
+    ['one held back by a move', { kind: 'confirmation', afterMove: true }],
+    ['one telling of a move', { kind: 'confirmation', afterMove: true, move: 2 }],
+  ] satisfies [string, AppointmentMessage][])(
+    'keeps a held confirmation (%s) while the start is the same (a run that continued as new), and closes it on a move',
+    async (_which, message) => {
+      const { input } = await reminderDueBefore(new Date(Date.now() + 3_600_000));
+      const confirmation = await core.db.message.create({
+        data: {
+          tenantId: input.tenantId,
+          leadId: input.leadId,
+          appointmentId: input.appointmentId,
+          idempotencyKey: appointmentMessageKey({ ...input, message }),
+          direction: 'outbound',
+          toPhone: '+447700900999',
+          body: 'booked',
+          status: 'pending',
+          heldReason: 'kill_switch',
+        },
       });
-    await record(input.startsAt);
-    expect(await core.db.message.findUniqueOrThrow({ where: { id: confirmation.id } })).toMatchObject({
-      status: 'pending',
-    });
-    await record(new Date(Date.parse(input.startsAt) + 86_400_000).toISOString());
-    expect(await core.db.message.findUniqueOrThrow({ where: { id: confirmation.id } })).toMatchObject({
-      status: 'skipped',
-      skipReason: 'appointment_moved',
-    });
-  });
+      const record = (startsAt: string) =>
+        core.recordAppointmentProgress({
+          appointmentId: input.appointmentId,
+          tenantId: input.tenantId,
+          startsAt,
+          reminders: [],
+          status: 'scheduled',
+          closedReason: null,
+        });
+      await record(input.startsAt);
+      expect(await core.db.message.findUniqueOrThrow({ where: { id: confirmation.id } })).toMatchObject({
+        status: 'pending',
+      });
+      await record(new Date(Date.parse(input.startsAt) + 86_400_000).toISOString());
+      expect(await core.db.message.findUniqueOrThrow({ where: { id: confirmation.id } })).toMatchObject({
+        status: 'skipped',
+        skipReason: 'appointment_moved',
+      });
+    },
+  );
 });
 
 describe('halts and caps across enrollments', () => {

@@ -8,6 +8,7 @@ import { bookedState, type AppointmentReminderState } from '../../workflows/appo
 const held = '2026-06-10T09:00:00.000Z';
 const asked = '2026-06-11T09:00:00.000Z';
 const other = '2026-06-12T09:00:00.000Z';
+const at = new Date('2026-06-01T10:00:00.000Z');
 const answer = (state: Partial<AppointmentReminderState>): AppointmentReminderState => ({
   ...bookedState(held, []),
   confirmation: 'sent',
@@ -16,14 +17,17 @@ const answer = (state: Partial<AppointmentReminderState>): AppointmentReminderSt
 
 describe('moveWritten: the row takes what the workflow holds', () => {
   it('a move the workflow has yet to apply is written over the start it held when it answered', () => {
-    expect(moveWritten(answer({ movingTo: asked }), asked)).toEqual({
+    expect(moveWritten(answer({ movingTo: asked }), asked, at)).toEqual({
       where: { startsAt: new Date(held) },
-      data: { startsAt: new Date(asked) },
+      data: { startsAt: new Date(asked), movedAt: at },
     });
   });
 
   it('another request’s move, accepted after this one, is the one written', () => {
-    expect(moveWritten(answer({ movingTo: other }), asked)?.data).toEqual({ startsAt: new Date(other) });
+    expect(moveWritten(answer({ movingTo: other }), asked, at)?.data).toEqual({
+      startsAt: new Date(other),
+      movedAt: at,
+    });
   });
 
   it('a move the workflow applied needs no write (its run records the row), whichever start it holds', () => {
@@ -38,9 +42,9 @@ describe('moveWritten: the row takes what the workflow holds', () => {
 
   it('a worker of the release before says nothing of where it is going: the request’s start, over the one held', () => {
     const { movingTo: _absent, ...before } = answer({});
-    expect(moveWritten(before, asked)).toEqual({
+    expect(moveWritten(before, asked, at)).toEqual({
       where: { startsAt: new Date(held) },
-      data: { startsAt: new Date(asked) },
+      data: { startsAt: new Date(asked), movedAt: at },
     });
     expect(moveWritten({ ...before, startsAt: asked }, asked)).toBeNull();
   });
