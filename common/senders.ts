@@ -89,7 +89,9 @@ export async function assignSender(db: Db, change: SenderChange): Promise<Assign
     });
   } catch (error) {
     if (!isUniqueViolation(error)) throw error;
-    const owner = await db.tenantSender.findUnique({ where: { value: change.value } });
+    // The same assignment made at once by another request is this one's answer too, not another tenant's sender.
+    const owner = await db.tenantSender.findUnique({ where: { value: change.value }, include: withTenant });
+    if (owner?.tenantId === change.tenantId) return { kind: 'unchanged', sender: view(owner), previousTenantId: null };
     return { kind: 'taken', ownerTenantId: owner?.tenantId ?? '' };
   }
 }

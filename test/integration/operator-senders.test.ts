@@ -111,6 +111,25 @@ describe('operator sender routes', () => {
   });
 });
 
+describe('operator sender routes, one assignment sent twice at once', () => {
+  it('both answer 200 with the tenant (one changed, one unchanged), never a 409 naming the caller’s own tenant', async () => {
+    const { tenant } = await createTenant(stack.db);
+    for (let round = 0; round < 5; round += 1) {
+      const number = randomSenderNumber();
+      const answers = await Promise.all([
+        assign(number, { tenantId: tenant.id }),
+        assign(number, { tenantId: tenant.id }),
+      ]);
+      expect(answers.map((answer) => [answer.status, answer.body.tenantId])).toEqual([
+        [200, tenant.id],
+        [200, tenant.id],
+      ]);
+      expect(answers.map((answer) => answer.body.changed).sort()).toEqual([false, true]);
+      expect(await auditOf(number)).toHaveLength(1);
+    }
+  });
+});
+
 describe('a tenant key', () => {
   it('can no longer change senders through PATCH /v1/settings (403 senders_operator_only), and still sees its own in GET', async () => {
     const { tenant, auth } = await createTenant(stack.db);
