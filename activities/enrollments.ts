@@ -1,5 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../common/db.js';
+import { haltReasonOf, type HaltReason } from '../common/conversation.js';
 import { countEnrollmentFact, type EnrollmentFact } from '../common/analytics/aggregate.js';
 import { lockTenantEventsOf, recordEvent } from '../common/events.js';
 import { lockLead, lockUnclaimedMessagesOf } from '../common/lock-order.js';
@@ -27,6 +28,14 @@ export interface RecordEnrollmentOutcomeInput {
   reason: string;
   /** The run that closed: after an operator's reset it is not the one the enrollment started with. */
   runId?: string;
+}
+
+/**
+ * A claim halted before its run started (a cancel, a reply or a STOP while the API was starting it): the halt's reason,
+ * so the run ends at once instead of at its first send, a delay away.
+ */
+export interface RecordEnrollmentStartedResult {
+  haltedBy: HaltReason | null;
 }
 
 /** A run a long one continued in: the row names it while the enrollment runs, for the UI link and booking signals. */
@@ -76,15 +85,15 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
      * `enrollment.started` is recorded here, once: the transaction locks the lead's row first, so a concurrent
      * attempt (or a reset's new run) waits and then finds the event.
      */
-    async recordEnrollmentStarted(input: RecordEnrollmentStartedInput): Promise<void> {
+    async recordEnrollmentStarted(input: RecordEnrollmentStartedInput): Promise<RecordEnrollmentStartedResult> {
       const { enrollmentId, ...row } = input;
       try {
-        await rowsMustExist(async () => {
+        return await rowsMustExist(async () => {
           // The row in a statement of its own, committed at once: inside the transaction below, it stayed uncommitted
           // while that transaction queued for the tenant's event lock behind the tenant's other writers, and a batch
           // writing the same rows after its starts waited out the whole queue (a 1,000-lead batch: statement timeout,
           // 500).
-          await db.enrollment.upsert({
+          const recorded = await db.enrollment.upsert({
             where: { id: enrollmentId },
             create: { id: enrollmentId, ...row, status: 'running' },
             update: { runId: input.runId },
@@ -104,6 +113,7 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
             if (await recordEventOnce(tx, { ...scope, type: 'enrollment.started', idKey: 'enrollmentId', data }))
               await countEnrollmentFact(tx, enrollmentId, 'enrolled');
           });
+          return { haltedBy: recorded.haltedAt ? haltReasonOf(recorded.haltedBy) : null };
         });
       } catch (error) {
         // Another enrollment holds this Idempotency-Key: retrying cannot free it, so the run closes as failed.

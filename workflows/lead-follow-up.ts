@@ -11,6 +11,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import type { RecordEnrollmentStartedResult } from '../activities/enrollments.js';
 import type { SendStepMessageResult } from '../activities/send-step-message.types.js';
 import { recordActivityOptions, sendActivitiesUntil } from './activity-options.js';
 import { haltedOutcome, planNextSend, rememberSend, waitingForHold, type NextSendPlan } from './decisions/next-send.js';
@@ -51,6 +52,12 @@ const holdUntilExpiryPatch = 'hold-until-expiry';
  * was planned into the old window, held by the gate till the new one, planned into the old one again, until it expired.
  */
 const followGatePolicyPatch = 'follow-gate-policy';
+/**
+ * An enrollment halted before its run started (cancelled, replied or opted out while the API was starting it) ends at
+ * once, as the send gate would end it at the first send: before, it stayed running until then, a delay away, and the
+ * lead could not be enrolled again meanwhile.
+ */
+const haltedBeforeStartPatch = 'halted-before-start';
 
 const { recordEnrollmentStarted, recordEnrollmentOutcome } = proxyActivities<Activities>(recordActivityOptions);
 const local = proxyLocalActivities<Activities>(recordActivityOptions);
@@ -138,7 +145,10 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
           tenantId: this.input.tenantId,
           runId: workflowInfo().runId,
         });
-      else await this.recordStart();
+      else {
+        const { haltedBy } = (await this.recordStart()) ?? { haltedBy: null };
+        if (haltedBy && patched(haltedBeforeStartPatch)) this.close(...haltedOutcome(haltedBy));
+      }
       while (this.state.status === 'running' && this.state.step < this.totalSteps) {
         stopIfCancelled();
         if (historyIsLong()) {
@@ -213,10 +223,11 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
     return Math.round(this.input.expiresAfterSeconds / 86400);
   }
 
-  private async recordStart(): Promise<void> {
+  /** Runs from before the activity answered get nothing back. */
+  private async recordStart(): Promise<RecordEnrollmentStartedResult | undefined> {
     const { workflowId, runId } = workflowInfo();
     const recordStarted = patched(recordStartLocallyPatch) ? local.recordEnrollmentStarted : recordEnrollmentStarted;
-    await recordStarted({
+    return recordStarted({
       enrollmentId: this.input.enrollmentId,
       tenantId: this.input.tenantId,
       leadId: this.input.leadId,

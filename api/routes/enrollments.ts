@@ -252,7 +252,7 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
    * A workflow cancellation: the workflow lets a send in flight finish, then records `cancelled`. The cancel is
    * recorded first, under the conversation's lock, so from the moment this answers the send gate refuses any step
    * (even if Temporal is down and the cancellation itself must be retried). A claim not started yet needs no more: its
-   * run, once started, stops at its first send.
+   * run, once started, reads the halt as it records its start and ends at once.
    */
   router.post('/enrollments/:enrollmentId/cancel', async (req, res) => {
     const enrollment = await findEnrollment(req);

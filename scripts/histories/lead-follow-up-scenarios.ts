@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
-import { workflowInput } from '../../api/enrollment-starter.js';
+import { claimRow, workflowInput } from '../../api/enrollment-starter.js';
 import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import type { Db } from '../../common/db.js';
 import type { leadFollowUp } from '../../workflows/lead-follow-up.js';
@@ -363,6 +363,33 @@ export const leadFollowUpScenarios: Scenario[] = [
         await handle.signal(appointmentBookedSignal, { appointmentId: randomUUID(), enrollmentId: randomUUID() });
         await handle.signal(optOutSignal, { source: 'inbound_keyword', enrollmentId: randomUUID() });
       }),
+  },
+  {
+    // Recorded with patch halted-before-start: the enrollment's claim was cancelled while its start was under way, so
+    // the run, told so by its record of the start, ends at once as cancelled instead of an hour later at its step.
+    name: 'halted-before-start',
+    async run(context) {
+      const owner = await tenantAndLead(context);
+      const sequence = await context.db.sequenceDefinition.create({
+        data: { tenantId: owner.tenant.id, name: 'history', version: 1, steps: [later] },
+      });
+      const enrollmentId = randomUUID();
+      await context.db.enrollment.create({
+        data: {
+          ...claimRow(owner.tenant, owner.lead, sequence, enrollmentId, new Date()),
+          haltedAt: new Date(),
+          haltedBy: 'cancelled',
+        },
+      });
+      const handle = await context.client.workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, {
+        taskQueue: context.taskQueue,
+        workflowId: leadFollowUpWorkflowId(owner.tenant.id, owner.lead.id),
+        args: [workflowInput(owner.tenant, owner.lead, sequence, enrollmentId)],
+      });
+      const state = await handle.result();
+      if (state.status !== 'cancelled') throw new Error(`the run ended ${state.status}`);
+      return handle.workflowId;
+    },
   },
 ];
 

@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { claimRow } from '../../api/enrollment-starter.js';
+import { claimRow, createEnrollmentStarter } from '../../api/enrollment-starter.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { stackForFile } from '../support/stack.js';
 
@@ -31,6 +31,19 @@ async function enroll(auth: Auth, { leadId, sequenceId }: { leadId: string; sequ
   const enrolled = await api().post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
   expect(enrolled.status).toBe(202);
   return enrolled.body as { id: string; workflowId: string; runId: string };
+}
+
+/** An enrollment claimed as the API claims one, its workflow not started. */
+async function claimOf(tenantId: string, { leadId, sequenceId }: { leadId: string; sequenceId: string }) {
+  const [tenantRow, leadRow, sequenceRow] = await Promise.all([
+    stack.db.tenant.findUniqueOrThrow({ where: { id: tenantId } }),
+    stack.db.lead.findUniqueOrThrow({ where: { id: leadId } }),
+    stack.db.sequenceDefinition.findUniqueOrThrow({ where: { id: sequenceId } }),
+  ]);
+  const claim = await stack.db.enrollment.create({
+    data: claimRow(tenantRow, leadRow, sequenceRow, randomUUID(), new Date()),
+  });
+  return { claim, tenantRow, leadRow, sequenceRow };
 }
 
 const liveOf = async (auth: Auth, enrollmentId: string) =>
@@ -92,15 +105,8 @@ describe('changes to an enrollment reach its own run', () => {
     const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
     const lead = await leadInHourlySteps(auth);
     const running = await enroll(auth, lead);
-    const [tenantRow, leadRow, sequenceRow] = await Promise.all([
-      stack.db.tenant.findUniqueOrThrow({ where: { id: tenant.id } }),
-      stack.db.lead.findUniqueOrThrow({ where: { id: lead.leadId } }),
-      stack.db.sequenceDefinition.findUniqueOrThrow({ where: { id: lead.sequenceId } }),
-    ]);
     // A second request's claim, between its row and its start (which Temporal will refuse while the first runs).
-    const claim = await stack.db.enrollment.create({
-      data: claimRow(tenantRow, leadRow, sequenceRow, randomUUID(), new Date()),
-    });
+    const { claim } = await claimOf(tenant.id, lead);
 
     const cancelled = await api().post(`/v1/enrollments/${claim.id}/cancel`).set(auth);
     expect(cancelled.status).toBe(202);
@@ -115,5 +121,26 @@ describe('changes to an enrollment reach its own run', () => {
     expect(await liveOf(auth, running.id)).toMatchObject({ status: 'running' });
     await api().post(`/v1/enrollments/${running.id}/cancel`).set(auth).expect(202);
     expect(stack.fake.createCallsTo(lead.phone)).toBe(0);
+  });
+
+  it('a claim cancelled before its run started: the run ends at once as cancelled, and the lead can be enrolled again', async () => {
+    const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
+    const lead = await leadInHourlySteps(auth);
+    const { claim, tenantRow, leadRow, sequenceRow } = await claimOf(tenant.id, lead);
+    await api().post(`/v1/enrollments/${claim.id}/cancel`).set(auth).expect(202);
+    // Its start, which was under way (a batch's, say), goes through after the cancel.
+    const starter = createEnrollmentStarter({ db: stack.db, temporal: stack.client, taskQueue: stack.taskQueue });
+    const started = await starter.startWorkflow(tenantRow, leadRow, sequenceRow, claim.id, null, claim.startedAt);
+    expect(started.kind).toBe('started');
+
+    await expect
+      .poll(async () => (await stack.db.enrollment.findUniqueOrThrow({ where: { id: claim.id } })).status, {
+        timeout: 10_000,
+      })
+      .toBe('cancelled');
+    const again = await enroll(auth, lead);
+    expect(again.id).not.toBe(claim.id);
+    expect(stack.fake.createCallsTo(lead.phone)).toBe(0);
+    await api().post(`/v1/enrollments/${again.id}/cancel`).set(auth).expect(202);
   });
 });

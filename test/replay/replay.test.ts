@@ -39,6 +39,7 @@ describe('committed histories replay against the current workflow code', () => {
         'leadFollowUp/cancelled',
         'leadFollowUp/sleeping',
         'leadFollowUp/ab-variant-step',
+        'leadFollowUp/halted-before-start',
         'purgeProcessedWebhooks/completed',
         'weeklyReport/completed',
         'appointmentReminder/completed',

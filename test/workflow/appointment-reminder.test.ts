@@ -81,7 +81,9 @@ function fakeActivities(
     async sendStepMessage() {
       return { outcome: 'sent', messageId: randomUUID(), twilioSid: 'SM2' };
     },
-    async recordEnrollmentStarted() {},
+    async recordEnrollmentStarted() {
+      return { haltedBy: null };
+    },
     async recordEnrollmentRun() {},
     async recordEnrollmentOutcome(input) {
       outcomes.push(input);

@@ -49,7 +49,9 @@ function fakeActivities(
       sends.push({ step: input.step, at: activityInfo().currentAttemptScheduledTimestampMs, template: input.template });
       return send(input);
     },
-    async recordEnrollmentStarted() {},
+    async recordEnrollmentStarted() {
+      return { haltedBy: null };
+    },
     async recordEnrollmentRun({ runId }) {
       runs.push(runId);
     },
@@ -288,6 +290,7 @@ describe('leadFollowUp: a send held for hours', () => {
       ...fake.activities,
       async recordEnrollmentStarted(started: { runId: string }) {
         starts.push(started.runId);
+        return { haltedBy: null };
       },
     };
     const { state, firstRun, firstRunId } = await suite.withWorker(activities, async (taskQueue) => {
@@ -311,6 +314,30 @@ describe('leadFollowUp: a send held for hours', () => {
     // The last step's delay counts from the held step's send, across the runs.
     expect(Math.round(((step2[0]?.at ?? 0) - (step1.at(-1)?.at ?? 0)) / 1000)).toBe(hour);
   });
+});
+
+describe('leadFollowUp: an enrollment halted before its run started', () => {
+  it.each([
+    ['cancelled', 'cancelled'],
+    ['replied', 'replied'],
+    ['opted_out', 'opted_out'],
+  ] as const)(
+    'halted %s: ends at once as %s, nothing sent, not at its first step a day away',
+    async (haltedBy, status) => {
+      const fake = fakeActivities();
+      const activities = { ...fake.activities, recordEnrollmentStarted: async () => ({ haltedBy }) };
+      const { state, took } = await suite.withWorker(activities, async (taskQueue) => {
+        const handle = await start(taskQueue, input(steps(day, day)));
+        const state = await handle.result();
+        const { startTime, closeTime } = await handle.describe();
+        return { state, took: (closeTime?.getTime() ?? Infinity) - startTime.getTime() };
+      });
+      expect(state).toMatchObject({ status, messagesSent: 0 });
+      expect(took).toBeLessThan(60_000);
+      expect(fake.sends).toEqual([]);
+      expect(fake.outcomes).toEqual([expect.objectContaining({ status })]);
+    },
+  );
 });
 
 describe('leadFollowUp: signals end the automation', () => {
