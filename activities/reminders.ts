@@ -16,7 +16,7 @@ export type AppointmentMessage =
       kind: 'confirmation';
       /** The appointment moved (before the lead was told, or since): this confirmation is for the start it names. */
       afterMove?: true;
-      /** The move it tells the lead of (the run's reschedules then; patch move-tells-lead). */
+      /** The move it follows (the run's reschedules then): a start told, or held back and closed, before goes again. */
       move?: number;
     }
   | { kind: 'reminder'; offsetSeconds: number }
@@ -65,9 +65,10 @@ const templates: Record<AppointmentMessage['kind'], (tenant: Tenant) => string> 
 
 /**
  * A reminder's key names the start it is for: a moved appointment gets its reminders again, a retry never. So does a
- * confirmation sent after a move (the one held for the old start was closed by the move, unsent); one telling the
- * lead of a move names the move too, so a move back to a start told before is told again. Every key that names a start
- * ends with it: recordAppointmentProgress keeps the held messages of the start it records by that.
+ * confirmation sent after a move (the one held for the old start was closed by the move, unsent), which names the
+ * move too, so a move back to a start told (or held back) before is told again (runs from before `move` name the start
+ * alone). Every key that names a start ends with it: recordAppointmentProgress keeps the held messages of the start it
+ * records by that, and a confirm word counts only once a text naming the current start went (api/webhooks).
  */
 export function appointmentMessageKey({
   appointmentId,

@@ -290,8 +290,7 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
     const confirmation = await this.send(
       {
         kind: 'confirmation',
-        ...(this.state.reschedules > 0 ? { afterMove: true as const } : {}),
-        ...(this.state.moveNotice ? { move: this.state.moveNotice } : {}),
+        ...(this.state.reschedules > 0 ? { afterMove: true as const, ...this.moveOfKey() } : {}),
       },
       new Date(this.state.startsAt),
       this.movedOrCancelled,
@@ -305,6 +304,15 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
     if (confirmation === 'moved' && movedFirst && patched(confirmationRefusedByMovePatch)) return;
     this.state.confirmation = asRecorded(confirmation);
     if (this.state.moveNotice) this.state.moveNotice = null;
+  }
+
+  /**
+   * The move a confirmation after one names in its key, so a start told (or held back, and closed) before is told
+   * again. Runs from before `moveNotice` (their state lacks it) keep the keys they had: the start alone.
+   */
+  private moveOfKey(): { move?: number } {
+    if (this.state.moveNotice === undefined) return {};
+    return { move: this.state.moveNotice ?? this.state.reschedules };
   }
 
   /** A move accepted by the reschedule update takes effect between sends: the reminders are planned for it. */

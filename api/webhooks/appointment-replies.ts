@@ -65,7 +65,7 @@ export async function findAppointmentReply(
   if (ahead.length === 0 || (await findOptOut(tx, tenant.id, phone))) return null;
   const texts = await textsAbout(tx, tenant.id, ahead);
   const latest = texts.reduce<TextAbout | null>(
-    (last, text) => (last && last.wentAt >= text.wentAt ? last : text),
+    (last, text) => (last && last.handedAt >= text.handedAt ? last : text),
     null,
   );
   const appointment = ahead.find(({ id }) => id === latest?.appointmentId) ?? ahead[0]!;
@@ -77,8 +77,10 @@ export async function findAppointmentReply(
 
 interface TextAbout {
   appointmentId: string;
-  /** When it went to Twilio (or, still in Twilio's hands, was handed over). */
-  wentAt: number;
+  /** When it was handed to Twilio (the attempt's claim; rows without one, when Twilio took it or it was written). */
+  handedAt: number;
+  /** The start it named: every key that names one ends with it (activities/reminders.ts). */
+  key: string | null;
 }
 
 /** The texts that went to the lead about these appointments: a few each, compared here. */
@@ -90,19 +92,28 @@ async function textsAbout(tx: Tx, tenantId: string, ahead: Appointment[]): Promi
       appointmentId: { in: ahead.map((appointment) => appointment.id) },
       ...answerableTexts,
     },
-    select: { appointmentId: true, sentAt: true, claimedAt: true, createdAt: true },
+    select: { appointmentId: true, idempotencyKey: true, sentAt: true, claimedAt: true, createdAt: true },
   });
-  return texts.flatMap(({ appointmentId, sentAt, claimedAt, createdAt }) =>
-    appointmentId ? [{ appointmentId, wentAt: (sentAt ?? claimedAt ?? createdAt).getTime() }] : [],
+  return texts.flatMap(({ appointmentId, idempotencyKey, sentAt, claimedAt, createdAt }) =>
+    appointmentId
+      ? [{ appointmentId, key: idempotencyKey, handedAt: (claimedAt ?? sentAt ?? createdAt).getTime() }]
+      : [],
   );
 }
 
-/** Whether the lead was texted about the appointment's current start: no move under way, and a text since the last. */
+/**
+ * Whether the lead was told the appointment's current start: no move under way, and, once it has moved, a text naming
+ * that start handed to Twilio since (one in Twilio's hands when the move came named the start before it).
+ */
 function toldCurrentStart(appointment: Appointment, texts: TextAbout[], now: Date): boolean {
   if (changePendingUntil(appointment.changeRequestedAt, now)) return false;
   const { movedAt } = appointment;
   if (!movedAt) return true;
-  return texts.some((text) => text.appointmentId === appointment.id && text.wentAt >= movedAt.getTime());
+  const start = `:${appointment.startsAt.toISOString()}`;
+  return texts.some(
+    (text) =>
+      text.appointmentId === appointment.id && !!text.key?.endsWith(start) && text.handedAt >= movedAt.getTime(),
+  );
 }
 
 /** Records the answer on the appointment, as an event and as a signal for its workflow, in the message's transaction. */

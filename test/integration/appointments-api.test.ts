@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { createReminderActivities, type SendAppointmentMessageInput } from '../../activities/reminders.js';
 import { createSmsSender } from '../../activities/sms-sender.js';
 import { createApp } from '../../api/app.js';
+import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import type { Db } from '../../common/db.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 import { recordOptOut } from '../../common/opt-outs.js';
@@ -273,6 +274,43 @@ describe('an appointment booked through the API', () => {
       `Acme Dental: your appointment is booked for ${formatAppointmentTime(new Date(startsAt), 'Europe/London')}. Reply C to confirm or R to reschedule.`;
     expect(fake.calls.filter((call) => call.to === phone).map((call) => call.body)).toEqual(
       [booked, ...moves].map(told),
+    );
+    await terminate(created.body.workflowId);
+  });
+
+  it('a booking’s confirmation held while the appointment moves away and back goes for the start it ends at', async () => {
+    const { tenant, auth } = await createTenant(db, anytimeSettings);
+    const { phone, leadId } = await newLead(auth);
+    await pauseSending(db, { scope: tenant.id, actor: 'test' });
+    const [first, second, third] = [inSeconds(2 * 86_400), inSeconds(3 * 86_400), inSeconds(4 * 86_400)];
+    const created = await request(app).post('/v1/appointments').set(auth).send({ leadId, startsAt: first });
+    const heldFor = (startsAt: string | null) =>
+      expect
+        .poll(() =>
+          db.message.count({
+            where: {
+              appointmentId: created.body.id,
+              status: 'pending',
+              heldReason: 'kill_switch',
+              ...(startsAt ? { idempotencyKey: { endsWith: startsAt } } : {}),
+            },
+          }),
+        )
+        .toBe(1);
+    await heldFor(null);
+    // Each move closes the held confirmation and holds one for the new start: B, C, then B again.
+    for (const startsAt of [second, third, second]) {
+      const moved = await request(app)
+        .post(`/v1/appointments/${created.body.id}/reschedule`)
+        .set(auth)
+        .send({ startsAt });
+      expect(moved.status).toBe(200);
+      await heldFor(startsAt);
+    }
+    await resumeSending(db, { scope: tenant.id, actor: 'test' });
+    await expect.poll(() => fake.createCallsTo(phone), { timeout: 20_000 }).toBe(1);
+    expect(fake.calls.find((call) => call.to === phone)?.body).toContain(
+      formatAppointmentTime(new Date(second), 'Europe/London'),
     );
     await terminate(created.body.workflowId);
   });
