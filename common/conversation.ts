@@ -65,12 +65,17 @@ export async function haltEnrollments(
     select: { id: true, workflowId: true, runId: true, haltedAt: true },
   });
   const fresh = running.filter((enrollment) => enrollment.haltedAt === null).map((enrollment) => enrollment.id);
-  if (fresh.length)
-    await tx.enrollment.updateMany({
-      where: { id: { in: fresh }, haltedAt: null },
-      data: { haltedAt: new Date(), haltedBy: reason },
-    });
-  return running.map(({ id, workflowId, runId }) => ({ id, workflowId, runId }));
+  if (fresh.length === 0) return running.map(({ id, workflowId, runId }) => ({ id, workflowId, runId }));
+  await tx.enrollment.updateMany({
+    where: { id: { in: fresh }, haltedAt: null },
+    data: { haltedAt: new Date(), haltedBy: reason },
+  });
+  // Read again under the rows' locks: a run that recorded its start since the read above (its run ID) did so without
+  // seeing this halt, so the caller must reach it; one that records it after sees the halt (recordEnrollmentStarted).
+  return tx.enrollment.findMany({
+    where: { id: { in: running.map((enrollment) => enrollment.id) } },
+    select: { id: true, workflowId: true, runId: true },
+  });
 }
 
 /** The closed reason of an appointment cancelled by its lead's erasure: final, whatever its workflow records later. */
