@@ -48,6 +48,19 @@ async function enrolled(
   return { tenant, auth, sender, phone, leadId: lead.body.id as string, enrollmentId: enrollment.body.id as string };
 }
 
+/**
+ * Once the run has recorded its start: a halt before it is read there and ends the run at once (halted-before-start),
+ * so what these tests look at, the send gate refusing the step, needs the halt after it.
+ */
+const startRecorded = (running: TestStack, enrollmentId: string) =>
+  until(
+    () =>
+      running.db.event.findFirst({
+        where: { type: 'enrollment.started', data: { path: ['enrollmentId'], equals: enrollmentId } },
+      }),
+    'the run to record its start',
+  );
+
 const heldRow = (running: TestStack, enrollmentId: string) =>
   running.db.message.findFirst({ where: { enrollmentId, heldReason: { not: null } } });
 
@@ -114,6 +127,7 @@ describe('the send gate sees what the workflow has not heard yet', () => {
     stack = await startTestStack({ signalRelay: 'held' });
     const running = stack;
     const lead = await enrolled(running, {}, 3);
+    await startRecorded(running, lead.enrollmentId);
     expect(
       (await inbound(running.app, { From: lead.phone, To: lead.sender, Body: 'Thanks, already sorted' })).status,
     ).toBe(200);
@@ -201,6 +215,7 @@ describe('the send gate sees what the workflow has not heard yet', () => {
     stack = await startTestStack();
     const running = stack;
     const lead = await enrolled(running, {}, 3);
+    await startRecorded(running, lead.enrollmentId);
     // No worker polls this queue: the appointment's run records nothing, as with a worker far behind or restarting.
     const unpolledApp = createApp(testAppDeps(running.db, running.client, `unpolled-${randomUUID()}`));
     const booking = await request(unpolledApp)
