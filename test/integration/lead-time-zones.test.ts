@@ -1,5 +1,5 @@
-// A lead given no zone is texted in its number's (common/lead-time-zone.ts): shared/docs/domain.md, send only
-// 08:00-21:00 in the recipient's local time. Against the dev server, the Twilio fake and PostgreSQL.
+// A lead given no zone is texted in its number's (common/lead-time-zone.ts): its area code's, else its country's.
+// shared/docs/domain.md: send only 08:00-21:00 in the recipient's local time. Against the dev server, the Twilio fake and PostgreSQL.
 import { randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import request from 'supertest';
@@ -10,6 +10,7 @@ import { stackForFile } from '../support/stack.js';
 const stack = stackForFile();
 const api = () => request(stack.app);
 const newYorkNumber = '+1 212 555 0100';
+const southDakotaNumber = '+1 605 555 0100';
 
 async function sequenceOf(auth: Record<string, string>, delaySeconds = 0) {
   const sequence = await api()
@@ -20,9 +21,14 @@ async function sequenceOf(auth: Record<string, string>, delaySeconds = 0) {
 }
 
 describe('a new lead’s time zone', () => {
-  it('holds a UK lead of a New York tenant for London’s hours, not New York’s', async () => {
+  const randomLosAngelesNumber = () => `+1213555${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
+
+  it.each([
+    ['a UK lead', () => randomUkMobile().e164, 'Europe/London'],
+    ['a Los Angeles lead', randomLosAngelesNumber, 'America/Los_Angeles'],
+  ])('holds %s of a New York tenant for its own hours, not New York’s', async (_lead, randomNumber, zone) => {
     const hour = DateTime.now().setZone('America/New_York').hour;
-    // Open for this hour in New York, when it is five hours later in London.
+    // Open for this hour in New York, when it is five hours later in London and three earlier in Los Angeles.
     const window = {
       windowStart: `${String(hour).padStart(2, '0')}:00`,
       windowEnd: `${String(hour + 1).padStart(2, '0')}:00`,
@@ -32,9 +38,9 @@ describe('a new lead’s time zone', () => {
       ...window,
       defaultTimeZone: 'America/New_York',
     });
-    const phone = randomUkMobile();
-    const lead = await api().post('/v1/leads').set(auth).send({ phone: phone.e164 });
-    expect(lead.body).toMatchObject({ timeZone: 'Europe/London' });
+    const phone = randomNumber();
+    const lead = await api().post('/v1/leads').set(auth).send({ phone });
+    expect(lead.body).toMatchObject({ timeZone: zone });
     const enrolled = await api()
       .post('/v1/enrollments')
       .set(auth)
@@ -45,29 +51,32 @@ describe('a new lead’s time zone', () => {
         timeout: 15_000,
       })
       .toBe('window');
-    expect(stack.fake.createCallsTo(phone.e164)).toBe(0);
+    expect(stack.fake.createCallsTo(phone)).toBe(0);
     await api().post(`/v1/enrollments/${enrolled.body.id}/cancel`).set(auth).expect(202);
   });
 
-  it('asks for the zone of a number whose country spans several, unless it is the tenant’s own', async () => {
-    const london = await createTenant(stack.db);
-    const refused = await api().post('/v1/leads').set(london.auth).send({ phone: newYorkNumber });
+  it('asks for the zone of a number that may be in several, unless one of them is the tenant’s own', async () => {
+    const newYork = await createTenant(stack.db, { defaultTimeZone: 'America/New_York', defaultRegion: 'US' });
+    const refused = await api().post('/v1/leads').set(newYork.auth).send({ phone: southDakotaNumber });
     expect(refused.status).toBe(422);
     expect(refused.body.error.details.fields.timeZone).toEqual([
-      "the number's country (US) spans several time zones: give the lead's timeZone",
+      "numbers starting +1605 (US) span several time zones: give the lead's timeZone",
     ]);
-    expect(await stack.db.lead.count({ where: { tenantId: london.tenant.id } })).toBe(0);
+    expect(await stack.db.lead.count({ where: { tenantId: newYork.tenant.id } })).toBe(0);
     const given = await api()
       .post('/v1/leads')
-      .set(london.auth)
-      .send({ phone: newYorkNumber, timeZone: 'America/New_York' });
+      .set(newYork.auth)
+      .send({ phone: southDakotaNumber, timeZone: 'America/Chicago' });
     expect(given.status).toBe(201);
-    expect(given.body.timeZone).toBe('America/New_York');
+    expect(given.body.timeZone).toBe('America/Chicago');
 
-    const chicago = await createTenant(stack.db, { defaultTimeZone: 'America/Chicago', defaultRegion: 'US' });
-    const own = await api().post('/v1/leads').set(chicago.auth).send({ phone: '(212) 555-0100' });
+    const denver = await createTenant(stack.db, { defaultTimeZone: 'America/Denver', defaultRegion: 'US' });
+    const own = await api().post('/v1/leads').set(denver.auth).send({ phone: '(605) 555-0100' });
     expect(own.status).toBe(201);
-    expect(own.body.timeZone).toBe('America/Chicago');
+    expect(own.body.timeZone).toBe('America/Denver');
+    const elsewhere = await api().post('/v1/leads').set(denver.auth).send({ phone: newYorkNumber });
+    expect(elsewhere.status).toBe(201);
+    expect(elsewhere.body.timeZone).toBe('America/New_York');
   });
 
   it('answers a batch row of such a number time_zone_required, and saves a new lead with its number’s zone', async () => {

@@ -1,5 +1,5 @@
 // shared/docs/domain.md: send only 08:00-21:00 in the recipient's local time. A lead given no zone is judged in its
-// number's.
+// number's: its area code's zones for a geographic number, else its country's.
 import { describe, expect, it } from 'vitest';
 import { zoneFromNumber } from '../../common/lead-time-zone.js';
 
@@ -15,11 +15,22 @@ describe('zoneFromNumber', () => {
       'Europe/London',
     ],
     [
-      'a New York number, tenant in Chicago (the country has the tenant zone)',
-      '+12125550100',
+      'a Los Angeles number, tenant in New York (its area code)',
+      '+12135550123',
+      'America/New_York',
+      'America/Los_Angeles',
+    ],
+    ['a New York number, tenant in Chicago', '+12125550100', 'America/Chicago', 'America/New_York'],
+    ['a New York number, tenant in London', '+12125550100', 'Europe/London', 'America/New_York'],
+    ['a Toronto number, tenant in New York (one clock)', '+14165550100', 'America/New_York', 'America/Toronto'],
+    ['a South Dakota number, tenant in Denver (one of its zones)', '+16055550100', 'America/Denver', 'America/Denver'],
+    [
+      'a US number of no area code, tenant in Chicago (the country has it)',
+      '+15005550100',
       'America/Chicago',
       'America/Chicago',
     ],
+    ['a Moscow fixed line, tenant in London', '+74951234567', 'Europe/London', 'Europe/Moscow'],
     [
       'a German mobile (Berlin and Büsingen keep one clock), tenant in London',
       '+4915112345678',
@@ -34,12 +45,31 @@ describe('zoneFromNumber', () => {
   });
 
   it.each([
-    ['a New York number, tenant in London', '+12125550100', 'US'],
-    ['a Spanish mobile (Madrid and the Canaries differ), tenant in London', '+34612345678', 'ES'],
-    ['a +1 number of no one country, tenant in London', '+15555550100', '+1'],
-  ])('%s: %s needs its zone given', (_case, phone, where) => {
-    expect(zoneFromNumber(phone, 'Europe/London', december)).toEqual({
-      zoneNeeded: `the number's country (${where}) spans several time zones: give the lead's timeZone`,
+    [
+      'a South Dakota number (Mountain and Central), tenant in New York',
+      '+16055550100',
+      'America/New_York',
+      'numbers starting +1605 (US) span',
+    ],
+    ['a US toll-free number, tenant in London', '+18005550100', 'Europe/London', "the number's country (US) spans"],
+    [
+      'a Spanish mobile (Madrid and the Canaries differ), tenant in London',
+      '+34612345678',
+      'Europe/London',
+      "the number's country (ES) spans",
+    ],
+    // The number plan maps every Australian and Russian mobile to the capital: a mobile's prefix is not where it is.
+    ['an Australian mobile, tenant in London', '+61412345678', 'Europe/London', "the number's country (AU) spans"],
+    ['a Russian mobile, tenant in London', '+79161234567', 'Europe/London', "the number's country (RU) spans"],
+    [
+      'a +1 number of no one country, tenant in London',
+      '+15555550100',
+      'Europe/London',
+      "the number's country (+1) spans",
+    ],
+  ])('%s: %s needs its zone given', (_case, phone, tenantZone, where) => {
+    expect(zoneFromNumber(phone, tenantZone, december)).toEqual({
+      zoneNeeded: `${where} several time zones: give the lead's timeZone`,
     });
   });
 });
