@@ -4,7 +4,7 @@
 import type { Message, Prisma } from '../generated/prisma/client.js';
 import { changePendingUntil } from '../common/appointment-changes.js';
 import { haltReasonOf, lockConversation, type HaltReason } from '../common/conversation.js';
-import type { Db } from '../common/db.js';
+import { databaseNow, type Db } from '../common/db.js';
 import { isKnownTimeZone } from '../common/phone.js';
 import { earliestSendTime, type SendingPolicy } from '../workflows/decisions/send-time.js';
 import {
@@ -160,7 +160,8 @@ export function createSendGate({ db }: { db: Db }) {
     return db.$transaction(async (tx) => {
       await lockConversation(tx, row.tenantId, row.toPhone);
       // Read under the lock: another attempt may have claimed it, or a fact been recorded, since the caller looked.
-      const now = new Date();
+      // PostgreSQL's clock: the claim it reads was written with it, maybe by a worker whose clock is a minute off.
+      const now = await databaseNow(tx);
       const { facts, refusal } = await readVerdict(tx, row, subject, now);
       if (isClaimLive(facts, attempt, now))
         return { kind: 'claimed_elsewhere', attempt: facts.claimedAttempt, claimedAt: facts.claimedAt ?? now };

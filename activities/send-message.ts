@@ -1,6 +1,7 @@
 // The exactly-once core every outbound SMS goes through: sequence steps and appointment messages alike.
 import { activityInfo, ApplicationFailure, log } from '@temporalio/activity';
 import type { Message } from '../generated/prisma/client.js';
+import { databaseNow } from '../common/db.js';
 import { releaseCapacity, type ReservedCapacity } from '../common/capacity/usage.js';
 import { maskPhone } from '../common/logger.js';
 import { noMetrics } from '../common/metrics.js';
@@ -92,12 +93,14 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
       if (stop) return refuse(deps, row, stop.reason);
     }
     // Another attempt may be at Twilio with it: only once that attempt is surely done can the row be judged missed.
-    if (isClaimLive(row, attempt)) throw claimedElsewhere(row.claimedAt ?? new Date(), row.claimedAttempt);
+    if (row.claimedAt && isClaimLive(row, attempt, await databaseNow(db)))
+      throw claimedElsewhere(row.claimedAt, row.claimedAttempt);
     if (isTooLate(deadline)) return missDeadline(deps, row, deadline);
 
     const reserved = await reserveCapacity(deps, row, message);
     if (!reserved.ok) return hold(deps, row, reserved.wait, message, deadline);
 
+    const askedAt = performance.now();
     const verdict = await gate.claim(row, attempt, message.subject);
     if (verdict.kind === 'stop') return refuse(deps, row, verdict.reason);
     if (verdict.kind !== 'claimed') {
@@ -108,7 +111,8 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
       return hold(deps, row, gateHold(verdict), message, deadline);
     }
     // The claim keeps other attempts off Twilio only for its lease: past it (a stalled process), this one stays off too.
-    if (Date.now() - verdict.claimedAt.getTime() > claimLeaseMs) throw claimedElsewhere(verdict.claimedAt, attempt);
+    // Timed on this process's steady clock from before the claim was written (its instant is PostgreSQL's).
+    if (performance.now() - askedAt > claimLeaseMs) throw claimedElsewhere(verdict.claimedAt, attempt);
     return handOver(
       deps,
       row,

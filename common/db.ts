@@ -1,6 +1,6 @@
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
-import { PrismaClient } from '../generated/prisma/client.js';
+import { PrismaClient, type Prisma } from '../generated/prisma/client.js';
 
 export type Db = PrismaClient;
 
@@ -46,4 +46,13 @@ export function sqlQueriesOf(db: Db): SqlQueries {
   const queries = directQueries.get(db);
   if (!queries) throw new Error('this PrismaClient was not made by createDb: it has no pool of its own to share');
   return queries;
+}
+
+/**
+ * PostgreSQL's clock, for instants compared across processes: a claim written by one worker is judged live or expired
+ * by another, whose own clock may be a minute off; judged against the clock that wrote it, it is not.
+ */
+export async function databaseNow(db: Db | Prisma.TransactionClient): Promise<Date> {
+  const [row] = await db.$queryRaw<{ now: Date }[]>`SELECT clock_timestamp() AS now`;
+  return row!.now;
 }

@@ -1,7 +1,7 @@
 // The send activity's exactly-once promise under faults, with real Postgres and the real twilio client.
 import { randomUUID } from 'node:crypto';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { chooseVariant } from '../../common/analytics/variants.js';
 import { findOptOut, recordOptOut } from '../../common/opt-outs.js';
 import type { Prisma } from '../../generated/prisma/client.js';
@@ -96,6 +96,23 @@ describe('sendStepMessage', () => {
     await expect(attempt(1, input)).rejects.toThrow(/timeout/i);
     // At once, before Twilio has created it: a lookup finds nothing, and a create now would be a second message.
     await expect(attempt(2, input)).rejects.toMatchObject({ type: 'SendClaimedElsewhere' });
+    const late = await createdLate(phone);
+    await expireClaim(input);
+    expect(await attempt(3, input)).toMatchObject({ outcome: 'sent', twilioSid: late.sid });
+    expect(core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual(['createdLate']);
+  });
+
+  it('a retry on a worker whose clock runs two minutes ahead stays off Twilio while the first attempt’s claim is fresh', async () => {
+    const { phone, input } = await enrollment();
+    core.fake.inject({ kind: 'createdLate', ms: 5000 }, { to: phone });
+    await expect(attempt(1, input)).rejects.toThrow(/timeout/i);
+    // By this worker's clock the claim is two minutes old, long expired; by PostgreSQL's, which wrote it, a second.
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 120_000 });
+    try {
+      await expect(attempt(2, input)).rejects.toMatchObject({ type: 'SendClaimedElsewhere' });
+    } finally {
+      vi.useRealTimers();
+    }
     const late = await createdLate(phone);
     await expireClaim(input);
     expect(await attempt(3, input)).toMatchObject({ outcome: 'sent', twilioSid: late.sid });
