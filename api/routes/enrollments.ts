@@ -265,7 +265,8 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
       return haltEnrollments(tx, { tenantId: enrollment.tenantId, enrollmentId: enrollment.id }, 'cancelled');
     });
     if (!halted) throw notRunning('closed');
-    if (halted.runId === null) return void res.status(202).json({ ...view(enrollment), cancelRequested: true });
+    const answer = { ...view({ ...enrollment, runId: halted.runId }), cancelRequested: true };
+    if (halted.runId === null) return void res.status(202).json(answer);
     try {
       await (await changeHandleOf(halted.workflowId, halted.runId)).cancel();
     } catch (error) {
@@ -273,7 +274,7 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
         throw new ApiError(409, 'conflict', 'The enrollment is no longer running');
       throw asTemporalUnavailable(error) ?? error;
     }
-    res.status(202).json({ ...view(enrollment), cancelRequested: true });
+    res.status(202).json(answer);
   });
 
   return router;

@@ -4,7 +4,9 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { claimRow, createEnrollmentStarter } from '../../api/enrollment-starter.js';
+import { lockConversation } from '../../common/conversation.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { heldTransaction, untilWaitingBehind } from '../support/held-transaction.js';
 import { stackForFile } from '../support/stack.js';
 
 const stack = stackForFile();
@@ -142,5 +144,32 @@ describe('changes to an enrollment reach its own run', () => {
     expect(again.id).not.toBe(claim.id);
     expect(stack.fake.createCallsTo(lead.phone)).toBe(0);
     await api().post(`/v1/enrollments/${again.id}/cancel`).set(auth).expect(202);
+  });
+
+  it('a cancel answers with the run its lock saw, when the run recorded its start after the request read the row', async () => {
+    const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
+    const lead = await leadInHourlySteps(auth);
+    const enrolled = await enroll(auth, lead);
+    // The row as a request read it while the run was still recording its start.
+    await stack.db.enrollment.update({ where: { id: enrolled.id }, data: { runId: null } });
+    const conversation = await heldTransaction(stack.db, (tx) => lockConversation(tx, tenant.id, lead.phone));
+    const cancelling = api()
+      .post(`/v1/enrollments/${enrolled.id}/cancel`)
+      .set(auth)
+      .then((response) => response);
+    await untilWaitingBehind(stack.db, conversation.pid, 1);
+    await stack.db.enrollment.update({ where: { id: enrolled.id }, data: { runId: enrolled.runId } });
+    conversation.release();
+    await conversation.committed;
+
+    const cancelled = await cancelling;
+    expect(cancelled.status).toBe(202);
+    expect(cancelled.body).toMatchObject({ runId: enrolled.runId, cancelRequested: true });
+    expect(cancelled.body.temporalUiUrl).toContain(enrolled.runId);
+    await expect
+      .poll(async () => (await stack.db.enrollment.findUniqueOrThrow({ where: { id: enrolled.id } })).status, {
+        timeout: 10_000,
+      })
+      .toBe('cancelled');
   });
 });
