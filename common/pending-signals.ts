@@ -1,15 +1,26 @@
 import type { Prisma } from '../generated/prisma/client.js';
-import { haltEnrollments } from './conversation.js';
+import { haltEnrollments, type HaltReason } from './conversation.js';
 import {
   appointmentReplySignal,
   type AppointmentReplySignalInput,
 } from '../workflows/appointment-reminder.messages.js';
-import { optOutSignal, inboundReplySignal } from '../workflows/lead-follow-up.messages.js';
+import {
+  optOutSignal,
+  inboundReplySignal,
+  undeliverableSignal,
+  type UndeliverableSignalInput,
+} from '../workflows/lead-follow-up.messages.js';
 
 type Tx = Prisma.TransactionClient;
 type SignalFor =
   | { signal: typeof optOutSignal.name; payload: { source: string } }
-  | { signal: typeof inboundReplySignal.name; payload: { messageSid: string } };
+  | { signal: typeof inboundReplySignal.name; payload: { messageSid: string } }
+  | { signal: typeof undeliverableSignal.name; payload: Omit<UndeliverableSignalInput, 'enrollmentId'> };
+
+function haltOf(signal: SignalFor['signal']): HaltReason {
+  if (signal === optOutSignal.name) return 'opted_out';
+  return signal === undeliverableSignal.name ? 'undeliverable' : 'replied';
+}
 
 /**
  * Queues a signal for every running follow-up of this phone (an opt-out: and every scheduled appointment's run, whose
@@ -23,11 +34,7 @@ export async function queueSignalsForPhone(
   phone: string,
   { signal, payload }: SignalFor,
 ): Promise<string[]> {
-  const running = await haltEnrollments(
-    tx,
-    { tenantId, phone },
-    signal === optOutSignal.name ? 'opted_out' : 'replied',
-  );
+  const running = await haltEnrollments(tx, { tenantId, phone }, haltOf(signal));
   // An opt-out also ends the lead's scheduled appointments (their reminders stop at once, not at the next send).
   const appointments =
     signal === optOutSignal.name
@@ -61,4 +68,8 @@ export async function queueAppointmentReplySignal(
   return row.id;
 }
 
-export const signalNames = { optOut: optOutSignal.name, inboundReply: inboundReplySignal.name } as const;
+export const signalNames = {
+  optOut: optOutSignal.name,
+  inboundReply: inboundReplySignal.name,
+  undeliverable: undeliverableSignal.name,
+} as const;

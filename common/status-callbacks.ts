@@ -1,7 +1,6 @@
 // A Twilio status callback applied to its message row, by the webhook (api/webhooks/status.ts) or, for callbacks that
 // came before the row knew its SID and were parked, by the write of the SID (activities/twilio-handover.ts).
 import { recordMessageFact } from './analytics/aggregate.js';
-import { haltEnrollments } from './conversation.js';
 import { statusesBelow } from './message-status.js';
 import { recordOptOut } from './opt-outs.js';
 import { queueSignalsForPhone, signalNames } from './pending-signals.js';
@@ -94,9 +93,13 @@ export async function applyStatus(
     });
   }
   // The number cannot get messages, or the carrier filters them as spam: the lead's next steps would fare no better.
-  // The gate refuses them from now on (enrollment rows come last in common/lock-order.ts, after the events above).
+  // The gate refuses them from now on (enrollment rows come last in common/lock-order.ts, after the events above),
+  // and the runs hear of it now, not at their next step days away.
   if (params.ErrorCode !== undefined && haltingCodes.has(params.ErrorCode) && message.leadId)
-    await haltEnrollments(tx, { tenantId: message.tenantId, leadId: message.leadId }, 'undeliverable');
+    signalIds = await queueSignalsForPhone(tx, message.tenantId, message.toPhone, {
+      signal: signalNames.undeliverable,
+      payload: { errorCode: params.ErrorCode, messageSid: params.MessageSid },
+    });
   if (params.ErrorCode === 30007)
     logger.warn(
       { tenantId: message.tenantId, messageId: message.id },

@@ -10,12 +10,15 @@ import {
   resumeUpdate,
   skipToStepUpdate,
   statusQuery,
+  undeliverableSignal,
   updateRefusals,
 } from './lead-follow-up.messages.js';
 import { refusal } from './run-lifecycle.js';
 
 // A booking naming another enrollment of the lead is ignored; runs from before it closed on any booking.
 const bookingForThisEnrollmentPatch = 'enrollment-scoped-signals';
+// Runs from before it left the signal buffered, unhandled, and learnt of the halt at their next send's gate.
+const undeliverableSignalPatch = 'undeliverable-signal';
 
 export function wireFollowUpHandlers(run: FollowUpRun): void {
   const { state } = run;
@@ -38,6 +41,10 @@ export function wireFollowUpHandlers(run: FollowUpRun): void {
   });
   setHandler(inboundReplySignal, ({ messageSid, enrollmentId }) => {
     if (forThisRun(enrollmentId)) run.close('replied', `lead replied (${messageSid})`);
+  });
+  setHandler(undeliverableSignal, ({ errorCode, enrollmentId }) => {
+    if (namesThisRun(enrollmentId) && patched(undeliverableSignalPatch))
+      run.close('failed', `Twilio reported messages to this number undeliverable or filtered (${errorCode})`);
   });
   setHandler(appointmentBookedSignal, ({ appointmentId, enrollmentId }) => {
     if (namesThisRun(enrollmentId) || !patched(bookingForThisEnrollmentPatch)) {

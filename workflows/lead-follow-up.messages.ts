@@ -90,6 +90,12 @@ export interface OptOutSignalInput {
   source: string;
   enrollmentId?: string;
 }
+/** Twilio's status callback said the lead's number cannot get messages (30005, 30006) or filters them as spam (30007). */
+export interface UndeliverableSignalInput {
+  errorCode: number;
+  messageSid: string;
+  enrollmentId?: string;
+}
 export interface InboundReplySignalInput {
   messageSid: string;
   enrollmentId?: string;
@@ -113,6 +119,7 @@ export const updateRefusals = {
 export const statusQuery = defineQuery<LeadFollowUpState>('status');
 export const optOutSignal = defineSignal<[OptOutSignalInput]>('optOut');
 export const inboundReplySignal = defineSignal<[InboundReplySignalInput]>('inboundReply');
+export const undeliverableSignal = defineSignal<[UndeliverableSignalInput]>('undeliverable');
 export const appointmentBookedSignal = defineSignal<[AppointmentBookedSignalInput]>('appointmentBooked');
 export const pauseUpdate = defineUpdate<LeadFollowUpState>('pause');
 export const resumeUpdate = defineUpdate<LeadFollowUpState>('resume');

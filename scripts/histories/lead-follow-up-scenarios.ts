@@ -14,6 +14,7 @@ import {
   resumeUpdate,
   skipToStepUpdate,
   statusQuery,
+  undeliverableSignal,
   type LeadFollowUpInput,
   type SequenceStep,
 } from '../../workflows/lead-follow-up.messages.js';
@@ -174,6 +175,13 @@ export const leadFollowUpScenarios: Scenario[] = [
   {
     name: 'opted-out',
     run: (context) => endedBySignal(context, (handle) => handle.signal(optOutSignal, { source: 'inbound_keyword' })),
+  },
+  {
+    name: 'undeliverable',
+    run: (context) =>
+      endedBySignal(context, (handle) =>
+        handle.signal(undeliverableSignal, { errorCode: 30006, messageSid: `SM${'0'.repeat(32)}` }),
+      ),
   },
   {
     name: 'booked',

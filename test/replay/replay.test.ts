@@ -40,6 +40,7 @@ describe('committed histories replay against the current workflow code', () => {
         'leadFollowUp/sleeping',
         'leadFollowUp/ab-variant-step',
         'leadFollowUp/halted-before-start',
+        'leadFollowUp/undeliverable',
         'purgeProcessedWebhooks/completed',
         'weeklyReport/completed',
         'appointmentReminder/completed',

@@ -11,6 +11,7 @@ import { leadFollowUp } from '../../workflows/lead-follow-up.js';
 import {
   appointmentBookedSignal,
   inboundReplySignal,
+  undeliverableSignal,
   optOutSignal,
   pauseUpdate,
   resumeUpdate,
@@ -379,6 +380,11 @@ describe('leadFollowUp: signals end the automation', () => {
       'booked',
       (handle: Handle) => handle.signal(appointmentBookedSignal, { appointmentId: 'apt-1' }),
     ],
+    [
+      'a status callback saying the number cannot get messages',
+      'failed',
+      (handle: Handle) => handle.signal(undeliverableSignal, { errorCode: 30006, messageSid: 'SMundelivered' }),
+    ],
   ])('%s ends it as %s', async (_what, status, signal) => {
     const fake = fakeActivities();
     const state = await suite.withWorker(fake.activities, async (taskQueue) => {
@@ -394,7 +400,7 @@ describe('leadFollowUp: signals end the automation', () => {
 });
 
 describe('leadFollowUp: a signal queued for another enrollment of the lead', () => {
-  it('is ignored: a STOP, a reply or a booking naming an earlier enrollment leaves this one running; one naming it ends it', async () => {
+  it('is ignored: a STOP, a reply, a booking or an undeliverable number naming an earlier enrollment leaves this one running; one naming it ends it', async () => {
     const fake = fakeActivities();
     const args = input(steps(0, day));
     const state = await suite.withWorker(fake.activities, async (taskQueue) => {
@@ -404,6 +410,7 @@ describe('leadFollowUp: a signal queued for another enrollment of the lead', () 
       await handle.signal(optOutSignal, { source: 'inbound_keyword', enrollmentId: earlier });
       await handle.signal(inboundReplySignal, { messageSid: 'SMold', enrollmentId: earlier });
       await handle.signal(appointmentBookedSignal, { appointmentId: 'apt-old', enrollmentId: earlier });
+      await handle.signal(undeliverableSignal, { errorCode: 30005, messageSid: 'SMold', enrollmentId: earlier });
       expect(await handle.query(statusQuery)).toMatchObject({ status: 'running' });
       await handle.signal(inboundReplySignal, { messageSid: 'SMnew', enrollmentId: args.enrollmentId });
       return handle.result();
