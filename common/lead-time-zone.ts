@@ -3,7 +3,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { deserialize } from 'bson';
 import { getCountry, getTimezone } from 'countries-and-timezones';
-import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { parsePhoneNumberFromString, type PhoneNumber } from 'libphonenumber-js/max';
 import { IANAZone } from 'luxon';
 
 /** A new lead's zone when none was given, or, when its number cannot tell, where the number is and the zones there. */
@@ -53,39 +53,42 @@ function clockOf(zone: string, year: number): string {
  */
 export function zoneFromNumber(e164: string, tenantZone: string, now = new Date()): ZoneFromNumber {
   const parsed = parsePhoneNumberFromString(e164);
-  const countries = parsed ? (parsed.country ? [parsed.country] : parsed.getPossibleCountries()) : [];
-  const type = parsed?.getType();
-  const byPrefix = parsed && type && geographic.has(type) ? prefixZones(parsed.number) : undefined;
-  const country = parsed?.country ?? `+${parsed?.countryCallingCode ?? ''}`;
-  const where =
-    byPrefix && byPrefix.prefix !== parsed?.countryCallingCode
-      ? `numbers starting +${byPrefix.prefix} (${country}) span`
-      : `the number's country (${country}) spans`;
+  if (!parsed) return { timeZone: tenantZone };
+  const countries = parsed.country ? [parsed.country] : parsed.getPossibleCountries();
+  const type = parsed.getType();
+  const byPrefix = type && geographic.has(type) ? prefixZones(parsed.number) : undefined;
   const year = now.getUTCFullYear();
   // The same few answers for a whole batch: worked out once each (about 150 µs, most of it the zones' offsets).
-  const key = `${countries.join(',')}|${where}|${tenantZone}|${year}`;
+  const key = `${countries.join(',')}|${byPrefix?.prefix ?? ''}|${parsed.countryCallingCode}|${tenantZone}|${year}`;
   let answer = answers.get(key);
-  if (!answer) answers.set(key, (answer = zoneOfNumber(countries, byPrefix?.zones, where, tenantZone, year)));
+  if (!answer) answers.set(key, (answer = zoneOfNumber(parsed, countries, byPrefix, tenantZone, year)));
   return answer;
 }
 
 const answers = new Map<string, ZoneFromNumber>();
 
 function zoneOfNumber(
+  parsed: PhoneNumber,
   countries: string[],
-  numberZones: string[] | undefined,
-  where: string,
+  byPrefix: { prefix: string; zones: string[] } | undefined,
   tenantZone: string,
   year: number,
 ): ZoneFromNumber {
   const countryZones = countries.flatMap((country) => getCountry(country)?.timezones ?? []).map(canonical);
-  const ofNumber = new Set(numberZones?.map(canonical));
-  // The country's own names first (London, not Guernsey, for a +44 7 number), narrowed to the area code's zones.
+  const ofNumber = new Set(byPrefix?.zones.map(canonical));
+  // The country's own names first (London, not Guernsey, for a +44 2 number), narrowed to the area code's zones. A map
+  // that names none of the country's zones stands in a neighbour's, whose summer time may differ (Paris for Algiers):
+  // the country's zones decide then.
   const narrowed = countryZones.filter((zone) => ofNumber.has(zone));
-  const candidates = narrowed.length > 0 ? narrowed : ofNumber.size > 0 ? [...ofNumber] : countryZones;
+  const candidates = narrowed.length > 0 ? narrowed : countryZones.length > 0 ? countryZones : [...ofNumber];
   const zones = [...new Set(candidates)].filter((zone) => IANAZone.isValidZone(zone));
   if (zones.length === 0 || zones.includes(canonical(tenantZone))) return { timeZone: tenantZone };
   const clocks = new Set(zones.map((zone) => clockOf(zone, year)));
   if (clocks.size === 1) return { timeZone: zones[0]! };
+  const country = parsed.country ?? `+${parsed.countryCallingCode}`;
+  const where =
+    narrowed.length > 0 && byPrefix && byPrefix.prefix !== parsed.countryCallingCode
+      ? `numbers starting +${byPrefix.prefix} (${country}) span`
+      : `the number's country (${country}) spans`;
   return { zoneNeeded: `${where} several time zones: give the lead's timeZone` };
 }

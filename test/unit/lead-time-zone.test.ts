@@ -31,6 +31,9 @@ describe('zoneFromNumber', () => {
       'America/Chicago',
     ],
     ['a Moscow fixed line, tenant in London', '+74951234567', 'Europe/London', 'Europe/Moscow'],
+    // The number plan's map stands in Paris for Algiers (another summer time): the country's own zone decides.
+    ['an Algiers fixed line, tenant in London', '+21321123456', 'Europe/London', 'Africa/Algiers'],
+    ['a Managua fixed line, tenant in New York', '+50526879195', 'America/New_York', 'America/Managua'],
     [
       'a German mobile (Berlin and Büsingen keep one clock), tenant in London',
       '+4915112345678',
@@ -42,6 +45,21 @@ describe('zoneFromNumber', () => {
     ['a UK mobile, tenant in London', '+447911123456', 'Europe/London', 'Europe/London'],
   ])('%s: %s is texted in %s → %s', (_case, phone, tenantZone, zone) => {
     expect(zoneFromNumber(phone, tenantZone, december)).toEqual({ timeZone: zone });
+  });
+
+  it('answers a fixed line and a mobile of one country each by its own rule, whichever comes first', () => {
+    const kyivLine = '+380455902450';
+    const mobile = '+380501234567';
+    // Line first, then mobile (a tenant in Simferopol, one of the country's zones).
+    expect([kyivLine, mobile].map((phone) => zoneFromNumber(phone, 'Europe/Simferopol', december))).toEqual([
+      { timeZone: 'Europe/Kyiv' },
+      { timeZone: 'Europe/Simferopol' },
+    ]);
+    // Mobile first, then line (a tenant in Volgograd, none of them).
+    expect([mobile, kyivLine].map((phone) => zoneFromNumber(phone, 'Europe/Volgograd', december))).toEqual([
+      { zoneNeeded: "the number's country (UA) spans several time zones: give the lead's timeZone" },
+      { timeZone: 'Europe/Kyiv' },
+    ]);
   });
 
   it.each([
