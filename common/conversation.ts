@@ -50,7 +50,7 @@ export async function haltEnrollments(
   tx: Tx,
   scope: HaltScope,
   reason: HaltReason,
-): Promise<{ id: string; workflowId: string; runId: string | null }[]> {
+): Promise<{ id: string; workflowId: string; runId: string | null; haltedBy: string | null }[]> {
   const where: Prisma.EnrollmentWhereInput = {
     tenantId: scope.tenantId,
     status: 'running',
@@ -62,10 +62,11 @@ export async function haltEnrollments(
   };
   const running = await tx.enrollment.findMany({
     where,
-    select: { id: true, workflowId: true, runId: true, haltedAt: true },
+    select: { id: true, workflowId: true, runId: true, haltedAt: true, haltedBy: true },
   });
   const fresh = running.filter((enrollment) => enrollment.haltedAt === null).map((enrollment) => enrollment.id);
-  if (fresh.length === 0) return running.map(({ id, workflowId, runId }) => ({ id, workflowId, runId }));
+  if (fresh.length === 0)
+    return running.map(({ id, workflowId, runId, haltedBy }) => ({ id, workflowId, runId, haltedBy }));
   await tx.enrollment.updateMany({
     where: { id: { in: fresh }, haltedAt: null },
     data: { haltedAt: new Date(), haltedBy: reason },
@@ -74,7 +75,7 @@ export async function haltEnrollments(
   // seeing this halt, so the caller must reach it; one that records it after sees the halt (recordEnrollmentStarted).
   return tx.enrollment.findMany({
     where: { id: { in: running.map((enrollment) => enrollment.id) } },
-    select: { id: true, workflowId: true, runId: true },
+    select: { id: true, workflowId: true, runId: true, haltedBy: true },
   });
 }
 

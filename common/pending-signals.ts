@@ -34,7 +34,11 @@ export async function queueSignalsForPhone(
   phone: string,
   { signal, payload }: SignalFor,
 ): Promise<string[]> {
-  const running = await haltEnrollments(tx, { tenantId, phone }, haltOf(signal));
+  const halted = await haltEnrollments(tx, { tenantId, phone }, haltOf(signal));
+  // A number found undeliverable is the weakest of the facts: a run halted by a STOP or a reply whose signal is still
+  // on its way must close as that, whichever signal the relay delivers first.
+  const running =
+    signal === undeliverableSignal.name ? halted.filter((run) => run.haltedBy === haltOf(signal)) : halted;
   // An opt-out also ends the lead's scheduled appointments (their reminders stop at once, not at the next send).
   const appointments =
     signal === optOutSignal.name

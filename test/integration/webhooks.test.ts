@@ -3,6 +3,7 @@ import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { phoneHash } from '../../common/opt-outs.js';
+import { inboundReplySignal } from '../../workflows/lead-follow-up.messages.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { enrolledLead, enrollmentStatus } from '../support/follow-ups.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
@@ -206,8 +207,14 @@ describe('status callbacks', () => {
     expect((await stack.db.message.findUniqueOrThrow({ where: { id } })).status).toBe('delivered');
   });
 
-  /** A three-step follow-up whose first step is at Twilio, then Twilio's callback for it: undelivered with `errorCode`. */
-  async function undeliveredFirstStep(errorCode: number) {
+  /**
+   * A three-step follow-up whose first step is at Twilio, then (after `meanwhile`) Twilio's callback for it: undelivered
+   * with `errorCode`.
+   */
+  async function undeliveredFirstStep(
+    errorCode: number,
+    meanwhile: (enrollmentId: string) => Promise<unknown> = async () => {},
+  ) {
     const { auth } = await tenantWithNumber();
     const lead = await enrolledLead(stack.app, auth, [
       { delaySeconds: 0, template: 'one' },
@@ -218,6 +225,7 @@ describe('status callbacks', () => {
       () => stack.db.message.findFirst({ where: { leadId: lead.leadId, twilioSid: { not: null } } }),
       'the first step at Twilio',
     );
+    await meanwhile(lead.enrollmentId);
     await statusCallback(stack.app, {
       MessageSid: sent.twilioSid ?? '',
       MessageStatus: 'undelivered',
@@ -241,6 +249,18 @@ describe('status callbacks', () => {
       expect(stack.fake.createCallsTo(lead.phone)).toBe(1);
     },
   );
+
+  it('a 30007 for a lead whose reply halted the follow-up, the reply’s signal still on its way: it closes replied, not failed', async () => {
+    const { auth, lead } = await undeliveredFirstStep(30007, (enrollmentId) =>
+      stack.db.enrollment.update({ where: { id: enrollmentId }, data: { haltedAt: new Date(), haltedBy: 'replied' } }),
+    );
+    // The reply's signal lands after the callback's.
+    const { workflowId } = await stack.db.enrollment.findUniqueOrThrow({ where: { id: lead.enrollmentId } });
+    await stack.client.workflow
+      .getHandle(workflowId)
+      .signal(inboundReplySignal, { messageSid: 'SMreply', enrollmentId: lead.enrollmentId });
+    await expect.poll(() => enrollmentStatus(stack.app, auth, lead.enrollmentId), { timeout: 10_000 }).toBe('replied');
+  });
 
   it('a 30003 (handset unreachable for now) leaves the follow-up running', async () => {
     const { lead } = await undeliveredFirstStep(30003);
