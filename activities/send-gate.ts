@@ -3,8 +3,8 @@
 // is now) and either claims the message for this attempt or says why not. Workflow state plans; PostgreSQL decides.
 import type { Message, Prisma } from '../generated/prisma/client.js';
 import { changePendingUntil } from '../common/appointment-changes.js';
-import { haltReasonOf, lockConversation, type HaltReason } from '../common/conversation.js';
-import { databaseNow, type Db } from '../common/db.js';
+import { haltReasonOf, lockConversationAt, type HaltReason } from '../common/conversation.js';
+import type { Db } from '../common/db.js';
 import { isKnownTimeZone } from '../common/phone.js';
 import { earliestSendTime, type SendingPolicy } from '../workflows/decisions/send-time.js';
 import {
@@ -37,8 +37,8 @@ export type GateDecision =
   | { kind: 'stop'; reason: GateStop }
   /** `policy`: the lead's window and caps as judged now (their zone and the tenant's settings may have changed). */
   | { kind: 'hold'; reason: GateHoldReason; until: Date; policy: SendingPolicy }
-  /** Another attempt claimed the message first: it may be calling Twilio right now. */
-  | { kind: 'claimed_elsewhere'; attempt: number | null; claimedAt: Date }
+  /** Another attempt claimed the message first: it may be calling Twilio right now. Look again in `lookAgainInMs`. */
+  | { kind: 'claimed_elsewhere'; attempt: number | null; claimedAt: Date; lookAgainInMs: number }
   /** The appointment is being moved or cancelled: look again once the change is written (by `until` at the latest). */
   | { kind: 'change_pending'; until: Date };
 
@@ -130,8 +130,19 @@ async function readVerdict(
   return { facts, refusal: stepRefusal(facts, now) };
 }
 
+/** Until a claim made at `claimedAt` has expired, both instants by PostgreSQL's clock (a worker's may be off). */
+export const untilClaimExpires = (claimedAt: Date, now: Date) =>
+  claimedAt.getTime() + claimExpiredAfterMs - now.getTime();
+
+const claimedBy = (attempt: number | null, claimedAt: Date, now: Date): GateDecision => ({
+  kind: 'claimed_elsewhere',
+  attempt,
+  claimedAt,
+  lookAgainInMs: untilClaimExpires(claimedAt, now),
+});
+
 /** The settler has the row: an attempt looks again once it could have settled it. */
-const settling = (now: Date): GateDecision => ({ kind: 'claimed_elsewhere', attempt: settlerAttempt, claimedAt: now });
+const settling = (now: Date): GateDecision => claimedBy(settlerAttempt, now, now);
 
 /**
  * What took the row between the gate's read and its claim: the settler's take, or a write that closed the row or let
@@ -145,9 +156,9 @@ async function claimedSince(tx: Prisma.TransactionClient, messageId: string, now
   // Closed, or a claim let go: nothing to wait for, so the attempt looks again at once (as after an expired claim).
   const lookAgainNow = new Date(now.getTime() - claimExpiredAfterMs);
   if (current.status !== 'pending' || current.claimedAttempt === null)
-    return { kind: 'claimed_elsewhere', attempt: current.claimedAttempt, claimedAt: lookAgainNow };
+    return claimedBy(current.claimedAttempt, lookAgainNow, now);
   if (current.claimedAttempt === settlerAttempt) return settling(now);
-  return { kind: 'claimed_elsewhere', attempt: current.claimedAttempt, claimedAt: current.claimedAt ?? now };
+  return claimedBy(current.claimedAttempt, current.claimedAt ?? now, now);
 }
 
 /** Real time throughout: claims and caps are compared with the instants rows were sent at. */
@@ -158,13 +169,11 @@ export function createSendGate({ db }: { db: Db }) {
    */
   async function claim(row: MessageRef, attempt: number, subject: GateSubject): Promise<GateDecision> {
     return db.$transaction(async (tx) => {
-      await lockConversation(tx, row.tenantId, row.toPhone);
-      // Read under the lock: another attempt may have claimed it, or a fact been recorded, since the caller looked.
       // PostgreSQL's clock: the claim it reads was written with it, maybe by a worker whose clock is a minute off.
-      const now = await databaseNow(tx);
+      const now = await lockConversationAt(tx, row.tenantId, row.toPhone);
+      // Read under the lock: another attempt may have claimed it, or a fact been recorded, since the caller looked.
       const { facts, refusal } = await readVerdict(tx, row, subject, now);
-      if (isClaimLive(facts, attempt, now))
-        return { kind: 'claimed_elsewhere', attempt: facts.claimedAttempt, claimedAt: facts.claimedAt ?? now };
+      if (isClaimLive(facts, attempt, now)) return claimedBy(facts.claimedAttempt, facts.claimedAt ?? now, now);
       if (facts.claimedAttempt === settlerAttempt) return settling(now);
       const verdict = recipientStop(facts) ?? refusal;
       if (verdict) return verdict;

@@ -9,7 +9,14 @@ import { resultOfClosedRow, skippedResult } from './delivery-results.js';
 import { writeFirstAttemptRow } from './first-attempt.js';
 import type { ResolvedDeliveryDeps, DeliveryResult, MessageDeliveryDeps, OutboundMessage } from './outbound-message.js';
 import { isTooLate, validityPeriodSeconds, type SendDeadline } from './send-deadline.js';
-import { claimExpiredAfterMs, claimLeaseMs, isClaimLive, settlerAttempt, type GateStop } from './send-gate.js';
+import {
+  claimExpiredAfterMs,
+  claimLeaseMs,
+  isClaimLive,
+  settlerAttempt,
+  untilClaimExpires,
+  type GateStop,
+} from './send-gate.js';
 import { gateHold, hold, missDeadline } from './send-hold.js';
 import type { OutboundSms } from './sms-sender.js';
 import { findEarlierHandover, handOver, recordSent } from './twilio-handover.js';
@@ -18,14 +25,14 @@ import { closeUnsent } from './unsent-messages.js';
 /** Another attempt holds a fresh claim: look again once it has surely called Twilio or given up. */
 const claimedElsewhereType = 'SendClaimedElsewhere';
 
-const claimedElsewhere = (claimedAt: Date, attempt: number | null) =>
+const claimedElsewhere = (claimedAt: Date, attempt: number | null, lookAgainInMs: number) =>
   ApplicationFailure.create({
     type: claimedElsewhereType,
     message:
       attempt === settlerAttempt
         ? 'the claim settler is asking Twilio about this message; its answer settles it'
         : `attempt ${attempt ?? '?'} claimed this message at ${claimedAt.toISOString()} and may be calling Twilio`,
-    nextRetryDelay: Math.max(claimedAt.getTime() + claimExpiredAfterMs - Date.now(), 1000),
+    nextRetryDelay: Math.max(lookAgainInMs, 1000),
   });
 
 /** How often an attempt looks again while its appointment's move or cancel is being written: it takes a moment. */
@@ -80,7 +87,7 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
     // Sent, skipped or failed already: an earlier attempt settled it, and this one answers what it came to.
     if (row.status !== 'pending') return resultOfClosedRow(row, deadline);
     // Left alone, its capacity too, while the settler asks Twilio: a write would keep it from taking the row again.
-    if (row.claimedAttempt === settlerAttempt) throw claimedElsewhere(new Date(), settlerAttempt);
+    if (row.claimedAttempt === settlerAttempt) throw claimedElsewhere(new Date(), settlerAttempt, claimExpiredAfterMs);
 
     const sms: OutboundSms = { to: row.toPhone, body: row.body, from: row.fromPhone ?? sender.defaultFrom };
     if (row.claimedAt) {
@@ -93,8 +100,11 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
       if (stop) return refuse(deps, row, stop.reason);
     }
     // Another attempt may be at Twilio with it: only once that attempt is surely done can the row be judged missed.
-    if (row.claimedAt && isClaimLive(row, attempt, await databaseNow(db)))
-      throw claimedElsewhere(row.claimedAt, row.claimedAttempt);
+    if (row.claimedAt) {
+      const now = await databaseNow(db);
+      if (isClaimLive(row, attempt, now))
+        throw claimedElsewhere(row.claimedAt, row.claimedAttempt, untilClaimExpires(row.claimedAt, now));
+    }
     if (isTooLate(deadline)) return missDeadline(deps, row, deadline);
 
     const reserved = await reserveCapacity(deps, row, message);
@@ -106,13 +116,15 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
     if (verdict.kind !== 'claimed') {
       // Not this attempt's turn: what it reserved goes back before it waits.
       await db.$transaction((tx) => releaseCapacity(tx, row.id));
-      if (verdict.kind === 'claimed_elsewhere') throw claimedElsewhere(verdict.claimedAt, verdict.attempt);
+      if (verdict.kind === 'claimed_elsewhere')
+        throw claimedElsewhere(verdict.claimedAt, verdict.attempt, verdict.lookAgainInMs);
       if (verdict.kind === 'change_pending') throw changePending(verdict.until);
       return hold(deps, row, gateHold(verdict), message, deadline);
     }
     // The claim keeps other attempts off Twilio only for its lease: past it (a stalled process), this one stays off too.
     // Timed on this process's steady clock from before the claim was written (its instant is PostgreSQL's).
-    if (performance.now() - askedAt > claimLeaseMs) throw claimedElsewhere(verdict.claimedAt, attempt);
+    const held = performance.now() - askedAt;
+    if (held > claimLeaseMs) throw claimedElsewhere(verdict.claimedAt, attempt, claimExpiredAfterMs - held);
     return handOver(
       deps,
       row,

@@ -27,6 +27,18 @@ export async function lockConversation(tx: Prisma.TransactionClient, tenantId: s
 }
 
 /**
+ * `lockConversation`, answering PostgreSQL's clock once the lock is held: the instant a claim made under it is made
+ * at, by the clock every worker's claims are judged with (a worker's own may be a minute off). In the lock's own
+ * statement, so the send gate's say under the lock stays one read and one write.
+ */
+export async function lockConversationAt(tx: Prisma.TransactionClient, tenantId: string, phone: string): Promise<Date> {
+  const [row] = await tx.$queryRaw<{ now: Date }[]>`
+    WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock(hashtextextended(${`${tenantId}:${phone}`}, 0)))
+    SELECT clock_timestamp() AS now FROM locked`;
+  return row!.now;
+}
+
+/**
  * Takes the locks of several conversations of one tenant in one statement, in phone order: two callers whose phones
  * overlap take the shared ones in the same order, so neither waits for the other in a circle.
  */

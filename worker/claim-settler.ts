@@ -7,7 +7,7 @@
 import type { Logger } from 'pino';
 import { Prisma } from '../generated/prisma/client.js';
 import type { Message } from '../generated/prisma/client.js';
-import type { Db } from '../common/db.js';
+import { databaseNow, type Db } from '../common/db.js';
 import { maskPhone } from '../common/logger.js';
 import { noMetrics, type MessageMetrics } from '../common/metrics.js';
 import { periodicRounds, type PeriodicRounds } from '../common/periodic.js';
@@ -93,7 +93,8 @@ export function createClaimSettler({
   }
 
   async function round(): Promise<void> {
-    const cutoff = new Date(Date.now() - settleClaimsAfterMs);
+    // PostgreSQL's clock, which wrote the claims: by a clock ten minutes ahead, a claim just made would look abandoned.
+    const cutoff = new Date((await databaseNow(db)).getTime() - settleClaimsAfterMs);
     const abandoned = await db.$queryRaw<Abandoned[]>(Prisma.sql`
       SELECT m.id, e.status::text AS enrollment_status, a.status::text AS appointment_status
       FROM messages m
