@@ -47,6 +47,16 @@ describe('zoneFromNumber', () => {
     expect(zoneFromNumber(phone, tenantZone, december)).toEqual({ timeZone: zone });
   });
 
+  it('names the country it was told, whichever number of the calling code came first', () => {
+    expect(zoneFromNumber('+61412345678', 'Europe/London', december)).toEqual({
+      zoneNeeded: "the number's country (AU) spans several time zones: give the lead's timeZone",
+    });
+    // Too short for its country to be told: the calling code is named instead.
+    expect(zoneFromNumber('+6112345', 'Europe/London', december)).toEqual({
+      zoneNeeded: "the number's country (+61) spans several time zones: give the lead's timeZone",
+    });
+  });
+
   it('answers a fixed line and a mobile of one country each by its own rule, whichever comes first', () => {
     const kyivLine = '+380455902450';
     const mobile = '+380501234567';
