@@ -123,8 +123,9 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
     }
     // The claim keeps other attempts off Twilio only for its lease: past it (a stalled process), this one stays off too.
     // Timed on this process's steady clock from before the claim was written (its instant is PostgreSQL's).
-    const held = performance.now() - askedAt;
-    if (held > claimLeaseMs) throw claimedElsewhere(verdict.claimedAt, attempt, claimExpiredAfterMs - held);
+    // Its own claim, made since `askedAt`, expires within a minute from now: the next attempt comes no sooner.
+    if (performance.now() - askedAt > claimLeaseMs)
+      throw claimedElsewhere(verdict.claimedAt, attempt, claimExpiredAfterMs);
     return handOver(
       deps,
       row,

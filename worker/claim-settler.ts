@@ -23,6 +23,12 @@ import { closeUnsent, type HeldClaim } from '../activities/unsent-messages.js';
 export const settleClaimsAfterMs = 10 * 60_000;
 const rowsPerRound = 50;
 
+/** A round's instants by PostgreSQL's clock: rows untouched since `cutoff` are taken, the take stamped `now`. */
+interface RoundClock {
+  cutoff: Date;
+  now: Date;
+}
+
 export interface ClaimSettler extends PeriodicRounds {
   /** One pass over the claimed rows whose run has ended; resolves once each was settled or left for the next. */
   round(): Promise<void>;
@@ -49,7 +55,7 @@ export function createClaimSettler({
   const skipReasonOf = (owner: Abandoned) =>
     owner.enrollment_status ?? `appointment_${owner.appointment_status ?? 'closed'}`;
 
-  async function settle(row: Message, owner: Abandoned, cutoff: Date): Promise<void> {
+  async function settle(row: Message, owner: Abandoned, { cutoff, now }: RoundClock): Promise<void> {
     if (!row.claimedAt) return;
     // Taken by a write (`settlerAttempt`, no attempt's number, and the send gate claims over none) made only if
     // nothing wrote to the row for the wait: a second worker process, or this one's next round, leaves it for another
@@ -58,7 +64,8 @@ export function createClaimSettler({
     const take: HeldClaim = { attempt: settlerAttempt, at: row.claimedAt };
     const taken = await db.message.updateMany({
       where: { id: row.id, status: 'pending', claimedAt: row.claimedAt, updatedAt: { lt: cutoff } },
-      data: { claimedAttempt: settlerAttempt },
+      // Stamped with PostgreSQL's clock, which the next take's cutoff is read from (Prisma's own stamp is this process's).
+      data: { claimedAttempt: settlerAttempt, updatedAt: now },
     });
     if (taken.count === 0) return;
     try {
@@ -94,7 +101,8 @@ export function createClaimSettler({
 
   async function round(): Promise<void> {
     // PostgreSQL's clock, which wrote the claims: by a clock ten minutes ahead, a claim just made would look abandoned.
-    const cutoff = new Date((await databaseNow(db)).getTime() - settleClaimsAfterMs);
+    const now = await databaseNow(db);
+    const cutoff = new Date(now.getTime() - settleClaimsAfterMs);
     const abandoned = await db.$queryRaw<Abandoned[]>(Prisma.sql`
       SELECT m.id, e.status::text AS enrollment_status, a.status::text AS appointment_status
       FROM messages m
@@ -114,7 +122,7 @@ export function createClaimSettler({
     for (const owner of abandoned) {
       const row = rows.find((candidate) => candidate.id === owner.id);
       try {
-        if (row) await settle(row, owner, cutoff);
+        if (row) await settle(row, owner, { cutoff, now });
       } catch (error) {
         // Twilio or PostgreSQL unavailable: a row it took comes round again after the wait.
         logger.error({ err: error, messageId: owner.id }, 'a claimed message its run left behind was not settled');

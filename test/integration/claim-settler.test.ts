@@ -114,6 +114,39 @@ describe('a claimed message whose enrollment closed with no retry to come', () =
       expect(await eventsOf(left.tenantId, 'message.sent')).toBe(1);
     }));
 
+  it('a take by a settler whose clock runs fifteen minutes behind: a settler on a right clock leaves it alone', () =>
+    withGlobalSwitch(core.db, async () => {
+      const left = await leftAtTwilio('sentThenTimeout', 30 * 60_000);
+      await closeEnrollment(left.enrollmentId);
+      let lookups = 0;
+      const counted: SmsSender = {
+        ...core.sender,
+        async findSent(...args) {
+          if (args[0].to === left.phone) lookups += 1;
+          return core.sender.findSent(...args);
+        },
+      };
+      // The behind settler has taken the row and is about to ask Twilio when the other comes round.
+      const behind: SmsSender = {
+        ...counted,
+        async findSent(...args) {
+          if (args[0].to === left.phone && lookups === 0) {
+            vi.useRealTimers();
+            await settler(counted).round();
+          }
+          return counted.findSent(...args);
+        },
+      };
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 15 * 60_000 });
+      try {
+        await settler(behind).round();
+      } finally {
+        vi.useRealTimers();
+      }
+      expect(lookups).toBe(1);
+      expect(await eventsOf(left.tenantId, 'message.sent')).toBe(1);
+    }));
+
   it('leaves a row alone while its enrollment runs (its retry settles it) or its claim is recent', () =>
     withGlobalSwitch(core.db, async () => {
       const running = await leftAtTwilio('timeout');
