@@ -45,11 +45,11 @@ function clockOf(zone: string, year: number): string {
 /**
  * The window and caps are judged in the lead's local time, so a lead given no zone is texted in its number's: the
  * zones of its area code when the number is a geographic one (a +1 213 number is Los Angeles's, whatever the tenant's
- * zone; US and Canadian mobiles keep their area codes), else those of its country. Of those, the tenant's own zone when it is one (the tenant's best knowledge of its own
- * leads), else the zone when they all keep one clock (a +44 number for a tenant in New York is texted in London's
- * hours). Numbers whose zones keep several clocks (a US toll-free number for a tenant in London, a South Dakota number
- * for a tenant in New York) cannot be told: the caller must give the zone. A number whose country is unknown keeps the
- * tenant's zone.
+ * zone; US and Canadian mobiles keep their area codes), else, or when the map names none of the country's zones, those
+ * of its country. Of those, the tenant's own zone when it is one (the tenant's best knowledge of its own leads), else
+ * the zone when they all keep one clock (a +44 number for a tenant in New York is texted in London's hours). Numbers
+ * whose zones keep several clocks (a US toll-free number for a tenant in London, a South Dakota number for a tenant in
+ * New York) cannot be told: the caller must give the zone. A number whose country is unknown keeps the tenant's zone.
  */
 export function zoneFromNumber(e164: string, tenantZone: string, now = new Date()): ZoneFromNumber {
   const parsed = parsePhoneNumberFromString(e164);
@@ -59,7 +59,8 @@ export function zoneFromNumber(e164: string, tenantZone: string, now = new Date(
   const byPrefix = type && geographic.has(type) ? prefixZones(parsed.number) : undefined;
   const year = now.getUTCFullYear();
   // The same few answers for a whole batch: worked out once each (about 150 µs, most of it the zones' offsets).
-  const key = `${parsed.country ?? ''}|${countries.join(',')}|${byPrefix?.prefix ?? ''}|${parsed.countryCallingCode}|${tenantZone}|${year}`;
+  const where = [parsed.country, countries.join(','), byPrefix?.prefix, parsed.countryCallingCode];
+  const key = [...where, tenantZone, year].join('|');
   let answer = answers.get(key);
   if (!answer) answers.set(key, (answer = zoneOfNumber(parsed, countries, byPrefix, tenantZone, year)));
   return answer;

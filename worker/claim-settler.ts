@@ -64,7 +64,7 @@ export function createClaimSettler({
     const take: HeldClaim = { attempt: settlerAttempt, at: row.claimedAt };
     const taken = await db.message.updateMany({
       where: { id: row.id, status: 'pending', claimedAt: row.claimedAt, updatedAt: { lt: cutoff } },
-      // Stamped with PostgreSQL's clock, which the next take's cutoff is read from (Prisma's own stamp is this process's).
+      // Stamped by PostgreSQL's clock, which the next take's cutoff is read from, not by this process's (Prisma's own).
       data: { claimedAttempt: settlerAttempt, updatedAt: now },
     });
     if (taken.count === 0) return;
