@@ -59,8 +59,8 @@ export function zoneFromNumber(e164: string, tenantZone: string, now = new Date(
   const byPrefix = type && geographic.has(type) ? prefixZones(parsed.number) : undefined;
   const year = now.getUTCFullYear();
   // The same few answers for a whole batch: worked out once each (about 150 µs, most of it the zones' offsets).
-  const where = [parsed.country, countries.join(','), byPrefix?.prefix, parsed.countryCallingCode];
-  const key = [...where, tenantZone, year].join('|');
+  const number = [parsed.country, countries.join(','), byPrefix?.prefix, parsed.countryCallingCode];
+  const key = [...number, tenantZone, year].join('|');
   let answer = answers.get(key);
   if (!answer) answers.set(key, (answer = zoneOfNumber(parsed, countries, byPrefix, tenantZone, year)));
   return answer;
