@@ -79,6 +79,15 @@ async function enrolledAgain(auth: Record<string, string>, leadId: string, first
     .set(auth)
     .send({ leadId, sequenceId: sequence.body.id });
   expect(enrollment.status).toBe(202);
+  // An erasure before the run records its start is read there and ends the run at once as `cancelled`
+  // (halted-before-start), not through the opt-out signal these tests follow.
+  await until(
+    () =>
+      stack.db.event.findFirst({
+        where: { type: 'enrollment.started', data: { path: ['enrollmentId'], equals: enrollment.body.id } },
+      }),
+    'the run to record its start',
+  );
   return enrollment.body as { id: string; workflowId: string; runId: string };
 }
 
