@@ -13,7 +13,7 @@ import { dashboardRouter } from './dashboard/router.js';
 import { dashboardSessionAuth } from './dashboard/sessions.js';
 import type { SignalRelay } from './signal-relay.js';
 import { errorHandler, unknownRoute } from './errors.js';
-import { refuseNulCharacters } from './nul-characters.js';
+import { refuseUnstorableText } from './unstorable-text.js';
 import { docsRouter } from './openapi/docs-route.js';
 import { analyticsRouter } from './routes/analytics.js';
 import { appointmentsRouter } from './routes/appointments.js';
@@ -112,7 +112,7 @@ export function createApp(deps: AppDeps): Express {
   );
   // 10,000 batch rows fit in a few MiB; anything larger is refused before it is parsed.
   app.use(express.json({ limit: '5mb' }));
-  app.use(refuseNulCharacters);
+  app.use(refuseUnstorableText);
   app.use(healthRouter(deps));
   // Like /health, no key: Prometheus scrapes it (keep it off the public internet at the proxy).
   app.get('/metrics', metrics.handler);

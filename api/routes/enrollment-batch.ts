@@ -6,7 +6,7 @@ import { tenantOf } from '../auth.js';
 import { runEnrollmentBatch, type BatchRequest } from '../enrollment-batch.js';
 import { createEnrollmentStarter } from '../enrollment-starter.js';
 import { ApiError, parseBody, parseQuery } from '../errors.js';
-import { refuseNulInBody } from '../nul-characters.js';
+import { refuseUnstorableTextInBody } from '../unstorable-text.js';
 import { queryFlag } from '../params.js';
 import type { EnrollmentsDeps } from './enrollments.js';
 
@@ -44,7 +44,7 @@ function readRequest(req: express.Request): BatchRequest {
         `The CSV could not be read: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
-    refuseNulInBody(rows);
+    refuseUnstorableTextInBody(rows);
     if (rows.length === 0 || rows.length > maxBatchRows)
       throw new ApiError(
         422,

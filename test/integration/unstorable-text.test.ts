@@ -1,5 +1,6 @@
-// PostgreSQL cannot store the NUL character: text carrying one is refused like any invalid field, before anything is
-// written or started, wherever in the request it is (a field, a nested one, a CSV cell, the query string).
+// PostgreSQL cannot store the NUL character, nor half of a surrogate pair on its own: text carrying either is refused
+// like any invalid field, before anything is written or started, wherever in the request it is (a field, a nested one,
+// a CSV cell, the query string).
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
@@ -23,8 +24,8 @@ const refusedField = (answer: request.Response, field: string) => {
   expect(answer.body.error).toMatchObject({ code: 'validation_failed', details: { fields: { [field]: refusal } } });
 };
 
-describe('the NUL character', () => {
-  it('in a lead, a sequence or a nested step: 422 naming the field, nothing written', async () => {
+describe('text PostgreSQL cannot store', () => {
+  it('the NUL character in a lead, a sequence or a nested step: 422 naming the field, nothing written', async () => {
     const { tenantId, auth } = await tenantWithLead();
     refusedField(
       await api()
@@ -51,7 +52,7 @@ describe('the NUL character', () => {
     expect(await stack.db.sequenceDefinition.count({ where: { tenantId } })).toBe(0);
   });
 
-  it('in an appointment: 422, where Temporal was asked first and its run then waited for ever for a row it could not write', async () => {
+  it('the NUL character in an appointment: 422, where Temporal was asked first and its run then waited for ever for a row it could not write', async () => {
     const { tenantId, auth, leadId } = await tenantWithLead();
     const startsAt = new Date(Date.now() + 86_400_000).toISOString();
     refusedField(
@@ -64,7 +65,7 @@ describe('the NUL character', () => {
     expect(await stack.db.appointment.count({ where: { tenantId } })).toBe(0);
   });
 
-  it("in a CSV batch's cell: 422 naming the row's field, no lead saved", async () => {
+  it("the NUL character in a CSV batch's cell: 422 naming the row's field, no lead saved", async () => {
     const { tenantId, auth } = await tenantWithLead();
     const sequence = await api()
       .post('/v1/sequences')
@@ -82,7 +83,7 @@ describe('the NUL character', () => {
     expect(await stack.db.lead.count({ where: { tenantId } })).toBe(1);
   });
 
-  it('in the query string: 400 naming the parameter', async () => {
+  it('the NUL character in the query string: 400 naming the parameter', async () => {
     const { auth } = await tenantWithLead();
     const answer = await api().get('/v1/leads?before=2026-01-01%00').set(auth);
     expect(answer.status).toBe(400);
@@ -95,6 +96,46 @@ describe('the NUL character', () => {
     const answer = await api().post('/v1/leads').set(auth).set('Content-Type', 'application/json').send(deep);
     expect(answer.status).toBe(422);
     expect(answer.body.error.code).toBe('validation_failed');
+  });
+
+  // JSON can escape half of a surrogate pair alone: JavaScript keeps it, PostgreSQL's jsonb refuses it (an event's data,
+  // a sequence's steps) and its text turns it into U+FFFD. Sent as JSON text, where `\ud800` in it is the escape.
+  const postJson = (auth: Record<string, string>, path: string, body: object) =>
+    api()
+      .post(path)
+      .set(auth)
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify(body).replace('LONE', '\\ud800'));
+
+  it('half a surrogate pair in an appointment, a sequence, an opt-out or a lead: 422 naming the field, nothing written or started', async () => {
+    const { tenantId, auth, leadId } = await tenantWithLead();
+    const startsAt = new Date(Date.now() + 86_400_000).toISOString();
+    const refusedAs = (answer: request.Response, field: string) => {
+      expect(answer.status).toBe(422);
+      expect(answer.body.error).toMatchObject({
+        code: 'validation_failed',
+        details: { fields: { [field]: [expect.stringContaining('U+D800')] } },
+      });
+    };
+    refusedAs(await postJson(auth, '/v1/appointments', { leadId, startsAt, location: 'Room LONE' }), 'location');
+    refusedAs(
+      await postJson(auth, '/v1/sequences', { name: 'seq', steps: [{ delaySeconds: 0, template: 'Hi LONE' }] }),
+      'steps.0.template',
+    );
+    refusedAs(await postJson(auth, '/v1/opt-outs', { phone: randomUkMobile().e164, source: 'web LONE' }), 'source');
+    refusedAs(await postJson(auth, '/v1/leads', { phone: randomUkMobile().e164, firstName: 'A LONE' }), 'firstName');
+    expect(await stack.db.appointment.count({ where: { tenantId } })).toBe(0);
+    expect(await stack.db.sequenceDefinition.count({ where: { tenantId } })).toBe(0);
+    expect(await stack.db.optOut.count({ where: { tenantId } })).toBe(0);
+    expect(await stack.db.lead.count({ where: { tenantId } })).toBe(1);
+  });
+
+  it('a whole surrogate pair (an emoji, escaped or not) is a character, and is kept', async () => {
+    const { auth } = await tenantWithLead();
+    const json = `{"phone":"${randomUkMobile().e164}","firstName":"A \\ud83d\\ude00 😀"}`;
+    const lead = await api().post('/v1/leads').set(auth).set('Content-Type', 'application/json').send(json);
+    expect(lead.status).toBe(201);
+    expect(lead.body.firstName).toBe('A 😀 😀');
   });
 
   it('a backslash followed by u0000 is only text, and is kept', async () => {
