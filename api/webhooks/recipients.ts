@@ -23,9 +23,16 @@ const unclaimedPending = { status: 'pending', claimedAt: null } as const;
 export const answerableTexts: Prisma.MessageWhereInput = { status: { notIn: replyAnswersPast }, NOT: unclaimedPending };
 
 /**
+ * When a tenant's latest text to the phone went out, or may have: a row keeps the instant it was written however long
+ * it was held after (a budget, the kill switch, the window), so its claim and its send count too.
+ */
+const latestTextAt = (times: Record<'createdAt' | 'claimedAt' | 'sentAt', Date | null>) =>
+  Math.max(...Object.values(times).map((at) => at?.getTime() ?? 0));
+
+/**
  * The tenants an inbound message is for. A sender's owner gets it (the number before the service: it is the more
  * specific); a shared or unowned sender (the default, or one taken from its tenant since) is answered for by whoever
- * texted the phone from it, latest first. A STOP reaches the owner and every tenant that texted the phone from there
+ * texted the phone from it, the latest text's tenant first. A STOP reaches the owner and every tenant that texted the phone from there
  * (one the number was moved away from included: it must not text that phone again). None: nobody here ever texted
  * that phone from there.
  */
@@ -44,10 +51,11 @@ export async function findRecipients(db: Db, query: RecipientQuery): Promise<Ten
       fromPhone: { in: query.addresses },
       ...(query.everyTexter ? { status: { notIn: stopReachesPast } } : answerableTexts),
     },
-    _max: { createdAt: true },
-    orderBy: { _max: { createdAt: 'desc' } },
+    _max: { createdAt: true, claimedAt: true, sentAt: true },
   });
   const ids = texters
+    .map((texter) => ({ tenantId: texter.tenantId, at: latestTextAt(texter._max) }))
+    .sort((a, b) => b.at - a.at)
     .map((texter) => texter.tenantId)
     .filter((id) => id !== owner?.tenantId)
     .slice(0, query.everyTexter ? undefined : 1);

@@ -189,6 +189,28 @@ describe('a reply to a shared number', () => {
       .toBe('replied');
   });
 
+  it('goes to the tenant whose text went out last, not the one whose row was written last (a text held for hours before it went)', async () => {
+    const [a, b] = [await tenant(), await tenant()];
+    const phone = privatePhone();
+    const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3_600_000);
+    // B's text was written and sent an hour ago; A's was written two hours ago, held (a budget, the kill switch) and
+    // has just gone out: the lead is answering A.
+    await outboundRow(b.tenant.id, phone, { createdAt: hoursAgo(1), claimedAt: hoursAgo(1), sentAt: hoursAgo(1) });
+    const leadA = await texted(a, phone);
+    await stack.db.message.updateMany({
+      where: { enrollmentId: leadA.enrollmentId },
+      data: { createdAt: hoursAgo(2) },
+    });
+    await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'Not interested' });
+    expect(await inboundRows(b.tenant.id, phone)).toEqual([]);
+    expect(await inboundRows(a.tenant.id, phone)).toEqual([
+      expect.objectContaining({ body: 'Not interested', leadId: leadA.leadId }),
+    ]);
+    await expect
+      .poll(() => enrollmentStatus(stack.app, a.auth, leadA.enrollmentId), { timeout: 20_000 })
+      .toBe('replied');
+  });
+
   it('goes to a tenant whose later text was handed to Twilio and not answered yet (claimed, pending): it may have reached the phone', async () => {
     const [a, b] = [await tenant(), await tenant()];
     const phone = privatePhone();
