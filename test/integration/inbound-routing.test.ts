@@ -67,6 +67,19 @@ const enrollment = (id: string) => stack.db.enrollment.findUniqueOrThrow({ where
 const inboundRows = (tenantId: string, phone: string) =>
   stack.db.message.findMany({ where: { tenantId, fromPhone: phone, direction: 'inbound' } });
 
+/** The reply reached `to` only, as its lead's, and ended that lead's follow-up as replied. */
+async function repliedTo(
+  to: TestTenant,
+  other: TestTenant,
+  phone: string,
+  lead: { leadId: string; enrollmentId: string },
+  body: string,
+) {
+  expect(await inboundRows(other.tenant.id, phone)).toEqual([]);
+  expect(await inboundRows(to.tenant.id, phone)).toEqual([expect.objectContaining({ body, leadId: lead.leadId })]);
+  await expect.poll(() => enrollmentStatus(stack.app, to.auth, lead.enrollmentId), { timeout: 20_000 }).toBe('replied');
+}
+
 describe('a STOP to a shared number reaches every tenant that texted the phone from it', () => {
   it('STOP to the deployment’s default number: the tenant that texted from it records the opt-out and its follow-up ends as opted_out', async () => {
     const a = await tenant();
@@ -180,13 +193,7 @@ describe('a reply to a shared number', () => {
     await outboundRow(b.tenant.id, phone, { status: 'pending', heldReason: 'window' });
     await outboundRow(b.tenant.id, phone, { status: 'failed', errorCode: 21211 });
     await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'Tuesday works for me' });
-    expect(await inboundRows(b.tenant.id, phone)).toEqual([]);
-    expect(await inboundRows(a.tenant.id, phone)).toEqual([
-      expect.objectContaining({ body: 'Tuesday works for me', leadId: leadA.leadId }),
-    ]);
-    await expect
-      .poll(() => enrollmentStatus(stack.app, a.auth, leadA.enrollmentId), { timeout: 20_000 })
-      .toBe('replied');
+    await repliedTo(a, b, phone, leadA, 'Tuesday works for me');
   });
 
   it('goes to the tenant whose text went out last, not the one whose row was written last (a text held for hours before it went)', async () => {
@@ -202,13 +209,7 @@ describe('a reply to a shared number', () => {
       data: { createdAt: hoursAgo(2) },
     });
     await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'Not interested' });
-    expect(await inboundRows(b.tenant.id, phone)).toEqual([]);
-    expect(await inboundRows(a.tenant.id, phone)).toEqual([
-      expect.objectContaining({ body: 'Not interested', leadId: leadA.leadId }),
-    ]);
-    await expect
-      .poll(() => enrollmentStatus(stack.app, a.auth, leadA.enrollmentId), { timeout: 20_000 })
-      .toBe('replied');
+    await repliedTo(a, b, phone, leadA, 'Not interested');
   });
 
   it('goes to a tenant whose later text was handed to Twilio and not answered yet (claimed, pending): it may have reached the phone', async () => {
