@@ -23,8 +23,9 @@
  * Because a keyword must stand alone or inside a phrase, harmless uses ("stop by at 3", "the bus stop", "non-stop",
  * "when does the offer end", "cancel and reschedule") never match; the phrases carry guards only where they could
  * overreach ("don't stop texting me", "don't cancel my reminders", "cancel the reminders for tomorrow", "I gave you the
- * wrong number"). Typos ("stpo"), profanity and other languages are not recognised here (other languages arrive as
- * `OptOutType`); "not interested" alone is a reply, not an opt-out.
+ * wrong number"). A "no" or a swear word only makes a request firmer ("No stop", "stop fucking texting me"), and so
+ * does an adverb inside a phrase ("stop constantly texting me"). Typos ("stpo") and other languages are not recognised
+ * here (other languages arrive as `OptOutType`); "not interested" alone is a reply, not an opt-out.
  */
 export type InboundIntent = 'opt_out' | 'opt_in' | 'help' | 'message';
 
@@ -78,6 +79,30 @@ const courtesyWords = [
   'bye',
   'goodbye',
 ];
+// Swearing makes a request firmer, not something else: "just fucking stop", "stop fucking texting me".
+const swearWords = [
+  'fucking',
+  'fuckin',
+  'fking',
+  'fkn',
+  'fcking',
+  'effing',
+  'freaking',
+  'freakin',
+  'frigging',
+  'friggin',
+  'flipping',
+  'bloody',
+  'damn',
+  'damned',
+  'goddamn',
+  'goddamned',
+];
+// So does a "no" before it ("No stop", "nope, stop"): not for CANCEL, where "no, cancel" may be about the appointment.
+const emphasisWords = ['no', 'nope', 'nah', ...swearWords];
+// Between STOP and the texting it asks to end, an adverb (a word ending in -ly: "stop constantly texting me", "stop
+// daily texts") or a swear word.
+const emphasisInPhrase = ['\\w+ly', ...swearWords].join('|');
 // "and" joins courtesy and keywords without asking anything more: "STOP and remove", "stop please and thank you";
 // "stop and think" or "cancel and reschedule" still fail, as "think" and "reschedule" are neither.
 const joiningWords = ['and'];
@@ -136,7 +161,7 @@ const askingPhrases = [
 const courtesy = new Set([...courtesyWords, ...joiningWords]);
 // "CANCEL ALL" is cancel aimed at every message; "all" is the one target a bare CANCEL takes ("cancel it" is a reply).
 const courtesyOrAll = new Set([...courtesy, 'all']);
-const courtesyOrTarget = new Set([...courtesy, ...targetWords]);
+const courtesyOrTarget = new Set([...courtesy, ...targetWords, ...emphasisWords]);
 const courtesyPhrase = phraseMatcher(courtesyPhrases);
 const courtesyOrAskingPhrase = phraseMatcher([...courtesyPhrases, ...askingPhrases]);
 
@@ -166,7 +191,7 @@ const optOutPhrases: OptOutPhrase[] = [
   // "stop texting me", "quit sending me texts", "please stop with the messages", "end these reminders"...
   {
     pattern: new RegExp(
-      `\\b(?:stop|quit|end|cease)\\s+(?:(?:the|these|those|this|your|ur|all|any|with|of|more|me|us|it)\\s+)*(?:${contactVerbs}|${contactNouns})\\b`,
+      `\\b(?:stop|quit|end|cease)\\s+(?:(?:the|these|those|this|your|ur|all|any|with|of|more|me|us|it|${emphasisInPhrase})\\s+)*(?:${contactVerbs}|${contactNouns})\\b`,
       'u',
     ),
     // ...but not "don't stop texting me" or "at the end messages were sent".
@@ -272,6 +297,7 @@ function clausesOf(body: string): string[] {
       .normalize('NFKC') // full-width "ＳＴＯＰ" and other compatibility forms read as plain letters
       .toLowerCase()
       .replace(/['‘’ʼ`´]/gu, '') // "don't", "don’t" and "dont" are one word
+      .replace(/#(?!\p{L})/gu, ' number ') // "wrong #"; a hashtag ("#stop") stays the word
       .normalize('NFD')
       .replace(/\p{M}/gu, '') // accents and emoji variation selectors don't change the word: "stóp" is "stop"
       // Punctuation, quotes, emoji and line breaks end a clause: "STOP. Wrong number", "STOP 🛑 who is this",
