@@ -29,6 +29,9 @@ export const legacyPhoneHash = (phone: string) => createHash('sha256').update(ph
 /** Every hash an opt-out or consent event of this phone may be stored under, the current one first. */
 export const phoneHashes = (phone: string) => [phoneHash(phone), legacyPhoneHash(phone)];
 
+/** The consent source of a request the lead texted us (a keyword or a phrasing of one). */
+export const inboundKeywordSource = 'inbound_keyword';
+
 /** The phone's opt-out, under either hash; should both exist, the first one recorded. */
 export function findOptOut(db: Tx, tenantId: string, phone: string) {
   return db.optOut.findFirst({
@@ -110,6 +113,29 @@ export async function recordOptOut(tx: Prisma.TransactionClient, change: Consent
       note: change.note ?? null,
     },
   });
+}
+
+/**
+ * Whether the phone already asked the tenant to stop by text and has not opted back in since: that request had its one
+ * confirmation (ours, or Twilio's for a bare keyword), and a lead who said stop gets no second. Call it under the
+ * conversation's lock, before this request's consent is logged.
+ */
+export async function askedToStopBefore(
+  tx: Prisma.TransactionClient,
+  tenantId: string,
+  phone: string,
+): Promise<boolean> {
+  const hashes = phoneHashes(phone);
+  const [row] = await tx.$queryRaw<{ asked: boolean }[]>`
+    SELECT EXISTS (
+      SELECT 1 FROM consent_events asked
+      WHERE asked.tenant_id = ${tenantId}::uuid AND asked.phone_hash = ANY(${hashes}) AND asked.kind = 'opt_out'
+        AND asked.source = ${inboundKeywordSource}
+        AND NOT EXISTS (
+          SELECT 1 FROM consent_events since
+          WHERE since.tenant_id = asked.tenant_id AND since.phone_hash = ANY(${hashes}) AND since.kind = 'opt_in'
+            AND since.created_at >= asked.created_at)) AS asked`;
+  return row?.asked ?? false;
 }
 
 /** Returns whether there was an opt-out to clear (under either hash, and then its event); the consent is logged either way. */

@@ -7,7 +7,7 @@ import { recordMessageEvent } from '../../common/event-writers.js';
 import { classifyInbound, type InboundIntent } from '../../common/keywords.js';
 import { createShortLinks, type TrackedLink } from '../../common/links/short-links.js';
 import { maskPhone } from '../../common/logger.js';
-import { recordOptIn, recordOptOut } from '../../common/opt-outs.js';
+import { askedToStopBefore, inboundKeywordSource, recordOptIn, recordOptOut } from '../../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
 import type { Prisma, Tenant } from '../../generated/prisma/client.js';
 import { findAppointmentReply, recordAppointmentReply } from './appointment-replies.js';
@@ -87,16 +87,17 @@ async function recordFor(
     });
     return outcome;
   };
-  const change = { tenantId: tenant.id, phone, source: 'inbound_keyword', messageSid: params.MessageSid };
+  const change = { tenantId: tenant.id, phone, source: inboundKeywordSource, messageSid: params.MessageSid };
   // With Twilio's Advanced Opt-Out, Twilio answers keywords itself.
   const mayAnswer = !tenant.twilioAdvancedOptOut;
   if (intent === 'opt_out') {
+    const confirmedBefore = await askedToStopBefore(tx, tenant.id, phone);
     await recordOptOut(tx, change);
     const signalIds = await queueSignalsForPhone(tx, tenant.id, phone, {
       signal: signalNames.optOut,
-      payload: { source: 'inbound_keyword' },
+      payload: { source: inboundKeywordSource },
     });
-    return recorded({ tenant, leadId, answers: mayAnswer, signalIds }, 'opted_out');
+    return recorded({ tenant, leadId, answers: mayAnswer && !confirmedBefore, signalIds }, 'opted_out');
   }
   // Anything else is a reply to a running follow-up: a bare YES, START, HELP or INFO too (shared/docs/domain.md).
   const signalIds = await queueSignalsForPhone(tx, tenant.id, phone, {

@@ -116,6 +116,32 @@ describe('inbound messages', () => {
     expect(kinds.map((event) => event.kind)).toEqual(['opt_out', 'opt_in']);
   });
 
+  it('a lead who already asked to stop gets no second confirmation; one opted out by the CRM, or who opted back in, gets one', async () => {
+    const { tenant, auth, number } = await tenantWithNumber();
+    const from = randomUkMobile().e164;
+    const say = (Body: string) => inbound(stack.app, { From: from, To: number, Body }).then((answer) => answer.text);
+    const confirmation = /<Message>Acme Dental: you are unsubscribed/;
+    expect(await say('Please stop texting me')).toMatch(confirmation);
+    expect(await say('STOP TEXTING ME')).not.toContain('<Message>');
+    expect(await say('remove me from your list')).not.toContain('<Message>');
+    expect(await say('START')).toContain('subscribed again');
+    expect(await say('stop')).toMatch(confirmation);
+    const logged = await stack.db.consentEvent.findMany({
+      where: { tenantId: tenant.id },
+      orderBy: { createdAt: 'asc' },
+    });
+    expect(logged.map((event) => event.kind)).toEqual(['opt_out', 'opt_out', 'opt_out', 'opt_in', 'opt_out']);
+
+    const optedOutByCrm = randomUkMobile().e164;
+    const recorded = await request(stack.app)
+      .post('/v1/opt-outs')
+      .set(auth)
+      .send({ phone: optedOutByCrm, source: 'crm' });
+    expect(recorded.status).toBe(201);
+    const asked = await inbound(stack.app, { From: optedOutByCrm, To: number, Body: 'stop texting me' });
+    expect(asked.text).toMatch(confirmation);
+  });
+
   it('sends no confirmation of its own when the tenant relies on Twilio Advanced Opt-Out, but still records the opt-out', async () => {
     const { tenant, number } = await tenantWithNumber({ twilioAdvancedOptOut: true });
     const response = await inbound(stack.app, { From: randomUkMobile().e164, To: number, Body: 'opt out' });
