@@ -96,18 +96,21 @@ export async function recordSent(
 
 /**
  * An earlier attempt claimed the row, so Twilio may have the message: the one it has to this number since the row was
- * written, leaving out SIDs other rows already own (a lookup after a timeout must not adopt one of them).
+ * written, leaving out SIDs other rows already own (a lookup after a timeout must not adopt one of them). Those rows
+ * are the ones written or sent since an hour before this one was written: a row written days ago and held until a
+ * moment ago owns a message Twilio created a moment ago.
  */
 export async function findEarlierHandover(
   { db, sender }: Pick<ResolvedDeliveryDeps, 'db' | 'sender'>,
   row: Message,
   sms: OutboundSms,
 ): Promise<SentSms | null> {
+  const since = new Date(row.createdAt.getTime() - 3_600_000);
   const others = await db.message.findMany({
     where: {
       toPhone: row.toPhone,
       twilioSid: { not: null },
-      createdAt: { gte: new Date(row.createdAt.getTime() - 3_600_000) },
+      OR: [{ createdAt: { gte: since } }, { sentAt: { gte: since } }],
     },
     select: { twilioSid: true },
   });

@@ -151,6 +151,30 @@ describe('sendStepMessage', () => {
     expect(core.fake.createCallsTo(phone)).toBe(61);
   });
 
+  it('a retry after a 5xx does not take for its own a message with the same words another row sent a moment ago, written hours ago', async () => {
+    const { tenantId, phone, input } = await enrollment();
+    // Another enrollment's step with the same words, written two hours ago, held since, and sent just now.
+    const earlier = await core.sender.send({ to: phone, body: 'Hi Ada', from: core.sender.defaultFrom });
+    await core.db.message.create({
+      data: {
+        tenantId,
+        direction: 'outbound',
+        toPhone: phone,
+        fromPhone: core.sender.defaultFrom,
+        body: 'Hi Ada',
+        status: 'queued',
+        twilioSid: earlier.sid,
+        createdAt: new Date(Date.now() - 2 * 3_600_000),
+        sentAt: new Date(),
+      },
+    });
+    core.fake.inject({ kind: 'http', status: 503 }, { to: phone });
+    await expect(attempt(1, input)).rejects.toMatchObject({ status: 503 });
+    const retried = await attempt(2, input);
+    expect(retried).toMatchObject({ outcome: 'sent', twilioSid: expect.not.stringMatching(earlier.sid ?? '') });
+    expect(core.fake.messages.filter((message) => message.to === phone)).toHaveLength(2);
+  });
+
   it('retries 429 and 5xx through Temporal (throws) and sends once when Twilio recovers', async () => {
     const { phone, input } = await enrollment();
     core.fake.inject({ kind: 'http', status: 429 }, { to: phone });
