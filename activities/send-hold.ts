@@ -2,13 +2,14 @@
 // enrollments say later (the send gate). The row records why and until when; the caller hears when to try again.
 import { activityInfo, ApplicationFailure, log } from '@temporalio/activity';
 import type { Message } from '../generated/prisma/client.js';
+import type { Db } from '../common/db.js';
 import { capacityWaitType, type CapacityWait } from '../common/capacity/waits.js';
 import type { ResolvedDeliveryDeps, DeliveryResult, OutboundMessage } from './outbound-message.js';
 import { missedSkipReason, type SendDeadline } from './send-deadline.js';
 import type { GateDecision, GateHoldReason } from './send-gate.js';
 import type { SendingPolicy } from '../workflows/decisions/send-time.js';
 import type { HoldReason } from './send-step-message.types.js';
-import { closeUnsent } from './unsent-messages.js';
+import { claimOf, closeUnsent, type UnsentClose } from './unsent-messages.js';
 
 export interface Hold {
   reason: HoldReason;
@@ -37,6 +38,20 @@ export const gateHold = ({ reason, until, policy }: Extract<GateDecision, { kind
   policy,
 });
 
+/**
+ * Closes the row as this attempt read it, unclaimed or under the claim it saw. Another attempt may have claimed it
+ * since (one that passed the gate before a STOP or the deadline, slow to get there) and be at Twilio with it, or
+ * settled it: this attempt answers nothing, and the next finds the row as it is.
+ */
+export async function closeAsRead(db: Db, row: Message, closed: UnsentClose): Promise<void> {
+  if (await closeUnsent(db, row, closed, { onlyUnder: claimOf(row) })) return;
+  throw ApplicationFailure.create({
+    type: 'SendRowChangedSinceRead',
+    message: 'another attempt claimed or settled this message since this attempt read it; looking again',
+    nextRetryDelay: 1000,
+  });
+}
+
 /** The hard deadline passed with the message unsent: its row closes as missed, and the caller hears its outcome. */
 export async function missDeadline<Outcome>(
   { db, metrics }: ResolvedDeliveryDeps,
@@ -44,7 +59,7 @@ export async function missDeadline<Outcome>(
   deadline: SendDeadline<Outcome>,
 ): Promise<Outcome> {
   if (deadline.hard) {
-    await closeUnsent(db, row, { status: 'skipped', skipReason: missedSkipReason });
+    await closeAsRead(db, row, { status: 'skipped', skipReason: missedSkipReason });
     metrics.messageRecorded('skipped');
   }
   return deadline.outcomeWhenMissed;

@@ -17,10 +17,9 @@ import {
   untilClaimExpires,
   type GateStop,
 } from './send-gate.js';
-import { gateHold, hold, missDeadline } from './send-hold.js';
+import { closeAsRead, gateHold, hold, missDeadline } from './send-hold.js';
 import type { OutboundSms } from './sms-sender.js';
 import { findEarlierHandover, handOver, recordSent } from './twilio-handover.js';
-import { closeUnsent } from './unsent-messages.js';
 
 /** Another attempt holds a fresh claim: look again once it has surely called Twilio or given up. */
 const claimedElsewhereType = 'SendClaimedElsewhere';
@@ -47,7 +46,7 @@ const changePending = (until: Date) =>
 
 /** The gate's final word: the row closes as skipped with the reason, and the workflow hears why. */
 async function refuse({ db, metrics }: ResolvedDeliveryDeps, row: Message, reason: GateStop): Promise<DeliveryResult> {
-  await closeUnsent(db, row, { status: 'skipped', skipReason: reason });
+  await closeAsRead(db, row, { status: 'skipped', skipReason: reason });
   metrics.messageRecorded('skipped');
   log.info('send refused by the send gate', { messageId: row.id, to: maskPhone(row.toPhone), reason });
   return skippedResult(row.id, reason);

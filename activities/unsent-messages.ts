@@ -44,16 +44,25 @@ async function skipMessages(tx: Prisma.TransactionClient, rows: { id: string }[]
 /** How a row that never reached Twilio closes: skipped by a decision, or failed because Twilio refused the create call. */
 export type UnsentClose = { status: 'skipped'; skipReason: string } | { status: 'failed'; errorCode: number | null };
 
-/** A claim the row must still be pending under for a close to touch it: a settler's take (worker/claim-settler.ts). */
+/**
+ * The claim the row must still be pending under for a close to touch it: a settler's take (worker/claim-settler.ts), or
+ * the claim, or none, an attempt read the row with (another attempt may have claimed it since, and be at Twilio).
+ */
 export interface HeldClaim {
-  attempt: number;
-  at: Date;
+  attempt: number | null;
+  at: Date | null;
 }
+
+export const claimOf = (row: Pick<Message, 'claimedAttempt' | 'claimedAt'>): HeldClaim => ({
+  attempt: row.claimedAttempt,
+  at: row.claimedAt,
+});
 
 const isStillHeld = async (tx: Prisma.TransactionClient, id: string, claim: HeldClaim) =>
   (
     await tx.$queryRaw<unknown[]>`SELECT 1 FROM messages WHERE id = ${id}::uuid AND status = 'pending'
-      AND claimed_attempt = ${claim.attempt} AND claimed_at = ${claim.at}::timestamptz FOR NO KEY UPDATE`
+      AND claimed_attempt IS NOT DISTINCT FROM ${claim.attempt}::int
+      AND claimed_at IS NOT DISTINCT FROM ${claim.at}::timestamptz FOR NO KEY UPDATE`
   ).length > 0;
 
 /**

@@ -175,6 +175,34 @@ describe('sendStepMessage', () => {
     expect(core.fake.messages.filter((message) => message.to === phone)).toHaveLength(2);
   });
 
+  it('a retry that finds the lead opted out leaves alone a row another attempt claimed after this one read it', async () => {
+    const { tenantId, phone, input } = await enrollment();
+    // A 429 leaves the row written and unclaimed; then the lead opts out.
+    core.fake.inject({ kind: 'http', status: 429 }, { to: phone });
+    await expect(attempt(1, input)).rejects.toMatchObject({ status: 429 });
+    await core.db.$transaction((tx) => recordOptOut(tx, { tenantId, phone, source: 'api' }));
+    const { id } = await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } });
+    // Attempt 3, slow to get through (it passed the gate before the opt-out), claims the row while attempt 2, which
+    // read it unclaimed, is closing it.
+    const claimAt = new Date();
+    const held = await heldTransaction(
+      core.db,
+      (tx) => tx.$executeRaw`SELECT 1 FROM messages WHERE id = ${id}::uuid FOR UPDATE`,
+      (tx) => tx.message.update({ where: { id }, data: { claimedAttempt: 3, claimedAt: claimAt } }),
+    );
+    const retry = attempt(2, input);
+    await untilWaitingBehind(core.db, held.pid, 1);
+    held.release();
+    await held.committed;
+    await expect(retry).rejects.toMatchObject({ type: 'SendRowChangedSinceRead' });
+    expect(await core.db.message.findUniqueOrThrow({ where: { id } })).toMatchObject({
+      status: 'pending',
+      skipReason: null,
+      claimedAttempt: 3,
+    });
+    expect(await core.db.event.count({ where: { tenantId, type: 'message.skipped' } })).toBe(0);
+  });
+
   it('retries 429 and 5xx through Temporal (throws) and sends once when Twilio recovers', async () => {
     const { phone, input } = await enrollment();
     core.fake.inject({ kind: 'http', status: 429 }, { to: phone });
