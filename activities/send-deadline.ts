@@ -3,7 +3,9 @@ export interface SendDeadline<Outcome> {
   at: Date;
   /**
    * Soft: a late attempt leaves the row for a later one (the caller plans the send again). Hard: the message is
-   * worthless after `at`: an unsent row is closed as missed, and Twilio is told to drop it then (ValidityPeriod).
+   * worthless after `at`: an unsent row is closed as missed. Either way Twilio is told to drop it at `at`
+   * (ValidityPeriod), so a message its queue still holds then (a sender slower than its configured rate) never goes
+   * out past it: a step past the lead's window, a reminder past its appointment. Twilio reports it failed (30036).
    */
   hard: boolean;
   /** What an attempt past `at` answers when nothing went out. */
@@ -21,6 +23,6 @@ const secondsLeft = (deadline: SendDeadline<unknown>) => (deadline.at.getTime() 
 /** A hard deadline needs a second left at least: Twilio's smallest ValidityPeriod. */
 export const isTooLate = (deadline: SendDeadline<unknown>) => secondsLeft(deadline) < (deadline.hard ? 1 : 0);
 
-/** How long Twilio may keep trying a message with a hard deadline: until the deadline, within what Twilio accepts. */
+/** How long Twilio may keep a message in its queue: until the deadline, within what Twilio accepts. */
 export const validityPeriodSeconds = (deadline: SendDeadline<unknown>) =>
   Math.min(Math.max(1, Math.floor(secondsLeft(deadline))), maxValiditySeconds);

@@ -125,11 +125,6 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
     // Its own claim, made since `askedAt`, expires within a minute from now: the next attempt comes no sooner.
     if (performance.now() - askedAt > claimLeaseMs)
       throw claimedElsewhere(verdict.claimedAt, attempt, claimExpiredAfterMs);
-    return handOver(
-      deps,
-      row,
-      deadline.hard ? { ...sms, validityPeriodSeconds: validityPeriodSeconds(deadline) } : sms,
-      attempt,
-    );
+    return handOver(deps, row, { ...sms, validityPeriodSeconds: validityPeriodSeconds(deadline) }, attempt);
   };
 }

@@ -203,6 +203,17 @@ describe('sendStepMessage', () => {
     expect(await core.db.event.count({ where: { tenantId, type: 'message.skipped' } })).toBe(0);
   });
 
+  it("tells Twilio to drop the step if its queue still holds it when the lead's window closes (ValidityPeriod)", async () => {
+    const { phone, input } = await enrollment();
+    const windowClosesIn = 600;
+    expect(
+      await attempt(1, { ...input, notAfter: new Date(Date.now() + windowClosesIn * 1000).toISOString() }),
+    ).toMatchObject({ outcome: 'sent' });
+    const [call] = core.fake.calls.filter((made) => made.to === phone);
+    expect(Number(call?.params.ValidityPeriod)).toBeGreaterThan(windowClosesIn - 10);
+    expect(Number(call?.params.ValidityPeriod)).toBeLessThanOrEqual(windowClosesIn);
+  });
+
   it('retries 429 and 5xx through Temporal (throws) and sends once when Twilio recovers', async () => {
     const { phone, input } = await enrollment();
     core.fake.inject({ kind: 'http', status: 429 }, { to: phone });
