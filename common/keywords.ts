@@ -20,6 +20,7 @@
  *    - a clause says it in a phrase (`optOutPhrases`): "stop texting me", "stop it with the texts", "remove me from your
  *      list", "wrong number", or CANCEL aimed at the messages themselves ("cancel all messages", "cancel the texts",
  *      "cancel reminders").
+ * 5. A reaction sent as text ('Liked “… Reply STOP to opt out.”') is a reply: the words it quotes are our message's.
  * Because a keyword must stand alone or inside a phrase, harmless uses ("stop by at 3", "the bus stop", "non-stop",
  * "when does the offer end", "cancel and reschedule") never match; the phrases carry guards only where they could
  * overreach ("don't stop texting me", "don't cancel my reminders", "cancel the reminders for tomorrow", "I gave you the
@@ -255,9 +256,18 @@ const optOutPhrases: OptOutPhrase[] = [
   { pattern: /\b(?:lose|forget) (?:my|this) number\b/u },
 ];
 
+/**
+ * A reaction an iPhone (or Google Messages) sends by SMS to a phone outside iMessage or RCS: the verb, then the message
+ * reacted to in quotes ('Liked “Hi Ada… Reply STOP to opt out.”', 'Reacted 👍 to “…”', 'Removed a heart from “…”').
+ * The quoted words are ours, not the lead's: the lead answered, and asked for nothing.
+ */
+const reaction =
+  /^\s*(?:liked|loved|disliked|laughed at|emphasi[sz]ed|questioned|reacted \S{1,16} to|removed an? \S+(?: \S+)? from)\s+["“][\s\S]*["”]\s*$/iu;
+
 export function classifyInbound(body: string, options: ClassifyOptions = {}): InboundIntent {
   const reported = twilioOptOutTypes.get(options.twilioOptOutType?.trim().toUpperCase() ?? '');
   if (reported) return reported;
+  if (reaction.test(body)) return 'message';
   const clauses = clausesOf(body);
   const whole = clauses.join(' ');
   if (optInKeywords.has(whole)) return 'opt_in';

@@ -3,8 +3,10 @@ import { classifyInbound } from '../../common/keywords.js';
 import {
   harmlessUses,
   helpKeywords,
+  notReactions,
   optInKeywords,
   optOutPhrasings,
+  reactionsQuotingUs,
   repliesWithKeywords,
   standardOptOutKeywords,
 } from '../fixtures/inbound-messages.js';
@@ -28,6 +30,15 @@ describe('classifyInbound: opt-outs', () => {
     it.each(harmlessUses)('%j is a message', (body) => {
       expect(classifyInbound(body)).toBe('message');
     });
+  });
+});
+
+describe('classifyInbound: a reaction sent as text quotes our message', () => {
+  it.each(reactionsQuotingUs)('%j is a message', (body) => {
+    expect(classifyInbound(body)).toBe('message');
+  });
+  it.each(notReactions)('%j is an opt-out', (body) => {
+    expect(classifyInbound(body)).toBe('opt_out');
   });
 });
 
