@@ -25,7 +25,7 @@
  * "when does the offer end", "cancel and reschedule") never match; the phrases carry guards only where they could
  * overreach ("don't stop texting me", "don't cancel my reminders", "cancel the reminders for tomorrow", "I gave you the
  * wrong number"). A "no" or a swear word only makes a request firmer ("No stop", "stop fucking texting me"), and so
- * does an adverb inside a phrase ("stop constantly texting me"). Typos ("stpo") and other languages are not recognised
+ * does an insisting adverb inside a phrase ("stop constantly texting me"). Typos ("stpo") and other languages are not recognised
  * here (other languages arrive as `OptOutType`); "not interested" alone is a reply, not an opt-out.
  */
 export type InboundIntent = 'opt_out' | 'opt_in' | 'help' | 'message';
@@ -101,9 +101,23 @@ const swearWords = [
 ];
 // So does a "no" before it ("No stop", "nope, stop"): not for CANCEL, where "no, cancel" may be about the appointment.
 const emphasisWords = ['no', 'nope', 'nah', ...swearWords];
-// Between STOP and the texting it asks to end, an adverb (a word ending in -ly: "stop constantly texting me", "stop
-// daily texts") or a swear word.
-const emphasisInPhrase = ['\\w+ly', ...swearWords].join('|');
+// Between STOP and the texting it asks to end, an adverb of how often or how much ("stop constantly texting me") or a
+// swear word. Not any word in -ly: "stop early reminders" or "stop weekly texts" may ask to end some of them only.
+const insistingAdverbs = [
+  'constantly',
+  'repeatedly',
+  'continually',
+  'continuously',
+  'endlessly',
+  'incessantly',
+  'relentlessly',
+  'literally',
+  'really',
+  'totally',
+  'completely',
+  'randomly',
+];
+const emphasisInPhrase = [...insistingAdverbs, ...swearWords].join('|');
 // "and" joins courtesy and keywords without asking anything more: "STOP and remove", "stop please and thank you";
 // "stop and think" or "cancel and reschedule" still fail, as "think" and "reschedule" are neither.
 const joiningWords = ['and'];
@@ -195,9 +209,9 @@ const optOutPhrases: OptOutPhrase[] = [
       `\\b(?:stop|quit|end|cease)\\s+(?:(?:the|these|those|this|your|ur|all|any|with|of|more|me|us|it|${emphasisInPhrase})\\s+)*(?:${contactVerbs}|${contactNouns})\\b`,
       'u',
     ),
-    // ...but not "don't stop texting me" or "at the end messages were sent".
+    // ...but not "don't stop texting me", "why did you stop texting me?" or "at the end messages were sent".
     unless:
-      /\b(?:(?:dont|do not|cant|cannot|couldnt)\s+(?:ever\s+)?(?:stop|quit|end|cease)|(?:the|an?)\s+(?:stop|end))\b/u,
+      /\b(?:(?:dont|do not|cant|cannot|couldnt|wont|will not|wouldnt)\s+(?:ever\s+)?(?:stop|quit|end|cease)|(?:did|do|does)\s+(?:you|u|they|it)\s+(?:stop|quit|end|cease)|(?:the|an?)\s+(?:stop|end))\b/u,
   },
   { pattern: /\bmake (?:it|them|this|these|the (?:texts|messages)) stop\b/u },
   // "enough with the texts": said of the messages, only ever means stop them.
@@ -307,7 +321,7 @@ function clausesOf(body: string): string[] {
       .normalize('NFKC') // full-width "ＳＴＯＰ" and other compatibility forms read as plain letters
       .toLowerCase()
       .replace(/['‘’ʼ`´]/gu, '') // "don't", "don’t" and "dont" are one word
-      .replace(/#(?!\p{L})/gu, ' number ') // "wrong #"; a hashtag ("#stop") stays the word
+      .replace(/\bwrong\s*#/gu, 'wrong number') // "#" ends a clause anywhere else ("STOP #", "#stop")
       .normalize('NFD')
       .replace(/\p{M}/gu, '') // accents and emoji variation selectors don't change the word: "stóp" is "stop"
       // Punctuation, quotes, emoji and line breaks end a clause: "STOP. Wrong number", "STOP 🛑 who is this",
