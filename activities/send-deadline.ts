@@ -4,8 +4,9 @@ export interface SendDeadline<Outcome> {
   /**
    * Soft: a late attempt leaves the row for a later one (the caller plans the send again). Hard: the message is
    * worthless after `at`: an unsent row is closed as missed. Either way Twilio is told to drop it at `at`
-   * (ValidityPeriod), so a message its queue still holds then (a sender slower than its configured rate) never goes
-   * out past it: a step past the lead's window, a reminder past its appointment. Twilio reports it failed (30036).
+   * (ValidityPeriod), so a message its queue still holds then (a sender slower than its configured rate) does not go
+   * out past it (a step: not more than a minute past it): a step after the lead's window, a reminder after the next
+   * one's time or the start. Twilio reports it failed (30036).
    */
   hard: boolean;
   /** What an attempt past `at` answers when nothing went out. */
@@ -23,6 +24,15 @@ const secondsLeft = (deadline: SendDeadline<unknown>) => (deadline.at.getTime() 
 /** A hard deadline needs a second left at least: Twilio's smallest ValidityPeriod. */
 export const isTooLate = (deadline: SendDeadline<unknown>) => secondsLeft(deadline) < (deadline.hard ? 1 : 0);
 
+/**
+ * A soft deadline is a step's window closing: a step claimed in its last seconds may go out as long after it as the
+ * claim's lease already allows, rather than be dropped by Twilio (30036) after the workflow counted it sent.
+ */
+const softValidityFloorSeconds = 60;
+
 /** How long Twilio may keep a message in its queue: until the deadline, within what Twilio accepts. */
 export const validityPeriodSeconds = (deadline: SendDeadline<unknown>) =>
-  Math.min(Math.max(1, Math.floor(secondsLeft(deadline))), maxValiditySeconds);
+  Math.min(
+    Math.max(deadline.hard ? 1 : softValidityFloorSeconds, Math.floor(secondsLeft(deadline))),
+    maxValiditySeconds,
+  );
