@@ -65,11 +65,18 @@ const isStillHeld = async (tx: Prisma.TransactionClient, id: string, claim: Held
       AND claimed_at IS NOT DISTINCT FROM ${claim.at}::timestamptz FOR NO KEY UPDATE`
   ).length > 0;
 
+const isClosedUnsent = async (tx: Prisma.TransactionClient, id: string) =>
+  (
+    await tx.$queryRaw<unknown[]>`SELECT 1 FROM messages WHERE id = ${id}::uuid AND status IN ('skipped', 'failed')
+      AND twilio_sid IS NULL FOR NO KEY UPDATE`
+  ).length > 0;
+
 /**
  * Closes one row that will never go out, giving back whatever capacity an attempt reserved for it. A row something
  * else closed first (an enrollment's close) keeps its reason, and its one event. With `optOutSource`, the recipient's
  * opt-out is recorded in the same transaction, which then takes the conversation's lock first (common/lock-order.ts).
- * With `onlyUnder`, a row that claim no longer holds is left as it is, reservation and all. True if this call closed it.
+ * With `onlyUnder`, a row that claim no longer holds is left as it is, reservation and all, unless it was closed without
+ * reaching Twilio: a closed unsent row holds no capacity. True if this call closed it.
  */
 export async function closeUnsent(
   db: Db,
@@ -80,7 +87,11 @@ export async function closeUnsent(
   return db.$transaction(async (tx) => {
     // A STOP from the lead holds it while it records its own event: taken after the event lock, the two deadlock.
     if (optOutSource) await lockConversation(tx, row.tenantId, row.toPhone);
-    if (onlyUnder && !(await isStillHeld(tx, row.id, onlyUnder))) return false;
+    if (onlyUnder && !(await isStillHeld(tx, row.id, onlyUnder))) {
+      // Closed since without reaching Twilio: what an attempt that read it pending reserved onto it goes back.
+      if (await isClosedUnsent(tx, row.id)) await releaseCapacity(tx, row.id);
+      return false;
+    }
     await releaseCapacity(tx, row.id);
     const { count } = await tx.message.updateMany({
       where: { id: row.id, status: 'pending' },

@@ -4,7 +4,7 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import { describe, expect, it, vi } from 'vitest';
 import { chooseVariant } from '../../common/analytics/variants.js';
 import { findOptOut, recordOptOut } from '../../common/opt-outs.js';
-import type { Prisma } from '../../generated/prisma/client.js';
+import { Prisma } from '../../generated/prisma/client.js';
 import { claimExpiredAfterMs, createSendGate } from '../../activities/send-gate.js';
 import { createSendStepMessage } from '../../activities/send-step-message.js';
 import type { SmsSender } from '../../activities/sms-sender.js';
@@ -53,6 +53,27 @@ async function enrollment(firstName: string | null = 'Ada', steps: Prisma.InputJ
 /** Runs the activity as Temporal would on the given attempt; a throw is what Temporal would retry. */
 const attempt = (number: number, input: Parameters<typeof core.sendStepMessage>[0]) =>
   new MockActivityEnvironment({ attempt: number }).run(core.sendStepMessage, input);
+
+/**
+ * Attempt 2 runs while another transaction, holding the row's lock, makes `change` and commits: attempt 2 finds the row
+ * changed since it read it, and answers nothing.
+ */
+async function retryWhileRowChanges(
+  input: Parameters<typeof core.sendStepMessage>[0],
+  id: string,
+  change: (tx: Prisma.TransactionClient) => Promise<unknown>,
+) {
+  const held = await heldTransaction(
+    core.db,
+    (tx) => tx.$executeRaw`SELECT 1 FROM messages WHERE id = ${id}::uuid FOR UPDATE`,
+    change,
+  );
+  const retry = attempt(2, input);
+  await untilWaitingBehind(core.db, held.pid, 1);
+  held.release();
+  await held.committed;
+  await expect(retry).rejects.toMatchObject({ type: 'SendRowChangedSinceRead' });
+}
 
 describe('sendStepMessage', () => {
   it('sends once and answers a repeat from the row, without calling Twilio again', async () => {
@@ -185,16 +206,9 @@ describe('sendStepMessage', () => {
     // Attempt 3, slow to get through (it passed the gate before the opt-out), claims the row while attempt 2, which
     // read it unclaimed, is closing it.
     const claimAt = new Date();
-    const held = await heldTransaction(
-      core.db,
-      (tx) => tx.$executeRaw`SELECT 1 FROM messages WHERE id = ${id}::uuid FOR UPDATE`,
-      (tx) => tx.message.update({ where: { id }, data: { claimedAttempt: 3, claimedAt: claimAt } }),
+    await retryWhileRowChanges(input, id, (tx) =>
+      tx.message.update({ where: { id }, data: { claimedAttempt: 3, claimedAt: claimAt } }),
     );
-    const retry = attempt(2, input);
-    await untilWaitingBehind(core.db, held.pid, 1);
-    held.release();
-    await held.committed;
-    await expect(retry).rejects.toMatchObject({ type: 'SendRowChangedSinceRead' });
     expect(await core.db.message.findUniqueOrThrow({ where: { id } })).toMatchObject({
       status: 'pending',
       skipReason: null,
@@ -203,15 +217,45 @@ describe('sendStepMessage', () => {
     expect(await core.db.event.count({ where: { tenantId, type: 'message.skipped' } })).toBe(0);
   });
 
-  it("tells Twilio to drop the step if its queue still holds it when the lead's window closes (ValidityPeriod)", async () => {
+  it.each([
+    [600, 591, 600],
+    // Claimed in the window's last seconds: a minute, as long past the close as the claim's lease already allows,
+    // rather than a second, after which Twilio would drop a step the workflow counted sent.
+    [1.5, 60, 60],
+  ])(
+    "tells Twilio to drop the step if its queue still holds it when the lead's window closes in %ss (ValidityPeriod %i-%i)",
+    async (windowClosesIn, least, most) => {
+      const { phone, input } = await enrollment();
+      const notAfter = new Date(Date.now() + windowClosesIn * 1000).toISOString();
+      expect(await attempt(1, { ...input, notAfter })).toMatchObject({ outcome: 'sent' });
+      const [call] = core.fake.calls.filter((made) => made.to === phone);
+      expect(Number(call?.params.ValidityPeriod)).toBeGreaterThanOrEqual(least);
+      expect(Number(call?.params.ValidityPeriod)).toBeLessThanOrEqual(most);
+    },
+  );
+
+  it('a retry that reserved capacity for a row the enrollment’s close skipped meanwhile gives it back', async () => {
     const { phone, input } = await enrollment();
-    const windowClosesIn = 600;
-    expect(
-      await attempt(1, { ...input, notAfter: new Date(Date.now() + windowClosesIn * 1000).toISOString() }),
-    ).toMatchObject({ outcome: 'sent' });
-    const [call] = core.fake.calls.filter((made) => made.to === phone);
-    expect(Number(call?.params.ValidityPeriod)).toBeGreaterThan(windowClosesIn - 10);
-    expect(Number(call?.params.ValidityPeriod)).toBeLessThanOrEqual(windowClosesIn);
+    core.fake.inject({ kind: 'http', status: 429 }, { to: phone });
+    await expect(attempt(1, input)).rejects.toMatchObject({ status: 429 });
+    const callsBefore = core.fake.createCallsTo(phone);
+    const { id } = await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } });
+    // The enrollment closes, skipping its unclaimed row (what it reserved goes back), while attempt 2, which read the
+    // row pending, waits to reserve capacity for it.
+    await retryWhileRowChanges(input, id, async (tx) => {
+      await tx.enrollment.update({ where: { id: input.enrollmentId }, data: { status: 'cancelled' } });
+      await tx.message.update({
+        where: { id },
+        data: { status: 'skipped', skipReason: 'cancelled', reservation: Prisma.DbNull },
+      });
+    });
+    expect(await core.db.message.findUniqueOrThrow({ where: { id } })).toMatchObject({
+      status: 'skipped',
+      skipReason: 'cancelled',
+      reservation: null,
+    });
+    expect(await attempt(3, input)).toMatchObject({ outcome: 'halted', reason: 'cancelled' });
+    expect(core.fake.createCallsTo(phone)).toBe(callsBefore);
   });
 
   it('retries 429 and 5xx through Temporal (throws) and sends once when Twilio recovers', async () => {
