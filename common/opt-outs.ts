@@ -116,26 +116,18 @@ export async function recordOptOut(tx: Prisma.TransactionClient, change: Consent
 }
 
 /**
- * Whether the phone already asked the tenant to stop by text and has not opted back in since: that request had its one
- * confirmation (ours, or Twilio's for a bare keyword), and a lead who said stop gets no second. Call it under the
- * conversation's lock, before this request's consent is logged.
+ * Records that the lead was sent its one opt-out confirmation: a further request to stop, while the opt-out stands, gets
+ * none (an opt-in deletes the row, so the next opt-out is confirmed again).
  */
-export async function askedToStopBefore(
+export async function recordOptOutConfirmed(
   tx: Prisma.TransactionClient,
   tenantId: string,
   phone: string,
-): Promise<boolean> {
-  const hashes = phoneHashes(phone);
-  const [row] = await tx.$queryRaw<{ asked: boolean }[]>`
-    SELECT EXISTS (
-      SELECT 1 FROM consent_events asked
-      WHERE asked.tenant_id = ${tenantId}::uuid AND asked.phone_hash = ANY(${hashes}) AND asked.kind = 'opt_out'
-        AND asked.source = ${inboundKeywordSource}
-        AND NOT EXISTS (
-          SELECT 1 FROM consent_events since
-          WHERE since.tenant_id = asked.tenant_id AND since.phone_hash = ANY(${hashes}) AND since.kind = 'opt_in'
-            AND since.created_at >= asked.created_at)) AS asked`;
-  return row?.asked ?? false;
+): Promise<void> {
+  await tx.optOut.updateMany({
+    where: { tenantId, phoneHash: { in: phoneHashes(phone) } },
+    data: { confirmedAt: new Date() },
+  });
 }
 
 /** Returns whether there was an opt-out to clear (under either hash, and then its event); the consent is logged either way. */

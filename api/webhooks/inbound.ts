@@ -7,7 +7,13 @@ import { recordMessageEvent } from '../../common/event-writers.js';
 import { classifyInbound, type InboundIntent } from '../../common/keywords.js';
 import { createShortLinks, type TrackedLink } from '../../common/links/short-links.js';
 import { maskPhone } from '../../common/logger.js';
-import { askedToStopBefore, inboundKeywordSource, recordOptIn, recordOptOut } from '../../common/opt-outs.js';
+import {
+  findOptOut,
+  inboundKeywordSource,
+  recordOptIn,
+  recordOptOut,
+  recordOptOutConfirmed,
+} from '../../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
 import type { Prisma, Tenant } from '../../generated/prisma/client.js';
 import { findAppointmentReply, recordAppointmentReply } from './appointment-replies.js';
@@ -91,13 +97,16 @@ async function recordFor(
   // With Twilio's Advanced Opt-Out, Twilio answers keywords itself.
   const mayAnswer = !tenant.twilioAdvancedOptOut;
   if (intent === 'opt_out') {
-    const confirmedBefore = await askedToStopBefore(tx, tenant.id, phone);
+    // One confirmation per opt-out: a lead who asks again while it stands has had theirs.
+    const confirmedBefore = (await findOptOut(tx, tenant.id, phone))?.confirmedAt;
     await recordOptOut(tx, change);
+    const answers = mayAnswer && !confirmedBefore;
+    if (answers) await recordOptOutConfirmed(tx, tenant.id, phone);
     const signalIds = await queueSignalsForPhone(tx, tenant.id, phone, {
       signal: signalNames.optOut,
       payload: { source: inboundKeywordSource },
     });
-    return recorded({ tenant, leadId, answers: mayAnswer && !confirmedBefore, signalIds }, 'opted_out');
+    return recorded({ tenant, leadId, answers, signalIds }, 'opted_out');
   }
   // Anything else is a reply to a running follow-up: a bare YES, START, HELP or INFO too (shared/docs/domain.md).
   const signalIds = await queueSignalsForPhone(tx, tenant.id, phone, {

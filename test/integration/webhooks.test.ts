@@ -116,30 +116,38 @@ describe('inbound messages', () => {
     expect(kinds.map((event) => event.kind)).toEqual(['opt_out', 'opt_in']);
   });
 
-  it('a lead who already asked to stop gets no second confirmation; one opted out by the CRM, or who opted back in, gets one', async () => {
+  it('one confirmation per opt-out: none to a lead who asks again; one after they opted back in, to a phone the CRM opted out, and once a tenant stops relying on Advanced Opt-Out', async () => {
     const { tenant, auth, number } = await tenantWithNumber();
-    const from = randomUkMobile().e164;
-    const say = (Body: string) => inbound(stack.app, { From: from, To: number, Body }).then((answer) => answer.text);
     const confirmation = /<Message>Acme Dental: you are unsubscribed/;
+    const from = randomUkMobile().e164;
+    const say = (Body: string, From = from, To = number) =>
+      inbound(stack.app, { From, To, Body }).then((answer) => answer.text);
     expect(await say('Please stop texting me')).toMatch(confirmation);
     expect(await say('STOP TEXTING ME')).not.toContain('<Message>');
     expect(await say('remove me from your list')).not.toContain('<Message>');
     expect(await say('START')).toContain('subscribed again');
     expect(await say('stop')).toMatch(confirmation);
-    const logged = await stack.db.consentEvent.findMany({
+    const logged = await stack.db.consentEvent.groupBy({
+      by: ['kind'],
       where: { tenantId: tenant.id },
-      orderBy: { createdAt: 'asc' },
+      _count: true,
+      orderBy: { kind: 'asc' },
     });
-    expect(logged.map((event) => event.kind)).toEqual(['opt_out', 'opt_out', 'opt_out', 'opt_in', 'opt_out']);
+    expect(logged.map((kind) => [kind.kind, kind._count])).toEqual([
+      ['opt_out', 4],
+      ['opt_in', 1],
+    ]);
 
     const optedOutByCrm = randomUkMobile().e164;
-    const recorded = await request(stack.app)
-      .post('/v1/opt-outs')
-      .set(auth)
-      .send({ phone: optedOutByCrm, source: 'crm' });
+    const recorded = await request(stack.app).post('/v1/opt-outs').set(auth).send({ phone: optedOutByCrm });
     expect(recorded.status).toBe(201);
-    const asked = await inbound(stack.app, { From: optedOutByCrm, To: number, Body: 'stop texting me' });
-    expect(asked.text).toMatch(confirmation);
+    expect(await say('stop texting me', optedOutByCrm)).toMatch(confirmation);
+
+    const relying = await tenantWithNumber({ twilioAdvancedOptOut: true });
+    const relyingLead = randomUkMobile().e164;
+    expect(await say('stop texting me', relyingLead, relying.number)).not.toContain('<Message>');
+    await stack.db.tenant.update({ where: { id: relying.tenant.id }, data: { twilioAdvancedOptOut: false } });
+    expect(await say('stop texting me', relyingLead, relying.number)).toMatch(confirmation);
   });
 
   it('sends no confirmation of its own when the tenant relies on Twilio Advanced Opt-Out, but still records the opt-out', async () => {
