@@ -136,7 +136,10 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
   async function failed(endpoint: WebhookEndpoint, delivery: ClaimedDelivery, attempt: AttemptRecord): Promise<void> {
     // A delivery retried by hand gets its own 3 days again, from the retry.
     const giveUp = Date.now() - (delivery.retriedAt ?? delivery.createdAt).getTime() >= failingAfterMs;
-    const nextAttemptAt = new Date(Date.now() + backoffAfter(delivery.attempts + 1, backoffMs));
+    // Once an endpoint is failing, the endpoint waits the longest step after each failure: the deliveries queued behind
+    // the one given up have few attempts of their own, and stepping by those sent a request for each, 5 s apart.
+    const failures = giveUp || endpoint.status === 'failing' ? backoffMs.length : delivery.attempts + 1;
+    const nextAttemptAt = new Date(Date.now() + backoffAfter(failures, backoffMs));
     // Giving up and marking the endpoint are one fact: apart, a crash between them would leave the delivery given up for
     // good and its endpoint active, with no alert. The delivery's row is locked before its endpoint's, as a retry by hand
     // locks them.

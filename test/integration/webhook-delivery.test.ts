@@ -404,6 +404,26 @@ describe('webhook delivery', () => {
     });
   });
 
+  it('once the endpoint is failing, the deliveries queued behind the one given up are tried at the longest step, not one each at the first', async () => {
+    const endpoint = await endpointFor({ answer: () => 503 });
+    for (let event = 0; event < 3; event += 1) await record(endpoint.tenantId, 'lead.created');
+    // Every failure gives up (a delivery days old), as for the events queued behind one given up after 3 days.
+    const longestStepMs = 700;
+    const relay = relayWith({ backoffMs: [0, 50, 50, longestStepMs], failingAfterMs: 0 });
+    await deliverUntil(
+      relay,
+      async () => (await db.webhookDelivery.count({ where: { endpointId: endpoint.id, status: 'failed' } })) === 3,
+      'all three given up',
+    );
+    const attempts = await db.webhookAttempt.findMany({
+      where: { delivery: { endpointId: endpoint.id } },
+      orderBy: { at: 'asc' },
+    });
+    expect(attempts).toHaveLength(3);
+    const gaps = attempts.slice(1).map((attempt, index) => attempt.at.getTime() - attempts[index]!.at.getTime());
+    for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(longestStepMs - 50);
+  });
+
   it('a give-up whose endpoint mark cannot be written leaves nothing half-written; a later round commits both', async () => {
     const endpoint = await endpointFor({ answer: () => 503 });
     await record(endpoint.tenantId, 'lead.created');
