@@ -92,7 +92,7 @@ export async function releaseEndpoint(db: Db, endpointId: string, lease: Date): 
   await db.webhookEndpoint.updateMany({ where: { id: endpointId, drainUntil: lease }, data: { drainUntil: null } });
 }
 
-/** Leases up to `limit` of an endpoint's due deliveries, in event order; rows another worker holds are skipped. */
+/** Leases up to `limit` of an endpoint's due deliveries, in event order (pings first); rows another worker holds are skipped. */
 export async function claimDue(db: Db, endpointId: string, limit: number, leaseMs: number): Promise<ClaimedDelivery[]> {
   const rows = await db.$queryRaw<
     Array<{
@@ -113,18 +113,17 @@ export async function claimDue(db: Db, endpointId: string, limit: number, leaseM
       SELECT w.id, e.sequence FROM webhook_deliveries w LEFT JOIN events e ON e.id = w.event_id
       WHERE w.endpoint_id = ${endpointId}::uuid AND w.status = 'pending' AND w.next_attempt_at <= now()
         AND (w.lease_until IS NULL OR w.lease_until < now())
-      ORDER BY w.created_at, e.sequence
+      ORDER BY e.sequence NULLS FIRST, w.created_at
       LIMIT ${limit} FOR UPDATE OF w SKIP LOCKED
     ) due
     WHERE d.id = due.id
     RETURNING d.id, d.tenant_id, d.endpoint_id, d.event_id, due.sequence, d.message_id, d.payload, d.attempts, d.created_at,
       d.retried_at`;
-  // RETURNING keeps no order: sort as claimed.
+  // RETURNING keeps no order: sort as claimed. By sequence, not by when a row was written: two replicas' fan-outs
+  // stamp rows with their transactions' starts, and the later batch may carry the earlier stamp. Pings first.
   return rows
     .sort(
-      (a, b) =>
-        a.created_at.getTime() - b.created_at.getTime() ||
-        Number(a.sequence ?? Number.MAX_SAFE_INTEGER) - Number(b.sequence ?? Number.MAX_SAFE_INTEGER),
+      (a, b) => Number(a.sequence ?? -1) - Number(b.sequence ?? -1) || a.created_at.getTime() - b.created_at.getTime(),
     )
     .map((row) => ({
       id: row.id,

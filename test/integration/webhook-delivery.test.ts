@@ -404,6 +404,22 @@ describe('webhook delivery', () => {
     });
   });
 
+  it('goes in sequence order even when a later fan-out stamped its rows earlier (two replicas, the later one begun first)', async () => {
+    const endpoint = await endpointFor();
+    for (let event = 0; event < 4; event += 1) await record(endpoint.tenantId, 'lead.created');
+    while ((await fanOutEndpoint(db, endpoint.id)) > 0);
+    const recorded = (
+      await db.event.findMany({ where: { tenantId: endpoint.tenantId }, orderBy: { sequence: 'asc' } })
+    ).map((event) => Number(event.sequence));
+    // As a replica whose transaction began before another's, and fanned out after it, stamps its rows.
+    await db.$executeRaw`
+      UPDATE webhook_deliveries d SET created_at = d.created_at - interval '1 second' FROM events e
+      WHERE d.endpoint_id = ${endpoint.id}::uuid AND e.id = d.event_id AND e.sequence > ${recorded[1]}`;
+    await relayWith().round();
+    const sequences = receiver.received(endpoint.path).map((request) => Number(request.body.data.sequence));
+    expect(sequences).toEqual(recorded);
+  });
+
   it('once the endpoint is failing, the deliveries queued behind the one given up are tried at the longest step, not one each at the first', async () => {
     const endpoint = await endpointFor({ answer: () => 503 });
     for (let event = 0; event < 3; event += 1) await record(endpoint.tenantId, 'lead.created');
