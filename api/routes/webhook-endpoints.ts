@@ -142,19 +142,36 @@ export function webhookEndpointsRouter({
     res.json(endpointView(await endpointOf(req)));
   });
 
-  /** A ping or a retry by hand is tried at once, not after the wait the endpoint's last failure set. */
-  const goesAtOnce = (endpointId: string) =>
-    db.webhookEndpoint.update({ where: { id: endpointId }, data: { retryAfter: null }, select: { id: true } });
+  /**
+   * The deliveries the endpoint's failures hold back, the failing one's own wait included, are due now: all of them,
+   * or the ones after the failing one would go first and out of order.
+   */
+  const heldBackDueNow = (endpointId: string) => {
+    const now = new Date();
+    return db.webhookDelivery.updateMany({
+      where: { endpointId, status: 'pending', nextAttemptAt: { gt: now } },
+      data: { nextAttemptAt: now },
+    });
+  };
+
+  /** A ping, a retry by hand or a new URL is tried at once, not after the wait the endpoint's last failure set. */
+  const goesAtOnce = (endpointId: string) => [
+    db.webhookEndpoint.update({ where: { id: endpointId }, data: { retryAfter: null }, select: { id: true } }),
+    heldBackDueNow(endpointId),
+  ];
 
   router.patch('/webhook-endpoints/:id', async (req, res) => {
     const body = parseBody(updateSchema, req.body);
     const endpoint = await endpointOf(req);
     const url = body.url === undefined ? undefined : await safeUrl(body.url, req.log);
-    const updated = await db.webhookEndpoint.update({
-      where: { id: endpoint.id },
-      // A new URL is tried at once, whatever the old one's failures made its deliveries wait for.
-      data: { url, events: body.events, description: body.description, ...(url ? { retryAfter: null } : {}) },
-    });
+    const [updated] = await db.$transaction([
+      db.webhookEndpoint.update({
+        where: { id: endpoint.id },
+        // A new URL is tried at once, whatever the old one's failures made its deliveries wait for.
+        data: { url, events: body.events, description: body.description, ...(url ? { retryAfter: null } : {}) },
+      }),
+      ...(url ? [heldBackDueNow(endpoint.id)] : []),
+    ]);
     res.json(endpointView(updated));
   });
 
@@ -190,7 +207,7 @@ export function webhookEndpointsRouter({
         },
         include: { attemptLog: true },
       }),
-      goesAtOnce(endpoint.id),
+      ...goesAtOnce(endpoint.id),
     ]);
     res.status(202).json(deliveryView(delivery, delivery.payload));
   });
@@ -224,7 +241,7 @@ export function webhookEndpointsRouter({
         data: { status: 'pending', nextAttemptAt: new Date(), retriedAt: new Date(), attempts: 0 },
         include: { attemptLog: { orderBy: { at: 'asc' } } },
       }),
-      goesAtOnce(endpoint.id),
+      ...goesAtOnce(endpoint.id),
     ]);
     res.json(deliveryView(retried, (await deliveryPayloads(db, [retried])).get(retried.id)));
   });

@@ -404,6 +404,32 @@ describe('webhook delivery', () => {
     });
   });
 
+  it('a new URL takes the failing delivery first, not the ones queued behind it, though its own wait was far off', async () => {
+    const endpoint = await endpointFor({ answer: () => 503 });
+    for (let event = 0; event < 3; event += 1) await record(endpoint.tenantId, 'lead.created');
+    const relay = relayWith({ backoffMs: [0, 60_000] });
+    const head = await deliverUntil(
+      relay,
+      () => db.webhookDelivery.findFirst({ where: { endpointId: endpoint.id, attempts: 1 } }),
+      'the first delivery failed once',
+    );
+    const moved = `${endpoint.path}/moved`;
+    receiver.expect(moved, [endpoint.secret]);
+    const patched = await request(app)
+      .patch(`/v1/webhook-endpoints/${endpoint.id}`)
+      .set(endpoint.auth)
+      .send({ url: receiver.urlFor(moved) });
+    expect(patched.status).toBe(200);
+    await deliverUntil(
+      relay,
+      async () => (await db.webhookDelivery.count({ where: { endpointId: endpoint.id, status: 'delivered' } })) === 3,
+      'all three delivered at the new URL',
+    );
+    const sequences = receiver.received(moved).map((request) => Number(request.body.data.sequence));
+    expect(sequences[0]).toBe(Number((await db.event.findUniqueOrThrow({ where: { id: head.eventId! } })).sequence));
+    expect(sequences).toEqual([...sequences].sort((a, b) => a - b));
+  });
+
   it('goes in sequence order even when a later fan-out stamped its rows earlier (two replicas, the later one begun first)', async () => {
     const endpoint = await endpointFor();
     for (let event = 0; event < 4; event += 1) await record(endpoint.tenantId, 'lead.created');
