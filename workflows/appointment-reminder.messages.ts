@@ -94,6 +94,11 @@ export interface AppointmentReminderState {
    * Null otherwise, and absent from the state of runs from before it.
    */
   moveNotice?: number | null;
+  /**
+   * The start the lead's latest message that went out named (a confirmation, a notice of a move, a reminder): what the
+   * lead expects. Absent from the state of runs from before it.
+   */
+  toldStartsAt?: string | null;
 }
 
 /** A booking's state before anything happened to it: scheduled at `startsAt` with its reminders planned. */

@@ -89,6 +89,11 @@ const confirmationRefusedByMovePatch = 'confirmation-refused-by-move';
  * new one, when the tenant tells leads of moves: they learn the time they are expected at, and a confirm word answers it.
  */
 const moveTellsLeadPatch = 'move-tells-lead';
+/**
+ * A cancellation's notice names the start the lead was last told (a move they never heard of, its notice held or cut
+ * short by the cancel, is not news to give with it), while that start is still ahead.
+ */
+const cancellationNamesToldStartPatch = 'cancellation-names-told-start';
 
 /**
  * What a send came to: `interrupted`, a move or a cancel ended its hold; `moved`, the send gate refused it for a start
@@ -353,8 +358,18 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
 
   private async closeAsCancelled(cancel: CancelUpdateInput): Promise<void> {
     this.close('cancelled', cancel.reason ?? cancelledThroughTheApi);
-    const notice = cancel.notify ? await this.send({ kind: 'cancellation' }, new Date(this.state.startsAt)) : 'off';
+    const deadline = new Date(this.state.startsAt);
+    const notice = cancel.notify
+      ? await this.send({ kind: 'cancellation' }, deadline, undefined, this.startToNameInCancellation())
+      : 'off';
     this.state.cancellationNotice = notice === 'off' ? 'off' : asRecorded(notice);
+  }
+
+  private startToNameInCancellation(): string {
+    const told = this.state.toldStartsAt;
+    if (!told || Date.parse(told) <= Date.now() || !patched(cancellationNamesToldStartPatch))
+      return this.state.startsAt;
+    return told;
   }
 
   /**
@@ -391,13 +406,14 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
     message: AppointmentMessage,
     notAfter: Date,
     interrupted: () => boolean = () => false,
+    startsAt = this.state.startsAt,
   ): Promise<SendResult> {
     const request = {
       tenantId: this.input.tenantId,
       leadId: this.input.leadId,
       appointmentId: this.input.appointmentId,
       message,
-      startsAt: this.state.startsAt,
+      startsAt,
       location: this.input.location,
       notAfter: notAfter.toISOString(),
       ...(patched(sendGateHoldsPatch) ? { holdAsResult: true } : {}),
@@ -433,6 +449,7 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
       if (result.outcome === 'failed')
         this.close('failed', `${result.kind}${result.errorCode ? ` (Twilio ${result.errorCode})` : ''}`);
       if (result.outcome === 'skipped' && result.reason === 'appointment_moved') return 'moved';
+      if (result.outcome === 'sent') this.state.toldStartsAt = startsAt;
       return result.outcome === 'halted' ? 'skipped' : result.outcome;
     }
   }

@@ -458,4 +458,31 @@ export const appointmentReminderScenarios: Scenario[] = [
       return handle.workflowId;
     },
   },
+  {
+    // Recorded with patch cancellation-names-told-start: the lead is told the booked time, the appointment moves with
+    // its notice held by the kill switch, and the cancel that follows names the booked time, the one the lead knows.
+    // The hold's looks make the history long, so the run goes on as new with the cancel (the capture's server suggests
+    // it after 100 events): the history captured is that run's, which sends the notice.
+    name: 'cancelled-after-untold-move',
+    async run(context) {
+      const owner = await tenantAndLead(context);
+      const handle = await book(context, 3600, [1800], owner);
+      await untilConfirmed(handle);
+      await pauseSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+      await handle.executeUpdate(rescheduleUpdate, {
+        args: [{ startsAt: new Date(Date.now() + 7200_000).toISOString(), notify: true }],
+      });
+      await eventually(
+        async () => context.db.message.findFirst({ where: { tenantId: owner.tenant.id, heldReason: 'kill_switch' } }),
+        'the notice of the move to be held',
+      );
+      await handle.executeUpdate(cancelUpdate, { args: [{ notify: true, reason: 'lead called' }] });
+      await resumeSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+      const { cancellationNotice, toldStartsAt, startsAt } = await handle.result();
+      if (cancellationNotice !== 'sent') throw new Error(`the cancellation notice ended ${cancellationNotice}`);
+      // The notice named the booked time (it is the last the lead was told), not the start the move set.
+      if (!toldStartsAt || toldStartsAt === startsAt) throw new Error(`the notice named ${toldStartsAt}`);
+      return handle.workflowId;
+    },
+  },
 ];

@@ -46,6 +46,7 @@ describe('committed histories replay against the current workflow code', () => {
         'appointmentReminder/completed',
         'appointmentReminder/rescheduled',
         'appointmentReminder/moves-told-to-lead',
+        'appointmentReminder/cancelled-after-untold-move',
         'appointmentReminder/cancelled',
         'appointmentReminder/sleeping',
       ]),

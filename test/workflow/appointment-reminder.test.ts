@@ -413,6 +413,33 @@ describe('appointmentReminder: a change accepted while the run is busy comes bef
   });
 });
 
+describe('appointmentReminder: a cancellation names the start the lead knows', () => {
+  it('moved, the notice of the move held, then cancelled: the cancellation names the start the lead was told', async () => {
+    // The notice of the move (a confirmation after it) is held; everything else goes.
+    const fake = fakeActivities((input) =>
+      input.message.kind === 'confirmation' && input.message.afterMove
+        ? heldFor(day)
+        : { outcome: 'sent', messageId: randomUUID(), twilioSid: 'SM1' },
+    );
+    const startsAt = (await suite.env.currentTimeMs()) + 3 * day;
+    const told = new Date(startsAt).toISOString();
+    const movedTo = new Date(startsAt + day).toISOString();
+    await suite.withWorker(fake.activities, async (taskQueue) => {
+      const handle = await start(taskQueue, appointment(startsAt));
+      await suite.env.sleep(hour);
+      await handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt: movedTo, notify: true }] });
+      await vi.waitUntil(() => fake.sends.length === 2, { timeout: 10_000 });
+      await handle.executeUpdate(cancelUpdate, { args: [{ notify: true, reason: 'patient called' }] });
+      return handle.result();
+    });
+    expect(fake.sends.map((send) => [send.kind, send.startsAt])).toEqual([
+      ['confirmation', told],
+      ['confirmation', movedTo],
+      ['cancellation', told],
+    ]);
+  });
+});
+
 describe('appointmentReminder: a message held for hours', () => {
   /** Sends of `kind` held (a minute at a time) for `forMs` from their first attempt; everything else goes. */
   function heldForHours(kind: AppointmentMessage['kind'], forMs: number) {
