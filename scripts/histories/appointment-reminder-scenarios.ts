@@ -95,6 +95,13 @@ async function whileActivityWaits(
   await holder;
 }
 
+/** Until one of the tenant's messages is held by its kill switch. */
+const untilHeldByKillSwitch = (context: ScenarioContext, tenantId: string, what: string) =>
+  eventually(
+    async () => context.db.message.findFirst({ where: { tenantId, heldReason: 'kill_switch' } }),
+    `${what} to be held`,
+  );
+
 export const appointmentReminderScenarios: Scenario[] = [
   {
     name: 'completed',
@@ -194,10 +201,7 @@ export const appointmentReminderScenarios: Scenario[] = [
       const handle = await book(context, 3600, [3597], owner);
       await untilConfirmed(handle);
       await pauseSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
-      await eventually(
-        async () => context.db.message.findFirst({ where: { tenantId: owner.tenant.id, heldReason: 'kill_switch' } }),
-        'the reminder to be held',
-      );
+      await untilHeldByKillSwitch(context, owner.tenant.id, 'the reminder');
       await handle.executeUpdate(cancelUpdate, { args: [{ notify: false, reason: 'lead called' }] });
       await handle.result();
       await resumeSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
@@ -282,10 +286,7 @@ export const appointmentReminderScenarios: Scenario[] = [
       const owner = await tenantAndLead(context);
       await pauseSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
       const handle = await book(context, 3600, [1800], owner);
-      await eventually(
-        async () => context.db.message.findFirst({ where: { tenantId: owner.tenant.id, heldReason: 'kill_switch' } }),
-        'the confirmation to be held',
-      );
+      await untilHeldByKillSwitch(context, owner.tenant.id, 'the confirmation');
       await handle.executeUpdate(rescheduleUpdate, {
         args: [{ startsAt: new Date(Date.now() + 7200_000).toISOString() }],
       });
@@ -472,10 +473,7 @@ export const appointmentReminderScenarios: Scenario[] = [
       await handle.executeUpdate(rescheduleUpdate, {
         args: [{ startsAt: new Date(Date.now() + 7200_000).toISOString(), notify: true }],
       });
-      await eventually(
-        async () => context.db.message.findFirst({ where: { tenantId: owner.tenant.id, heldReason: 'kill_switch' } }),
-        'the notice of the move to be held',
-      );
+      await untilHeldByKillSwitch(context, owner.tenant.id, 'the notice of the move');
       await handle.executeUpdate(cancelUpdate, { args: [{ notify: true, reason: 'lead called' }] });
       await resumeSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
       const { cancellationNotice, toldStartsAt, startsAt } = await handle.result();
