@@ -179,6 +179,9 @@ try {
     const key = await keyByPrefix(args[0] ?? '');
     const graceHours = Number(args[1] ?? 24);
     if (!Number.isFinite(graceHours) || graceHours < 0) fail('graceHours must be a number of hours, 0 or more');
+    // A revoked key stays revoked, and one already stopping does not stop later: its grace must not bring it back.
+    if (key.revokedAt)
+      fail(`key ${key.prefix} is revoked or already rotated (it stops at ${key.revokedAt.toISOString()})`);
     const replacement = await createKey(key.tenantId, key.name);
     const revokedAt = new Date(Date.now() + graceHours * 3_600_000);
     await db.apiKey.update({ where: { id: key.id }, data: { revokedAt } });

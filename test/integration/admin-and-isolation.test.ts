@@ -47,6 +47,9 @@ describe('tenant API keys', () => {
     admin('key:revoke', String(created.prefix));
     expect((await request(stack.app).get('/v1/settings').set(bearer(created.key))).status).toBe(401);
     expect((await request(stack.app).get('/v1/settings').set(bearer(rotated.key))).status).toBe(200);
+    // Rotating a revoked key (to give its integration a new one) must not bring it back for a grace period.
+    expect(() => admin('key:rotate', String(created.prefix))).toThrow(/revoked or already rotated/);
+    expect((await request(stack.app).get('/v1/settings').set(bearer(created.key))).status).toBe(401);
   });
 });
 
