@@ -5,7 +5,7 @@ import { pinoHttp } from 'pino-http';
 import type { Logger } from 'pino';
 import type { CapacitySettings } from '../common/capacity/settings.js';
 import type { Db } from '../common/db.js';
-import { maskPhone } from '../common/logger.js';
+import { loggedUrl } from './logged-url.js';
 import { createApiMetrics, type ApiMetrics } from '../common/metrics.js';
 import { rateLimitPerKey, securityHeaders } from './abuse.js';
 import { requireOperator, requireTenant } from './auth.js';
@@ -64,24 +64,6 @@ export interface AppDeps {
 /** Per API key, in each API process: an abuse guard (api/abuse.ts). */
 const defaultRequestsPerMinute = 600;
 const requestIdPattern = /^[\w.:-]{1,128}$/;
-
-/** A +E.164 number in a URL, as typed or percent-encoded, with the spaces, dots, dashes and brackets people type. */
-const phoneInUrl = /(?:\+|%2B)\d(?:[\d.()-]|%20|%28|%29)*\d/gi;
-/** The opt-outs routes' path segment is a phone number in any format the tenant's region reads, national ones too. */
-const optOutPhoneSegment = /\/opt-outs\/([^/?#]+)/;
-
-/** A phone number has seven digits or more: fewer, it is something else (a time zone offset: +01:00, +0100). */
-const atLeastSevenDigits = /(?:\d\D*){7}/;
-
-/** The request's URL as logged: phone numbers masked, as everywhere in our logs. */
-function loggedUrl(url: string): string {
-  return url
-    .replace(phoneInUrl, (found) => {
-      const phone = decodeURIComponent(found);
-      return atLeastSevenDigits.test(phone) ? maskPhone(phone) : found;
-    })
-    .replace(optOutPhoneSegment, (_route, phone: string) => `/opt-outs/${maskPhone(phone)}`);
-}
 
 export function createApp(deps: AppDeps): Express {
   const app = express();

@@ -1,5 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import { type z } from 'zod';
+import { loggedUrl } from './logged-url.js';
 
 export type ErrorCode =
   | 'bad_request'
@@ -63,8 +64,9 @@ export function parseQuery<T extends z.ZodType>(schema: T, query: unknown): z.in
   return parsed.data;
 }
 
+/** The path as the request log shows it: a phone number typed into it (a lookup of one opt-out) is masked. */
 export const unknownRoute: RequestHandler = (req, _res, next) => {
-  next(new ApiError(404, 'not_found', `No route for ${req.method} ${req.path}`));
+  next(new ApiError(404, 'not_found', `No route for ${req.method} ${loggedUrl(req.path)}`));
 };
 
 /** Errors from body parsing carry a status; anything else is a 500 whose details stay in the log, not the answer. */
