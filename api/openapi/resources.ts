@@ -53,6 +53,11 @@ const enrollmentFields = {
   sequenceId: id,
   status: z.string(),
   closedReason: z.string().nullable(),
+  haltedBy: z.string().nullable().meta({
+    description:
+      'What ended the enrollment before its run heard of it (replied, booked, opted_out, cancelled, erased, undeliverable): the send gate refuses its steps from then on',
+  }),
+  haltedAt: nullableInstant,
   workflowId: z.string(),
   runId: z.string().nullable(),
   temporalUiUrl: z.string().meta({ description: "The run in Temporal's UI, for operators" }),

@@ -47,6 +47,8 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     sequenceId: enrollment.sequenceId,
     status: enrollment.status,
     closedReason: enrollment.closedReason,
+    haltedBy: enrollment.haltedAt ? enrollment.haltedBy : null,
+    haltedAt: enrollment.haltedAt?.toISOString() ?? null,
     workflowId: enrollment.workflowId,
     runId: enrollment.runId,
     temporalUiUrl: runUrl(enrollment.workflowId, enrollment.runId),

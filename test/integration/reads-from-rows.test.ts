@@ -39,6 +39,20 @@ async function enrolled(steps: { delaySeconds: number; template: string }[]) {
 }
 
 describe('GET /v1/enrollments/:id from the rows', () => {
+  it('names the fact that halted it while its run has not heard yet (Temporal unreachable, the signal queued)', async () => {
+    const { auth, enrollment } = await enrolled([{ delaySeconds: 3600, template: 'first' }]);
+    const haltedAt = new Date();
+    await stack.db.enrollment.update({ where: { id: enrollment.id }, data: { haltedAt, haltedBy: 'replied' } });
+    const answer = await request(offlineApp()).get(`/v1/enrollments/${enrollment.id}`).set(auth);
+    expect(answer.body).toMatchObject({
+      status: 'running',
+      haltedBy: 'replied',
+      haltedAt: haltedAt.toISOString(),
+      progress: { waitingFor: 'nothing' },
+    });
+    await request(stack.app).post(`/v1/enrollments/${enrollment.id}/cancel`).set(auth);
+  });
+
   it('shows the step, what it waits for and the next send time as the run does, with Temporal unreachable', async () => {
     const { auth, phone, enrollment } = await enrolled([
       { delaySeconds: 0, template: 'first' },
