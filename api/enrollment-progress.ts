@@ -83,9 +83,12 @@ export function progressOf({ enrollment, steps, messages, policy, expiresAt, now
   const ended = enrollment.status !== 'running' || enrollment.haltedAt !== null || step >= steps.length;
   if (ended) return { progress, capacityHold: null };
 
-  const held = current?.message.heldReason ? current.message : undefined;
-  if (held?.heldReason && held.heldUntil) {
-    const nextAttemptAt = (held.heldRetryAt ?? held.heldUntil).toISOString();
+  // A row keeps its hold until a send claims or closes it: the run has left it when it paused, skipped past the step,
+  // or let its next look pass (it then waits for the window or a cap, which the plan below works out).
+  const held = current?.step === step && !enrollment.paused ? current.message : undefined;
+  const heldLooksAt = held?.heldRetryAt ?? held?.heldUntil;
+  if (held?.heldReason && held.heldUntil && heldLooksAt && heldLooksAt > now) {
+    const nextAttemptAt = heldLooksAt.toISOString();
     return {
       progress: { ...progress, waitingFor: waitingForHold(held.heldReason as HoldReason), nextSendAt: nextAttemptAt },
       capacityHold: {

@@ -76,6 +76,29 @@ describe('an enrollment’s progress from its rows', () => {
     });
   });
 
+  it('a hold the run has left (paused, skipped past, or its look passed after the window closed) is not shown', () => {
+    const heldUntil = new Date('2026-03-02T21:00:00Z');
+    const heldRetryAt = new Date('2026-03-02T19:45:00Z');
+    const held = message(0, {
+      status: 'pending',
+      heldReason: 'kill_switch',
+      heldUntil,
+      heldDetail: 'paused',
+      heldRetryAt,
+    });
+    const base = input({ now: new Date('2026-03-02T19:40:00Z'), messages: [held] });
+    const paused = progressOf({ ...base, enrollment: { ...base.enrollment, paused: true } });
+    expect(paused).toMatchObject({ progress: { waitingFor: 'pause', nextSendAt: null }, capacityHold: null });
+    const skipped = progressOf({ ...base, enrollment: { ...base.enrollment, skippedToStep: 1 } });
+    expect(skipped).toMatchObject({ progress: { step: 1 }, capacityHold: null });
+    // 20:10 London: the look at 19:45 passed, the window closed at 20:00; the run waits for tomorrow's window.
+    const looked = progressOf({ ...base, now: new Date('2026-03-02T20:10:00Z') });
+    expect(looked).toMatchObject({
+      progress: { waitingFor: 'window', nextSendAt: '2026-03-03T08:00:00.000Z' },
+      capacityHold: null,
+    });
+  });
+
   it('a claimed send is being sent; a pause and a skip come from the row', () => {
     const now = new Date('2026-03-02T09:02:00Z');
     const claimed = progressOf(input({ now, messages: [message(0, { status: 'pending', claimedAt: now })] })).progress;
