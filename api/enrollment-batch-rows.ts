@@ -34,12 +34,16 @@ export interface GoodRow {
   timeZone: string | null;
 }
 
-const leadRow = z.object({
+// Strict, as every body is: a misnamed field ("firstname") would enrol the lead without its name.
+const leadRow = z.strictObject({
   phone: z.string().max(40).optional(),
   firstName: z.string().trim().max(100).optional(),
   lastName: z.string().trim().max(100).optional(),
   timeZone: z.string().optional(),
 });
+
+/** The fields a row may carry: a CSV's header names these and no others. */
+export const leadRowFields = Object.keys(leadRow.shape);
 
 /** Checks each row on its own (phone, zone, duplicates within the batch), without touching the database. */
 export function checkRows(rows: unknown[], defaultRegion: string): { results: RowResult[]; good: GoodRow[] } {

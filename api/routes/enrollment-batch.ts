@@ -4,6 +4,7 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import { z } from 'zod';
 import { tenantOf } from '../auth.js';
 import { runEnrollmentBatch, type BatchRequest } from '../enrollment-batch.js';
+import { leadRowFields } from '../enrollment-batch-rows.js';
 import { createEnrollmentStarter } from '../enrollment-starter.js';
 import { ApiError, parseBody, parseQuery } from '../errors.js';
 import { refuseUnstorableTextInBody } from '../unstorable-text.js';
@@ -26,6 +27,22 @@ export const csvQuerySchema = z.strictObject({
   dryRun: queryFlag.default('false'),
 });
 
+/** A column the rows do not have ("first_name" for firstName) would be dropped from every lead: the CSV is refused. */
+function refuseUnknownColumns(rows: unknown[]): void {
+  const unknown = Object.keys((rows[0] as Record<string, unknown> | undefined) ?? {}).filter(
+    (column) => !leadRowFields.includes(column),
+  );
+  if (unknown.length)
+    throw new ApiError(
+      422,
+      'validation_failed',
+      `Unknown column ${unknown.join(', ')}: the header names ${leadRowFields.join(', ')}`,
+      {
+        fields: { header: unknown.map((column) => `unknown column ${column}`) },
+      },
+    );
+}
+
 function readRequest(req: express.Request): BatchRequest {
   if (req.is('text/csv')) {
     const query = parseQuery(csvQuerySchema, req.query);
@@ -45,6 +62,7 @@ function readRequest(req: express.Request): BatchRequest {
       );
     }
     refuseUnstorableTextInBody(rows);
+    refuseUnknownColumns(rows);
     if (rows.length === 0 || rows.length > maxBatchRows)
       throw new ApiError(
         422,

@@ -96,4 +96,28 @@ describe('POST /v1/enrollments/batch', () => {
     expect(answer.body.results).toEqual([expect.objectContaining({ outcome: 'opted_out' })]);
     expect(await stack.db.enrollment.count({ where: { tenantId: lead.tenant.id } })).toBe(0);
   });
+
+  it('a misnamed field is refused, not dropped: a JSON row is invalid_row, a CSV column a 422 naming it; no lead saved', async () => {
+    const lead = await tenantWithLead(stack);
+    const sequenceId = await sequenceOf(lead.auth);
+    const json = await request(stack.app)
+      .post('/v1/enrollments/batch')
+      .set(lead.auth)
+      .send({ sequenceId, leads: [{ phone: '07700 900999', firstname: 'Ann' }] });
+    expect(json.status).toBe(200);
+    expect(json.body.results).toEqual([
+      expect.objectContaining({ outcome: 'invalid_row', reason: expect.stringContaining('firstname') }),
+    ]);
+    const csv = await request(stack.app)
+      .post(`/v1/enrollments/batch?sequenceId=${sequenceId}`)
+      .set(lead.auth)
+      .set('Content-Type', 'text/csv')
+      .send('phone,first_name\n07700 900998,Ann\n');
+    expect(csv.status).toBe(422);
+    expect(csv.body.error).toMatchObject({
+      code: 'validation_failed',
+      details: { fields: { header: ['unknown column first_name'] } },
+    });
+    expect(await stack.db.lead.count({ where: { tenantId: lead.tenant.id } })).toBe(1);
+  });
 });
