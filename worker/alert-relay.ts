@@ -6,6 +6,7 @@ import { errorSummary } from '../common/error-summary.js';
 import type { TenantAlert } from '../generated/prisma/client.js';
 import { periodicRounds, type PeriodicRounds } from '../common/periodic.js';
 import { postWebhook } from '../common/webhooks/post.js';
+import { standardWebhookHeaders } from '../common/webhooks/secrets.js';
 
 const firstRetryMs = 10_000;
 const maxRetryMs = 3_600_000;
@@ -35,14 +36,20 @@ export function createAlertRelay({
   /** WEBHOOK_ALLOW_PRIVATE_URLS: alerts to http and private addresses (development and tests only). */
   allowPrivateUrls?: boolean;
 }): AlertRelay {
-  /** The tenant gave the URL: its host is resolved and checked, and the connection pinned to what was checked. */
-  async function post(url: string, alert: TenantAlert): Promise<void> {
-    const headers = { 'Content-Type': 'application/json', 'User-Agent': 'lead-followup-alerts' };
-    const outcome = await postWebhook(
-      url,
-      { headers, body: alertBody(alert) },
-      { allowPrivate: allowPrivateUrls, timeoutMs },
-    );
+  /**
+   * The tenant gave the URL: its host is resolved and checked, and the connection pinned to what was checked. Signed as
+   * the CRM's webhooks are (Standard Webhooks, one id per alert), with the secret made when the URL was set.
+   */
+  async function post(url: string, secret: string | null, alert: TenantAlert): Promise<void> {
+    const body = alertBody(alert);
+    const signed = secret
+      ? standardWebhookHeaders(
+          { secret, previousSecret: null, previousSecretExpiresAt: null },
+          { id: `alert_${alert.id}`, body },
+        )
+      : {};
+    const headers = { 'Content-Type': 'application/json', 'User-Agent': 'lead-followup-alerts', ...signed };
+    const outcome = await postWebhook(url, { headers, body }, { allowPrivate: allowPrivateUrls, timeoutMs });
     if (outcome.error) throw new Error(outcome.error);
   }
 
@@ -55,9 +62,12 @@ export function createAlertRelay({
       data: { attempts: { increment: 1 }, nextAttemptAt: new Date(now + timeoutMs + firstRetryMs) },
     });
     if (claimed.count === 0) return;
-    const tenant = await db.tenant.findUnique({ where: { id: alert.tenantId }, select: { alertWebhookUrl: true } });
+    const tenant = await db.tenant.findUnique({
+      where: { id: alert.tenantId },
+      select: { alertWebhookUrl: true, alertWebhookSecret: true },
+    });
     try {
-      if (tenant?.alertWebhookUrl) await post(tenant.alertWebhookUrl, alert);
+      if (tenant?.alertWebhookUrl) await post(tenant.alertWebhookUrl, tenant.alertWebhookSecret, alert);
       await db.tenantAlert.update({ where: { id: alert.id }, data: { deliveredAt: new Date(), lastError: null } });
     } catch (error) {
       const lastError = errorSummary(error);

@@ -19,7 +19,7 @@ import {
 } from '../common/webhooks/deliveries.js';
 import { endpointsBehind, fanOutEndpoint } from '../common/webhooks/fan-out.js';
 import { postWebhook } from '../common/webhooks/post.js';
-import { signatureHeader } from '../common/webhooks/secrets.js';
+import { standardWebhookHeaders } from '../common/webhooks/secrets.js';
 import { recordTenantAlert } from '../common/tenant-alerts.js';
 import type { Prisma, WebhookEndpoint } from '../generated/prisma/client.js';
 
@@ -116,9 +116,7 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
     const headers = {
       'Content-Type': 'application/json',
       'User-Agent': 'lead-followup-webhooks',
-      'webhook-id': delivery.messageId,
-      'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
-      'webhook-signature': signatureHeader(endpoint, { id: delivery.messageId, timestamp: at, body }, at),
+      ...standardWebhookHeaders(endpoint, { id: delivery.messageId, body }, at),
     };
     const outcome = await postWebhook(
       endpoint.url,

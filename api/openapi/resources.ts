@@ -181,6 +181,10 @@ export const settings = z
     maxPerDay: z.number().int(),
     expiryDays: z.number().int(),
     senders: z.array(z.string()),
+    alertWebhookSecret: z.string().optional().meta({
+      description:
+        'Only in the answer of a PATCH that set a new alertWebhookUrl: the Standard Webhooks secret its alerts are signed with',
+    }),
   })
   .meta({ id: 'Settings', description: "The tenant's settings; every field PATCH /v1/settings takes" });
 

@@ -18,6 +18,7 @@ import { tenantOf } from '../auth.js';
 import { checkTarget, UnsafeUrlError } from '../../common/webhooks/url-safety.js';
 import { ApiError, parseBody } from '../errors.js';
 import { ensureWeeklyReportSchedule } from '../../worker/schedules.js';
+import { newWebhookSecret } from '../../common/webhooks/secrets.js';
 
 const hhmm = z.string().regex(windowTimePattern, 'must be HH:mm (24:00 for the end of the day)');
 const appointmentTemplate = z
@@ -170,12 +171,19 @@ export function settingsRouter({
     if (body.alertWebhookUrl) await checkAlertUrl(body.alertWebhookUrl, allowPrivateWebhookUrls);
     // Checked against the row as it is when written: two changes at once (one moving the window's start, one its end)
     // each passed against the other's old half and together saved a window that ends before it starts.
-    const { current, tenant } = await db.$transaction(async (tx) => {
+    const { current, tenant, alertWebhookSecret } = await db.$transaction(async (tx) => {
       await tx.$executeRaw`SELECT 1 FROM tenants WHERE id = ${tenantId}::uuid FOR NO KEY UPDATE`;
       const before = await tx.tenant.findUniqueOrThrow({ where: { id: tenantId } });
       checkSettings(body, before);
-      const after = await tx.tenant.update({ where: { id: tenantId }, data: body, include: { senders: true } });
-      return { current: before, tenant: after };
+      // A new alert URL gets a secret of its own, answered here once; no URL, no secret.
+      const changedAlertUrl = body.alertWebhookUrl !== undefined && body.alertWebhookUrl !== before.alertWebhookUrl;
+      const alertWebhookSecret = changedAlertUrl && body.alertWebhookUrl ? newWebhookSecret() : null;
+      const after = await tx.tenant.update({
+        where: { id: tenantId },
+        data: { ...body, ...(changedAlertUrl ? { alertWebhookSecret } : {}) },
+        include: { senders: true },
+      });
+      return { current: before, tenant: after, alertWebhookSecret };
     });
     if (tenant.defaultTimeZone !== current.defaultTimeZone) {
       // Not awaited: the settings are saved whether Temporal answers or not; a worker start moves it otherwise.
@@ -183,7 +191,7 @@ export function settingsRouter({
         logger.warn({ err: error, tenantId }, 'weekly report schedule not moved to the new zone yet'),
       );
     }
-    res.json(settingsView(tenant));
+    res.json({ ...settingsView(tenant), ...(alertWebhookSecret ? { alertWebhookSecret } : {}) });
   });
   return router;
 }

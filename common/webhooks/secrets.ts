@@ -14,7 +14,7 @@ export interface SigningSecrets {
 }
 
 /** The webhook-signature header: a `v1,` signature per secret in force, space-separated (the receiver needs one to match). */
-export function signatureHeader(
+function signatureHeader(
   secrets: SigningSecrets,
   message: { id: string; timestamp: Date; body: string },
   now = new Date(),
@@ -23,4 +23,17 @@ export function signatureHeader(
   if (secrets.previousSecret && secrets.previousSecretExpiresAt && secrets.previousSecretExpiresAt > now)
     inForce.push(secrets.previousSecret);
   return inForce.map((secret) => new Webhook(secret).sign(message.id, message.timestamp, message.body)).join(' ');
+}
+
+/** Standard Webhooks' three headers for one request: its id (the same on every retry), when it was sent, and who signed it. */
+export function standardWebhookHeaders(
+  secrets: SigningSecrets,
+  message: { id: string; body: string },
+  at = new Date(),
+): Record<'webhook-id' | 'webhook-timestamp' | 'webhook-signature', string> {
+  return {
+    'webhook-id': message.id,
+    'webhook-timestamp': String(Math.floor(at.getTime() / 1000)),
+    'webhook-signature': signatureHeader(secrets, { ...message, timestamp: at }, at),
+  };
 }

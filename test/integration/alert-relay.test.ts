@@ -1,7 +1,7 @@
 // The alert relay: alerts recorded with their cause (a budget reaching 80%, a webhook endpoint failing for days) reach
 // the tenant's alert webhook once, and a failing alert webhook is retried later.
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,11 +12,14 @@ import { newWebhookSecret } from '../../common/webhooks/secrets.js';
 import { createAlertRelay } from '../../worker/alert-relay.js';
 import { createWebhookRelay } from '../../worker/webhook-relay.js';
 import { createTenant, testDb } from '../support/fixtures.js';
+import { Webhook } from 'standardwebhooks';
 
 let db: Db;
 let server: Server;
 let baseUrl: string;
 const received: { path: string; body: unknown }[] = [];
+/** The same requests as they came: headers and the body's text, for their signatures. */
+const raw: { path: string; headers: IncomingHttpHeaders; body: string }[] = [];
 let status = 200;
 
 beforeAll(async () => {
@@ -26,6 +29,7 @@ beforeAll(async () => {
     req.on('data', (chunk: Buffer) => (body += chunk.toString()));
     req.on('end', () => {
       received.push({ path: req.url ?? '', body: JSON.parse(body) });
+      raw.push({ path: req.url ?? '', headers: req.headers, body });
       // A CRM endpoint that is down for good: what makes the webhook relay give up on it.
       res.writeHead(req.url?.startsWith('/down/') ? 503 : status).end();
     });
@@ -43,8 +47,8 @@ const silent = pino({ level: 'silent' });
 const relay = () => createAlertRelay({ db, logger: silent, allowPrivateUrls: true });
 
 /** A budget alert as the send gate records it (common/capacity/budget-alert.ts). */
-async function alertFor(alertWebhookUrl: string | null) {
-  const { tenant } = await createTenant(db, { alertWebhookUrl });
+async function alertFor(alertWebhookUrl: string | null, alertWebhookSecret: string | null = null) {
+  const { tenant } = await createTenant(db, { alertWebhookUrl, alertWebhookSecret });
   const facts = { budget: 'daily', period: '2026-06-01', spent: '8', limit: '10', threshold: 0.8 };
   await db.$transaction((tx) => recordTenantAlert(tx, { tenantId: tenant.id, type: 'budget.alert', facts }));
   const alert = await db.tenantAlert.findFirstOrThrow({ where: { tenantId: tenant.id } });
@@ -52,6 +56,20 @@ async function alertFor(alertWebhookUrl: string | null) {
 }
 
 describe('tenant alert relay', () => {
+  it('signs each alert as the CRM webhooks are (Standard Webhooks) with the secret made when the URL was set', async () => {
+    const secret = newWebhookSecret();
+    const path = `/signed/${randomUUID()}`;
+    const { alert } = await alertFor(`${baseUrl}${path}`, secret);
+    await relay().round();
+    const [post] = raw.filter((request) => request.path === path);
+    expect(post?.headers['webhook-id']).toBe(`alert_${alert.id}`);
+    const headers = Object.fromEntries(
+      ['webhook-id', 'webhook-timestamp', 'webhook-signature'].map((name) => [name, String(post?.headers[name])]),
+    );
+    expect(new Webhook(secret).verify(post?.body ?? '', headers)).toMatchObject({ type: 'budget.alert' });
+    expect(() => new Webhook(newWebhookSecret()).verify(post?.body ?? '', headers)).toThrow();
+  });
+
   it("posts each alert once to the tenant's webhook, even with two worker processes relaying", async () => {
     const { tenant, alert } = await alertFor(`${baseUrl}/hooks/${'a'.repeat(8)}`);
     await Promise.all([relay().round(), relay().round()]);

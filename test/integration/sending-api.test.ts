@@ -41,12 +41,16 @@ describe('budget settings', () => {
       monthlyBudget: '300',
       remindersBypassBudget: true,
       alertWebhookUrl: 'https://93.184.216.34/budget',
+      // The alerts' signing secret: in this answer only.
+      alertWebhookSecret: expect.stringMatching(/^whsec_/),
     });
+    expect((await api().get('/v1/settings').set(auth)).body).not.toHaveProperty('alertWebhookSecret');
     expect((await api().patch('/v1/settings').set(auth).send({ monthlyBudget: saved.body.monthlyBudget })).status).toBe(
       200,
     );
     const cleared = await api().patch('/v1/settings').set(auth).send({ dailyBudget: null, alertWebhookUrl: null });
     expect(cleared.body).toMatchObject({ dailyBudget: null, monthlyBudget: '300', alertWebhookUrl: null });
+    expect(cleared.body).not.toHaveProperty('alertWebhookSecret');
 
     for (const [field, value] of [
       ['dailyBudget', -1],
