@@ -144,34 +144,32 @@ export function webhookEndpointsRouter({
 
   /**
    * The deliveries the endpoint's failures hold back, the failing one's own wait included, are due now: all of them,
-   * or the ones after the failing one would go first and out of order.
+   * or the ones after the failing one would go first and out of order. By PostgreSQL's clock, which the relay's claims
+   * compare with; after the change's transaction, whose endpoint lock must not come before these rows' (the relay
+   * locks a delivery, then its endpoint).
    */
-  const heldBackDueNow = (endpointId: string) => {
-    const now = new Date();
-    return db.webhookDelivery.updateMany({
-      where: { endpointId, status: 'pending', nextAttemptAt: { gt: now } },
-      data: { nextAttemptAt: now },
-    });
-  };
+  const heldBackDueNow = (endpointId: string) =>
+    db.$executeRaw`UPDATE webhook_deliveries SET next_attempt_at = now()
+      WHERE endpoint_id = ${endpointId}::uuid AND status = 'pending' AND next_attempt_at > now()`;
 
   /** A ping, a retry by hand or a new URL is tried at once, not after the wait the endpoint's last failure set. */
-  const goesAtOnce = (endpointId: string) => [
-    db.webhookEndpoint.update({ where: { id: endpointId }, data: { retryAfter: null }, select: { id: true } }),
-    heldBackDueNow(endpointId),
-  ];
+  const goesAtOnce = (endpointId: string) =>
+    db.webhookEndpoint.update({ where: { id: endpointId }, data: { retryAfter: null }, select: { id: true } });
 
   router.patch('/webhook-endpoints/:id', async (req, res) => {
     const body = parseBody(updateSchema, req.body);
     const endpoint = await endpointOf(req);
     const url = body.url === undefined ? undefined : await safeUrl(body.url, req.log);
+    // A client sending its whole configuration each time does not lift the failing endpoint's pace: only a new URL does.
+    const newUrl = url !== undefined && url !== endpoint.url;
     const [updated] = await db.$transaction([
       db.webhookEndpoint.update({
         where: { id: endpoint.id },
         // A new URL is tried at once, whatever the old one's failures made its deliveries wait for.
-        data: { url, events: body.events, description: body.description, ...(url ? { retryAfter: null } : {}) },
+        data: { url, events: body.events, description: body.description, ...(newUrl ? { retryAfter: null } : {}) },
       }),
-      ...(url ? [heldBackDueNow(endpoint.id)] : []),
     ]);
+    if (newUrl) await heldBackDueNow(endpoint.id);
     res.json(endpointView(updated));
   });
 
@@ -207,8 +205,9 @@ export function webhookEndpointsRouter({
         },
         include: { attemptLog: true },
       }),
-      ...goesAtOnce(endpoint.id),
+      goesAtOnce(endpoint.id),
     ]);
+    await heldBackDueNow(endpoint.id);
     res.status(202).json(deliveryView(delivery, delivery.payload));
   });
 
@@ -241,8 +240,9 @@ export function webhookEndpointsRouter({
         data: { status: 'pending', nextAttemptAt: new Date(), retriedAt: new Date(), attempts: 0 },
         include: { attemptLog: { orderBy: { at: 'asc' } } },
       }),
-      ...goesAtOnce(endpoint.id),
+      goesAtOnce(endpoint.id),
     ]);
+    await heldBackDueNow(endpoint.id);
     res.json(deliveryView(retried, (await deliveryPayloads(db, [retried])).get(retried.id)));
   });
 

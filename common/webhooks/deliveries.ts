@@ -192,6 +192,31 @@ export async function recordFailed(
   return true;
 }
 
+/**
+ * With a delivery given up, the endpoint's deliveries that have waited behind it longer than a delivery may fail are
+ * given up too, unsent: tried one per longest step, a dead endpoint's backlog would grow without end and come back
+ * weeks stale. The tenant retries them by hand or reads them from the events feed.
+ */
+export async function giveUpWaitedTooLong(
+  tx: Prisma.TransactionClient | Db,
+  endpointId: string,
+  olderThan: Date,
+): Promise<number> {
+  const { count } = await tx.webhookDelivery.updateMany({
+    where: {
+      endpointId,
+      status: 'pending',
+      OR: [{ retriedAt: null, createdAt: { lt: olderThan } }, { retriedAt: { lt: olderThan } }],
+    },
+    data: {
+      status: 'failed',
+      leaseUntil: null,
+      lastError: 'given up unsent: it waited days behind a failing delivery',
+    },
+  });
+  return count;
+}
+
 /** Hands back leased deliveries this worker will not send now, so the next round (here or elsewhere) takes them at once. */
 export async function releaseLeases(db: Db, ids: string[]): Promise<void> {
   if (ids.length)

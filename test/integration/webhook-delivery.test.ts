@@ -446,22 +446,39 @@ describe('webhook delivery', () => {
     expect(sequences).toEqual(recorded);
   });
 
-  it('once the endpoint is failing, the deliveries queued behind the one given up are tried at the longest step, not one each at the first', async () => {
+  it('a give-up gives up unsent, with it, every delivery that waited as long behind it', async () => {
     const endpoint = await endpointFor({ answer: () => 503 });
     for (let event = 0; event < 3; event += 1) await record(endpoint.tenantId, 'lead.created');
-    // Every failure gives up (a delivery days old), as for the events queued behind one given up after 3 days.
-    const longestStepMs = 700;
-    const relay = relayWith({ backoffMs: [0, 50, 50, longestStepMs], failingAfterMs: 0 });
+    // Every delivery is as old as a delivery may fail (0 ms here, 3 days in production).
+    const relay = relayWith({ failingAfterMs: 0 });
     await deliverUntil(
       relay,
       async () => (await db.webhookDelivery.count({ where: { endpointId: endpoint.id, status: 'failed' } })) === 3,
       'all three given up',
     );
-    const attempts = await db.webhookAttempt.findMany({
-      where: { delivery: { endpointId: endpoint.id } },
-      orderBy: { at: 'asc' },
-    });
-    expect(attempts).toHaveLength(3);
+    // One request in all: the two behind the first were not tried, one each, against a dead endpoint.
+    expect(await db.webhookAttempt.count({ where: { delivery: { endpointId: endpoint.id } } })).toBe(1);
+  });
+
+  it('once the endpoint is failing, its younger deliveries are tried at the longest step, not at their own first', async () => {
+    const endpoint = await endpointFor({ answer: () => 503 });
+    await record(endpoint.tenantId, 'lead.created');
+    const longestStepMs = 700;
+    const relay = relayWith({ backoffMs: [0, 50, 50, longestStepMs], failingAfterMs: 4000 });
+    await deliverUntil(
+      relay,
+      () => db.webhookDelivery.findFirst({ where: { endpointId: endpoint.id, status: 'failed' } }),
+      'the first given up, the endpoint failing',
+    );
+    const failingSince = new Date();
+    for (let event = 0; event < 2; event += 1) await record(endpoint.tenantId, 'lead.created');
+    const behind = () =>
+      db.webhookAttempt.findMany({
+        where: { delivery: { endpointId: endpoint.id }, at: { gt: failingSince } },
+        orderBy: { at: 'asc' },
+      });
+    await deliverUntil(relay, async () => ((await behind()).length >= 3 ? true : null), 'three tries since');
+    const attempts = await behind();
     const gaps = attempts.slice(1).map((attempt, index) => attempt.at.getTime() - attempts[index]!.at.getTime());
     for (const gap of gaps) expect(gap).toBeGreaterThanOrEqual(longestStepMs - 50);
   });
