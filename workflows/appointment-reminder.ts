@@ -358,10 +358,9 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
 
   private async closeAsCancelled(cancel: CancelUpdateInput): Promise<void> {
     this.close('cancelled', cancel.reason ?? cancelledThroughTheApi);
-    const deadline = new Date(this.state.startsAt);
-    const notice = cancel.notify
-      ? await this.send({ kind: 'cancellation' }, deadline, undefined, this.startToNameInCancellation())
-      : 'off';
+    // Worth sending until the start it names: the one the lead expects to come to.
+    const named = cancel.notify ? this.startToNameInCancellation() : this.state.startsAt;
+    const notice = cancel.notify ? await this.send({ kind: 'cancellation' }, new Date(named), undefined, named) : 'off';
     this.state.cancellationNotice = notice === 'off' ? 'off' : asRecorded(notice);
   }
 
