@@ -83,11 +83,12 @@ export function progressOf({ enrollment, steps, messages, policy, expiresAt, now
   const ended = enrollment.status !== 'running' || enrollment.haltedAt !== null || step >= steps.length;
   if (ended) return { progress, capacityHold: null };
 
+  const plan = planNextSend({ now, dueAt, expiresAt, paused: enrollment.paused, policy, recentSends: sent });
   // A row keeps its hold until a send claims or closes it: the run has left it when it paused, skipped past the step,
-  // or let its next look pass (it then waits for the window or a cap, which the plan below works out).
+  // or let its next look pass into a wait for the window or a cap. A look merely overdue (the worker down) still holds.
   const held = current?.step === step && !enrollment.paused ? current.message : undefined;
   const heldLooksAt = held?.heldRetryAt ?? held?.heldUntil;
-  if (held?.heldReason && held.heldUntil && heldLooksAt && heldLooksAt > now) {
+  if (held?.heldReason && held.heldUntil && heldLooksAt && (heldLooksAt > now || plan.kind === 'send')) {
     const nextAttemptAt = heldLooksAt.toISOString();
     return {
       progress: { ...progress, waitingFor: waitingForHold(held.heldReason as HoldReason), nextSendAt: nextAttemptAt },
@@ -101,7 +102,6 @@ export function progressOf({ enrollment, steps, messages, policy, expiresAt, now
     };
   }
   if (current?.message.claimedAt) return { progress: { ...progress, waitingFor: 'send' }, capacityHold: null };
-  const plan = planNextSend({ now, dueAt, expiresAt, paused: enrollment.paused, policy, recentSends: sent });
   const waiting =
     plan.kind === 'send' || plan.kind === 'expire'
       ? { waitingFor: 'send' as const, nextSendAt: null }

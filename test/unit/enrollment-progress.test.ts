@@ -97,6 +97,12 @@ describe('an enrollment’s progress from its rows', () => {
       progress: { waitingFor: 'window', nextSendAt: '2026-03-03T08:00:00.000Z' },
       capacityHold: null,
     });
+    // 19:50: the look is overdue (the worker down) with the window open: the hold is still why nothing went.
+    const overdue = progressOf({ ...base, now: new Date('2026-03-02T19:50:00Z') });
+    expect(overdue).toMatchObject({
+      progress: { waitingFor: 'capacity', nextSendAt: heldRetryAt.toISOString() },
+      capacityHold: { reason: 'kill_switch' },
+    });
   });
 
   it('a claimed send is being sent; a pause and a skip come from the row', () => {
