@@ -32,6 +32,9 @@ const redactPaths = [
   '*.secret',
   'previousSecret',
   '*.previousSecret',
+  // A tenant's alert webhook secret (a tenant row logged whole).
+  'alertWebhookSecret',
+  '*.alertWebhookSecret',
   // HTTP client errors (axios, as inside twilio-node) carry their request config, Basic auth header included.
   'err.config',
   'error.config',

@@ -182,9 +182,11 @@ try {
     // A revoked key stays revoked, and one already stopping does not stop later: its grace must not bring it back.
     if (key.revokedAt)
       fail(`key ${key.prefix} is revoked or already rotated (it stops at ${key.revokedAt.toISOString()})`);
-    const replacement = await createKey(key.tenantId, key.name);
     const revokedAt = new Date(Date.now() + graceHours * 3_600_000);
-    await db.apiKey.update({ where: { id: key.id }, data: { revokedAt } });
+    // Only while it is still unrevoked: a key:revoke landing meanwhile wins, and no new key is made.
+    const { count } = await db.apiKey.updateMany({ where: { id: key.id, revokedAt: null }, data: { revokedAt } });
+    if (count === 0) fail(`key ${key.prefix} was revoked meanwhile`);
+    const replacement = await createKey(key.tenantId, key.name);
     out({ ...replacement, replaces: key.prefix, oldKeyStopsAt: revokedAt });
   } else {
     fail(usage);

@@ -27,26 +27,28 @@ export const csvQuerySchema = z.strictObject({
   dryRun: queryFlag.default('false'),
 });
 
-/** A column the rows do not have ("first_name" for firstName) would be dropped from every lead: the CSV is refused. */
-function refuseUnknownColumns(rows: unknown[]): void {
-  const unknown = Object.keys((rows[0] as Record<string, unknown> | undefined) ?? {}).filter(
-    (column) => !leadRowFields.includes(column),
-  );
+/**
+ * A column the rows do not have ("first_name" for firstName) would be dropped from every lead: the CSV is refused. An
+ * unnamed column with nothing in it (a trailing comma on every line, as spreadsheets export) is left out.
+ */
+function knownColumnsOnly(rows: Record<string, unknown>[]): Record<string, unknown>[] {
+  const unnamedEmpty = rows.every((row) => !row['']);
+  const columns = Object.keys(rows[0] ?? {}).filter((column) => !(column === '' && unnamedEmpty));
+  const unknown = columns.filter((column) => !leadRowFields.includes(column));
   if (unknown.length)
     throw new ApiError(
       422,
       'validation_failed',
-      `Unknown column ${unknown.join(', ')}: the header names ${leadRowFields.join(', ')}`,
-      {
-        fields: { header: unknown.map((column) => `unknown column ${column}`) },
-      },
+      `Unknown column ${unknown.map((column) => column || '(unnamed)').join(', ')}: the header names ${leadRowFields.join(', ')}`,
+      { fields: { header: unknown.map((column) => `unknown column ${column || '(unnamed)'}`) } },
     );
+  return unnamedEmpty ? rows.map(({ '': _unnamed, ...named }) => named) : rows;
 }
 
 function readRequest(req: express.Request): BatchRequest {
   if (req.is('text/csv')) {
     const query = parseQuery(csvQuerySchema, req.query);
-    let rows: unknown[];
+    let rows: Record<string, unknown>[];
     try {
       rows = parseCsv(typeof req.body === 'string' ? req.body : '', {
         columns: true,
@@ -62,14 +64,13 @@ function readRequest(req: express.Request): BatchRequest {
       );
     }
     refuseUnstorableTextInBody(rows);
-    refuseUnknownColumns(rows);
     if (rows.length === 0 || rows.length > maxBatchRows)
       throw new ApiError(
         422,
         'validation_failed',
         `A batch has 1 to ${maxBatchRows} rows; this one has ${rows.length}`,
       );
-    return { sequenceId: query.sequenceId, dryRun: query.dryRun === 'true', rows };
+    return { sequenceId: query.sequenceId, dryRun: query.dryRun === 'true', rows: knownColumnsOnly(rows) };
   }
   const body = parseBody(batchSchema, req.body);
   return { sequenceId: body.sequenceId, dryRun: body.dryRun, rows: body.leads };

@@ -175,12 +175,15 @@ export function settingsRouter({
       await tx.$executeRaw`SELECT 1 FROM tenants WHERE id = ${tenantId}::uuid FOR NO KEY UPDATE`;
       const before = await tx.tenant.findUniqueOrThrow({ where: { id: tenantId } });
       checkSettings(body, before);
-      // A new alert URL gets a secret of its own, answered here once; no URL, no secret.
-      const changedAlertUrl = body.alertWebhookUrl !== undefined && body.alertWebhookUrl !== before.alertWebhookUrl;
-      const alertWebhookSecret = changedAlertUrl && body.alertWebhookUrl ? newWebhookSecret() : null;
+      // An alert URL set anew, or set while it has no secret (one saved before alerts were signed), gets a secret of its
+      // own, answered here once; the same URL again keeps its secret, so a client sending all its settings each time
+      // does not change it. No URL, no secret.
+      const newAlertUrl = body.alertWebhookUrl !== undefined && body.alertWebhookUrl !== before.alertWebhookUrl;
+      const issuesSecret = !!body.alertWebhookUrl && (newAlertUrl || !before.alertWebhookSecret);
+      const alertWebhookSecret = issuesSecret ? newWebhookSecret() : null;
       const after = await tx.tenant.update({
         where: { id: tenantId },
-        data: { ...body, ...(changedAlertUrl ? { alertWebhookSecret } : {}) },
+        data: { ...body, ...(issuesSecret || newAlertUrl ? { alertWebhookSecret } : {}) },
         include: { senders: true },
       });
       return { current: before, tenant: after, alertWebhookSecret };

@@ -119,5 +119,13 @@ describe('POST /v1/enrollments/batch', () => {
       details: { fields: { header: ['unknown column first_name'] } },
     });
     expect(await stack.db.lead.count({ where: { tenantId: lead.tenant.id } })).toBe(1);
+    // A trailing comma on every line, as spreadsheets export: an unnamed, empty column, left out.
+    const trailing = await request(stack.app)
+      .post(`/v1/enrollments/batch?sequenceId=${sequenceId}&dryRun=true`)
+      .set(lead.auth)
+      .set('Content-Type', 'text/csv')
+      .send('phone,firstName,\n07700 900997,Ann,\n');
+    expect(trailing.status).toBe(200);
+    expect(trailing.body.results).toEqual([expect.objectContaining({ outcome: 'ok' })]);
   });
 });

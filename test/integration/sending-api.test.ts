@@ -28,7 +28,7 @@ const apiKeyIdOf = async (tenantId: string) => (await stack.db.apiKey.findFirstO
 
 describe('budget settings', () => {
   it('takes amounts as numbers (or the strings it answers), null for no limit, and names a bad field', async () => {
-    const { auth } = await createTenant(stack.db);
+    const { tenant, auth } = await createTenant(stack.db);
     const saved = await api().patch('/v1/settings').set(auth).send({
       dailyBudget: 12.5,
       monthlyBudget: 300,
@@ -45,6 +45,17 @@ describe('budget settings', () => {
       alertWebhookSecret: expect.stringMatching(/^whsec_/),
     });
     expect((await api().get('/v1/settings').set(auth)).body).not.toHaveProperty('alertWebhookSecret');
+    // The same URL again (a client sending all its settings) keeps the secret; a URL saved before alerts were signed,
+    // with none, gets one when it is set again.
+    const again = await api().patch('/v1/settings').set(auth).send({ alertWebhookUrl: 'https://93.184.216.34/budget' });
+    expect(again.body).not.toHaveProperty('alertWebhookSecret');
+    await stack.db.tenant.update({ where: { id: tenant.id }, data: { alertWebhookSecret: null } });
+    const unsigned = await api()
+      .patch('/v1/settings')
+      .set(auth)
+      .send({ alertWebhookUrl: 'https://93.184.216.34/budget' });
+    expect(unsigned.body.alertWebhookSecret).toMatch(/^whsec_/);
+    expect(unsigned.body.alertWebhookSecret).not.toBe(saved.body.alertWebhookSecret);
     expect((await api().patch('/v1/settings').set(auth).send({ monthlyBudget: saved.body.monthlyBudget })).status).toBe(
       200,
     );
