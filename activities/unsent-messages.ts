@@ -58,18 +58,15 @@ export const claimOf = (row: Pick<Message, 'claimedAttempt' | 'claimedAt'>): Hel
   at: row.claimedAt,
 });
 
-const isStillHeld = async (tx: Prisma.TransactionClient, id: string, claim: HeldClaim) =>
-  (
-    await tx.$queryRaw<unknown[]>`SELECT 1 FROM messages WHERE id = ${id}::uuid AND status = 'pending'
-      AND claimed_attempt IS NOT DISTINCT FROM ${claim.attempt}::int
-      AND claimed_at IS NOT DISTINCT FROM ${claim.at}::timestamptz FOR NO KEY UPDATE`
-  ).length > 0;
-
-const isClosedUnsent = async (tx: Prisma.TransactionClient, id: string) =>
-  (
-    await tx.$queryRaw<unknown[]>`SELECT 1 FROM messages WHERE id = ${id}::uuid AND status IN ('skipped', 'failed')
-      AND twilio_sid IS NULL FOR NO KEY UPDATE`
-  ).length > 0;
+/** Whether the row is still pending under this claim; if not, whether it was closed without reaching Twilio. */
+async function heldUnder(tx: Prisma.TransactionClient, id: string, claim: HeldClaim) {
+  const [row] = await tx.$queryRaw<{ held: boolean; closedUnsent: boolean }[]>`
+    SELECT status = 'pending' AND claimed_attempt IS NOT DISTINCT FROM ${claim.attempt}::int
+        AND claimed_at IS NOT DISTINCT FROM ${claim.at}::timestamptz AS held,
+      status IN ('skipped', 'failed') AND twilio_sid IS NULL AS "closedUnsent"
+    FROM messages WHERE id = ${id}::uuid FOR NO KEY UPDATE`;
+  return row ?? { held: false, closedUnsent: false };
+}
 
 /**
  * Closes one row that will never go out, giving back whatever capacity an attempt reserved for it. A row something
@@ -87,9 +84,10 @@ export async function closeUnsent(
   return db.$transaction(async (tx) => {
     // A STOP from the lead holds it while it records its own event: taken after the event lock, the two deadlock.
     if (optOutSource) await lockConversation(tx, row.tenantId, row.toPhone);
-    if (onlyUnder && !(await isStillHeld(tx, row.id, onlyUnder))) {
+    const found = onlyUnder && (await heldUnder(tx, row.id, onlyUnder));
+    if (found && !found.held) {
       // Closed since without reaching Twilio: what an attempt that read it pending reserved onto it goes back.
-      if (await isClosedUnsent(tx, row.id)) await releaseCapacity(tx, row.id);
+      if (found.closedUnsent) await releaseCapacity(tx, row.id);
       return false;
     }
     await releaseCapacity(tx, row.id);

@@ -85,12 +85,13 @@ async function recordConsentEvent(
 /**
  * Registry and consent log change together; an opt-out that is already there keeps its first source and time (and
  * its one event). Takes the conversation's lock, so a send gate deciding at the same moment either sees it or claimed
- * its send before it.
+ * its send before it. Returns the opt-out that stood before, read under that lock (null: this call recorded it).
  */
-export async function recordOptOut(tx: Prisma.TransactionClient, change: ConsentChange): Promise<void> {
+export async function recordOptOut(tx: Prisma.TransactionClient, change: ConsentChange) {
   await lockConversation(tx, change.tenantId, change.phone);
   const hash = phoneHash(change.phone);
-  if (!(await findOptOut(tx, change.tenantId, change.phone))) {
+  const standing = await findOptOut(tx, change.tenantId, change.phone);
+  if (!standing) {
     await tx.optOut.create({
       data: {
         tenantId: change.tenantId,
@@ -113,6 +114,7 @@ export async function recordOptOut(tx: Prisma.TransactionClient, change: Consent
       note: change.note ?? null,
     },
   });
+  return standing;
 }
 
 /**

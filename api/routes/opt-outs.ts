@@ -70,9 +70,9 @@ export function optOutsRouter({
     const body = parseBody(addSchema, req.body);
     const phone = await phoneParam(req, body.phone);
     const { existed, optOut, signalIds } = await db.$transaction(async (tx) => {
-      await lockConversation(tx, tenantId, phone);
-      const existed = Boolean(await findOptOut(tx, tenantId, phone));
-      await recordOptOut(tx, { tenantId, phone, source: body.source, note: body.note ?? null });
+      const existed = Boolean(
+        await recordOptOut(tx, { tenantId, phone, source: body.source, note: body.note ?? null }),
+      );
       const signalIds = await queueSignalsForPhone(tx, tenantId, phone, {
         signal: signalNames.optOut,
         payload: { source: body.source },

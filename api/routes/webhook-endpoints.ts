@@ -162,13 +162,11 @@ export function webhookEndpointsRouter({
     const url = body.url === undefined ? undefined : await safeUrl(body.url, req.log);
     // A client sending its whole configuration each time does not lift the failing endpoint's pace: only a new URL does.
     const newUrl = url !== undefined && url !== endpoint.url;
-    const [updated] = await db.$transaction([
-      db.webhookEndpoint.update({
-        where: { id: endpoint.id },
-        // A new URL is tried at once, whatever the old one's failures made its deliveries wait for.
-        data: { url, events: body.events, description: body.description, ...(newUrl ? { retryAfter: null } : {}) },
-      }),
-    ]);
+    const updated = await db.webhookEndpoint.update({
+      where: { id: endpoint.id },
+      // A new URL is tried at once, whatever the old one's failures made its deliveries wait for.
+      data: { url, events: body.events, description: body.description, ...(newUrl ? { retryAfter: null } : {}) },
+    });
     if (newUrl) await heldBackDueNow(endpoint.id);
     res.json(endpointView(updated));
   });

@@ -7,13 +7,7 @@ import { recordMessageEvent } from '../../common/event-writers.js';
 import { classifyInbound, type InboundIntent } from '../../common/keywords.js';
 import { createShortLinks, type TrackedLink } from '../../common/links/short-links.js';
 import { maskPhone } from '../../common/logger.js';
-import {
-  findOptOut,
-  inboundKeywordSource,
-  recordOptIn,
-  recordOptOut,
-  recordOptOutConfirmed,
-} from '../../common/opt-outs.js';
+import { inboundKeywordSource, recordOptIn, recordOptOut, recordOptOutConfirmed } from '../../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
 import type { Prisma, Tenant } from '../../generated/prisma/client.js';
 import { findAppointmentReply, recordAppointmentReply } from './appointment-replies.js';
@@ -98,9 +92,8 @@ async function recordFor(
   const mayAnswer = !tenant.twilioAdvancedOptOut;
   if (intent === 'opt_out') {
     // One confirmation per opt-out: a lead who asks again while it stands has had theirs.
-    const confirmedBefore = (await findOptOut(tx, tenant.id, phone))?.confirmedAt;
-    await recordOptOut(tx, change);
-    const answers = mayAnswer && !confirmedBefore;
+    const standing = await recordOptOut(tx, change);
+    const answers = mayAnswer && !standing?.confirmedAt;
     if (answers) await recordOptOutConfirmed(tx, tenant.id, phone);
     const signalIds = await queueSignalsForPhone(tx, tenant.id, phone, {
       signal: signalNames.optOut,
