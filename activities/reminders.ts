@@ -1,7 +1,13 @@
 import { formatAppointmentTime, type AppointmentTemplatePlaceholder } from '../common/templates.js';
 import type { Tenant } from '../generated/prisma/client.js';
-import type { AppointmentOutcome, FollowUpRun, Reminder } from '../workflows/appointment-reminder.messages.js';
+import type {
+  AcceptedChange,
+  AppointmentOutcome,
+  FollowUpRun,
+  Reminder,
+} from '../workflows/appointment-reminder.messages.js';
 import { nextReminderAt } from '../workflows/decisions/reminder-schedule.js';
+import { underLeadConversationLock, writeAcceptedChange } from '../common/appointment-changes.js';
 import { recordBooking, type BookingRecord } from '../common/bookings.js';
 import { erasedClosedReason } from '../common/conversation.js';
 import { recordEvent } from '../common/events.js';
@@ -55,6 +61,13 @@ export interface RecordAppointmentProgressInput {
    * recorded before it was of an earlier start, and the write clears it.
    */
   movedAt?: string;
+}
+
+export interface RecordAcceptedChangeInput {
+  tenantId: string;
+  leadId: string;
+  appointmentId: string;
+  change: AcceptedChange;
 }
 
 const templates: Record<AppointmentMessage['kind'], (tenant: Tenant) => string> = {
@@ -122,6 +135,17 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
       // An erased lead has no appointment row: the send gate refuses every message of this run.
       const followUps = (await db.$transaction((tx) => recordBooking(tx, input))) ?? [];
       return { followUpsToEnd: followUps.filter((run) => run.workflowId !== input.bookedFrom?.workflowId) };
+    },
+
+    /**
+     * A move or a cancel the run's update handler accepted, on the row before the update answers (patch
+     * `change-written-on-acceptance`): the send gate refuses a retry for the start it left even when the request that
+     * asked never wrote its answer (its API process died, its deadline passed).
+     */
+    async recordAcceptedChange({ tenantId, leadId, appointmentId, change }: RecordAcceptedChangeInput): Promise<void> {
+      await underLeadConversationLock(db, { tenantId, leadId }, (tx) =>
+        writeAcceptedChange(tx, { id: appointmentId, tenantId }, change),
+      );
     },
 
     /**

@@ -1,11 +1,50 @@
 // A move or cancel the API asks an appointment's workflow for is stamped on the row first, under the conversation's
-// lock, and the stamp cleared by the write that records the change (a refused change's stays until it expires). The
-// send gate keeps the appointment's reminders waiting while the stamp is there: the workflow may have
-// let go of the start already, its reminder in Twilio's retries, while the row still shows it until the API writes
-// the change.
+// lock, and the stamp cleared by the API's write of the change (a refused change's stays until it expires). The run
+// writes the change it accepts itself, from its update handler, whatever becomes of the request that asked (patch
+// `change-written-on-acceptance`); the API writes it again from the answer, for runs from before that patch. The send
+// gate keeps the appointment's reminders waiting while the stamp is there: the workflow may have let go of the start
+// already, its reminder in Twilio's retries, while the row still shows it until one of those writes lands.
 import type { Prisma } from '../generated/prisma/client.js';
+import type { AcceptedChange } from '../workflows/appointment-reminder.messages.js';
+import { lockConversation } from './conversation.js';
+import type { Db } from './db.js';
 
 type Tx = Prisma.TransactionClient;
+
+/** Runs `work` in a transaction holding the conversation's lock of the appointment's lead, as the send gate does. */
+export function underLeadConversationLock<T>(
+  db: Db,
+  { tenantId, leadId }: { tenantId: string; leadId: string },
+  work: (tx: Tx) => Promise<T>,
+): Promise<T> {
+  return db.$transaction(async (tx) => {
+    const { phone } = await tx.lead.findUniqueOrThrow({ where: { id: leadId }, select: { phone: true } });
+    await lockConversation(tx, tenantId, phone);
+    return work(tx);
+  });
+}
+
+/**
+ * Writes a change the run accepted to the scheduled appointment's row, so the send gate refuses a message for the start
+ * it left, or any reminder of a cancelled appointment; call it under the conversation's lock. Its run records the rest
+ * (reminders, events, messages it closes) when its loop applies the change.
+ */
+export async function writeAcceptedChange(
+  tx: Tx,
+  { id, tenantId }: { id: string; tenantId: string },
+  change: AcceptedChange,
+): Promise<void> {
+  if (change.kind === 'move')
+    await tx.appointment.updateMany({
+      where: { id, tenantId, status: 'scheduled', startsAt: new Date(change.from) },
+      data: { startsAt: new Date(change.to), movedAt: new Date(change.at) },
+    });
+  else
+    await tx.appointment.updateMany({
+      where: { id, tenantId, status: 'scheduled' },
+      data: { status: 'cancelled', closedReason: change.reason, closedAt: new Date(change.at) },
+    });
+}
 
 /** How long a stamp holds messages back: the API's deadline on the workflow's answer (15 s), and its write. */
 export const changePendingMs = 20_000;

@@ -131,6 +131,14 @@ export interface CancelUpdateInput {
   reason: string | null;
 }
 
+/**
+ * A move or a cancel the run accepted, as the appointment row records it the moment it is accepted: a move only while
+ * the row shows the start it moves `from` (one that lost the race to a newer write changes nothing). `at` is the ISO
+ * instant it was accepted.
+ */
+export type AcceptedChange =
+  { kind: 'move'; from: string; to: string; at: string } | { kind: 'cancel'; reason: string; at: string };
+
 /** The lead answered a confirmation or reminder with a confirm or reschedule word (api/webhooks/appointment-replies.ts). */
 export interface AppointmentReplySignalInput {
   kind: 'confirmed' | 'reschedule_requested';

@@ -16,6 +16,7 @@ import { wireReminderHandlers } from './appointment-reminder.handlers.js';
 import {
   bookedState,
   cancelledThroughTheApi,
+  type AcceptedChange,
   type AppointmentOutcome,
   type AppointmentReminderInput,
   type AppointmentReminderState,
@@ -43,7 +44,8 @@ import {
 } from './run-lifecycle.js';
 import { appointmentConfirmedKey, appointmentStatusKey, nextReminderAtKey } from './search-attributes.js';
 
-const { recordAppointmentStarted, recordAppointmentProgress } = proxyActivities<Activities>(recordActivityOptions);
+const { recordAppointmentStarted, recordAppointmentProgress, recordAcceptedChange } =
+  proxyActivities<Activities>(recordActivityOptions);
 /**
  * Transient faults are retried until the message is worthless; an attempt past `notAfter` answers `missed`, or `sent`
  * when it finds that an attempt still at Twilio then sent it (tried for a while past it: `settleAfterDeadlineMs`).
@@ -94,6 +96,12 @@ const moveTellsLeadPatch = 'move-tells-lead';
  * short by the cancel, is not news to give with it), while that start is still ahead.
  */
 const cancellationNamesToldStartPatch = 'cancellation-names-told-start';
+/**
+ * The run writes a move or a cancel to the row as it accepts it, before the update answers: a reminder in Twilio's
+ * retries is refused for the start it left even when the request that asked died before writing the answer (before,
+ * only the API wrote it, and once its 20 s stamp expired the retry went for the old start).
+ */
+const changeWrittenOnAcceptancePatch = 'change-written-on-acceptance';
 
 /**
  * What a send came to: `interrupted`, a move or a cancel ended its hold; `moved`, the send gate refused it for a start
@@ -127,6 +135,8 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
   /** Whether the lead is told of the pending move. */
   private moveNotify = false;
   private cancel: CancelUpdateInput | null = null;
+  /** The row writes of accepted changes, chained so they land in the order the run accepted them. */
+  private acceptedWrites: Promise<void> = Promise.resolve();
   /** Whether the lead's confirmation dropped the reminders (the tenant's setting then): a move keeps them dropped. */
   confirmationDropsReminders = false;
 
@@ -151,18 +161,46 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
     closeOnce(this.state, 'scheduled', closed);
   }
 
-  reschedule(startsAt: string, notify: boolean): Promise<AppointmentReminderState> {
+  async reschedule(startsAt: string, notify: boolean): Promise<AppointmentReminderState> {
+    // The start the row shows once the changes accepted before this one are written.
+    const from = this.state.movingTo ?? this.state.startsAt;
     this.moveTo = startsAt;
     this.moveAcceptedAt = new Date().toISOString();
     this.moveNotify = notify;
-    // The answer says where the run is going even before the loop applies it (the API writes that to the row).
+    // The answer says where the run is going even before the loop applies it.
     this.state.movingTo = startsAt;
-    return this.settled(++this.changes);
+    const change = ++this.changes;
+    if (Date.parse(from) !== Date.parse(startsAt) && patched(changeWrittenOnAcceptancePatch))
+      await this.writeAccepted({ kind: 'move', from, to: startsAt, at: this.moveAcceptedAt });
+    return this.settled(change);
   }
 
-  requestCancel(request: CancelUpdateInput): Promise<AppointmentReminderState> {
+  async requestCancel(request: CancelUpdateInput): Promise<AppointmentReminderState> {
     this.cancel = request;
-    return this.settled(++this.changes);
+    const change = ++this.changes;
+    if (patched(changeWrittenOnAcceptancePatch))
+      await this.writeAccepted({
+        kind: 'cancel',
+        reason: request.reason ?? cancelledThroughTheApi,
+        at: new Date().toISOString(),
+      });
+    return this.settled(change);
+  }
+
+  /**
+   * Puts an accepted change on the row after the ones accepted before it. One that fails for good (the row is gone)
+   * leaves the row to the loop's next record; the update still answers what the run holds.
+   */
+  private writeAccepted(change: AcceptedChange): Promise<void> {
+    const { tenantId, leadId, appointmentId } = this.input;
+    const written = this.acceptedWrites
+      .then(() => recordAcceptedChange({ tenantId, leadId, appointmentId, change }))
+      .catch((error: unknown) => {
+        if (isCancellation(error)) throw error;
+        log.warn('an accepted change was not written to the row', { kind: change.kind, error: String(error) });
+      });
+    this.acceptedWrites = written.catch(() => undefined);
+    return written;
   }
 
   /** The main loop: reminds until the appointment ends; answers the cancellation that ended it, if one did. */

@@ -12,9 +12,13 @@ import { z } from 'zod';
 import type { Db } from '../../common/db.js';
 import { isKnownTimeZone } from '../../common/phone.js';
 import { recordBooking } from '../../common/bookings.js';
-import { clearChangeRequested, stampChangeRequested } from '../../common/appointment-changes.js';
-import { lockConversation } from '../../common/conversation.js';
-import type { Appointment, Prisma } from '../../generated/prisma/client.js';
+import {
+  clearChangeRequested,
+  stampChangeRequested,
+  underLeadConversationLock,
+  writeAcceptedChange,
+} from '../../common/appointment-changes.js';
+import type { Appointment } from '../../generated/prisma/client.js';
 import { AppointmentStatus } from '../../generated/prisma/enums.js';
 import {
   cancelledThroughTheApi,
@@ -22,6 +26,7 @@ import {
   rescheduleUpdate,
   statusQuery,
   updateRefusals,
+  type AcceptedChange,
   type AppointmentReminderState,
   type Reminder,
 } from '../../workflows/appointment-reminder.messages.js';
@@ -148,12 +153,6 @@ function isSameBooking(earlier: Appointment, leadId: string, body: z.infer<typeo
   );
 }
 
-/** A row write that follows an update's answer: `where` narrows the scheduled appointment it may change. */
-interface AcceptedChange {
-  where?: Prisma.AppointmentWhereInput;
-  data: Prisma.AppointmentUpdateManyMutationInput;
-}
-
 /**
  * What the row takes of a reschedule's answer: the start the workflow is moving to, not the one this request asked for
  * (a concurrent move may have come after it), and only while the row still shows the start the workflow held when it
@@ -164,7 +163,7 @@ interface AcceptedChange {
 export function moveWritten(live: AppointmentReminderState, requested: string, at = new Date()): AcceptedChange | null {
   const target = live.movingTo === undefined ? requested : live.movingTo;
   if (live.status !== 'scheduled' || target === null || Date.parse(target) === Date.parse(live.startsAt)) return null;
-  return { where: { startsAt: new Date(live.startsAt) }, data: { startsAt: new Date(target), movedAt: at } };
+  return { kind: 'move', from: live.startsAt, to: target, at: at.toISOString() };
 }
 
 export function appointmentsRouter(deps: AppointmentsDeps): Router {
@@ -208,35 +207,23 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
    * Reschedule and cancel are updates the workflow validates; a refusal changes nothing. Once the workflow accepted
    * one, the row says so at once (under the conversation's lock), so the send gate refuses a message for the old start,
    * or a reminder of a cancelled appointment, even one a Twilio retry holds up before the workflow can record the change.
-   * What is written follows the workflow's answer (`accepted` of it; null: nothing to write). The answer shows the result.
+   * The run writes it from its update handler; this writes it again from the answer (`accepted` of it; null: nothing to
+   * write), which a run from before that patch needs and a newer one's write makes a no-op. The answer shows the result.
    */
   async function change(
     appointment: Appointment,
     update: (handle: WorkflowHandle) => Promise<AppointmentReminderState>,
     accepted: (live: AppointmentReminderState) => AcceptedChange | null,
   ) {
-    const underConversationLock = <T>(work: (tx: Prisma.TransactionClient) => Promise<T>) =>
-      db.$transaction(async (tx) => {
-        const { phone } = await tx.lead.findUniqueOrThrow({
-          where: { id: appointment.leadId },
-          select: { phone: true },
-        });
-        await lockConversation(tx, appointment.tenantId, phone);
-        return work(tx);
-      });
     // Before the workflow is asked: from its answer to the write below, the row would show a start it has let go of.
-    const stamp = await underConversationLock((tx) => stampChangeRequested(tx, appointment.id));
+    const stamp = await underLeadConversationLock(db, appointment, (tx) => stampChangeRequested(tx, appointment.id));
     try {
       const live = await temporal.connection.withDeadline(Date.now() + updateDeadlineMs, () =>
         update(handleOf(appointment)),
       );
       const write = accepted(live);
-      await underConversationLock(async (tx) => {
-        if (write)
-          await tx.appointment.updateMany({
-            where: { ...write.where, id: appointment.id, status: 'scheduled' },
-            data: write.data,
-          });
+      await underLeadConversationLock(db, appointment, async (tx) => {
+        if (write) await writeAcceptedChange(tx, appointment, write);
         if (stamp) await clearChangeRequested(tx, appointment.id, stamp);
       });
       return { ...view(await db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })), live };
@@ -376,9 +363,7 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
       await change(
         appointment,
         (handle) => handle.executeUpdate(cancelUpdate, { args: [{ notify: tenant.sendCancellationNotice, reason }] }),
-        () => ({
-          data: { status: 'cancelled', closedReason: reason ?? cancelledThroughTheApi, closedAt: new Date() },
-        }),
+        () => ({ kind: 'cancel', reason: reason ?? cancelledThroughTheApi, at: new Date().toISOString() }),
       ),
     );
   });

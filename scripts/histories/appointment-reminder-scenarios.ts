@@ -483,4 +483,27 @@ export const appointmentReminderScenarios: Scenario[] = [
       return handle.workflowId;
     },
   },
+  {
+    // Recorded with patch change-written-on-acceptance: two moves asked at once, then a cancel, each written to the row
+    // by the run's update handler as it is accepted, in the order accepted.
+    name: 'changes-written-on-acceptance',
+    async run(context) {
+      const handle = await book(context, 3600, [1800]);
+      await untilConfirmed(handle);
+      const appointmentId = handle.workflowId.split(':').at(-1);
+      const row = () => context.db.appointment.findUniqueOrThrow({ where: { id: appointmentId } });
+      const starts = [7200_000, 5400_000].map((ms) => new Date(Date.now() + ms).toISOString());
+      await Promise.all(
+        starts.map((startsAt) => handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt, notify: false }] })),
+      );
+      const { startsAt } = await handle.query(statusQuery);
+      const shown = (await row()).startsAt.toISOString();
+      if (shown !== startsAt) throw new Error(`the row shows ${shown}, the run holds ${startsAt}`);
+      await handle.executeUpdate(cancelUpdate, { args: [{ notify: false, reason: 'lead called' }] });
+      const { status } = await row();
+      if (status !== 'cancelled') throw new Error(`the row shows ${status} once the cancel answered`);
+      await handle.result().catch(() => undefined);
+      return handle.workflowId;
+    },
+  },
 ];

@@ -97,9 +97,9 @@ describe('a confirmation in Twilio retries when the appointment moves', () => {
       { status: 'skipped', skipReason: 'appointment_moved' },
       { status: expect.not.stringMatching(/skipped|pending/), twilioSid: expect.any(String) },
     ]);
-    // The move waited for the send in flight; the answer said where the run was going, and the row showed it at once,
-    // so the send gate refused the old start's retry.
-    expect(moved.body.live).toMatchObject({ startsAt: booked, movingTo: movedTo });
+    // The run wrote the move to the row as it accepted it, so the send gate refused the old start's next retry: the
+    // answer shows the move applied, or (the loop still busy with that send) where the run is going.
+    expect(moved.body.live.movingTo ?? moved.body.live.startsAt).toBe(movedTo);
     await terminate(appointment.workflowId);
   });
 });
@@ -201,4 +201,65 @@ describe('a cancel the workflow has accepted, its row not yet written', () => {
     expect(await reminderRow()).toMatchObject({ skipReason: 'appointment_closed', twilioSid: null });
     expect(bodiesTo(owner.phone).filter((body) => body?.startsWith('REMINDER'))).toEqual([]);
   });
+});
+
+/** The API process dies once the workflow has answered its update: nothing of the answer reaches the row from it. */
+function apiDiesAfterAnswer(workflowId: string) {
+  const getHandle = stack.client.workflow.getHandle.bind(stack.client.workflow);
+  return vi.spyOn(stack.client.workflow, 'getHandle').mockImplementation((...args) => {
+    const handle = getHandle(...args);
+    if (args[0] !== workflowId) return handle;
+    const executeUpdate = handle.executeUpdate.bind(handle) as (...args: unknown[]) => Promise<unknown>;
+    const dyingAfterAnswer = async (...update: unknown[]) => {
+      await executeUpdate(...update);
+      throw new Error('the API process died');
+    };
+    return Object.assign(handle, { executeUpdate: dyingAfterAnswer as unknown as typeof handle.executeUpdate });
+  });
+}
+
+describe("a change the workflow accepted whose request died before writing the answer, a confirmation in Twilio's retries", () => {
+  it.each([
+    { change: 'move', path: 'reschedule', body: { startsAt: inSeconds(3 * 86_400) } },
+    { change: 'cancel', path: 'cancel', body: {} },
+  ])(
+    '$change: the run wrote it to the row as it accepted it, so the retry is refused for it',
+    async ({ path, body }) => {
+      // No notices: the only text the lead may get is the booking's confirmation, for the start the row shows.
+      const owner = await tenantWithLead({ sendCancellationNotice: false, sendRescheduleNotice: false });
+      // Twilio answers 503 three times: the confirmation's retries come at about 2 s, 6 s and 14 s.
+      stack.fake.inject({ kind: 'http', status: 503 }, { to: owner.phone, times: 3 });
+      const booked = inSeconds(2 * 86_400);
+      const appointment = await book(owner, booked, [86_400]);
+      await expect.poll(() => stack.fake.createCallsTo(owner.phone), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+
+      const spy = apiDiesAfterAnswer(appointment.workflowId);
+      try {
+        const asked = await request(stack.app)
+          .post(`/v1/appointments/${appointment.id}/${path}`)
+          .set(owner.auth)
+          .send(body);
+        expect(asked.status).toBe(500);
+      } finally {
+        spy.mockRestore();
+      }
+
+      const confirmation = () =>
+        stack.db.message.findFirstOrThrow({ where: { appointmentId: appointment.id }, orderBy: { createdAt: 'asc' } });
+      await expect.poll(async () => (await confirmation()).status, { timeout: 30_000 }).toBe('skipped');
+      expect(await confirmation()).toMatchObject({
+        skipReason: path === 'cancel' ? 'appointment_closed' : 'appointment_moved',
+        twilioSid: null,
+      });
+      // Before: the retry passed the send gate and the lead was told the start they had been moved from (or that the
+      // cancelled appointment was booked).
+      expect(bodiesTo(owner.phone).filter((text) => text?.includes(at(booked)))).toEqual([]);
+      if (path === 'reschedule') {
+        await expect
+          .poll(() => bodiesTo(owner.phone), { timeout: 20_000 })
+          .toEqual([expect.stringContaining(at(body.startsAt as string))]);
+        await terminate(appointment.workflowId);
+      }
+    },
+  );
 });

@@ -47,6 +47,7 @@ describe('committed histories replay against the current workflow code', () => {
         'appointmentReminder/rescheduled',
         'appointmentReminder/moves-told-to-lead',
         'appointmentReminder/cancelled-after-untold-move',
+        'appointmentReminder/changes-written-on-acceptance',
         'appointmentReminder/cancelled',
         'appointmentReminder/sleeping',
       ]),

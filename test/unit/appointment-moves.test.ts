@@ -18,16 +18,15 @@ const answer = (state: Partial<AppointmentReminderState>): AppointmentReminderSt
 describe('moveWritten: the row takes what the workflow holds', () => {
   it('a move the workflow has yet to apply is written over the start it held when it answered', () => {
     expect(moveWritten(answer({ movingTo: asked }), asked, at)).toEqual({
-      where: { startsAt: new Date(held) },
-      data: { startsAt: new Date(asked), movedAt: at },
+      kind: 'move',
+      from: held,
+      to: asked,
+      at: at.toISOString(),
     });
   });
 
   it('another request’s move, accepted after this one, is the one written', () => {
-    expect(moveWritten(answer({ movingTo: other }), asked, at)?.data).toEqual({
-      startsAt: new Date(other),
-      movedAt: at,
-    });
+    expect(moveWritten(answer({ movingTo: other }), asked, at)).toMatchObject({ from: held, to: other });
   });
 
   it('a move the workflow applied needs no write (its run records the row), whichever start it holds', () => {
@@ -42,10 +41,7 @@ describe('moveWritten: the row takes what the workflow holds', () => {
 
   it('a worker of the release before says nothing of where it is going: the request’s start, over the one held', () => {
     const { movingTo: _absent, ...before } = answer({});
-    expect(moveWritten(before, asked, at)).toEqual({
-      where: { startsAt: new Date(held) },
-      data: { startsAt: new Date(asked), movedAt: at },
-    });
+    expect(moveWritten(before, asked, at)).toEqual({ kind: 'move', from: held, to: asked, at: at.toISOString() });
     expect(moveWritten({ ...before, startsAt: asked }, asked)).toBeNull();
   });
 });
