@@ -1,3 +1,5 @@
+import { withoutQuoteOfOurs } from './quoted-texts.js';
+
 /**
  * What an inbound SMS asks for, judged on the whole message as people write it (shared/docs/domain.md).
  *
@@ -21,6 +23,8 @@
  *      list", "wrong number", or CANCEL aimed at the messages themselves ("cancel all messages", "cancel the texts",
  *      "cancel reminders").
  * 5. A reaction sent as text ('Liked “… Reply STOP to opt out.”') is a reply: the words it quotes are our message's.
+ *    In another language ('Le gustó “…”'), or our text pasted back in quotes, only the words around a quote of one of
+ *    our latest texts to the phone count (common/quoted-texts.ts).
  * Because a keyword must stand alone or inside a phrase, harmless uses ("stop by at 3", "the bus stop", "non-stop",
  * "when does the offer end", "cancel and reschedule") never match; the phrases carry guards only where they could
  * overreach ("don't stop texting me", "don't cancel my reminders", "cancel the reminders for tomorrow", "I gave you the
@@ -32,6 +36,8 @@ export type InboundIntent = 'opt_out' | 'opt_in' | 'help' | 'message';
 
 export interface ClassifyOptions {
   twilioOptOutType?: string | undefined;
+  /** Our latest texts to the phone: a quote of one of them (a reaction in any language) is not the lead's words. */
+  ourTexts?: readonly string[];
 }
 
 const twilioOptOutTypes = new Map<string, InboundIntent>([
@@ -282,7 +288,7 @@ export function classifyInbound(body: string, options: ClassifyOptions = {}): In
   const reported = twilioOptOutTypes.get(options.twilioOptOutType?.trim().toUpperCase() ?? '');
   if (reported) return reported;
   if (reaction.test(body)) return 'message';
-  const clauses = clausesOf(body);
+  const clauses = clausesOf(withoutQuoteOfOurs(body, options.ourTexts ?? []));
   const whole = clauses.join(' ');
   if (optInKeywords.has(whole)) return 'opt_in';
   if (helpKeywords.has(whole)) return 'help';

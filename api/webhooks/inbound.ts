@@ -5,13 +5,14 @@ import type { Db } from '../../common/db.js';
 import { isUniqueViolation } from '../../common/db-errors.js';
 import { recordMessageEvent } from '../../common/event-writers.js';
 import { classifyInbound, type InboundIntent } from '../../common/keywords.js';
+import { hasQuote } from '../../common/quoted-texts.js';
 import { createShortLinks, type TrackedLink } from '../../common/links/short-links.js';
 import { maskPhone } from '../../common/logger.js';
 import { inboundKeywordSource, recordOptIn, recordOptOut, recordOptOutConfirmed } from '../../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
 import type { Prisma, Tenant } from '../../generated/prisma/client.js';
 import { findAppointmentReply, recordAppointmentReply } from './appointment-replies.js';
-import { findRecipients } from './recipients.js';
+import { findRecipients, latestTextsTo } from './recipients.js';
 import { helpReply, optInReply, optOutReply } from './replies.js';
 
 // Still imported from here by status.ts; its home is common/db-errors.ts.
@@ -175,8 +176,9 @@ export async function processInbound(
   params: InboundParams,
   { sharedSenders, shortLinkBaseUrl }: InboundOptions,
 ): Promise<InboundResult> {
-  const intent = classifyInbound(params.Body, { twilioOptOutType: params.OptOutType });
   const addresses = [params.To, params.MessagingServiceSid].filter((value): value is string => Boolean(value));
+  const ourTexts = hasQuote(params.Body) ? await latestTextsTo(db, { addresses, phone: params.From }) : [];
+  const intent = classifyInbound(params.Body, { twilioOptOutType: params.OptOutType, ourTexts });
   const tenants = await findRecipients(db, {
     addresses,
     phone: params.From,

@@ -62,3 +62,14 @@ export async function findRecipients(db: Db, query: RecipientQuery): Promise<Ten
   const tenants = await db.tenant.findMany({ where: { id: { in: ids } } });
   return [...(owner ? [owner.tenant] : []), ...ids.flatMap((id) => tenants.filter((tenant) => tenant.id === id))];
 }
+
+/** Our latest texts to the phone from where it wrote to: what a reaction, or a text pasted back, may quote. */
+export async function latestTextsTo(db: Db, { addresses, phone }: Pick<RecipientQuery, 'addresses' | 'phone'>) {
+  const texts = await db.message.findMany({
+    where: { toPhone: phone, direction: 'outbound', fromPhone: { in: addresses }, ...answerableTexts },
+    orderBy: { createdAt: 'desc' },
+    take: 20,
+    select: { body: true },
+  });
+  return texts.map((text) => text.body);
+}

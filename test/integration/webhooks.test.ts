@@ -205,6 +205,21 @@ describe('inbound messages', () => {
     expect(inFlight?.outcome).toBe('timeout');
   }, 120_000);
 
+  it('a reaction from a phone set to another language, quoting our text, is a reply, not an opt-out', async () => {
+    const { auth, number, tenant } = await tenantWithNumber();
+    const lead = await enrolledLead(stack.app, auth, [
+      { delaySeconds: 0, template: 'Still looking for a new dentist? Reply STOP to opt out.' },
+      { delaySeconds: 3600, template: 'two' },
+    ]);
+    await expect.poll(() => stack.fake.createCallsTo(lead.phone), { timeout: 20_000 }).toBe(1);
+    const sent = await stack.db.message.findFirstOrThrow({ where: { leadId: lead.leadId, direction: 'outbound' } });
+    await inbound(stack.app, { From: lead.phone, To: number, Body: `Le gustó “${sent.body}”` });
+    await expect.poll(() => enrollmentStatus(stack.app, auth, lead.enrollmentId), { timeout: 20_000 }).toBe('replied');
+    // Before: the quoted "Reply STOP to opt out" opted the lead out, and they were sent an unsubscribe confirmation.
+    expect(await stack.db.optOut.count({ where: { tenantId: tenant.id, phoneHash: phoneHash(lead.phone) } })).toBe(0);
+    expect(stack.fake.createCallsTo(lead.phone)).toBe(1);
+  });
+
   it('any other reply is stored and ends the follow-up as replied', async () => {
     const { auth, number } = await tenantWithNumber();
     const lead = await enrolledLead(stack.app, auth, [

@@ -5,6 +5,9 @@ import {
   helpKeywords,
   notReactions,
   optInKeywords,
+  optOutsAroundOurQuote,
+  ourText,
+  reactionsInOtherLanguages,
   optOutPhrasings,
   reactionsQuotingUs,
   repliesWithKeywords,
@@ -39,6 +42,18 @@ describe('classifyInbound: a reaction sent as text quotes our message', () => {
   });
   it.each(notReactions)('%j is an opt-out', (body) => {
     expect(classifyInbound(body)).toBe('opt_out');
+  });
+  it.each(reactionsInOtherLanguages)('%j, quoting our latest text, is a message', (body) => {
+    expect(classifyInbound(body, { ourTexts: ['Your appointment is at 3pm.', ourText] })).toBe('message');
+  });
+  it.each(optOutsAroundOurQuote)('%j is an opt-out: the words around our quote are the lead’s', (body) => {
+    expect(classifyInbound(body, { ourTexts: [ourText] })).toBe('opt_out');
+  });
+  it('a quote of a text we never sent is the lead’s words', () => {
+    expect(classifyInbound(`Le gustó “${ourText}”`, { ourTexts: ['Another text entirely, long enough.'] })).toBe(
+      'opt_out',
+    );
+    expect(classifyInbound('I said “stop”', { ourTexts: ['Reply STOP to opt out', 'stop'] })).toBe('opt_out');
   });
 });
 
