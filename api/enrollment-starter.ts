@@ -125,7 +125,7 @@ export type WorkflowStart =
  * too (recordEnrollmentStarted), which covers an API that died after the start.
  */
 export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; temporal: Client; taskQueue: string }) {
-  async function startWorkflow(
+  async function startOnce(
     tenant: Tenant,
     lead: Lead,
     sequence: SequenceDefinition,
@@ -216,18 +216,26 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
     return true;
   }
 
+  /**
+   * Starts the lead's follow-up; a run in the way that has recorded how it ended is waited out (a moment), and the start
+   * asked again: a single enrollment and a batch's row alike.
+   */
+  async function startWorkflow(...start: Parameters<typeof startOnce>): Promise<WorkflowStart> {
+    const started = await startOnce(...start);
+    if (started.kind === 'already_running' && (await waitedForClosingRun(start[0].id, started.workflowId)))
+      return startOnce(...start);
+    return started;
+  }
+
   async function startClaimed(
     tenant: Tenant,
     lead: Lead,
     sequence: SequenceDefinition,
     claimed: Enrollment,
   ): Promise<StartOutcome> {
-    const start = () => startWorkflow(tenant, lead, sequence, claimed.id, claimed.idempotencyKey, claimed.startedAt);
     let started: WorkflowStart;
     try {
-      started = await start();
-      if (started.kind === 'already_running' && (await waitedForClosingRun(tenant.id, started.workflowId)))
-        started = await start();
+      started = await startWorkflow(tenant, lead, sequence, claimed.id, claimed.idempotencyKey, claimed.startedAt);
     } catch (error) {
       await release(claimed.id);
       throw error;

@@ -165,6 +165,29 @@ describe('enrolling a lead into a one-step sequence', () => {
     await new Client({ connection }).workflow.getHandle(closing.workflowId).terminate('test cleanup');
   });
 
+  it('a batch row for such a lead is enrolled too once that run closes, not answered already_enrolled', async () => {
+    const { tenant, auth } = await createTenant(db, anytimeSettings);
+    const { leadId, sequenceId } = await enrollableLead(auth, [{ delaySeconds: 3600, template: 'later' }]);
+    const { phone } = await db.lead.findUniqueOrThrow({ where: { id: leadId } });
+    const closing = await runThatRecordedItsEnd(tenant.id, leadId, sequenceId, 'replied');
+
+    const [batch] = await Promise.all([
+      request(app)
+        .post('/v1/enrollments/batch')
+        .set(auth)
+        .send({ sequenceId, leads: [{ phone }] }),
+      setTimeout(1_000).then(() => closing.terminate('the run closes')),
+    ]);
+    expect(batch.status).toBe(200);
+    // Before: already_enrolled, naming the run that was closing; the CRM was told the lead was in a follow-up.
+    expect(batch.body.results).toEqual([expect.objectContaining({ outcome: 'enrolled', leadId })]);
+    const { workflowId, runId } = await db.enrollment.findUniqueOrThrow({
+      where: { id: batch.body.results[0].enrollmentId },
+    });
+    expect(runId).not.toBe(closing.firstExecutionRunId);
+    await new Client({ connection }).workflow.getHandle(workflowId).terminate('test cleanup');
+  });
+
   it('still refuses, after a bounded wait, when a run whose enrollment recorded its end does not close', async () => {
     const { tenant, auth } = await createTenant(db, anytimeSettings);
     const { leadId, sequenceId } = await enrollableLead(auth, [{ delaySeconds: 3600, template: 'later' }]);
