@@ -173,14 +173,15 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
         // (common/lock-order.ts). The cancellation notice stays, and on a move the reminders of the new time.
         await lockUnclaimedMessagesOf(tx, { appointmentId });
         const notice = { idempotencyKey: `appointment:${appointmentId}:cancellation` };
-        // The first confirmation names no start: it is for the start the row shows, so only a move makes it worthless
-        // (a run that continued as new records the same start again while its confirmation is held).
+        // The first confirmation names no start: it is for the booked start, so only a move makes it worthless (a run
+        // that continued as new records the same start again while its confirmation is held). A run that has moved
+        // says when (`movedAt`): the row may show the new start already, written as the run accepted the move.
         const shown = await tx.appointment.findFirst({
           where: { id: appointmentId, tenantId },
           select: { startsAt: true },
         });
         const confirmation = { idempotencyKey: `appointment:${appointmentId}:confirmation` };
-        const keep = shown?.startsAt.getTime() === Date.parse(startsAt) ? [confirmation] : [];
+        const keep = !movedAt && shown?.startsAt.getTime() === Date.parse(startsAt) ? [confirmation] : [];
         const unclaimed =
           status !== 'scheduled'
             ? await beginClosingUnclaimed(tx, { appointmentId, NOT: notice }, `appointment_${status}`)

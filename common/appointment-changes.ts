@@ -1,9 +1,10 @@
 // A move or cancel the API asks an appointment's workflow for is stamped on the row first, under the conversation's
-// lock, and the stamp cleared by the API's write of the change (a refused change's stays until it expires). The run
-// writes the change it accepts itself, from its update handler, whatever becomes of the request that asked (patch
-// `change-written-on-acceptance`); the API writes it again from the answer, for runs from before that patch. The send
-// gate keeps the appointment's reminders waiting while the stamp is there: the workflow may have let go of the start
-// already, its reminder in Twilio's retries, while the row still shows it until one of those writes lands.
+// lock, and the stamp cleared by the API once the workflow has answered (a refused change's, or one whose request died
+// on the way, stays until it expires). The run writes the change it accepts itself, from its update handler, before it
+// answers, whatever becomes of the request that asked (patch `change-written-on-acceptance`); for runs from before that
+// patch the API writes it from the answer. The send gate keeps the appointment's reminders waiting while the stamp is
+// there: the workflow may have let go of the start already, its reminder in Twilio's retries, while the row still
+// shows it.
 import type { Prisma } from '../generated/prisma/client.js';
 import type { AcceptedChange } from '../workflows/appointment-reminder.messages.js';
 import { lockConversation } from './conversation.js';
@@ -37,7 +38,7 @@ export async function writeAcceptedChange(
   if (change.kind === 'move')
     await tx.appointment.updateMany({
       where: { id, tenantId, status: 'scheduled', startsAt: new Date(change.from) },
-      data: { startsAt: new Date(change.to), movedAt: new Date(change.at) },
+      data: { startsAt: new Date(change.to), movedAt: change.at === null ? null : new Date(change.at) },
     });
   else
     await tx.appointment.updateMany({

@@ -99,6 +99,11 @@ export interface AppointmentReminderState {
    * lead expects. Absent from the state of runs from before it.
    */
   toldStartsAt?: string | null;
+  /**
+   * The run writes each move or cancel it accepts to the appointment row itself (patch `change-written-on-acceptance`),
+   * so the API writes nothing from the update's answer. Absent from runs from before it, whose answers the API writes.
+   */
+  writesAcceptedChanges?: boolean;
 }
 
 /** A booking's state before anything happened to it: scheduled at `startsAt` with its reminders planned. */
@@ -134,10 +139,11 @@ export interface CancelUpdateInput {
 /**
  * A move or a cancel the run accepted, as the appointment row records it the moment it is accepted: a move only while
  * the row shows the start it moves `from` (one that lost the race to a newer write changes nothing). `at` is the ISO
- * instant it was accepted.
+ * instant it was accepted; a move's is the row's `movedAt`, null for a move back to the start the run holds when it
+ * has never moved.
  */
 export type AcceptedChange =
-  { kind: 'move'; from: string; to: string; at: string } | { kind: 'cancel'; reason: string; at: string };
+  { kind: 'move'; from: string; to: string; at: string | null } | { kind: 'cancel'; reason: string; at: string };
 
 /** The lead answered a confirmation or reminder with a confirm or reschedule word (api/webhooks/appointment-replies.ts). */
 export interface AppointmentReplySignalInput {

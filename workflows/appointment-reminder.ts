@@ -164,21 +164,29 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
   async reschedule(startsAt: string, notify: boolean): Promise<AppointmentReminderState> {
     // The start the row shows once the changes accepted before this one are written.
     const from = this.state.movingTo ?? this.state.startsAt;
+    // Back to the start the run holds (a move undone before the loop applied it): no move happened, and the row says
+    // so again, as the run last recorded it.
+    const undone = Date.parse(startsAt) === Date.parse(this.state.startsAt);
     this.moveTo = startsAt;
     this.moveAcceptedAt = new Date().toISOString();
     this.moveNotify = notify;
     // The answer says where the run is going even before the loop applies it.
     this.state.movingTo = startsAt;
     const change = ++this.changes;
-    if (Date.parse(from) !== Date.parse(startsAt) && patched(changeWrittenOnAcceptancePatch))
-      await this.writeAccepted({ kind: 'move', from, to: startsAt, at: this.moveAcceptedAt });
+    if (this.writesAcceptedChanges() && Date.parse(from) !== Date.parse(startsAt))
+      await this.writeAccepted({
+        kind: 'move',
+        from,
+        to: startsAt,
+        at: undone ? (this.state.movedAt ?? null) : this.moveAcceptedAt,
+      });
     return this.settled(change);
   }
 
   async requestCancel(request: CancelUpdateInput): Promise<AppointmentReminderState> {
     this.cancel = request;
     const change = ++this.changes;
-    if (patched(changeWrittenOnAcceptancePatch))
+    if (this.writesAcceptedChanges())
       await this.writeAccepted({
         kind: 'cancel',
         reason: request.reason ?? cancelledThroughTheApi,
@@ -187,9 +195,16 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
     return this.settled(change);
   }
 
+  /** Whether the run writes the changes it accepts to the row; its state tells the API, which then writes nothing. */
+  private writesAcceptedChanges(): boolean {
+    if (!patched(changeWrittenOnAcceptancePatch)) return false;
+    this.state.writesAcceptedChanges = true;
+    return true;
+  }
+
   /**
-   * Puts an accepted change on the row after the ones accepted before it. One that fails for good (the row is gone)
-   * leaves the row to the loop's next record; the update still answers what the run holds.
+   * Puts an accepted change on the row after the ones accepted before it. One whose write fails for good (a
+   * non-retryable error) leaves the row to the loop's next record; the update still answers what the run holds.
    */
   private writeAccepted(change: AcceptedChange): Promise<void> {
     const { tenantId, leadId, appointmentId } = this.input;

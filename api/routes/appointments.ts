@@ -207,8 +207,8 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
    * Reschedule and cancel are updates the workflow validates; a refusal changes nothing. Once the workflow accepted
    * one, the row says so at once (under the conversation's lock), so the send gate refuses a message for the old start,
    * or a reminder of a cancelled appointment, even one a Twilio retry holds up before the workflow can record the change.
-   * The run writes it from its update handler; this writes it again from the answer (`accepted` of it; null: nothing to
-   * write), which a run from before that patch needs and a newer one's write makes a no-op. The answer shows the result.
+   * The run writes it from its update handler before it answers; for a run from before that patch this writes it from
+   * the answer (`accepted` of it; null: nothing to write). The answer shows the result.
    */
   async function change(
     appointment: Appointment,
@@ -221,7 +221,8 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
       const live = await temporal.connection.withDeadline(Date.now() + updateDeadlineMs, () =>
         update(handleOf(appointment)),
       );
-      const write = accepted(live);
+      // A run that wrote its change itself is not written over from this answer, which a later change may have passed.
+      const write = live.writesAcceptedChanges ? null : accepted(live);
       await underLeadConversationLock(db, appointment, async (tx) => {
         if (write) await writeAcceptedChange(tx, appointment, write);
         if (stamp) await clearChangeRequested(tx, appointment.id, stamp);

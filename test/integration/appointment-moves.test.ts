@@ -3,7 +3,8 @@
 import request from 'supertest';
 import { describe, expect, it, vi } from 'vitest';
 import { formatAppointmentTime } from '../../common/templates.js';
-import type { AppointmentReminderState } from '../../workflows/appointment-reminder.messages.js';
+import { WorkflowUpdateStage } from '@temporalio/client';
+import { rescheduleUpdate, type AppointmentReminderState } from '../../workflows/appointment-reminder.messages.js';
 import { tenantWithLead as tenantWithOwnNumber } from '../support/lead-on-own-number.js';
 import { stackForFile } from '../support/stack.js';
 
@@ -21,6 +22,17 @@ async function book(owner: Owner, startsAt: string, reminderOffsetsSeconds: numb
     .send({ leadId: owner.leadId, startsAt, reminderOffsetsSeconds });
   expect(created.status).toBe(201);
   return { id: created.body.id as string, workflowId: created.body.workflowId as string };
+}
+/**
+ * Books an appointment two days out whose confirmation Twilio answers 503 `refusals` times: its retries come about
+ * 2 s, 6 s and 14 s after the first attempt, which has been made when this returns.
+ */
+async function bookedWithConfirmationInRetries(owner: Owner, refusals: number) {
+  stack.fake.inject({ kind: 'http', status: 503 }, { to: owner.phone, times: refusals });
+  const booked = inSeconds(2 * 86_400);
+  const appointment = await book(owner, booked, [86_400]);
+  await expect.poll(() => stack.fake.createCallsTo(owner.phone), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+  return { booked, appointment };
 }
 const reschedule = (owner: Owner, id: string, startsAt: string) =>
   request(stack.app).post(`/v1/appointments/${id}/reschedule`).set(owner.auth).send({ startsAt });
@@ -74,11 +86,8 @@ describe('confirmed, then moved (the tenant skips reminders after a confirmation
 describe('a confirmation in Twilio retries when the appointment moves', () => {
   it('the update answers before the run could apply the move, the next retry is refused for it: the confirmation goes for the new time', async () => {
     const owner = await tenantWithLead();
-    // Twilio answers 503 three times: the confirmation is retried (2 s, 4 s) while the move comes and is answered.
-    stack.fake.inject({ kind: 'http', status: 503 }, { to: owner.phone, times: 3 });
-    const booked = inSeconds(2 * 86_400);
-    const appointment = await book(owner, booked, [86_400]);
-    await expect.poll(() => stack.fake.createCallsTo(owner.phone), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+    // The confirmation's retries come while the change is asked for.
+    const { appointment } = await bookedWithConfirmationInRetries(owner, 3);
     const movedTo = inSeconds(3 * 86_400);
     const moved = await reschedule(owner, appointment.id, movedTo);
     expect(moved.status).toBe(200);
@@ -203,6 +212,37 @@ describe('a cancel the workflow has accepted, its row not yet written', () => {
   });
 });
 
+describe('a move undone before the run applied it', () => {
+  it('the row says the appointment never moved, so the lead’s confirm word answering the booking’s text counts', async () => {
+    const owner = await tenantWithLead();
+    // The confirmation's retries come while the change is asked for.
+    const { booked, appointment } = await bookedWithConfirmationInRetries(owner, 2);
+    const handle = stack.client.workflow.getHandle(appointment.workflowId);
+    for (const startsAt of [inSeconds(3 * 86_400), booked])
+      await handle.startUpdate(rescheduleUpdate, {
+        args: [{ startsAt, notify: true }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+
+    await expect.poll(() => bodiesTo(owner.phone), { timeout: 30_000 }).toEqual([expect.stringContaining(at(booked))]);
+    await expect
+      .poll(async () => (await live(owner, appointment.id)).live, { timeout: 10_000 })
+      .toMatchObject({
+        confirmation: 'sent',
+        startsAt: booked,
+        movingTo: null,
+      });
+    const row = await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } });
+    // Before: the undoing write stamped its own movedAt, and the confirm word waited for a text sent after it.
+    expect(row).toMatchObject({ startsAt: new Date(booked), movedAt: null });
+    expect((await owner.reply('C')).status).toBe(200);
+    expect(
+      (await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })).confirmedAt,
+    ).toBeInstanceOf(Date);
+    await terminate(appointment.workflowId);
+  });
+});
+
 /** The API process dies once the workflow has answered its update: nothing of the answer reaches the row from it. */
 function apiDiesAfterAnswer(workflowId: string) {
   const getHandle = stack.client.workflow.getHandle.bind(stack.client.workflow);
@@ -227,11 +267,8 @@ describe("a change the workflow accepted whose request died before writing the a
     async ({ path, body }) => {
       // No notices: the only text the lead may get is the booking's confirmation, for the start the row shows.
       const owner = await tenantWithLead({ sendCancellationNotice: false, sendRescheduleNotice: false });
-      // Twilio answers 503 three times: the confirmation's retries come at about 2 s, 6 s and 14 s.
-      stack.fake.inject({ kind: 'http', status: 503 }, { to: owner.phone, times: 3 });
-      const booked = inSeconds(2 * 86_400);
-      const appointment = await book(owner, booked, [86_400]);
-      await expect.poll(() => stack.fake.createCallsTo(owner.phone), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
+      // The confirmation's retries come while the change is asked for.
+      const { booked, appointment } = await bookedWithConfirmationInRetries(owner, 3);
 
       const spy = apiDiesAfterAnswer(appointment.workflowId);
       try {

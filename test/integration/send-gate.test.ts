@@ -263,6 +263,25 @@ describe('a claim left by an attempt that died at Twilio, the deadline passed si
   );
 });
 
+/** An appointment an hour away whose confirmation (`message`) is held by the kill switch, unclaimed. */
+async function heldConfirmation(message: AppointmentMessage) {
+  const { input } = await reminderDueBefore(new Date(Date.now() + 3_600_000));
+  const confirmation = await core.db.message.create({
+    data: {
+      tenantId: input.tenantId,
+      leadId: input.leadId,
+      appointmentId: input.appointmentId,
+      idempotencyKey: appointmentMessageKey({ ...input, message }),
+      direction: 'outbound',
+      toPhone: '+447700900999',
+      body: 'booked',
+      status: 'pending',
+      heldReason: 'kill_switch',
+    },
+  });
+  return { input, confirmation };
+}
+
 describe('an appointment row written again', () => {
   it.each([
     ['the booking’s', { kind: 'confirmation' }],
@@ -271,20 +290,7 @@ describe('an appointment row written again', () => {
   ] satisfies [string, AppointmentMessage][])(
     'keeps a held confirmation (%s) while the start is the same (a run that continued as new), and closes it on a move',
     async (_which, message) => {
-      const { input } = await reminderDueBefore(new Date(Date.now() + 3_600_000));
-      const confirmation = await core.db.message.create({
-        data: {
-          tenantId: input.tenantId,
-          leadId: input.leadId,
-          appointmentId: input.appointmentId,
-          idempotencyKey: appointmentMessageKey({ ...input, message }),
-          direction: 'outbound',
-          toPhone: '+447700900999',
-          body: 'booked',
-          status: 'pending',
-          heldReason: 'kill_switch',
-        },
-      });
+      const { input, confirmation } = await heldConfirmation(message);
       const record = (startsAt: string) =>
         core.recordAppointmentProgress({
           appointmentId: input.appointmentId,
@@ -305,6 +311,35 @@ describe('an appointment row written again', () => {
       });
     },
   );
+});
+
+describe('an appointment moved as its run accepted the move', () => {
+  it('the booking’s held confirmation closes when the run records the move the row already shows', async () => {
+    const { input, confirmation } = await heldConfirmation({ kind: 'confirmation' });
+    const movedTo = new Date(Date.parse(input.startsAt) + 86_400_000).toISOString();
+    const at = new Date().toISOString();
+    const { tenantId, leadId, appointmentId } = input;
+    await core.recordAcceptedChange({
+      tenantId,
+      leadId,
+      appointmentId,
+      change: { kind: 'move', from: input.startsAt, to: movedTo, at },
+    });
+    await core.recordAppointmentProgress({
+      appointmentId,
+      tenantId,
+      startsAt: movedTo,
+      reminders: [],
+      status: 'scheduled',
+      closedReason: null,
+      movedAt: at,
+    });
+    // Before: kept pending for ever (the row showed the start recorded, as after a continue-as-new), its hold counted.
+    expect(await core.db.message.findUniqueOrThrow({ where: { id: confirmation.id } })).toMatchObject({
+      status: 'skipped',
+      skipReason: 'appointment_moved',
+    });
+  });
 });
 
 describe('halts and caps across enrollments', () => {

@@ -19,6 +19,7 @@ export interface SendCore {
   sendStepMessage: ReturnType<typeof createSendStepMessage>;
   sendAppointmentMessage: ReturnType<typeof createReminderActivities>['sendAppointmentMessage'];
   recordAppointmentProgress: ReturnType<typeof createReminderActivities>['recordAppointmentProgress'];
+  recordAcceptedChange: ReturnType<typeof createReminderActivities>['recordAcceptedChange'];
 }
 
 /** One per test file, the fake reset before each test; `twilioTimeoutMs` bounds twilio-node's wait for an answer. */
@@ -45,9 +46,10 @@ export function sendCoreForFile({ twilioTimeoutMs }: { twilioTimeoutMs: number }
       fake,
       sender,
       sendStepMessage: createSendStepMessage(deps),
-      ...(({ sendAppointmentMessage, recordAppointmentProgress }) => ({
+      ...(({ sendAppointmentMessage, recordAppointmentProgress, recordAcceptedChange }) => ({
         sendAppointmentMessage,
         recordAppointmentProgress,
+        recordAcceptedChange,
       }))(createReminderActivities(deps)),
     });
   });
