@@ -75,3 +75,35 @@ export async function recordEvent(
   if (!recorded) throw new Error('event not recorded');
   return recorded;
 }
+
+/**
+ * Appends one tenant's events in one statement, in the order given, with consecutive sequence numbers: the tenant's
+ * event lock is taken by this statement and held only from here to the commit, however many there are (a batch's
+ * `lead.created` events one by one held it for as long as 10,000 round trips, and every other writer of the tenant's
+ * events, a status callback or an erasure among them, waited or timed out).
+ */
+export async function recordEvents(
+  tx: Prisma.TransactionClient,
+  tenantId: string,
+  events: readonly Omit<NewEvent, 'tenantId'>[],
+): Promise<void> {
+  if (!events.length) return;
+  const rows = events.map((event, index) => ({
+    ord: index + 1,
+    id: randomUUID(),
+    type: event.type,
+    lead_id: event.leadId ?? null,
+    data: event.data,
+  }));
+  await tx.$executeRaw`
+    WITH counter AS (
+      INSERT INTO event_counters (tenant_id, last_sequence) VALUES (${tenantId}::uuid, ${events.length})
+      ON CONFLICT (tenant_id) DO UPDATE SET last_sequence = event_counters.last_sequence + ${events.length}
+      RETURNING last_sequence
+    )
+    INSERT INTO events (id, tenant_id, sequence, type, lead_id, data, created_at)
+    SELECT e.id, ${tenantId}::uuid, counter.last_sequence - ${events.length} + e.ord, e.type, e.lead_id, e.data,
+      ${new Date()}
+    FROM counter, jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+      AS e(ord int, id uuid, type text, lead_id uuid, data jsonb)`;
+}

@@ -2,12 +2,14 @@
 // (a reply, a STOP) halts them as it halts any running enrollment; and every opt-out of the phone counts.
 import { randomUUID } from 'node:crypto';
 import request from 'supertest';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, inject, it } from 'vitest';
 import { runEnrollmentBatch } from '../../api/enrollment-batch.js';
 import { createEnrollmentStarter } from '../../api/enrollment-starter.js';
+import { createDb } from '../../common/db.js';
 import { legacyPhoneHash } from '../../common/opt-outs.js';
 import { inboundReplySignal } from '../../workflows/lead-follow-up.messages.js';
 import { unansweredStarts } from '../support/deadline.js';
+import { randomUkMobile } from '../support/fixtures.js';
 import { tenantWithLead } from '../support/lead-on-own-number.js';
 import { stackForFile } from '../support/stack.js';
 import { until } from '../support/wait.js';
@@ -127,5 +129,36 @@ describe('POST /v1/enrollments/batch', () => {
       .send('phone,firstName,\n07700 900997,Ann,\n');
     expect(trailing.status).toBe(200);
     expect(trailing.body.results).toEqual([expect.objectContaining({ outcome: 'ok' })]);
+  });
+});
+
+describe("a batch's new leads and the tenant's event lock", () => {
+  const statements: string[] = [];
+  const counted = createDb(inject('databaseUrl'), { maxConnections: 2, onStatement: (sql) => statements.push(sql) });
+  afterAll(() => counted.$disconnect());
+
+  it('their lead.created events take the lock in one statement, just before the commit, in the rows’ order', async () => {
+    const { tenant, auth } = await tenantWithLead(stack);
+    const sequenceId = await sequenceOf(auth);
+    const phones = Array.from({ length: 40 }, () => randomUkMobile().e164);
+    statements.length = 0;
+    const notStarted = () => Promise.reject(new Error('not started in this test'));
+    await runEnrollmentBatch({ db: counted, temporal: stack.client, startWorkflow: notStarted }, tenant.id, {
+      sequenceId,
+      dryRun: false,
+      rows: phones.map((phone) => ({ phone })),
+    });
+    const bumps = statements.flatMap((sql, index) => (sql.includes('event_counters') ? [index] : []));
+    // Before: one statement per lead, the lock held across all forty round trips.
+    expect(bumps).toHaveLength(1);
+    expect(statements[(bumps[0] ?? 0) + 1]).toBe('COMMIT');
+    const events = await stack.db.event.findMany({
+      where: { tenantId: tenant.id, type: 'lead.created' },
+      orderBy: { sequence: 'asc' },
+    });
+    const created = events.slice(-phones.length);
+    expect(created.map((event) => (event.data as { phone: string }).phone)).toEqual(phones);
+    const sequences = created.map((event) => Number(event.sequence));
+    expect(sequences).toEqual(sequences.map((_, index) => (sequences[0] ?? 0) + index));
   });
 });
