@@ -3,6 +3,7 @@
 import { ApplicationFailure, log } from '@temporalio/activity';
 import type { Message, Prisma } from '../generated/prisma/client.js';
 import { sendingNumberFor } from '../common/capacity/sending-number.js';
+import { erasedClosedReason } from '../common/conversation.js';
 import { isUniqueViolation } from '../common/db-errors.js';
 import { recordMessageEvent } from '../common/event-writers.js';
 import { createShortLinks, linkTracker } from '../common/links/short-links.js';
@@ -79,17 +80,6 @@ async function writeRowForLeadAsItIs(
     include: { tenant: { include: { senders: true } } },
   });
   if (!lead) throw notFound(`lead ${message.leadId} not found`);
-  const { template, placeholders } = message.messageFor(lead);
-  const leadValues: TemplateValues = {
-    firstName: lead.firstName,
-    lastName: lead.lastName,
-    businessName: lead.tenant.businessName,
-    bookingLink: lead.tenant.bookingUrl,
-  };
-  const values = { ...leadValues, ...placeholders };
-  // Links are shortened before the segments are counted and written with the row: the body counted is the body sent.
-  const links = linkTracker(shortLinkBaseUrl);
-  const rendered = renderTemplate(template, values, links.track);
   const { subject } = message;
   const base = {
     tenantId: message.tenantId,
@@ -107,6 +97,27 @@ async function writeRowForLeadAsItIs(
     variant: message.variant ?? null,
     sendBy,
   };
+  const writeSkipped = async (body: string, skipReason: string) => {
+    const written = await insertRow(deps, { ...base, body, status: 'skipped', skipReason }, (tx, row) =>
+      recordMessageEvent(tx, 'message.skipped', row, { reason: skipReason }),
+    );
+    if (!written.isRetry) metrics.messageRecorded('skipped');
+    return written;
+  };
+  // A run the erasure has not reached yet renders nothing: its text (a location, a name) would outlive the erasure,
+  // and the send gate refuses it anyway.
+  if (lead.status === 'erased') return writeSkipped('', erasedClosedReason);
+  const { template, placeholders } = message.messageFor(lead);
+  const leadValues: TemplateValues = {
+    firstName: lead.firstName,
+    lastName: lead.lastName,
+    businessName: lead.tenant.businessName,
+    bookingLink: lead.tenant.bookingUrl,
+  };
+  const values = { ...leadValues, ...placeholders };
+  // Links are shortened before the segments are counted and written with the row: the body counted is the body sent.
+  const links = linkTracker(shortLinkBaseUrl);
+  const rendered = renderTemplate(template, values, links.track);
   if (rendered.ok)
     return insertRow(
       deps,
@@ -115,9 +126,5 @@ async function writeRowForLeadAsItIs(
     );
   const skipReason = `missing value for ${rendered.missing.join(', ')}`;
   log.warn('message skipped', { idempotencyKey: message.idempotencyKey, reason: skipReason });
-  const written = await insertRow(deps, { ...base, body: template, status: 'skipped', skipReason }, (tx, row) =>
-    recordMessageEvent(tx, 'message.skipped', row, { reason: skipReason }),
-  );
-  if (!written.isRetry) metrics.messageRecorded('skipped');
-  return written;
+  return writeSkipped(template, skipReason);
 }

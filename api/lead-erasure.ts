@@ -11,7 +11,11 @@ import { lockAppointmentsOf, lockLead, lockMessagesOfLead } from '../common/lock
 import { phoneHashes, recordOptOut } from '../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../common/pending-signals.js';
 import type { Lead, Prisma } from '../generated/prisma/client.js';
-import { cancelUpdate } from '../workflows/appointment-reminder.messages.js';
+import {
+  cancelledInTemporal,
+  cancelledThroughTheApi,
+  cancelUpdate,
+} from '../workflows/appointment-reminder.messages.js';
 import type { SignalRelay } from './signal-relay.js';
 
 export interface ErasureDeps {
@@ -75,6 +79,10 @@ async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantI
     await recordEvent(tx, { tenantId, type: 'appointment.cancelled', leadId, data });
   }
   await tx.appointment.updateMany({ where: { tenantId, leadId }, data: { notes: null, location: null } });
+  await tx.appointment.updateMany({
+    where: { tenantId, leadId, status: 'cancelled', closedReason: { notIn: serviceCancelReasons } },
+    data: { closedReason: cancelledThroughTheApi },
+  });
   await tx.optOut.updateMany({ where: { tenantId, phoneHash: { in: phoneHashes(phone) } }, data: { phone: null } });
   await tx.message.deleteMany({ where: { tenantId, OR: [{ leadId }, { toPhone: phone }, { fromPhone: phone }] } });
   await tx.lead.update({
@@ -93,10 +101,13 @@ async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantI
   return { signalIds, reminders };
 }
 
+/** The reasons the service gives a cancelled appointment; any other is the tenant's own words, which may name the lead. */
+const serviceCancelReasons = [erasedClosedReason, cancelledThroughTheApi, cancelledInTemporal];
+
 /**
  * The lead's events keep their IDs and facts and lose its personal data (an appointment's location too, as its row
- * does); so do events about its phone that named no lead (a text from it before it was a lead). Last in the erasure,
- * after the events the erasure itself records.
+ * does, and a cancellation's reason in the tenant's words); so do events about its phone that named no lead (a text
+ * from it before it was a lead). Last in the erasure, after the events the erasure itself records.
  */
 async function scrubEvents(
   tx: Prisma.TransactionClient,
@@ -106,6 +117,8 @@ async function scrubEvents(
 ): Promise<void> {
   await tx.$executeRaw`
     UPDATE events SET data = data - 'phone' - 'firstName' - 'lastName' - 'body' - 'text' - 'location'
+      || CASE WHEN type = 'appointment.cancelled' AND NOT (data->>'reason' = ANY(${serviceCancelReasons}))
+        THEN jsonb_build_object('reason', ${cancelledThroughTheApi}::text) ELSE '{}'::jsonb END
     WHERE tenant_id = ${tenantId}::uuid AND (lead_id = ${leadId}::uuid OR (lead_id IS NULL AND data->>'phone' = ${phone}))`;
 }
 

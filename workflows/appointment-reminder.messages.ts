@@ -156,6 +156,8 @@ export interface AppointmentReplySignalInput {
 
 /** The closed reason of an appointment cancelled through the API without a reason of its own. */
 export const cancelledThroughTheApi = 'cancelled through the API';
+/** The closed reason of an appointment whose run was cancelled in Temporal (an operator, an erasure with no worker). */
+export const cancelledInTemporal = 'workflow cancelled';
 
 /** Failure types of refused updates, so callers can tell a bad request from a finished appointment. */
 export const updateRefusals = { notScheduled: 'AppointmentNotScheduled', invalidStart: 'InvalidStartTime' } as const;

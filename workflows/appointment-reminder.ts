@@ -15,6 +15,7 @@ import { recordActivityOptions, sendActivitiesUntil, settleAfterDeadlineMs } fro
 import { wireReminderHandlers } from './appointment-reminder.handlers.js';
 import {
   bookedState,
+  cancelledInTemporal,
   cancelledThroughTheApi,
   type AcceptedChange,
   type AppointmentOutcome,
@@ -246,7 +247,7 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
       }
     } catch (error) {
       if (!isCancellation(error)) throw error;
-      this.close('cancelled', 'workflow cancelled');
+      this.close('cancelled', cancelledInTemporal);
       return error;
     }
     return null;

@@ -174,6 +174,33 @@ describe('erasing a lead', () => {
     expect(optOut?.phoneHash).not.toBe(sha256(phone));
   });
 
+  it('replaces a cancellation reason in the tenant’s words, on the row and in its event, with the service’s own', async () => {
+    const { tenantId, auth, leadId } = await leadInConversation();
+    const booked = await request(stack.app)
+      .post('/v1/appointments')
+      .set(auth)
+      .send({ leadId, startsAt: inDays(2) });
+    expect(booked.status).toBe(201);
+    await confirmed(booked.body.workflowId);
+    const reason = 'Ada is in hospital after her fall';
+    const cancelled = await request(stack.app)
+      .post(`/v1/appointments/${booked.body.id}/cancel`)
+      .set(auth)
+      .send({ reason });
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', closedReason: reason });
+    await until(
+      () => stack.db.event.findFirst({ where: { tenantId, type: 'appointment.cancelled', leadId } }),
+      'the cancellation event',
+    );
+
+    expect((await request(stack.app).delete(`/v1/leads/${leadId}`).set(auth)).status).toBe(200);
+    // Before: the reason stayed on the row and in the event the CRM reads.
+    const row = await stack.db.appointment.findUniqueOrThrow({ where: { id: booked.body.id } });
+    expect(row.closedReason).toBe('cancelled through the API');
+    const events = await stack.db.event.findMany({ where: { tenantId, type: 'appointment.cancelled', leadId } });
+    expect(events.map((event) => (event.data as { reason?: string }).reason)).toEqual(['cancelled through the API']);
+  });
+
   it('still erases while Temporal is unreachable: the rows say halted and cancelled, and the queued opt-out reaches the follow-up later', async () => {
     const { tenantId, auth, phone, leadId, enrollment: first } = await leadInConversation();
     const booked = await request(stack.app)

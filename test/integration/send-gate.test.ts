@@ -361,6 +361,25 @@ describe('halts and caps across enrollments', () => {
   );
 
   it(
+    'an appointment reminder of a lead erased before its first attempt (a run the erasure did not reach) writes no text',
+    withoutGlobalPause(async () => {
+      const { input } = await reminderDueBefore(new Date(Date.now() + 3_600_000));
+      const erased = { status: 'erased' as const, phone: `erased:${input.leadId}`, firstName: null };
+      await core.db.lead.update({ where: { id: input.leadId }, data: erased });
+      expect(await appointmentAttempt(1, { ...input, location: 'Room 4, 12 Harley Street' })).toMatchObject({
+        outcome: 'halted',
+        reason: 'erased',
+      });
+      // Before: the row kept the rendered reminder, location and all, where nothing could ever delete it.
+      expect(await core.db.message.findFirstOrThrow({ where: { appointmentId: input.appointmentId } })).toMatchObject({
+        status: 'skipped',
+        skipReason: 'erased',
+        body: '',
+      });
+    }),
+  );
+
+  it(
     "a lead whose zone this build does not know is held by the tenant's window in the tenant's zone, never sent at any hour",
     withoutGlobalPause(async () => {
       const { tenant, lead, phone, inputs } = await leadWithEnrollments(1);
