@@ -18,8 +18,11 @@ function placeholdersNotIn(template: string, names: readonly string[]): string[]
     .filter((name) => !known.has(name));
 }
 
-export const isHttpUrl = (text: string): boolean =>
-  !/\s/.test(text) && URL.canParse(text) && ['http:', 'https:'].includes(new URL(text).protocol);
+/**
+ * An absolute http(s) URL as written: "https:example.com" parses on its own, but a phone reading it, or a redirect
+ * sending it, takes it as a path on the current host.
+ */
+export const isHttpUrl = (text: string): boolean => /^https?:\/\/[^\s]+$/i.test(text) && URL.canParse(text);
 
 /** `{{link:…}}` placeholders that are not a plain http(s) URL (spaces, braces or another placeholder inside, …). */
 export function invalidLinkPlaceholders(template: string): string[] {

@@ -10,6 +10,7 @@ import {
   appointmentTemplatePlaceholders,
   invalidLinkMessage,
   invalidLinkPlaceholders,
+  isHttpUrl,
   unknownAppointmentPlaceholders,
 } from '../../common/templates.js';
 import type { Tenant, TenantSender } from '../../generated/prisma/client.js';
@@ -62,7 +63,7 @@ export const settingsSchema = z.strictObject({
     .refine((region) => isSupportedCountry(region), 'unknown ISO 3166 region code')
     .optional(),
   defaultTimeZone: z.string().refine(isKnownTimeZone, 'unknown IANA time zone').optional(),
-  bookingUrl: z.url().nullable().optional(),
+  bookingUrl: z.string().refine(isHttpUrl, 'must be an absolute http or https URL').nullable().optional(),
   windowStart: hhmm.optional(),
   windowEnd: hhmm.optional(),
   minGapSeconds: z.number().int().min(0).max(86_400).optional(),

@@ -47,6 +47,8 @@ interface TenantOutcome {
   /** The answer to an appointment's reschedule word (./appointment-replies.ts): Twilio knows no such keyword. */
   appointmentAnswer?: string | null;
   answerLinks?: TrackedLink[];
+  /** The appointment the answer is about: its links' clicks name it. */
+  answeredAppointmentId?: string;
 }
 
 /** What an inbound message did, for its `message.received` event: `replied` means it ended running follow-ups. */
@@ -148,7 +150,7 @@ async function recordReply(
       answering.map((outcome) => outcome.tenant),
     );
   if (!reply) return null;
-  for (const { tenant, leadId, answerLinks } of answering) {
+  for (const { tenant, leadId, answerLinks, answeredAppointmentId } of answering) {
     const row = await tx.message.create({
       data: {
         tenantId: tenant.id,
@@ -161,7 +163,13 @@ async function recordReply(
         idempotencyKey: `reply:${params.MessageSid}:${tenant.id}`,
       },
     });
-    if (answerLinks?.length) await createShortLinks(tx, row, answerLinks, tenant.linkExpiryDays);
+    if (answerLinks?.length)
+      await createShortLinks(
+        tx,
+        { ...row, appointmentId: answeredAppointmentId ?? null },
+        answerLinks,
+        tenant.linkExpiryDays,
+      );
   }
   return reply;
 }
@@ -223,6 +231,7 @@ export async function processInbound(
             signalIds: [...outcome.signalIds, ...recorded.signalIds],
             appointmentAnswer: recorded.appointmentAnswer,
             answerLinks: recorded.answerLinks,
+            answeredAppointmentId: appointmentReply.appointment.id,
           });
         }
       }

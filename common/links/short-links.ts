@@ -30,8 +30,12 @@ export interface TrackedLink {
  */
 export function linkTracker(baseUrl: string | undefined) {
   const links: TrackedLink[] = [];
-  const track = (target: string): string => {
-    if (!baseUrl || !isHttpUrl(target)) return target;
+  const track = (written: string): string => {
+    if (!baseUrl || !URL.canParse(written)) return written;
+    // As a browser reads it ("https:example.com" saved before templates were checked for it is https://example.com/):
+    // the redirect's Location must be absolute, or it lands on this host.
+    const target = new URL(written).href;
+    if (!isHttpUrl(target)) return written;
     let link = links.find((known) => known.target === target);
     if (!link) {
       link = { position: links.length, code: newLinkCode(), target };

@@ -159,7 +159,7 @@ describe('tracked short links', () => {
     const { codes, message } = await sentStep();
     await stack.db.shortLink.updateMany({
       where: { code: codes[0] },
-      data: { expiresAt: new Date(Date.now() - 1000) },
+      data: { expiresAt: new Date(Date.now() - 86_400_000) },
     });
     const expired = await api().get(`/l/${codes[0]}`).set('User-Agent', iPhone);
     const unknown = await api().get('/l/AbCdEfGhIjKl').set('User-Agent', iPhone);
@@ -172,6 +172,30 @@ describe('tracked short links', () => {
     expect(await stack.db.linkClick.count({ where: { messageId: message.id } })).toBe(0);
     // The other link of the message is still live.
     expect((await api().get(`/l/${codes[1]}`)).status).toBe(302);
+  });
+
+  it('counts a link’s days from when its message went out: one held for ten days keeps a 7-day link a week', async () => {
+    const { codes, message } = await sentStep({ linkExpiryDays: 7 });
+    // As a message written ten days before it went out (held by a budget, say) has it.
+    const writtenAt = new Date(Date.now() - 10 * 86_400_000);
+    await stack.db.message.update({ where: { id: message.id }, data: { createdAt: writtenAt } });
+    await stack.db.shortLink.updateMany({
+      where: { messageId: message.id },
+      data: { expiresAt: new Date(writtenAt.getTime() + 7 * 86_400_000) },
+    });
+    // Before: 404, the link dead three days before the lead got it.
+    expect((await api().get(`/l/${codes[0]}`).set('User-Agent', iPhone)).status).toBe(302);
+  });
+
+  it('refuses a client address opening live links more than 120 times in a minute: each open writes a row', async () => {
+    const { codes, message } = await sentStep();
+    const proxied = createApp({ ...stack.deps, trustProxy: 1 });
+    const open = () => request(proxied).get(`/l/${codes[0]}`).set('X-Forwarded-For', '203.0.113.44');
+    const statuses = [];
+    for (let i = 0; i < 121; i += 1) statuses.push((await open()).status);
+    expect(statuses).toEqual([...Array(120).fill(302), 429]);
+    expect(await stack.db.linkClick.count({ where: { messageId: message.id } })).toBe(120);
+    expect((await request(proxied).get(`/l/${codes[0]}`).set('X-Forwarded-For', '198.51.100.44')).status).toBe(302);
   });
 
   it('refuses a client address past 60 unknown codes in a minute, counting the forwarded address only behind TRUST_PROXY', async () => {
@@ -303,6 +327,8 @@ describe('tracked short links', () => {
     const code = /https:\/\/sms\.example\.com\/l\/(\w+)/.exec(answer.text)?.[1];
     expect(answer.text).not.toContain('book.example.com');
     const link = await stack.db.shortLink.findUniqueOrThrow({ where: { code: code ?? '' } });
+    // Its clicks name the appointment the answer is about (before: null, though the answer's row names none).
+    expect(link.appointmentId).toBe(booked.body.id);
     const reply = await stack.db.message.findUniqueOrThrow({ where: { id: link.messageId } });
     expect(reply).toMatchObject({ tenantId: tenant.id, leadId: lead.body.id, toPhone: phone });
     expect(answer.text).toContain(`<Message>${reply.body}</Message>`);

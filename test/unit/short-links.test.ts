@@ -85,6 +85,14 @@ describe('short link codes and tracking', () => {
     expect([...untracked.links, ...tracked.links]).toEqual([]);
   });
 
+  it('tracks a booking link saved before it was checked ("https:/…") as the absolute URL a browser reads', () => {
+    const tracker = linkTracker('https://sms.example.com');
+    const values = { firstName: null, lastName: null, businessName: 'Acme', bookingLink: 'https:/book.example.com/x' };
+    expect(renderTemplate('Book: {{bookingLink}}', values, tracker.track)).toMatchObject({ ok: true });
+    // Before: the target was stored as written, and the redirect's Location landed the lead on our own host.
+    expect(tracker.links.map((link) => link.target)).toEqual(['https://book.example.com/x']);
+  });
+
   it.each([
     ['{{link:https://example.com/a}} {{link:http://example.com/b}}', []],
     ['{{link:ftp://example.com/a}}', ['{{link:ftp://example.com/a}}']],
@@ -93,6 +101,9 @@ describe('short link codes and tracking', () => {
     ['{{link:https://example.com/a b}}', ['{{link:https://example.com/a b}}']],
     ['{{link:https://example.com/?n={{firstName}}}}', ['{{link:https://example.com/?n={{firstName}}}}']],
     ['{{link:https://example.com/a', ['{{link:https://example.com/a']],
+    // Parsed on their own they are https://example.com/…; a phone or a redirect takes them as a path on its own host.
+    ['{{link:https:example.com/offer}}', ['{{link:https:example.com/offer}}']],
+    ['{{link:https:/example.com/offer}}', ['{{link:https:/example.com/offer}}']],
   ])('%s has invalid link placeholders %j', (template, invalid) => {
     expect(invalidLinkPlaceholders(template)).toEqual(invalid);
   });
