@@ -18,6 +18,8 @@ export interface SentSms {
   status: 'simulated' | CreatedStatus;
   /** When Twilio created it, for a message found afterwards rather than created by this call. */
   createdAt?: Date;
+  /** Twilio's error for a message found afterwards already failed or undelivered (21610, 30005, …). */
+  errorCode?: number | null;
 }
 
 export interface SmsSender {
@@ -94,7 +96,7 @@ const wordsOf = (body: string) => body.normalize('NFKD').replace(/[^\p{L}\p{N}]/
 
 /** A page of Twilio's message list, as far as the lookup reads it. */
 interface ListedPage {
-  instances: Array<{ sid: string; status: string; body: string; dateCreated: Date }>;
+  instances: Array<{ sid: string; status: string; body: string; dateCreated: Date; errorCode: number | null }>;
   nextPage(): Promise<ListedPage> | undefined;
 }
 
@@ -141,7 +143,7 @@ export function createTwilioSender(
       for (let pages = 1; ; pages += 1) {
         const recent = page.instances.filter((message) => message.dateCreated.getTime() >= oldest);
         const match = recent.find((message) => !knownSids.has(message.sid) && wordsOf(message.body) === words);
-        if (match) return { ...toSentSms(match), createdAt: match.dateCreated };
+        if (match) return { ...toSentSms(match), createdAt: match.dateCreated, errorCode: match.errorCode ?? null };
         const next = page.nextPage();
         if (!next || recent.length === 0 || pages >= maxLookupPages) return null;
         page = await guarded(() => next);

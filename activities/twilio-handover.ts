@@ -68,7 +68,8 @@ export async function recordHandover(
     });
     if (answerAsStatus && sent.sid) {
       const message = { ...row, twilioSid: sent.sid, sentAt };
-      const answer = { MessageSid: sent.sid, MessageStatus: sent.status };
+      // Its error code with it: a message found failed 21610 or undelivered 30005 acts as that callback would.
+      const answer = { MessageSid: sent.sid, MessageStatus: sent.status, ErrorCode: sent.errorCode ?? undefined };
       for (const params of [...parked, answer]) await applyStatus(tx, logger, message, params);
       if (parked.length) await tx.earlyStatusCallback.deleteMany({ where: { messageSid: sent.sid } });
     }

@@ -2,7 +2,7 @@
 // came before the row knew its SID and were parked, by the write of the SID (activities/twilio-handover.ts).
 import { recordMessageFact } from './analytics/aggregate.js';
 import { statusesBelow } from './message-status.js';
-import { recordOptOut } from './opt-outs.js';
+import { phoneHashes, recordOptOut } from './opt-outs.js';
 import { queueSignalsForPhone, signalNames } from './pending-signals.js';
 import type { Message, Prisma } from '../generated/prisma/client.js';
 import type { MessageStatus } from '../generated/prisma/enums.js';
@@ -20,8 +20,12 @@ export interface StatusLogger {
   warn(facts: Record<string, unknown>, message: string): void;
 }
 
-/** Unknown or inactive number (30005), landline or unreachable carrier (30006), carrier filtering (30007). */
-const haltingCodes = new Set([30005, 30006, 30007]);
+/**
+ * Unknown or inactive number (30005), landline or unreachable carrier (30006), carrier filtering (30007); and the
+ * create call's own refusals, invalid number (21211) and not a mobile (21614), which a Messaging Service reports this
+ * way, having accepted the call.
+ */
+const haltingCodes = new Set([30005, 30006, 30007, 21211, 21614]);
 
 /** The statuses a CRM hears of; the ones on the way there (queued, sending, sent) are not events. */
 const eventOfStatus = {
@@ -56,9 +60,26 @@ export async function parkedStatusesOf(tx: Tx, sid: string): Promise<StatusParam
 export const needsConversationLock = (params: StatusParams) => params.ErrorCode === 21610;
 
 /**
+ * Whether the lead opted back in (START, or the API with their consent) after the message went out: Twilio's 21610
+ * about it, arriving late (parked until its SID was recorded, or found by a lookup), is older news than that opt-in.
+ */
+async function optedInSince(tx: Tx, message: Message): Promise<boolean> {
+  const optIn = await tx.consentEvent.findFirst({
+    where: {
+      tenantId: message.tenantId,
+      phoneHash: { in: phoneHashes(message.toPhone) },
+      kind: 'opt_in',
+      createdAt: { gt: message.sentAt ?? message.createdAt },
+    },
+    select: { id: true },
+  });
+  return optIn !== null;
+}
+
+/**
  * A status applied to the message row with its SID: the row moves forward only (and a move to delivered, failed or
- * undelivered is an event); 21610 records an opt-out; 30005-30007 halt the lead's running enrollments; 30007 is kept
- * for the tenant's report. The caller has taken the conversation's lock when needsConversationLock says so. Shared by
+ * undelivered is an event); 21610 records an opt-out (unless the lead opted back in since the message went out);
+ * 30005-30007, 21211 and 21614 halt the lead's running enrollments; 30007 is kept for the tenant's report. The caller has taken the conversation's lock when needsConversationLock says so. Shared by
  * the webhook and by the row that records a SID whose callbacks were parked.
  */
 export async function applyStatus(
@@ -80,7 +101,7 @@ export async function applyStatus(
       fact: params.MessageStatus === 'delivered' ? 'delivered' : 'failed',
     });
   let signalIds: string[] = [];
-  if (params.ErrorCode === 21610) {
+  if (params.ErrorCode === 21610 && !(await optedInSince(tx, message))) {
     await recordOptOut(tx, {
       tenantId: message.tenantId,
       phone: message.toPhone,

@@ -1,6 +1,7 @@
 // The claim settler: a message an attempt claimed and left at Twilio, whose enrollment closed with no retry to settle
 // it (it expired while the retries ran), is recorded as Twilio has it. The real send activity, PostgreSQL and twilio
 // client against the fake.
+import { phoneHash } from '../../common/opt-outs.js';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { pino } from 'pino';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -88,6 +89,23 @@ describe('a claimed message whose enrollment closed with no retry to come', () =
         expect(await eventsOf(left.tenantId, event)).toBe(1);
       }),
   );
+
+  it('Twilio has it failed 21610 (the recipient had unsubscribed), its callbacks lost: the row takes the code, and the opt-out is recorded', () =>
+    withGlobalSwitch(core.db, async () => {
+      const left = await leftAtTwilio('sentThenTimeout');
+      const atTwilio = core.fake.messages.find((message) => message.to === left.phone);
+      core.fake.updateMessage(atTwilio?.sid ?? '', { status: 'failed', error_code: 21610 });
+      await closeEnrollment(left.enrollmentId);
+      await settler().round();
+      // Before: failed with no error code, and the lead was not recorded opted out.
+      expect(await core.db.message.findUniqueOrThrow({ where: { id: left.messageId } })).toMatchObject({
+        status: 'failed',
+        errorCode: 21610,
+      });
+      expect(await core.db.optOut.count({ where: { tenantId: left.tenantId, phoneHash: phoneHash(left.phone) } })).toBe(
+        1,
+      );
+    }));
 
   it('two worker processes settling at once: one settles it, one event', () =>
     withGlobalSwitch(core.db, async () => {

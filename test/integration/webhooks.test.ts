@@ -236,7 +236,7 @@ describe('inbound messages', () => {
 
 describe('status callbacks', () => {
   async function sentMessage() {
-    const { auth, tenant } = await tenantWithNumber();
+    const { auth, tenant, number } = await tenantWithNumber();
     const lead = await enrolledLead(stack.app, auth, [{ delaySeconds: 0, template: 'one' }]);
     await expect
       .poll(
@@ -246,7 +246,7 @@ describe('status callbacks', () => {
       )
       .toBeTruthy();
     const message = await stack.db.message.findFirstOrThrow({ where: { leadId: lead.leadId, direction: 'outbound' } });
-    return { auth, tenant, lead, sid: message.twilioSid ?? '', id: message.id };
+    return { auth, tenant, number, lead, sid: message.twilioSid ?? '', id: message.id };
   }
 
   it('moves a message forward only: late and reordered callbacks never move it back', async () => {
@@ -283,7 +283,8 @@ describe('status callbacks', () => {
     return { auth, lead };
   }
 
-  it.each([30005, 30006, 30007])(
+  // 21211 and 21614: the create call's refusals, reported by a callback when a Messaging Service accepted the call.
+  it.each([30005, 30006, 30007, 21211, 21614])(
     'a %i (the number cannot get messages, or the carrier filters them) ends the lead’s follow-up at once: it closes failed, naming the code',
     async (errorCode) => {
       const { auth, lead } = await undeliveredFirstStep(errorCode);
@@ -334,5 +335,20 @@ describe('status callbacks', () => {
     expect(
       await stack.db.optOut.count({ where: { tenantId: blocked.tenant.id, phoneHash: phoneHash(blocked.lead.phone) } }),
     ).toBe(1);
+  });
+
+  it('a 21610 about a text that went out before the lead texted START does not opt them out again', async () => {
+    const blocked = await sentMessage();
+    expect((await inbound(stack.app, { From: blocked.lead.phone, To: blocked.number, Body: 'START' })).status).toBe(
+      200,
+    );
+    await statusCallback(stack.app, { MessageSid: blocked.sid, MessageStatus: 'failed', ErrorCode: '21610' });
+    expect(await stack.db.message.findUniqueOrThrow({ where: { id: blocked.id } })).toMatchObject({
+      status: 'failed',
+      errorCode: 21610,
+    });
+    // Before: opted out again, lead.opted_out after the START, its appointments signalled to end.
+    const optOuts = { tenantId: blocked.tenant.id, phoneHash: phoneHash(blocked.lead.phone) };
+    expect(await stack.db.optOut.count({ where: optOuts })).toBe(0);
   });
 });
