@@ -3,7 +3,26 @@
 // saved and again at every delivery, against the addresses its name resolves to then (a DNS answer can change).
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import ipaddr from 'ipaddr.js';
+import pLimit from 'p-limit';
+
+/**
+ * A lookup (getaddrinfo) holds one of libuv's four threads for as long as the host's name server takes, and those
+ * threads resolve our database and Twilio too: tenants' hosts take at most two at once, a caller waits at most
+ * `lookupWaitMs` (the host then does not resolve, for this check), and past `lookupsQueuedAtMost` waiting a new one is
+ * refused at once. A name server that never answers holds back that tenant's URLs, not everyone's sends.
+ */
+const tenantLookups = pLimit(2);
+const lookupWaitMs = 5_000;
+const lookupsQueuedAtMost = 50;
+
+async function lookupTenantHost(host: string): Promise<Array<{ address: string; family: number }>> {
+  if (tenantLookups.pendingCount >= lookupsQueuedAtMost) return [];
+  const looked = tenantLookups(() => lookup(host, { all: true, verbatim: true }));
+  looked.catch(() => undefined);
+  return Promise.race([looked, sleep(lookupWaitMs, [], { ref: false })]);
+}
 
 const refusedRanges: Array<{ reason: string; v4: Array<[string, number]>; v6: Array<[string, number]> }> = [
   { reason: 'a loopback address', v4: [['127.0.0.0', 8]], v6: [['::1', 128]] },
@@ -133,9 +152,7 @@ export async function checkTarget(rawUrl: string, policy: UrlPolicy): Promise<Ch
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   let addresses: CheckedTarget['addresses'];
   try {
-    addresses = isIP(host)
-      ? [{ address: host, family: isIP(host) }]
-      : await lookup(host, { all: true, verbatim: true });
+    addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await lookupTenantHost(host);
   } catch {
     addresses = [];
   }

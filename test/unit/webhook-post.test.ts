@@ -5,9 +5,11 @@ import { pino } from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { postWebhook } from '../../common/webhooks/post.js';
 
-// By default a tenant's name server that never answers.
+// By default a tenant's name server that answers nothing, slowly: later than the attempts below wait.
 const { lookup } = vi.hoisted(() => ({
-  lookup: vi.fn<() => Promise<Array<{ address: string; family: number }>>>(() => new Promise(() => {})),
+  lookup: vi.fn<() => Promise<Array<{ address: string; family: number }>>>(
+    () => new Promise((resolve) => setTimeout(() => resolve([]), 400)),
+  ),
 }));
 vi.mock('node:dns/promises', () => ({ lookup }));
 
