@@ -196,11 +196,13 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
           movedAt && before?.confirmedAt && before.confirmedAt.getTime() < Date.parse(movedAt)
             ? before.confirmedAt
             : null;
-        // An erasure closed the row for good: a run that has not heard of it yet must not bring it back.
+        // An erased lead's rows are the erasure's: a run that has not heard of it yet must not bring one back, nor
+        // write again a cancellation's reason the erasure replaced (nor record its event, after the erasure's scrub).
         const { count } = await tx.appointment.updateMany({
           where: {
             id: appointmentId,
             tenantId,
+            lead: { status: { not: 'erased' } },
             OR: [{ closedReason: null }, { closedReason: { not: erasedClosedReason } }],
           },
           data: {

@@ -18,7 +18,10 @@ import { asTemporalUnavailable } from './temporal-errors.js';
 /** Starts in flight at once: enough to keep Temporal busy, few enough not to swamp it or the database pool. */
 const startConcurrency = 64;
 const maxConsecutiveFailures = 20;
-/** Rows claimed ahead of their starts: about 6 s of starts here, at most ~3 min if every start waits out its deadline. */
+/**
+ * Rows claimed ahead of their starts: about 6 s of starts here, at most ~3 min if every start waits out its deadline
+ * (inside the claim sweeper's 10 minutes); a lead's closing run to wait for adds up to 10 s to that row's start.
+ */
 const startGroupSize = 1000;
 /** 10,000 new leads and their events may take longer than a transaction's default 5 s. */
 const leadInsertTimeoutMs = 60_000;

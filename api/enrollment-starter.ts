@@ -206,7 +206,7 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
    */
   async function waitedForClosingRun(tenantId: string, workflowId: string): Promise<boolean> {
     const handle = temporal.workflow.getHandle(workflowId);
-    const { runId } = await handle.describe();
+    const { runId } = await temporal.connection.withDeadline(Date.now() + closingRunWaitMs, () => handle.describe());
     const recorded = await db.enrollment.findFirst({
       where: { tenantId, workflowId, runId },
       select: { status: true },

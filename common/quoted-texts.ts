@@ -39,5 +39,6 @@ export function withoutQuoteOfOurs(body: string, ours: readonly string[]): strin
     const ourText = folded(text);
     return ourText === start || (cut && ourText.startsWith(start));
   });
-  return isOurs ? [...chars.slice(0, span.from), ' ', ...chars.slice(span.to + 1)].join('') : body;
+  // A line break where the quote was: the words before it and after it stay apart, as the quote marks kept them.
+  return isOurs ? [...chars.slice(0, span.from), '\n', ...chars.slice(span.to + 1)].join('') : body;
 }

@@ -313,6 +313,40 @@ describe('an appointment row written again', () => {
   );
 });
 
+describe('an appointment cancelled with a reason, its lead erased before the run recorded the cancel', () => {
+  it('the run’s record writes nothing: the reason stays the one the erasure put, and no event carries the words', async () => {
+    const { input } = await reminderDueBefore(new Date(Date.now() + 3_600_000));
+    const { tenantId, leadId, appointmentId } = input;
+    const reason = 'Ada is in hospital after her fall';
+    await core.recordAcceptedChange({
+      tenantId,
+      leadId,
+      appointmentId,
+      change: { kind: 'cancel', reason, at: new Date().toISOString() },
+    });
+    // What the erasure leaves: the lead erased, the cancelled row's reason in the service's words.
+    await core.db.lead.update({ where: { id: leadId }, data: { status: 'erased', phone: `erased:${leadId}` } });
+    await core.db.appointment.update({
+      where: { id: appointmentId },
+      data: { closedReason: 'cancelled through the API' },
+    });
+    await core.recordAppointmentProgress({
+      appointmentId,
+      tenantId,
+      startsAt: input.startsAt,
+      reminders: [],
+      status: 'cancelled',
+      closedReason: reason,
+    });
+    // Before: the row took the words back, and an appointment.cancelled event carried them after the erasure's scrub.
+    expect(await core.db.appointment.findUniqueOrThrow({ where: { id: appointmentId } })).toMatchObject({
+      status: 'cancelled',
+      closedReason: 'cancelled through the API',
+    });
+    expect(await core.db.event.count({ where: { tenantId, type: 'appointment.cancelled' } })).toBe(0);
+  });
+});
+
 describe('an appointment moved as its run accepted the move', () => {
   it('the booking’s held confirmation closes when the run records the move the row already shows', async () => {
     const { input, confirmation } = await heldConfirmation({ kind: 'confirmation' });
