@@ -44,7 +44,12 @@ export async function recordHandover(
     // Outbox mode has no SID, and no callbacks.
     if (sent.sid) await lockStatusCallbacksOf(tx, sent.sid);
     const parked = sent.sid ? await parkedStatusesOf(tx, sent.sid) : [];
-    if (parked.some(needsConversationLock)) await lockConversation(tx, row.tenantId, row.toPhone);
+    // Its error code with it: a message found failed 21610 or undelivered 30005 acts as that callback would.
+    const answer = sent.sid
+      ? { MessageSid: sent.sid, MessageStatus: sent.status, ErrorCode: sent.errorCode ?? undefined }
+      : null;
+    if ([...parked, ...(answer ? [answer] : [])].some(needsConversationLock))
+      await lockConversation(tx, row.tenantId, row.toPhone);
     // Twilio's answer is a status like a callback's when it is one the CRM hears of (a message found at Twilio already
     // delivered or failed), or when callbacks are parked: applied after message.sent, with its event, last.
     const answerAsStatus = sent.sid !== null && (parked.length > 0 || isEventStatus(sent.status));
@@ -66,12 +71,10 @@ export async function recordHandover(
       fact: 'sent',
       at: sentAt,
     });
-    if (answerAsStatus && sent.sid) {
-      const message = { ...row, twilioSid: sent.sid, sentAt };
-      // Its error code with it: a message found failed 21610 or undelivered 30005 acts as that callback would.
-      const answer = { MessageSid: sent.sid, MessageStatus: sent.status, ErrorCode: sent.errorCode ?? undefined };
+    if (answerAsStatus && answer) {
+      const message = { ...row, twilioSid: answer.MessageSid, sentAt };
       for (const params of [...parked, answer]) await applyStatus(tx, logger, message, params);
-      if (parked.length) await tx.earlyStatusCallback.deleteMany({ where: { messageSid: sent.sid } });
+      if (parked.length) await tx.earlyStatusCallback.deleteMany({ where: { messageSid: answer.MessageSid } });
     }
     return true;
   });

@@ -13,8 +13,8 @@ import { linkCodePattern } from '../../common/links/short-links.js';
 const missesPerMinute = 60;
 const missBlockSeconds = 60;
 /**
- * Requests for live links per client address in a minute: far more than a person opens, and each one writes a click
- * row, so a loop over a code a text carried cannot fill the database or hold its connections from the webhooks.
+ * Opens of one live link from one client address in a minute: far more than a person makes, and each one writes a
+ * click row, so a loop over a code a text carried cannot fill the database or hold its connections from the webhooks.
  */
 const hitsPerMinute = 120;
 
@@ -62,7 +62,8 @@ export function shortLinksRouter({ db, logger }: { db: Db; logger: Logger }): Ro
       linkNotFound(res);
       return;
     }
-    const allowed = await hits.consume(client).catch((rejection: unknown) => {
+    // Per address and code: leads behind one proxy or carrier NAT share an address, not a code.
+    const allowed = await hits.consume(`${client} ${code}`).catch((rejection: unknown) => {
       if (rejection instanceof RateLimiterRes) return rejection;
       throw rejection;
     });

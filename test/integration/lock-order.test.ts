@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createEnrollmentActivities } from '../../activities/enrollments.js';
+import { recordHandover } from '../../activities/twilio-handover.js';
 import { lockConversation } from '../../common/conversation.js';
 import { recordOptOut } from '../../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
@@ -134,6 +135,43 @@ describe('lock order', () => {
     expect((await stack.db.message.findUniqueOrThrow({ where: { twilioSid: sid } })).status).toBe('undelivered');
     const events = await stack.db.event.findMany({ where: { tenantId }, orderBy: { sequence: 'asc' } });
     expect(events.map((event) => event.type)).toEqual(['lead.opted_out', 'message.undelivered']);
+  });
+
+  it("a lookup finding its message failed 21610 at Twilio while a STOP of the same phone holds the conversation's lock: both commit", async () => {
+    const { tenantId, lead, enrollment } = await leadTexted();
+    const phone = lead.phone;
+    // A second step's row whose create call went unanswered: a retry's lookup finds it at Twilio, refused 21610.
+    const row = await stack.db.message.create({
+      data: {
+        tenantId,
+        leadId: lead.id,
+        enrollmentId: enrollment.id,
+        direction: 'outbound',
+        toPhone: phone,
+        body: 'Still there?',
+        status: 'pending',
+        claimedAt: new Date(),
+        idempotencyKey: `${enrollment.id}:1`,
+      },
+    });
+    const stop = await heldTransaction(
+      stack.db,
+      (tx) => lockConversation(tx, tenantId, phone),
+      (tx) => recordOptOut(tx, { tenantId, phone, source: 'inbound_keyword' }),
+    );
+    const found = { sid: messageSid(), status: 'failed' as const, errorCode: 21610, createdAt: new Date() };
+    const handover = recordHandover(stack.db, row, found);
+    await untilWaitingBehind(stack.db, stop.pid, 1);
+    stop.release();
+    // Before: the lookup's record took the event lock (message.sent) and then waited for the conversation's, which the
+    // STOP held while it waited for the event lock: PostgreSQL ended one of them with a deadlock.
+    await Promise.all([handover, stop.committed]);
+    expect(await stack.db.message.findUniqueOrThrow({ where: { id: row.id } })).toMatchObject({
+      status: 'failed',
+      errorCode: 21610,
+    });
+    const events = await stack.db.event.findMany({ where: { tenantId }, orderBy: { sequence: 'asc' } });
+    expect(events.map((event) => event.type)).toEqual(['lead.opted_out', 'message.sent', 'message.failed']);
   });
 
   it("an erasure waiting to halt the lead's enrollment while a status callback of its message arrives: both answer", async () => {
