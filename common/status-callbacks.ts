@@ -79,8 +79,9 @@ async function optedInSince(tx: Tx, message: Message): Promise<boolean> {
 /**
  * A status applied to the message row with its SID: the row moves forward only (and a move to delivered, failed or
  * undelivered is an event); 21610 records an opt-out (unless the lead opted back in since the message went out);
- * 30005-30007, 21211 and 21614 halt the lead's running enrollments; 30007 is kept for the tenant's report. The caller has taken the conversation's lock when needsConversationLock says so. Shared by
- * the webhook and by the row that records a SID whose callbacks were parked.
+ * 30005-30007, 21211 and 21614 halt the lead's running enrollments; 30007 is kept for the tenant's report. The caller
+ * has taken the conversation's lock when needsConversationLock says so. Shared by the webhook and by the row that
+ * records a SID whose callbacks were parked, or one a lookup found.
  */
 export async function applyStatus(
   tx: Tx,
