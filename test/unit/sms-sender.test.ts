@@ -37,6 +37,7 @@ describe('findSent after a create call that got no answer', () => {
       sid: stored?.sid,
       status: 'accepted',
       createdAt: expect.any(Date),
+      errorCode: null,
     });
   });
 
