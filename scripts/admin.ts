@@ -14,7 +14,7 @@ import { generateApiKey } from '../api/auth.js';
 import { globalScope, pauseSending, resumeSending } from '../common/capacity/pauses.js';
 import { configSchema, orExit, parseSettings, underCurrentNames } from '../common/config.js';
 import { createDb } from '../common/db.js';
-import { isKnownTimeZone } from '../common/phone.js';
+import { tenantTimeZone } from '../common/tenant-time-zone.js';
 import { assignSender, listSenders, unassignSender } from '../common/senders.js';
 import { temporalConnectionOptions } from '../common/temporal-connection.js';
 import { ensureWeeklyReportSchedule } from '../worker/schedules.js';
@@ -156,9 +156,11 @@ try {
     await switchSending(change, options);
   } else if (command === 'tenant:create' && args.length >= 2) {
     const [name = '', businessName = '', region = 'US', timeZone = 'America/New_York'] = args;
-    if (!isKnownTimeZone(timeZone)) fail(`unknown IANA time zone ${timeZone}`);
+    const defaultTimeZone =
+      (await tenantTimeZone(db, timeZone)) ??
+      fail(`unknown IANA time zone ${timeZone} (give a Region/City name the database knows)`);
     const tenant = await db.tenant.create({
-      data: { name, businessName, defaultRegion: region, defaultTimeZone: timeZone },
+      data: { name, businessName, defaultRegion: region, defaultTimeZone },
     });
     await scheduleWeeklyReport(tenant);
     out(await createKey(tenant.id, 'initial'));

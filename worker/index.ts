@@ -5,6 +5,7 @@ import { createSmsSender } from '../activities/sms-sender.js';
 import { loadConfigOrExit, shortLinkBaseUrl, smsMode } from '../common/config.js';
 import { createDb } from '../common/db.js';
 import { createLogger } from '../common/logger.js';
+import { repairTenantTimeZones } from '../common/tenant-time-zone.js';
 import { freePort } from '../common/free-port.js';
 import { createWorkerMetrics, startMetricsServer, type MetricsServer } from '../common/metrics.js';
 import { describeTemporalConnection, temporalConnectionOptions } from '../common/temporal-connection.js';
@@ -61,9 +62,11 @@ const registered = await registerSearchAttributes(clientConnection, config.TEMPO
 if (registered.length) logger.info({ registered }, 'search attributes registered');
 const scheduleClient = new Client({ connection: clientConnection, namespace: config.TEMPORAL_NAMESPACE });
 await ensurePurgeSchedule(scheduleClient, config.TEMPORAL_TASK_QUEUE);
-// Tenants created or moved to another zone while no worker ran get their weekly report schedule here. Sending
+// Tenants created or moved to another zone while no worker ran get their weekly report schedule here (after a zone
+// saved under a name PostgreSQL and Temporal do not know is saved under its canonical one). Sending
 // matters more: with PostgreSQL down at start the worker runs anyway, and the next start catches up.
 try {
+  await repairTenantTimeZones(db, logger);
   const reportSchedules = await ensureWeeklyReportSchedules(scheduleClient, db, config.TEMPORAL_TASK_QUEUE);
   if (reportSchedules.created || reportSchedules.updated) logger.info(reportSchedules, 'weekly report schedules');
 } catch (error) {

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { isOptOutWord, replyWordKey } from '../../common/appointment-replies.js';
 import type { Db } from '../../common/db.js';
 import { isKnownTimeZone } from '../../common/phone.js';
+import { tenantTimeZone } from '../../common/tenant-time-zone.js';
 import {
   appointmentTemplatePlaceholders,
   invalidLinkMessage,
@@ -170,6 +171,7 @@ export function settingsRouter({
       throw sendersOperatorOnly();
     const body = parseBody(settingsSchema, req.body);
     if (body.alertWebhookUrl) await checkAlertUrl(body.alertWebhookUrl, allowPrivateWebhookUrls);
+    if (body.defaultTimeZone) body.defaultTimeZone = await savedTimeZone(db, body.defaultTimeZone);
     // Checked against the row as it is when written: two changes at once (one moving the window's start, one its end)
     // each passed against the other's old half and together saved a window that ends before it starts.
     const { current, tenant, alertWebhookSecret } = await db.$transaction(async (tx) => {
@@ -198,6 +200,16 @@ export function settingsRouter({
     res.json({ ...settingsView(tenant), ...(alertWebhookSecret ? { alertWebhookSecret } : {}) });
   });
   return router;
+}
+
+async function savedTimeZone(db: Db, zone: string): Promise<string> {
+  const saved = await tenantTimeZone(db, zone);
+  if (saved) return saved;
+  throw new ApiError(422, 'validation_failed', 'The time zone is not one the database knows', {
+    fields: {
+      defaultTimeZone: ['unknown IANA time zone in the database; give a Region/City name such as Australia/Sydney'],
+    },
+  });
 }
 
 /** What a change may not leave behind, judged with the row's other settings: a window that ends first, a shared word. */

@@ -337,4 +337,17 @@ describe('tenant settings', () => {
         .error.details.fields,
     ).toHaveProperty('defaultRegion');
   });
+
+  it('saves a time zone under the canonical name PostgreSQL knows, and refuses one it does not know', async () => {
+    const { auth } = await createTenant(stack.db);
+    const zoneSaved = async (defaultTimeZone: string) =>
+      (await api().patch('/v1/settings').set(auth).send({ defaultTimeZone })).body.defaultTimeZone;
+    // ICU takes Java's 'AET' and any case; PostgreSQL's AT TIME ZONE, which files the tenant's analytics, does not.
+    expect(await zoneSaved('AET')).toBe('Australia/Sydney');
+    expect(await zoneSaved('america/new_york')).toBe('America/New_York');
+    const refused = await api().patch('/v1/settings').set(auth).send({ defaultTimeZone: 'SystemV/EST5' });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.details.fields.defaultTimeZone[0]).toMatch(/unknown IANA time zone in the database/);
+    expect((await api().get('/v1/settings').set(auth)).body.defaultTimeZone).toBe('America/New_York');
+  });
 });
