@@ -1,4 +1,6 @@
+import { createRequire } from 'node:module';
 import twilio from 'twilio';
+import type ServiceExceptionModule from 'twilio/lib/base/TwilioServiceException.js';
 import { defaultSenderOf, type SmsMode } from '../common/config.js';
 import { createdStatuses, type CreatedStatus } from '../common/message-status.js';
 import { createTwilioClient } from './twilio-client.js';
@@ -45,11 +47,18 @@ export class TwilioTransportError extends Error {
   }
 }
 
+// Not exported from the package's root: twilio-node throws it for an error body in RFC 9457's form, RestException for
+// the older one. Both are Twilio's answer, with its status and error code. Required, as twilio-node loads it: an
+// import's default is the class or its module depending on the loader's interop.
+const { default: TwilioServiceException } = createRequire(import.meta.url)(
+  'twilio/lib/base/TwilioServiceException.js',
+) as typeof ServiceExceptionModule;
+
 async function guarded<T>(call: () => Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (error) {
-    if (error instanceof twilio.RestException) throw error;
+    if (error instanceof twilio.RestException || error instanceof TwilioServiceException) throw error;
     const code = (error as { code?: unknown }).code;
     throw new TwilioTransportError(
       typeof code === 'string' ? code : undefined,
@@ -144,8 +153,10 @@ export function createTwilioSender(
         const recent = page.instances.filter((message) => message.dateCreated.getTime() >= oldest);
         const match = recent.find((message) => !knownSids.has(message.sid) && wordsOf(message.body) === words);
         if (match) return { ...toSentSms(match), createdAt: match.dateCreated, errorCode: match.errorCode ?? null };
+        // Asked only when it will be read: a next page's request left unawaited would, failing, end the process.
+        if (recent.length === 0 || pages >= maxLookupPages) return null;
         const next = page.nextPage();
-        if (!next || recent.length === 0 || pages >= maxLookupPages) return null;
+        if (!next) return null;
         page = await guarded(() => next);
       }
     },

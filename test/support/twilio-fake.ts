@@ -14,7 +14,9 @@ import type { AddressInfo } from 'node:net';
 const API = '/2010-04-01';
 
 export type TwilioFault =
-  | { kind: 'twilioError'; code: number; status?: number; message?: string }
+  // `problem`: the error body in RFC 9457's form (type, title, status, code), which twilio-node throws as its
+  // TwilioServiceException rather than RestException.
+  | { kind: 'twilioError'; code: number; status?: number; message?: string; problem?: boolean }
   | { kind: 'http'; status: 429 | 500 | 502 | 503 | 504 }
   | { kind: 'timeout' } // never answer; socket held until close()
   | { kind: 'sentThenTimeout' } // message IS created, but no answer ("maybe sent")
@@ -84,6 +86,8 @@ export interface TwilioFake {
   port: number;
   calls: CreateCall[];
   messages: FakeMessage[];
+  /** How many list requests (pages of the message list) were answered or faulted. */
+  listRequests(): number;
   inject(fault: TwilioFault, opts?: InjectOptions): void;
   createCallsTo(phone: string): number;
   getMessage(sid: string): FakeMessage | undefined;
@@ -125,6 +129,7 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
   const messages: FakeMessage[] = [];
   const faults: Array<{ fault: TwilioFault; remaining: number; to?: string; on: 'create' | 'fetch' | 'list' }> = [];
   const slowTimers = new Set<NodeJS.Timeout>();
+  let listed = 0;
   /** Answers after `ms`, unless the client has gone away meanwhile (then, like a dropped request, nothing happens). */
   function later(res: ServerResponse, ms: number, answer: () => void): void {
     const timer = setTimeout(() => {
@@ -151,11 +156,14 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
     res.end(text);
   }
 
-  // Twilio's legacy error envelope; twilio-node turns it into RestException.
-  function sendError(res: ServerResponse, status: number, code: number, message?: string): void {
+  // Twilio's legacy error envelope (twilio-node's RestException), or RFC 9457's (its TwilioServiceException).
+  function sendError(res: ServerResponse, status: number, code: number, message?: string, problem = false): void {
+    const title = message ?? ERROR_MESSAGES[code] ?? `Twilio error ${code}`;
+    if (problem)
+      return sendJson(res, status, { type: `https://www.twilio.com/docs/errors/${code}`, title, status, code });
     sendJson(res, status, {
       code,
-      message: message ?? ERROR_MESSAGES[code] ?? `Twilio error ${code}`,
+      message: title,
       more_info: `https://www.twilio.com/docs/errors/${code}`,
       status,
     });
@@ -264,7 +272,8 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
       const [status, code] = faultStatusAndCode(fault);
       call.status = status;
       call.errorCode = code;
-      return sendError(res, status, code, fault.kind === 'twilioError' ? fault.message : undefined);
+      if (fault.kind === 'http') return sendError(res, status, code);
+      return sendError(res, status, code, fault.message, fault.problem);
     }
 
     // Minimal request validation, same codes Twilio uses.
@@ -288,6 +297,7 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
     faultTaken = false,
   ): void {
     const to = query.get('To') ?? undefined;
+    if (!faultTaken) listed += 1;
     const fault = faultTaken ? undefined : takeFault('list', to);
     if (fault?.kind === 'slow') return later(res, fault.ms, () => handleList(res, accountSid, query, path, true));
     if (fault?.kind === 'timeout' || fault?.kind === 'sentThenTimeout' || fault?.kind === 'createdLate') return;
@@ -374,6 +384,7 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
     port,
     calls,
     messages,
+    listRequests: () => listed,
     inject(fault, o = {}) {
       faults.push({ fault, remaining: o.times ?? 1, to: o.to, on: o.on ?? 'create' });
     },
@@ -388,6 +399,7 @@ export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<Twi
       return msg;
     },
     reset() {
+      listed = 0;
       calls.length = 0;
       messages.length = 0;
       faults.length = 0;

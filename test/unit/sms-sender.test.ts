@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTwilioSender, type SmsSender } from '../../activities/sms-sender.js';
 import { createTwilioClient } from '../../activities/twilio-client.js';
+import { classifyTwilioError, twilioAnswered } from '../../activities/twilio-errors.js';
 import { startTwilioFake, type TwilioFake } from '../support/twilio-fake.js';
 
 const authToken = 'test-auth-token';
@@ -48,5 +49,23 @@ describe('findSent after a create call that got no answer', () => {
     const same = await sender.send({ to, body });
     expect(await sender.findSent({ to, body }, since, new Set([same.sid ?? '']))).toBeNull();
     expect(other.sid).not.toBe(same.sid);
+  });
+});
+
+describe("Twilio's answers", () => {
+  it('an error body in RFC 9457 form is a refusal with its code, not a call left unanswered', async () => {
+    fake.inject({ kind: 'twilioError', code: 21610, status: 400, problem: true }, { to });
+    const refusal: unknown = await sender.send({ to, body: 'Hi' }).catch((error: unknown) => error);
+    expect(twilioAnswered(refusal)).toBe(true);
+    expect(classifyTwilioError(refusal)).toEqual({ kind: 'opted_out', code: 21610 });
+  });
+
+  it('a lookup asks for no page it will not read (a request left unawaited would, failing, end the process)', async () => {
+    for (let index = 0; index < 60; index += 1) await sender.send({ to, body: `older ${index}` });
+    const afterThemAll = new Date(Date.now() + 3_600_000);
+    expect(await sender.findSent({ to, body: 'Hi' }, afterThemAll, new Set())).toBeNull();
+    // A request fired and left behind reaches the fake on its own time: give it that time to show.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(fake.listRequests()).toBe(1);
   });
 });
