@@ -161,13 +161,17 @@ async function claimedSince(tx: Prisma.TransactionClient, messageId: string, now
   return claimedBy(current.claimedAttempt, current.claimedAt ?? now, now);
 }
 
+/** A message row as its sending attempt read it: its claim then, if it had one. */
+type ReadRow = MessageRef & Pick<Message, 'claimedAt' | 'claimedAttempt'>;
+
 /** Real time throughout: claims and caps are compared with the instants rows were sent at. */
 export function createSendGate({ db }: { db: Db }) {
   /**
    * Decides under the conversation's lock and, when the message may go, claims it for `attempt` in the same
-   * transaction. Only a claimed message is ever handed to Twilio, and only by the attempt that claimed it.
+   * transaction. Only a claimed message is ever handed to Twilio, and only by the attempt that claimed it. `row`
+   * carries the claim the caller read, and asked Twilio about if there was one: only that claim is claimed over.
    */
-  async function claim(row: MessageRef, attempt: number, subject: GateSubject): Promise<GateDecision> {
+  async function claim(row: ReadRow, attempt: number, subject: GateSubject): Promise<GateDecision> {
     return db.$transaction(async (tx) => {
       // PostgreSQL's clock: the claim it reads was written with it, maybe by a worker whose clock is a minute off.
       const now = await lockConversationAt(tx, row.tenantId, row.toPhone);
@@ -177,9 +181,12 @@ export function createSendGate({ db }: { db: Db }) {
       if (facts.claimedAttempt === settlerAttempt) return settling(now);
       const verdict = recipientStop(facts) ?? refusal;
       if (verdict) return verdict;
-      // Only over the claim read: the settler takes rows without the conversation's lock, so it may have since.
+      // Only over the claim the caller read. The settler takes rows without the conversation's lock, so it may have
+      // since; and an attempt that read the row unclaimed, then stalled past its timeout, finds here the claim of the
+      // attempt Temporal started meanwhile, expired or let go after a call Twilio may have taken, and never asked
+      // about: the caller looks again, and asks Twilio first.
       const { count } = await tx.message.updateMany({
-        where: { id: row.id, status: 'pending', claimedAttempt: facts.claimedAttempt, claimedAt: facts.claimedAt },
+        where: { id: row.id, status: 'pending', claimedAttempt: row.claimedAttempt, claimedAt: row.claimedAt },
         data: { claimedAttempt: attempt, claimedAt: now, heldReason: null, heldUntil: null },
       });
       return count ? { kind: 'claimed', claimedAt: now } : claimedSince(tx, row.id, now);

@@ -9,7 +9,7 @@ import {
   type SendAppointmentMessageInput,
 } from '../../activities/reminders.js';
 import type { SendStepMessageInput, SendStepMessageResult } from '../../activities/send-step-message.types.js';
-import { claimExpiredAfterMs } from '../../activities/send-gate.js';
+import { claimExpiredAfterMs, createSendGate } from '../../activities/send-gate.js';
 import { findOptOut, recordOptOut } from '../../common/opt-outs.js';
 import { sendCoreForFile } from '../support/send-core.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
@@ -233,6 +233,47 @@ describe('claims', () => {
         expect(events.map((event) => event.type)).toEqual(['message.sent']);
         expect(core.fake.createCallsTo(phone)).toBe(1);
       })(),
+  );
+});
+
+describe('an attempt that read its row unclaimed, then stalled past its timeout', () => {
+  it(
+    'claims nothing over the claim of the attempt Temporal started meanwhile: the next looks first, and finds the message',
+    withoutGlobalPause(async () => {
+      const { lead, phone, inputs } = await leadWithEnrollments(1);
+      const [input] = inputs as [SendStepMessageInput];
+      const body = 'Hi Ada (0)';
+      const readUnclaimed = await core.db.message.create({
+        data: {
+          tenantId: lead.tenantId,
+          leadId: lead.id,
+          enrollmentId: input.enrollmentId,
+          direction: 'outbound',
+          toPhone: phone,
+          body,
+          status: 'pending',
+          idempotencyKey: `${input.enrollmentId}:0`,
+        },
+      });
+      // Attempt 2 claimed it and its call went unanswered a minute and more ago; Twilio had taken the message.
+      await core.sender.send({ to: phone, body });
+      const longAgo = new Date(Date.now() - claimExpiredAfterMs - 60_000);
+      await core.db.message.update({
+        where: { id: readUnclaimed.id },
+        data: { claimedAttempt: 2, claimedAt: longAgo },
+      });
+
+      // Attempt 1 wakes and goes on from its read.
+      const subject = { kind: 'step', enrollmentId: input.enrollmentId } as const;
+      const verdict = await createSendGate({ db: core.db }).claim(readUnclaimed, 1, subject);
+      expect(verdict).toMatchObject({ kind: 'claimed_elsewhere', attempt: 2 });
+      expect(await core.db.message.findUniqueOrThrow({ where: { id: readUnclaimed.id } })).toMatchObject({
+        claimedAttempt: 2,
+        claimedAt: longAgo,
+      });
+      expect(await attempt(3, input)).toMatchObject({ outcome: 'sent' });
+      expect(core.fake.createCallsTo(phone)).toBe(1);
+    }),
   );
 });
 
