@@ -29,15 +29,20 @@ function isTwilioRestError(error: unknown): error is TwilioRestError {
   return typeof error === 'object' && error !== null && typeof (error as { status?: unknown }).status === 'number';
 }
 
-/** Whether Twilio answered the call at all: with no answer (a timeout, a reset) it may still be creating the message. */
-export const twilioAnswered = (error: unknown): boolean => isTwilioRestError(error);
+/**
+ * Whether Twilio may have taken the message this failed call asked for: with no answer (a timeout, a reset) it may
+ * still be creating it, and a 5xx (its edge's 502 and 504 above all) may come after its backend took it. A 4xx,
+ * 429 included, processed nothing.
+ */
+export const twilioMayHaveTaken = (error: unknown): boolean => !isTwilioRestError(error) || error.status >= 500;
 
 export const failureKindForCode = (code: number | null): SmsFailureKind =>
   (code !== null && failureKinds.get(code)) || 'rejected';
 
 /**
- * 429 and 5xx were never processed (or may have been: a retry reconciles first), and network errors and
- * timeouts are "maybe sent": all of them go back to Temporal's retry policy. Anything else Twilio refused is final.
+ * 429 was never processed; 5xx, network errors and timeouts are "maybe sent" (a retry asks Twilio first, once the
+ * claim has expired): all of them go back to Temporal's retry policy, as does a refusal of our own setup. Anything
+ * else Twilio refused is final.
  */
 export function classifyTwilioError(error: unknown): TwilioErrorClass {
   if (!isTwilioRestError(error)) return { kind: 'retryable', setup: false };

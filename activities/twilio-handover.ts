@@ -17,10 +17,8 @@ import { maskPhone } from '../common/logger.js';
 import { refusedByTwilioResult } from './delivery-results.js';
 import type { ResolvedDeliveryDeps, DeliveryResult } from './outbound-message.js';
 import type { OutboundSms, SentSms } from './sms-sender.js';
-import { classifyTwilioError, twilioAnswered } from './twilio-errors.js';
+import { classifyTwilioError, twilioMayHaveTaken } from './twilio-errors.js';
 import { closeUnsent } from './unsent-messages.js';
-
-const tooManyRequests = 20429;
 
 /** A status's warnings (carrier filtering) outside an activity, where none may be logged: the claim settler's record. */
 const unlogged: StatusLogger = { warn: () => {} };
@@ -142,19 +140,15 @@ export async function handOver(
         log.error('Twilio refused our account or sender setup; every send will fail until it is fixed', {
           code: classified.code,
         });
-      // Twilio answered: this attempt is done with Twilio, so the next one need not wait for its claim to expire.
-      // After a 5xx it may have the message, so `claimedAt` stays and the next attempt asks it first. It processed
-      // nothing on a 429: the claim goes back to what it was before this attempt (an earlier attempt's unanswered call
-      // is still asked about). With no answer (a timeout, a reset), Twilio may still be creating the message after this
-      // call gave up, and a lookup now would miss it: the claim stays this attempt's until it expires, so no attempt
-      // calls create again until Twilio is surely done, and then only after asking it.
-      if (twilioAnswered(error))
+      // A 429 or a refusal of our own setup processed nothing: the claim goes back to what it was before this attempt
+      // (an earlier attempt's unanswered call is still asked about), and the next attempt need not wait for it to
+      // expire. With no answer (a timeout, a reset), or a 5xx, Twilio may have the message or still be creating it, and
+      // a lookup now could miss it: the claim stays this attempt's until it expires, so no attempt calls create again
+      // until Twilio is surely done, and then only after asking it.
+      if (!twilioMayHaveTaken(error))
         await db.message.updateMany({
           where: { id: row.id, claimedAttempt: attempt },
-          data:
-            classified.code === tooManyRequests
-              ? { claimedAt: row.claimedAt, claimedAttempt: null }
-              : { claimedAttempt: null },
+          data: { claimedAt: row.claimedAt, claimedAttempt: null },
         });
       throw error;
     }

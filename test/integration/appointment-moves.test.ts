@@ -24,11 +24,12 @@ async function book(owner: Owner, startsAt: string, reminderOffsetsSeconds: numb
   return { id: created.body.id as string, workflowId: created.body.workflowId as string };
 }
 /**
- * Books an appointment two days out whose confirmation Twilio answers 503 `refusals` times: its retries come about
- * 2 s, 6 s and 14 s after the first attempt, which has been made when this returns.
+ * Books an appointment two days out whose confirmation Twilio answers 429 `refusals` times (nothing taken, so each
+ * retry goes on at once): its retries come about 2 s, 6 s and 14 s after the first attempt, which has been made when
+ * this returns.
  */
 async function bookedWithConfirmationInRetries(owner: Owner, refusals: number) {
-  stack.fake.inject({ kind: 'http', status: 503 }, { to: owner.phone, times: refusals });
+  stack.fake.inject({ kind: 'http', status: 429 }, { to: owner.phone, times: refusals });
   const booked = inSeconds(2 * 86_400);
   const appointment = await book(owner, booked, [86_400]);
   await expect.poll(() => stack.fake.createCallsTo(owner.phone), { timeout: 20_000 }).toBeGreaterThanOrEqual(1);
@@ -172,8 +173,8 @@ describe('a cancel the workflow has accepted, its row not yet written', () => {
     });
     const appointment = await book(owner, inSeconds(40), [34]);
     await expect.poll(() => bodiesTo(owner.phone).length, { timeout: 20_000 }).toBe(1);
-    // The reminder's first attempt gets a 503; its retry comes about 2 s later.
-    stack.fake.inject({ kind: 'http', status: 503 }, { to: owner.phone });
+    // The reminder's first attempt gets a 429; its retry comes about 2 s later.
+    stack.fake.inject({ kind: 'http', status: 429 }, { to: owner.phone });
     await expect
       .poll(() => stack.fake.calls.filter((call) => call.to === owner.phone && call.outcome === 'error').length, {
         timeout: 20_000,

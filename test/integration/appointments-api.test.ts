@@ -763,11 +763,11 @@ describe('sendAppointmentMessage: exactly once, never late, never to an opt-out'
     expect(fake.createCallsTo(phone)).toBe(0);
   });
 
-  it('a retry after Twilio’s 503 that comes past the deadline closes the row as missed, and stays missed', async () => {
+  it('a retry after Twilio’s 429 that comes past the deadline closes the row as missed, and stays missed', async () => {
     const { phone, input } = await reminderFor();
-    fake.inject({ kind: 'http', status: 503 }, { to: phone });
+    fake.inject({ kind: 'http', status: 429 }, { to: phone });
     const deadline = { ...input, notAfter: inSeconds(1.5) };
-    await expect(attempt(1, deadline)).rejects.toMatchObject({ status: 503 });
+    await expect(attempt(1, deadline)).rejects.toMatchObject({ status: 429 });
     await sleep(1600);
     expect(await attempt(2, deadline)).toEqual({ outcome: 'missed' });
     expect(await attempt(3, deadline)).toEqual({ outcome: 'missed' });

@@ -324,8 +324,8 @@ describe('an appointment moved while its reminder waits on a Twilio retry', () =
       });
     expect(booking.status).toBe(201);
     await until(() => running.fake.createCallsTo(lead.phone) === 1 || null, 'the confirmation');
-    // Twilio answers the reminder's create calls 503 ("maybe sent": the retry asks Twilio first, then goes through the gate).
-    running.fake.inject({ kind: 'http', status: 503 }, { to: lead.phone, times: 2 });
+    // Twilio answers the reminder's create calls 429 (nothing taken: the retry goes through the gate again at once).
+    running.fake.inject({ kind: 'http', status: 429 }, { to: lead.phone, times: 2 });
     await until(
       () => running.fake.calls.some((call) => call.to === lead.phone && call.outcome === 'error') || null,
       'the reminder’s failed create call',

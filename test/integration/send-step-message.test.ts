@@ -191,6 +191,7 @@ describe('sendStepMessage', () => {
     });
     core.fake.inject({ kind: 'http', status: 503 }, { to: phone });
     await expect(attempt(1, input)).rejects.toMatchObject({ status: 503 });
+    await expireClaim(input);
     const retried = await attempt(2, input);
     expect(retried).toMatchObject({ outcome: 'sent', twilioSid: expect.not.stringMatching(earlier.sid ?? '') });
     expect(core.fake.messages.filter((message) => message.to === phone)).toHaveLength(2);
@@ -263,13 +264,30 @@ describe('sendStepMessage', () => {
     core.fake.inject({ kind: 'http', status: 429 }, { to: phone });
     core.fake.inject({ kind: 'http', status: 503 }, { to: phone });
     await expect(attempt(1, input)).rejects.toMatchObject({ status: 429 });
+    // A 429 processed nothing: the next attempt goes at once.
     await expect(attempt(2, input)).rejects.toMatchObject({ status: 503 });
-    expect(await attempt(3, input)).toMatchObject({ outcome: 'sent' });
+    // A 5xx may come after Twilio took the message: no attempt calls again until the claim has expired, and then asks.
+    await expect(attempt(3, input)).rejects.toMatchObject({ type: 'SendClaimedElsewhere' });
+    await expireClaim(input);
+    expect(await attempt(4, input)).toMatchObject({ outcome: 'sent' });
     expect(core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual([
       'error',
       'error',
       'created',
     ]);
+  });
+
+  it("a 504 from Twilio's edge after its backend took the message: the retry waits for the claim, then finds it", async () => {
+    const { phone, input } = await enrollment();
+    core.fake.inject({ kind: 'http', status: 504 }, { to: phone });
+    await expect(attempt(1, input)).rejects.toMatchObject({ status: 504 });
+    // Asked at once, Twilio does not list it yet: the retry calls nothing while the claim is fresh.
+    await expect(attempt(2, input)).rejects.toMatchObject({ type: 'SendClaimedElsewhere' });
+    // What the edge did not say: the backend created it (the same words), a moment after the call.
+    const taken = await core.sender.send({ to: phone, body: 'Hi Ada', from: core.sender.defaultFrom });
+    await expireClaim(input);
+    expect(await attempt(3, input)).toMatchObject({ outcome: 'sent', twilioSid: taken.sid });
+    expect(core.fake.calls.filter((call) => call.to === phone && call.outcome === 'created')).toHaveLength(1);
   });
 
   it('records an opt-out on Twilio 21610 and never retries', async () => {
@@ -339,6 +357,7 @@ describe('sendStepMessage', () => {
     const { phone, input } = await enrollment();
     core.fake.inject({ kind: 'http', status: 500 }, { to: phone });
     await expect(attempt(1, input)).rejects.toMatchObject({ status: 500 });
+    await expireClaim(input);
     await core.db.lead.update({ where: { id: input.leadId }, data: { firstName: null } });
     expect(await attempt(2, input)).toMatchObject({ outcome: 'sent' });
     expect(

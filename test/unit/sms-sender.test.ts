@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createTwilioSender, type SmsSender } from '../../activities/sms-sender.js';
 import { createTwilioClient } from '../../activities/twilio-client.js';
-import { classifyTwilioError, twilioAnswered } from '../../activities/twilio-errors.js';
+import { classifyTwilioError, twilioMayHaveTaken } from '../../activities/twilio-errors.js';
 import { startTwilioFake, type TwilioFake } from '../support/twilio-fake.js';
 
 const authToken = 'test-auth-token';
@@ -56,7 +56,7 @@ describe("Twilio's answers", () => {
   it('an error body in RFC 9457 form is a refusal with its code, not a call left unanswered', async () => {
     fake.inject({ kind: 'twilioError', code: 21610, status: 400, problem: true }, { to });
     const refusal: unknown = await sender.send({ to, body: 'Hi' }).catch((error: unknown) => error);
-    expect(twilioAnswered(refusal)).toBe(true);
+    expect(twilioMayHaveTaken(refusal)).toBe(false);
     expect(classifyTwilioError(refusal)).toEqual({ kind: 'opted_out', code: 21610 });
   });
 
