@@ -70,6 +70,11 @@ export function twilioWebhooksRouter({
     res.type('text/xml').send(response.toString());
   };
 
+  const deliverOrLeaveQueued = (log: express.Request['log'], signalIds: string[]) =>
+    signalRelay.deliver(signalIds).catch((error: unknown) => {
+      log.warn({ err: error }, 'signals queued, not delivered now: the signal relay delivers them on its next round');
+    });
+
   router.post(inboundWebhookPath, ...verify('inbound'), async (req, res) => {
     const result = await processInbound(db, req.log, parse(inboundSchema, req.body), {
       sharedSenders: [defaultSender],
@@ -83,7 +88,9 @@ export function twilioWebhooksRouter({
       req.log.info({ outcome: result.kind }, 'inbound webhook: nothing to do');
       return twiml(res, null);
     }
-    await signalRelay.deliver(result.signalIds);
+    // The reply is recorded as sent, and only this answer carries it to Twilio: it goes whatever the relay meets (its
+    // next round delivers the signals still queued).
+    await deliverOrLeaveQueued(req.log, result.signalIds);
     twiml(res, result.reply);
   });
 
@@ -95,7 +102,7 @@ export function twilioWebhooksRouter({
       metrics.twilioError(params.ErrorCode, 'status_callback');
       if (params.ErrorCode === 21610) metrics.optOutRecorded('twilio_error_21610');
     }
-    if (result.kind === 'processed') await signalRelay.deliver(result.signalIds);
+    if (result.kind === 'processed') await deliverOrLeaveQueued(req.log, result.signalIds);
     // No row has the SID yet: parked for the one that records it (api/webhooks/status.ts).
     else if (result.kind === 'unknown_message')
       req.log.info({ outcome: result.kind }, 'status webhook: no message has the SID yet, parked until one does');

@@ -26,6 +26,28 @@ async function tenantWithNumber(settings: Record<string, unknown> = {}) {
   return { ...tenant, number };
 }
 
+describe('the signal relay failing once the inbound message is recorded (a database blip)', () => {
+  it('the STOP is still confirmed in the TwiML, and its queued signals wait for the relay’s next round', async () => {
+    const { tenant, auth, number } = await tenantWithNumber();
+    const { phone: from, enrollmentId } = await enrolledLead(stack.app, auth, [
+      { delaySeconds: 3600, template: 'one' },
+    ]);
+    const failingRelay = {
+      ...stack.deps.signalRelay,
+      deliver: () => Promise.reject(new Error('Connection terminated unexpectedly')),
+    };
+    const blipping = createApp({ ...stack.deps, signalRelay: failingRelay });
+    const answered = await inbound(blipping, { From: from, To: number, Body: 'STOP' });
+    expect(answered.status).toBe(200);
+    expect(answered.text).toContain('you are unsubscribed');
+    // The confirmation's row says accepted: it did go back to Twilio.
+    expect(await stack.db.message.count({ where: { tenantId: tenant.id, direction: 'outbound', toPhone: from } })).toBe(
+      1,
+    );
+    await expect.poll(() => enrollmentStatus(stack.app, auth, enrollmentId), { timeout: 20_000 }).toBe('opted_out');
+  });
+});
+
 describe('signature (X-Twilio-Signature over the public URL, shared/docs/domain.md)', () => {
   it('accepts a request signed for the public URL, and refuses a wrong, a missing, or an internal-URL signature with 403 and nothing stored', async () => {
     const { tenant, number } = await tenantWithNumber();
