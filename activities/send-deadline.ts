@@ -36,3 +36,11 @@ export const validityPeriodSeconds = (deadline: SendDeadline<unknown>) =>
     Math.max(deadline.hard ? 1 : softValidityFloorSeconds, Math.floor(secondsLeft(deadline))),
     maxValiditySeconds,
   );
+
+/**
+ * The deadline, brought forward to where the lead's window ends as the send gate judged it when it claimed the message:
+ * a step's deadline was planned with the zone and settings its run last had, and a narrower window since (or another
+ * zone) would otherwise let Twilio's queue hold the message past the lead's evening.
+ */
+export const endingBy = <Outcome>(deadline: SendDeadline<Outcome>, windowClosesAt: Date | undefined) =>
+  windowClosesAt && windowClosesAt < deadline.at ? { ...deadline, at: windowClosesAt } : deadline;

@@ -6,7 +6,7 @@ import { changePendingUntil } from '../common/appointment-changes.js';
 import { haltReasonOf, lockConversationAt, type HaltReason } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
 import { isKnownTimeZone } from '../common/phone.js';
-import { earliestSendTime, type SendingPolicy } from '../workflows/decisions/send-time.js';
+import { earliestSendTime, windowClosesAt, type SendingPolicy } from '../workflows/decisions/send-time.js';
 import {
   readAppointmentFacts,
   readStepFacts,
@@ -33,7 +33,8 @@ export type GateStop =
 export type GateHoldReason = 'cap_gap' | 'cap_daily' | 'window';
 
 export type GateDecision =
-  | { kind: 'claimed'; claimedAt: Date }
+  /** `windowClosesAt`: a step's, where the lead's window ends as judged now (its run planned with what it last had). */
+  | { kind: 'claimed'; claimedAt: Date; windowClosesAt?: Date }
   | { kind: 'stop'; reason: GateStop }
   /** `policy`: the lead's window and caps as judged now (their zone and the tenant's settings may have changed). */
   | { kind: 'hold'; reason: GateHoldReason; until: Date; policy: SendingPolicy }
@@ -67,20 +68,24 @@ export function isClaimLive(
   return now.getTime() - message.claimedAt.getTime() < claimExpiredAfterMs;
 }
 
+/**
+ * The tenant's caps as they are now, in the lead's zone: a change of settings applies to the next send. A zone this
+ * build does not know (written around the API, or dropped from the time zone database) would put every instant inside
+ * the window and under the caps: the tenant's zone decides instead.
+ */
+const policyOf = (facts: StepFacts): SendingPolicy => ({
+  timeZone: isKnownTimeZone(facts.timeZone) ? facts.timeZone : facts.tenantTimeZone,
+  window: { start: facts.windowStart, end: facts.windowEnd },
+  minGapSeconds: facts.minGapSeconds,
+  maxPerDay: facts.maxPerDay,
+});
+
 /** A halt names why the enrollment stopped before its workflow heard; a step of any other closed enrollment stops too. */
 function stepRefusal(facts: StepFacts, now: Date): GateDecision | null {
   if (facts.enrollmentStatus === null) return { kind: 'stop', reason: 'enrollment_closed' };
   if (facts.haltedAt) return { kind: 'stop', reason: haltReasonOf(facts.haltedBy) };
   if (facts.enrollmentStatus !== 'running') return { kind: 'stop', reason: 'enrollment_closed' };
-  // The tenant's caps as they are now, in the lead's zone: a change of settings applies to the next send. A zone this
-  // build does not know (written around the API, or dropped from the time zone database) would put every instant
-  // inside the window and under the caps: the tenant's zone decides instead.
-  const policy: SendingPolicy = {
-    timeZone: isKnownTimeZone(facts.timeZone) ? facts.timeZone : facts.tenantTimeZone,
-    window: { start: facts.windowStart, end: facts.windowEnd },
-    minGapSeconds: facts.minGapSeconds,
-    maxPerDay: facts.maxPerDay,
-  };
+  const policy = policyOf(facts);
   const plan = earliestSendTime(now, policy, facts.recentSends);
   if (plan.at > now && plan.heldBy) return { kind: 'hold', reason: plan.heldBy, until: plan.at, policy };
   return null;
@@ -115,7 +120,7 @@ async function readVerdict(
   row: MessageRef,
   subject: GateSubject,
   now: Date,
-): Promise<{ facts: MessageFacts; refusal: GateDecision | null }> {
+): Promise<{ facts: MessageFacts; refusal: GateDecision | null; windowClosesAt?: Date }> {
   if (subject.kind === 'appointment') {
     const facts = await readAppointmentFacts(reader, row, subject.appointmentId);
     // Reminders only: a confirmation is what a booking's first moments send, and the workflow's loop answers a move
@@ -127,7 +132,7 @@ async function readVerdict(
     return { facts, refusal };
   }
   const facts = await readStepFacts(reader, row, subject.enrollmentId, now);
-  return { facts, refusal: stepRefusal(facts, now) };
+  return { facts, refusal: stepRefusal(facts, now), windowClosesAt: windowClosesAt(now, policyOf(facts)) };
 }
 
 /** Until a claim made at `claimedAt` has expired, both instants by PostgreSQL's clock (a worker's may be off). */
@@ -176,7 +181,7 @@ export function createSendGate({ db }: { db: Db }) {
       // PostgreSQL's clock: the claim it reads was written with it, maybe by a worker whose clock is a minute off.
       const now = await lockConversationAt(tx, row.tenantId, row.toPhone);
       // Read under the lock: another attempt may have claimed it, or a fact been recorded, since the caller looked.
-      const { facts, refusal } = await readVerdict(tx, row, subject, now);
+      const { facts, refusal, windowClosesAt: closesAt } = await readVerdict(tx, row, subject, now);
       if (isClaimLive(facts, attempt, now)) return claimedBy(facts.claimedAttempt, facts.claimedAt ?? now, now);
       if (facts.claimedAttempt === settlerAttempt) return settling(now);
       const verdict = recipientStop(facts) ?? refusal;
@@ -189,7 +194,8 @@ export function createSendGate({ db }: { db: Db }) {
         where: { id: row.id, status: 'pending', claimedAttempt: row.claimedAttempt, claimedAt: row.claimedAt },
         data: { claimedAttempt: attempt, claimedAt: now, heldReason: null, heldUntil: null },
       });
-      return count ? { kind: 'claimed', claimedAt: now } : claimedSince(tx, row.id, now);
+      if (!count) return claimedSince(tx, row.id, now);
+      return { kind: 'claimed', claimedAt: now, ...(closesAt ? { windowClosesAt: closesAt } : {}) };
     });
   }
 

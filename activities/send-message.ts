@@ -8,7 +8,7 @@ import { noMetrics } from '../common/metrics.js';
 import { resultOfClosedRow, skippedResult } from './delivery-results.js';
 import { writeFirstAttemptRow } from './first-attempt.js';
 import type { ResolvedDeliveryDeps, DeliveryResult, MessageDeliveryDeps, OutboundMessage } from './outbound-message.js';
-import { isTooLate, validityPeriodSeconds, type SendDeadline } from './send-deadline.js';
+import { endingBy, isTooLate, validityPeriodSeconds, type SendDeadline } from './send-deadline.js';
 import {
   claimExpiredAfterMs,
   claimLeaseMs,
@@ -125,6 +125,7 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
     // Its own claim, made since `askedAt`, expires within a minute from now: the next attempt comes no sooner.
     if (performance.now() - askedAt > claimLeaseMs)
       throw claimedElsewhere(verdict.claimedAt, attempt, claimExpiredAfterMs);
-    return handOver(deps, row, { ...sms, validityPeriodSeconds: validityPeriodSeconds(deadline) }, attempt);
+    const validity = validityPeriodSeconds(endingBy(deadline, verdict.windowClosesAt));
+    return handOver(deps, row, { ...sms, validityPeriodSeconds: validity }, attempt);
   };
 }

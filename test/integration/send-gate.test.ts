@@ -236,6 +236,26 @@ describe('claims', () => {
   );
 });
 
+describe("a step's Twilio expiry", () => {
+  it(
+    'ends where the lead’s window ends now, not where the run planned it with the window it started with',
+    withoutGlobalPause(async () => {
+      const { tenant, phone, inputs } = await leadWithEnrollments(1);
+      const [input] = inputs as [SendStepMessageInput];
+      // The run planned the step with the window it had (three hours left); the tenant has since narrowed it to end
+      // about half an hour from now in the lead's zone.
+      const planned = { ...input, notAfter: new Date(Date.now() + 3 * 3_600_000).toISOString() };
+      const local = DateTime.now().setZone('Europe/London');
+      const endsSoon = local.plus({ minutes: 30 });
+      const windowEnd = endsSoon.hasSame(local, 'day') ? endsSoon.toFormat('HH:mm') : '24:00';
+      await core.db.tenant.update({ where: { id: tenant.id }, data: { windowStart: '00:00', windowEnd } });
+      expect(await attempt(1, planned)).toMatchObject({ outcome: 'sent' });
+      const [call] = core.fake.calls.filter((made) => made.to === phone);
+      expect(Number(call?.params.ValidityPeriod)).toBeLessThanOrEqual(30 * 60);
+    }),
+  );
+});
+
 describe('an attempt that read its row unclaimed, then stalled past its timeout', () => {
   it(
     'claims nothing over the claim of the attempt Temporal started meanwhile: the next looks first, and finds the message',
