@@ -11,6 +11,14 @@ export function idParam(value: unknown, what: string): string {
   return parsed.data;
 }
 
+/**
+ * An instant a query filters rows by. ISO 8601 and JavaScript take year 0000, which PostgreSQL (no year 0) refuses:
+ * nothing the service keeps is that old, so an earlier year is a client's mistake, answered 400.
+ */
+export const queryInstant = z.iso
+  .datetime()
+  .refine((value) => new Date(value).getUTCFullYear() >= 1970, 'must be in 1970 or later');
+
 /** A list's page size: at most `max`, `fallback` when not given. */
 export const pageLimit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
@@ -20,7 +28,7 @@ export const pageLimit = (max: number, fallback: number) => z.coerce.number().in
  */
 export const olderPageQuery = (max: number, fallback: number) => ({
   limit: pageLimit(max, fallback),
-  before: z.iso.datetime().optional(),
+  before: queryInstant.optional(),
 });
 
 /** The rows a page's `?before=` leaves in: those created before it. */

@@ -101,6 +101,8 @@ export async function unassignSender(
   db: Db,
   { value, actor }: { value: string; actor: string },
 ): Promise<{ tenantId: string } | null> {
+  // Not a sender's form, so no sender (and a NUL from a path's %00 never reaches PostgreSQL, which refuses it).
+  if (!senderPattern.test(value)) return null;
   return db.$transaction(async (tx) => {
     const [removed] = await tx.$queryRaw<
       { tenant_id: string }[]

@@ -34,6 +34,13 @@ export function invalidLinkPlaceholders(template: string): string[] {
     });
 }
 
+/**
+ * Control characters other than tab and line breaks: no phone shows them, and JSON writes each as six bytes, so 1,600
+ * of them in each of 50 steps' 4 variants made a sequence whose enrollments Temporal refused (its 2 MB input limit).
+ */
+export const hasControlCharacters = (template: string): boolean => /(?![\t\n\r])\p{Cc}/u.test(template);
+export const controlCharactersMessage = 'must not contain control characters (other than tabs and line breaks)';
+
 export const invalidLinkMessage = (invalid: string[]) =>
   `${invalid.join(', ')}: a link placeholder is {{link:https://…}} with an http or https URL (no spaces, braces or placeholders inside)`;
 

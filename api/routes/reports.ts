@@ -3,8 +3,9 @@ import { z } from 'zod';
 import type { Db } from '../../common/db.js';
 import { tenantOf } from '../auth.js';
 import { parseQuery } from '../errors.js';
+import { queryInstant } from '../params.js';
 
-export const querySchema = z.strictObject({ since: z.iso.datetime().optional() });
+export const querySchema = z.strictObject({ since: queryInstant.optional() });
 
 /** Outbound messages by status and by Twilio error code; 30007 (carrier filtering) is called out for operators. */
 export function reportsRouter({ db }: { db: Db }): Router {

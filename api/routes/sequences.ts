@@ -3,6 +3,8 @@ import { z } from 'zod';
 import type { Db } from '../../common/db.js';
 import { variantLabels } from '../../common/analytics/variants.js';
 import {
+  controlCharactersMessage,
+  hasControlCharacters,
   invalidLinkMessage,
   invalidLinkPlaceholders,
   templatePlaceholders,
@@ -29,6 +31,7 @@ const templateSchema = z
     }
     const invalidLinks = invalidLinkPlaceholders(template);
     if (invalidLinks.length) ctx.addIssue({ code: 'custom', message: invalidLinkMessage(invalidLinks) });
+    if (hasControlCharacters(template)) ctx.addIssue({ code: 'custom', message: controlCharactersMessage });
   });
 
 /** A/B variants, labelled A to D in this order; each is checked like a template. */

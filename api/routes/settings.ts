@@ -9,6 +9,8 @@ import { isKnownTimeZone } from '../../common/phone.js';
 import { tenantTimeZone } from '../../common/tenant-time-zone.js';
 import {
   appointmentTemplatePlaceholders,
+  controlCharactersMessage,
+  hasControlCharacters,
   invalidLinkMessage,
   invalidLinkPlaceholders,
   isHttpUrl,
@@ -36,7 +38,8 @@ const appointmentTemplate = z
   })
   .refine((template) => invalidLinkPlaceholders(template).length === 0, {
     error: (issue) => invalidLinkMessage(invalidLinkPlaceholders(String(issue.input))),
-  });
+  })
+  .refine((template) => !hasControlCharacters(template), controlCharactersMessage);
 /** Compared as replies are (case, spaces, punctuation ignored); an opt-out word would be an opt-out, not a reply. */
 const appointmentWord = z
   .string()

@@ -33,8 +33,11 @@ export function resolveRange(asked: Partial<DateRange>, timeZone: string, now = 
   for (const [field, value] of [
     ['from', from],
     ['to', to],
-  ] as const)
+  ] as const) {
     if (!isoDate(value).isValid) return { field, message: `${value} is not a calendar date (YYYY-MM-DD)` };
+    // PostgreSQL has no year 0, and nothing is counted before the service existed.
+    if (isoDate(value).year < 1970) return { field, message: `${value} is before 1970` };
+  }
   const days = isoDate(to).diff(isoDate(from), 'days').days + 1;
   if (days < 1) return { field: 'to', message: 'to is before from' };
   if (days > maxRangeDays) return { field: 'to', message: `a range covers at most ${maxRangeDays} days` };

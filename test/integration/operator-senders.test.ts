@@ -66,6 +66,8 @@ describe('operator sender routes', () => {
       unassigned: true,
     });
     expect((await request(app).delete(senderPath(number)).set(asOperator)).status).toBe(404);
+    // Express decodes %00 to a NUL, which PostgreSQL refuses: not a sender's form, so no sender.
+    expect((await request(app).delete(senderPath('\u0000')).set(asOperator)).status).toBe(404);
     expect(await sendersOf(b.auth)).toEqual([]);
     expect((await auditOf(number)).map(({ actor, action, tenantId }) => ({ actor, action, tenantId }))).toEqual([
       { actor: 'operator', action: 'sender.assigned', tenantId: a.tenant.id },

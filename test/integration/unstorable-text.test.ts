@@ -90,6 +90,42 @@ describe('text PostgreSQL cannot store', () => {
     expect(answer.body.error).toMatchObject({ code: 'bad_request', details: { fields: { before: refusal } } });
   });
 
+  it('year 0000, which ISO 8601 and JavaScript take and PostgreSQL refuses, in a list, a report or an analytics range: 400', async () => {
+    const { auth } = await tenantWithLead();
+    for (const path of [
+      '/v1/leads?before=0000-01-01T00:00:00Z',
+      '/v1/reports/messages?since=0000-01-01T00:00:00Z',
+      '/v1/analytics/overview?from=0000-01-01&to=0000-01-02',
+    ]) {
+      const answer = await api().get(path).set(auth);
+      expect(answer.status, path).toBe(400);
+      expect(answer.body.error.code).toBe('bad_request');
+    }
+  });
+
+  it('control characters in a template (JSON writes each as six bytes, past what Temporal takes as a run input): 422', async () => {
+    const { tenantId, auth } = await tenantWithLead();
+    const refused = await api()
+      .post('/v1/sequences')
+      .set(auth)
+      .send({ name: 'seq', steps: [{ delaySeconds: 0, template: `Hi\u0001 there` }] });
+    expect(refused.status).toBe(422);
+    expect(refused.body.error.details.fields['steps.0.template']).toEqual([
+      'must not contain control characters (other than tabs and line breaks)',
+    ]);
+    const kept = await api()
+      .post('/v1/sequences')
+      .set(auth)
+      .send({ name: 'seq', steps: [{ delaySeconds: 0, template: 'Hi,\n\tsee you\r\n' }] });
+    expect(kept.status).toBe(201);
+    const settings = await api()
+      .patch('/v1/settings')
+      .set(auth)
+      .send({ appointmentReminderTemplate: 'At {{time}}\u007f' });
+    expect(settings.status).toBe(422);
+    expect(await stack.db.sequenceDefinition.count({ where: { tenantId } })).toBe(1);
+  });
+
   it('a body nested 20,000 deep is looked through without overflowing the stack, and refused as any unknown field', async () => {
     const { auth } = await tenantWithLead();
     const deep = `{"phone":"07700900123","extra":${'['.repeat(20_000)}${']'.repeat(20_000)}}`;
