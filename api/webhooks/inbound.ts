@@ -163,6 +163,8 @@ async function recordReply(
         idempotencyKey: `reply:${params.MessageSid}:${tenant.id}`,
       },
     });
+    // The lead gets it as any text of ours: the CRM hears of it, answering the message it names.
+    await recordMessageEvent(tx, 'message.sent', row, { twilioSid: null, inReplyTo: params.MessageSid });
     if (answerLinks?.length)
       await createShortLinks(
         tx,

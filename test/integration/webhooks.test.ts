@@ -48,6 +48,23 @@ describe('the signal relay failing once the inbound message is recorded (a datab
   });
 });
 
+describe('a reply we send back in the TwiML', () => {
+  it('is a message.sent event naming the inbound message it answers, like any text of ours', async () => {
+    const { tenant, number } = await tenantWithNumber();
+    const from = randomUkMobile().e164;
+    const MessageSid = messageSid();
+    const answered = await inbound(stack.app, { From: from, To: number, Body: 'HELP', MessageSid });
+    expect(answered.text).toContain('<Message>');
+    const [reply] = await stack.db.message.findMany({
+      where: { tenantId: tenant.id, direction: 'outbound', toPhone: from },
+    });
+    const sent = await stack.db.event.findMany({ where: { tenantId: tenant.id, type: 'message.sent' } });
+    expect(sent.map((event) => event.data)).toEqual([
+      expect.objectContaining({ messageId: reply?.id, twilioSid: null, inReplyTo: MessageSid }),
+    ]);
+  });
+});
+
 describe('signature (X-Twilio-Signature over the public URL, shared/docs/domain.md)', () => {
   it('accepts a request signed for the public URL, and refuses a wrong, a missing, or an internal-URL signature with 403 and nothing stored', async () => {
     const { tenant, number } = await tenantWithNumber();
