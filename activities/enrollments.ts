@@ -7,7 +7,7 @@ import { lockLead, lockUnclaimedMessagesOf } from '../common/lock-order.js';
 import { recordEventOnce } from '../common/event-writers.js';
 import { Prisma } from '../generated/prisma/client.js';
 import type { EnrollmentOutcome } from '../workflows/lead-follow-up.messages.js';
-import { beginClosingUnclaimed } from './unsent-messages.js';
+import { beginClosingUnclaimed } from '../common/unclaimed-messages.js';
 import { isUniqueViolation } from '../common/db-errors.js';
 
 export interface RecordEnrollmentStartedInput {

@@ -15,7 +15,7 @@ import { lockUnclaimedMessagesOf } from '../common/lock-order.js';
 import { appointmentChanges } from './appointment-events.js';
 import type { DeliveryResult, MessageDeliveryDeps } from './outbound-message.js';
 import { createMessageDelivery } from './send-message.js';
-import { beginClosingUnclaimed } from './unsent-messages.js';
+import { beginClosingUnclaimed } from '../common/unclaimed-messages.js';
 
 export type AppointmentMessage =
   | {

@@ -3,6 +3,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type Wor
 import { z } from 'zod';
 import { haltEnrollments, lockConversation } from '../../common/conversation.js';
 import type { Db } from '../../common/db.js';
+import { beginClosingUnclaimed } from '../../common/unclaimed-messages.js';
 import type { Enrollment, Prisma } from '../../generated/prisma/client.js';
 import { EnrollmentStatus } from '../../generated/prisma/enums.js';
 import {
@@ -33,6 +34,21 @@ export interface EnrollmentsDeps {
 export const enrollSchema = z.strictObject({ leadId: z.uuid(), sequenceId: z.uuid() });
 export const skipSchema = z.strictObject({ step: z.number().int().min(0) });
 export const listSchema = workflowListQuery(EnrollmentStatus);
+
+/**
+ * The rows of the steps before the one skipped to that no attempt has claimed (a step the send gate held for the
+ * window, a cap or sending capacity): the run has moved on, so they will never go out. They close `skipped`
+ * (`skipped_by_api`), with their events and the capacity they held, rather than wait as held until the enrollment ends
+ * and close then under its reason. A send the run has in flight for one and has not claimed yet finds it closed.
+ */
+async function closePassedOver(db: Db, enrollment: { id: string; tenantId: string }, toStep: number): Promise<void> {
+  const keys = Array.from({ length: toStep }, (_, step) => `${enrollment.id}:${step}`);
+  if (keys.length === 0) return;
+  await db.$transaction(async (tx) => {
+    const where = { tenantId: enrollment.tenantId, enrollmentId: enrollment.id, idempotencyKey: { in: keys } };
+    await (await beginClosingUnclaimed(tx, where, 'skipped_by_api')).close();
+  });
+}
 
 export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
   const { db, temporal, temporalUiUrl } = deps;
@@ -241,13 +257,13 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
   });
   router.post('/enrollments/:enrollmentId/skip', async (req, res) => {
     const body = parseBody(skipSchema, req.body);
-    res.json(
-      await changeRunning(
-        req,
-        (handle) => handle.executeUpdate(skipToStepUpdate, { args: [body] }),
-        (live) => ({ skippedToStep: live.step }),
-      ),
+    const skipped = await changeRunning(
+      req,
+      (handle) => handle.executeUpdate(skipToStepUpdate, { args: [body] }),
+      (live) => ({ skippedToStep: live.step }),
     );
+    await closePassedOver(db, { id: skipped.id, tenantId: tenantOf(req) }, body.step);
+    res.json(skipped);
   });
 
   /**

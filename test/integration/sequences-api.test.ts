@@ -1,9 +1,11 @@
 // Issue: lead follow-up sequences through the API, against the dev server, the Twilio fake and PostgreSQL.
+import { DateTime } from 'luxon';
 import request from 'supertest';
 import { recordOptOut } from '../../common/opt-outs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
+import { until } from '../support/wait.js';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -151,6 +153,40 @@ describe('enrollments', () => {
     expect(again.status).toBe(202);
     expect(again.body).toEqual(first.body);
     await api().post(`/v1/enrollments/${first.body.id}/cancel`).set(auth);
+  });
+
+  it('a skip past a step the send gate holds closes its row skipped_by_api, with its event, instead of leaving it held', async () => {
+    const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
+    const lead = await createLead(auth);
+    const sequence = await createSequence(auth, [
+      { delaySeconds: 2, template: 'a' },
+      { delaySeconds: 3600, template: 'b' },
+    ]);
+    const enrolled = await api().post('/v1/enrollments').set(auth).send({ leadId: lead.id, sequenceId: sequence.id });
+    const id = enrolled.body.id as string;
+    // The run planned with the window it started with; the gate holds the step with the one the tenant set since.
+    const localHour = DateTime.now().setZone('Europe/London').hour;
+    const closed =
+      localHour < 12 ? { windowStart: '20:00', windowEnd: '21:00' } : { windowStart: '08:00', windowEnd: '09:00' };
+    expect((await api().patch('/v1/settings').set(auth).send(closed)).status).toBe(200);
+    const held = await until(
+      () => stack.db.message.findFirst({ where: { enrollmentId: id, heldReason: 'window' } }),
+      'the gate to hold the first step',
+      20_000,
+    );
+
+    expect((await api().post(`/v1/enrollments/${id}/skip`).set(auth).send({ step: 1 })).status).toBe(200);
+    expect(await stack.db.message.findUniqueOrThrow({ where: { id: held.id } })).toMatchObject({
+      status: 'skipped',
+      skipReason: 'skipped_by_api',
+      heldReason: null,
+    });
+    const events = await stack.db.event.findMany({ where: { tenantId: tenant.id, type: 'message.skipped' } });
+    expect(events.map((event) => event.data)).toEqual([
+      expect.objectContaining({ messageId: held.id, step: 0, reason: 'skipped_by_api' }),
+    ]);
+    expect(stack.fake.createCallsTo(lead.phone)).toBe(0);
+    await api().post(`/v1/enrollments/${id}/cancel`).set(auth);
   });
 
   it('pauses, resumes, skips and cancels through the API, each answering the new state', async () => {
