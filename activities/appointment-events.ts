@@ -7,7 +7,7 @@ import type { Reminder } from '../workflows/appointment-reminder.messages.js';
 export interface AnnouncedAppointment {
   /** The start the latest appointment.scheduled or appointment.rescheduled event gave. */
   startsAt: Date;
-  /** Whether an appointment.cancelled or appointment.completed event was recorded. */
+  /** Whether an event that ends it was recorded (`endingEvents`). */
   ended: boolean;
   /** The reminders as recorded before this write (only the workflow records them). */
   reminders: Reminder[];
@@ -28,6 +28,13 @@ export interface AppointmentChange {
   type: Extract<EventType, `appointment.${string}`>;
   details: Record<string, string | number | null>;
 }
+
+/** The events after which an appointment's run records nothing more about it. */
+export const endingEvents = [
+  'appointment.cancelled',
+  'appointment.completed',
+  'appointment.reminders_stopped',
+] as const satisfies EventType[];
 
 /** Reminder outcomes that are events; the others (scheduled, passed, dropped, skipped...) are not. */
 const reminderEvents = { sent: 'appointment.reminder_sent', missed: 'appointment.reminder_missed' } as const;
@@ -63,6 +70,13 @@ export function appointmentChanges(before: AnnouncedAppointment, after: Appointm
     changes.push({
       type: after.status === 'cancelled' ? 'appointment.cancelled' : 'appointment.completed',
       details: { startsAt: after.startsAt.toISOString(), reason: after.closedReason },
+    });
+  }
+  // The run ended with the appointment still on: the CRM learns why no reminder will come.
+  if (!before.ended && (after.status === 'opted_out' || after.status === 'failed')) {
+    changes.push({
+      type: 'appointment.reminders_stopped',
+      details: { startsAt: after.startsAt.toISOString(), status: after.status, reason: after.closedReason },
     });
   }
   return changes;

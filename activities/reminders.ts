@@ -12,7 +12,7 @@ import { recordBooking, type BookingRecord } from '../common/bookings.js';
 import { erasedClosedReason } from '../common/conversation.js';
 import { recordEvent } from '../common/events.js';
 import { lockUnclaimedMessagesOf } from '../common/lock-order.js';
-import { appointmentChanges } from './appointment-events.js';
+import { appointmentChanges, endingEvents } from './appointment-events.js';
 import type { DeliveryResult, MessageDeliveryDeps } from './outbound-message.js';
 import { createMessageDelivery } from './send-message.js';
 import { beginClosingUnclaimed } from '../common/unclaimed-messages.js';
@@ -229,7 +229,7 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
           const announcedStart = (announced?.data as { startsAt?: string } | undefined)?.startsAt;
           const ended =
             (await tx.event.count({
-              where: { ...scope, type: { in: ['appointment.cancelled', 'appointment.completed'] } },
+              where: { ...scope, type: { in: [...endingEvents] } },
             })) > 0;
           const changes = appointmentChanges(
             {

@@ -24,6 +24,8 @@ export const eventTypes = [
   'appointment.cancelled',
   'appointment.reminder_sent',
   'appointment.reminder_missed',
+  /** No more texts about it (the lead opted out, or the number cannot take messages): the appointment itself stands. */
+  'appointment.reminders_stopped',
   'appointment.completed',
   'sending.budget_alert',
   'sending.paused',

@@ -222,6 +222,10 @@ describe('what is not an appointment reply', () => {
       .toBe('opted_out');
     expect((await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })).confirmedAt).toBeNull();
     expect(stack.fake.createCallsTo(owner.phone)).toBe(1);
+    // The appointment stands; the CRM hears that no reminder will come, and why.
+    expect((await events(owner.tenant.id, 'appointment.reminders_stopped')).map((event) => event.data)).toEqual([
+      expect.objectContaining({ appointmentId: appointment.id, status: 'opted_out' }),
+    ]);
   });
 
   it('a message that is more than a word, or a word from a lead with no appointment, stays a message for a person', async () => {

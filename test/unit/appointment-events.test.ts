@@ -54,6 +54,18 @@ describe('appointmentChanges: what a progress write tells the CRM', () => {
     ]);
     expect(types({ status: 'completed' })).toEqual(['appointment.completed']);
     expect(types({ status: 'cancelled' }, { ended: true })).toEqual([]);
-    expect(types({ status: 'opted_out' })).toEqual([]);
+  });
+
+  it('a run that ends with the appointment still on (the lead opted out, the number refused) says no reminder will come', () => {
+    expect(
+      appointmentChanges(announced, { ...recorded, status: 'opted_out', closedReason: 'recipient opted out' }),
+    ).toEqual([
+      {
+        type: 'appointment.reminders_stopped',
+        details: { startsAt: '2026-06-10T09:00:00.000Z', status: 'opted_out', reason: 'recipient opted out' },
+      },
+    ]);
+    expect(types({ status: 'failed' })).toEqual(['appointment.reminders_stopped']);
+    expect(types({ status: 'failed' }, { ended: true })).toEqual([]);
   });
 });
