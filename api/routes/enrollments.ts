@@ -3,6 +3,7 @@ import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client, type Wor
 import { z } from 'zod';
 import { haltEnrollments, lockConversation } from '../../common/conversation.js';
 import type { Db } from '../../common/db.js';
+import { lockUnclaimedMessagesOf } from '../../common/lock-order.js';
 import { beginClosingUnclaimed } from '../../common/unclaimed-messages.js';
 import type { Enrollment, Prisma } from '../../generated/prisma/client.js';
 import { EnrollmentStatus } from '../../generated/prisma/enums.js';
@@ -45,6 +46,8 @@ async function closePassedOver(db: Db, enrollment: { id: string; tenantId: strin
   const keys = Array.from({ length: toStep }, (_, step) => `${enrollment.id}:${step}`);
   if (keys.length === 0) return;
   await db.$transaction(async (tx) => {
+    // Locked before their capacity goes back, as an enrollment's close does (common/lock-order.ts): a claim waits.
+    await lockUnclaimedMessagesOf(tx, { enrollmentId: enrollment.id });
     const where = { tenantId: enrollment.tenantId, enrollmentId: enrollment.id, idempotencyKey: { in: keys } };
     await (await beginClosingUnclaimed(tx, where, 'skipped_by_api')).close();
   });
