@@ -43,8 +43,8 @@ export const gateHold = ({ reason, until, policy }: Extract<GateDecision, { kind
  * since (one that passed the gate before a STOP or the deadline, slow to get there) and be at Twilio with it, or
  * settled it: this attempt answers nothing, and the next finds the row as it is.
  */
-export async function closeAsRead(db: Db, row: Message, closed: UnsentClose): Promise<void> {
-  if (await closeUnsent(db, row, closed, { onlyUnder: claimOf(row) })) return;
+export async function closeAsRead(db: Db, row: Message, closed: UnsentClose, heldBy?: string | null): Promise<void> {
+  if (await closeUnsent(db, row, closed, { onlyUnder: claimOf(row), heldBy })) return;
   throw ApplicationFailure.create({
     type: 'SendRowChangedSinceRead',
     message: 'another attempt claimed or settled this message since this attempt read it; looking again',
@@ -52,14 +52,18 @@ export async function closeAsRead(db: Db, row: Message, closed: UnsentClose): Pr
   });
 }
 
-/** The hard deadline passed with the message unsent: its row closes as missed, and the caller hears its outcome. */
+/**
+ * The hard deadline passed with the message unsent: its row closes as missed (its event naming what held it: this
+ * attempt's hold, else the last one recorded), and the caller hears its outcome.
+ */
 export async function missDeadline<Outcome>(
   { db, metrics }: ResolvedDeliveryDeps,
   row: Message,
   deadline: SendDeadline<Outcome>,
+  heldBy: string | null = row.heldReason,
 ): Promise<Outcome> {
   if (deadline.hard) {
-    await closeAsRead(db, row, { status: 'skipped', skipReason: missedSkipReason });
+    await closeAsRead(db, row, { status: 'skipped', skipReason: missedSkipReason }, heldBy);
     metrics.messageRecorded('skipped');
   }
   return deadline.outcomeWhenMissed;
@@ -104,7 +108,7 @@ export async function hold<Outcome>(
     });
   if (givesUp) {
     if (!deadline.hard) await recordHold(latest);
-    return missDeadline(deps, row, deadline);
+    return missDeadline(deps, row, deadline, wait.reason);
   }
   if (message.holdAsResult) {
     // A message with a hard deadline looks one last time just before it, in case capacity came back sooner.

@@ -4,6 +4,7 @@ import { lockConversation } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
 import { recordMessageEvent } from '../common/event-writers.js';
 import { recordOptOut } from '../common/opt-outs.js';
+import { heldByDetail } from '../common/unclaimed-messages.js';
 import type { Message, Prisma } from '../generated/prisma/client.js';
 
 /** How a row that never reached Twilio closes: skipped by a decision, or failed because Twilio refused the create call. */
@@ -44,7 +45,7 @@ export async function closeUnsent(
   db: Db,
   row: Message,
   closed: UnsentClose,
-  { optOutSource, onlyUnder }: { optOutSource?: string; onlyUnder?: HeldClaim } = {},
+  { optOutSource, onlyUnder, heldBy }: { optOutSource?: string; onlyUnder?: HeldClaim; heldBy?: string | null } = {},
 ): Promise<boolean> {
   return db.$transaction(async (tx) => {
     // A STOP from the lead holds it while it records its own event: taken after the event lock, the two deadlock.
@@ -62,7 +63,7 @@ export async function closeUnsent(
     });
     if (count) {
       if (closed.status === 'skipped')
-        await recordMessageEvent(tx, 'message.skipped', row, { reason: closed.skipReason });
+        await recordMessageEvent(tx, 'message.skipped', row, { reason: closed.skipReason, ...heldByDetail(heldBy) });
       else
         await recordMessageFact(tx, {
           type: 'message.failed',

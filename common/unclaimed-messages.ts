@@ -2,6 +2,9 @@ import { releaseUnclaimedCapacity } from './capacity/usage.js';
 import { recordMessageEvent } from './event-writers.js';
 import type { Prisma } from '../generated/prisma/client.js';
 
+/** A skipped message's event names what held it, when something did. */
+export const heldByDetail = (heldReason: string | null | undefined) => (heldReason ? { heldBy: heldReason } : {});
+
 /**
  * Closing the messages that will never go out now that what they were for has ended (an enrollment closed, an
  * appointment moved or ended, a step skipped over): pending rows matching `where` that no attempt has claimed, so none of them can be at
@@ -18,7 +21,11 @@ export async function beginClosingUnclaimed(
   return { close: () => skipMessages(tx, rows, skipReason) };
 }
 
-async function skipMessages(tx: Prisma.TransactionClient, rows: { id: string }[], skipReason: string) {
+async function skipMessages(
+  tx: Prisma.TransactionClient,
+  rows: { id: string; heldReason: string | null }[],
+  skipReason: string,
+) {
   if (rows.length === 0) return 0;
   const closed = await tx.message.updateManyAndReturn({
     where: { id: { in: rows.map((row) => row.id) }, status: 'pending', claimedAt: null },
@@ -33,6 +40,9 @@ async function skipMessages(tx: Prisma.TransactionClient, rows: { id: string }[]
       variant: true,
     },
   });
-  for (const row of closed) await recordMessageEvent(tx, 'message.skipped', row, { reason: skipReason });
+  // What held it until then (the window, a cap, a budget...): the close's reason alone would hide it.
+  const heldBy = new Map(rows.map((row) => [row.id, row.heldReason]));
+  for (const row of closed)
+    await recordMessageEvent(tx, 'message.skipped', row, { reason: skipReason, ...heldByDetail(heldBy.get(row.id)) });
   return closed.length;
 }

@@ -100,10 +100,13 @@ async function giveBack(tx: Tx, messageId: string, reservation: ReservedCapacity
  * never go out (a close skips them, an erasure deletes them). The caller has locked them, and takes no event lock
  * before this (common/lock-order.ts). The rows found, reserved or not.
  */
-export async function releaseUnclaimedCapacity(tx: Tx, where: Prisma.MessageWhereInput): Promise<{ id: string }[]> {
+export async function releaseUnclaimedCapacity(
+  tx: Tx,
+  where: Prisma.MessageWhereInput,
+): Promise<{ id: string; heldReason: string | null }[]> {
   const rows = await tx.message.findMany({
     where: { ...where, status: 'pending', claimedAt: null },
-    select: { id: true, reservation: true },
+    select: { id: true, reservation: true, heldReason: true },
   });
   // Locked by the caller, so this read is what they hold: no second, locking read per row.
   for (const row of rows) await giveBack(tx, row.id, (row.reservation as unknown as ReservedCapacity[] | null) ?? []);

@@ -10,6 +10,7 @@ import {
 } from '../../activities/reminders.js';
 import type { SendStepMessageInput, SendStepMessageResult } from '../../activities/send-step-message.types.js';
 import { claimExpiredAfterMs, createSendGate } from '../../activities/send-gate.js';
+import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import { findOptOut, recordOptOut } from '../../common/opt-outs.js';
 import { sendCoreForFile } from '../support/send-core.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
@@ -233,6 +234,30 @@ describe('claims', () => {
         expect(events.map((event) => event.type)).toEqual(['message.sent']);
         expect(core.fake.createCallsTo(phone)).toBe(1);
       })(),
+  );
+});
+
+describe('a reminder held past its deadline', () => {
+  it(
+    'closes missed, its event naming what held it (the tenant’s kill switch)',
+    withoutGlobalPause(async () => {
+      const { phone, input } = await reminderDueBefore(new Date(Date.now() + 1500));
+      const tenantId = input.tenantId;
+      await pauseSending(core.db, { scope: tenantId, actor: 'test' });
+      try {
+        // Held for the switch, with a last look just before the deadline; that look finds it still on.
+        expect(await appointmentAttempt(1, input)).toMatchObject({ outcome: 'held', reason: 'kill_switch' });
+        await new Promise((resolve) => setTimeout(resolve, 1600));
+        expect(await appointmentAttempt(2, input)).toEqual({ outcome: 'missed' });
+      } finally {
+        await resumeSending(core.db, { scope: tenantId, actor: 'test' });
+      }
+      const skipped = await core.db.event.findMany({ where: { tenantId, type: 'message.skipped' } });
+      expect(skipped.map((event) => event.data)).toEqual([
+        expect.objectContaining({ reason: 'missed', heldBy: 'kill_switch' }),
+      ]);
+      expect(core.fake.createCallsTo(phone)).toBe(0);
+    }),
   );
 });
 
