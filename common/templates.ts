@@ -35,8 +35,9 @@ export function invalidLinkPlaceholders(template: string): string[] {
 }
 
 /**
- * Control characters other than tab and line breaks: no phone shows them, and JSON writes each as six bytes, so 1,600
- * of them in each of 50 steps' 4 variants made a sequence whose enrollments Temporal refused (its 2 MB input limit).
+ * Control characters other than tab and line breaks: no phone shows them, and JSON writes most of them as six bytes,
+ * so 1,600 of them in each of 50 steps' 4 variants made a sequence whose enrollments Temporal refused (its 2 MB input
+ * limit). DEL and the C1 controls go with them: as invisible in a text.
  */
 export const hasControlCharacters = (template: string): boolean => /(?![\t\n\r])\p{Cc}/u.test(template);
 export const controlCharactersMessage = 'must not contain control characters (other than tabs and line breaks)';

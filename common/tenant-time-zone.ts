@@ -20,11 +20,15 @@ const databaseKnows = async (db: Tx, zone: string) => {
   return row?.known === true;
 };
 
-/** The name to save a tenant's zone under, or null when PostgreSQL does not know it under any name. */
+/**
+ * The name to save a tenant's zone under: as given when PostgreSQL knows it (ICU's own canonical names are often the
+ * old ones, Asia/Calcutta for Asia/Kolkata), else ICU's canonical name if PostgreSQL knows that; null otherwise.
+ */
 export async function tenantTimeZone(db: Tx, zone: string): Promise<string | null> {
   if (!isKnownTimeZone(zone)) return null;
+  if (await databaseKnows(db, zone)) return zone;
   const canonical = canonicalTimeZone(zone);
-  return (await databaseKnows(db, canonical)) ? canonical : null;
+  return canonical !== zone && (await databaseKnows(db, canonical)) ? canonical : null;
 }
 
 /**
@@ -39,7 +43,8 @@ export async function repairTenantTimeZones(db: Db, logger: Logger): Promise<voi
   for (const { id, zone } of unknown) {
     const repaired = await tenantTimeZone(db, zone);
     if (repaired) {
-      await db.tenant.update({ where: { id }, data: { defaultTimeZone: repaired } });
+      // Only the zone read: one a PATCH saved since stays.
+      await db.tenant.updateMany({ where: { id, defaultTimeZone: zone }, data: { defaultTimeZone: repaired } });
       logger.info({ tenantId: id, from: zone, to: repaired }, 'tenant time zone saved under its canonical name');
     } else {
       logger.error(

@@ -65,8 +65,10 @@ await ensurePurgeSchedule(scheduleClient, config.TEMPORAL_TASK_QUEUE);
 // Tenants created or moved to another zone while no worker ran get their weekly report schedule here (after a zone
 // saved under a name PostgreSQL and Temporal do not know is saved under its canonical one). Sending
 // matters more: with PostgreSQL down at start the worker runs anyway, and the next start catches up.
+await repairTenantTimeZones(db, logger).catch((error: unknown) =>
+  logger.error({ err: error }, 'tenant time zones not checked; the next worker start does it'),
+);
 try {
-  await repairTenantTimeZones(db, logger);
   const reportSchedules = await ensureWeeklyReportSchedules(scheduleClient, db, config.TEMPORAL_TASK_QUEUE);
   if (reportSchedules.created || reportSchedules.updated) logger.info(reportSchedules, 'weekly report schedules');
 } catch (error) {

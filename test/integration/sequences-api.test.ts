@@ -380,6 +380,8 @@ describe('tenant settings', () => {
       (await api().patch('/v1/settings').set(auth).send({ defaultTimeZone })).body.defaultTimeZone;
     // ICU takes Java's 'AET' and any case; PostgreSQL's AT TIME ZONE, which files the tenant's analytics, does not.
     expect(await zoneSaved('AET')).toBe('Australia/Sydney');
+    // A current name PostgreSQL knows stays as given (ICU's canonical one is the old Asia/Calcutta).
+    expect(await zoneSaved('Asia/Kolkata')).toBe('Asia/Kolkata');
     expect(await zoneSaved('america/new_york')).toBe('America/New_York');
     const refused = await api().patch('/v1/settings').set(auth).send({ defaultTimeZone: 'SystemV/EST5' });
     expect(refused.status).toBe(422);
