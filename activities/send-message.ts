@@ -113,8 +113,11 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
     const verdict = await gate.claim(row, attempt, message.subject);
     if (verdict.kind === 'stop') return refuse(deps, row, verdict.reason);
     if (verdict.kind !== 'claimed') {
-      // Not this attempt's turn: what it reserved goes back before it waits.
-      await db.$transaction((tx) => releaseCapacity(tx, row.id));
+      // Not this attempt's turn: what it reserved goes back before it waits, unless another attempt (or the settler)
+      // holds a claim: the row's reservation is then that claim's, whose message may be at Twilio (a close gives it
+      // back if it never went).
+      const claimedByAnother = verdict.kind === 'claimed_elsewhere' && verdict.attempt !== null;
+      if (!claimedByAnother) await db.$transaction((tx) => releaseCapacity(tx, row.id));
       if (verdict.kind === 'claimed_elsewhere')
         throw claimedElsewhere(verdict.claimedAt, verdict.attempt, verdict.lookAgainInMs);
       if (verdict.kind === 'change_pending') throw changePending(verdict.until);

@@ -10,6 +10,9 @@ import {
 } from '../../activities/reminders.js';
 import type { SendStepMessageInput, SendStepMessageResult } from '../../activities/send-step-message.types.js';
 import { claimExpiredAfterMs, createSendGate } from '../../activities/send-gate.js';
+import { createSendStepMessage } from '../../activities/send-step-message.js';
+import { createCapacityGate } from '../../common/capacity/gate.js';
+import { roomyCapacity } from '../../common/capacity/settings.js';
 import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import { findOptOut, recordOptOut } from '../../common/opt-outs.js';
 import { sendCoreForFile } from '../support/send-core.js';
@@ -318,6 +321,32 @@ describe('an attempt that read its row unclaimed, then stalled past its timeout'
       });
       expect(await attempt(3, input)).toMatchObject({ outcome: 'sent' });
       expect(core.fake.createCallsTo(phone)).toBe(1);
+    }),
+  );
+
+  it(
+    'gives back none of the capacity on the row, which the claim taken meanwhile sends under',
+    withoutGlobalPause(async () => {
+      const { inputs } = await leadWithEnrollments(1);
+      const [input] = inputs as [SendStepMessageInput];
+      const gate = createSendGate({ db: core.db });
+      // Between this attempt's reservation and its claim, attempt 2 claims the row (and calls Twilio).
+      const claimedMeanwhile: typeof gate = {
+        ...gate,
+        claim: async (row, attempt, subject) => {
+          await core.db.message.update({ where: { id: row.id }, data: { claimedAttempt: 2, claimedAt: new Date() } });
+          return gate.claim(row, attempt, subject);
+        },
+      };
+      const send = createSendStepMessage({
+        db: core.db,
+        sender: core.sender,
+        capacity: createCapacityGate({ db: core.db, settings: roomyCapacity }),
+        gate: claimedMeanwhile,
+      });
+      await expect(activityEnvironment(1).run(send, input)).rejects.toMatchObject({ type: 'SendClaimedElsewhere' });
+      const row = await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } });
+      expect(row).toMatchObject({ claimedAttempt: 2, reservation: expect.anything() });
     }),
   );
 });
