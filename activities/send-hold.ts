@@ -45,12 +45,16 @@ export const gateHold = ({ reason, until, policy }: Extract<GateDecision, { kind
  */
 export async function closeAsRead(db: Db, row: Message, closed: UnsentClose, heldBy?: string | null): Promise<void> {
   if (await closeUnsent(db, row, closed, { onlyUnder: claimOf(row), heldBy })) return;
-  throw ApplicationFailure.create({
+  throw rowChangedSinceRead();
+}
+
+/** The attempt looks again a second later, and finds the row as it is. */
+export const rowChangedSinceRead = () =>
+  ApplicationFailure.create({
     type: 'SendRowChangedSinceRead',
     message: 'another attempt claimed or settled this message since this attempt read it; looking again',
     nextRetryDelay: 1000,
   });
-}
 
 /**
  * The hard deadline passed with the message unsent: its row closes as missed (its event naming what held it: this

@@ -2,6 +2,7 @@
 import { activityInfo, ApplicationFailure, log } from '@temporalio/activity';
 import type { Message } from '../generated/prisma/client.js';
 import { databaseNow } from '../common/db.js';
+import { MessageClosedError } from '../common/capacity/gate.js';
 import { releaseCapacity, type ReservedCapacity } from '../common/capacity/usage.js';
 import { maskPhone } from '../common/logger.js';
 import { noMetrics } from '../common/metrics.js';
@@ -17,7 +18,7 @@ import {
   untilClaimExpires,
   type GateStop,
 } from './send-gate.js';
-import { closeAsRead, gateHold, hold, missDeadline } from './send-hold.js';
+import { closeAsRead, gateHold, hold, missDeadline, rowChangedSinceRead } from './send-hold.js';
 import type { OutboundSms } from './sms-sender.js';
 import { findEarlierHandover, handOver, recordSent } from './twilio-handover.js';
 
@@ -106,7 +107,9 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
     }
     if (isTooLate(deadline)) return missDeadline(deps, row, deadline);
 
-    const reserved = await reserveCapacity(deps, row, message);
+    const reserved = await reserveCapacity(deps, row, message).catch((error: unknown) => {
+      throw error instanceof MessageClosedError ? rowChangedSinceRead() : error;
+    });
     if (!reserved.ok) return hold(deps, row, reserved.wait, message, deadline);
 
     const askedAt = performance.now();

@@ -14,7 +14,7 @@ import { createThroughput } from './throughput.js';
 import {
   applyUsageChange,
   changesNetOfEarlier,
-  lockReservation,
+  lockMessageForCapacity,
   releaseCapacity,
   type ReservedCapacity,
 } from './usage.js';
@@ -32,6 +32,14 @@ export interface CapacityRequest extends CountedSend {
 export type CapacityDecision = { ok: true } | { ok: false; wait: CapacityWait };
 
 /** Thrown inside the reserving transaction to roll every count back. */
+/** The message closed since the attempt read it: the attempt reads it again and answers from it. */
+export class MessageClosedError extends Error {
+  constructor(messageId: string) {
+    super(`message ${messageId} was closed since this attempt read it`);
+    this.name = 'MessageClosedError';
+  }
+}
+
 class CapacityRefused extends Error {
   constructor(readonly wait: CapacityWait) {
     super(wait.detail);
@@ -67,7 +75,10 @@ export function createCapacityGate({
    */
   async function reserveCounts(request: CapacityRequest): Promise<string[]> {
     return db.$transaction(async (tx) => {
-      const previous = await lockReservation(tx, request.messageId);
+      const { reservation: previous, pending } = await lockMessageForCapacity(tx, request.messageId);
+      // Closed since the attempt read it (another attempt sent it, or Twilio refused it): nothing to reserve for, and
+      // nothing would ever give back a reservation left on a closed row.
+      if (!pending) throw new MessageClosedError(request.messageId);
       const now = clock();
       // The first send starts the number's warm-up. Recorded before the facts are read, so concurrent first sends
       // wait for one another here and all count days from the same instant; a refusal rolls it back.

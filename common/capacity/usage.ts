@@ -78,9 +78,17 @@ export function changesNetOfEarlier(earlier: ReservedCapacity[], needed: UsageCh
  * earlier.
  */
 export async function lockReservation(tx: Tx, messageId: string): Promise<ReservedCapacity[]> {
-  const rows = await tx.$queryRaw<{ reservation: ReservedCapacity[] | null }[]>`
-    SELECT reservation FROM messages WHERE id = ${messageId}::uuid FOR NO KEY UPDATE`;
-  return rows[0]?.reservation ?? [];
+  return (await lockMessageForCapacity(tx, messageId)).reservation;
+}
+
+/** The message's reservation and whether it is still pending, its row locked to the end of the transaction. */
+export async function lockMessageForCapacity(
+  tx: Tx,
+  messageId: string,
+): Promise<{ reservation: ReservedCapacity[]; pending: boolean }> {
+  const [row] = await tx.$queryRaw<{ reservation: ReservedCapacity[] | null; pending: boolean }[]>`
+    SELECT reservation, status = 'pending' AS pending FROM messages WHERE id = ${messageId}::uuid FOR NO KEY UPDATE`;
+  return { reservation: row?.reservation ?? [], pending: row?.pending ?? false };
 }
 
 /** Gives back what a message's attempts reserved (nothing when none did), in the transaction that closes it unsent. */

@@ -349,6 +349,38 @@ describe('an attempt that read its row unclaimed, then stalled past its timeout'
       expect(row).toMatchObject({ claimedAttempt: 2, reservation: expect.anything() });
     }),
   );
+
+  it(
+    'reserves nothing on a row the claim taken meanwhile has closed (Twilio refused it): nothing would give it back',
+    withoutGlobalPause(async () => {
+      const { inputs } = await leadWithEnrollments(1);
+      const [input] = inputs as [SendStepMessageInput];
+      const capacity = createCapacityGate({ db: core.db, settings: roomyCapacity });
+      // After this attempt read the row, attempt 2 claimed it and Twilio refused it for good (21211): closed, its
+      // claim kept.
+      const closedMeanwhile: typeof capacity = {
+        ...capacity,
+        reserve: async (request) => {
+          await core.db.message.update({
+            where: { id: request.messageId },
+            data: { status: 'failed', errorCode: 21211, claimedAttempt: 2, claimedAt: new Date() },
+          });
+          return capacity.reserve(request);
+        },
+      };
+      const send = createSendStepMessage({
+        db: core.db,
+        sender: core.sender,
+        capacity: closedMeanwhile,
+        gate: createSendGate({ db: core.db }),
+      });
+      await expect(activityEnvironment(1).run(send, input)).rejects.toMatchObject({ type: 'SendRowChangedSinceRead' });
+      const row = await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } });
+      expect(row).toMatchObject({ status: 'failed', reservation: null });
+      // The retry answers from the closed row.
+      expect(await attempt(3, input)).toMatchObject({ outcome: 'failed' });
+    }),
+  );
 });
 
 describe('a claim left by an attempt that died at Twilio, the deadline passed since', () => {
