@@ -104,12 +104,15 @@ export async function hold<Outcome>(
   const givesUp = message.holdAsResult
     ? deadline.hard && until >= deadline.at
     : wanted >= latest && latest - now < 1000;
-  // The row says why and until when, with the hold's words and its next look, for reads that do not ask Temporal.
-  const recordHold = (retryAt: number) =>
-    db.message.update({
-      where: { id: row.id },
+  // The row says why and until when, with the hold's words and its next look, for reads that do not ask Temporal. A
+  // row closed meanwhile (a skip past its step, its enrollment's close) keeps what it says: the attempt looks again.
+  const recordHold = async (retryAt: number) => {
+    const { count } = await db.message.updateMany({
+      where: { id: row.id, status: 'pending' },
       data: { heldReason: wait.reason, heldUntil: until, heldDetail: wait.detail, heldRetryAt: new Date(retryAt) },
     });
+    if (!count) throw rowChangedSinceRead();
+  };
   if (givesUp) {
     if (!deadline.hard) await recordHold(latest);
     return missDeadline(deps, row, deadline, wait.reason);

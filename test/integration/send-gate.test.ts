@@ -351,6 +351,46 @@ describe('an attempt that read its row unclaimed, then stalled past its timeout'
   );
 
   it(
+    'writes no hold onto a row a skip closed meanwhile: the attempt looks again and answers from the closed row',
+    withoutGlobalPause(async () => {
+      const { inputs } = await leadWithEnrollments(1);
+      const [input] = inputs as [SendStepMessageInput];
+      const gate = createSendGate({ db: core.db });
+      // The skip closes the row as the gate finds the lead outside a window the tenant narrowed.
+      const skippedMeanwhile: typeof gate = {
+        ...gate,
+        claim: async (row) => {
+          await core.db.message.update({
+            where: { id: row.id },
+            data: { status: 'skipped', skipReason: 'skipped_by_api' },
+          });
+          return {
+            kind: 'hold',
+            reason: 'window',
+            until: new Date(Date.now() + 3_600_000),
+            policy: {
+              timeZone: 'Europe/London',
+              window: { start: '08:00', end: '09:00' },
+              minGapSeconds: 0,
+              maxPerDay: 5,
+            },
+          };
+        },
+      };
+      const send = createSendStepMessage({
+        db: core.db,
+        sender: core.sender,
+        capacity: createCapacityGate({ db: core.db, settings: roomyCapacity }),
+        gate: skippedMeanwhile,
+      });
+      await expect(activityEnvironment(1).run(send, input)).rejects.toMatchObject({ type: 'SendRowChangedSinceRead' });
+      const row = await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } });
+      expect(row).toMatchObject({ status: 'skipped', heldReason: null, heldUntil: null });
+      expect(await attempt(2, input)).toMatchObject({ outcome: 'skipped' });
+    }),
+  );
+
+  it(
     'reserves nothing on a row the claim taken meanwhile has closed (Twilio refused it): nothing would give it back',
     withoutGlobalPause(async () => {
       const { inputs } = await leadWithEnrollments(1);
