@@ -1,8 +1,8 @@
 // A tenant's zone is read by more than ICU: PostgreSQL files the analytics' days in it, inside the transactions that
 // record STOPs, bookings and enrollments, and Temporal runs the weekly report's schedule in it. ICU also accepts names
 // neither knows (Java's 'AET', 'US/Pacific-New', 'america/new_york'): saved as given, such a zone failed every one of
-// those transactions, so the tenant's leads could not opt out. A tenant's zone is therefore saved under its canonical
-// name, and only when PostgreSQL knows that name.
+// those transactions, so the tenant's leads could not opt out. A tenant's zone is therefore saved only under a name
+// PostgreSQL knows: as given, or ICU's canonical name for it.
 import type { Logger } from 'pino';
 import type { Db } from './db.js';
 import { isKnownTimeZone } from './phone.js';

@@ -265,7 +265,10 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
       (handle) => handle.executeUpdate(skipToStepUpdate, { args: [body] }),
       (live) => ({ skippedToStep: live.step }),
     );
-    await closePassedOver(db, { id: skipped.id, tenantId: tenantOf(req) }, body.step);
+    // The skip stands either way: a row left open stays held until the enrollment's close closes it.
+    await closePassedOver(db, { id: skipped.id, tenantId: tenantOf(req) }, body.step).catch((error: unknown) =>
+      req.log.warn({ err: error, enrollmentId: skipped.id }, 'skipped steps’ held messages not closed'),
+    );
     res.json(skipped);
   });
 
