@@ -191,6 +191,12 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
                 'appointment_moved',
               );
         const before = await tx.appointment.findFirst({ where: { id: appointmentId, tenantId } });
+        // A cancel the run accepted (its row written then) stands over how the run's loop ended after it, a send in
+        // flight having come back with a STOP or a refusal: the appointment is cancelled, and the CRM is told so.
+        const ending =
+          before?.status === 'cancelled' && (status === 'opted_out' || status === 'failed')
+            ? { status: before.status, closedReason: before.closedReason }
+            : { status, closedReason };
         // Read under the row's lock, which a confirm word's write takes too: one after this write stands.
         const withdrawn =
           movedAt && before?.confirmedAt && before.confirmedAt.getTime() < Date.parse(movedAt)
@@ -209,8 +215,7 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
             startsAt: new Date(startsAt),
             reminders,
             nextReminderAt: nextReminderAt(reminders),
-            status,
-            closedReason,
+            ...ending,
             closedAt: status === 'scheduled' ? null : new Date(),
             ...(runId ? { runId } : {}),
             ...(withdrawn ? { confirmedAt: null } : {}),
@@ -239,10 +244,9 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
               confirmedAt: before.confirmedAt,
             },
             {
-              status,
+              ...ending,
               startsAt: new Date(startsAt),
               reminders,
-              closedReason,
               confirmedAt: withdrawn ? null : before.confirmedAt,
             },
           );

@@ -534,6 +534,33 @@ describe('an appointment cancelled with a reason, its lead erased before the run
   });
 });
 
+describe('an appointment whose cancel its run accepted, the run then ending opted_out (a send in flight came back with the STOP)', () => {
+  it('stays cancelled, and the CRM hears appointment.cancelled, not that its reminders merely stopped', async () => {
+    const { input } = await reminderDueBefore(new Date(Date.now() + 3_600_000));
+    const { tenantId, leadId, appointmentId } = input;
+    await core.recordAcceptedChange({
+      tenantId,
+      leadId,
+      appointmentId,
+      change: { kind: 'cancel', reason: 'clinic closed', at: new Date().toISOString() },
+    });
+    await core.recordAppointmentProgress({
+      appointmentId,
+      tenantId,
+      startsAt: input.startsAt,
+      reminders: [],
+      status: 'opted_out',
+      closedReason: 'recipient opted out',
+    });
+    expect(await core.db.appointment.findUniqueOrThrow({ where: { id: appointmentId } })).toMatchObject({
+      status: 'cancelled',
+      closedReason: 'clinic closed',
+    });
+    const events = await core.db.event.findMany({ where: { tenantId, type: { startsWith: 'appointment.' } } });
+    expect(events.map((event) => event.type)).toEqual(['appointment.cancelled']);
+  });
+});
+
 describe('an appointment moved as its run accepted the move', () => {
   it('the booking’s held confirmation closes when the run records the move the row already shows', async () => {
     const { input, confirmation } = await heldConfirmation({ kind: 'confirmation' });
