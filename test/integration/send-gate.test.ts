@@ -95,6 +95,15 @@ const attempt = (number: number, input: SendStepMessageInput) =>
 const appointmentAttempt = (number: number, input: SendAppointmentMessageInput) =>
   activityEnvironment(number).run(core.sendAppointmentMessage, input);
 
+/** A step's send whose gate or capacity a test wraps, to land a write between two of the send's lines. */
+const sendWith = ({
+  gate = createSendGate({ db: core.db }),
+  capacity = createCapacityGate({ db: core.db, settings: roomyCapacity }),
+}: {
+  gate?: ReturnType<typeof createSendGate>;
+  capacity?: ReturnType<typeof createCapacityGate>;
+}) => createSendStepMessage({ db: core.db, sender: core.sender, capacity, gate });
+
 /** A reminder of an appointment two hours ahead that is worthless after `notAfter`. */
 async function reminderDueBefore(notAfter: Date): Promise<{ phone: string; input: SendAppointmentMessageInput }> {
   const { tenant, lead, phone } = await leadWithEnrollments(0);
@@ -338,12 +347,7 @@ describe('an attempt that read its row unclaimed, then stalled past its timeout'
           return gate.claim(row, attempt, subject);
         },
       };
-      const send = createSendStepMessage({
-        db: core.db,
-        sender: core.sender,
-        capacity: createCapacityGate({ db: core.db, settings: roomyCapacity }),
-        gate: claimedMeanwhile,
-      });
+      const send = sendWith({ gate: claimedMeanwhile });
       await expect(activityEnvironment(1).run(send, input)).rejects.toMatchObject({ type: 'SendClaimedElsewhere' });
       const row = await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } });
       expect(row).toMatchObject({ claimedAttempt: 2, reservation: expect.anything() });
@@ -377,12 +381,7 @@ describe('an attempt that read its row unclaimed, then stalled past its timeout'
           };
         },
       };
-      const send = createSendStepMessage({
-        db: core.db,
-        sender: core.sender,
-        capacity: createCapacityGate({ db: core.db, settings: roomyCapacity }),
-        gate: skippedMeanwhile,
-      });
+      const send = sendWith({ gate: skippedMeanwhile });
       await expect(activityEnvironment(1).run(send, input)).rejects.toMatchObject({ type: 'SendRowChangedSinceRead' });
       const row = await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } });
       expect(row).toMatchObject({ status: 'skipped', heldReason: null, heldUntil: null });
@@ -408,12 +407,7 @@ describe('an attempt that read its row unclaimed, then stalled past its timeout'
           return capacity.reserve(request);
         },
       };
-      const send = createSendStepMessage({
-        db: core.db,
-        sender: core.sender,
-        capacity: closedMeanwhile,
-        gate: createSendGate({ db: core.db }),
-      });
+      const send = sendWith({ capacity: closedMeanwhile });
       await expect(activityEnvironment(1).run(send, input)).rejects.toMatchObject({ type: 'SendRowChangedSinceRead' });
       const row = await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } });
       expect(row).toMatchObject({ status: 'failed', reservation: null });
