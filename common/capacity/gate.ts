@@ -31,7 +31,6 @@ export interface CapacityRequest extends CountedSend {
 
 export type CapacityDecision = { ok: true } | { ok: false; wait: CapacityWait };
 
-/** Thrown inside the reserving transaction to roll every count back. */
 /** The message closed since the attempt read it: the attempt reads it again and answers from it. */
 export class MessageClosedError extends Error {
   constructor(messageId: string) {
@@ -40,6 +39,7 @@ export class MessageClosedError extends Error {
   }
 }
 
+/** Thrown inside the reserving transaction to roll every count back. */
 class CapacityRefused extends Error {
   constructor(readonly wait: CapacityWait) {
     super(wait.detail);
