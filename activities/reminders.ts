@@ -176,27 +176,23 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
         // The first confirmation names no start: it is for the booked start, so only a move makes it worthless (a run
         // that continued as new records the same start again while its confirmation is held). A run that has moved
         // says when (`movedAt`): the row may show the new start already, written as the run accepted the move.
-        const shown = await tx.appointment.findFirst({
-          where: { id: appointmentId, tenantId },
-          select: { startsAt: true },
-        });
-        const confirmation = { idempotencyKey: `appointment:${appointmentId}:confirmation` };
-        const keep = !movedAt && shown?.startsAt.getTime() === Date.parse(startsAt) ? [confirmation] : [];
-        const unclaimed =
-          status !== 'scheduled'
-            ? await beginClosingUnclaimed(tx, { appointmentId, NOT: notice }, `appointment_${status}`)
-            : await beginClosingUnclaimed(
-                tx,
-                { appointmentId, NOT: [notice, ...keep, { idempotencyKey: { endsWith: `:${startsAt}` } }] },
-                'appointment_moved',
-              );
         const before = await tx.appointment.findFirst({ where: { id: appointmentId, tenantId } });
+        const confirmation = { idempotencyKey: `appointment:${appointmentId}:confirmation` };
+        const keep = !movedAt && before?.startsAt.getTime() === Date.parse(startsAt) ? [confirmation] : [];
         // A cancel the run accepted (its row written then) stands over how the run's loop ended after it, a send in
         // flight having come back with a STOP or a refusal: the appointment is cancelled, and the CRM is told so.
         const ending =
           before?.status === 'cancelled' && (status === 'opted_out' || status === 'failed')
             ? { status: before.status, closedReason: before.closedReason }
             : { status, closedReason };
+        const unclaimed =
+          ending.status !== 'scheduled'
+            ? await beginClosingUnclaimed(tx, { appointmentId, NOT: notice }, `appointment_${ending.status}`)
+            : await beginClosingUnclaimed(
+                tx,
+                { appointmentId, NOT: [notice, ...keep, { idempotencyKey: { endsWith: `:${startsAt}` } }] },
+                'appointment_moved',
+              );
         // Read under the row's lock, which a confirm word's write takes too: one after this write stands.
         const withdrawn =
           movedAt && before?.confirmedAt && before.confirmedAt.getTime() < Date.parse(movedAt)
@@ -216,7 +212,8 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
             reminders,
             nextReminderAt: nextReminderAt(reminders),
             ...ending,
-            closedAt: status === 'scheduled' ? null : new Date(),
+            // When it ended: a close written before (a cancel, as the run accepted it) keeps its instant.
+            closedAt: ending.status === 'scheduled' ? null : (before?.closedAt ?? new Date()),
             ...(runId ? { runId } : {}),
             ...(withdrawn ? { confirmedAt: null } : {}),
             // The run applied a move the API has not written (or a worker from before it did): its instant, as the run has it.

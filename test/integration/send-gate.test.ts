@@ -531,12 +531,13 @@ describe('an appointment cancelled with a reason, its lead erased before the run
 describe('an appointment whose cancel its run accepted, the run then ending opted_out (a send in flight came back with the STOP)', () => {
   it('stays cancelled, and the CRM hears appointment.cancelled, not that its reminders merely stopped', async () => {
     const { input } = await reminderDueBefore(new Date(Date.now() + 3_600_000));
+    const acceptedAt = new Date(Date.now() - 5000).toISOString();
     const { tenantId, leadId, appointmentId } = input;
     await core.recordAcceptedChange({
       tenantId,
       leadId,
       appointmentId,
-      change: { kind: 'cancel', reason: 'clinic closed', at: new Date().toISOString() },
+      change: { kind: 'cancel', reason: 'clinic closed', at: acceptedAt },
     });
     await core.recordAppointmentProgress({
       appointmentId,
@@ -546,10 +547,10 @@ describe('an appointment whose cancel its run accepted, the run then ending opte
       status: 'opted_out',
       closedReason: 'recipient opted out',
     });
-    expect(await core.db.appointment.findUniqueOrThrow({ where: { id: appointmentId } })).toMatchObject({
-      status: 'cancelled',
-      closedReason: 'clinic closed',
-    });
+    const row = await core.db.appointment.findUniqueOrThrow({ where: { id: appointmentId } });
+    expect(row).toMatchObject({ status: 'cancelled', closedReason: 'clinic closed' });
+    // Ended when the cancel was accepted.
+    expect(row.closedAt?.toISOString()).toBe(acceptedAt);
     const events = await core.db.event.findMany({ where: { tenantId, type: { startsWith: 'appointment.' } } });
     expect(events.map((event) => event.type)).toEqual(['appointment.cancelled']);
   });
