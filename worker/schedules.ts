@@ -76,9 +76,14 @@ export async function ensureWeeklyReportSchedules(client: Client, db: Db, taskQu
     orderBy: { createdAt: 'asc' },
   });
   const limit = pLimit(4);
-  const outcomes = await Promise.all(
+  // Every call settled before this returns: the caller closes the connection next, and a call still retrying on it
+  // then threw from a timer ("Channel has been shut down") and ended the worker at start.
+  const settled = await Promise.allSettled(
     tenants.map((tenant) => limit(() => ensureWeeklyReportSchedule(client, taskQueue, tenant))),
   );
+  const failed = settled.find((result) => result.status === 'rejected');
+  if (failed) throw failed.reason;
+  const outcomes = settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   return {
     created: outcomes.filter((outcome) => outcome === 'created').length,
     updated: outcomes.filter((outcome) => outcome === 'updated').length,
