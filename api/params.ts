@@ -1,5 +1,6 @@
 import type { Request } from 'express';
 import { z } from 'zod';
+import { earliestQueryYear } from '../common/analytics/range.js';
 import { ApiError, notFound } from './errors.js';
 
 const uuid = z.uuid();
@@ -11,13 +12,10 @@ export function idParam(value: unknown, what: string): string {
   return parsed.data;
 }
 
-/**
- * An instant a query filters rows by. ISO 8601 and JavaScript take year 0000, which PostgreSQL (no year 0) refuses:
- * nothing the service keeps is that old, so an earlier year is a client's mistake, answered 400.
- */
+/** An instant a query filters rows by; an earlier year than any the service keeps is a client's mistake, answered 400. */
 export const queryInstant = z.iso
   .datetime()
-  .refine((value) => new Date(value).getUTCFullYear() >= 1970, 'must be in 1970 or later');
+  .refine((value) => new Date(value).getUTCFullYear() >= earliestQueryYear, `must be in ${earliestQueryYear} or later`);
 
 /** A list's page size: at most `max`, `fallback` when not given. */
 export const pageLimit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);

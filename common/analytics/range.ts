@@ -13,6 +13,12 @@ export interface ZonedTenant {
   defaultTimeZone: string;
 }
 
+/**
+ * The earliest year a query may name. PostgreSQL has no year 0 (ISO 8601 and JavaScript take it), and nothing the
+ * service keeps or counts is older than it.
+ */
+export const earliestQueryYear = 1970;
+
 export const defaultRangeDays = 30;
 export const maxRangeDays = 366;
 
@@ -35,8 +41,7 @@ export function resolveRange(asked: Partial<DateRange>, timeZone: string, now = 
     ['to', to],
   ] as const) {
     if (!isoDate(value).isValid) return { field, message: `${value} is not a calendar date (YYYY-MM-DD)` };
-    // PostgreSQL has no year 0, and nothing is counted before the service existed.
-    if (isoDate(value).year < 1970) return { field, message: `${value} is before 1970` };
+    if (isoDate(value).year < earliestQueryYear) return { field, message: `${value} is before ${earliestQueryYear}` };
   }
   const days = isoDate(to).diff(isoDate(from), 'days').days + 1;
   if (days < 1) return { field: 'to', message: 'to is before from' };
