@@ -72,6 +72,16 @@ function readRequest(req: express.Request): BatchRequest {
       );
     return { sequenceId: query.sequenceId, dryRun: query.dryRun === 'true', rows: knownColumnsOnly(rows) };
   }
+  // A JSON batch names its sequence and dryRun in the body: a query meant for it (`?dryRun=true` beside a body without
+  // dryRun) would otherwise be ignored, and a dry run would enroll for real.
+  const stray = Object.keys(req.query);
+  if (stray.length)
+    throw new ApiError(
+      400,
+      'bad_request',
+      `A JSON batch takes sequenceId and dryRun in its body; the query (${stray.join(', ')}) is for text/csv only`,
+      { fields: Object.fromEntries(stray.map((name) => [name, ['not taken with a JSON body']])) },
+    );
   const body = parseBody(batchSchema, req.body);
   return { sequenceId: body.sequenceId, dryRun: body.dryRun, rows: body.leads };
 }

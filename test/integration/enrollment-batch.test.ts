@@ -99,6 +99,22 @@ describe('POST /v1/enrollments/batch', () => {
     expect(await stack.db.enrollment.count({ where: { tenantId: lead.tenant.id } })).toBe(0);
   });
 
+  it('a JSON batch with ?dryRun=true in the query is a 400, not a commit: no lead saved, nothing started', async () => {
+    const lead = await tenantWithLead(stack);
+    const sequenceId = await sequenceOf(lead.auth);
+    const answer = await request(stack.app)
+      .post(`/v1/enrollments/batch?sequenceId=${sequenceId}&dryRun=true`)
+      .set(lead.auth)
+      .send({ sequenceId, leads: [{ phone: lead.phone }, { phone: '07700 900996' }] });
+    expect(answer.status).toBe(400);
+    expect(answer.body.error).toMatchObject({
+      code: 'bad_request',
+      details: { fields: { sequenceId: ['not taken with a JSON body'], dryRun: ['not taken with a JSON body'] } },
+    });
+    expect(await stack.db.lead.count({ where: { tenantId: lead.tenant.id } })).toBe(1);
+    expect(await stack.db.enrollment.count({ where: { tenantId: lead.tenant.id } })).toBe(0);
+  });
+
   it('a misnamed field is refused, not dropped: a JSON row is invalid_row, a CSV column a 422 naming it; no lead saved', async () => {
     const lead = await tenantWithLead(stack);
     const sequenceId = await sequenceOf(lead.auth);

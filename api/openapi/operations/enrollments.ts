@@ -19,7 +19,7 @@ export const enrollmentsOperations: Operation[] = [
   operation(
     'post',
     '/v1/enrollments/batch',
-    'Enroll up to 10,000 leads from JSON or CSV (text/csv with ?sequenceId=)',
+    'Enroll up to 10,000 leads from JSON or CSV (text/csv with ?sequenceId=; a JSON body with a query is a 400)',
     {
       ok: { 200: json(r.enrollmentBatch, 'One result per row') },
       query: csvQuerySchema.partial(),
