@@ -19,6 +19,11 @@ import { withoutQuoteOfOurs } from './quoted-texts.js';
  *      please"): these are everyday words, so a clause of a longer message ("what time do you end?") is not enough;
  *    - the whole message is CANCEL with courtesy or ALL only ("Cancel", "cancel please", "CANCEL ALL"): Twilio blocks a
  *      lone CANCEL, so we must agree, but "cancel it" or "cancel my appointment" is about the appointment and is a reply;
+ *    - a clause opens with one of those clear keywords and goes on, unless what follows makes it an everyday STOP ("stop
+ *      by at 3", "stop worrying", "stop it with the jokes"): people rarely punctuate, so "Stop I'm not interested",
+ *      "STOP I SOLD IT" and "stop lol" are the keyword and a reason;
+ *    - a clause ends with one, unless the word before it makes it a noun or a question about stopping ("the bus stop",
+ *      "when will it stop"): "I told you to stop", "This is harassment stop";
  *    - a clause says it in a phrase (`optOutPhrases`): "stop texting me", "stop it with the texts", "remove me from your
  *      list", "wrong number", or CANCEL aimed at the messages themselves ("cancel all messages", "cancel the texts",
  *      "cancel reminders").
@@ -186,7 +191,8 @@ const courtesyOrTarget = new Set([...courtesy, ...targetWords, ...emphasisWords]
 const courtesyPhrase = phraseMatcher(courtesyPhrases);
 const courtesyOrAskingPhrase = phraseMatcher([...courtesyPhrases, ...askingPhrases]);
 
-const contactVerbs = 'texting|txting|messaging|msging|contacting|calling|bothering|spamming|sending|harassing';
+const contactVerbs =
+  'texting|txting|messaging|msging|contacting|calling|bothering|spamming|sending|harassing|pestering|hassling|bugging|annoying|emailing';
 const contactNouns = 'texts?|txts?|messages?|msgs?|sms|notifications?|reminders?|alerts?|spam';
 const textVerbs = 'text|txt|message|msg|contact|sms|bother|spam';
 // What CANCEL can be aimed at for it to mean the messages: "cancel the texts", "cancel all future SMS alerts". Plural
@@ -218,6 +224,14 @@ const optOutPhrases: OptOutPhrase[] = [
     // ...but not "don't stop texting me", "why did you stop texting me?" or "at the end messages were sent".
     unless:
       /\b(?:(?:dont|do not|cant|cannot|couldnt|wont|will not|wouldnt)\s+(?:ever\s+)?(?:stop|quit|end|cease)|(?:did|do|does)\s+(?:you|u|they|it)\s+(?:stop|quit|end|cease)|(?:the|an?)\s+(?:stop|end))\b/u,
+  },
+  // "I want to stop receiving messages", "stop getting these texts".
+  {
+    pattern: new RegExp(
+      `\\b(?:stop|quit|cease)\\s+(?:receiving|getting)\\s+(?:(?:the|these|those|this|your|ur|all|any|more|of|${emphasisInPhrase})\\s+)*(?:${contactNouns})\\b`,
+      'u',
+    ),
+    unless: /\b(?:dont|do not|cant|cannot|couldnt|wont|will not|wouldnt)\s+(?:ever\s+)?(?:stop|quit|cease)\b/u,
   },
   { pattern: /\bmake (?:it|them|this|these|the (?:texts|messages)) stop\b/u },
   // "enough with the texts": said of the messages, only ever means stop them.
@@ -260,7 +274,7 @@ const optOutPhrases: OptOutPhrase[] = [
   },
   {
     pattern: new RegExp(
-      `\\b(?:dont|do not|no longer)\\s+(?:want|wish|need)\\s+(?:to (?:receive|get)\\s+)?(?:any\\s+)?(?:more\\s+)?(?:these\\s+|your\\s+)?(?:${contactNouns})\\b`,
+      `\\b(?:dont|do not|no longer)\\s+(?:want|wish|need)\\s+(?:to (?:receive|get)\\s+)?(?:(?:any|more|of|these|those|your|ur|the)\\s+)*(?:${contactNouns})\\b`,
       'u',
     ),
   },
@@ -302,8 +316,172 @@ function asksToOptOut(whole: string, clauses: string[]): boolean {
   return clauses.some(
     (clause) =>
       isBareRequest(clause, clearOptOutKeywords, courtesyOrTarget, courtesyOrAskingPhrase) ||
+      opensWithKeyword(clause) ||
+      endsWithKeyword(clause) ||
       optOutPhrases.some(({ pattern, unless }) => pattern.test(clause) && !unless?.test(clause)),
   );
+}
+
+/** Words around a keyword that say nothing about what it asks: "please", "ok", "no", "just", a swear word. */
+const softeners = new Set([...courtesy, ...emphasisWords]);
+/** After the keyword, the same without "and", which may lead on to something else ("stop and think"). */
+const aimOrCourtesy = new Set([...courtesyWords, ...targetWords, ...emphasisWords]);
+
+// After STOP, what makes it an everyday stop: a place or time ("stop by", "stop in tomorrow", "stop at the pharmacy"),
+// "and" ("stop and think", "Stop n Shop"), a verb in -ing ("stop worrying", "stop being silly", checked apart) or some messages only
+// ("stop early reminders", "stop weekly texts").
+const everydayAfterStop = new Set([
+  'by',
+  'at',
+  'in',
+  'into',
+  'on',
+  'off',
+  'over',
+  'for',
+  'to',
+  'and',
+  'n',
+  'or',
+  'with',
+  'when',
+  'where',
+  'here',
+  'there',
+  'if',
+  'before',
+  'after',
+  'until',
+  'till',
+  'near',
+  'past',
+  'round',
+  'around',
+  'sign',
+  'light',
+  'early',
+  'late',
+  'daily',
+  'weekly',
+  'monthly',
+  'morning',
+  'evening',
+  'night',
+]);
+
+// Before a closing STOP, what makes it a noun ("the bus stop", "my next stop") or a question or statement about
+// stopping ("when will it stop", "dont stop", "why did you stop").
+const everydayBeforeStop = new Set([
+  'the',
+  'a',
+  'an',
+  'bus',
+  'train',
+  'tram',
+  'subway',
+  'metro',
+  'truck',
+  'rest',
+  'pit',
+  'whistle',
+  'emergency',
+  'last',
+  'next',
+  'first',
+  'second',
+  'third',
+  'final',
+  'one',
+  'another',
+  'quick',
+  'short',
+  'brief',
+  'hard',
+  'full',
+  'non',
+  'nearest',
+  'closest',
+  'nearby',
+  'local',
+  'my',
+  'your',
+  'ur',
+  'our',
+  'their',
+  'his',
+  'her',
+  'its',
+  'this',
+  'that',
+  'every',
+  'each',
+  'did',
+  'do',
+  'does',
+  'will',
+  'would',
+  'can',
+  'could',
+  'should',
+  'might',
+  'may',
+  'must',
+  'cant',
+  'dont',
+  'didnt',
+  'doesnt',
+  'wont',
+  'wouldnt',
+  'shouldnt',
+  'couldnt',
+  'never',
+  'not',
+  'ever',
+  'what',
+  'whats',
+  'which',
+  'it',
+  'they',
+  'he',
+  'she',
+  'we',
+  'you',
+  'u',
+  'i',
+  // "I'll stop", "we'd stop", with the apostrophe dropped.
+  'ill',
+  'well',
+  'youll',
+  'theyll',
+  'id',
+  'wed',
+  'youd',
+  'theyd',
+]);
+
+/** "Stop I'm not interested", "STOP who is this", "stop lol": a clear keyword first, then the lead's own words. */
+function opensWithKeyword(clause: string): boolean {
+  const words = clause.split(' ');
+  let at = words.findIndex((word) => !softeners.has(word));
+  if (!clearOptOutKeywords.has(words[at] ?? '')) return false;
+  // What it is aimed at, and courtesy, change nothing: "stop it I said" reads on at "i", "stop it with the jokes" at "with".
+  do at += 1;
+  while (at < words.length && (aimOrCourtesy.has(words[at] ?? '') || clearOptOutKeywords.has(words[at] ?? '')));
+  const next = words[at];
+  if (next === undefined) return false; // nothing else: isBareRequest's to judge
+  return !everydayAfterStop.has(next) && !next.endsWith('ing');
+}
+
+/** "I told you to stop", "This is harassment stop", "not interested. just stop now": the keyword closes the clause. */
+function endsWithKeyword(clause: string): boolean {
+  const words = clause.split(' ');
+  let at = words.length - 1;
+  while (at >= 0 && softeners.has(words[at] ?? '')) at -= 1;
+  if (!clearOptOutKeywords.has(words[at] ?? '')) return false;
+  do at -= 1;
+  while (at >= 0 && softeners.has(words[at] ?? ''));
+  const before = words[at];
+  return before !== undefined && !everydayBeforeStop.has(before);
 }
 
 /** True when the text is nothing but keywords and words that don't change what they ask. */
