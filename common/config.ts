@@ -117,10 +117,15 @@ export const configSchema = z.object({
 
 export type Config = z.infer<typeof configSchema>;
 
-/** `path` under the public base URL, keeping any path prefix a proxy puts in front of the service. */
+/**
+ * `path` (with its query string, if any) under the public base URL, keeping any path prefix a proxy puts in front of the
+ * service. The query is set apart: written into the path, its "?" would be escaped as %3F.
+ */
 export function publicUrl(base: string, path: string): string {
   const url = new URL(base);
-  url.pathname = `${url.pathname.replace(/\/+$/, '')}${path}`;
+  const queryAt = path.indexOf('?');
+  url.pathname = `${url.pathname.replace(/\/+$/, '')}${queryAt < 0 ? path : path.slice(0, queryAt)}`;
+  if (queryAt >= 0) url.search = path.slice(queryAt);
   return url.href;
 }
 
