@@ -13,7 +13,7 @@ import { claimBatchEnrollments, optedOutReason, settleBatchClaims } from './enro
 import { checkRows, summarise, type GoodRow, type RowResult } from './enrollment-batch-rows.js';
 import type { WorkflowStart, createEnrollmentStarter } from './enrollment-starter.js';
 import { ApiError, notFound } from './errors.js';
-import { asTemporalUnavailable } from './temporal-errors.js';
+import { asTemporalUnavailable, mayHaveHappened } from './temporal-errors.js';
 
 /** Starts in flight at once: enough to keep Temporal busy, few enough not to swamp it or the database pool. */
 const startConcurrency = 64;
@@ -121,7 +121,15 @@ async function saveNewLeads(db: Db, { tenant, toStart, leadByPhone }: Batch): Pr
 
 /** Each row's outcome from its start: enrolled, already enrolled (a run was there), or failed and safe to retry. */
 function recordStart(result: RowResult, lead: Lead, enrollmentId: string, start: WorkflowStart | Error): void {
-  if (start instanceof Error)
+  if (start instanceof Error && mayHaveHappened(start))
+    Object.assign(result, {
+      outcome: 'failed',
+      leadId: lead.id,
+      enrollmentId,
+      reason:
+        'the start went unanswered and may have landed: the enrollment is kept, and settled within 10 minutes (its run recorded, or the enrollment removed if none started); retry the row after that',
+    });
+  else if (start instanceof Error)
     Object.assign(result, {
       outcome: 'failed',
       leadId: lead.id,
@@ -159,13 +167,15 @@ async function startFollowUps({ db, startWorkflow }: BatchDeps, batch: Batch): P
                 );
           consecutiveFailures = start instanceof Error ? consecutiveFailures + 1 : 0;
           recordStart(row.result, lead, enrollmentId, start);
+          // A start that went unanswered may still land: its claim is left for the claim sweeper to settle.
+          if (start instanceof Error && mayHaveHappened(start)) return { enrollmentId, runId: undefined };
           return { enrollmentId, runId: start instanceof Error || start.kind !== 'started' ? null : start.runId };
         }),
       ),
     );
     await settleBatchClaims(
       db,
-      starts.flatMap(({ enrollmentId, runId }) => (runId === null ? [] : [{ enrollmentId, runId }])),
+      starts.flatMap(({ enrollmentId, runId }) => (runId ? [{ enrollmentId, runId }] : [])),
       starts.filter(({ runId }) => runId === null).map(({ enrollmentId }) => enrollmentId),
     );
   }

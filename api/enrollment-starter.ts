@@ -96,6 +96,11 @@ export function workflowInput(
   };
 }
 
+const stillStarting = () =>
+  new ApiError(409, 'conflict', 'Another request with this Idempotency-Key is still starting; retry later', {
+    reason: 'in_progress',
+  });
+
 /** What an Idempotency-Key stands for: the same key sent with another lead or sequence is refused. */
 export function enrollmentRequestHash({ leadId, sequenceId }: { leadId: string; sequenceId: string }): string {
   return createHash('sha256')
@@ -103,13 +108,18 @@ export function enrollmentRequestHash({ leadId, sequenceId }: { leadId: string; 
     .digest('hex');
 }
 
-/** A claimant settles its claim within its start deadline (records the run or removes the row); past this it died. */
-const abandonedAfterMs = startDeadlineMs + 5_000;
 const settlePollMs = 100;
 /** How long a start that went unanswered waits on asking Temporal whether its run is there after all. */
 const landedProbeMs = 3_000;
 /** A follow-up records its outcome a moment before its run closes; a new enrollment waits out that moment. */
 const closingRunWaitMs = 5_000;
+/**
+ * A claimant settles its claim within its slowest start (records the run or removes the row): a start and its probe,
+ * the wait for a closing run (its describe and its result), and the second start. Past this, with a margin, it died.
+ */
+export const claimSettledWithinMs = 2 * (startDeadlineMs + landedProbeMs + closingRunWaitMs) + 5_000;
+/** How long a request with the key waits for another's claim to settle before answering that it is still starting. */
+const settleWaitMs = startDeadlineMs;
 /** Each round ends with a settled answer unless the claim it waited for was removed; three such removals in a row are a storm. */
 const claimRounds = 3;
 
@@ -237,7 +247,9 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
     try {
       started = await startWorkflow(tenant, lead, sequence, claimed.id, claimed.idempotencyKey, claimed.startedAt);
     } catch (error) {
-      await release(claimed.id);
+      // A start that went unanswered may still land: its claim stays (a halt recorded on it meanwhile, a cancel or a
+      // reply, stays with it), and a retry with the key, or the claim sweeper, settles it by the run Temporal has.
+      if (!mayHaveHappened(error)) await release(claimed.id);
       throw error;
     }
     if (started.kind === 'already_running') {
@@ -265,11 +277,12 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
    * settled with it; one still unsettled past any start deadline with no such run is removed the same way.
    */
   async function settledClaim(enrollmentId: string): Promise<Enrollment | null> {
+    const waitUntil = Date.now() + settleWaitMs;
     for (let look = 0; ; look += 1) {
       const row = await db.enrollment.findUnique({ where: { id: enrollmentId } });
       if (!row || row.runId !== null) return row;
       // Counted from the claim: one kept after a start that went unanswered is already a start deadline old.
-      const givingUp = Date.now() > row.startedAt.getTime() + abandonedAfterMs;
+      const givingUp = Date.now() > row.startedAt.getTime() + claimSettledWithinMs;
       // First and last: a start that timed out at its client may have a run that has not recorded itself yet. When
       // Temporal cannot be asked, the first look waits on, and the last answers 503 rather than give up a live claim.
       if (look === 0 || givingUp) {
@@ -286,6 +299,7 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
         await release(enrollmentId);
         return null;
       }
+      if (Date.now() > waitUntil) throw stillStarting();
       await sleep(settlePollMs);
     }
   }
@@ -317,9 +331,7 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
       const claimed = await claim(tenant, lead, sequence, idempotencyKey, requestHash);
       if (claimed) return startClaimed(tenant, lead, sequence, claimed);
     }
-    throw new ApiError(409, 'conflict', 'Another request with this Idempotency-Key is still starting; retry later', {
-      reason: 'in_progress',
-    });
+    throw stillStarting();
   }
 
   return { startWorkflow, startEnrollment };

@@ -5,7 +5,7 @@ import { WorkflowFailedError } from '@temporalio/client';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
-import { enrollmentRequestHash, workflowInput } from '../../api/enrollment-starter.js';
+import { claimSettledWithinMs, enrollmentRequestHash, workflowInput } from '../../api/enrollment-starter.js';
 import type { leadFollowUp } from '../../workflows/lead-follow-up.js';
 import { leadFollowUpWorkflowId, leadFollowUpWorkflowType } from '../../workflows/lead-follow-up.messages.js';
 import { enrollmentViolations, settledFollowUp } from '../support/enrollment-invariants.js';
@@ -117,15 +117,26 @@ describe('concurrent clients', () => {
   it('a key claimed by an API that died before starting is taken over once any start would have settled', async () => {
     const { tenantId, auth, sequenceId, leads } = await tenantWithLeads(1);
     const body = { leadId: leads[0]!.id, sequenceId };
-    const abandoned = await stack.db.enrollment.create({
-      data: {
-        tenantId,
-        ...body,
-        workflowId: leadFollowUpWorkflowId(tenantId, body.leadId),
-        idempotencyKey: 'orphan',
-        requestHash: enrollmentRequestHash(body),
-      },
-    });
+    const claimedBy = async (startedAt: Date, idempotencyKey: string) =>
+      stack.db.enrollment.create({
+        data: {
+          tenantId,
+          ...body,
+          workflowId: leadFollowUpWorkflowId(tenantId, body.leadId),
+          idempotencyKey,
+          requestHash: enrollmentRequestHash(body),
+          startedAt,
+        },
+      });
+    // Younger than a claimant's slowest start (a first start, the wait for a closing run, a second start): still its.
+    const young = await claimedBy(new Date(Date.now() - 20_000), 'young');
+    const waited = await enroll(auth, body, 'young');
+    expect(waited.status).toBe(409);
+    expect(waited.body.error.details).toEqual({ reason: 'in_progress' });
+    expect(await stack.db.enrollment.findUnique({ where: { id: young.id } })).not.toBeNull();
+    await stack.db.enrollment.delete({ where: { id: young.id } });
+
+    const abandoned = await claimedBy(new Date(Date.now() - claimSettledWithinMs - 1_000), 'orphan');
     const answer = await enroll(auth, body, 'orphan');
     expect(answer.status).toBe(202);
     expect(answer.body.id).not.toBe(abandoned.id);
@@ -155,6 +166,29 @@ describe('concurrent clients', () => {
     expect(await stack.db.enrollment.findMany({ where: { tenantId }, select: { id: true, runId: true } })).toEqual([
       { id: first.body.id, runId: run.runId },
     ]);
+    await terminateFollowUps(tenantId, [body.leadId]);
+  });
+
+  it('a start whose answer was lost and whose run Temporal could not be asked about keeps its claim: the retry with the key answers that run', async () => {
+    const { tenantId, auth, sequenceId, leads } = await tenantWithLeads(1);
+    const body = { leadId: leads[0]!.id, sequenceId };
+    const taskQueue = `idle-${randomUUID()}`;
+    // The start reaches Temporal, its answer and the check for its run both run out of time: a 503.
+    const slow = createApp(testAppDeps(stack.db, unansweredStarts(stack.client, { undescribable: true }), taskQueue));
+    const first = await request(slow).post('/v1/enrollments').set(auth).set('Idempotency-Key', 'lost').send(body);
+    expect(first.status).toBe(503);
+    const run = await stack.client.workflow.getHandle(leadFollowUpWorkflowId(tenantId, body.leadId)).describe();
+    // Before: the claim was removed, so the retry claimed anew, met the run in the way and answered 409 already_enrolled
+    // naming no enrollment, and the run, recording its own, collided with the retry's claim of the key.
+    const kept = await stack.db.enrollment.findMany({ where: { tenantId }, select: { id: true, runId: true } });
+    expect(kept).toEqual([{ id: run.memo?.enrollmentId, runId: null }]);
+    const retried = await request(createApp(testAppDeps(stack.db, stack.client, taskQueue)))
+      .post('/v1/enrollments')
+      .set(auth)
+      .set('Idempotency-Key', 'lost')
+      .send(body);
+    expect(retried.status).toBe(202);
+    expect(retried.body).toMatchObject({ id: run.memo?.enrollmentId, runId: run.runId });
     await terminateFollowUps(tenantId, [body.leadId]);
   });
 

@@ -1,6 +1,7 @@
 // A batch's enrollments exist before their workflows start, so what the lead says while the batch is still starting
 // (a reply, a STOP) halts them as it halts any running enrollment; and every opt-out of the phone counts.
 import { randomUUID } from 'node:crypto';
+import type { Client } from '@temporalio/client';
 import request from 'supertest';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { runEnrollmentBatch } from '../../api/enrollment-batch.js';
@@ -22,6 +23,16 @@ async function sequenceOf(auth: Record<string, string>) {
     .set(auth)
     .send({ name: `seq-${randomUUID()}`, steps: [{ delaySeconds: 0, template: 'Hi {{firstName}}, still looking?' }] });
   return sequence.body.id as string;
+}
+
+/** The lead's phone as a batch's one row, its start made through `temporal`; no worker polls the queue. */
+function batchOfOneStartedBy(temporal: Client, lead: { tenant: { id: string }; phone: string }, sequenceId: string) {
+  const starter = createEnrollmentStarter({ db: stack.db, temporal, taskQueue: `idle-${randomUUID()}` });
+  return runEnrollmentBatch(
+    { db: stack.db, temporal: stack.client, startWorkflow: starter.startWorkflow },
+    lead.tenant.id,
+    { sequenceId, dryRun: false, rows: [{ phone: lead.phone }] },
+  );
 }
 
 describe('POST /v1/enrollments/batch', () => {
@@ -65,22 +76,30 @@ describe('POST /v1/enrollments/batch', () => {
   it('a row whose start reached Temporal but whose answer was lost is enrolled with its run, and a reply halts it', async () => {
     const lead = await tenantWithLead(stack);
     const sequenceId = await sequenceOf(lead.auth);
-    const starter = createEnrollmentStarter({
-      db: stack.db,
-      temporal: unansweredStarts(stack.client),
-      taskQueue: `idle-${randomUUID()}`,
-    });
-    const answer = await runEnrollmentBatch(
-      { db: stack.db, temporal: stack.client, startWorkflow: starter.startWorkflow },
-      lead.tenant.id,
-      { sequenceId, dryRun: false, rows: [{ phone: lead.phone }] },
-    );
+    const answer = await batchOfOneStartedBy(unansweredStarts(stack.client), lead, sequenceId);
     const [row] = answer.results;
     expect(row).toMatchObject({ outcome: 'enrolled', enrollmentId: expect.any(String) });
     const run = await stack.client.workflow.getHandle(row?.workflowId ?? '').describe();
     expect((await lead.reply('Thanks, already sorted')).status).toBe(200);
     const enrollment = await stack.db.enrollment.findUniqueOrThrow({ where: { id: row?.enrollmentId } });
     expect(enrollment).toMatchObject({ status: 'running', runId: run.runId, haltedBy: 'replied' });
+    await stack.client.workflow.getHandle(enrollment.workflowId).terminate('test cleanup');
+  });
+
+  it('a row whose start and the check for its run both went unanswered keeps its claim, so a reply meanwhile still halts it', async () => {
+    const lead = await tenantWithLead(stack);
+    const sequenceId = await sequenceOf(lead.auth);
+    const answer = await batchOfOneStartedBy(unansweredStarts(stack.client, { undescribable: true }), lead, sequenceId);
+    const [row] = answer.results;
+    expect(row).toMatchObject({
+      outcome: 'failed',
+      enrollmentId: expect.any(String),
+      reason: expect.stringContaining('may have landed'),
+    });
+    // Before: the claim was removed, and the run (which did start) recreated its row without the reply's halt.
+    expect((await lead.reply('Thanks, already sorted')).status).toBe(200);
+    const enrollment = await stack.db.enrollment.findUniqueOrThrow({ where: { id: row?.enrollmentId } });
+    expect(enrollment).toMatchObject({ status: 'running', runId: null, haltedBy: 'replied' });
     await stack.client.workflow.getHandle(enrollment.workflowId).terminate('test cleanup');
   });
 
