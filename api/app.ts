@@ -31,6 +31,7 @@ import { sequencesRouter } from './routes/sequences.js';
 import { settingsRouter } from './routes/settings.js';
 import { shortLinksRouter } from './routes/short-links.js';
 import { twilioWebhooksRouter } from './routes/twilio-webhooks.js';
+import type { InboundSpool } from './webhooks/inbound-spool.js';
 import { webhookEndpointsRouter } from './routes/webhook-endpoints.js';
 
 export interface AppDeps {
@@ -41,6 +42,8 @@ export interface AppDeps {
   temporalUiUrl: string;
   smsMode: 'twilio' | 'outbox';
   signalRelay: SignalRelay;
+  /** Where an inbound SMS the database could not take waits to be processed (api/webhooks/inbound-spool.ts). */
+  inboundSpool: Pick<InboundSpool, 'keep'>;
   twilioAuthToken: string | undefined;
   publicBaseUrl: string | undefined;
   /** Where tracked links in messages point (config's shortLinkBaseUrl); unset: they go out untracked. */
@@ -103,6 +106,7 @@ export function createApp(deps: AppDeps): Express {
     twilioWebhooksRouter({
       db: deps.db,
       signalRelay: deps.signalRelay,
+      inboundSpool: deps.inboundSpool,
       defaultSender: deps.defaultSender,
       authToken: deps.twilioAuthToken,
       publicBaseUrl: deps.publicBaseUrl,

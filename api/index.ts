@@ -8,6 +8,7 @@ import { describeTemporalConnection, temporalConnectionOptions } from '../common
 import { createApp } from './app.js';
 import { createClaimSweeper } from './claim-sweeper.js';
 import { createSignalRelay } from './signal-relay.js';
+import { createInboundSpool } from './webhooks/inbound-spool.js';
 
 const config = loadConfigOrExit();
 const mode = smsMode(config);
@@ -25,6 +26,14 @@ const signalRelay = createSignalRelay({ db, temporal, logger });
 signalRelay.start(2000);
 const claimSweeper = createClaimSweeper({ db, temporal, logger });
 claimSweeper.start(60_000);
+const inboundSpool = createInboundSpool({
+  dir: config.INBOUND_SPOOL_DIR,
+  db,
+  logger,
+  signalRelay,
+  options: { sharedSenders: [defaultSenderOf(mode)], shortLinkBaseUrl: shortLinkBaseUrl(config) },
+});
+inboundSpool.start(2000);
 const app = createApp({
   db,
   temporal,
@@ -33,6 +42,7 @@ const app = createApp({
   temporalUiUrl: config.TEMPORAL_UI_URL,
   smsMode: mode.kind,
   signalRelay,
+  inboundSpool,
   twilioAuthToken: config.TWILIO_AUTH_TOKEN,
   publicBaseUrl: config.PUBLIC_BASE_URL,
   shortLinkBaseUrl: shortLinkBaseUrl(config),
@@ -72,6 +82,7 @@ function shutdown(signal: string): void {
   );
   void signalRelay.stop();
   void claimSweeper.stop();
+  void inboundSpool.stop();
   // A keep-alive connection whose request finishes becomes idle: close it then, so server.close() can complete.
   const sweep = setInterval(() => server.closeIdleConnections(), 200);
   const deadline = setTimeout(() => {

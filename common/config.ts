@@ -88,6 +88,8 @@ export const configSchema = z.object({
   WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
   WORKER_SHUTDOWN_GRACE_SECONDS: seconds.default(30),
   API_SHUTDOWN_GRACE_SECONDS: seconds.default(20),
+  // Where the API keeps an inbound SMS the database could not take, until it can (api/webhooks/inbound-spool.ts).
+  INBOUND_SPOOL_DIR: z.string().min(1).default('.data/inbound-spool'),
   API_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(1_000_000).default(600),
   TRUST_PROXY: trustProxy,
   // Sending capacity (worker): throughput, warm-up of new numbers, the price budgets are counted in.

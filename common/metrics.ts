@@ -24,7 +24,8 @@ export interface MessageMetrics {
 }
 
 export type WebhookKind = 'inbound' | 'status';
-export type WebhookOutcome = 'processed' | 'duplicate' | 'bad_signature' | 'unknown_tenant' | 'unknown_message';
+export type WebhookOutcome =
+  'processed' | 'duplicate' | 'bad_signature' | 'unknown_tenant' | 'unknown_message' | 'kept';
 
 /** What the Twilio webhook handlers report (API side). */
 export interface WebhookMetrics extends Pick<MessageMetrics, 'twilioError' | 'optOutRecorded'> {

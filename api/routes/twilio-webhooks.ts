@@ -9,12 +9,14 @@ import { inboundKeywordSource } from '../../common/opt-outs.js';
 import { ApiError, fieldErrors } from '../errors.js';
 import type { SignalRelay } from '../signal-relay.js';
 import { processInbound } from '../webhooks/inbound.js';
+import type { InboundSpool } from '../webhooks/inbound-spool.js';
 import { verifyTwilioSignature, type SignatureOptions } from '../webhooks/signature.js';
 import { processStatus } from '../webhooks/status.js';
 
 export interface TwilioWebhookDeps extends SignatureOptions {
   db: Db;
   signalRelay: SignalRelay;
+  inboundSpool: Pick<InboundSpool, 'keep'>;
   /** The deployment's default sender: shared, so its inbound messages go to the tenants that texted from it. */
   defaultSender: string;
   /** Where the links of an appointment answer point (docs/links.md); unset: they go out untracked. */
@@ -54,6 +56,7 @@ function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
 export function twilioWebhooksRouter({
   db,
   signalRelay,
+  inboundSpool,
   defaultSender,
   shortLinkBaseUrl,
   metrics = noMetrics,
@@ -75,11 +78,28 @@ export function twilioWebhooksRouter({
       log.warn({ err: error }, 'signals queued, not delivered now: the signal relay delivers them on its next round');
     });
 
+  /**
+   * Twilio does not resend an inbound webhook answered 500: one the database could not take is kept on disk and
+   * processed once it answers (without the TwiML answer, which only this response could carry). Only when it cannot
+   * be kept either is the 500 answered.
+   */
+  const processOrKeep = async (log: express.Request['log'], params: z.infer<typeof inboundSchema>) => {
+    try {
+      return await processInbound(db, log, params, { sharedSenders: [defaultSender], shortLinkBaseUrl });
+    } catch (error) {
+      try {
+        await inboundSpool.keep(params);
+      } catch (keepError) {
+        log.error({ err: keepError }, 'inbound SMS could not be kept for later either');
+        throw error;
+      }
+      log.error({ err: error }, 'inbound SMS not processed now: kept, and processed once the database answers');
+      return { kind: 'kept' } as const;
+    }
+  };
+
   router.post(inboundWebhookPath, ...verify('inbound'), async (req, res) => {
-    const result = await processInbound(db, req.log, parse(inboundSchema, req.body), {
-      sharedSenders: [defaultSender],
-      shortLinkBaseUrl,
-    });
+    const result = await processOrKeep(req.log, parse(inboundSchema, req.body));
     metrics.webhook('inbound', result.kind);
     // A STOP to a shared number opts out every tenant that texted from it: one opt-out each.
     if (result.kind === 'processed' && result.intent === 'opt_out')

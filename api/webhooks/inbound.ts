@@ -15,8 +15,6 @@ import { findAppointmentReply, recordAppointmentReply } from './appointment-repl
 import { findRecipients, latestTextsTo } from './recipients.js';
 import { helpReply, optInReply, optOutReply } from './replies.js';
 
-// Still imported from here by status.ts; its home is common/db-errors.ts.
-
 export interface InboundParams {
   MessageSid: string;
   From: string;
@@ -32,6 +30,11 @@ export interface InboundOptions {
   sharedSenders: readonly string[];
   /** Where the links of an answer point (config's shortLinkBaseUrl); unset: they go out untracked. */
   shortLinkBaseUrl?: string | undefined;
+  /**
+   * Processed after its webhook was answered (kept through a database outage, ./inbound-spool.ts): no TwiML carries an
+   * answer any more, so none is given or recorded, and an opt-out stays unconfirmed (the next request is confirmed).
+   */
+  late?: boolean;
 }
 
 export type InboundResult =
@@ -61,6 +64,7 @@ async function recordFor(
   params: InboundParams,
   intent: InboundIntent,
   twilioSid: string | null,
+  late: boolean,
 ): Promise<TenantOutcome> {
   const phone = params.From;
   const leadId =
@@ -92,7 +96,7 @@ async function recordFor(
   };
   const change = { tenantId: tenant.id, phone, source: inboundKeywordSource, messageSid: params.MessageSid };
   // With Twilio's Advanced Opt-Out, Twilio answers keywords itself.
-  const mayAnswer = !tenant.twilioAdvancedOptOut;
+  const mayAnswer = !tenant.twilioAdvancedOptOut && !late;
   if (intent === 'opt_out') {
     // One confirmation per opt-out: a lead who asks again while it stands has had theirs.
     const standing = await recordOptOut(tx, change);
@@ -184,7 +188,7 @@ export async function processInbound(
   db: Db,
   logger: Logger,
   params: InboundParams,
-  { sharedSenders, shortLinkBaseUrl }: InboundOptions,
+  { sharedSenders, shortLinkBaseUrl, late = false }: InboundOptions,
 ): Promise<InboundResult> {
   const addresses = [params.To, params.MessagingServiceSid].filter((value): value is string => Boolean(value));
   const ourTexts = hasQuote(params.Body) ? await latestTextsTo(db, { addresses, phone: params.From }) : [];
@@ -221,7 +225,7 @@ export async function processInbound(
         });
         // The MessageSid is unique among messages: the first tenant's row (the owner's, or the latest texter's) carries it.
         const messageSid = tenant === tenants[0] ? params.MessageSid : null;
-        const outcome = await recordFor(tx, tenant, params, intent, messageSid);
+        const outcome = await recordFor(tx, tenant, params, intent, messageSid, late);
         // An answer to an appointment message is about the appointment, not a reply to a follow-up.
         if (outcome.leadId && intent !== 'opt_out' && !appointmentReply)
           await countLeadFact(tx, { tenantId: tenant.id, leadId: outcome.leadId, fact: 'replied' });
@@ -238,7 +242,7 @@ export async function processInbound(
         }
       }
       const inOrder = tenants.flatMap((tenant) => outcomes.get(tenant.id) ?? []);
-      const reply = await recordReply(tx, params, intent, inOrder);
+      const reply = late ? null : await recordReply(tx, params, intent, inOrder);
       const signalIds = inOrder.flatMap((outcome) => outcome.signalIds);
       logger.info(
         { intent, from: maskPhone(params.From), tenants: tenants.length, signals: signalIds.length },

@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, type Worker } from '@temporalio/worker';
 import { pino } from 'pino';
@@ -7,6 +9,7 @@ import { roomyCapacity, type CapacitySettings } from '../../common/capacity/sett
 import { createSmsSender } from '../../activities/sms-sender.js';
 import { createApp, type AppDeps } from '../../api/app.js';
 import { createSignalRelay, type SignalRelay } from '../../api/signal-relay.js';
+import { createInboundSpool } from '../../api/webhooks/inbound-spool.js';
 import type { Db } from '../../common/db.js';
 import { createWorker } from '../../worker/worker.js';
 import { testDb } from './fixtures.js';
@@ -32,6 +35,7 @@ export function twilioFakeEnv(fakeUrl: string): Record<string, string> {
 /** The API app's dependencies as production wires them, for a test's database, Temporal client and task queue. */
 export function testAppDeps(db: Db, temporal: Client, taskQueue: string, extra: Partial<AppDeps> = {}): AppDeps {
   const logger = extra.logger ?? pino({ level: 'silent' });
+  const signalRelay = extra.signalRelay ?? createSignalRelay({ db, temporal, logger });
   return {
     db,
     temporal,
@@ -39,7 +43,14 @@ export function testAppDeps(db: Db, temporal: Client, taskQueue: string, extra: 
     taskQueue,
     temporalUiUrl: 'http://127.0.0.1:8233',
     smsMode: 'twilio',
-    signalRelay: createSignalRelay({ db, temporal, logger }),
+    signalRelay,
+    inboundSpool: createInboundSpool({
+      dir: join(tmpdir(), `inbound-spool-${randomUUID()}`),
+      db,
+      logger,
+      signalRelay,
+      options: { sharedSenders: [testSenderNumber] },
+    }),
     twilioAuthToken: testAuthToken,
     publicBaseUrl: testPublicBaseUrl,
     capacity: roomyCapacity,
