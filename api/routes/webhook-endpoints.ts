@@ -9,7 +9,7 @@ import { eventTypes } from '../../common/events.js';
 import { deliveryPayloads, webhookDeliveryStatuses } from '../../common/webhooks/deliveries.js';
 import { newWebhookSecret, previousSecretOverlapMs } from '../../common/webhooks/secrets.js';
 import { checkTarget, UnsafeUrlError } from '../../common/webhooks/url-safety.js';
-import type { WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../../generated/prisma/client.js';
+import type { Prisma, WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
 import { idParam, pageLimit } from '../params.js';
@@ -143,18 +143,17 @@ export function webhookEndpointsRouter({
   });
 
   /**
-   * The deliveries the endpoint's failures hold back, the failing one's own wait included, are due now: all of them,
-   * or the ones after the failing one would go first and out of order. By PostgreSQL's clock, which the relay's claims
-   * compare with; after the change's transaction, whose endpoint lock must not come before these rows' (the relay
-   * locks a delivery, then its endpoint).
+   * A ping, a retry by hand or a new URL is tried at once, not after the wait the endpoint's last failure set; and the
+   * deliveries the endpoint's failures hold back, the failing one's own wait included, are due now: all of them, or
+   * the ones after the failing one would go first and out of order. In the change's transaction, so the relay never
+   * sees the wait lifted before they are due; the deliveries first, then the endpoint, as the relay locks them. By
+   * PostgreSQL's clock, which the relay's claims compare with.
    */
-  const heldBackDueNow = (endpointId: string) =>
-    db.$executeRaw`UPDATE webhook_deliveries SET next_attempt_at = now()
+  const goesAtOnce = async (tx: Prisma.TransactionClient, endpointId: string) => {
+    await tx.$executeRaw`UPDATE webhook_deliveries SET next_attempt_at = now()
       WHERE endpoint_id = ${endpointId}::uuid AND status = 'pending' AND next_attempt_at > now()`;
-
-  /** A ping, a retry by hand or a new URL is tried at once, not after the wait the endpoint's last failure set. */
-  const goesAtOnce = (endpointId: string) =>
-    db.webhookEndpoint.update({ where: { id: endpointId }, data: { retryAfter: null }, select: { id: true } });
+    await tx.webhookEndpoint.update({ where: { id: endpointId }, data: { retryAfter: null }, select: { id: true } });
+  };
 
   router.patch('/webhook-endpoints/:id', async (req, res) => {
     const body = parseBody(updateSchema, req.body);
@@ -162,12 +161,14 @@ export function webhookEndpointsRouter({
     const url = body.url === undefined ? undefined : await safeUrl(body.url, req.log);
     // A client sending its whole configuration each time does not lift the failing endpoint's pace: only a new URL does.
     const newUrl = url !== undefined && url !== endpoint.url;
-    const updated = await db.webhookEndpoint.update({
-      where: { id: endpoint.id },
+    const updated = await db.$transaction(async (tx) => {
       // A new URL is tried at once, whatever the old one's failures made its deliveries wait for.
-      data: { url, events: body.events, description: body.description, ...(newUrl ? { retryAfter: null } : {}) },
+      if (newUrl) await goesAtOnce(tx, endpoint.id);
+      return tx.webhookEndpoint.update({
+        where: { id: endpoint.id },
+        data: { url, events: body.events, description: body.description },
+      });
     });
-    if (newUrl) await heldBackDueNow(endpoint.id);
     res.json(endpointView(updated));
   });
 
@@ -193,8 +194,9 @@ export function webhookEndpointsRouter({
   router.post('/webhook-endpoints/:id/test', async (req, res) => {
     const endpoint = await endpointOf(req);
     const messageId = `msg_ping_${randomUUID()}`;
-    const [delivery] = await db.$transaction([
-      db.webhookDelivery.create({
+    const delivery = await db.$transaction(async (tx) => {
+      await goesAtOnce(tx, endpoint.id);
+      return tx.webhookDelivery.create({
         data: {
           tenantId: endpoint.tenantId,
           endpointId: endpoint.id,
@@ -202,10 +204,8 @@ export function webhookEndpointsRouter({
           payload: { type: 'ping', timestamp: new Date().toISOString(), data: { endpointId: endpoint.id } },
         },
         include: { attemptLog: true },
-      }),
-      goesAtOnce(endpoint.id),
-    ]);
-    await heldBackDueNow(endpoint.id);
+      });
+    });
     res.status(202).json(deliveryView(delivery, delivery.payload));
   });
 
@@ -229,18 +229,24 @@ export function webhookEndpointsRouter({
       where: { id: deliveryId, endpointId: endpoint.id, tenantId: endpoint.tenantId },
     });
     if (!delivery) throw notFound('Delivery');
-    if (delivery.status === 'delivered')
-      throw new ApiError(409, 'conflict', 'The delivery was delivered already', { deliveredAt: delivery.deliveredAt });
-    const [retried] = await db.$transaction([
-      db.webhookDelivery.update({
-        where: { id: delivery.id },
+    const delivered = (deliveredAt: Date | null) =>
+      new ApiError(409, 'conflict', 'The delivery was delivered already', { deliveredAt });
+    if (delivery.status === 'delivered') throw delivered(delivery.deliveredAt);
+    const retried = await db.$transaction(async (tx) => {
+      // Only while it is still not delivered: the relay may record it delivered between the read above and this.
+      const { count } = await tx.webhookDelivery.updateMany({
+        where: { id: delivery.id, status: { not: 'delivered' } },
         // Its backoff and give-up window start again: a transient failure now is retried, not given up at once.
         data: { status: 'pending', nextAttemptAt: new Date(), retriedAt: new Date(), attempts: 0 },
+      });
+      const now = await tx.webhookDelivery.findUniqueOrThrow({
+        where: { id: delivery.id },
         include: { attemptLog: { orderBy: { at: 'asc' } } },
-      }),
-      goesAtOnce(endpoint.id),
-    ]);
-    await heldBackDueNow(endpoint.id);
+      });
+      if (count === 0) throw delivered(now.deliveredAt);
+      await goesAtOnce(tx, endpoint.id);
+      return now;
+    });
     res.json(deliveryView(retried, (await deliveryPayloads(db, [retried])).get(retried.id)));
   });
 

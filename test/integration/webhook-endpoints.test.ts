@@ -280,6 +280,42 @@ describe('webhook endpoint routes', () => {
     expect(again.body.error.code).toBe('conflict');
   });
 
+  it('a retry by hand racing the relay’s record of the delivery: 409, and the delivery stays delivered (not sent again)', async () => {
+    const { auth } = await createTenant(db);
+    const endpoint = await endpointFor(auth);
+    const ping = await request(devApp).post(`/v1/webhook-endpoints/${endpoint.id}/test`).set(auth);
+    await db.webhookDelivery.update({ where: { id: ping.body.id }, data: { status: 'failed', attempts: 3 } });
+    // The relay records it delivered right after the route has read it failed.
+    const racing = new Proxy(db, {
+      get: (target, property) =>
+        property === 'webhookDelivery'
+          ? new Proxy(target.webhookDelivery, {
+              get: (deliveries, name) =>
+                name === 'findFirst'
+                  ? async (...args: Parameters<typeof deliveries.findFirst>) => {
+                      const read = await deliveries.findFirst(...args);
+                      await deliveries.update({
+                        where: { id: ping.body.id },
+                        data: { status: 'delivered', deliveredAt: new Date() },
+                      });
+                      return read;
+                    }
+                  : Reflect.get(deliveries, name, deliveries),
+            })
+          : Reflect.get(target, property, target),
+    });
+    const app = createApp(testAppDeps(racing, temporal, 'unused', { allowPrivateWebhookUrls: true }));
+    const retried = await request(app)
+      .post(`/v1/webhook-endpoints/${endpoint.id}/deliveries/${ping.body.id}/retry`)
+      .set(auth);
+    expect(retried.status).toBe(409);
+    expect(retried.body.error).toMatchObject({ code: 'conflict', details: { deliveredAt: expect.any(String) } });
+    expect(await db.webhookDelivery.findUniqueOrThrow({ where: { id: ping.body.id } })).toMatchObject({
+      status: 'delivered',
+      attempts: 3,
+    });
+  });
+
   it('a tenant has at most 10 endpoints, however many creates come at once; a deleted one makes room', async () => {
     const { auth } = await createTenant(db);
     const create = () => request(devApp).post('/v1/webhook-endpoints').set(auth).send({ url: closedUrl });
