@@ -127,7 +127,7 @@ function recordStart(result: RowResult, lead: Lead, enrollmentId: string, start:
       leadId: lead.id,
       enrollmentId,
       reason:
-        'the start went unanswered and may have landed: the enrollment is kept, and settled within 10 minutes (its run recorded, or the enrollment removed if none started); retry the row after that',
+        'the start went unanswered and may have landed: the enrollment is kept, and settled once it is 10 minutes old and Temporal answers (its run recorded, or the enrollment removed if none started); retry the row after that',
     });
   else if (start instanceof Error)
     Object.assign(result, {

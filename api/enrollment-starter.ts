@@ -216,7 +216,12 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
    */
   async function waitedForClosingRun(tenantId: string, workflowId: string): Promise<boolean> {
     const handle = temporal.workflow.getHandle(workflowId);
-    const { runId } = await temporal.connection.withDeadline(Date.now() + closingRunWaitMs, () => handle.describe());
+    // Unanswered, the run in the way is taken for running: the start was refused, and nothing may have landed.
+    const described = await temporal.connection
+      .withDeadline(Date.now() + closingRunWaitMs, () => handle.describe())
+      .catch(() => null);
+    if (!described) return false;
+    const { runId } = described;
     const recorded = await db.enrollment.findFirst({
       where: { tenantId, workflowId, runId },
       select: { status: true },
@@ -286,10 +291,13 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
       // First and last: a start that timed out at its client may have a run that has not recorded itself yet. When
       // Temporal cannot be asked, the first look waits on, and the last answers 503 rather than give up a live claim.
       if (look === 0 || givingUp) {
-        const runId = await runOfClaim(temporal, row).catch((error: unknown) => {
-          if (givingUp) throw error;
-          return undefined;
-        });
+        const asked = () => runOfClaim(temporal, row);
+        const runId = await temporal.connection
+          .withDeadline(Date.now() + landedProbeMs, asked)
+          .catch((error: unknown) => {
+            if (givingUp) throw error;
+            return undefined;
+          });
         if (runId) {
           await db.enrollment.updateMany({ where: { id: row.id, runId: null }, data: { runId } });
           return db.enrollment.findUnique({ where: { id: row.id } });

@@ -4,21 +4,17 @@ import { ApiError } from './errors.js';
 const grpcDeadlineExceeded = 4;
 const grpcUnavailable = 14;
 
-function grpcError(error: unknown) {
-  if (isGrpcServiceError(error)) return error;
-  if (error instanceof ServiceError && isGrpcServiceError(error.cause)) return error.cause;
+function grpcCode(error: unknown): number | undefined {
+  if (isGrpcServiceError(error)) return error.code;
+  if (error instanceof ServiceError && isGrpcServiceError(error.cause)) return error.cause.code;
   return undefined;
 }
 
-const grpcCode = (error: unknown): number | undefined => grpcError(error)?.code;
-
 /**
- * A call that went unanswered in time after it was sent: Temporal may have done it all the same. grpc-js names the
- * server's address (`remote_addr=`) in a deadline's details once the call has a connection; one that ran out of time
- * still waiting for a connection (Temporal down) never left this process, and changed nothing.
+ * A call that went unanswered in time: Temporal may have done it all the same. Even one whose last attempt never got
+ * a connection may have landed: the client's retries are new calls, and only the last one's status is reported.
  */
-export const mayHaveHappened = (error: unknown): boolean =>
-  grpcCode(error) === grpcDeadlineExceeded && (grpcError(error)?.details ?? '').includes('remote_addr=');
+export const mayHaveHappened = (error: unknown): boolean => grpcCode(error) === grpcDeadlineExceeded;
 
 /**
  * Only a call that never reached Temporal changed nothing there. One that timed out may have gone through, so the
@@ -27,7 +23,7 @@ export const mayHaveHappened = (error: unknown): boolean =>
  */
 export function asTemporalUnavailable(error: unknown): ApiError | null {
   const code = grpcCode(error);
-  if (code === grpcUnavailable || (code === grpcDeadlineExceeded && !mayHaveHappened(error)))
+  if (code === grpcUnavailable)
     return new ApiError(503, 'temporal_unavailable', 'Temporal is unavailable; nothing was changed, retry later');
   if (code === grpcDeadlineExceeded) {
     return new ApiError(

@@ -7,6 +7,7 @@ import request from 'supertest';
 import { recordOptOut } from '../../common/opt-outs.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
+import { abandonedClaimAfterMs, createClaimSweeper } from '../../api/claim-sweeper.js';
 import { workflowInput } from '../../api/enrollment-starter.js';
 import { createSignalRelay } from '../../api/signal-relay.js';
 import type { Db } from '../../common/db.js';
@@ -240,7 +241,7 @@ describe('enrolling a lead into a one-step sequence', () => {
     expect(badJson.body.error.code).toBe('bad_request');
   });
 
-  it('answers 503 and writes nothing when Temporal is unavailable', async () => {
+  it('answers 503 when Temporal does not answer, keeping the claim (the start may have landed) until the sweeper finds no run', async () => {
     const { tenant, auth } = await createTenant(db, anytimeSettings);
     const { leadId, sequenceId } = await enrollableLead(auth);
     const deadConnection = Connection.lazy({ address: '127.0.0.1:1', connectTimeout: 500 });
@@ -255,6 +256,16 @@ describe('enrolling a lead into a one-step sequence', () => {
     const refused = await request(offline).post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
     expect(refused.status).toBe(503);
     expect(refused.body.error.code).toBe('temporal_unavailable');
+    expect(refused.body.error.message).toMatch(/may have happened/);
+    // Unanswered, not refused: the claim stays, so a cancel or a reply meanwhile would stand with it.
+    const [kept] = await db.enrollment.findMany({ where: { tenantId: tenant.id } });
+    expect(kept).toMatchObject({ status: 'running', runId: null });
+    // Once Temporal answers and the claim is old enough, the sweeper finds no run of it and removes it.
+    await db.enrollment.update({
+      where: { id: kept?.id },
+      data: { startedAt: new Date(Date.now() - abandonedClaimAfterMs - 60_000) },
+    });
+    await createClaimSweeper({ db, temporal: stack.client, logger }).round(tenant.id);
     expect(await db.enrollment.count({ where: { tenantId: tenant.id } })).toBe(0);
     const health = await request(offline).get('/health');
     expect(health.status).toBe(503);
