@@ -1,3 +1,4 @@
+import { correctingVerbs, everydayAfterStop, everydayBeforeStop } from './everyday-stops.js';
 import { withoutQuoteOfOurs } from './quoted-texts.js';
 
 /**
@@ -22,9 +23,9 @@ import { withoutQuoteOfOurs } from './quoted-texts.js';
  *    - a clause opens with one of those clear keywords and goes on, unless what follows makes it an everyday STOP ("stop
  *      by at 3", "stop worrying", "stop it with the jokes"): people rarely punctuate, so "Stop I'm not interested",
  *      "STOP I SOLD IT" and "stop lol" are the keyword and a reason;
- *    - a clause ends with one, unless the word before it makes it a noun or a question about stopping ("the bus stop",
- *      "when will it stop"): "I told you to stop", "This is harassment stop";
- *    - a clause says it in a phrase (`optOutPhrases`): "stop texting me", "stop it with the texts", "remove me from your
+ *    - a clause ends with one, unless the word before it makes it a noun or it is a question or a denial ("the bus
+ *      stop", "when will it stop", "I'm not ready to stop"): "This is harassment stop", "not interested stop";
+ *    - a clause says it in a phrase (`optOutPhrases`): "stop texting me", "I told you to stop", "stop it with the texts", "remove me from your
  *      list", "wrong number", or CANCEL aimed at the messages themselves ("cancel all messages", "cancel the texts",
  *      "cancel reminders").
  * 5. A reaction sent as text ('Liked “… Reply STOP to opt out.”') is a reply: the words it quotes are our message's.
@@ -225,13 +226,20 @@ const optOutPhrases: OptOutPhrase[] = [
     unless:
       /\b(?:(?:dont|do not|cant|cannot|couldnt|wont|will not|wouldnt)\s+(?:ever\s+)?(?:stop|quit|end|cease)|(?:did|do|does)\s+(?:you|u|they|it)\s+(?:stop|quit|end|cease)|(?:the|an?)\s+(?:stop|end))\b/u,
   },
+  // "I told you to stop", "how many times do I have to tell you stop", "i asked u to quit".
+  {
+    pattern:
+      /\b(?:told|tell|telling|asked|ask|asking|begged|warned)\s+(?:you|u|ya|yall)(?:\s+guys|\s+people)?\s+(?:to\s+)?(?:stop|quit)\b/u,
+    unless: /\b(?:dont|do not|never|not|didnt|did not)\s+(?:\w+\s+){0,2}(?:tell|told|ask|asked)\b/u,
+  },
   // "I want to stop receiving messages", "stop getting these texts".
   {
     pattern: new RegExp(
       `\\b(?:stop|quit|cease)\\s+(?:receiving|getting)\\s+(?:(?:the|these|those|this|your|ur|all|any|more|of|${emphasisInPhrase})\\s+)*(?:${contactNouns})\\b`,
       'u',
     ),
-    unless: /\b(?:dont|do not|cant|cannot|couldnt|wont|will not|wouldnt)\s+(?:ever\s+)?(?:stop|quit|cease)\b/u,
+    unless:
+      /\b(?:dont|do not|cant|cannot|couldnt|wont|will not|wouldnt|never|not)\s+(?:\w+\s+){0,3}?(?:stop|quit|cease)\b/u,
   },
   { pattern: /\bmake (?:it|them|this|these|the (?:texts|messages)) stop\b/u },
   // "enough with the texts": said of the messages, only ever means stop them.
@@ -326,142 +334,17 @@ function asksToOptOut(whole: string, clauses: string[]): boolean {
 const softeners = new Set([...courtesy, ...emphasisWords]);
 /** After the keyword, the same without "and", which may lead on to something else ("stop and think"). */
 const aimOrCourtesy = new Set([...courtesyWords, ...targetWords, ...emphasisWords]);
-
-// After STOP, what makes it an everyday stop: a place or time ("stop by", "stop in tomorrow", "stop at the pharmacy"),
-// "and" ("stop and think", "Stop n Shop"), a verb in -ing ("stop worrying", "stop being silly", checked apart) or some messages only
-// ("stop early reminders", "stop weekly texts").
-const everydayAfterStop = new Set([
-  'by',
-  'at',
-  'in',
-  'into',
-  'on',
-  'off',
-  'over',
-  'for',
-  'to',
-  'and',
-  'n',
-  'or',
-  'with',
-  'when',
-  'where',
-  'here',
-  'there',
-  'if',
-  'before',
-  'after',
-  'until',
-  'till',
-  'near',
-  'past',
-  'round',
-  'around',
-  'sign',
-  'light',
-  'early',
-  'late',
-  'daily',
-  'weekly',
-  'monthly',
-  'morning',
-  'evening',
-  'night',
-]);
-
-// Before a closing STOP, what makes it a noun ("the bus stop", "my next stop") or a question or statement about
-// stopping ("when will it stop", "dont stop", "why did you stop").
-const everydayBeforeStop = new Set([
-  'the',
-  'a',
-  'an',
-  'bus',
-  'train',
-  'tram',
-  'subway',
-  'metro',
-  'truck',
-  'rest',
-  'pit',
-  'whistle',
-  'emergency',
-  'last',
-  'next',
-  'first',
-  'second',
-  'third',
-  'final',
-  'one',
-  'another',
-  'quick',
-  'short',
-  'brief',
-  'hard',
-  'full',
-  'non',
-  'nearest',
-  'closest',
-  'nearby',
-  'local',
-  'my',
-  'your',
-  'ur',
-  'our',
-  'their',
-  'his',
-  'her',
-  'its',
-  'this',
-  'that',
-  'every',
-  'each',
-  'did',
-  'do',
-  'does',
-  'will',
-  'would',
-  'can',
-  'could',
-  'should',
-  'might',
-  'may',
-  'must',
-  'cant',
-  'dont',
-  'didnt',
-  'doesnt',
-  'wont',
-  'wouldnt',
-  'shouldnt',
-  'couldnt',
-  'never',
-  'not',
-  'ever',
-  'what',
-  'whats',
-  'which',
-  'it',
-  'they',
-  'he',
-  'she',
-  'we',
-  'you',
+const leadingCourtesyOrAsking = new RegExp(
+  `^(?:(?:${[...courtesyPhrases, ...askingPhrases].sort((a, b) => b.length - a.length).join('|')})\\s+)+`,
   'u',
-  'i',
-  // "I'll stop", "we'd stop", with the apostrophe dropped.
-  'ill',
-  'well',
-  'youll',
-  'theyll',
-  'id',
-  'wed',
-  'youd',
-  'theyd',
-]);
+);
+const questionOpening = /^\s*(?:what|whats|when|where|why|how|does|do|did|will|would|can|could|should|is|are|was)\b/u;
+const denial = /\b(?:dont|do not|not|never|wont|cant|cannot|didnt|doesnt|no need)\b/u;
 
 /** "Stop I'm not interested", "STOP who is this", "stop lol": a clear keyword first, then the lead's own words. */
 function opensWithKeyword(clause: string): boolean {
-  const words = clause.split(' ');
+  // After what only softens it: "i said stop you idiots", "not interested stop it now".
+  const words = clause.replace(leadingCourtesyOrAsking, '').split(' ');
   let at = words.findIndex((word) => !softeners.has(word));
   if (!clearOptOutKeywords.has(words[at] ?? '')) return false;
   // What it is aimed at, and courtesy, change nothing: "stop it I said" reads on at "i", "stop it with the jokes" at "with".
@@ -469,10 +352,11 @@ function opensWithKeyword(clause: string): boolean {
   while (at < words.length && (aimOrCourtesy.has(words[at] ?? '') || clearOptOutKeywords.has(words[at] ?? '')));
   const next = words[at];
   if (next === undefined) return false; // nothing else: isBareRequest's to judge
+  if (next === 'i' && correctingVerbs.has(words[at + 1] ?? '')) return false;
   return !everydayAfterStop.has(next) && !next.endsWith('ing');
 }
 
-/** "I told you to stop", "This is harassment stop", "not interested. just stop now": the keyword closes the clause. */
+/** "This is harassment stop", "not interested. just stop now": the keyword closes a statement of the lead's. */
 function endsWithKeyword(clause: string): boolean {
   const words = clause.split(' ');
   let at = words.length - 1;
@@ -481,7 +365,14 @@ function endsWithKeyword(clause: string): boolean {
   do at -= 1;
   while (at >= 0 && softeners.has(words[at] ?? ''));
   const before = words[at];
-  return before !== undefined && !everydayBeforeStop.has(before);
+  if (before === undefined || everydayBeforeStop.has(before)) return false;
+  // A question about stopping, or stopping denied ("what time does the sale stop", "I'm not ready to stop"), is not a
+  // request: once the reasons it may carry are set aside ("not interested stop").
+  const statement = words
+    .slice(0, at + 1)
+    .join(' ')
+    .replace(courtesyPhrase, ' ');
+  return !questionOpening.test(statement) && !denial.test(statement);
 }
 
 /** True when the text is nothing but keywords and words that don't change what they ask. */
