@@ -121,14 +121,14 @@ export type Config = z.infer<typeof configSchema>;
 
 /**
  * `path` (with its query string, if any) under the public base URL, keeping any path prefix a proxy puts in front of the
- * service. The query is set apart: written into the path, its "?" would be escaped as %3F.
+ * service. The query is kept apart and exactly as it came: written into the path its "?" would be escaped as %3F, and
+ * set as the URL's search it would be re-encoded ("O'Brien" as "O%27Brien"), either way not the URL Twilio signed.
  */
 export function publicUrl(base: string, path: string): string {
   const url = new URL(base);
   const queryAt = path.indexOf('?');
   url.pathname = `${url.pathname.replace(/\/+$/, '')}${queryAt < 0 ? path : path.slice(0, queryAt)}`;
-  if (queryAt >= 0) url.search = path.slice(queryAt);
-  return url.href;
+  return queryAt < 0 ? url.href : `${url.origin}${url.pathname}${path.slice(queryAt)}`;
 }
 
 const loopbackHosts = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/i;

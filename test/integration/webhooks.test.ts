@@ -89,12 +89,12 @@ describe('signature (X-Twilio-Signature over the public URL, shared/docs/domain.
 
   it('checks a URL configured with a query string as Twilio signed it, the query kept as written', async () => {
     const { tenant, number } = await tenantWithNumber();
-    const path = `${inboundWebhookPath}?source=console&v=2`;
+    const path = `${inboundWebhookPath}?source=console&v=2&name=O'Brien`;
     const params = { MessageSid: messageSid(), From: randomUkMobile().e164, To: number, Body: 'with a query' };
     // Signed for the URL as it stands in the console, written out here rather than built by the code under test.
     const signature = twilio.getExpectedTwilioSignature(
       testAuthToken,
-      `https://sms.example.com/webhooks/twilio/inbound?source=console&v=2`,
+      `https://sms.example.com/webhooks/twilio/inbound?source=console&v=2&name=O'Brien`,
       params,
     );
     const answer = await request(stack.app).post(path).type('form').send(params).set('X-Twilio-Signature', signature);
