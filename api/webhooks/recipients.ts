@@ -31,10 +31,12 @@ const latestTextAt = (times: Record<'createdAt' | 'claimedAt' | 'sentAt', Date |
 
 /**
  * The tenants an inbound message is for. A sender's owner gets it (the number before the service: it is the more
- * specific); a shared or unowned sender (the default, or one taken from its tenant since) is answered for by whoever
- * texted the phone from it, the latest text's tenant first. A STOP reaches the owner and every tenant that texted the phone from there
- * (one the number was moved away from included: it must not text that phone again). None: nobody here ever texted
- * that phone from there.
+ * specific), unless it never texted the phone from there and another tenant did: a number moved to the owner since,
+ * whose lead answers the tenant that texted it (that tenant's follow-up must hear the reply, and the lead's words are
+ * its, not the new owner's). A shared or unowned sender (the default, or one taken from its tenant since) is answered
+ * for by whoever texted the phone from it, the latest text's tenant first. A STOP reaches the owner and every tenant
+ * that texted the phone from there (one the number was moved away from included: it must not text that phone again).
+ * None: nobody here ever texted that phone from there.
  */
 export async function findRecipients(db: Db, query: RecipientQuery): Promise<Tenant[]> {
   const ownable = query.addresses.filter((address) => !query.sharedSenders.includes(address));
@@ -42,7 +44,6 @@ export async function findRecipients(db: Db, query: RecipientQuery): Promise<Ten
   const owner = ownable
     .map((address) => owned.find((sender) => sender.value === address))
     .find((sender) => sender !== undefined);
-  if (owner && !query.everyTexter) return [owner.tenant];
   const texters = await db.message.groupBy({
     by: ['tenantId'],
     where: {
@@ -53,12 +54,19 @@ export async function findRecipients(db: Db, query: RecipientQuery): Promise<Ten
     },
     _max: { createdAt: true, claimedAt: true, sentAt: true },
   });
+  if (
+    owner &&
+    !query.everyTexter &&
+    (texters.length === 0 || texters.some((texter) => texter.tenantId === owner.tenantId))
+  )
+    return [owner.tenant];
   const ids = texters
     .map((texter) => ({ tenantId: texter.tenantId, at: latestTextAt(texter._max) }))
     .sort((a, b) => b.at - a.at)
     .map((texter) => texter.tenantId)
     .filter((id) => id !== owner?.tenantId)
     .slice(0, query.everyTexter ? undefined : 1);
+  if (owner && !query.everyTexter) return db.tenant.findMany({ where: { id: { in: ids } } });
   const tenants = await db.tenant.findMany({ where: { id: { in: ids } } });
   return [...(owner ? [owner.tenant] : []), ...ids.flatMap((id) => tenants.filter((tenant) => tenant.id === id))];
 }

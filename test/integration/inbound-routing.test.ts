@@ -333,13 +333,27 @@ describe('senders belong to the operator', () => {
       .toBe('opted_out');
   });
 
-  it('a sender the operator moves to another tenant takes its inbound messages along; once unassigned, a STOP reaches the tenant that texted the phone from it', async () => {
+  it('a reply to a number moved to another tenant answers the tenant that texted the phone from it, until the new owner does', async () => {
+    const [a, b] = [await tenant(), await tenant()];
+    const { number, phone, lead } = await movedAfterTexting(operatorApp(), a, b);
+    // b owns the number but never texted the phone: the reply is a's lead's, and ends a's follow-up (before: b got it,
+    // and a's follow-up went on texting a lead who had answered).
+    await inbound(stack.app, { From: phone, To: number, Body: 'hello?' });
+    await repliedTo(a, b, phone, lead, 'hello?');
+    // Once b has texted the phone from it, the owner's own conversation takes the next.
+    await outboundRow(b.tenant.id, phone, { fromPhone: number });
+    await inbound(stack.app, { From: phone, To: number, Body: 'and you are?' });
+    expect((await inboundRows(b.tenant.id, phone)).map((row) => row.body)).toEqual(['and you are?']);
+  });
+
+  it('a sender the operator moves to another tenant takes a new phone’s messages along; once unassigned, a STOP reaches the tenant that texted the phone from it', async () => {
     const [a, b] = [await tenant(), await tenant()];
     const app = operatorApp();
     const { number, phone, lead } = await movedAfterTexting(app, a, b);
-    // Owned now by b: a lead's message goes to b (the owner), whoever texted it.
-    await inbound(stack.app, { From: phone, To: number, Body: 'hello?' });
-    expect(await inboundRows(b.tenant.id, phone)).toHaveLength(1);
+    // Owned now by b: a phone nobody texted from it writes to b.
+    const stranger = privatePhone();
+    await inbound(stack.app, { From: stranger, To: number, Body: 'hello?' });
+    expect(await inboundRows(b.tenant.id, stranger)).toHaveLength(1);
     // Unassigned: the number is nobody's, and a STOP reaches the tenant that texted from it.
     expect(
       (
