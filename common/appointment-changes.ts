@@ -1,6 +1,6 @@
 // A move or cancel the API asks an appointment's workflow for is stamped on the row first, under the conversation's
-// lock, and the stamp cleared by the API once the workflow has answered (a refused change's, or one whose request died
-// on the way, stays until it expires). The run writes the change it accepts itself, from its update handler, before it
+// lock, and the stamp cleared by the API once the workflow has answered every request stamped meanwhile (a refused
+// change's, or one whose request died on the way, stays until it expires). The run writes the change it accepts itself, from its update handler, before it
 // answers, whatever becomes of the request that asked (patch `change-written-on-acceptance`); for runs from before that
 // patch the API writes it from the answer. The send gate keeps the appointment's reminders waiting while the stamp is
 // there: the workflow may have let go of the start already, its reminder in Twilio's retries, while the row still
@@ -50,22 +50,33 @@ export async function writeAcceptedChange(
 /** How long a stamp holds messages back: the API's deadline on the workflow's answer (15 s), and its write. */
 export const changePendingMs = 20_000;
 
-/** Stamps the scheduled appointment's row; call it under the conversation's lock. Null when it is no longer scheduled. */
+/**
+ * Stamps the scheduled appointment's row, and counts the request among those holding the stamp (a stamp past its time
+ * starts the count again); call it under the conversation's lock. By PostgreSQL's clock, which the send gate judges
+ * the stamp by. Null when it is no longer scheduled.
+ */
 export async function stampChangeRequested(tx: Tx, appointmentId: string): Promise<Date | null> {
-  const stamp = new Date();
-  const { count } = await tx.appointment.updateMany({
-    where: { id: appointmentId, status: 'scheduled' },
-    data: { changeRequestedAt: stamp },
-  });
-  return count ? stamp : null;
+  const [stamped] = await tx.$queryRaw<{ stamp: Date }[]>`
+    UPDATE appointments SET change_requested_at = clock_timestamp(),
+      change_requests_pending = CASE
+        WHEN change_requested_at > clock_timestamp() - ${changePendingMs} * interval '1 millisecond'
+        THEN change_requests_pending + 1 ELSE 1 END
+    WHERE id = ${appointmentId}::uuid AND status = 'scheduled'
+    RETURNING change_requested_at AS stamp`;
+  return stamped?.stamp ?? null;
 }
 
-/** Clears this request's stamp only: a later request's stamp stays until that request clears it. */
+/**
+ * This request has its answer: the stamp is cleared once no other request stamped since it was clear is waiting for
+ * one (before, a second request's answer cleared the stamp the first, still unanswered, relied on). A request whose
+ * stamp has expired counts for nothing any more: the count it was in may have started again.
+ */
 export async function clearChangeRequested(tx: Tx, appointmentId: string, stamp: Date): Promise<void> {
-  await tx.appointment.updateMany({
-    where: { id: appointmentId, changeRequestedAt: stamp },
-    data: { changeRequestedAt: null },
-  });
+  await tx.$executeRaw`
+    UPDATE appointments SET change_requests_pending = change_requests_pending - 1,
+      change_requested_at = CASE WHEN change_requests_pending <= 1 THEN NULL ELSE change_requested_at END
+    WHERE id = ${appointmentId}::uuid AND change_requests_pending > 0 AND change_requested_at >= ${stamp}
+      AND ${stamp}::timestamptz > clock_timestamp() - ${changePendingMs} * interval '1 millisecond'`;
 }
 
 /** Until when a stamp keeps messages waiting, or null when there is none (or it is too old to belong to a live request). */

@@ -2,6 +2,12 @@
 // confirmed follows the start the workflow holds, whatever raced the move (a confirm word, Twilio's retries, another move).
 import request from 'supertest';
 import { describe, expect, it, vi } from 'vitest';
+import {
+  changePendingUntil,
+  clearChangeRequested,
+  stampChangeRequested,
+  underLeadConversationLock,
+} from '../../common/appointment-changes.js';
 import { formatAppointmentTime } from '../../common/templates.js';
 import { WorkflowUpdateStage } from '@temporalio/client';
 import { rescheduleUpdate, type AppointmentReminderState } from '../../workflows/appointment-reminder.messages.js';
@@ -300,4 +306,28 @@ describe("a change the workflow accepted whose request died before writing the a
       }
     },
   );
+});
+
+describe('two change requests in flight at once', () => {
+  it('the second answering first leaves the stamp the first still waits for; the stamp clears once both have answered', async () => {
+    const owner = await tenantWithLead();
+    const appointment = await book(owner, inSeconds(2 * 86_400), [86_400]);
+    const row = await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } });
+    const underLock = <T>(work: Parameters<typeof underLeadConversationLock<T>>[2]) =>
+      underLeadConversationLock(stack.db, row, work);
+    const pending = async () => {
+      const { changeRequestedAt } = await stack.db.appointment.findUniqueOrThrow({ where: { id: row.id } });
+      return changePendingUntil(changeRequestedAt, new Date()) !== null;
+    };
+    // A cancel asked (its answer slow), then a move and its undo asked and answered meanwhile.
+    const first = await underLock((tx) => stampChangeRequested(tx, row.id));
+    const second = await underLock((tx) => stampChangeRequested(tx, row.id));
+    await underLock((tx) => clearChangeRequested(tx, row.id, second ?? new Date()));
+    // Before: the second's clear left no stamp, and a reminder in Twilio's retries passed the gate while the cancel the
+    // workflow was about to accept had yet to be written.
+    expect(await pending()).toBe(true);
+    await underLock((tx) => clearChangeRequested(tx, row.id, first ?? new Date()));
+    expect(await pending()).toBe(false);
+    await terminate(appointment.workflowId);
+  });
 });
