@@ -49,7 +49,11 @@ export function createAlertRelay({
         )
       : {};
     const headers = { 'Content-Type': 'application/json', 'User-Agent': 'lead-followup-alerts', ...signed };
-    const outcome = await postWebhook(url, { headers, body }, { allowPrivate: allowPrivateUrls, timeoutMs });
+    const outcome = await postWebhook(
+      url,
+      { headers, body },
+      { allowPrivate: allowPrivateUrls, owner: alert.tenantId, timeoutMs },
+    );
     if (outcome.error) throw new Error(outcome.error);
   }
 

@@ -124,6 +124,7 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
       { headers, body },
       {
         allowPrivate: allowPrivateUrls,
+        owner: endpoint.tenantId,
         timeoutMs,
         cancel: stopped.signal,
         logger: logger.child({ tenantId: endpoint.tenantId, endpointId: endpoint.id, deliveryId: delivery.id }),

@@ -19,7 +19,7 @@ import {
 import type { Tenant, TenantSender } from '../../generated/prisma/client.js';
 import { isValidWindow, windowTimePattern } from '../../workflows/decisions/send-time.js';
 import { tenantOf } from '../auth.js';
-import { checkTarget, UnsafeUrlError } from '../../common/webhooks/url-safety.js';
+import { checkTarget, UnsafeUrlError, type UrlPolicy } from '../../common/webhooks/url-safety.js';
 import { ApiError, parseBody } from '../errors.js';
 import { ensureWeeklyReportSchedule } from '../../worker/schedules.js';
 import { newWebhookSecret } from '../../common/webhooks/secrets.js';
@@ -124,9 +124,9 @@ const settingsView = (tenant: Tenant & { senders: TenantSender[] }) => ({
 });
 
 /** Alerts carry spending figures: https to a public address, unless WEBHOOK_ALLOW_PRIVATE_URLS (development). */
-async function checkAlertUrl(url: string, allowPrivate: boolean): Promise<void> {
+async function checkAlertUrl(url: string, policy: UrlPolicy): Promise<void> {
   try {
-    await checkTarget(url, { allowPrivate });
+    await checkTarget(url, policy);
   } catch (error) {
     if (!(error instanceof UnsafeUrlError)) throw error;
     throw new ApiError(422, 'unsafe_url', `The URL cannot receive alerts: ${error.reason}`, {
@@ -173,7 +173,8 @@ export function settingsRouter({
     if (typeof req.body === 'object' && req.body !== null && Object.hasOwn(req.body, 'senders'))
       throw sendersOperatorOnly();
     const body = parseBody(settingsSchema, req.body);
-    if (body.alertWebhookUrl) await checkAlertUrl(body.alertWebhookUrl, allowPrivateWebhookUrls);
+    if (body.alertWebhookUrl)
+      await checkAlertUrl(body.alertWebhookUrl, { allowPrivate: allowPrivateWebhookUrls, owner: tenantId });
     if (body.defaultTimeZone) body.defaultTimeZone = await savedTimeZone(db, body.defaultTimeZone);
     // Checked against the row as it is when written: two changes at once (one moving the window's start, one its end)
     // each passed against the other's old half and together saved a window that ends before it starts.

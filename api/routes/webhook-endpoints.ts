@@ -81,9 +81,9 @@ export function webhookEndpointsRouter({
    * The URL as given, once it passed the SSRF checks (the relay checks again at every delivery). Where a refused host
    * resolved is logged, not answered.
    */
-  async function safeUrl(url: string, log: Logger): Promise<string> {
+  async function safeUrl(url: string, owner: string, log: Logger): Promise<string> {
     try {
-      await checkTarget(url, { allowPrivate: allowPrivateWebhookUrls });
+      await checkTarget(url, { allowPrivate: allowPrivateWebhookUrls, owner });
       return url;
     } catch (error) {
       if (!(error instanceof UnsafeUrlError)) throw error;
@@ -105,7 +105,7 @@ export function webhookEndpointsRouter({
   router.post('/webhook-endpoints', async (req, res) => {
     const body = parseBody(createSchema, req.body);
     const tenantId = tenantOf(req);
-    const url = await safeUrl(body.url, req.log);
+    const url = await safeUrl(body.url, tenantId, req.log);
     const endpoint = await db.$transaction(async (tx) => {
       // Counted under a lock of the tenant's own, so creates at once cannot pass the cap together.
       await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`webhook-endpoints:${tenantId}`}, 0))`;
@@ -158,7 +158,7 @@ export function webhookEndpointsRouter({
   router.patch('/webhook-endpoints/:id', async (req, res) => {
     const body = parseBody(updateSchema, req.body);
     const endpoint = await endpointOf(req);
-    const url = body.url === undefined ? undefined : await safeUrl(body.url, req.log);
+    const url = body.url === undefined ? undefined : await safeUrl(body.url, endpoint.tenantId, req.log);
     // A client sending its whole configuration each time does not lift the failing endpoint's pace: only a new URL does.
     const newUrl = url !== undefined && url !== endpoint.url;
     const updated = await db.$transaction(async (tx) => {

@@ -11,17 +11,29 @@ import pLimit from 'p-limit';
  * A lookup (getaddrinfo) holds one of libuv's four threads for as long as the host's name server takes, and those
  * threads resolve our database and Twilio too: tenants' hosts take at most two at once, a caller waits at most
  * `lookupWaitMs` (the host then does not resolve, for this check), and past `lookupsQueuedAtMost` waiting a new one is
- * refused at once. A name server that never answers holds back that tenant's URLs, not everyone's sends.
+ * refused at once. A name server that never answers must hold back that tenant's URLs only: each tenant has at most one
+ * lookup among the two (its others wait behind it, not in everyone's queue), and a lookup whose caller has given up is
+ * never started (a queue of stale lookups would otherwise take the slots, one after another, long after).
  */
 const tenantLookups = pLimit(2);
+const lookupsOf = new Map<string, ReturnType<typeof pLimit>>();
 const lookupWaitMs = 5_000;
 const lookupsQueuedAtMost = 50;
 
-async function lookupTenantHost(host: string): Promise<Array<{ address: string; family: number }>> {
-  if (tenantLookups.pendingCount >= lookupsQueuedAtMost) return [];
-  const looked = tenantLookups(() => lookup(host, { all: true, verbatim: true }));
+async function lookupTenantHost(host: string, owner: string): Promise<Array<{ address: string; family: number }>> {
+  const own = lookupsOf.get(owner) ?? pLimit(1);
+  if (tenantLookups.pendingCount >= lookupsQueuedAtMost || own.pendingCount >= lookupsQueuedAtMost) return [];
+  lookupsOf.set(owner, own);
+  let gaveUp = false;
+  const looked = own(() =>
+    gaveUp ? [] : tenantLookups(() => (gaveUp ? [] : lookup(host, { all: true, verbatim: true }))),
+  ).finally(() => {
+    if (own.activeCount + own.pendingCount === 0 && lookupsOf.get(owner) === own) lookupsOf.delete(owner);
+  });
   looked.catch(() => undefined);
-  return Promise.race([looked, sleep(lookupWaitMs, [], { ref: false })]);
+  const answer = await Promise.race([looked, sleep(lookupWaitMs, null, { ref: false })]);
+  if (answer === null) gaveUp = true;
+  return answer ?? [];
 }
 
 const refusedRanges: Array<{ reason: string; v4: Array<[string, number]>; v6: Array<[string, number]> }> = [
@@ -129,6 +141,8 @@ export class UnsafeUrlError extends Error {
 export interface UrlPolicy {
   /** WEBHOOK_ALLOW_PRIVATE_URLS: http and loopback/private targets, for development and tests only. */
   allowPrivate: boolean;
+  /** The tenant whose URL it is: its host's lookups wait behind its own, not everyone's. */
+  owner: string;
 }
 
 export interface CheckedTarget {
@@ -152,7 +166,7 @@ export async function checkTarget(rawUrl: string, policy: UrlPolicy): Promise<Ch
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   let addresses: CheckedTarget['addresses'];
   try {
-    addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await lookupTenantHost(host);
+    addresses = isIP(host) ? [{ address: host, family: isIP(host) }] : await lookupTenantHost(host, policy.owner);
   } catch {
     addresses = [];
   }

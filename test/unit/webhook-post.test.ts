@@ -18,7 +18,11 @@ const request = { headers: {}, body: '{}' };
 describe('postWebhook and a lookup that never answers', () => {
   it('fails the attempt within its timeout', async () => {
     const started = performance.now();
-    const outcome = await postWebhook('https://crm.example/hooks', request, { allowPrivate: false, timeoutMs: 300 });
+    const outcome = await postWebhook('https://crm.example/hooks', request, {
+      allowPrivate: false,
+      owner: 'tenant-a',
+      timeoutMs: 300,
+    });
     expect(outcome).toMatchObject({ statusCode: null, error: 'no answer within 300 ms' });
     expect(performance.now() - started).toBeLessThan(2000);
   });
@@ -27,6 +31,7 @@ describe('postWebhook and a lookup that never answers', () => {
     const stopping = new AbortController();
     const attempt = postWebhook('https://crm.example/hooks', request, {
       allowPrivate: false,
+      owner: 'tenant-b',
       timeoutMs: 60_000,
       cancel: stopping.signal,
     });
@@ -45,6 +50,7 @@ describe('postWebhook and a host resolving to a private address', () => {
     const logger = pino({ level: 'info' }, { write: (line: string) => logged.push(JSON.parse(line)) });
     const outcome = await postWebhook('https://billing.internal.example/hooks', request, {
       allowPrivate: false,
+      owner: 'tenant-c',
       timeoutMs: 1000,
       logger,
     });
