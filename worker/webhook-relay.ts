@@ -180,6 +180,9 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
   async function sendBatch(endpointId: string, batch: ClaimedDelivery[], leaseEnds: number): Promise<boolean> {
     const delivered: AttemptRecord[] = [];
     let sent = 0;
+    // The deliveries whose outcome is recorded; the rest are handed back, those sent but unrecorded included: kept
+    // leased after a failed write, the ones behind them would go first (they may arrive twice, with one id).
+    let settled = 0;
     let failure = false;
     try {
       for (const delivery of batch) {
@@ -199,14 +202,17 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
         }
         failure = true;
         await recordDelivered(db, delivered.splice(0));
+        settled = sent - 1;
         await failed(current, delivery, attempt);
+        settled = sent;
         break;
       }
       await recordDelivered(db, delivered);
+      settled = sent;
     } finally {
       await releaseLeases(
         db,
-        batch.slice(sent).map((delivery) => delivery.id),
+        batch.slice(settled).map((delivery) => delivery.id),
       );
     }
     return !failure && sent === batch.length;

@@ -531,6 +531,36 @@ describe('webhook delivery', () => {
     await request(app).delete(`/v1/webhook-endpoints/${endpoint.id}`).set(endpoint.auth);
   });
 
+  it('a failure whose record cannot be written hands the delivery back: the one behind it never goes first', async () => {
+    const endpoint = await endpointFor({ answer: (n) => (n === 0 ? 503 : 200) });
+    await record(endpoint.tenantId, 'lead.created', { order: 'first' });
+    await record(endpoint.tenantId, 'lead.created', { order: 'second' });
+    // The failed attempt's record fails, as a lost connection would.
+    const refuse = `refuse_attempt_${randomUUID().replaceAll('-', '')}`;
+    await db.$executeRawUnsafe(
+      `CREATE FUNCTION ${refuse}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'attempt refused'; END $$`,
+    );
+    await db.$executeRawUnsafe(
+      `CREATE TRIGGER ${refuse} BEFORE INSERT ON webhook_attempts FOR EACH ROW
+       WHEN (NEW.status_code = 503) EXECUTE FUNCTION ${refuse}()`,
+    );
+    const relay = relayWith();
+    try {
+      await deliverUntil(relay, () => receiver.received(endpoint.path).length > 0 || null, 'the first attempt');
+    } finally {
+      await db.$executeRawUnsafe(`DROP TRIGGER ${refuse} ON webhook_attempts`);
+      await db.$executeRawUnsafe(`DROP FUNCTION ${refuse}()`);
+    }
+    // Before: the failing delivery kept its 60 s lease and the next round sent the second event first.
+    await deliverUntil(relay, () => receiver.received(endpoint.path).length >= 3 || null, 'both delivered');
+    expect(receiver.received(endpoint.path).map((request) => request.body.data.order)).toEqual([
+      'first',
+      'first',
+      'second',
+    ]);
+    await request(app).delete(`/v1/webhook-endpoints/${endpoint.id}`).set(endpoint.auth);
+  });
+
   it('a delivery retried by hand after it was given up gets its days again: one more failure is retried, the endpoint stays active', async () => {
     const endpoint = await endpointFor({ answer: (n) => (n === 0 ? 503 : 200) });
     await record(endpoint.tenantId, 'lead.created');
