@@ -1,11 +1,11 @@
 import { Router } from 'express';
 import { z } from 'zod';
-import { globalScope, pauseSending, resumeSending } from '../../common/capacity/pauses.js';
+import { globalScope, PausedByOperatorError, pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import type { CapacitySettings } from '../../common/capacity/settings.js';
 import { pauseView, sendingStatus } from '../../common/capacity/status.js';
 import type { Db } from '../../common/db.js';
 import { apiKeyOf, tenantOf } from '../auth.js';
-import { notFound, parseBody, unknownRoute } from '../errors.js';
+import { ApiError, notFound, parseBody, unknownRoute } from '../errors.js';
 
 export interface SendingDeps {
   db: Db;
@@ -33,7 +33,20 @@ export function sendingRouter({ db, capacity, defaultSender }: SendingDeps): Rou
   router.post('/sending/resume', async (req, res) => {
     const tenantId = tenantOf(req);
     const { reason } = parseBody(reasonSchema, req.body);
-    await resumeSending(db, { scope: tenantId, actor: apiKeyOf(req), reason: reason ?? null });
+    await resumeSending(db, { scope: tenantId, actor: apiKeyOf(req), reason: reason ?? null }).catch(
+      (error: unknown) => {
+        if (!(error instanceof PausedByOperatorError)) throw error;
+        throw new ApiError(
+          409,
+          'conflict',
+          "The operator paused this tenant's sending; only the operator can resume it",
+          {
+            pausedAt: error.pause.pausedAt.toISOString(),
+            reason: error.pause.reason,
+          },
+        );
+      },
+    );
     res.json(await status(tenantId));
   });
   return router;

@@ -31,9 +31,21 @@ async function recordPauseEvent(
   if (tenantId) await recordEvent(tx, { tenantId, type, data: { actor, reason: reason ?? null } });
 }
 
+/** Who pauses as the operator: a pause of theirs is lifted by the operator only, never by the tenant's own key. */
+export const operatorActors = ['operator', 'admin-cli'];
+
+/** A tenant's key asked to lift the pause the operator holds on it (its own or the operator's resume never is). */
+export class PausedByOperatorError extends Error {
+  constructor(readonly pause: SendingPause) {
+    super('the operator paused this sending');
+    this.name = 'PausedByOperatorError';
+  }
+}
+
 /**
  * Turns the kill switch on (again: the first pause's time and author stay, and only the first is an event); sends
- * that have not started wait.
+ * that have not started wait. The operator pausing a scope its tenant paused first takes the pause over, so the
+ * tenant's key can no longer lift it.
  */
 export async function pauseSending(db: Db, { scope, actor, reason = null }: PauseChange): Promise<SendingPause> {
   return db.$transaction(async (tx) => {
@@ -43,6 +55,11 @@ export async function pauseSending(db: Db, { scope, actor, reason = null }: Paus
       skipDuplicates: true,
     });
     if (pausedNow) await recordPauseEvent(tx, 'sending.paused', { scope, actor, reason });
+    else if (operatorActors.includes(actor))
+      await tx.sendingPause.updateMany({
+        where: { scope, pausedBy: { notIn: operatorActors } },
+        data: { pausedBy: actor, reason },
+      });
     await tx.auditLog.create({
       data: { tenantId: tenantOfScope(scope), actor, action: 'sending.paused', subject: scope, data: { reason } },
     });
@@ -50,10 +67,16 @@ export async function pauseSending(db: Db, { scope, actor, reason = null }: Paus
   });
 }
 
-/** Turns the kill switch off; every waiting send goes on from where it was at its next look (KILL_SWITCH_RECHECK_SECONDS). */
+/**
+ * Turns the kill switch off; every waiting send goes on from where it was at its next look (KILL_SWITCH_RECHECK_SECONDS).
+ * A tenant's key (any actor but the operator's) cannot lift a pause the operator holds: PausedByOperatorError.
+ */
 export async function resumeSending(db: Db, { scope, actor, reason = null }: PauseChange): Promise<boolean> {
   return db.$transaction(async (tx) => {
     await lockScope(tx, scope);
+    const standing = await tx.sendingPause.findUnique({ where: { scope } });
+    if (standing && operatorActors.includes(standing.pausedBy) && !operatorActors.includes(actor))
+      throw new PausedByOperatorError(standing);
     const { count } = await tx.sendingPause.deleteMany({ where: { scope } });
     if (count) {
       await tx.auditLog.create({

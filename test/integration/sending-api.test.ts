@@ -195,6 +195,32 @@ describe('operator routes', () => {
   });
 });
 
+describe("the operator's pause of a tenant", () => {
+  it("cannot be lifted with the tenant's own key, even when the tenant paused first; the operator lifts it", async () => {
+    const app = operatorApp();
+    const { tenant, auth } = await createTenant(stack.db);
+    // The tenant pauses, then the operator pauses it too (a complaint): the pause is the operator's now.
+    expect((await request(app).post('/v1/sending/pause').set(auth).send({ reason: 'our own' })).status).toBe(200);
+    await request(app)
+      .post('/v1/operator/sending/pause')
+      .set(asOperator)
+      .send({ tenantId: tenant.id, reason: 'complaint' });
+    const refused = await request(app).post('/v1/sending/resume').set(auth).send({});
+    // Before: 200, and the operator's pause was gone.
+    expect(refused.status).toBe(409);
+    expect(refused.body.error).toMatchObject({ code: 'conflict', details: { reason: 'complaint' } });
+    expect((await request(app).get('/v1/sending').set(auth)).body.killSwitch.tenant).toMatchObject({
+      on: true,
+      by: 'operator',
+    });
+    await request(app).post('/v1/operator/sending/resume').set(asOperator).send({ tenantId: tenant.id });
+    expect((await request(app).get('/v1/sending').set(auth)).body.killSwitch.tenant.on).toBe(false);
+    // A pause of the tenant's own it lifts itself.
+    await request(app).post('/v1/sending/pause').set(auth).send({});
+    expect((await request(app).post('/v1/sending/resume').set(auth).send({})).status).toBe(200);
+  });
+});
+
 describe('GET /v1/sending', () => {
   /** A tenant with one number of its own on warm-up day 2, a budget partly spent and sends in the last minute. */
   async function seededTenant() {
