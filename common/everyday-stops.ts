@@ -3,11 +3,10 @@
 // or "the bus stop" is not a keyword at all.
 
 /**
- * After STOP: a place or a time ("stop by", "stop in tomorrow", "stop back later", "stop at the pharmacy"), "and" ("stop
- * and think", "Stop n Shop"), a determiner naming something other than our texts ("stop the leak", "stop my order";
- * "stop the texts" is a phrase of its own), a word that teases or corrects ("stop youre too kind", "stop thats too
- * expensive", "stop wait"), or some messages only ("stop early reminders", "stop weekly texts"). A verb in -ing
- * ("stop worrying", "stop being silly") is checked apart.
+ * After STOP: a place or a time ("stop by", "stop in tomorrow", "stop back later", "stop this weekend", "stop at the
+ * pharmacy"), "and" ("stop and think", "Stop n Shop"), a word that teases or corrects ("stop youre too kind", "stop
+ * thats too expensive", "stop wait"), or some messages only ("stop early reminders", "stop weekly texts"). A verb in
+ * -ing ("stop worrying", "stop being silly") and a determiner ("stop the leak" but "stop the texts") are judged apart.
  */
 export const everydayAfterStop = new Set([
   'by',
@@ -60,34 +59,33 @@ export const everydayAfterStop = new Set([
   'morning',
   'evening',
   'night',
-  'the',
-  'a',
-  'an',
-  'my',
-  'our',
-  'his',
-  'her',
-  'their',
+  'weekend',
+  'monday',
+  'tuesday',
+  'wednesday',
+  'thursday',
+  'friday',
+  'saturday',
+  'sunday',
+  'mon',
+  'tue',
+  'tues',
+  'thu',
+  'thurs',
+  'fri',
+  'sat',
+  'sun',
   'wait',
   'thats',
   'youre',
 ]);
 
-/** After "stop I": a correction of what the lead said before ("stop I meant Tuesday", "Stop I changed my mind"). */
-export const correctingVerbs = new Set([
-  'meant',
-  'mean',
-  'changed',
-  'misread',
-  'misspoke',
-  'typed',
-  'think',
-  'thought',
-]);
+/** After "stop I": a correction of what the lead said before ("stop I meant Tuesday", "stop I typed the wrong day"). */
+export const correctingVerbs = new Set(['meant', 'misread', 'misspoke', 'typed']);
 
 /**
  * Before a closing STOP: what makes it a noun ("the bus stop", "my next stop", "the Elm St stop"), a question or statement about stopping
- * ("when will it stop", "dont stop", "why did you stop", "I'll stop"), teasing ("oh stop", "haha stop") or a question
+ * ("when will it stop", "dont stop", "I'll stop"; a question, and "… to stop", are judged apart), teasing ("oh stop", "haha stop") or a question
  * about the keyword ("reply stop?").
  */
 export const everydayBeforeStop = new Set([
@@ -176,8 +174,6 @@ export const everydayBeforeStop = new Set([
   'you',
   'u',
   'i',
-  'me',
-  'to',
   'ill',
   'well',
   'youll',

@@ -334,17 +334,36 @@ function asksToOptOut(whole: string, clauses: string[]): boolean {
 const softeners = new Set([...courtesy, ...emphasisWords]);
 /** After the keyword, the same without "and", which may lead on to something else ("stop and think"). */
 const aimOrCourtesy = new Set([...courtesyWords, ...targetWords, ...emphasisWords]);
-const leadingCourtesyOrAsking = new RegExp(
-  `^(?:(?:${[...courtesyPhrases, ...askingPhrases].sort((a, b) => b.length - a.length).join('|')})\\s+)+`,
+const leadingCourtesy = new RegExp(
+  `^(?:(?:${[...courtesyPhrases].sort((a, b) => b.length - a.length).join('|')})\\s+)+`,
   'u',
 );
-const questionOpening = /^\s*(?:what|whats|when|where|why|how|does|do|did|will|would|can|could|should|is|are|was)\b/u;
-const denial = /\b(?:dont|do not|not|never|wont|cant|cannot|didnt|doesnt|no need)\b/u;
+/** After "stop the" or "stop my", what makes it our messages: "stop my texts", "stop the robo calls", "stop the harassment". */
+const ourMessagesWord = new RegExp(
+  `^(?:${contactNouns}|calls?|harassment|robo\\w*|automated|marketing|ads|promos?|promotions?)$`,
+  'u',
+);
+const determiners = new Set(['the', 'my', 'a', 'an', 'our', 'his', 'her', 'their']);
+/** An auxiliary, its subject (not our texts, not a verb in -ing), then STOP: "does the sale stop", "why did you stop". */
+const questionAboutStopping = new RegExp(
+  `\\b(?:do|does|did|will|would|can|could|should|wont|cant|doesnt|didnt)\\s+(?:(?!(?:${contactNouns}|me|not)\\b)(?!\\w+ing\\b)\\w+\\s+){1,3}(?:stop|quit)$`,
+  'u',
+);
+/** "… to stop" asks it when what is to stop is our texts, or the one texting: "I want the texts to stop", "I need u to stop". */
+const ourTextsToStop = new RegExp(
+  `\\b(?:${contactNouns}|it|this|these|them|they|you|u|ya|yall|guys)\\s+(?:\\w+\\s+){0,2}?to\\s+(?:stop|quit)$`,
+  'u',
+);
+const someoneMakesMeStop = /\b(?:make|makes|made|let|lets|help|helps|told|tell|tells|asked|ask)\s+me\s+(?:stop|quit)$/u;
+/** …unless it is denied: "I don't want you guys to stop". */
+const deniedStop =
+  /\b(?:dont|do not|not|never|wont|cant|cannot|didnt|doesnt|no need)\s+(?:\w+\s+){0,4}?to\s+(?:stop|quit)$/u;
 
 /** "Stop I'm not interested", "STOP who is this", "stop lol": a clear keyword first, then the lead's own words. */
 function opensWithKeyword(clause: string): boolean {
-  // After what only softens it: "i said stop you idiots", "not interested stop it now".
-  const words = clause.replace(leadingCourtesyOrAsking, '').split(' ');
+  // After courtesy that only softens it: "i said stop you idiots". Not after an asking phrase: "can you stop Monday?"
+  // asks for a visit.
+  const words = clause.replace(leadingCourtesy, '').split(' ');
   let at = words.findIndex((word) => !softeners.has(word));
   if (!clearOptOutKeywords.has(words[at] ?? '')) return false;
   // What it is aimed at, and courtesy, change nothing: "stop it I said" reads on at "i", "stop it with the jokes" at "with".
@@ -352,27 +371,28 @@ function opensWithKeyword(clause: string): boolean {
   while (at < words.length && (aimOrCourtesy.has(words[at] ?? '') || clearOptOutKeywords.has(words[at] ?? '')));
   const next = words[at];
   if (next === undefined) return false; // nothing else: isBareRequest's to judge
-  if (next === 'i' && correctingVerbs.has(words[at + 1] ?? '')) return false;
+  // "stop the leak", "stop my order" name something else; "stop my texts", "stop the automated messages" do not.
+  if (determiners.has(next)) return words.slice(at + 1).some((word) => ourMessagesWord.test(word));
+  // "stop I meant Tuesday" corrects what the lead said; "STOP I mean it" does not.
+  if (next === 'i' && correctingVerbs.has(words[at + 1] ?? '') && words[at + 2] !== 'it') return false;
   return !everydayAfterStop.has(next) && !next.endsWith('ing');
 }
 
-/** "This is harassment stop", "not interested. just stop now": the keyword closes a statement of the lead's. */
+/** "This is harassment stop", "not interested. just stop now", "It needs to stop": the keyword closes the clause. */
 function endsWithKeyword(clause: string): boolean {
   const words = clause.split(' ');
   let at = words.length - 1;
   while (at >= 0 && softeners.has(words[at] ?? '')) at -= 1;
   if (!clearOptOutKeywords.has(words[at] ?? '')) return false;
+  const statement = words.slice(0, at + 1).join(' ');
   do at -= 1;
   while (at >= 0 && softeners.has(words[at] ?? ''));
   const before = words[at];
-  if (before === undefined || everydayBeforeStop.has(before)) return false;
-  // A question about stopping, or stopping denied ("what time does the sale stop", "I'm not ready to stop"), is not a
-  // request: once the reasons it may carry are set aside ("not interested stop").
-  const statement = words
-    .slice(0, at + 1)
-    .join(' ')
-    .replace(courtesyPhrase, ' ');
-  return !questionOpening.test(statement) && !denial.test(statement);
+  if (before === undefined) return false;
+  if (before === 'to') return ourTextsToStop.test(statement) && !deniedStop.test(statement);
+  // "why are you texting me stop" asks it; "don't make me stop", "the doctor told me stop" do not.
+  if (before === 'me') return !someoneMakesMeStop.test(statement);
+  return !everydayBeforeStop.has(before) && !questionAboutStopping.test(statement);
 }
 
 /** True when the text is nothing but keywords and words that don't change what they ask. */
