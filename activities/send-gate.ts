@@ -57,14 +57,12 @@ export const claimExpiredAfterMs = claimLeaseMs + 30_000;
 
 /**
  * Whether another attempt may be calling Twilio for this message right now: it claimed it, has not let go (an
- * attempt lets go when its Twilio call fails) and its claim is not yet expired (a crashed or stalled attempt).
+ * attempt lets go when Twilio refused its call unprocessed) and its claim is not yet expired (a crashed or stalled
+ * attempt). Whatever its attempt number: an attempt claims once, at the end, so a claim it reads is never its own, and
+ * numbers repeat (each activity a held send schedules anew, each continued run, starts again at 1).
  */
-export function isClaimLive(
-  message: Pick<Message, 'claimedAt' | 'claimedAttempt'>,
-  attempt: number,
-  now = new Date(),
-): boolean {
-  if (!message.claimedAt || message.claimedAttempt === null || message.claimedAttempt === attempt) return false;
+export function isClaimLive(message: Pick<Message, 'claimedAt' | 'claimedAttempt'>, now = new Date()): boolean {
+  if (!message.claimedAt || message.claimedAttempt === null) return false;
   return now.getTime() - message.claimedAt.getTime() < claimExpiredAfterMs;
 }
 
@@ -182,7 +180,7 @@ export function createSendGate({ db }: { db: Db }) {
       const now = await lockConversationAt(tx, row.tenantId, row.toPhone);
       // Read under the lock: another attempt may have claimed it, or a fact been recorded, since the caller looked.
       const { facts, refusal, windowClosesAt: closesAt } = await readVerdict(tx, row, subject, now);
-      if (isClaimLive(facts, attempt, now)) return claimedBy(facts.claimedAttempt, facts.claimedAt ?? now, now);
+      if (isClaimLive(facts, now)) return claimedBy(facts.claimedAttempt, facts.claimedAt ?? now, now);
       if (facts.claimedAttempt === settlerAttempt) return settling(now);
       const verdict = recipientStop(facts) ?? refusal;
       if (verdict) return verdict;

@@ -102,7 +102,7 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
     // Another attempt may be at Twilio with it: only once that attempt is surely done can the row be judged missed.
     if (row.claimedAt) {
       const now = await databaseNow(db);
-      if (isClaimLive(row, attempt, now))
+      if (isClaimLive(row, now))
         throw claimedElsewhere(row.claimedAt, row.claimedAttempt, untilClaimExpires(row.claimedAt, now));
     }
     if (isTooLate(deadline)) return missDeadline(deps, row, deadline);
@@ -132,6 +132,6 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
     if (performance.now() - askedAt > claimLeaseMs)
       throw claimedElsewhere(verdict.claimedAt, attempt, claimExpiredAfterMs);
     const validity = validityPeriodSeconds(endingBy(deadline, verdict.windowClosesAt));
-    return handOver(deps, row, { ...sms, validityPeriodSeconds: validity }, attempt);
+    return handOver(deps, row, { ...sms, validityPeriodSeconds: validity }, { attempt, claimedAt: verdict.claimedAt });
   };
 }

@@ -127,7 +127,7 @@ export async function handOver(
   deps: ResolvedDeliveryDeps,
   row: Message,
   sms: OutboundSms,
-  attempt: number,
+  claim: { attempt: number; claimedAt: Date },
 ): Promise<DeliveryResult> {
   const { db, sender, metrics } = deps;
   try {
@@ -147,7 +147,7 @@ export async function handOver(
       // until Twilio is surely done, and then only after asking it.
       if (!twilioMayHaveTaken(error))
         await db.message.updateMany({
-          where: { id: row.id, claimedAttempt: attempt },
+          where: { id: row.id, claimedAttempt: claim.attempt, claimedAt: claim.claimedAt },
           data: { claimedAt: row.claimedAt, claimedAttempt: null },
         });
       throw error;

@@ -23,8 +23,8 @@ export const settleAfterDeadlineMs = 120_000;
 /**
  * The send activities: Twilio's final refusals come back as results, transient faults are thrown and retried, and no
  * attempt is scheduled past `deadline`. The start-to-close timeout leaves room for the activity's own bounded waits
- * (Twilio 10 s, database 5 s to connect and 15 s per statement) so a second attempt never overlaps a first one still
- * running.
+ * (Twilio 10 s, database 5 s to connect and 15 s per statement), so a second attempt rarely overlaps a first one still
+ * running; when one does (a lookup of many pages, a stalled process), the claim on the row keeps the two apart.
  */
 export function sendActivitiesUntil(deadline: Date, maximumInterval: string): ActivityInterfaceFor<Activities> {
   return proxyActivities<Activities>({

@@ -293,6 +293,37 @@ describe("a step's Twilio expiry", () => {
   );
 });
 
+describe('a claim taken by an attempt of the same number (numbers start again at 1 for each activity scheduled)', () => {
+  it(
+    'is live all the same: the new activity calls Twilio no sooner than the claim expires',
+    withoutGlobalPause(async () => {
+      const { inputs } = await leadWithEnrollments(1);
+      const [input] = inputs as [SendStepMessageInput];
+      const { phone } = await core.db.lead.findFirstOrThrow({
+        where: { enrollments: { some: { id: input.enrollmentId } } },
+      });
+      // Attempt 1 of an earlier activity (the send was held and scheduled again, or a stalled one woke) has just
+      // claimed the row: its create call is at Twilio now.
+      await core.db.message.create({
+        data: {
+          tenantId: (await core.db.enrollment.findUniqueOrThrow({ where: { id: input.enrollmentId } })).tenantId,
+          enrollmentId: input.enrollmentId,
+          direction: 'outbound',
+          toPhone: phone,
+          body: 'Hi Ada (0)',
+          status: 'pending',
+          idempotencyKey: `${input.enrollmentId}:0`,
+          claimedAttempt: 1,
+          claimedAt: new Date(),
+        },
+      });
+      // Before: the claim was taken for this attempt's own, and a second create call went out.
+      await expect(attempt(1, input)).rejects.toMatchObject({ type: 'SendClaimedElsewhere' });
+      expect(core.fake.createCallsTo(phone)).toBe(0);
+    }),
+  );
+});
+
 describe('an attempt that read its row unclaimed, then stalled past its timeout', () => {
   it(
     'claims nothing over the claim of the attempt Temporal started meanwhile: the next looks first, and finds the message',
