@@ -112,6 +112,14 @@ export async function hold<Outcome>(
       data: { heldReason: wait.reason, heldUntil: until, heldDetail: wait.detail, heldRetryAt: new Date(retryAt) },
     });
     if (!count) throw rowChangedSinceRead();
+    // An earlier attempt's claim this one found expired, and Twilio without the message: nobody is sending it, so the
+    // held row is unclaimed again, and a STOP, a skip or a move closes it as any held row (a claim kept, they left it
+    // pending until the run ended). Unless another attempt has claimed it since.
+    if (row.claimedAt)
+      await db.message.updateMany({
+        where: { id: row.id, status: 'pending', claimedAt: row.claimedAt, claimedAttempt: row.claimedAttempt },
+        data: { claimedAt: null, claimedAttempt: null },
+      });
   };
   if (givesUp) {
     if (!deadline.hard) await recordHold(latest);

@@ -45,9 +45,9 @@ const changePending = (until: Date) =>
     nextRetryDelay: Math.min(Math.max(until.getTime() - Date.now(), 100), changePendingLookMs),
   });
 
-/** The gate's final word: the row closes as skipped with the reason, and the workflow hears why. */
+/** The gate's final word: the row closes as skipped with the reason (and what held it before), and the workflow hears why. */
 async function refuse({ db, metrics }: ResolvedDeliveryDeps, row: Message, reason: GateStop): Promise<DeliveryResult> {
-  await closeAsRead(db, row, { status: 'skipped', skipReason: reason });
+  await closeAsRead(db, row, { status: 'skipped', skipReason: reason }, row.heldReason);
   metrics.messageRecorded('skipped');
   log.info('send refused by the send gate', { messageId: row.id, to: maskPhone(row.toPhone), reason });
   return skippedResult(row.id, reason);

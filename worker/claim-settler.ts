@@ -94,7 +94,8 @@ export function createClaimSettler({
       return;
     }
     const skipReason = skipReasonOf(owner);
-    if (!(await closeUnsent(db, row, { status: 'skipped', skipReason }, { onlyUnder: take }))) return;
+    if (!(await closeUnsent(db, row, { status: 'skipped', skipReason }, { onlyUnder: take, heldBy: row.heldReason })))
+      return;
     metrics.messageRecorded('skipped');
     logger.warn({ ...facts, skipReason }, 'a claimed message its run left behind never reached Twilio: skipped');
   }

@@ -53,6 +53,35 @@ async function leadWithEnrollments(count: number, timeZone = 'Europe/London') {
   return { tenant, lead, phone, inputs };
 }
 
+/** One enrollment's first step, its row already written under `claim` (an earlier attempt's), and its lead's phone. */
+async function stepClaimedEarlier(claim: { claimedAttempt: number; claimedAt: Date }) {
+  const { tenant, phone, inputs } = await leadWithEnrollments(1);
+  const [input] = inputs as [SendStepMessageInput];
+  const row = await core.db.message.create({
+    data: {
+      tenantId: tenant.id,
+      enrollmentId: input.enrollmentId,
+      direction: 'outbound',
+      toPhone: phone,
+      body: 'Hi Ada (0)',
+      status: 'pending',
+      idempotencyKey: `${input.enrollmentId}:0`,
+      ...claim,
+    },
+  });
+  return { tenant, phone, input, row };
+}
+
+/** Runs `work` with the tenant's kill switch on. */
+async function whilePaused<T>(tenantId: string, work: () => Promise<T>): Promise<T> {
+  await pauseSending(core.db, { scope: tenantId, actor: 'test' });
+  try {
+    return await work();
+  } finally {
+    await resumeSending(core.db, { scope: tenantId, actor: 'test' });
+  }
+}
+
 /** Another enrollment's step to the lead, claimed and handed to Twilio (its row written at `createdAt`, default now). */
 async function claimedByAnother(
   lead: { id: string; tenantId: string; phone: string },
@@ -273,6 +302,32 @@ describe('a reminder held past its deadline', () => {
   );
 });
 
+describe('a step held by the kill switch, then refused by the gate', () => {
+  it(
+    'closes skipped with the refusal, its event naming what held it',
+    withoutGlobalPause(async () => {
+      const { tenant, phone, inputs } = await leadWithEnrollments(1);
+      const [input] = inputs as [SendStepMessageInput];
+      const refused = await whilePaused(tenant.id, async () => {
+        expect(await attempt(1, input)).toMatchObject({ outcome: 'held', reason: 'kill_switch' });
+        // The lead replies while it waits: the next look refuses it.
+        await core.db.enrollment.update({
+          where: { id: input.enrollmentId },
+          data: { haltedAt: new Date(), haltedBy: 'replied' },
+        });
+        return attempt(1, input);
+      });
+      expect(refused).toMatchObject({ outcome: 'halted', reason: 'replied' });
+      const skipped = await core.db.event.findMany({ where: { tenantId: tenant.id, type: 'message.skipped' } });
+      // Before: the event said replied only, and what had held the message was gone with the row's hold.
+      expect(skipped.map((event) => event.data)).toEqual([
+        expect.objectContaining({ reason: 'replied', heldBy: 'kill_switch' }),
+      ]);
+      expect(core.fake.createCallsTo(phone)).toBe(0);
+    }),
+  );
+});
+
 describe("a step's Twilio expiry", () => {
   it(
     'ends where the lead’s window ends now, not where the run planned it with the window it started with',
@@ -297,28 +352,33 @@ describe('a claim taken by an attempt of the same number (numbers start again at
   it(
     'is live all the same: the new activity calls Twilio no sooner than the claim expires',
     withoutGlobalPause(async () => {
-      const { inputs } = await leadWithEnrollments(1);
-      const [input] = inputs as [SendStepMessageInput];
-      const { phone } = await core.db.lead.findFirstOrThrow({
-        where: { enrollments: { some: { id: input.enrollmentId } } },
-      });
       // Attempt 1 of an earlier activity (the send was held and scheduled again, or a stalled one woke) has just
       // claimed the row: its create call is at Twilio now.
-      await core.db.message.create({
-        data: {
-          tenantId: (await core.db.enrollment.findUniqueOrThrow({ where: { id: input.enrollmentId } })).tenantId,
-          enrollmentId: input.enrollmentId,
-          direction: 'outbound',
-          toPhone: phone,
-          body: 'Hi Ada (0)',
-          status: 'pending',
-          idempotencyKey: `${input.enrollmentId}:0`,
-          claimedAttempt: 1,
-          claimedAt: new Date(),
-        },
-      });
+      const { phone, input } = await stepClaimedEarlier({ claimedAttempt: 1, claimedAt: new Date() });
       // Before: the claim was taken for this attempt's own, and a second create call went out.
       await expect(attempt(1, input)).rejects.toMatchObject({ type: 'SendClaimedElsewhere' });
+      expect(core.fake.createCallsTo(phone)).toBe(0);
+    }),
+  );
+});
+
+describe('a held row an earlier attempt had claimed (its call unanswered, its claim expired, Twilio without it)', () => {
+  it(
+    'is unclaimed once held, so a close of the unclaimed rows (a STOP, a skip, a move) reaches it',
+    withoutGlobalPause(async () => {
+      const expired = new Date(Date.now() - claimExpiredAfterMs - 60_000);
+      const { tenant, phone, input, row } = await stepClaimedEarlier({ claimedAttempt: 2, claimedAt: expired });
+      expect(await whilePaused(tenant.id, () => attempt(3, input))).toMatchObject({
+        outcome: 'held',
+        reason: 'kill_switch',
+      });
+      // Before: the expired claim stayed, and every close of the unclaimed rows passed the row by.
+      expect(await core.db.message.findUniqueOrThrow({ where: { id: row.id } })).toMatchObject({
+        status: 'pending',
+        heldReason: 'kill_switch',
+        claimedAt: null,
+        claimedAttempt: null,
+      });
       expect(core.fake.createCallsTo(phone)).toBe(0);
     }),
   );
