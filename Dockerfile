@@ -15,6 +15,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY prisma/migrations ./prisma/migrations
+# The inbound spool's directory (INBOUND_SPOOL_DIR), owned by the user the service runs as: a named volume mounted on it
+# takes this ownership when it is first created, where a directory Docker made itself would be root's.
+RUN mkdir -p /app/.data/inbound-spool && chown -R node:node /app/.data
 USER node
 # node itself is PID 1's command (no npm/npx shell in between), so `docker stop`'s SIGTERM reaches the graceful shutdown.
 CMD ["node", "dist/api/index.js"]

@@ -2,7 +2,7 @@
 // again, in arrival order, once the database answers. Twilio does not resend an inbound webhook answered 500, so
 // without this a STOP in the lead's own words, or a reply, arriving during an outage was lost, and the follow-up
 // went on texting. Each kept message is its own file, written whole (fsync, then rename) before the 200 answers.
-import { mkdir, open, readdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../../common/db.js';
@@ -14,7 +14,9 @@ import { processInbound, type InboundOptions, type InboundParams } from './inbou
 export interface InboundSpool extends PeriodicRounds {
   /** Keeps the message for a later round; resolves once it is on disk. */
   keep(params: InboundParams): Promise<void>;
-  /** Processes the kept messages in arrival order, stopping at the first that fails again (to keep the order). */
+  /** Whether messages are waiting: a new one goes behind them, or a STOP processed now could be undone by an older START. */
+  holdsAny(): Promise<boolean>;
+  /** Processes the kept messages in arrival order, stopping at the first that fails while the database is away. */
   round(): Promise<void>;
 }
 
@@ -27,19 +29,14 @@ export interface InboundSpoolDeps {
 }
 
 const kept = '.json';
+const partial = '.partial';
+/** Failed this many rounds while the database answered: the message itself fails, and it is set aside for an operator. */
+const setAsideAfterFailures = 5;
+/** A partial file this old was left by a crash between its write and its rename: its request was answered 500. */
+const partialLeftAfterMs = 60_000;
 
-async function durably(path: string, data: string): Promise<void> {
-  const partial = `${path}.partial`;
-  const file = await open(partial, 'wx');
-  try {
-    await file.writeFile(data);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(partial, path);
-  // The rename itself survives a crash only once the directory is synced too.
-  const directory = await open(dirname(path), 'r');
+async function syncDirectory(path: string): Promise<void> {
+  const directory = await open(path, 'r');
   try {
     await directory.sync();
   } finally {
@@ -47,7 +44,29 @@ async function durably(path: string, data: string): Promise<void> {
   }
 }
 
+async function durably(path: string, data: string): Promise<void> {
+  const writing = `${path}${partial}`;
+  const file = await open(writing, 'wx');
+  try {
+    await file.writeFile(data);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(writing, path);
+  // The rename itself survives a crash only once the directory is synced too.
+  await syncDirectory(dirname(path));
+}
+
+const databaseAnswers = (db: Db) =>
+  db.$queryRaw`SELECT 1`.then(
+    () => true,
+    () => false,
+  );
+
 export function createInboundSpool({ dir, db, logger, signalRelay, options }: InboundSpoolDeps): InboundSpool {
+  const setAside = join(dir, 'set-aside');
+  const failures = new Map<string, number>();
   let sequence = 0;
 
   async function keep(params: InboundParams): Promise<void> {
@@ -58,20 +77,37 @@ export function createInboundSpool({ dir, db, logger, signalRelay, options }: In
     await durably(join(dir, `${name}${kept}`), JSON.stringify(params));
   }
 
-  async function waiting(): Promise<string[]> {
+  async function names(): Promise<string[]> {
     try {
-      return (await readdir(dir)).filter((name) => name.endsWith(kept)).sort();
+      return (await readdir(dir)).sort();
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw error;
     }
   }
 
-  async function round(): Promise<void> {
-    for (const name of await waiting()) {
-      const path = join(dir, name);
-      const params = JSON.parse(await readFile(path, 'utf8')) as InboundParams;
-      // Throws while the database is still away: the rest wait for the next round, in order.
+  const holdsAny = async () => (await names()).some((name) => name.endsWith(kept));
+
+  /** Moved out of the way with its reason logged: the messages behind it go on. */
+  async function putAside(name: string, error: unknown): Promise<void> {
+    await mkdir(setAside, { recursive: true });
+    await rename(join(dir, name), join(setAside, name));
+    failures.delete(name);
+    logger.error(
+      { err: error, file: join(setAside, name) },
+      'kept inbound SMS set aside: it fails while the database answers; an operator must look at it',
+    );
+  }
+
+  async function processKept(name: string): Promise<void> {
+    const path = join(dir, name);
+    let params: InboundParams;
+    try {
+      params = JSON.parse(await readFile(path, 'utf8')) as InboundParams;
+    } catch (error) {
+      return putAside(name, error);
+    }
+    try {
       const result = await processInbound(db, logger, params, { ...options, late: true });
       if (result.kind === 'processed')
         await signalRelay.deliver(result.signalIds).catch((error: unknown) => {
@@ -81,9 +117,27 @@ export function createInboundSpool({ dir, db, logger, signalRelay, options }: In
         { messageSid: params.MessageSid, from: maskPhone(params.From), outcome: result.kind },
         'kept inbound SMS processed late',
       );
+      failures.delete(name);
       await unlink(path);
+    } catch (error) {
+      // The database still away: this one and the rest wait for the next round, in order.
+      if (!(await databaseAnswers(db))) throw error;
+      const count = (failures.get(name) ?? 0) + 1;
+      failures.set(name, count);
+      if (count < setAsideAfterFailures) throw error;
+      await putAside(name, error);
     }
   }
 
-  return { keep, round, ...periodicRounds(round, { logger, what: 'inbound spool' }) };
+  async function round(): Promise<void> {
+    for (const name of await names()) {
+      if (name.endsWith(kept)) await processKept(name);
+      else if (name.endsWith(partial)) {
+        const path = join(dir, name);
+        if (Date.now() - (await stat(path)).mtimeMs > partialLeftAfterMs) await unlink(path);
+      }
+    }
+  }
+
+  return { keep, holdsAny, round, ...periodicRounds(round, { logger, what: 'inbound spool' }) };
 }

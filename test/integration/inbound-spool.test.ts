@@ -2,7 +2,7 @@
 // once the database answers: Twilio does not resend an inbound webhook answered 500, so before this a STOP in the
 // lead's own words arriving during an outage was lost, and the follow-up went on texting.
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -14,7 +14,7 @@ import { phoneHash } from '../../common/opt-outs.js';
 import { anytimeSettings, createTenant } from '../support/fixtures.js';
 import { enrolledLead } from '../support/follow-ups.js';
 import { startTestStack, testSenderNumber, type TestStack } from '../support/stack.js';
-import { inbound, randomSenderNumber } from '../support/webhooks.js';
+import { inbound, messageSid, randomSenderNumber } from '../support/webhooks.js';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -36,6 +36,8 @@ const spoolOn = (dir: string, db = stack.db) =>
     options: { sharedSenders: [testSenderNumber] },
   });
 
+const privatePhone = () => `+4477009${String(Math.floor(Math.random() * 100_000)).padStart(5, '0')}`;
+
 async function tenantWithNumber() {
   const number = randomSenderNumber();
   const tenant = await createTenant(stack.db, { ...anytimeSettings, senders: { create: { value: number } } });
@@ -49,16 +51,19 @@ describe('inbound SMS while the database is down', () => {
     const dir = spoolDir();
     const down = createApp({ ...stack.deps, db: downDb, inboundSpool: spoolOn(dir, downDb) });
 
-    const answered = await inbound(down, { From: phone, To: number, Body: "Stop I'm not interested" });
+    const stop = { From: phone, To: number, Body: "Stop I'm not interested", MessageSid: messageSid() };
+    const answered = await inbound(down, stop);
     expect(answered.status).toBe(200);
     expect(answered.text).not.toContain('<Message>');
-    expect(await readdir(dir)).toHaveLength(1);
+    // Twilio's own retry of it, kept too (or a second API replica's): processed once all the same.
+    expect((await inbound(down, stop)).status).toBe(200);
+    expect(await readdir(dir)).toHaveLength(2);
     // Before: a 500, which Twilio does not resend, and nothing anywhere.
     expect(await stack.db.optOut.count({ where: { tenantId: tenant.id } })).toBe(0);
 
     // Still down: the round fails and keeps the message.
     await expect(spoolOn(dir, downDb).round()).rejects.toThrow();
-    expect(await readdir(dir)).toHaveLength(1);
+    expect(await readdir(dir)).toHaveLength(2);
 
     await spoolOn(dir).round();
     expect(await readdir(dir)).toEqual([]);
@@ -72,13 +77,12 @@ describe('inbound SMS while the database is down', () => {
     expect(
       await stack.db.message.count({ where: { tenantId: tenant.id, direction: 'outbound', toPhone: phone } }),
     ).toBe(0);
-    // Processed once: the same MessageSid kept twice (a second API replica, say) changes nothing more.
     expect(await stack.db.consentEvent.count({ where: { tenantId: tenant.id } })).toBe(1);
   });
 
   it('messages kept in turn are processed in arrival order: a STOP then a START leaves the lead opted in', async () => {
     const { tenant, number } = await tenantWithNumber();
-    const phone = `+4477009${String(Math.floor(Math.random() * 100_000)).padStart(5, '0')}`;
+    const phone = privatePhone();
     const dir = spoolDir();
     const down = createApp({ ...stack.deps, db: downDb, inboundSpool: spoolOn(dir, downDb) });
     for (const Body of ['please stop texting me', 'START'])
@@ -90,6 +94,58 @@ describe('inbound SMS while the database is down', () => {
     });
     expect(consent.map((event) => event.kind)).toEqual(['opt_out', 'opt_in']);
     expect(await stack.db.optOut.count({ where: { tenantId: tenant.id } })).toBe(0);
+  });
+
+  it('while messages are kept, a new one goes behind them even with the database back: an older START never undoes a newer STOP', async () => {
+    const { tenant, number } = await tenantWithNumber();
+    const phone = privatePhone();
+    const dir = spoolDir();
+    const down = createApp({ ...stack.deps, db: downDb, inboundSpool: spoolOn(dir, downDb) });
+    expect((await inbound(down, { From: phone, To: number, Body: 'START' })).status).toBe(200);
+    // The database is back; the START still waits for the spool's next round when the STOP comes.
+    const up = createApp({ ...stack.deps, inboundSpool: spoolOn(dir) });
+    const stop = await inbound(up, { From: phone, To: number, Body: 'STOP' });
+    expect(stop.status).toBe(200);
+    expect(await readdir(dir)).toHaveLength(2);
+    await spoolOn(dir).round();
+    // Before: the STOP was processed at once, then the START replayed after it cleared the opt-out.
+    const consent = await stack.db.consentEvent.findMany({
+      where: { tenantId: tenant.id },
+      orderBy: { createdAt: 'asc' },
+    });
+    expect(consent.map((event) => event.kind)).toEqual(['opt_in', 'opt_out']);
+    expect(await stack.db.optOut.count({ where: { tenantId: tenant.id } })).toBe(1);
+  });
+
+  it('a kept message that fails with the database answering is set aside after five rounds, and the ones behind it go on', async () => {
+    const { tenant, number } = await tenantWithNumber();
+    const phone = privatePhone();
+    const dir = spoolDir();
+    const spool = spoolOn(dir);
+    // PostgreSQL refuses a NUL in text: this one fails every time, whatever the database's health.
+    await spool.keep({ MessageSid: messageSid(), From: phone, To: number, Body: 'bad \u0000 byte' });
+    await spool.keep({ MessageSid: messageSid(), From: phone, To: number, Body: 'please stop texting me' });
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, '000000000000001-000000-unreadable.json'), '{ not json');
+    for (let round = 1; round < 5; round += 1) await expect(spool.round()).rejects.toThrow();
+    // Before: every round stopped at the first, and the STOP behind it waited for ever.
+    await spool.round();
+    expect(await stack.db.optOut.count({ where: { tenantId: tenant.id } })).toBe(1);
+    expect((await readdir(dir)).filter((name) => name.endsWith('.json'))).toEqual([]);
+    expect(await readdir(join(dir, 'set-aside'))).toHaveLength(2);
+  });
+
+  it('a partial file a crash left before its rename is removed once it is a minute old', async () => {
+    const dir = spoolDir();
+    await mkdir(dir, { recursive: true });
+    const left = join(dir, '000000000000001-000000-SMx.json.partial');
+    await writeFile(left, '{"MessageSid":');
+    const minuteAgo = new Date(Date.now() - 61_000);
+    await utimes(left, minuteAgo, minuteAgo);
+    const fresh = join(dir, '000000000000002-000000-SMy.json.partial');
+    await writeFile(fresh, '{"MessageSid":');
+    await spoolOn(dir).round();
+    expect(await readdir(dir)).toEqual(['000000000000002-000000-SMy.json.partial']);
   });
 
   it('a message that cannot be kept either is a 500, as before', async () => {

@@ -10,11 +10,14 @@ interface Service {
   environment?: Record<string, string | number>;
   depends_on?: Record<string, { condition: string }> | string[];
   deploy?: { replicas?: number };
+  volumes?: string[];
 }
 
 const compose = parse(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8'), { merge: true }) as {
   services: Record<string, Service>;
+  volumes: Record<string, unknown>;
 };
+const dockerfile = readFileSync(new URL('../../Dockerfile', import.meta.url), 'utf8');
 const { services } = compose;
 const dependsOn = (name: string) => Object.keys(services[name]?.depends_on ?? {});
 
@@ -53,5 +56,16 @@ describe('docker-compose.yml (the production-like topology)', () => {
     expect(services.api?.command).toEqual(['node', 'dist/api/index.js']);
     expect(services.worker?.command).toEqual(['node', 'dist/worker/index.js']);
     expect(services.migrate?.command).toEqual(['node', 'dist/scripts/migrate.js', 'deploy']);
+  });
+
+  it("keeps the API's inbound spool on a named volume the service's user can write (INBOUND_SPOOL_DIR's default)", () => {
+    const spool = `/app/${loadConfig({ DATABASE_URL: 'postgresql://x@localhost/x' }).INBOUND_SPOOL_DIR}`;
+    expect(services.api?.volumes).toEqual([`inbound-spool:${spool}`]);
+    expect(Object.keys(compose.volumes)).toContain('inbound-spool');
+    // A named volume takes the ownership of the image's directory when first created: made and handed to `node` before
+    // the image switches to that user (a directory Docker made itself would be root's, and every keep would fail).
+    const made = dockerfile.indexOf(`mkdir -p ${spool} && chown -R node:node /app/.data`);
+    expect(made).toBeGreaterThan(-1);
+    expect(made).toBeLessThan(dockerfile.indexOf('USER node'));
   });
 });
