@@ -147,8 +147,9 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
       const recorded = await recordFailed(tx, attempt, { delivery, nextAttemptAt, giveUp });
       return { recorded, marked: giveUp && recorded && (await markFailing(tx, endpoint, attempt)) };
     });
-    // After, in a statement of its own: taken inside, these rows' locks would come after the endpoint's, which a retry by
-    // hand takes before the rows it makes due. A crash between the two leaves them for the next give-up.
+    // After, in a statement of its own: taken inside, these rows' locks would come after the endpoint's, where a retry by
+    // hand, a ping or a new URL takes the rows it makes due before the endpoint. A crash between the two leaves them for
+    // the next give-up.
     if (giveUp && recorded) await giveUpWaitedTooLong(db, endpoint.id, new Date(Date.now() - failingAfterMs));
     logger.warn(
       {

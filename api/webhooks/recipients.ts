@@ -31,12 +31,12 @@ const latestTextAt = (times: Record<'createdAt' | 'claimedAt' | 'sentAt', Date |
 
 /**
  * The tenants an inbound message is for. A sender's owner gets it (the number before the service: it is the more
- * specific), unless it never texted the phone from there and another tenant did: a number moved to the owner since,
- * whose lead answers the tenant that texted it (that tenant's follow-up must hear the reply, and the lead's words are
- * its, not the new owner's). A shared or unowned sender (the default, or one taken from its tenant since) is answered
- * for by whoever texted the phone from it, the latest text's tenant first. A STOP reaches the owner and every tenant
- * that texted the phone from there (one the number was moved away from included: it must not text that phone again).
- * None: nobody here ever texted that phone from there.
+ * specific), unless it never texted the phone from there and another tenant that did is still in a conversation with
+ * the lead (a running follow-up, a scheduled appointment): a number moved to the owner since, whose lead answers the
+ * tenant texting it, and that tenant's follow-up must hear the reply. A shared or unowned sender (the default, or one
+ * taken from its tenant since) is answered for by whoever texted the phone from it, the latest text's tenant first. A
+ * STOP reaches the owner and every tenant that texted the phone from there (one the number was moved away from
+ * included: it must not text that phone again). None: nobody here ever texted that phone from there.
  */
 export async function findRecipients(db: Db, query: RecipientQuery): Promise<Tenant[]> {
   const ownable = query.addresses.filter((address) => !query.sharedSenders.includes(address));
@@ -60,15 +60,29 @@ export async function findRecipients(db: Db, query: RecipientQuery): Promise<Ten
     (texters.length === 0 || texters.some((texter) => texter.tenantId === owner.tenantId))
   )
     return [owner.tenant];
-  const ids = texters
+  const latestFirst = texters
     .map((texter) => ({ tenantId: texter.tenantId, at: latestTextAt(texter._max) }))
     .sort((a, b) => b.at - a.at)
     .map((texter) => texter.tenantId)
-    .filter((id) => id !== owner?.tenantId)
-    .slice(0, query.everyTexter ? undefined : 1);
-  if (owner && !query.everyTexter) return db.tenant.findMany({ where: { id: { in: ids } } });
+    .filter((id) => id !== owner?.tenantId);
+  if (owner && !query.everyTexter) {
+    const talking = await inConversationWith(db, query.phone, latestFirst);
+    return talking ? db.tenant.findMany({ where: { id: talking } }) : [owner.tenant];
+  }
+  const ids = latestFirst.slice(0, query.everyTexter ? undefined : 1);
   const tenants = await db.tenant.findMany({ where: { id: { in: ids } } });
   return [...(owner ? [owner.tenant] : []), ...ids.flatMap((id) => tenants.filter((tenant) => tenant.id === id))];
+}
+
+/** The first of `tenantIds` still following the phone's lead up or reminding it of an appointment, if any. */
+async function inConversationWith(db: Db, phone: string, tenantIds: string[]): Promise<string | null> {
+  const lead = { phone, tenantId: { in: tenantIds } };
+  const [enrollments, appointments] = await Promise.all([
+    db.enrollment.findMany({ where: { status: 'running', haltedAt: null, lead }, select: { tenantId: true } }),
+    db.appointment.findMany({ where: { status: 'scheduled', lead }, select: { tenantId: true } }),
+  ]);
+  const talking = new Set([...enrollments, ...appointments].map((row) => row.tenantId));
+  return tenantIds.find((id) => talking.has(id)) ?? null;
 }
 
 /** Our latest texts to the phone from where it wrote to: what a reaction, or a text pasted back, may quote. */

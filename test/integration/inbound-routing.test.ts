@@ -333,15 +333,14 @@ describe('senders belong to the operator', () => {
       .toBe('opted_out');
   });
 
-  it('a reply to a number moved to another tenant answers the tenant that texted the phone from it, until the new owner does', async () => {
+  it('a reply to a number moved to another tenant answers the tenant still following the lead up from it; then the owner gets them', async () => {
     const [a, b] = [await tenant(), await tenant()];
     const { number, phone, lead } = await movedAfterTexting(operatorApp(), a, b);
-    // b owns the number but never texted the phone: the reply is a's lead's, and ends a's follow-up (before: b got it,
-    // and a's follow-up went on texting a lead who had answered).
+    // b owns the number but never texted the phone, and a's follow-up of the lead is running: the reply is a's lead's,
+    // and ends a's follow-up (before: b got it, and a's follow-up went on texting a lead who had answered).
     await inbound(stack.app, { From: phone, To: number, Body: 'hello?' });
     await repliedTo(a, b, phone, lead, 'hello?');
-    // Once b has texted the phone from it, the owner's own conversation takes the next.
-    await outboundRow(b.tenant.id, phone, { fromPhone: number });
+    // a's follow-up has ended: the number's owner gets the next, as every other message to it.
     await inbound(stack.app, { From: phone, To: number, Body: 'and you are?' });
     expect((await inboundRows(b.tenant.id, phone)).map((row) => row.body)).toEqual(['and you are?']);
   });
