@@ -1,5 +1,6 @@
 import { matchAppointmentReply, type AppointmentReplyKind } from '../../common/appointment-replies.js';
 import { changePendingUntil } from '../../common/appointment-changes.js';
+import { databaseNow } from '../../common/db.js';
 import { recordEvent } from '../../common/events.js';
 import { lockAppointmentsOf } from '../../common/lock-order.js';
 import { linkTracker, type TrackedLink } from '../../common/links/short-links.js';
@@ -71,7 +72,8 @@ export async function findAppointmentReply(
   const appointment = ahead.find(({ id }) => id === latest?.appointmentId) ?? ahead[0]!;
   // A confirm word is of a start the lead was told: while a move is under way, or before its text went, it answers
   // an earlier start and confirms nothing (the lead is told the new one, api/routes/appointments.ts).
-  if (kind === 'confirmed' && !toldCurrentStart(appointment, texts, new Date())) return null;
+  // By PostgreSQL's clock, which stamped the change under way.
+  if (kind === 'confirmed' && !toldCurrentStart(appointment, texts, await databaseNow(tx))) return null;
   return { kind, appointment, lead };
 }
 
