@@ -155,6 +155,9 @@ async function recordReply(
     );
   if (!reply) return null;
   for (const { tenant, leadId, answerLinks, answeredAppointmentId } of answering) {
+    // One confirmation names every business a STOP to a shared number unsubscribed from; each tenant's record of it
+    // names only itself: the other names, and that they text this phone, are theirs.
+    const recorded = answering.length > 1 && !appointmentAnswer ? (replyText(intent, [tenant]) ?? reply) : reply;
     const row = await tx.message.create({
       data: {
         tenantId: tenant.id,
@@ -162,7 +165,7 @@ async function recordReply(
         direction: 'outbound',
         toPhone: params.From,
         fromPhone: params.To,
-        body: reply,
+        body: recorded,
         status: 'accepted',
         idempotencyKey: `reply:${params.MessageSid}:${tenant.id}`,
       },

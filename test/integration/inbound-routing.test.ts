@@ -109,11 +109,17 @@ describe('a STOP to a shared number reaches every tenant that texted the phone f
     const response = await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'stop' });
     expect(response.text.match(/<Message>/g)).toHaveLength(1);
     expect(response.text).toMatch(/Bright Smiles, Acme Dental: you are unsubscribed/);
-    for (const [owner, lead] of [
-      [a, leadA],
-      [b, leadB],
+    for (const [owner, lead, name] of [
+      [a, leadA, 'Acme Dental'],
+      [b, leadB, 'Bright Smiles'],
     ] as const) {
       expect(await optedOut(owner.tenant.id, phone)).toBe(true);
+      // Each tenant's record of the confirmation names only itself (before: both, so each learned the other texts
+      // this phone).
+      const confirmation = await stack.db.message.findFirstOrThrow({
+        where: { tenantId: owner.tenant.id, toPhone: phone, idempotencyKey: { startsWith: 'reply:' } },
+      });
+      expect(confirmation.body).toMatch(new RegExp(`^${name}: you are unsubscribed`));
       expect((await inboundRows(owner.tenant.id, phone)).map((row) => row.intent)).toEqual(['opt_out']);
       await expect
         .poll(() => enrollmentStatus(stack.app, owner.auth, lead.enrollmentId), { timeout: 20_000 })
