@@ -6,6 +6,7 @@ import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/pr
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Db } from '../../common/db.js';
+import { isDataException } from '../../common/db-errors.js';
 import { maskPhone } from '../../common/logger.js';
 import { periodicRounds, type PeriodicRounds } from '../../common/periodic.js';
 import type { SignalRelay } from '../signal-relay.js';
@@ -30,8 +31,6 @@ export interface InboundSpoolDeps {
 
 const kept = '.json';
 const partial = '.partial';
-/** Failed this many rounds while the database answered: the message itself fails, and it is set aside for an operator. */
-const setAsideAfterFailures = 5;
 /** A partial file this old was left by a crash between its write and its rename: its request was answered 500. */
 const partialLeftAfterMs = 60_000;
 
@@ -58,15 +57,8 @@ async function durably(path: string, data: string): Promise<void> {
   await syncDirectory(dirname(path));
 }
 
-const databaseAnswers = (db: Db) =>
-  db.$queryRaw`SELECT 1`.then(
-    () => true,
-    () => false,
-  );
-
 export function createInboundSpool({ dir, db, logger, signalRelay, options }: InboundSpoolDeps): InboundSpool {
   const setAside = join(dir, 'set-aside');
-  const failures = new Map<string, number>();
   let sequence = 0;
 
   async function keep(params: InboundParams): Promise<void> {
@@ -92,18 +84,18 @@ export function createInboundSpool({ dir, db, logger, signalRelay, options }: In
   async function putAside(name: string, error: unknown): Promise<void> {
     await mkdir(setAside, { recursive: true });
     await rename(join(dir, name), join(setAside, name));
-    failures.delete(name);
     logger.error(
       { err: error, file: join(setAside, name) },
-      'kept inbound SMS set aside: it fails while the database answers; an operator must look at it',
+      'kept inbound SMS set aside: it can never be recorded as it is; an operator must look at it',
     );
   }
 
   async function processKept(name: string): Promise<void> {
     const path = join(dir, name);
+    const text = await readFile(path, 'utf8');
     let params: InboundParams;
     try {
-      params = JSON.parse(await readFile(path, 'utf8')) as InboundParams;
+      params = JSON.parse(text) as InboundParams;
     } catch (error) {
       return putAside(name, error);
     }
@@ -117,14 +109,11 @@ export function createInboundSpool({ dir, db, logger, signalRelay, options }: In
         { messageSid: params.MessageSid, from: maskPhone(params.From), outcome: result.kind },
         'kept inbound SMS processed late',
       );
-      failures.delete(name);
       await unlink(path);
     } catch (error) {
-      // The database still away: this one and the rest wait for the next round, in order.
-      if (!(await databaseAnswers(db))) throw error;
-      const count = (failures.get(name) ?? 0) + 1;
-      failures.set(name, count);
-      if (count < setAsideAfterFailures) throw error;
+      // PostgreSQL refusing the message's own data fails every time: set aside. Anything else (the database away, a
+      // lock or a timeout) passes: this one and the rest wait for the next round, in order.
+      if (!isDataException(error)) throw error;
       await putAside(name, error);
     }
   }
@@ -133,8 +122,9 @@ export function createInboundSpool({ dir, db, logger, signalRelay, options }: In
     for (const name of await names()) {
       if (name.endsWith(kept)) await processKept(name);
       else if (name.endsWith(partial)) {
-        const path = join(dir, name);
-        if (Date.now() - (await stat(path)).mtimeMs > partialLeftAfterMs) await unlink(path);
+        // Renamed meanwhile by the keep that wrote it: nothing left behind.
+        const written = await stat(join(dir, name)).catch(() => null);
+        if (written && Date.now() - written.mtimeMs > partialLeftAfterMs) await unlink(join(dir, name));
       }
     }
   }

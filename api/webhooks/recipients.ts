@@ -74,11 +74,27 @@ export async function findRecipients(db: Db, query: RecipientQuery): Promise<Ten
   return [...(owner ? [owner.tenant] : []), ...ids.flatMap((id) => tenants.filter((tenant) => tenant.id === id))];
 }
 
-/** The first of `tenantIds` still following the phone's lead up or reminding it of an appointment, if any. */
+/** A lead's reply ends its follow-up, and the conversation goes on a while: its next texts are about the same thing. */
+const conversationAfterReplyMs = 24 * 3_600_000;
+
+/**
+ * The first of `tenantIds` in a conversation with the phone's lead: following it up, reminding it of an appointment,
+ * or answered by it within the last day.
+ */
 async function inConversationWith(db: Db, phone: string, tenantIds: string[]): Promise<string | null> {
   const lead = { phone, tenantId: { in: tenantIds } };
+  const repliedSince = new Date(Date.now() - conversationAfterReplyMs);
   const [enrollments, appointments] = await Promise.all([
-    db.enrollment.findMany({ where: { status: 'running', haltedAt: null, lead }, select: { tenantId: true } }),
+    db.enrollment.findMany({
+      where: {
+        lead,
+        OR: [
+          { status: 'running', haltedAt: null },
+          { haltedBy: 'replied', haltedAt: { gt: repliedSince } },
+        ],
+      },
+      select: { tenantId: true },
+    }),
     db.appointment.findMany({ where: { status: 'scheduled', lead }, select: { tenantId: true } }),
   ]);
   const talking = new Set([...enrollments, ...appointments].map((row) => row.tenantId));

@@ -346,7 +346,15 @@ describe('senders belong to the operator', () => {
     // and ends a's follow-up (before: b got it, and a's follow-up went on texting a lead who had answered).
     await inbound(stack.app, { From: phone, To: number, Body: 'hello?' });
     await repliedTo(a, b, phone, lead, 'hello?');
-    // a's follow-up has ended: the number's owner gets the next, as every other message to it.
+    // The lead's next words are about the same thing: they reach a too, for a day after the reply.
+    await inbound(stack.app, { From: phone, To: number, Body: 'yes, call me at 3' });
+    expect((await inboundRows(a.tenant.id, phone)).map((row) => row.body)).toEqual(['hello?', 'yes, call me at 3']);
+    expect(await inboundRows(b.tenant.id, phone)).toEqual([]);
+    // A day on, with nothing running, the number's owner gets the next, as every other message to it.
+    await stack.db.enrollment.update({
+      where: { id: lead.enrollmentId },
+      data: { haltedAt: new Date(Date.now() - 25 * 3_600_000) },
+    });
     await inbound(stack.app, { From: phone, To: number, Body: 'and you are?' });
     expect((await inboundRows(b.tenant.id, phone)).map((row) => row.body)).toEqual(['and you are?']);
   });

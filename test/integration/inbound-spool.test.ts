@@ -117,7 +117,7 @@ describe('inbound SMS while the database is down', () => {
     expect(await stack.db.optOut.count({ where: { tenantId: tenant.id } })).toBe(1);
   });
 
-  it('a kept message that fails with the database answering is set aside after five rounds, and the ones behind it go on', async () => {
+  it('a kept message PostgreSQL refuses for its own data, or that cannot be read, is set aside, and the ones behind it go on', async () => {
     const { tenant, number } = await tenantWithNumber();
     const phone = privatePhone();
     const dir = spoolDir();
@@ -127,7 +127,6 @@ describe('inbound SMS while the database is down', () => {
     await spool.keep({ MessageSid: messageSid(), From: phone, To: number, Body: 'please stop texting me' });
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, '000000000000001-000000-unreadable.json'), '{ not json');
-    for (let round = 1; round < 5; round += 1) await expect(spool.round()).rejects.toThrow();
     // Before: every round stopped at the first, and the STOP behind it waited for ever.
     await spool.round();
     expect(await stack.db.optOut.count({ where: { tenantId: tenant.id } })).toBe(1);
