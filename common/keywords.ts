@@ -339,10 +339,9 @@ const leadingCourtesy = new RegExp(
   'u',
 );
 /** After "stop the" or "stop my", what makes it our messages: "stop my texts", "stop the robo calls", "stop the harassment". */
-const ourMessagesWord = new RegExp(
-  `^(?:${contactNouns}|calls?|harassment|robo\\w*|automated|marketing|ads|promos?|promotions?)$`,
-  'u',
-);
+const ourMessagesWord = new RegExp(`^(?:${contactNouns}|calls|harassment)$`, 'u');
+/** Where the thing a determiner names ends: "stop the payment i will text you" names the payment only. */
+const endsNounPhrase = new Set(['i', 'you', 'u', 'we', 'and', 'then', 'so', 'but', 'on', 'for', 'to', 'with', 'of']);
 const determiners = new Set(['the', 'my', 'a', 'an', 'our', 'his', 'her', 'their']);
 /** An auxiliary, its subject (not our texts, not a verb in -ing), then STOP: "does the sale stop", "why did you stop". */
 const questionAboutStopping = new RegExp(
@@ -351,10 +350,11 @@ const questionAboutStopping = new RegExp(
 );
 /** "… to stop" asks it when what is to stop is our texts, or the one texting: "I want the texts to stop", "I need u to stop". */
 const ourTextsToStop = new RegExp(
-  `\\b(?:${contactNouns}|it|this|these|them|they|you|u|ya|yall|guys)\\s+(?:\\w+\\s+){0,2}?to\\s+(?:stop|quit)$`,
+  `\\b(?:${contactNouns}|it|this|these|you|u|ya|yall|guys)\\s+(?:(?!me\\b)\\w+\\s+){0,2}?to\\s+(?:stop|quit)$`,
   'u',
 );
 const someoneMakesMeStop = /\b(?:make|makes|made|let|lets|help|helps|told|tell|tells|asked|ask)\s+me\s+(?:stop|quit)$/u;
+const questionOpening = /^(?:do|does|did|would|should|shall|can|could|is|are|will)\b/u;
 /** …unless it is denied: "I don't want you guys to stop". */
 const deniedStop =
   /\b(?:dont|do not|not|never|wont|cant|cannot|didnt|doesnt|no need)\s+(?:\w+\s+){0,4}?to\s+(?:stop|quit)$/u;
@@ -372,7 +372,11 @@ function opensWithKeyword(clause: string): boolean {
   const next = words[at];
   if (next === undefined) return false; // nothing else: isBareRequest's to judge
   // "stop the leak", "stop my order" name something else; "stop my texts", "stop the automated messages" do not.
-  if (determiners.has(next)) return words.slice(at + 1).some((word) => ourMessagesWord.test(word));
+  if (determiners.has(next)) {
+    const named = words.slice(at + 1);
+    const end = named.findIndex((word) => endsNounPhrase.has(word));
+    return named.slice(0, end < 0 ? undefined : end).some((word) => ourMessagesWord.test(word));
+  }
   // "stop I meant Tuesday" corrects what the lead said; "STOP I mean it" does not.
   if (next === 'i' && correctingVerbs.has(words[at + 1] ?? '') && words[at + 2] !== 'it') return false;
   return !everydayAfterStop.has(next) && !next.endsWith('ing');
@@ -389,7 +393,9 @@ function endsWithKeyword(clause: string): boolean {
   while (at >= 0 && softeners.has(words[at] ?? ''));
   const before = words[at];
   if (before === undefined) return false;
-  if (before === 'to') return ourTextsToStop.test(statement) && !deniedStop.test(statement);
+  // "do you want me to stop?" asks whether the lead should.
+  if (before === 'to')
+    return ourTextsToStop.test(statement) && !deniedStop.test(statement) && !questionOpening.test(statement);
   // "why are you texting me stop" asks it; "don't make me stop", "the doctor told me stop" do not.
   if (before === 'me') return !someoneMakesMeStop.test(statement);
   return !everydayBeforeStop.has(before) && !questionAboutStopping.test(statement);
