@@ -58,7 +58,8 @@ export async function pauseSending(db: Db, { scope, actor, reason = null }: Paus
     else if (operatorActors.includes(actor))
       await tx.sendingPause.updateMany({
         where: { scope, pausedBy: { notIn: operatorActors } },
-        data: { pausedBy: actor, reason },
+        // The tenant's reason stays unless the operator gives one; the time stays the pause's first.
+        data: { pausedBy: actor, ...(reason === null ? {} : { reason }) },
       });
     await tx.auditLog.create({
       data: { tenantId: tenantOfScope(scope), actor, action: 'sending.paused', subject: scope, data: { reason } },
