@@ -17,7 +17,10 @@ export interface InboundSpool extends PeriodicRounds {
   keep(params: InboundParams): Promise<void>;
   /** Whether messages are waiting: a new one goes behind them, or a STOP processed now could be undone by an older START. */
   holdsAny(): Promise<boolean>;
-  /** Processes the kept messages in arrival order, stopping at the first that fails while the database is away. */
+  /**
+   * Processes the kept messages in arrival order, stopping at the first that fails (the database away, a lock, a
+   * timeout); one PostgreSQL refuses for its own data is set aside instead.
+   */
   round(): Promise<void>;
 }
 
@@ -92,7 +95,11 @@ export function createInboundSpool({ dir, db, logger, signalRelay, options }: In
 
   async function processKept(name: string): Promise<void> {
     const path = join(dir, name);
-    const text = await readFile(path, 'utf8');
+    const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return null;
+      throw error;
+    });
+    if (text === null) return;
     let params: InboundParams;
     try {
       params = JSON.parse(text) as InboundParams;
@@ -109,7 +116,10 @@ export function createInboundSpool({ dir, db, logger, signalRelay, options }: In
         { messageSid: params.MessageSid, from: maskPhone(params.From), outcome: result.kind },
         'kept inbound SMS processed late',
       );
-      await unlink(path);
+      // Another replica sharing the directory may have processed (and removed) it at the same time.
+      await unlink(path).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
     } catch (error) {
       // PostgreSQL refusing the message's own data fails every time: set aside. Anything else (the database away, a
       // lock or a timeout) passes: this one and the rest wait for the next round, in order.

@@ -32,7 +32,7 @@ const latestTextAt = (times: Record<'createdAt' | 'claimedAt' | 'sentAt', Date |
 /**
  * The tenants an inbound message is for. A sender's owner gets it (the number before the service: it is the more
  * specific), unless it never texted the phone from there and another tenant that did is still in a conversation with
- * the lead (a running follow-up, a scheduled appointment): a number moved to the owner since, whose lead answers the
+ * the lead (a running follow-up, a scheduled appointment, a reply to it within the last day): a number moved to the owner since, whose lead answers the
  * tenant texting it, and that tenant's follow-up must hear the reply. A shared or unowned sender (the default, or one
  * taken from its tenant since) is answered for by whoever texted the phone from it, the latest text's tenant first. A
  * STOP reaches the owner and every tenant that texted the phone from there (one the number was moved away from

@@ -134,6 +134,18 @@ describe('inbound SMS while the database is down', () => {
     expect(await readdir(join(dir, 'set-aside'))).toHaveLength(2);
   });
 
+  it('two replicas sharing the directory process its messages at once: each once, and neither round fails', async () => {
+    const { tenant, number } = await tenantWithNumber();
+    const dir = spoolDir();
+    const phones = [privatePhone(), privatePhone(), privatePhone()];
+    for (const phone of phones)
+      await spoolOn(dir).keep({ MessageSid: messageSid(), From: phone, To: number, Body: 'please stop texting me' });
+    // Before: the slower replica's removal of a file the other had removed failed its round.
+    await Promise.all([spoolOn(dir).round(), spoolOn(dir).round()]);
+    expect(await readdir(dir)).toEqual([]);
+    expect(await stack.db.consentEvent.count({ where: { tenantId: tenant.id } })).toBe(3);
+  });
+
   it('a partial file a crash left before its rename is removed once it is a minute old', async () => {
     const dir = spoolDir();
     await mkdir(dir, { recursive: true });
