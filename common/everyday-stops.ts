@@ -81,7 +81,7 @@ export const everydayAfterStop = new Set([
 ]);
 
 /** After "stop I": a correction of what the lead said before ("stop I meant Tuesday", "stop I typed the wrong day"). */
-export const correctingVerbs = new Set(['meant', 'mean', 'misread', 'misspoke', 'typed']);
+export const correctingVerbs = new Set(['meant', 'misread', 'misspoke', 'typed']);
 
 /**
  * Before a closing STOP: what makes it a noun ("the bus stop", "my next stop", "the Elm St stop"), a question or statement about stopping

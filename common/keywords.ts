@@ -339,22 +339,27 @@ const leadingCourtesy = new RegExp(
   'u',
 );
 /** After "stop the" or "stop my", what makes it our messages: "stop my texts", "stop the robo calls", "stop the harassment". */
-const ourMessagesWord = new RegExp(`^(?:${contactNouns}|calls|harassment)$`, 'u');
+const ourMessagesWord = new RegExp(
+  `^(?:${contactNouns}|calls?|robocalls?|harassment|marketing|ads|promos?|promotions?)$`,
+  'u',
+);
 /** Where the thing a determiner names ends: "stop the payment i will text you" names the payment only. */
-const endsNounPhrase = new Set(['i', 'you', 'u', 'we', 'and', 'then', 'so', 'but', 'on', 'for', 'to', 'with', 'of']);
+const endsNounPhrase = new Set(['i', 'you', 'u', 'we', 'and', 'then', 'so', 'but', 'on', 'for', 'to', 'with']);
 const determiners = new Set(['the', 'my', 'a', 'an', 'our', 'his', 'her', 'their']);
 /** An auxiliary, its subject (not our texts, not a verb in -ing), then STOP: "does the sale stop", "why did you stop". */
 const questionAboutStopping = new RegExp(
   `\\b(?:do|does|did|will|would|can|could|should|wont|cant|doesnt|didnt)\\s+(?:(?!(?:${contactNouns}|me|not)\\b)(?!\\w+ing\\b)\\w+\\s+){1,3}(?:stop|quit)$`,
   'u',
 );
-/** "… to stop" asks it when what is to stop is our texts, or the one texting: "I want the texts to stop", "I need u to stop". */
+/**
+ * "… to stop" asks it when what is to stop is our texts, or the one texting: "I want the texts to stop", "I need u to
+ * stop", "can you get them to stop"; not the lead ("do you want me to stop?").
+ */
 const ourTextsToStop = new RegExp(
-  `\\b(?:${contactNouns}|it|this|these|you|u|ya|yall|guys)\\s+(?:(?!me\\b)\\w+\\s+){0,2}?to\\s+(?:stop|quit)$`,
+  `\\b(?:${contactNouns}|it|this|these|them|they|you|u|ya|yall|guys)\\s+(?:(?!me\\b)\\w+\\s+){0,2}?to\\s+(?:stop|quit)$`,
   'u',
 );
 const someoneMakesMeStop = /\b(?:make|makes|made|let|lets|help|helps|told|tell|tells|asked|ask)\s+me\s+(?:stop|quit)$/u;
-const questionOpening = /^(?:do|does|did|would|should|shall|can|could|is|are|will)\b/u;
 /** …unless it is denied: "I don't want you guys to stop". */
 const deniedStop =
   /\b(?:dont|do not|not|never|wont|cant|cannot|didnt|doesnt|no need)\s+(?:\w+\s+){0,4}?to\s+(?:stop|quit)$/u;
@@ -393,9 +398,7 @@ function endsWithKeyword(clause: string): boolean {
   while (at >= 0 && softeners.has(words[at] ?? ''));
   const before = words[at];
   if (before === undefined) return false;
-  // "do you want me to stop?" asks whether the lead should.
-  if (before === 'to')
-    return ourTextsToStop.test(statement) && !deniedStop.test(statement) && !questionOpening.test(statement);
+  if (before === 'to') return ourTextsToStop.test(statement) && !deniedStop.test(statement);
   // "why are you texting me stop" asks it; "don't make me stop", "the doctor told me stop" do not.
   if (before === 'me') return !someoneMakesMeStop.test(statement);
   return !everydayBeforeStop.has(before) && !questionAboutStopping.test(statement);
