@@ -7,8 +7,11 @@ export const isUniqueViolation = (error: unknown): error is Prisma.PrismaClientK
 /** PostgreSQL's SQLSTATE for an error it raised, as Prisma's driver adapter passes it on. */
 function sqlStateOf(error: unknown): string | undefined {
   if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return undefined;
-  const cause = (error.meta?.driverAdapterError as { cause?: { code?: unknown } } | undefined)?.cause;
-  return typeof cause?.code === 'string' ? cause.code : undefined;
+  // The adapter gives the errors it knows a kind of their own, keeping PostgreSQL's code as `originalCode`.
+  const cause = (error.meta?.driverAdapterError as { cause?: { code?: unknown; originalCode?: unknown } } | undefined)
+    ?.cause;
+  const code = cause?.originalCode ?? cause?.code;
+  return typeof code === 'string' ? code : undefined;
 }
 
 /** PostgreSQL refused the data itself (class 22: a NUL byte in text, a value out of range): the same write always fails. */

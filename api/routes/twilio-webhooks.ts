@@ -16,7 +16,7 @@ import { processStatus } from '../webhooks/status.js';
 export interface TwilioWebhookDeps extends SignatureOptions {
   db: Db;
   signalRelay: SignalRelay;
-  inboundSpool: Pick<InboundSpool, 'keep' | 'holdsAny'>;
+  inboundSpool: Pick<InboundSpool, 'keep' | 'holdsFrom'>;
   /** The deployment's default sender: shared, so its inbound messages go to the tenants that texted from it. */
   defaultSender: string;
   /** Where the links of an appointment answer point (docs/links.md); unset: they go out untracked. */
@@ -81,16 +81,17 @@ export function twilioWebhooksRouter({
   /**
    * Twilio does not resend an inbound webhook answered 500: one the database could not take is kept on disk and
    * processed once it answers (without the TwiML answer, which only this response could carry). Only when it cannot
-   * be kept either is the 500 answered. While some are kept, a new one goes behind them, in the order they came.
+   * be kept either is the 500 answered. While some from the phone are kept, a new one goes behind them, in the order
+   * they came.
    */
   const processOrKeep = async (log: express.Request['log'], params: z.infer<typeof inboundSchema>) => {
-    if (await inboundSpool.holdsAny().catch(() => false)) {
+    if (await inboundSpool.holdsFrom(params.From).catch(() => false)) {
       const queued = await inboundSpool.keep(params).then(
         () => true,
         () => false,
       );
       if (queued) {
-        log.info('inbound SMS kept behind the ones waiting since the database was away');
+        log.info('inbound SMS kept behind its phone’s ones waiting since the database was away');
         return { kind: 'kept' } as const;
       }
     }

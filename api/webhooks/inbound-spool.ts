@@ -1,7 +1,9 @@
 // An inbound SMS whose processing failed (PostgreSQL down or timing out) is kept on the API's disk and processed
-// again, in arrival order, once the database answers. Twilio does not resend an inbound webhook answered 500, so
-// without this a STOP in the lead's own words, or a reply, arriving during an outage was lost, and the follow-up
-// went on texting. Each kept message is its own file, written whole (fsync, then rename) before the 200 answers.
+// again, in arrival order per phone, once the database answers. Twilio does not resend an inbound webhook answered
+// 500, so without this a STOP in the lead's own words, or a reply, arriving during an outage was lost, and the
+// follow-up went on texting. Each kept message is its own file, written whole (fsync, then rename) before the 200
+// answers, and named by arrival and by a key of its phone.
+import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -15,11 +17,16 @@ import { processInbound, type InboundOptions, type InboundParams } from './inbou
 export interface InboundSpool extends PeriodicRounds {
   /** Keeps the message for a later round; resolves once it is on disk. */
   keep(params: InboundParams): Promise<void>;
-  /** Whether messages are waiting: a new one goes behind them, or a STOP processed now could be undone by an older START. */
-  holdsAny(): Promise<boolean>;
   /**
-   * Processes the kept messages in arrival order, stopping at the first that fails (the database away, a lock, a
-   * timeout); one PostgreSQL refuses for its own data is set aside instead.
+   * Whether messages from this phone are waiting: a new one goes behind them, or a STOP processed now could be undone
+   * by an older START.
+   */
+  holdsFrom(phone: string): Promise<boolean>;
+  /**
+   * Processes the kept messages in arrival order per phone. One that fails holds back only its phone's later ones; with
+   * the database away the round stops. One that can never be recorded as it is (PostgreSQL refuses its data, the
+   * file cannot be read) is set aside for an operator, and so is one still failing after `setAsideAfterMs` with the
+   * database answering.
    */
   round(): Promise<void>;
 }
@@ -30,12 +37,23 @@ export interface InboundSpoolDeps {
   logger: Logger;
   signalRelay: SignalRelay;
   options: InboundOptions;
+  setAsideAfterMs?: number;
 }
 
 const kept = '.json';
 const partial = '.partial';
 /** A partial file this old was left by a crash between its write and its rename: its request was answered 500. */
 const partialLeftAfterMs = 60_000;
+/** Failing this long with the database answering (not a lock or a timeout that passes): set aside. */
+const defaultSetAsideAfterMs = 10 * 60_000;
+
+/** Groups a phone's files without writing its number into a file name. */
+const phoneKey = (phone: string) => createHash('sha256').update(phone).digest('hex').slice(0, 16);
+const phoneKeyOf = (name: string) => name.split('-')[2] ?? '';
+
+const ignoreMissing = (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'ENOENT') throw error;
+};
 
 async function syncDirectory(path: string): Promise<void> {
   const directory = await open(path, 'r');
@@ -60,16 +78,30 @@ async function durably(path: string, data: string): Promise<void> {
   await syncDirectory(dirname(path));
 }
 
-export function createInboundSpool({ dir, db, logger, signalRelay, options }: InboundSpoolDeps): InboundSpool {
+const databaseAnswers = (db: Db) =>
+  db.$queryRaw`SELECT 1`.then(
+    () => true,
+    () => false,
+  );
+
+export function createInboundSpool({
+  dir,
+  db,
+  logger,
+  signalRelay,
+  options,
+  setAsideAfterMs = defaultSetAsideAfterMs,
+}: InboundSpoolDeps): InboundSpool {
   const setAside = join(dir, 'set-aside');
+  /** When each kept file first failed with the database answering. */
+  const failingSince = new Map<string, number>();
   let sequence = 0;
 
   async function keep(params: InboundParams): Promise<void> {
     await mkdir(dir, { recursive: true });
-    // Named by arrival: a STOP then a START from one phone are processed in that order.
     sequence = (sequence + 1) % 1_000_000;
-    const name = `${String(Date.now()).padStart(15, '0')}-${String(sequence).padStart(6, '0')}-${params.MessageSid}`;
-    await durably(join(dir, `${name}${kept}`), JSON.stringify(params));
+    const arrival = `${String(Date.now()).padStart(15, '0')}-${String(sequence).padStart(6, '0')}`;
+    await durably(join(dir, `${arrival}-${phoneKey(params.From)}-${params.MessageSid}${kept}`), JSON.stringify(params));
   }
 
   async function names(): Promise<string[]> {
@@ -81,63 +113,91 @@ export function createInboundSpool({ dir, db, logger, signalRelay, options }: In
     }
   }
 
-  const holdsAny = async () => (await names()).some((name) => name.endsWith(kept));
+  const holdsFrom = async (phone: string) => {
+    const key = phoneKey(phone);
+    return (await names()).some((name) => name.endsWith(kept) && phoneKeyOf(name) === key);
+  };
 
   /** Moved out of the way with its reason logged: the messages behind it go on. */
   async function putAside(name: string, error: unknown): Promise<void> {
     await mkdir(setAside, { recursive: true });
-    await rename(join(dir, name), join(setAside, name));
+    // Another replica sharing the directory may have moved or processed it first.
+    await rename(join(dir, name), join(setAside, name)).catch(ignoreMissing);
+    failingSince.delete(name);
     logger.error(
       { err: error, file: join(setAside, name) },
-      'kept inbound SMS set aside: it can never be recorded as it is; an operator must look at it',
+      'kept inbound SMS set aside: it cannot be recorded as it is; an operator must look at it',
     );
+  }
+
+  /** The kept message, or null when there is none to process (gone meanwhile, or set aside as unreadable). */
+  async function read(name: string): Promise<InboundParams | null> {
+    try {
+      return JSON.parse(await readFile(join(dir, name), 'utf8')) as InboundParams;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') await putAside(name, error);
+      return null;
+    }
   }
 
   async function processKept(name: string): Promise<void> {
     const path = join(dir, name);
-    const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return null;
-      throw error;
-    });
-    if (text === null) return;
-    let params: InboundParams;
-    try {
-      params = JSON.parse(text) as InboundParams;
-    } catch (error) {
-      return putAside(name, error);
-    }
-    try {
-      const result = await processInbound(db, logger, params, { ...options, late: true });
-      if (result.kind === 'processed')
-        await signalRelay.deliver(result.signalIds).catch((error: unknown) => {
-          logger.warn({ err: error }, 'kept inbound SMS processed; its signals wait for the relay');
-        });
-      logger.info(
-        { messageSid: params.MessageSid, from: maskPhone(params.From), outcome: result.kind },
-        'kept inbound SMS processed late',
-      );
-      // Another replica sharing the directory may have processed (and removed) it at the same time.
-      await unlink(path).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error;
+    const params = await read(name);
+    if (!params) return;
+    const result = await processInbound(db, logger, params, { ...options, late: true });
+    if (result.kind === 'processed')
+      await signalRelay.deliver(result.signalIds).catch((error: unknown) => {
+        logger.warn({ err: error }, 'kept inbound SMS processed; its signals wait for the relay');
       });
-    } catch (error) {
-      // PostgreSQL refusing the message's own data fails every time: set aside. Anything else (the database away, a
-      // lock or a timeout) passes: this one and the rest wait for the next round, in order.
-      if (!isDataException(error)) throw error;
+    logger.info(
+      { messageSid: params.MessageSid, from: maskPhone(params.From), outcome: result.kind },
+      'kept inbound SMS processed late',
+    );
+    failingSince.delete(name);
+    // Another replica sharing the directory may have processed (and removed) it at the same time.
+    await unlink(path).catch(ignoreMissing);
+  }
+
+  /**
+   * What a failed message does to the round: `set_aside` (it never goes through as it is), `held` (its phone's later
+   * ones wait behind it), or `outage` (the database is away: the round stops).
+   */
+  async function failed(name: string, error: unknown): Promise<'set_aside' | 'held' | 'outage'> {
+    if (isDataException(error)) {
       await putAside(name, error);
+      return 'set_aside';
     }
+    if (!(await databaseAnswers(db))) return 'outage';
+    const since = failingSince.get(name) ?? Date.now();
+    failingSince.set(name, since);
+    if (Date.now() - since >= setAsideAfterMs) {
+      await putAside(name, error);
+      return 'set_aside';
+    }
+    logger.warn({ err: error, file: name }, 'kept inbound SMS failed again; its phone’s later ones wait');
+    return 'held';
   }
 
   async function round(): Promise<void> {
+    const heldBack = new Set<string>();
     for (const name of await names()) {
-      if (name.endsWith(kept)) await processKept(name);
-      else if (name.endsWith(partial)) {
+      if (name.endsWith(kept)) {
+        if (heldBack.has(phoneKeyOf(name))) continue;
+        try {
+          await processKept(name);
+        } catch (error) {
+          const verdict = await failed(name, error);
+          if (verdict === 'outage') throw error;
+          if (verdict === 'held') heldBack.add(phoneKeyOf(name));
+        }
+      } else if (name.endsWith(partial)) {
         // Renamed meanwhile by the keep that wrote it: nothing left behind.
         const written = await stat(join(dir, name)).catch(() => null);
-        if (written && Date.now() - written.mtimeMs > partialLeftAfterMs) await unlink(join(dir, name));
+        if (written && Date.now() - written.mtimeMs > partialLeftAfterMs)
+          await unlink(join(dir, name)).catch(ignoreMissing);
       }
     }
   }
 
-  return { keep, holdsAny, round, ...periodicRounds(round, { logger, what: 'inbound spool' }) };
+  return { keep, holdsFrom, round, ...periodicRounds(round, { logger, what: 'inbound spool' }) };
 }

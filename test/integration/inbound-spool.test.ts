@@ -27,14 +27,16 @@ const downDb = createDb('postgresql://nobody:nothing@127.0.0.1:1/none', { maxCon
 afterAll(() => downDb.$disconnect());
 
 const spoolDir = () => join(tmpdir(), `inbound-spool-test-${randomUUID()}`);
-const spoolOn = (dir: string, db = stack.db) =>
-  createInboundSpool({
-    dir,
-    db,
-    logger: pino({ level: 'silent' }),
-    signalRelay: stack.deps.signalRelay,
-    options: { sharedSenders: [testSenderNumber] },
-  });
+const spoolDeps = (dir: string, db = stack.db) => ({
+  dir,
+  db,
+  logger: pino({ level: 'silent' }),
+  signalRelay: stack.deps.signalRelay,
+  options: { sharedSenders: [testSenderNumber] },
+});
+const spoolOn = (dir: string, db = stack.db) => createInboundSpool(spoolDeps(dir, db));
+const optedOutPhones = async (tenantId: string) =>
+  (await stack.db.optOut.findMany({ where: { tenantId }, select: { phoneHash: true } })).map((row) => row.phoneHash);
 
 const privatePhone = () => `+4477009${String(Math.floor(Math.random() * 100_000)).padStart(5, '0')}`;
 
@@ -117,6 +119,40 @@ describe('inbound SMS while the database is down', () => {
     expect(await stack.db.optOut.count({ where: { tenantId: tenant.id } })).toBe(1);
   });
 
+  it('a kept message that keeps failing with the database up holds back only its own phone, and is set aside after a while', async () => {
+    const { tenant, number } = await tenantWithNumber();
+    const poisoned = randomSenderNumber();
+    // Recipients of a message to this number cannot be read (as a bug would fail it), while the database answers.
+    const failing = new Proxy(stack.db, {
+      get: (db, property) =>
+        property === 'tenantSender'
+          ? new Proxy(db.tenantSender, {
+              get: (senders, name) =>
+                name === 'findMany'
+                  ? (args: { where?: { value?: { in?: string[] } } }) =>
+                      args.where?.value?.in?.includes(poisoned)
+                        ? Promise.reject(new Error('cannot read this one'))
+                        : senders.findMany(args as Parameters<typeof senders.findMany>[0])
+                  : Reflect.get(senders, name, senders),
+            })
+          : Reflect.get(db, property, db),
+    });
+    const [stuck, other] = [privatePhone(), privatePhone()];
+    const dir = spoolDir();
+    const spool = (setAsideAfterMs: number) => createInboundSpool({ ...spoolDeps(dir, failing), setAsideAfterMs });
+    await spool(60_000).keep({ MessageSid: messageSid(), From: stuck, To: poisoned, Body: 'hello?' });
+    await spool(60_000).keep({ MessageSid: messageSid(), From: stuck, To: number, Body: 'please stop texting me' });
+    await spool(60_000).keep({ MessageSid: messageSid(), From: other, To: number, Body: 'please stop texting me' });
+    // Before: the first failing stopped every round, every phone's messages behind it, for good.
+    await spool(60_000).round();
+    expect(await optedOutPhones(tenant.id)).toEqual([phoneHash(other)]);
+    expect((await readdir(dir)).filter((name) => name.endsWith('.json'))).toHaveLength(2);
+    // Failing past the bound: set aside, and the phone's STOP behind it goes.
+    await spool(0).round();
+    expect((await optedOutPhones(tenant.id)).sort()).toEqual([phoneHash(other), phoneHash(stuck)].sort());
+    expect(await readdir(join(dir, 'set-aside'))).toHaveLength(1);
+  });
+
   it('a kept message PostgreSQL refuses for its own data, or that cannot be read, is set aside, and the ones behind it go on', async () => {
     const { tenant, number } = await tenantWithNumber();
     const phone = privatePhone();
@@ -126,7 +162,7 @@ describe('inbound SMS while the database is down', () => {
     await spool.keep({ MessageSid: messageSid(), From: phone, To: number, Body: 'bad \u0000 byte' });
     await spool.keep({ MessageSid: messageSid(), From: phone, To: number, Body: 'please stop texting me' });
     await mkdir(dir, { recursive: true });
-    await writeFile(join(dir, '000000000000001-000000-unreadable.json'), '{ not json');
+    await writeFile(join(dir, '000000000000001-000000-0000000000000000-unreadable.json'), '{ not json');
     // Before: every round stopped at the first, and the STOP behind it waited for ever.
     await spool.round();
     expect(await stack.db.optOut.count({ where: { tenantId: tenant.id } })).toBe(1);
@@ -149,14 +185,14 @@ describe('inbound SMS while the database is down', () => {
   it('a partial file a crash left before its rename is removed once it is a minute old', async () => {
     const dir = spoolDir();
     await mkdir(dir, { recursive: true });
-    const left = join(dir, '000000000000001-000000-SMx.json.partial');
+    const left = join(dir, '000000000000001-000000-0000000000000000-SMx.json.partial');
     await writeFile(left, '{"MessageSid":');
     const minuteAgo = new Date(Date.now() - 61_000);
     await utimes(left, minuteAgo, minuteAgo);
-    const fresh = join(dir, '000000000000002-000000-SMy.json.partial');
+    const fresh = join(dir, '000000000000002-000000-0000000000000000-SMy.json.partial');
     await writeFile(fresh, '{"MessageSid":');
     await spoolOn(dir).round();
-    expect(await readdir(dir)).toEqual(['000000000000002-000000-SMy.json.partial']);
+    expect(await readdir(dir)).toEqual(['000000000000002-000000-0000000000000000-SMy.json.partial']);
   });
 
   it('a message that cannot be kept either is a 500, as before', async () => {
