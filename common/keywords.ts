@@ -382,7 +382,7 @@ function opensWithKeyword(clause: string): boolean {
     const end = named.findIndex((word) => endsNounPhrase.has(word));
     return named.slice(0, end < 0 ? undefined : end).some((word) => ourMessagesWord.test(word));
   }
-  // "stop I meant Tuesday" corrects what the lead said; "STOP I mean it" does not.
+  // "stop I meant Tuesday" corrects what the lead said; "STOP I meant it" does not.
   if (next === 'i' && correctingVerbs.has(words[at + 1] ?? '') && words[at + 2] !== 'it') return false;
   return !everydayAfterStop.has(next) && !next.endsWith('ing');
 }
