@@ -65,7 +65,10 @@ const optedOut = async (tenantId: string, phone: string) =>
   (await stack.db.optOut.count({ where: { tenantId, phoneHash: phoneHash(phone) } })) === 1;
 const enrollment = (id: string) => stack.db.enrollment.findUniqueOrThrow({ where: { id } });
 const inboundRows = (tenantId: string, phone: string) =>
-  stack.db.message.findMany({ where: { tenantId, fromPhone: phone, direction: 'inbound' } });
+  stack.db.message.findMany({
+    where: { tenantId, fromPhone: phone, direction: 'inbound' },
+    orderBy: [{ createdAt: 'asc' }, { id: 'asc' }],
+  });
 
 /** The reply reached `to` only, as its lead's, and ended that lead's follow-up as replied. */
 async function repliedTo(
