@@ -11,9 +11,11 @@ import {
 import type { SendStepMessageInput, SendStepMessageResult } from '../../activities/send-step-message.types.js';
 import { claimExpiredAfterMs, createSendGate } from '../../activities/send-gate.js';
 import { createSendStepMessage } from '../../activities/send-step-message.js';
+import { handOver } from '../../activities/twilio-handover.js';
 import { createCapacityGate } from '../../common/capacity/gate.js';
 import { roomyCapacity } from '../../common/capacity/settings.js';
 import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
+import { noMetrics } from '../../common/metrics.js';
 import { findOptOut, recordOptOut } from '../../common/opt-outs.js';
 import { sendCoreForFile } from '../support/send-core.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
@@ -360,6 +362,39 @@ describe('a claim taken by an attempt of the same number (numbers start again at
       expect(core.fake.createCallsTo(phone)).toBe(0);
     }),
   );
+});
+
+describe('a 429 to an attempt whose claim another took over while its call was at Twilio', () => {
+  it("gives back only its own claim: the other attempt's, of the same number, stays", async () => {
+    const ownClaimAt = new Date(Date.now() - claimExpiredAfterMs - 60_000);
+    const { row } = await stepClaimedEarlier({ claimedAttempt: 1, claimedAt: ownClaimAt });
+    const takenOverAt = new Date();
+    const tooManyRequests = Object.assign(new Error('Too Many Requests'), { status: 429, code: 20429 });
+    const sender = {
+      ...core.sender,
+      // The call hung past its claim's expiry: attempt 1 of a newer activity claimed the row meanwhile.
+      send: async () => {
+        await core.db.message.update({ where: { id: row.id }, data: { claimedAt: takenOverAt } });
+        throw tooManyRequests;
+      },
+    };
+    const deps = {
+      db: core.db,
+      sender,
+      capacity: createCapacityGate({ db: core.db, settings: roomyCapacity }),
+      gate: createSendGate({ db: core.db }),
+      metrics: noMetrics,
+    };
+    await expect(
+      handOver(deps, row, { to: row.toPhone, body: row.body }, { attempt: 1, claimedAt: ownClaimAt }),
+    ).rejects.toBe(tooManyRequests);
+    // Before: the release matched the attempt number alone and cleared the newer claim, so a third attempt would
+    // have called create while the newer one's call was at Twilio.
+    expect(await core.db.message.findUniqueOrThrow({ where: { id: row.id } })).toMatchObject({
+      claimedAttempt: 1,
+      claimedAt: takenOverAt,
+    });
+  });
 });
 
 describe('a held row an earlier attempt had claimed (its call unanswered, its claim expired, Twilio without it)', () => {
