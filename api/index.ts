@@ -26,12 +26,14 @@ const signalRelay = createSignalRelay({ db, temporal, logger });
 signalRelay.start(2000);
 const claimSweeper = createClaimSweeper({ db, temporal, logger });
 claimSweeper.start(60_000);
+const metrics = createApiMetrics({ defaultMetrics: true });
 const inboundSpool = createInboundSpool({
   dir: config.INBOUND_SPOOL_DIR,
   db,
   logger,
   signalRelay,
   options: { sharedSenders: [defaultSenderOf(mode)], shortLinkBaseUrl: shortLinkBaseUrl(config) },
+  metrics,
 });
 inboundSpool.start(2000);
 const app = createApp({
@@ -46,7 +48,7 @@ const app = createApp({
   twilioAuthToken: config.TWILIO_AUTH_TOKEN,
   publicBaseUrl: config.PUBLIC_BASE_URL,
   shortLinkBaseUrl: shortLinkBaseUrl(config),
-  metrics: createApiMetrics({ defaultMetrics: true }),
+  metrics,
   requestsPerMinute: config.API_RATE_LIMIT_PER_MINUTE,
   capacity: capacitySettings(config),
   defaultSender: defaultSenderOf(mode),

@@ -5,10 +5,9 @@ import { inboundWebhookPath, statusWebhookPath } from '../../common/config.js';
 import { callbackStatuses } from '../../common/message-status.js';
 import type { Db } from '../../common/db.js';
 import { noMetrics, type WebhookMetrics } from '../../common/metrics.js';
-import { inboundKeywordSource } from '../../common/opt-outs.js';
 import { ApiError, fieldErrors } from '../errors.js';
 import type { SignalRelay } from '../signal-relay.js';
-import { processInbound } from '../webhooks/inbound.js';
+import { countOptOuts, processInbound } from '../webhooks/inbound.js';
 import type { InboundSpool } from '../webhooks/inbound-spool.js';
 import { verifyTwilioSignature, type SignatureOptions } from '../webhooks/signature.js';
 import { processStatus } from '../webhooks/status.js';
@@ -112,9 +111,7 @@ export function twilioWebhooksRouter({
   router.post(inboundWebhookPath, ...verify('inbound'), async (req, res) => {
     const result = await processOrKeep(req.log, parse(inboundSchema, req.body));
     metrics.webhook('inbound', result.kind);
-    // A STOP to a shared number opts out every tenant that texted from it: one opt-out each.
-    if (result.kind === 'processed' && result.intent === 'opt_out')
-      result.tenantIds.forEach(() => metrics.optOutRecorded(inboundKeywordSource));
+    if (result.kind === 'processed') countOptOuts(metrics, result);
     if (result.kind !== 'processed') {
       req.log.info({ outcome: result.kind }, 'inbound webhook: nothing to do');
       return twiml(res, null);

@@ -10,9 +10,10 @@ import type { Logger } from 'pino';
 import type { Db } from '../../common/db.js';
 import { isDataException } from '../../common/db-errors.js';
 import { maskPhone } from '../../common/logger.js';
+import { noMetrics, type WebhookMetrics } from '../../common/metrics.js';
 import { periodicRounds, type PeriodicRounds } from '../../common/periodic.js';
 import type { SignalRelay } from '../signal-relay.js';
-import { processInbound, type InboundOptions, type InboundParams } from './inbound.js';
+import { countOptOuts, processInbound, type InboundOptions, type InboundParams } from './inbound.js';
 
 export interface InboundSpool extends PeriodicRounds {
   /** Keeps the message for a later round; resolves once it is on disk. */
@@ -37,6 +38,8 @@ export interface InboundSpoolDeps {
   logger: Logger;
   signalRelay: SignalRelay;
   options: InboundOptions;
+  /** Opt-outs processed late count as the live ones do. */
+  metrics?: Pick<WebhookMetrics, 'optOutRecorded'>;
   setAsideAfterMs?: number;
 }
 
@@ -90,6 +93,7 @@ export function createInboundSpool({
   logger,
   signalRelay,
   options,
+  metrics = noMetrics,
   setAsideAfterMs = defaultSetAsideAfterMs,
 }: InboundSpoolDeps): InboundSpool {
   const setAside = join(dir, 'set-aside');
@@ -145,10 +149,12 @@ export function createInboundSpool({
     const params = await read(name);
     if (!params) return;
     const result = await processInbound(db, logger, params, { ...options, late: true });
-    if (result.kind === 'processed')
+    if (result.kind === 'processed') {
+      countOptOuts(metrics, result);
       await signalRelay.deliver(result.signalIds).catch((error: unknown) => {
         logger.warn({ err: error }, 'kept inbound SMS processed; its signals wait for the relay');
       });
+    }
     logger.info(
       { messageSid: params.MessageSid, from: maskPhone(params.From), outcome: result.kind },
       'kept inbound SMS processed late',

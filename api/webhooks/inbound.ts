@@ -9,6 +9,7 @@ import { hasQuote } from '../../common/quoted-texts.js';
 import { createShortLinks, type TrackedLink } from '../../common/links/short-links.js';
 import { maskPhone } from '../../common/logger.js';
 import { inboundKeywordSource, recordOptIn, recordOptOut, recordOptOutConfirmed } from '../../common/opt-outs.js';
+import type { WebhookMetrics } from '../../common/metrics.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
 import type { Prisma, Tenant } from '../../generated/prisma/client.js';
 import { findAppointmentReply, recordAppointmentReply } from './appointment-replies.js';
@@ -181,6 +182,14 @@ async function recordReply(
       );
   }
   return reply;
+}
+
+/** A STOP to a shared number opts out every tenant that texted from it: one opt-out each. */
+export function countOptOuts(
+  metrics: Pick<WebhookMetrics, 'optOutRecorded'>,
+  { intent, tenantIds }: Extract<InboundResult, { kind: 'processed' }>,
+): void {
+  if (intent === 'opt_out') tenantIds.forEach(() => metrics.optOutRecorded(inboundKeywordSource));
 }
 
 /**

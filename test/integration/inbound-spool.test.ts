@@ -67,11 +67,15 @@ describe('inbound SMS while the database is down', () => {
     await expect(spoolOn(dir, downDb).round()).rejects.toThrow();
     expect(await readdir(dir)).toHaveLength(2);
 
-    await spoolOn(dir).round();
+    const optOutsCounted: string[] = [];
+    const metrics = { optOutRecorded: (source: string) => optOutsCounted.push(source) };
+    await createInboundSpool({ ...spoolDeps(dir), metrics }).round();
     expect(await readdir(dir)).toEqual([]);
     expect(
       await stack.db.optOut.findFirst({ where: { tenantId: tenant.id, phoneHash: phoneHash(phone) } }),
     ).toMatchObject({ source: 'inbound_keyword', confirmedAt: null });
+    // Counted as a live one is, once: before, an opt-out processed late was missing from the metric.
+    expect(optOutsCounted).toEqual(['inbound_keyword']);
     expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: enrollmentId } })).toMatchObject({
       haltedBy: 'opted_out',
     });
