@@ -8,7 +8,7 @@ import { erasedClosedReason, haltEnrollments, lockConversation } from '../common
 import type { Db } from '../common/db.js';
 import { recordEvent } from '../common/events.js';
 import { lockAppointmentsOf, lockLead, lockMessagesOfLead } from '../common/lock-order.js';
-import { phoneHashes, recordOptOut } from '../common/opt-outs.js';
+import { erasureSource, phoneHashes, recordOptOut } from '../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../common/pending-signals.js';
 import type { Lead, Prisma } from '../generated/prisma/client.js';
 import {
@@ -56,7 +56,7 @@ async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantI
   await tx.shortLink.updateMany({ where: { tenantId, leadId }, data: { leadId: null } });
   // Its messages no attempt has claimed will never go out: what they reserved goes back before they are deleted.
   await releaseUnclaimedCapacity(tx, { tenantId, leadId });
-  await recordOptOut(tx, { tenantId, phone, source: 'erasure' });
+  await recordOptOut(tx, { tenantId, phone, source: erasureSource });
   await haltEnrollments(tx, { tenantId, leadId }, erasedClosedReason);
   // Cancelled here, so the send gate refuses their messages before their workflows hear of it (by the cancel below,
   // not the opt-out: the signals are queued after, for the follow-ups only).
@@ -67,7 +67,7 @@ async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantI
   });
   const signalIds = await queueSignalsForPhone(tx, tenantId, phone, {
     signal: signalNames.optOut,
-    payload: { source: 'erasure' },
+    payload: { source: erasureSource },
   });
   for (const appointment of reminders) {
     const data = {

@@ -31,6 +31,8 @@ export const phoneHashes = (phone: string) => [phoneHash(phone), legacyPhoneHash
 
 /** The consent source of a request the lead texted us (a keyword or a phrasing of one). */
 export const inboundKeywordSource = 'inbound_keyword';
+/** The consent source of the opt-out an erasure records (api/lead-erasure.ts). */
+export const erasureSource = 'erasure';
 
 /** The phone's opt-out, under either hash; should both exist, the first one recorded. */
 export function findOptOut(db: Tx, tenantId: string, phone: string) {
@@ -132,10 +134,22 @@ export async function recordOptOutConfirmed(
   });
 }
 
-/** Returns whether there was an opt-out to clear (under either hash, and then its event); the consent is logged either way. */
-export async function recordOptIn(tx: Prisma.TransactionClient, change: ConsentChange): Promise<boolean> {
+/**
+ * Returns whether there was an opt-out to clear (under either hash, and then its event); the consent is logged either
+ * way. An erasure's opt-out (its phone cleared) promises the number is never texted again: a keyword the phone texts
+ * (`liftsErased: false`) leaves it, and only the tenant's recorded consent (the API) lifts it.
+ */
+export async function recordOptIn(
+  tx: Prisma.TransactionClient,
+  change: ConsentChange,
+  { liftsErased }: { liftsErased: boolean },
+): Promise<boolean> {
   const { count } = await tx.optOut.deleteMany({
-    where: { tenantId: change.tenantId, phoneHash: { in: phoneHashes(change.phone) } },
+    where: {
+      tenantId: change.tenantId,
+      phoneHash: { in: phoneHashes(change.phone) },
+      ...(liftsErased ? {} : { phone: { not: null } }),
+    },
   });
   if (count > 0) await recordConsentEvent(tx, 'lead.opted_in', change);
   await tx.consentEvent.create({

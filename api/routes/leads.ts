@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { leadCreatedEvent } from '../../common/event-writers.js';
 import { recordEvent } from '../../common/events.js';
 import type { WebhookMetrics } from '../../common/metrics.js';
+import { erasureSource } from '../../common/opt-outs.js';
 import { zoneFromNumber } from '../../common/lead-time-zone.js';
 import { isKnownTimeZone, normalisePhone } from '../../common/phone.js';
 import { Prisma, type Lead } from '../../generated/prisma/client.js';
@@ -111,7 +112,7 @@ export function leadsRouter(deps: ErasureDeps & { metrics: Pick<WebhookMetrics, 
       where: { id: idParam(req.params.leadId, 'Lead'), tenantId, status: { not: 'erased' } },
     });
     if (!lead || !(await eraseLead(deps, lead, req.log))) throw notFound('Lead');
-    metrics.optOutRecorded('erasure');
+    metrics.optOutRecorded(erasureSource);
     res.status(200).json({ id: lead.id, status: 'erased' });
   });
 

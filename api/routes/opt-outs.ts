@@ -95,7 +95,11 @@ export function optOutsRouter({
     await db.$transaction(async (tx) => {
       await lockConversation(tx, tenantId, phone);
       if (!(await findOptOut(tx, tenantId, phone))) throw notFound('Opt-out');
-      await recordOptIn(tx, { tenantId, phone, source: body.consentSource, note: body.note ?? null });
+      await recordOptIn(
+        tx,
+        { tenantId, phone, source: body.consentSource, note: body.note ?? null },
+        { liftsErased: true },
+      );
     });
     res.json({ phone, optedOut: false });
   });

@@ -53,6 +53,8 @@ const defaultSetAsideAfterMs = 10 * 60_000;
 /** Groups a phone's files without writing its number into a file name. */
 const phoneKey = (phone: string) => createHash('sha256').update(phone).digest('hex').slice(0, 16);
 const phoneKeyOf = (name: string) => name.split('-')[2] ?? '';
+/** When the kept message's webhook came: the file name starts with it, in epoch milliseconds. */
+const arrivalOf = (name: string) => new Date(Number(name.split('-')[0]));
 
 const ignoreMissing = (error: NodeJS.ErrnoException) => {
   if (error.code !== 'ENOENT') throw error;
@@ -148,7 +150,7 @@ export function createInboundSpool({
     const path = join(dir, name);
     const params = await read(name);
     if (!params) return;
-    const result = await processInbound(db, logger, params, { ...options, late: true });
+    const result = await processInbound(db, logger, params, { ...options, late: { arrivedAt: arrivalOf(name) } });
     if (result.kind === 'processed') {
       countOptOuts(metrics, result);
       await signalRelay.deliver(result.signalIds).catch((error: unknown) => {

@@ -8,7 +8,14 @@ import { classifyInbound, type InboundIntent } from '../../common/keywords.js';
 import { hasQuote } from '../../common/quoted-texts.js';
 import { createShortLinks, type TrackedLink } from '../../common/links/short-links.js';
 import { maskPhone } from '../../common/logger.js';
-import { inboundKeywordSource, recordOptIn, recordOptOut, recordOptOutConfirmed } from '../../common/opt-outs.js';
+import {
+  erasureSource,
+  inboundKeywordSource,
+  phoneHashes,
+  recordOptIn,
+  recordOptOut,
+  recordOptOutConfirmed,
+} from '../../common/opt-outs.js';
 import type { WebhookMetrics } from '../../common/metrics.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
 import type { Prisma, Tenant } from '../../generated/prisma/client.js';
@@ -32,10 +39,12 @@ export interface InboundOptions {
   /** Where the links of an answer point (config's shortLinkBaseUrl); unset: they go out untracked. */
   shortLinkBaseUrl?: string | undefined;
   /**
-   * Processed after its webhook was answered (kept through a database outage, ./inbound-spool.ts): no TwiML carries an
-   * answer any more, so none is given or recorded, and an opt-out stays unconfirmed (the next request is confirmed).
+   * Processed after its webhook was answered (kept through a database outage, ./inbound-spool.ts), which came at
+   * `arrivedAt`: no TwiML carries an answer any more, so none is given or recorded, and an opt-out stays unconfirmed
+   * (the next request is confirmed). A tenant that erased the lead since it came never gets it: an erasure leaves
+   * nothing of what the lead sent before it.
    */
-  late?: boolean;
+  late?: { arrivedAt: Date } | undefined;
 }
 
 export type InboundResult =
@@ -117,7 +126,7 @@ async function recordFor(
   const replied = signalIds.length > 0;
   if (intent === 'opt_in') {
     // The consent is logged either way; only an opt-out actually cleared is confirmed ("Yes" to a question is not a resubscription).
-    const cleared = await recordOptIn(tx, change);
+    const cleared = await recordOptIn(tx, change, { liftsErased: false });
     return recorded(
       { tenant, leadId, answers: mayAnswer && cleared, signalIds },
       cleared ? 'opted_in' : replied ? 'replied' : 'nothing',
@@ -192,6 +201,25 @@ export function countOptOuts(
   if (intent === 'opt_out') tenantIds.forEach(() => metrics.optOutRecorded(inboundKeywordSource));
 }
 
+/** The tenants among `tenants` that erased the phone's lead after `since`: read under their conversations' locks. */
+async function tenantsErasedSince(
+  tx: Prisma.TransactionClient,
+  tenants: Tenant[],
+  phone: string,
+  since: Date,
+): Promise<Set<string>> {
+  const erasures = await tx.consentEvent.findMany({
+    where: {
+      tenantId: { in: tenants.map(({ id }) => id) },
+      phoneHash: { in: phoneHashes(phone) },
+      source: erasureSource,
+      createdAt: { gt: since },
+    },
+    select: { tenantId: true },
+  });
+  return new Set(erasures.map(({ tenantId }) => tenantId));
+}
+
 /**
  * One inbound SMS, processed exactly once: the processed-webhook key, the consent changes, the stored messages and the
  * queued signals commit in one transaction, so a Twilio retry of the same MessageSid finds the key and does nothing.
@@ -200,7 +228,7 @@ export async function processInbound(
   db: Db,
   logger: Logger,
   params: InboundParams,
-  { sharedSenders, shortLinkBaseUrl, late = false }: InboundOptions,
+  { sharedSenders, shortLinkBaseUrl, late }: InboundOptions,
 ): Promise<InboundResult> {
   const addresses = [params.To, params.MessagingServiceSid].filter((value): value is string => Boolean(value));
   const ourTexts = hasQuote(params.Body) ? await latestTextsTo(db, { addresses, phone: params.From }) : [];
@@ -224,10 +252,11 @@ export async function processInbound(
       // Every conversation's lock before any fact, in one order, so two messages for the same tenants never deadlock.
       const inIdOrder = [...tenants].sort((a, b) => (a.id < b.id ? -1 : 1));
       for (const { id } of inIdOrder) await lockConversation(tx, id, params.From);
+      const erasedSince = late ? await tenantsErasedSince(tx, inIdOrder, params.From, late.arrivedAt) : new Set();
       const outcomes = new Map<string, TenantOutcome>();
       // Each tenant's facts take its event lock: tenants in one order too, or a STOP from another phone the same
       // tenants texted, listed the other way round, would wait for this one's locks while holding what it waits for.
-      for (const tenant of inIdOrder) {
+      for (const tenant of inIdOrder.filter(({ id }) => !erasedSince.has(id))) {
         // Decided before the consent change (a YES confirms only for a lead who was not opted out), recorded after the message.
         const appointmentReply = await findAppointmentReply(tx, {
           tenant,
@@ -237,7 +266,7 @@ export async function processInbound(
         });
         // The MessageSid is unique among messages: the first tenant's row (the owner's, or the latest texter's) carries it.
         const messageSid = tenant === tenants[0] ? params.MessageSid : null;
-        const outcome = await recordFor(tx, tenant, params, intent, messageSid, late);
+        const outcome = await recordFor(tx, tenant, params, intent, messageSid, Boolean(late));
         // An answer to an appointment message is about the appointment, not a reply to a follow-up.
         if (outcome.leadId && intent !== 'opt_out' && !appointmentReply)
           await countLeadFact(tx, { tenantId: tenant.id, leadId: outcome.leadId, fact: 'replied' });

@@ -18,6 +18,7 @@ import { sendsFromNewNumber } from '../support/capacity.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { stackForFile, testAccountSid, testAppDeps, testAuthToken, testSenderNumber } from '../support/stack.js';
 import { until } from '../support/wait.js';
+import { inbound, randomSenderNumber } from '../support/webhooks.js';
 import { heldTransaction, untilWaitingBehind } from '../support/held-transaction.js';
 import { startWebhookReceiver } from '../support/webhook-receiver.js';
 import { createWebhookRelay } from '../../worker/webhook-relay.js';
@@ -172,6 +173,31 @@ describe('erasing a lead', () => {
     const optOut = await findOptOut(stack.db, tenantId, phone);
     expect(optOut).toMatchObject({ source: 'erasure', phone: null, phoneHash: phoneHash(phone) });
     expect(optOut?.phoneHash).not.toBe(sha256(phone));
+  });
+
+  it('keeps the number opted out when it texts START or YES afterwards: only the tenant’s recorded consent lifts it', async () => {
+    const number = randomSenderNumber();
+    const { tenant, auth } = await createTenant(stack.db, {
+      ...anytimeSettings,
+      senders: { create: { value: number } },
+    });
+    const phone = randomUkMobile().e164;
+    const lead = await request(stack.app).post('/v1/leads').set(auth).send({ phone, firstName: 'Ada' });
+    expect((await request(stack.app).delete(`/v1/leads/${lead.body.id}`).set(auth)).status).toBe(200);
+
+    for (const Body of ['START', 'YES']) {
+      const answered = await inbound(stack.app, { From: phone, To: number, Body });
+      expect(answered.status).toBe(200);
+      // Before: the keyword deleted the erasure's opt-out and confirmed the resubscription.
+      expect(answered.text).not.toContain('<Message>');
+      expect(await findOptOut(stack.db, tenant.id, phone)).toMatchObject({ source: 'erasure', phone: null });
+    }
+    const lifted = await request(stack.app)
+      .delete(`/v1/opt-outs/${encodeURIComponent(phone)}`)
+      .set(auth)
+      .send({ consentSource: 'signed form 2026-12-06' });
+    expect(lifted.status).toBe(200);
+    expect(await findOptOut(stack.db, tenant.id, phone)).toBeNull();
   });
 
   it('replaces a cancellation reason in the tenant’s words, on the row and in its event, with the service’s own', async () => {

@@ -6,6 +6,7 @@ import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { createInboundSpool } from '../../api/webhooks/inbound-spool.js';
@@ -84,6 +85,26 @@ describe('inbound SMS while the database is down', () => {
       await stack.db.message.count({ where: { tenantId: tenant.id, direction: 'outbound', toPhone: phone } }),
     ).toBe(0);
     expect(await stack.db.consentEvent.count({ where: { tenantId: tenant.id } })).toBe(1);
+  });
+
+  it('a message kept before the lead was erased is dropped for the tenant that erased it: nothing of it comes back', async () => {
+    const { tenant, auth, number } = await tenantWithNumber();
+    const phone = privatePhone();
+    const lead = await request(stack.app).post('/v1/leads').set(auth).send({ phone, firstName: 'Ada' });
+    const dir = spoolDir();
+    const down = createApp({ ...stack.deps, db: downDb, inboundSpool: spoolOn(dir, downDb) });
+    for (const Body of ['My address is 4 Elm Row', 'YES'])
+      expect((await inbound(down, { From: phone, To: number, Body })).status).toBe(200);
+    expect((await request(stack.app).delete(`/v1/leads/${lead.body.id}`).set(auth)).status).toBe(200);
+
+    await spoolOn(dir).round();
+    expect(await readdir(dir)).toEqual([]);
+    // Before: the reply came back as a message row and a message.received event with the phone and the words, and
+    // the YES deleted the erasure's opt-out.
+    expect(await stack.db.message.count({ where: { tenantId: tenant.id, fromPhone: phone } })).toBe(0);
+    const events = await stack.db.event.findMany({ where: { tenantId: tenant.id } });
+    expect(JSON.stringify(events.map((event) => event.data))).not.toContain(phone);
+    expect(await stack.db.optOut.findFirst({ where: { tenantId: tenant.id } })).toMatchObject({ source: 'erasure' });
   });
 
   it('messages kept in turn are processed in arrival order: a STOP then a START leaves the lead opted in', async () => {

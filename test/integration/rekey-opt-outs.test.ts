@@ -93,7 +93,7 @@ describe('re-keying the opt-out registry', () => {
     expect(await rekeyOptOuts(db)).toEqual({ optOuts: 0, merged: 0, consentEvents: 0 });
     expect(await db.auditLog.count({ where: { action: 'opt_outs.rekeyed' } })).toBe(runs);
 
-    expect(await recordOptIn(db, { tenantId, phone: erased, source: 'api' })).toBe(true);
+    expect(await recordOptIn(db, { tenantId, phone: erased, source: 'api' }, { liftsErased: true })).toBe(true);
     expect(await findOptOut(db, tenantId, erased)).toBeNull();
   });
 });
