@@ -21,26 +21,50 @@ export const queryInstant = z.iso
 export const pageLimit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
 /**
- * A newest-first page's query: `?limit=` (at most `max`, `fallback` when not given) and `?before=`, the `createdAt` of
- * the last item of the page before, as the previous answer's `next` gave it.
+ * Where the page before ended: its last item's `createdAt`, `_`, and its `id`. Rows written by one statement share
+ * their `createdAt` (a batch's leads), so the instant alone would leave the rest of them out of the next page.
+ */
+const pageCursor = z
+  .string()
+  .max(100)
+  .refine((value) => {
+    const [at, id, ...rest] = value.split('_');
+    return queryInstant.safeParse(at).success && (id === undefined || uuid.safeParse(id).success) && !rest.length;
+  }, `must be a page's \`next\`, or an ISO 8601 instant in ${earliestQueryYear} or later`);
+
+/**
+ * A newest-first page's query: `?limit=` (at most `max`, `fallback` when not given) and `?before=`, the previous answer's
+ * `next` (or an instant: the rows created before it).
  */
 export const olderPageQuery = (max: number, fallback: number) => ({
   limit: pageLimit(max, fallback),
-  before: queryInstant.optional(),
+  before: pageCursor.optional(),
 });
 
-/** The rows a page's `?before=` leaves in: those created before it. */
-export const createdBefore = (before: string | undefined) => (before ? { createdAt: { lt: new Date(before) } } : {});
+/** A page's order: newest first, and among rows of one instant by `id`, as the cursor names them. */
+export const newestFirst = [{ createdAt: 'desc' }, { id: 'desc' }] as const;
+
+/** The rows a page's `?before=` leaves in: those after its cursor in the list's order. */
+export function createdBefore(before: string | undefined) {
+  if (!before) return {};
+  const [at = '', id] = before.split('_');
+  const createdAt = new Date(at);
+  if (!id) return { createdAt: { lt: createdAt } };
+  return { AND: [{ OR: [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: id } }] }] };
+}
 
 /** A page's answer: its items, and `next`, the `?before=` of the page after it (null when this one was not full). */
-export const pageAnswer = <Row extends { createdAt: Date }, View>(
+export const pageAnswer = <Row extends { createdAt: Date; id: string }, View>(
   rows: Row[],
   limit: number,
   view: (row: Row) => View,
-) => ({
-  items: rows.map(view),
-  next: rows.length === limit ? (rows.at(-1)?.createdAt.toISOString() ?? null) : null,
-});
+) => {
+  const last = rows.at(-1);
+  return {
+    items: rows.map(view),
+    next: rows.length === limit && last ? `${last.createdAt.toISOString()}_${last.id}` : null,
+  };
+};
 
 /** The query of a list of one kind of workflow-backed row: by lead and status (`statuses`, the Prisma enum). */
 export const workflowListQuery = <Status extends Record<string, string>>(statuses: Status) =>

@@ -6,7 +6,7 @@ import { stepOfMessage } from '../../common/event-writers.js';
 import type { Message } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
 import { notFound, parseQuery } from '../errors.js';
-import { createdBefore, idParam, olderPageQuery, pageAnswer } from '../params.js';
+import { createdBefore, idParam, newestFirst, olderPageQuery, pageAnswer } from '../params.js';
 
 export const conversationQuerySchema = z.object(olderPageQuery(200, 50));
 
@@ -40,7 +40,7 @@ export function conversationRouter({ db }: { db: Db }): Router {
     if (!(await db.lead.findFirst({ where: { id: leadId, tenantId }, select: { id: true } }))) throw notFound('Lead');
     const messages = await db.message.findMany({
       where: { tenantId, leadId, ...createdBefore(query.before) },
-      orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
+      orderBy: [...newestFirst],
       take: query.limit,
     });
     res.json(pageAnswer(messages, query.limit, messageView));

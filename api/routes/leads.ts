@@ -10,7 +10,7 @@ import { Prisma, type Lead } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, leadErased, notFound, parseBody, parseQuery } from '../errors.js';
 import { eraseLead, type ErasureDeps } from '../lead-erasure.js';
-import { createdBefore, idParam, olderPageQuery, pageAnswer } from '../params.js';
+import { createdBefore, idParam, newestFirst, olderPageQuery, pageAnswer } from '../params.js';
 
 const timeZone = z.string().refine(isKnownTimeZone, 'unknown IANA time zone');
 const name = z.string().trim().min(1).max(100);
@@ -120,7 +120,7 @@ export function leadsRouter(deps: ErasureDeps & { metrics: Pick<WebhookMetrics, 
     const query = parseQuery(listQuerySchema, req.query);
     const leads = await db.lead.findMany({
       where: { tenantId: tenantOf(req), ...createdBefore(query.before) },
-      orderBy: { createdAt: 'desc' },
+      orderBy: [...newestFirst],
       take: query.limit,
     });
     res.json(pageAnswer(leads, query.limit, leadView));

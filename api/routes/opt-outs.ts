@@ -10,7 +10,7 @@ import type { OptOut } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
 import type { SignalRelay } from '../signal-relay.js';
-import { createdBefore, olderPageQuery, pageAnswer } from '../params.js';
+import { createdBefore, newestFirst, olderPageQuery, pageAnswer } from '../params.js';
 
 export const addSchema = z.strictObject({
   phone: z.string().min(1).max(40),
@@ -55,7 +55,7 @@ export function optOutsRouter({
     const query = parseQuery(listSchema, req.query);
     const optOuts = await db.optOut.findMany({
       where: { tenantId: tenantOf(req), ...createdBefore(query.before) },
-      orderBy: { createdAt: 'desc' },
+      orderBy: [...newestFirst],
       take: query.limit,
     });
     res.json(pageAnswer(optOuts, query.limit, optOutView));

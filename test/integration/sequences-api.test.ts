@@ -61,6 +61,40 @@ describe('leads', () => {
     expect(list.body.items.map((lead: { id: string }) => lead.id)).toEqual([first.body.id]);
   });
 
+  it('pages through leads written by one statement (a batch: one createdAt for all) without leaving any out', async () => {
+    const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
+    const createdAt = new Date();
+    const batch = Array.from({ length: 60 }, () => ({
+      tenantId: tenant.id,
+      phone: randomUkMobile().e164,
+      timeZone: 'Europe/London',
+      createdAt,
+    }));
+    await stack.db.lead.createMany({ data: batch });
+    const seen: string[] = [];
+    let before: string | null | undefined;
+    do {
+      const page = await api()
+        .get('/v1/leads')
+        .query({ limit: 25, ...(before ? { before } : {}) })
+        .set(auth);
+      expect(page.status).toBe(200);
+      seen.push(...page.body.items.map((lead: { id: string }) => lead.id));
+      before = page.body.next;
+    } while (before);
+    // Before: the second page asked for leads created before the instant they all share, and got none of the 35 left.
+    expect(new Set(seen).size).toBe(60);
+    expect(seen).toHaveLength(60);
+    // An instant alone still pages as before: the rows created before it.
+    const older = await api().get('/v1/leads').query({ before: createdAt.toISOString() }).set(auth);
+    expect(older.body.items).toEqual([]);
+    const garbled = await api()
+      .get('/v1/leads')
+      .query({ before: `${createdAt.toISOString()}_not-an-id` })
+      .set(auth);
+    expect(garbled.status).toBe(400);
+  });
+
   it('keeps tenants apart: another tenant’s lead is a 404', async () => {
     const a = await createTenant(stack.db, anytimeSettings);
     const b = await createTenant(stack.db, anytimeSettings);
