@@ -78,6 +78,13 @@ const policyOf = (facts: StepFacts): SendingPolicy => ({
   maxPerDay: facts.maxPerDay,
 });
 
+/**
+ * A step claimed closer than this to its window's close waits for the next opening: its attempt may call Twilio
+ * seconds after the claim, and Twilio keeps a step queued for a minute at least (send-deadline.ts), so it could reach
+ * the lead after the window closed.
+ */
+export const lastClaimBeforeCloseMs = 60_000;
+
 /** A halt names why the enrollment stopped before its workflow heard; a step of any other closed enrollment stops too. */
 function stepRefusal(facts: StepFacts, now: Date): GateDecision | null {
   if (facts.enrollmentStatus === null) return { kind: 'stop', reason: 'enrollment_closed' };
@@ -86,7 +93,11 @@ function stepRefusal(facts: StepFacts, now: Date): GateDecision | null {
   const policy = policyOf(facts);
   const plan = earliestSendTime(now, policy, facts.recentSends);
   if (plan.at > now && plan.heldBy) return { kind: 'hold', reason: plan.heldBy, until: plan.at, policy };
-  return null;
+  const closes = windowClosesAt(now, policy);
+  if (closes.getTime() - now.getTime() >= lastClaimBeforeCloseMs) return null;
+  // A window that opens again as it closes (midnight to midnight) never closes.
+  const reopens = earliestSendTime(closes, policy, facts.recentSends);
+  return reopens.at > closes ? { kind: 'hold', reason: 'window', until: reopens.at, policy } : null;
 }
 
 function appointmentRefusal(

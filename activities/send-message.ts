@@ -131,7 +131,14 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
     // Its own claim, made since `askedAt`, expires within a minute from now: the next attempt comes no sooner.
     if (performance.now() - askedAt > claimLeaseMs)
       throw claimedElsewhere(verdict.claimedAt, attempt, claimExpiredAfterMs);
-    const validity = validityPeriodSeconds(endingBy(deadline, verdict.windowClosesAt));
+    // The close the gate judged on PostgreSQL's clock, put on this process's: a clock behind the database's would
+    // otherwise let Twilio keep the step past it. Timed from before the claim, so no later than the close.
+    const closesHere =
+      verdict.windowClosesAt &&
+      new Date(
+        Date.now() + verdict.windowClosesAt.getTime() - verdict.claimedAt.getTime() - (performance.now() - askedAt),
+      );
+    const validity = validityPeriodSeconds(endingBy(deadline, closesHere));
     return handOver(deps, row, { ...sms, validityPeriodSeconds: validity }, { attempt, claimedAt: verdict.claimedAt });
   };
 }

@@ -330,6 +330,14 @@ describe('a step held by the kill switch, then refused by the gate', () => {
   );
 });
 
+/** The tenant's window narrowed to end about half an hour from now in the lead's zone (London). */
+async function windowEndingInHalfAnHour(tenantId: string) {
+  const local = DateTime.now().setZone('Europe/London');
+  const endsSoon = local.plus({ minutes: 30 });
+  const windowEnd = endsSoon.hasSame(local, 'day') ? endsSoon.toFormat('HH:mm') : '24:00';
+  await core.db.tenant.update({ where: { id: tenantId }, data: { windowStart: '00:00', windowEnd } });
+}
+
 describe("a step's Twilio expiry", () => {
   it(
     'ends where the lead’s window ends now, not where the run planned it with the window it started with',
@@ -339,13 +347,52 @@ describe("a step's Twilio expiry", () => {
       // The run planned the step with the window it had (three hours left); the tenant has since narrowed it to end
       // about half an hour from now in the lead's zone.
       const planned = { ...input, notAfter: new Date(Date.now() + 3 * 3_600_000).toISOString() };
-      const local = DateTime.now().setZone('Europe/London');
-      const endsSoon = local.plus({ minutes: 30 });
-      const windowEnd = endsSoon.hasSame(local, 'day') ? endsSoon.toFormat('HH:mm') : '24:00';
-      await core.db.tenant.update({ where: { id: tenant.id }, data: { windowStart: '00:00', windowEnd } });
+      await windowEndingInHalfAnHour(tenant.id);
       expect(await attempt(1, planned)).toMatchObject({ outcome: 'sent' });
       const [call] = core.fake.calls.filter((made) => made.to === phone);
       expect(Number(call?.params.ValidityPeriod)).toBeLessThanOrEqual(30 * 60);
+    }),
+  );
+});
+
+describe("a step's Twilio expiry on a worker whose clock is behind the database's", () => {
+  it(
+    'still ends where the lead’s window ends, as the gate judged it on the database’s clock',
+    withoutGlobalPause(async () => {
+      const { tenant, phone, inputs } = await leadWithEnrollments(1);
+      await windowEndingInHalfAnHour(tenant.id);
+      const databaseNow = Date.now.bind(Date);
+      const twoMinutesBehind = vi.spyOn(Date, 'now').mockImplementation(() => databaseNow() - 120_000);
+      try {
+        expect(await attempt(1, inputs[0]!)).toMatchObject({ outcome: 'sent' });
+      } finally {
+        twoMinutesBehind.mockRestore();
+      }
+      const [call] = core.fake.calls.filter((made) => made.to === phone);
+      // Before: the close was measured from the worker's clock, two minutes more.
+      expect(Number(call?.params.ValidityPeriod)).toBeLessThanOrEqual(30 * 60);
+    }),
+  );
+});
+
+describe("a step in its window's last minute", () => {
+  it(
+    'waits for the next opening: Twilio would get it after the claim and keep it queued past the close',
+    withoutGlobalPause(async () => {
+      // A zone where it is midday now, and a window closing at the next minute's start there: under a minute left.
+      const offset = 12 - new Date().getUTCHours();
+      const zone = offset === 0 ? 'Etc/GMT' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+      const { tenant, phone, inputs } = await leadWithEnrollments(1, zone);
+      const local = DateTime.now().setZone(zone);
+      const windowEnd = local.plus({ minutes: 1 }).toFormat('HH:mm');
+      await core.db.tenant.update({ where: { id: tenant.id }, data: { windowStart: '00:00', windowEnd } });
+      // Before: claimed and handed to Twilio seconds before the close, with a minute's validity.
+      expect(await attempt(1, inputs[0]!)).toMatchObject({
+        outcome: 'held',
+        reason: 'window',
+        until: local.plus({ days: 1 }).startOf('day').toJSDate().toISOString(),
+      });
+      expect(core.fake.createCallsTo(phone)).toBe(0);
     }),
   );
 });
