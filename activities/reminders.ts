@@ -134,7 +134,8 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
     async recordAppointmentStarted(input: RecordAppointmentStartedInput): Promise<{ followUpsToEnd: FollowUpRun[] }> {
       // An erased lead has no appointment row: the send gate refuses every message of this run.
       const followUps = (await db.$transaction((tx) => recordBooking(tx, input))) ?? [];
-      return { followUpsToEnd: followUps.filter((run) => run.workflowId !== input.bookedFrom?.workflowId) };
+      // Another enrollment's run has the same workflow ID (the lead's): only the enrollment booked from is left out.
+      return { followUpsToEnd: followUps.filter((run) => run.enrollmentId !== input.bookedFrom?.enrollmentId) };
     },
 
     /**

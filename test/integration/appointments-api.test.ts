@@ -578,6 +578,31 @@ describe('booking from a running follow-up', () => {
   });
 });
 
+describe('booking from a follow-up that has ended, while a later one runs', () => {
+  it('ends the running one as booked at once', async () => {
+    const { auth } = await createTenant(db, anytimeSettings);
+    const { phone, leadId } = await newLead(auth);
+    const ended = await enrollInNewSequence(app, auth, leadId, [{ delaySeconds: 0, template: 'Hi {{firstName}}' }]);
+    const endedStatus = async () => (await db.enrollment.findUniqueOrThrow({ where: { id: ended } })).status;
+    await expect.poll(endedStatus, { timeout: 10_000 }).toBe('completed');
+    const running = await enrollInNewSequence(app, auth, leadId, [{ delaySeconds: 3600, template: 'Any news?' }]);
+
+    // The CRM books from the follow-up the lead answered, as the guide suggests; the later one shares its workflow ID.
+    const booked = await request(app)
+      .post('/v1/appointments')
+      .set(auth)
+      .send({ enrollmentId: ended, startsAt: inSeconds(86_400) });
+    expect(booked.status).toBe(201);
+    // Before: the run was never signalled (its workflow ID is the one booked from), so it ran on until its next step
+    // met the gate an hour later.
+    await expect
+      .poll(async () => (await db.enrollment.findUniqueOrThrow({ where: { id: running } })).status, { timeout: 15_000 })
+      .toBe('booked');
+    await expect.poll(() => fake.createCallsTo(phone), { timeout: 30_000 }).toBe(2);
+    await terminate(booked.body.workflowId);
+  });
+});
+
 describe('two bookings at once from one follow-up, for other times', () => {
   it('one is booked; the other hears 409 conflict (or, come after the row, the booking made), and its retry answers the booking made', async () => {
     const { auth } = await createTenant(db, anytimeSettings);
