@@ -102,7 +102,7 @@ async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantI
 }
 
 /** The reasons the service gives a cancelled appointment; any other is the tenant's own words, which may name the lead. */
-const serviceCancelReasons = [erasedClosedReason, cancelledThroughTheApi, cancelledInTemporal];
+export const serviceCancelReasons = [erasedClosedReason, cancelledThroughTheApi, cancelledInTemporal];
 
 /**
  * The lead's events keep their IDs and facts and lose its personal data (an appointment's location too, as its row

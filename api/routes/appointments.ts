@@ -40,7 +40,7 @@ import {
 import { tenantOf } from '../auth.js';
 import { ApiError, leadErased, notFound, parseBody, parseQuery } from '../errors.js';
 import { readLive } from '../live-read.js';
-import { cancelReminders } from '../lead-erasure.js';
+import { cancelReminders, serviceCancelReasons } from '../lead-erasure.js';
 import { idempotencyKeyOf, idParam, liveReadQuery, workflowListQuery, workflowListWhere } from '../params.js';
 import { asTemporalUnavailable } from '../temporal-errors.js';
 
@@ -85,7 +85,16 @@ export const createSchema = z.strictObject({
     .default([day, 3600]),
 });
 export const rescheduleSchema = z.strictObject({ startsAt: startTime });
-export const cancelSchema = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
+export const cancelSchema = z.strictObject({
+  reason: z
+    .string()
+    .trim()
+    .min(1)
+    .max(500)
+    // The service's own words mark its cancellations: an erasure's, say, which a later record of the run leaves be.
+    .refine((reason) => !serviceCancelReasons.includes(reason), 'reserved for the service’s own cancellations')
+    .optional(),
+});
 export const listSchema = workflowListQuery(AppointmentStatus);
 /** Updates wait for the workflow to act; a worker that does not answer in this long gets the caller a 503. */
 const updateDeadlineMs = 15_000;

@@ -235,6 +235,13 @@ describe('an appointment booked through the API', () => {
     expect(past.status).toBe(422);
     expect(past.body.error.details.fields.startsAt[0]).toMatch(/future/);
 
+    // The service's own words are refused: before, "erased" cancelled it, and the run's record then left the row be
+    // (as an erasure's), so the CRM never heard of the cancellation.
+    for (const reason of ['erased', 'workflow cancelled', 'cancelled through the API']) {
+      const reserved = await request(app).post(`/v1/appointments/${created.body.id}/cancel`).set(auth).send({ reason });
+      expect(reserved.status).toBe(422);
+      expect(reserved.body.error.details.fields.reason).toEqual(['reserved for the service’s own cancellations']);
+    }
     const cancelled = await request(app)
       .post(`/v1/appointments/${created.body.id}/cancel`)
       .set(auth)
