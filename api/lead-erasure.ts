@@ -84,7 +84,12 @@ async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantI
     data: { closedReason: cancelledThroughTheApi },
   });
   await tx.optOut.updateMany({ where: { tenantId, phoneHash: { in: phoneHashes(phone) } }, data: { phone: null } });
-  await tx.message.deleteMany({ where: { tenantId, OR: [{ leadId }, { toPhone: phone }, { fromPhone: phone }] } });
+  await tx.message.deleteMany({
+    where: {
+      tenantId,
+      OR: [{ leadId }, { direction: 'outbound', toPhone: phone }, { direction: 'inbound', fromPhone: phone }],
+    },
+  });
   await tx.lead.update({
     where: { id: leadId },
     data: {

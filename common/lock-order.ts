@@ -25,13 +25,17 @@ export async function lockAppointmentsOf(tx: Tx, leadId: string): Promise<void> 
   await tx.$executeRaw`SELECT 1 FROM appointments WHERE lead_id = ${leadId}::uuid ORDER BY id FOR NO KEY UPDATE`;
 }
 
-/** Locks, for deletion, every message to, from or about the lead in the tenant (what an erasure deletes). */
+/**
+ * Locks, for deletion, every message to, from or about the lead in the tenant (what an erasure deletes): by direction,
+ * as a phone may also be one of the tenant's own numbers (the other leads' texts to and from it are not the lead's).
+ */
 export async function lockMessagesOfLead(
   tx: Tx,
   { tenantId, leadId, phone }: { tenantId: string; leadId: string; phone: string },
 ): Promise<void> {
   await tx.$executeRaw`SELECT 1 FROM messages WHERE tenant_id = ${tenantId}::uuid
-    AND (lead_id = ${leadId}::uuid OR to_phone = ${phone} OR from_phone = ${phone}) ORDER BY id FOR UPDATE`;
+    AND (lead_id = ${leadId}::uuid OR (direction = 'outbound' AND to_phone = ${phone})
+      OR (direction = 'inbound' AND from_phone = ${phone})) ORDER BY id FOR UPDATE`;
 }
 
 /** Locks the pending messages no attempt has claimed of an enrollment or an appointment (what its close closes). */

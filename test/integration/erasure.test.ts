@@ -200,6 +200,26 @@ describe('erasing a lead', () => {
     expect(await findOptOut(stack.db, tenant.id, phone)).toBeNull();
   });
 
+  it('deletes only the texts to and from the lead when its phone is also one of the tenant’s numbers', async () => {
+    const number = randomSenderNumber();
+    const { tenant, auth } = await createTenant(stack.db, {
+      ...anytimeSettings,
+      senders: { create: { value: number } },
+    });
+    const lead = (phone: string) =>
+      stack.db.lead.create({ data: { tenantId: tenant.id, phone, timeZone: 'Europe/London' } });
+    const [sameAsNumber, other] = [await lead(number), await lead(randomUkMobile().e164)];
+    const text = (data: Pick<Prisma.MessageUncheckedCreateInput, 'leadId' | 'direction' | 'toPhone' | 'fromPhone'>) =>
+      stack.db.message.create({ data: { tenantId: tenant.id, body: 'Hi', status: 'sent', ...data } });
+    const others = [
+      await text({ leadId: other.id, direction: 'outbound', toPhone: other.phone, fromPhone: number }),
+      await text({ leadId: other.id, direction: 'inbound', toPhone: number, fromPhone: other.phone }),
+    ];
+    expect((await request(stack.app).delete(`/v1/leads/${sameAsNumber.id}`).set(auth)).status).toBe(200);
+    // Before: every text from the number and every reply to it went, the other lead's among them.
+    expect(await stack.db.message.count({ where: { id: { in: others.map(({ id }) => id) } } })).toBe(2);
+  });
+
   it('replaces a cancellation reason in the tenant’s words, on the row and in its event, with the service’s own', async () => {
     const { tenantId, auth, leadId } = await leadInConversation();
     const booked = await request(stack.app)
