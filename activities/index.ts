@@ -22,7 +22,7 @@ export interface ActivityDeps {
   shortLinkBaseUrl?: string | undefined;
   /** What the capacity gate takes for "now" (warm-up days, budget periods); tests move it forward. */
   clock?: (() => Date) | undefined;
-  /** What a weekly report counts; unset: sends and outcomes read from messages and events. */
+  /** What a weekly report counts; unset: the analytics overview's funnel for the week. */
   totalsOf?: TotalsOf | undefined;
 }
 

@@ -27,7 +27,7 @@ export const errorBody = z
 export const lead = z
   .object({
     id,
-    phone: z.string().nullable().meta({ description: 'E.164; null once erased' }),
+    phone: z.string().meta({ description: 'E.164; `erased:<id>` once erased' }),
     firstName: z.string().nullable(),
     lastName: z.string().nullable(),
     timeZone: z.string(),

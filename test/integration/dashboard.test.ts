@@ -22,7 +22,13 @@ async function tenantWithActivity() {
     .send({
       name: 'Welcome',
       steps: [
-        { delaySeconds: 0, template: 'Hi {{firstName}}, thanks for your enquiry. Reply to book.' },
+        {
+          delaySeconds: 0,
+          variants: [
+            { template: 'Hi {{firstName}}, thanks for your enquiry. Reply to book.', weight: 300 },
+            { template: 'Hello {{firstName}}, thanks for getting in touch. Reply to book.', weight: 100 },
+          ],
+        },
         { delaySeconds: 86_400, template: 'Still keen, {{firstName}}?' },
       ],
     });
@@ -100,6 +106,12 @@ describe('the dashboard', () => {
     expect(await canvasHasPixels(page, 'funnel-chart')).toBe(true);
     expect(await canvasHasPixels(page, `sequence-funnel-${sequenceId}`)).toBe(true);
     expect(await canvasHasPixels(page, 'daily-chart')).toBe(true);
+    // A/B weights are relative: 300 and 100 are three quarters and one (before: shown as 300% and 100%).
+    const variantHeads = await page.locator('th').allTextContents();
+    expect(variantHeads.filter((text) => /\(\d+%\)$/.test(text)).map((text) => text.replace(/^.* /, ''))).toEqual([
+      '(75%)',
+      '(25%)',
+    ]);
 
     expect(errors).toEqual([]);
     expectNoRequestLeftLocalhost(requests);

@@ -132,9 +132,12 @@ function renderWaiting(sending) {
 }
 
 function variantTable(step) {
+  // Weights are relative (1 to 1000 each): a variant's share is its weight over the step's sum.
+  const weights = step.variants.reduce((sum, variant) => sum + variant.weight, 0);
+  const share = (variant) => `${Math.round((variant.weight / weights) * 100)}%`;
   const header = element('tr', {}, [
     element('th', { text: `Step ${step.step + 1} (v${step.version})` }),
-    ...step.variants.map((variant) => element('th', { text: `${variant.variant} (${variant.weight}%)` })),
+    ...step.variants.map((variant) => element('th', { text: `${variant.variant} (${share(variant)})` })),
   ]);
   const row = (label, value) =>
     element('tr', {}, [
