@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../common/db.js';
-import { haltReasonOf, type HaltReason } from '../common/conversation.js';
+import { erasedClosedReason, haltReasonOf, type HaltReason } from '../common/conversation.js';
 import { countEnrollmentFact, type EnrollmentFact } from '../common/analytics/aggregate.js';
 import { lockTenantEventsOf, recordEvent } from '../common/events.js';
 import { lockLead, lockUnclaimedMessagesOf } from '../common/lock-order.js';
@@ -157,12 +157,13 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
           const [closedNow] = await tx.enrollment.updateManyAndReturn({
             where: { ...where, status: 'running' },
             data,
-            select: { sequenceId: true, haltedAt: true },
+            select: { sequenceId: true, haltedAt: true, haltedBy: true },
           });
           if (closedNow) {
             // Replies, bookings and opt-outs are counted where they are recorded; this catches any path that did not
-            // (counted once either way), at the instant the fact halted the enrollment.
-            if (countedOutcomes.has(input.status))
+            // (counted once either way), at the instant the fact halted the enrollment. An erasure's close (its run
+            // hears it as an opt-out) is none of them.
+            if (countedOutcomes.has(input.status) && closedNow.haltedBy !== erasedClosedReason)
               await countEnrollmentFact(
                 tx,
                 input.enrollmentId,

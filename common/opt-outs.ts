@@ -104,7 +104,9 @@ export async function recordOptOut(tx: Prisma.TransactionClient, change: Consent
       },
     });
     const leadId = await recordConsentEvent(tx, 'lead.opted_out', change);
-    if (leadId) await countLeadFact(tx, { tenantId: change.tenantId, leadId, fact: 'opted_out' });
+    // The funnel's opt-outs are the lead's own requests (docs/analytics.md): an erasure's is the tenant's doing.
+    if (leadId && change.source !== erasureSource)
+      await countLeadFact(tx, { tenantId: change.tenantId, leadId, fact: 'opted_out' });
   }
   await tx.consentEvent.create({
     data: {

@@ -220,6 +220,19 @@ describe('erasing a lead', () => {
     expect(await stack.db.message.count({ where: { id: { in: others.map(({ id }) => id) } } })).toBe(2);
   });
 
+  it('is not counted as an opt-out in the funnel, whichever writer records it', async () => {
+    const { auth, leadId, enrollment } = await leadInConversation();
+    expect((await request(stack.app).delete(`/v1/leads/${leadId}`).set(auth)).status).toBe(200);
+    await until(
+      async () =>
+        (await stack.db.enrollment.findFirst({ where: { id: enrollment.id, status: { not: 'running' } } })) ?? null,
+      'the follow-up to close',
+    );
+    const overview = await request(stack.app).get('/v1/analytics/overview').set(auth);
+    // Before: the erasure's opt-out entry and the run's close (it hears the erasure as an opt-out) counted one.
+    expect(overview.body.totals).toMatchObject({ enrolled: 1, sent: 1, optedOut: 0 });
+  });
+
   it('replaces a cancellation reason in the tenant’s words, on the row and in its event, with the service’s own', async () => {
     const { tenantId, auth, leadId } = await leadInConversation();
     const booked = await request(stack.app)
