@@ -141,29 +141,39 @@ export async function countLeadFact(
 }
 
 /**
- * For the short-links work: counts a human click (link previews excluded by the caller) on a message, at most once
- * per message, on the message's sequence, step and variant. Call it in the transaction that records the click.
+ * For the short-links work: counts a human click (link previews excluded by the caller) on a step message, at most
+ * once per message, on the sequence, step and variant its link keeps: the message itself is gone once its lead was
+ * erased, and the click still counts. Call it in the transaction that records the click.
  */
 export async function recordClick(
   tx: Tx,
-  { tenantId, messageId, at = new Date() }: { tenantId: string; messageId: string; at?: Date },
+  click: {
+    tenantId: string;
+    messageId: string;
+    enrollmentId: string | null;
+    step: number | null;
+    variant: string | null;
+    at?: Date;
+  },
 ): Promise<boolean> {
+  const { tenantId, messageId, enrollmentId, step, variant, at = new Date() } = click;
+  if (!enrollmentId) return false;
   await tx.$executeRaw(lockTenantEventsOf(Prisma.sql`VALUES (${tenantId}::uuid, 0)`));
   const counted = await tx.$executeRaw(Prisma.sql`
     WITH fresh AS (
       INSERT INTO analytics_counted (subject_id, fact, at)
-      SELECT id, 'clicked', ${at} FROM messages WHERE id = ${messageId}::uuid AND tenant_id = ${tenantId}::uuid
+      SELECT ${messageId}::uuid, 'clicked', ${at} FROM enrollments
+      WHERE id = ${enrollmentId}::uuid AND tenant_id = ${tenantId}::uuid
       ON CONFLICT DO NOTHING RETURNING subject_id
     )
     ${upsertCounters(
       factColumn.clicked,
       Prisma.sql`
-      SELECT m.tenant_id, e.sequence_id, ${stepOf('m')}, coalesce(m.variant, ''),
+      SELECT e.tenant_id, e.sequence_id, ${step ?? -1}::int, ${variant ?? ''},
              (${at}::timestamptz AT TIME ZONE t.default_time_zone)::date, 1, 0, 0
       FROM fresh
-      JOIN messages m ON m.id = fresh.subject_id
-      JOIN enrollments e ON e.id = m.enrollment_id
-      JOIN tenants t ON t.id = m.tenant_id`,
+      JOIN enrollments e ON e.id = ${enrollmentId}::uuid
+      JOIN tenants t ON t.id = e.tenant_id`,
     )}`);
   return counted > 0;
 }

@@ -60,7 +60,7 @@ export async function recordLinkClick(db: Db, link: ShortLink, agent: AgentClass
 async function onFirstHumanClick(tx: Prisma.TransactionClient, link: ShortLink, at: Date): Promise<void> {
   // The lead as the link has it now: an erasure nulls it on the link first, under the link rows' locks taken above.
   const { leadId } = await tx.shortLink.findUniqueOrThrow({ where: { id: link.id }, select: { leadId: true } });
-  await recordClick(tx, { tenantId: link.tenantId, messageId: link.messageId, at });
+  await recordClick(tx, { ...link, at });
   await recordEvent(tx, {
     tenantId: link.tenantId,
     type: 'message.clicked',

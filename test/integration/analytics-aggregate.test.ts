@@ -106,15 +106,16 @@ describe('analytics counters', () => {
   });
 
   it('counts a click once per message, on its step and variant, and only for its own tenant', async () => {
-    const { tenantId, messages, rows } = await enrollmentWithSends([
+    const { tenantId, enrollmentId, messages, rows } = await enrollmentWithSends([
       { step: 2, variant: 'C', sentAt: '2026-11-01T15:00:00Z' },
     ]);
-    const messageId = messages[0]?.id ?? '';
+    // What the message's link keeps of it.
+    const click = { messageId: messages[0]?.id ?? '', enrollmentId, step: 2, variant: 'C' };
     const other = await createTenant(db);
     await db.$transaction(async (tx) => {
-      expect(await recordClick(tx, { tenantId: other.tenant.id, messageId })).toBe(false);
-      expect(await recordClick(tx, { tenantId, messageId, at: new Date('2026-11-01T16:00:00Z') })).toBe(true);
-      expect(await recordClick(tx, { tenantId, messageId, at: new Date('2026-11-01T17:00:00Z') })).toBe(false);
+      expect(await recordClick(tx, { ...click, tenantId: other.tenant.id })).toBe(false);
+      expect(await recordClick(tx, { ...click, tenantId, at: new Date('2026-11-01T16:00:00Z') })).toBe(true);
+      expect(await recordClick(tx, { ...click, tenantId, at: new Date('2026-11-01T17:00:00Z') })).toBe(false);
     });
     expect(await rows()).toEqual([expect.objectContaining({ step: 2, variant: 'C', clicked: 1 })]);
   });

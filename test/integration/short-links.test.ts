@@ -255,6 +255,16 @@ describe('tracked short links', () => {
     expect(await stack.db.linkClick.count({ where: { messageId: message.id, human: true } })).toBe(2);
   });
 
+  it('counts a first click that comes after the erasure on the message’s step, as the event says', async () => {
+    const { tenantId, auth, leadId, codes } = await sentStep();
+    expect((await api().delete(`/v1/leads/${leadId}`).set(auth)).status).toBe(200);
+    expect((await api().get(`/l/${codes[0]}`).set('User-Agent', iPhone)).status).toBe(302);
+    expect(await clickedEvents(tenantId)).toHaveLength(1);
+    // Before: the count read the message, which the erasure had deleted, and counted nothing.
+    const overview = await api().get('/v1/analytics/overview').set(auth);
+    expect(overview.body.totals).toMatchObject({ sent: 1, clicked: 1 });
+  });
+
   it('a first click and an erasure of its lead at once both commit: the click holding the links, the erasure waits for them before its events', async () => {
     const { tenantId, auth, leadId, message } = await sentStep();
     const link = await stack.db.shortLink.findFirstOrThrow({ where: { messageId: message.id } });
