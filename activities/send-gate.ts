@@ -6,7 +6,12 @@ import { changePendingUntil } from '../common/appointment-changes.js';
 import { haltReasonOf, lockConversationAt, type HaltReason } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
 import { isKnownTimeZone } from '../common/phone.js';
-import { earliestSendTime, windowClosesAt, type SendingPolicy } from '../workflows/decisions/send-time.js';
+import {
+  earliestSendTime,
+  windowClosesAt,
+  type SendingPolicy,
+  type SendTimeDecision,
+} from '../workflows/decisions/send-time.js';
 import {
   readAppointmentFacts,
   readStepFacts,
@@ -33,7 +38,10 @@ export type GateStop =
 export type GateHoldReason = 'cap_gap' | 'cap_daily' | 'window';
 
 export type GateDecision =
-  /** `windowClosesAt`: a step's, where the lead's window ends as judged now (its run planned with what it last had). */
+  /**
+   * `windowClosesAt`: a step's, where the lead's window ends as judged now (its run planned with what it last had);
+   * none for a window that never closes.
+   */
   | { kind: 'claimed'; claimedAt: Date; windowClosesAt?: Date }
   | { kind: 'stop'; reason: GateStop }
   /** `policy`: the lead's window and caps as judged now (their zone and the tenant's settings may have changed). */
@@ -85,6 +93,17 @@ const policyOf = (facts: StepFacts): SendingPolicy => ({
  */
 export const lastClaimBeforeCloseMs = 60_000;
 
+/**
+ * When the lead's window that `now` falls in closes, and when a step may go after it; null for a window that opens
+ * again as it closes (midnight to midnight): it never closes.
+ */
+function windowClosing(now: Date, facts: StepFacts): { closes: Date; reopens: SendTimeDecision } | null {
+  const policy = policyOf(facts);
+  const closes = windowClosesAt(now, policy);
+  const reopens = earliestSendTime(closes, policy, facts.recentSends);
+  return reopens.at > closes ? { closes, reopens } : null;
+}
+
 /** A halt names why the enrollment stopped before its workflow heard; a step of any other closed enrollment stops too. */
 function stepRefusal(facts: StepFacts, now: Date): GateDecision | null {
   if (facts.enrollmentStatus === null) return { kind: 'stop', reason: 'enrollment_closed' };
@@ -93,11 +112,10 @@ function stepRefusal(facts: StepFacts, now: Date): GateDecision | null {
   const policy = policyOf(facts);
   const plan = earliestSendTime(now, policy, facts.recentSends);
   if (plan.at > now && plan.heldBy) return { kind: 'hold', reason: plan.heldBy, until: plan.at, policy };
-  const closes = windowClosesAt(now, policy);
-  if (closes.getTime() - now.getTime() >= lastClaimBeforeCloseMs) return null;
-  // A window that opens again as it closes (midnight to midnight) never closes.
-  const reopens = earliestSendTime(closes, policy, facts.recentSends);
-  return reopens.at > closes ? { kind: 'hold', reason: 'window', until: reopens.at, policy } : null;
+  const closing = windowClosing(now, facts);
+  if (!closing || closing.closes.getTime() - now.getTime() >= lastClaimBeforeCloseMs) return null;
+  const { reopens } = closing;
+  return { kind: 'hold', reason: reopens.heldBy ?? 'window', until: reopens.at, policy };
 }
 
 function appointmentRefusal(
@@ -141,7 +159,8 @@ async function readVerdict(
     return { facts, refusal };
   }
   const facts = await readStepFacts(reader, row, subject.enrollmentId, now);
-  return { facts, refusal: stepRefusal(facts, now), windowClosesAt: windowClosesAt(now, policyOf(facts)) };
+  const closing = windowClosing(now, facts);
+  return { facts, refusal: stepRefusal(facts, now), ...(closing ? { windowClosesAt: closing.closes } : {}) };
 }
 
 /** Until a claim made at `claimedAt` has expired, both instants by PostgreSQL's clock (a worker's may be off). */

@@ -9,7 +9,7 @@ import { noMetrics } from '../common/metrics.js';
 import { resultOfClosedRow, skippedResult } from './delivery-results.js';
 import { writeFirstAttemptRow } from './first-attempt.js';
 import type { ResolvedDeliveryDeps, DeliveryResult, MessageDeliveryDeps, OutboundMessage } from './outbound-message.js';
-import { endingBy, isTooLate, validityPeriodSeconds, type SendDeadline } from './send-deadline.js';
+import { isTooLate, validityPeriodSeconds, type SendDeadline } from './send-deadline.js';
 import {
   claimExpiredAfterMs,
   claimLeaseMs,
@@ -138,7 +138,7 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
       new Date(
         Date.now() + verdict.windowClosesAt.getTime() - verdict.claimedAt.getTime() - (performance.now() - askedAt),
       );
-    const validity = validityPeriodSeconds(endingBy(deadline, closesHere));
+    const validity = validityPeriodSeconds(deadline, closesHere);
     return handOver(deps, row, { ...sms, validityPeriodSeconds: validity }, { attempt, claimedAt: verdict.claimedAt });
   };
 }

@@ -375,13 +375,19 @@ describe("a step's Twilio expiry on a worker whose clock is behind the database'
   );
 });
 
+/** A fixed-offset zone where it is `hour` o'clock now. */
+function zoneAtHour(hour: number): string {
+  const ahead = (hour - new Date().getUTCHours() + 24) % 24;
+  const offset = ahead > 14 ? ahead - 24 : ahead;
+  return offset === 0 ? 'Etc/GMT' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+}
+
 describe("a step in its window's last minute", () => {
   it(
     'waits for the next opening: Twilio would get it after the claim and keep it queued past the close',
     withoutGlobalPause(async () => {
       // A zone where it is midday now, and a window closing at the next minute's start there: under a minute left.
-      const offset = 12 - new Date().getUTCHours();
-      const zone = offset === 0 ? 'Etc/GMT' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+      const zone = zoneAtHour(12);
       const { tenant, phone, inputs } = await leadWithEnrollments(1, zone);
       const local = DateTime.now().setZone(zone);
       const windowEnd = local.plus({ minutes: 1 }).toFormat('HH:mm');
@@ -393,6 +399,20 @@ describe("a step in its window's last minute", () => {
         until: local.plus({ days: 1 }).startOf('day').toJSDate().toISOString(),
       });
       expect(core.fake.createCallsTo(phone)).toBe(0);
+    }),
+  );
+});
+
+describe('a step late in the evening of a window from midnight to midnight', () => {
+  it(
+    'is told to Twilio with its enrollment’s deadline: the window never closes',
+    withoutGlobalPause(async () => {
+      const { phone, inputs } = await leadWithEnrollments(1, zoneAtHour(23));
+      const tenHours = { ...inputs[0]!, notAfter: new Date(Date.now() + 10 * 3_600_000).toISOString() };
+      expect(await attempt(1, tenHours)).toMatchObject({ outcome: 'sent' });
+      const [call] = core.fake.calls.filter((made) => made.to === phone);
+      // Before: midnight, under an hour away, ended it (a backed-up sender's queue then dropped a step counted sent).
+      expect(Number(call?.params.ValidityPeriod)).toBeGreaterThan(9 * 3600);
     }),
   );
 });

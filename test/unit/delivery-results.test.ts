@@ -70,4 +70,15 @@ describe('a send deadline', () => {
     expect(validityPeriodSeconds(hardDeadline(new Date('2026-06-01T10:05:00.900Z')))).toBe(300);
     expect(validityPeriodSeconds(hardDeadline(new Date('2026-06-03T10:00:00Z')))).toBe(36_000);
   });
+
+  it('gives a step its run’s deadline a minute at least, but never past the window’s close as the gate judged it', () => {
+    vi.useFakeTimers({ now: new Date('2026-06-01T10:00:00Z') });
+    const planned = { at: new Date('2026-06-01T10:00:01.500Z'), hard: false, outcomeWhenMissed: null };
+    expect(validityPeriodSeconds(planned)).toBe(60);
+    // Before: 60 s whatever the gate said, 19 s past the close here.
+    expect(validityPeriodSeconds(planned, new Date('2026-06-01T10:00:41.500Z'))).toBe(41);
+    expect(
+      validityPeriodSeconds({ ...planned, at: new Date('2026-06-01T12:00:00Z') }, new Date('2026-06-01T11:00:00Z')),
+    ).toBe(3600);
+  });
 });
