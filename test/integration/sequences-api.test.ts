@@ -402,6 +402,8 @@ describe('tenant settings', () => {
     expect(changed.body).toMatchObject({ windowStart: '09:00', windowEnd: '20:00', maxPerDay: 3 });
     const refused = await api().patch('/v1/settings').set(auth).send({ windowEnd: '07:00' });
     expect(refused.status).toBe(422);
+    const tooShort = await api().patch('/v1/settings').set(auth).send({ windowEnd: '09:01' });
+    expect(tooShort.body.error.details.fields.windowEnd).toEqual(['must be at least 10 minutes after windowStart']);
     expect(
       (await api().patch('/v1/settings').set(auth).send({ defaultRegion: 'XX', defaultTimeZone: 'Nowhere/City' })).body
         .error.details.fields,

@@ -74,12 +74,18 @@ export function earliestSendTime(due: Date, policy: SendingPolicy, recentSends: 
 
 export const windowTimePattern = /^(([01]\d|2[0-3]):[0-5]\d|24:00)$/;
 
-/** Whether a window is usable: start before end, both valid "HH:mm" (end may be 24:00). */
+/**
+ * The shortest window a tenant may set: the send gate claims no step in a window's last minute (activities/send-gate.ts),
+ * so a window of a minute or two would hold every step for good.
+ */
+export const minWindowMinutes = 10;
+
+/** Whether a window is usable: both valid "HH:mm" (end may be 24:00), the end `minWindowMinutes` after the start. */
 export function isValidWindow(window: { start: string; end: string }): boolean {
   return (
     windowTimePattern.test(window.start) &&
     windowTimePattern.test(window.end) &&
-    minutesOf(window.start) < minutesOf(window.end)
+    minutesOf(window.end) - minutesOf(window.start) >= minWindowMinutes
   );
 }
 
