@@ -33,6 +33,9 @@ export const phoneHashes = (phone: string) => [phoneHash(phone), legacyPhoneHash
 export const inboundKeywordSource = 'inbound_keyword';
 /** The consent source of the opt-out an erasure records (api/lead-erasure.ts). */
 export const erasureSource = 'erasure';
+/** The consent log's note on an opt-in the phone texted that left an erasure's opt-out standing. */
+export const erasedOptOutStands =
+  'not applied: the erasure’s opt-out stands (only DELETE /v1/opt-outs/:phone lifts it)';
 
 /** The phone's opt-out, under either hash; should both exist, the first one recorded. */
 export function findOptOut(db: Tx, tenantId: string, phone: string) {
@@ -146,14 +149,13 @@ export async function recordOptIn(
   change: ConsentChange,
   { liftsErased }: { liftsErased: boolean },
 ): Promise<boolean> {
+  const phoneHashesOf = { tenantId: change.tenantId, phoneHash: { in: phoneHashes(change.phone) } };
   const { count } = await tx.optOut.deleteMany({
-    where: {
-      tenantId: change.tenantId,
-      phoneHash: { in: phoneHashes(change.phone) },
-      ...(liftsErased ? {} : { phone: { not: null } }),
-    },
+    where: { ...phoneHashesOf, ...(liftsErased ? {} : { phone: { not: null } }) },
   });
   if (count > 0) await recordConsentEvent(tx, 'lead.opted_in', change);
+  // The consent log keeps what the lead asked, and says so when it changed nothing.
+  const erasedStands = !liftsErased && (await tx.optOut.count({ where: { ...phoneHashesOf, phone: null } })) > 0;
   await tx.consentEvent.create({
     data: {
       tenantId: change.tenantId,
@@ -161,7 +163,7 @@ export async function recordOptIn(
       kind: 'opt_in',
       source: change.source,
       messageSid: change.messageSid ?? null,
-      note: change.note ?? null,
+      note: erasedStands ? erasedOptOutStands : (change.note ?? null),
     },
   });
   return count > 0;

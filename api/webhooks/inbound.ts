@@ -201,24 +201,37 @@ export function countOptOuts(
   if (intent === 'opt_out') tenantIds.forEach(() => metrics.optOutRecorded(inboundKeywordSource));
 }
 
-/** The tenants among `tenants` that erased the phone's lead after `since`: read under their conversations' locks. */
-async function tenantsErasedSince(
+/**
+ * An erasure's consent row takes its instant from the erasing process's clock, an arrival from the spooling one's: a
+ * message that came this close to an erasure is taken for one from before it.
+ */
+const erasureClockMarginMs = 60_000;
+
+/**
+ * Of a message kept through an outage, the tenants it is still for: none that erased the phone's lead since it came
+ * (nothing of what the lead sent before an erasure comes back). A message other than an opt-out goes to none at all
+ * then: the erased tenant's texts to the phone are gone, so it may have been for that one whoever it finds now. Read
+ * under the recipients' conversation locks, which an erasure takes.
+ */
+async function stillFor(
   tx: Prisma.TransactionClient,
   tenants: Tenant[],
-  phone: string,
-  since: Date,
-): Promise<Set<string>> {
+  { phone, intent, arrivedAt }: { phone: string; intent: InboundIntent; arrivedAt: Date },
+): Promise<Tenant[]> {
   const erasures = await tx.consentEvent.findMany({
     where: {
-      tenantId: { in: tenants.map(({ id }) => id) },
       phoneHash: { in: phoneHashes(phone) },
       source: erasureSource,
-      createdAt: { gt: since },
+      createdAt: { gt: new Date(arrivedAt.getTime() - erasureClockMarginMs) },
     },
     select: { tenantId: true },
   });
-  return new Set(erasures.map(({ tenantId }) => tenantId));
+  if (erasures.length && intent !== 'opt_out') return [];
+  const erased = new Set(erasures.map(({ tenantId }) => tenantId));
+  return tenants.filter(({ id }) => !erased.has(id));
 }
+
+const inIdOrder = (tenants: Tenant[]) => [...tenants].sort((a, b) => (a.id < b.id ? -1 : 1));
 
 /**
  * One inbound SMS, processed exactly once: the processed-webhook key, the consent changes, the stored messages and the
@@ -233,13 +246,13 @@ export async function processInbound(
   const addresses = [params.To, params.MessagingServiceSid].filter((value): value is string => Boolean(value));
   const ourTexts = hasQuote(params.Body) ? await latestTextsTo(db, { addresses, phone: params.From }) : [];
   const intent = classifyInbound(params.Body, { twilioOptOutType: params.OptOutType, ourTexts });
-  const tenants = await findRecipients(db, {
+  const found = await findRecipients(db, {
     addresses,
     phone: params.From,
     everyTexter: intent === 'opt_out',
     sharedSenders,
   });
-  if (!tenants.length) {
+  if (!found.length) {
     logger.warn(
       { to: params.To, messagingServiceSid: params.MessagingServiceSid, from: maskPhone(params.From) },
       'inbound SMS for a number nobody owns or texted this phone from: ignored',
@@ -250,13 +263,14 @@ export async function processInbound(
     return await db.$transaction(async (tx) => {
       await tx.processedWebhook.create({ data: { key: `inbound:${params.MessageSid}`, kind: 'inbound' } });
       // Every conversation's lock before any fact, in one order, so two messages for the same tenants never deadlock.
-      const inIdOrder = [...tenants].sort((a, b) => (a.id < b.id ? -1 : 1));
-      for (const { id } of inIdOrder) await lockConversation(tx, id, params.From);
-      const erasedSince = late ? await tenantsErasedSince(tx, inIdOrder, params.From, late.arrivedAt) : new Set();
+      for (const { id } of inIdOrder(found)) await lockConversation(tx, id, params.From);
+      const tenants = late
+        ? await stillFor(tx, found, { phone: params.From, intent, arrivedAt: late.arrivedAt })
+        : found;
       const outcomes = new Map<string, TenantOutcome>();
       // Each tenant's facts take its event lock: tenants in one order too, or a STOP from another phone the same
       // tenants texted, listed the other way round, would wait for this one's locks while holding what it waits for.
-      for (const tenant of inIdOrder.filter(({ id }) => !erasedSince.has(id))) {
+      for (const tenant of inIdOrder(tenants)) {
         // Decided before the consent change (a YES confirms only for a lead who was not opted out), recorded after the message.
         const appointmentReply = await findAppointmentReply(tx, {
           tenant,

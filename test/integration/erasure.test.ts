@@ -192,6 +192,14 @@ describe('erasing a lead', () => {
       expect(answered.text).not.toContain('<Message>');
       expect(await findOptOut(stack.db, tenant.id, phone)).toMatchObject({ source: 'erasure', phone: null });
     }
+    // The consent log keeps what the number asked, and that it changed nothing.
+    const consent = await request(stack.app)
+      .get(`/v1/opt-outs/${encodeURIComponent(phone)}/consent`)
+      .set(auth);
+    expect(consent.body.items.filter((item: { kind: string }) => item.kind === 'opt_in')).toEqual([
+      expect.objectContaining({ source: 'inbound_keyword', note: expect.stringMatching(/^not applied/) }),
+      expect.objectContaining({ source: 'inbound_keyword', note: expect.stringMatching(/^not applied/) }),
+    ]);
     const lifted = await request(stack.app)
       .delete(`/v1/opt-outs/${encodeURIComponent(phone)}`)
       .set(auth)

@@ -93,11 +93,15 @@ describe('inbound SMS while the database is down', () => {
     const lead = await request(stack.app).post('/v1/leads').set(auth).send({ phone, firstName: 'Ada' });
     const dir = spoolDir();
     const down = createApp({ ...stack.deps, db: downDb, inboundSpool: spoolOn(dir, downDb) });
-    for (const Body of ['My address is 4 Elm Row', 'YES'])
+    for (const Body of ['My address is 4 Elm Row', 'YES', 'STOP'])
       expect((await inbound(down, { From: phone, To: number, Body })).status).toBe(200);
     expect((await request(stack.app).delete(`/v1/leads/${lead.body.id}`).set(auth)).status).toBe(200);
 
-    await spoolOn(dir).round();
+    const optOutsCounted: string[] = [];
+    const metrics = { optOutRecorded: (source: string) => optOutsCounted.push(source) };
+    await createInboundSpool({ ...spoolDeps(dir), metrics }).round();
+    // The STOP reached nobody: the erasure's own opt-out stands, counted by the erasure.
+    expect(optOutsCounted).toEqual([]);
     expect(await readdir(dir)).toEqual([]);
     // Before: the reply came back as a message row and a message.received event with the phone and the words, and
     // the YES deleted the erasure's opt-out.
@@ -105,6 +109,43 @@ describe('inbound SMS while the database is down', () => {
     const events = await stack.db.event.findMany({ where: { tenantId: tenant.id } });
     expect(JSON.stringify(events.map((event) => event.data))).not.toContain(phone);
     expect(await stack.db.optOut.findFirst({ where: { tenantId: tenant.id } })).toMatchObject({ source: 'erasure' });
+  });
+
+  it('a reply kept before an erasure reaches no other tenant on a shared number: the erased one’s texts are gone', async () => {
+    const [erasing, other] = [
+      await createTenant(stack.db, anytimeSettings),
+      await createTenant(stack.db, anytimeSettings),
+    ];
+    const phone = privatePhone();
+    const texted = async ({ tenant }: { tenant: { id: string } }, at: Date) => {
+      const lead = await stack.db.lead.create({ data: { tenantId: tenant.id, phone, timeZone: 'Europe/London' } });
+      await stack.db.message.create({
+        data: {
+          tenantId: tenant.id,
+          leadId: lead.id,
+          direction: 'outbound',
+          toPhone: phone,
+          fromPhone: testSenderNumber,
+          body: 'Hi',
+          status: 'sent',
+          createdAt: at,
+          sentAt: at,
+        },
+      });
+      return lead;
+    };
+    await texted(other, new Date(Date.now() - 3_600_000));
+    const lead = await texted(erasing, new Date());
+    const dir = spoolDir();
+    const down = createApp({ ...stack.deps, db: downDb, inboundSpool: spoolOn(dir, downDb) });
+    const reply = { From: phone, To: testSenderNumber, Body: 'My address is 4 Elm Row' };
+    expect((await inbound(down, reply)).status).toBe(200);
+    expect((await request(stack.app).delete(`/v1/leads/${lead.id}`).set(erasing.auth)).status).toBe(200);
+
+    await spoolOn(dir).round();
+    expect(await readdir(dir)).toEqual([]);
+    // Before: the other tenant, now the latest texter left, recorded the words the lead sent to the erasing one.
+    expect(await stack.db.message.count({ where: { fromPhone: phone, direction: 'inbound' } })).toBe(0);
   });
 
   it('messages kept in turn are processed in arrival order: a STOP then a START leaves the lead opted in', async () => {
