@@ -51,7 +51,7 @@ function sharedCounters(registry: Registry) {
   });
   const optOuts = new Counter({
     name: `${prefix}opt_outs_total`,
-    help: 'Opt-outs recorded, by source (inbound_keyword, twilio_error_21610)',
+    help: 'Opt-outs recorded, by source (inbound_keyword, twilio_error_21610, erasure, api)',
     labelNames: ['source'] as const,
     registers: [registry],
   });

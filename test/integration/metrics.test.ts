@@ -199,8 +199,17 @@ describe('API /metrics', () => {
     expect((await request(app).get(`/v1/enrollments/${missing}`).set(auth)).status).toBe(404);
     expect((await request(app).get('/v1/leads?limit=5').set(auth)).status).toBe(200);
     expect((await request(app).get('/no-such-thing')).status).toBe(404);
+    const inTheirWords = 'asked by phone, Ada Lovelace 4 Elm Row';
+    const optedOut = await request(app)
+      .post('/v1/opt-outs')
+      .set(auth)
+      .send({ phone: randomUkMobile().e164, source: inTheirWords });
+    expect(optedOut.status).toBe(201);
 
     const after = await scrapeApi();
+    // Before: the tenant's words were the label, one series each, and personal data in the metrics.
+    expect(valueOf(after, 'leadfollowup_opt_outs_total', { source: 'api' })).toBeGreaterThanOrEqual(1);
+    expect(after.samples.some((sample) => sample.labels.source === inTheirWords)).toBe(false);
     expect(webhooks('processed', after) - webhooks('processed', before)).toBe(1);
     expect(webhooks('duplicate', after) - webhooks('duplicate', before)).toBe(1);
     expect(webhooks('bad_signature', after) - webhooks('bad_signature', before)).toBe(1);
