@@ -41,8 +41,8 @@ export interface InboundOptions {
   /**
    * Processed after its webhook was answered (kept through a database outage, ./inbound-spool.ts), which came at
    * `arrivedAt`: no TwiML carries an answer any more, so none is given or recorded, and an opt-out stays unconfirmed
-   * (the next request is confirmed). A tenant that erased the lead since it came never gets it: an erasure leaves
-   * nothing of what the lead sent before it.
+   * (the next request is confirmed). Once a tenant erased the phone's lead since it came, that tenant never gets it,
+   * and no tenant gets anything but an opt-out (`stillFor`): an erasure leaves nothing of what the lead sent before it.
    */
   late?: { arrivedAt: Date } | undefined;
 }
