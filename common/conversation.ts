@@ -52,7 +52,12 @@ export async function lockConversations(
     FROM unnest(${keys}::text[]) WITH ORDINALITY AS locked(key, n) ORDER BY n`;
 }
 
-export type HaltScope = { tenantId: string } & ({ leadId: string } | { phone: string } | { enrollmentId: string });
+export type HaltScope = { tenantId: string } & (
+  | { leadId: string }
+  /** `startedBefore`: only enrollments started before it (a reply processed late is no answer to a later one). */
+  | { phone: string; startedBefore?: Date | undefined }
+  | { enrollmentId: string }
+);
 
 /**
  * Records `reason` on every running enrollment in scope that has not been halted yet and returns them (the ones
@@ -69,7 +74,7 @@ export async function haltEnrollments(
     ...('leadId' in scope
       ? { leadId: scope.leadId }
       : 'phone' in scope
-        ? { lead: { phone: scope.phone } }
+        ? { lead: { phone: scope.phone }, ...(scope.startedBefore ? { startedAt: { lt: scope.startedBefore } } : {}) }
         : { id: scope.enrollmentId }),
   };
   const running = await tx.enrollment.findMany({

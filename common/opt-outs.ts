@@ -36,6 +36,8 @@ export const erasureSource = 'erasure';
 /** The consent log's note on an opt-in the phone texted that left an erasure's opt-out standing. */
 export const erasedOptOutStands =
   'not applied: the erasure’s opt-out stands (only DELETE /v1/opt-outs/:phone lifts it)';
+/** The consent log's note on an opt-in processed late that left an opt-out the phone asked for after it standing. */
+const laterOptOutStands = 'not applied: processed late, after an opt-out the phone asked for since';
 
 /** The phone's opt-out, under either hash; should both exist, the first one recorded. */
 export function findOptOut(db: Tx, tenantId: string, phone: string) {
@@ -61,6 +63,8 @@ export interface ConsentChange {
   source: string;
   messageSid?: string | null;
   note?: string | null;
+  /** When the lead asked, for the consent log: a request processed late (kept through an outage) came before. */
+  askedAt?: Date | undefined;
 }
 
 /** The registry changed: the CRM hears it, about the tenant's lead with this phone if there is one (returned). */
@@ -119,6 +123,7 @@ export async function recordOptOut(tx: Prisma.TransactionClient, change: Consent
       source: change.source,
       messageSid: change.messageSid ?? null,
       note: change.note ?? null,
+      ...(change.askedAt ? { createdAt: change.askedAt } : {}),
     },
   });
   return standing;
@@ -141,21 +146,25 @@ export async function recordOptOutConfirmed(
 
 /**
  * Returns whether there was an opt-out to clear (under either hash, and then its event); the consent is logged either
- * way. An erasure's opt-out (its phone cleared) promises the number is never texted again: a keyword the phone texts
- * (`liftsErased: false`) leaves it, and only the tenant's recorded consent (the API) lifts it.
+ * way, with a note when it changed nothing. An erasure's opt-out (its phone cleared) promises the number is never texted
+ * again: a keyword the phone texts (`liftsErased: false`) leaves it, and only the tenant's recorded consent (the API)
+ * lifts it. An opt-in processed late (`askedAt`, when it came) leaves an opt-out the consent log has as asked for
+ * since.
  */
 export async function recordOptIn(
   tx: Prisma.TransactionClient,
   change: ConsentChange,
   { liftsErased }: { liftsErased: boolean },
 ): Promise<boolean> {
-  const phoneHashesOf = { tenantId: change.tenantId, phoneHash: { in: phoneHashes(change.phone) } };
-  const { count } = await tx.optOut.deleteMany({
-    where: { ...phoneHashesOf, ...(liftsErased ? {} : { phone: { not: null } }) },
-  });
+  const ofPhone = { tenantId: change.tenantId, phoneHash: { in: phoneHashes(change.phone) } };
+  const superseded =
+    change.askedAt &&
+    (await tx.consentEvent.count({ where: { ...ofPhone, kind: 'opt_out', createdAt: { gt: change.askedAt } } })) > 0;
+  const { count } = superseded
+    ? { count: 0 }
+    : await tx.optOut.deleteMany({ where: { ...ofPhone, ...(liftsErased ? {} : { phone: { not: null } }) } });
   if (count > 0) await recordConsentEvent(tx, 'lead.opted_in', change);
-  // The consent log keeps what the lead asked, and says so when it changed nothing.
-  const erasedStands = !liftsErased && (await tx.optOut.count({ where: { ...phoneHashesOf, phone: null } })) > 0;
+  const erasedStands = !liftsErased && (await tx.optOut.count({ where: { ...ofPhone, phone: null } })) > 0;
   await tx.consentEvent.create({
     data: {
       tenantId: change.tenantId,
@@ -163,7 +172,8 @@ export async function recordOptIn(
       kind: 'opt_in',
       source: change.source,
       messageSid: change.messageSid ?? null,
-      note: erasedStands ? erasedOptOutStands : (change.note ?? null),
+      note: erasedStands ? erasedOptOutStands : superseded ? laterOptOutStands : (change.note ?? null),
+      ...(change.askedAt ? { createdAt: change.askedAt } : {}),
     },
   });
   return count > 0;

@@ -33,8 +33,9 @@ export async function queueSignalsForPhone(
   tenantId: string,
   phone: string,
   { signal, payload }: SignalFor,
+  { startedBefore }: { startedBefore?: Date | undefined } = {},
 ): Promise<string[]> {
-  const halted = await haltEnrollments(tx, { tenantId, phone }, haltOf(signal));
+  const halted = await haltEnrollments(tx, { tenantId, phone, startedBefore }, haltOf(signal));
   // A number found undeliverable is the weakest of the facts: a run halted by a STOP or a reply whose signal is still
   // on its way must close as that, whichever signal the relay delivers first.
   const running =

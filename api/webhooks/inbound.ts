@@ -64,6 +64,13 @@ interface TenantOutcome {
   answeredAppointmentId?: string;
 }
 
+/**
+ * A message processed late is judged against what was recorded since it came: an erasure, an enrollment's start. Those
+ * instants come from other processes' clocks than its arrival: one this close to it is judged on whichever side sends
+ * fewer texts.
+ */
+const lateClockMarginMs = 60_000;
+
 /** What an inbound message did, for its `message.received` event: `replied` means it ended running follow-ups. */
 type InboundAction = 'opted_out' | 'opted_in' | 'replied' | 'help' | 'nothing';
 
@@ -74,7 +81,7 @@ async function recordFor(
   params: InboundParams,
   intent: InboundIntent,
   twilioSid: string | null,
-  late: boolean,
+  late: InboundOptions['late'],
 ): Promise<TenantOutcome> {
   const phone = params.From;
   const leadId =
@@ -104,7 +111,13 @@ async function recordFor(
     });
     return outcome;
   };
-  const change = { tenantId: tenant.id, phone, source: inboundKeywordSource, messageSid: params.MessageSid };
+  const change = {
+    tenantId: tenant.id,
+    phone,
+    source: inboundKeywordSource,
+    messageSid: params.MessageSid,
+    askedAt: late?.arrivedAt,
+  };
   // With Twilio's Advanced Opt-Out, Twilio answers keywords itself.
   const mayAnswer = !tenant.twilioAdvancedOptOut && !late;
   if (intent === 'opt_out') {
@@ -118,11 +131,15 @@ async function recordFor(
     });
     return recorded({ tenant, leadId, answers, signalIds }, 'opted_out');
   }
-  // Anything else is a reply to a running follow-up: a bare YES, START, HELP or INFO too (shared/docs/domain.md).
-  const signalIds = await queueSignalsForPhone(tx, tenant.id, phone, {
-    signal: signalNames.inboundReply,
-    payload: { messageSid: params.MessageSid },
-  });
+  // Anything else is a reply to a running follow-up: a bare YES, START, HELP or INFO too (shared/docs/domain.md). One
+  // processed late answers none that started after it came (nor lifts an opt-out asked for since: recordOptIn).
+  const signalIds = await queueSignalsForPhone(
+    tx,
+    tenant.id,
+    phone,
+    { signal: signalNames.inboundReply, payload: { messageSid: params.MessageSid } },
+    { startedBefore: late && new Date(late.arrivedAt.getTime() + lateClockMarginMs) },
+  );
   const replied = signalIds.length > 0;
   if (intent === 'opt_in') {
     // The consent is logged either way; only an opt-out actually cleared is confirmed ("Yes" to a question is not a resubscription).
@@ -202,12 +219,6 @@ export function countOptOuts(
 }
 
 /**
- * An erasure's consent row takes its instant from the erasing process's clock, an arrival from the spooling one's: a
- * message that came this close to an erasure is taken for one from before it.
- */
-const erasureClockMarginMs = 60_000;
-
-/**
  * Of a message kept through an outage, the tenants it is still for: none that erased the phone's lead since it came
  * (nothing of what the lead sent before an erasure comes back). A message other than an opt-out goes to none at all
  * then: the erased tenant's texts to the phone are gone, so it may have been for that one whoever it finds now. Read
@@ -222,7 +233,7 @@ async function stillFor(
     where: {
       phoneHash: { in: phoneHashes(phone) },
       source: erasureSource,
-      createdAt: { gt: new Date(arrivedAt.getTime() - erasureClockMarginMs) },
+      createdAt: { gt: new Date(arrivedAt.getTime() - lateClockMarginMs) },
     },
     select: { tenantId: true },
   });
@@ -280,7 +291,7 @@ export async function processInbound(
         });
         // The MessageSid is unique among messages: the first tenant's row (the owner's, or the latest texter's) carries it.
         const messageSid = tenant === tenants[0] ? params.MessageSid : null;
-        const outcome = await recordFor(tx, tenant, params, intent, messageSid, Boolean(late));
+        const outcome = await recordFor(tx, tenant, params, intent, messageSid, late);
         // An answer to an appointment message is about the appointment, not a reply to a follow-up.
         if (outcome.leadId && intent !== 'opt_out' && !appointmentReply)
           await countLeadFact(tx, { tenantId: tenant.id, leadId: outcome.leadId, fact: 'replied' });

@@ -2,7 +2,7 @@
 // once the database answers: Twilio does not resend an inbound webhook answered 500, so before this a STOP in the
 // lead's own words arriving during an outage was lost, and the follow-up went on texting.
 import { randomUUID } from 'node:crypto';
-import { mkdir, readdir, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -40,6 +40,12 @@ const optedOutPhones = async (tenantId: string) =>
   (await stack.db.optOut.findMany({ where: { tenantId }, select: { phoneHash: true } })).map((row) => row.phoneHash);
 
 const privatePhone = () => `+4477009${String(Math.floor(Math.random() * 100_000)).padStart(5, '0')}`;
+
+/** Kept files named as if they had come `minutes` ago (their names start with the arrival, in epoch milliseconds). */
+async function keptMinutesAgo(dir: string, minutes: number) {
+  const arrival = String(Date.now() - minutes * 60_000).padStart(15, '0');
+  for (const name of await readdir(dir)) await rename(join(dir, name), join(dir, name.replace(/^\d{15}/, arrival)));
+}
 
 async function tenantWithNumber() {
   const number = randomSenderNumber();
@@ -146,6 +152,50 @@ describe('inbound SMS while the database is down', () => {
     expect(await readdir(dir)).toEqual([]);
     // Before: the other tenant, now the latest texter left, recorded the words the lead sent to the erasing one.
     expect(await stack.db.message.count({ where: { fromPhone: phone, direction: 'inbound' } })).toBe(0);
+  });
+
+  it('a START kept ten minutes ago lifts no opt-out the phone asked for since', async () => {
+    const { tenant, number } = await tenantWithNumber();
+    const phone = privatePhone();
+    const dir = spoolDir();
+    const down = createApp({ ...stack.deps, db: downDb, inboundSpool: spoolOn(dir, downDb) });
+    expect((await inbound(down, { From: phone, To: number, Body: 'START' })).status).toBe(200);
+    await keptMinutesAgo(dir, 10);
+    // Since then, through another replica (or before an operator moved a START set aside back): a STOP.
+    expect((await inbound(stack.app, { From: phone, To: number, Body: 'please stop texting me' })).status).toBe(200);
+
+    await spoolOn(dir).round();
+    expect(await readdir(dir)).toEqual([]);
+    // Before: the START deleted the newer opt-out.
+    const optOut = await stack.db.optOut.findFirst({ where: { tenantId: tenant.id, phoneHash: phoneHash(phone) } });
+    expect(optOut).not.toBeNull();
+    const consent = await stack.db.consentEvent.findMany({
+      where: { tenantId: tenant.id },
+      orderBy: { createdAt: 'asc' },
+    });
+    // In the order the lead asked: the START ten minutes ago, then the STOP.
+    expect(consent.map(({ kind, note }) => [kind, note])).toEqual([
+      ['opt_in', expect.stringMatching(/^not applied: processed late/)],
+      ['opt_out', null],
+    ]);
+  });
+
+  it('a reply kept ten minutes ago ends no follow-up that started since: it answered none of its texts', async () => {
+    const { auth, number } = await tenantWithNumber();
+    const phone = privatePhone();
+    const dir = spoolDir();
+    const down = createApp({ ...stack.deps, db: downDb, inboundSpool: spoolOn(dir, downDb) });
+    expect((await inbound(down, { From: phone, To: number, Body: 'Sounds good' })).status).toBe(200);
+    await keptMinutesAgo(dir, 10);
+    const { enrollmentId } = await enrolledLead(stack.app, auth, [{ delaySeconds: 3600, template: 'one' }], phone);
+
+    await spoolOn(dir).round();
+    expect(await readdir(dir)).toEqual([]);
+    // Before: the old reply halted the new follow-up, and the CRM heard it replied.
+    expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: enrollmentId } })).toMatchObject({
+      haltedBy: null,
+      status: 'running',
+    });
   });
 
   it('messages kept in turn are processed in arrival order: a STOP then a START leaves the lead opted in', async () => {
