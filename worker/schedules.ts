@@ -1,4 +1,10 @@
-import { ScheduleAlreadyRunning, ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import {
+  ScheduleAlreadyRunning,
+  ScheduleOverlapPolicy,
+  type Client,
+  type ScheduleDescription,
+  type ScheduleOptions,
+} from '@temporalio/client';
 import pLimit from 'p-limit';
 import type { Db } from '../common/db.js';
 import { purgeProcessedWebhooksWorkflowType } from '../workflows/purge-processed-webhooks.js';
@@ -6,23 +12,60 @@ import { weeklyReportWorkflowType, type WeeklyReportWorkflowInput } from '../wor
 
 export const purgeScheduleId = 'purge-processed-webhooks';
 
-/** Created once per namespace; every worker start asks, and the ones after the first find it there. */
-export async function ensurePurgeSchedule(client: Client, taskQueue: string): Promise<void> {
+/**
+ * A schedule created if missing and updated to `wanted` when `isCurrent` says the one there is not (its pause and note
+ * kept); otherwise left alone, so calling it at every start and every change is safe.
+ */
+async function ensureSchedule(
+  client: Client,
+  scheduleId: string,
+  wanted: Omit<ScheduleOptions, 'scheduleId'>,
+  isCurrent: (current: ScheduleDescription) => boolean,
+): Promise<'created' | 'updated' | 'unchanged'> {
   try {
-    await client.schedule.create({
-      scheduleId: purgeScheduleId,
-      spec: { intervals: [{ every: '1 hour' }] },
-      policies: { overlap: ScheduleOverlapPolicy.SKIP },
-      action: {
-        type: 'startWorkflow',
-        workflowType: purgeProcessedWebhooksWorkflowType,
-        taskQueue,
-        workflowId: purgeScheduleId,
-      },
-    });
+    await client.schedule.create({ scheduleId, ...wanted });
+    return 'created';
   } catch (error) {
     if (!(error instanceof ScheduleAlreadyRunning)) throw error;
   }
+  const handle = client.schedule.getHandle(scheduleId);
+  if (isCurrent(await handle.describe())) return 'unchanged';
+  await handle.update((previous) => ({
+    ...wanted,
+    state: { paused: previous.state.paused, note: previous.state.note },
+  }));
+  return 'updated';
+}
+
+const taskQueueOf = (schedule: ScheduleDescription) =>
+  schedule.action.type === 'startWorkflow' ? schedule.action.taskQueue : undefined;
+
+/**
+ * Once per namespace, on this task queue: every worker start asks, and moves it to its queue if another is named (a
+ * run started on a queue nobody polls would wait there for good, and hold back every later one). A run ends within the
+ * hour whatever happens, so one stuck that way makes room for the next.
+ */
+export async function ensurePurgeSchedule(client: Client, taskQueue: string) {
+  const wanted = {
+    spec: { intervals: [{ every: '1 hour' }] },
+    policies: { overlap: ScheduleOverlapPolicy.SKIP },
+    action: {
+      type: 'startWorkflow' as const,
+      workflowType: purgeProcessedWebhooksWorkflowType,
+      taskQueue,
+      workflowId: purgeScheduleId,
+      workflowExecutionTimeout: '50 minutes',
+    },
+  };
+  return ensureSchedule(
+    client,
+    purgeScheduleId,
+    wanted,
+    (current) =>
+      current.action.type === 'startWorkflow' &&
+      current.action.taskQueue === taskQueue &&
+      current.action.workflowExecutionTimeout !== undefined,
+  );
 }
 
 export const weeklyReportScheduleId = (tenantId: string) => `weekly-report:${tenantId}`;
@@ -42,32 +85,18 @@ function weeklyReportSchedule(taskQueue: string, tenant: { id: string; defaultTi
   };
 }
 
-/**
- * A tenant's weekly report schedule, created if missing and moved to the tenant's current zone (and this task queue)
- * if it differs; otherwise left alone, so calling it at every start and every change is safe.
- */
-export async function ensureWeeklyReportSchedule(
+/** A tenant's weekly report schedule, in the tenant's current zone and on this task queue. */
+export const ensureWeeklyReportSchedule = (
   client: Client,
   taskQueue: string,
   tenant: { id: string; defaultTimeZone: string },
-): Promise<'created' | 'updated' | 'unchanged'> {
-  const wanted = weeklyReportSchedule(taskQueue, tenant);
-  try {
-    await client.schedule.create({ scheduleId: weeklyReportScheduleId(tenant.id), ...wanted });
-    return 'created';
-  } catch (error) {
-    if (!(error instanceof ScheduleAlreadyRunning)) throw error;
-  }
-  const handle = client.schedule.getHandle(weeklyReportScheduleId(tenant.id));
-  const current = await handle.describe();
-  const action = current.action.type === 'startWorkflow' ? current.action : undefined;
-  if (current.spec.timezone === tenant.defaultTimeZone && action?.taskQueue === taskQueue) return 'unchanged';
-  await handle.update((previous) => ({
-    ...wanted,
-    state: { paused: previous.state.paused, note: previous.state.note },
-  }));
-  return 'updated';
-}
+) =>
+  ensureSchedule(
+    client,
+    weeklyReportScheduleId(tenant.id),
+    weeklyReportSchedule(taskQueue, tenant),
+    (current) => current.spec.timezone === tenant.defaultTimeZone && taskQueueOf(current) === taskQueue,
+  );
 
 /** At worker start: every tenant's schedule, a few at a time (tenants are never deleted, so none is removed). */
 export async function ensureWeeklyReportSchedules(client: Client, db: Db, taskQueue: string) {

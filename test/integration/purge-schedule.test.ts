@@ -25,6 +25,20 @@ describe('processed-webhook records expire after 24 hours', () => {
     expect(schedule.spec.intervals?.[0]?.every).toBe(3_600_000);
   });
 
+  it('moved to the task queue a worker starts on, its runs ending within the hour', async () => {
+    const client = new Client({ connection });
+    try {
+      expect(await ensurePurgeSchedule(client, 'another-queue')).toBe('updated');
+      // Before: it stayed on the queue it was created with, where no worker polls once the operator renamed it.
+      expect((await client.schedule.getHandle(purgeScheduleId).describe()).action).toMatchObject({
+        taskQueue: 'another-queue',
+        workflowExecutionTimeout: 50 * 60_000,
+      });
+    } finally {
+      await ensurePurgeSchedule(client, 'lead-followup');
+    }
+  });
+
   it('whose activity deletes only the records older than the cut-off', async () => {
     const stamp = Date.now();
     await db.processedWebhook.createMany({
