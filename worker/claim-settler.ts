@@ -15,6 +15,8 @@ import type { SmsSender } from '../activities/sms-sender.js';
 import { settlerAttempt } from '../activities/send-gate.js';
 import { findEarlierHandover, recordHandover } from '../activities/twilio-handover.js';
 import { closeUnsent, type HeldClaim } from '../activities/unsent-messages.js';
+import { lockUnclaimedMessagesOf } from '../common/lock-order.js';
+import { beginClosingUnclaimed } from '../common/unclaimed-messages.js';
 
 /**
  * Far past any attempt: a claim's lease is 30 s and Twilio's create call times out in 10 s, so an attempt that
@@ -30,7 +32,10 @@ interface RoundClock {
 }
 
 export interface ClaimSettler extends PeriodicRounds {
-  /** One pass over the claimed rows whose run has ended; resolves once each was settled or left for the next. */
+  /**
+   * One pass over the pending rows whose run has ended (claimed, or held by a run that never closed them); resolves once
+   * each was settled or left for the next.
+   */
   round(): Promise<void>;
 }
 
@@ -100,6 +105,28 @@ export function createClaimSettler({
     logger.warn({ ...facts, skipReason }, 'a claimed message its run left behind never reached Twilio: skipped');
   }
 
+  /**
+   * A row no attempt claimed (held for the window, a cap or capacity) whose owner ended with no close of its own: an
+   * operator terminated the run and closed its enrollment by hand. It never reached Twilio: it closes as the owner's
+   * close would have closed it, its capacity given back and the CRM told.
+   */
+  async function closeUnclaimed(row: Message, owner: Abandoned): Promise<void> {
+    const skipReason = skipReasonOf(owner);
+    const closed = await db.$transaction(async (tx) => {
+      await lockUnclaimedMessagesOf(
+        tx,
+        row.enrollmentId ? { enrollmentId: row.enrollmentId } : { appointmentId: row.appointmentId ?? '' },
+      );
+      return (await beginClosingUnclaimed(tx, { id: row.id }, skipReason)).close();
+    });
+    if (!closed) return;
+    metrics.messageRecorded('skipped');
+    logger.warn(
+      { messageId: row.id, enrollmentId: row.enrollmentId, appointmentId: row.appointmentId, skipReason },
+      'an unclaimed message its run left behind (terminated?) will never go: skipped',
+    );
+  }
+
   async function round(): Promise<void> {
     // PostgreSQL's clock, which wrote the claims: by a clock ten minutes ahead, a claim just made would look abandoned.
     const now = await databaseNow(db);
@@ -109,7 +136,7 @@ export function createClaimSettler({
       FROM messages m
       LEFT JOIN enrollments e ON e.id = m.enrollment_id
       LEFT JOIN appointments a ON a.id = m.appointment_id
-      WHERE m.status = 'pending' AND m.claimed_at < ${cutoff} AND m.updated_at < ${cutoff}
+      WHERE m.status = 'pending' AND (m.claimed_at < ${cutoff} OR m.claimed_at IS NULL) AND m.updated_at < ${cutoff}
         AND (e.status <> 'running'
           -- A cancelled appointment's notice is still sent until its deadline, the start as its run has it (the
           -- row's can lag the run's), and attempts may come until just after that. Rows from before the deadline
@@ -123,7 +150,7 @@ export function createClaimSettler({
     for (const owner of abandoned) {
       const row = rows.find((candidate) => candidate.id === owner.id);
       try {
-        if (row) await settle(row, owner, { cutoff, now });
+        if (row) await (row.claimedAt ? settle(row, owner, { cutoff, now }) : closeUnclaimed(row, owner));
       } catch (error) {
         // Twilio or PostgreSQL unavailable: a row it took comes round again after the wait.
         logger.error({ err: error, messageId: owner.id }, 'a claimed message its run left behind was not settled');

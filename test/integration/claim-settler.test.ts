@@ -165,6 +165,39 @@ describe('a claimed message whose enrollment closed with no retry to come', () =
       expect(await eventsOf(left.tenantId, 'message.sent')).toBe(1);
     }));
 
+  it('closes a row no attempt claimed that a terminated run left held: skipped as the owner closed, the CRM told', () =>
+    withGlobalSwitch(core.db, async () => {
+      const { tenantId, enrollmentId } = await enrolledLead();
+      const longAgo = new Date(Date.now() - settleClaimsAfterMs - 1000);
+      const held = await core.db.message.create({
+        data: {
+          tenantId,
+          enrollmentId,
+          direction: 'outbound',
+          toPhone: randomUkMobile().e164,
+          body: 'Hi',
+          status: 'pending',
+          heldReason: 'window',
+          idempotencyKey: `${enrollmentId}:0`,
+          updatedAt: longAgo,
+        },
+      });
+      // The operator terminated the run and closed its enrollment by hand, as the runbook says.
+      await core.db.enrollment.update({
+        where: { id: enrollmentId },
+        data: { status: 'cancelled', closedAt: new Date() },
+      });
+      await settler().round();
+      // Before: it stayed pending and held for good, counted as waiting, and the CRM never heard of it.
+      expect(await core.db.message.findUniqueOrThrow({ where: { id: held.id } })).toMatchObject({
+        status: 'skipped',
+        skipReason: 'cancelled',
+        heldReason: null,
+      });
+      const [skipped] = await core.db.event.findMany({ where: { tenantId, type: 'message.skipped' } });
+      expect(skipped?.data).toMatchObject({ reason: 'cancelled', heldBy: 'window' });
+    }));
+
   it('leaves a row alone while its enrollment runs (its retry settles it) or its claim is recent', () =>
     withGlobalSwitch(core.db, async () => {
       const running = await leftAtTwilio('timeout');
