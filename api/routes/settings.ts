@@ -17,7 +17,12 @@ import {
   unknownAppointmentPlaceholders,
 } from '../../common/templates.js';
 import type { Tenant, TenantSender } from '../../generated/prisma/client.js';
-import { isValidWindow, minWindowMinutes, windowTimePattern } from '../../workflows/decisions/send-time.js';
+import {
+  isValidWindow,
+  minWindowMinutes,
+  windowMinutes,
+  windowTimePattern,
+} from '../../workflows/decisions/send-time.js';
 import { tenantOf } from '../auth.js';
 import { checkTarget, UnsafeUrlError, type UrlPolicy } from '../../common/webhooks/url-safety.js';
 import { ApiError, parseBody } from '../errors.js';
@@ -221,8 +226,18 @@ function checkSettings(body: z.infer<typeof settingsSchema>, current: Tenant): v
   const window = { start: body.windowStart ?? current.windowStart, end: body.windowEnd ?? current.windowEnd };
   if (!isValidWindow(window))
     throw new ApiError(422, 'validation_failed', 'The sending window must start before it ends', {
-      fields: { windowEnd: [`must be at least ${minWindowMinutes} minutes after windowStart`] },
+      fields: { windowEnd: ['must be after windowStart'] },
     });
+  // Judged when the window changes: a shorter one saved before the rule does not block other settings.
+  if ((body.windowStart || body.windowEnd) && windowMinutes(window) < minWindowMinutes)
+    throw new ApiError(
+      422,
+      'validation_failed',
+      `The sending window must be open ${minWindowMinutes} minutes at least`,
+      {
+        fields: { windowEnd: [`must be at least ${minWindowMinutes} minutes after windowStart`] },
+      },
+    );
   const confirmWords = body.appointmentConfirmWords ?? current.appointmentConfirmWords;
   const shared = (body.appointmentRescheduleWords ?? current.appointmentRescheduleWords).filter((word) =>
     confirmWords.some((other) => replyWordKey(other) === replyWordKey(word)),

@@ -94,8 +94,5 @@ describe('isValidWindow', () => {
     expect(isValidWindow({ start: '8:00', end: '21:00' })).toBe(false);
     expect(isValidWindow({ start: '08:00', end: '24:00' })).toBe(true);
     expect(isValidWindow({ start: '24:00', end: '24:00' })).toBe(false);
-    // The gate claims no step in a window's last minute: one this short would hold every step for good.
-    expect(isValidWindow({ start: '09:00', end: '09:01' })).toBe(false);
-    expect(isValidWindow({ start: '09:00', end: '09:10' })).toBe(true);
   });
 });

@@ -80,14 +80,18 @@ export const windowTimePattern = /^(([01]\d|2[0-3]):[0-5]\d|24:00)$/;
  */
 export const minWindowMinutes = 10;
 
-/** Whether a window is usable: both valid "HH:mm" (end may be 24:00), the end `minWindowMinutes` after the start. */
+/** Whether a window is usable: start before end, both valid "HH:mm" (end may be 24:00). */
 export function isValidWindow(window: { start: string; end: string }): boolean {
   return (
     windowTimePattern.test(window.start) &&
     windowTimePattern.test(window.end) &&
-    minutesOf(window.end) - minutesOf(window.start) >= minWindowMinutes
+    minutesOf(window.start) < minutesOf(window.end)
   );
 }
+
+/** How long a valid window is open, in minutes. */
+export const windowMinutes = (window: { start: string; end: string }) =>
+  minutesOf(window.end) - minutesOf(window.start);
 
 /** When the window that `at` falls in closes: a send that would start later must be planned again. */
 export function windowClosesAt(at: Date, policy: SendingPolicy): Date {
