@@ -113,7 +113,7 @@ export async function recordOptOut(tx: Prisma.TransactionClient, change: Consent
     const leadId = await recordConsentEvent(tx, 'lead.opted_out', change);
     // The funnel's opt-outs are the lead's own requests (docs/analytics.md): an erasure's is the tenant's doing.
     if (leadId && change.source !== erasureSource)
-      await countLeadFact(tx, { tenantId: change.tenantId, leadId, fact: 'opted_out' });
+      await countLeadFact(tx, { tenantId: change.tenantId, leadId, fact: 'opted_out', at: change.askedAt });
   }
   await tx.consentEvent.create({
     data: {

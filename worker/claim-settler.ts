@@ -3,7 +3,8 @@
 // ran out at the enrollment's expiry or the message's deadline while Twilio kept failing, or an operator terminated the
 // run and closed its row) the row would stay `pending` for ever, the lead perhaps holding the message. This chore asks
 // Twilio instead and records what became of it: sent (with its SID) when Twilio has it, else skipped for the reason its
-// owner closed.
+// owner closed. A held row no attempt claimed, whose run ended without closing it (an operator terminated it), never
+// reached Twilio: it is closed as its owner's close would have closed it.
 import type { Logger } from 'pino';
 import { Prisma } from '../generated/prisma/client.js';
 import type { Message } from '../generated/prisma/client.js';
@@ -112,11 +113,14 @@ export function createClaimSettler({
    */
   async function closeUnclaimed(row: Message, owner: Abandoned): Promise<void> {
     const skipReason = skipReasonOf(owner);
+    const of = row.enrollmentId
+      ? { enrollmentId: row.enrollmentId }
+      : row.appointmentId
+        ? { appointmentId: row.appointmentId }
+        : null;
+    if (!of) return;
     const closed = await db.$transaction(async (tx) => {
-      await lockUnclaimedMessagesOf(
-        tx,
-        row.enrollmentId ? { enrollmentId: row.enrollmentId } : { appointmentId: row.appointmentId ?? '' },
-      );
+      await lockUnclaimedMessagesOf(tx, of);
       return (await beginClosingUnclaimed(tx, { id: row.id }, skipReason)).close();
     });
     if (!closed) return;
@@ -153,7 +157,7 @@ export function createClaimSettler({
         if (row) await (row.claimedAt ? settle(row, owner, { cutoff, now }) : closeUnclaimed(row, owner));
       } catch (error) {
         // Twilio or PostgreSQL unavailable: a row it took comes round again after the wait.
-        logger.error({ err: error, messageId: owner.id }, 'a claimed message its run left behind was not settled');
+        logger.error({ err: error, messageId: owner.id }, 'a message its run left behind was not settled');
       }
     }
   }

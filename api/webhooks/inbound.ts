@@ -42,7 +42,9 @@ export interface InboundOptions {
    * Processed after its webhook was answered (kept through a database outage, ./inbound-spool.ts), which came at
    * `arrivedAt`: no TwiML carries an answer any more, so none is given or recorded, and an opt-out stays unconfirmed
    * (the next request is confirmed). Once a tenant erased the phone's lead since it came, that tenant never gets it,
-   * and no tenant gets anything but an opt-out (`stillFor`): an erasure leaves nothing of what the lead sent before it.
+   * nor, but for an opt-out, any tenant it may have been for instead (`stillFor`): an erasure leaves nothing of what
+   * the lead sent before it. A START lifts no opt-out asked for since, and a reply ends (and counts for) no follow-up
+   * started since.
    */
   late?: { arrivedAt: Date } | undefined;
 }
@@ -221,13 +223,19 @@ export function countOptOuts(
 /**
  * Of a message kept through an outage, the tenants it is still for: none that erased the phone's lead since it came
  * (nothing of what the lead sent before an erasure comes back). A message other than an opt-out goes to none at all
- * then: the erased tenant's texts to the phone are gone, so it may have been for that one whoever it finds now. Read
- * under the recipients' conversation locks, which an erasure takes.
+ * when it may have been for an erased tenant: its texts to the phone are gone, so the recipients found now cannot
+ * tell, unless another tenant owns the number it came to. Read under the recipients' conversation locks, which an
+ * erasure takes.
  */
 async function stillFor(
   tx: Prisma.TransactionClient,
   tenants: Tenant[],
-  { phone, intent, arrivedAt }: { phone: string; intent: InboundIntent; arrivedAt: Date },
+  {
+    phone,
+    intent,
+    arrivedAt,
+    addresses,
+  }: { phone: string; intent: InboundIntent; arrivedAt: Date; addresses: string[] },
 ): Promise<Tenant[]> {
   const erasures = await tx.consentEvent.findMany({
     where: {
@@ -237,8 +245,11 @@ async function stillFor(
     },
     select: { tenantId: true },
   });
-  if (erasures.length && intent !== 'opt_out') return [];
   const erased = new Set(erasures.map(({ tenantId }) => tenantId));
+  if (erased.size && intent !== 'opt_out') {
+    const owners = await tx.tenantSender.findMany({ where: { value: { in: addresses } }, select: { tenantId: true } });
+    if (!owners.some(({ tenantId }) => !erased.has(tenantId))) return [];
+  }
   return tenants.filter(({ id }) => !erased.has(id));
 }
 
@@ -276,7 +287,7 @@ export async function processInbound(
       // Every conversation's lock before any fact, in one order, so two messages for the same tenants never deadlock.
       for (const { id } of inIdOrder(found)) await lockConversation(tx, id, params.From);
       const tenants = late
-        ? await stillFor(tx, found, { phone: params.From, intent, arrivedAt: late.arrivedAt })
+        ? await stillFor(tx, found, { phone: params.From, intent, arrivedAt: late.arrivedAt, addresses })
         : found;
       const outcomes = new Map<string, TenantOutcome>();
       // Each tenant's facts take its event lock: tenants in one order too, or a STOP from another phone the same
@@ -294,7 +305,12 @@ export async function processInbound(
         const outcome = await recordFor(tx, tenant, params, intent, messageSid, late);
         // An answer to an appointment message is about the appointment, not a reply to a follow-up.
         if (outcome.leadId && intent !== 'opt_out' && !appointmentReply)
-          await countLeadFact(tx, { tenantId: tenant.id, leadId: outcome.leadId, fact: 'replied' });
+          await countLeadFact(tx, {
+            tenantId: tenant.id,
+            leadId: outcome.leadId,
+            fact: 'replied',
+            at: late?.arrivedAt,
+          });
         if (!appointmentReply) outcomes.set(tenant.id, outcome);
         else {
           const recorded = await recordAppointmentReply(tx, tenant, appointmentReply, shortLinkBaseUrl);

@@ -154,6 +154,24 @@ describe('inbound SMS while the database is down', () => {
     expect(await stack.db.message.count({ where: { fromPhone: phone, direction: 'inbound' } })).toBe(0);
   });
 
+  it('a reply kept before another tenant erased its own lead of that phone still reaches the number’s owner', async () => {
+    const { auth, number } = await tenantWithNumber();
+    const unrelated = await createTenant(stack.db, anytimeSettings);
+    const phone = privatePhone();
+    const ours = await enrolledLead(stack.app, auth, [{ delaySeconds: 3600, template: 'one' }], phone);
+    const theirs = await request(stack.app).post('/v1/leads').set(unrelated.auth).send({ phone, firstName: 'Ada' });
+    const dir = spoolDir();
+    const down = createApp({ ...stack.deps, db: downDb, inboundSpool: spoolOn(dir, downDb) });
+    expect((await inbound(down, { From: phone, To: number, Body: 'Sounds good' })).status).toBe(200);
+    expect((await request(stack.app).delete(`/v1/leads/${theirs.body.id}`).set(unrelated.auth)).status).toBe(200);
+
+    await spoolOn(dir).round();
+    // Before (found by review): any tenant's erasure of the phone dropped it, and the owner's follow-up went on.
+    expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: ours.enrollmentId } })).toMatchObject({
+      haltedBy: 'replied',
+    });
+  });
+
   it('a START kept ten minutes ago lifts no opt-out the phone asked for since', async () => {
     const { tenant, number } = await tenantWithNumber();
     const phone = privatePhone();
@@ -196,6 +214,9 @@ describe('inbound SMS while the database is down', () => {
       haltedBy: null,
       status: 'running',
     });
+    // Nor is it counted as the new one's reply (found by review: its own reply would then never count).
+    const overview = await request(stack.app).get('/v1/analytics/overview').set(auth);
+    expect(overview.body.totals).toMatchObject({ replied: 0 });
   });
 
   it('messages kept in turn are processed in arrival order: a STOP then a START leaves the lead opted in', async () => {
