@@ -1,6 +1,7 @@
 import {
   ScheduleAlreadyRunning,
   ScheduleOverlapPolicy,
+  WorkflowNotFoundError,
   type Client,
   type ScheduleDescription,
   type ScheduleOptions,
@@ -57,7 +58,7 @@ export async function ensurePurgeSchedule(client: Client, taskQueue: string) {
       workflowExecutionTimeout: '50 minutes',
     },
   };
-  return ensureSchedule(
+  const outcome = await ensureSchedule(
     client,
     purgeScheduleId,
     wanted,
@@ -65,6 +66,34 @@ export async function ensurePurgeSchedule(client: Client, taskQueue: string) {
       current.action.type === 'startWorkflow' &&
       current.action.taskQueue === taskQueue &&
       current.action.workflowExecutionTimeout !== undefined,
+  );
+  if (outcome === 'updated') await endRunsOfOldAction(client);
+  return outcome;
+}
+
+/**
+ * A run the schedule's old action started may wait on a queue nobody polls, with no timeout, holding back every later
+ * one: the purge repeats itself whole, so it is ended, and the next hourly run does its work.
+ */
+async function endRunsOfOldAction(client: Client): Promise<void> {
+  const { info } = await client.schedule.getHandle(purgeScheduleId).describe();
+  // Its running list can lag a run it just started: the recent ones that have ended answer "not found".
+  const runs = new Map(
+    [...info.runningActions, ...info.recentActions.map(({ action }) => action)].map((action) => [
+      action.workflow.workflowId,
+      action,
+    ]),
+  );
+  await Promise.all(
+    [...runs.values()].map(({ workflow }) =>
+      client.workflow
+        .getHandle(workflow.workflowId, undefined, { firstExecutionRunId: workflow.firstExecutionRunId })
+        .terminate('the purge schedule moved to another task queue')
+        .catch((error: unknown) => {
+          // Ended meanwhile: nothing left to end.
+          if (!(error instanceof WorkflowNotFoundError)) throw error;
+        }),
+    ),
   );
 }
 

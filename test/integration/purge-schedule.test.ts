@@ -4,6 +4,7 @@ import { createMaintenanceActivities } from '../../activities/maintenance.js';
 import type { Db } from '../../common/db.js';
 import { ensurePurgeSchedule, purgeScheduleId } from '../../worker/schedules.js';
 import { testDb } from '../support/fixtures.js';
+import { until } from '../support/wait.js';
 
 let db: Db;
 let connection: Connection;
@@ -25,15 +26,26 @@ describe('processed-webhook records expire after 24 hours', () => {
     expect(schedule.spec.intervals?.[0]?.every).toBe(3_600_000);
   });
 
-  it('moved to the task queue a worker starts on, its runs ending within the hour', async () => {
+  it('moved to the task queue a worker starts on, ending a run its old action left waiting; its runs end within the hour', async () => {
     const client = new Client({ connection });
+    const schedule = client.schedule.getHandle(purgeScheduleId);
     try {
-      expect(await ensurePurgeSchedule(client, 'another-queue')).toBe('updated');
-      // Before: it stayed on the queue it was created with, where no worker polls once the operator renamed it.
-      expect((await client.schedule.getHandle(purgeScheduleId).describe()).action).toMatchObject({
-        taskQueue: 'another-queue',
+      await ensurePurgeSchedule(client, 'nobody-polls-this');
+      await schedule.trigger();
+      const waiting = await until(
+        async () => (await schedule.describe()).info.recentActions[0]?.action ?? null,
+        'the run started on the queue nobody polls',
+      );
+      // Before: it stayed on the queue it was created with, and that run waited there for good, every later one skipped.
+      expect(await ensurePurgeSchedule(client, 'lead-followup')).toBe('updated');
+      expect((await schedule.describe()).action).toMatchObject({
+        taskQueue: 'lead-followup',
         workflowExecutionTimeout: 50 * 60_000,
       });
+      const { workflowId, firstExecutionRunId } = waiting.workflow;
+      expect((await client.workflow.getHandle(workflowId, firstExecutionRunId).describe()).status.name).toBe(
+        'TERMINATED',
+      );
     } finally {
       await ensurePurgeSchedule(client, 'lead-followup');
     }
