@@ -91,7 +91,7 @@ const policyOf = (facts: StepFacts): SendingPolicy => ({
  * seconds after the claim, and Twilio keeps a step queued for a minute at least (send-deadline.ts), so it could reach
  * the lead after the window closed.
  */
-export const lastClaimBeforeCloseMs = 60_000;
+const lastClaimBeforeCloseMs = 60_000;
 
 /**
  * When the lead's window that `now` falls in closes, and when a step may go after it; null for a window that opens
