@@ -34,8 +34,7 @@ export const inboundKeywordSource = 'inbound_keyword';
 /** The consent source of the opt-out an erasure records (api/lead-erasure.ts). */
 export const erasureSource = 'erasure';
 /** The consent log's note on an opt-in the phone texted that left an erasure's opt-out standing. */
-const erasedOptOutStands =
-  'not applied: the erasure’s opt-out stands (only DELETE /v1/opt-outs/:phone lifts it)';
+const erasedOptOutStands = 'not applied: the erasure’s opt-out stands (only DELETE /v1/opt-outs/:phone lifts it)';
 /** The consent log's note on an opt-in processed late that left an opt-out the phone asked for after it standing. */
 const laterOptOutStands = 'not applied: processed late, after an opt-out the phone asked for since';
 
