@@ -21,6 +21,7 @@ import { sendCoreForFile } from '../support/send-core.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { withGlobalSwitch } from '../support/capacity.js';
 import { until } from '../support/wait.js';
+import { zoneAtHour } from '../support/zones.js';
 
 const core = sendCoreForFile({ twilioTimeoutMs: 5000 });
 
@@ -331,23 +332,25 @@ describe('a step held by the kill switch, then refused by the gate', () => {
 });
 
 /** The tenant's window narrowed to end about half an hour from now in the lead's zone (London). */
-async function windowEndingInHalfAnHour(tenantId: string) {
-  const local = DateTime.now().setZone('Europe/London');
-  const endsSoon = local.plus({ minutes: 30 });
-  const windowEnd = endsSoon.hasSame(local, 'day') ? endsSoon.toFormat('HH:mm') : '24:00';
-  await core.db.tenant.update({ where: { id: tenantId }, data: { windowStart: '00:00', windowEnd } });
+/** A lead in a zone where it is midday now, whose window closes half an hour from now there (the same day: near
+ * midnight a window ending at 24:00 would have no close at all). */
+async function leadWhoseWindowEndsInHalfAnHour() {
+  const zone = zoneAtHour(12);
+  const lead = await leadWithEnrollments(1, zone);
+  const windowEnd = DateTime.now().setZone(zone).plus({ minutes: 30 }).toFormat('HH:mm');
+  await core.db.tenant.update({ where: { id: lead.tenant.id }, data: { windowStart: '00:00', windowEnd } });
+  return lead;
 }
 
 describe("a step's Twilio expiry", () => {
   it(
     'ends where the lead’s window ends now, not where the run planned it with the window it started with',
     withoutGlobalPause(async () => {
-      const { tenant, phone, inputs } = await leadWithEnrollments(1);
-      const [input] = inputs as [SendStepMessageInput];
       // The run planned the step with the window it had (three hours left); the tenant has since narrowed it to end
       // about half an hour from now in the lead's zone.
+      const { phone, inputs } = await leadWhoseWindowEndsInHalfAnHour();
+      const [input] = inputs as [SendStepMessageInput];
       const planned = { ...input, notAfter: new Date(Date.now() + 3 * 3_600_000).toISOString() };
-      await windowEndingInHalfAnHour(tenant.id);
       expect(await attempt(1, planned)).toMatchObject({ outcome: 'sent' });
       const [call] = core.fake.calls.filter((made) => made.to === phone);
       expect(Number(call?.params.ValidityPeriod)).toBeLessThanOrEqual(30 * 60);
@@ -359,8 +362,7 @@ describe("a step's Twilio expiry on a worker whose clock is behind the database'
   it(
     'still ends where the lead’s window ends, as the gate judged it on the database’s clock',
     withoutGlobalPause(async () => {
-      const { tenant, phone, inputs } = await leadWithEnrollments(1);
-      await windowEndingInHalfAnHour(tenant.id);
+      const { phone, inputs } = await leadWhoseWindowEndsInHalfAnHour();
       const databaseNow = Date.now.bind(Date);
       const twoMinutesBehind = vi.spyOn(Date, 'now').mockImplementation(() => databaseNow() - 120_000);
       try {
@@ -374,13 +376,6 @@ describe("a step's Twilio expiry on a worker whose clock is behind the database'
     }),
   );
 });
-
-/** A fixed-offset zone where it is `hour` o'clock now. */
-function zoneAtHour(hour: number): string {
-  const ahead = (hour - new Date().getUTCHours() + 24) % 24;
-  const offset = ahead > 14 ? ahead - 24 : ahead;
-  return offset === 0 ? 'Etc/GMT' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
-}
 
 describe("a step in its window's last minute", () => {
   it(
