@@ -1,6 +1,6 @@
 // A batch's rows checked one by one before anything is written: phone, time zone, and duplicates within the batch.
 import { z } from 'zod';
-import { isKnownTimeZone, normalisePhone } from '../common/phone.js';
+import { ianaTimeZone, normalisePhone, notAnIanaTimeZone } from '../common/phone.js';
 
 export type RowOutcome =
   | 'ok'
@@ -66,13 +66,14 @@ export function checkRows(rows: unknown[], defaultRegion: string): { results: Ro
         outcome: 'invalid_phone',
         reason: `not a possible phone number for region ${defaultRegion}`,
       });
-    const timeZone = parsed.data.timeZone || null;
-    if (timeZone && !isKnownTimeZone(timeZone))
+    const givenZone = parsed.data.timeZone || null;
+    const timeZone = givenZone && ianaTimeZone(givenZone);
+    if (givenZone && !timeZone)
       return void results.push({
         row,
         outcome: 'invalid_time_zone',
         phone,
-        reason: `unknown IANA time zone ${timeZone}`,
+        reason: `${givenZone}: ${notAnIanaTimeZone}`,
       });
     const firstRow = seen.get(phone);
     if (firstRow !== undefined)

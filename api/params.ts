@@ -1,6 +1,7 @@
 import type { Request } from 'express';
 import { z } from 'zod';
 import { earliestQueryYear } from '../common/analytics/range.js';
+import { ianaTimeZone, notAnIanaTimeZone } from '../common/phone.js';
 import { ApiError, notFound } from './errors.js';
 
 const uuid = z.uuid();
@@ -18,6 +19,13 @@ export const queryInstant = z.iso
   .refine((value) => new Date(value).getUTCFullYear() >= earliestQueryYear, `must be in ${earliestQueryYear} or later`);
 
 /** A list's page size: at most `max`, `fallback` when not given. */
+/** A time zone field: an IANA name in any case, answered and saved as IANA spells it. */
+export const timeZoneField = z.string().transform((zone, ctx) => {
+  const name = ianaTimeZone(zone);
+  if (!name) ctx.addIssue({ code: 'custom', message: notAnIanaTimeZone });
+  return name ?? z.NEVER;
+});
+
 export const pageLimit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
 /**

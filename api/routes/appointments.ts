@@ -10,7 +10,6 @@ import {
 import { DateTime } from 'luxon';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
-import { isKnownTimeZone } from '../../common/phone.js';
 import { recordBooking } from '../../common/bookings.js';
 import {
   clearChangeRequested,
@@ -41,7 +40,14 @@ import { tenantOf } from '../auth.js';
 import { ApiError, leadErased, notFound, parseBody, parseQuery } from '../errors.js';
 import { readLive } from '../live-read.js';
 import { cancelReminders, serviceCancelReasons } from '../lead-erasure.js';
-import { idempotencyKeyOf, idParam, liveReadQuery, workflowListQuery, workflowListWhere } from '../params.js';
+import {
+  idempotencyKeyOf,
+  idParam,
+  liveReadQuery,
+  timeZoneField,
+  workflowListQuery,
+  workflowListWhere,
+} from '../params.js';
 import { asTemporalUnavailable } from '../temporal-errors.js';
 
 export interface AppointmentsDeps {
@@ -63,7 +69,7 @@ export const createSchema = z.strictObject({
   enrollmentId: z.uuid().optional(),
   startsAt: startTime,
   /** Defaults to the lead's zone. */
-  timeZone: z.string().refine(isKnownTimeZone, 'unknown IANA time zone').optional(),
+  timeZone: timeZoneField.optional(),
   durationMinutes: z
     .number()
     .int()

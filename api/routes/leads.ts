@@ -5,25 +5,24 @@ import { recordEvent } from '../../common/events.js';
 import type { WebhookMetrics } from '../../common/metrics.js';
 import { erasureSource } from '../../common/opt-outs.js';
 import { zoneFromNumber } from '../../common/lead-time-zone.js';
-import { isKnownTimeZone, normalisePhone } from '../../common/phone.js';
+import { normalisePhone } from '../../common/phone.js';
 import { Prisma, type Lead } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, leadErased, notFound, parseBody, parseQuery } from '../errors.js';
 import { eraseLead, type ErasureDeps } from '../lead-erasure.js';
-import { createdBefore, idParam, newestFirst, olderPageQuery, pageAnswer } from '../params.js';
+import { createdBefore, idParam, newestFirst, olderPageQuery, pageAnswer, timeZoneField } from '../params.js';
 
-const timeZone = z.string().refine(isKnownTimeZone, 'unknown IANA time zone');
 const name = z.string().trim().min(1).max(100);
 export const createLeadSchema = z.strictObject({
   phone: z.string().min(1).max(40),
   firstName: name.optional(),
   lastName: name.optional(),
-  timeZone: timeZone.optional(),
+  timeZone: timeZoneField.optional(),
 });
 export const updateLeadSchema = z.strictObject({
   firstName: name.nullable().optional(),
   lastName: name.nullable().optional(),
-  timeZone: timeZone.optional(),
+  timeZone: timeZoneField.optional(),
 });
 export const listQuerySchema = z.object(olderPageQuery(200, 50));
 

@@ -5,7 +5,6 @@ import { isSupportedCountry } from 'libphonenumber-js';
 import { z } from 'zod';
 import { isOptOutWord, replyWordKey } from '../../common/appointment-replies.js';
 import type { Db } from '../../common/db.js';
-import { isKnownTimeZone } from '../../common/phone.js';
 import { tenantTimeZone } from '../../common/tenant-time-zone.js';
 import {
   appointmentTemplatePlaceholders,
@@ -26,6 +25,7 @@ import {
 import { tenantOf } from '../auth.js';
 import { checkTarget, UnsafeUrlError, type UrlPolicy } from '../../common/webhooks/url-safety.js';
 import { ApiError, parseBody } from '../errors.js';
+import { timeZoneField } from '../params.js';
 import { ensureWeeklyReportSchedule } from '../../worker/schedules.js';
 import { newWebhookSecret } from '../../common/webhooks/secrets.js';
 
@@ -71,7 +71,7 @@ export const settingsSchema = z.strictObject({
     .string()
     .refine((region) => isSupportedCountry(region), 'unknown ISO 3166 region code')
     .optional(),
-  defaultTimeZone: z.string().refine(isKnownTimeZone, 'unknown IANA time zone').optional(),
+  defaultTimeZone: timeZoneField.optional(),
   bookingUrl: z.string().refine(isHttpUrl, 'must be an absolute http or https URL').nullable().optional(),
   windowStart: hhmm.optional(),
   windowEnd: hhmm.optional(),

@@ -16,6 +16,7 @@ import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import type { Db } from '../../common/db.js';
 import type { Prisma } from '../../generated/prisma/client.js';
 import { recordOptOut } from '../../common/opt-outs.js';
+import { notAnIanaTimeZone } from '../../common/phone.js';
 import { formatAppointmentTime } from '../../common/templates.js';
 import { createWorker } from '../../worker/worker.js';
 import { appointmentStatusKey, leadIdKey } from '../../workflows/search-attributes.js';
@@ -143,7 +144,8 @@ describe('an appointment booked through the API', () => {
       /daylight-saving/,
     );
     expect(await refused({ startsAt: inSeconds(400 * 86_400) }, 'startsAt')).toBe('is more than a year ahead');
-    expect(await refused({ timeZone: 'Mars/Olympus' }, 'timeZone')).toBe('unknown IANA time zone');
+    for (const timeZone of ['Mars/Olympus', 'SST'])
+      expect(await refused({ timeZone }, 'timeZone')).toBe(notAnIanaTimeZone);
     expect(await refused({ leadId: randomUUID() }, 'leadId')).toBe('unknown lead');
     expect(await refused({ reminderOffsetsSeconds: [-60] }, 'reminderOffsetsSeconds.0')).toMatch(/at least 1 second/);
     expect(await refused({ reminderOffsetsSeconds: [3600, 3600] }, 'reminderOffsetsSeconds')).toBe(

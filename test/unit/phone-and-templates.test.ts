@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isKnownTimeZone, normalisePhone } from '../../common/phone.js';
+import { ianaTimeZone, isKnownTimeZone, normalisePhone } from '../../common/phone.js';
 import { renderTemplate, unknownPlaceholders } from '../../common/templates.js';
 
 describe('normalisePhone (shared/docs/domain.md: store E.164, default region per tenant)', () => {
@@ -20,6 +20,21 @@ describe('normalisePhone (shared/docs/domain.md: store E.164, default region per
   it('knows IANA zones', () => {
     expect(isKnownTimeZone('Europe/London')).toBe(true);
     expect(isKnownTimeZone('Mars/Olympus')).toBe(false);
+  });
+
+  it.each([
+    ['america/new_york', 'America/New_York'],
+    ['US/Eastern', 'US/Eastern'],
+    ['Asia/Calcutta', 'Asia/Calcutta'],
+    ['Etc/GMT-5', 'Etc/GMT-5'],
+    ['UTC', 'UTC'],
+  ])('takes the IANA name %s as %s', (given, name) => {
+    expect(ianaTimeZone(given)).toBe(name);
+  });
+
+  // ICU reads each of the first five as a zone: BST as Asia/Dhaka, IST as Asia/Kolkata, SST as Pacific/Guadalcanal.
+  it.each([['BST'], ['IST'], ['SST'], ['AET'], ['SystemV/EST5'], ['Mars/Olympus']])('refuses %s', (given) => {
+    expect(ianaTimeZone(given)).toBeNull();
   });
 });
 
