@@ -34,10 +34,12 @@ async function insertRow(
 ): Promise<AttemptRow> {
   try {
     const row = await db.$transaction(async (tx) => {
-      const [lead] = await tx.$queryRaw<{ phone: string }[]>`
-        SELECT phone FROM leads WHERE id = ${data.leadId}::uuid FOR SHARE`;
+      const [lead] = await tx.$queryRaw<{ phone: string; now: Date }[]>`
+        SELECT phone, now() AS now FROM leads WHERE id = ${data.leadId}::uuid FOR SHARE`;
       if (lead?.phone !== data.toPhone) throw new LeadChangedMeanwhile();
-      const created = await tx.message.create({ data });
+      // Dated by PostgreSQL's clock, not this worker's (Prisma's default is the writer's): a retry asks Twilio for
+      // messages created since the row was, and a clock running ahead would hide the one this attempt makes.
+      const created = await tx.message.create({ data: { ...data, createdAt: lead.now } });
       await onCreated?.(tx, created);
       return created;
     });

@@ -144,6 +144,25 @@ describe('sendStepMessage', () => {
     expect(core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual(['createdLate']);
   });
 
+  it('after a timeout on a worker whose clock runs two minutes ahead, the retry still finds the message Twilio created', async () => {
+    const { phone, input } = await enrollment();
+    core.fake.inject({ kind: 'sentThenTimeout' }, { to: phone });
+    vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 120_000 });
+    try {
+      await expect(attempt(1, input)).rejects.toThrow(/timeout/i);
+    } finally {
+      vi.useRealTimers();
+    }
+    await expireClaim(input);
+    // Before: the row was dated by that worker's clock, and the lookup for messages created since then (less a
+    // minute for Twilio's clock) missed the one Twilio had made a minute before it: a second text.
+    expect(await attempt(2, input)).toMatchObject({
+      outcome: 'sent',
+      twilioSid: core.fake.messages.find((message) => message.to === phone)?.sid,
+    });
+    expect(core.fake.createCallsTo(phone)).toBe(1);
+  });
+
   it('a 429 after an unanswered call keeps that call asked about: the message Twilio created late is adopted, not sent again', async () => {
     const { phone, input } = await enrollment();
     core.fake.inject({ kind: 'createdLate', ms: 5000 }, { to: phone });

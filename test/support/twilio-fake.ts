@@ -124,7 +124,8 @@ const MESSAGES_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\.json$/;
 const MESSAGE_PATH = /^\/2010-04-01\/Accounts\/([^/]+)\/Messages\/([^/]+)\.json$/;
 
 export async function startTwilioFake(opts: TwilioFakeOptions = {}): Promise<TwilioFake> {
-  const now = opts.now ?? (() => new Date());
+  // Twilio's own clock: a test that sets the worker's clock (faking Date) leaves it alone.
+  const now = opts.now ?? (() => new Date(performance.timeOrigin + performance.now()));
   const calls: CreateCall[] = [];
   const messages: FakeMessage[] = [];
   const faults: Array<{ fault: TwilioFault; remaining: number; to?: string; on: 'create' | 'fetch' | 'list' }> = [];
