@@ -183,12 +183,13 @@ describe('a STOP racing sends to the same phone', () => {
       const rows = await core.db.message.findMany({ where: { toPhone: phone } });
       const sent = rows.filter((row) => row.twilioSid !== null);
       expect(sent).toHaveLength(created.length);
-      for (const row of sent) expect(row.claimedAt?.getTime()).toBeLessThan(optOut?.createdAt.getTime() ?? 0);
+      // Both instants are kept to the millisecond: a claim made in the STOP's millisecond, before it, ties.
+      for (const row of sent) expect(row.claimedAt?.getTime()).toBeLessThanOrEqual(optOut?.createdAt.getTime() ?? 0);
       // Nothing was claimed after the STOP: every send that did not go out before it was refused or is still held.
       expect(
         rows.filter(
           (row) =>
-            row.twilioSid === null && row.claimedAt !== null && row.claimedAt >= (optOut?.createdAt ?? new Date(0)),
+            row.twilioSid === null && row.claimedAt !== null && row.claimedAt > (optOut?.createdAt ?? new Date(0)),
         ),
       ).toEqual([]);
       expect(outcomes.filter((outcome) => outcome.outcome === 'sent')).toHaveLength(created.length);
