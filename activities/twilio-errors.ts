@@ -16,6 +16,12 @@ const failureKinds = new Map<number, SmsFailureKind>([
  */
 const setupCodes = new Set([20003, 20404, 21212, 21606, 21659, 30032]);
 
+/**
+ * Refusals that processed nothing and pass with time, as a 429 does: 21611, the sender's queue at Twilio is full
+ * (multi-segment texts queue at a long code's segment a second).
+ */
+const laterCodes = new Set([21611]);
+
 export type TwilioErrorClass =
   { kind: 'retryable'; setup: boolean; code?: number } | { kind: SmsFailureKind; code?: number };
 
@@ -40,7 +46,7 @@ export const failureKindForCode = (code: number | null): SmsFailureKind =>
   (code !== null && failureKinds.get(code)) || 'rejected';
 
 /**
- * 429 was never processed; 5xx, network errors and timeouts are "maybe sent" (a retry asks Twilio first, once the
+ * 429 (and a full queue) was never processed; 5xx, network errors and timeouts are "maybe sent" (a retry asks Twilio first, once the
  * claim has expired): all of them go back to Temporal's retry policy, as does a refusal of our own setup. Anything
  * else Twilio refused is final.
  */
@@ -48,7 +54,8 @@ export function classifyTwilioError(error: unknown): TwilioErrorClass {
   if (!isTwilioRestError(error)) return { kind: 'retryable', setup: false };
   const { status, code } = error;
   const withCode = code === undefined ? {} : { code };
-  if (status === 429 || code === 20429 || status >= 500) return { kind: 'retryable', setup: false, ...withCode };
+  if (status === 429 || code === 20429 || status >= 500 || (code !== undefined && laterCodes.has(code)))
+    return { kind: 'retryable', setup: false, ...withCode };
   if (status === 401 || status === 403 || (code !== undefined && setupCodes.has(code)))
     return { kind: 'retryable', setup: true, ...withCode };
   return { kind: failureKindForCode(code ?? null), ...withCode };

@@ -163,6 +163,21 @@ describe('sendStepMessage', () => {
     expect(core.fake.createCallsTo(phone)).toBe(1);
   });
 
+  it("Twilio's 21611 (the sender's queue is full) processed nothing: the row stays unclaimed and the next attempt sends", async () => {
+    const { phone, input } = await enrollment();
+    core.fake.inject({ kind: 'twilioError', status: 400, code: 21611 }, { to: phone });
+    // Before: the refusal was final, the row and the follow-up closed failed.
+    await expect(attempt(1, input)).rejects.toMatchObject({ code: 21611 });
+    expect(
+      await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } }),
+    ).toMatchObject({ status: 'pending', claimedAt: null });
+    expect(await attempt(2, input)).toMatchObject({ outcome: 'sent' });
+    expect(core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual([
+      'error',
+      'created',
+    ]);
+  });
+
   it('a 429 after an unanswered call keeps that call asked about: the message Twilio created late is adopted, not sent again', async () => {
     const { phone, input } = await enrollment();
     core.fake.inject({ kind: 'createdLate', ms: 5000 }, { to: phone });

@@ -17,6 +17,7 @@ describe('classifyTwilioError (shared/docs/domain.md: Twilio errors worth classi
     [400, 21606, 'retryable'],
     [401, 20003, 'retryable'],
     [429, 20429, 'retryable'],
+    [400, 21611, 'retryable'],
     [500, 20500, 'retryable'],
     [503, undefined, 'retryable'],
   ])('HTTP %i with code %s is %s', (status, code, kind) => {
