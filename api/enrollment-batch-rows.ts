@@ -9,6 +9,7 @@ export type RowOutcome =
   | 'invalid_phone'
   | 'invalid_time_zone'
   | 'time_zone_required'
+  | 'time_zone_conflict'
   | 'duplicate_row'
   | 'opted_out'
   | 'already_enrolled'

@@ -48,10 +48,11 @@ interface Batch {
 }
 
 /**
- * Rows whose lead has opted out, or already has a running follow-up, are answered so, as are new leads whose zone their
- * number cannot tell (common/lead-time-zone.ts); the rest are left to start, a new lead's row with the zone it is saved
- * with. What this reads can change before the starts: a row's opt-outs are looked at again under its conversation's
- * lock when its enrollment is claimed, and a start still refuses a running follow-up (workflow ID conflict).
+ * Rows whose lead has opted out, or already has a running follow-up, are answered so, as are rows giving a saved lead
+ * another zone than its own and new leads whose zone their number cannot tell (common/lead-time-zone.ts); the rest are
+ * left to start, a new lead's row with the zone it is saved with. What this reads can change before the starts: a row's
+ * opt-outs are looked at again under its conversation's lock when its enrollment is claimed, and a start still refuses
+ * a running follow-up (workflow ID conflict).
  */
 async function setAsideKnownLeads(db: Db, tenant: Tenant, good: GoodRow[]) {
   const tenantId = tenant.id;
@@ -73,6 +74,13 @@ async function setAsideKnownLeads(db: Db, tenant: Tenant, good: GoodRow[]) {
     if (optedOut(phone)) Object.assign(result, { outcome: 'opted_out', reason: optedOutReason });
     else if (lead && runningByLead.has(lead.id))
       Object.assign(result, { outcome: 'already_enrolled', leadId: lead.id, enrollmentId: runningByLead.get(lead.id) });
+    else if (lead && row.timeZone && row.timeZone !== lead.timeZone)
+      // The lead is texted in its saved zone: a row that says another would be enrolled on a clock it did not ask for.
+      Object.assign(result, {
+        outcome: 'time_zone_conflict',
+        leadId: lead.id,
+        reason: `the lead is saved in ${lead.timeZone}: change it with PATCH /v1/leads/${lead.id}, or leave timeZone empty`,
+      });
     else if (zone && 'zoneNeeded' in zone)
       Object.assign(result, { outcome: 'time_zone_required', reason: zone.zoneNeeded });
     else if (zone) row.timeZone = zone.timeZone;

@@ -111,4 +111,32 @@ describe('a new lead’s time zone', () => {
     for (const row of answer.body.results.slice(1))
       await api().post(`/v1/enrollments/${row.enrollmentId}/cancel`).set(auth).expect(202);
   });
+
+  it('answers a batch row that gives a saved lead another zone time_zone_conflict, and enrolls nothing for it', async () => {
+    const { tenant, auth } = await createTenant(stack.db, { ...anytimeSettings, defaultTimeZone: 'America/New_York' });
+    const sequenceId = await sequenceOf(auth, 3600);
+    const lead = await api()
+      .post('/v1/leads')
+      .set(auth)
+      .send({ phone: '+1 212 555 0142', timeZone: 'America/New_York' });
+    const batch = (timeZone?: string) =>
+      api()
+        .post('/v1/enrollments/batch')
+        .set(auth)
+        .send({ sequenceId, dryRun: true, leads: [{ phone: '+1 212 555 0142', timeZone }] });
+    // Before: enrolled, and texted on New York's clock while the CRM said Los Angeles (08:00 there is 05:00).
+    const conflict = await batch('America/Los_Angeles');
+    expect(conflict.body.results).toEqual([
+      {
+        row: 1,
+        outcome: 'time_zone_conflict',
+        phone: '+12125550142',
+        leadId: lead.body.id,
+        reason: `the lead is saved in America/New_York: change it with PATCH /v1/leads/${lead.body.id}, or leave timeZone empty`,
+      },
+    ]);
+    expect((await batch('america/new_york')).body.results[0].outcome).toBe('ok');
+    expect((await batch()).body.results[0].outcome).toBe('ok');
+    expect(await stack.db.enrollment.count({ where: { tenantId: tenant.id } })).toBe(0);
+  });
 });
