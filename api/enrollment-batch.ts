@@ -61,8 +61,15 @@ async function setAsideKnownLeads(db: Db, tenant: Tenant, good: GoodRow[]) {
     optedOutAmong(db, tenantId, phones),
     db.lead.findMany({ where: { tenantId, phone: { in: phones } } }),
   ]);
+  // Only enrollments with a run: a claim whose start never came (its API process died first) is no follow-up, and the
+  // claim sweeper removes it; one whose start may have landed is settled by the start Temporal refuses.
   const running = await db.enrollment.findMany({
-    where: { tenantId, status: 'running', leadId: { in: existingLeads.map((lead) => lead.id) } },
+    where: {
+      tenantId,
+      status: 'running',
+      runId: { not: null },
+      leadId: { in: existingLeads.map((lead) => lead.id) },
+    },
     select: { leadId: true, id: true },
   });
   const leadByPhone = new Map(existingLeads.map((lead) => [lead.phone, lead]));

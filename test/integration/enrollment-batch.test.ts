@@ -5,7 +5,7 @@ import type { Client } from '@temporalio/client';
 import request from 'supertest';
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { runEnrollmentBatch } from '../../api/enrollment-batch.js';
-import { createEnrollmentStarter } from '../../api/enrollment-starter.js';
+import { claimRow, createEnrollmentStarter } from '../../api/enrollment-starter.js';
 import { createDb } from '../../common/db.js';
 import { legacyPhoneHash } from '../../common/opt-outs.js';
 import { inboundReplySignal } from '../../workflows/lead-follow-up.messages.js';
@@ -101,6 +101,29 @@ describe('POST /v1/enrollments/batch', () => {
     const enrollment = await stack.db.enrollment.findUniqueOrThrow({ where: { id: row?.enrollmentId } });
     expect(enrollment).toMatchObject({ status: 'running', runId: null, haltedBy: 'replied' });
     await stack.client.workflow.getHandle(enrollment.workflowId).terminate('test cleanup');
+  });
+
+  it('a lead whose claim was left with no run (its start never came) is enrolled, not answered already_enrolled', async () => {
+    const lead = await tenantWithLead(stack);
+    const sequenceId = await sequenceOf(lead.auth);
+    const [tenant, saved, sequence] = await Promise.all([
+      stack.db.tenant.findUniqueOrThrow({ where: { id: lead.tenant.id } }),
+      stack.db.lead.findUniqueOrThrow({ where: { id: lead.leadId } }),
+      stack.db.sequenceDefinition.findUniqueOrThrow({ where: { id: sequenceId } }),
+    ]);
+    // What an API process that died between a claim and its start leaves: the sweeper removes it at 10 minutes.
+    const left = await stack.db.enrollment.create({
+      data: claimRow(tenant, saved, sequence, randomUUID(), new Date(Date.now() - 60_000)),
+    });
+    const answer = await batchOfOneStartedBy(stack.client, lead, sequenceId);
+    // Before: already_enrolled, naming the left claim; the sweeper then removed it, and the lead was never texted.
+    const [row] = answer.results;
+    expect(row).toMatchObject({ outcome: 'enrolled', enrollmentId: expect.not.stringMatching(left.id) });
+    expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: row?.enrollmentId } })).toMatchObject({
+      status: 'running',
+      runId: expect.any(String),
+    });
+    await stack.client.workflow.getHandle(left.workflowId).terminate('test cleanup');
   });
 
   it('a phone opted out under its legacy hash is answered opted_out and starts nothing', async () => {
