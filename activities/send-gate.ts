@@ -5,6 +5,7 @@ import type { Message, Prisma } from '../generated/prisma/client.js';
 import { changePendingUntil } from '../common/appointment-changes.js';
 import { haltReasonOf, lockConversationAt, type HaltReason } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
+import { readPause, type Pause } from '../common/capacity/facts.js';
 import { isKnownTimeZone } from '../common/phone.js';
 import {
   earliestSendTime,
@@ -49,7 +50,9 @@ export type GateDecision =
   /** Another attempt claimed the message first: it may be calling Twilio right now. Look again in `lookAgainInMs`. */
   | { kind: 'claimed_elsewhere'; attempt: number | null; claimedAt: Date; lookAgainInMs: number }
   /** The appointment is being moved or cancelled: look again once the change is written (by `until` at the latest). */
-  | { kind: 'change_pending'; until: Date };
+  | { kind: 'change_pending'; until: Date }
+  /** The kill switch, turned on since the attempt took its capacity. */
+  | { kind: 'paused'; pause: Pause };
 
 /**
  * The attempt number the claim settler takes a row with (Temporal numbers attempts from 1): no attempt claims over it,
@@ -214,6 +217,9 @@ export function createSendGate({ db }: { db: Db }) {
       if (facts.claimedAttempt === settlerAttempt) return settling(now);
       const verdict = recipientStop(facts) ?? refusal;
       if (verdict) return verdict;
+      // The capacity count read the kill switch before this lock was had: a pause may have committed while it waited.
+      const pause = await readPause(tx, row.tenantId);
+      if (pause) return { kind: 'paused', pause };
       // Only over the claim the caller read. The settler takes rows without the conversation's lock, so it may have
       // since; and an attempt that read the row unclaimed, then stalled past its timeout, finds here the claim of the
       // attempt Temporal started meanwhile, expired or let go after a call Twilio may have taken, and never asked

@@ -124,6 +124,7 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
       if (verdict.kind === 'claimed_elsewhere')
         throw claimedElsewhere(verdict.claimedAt, verdict.attempt, verdict.lookAgainInMs);
       if (verdict.kind === 'change_pending') throw changePending(verdict.until);
+      if (verdict.kind === 'paused') return hold(deps, row, deps.capacity.pauseWait(verdict.pause), message, deadline);
       return hold(deps, row, gateHold(verdict), message, deadline);
     }
     // The claim keeps other attempts off Twilio only for its lease: past it (a stalled process), this one stays off too.

@@ -26,6 +26,20 @@ interface FactsRow {
   remindersBypassBudget: boolean;
 }
 
+/** The pause that holds the tenant's sends, the global one first. */
+const pauseOf = (tenantId: string) => Prisma.sql`
+  SELECT scope, paused_by FROM sending_pauses WHERE scope IN (${globalScope}, ${tenantId})
+  ORDER BY scope = ${globalScope} DESC LIMIT 1`;
+
+export type Pause = NonNullable<CapacityFacts['pause']>;
+
+/** The kill switch alone: the send gate's last look before a claim (an operator may have paused since the count). */
+export async function readPause(reader: Db | Prisma.TransactionClient, tenantId: string): Promise<Pause | null> {
+  const [row] = await reader.$queryRaw<{ scope: string; pausedBy: string }[]>`
+    SELECT scope, paused_by AS "pausedBy" FROM (${pauseOf(tenantId)}) p`;
+  return row ?? null;
+}
+
 const decimalOrNull = (value: Prisma.Decimal | string | null) => (value === null ? null : new Prisma.Decimal(value));
 
 export async function readCapacityFacts(
@@ -38,10 +52,7 @@ export async function readCapacityFacts(
       t.daily_budget AS "dailyBudget", t.monthly_budget AS "monthlyBudget",
       t.default_time_zone AS "defaultTimeZone", t.reminders_bypass_budget AS "remindersBypassBudget"
     FROM tenants t
-    LEFT JOIN LATERAL (
-      SELECT scope, paused_by FROM sending_pauses WHERE scope IN (${globalScope}, ${tenantId})
-      ORDER BY scope = ${globalScope} DESC LIMIT 1
-    ) p ON true
+    LEFT JOIN LATERAL (${pauseOf(tenantId)}) p ON true
     WHERE t.id = ${tenantId}::uuid`;
   if (!row) throw new Error(`tenant ${tenantId} not found`);
   return {

@@ -149,6 +149,8 @@ export function createCapacityGate({
      * slot, and the warm-up and budget counts must have room, all of which are taken together or not at all. A
      * refusal says what is missing and until when; the caller waits and asks again.
      */
+    pauseWait,
+
     async reserve(request: CapacityRequest): Promise<CapacityDecision> {
       const wait = (await peekWait(request)) ?? (await takeOrWait(request));
       if (!wait) return { ok: true };

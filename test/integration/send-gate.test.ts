@@ -16,11 +16,13 @@ import { createCapacityGate } from '../../common/capacity/gate.js';
 import { roomyCapacity } from '../../common/capacity/settings.js';
 import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import { noMetrics } from '../../common/metrics.js';
+import { lockConversation } from '../../common/conversation.js';
 import { findOptOut, recordOptOut } from '../../common/opt-outs.js';
 import { sendCoreForFile } from '../support/send-core.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { withGlobalSwitch } from '../support/capacity.js';
 import { until } from '../support/wait.js';
+import { heldTransaction, untilWaitingBehind } from '../support/held-transaction.js';
 import { zoneAtHour } from '../support/zones.js';
 
 const core = sendCoreForFile({ twilioTimeoutMs: 5000 });
@@ -342,6 +344,29 @@ async function leadWhoseWindowEndsInHalfAnHour() {
   await core.db.tenant.update({ where: { id: lead.tenant.id }, data: { windowStart: '00:00', windowEnd } });
   return lead;
 }
+
+describe('the kill switch turned on while a send waits for its conversation', () => {
+  it(
+    'holds the send: the claim, under the lock, sees the pause its capacity check came too early for',
+    withoutGlobalPause(async () => {
+      const { tenant, phone, inputs } = await leadWithEnrollments(1);
+      // A STOP's transaction, say, holds the conversation while the attempt has already taken its capacity.
+      const conversation = await heldTransaction(core.db, (tx) => lockConversation(tx, tenant.id, phone));
+      const sending = attempt(1, inputs[0]!);
+      await untilWaitingBehind(core.db, conversation.pid, 1);
+      await whilePaused(tenant.id, async () => {
+        conversation.release();
+        await conversation.committed;
+        // Before: claimed and sent after the operator's pause had committed.
+        expect(await sending).toMatchObject({ outcome: 'held', reason: 'kill_switch' });
+      });
+      expect(core.fake.createCallsTo(phone)).toBe(0);
+      expect(
+        await core.db.message.findFirstOrThrow({ where: { enrollmentId: inputs[0]!.enrollmentId } }),
+      ).toMatchObject({ status: 'pending', claimedAt: null, heldReason: 'kill_switch', reservation: null });
+    }),
+  );
+});
 
 describe("a step's Twilio expiry", () => {
   it(
