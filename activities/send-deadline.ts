@@ -20,10 +20,10 @@ export const missedSkipReason = 'missed';
 /** Twilio accepts ValidityPeriod from 1 s to 10 h (error 21624 outside that). */
 const maxValiditySeconds = 36_000;
 
-const secondsLeft = (deadline: SendDeadline<unknown>) => (deadline.at.getTime() - Date.now()) / 1000;
+/** Whether `at` leaves no time to send at `now`: a hard deadline needs a second at least, Twilio's smallest ValidityPeriod. */
+export const leavesNoTime = (at: Date, hard: boolean, now = Date.now()) => at.getTime() - now < (hard ? 1000 : 0);
 
-/** A hard deadline needs a second left at least: Twilio's smallest ValidityPeriod. */
-export const isTooLate = (deadline: SendDeadline<unknown>) => secondsLeft(deadline) < (deadline.hard ? 1 : 0);
+export const isTooLate = (deadline: SendDeadline<unknown>) => leavesNoTime(deadline.at, deadline.hard);
 
 /**
  * A soft deadline is one its run planned (a step's window as the run last knew it, or its enrollment's expiry): a step

@@ -6,6 +6,7 @@ import { changePendingUntil } from '../common/appointment-changes.js';
 import { haltReasonOf, lockConversationAt, type HaltReason } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
 import { readPause, type Pause } from '../common/capacity/facts.js';
+import { leavesNoTime } from './send-deadline.js';
 import { isKnownTimeZone } from '../common/phone.js';
 import {
   earliestSendTime,
@@ -51,6 +52,8 @@ export type GateDecision =
   | { kind: 'claimed_elsewhere'; attempt: number | null; claimedAt: Date; lookAgainInMs: number }
   /** The appointment is being moved or cancelled: look again once the change is written (by `until` at the latest). */
   | { kind: 'change_pending'; until: Date }
+  /** The message's hard deadline has passed by PostgreSQL's clock. */
+  | { kind: 'too_late' }
   /** The kill switch, turned on since the attempt took its capacity. */
   | { kind: 'paused'; pause: Pause };
 
@@ -206,8 +209,14 @@ export function createSendGate({ db }: { db: Db }) {
    * Decides under the conversation's lock and, when the message may go, claims it for `attempt` in the same
    * transaction. Only a claimed message is ever handed to Twilio, and only by the attempt that claimed it. `row`
    * carries the claim the caller read, and asked Twilio about if there was one: only that claim is claimed over.
+   * `sendBy`: a hard deadline, past which the message is worthless (a reminder's).
    */
-  async function claim(row: ReadRow, attempt: number, subject: GateSubject): Promise<GateDecision> {
+  async function claim(
+    row: ReadRow,
+    attempt: number,
+    subject: GateSubject,
+    sendBy: Date | null = null,
+  ): Promise<GateDecision> {
     return db.$transaction(async (tx) => {
       // PostgreSQL's clock: the claim it reads was written with it, maybe by a worker whose clock is a minute off.
       const now = await lockConversationAt(tx, row.tenantId, row.toPhone);
@@ -217,6 +226,8 @@ export function createSendGate({ db }: { db: Db }) {
       if (facts.claimedAttempt === settlerAttempt) return settling(now);
       const verdict = recipientStop(facts) ?? refusal;
       if (verdict) return verdict;
+      // The caller judged the hard deadline on its own clock, which may run behind this one.
+      if (sendBy && leavesNoTime(sendBy, true, now.getTime())) return { kind: 'too_late' };
       // The capacity count read the kill switch before this lock was had: a pause may have committed while it waited.
       const pause = await readPause(tx, row.tenantId);
       if (pause) return { kind: 'paused', pause };

@@ -113,7 +113,7 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
     if (!reserved.ok) return hold(deps, row, reserved.wait, message, deadline);
 
     const askedAt = performance.now();
-    const verdict = await gate.claim(row, attempt, message.subject);
+    const verdict = await gate.claim(row, attempt, message.subject, deadline.hard ? deadline.at : null);
     if (verdict.kind === 'stop') return refuse(deps, row, verdict.reason);
     if (verdict.kind !== 'claimed') {
       // Not this attempt's turn: what it reserved goes back before it waits, unless another attempt (or the settler)
@@ -124,6 +124,7 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
       if (verdict.kind === 'claimed_elsewhere')
         throw claimedElsewhere(verdict.claimedAt, verdict.attempt, verdict.lookAgainInMs);
       if (verdict.kind === 'change_pending') throw changePending(verdict.until);
+      if (verdict.kind === 'too_late') return missDeadline(deps, row, deadline);
       if (verdict.kind === 'paused') return hold(deps, row, deps.capacity.pauseWait(verdict.pause), message, deadline);
       return hold(deps, row, gateHold(verdict), message, deadline);
     }
@@ -132,14 +133,12 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
     // Its own claim, made since `askedAt`, expires within a minute from now: the next attempt comes no sooner.
     if (performance.now() - askedAt > claimLeaseMs)
       throw claimedElsewhere(verdict.claimedAt, attempt, claimExpiredAfterMs);
-    // The close the gate judged on PostgreSQL's clock, put on this process's: a clock behind the database's would
-    // otherwise let Twilio keep the step past it. Timed from before the claim, so no later than the close.
-    const closesHere =
-      verdict.windowClosesAt &&
-      new Date(
-        Date.now() + verdict.windowClosesAt.getTime() - verdict.claimedAt.getTime() - (performance.now() - askedAt),
-      );
-    const validity = validityPeriodSeconds(deadline, closesHere);
+    // The close the gate judged and the deadline, on PostgreSQL's clock, put on this process's: a clock behind the
+    // database's would otherwise let Twilio keep the message past them. Timed from before the claim, so no later.
+    const here = (instant: Date) =>
+      new Date(Date.now() + instant.getTime() - verdict.claimedAt.getTime() - (performance.now() - askedAt));
+    const closesHere = verdict.windowClosesAt && here(verdict.windowClosesAt);
+    const validity = validityPeriodSeconds({ ...deadline, at: here(deadline.at) }, closesHere);
     return handOver(deps, row, { ...sms, validityPeriodSeconds: validity }, { attempt, claimedAt: verdict.claimedAt });
   };
 }

@@ -284,6 +284,45 @@ describe('claims', () => {
   );
 });
 
+describe('a reminder past its deadline, on a worker whose clock runs two minutes behind', () => {
+  it(
+    'is missed, judged on PostgreSQL’s clock: nothing reaches Twilio',
+    withoutGlobalPause(async () => {
+      const { phone, input } = await reminderDueBefore(new Date(Date.now() - 60_000));
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 120_000 });
+      try {
+        // Before: a minute left by this worker's clock, so it was sent, with a minute's ValidityPeriod.
+        expect(await appointmentAttempt(1, input)).toEqual({ outcome: 'missed' });
+      } finally {
+        vi.useRealTimers();
+      }
+      expect(core.fake.createCallsTo(phone)).toBe(0);
+      expect(await core.db.message.findFirstOrThrow({ where: { toPhone: phone } })).toMatchObject({
+        status: 'skipped',
+        skipReason: 'missed',
+        claimedAt: null,
+        reservation: null,
+      });
+    }),
+  );
+
+  it(
+    'goes with a ValidityPeriod that ends at the deadline as PostgreSQL’s clock has it',
+    withoutGlobalPause(async () => {
+      const { phone, input } = await reminderDueBefore(new Date(Date.now() + 60_000));
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 120_000 });
+      try {
+        expect(await appointmentAttempt(1, input)).toMatchObject({ outcome: 'sent' });
+      } finally {
+        vi.useRealTimers();
+      }
+      const [call] = core.fake.calls.filter((made) => made.to === phone);
+      // Before: 180 s, the minute left plus the two minutes this worker's clock is behind.
+      expect(Number(call?.params.ValidityPeriod)).toBeLessThanOrEqual(60);
+    }),
+  );
+});
+
 describe('a reminder held past its deadline', () => {
   it(
     'closes missed, its event naming what held it (the tenant’s kill switch)',
