@@ -48,6 +48,15 @@ describe('the request log', () => {
     expect(lines.join('')).not.toContain('7700900');
   });
 
+  it('masks it in a path of another case, which Express routes the same', async () => {
+    const { app, lines } = loggedApp();
+    const { auth } = await createTenant(db);
+    // Before: logged as typed, the national number whole.
+    expect((await request(app).get('/v1/OPT-OUTS/07700900123/consent').set(auth)).status).toBe(200);
+    expect(lines.join('')).toContain('"url":"/v1/OPT-OUTS/077***123/consent"');
+    expect(lines.join('')).not.toContain('7700900');
+  });
+
   it('leaves IDs, time zone offsets and other numbers in a URL as they are', async () => {
     const { app, lines } = loggedApp();
     const { auth } = await createTenant(db);
