@@ -46,10 +46,12 @@ const refusedRanges: Array<{ reason: string; v4: Array<[string, number]>; v6: Ar
       ['172.16.0.0', 12],
       ['192.168.0.0', 16],
     ],
-    // 64:ff9b:1::/48: NAT64 for a local network only (RFC 8215).
+    // 64:ff9b:1::/48: NAT64 for a local network only (RFC 8215). fec0::/10: site-local, deprecated but still routed
+    // on some networks.
     v6: [
       ['fc00::', 7],
       ['64:ff9b:1::', 48],
+      ['fec0::', 10],
     ],
   },
   // 169.254.169.254 is the cloud metadata service.
@@ -84,8 +86,9 @@ const blockLists = refusedRanges.map(({ reason, v4, v6 }) => {
 
 /**
  * The IPv4 address an IPv6 one stands for, which decides where a request to it really goes: IPv4-mapped
- * (::ffff:a.b.c.d), IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d), 6to4 (2002:aabb:ccdd::) and Teredo
- * (2001:0:…, the client's address in the last 32 bits with every bit flipped, RFC 4380).
+ * (::ffff:a.b.c.d), IPv4-translated (::ffff:0:a.b.c.d, RFC 6145), IPv4-compatible (::a.b.c.d), NAT64
+ * (64:ff9b::a.b.c.d), 6to4 (2002:aabb:ccdd::) and Teredo (2001:0:…, the client's address in the last 32 bits with
+ * every bit flipped, RFC 4380).
  */
 function embeddedIPv4(address: string): string | null {
   if (!ipaddr.IPv6.isValid(address)) return null;
@@ -94,7 +97,7 @@ function embeddedIPv4(address: string): string | null {
   const ipv4 = (h: number, l: number) => ipaddr.fromByteArray([h >> 8, h & 255, l >> 8, l & 255]).toString();
   const range = ipv6.range();
   const compatible = ipv6.parts.slice(0, 6).every((part) => part === 0);
-  if (compatible || range === 'ipv4Mapped' || range === 'rfc6052') return ipv4(high, low);
+  if (compatible || range === 'ipv4Mapped' || range === 'rfc6145' || range === 'rfc6052') return ipv4(high, low);
   if (range === 'teredo') return ipv4(high ^ 0xffff, low ^ 0xffff);
   return range === '6to4' ? ipv4(sixToFourHigh, sixToFourLow) : null;
 }

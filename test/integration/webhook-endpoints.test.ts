@@ -127,6 +127,9 @@ describe('webhook endpoint routes', () => {
     ['https://[64:ff9b::7f00:1]/hooks', 'loopback'],
     ['https://[2002:a00:1::]/hooks', 'private'],
     ['https://[64:ff9b:1::a00:1]/hooks', 'private'],
+    // IPv4-translated (RFC 6145) and site-local: before, both passed.
+    ['https://[::ffff:0:7f00:1]/hooks', 'loopback'],
+    ['https://[fec0::1]/hooks', 'private'],
     // Teredo: the client 127.0.0.1 and 10.0.0.1, their bits flipped.
     ['https://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hooks', 'loopback'],
     ['https://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/hooks', 'private'],
