@@ -12,6 +12,15 @@ export interface SignatureOptions {
   onRefused?: (() => void) | undefined;
 }
 
+/** A URL no signature can be over (a Host header that is no host, without PUBLIC_BASE_URL) matches none. */
+function signatureMatches(authToken: string, signature: string, url: string, params: Record<string, string>): boolean {
+  try {
+    return twilio.validateRequest(authToken, signature, url, params);
+  } catch {
+    return false;
+  }
+}
+
 /** X-Twilio-Signature over the full public URL and the sorted POST parameters (shared/docs/domain.md). */
 export function verifyTwilioSignature({ authToken, publicBaseUrl, onRefused }: SignatureOptions): RequestHandler {
   return (req, res, next) => {
@@ -24,7 +33,7 @@ export function verifyTwilioSignature({ authToken, publicBaseUrl, onRefused }: S
       ? 'no TWILIO_AUTH_TOKEN is configured'
       : !signature
         ? 'missing X-Twilio-Signature'
-        : !twilio.validateRequest(authToken, signature, url, params)
+        : !signatureMatches(authToken, signature, url, params)
           ? 'signature does not match'
           : null;
     if (reason) {

@@ -102,6 +102,20 @@ describe('signature (X-Twilio-Signature over the public URL, shared/docs/domain.
     expect(await stack.db.message.count({ where: { tenantId: tenant.id, direction: 'inbound' } })).toBe(1);
   });
 
+  it('refuses a request whose Host header is no host (no PUBLIC_BASE_URL) with 403, not 500', async () => {
+    const unproxied = createApp({ ...stack.deps, publicBaseUrl: undefined });
+    const params = { MessageSid: messageSid(), From: randomUkMobile().e164, To: randomSenderNumber(), Body: 'x' };
+    const answer = await request(unproxied)
+      .post(inboundWebhookPath)
+      .set('Host', 'a b')
+      .set('X-Twilio-Signature', 'bm90IGEgc2lnbmF0dXJl')
+      .type('form')
+      .send(params);
+    // Before: twilio's check threw on the URL built from it, a 500 and an error in the log.
+    expect(answer.status).toBe(403);
+    expect(answer.body.error.code).toBe('forbidden');
+  });
+
   it('checks against a proxied public URL with a path prefix', async () => {
     const { tenant, number } = await tenantWithNumber();
     const proxied = createApp({ ...stack.deps, publicBaseUrl: 'https://edge.example.com/sms' });
