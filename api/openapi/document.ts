@@ -17,7 +17,7 @@ const errorDescriptions: Record<number, string> = {
   409: 'Conflicts with the current state (conflict, erased, …: see the code and details)',
   413: 'The body is too large',
   422: 'The body failed validation (validation_failed, with details.fields)',
-  429: 'Over the per-key rate limit; see Retry-After',
+  429: 'Over the per-key rate limit, or too many refused keys from this address; see Retry-After',
   503:
     'Temporal did not answer in time (temporal_unavailable); the message says whether the change may have happened. ' +
     'A call that takes an Idempotency-Key is safe to retry with the same one; any other, read what it changes first',

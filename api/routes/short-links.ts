@@ -5,6 +5,7 @@ import type { Db } from '../../common/db.js';
 import type { ShortLink } from '../../generated/prisma/client.js';
 import { classifyAgent, recordLinkClick } from '../../common/links/clicks.js';
 import { linkCodePattern } from '../../common/links/short-links.js';
+import { clientAddress } from '../abuse.js';
 
 /**
  * Unknown or expired codes per client address (req.ip: the forwarded one behind a TRUST_PROXY) in a minute before it is
@@ -49,7 +50,7 @@ export function shortLinksRouter({ db, logger }: { db: Db; logger: Logger }): Ro
     res.status(429).type('text/plain').send('Too many requests.\n');
   };
   router.get('/l/:code', async (req, res) => {
-    const client = req.ip ?? 'unknown';
+    const client = clientAddress(req);
     const seen = await misses.get(client);
     if (seen && seen.consumedPoints > missesPerMinute) return void tooMany(res, seen.msBeforeNext);
     const { code } = req.params;
