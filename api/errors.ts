@@ -17,6 +17,7 @@ export type ErrorCode =
   | 'validation_failed'
   | 'unsafe_url'
   | 'payload_too_large'
+  | 'unsupported_media_type'
   | 'temporal_unavailable'
   | 'internal';
 
@@ -69,6 +70,9 @@ export const unknownRoute: RequestHandler = (req, _res, next) => {
   next(new ApiError(404, 'not_found', `No route for ${req.method} ${loggedUrl(req.path)}`));
 };
 
+/** A text body whose bytes are not in the charset it names (UTF-8 when it names none). */
+export const textNotInCharset = 'entity.charset.mismatch';
+
 /** Errors from body parsing carry a status; anything else is a 500 whose details stay in the log, not the answer. */
 export const errorHandler: ErrorRequestHandler = (error: unknown, req, res, _next) => {
   const apiError = toApiError(error);
@@ -88,7 +92,12 @@ function toApiError(error: unknown): ApiError {
   const status = (error as { status?: unknown; type?: unknown }).status;
   const type = (error as { type?: unknown }).type;
   if (type === 'entity.too.large') return new ApiError(413, 'payload_too_large', 'The request body is too large');
+  if (type === 'parameters.too.many') return new ApiError(413, 'payload_too_large', 'The form has too many fields');
   if (type === 'entity.parse.failed') return new ApiError(400, 'bad_request', 'The request body is not valid JSON');
+  if (type === 'charset.unsupported' || type === 'encoding.unsupported' || type === textNotInCharset)
+    return new ApiError(415, 'unsupported_media_type', (error as Error).message);
+  // A file the dashboard's assets do not have (serve-static).
+  if (status === 404) return new ApiError(404, 'not_found', 'No such file');
   if (typeof status === 'number' && status >= 400 && status < 500)
     return new ApiError(400, 'bad_request', 'The request could not be read');
   return new ApiError(

@@ -6,7 +6,7 @@ import { tenantOf } from '../auth.js';
 import { runEnrollmentBatch, type BatchRequest } from '../enrollment-batch.js';
 import { leadRowFields } from '../enrollment-batch-rows.js';
 import { createEnrollmentStarter } from '../enrollment-starter.js';
-import { ApiError, parseBody, parseQuery } from '../errors.js';
+import { ApiError, parseBody, parseQuery, textNotInCharset } from '../errors.js';
 import { refuseUnstorableTextInBody } from '../unstorable-text.js';
 import { queryFlag } from '../params.js';
 import type { EnrollmentsDeps } from './enrollments.js';
@@ -86,6 +86,26 @@ function readRequest(req: express.Request): BatchRequest {
   return { sequenceId: body.sequenceId, dryRun: body.dryRun, rows: body.leads };
 }
 
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A CSV naming no charset is read as UTF-8, and a byte that is not (a spreadsheet's Windows-1252 export of "José")
+ * would become U+FFFD in the lead's name and every text that greets them: refused instead, so it can be sent again.
+ */
+function utf8Only(_req: unknown, _res: unknown, body: Buffer, encoding: string): void {
+  if (!/^utf-?8$/i.test(encoding)) return;
+  try {
+    strictUtf8.decode(body);
+  } catch {
+    throw Object.assign(
+      new Error(
+        'The CSV is not UTF-8: save it as UTF-8, or name its charset in Content-Type (text/csv; charset=windows-1252)',
+      ),
+      { status: 415, type: textNotInCharset },
+    );
+  }
+}
+
 export function enrollmentBatchRouter(deps: EnrollmentsDeps): Router {
   const router = Router();
   const batchDeps = {
@@ -95,9 +115,13 @@ export function enrollmentBatchRouter(deps: EnrollmentsDeps): Router {
   };
 
   /** Dry-run reports what a commit would do, row by row; a commit does it, starting the good rows concurrently. */
-  router.post('/enrollments/batch', express.text({ type: 'text/csv', limit: '5mb' }), async (req, res) => {
-    res.status(200).json(await runEnrollmentBatch(batchDeps, tenantOf(req), readRequest(req)));
-  });
+  router.post(
+    '/enrollments/batch',
+    express.text({ type: 'text/csv', limit: '5mb', verify: utf8Only }),
+    async (req, res) => {
+      res.status(200).json(await runEnrollmentBatch(batchDeps, tenantOf(req), readRequest(req)));
+    },
+  );
 
   return router;
 }

@@ -113,6 +113,10 @@ describe('dashboard sign-in', () => {
     const chart = await api().get('/dashboard/assets/chart.umd.min.js');
     expect(chart.status).toBe(200);
     expect(chart.text).toContain('Chart.js v4');
+    // Before: 400 bad_request, "could not be read".
+    const missing = await api().get('/dashboard/assets/nope.js');
+    expect(missing.status).toBe(404);
+    expect(missing.body.error.code).toBe('not_found');
   });
 
   it("opens the page's read-only /v1 routes with the session, and nothing else", async () => {

@@ -126,6 +126,35 @@ describe('POST /v1/enrollments/batch', () => {
     await stack.client.workflow.getHandle(left.workflowId).terminate('test cleanup');
   });
 
+  it('a CSV that is not UTF-8 is a 415 naming the fix, and is read in the charset it names', async () => {
+    const lead = await tenantWithLead(stack);
+    const sequenceId = await sequenceOf(lead.auth);
+    const phone = randomUkMobile();
+    // "José" as a spreadsheet exports it on Windows: é is the one byte E9.
+    const windows1252 = Buffer.from(`phone,firstName\n${phone.national},Jos\u00e9\n`, 'latin1');
+    const post = (type: string) =>
+      request(stack.app)
+        .post(`/v1/enrollments/batch?sequenceId=${sequenceId}`)
+        .set(lead.auth)
+        .set('Content-Type', type)
+        .send(windows1252);
+    const refused = await post('text/csv');
+    // Before: enrolled as "Jos\ufffd", and greeted so in every text.
+    expect(refused.status).toBe(415);
+    expect(refused.body.error).toMatchObject({
+      code: 'unsupported_media_type',
+      message: expect.stringContaining('UTF-8'),
+    });
+    expect(await stack.db.lead.count({ where: { tenantId: lead.tenant.id, phone: phone.e164 } })).toBe(0);
+    const read = await post('text/csv; charset=windows-1252');
+    expect(read.body.results).toEqual([expect.objectContaining({ outcome: 'enrolled' })]);
+    const saved = await stack.db.lead.findUniqueOrThrow({
+      where: { tenantId_phone: { tenantId: lead.tenant.id, phone: phone.e164 } },
+    });
+    expect(saved.firstName).toBe('Jos\u00e9');
+    await stack.client.workflow.getHandle(read.body.results[0].workflowId).terminate('test cleanup');
+  });
+
   it('a phone opted out under its legacy hash is answered opted_out and starts nothing', async () => {
     const lead = await tenantWithLead(stack);
     const sequenceId = await sequenceOf(lead.auth);

@@ -25,8 +25,9 @@ export const enrollmentsOperations: Operation[] = [
       query: csvQuerySchema.partial(),
       body: batchSchema,
       otherBodies: { 'text/csv': csvBodySchema },
-      // 404: the sequence is not the tenant's; 503: Temporal does not answer.
-      errors: [404, 413, 503],
+      // 404: the sequence is not the tenant's; 415: a CSV not in its charset (UTF-8 unless named); 503: Temporal does
+      // not answer.
+      errors: [404, 413, 415, 503],
     },
   ),
   read(
