@@ -185,17 +185,19 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     return progressOf({ enrollment, steps, messages, ...timing, now: new Date() });
   }
 
-  /** Rows from before the policy and expiry were kept fall back to the tenant's and lead's settings as they are now. */
+  /**
+   * The window and caps as the send gate judges them, the tenant's settings and the lead's zone as they are now (the
+   * policy the row was started with is the run's first plan: the run follows the gate's since); the expiry the run
+   * keeps, or for rows from before it was kept, the one it was started with.
+   */
   async function policyOf(enrollment: Enrollment): Promise<{ policy: SendingPolicy; expiresAt: Date }> {
-    if (enrollment.policy !== null && enrollment.expiresAt !== null)
-      return { policy: enrollment.policy as unknown as SendingPolicy, expiresAt: enrollment.expiresAt };
-    const [tenant, lead] = await Promise.all([
-      db.tenant.findUniqueOrThrow({ where: { id: enrollment.tenantId } }),
-      db.lead.findUniqueOrThrow({ where: { id: enrollment.leadId } }),
-    ]);
+    const { tenant, ...lead } = await db.lead.findUniqueOrThrow({
+      where: { id: enrollment.leadId },
+      include: { tenant: true },
+    });
     return {
       policy: sendingPolicyOf(tenant, lead),
-      expiresAt: enrollmentSnapshot(tenant, lead, enrollment.startedAt).expiresAt,
+      expiresAt: enrollment.expiresAt ?? enrollmentSnapshot(tenant, lead, enrollment.startedAt).expiresAt,
     };
   }
 

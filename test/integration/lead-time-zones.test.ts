@@ -6,6 +6,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { stackForFile } from '../support/stack.js';
+import { zoneAtHour } from '../support/zones.js';
 
 const stack = stackForFile();
 const api = () => request(stack.app);
@@ -138,5 +139,27 @@ describe('a new lead’s time zone', () => {
     expect((await batch('america/new_york')).body.results[0].outcome).toBe('ok');
     expect((await batch()).body.results[0].outcome).toBe('ok');
     expect(await stack.db.enrollment.count({ where: { tenantId: tenant.id } })).toBe(0);
+  });
+});
+
+describe('a running follow-up whose lead moves zone', () => {
+  it('is reported waiting for the window in the lead’s zone as it is now, as the send gate judges it', async () => {
+    const [midday, midnight] = [zoneAtHour(12), zoneAtHour(0)];
+    const { auth } = await createTenant(stack.db, { ...anytimeSettings, windowStart: '09:00', windowEnd: '21:00' });
+    const lead = await api().post('/v1/leads').set(auth).send({ phone: randomUkMobile().e164, timeZone: midday });
+    const enrolled = await api()
+      .post('/v1/enrollments')
+      .set(auth)
+      .send({ leadId: lead.body.id, sequenceId: await sequenceOf(auth, 3600) });
+    const progress = async () => (await api().get(`/v1/enrollments/${enrolled.body.id}`).set(auth)).body.progress;
+    // Due in an hour, at 13:00 where the lead is: inside the window.
+    expect(await progress()).toMatchObject({ waitingFor: 'delay' });
+
+    expect((await api().patch(`/v1/leads/${lead.body.id}`).set(auth).send({ timeZone: midnight })).status).toBe(200);
+    // Due at 01:00 where the lead is now: the window opens at 09:00 there. Before: still "delay", judged in the zone
+    // the enrollment started with, while the gate would hold the step until 09:00.
+    const opens = DateTime.now().setZone(midnight).startOf('day').plus({ hours: 9 });
+    expect(await progress()).toMatchObject({ waitingFor: 'window', nextSendAt: opens.toUTC().toISO() });
+    await api().post(`/v1/enrollments/${enrolled.body.id}/cancel`).set(auth).expect(202);
   });
 });
