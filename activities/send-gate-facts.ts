@@ -1,9 +1,11 @@
-// What the send gate decides on, read in one statement per message kind: the message's claim, the phone's opt-out and
+// What the send gate decides on, read in one statement per message kind: the message's claim, the phone's opt-out, the
+// kill switch and
 // either the enrollment (its halt, the lead's zone, the tenant's window and caps, the phone's recent marketing sends)
 // or the appointment as it is now. One round trip keeps the conversation's lock short and the worker's CPU per send
 // low; under that lock each statement sees every fact committed before it.
 import type { Prisma } from '../generated/prisma/client.js';
 import type { Db } from '../common/db.js';
+import { pauseOf } from '../common/capacity/facts.js';
 import { phoneHashes } from '../common/opt-outs.js';
 
 type Reader = Prisma.TransactionClient | Db;
@@ -14,6 +16,9 @@ export interface MessageFacts {
   optedOut: boolean;
   /** The message's lead was erased: whatever still runs for it (a start that raced the erasure) never texts it. */
   leadErased: boolean;
+  /** The kill switch that holds the tenant's sends, if any: the capacity count read it before the lock was had. */
+  pausedScope: string | null;
+  pausedBy: string | null;
 }
 
 export interface StepFacts extends MessageFacts {
@@ -72,6 +77,7 @@ export async function readStepFacts(
       EXISTS (SELECT 1 FROM opt_outs o WHERE o.tenant_id = m.tenant_id AND o.phone_hash IN (${current}, ${legacy}))
         AS "optedOut",
       EXISTS (SELECT 1 FROM leads el WHERE el.id = m.lead_id AND el.status = 'erased') AS "leadErased",
+      p.scope AS "pausedScope", p.paused_by AS "pausedBy",
       e.status::text AS "enrollmentStatus", e.halted_at AS "haltedAt", e.halted_by AS "haltedBy",
       l.time_zone AS "timeZone", t.default_time_zone AS "tenantTimeZone", t.window_start AS "windowStart", t.window_end AS "windowEnd",
       t.min_gap_seconds AS "minGapSeconds", t.max_per_day AS "maxPerDay",
@@ -84,6 +90,7 @@ export async function readStepFacts(
           AND NOT (s.status IN ('skipped', 'failed') AND s.twilio_sid IS NULL)
         ORDER BY 1 DESC LIMIT greatest(t.max_per_day, 1)) recent) AS "recentSends"
     FROM messages m
+    LEFT JOIN LATERAL (${pauseOf(message.tenantId)}) p ON true
     LEFT JOIN enrollments e ON e.id = ${enrollmentId}::uuid AND e.tenant_id = m.tenant_id
     LEFT JOIN leads l ON l.id = e.lead_id
     LEFT JOIN tenants t ON t.id = e.tenant_id
@@ -104,9 +111,11 @@ export async function readAppointmentFacts(
       EXISTS (SELECT 1 FROM opt_outs o WHERE o.tenant_id = m.tenant_id AND o.phone_hash IN (${current}, ${legacy}))
         AS "optedOut",
       EXISTS (SELECT 1 FROM leads el WHERE el.id = m.lead_id AND el.status = 'erased') AS "leadErased",
+      p.scope AS "pausedScope", p.paused_by AS "pausedBy",
       a.status::text AS "appointmentStatus", a.starts_at AS "startsAt", a.confirmed_at AS "confirmedAt",
       a.change_requested_at AS "changeRequestedAt", t.skip_reminders_after_confirm AS "skipRemindersAfterConfirm"
     FROM messages m
+    LEFT JOIN LATERAL (${pauseOf(message.tenantId)}) p ON true
     LEFT JOIN appointments a ON a.id = ${appointmentId}::uuid AND a.tenant_id = m.tenant_id
     LEFT JOIN tenants t ON t.id = a.tenant_id
     WHERE m.id = ${message.id}::uuid`;

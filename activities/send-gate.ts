@@ -5,7 +5,7 @@ import type { Message, Prisma } from '../generated/prisma/client.js';
 import { changePendingUntil } from '../common/appointment-changes.js';
 import { haltReasonOf, lockConversationAt, type HaltReason } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
-import { readPause, type Pause } from '../common/capacity/facts.js';
+import type { Pause } from '../common/capacity/facts.js';
 import { leavesNoTime } from './send-deadline.js';
 import { isKnownTimeZone } from '../common/phone.js';
 import {
@@ -229,8 +229,8 @@ export function createSendGate({ db }: { db: Db }) {
       // The caller judged the hard deadline on its own clock, which may run behind this one.
       if (sendBy && leavesNoTime(sendBy, true, now.getTime())) return { kind: 'too_late' };
       // The capacity count read the kill switch before this lock was had: a pause may have committed while it waited.
-      const pause = await readPause(tx, row.tenantId);
-      if (pause) return { kind: 'paused', pause };
+      if (facts.pausedScope !== null && facts.pausedBy !== null)
+        return { kind: 'paused', pause: { scope: facts.pausedScope, pausedBy: facts.pausedBy } };
       // Only over the claim the caller read. The settler takes rows without the conversation's lock, so it may have
       // since; and an attempt that read the row unclaimed, then stalled past its timeout, finds here the claim of the
       // attempt Temporal started meanwhile, expired or let go after a call Twilio may have taken, and never asked

@@ -26,19 +26,12 @@ interface FactsRow {
   remindersBypassBudget: boolean;
 }
 
-/** The pause that holds the tenant's sends, the global one first. */
-const pauseOf = (tenantId: string) => Prisma.sql`
+/** The pause that holds the tenant's sends, the global one first (scope, paused_by). */
+export const pauseOf = (tenantId: string) => Prisma.sql`
   SELECT scope, paused_by FROM sending_pauses WHERE scope IN (${globalScope}, ${tenantId})
   ORDER BY scope = ${globalScope} DESC LIMIT 1`;
 
 export type Pause = NonNullable<CapacityFacts['pause']>;
-
-/** The kill switch alone: the send gate's last look before a claim (an operator may have paused since the count). */
-export async function readPause(reader: Db | Prisma.TransactionClient, tenantId: string): Promise<Pause | null> {
-  const [row] = await reader.$queryRaw<{ scope: string; pausedBy: string }[]>`
-    SELECT scope, paused_by AS "pausedBy" FROM (${pauseOf(tenantId)}) p`;
-  return row ?? null;
-}
 
 const decimalOrNull = (value: Prisma.Decimal | string | null) => (value === null ? null : new Prisma.Decimal(value));
 
