@@ -58,6 +58,11 @@ const followGatePolicyPatch = 'follow-gate-policy';
  * lead could not be enrolled again meanwhile.
  */
 const haltedBeforeStartPatch = 'halted-before-start';
+/**
+ * A send Temporal gave up on because its next retry would come after the expiry (the activity's schedule-to-close)
+ * ends the run `expired`, as one retried until the expiry does: before, it closed `failed` with the last error.
+ */
+const retryPastExpiryPatch = 'retry-past-expiry';
 
 const { recordEnrollmentStarted, recordEnrollmentOutcome } = proxyActivities<Activities>(recordActivityOptions);
 const local = proxyLocalActivities<Activities>(recordActivityOptions);
@@ -167,7 +172,9 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
         return error;
       }
       if (!(error instanceof ActivityFailure)) throw error;
-      if (new Date() >= this.expiresAt) this.close('expired', 'expired while a send was being retried');
+      const retriesOutlived = error.retryState === 'TIMEOUT' && patched(retryPastExpiryPatch);
+      if (new Date() >= this.expiresAt || retriesOutlived)
+        this.close('expired', 'expired while a send was being retried');
       else this.close('failed', error.cause?.message ?? error.message);
     }
     return null;

@@ -377,29 +377,74 @@ export const leadFollowUpScenarios: Scenario[] = [
     // the run, told so by its record of the start, ends at once as cancelled instead of an hour later at its step.
     name: 'halted-before-start',
     async run(context) {
-      const owner = await tenantAndLead(context);
-      const sequence = await context.db.sequenceDefinition.create({
-        data: { tenantId: owner.tenant.id, name: 'history', version: 1, steps: [later] },
-      });
-      const enrollmentId = randomUUID();
-      await context.db.enrollment.create({
-        data: {
-          ...claimRow(owner.tenant, owner.lead, sequence, enrollmentId, new Date()),
-          haltedAt: new Date(),
-          haltedBy: 'cancelled',
-        },
-      });
-      const handle = await context.client.workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, {
-        taskQueue: context.taskQueue,
-        workflowId: leadFollowUpWorkflowId(owner.tenant.id, owner.lead.id),
-        args: [workflowInput(owner.tenant, owner.lead, sequence, enrollmentId)],
-      });
+      const { handle } = await startClaimed(context, later, { haltedAt: new Date(), haltedBy: 'cancelled' });
       const state = await handle.result();
       if (state.status !== 'cancelled') throw new Error(`the run ended ${state.status}`);
       return handle.workflowId;
     },
   },
+  {
+    // Recorded with patch retry-past-expiry: the step's message is claimed by an attempt still at Twilio (its row
+    // written before the run, claimed a moment ago), so the send looks again a minute later, past the enrollment's
+    // expiry (3 s here): Temporal gives up on it at once, and the run closes expired, not failed.
+    name: 'retry-past-expiry',
+    async run(context) {
+      const { handle } = await startClaimed(
+        context,
+        first,
+        {},
+        { expiresAfterSeconds: 3 },
+        async (owner, enrollmentId) => {
+          await context.db.message.create({
+            data: {
+              tenantId: owner.tenant.id,
+              leadId: owner.lead.id,
+              enrollmentId,
+              direction: 'outbound',
+              toPhone: owner.lead.phone,
+              body: 'claimed elsewhere',
+              status: 'pending',
+              idempotencyKey: `${enrollmentId}:0`,
+              claimedAttempt: 1,
+              claimedAt: new Date(),
+            },
+          });
+        },
+      );
+      const state = await handle.result();
+      if (state.status !== 'expired') throw new Error(`the run ended ${state.status}: ${state.closedReason}`);
+      return handle.workflowId;
+    },
+  },
 ];
+
+/**
+ * A one-step follow-up started as the API starts one: its enrollment row claimed first (with `claim`'s columns), then
+ * `before` (rows the run will find), then the run.
+ */
+async function startClaimed(
+  context: ScenarioContext,
+  step: SequenceStep,
+  claim: { haltedAt?: Date; haltedBy?: string },
+  overrides: Partial<LeadFollowUpInput> = {},
+  before: (owner: Awaited<ReturnType<typeof tenantAndLead>>, enrollmentId: string) => Promise<void> = async () => {},
+) {
+  const owner = await tenantAndLead(context);
+  const sequence = await context.db.sequenceDefinition.create({
+    data: { tenantId: owner.tenant.id, name: 'history', version: 1, steps: [step] as object[] },
+  });
+  const enrollmentId = randomUUID();
+  await context.db.enrollment.create({
+    data: { ...claimRow(owner.tenant, owner.lead, sequence, enrollmentId, new Date()), ...claim },
+  });
+  await before(owner, enrollmentId);
+  const handle = await context.client.workflow.start<typeof leadFollowUp>(leadFollowUpWorkflowType, {
+    taskQueue: context.taskQueue,
+    workflowId: leadFollowUpWorkflowId(owner.tenant.id, owner.lead.id),
+    args: [{ ...workflowInput(owner.tenant, owner.lead, sequence, enrollmentId), ...overrides }],
+  });
+  return { handle };
+}
 
 const enrollmentOf = (context: ScenarioContext, workflowId: string) =>
   eventually(

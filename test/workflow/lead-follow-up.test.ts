@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { activityInfo } from '@temporalio/activity';
+import { ApplicationFailure, activityInfo } from '@temporalio/activity';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
@@ -159,6 +159,20 @@ function nextDstChangeDay(zone: string, fromMs: number): DateTime {
   while (dayStart.offset === dayStart.endOf('day').offset) dayStart = dayStart.plus({ days: 1 });
   return dayStart;
 }
+
+describe('leadFollowUp: a send retried near the expiry', () => {
+  it('ends expired when Temporal gives up because the next retry would come after the expiry', async () => {
+    // Twilio's 503 three minutes before the expiry, the next look five minutes on: Temporal fails the send at once.
+    const fake = fakeActivities(() => {
+      throw ApplicationFailure.create({ message: 'Twilio answered 503', nextRetryDelay: '5 minutes' });
+    });
+    const state = await runToEnd(fake.activities, input(steps(0), {}, 3 * minute));
+    // Before: failed, "Twilio answered 503", for a follow-up that ran out of time.
+    expect(state).toMatchObject({ status: 'expired', closedReason: 'expired while a send was being retried' });
+    expect(fake.sends).toHaveLength(1);
+    expect(fake.outcomes).toEqual([expect.objectContaining({ status: 'expired' })]);
+  });
+});
 
 describe('leadFollowUp: sending window (08:00-21:00 local) across daylight-saving changes', () => {
   it.each(['America/New_York', 'Europe/London'])(
