@@ -90,10 +90,10 @@ export async function readStepFacts(
           AND NOT (s.status IN ('skipped', 'failed') AND s.twilio_sid IS NULL)
         ORDER BY 1 DESC LIMIT greatest(t.max_per_day, 1)) recent) AS "recentSends"
     FROM messages m
-    LEFT JOIN LATERAL (${pauseOf(message.tenantId)}) p ON true
     LEFT JOIN enrollments e ON e.id = ${enrollmentId}::uuid AND e.tenant_id = m.tenant_id
     LEFT JOIN leads l ON l.id = e.lead_id
     LEFT JOIN tenants t ON t.id = e.tenant_id
+    LEFT JOIN LATERAL (${pauseOf(message.tenantId)}) p ON true
     WHERE m.id = ${message.id}::uuid`;
   const row = only(rows, message.id);
   const recent = typeof row.recentSends === 'string' ? (JSON.parse(row.recentSends) as string[]) : row.recentSends;
@@ -115,9 +115,9 @@ export async function readAppointmentFacts(
       a.status::text AS "appointmentStatus", a.starts_at AS "startsAt", a.confirmed_at AS "confirmedAt",
       a.change_requested_at AS "changeRequestedAt", t.skip_reminders_after_confirm AS "skipRemindersAfterConfirm"
     FROM messages m
-    LEFT JOIN LATERAL (${pauseOf(message.tenantId)}) p ON true
     LEFT JOIN appointments a ON a.id = ${appointmentId}::uuid AND a.tenant_id = m.tenant_id
     LEFT JOIN tenants t ON t.id = a.tenant_id
+    LEFT JOIN LATERAL (${pauseOf(message.tenantId)}) p ON true
     WHERE m.id = ${message.id}::uuid`;
   return only(rows, message.id);
 }

@@ -177,7 +177,11 @@ describe('a STOP racing sends to the same phone', () => {
       const sends = Promise.all(inputs.map((input) => attempt(1, input)));
       // The STOP lands once sends are going out, while the rest are still on their way to the gate.
       await until(() => core.fake.createCallsTo(phone) > 0 || null, 'the first create call', 10_000);
-      await core.db.$transaction((tx) => recordOptOut(tx, { tenantId: tenant.id, phone, source: 'inbound_keyword' }));
+      // The 50 sends share this pool, each holding a connection while it waits for the conversation's lock: the STOP
+      // may wait longer than Prisma's default 2 s for one of its own (the webhook's process has a pool of its own).
+      await core.db.$transaction((tx) => recordOptOut(tx, { tenantId: tenant.id, phone, source: 'inbound_keyword' }), {
+        maxWait: 30_000,
+      });
       const optOut = await findOptOut(core.db, tenant.id, phone);
       const outcomes = (await sends) as SendStepMessageResult[];
 
