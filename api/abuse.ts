@@ -1,4 +1,4 @@
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
 import helmet from 'helmet';
 import ipaddr from 'ipaddr.js';
 import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
@@ -24,7 +24,7 @@ export function rateLimitPerKey(requestsPerMinute: number): RequestHandler {
   };
 }
 
-function tooMany(res: Parameters<RequestHandler>[1], msBeforeNext: number, whose: string): ApiError {
+function tooMany(res: Response, msBeforeNext: number, whose: string): ApiError {
   const retryAfter = Math.max(1, Math.ceil(msBeforeNext / 1000));
   res.setHeader('Retry-After', String(retryAfter));
   return new ApiError(429, 'rate_limited', `Too many requests ${whose}; retry in ${retryAfter} s`);
@@ -46,19 +46,32 @@ export function clientAddress(req: Request): string {
 }
 
 /**
- * Refused keys per client address a minute: each costs a hash and a database lookup, and the per-key limit counts
- * only requests whose key was found. An address over it gets 429 before its key is looked at.
+ * Refused credentials per client address a minute: each costs a hash and a database lookup, and the per-key limit
+ * counts only requests whose key was found. Past it, the address gets 429 before its credentials are looked at,
+ * unless they are a key found valid lately here (a tenant's live integration behind the same address as a guesser,
+ * or as a job still sending a rotated-out key, goes on).
  */
-export function limitRefusedKeys(refusalsPerMinute: number): RequestHandler {
+export function refusedCredentialsLimit(refusalsPerMinute: number) {
   const refusals = new RateLimiterMemory({ points: refusalsPerMinute, duration: 60 });
-  return async (req, res, next) => {
-    const client = clientAddress(req);
-    const seen = await refusals.get(client);
-    if (seen && seen.consumedPoints >= refusalsPerMinute)
-      throw tooMany(res, seen.msBeforeNext, 'with refused API keys from this address');
-    res.on('finish', () => {
-      if (res.statusCode === 401) refusals.penalty(client).catch(() => undefined);
-    });
-    next();
+  /** Hashes of keys found valid lately; bounded, emptied when full. */
+  const validLately = new Set<string>();
+  return {
+    async before(req: Request, res: Response, keyHash: string | null): Promise<void> {
+      if (keyHash && validLately.has(keyHash)) return;
+      const seen = await refusals.get(clientAddress(req));
+      if (seen && seen.consumedPoints >= refusalsPerMinute)
+        throw tooMany(res, seen.msBeforeNext, 'with refused credentials from this address');
+    },
+    /** Counted before the 401 is answered: a client that hangs up early is counted too. */
+    async refused(req: Request, keyHash: string | null): Promise<void> {
+      if (keyHash) validLately.delete(keyHash);
+      await refusals.penalty(clientAddress(req));
+    },
+    accepted(keyHash: string): void {
+      if (validLately.size >= 10_000) validLately.clear();
+      validLately.add(keyHash);
+    },
   };
 }
+
+export type RefusedCredentialsLimit = ReturnType<typeof refusedCredentialsLimit>;

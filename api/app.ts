@@ -7,7 +7,7 @@ import type { CapacitySettings } from '../common/capacity/settings.js';
 import type { Db } from '../common/db.js';
 import { loggedUrl } from './logged-url.js';
 import { createApiMetrics, type ApiMetrics } from '../common/metrics.js';
-import { limitRefusedKeys, rateLimitPerKey, securityHeaders } from './abuse.js';
+import { rateLimitPerKey, refusedCredentialsLimit, securityHeaders } from './abuse.js';
 import { requireOperator, requireTenant } from './auth.js';
 import { dashboardRouter } from './dashboard/router.js';
 import { dashboardSessionAuth } from './dashboard/sessions.js';
@@ -139,8 +139,8 @@ export function createApp(deps: AppDeps): Express {
 
   const v1 = express.Router();
   // A dashboard session (cookie) opens the page's read-only routes; everything else takes the Bearer key.
-  v1.use(limitRefusedKeys(deps.requestsPerMinute ?? defaultRequestsPerMinute));
-  v1.use(requireTenant(deps.db, dashboardSessionAuth(deps.db)));
+  const refusedCredentials = refusedCredentialsLimit(deps.requestsPerMinute ?? defaultRequestsPerMinute);
+  v1.use(requireTenant(deps.db, refusedCredentials, dashboardSessionAuth(deps.db)));
   v1.use(rateLimitPerKey(deps.requestsPerMinute ?? defaultRequestsPerMinute));
   v1.use(settingsRouter(deps));
   v1.use(leadsRouter({ ...deps, metrics }));

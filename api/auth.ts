@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Request, RequestHandler } from 'express';
 import type { Db } from '../common/db.js';
+import type { RefusedCredentialsLimit } from './abuse.js';
 import { ApiError } from './errors.js';
 
 const hashApiKey = (key: string) => createHash('sha256').update(key).digest('hex');
@@ -39,14 +40,18 @@ export type AlternativeAuth = (req: Request) => Promise<TenantKey | null>;
  * Every call under /v1 acts for exactly one tenant: the one whose key it presents. A request without a Bearer key
  * may still be let in by `alternative` (the dashboard's session, on the read-only routes its page uses).
  */
-export function requireTenant(db: Db, alternative?: AlternativeAuth): RequestHandler {
-  return async (req, _res, next) => {
+export function requireTenant(db: Db, limit: RefusedCredentialsLimit, alternative?: AlternativeAuth): RequestHandler {
+  return async (req, res, next) => {
     const token = bearerToken(req);
+    const keyHash = token ? hashApiKey(token) : null;
+    await limit.before(req, res, keyHash);
     const tenant = token ? await tenantOfApiKey(db, token) : await alternative?.(req);
     if (!tenant) {
+      await limit.refused(req, keyHash);
       if (token) throw new ApiError(401, 'unauthorized', 'The API key is unknown or revoked');
       throw new ApiError(401, 'unauthorized', 'Send a tenant API key as "Authorization: Bearer <key>"');
     }
+    if (keyHash) limit.accepted(keyHash);
     req.tenantId = tenant.tenantId;
     req.apiKeyId = tenant.apiKeyId;
     next();
