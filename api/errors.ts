@@ -70,7 +70,7 @@ export const unknownRoute: RequestHandler = (req, _res, next) => {
   next(new ApiError(404, 'not_found', `No route for ${req.method} ${loggedUrl(req.path)}`));
 };
 
-/** A text body whose bytes are not in the charset it names (UTF-8 when it names none). */
+/** A text body naming no charset whose bytes are not UTF-8. */
 export const textNotInCharset = 'entity.charset.mismatch';
 
 /** Errors from body parsing carry a status; anything else is a 500 whose details stay in the log, not the answer. */

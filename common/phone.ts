@@ -19,13 +19,27 @@ export const isKnownTimeZone = (zone: string) => IANAZone.isValidZone(zone);
  * Java's three-letter IDs and reads the ambiguous ones its own way: BST as Asia/Dhaka, IST as Asia/Kolkata, SST as
  * Pacific/Guadalcanal, AST as America/Anchorage. A lead given British Summer Time would be texted on Bangladesh's clock.
  */
-const ianaNames = new Map(Object.keys(getAllTimezones({ deprecated: true })).map((name) => [name.toLowerCase(), name]));
+const ianaZones = getAllTimezones({ deprecated: true });
+const ianaNames = new Map(Object.keys(ianaZones).map((name) => [name.toLowerCase(), name]));
+
+/** The zone a name stands for (US/Eastern is America/New_York), in any case; the name itself when IANA lacks it. */
+export function ianaCanonical(zone: string): string {
+  const name = ianaNames.get(zone.toLowerCase()) ?? zone;
+  return (ianaZones as Record<string, { aliasOf: string | null } | undefined>)[name]?.aliasOf ?? name;
+}
+
+/**
+ * IANA's names outside any region are its old abbreviations, fixed offsets among them: `EST` is UTC−5 all year, an
+ * hour early for New York all summer. Only these two are taken.
+ */
+const regionless = new Set(['UTC', 'GMT']);
 
 /** A zone a client gave, as IANA spells it (`america/new_york` is America/New_York); null for a name IANA does not
- * have or this build cannot read. */
+ * have outside a region (`BST`, `EST`, `Japan`) or this build cannot read. */
 export function ianaTimeZone(zone: string): string | null {
   const name = ianaNames.get(zone.toLowerCase());
-  return name && IANAZone.isValidZone(name) ? name : null;
+  if (!name || !(name.includes('/') || regionless.has(name))) return null;
+  return IANAZone.isValidZone(name) ? name : null;
 }
 
 export const notAnIanaTimeZone =

@@ -14,6 +14,7 @@ import { generateApiKey } from '../api/auth.js';
 import { globalScope, pauseSending, resumeSending } from '../common/capacity/pauses.js';
 import { configSchema, orExit, parseSettings, underCurrentNames } from '../common/config.js';
 import { createDb } from '../common/db.js';
+import { ianaTimeZone, notAnIanaTimeZone } from '../common/phone.js';
 import { tenantTimeZone } from '../common/tenant-time-zone.js';
 import { assignSender, listSenders, unassignSender } from '../common/senders.js';
 import { temporalConnectionOptions } from '../common/temporal-connection.js';
@@ -156,8 +157,9 @@ try {
     await switchSending(change, options);
   } else if (command === 'tenant:create' && args.length >= 2) {
     const [name = '', businessName = '', region = 'US', timeZone = 'America/New_York'] = args;
+    const iana = ianaTimeZone(timeZone) ?? fail(`${timeZone}: ${notAnIanaTimeZone}`);
     const defaultTimeZone =
-      (await tenantTimeZone(db, timeZone)) ??
+      (await tenantTimeZone(db, iana)) ??
       fail(`unknown IANA time zone ${timeZone} (give a Region/City name the database knows)`);
     const tenant = await db.tenant.create({
       data: { name, businessName, defaultRegion: region, defaultTimeZone },

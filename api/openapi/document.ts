@@ -16,7 +16,7 @@ const errorDescriptions: Record<number, string> = {
   404: 'Not found (or another tenant’s)',
   409: 'Conflicts with the current state (conflict, erased, …: see the code and details)',
   413: 'The body is too large',
-  415: 'A text body whose bytes are not in the charset it names, UTF-8 when it names none (unsupported_media_type)',
+  415: 'A text body naming no charset whose bytes are not UTF-8, or naming one this service cannot read (unsupported_media_type)',
   422: 'The body failed validation (validation_failed, with details.fields)',
   429: 'Over the per-key rate limit, or too many refused keys from this address; see Retry-After',
   503:

@@ -137,6 +137,7 @@ describe('a new lead’s time zone', () => {
       },
     ]);
     expect((await batch('america/new_york')).body.results[0].outcome).toBe('ok');
+    expect((await batch('US/Eastern')).body.results[0].outcome).toBe('ok');
     expect((await batch()).body.results[0].outcome).toBe('ok');
     expect(await stack.db.enrollment.count({ where: { tenantId: tenant.id } })).toBe(0);
   });
