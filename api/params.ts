@@ -18,7 +18,6 @@ export const queryInstant = z.iso
   .datetime()
   .refine((value) => new Date(value).getUTCFullYear() >= earliestQueryYear, `must be in ${earliestQueryYear} or later`);
 
-/** A list's page size: at most `max`, `fallback` when not given. */
 /** A time zone field: an IANA name in any case, answered and saved as IANA spells it. */
 export const timeZoneField = z.string().transform((zone, ctx) => {
   const name = ianaTimeZone(zone);
@@ -26,6 +25,7 @@ export const timeZoneField = z.string().transform((zone, ctx) => {
   return name ?? z.NEVER;
 });
 
+/** A list's page size: at most `max`, `fallback` when not given. */
 export const pageLimit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
 /**
