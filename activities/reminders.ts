@@ -1,3 +1,4 @@
+import { savedZoneOr } from '../common/phone.js';
 import { formatAppointmentTime, type AppointmentTemplatePlaceholder } from '../common/templates.js';
 import type { Tenant } from '../generated/prisma/client.js';
 import type {
@@ -118,7 +119,10 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
           messageFor: (lead) => ({
             template: templates[input.message.kind](lead.tenant),
             placeholders: {
-              time: formatAppointmentTime(new Date(input.startsAt), lead.timeZone),
+              time: formatAppointmentTime(
+                new Date(input.startsAt),
+                savedZoneOr(lead.timeZone, lead.tenant.defaultTimeZone),
+              ),
               location: input.location,
             } satisfies Partial<Record<AppointmentTemplatePlaceholder, string | null>>,
           }),

@@ -7,7 +7,7 @@ import { haltReasonOf, lockConversationAt, type HaltReason } from '../common/con
 import type { Db } from '../common/db.js';
 import type { Pause } from '../common/capacity/facts.js';
 import { leavesNoTime } from './send-deadline.js';
-import { isKnownTimeZone } from '../common/phone.js';
+import { savedZoneOr } from '../common/phone.js';
 import {
   earliestSendTime,
   windowClosesAt,
@@ -81,12 +81,13 @@ export function isClaimLive(message: Pick<Message, 'claimedAt' | 'claimedAttempt
 }
 
 /**
- * The tenant's caps as they are now, in the lead's zone: a change of settings applies to the next send. A zone this
- * build does not know (written around the API, or dropped from the time zone database) would put every instant inside
- * the window and under the caps: the tenant's zone decides instead.
+ * The tenant's caps as they are now, in the lead's zone: a change of settings applies to the next send. A zone that is
+ * no IANA name (saved before the API refused them, written around the API, or dropped from the time zone database)
+ * would put every instant inside the window and under the caps, or judge them on another country's clock: the
+ * tenant's zone decides instead.
  */
 const policyOf = (facts: StepFacts): SendingPolicy => ({
-  timeZone: isKnownTimeZone(facts.timeZone) ? facts.timeZone : facts.tenantTimeZone,
+  timeZone: savedZoneOr(facts.timeZone, facts.tenantTimeZone),
   window: { start: facts.windowStart, end: facts.windowEnd },
   minGapSeconds: facts.minGapSeconds,
   maxPerDay: facts.maxPerDay,

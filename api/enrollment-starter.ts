@@ -22,7 +22,7 @@ import {
 } from '../workflows/lead-follow-up.messages.js';
 import { enrollmentStatusKey, sequenceIdKey } from '../workflows/search-attributes.js';
 import { ApiError, leadErased } from './errors.js';
-import { isKnownTimeZone } from '../common/phone.js';
+import { savedZoneOr } from '../common/phone.js';
 import { isUniqueViolation } from '../common/db-errors.js';
 import { startDeadlineMs, startRun } from './workflow-start.js';
 import { mayHaveHappened } from './temporal-errors.js';
@@ -33,10 +33,10 @@ export type StartOutcome =
   | { kind: 'started' | 'replayed'; enrollment: Enrollment }
   | { kind: 'already_enrolled'; workflowId: string; enrollmentId: string | null };
 
-/** A lead's zone this build does not know is judged in the tenant's, as the send gate judges it. */
+/** A lead's zone that is no IANA name is judged in the tenant's, as the send gate judges it. */
 export function sendingPolicyOf(tenant: Tenant, lead: Lead): SendingPolicy {
   return {
-    timeZone: isKnownTimeZone(lead.timeZone) ? lead.timeZone : tenant.defaultTimeZone,
+    timeZone: savedZoneOr(lead.timeZone, tenant.defaultTimeZone),
     window: { start: tenant.windowStart, end: tenant.windowEnd },
     minGapSeconds: tenant.minGapSeconds,
     maxPerDay: tenant.maxPerDay,

@@ -12,8 +12,6 @@ export function normalisePhone(input: string, defaultRegion: string): string | n
   return parsed?.isPossible() ? parsed.number : null;
 }
 
-export const isKnownTimeZone = (zone: string) => IANAZone.isValidZone(zone);
-
 /**
  * IANA's zone names, links included (US/Eastern, Asia/Calcutta), by their lower case. ICU, which luxon asks, also takes
  * Java's three-letter IDs and reads the ambiguous ones its own way: BST as Asia/Dhaka, IST as Asia/Kolkata, SST as
@@ -41,6 +39,13 @@ export function ianaTimeZone(zone: string): string | null {
   if (!name || !(name.includes('/') || regionless.has(name))) return null;
   return IANAZone.isValidZone(name) ? name : null;
 }
+
+/**
+ * A saved zone as IANA spells it, else `fallback`. Leads and appointments saved before the API took IANA names only
+ * may hold what ICU alone reads, and reads its own way (`BST` as Bangladesh's clock): such a zone is judged as one this
+ * build does not know, in the tenant's, as the send gate judges it, and no message tells a time on it.
+ */
+export const savedZoneOr = (saved: string, fallback: string): string => ianaTimeZone(saved) ?? fallback;
 
 export const notAnIanaTimeZone =
   'unknown IANA time zone: give a Region/City name such as America/New_York (abbreviations such as BST are ambiguous)';

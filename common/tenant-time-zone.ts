@@ -5,7 +5,7 @@
 // PostgreSQL knows: as given, or ICU's canonical name for it.
 import type { Logger } from 'pino';
 import type { Db } from './db.js';
-import { isKnownTimeZone } from './phone.js';
+import { IANAZone } from 'luxon';
 import type { Prisma } from '../generated/prisma/client.js';
 
 type Tx = Prisma.TransactionClient | Db;
@@ -25,7 +25,7 @@ const databaseKnows = async (db: Tx, zone: string) => {
  * old ones, Asia/Calcutta for Asia/Kolkata), else ICU's canonical name if PostgreSQL knows that; null otherwise.
  */
 export async function tenantTimeZone(db: Tx, zone: string): Promise<string | null> {
-  if (!isKnownTimeZone(zone)) return null;
+  if (!IANAZone.isValidZone(zone)) return null;
   if (await databaseKnows(db, zone)) return zone;
   const canonical = canonicalTimeZone(zone);
   return canonical !== zone && (await databaseKnows(db, canonical)) ? canonical : null;

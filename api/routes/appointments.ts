@@ -11,6 +11,7 @@ import { DateTime } from 'luxon';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
 import { recordBooking } from '../../common/bookings.js';
+import { savedZoneOr } from '../../common/phone.js';
 import {
   clearChangeRequested,
   stampChangeRequested,
@@ -268,7 +269,9 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     if (enrollment && body.leadId && body.leadId !== enrollment.leadId)
       throw invalid('leadId', 'is not the lead of that enrollment');
     const leadId = enrollment?.leadId ?? body.leadId;
-    const lead = leadId ? await db.lead.findFirst({ where: { id: leadId, tenantId } }) : null;
+    const lead = leadId
+      ? await db.lead.findFirst({ where: { id: leadId, tenantId }, include: { tenant: true } })
+      : null;
     if (!lead) throw invalid('leadId', leadId ? 'unknown lead' : 'give leadId or enrollmentId');
     if (lead.status === 'erased') throw leadErased();
 
@@ -284,7 +287,7 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
       return void res.status(200).location(`/v1/appointments/${id}`).json(view(earlier));
     }
 
-    const timeZone = body.timeZone ?? lead.timeZone;
+    const timeZone = body.timeZone ?? savedZoneOr(lead.timeZone, lead.tenant.defaultTimeZone);
     const startsAt = startFrom(body.startsAt, timeZone);
     if (startsAt.getTime() <= Date.now()) throw invalid('startsAt', 'is in the past');
     const appointment = {
@@ -358,7 +361,7 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     const body = parseBody(rescheduleSchema, req.body);
     const tenant = await db.tenant.findUniqueOrThrow({ where: { id: appointment.tenantId } });
     // Whether it is past is the workflow's call: its clock is the one the timers run on.
-    const startsAt = startFrom(body.startsAt, appointment.timeZone);
+    const startsAt = startFrom(body.startsAt, savedZoneOr(appointment.timeZone, tenant.defaultTimeZone));
     const move = { startsAt: startsAt.toISOString(), notify: tenant.sendRescheduleNotice };
     res.json(
       await change(

@@ -7,6 +7,7 @@ import { linkTracker, type TrackedLink } from '../../common/links/short-links.js
 import type { InboundIntent } from '../../common/keywords.js';
 import { findOptOut } from '../../common/opt-outs.js';
 import { queueAppointmentReplySignal } from '../../common/pending-signals.js';
+import { savedZoneOr } from '../../common/phone.js';
 import { formatAppointmentTime, renderTemplate, type AppointmentTemplatePlaceholder } from '../../common/templates.js';
 import type { Appointment, Lead, Prisma, Tenant } from '../../generated/prisma/client.js';
 import { answerableTexts } from './recipients.js';
@@ -169,7 +170,7 @@ function rescheduleAnswer(
     lastName: lead.lastName,
     businessName: tenant.businessName,
     bookingLink: tenant.bookingUrl,
-    time: formatAppointmentTime(appointment.startsAt, lead.timeZone),
+    time: formatAppointmentTime(appointment.startsAt, savedZoneOr(lead.timeZone, tenant.defaultTimeZone)),
     location: appointment.location,
   };
   const rendered = renderTemplate(tenant.appointmentRescheduleReplyTemplate, values, track);

@@ -264,6 +264,28 @@ describe('an appointment booked through the API', () => {
     expect(again.status).toBe(409);
   });
 
+  it('books a lead saved with an abbreviation in the tenant’s zone, where a local start is read and the lead is told it', async () => {
+    const { auth } = await createTenant(db, { ...anytimeSettings, defaultTimeZone: 'Europe/London' });
+    const { phone, leadId } = await newLead(auth);
+    // Saved before the API took IANA names only: ICU reads BST as Asia/Dhaka, five hours ahead of London in summer.
+    await db.lead.update({ where: { id: leadId }, data: { timeZone: 'BST' } });
+    const start = DateTime.fromObject(
+      { year: DateTime.now().year + 1, month: 7, day: 14, hour: 10 },
+      { zone: 'Europe/London' },
+    );
+    const created = await request(app)
+      .post('/v1/appointments')
+      .set(auth)
+      .send({ leadId, startsAt: start.toFormat("yyyy-MM-dd'T'HH:mm") });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ timeZone: 'Europe/London', startsAt: start.toUTC().toISO() });
+    await expect.poll(() => fake.createCallsTo(phone), { timeout: 10_000 }).toBe(1);
+    expect(fake.calls.find((call) => call.to === phone)?.body).toContain(
+      formatAppointmentTime(start.toJSDate(), 'Europe/London'),
+    );
+    await terminate(created.body.workflowId);
+  });
+
   it('tells the lead each move, a move back to a start told before too', async () => {
     const { auth } = await createTenant(db, anytimeSettings);
     const { phone, leadId } = await newLead(auth);
@@ -759,6 +781,15 @@ describe('sendAppointmentMessage: exactly once, never late, never to an opt-out'
     );
     expect(Number(calls[0]?.params.ValidityPeriod)).toBeGreaterThan(590);
     expect(Number(calls[0]?.params.ValidityPeriod)).toBeLessThanOrEqual(600);
+  });
+
+  it('tells the time in the tenant’s zone to a lead saved with an abbreviation, which ICU would read as Dhaka’s', async () => {
+    const { phone, input } = await reminderFor('BST');
+    expect(await attempt(1, input)).toMatchObject({ outcome: 'sent' });
+    // 14:00 UTC: 15:00 in London, where the tenant is (20:00 in Dhaka).
+    expect(fake.calls.find((call) => call.to === phone)?.body).toBe(
+      'Acme Dental: a reminder of your appointment on Mon 10 Jun at 15:00. Reply C to confirm or R to reschedule.',
+    );
   });
 
   it('a moved appointment’s reminder is a message of its own; the same start again is not', async () => {

@@ -900,6 +900,26 @@ describe('halts and caps across enrollments', () => {
   );
 
   it(
+    "a lead saved with an abbreviation before the API refused them is judged in the tenant's zone, not on the clock ICU reads it as",
+    withoutGlobalPause(async () => {
+      const { tenant, phone, inputs } = await leadWithEnrollments(1, 'BST');
+      const [input] = inputs as [SendStepMessageInput];
+      // ICU reads BST as Asia/Dhaka: the window is open there now, and closed where the tenant is, twelve hours away.
+      const dhaka = DateTime.now().setZone('Asia/Dhaka').hour;
+      await core.db.tenant.update({
+        where: { id: tenant.id },
+        data: {
+          defaultTimeZone: zoneAtHour((dhaka + 12) % 24),
+          windowStart: `${String(Math.max(0, dhaka - 1)).padStart(2, '0')}:00`,
+          windowEnd: `${String(Math.min(24, dhaka + 2)).padStart(2, '0')}:00`,
+        },
+      });
+      expect(await attempt(1, input)).toMatchObject({ outcome: 'held', reason: 'window' });
+      expect(core.fake.createCallsTo(phone)).toBe(0);
+    }),
+  );
+
+  it(
     'an enrollment halted by a reply is refused with the reason, and its row closes skipped',
     withoutGlobalPause(async () => {
       const { phone, inputs } = await leadWithEnrollments(1);

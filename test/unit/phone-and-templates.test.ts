@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ianaTimeZone, isKnownTimeZone, normalisePhone } from '../../common/phone.js';
+import { ianaTimeZone, normalisePhone, savedZoneOr } from '../../common/phone.js';
 import { renderTemplate, unknownPlaceholders } from '../../common/templates.js';
 
 describe('normalisePhone (shared/docs/domain.md: store E.164, default region per tenant)', () => {
@@ -17,9 +17,14 @@ describe('normalisePhone (shared/docs/domain.md: store E.164, default region per
     expect(normalisePhone(input, 'GB')).toBeNull();
   });
 
-  it('knows IANA zones', () => {
-    expect(isKnownTimeZone('Europe/London')).toBe(true);
-    expect(isKnownTimeZone('Mars/Olympus')).toBe(false);
+  it.each([
+    ['Europe/London', 'Europe/London'],
+    ['america/new_york', 'America/New_York'],
+    ['BST', 'Europe/London'],
+    ['EST', 'Europe/London'],
+    ['Mars/Olympus', 'Europe/London'],
+  ])('reads a saved zone %s as %s when the tenant is in London', (saved, zone) => {
+    expect(savedZoneOr(saved, 'Europe/London')).toBe(zone);
   });
 
   it.each([
