@@ -29,6 +29,10 @@ export function createDb(databaseUrl: string, { maxConnections = 10, onStatement
   // A connection the server closed while idle (a restart, a failover) is dropped from the pool and the next statement
   // opens another; the statement that fails says why. Unheard, the pool's error event would end the process.
   pool.on('error', () => undefined);
+  // Prisma's pg adapter sends a Date as a timestamp with no zone, which PostgreSQL reads in the session's: on a server
+  // set to Europe/Berlin, every instant written was an hour early against now() (webhook backoff, claims, the days
+  // analytics are filed in). Queued on the new connection before any statement of the pool's users.
+  pool.on('connect', (client) => void client.query("SET TIME ZONE 'UTC'").catch(() => undefined));
   const adapter = new PrismaPg(pool, { disposeExternalPool: true });
   const db = new PrismaClient({ adapter, log: onStatement ? [{ emit: 'event', level: 'query' }] : [] });
   if (onStatement) db.$on('query', (event) => onStatement(event.query));

@@ -2,7 +2,7 @@
 // place that hears a connection drop, one statement log.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, expect, inject, it } from 'vitest';
-import { createDb, sqlQueriesOf, type Db } from '../../common/db.js';
+import { createDb, databaseNow, sqlQueriesOf, type Db } from '../../common/db.js';
 
 const opened: Db[] = [];
 const open = (options: Parameters<typeof createDb>[1]) => {
@@ -43,4 +43,16 @@ it('refuses to share the pool of a client it did not make', async () => {
   const { PrismaPg } = await import('@prisma/adapter-pg');
   const stranger = new PrismaClient({ adapter: new PrismaPg({ connectionString: inject('databaseUrl') }) });
   expect(() => sqlQueriesOf(stranger)).toThrow(/not made by createDb/);
+});
+
+it("reads and writes instants alike whatever the server's time zone: the adapter sends a Date with no zone", async () => {
+  const url = new URL(inject('databaseUrl'));
+  url.searchParams.set('options', '-c TimeZone=Europe/Berlin');
+  const db = createDb(url.toString(), { maxConnections: 1 });
+  opened.push(db);
+  // What Prisma writes is compared with PostgreSQL's now() (webhook backoff, claims) and filed into days by it.
+  const [row] = await db.$queryRaw<{ skewSeconds: number }[]>`
+    SELECT extract(epoch FROM ${new Date()}::timestamptz - now())::float AS "skewSeconds"`;
+  expect(Math.abs(row!.skewSeconds)).toBeLessThan(5);
+  expect(Math.abs((await databaseNow(db)).getTime() - Date.now())).toBeLessThan(5_000);
 });
