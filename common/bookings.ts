@@ -17,7 +17,7 @@ export interface BookingRecord extends AppointmentReminderInput {
 }
 
 /**
- * The lead's follow-ups the booking ends (halted now, or by an earlier record of it), for the workflow to signal; null
+ * The lead's follow-ups the booking ends (halted by it now, or by an earlier record of it), for the workflow to signal; null
  * when the lead has been erased, and nothing is written.
  */
 export async function recordBooking(
@@ -59,6 +59,9 @@ export async function recordBooking(
     if (bookedFrom) await countEnrollmentFact(tx, bookedFrom.enrollmentId, 'booked');
     else await countLeadFact(tx, { ...scope, fact: 'booked' });
   }
+  // One a STOP or a reply halted first is closed by that fact's signal, still on its way: the first fact stands.
   const halted = await haltEnrollments(tx, scope, 'booked');
-  return halted.map((run) => ({ enrollmentId: run.id, workflowId: run.workflowId, runId: run.runId }));
+  return halted
+    .filter((run) => run.haltedBy === 'booked')
+    .map((run) => ({ enrollmentId: run.id, workflowId: run.workflowId, runId: run.runId }));
 }

@@ -19,6 +19,7 @@ import { recordOptOut } from '../../common/opt-outs.js';
 import { notAnIanaTimeZone } from '../../common/phone.js';
 import { formatAppointmentTime } from '../../common/templates.js';
 import { createWorker } from '../../worker/worker.js';
+import { statusQuery as followUpStatusQuery } from '../../workflows/lead-follow-up.messages.js';
 import { appointmentStatusKey, leadIdKey } from '../../workflows/search-attributes.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { enrollInNewSequence } from '../support/follow-ups.js';
@@ -631,6 +632,31 @@ describe('booking from a follow-up that has ended, while a later one runs', () =
       .toBe('booked');
     await expect.poll(() => fake.createCallsTo(phone), { timeout: 30_000 }).toBe(2);
     await terminate(booked.body.workflowId);
+  });
+});
+
+describe('a booking for a lead whose follow-up a STOP or a reply halted first', () => {
+  it('does not end that follow-up as booked: the fact that halted it closes it when its signal arrives', async () => {
+    const { auth } = await createTenant(db, anytimeSettings);
+    const { phone, leadId } = await newLead(auth);
+    const enrollmentId = await enrollInNewSequence(app, auth, leadId, [{ delaySeconds: 3600, template: 'Any news?' }]);
+    const started = { leadId, type: 'enrollment.started' };
+    await expect.poll(() => db.event.count({ where: started }), { timeout: 10_000 }).toBe(1);
+    // A STOP recorded under the conversation's lock halts the row; its signal to the run is still in the relay.
+    const enrollment = await db.enrollment.update({
+      where: { id: enrollmentId },
+      data: { haltedAt: new Date(), haltedBy: 'opted_out' },
+    });
+    const booked = await request(app)
+      .post('/v1/appointments')
+      .set(auth)
+      .send({ leadId, startsAt: inSeconds(86_400) });
+    expect(booked.status).toBe(201);
+    // The reminder run signals the follow-ups its booking ends before it sends the confirmation.
+    await expect.poll(() => fake.createCallsTo(phone), { timeout: 30_000 }).toBe(1);
+    const followUp = stack.client.workflow.getHandle(enrollment.workflowId);
+    expect((await followUp.query(followUpStatusQuery)).status).toBe('running');
+    await Promise.all([terminate(booked.body.workflowId), followUp.terminate('test cleanup')]);
   });
 });
 
