@@ -1,4 +1,4 @@
-import { isGrpcServiceError, ServiceError } from '@temporalio/client';
+import { isGrpcServiceError, ServiceError, WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { ApiError } from './errors.js';
 
 const grpcDeadlineExceeded = 4;
@@ -6,6 +6,8 @@ const grpcUnavailable = 14;
 
 function grpcCode(error: unknown): number | undefined {
   if (isGrpcServiceError(error)) return error.code;
+  // The client's own error for an update call past its deadline (or cancelled): the update may have been accepted.
+  if (error instanceof WorkflowUpdateRPCTimeoutOrCancelledError) return grpcDeadlineExceeded;
   if (error instanceof ServiceError && isGrpcServiceError(error.cause)) return error.cause.code;
   return undefined;
 }

@@ -5,6 +5,7 @@ import { roomyCapacity } from '../../common/capacity/settings.js';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { WorkflowUpdateRPCTimeoutOrCancelledError } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { DateTime } from 'luxon';
 import request from 'supertest';
@@ -285,6 +286,36 @@ describe('an appointment booked through the API', () => {
       formatAppointmentTime(start.toJSDate(), 'Europe/London'),
     );
     await terminate(created.body.workflowId);
+  });
+
+  it('a cancel the worker leaves unanswered past the deadline is a 503 saying it may have happened, not a 500', async () => {
+    const { auth, created } = await bookedAndConfirmed({});
+    const workflowId = created.body.workflowId as string;
+    // What the client throws when the update's call runs past its deadline (a worker down or restarting).
+    const timedOut = new WorkflowUpdateRPCTimeoutOrCancelledError('Workflow update call timeout or cancelled', {
+      cause: Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'), {
+        code: 4,
+        details: 'Deadline exceeded',
+        metadata: {},
+      }),
+    });
+    const getHandle = stack.client.workflow.getHandle.bind(stack.client.workflow);
+    const spy = vi.spyOn(stack.client.workflow, 'getHandle').mockImplementation((...args) => {
+      const handle = getHandle(...args);
+      if (args[0] !== workflowId) return handle;
+      return Object.assign(handle, { executeUpdate: () => Promise.reject(timedOut) });
+    });
+    try {
+      const unanswered = await request(app).post(`/v1/appointments/${created.body.id}/cancel`).set(auth).send({});
+      expect(unanswered.status).toBe(503);
+      expect(unanswered.body.error).toMatchObject({
+        code: 'temporal_unavailable',
+        message: expect.stringMatching(/may have happened/),
+      });
+    } finally {
+      spy.mockRestore();
+    }
+    await terminate(workflowId);
   });
 
   it('tells the lead each move, a move back to a start told before too', async () => {
