@@ -813,6 +813,62 @@ describe('an appointment whose cancel its run accepted, the run then ending opte
   });
 });
 
+describe('a progress write from before a change its run accepted, come after that change is on the row', () => {
+  it('does not reopen a cancelled appointment: a record of the scheduled run, retried late, leaves it cancelled', async () => {
+    const { input } = await reminderDueBefore(new Date(Date.now() + 3_600_000));
+    const { tenantId, leadId, appointmentId } = input;
+    const at = new Date().toISOString();
+    await core.recordAcceptedChange({
+      tenantId,
+      leadId,
+      appointmentId,
+      change: { kind: 'cancel', reason: 'clinic closed', at },
+    });
+    const scheduled = { appointmentId, tenantId, startsAt: input.startsAt, reminders: [], closedReason: null };
+    await core.recordAppointmentProgress({ ...scheduled, status: 'scheduled' });
+    const row = await core.db.appointment.findUniqueOrThrow({ where: { id: appointmentId } });
+    expect(row).toMatchObject({ status: 'cancelled', closedReason: 'clinic closed' });
+    expect(row.closedAt?.toISOString()).toBe(at);
+    // And a run that then ends otherwise (its loop at the start's time) leaves the cancel standing.
+    await core.recordAppointmentProgress({
+      ...scheduled,
+      status: 'completed',
+      closedReason: 'the appointment time came',
+    });
+    expect(await core.db.appointment.findUniqueOrThrow({ where: { id: appointmentId } })).toMatchObject({
+      status: 'cancelled',
+      closedReason: 'clinic closed',
+    });
+  });
+
+  it('does not move the appointment back: the run ending on a STOP before it applied the move leaves the new start', async () => {
+    const { input } = await reminderDueBefore(new Date(Date.now() + 3_600_000));
+    const { tenantId, leadId, appointmentId } = input;
+    const movedTo = new Date(Date.parse(input.startsAt) + 86_400_000).toISOString();
+    const at = new Date().toISOString();
+    await core.recordAcceptedChange({
+      tenantId,
+      leadId,
+      appointmentId,
+      change: { kind: 'move', from: input.startsAt, to: movedTo, at },
+    });
+    const before = { appointmentId, tenantId, startsAt: input.startsAt, reminders: [] };
+    // A record of the loop from before the move, retried late, then the run's end as a STOP left it.
+    await core.recordAppointmentProgress({ ...before, status: 'scheduled', closedReason: null });
+    expect((await core.db.appointment.findUniqueOrThrow({ where: { id: appointmentId } })).startsAt.toISOString()).toBe(
+      movedTo,
+    );
+    await core.recordAppointmentProgress({ ...before, status: 'opted_out', closedReason: 'recipient opted out' });
+    const row = await core.db.appointment.findUniqueOrThrow({ where: { id: appointmentId } });
+    expect(row).toMatchObject({ status: 'opted_out', movedAt: new Date(at) });
+    expect(row.startsAt.toISOString()).toBe(movedTo);
+    const events = await core.db.event.findMany({ where: { tenantId, type: { startsWith: 'appointment.' } } });
+    expect(events.map((event) => [event.type, (event.data as { startsAt?: string }).startsAt])).toEqual([
+      ['appointment.reminders_stopped', movedTo],
+    ]);
+  });
+});
+
 describe('an appointment moved as its run accepted the move', () => {
   it('the booking’s held confirmation closes when the run records the move the row already shows', async () => {
     const { input, confirmation } = await heldConfirmation({ kind: 'confirmation' });
