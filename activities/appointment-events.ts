@@ -40,8 +40,12 @@ export const endingEvents = [
 const reminderEvents = { sent: 'appointment.reminder_sent', missed: 'appointment.reminder_missed' } as const;
 const isReminderEvent = (status: string): status is keyof typeof reminderEvents => status in reminderEvents;
 
-/** A reminder is the same one while its offset and due time are: a moved appointment plans new ones. */
-const sameReminder = (a: Reminder, b: Reminder) => a.offsetSeconds === b.offsetSeconds && a.dueAt === b.dueAt;
+/**
+ * A reminder is the same one while its offset and due time are: a moved appointment plans new ones. One a move keeps
+ * `sent` (its time for the new start gone too) is given the new due time but is the same send, by its `sentAt`.
+ */
+const sameReminder = (a: Reminder, b: Reminder) =>
+  a.offsetSeconds === b.offsetSeconds && (a.dueAt === b.dueAt || (a.sentAt !== null && a.sentAt === b.sentAt));
 
 export function appointmentChanges(before: AnnouncedAppointment, after: AppointmentProgress): AppointmentChange[] {
   const changes: AppointmentChange[] = [];

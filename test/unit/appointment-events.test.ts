@@ -46,6 +46,19 @@ describe('appointmentChanges: what a progress write tells the CRM', () => {
     ]);
   });
 
+  it('a reminder already sent that a move keeps sent (its time for the new start has passed too) is not sent again', () => {
+    const sent = reminder('sent');
+    const later = new Date(start.getTime() + 2 * 3_600_000);
+    const kept: Reminder = { ...sent, dueAt: '2026-06-09T11:00:00.000Z' };
+    expect(types({ startsAt: later, reminders: [kept] }, { reminders: [sent] })).toEqual(['appointment.rescheduled']);
+    // Sent again for the new start: a send of its own.
+    const again: Reminder = { ...kept, sentAt: '2026-06-09T11:00:00.000Z' };
+    expect(types({ startsAt: later, reminders: [again] }, { reminders: [sent] })).toEqual([
+      'appointment.reminder_sent',
+      'appointment.rescheduled',
+    ]);
+  });
+
   it('the end is cancelled or completed once: nothing more once an end was announced', () => {
     expect(
       appointmentChanges(announced, { ...recorded, status: 'cancelled', closedReason: 'by the business' }),
