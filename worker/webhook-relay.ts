@@ -9,6 +9,7 @@ import {
   claimDue,
   deliveryPayloads,
   endpointsDue,
+  giveUpForDeletedEndpoint,
   giveUpWaitedTooLong,
   recordDelivered,
   recordFailed,
@@ -185,6 +186,7 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
     // leased after a failed write, the ones behind them would go first (they may arrive twice, with one id).
     let settled = 0;
     let failure = false;
+    let deleted = false;
     try {
       for (const delivery of batch) {
         // Never start a request that could outlast the lease: another worker could be sending it by then.
@@ -192,7 +194,10 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
         // Read before each request, not once for a batch that may last a minute: a new URL, a rotated secret or a
         // deletion applies from the next request.
         const current = await db.webhookEndpoint.findFirst({ where: { id: endpointId, deletedAt: null } });
-        if (!current) break;
+        if (!current) {
+          deleted = true;
+          break;
+        }
         const attempt = await send(current, delivery);
         // Cut short by a stop: not the endpoint's failure. Handed back with the rest; it may arrive twice (same id).
         if (stopping && attempt.error !== null) break;
@@ -211,10 +216,8 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
       await recordDelivered(db, delivered);
       settled = sent;
     } finally {
-      await releaseLeases(
-        db,
-        batch.slice(settled).map((delivery) => delivery.id),
-      );
+      const unsettled = batch.slice(settled).map((delivery) => delivery.id);
+      await (deleted ? giveUpForDeletedEndpoint(db, endpointId, unsettled) : releaseLeases(db, unsettled));
     }
     return !failure && sent === batch.length;
   }

@@ -6,7 +6,11 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { Db } from '../../common/db.js';
 import { eventTypes } from '../../common/events.js';
-import { deliveryPayloads, webhookDeliveryStatuses } from '../../common/webhooks/deliveries.js';
+import {
+  deliveryPayloads,
+  giveUpForDeletedEndpoint,
+  webhookDeliveryStatuses,
+} from '../../common/webhooks/deliveries.js';
 import { newWebhookSecret, previousSecretOverlapMs } from '../../common/webhooks/secrets.js';
 import { checkTarget, UnsafeUrlError } from '../../common/webhooks/url-safety.js';
 import type { Prisma, WebhookAttempt, WebhookDelivery, WebhookEndpoint } from '../../generated/prisma/client.js';
@@ -174,7 +178,10 @@ export function webhookEndpointsRouter({
 
   router.delete('/webhook-endpoints/:id', async (req, res) => {
     const endpoint = await endpointOf(req);
-    await db.webhookEndpoint.update({ where: { id: endpoint.id }, data: { deletedAt: new Date() } });
+    await db.$transaction(async (tx) => {
+      await tx.webhookEndpoint.update({ where: { id: endpoint.id }, data: { deletedAt: new Date() } });
+      await giveUpForDeletedEndpoint(tx, endpoint.id);
+    });
     res.status(204).end();
   });
 

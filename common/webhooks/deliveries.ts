@@ -217,6 +217,22 @@ export async function giveUpWaitedTooLong(
   return count;
 }
 
+/**
+ * A deleted endpoint's deliveries will never go: given up, not left pending for good, where the relay's scan for due
+ * deliveries would read them every round. `ids` narrows it to a batch a relay holds; without them, only those no
+ * relay holds (one in flight is recorded as it ends).
+ */
+export async function giveUpForDeletedEndpoint(db: Db | Prisma.TransactionClient, endpointId: string, ids?: string[]) {
+  await db.webhookDelivery.updateMany({
+    where: {
+      endpointId,
+      status: 'pending',
+      ...(ids ? { id: { in: ids } } : { OR: [{ leaseUntil: null }, { leaseUntil: { lt: new Date() } }] }),
+    },
+    data: { status: 'failed', leaseUntil: null, lastError: 'given up unsent: its endpoint was deleted' },
+  });
+}
+
 /** Hands back leased deliveries this worker will not send now, so the next round (here or elsewhere) takes them at once. */
 export async function releaseLeases(db: Db, ids: string[]): Promise<void> {
   if (ids.length)

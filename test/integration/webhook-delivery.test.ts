@@ -657,8 +657,20 @@ describe('webhook delivery', () => {
     expect(receiver.received(endpoint.path)).toHaveLength(1);
     expect(receiver.received(moved).map((entry) => entry.verifiedBy)).toEqual([[0, 1]]);
     const deliveries = await db.webhookDelivery.findMany({ where: { endpointId: endpoint.id } });
-    expect(deliveries.map((delivery) => delivery.status).sort()).toEqual(['delivered', 'delivered', 'pending']);
+    // The one behind the deletion is given up, not left pending for every later round's scan to read.
+    expect(deliveries.map((delivery) => delivery.status).sort()).toEqual(['delivered', 'delivered', 'failed']);
     expect(deliveries.every((delivery) => delivery.leaseUntil === null)).toBe(true);
+  });
+
+  it('deleting an endpoint gives up its queued deliveries: none stays pending for good', async () => {
+    const endpoint = await endpointFor();
+    for (let i = 0; i < 3; i += 1) await record(endpoint.tenantId, 'lead.created');
+    while ((await fanOutEndpoint(db, endpoint.id)) > 0);
+    expect((await request(app).delete(`/v1/webhook-endpoints/${endpoint.id}`).set(endpoint.auth)).status).toBe(204);
+    const deliveries = await db.webhookDelivery.findMany({ where: { endpointId: endpoint.id } });
+    expect(deliveries.map((delivery) => [delivery.status, delivery.lastError])).toEqual(
+      Array(3).fill(['failed', 'given up unsent: its endpoint was deleted']),
+    );
   });
 
   it('a deleted endpoint gets no deliveries', async () => {
