@@ -4,13 +4,15 @@ import type { Db } from '../common/db.js';
 import type { RefusedCredentialsLimit } from './abuse.js';
 import { ApiError } from './errors.js';
 
-const hashApiKey = (key: string) => createHash('sha256').update(key).digest('hex');
+export const hashApiKey = (key: string) => createHash('sha256').update(key).digest('hex');
 const bearerToken = (req: Request) => /^Bearer\s+(\S+)$/i.exec(req.get('authorization') ?? '')?.[1];
 
 /** Keys look like `lf_<64 hex>`; the first 11 characters are kept as a recognisable prefix. */
+export const apiKeyPrefixLength = 11;
+
 export function generateApiKey(): { key: string; prefix: string; hash: string } {
   const key = `lf_${randomBytes(32).toString('hex')}`;
-  return { key, prefix: key.slice(0, 11), hash: hashApiKey(key) };
+  return { key, prefix: key.slice(0, apiKeyPrefixLength), hash: hashApiKey(key) };
 }
 
 declare module 'express-serve-static-core' {

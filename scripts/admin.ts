@@ -2,15 +2,17 @@
 //   npm run admin -- tenant:create <name> <businessName> [region=US] [timeZone=America/New_York]
 //   npm run admin -- key:create <tenantId> <keyName>
 //   npm run admin -- key:list <tenantId>
-//   npm run admin -- key:revoke <keyPrefix>
-//   npm run admin -- key:rotate <keyPrefix> [graceHours=24]   new key now; the old one keeps working for the grace period
+//   npm run admin -- key:revoke <keyPrefix or key>
+//   npm run admin -- key:rotate <keyPrefix or key> [graceHours=24]   new key now; the old one keeps working for the grace period
 //   npm run admin -- sending pause|resume --tenant <tenantId>|--global [--reason <text>]   the kill switch, audited as admin-cli
 //   npm run admin -- senders list | assign <number|MG…> --tenant <tenantId> [--reassign] | remove <number|MG…>
 //     which tenant a sender (and so its inbound messages) belongs to, audited as admin-cli; the deployment's own
 //     TWILIO_FROM_NUMBER / TWILIO_MESSAGING_SERVICE_SID (from this shell's environment) are shared and refused
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { generateApiKey } from '../api/auth.js';
+import { z } from 'zod';
+import { isSupportedCountry } from 'libphonenumber-js';
+import { apiKeyPrefixLength, generateApiKey, hashApiKey } from '../api/auth.js';
 import { globalScope, pauseSending, resumeSending } from '../common/capacity/pauses.js';
 import { configSchema, orExit, parseSettings, underCurrentNames } from '../common/config.js';
 import { createDb } from '../common/db.js';
@@ -21,7 +23,7 @@ import { temporalConnectionOptions } from '../common/temporal-connection.js';
 import { ensureWeeklyReportSchedule } from '../worker/schedules.js';
 
 const usage = `usage: npm run admin -- tenant:create <name> <businessName> [region] [timeZone]
-                      | key:create <tenantId> <keyName> | key:list <tenantId> | key:revoke <keyPrefix> | key:rotate <keyPrefix> [graceHours]
+                      | key:create <tenantId> <keyName> | key:list <tenantId> | key:revoke <keyPrefix or key> | key:rotate <keyPrefix or key> [graceHours]
                       | sending pause|resume --tenant <tenantId>|--global [--reason <text>]
                       | senders list | senders assign <number|MG…> --tenant <tenantId> [--reassign] | senders remove <number|MG…>`;
 const settings = orExit(() =>
@@ -58,13 +60,23 @@ async function createKey(tenantId: string, name: string) {
   return { tenantId, name, prefix: key.prefix, key: key.key };
 }
 
-async function keyByPrefix(prefix: string) {
-  const keys = await db.apiKey.findMany({ where: { prefix } });
+/** A key by its prefix, or by the whole key: the only way to name one whose prefix another key shares. */
+async function keyByPrefix(given: string) {
+  const whole = given.length > apiKeyPrefixLength;
+  const keys = await db.apiKey.findMany({ where: whole ? { hash: hashApiKey(given) } : { prefix: given } });
   if (keys.length !== 1)
     fail(
-      keys.length ? `prefix ${prefix} matches ${keys.length} keys: give a longer one` : `no key with prefix ${prefix}`,
+      keys.length
+        ? `prefix ${given} matches ${keys.length} keys (tenants ${keys.map((key) => key.tenantId).join(', ')}): give the whole key`
+        : `no key ${whole ? 'is that key' : `with prefix ${given}`}`,
     );
   return keys[0] as (typeof keys)[number];
+}
+
+/** A tenant ID that names a tenant, or the command ends saying so (not with the database's error for a bad UUID). */
+async function existingTenant(tenantId: string) {
+  const tenant = z.uuid().safeParse(tenantId).success ? await db.tenant.findUnique({ where: { id: tenantId } }) : null;
+  return tenant ?? fail(`no tenant ${tenantId}`);
 }
 
 /** The options after a subcommand; anything it does not know ends the command with the usage. */
@@ -157,6 +169,8 @@ try {
     await switchSending(change, options);
   } else if (command === 'tenant:create' && args.length >= 2) {
     const [name = '', businessName = '', region = 'US', timeZone = 'America/New_York'] = args;
+    // Every national number the tenant's leads give is read in this region: one libphonenumber lacks reads none.
+    if (!isSupportedCountry(region)) fail(`${region}: unknown ISO 3166 region code (the United Kingdom is GB)`);
     const iana = ianaTimeZone(timeZone) ?? fail(`${timeZone}: ${notAnIanaTimeZone}`);
     const defaultTimeZone =
       (await tenantTimeZone(db, iana)) ??
@@ -168,17 +182,17 @@ try {
     out(await createKey(tenant.id, 'initial'));
   } else if (command === 'key:create' && args.length === 2) {
     const [tenantId = '', name = ''] = args;
-    if (!(await db.tenant.findUnique({ where: { id: tenantId } }))) fail(`no tenant ${tenantId}`);
-    out(await createKey(tenantId, name));
+    out(await createKey((await existingTenant(tenantId)).id, name));
   } else if (command === 'key:list' && args.length === 1) {
-    const keys = await db.apiKey.findMany({ where: { tenantId: args[0] ?? '' }, orderBy: { createdAt: 'asc' } });
+    const { id: tenantId } = await existingTenant(args[0] ?? '');
+    const keys = await db.apiKey.findMany({ where: { tenantId }, orderBy: { createdAt: 'asc' } });
     out(
       keys.map((key) => ({ name: key.name, prefix: key.prefix, createdAt: key.createdAt, revokedAt: key.revokedAt })),
     );
   } else if (command === 'key:revoke' && args.length === 1) {
     const key = await keyByPrefix(args[0] ?? '');
     await db.apiKey.update({ where: { id: key.id }, data: { revokedAt: new Date() } });
-    out({ prefix: key.prefix, revoked: true });
+    out({ tenantId: key.tenantId, prefix: key.prefix, revoked: true });
   } else if (command === 'key:rotate' && args.length >= 1) {
     const key = await keyByPrefix(args[0] ?? '');
     const graceHours = Number(args[1] ?? 24);

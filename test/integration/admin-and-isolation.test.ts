@@ -53,6 +53,35 @@ describe('tenant API keys', () => {
   });
 });
 
+describe('the admin script refuses what would leave a tenant or a key wrong', () => {
+  it('a region libphonenumber does not know (UK for GB), and a tenant ID that is no UUID, each with the reason', () => {
+    expect(() => admin('tenant:create', `admin-${randomUUID()}`, 'Admin Dental', 'UK', 'Europe/London')).toThrow(
+      /UK: unknown ISO 3166 region code \(the United Kingdom is GB\)/,
+    );
+    expect(() => admin('key:list', 'acme')).toThrow(/no tenant acme/);
+    expect(() => admin('key:create', 'acme', 'ci')).toThrow(/no tenant acme/);
+  });
+
+  it('two keys sharing a prefix: the prefix names both tenants; the whole key revokes that key only, and says whose', async () => {
+    const first = admin('tenant:create', `admin-${randomUUID()}`, 'Admin Dental', 'GB', 'Europe/London');
+    const second = admin('tenant:create', `admin-${randomUUID()}`, 'Other Dental', 'GB', 'Europe/London');
+    await stack.db.apiKey.updateMany({
+      where: { tenantId: String(second.tenantId) },
+      data: { prefix: String(first.prefix) },
+    });
+    expect(() => admin('key:revoke', String(first.prefix))).toThrow(
+      new RegExp(`matches 2 keys \\(tenants .*${String(first.tenantId)}.*\\): give the whole key`),
+    );
+    expect(admin('key:revoke', String(second.key))).toEqual({
+      tenantId: second.tenantId,
+      prefix: first.prefix,
+      revoked: true,
+    });
+    expect((await request(stack.app).get('/v1/settings').set(bearer(second.key))).status).toBe(401);
+    expect((await request(stack.app).get('/v1/settings').set(bearer(first.key))).status).toBe(200);
+  });
+});
+
 describe('tenant isolation: another tenant’s key gets 404 on every route, and changes nothing', () => {
   it('leads, sequences, enrollments (read, list, signal-like updates, cancel), batch, opt-outs', async () => {
     const owner = await createTenant(stack.db, anytimeSettings);
