@@ -4,6 +4,7 @@
 //   npm run admin -- key:list <tenantId>
 //   npm run admin -- key:revoke <keyPrefix or key>
 //   npm run admin -- key:rotate <keyPrefix or key> [graceHours=24]   new key now; the old one keeps working for the grace period
+//   npm run admin -- enrollment:close <tenantId> <enrollmentId> <ticket…>   after its run was terminated: recorded as its run would
 //   npm run admin -- sending pause|resume --tenant <tenantId>|--global [--reason <text>]   the kill switch, audited as admin-cli
 //   npm run admin -- senders list | assign <number|MG…> --tenant <tenantId> [--reassign] | remove <number|MG…>
 //     which tenant a sender (and so its inbound messages) belongs to, audited as admin-cli; the deployment's own
@@ -12,6 +13,7 @@ import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
 import { z } from 'zod';
 import { isSupportedCountry } from 'libphonenumber-js';
+import { createEnrollmentActivities } from '../activities/enrollments.js';
 import { apiKeyPrefixLength, generateApiKey, hashApiKey } from '../api/auth.js';
 import { globalScope, pauseSending, resumeSending } from '../common/capacity/pauses.js';
 import { configSchema, orExit, parseSettings, underCurrentNames } from '../common/config.js';
@@ -24,6 +26,7 @@ import { ensureWeeklyReportSchedule } from '../worker/schedules.js';
 
 const usage = `usage: npm run admin -- tenant:create <name> <businessName> [region] [timeZone]
                       | key:create <tenantId> <keyName> | key:list <tenantId> | key:revoke <keyPrefix or key> | key:rotate <keyPrefix or key> [graceHours]
+                      | enrollment:close <tenantId> <enrollmentId> <ticket…>
                       | sending pause|resume --tenant <tenantId>|--global [--reason <text>]
                       | senders list | senders assign <number|MG…> --tenant <tenantId> [--reassign] | senders remove <number|MG…>`;
 const settings = orExit(() =>
@@ -92,20 +95,52 @@ function parseOptions<T extends NonNullable<Parameters<typeof parseArgs>[0]>['op
  * A new tenant's weekly report schedule. The CLI works while Temporal is down: then the next worker start creates it
  * (worker/schedules.ts reconciles every tenant), and this says so on stderr.
  */
+async function withTemporal<T>(use: (client: Client) => Promise<T>): Promise<T> {
+  const connection = await Connection.connect({ ...temporalConnectionOptions(settings), connectTimeout: '3s' });
+  try {
+    return await use(new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE }));
+  } finally {
+    await connection.close();
+  }
+}
+
 async function scheduleWeeklyReport(tenant: { id: string; defaultTimeZone: string }) {
   try {
-    const connection = await Connection.connect({ ...temporalConnectionOptions(settings), connectTimeout: '3s' });
-    try {
-      const client = new Client({ connection, namespace: settings.TEMPORAL_NAMESPACE });
-      await ensureWeeklyReportSchedule(client, settings.TEMPORAL_TASK_QUEUE, tenant);
-    } finally {
-      await connection.close();
-    }
+    await withTemporal((client) => ensureWeeklyReportSchedule(client, settings.TEMPORAL_TASK_QUEUE, tenant));
   } catch (error) {
     process.stderr.write(
       `weekly report schedule not created now (${error instanceof Error ? error.message : String(error)}): the next worker start creates it\n`,
     );
   }
+}
+
+/**
+ * Records how an enrollment whose run an operator terminated ended, as its run would have: the row and the lead
+ * closed, its held messages closed, and `enrollment.closed` for the feed and the CRM. Only once its run has ended: a
+ * running one records its own outcome, over this one.
+ */
+async function closeTerminatedEnrollment(tenantId: string, enrollmentId: string, ticket: string) {
+  await existingTenant(tenantId);
+  const enrollment = z.uuid().safeParse(enrollmentId).success
+    ? await db.enrollment.findFirst({ where: { id: enrollmentId, tenantId } })
+    : null;
+  if (!enrollment) return fail(`no enrollment ${enrollmentId} of tenant ${tenantId}`);
+  if (enrollment.status !== 'running') fail(`enrollment ${enrollmentId} is ${enrollment.status}: nothing to close`);
+  if (!enrollment.runId) fail(`enrollment ${enrollmentId} has no run yet: the claim sweeper settles it`);
+  const run = await withTemporal((client) =>
+    client.workflow.getHandle(enrollment.workflowId, enrollment.runId ?? undefined).describe(),
+  ).catch((error: unknown) => fail(`Temporal cannot say whether its run has ended: ${String(error)}`));
+  if (run.status.name === 'RUNNING')
+    fail(`its run is still running: cancel it with POST /v1/enrollments/${enrollmentId}/cancel, or terminate it first`);
+  const reason = `terminated by an operator: ${ticket}`;
+  await createEnrollmentActivities({ db }).recordEnrollmentOutcome({
+    tenantId,
+    leadId: enrollment.leadId,
+    enrollmentId,
+    status: 'cancelled',
+    reason,
+  });
+  out({ enrollmentId, status: 'cancelled', reason });
 }
 
 /** The kill switch for one tenant or for all of them; either is named explicitly, so a typo never pauses everyone. */
@@ -180,6 +215,9 @@ try {
     });
     await scheduleWeeklyReport(tenant);
     out(await createKey(tenant.id, 'initial'));
+  } else if (command === 'enrollment:close' && args.length >= 3) {
+    const [tenantId = '', enrollmentId = '', ...ticket] = args;
+    await closeTerminatedEnrollment(tenantId, enrollmentId, ticket.join(' '));
   } else if (command === 'key:create' && args.length === 2) {
     const [tenantId = '', name = ''] = args;
     out(await createKey((await existingTenant(tenantId)).id, name));

@@ -7,6 +7,7 @@ import { createApp } from '../../api/app.js';
 import { projectRoot } from '../../scripts/stack/paths.js';
 import { weeklyReportScheduleId } from '../../worker/schedules.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { enrollInNewSequence } from '../support/follow-ups.js';
 import { startTestStack, type TestStack } from '../support/stack.js';
 
 let stack: TestStack;
@@ -79,6 +80,32 @@ describe('the admin script refuses what would leave a tenant or a key wrong', ()
     });
     expect((await request(stack.app).get('/v1/settings').set(bearer(second.key))).status).toBe(401);
     expect((await request(stack.app).get('/v1/settings').set(bearer(first.key))).status).toBe(200);
+  });
+});
+
+describe('an enrollment whose run an operator terminated (the runbook)', () => {
+  it('is closed by enrollment:close as its run would have: the row, the lead and enrollment.closed; not while it runs', async () => {
+    const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
+    const lead = await request(stack.app).post('/v1/leads').set(auth).send({ phone: randomUkMobile().national });
+    const enrollmentId = await enrollInNewSequence(stack.app, auth, lead.body.id as string, [
+      { delaySeconds: 3600, template: 'Any news?' },
+    ]);
+    const runRecorded = async () =>
+      (await stack.db.enrollment.findUniqueOrThrow({ where: { id: enrollmentId } })).runId;
+    await expect.poll(runRecorded, { timeout: 10_000 }).not.toBeNull();
+    expect(() => admin('enrollment:close', tenant.id, enrollmentId, 'OPS-1')).toThrow(/still running/);
+
+    const { workflowId } = await stack.db.enrollment.findUniqueOrThrow({ where: { id: enrollmentId } });
+    await stack.client.workflow.getHandle(workflowId).terminate('stuck: OPS-1');
+    expect(admin('enrollment:close', tenant.id, enrollmentId, 'OPS-1')).toMatchObject({ status: 'cancelled' });
+    const enrollment = await request(stack.app).get(`/v1/enrollments/${enrollmentId}`).set(auth);
+    expect(enrollment.body).toMatchObject({ status: 'cancelled', closedReason: 'terminated by an operator: OPS-1' });
+    const closed = await request(stack.app).get('/v1/events?type=enrollment.closed').set(auth);
+    expect(closed.body.items).toEqual([
+      expect.objectContaining({ data: expect.objectContaining({ enrollmentId, outcome: 'cancelled' }) }),
+    ]);
+    // Once closed, nothing is closed again.
+    expect(() => admin('enrollment:close', tenant.id, enrollmentId, 'OPS-1')).toThrow(/is cancelled: nothing to close/);
   });
 });
 
