@@ -182,7 +182,7 @@ describe('a claimed message whose enrollment closed with no retry to come', () =
           updatedAt: longAgo,
         },
       });
-      // The operator terminated the run and closed its enrollment by hand, as the runbook says.
+      // The operator terminated the run and closed its enrollment with SQL (enrollment:close closes held rows itself).
       await core.db.enrollment.update({
         where: { id: enrollmentId },
         data: { status: 'cancelled', closedAt: new Date() },
