@@ -106,6 +106,9 @@ export const listSchema = workflowListQuery(AppointmentStatus);
 /** Updates wait for the workflow to act; a worker that does not answer in this long gets the caller a 503. */
 const updateDeadlineMs = 15_000;
 
+/** Farther apart than the API's and the workers' clocks may be. */
+const clocksApartMs = 60_000;
+
 /** Reminders run as timers of a workflow that lives until the start: a year is as far as booking goes. */
 const maxLeadTimeMs = 366 * day * 1000;
 
@@ -360,8 +363,11 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     const appointment = await findAppointment(req);
     const body = parseBody(rescheduleSchema, req.body);
     const tenant = await db.tenant.findUniqueOrThrow({ where: { id: appointment.tenantId } });
-    // Whether it is past is the workflow's call: its clock is the one the timers run on.
+    // Whether it is past is the workflow's call, its clock the one the timers run on; but a start past by any clock
+    // the service runs on is refused before the row is stamped, which would hold the reminders for each retry of it.
     const startsAt = startFrom(body.startsAt, savedZoneOr(appointment.timeZone, tenant.defaultTimeZone));
+    if (startsAt.getTime() < Date.now() - clocksApartMs)
+      throw invalid('startsAt', 'the new start time must be in the future');
     const move = { startsAt: startsAt.toISOString(), notify: tenant.sendRescheduleNotice };
     res.json(
       await change(

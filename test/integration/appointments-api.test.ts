@@ -238,6 +238,8 @@ describe('an appointment booked through the API', () => {
       .send({ startsAt: inSeconds(-3600) });
     expect(past.status).toBe(422);
     expect(past.body.error.details.fields.startsAt[0]).toMatch(/future/);
+    // Refused before the row was stamped: a client retrying it does not hold the reminders 20 s each time.
+    expect((await db.appointment.findUniqueOrThrow({ where: { id: created.body.id } })).changeRequestedAt).toBeNull();
 
     // The service's own words are refused: before, "erased" cancelled it, and the run's record then left the row be
     // (as an erasure's), so the CRM never heard of the cancellation.
