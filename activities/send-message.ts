@@ -9,7 +9,7 @@ import { noMetrics } from '../common/metrics.js';
 import { resultOfClosedRow, skippedResult } from './delivery-results.js';
 import { writeFirstAttemptRow } from './first-attempt.js';
 import type { ResolvedDeliveryDeps, DeliveryResult, MessageDeliveryDeps, OutboundMessage } from './outbound-message.js';
-import { isTooLate, validityPeriodSeconds, type SendDeadline } from './send-deadline.js';
+import { isTooLate, leavesNoTime, validityPeriodSeconds, type SendDeadline } from './send-deadline.js';
 import {
   claimExpiredAfterMs,
   claimLeaseMs,
@@ -72,6 +72,9 @@ const reserveCapacity = ({ capacity, sender }: ResolvedDeliveryDeps, row: Messag
 export function createMessageDelivery({ metrics = noMetrics, ...given }: MessageDeliveryDeps) {
   const deps: ResolvedDeliveryDeps = { ...given, metrics };
   const { db, gate, sender } = deps;
+  /** Past as PostgreSQL's clock has it: this process's, read first (for free), may run minutes ahead of it. */
+  const tooLate = async (deadline: SendDeadline<unknown>) =>
+    isTooLate(deadline) && leavesNoTime(deadline.at, deadline.hard, (await databaseNow(db)).getTime());
 
   return async function deliver<Outcome>(
     message: OutboundMessage,
@@ -79,7 +82,7 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
   ): Promise<DeliveryResult | Outcome> {
     const { attempt } = activityInfo();
     const existing = await db.message.findUnique({ where: { idempotencyKey: message.idempotencyKey } });
-    if (!existing && isTooLate(deadline)) return deadline.outcomeWhenMissed;
+    if (!existing && (await tooLate(deadline))) return deadline.outcomeWhenMissed;
     // A retry sends the body it rendered the first time, whatever the lead looks like now.
     const { row, isRetry } = existing
       ? { row: existing, isRetry: true }
@@ -105,7 +108,7 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
       if (isClaimLive(row, now))
         throw claimedElsewhere(row.claimedAt, row.claimedAttempt, untilClaimExpires(row.claimedAt, now));
     }
-    if (isTooLate(deadline)) return missDeadline(deps, row, deadline);
+    if (await tooLate(deadline)) return missDeadline(deps, row, deadline);
 
     const reserved = await reserveCapacity(deps, row, message).catch((error: unknown) => {
       throw error instanceof MessageClosedError ? rowChangedSinceRead() : error;

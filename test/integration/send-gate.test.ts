@@ -327,6 +327,25 @@ describe('a reminder past its deadline, on a worker whose clock runs two minutes
   );
 });
 
+describe('a reminder a minute before its deadline, on a worker whose clock runs two minutes ahead', () => {
+  it(
+    'goes, judged on PostgreSQL’s clock, with a ValidityPeriod that ends at the deadline',
+    withoutGlobalPause(async () => {
+      const { phone, input } = await reminderDueBefore(new Date(Date.now() + 60_000));
+      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 120_000 });
+      try {
+        // Before: a minute past by this worker's clock, so it was missed a minute early.
+        expect(await appointmentAttempt(1, input)).toMatchObject({ outcome: 'sent' });
+      } finally {
+        vi.useRealTimers();
+      }
+      const [call] = core.fake.calls.filter((made) => made.to === phone);
+      expect(Number(call?.params.ValidityPeriod)).toBeGreaterThan(50);
+      expect(Number(call?.params.ValidityPeriod)).toBeLessThanOrEqual(60);
+    }),
+  );
+});
+
 describe('a reminder held past its deadline', () => {
   it(
     'closes missed, its event naming what held it (the tenant’s kill switch)',
