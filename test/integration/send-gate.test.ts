@@ -288,9 +288,9 @@ describe('claims', () => {
   );
 });
 
-describe('a reminder past its deadline, on a worker whose clock runs two minutes behind', () => {
+describe('a reminder’s deadline, on a worker whose clock is two minutes off PostgreSQL’s', () => {
   it(
-    'is missed, judged on PostgreSQL’s clock: nothing reaches Twilio',
+    'a minute past it, on a clock two minutes behind: missed, judged on PostgreSQL’s clock; nothing reaches Twilio',
     withoutGlobalPause(async () => {
       const { phone, input } = await reminderDueBefore(new Date(Date.now() - 60_000));
       vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 120_000 });
@@ -310,39 +310,26 @@ describe('a reminder past its deadline, on a worker whose clock runs two minutes
     }),
   );
 
-  it(
-    'goes with a ValidityPeriod that ends at the deadline as PostgreSQL’s clock has it',
-    withoutGlobalPause(async () => {
-      const { phone, input } = await reminderDueBefore(new Date(Date.now() + 60_000));
-      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() - 120_000 });
-      try {
-        expect(await appointmentAttempt(1, input)).toMatchObject({ outcome: 'sent' });
-      } finally {
-        vi.useRealTimers();
-      }
-      const [call] = core.fake.calls.filter((made) => made.to === phone);
-      // Before: 180 s, the minute left plus the two minutes this worker's clock is behind.
-      expect(Number(call?.params.ValidityPeriod)).toBeLessThanOrEqual(60);
-    }),
-  );
-});
-
-describe('a reminder a minute before its deadline, on a worker whose clock runs two minutes ahead', () => {
-  it(
-    'goes, judged on PostgreSQL’s clock, with a ValidityPeriod that ends at the deadline',
-    withoutGlobalPause(async () => {
-      const { phone, input } = await reminderDueBefore(new Date(Date.now() + 60_000));
-      vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + 120_000 });
-      try {
-        // Before: a minute past by this worker's clock, so it was missed a minute early.
-        expect(await appointmentAttempt(1, input)).toMatchObject({ outcome: 'sent' });
-      } finally {
-        vi.useRealTimers();
-      }
-      const [call] = core.fake.calls.filter((made) => made.to === phone);
-      expect(Number(call?.params.ValidityPeriod)).toBeGreaterThan(50);
-      expect(Number(call?.params.ValidityPeriod)).toBeLessThanOrEqual(60);
-    }),
+  // Before: behind, 180 s (the minute left plus the two minutes this worker's clock is behind); ahead, a minute past by
+  // this worker's clock, so it was missed a minute early.
+  it.each([
+    ['behind', -120_000],
+    ['ahead', 120_000],
+  ])(
+    'a minute before it, on a clock two minutes %s: goes with a ValidityPeriod that ends at the deadline as PostgreSQL’s clock has it',
+    (_side, offsetMs) =>
+      withoutGlobalPause(async () => {
+        const { phone, input } = await reminderDueBefore(new Date(Date.now() + 60_000));
+        vi.useFakeTimers({ toFake: ['Date'], now: Date.now() + offsetMs });
+        try {
+          expect(await appointmentAttempt(1, input)).toMatchObject({ outcome: 'sent' });
+        } finally {
+          vi.useRealTimers();
+        }
+        const [call] = core.fake.calls.filter((made) => made.to === phone);
+        expect(Number(call?.params.ValidityPeriod)).toBeGreaterThan(50);
+        expect(Number(call?.params.ValidityPeriod)).toBeLessThanOrEqual(60);
+      })(),
   );
 });
 
