@@ -178,29 +178,29 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
         // (common/lock-order.ts). The cancellation notice stays, and on a move the reminders of the new time.
         await lockUnclaimedMessagesOf(tx, { appointmentId });
         const notice = { idempotencyKey: `appointment:${appointmentId}:cancellation` };
+        const before = await tx.appointment.findFirst({ where: { id: appointmentId, tenantId } });
+        // A cancel the run accepted (its row written then) stands over how the run's loop ended after it, a send in
+        // flight having come back with a STOP or a refusal, or the start's time come: the appointment is cancelled,
+        // and the CRM is told so. Nor does a write of the loop from before an end (retried late) reopen the row; its
+        // reminders are still recorded.
+        const ending =
+          before && before.status !== 'scheduled' && (before.status === 'cancelled' || status === 'scheduled')
+            ? { status: before.status, closedReason: before.closedReason }
+            : { status, closedReason };
+        // An ending written by a run that had not applied a move it accepted (on the row since, with its instant:
+        // recordAcceptedChange) keeps the new start: the CRM was answered that move.
+        if (
+          ending.status !== 'scheduled' &&
+          before?.movedAt &&
+          before.startsAt.getTime() !== Date.parse(startsAt) &&
+          (!movedAt || before.movedAt.getTime() > Date.parse(movedAt))
+        )
+          startsAt = before.startsAt.toISOString();
         // The first confirmation names no start: it is for the booked start, so only a move makes it worthless (a run
         // that continued as new records the same start again while its confirmation is held). A run that has moved
         // says when (`movedAt`): the row may show the new start already, written as the run accepted the move.
-        const before = await tx.appointment.findFirst({ where: { id: appointmentId, tenantId } });
-        // A change the run accepted is on the row from then (recordAcceptedChange), before its loop applies it: a
-        // write of the loop from before it (retried late, or the run's end on a STOP that came first) must not undo
-        // it. A scheduled run's write waits for the run's next, which has the change; an ending keeps the new start.
-        const moveNotApplied =
-          before !== null &&
-          before.startsAt.getTime() !== Date.parse(startsAt) &&
-          before.movedAt !== null &&
-          (!movedAt || before.movedAt.getTime() > Date.parse(movedAt));
-        if (status === 'scheduled' && (moveNotApplied || (before !== null && before.status !== 'scheduled'))) return;
-        if (moveNotApplied) startsAt = before.startsAt.toISOString();
         const confirmation = { idempotencyKey: `appointment:${appointmentId}:confirmation` };
         const keep = !movedAt && before?.startsAt.getTime() === Date.parse(startsAt) ? [confirmation] : [];
-        // A cancel the run accepted (its row written then) stands over how the run's loop ended after it, a send in
-        // flight having come back with a STOP or a refusal, or the start's time come: the appointment is cancelled,
-        // and the CRM is told so.
-        const ending =
-          before?.status === 'cancelled'
-            ? { status: before.status, closedReason: before.closedReason }
-            : { status, closedReason };
         const unclaimed =
           ending.status !== 'scheduled'
             ? await beginClosingUnclaimed(tx, { appointmentId, NOT: notice }, `appointment_${ending.status}`)

@@ -820,7 +820,7 @@ describe('an appointment whose cancel its run accepted, the run then ending opte
 });
 
 describe('a progress write from before a change its run accepted, come after that change is on the row', () => {
-  it('does not reopen a cancelled appointment: a record of the scheduled run, retried late, leaves it cancelled', async () => {
+  it('does not reopen a cancelled appointment: a record of the scheduled run, retried late, leaves it cancelled, its reminders recorded', async () => {
     const { input } = await reminderDueBefore(new Date(Date.now() + 3_600_000));
     const { tenantId, leadId, appointmentId } = input;
     const at = new Date().toISOString();
@@ -830,10 +830,14 @@ describe('a progress write from before a change its run accepted, come after tha
       appointmentId,
       change: { kind: 'cancel', reason: 'clinic closed', at },
     });
-    const scheduled = { appointmentId, tenantId, startsAt: input.startsAt, reminders: [], closedReason: null };
+    // Its reminder sent meanwhile: still recorded, and told to the CRM.
+    const sent = { offsetSeconds: 3600, dueAt: input.startsAt, status: 'sent' as const, sentAt: at };
+    const scheduled = { appointmentId, tenantId, startsAt: input.startsAt, reminders: [sent], closedReason: null };
     await core.recordAppointmentProgress({ ...scheduled, status: 'scheduled' });
     const row = await core.db.appointment.findUniqueOrThrow({ where: { id: appointmentId } });
-    expect(row).toMatchObject({ status: 'cancelled', closedReason: 'clinic closed' });
+    expect(row).toMatchObject({ status: 'cancelled', closedReason: 'clinic closed', reminders: [sent] });
+    const events = await core.db.event.findMany({ where: { tenantId, type: { startsWith: 'appointment.' } } });
+    expect(events.map((event) => event.type).sort()).toEqual(['appointment.cancelled', 'appointment.reminder_sent']);
     expect(row.closedAt?.toISOString()).toBe(at);
     // And a run that then ends otherwise (its loop at the start's time) leaves the cancel standing.
     await core.recordAppointmentProgress({
@@ -847,7 +851,7 @@ describe('a progress write from before a change its run accepted, come after tha
     });
   });
 
-  it('does not move the appointment back: the run ending on a STOP before it applied the move leaves the new start', async () => {
+  it('an ending written before the run applied an accepted move (a STOP came first) keeps the new start', async () => {
     const { input } = await reminderDueBefore(new Date(Date.now() + 3_600_000));
     const { tenantId, leadId, appointmentId } = input;
     const movedTo = new Date(Date.parse(input.startsAt) + 86_400_000).toISOString();
@@ -858,13 +862,15 @@ describe('a progress write from before a change its run accepted, come after tha
       appointmentId,
       change: { kind: 'move', from: input.startsAt, to: movedTo, at },
     });
-    const before = { appointmentId, tenantId, startsAt: input.startsAt, reminders: [] };
-    // A record of the loop from before the move, retried late, then the run's end as a STOP left it.
-    await core.recordAppointmentProgress({ ...before, status: 'scheduled', closedReason: null });
-    expect((await core.db.appointment.findUniqueOrThrow({ where: { id: appointmentId } })).startsAt.toISOString()).toBe(
-      movedTo,
-    );
-    await core.recordAppointmentProgress({ ...before, status: 'opted_out', closedReason: 'recipient opted out' });
+    // The run's end as a STOP left it, the move not applied: its record names the start before the move.
+    await core.recordAppointmentProgress({
+      appointmentId,
+      tenantId,
+      startsAt: input.startsAt,
+      reminders: [],
+      status: 'opted_out',
+      closedReason: 'recipient opted out',
+    });
     const row = await core.db.appointment.findUniqueOrThrow({ where: { id: appointmentId } });
     expect(row).toMatchObject({ status: 'opted_out', movedAt: new Date(at) });
     expect(row.startsAt.toISOString()).toBe(movedTo);
