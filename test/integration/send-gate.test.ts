@@ -169,6 +169,17 @@ async function reminderDueBefore(notAfter: Date): Promise<{ phone: string; input
   };
 }
 
+/** The appointment run's end as a STOP left it, naming the start the message was for. */
+const recordOptedOutEnding = ({ appointmentId, tenantId, startsAt }: SendAppointmentMessageInput) =>
+  core.recordAppointmentProgress({
+    appointmentId,
+    tenantId,
+    startsAt,
+    reminders: [],
+    status: 'opted_out',
+    closedReason: 'recipient opted out',
+  });
+
 describe('a STOP racing sends to the same phone', () => {
   it(
     'every create call that happened was claimed before the STOP committed, and nothing is claimed after it',
@@ -802,14 +813,7 @@ describe('an appointment whose cancel its run accepted, the run then ending opte
       appointmentId,
       change: { kind: 'cancel', reason: 'clinic closed', at: acceptedAt },
     });
-    await core.recordAppointmentProgress({
-      appointmentId,
-      tenantId,
-      startsAt: input.startsAt,
-      reminders: [],
-      status: 'opted_out',
-      closedReason: 'recipient opted out',
-    });
+    await recordOptedOutEnding(input);
     const row = await core.db.appointment.findUniqueOrThrow({ where: { id: appointmentId } });
     expect(row).toMatchObject({ status: 'cancelled', closedReason: 'clinic closed' });
     // Ended when the cancel was accepted.
@@ -863,14 +867,7 @@ describe('a progress write from before a change its run accepted, come after tha
       change: { kind: 'move', from: input.startsAt, to: movedTo, at },
     });
     // The run's end as a STOP left it, the move not applied: its record names the start before the move.
-    await core.recordAppointmentProgress({
-      appointmentId,
-      tenantId,
-      startsAt: input.startsAt,
-      reminders: [],
-      status: 'opted_out',
-      closedReason: 'recipient opted out',
-    });
+    await recordOptedOutEnding(input);
     const row = await core.db.appointment.findUniqueOrThrow({ where: { id: appointmentId } });
     expect(row).toMatchObject({ status: 'opted_out', movedAt: new Date(at) });
     expect(row.startsAt.toISOString()).toBe(movedTo);
