@@ -9,7 +9,7 @@ import {
   claimDue,
   deliveryPayloads,
   endpointsDue,
-  giveUpForDeletedEndpoint,
+  giveUpForDeletedEndpoints,
   giveUpWaitedTooLong,
   recordDelivered,
   recordFailed,
@@ -186,7 +186,6 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
     // leased after a failed write, the ones behind them would go first (they may arrive twice, with one id).
     let settled = 0;
     let failure = false;
-    let deleted = false;
     try {
       for (const delivery of batch) {
         // Never start a request that could outlast the lease: another worker could be sending it by then.
@@ -194,10 +193,7 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
         // Read before each request, not once for a batch that may last a minute: a new URL, a rotated secret or a
         // deletion applies from the next request.
         const current = await db.webhookEndpoint.findFirst({ where: { id: endpointId, deletedAt: null } });
-        if (!current) {
-          deleted = true;
-          break;
-        }
+        if (!current) break;
         const attempt = await send(current, delivery);
         // Cut short by a stop: not the endpoint's failure. Handed back with the rest; it may arrive twice (same id).
         if (stopping && attempt.error !== null) break;
@@ -216,8 +212,10 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
       await recordDelivered(db, delivered);
       settled = sent;
     } finally {
-      const unsettled = batch.slice(settled).map((delivery) => delivery.id);
-      await (deleted ? giveUpForDeletedEndpoint(db, endpointId, unsettled) : releaseLeases(db, unsettled));
+      await releaseLeases(
+        db,
+        batch.slice(settled).map((delivery) => delivery.id),
+      );
     }
     return !failure && sent === batch.length;
   }
@@ -255,8 +253,12 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
     }
   }
 
-  /** Fans out, then starts a drain for each endpoint with deliveries due that is not being drained here already. */
+  /**
+   * Gives up deleted endpoints' deliveries, fans out, then starts a drain for each endpoint with deliveries due that is
+   * not being drained here already.
+   */
   async function dispatch(): Promise<void> {
+    await giveUpForDeletedEndpoints(db);
     for (const endpointId of await endpointsBehind(db)) {
       // One endpoint that cannot be fanned out (logged) must not stop the others'.
       try {

@@ -8,7 +8,7 @@ import type { Db } from '../../common/db.js';
 import { eventTypes } from '../../common/events.js';
 import {
   deliveryPayloads,
-  giveUpForDeletedEndpoint,
+  giveUpForDeletedEndpoints,
   webhookDeliveryStatuses,
 } from '../../common/webhooks/deliveries.js';
 import { newWebhookSecret, previousSecretOverlapMs } from '../../common/webhooks/secrets.js';
@@ -180,7 +180,7 @@ export function webhookEndpointsRouter({
     const endpoint = await endpointOf(req);
     await db.$transaction(async (tx) => {
       await tx.webhookEndpoint.update({ where: { id: endpoint.id }, data: { deletedAt: new Date() } });
-      await giveUpForDeletedEndpoint(tx, endpoint.id);
+      await giveUpForDeletedEndpoints(tx, endpoint.id);
     });
     res.status(204).end();
   });

@@ -218,19 +218,18 @@ export async function giveUpWaitedTooLong(
 }
 
 /**
- * A deleted endpoint's deliveries will never go: given up, not left pending for good, where the relay's scan for due
- * deliveries would read them every round. `ids` narrows it to a batch a relay holds; without them, only those no
- * relay holds (one in flight is recorded as it ends).
+ * Deleted endpoints' deliveries will never go: given up, not left pending for good. The relay's rounds give up those
+ * no relay holds (one in flight when its endpoint was deleted is handed back, or recorded as failed, first; a retry
+ * or a test the API made as the endpoint was deleted is caught the same way); DELETE gives up its endpoint's at once.
  */
-export async function giveUpForDeletedEndpoint(db: Db | Prisma.TransactionClient, endpointId: string, ids?: string[]) {
-  await db.webhookDelivery.updateMany({
-    where: {
-      endpointId,
-      status: 'pending',
-      ...(ids ? { id: { in: ids } } : { OR: [{ leaseUntil: null }, { leaseUntil: { lt: new Date() } }] }),
-    },
-    data: { status: 'failed', leaseUntil: null, lastError: 'given up unsent: its endpoint was deleted' },
-  });
+export async function giveUpForDeletedEndpoints(db: Db | Prisma.TransactionClient, endpointId?: string) {
+  await db.$executeRaw`
+    UPDATE webhook_deliveries d
+    SET status = 'failed', lease_until = NULL, last_error = 'given up unsent: its endpoint was deleted'
+    FROM webhook_endpoints w
+    WHERE w.id = d.endpoint_id AND w.deleted_at IS NOT NULL AND d.status = 'pending'
+      AND (d.lease_until IS NULL OR d.lease_until < now())
+      AND (${endpointId ?? null}::uuid IS NULL OR w.id = ${endpointId ?? null}::uuid)`;
 }
 
 /** Hands back leased deliveries this worker will not send now, so the next round (here or elsewhere) takes them at once. */
