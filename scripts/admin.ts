@@ -10,7 +10,7 @@
 //     which tenant a sender (and so its inbound messages) belongs to, audited as admin-cli; the deployment's own
 //     TWILIO_FROM_NUMBER / TWILIO_MESSAGING_SERVICE_SID (from this shell's environment) are shared and refused
 import { parseArgs } from 'node:util';
-import { Client, Connection } from '@temporalio/client';
+import { Client, Connection, WorkflowNotFoundError } from '@temporalio/client';
 import { z } from 'zod';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { createEnrollmentActivities } from '../activities/enrollments.js';
@@ -127,10 +127,17 @@ async function closeTerminatedEnrollment(tenantId: string, enrollmentId: string,
   if (!enrollment) return fail(`no enrollment ${enrollmentId} of tenant ${tenantId}`);
   if (enrollment.status !== 'running') fail(`enrollment ${enrollmentId} is ${enrollment.status}: nothing to close`);
   if (!enrollment.runId) fail(`enrollment ${enrollmentId} has no run yet: the claim sweeper settles it`);
-  const run = await withTemporal((client) =>
-    client.workflow.getHandle(enrollment.workflowId, enrollment.runId ?? undefined).describe(),
-  ).catch((error: unknown) => fail(`Temporal cannot say whether its run has ended: ${String(error)}`));
-  if (run.status.name === 'RUNNING')
+  // The workflow's latest run, not the row's: a reset's run, or a continued one that never got to record itself, is
+  // the one that may still run. One Temporal no longer keeps has ended.
+  const status = await withTemporal(async (client) => {
+    const latest = await client.workflow.getHandle(enrollment.workflowId).describe();
+    return latest.status.name;
+  }).catch((error: unknown) =>
+    error instanceof WorkflowNotFoundError
+      ? 'NOT_FOUND'
+      : fail(`Temporal cannot say whether its run has ended: ${String(error)}`),
+  );
+  if (status === 'RUNNING')
     fail(`its run is still running: cancel it with POST /v1/enrollments/${enrollmentId}/cancel, or terminate it first`);
   const reason = `terminated by an operator: ${ticket}`;
   await createEnrollmentActivities({ db }).recordEnrollmentOutcome({

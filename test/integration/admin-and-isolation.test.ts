@@ -90,13 +90,27 @@ describe('an enrollment whose run an operator terminated (the runbook)', () => {
     const enrollmentId = await enrollInNewSequence(stack.app, auth, lead.body.id as string, [
       { delaySeconds: 3600, template: 'Any news?' },
     ]);
-    const runRecorded = async () =>
-      (await stack.db.enrollment.findUniqueOrThrow({ where: { id: enrollmentId } })).runId;
-    await expect.poll(runRecorded, { timeout: 10_000 }).not.toBeNull();
+    const { workflowId, runId } = await stack.db.enrollment.findUniqueOrThrow({ where: { id: enrollmentId } });
+    const firstTaskCompleted = async () =>
+      (await stack.client.workflow.getHandle(workflowId, runId ?? undefined).fetchHistory()).events?.find(
+        (event) => event.workflowTaskCompletedEventAttributes,
+      );
+    await expect.poll(firstTaskCompleted, { timeout: 30_000 }).toBeDefined();
     expect(() => admin('enrollment:close', tenant.id, enrollmentId, 'OPS-1')).toThrow(/still running/);
 
-    const { workflowId } = await stack.db.enrollment.findUniqueOrThrow({ where: { id: enrollmentId } });
-    await stack.client.workflow.getHandle(workflowId).terminate('stuck: OPS-1');
+    const handle = stack.client.workflow.getHandle(workflowId);
+    await handle.terminate('stuck: OPS-1');
+    // Reset after a fix: the new run runs while the row still names the terminated one, which must not pass.
+    const firstTask = await firstTaskCompleted();
+    await stack.client.workflowService.resetWorkflowExecution({
+      namespace: stack.client.options.namespace,
+      workflowExecution: { workflowId, runId },
+      reason: 'after fix OPS-1',
+      workflowTaskFinishEventId: firstTask?.eventId,
+      requestId: randomUUID(),
+    });
+    expect(() => admin('enrollment:close', tenant.id, enrollmentId, 'OPS-1')).toThrow(/still running/);
+    await handle.terminate('stuck again: OPS-1');
     expect(admin('enrollment:close', tenant.id, enrollmentId, 'OPS-1')).toMatchObject({ status: 'cancelled' });
     const enrollment = await request(stack.app).get(`/v1/enrollments/${enrollmentId}`).set(auth);
     expect(enrollment.body).toMatchObject({ status: 'cancelled', closedReason: 'terminated by an operator: OPS-1' });
