@@ -139,6 +139,10 @@ describe('a new lead’s time zone', () => {
     expect((await batch('america/new_york')).body.results[0].outcome).toBe('ok');
     expect((await batch('US/Eastern')).body.results[0].outcome).toBe('ok');
     expect((await batch()).body.results[0].outcome).toBe('ok');
+    // Saved before zones had to be IANA names: judged, and so compared, in the tenant's zone (ICU reads BST as Dhaka's).
+    await stack.db.lead.update({ where: { id: lead.body.id }, data: { timeZone: 'BST' } });
+    expect((await batch('America/New_York')).body.results[0].outcome).toBe('ok');
+    expect((await batch('Asia/Dhaka')).body.results[0].outcome).toBe('time_zone_conflict');
     expect(await stack.db.enrollment.count({ where: { tenantId: tenant.id } })).toBe(0);
   });
 });
