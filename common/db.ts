@@ -25,14 +25,17 @@ export function createDb(databaseUrl: string, { maxConnections = 10, onStatement
     max: maxConnections,
     connectionTimeoutMillis: 5000,
     statement_timeout: 15_000,
+    // Prisma's pg adapter sends a Date as a timestamp with no zone, which PostgreSQL reads in the session's: on a
+    // server set to Europe/Berlin, every instant written was an hour early against now() (webhook backoff, claims, the
+    // days analytics are filed in). Awaited before the connection is handed out; one where it fails is closed.
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- pg-pool 3.14 awaits it; @types/pg says void
+    onConnect: async (client) => {
+      await client.query("SET TIME ZONE 'UTC'");
+    },
   });
   // A connection the server closed while idle (a restart, a failover) is dropped from the pool and the next statement
   // opens another; the statement that fails says why. Unheard, the pool's error event would end the process.
   pool.on('error', () => undefined);
-  // Prisma's pg adapter sends a Date as a timestamp with no zone, which PostgreSQL reads in the session's: on a server
-  // set to Europe/Berlin, every instant written was an hour early against now() (webhook backoff, claims, the days
-  // analytics are filed in). Queued on the new connection before any statement of the pool's users.
-  pool.on('connect', (client) => void client.query("SET TIME ZONE 'UTC'").catch(() => undefined));
   const adapter = new PrismaPg(pool, { disposeExternalPool: true });
   const db = new PrismaClient({ adapter, log: onStatement ? [{ emit: 'event', level: 'query' }] : [] });
   if (onStatement) db.$on('query', (event) => onStatement(event.query));
