@@ -17,8 +17,8 @@ export interface BookingRecord extends AppointmentReminderInput {
 }
 
 /**
- * The lead's follow-ups the booking ends (halted by it now, or by an earlier record of it), for the workflow to signal; null
- * when the lead has been erased, and nothing is written.
+ * The lead's follow-ups the booking ends (halted by it now, or by an earlier record of it), for the workflow to
+ * signal; null when the lead has been erased, and nothing is written.
  */
 export async function recordBooking(
   tx: Prisma.TransactionClient,

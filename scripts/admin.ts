@@ -91,10 +91,7 @@ function parseOptions<T extends NonNullable<Parameters<typeof parseArgs>[0]>['op
   }
 }
 
-/**
- * A new tenant's weekly report schedule. The CLI works while Temporal is down: then the next worker start creates it
- * (worker/schedules.ts reconciles every tenant), and this says so on stderr.
- */
+/** A client of the deployment's Temporal for `use`, closed after it. */
 async function withTemporal<T>(use: (client: Client) => Promise<T>): Promise<T> {
   const connection = await Connection.connect({ ...temporalConnectionOptions(settings), connectTimeout: '3s' });
   try {
@@ -104,6 +101,10 @@ async function withTemporal<T>(use: (client: Client) => Promise<T>): Promise<T> 
   }
 }
 
+/**
+ * A new tenant's weekly report schedule. The CLI works while Temporal is down: then the next worker start creates it
+ * (worker/schedules.ts reconciles every tenant), and this says so on stderr.
+ */
 async function scheduleWeeklyReport(tenant: { id: string; defaultTimeZone: string }) {
   try {
     await withTemporal((client) => ensureWeeklyReportSchedule(client, settings.TEMPORAL_TASK_QUEUE, tenant));
