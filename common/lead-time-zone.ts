@@ -2,9 +2,10 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { deserialize } from 'bson';
-import { getCountry, getTimezone } from 'countries-and-timezones';
+import { getCountry } from 'countries-and-timezones';
 import { parsePhoneNumberFromString, type PhoneNumber } from 'libphonenumber-js/max';
 import { IANAZone } from 'luxon';
+import { ianaCanonical } from './phone.js';
 
 /** A new lead's zone when none was given, or, when its number cannot tell, where the number is and the zones there. */
 export type ZoneFromNumber = { timeZone: string } | { zoneNeeded: string };
@@ -33,8 +34,6 @@ function prefixZones(e164: string): { prefix: string; zones: string[] } | undefi
   }
   return undefined;
 }
-
-const canonical = (zone: string) => getTimezone(zone)?.aliasOf ?? zone;
 
 /** Two zones keep one clock when their offsets agree in January and in July (standard and summer time). */
 function clockOf(zone: string, year: number): string {
@@ -75,15 +74,15 @@ function zoneOfNumber(
   tenantZone: string,
   year: number,
 ): ZoneFromNumber {
-  const countryZones = countries.flatMap((country) => getCountry(country)?.timezones ?? []).map(canonical);
-  const ofNumber = new Set(byPrefix?.zones.map(canonical));
+  const countryZones = countries.flatMap((country) => getCountry(country)?.timezones ?? []).map(ianaCanonical);
+  const ofNumber = new Set(byPrefix?.zones.map(ianaCanonical));
   // The country's own names first (London, not Guernsey, for a +44 2 number), narrowed to the area code's zones. A map
   // that names none of the country's zones stands in a neighbour's, whose summer time may differ (Paris for Algiers):
   // the country's zones decide then.
   const narrowed = countryZones.filter((zone) => ofNumber.has(zone));
   const candidates = narrowed.length > 0 ? narrowed : countryZones.length > 0 ? countryZones : [...ofNumber];
   const zones = [...new Set(candidates)].filter((zone) => IANAZone.isValidZone(zone));
-  if (zones.length === 0 || zones.includes(canonical(tenantZone))) return { timeZone: tenantZone };
+  if (zones.length === 0 || zones.includes(ianaCanonical(tenantZone))) return { timeZone: tenantZone };
   const clocks = new Set(zones.map((zone) => clockOf(zone, year)));
   if (clocks.size === 1) return { timeZone: zones[0]! };
   const country = parsed.country ?? `+${parsed.countryCallingCode}`;
