@@ -11,11 +11,19 @@ const linkValuePlaceholders = new Set<string>(['bookingLink']);
 /** `{{name}}`, or `{{link:https://…}}`: a fixed URL the message links to, tracked like {{bookingLink}}. */
 const placeholderPattern = /\{\{\s*(?:link:\s*([^{}]*?)|([A-Za-z]+))\s*\}\}/g;
 
+/** Every `{{…}}` of a template: one that is no placeholder (`{{first_name}}`) would reach the lead as written. */
+const bracedPattern = /\{\{([^{}]*)\}\}/g;
+const wholePlaceholder = new RegExp(`^${placeholderPattern.source}$`);
+
 function placeholdersNotIn(template: string, names: readonly string[]): string[] {
   const known = new Set<string>(names);
-  return [...template.matchAll(placeholderPattern)]
-    .flatMap((match) => (match[2] === undefined ? [] : [match[2]]))
-    .filter((name) => !known.has(name));
+  return [...template.matchAll(bracedPattern)].flatMap(([braced, inside = '']) => {
+    const placeholder = wholePlaceholder.exec(braced);
+    // A link's URL is checked on its own (invalidLinkPlaceholders).
+    if (placeholder?.[1] !== undefined) return [];
+    const name = placeholder?.[2] ?? inside.trim();
+    return known.has(name) ? [] : [name];
+  });
 }
 
 /**

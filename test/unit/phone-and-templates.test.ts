@@ -69,4 +69,17 @@ describe('templates', () => {
   it('finds unknown placeholders', () => {
     expect(unknownPlaceholders('Hi {{firstName}} {{coupon}} {{ nope }}')).toEqual(['coupon', 'nope']);
   });
+
+  // None of these is a placeholder the renderer fills: each would reach the lead with its braces.
+  it('finds what only looks like a placeholder', () => {
+    const template = 'Hi {{first_name}} {{ lead.firstName }} {{firstName1}} {{}} {{Link:https://a.co}} {{{firstName}}}';
+    expect(unknownPlaceholders(template)).toEqual([
+      'first_name',
+      'lead.firstName',
+      'firstName1',
+      '',
+      'Link:https://a.co',
+    ]);
+    expect(unknownPlaceholders('Book {{link: https://a.co/x }} {{bookingLink}} {{ code')).toEqual([]);
+  });
 });
