@@ -16,8 +16,9 @@ import { withoutQuoteOfOurs } from './quoted-texts.js';
  *    each other or to keywords: "STOP and remove", "stop please and thank you")
  *    - a clause is STOP, STOPALL, UNSUBSCRIBE, UNSUB, OPTOUT or REVOKE wrapped only in courtesy, what it's aimed at or
  *      a softening question ("Please stop", "kindly stop", "stop it now", "can you stop?", "Not interested. Stop");
- *    - the whole message is END, QUIT or REMOVE wrapped the same way but without the question ("quit it", "end
- *      please"): these are everyday words, so a clause of a longer message ("what time do you end?") is not enough;
+ *    - the whole message is END, QUIT, REMOVE, CEASE or DESIST wrapped the same way but without the question ("quit
+ *      it", "end please", "cease and desist"): these are everyday words, so a clause of a longer message ("what time
+ *      do you end?") is not enough;
  *    - the whole message is CANCEL with courtesy or ALL only ("Cancel", "cancel please", "CANCEL ALL"): Twilio blocks a
  *      lone CANCEL, so we must agree, but "cancel it" or "cancel my appointment" is about the appointment and is a reply;
  *    - a clause opens with one of those clear keywords and goes on, unless what follows makes it an everyday STOP ("stop
@@ -58,7 +59,7 @@ const helpKeywords = new Set(['help', 'info']);
 // No everyday meaning in a text to a business, so they count anywhere in a clause ("STOP. Who is this?").
 const clearOptOutKeywords = new Set(['stop', 'stopall', 'unsubscribe', 'unsub', 'optout', 'revoke']);
 // Everyday words ("quit smoking", "the offer ends"): they count only as the whole message.
-const everydayOptOutKeywords = new Set([...clearOptOutKeywords, 'end', 'quit', 'remove']);
+const everydayOptOutKeywords = new Set([...clearOptOutKeywords, 'end', 'quit', 'remove', 'cease', 'desist']);
 // CANCEL is a carrier keyword but also how people cancel appointments: see rule 4 above.
 const cancelKeywords = new Set([...everydayOptOutKeywords, 'cancel']);
 
@@ -142,7 +143,9 @@ const courtesyPhrases = [
   'thanks so much',
   'many thanks',
   'right now',
+  'at once',
   'for good',
+  'for real',
   'i said',
   'no thanks',
   'no thank you',
@@ -276,6 +279,36 @@ const optOutPhrases: OptOutPhrase[] = [
     // ...but "don't text me before 9" or "until Monday" asks for a quieter time, not for silence.
     unless:
       /\b(?:me|us)\s+(?:before|after|until|till|til|during|between|tomorrow|today|tonight|this (?:week|weekend|morning|afternoon|evening)|at work|on (?:weekends?|sundays?|saturdays?))\b/u,
+  },
+  // "don't send me any more texts", "never send me messages again", "please don't send any more messages".
+  {
+    pattern: new RegExp(
+      `\\b(?:dont|do not|never)\\s+(?:ever\\s+)?send\\s+(?:(?:me|us)\\s+|(?=any\\s*more\\b|more\\b))(?:(?:any|more|anymore|of|these|those|your|ur|the|such)\\s+)*(?:${contactNouns})\\b`,
+      'u',
+    ),
+    // ...but not "I don't send messages", "you never send me reminders" or "don't send me texts after 8pm".
+    unless: new RegExp(
+      `\\b(?:i|we|you|u|they|he|she)\\s+(?:(?:just|really|usually|often|ever|generally|normally)\\s+)?(?:dont|do not|never)\\s+send\\b|\\b(?:${contactNouns})\\s+${someOfThemOnly}`,
+      'u',
+    ),
+  },
+  // "stop on this number", "stop all texts to my phone".
+  {
+    pattern:
+      /\bstop\s+(?:(?:all|it|everything|texts|messages)\s+)?(?:on|for|to|from)\s+(?:this|my)\s+(?:number|phone|cell|line)\b/u,
+  },
+  // "remove from list", "remove from your texting list", "remove number".
+  {
+    pattern:
+      /\bremove\s+(?:(?:me|us|this number|my number)\s+)?from\s+(?:(?:the|your|ur|this|all|any)\s+)*(?:\w+\s+)?list\b/u,
+  },
+  { pattern: /^(?:please\s+)?remove\s+(?:this\s+|my\s+)?number(?:\s+please)?$/u },
+  // "how do I stop these?", "how can I stop receiving your texts".
+  {
+    pattern: new RegExp(
+      `\\bhow (?:do|can|would) (?:i|we)\\s+(?:stop|end|quit|block)\\s+(?:(?:these|those|the|your|ur|all|any|of|receiving|getting)\\s+)*(?:(?:${contactNouns})\\b|(?:these|those|them)$)`,
+      'u',
+    ),
   },
   {
     pattern: new RegExp(`\\bnever\\s+(?:${textVerbs})\\s+(?:me\\s+|us\\s+|this number\\s+)?(?:ever\\s+)?again\\b`, 'u'),
