@@ -65,10 +65,13 @@ async function recordErasure(tx: Prisma.TransactionClient, { id: leadId, tenantI
     data: { status: 'cancelled', closedReason: erasedClosedReason, closedAt: new Date(), nextReminderAt: null },
     select: { id: true, workflowId: true, startsAt: true },
   });
-  const signalIds = await queueSignalsForPhone(tx, tenantId, phone, {
-    signal: signalNames.optOut,
-    payload: { source: erasureSource },
-  });
+  const signalIds = await queueSignalsForPhone(
+    tx,
+    tenantId,
+    phone,
+    { signal: signalNames.optOut, payload: { source: erasureSource } },
+    { haltedAs: erasedClosedReason },
+  );
   for (const appointment of reminders) {
     const data = {
       appointmentId: appointment.id,

@@ -33,13 +33,16 @@ export async function queueSignalsForPhone(
   tenantId: string,
   phone: string,
   { signal, payload }: SignalFor,
-  { startedBefore }: { startedBefore?: Date | undefined } = {},
+  {
+    startedBefore,
+    haltedAs = haltOf(signal),
+  }: { startedBefore?: Date | undefined; /** An erasure's opt-out halts as `erased`. */ haltedAs?: HaltReason } = {},
 ): Promise<string[]> {
-  const halted = await haltEnrollments(tx, { tenantId, phone, startedBefore }, haltOf(signal));
-  // A number found undeliverable is the weakest of the facts: a run halted by a STOP or a reply whose signal is still
-  // on its way must close as that, whichever signal the relay delivers first.
-  const running =
-    signal === undeliverableSignal.name ? halted.filter((run) => run.haltedBy === haltOf(signal)) : halted;
+  const halted = await haltEnrollments(tx, { tenantId, phone, startedBefore }, haltedAs);
+  // The first fact stands: a run halted by a STOP, a reply or a booking whose signal is still on its way must close as
+  // that, whichever arrives first, so this fact signals only the runs it halted. A cancel is the exception: nothing
+  // queued delivers it (its caller retries the cancellation), so a later fact may close its run before its next step.
+  const running = halted.filter((run) => run.haltedBy === haltedAs || run.haltedBy === 'cancelled');
   // An opt-out also ends the lead's scheduled appointments (their reminders stop at once, not at the next send).
   const appointments =
     signal === optOutSignal.name

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { inboundWebhookPath } from '../../common/config.js';
 import { phoneHash } from '../../common/opt-outs.js';
-import { inboundReplySignal } from '../../workflows/lead-follow-up.messages.js';
+import { inboundReplySignal, optOutSignal } from '../../workflows/lead-follow-up.messages.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { enrolledLead, enrollmentStatus } from '../support/follow-ups.js';
 import { startTestStack, testAuthToken, type TestStack } from '../support/stack.js';
@@ -301,6 +301,28 @@ describe('inbound messages', () => {
     await expect.poll(() => enrollmentStatus(stack.app, auth, lead.enrollmentId), { timeout: 20_000 }).toBe('replied');
     const stored = await stack.db.message.findFirst({ where: { leadId: lead.leadId, direction: 'inbound' } });
     expect(stored?.body).toBe('Yes please, call me tomorrow');
+  });
+
+  it('a reply from a lead whose STOP halted the follow-up, the STOP’s signal still on its way: it closes opted_out, not replied', async () => {
+    const { auth, number } = await tenantWithNumber();
+    const lead = await enrolledLead(stack.app, auth, [
+      { delaySeconds: 0, template: 'one' },
+      { delaySeconds: 3600, template: 'two' },
+    ]);
+    await expect.poll(() => stack.fake.createCallsTo(lead.phone), { timeout: 20_000 }).toBe(1);
+    const halted = { haltedAt: new Date(), haltedBy: 'opted_out' };
+    const { workflowId } = await stack.db.enrollment.update({ where: { id: lead.enrollmentId }, data: halted });
+    expect((await inbound(stack.app, { From: lead.phone, To: number, Body: 'who is this?' })).status).toBe(200);
+    // The STOP's signal lands after the reply was recorded.
+    await stack.client.workflow
+      .getHandle(workflowId)
+      .signal(optOutSignal, { source: 'sms', enrollmentId: lead.enrollmentId });
+    await expect
+      .poll(() => enrollmentStatus(stack.app, auth, lead.enrollmentId), { timeout: 10_000 })
+      .toBe('opted_out');
+    expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: lead.enrollmentId } })).toMatchObject({
+      closedReason: 'opted out (sms)',
+    });
   });
 });
 
