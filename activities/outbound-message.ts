@@ -28,6 +28,11 @@ export interface OutboundMessage {
   /** A hold answers `held` (the workflow waits, and a close ends the wait at once) instead of a retry. */
   holdAsResult?: boolean | undefined;
   /**
+   * Whether the workflow was asked to pause since it started this send: a retry (of a send Twilio failed, or an older
+   * run's hold) then answers `outcomeWhenMissed` and the workflow, paused, waits for the resume. Unset: never.
+   */
+  pausedMeanwhile?: (() => Promise<boolean>) | undefined;
+  /**
    * The template for the lead as it is on the first attempt, with the placeholders it may use besides the lead's own;
    * a retry sends what that one rendered.
    */

@@ -108,6 +108,12 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
       if (isClaimLive(row, now))
         throw claimedElsewhere(row.claimedAt, row.claimedAttempt, untilClaimExpires(row.claimedAt, now));
     }
+    // Only a retry: a first attempt is the workflow's own plan, made with its pause as it was (the row's flag, written
+    // once the workflow took the pause or the resume, may still say otherwise).
+    if (attempt > 1 && (await message.pausedMeanwhile?.())) {
+      log.info('send not retried: its enrollment was paused meanwhile', { messageId: row.id });
+      return deadline.outcomeWhenMissed;
+    }
     if (await tooLate(deadline)) return missDeadline(deps, row, deadline);
 
     const reserved = await reserveCapacity(deps, row, message).catch((error: unknown) => {

@@ -21,7 +21,7 @@ async function variantFor(db: Db, input: SendStepMessageInput): Promise<ChosenVa
 
 /**
  * Sends one step's SMS at most once, keyed by (enrollment, step). Its deadline is soft: a retry after the window's
- * close or the expiry answers `deferred`, and the workflow plans the step again.
+ * close or the expiry, or once the enrollment is paused, answers `deferred`, and the workflow plans the step again.
  */
 export function createSendStepMessage(deps: MessageDeliveryDeps) {
   const deliver = createMessageDelivery(deps);
@@ -35,6 +35,10 @@ export function createSendStepMessage(deps: MessageDeliveryDeps) {
         variant: variant?.label ?? null,
         subject: { kind: 'step', enrollmentId: input.enrollmentId },
         holdAsResult: input.holdAsResult,
+        pausedMeanwhile: async () =>
+          (await deps.db.enrollment.count({
+            where: { id: input.enrollmentId, tenantId: input.tenantId, paused: true },
+          })) > 0,
         messageFor: () => ({ template: variant?.template ?? input.template }),
       },
       { at: new Date(input.notAfter), hard: false, outcomeWhenMissed: { outcome: 'deferred' } as const },

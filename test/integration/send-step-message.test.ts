@@ -50,6 +50,9 @@ async function enrollment(firstName: string | null = 'Ada', steps: Prisma.InputJ
   };
 }
 
+const callOutcomesTo = (phone: string) =>
+  core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome);
+
 /** Runs the activity as Temporal would on the given attempt; a throw is what Temporal would retry. */
 const attempt = (number: number, input: Parameters<typeof core.sendStepMessage>[0]) =>
   new MockActivityEnvironment({ attempt: number }).run(core.sendStepMessage, input);
@@ -191,6 +194,28 @@ describe('sendStepMessage', () => {
       'createdLate',
       'error',
     ]);
+  });
+
+  // The pause was taken by the workflow (and written to the row) while this send was in Twilio's retries.
+  it('a retry for an enrollment paused meanwhile answers deferred without calling Twilio; a first attempt still goes', async () => {
+    const { phone, input } = await enrollment();
+    core.fake.inject({ kind: 'http', status: 429 }, { to: phone });
+    await expect(attempt(1, input)).rejects.toMatchObject({ status: 429 });
+    await core.db.enrollment.update({ where: { id: input.enrollmentId }, data: { paused: true } });
+    expect(await attempt(2, input)).toEqual({ outcome: 'deferred' });
+    expect(callOutcomesTo(phone)).toEqual(['error']);
+    // The resumed run's next attempt, the row's flag not yet written back: the workflow's own plan decides.
+    expect(await attempt(1, input)).toMatchObject({ outcome: 'sent' });
+    expect(callOutcomesTo(phone)).toEqual(['error', 'created']);
+  });
+
+  it('a retry for an enrollment paused meanwhile still adopts what its unanswered call sent', async () => {
+    const { phone, input } = await enrollment();
+    core.fake.inject({ kind: 'sentThenTimeout' }, { to: phone });
+    await expect(attempt(1, input)).rejects.toThrow(/timeout/i);
+    await core.db.enrollment.update({ where: { id: input.enrollmentId }, data: { paused: true } });
+    expect(await attempt(2, input)).toMatchObject({ outcome: 'sent' });
+    expect(core.fake.createCallsTo(phone)).toBe(1);
   });
 
   it('a retry finds the message of an unanswered call behind more than a page of newer messages to the phone', async () => {
