@@ -16,7 +16,7 @@ import {
   cancelledThroughTheApi,
   cancelUpdate,
 } from '../workflows/appointment-reminder.messages.js';
-import type { SignalRelay } from './signal-relay.js';
+import { deliverOrLeaveQueued, type SignalRelay } from './signal-relay.js';
 
 export interface ErasureDeps {
   db: Db;
@@ -37,7 +37,10 @@ type Reminders = { workflowId: string }[];
 export async function eraseLead({ db, temporal, signalRelay }: ErasureDeps, lead: Lead, log: Logger): Promise<boolean> {
   const erased = await db.$transaction((tx) => recordErasure(tx, lead));
   if (!erased) return false;
-  await Promise.all([signalRelay.deliver(erased.signalIds), cancelReminders(temporal, erased.reminders, log)]);
+  await Promise.all([
+    deliverOrLeaveQueued(signalRelay, log, erased.signalIds),
+    cancelReminders(temporal, erased.reminders, log),
+  ]);
   return true;
 }
 

@@ -5,6 +5,16 @@ import { errorSummary } from '../common/error-summary.js';
 import { periodicRounds } from '../common/periodic.js';
 import type { PendingSignal } from '../generated/prisma/client.js';
 
+/**
+ * Delivers signals a request just queued, after its change committed: a failure here (Temporal away, a database blip)
+ * must not turn the committed change into an error answer, so it is logged and the relay's next round delivers them.
+ */
+export async function deliverOrLeaveQueued(relay: SignalRelay, log: Logger, ids: string[]): Promise<void> {
+  await relay.deliver(ids).catch((error: unknown) => {
+    log.warn({ err: error }, 'signals queued, not delivered now: the signal relay delivers them on its next round');
+  });
+}
+
 export interface SignalRelay {
   /** Delivers these now, waiting at most `deadlineMs` on Temporal; what doesn't go through stays queued. */
   deliver(ids: string[], deadlineMs?: number): Promise<void>;

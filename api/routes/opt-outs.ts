@@ -9,7 +9,7 @@ import { normalisePhone } from '../../common/phone.js';
 import type { OptOut } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
-import type { SignalRelay } from '../signal-relay.js';
+import { deliverOrLeaveQueued, type SignalRelay } from '../signal-relay.js';
 import { createdBefore, newestFirst, olderPageQuery, pageAnswer } from '../params.js';
 
 /** What `leadfollowup_opt_outs_total` counts an opt-out recorded through the API as, whatever its `source`. */
@@ -82,7 +82,7 @@ export function optOutsRouter({
       });
       return { existed, optOut: (await findOptOut(tx, tenantId, phone)) as OptOut, signalIds };
     });
-    await signalRelay.deliver(signalIds);
+    await deliverOrLeaveQueued(signalRelay, req.log, signalIds);
     // The source is the tenant's own words: a label of its own per wording would grow the metric without bound.
     if (!existed) metrics.optOutRecorded(apiOptOutSource);
     res.status(existed ? 200 : 201).json(optOutView(optOut));

@@ -6,7 +6,7 @@ import { callbackStatuses } from '../../common/message-status.js';
 import type { Db } from '../../common/db.js';
 import { noMetrics, type WebhookMetrics } from '../../common/metrics.js';
 import { ApiError, fieldErrors } from '../errors.js';
-import type { SignalRelay } from '../signal-relay.js';
+import { deliverOrLeaveQueued, type SignalRelay } from '../signal-relay.js';
 import { countOptOuts, processInbound } from '../webhooks/inbound.js';
 import type { InboundSpool } from '../webhooks/inbound-spool.js';
 import { verifyTwilioSignature, type SignatureOptions } from '../webhooks/signature.js';
@@ -72,11 +72,6 @@ export function twilioWebhooksRouter({
     res.type('text/xml').send(response.toString());
   };
 
-  const deliverOrLeaveQueued = (log: express.Request['log'], signalIds: string[]) =>
-    signalRelay.deliver(signalIds).catch((error: unknown) => {
-      log.warn({ err: error }, 'signals queued, not delivered now: the signal relay delivers them on its next round');
-    });
-
   /**
    * Twilio does not resend an inbound webhook answered 500: one the database could not take is kept on disk and
    * processed once it answers (without the TwiML answer, which only this response could carry). Only when it cannot
@@ -118,7 +113,7 @@ export function twilioWebhooksRouter({
     }
     // The reply is recorded as sent, and only this answer carries it to Twilio: it goes whatever the relay meets (its
     // next round delivers the signals still queued).
-    await deliverOrLeaveQueued(req.log, result.signalIds);
+    await deliverOrLeaveQueued(signalRelay, req.log, result.signalIds);
     twiml(res, result.reply);
   });
 
@@ -130,7 +125,7 @@ export function twilioWebhooksRouter({
       metrics.twilioError(params.ErrorCode, 'status_callback');
       if (params.ErrorCode === 21610) metrics.optOutRecorded('twilio_error_21610');
     }
-    if (result.kind === 'processed') await deliverOrLeaveQueued(req.log, result.signalIds);
+    if (result.kind === 'processed') await deliverOrLeaveQueued(signalRelay, req.log, result.signalIds);
     // No row has the SID yet: parked for the one that records it (api/webhooks/status.ts).
     else if (result.kind === 'unknown_message')
       req.log.info({ outcome: result.kind }, 'status webhook: no message has the SID yet, parked until one does');

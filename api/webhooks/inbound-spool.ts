@@ -12,7 +12,7 @@ import { isDataException } from '../../common/db-errors.js';
 import { maskPhone } from '../../common/logger.js';
 import { noMetrics, type WebhookMetrics } from '../../common/metrics.js';
 import { periodicRounds, type PeriodicRounds } from '../../common/periodic.js';
-import type { SignalRelay } from '../signal-relay.js';
+import { deliverOrLeaveQueued, type SignalRelay } from '../signal-relay.js';
 import { countOptOuts, processInbound, type InboundOptions, type InboundParams } from './inbound.js';
 
 export interface InboundSpool extends PeriodicRounds {
@@ -153,9 +153,7 @@ export function createInboundSpool({
     const result = await processInbound(db, logger, params, { ...options, late: { arrivedAt: arrivalOf(name) } });
     if (result.kind === 'processed') {
       countOptOuts(metrics, result);
-      await signalRelay.deliver(result.signalIds).catch((error: unknown) => {
-        logger.warn({ err: error }, 'kept inbound SMS processed; its signals wait for the relay');
-      });
+      await deliverOrLeaveQueued(signalRelay, logger, result.signalIds);
     }
     logger.info(
       { messageSid: params.MessageSid, from: maskPhone(params.From), outcome: result.kind },

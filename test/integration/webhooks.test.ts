@@ -48,6 +48,25 @@ describe('the signal relay failing once the inbound message is recorded (a datab
     );
     await expect.poll(() => enrollmentStatus(stack.app, auth, enrollmentId), { timeout: 20_000 }).toBe('opted_out');
   });
+
+  it.each([
+    ['an opt-out through the API', 201, (phone: string) => ['post', '/v1/opt-outs', { phone }] as const],
+    ['an erasure', 200, (_phone: string, leadId: string) => ['delete', `/v1/leads/${leadId}`, {}] as const],
+  ])('%s answers its success, not 500, and the follow-up still ends', async (_what, status, requestOf) => {
+    const { auth } = await tenantWithNumber();
+    const { phone, leadId, enrollmentId } = await enrolledLead(stack.app, auth, [
+      { delaySeconds: 3600, template: 'one' },
+    ]);
+    const failingRelay = {
+      ...stack.deps.signalRelay,
+      deliver: () => Promise.reject(new Error('Connection terminated unexpectedly')),
+    };
+    const blipping = createApp({ ...stack.deps, signalRelay: failingRelay });
+    const [method, path, body] = requestOf(phone, leadId);
+    expect((await request(blipping)[method](path).set(auth).send(body)).status).toBe(status);
+    const closed = async () => (await stack.db.enrollment.findUniqueOrThrow({ where: { id: enrollmentId } })).status;
+    await expect.poll(closed, { timeout: 20_000 }).toBe('opted_out');
+  });
 });
 
 describe('a reply we send back in the TwiML', () => {
