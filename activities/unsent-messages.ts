@@ -4,6 +4,7 @@ import { lockConversation } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
 import { recordMessageEvent } from '../common/event-writers.js';
 import { recordOptOut } from '../common/opt-outs.js';
+import { queueSignalsForPhone, signalNames } from '../common/pending-signals.js';
 import { heldByDetail } from '../common/unclaimed-messages.js';
 import type { Message, Prisma } from '../generated/prisma/client.js';
 
@@ -72,7 +73,15 @@ export async function closeUnsent(
           fact: 'failed',
         });
     }
-    if (optOutSource) await recordOptOut(tx, { tenantId: row.tenantId, phone: row.toPhone, source: optOutSource });
+    if (optOutSource) {
+      await recordOptOut(tx, { tenantId: row.tenantId, phone: row.toPhone, source: optOutSource });
+      // The phone's other runs (its appointments' reminders, a follow-up) hear of it now, as from a callback's 21610,
+      // not at their next send's gate; the API's signal relay delivers them.
+      await queueSignalsForPhone(tx, row.tenantId, row.toPhone, {
+        signal: signalNames.optOut,
+        payload: { source: optOutSource },
+      });
+    }
     return count > 0;
   });
 }

@@ -349,14 +349,32 @@ describe('sendStepMessage', () => {
     expect(core.fake.calls.filter((call) => call.to === phone && call.outcome === 'created')).toHaveLength(1);
   });
 
-  it('records an opt-out on Twilio 21610 and never retries', async () => {
+  it('records an opt-out on Twilio 21610, never retries, and tells the phone’s other runs at once', async () => {
     const { tenantId, phone, input } = await enrollment();
+    const appointment = await core.db.appointment.create({
+      data: {
+        id: randomUUID(),
+        tenantId,
+        leadId: input.leadId,
+        startsAt: new Date(Date.now() + 86_400_000),
+        timeZone: 'Europe/London',
+        durationMinutes: 30,
+        workflowId: `appointment:${randomUUID()}`,
+      },
+    });
     core.fake.inject({ kind: 'twilioError', code: 21610 }, { to: phone });
     expect(await attempt(1, input)).toMatchObject({ outcome: 'opted_out' });
     expect(await findOptOut(core.db, tenantId, phone)).toMatchObject({ source: 'twilio_error_21610' });
     expect(
       await core.db.message.findUniqueOrThrow({ where: { idempotencyKey: `${input.enrollmentId}:0` } }),
     ).toMatchObject({ status: 'failed', errorCode: 21610 });
+    // The appointment's reminders stop now, not at their next send's gate; the follow-up's row is halted with it.
+    expect(await core.db.pendingSignal.findMany({ where: { workflowId: appointment.workflowId } })).toMatchObject([
+      { signal: 'optOut', payload: { source: 'twilio_error_21610' } },
+    ]);
+    expect(await core.db.enrollment.findUniqueOrThrow({ where: { id: input.enrollmentId } })).toMatchObject({
+      haltedBy: 'opted_out',
+    });
   });
 
   it("Twilio's 21610 while the lead's STOP is being recorded (it holds the conversation's lock): both commit", async () => {
