@@ -34,7 +34,7 @@ export interface EnrollmentProgress {
 
 export interface ProgressInput {
   enrollment: Pick<Enrollment, 'status' | 'haltedAt' | 'startedAt' | 'paused' | 'skippedToStep'>;
-  steps: readonly SequenceStep[];
+  steps: readonly Pick<SequenceStep, 'delaySeconds'>[];
   /** This enrollment's outbound messages, one per step it reached. */
   messages: readonly ProgressMessage[];
   /** The run's policy and expiry, as kept on the row at enrollment. */

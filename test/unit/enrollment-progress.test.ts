@@ -12,10 +12,7 @@ const input = (overrides: Partial<ProgressInput> & { now: Date }): ProgressInput
     paused: false,
     skippedToStep: null,
   },
-  steps: [
-    { delaySeconds: 60, template: 'a' },
-    { delaySeconds: 3600, template: 'b' },
-  ],
+  steps: [{ delaySeconds: 60 }, { delaySeconds: 3600 }],
   messages: [],
   policy,
   expiresAt: new Date(startedAt.getTime() + 30 * 86_400_000),
