@@ -63,6 +63,12 @@ const haltedBeforeStartPatch = 'halted-before-start';
  * ends the run `expired`, as one retried until the expiry does: before, it closed `failed` with the last error.
  */
 const retryPastExpiryPatch = 'retry-past-expiry';
+/**
+ * A close, a pause or a skip that came while the send was in flight ends a hold it answers at once: before, the wait
+ * counted changes from when the hold came back, so a reply during the send left the run asleep until the hold's end
+ * (the next morning, for the window), its enrollment `running` and its CRM not told.
+ */
+const changeDuringSendPatch = 'change-during-held-send';
 
 const { recordEnrollmentStarted, recordEnrollmentOutcome } = proxyActivities<Activities>(recordActivityOptions);
 const local = proxyLocalActivities<Activities>(recordActivityOptions);
@@ -284,17 +290,18 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
       notAfter: plan.notAfter.toISOString(),
       ...(patched(sendGateHoldsPatch) ? { holdAsResult: true } : {}),
     };
+    const changesBeforeSend = this.changes;
     // Not cancellable: a send in flight finishes (and is recorded) before a cancellation takes effect.
     const result = await CancellationScope.nonCancellable(() => sendActivity(this.expiresAt)(send));
     log.info('step finished', { step, outcome: result.outcome });
     if (result.outcome === 'deferred') return;
-    if (result.outcome === 'held') return this.waitOutHold(result);
+    if (result.outcome === 'held') return this.waitOutHold(result, changesBeforeSend);
     if (result.outcome === 'halted') return this.close(...haltedOutcome(result.reason));
     this.recordSendOutcome(step, result);
   }
 
   /** A held send comes back when its hold ends, or at once when anything changes (a close, a pause, a skip). */
-  private async waitOutHold(hold: SendResult<'held'>): Promise<void> {
+  private async waitOutHold(hold: SendResult<'held'>, changesBeforeSend: number): Promise<void> {
     if (hold.policy && patched(followGatePolicyPatch)) this.policy = hold.policy;
     const waitingFor = waitingForHold(hold.reason);
     upsertSearchAttributes([
@@ -309,7 +316,8 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
     // A hold past the expiry (a window or cap days away) ends at the expiry, which the next plan then closes.
     const retryAt = new Date(hold.retryAt);
     const lastLook = retryAt > this.expiresAt && patched(holdUntilExpiryPatch) ? this.expiresAt : retryAt;
-    await this.untilNextChangeOr(lastLook);
+    const seen = patched(changeDuringSendPatch) ? changesBeforeSend : this.changes;
+    await untilChangeOrTime(() => this.changes !== seen, lastLook);
     this.state.hold = null;
   }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Client, WorkflowHandle, WorkflowHandleWithFirstExecutionRunId } from '@temporalio/client';
 import { claimRow, workflowInput } from '../../api/enrollment-starter.js';
 import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
+import { lockConversation } from '../../common/conversation.js';
 import type { Db } from '../../common/db.js';
 import type { leadFollowUp } from '../../workflows/lead-follow-up.js';
 import {
@@ -413,6 +414,35 @@ export const leadFollowUpScenarios: Scenario[] = [
       );
       const state = await handle.result();
       if (state.status !== 'expired') throw new Error(`the run ended ${state.status}: ${state.closedReason}`);
+      return handle.workflowId;
+    },
+  },
+  {
+    // Recorded with patch change-during-held-send: the lead replies while the first send waits for the conversation's
+    // lock (held here), the kill switch turns on meanwhile, so the send comes back held; the run ends replied at once.
+    name: 'reply-during-held-send',
+    async run(context) {
+      const owner = await tenantAndLead(context);
+      let release = () => {};
+      const released = new Promise<void>((resolve) => (release = resolve));
+      const holding = context.db.$transaction(
+        async (tx) => {
+          await lockConversation(tx, owner.tenant.id, owner.lead.phone);
+          await released;
+        },
+        { timeout: 60_000 },
+      );
+      const handle = await startFollowUp(context, [first], owner);
+      await eventually(() => context.db.message.count({ where: { leadId: owner.lead.id } }), 'the first send’s row');
+      await pauseSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+      const { enrollmentId } = await enrollmentOf(context, handle.workflowId);
+      await handle.signal(inboundReplySignal, { messageSid: `SM${'2'.repeat(32)}`, enrollmentId });
+      await eventually(async () => (await handle.query(statusQuery)).status === 'replied', 'the reply taken');
+      release();
+      await holding;
+      const state = await handle.result();
+      await resumeSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+      if (state.status !== 'replied') throw new Error(`the run ended ${state.status}: ${state.closedReason}`);
       return handle.workflowId;
     },
   },

@@ -63,17 +63,45 @@ function fakeActivities(
   return { activities, sends, outcomes, runs };
 }
 
-/** A send that stays in flight until the test releases it. */
-function blockingSend() {
+/** A send that stays in flight until the test releases it, then answers `answer`. */
+function blockingSend(answer: (input: SendStepMessageInput) => SendStepMessageResult = sent) {
   let release = () => {};
   let markStarted = () => {};
   const sendStarted = new Promise<void>((resolve) => (markStarted = resolve));
   const fake = fakeActivities(async (step) => {
     markStarted();
     await new Promise<void>((resolve) => (release = resolve));
-    return sent(step);
+    return answer(step);
   });
   return { fake, sendStarted, releaseSend: () => release() };
+}
+
+/** A run of steps(0, 60) to its end, `change` made while its first send is in flight (the send answers after it). */
+function whileSendInFlight(
+  { sendStarted, releaseSend }: ReturnType<typeof blockingSend>,
+  activities: ReturnType<typeof fakeActivities>['activities'],
+  change: (handle: Handle) => Promise<void>,
+) {
+  return suite.withWorker(activities, async (taskQueue) => {
+    const handle = await start(taskQueue, input(steps(0, 60)));
+    await sendStarted;
+    await change(handle);
+    releaseSend();
+    return handle.result();
+  });
+}
+
+/** The fake's activities, noting the (skipped) time the run recorded its outcome at. */
+function notingCloseTime(fake: ReturnType<typeof fakeActivities>) {
+  const closed = { at: 0 };
+  const activities = {
+    ...fake.activities,
+    async recordEnrollmentOutcome(outcome: RecordEnrollmentOutcomeInput) {
+      closed.at = activityInfo().currentAttemptScheduledTimestampMs;
+      return fake.activities.recordEnrollmentOutcome(outcome);
+    },
+  };
+  return { activities, closed };
 }
 
 /** Steps after these delays (in seconds), with the templates 'a', 'b', 'c'… in order. */
@@ -274,19 +302,12 @@ describe('leadFollowUp: a send held for hours', () => {
         ? { outcome: 'held', messageId: 'm0', reason: 'window', until, retryAt: until, detail: 'window' }
         : sent(step);
     });
-    let closedAt = 0;
-    const activities = {
-      ...fake.activities,
-      async recordEnrollmentOutcome(outcome: RecordEnrollmentOutcomeInput) {
-        closedAt = activityInfo().currentAttemptScheduledTimestampMs;
-        return fake.activities.recordEnrollmentOutcome(outcome);
-      },
-    };
+    const { activities, closed } = notingCloseTime(fake);
     const state = await runToEnd(activities, input(steps(0), {}, day));
     expect(state).toMatchObject({ status: 'expired', messagesSent: 0 });
     expect(fake.sends).toHaveLength(1);
     // It closed at the expiry, a day in, not when the hold would have ended.
-    expect(Math.round((closedAt - enrolledAt) / (hour * 1000))).toBe(24);
+    expect(Math.round((closed.at - enrolledAt) / (hour * 1000))).toBe(24);
   });
 
   it('goes on in a new run before its history grows too long, then sends the step once and the rest after it', async () => {
@@ -375,16 +396,29 @@ describe('leadFollowUp: signals end the automation', () => {
   });
 
   it('STOP while a send is in flight lets that send finish and sends nothing after it', async () => {
-    const { fake, sendStarted, releaseSend } = blockingSend();
-    const state = await suite.withWorker(fake.activities, async (taskQueue) => {
-      const handle = await start(taskQueue, input(steps(0, 60)));
-      await sendStarted;
-      await handle.signal(optOutSignal, { source: 'inbound_keyword' });
-      releaseSend();
-      return handle.result();
-    });
+    const blocking = blockingSend();
+    const { fake } = blocking;
+    const state = await whileSendInFlight(blocking, fake.activities, (handle) =>
+      handle.signal(optOutSignal, { source: 'inbound_keyword' }),
+    );
     expect(state).toMatchObject({ status: 'opted_out', messagesSent: 1 });
     expect(fake.sends.map((send) => send.step)).toEqual([0]);
+  });
+
+  it('a reply while a send is in flight that the gate then holds (the window, a day away) ends the run at once', async () => {
+    const enrolledAt = await suite.env.currentTimeMs();
+    const blocking = blockingSend((step) => {
+      const until = new Date(activityInfo().currentAttemptScheduledTimestampMs + day * 1000).toISOString();
+      return { outcome: 'held', messageId: `m${step.step}`, reason: 'window', until, retryAt: until, detail: 'window' };
+    });
+    const { fake } = blocking;
+    const { activities, closed } = notingCloseTime(fake);
+    const state = await whileSendInFlight(blocking, activities, (handle) =>
+      handle.signal(inboundReplySignal, { messageSid: 'SMreply' }),
+    );
+    expect(state).toMatchObject({ status: 'replied', messagesSent: 0 });
+    expect(fake.sends).toHaveLength(1);
+    expect(closed.at - enrolledAt).toBeLessThan(hour * 1000);
   });
 
   it.each([
