@@ -47,6 +47,14 @@ export type SendAppointmentMessageResult = DeliveryResult | { outcome: 'missed' 
 
 /** The workflow records its booking with its own run. */
 export type RecordAppointmentStartedInput = BookingRecord & { runId: string };
+export interface RecordAppointmentStartedResult {
+  followUpsToEnd: FollowUpRun[];
+  /**
+   * Whether the booking halted the follow-up it was made from (not a STOP or a reply before it, nor its close); absent
+   * from the answers recorded before it was.
+   */
+  bookedFromEnds?: boolean;
+}
 
 export interface RecordAppointmentProgressInput {
   appointmentId: string;
@@ -135,11 +143,15 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
      * The API records the booking before it answers; this covers an API that died after the start
      * (common/bookings.ts). The workflow signals the follow-ups it answers with, the one booked from apart.
      */
-    async recordAppointmentStarted(input: RecordAppointmentStartedInput): Promise<{ followUpsToEnd: FollowUpRun[] }> {
+    async recordAppointmentStarted(input: RecordAppointmentStartedInput): Promise<RecordAppointmentStartedResult> {
       // An erased lead has no appointment row: the send gate refuses every message of this run.
       const followUps = (await db.$transaction((tx) => recordBooking(tx, input))) ?? [];
-      // Another enrollment's run has the same workflow ID (the lead's): only the enrollment booked from is left out.
-      return { followUpsToEnd: followUps.filter((run) => run.enrollmentId !== input.bookedFrom?.enrollmentId) };
+      const bookedFrom = input.bookedFrom?.enrollmentId;
+      // Another enrollment's run has the same workflow ID (the lead's): the enrollment booked from is told apart.
+      return {
+        followUpsToEnd: followUps.filter((run) => run.enrollmentId !== bookedFrom),
+        bookedFromEnds: followUps.some((run) => run.enrollmentId === bookedFrom),
+      };
     },
 
     /**

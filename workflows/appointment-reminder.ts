@@ -60,6 +60,12 @@ const sendActivity = (notAfter: Date) =>
 const sendGateHoldsPatch = 'send-gate-holds';
 /** A booking ends every running follow-up of its lead, not only the one it names (a booking by `leadId` named none). */
 const bookingEndsLeadFollowUpsPatch = 'booking-ends-lead-follow-ups';
+/**
+ * The follow-up a booking was made from is told only when the booking halted it: one a STOP or a reply halted first is
+ * closed by that fact's signal, as opted out or replied. Before, it was told whatever halted it, and whichever signal
+ * came first won: an opted-out lead's follow-up could close `booked`.
+ */
+const bookedFromFirstFactPatch = 'booked-from-first-fact';
 /** A reply that replaced the reminders while the row was being written ends the next wait, so the row hears of it. */
 const replyDuringRecordPatch = 'reply-during-record';
 /**
@@ -309,7 +315,9 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
     const started = await CancellationScope.nonCancellable(() =>
       recordAppointmentStarted({ ...this.input, workflowId, runId, reminders: this.state.reminders }),
     );
-    if (this.input.bookedFrom) await this.endFollowUp(this.input.bookedFrom);
+    // Activities from before `bookedFromEnds` answer nothing about it: the follow-up is told, as it was then.
+    if (this.input.bookedFrom && (!patched(bookedFromFirstFactPatch) || started.bookedFromEnds !== false))
+      await this.endFollowUp(this.input.bookedFrom);
     // Runs from before the patch ended only the follow-up named at booking (and their activity answered nothing).
     if (patched(bookingEndsLeadFollowUpsPatch))
       for (const followUp of started.followUpsToEnd) await this.endFollowUp(followUp);

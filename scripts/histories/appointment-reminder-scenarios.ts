@@ -18,6 +18,7 @@ import {
 import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import { lockConversation } from '../../common/conversation.js';
 import type { Prisma } from '../../generated/prisma/client.js';
+import { optOutSignal } from '../../workflows/lead-follow-up.messages.js';
 import {
   eventually,
   startFollowUp,
@@ -56,6 +57,18 @@ async function book(
       },
     ],
   });
+}
+
+/** A follow-up asleep for an hour, recorded on its row, and the `bookedFrom` that names it. */
+async function sleepingFollowUp(context: ScenarioContext) {
+  const owner = await tenantAndLead(context);
+  const followUp = await startFollowUp(context, [{ delaySeconds: 3600, template: 'Still interested?' }], owner);
+  const enrollment = await eventually(
+    async () => context.db.enrollment.findFirst({ where: { workflowId: followUp.workflowId } }),
+    'the follow-up to record itself',
+  );
+  const bookedFrom = { enrollmentId: enrollment.id, workflowId: followUp.workflowId, runId: enrollment.runId };
+  return { owner, followUp, bookedFrom };
 }
 
 const untilConfirmed = (handle: WorkflowHandle<typeof appointmentReminder>) =>
@@ -180,16 +193,26 @@ export const appointmentReminderScenarios: Scenario[] = [
     // tells it by workflow ID and enrollment.
     name: 'booking-ends-follow-up-by-enrollment',
     async run(context) {
-      const owner = await tenantAndLead(context);
-      const followUp = await startFollowUp(context, [{ delaySeconds: 3600, template: 'Still interested?' }], owner);
-      const enrollment = await eventually(
-        async () => context.db.enrollment.findFirst({ where: { workflowId: followUp.workflowId } }),
-        'the follow-up to record itself',
-      );
-      const bookedFrom = { enrollmentId: enrollment.id, workflowId: followUp.workflowId, runId: enrollment.runId };
+      const { owner, followUp, bookedFrom } = await sleepingFollowUp(context);
       const handle = await book(context, 86_400 * 2, [86_400], owner, bookedFrom);
       await followUp.result();
       await untilConfirmed(handle);
+      return handle.workflowId;
+    },
+  },
+  {
+    // Recorded with patch booked-from-first-fact: a STOP halted the follow-up the booking names first (its signal still
+    // to come), so the run does not tell it; the STOP's signal closes it opted out.
+    name: 'booked-from-follow-up-a-stop-halted',
+    async run(context) {
+      const { owner, followUp, bookedFrom } = await sleepingFollowUp(context);
+      const halted = { haltedAt: new Date(), haltedBy: 'opted_out' };
+      await context.db.enrollment.update({ where: { id: bookedFrom.enrollmentId }, data: halted });
+      const handle = await book(context, 86_400 * 2, [86_400], owner, bookedFrom);
+      await untilConfirmed(handle);
+      await followUp.signal(optOutSignal, { source: 'inbound_keyword', enrollmentId: bookedFrom.enrollmentId });
+      const state = await followUp.result();
+      if (state.status !== 'opted_out') throw new Error(`the follow-up ended ${state.status}: ${state.closedReason}`);
       return handle.workflowId;
     },
   },

@@ -669,7 +669,10 @@ describe('booking from a follow-up that has ended, while a later one runs', () =
 });
 
 describe('a booking for a lead whose follow-up a STOP or a reply halted first', () => {
-  it('does not end that follow-up as booked: the fact that halted it closes it when its signal arrives', async () => {
+  it.each([
+    ['by lead', (leadId: string) => ({ leadId })],
+    ['from that follow-up', (_leadId: string, enrollmentId: string) => ({ enrollmentId })],
+  ])('booked %s, does not end that follow-up as booked: the fact that halted it closes it', async (_how, bookedBy) => {
     const { auth } = await createTenant(db, anytimeSettings);
     const { phone, leadId } = await newLead(auth);
     const enrollmentId = await enrollInNewSequence(app, auth, leadId, [{ delaySeconds: 3600, template: 'Any news?' }]);
@@ -683,7 +686,7 @@ describe('a booking for a lead whose follow-up a STOP or a reply halted first', 
     const booked = await request(app)
       .post('/v1/appointments')
       .set(auth)
-      .send({ leadId, startsAt: inSeconds(86_400) });
+      .send({ ...bookedBy(leadId, enrollmentId), startsAt: inSeconds(86_400) });
     expect(booked.status).toBe(201);
     // The reminder run signals the follow-ups its booking ends before it sends the confirmation.
     await expect.poll(() => fake.createCallsTo(phone), { timeout: 30_000 }).toBe(1);
