@@ -1,5 +1,5 @@
 import type { Prisma } from '../generated/prisma/client.js';
-import { haltEnrollments, type HaltReason } from './conversation.js';
+import { erasedClosedReason, haltEnrollments, type HaltReason } from './conversation.js';
 import {
   appointmentReplySignal,
   type AppointmentReplySignalInput,
@@ -16,6 +16,12 @@ type SignalFor =
   | { signal: typeof optOutSignal.name; payload: { source: string } }
   | { signal: typeof inboundReplySignal.name; payload: { messageSid: string } }
   | { signal: typeof undeliverableSignal.name; payload: Omit<UndeliverableSignalInput, 'enrollmentId'> };
+
+/**
+ * Halts a later fact's signal may close the run as: a cancel, which nothing queued delivers (its caller retries the
+ * cancellation), and a number found undeliverable, the weakest fact (a STOP or a reply after it says more).
+ */
+const overtakenHalts = new Set<string>(['cancelled', 'undeliverable']);
 
 function haltOf(signal: SignalFor['signal']): HaltReason {
   if (signal === optOutSignal.name) return 'opted_out';
@@ -40,9 +46,12 @@ export async function queueSignalsForPhone(
 ): Promise<string[]> {
   const halted = await haltEnrollments(tx, { tenantId, phone, startedBefore }, haltedAs);
   // The first fact stands: a run halted by a STOP, a reply or a booking whose signal is still on its way must close as
-  // that, whichever arrives first, so this fact signals only the runs it halted. A cancel is the exception: nothing
-  // queued delivers it (its caller retries the cancellation), so a later fact may close its run before its next step.
-  const running = halted.filter((run) => run.haltedBy === haltedAs || run.haltedBy === 'cancelled');
+  // that, whichever arrives first, so this fact signals only the runs it halted, and those a later fact may overtake.
+  // An erasure is final and signals every one.
+  const running =
+    haltedAs === erasedClosedReason
+      ? halted
+      : halted.filter((run) => run.haltedBy === haltedAs || overtakenHalts.has(run.haltedBy ?? ''));
   // An opt-out also ends the lead's scheduled appointments (their reminders stop at once, not at the next send).
   const appointments =
     signal === optOutSignal.name

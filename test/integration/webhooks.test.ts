@@ -322,23 +322,33 @@ describe('inbound messages', () => {
     expect(stored?.body).toBe('Yes please, call me tomorrow');
   });
 
-  it('a reply from a lead whose STOP halted the follow-up, the STOP’s signal still on its way: it closes opted_out, not replied', async () => {
+  /** A follow-up asleep after its first step, its row halted by a fact whose signal is still on its way. */
+  async function haltedWhileAsleep(haltedBy: string, body: string) {
     const { auth, number } = await tenantWithNumber();
     const lead = await enrolledLead(stack.app, auth, [
       { delaySeconds: 0, template: 'one' },
       { delaySeconds: 3600, template: 'two' },
     ]);
     await expect.poll(() => stack.fake.createCallsTo(lead.phone), { timeout: 20_000 }).toBe(1);
-    const halted = { haltedAt: new Date(), haltedBy: 'opted_out' };
+    const halted = { haltedAt: new Date(), haltedBy };
     const { workflowId } = await stack.db.enrollment.update({ where: { id: lead.enrollmentId }, data: halted });
-    expect((await inbound(stack.app, { From: lead.phone, To: number, Body: 'who is this?' })).status).toBe(200);
+    expect((await inbound(stack.app, { From: lead.phone, To: number, Body: body })).status).toBe(200);
+    const status = () => enrollmentStatus(stack.app, auth, lead.enrollmentId);
+    return { lead, workflowId, status };
+  }
+
+  it('a STOP from a lead whose follow-up a number-undeliverable callback halted, its signal still on its way: it closes opted_out', async () => {
+    const { status } = await haltedWhileAsleep('undeliverable', 'STOP');
+    await expect.poll(status, { timeout: 10_000 }).toBe('opted_out');
+  });
+
+  it('a reply from a lead whose STOP halted the follow-up, the STOP’s signal still on its way: it closes opted_out, not replied', async () => {
+    const { lead, workflowId, status } = await haltedWhileAsleep('opted_out', 'who is this?');
     // The STOP's signal lands after the reply was recorded.
     await stack.client.workflow
       .getHandle(workflowId)
       .signal(optOutSignal, { source: 'sms', enrollmentId: lead.enrollmentId });
-    await expect
-      .poll(() => enrollmentStatus(stack.app, auth, lead.enrollmentId), { timeout: 10_000 })
-      .toBe('opted_out');
+    await expect.poll(status, { timeout: 10_000 }).toBe('opted_out');
     expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: lead.enrollmentId } })).toMatchObject({
       closedReason: 'opted out (sms)',
     });
