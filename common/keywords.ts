@@ -280,27 +280,25 @@ const optOutPhrases: OptOutPhrase[] = [
     unless:
       /\b(?:me|us)\s+(?:before|after|until|till|til|during|between|tomorrow|today|tonight|this (?:week|weekend|morning|afternoon|evening)|at work|on (?:weekends?|sundays?|saturdays?))\b/u,
   },
-  // "don't send me any more texts", "never send me messages again", "please don't send any more messages".
+  // "don't send me any more texts", "never send me messages again", "please do not send messages to this number": an
+  // order, so the clause opens with it (after courtesy). "you guys never send me reminders" wants them.
   {
     pattern: new RegExp(
-      `\\b(?:dont|do not|never)\\s+(?:ever\\s+)?send\\s+(?:(?:me|us)\\s+|(?=any\\s*more\\b|more\\b))(?:(?:any|more|anymore|of|these|those|your|ur|the|such)\\s+)*(?:${contactNouns})\\b`,
+      `^(?:(?:please|pls|plz|kindly|just|ok|okay|so|and|now|hey|hi)\\s+)*(?:dont|do not|never)\\s+(?:ever\\s+)?send\\s+(?:(?:me|us)\\s+)?(?:(?:any|more|anymore|of|these|those|your|ur|such|further|another)\\s+)*(?:${contactNouns})\\b`,
       'u',
     ),
-    // ...but not "I don't send messages", "you never send me reminders" or "don't send me texts after 8pm".
-    unless: new RegExp(
-      `\\b(?:i|we|you|u|they|he|she)\\s+(?:(?:just|really|usually|often|ever|generally|normally)\\s+)?(?:dont|do not|never)\\s+send\\b|\\b(?:${contactNouns})\\s+${someOfThemOnly}`,
-      'u',
-    ),
+    // ...but "don't send me texts after 8pm", "at work" or "during the day" asks for a quieter time.
+    unless: new RegExp(`\\b(?:${contactNouns})\\s+(?:${someOfThemOnly}|(?:at|during|between|while|in the)\\b)`, 'u'),
   },
   // "stop on this number", "stop all texts to my phone".
   {
     pattern:
-      /\bstop\s+(?:(?:all|it|everything|texts|messages)\s+)?(?:on|for|to|from)\s+(?:this|my)\s+(?:number|phone|cell|line)\b/u,
+      /\bstop\s+(?:(?:all|it|everything|texts|messages)\s+)?(?:on|to)\s+this\s+(?:number|phone|line)\b|\bstop\s+(?:all\s+)?(?:texts|messages)\s+to\s+my\s+(?:number|phone|cell)\b/u,
   },
-  // "remove from list", "remove from your texting list", "remove number".
+  // "remove from list", "remove from your texting list", "remove number"; not "the wait list" or "the list".
   {
     pattern:
-      /\bremove\s+(?:(?:me|us|this number|my number)\s+)?from\s+(?:(?:the|your|ur|this|all|any)\s+)*(?:\w+\s+)?list\b/u,
+      /\bremove\s+(?:(?:me|us|this number|my number)\s+)?from\s+(?:(?:your|ur|all|any)\s+)*(?:(?:texting|text|sms|mailing|contact|calling|call|marketing|messaging)\s+)?list\b/u,
   },
   { pattern: /^(?:please\s+)?remove\s+(?:this\s+|my\s+)?number(?:\s+please)?$/u },
   // "how do I stop these?", "how can I stop receiving your texts".
