@@ -11,14 +11,18 @@ const linkValuePlaceholders = new Set<string>(['bookingLink']);
 /** `{{name}}`, or `{{link:https://…}}`: a fixed URL the message links to, tracked like {{bookingLink}}. */
 const placeholderPattern = /\{\{\s*(?:link:\s*([^{}]*?)|([A-Za-z]+))\s*\}\}/g;
 
-/** Every `{{…}}` of a template: one that is no placeholder (`{{first_name}}`) would reach the lead as written. */
-const bracedPattern = /\{\{([^{}]*)\}\}/g;
+/**
+ * Every `{{…}}` of a template, with any braces around it: one that is no placeholder (`{{first_name}}`) would reach the
+ * lead as written, and `{{{firstName}}}` as "{Ada}".
+ */
+const bracedPattern = /\{*\{\{([^{}]*)\}\}\}*/g;
 const wholePlaceholder = new RegExp(`^${placeholderPattern.source}$`);
 
 function placeholdersNotIn(template: string, names: readonly string[]): string[] {
   const known = new Set<string>(names);
   return [...template.matchAll(bracedPattern)].flatMap(([braced, inside = '']) => {
     const placeholder = wholePlaceholder.exec(braced);
+    if (!placeholder && braced.length > inside.length + 4) return [braced.slice(2, -2)];
     // A link's URL is checked on its own (invalidLinkPlaceholders).
     if (placeholder?.[1] !== undefined) return [];
     const name = placeholder?.[2] ?? inside.trim();

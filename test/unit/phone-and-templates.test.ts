@@ -79,6 +79,7 @@ describe('templates', () => {
       'firstName1',
       '',
       'Link:https://a.co',
+      '{firstName}',
     ]);
     expect(unknownPlaceholders('Book {{link: https://a.co/x }} {{bookingLink}} {{ code')).toEqual([]);
   });
