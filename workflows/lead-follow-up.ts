@@ -303,6 +303,8 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
   /** A held send comes back when its hold ends, or at once when anything changes (a close, a pause, a skip). */
   private async waitOutHold(hold: SendResult<'held'>, changesBeforeSend: number): Promise<void> {
     if (hold.policy && patched(followGatePolicyPatch)) this.policy = hold.policy;
+    // A close, a pause or a skip came while the send was in flight: the loop acts on it now, the hold never shown.
+    if (patched(changeDuringSendPatch) && this.changes !== changesBeforeSend) return;
     const waitingFor = waitingForHold(hold.reason);
     upsertSearchAttributes([
       { key: nextSendAtKey, value: new Date(hold.retryAt) },
@@ -316,8 +318,7 @@ export class FollowUpRun implements WorkflowRun<LeadFollowUpState> {
     // A hold past the expiry (a window or cap days away) ends at the expiry, which the next plan then closes.
     const retryAt = new Date(hold.retryAt);
     const lastLook = retryAt > this.expiresAt && patched(holdUntilExpiryPatch) ? this.expiresAt : retryAt;
-    const seen = patched(changeDuringSendPatch) ? changesBeforeSend : this.changes;
-    await untilChangeOrTime(() => this.changes !== seen, lastLook);
+    await this.untilNextChangeOr(lastLook);
     this.state.hold = null;
   }
 
