@@ -28,8 +28,9 @@ export interface OutboundMessage {
   /** A hold answers `held` (the workflow waits, and a close ends the wait at once) instead of a retry. */
   holdAsResult?: boolean | undefined;
   /**
-   * Whether the workflow was asked to pause since it started this send: a retry (of a send Twilio failed, or an older
-   * run's hold) then answers `outcomeWhenMissed` and the workflow, paused, waits for the resume. Unset: never.
+   * Whether the workflow was paused since it scheduled this send: a retry (of a send Twilio failed, or an older run's
+   * hold) then answers `outcomeWhenMissed`, giving back what it reserved, and the workflow, paused, waits for the
+   * resume. Unset: never.
    */
   pausedMeanwhile?: (() => Promise<boolean>) | undefined;
   /**

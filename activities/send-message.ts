@@ -109,8 +109,10 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
         throw claimedElsewhere(row.claimedAt, row.claimedAttempt, untilClaimExpires(row.claimedAt, now));
     }
     // Only a retry: a first attempt is the workflow's own plan, made with its pause as it was (the row's flag, written
-    // once the workflow took the pause or the resume, may still say otherwise).
+    // once the workflow took the pause or the resume, may still say otherwise). What an earlier attempt reserved goes
+    // back for the pause, unless its claim's call may have reached Twilio.
     if (attempt > 1 && (await message.pausedMeanwhile?.())) {
+      if (!row.claimedAt) await db.$transaction((tx) => releaseCapacity(tx, row.id));
       log.info('send not retried: its enrollment was paused meanwhile', { messageId: row.id });
       return deadline.outcomeWhenMissed;
     }

@@ -1,3 +1,4 @@
+import { activityInfo } from '@temporalio/activity';
 import { chooseVariant, variantsOfStep, type ChosenVariant } from '../common/analytics/variants.js';
 import type { Db } from '../common/db.js';
 import type { MessageDeliveryDeps } from './outbound-message.js';
@@ -35,9 +36,16 @@ export function createSendStepMessage(deps: MessageDeliveryDeps) {
         variant: variant?.label ?? null,
         subject: { kind: 'step', enrollmentId: input.enrollmentId },
         holdAsResult: input.holdAsResult,
+        // Paused since the run scheduled this send: a pause from before it is one the run has since been resumed
+        // from (the row not written back), and the run's own plan stands.
         pausedMeanwhile: async () =>
           (await deps.db.enrollment.count({
-            where: { id: input.enrollmentId, tenantId: input.tenantId, paused: true },
+            where: {
+              id: input.enrollmentId,
+              tenantId: input.tenantId,
+              paused: true,
+              pausedAt: { gt: new Date(activityInfo().scheduledTimestampMs) },
+            },
           })) > 0,
         messageFor: () => ({ template: variant?.template ?? input.template }),
       },

@@ -253,7 +253,7 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     });
     return { ...view(enrollment), live };
   }
-  const recordPause = (live: LeadFollowUpState) => ({ paused: live.paused });
+  const recordPause = (live: LeadFollowUpState) => ({ paused: live.paused, pausedAt: live.paused ? new Date() : null });
   router.post('/enrollments/:enrollmentId/pause', async (req, res) => {
     res.json(await changeRunning(req, (handle) => handle.executeUpdate(pauseUpdate), recordPause));
   });

@@ -53,9 +53,12 @@ async function enrollment(firstName: string | null = 'Ada', steps: Prisma.InputJ
 const callOutcomesTo = (phone: string) =>
   core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome);
 
-/** Runs the activity as Temporal would on the given attempt; a throw is what Temporal would retry. */
-const attempt = (number: number, input: Parameters<typeof core.sendStepMessage>[0]) =>
-  new MockActivityEnvironment({ attempt: number }).run(core.sendStepMessage, input);
+/**
+ * Runs the activity as Temporal would on the given attempt (of a send the workflow scheduled at `scheduledAt`); a throw
+ * is what Temporal would retry.
+ */
+const attempt = (number: number, input: Parameters<typeof core.sendStepMessage>[0], scheduledAt = 1) =>
+  new MockActivityEnvironment({ attempt: number, scheduledTimestampMs: scheduledAt }).run(core.sendStepMessage, input);
 
 /**
  * Attempt 2 runs while another transaction, holding the row's lock, makes `change` and commits: attempt 2 finds the row
@@ -197,23 +200,36 @@ describe('sendStepMessage', () => {
   });
 
   // The pause was taken by the workflow (and written to the row) while this send was in Twilio's retries.
-  it('a retry for an enrollment paused meanwhile answers deferred without calling Twilio; a first attempt still goes', async () => {
+  it('a retry for an enrollment paused since its send was scheduled answers deferred without calling Twilio', async () => {
     const { phone, input } = await enrollment();
+    const scheduledAt = Date.now() - 5_000;
     core.fake.inject({ kind: 'http', status: 429 }, { to: phone });
-    await expect(attempt(1, input)).rejects.toMatchObject({ status: 429 });
-    await core.db.enrollment.update({ where: { id: input.enrollmentId }, data: { paused: true } });
-    expect(await attempt(2, input)).toEqual({ outcome: 'deferred' });
+    await expect(attempt(1, input, scheduledAt)).rejects.toMatchObject({ status: 429 });
+    const paused = { paused: true, pausedAt: new Date() };
+    await core.db.enrollment.update({ where: { id: input.enrollmentId }, data: paused });
+    expect(await attempt(2, input, scheduledAt)).toEqual({ outcome: 'deferred' });
     expect(callOutcomesTo(phone)).toEqual(['error']);
-    // The resumed run's next attempt, the row's flag not yet written back: the workflow's own plan decides.
-    expect(await attempt(1, input)).toMatchObject({ outcome: 'sent' });
-    expect(callOutcomesTo(phone)).toEqual(['error', 'created']);
+    expect(await core.db.message.findFirstOrThrow({ where: { enrollmentId: input.enrollmentId } })).toMatchObject({
+      status: 'pending',
+      reservation: null,
+    });
+    // The resumed run's send, scheduled after the pause, the row's flag not written back (a lost write, a pause and a
+    // resume racing): its first attempt and its retries go, so a stale flag never loops a send.
+    const rescheduledAt = Date.now() + 1_000;
+    core.fake.inject({ kind: 'http', status: 429 }, { to: phone });
+    await expect(attempt(1, input, rescheduledAt)).rejects.toMatchObject({ status: 429 });
+    expect(await attempt(2, input, rescheduledAt)).toMatchObject({ outcome: 'sent' });
+    expect(callOutcomesTo(phone)).toEqual(['error', 'error', 'created']);
   });
 
   it('a retry for an enrollment paused meanwhile still adopts what its unanswered call sent', async () => {
     const { phone, input } = await enrollment();
     core.fake.inject({ kind: 'sentThenTimeout' }, { to: phone });
     await expect(attempt(1, input)).rejects.toThrow(/timeout/i);
-    await core.db.enrollment.update({ where: { id: input.enrollmentId }, data: { paused: true } });
+    await core.db.enrollment.update({
+      where: { id: input.enrollmentId },
+      data: { paused: true, pausedAt: new Date() },
+    });
     expect(await attempt(2, input)).toMatchObject({ outcome: 'sent' });
     expect(core.fake.createCallsTo(phone)).toBe(1);
   });
