@@ -3,6 +3,8 @@ import { createSequenceSteps } from '../../api/sequence-steps.js';
 import type { Db } from '../../common/db.js';
 
 const steps = [{ delaySeconds: 0, template: 'Hi {{firstName}}' }];
+/** What is kept of them: reads use the delays only. */
+const timing = [{ delaySeconds: 0 }];
 
 /** A stand-in for the one statement the cache issues, counting how often it runs. */
 function sequences(rows: Record<string, unknown>) {
@@ -25,8 +27,8 @@ describe('sequence steps kept in memory', () => {
     const { db, loads } = sequences({ s1: steps });
     const stepsOf = createSequenceSteps(db);
     const answers = await Promise.all([stepsOf('s1'), stepsOf('s1'), stepsOf('s1')]);
-    expect(answers).toEqual([steps, steps, steps]);
-    expect(await stepsOf('s1')).toEqual(steps);
+    expect(answers).toEqual([timing, timing, timing]);
+    expect(await stepsOf('s1')).toEqual(timing);
     expect(loads).toEqual(['s1']);
   });
 
@@ -36,7 +38,7 @@ describe('sequence steps kept in memory', () => {
     const stepsOf = createSequenceSteps(db);
     await expect(stepsOf('s2')).rejects.toThrow('No sequence s2');
     rows.s2 = steps;
-    expect(await stepsOf('s2')).toEqual(steps);
+    expect(await stepsOf('s2')).toEqual(timing);
     expect(loads).toEqual(['s2', 's2']);
   });
 });
