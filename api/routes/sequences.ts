@@ -55,7 +55,9 @@ const stepSchema = z
     variants: variantsSchema.optional(),
   })
   .superRefine((step, ctx) => {
-    if ((step.template === undefined) === (step.variants === undefined))
+    // A step read back carries both, its template the first variant's: saved again as it is, it means the variants.
+    const readBack = step.template !== undefined && step.template === step.variants?.[0]?.template;
+    if ((step.template === undefined) === (step.variants === undefined) && !readBack)
       ctx.addIssue({ code: 'custom', message: 'give either template or variants', path: ['template'] });
   })
   .transform(({ delaySeconds, template, variants }) =>

@@ -52,6 +52,8 @@ const closedAs = (enrollmentId: string, status: EnrollmentStatus) =>
     30_000,
   );
 
+const v = (template: string, weight = 1) => ({ template, weight });
+
 describe('funnel analytics', () => {
   it('counts enrollments, sends, deliveries, a person’s click (not a preview’s), replies, bookings and an opt-out per step and per variant, once each', async () => {
     // A zone where it is midday now, so the report's one day holds everything whenever the test runs.
@@ -269,9 +271,19 @@ describe('funnel analytics', () => {
     });
   });
 
+  it('takes an A/B step back as read (its template the first variant’s) as the next version', async () => {
+    const { auth } = await createTenant(stack.db, anytimeSettings);
+    const steps = [{ delaySeconds: 0, variants: [v('Hi A'), v('Hi B', 3)] }];
+    const created = await api().post('/v1/sequences').set(auth).send({ name: 'ab', steps });
+    const read = await api().get(`/v1/sequences/${created.body.id}`).set(auth);
+    expect(read.body.steps).toEqual([{ delaySeconds: 0, template: 'Hi A', variants: steps[0]?.variants }]);
+    const again = await api().post('/v1/sequences').set(auth).send({ name: 'ab', steps: read.body.steps });
+    expect(again.status).toBe(201);
+    expect(again.body).toMatchObject({ version: 2, steps: read.body.steps });
+  });
+
   it('refuses variants that are too few, too many, badly weighted or with unknown placeholders', async () => {
     const { auth } = await createTenant(stack.db, anytimeSettings);
-    const v = (template: string, weight = 1) => ({ template, weight });
     for (const step of [
       { delaySeconds: 0, variants: [v('one')] },
       { delaySeconds: 0, variants: [v('a'), v('b'), v('c'), v('d'), v('e')] },
