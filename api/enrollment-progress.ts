@@ -3,9 +3,10 @@
 import type { Enrollment, Message } from '../generated/prisma/client.js';
 import { planNextSend, waitingForHold } from '../workflows/decisions/next-send.js';
 import type { HoldReason } from '../activities/send-step-message.types.js';
-import type { SendingPolicy, SequenceStep, WaitingFor } from '../workflows/lead-follow-up.messages.js';
+import type { SendingPolicy, WaitingFor } from '../workflows/lead-follow-up.messages.js';
 import { stepOfMessage } from '../common/event-writers.js';
 import type { CapacityHold } from './capacity-hold.js';
+import type { StepTiming } from './sequence-steps.js';
 
 export type ProgressMessage = Pick<
   Message,
@@ -34,7 +35,7 @@ export interface EnrollmentProgress {
 
 export interface ProgressInput {
   enrollment: Pick<Enrollment, 'status' | 'haltedAt' | 'startedAt' | 'paused' | 'skippedToStep'>;
-  steps: readonly Pick<SequenceStep, 'delaySeconds'>[];
+  steps: readonly StepTiming[];
   /** This enrollment's outbound messages, one per step it reached. */
   messages: readonly ProgressMessage[];
   /** The run's policy and expiry, as kept on the row at enrollment. */
