@@ -43,7 +43,7 @@ export interface AppDeps {
   smsMode: 'twilio' | 'outbox';
   signalRelay: SignalRelay;
   /** Where an inbound SMS the database could not take waits to be processed (api/webhooks/inbound-spool.ts). */
-  inboundSpool: Pick<InboundSpool, 'keep' | 'holdsFrom'>;
+  inboundSpool: Pick<InboundSpool, 'keep' | 'keepStatus' | 'holdsFrom'>;
   twilioAuthToken: string | undefined;
   publicBaseUrl: string | undefined;
   /** Where tracked links in messages point (config's shortLinkBaseUrl); unset: they go out untracked. */

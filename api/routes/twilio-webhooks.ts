@@ -10,12 +10,12 @@ import { deliverOrLeaveQueued, type SignalRelay } from '../signal-relay.js';
 import { countOptOuts, processInbound } from '../webhooks/inbound.js';
 import type { InboundSpool } from '../webhooks/inbound-spool.js';
 import { verifyTwilioSignature, type SignatureOptions } from '../webhooks/signature.js';
-import { processStatus } from '../webhooks/status.js';
+import { recordStatusCallback, type StatusResult } from '../webhooks/status.js';
 
 export interface TwilioWebhookDeps extends SignatureOptions {
   db: Db;
   signalRelay: SignalRelay;
-  inboundSpool: Pick<InboundSpool, 'keep' | 'holdsFrom'>;
+  inboundSpool: Pick<InboundSpool, 'keep' | 'keepStatus' | 'holdsFrom'>;
   /** The deployment's default sender: shared, so its inbound messages go to the tenants that texted from it. */
   defaultSender: string;
   /** Where the links of an appointment answer point (docs/links.md); unset: they go out untracked. */
@@ -73,11 +73,26 @@ export function twilioWebhooksRouter({
   };
 
   /**
-   * Twilio does not resend an inbound webhook answered 500: one the database could not take is kept on disk and
-   * processed once it answers (without the TwiML answer, which only this response could carry). Only when it cannot
-   * be kept either is the 500 answered. While some from the phone are kept, a new one goes behind them, in the order
-   * they came.
+   * Twilio resends no webhook answered 500: one the database could not take is kept on disk and processed once it
+   * answers (an inbound SMS without the TwiML answer, which only this response could carry). Only when it cannot be
+   * kept either is the 500 answered.
    */
+  const orKept = async <T>(log: express.Request['log'], what: string, work: Promise<T>, keep: () => Promise<void>) => {
+    try {
+      return await work;
+    } catch (error) {
+      try {
+        await keep();
+      } catch (keepError) {
+        log.error({ err: keepError }, `${what} could not be kept for later either`);
+        throw error;
+      }
+      log.error({ err: error }, `${what} not processed now: kept, and processed once the database answers`);
+      return { kind: 'kept' } as const;
+    }
+  };
+
+  /** While some from the phone are kept, a new one goes behind them, in the order they came. */
   const processOrKeep = async (log: express.Request['log'], params: z.infer<typeof inboundSchema>) => {
     if (await inboundSpool.holdsFrom(params.From).catch(() => false)) {
       const queued = await inboundSpool.keep(params).then(
@@ -89,18 +104,12 @@ export function twilioWebhooksRouter({
         return { kind: 'kept' } as const;
       }
     }
-    try {
-      return await processInbound(db, log, params, { sharedSenders: [defaultSender], shortLinkBaseUrl });
-    } catch (error) {
-      try {
-        await inboundSpool.keep(params);
-      } catch (keepError) {
-        log.error({ err: keepError }, 'inbound SMS could not be kept for later either');
-        throw error;
-      }
-      log.error({ err: error }, 'inbound SMS not processed now: kept, and processed once the database answers');
-      return { kind: 'kept' } as const;
-    }
+    return orKept(
+      log,
+      'inbound SMS',
+      processInbound(db, log, params, { sharedSenders: [defaultSender], shortLinkBaseUrl }),
+      () => inboundSpool.keep(params),
+    );
   };
 
   router.post(inboundWebhookPath, ...verify('inbound'), async (req, res) => {
@@ -119,17 +128,17 @@ export function twilioWebhooksRouter({
 
   router.post(statusWebhookPath, ...verify('status'), async (req, res) => {
     const params = parse(statusSchema, req.body);
-    const result = await processStatus(db, req.log, params);
+    const result: StatusResult | { kind: 'kept' } = await orKept(
+      req.log,
+      'status callback',
+      recordStatusCallback({ db, signalRelay, metrics }, req.log, params),
+      () => inboundSpool.keepStatus(params),
+    );
     metrics.webhook('status', result.kind);
-    if (result.kind === 'processed' && params.ErrorCode) {
-      metrics.twilioError(params.ErrorCode, 'status_callback');
-      if (params.ErrorCode === 21610) metrics.optOutRecorded('twilio_error_21610');
-    }
-    if (result.kind === 'processed') await deliverOrLeaveQueued(signalRelay, req.log, result.signalIds);
     // No row has the SID yet: parked for the one that records it (api/webhooks/status.ts).
-    else if (result.kind === 'unknown_message')
+    if (result.kind === 'unknown_message')
       req.log.info({ outcome: result.kind }, 'status webhook: no message has the SID yet, parked until one does');
-    else req.log.info({ outcome: result.kind }, 'status webhook: nothing to do');
+    else if (result.kind !== 'processed') req.log.info({ outcome: result.kind }, 'status webhook: nothing to do now');
     twiml(res, null);
   });
 

@@ -1,8 +1,9 @@
-// An inbound SMS whose processing failed (PostgreSQL down or timing out) is kept on the API's disk and processed
-// again, in arrival order per phone, once the database answers. Twilio does not resend an inbound webhook answered
-// 500, so without this a STOP in the lead's own words, or a reply, arriving during an outage was lost, and the
-// follow-up went on texting. Each kept message is its own file, written whole (fsync, then rename) before the 200
-// answers, and named by arrival and by a key of its phone.
+// A Twilio webhook whose processing failed (PostgreSQL down or timing out) is kept on the API's disk and processed
+// again, in arrival order per phone, once the database answers. Twilio resends neither an inbound webhook nor a status
+// callback answered 500, so without this a STOP in the lead's own words, or a reply, arriving during an outage was
+// lost, and the follow-up went on texting; and so was a delivery report (a 21610 opt-out, an undeliverable number, what
+// the CRM hears of). Each kept webhook is its own file, written whole (fsync, then rename) before the 200 answers, and
+// named by arrival and by a key of its phone (of its message, for a status callback).
 import { createHash } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -14,10 +15,13 @@ import { noMetrics, type WebhookMetrics } from '../../common/metrics.js';
 import { periodicRounds, type PeriodicRounds } from '../../common/periodic.js';
 import { deliverOrLeaveQueued, type SignalRelay } from '../signal-relay.js';
 import { countOptOuts, processInbound, type InboundOptions, type InboundParams } from './inbound.js';
+import { recordStatusCallback, type StatusParams } from './status.js';
 
 export interface InboundSpool extends PeriodicRounds {
   /** Keeps the message for a later round; resolves once it is on disk. */
   keep(params: InboundParams): Promise<void>;
+  /** Keeps the status callback for a later round; resolves once it is on disk. */
+  keepStatus(params: StatusParams): Promise<void>;
   /**
    * Whether messages from this phone are waiting: a new one goes behind them, or a STOP processed now could be undone
    * by an older START.
@@ -38,8 +42,8 @@ export interface InboundSpoolDeps {
   logger: Logger;
   signalRelay: SignalRelay;
   options: InboundOptions;
-  /** Opt-outs processed late count as the live ones do. */
-  metrics?: Pick<WebhookMetrics, 'optOutRecorded'>;
+  /** Opt-outs and Twilio errors processed late count as the live ones do. */
+  metrics?: Pick<WebhookMetrics, 'optOutRecorded' | 'twilioError'>;
   setAsideAfterMs?: number;
 }
 
@@ -55,6 +59,10 @@ const phoneKey = (phone: string) => createHash('sha256').update(phone).digest('h
 const phoneKeyOf = (name: string) => name.split('-')[2] ?? '';
 /** When the kept message's webhook came: the file name starts with it, in epoch milliseconds. */
 const arrivalOf = (name: string) => new Date(Number(name.split('-')[0]));
+
+/** A status callback's file holds it under this key; an inbound SMS's holds its parameters as they came. */
+type KeptWebhook = InboundParams | { statusCallback: StatusParams };
+const isStatusCallback = (kept: KeptWebhook) => 'statusCallback' in kept;
 
 const ignoreMissing = (error: NodeJS.ErrnoException) => {
   if (error.code !== 'ENOENT') throw error;
@@ -103,12 +111,16 @@ export function createInboundSpool({
   const failingSince = new Map<string, number>();
   let sequence = 0;
 
-  async function keep(params: InboundParams): Promise<void> {
+  async function keepFile(key: string, messageSid: string, webhook: KeptWebhook): Promise<void> {
     await mkdir(dir, { recursive: true });
     sequence = (sequence + 1) % 1_000_000;
     const arrival = `${String(Date.now()).padStart(15, '0')}-${String(sequence).padStart(6, '0')}`;
-    await durably(join(dir, `${arrival}-${phoneKey(params.From)}-${params.MessageSid}${kept}`), JSON.stringify(params));
+    await durably(join(dir, `${arrival}-${key}-${messageSid}${kept}`), JSON.stringify(webhook));
   }
+  const keep = (params: InboundParams) => keepFile(phoneKey(params.From), params.MessageSid, params);
+  // Keyed by its message: statuses only move a row forward, so they need no order among a phone's webhooks.
+  const keepStatus = (params: StatusParams) =>
+    keepFile(phoneKey(`status:${params.MessageSid}`), params.MessageSid, { statusCallback: params });
 
   async function names(): Promise<string[]> {
     try {
@@ -132,24 +144,26 @@ export function createInboundSpool({
     failingSince.delete(name);
     logger.error(
       { err: error, file: join(setAside, name) },
-      'kept inbound SMS set aside: it cannot be recorded as it is; an operator must look at it',
+      'kept webhook set aside: it cannot be recorded as it is; an operator must look at it',
     );
   }
 
-  /** The kept message, or null when there is none to process (gone meanwhile, or set aside as unreadable). */
-  async function read(name: string): Promise<InboundParams | null> {
+  /** The kept webhook, or null when there is none to process (gone meanwhile, or set aside as unreadable). */
+  async function read(name: string): Promise<KeptWebhook | null> {
     try {
-      return JSON.parse(await readFile(join(dir, name), 'utf8')) as InboundParams;
+      return JSON.parse(await readFile(join(dir, name), 'utf8')) as KeptWebhook;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') await putAside(name, error);
       return null;
     }
   }
 
-  async function processKept(name: string): Promise<void> {
-    const path = join(dir, name);
-    const params = await read(name);
-    if (!params) return;
+  async function processKeptStatus(params: StatusParams): Promise<void> {
+    const result = await recordStatusCallback({ db, signalRelay, metrics }, logger, params);
+    logger.info({ messageSid: params.MessageSid, outcome: result.kind }, 'kept status callback processed late');
+  }
+
+  async function processKeptInbound(params: InboundParams, name: string): Promise<void> {
     const result = await processInbound(db, logger, params, { ...options, late: { arrivedAt: arrivalOf(name) } });
     if (result.kind === 'processed') {
       countOptOuts(metrics, result);
@@ -159,6 +173,14 @@ export function createInboundSpool({
       { messageSid: params.MessageSid, from: maskPhone(params.From), outcome: result.kind },
       'kept inbound SMS processed late',
     );
+  }
+
+  async function processKept(name: string): Promise<void> {
+    const path = join(dir, name);
+    const webhook = await read(name);
+    if (!webhook) return;
+    if (isStatusCallback(webhook)) await processKeptStatus(webhook.statusCallback);
+    else await processKeptInbound(webhook, name);
     failingSince.delete(name);
     // Another replica sharing the directory may have processed (and removed) it at the same time.
     await unlink(path).catch(ignoreMissing);
@@ -180,7 +202,7 @@ export function createInboundSpool({
       await putAside(name, error);
       return 'set_aside';
     }
-    logger.warn({ err: error, file: name }, 'kept inbound SMS failed again; its phone’s later ones wait');
+    logger.warn({ err: error, file: name }, 'kept webhook failed again; its phone’s later ones wait');
     return 'held';
   }
 
@@ -205,5 +227,5 @@ export function createInboundSpool({
     }
   }
 
-  return { keep, holdsFrom, round, ...periodicRounds(round, { logger, what: 'inbound spool' }) };
+  return { keep, keepStatus, holdsFrom, round, ...periodicRounds(round, { logger, what: 'webhook spool' }) };
 }

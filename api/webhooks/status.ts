@@ -2,6 +2,8 @@ import type { Logger } from 'pino';
 import type { Db } from '../../common/db.js';
 import { lockConversation } from '../../common/conversation.js';
 import { isUniqueViolation } from '../../common/db-errors.js';
+import type { WebhookMetrics } from '../../common/metrics.js';
+import { deliverOrLeaveQueued, type SignalRelay } from '../signal-relay.js';
 import {
   applyStatus,
   lockStatusCallbacksOf,
@@ -43,4 +45,26 @@ export async function processStatus(db: Db, logger: Logger, params: StatusParams
     if (isUniqueViolation(error)) return { kind: 'duplicate' };
     throw error;
   }
+}
+
+export interface StatusCallbackDeps {
+  db: Db;
+  signalRelay: SignalRelay;
+  metrics: Pick<WebhookMetrics, 'twilioError' | 'optOutRecorded'>;
+}
+
+/** A status callback processed now, by the webhook or late from the spool: counted, and its signals delivered. */
+export async function recordStatusCallback(
+  { db, signalRelay, metrics }: StatusCallbackDeps,
+  logger: Logger,
+  params: StatusParams,
+): Promise<StatusResult> {
+  const result = await processStatus(db, logger, params);
+  if (result.kind !== 'processed') return result;
+  if (params.ErrorCode) {
+    metrics.twilioError(params.ErrorCode, 'status_callback');
+    if (params.ErrorCode === 21610) metrics.optOutRecorded('twilio_error_21610');
+  }
+  await deliverOrLeaveQueued(signalRelay, logger, result.signalIds);
+  return result;
 }

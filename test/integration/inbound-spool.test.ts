@@ -11,11 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { createInboundSpool } from '../../api/webhooks/inbound-spool.js';
 import { createDb } from '../../common/db.js';
+import { noMetrics } from '../../common/metrics.js';
 import { phoneHash } from '../../common/opt-outs.js';
 import { anytimeSettings, createTenant } from '../support/fixtures.js';
-import { enrolledLead } from '../support/follow-ups.js';
+import { enrolledLead, enrollmentStatus } from '../support/follow-ups.js';
 import { startTestStack, testSenderNumber, type TestStack } from '../support/stack.js';
-import { inbound, messageSid, randomSenderNumber } from '../support/webhooks.js';
+import { until } from '../support/wait.js';
+import { inbound, messageSid, randomSenderNumber, statusCallback } from '../support/webhooks.js';
 
 let stack: TestStack;
 beforeAll(async () => {
@@ -38,6 +40,18 @@ const spoolDeps = (dir: string, db = stack.db) => ({
 const spoolOn = (dir: string, db = stack.db) => createInboundSpool(spoolDeps(dir, db));
 const optedOutPhones = async (tenantId: string) =>
   (await stack.db.optOut.findMany({ where: { tenantId }, select: { phoneHash: true } })).map((row) => row.phoneHash);
+
+/** Metrics that keep what a spool's round counts. */
+function countingMetrics() {
+  const optOuts: string[] = [];
+  const twilioErrors: [number, string][] = [];
+  const metrics = {
+    ...noMetrics,
+    optOutRecorded: (source: string) => optOuts.push(source),
+    twilioError: (code: number, source: string) => twilioErrors.push([code, source]),
+  };
+  return { optOuts, twilioErrors, metrics };
+}
 
 const privatePhone = () => `+4477009${String(Math.floor(Math.random() * 100_000)).padStart(5, '0')}`;
 
@@ -74,8 +88,7 @@ describe('inbound SMS while the database is down', () => {
     await expect(spoolOn(dir, downDb).round()).rejects.toThrow();
     expect(await readdir(dir)).toHaveLength(2);
 
-    const optOutsCounted: string[] = [];
-    const metrics = { optOutRecorded: (source: string) => optOutsCounted.push(source) };
+    const { optOuts: optOutsCounted, metrics } = countingMetrics();
     await createInboundSpool({ ...spoolDeps(dir), metrics }).round();
     expect(await readdir(dir)).toEqual([]);
     expect(
@@ -103,8 +116,7 @@ describe('inbound SMS while the database is down', () => {
       expect((await inbound(down, { From: phone, To: number, Body })).status).toBe(200);
     expect((await request(stack.app).delete(`/v1/leads/${lead.body.id}`).set(auth)).status).toBe(200);
 
-    const optOutsCounted: string[] = [];
-    const metrics = { optOutRecorded: (source: string) => optOutsCounted.push(source) };
+    const { optOuts: optOutsCounted, metrics } = countingMetrics();
     await createInboundSpool({ ...spoolDeps(dir), metrics }).round();
     // The STOP reached nobody: the erasure's own opt-out stands, counted by the erasure.
     expect(optOutsCounted).toEqual([]);
@@ -341,5 +353,42 @@ describe('inbound SMS while the database is down', () => {
     const down = createApp({ ...stack.deps, db: downDb, inboundSpool: spoolOn(dir, downDb) });
     const answered = await inbound(down, { From: '+447700900555', To: number, Body: 'STOP' });
     expect(answered.status).toBe(500);
+    expect((await statusCallback(down, { MessageSid: messageSid(), MessageStatus: 'delivered' })).status).toBe(500);
+  });
+});
+
+describe('status callbacks while the database is down', () => {
+  it('an undelivered 30007 is answered 200, kept, and once the database answers recorded, counted, and the follow-up ended', async () => {
+    const { auth } = await tenantWithNumber();
+    const lead = await enrolledLead(stack.app, auth, [
+      { delaySeconds: 0, template: 'one' },
+      { delaySeconds: 3600, template: 'two' },
+    ]);
+    const sent = await until(
+      () => stack.db.message.findFirst({ where: { leadId: lead.leadId, twilioSid: { not: null } } }),
+      'the first step at Twilio',
+    );
+    const dir = spoolDir();
+    const down = createApp({ ...stack.deps, db: downDb, inboundSpool: spoolOn(dir, downDb) });
+    const filtered = { MessageSid: sent.twilioSid ?? '', MessageStatus: 'undelivered', ErrorCode: '30007' };
+    // Before: a 500, which Twilio does not resend: the message stayed `sent` and the follow-up texted on.
+    expect((await statusCallback(down, filtered)).status).toBe(200);
+    expect((await statusCallback(down, filtered)).status).toBe(200);
+    expect(await readdir(dir)).toHaveLength(2);
+    await expect(spoolOn(dir, downDb).round()).rejects.toThrow();
+    expect(await readdir(dir)).toHaveLength(2);
+
+    const { twilioErrors, metrics } = countingMetrics();
+    await createInboundSpool({ ...spoolDeps(dir), metrics }).round();
+    expect(await readdir(dir)).toEqual([]);
+    expect(await stack.db.message.findUniqueOrThrow({ where: { id: sent.id } })).toMatchObject({
+      status: 'undelivered',
+      errorCode: 30007,
+    });
+    // Counted once, as a live one is: the second copy is Twilio's duplicate.
+    expect(twilioErrors).toEqual([[30007, 'status_callback']]);
+    expect(await stack.db.event.count({ where: { type: 'message.undelivered', leadId: lead.leadId } })).toBe(1);
+    await expect.poll(() => enrollmentStatus(stack.app, auth, lead.enrollmentId), { timeout: 10_000 }).toBe('failed');
+    expect(stack.fake.createCallsTo(lead.phone)).toBe(1);
   });
 });
