@@ -72,14 +72,16 @@ export async function deliveryPayloads(
 }
 
 /**
- * Takes the endpoint for one batch, or null when another worker is draining it: only one worker at a time sends to
- * an endpoint, so its events arrive one by one, in order. A worker that dies holding it only delays it by the lease.
+ * Takes the endpoint for one batch, or null when another worker is draining it or its last failure's wait is not over
+ * (a failure another worker recorded since this one listed it due): only one worker at a time sends to an endpoint,
+ * and none past a failure's wait, so its events arrive one by one, in order. A worker that dies holding it only delays it by the lease.
  * The answer is the lease's end, which only this taking wrote: the token to hand it back with.
  */
 export async function takeEndpoint(db: Db, endpointId: string, leaseMs: number): Promise<Date | null> {
   const [taken] = await db.$queryRaw<{ drain_until: Date }[]>`
     UPDATE webhook_endpoints SET drain_until = now() + ${leaseMs} * interval '1 millisecond'
     WHERE id = ${endpointId}::uuid AND deleted_at IS NULL AND (drain_until IS NULL OR drain_until < now())
+      AND (retry_after IS NULL OR retry_after <= now())
     RETURNING drain_until`;
   return taken?.drain_until ?? null;
 }

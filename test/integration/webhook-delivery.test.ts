@@ -615,6 +615,19 @@ describe('webhook delivery', () => {
     expect(await takeEndpoint(db, endpoint.id, 60_000)).toBeNull();
   });
 
+  it('a worker that listed the endpoint due before another worker recorded its failure does not take it: the events behind wait', async () => {
+    const endpoint = await endpointFor();
+    // The other worker's failure, recorded between this worker's list of due endpoints and its take.
+    await db.webhookEndpoint.update({
+      where: { id: endpoint.id },
+      data: { retryAfter: new Date(Date.now() + 60_000) },
+    });
+    // Before: taken, and the deliveries behind the failing one (due, not leased) went before it.
+    expect(await takeEndpoint(db, endpoint.id, 60_000)).toBeNull();
+    await db.webhookEndpoint.update({ where: { id: endpoint.id }, data: { retryAfter: new Date(Date.now() - 1000) } });
+    expect(await takeEndpoint(db, endpoint.id, 60_000)).toBeInstanceOf(Date);
+  });
+
   it('what is posted is read from the event at each request: an erasure during a slow batch reaches the events still to go', async () => {
     const endpoint = await endpointFor({ answer: (n) => (n === 0 ? { status: 200, afterMs: 400 } : 200) });
     await record(endpoint.tenantId, 'lead.created', { phone: '+447700900101' });
