@@ -147,6 +147,19 @@ export function webhookEndpointsRouter({
   });
 
   /**
+   * Writes the endpoint unless a DELETE committed since the route read it: then a 404, and the caller's transaction,
+   * rolled back, leaves no ping or retry its deletion already gave up on. A DELETE in flight is waited for.
+   */
+  const updateLiveEndpoint = async (
+    tx: Prisma.TransactionClient,
+    endpointId: string,
+    data: Prisma.WebhookEndpointUpdateManyMutationInput,
+  ) => {
+    const { count } = await tx.webhookEndpoint.updateMany({ where: { id: endpointId, deletedAt: null }, data });
+    if (count === 0) throw notFound('Webhook endpoint');
+  };
+
+  /**
    * A ping, a retry by hand or a new URL is tried at once, not after the wait the endpoint's last failure set; and the
    * deliveries the endpoint's failures hold back, the failing one's own wait included, are due now: all of them, or
    * the ones after the failing one would go first and out of order. In the change's transaction, so the relay never
@@ -156,7 +169,7 @@ export function webhookEndpointsRouter({
   const goesAtOnce = async (tx: Prisma.TransactionClient, endpointId: string) => {
     await tx.$executeRaw`UPDATE webhook_deliveries SET next_attempt_at = now()
       WHERE endpoint_id = ${endpointId}::uuid AND status = 'pending' AND next_attempt_at > now()`;
-    await tx.webhookEndpoint.update({ where: { id: endpointId }, data: { retryAfter: null }, select: { id: true } });
+    await updateLiveEndpoint(tx, endpointId, { retryAfter: null });
   };
 
   router.patch('/webhook-endpoints/:id', async (req, res) => {
@@ -168,10 +181,8 @@ export function webhookEndpointsRouter({
     const updated = await db.$transaction(async (tx) => {
       // A new URL is tried at once, whatever the old one's failures made its deliveries wait for.
       if (newUrl) await goesAtOnce(tx, endpoint.id);
-      return tx.webhookEndpoint.update({
-        where: { id: endpoint.id },
-        data: { url, events: body.events, description: body.description },
-      });
+      await updateLiveEndpoint(tx, endpoint.id, { url, events: body.events, description: body.description });
+      return tx.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } });
     });
     res.json(endpointView(updated));
   });

@@ -319,6 +319,45 @@ describe('webhook endpoint routes', () => {
     });
   });
 
+  it('an endpoint deleted between a change’s read and its write: 404 for an update, a ping and a retry, and none of them written', async () => {
+    const { auth } = await createTenant(db);
+    const endpoint = await endpointFor(auth);
+    const ping = await request(devApp).post(`/v1/webhook-endpoints/${endpoint.id}/test`).set(auth);
+    await db.webhookDelivery.update({ where: { id: ping.body.id }, data: { status: 'failed' } });
+    // The DELETE commits right after the route has read the endpoint live.
+    const deletedOnceRead = new Proxy(db, {
+      get: (target, property) =>
+        property === 'webhookEndpoint'
+          ? new Proxy(target.webhookEndpoint, {
+              get: (endpoints, name) =>
+                name === 'findFirst'
+                  ? async (...args: Parameters<typeof endpoints.findFirst>) => {
+                      const read = await endpoints.findFirst(...args);
+                      await request(devApp).delete(`/v1/webhook-endpoints/${endpoint.id}`).set(auth);
+                      return read;
+                    }
+                  : Reflect.get(endpoints, name, endpoints),
+            })
+          : Reflect.get(target, property, target),
+    });
+    const app = createApp(testAppDeps(deletedOnceRead, temporal, 'unused', { allowPrivateWebhookUrls: true }));
+    const base = `/v1/webhook-endpoints/${endpoint.id}`;
+    const raced = async (call: request.Test) => {
+      await db.webhookEndpoint.update({ where: { id: endpoint.id }, data: { deletedAt: null } });
+      return (await call).status;
+    };
+    // Before: 200 with a live-looking endpoint, a 202 ping and a `pending` retry, all for an endpoint that is gone.
+    expect(await raced(request(app).patch(base).set(auth).send({ description: 'renamed' }))).toBe(404);
+    expect(await raced(request(app).post(`${base}/test`).set(auth))).toBe(404);
+    expect(await raced(request(app).post(`${base}/deliveries/${ping.body.id}/retry`).set(auth))).toBe(404);
+    expect(await db.webhookDelivery.findMany({ where: { endpointId: endpoint.id } })).toEqual([
+      expect.objectContaining({ id: ping.body.id, status: 'failed' }),
+    ]);
+    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({
+      description: null,
+    });
+  });
+
   it('a tenant has at most 10 endpoints, however many creates come at once; a deleted one makes room', async () => {
     const { auth } = await createTenant(db);
     const create = () => request(devApp).post('/v1/webhook-endpoints').set(auth).send({ url: closedUrl });
