@@ -35,6 +35,25 @@ afterAll(() => db.$disconnect());
 // Nothing listens on port 9: a relay running meanwhile (another test file) fails fast on these.
 const closedUrl = 'http://127.0.0.1:9/hooks';
 
+/** The database as the routes see it, with `meanwhile` run after each `findFirst` of `table` and before its answer. */
+function afterEachRead(table: 'webhookEndpoint' | 'webhookDelivery', meanwhile: () => PromiseLike<unknown>) {
+  return new Proxy(db, {
+    get: (target, property) =>
+      property === table
+        ? new Proxy(target[table], {
+            get: (rows, name) =>
+              name === 'findFirst'
+                ? async (...args: unknown[]) => {
+                    const read: unknown = await Reflect.apply(rows.findFirst, rows, args);
+                    await meanwhile();
+                    return read;
+                  }
+                : Reflect.get(rows, name, rows),
+          })
+        : Reflect.get(target, property, target),
+  });
+}
+
 async function endpointFor(auth: Record<string, string>, body: Record<string, unknown> = {}) {
   const created = await request(devApp)
     .post('/v1/webhook-endpoints')
@@ -289,24 +308,12 @@ describe('webhook endpoint routes', () => {
     const ping = await request(devApp).post(`/v1/webhook-endpoints/${endpoint.id}/test`).set(auth);
     await db.webhookDelivery.update({ where: { id: ping.body.id }, data: { status: 'failed', attempts: 3 } });
     // The relay records it delivered right after the route has read it failed.
-    const racing = new Proxy(db, {
-      get: (target, property) =>
-        property === 'webhookDelivery'
-          ? new Proxy(target.webhookDelivery, {
-              get: (deliveries, name) =>
-                name === 'findFirst'
-                  ? async (...args: Parameters<typeof deliveries.findFirst>) => {
-                      const read = await deliveries.findFirst(...args);
-                      await deliveries.update({
-                        where: { id: ping.body.id },
-                        data: { status: 'delivered', deliveredAt: new Date() },
-                      });
-                      return read;
-                    }
-                  : Reflect.get(deliveries, name, deliveries),
-            })
-          : Reflect.get(target, property, target),
-    });
+    const racing = afterEachRead('webhookDelivery', () =>
+      db.webhookDelivery.update({
+        where: { id: ping.body.id },
+        data: { status: 'delivered', deliveredAt: new Date() },
+      }),
+    );
     const app = createApp(testAppDeps(racing, temporal, 'unused', { allowPrivateWebhookUrls: true }));
     const retried = await request(app)
       .post(`/v1/webhook-endpoints/${endpoint.id}/deliveries/${ping.body.id}/retry`)
@@ -325,21 +332,9 @@ describe('webhook endpoint routes', () => {
     const ping = await request(devApp).post(`/v1/webhook-endpoints/${endpoint.id}/test`).set(auth);
     await db.webhookDelivery.update({ where: { id: ping.body.id }, data: { status: 'failed' } });
     // The DELETE commits right after the route has read the endpoint live.
-    const deletedOnceRead = new Proxy(db, {
-      get: (target, property) =>
-        property === 'webhookEndpoint'
-          ? new Proxy(target.webhookEndpoint, {
-              get: (endpoints, name) =>
-                name === 'findFirst'
-                  ? async (...args: Parameters<typeof endpoints.findFirst>) => {
-                      const read = await endpoints.findFirst(...args);
-                      await request(devApp).delete(`/v1/webhook-endpoints/${endpoint.id}`).set(auth);
-                      return read;
-                    }
-                  : Reflect.get(endpoints, name, endpoints),
-            })
-          : Reflect.get(target, property, target),
-    });
+    const deletedOnceRead = afterEachRead('webhookEndpoint', () =>
+      request(devApp).delete(`/v1/webhook-endpoints/${endpoint.id}`).set(auth),
+    );
     const app = createApp(testAppDeps(deletedOnceRead, temporal, 'unused', { allowPrivateWebhookUrls: true }));
     const base = `/v1/webhook-endpoints/${endpoint.id}`;
     const raced = async (call: request.Test) => {
