@@ -10,7 +10,7 @@ import { queueAppointmentReplySignal } from '../../common/pending-signals.js';
 import { savedZoneOr } from '../../common/phone.js';
 import { formatAppointmentTime, renderTemplate, type AppointmentTemplatePlaceholder } from '../../common/templates.js';
 import type { Appointment, Lead, Prisma, Tenant } from '../../generated/prisma/client.js';
-import { answerableTexts } from './recipients.js';
+import { answerableTexts, latestTextAt } from './recipients.js';
 
 type Tx = Prisma.TransactionClient;
 
@@ -38,7 +38,8 @@ export interface AppointmentReplyOutcome {
 
 /**
  * Whether the message answers an appointment: a confirm or reschedule word, as the whole message, from a lead with a
- * scheduled appointment ahead (the one last texted about; a confirm word only once told its current start).
+ * scheduled appointment ahead (the one last texted about; a confirm word only once told its current start), unless
+ * the tenant's latest text to the lead was a follow-up's.
  * Precedence: an opt-out always wins; HELP stays a request for help; an opted-out lead's words answer nothing, so their
  * YES is the opt-in it has always been, while a subscribed lead's YES confirms. Call it before the message's consent
  * change, under the conversation's lock; it writes nothing, and locks the lead's appointments before the message's
@@ -70,6 +71,8 @@ export async function findAppointmentReply(
     (last, text) => (last && last.handedAt >= text.handedAt ? last : text),
     null,
   );
+  // A word in answer to a follow-up's later text (its "reply YES") answers that text: a reply, not a confirmation.
+  if ((await latestStepTextAt(tx, tenant.id, lead.id)) > (latest?.handedAt ?? 0)) return null;
   const appointment = ahead.find(({ id }) => id === latest?.appointmentId) ?? ahead[0]!;
   // A confirm word is of a start the lead was told: while a move is under way, or before its text went, it answers
   // an earlier start and confirms nothing (the lead is told the new one, api/routes/appointments.ts).
@@ -102,6 +105,15 @@ async function textsAbout(tx: Tx, tenantId: string, ahead: Appointment[]): Promi
       ? [{ appointmentId, key: idempotencyKey, handedAt: (claimedAt ?? sentAt ?? createdAt).getTime() }]
       : [],
   );
+}
+
+/** When the tenant's latest follow-up text to the lead went out, or may have; 0 for none. */
+async function latestStepTextAt(tx: Tx, tenantId: string, leadId: string): Promise<number> {
+  const { _max } = await tx.message.aggregate({
+    where: { tenantId, leadId, direction: 'outbound', enrollmentId: { not: null }, ...answerableTexts },
+    _max: { createdAt: true, claimedAt: true, sentAt: true },
+  });
+  return latestTextAt(_max);
 }
 
 /**

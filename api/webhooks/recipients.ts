@@ -26,7 +26,7 @@ export const answerableTexts: Prisma.MessageWhereInput = { status: { notIn: repl
  * When a tenant's latest text to the phone went out, or may have: a row keeps the instant it was written however long
  * it was held after (a budget, the kill switch, the window), so its claim and its send count too.
  */
-const latestTextAt = (times: Record<'createdAt' | 'claimedAt' | 'sentAt', Date | null>) =>
+export const latestTextAt = (times: Record<'createdAt' | 'claimedAt' | 'sentAt', Date | null>) =>
   Math.max(...Object.values(times).map((at) => at?.getTime() ?? 0));
 
 /**

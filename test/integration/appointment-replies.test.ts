@@ -6,6 +6,7 @@ import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import { phoneHash, recordOptOut } from '../../common/opt-outs.js';
 import { appointmentConfirmedKey } from '../../workflows/search-attributes.js';
 import { createTenant } from '../support/fixtures.js';
+import { enrollInNewSequence } from '../support/follow-ups.js';
 import { tenantWithLead as tenantWithOwnNumber } from '../support/lead-on-own-number.js';
 import { stackForFile } from '../support/stack.js';
 
@@ -159,6 +160,32 @@ describe('a confirm word from a lead with an appointment ahead', () => {
     expect((await stack.db.appointment.findUniqueOrThrow({ where: { id: second.id } })).confirmedAt).toBeNull();
     expect(await events(optedOut.tenant.id, 'appointment.confirmed')).toEqual([]);
     await Promise.all([terminate(first.workflowId), terminate(second.workflowId)]);
+  });
+});
+
+describe('a confirm word in answer to a follow-up', () => {
+  it('"YES" to a follow-up’s step that came after the booking’s confirmation is a reply to the step: nothing is confirmed', async () => {
+    const owner = await tenantWithLead({ skipRemindersAfterConfirm: true });
+    const appointment = await book(owner);
+    const enrollmentId = await enrollInNewSequence(stack.app, owner.auth, owner.leadId, [
+      { delaySeconds: 0, template: 'Want our spring offer too? Reply YES' },
+    ]);
+    await expect.poll(() => stack.fake.createCallsTo(owner.phone), { timeout: 20_000 }).toBe(2);
+    noTwimlMessage((await owner.reply('YES')).text);
+    // Before: the appointment confirmed (its reminders dropped, the CRM told) by a YES about the offer.
+    expect((await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })).confirmedAt).toBeNull();
+    expect(await events(owner.tenant.id, 'appointment.confirmed')).toEqual([]);
+    expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: enrollmentId } })).toMatchObject({
+      haltedBy: 'replied',
+    });
+    // The appointment's next text makes the word its answer again.
+    await stack.db.message.updateMany({
+      where: { appointmentId: appointment.id },
+      data: { claimedAt: new Date(Date.now() + 1000) },
+    });
+    noTwimlMessage((await owner.reply('C')).text);
+    expect(await events(owner.tenant.id, 'appointment.confirmed')).toHaveLength(1);
+    await terminate(appointment.workflowId);
   });
 });
 
