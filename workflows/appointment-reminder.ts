@@ -109,6 +109,12 @@ const cancellationNamesToldStartPatch = 'cancellation-names-told-start';
  * only the API wrote it, and once its 20 s stamp expired the retry went for the old start).
  */
 const changeWrittenOnAcceptancePatch = 'change-written-on-acceptance';
+/**
+ * A cancel the run accepted is recorded (the row's reminders dropped, `appointment.cancelled` for the CRM) before its
+ * notice goes: a notice held by the kill switch, a budget or Twilio's retries kept the CRM from hearing of the cancel
+ * for as long, hours or till the start.
+ */
+const cancelRecordedBeforeNoticePatch = 'cancel-recorded-before-notice';
 
 /**
  * What a send came to: `interrupted`, a move or a cancel ended its hold; `moved`, the send gate refused it for a start
@@ -420,6 +426,7 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
 
   private async closeAsCancelled(cancel: CancelUpdateInput): Promise<void> {
     this.close('cancelled', cancel.reason ?? cancelledThroughTheApi);
+    if (cancel.notify && patched(cancelRecordedBeforeNoticePatch)) await this.record();
     // Worth sending until the start it names: the one the lead expects to come to.
     const named = cancel.notify ? this.startToNameInCancellation() : this.state.startsAt;
     const notice = cancel.notify ? await this.send({ kind: 'cancellation' }, new Date(named), undefined, named) : 'off';

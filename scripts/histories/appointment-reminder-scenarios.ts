@@ -115,6 +115,16 @@ const untilHeldByKillSwitch = (context: ScenarioContext, tenantId: string, what:
     `${what} to be held`,
   );
 
+/** A confirmed appointment cancelled, notice asked for, with the tenant's sending paused: the notice will be held. */
+async function cancelledWithSendingPaused(context: ScenarioContext) {
+  const owner = await tenantAndLead(context);
+  const handle = await book(context, 3600, [1800], owner);
+  await untilConfirmed(handle);
+  await pauseSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+  await handle.executeUpdate(cancelUpdate, { args: [{ notify: true, reason: 'lead called' }] });
+  return { owner, handle };
+}
+
 export const appointmentReminderScenarios: Scenario[] = [
   {
     name: 'completed',
@@ -338,11 +348,7 @@ export const appointmentReminderScenarios: Scenario[] = [
     // The run a cancellation continued in while its notice was held: it sends the notice and ends cancelled.
     name: 'continued-run-sends-cancellation-notice',
     async run(context) {
-      const owner = await tenantAndLead(context);
-      const handle = await book(context, 3600, [1800], owner);
-      await untilConfirmed(handle);
-      await pauseSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
-      await handle.executeUpdate(cancelUpdate, { args: [{ notify: true, reason: 'lead called' }] });
+      const { owner, handle } = await cancelledWithSendingPaused(context);
       await untilContinuedAsNew(context, handle);
       await resumeSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
       const state = await handle.result();
@@ -503,6 +509,23 @@ export const appointmentReminderScenarios: Scenario[] = [
       if (cancellationNotice !== 'sent') throw new Error(`the cancellation notice ended ${cancellationNotice}`);
       // The notice named the booked time (it is the last the lead was told), not the start the move set.
       if (!toldStartsAt || toldStartsAt === startsAt) throw new Error(`the notice named ${toldStartsAt}`);
+      return handle.workflowId;
+    },
+  },
+  {
+    // Recorded with patch cancel-recorded-before-notice: a cancel whose notice the kill switch holds is written to the
+    // row, with its appointment.cancelled, while the notice waits; the notice goes once the switch is lifted.
+    name: 'cancel-recorded-while-notice-held',
+    async run(context) {
+      const { owner, handle } = await cancelledWithSendingPaused(context);
+      await untilHeldByKillSwitch(context, owner.tenant.id, 'the cancellation notice');
+      await eventually(
+        () => context.db.event.findFirst({ where: { tenantId: owner.tenant.id, type: 'appointment.cancelled' } }),
+        'the cancel recorded while its notice is held',
+      );
+      await resumeSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+      const { cancellationNotice } = await handle.result();
+      if (cancellationNotice !== 'sent') throw new Error(`the cancellation notice ended ${cancellationNotice}`);
       return handle.workflowId;
     },
   },

@@ -51,15 +51,15 @@ async function newLead(auth: Record<string, string>) {
 const inSeconds = (seconds: number) => new Date(Date.now() + seconds * 1000).toISOString();
 /** Appointments far ahead keep timers on the shared dev server: end them when the test is done. */
 /** A lead of a new tenant (with `settings`) booked two days ahead, once its confirmation has gone. */
-async function bookedAndConfirmed(settings: Partial<Prisma.TenantCreateInput>) {
-  const { auth } = await createTenant(db, { ...anytimeSettings, ...settings });
+async function bookedAndConfirmed(settings: Partial<Prisma.TenantCreateInput> = {}) {
+  const { tenant, auth } = await createTenant(db, { ...anytimeSettings, ...settings });
   const { phone, leadId } = await newLead(auth);
   const created = await request(app)
     .post('/v1/appointments')
     .set(auth)
     .send({ leadId, startsAt: inSeconds(2 * 86_400) });
   await expect.poll(() => fake.createCallsTo(phone), { timeout: 10_000 }).toBe(1);
-  return { auth, phone, created };
+  return { tenant, auth, phone, created };
 }
 const terminate = (workflowId: string) => stack.client.workflow.getHandle(workflowId).terminate('test cleanup');
 
@@ -341,6 +341,25 @@ describe('an appointment booked through the API', () => {
       [booked, ...moves].map(told),
     );
     await terminate(created.body.workflowId);
+  });
+
+  it('a cancel whose notice the kill switch holds reaches the CRM at once: appointment.cancelled, the reminders dropped', async () => {
+    const { tenant, auth, phone, created } = await bookedAndConfirmed();
+    await pauseSending(db, { scope: tenant.id, actor: 'test' });
+    const cancelled = await request(app).post(`/v1/appointments/${created.body.id}/cancel`).set(auth).send({});
+    expect(cancelled.status).toBe(200);
+    await expect
+      .poll(() => db.message.count({ where: { appointmentId: created.body.id, heldReason: 'kill_switch' } }))
+      .toBe(1);
+    const told = () => db.event.count({ where: { tenantId: tenant.id, type: 'appointment.cancelled' } });
+    // Before: nothing, until the switch was lifted and the notice went (or the start came).
+    await expect.poll(told, { timeout: 10_000 }).toBe(1);
+    const shown = await request(app).get(`/v1/appointments/${created.body.id}`).set(auth);
+    expect(shown.body).toMatchObject({ status: 'cancelled', nextReminderAt: null });
+    expect(shown.body.reminders.map((reminder: { status: string }) => reminder.status)).not.toContain('scheduled');
+    await resumeSending(db, { scope: tenant.id, actor: 'test' });
+    await expect.poll(() => fake.createCallsTo(phone), { timeout: 20_000 }).toBe(2);
+    expect(await told()).toBe(1);
   });
 
   it('a booking’s confirmation held while the appointment moves away and back goes for the start it ends at', async () => {
