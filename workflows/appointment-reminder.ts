@@ -205,7 +205,8 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
         reason: request.reason ?? cancelledThroughTheApi,
         at: new Date().toISOString(),
       });
-    return this.settled(change);
+    // The answer says what became of the notice, as it did when the cancel was recorded only after it.
+    return settledState(() => this.recorded >= change && this.state.cancellationNotice !== null, this.state);
   }
 
   /** Whether the run writes the changes it accepts to the row; its state tells the API, which then writes nothing. */
