@@ -214,6 +214,9 @@ const endpointFields = {
   description: z.string().nullable(),
   status: z.string(),
   failingSince: nullableInstant,
+  retryAfter: nullableInstant.meta({
+    description: 'Until when the last failure holds back every delivery of the endpoint; null when none waits on one',
+  }),
   createdAt: instant,
   updatedAt: instant,
 };

@@ -44,12 +44,26 @@ export const deliveriesQuery = z.object({
  */
 const maxEndpointsPerTenant = 10;
 
+/** Until when the endpoint's last failure holds back all its deliveries; null when it holds nothing now. */
+const heldUntil = ({ retryAfter }: Pick<WebhookEndpoint, 'retryAfter'>) =>
+  retryAfter && retryAfter.getTime() > Date.now() ? retryAfter : null;
+
 function endpointView(endpoint: WebhookEndpoint) {
   const { id, url, events, description, status, failingSince, createdAt, updatedAt } = endpoint;
-  return { id, url, events, description, status, failingSince, createdAt, updatedAt };
+  return { id, url, events, description, status, failingSince, retryAfter: heldUntil(endpoint), createdAt, updatedAt };
 }
 
-function deliveryView(delivery: WebhookDelivery & { attemptLog: WebhookAttempt[] }, payload: unknown) {
+/**
+ * A pending delivery's `nextAttemptAt` is when it may go: its own time, or its endpoint's wait when that is later (a
+ * queued delivery shows the failure it waits behind, not a time long past).
+ */
+function deliveryView(
+  delivery: WebhookDelivery & { attemptLog: WebhookAttempt[] },
+  payload: unknown,
+  endpoint: Pick<WebhookEndpoint, 'retryAfter'>,
+) {
+  const held = heldUntil(endpoint);
+  const nextAttemptAt = held && held > delivery.nextAttemptAt ? held : delivery.nextAttemptAt;
   return {
     id: delivery.id,
     eventId: delivery.eventId,
@@ -57,7 +71,7 @@ function deliveryView(delivery: WebhookDelivery & { attemptLog: WebhookAttempt[]
     type: (delivery.payload as { type?: string }).type,
     status: delivery.status,
     attemptCount: delivery.attempts,
-    nextAttemptAt: delivery.status === 'pending' ? delivery.nextAttemptAt : null,
+    nextAttemptAt: delivery.status === 'pending' ? nextAttemptAt : null,
     deliveredAt: delivery.deliveredAt,
     lastStatusCode: delivery.lastStatusCode,
     lastError: delivery.lastError,
@@ -224,7 +238,7 @@ export function webhookEndpointsRouter({
         include: { attemptLog: true },
       });
     });
-    res.status(202).json(deliveryView(delivery, delivery.payload));
+    res.status(202).json(deliveryView(delivery, delivery.payload, { retryAfter: null }));
   });
 
   router.get('/webhook-endpoints/:id/deliveries', async (req, res) => {
@@ -237,7 +251,9 @@ export function webhookEndpointsRouter({
       include: { attemptLog: { orderBy: { at: 'asc' } } },
     });
     const payloads = await deliveryPayloads(db, deliveries);
-    res.json({ deliveries: deliveries.map((delivery) => deliveryView(delivery, payloads.get(delivery.id))) });
+    res.json({
+      deliveries: deliveries.map((delivery) => deliveryView(delivery, payloads.get(delivery.id), endpoint)),
+    });
   });
 
   router.post('/webhook-endpoints/:id/deliveries/:deliveryId/retry', async (req, res) => {
@@ -265,7 +281,7 @@ export function webhookEndpointsRouter({
       await goesAtOnce(tx, endpoint.id);
       return now;
     });
-    res.json(deliveryView(retried, (await deliveryPayloads(db, [retried])).get(retried.id)));
+    res.json(deliveryView(retried, (await deliveryPayloads(db, [retried])).get(retried.id), { retryAfter: null }));
   });
 
   return router;

@@ -353,6 +353,30 @@ describe('webhook endpoint routes', () => {
     });
   });
 
+  it('an endpoint held back by its last failure says until when, and so does each delivery waiting behind it', async () => {
+    const { auth } = await createTenant(db);
+    const endpoint = await endpointFor(auth);
+    const ping = await request(devApp).post(`/v1/webhook-endpoints/${endpoint.id}/test`).set(auth);
+    const retryAfter = new Date(Date.now() + 5 * 3600_000);
+    // As the relay leaves them after a failure of an earlier delivery: the endpoint waits, this one is due by its own time.
+    await db.webhookEndpoint.update({ where: { id: endpoint.id }, data: { retryAfter } });
+    await db.webhookDelivery.update({
+      where: { id: ping.body.id },
+      data: { nextAttemptAt: new Date(Date.now() - 60_000) },
+    });
+    const base = `/v1/webhook-endpoints/${endpoint.id}`;
+    // Before: an `active` endpoint with nothing said of the wait, and a delivery due a minute ago that did not go.
+    expect((await request(devApp).get(base).set(auth)).body).toMatchObject({
+      status: 'active',
+      retryAfter: retryAfter.toISOString(),
+    });
+    const listed = await request(devApp).get(`${base}/deliveries?status=pending`).set(auth);
+    expect(listed.body.deliveries).toEqual([expect.objectContaining({ nextAttemptAt: retryAfter.toISOString() })]);
+    // A ping lifts the wait: nothing holds the endpoint back any more.
+    expect((await request(devApp).post(`${base}/test`).set(auth)).status).toBe(202);
+    expect((await request(devApp).get(base).set(auth)).body.retryAfter).toBeNull();
+  });
+
   it('a tenant has at most 10 endpoints, however many creates come at once; a deleted one makes room', async () => {
     const { auth } = await createTenant(db);
     const create = () => request(devApp).post('/v1/webhook-endpoints').set(auth).send({ url: closedUrl });
