@@ -161,8 +161,8 @@ export function webhookEndpointsRouter({
   });
 
   /**
-   * Writes the endpoint unless a DELETE committed since the route read it: then a 404, and the caller's transaction,
-   * rolled back, leaves no ping or retry its deletion already gave up on. A DELETE in flight is waited for.
+   * Writes the endpoint unless a DELETE committed since the route read it (a DELETE in flight is waited for): then a
+   * 404, and the caller's transaction rolls back.
    */
   const updateLiveEndpoint = async (
     tx: Prisma.TransactionClient,
@@ -183,7 +183,11 @@ export function webhookEndpointsRouter({
   const goesAtOnce = async (tx: Prisma.TransactionClient, endpointId: string) => {
     await tx.$executeRaw`UPDATE webhook_deliveries SET next_attempt_at = now()
       WHERE endpoint_id = ${endpointId}::uuid AND status = 'pending' AND next_attempt_at > now()`;
-    await updateLiveEndpoint(tx, endpointId, { retryAfter: null });
+    // Stamped too: an attempt in flight, claimed before this, that fails does not set the wait again (recordFailed).
+    const released = await tx.$executeRaw`UPDATE webhook_endpoints SET retry_after = NULL, released_at = now()
+      WHERE id = ${endpointId}::uuid AND deleted_at IS NULL`;
+    // Deleted since the route read it: rolled back, no ping or retry is left that its deletion already gave up on.
+    if (released === 0) throw notFound('Webhook endpoint');
   };
 
   router.patch('/webhook-endpoints/:id', async (req, res) => {

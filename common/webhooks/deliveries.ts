@@ -19,6 +19,8 @@ export interface ClaimedDelivery {
   createdAt: Date;
   /** When it was last retried by hand, if ever: its give-up window counts from then. */
   retriedAt: Date | null;
+  /** When it was claimed, by PostgreSQL's clock: a release of its endpoint since then overtakes its failure. */
+  claimedAt: Date;
 }
 
 export interface AttemptRecord {
@@ -108,6 +110,7 @@ export async function claimDue(db: Db, endpointId: string, limit: number, leaseM
       attempts: number;
       created_at: Date;
       retried_at: Date | null;
+      claimed_at: Date;
     }>
   >`
     UPDATE webhook_deliveries d SET lease_until = now() + ${leaseMs} * interval '1 millisecond'
@@ -120,7 +123,7 @@ export async function claimDue(db: Db, endpointId: string, limit: number, leaseM
     ) due
     WHERE d.id = due.id
     RETURNING d.id, d.tenant_id, d.endpoint_id, d.event_id, due.sequence, d.message_id, d.payload, d.attempts, d.created_at,
-      d.retried_at`;
+      d.retried_at, now() AS claimed_at`;
   // RETURNING keeps no order: sort as claimed. By sequence, not by when a row was written: two replicas' fan-outs
   // stamp rows with their transactions' starts, and the later batch may carry the earlier stamp. Pings first.
   return rows
@@ -137,6 +140,7 @@ export async function claimDue(db: Db, endpointId: string, limit: number, leaseM
       attempts: row.attempts,
       createdAt: row.created_at,
       retriedAt: row.retried_at,
+      claimedAt: row.claimed_at,
     }));
 }
 
@@ -160,7 +164,9 @@ export async function recordDelivered(db: Db, attempts: AttemptRecord[]): Promis
  * Only a delivery still pending and not retried by hand since it was claimed is changed (true): one another worker
  * delivered meanwhile stays delivered, and a retry asked for during the attempt keeps its fresh start. The endpoint's
  * other deliveries wait as long (its `retryAfter`), so they keep their order and a dead endpoint is not probed with
- * each of them in turn. In the caller's transaction: a give-up commits with what it makes of the endpoint, or not at all.
+ * each of them in turn; unless a ping, a retry or a new URL released the endpoint since the claim: then the wait stays
+ * lifted and the delivery stays due, first in line again (false). In the caller's transaction: a give-up commits with
+ * what it makes of the endpoint, or not at all.
  */
 export async function recordFailed(
   tx: Prisma.TransactionClient,
@@ -187,11 +193,19 @@ export async function recordFailed(
     });
     return false;
   }
-  await tx.webhookEndpoint.updateMany({
-    where: { id: next.delivery.endpointId },
+  const waits = await tx.webhookEndpoint.updateMany({
+    where: {
+      id: next.delivery.endpointId,
+      OR: [{ releasedAt: null }, { releasedAt: { lt: next.delivery.claimedAt } }],
+    },
     data: { retryAfter: next.nextAttemptAt },
   });
-  return true;
+  if (waits.count > 0) return true;
+  await tx.webhookDelivery.updateMany({
+    where: { id: attempt.deliveryId },
+    data: { status: 'pending', nextAttemptAt: next.delivery.claimedAt },
+  });
+  return false;
 }
 
 /**

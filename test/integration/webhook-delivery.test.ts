@@ -606,6 +606,31 @@ describe('webhook delivery', () => {
     expect(attempts.map((attempt) => attempt.statusCode)).toEqual([503, 200]);
   });
 
+  it('a ping asked for while an attempt is in flight goes at once when that attempt fails, and the failed one right after', async () => {
+    const endpoint = await endpointFor({ answer: (n) => (n === 0 ? { status: 503, afterMs: 400 } : 200) });
+    await record(endpoint.tenantId, 'lead.created');
+    while ((await fanOutEndpoint(db, endpoint.id)) > 0);
+    const delivery = await db.webhookDelivery.findFirstOrThrow({ where: { endpointId: endpoint.id } });
+    // A minute's backoff: the failing attempt would make the endpoint, the ping with it, wait that long.
+    const relay = relayWith({ backoffMs: [0, 60_000] });
+    const round = relay.round();
+    await until(() => receiver.received(endpoint.path).length === 1 || null, 'the attempt in flight');
+    expect((await request(app).post(`/v1/webhook-endpoints/${endpoint.id}/test`).set(endpoint.auth)).status).toBe(202);
+    await round;
+    // Before: the failure set the endpoint's wait after the ping had lifted it: the ping waited a minute (10 h once failing).
+    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({
+      retryAfter: null,
+    });
+    expect(await db.webhookDelivery.findUniqueOrThrow({ where: { id: delivery.id } })).toMatchObject({
+      status: 'pending',
+      attempts: 1,
+      lastStatusCode: 503,
+    });
+    await deliveredByActiveEndpoint(relay, delivery.id, 'the failed delivery, after the ping');
+    const types = receiver.received(endpoint.path).map((received) => received.body.type);
+    expect(types).toEqual(['lead.created', 'ping', 'lead.created']);
+  });
+
   it('a batch whose endpoint lease ran out hands back only its own: another worker’s lease on the endpoint stays', async () => {
     const endpoint = await endpointFor();
     const lapsed = await takeEndpoint(db, endpoint.id, 1);
