@@ -38,8 +38,8 @@ export interface AppointmentReplyOutcome {
 
 /**
  * Whether the message answers an appointment: a confirm or reschedule word, as the whole message, from a lead with a
- * scheduled appointment ahead (the one last texted about; a confirm word only once told its current start), unless
- * the tenant's latest text to the lead was a follow-up's.
+ * scheduled appointment ahead (the one last texted about; a confirm word only once told its current start, and not
+ * when a follow-up's text came after the appointment's last).
  * Precedence: an opt-out always wins; HELP stays a request for help; an opted-out lead's words answer nothing, so their
  * YES is the opt-in it has always been, while a subscribed lead's YES confirms. Call it before the message's consent
  * change, under the conversation's lock; it writes nothing, and locks the lead's appointments before the message's
@@ -71,13 +71,17 @@ export async function findAppointmentReply(
     (last, text) => (last && last.handedAt >= text.handedAt ? last : text),
     null,
   );
-  // A word in answer to a follow-up's later text (its "reply YES") answers that text: a reply, not a confirmation.
-  if ((await latestStepTextAt(tx, tenant.id, lead.id)) > (latest?.handedAt ?? 0)) return null;
   const appointment = ahead.find(({ id }) => id === latest?.appointmentId) ?? ahead[0]!;
-  // A confirm word is of a start the lead was told: while a move is under way, or before its text went, it answers
-  // an earlier start and confirms nothing (the lead is told the new one, api/routes/appointments.ts).
-  // By PostgreSQL's clock, which stamped the change under way.
-  if (kind === 'confirmed' && !toldCurrentStart(appointment, texts, await databaseNow(tx))) return null;
+  if (kind === 'confirmed') {
+    // A confirm word answering a follow-up's text since the appointment's last (or, none sent yet, since the booking)
+    // answers that text, its "reply YES": a reply, not a confirmation.
+    const appointmentLastSpoke = latest?.handedAt ?? appointment.createdAt.getTime();
+    if ((await latestStepTextAt(tx, tenant.id, lead.id)) > appointmentLastSpoke) return null;
+    // A confirm word is of a start the lead was told: while a move is under way, or before its text went, it answers
+    // an earlier start and confirms nothing (the lead is told the new one, api/routes/appointments.ts).
+    // By PostgreSQL's clock, which stamped the change under way.
+    if (!toldCurrentStart(appointment, texts, await databaseNow(tx))) return null;
+  }
   return { kind, appointment, lead };
 }
 

@@ -169,6 +169,7 @@ describe('a confirm word in answer to a follow-up', () => {
     const appointment = await book(owner);
     const enrollmentId = await enrollInNewSequence(stack.app, owner.auth, owner.leadId, [
       { delaySeconds: 0, template: 'Want our spring offer too? Reply YES' },
+      { delaySeconds: 86_400, template: 'Last call for the spring offer' },
     ]);
     await expect.poll(() => stack.fake.createCallsTo(owner.phone), { timeout: 20_000 }).toBe(2);
     noTwimlMessage((await owner.reply('YES')).text);
@@ -178,6 +179,9 @@ describe('a confirm word in answer to a follow-up', () => {
     expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: enrollmentId } })).toMatchObject({
       haltedBy: 'replied',
     });
+    // A reschedule word is no answer a step asks for: it still asks to move the appointment.
+    await owner.reply('R');
+    expect(await events(owner.tenant.id, 'appointment.reschedule_requested')).toHaveLength(1);
     // The appointment's next text makes the word its answer again.
     await stack.db.message.updateMany({
       where: { appointmentId: appointment.id },
@@ -186,6 +190,24 @@ describe('a confirm word in answer to a follow-up', () => {
     noTwimlMessage((await owner.reply('C')).text);
     expect(await events(owner.tenant.id, 'appointment.confirmed')).toHaveLength(1);
     await terminate(appointment.workflowId);
+  });
+});
+
+describe('a confirm word after an older follow-up', () => {
+  it('"C" from a lead whose follow-up texted before the booking, the booking’s confirmation still held, confirms', async () => {
+    const owner = await tenantWithLead();
+    await enrollInNewSequence(stack.app, owner.auth, owner.leadId, [{ delaySeconds: 0, template: 'Hello' }]);
+    await expect.poll(() => stack.fake.createCallsTo(owner.phone), { timeout: 20_000 }).toBe(1);
+    await pauseSending(stack.db, { scope: owner.tenant.id, actor: 'test' });
+    const created = await request(stack.app)
+      .post('/v1/appointments')
+      .set(owner.auth)
+      .send({ leadId: owner.leadId, startsAt: inSeconds(2 * 86_400) });
+    expect(created.status).toBe(201);
+    await owner.reply('C');
+    expect(await events(owner.tenant.id, 'appointment.confirmed')).toHaveLength(1);
+    await resumeSending(stack.db, { scope: owner.tenant.id, actor: 'test' });
+    await terminate(created.body.workflowId as string);
   });
 });
 
