@@ -138,6 +138,8 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
   /** Bumped by every update; `recorded` catches up once the appointment row shows the change. */
   private changes = 0;
   private recorded = 0;
+  /** The cancel was recorded before its notice (cancelRecordedBeforeNoticePatch): its update waits for the notice. */
+  private noticeAfterRecord = false;
   private lastRecord = '';
   /** The reminders as the row last showed them (the plan a wait must differ from to be recorded). */
   private recordedReminders: AppointmentReminderState['reminders'] | null = null;
@@ -205,8 +207,12 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
         reason: request.reason ?? cancelledThroughTheApi,
         at: new Date().toISOString(),
       });
-    // The answer says what became of the notice, as it did when the cancel was recorded only after it.
-    return settledState(() => this.recorded >= change && this.state.cancellationNotice !== null, this.state);
+    // The answer says what became of the notice, as it did when the cancel was recorded only after it. Runs that record
+    // it after (no patch, or a run another fact closed first) answer as they always did: replays issue the same commands.
+    return settledState(
+      () => this.recorded >= change && (!this.noticeAfterRecord || this.state.cancellationNotice !== null),
+      this.state,
+    );
   }
 
   /** Whether the run writes the changes it accepts to the row; its state tells the API, which then writes nothing. */
@@ -427,7 +433,10 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
 
   private async closeAsCancelled(cancel: CancelUpdateInput): Promise<void> {
     this.close('cancelled', cancel.reason ?? cancelledThroughTheApi);
-    if (cancel.notify && patched(cancelRecordedBeforeNoticePatch)) await this.record();
+    if (cancel.notify && patched(cancelRecordedBeforeNoticePatch)) {
+      this.noticeAfterRecord = true;
+      await this.record();
+    }
     // Worth sending until the start it names: the one the lead expects to come to.
     const named = cancel.notify ? this.startToNameInCancellation() : this.state.startsAt;
     const notice = cancel.notify ? await this.send({ kind: 'cancellation' }, new Date(named), undefined, named) : 'off';

@@ -526,7 +526,8 @@ export const appointmentReminderScenarios: Scenario[] = [
       await resumeSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
       const { cancellationNotice } = await handle.result();
       if (cancellationNotice !== 'sent') throw new Error(`the cancellation notice ended ${cancellationNotice}`);
-      return handle.workflowId;
+      // The first run: the one that took the cancel, recorded it and held its notice (a long hold goes on as new).
+      return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
     },
   },
   {
