@@ -7,7 +7,7 @@ import type { Db } from '../common/db.js';
 import { leadCreatedEvent } from '../common/event-writers.js';
 import { recordEvents } from '../common/events.js';
 import { zoneFromNumber } from '../common/lead-time-zone.js';
-import { ianaCanonical, savedZoneOr } from '../common/phone.js';
+import { zoneConflicts } from '../common/phone.js';
 import { optedOutAmong } from '../common/opt-outs.js';
 import type { Lead, SequenceDefinition, Tenant } from '../generated/prisma/client.js';
 import { claimBatchEnrollments, optedOutReason, settleBatchClaims } from './enrollment-batch-claims.js';
@@ -48,9 +48,6 @@ interface Batch {
   leadByPhone: Map<string, Lead>;
 }
 
-/** Two names of one zone (US/Eastern and America/New_York, any case) are no conflict. */
-const sameZone = (a: string, b: string) => ianaCanonical(a) === ianaCanonical(b);
-
 /**
  * Rows whose lead has opted out, or already has a running follow-up, are answered so, as are rows giving a saved lead
  * another zone than its own and new leads whose zone their number cannot tell (common/lead-time-zone.ts); the rest are
@@ -85,9 +82,7 @@ async function setAsideKnownLeads(db: Db, tenant: Tenant, good: GoodRow[]) {
     if (optedOut(phone)) Object.assign(result, { outcome: 'opted_out', reason: optedOutReason });
     else if (lead && runningByLead.has(lead.id))
       Object.assign(result, { outcome: 'already_enrolled', leadId: lead.id, enrollmentId: runningByLead.get(lead.id) });
-    else if (lead && row.timeZone && !sameZone(row.timeZone, savedZoneOr(lead.timeZone, tenant.defaultTimeZone)))
-      // The lead is texted in its saved zone (the tenant's for one that is no IANA name): a row that says another would
-      // be enrolled on a clock it did not ask for.
+    else if (lead && zoneConflicts(row.timeZone, lead, tenant.defaultTimeZone))
       Object.assign(result, {
         outcome: 'time_zone_conflict',
         leadId: lead.id,

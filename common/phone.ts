@@ -26,6 +26,19 @@ export function ianaCanonical(zone: string): string {
   return (ianaZones as Record<string, { aliasOf: string | null } | undefined>)[name]?.aliasOf ?? name;
 }
 
+/** Two names of one zone (US/Eastern and America/New_York, any case) are no conflict. */
+export const sameZone = (a: string, b: string) => ianaCanonical(a) === ianaCanonical(b);
+
+/**
+ * A zone a client gives for a lead already saved in another: the lead is texted in its saved zone (the tenant's for one
+ * that is no IANA name), so taking the request would put it on a clock it did not ask for.
+ */
+export const zoneConflicts = (
+  given: string | null | undefined,
+  lead: { timeZone: string },
+  tenantZone: string,
+): boolean => !!given && !sameZone(given, savedZoneOr(lead.timeZone, tenantZone));
+
 /**
  * IANA's names outside any region are its old abbreviations, fixed offsets among them: `EST` is UTC−5 all year, an
  * hour early for New York all summer. Only these two are taken.

@@ -5,7 +5,7 @@ import { recordEvent } from '../../common/events.js';
 import type { WebhookMetrics } from '../../common/metrics.js';
 import { erasureSource } from '../../common/opt-outs.js';
 import { zoneFromNumber } from '../../common/lead-time-zone.js';
-import { normalisePhone } from '../../common/phone.js';
+import { normalisePhone, zoneConflicts } from '../../common/phone.js';
 import { Prisma, type Lead } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, leadErased, notFound, parseBody, parseQuery } from '../errors.js';
@@ -52,8 +52,18 @@ export function leadsRouter(deps: ErasureDeps & { metrics: Pick<WebhookMetrics, 
         fields: { phone: [`not a possible phone number for region ${tenant.defaultRegion}`] },
       });
     }
+    /** The tenant's lead of the phone, unless the request gives it another zone than the one it is texted in. */
+    const existingAsAsked = (lead: Lead) => {
+      if (!zoneConflicts(body.timeZone, lead, tenant.defaultTimeZone)) return leadView(lead);
+      throw new ApiError(409, 'conflict', `The lead of this phone is saved in ${lead.timeZone}`, {
+        reason: 'time_zone_conflict',
+        leadId: lead.id,
+        timeZone: lead.timeZone,
+        fix: `change it with PATCH /v1/leads/${lead.id}, or leave timeZone out`,
+      });
+    };
     const existing = await db.lead.findUnique({ where: { tenantId_phone: { tenantId, phone } } });
-    if (existing) return void res.status(200).json(leadView(existing));
+    if (existing) return void res.status(200).json(existingAsAsked(existing));
     const zone = body.timeZone ? { timeZone: body.timeZone } : zoneFromNumber(phone, tenant.defaultTimeZone);
     if ('zoneNeeded' in zone)
       throw new ApiError(422, 'validation_failed', 'The request body is invalid', {
@@ -79,7 +89,7 @@ export function leadsRouter(deps: ErasureDeps & { metrics: Pick<WebhookMetrics, 
       if (!(error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002')) throw error;
       res
         .status(200)
-        .json(leadView(await db.lead.findUniqueOrThrow({ where: { tenantId_phone: { tenantId, phone } } })));
+        .json(existingAsAsked(await db.lead.findUniqueOrThrow({ where: { tenantId_phone: { tenantId, phone } } })));
     }
   });
 

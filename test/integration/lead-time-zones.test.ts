@@ -147,6 +147,26 @@ describe('a new lead’s time zone', () => {
   });
 });
 
+describe('a lead posted again with another zone', () => {
+  it('is a 409 time_zone_conflict naming the saved zone, and the lead stays as it was; the same zone by another name is the lead', async () => {
+    const { auth } = await createTenant(stack.db, anytimeSettings);
+    const phone = randomUkMobile().e164;
+    expect((await api().post('/v1/leads').set(auth).send({ phone, timeZone: 'America/New_York' })).status).toBe(201);
+    // Before: 200 with the lead, saved in New York, which was then texted on New York's clock, not Los Angeles'.
+    const other = await api().post('/v1/leads').set(auth).send({ phone, timeZone: 'America/Los_Angeles' });
+    expect(other.status).toBe(409);
+    expect(other.body.error).toMatchObject({
+      code: 'conflict',
+      details: { reason: 'time_zone_conflict', timeZone: 'America/New_York', leadId: expect.any(String) },
+    });
+    const again = await api().post('/v1/leads').set(auth).send({ phone, timeZone: 'US/Eastern' });
+    expect(again.status).toBe(200);
+    expect((await api().post('/v1/leads').set(auth).send({ phone })).body).toMatchObject({
+      timeZone: 'America/New_York',
+    });
+  });
+});
+
 describe('a running follow-up whose lead moves zone', () => {
   it('is reported waiting for the window in the lead’s zone as it is now, as the send gate judges it', async () => {
     const [midday, midnight] = [zoneAtHour(12), zoneAtHour(0)];

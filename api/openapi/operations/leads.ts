@@ -7,11 +7,16 @@ import { type Operation, area, json } from './operation.js';
 const { operation, read } = area('Leads', 'tenant');
 
 export const leadsOperations: Operation[] = [
-  operation('post', '/v1/leads', 'Create a lead (the same phone answers the existing lead)', {
-    ok: { 201: json(r.lead, 'Created'), 200: json(r.lead, 'The lead with this phone already existed') },
-    body: createLeadSchema,
-    errors: [409],
-  }),
+  operation(
+    'post',
+    '/v1/leads',
+    'Create a lead (the same phone answers the existing lead; 409 time_zone_conflict if given another zone than its own)',
+    {
+      ok: { 201: json(r.lead, 'Created'), 200: json(r.lead, 'The lead with this phone already existed') },
+      body: createLeadSchema,
+      errors: [409],
+    },
+  ),
   read('/v1/leads', 'List leads, newest first', json(r.leadPage, 'A page of leads'), listQuerySchema),
   read('/v1/leads/:leadId', 'One lead', json(r.lead, 'The lead')),
   operation('patch', '/v1/leads/:leadId', "Change a lead's name or time zone", {
