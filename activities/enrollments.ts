@@ -1,13 +1,10 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../common/db.js';
-import { erasedClosedReason, haltReasonOf, type HaltReason } from '../common/conversation.js';
-import { countEnrollmentFact, type EnrollmentFact } from '../common/analytics/aggregate.js';
-import { lockTenantEventsOf, recordEvent } from '../common/events.js';
-import { lockLead, lockUnclaimedMessagesOf } from '../common/lock-order.js';
+import { haltReasonOf, type HaltReason } from '../common/conversation.js';
+import { countEnrollmentFact } from '../common/analytics/aggregate.js';
 import { recordEventOnce } from '../common/event-writers.js';
 import { Prisma } from '../generated/prisma/client.js';
-import type { EnrollmentOutcome } from '../workflows/lead-follow-up.messages.js';
-import { beginClosingUnclaimed } from '../common/unclaimed-messages.js';
+import { closeEnrollment, type EnrollmentClose } from '../common/enrollment-close.js';
 import { isUniqueViolation } from '../common/db-errors.js';
 
 export interface RecordEnrollmentStartedInput {
@@ -20,15 +17,7 @@ export interface RecordEnrollmentStartedInput {
   idempotencyKey: string | null;
 }
 
-export interface RecordEnrollmentOutcomeInput {
-  enrollmentId: string;
-  tenantId: string;
-  leadId: string;
-  status: EnrollmentOutcome;
-  reason: string;
-  /** The run that closed: after an operator's reset it is not the one the enrollment started with. */
-  runId?: string;
-}
+export type RecordEnrollmentOutcomeInput = EnrollmentClose;
 
 /**
  * A claim halted before its run started (a cancel, a reply or a STOP while the API was starting it): the halt's reason,
@@ -46,8 +35,6 @@ export interface RecordEnrollmentRunInput {
 }
 
 /** The outcomes the funnel counts (cancelled and failed enrollments are not part of it). */
-const countedOutcomes = new Set<EnrollmentOutcome>(['completed', 'expired', 'replied', 'booked', 'opted_out']);
-
 /** A row that is gone will not come back by retrying: fail the activity for good. */
 async function rowsMustExist<T>(write: () => Promise<T>): Promise<T> {
   try {
@@ -129,67 +116,10 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
       await db.enrollment.updateMany({ where: { id: enrollmentId, tenantId, status: 'running' }, data: { runId } });
     },
 
-    /**
-     * A send still held when the enrollment ends is closed with it, as skipped for the enrollment's outcome. Only the
-     * close of a running enrollment is `enrollment.closed`; a retry (or a reset run) writes its outcome again silently.
-     */
+    /** See closeEnrollment. */
     async recordEnrollmentOutcome(input: RecordEnrollmentOutcomeInput): Promise<void> {
       const closedAt = new Date();
-      await rowsMustExist(() =>
-        db.$transaction(async (tx) => {
-          // The enrollment's row comes after the event lock (common/lock-order.ts), which its close may need, and the
-          // messages it closes, with the capacity they give back, before it.
-          await lockLead(tx, input.leadId);
-          await lockUnclaimedMessagesOf(tx, { enrollmentId: input.enrollmentId });
-          const unclaimed = await beginClosingUnclaimed(tx, { enrollmentId: input.enrollmentId }, input.status);
-          await tx.$executeRaw(
-            lockTenantEventsOf(
-              Prisma.sql`SELECT tenant_id, 0 FROM enrollments WHERE id = ${input.enrollmentId}::uuid AND tenant_id = ${input.tenantId}::uuid`,
-            ),
-          );
-          const where = { id: input.enrollmentId, tenantId: input.tenantId };
-          const data = {
-            status: input.status,
-            closedReason: input.reason,
-            closedAt,
-            ...(input.runId ? { runId: input.runId } : {}),
-          };
-          const [closedNow] = await tx.enrollment.updateManyAndReturn({
-            where: { ...where, status: 'running' },
-            data,
-            select: { sequenceId: true, haltedAt: true, haltedBy: true },
-          });
-          if (closedNow) {
-            // Replies, bookings and opt-outs are counted where they are recorded; this catches any path that did not
-            // (counted once either way), at the instant the fact halted the enrollment. An erasure's close (its run
-            // hears it as an opt-out) is none of them.
-            if (countedOutcomes.has(input.status) && closedNow.haltedBy !== erasedClosedReason)
-              await countEnrollmentFact(
-                tx,
-                input.enrollmentId,
-                input.status as EnrollmentFact,
-                closedNow.haltedAt ?? closedAt,
-              );
-            await recordEvent(tx, {
-              tenantId: input.tenantId,
-              type: 'enrollment.closed',
-              leadId: input.leadId,
-              data: {
-                enrollmentId: input.enrollmentId,
-                leadId: input.leadId,
-                sequenceId: closedNow.sequenceId,
-                outcome: input.status,
-                reason: input.reason,
-              },
-            });
-          } else await tx.enrollment.update({ where, data }); // a retry, or a reset's run: P2025 if the row is gone
-          await tx.lead.updateMany({
-            where: { id: input.leadId, tenantId: input.tenantId, status: { not: 'erased' } },
-            data: { status: 'closed', closedReason: `${input.status}: ${input.reason}` },
-          });
-          await unclaimed.close();
-        }),
-      );
+      await rowsMustExist(() => db.$transaction((tx) => closeEnrollment(tx, input, closedAt)));
     },
   };
 }

@@ -2,12 +2,13 @@
 // records the run or removes the row. A claimant that died in between (the API killed mid-request or mid-batch) left a
 // row that stood for a running follow-up for ever: every later batch answered the lead `already_enrolled`, and lists
 // showed it running. This chore settles such a claim once it is older than any claimant takes: the run recorded when
-// the lead's workflow is the claim's (its memo names the enrollment), the row removed when no run is.
+// the lead's workflow is the claim's (its memo names the enrollment), the row removed when no run is (closed as the
+// fact, a reply or a cancel, that halted it meanwhile).
 import type { Client } from '@temporalio/client';
 import type { Logger } from 'pino';
 import type { Db } from '../common/db.js';
 import { periodicRounds, type PeriodicRounds } from '../common/periodic.js';
-import { runOfClaim, type Claim } from './claim-runs.js';
+import { runOfClaim, settleUnstartedClaim, type Claim } from './claim-runs.js';
 
 /** Far past any claimant: a single start waits at most 10 s on Temporal, a batch's group of claims a few minutes. */
 export const abandonedClaimAfterMs = 10 * 60_000;
@@ -37,9 +38,14 @@ export function createClaimSweeper({
       await db.enrollment.updateMany({ where: { id: claim.id, runId: null }, data: { runId } });
       return;
     }
-    // A run that recorded itself meanwhile keeps its row; so does a row with messages, which no claim has.
-    const removed = await db.enrollment.deleteMany({ where: { id: claim.id, runId: null, messages: { none: {} } } });
-    if (removed.count) logger.warn({ enrollmentId: claim.id }, 'removed an enrollment claim no run was started for');
+    const settled = await settleUnstartedClaim(db, claim.id);
+    if (settled === 'removed')
+      logger.warn({ enrollmentId: claim.id }, 'removed an enrollment claim no run was started for');
+    if (settled === 'closed')
+      logger.warn(
+        { enrollmentId: claim.id },
+        'closed an enrollment claim a fact halted before any run was started for it',
+      );
   }
 
   async function round(tenantId?: string): Promise<void> {

@@ -26,7 +26,7 @@ import { savedZoneOr } from '../common/phone.js';
 import { isUniqueViolation } from '../common/db-errors.js';
 import { startDeadlineMs, startRun } from './workflow-start.js';
 import { mayHaveHappened } from './temporal-errors.js';
-import { runOfClaim } from './claim-runs.js';
+import { runOfClaim, settleUnstartedClaim } from './claim-runs.js';
 
 /** `replayed`: an earlier request with the same Idempotency-Key and the same body started it. */
 export type StartOutcome =
@@ -306,8 +306,9 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
         }
       }
       if (givingUp) {
-        await release(enrollmentId);
-        return null;
+        // A claim a reply or a cancel halted meanwhile is closed as that, and answered: a retry starts no follow-up.
+        if ((await settleUnstartedClaim(db, enrollmentId)) === 'removed') return null;
+        return db.enrollment.findUnique({ where: { id: enrollmentId } });
       }
       if (Date.now() > waitUntil) throw stillStarting();
       await sleep(settlePollMs);

@@ -5,7 +5,12 @@ import { pino } from 'pino';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { abandonedClaimAfterMs, createClaimSweeper } from '../../api/claim-sweeper.js';
-import { claimRow, createEnrollmentStarter } from '../../api/enrollment-starter.js';
+import {
+  claimRow,
+  claimSettledWithinMs,
+  createEnrollmentStarter,
+  enrollmentRequestHash,
+} from '../../api/enrollment-starter.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { stackForFile } from '../support/stack.js';
 
@@ -77,6 +82,54 @@ describe('the enrollment claim sweeper', () => {
     });
     expect(await stack.db.enrollment.findUnique({ where: { id: other.id } })).toBeNull();
     await stack.client.workflow.getHandle(started.workflowId).terminate('test cleanup');
+  });
+
+  it('closes, not removes, an old claim a reply halted before any run started: replied, told to the CRM', async () => {
+    const setup = await tenantWithLeads(1);
+    const [lead] = setup.leads as [Setup['leads'][number]];
+    const halted = await claim(setup, lead, abandonedClaimAfterMs + 60_000);
+    await stack.db.enrollment.update({ where: { id: halted.id }, data: { haltedAt: new Date(), haltedBy: 'replied' } });
+    await sweeper().round(setup.tenant.id);
+    // Before: removed, so the reply recorded against it pointed nowhere and GET answered 404 after a 202 cancel.
+    expect(await stack.db.enrollment.findUnique({ where: { id: halted.id } })).toMatchObject({
+      status: 'replied',
+      runId: null,
+      closedReason: 'halted (replied) before its run started',
+    });
+    const closed = await stack.db.event.findMany({ where: { tenantId: setup.tenant.id, type: 'enrollment.closed' } });
+    expect(closed.map((event) => event.data)).toEqual([
+      expect.objectContaining({ enrollmentId: halted.id, outcome: 'replied' }),
+    ]);
+  });
+
+  it('a retry with the key of a claim a reply halted before its start went through answers it replied, and starts nothing', async () => {
+    const setup = await tenantWithLeads(1);
+    const [lead] = setup.leads as [Setup['leads'][number]];
+    const key = `key-${randomUUID()}`;
+    // The first request's start went unanswered (Temporal away): its claim kept; the lead replied meanwhile.
+    const kept = await stack.db.enrollment.create({
+      data: {
+        ...claimRow(
+          setup.tenant,
+          lead,
+          setup.sequence,
+          randomUUID(),
+          new Date(Date.now() - claimSettledWithinMs - 5_000),
+        ),
+        idempotencyKey: key,
+        requestHash: enrollmentRequestHash({ leadId: lead.id, sequenceId: setup.sequence.id }),
+        haltedAt: new Date(),
+        haltedBy: 'replied',
+      },
+    });
+    const retried = await request(stack.app)
+      .post('/v1/enrollments')
+      .set({ ...setup.auth, 'Idempotency-Key': key })
+      .send({ leadId: lead.id, sequenceId: setup.sequence.id });
+    // Before: the claim removed and a new follow-up started, texting a lead who had just replied.
+    expect(retried.body).toMatchObject({ id: kept.id, status: 'replied' });
+    expect(await stack.db.enrollment.count({ where: { leadId: lead.id } })).toBe(1);
+    expect(stack.fake.createCallsTo(lead.phone)).toBe(0);
   });
 
   it('leaves a claim younger than any claimant takes, whether or not its run has started yet', async () => {
