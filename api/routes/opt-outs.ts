@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { lockConversation } from '../../common/conversation.js';
 import type { Db } from '../../common/db.js';
 import type { WebhookMetrics } from '../../common/metrics.js';
-import { findOptOut, phoneHash, recordOptIn, recordOptOut } from '../../common/opt-outs.js';
+import { findOptOut, phoneHashes, recordOptIn, recordOptOut } from '../../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
 import { normalisePhone } from '../../common/phone.js';
 import type { OptOut } from '../../generated/prisma/client.js';
@@ -111,8 +111,9 @@ export function optOutsRouter({
   router.get('/opt-outs/:phone/consent', async (req, res) => {
     const tenantId = tenantOf(req);
     const phone = await phoneParam(req, req.params.phone);
+    // Entries of a phone erased before the hash was keyed keep the old one for good: the log shows them too.
     const events = await db.consentEvent.findMany({
-      where: { tenantId, phoneHash: phoneHash(phone) },
+      where: { tenantId, phoneHash: { in: phoneHashes(phone) } },
       orderBy: { createdAt: 'asc' },
     });
     res.json({

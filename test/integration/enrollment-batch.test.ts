@@ -168,6 +168,14 @@ describe('POST /v1/enrollments/batch', () => {
     expect(answer.status).toBe(200);
     expect(answer.body.results).toEqual([expect.objectContaining({ outcome: 'opted_out' })]);
     expect(await stack.db.enrollment.count({ where: { tenantId: lead.tenant.id } })).toBe(0);
+    // Its consent log shows why, from the entry under the legacy hash too (before: an empty log).
+    await stack.db.consentEvent.create({
+      data: { tenantId: lead.tenant.id, phoneHash: legacyPhoneHash(lead.phone), kind: 'opt_out', source: 'inbound' },
+    });
+    const consent = await request(stack.app)
+      .get(`/v1/opt-outs/${encodeURIComponent(lead.phone)}/consent`)
+      .set(lead.auth);
+    expect(consent.body.items).toEqual([expect.objectContaining({ kind: 'opt_out', source: 'inbound' })]);
   });
 
   it('a JSON batch with ?dryRun=true in the query is a 400, not a commit: no lead saved, nothing started', async () => {
