@@ -291,6 +291,11 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
       return haltEnrollments(tx, { tenantId: enrollment.tenantId, enrollmentId: enrollment.id }, 'cancelled');
     });
     if (!halted) throw notRunning('closed');
+    // A reply, a STOP or a booking halted it first, its signal on the way: it ends as that, not cancelled.
+    if (halted.haltedBy !== 'cancelled')
+      throw new ApiError(409, 'conflict', `The enrollment is ending: ${halted.haltedBy ?? 'halted'} came first`, {
+        reason: halted.haltedBy,
+      });
     const answer = { ...view({ ...enrollment, runId: halted.runId }), cancelRequested: true };
     if (halted.runId === null) return void res.status(202).json(answer);
     try {

@@ -51,6 +51,26 @@ async function claimOf(tenantId: string, { leadId, sequenceId }: { leadId: strin
 const liveOf = async (auth: Auth, enrollmentId: string) =>
   (await api().get(`/v1/enrollments/${enrollmentId}?live=true`).set(auth)).body.live;
 
+describe('a cancel after another fact halted the enrollment', () => {
+  it('is a 409 naming the fact, and the run ends as that fact, not cancelled', async () => {
+    const { auth } = await createTenant(stack.db, anytimeSettings);
+    const lead = await leadInHourlySteps(auth);
+    const enrolled = await enroll(auth, lead);
+    // A reply recorded, its signal still queued for the relay.
+    await stack.db.enrollment.update({
+      where: { id: enrolled.id },
+      data: { haltedAt: new Date(), haltedBy: 'replied' },
+    });
+    const cancelled = await api().post(`/v1/enrollments/${enrolled.id}/cancel`).set(auth);
+    // Before: 202, the run cancelled, and the enrollment closed `cancelled` over the lead's reply.
+    expect(cancelled.status).toBe(409);
+    expect(cancelled.body.error).toMatchObject({ code: 'conflict', details: { reason: 'replied' } });
+    const description = await stack.client.workflow.getHandle(enrolled.workflowId, enrolled.runId).describe();
+    expect(description.status.name).toBe('RUNNING');
+    await stack.client.workflow.getHandle(enrolled.workflowId, enrolled.runId).terminate('test cleanup');
+  });
+});
+
 describe('changes to an enrollment reach its own run', () => {
   it('leaves a later enrollment alone when the earlier one’s run was terminated by an operator and its row still says running', async () => {
     const { auth } = await createTenant(stack.db, anytimeSettings);
