@@ -73,7 +73,7 @@ export const enrollmentDetail = z
   .looseObject({
     ...enrollmentFields,
     live: z.looseObject({}).nullable().meta({ description: "The workflow's own state, from a query" }),
-    liveError: z.string().optional(),
+    liveError: z.enum(['temporal_unavailable', 'query_failed', 'no_run']).optional(),
     capacityHold: z.looseObject({}).nullable().optional(),
   })
   .meta({ id: 'EnrollmentDetail' });

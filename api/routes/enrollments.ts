@@ -21,7 +21,8 @@ import { progressOf, type ProgressMessage } from '../enrollment-progress.js';
 import { createSequenceSteps } from '../sequence-steps.js';
 import { createEnrollmentStarter, enrollmentSnapshot, sendingPolicyOf } from '../enrollment-starter.js';
 import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
-import { readLive, liveReadDeadlineMs } from '../live-read.js';
+import { liveFailure, readLive, liveReadDeadlineMs } from '../live-read.js';
+import { claimedRun } from '../claim-runs.js';
 import { idempotencyKeyOf, idParam, liveReadQuery, workflowListQuery, workflowListWhere } from '../params.js';
 import { asTemporalUnavailable } from '../temporal-errors.js';
 
@@ -84,14 +85,20 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     return enrollment;
   };
   /**
-   * For a read: a running enrollment is its workflow ID's current run (one follow-up per lead at a time), which also
-   * follows an operator's reset to the new run; a closed one is the run it recorded.
+   * For a live read: a closed enrollment is the run it recorded; a running one its workflow ID's current run (one
+   * follow-up per lead at a time, which also follows an operator's reset to the new run) when that run is this
+   * enrollment's (its memo names it). Null while its start is unsettled, or when the current run is a later
+   * enrollment's (this one's run terminated without its row learning so): that run's state is not this enrollment's.
    */
-  const handleOf = (enrollment: Enrollment): WorkflowHandle =>
-    temporal.workflow.getHandle(
-      enrollment.workflowId,
-      enrollment.status === 'running' ? undefined : (enrollment.runId ?? undefined),
+  async function liveHandleOf(enrollment: Enrollment): Promise<WorkflowHandle | null> {
+    const { workflowId, runId, status } = enrollment;
+    if (status !== 'running') return temporal.workflow.getHandle(workflowId, runId ?? undefined);
+    if (runId === null) return null;
+    const current = await temporal.connection.withDeadline(Date.now() + liveReadDeadlineMs, () =>
+      temporal.workflow.getHandle(workflowId).describe(),
     );
+    return claimedRun(current, enrollment) === null ? null : temporal.workflow.getHandle(workflowId, current.runId);
+  }
   /**
    * For a change: the current run of the chain the enrollment's recorded run is in (a continuation or an operator's
    * reset stays in it). The workflow ID's current run may be a later enrollment's, once this one's run ended without
@@ -149,7 +156,9 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     const [enrollment, messages] = await Promise.all([findEnrollment(req), outboundMessagesOf(id, tenantId)]);
     const fromRows = await progressFromRows(enrollment, messages);
     if (askLive !== 'true') return void res.json({ ...view(enrollment), ...fromRows, live: null });
-    const handle = handleOf(enrollment);
+    const handle = await liveHandleOf(enrollment).catch(liveFailure);
+    if (!handle || 'liveError' in handle)
+      return void res.json({ ...view(enrollment), ...fromRows, ...(handle ?? { live: null, liveError: 'no_run' }) });
     const live = await readLive(temporal, handle, statusQuery);
     const capacityHold = live.live?.hold
       ? capacityHoldOfState(live.live.hold)

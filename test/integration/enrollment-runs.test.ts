@@ -80,6 +80,11 @@ describe('changes to an enrollment reach its own run', () => {
     const later = await enroll(auth, lead);
     expect(later.workflowId).toBe(earlier.workflowId);
     expect((await api().get(`/v1/enrollments/${earlier.id}`).set(auth)).body.status).toBe('running');
+    // Its live read is not the later enrollment's run (before: `live` was that run's state, step and all).
+    expect((await api().get(`/v1/enrollments/${earlier.id}?live=true`).set(auth)).body).toMatchObject({
+      live: null,
+      liveError: 'no_run',
+    });
 
     for (const change of ['pause', 'skip', 'cancel']) {
       const answer = await api().post(`/v1/enrollments/${earlier.id}/${change}`).set(auth).send({ step: 1 });
