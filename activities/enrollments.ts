@@ -34,7 +34,6 @@ export interface RecordEnrollmentRunInput {
   runId: string;
 }
 
-/** The outcomes the funnel counts (cancelled and failed enrollments are not part of it). */
 /** A row that is gone will not come back by retrying: fail the activity for good. */
 async function rowsMustExist<T>(write: () => Promise<T>): Promise<T> {
   try {

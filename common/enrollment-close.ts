@@ -18,6 +18,7 @@ export interface EnrollmentClose {
   runId?: string;
 }
 
+/** The outcomes the funnel counts (cancelled and failed enrollments are not part of it). */
 const countedOutcomes = new Set<EnrollmentOutcome>(['completed', 'expired', 'replied', 'booked', 'opted_out']);
 
 /**
