@@ -8,6 +8,7 @@ import type { Db } from '../common/db.js';
 import { optedOutAmong } from '../common/opt-outs.js';
 import type { Lead, Prisma, SequenceDefinition, Tenant } from '../generated/prisma/client.js';
 import type { GoodRow } from './enrollment-batch-rows.js';
+import { settleUnstartedClaim } from './claim-runs.js';
 import { claimRow } from './enrollment-starter.js';
 
 /**
@@ -71,8 +72,8 @@ export async function claimBatchEnrollments(db: Db, batch: BatchClaim): Promise<
 
 /**
  * Settles the claims once their starts answered: a started run's ID recorded (its workflow records it too, whichever
- * comes first), and the claims nothing started removed, unless a run recorded itself meanwhile (a start that timed
- * out at the client but reached Temporal).
+ * comes first), and the claims nothing started removed (closed as the fact that halted them meanwhile, if one did),
+ * unless a run recorded itself meanwhile (a start that timed out at the client but reached Temporal).
  */
 export async function settleBatchClaims(
   db: Db,
@@ -84,5 +85,12 @@ export async function settleBatchClaims(
       FROM unnest(${started.map((run) => run.enrollmentId)}::uuid[], ${started.map((run) => run.runId)}::text[])
         AS s(id, run_id)
       WHERE e.id = s.id AND e.run_id IS NULL`;
-  if (unstarted.length) await db.enrollment.deleteMany({ where: { id: { in: unstarted }, runId: null } });
+  if (!unstarted.length) return;
+  await db.enrollment.deleteMany({ where: { id: { in: unstarted }, runId: null, haltedAt: null } });
+  // One a reply or a STOP halted while it was starting is closed as that: what the fact ended stays ended.
+  const halted = await db.enrollment.findMany({
+    where: { id: { in: unstarted }, runId: null, status: 'running' },
+    select: { id: true },
+  });
+  for (const { id } of halted) await settleUnstartedClaim(db, id);
 }

@@ -63,7 +63,8 @@ async function setAsideKnownLeads(db: Db, tenant: Tenant, good: GoodRow[]) {
     db.lead.findMany({ where: { tenantId, phone: { in: phones } } }),
   ]);
   // Only enrollments with a run: a claim whose start never came (its API process died first) is no follow-up, and the
-  // claim sweeper removes it; one whose start may have landed is settled by the start Temporal refuses.
+  // claim sweeper settles it (removed, or closed as a fact that halted it); one whose start may have landed is settled
+  // by the start Temporal refuses.
   const running = await db.enrollment.findMany({
     where: {
       tenantId,

@@ -209,8 +209,11 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
     }
   }
 
-  /** Removes a claim nobody started: a run recorded meanwhile (by the workflow, after a start that timed out) stays. */
-  const release = (enrollmentId: string) => db.enrollment.deleteMany({ where: { id: enrollmentId, runId: null } });
+  /**
+   * Removes a claim nobody started (one a reply or a cancel halted meanwhile is closed as that, so a retry with its key
+   * starts nothing): a run recorded meanwhile (by the workflow, after a start that timed out) stays.
+   */
+  const release = (enrollmentId: string) => settleUnstartedClaim(db, enrollmentId);
 
   /**
    * True once the run in the way has closed (or the wait ran out) when its enrollment has already recorded how it
@@ -287,7 +290,8 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
     const waitUntil = Date.now() + settleWaitMs;
     for (let look = 0; ; look += 1) {
       const row = await db.enrollment.findUnique({ where: { id: enrollmentId } });
-      if (!row || row.runId !== null) return row;
+      // A claim closed as the fact that halted it before any run started is final too: Temporal has nothing to add.
+      if (!row || row.runId !== null || row.status !== 'running') return row;
       // Counted from the claim: one kept after a start that went unanswered is already a start deadline old.
       const givingUp = Date.now() > row.startedAt.getTime() + claimSettledWithinMs;
       // First and last: a start that timed out at its client may have a run that has not recorded itself yet. When

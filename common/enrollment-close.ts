@@ -71,8 +71,14 @@ export async function closeEnrollment(
       },
     });
   } else await tx.enrollment.update({ where, data }); // a retry, or a reset's run: P2025 if the row is gone
+  // Not while another enrollment of the lead runs (a later one, started while a halted claim of this one waited).
   await tx.lead.updateMany({
-    where: { id: input.leadId, tenantId: input.tenantId, status: { not: 'erased' } },
+    where: {
+      id: input.leadId,
+      tenantId: input.tenantId,
+      status: { not: 'erased' },
+      enrollments: { none: { status: 'running', id: { not: input.enrollmentId } } },
+    },
     data: { status: 'closed', closedReason: `${input.status}: ${input.reason}` },
   });
   await unclaimed.close();

@@ -127,7 +127,16 @@ describe('the enrollment claim sweeper', () => {
       .set({ ...setup.auth, 'Idempotency-Key': key })
       .send({ leadId: lead.id, sequenceId: setup.sequence.id });
     // Before: the claim removed and a new follow-up started, texting a lead who had just replied.
+    expect(retried.status).toBe(202);
     expect(retried.body).toMatchObject({ id: kept.id, status: 'replied' });
+    // Final: asked again, it answers the same; a live read says it has no run (not another enrollment's).
+    const again = await request(stack.app)
+      .post('/v1/enrollments')
+      .set({ ...setup.auth, 'Idempotency-Key': key })
+      .send({ leadId: lead.id, sequenceId: setup.sequence.id });
+    expect(again.body).toMatchObject({ id: kept.id, status: 'replied' });
+    const live = await request(stack.app).get(`/v1/enrollments/${kept.id}?live=true`).set(setup.auth);
+    expect(live.body).toMatchObject({ live: null, liveError: 'no_run' });
     expect(await stack.db.enrollment.count({ where: { leadId: lead.id } })).toBe(1);
     expect(stack.fake.createCallsTo(lead.phone)).toBe(0);
   });

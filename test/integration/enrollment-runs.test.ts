@@ -52,7 +52,7 @@ const liveOf = async (auth: Auth, enrollmentId: string) =>
   (await api().get(`/v1/enrollments/${enrollmentId}?live=true`).set(auth)).body.live;
 
 describe('a cancel after another fact halted the enrollment', () => {
-  it('is a 409 naming the fact, and the run ends as that fact, not cancelled', async () => {
+  it('is a 409 naming the fact, and the run is not cancelled (the fact’s signal ends it as that)', async () => {
     const { auth } = await createTenant(stack.db, anytimeSettings);
     const lead = await leadInHourlySteps(auth);
     const enrolled = await enroll(auth, lead);
