@@ -19,8 +19,14 @@ export interface ClaimedDelivery {
   createdAt: Date;
   /** When it was last retried by hand, if ever: its give-up window counts from then. */
   retriedAt: Date | null;
-  /** When it was claimed, by PostgreSQL's clock: a release of its endpoint since then overtakes its failure. */
+  /** When it was claimed, by PostgreSQL's clock. */
   claimedAt: Date;
+  /**
+   * The endpoint's `released_at` as the claim saw it: a release committed since (a ping, a retry, a new URL) overtakes
+   * its failure. Compared as a value, not as a time: a release whose transaction began before the claim but committed
+   * after it is still one the claim did not see.
+   */
+  endpointReleasedAt: Date | null;
 }
 
 export interface AttemptRecord {
@@ -111,6 +117,7 @@ export async function claimDue(db: Db, endpointId: string, limit: number, leaseM
       created_at: Date;
       retried_at: Date | null;
       claimed_at: Date;
+      released_at: Date | null;
     }>
   >`
     UPDATE webhook_deliveries d SET lease_until = now() + ${leaseMs} * interval '1 millisecond'
@@ -123,7 +130,8 @@ export async function claimDue(db: Db, endpointId: string, limit: number, leaseM
     ) due
     WHERE d.id = due.id
     RETURNING d.id, d.tenant_id, d.endpoint_id, d.event_id, due.sequence, d.message_id, d.payload, d.attempts, d.created_at,
-      d.retried_at, now() AS claimed_at`;
+      d.retried_at, now() AS claimed_at,
+      (SELECT released_at FROM webhook_endpoints WHERE id = ${endpointId}::uuid) AS released_at`;
   // RETURNING keeps no order: sort as claimed. By sequence, not by when a row was written: two replicas' fan-outs
   // stamp rows with their transactions' starts, and the later batch may carry the earlier stamp. Pings first.
   return rows
@@ -141,6 +149,7 @@ export async function claimDue(db: Db, endpointId: string, limit: number, leaseM
       createdAt: row.created_at,
       retriedAt: row.retried_at,
       claimedAt: row.claimed_at,
+      endpointReleasedAt: row.released_at,
     }));
 }
 
@@ -194,10 +203,7 @@ export async function recordFailed(
     return false;
   }
   const waits = await tx.webhookEndpoint.updateMany({
-    where: {
-      id: next.delivery.endpointId,
-      OR: [{ releasedAt: null }, { releasedAt: { lt: next.delivery.claimedAt } }],
-    },
+    where: { id: next.delivery.endpointId, releasedAt: next.delivery.endpointReleasedAt },
     data: { retryAfter: next.nextAttemptAt },
   });
   if (waits.count > 0) return true;

@@ -19,6 +19,7 @@ import {
   type WebhookRelayOptions,
 } from '../../worker/webhook-relay.js';
 import { createTenant, testDb } from '../support/fixtures.js';
+import { heldTransaction } from '../support/held-transaction.js';
 import { killAllEntries, startEntry } from '../support/processes.js';
 import { testAppDeps } from '../support/stack.js';
 import { until } from '../support/wait.js';
@@ -629,6 +630,28 @@ describe('webhook delivery', () => {
     await deliveredByActiveEndpoint(relay, delivery.id, 'the failed delivery, after the ping');
     const types = receiver.received(endpoint.path).map((received) => received.body.type);
     expect(types).toEqual(['lead.created', 'ping', 'lead.created']);
+  });
+
+  it('a release whose transaction began before the attempt was claimed and committed after it still overtakes its failure', async () => {
+    const endpoint = await endpointFor({ answer: (n) => (n === 0 ? { status: 503, afterMs: 400 } : 200) });
+    await record(endpoint.tenantId, 'lead.created');
+    while ((await fanOutEndpoint(db, endpoint.id)) > 0);
+    // A ping's transaction, begun now (its now() is this instant), writing the endpoint only once the attempt is out.
+    const release = await heldTransaction(
+      db,
+      (tx) => tx.$queryRaw`SELECT now()`,
+      (tx) =>
+        tx.$executeRaw`UPDATE webhook_endpoints SET retry_after = NULL, released_at = now() WHERE id = ${endpoint.id}::uuid`,
+    );
+    const round = relayWith({ backoffMs: [0, 60_000] }).round();
+    await until(() => receiver.received(endpoint.path).length === 1 || null, 'the attempt in flight');
+    release.release();
+    await release.committed;
+    await round;
+    // Before: its release stamp came before the claim's by the clock, so the failure set the wait again.
+    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({
+      retryAfter: null,
+    });
   });
 
   it('a batch whose endpoint lease ran out hands back only its own: another worker’s lease on the endpoint stays', async () => {
