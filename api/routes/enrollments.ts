@@ -87,8 +87,9 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
   /**
    * For a live read: a closed enrollment is the run it recorded; a running one its workflow ID's current run (one
    * follow-up per lead at a time, which also follows an operator's reset to the new run) when that run is this
-   * enrollment's (its memo names it). Null while its start is unsettled (or it closed with none), or when the current run is a later
-   * enrollment's (this one's run terminated without its row learning so): that run's state is not this enrollment's.
+   * enrollment's (its memo names it). Null while its start is unsettled (or it closed with none), or when the current
+   * run is a later enrollment's (this one's run terminated without its row learning so): that run's state is not this
+   * enrollment's.
    */
   async function liveHandleOf(enrollment: Enrollment): Promise<WorkflowHandle | null> {
     const { workflowId, runId, status } = enrollment;
