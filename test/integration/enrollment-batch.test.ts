@@ -168,12 +168,14 @@ describe('POST /v1/enrollments/batch', () => {
     expect(answer.status).toBe(200);
     expect(answer.body.results).toEqual([expect.objectContaining({ outcome: 'opted_out' })]);
     expect(await stack.db.enrollment.count({ where: { tenantId: lead.tenant.id } })).toBe(0);
-    // Its consent log shows why, from the entry under the legacy hash too (before: an empty log).
+    // A phone erased before the hash was keyed keeps its consent events under the legacy hash for good (no lead knows
+    // it, so re-keying leaves them): its consent log shows them (before: an empty log).
+    const erased = randomUkMobile().e164;
     await stack.db.consentEvent.create({
-      data: { tenantId: lead.tenant.id, phoneHash: legacyPhoneHash(lead.phone), kind: 'opt_out', source: 'inbound' },
+      data: { tenantId: lead.tenant.id, phoneHash: legacyPhoneHash(erased), kind: 'opt_out', source: 'inbound' },
     });
     const consent = await request(stack.app)
-      .get(`/v1/opt-outs/${encodeURIComponent(lead.phone)}/consent`)
+      .get(`/v1/opt-outs/${encodeURIComponent(erased)}/consent`)
       .set(lead.auth);
     expect(consent.body.items).toEqual([expect.objectContaining({ kind: 'opt_out', source: 'inbound' })]);
   });
