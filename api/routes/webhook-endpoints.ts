@@ -9,6 +9,7 @@ import { eventTypes } from '../../common/events.js';
 import {
   deliveryPayloads,
   giveUpForDeletedEndpoints,
+  lockPendingDeliveries,
   webhookDeliveryStatuses,
 } from '../../common/webhooks/deliveries.js';
 import { newWebhookSecret, previousSecretOverlapMs } from '../../common/webhooks/secrets.js';
@@ -181,6 +182,7 @@ export function webhookEndpointsRouter({
    * PostgreSQL's clock, which the relay's claims compare with.
    */
   const goesAtOnce = async (tx: Prisma.TransactionClient, endpointId: string) => {
+    await lockPendingDeliveries(tx, endpointId);
     await tx.$executeRaw`UPDATE webhook_deliveries SET next_attempt_at = now()
       WHERE endpoint_id = ${endpointId}::uuid AND status = 'pending' AND next_attempt_at > now()`;
     // Stamped too: an attempt in flight, claimed before this, that fails does not set the wait again (recordFailed).
@@ -208,6 +210,7 @@ export function webhookEndpointsRouter({
   router.delete('/webhook-endpoints/:id', async (req, res) => {
     const endpoint = await endpointOf(req);
     await db.$transaction(async (tx) => {
+      await lockPendingDeliveries(tx, endpoint.id);
       await tx.webhookEndpoint.update({ where: { id: endpoint.id }, data: { deletedAt: new Date() } });
       await giveUpForDeletedEndpoints(tx, endpoint.id);
     });
@@ -271,6 +274,7 @@ export function webhookEndpointsRouter({
       new ApiError(409, 'conflict', 'The delivery was delivered already', { deliveredAt });
     if (delivery.status === 'delivered') throw delivered(delivery.deliveredAt);
     const retried = await db.$transaction(async (tx) => {
+      await lockPendingDeliveries(tx, endpoint.id);
       // Only while it is still not delivered: the relay may record it delivered between the read above and this.
       const { count } = await tx.webhookDelivery.updateMany({
         where: { id: delivery.id, status: { not: 'delivered' } },

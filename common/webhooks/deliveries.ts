@@ -240,6 +240,16 @@ export async function giveUpWaitedTooLong(
 }
 
 /**
+ * Locks the endpoint's pending deliveries, in one order, before the caller locks the endpoint: the relay records a
+ * failure on its delivery first and on the endpoint then, so every change the API makes takes them in that order too,
+ * or a DELETE and a ping (each holding what the other waits for) deadlock and one of them fails.
+ */
+export async function lockPendingDeliveries(tx: Prisma.TransactionClient, endpointId: string): Promise<void> {
+  await tx.$executeRaw`SELECT id FROM webhook_deliveries
+    WHERE endpoint_id = ${endpointId}::uuid AND status = 'pending' ORDER BY id FOR UPDATE`;
+}
+
+/**
  * Deleted endpoints' deliveries will never go: given up, not left pending for good. The relay's rounds give up those
  * no relay holds (one in flight when its endpoint was deleted is handed back, or recorded as failed, first; a retry
  * or a test the API made as the endpoint was deleted is caught the same way); DELETE gives up its endpoint's at once.

@@ -8,6 +8,7 @@ import { createApp } from '../../api/app.js';
 import { createLogger } from '../../common/logger.js';
 import { refusedAddressReason } from '../../common/webhooks/url-safety.js';
 import { createTenant, testDb } from '../support/fixtures.js';
+import { heldTransaction, untilWaitingBehind } from '../support/held-transaction.js';
 import { testAppDeps } from '../support/stack.js';
 
 const db = testDb();
@@ -351,6 +352,44 @@ describe('webhook endpoint routes', () => {
     expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({
       description: null,
     });
+  });
+
+  it('a DELETE and a ping queued on the same held delivery both answer (no deadlock), and the ping is given up with the rest', async () => {
+    const { auth, tenant } = await createTenant(db);
+    const endpoint = await endpointFor(auth);
+    // A delivery waiting out its endpoint's backoff, which a ping makes due now and a DELETE gives up.
+    const waiting = await db.webhookDelivery.create({
+      data: {
+        tenantId: tenant.id,
+        endpointId: endpoint.id,
+        messageId: `msg_waiting_${endpoint.id}`,
+        payload: { type: 'ping' },
+        nextAttemptAt: new Date(Date.now() + 3600_000),
+      },
+    });
+    // The relay recording a failure holds it, so the ping and then the DELETE queue behind it.
+    const relay = await heldTransaction(
+      db,
+      (tx) => tx.$executeRaw`SELECT 1 FROM webhook_deliveries WHERE id = ${waiting.id}::uuid FOR UPDATE`,
+    );
+    const base = `/v1/webhook-endpoints/${endpoint.id}`;
+    const pinged = request(devApp)
+      .post(`${base}/test`)
+      .set(auth)
+      .then((response) => response);
+    await untilWaitingBehind(db, relay.pid, 1);
+    const deleted = request(devApp)
+      .delete(base)
+      .set(auth)
+      .then((response) => response);
+    await untilWaitingBehind(db, relay.pid, 2);
+    relay.release();
+    await relay.committed;
+    // Before: the DELETE held the endpoint and waited for the delivery, the ping the reverse; PostgreSQL failed one, a 500.
+    expect([(await pinged).status, (await deleted).status]).toEqual([202, 204]);
+    const deliveries = await db.webhookDelivery.findMany({ where: { endpointId: endpoint.id } });
+    expect(deliveries).toHaveLength(2);
+    expect(deliveries.every((delivery) => delivery.status === 'failed')).toBe(true);
   });
 
   it('an endpoint held back by its last failure says until when, and so does each delivery waiting behind it', async () => {
