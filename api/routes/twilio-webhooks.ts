@@ -93,9 +93,13 @@ export function twilioWebhooksRouter({
   };
 
   /** While some from the phone are kept, a new one goes behind them, in the order they came. */
-  const processOrKeep = async (log: express.Request['log'], params: z.infer<typeof inboundSchema>) => {
+  const processOrKeep = async (
+    log: express.Request['log'],
+    params: z.infer<typeof inboundSchema>,
+    receivedAt: number,
+  ) => {
     if (await inboundSpool.holdsFrom(params.From).catch(() => false)) {
-      const queued = await inboundSpool.keep(params).then(
+      const queued = await inboundSpool.keep(params, receivedAt).then(
         () => true,
         () => false,
       );
@@ -108,12 +112,12 @@ export function twilioWebhooksRouter({
       log,
       'inbound SMS',
       processInbound(db, log, params, { sharedSenders: [defaultSender], shortLinkBaseUrl }),
-      () => inboundSpool.keep(params),
+      () => inboundSpool.keep(params, receivedAt),
     );
   };
 
   router.post(inboundWebhookPath, ...verify('inbound'), async (req, res) => {
-    const result = await processOrKeep(req.log, parse(inboundSchema, req.body));
+    const result = await processOrKeep(req.log, parse(inboundSchema, req.body), Date.now());
     metrics.webhook('inbound', result.kind);
     if (result.kind === 'processed') countOptOuts(metrics, result);
     if (result.kind !== 'processed') {

@@ -18,8 +18,11 @@ import { countOptOuts, processInbound, type InboundOptions, type InboundParams }
 import { recordStatusCallback, type StatusParams } from './status.js';
 
 export interface InboundSpool extends PeriodicRounds {
-  /** Keeps the message for a later round; resolves once it is on disk. */
-  keep(params: InboundParams): Promise<void>;
+  /**
+   * Keeps the message for a later round, as of when its webhook came (not when its processing gave up, seconds later
+   * for a database timing out: a STOP processed meanwhile is newer); resolves once it is on disk.
+   */
+  keep(params: InboundParams, receivedAt: number): Promise<void>;
   /** Keeps the status callback for a later round; resolves once it is on disk. */
   keepStatus(params: StatusParams): Promise<void>;
   /**
@@ -111,16 +114,17 @@ export function createInboundSpool({
   const failingSince = new Map<string, number>();
   let sequence = 0;
 
-  async function keepFile(key: string, messageSid: string, webhook: KeptWebhook): Promise<void> {
+  async function keepFile(key: string, messageSid: string, webhook: KeptWebhook, receivedAt: number): Promise<void> {
     await mkdir(dir, { recursive: true });
     sequence = (sequence + 1) % 1_000_000;
-    const arrival = `${String(Date.now()).padStart(15, '0')}-${String(sequence).padStart(6, '0')}`;
+    const arrival = `${String(receivedAt).padStart(15, '0')}-${String(sequence).padStart(6, '0')}`;
     await durably(join(dir, `${arrival}-${key}-${messageSid}${kept}`), JSON.stringify(webhook));
   }
-  const keep = (params: InboundParams) => keepFile(phoneKey(params.From), params.MessageSid, params);
+  const keep = (params: InboundParams, receivedAt: number) =>
+    keepFile(phoneKey(params.From), params.MessageSid, params, receivedAt);
   // Keyed by its message: statuses only move a row forward, so they need no order among a phone's webhooks.
   const keepStatus = (params: StatusParams) =>
-    keepFile(phoneKey(`status:${params.MessageSid}`), params.MessageSid, { statusCallback: params });
+    keepFile(phoneKey(`status:${params.MessageSid}`), params.MessageSid, { statusCallback: params }, Date.now());
 
   async function names(): Promise<string[]> {
     try {

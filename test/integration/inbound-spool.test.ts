@@ -268,6 +268,38 @@ describe('inbound SMS while the database is down', () => {
     expect(await stack.db.optOut.count({ where: { tenantId: tenant.id } })).toBe(1);
   });
 
+  it('a START kept once its database call timed out is kept as of when it came: a STOP processed meanwhile stands', async () => {
+    const { tenant, number } = await tenantWithNumber();
+    const phone = privatePhone();
+    const dir = spoolDir();
+    let reachedTransaction = () => {};
+    const reached = new Promise<void>((resolve) => (reachedTransaction = resolve));
+    let timeOut = () => {};
+    const timedOut = new Promise<void>((resolve) => (timeOut = resolve));
+    // The database slow to hand the START a connection for its transaction, and giving up only once a STOP is through.
+    const slow = new Proxy(stack.db, {
+      get: (target, property) =>
+        property === '$transaction'
+          ? async () => {
+              reachedTransaction();
+              await timedOut;
+              throw new Error('Timed out fetching a new connection from the connection pool');
+            }
+          : Reflect.get(target, property, target),
+    });
+    const slowApp = createApp({ ...stack.deps, db: slow, inboundSpool: spoolOn(dir, slow) });
+    const start = inbound(slowApp, { From: phone, To: number, Body: 'START' }).then((response) => response);
+    await reached;
+    expect((await inbound(stack.app, { From: phone, To: number, Body: 'please stop texting me' })).status).toBe(200);
+    timeOut();
+    expect((await start).status).toBe(200);
+
+    await spoolOn(dir).round();
+    expect(await readdir(dir)).toEqual([]);
+    // Before: the START was kept as of its timeout, after the STOP, and lifted the opt-out the lead asked for last.
+    expect(await stack.db.optOut.count({ where: { tenantId: tenant.id, phoneHash: phoneHash(phone) } })).toBe(1);
+  });
+
   it('a kept message that keeps failing with the database up holds back only its own phone, and is set aside after a while', async () => {
     const { tenant, number } = await tenantWithNumber();
     const poisoned = randomSenderNumber();
@@ -289,9 +321,15 @@ describe('inbound SMS while the database is down', () => {
     const [stuck, other] = [privatePhone(), privatePhone()];
     const dir = spoolDir();
     const spool = (setAsideAfterMs: number) => createInboundSpool({ ...spoolDeps(dir, failing), setAsideAfterMs });
-    await spool(60_000).keep({ MessageSid: messageSid(), From: stuck, To: poisoned, Body: 'hello?' });
-    await spool(60_000).keep({ MessageSid: messageSid(), From: stuck, To: number, Body: 'please stop texting me' });
-    await spool(60_000).keep({ MessageSid: messageSid(), From: other, To: number, Body: 'please stop texting me' });
+    await spool(60_000).keep({ MessageSid: messageSid(), From: stuck, To: poisoned, Body: 'hello?' }, Date.now());
+    await spool(60_000).keep(
+      { MessageSid: messageSid(), From: stuck, To: number, Body: 'please stop texting me' },
+      Date.now(),
+    );
+    await spool(60_000).keep(
+      { MessageSid: messageSid(), From: other, To: number, Body: 'please stop texting me' },
+      Date.now(),
+    );
     // Before: the first failing stopped every round, every phone's messages behind it, for good.
     await spool(60_000).round();
     expect(await optedOutPhones(tenant.id)).toEqual([phoneHash(other)]);
@@ -308,8 +346,8 @@ describe('inbound SMS while the database is down', () => {
     const dir = spoolDir();
     const spool = spoolOn(dir);
     // PostgreSQL refuses a NUL in text: this one fails every time, whatever the database's health.
-    await spool.keep({ MessageSid: messageSid(), From: phone, To: number, Body: 'bad \u0000 byte' });
-    await spool.keep({ MessageSid: messageSid(), From: phone, To: number, Body: 'please stop texting me' });
+    await spool.keep({ MessageSid: messageSid(), From: phone, To: number, Body: 'bad \u0000 byte' }, Date.now());
+    await spool.keep({ MessageSid: messageSid(), From: phone, To: number, Body: 'please stop texting me' }, Date.now());
     await mkdir(dir, { recursive: true });
     await writeFile(join(dir, '000000000000001-000000-0000000000000000-unreadable.json'), '{ not json');
     // Before: every round stopped at the first, and the STOP behind it waited for ever.
@@ -324,7 +362,10 @@ describe('inbound SMS while the database is down', () => {
     const dir = spoolDir();
     const phones = [privatePhone(), privatePhone(), privatePhone()];
     for (const phone of phones)
-      await spoolOn(dir).keep({ MessageSid: messageSid(), From: phone, To: number, Body: 'please stop texting me' });
+      await spoolOn(dir).keep(
+        { MessageSid: messageSid(), From: phone, To: number, Body: 'please stop texting me' },
+        Date.now(),
+      );
     // Before: the slower replica's removal of a file the other had removed failed its round.
     await Promise.all([spoolOn(dir).round(), spoolOn(dir).round()]);
     expect(await readdir(dir)).toEqual([]);
