@@ -1,5 +1,5 @@
 // Replies to an appointment's confirmation or reminders: "Reply C to confirm or R to reschedule" (shared/docs/domain.md).
-import { classifyInbound } from './keywords.js';
+import { classifyInbound, withoutSignature } from './keywords.js';
 
 export type AppointmentReplyKind = 'confirmed' | 'reschedule_requested';
 
@@ -20,9 +20,12 @@ export function replyWordKey(text: string): string {
     .replace(/[\p{M}\p{P}\p{Z}\p{Cc}\p{Cf}\s\u{1F3FB}-\u{1F3FF}]/gu, '');
 }
 
-/** What a message, taken as a whole, answers; null when it is not exactly one of the words (a person reads it). */
+/**
+ * What a message, taken as a whole (its phone's signature aside), answers; null when it is not exactly one of the words
+ * (a person reads it).
+ */
 export function matchAppointmentReply(body: string, words: AppointmentWords): AppointmentReplyKind | null {
-  const key = replyWordKey(body);
+  const key = replyWordKey(withoutSignature(body));
   if (!key) return null;
   const has = (list: readonly string[]) => list.some((word) => replyWordKey(word) === key);
   if (has(words.confirmWords)) return 'confirmed';

@@ -341,7 +341,7 @@ export function classifyInbound(body: string, options: ClassifyOptions = {}): In
   const reported = twilioOptOutTypes.get(options.twilioOptOutType?.trim().toUpperCase() ?? '');
   if (reported) return reported;
   if (reaction.test(body)) return 'message';
-  const clauses = clausesOf(withoutQuoteOfOurs(body, options.ourTexts ?? []));
+  const clauses = clausesOf(withoutSignature(withoutQuoteOfOurs(body, options.ourTexts ?? [])));
   const whole = clauses.join(' ');
   if (optInKeywords.has(whole)) return 'opt_in';
   if (helpKeywords.has(whole)) return 'help';
@@ -449,11 +449,36 @@ function isBareRequest(
   return requests.length > 0 && requests.every((word) => keywords.has(word));
 }
 
+/** A signature's delimiter line: what follows it is the signature ("End.\n--\nJohn Smith"). */
+const signatureDelimiter = /^\s*--\s*$/u;
+/**
+ * A line a phone or a mail-to-SMS gateway adds under the message ("Sent from my iPhone", "Get Outlook for Android"),
+ * or a name signed with a dash ("- Mike", "— Dr. Ann Lee"; capitalised, so "- the 3pm one" stays the lead's words).
+ */
+const signatureLines = [
+  /^\s*(?:sent (?:from|via|with|using)|get outlook for)\s.{1,100}$/iu,
+  /^\s*[-–—~]\s*\p{Lu}[\p{L}.'’]*(?:\s+\p{Lu}[\p{L}.'’]*){0,2}\s*$/u,
+];
+const isSignatureLine = (line: string) => line.trim() === '' || signatureLines.some((pattern) => pattern.test(line));
+
+/**
+ * The message without the signature under it: not the lead's words, and left in, it makes a bare "Quit" or "END" a
+ * sentence ("quit sent from my iphone"), which counts as no request. Only trailing lines, and never the first.
+ */
+export function withoutSignature(body: string): string {
+  const lines = body.split(/\r?\n/u);
+  const delimiter = lines.findIndex((line, index) => index > 0 && signatureDelimiter.test(line));
+  if (delimiter > 0) lines.length = delimiter;
+  while (lines.length > 1 && isSignatureLine(lines.at(-1) ?? '')) lines.pop();
+  return lines.join('\n');
+}
+
 /** Lower-case clauses of plain words: what people wrote, without the ways of writing it that don't matter. */
 function clausesOf(body: string): string[] {
   return (
     body
       .normalize('NFKC') // full-width "ＳＴＯＰ" and other compatibility forms read as plain letters
+      .replace(/\p{Cf}/gu, '') // invisible format characters (a zero-width space, a soft hyphen) split no word: "ST\u200BOP"
       .toLowerCase()
       .replace(/['‘’ʼ`´]/gu, '') // "don't", "don’t" and "dont" are one word
       .replace(/\bwrong\s*#/gu, 'wrong number') // "#" ends a clause anywhere else ("STOP #", "#stop")

@@ -21,6 +21,8 @@ describe('matchAppointmentReply: the whole message is one of the words', () => {
     ['r.', 'reschedule_requested'],
     ['Re-schedule', 'reschedule_requested'],
     ['RESCHEDULE\n', 'reschedule_requested'],
+    ['C\n\nSent from my iPhone', 'confirmed'],
+    ['R\n- Ann', 'reschedule_requested'],
   ] as const)('%j is %s', (body, kind) => {
     expect(matchAppointmentReply(body, defaults)).toBe(kind);
   });
@@ -36,6 +38,7 @@ describe('matchAppointmentReply: the whole message is one of the words', () => {
     '...',
     '👎',
     'STOP',
+    'C\nsee you then',
   ])('%j is for a person to read', (body) => {
     expect(matchAppointmentReply(body, defaults)).toBeNull();
   });
