@@ -95,18 +95,18 @@ export function createMessageDelivery({ metrics = noMetrics, ...given }: Message
     const sms: OutboundSms = { to: row.toPhone, body: row.body, from: row.fromPhone ?? sender.defaultFrom };
     if (row.claimedAt) {
       // An attempt passed the gate, so Twilio may have the message: ask it before deciding anything else.
+      const askedAt = await databaseNow(db);
       const found = await findEarlierHandover(deps, row, sms);
       if (found) return recordSent(deps, row, found);
+      // Another attempt may have been at Twilio with it when the lookup was asked: only a lookup asked once that attempt
+      // was surely done has seen all it can have sent. By the claim as it stood then, not now: a slow lookup answered
+      // after the claim expired would otherwise let this attempt create a second message.
+      if (isClaimLive(row, askedAt))
+        throw claimedElsewhere(row.claimedAt, row.claimedAttempt, untilClaimExpires(row.claimedAt, askedAt));
     } else if (isRetry) {
       // Cheap refusals first, so a retry for a lead who replied or opted out meanwhile takes no capacity.
       const stop = await gate.precheck(row, message.subject);
       if (stop) return refuse(deps, row, stop.reason);
-    }
-    // Another attempt may be at Twilio with it: only once that attempt is surely done can the row be judged missed.
-    if (row.claimedAt) {
-      const now = await databaseNow(db);
-      if (isClaimLive(row, now))
-        throw claimedElsewhere(row.claimedAt, row.claimedAttempt, untilClaimExpires(row.claimedAt, now));
     }
     // Only a retry: a first attempt is the workflow's own plan, made with its pause as it was (the row's flag, written
     // once the workflow took the pause or the resume, may still say otherwise). What an earlier attempt reserved goes

@@ -129,6 +129,40 @@ describe('sendStepMessage', () => {
     expect(core.fake.calls.filter((call) => call.to === phone).map((call) => call.outcome)).toEqual(['createdLate']);
   });
 
+  it('a lookup asked while another attempt’s claim is fresh, answered after it expired: the retry stays off Twilio, and the next adopts the late message', async () => {
+    const { phone, input } = await enrollment();
+    core.fake.inject({ kind: 'createdLate', ms: 3000 }, { to: phone });
+    await expect(attempt(1, input)).rejects.toThrow(/timeout/i);
+    // The first attempt's claim expires in a second; Twilio creates its message at 3 s (shortened here: a real claim
+    // outlasts any create Twilio still has in hand).
+    await core.db.message.update({
+      where: { idempotencyKey: `${input.enrollmentId}:0` },
+      data: { claimedAt: new Date(Date.now() - claimExpiredAfterMs + 1000) },
+    });
+    // Twilio's answer to the lookup takes 1.5 s: it says what Twilio had when asked, and arrives after the claim expired.
+    const slowLookup: SmsSender = {
+      ...core.sender,
+      async findSent(...args) {
+        const found = await core.sender.findSent(...args);
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        return found;
+      },
+    };
+    const send = createSendStepMessage({
+      db: core.db,
+      sender: slowLookup,
+      capacity: createCapacityGate({ db: core.db, settings: roomyCapacity }),
+      gate: createSendGate({ db: core.db }),
+    });
+    // Before: the claim, judged after the lookup, had expired, and the retry sent a second message.
+    await expect(new MockActivityEnvironment({ attempt: 2 }).run(send, input)).rejects.toMatchObject({
+      type: 'SendClaimedElsewhere',
+    });
+    const late = await createdLate(phone);
+    expect(await attempt(3, input)).toMatchObject({ outcome: 'sent', twilioSid: late.sid });
+    expect(core.fake.createCallsTo(phone)).toBe(1);
+  });
+
   it('a retry on a worker whose clock runs two minutes ahead stays off Twilio while the first attempt’s claim is fresh', async () => {
     const { phone, input } = await enrollment();
     core.fake.inject({ kind: 'createdLate', ms: 5000 }, { to: phone });
