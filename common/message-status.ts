@@ -37,6 +37,13 @@ export type CreatedStatus = (typeof createdStatuses)[number];
 /** What a status callback may say: a created message's statuses and the ones only callbacks bring. */
 export const callbackStatuses = [...createdStatuses, 'read', 'canceled'] as const satisfies readonly MessageStatus[];
 
+/**
+ * Statuses Twilio documents that say nothing this service tracks of a text it sent (`partially_delivered` is of
+ * messages in parts on other channels; `receiving` and `received` are of inbound ones): answered 200 and left alone,
+ * as a 400 would be a refusal of Twilio's own webhook.
+ */
+export const untrackedCallbackStatuses = ['partially_delivered', 'receiving', 'received'] as const;
+
 /** The statuses a message may be in for `next` to replace it. */
 export function statusesBelow(next: MessageStatus): MessageStatus[] {
   return (Object.keys(rank) as MessageStatus[]).filter(

@@ -25,7 +25,7 @@ export interface MessageMetrics {
 
 export type WebhookKind = 'inbound' | 'status';
 export type WebhookOutcome =
-  'processed' | 'duplicate' | 'bad_signature' | 'unknown_tenant' | 'unknown_message' | 'kept';
+  'processed' | 'duplicate' | 'bad_signature' | 'unknown_tenant' | 'unknown_message' | 'kept' | 'untracked';
 
 /** What the Twilio webhook handlers report (API side). */
 export interface WebhookMetrics extends Pick<MessageMetrics, 'twilioError' | 'optOutRecorded'> {
@@ -112,7 +112,7 @@ export function createApiMetrics(options: { defaultMetrics?: boolean } = {}): Ap
   });
   const webhooks = new Counter({
     name: `${prefix}webhooks_total`,
-    help: 'Twilio webhooks by kind (inbound, status) and outcome (processed, duplicate, bad_signature, unknown_tenant, unknown_message)',
+    help: 'Twilio webhooks by kind (inbound, status) and outcome (processed, duplicate, bad_signature, unknown_tenant, unknown_message, kept, untracked)',
     labelNames: ['kind', 'outcome'] as const,
     registers: [registry],
   });

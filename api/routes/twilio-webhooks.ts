@@ -2,7 +2,7 @@ import express, { Router } from 'express';
 import twilio from 'twilio';
 import { z } from 'zod';
 import { inboundWebhookPath, statusWebhookPath } from '../../common/config.js';
-import { callbackStatuses } from '../../common/message-status.js';
+import { callbackStatuses, untrackedCallbackStatuses } from '../../common/message-status.js';
 import type { Db } from '../../common/db.js';
 import { noMetrics, type WebhookMetrics } from '../../common/metrics.js';
 import { ApiError, fieldErrors } from '../errors.js';
@@ -35,9 +35,12 @@ export const inboundSchema = z.object({
 });
 export const statusSchema = z.object({
   MessageSid: sid,
-  MessageStatus: z.enum(callbackStatuses),
+  MessageStatus: z.enum([...callbackStatuses, ...untrackedCallbackStatuses]),
   ErrorCode: z.coerce.number().int().optional(),
 });
+type StatusBody = z.infer<typeof statusSchema>;
+const isTracked = (body: StatusBody): body is StatusBody & { MessageStatus: (typeof callbackStatuses)[number] } =>
+  (callbackStatuses as readonly string[]).includes(body.MessageStatus);
 
 function parse<T extends z.ZodType>(schema: T, body: unknown): z.infer<T> {
   const parsed = schema.safeParse(body);
@@ -132,6 +135,11 @@ export function twilioWebhooksRouter({
 
   router.post(statusWebhookPath, ...verify('status'), async (req, res) => {
     const params = parse(statusSchema, req.body);
+    if (!isTracked(params)) {
+      metrics.webhook('status', 'untracked');
+      req.log.info({ status: params.MessageStatus }, 'status webhook: a status this service does not track');
+      return twiml(res, null);
+    }
     const result: StatusResult | { kind: 'kept' } = await orKept(
       req.log,
       'status callback',

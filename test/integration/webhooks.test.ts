@@ -377,6 +377,16 @@ describe('status callbacks', () => {
     expect((await stack.db.message.findUniqueOrThrow({ where: { id } })).status).toBe('delivered');
   });
 
+  it('a status Twilio documents but this service does not track is answered 200 and moves nothing; an unknown one is 400', async () => {
+    const { sid, id } = await sentMessage();
+    const before = await stack.db.message.findUniqueOrThrow({ where: { id } });
+    // Before: 400 for Twilio's own callback, which it does not send again.
+    for (const status of ['partially_delivered', 'receiving', 'received'])
+      expect((await statusCallback(stack.app, { MessageSid: sid, MessageStatus: status })).status).toBe(200);
+    expect((await stack.db.message.findUniqueOrThrow({ where: { id } })).status).toBe(before.status);
+    expect((await statusCallback(stack.app, { MessageSid: sid, MessageStatus: 'lost_in_space' })).status).toBe(400);
+  });
+
   /**
    * A three-step follow-up whose first step is at Twilio, then (after `meanwhile`) Twilio's callback for it: undelivered
    * with `errorCode`.
