@@ -7,6 +7,7 @@ import type { Db } from '../../common/db.js';
 import { noMetrics, type WebhookMetrics } from '../../common/metrics.js';
 import { ApiError, fieldErrors } from '../errors.js';
 import { deliverOrLeaveQueued, type SignalRelay } from '../signal-relay.js';
+import { storableText } from '../unstorable-text.js';
 import { countOptOuts, processInbound } from '../webhooks/inbound.js';
 import type { InboundSpool } from '../webhooks/inbound-spool.js';
 import { verifyTwilioSignature, type SignatureOptions } from '../webhooks/signature.js';
@@ -28,7 +29,7 @@ export const inboundSchema = z.object({
   MessageSid: sid,
   From: z.string().min(1),
   To: z.string().min(1),
-  Body: z.string().default(''),
+  Body: z.string().default('').transform(storableText),
   MessagingServiceSid: sid.optional(),
   // Only with Advanced Opt-Out: STOP, START or HELP for the tenant's own keywords.
   OptOutType: z.string().optional(),

@@ -205,6 +205,21 @@ describe('inbound messages', () => {
     expect(kinds.map((event) => event.kind)).toEqual(['opt_out', 'opt_in']);
   });
 
+  it('a STOP carrying a character PostgreSQL cannot store (U+0000) still opts the phone out, its words kept as they can be', async () => {
+    const { tenant, number } = await tenantWithNumber();
+    const from = randomUkMobile().e164;
+    // Before: every write of the words failed; kept on disk, then set aside for an operator, and nobody opted out.
+    const stop = await inbound(stack.app, { From: from, To: number, Body: 'STOP\u0000' });
+    expect(stop.text).toMatch(/you are unsubscribed/);
+    expect(await stack.db.optOut.count({ where: { tenantId: tenant.id, phoneHash: phoneHash(from) } })).toBe(1);
+    expect(
+      await stack.db.message.findFirst({
+        where: { tenantId: tenant.id, direction: 'inbound' },
+        select: { body: true },
+      }),
+    ).toEqual({ body: 'STOP\uFFFD' });
+  });
+
   it('one confirmation per opt-out: none to a lead who asks again; one after they opted back in, to a phone the CRM opted out, and once a tenant stops relying on Advanced Opt-Out', async () => {
     const { tenant, auth, number } = await tenantWithNumber();
     const confirmation = /<Message>Acme Dental: you are unsubscribed/;
