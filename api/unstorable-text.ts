@@ -12,7 +12,7 @@ const nulRefusal = 'contains the NUL character (U+0000), which cannot be stored'
  * The text with what PostgreSQL cannot store replaced by U+FFFD, for text that cannot be refused: an SMS a lead sent
  * (Twilio does not send its webhook again), whose words must be read and kept, "STOP\u0000" as "STOP".
  */
-export const storableText = (text: string) => text.replace(/\u0000|\p{Surrogate}/gu, '\uFFFD');
+export const storableText = (text: string) => text.replaceAll('\u0000', '\uFFFD').replace(/\p{Surrogate}/gu, '\uFFFD');
 
 /** Why `text` cannot be stored, or null when it can. */
 function unstorable(text: string): string | null {
