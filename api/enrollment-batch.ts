@@ -46,7 +46,16 @@ interface Batch {
   toStart: GoodRow[];
   /** The tenant's leads by phone, for the batch's phones: those already saved, then those this batch saves. */
   leadByPhone: Map<string, Lead>;
+  /** A new lead's zone when its row gives none: its number's. */
+  zoneFromNumberOf: Map<string, string>;
 }
+
+/** A row giving a saved lead another zone than its own: taken, it would be texted on a clock the CRM did not ask for. */
+const timeZoneConflict = (lead: Lead) => ({
+  outcome: 'time_zone_conflict' as const,
+  leadId: lead.id,
+  reason: `the lead is saved in ${lead.timeZone}: change it with PATCH /v1/leads/${lead.id}, or leave timeZone empty`,
+});
 
 /**
  * Rows whose lead has opted out, or already has a running follow-up, are answered so, as are rows giving a saved lead
@@ -75,6 +84,7 @@ async function setAsideKnownLeads(db: Db, tenant: Tenant, good: GoodRow[]) {
     select: { leadId: true, id: true },
   });
   const leadByPhone = new Map(existingLeads.map((lead) => [lead.phone, lead]));
+  const zoneFromNumberOf = new Map<string, string>();
   const runningByLead = new Map(running.map((enrollment) => [enrollment.leadId, enrollment.id]));
   const toStart = good.filter((row) => {
     const { result, phone } = row;
@@ -84,17 +94,13 @@ async function setAsideKnownLeads(db: Db, tenant: Tenant, good: GoodRow[]) {
     else if (lead && runningByLead.has(lead.id))
       Object.assign(result, { outcome: 'already_enrolled', leadId: lead.id, enrollmentId: runningByLead.get(lead.id) });
     else if (lead && zoneConflicts(row.timeZone, lead, tenant.defaultTimeZone))
-      Object.assign(result, {
-        outcome: 'time_zone_conflict',
-        leadId: lead.id,
-        reason: `the lead is saved in ${lead.timeZone}: change it with PATCH /v1/leads/${lead.id}, or leave timeZone empty`,
-      });
+      Object.assign(result, timeZoneConflict(lead));
     else if (zone && 'zoneNeeded' in zone)
       Object.assign(result, { outcome: 'time_zone_required', reason: zone.zoneNeeded });
-    else if (zone) row.timeZone = zone.timeZone;
+    else if (zone) zoneFromNumberOf.set(phone, zone.timeZone);
     return result.outcome === 'ok';
   });
-  return { toStart, leadByPhone };
+  return { toStart, leadByPhone, zoneFromNumberOf };
 }
 
 /** One quick look first: with Temporal down, 10,000 starts would each wait out their deadline. */
@@ -109,23 +115,28 @@ async function ensureTemporalAnswers(temporal: Client): Promise<void> {
     });
 }
 
-/** Saves the batch's new leads; only those this insert created (a concurrent request's are skipped) are `lead.created`. */
-async function saveNewLeads(db: Db, { tenant, toStart, leadByPhone }: Batch): Promise<void> {
-  await db.$transaction(
+/**
+ * Saves the batch's new leads; only those this insert created (a concurrent request's are skipped) are `lead.created`.
+ * A lead another request saved since the batch looked (another batch, `POST /v1/leads`) is judged as a saved one: a
+ * row giving it another zone is answered `time_zone_conflict` and left out.
+ */
+async function saveNewLeads(db: Db, batch: Batch): Promise<void> {
+  const { tenant, toStart, leadByPhone, zoneFromNumberOf } = batch;
+  const newRows = toStart.filter(({ phone }) => !leadByPhone.has(phone));
+  const created = await db.$transaction(
     async (tx) => {
-      const created = await tx.lead.createManyAndReturn({
-        data: toStart
-          .filter(({ phone }) => !leadByPhone.has(phone))
-          .map((row) => ({
-            tenantId: tenant.id,
-            phone: row.phone,
-            firstName: row.firstName,
-            lastName: row.lastName,
-            timeZone: row.timeZone ?? tenant.defaultTimeZone,
-          })),
+      const saved = await tx.lead.createManyAndReturn({
+        data: newRows.map((row) => ({
+          tenantId: tenant.id,
+          phone: row.phone,
+          firstName: row.firstName,
+          lastName: row.lastName,
+          timeZone: row.timeZone ?? zoneFromNumberOf.get(row.phone) ?? tenant.defaultTimeZone,
+        })),
         skipDuplicates: true,
       });
-      await recordEvents(tx, tenant.id, created.map(leadCreatedEvent));
+      await recordEvents(tx, tenant.id, saved.map(leadCreatedEvent));
+      return new Set(saved.map((lead) => lead.phone));
     },
     { timeout: leadInsertTimeoutMs },
   );
@@ -133,6 +144,12 @@ async function saveNewLeads(db: Db, { tenant, toStart, leadByPhone }: Batch): Pr
     where: { tenantId: tenant.id, phone: { in: toStart.map((row) => row.phone) } },
   }))
     leadByPhone.set(lead.phone, lead);
+  const savedMeanwhile = newRows.filter(({ phone }) => !created.has(phone));
+  for (const { phone, timeZone, result } of savedMeanwhile) {
+    const lead = leadByPhone.get(phone);
+    if (lead && zoneConflicts(timeZone, lead, tenant.defaultTimeZone)) Object.assign(result, timeZoneConflict(lead));
+  }
+  batch.toStart = toStart.filter(({ result }) => result.outcome === 'ok');
 }
 
 /** Each row's outcome from its start: enrolled, already enrolled (a run was there), or failed and safe to retry. */

@@ -4,7 +4,9 @@ import { randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { createApp } from '../../api/app.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { afterEachCall } from '../support/racing-db.js';
 import { stackForFile } from '../support/stack.js';
 import { zoneAtHour } from '../support/zones.js';
 
@@ -143,6 +145,25 @@ describe('a new lead’s time zone', () => {
     await stack.db.lead.update({ where: { id: lead.body.id }, data: { timeZone: 'BST' } });
     expect((await batch('America/New_York')).body.results[0].outcome).toBe('ok');
     expect((await batch('Asia/Dhaka')).body.results[0].outcome).toBe('time_zone_conflict');
+    expect(await stack.db.enrollment.count({ where: { tenantId: tenant.id } })).toBe(0);
+  });
+
+  it('a row giving a new lead a zone, the lead saved meanwhile in another by a concurrent request: time_zone_conflict, nothing enrolled', async () => {
+    const { tenant, auth } = await createTenant(stack.db, { ...anytimeSettings, defaultTimeZone: 'America/New_York' });
+    const sequenceId = await sequenceOf(auth, 3600);
+    const phone = `+1212555${String(Math.floor(Math.random() * 10_000)).padStart(4, '0')}`;
+    // Another request saves the lead in New York after the batch has looked for its leads, before it inserts its own.
+    let savedMeanwhile: Promise<unknown> | undefined;
+    const racing = afterEachCall(stack.db, 'lead', 'findMany', () => {
+      savedMeanwhile ??= api().post('/v1/leads').set(auth).send({ phone, timeZone: 'America/New_York' }).expect(201);
+      return savedMeanwhile;
+    });
+    const answer = await request(createApp({ ...stack.deps, db: racing }))
+      .post('/v1/enrollments/batch')
+      .set(auth)
+      .send({ sequenceId, leads: [{ phone, timeZone: 'America/Los_Angeles' }] });
+    // Before: enrolled, and texted on New York's clock while the CRM said Los Angeles.
+    expect(answer.body.results).toEqual([expect.objectContaining({ outcome: 'time_zone_conflict', phone })]);
     expect(await stack.db.enrollment.count({ where: { tenantId: tenant.id } })).toBe(0);
   });
 });

@@ -9,6 +9,7 @@ import { createLogger } from '../../common/logger.js';
 import { refusedAddressReason } from '../../common/webhooks/url-safety.js';
 import { createTenant, testDb } from '../support/fixtures.js';
 import { heldTransaction, untilWaitingBehind } from '../support/held-transaction.js';
+import { afterEachCall } from '../support/racing-db.js';
 import { testAppDeps } from '../support/stack.js';
 
 const db = testDb();
@@ -37,23 +38,8 @@ afterAll(() => db.$disconnect());
 const closedUrl = 'http://127.0.0.1:9/hooks';
 
 /** The database as the routes see it, with `meanwhile` run after each `findFirst` of `table` and before its answer. */
-function afterEachRead(table: 'webhookEndpoint' | 'webhookDelivery', meanwhile: () => PromiseLike<unknown>) {
-  return new Proxy(db, {
-    get: (target, property) =>
-      property === table
-        ? new Proxy(target[table], {
-            get: (rows, name) =>
-              name === 'findFirst'
-                ? async (...args: unknown[]) => {
-                    const read: unknown = await Reflect.apply(rows.findFirst, rows, args);
-                    await meanwhile();
-                    return read;
-                  }
-                : Reflect.get(rows, name, rows),
-          })
-        : Reflect.get(target, property, target),
-  });
-}
+const afterEachRead = (table: 'webhookEndpoint' | 'webhookDelivery', meanwhile: () => PromiseLike<unknown>) =>
+  afterEachCall(db, table, 'findFirst', meanwhile);
 
 async function endpointFor(auth: Record<string, string>, body: Record<string, unknown> = {}) {
   const created = await request(devApp)
