@@ -3,7 +3,7 @@
 // either the enrollment (its halt, the lead's zone, the tenant's window and caps, the phone's recent marketing sends)
 // or the appointment as it is now. One round trip keeps the conversation's lock short and the worker's CPU per send
 // low; under that lock each statement sees every fact committed before it.
-import type { Prisma } from '../generated/prisma/client.js';
+import { Prisma } from '../generated/prisma/client.js';
 import type { Db } from '../common/db.js';
 import { pauseOf } from '../common/capacity/facts.js';
 import { phoneHashes } from '../common/opt-outs.js';
@@ -53,6 +53,17 @@ export interface MessageRef {
   toPhone: string;
 }
 
+/**
+ * The phone opted out of the tenant, or of the number the message goes from (a STOP in its words to a shared number,
+ * which Twilio does not block: common/opt-outs.ts recordSenderOptOut).
+ */
+const optedOutOf = (phone: string) => {
+  const [current, legacy] = phoneHashes(phone);
+  return Prisma.sql`(
+  EXISTS (SELECT 1 FROM opt_outs o WHERE o.tenant_id = m.tenant_id AND o.phone_hash IN (${current}, ${legacy}))
+  OR EXISTS (SELECT 1 FROM sender_opt_outs so WHERE so.sender = m.from_phone AND so.phone_hash = ${current}))`;
+};
+
 function only<T>(rows: T[], messageId: string): T {
   const [row] = rows;
   if (!row) throw new Error(`message ${messageId} not found`);
@@ -71,11 +82,9 @@ export async function readStepFacts(
   enrollmentId: string,
   now: Date,
 ): Promise<StepFacts> {
-  const [current, legacy] = phoneHashes(message.toPhone);
   const rows = await reader.$queryRaw<(StepFacts & { recentSends: string[] | string })[]>`
     SELECT m.claimed_at AS "claimedAt", m.claimed_attempt AS "claimedAttempt",
-      EXISTS (SELECT 1 FROM opt_outs o WHERE o.tenant_id = m.tenant_id AND o.phone_hash IN (${current}, ${legacy}))
-        AS "optedOut",
+      ${optedOutOf(message.toPhone)} AS "optedOut",
       EXISTS (SELECT 1 FROM leads el WHERE el.id = m.lead_id AND el.status = 'erased') AS "leadErased",
       p.scope AS "pausedScope", p.paused_by AS "pausedBy",
       e.status::text AS "enrollmentStatus", e.halted_at AS "haltedAt", e.halted_by AS "haltedBy",
@@ -105,11 +114,9 @@ export async function readAppointmentFacts(
   message: MessageRef,
   appointmentId: string,
 ): Promise<AppointmentFacts> {
-  const [current, legacy] = phoneHashes(message.toPhone);
   const rows = await reader.$queryRaw<AppointmentFacts[]>`
     SELECT m.claimed_at AS "claimedAt", m.claimed_attempt AS "claimedAttempt",
-      EXISTS (SELECT 1 FROM opt_outs o WHERE o.tenant_id = m.tenant_id AND o.phone_hash IN (${current}, ${legacy}))
-        AS "optedOut",
+      ${optedOutOf(message.toPhone)} AS "optedOut",
       EXISTS (SELECT 1 FROM leads el WHERE el.id = m.lead_id AND el.status = 'erased') AS "leadErased",
       p.scope AS "pausedScope", p.paused_by AS "pausedBy",
       a.status::text AS "appointmentStatus", a.starts_at AS "startsAt", a.confirmed_at AS "confirmedAt",

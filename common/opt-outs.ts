@@ -177,3 +177,40 @@ export async function recordOptIn(
   });
   return count > 0;
 }
+
+/** A STOP or START the phone texted to a sending number (`addresses`: the number, and its Messaging Service if any). */
+export interface SenderConsentChange {
+  addresses: readonly string[];
+  phone: string;
+  messageSid: string;
+  /** When it came, for one processed late. */
+  askedAt?: Date | undefined;
+}
+
+/**
+ * Keeps every tenant sending from the number off the phone, as Twilio's own block does for the keyword: a STOP in the
+ * lead's words to a shared number reaches only the tenants that texted the phone from there, and another's first text
+ * from the same number would otherwise follow it.
+ */
+export async function recordSenderOptOut(tx: Prisma.TransactionClient, change: SenderConsentChange): Promise<void> {
+  await tx.senderOptOut.createMany({
+    data: change.addresses.map((sender) => ({
+      sender,
+      phoneHash: phoneHash(change.phone),
+      messageSid: change.messageSid,
+      ...(change.askedAt ? { createdAt: change.askedAt } : {}),
+    })),
+    skipDuplicates: true,
+  });
+}
+
+/** A START to the number lets its tenants text the phone again; one processed late leaves a block asked for since. */
+export async function liftSenderOptOut(tx: Prisma.TransactionClient, change: SenderConsentChange): Promise<void> {
+  await tx.senderOptOut.deleteMany({
+    where: {
+      sender: { in: [...change.addresses] },
+      phoneHash: phoneHash(change.phone),
+      ...(change.askedAt ? { createdAt: { lt: change.askedAt } } : {}),
+    },
+  });
+}

@@ -13,8 +13,10 @@ import {
   inboundKeywordSource,
   phoneHashes,
   recordOptIn,
+  liftSenderOptOut,
   recordOptOut,
   recordOptOutConfirmed,
+  recordSenderOptOut,
 } from '../../common/opt-outs.js';
 import type { WebhookMetrics } from '../../common/metrics.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
@@ -323,6 +325,9 @@ export async function processInbound(
           });
         }
       }
+      const toSender = { addresses, phone: params.From, messageSid: params.MessageSid, askedAt: late?.arrivedAt };
+      if (intent === 'opt_out') await recordSenderOptOut(tx, toSender);
+      if (intent === 'opt_in') await liftSenderOptOut(tx, toSender);
       const inOrder = tenants.flatMap((tenant) => outcomes.get(tenant.id) ?? []);
       const reply = late ? null : await recordReply(tx, params, intent, inOrder);
       const signalIds = inOrder.flatMap((outcome) => outcome.signalIds);

@@ -130,6 +130,26 @@ describe('a STOP to a shared number reaches every tenant that texted the phone f
     }
   });
 
+  it('a STOP in the lead’s words to the default number keeps a tenant that has not texted the phone yet from texting it from there; a START lets it', async () => {
+    const [a, c] = [await tenant(), await tenant()];
+    const phone = privatePhone();
+    await texted(a, phone);
+    expect(
+      (await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'please stop texting me' })).status,
+    ).toBe(200);
+    // Another tenant's first text would come from the number the lead asked to stop: Twilio blocks that only for the
+    // bare keyword. Before: it went.
+    const first = await enrolledLead(stack.app, c.auth, twoSteps, phone);
+    await expect
+      .poll(() => enrollmentStatus(stack.app, c.auth, first.enrollmentId), { timeout: 20_000 })
+      .toBe('opted_out');
+    expect(stack.fake.createCallsTo(phone)).toBe(1);
+    // The lead's START to the number lifts the number's block (and A's opt-out): the next enrollment texts it.
+    expect((await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'START' })).status).toBe(200);
+    await texted(c, phone);
+    expect(stack.fake.createCallsTo(phone)).toBe(2);
+  });
+
   it('STOP to a number its tenant has since been unassigned from still reaches that tenant', async () => {
     const a = await tenant();
     const number = randomSenderNumber();
