@@ -452,14 +452,11 @@ function isBareRequest(
 /** A signature's delimiter line: what follows it is the signature ("End.\n--\nJohn Smith"). */
 const signatureDelimiter = /^\s*--\s*$/u;
 /**
- * A line a phone or a mail-to-SMS gateway adds under the message ("Sent from my iPhone", "Get Outlook for Android"),
- * or a name signed with a dash ("- Mike", "— Dr. Ann Lee"; capitalised, so "- the 3pm one" stays the lead's words).
+ * A line a phone or a mail-to-SMS gateway adds under the message ("Sent from my iPhone", "Get Outlook for Android").
+ * Not a name after a dash: "Cancel\n- Tuesday" is the lead's own words, and read as "Cancel" it would opt them out.
  */
-const signatureLines = [
-  /^\s*(?:sent (?:from|via|with|using)|get outlook for)\s.{1,100}$/iu,
-  /^\s*[-–—~]\s*\p{Lu}[\p{L}.'’]*(?:\s+\p{Lu}[\p{L}.'’]*){0,2}\s*$/u,
-];
-const isSignatureLine = (line: string) => line.trim() === '' || signatureLines.some((pattern) => pattern.test(line));
+const signatureLine = /^\s*(?:sent (?:from|via|with|using)|get outlook for)\s.{1,100}$/iu;
+const isSignatureLine = (line: string) => line.trim() === '' || signatureLine.test(line);
 
 /**
  * The message without the signature under it: not the lead's words, and left in, it makes a bare "Quit" or "END" a
@@ -478,7 +475,8 @@ function clausesOf(body: string): string[] {
   return (
     body
       .normalize('NFKC') // full-width "ＳＴＯＰ" and other compatibility forms read as plain letters
-      .replace(/\p{Cf}/gu, '') // invisible format characters (a zero-width space, a soft hyphen) split no word: "ST\u200BOP"
+      .replace(/\u200B/gu, ' ') // a zero-width space parts words: "Please\u200Bstop"
+      .replace(/\p{Cf}/gu, '') // other invisible format characters (a soft hyphen, a joiner) split no word: "Q\u00ADUIT"
       .toLowerCase()
       .replace(/['‘’ʼ`´]/gu, '') // "don't", "don’t" and "dont" are one word
       .replace(/\bwrong\s*#/gu, 'wrong number') // "#" ends a clause anywhere else ("STOP #", "#stop")
