@@ -11,11 +11,10 @@ const failureKinds = new Map<number, SmsFailureKind>([
 ]);
 
 /**
- * Our own setup is wrong (credentials, sender number, account, a country the account's Geo Permissions leave off:
- * 21408): every send would fail the same way, so the enrollments wait (retried, loudly logged) for an operator rather
- * than all closing as failed.
+ * Our own setup is wrong (credentials, sender number, account): every send would fail the same way, so the
+ * enrollments wait (retried, loudly logged) for an operator rather than all closing as failed.
  */
-const setupCodes = new Set([20003, 20404, 21212, 21408, 21606, 21659, 30032]);
+const setupCodes = new Set([20003, 20404, 21212, 21606, 21659, 30032]);
 
 /**
  * Refusals that processed nothing and pass with time, as a 429 does: 21611, the sender's queue at Twilio is full

@@ -13,7 +13,7 @@ describe('classifyTwilioError (shared/docs/domain.md: Twilio errors worth classi
     [400, 30005, 'undeliverable'],
     [400, 30006, 'undeliverable'],
     [400, 30007, 'carrier_filtered'],
-    [400, 21408, 'retryable'],
+    [400, 21408, 'rejected'],
     [400, 21606, 'retryable'],
     [401, 20003, 'retryable'],
     [429, 20429, 'retryable'],
@@ -32,6 +32,5 @@ describe('classifyTwilioError (shared/docs/domain.md: Twilio errors worth classi
   it("marks our own setup mistakes (credentials, sender) as retryable setup errors, not the lead's failure", () => {
     expect(classifyTwilioError(restError(401, 20003))).toEqual({ kind: 'retryable', setup: true, code: 20003 });
     expect(classifyTwilioError(restError(400, 21606))).toEqual({ kind: 'retryable', setup: true, code: 21606 });
-    expect(classifyTwilioError(restError(400, 21408))).toEqual({ kind: 'retryable', setup: true, code: 21408 });
   });
 });
