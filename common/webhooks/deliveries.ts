@@ -224,29 +224,27 @@ export async function giveUpWaitedTooLong(
   endpointId: string,
   olderThan: Date,
 ): Promise<number> {
-  const { count } = await tx.webhookDelivery.updateMany({
-    where: {
-      endpointId,
-      status: 'pending',
-      OR: [{ retriedAt: null, createdAt: { lt: olderThan } }, { retriedAt: { lt: olderThan } }],
-    },
-    data: {
-      status: 'failed',
-      leaseUntil: null,
-      lastError: 'given up unsent: it waited days behind a failing delivery',
-    },
-  });
-  return count;
+  // Locked in one order, as the API's changes lock them (lockPendingDeliveries): two sets taken in different orders deadlock.
+  return tx.$executeRaw`
+    UPDATE webhook_deliveries
+    SET status = 'failed', lease_until = NULL, last_error = 'given up unsent: it waited days behind a failing delivery'
+    WHERE id IN (
+      SELECT id FROM webhook_deliveries
+      WHERE endpoint_id = ${endpointId}::uuid AND status = 'pending'
+        AND coalesce(retried_at, created_at) < ${olderThan}::timestamptz
+      ORDER BY id FOR UPDATE)`;
 }
 
 /**
- * Locks the endpoint's pending deliveries, in one order, before the caller locks the endpoint: the relay records a
- * failure on its delivery first and on the endpoint then, so every change the API makes takes them in that order too,
- * or a DELETE and a ping (each holding what the other waits for) deadlock and one of them fails.
+ * Locks the endpoint's pending deliveries no relay holds, in one order, before the caller locks the endpoint: the relay
+ * records a failure on its delivery first and on the endpoint then, so every change the API makes takes them in that
+ * order too, or a DELETE and a ping (each holding what the other waits for) deadlock and one of them fails. Leased ones
+ * are the relay's to record (several at once, in no order): the API writes one at most, the delivery a retry names.
  */
 export async function lockPendingDeliveries(tx: Prisma.TransactionClient, endpointId: string): Promise<void> {
   await tx.$executeRaw`SELECT id FROM webhook_deliveries
-    WHERE endpoint_id = ${endpointId}::uuid AND status = 'pending' ORDER BY id FOR UPDATE`;
+    WHERE endpoint_id = ${endpointId}::uuid AND status = 'pending' AND (lease_until IS NULL OR lease_until < now())
+    ORDER BY id FOR UPDATE`;
 }
 
 /**

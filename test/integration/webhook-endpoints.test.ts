@@ -378,6 +378,38 @@ describe('webhook endpoint routes', () => {
     expect(deliveries.every((delivery) => delivery.status === 'failed')).toBe(true);
   });
 
+  it('a ping while the relay records a batch of leased deliveries goes ahead without them: it waits for no row the relay holds', async () => {
+    const { auth, tenant } = await createTenant(db);
+    const endpoint = await endpointFor(auth);
+    const inFlight = await db.webhookDelivery.create({
+      data: {
+        tenantId: tenant.id,
+        endpointId: endpoint.id,
+        messageId: `msg_in_flight_${endpoint.id}`,
+        payload: { type: 'ping' },
+        leaseUntil: new Date(Date.now() + 60_000),
+      },
+    });
+    // The relay recording the leased delivery's answer (with others, in no order): the API must not queue on it, or
+    // the two sets of rows, locked in different orders, deadlock.
+    const relay = await heldTransaction(
+      db,
+      (tx) => tx.$executeRaw`SELECT 1 FROM webhook_deliveries WHERE id = ${inFlight.id}::uuid FOR UPDATE`,
+    );
+    try {
+      const pinged = request(devApp)
+        .post(`/v1/webhook-endpoints/${endpoint.id}/test`)
+        .set(auth)
+        .then((response) => response.status);
+      const waited = new Promise((resolve) => setTimeout(() => resolve('still waiting'), 5000));
+      // Before: it waited for the relay's transaction.
+      expect(await Promise.race([pinged, waited])).toBe(202);
+    } finally {
+      relay.release();
+      await relay.committed;
+    }
+  });
+
   it('an endpoint held back by its last failure says until when, and so does each delivery waiting behind it', async () => {
     const { auth } = await createTenant(db);
     const endpoint = await endpointFor(auth);
