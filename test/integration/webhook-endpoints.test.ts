@@ -50,6 +50,26 @@ async function endpointFor(auth: Record<string, string>, body: Record<string, un
   return created.body as { id: string; secret: string; url: string; events: string[] };
 }
 
+/** A pending delivery of a new endpoint (as `delivery` says), its row held by a transaction standing for the relay's. */
+async function deliveryHeldByRelay(delivery: { nextAttemptAt?: Date; leaseUntil?: Date }) {
+  const { auth, tenant } = await createTenant(db);
+  const endpoint = await endpointFor(auth);
+  const { id } = await db.webhookDelivery.create({
+    data: {
+      tenantId: tenant.id,
+      endpointId: endpoint.id,
+      messageId: `msg_held_${endpoint.id}`,
+      payload: { type: 'ping' },
+      ...delivery,
+    },
+  });
+  const relay = await heldTransaction(
+    db,
+    (tx) => tx.$executeRaw`SELECT 1 FROM webhook_deliveries WHERE id = ${id}::uuid FOR UPDATE`,
+  );
+  return { auth, endpoint, relay };
+}
+
 describe('webhook endpoint routes', () => {
   it('create (the secret shown only then), list, read, update and delete an endpoint', async () => {
     const { auth } = await createTenant(db);
@@ -341,23 +361,9 @@ describe('webhook endpoint routes', () => {
   });
 
   it('a DELETE and a ping queued on the same held delivery both answer (no deadlock), and the ping is given up with the rest', async () => {
-    const { auth, tenant } = await createTenant(db);
-    const endpoint = await endpointFor(auth);
-    // A delivery waiting out its endpoint's backoff, which a ping makes due now and a DELETE gives up.
-    const waiting = await db.webhookDelivery.create({
-      data: {
-        tenantId: tenant.id,
-        endpointId: endpoint.id,
-        messageId: `msg_waiting_${endpoint.id}`,
-        payload: { type: 'ping' },
-        nextAttemptAt: new Date(Date.now() + 3600_000),
-      },
-    });
-    // The relay recording a failure holds it, so the ping and then the DELETE queue behind it.
-    const relay = await heldTransaction(
-      db,
-      (tx) => tx.$executeRaw`SELECT 1 FROM webhook_deliveries WHERE id = ${waiting.id}::uuid FOR UPDATE`,
-    );
+    // A delivery waiting out its endpoint's backoff (which a ping makes due now and a DELETE gives up), held by the
+    // relay recording a failure: the ping and then the DELETE queue behind it.
+    const { auth, endpoint, relay } = await deliveryHeldByRelay({ nextAttemptAt: new Date(Date.now() + 3600_000) });
     const base = `/v1/webhook-endpoints/${endpoint.id}`;
     const pinged = request(devApp)
       .post(`${base}/test`)
@@ -379,23 +385,9 @@ describe('webhook endpoint routes', () => {
   });
 
   it('a ping while the relay records a batch of leased deliveries goes ahead without them: it waits for no row the relay holds', async () => {
-    const { auth, tenant } = await createTenant(db);
-    const endpoint = await endpointFor(auth);
-    const inFlight = await db.webhookDelivery.create({
-      data: {
-        tenantId: tenant.id,
-        endpointId: endpoint.id,
-        messageId: `msg_in_flight_${endpoint.id}`,
-        payload: { type: 'ping' },
-        leaseUntil: new Date(Date.now() + 60_000),
-      },
-    });
-    // The relay recording the leased delivery's answer (with others, in no order): the API must not queue on it, or
-    // the two sets of rows, locked in different orders, deadlock.
-    const relay = await heldTransaction(
-      db,
-      (tx) => tx.$executeRaw`SELECT 1 FROM webhook_deliveries WHERE id = ${inFlight.id}::uuid FOR UPDATE`,
-    );
+    // The relay recording a leased delivery's answer (with others, in no order): the API must not queue on it, or the
+    // two sets of rows, locked in different orders, deadlock.
+    const { auth, endpoint, relay } = await deliveryHeldByRelay({ leaseUntil: new Date(Date.now() + 60_000) });
     try {
       const pinged = request(devApp)
         .post(`/v1/webhook-endpoints/${endpoint.id}/test`)
