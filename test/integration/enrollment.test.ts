@@ -241,6 +241,40 @@ describe('enrolling a lead into a one-step sequence', () => {
     expect(badJson.body.error.code).toBe('bad_request');
   });
 
+  it('refuses, singly and in a batch, a sequence with a step the tenant’s expiry comes before: 422 naming the step, nothing enrolled', async () => {
+    const { tenant, auth } = await createTenant(db, { ...anytimeSettings, expiryDays: 30 });
+    // The third step is due 30 days after enrollment: the enrollment expires first, and it would end `expired`.
+    const { phone, leadId, sequenceId } = await enrollableLead(auth, [
+      { delaySeconds: 0, template: 'Hi {{firstName}}' },
+      { delaySeconds: 15 * 86_400, template: 'Still there?' },
+      { delaySeconds: 15 * 86_400, template: 'Last one' },
+    ]);
+    const single = await request(app).post('/v1/enrollments').set(auth).send({ leadId, sequenceId });
+    const batch = await request(app)
+      .post('/v1/enrollments/batch')
+      .set(auth)
+      .send({ sequenceId, leads: [{ phone: phone.e164 }] });
+    // Before: 202 and `enrolled`; the lead got the first two texts and the enrollment ended `expired`.
+    for (const refused of [single, batch]) {
+      expect(refused.status).toBe(422);
+      expect(refused.body.error.details.fields.sequenceId).toEqual([
+        expect.stringMatching(/^step 3 is due 30 days after enrollment, not before the tenant's expiryDays \(30\)/),
+      ]);
+    }
+    expect(await db.enrollment.count({ where: { tenantId: tenant.id } })).toBe(0);
+    // One step fewer fits.
+    const fits = await enrollableLead(auth, [
+      { delaySeconds: 0, template: 'Hi {{firstName}}' },
+      { delaySeconds: 29 * 86_400, template: 'Still there?' },
+    ]);
+    const enrolled = await request(app)
+      .post('/v1/enrollments')
+      .set(auth)
+      .send({ leadId: fits.leadId, sequenceId: fits.sequenceId });
+    expect(enrolled.status, JSON.stringify(enrolled.body)).toBe(202);
+    await request(app).post(`/v1/enrollments/${enrolled.body.id}/cancel`).set(auth).expect(202);
+  });
+
   it('answers 503 when Temporal does not answer, keeping the claim (the start may have landed) until the sweeper finds no run', async () => {
     const { tenant, auth } = await createTenant(db, anytimeSettings);
     const { leadId, sequenceId } = await enrollableLead(auth);
