@@ -14,7 +14,7 @@ import { claimBatchEnrollments, optedOutReason, settleBatchClaims } from './enro
 import { checkRows, summarise, type GoodRow, type RowResult } from './enrollment-batch-rows.js';
 import type { WorkflowStart, createEnrollmentStarter } from './enrollment-starter.js';
 import { ApiError, notFound } from './errors.js';
-import { refuseStepsPastExpiry } from './sequence-steps.js';
+import { refuseUnsendableSequence } from './sequence-steps.js';
 import { asTemporalUnavailable, mayHaveHappened } from './temporal-errors.js';
 
 /** Starts in flight at once: enough to keep Temporal busy, few enough not to swamp it or the database pool. */
@@ -227,7 +227,7 @@ export async function runEnrollmentBatch(
     db.sequenceDefinition.findFirst({ where: { id: sequenceId, tenantId } }),
   ]);
   if (!sequence) throw notFound('Sequence');
-  refuseStepsPastExpiry(sequence, tenant);
+  refuseUnsendableSequence(sequence, tenant);
   const { results, good } = checkRows(rows, tenant.defaultRegion);
   const batch: Batch = { tenant, sequence, ...(await setAsideKnownLeads(db, tenant, good)) };
   if (!dryRun && batch.toStart.length > 0) {

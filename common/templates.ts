@@ -57,6 +57,10 @@ export const controlCharactersMessage = 'must not contain control characters (ot
 export const invalidLinkMessage = (invalid: string[]) =>
   `${invalid.join(', ')}: a link placeholder is {{link:https://…}} with an http or https URL (no spaces, braces or placeholders inside)`;
 
+/** Whether a template uses the placeholder (written `{{ bookingLink }}` too). */
+export const usesPlaceholder = (template: string, name: TemplatePlaceholder): boolean =>
+  [...template.matchAll(placeholderPattern)].some((match) => match[2] === name);
+
 export function unknownPlaceholders(template: string): string[] {
   return placeholdersNotIn(template, templatePlaceholders);
 }

@@ -15,6 +15,7 @@ import type { SequenceStep } from '../../workflows/lead-follow-up.messages.js';
 import { tenantOf } from '../auth.js';
 import { notFound, parseBody } from '../errors.js';
 import { idParam } from '../params.js';
+import { refuseBookingLinkWithoutUrl } from '../sequence-steps.js';
 
 const templateSchema = z
   .string()
@@ -85,6 +86,7 @@ export function sequencesRouter({ db }: { db: Db }): Router {
   router.post('/sequences', async (req, res) => {
     const tenantId = tenantOf(req);
     const body = parseBody(createSequenceSchema, req.body);
+    refuseBookingLinkWithoutUrl(body.steps, await db.tenant.findUniqueOrThrow({ where: { id: tenantId } }), 'steps');
     const sequence = await db.$transaction(async (tx) => {
       // Saves of one name take turns on a lock held until commit, so each reads the version the previous one wrote:
       // concurrent saves get consecutive versions in one pass, where retrying on the unique (tenant, name, version)

@@ -24,6 +24,8 @@ export async function ensureDevTenant(
       businessName: 'Acme Dental',
       defaultRegion: 'GB',
       defaultTimeZone: 'Europe/London',
+      // A booking page for {{bookingLink}}: a sequence using it is refused for a tenant without one.
+      bookingUrl: 'https://example.com/book',
       apiKeys: { create: { name: 'development', prefix: key.prefix, hash: key.hash } },
       ...(ownSender ? { senders: { create: { value: ownSender, assignedBy: 'npm start' } } } : {}),
     },

@@ -119,6 +119,26 @@ describe('sequence definitions', () => {
     expect(saved.body.error.details.fields['steps.0.template'][0]).toMatch(/unknown placeholder \{\{fistName\}\}/);
   });
 
+  it('refuses {{bookingLink}} for a tenant with no bookingUrl, when saved and when a lead is enrolled after the URL was cleared', async () => {
+    const { tenant, auth } = await createTenant(stack.db, { ...anytimeSettings, bookingUrl: null });
+    const steps = [
+      { delaySeconds: 0, template: 'Hi {{firstName}}' },
+      { delaySeconds: 3600, template: 'Book here: {{ bookingLink }}' },
+    ];
+    // Before: 201, and each enrollment skipped the step ("missing value for bookingLink").
+    const saved = await api().post('/v1/sequences').set(auth).send({ name: 'booking', steps });
+    expect(saved.status).toBe(422);
+    expect(saved.body.error.details.fields.steps).toEqual([expect.stringMatching(/^step 2 uses \{\{bookingLink\}\}/)]);
+    await stack.db.tenant.update({ where: { id: tenant.id }, data: { bookingUrl: 'https://book.example.com/acme' } });
+    const sequence = await createSequence(auth, steps);
+    await stack.db.tenant.update({ where: { id: tenant.id }, data: { bookingUrl: null } });
+    const lead = await createLead(auth);
+    const enrolled = await api().post('/v1/enrollments').set(auth).send({ leadId: lead.id, sequenceId: sequence.id });
+    expect(enrolled.status).toBe(422);
+    expect(enrolled.body.error.details.fields.sequenceId).toEqual([expect.stringMatching(/^step 2 uses/)]);
+    expect(await stack.db.enrollment.count({ where: { tenantId: tenant.id } })).toBe(0);
+  });
+
   it('saving a name again makes a new version; a running enrollment keeps the version it started with', async () => {
     const { auth } = await createTenant(stack.db, anytimeSettings);
     const lead = await createLead(auth);
