@@ -55,13 +55,16 @@ export interface MessageRef {
 
 /**
  * The phone opted out of the tenant, or of the number the message goes from (a STOP in its words to a shared number,
- * which Twilio does not block: common/opt-outs.ts recordSenderOptOut).
+ * which Twilio does not block: common/opt-outs.ts recordSenderOptOut), unless the tenant has recorded its consent since
+ * (an opt-in in its consent log: `DELETE /v1/opt-outs/:phone`, or the lead's own START or YES to it).
  */
 const optedOutOf = (phone: string) => {
   const [current, legacy] = phoneHashes(phone);
   return Prisma.sql`(
   EXISTS (SELECT 1 FROM opt_outs o WHERE o.tenant_id = m.tenant_id AND o.phone_hash IN (${current}, ${legacy}))
-  OR EXISTS (SELECT 1 FROM sender_opt_outs so WHERE so.sender = m.from_phone AND so.phone_hash = ${current}))`;
+  OR EXISTS (SELECT 1 FROM sender_opt_outs so WHERE so.sender = m.from_phone AND so.phone_hash = ${current}
+    AND NOT EXISTS (SELECT 1 FROM consent_events ce WHERE ce.tenant_id = m.tenant_id AND ce.kind = 'opt_in'
+      AND ce.phone_hash IN (${current}, ${legacy}) AND ce.created_at > so.created_at)))`;
 };
 
 function only<T>(rows: T[], messageId: string): T {

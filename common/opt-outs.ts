@@ -193,15 +193,15 @@ export interface SenderConsentChange {
  * from the same number would otherwise follow it.
  */
 export async function recordSenderOptOut(tx: Prisma.TransactionClient, change: SenderConsentChange): Promise<void> {
-  await tx.senderOptOut.createMany({
-    data: change.addresses.map((sender) => ({
-      sender,
-      phoneHash: phoneHash(change.phone),
-      messageSid: change.messageSid,
-      ...(change.askedAt ? { createdAt: change.askedAt } : {}),
-    })),
-    skipDuplicates: true,
-  });
+  // A standing block takes the later request's time: a START processed late lifts only a block asked for before it.
+  await tx.$executeRaw`
+    INSERT INTO sender_opt_outs (sender, phone_hash, message_sid, created_at)
+    SELECT sender, ${phoneHash(change.phone)}, ${change.messageSid}, coalesce(${change.askedAt ?? null}::timestamptz, now())
+    FROM unnest(${[...change.addresses]}::text[]) AS sender
+    ON CONFLICT (sender, phone_hash) DO UPDATE
+    SET created_at = greatest(sender_opt_outs.created_at, excluded.created_at),
+      message_sid = CASE WHEN excluded.created_at > sender_opt_outs.created_at THEN excluded.message_sid
+        ELSE sender_opt_outs.message_sid END`;
 }
 
 /** A START to the number lets its tenants text the phone again; one processed late leaves a block asked for since. */

@@ -144,10 +144,22 @@ describe('a STOP to a shared number reaches every tenant that texted the phone f
       .poll(() => enrollmentStatus(stack.app, c.auth, first.enrollmentId), { timeout: 20_000 })
       .toBe('opted_out');
     expect(stack.fake.createCallsTo(phone)).toBe(1);
-    // The lead's START to the number lifts the number's block (and A's opt-out): the next enrollment texts it.
+    // A tenant that records the lead's consent since (its opt-out removed with it) may text the phone again; the
+    // number stays blocked for the others.
+    await request(stack.app)
+      .delete(`/v1/opt-outs/${encodeURIComponent(phone)}`)
+      .set(a.auth)
+      .send({ consentSource: 'web form, 2026-12-07' })
+      .expect(200);
+    await texted(a, phone);
+    const second = await enrolledLead(stack.app, c.auth, twoSteps, phone);
+    await expect
+      .poll(() => enrollmentStatus(stack.app, c.auth, second.enrollmentId), { timeout: 20_000 })
+      .toBe('opted_out');
+    // The lead's START to the number lifts the number's block: the next enrollment texts it.
     expect((await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'START' })).status).toBe(200);
     await texted(c, phone);
-    expect(stack.fake.createCallsTo(phone)).toBe(2);
+    expect(stack.fake.createCallsTo(phone)).toBe(3);
   });
 
   it('STOP to a number its tenant has since been unassigned from still reaches that tenant', async () => {

@@ -300,6 +300,21 @@ describe('inbound SMS while the database is down', () => {
     expect(await stack.db.optOut.count({ where: { tenantId: tenant.id, phoneHash: phoneHash(phone) } })).toBe(1);
   });
 
+  it('a START kept between two STOPs to the number lifts neither the tenant’s opt-out nor the number’s block', async () => {
+    const { number } = await tenantWithNumber();
+    const phone = privatePhone();
+    const dir = spoolDir();
+    expect((await inbound(stack.app, { From: phone, To: number, Body: 'please stop texting me' })).status).toBe(200);
+    // A START that came a moment later was kept (its database call failed); the phone asked to stop again since.
+    await spoolOn(dir).keep({ MessageSid: messageSid(), From: phone, To: number, Body: 'START' }, Date.now());
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect((await inbound(stack.app, { From: phone, To: number, Body: 'stop texting me' })).status).toBe(200);
+    await spoolOn(dir).round();
+    expect(await readdir(dir)).toEqual([]);
+    // Before: the number's block kept the first STOP's time, and the START, newer than that, lifted it.
+    expect(await stack.db.senderOptOut.count({ where: { sender: number, phoneHash: phoneHash(phone) } })).toBe(1);
+  });
+
   it('a kept message that keeps failing with the database up holds back only its own phone, and is set aside after a while', async () => {
     const { tenant, number } = await tenantWithNumber();
     const poisoned = randomSenderNumber();
