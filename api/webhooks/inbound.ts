@@ -277,6 +277,17 @@ export async function processInbound(
     sharedSenders,
   });
   if (!found.length) {
+    // A START to the number lifts its block whoever texts from it now, as Twilio's own does (the tenants that texted
+    // the phone from there may have erased it since).
+    if (intent === 'opt_in')
+      await db.$transaction((tx) =>
+        liftSenderOptOut(tx, {
+          addresses,
+          phone: params.From,
+          messageSid: params.MessageSid,
+          askedAt: late?.arrivedAt,
+        }),
+      );
     logger.warn(
       { to: params.To, messagingServiceSid: params.MessagingServiceSid, from: maskPhone(params.From) },
       'inbound SMS for a number nobody owns or texted this phone from: ignored',

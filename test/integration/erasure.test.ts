@@ -208,6 +208,32 @@ describe('erasing a lead', () => {
     expect(await findOptOut(stack.db, tenant.id, phone)).toBeNull();
   });
 
+  it('a START to the shared number lifts its block though the only tenant that texted the phone from there erased it', async () => {
+    const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
+    const phone = randomUkMobile().e164;
+    const lead = await request(stack.app).post('/v1/leads').set(auth).send({ phone, firstName: 'Ada' });
+    await stack.db.message.create({
+      data: {
+        tenantId: tenant.id,
+        leadId: lead.body.id,
+        direction: 'outbound',
+        toPhone: phone,
+        fromPhone: testSenderNumber,
+        body: 'Hi Ada',
+        status: 'delivered',
+      },
+    });
+    await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'please stop texting me' });
+    const blocks = () =>
+      stack.db.senderOptOut.count({ where: { sender: testSenderNumber, phoneHash: phoneHash(phone) } });
+    expect(await blocks()).toBe(1);
+    expect((await request(stack.app).delete(`/v1/leads/${lead.body.id}`).set(auth)).status).toBe(200);
+    // Nobody here has texted the phone from the number now; the lead's START still lifts the number's block, as Twilio
+    // lifts its own. Before: it stayed for every tenant sending from the number, for good.
+    expect((await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'START' })).status).toBe(200);
+    expect(await blocks()).toBe(0);
+  });
+
   it('deletes only the texts to and from the lead when its phone is also one of the tenant’s numbers', async () => {
     const number = randomSenderNumber();
     const { tenant, auth } = await createTenant(stack.db, {
