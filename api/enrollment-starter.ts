@@ -21,6 +21,7 @@ import {
   type SequenceStep,
 } from '../workflows/lead-follow-up.messages.js';
 import { enrollmentStatusKey, sequenceIdKey } from '../workflows/search-attributes.js';
+import { refuseUnsendableSequence } from './sequence-steps.js';
 import { ApiError, leadErased } from './errors.js';
 import { savedZoneOr } from '../common/phone.js';
 import { isUniqueViolation } from '../common/db-errors.js';
@@ -343,6 +344,8 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
         if (settled) return { kind: 'replayed', enrollment: settled };
         continue;
       }
+      // Only a new enrollment: a retry of one already made answers what it made, whatever the tenant changed since.
+      refuseUnsendableSequence(sequence, tenant);
       const claimed = await claim(tenant, lead, sequence, idempotencyKey, requestHash);
       if (claimed) return startClaimed(tenant, lead, sequence, claimed);
     }

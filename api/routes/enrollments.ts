@@ -18,7 +18,7 @@ import {
 import { tenantOf } from '../auth.js';
 import { capacityHoldOf, capacityHoldOfState, type CapacityHold } from '../capacity-hold.js';
 import { progressOf, type ProgressMessage } from '../enrollment-progress.js';
-import { createSequenceSteps, refuseUnsendableSequence } from '../sequence-steps.js';
+import { createSequenceSteps } from '../sequence-steps.js';
 import { createEnrollmentStarter, enrollmentSnapshot, sendingPolicyOf } from '../enrollment-starter.js';
 import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
 import { liveFailure, readLive, liveReadDeadlineMs } from '../live-read.js';
@@ -123,7 +123,6 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     ]);
     if (!lead) throw notFound('Lead');
     if (!sequence) throw notFound('Sequence');
-    refuseUnsendableSequence(sequence, tenant);
 
     const outcome = await startEnrollment(tenant, lead, sequence, idempotencyKey ?? null).catch((error: unknown) => {
       throw asTemporalUnavailable(error) ?? error;

@@ -267,11 +267,18 @@ describe('enrolling a lead into a one-step sequence', () => {
       { delaySeconds: 0, template: 'Hi {{firstName}}' },
       { delaySeconds: 29 * 86_400, template: 'Still there?' },
     ]);
-    const enrolled = await request(app)
-      .post('/v1/enrollments')
-      .set(auth)
-      .send({ leadId: fits.leadId, sequenceId: fits.sequenceId });
+    const enroll = () =>
+      request(app)
+        .post('/v1/enrollments')
+        .set(auth)
+        .set('Idempotency-Key', `expiry-${fits.leadId}`)
+        .send({ leadId: fits.leadId, sequenceId: fits.sequenceId });
+    const enrolled = await enroll();
     expect(enrolled.status, JSON.stringify(enrolled.body)).toBe(202);
+    // A retry of that request (its answer lost) answers what it made, though the expiry is shorter now.
+    await db.tenant.update({ where: { id: tenant.id }, data: { expiryDays: 29 } });
+    const retried = await enroll();
+    expect([retried.status, retried.body.id]).toEqual([202, enrolled.body.id]);
     await request(app).post(`/v1/enrollments/${enrolled.body.id}/cancel`).set(auth).expect(202);
   });
 
