@@ -14,7 +14,7 @@ import { claimBatchEnrollments, optedOutReason, settleBatchClaims } from './enro
 import { checkRows, summarise, type GoodRow, type RowResult } from './enrollment-batch-rows.js';
 import type { WorkflowStart, createEnrollmentStarter } from './enrollment-starter.js';
 import { ApiError, notFound } from './errors.js';
-import { refuseUnsendableSequence } from './sequence-steps.js';
+import { refuseUnsendableSequence } from './unsendable-sequence.js';
 import { asTemporalUnavailable, mayHaveHappened } from './temporal-errors.js';
 
 /** Starts in flight at once: enough to keep Temporal busy, few enough not to swamp it or the database pool. */

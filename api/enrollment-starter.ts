@@ -21,7 +21,7 @@ import {
   type SequenceStep,
 } from '../workflows/lead-follow-up.messages.js';
 import { enrollmentStatusKey, sequenceIdKey } from '../workflows/search-attributes.js';
-import { refuseUnsendableSequence } from './sequence-steps.js';
+import { refuseUnsendableSequence } from './unsendable-sequence.js';
 import { ApiError, leadErased } from './errors.js';
 import { savedZoneOr } from '../common/phone.js';
 import { isUniqueViolation } from '../common/db-errors.js';

@@ -205,7 +205,7 @@ export async function recordSenderOptOut(tx: Prisma.TransactionClient, change: S
 }
 
 /** A START to the number lets its tenants text the phone again; one processed late leaves a block asked for since. */
-export async function liftSenderOptOut(tx: Prisma.TransactionClient, change: SenderConsentChange): Promise<void> {
+export async function liftSenderOptOut(tx: Tx, change: SenderConsentChange): Promise<void> {
   await tx.senderOptOut.deleteMany({
     where: {
       sender: { in: [...change.addresses] },

@@ -15,7 +15,7 @@ import type { SequenceStep } from '../../workflows/lead-follow-up.messages.js';
 import { tenantOf } from '../auth.js';
 import { notFound, parseBody } from '../errors.js';
 import { idParam } from '../params.js';
-import { refuseBookingLinkWithoutUrl } from '../sequence-steps.js';
+import { refuseBookingLinkWithoutUrl } from '../unsendable-sequence.js';
 
 const templateSchema = z
   .string()

@@ -270,6 +270,7 @@ export async function processInbound(
   const addresses = [params.To, params.MessagingServiceSid].filter((value): value is string => Boolean(value));
   const ourTexts = hasQuote(params.Body) ? await latestTextsTo(db, { addresses, phone: params.From }) : [];
   const intent = classifyInbound(params.Body, { twilioOptOutType: params.OptOutType, ourTexts });
+  const toSender = { addresses, phone: params.From, messageSid: params.MessageSid, askedAt: late?.arrivedAt };
   const found = await findRecipients(db, {
     addresses,
     phone: params.From,
@@ -279,15 +280,7 @@ export async function processInbound(
   if (!found.length) {
     // A START to the number lifts its block whoever texts from it now, as Twilio's own does (the tenants that texted
     // the phone from there may have erased it since).
-    if (intent === 'opt_in')
-      await db.$transaction((tx) =>
-        liftSenderOptOut(tx, {
-          addresses,
-          phone: params.From,
-          messageSid: params.MessageSid,
-          askedAt: late?.arrivedAt,
-        }),
-      );
+    if (intent === 'opt_in') await liftSenderOptOut(db, toSender);
     logger.warn(
       { to: params.To, messagingServiceSid: params.MessagingServiceSid, from: maskPhone(params.From) },
       'inbound SMS for a number nobody owns or texted this phone from: ignored',
@@ -336,7 +329,6 @@ export async function processInbound(
           });
         }
       }
-      const toSender = { addresses, phone: params.From, messageSid: params.MessageSid, askedAt: late?.arrivedAt };
       if (intent === 'opt_out') await recordSenderOptOut(tx, toSender);
       if (intent === 'opt_in') await liftSenderOptOut(tx, toSender);
       const inOrder = tenants.flatMap((tenant) => outcomes.get(tenant.id) ?? []);
