@@ -8,7 +8,7 @@ import { noMetrics, type WebhookMetrics } from '../../common/metrics.js';
 import { ApiError, fieldErrors } from '../errors.js';
 import { deliverOrLeaveQueued, type SignalRelay } from '../signal-relay.js';
 import { storableText } from '../unstorable-text.js';
-import { countOptOuts, processInbound } from '../webhooks/inbound.js';
+import { countOptOuts, inboundIntent, processInbound } from '../webhooks/inbound.js';
 import type { InboundSpool } from '../webhooks/inbound-spool.js';
 import { verifyTwilioSignature, type SignatureOptions } from '../webhooks/signature.js';
 import { recordStatusCallback, type StatusResult } from '../webhooks/status.js';
@@ -96,13 +96,21 @@ export function twilioWebhooksRouter({
     }
   };
 
-  /** While some from the phone are kept, a new one goes behind them, in the order they came. */
+  /**
+   * While some from the phone are kept, a new one goes behind them, in the order they came; but for an opt-out, which
+   * stops the texts now: a START kept from before it lifts no opt-out asked for since (recordOptIn), and the ones
+   * ahead of it may wait up to the spool's set-aside bound.
+   */
+  const goesBehindKept = async (params: z.infer<typeof inboundSchema>) =>
+    (await inboundSpool.holdsFrom(params.From).catch(() => false)) &&
+    (await inboundIntent(db, params).catch(() => 'unknown')) !== 'opt_out';
+
   const processOrKeep = async (
     log: express.Request['log'],
     params: z.infer<typeof inboundSchema>,
     receivedAt: number,
   ) => {
-    if (await inboundSpool.holdsFrom(params.From).catch(() => false)) {
+    if (await goesBehindKept(params)) {
       const queued = await inboundSpool.keep(params, receivedAt).then(
         () => true,
         () => false,

@@ -26,8 +26,8 @@ export interface InboundSpool extends PeriodicRounds {
   /** Keeps the status callback for a later round; resolves once it is on disk. */
   keepStatus(params: StatusParams): Promise<void>;
   /**
-   * Whether messages from this phone are waiting: a new one goes behind them, or a STOP processed now could be undone
-   * by an older START.
+   * Whether messages from this phone are waiting: a new one goes behind them (but for an opt-out), or a STOP kept
+   * ahead of a START processed now would undo it.
    */
   holdsFrom(phone: string): Promise<boolean>;
   /**

@@ -257,6 +257,17 @@ async function stillFor(
 
 const inIdOrder = (tenants: Tenant[]) => [...tenants].sort((a, b) => (a.id < b.id ? -1 : 1));
 
+const addressesOf = (params: InboundParams) =>
+  [params.To, params.MessagingServiceSid].filter((value): value is string => Boolean(value));
+
+/** What the message asks for; its quote of one of our latest texts to the phone (read only when it quotes) is not its words. */
+export async function inboundIntent(db: Db, params: InboundParams): Promise<InboundIntent> {
+  const ourTexts = hasQuote(params.Body)
+    ? await latestTextsTo(db, { addresses: addressesOf(params), phone: params.From })
+    : [];
+  return classifyInbound(params.Body, { twilioOptOutType: params.OptOutType, ourTexts });
+}
+
 /**
  * One inbound SMS, processed exactly once: the processed-webhook key, the consent changes, the stored messages and the
  * queued signals commit in one transaction, so a Twilio retry of the same MessageSid finds the key and does nothing.
@@ -267,9 +278,8 @@ export async function processInbound(
   params: InboundParams,
   { sharedSenders, shortLinkBaseUrl, late }: InboundOptions,
 ): Promise<InboundResult> {
-  const addresses = [params.To, params.MessagingServiceSid].filter((value): value is string => Boolean(value));
-  const ourTexts = hasQuote(params.Body) ? await latestTextsTo(db, { addresses, phone: params.From }) : [];
-  const intent = classifyInbound(params.Body, { twilioOptOutType: params.OptOutType, ourTexts });
+  const addresses = addressesOf(params);
+  const intent = await inboundIntent(db, params);
   const toSender = { addresses, phone: params.From, messageSid: params.MessageSid, askedAt: late?.arrivedAt };
   const found = await findRecipients(db, {
     addresses,

@@ -67,6 +67,16 @@ async function tenantWithNumber() {
   return { ...tenant, number };
 }
 
+/** A message kept while the database was down, and an app that finds the database back with the message still kept. */
+async function keptWhileDown(Body: string) {
+  const { tenant, number } = await tenantWithNumber();
+  const phone = privatePhone();
+  const dir = spoolDir();
+  const down = createApp({ ...stack.deps, db: downDb, inboundSpool: spoolOn(dir, downDb) });
+  expect((await inbound(down, { From: phone, To: number, Body })).status).toBe(200);
+  return { tenant, number, phone, dir, up: createApp({ ...stack.deps, inboundSpool: spoolOn(dir) }) };
+}
+
 describe('inbound SMS while the database is down', () => {
   it('a STOP in the lead’s words is answered 200, kept, and once the database answers opts out and halts the follow-up', async () => {
     const { tenant, auth, number } = await tenantWithNumber();
@@ -247,25 +257,28 @@ describe('inbound SMS while the database is down', () => {
     expect(await stack.db.optOut.count({ where: { tenantId: tenant.id } })).toBe(0);
   });
 
-  it('while messages are kept, a new one goes behind them even with the database back: an older START never undoes a newer STOP', async () => {
-    const { tenant, number } = await tenantWithNumber();
-    const phone = privatePhone();
-    const dir = spoolDir();
-    const down = createApp({ ...stack.deps, db: downDb, inboundSpool: spoolOn(dir, downDb) });
-    expect((await inbound(down, { From: phone, To: number, Body: 'START' })).status).toBe(200);
+  it('while messages are kept, a STOP is processed at once and an older START kept ahead of it never undoes it', async () => {
+    const { tenant, number, phone, dir, up } = await keptWhileDown('START');
     // The database is back; the START still waits for the spool's next round when the STOP comes.
-    const up = createApp({ ...stack.deps, inboundSpool: spoolOn(dir) });
-    const stop = await inbound(up, { From: phone, To: number, Body: 'STOP' });
-    expect(stop.status).toBe(200);
-    expect(await readdir(dir)).toHaveLength(2);
+    expect((await inbound(up, { From: phone, To: number, Body: 'please stop texting me' })).status).toBe(200);
+    // Before: the STOP went behind the START, and the texts went on until the spool's round (up to its set-aside bound).
+    expect(await optedOutPhones(tenant.id)).toEqual([phoneHash(phone)]);
+    expect(await readdir(dir)).toHaveLength(1);
     await spoolOn(dir).round();
-    // Before: the STOP was processed at once, then the START replayed after it cleared the opt-out.
     const consent = await stack.db.consentEvent.findMany({
       where: { tenantId: tenant.id },
       orderBy: { createdAt: 'asc' },
     });
     expect(consent.map((event) => event.kind)).toEqual(['opt_in', 'opt_out']);
-    expect(await stack.db.optOut.count({ where: { tenantId: tenant.id } })).toBe(1);
+    expect(await optedOutPhones(tenant.id)).toEqual([phoneHash(phone)]);
+  });
+
+  it('while messages are kept, a START goes behind them, in the order they came: a kept STOP then a START leaves the lead opted in', async () => {
+    const { tenant, number, phone, dir, up } = await keptWhileDown('STOP');
+    expect((await inbound(up, { From: phone, To: number, Body: 'START' })).status).toBe(200);
+    expect(await readdir(dir)).toHaveLength(2);
+    await spoolOn(dir).round();
+    expect(await optedOutPhones(tenant.id)).toEqual([]);
   });
 
   it('a START kept once its database call timed out is kept as of when it came: a STOP processed meanwhile stands', async () => {
