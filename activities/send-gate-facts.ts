@@ -6,7 +6,7 @@
 import { Prisma } from '../generated/prisma/client.js';
 import type { Db } from '../common/db.js';
 import { pauseOf } from '../common/capacity/facts.js';
-import { phoneHashes } from '../common/opt-outs.js';
+import { phoneHashes, senderBlockStandsFor } from '../common/opt-outs.js';
 
 type Reader = Prisma.TransactionClient | Db;
 
@@ -63,8 +63,7 @@ const optedOutOf = (phone: string) => {
   return Prisma.sql`(
   EXISTS (SELECT 1 FROM opt_outs o WHERE o.tenant_id = m.tenant_id AND o.phone_hash IN (${current}, ${legacy}))
   OR EXISTS (SELECT 1 FROM sender_opt_outs so WHERE so.sender = m.from_phone AND so.phone_hash = ${current}
-    AND NOT EXISTS (SELECT 1 FROM consent_events ce WHERE ce.tenant_id = m.tenant_id AND ce.kind = 'opt_in'
-      AND ce.phone_hash IN (${current}, ${legacy}) AND ce.created_at > so.created_at)))`;
+    AND ${senderBlockStandsFor(Prisma.sql`m.tenant_id`)}))`;
 };
 
 function only<T>(rows: T[], messageId: string): T {

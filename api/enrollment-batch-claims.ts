@@ -30,13 +30,13 @@ export interface BatchClaim {
   sequence: SequenceDefinition;
   rows: GoodRow[];
   leadByPhone: Map<string, Lead>;
+  /** What the tenant's leads hear from when it has no number of its own: a STOP to it may block a phone. */
+  defaultSender: string;
 }
-
-export const optedOutReason = 'the lead has opted out of messages';
 
 async function claimChunk(
   tx: Prisma.TransactionClient,
-  { tenant, sequence, leadByPhone }: BatchClaim,
+  { tenant, sequence, leadByPhone, defaultSender }: BatchClaim,
   chunk: GoodRow[],
 ): Promise<ClaimedRow[]> {
   await lockConversations(
@@ -48,11 +48,13 @@ async function claimChunk(
     tx,
     tenant.id,
     chunk.map((row) => row.phone),
+    defaultSender,
   );
   const enrolledAt = new Date();
   const claimed: ClaimedRow[] = [];
   for (const row of chunk) {
-    if (optedOut(row.phone)) Object.assign(row.result, { outcome: 'opted_out', reason: optedOutReason });
+    const reason = optedOut(row.phone);
+    if (reason) Object.assign(row.result, { outcome: 'opted_out', reason });
     else claimed.push({ row, lead: leadByPhone.get(row.phone) as Lead, enrollmentId: randomUUID(), enrolledAt });
   }
   await tx.enrollment.createMany({

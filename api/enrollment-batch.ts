@@ -10,7 +10,7 @@ import { zoneFromNumber } from '../common/lead-time-zone.js';
 import { zoneConflicts } from '../common/phone.js';
 import { optedOutAmong } from '../common/opt-outs.js';
 import type { Lead, SequenceDefinition, Tenant } from '../generated/prisma/client.js';
-import { claimBatchEnrollments, optedOutReason, settleBatchClaims } from './enrollment-batch-claims.js';
+import { claimBatchEnrollments, settleBatchClaims } from './enrollment-batch-claims.js';
 import { checkRows, summarise, type GoodRow, type RowResult } from './enrollment-batch-rows.js';
 import type { WorkflowStart, createEnrollmentStarter } from './enrollment-starter.js';
 import { ApiError, notFound } from './errors.js';
@@ -38,6 +38,7 @@ export interface BatchDeps {
   db: Db;
   temporal: Client;
   startWorkflow: ReturnType<typeof createEnrollmentStarter>['startWorkflow'];
+  defaultSender: string;
 }
 
 interface Batch {
@@ -49,6 +50,7 @@ interface Batch {
   leadByPhone: Map<string, Lead>;
   /** A new lead's zone when its row gives none: its number's. */
   zoneFromNumberOf: Map<string, string>;
+  defaultSender: string;
 }
 
 /** A row giving a saved lead another zone than its own: taken, it would be texted on a clock the CRM did not ask for. */
@@ -65,11 +67,11 @@ const timeZoneConflict = (lead: Lead) => ({
  * opt-outs are looked at again under its conversation's lock when its enrollment is claimed, and a start still refuses
  * a running follow-up (workflow ID conflict).
  */
-async function setAsideKnownLeads(db: Db, tenant: Tenant, good: GoodRow[]) {
+async function setAsideKnownLeads(db: Db, tenant: Tenant, good: GoodRow[], defaultSender: string) {
   const tenantId = tenant.id;
   const phones = good.map((row) => row.phone);
   const [optedOut, existingLeads] = await Promise.all([
-    optedOutAmong(db, tenantId, phones),
+    optedOutAmong(db, tenantId, phones, defaultSender),
     db.lead.findMany({ where: { tenantId, phone: { in: phones } } }),
   ]);
   // Only enrollments with a run: a claim whose start never came (its API process died first) is no follow-up, and the
@@ -91,7 +93,8 @@ async function setAsideKnownLeads(db: Db, tenant: Tenant, good: GoodRow[]) {
     const { result, phone } = row;
     const lead = leadByPhone.get(phone);
     const zone = lead || row.timeZone ? null : zoneFromNumber(phone, tenant.defaultTimeZone);
-    if (optedOut(phone)) Object.assign(result, { outcome: 'opted_out', reason: optedOutReason });
+    const optedOutBecause = optedOut(phone);
+    if (optedOutBecause) Object.assign(result, { outcome: 'opted_out', reason: optedOutBecause });
     else if (lead && runningByLead.has(lead.id))
       Object.assign(result, { outcome: 'already_enrolled', leadId: lead.id, enrollmentId: runningByLead.get(lead.id) });
     else if (lead && zoneConflicts(row.timeZone, lead, tenant.defaultTimeZone))
@@ -229,7 +232,13 @@ export async function runEnrollmentBatch(
   if (!sequence) throw notFound('Sequence');
   refuseUnsendableSequence(sequence, tenant);
   const { results, good } = checkRows(rows, tenant.defaultRegion);
-  const batch: Batch = { tenant, sequence, ...(await setAsideKnownLeads(db, tenant, good)) };
+  const { defaultSender } = deps;
+  const batch: Batch = {
+    tenant,
+    sequence,
+    defaultSender,
+    ...(await setAsideKnownLeads(db, tenant, good, defaultSender)),
+  };
   if (!dryRun && batch.toStart.length > 0) {
     await ensureTemporalAnswers(temporal);
     await saveNewLeads(db, batch);

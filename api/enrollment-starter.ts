@@ -4,7 +4,7 @@ import type { Client } from '@temporalio/client';
 import { lockConversation } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
 import { maskPhone } from '../common/logger.js';
-import { findOptOut } from '../common/opt-outs.js';
+import { findNumberBlock, findOptOut } from '../common/opt-outs.js';
 import {
   Prisma,
   type Enrollment,
@@ -137,7 +137,18 @@ export type WorkflowStart =
  * lost but whose run is there, its memo naming the enrollment, counts as started); the workflow records its row itself
  * too (recordEnrollmentStarted), which covers an API that died after the start.
  */
-export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; temporal: Client; taskQueue: string }) {
+export function createEnrollmentStarter({
+  db,
+  temporal,
+  taskQueue,
+  defaultSender,
+}: {
+  db: Db;
+  temporal: Client;
+  taskQueue: string;
+  /** What the tenant's leads hear from when it has no number of its own: a STOP to it may block a phone. */
+  defaultSender: string;
+}) {
   async function startOnce(
     tenant: Tenant,
     lead: Lead,
@@ -196,6 +207,18 @@ export function createEnrollmentStarter({ db, temporal, taskQueue }: { db: Db; t
             optedOutAt: optOut.createdAt.toISOString(),
             source: optOut.source,
           });
+        const numberBlock = await findNumberBlock(tx, tenant.id, phone, defaultSender);
+        if (numberBlock)
+          throw new ApiError(
+            409,
+            'conflict',
+            'The lead has opted out of messages from the number it would be texted from',
+            {
+              reason: 'opted_out',
+              optedOutAt: numberBlock.since.toISOString(),
+              optedOutOf: numberBlock.sender,
+            },
+          );
         return tx.enrollment.create({
           data: {
             ...claimRow(tenant, lead, sequence, randomUUID(), new Date()),

@@ -1,6 +1,7 @@
 import { createHash, createHmac } from 'node:crypto';
 import type { Db } from './db.js';
-import type { Prisma } from '../generated/prisma/client.js';
+import { Prisma } from '../generated/prisma/client.js';
+import { sendingNumberFor } from './capacity/sending-number.js';
 import { optOutHashSecret } from './config.js';
 import { lockConversation } from './conversation.js';
 import { countLeadFact } from './analytics/aggregate.js';
@@ -46,14 +47,77 @@ export function findOptOut(db: Tx, tenantId: string, phone: string) {
   });
 }
 
-/** Which of these phones have opted out of the tenant's messages, under either hash: one read for them all. */
-export async function optedOutAmong(db: Tx, tenantId: string, phones: string[]): Promise<(phone: string) => boolean> {
-  const optOuts = await db.optOut.findMany({
-    where: { tenantId, phoneHash: { in: phones.flatMap(phoneHashes) } },
-    select: { phoneHash: true },
-  });
+/**
+ * Whether the block `so` (a row of sender_opt_outs: the phone texted a STOP in its words to the number,
+ * recordSenderOptOut) stands for the tenant: it does unless the tenant's consent log has an opt-in of the phone since
+ * (`DELETE /v1/opt-outs/:phone`, or the lead's own START or YES to it). Blocks are newer than the keyed hash, so the
+ * consent given since is under the block's own.
+ */
+export const senderBlockStandsFor = (tenantId: Prisma.Sql) => Prisma.sql`NOT EXISTS (SELECT 1 FROM consent_events ce
+  WHERE ce.tenant_id = ${tenantId} AND ce.kind = 'opt_in' AND ce.phone_hash = so.phone_hash
+    AND ce.created_at > so.created_at)`;
+
+/** A STOP in the phone's words to the number the tenant texts it from, standing for the tenant. */
+export interface NumberBlock {
+  sender: string;
+  since: Date;
+}
+
+/** The number each phone hears from the tenant (its own, or the deployment's default when it has none). */
+async function sendingNumbersOf(db: Tx, tenantId: string, defaultSender: string) {
+  const owned = (await db.tenantSender.findMany({ where: { tenantId }, select: { value: true } })).map(
+    ({ value }) => value,
+  );
+  return (phone: string) => sendingNumberFor(owned, phone, defaultSender);
+}
+
+/** Of these phones, the ones whose block on the number the tenant texts them from stands: one read for them all. */
+async function numberBlocksAmong(db: Tx, tenantId: string, phones: string[], defaultSender: string) {
+  const senderOf = await sendingNumbersOf(db, tenantId, defaultSender);
+  const hashOf = new Map(phones.map((phone) => [phone, phoneHash(phone)]));
+  const rows = await db.$queryRaw<{ sender: string; phoneHash: string; since: Date }[]>`
+    SELECT so.sender, so.phone_hash AS "phoneHash", so.created_at AS since
+    FROM sender_opt_outs so
+    JOIN unnest(${phones.map(senderOf)}::text[], ${[...hashOf.values()]}::text[]) AS asked(sender, phone_hash)
+      ON so.sender = asked.sender AND so.phone_hash = asked.phone_hash
+    WHERE ${senderBlockStandsFor(Prisma.sql`${tenantId}::uuid`)}`;
+  const blocks = new Map(rows.map(({ sender, phoneHash: hash, since }) => [`${sender} ${hash}`, { sender, since }]));
+  return (phone: string): NumberBlock | null => blocks.get(`${senderOf(phone)} ${hashOf.get(phone)}`) ?? null;
+}
+
+/** The phone's block on the number the tenant texts it from, if it stands for the tenant. */
+export async function findNumberBlock(db: Tx, tenantId: string, phone: string, defaultSender: string) {
+  return (await numberBlocksAmong(db, tenantId, [phone], defaultSender))(phone);
+}
+
+/** Why a phone of a batch is not enrolled, when it has opted out (of the tenant, or of the number it would hear from). */
+const optedOutReason = 'the lead has opted out of messages';
+const numberBlockReason = (block: NumberBlock) =>
+  `the lead has opted out of messages from ${block.sender}, the number it would be texted from`;
+
+/**
+ * Which of these phones have opted out of the tenant's messages (under either hash), or of the number they would hear
+ * from: one read of each for them all. Answers why, or null.
+ */
+export async function optedOutAmong(
+  db: Tx,
+  tenantId: string,
+  phones: string[],
+  defaultSender: string,
+): Promise<(phone: string) => string | null> {
+  const [optOuts, numberBlockOf] = await Promise.all([
+    db.optOut.findMany({
+      where: { tenantId, phoneHash: { in: phones.flatMap(phoneHashes) } },
+      select: { phoneHash: true },
+    }),
+    numberBlocksAmong(db, tenantId, phones, defaultSender),
+  ]);
   const recorded = new Set(optOuts.map((optOut) => optOut.phoneHash));
-  return (phone) => phoneHashes(phone).some((hash) => recorded.has(hash));
+  return (phone) => {
+    if (phoneHashes(phone).some((hash) => recorded.has(hash))) return optedOutReason;
+    const block = numberBlockOf(phone);
+    return block && numberBlockReason(block);
+  };
 }
 
 export interface ConsentChange {

@@ -161,6 +161,15 @@ export const optOutRemoved = z.object({ phone: z.string(), optedOut: z.literal(f
 export const consentLog = z
   .object({
     phone: z.string(),
+    numberBlock: z
+      .object({ sender: z.string(), since: instant })
+      .nullable()
+      .meta({
+        description:
+          'The phone texted a STOP in its own words to the number this tenant texts it from (another tenant may share ' +
+          'that number): no text goes to it from there until the lead texts START to it, or DELETE /v1/opt-outs/:phone ' +
+          'records the consent that allows it',
+      }),
     items: z.array(
       z.object({
         kind: z.string(),

@@ -112,6 +112,7 @@ export function enrollmentBatchRouter(deps: EnrollmentsDeps): Router {
     db: deps.db,
     temporal: deps.temporal,
     startWorkflow: createEnrollmentStarter(deps).startWorkflow,
+    defaultSender: deps.defaultSender,
   };
 
   /** Dry-run reports what a commit would do, row by row; a commit does it, starting the good rows concurrently. */

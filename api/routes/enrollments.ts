@@ -31,6 +31,8 @@ export interface EnrollmentsDeps {
   temporal: Client;
   taskQueue: string;
   temporalUiUrl: string;
+  /** What the tenant's leads hear from when it has no number of its own (config's defaultSenderOf). */
+  defaultSender: string;
 }
 
 export const enrollSchema = z.strictObject({ leadId: z.uuid(), sequenceId: z.uuid() });

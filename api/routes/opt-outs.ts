@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { lockConversation } from '../../common/conversation.js';
 import type { Db } from '../../common/db.js';
 import type { WebhookMetrics } from '../../common/metrics.js';
-import { findOptOut, phoneHashes, recordOptIn, recordOptOut } from '../../common/opt-outs.js';
+import { findNumberBlock, findOptOut, phoneHashes, recordOptIn, recordOptOut } from '../../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
 import { normalisePhone } from '../../common/phone.js';
 import type { OptOut } from '../../generated/prisma/client.js';
@@ -37,10 +37,13 @@ export function optOutsRouter({
   db,
   signalRelay,
   metrics,
+  defaultSender,
 }: {
   db: Db;
   signalRelay: SignalRelay;
   metrics: Pick<WebhookMetrics, 'optOutRecorded'>;
+  /** What the tenant's leads hear from when it has no number of its own: a STOP to it may block a phone. */
+  defaultSender: string;
 }): Router {
   const router = Router();
 
@@ -89,8 +92,9 @@ export function optOutsRouter({
   });
 
   /**
-   * Removing an opt-out needs the consent that allows it; the consent log keeps it. Decided under the conversation's
-   * lock: of concurrent removals one answers 200 and the others 404, logging nothing.
+   * Removing an opt-out needs the consent that allows it; the consent log keeps it, and it also gets the tenant past
+   * the phone's STOP to the number it texts the phone from (which another tenant's texts may have drawn). Decided under
+   * the conversation's lock: of concurrent removals one answers 200 and the others 404, logging nothing.
    */
   router.delete('/opt-outs/:phone', async (req, res) => {
     const tenantId = tenantOf(req);
@@ -98,7 +102,9 @@ export function optOutsRouter({
     const phone = await phoneParam(req, req.params.phone);
     await db.$transaction(async (tx) => {
       await lockConversation(tx, tenantId, phone);
-      if (!(await findOptOut(tx, tenantId, phone))) throw notFound('Opt-out');
+      const standing =
+        (await findOptOut(tx, tenantId, phone)) ?? (await findNumberBlock(tx, tenantId, phone, defaultSender));
+      if (!standing) throw notFound('Opt-out');
       await recordOptIn(
         tx,
         { tenantId, phone, source: body.consentSource, note: body.note ?? null },
@@ -112,12 +118,16 @@ export function optOutsRouter({
     const tenantId = tenantOf(req);
     const phone = await phoneParam(req, req.params.phone);
     // Entries of a phone erased before the hash was keyed keep the old one for good: the log shows them too.
-    const events = await db.consentEvent.findMany({
-      where: { tenantId, phoneHash: { in: phoneHashes(phone) } },
-      orderBy: { createdAt: 'asc' },
-    });
+    const [events, numberBlock] = await Promise.all([
+      db.consentEvent.findMany({
+        where: { tenantId, phoneHash: { in: phoneHashes(phone) } },
+        orderBy: { createdAt: 'asc' },
+      }),
+      findNumberBlock(db, tenantId, phone, defaultSender),
+    ]);
     res.json({
       phone,
+      numberBlock: numberBlock && { sender: numberBlock.sender, since: numberBlock.since.toISOString() },
       items: events.map((event) => ({
         kind: event.kind,
         source: event.source,

@@ -12,13 +12,18 @@ import {
   enrollmentRequestHash,
 } from '../../api/enrollment-starter.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
-import { stackForFile } from '../support/stack.js';
+import { stackForFile, testSenderNumber } from '../support/stack.js';
 
 const stack = stackForFile();
 const sweeper = () => createClaimSweeper({ db: stack.db, temporal: stack.client, logger: pino({ level: 'silent' }) });
 // No worker polls this queue: a run started on it stays before its first task, so only the sweeper records its row.
 const idleStarter = () =>
-  createEnrollmentStarter({ db: stack.db, temporal: stack.client, taskQueue: `idle-${randomUUID()}` });
+  createEnrollmentStarter({
+    db: stack.db,
+    temporal: stack.client,
+    taskQueue: `idle-${randomUUID()}`,
+    defaultSender: testSenderNumber,
+  });
 
 async function tenantWithLeads(count: number) {
   const { tenant, auth } = await createTenant(stack.db, anytimeSettings);

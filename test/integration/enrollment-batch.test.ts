@@ -12,7 +12,7 @@ import { inboundReplySignal } from '../../workflows/lead-follow-up.messages.js';
 import { unansweredStarts } from '../support/deadline.js';
 import { randomUkMobile } from '../support/fixtures.js';
 import { tenantWithLead } from '../support/lead-on-own-number.js';
-import { stackForFile } from '../support/stack.js';
+import { stackForFile, testSenderNumber } from '../support/stack.js';
 import { until } from '../support/wait.js';
 
 const stack = stackForFile();
@@ -27,9 +27,14 @@ async function sequenceOf(auth: Record<string, string>) {
 
 /** The lead's phone as a batch's one row, its start made through `temporal`; no worker polls the queue. */
 function batchOfOneStartedBy(temporal: Client, lead: { tenant: { id: string }; phone: string }, sequenceId: string) {
-  const starter = createEnrollmentStarter({ db: stack.db, temporal, taskQueue: `idle-${randomUUID()}` });
+  const starter = createEnrollmentStarter({
+    db: stack.db,
+    temporal,
+    taskQueue: `idle-${randomUUID()}`,
+    defaultSender: testSenderNumber,
+  });
   return runEnrollmentBatch(
-    { db: stack.db, temporal: stack.client, startWorkflow: starter.startWorkflow },
+    { db: stack.db, temporal: stack.client, startWorkflow: starter.startWorkflow, defaultSender: testSenderNumber },
     lead.tenant.id,
     { sequenceId, dryRun: false, rows: [{ phone: lead.phone }] },
   );
@@ -44,6 +49,7 @@ describe('POST /v1/enrollments/batch', () => {
       db: stack.db,
       temporal: stack.client,
       taskQueue: `idle-${randomUUID()}`,
+      defaultSender: testSenderNumber,
     });
     const replies: number[] = [];
     const startThenReply: typeof starter.startWorkflow = async (...args) => {
@@ -52,7 +58,7 @@ describe('POST /v1/enrollments/batch', () => {
       return started;
     };
     const answer = await runEnrollmentBatch(
-      { db: stack.db, temporal: stack.client, startWorkflow: startThenReply },
+      { db: stack.db, temporal: stack.client, startWorkflow: startThenReply, defaultSender: testSenderNumber },
       lead.tenant.id,
       { sequenceId, dryRun: false, rows: [{ phone: lead.phone }] },
     );
@@ -242,11 +248,15 @@ describe("a batch's new leads and the tenant's event lock", () => {
     while (phones.size < 40) phones.add(randomUkMobile().e164);
     statements.length = 0;
     const notStarted = () => Promise.reject(new Error('not started in this test'));
-    await runEnrollmentBatch({ db: counted, temporal: stack.client, startWorkflow: notStarted }, tenant.id, {
-      sequenceId,
-      dryRun: false,
-      rows: [...phones].map((phone) => ({ phone })),
-    });
+    await runEnrollmentBatch(
+      { db: counted, temporal: stack.client, startWorkflow: notStarted, defaultSender: testSenderNumber },
+      tenant.id,
+      {
+        sequenceId,
+        dryRun: false,
+        rows: [...phones].map((phone) => ({ phone })),
+      },
+    );
     const bumps = statements.flatMap((sql, index) => (sql.includes('event_counters') ? [index] : []));
     // Before: one statement per lead, the lock held across all forty round trips.
     expect(bumps).toHaveLength(1);

@@ -7,7 +7,7 @@ import { claimRow, createEnrollmentStarter } from '../../api/enrollment-starter.
 import { lockConversation } from '../../common/conversation.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { heldTransaction, untilWaitingBehind } from '../support/held-transaction.js';
-import { stackForFile } from '../support/stack.js';
+import { stackForFile, testSenderNumber } from '../support/stack.js';
 
 const stack = stackForFile();
 const api = () => request(stack.app);
@@ -156,7 +156,12 @@ describe('changes to an enrollment reach its own run', () => {
     const { claim, tenantRow, leadRow, sequenceRow } = await claimOf(tenant.id, lead);
     await api().post(`/v1/enrollments/${claim.id}/cancel`).set(auth).expect(202);
     // Its start, which was under way (a batch's, say), goes through after the cancel.
-    const starter = createEnrollmentStarter({ db: stack.db, temporal: stack.client, taskQueue: stack.taskQueue });
+    const starter = createEnrollmentStarter({
+      db: stack.db,
+      temporal: stack.client,
+      taskQueue: stack.taskQueue,
+      defaultSender: testSenderNumber,
+    });
     const started = await starter.startWorkflow(tenantRow, leadRow, sequenceRow, claim.id, null, claim.startedAt);
     expect(started.kind).toBe('started');
 

@@ -33,6 +33,33 @@ const twoSteps = [
 const tenant = () => createTenant(stack.db, anytimeSettings);
 type TestTenant = Awaited<ReturnType<typeof tenant>>;
 
+const newSequence = async (owner: TestTenant) =>
+  (
+    await request(stack.app)
+      .post('/v1/sequences')
+      .set(owner.auth)
+      .send({ name: `s-${randomBytes(4).toString('hex')}`, steps: twoSteps })
+  ).body.id as string;
+const enrollmentAnswer = async (owner: TestTenant, leadId: string) =>
+  request(stack.app)
+    .post('/v1/enrollments')
+    .set(owner.auth)
+    .send({ leadId, sequenceId: await newSequence(owner) });
+const enrolledLeadOf = async (owner: TestTenant, phone: string) =>
+  (await request(stack.app).post('/v1/leads').set(owner.auth).send({ phone, firstName: 'Ada' })).body as { id: string };
+const consentOf = async (owner: TestTenant, phone: string) =>
+  (
+    await request(stack.app)
+      .get(`/v1/opt-outs/${encodeURIComponent(phone)}/consent`)
+      .set(owner.auth)
+      .expect(200)
+  ).body as { numberBlock: { sender: string; since: string } | null };
+const removeOptOut = (owner: TestTenant, phone: string) =>
+  request(stack.app)
+    .delete(`/v1/opt-outs/${encodeURIComponent(phone)}`)
+    .set(owner.auth)
+    .send({ consentSource: 'web form, 2026-12-07' });
+
 /** A follow-up for `phone` whose first message has gone out (from the tenant's sender, or the default number). */
 async function texted(owner: TestTenant, phone: string) {
   const sentBefore = stack.fake.createCallsTo(phone);
@@ -130,36 +157,45 @@ describe('a STOP to a shared number reaches every tenant that texted the phone f
     }
   });
 
-  it('a STOP in the lead’s words to the default number keeps a tenant that has not texted the phone yet from texting it from there; a START lets it', async () => {
-    const [a, c] = [await tenant(), await tenant()];
+  it('a STOP in the lead’s words to the default number keeps a tenant that has not texted the phone yet from texting it from there, and says so', async () => {
+    const [a, c, d] = [await tenant(), await tenant(), await tenant()];
     const phone = privatePhone();
     await texted(a, phone);
+    // The other tenant's follow-up, enrolled before the STOP, its first text due a few seconds later.
+    const enrolledBefore = await enrolledLead(stack.app, c.auth, [{ delaySeconds: 5, template: 'Hi there' }], phone);
     expect(
       (await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'please stop texting me' })).status,
     ).toBe(200);
-    // Another tenant's first text would come from the number the lead asked to stop: Twilio blocks that only for the
-    // bare keyword. Before: it went.
-    const first = await enrolledLead(stack.app, c.auth, twoSteps, phone);
+    // Its first text would come from the number the lead asked to stop: Twilio blocks that only for the bare keyword.
+    // Before the sender blocks: it went.
     await expect
-      .poll(() => enrollmentStatus(stack.app, c.auth, first.enrollmentId), { timeout: 20_000 })
+      .poll(() => enrollmentStatus(stack.app, c.auth, enrolledBefore.enrollmentId), { timeout: 20_000 })
       .toBe('opted_out');
     expect(stack.fake.createCallsTo(phone)).toBe(1);
-    // A tenant that records the lead's consent since (its opt-out removed with it) may text the phone again; the
-    // number stays blocked for the others.
-    await request(stack.app)
-      .delete(`/v1/opt-outs/${encodeURIComponent(phone)}`)
-      .set(a.auth)
-      .send({ consentSource: 'web form, 2026-12-07' })
-      .expect(200);
+    // Enrolled after the STOP: refused at once, naming the number (before: 202, then refused at its first step).
+    const refused = await enrollmentAnswer(c, enrolledBefore.leadId);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.details).toMatchObject({ reason: 'opted_out', optedOutOf: testSenderNumber });
+    expect((await consentOf(c, phone)).numberBlock).toMatchObject({ sender: testSenderNumber });
+    // A tenant that records the lead's consent may text the phone again, whether the opt-out was its own or only the
+    // number's (before: the second was a 404, and nothing got that tenant past the block); the others stay blocked.
+    for (const owner of [a, c]) await removeOptOut(owner, phone).expect(200);
+    expect((await consentOf(c, phone)).numberBlock).toBeNull();
     await texted(a, phone);
-    const second = await enrolledLead(stack.app, c.auth, twoSteps, phone);
-    await expect
-      .poll(() => enrollmentStatus(stack.app, c.auth, second.enrollmentId), { timeout: 20_000 })
-      .toBe('opted_out');
+    await texted(c, phone);
+    expect((await enrollmentAnswer(d, (await enrolledLeadOf(d, phone)).id)).status).toBe(409);
+    const batch = await request(stack.app)
+      .post('/v1/enrollments/batch')
+      .set(d.auth)
+      .send({ sequenceId: await newSequence(d), dryRun: true, leads: [{ phone }] });
+    expect(batch.body.results[0]).toMatchObject({
+      outcome: 'opted_out',
+      reason: `the lead has opted out of messages from ${testSenderNumber}, the number it would be texted from`,
+    });
     // The lead's START to the number lifts the number's block: the next enrollment texts it.
     expect((await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'START' })).status).toBe(200);
-    await texted(c, phone);
-    expect(stack.fake.createCallsTo(phone)).toBe(3);
+    await texted(d, phone);
+    expect(stack.fake.createCallsTo(phone)).toBe(4);
   });
 
   it('STOP to a number its tenant has since been unassigned from still reaches that tenant', async () => {

@@ -12,7 +12,7 @@ export const optOutsOperations: Operation[] = [
     body: optOuts.addSchema,
   }),
   operation('delete', '/v1/opt-outs/:phone', 'Remove an opt-out, with the consent that allows it', {
-    ok: { 200: json(r.optOutRemoved, 'Removed') },
+    ok: { 200: json(r.optOutRemoved, 'Removed, or the number block passed for this tenant') },
     body: optOuts.removeSchema,
   }),
   operation('get', '/v1/opt-outs/:phone/consent', "The phone's consent history", {
