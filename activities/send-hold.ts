@@ -100,9 +100,12 @@ export async function hold<Outcome>(
   // lead's own window and caps are due at `until`.
   const wanted = isCapacityWait(wait) ? capacity.askAgainAt(wait).getTime() : until.getTime();
   // A workflow that waits itself re-plans when it wakes (the window, a new day); only a message worthless by then
-  // gives up now. Older runs are retried no later than the deadline, where they answer `outcomeWhenMissed`.
+  // gives up now. Capacity may come back before its `until` (a budget raised, a switch turned off), so a message held
+  // for it gives up only at its last look, a second before the deadline. Older runs are retried no later than the
+  // deadline, where they answer `outcomeWhenMissed`.
+  const worthlessBy = isCapacityWait(wait) ? new Date(now + 1000) : until;
   const givesUp = message.holdAsResult
-    ? deadline.hard && until >= deadline.at
+    ? deadline.hard && worthlessBy >= deadline.at
     : wanted >= latest && latest - now < 1000;
   // The row says why and until when, with the hold's words and its next look, for reads that do not ask Temporal. A
   // row closed meanwhile (a skip past its step, its enrollment's close) keeps what it says: the attempt looks again.

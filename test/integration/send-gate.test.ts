@@ -2,6 +2,7 @@
 // the loopback fake: a STOP racing sends, overlapping attempts, the daily cap across enrollments, reconciliation first.
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { DateTime } from 'luxon';
+import { Prisma } from '../../generated/prisma/client.js';
 import { describe, expect, it, vi } from 'vitest';
 import {
   appointmentMessageKey,
@@ -345,6 +346,29 @@ describe('a reminder’s deadline, on a worker whose clock is two minutes off Po
 });
 
 describe('a reminder held past its deadline', () => {
+  it(
+    'held by a spent daily budget that renews only after the deadline: held, not missed, and sent once the budget is raised',
+    withoutGlobalPause(async () => {
+      const { phone, input } = await reminderDueBefore(new Date(Date.now() + 600_000));
+      // The tenant's day (and its budget's) ends twelve hours from now, long after the reminder is worthless.
+      await core.db.tenant.update({
+        where: { id: input.tenantId },
+        data: { defaultTimeZone: zoneAtHour(12), dailyBudget: new Prisma.Decimal('0.0001') },
+      });
+      // Before: missed at once, the row closed, though a budget raised in the next ten minutes would have sent it.
+      const held = await appointmentAttempt(1, input);
+      expect(held).toMatchObject({ outcome: 'held', reason: 'budget_daily' });
+      expect(Date.parse((held as { retryAt: string }).retryAt)).toBeLessThan(Date.parse(input.notAfter));
+      expect(await core.db.message.findFirstOrThrow({ where: { toPhone: phone } })).toMatchObject({
+        status: 'pending',
+        heldReason: 'budget_daily',
+      });
+      await core.db.tenant.update({ where: { id: input.tenantId }, data: { dailyBudget: null } });
+      expect(await appointmentAttempt(2, input)).toMatchObject({ outcome: 'sent' });
+      expect(core.fake.createCallsTo(phone)).toBe(1);
+    }),
+  );
+
   it(
     'closes missed, its event naming what held it (the tenant’s kill switch)',
     withoutGlobalPause(async () => {
