@@ -115,6 +115,12 @@ const changeWrittenOnAcceptancePatch = 'change-written-on-acceptance';
  * for as long, hours or till the start.
  */
 const cancelRecordedBeforeNoticePatch = 'cancel-recorded-before-notice';
+/**
+ * A move to the start the run is at, or already going to (a CRM's retry of a move that landed), changes nothing: before,
+ * it interrupted a reminder held (or due that moment) and planned the reminders again, which marked that reminder
+ * `passed`, so it never went.
+ */
+const sameStartMovesNothingPatch = 'same-start-moves-nothing';
 
 /**
  * What a send came to: `interrupted`, a move or a cancel ended its hold; `moved`, the send gate refused it for a start
@@ -179,6 +185,9 @@ export class ReminderRun implements WorkflowRun<AppointmentReminderState> {
   async reschedule(startsAt: string, notify: boolean): Promise<AppointmentReminderState> {
     // The start the row shows once the changes accepted before this one are written.
     const from = this.state.movingTo ?? this.state.startsAt;
+    // Answered once the changes accepted before it are recorded, as a move would be.
+    if (Date.parse(startsAt) === Date.parse(from) && patched(sameStartMovesNothingPatch))
+      return this.settled(this.changes);
     // Back to the start the run holds (a move undone before the loop applied it): no move happened, and the row says
     // so again, as the run last recorded it.
     const undone = Date.parse(startsAt) === Date.parse(this.state.startsAt);

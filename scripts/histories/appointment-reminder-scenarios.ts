@@ -115,6 +115,16 @@ const untilHeldByKillSwitch = (context: ScenarioContext, tenantId: string, what:
     `${what} to be held`,
   );
 
+/** An appointment confirmed, its one reminder (`offsetSeconds` before the start) held by the tenant's kill switch. */
+async function reminderHeldByKillSwitch(context: ScenarioContext, startsInSeconds: number, offsetSeconds: number) {
+  const owner = await tenantAndLead(context);
+  const handle = await book(context, startsInSeconds, [offsetSeconds], owner);
+  await untilConfirmed(handle);
+  await pauseSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+  await untilHeldByKillSwitch(context, owner.tenant.id, 'the reminder');
+  return { owner, handle };
+}
+
 /** A confirmed appointment cancelled, notice asked for, with the tenant's sending paused: the notice will be held. */
 async function cancelledWithSendingPaused(context: ScenarioContext) {
   const owner = await tenantAndLead(context);
@@ -230,11 +240,7 @@ export const appointmentReminderScenarios: Scenario[] = [
     // Recorded with patch send-gate-holds: the reminder is held by the kill switch, and a cancel ends the wait.
     name: 'reminder-held-then-cancelled',
     async run(context) {
-      const owner = await tenantAndLead(context);
-      const handle = await book(context, 3600, [3597], owner);
-      await untilConfirmed(handle);
-      await pauseSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
-      await untilHeldByKillSwitch(context, owner.tenant.id, 'the reminder');
+      const { owner, handle } = await reminderHeldByKillSwitch(context, 3600, 3597);
       await handle.executeUpdate(cancelUpdate, { args: [{ notify: false, reason: 'lead called' }] });
       await handle.result();
       await resumeSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
@@ -528,6 +534,22 @@ export const appointmentReminderScenarios: Scenario[] = [
       if (cancellationNotice !== 'sent') throw new Error(`the cancellation notice ended ${cancellationNotice}`);
       // The first run: the one that took the cancel, recorded it and held its notice (a long hold goes on as new).
       return { workflowId: handle.workflowId, runId: handle.firstExecutionRunId };
+    },
+  },
+  {
+    // Recorded with patch same-start-moves-nothing: a move to the start the appointment has, asked while its reminder
+    // is held by the kill switch (a CRM's retry of a move that landed), changes nothing; the reminder goes once the
+    // switch is lifted.
+    name: 'same-start-move-while-reminder-held',
+    async run(context) {
+      const { owner, handle } = await reminderHeldByKillSwitch(context, 40, 30);
+      const { startsAt } = await handle.query(statusQuery);
+      const answer = await handle.executeUpdate(rescheduleUpdate, { args: [{ startsAt, notify: true }] });
+      if (answer.reschedules !== 0) throw new Error(`the update answered ${JSON.stringify(answer)}`);
+      await resumeSending(context.db, { scope: owner.tenant.id, actor: 'history-capture' });
+      const { reminders } = await handle.result();
+      if (reminders[0]?.status !== 'sent') throw new Error(`the reminder ended ${reminders[0]?.status}`);
+      return handle.workflowId;
     },
   },
   {

@@ -318,11 +318,11 @@ const heldFor = (forMs: number): SendAppointmentMessageResult => {
   };
 };
 
-/** Sends that all go, but the first confirmation, which is held for `forMs`. */
-function firstConfirmationHeldFor(forMs: number) {
-  let confirmations = 0;
+/** Sends that all go, but the first of `kind` (the first confirmation unless told), which is held for `forMs`. */
+function firstConfirmationHeldFor(forMs: number, kind: AppointmentMessage['kind'] = 'confirmation') {
+  let held = 0;
   return (input: SendAppointmentMessageInput): SendAppointmentMessageResult =>
-    input.message.kind === 'confirmation' && (confirmations += 1) === 1
+    input.message.kind === kind && (held += 1) === 1
       ? heldFor(forMs)
       : { outcome: 'sent', messageId: randomUUID(), twilioSid: 'SM1' };
 }
@@ -392,6 +392,35 @@ describe('appointmentReminder: a change accepted while the run is busy comes bef
     });
     expect(state).toMatchObject({ status: 'completed', reminders: [{ status: 'sent' }] });
     expect(fake.reminderSends().map((send) => send.startsAt)).toEqual([movedTo]);
+  });
+
+  it('moved to the start it already has while a reminder is held (a retry of a move that landed): the reminder still goes', async () => {
+    const fake = fakeActivities(firstConfirmationHeldFor(30 * 60_000, 'reminder'));
+    const reminderAttempt = gate();
+    const activities = {
+      ...fake.activities,
+      sendAppointmentMessage: (input: SendAppointmentMessageInput) =>
+        input.message.kind === 'reminder'
+          ? reminderAttempt.around(fake.activities.sendAppointmentMessage)(input)
+          : fake.activities.sendAppointmentMessage(input),
+    };
+    const startsAt = (await suite.env.currentTimeMs()) + 2 * hour;
+    const input = appointment(startsAt, { reminderOffsetsSeconds: [3600] });
+    const state = await suite.withWorker(activities, async (taskQueue) => {
+      const handle = await start(taskQueue, input);
+      const result = handle.result();
+      await reminderAttempt.entered;
+      const update = await handle.startUpdate(rescheduleUpdate, {
+        args: [{ startsAt: input.startsAt }],
+        waitForStage: WorkflowUpdateStage.ACCEPTED,
+      });
+      reminderAttempt.open();
+      await update.result();
+      return result;
+    });
+    // Before: the move interrupted the held reminder and planned it again, an hour past its time: `passed`, never sent.
+    expect(state).toMatchObject({ status: 'completed', reschedules: 0, reminders: [{ status: 'sent' }] });
+    expect(fake.reminderSends().map((send) => send.startsAt)).toEqual([input.startsAt, input.startsAt]);
   });
 
   it('a confirmation held, then the appointment moved: it goes for the new time once the move is recorded', async () => {
