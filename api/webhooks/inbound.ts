@@ -69,11 +69,11 @@ interface TenantOutcome {
 }
 
 /**
- * A message processed late is judged against what was recorded since it came: an erasure, an enrollment's start. Those
- * instants come from other processes' clocks than its arrival: one this close to it is judged on whichever side sends
- * fewer texts.
+ * A message is judged against what was recorded since it came: an erasure (live too), an enrollment's start (processed
+ * late). Those instants come from other processes' clocks than its arrival: one this close to it is judged on whichever
+ * side sends fewer texts, or keeps less of an erased lead.
  */
-const lateClockMarginMs = 60_000;
+const clockMarginMs = 60_000;
 
 /** What an inbound message did, for its `message.received` event: `replied` means it ended running follow-ups. */
 type InboundAction = 'opted_out' | 'opted_in' | 'replied' | 'help' | 'nothing';
@@ -142,7 +142,7 @@ async function recordFor(
     tenant.id,
     phone,
     { signal: signalNames.inboundReply, payload: { messageSid: params.MessageSid } },
-    { startedBefore: late && new Date(late.arrivedAt.getTime() + lateClockMarginMs) },
+    { startedBefore: late && new Date(late.arrivedAt.getTime() + clockMarginMs) },
   );
   const replied = signalIds.length > 0;
   if (intent === 'opt_in') {
@@ -223,8 +223,9 @@ export function countOptOuts(
 }
 
 /**
- * Of a message kept through an outage, the tenants it is still for: none that erased the phone's lead since it came
- * (nothing of what the lead sent before an erasure comes back). A message other than an opt-out goes to none at all
+ * The tenants a message is still for: none that erased the phone's lead since it came (nothing of what the lead sent
+ * before an erasure comes back: a message kept through an outage, or one whose recipients were read as an erasure
+ * went by). A message other than an opt-out goes to none at all
  * when it may have been for an erased tenant: its texts to the phone are gone, so the recipients found now cannot
  * tell, unless another tenant owns the number it came to. Read under the recipients' conversation locks, which an
  * erasure takes.
@@ -243,7 +244,7 @@ async function stillFor(
     where: {
       phoneHash: { in: phoneHashes(phone) },
       source: erasureSource,
-      createdAt: { gt: new Date(arrivedAt.getTime() - lateClockMarginMs) },
+      createdAt: { gt: new Date(arrivedAt.getTime() - clockMarginMs) },
     },
     select: { tenantId: true },
   });
@@ -278,6 +279,8 @@ export async function processInbound(
   params: InboundParams,
   { sharedSenders, shortLinkBaseUrl, late }: InboundOptions,
 ): Promise<InboundResult> {
+  // A live message's recipients are read before their locks: an erasure may commit in between.
+  const arrivedAt = late?.arrivedAt ?? new Date();
   const addresses = addressesOf(params);
   const intent = await inboundIntent(db, params);
   const toSender = { addresses, phone: params.From, messageSid: params.MessageSid, askedAt: late?.arrivedAt };
@@ -302,9 +305,7 @@ export async function processInbound(
       await tx.processedWebhook.create({ data: { key: `inbound:${params.MessageSid}`, kind: 'inbound' } });
       // Every conversation's lock before any fact, in one order, so two messages for the same tenants never deadlock.
       for (const { id } of inIdOrder(found)) await lockConversation(tx, id, params.From);
-      const tenants = late
-        ? await stillFor(tx, found, { phone: params.From, intent, arrivedAt: late.arrivedAt, addresses })
-        : found;
+      const tenants = await stillFor(tx, found, { phone: params.From, intent, arrivedAt, addresses });
       const outcomes = new Map<string, TenantOutcome>();
       // Each tenant's facts take its event lock: tenants in one order too, or a STOP from another phone the same
       // tenants texted, listed the other way round, would wait for this one's locks while holding what it waits for.

@@ -184,6 +184,11 @@ describe('erasing a lead', () => {
     const phone = randomUkMobile().e164;
     const lead = await request(stack.app).post('/v1/leads').set(auth).send({ phone, firstName: 'Ada' });
     expect((await request(stack.app).delete(`/v1/leads/${lead.body.id}`).set(auth)).status).toBe(200);
+    // Texted a while after it: one within a minute of the erasure (the clocks' margin) is dropped as if sent before.
+    await stack.db.consentEvent.updateMany({
+      where: { tenantId: tenant.id, source: 'erasure' },
+      data: { createdAt: new Date(Date.now() - 120_000) },
+    });
 
     for (const Body of ['START', 'YES']) {
       const answered = await inbound(stack.app, { From: phone, To: number, Body });
@@ -367,6 +372,31 @@ describe('erasing a lead', () => {
     const events = (await handle.fetchHistory()).events ?? [];
     expect(events.some((event) => event.workflowExecutionCancelRequestedEventAttributes)).toBe(true);
     await handle.terminate('test cleanup');
+  });
+
+  it('an SMS from the lead that comes while the erasure runs keeps nothing: neither its words nor the phone', async () => {
+    const { tenantId, auth, phone, leadId } = await leadInConversation();
+    // The conversation held: the erasure queues first, then the SMS, its recipients read while the lead still was.
+    const holder = await heldTransaction(stack.db, (tx) => lockConversation(tx, tenantId, phone));
+    const erasure = request(stack.app)
+      .delete(`/v1/leads/${leadId}`)
+      .set(auth)
+      .then((response) => response);
+    await untilWaitingBehind(stack.db, holder.pid, 1);
+    const body = 'Ada here, Tuesday works';
+    const sms = inbound(stack.app, { From: phone, To: testSenderNumber, Body: body }).then((response) => response);
+    await untilWaitingBehind(stack.db, holder.pid, 2);
+    holder.release();
+    await holder.committed;
+    expect((await erasure).status).toBe(200);
+    expect((await sms).status).toBe(200);
+    // Before: the SMS was recorded after the erasure, its phone and words in a message row and a message.received.
+    expect(await stack.db.message.count({ where: { tenantId, fromPhone: phone } })).toBe(0);
+    const events = JSON.stringify(
+      (await stack.db.event.findMany({ where: { tenantId }, select: { data: true } })).map((event) => event.data),
+    );
+    expect(events).not.toContain(body);
+    expect(events).not.toContain(phone);
   });
 
   it('refuses a booking an erasure overtook between its checks and its record: 409, no appointment, its run cancelled', async () => {
