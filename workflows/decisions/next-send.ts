@@ -1,5 +1,5 @@
 // Pure: the follow-up's next action on its current step (send, wait, stay paused, expire), from the clock and state.
-import { earliestSendTime, windowClosesAt, type SendingPolicy } from './send-time.js';
+import { earliestSendTime, windowClosesAt, windowNeverCloses, type SendingPolicy } from './send-time.js';
 import type { EnrollmentOutcome, WaitingFor } from '../lead-follow-up.messages.js';
 import type { HaltedBy, HoldReason } from '../../activities/send-step-message.types.js';
 
@@ -25,6 +25,8 @@ export function planNextSend({ now, dueAt, expiresAt, paused, policy, recentSend
   if (paused) return { kind: 'pause', until: expiresAt };
   const plan = earliestSendTime(dueAt > now ? dueAt : now, policy, recentSends);
   if (plan.at <= now) {
+    // Twilio keeps the step queued until `notAfter` (its ValidityPeriod): a midnight that closes nothing would drop it.
+    if (windowNeverCloses(policy.window)) return { kind: 'send', notAfter: expiresAt };
     const closes = windowClosesAt(now, policy);
     return { kind: 'send', notAfter: closes < expiresAt ? closes : expiresAt };
   }

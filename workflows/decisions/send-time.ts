@@ -93,6 +93,10 @@ export function isValidWindow(window: { start: string; end: string }): boolean {
 export const windowMinutes = (window: { start: string; end: string }) =>
   minutesOf(window.end) - minutesOf(window.start);
 
+/** Midnight to midnight: the window opens again as it closes, so a send in it never has to wait for one. */
+export const windowNeverCloses = ({ start, end }: { start: string; end: string }) =>
+  minutesOf(start) === 0 && end === '24:00';
+
 /** When the window that `at` falls in closes: a send that would start later must be planned again. */
 export function windowClosesAt(at: Date, policy: SendingPolicy): Date {
   return atLocalMinutes(DateTime.fromJSDate(at, { zone: policy.timeZone }), minutesOf(policy.window.end)).toJSDate();
