@@ -134,7 +134,7 @@ export function twilioWebhooksRouter({
     if (result.kind === 'processed') countOptOuts(metrics, result);
     if (result.kind !== 'processed') {
       req.log.info({ outcome: result.kind }, 'inbound webhook: nothing to do');
-      return twiml(res, null);
+      return twiml(res, result.kind === 'duplicate' ? result.reply : null);
     }
     // The reply is recorded as sent, and only this answer carries it to Twilio: it goes whatever the relay meets (its
     // next round delivers the signals still queued).

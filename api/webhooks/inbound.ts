@@ -52,7 +52,9 @@ export interface InboundOptions {
 }
 
 export type InboundResult =
-  | { kind: 'duplicate' | 'unknown_tenant' }
+  | { kind: 'unknown_tenant' }
+  /** Processed before (Twilio's fallback URL, or a retry its connection settings asked for): `reply`, what it got. */
+  | { kind: 'duplicate'; reply: string | null }
   | { kind: 'processed'; intent: InboundIntent; tenantIds: string[]; reply: string | null; signalIds: string[] };
 
 /** What one tenant recorded for the message: whether it answers, and the signals it queued. */
@@ -279,6 +281,7 @@ export async function processInbound(
   params: InboundParams,
   { sharedSenders, shortLinkBaseUrl, late }: InboundOptions,
 ): Promise<InboundResult> {
+  const processedKey = `inbound:${params.MessageSid}`;
   // A live message's recipients are read before their locks: an erasure may commit in between.
   const arrivedAt = late?.arrivedAt ?? new Date();
   const addresses = addressesOf(params);
@@ -302,7 +305,7 @@ export async function processInbound(
   }
   try {
     return await db.$transaction(async (tx) => {
-      await tx.processedWebhook.create({ data: { key: `inbound:${params.MessageSid}`, kind: 'inbound' } });
+      await tx.processedWebhook.create({ data: { key: processedKey, kind: 'inbound' } });
       // Every conversation's lock before any fact, in one order, so two messages for the same tenants never deadlock.
       for (const { id } of inIdOrder(found)) await lockConversation(tx, id, params.From);
       const tenants = await stillFor(tx, found, { phone: params.From, intent, arrivedAt, addresses });
@@ -344,6 +347,8 @@ export async function processInbound(
       if (intent === 'opt_in') await liftSenderOptOut(tx, toSender);
       const inOrder = tenants.flatMap((tenant) => outcomes.get(tenant.id) ?? []);
       const reply = late ? null : await recordReply(tx, params, intent, inOrder);
+      // Recorded as sent: a retry of this webhook answers it again, or the lead would never get it.
+      if (reply) await tx.processedWebhook.update({ where: { key: processedKey }, data: { reply } });
       const signalIds = inOrder.flatMap((outcome) => outcome.signalIds);
       logger.info(
         { intent, from: maskPhone(params.From), tenants: tenants.length, signals: signalIds.length },
@@ -352,7 +357,10 @@ export async function processInbound(
       return { kind: 'processed', intent, tenantIds: tenants.map((tenant) => tenant.id), reply, signalIds };
     });
   } catch (error) {
-    if (isUniqueViolation(error)) return { kind: 'duplicate' };
+    if (isUniqueViolation(error)) {
+      const processed = await db.processedWebhook.findUnique({ where: { key: processedKey } });
+      return { kind: 'duplicate', reply: processed?.reply ?? null };
+    }
     throw error;
   }
 }
