@@ -227,10 +227,10 @@ export function countOptOuts(
 /**
  * The tenants a message is still for: none that erased the phone's lead since it came (nothing of what the lead sent
  * before an erasure comes back: a message kept through an outage, or one whose recipients were read as an erasure
- * went by). A message other than an opt-out goes to none at all
- * when it may have been for an erased tenant: its texts to the phone are gone, so the recipients found now cannot
- * tell, unless another tenant owns the number it came to. Read under the recipients' conversation locks, which an
- * erasure takes.
+ * went by). A message kept through an outage, other than an opt-out, goes to none at all when it may have been for an
+ * erased tenant: its texts to the phone are gone, so the recipients found now cannot tell, unless another tenant owns
+ * the number it came to. A live one's recipients were read a moment ago, the erased among them. Read under the
+ * recipients' conversation locks, which an erasure takes.
  */
 async function stillFor(
   tx: Prisma.TransactionClient,
@@ -240,7 +240,8 @@ async function stillFor(
     intent,
     arrivedAt,
     addresses,
-  }: { phone: string; intent: InboundIntent; arrivedAt: Date; addresses: string[] },
+    late,
+  }: { phone: string; intent: InboundIntent; arrivedAt: Date; addresses: string[]; late: boolean },
 ): Promise<Tenant[]> {
   const erasures = await tx.consentEvent.findMany({
     where: {
@@ -251,7 +252,7 @@ async function stillFor(
     select: { tenantId: true },
   });
   const erased = new Set(erasures.map(({ tenantId }) => tenantId));
-  if (erased.size && intent !== 'opt_out') {
+  if (late && erased.size && intent !== 'opt_out') {
     const owners = await tx.tenantSender.findMany({ where: { value: { in: addresses } }, select: { tenantId: true } });
     if (!owners.some(({ tenantId }) => !erased.has(tenantId))) return [];
   }
@@ -308,7 +309,7 @@ export async function processInbound(
       await tx.processedWebhook.create({ data: { key: processedKey, kind: 'inbound' } });
       // Every conversation's lock before any fact, in one order, so two messages for the same tenants never deadlock.
       for (const { id } of inIdOrder(found)) await lockConversation(tx, id, params.From);
-      const tenants = await stillFor(tx, found, { phone: params.From, intent, arrivedAt, addresses });
+      const tenants = await stillFor(tx, found, { phone: params.From, intent, arrivedAt, addresses, late: !!late });
       const outcomes = new Map<string, TenantOutcome>();
       // Each tenant's facts take its event lock: tenants in one order too, or a STOP from another phone the same
       // tenants texted, listed the other way round, would wait for this one's locks while holding what it waits for.

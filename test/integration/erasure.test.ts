@@ -15,7 +15,7 @@ import { createSignalRelay } from '../../api/signal-relay.js';
 import { findOptOut, phoneHash } from '../../common/opt-outs.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { sendsFromNewNumber } from '../support/capacity.js';
-import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { anytimeSettings, createTenant, leadTextedAt, randomUkMobile } from '../support/fixtures.js';
 import { stackForFile, testAccountSid, testAppDeps, testAuthToken, testSenderNumber } from '../support/stack.js';
 import { until } from '../support/wait.js';
 import { inbound, randomSenderNumber } from '../support/webhooks.js';
@@ -397,6 +397,24 @@ describe('erasing a lead', () => {
     );
     expect(events).not.toContain(body);
     expect(events).not.toContain(phone);
+  });
+
+  it('a reply to the shared number a moment after one tenant erased its lead still reaches the other tenant that texted the phone', async () => {
+    const [erasing, other] = [
+      await createTenant(stack.db, anytimeSettings),
+      await createTenant(stack.db, anytimeSettings),
+    ];
+    const phone = randomUkMobile().e164;
+    const texted = (tenantId: string, at: Date) =>
+      leadTextedAt(stack.db, { tenantId, phone, from: testSenderNumber, at });
+    await texted(other.tenant.id, new Date(Date.now() - 3_600_000));
+    const lead = await texted(erasing.tenant.id, new Date());
+    expect((await request(stack.app).delete(`/v1/leads/${lead.id}`).set(erasing.auth)).status).toBe(200);
+    expect((await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'Tuesday works' })).status).toBe(200);
+    // Found by review: a live reply within a minute of any tenant's erasure of the phone reached nobody.
+    const received = { fromPhone: phone, direction: 'inbound' as const };
+    expect(await stack.db.message.count({ where: { tenantId: other.tenant.id, ...received } })).toBe(1);
+    expect(await stack.db.message.count({ where: { tenantId: erasing.tenant.id, ...received } })).toBe(0);
   });
 
   it('refuses a booking an erasure overtook between its checks and its record: 409, no appointment, its run cancelled', async () => {

@@ -13,7 +13,7 @@ import { createInboundSpool } from '../../api/webhooks/inbound-spool.js';
 import { createDb } from '../../common/db.js';
 import { noMetrics } from '../../common/metrics.js';
 import { phoneHash } from '../../common/opt-outs.js';
-import { anytimeSettings, createTenant } from '../support/fixtures.js';
+import { anytimeSettings, createTenant, leadTextedAt } from '../support/fixtures.js';
 import { enrolledLead, enrollmentStatus } from '../support/follow-ups.js';
 import { startTestStack, testSenderNumber, type TestStack } from '../support/stack.js';
 import { until } from '../support/wait.js';
@@ -145,23 +145,8 @@ describe('inbound SMS while the database is down', () => {
       await createTenant(stack.db, anytimeSettings),
     ];
     const phone = privatePhone();
-    const texted = async ({ tenant }: { tenant: { id: string } }, at: Date) => {
-      const lead = await stack.db.lead.create({ data: { tenantId: tenant.id, phone, timeZone: 'Europe/London' } });
-      await stack.db.message.create({
-        data: {
-          tenantId: tenant.id,
-          leadId: lead.id,
-          direction: 'outbound',
-          toPhone: phone,
-          fromPhone: testSenderNumber,
-          body: 'Hi',
-          status: 'sent',
-          createdAt: at,
-          sentAt: at,
-        },
-      });
-      return lead;
-    };
+    const texted = ({ tenant }: { tenant: { id: string } }, at: Date) =>
+      leadTextedAt(stack.db, { tenantId: tenant.id, phone, from: testSenderNumber, at });
     await texted(other, new Date(Date.now() - 3_600_000));
     const lead = await texted(erasing, new Date());
     const dir = spoolDir();

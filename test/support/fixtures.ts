@@ -73,3 +73,25 @@ export async function pendingFirstStep(
   });
   return { lead, enrollment, row };
 }
+
+/** A lead of the tenant for `phone`, texted from `from` at `at`: a row only, as if its follow-up had sent it. */
+export async function leadTextedAt(
+  db: Db,
+  { tenantId, phone, from, at }: { tenantId: string; phone: string; from: string; at: Date },
+) {
+  const lead = await db.lead.create({ data: { tenantId, phone, timeZone: 'Europe/London' } });
+  await db.message.create({
+    data: {
+      tenantId,
+      leadId: lead.id,
+      direction: 'outbound',
+      toPhone: phone,
+      fromPhone: from,
+      body: 'Hi',
+      status: 'sent',
+      createdAt: at,
+      sentAt: at,
+    },
+  });
+  return lead;
+}
