@@ -21,6 +21,11 @@ export interface Hold {
 
 /** A wait never runs into the activity's own schedule-to-close timeout, which would fail the send instead. */
 const retryMarginMs = 2000;
+/**
+ * A message with a hard deadline held for capacity looks a last time this long before it: time enough to claim it and
+ * call Twilio (an attempt needs a second of the deadline left at least, send-deadline.ts).
+ */
+const lastLookBeforeDeadlineMs = 5000;
 
 const gateHoldDetail: Record<GateHoldReason, string> = {
   cap_gap: "the lead's minimum gap between messages, across all their enrollments",
@@ -101,9 +106,9 @@ export async function hold<Outcome>(
   const wanted = isCapacityWait(wait) ? capacity.askAgainAt(wait).getTime() : until.getTime();
   // A workflow that waits itself re-plans when it wakes (the window, a new day); only a message worthless by then
   // gives up now. Capacity may come back before its `until` (a budget raised, a switch turned off), so a message held
-  // for it gives up only at its last look, a second before the deadline. Older runs are retried no later than the
+  // for it gives up only at its last look, just before the deadline. Older runs are retried no later than the
   // deadline, where they answer `outcomeWhenMissed`.
-  const worthlessBy = isCapacityWait(wait) ? new Date(now + 1000) : until;
+  const worthlessBy = isCapacityWait(wait) ? new Date(now + lastLookBeforeDeadlineMs) : until;
   const givesUp = message.holdAsResult
     ? deadline.hard && worthlessBy >= deadline.at
     : wanted >= latest && latest - now < 1000;
@@ -130,7 +135,7 @@ export async function hold<Outcome>(
   }
   if (message.holdAsResult) {
     // A message with a hard deadline looks one last time just before it, in case capacity came back sooner.
-    const retryAt = deadline.hard ? Math.min(wanted, deadline.at.getTime() - 1000) : wanted;
+    const retryAt = deadline.hard ? Math.min(wanted, deadline.at.getTime() - lastLookBeforeDeadlineMs) : wanted;
     await recordHold(retryAt);
     return {
       outcome: 'held',
