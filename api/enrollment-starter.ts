@@ -215,7 +215,6 @@ export function createEnrollmentStarter({
             'The lead has opted out of messages from the number it would be texted from',
             {
               reason: 'opted_out',
-              optedOutAt: numberBlock.since.toISOString(),
               optedOutOf: numberBlock.sender,
             },
           );

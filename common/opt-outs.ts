@@ -57,10 +57,12 @@ export const senderBlockStandsFor = (tenantId: Prisma.Sql) => Prisma.sql`NOT EXI
   WHERE ce.tenant_id = ${tenantId} AND ce.kind = 'opt_in' AND ce.phone_hash = so.phone_hash
     AND ce.created_at > so.created_at)`;
 
-/** A STOP in the phone's words to the number the tenant texts it from, standing for the tenant. */
+/**
+ * A STOP in the phone's words to the number the tenant texts it from, standing for the tenant. When it came is not
+ * told: another tenant's texts may have drawn it.
+ */
 export interface NumberBlock {
   sender: string;
-  since: Date;
 }
 
 /** The number each phone hears from the tenant (its own, or the deployment's default when it has none). */
@@ -75,13 +77,15 @@ async function sendingNumbersOf(db: Tx, tenantId: string, defaultSender: string)
 async function numberBlocksAmong(db: Tx, tenantId: string, phones: string[], defaultSender: string) {
   const senderOf = await sendingNumbersOf(db, tenantId, defaultSender);
   const hashOf = new Map(phones.map((phone) => [phone, phoneHash(phone)]));
-  const rows = await db.$queryRaw<{ sender: string; phoneHash: string; since: Date }[]>`
-    SELECT so.sender, so.phone_hash AS "phoneHash", so.created_at AS since
+  const distinct = [...hashOf.keys()];
+  const rows = await db.$queryRaw<{ sender: string; phoneHash: string }[]>`
+    SELECT so.sender, so.phone_hash AS "phoneHash"
     FROM sender_opt_outs so
-    JOIN unnest(${phones.map(senderOf)}::text[], ${[...hashOf.values()]}::text[]) AS asked(sender, phone_hash)
+    JOIN unnest(${distinct.map(senderOf)}::text[], ${distinct.map((phone) => hashOf.get(phone))}::text[])
+      AS asked(sender, phone_hash)
       ON so.sender = asked.sender AND so.phone_hash = asked.phone_hash
     WHERE ${senderBlockStandsFor(Prisma.sql`${tenantId}::uuid`)}`;
-  const blocks = new Map(rows.map(({ sender, phoneHash: hash, since }) => [`${sender} ${hash}`, { sender, since }]));
+  const blocks = new Map(rows.map(({ sender, phoneHash: hash }) => [`${sender} ${hash}`, { sender }]));
   return (phone: string): NumberBlock | null => blocks.get(`${senderOf(phone)} ${hashOf.get(phone)}`) ?? null;
 }
 
@@ -258,9 +262,10 @@ export interface SenderConsentChange {
  */
 export async function recordSenderOptOut(tx: Prisma.TransactionClient, change: SenderConsentChange): Promise<void> {
   // A standing block takes the later request's time: a START processed late lifts only a block asked for before it.
+  // Stamped on this process's clock, as the consent log's entries and a late START's arrival are, which it is judged by.
   await tx.$executeRaw`
     INSERT INTO sender_opt_outs (sender, phone_hash, message_sid, created_at)
-    SELECT sender, ${phoneHash(change.phone)}, ${change.messageSid}, coalesce(${change.askedAt ?? null}::timestamptz, now())
+    SELECT sender, ${phoneHash(change.phone)}, ${change.messageSid}, ${change.askedAt ?? new Date()}::timestamptz
     FROM unnest(${[...change.addresses]}::text[]) AS sender
     ON CONFLICT (sender, phone_hash) DO UPDATE
     SET created_at = greatest(sender_opt_outs.created_at, excluded.created_at),

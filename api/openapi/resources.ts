@@ -162,7 +162,7 @@ export const consentLog = z
   .object({
     phone: z.string(),
     numberBlock: z
-      .object({ sender: z.string(), since: instant })
+      .object({ sender: z.string() })
       .nullable()
       .meta({
         description:

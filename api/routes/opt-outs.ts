@@ -127,7 +127,7 @@ export function optOutsRouter({
     ]);
     res.json({
       phone,
-      numberBlock: numberBlock && { sender: numberBlock.sender, since: numberBlock.since.toISOString() },
+      numberBlock,
       items: events.map((event) => ({
         kind: event.kind,
         source: event.source,
