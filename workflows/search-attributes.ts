@@ -6,7 +6,10 @@ export const leadIdKey = defineSearchAttributeKey('LeadId', SearchAttributeType.
 export const sequenceIdKey = defineSearchAttributeKey('SequenceId', SearchAttributeType.KEYWORD);
 export const enrollmentStatusKey = defineSearchAttributeKey('EnrollmentStatus', SearchAttributeType.KEYWORD);
 export const nextSendAtKey = defineSearchAttributeKey('NextSendAt', SearchAttributeType.DATETIME);
-/** What a follow-up's next send waits for (delay, window, cap_gap, cap_daily, pause): "everything held by the window". */
+/**
+ * What a follow-up's next send waits for (delay, window, cap_gap, cap_daily, pause, capacity): "everything held by the
+ * window".
+ */
 export const waitingForKey = defineSearchAttributeKey('WaitingFor', SearchAttributeType.KEYWORD);
 
 export const appointmentIdKey = defineSearchAttributeKey('AppointmentId', SearchAttributeType.KEYWORD);
