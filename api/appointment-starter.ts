@@ -10,7 +10,12 @@ import {
 import { ApiError, leadErased, notFound } from './errors.js';
 import { liveReadDeadlineMs } from './live-read.js';
 import { startDeadlineMs, startRun } from './workflow-start.js';
-import { appointmentIdKey, appointmentStatusKey, leadIdKey } from '../workflows/search-attributes.js';
+import {
+  appointmentConfirmedKey,
+  appointmentIdKey,
+  appointmentStatusKey,
+  leadIdKey,
+} from '../workflows/search-attributes.js';
 
 /** This service's own namespace, so its derived IDs cannot collide with anyone else's name-based UUIDs. */
 const idNamespace = Buffer.from('0b7d5c2e9f6a4e1b8c3d2a1f0e9b8c7d', 'hex');
@@ -66,6 +71,8 @@ export async function startAppointmentReminder(
     moreSearchAttributes: [
       { key: appointmentIdKey, value: input.appointmentId },
       { key: appointmentStatusKey, value: 'scheduled' },
+      // Set from the start: a query for `AppointmentConfirmed=false` matches no run that lacks the attribute.
+      { key: appointmentConfirmedKey, value: false },
     ],
   });
   // USE_EXISTING answers with the run already there as if it were new: its memo says what it was started for. Runs

@@ -40,6 +40,9 @@ describe('a confirm word from a lead with an appointment ahead', () => {
   it('"C" confirms it once: the row, an appointment.confirmed event, the workflow (reminders dropped as the tenant skips them) and its search attribute', async () => {
     const owner = await tenantWithLead({ skipRemindersAfterConfirm: true });
     const appointment = await book(owner);
+    // An operator's "unconfirmed appointments" query finds it from its start.
+    const unconfirmed = `AppointmentId="${appointment.id}" AND AppointmentConfirmed=false`;
+    await expect.poll(async () => (await stack.client.workflow.count(unconfirmed)).count, { timeout: 10_000 }).toBe(1);
     const answer = await owner.reply('C');
     expect(answer.status).toBe(200);
     noTwimlMessage(answer.text);
@@ -71,6 +74,7 @@ describe('a confirm word from a lead with an appointment ahead', () => {
         timeout: 10_000,
       })
       .toBe(true);
+    await expect.poll(async () => (await stack.client.workflow.count(unconfirmed)).count, { timeout: 10_000 }).toBe(0);
 
     await owner.reply('confirm!');
     expect(await events(owner.tenant.id, 'appointment.confirmed')).toHaveLength(1);
