@@ -4,11 +4,15 @@ import { earliestQueryYear } from '../common/analytics/range.js';
 import { ianaTimeZone, notAnIanaTimeZone } from '../common/phone.js';
 import { ApiError, notFound } from './errors.js';
 
-const uuid = z.uuid();
+/**
+ * A UUID as the database gives it back, in lower case: PostgreSQL matches one in any case, but the service compares IDs
+ * as strings and builds them into workflow IDs and kill-switch scopes, where `ABC…` is not `abc…`.
+ */
+export const uuidField = z.uuid().transform((id) => id.toLowerCase());
 
 /** An ID that is not even a UUID cannot exist: answer 404 rather than let the database reject the cast. */
 export function idParam(value: unknown, what: string): string {
-  const parsed = uuid.safeParse(value);
+  const parsed = uuidField.safeParse(value);
   if (!parsed.success) throw notFound(what);
   return parsed.data;
 }
@@ -37,7 +41,7 @@ const pageCursor = z
   .max(100)
   .refine((value) => {
     const [at, id, ...rest] = value.split('_');
-    return queryInstant.safeParse(at).success && (id === undefined || uuid.safeParse(id).success) && !rest.length;
+    return queryInstant.safeParse(at).success && (id === undefined || uuidField.safeParse(id).success) && !rest.length;
   }, `must be a page's \`next\`, or an ISO 8601 instant in ${earliestQueryYear} or later`);
 
 /**
@@ -76,7 +80,7 @@ export const pageAnswer = <Row extends { createdAt: Date; id: string }, View>(
 
 /** The query of a list of one kind of workflow-backed row: by lead and status (`statuses`, the Prisma enum). */
 export const workflowListQuery = <Status extends Record<string, string>>(statuses: Status) =>
-  z.strictObject({ leadId: z.uuid().optional(), status: z.enum(statuses).optional(), limit: pageLimit(200, 50) });
+  z.strictObject({ leadId: uuidField.optional(), status: z.enum(statuses).optional(), limit: pageLimit(200, 50) });
 
 /** The rows such a list answers with: the tenant's, narrowed to the lead and the status when the query names them. */
 export const workflowListWhere = <Status extends string>(

@@ -57,20 +57,20 @@ export async function assignSender(db: Db, change: SenderChange): Promise<Assign
   if (!senderPattern.test(change.value)) return { kind: 'invalid' };
   if (change.sharedSenders.includes(change.value)) return { kind: 'shared' };
   // Tenant IDs are UUID columns: anything else is no tenant (and would be a database error if asked for).
-  if (
-    !z.uuid().safeParse(change.tenantId).success ||
-    !(await db.tenant.findUnique({ where: { id: change.tenantId }, select: { id: true } }))
-  )
-    return { kind: 'unknown_tenant' };
+  const tenant = z.uuid().safeParse(change.tenantId).success
+    ? await db.tenant.findUnique({ where: { id: change.tenantId }, select: { id: true } })
+    : null;
+  if (!tenant) return { kind: 'unknown_tenant' };
+  // The stored ID, which PostgreSQL matched in any case: it is compared with the owner's as a string.
+  const tenantId = tenant.id;
   try {
     return await db.$transaction(async (tx) => {
       // Row lock: two reassignments of one sender queue here, so each audits the owner it really took it from.
       await tx.$queryRaw`SELECT 1 FROM tenant_senders WHERE value = ${change.value} FOR UPDATE`;
       const current = await tx.tenantSender.findUnique({ where: { value: change.value }, include: withTenant });
-      if (current?.tenantId === change.tenantId)
-        return { kind: 'unchanged', sender: view(current), previousTenantId: null };
+      if (current?.tenantId === tenantId) return { kind: 'unchanged', sender: view(current), previousTenantId: null };
       if (current && !change.reassign) return { kind: 'taken', ownerTenantId: current.tenantId };
-      const data = { tenantId: change.tenantId, assignedBy: change.actor, createdAt: new Date() };
+      const data = { tenantId: tenantId, assignedBy: change.actor, createdAt: new Date() };
       // Not an upsert: a new sender is inserted, so the same insert made concurrently fails on the key instead of overwriting.
       const sender = current
         ? await tx.tenantSender.update({ where: { value: change.value }, data, include: withTenant })
@@ -78,7 +78,7 @@ export async function assignSender(db: Db, change: SenderChange): Promise<Assign
       const previousTenantId = current?.tenantId ?? null;
       await tx.auditLog.create({
         data: {
-          tenantId: change.tenantId,
+          tenantId: tenantId,
           actor: change.actor,
           action: 'sender.assigned',
           subject: change.value,
@@ -91,7 +91,7 @@ export async function assignSender(db: Db, change: SenderChange): Promise<Assign
     if (!isUniqueViolation(error)) throw error;
     // The same assignment made at once by another request is this one's answer too, not another tenant's sender.
     const owner = await db.tenantSender.findUnique({ where: { value: change.value }, include: withTenant });
-    if (owner?.tenantId === change.tenantId) return { kind: 'unchanged', sender: view(owner), previousTenantId: null };
+    if (owner?.tenantId === tenantId) return { kind: 'unchanged', sender: view(owner), previousTenantId: null };
     return { kind: 'taken', ownerTenantId: owner?.tenantId ?? '' };
   }
 }

@@ -160,9 +160,8 @@ async function switchSending(change: string, options: string[]) {
   });
   if (change !== 'pause' && change !== 'resume') fail(usage);
   if (Boolean(values.tenant) === Boolean(values.global)) fail('name exactly one of --tenant <tenantId> and --global');
-  if (values.tenant && !(await db.tenant.findUnique({ where: { id: values.tenant } }).catch(() => null)))
-    fail(`no tenant ${values.tenant}`);
-  const scope = values.tenant ?? globalScope;
+  // The stored ID, as the send gate looks the pause up by it (as text): `--tenant` may be given in capitals.
+  const scope = values.tenant ? (await existingTenant(values.tenant)).id : globalScope;
   const request = { scope, actor: 'admin-cli', reason: values.reason ?? null };
   if (change === 'pause') {
     const pause = await pauseSending(db, request);

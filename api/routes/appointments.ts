@@ -46,6 +46,7 @@ import {
   idParam,
   liveReadQuery,
   timeZoneField,
+  uuidField,
   workflowListQuery,
   workflowListWhere,
 } from '../params.js';
@@ -65,9 +66,9 @@ const startTime = z.iso.datetime({
   error: 'must be an ISO 8601 date-time, local (in timeZone) or with an offset',
 });
 export const createSchema = z.strictObject({
-  leadId: z.uuid().optional(),
+  leadId: uuidField.optional(),
   /** Booked from this follow-up: it ends as `booked`, and booking from it again answers the same appointment. */
-  enrollmentId: z.uuid().optional(),
+  enrollmentId: uuidField.optional(),
   startsAt: startTime,
   /** Defaults to the lead's zone. */
   timeZone: timeZoneField.optional(),

@@ -8,13 +8,13 @@ import { leadRowFields } from '../enrollment-batch-rows.js';
 import { createEnrollmentStarter } from '../enrollment-starter.js';
 import { ApiError, parseBody, parseQuery, textNotInCharset } from '../errors.js';
 import { refuseUnstorableTextInBody } from '../unstorable-text.js';
-import { queryFlag } from '../params.js';
+import { queryFlag, uuidField } from '../params.js';
 import type { EnrollmentsDeps } from './enrollments.js';
 
 const maxBatchRows = 10_000;
 
 export const batchSchema = z.strictObject({
-  sequenceId: z.uuid(),
+  sequenceId: uuidField,
   dryRun: z.boolean().default(false),
   leads: z.array(z.unknown()).min(1).max(maxBatchRows),
 });
@@ -23,7 +23,7 @@ export const csvBodySchema = z
   .string()
   .describe('A header row `phone,firstName,lastName,timeZone` (only phone required), then one lead per line');
 export const csvQuerySchema = z.strictObject({
-  sequenceId: z.uuid(),
+  sequenceId: uuidField,
   dryRun: queryFlag.default('false'),
 });
 

@@ -23,7 +23,14 @@ import { createEnrollmentStarter, enrollmentSnapshot, sendingPolicyOf } from '..
 import { ApiError, notFound, parseBody, parseQuery } from '../errors.js';
 import { liveFailure, readLive, liveReadDeadlineMs } from '../live-read.js';
 import { claimedRun } from '../claim-runs.js';
-import { idempotencyKeyOf, idParam, liveReadQuery, workflowListQuery, workflowListWhere } from '../params.js';
+import {
+  idempotencyKeyOf,
+  idParam,
+  liveReadQuery,
+  uuidField,
+  workflowListQuery,
+  workflowListWhere,
+} from '../params.js';
 import { asTemporalUnavailable } from '../temporal-errors.js';
 
 export interface EnrollmentsDeps {
@@ -35,7 +42,7 @@ export interface EnrollmentsDeps {
   defaultSender: string;
 }
 
-export const enrollSchema = z.strictObject({ leadId: z.uuid(), sequenceId: z.uuid() });
+export const enrollSchema = z.strictObject({ leadId: uuidField, sequenceId: uuidField });
 export const skipSchema = z.strictObject({ step: z.number().int().min(0) });
 export const listSchema = workflowListQuery(EnrollmentStatus);
 

@@ -3,8 +3,9 @@ import { z } from 'zod';
 import type { Db } from '../../common/db.js';
 import { assignSender, listSenders, unassignSender } from '../../common/senders.js';
 import { ApiError, notFound, parseBody } from '../errors.js';
+import { uuidField } from '../params.js';
 
-export const assignSchema = z.strictObject({ tenantId: z.uuid(), reassign: z.boolean().optional() });
+export const assignSchema = z.strictObject({ tenantId: uuidField, reassign: z.boolean().optional() });
 
 /**
  * The operator's sender assignments (mounted behind requireOperator): which tenant each Twilio number or Messaging

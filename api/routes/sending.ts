@@ -6,6 +6,7 @@ import { pauseView, sendingStatus } from '../../common/capacity/status.js';
 import type { Db } from '../../common/db.js';
 import { apiKeyOf, tenantOf } from '../auth.js';
 import { ApiError, notFound, parseBody, unknownRoute } from '../errors.js';
+import { uuidField } from '../params.js';
 
 export interface SendingDeps {
   db: Db;
@@ -15,7 +16,7 @@ export interface SendingDeps {
 }
 
 export const reasonSchema = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
-export const operatorSchema = reasonSchema.extend({ tenantId: z.uuid().optional() });
+export const operatorSchema = reasonSchema.extend({ tenantId: uuidField.optional() });
 
 /** The caller's sending capacity, and its own kill switch (actor: the API key that turned it). */
 export function sendingRouter({ db, capacity, defaultSender }: SendingDeps): Router {
@@ -69,10 +70,12 @@ async function pausesView(db: Db) {
  */
 export function operatorSendingRouter({ db }: { db: Db }): Router {
   const router = Router();
+  // The stored ID: the send gate looks a pause up by it as text.
   const scopeOf = async (tenantId: string | undefined) => {
-    if (tenantId && !(await db.tenant.findUnique({ where: { id: tenantId }, select: { id: true } })))
-      throw notFound('Tenant');
-    return tenantId ?? globalScope;
+    if (!tenantId) return globalScope;
+    const tenant = await db.tenant.findUnique({ where: { id: tenantId }, select: { id: true } });
+    if (!tenant) throw notFound('Tenant');
+    return tenant.id;
   };
   router.get('/sending', async (_req, res) => {
     res.json(await pausesView(db));

@@ -399,6 +399,21 @@ describe('senders belong to the operator', () => {
     return { number, phone, lead };
   }
 
+  it('assigned again to its owner named in capitals is unchanged, not taken by another tenant', async () => {
+    const owner = await tenant();
+    const assign = (tenantId: string) =>
+      request(operatorApp())
+        .put(`/v1/operator/senders/${encodeURIComponent(number)}`)
+        .set(asOperator)
+        .send({ tenantId });
+    const number = randomSenderNumber();
+    expect((await assign(owner.tenant.id)).body.changed).toBe(true);
+    // Before: 409 sender_taken, naming the owner itself.
+    const again = await assign(owner.tenant.id.toUpperCase());
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ tenantId: owner.tenant.id, changed: false });
+  });
+
   it('a STOP to a number moved to another tenant reaches its owner and the tenant that texted the phone from it', async () => {
     const [a, b] = [await tenant(), await tenant()];
     const { number, phone, lead } = await movedAfterTexting(operatorApp(), a, b);

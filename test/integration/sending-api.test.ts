@@ -219,6 +219,22 @@ describe("the operator's pause of a tenant", () => {
     await request(app).post('/v1/sending/pause').set(auth).send({});
     expect((await request(app).post('/v1/sending/resume').set(auth).send({})).status).toBe(200);
   });
+
+  it('named in capital letters is that tenant’s pause all the same: its sends stop, and its key cannot lift it', async () => {
+    const app = operatorApp();
+    const { tenant, auth } = await createTenant(stack.db);
+    const asGiven = { tenantId: tenant.id.toUpperCase() };
+    const paused = await request(app).post('/v1/operator/sending/pause').set(asOperator).send(asGiven);
+    expect(paused.body.tenants).toEqual(expect.arrayContaining([expect.objectContaining({ tenantId: tenant.id })]));
+    // Before: stored under the ID as given, which the gate's lookup by the tenant's ID never matched.
+    expect((await request(app).get('/v1/sending').set(auth)).body.killSwitch).toMatchObject({
+      paused: true,
+      tenant: { on: true, by: 'operator' },
+    });
+    expect((await request(app).post('/v1/sending/resume').set(auth).send({})).status).toBe(409);
+    await request(app).post('/v1/operator/sending/resume').set(asOperator).send(asGiven);
+    expect((await request(app).get('/v1/sending').set(auth)).body.killSwitch.paused).toBe(false);
+  });
 });
 
 describe('GET /v1/sending', () => {
