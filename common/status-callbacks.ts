@@ -56,8 +56,13 @@ export async function parkedStatusesOf(tx: Tx, sid: string): Promise<StatusParam
     .sort((a, b) => statusesBelow(a.MessageStatus).length - statusesBelow(b.MessageStatus).length);
 }
 
-/** A 21610 records an opt-out, which takes the conversation's lock: first in common/lock-order.ts, before the row. */
-export const needsConversationLock = (params: StatusParams) => params.ErrorCode === 21610;
+/**
+ * A 21610 records an opt-out, and a halting code halts the lead's follow-ups: facts the send gate reads under the
+ * conversation's lock, so they take it too (first in common/lock-order.ts, before the row). Without it, a halt committed
+ * between the gate's read and its claim let one more text go to a number Twilio had just called undeliverable.
+ */
+export const needsConversationLock = ({ ErrorCode: code }: StatusParams) =>
+  code !== undefined && (code === 21610 || haltingCodes.has(code));
 
 /**
  * Whether the lead opted back in (START, or the API with their consent) after the message went out: Twilio's 21610

@@ -4,10 +4,12 @@ import twilio from 'twilio';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../api/app.js';
 import { inboundWebhookPath } from '../../common/config.js';
+import { lockConversation } from '../../common/conversation.js';
 import { phoneHash } from '../../common/opt-outs.js';
 import { inboundReplySignal, optOutSignal } from '../../workflows/lead-follow-up.messages.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { enrolledLead, enrollmentStatus } from '../support/follow-ups.js';
+import { heldTransaction, untilWaitingBehind } from '../support/held-transaction.js';
 import { startTestStack, testAuthToken, type TestStack } from '../support/stack.js';
 import { until } from '../support/wait.js';
 import { inbound, messageSid, postWebhook, randomSenderNumber, statusCallback } from '../support/webhooks.js';
@@ -409,11 +411,9 @@ describe('status callbacks', () => {
    * A three-step follow-up whose first step is at Twilio, then (after `meanwhile`) Twilio's callback for it: undelivered
    * with `errorCode`.
    */
-  async function undeliveredFirstStep(
-    errorCode: number,
-    meanwhile: (enrollmentId: string) => Promise<unknown> = async () => {},
-  ) {
-    const { auth } = await tenantWithNumber();
+  /** A lead whose first step is at Twilio, two more an hour apart to come. */
+  async function firstStepAtTwilio() {
+    const { tenant, auth } = await tenantWithNumber();
     const lead = await enrolledLead(stack.app, auth, [
       { delaySeconds: 0, template: 'one' },
       { delaySeconds: 3600, template: 'two' },
@@ -423,14 +423,39 @@ describe('status callbacks', () => {
       () => stack.db.message.findFirst({ where: { leadId: lead.leadId, twilioSid: { not: null } } }),
       'the first step at Twilio',
     );
+    const report = (errorCode: number) =>
+      statusCallback(stack.app, {
+        MessageSid: sent.twilioSid ?? '',
+        MessageStatus: 'undelivered',
+        ErrorCode: String(errorCode),
+      });
+    return { tenant, auth, lead, report };
+  }
+
+  async function undeliveredFirstStep(
+    errorCode: number,
+    meanwhile: (enrollmentId: string) => Promise<unknown> = async () => {},
+  ) {
+    const { auth, lead, report } = await firstStepAtTwilio();
     await meanwhile(lead.enrollmentId);
-    await statusCallback(stack.app, {
-      MessageSid: sent.twilioSid ?? '',
-      MessageStatus: 'undelivered',
-      ErrorCode: String(errorCode),
-    });
+    await report(errorCode);
     return { auth, lead };
   }
+
+  it('a 30005 waits for the send gate deciding a text to the phone (its conversation lock): the gate never claims past a halt committed after it read the facts', async () => {
+    const { tenant, lead, report } = await firstStepAtTwilio();
+    const gate = await heldTransaction(stack.db, (tx) => lockConversation(tx, tenant.id, lead.phone));
+    const reported = Promise.resolve(report(30005));
+    // Before: the halt committed at once, between the gate's read of the facts and its claim.
+    await untilWaitingBehind(stack.db, gate.pid, 1);
+    expect((await stack.db.enrollment.findUniqueOrThrow({ where: { id: lead.enrollmentId } })).haltedAt).toBeNull();
+    gate.release();
+    await gate.committed;
+    expect((await reported).status).toBe(200);
+    expect(await stack.db.enrollment.findUniqueOrThrow({ where: { id: lead.enrollmentId } })).toMatchObject({
+      haltedBy: 'undeliverable',
+    });
+  });
 
   // 21211 and 21614: the create call's refusals, reported by a callback when a Messaging Service accepted the call.
   it.each([30005, 30006, 30007, 21211, 21614])(
