@@ -34,6 +34,13 @@ export const phoneHashes = (phone: string) => [phoneHash(phone), legacyPhoneHash
 export const inboundKeywordSource = 'inbound_keyword';
 /** The consent source of the opt-out an erasure records (api/lead-erasure.ts). */
 export const erasureSource = 'erasure';
+/** The consent source of the opt-out Twilio's 21610 records (common/status-callbacks.ts). */
+export const twilio21610Source = 'twilio_error_21610';
+/**
+ * The sources the service records itself, which a tenant's `POST /v1/opt-outs` or consent may not claim: an erasure's,
+ * for one, keeps its opt-out from being lifted by a START and keeps the lead's texts of the next minute out.
+ */
+export const serviceConsentSources: readonly string[] = [inboundKeywordSource, erasureSource, twilio21610Source];
 /** The consent log's note on an opt-in the phone texted that left an erasure's opt-out standing. */
 const erasedOptOutStands = 'not applied: the erasure’s opt-out stands (only DELETE /v1/opt-outs/:phone lifts it)';
 /** The consent log's note on an opt-in processed late that left an opt-out the phone asked for after it standing. */

@@ -2,7 +2,7 @@
 // came before the row knew its SID and were parked, by the write of the SID (activities/twilio-handover.ts).
 import { recordMessageFact } from './analytics/aggregate.js';
 import { statusesBelow } from './message-status.js';
-import { phoneHashes, recordOptOut } from './opt-outs.js';
+import { phoneHashes, recordOptOut, twilio21610Source } from './opt-outs.js';
 import { queueSignalsForPhone, signalNames } from './pending-signals.js';
 import type { Message, Prisma } from '../generated/prisma/client.js';
 import type { MessageStatus } from '../generated/prisma/enums.js';
@@ -111,12 +111,12 @@ export async function applyStatus(
     await recordOptOut(tx, {
       tenantId: message.tenantId,
       phone: message.toPhone,
-      source: 'twilio_error_21610',
+      source: twilio21610Source,
       messageSid: params.MessageSid,
     });
     signalIds = await queueSignalsForPhone(tx, message.tenantId, message.toPhone, {
       signal: signalNames.optOut,
-      payload: { source: 'twilio_error_21610' },
+      payload: { source: twilio21610Source },
     });
   }
   // The number cannot get messages, or the carrier filters them as spam: the lead's next steps would fare no better.

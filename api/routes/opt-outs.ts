@@ -3,7 +3,14 @@ import { z } from 'zod';
 import { lockConversation } from '../../common/conversation.js';
 import type { Db } from '../../common/db.js';
 import type { WebhookMetrics } from '../../common/metrics.js';
-import { findNumberBlock, findOptOut, phoneHashes, recordOptIn, recordOptOut } from '../../common/opt-outs.js';
+import {
+  findNumberBlock,
+  findOptOut,
+  phoneHashes,
+  recordOptIn,
+  recordOptOut,
+  serviceConsentSources,
+} from '../../common/opt-outs.js';
 import { queueSignalsForPhone, signalNames } from '../../common/pending-signals.js';
 import { normalisePhone } from '../../common/phone.js';
 import type { OptOut } from '../../generated/prisma/client.js';
@@ -15,13 +22,19 @@ import { createdBefore, newestFirst, olderPageQuery, pageAnswer } from '../param
 /** What `leadfollowup_opt_outs_total` counts an opt-out recorded through the API as, whatever its `source`. */
 const apiOptOutSource = 'api';
 
+const tenantSource = z
+  .string()
+  .trim()
+  .min(1)
+  .max(100)
+  .refine((source) => !serviceConsentSources.includes(source), 'reserved for the consent the service records itself');
 export const addSchema = z.strictObject({
   phone: z.string().min(1).max(40),
-  source: z.string().trim().min(1).max(100).default(apiOptOutSource),
+  source: tenantSource.default(apiOptOutSource),
   note: z.string().trim().max(500).optional(),
 });
 export const removeSchema = z.strictObject({
-  consentSource: z.string().trim().min(1).max(100),
+  consentSource: tenantSource,
   note: z.string().trim().max(500).optional(),
 });
 export const listSchema = z.strictObject(olderPageQuery(500, 100));

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Db } from '../../common/db.js';
 import { lockConversation } from '../../common/conversation.js';
 import { isUniqueViolation } from '../../common/db-errors.js';
+import { twilio21610Source } from '../../common/opt-outs.js';
 import type { WebhookMetrics } from '../../common/metrics.js';
 import { deliverOrLeaveQueued, type SignalRelay } from '../signal-relay.js';
 import {
@@ -63,7 +64,7 @@ export async function recordStatusCallback(
   if (result.kind !== 'processed') return result;
   if (params.ErrorCode) {
     metrics.twilioError(params.ErrorCode, 'status_callback');
-    if (params.ErrorCode === 21610) metrics.optOutRecorded('twilio_error_21610');
+    if (params.ErrorCode === 21610) metrics.optOutRecorded(twilio21610Source);
   }
   await deliverOrLeaveQueued(signalRelay, logger, result.signalIds);
   return result;

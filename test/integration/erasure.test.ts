@@ -213,6 +213,30 @@ describe('erasing a lead', () => {
     expect(await findOptOut(stack.db, tenant.id, phone)).toBeNull();
   });
 
+  it('is the service’s own word: a tenant’s opt-out or consent naming it is refused, and the lead’s START a moment later is still theirs', async () => {
+    const number = randomSenderNumber();
+    const { tenant, auth } = await createTenant(stack.db, {
+      ...anytimeSettings,
+      senders: { create: { value: number } },
+    });
+    const phone = randomUkMobile().e164;
+    const path = `/v1/opt-outs/${encodeURIComponent(phone)}`;
+    // Before: 201 for 'erasure', and the lead's START within the minute was dropped as sent before an erasure (no
+    // message row, no answer, the opt-out standing).
+    for (const source of ['erasure', 'inbound_keyword', 'twilio_error_21610']) {
+      const added = await request(stack.app).post('/v1/opt-outs').set(auth).send({ phone, source });
+      expect(added.status).toBe(422);
+      expect(added.body.error.details.fields.source).toEqual(['reserved for the consent the service records itself']);
+      const removed = await request(stack.app).delete(path).set(auth).send({ consentSource: source });
+      expect(removed.status).toBe(422);
+    }
+    expect(await findOptOut(stack.db, tenant.id, phone)).toBeNull();
+    // The tenant's own word records an opt-out the lead's START lifts at once.
+    await request(stack.app).post('/v1/opt-outs').set(auth).send({ phone, source: 'phone call' });
+    expect((await inbound(stack.app, { From: phone, To: number, Body: 'START' })).text).toContain('<Message>');
+    expect(await findOptOut(stack.db, tenant.id, phone)).toBeNull();
+  });
+
   it('a START to the shared number lifts its block though the only tenant that texted the phone from there erased it', async () => {
     const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
     const phone = randomUkMobile().e164;
