@@ -31,6 +31,12 @@ const sha256 = (phone: string) => createHash('sha256').update(phone).digest('hex
 const quiet = pino({ level: 'silent' });
 
 /** A lead in a tenant that sends cancellation notices, with a follow-up waiting for its second step. */
+/** A tenant that texts from a number of its own. */
+async function tenantWithOwnNumber() {
+  const number = randomSenderNumber();
+  return { ...(await createTenant(stack.db, { ...anytimeSettings, senders: { create: { value: number } } })), number };
+}
+
 async function leadInConversation() {
   const { tenant, auth } = await createTenant(stack.db, { ...anytimeSettings, sendCancellationNotice: true });
   const phone = randomUkMobile().e164;
@@ -176,11 +182,7 @@ describe('erasing a lead', () => {
   });
 
   it('keeps the number opted out when it texts START or YES afterwards: only the tenant’s recorded consent lifts it', async () => {
-    const number = randomSenderNumber();
-    const { tenant, auth } = await createTenant(stack.db, {
-      ...anytimeSettings,
-      senders: { create: { value: number } },
-    });
+    const { tenant, auth, number } = await tenantWithOwnNumber();
     const phone = randomUkMobile().e164;
     const lead = await request(stack.app).post('/v1/leads').set(auth).send({ phone, firstName: 'Ada' });
     expect((await request(stack.app).delete(`/v1/leads/${lead.body.id}`).set(auth)).status).toBe(200);
@@ -214,11 +216,7 @@ describe('erasing a lead', () => {
   });
 
   it('is the service’s own word: a tenant’s opt-out or consent naming it is refused, and the lead’s START a moment later is still theirs', async () => {
-    const number = randomSenderNumber();
-    const { tenant, auth } = await createTenant(stack.db, {
-      ...anytimeSettings,
-      senders: { create: { value: number } },
-    });
+    const { tenant, auth, number } = await tenantWithOwnNumber();
     const phone = randomUkMobile().e164;
     const path = `/v1/opt-outs/${encodeURIComponent(phone)}`;
     // Before: 201 for 'erasure', and the lead's START within the minute was dropped as sent before an erasure (no
@@ -264,11 +262,7 @@ describe('erasing a lead', () => {
   });
 
   it('deletes only the texts to and from the lead when its phone is also one of the tenant’s numbers', async () => {
-    const number = randomSenderNumber();
-    const { tenant, auth } = await createTenant(stack.db, {
-      ...anytimeSettings,
-      senders: { create: { value: number } },
-    });
+    const { tenant, auth, number } = await tenantWithOwnNumber();
     const lead = (phone: string) =>
       stack.db.lead.create({ data: { tenantId: tenant.id, phone, timeZone: 'Europe/London' } });
     const [sameAsNumber, other] = [await lead(number), await lead(randomUkMobile().e164)];
