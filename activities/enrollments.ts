@@ -1,10 +1,8 @@
 import { ApplicationFailure } from '@temporalio/activity';
 import type { Db } from '../common/db.js';
 import { haltReasonOf, type HaltReason } from '../common/conversation.js';
-import { countEnrollmentFact } from '../common/analytics/aggregate.js';
-import { recordEventOnce } from '../common/event-writers.js';
 import { Prisma } from '../generated/prisma/client.js';
-import { closeEnrollment, type EnrollmentClose } from '../common/enrollment-close.js';
+import { closeEnrollment, recordStartedEvent, type EnrollmentClose } from '../common/enrollment-close.js';
 import { isUniqueViolation } from '../common/db-errors.js';
 
 export interface RecordEnrollmentStartedInput {
@@ -85,19 +83,17 @@ export function createEnrollmentActivities({ db }: { db: Db }) {
             update: { runId: input.runId },
           });
           await db.$transaction(async (tx) => {
-            // The lock recordEventOnce needs, in common/lock-order.ts's order: the enrollment's row would come after
+            // The lock recordStartedEvent needs, in common/lock-order.ts's order: the enrollment's row would come after
             // the event lock, which an opt-out takes before halting this enrollment.
             await lockLeadTurningActive(tx, input);
-            const scope = { tenantId: input.tenantId, leadId: input.leadId };
-            const data = {
+            await recordStartedEvent(tx, {
               enrollmentId,
-              ...scope,
+              tenantId: input.tenantId,
+              leadId: input.leadId,
               sequenceId: input.sequenceId,
               workflowId: input.workflowId,
               runId: input.runId,
-            };
-            if (await recordEventOnce(tx, { ...scope, type: 'enrollment.started', idKey: 'enrollmentId', data }))
-              await countEnrollmentFact(tx, enrollmentId, 'enrolled');
+            });
           });
           return { haltedBy: recorded.haltedAt ? haltReasonOf(recorded.haltedBy) : null };
         });

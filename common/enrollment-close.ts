@@ -2,6 +2,7 @@
 // it, by whoever settles the claim (api/claim-runs.ts).
 import { countEnrollmentFact, type EnrollmentFact } from './analytics/aggregate.js';
 import { erasedClosedReason } from './conversation.js';
+import { recordEventOnce } from './event-writers.js';
 import { lockTenantEventsOf, recordEvent } from './events.js';
 import { lockLead, lockUnclaimedMessagesOf } from './lock-order.js';
 import { beginClosingUnclaimed } from './unclaimed-messages.js';
@@ -16,6 +17,35 @@ export interface EnrollmentClose {
   reason: string;
   /** The run that closed: after an operator's reset it is not the one the enrollment started with. */
   runId?: string;
+}
+
+export interface EnrollmentStarted {
+  enrollmentId: string;
+  tenantId: string;
+  leadId: string;
+  sequenceId: string;
+  workflowId: string;
+  /** Null for a claim a fact halted before any run started for it: the CRM had its 202, then hears of its close. */
+  runId: string | null;
+}
+
+/**
+ * `enrollment.started` and the funnel's `enrolled`, once per enrollment whichever writer comes first (the run's start,
+ * or the close of a claim halted before it), so no enrollment is closed, nor counted replied, without having started.
+ * The caller holds the lead's lock, and the enrollment's unclaimed messages' before the tenant's event lock.
+ */
+export async function recordStartedEvent(tx: Prisma.TransactionClient, started: EnrollmentStarted): Promise<void> {
+  const { tenantId, leadId } = started;
+  if (
+    await recordEventOnce(tx, {
+      tenantId,
+      leadId,
+      type: 'enrollment.started',
+      idKey: 'enrollmentId',
+      data: { ...started },
+    })
+  )
+    await countEnrollmentFact(tx, started.enrollmentId, 'enrolled');
 }
 
 /** The outcomes the funnel counts (cancelled and failed enrollments are not part of it). */

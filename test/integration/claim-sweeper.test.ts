@@ -101,10 +101,18 @@ describe('the enrollment claim sweeper', () => {
       runId: null,
       closedReason: 'halted (replied) before its run started',
     });
-    const closed = await stack.db.event.findMany({ where: { tenantId: setup.tenant.id, type: 'enrollment.closed' } });
-    expect(closed.map((event) => event.data)).toEqual([
-      expect.objectContaining({ enrollmentId: halted.id, outcome: 'replied' }),
+    // Started, then closed: before, the CRM heard of the close of an enrollment it never saw start, and the funnel
+    // counted its reply without counting it enrolled.
+    const lifecycle = await stack.db.event.findMany({
+      where: { tenantId: setup.tenant.id, type: { in: ['enrollment.started', 'enrollment.closed'] } },
+      orderBy: { sequence: 'asc' },
+    });
+    expect(lifecycle.map(({ type, data }) => ({ type, data }))).toEqual([
+      { type: 'enrollment.started', data: expect.objectContaining({ enrollmentId: halted.id, runId: null }) },
+      { type: 'enrollment.closed', data: expect.objectContaining({ enrollmentId: halted.id, outcome: 'replied' }) },
     ]);
+    const counted = await stack.db.analyticsCounted.findMany({ where: { subjectId: halted.id } });
+    expect(counted.map(({ fact }) => fact).sort()).toEqual(['enrolled', 'replied']);
   });
 
   it('a retry with the key of a claim a reply halted before its start went through answers it replied, and starts nothing', async () => {
