@@ -154,7 +154,15 @@ export const eventFeed = z
   .meta({ id: 'EventFeed' });
 
 export const optOut = z
-  .object({ phone: z.string(), source: z.string(), messageSid: z.string().nullable(), createdAt: instant })
+  .object({
+    phone: z
+      .string()
+      .nullable()
+      .meta({ description: 'Null once the lead was erased: the opt-out stands under a keyed hash' }),
+    source: z.string(),
+    messageSid: z.string().nullable(),
+    createdAt: instant,
+  })
   .meta({ id: 'OptOut' });
 export const optOutPage = z.object({ items: z.array(optOut), next }).meta({ id: 'OptOutPage' });
 export const optOutRemoved = z.object({ phone: z.string(), optedOut: z.literal(false) }).meta({ id: 'OptOutRemoved' });

@@ -364,6 +364,9 @@ describe('real answers match the documented schemas', () => {
     conforms('get', '/health', await api().get('/health'));
     conforms('get', '/v1/leads/:leadId', await api().get('/v1/leads/00000000-0000-4000-8000-000000000000').set(auth));
     conforms('delete', '/v1/leads/:leadId', await api().delete(`/v1/leads/${leadId}`).set(auth));
+    // The erasure's opt-out keeps no phone: the document says so (before: a string, which this answer broke).
+    const afterErasure = conforms('get', '/v1/opt-outs', await api().get('/v1/opt-outs').set(auth));
+    expect(afterErasure.body.items).toContainEqual(expect.objectContaining({ source: 'erasure', phone: null }));
     conforms('get', '/v1/leads', await api().get('/v1/leads'));
     // Each answer with the status it should have: a documented error in the wrong place fails here.
     expect(checked).toEqual([
@@ -416,6 +419,7 @@ describe('real answers match the documented schemas', () => {
       'get /health 200',
       'get /v1/leads/:leadId 404',
       'delete /v1/leads/:leadId 200',
+      'get /v1/opt-outs 200',
       'get /v1/leads 401',
     ]);
     // Every tenant route but the one that needs a failed delivery first (covered in webhook-endpoints.test.ts).

@@ -17,6 +17,8 @@ export const eventsAndWebhooksOperations: Operation[] = [
   operation('post', '/v1/webhook-endpoints', 'Add a webhook endpoint (signed with Standard Webhooks)', {
     ok: { 201: json(r.webhookEndpointCreated, 'Added; the secret is shown once') },
     body: webhookEndpoints.createSchema,
+    errors: [409],
+    errorNotes: { 409: 'The tenant has its 10 endpoints already (`details.limit`)' },
   }),
   read('/v1/webhook-endpoints', 'List webhook endpoints', json(r.webhookEndpointList, 'Endpoints')),
   read(endpoint, 'One webhook endpoint', json(r.webhookEndpoint, 'The endpoint')),

@@ -21,9 +21,13 @@ export const operatorOperations: Operation[] = [
   operation('post', '/v1/operator/sending/pause', 'Pause all sending, or one tenant', {
     ok: { 200: pauses },
     body: operatorSchema,
+    errors: [404],
+    errorNotes: { 404: 'No tenant has that `tenantId`' },
   }),
   operation('post', '/v1/operator/sending/resume', 'Resume all sending, or one tenant', {
     ok: { 200: pauses },
     body: operatorSchema,
+    errors: [404],
+    errorNotes: { 404: 'No tenant has that `tenantId`' },
   }),
 ];

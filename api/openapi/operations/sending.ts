@@ -18,5 +18,7 @@ export const sendingOperations: Operation[] = [
   operation('post', '/v1/sending/resume', "Turn the tenant's kill switch off", {
     ok: { 200: json(r.sendingStatus, 'Resumed') },
     body: reasonSchema,
+    errors: [409],
+    errorNotes: { 409: "The operator paused the tenant's sending: only the operator resumes it" },
   }),
 ];
