@@ -83,10 +83,11 @@ export async function recordSent(
   row: Message,
   sent: SentSms,
 ): Promise<DeliveryResult> {
-  await recordHandover(db, row, sent, {
+  const recordedNow = await recordHandover(db, row, sent, {
     warn: (facts, message) => log.warn(message, facts),
   });
-  metrics.messageRecorded(sent.status);
+  // Once per row: the claim settler may have recorded it first (it counts its own).
+  if (recordedNow) metrics.messageRecorded(sent.status);
   log.info('SMS handed over', {
     messageId: row.id,
     to: maskPhone(row.toPhone),

@@ -83,7 +83,8 @@ async function optedInSince(tx: Tx, message: Message): Promise<boolean> {
 
 /**
  * A status applied to the message row with its SID: the row moves forward only (and a move to delivered, failed or
- * undelivered is an event); 21610 records an opt-out (unless the lead opted back in since the message went out);
+ * undelivered is an event); 21610 records an opt-out (unless the lead opted back in since the message went out;
+ * `optedOut`: none stood before);
  * 30005-30007, 21211 and 21614 halt the lead's running enrollments; 30007 is kept for the tenant's report. The caller
  * has taken the conversation's lock when needsConversationLock says so. Shared by the webhook and by the row that
  * records a SID whose callbacks were parked, or one a lookup found.
@@ -93,7 +94,7 @@ export async function applyStatus(
   logger: StatusLogger,
   message: Message,
   params: StatusParams,
-): Promise<{ moved: boolean; signalIds: string[] }> {
+): Promise<{ moved: boolean; signalIds: string[]; optedOut: boolean }> {
   const { count } = await tx.message.updateMany({
     where: { id: message.id, status: { in: statusesBelow(params.MessageStatus) } },
     data: { status: params.MessageStatus, ...(params.ErrorCode ? { errorCode: params.ErrorCode } : {}) },
@@ -107,13 +108,14 @@ export async function applyStatus(
       fact: params.MessageStatus === 'delivered' ? 'delivered' : 'failed',
     });
   let signalIds: string[] = [];
+  let optedOut = false;
   if (params.ErrorCode === 21610 && !(await optedInSince(tx, message))) {
-    await recordOptOut(tx, {
+    optedOut = !(await recordOptOut(tx, {
       tenantId: message.tenantId,
       phone: message.toPhone,
       source: twilio21610Source,
       messageSid: params.MessageSid,
-    });
+    }));
     signalIds = await queueSignalsForPhone(tx, message.tenantId, message.toPhone, {
       signal: signalNames.optOut,
       payload: { source: twilio21610Source },
@@ -132,5 +134,5 @@ export async function applyStatus(
       { tenantId: message.tenantId, messageId: message.id },
       'carrier filtering (30007): review content and sending rate',
     );
-  return { moved: count > 0, signalIds };
+  return { moved: count > 0, signalIds, optedOut };
 }

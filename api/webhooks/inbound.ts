@@ -55,7 +55,15 @@ export type InboundResult =
   | { kind: 'unknown_tenant' }
   /** Processed before (Twilio's fallback URL, or a retry its connection settings asked for): `reply`, what it got. */
   | { kind: 'duplicate'; reply: string | null }
-  | { kind: 'processed'; intent: InboundIntent; tenantIds: string[]; reply: string | null; signalIds: string[] };
+  | {
+      kind: 'processed';
+      intent: InboundIntent;
+      tenantIds: string[];
+      reply: string | null;
+      signalIds: string[];
+      /** The tenants it opted the phone out of that had no opt-out standing for it: what the metric counts. */
+      optOutsRecorded: number;
+    };
 
 /** What one tenant recorded for the message: whether it answers, and the signals it queued. */
 interface TenantOutcome {
@@ -63,6 +71,8 @@ interface TenantOutcome {
   leadId: string | null;
   answers: boolean;
   signalIds: string[];
+  /** An opt-out recorded for this tenant by this message: none stood before. */
+  optedOutNow?: boolean;
   /** The answer to an appointment's reschedule word (./appointment-replies.ts): Twilio knows no such keyword. */
   appointmentAnswer?: string | null;
   answerLinks?: TrackedLink[];
@@ -135,7 +145,7 @@ async function recordFor(
       signal: signalNames.optOut,
       payload: { source: inboundKeywordSource },
     });
-    return recorded({ tenant, leadId, answers, signalIds }, 'opted_out');
+    return recorded({ tenant, leadId, answers, signalIds, optedOutNow: !standing }, 'opted_out');
   }
   // Anything else is a reply to a running follow-up: a bare YES, START, HELP or INFO too (shared/docs/domain.md). One
   // processed late answers none that started after it came (nor lifts an opt-out asked for since: recordOptIn).
@@ -216,12 +226,12 @@ async function recordReply(
   return reply;
 }
 
-/** A STOP to a shared number opts out every tenant that texted from it: one opt-out each. */
+/** A STOP to a shared number opts out every tenant that texted from it: one opt-out each, where none stood. */
 export function countOptOuts(
   metrics: Pick<WebhookMetrics, 'optOutRecorded'>,
-  { intent, tenantIds }: Extract<InboundResult, { kind: 'processed' }>,
+  { optOutsRecorded }: Extract<InboundResult, { kind: 'processed' }>,
 ): void {
-  if (intent === 'opt_out') tenantIds.forEach(() => metrics.optOutRecorded(inboundKeywordSource));
+  for (let count = 0; count < optOutsRecorded; count += 1) metrics.optOutRecorded(inboundKeywordSource);
 }
 
 /**
@@ -355,7 +365,14 @@ export async function processInbound(
         { intent, from: maskPhone(params.From), tenants: tenants.length, signals: signalIds.length },
         'inbound SMS processed',
       );
-      return { kind: 'processed', intent, tenantIds: tenants.map((tenant) => tenant.id), reply, signalIds };
+      return {
+        kind: 'processed',
+        intent,
+        tenantIds: tenants.map((tenant) => tenant.id),
+        reply,
+        signalIds,
+        optOutsRecorded: inOrder.filter((outcome) => outcome.optedOutNow).length,
+      };
     });
   } catch (error) {
     if (isUniqueViolation(error)) {

@@ -16,7 +16,8 @@ export type { StatusParams } from '../../common/status-callbacks.js';
 
 /** `unknown_message`: no row has the SID yet, so the callback is parked for the row that records it. */
 export type StatusResult =
-  { kind: 'duplicate' | 'unknown_message' } | { kind: 'processed'; moved: boolean; signalIds: string[] };
+  | { kind: 'duplicate' | 'unknown_message' }
+  | { kind: 'processed'; moved: boolean; signalIds: string[]; optedOut: boolean };
 
 /**
  * A status callback, processed once per (MessageSid, status). Its message row found by the SID: applied
@@ -64,7 +65,8 @@ export async function recordStatusCallback(
   if (result.kind !== 'processed') return result;
   if (params.ErrorCode) {
     metrics.twilioError(params.ErrorCode, 'status_callback');
-    if (params.ErrorCode === 21610) metrics.optOutRecorded(twilio21610Source);
+    // Only an opt-out this callback recorded: a 21610 for a phone opted out already, or back in since, is none.
+    if (result.optedOut) metrics.optOutRecorded(twilio21610Source);
   }
   await deliverOrLeaveQueued(signalRelay, logger, result.signalIds);
   return result;

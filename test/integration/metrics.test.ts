@@ -181,6 +181,8 @@ describe('API /metrics', () => {
     const stop = { From: randomUkMobile().e164, To: number, Body: 'STOP', MessageSid: messageSid() };
     expect((await inbound(app, stop)).status).toBe(200);
     expect((await inbound(app, stop)).status).toBe(200); // Twilio's retry of the same MessageSid
+    // The lead asks again: processed, and no second opt-out (before: counted once per STOP).
+    expect((await inbound(app, { ...stop, Body: 'stop texting me', MessageSid: messageSid() })).status).toBe(200);
     expect(
       (
         await inbound(
@@ -210,7 +212,7 @@ describe('API /metrics', () => {
     // Before: the tenant's words were the label, one series each, and personal data in the metrics.
     expect(valueOf(after, 'leadfollowup_opt_outs_total', { source: 'api' })).toBeGreaterThanOrEqual(1);
     expect(after.samples.some((sample) => sample.labels.source === inTheirWords)).toBe(false);
-    expect(webhooks('processed', after) - webhooks('processed', before)).toBe(1);
+    expect(webhooks('processed', after) - webhooks('processed', before)).toBe(2);
     expect(webhooks('duplicate', after) - webhooks('duplicate', before)).toBe(1);
     expect(webhooks('bad_signature', after) - webhooks('bad_signature', before)).toBe(1);
     expect(webhooks('unknown_tenant', after) - webhooks('unknown_tenant', before)).toBe(1);
