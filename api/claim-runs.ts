@@ -3,8 +3,8 @@
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { haltReasonOf } from '../common/conversation.js';
 import type { Db } from '../common/db.js';
-import { closeEnrollment, recordStartedEvent } from '../common/enrollment-close.js';
-import { lockLead, lockUnclaimedMessagesOf } from '../common/lock-order.js';
+import { closeEnrollment } from '../common/enrollment-close.js';
+import { lockLead } from '../common/lock-order.js';
 import { haltedOutcome } from '../workflows/decisions/next-send.js';
 
 export type Claim = { id: string; workflowId: string; startedAt: Date };
@@ -47,7 +47,7 @@ export async function runOfClaim(
 export async function settleUnstartedClaim(db: Db, id: string): Promise<'removed' | 'closed' | 'kept'> {
   const row = await db.enrollment.findUnique({
     where: { id },
-    select: { tenantId: true, leadId: true, sequenceId: true, workflowId: true, haltedAt: true, haltedBy: true },
+    select: { tenantId: true, leadId: true, haltedAt: true, haltedBy: true },
   });
   if (!row) return 'removed';
   if (!row.haltedAt) {
@@ -64,16 +64,7 @@ export async function settleUnstartedClaim(db: Db, id: string): Promise<'removed
       return 'kept';
     const [status] = haltedOutcome(haltedBy);
     const reason = `halted (${haltedBy}) before its run started`;
-    // Its messages' lock before the event lock (common/lock-order.ts); the close takes them again.
-    await lockUnclaimedMessagesOf(tx, { enrollmentId: id });
-    await recordStartedEvent(tx, {
-      enrollmentId: id,
-      tenantId: row.tenantId,
-      leadId: row.leadId,
-      sequenceId: row.sequenceId,
-      workflowId: row.workflowId,
-      runId: null,
-    });
+    // Its `enrollment.started` (runId null) comes with the close.
     await closeEnrollment(
       tx,
       { enrollmentId: id, tenantId: row.tenantId, leadId: row.leadId, status, reason },

@@ -25,16 +25,24 @@ export interface EnrollmentStarted {
   leadId: string;
   sequenceId: string;
   workflowId: string;
-  /** Null for a claim a fact halted before any run started for it: the CRM had its 202, then hears of its close. */
+  /**
+   * Null for a claim a fact halted before any run started for it: the CRM had its 202, then hears of its close. A run
+   * closed before it recorded its start (a cancel in its first task, an operator's terminate) names the row's.
+   */
   runId: string | null;
 }
 
 /**
- * `enrollment.started` and the funnel's `enrolled`, once per enrollment whichever writer comes first (the run's start,
- * or the close of a claim halted before it), so no enrollment is closed, nor counted replied, without having started.
- * The caller holds the lead's lock, and the enrollment's unclaimed messages' before the tenant's event lock.
+ * `enrollment.started` and the funnel's `enrolled` (on the day of `at`), once per enrollment whichever writer comes
+ * first: the run's start, or any close (closeEnrollment), so no enrollment is closed, nor counted replied, without
+ * having started. The caller holds the lead's lock, and the enrollment's unclaimed messages' and their capacity's before
+ * the tenant's event lock (common/lock-order.ts).
  */
-export async function recordStartedEvent(tx: Prisma.TransactionClient, started: EnrollmentStarted): Promise<void> {
+export async function recordStartedEvent(
+  tx: Prisma.TransactionClient,
+  started: EnrollmentStarted,
+  at?: Date,
+): Promise<void> {
   const { tenantId, leadId } = started;
   if (
     await recordEventOnce(tx, {
@@ -45,7 +53,7 @@ export async function recordStartedEvent(tx: Prisma.TransactionClient, started: 
       data: { ...started },
     })
   )
-    await countEnrollmentFact(tx, started.enrollmentId, 'enrolled');
+    await countEnrollmentFact(tx, started.enrollmentId, 'enrolled', at);
 }
 
 /** The outcomes the funnel counts (cancelled and failed enrollments are not part of it). */
@@ -71,6 +79,20 @@ export async function closeEnrollment(
     ),
   );
   const where = { id: input.enrollmentId, tenantId: input.tenantId };
+  // A close before its run recorded the start (a claim halted before any run, a cancel in the run's first task, an
+  // operator's close of a terminated run): the CRM hears of the start first, and the funnel counts it on its day.
+  const running = await tx.enrollment.findFirst({
+    where: { ...where, status: 'running' },
+    select: { sequenceId: true, workflowId: true, runId: true, startedAt: true },
+  });
+  if (running) {
+    const { startedAt, ...run } = running;
+    await recordStartedEvent(
+      tx,
+      { enrollmentId: input.enrollmentId, tenantId: input.tenantId, leadId: input.leadId, ...run },
+      startedAt,
+    );
+  }
   const data = {
     status: input.status,
     closedReason: input.reason,

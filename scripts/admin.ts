@@ -120,8 +120,9 @@ async function scheduleWeeklyReport(tenant: { id: string; defaultTimeZone: strin
  * closed, its held messages closed, and `enrollment.closed` for the feed and the CRM. Only once its run has ended: a
  * running one records its own outcome, over this one.
  */
-async function closeTerminatedEnrollment(tenantId: string, enrollmentId: string, ticket: string) {
-  await existingTenant(tenantId);
+async function closeTerminatedEnrollment(tenantIdAsGiven: string, enrollmentId: string, ticket: string) {
+  // The stored IDs from here on: the close's event names them, and the CRM matches them as strings.
+  const tenantId = (await existingTenant(tenantIdAsGiven)).id;
   const enrollment = z.uuid().safeParse(enrollmentId).success
     ? await db.enrollment.findFirst({ where: { id: enrollmentId, tenantId } })
     : null;
@@ -144,11 +145,11 @@ async function closeTerminatedEnrollment(tenantId: string, enrollmentId: string,
   await createEnrollmentActivities({ db }).recordEnrollmentOutcome({
     tenantId,
     leadId: enrollment.leadId,
-    enrollmentId,
+    enrollmentId: enrollment.id,
     status: 'cancelled',
     reason,
   });
-  out({ enrollmentId, status: 'cancelled', reason });
+  out({ enrollmentId: enrollment.id, status: 'cancelled', reason });
 }
 
 /** The kill switch for one tenant or for all of them; either is named explicitly, so a typo never pauses everyone. */

@@ -111,13 +111,17 @@ describe('an enrollment whose run an operator terminated (the runbook)', () => {
     });
     expect(() => admin('enrollment:close', tenant.id, enrollmentId, 'OPS-1')).toThrow(/still running/);
     await handle.terminate('stuck again: OPS-1');
-    expect(admin('enrollment:close', tenant.id, enrollmentId, 'OPS-1')).toMatchObject({ status: 'cancelled' });
+    // Named in capitals (pasted from a ticket): the close's event still names the IDs as the CRM has them.
+    const closing = admin('enrollment:close', tenant.id.toUpperCase(), enrollmentId.toUpperCase(), 'OPS-1');
+    expect(closing).toMatchObject({ enrollmentId, status: 'cancelled' });
     const enrollment = await request(stack.app).get(`/v1/enrollments/${enrollmentId}`).set(auth);
     expect(enrollment.body).toMatchObject({ status: 'cancelled', closedReason: 'terminated by an operator: OPS-1' });
     const closed = await request(stack.app).get('/v1/events?type=enrollment.closed').set(auth);
     expect(closed.body.items).toEqual([
       expect.objectContaining({ data: expect.objectContaining({ enrollmentId, outcome: 'cancelled' }) }),
     ]);
+    const started = await request(stack.app).get('/v1/events?type=enrollment.started').set(auth);
+    expect(started.body.items).toEqual([expect.objectContaining({ data: expect.objectContaining({ enrollmentId }) })]);
     // Once closed, nothing is closed again.
     expect(() => admin('enrollment:close', tenant.id, enrollmentId, 'OPS-1')).toThrow(/is cancelled: nothing to close/);
   });

@@ -111,8 +111,15 @@ describe('the enrollment claim sweeper', () => {
       { type: 'enrollment.started', data: expect.objectContaining({ enrollmentId: halted.id, runId: null }) },
       { type: 'enrollment.closed', data: expect.objectContaining({ enrollmentId: halted.id, outcome: 'replied' }) },
     ]);
-    const counted = await stack.db.analyticsCounted.findMany({ where: { subjectId: halted.id } });
-    expect(counted.map(({ fact }) => fact).sort()).toEqual(['enrolled', 'replied']);
+    const counted = await stack.db.analyticsCounted.findMany({
+      where: { subjectId: halted.id },
+      orderBy: { fact: 'asc' },
+    });
+    // Enrolled when it was accepted, not when it was settled (a day later after an outage).
+    expect(counted.map(({ fact, at }) => ({ fact, at }))).toEqual([
+      { fact: 'enrolled', at: halted.startedAt },
+      { fact: 'replied', at: expect.any(Date) },
+    ]);
   });
 
   it('a retry with the key of a claim a reply halted before its start went through answers it replied, and starts nothing', async () => {

@@ -30,13 +30,13 @@ const inDays = (days: number) => new Date(Date.now() + days * 86_400_000).toISOS
 const sha256 = (phone: string) => createHash('sha256').update(phone).digest('hex');
 const quiet = pino({ level: 'silent' });
 
-/** A lead in a tenant that sends cancellation notices, with a follow-up waiting for its second step. */
 /** A tenant that texts from a number of its own. */
 async function tenantWithOwnNumber() {
   const number = randomSenderNumber();
   return { ...(await createTenant(stack.db, { ...anytimeSettings, senders: { create: { value: number } } })), number };
 }
 
+/** A lead in a tenant that sends cancellation notices, with a follow-up waiting for its second step. */
 async function leadInConversation() {
   const { tenant, auth } = await createTenant(stack.db, { ...anytimeSettings, sendCancellationNotice: true });
   const phone = randomUkMobile().e164;
