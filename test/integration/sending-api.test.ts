@@ -2,6 +2,7 @@
 // capacity hold), against PostgreSQL, the dev server and the Twilio fake.
 import { execFileSync } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import request from 'supertest';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createApp } from '../../api/app.js';
@@ -234,6 +235,52 @@ describe("the operator's pause of a tenant", () => {
     expect((await request(app).post('/v1/sending/resume').set(auth).send({})).status).toBe(409);
     await request(app).post('/v1/operator/sending/resume').set(asOperator).send(asGiven);
     expect((await request(app).get('/v1/sending').set(auth)).body.killSwitch.paused).toBe(false);
+  });
+});
+
+describe('the migration that puts pauses under the stored tenant ID', () => {
+  it('keeps one pause per tenant: the operator’s over the tenant’s own, else the earliest, whatever the spellings', async () => {
+    const sql = await readFile(
+      new URL('../../prisma/migrations/20261207190000_lower_case_pause_scopes/migration.sql', import.meta.url),
+      'utf8',
+    );
+    const [both, spellings] = [randomUUID(), randomUUID()];
+    const pauses = await stack.db
+      .$transaction(async (tx) => {
+        await tx.sendingPause.createMany({
+          data: [
+            // The tenant paused itself, then the operator paused it named in capitals.
+            { scope: both, pausedBy: 'key-1', reason: 'our own' },
+            { scope: both.toUpperCase(), pausedBy: 'operator', reason: 'complaint' },
+            // Two spellings and no stored one: the primary key allows one lower-case row only.
+            {
+              scope: spellings.toUpperCase(),
+              pausedBy: 'admin-cli',
+              reason: 'first',
+              pausedAt: new Date(Date.now() - 60_000),
+            },
+            { scope: `${spellings.slice(0, 8).toUpperCase()}${spellings.slice(8)}`, pausedBy: 'operator' },
+          ],
+        });
+        for (const statement of sql
+          .replace(/--.*$/gm, '')
+          .split(';')
+          .filter((part) => part.trim()))
+          await tx.$executeRawUnsafe(statement);
+        const after = await tx.sendingPause.findMany({
+          where: { scope: { in: [both, spellings] } },
+          orderBy: { scope: 'asc' },
+        });
+        throw Object.assign(new Error('rolled back'), { after });
+      })
+      .catch((error: { after?: unknown }) => error.after ?? error);
+    expect(pauses).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ scope: both, pausedBy: 'operator', reason: 'complaint' }),
+        expect.objectContaining({ scope: spellings, pausedBy: 'admin-cli', reason: 'first' }),
+      ]),
+    );
+    expect(pauses).toHaveLength(2);
   });
 });
 
