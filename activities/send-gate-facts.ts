@@ -26,6 +26,12 @@ export interface StepFacts extends MessageFacts {
   enrollmentStatus: string | null;
   haltedAt: Date | null;
   haltedBy: string | null;
+  /**
+   * The step the API skipped the enrollment to (recorded before the run was asked), and this message's step (its
+   * idempotency key is `<enrollmentId>:<step>`).
+   */
+  skippedToStep: number | null;
+  step: number | null;
   timeZone: string;
   /** The tenant's zone: the lead's stands in for it unless the lead's is not one this build knows. */
   tenantTimeZone: string;
@@ -90,6 +96,9 @@ export async function readStepFacts(
       EXISTS (SELECT 1 FROM leads el WHERE el.id = m.lead_id AND el.status = 'erased') AS "leadErased",
       p.scope AS "pausedScope", p.paused_by AS "pausedBy",
       e.status::text AS "enrollmentStatus", e.halted_at AS "haltedAt", e.halted_by AS "haltedBy",
+      e.skipped_to_step AS "skippedToStep",
+      CASE WHEN m.idempotency_key LIKE ${enrollmentId} || ':%'
+        THEN substring(m.idempotency_key FROM ':([0-9]+)$')::int END AS "step",
       l.time_zone AS "timeZone", t.default_time_zone AS "tenantTimeZone", t.window_start AS "windowStart", t.window_end AS "windowEnd",
       t.min_gap_seconds AS "minGapSeconds", t.max_per_day AS "maxPerDay",
       (SELECT coalesce(json_agg(recent.at ORDER BY recent.at DESC), '[]'::json) FROM (

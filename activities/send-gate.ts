@@ -35,7 +35,13 @@ export type GateSubject =
 
 /** Final refusals: the message will never go out. */
 export type GateStop =
-  'opted_out' | HaltReason | 'enrollment_closed' | 'appointment_moved' | 'appointment_closed' | 'appointment_confirmed';
+  | 'opted_out'
+  | HaltReason
+  | 'enrollment_closed'
+  | 'skipped_by_api'
+  | 'appointment_moved'
+  | 'appointment_closed'
+  | 'appointment_confirmed';
 /** Holds: the message may go out later, at `until`. */
 export type GateHoldReason = 'cap_gap' | 'cap_daily' | 'window';
 
@@ -116,6 +122,9 @@ function stepRefusal(facts: StepFacts, now: Date): GateDecision | null {
   if (facts.enrollmentStatus === null) return { kind: 'stop', reason: 'enrollment_closed' };
   if (facts.haltedAt) return { kind: 'stop', reason: haltReasonOf(facts.haltedBy) };
   if (facts.enrollmentStatus !== 'running') return { kind: 'stop', reason: 'enrollment_closed' };
+  // A step the API skipped past while its send was on its way (its row not yet written, or not yet claimed).
+  if (facts.step !== null && facts.skippedToStep !== null && facts.step < facts.skippedToStep)
+    return { kind: 'stop', reason: 'skipped_by_api' };
   const policy = policyOf(facts);
   const plan = earliestSendTime(now, policy, facts.recentSends);
   if (plan.at > now && plan.heldBy) return { kind: 'hold', reason: plan.heldBy, until: plan.at, policy };

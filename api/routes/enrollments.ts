@@ -249,6 +249,8 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     req: Request,
     change: (handle: WorkflowHandle) => Promise<LeadFollowUpState>,
     recorded: (live: LeadFollowUpState) => Prisma.EnrollmentUpdateManyMutationInput,
+    /** Written before the run is asked, and undone when it refuses (a timeout leaves it: the run may have accepted). */
+    ahead?: { write: (enrollment: Enrollment) => Promise<unknown>; undo: (enrollment: Enrollment) => Promise<unknown> },
   ) {
     const enrollment = await findEnrollment(req);
     if (enrollment.status !== 'running' || enrollment.runId === null)
@@ -258,9 +260,12 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
         `The enrollment is ${enrollment.runId ? enrollment.status : 'starting'}, not running`,
       );
     let live: LeadFollowUpState;
+    await ahead?.write(enrollment);
     try {
       live = await change(await changeHandleOf(enrollment.workflowId, enrollment.runId));
     } catch (error) {
+      const refused = error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError;
+      if (refused) await ahead?.undo(enrollment);
       if (error instanceof WorkflowUpdateFailedError)
         throw new ApiError(409, 'conflict', error.cause?.message ?? error.message);
       if (error instanceof WorkflowNotFoundError)
@@ -286,6 +291,15 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
       req,
       (handle) => handle.executeUpdate(skipToStepUpdate, { args: [body] }),
       (live) => ({ skippedToStep: live.step }),
+      {
+        // Before the run hears of it, the send gate does: a step before it whose send is on its way and not yet
+        // claimed (its row not written yet, or a retry's) is refused `skipped_by_api`, as closePassedOver closes rows.
+        write: ({ id }) =>
+          db.$executeRaw`UPDATE enrollments SET skipped_to_step = greatest(skipped_to_step, ${body.step}) WHERE id = ${id}::uuid`,
+        // Only this request's own write, as it left it: the run refused the step (past, or beyond the last).
+        undo: ({ id, skippedToStep }) =>
+          db.enrollment.updateMany({ where: { id, skippedToStep: body.step }, data: { skippedToStep } }),
+      },
     );
     // The skip stands either way: a row left open stays held until the enrollment's close closes it.
     await closePassedOver(db, { id: skipped.id, tenantId: tenantOf(req) }, body.step).catch((error: unknown) =>

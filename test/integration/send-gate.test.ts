@@ -228,6 +228,25 @@ describe('a STOP racing sends to the same phone', () => {
   );
 });
 
+describe('a step the API skipped past while its send was on its way', () => {
+  it('is refused skipped_by_api, its row written skipped, and never reaches Twilio', async () => {
+    const { phone, inputs } = await leadWithEnrollments(1);
+    const [input] = inputs as [SendStepMessageInput];
+    // The skip route records the step skipped to before the run hears of it; this send's row is not written yet.
+    await core.db.enrollment.update({ where: { id: input.enrollmentId }, data: { skippedToStep: 1 } });
+    // Before: the gate never looked at the step, and the skipped step went out.
+    expect(await attempt(1, input)).toMatchObject({ outcome: 'skipped', reason: 'skipped_by_api' });
+    expect(core.fake.createCallsTo(phone)).toBe(0);
+    expect(await core.db.message.findFirstOrThrow({ where: { enrollmentId: input.enrollmentId } })).toMatchObject({
+      idempotencyKey: `${input.enrollmentId}:0`,
+      status: 'skipped',
+      skipReason: 'skipped_by_api',
+    });
+    // The step skipped to goes.
+    expect(await attempt(1, { ...input, step: 1 })).toMatchObject({ outcome: 'sent' });
+  });
+});
+
 describe('claims', () => {
   it(
     'two overlapping attempts of one send (the first stalled in its Twilio call past its timeout) make one create call',

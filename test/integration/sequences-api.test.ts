@@ -1,6 +1,8 @@
 // Issue: lead follow-up sequences through the API, against the dev server, the Twilio fake and PostgreSQL.
 import { DateTime } from 'luxon';
+import type { Client } from '@temporalio/client';
 import request from 'supertest';
+import { createApp } from '../../api/app.js';
 import { recordOptOut } from '../../common/opt-outs.js';
 import { notAnIanaTimeZone } from '../../common/phone.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +17,32 @@ beforeAll(async () => {
 afterAll(() => stack?.stop());
 
 const api = () => request(stack.app);
+
+/** `client`, calling `before` as each workflow update is about to be sent. */
+function seeingUpdates(client: Client, before: () => Promise<unknown>): Client {
+  const bound = <T extends object>(target: T, property: string | symbol) => {
+    const value: unknown = Reflect.get(target, property, target);
+    return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+  };
+  const workflow = new Proxy(client.workflow, {
+    get: (target, property) =>
+      property !== 'getHandle'
+        ? bound(target, property)
+        : (...args: Parameters<typeof target.getHandle>) =>
+            new Proxy(target.getHandle(...args), {
+              get: (handle, name) =>
+                name !== 'executeUpdate'
+                  ? bound(handle, name)
+                  : async (...update: Parameters<typeof handle.executeUpdate>) => {
+                      await before();
+                      return handle.executeUpdate(...update);
+                    },
+            }),
+  });
+  return new Proxy(client, {
+    get: (target, property) => (property === 'workflow' ? workflow : bound(target, property)),
+  });
+}
 type Auth = Record<string, string>;
 
 async function createLead(auth: Auth, body: Record<string, unknown> = {}) {
@@ -277,6 +305,34 @@ describe('enrollments', () => {
 
     await waitForStatus(auth, id, 'completed');
     expect((await api().post(`/v1/enrollments/${id}/cancel`).set(auth)).status).toBe(409);
+  });
+
+  it('a skip is recorded on the row before the run hears of it (the send gate refuses a step before it), and taken back when the run refuses', async () => {
+    const { auth } = await createTenant(stack.db, anytimeSettings);
+    const lead = await createLead(auth);
+    const sequence = await createSequence(auth, [
+      { delaySeconds: 3600, template: 'a' },
+      { delaySeconds: 3600, template: 'b' },
+      { delaySeconds: 3600, template: 'c' },
+    ]);
+    const enrolled = await api().post('/v1/enrollments').set(auth).send({ leadId: lead.id, sequenceId: sequence.id });
+    const id = enrolled.body.id as string;
+    const skippedTo = async () => (await stack.db.enrollment.findUniqueOrThrow({ where: { id } })).skippedToStep;
+    // What the row said at the moment each update went to the run.
+    const seen: (number | null)[] = [];
+    const app = createApp({
+      ...stack.deps,
+      temporal: seeingUpdates(stack.client, async () => seen.push(await skippedTo())),
+    });
+    const skip = (step: number) => request(app).post(`/v1/enrollments/${id}/skip`).set(auth).send({ step });
+
+    expect((await skip(1)).status).toBe(200);
+    // Before: null, so a step-0 send on its way and not yet claimed went out after the skip was asked for.
+    expect(seen).toEqual([1]);
+    expect((await skip(5)).status).toBe(409); // past the last step: refused, and the row as it was
+    expect(seen).toEqual([1, 5]);
+    expect(await skippedTo()).toBe(1);
+    await api().post(`/v1/enrollments/${id}/cancel`).set(auth);
   });
 
   it('a cancellation is recorded as cancelled', async () => {
