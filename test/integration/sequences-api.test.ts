@@ -276,7 +276,8 @@ describe('enrollments', () => {
     await api().post(`/v1/enrollments/${id}/cancel`).set(auth);
   });
 
-  it('pauses, resumes, skips and cancels through the API, each answering the new state', async () => {
+  /** A lead enrolled in steps a, b and c an hour apart: the first is an hour away. */
+  async function enrolledInThreeHourlySteps() {
     const { auth } = await createTenant(stack.db, anytimeSettings);
     const lead = await createLead(auth);
     const sequence = await createSequence(auth, [
@@ -285,7 +286,11 @@ describe('enrollments', () => {
       { delaySeconds: 3600, template: 'c' },
     ]);
     const enrolled = await api().post('/v1/enrollments').set(auth).send({ leadId: lead.id, sequenceId: sequence.id });
-    const id = enrolled.body.id as string;
+    return { auth, lead, id: enrolled.body.id as string };
+  }
+
+  it('pauses, resumes, skips and cancels through the API, each answering the new state', async () => {
+    const { auth, lead, id } = await enrolledInThreeHourlySteps();
 
     const paused = await api().post(`/v1/enrollments/${id}/pause`).set(auth);
     expect(paused.body.live).toMatchObject({ paused: true });
@@ -308,15 +313,7 @@ describe('enrollments', () => {
   });
 
   it('a skip is recorded on the row before the run hears of it (the send gate refuses a step before it), and taken back when the run refuses', async () => {
-    const { auth } = await createTenant(stack.db, anytimeSettings);
-    const lead = await createLead(auth);
-    const sequence = await createSequence(auth, [
-      { delaySeconds: 3600, template: 'a' },
-      { delaySeconds: 3600, template: 'b' },
-      { delaySeconds: 3600, template: 'c' },
-    ]);
-    const enrolled = await api().post('/v1/enrollments').set(auth).send({ leadId: lead.id, sequenceId: sequence.id });
-    const id = enrolled.body.id as string;
+    const { auth, id } = await enrolledInThreeHourlySteps();
     const skippedTo = async () => (await stack.db.enrollment.findUniqueOrThrow({ where: { id } })).skippedToStep;
     // What the row said at the moment each update went to the run.
     const seen: (number | null)[] = [];
