@@ -51,6 +51,7 @@ import {
   workflowListWhere,
 } from '../params.js';
 import { asTemporalUnavailable } from '../temporal-errors.js';
+import { cancelWithoutRun } from '../appointment-without-run.js';
 
 export interface AppointmentsDeps {
   db: Db;
@@ -234,6 +235,8 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     appointment: Appointment,
     update: (handle: WorkflowHandle) => Promise<AppointmentReminderState>,
     accepted: (live: AppointmentReminderState) => AcceptedChange | null,
+    /** What the change records when no run is there to take it; null: nothing it can record. */
+    withoutRun: () => Promise<Appointment | null> = async () => null,
   ) {
     // Before the workflow is asked: from its answer to the write below, the row would show a start it has let go of.
     const stamp = await underLeadConversationLock(db, appointment, (tx) => stampChangeRequested(tx, appointment.id));
@@ -256,8 +259,19 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
         if (refusal?.type === updateRefusals.invalidStart) throw invalid('startsAt', refusal.message);
         throw new ApiError(409, 'conflict', refusal?.message ?? error.message);
       }
-      if (error instanceof WorkflowNotFoundError)
-        throw new ApiError(409, 'conflict', `The appointment is ${appointment.status}, no longer scheduled`);
+      if (error instanceof WorkflowNotFoundError) {
+        const recorded = await withoutRun();
+        if (recorded) return { ...view(recorded), live: null };
+        const current = await db.appointment.findUniqueOrThrow({ where: { id: appointment.id } });
+        throw new ApiError(
+          409,
+          'conflict',
+          current.status === 'scheduled'
+            ? 'The appointment’s reminder run has ended (an operator stopped it): it can only be cancelled'
+            : `The appointment is ${current.status}: its reminder run has ended`,
+          { status: current.status },
+        );
+      }
       throw asTemporalUnavailable(error) ?? error;
     }
   }
@@ -390,6 +404,9 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
         appointment,
         (handle) => handle.executeUpdate(cancelUpdate, { args: [{ notify: tenant.sendCancellationNotice, reason }] }),
         () => ({ kind: 'cancel', reason: reason ?? cancelledThroughTheApi, at: new Date().toISOString() }),
+        // Its reminders stopped (an opt-out, a failed number) or its run was terminated: the booking system's cancel
+        // is still the appointment's, recorded without a notice.
+        () => cancelWithoutRun(db, appointment, reason ?? cancelledThroughTheApi),
       ),
     );
   });

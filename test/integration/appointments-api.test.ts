@@ -932,3 +932,50 @@ describe('sendAppointmentMessage: exactly once, never late, never to an opt-out'
     expect(fake.createCallsTo(phone)).toBe(0);
   });
 });
+
+describe('a cancel for an appointment no reminder run can take any more', () => {
+  const cancel = (auth: Record<string, string>, id: string, body: Record<string, string> = {}) =>
+    request(app).post(`/v1/appointments/${id}/cancel`).set(auth).send(body);
+  const cancelEvents = async (tenantId: string) =>
+    (await db.event.findMany({ where: { tenantId, type: 'appointment.cancelled' } })).map((event) => event.data);
+
+  it('whose reminders stopped as the lead opted out is recorded cancelled, told to the CRM, and texts nobody', async () => {
+    const { tenant, auth, phone, created } = await bookedAndConfirmed();
+    const id = created.body.id as string;
+    expect((await request(app).post('/v1/opt-outs').set(auth).send({ phone })).status).toBe(201);
+    await expect
+      .poll(async () => (await stack.client.workflow.getHandle(created.body.workflowId).describe()).status.name, {
+        timeout: 20_000,
+      })
+      .not.toBe('RUNNING');
+    expect((await db.appointment.findUniqueOrThrow({ where: { id } })).status).toBe('opted_out');
+
+    const cancelled = await cancel(auth, id, { reason: 'customer called' });
+    // Before: 409 "The appointment is opted_out, no longer scheduled", and the row never said it was cancelled.
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', closedReason: 'customer called', live: null });
+    expect(await cancelEvents(tenant.id)).toEqual([
+      expect.objectContaining({ appointmentId: id, reason: 'customer called' }),
+    ]);
+    expect(fake.createCallsTo(phone)).toBe(1);
+    const again = await cancel(auth, id);
+    expect(again.status).toBe(409);
+    expect(again.body.error.details).toEqual({ status: 'cancelled' });
+  });
+
+  it('whose run an operator terminated is cancelled all the same; a move is refused saying why', async () => {
+    const { tenant, auth, created } = await bookedAndConfirmed();
+    const id = created.body.id as string;
+    await terminate(created.body.workflowId);
+    const moved = await request(app)
+      .post(`/v1/appointments/${id}/reschedule`)
+      .set(auth)
+      .send({ startsAt: inSeconds(3 * 86_400) });
+    // Before: "The appointment is scheduled, no longer scheduled", and nothing could close its row.
+    expect(moved.status).toBe(409);
+    expect(moved.body.error.message).toMatch(/reminder run has ended .*can only be cancelled/);
+    const cancelled = await cancel(auth, id);
+    expect(cancelled.body).toMatchObject({ status: 'cancelled', closedReason: 'cancelled through the API' });
+    expect(await cancelEvents(tenant.id)).toEqual([expect.objectContaining({ appointmentId: id })]);
+  });
+});
