@@ -24,6 +24,9 @@ async function variantFor(db: Db, input: SendStepMessageInput): Promise<ChosenVa
  * Sends one step's SMS at most once, keyed by (enrollment, step). Its deadline is soft: a retry after the window's
  * close or the expiry, or once the enrollment is paused, answers `deferred`, and the workflow plans the step again.
  */
+/** How far apart the API's clock, which stamps a pause, and Temporal's, which stamps a schedule, are taken to be. */
+const clocksApartMs = 60_000;
+
 export function createSendStepMessage(deps: MessageDeliveryDeps) {
   const deliver = createMessageDelivery(deps);
   return async function sendStepMessage(input: SendStepMessageInput): Promise<SendStepMessageResult> {
@@ -36,15 +39,17 @@ export function createSendStepMessage(deps: MessageDeliveryDeps) {
         variant: variant?.label ?? null,
         subject: { kind: 'step', enrollmentId: input.enrollmentId },
         holdAsResult: input.holdAsResult,
-        // Paused since the run scheduled this send: a pause from before it is one the run has since been resumed
-        // from (the row not written back), and the run's own plan stands.
+        // Paused since the run scheduled this send: a pause from well before it is one the run has since been resumed
+        // from (the row not written back), and the run's own plan stands. The pause is stamped on the API's clock and
+        // the schedule on Temporal's: one this close to it counts as meanwhile, or an API whose clock is behind let a
+        // paused enrollment's step go out on a retry (a stale one only defers a retry, and the run plans the step again).
         pausedMeanwhile: async () =>
           (await deps.db.enrollment.count({
             where: {
               id: input.enrollmentId,
               tenantId: input.tenantId,
               paused: true,
-              pausedAt: { gt: new Date(activityInfo().scheduledTimestampMs) },
+              pausedAt: { gt: new Date(activityInfo().scheduledTimestampMs - clocksApartMs) },
             },
           })) > 0,
         messageFor: () => ({ template: variant?.template ?? input.template }),

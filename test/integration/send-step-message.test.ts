@@ -247,13 +247,25 @@ describe('sendStepMessage', () => {
       status: 'pending',
       reservation: null,
     });
-    // The resumed run's send, scheduled after the pause, the row's flag not written back (a lost write, a pause and a
-    // resume racing): its first attempt and its retries go, so a stale flag never loops a send.
-    const rescheduledAt = Date.now() + 1_000;
+    // The resumed run's send, scheduled well after the pause, the row's flag not written back (a lost write, a pause and
+    // a resume racing): its first attempt and its retries go, so a stale flag never loops a send.
+    const rescheduledAt = Date.now() + 61_000;
     core.fake.inject({ kind: 'http', status: 429 }, { to: phone });
     await expect(attempt(1, input, rescheduledAt)).rejects.toMatchObject({ status: 429 });
     expect(await attempt(2, input, rescheduledAt)).toMatchObject({ outcome: 'sent' });
     expect(callOutcomesTo(phone)).toEqual(['error', 'error', 'created']);
+  });
+
+  it('a retry for an enrollment paused meanwhile by an API whose clock is behind Temporal’s answers deferred', async () => {
+    const { phone, input } = await enrollment();
+    const scheduledAt = Date.now();
+    core.fake.inject({ kind: 'http', status: 429 }, { to: phone });
+    await expect(attempt(1, input, scheduledAt)).rejects.toMatchObject({ status: 429 });
+    // Paused after the send was scheduled, stamped 2 s before it by the API's clock. Before: sent on the retry.
+    const paused = { paused: true, pausedAt: new Date(scheduledAt - 2_000) };
+    await core.db.enrollment.update({ where: { id: input.enrollmentId }, data: paused });
+    expect(await attempt(2, input, scheduledAt)).toEqual({ outcome: 'deferred' });
+    expect(callOutcomesTo(phone)).toEqual(['error']);
   });
 
   it('a retry for an enrollment paused meanwhile still adopts what its unanswered call sent', async () => {
