@@ -17,6 +17,16 @@ export interface BookingRecord extends AppointmentReminderInput {
 }
 
 /**
+ * Whether the follow-up a booking names is still there, held so until the commit (the key share its reference takes
+ * anyway): a claim whose run never started may be removed meanwhile by the claim sweeper, and a booking then names no
+ * follow-up rather than fail on the reference (a 500, and a run that could never record its row).
+ */
+async function stillThere(tx: Prisma.TransactionClient, enrollmentId: string): Promise<boolean> {
+  const rows = await tx.$queryRaw<unknown[]>`SELECT 1 FROM enrollments WHERE id = ${enrollmentId}::uuid FOR KEY SHARE`;
+  return rows.length > 0;
+}
+
+/**
  * The lead's follow-ups the booking ends (halted by it now, or by an earlier record of it), for the workflow to
  * signal; null when the lead has been erased, and nothing is written.
  */
@@ -33,12 +43,13 @@ export async function recordBooking(
   // Looked at again under the lock an erasure takes: one that committed meanwhile must not find its lead booked.
   const live = { id: scope.leadId, tenantId: scope.tenantId, status: { not: 'erased' as const } };
   if (!(await tx.lead.findFirst({ where: live, select: { id: true } }))) return null;
+  const from = bookedFrom && (await stillThere(tx, bookedFrom.enrollmentId)) ? bookedFrom : null;
   await tx.appointment.upsert({
     where: { id: appointmentId },
     create: {
       ...appointment,
       id: appointmentId,
-      enrollmentId: bookedFrom?.enrollmentId ?? null,
+      enrollmentId: from?.enrollmentId ?? null,
       startsAt: new Date(appointment.startsAt),
       reminders,
       nextReminderAt: nextReminderAt(reminders),
@@ -50,13 +61,13 @@ export async function recordBooking(
   const data = {
     appointmentId,
     ...scope,
-    enrollmentId: bookedFrom?.enrollmentId ?? null,
+    enrollmentId: from?.enrollmentId ?? null,
     startsAt: appointment.startsAt,
     location: appointment.location,
   };
   if (await recordEventOnce(tx, { ...scope, type: 'appointment.scheduled', idKey: 'appointmentId', data })) {
     // The funnel's booking: for the follow-up it was booked from, else the lead's latest one.
-    if (bookedFrom) await countEnrollmentFact(tx, bookedFrom.enrollmentId, 'booked');
+    if (from) await countEnrollmentFact(tx, from.enrollmentId, 'booked');
     else await countLeadFact(tx, { ...scope, fact: 'booked' });
   }
   // One a STOP or a reply halted first is closed by that fact's signal, still on its way: the first fact stands.

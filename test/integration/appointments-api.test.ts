@@ -16,13 +16,14 @@ import { createApp } from '../../api/app.js';
 import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import type { Db } from '../../common/db.js';
 import type { Prisma } from '../../generated/prisma/client.js';
+import { recordBooking } from '../../common/bookings.js';
 import { recordOptOut } from '../../common/opt-outs.js';
 import { notAnIanaTimeZone } from '../../common/phone.js';
 import { formatAppointmentTime } from '../../common/templates.js';
 import { createWorker } from '../../worker/worker.js';
 import { statusQuery as followUpStatusQuery } from '../../workflows/lead-follow-up.messages.js';
 import { appointmentStatusKey, leadIdKey } from '../../workflows/search-attributes.js';
-import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
+import { anytimeSettings, appointmentInput, createTenant, randomUkMobile } from '../support/fixtures.js';
 import { enrollInNewSequence } from '../support/follow-ups.js';
 import { startTestStack, testAuthToken, testSenderNumber, type TestStack } from '../support/stack.js';
 import type { TwilioFake } from '../support/twilio-fake.js';
@@ -659,6 +660,30 @@ describe('booking from a running follow-up', () => {
       expect.stringMatching(/^Acme Dental: your appointment is booked for /),
     ]);
     await terminate(appointment.workflowId);
+  });
+});
+
+describe('a booking naming a follow-up claim the claim sweeper removed meanwhile', () => {
+  it('is recorded naming no follow-up, by the API and by its run alike, instead of failing on the reference', async () => {
+    const { tenant, auth } = await createTenant(db, anytimeSettings);
+    const { leadId } = await newLead(auth);
+    const input = appointmentInput(
+      { tenantId: tenant.id, leadId, startsAt: inSeconds(86_400) },
+      // The claim this names was read by the request, then removed before the record (its run never started).
+      { bookedFrom: { enrollmentId: randomUUID(), workflowId: `followup:${tenant.id}:${leadId}`, runId: null } },
+    );
+    const { appointmentId } = input;
+    const booking = { ...input, workflowId: `appointment:${tenant.id}:${appointmentId}`, runId: null, reminders: [] };
+    // Before: a foreign-key violation, a 500 for the API and a failing activity for the run, on every retry.
+    for (let writer = 0; writer < 2; writer += 1) await db.$transaction((tx) => recordBooking(tx, booking));
+    expect(await db.appointment.findUniqueOrThrow({ where: { id: appointmentId } })).toMatchObject({
+      enrollmentId: null,
+      status: 'scheduled',
+    });
+    const scheduled = await db.event.findMany({ where: { tenantId: tenant.id, type: 'appointment.scheduled' } });
+    expect(scheduled.map((event) => event.data)).toEqual([
+      expect.objectContaining({ appointmentId, enrollmentId: null }),
+    ]);
   });
 });
 

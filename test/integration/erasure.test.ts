@@ -15,7 +15,7 @@ import { createSignalRelay } from '../../api/signal-relay.js';
 import { findOptOut, phoneHash } from '../../common/opt-outs.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { sendsFromNewNumber } from '../support/capacity.js';
-import { anytimeSettings, createTenant, leadTextedAt, randomUkMobile } from '../support/fixtures.js';
+import { anytimeSettings, appointmentInput, createTenant, leadTextedAt, randomUkMobile } from '../support/fixtures.js';
 import { stackForFile, testAccountSid, testAppDeps, testAuthToken, testSenderNumber } from '../support/stack.js';
 import { until } from '../support/wait.js';
 import { inbound, randomSenderNumber } from '../support/webhooks.js';
@@ -355,20 +355,9 @@ describe('erasing a lead', () => {
 
   it('asks Temporal to cancel a reminder workflow no worker is there to accept the cancellation for', async () => {
     const { tenantId, auth, leadId } = await leadInConversation();
-    const appointmentId = randomUUID();
     const startsAt = inDays(2);
-    const input = {
-      tenantId,
-      leadId,
-      appointmentId,
-      startsAt,
-      timeZone: 'Europe/London',
-      durationMinutes: 30,
-      location: null,
-      notes: null,
-      reminderOffsetsSeconds: [3600],
-      bookedFrom: null,
-    };
+    const input = appointmentInput({ tenantId, leadId, startsAt }, { reminderOffsetsSeconds: [3600] });
+    const { appointmentId } = input;
     // A task queue nobody polls stands for a worker that is down.
     const { workflowId, runId } = await startAppointmentReminder(stack.client, `no-worker-${randomUUID()}`, input);
     await stack.db.appointment.create({

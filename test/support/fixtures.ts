@@ -3,6 +3,7 @@ import { inject } from 'vitest';
 import { generateApiKey } from '../../api/auth.js';
 import { createDb, type Db } from '../../common/db.js';
 import type { Prisma } from '../../generated/prisma/client.js';
+import type { AppointmentReminderInput } from '../../workflows/appointment-reminder.messages.js';
 import { createOutboundMessage } from '../../scripts/db/outbound-message.js';
 
 export function testDb(): Db {
@@ -95,3 +96,21 @@ export async function leadTextedAt(
   });
   return lead;
 }
+
+/** An appointment's run input for `lead` of `tenantId`, a half-hour in London at `startsAt`, booked from nothing. */
+export const appointmentInput = (
+  { tenantId, leadId, startsAt }: { tenantId: string; leadId: string; startsAt: string },
+  more: Partial<AppointmentReminderInput> = {},
+): AppointmentReminderInput => ({
+  tenantId,
+  leadId,
+  appointmentId: randomUUID(),
+  startsAt,
+  timeZone: 'Europe/London',
+  durationMinutes: 30,
+  location: null,
+  notes: null,
+  reminderOffsetsSeconds: [],
+  bookedFrom: null,
+  ...more,
+});
