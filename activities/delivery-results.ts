@@ -15,7 +15,8 @@ const isHaltReason = (reason: string): reason is HaltedBy => haltingReasons.has(
 
 /** A message skipped for `reason`: an opt-out, a fact that ended its enrollment, or a skip of its own. */
 export function skippedResult(messageId: string, reason: string): DeliveryResult {
-  if (reason === 'opted_out') return { outcome: 'opted_out', messageId };
+  // A number's block ends the run as the lead's own opt-out does; the row and its event say which it was.
+  if (reason === 'opted_out' || reason === 'number_blocked') return { outcome: 'opted_out', messageId };
   if (isHaltReason(reason)) return { outcome: 'halted', messageId, reason };
   return { outcome: 'skipped', messageId, reason };
 }

@@ -13,7 +13,13 @@ type Reader = Prisma.TransactionClient | Db;
 export interface MessageFacts {
   claimedAt: Date | null;
   claimedAttempt: number | null;
+  /** The phone opted out of the tenant (its own STOP, the API, Twilio's 21610, an erasure). */
   optedOut: boolean;
+  /**
+   * The phone texted a STOP in its own words to the number the message goes from (a shared number, which Twilio does
+   * not block: common/opt-outs.ts recordSenderOptOut), and the tenant has not recorded its consent since.
+   */
+  numberBlocked: boolean;
   /** The message's lead was erased: whatever still runs for it (a start that raced the erasure) never texts it. */
   leadErased: boolean;
   /** The kill switch that holds the tenant's sends, if any: the capacity count read it before the lock was had. */
@@ -60,16 +66,18 @@ export interface MessageRef {
 }
 
 /**
- * The phone opted out of the tenant, or of the number the message goes from (a STOP in its words to a shared number,
- * which Twilio does not block: common/opt-outs.ts recordSenderOptOut), unless the tenant has recorded its consent since
- * (an opt-in in its consent log: `DELETE /v1/opt-outs/:phone`, or the lead's own START or YES to it).
+ * The phone opted out of the tenant (`optedOut`), or of the number the message goes from (`numberBlocked`: a STOP in
+ * its words to a shared number, which Twilio does not block: common/opt-outs.ts recordSenderOptOut), unless the tenant
+ * has recorded its consent since (an opt-in in its consent log: `DELETE /v1/opt-outs/:phone`, or the lead's own START
+ * or YES to it).
  */
-const optedOutOf = (phone: string) => {
+const optOutColumns = (phone: string) => {
   const [current, legacy] = phoneHashes(phone);
-  return Prisma.sql`(
+  return Prisma.sql`
   EXISTS (SELECT 1 FROM opt_outs o WHERE o.tenant_id = m.tenant_id AND o.phone_hash IN (${current}, ${legacy}))
-  OR EXISTS (SELECT 1 FROM sender_opt_outs so WHERE so.sender = m.from_phone AND so.phone_hash = ${current}
-    AND ${senderBlockStandsFor(Prisma.sql`m.tenant_id`)}))`;
+    AS "optedOut",
+  EXISTS (SELECT 1 FROM sender_opt_outs so WHERE so.sender = m.from_phone AND so.phone_hash = ${current}
+    AND ${senderBlockStandsFor(Prisma.sql`m.tenant_id`)}) AS "numberBlocked"`;
 };
 
 function only<T>(rows: T[], messageId: string): T {
@@ -92,7 +100,7 @@ export async function readStepFacts(
 ): Promise<StepFacts> {
   const rows = await reader.$queryRaw<(StepFacts & { recentSends: string[] | string })[]>`
     SELECT m.claimed_at AS "claimedAt", m.claimed_attempt AS "claimedAttempt",
-      ${optedOutOf(message.toPhone)} AS "optedOut",
+      ${optOutColumns(message.toPhone)},
       EXISTS (SELECT 1 FROM leads el WHERE el.id = m.lead_id AND el.status = 'erased') AS "leadErased",
       p.scope AS "pausedScope", p.paused_by AS "pausedBy",
       e.status::text AS "enrollmentStatus", e.halted_at AS "haltedAt", e.halted_by AS "haltedBy",
@@ -127,7 +135,7 @@ export async function readAppointmentFacts(
 ): Promise<AppointmentFacts> {
   const rows = await reader.$queryRaw<AppointmentFacts[]>`
     SELECT m.claimed_at AS "claimedAt", m.claimed_attempt AS "claimedAttempt",
-      ${optedOutOf(message.toPhone)} AS "optedOut",
+      ${optOutColumns(message.toPhone)},
       EXISTS (SELECT 1 FROM leads el WHERE el.id = m.lead_id AND el.status = 'erased') AS "leadErased",
       p.scope AS "pausedScope", p.paused_by AS "pausedBy",
       a.status::text AS "appointmentStatus", a.starts_at AS "startsAt", a.confirmed_at AS "confirmedAt",

@@ -36,6 +36,7 @@ export type GateSubject =
 /** Final refusals: the message will never go out. */
 export type GateStop =
   | 'opted_out'
+  | 'number_blocked'
   | HaltReason
   | 'enrollment_closed'
   | 'skipped_by_api'
@@ -154,6 +155,7 @@ function appointmentRefusal(
 /** Whatever the message is about: an opted-out phone or an erased lead is never texted. */
 function recipientStop(facts: MessageFacts): Extract<GateDecision, { kind: 'stop' }> | null {
   if (facts.optedOut) return { kind: 'stop', reason: 'opted_out' };
+  if (facts.numberBlocked) return { kind: 'stop', reason: 'number_blocked' };
   return facts.leadErased ? { kind: 'stop', reason: 'erased' } : null;
 }
 

@@ -172,6 +172,11 @@ describe('a STOP to a shared number reaches every tenant that texted the phone f
       .poll(() => enrollmentStatus(stack.app, c.auth, enrolledBefore.enrollmentId), { timeout: 20_000 })
       .toBe('opted_out');
     expect(stack.fake.createCallsTo(phone)).toBe(1);
+    // Its row and the CRM's event say it was the number's block, not an opt-out of its own (before: opted_out).
+    const row = await stack.db.message.findFirstOrThrow({ where: { enrollmentId: enrolledBefore.enrollmentId } });
+    expect(row).toMatchObject({ status: 'skipped', skipReason: 'number_blocked' });
+    const skipped = await stack.db.event.findMany({ where: { tenantId: c.tenant.id, type: 'message.skipped' } });
+    expect(skipped.map((event) => event.data)).toEqual([expect.objectContaining({ reason: 'number_blocked' })]);
     // Enrolled after the STOP: refused at once, naming the number (before: 202, then refused at its first step).
     const refused = await enrollmentAnswer(c, enrolledBefore.leadId);
     expect(refused.status).toBe(409);
