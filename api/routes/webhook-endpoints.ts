@@ -9,6 +9,7 @@ import { eventTypes } from '../../common/events.js';
 import {
   deliveryPayloads,
   giveUpForDeletedEndpoints,
+  giveUpUnselected,
   lockPendingDeliveries,
   webhookDeliveryStatuses,
 } from '../../common/webhooks/deliveries.js';
@@ -201,6 +202,11 @@ export function webhookEndpointsRouter({
     const updated = await db.$transaction(async (tx) => {
       // A new URL is tried at once, whatever the old one's failures made its deliveries wait for.
       if (newUrl) await goesAtOnce(tx, endpoint.id);
+      // Narrowed: what still waits of the types it no longer takes never goes, as the CRM asked.
+      if (body.events) {
+        await lockPendingDeliveries(tx, endpoint.id);
+        await giveUpUnselected(tx, endpoint.id, body.events);
+      }
       await updateLiveEndpoint(tx, endpoint.id, { url, events: body.events, description: body.description });
       return tx.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } });
     });

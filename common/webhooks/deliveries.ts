@@ -262,6 +262,21 @@ export async function giveUpForDeletedEndpoints(db: Db | Prisma.TransactionClien
       AND (${endpointId ?? null}::uuid IS NULL OR w.id = ${endpointId ?? null}::uuid)`;
 }
 
+/**
+ * An endpoint narrowed to fewer event types (`events` set, non-empty) gets no more of the others: those still waiting
+ * for it are given up, as no new one is fanned out to it. Pings stay, and so do deliveries a relay holds (in flight:
+ * they may go). Call it under lockPendingDeliveries.
+ */
+export async function giveUpUnselected(tx: Prisma.TransactionClient, endpointId: string, events: string[]) {
+  if (events.length === 0) return;
+  await tx.$executeRaw`
+    UPDATE webhook_deliveries
+    SET status = 'failed', lease_until = NULL, last_error = 'given up unsent: its endpoint no longer takes this event type'
+    WHERE endpoint_id = ${endpointId}::uuid AND status = 'pending' AND event_id IS NOT NULL
+      AND (lease_until IS NULL OR lease_until < now())
+      AND NOT (payload->>'type' = ANY(${events}::text[]))`;
+}
+
 /** Hands back leased deliveries this worker will not send now, so the next round (here or elsewhere) takes them at once. */
 export async function releaseLeases(db: Db, ids: string[]): Promise<void> {
   if (ids.length)

@@ -1,5 +1,6 @@
 // The webhook endpoint routes: what a tenant may register (known event types, URLs that pass the SSRF checks), the
 // secret shown once and rotated with an overlap, test pings, delivery logs and retries, and nothing across tenants.
+import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { Client } from '@temporalio/client';
 import request from 'supertest';
@@ -400,6 +401,45 @@ describe('webhook endpoint routes', () => {
       relay.release();
       await relay.committed;
     }
+  });
+
+  it('narrowed to fewer event types gives up what still waits of the others, and keeps the rest and its pings', async () => {
+    const { auth, tenant } = await createTenant(db);
+    const endpoint = await endpointFor(auth);
+    // Held back by an earlier failure, so they wait (a relay another test file runs would try them otherwise).
+    await db.webhookEndpoint.update({
+      where: { id: endpoint.id },
+      data: { retryAfter: new Date(Date.now() + 3600_000) },
+    });
+    const waiting = (type: string, eventId: string | null = randomUUID()) =>
+      db.webhookDelivery.create({
+        data: {
+          tenantId: tenant.id,
+          endpointId: endpoint.id,
+          eventId,
+          messageId: `msg_${randomUUID()}`,
+          payload: { type },
+        },
+      });
+    const [sent, received, ping] = [
+      await waiting('message.sent'),
+      await waiting('message.received'),
+      await waiting('ping', null),
+    ];
+    const narrowed = await request(devApp)
+      .patch(`/v1/webhook-endpoints/${endpoint.id}`)
+      .set(auth)
+      .send({ events: ['message.received'] });
+    expect(narrowed.status).toBe(200);
+    const statusOf = async ({ id }: { id: string }) =>
+      db.webhookDelivery.findUniqueOrThrow({ where: { id }, select: { status: true, lastError: true } });
+    // Before: still pending, and the CRM got message.sent after asking for message.received only.
+    expect(await statusOf(sent)).toEqual({
+      status: 'failed',
+      lastError: 'given up unsent: its endpoint no longer takes this event type',
+    });
+    expect((await statusOf(received)).status).toBe('pending');
+    expect((await statusOf(ping)).status).toBe('pending');
   });
 
   it('an endpoint held back by its last failure says until when, and so does each delivery waiting behind it', async () => {
