@@ -20,13 +20,13 @@ async function variantFor(db: Db, input: SendStepMessageInput): Promise<ChosenVa
   return variants ? chooseVariant(input.enrollmentId, input.step, variants) : null;
 }
 
+/** How far apart the API's clock, which stamps a pause, and Temporal's, which stamps a schedule, are taken to be. */
+const clocksApartMs = 60_000;
+
 /**
  * Sends one step's SMS at most once, keyed by (enrollment, step). Its deadline is soft: a retry after the window's
  * close or the expiry, or once the enrollment is paused, answers `deferred`, and the workflow plans the step again.
  */
-/** How far apart the API's clock, which stamps a pause, and Temporal's, which stamps a schedule, are taken to be. */
-const clocksApartMs = 60_000;
-
 export function createSendStepMessage(deps: MessageDeliveryDeps) {
   const deliver = createMessageDelivery(deps);
   return async function sendStepMessage(input: SendStepMessageInput): Promise<SendStepMessageResult> {

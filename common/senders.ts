@@ -70,7 +70,7 @@ export async function assignSender(db: Db, change: SenderChange): Promise<Assign
       const current = await tx.tenantSender.findUnique({ where: { value: change.value }, include: withTenant });
       if (current?.tenantId === tenantId) return { kind: 'unchanged', sender: view(current), previousTenantId: null };
       if (current && !change.reassign) return { kind: 'taken', ownerTenantId: current.tenantId };
-      const data = { tenantId: tenantId, assignedBy: change.actor, createdAt: new Date() };
+      const data = { tenantId, assignedBy: change.actor, createdAt: new Date() };
       // Not an upsert: a new sender is inserted, so the same insert made concurrently fails on the key instead of overwriting.
       const sender = current
         ? await tx.tenantSender.update({ where: { value: change.value }, data, include: withTenant })
@@ -78,7 +78,7 @@ export async function assignSender(db: Db, change: SenderChange): Promise<Assign
       const previousTenantId = current?.tenantId ?? null;
       await tx.auditLog.create({
         data: {
-          tenantId: tenantId,
+          tenantId,
           actor: change.actor,
           action: 'sender.assigned',
           subject: change.value,

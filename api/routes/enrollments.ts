@@ -249,7 +249,10 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
     req: Request,
     change: (handle: WorkflowHandle) => Promise<LeadFollowUpState>,
     recorded: (live: LeadFollowUpState) => Prisma.EnrollmentUpdateManyMutationInput,
-    /** Written before the run is asked, and undone when it refuses (a timeout leaves it: the run may have accepted). */
+    /**
+     * Written once the run is found and before it is asked; undone when the change may not have reached it (Temporal
+     * did not answer), not when it refused: `ahead` must be harmless for a change the run refuses.
+     */
     ahead?: { write: (enrollment: Enrollment) => Promise<unknown>; undo: (enrollment: Enrollment) => Promise<unknown> },
   ) {
     const enrollment = await findEnrollment(req);
@@ -260,12 +263,14 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
         `The enrollment is ${enrollment.runId ? enrollment.status : 'starting'}, not running`,
       );
     let live: LeadFollowUpState;
-    await ahead?.write(enrollment);
+    let written = false;
     try {
-      live = await change(await changeHandleOf(enrollment.workflowId, enrollment.runId));
+      const handle = await changeHandleOf(enrollment.workflowId, enrollment.runId);
+      written = Boolean(await ahead?.write(enrollment));
+      live = await change(handle);
     } catch (error) {
       const refused = error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError;
-      if (refused) await ahead?.undo(enrollment);
+      if (written && !refused) await ahead?.undo(enrollment);
       if (error instanceof WorkflowUpdateFailedError)
         throw new ApiError(409, 'conflict', error.cause?.message ?? error.message);
       if (error instanceof WorkflowNotFoundError)
@@ -287,6 +292,11 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
   });
   router.post('/enrollments/:enrollmentId/skip', async (req, res) => {
     const body = parseBody(skipSchema, req.body);
+    // Past the last step is refused before anything is written: recorded, it would hold back every step left.
+    const { sequenceId } = await findEnrollment(req);
+    const stepCount = (await sequenceStepsOf(sequenceId)).length;
+    if (body.step >= stepCount)
+      throw new ApiError(409, 'conflict', `step must be before ${stepCount}, the sequence's number of steps`);
     const skipped = await changeRunning(
       req,
       (handle) => handle.executeUpdate(skipToStepUpdate, { args: [body] }),
@@ -294,11 +304,15 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
       {
         // Before the run hears of it, the send gate does: a step before it whose send is on its way and not yet
         // claimed (its row not written yet, or a retry's) is refused `skipped_by_api`, as closePassedOver closes rows.
-        write: ({ id }) =>
-          db.$executeRaw`UPDATE enrollments SET skipped_to_step = greatest(skipped_to_step, ${body.step}) WHERE id = ${id}::uuid`,
-        // Only this request's own write, as it left it: the run refused the step (past, or beyond the last).
-        undo: ({ id, skippedToStep }) =>
-          db.enrollment.updateMany({ where: { id, skippedToStep: body.step }, data: { skippedToStep } }),
+        // A skip the run refuses is to a step it has reached already (the last step is checked above), so the write
+        // holds back no step it will still send.
+        write: ({ id, tenantId }) =>
+          db.$executeRaw`UPDATE enrollments SET skipped_to_step = greatest(skipped_to_step, ${body.step})
+            WHERE id = ${id}::uuid AND tenant_id = ${tenantId}::uuid`,
+        // Temporal did not answer: as it was, unless another request moved it since, or the steps up to it would be
+        // refused one by one while the run, which may never have heard of the skip, waits each one's delay.
+        undo: ({ id, tenantId, skippedToStep }) =>
+          db.enrollment.updateMany({ where: { id, tenantId, skippedToStep: body.step }, data: { skippedToStep } }),
       },
     );
     // The skip stands either way: a row left open stays held until the enrollment's close closes it.

@@ -1,6 +1,6 @@
 // Issue: lead follow-up sequences through the API, against the dev server, the Twilio fake and PostgreSQL.
 import { DateTime } from 'luxon';
-import type { Client } from '@temporalio/client';
+import { WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
 import request from 'supertest';
 import { createApp } from '../../api/app.js';
 import { recordOptOut } from '../../common/opt-outs.js';
@@ -312,22 +312,32 @@ describe('enrollments', () => {
     expect((await api().post(`/v1/enrollments/${id}/cancel`).set(auth)).status).toBe(409);
   });
 
-  it('a skip is recorded on the row before the run hears of it (the send gate refuses a step before it), and taken back when the run refuses', async () => {
+  it('a skip is recorded on the row before the run hears of it (the send gate refuses a step before it): never past the last step, and taken back when Temporal does not answer', async () => {
     const { auth, id } = await enrolledInThreeHourlySteps();
     const skippedTo = async () => (await stack.db.enrollment.findUniqueOrThrow({ where: { id } })).skippedToStep;
     // What the row said at the moment each update went to the run.
     const seen: (number | null)[] = [];
+    let unanswered = false;
     const app = createApp({
       ...stack.deps,
-      temporal: seeingUpdates(stack.client, async () => seen.push(await skippedTo())),
+      temporal: seeingUpdates(stack.client, async () => {
+        seen.push(await skippedTo());
+        if (unanswered) throw new WorkflowUpdateRPCTimeoutOrCancelledError('timed out');
+      }),
     });
     const skip = (step: number) => request(app).post(`/v1/enrollments/${id}/skip`).set(auth).send({ step });
 
     expect((await skip(1)).status).toBe(200);
     // Before: null, so a step-0 send on its way and not yet claimed went out after the skip was asked for.
     expect(seen).toEqual([1]);
-    expect((await skip(5)).status).toBe(409); // past the last step: refused, and the row as it was
-    expect(seen).toEqual([1, 5]);
+    // Past the last step: refused before anything is written or asked (recorded, it would hold back every step left).
+    expect((await skip(3)).status).toBe(409);
+    expect(seen).toEqual([1]);
+    expect(await skippedTo()).toBe(1);
+    // Unanswered: the run may never have heard of it, so the row goes back to what it was.
+    unanswered = true;
+    expect((await skip(2)).status).toBe(503);
+    expect(seen).toEqual([1, 2]);
     expect(await skippedTo()).toBe(1);
     await api().post(`/v1/enrollments/${id}/cancel`).set(auth);
   });
