@@ -4,10 +4,15 @@
 import { underLeadConversationLock } from '../common/appointment-changes.js';
 import type { Db } from '../common/db.js';
 import { lockTenantEventsOf, recordEvent } from '../common/events.js';
-import { lockUnclaimedMessagesOf } from '../common/lock-order.js';
+import { lockAppointment, lockUnclaimedMessagesOf } from '../common/lock-order.js';
 import { beginClosingUnclaimed } from '../common/unclaimed-messages.js';
 import { Prisma, type Appointment } from '../generated/prisma/client.js';
 import type { AppointmentStatus } from '../generated/prisma/enums.js';
+import type { Reminder } from '../workflows/appointment-reminder.messages.js';
+
+/** The reminders as a run's cancel leaves them: those still to come will not. */
+const dropped = (reminders: Reminder[]): Reminder[] =>
+  reminders.map((reminder) => (reminder.status === 'scheduled' ? { ...reminder, status: 'dropped' } : reminder));
 
 /** Statuses a cancel without a run records over: the appointment still stands, though no reminder goes about it. */
 const standingWithoutReminders: AppointmentStatus[] = ['scheduled', 'opted_out', 'failed'];
@@ -20,15 +25,23 @@ const standingWithoutReminders: AppointmentStatus[] = ['scheduled', 'opted_out',
 export async function cancelWithoutRun(db: Db, appointment: Appointment, reason: string): Promise<Appointment | null> {
   const { id, tenantId, leadId } = appointment;
   return underLeadConversationLock(db, { tenantId, leadId }, async (tx) => {
+    // In common/lock-order.ts's order: the appointment's row (read as it is once locked: a run's last record may have
+    // just landed), its messages and the capacity they give back, then the tenant's events.
+    await lockAppointment(tx, id);
     const current = await tx.appointment.findUniqueOrThrow({ where: { id } });
     if (!standingWithoutReminders.includes(current.status)) return null;
-    // In common/lock-order.ts's order: the messages and the capacity they give back, the tenant's events, the row.
     await lockUnclaimedMessagesOf(tx, { appointmentId: id });
     const unclaimed = await beginClosingUnclaimed(tx, { tenantId, appointmentId: id }, 'appointment_closed');
     await tx.$executeRaw(lockTenantEventsOf(Prisma.sql`VALUES (${tenantId}::uuid, 0)`));
     const cancelled = await tx.appointment.update({
       where: { id },
-      data: { status: 'cancelled', closedReason: reason, closedAt: new Date(), nextReminderAt: null },
+      data: {
+        status: 'cancelled',
+        closedReason: reason,
+        closedAt: new Date(),
+        nextReminderAt: null,
+        reminders: dropped(current.reminders as unknown as Reminder[]),
+      },
     });
     await recordEvent(tx, {
       tenantId,

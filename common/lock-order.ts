@@ -20,6 +20,11 @@ export async function lockLead(tx: Tx, leadId: string): Promise<void> {
   await tx.$executeRaw`SELECT 1 FROM leads WHERE id = ${leadId}::uuid FOR NO KEY UPDATE`;
 }
 
+/** Locks one appointment's row to the end of the transaction. */
+export async function lockAppointment(tx: Tx, appointmentId: string): Promise<void> {
+  await tx.$executeRaw`SELECT 1 FROM appointments WHERE id = ${appointmentId}::uuid FOR NO KEY UPDATE`;
+}
+
 /** Locks the lead's appointments' rows to the end of the transaction. */
 export async function lockAppointmentsOf(tx: Tx, leadId: string): Promise<void> {
   await tx.$executeRaw`SELECT 1 FROM appointments WHERE lead_id = ${leadId}::uuid ORDER BY id FOR NO KEY UPDATE`;

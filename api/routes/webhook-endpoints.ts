@@ -202,12 +202,11 @@ export function webhookEndpointsRouter({
     const updated = await db.$transaction(async (tx) => {
       // A new URL is tried at once, whatever the old one's failures made its deliveries wait for.
       if (newUrl) await goesAtOnce(tx, endpoint.id);
-      // Narrowed: what still waits of the types it no longer takes never goes, as the CRM asked.
-      if (body.events) {
-        await lockPendingDeliveries(tx, endpoint.id);
-        await giveUpUnselected(tx, endpoint.id, body.events);
-      }
+      if (body.events) await lockPendingDeliveries(tx, endpoint.id);
       await updateLiveEndpoint(tx, endpoint.id, { url, events: body.events, description: body.description });
+      // Narrowed: what still waits of the types it no longer takes never goes, as the CRM asked; after the endpoint's
+      // update, which waits for a fan-out holding it, so what that fan-out queued by the old filter is given up too.
+      if (body.events) await giveUpUnselected(tx, endpoint.id, body.events);
       return tx.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } });
     });
     res.json(endpointView(updated));

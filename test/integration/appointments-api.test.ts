@@ -1001,6 +1001,10 @@ describe('a cancel for an appointment no reminder run can take any more', () => 
     expect(moved.body.error.message).toMatch(/reminder run has ended .*can only be cancelled/);
     const cancelled = await cancel(auth, id);
     expect(cancelled.body).toMatchObject({ status: 'cancelled', closedReason: 'cancelled through the API' });
+    // The reminders still to come say they will not, as a run's cancel leaves them.
+    const statuses = (cancelled.body.reminders as { status: string }[]).map((reminder) => reminder.status);
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(statuses.every((status) => status === 'dropped')).toBe(true);
     expect(await cancelEvents(tenant.id)).toEqual([expect.objectContaining({ appointmentId: id })]);
   });
 });
