@@ -49,7 +49,7 @@ export const gateHold = ({ reason, until, policy }: Extract<GateDecision, { kind
  * settled it: this attempt answers nothing, and the next finds the row as it is.
  */
 export async function closeAsRead(db: Db, row: Message, closed: UnsentClose, heldBy?: string | null): Promise<void> {
-  if (await closeUnsent(db, row, closed, { onlyUnder: claimOf(row), heldBy })) return;
+  if ((await closeUnsent(db, row, closed, { onlyUnder: claimOf(row), heldBy })).closed) return;
   throw rowChangedSinceRead();
 }
 

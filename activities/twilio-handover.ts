@@ -155,9 +155,10 @@ export async function handOver(
     }
     const errorCode = classified.code ?? null;
     const optOutSource = classified.kind === 'opted_out' ? `twilio_error_${errorCode}` : undefined;
-    await closeUnsent(db, row, { status: 'failed', errorCode }, { optOutSource });
+    const { optedOut } = await closeUnsent(db, row, { status: 'failed', errorCode }, { optOutSource });
     metrics.messageRecorded('failed');
-    if (optOutSource) metrics.optOutRecorded(optOutSource);
+    // Only an opt-out this refusal recorded: a STOP may have committed after the claim.
+    if (optOutSource && optedOut) metrics.optOutRecorded(optOutSource);
     log.warn('Twilio refused the message', { messageId: row.id, kind: classified.kind, errorCode });
     return refusedByTwilioResult(row.id, classified.kind, errorCode);
   }

@@ -40,14 +40,15 @@ async function heldUnder(tx: Prisma.TransactionClient, id: string, claim: HeldCl
  * else closed first (an enrollment's close) keeps its reason, and its one event. With `optOutSource`, the recipient's
  * opt-out is recorded in the same transaction, which then takes the conversation's lock first (common/lock-order.ts).
  * With `onlyUnder`, a row that claim no longer holds is left as it is, reservation and all, unless it was closed without
- * reaching Twilio: a closed unsent row holds no capacity. True if this call closed it.
+ * reaching Twilio: a closed unsent row holds no capacity. `closed`: this call closed it; `optedOut`: it recorded an
+ * opt-out where none stood.
  */
 export async function closeUnsent(
   db: Db,
   row: Message,
   closed: UnsentClose,
   { optOutSource, onlyUnder, heldBy }: { optOutSource?: string; onlyUnder?: HeldClaim; heldBy?: string | null } = {},
-): Promise<boolean> {
+): Promise<{ closed: boolean; optedOut: boolean }> {
   return db.$transaction(async (tx) => {
     // A STOP from the lead holds it while it records its own event: taken after the event lock, the two deadlock.
     if (optOutSource) await lockConversation(tx, row.tenantId, row.toPhone);
@@ -55,7 +56,7 @@ export async function closeUnsent(
     if (found && !found.held) {
       // Closed since without reaching Twilio: what an attempt that read it pending reserved onto it goes back.
       if (found.closedUnsent) await releaseCapacity(tx, row.id);
-      return false;
+      return { closed: false, optedOut: false };
     }
     await releaseCapacity(tx, row.id);
     const { count } = await tx.message.updateMany({
@@ -73,8 +74,9 @@ export async function closeUnsent(
           fact: 'failed',
         });
     }
+    let optedOut = false;
     if (optOutSource) {
-      await recordOptOut(tx, { tenantId: row.tenantId, phone: row.toPhone, source: optOutSource });
+      optedOut = !(await recordOptOut(tx, { tenantId: row.tenantId, phone: row.toPhone, source: optOutSource }));
       // The phone's other runs (its appointments' reminders, a follow-up) hear of it now, as from a callback's 21610,
       // not at their next send's gate; the API's signal relay delivers them.
       await queueSignalsForPhone(tx, row.tenantId, row.toPhone, {
@@ -82,6 +84,6 @@ export async function closeUnsent(
         payload: { source: optOutSource },
       });
     }
-    return count > 0;
+    return { closed: count > 0, optedOut };
   });
 }

@@ -100,7 +100,10 @@ export function createClaimSettler({
       return;
     }
     const skipReason = skipReasonOf(owner);
-    if (!(await closeUnsent(db, row, { status: 'skipped', skipReason }, { onlyUnder: take, heldBy: row.heldReason })))
+    if (
+      !(await closeUnsent(db, row, { status: 'skipped', skipReason }, { onlyUnder: take, heldBy: row.heldReason }))
+        .closed
+    )
       return;
     metrics.messageRecorded('skipped');
     logger.warn({ ...facts, skipReason }, 'a claimed message its run left behind never reached Twilio: skipped');

@@ -11,6 +11,7 @@ import type { SmsSender } from '../../activities/sms-sender.js';
 import { createCapacityGate } from '../../common/capacity/gate.js';
 import { roomyCapacity } from '../../common/capacity/settings.js';
 import { lockConversation } from '../../common/conversation.js';
+import { noMetrics } from '../../common/metrics.js';
 import { heldTransaction, untilWaitingBehind } from '../support/held-transaction.js';
 import { sendCoreForFile } from '../support/send-core.js';
 import { until } from '../support/wait.js';
@@ -456,11 +457,13 @@ describe('sendStepMessage', () => {
         return core.sender.send(sms);
       },
     };
+    const optOutsCounted: string[] = [];
     const send = createSendStepMessage({
       db: core.db,
       sender,
       capacity: createCapacityGate({ db: core.db, settings: roomyCapacity }),
       gate: createSendGate({ db: core.db }),
+      metrics: { ...noMetrics, optOutRecorded: (source) => optOutsCounted.push(source) },
     });
     const answered = new MockActivityEnvironment({ attempt: 1 }).run(send, input);
     const held = await until(() => stop, 'the STOP holding the lock');
@@ -471,6 +474,8 @@ describe('sendStepMessage', () => {
     expect(await findOptOut(core.db, tenantId, phone)).toMatchObject({ source: 'inbound_keyword' });
     const consent = await core.db.consentEvent.findMany({ where: { tenantId }, orderBy: { createdAt: 'asc' } });
     expect(consent.map((event) => event.source)).toEqual(['inbound_keyword', 'twilio_error_21610']);
+    // The STOP's opt-out stood first: the refusal recorded none, and counts none (before: one more opt-out counted).
+    expect(optOutsCounted).toEqual([]);
   });
 
   it('ends an invalid number (21211) as failed with the code', async () => {
