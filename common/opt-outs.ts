@@ -137,7 +137,10 @@ export interface ConsentChange {
   source: string;
   messageSid?: string | null;
   note?: string | null;
-  /** When the lead asked, for the consent log: a request processed late (kept through an outage) came before. */
+  /**
+   * When the lead asked (its webhook's arrival), for the consent log: a request processed late (kept through an outage,
+   * or overtaken by a later one's transaction) came before.
+   */
   askedAt?: Date | undefined;
 }
 
@@ -222,8 +225,8 @@ export async function recordOptOutConfirmed(
  * Returns whether there was an opt-out to clear (under either hash, and then its event); the consent is logged either
  * way, with a note when it changed nothing. An erasure's opt-out (its phone cleared) promises the number is never texted
  * again: a keyword the phone texts (`liftsErased: false`) leaves it, and only the tenant's recorded consent (the API)
- * lifts it. An opt-in processed late (`askedAt`, when it came) leaves an opt-out the consent log has as asked for
- * since.
+ * lifts it. An opt-in processed late (`askedAt`, when it came: kept through an outage, or a later STOP's transaction
+ * committed first) leaves an opt-out the consent log has as asked for since.
  */
 export async function recordOptIn(
   tx: Prisma.TransactionClient,
@@ -258,7 +261,7 @@ export interface SenderConsentChange {
   addresses: readonly string[];
   phone: string;
   messageSid: string;
-  /** When it came, for one processed late. */
+  /** When it came: a START processed after a later STOP leaves that STOP's block. */
   askedAt?: Date | undefined;
 }
 
@@ -267,7 +270,7 @@ export interface SenderConsentChange {
  * lead's words to a shared number reaches only the tenants that texted the phone from there, and another's first text
  * from the same number would otherwise follow it.
  */
-export async function recordSenderOptOut(tx: Prisma.TransactionClient, change: SenderConsentChange): Promise<void> {
+export async function recordSenderOptOut(tx: Tx, change: SenderConsentChange): Promise<void> {
   // A standing block takes the later request's time: a START processed late lifts only a block asked for before it.
   // Stamped on this process's clock, as the consent log's entries and a late START's arrival are, which it is judged by.
   await tx.$executeRaw`

@@ -45,8 +45,8 @@ export interface InboundOptions {
    * `arrivedAt`: no TwiML carries an answer any more, so none is given or recorded, and an opt-out stays unconfirmed
    * (the next request is confirmed). Once a tenant erased the phone's lead since it came, that tenant never gets it,
    * nor, but for an opt-out, any tenant it may have been for instead (`stillFor`): an erasure leaves nothing of what
-   * the lead sent before it. A START lifts no opt-out asked for since, and a reply ends (and counts for) no follow-up
-   * started since.
+   * the lead sent before it. A START lifts no opt-out asked for since (nor does a live one), and a reply ends (and
+   * counts for) no follow-up started since.
    */
   late?: { arrivedAt: Date } | undefined;
 }
@@ -97,7 +97,7 @@ async function recordFor(
   params: InboundParams,
   intent: InboundIntent,
   twilioSid: string | null,
-  late: InboundOptions['late'],
+  { arrivedAt, late }: { arrivedAt: Date; late: InboundOptions['late'] },
 ): Promise<TenantOutcome> {
   const phone = params.From;
   const leadId =
@@ -132,7 +132,8 @@ async function recordFor(
     phone,
     source: inboundKeywordSource,
     messageSid: params.MessageSid,
-    askedAt: late?.arrivedAt,
+    // Live too: a START whose processing was overtaken by a later STOP's lifts no opt-out asked for after it came.
+    askedAt: arrivedAt,
   };
   // With Twilio's Advanced Opt-Out, Twilio answers keywords itself.
   const mayAnswer = !tenant.twilioAdvancedOptOut && !late;
@@ -297,7 +298,7 @@ export async function processInbound(
   const arrivedAt = late?.arrivedAt ?? new Date();
   const addresses = addressesOf(params);
   const intent = await inboundIntent(db, params);
-  const toSender = { addresses, phone: params.From, messageSid: params.MessageSid, askedAt: late?.arrivedAt };
+  const toSender = { addresses, phone: params.From, messageSid: params.MessageSid, askedAt: arrivedAt };
   const found = await findRecipients(db, {
     addresses,
     phone: params.From,
@@ -305,8 +306,9 @@ export async function processInbound(
     sharedSenders,
   });
   if (!found.length) {
-    // A START to the number lifts its block whoever texts from it now, as Twilio's own does (the tenants that texted
-    // the phone from there may have erased it since).
+    // A STOP or START to the number blocks or lifts its block whoever texts from it next, as Twilio's own does (the
+    // tenants that texted the phone from there may have erased it since).
+    if (intent === 'opt_out') await recordSenderOptOut(db, toSender);
     if (intent === 'opt_in') await liftSenderOptOut(db, toSender);
     logger.warn(
       { to: params.To, messagingServiceSid: params.MessagingServiceSid, from: maskPhone(params.From) },
@@ -333,7 +335,7 @@ export async function processInbound(
         });
         // The MessageSid is unique among messages: the first tenant's row (the owner's, or the latest texter's) carries it.
         const messageSid = tenant === tenants[0] ? params.MessageSid : null;
-        const outcome = await recordFor(tx, tenant, params, intent, messageSid, late);
+        const outcome = await recordFor(tx, tenant, params, intent, messageSid, { arrivedAt, late });
         // An answer to an appointment message is about the appointment, not a reply to a follow-up.
         if (outcome.leadId && intent !== 'opt_out' && !appointmentReply)
           await countLeadFact(tx, {

@@ -242,10 +242,25 @@ describe('a STOP to a shared number reaches every tenant that texted the phone f
 
   it('a message to a shared number from a phone nobody texted from it is dropped: 200, nothing stored', async () => {
     const phone = privatePhone();
-    const response = await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'STOP' });
+    const response = await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'Who is this?' });
     expect(response.status).toBe(200);
     expect(response.text).not.toContain('<Message>');
     expect(await stack.db.message.count({ where: { fromPhone: phone } })).toBe(0);
+  });
+
+  it('a STOP in its words to a shared number from a phone nobody texted from it (an erasure may have taken the texts) still blocks the number', async () => {
+    const phone = privatePhone();
+    const response = await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'please stop texting me' });
+    expect(response.status).toBe(200);
+    expect(response.text).not.toContain('<Message>');
+    expect(await stack.db.message.count({ where: { fromPhone: phone } })).toBe(0);
+    // Before: dropped, and the next tenant's first text from the number followed the STOP (Twilio blocks only its keywords).
+    const next = await tenant();
+    const refused = await enrollmentAnswer(next, (await enrolledLeadOf(next, phone)).id);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.details).toMatchObject({ reason: 'opted_out', optedOutOf: testSenderNumber });
+    expect((await inbound(stack.app, { From: phone, To: testSenderNumber, Body: 'START' })).status).toBe(200);
+    expect((await consentOf(next, phone)).numberBlock).toBeNull();
   });
 });
 

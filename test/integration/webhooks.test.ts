@@ -11,6 +11,7 @@ import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtur
 import { enrolledLead, enrollmentStatus } from '../support/follow-ups.js';
 import { heldTransaction, untilWaitingBehind } from '../support/held-transaction.js';
 import { startTestStack, testAuthToken, type TestStack } from '../support/stack.js';
+import { afterEachCall } from '../support/racing-db.js';
 import { until } from '../support/wait.js';
 import { inbound, messageSid, postWebhook, randomSenderNumber, statusCallback } from '../support/webhooks.js';
 
@@ -208,6 +209,34 @@ describe('inbound messages', () => {
       orderBy: { createdAt: 'asc' },
     });
     expect(kinds.map((event) => event.kind)).toEqual(['opt_out', 'opt_in']);
+  });
+
+  it('a START overtaken by the lead’s later STOP (the STOP’s transaction commits first) lifts neither opt-out nor block', async () => {
+    const { tenant, number } = await tenantWithNumber();
+    const from = randomUkMobile().e164;
+    let stopped = false;
+    // The START's recipients read, then the STOP sent a moment later is processed whole before the START goes on.
+    const overtaken = afterEachCall(stack.db, 'tenantSender', 'findMany', async () => {
+      if (stopped) return;
+      stopped = true;
+      expect((await inbound(stack.app, { From: from, To: number, Body: 'stop texting me' })).text).toMatch(
+        /unsubscribed/,
+      );
+    });
+    const start = await inbound(createApp({ ...stack.deps, db: overtaken }), { From: from, To: number, Body: 'START' });
+    expect(start.status).toBe(200);
+    expect(start.text).not.toContain('subscribed again');
+    // Before: the START deleted the opt-out the later STOP had just recorded, and the lead was texted again.
+    expect(await stack.db.optOut.count({ where: { tenantId: tenant.id, phoneHash: phoneHash(from) } })).toBe(1);
+    expect(await stack.db.senderOptOut.count({ where: { phoneHash: phoneHash(from) } })).toBe(1);
+    const logged = await stack.db.consentEvent.findMany({
+      where: { tenantId: tenant.id },
+      orderBy: { createdAt: 'asc' },
+    });
+    expect(logged.map(({ kind, note }) => [kind, note])).toEqual([
+      ['opt_in', expect.stringMatching(/processed late/)],
+      ['opt_out', null],
+    ]);
   });
 
   it('a STOP carrying a character PostgreSQL cannot store (U+0000) still opts the phone out, its words kept as they can be', async () => {

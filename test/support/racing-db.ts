@@ -2,7 +2,7 @@
 // after one of the route's reads and before the route acts on what it read.
 import type { Db } from '../../common/db.js';
 
-type Table = 'lead' | 'webhookEndpoint' | 'webhookDelivery';
+type Table = 'lead' | 'tenantSender' | 'webhookEndpoint' | 'webhookDelivery';
 
 /** `db`, with `meanwhile` run after each `method` call on `table` (its answer read), before the answer is handed back. */
 export function afterEachCall(db: Db, table: Table, method: string, meanwhile: () => PromiseLike<unknown>): Db {
