@@ -252,8 +252,10 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
       });
       return { ...view(await db.appointment.findUniqueOrThrow({ where: { id: appointment.id } })), live };
     } catch (error) {
-      // The stamp stays until it expires (messages wait up to 20 s more): a change left unanswered may have been
-      // accepted, and one refused may have stamped over another request's accepted, unwritten change.
+      // A change refused, or with no run to take it, gives its stamp back (another request's stays counted); one left
+      // unanswered may have been accepted, so its stamp stays until it expires (messages wait up to 20 s more).
+      if (stamp && (error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError))
+        await underLeadConversationLock(db, appointment, (tx) => clearChangeRequested(tx, appointment.id, stamp));
       if (error instanceof WorkflowUpdateFailedError) {
         const refusal = error.cause instanceof ApplicationFailure ? error.cause : null;
         if (refusal?.type === updateRefusals.invalidStart) throw invalid('startsAt', refusal.message);

@@ -146,6 +146,24 @@ describe('a confirm word from a lead with an appointment ahead', () => {
     await terminate(appointment.workflowId);
   });
 
+  it('"C" right after a reschedule the run refused confirms: the refused request holds nothing back', async () => {
+    const owner = await tenantWithLead();
+    const appointment = await book(owner);
+    // In the past by less than the API's clock margin: the API asks the run, whose validator refuses it.
+    const refused = await request(stack.app)
+      .post(`/v1/appointments/${appointment.id}/reschedule`)
+      .set(owner.auth)
+      .send({ startsAt: inSeconds(-30) });
+    expect(refused.status).toBe(422);
+    expect((await owner.reply('C')).status).toBe(200);
+    // Before: the refused request's stamp stayed for 20 s, the "C" was taken for an answer to a change not yet told,
+    // and stayed a plain message: no confirmation, no event.
+    const row = await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } });
+    expect(row).toMatchObject({ changeRequestedAt: null, confirmedAt: expect.any(Date) });
+    expect(await events(owner.tenant.id, 'appointment.confirmed')).toHaveLength(1);
+    await terminate(appointment.workflowId);
+  });
+
   it('"YES" from a lead who is not opted out confirms (YES is also the opt-in keyword); from an opted-out lead it is the opt-in', async () => {
     const subscribed = await tenantWithLead();
     const first = await book(subscribed);
