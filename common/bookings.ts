@@ -1,7 +1,8 @@
 // A booking, recorded: the appointment's row, its `appointment.scheduled` event and funnel count, and the lead's running
 // follow-ups halted, all under the conversation's lock. The API records it before it answers 201 (so the send gate
 // refuses the next step from then on), and the appointment's first activity again, for an API that died after the
-// start; whichever comes second finds everything written and changes nothing but the run ID.
+// start; whichever comes second finds everything written and changes nothing but the run ID (a follow-up started
+// between the two is not the booking's to end).
 import type { Prisma } from '../generated/prisma/client.js';
 import type { AppointmentReminderInput, FollowUpRun, Reminder } from '../workflows/appointment-reminder.messages.js';
 import { nextReminderAt } from '../workflows/decisions/reminder-schedule.js';
@@ -44,6 +45,7 @@ export async function recordBooking(
   const live = { id: scope.leadId, tenantId: scope.tenantId, status: { not: 'erased' as const } };
   if (!(await tx.lead.findFirst({ where: live, select: { id: true } }))) return null;
   const from = bookedFrom && (await stillThere(tx, bookedFrom.enrollmentId)) ? bookedFrom : null;
+  const recordedBefore = await tx.appointment.findUnique({ where: { id: appointmentId }, select: { createdAt: true } });
   await tx.appointment.upsert({
     where: { id: appointmentId },
     create: {
@@ -71,7 +73,8 @@ export async function recordBooking(
     else await countLeadFact(tx, { ...scope, fact: 'booked' });
   }
   // One a STOP or a reply halted first is closed by that fact's signal, still on its way: the first fact stands.
-  const halted = await haltEnrollments(tx, scope, 'booked');
+  // Recorded again: the first record halted what ran then, and a follow-up the CRM started since is no longer its.
+  const halted = await haltEnrollments(tx, { ...scope, startedBefore: recordedBefore?.createdAt }, 'booked');
   return halted
     .filter((run) => run.haltedBy === 'booked')
     .map((run) => ({ enrollmentId: run.id, workflowId: run.workflowId, runId: run.runId }));

@@ -52,9 +52,12 @@ export async function lockConversations(
     FROM unnest(${keys}::text[]) WITH ORDINALITY AS locked(key, n) ORDER BY n`;
 }
 
+/**
+ * `startedBefore`: only enrollments started before it (a reply processed late is no answer to a later one, nor a
+ * booking recorded again by its run to a follow-up the CRM started since).
+ */
 export type HaltScope = { tenantId: string } & (
-  | { leadId: string }
-  /** `startedBefore`: only enrollments started before it (a reply processed late is no answer to a later one). */
+  | { leadId: string; startedBefore?: Date | undefined }
   | { phone: string; startedBefore?: Date | undefined }
   | { enrollmentId: string }
 );
@@ -74,8 +77,9 @@ export async function haltEnrollments(
     ...('leadId' in scope
       ? { leadId: scope.leadId }
       : 'phone' in scope
-        ? { lead: { phone: scope.phone }, ...(scope.startedBefore ? { startedAt: { lt: scope.startedBefore } } : {}) }
+        ? { lead: { phone: scope.phone } }
         : { id: scope.enrollmentId }),
+    ...('startedBefore' in scope && scope.startedBefore ? { startedAt: { lt: scope.startedBefore } } : {}),
   };
   const running = await tx.enrollment.findMany({
     where,

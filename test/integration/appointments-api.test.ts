@@ -687,6 +687,31 @@ describe('a booking naming a follow-up claim the claim sweeper removed meanwhile
   });
 });
 
+describe('a booking recorded again by its run after the lead was enrolled in a new follow-up', () => {
+  it('halts only the follow-ups started before the booking: the new one runs on', async () => {
+    const { tenant, auth } = await createTenant(db, anytimeSettings);
+    const { leadId } = await newLead(auth);
+    const input = appointmentInput({ tenantId: tenant.id, leadId, startsAt: inSeconds(86_400) });
+    const booking = {
+      ...input,
+      workflowId: `appointment:${tenant.id}:${input.appointmentId}`,
+      runId: null,
+      reminders: [],
+    };
+    // The API's record (before its 201); then the CRM enrolls the lead anew; then the run's first activity, late
+    // (a worker backlog, a retry after a database error), records the booking again.
+    await db.$transaction((tx) => recordBooking(tx, booking));
+    const later = await enrollInNewSequence(app, auth, leadId, [{ delaySeconds: 3600, template: 'Any news?' }]);
+    const ended = await db.$transaction((tx) => recordBooking(tx, booking));
+    // Before: the new follow-up was halted `booked` and signalled to end, and its first step refused.
+    expect(ended).toEqual([]);
+    expect(await db.enrollment.findUniqueOrThrow({ where: { id: later } })).toMatchObject({
+      status: 'running',
+      haltedAt: null,
+    });
+  });
+});
+
 describe('booking from a follow-up that has ended, while a later one runs', () => {
   it('ends the running one as booked at once', async () => {
     const { auth } = await createTenant(db, anytimeSettings);
