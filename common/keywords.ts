@@ -53,6 +53,20 @@ const twilioOptOutTypes = new Map<string, InboundIntent>([
   ['HELP', 'help'],
 ]);
 
+/**
+ * Twilio Advanced Opt-Out's default keywords (shared/docs/domain.md), which it answers itself, and only as the whole
+ * message: "please stop texting me" it neither answers nor blocks.
+ */
+const twilioKeywords = new Set(
+  ['STOP', 'UNSUBSCRIBE', 'END', 'QUIT', 'STOPALL', 'REVOKE', 'OPTOUT', 'CANCEL']
+    .concat(['START', 'YES', 'UNSTOP'])
+    .concat(['HELP', 'INFO']),
+);
+
+/** Whether Twilio, with Advanced Opt-Out, answered the message itself: it names a keyword of the tenant's, or is one. */
+export const twilioAnswersItself = (body: string, twilioOptOutType: string | undefined) =>
+  Boolean(twilioOptOutType?.trim()) || twilioKeywords.has(body.trim().toUpperCase());
+
 const optInKeywords = new Set(['start', 'unstop', 'yes']);
 const helpKeywords = new Set(['help', 'info']);
 

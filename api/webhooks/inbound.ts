@@ -4,7 +4,7 @@ import { lockConversation } from '../../common/conversation.js';
 import type { Db } from '../../common/db.js';
 import { isUniqueViolation } from '../../common/db-errors.js';
 import { recordMessageEvent } from '../../common/event-writers.js';
-import { classifyInbound, type InboundIntent } from '../../common/keywords.js';
+import { classifyInbound, twilioAnswersItself, type InboundIntent } from '../../common/keywords.js';
 import { hasQuote } from '../../common/quoted-texts.js';
 import { createShortLinks, type TrackedLink } from '../../common/links/short-links.js';
 import { maskPhone } from '../../common/logger.js';
@@ -135,8 +135,8 @@ async function recordFor(
     // Live too: a START whose processing was overtaken by a later STOP's lifts no opt-out asked for after it came.
     askedAt: arrivedAt,
   };
-  // With Twilio's Advanced Opt-Out, Twilio answers keywords itself.
-  const mayAnswer = !tenant.twilioAdvancedOptOut && !late;
+  // With Twilio's Advanced Opt-Out, Twilio answers its keywords itself; a request in the lead's words is ours to answer.
+  const mayAnswer = !(tenant.twilioAdvancedOptOut && twilioAnswersItself(params.Body, params.OptOutType)) && !late;
   if (intent === 'opt_out') {
     // One confirmation per opt-out: a lead who asks again while it stands has had theirs.
     const standing = await recordOptOut(tx, change);
