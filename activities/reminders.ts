@@ -104,6 +104,16 @@ export function appointmentMessageKey({
 }
 
 /**
+ * Whether a change asked of the run (the row's stamp) holds the message until the run has taken it: a reminder; and
+ * the booking's confirmation, when the run waits out a hold itself (a move or a cancel arriving ends that wait at
+ * once, and the lead is never told a start that was being moved or cancelled: an older run would sit in the activity's
+ * retries for the stamp's 20 s, holding up the very move). Not what a change sends: a confirmation after a move (sent
+ * once the run recorded it, the API's stamp maybe not yet cleared), the notice of a cancel.
+ */
+const waitsForChanges = ({ message, holdAsResult }: SendAppointmentMessageInput) =>
+  message.kind === 'reminder' || (message.kind === 'confirmation' && !message.afterMove && holdAsResult === true);
+
+/**
  * Appointment messages are transactional: no sending window or caps, but the same exactly-once send with its
  * opt-out check right before Twilio. The tenant's templates are read when a message is first attempted.
  */
@@ -122,6 +132,7 @@ export function createReminderActivities(deps: MessageDeliveryDeps) {
             appointmentId: input.appointmentId,
             message: input.message.kind,
             startsAt: input.startsAt,
+            waitsForChanges: waitsForChanges(input),
           },
           holdAsResult: input.holdAsResult,
           messageFor: (lead) => ({

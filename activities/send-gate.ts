@@ -31,6 +31,8 @@ export type GateSubject =
       appointmentId: string;
       message: 'confirmation' | 'reminder' | 'cancellation';
       startsAt: string;
+      /** A change asked of the run (the row's stamp, still unanswered) holds it until the run has taken the change. */
+      waitsForChanges: boolean;
     };
 
 /** Final refusals: the message will never go out. */
@@ -168,10 +170,7 @@ async function readVerdict(
 ): Promise<{ facts: MessageFacts; refusal: GateDecision | null; windowClosesAt?: Date }> {
   if (subject.kind === 'appointment') {
     const facts = await readAppointmentFacts(reader, row, subject.appointmentId);
-    // Reminders only: a confirmation is what a booking's first moments send, and the workflow's loop answers a move
-    // only once that send is done (a confirmation waiting here would hold every move right after a booking for the
-    // update's whole settle time); the notice of a cancel is what the change itself sends.
-    const pendingUntil = subject.message === 'reminder' ? changePendingUntil(facts.changeRequestedAt, now) : null;
+    const pendingUntil = subject.waitsForChanges ? changePendingUntil(facts.changeRequestedAt, now) : null;
     const refusal =
       appointmentRefusal(facts, subject) ?? (pendingUntil && { kind: 'change_pending', until: pendingUntil });
     return { facts, refusal };

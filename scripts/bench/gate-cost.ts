@@ -98,6 +98,7 @@ try {
         kind: 'appointment',
         appointmentId: appointment.id,
         message: 'reminder',
+        waitsForChanges: true,
         startsAt: startsAt.toISOString(),
       },
     };

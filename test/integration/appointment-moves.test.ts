@@ -308,6 +308,31 @@ describe("a change the workflow accepted whose request died before writing the a
   );
 });
 
+describe("a cancel asked while the booking's confirmation is in Twilio's retries, its update still on its way to the run", () => {
+  it('the retry waits for the change (the row is stamped), and the cancel then closes it: the lead is never told the cancelled appointment is booked', async () => {
+    const owner = await tenantWithLead({ sendCancellationNotice: false });
+    const { booked, appointment } = await bookedWithConfirmationInRetries(owner, 1);
+    const row = await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } });
+    // The API's cancel stamps the row first; its update reaches the run (and the run writes the cancel) a moment later.
+    await underLeadConversationLock(stack.db, row, (tx) => stampChangeRequested(tx, row.id));
+    const confirmation = () =>
+      stack.db.message.findFirstOrThrow({ where: { appointmentId: appointment.id }, orderBy: { createdAt: 'asc' } });
+    const retryRefusedFor = async () =>
+      (await stack.client.workflow.getHandle(appointment.workflowId).describe()).raw.pendingActivities?.[0]?.lastFailure
+        ?.message ?? '';
+    await expect.poll(retryRefusedFor, { timeout: 20_000 }).toContain('being moved or cancelled');
+    // Before: the retry passed the gate in that moment, and the lead was told the appointment was booked.
+    expect(bodiesTo(owner.phone)).toEqual([]);
+    const cancelled = await request(stack.app)
+      .post(`/v1/appointments/${appointment.id}/cancel`)
+      .set(owner.auth)
+      .send({});
+    expect(cancelled.status).toBe(200);
+    await expect.poll(async () => (await confirmation()).status, { timeout: 20_000 }).toBe('skipped');
+    expect(bodiesTo(owner.phone).filter((text) => text?.includes(at(booked)))).toEqual([]);
+  });
+});
+
 describe('two change requests in flight at once', () => {
   it('the second answering first leaves the stamp the first still waits for; the stamp clears once both have answered', async () => {
     const owner = await tenantWithLead();

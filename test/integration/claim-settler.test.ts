@@ -407,6 +407,7 @@ describe('a claimed message of a closed appointment', () => {
         appointmentId: input.appointmentId,
         message: 'cancellation',
         startsAt: input.startsAt,
+        waitsForChanges: false,
       } as const;
       const decision = await createSendGate({ db: writeAfterFactsRead }).claim(row, 2, subject);
       expect(decision).toMatchObject({ kind: 'claimed_elsewhere', attempt: expected.attempt });
