@@ -342,6 +342,18 @@ export function createEnrollmentStarter({
     }
   }
 
+  /**
+   * Binds the key to this request unless an earlier one has it (enrollment_request_keys): whether it stands for this
+   * request. One statement, so two requests with one key at once agree on the first.
+   */
+  async function keyBoundTo(tenantId: string, key: string, requestHash: string): Promise<boolean> {
+    const [bound] = await db.$queryRaw<{ requestHash: string }[]>`
+      INSERT INTO enrollment_request_keys (tenant_id, key, request_hash) VALUES (${tenantId}::uuid, ${key}, ${requestHash})
+      ON CONFLICT (tenant_id, key) DO UPDATE SET request_hash = enrollment_request_keys.request_hash
+      RETURNING request_hash AS "requestHash"`;
+    return bound?.requestHash === requestHash;
+  }
+
   async function startEnrollment(
     tenant: Tenant,
     lead: Lead,
@@ -368,6 +380,8 @@ export function createEnrollmentStarter({
       }
       // Only a new enrollment: a retry of one already made answers what it made, whatever the tenant changed since.
       refuseUnsendableSequence(sequence, tenant);
+      if (idempotencyKey && !(await keyBoundTo(tenant.id, idempotencyKey, requestHash)))
+        throw new ApiError(409, 'idempotency_key_reused', 'This Idempotency-Key was used for another request');
       const claimed = await claim(tenant, lead, sequence, idempotencyKey, requestHash);
       if (claimed) return startClaimed(tenant, lead, sequence, claimed);
     }

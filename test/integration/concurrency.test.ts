@@ -102,6 +102,24 @@ describe('concurrent clients', () => {
     await terminateFollowUps(tenantId, [won.leadId]);
   });
 
+  it('an Idempotency-Key whose first request was refused (409, the lead already enrolled) still stands for that request: another lead with it is 409 idempotency_key_reused', async () => {
+    const { tenantId, auth, sequenceId, leads } = await tenantWithLeads(2);
+    const [enrolled, other] = [leads[0]!.id, leads[1]!.id];
+    expect((await enroll(auth, { leadId: enrolled, sequenceId })).status).toBe(202);
+    const key = `crm-${randomUUID()}`;
+    const refused = await enroll(auth, { leadId: enrolled, sequenceId }, key);
+    expect(refused.status).toBe(409);
+    expect(refused.body.error.code).toBe('conflict');
+    // Before: the refusal left no row holding the key, and this started the other lead's follow-up (202).
+    const reused = await enroll(auth, { leadId: other, sequenceId }, key);
+    expect(reused.status).toBe(409);
+    expect(reused.body.error.code).toBe('idempotency_key_reused');
+    expect(await settledFollowUp(stack.client, tenantId, other)).toBeNull();
+    // The first request again is judged again: still enrolled, still 409.
+    expect((await enroll(auth, { leadId: enrolled, sequenceId }, key)).body.error.code).toBe('conflict');
+    await terminateFollowUps(tenantId, [enrolled]);
+  });
+
   it('one Idempotency-Key for one request sent three times at once: all 202 with the same enrollment', async () => {
     const { tenantId, auth, sequenceId, leads } = await tenantWithLeads(1);
     const body = { leadId: leads[0]!.id, sequenceId };
