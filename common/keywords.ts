@@ -239,10 +239,9 @@ const optOutPhrases: OptOutPhrase[] = [
       `\\b(?:stop|quit|end|cease)\\s+(?:(?:the|these|those|this|your|ur|all|any|with|of|more|me|us|it|${emphasisInPhrase})\\s+)*(?:${contactVerbs}|${contactNouns})\\b`,
       'u',
     ),
-    // ...but not "don't stop texting me", "never stop texting me", "why did you stop texting me?" or "at the end
-    // messages were sent".
+    // ...but not "don't stop texting me", "why did you stop texting me?" or "at the end messages were sent".
     unless:
-      /\b(?:(?:dont|do not|cant|cannot|couldnt|wont|will not|wouldnt|never)\s+(?:ever\s+)?(?:stop|quit|end|cease)|(?:did|do|does)\s+(?:you|u|they|it)\s+(?:stop|quit|end|cease)|(?:the|an?)\s+(?:stop|end))\b/u,
+      /\b(?:(?:dont|do not|cant|cannot|couldnt|wont|will not|wouldnt)\s+(?:ever\s+)?(?:stop|quit|end|cease)|(?:did|do|does)\s+(?:you|u|they|it)\s+(?:stop|quit|end|cease)|(?:the|an?)\s+(?:stop|end))\b/u,
   },
   // "I told you to stop", "how many times do I have to tell you stop", "i asked u to quit".
   {
