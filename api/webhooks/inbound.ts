@@ -114,6 +114,8 @@ async function recordFor(
       twilioSid,
       status: 'received',
       intent,
+      // One kept through an outage is listed when it came, among the texts around it, not when it was processed.
+      ...(late ? { createdAt: late.arrivedAt } : {}),
     },
   });
   const recorded = async (outcome: TenantOutcome, action: InboundAction): Promise<TenantOutcome> => {

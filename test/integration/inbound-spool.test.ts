@@ -224,6 +224,10 @@ describe('inbound SMS while the database is down', () => {
     // Nor is it counted as the new one's reply (found by review: its own reply would then never count).
     const overview = await request(stack.app).get('/v1/analytics/overview').set(auth);
     expect(overview.body.totals).toMatchObject({ replied: 0 });
+    // Listed when it came, before the follow-up's start (before: stamped when processed, after the texts it preceded).
+    const kept = await stack.db.message.findFirstOrThrow({ where: { fromPhone: phone, direction: 'inbound' } });
+    const started = await stack.db.enrollment.findUniqueOrThrow({ where: { id: enrollmentId } });
+    expect(kept.createdAt.getTime()).toBeLessThan(started.startedAt.getTime() - 9 * 60_000);
   });
 
   it('messages kept in turn are processed in arrival order: a STOP then a START leaves the lead opted in', async () => {
