@@ -270,7 +270,7 @@ export interface SenderConsentChange {
  * lead's words to a shared number reaches only the tenants that texted the phone from there, and another's first text
  * from the same number would otherwise follow it.
  */
-export async function recordSenderOptOut(tx: Tx, change: SenderConsentChange): Promise<void> {
+export async function recordSenderOptOut(tx: Prisma.TransactionClient, change: SenderConsentChange): Promise<void> {
   // A standing block takes the later request's time: a START processed late lifts only a block asked for before it.
   // Stamped on this process's clock, as the consent log's entries and a late START's arrival are, which it is judged by.
   await tx.$executeRaw`

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { countLeadFact } from '../../common/analytics/aggregate.js';
 import { lockConversation } from '../../common/conversation.js';
-import type { Db } from '../../common/db.js';
+import { databaseNow, type Db } from '../../common/db.js';
 import { isUniqueViolation } from '../../common/db-errors.js';
 import { recordMessageEvent } from '../../common/event-writers.js';
 import { classifyInbound, twilioAnswersItself, type InboundIntent } from '../../common/keywords.js';
@@ -138,12 +138,13 @@ async function recordFor(
     askedAt: arrivedAt,
   };
   // With Twilio's Advanced Opt-Out, Twilio answers its keywords itself; a request in the lead's words is ours to answer.
-  const mayAnswer = !(tenant.twilioAdvancedOptOut && twilioAnswersItself(params.Body, params.OptOutType)) && !late;
+  const twilioAnswered = tenant.twilioAdvancedOptOut && twilioAnswersItself(params.Body, params.OptOutType);
+  const mayAnswer = !twilioAnswered && !late;
   if (intent === 'opt_out') {
-    // One confirmation per opt-out: a lead who asks again while it stands has had theirs.
+    // One confirmation per opt-out: a lead who asks again while it stands has had theirs (Twilio's counts).
     const standing = await recordOptOut(tx, change);
     const answers = mayAnswer && !standing?.confirmedAt;
-    if (answers) await recordOptOutConfirmed(tx, tenant.id, phone);
+    if (answers || twilioAnswered) await recordOptOutConfirmed(tx, tenant.id, phone);
     const signalIds = await queueSignalsForPhone(tx, tenant.id, phone, {
       signal: signalNames.optOut,
       payload: { source: inboundKeywordSource },
@@ -296,8 +297,9 @@ export async function processInbound(
   { sharedSenders, shortLinkBaseUrl, late }: InboundOptions,
 ): Promise<InboundResult> {
   const processedKey = `inbound:${params.MessageSid}`;
-  // A live message's recipients are read before their locks: an erasure may commit in between.
-  const arrivedAt = late?.arrivedAt ?? new Date();
+  // A live message's recipients are read before their locks: an erasure may commit in between. By PostgreSQL's clock,
+  // which every API process shares: a START is judged against a STOP another process recorded a moment later.
+  const arrivedAt = late?.arrivedAt ?? (await databaseNow(db));
   const addresses = addressesOf(params);
   const intent = await inboundIntent(db, params);
   const toSender = { addresses, phone: params.From, messageSid: params.MessageSid, askedAt: arrivedAt };
@@ -309,9 +311,17 @@ export async function processInbound(
   });
   if (!found.length) {
     // A STOP or START to the number blocks or lifts its block whoever texts from it next, as Twilio's own does (the
-    // tenants that texted the phone from there may have erased it since).
-    if (intent === 'opt_out') await recordSenderOptOut(db, toSender);
-    if (intent === 'opt_in') await liftSenderOptOut(db, toSender);
+    // tenants that texted the phone from there may have erased it since). Once: a retry of a STOP after the lead's
+    // START blocks nothing again.
+    if (intent === 'opt_out' || intent === 'opt_in')
+      await db
+        .$transaction(async (tx) => {
+          await tx.processedWebhook.create({ data: { key: processedKey, kind: 'inbound' } });
+          await (intent === 'opt_out' ? recordSenderOptOut(tx, toSender) : liftSenderOptOut(tx, toSender));
+        })
+        .catch((error: unknown) => {
+          if (!isUniqueViolation(error)) throw error;
+        });
     logger.warn(
       { to: params.To, messagingServiceSid: params.MessagingServiceSid, from: maskPhone(params.From) },
       'inbound SMS for a number nobody owns or texted this phone from: ignored',
