@@ -105,10 +105,11 @@ export function appointmentMessageKey({
 
 /**
  * Whether a change asked of the run (the row's stamp) holds the message until the run has taken it: a reminder; and
- * the booking's confirmation, when the run waits out a hold itself (a move or a cancel arriving ends that wait at
- * once, and the lead is never told a start that was being moved or cancelled: an older run would sit in the activity's
- * retries for the stamp's 20 s, holding up the very move). Not what a change sends: a confirmation after a move (sent
- * once the run recorded it, the API's stamp maybe not yet cleared), the notice of a cancel.
+ * the booking's confirmation, so the lead is never told a start that is being moved or cancelled (its retry looks
+ * again each second, and meets the change the run writes as it accepts it). Runs from before `send-gate-holds` keep
+ * what they had. Not what a change sends: a confirmation after a move (sent once the run recorded the move, the API's
+ * stamp maybe not yet cleared: a stamp a dead request left would hold it 20 s, and Twilio's retries after that at
+ * their longest interval), the notice of a cancel (the cancel's answer waits for it).
  */
 const waitsForChanges = ({ message, holdAsResult }: SendAppointmentMessageInput) =>
   message.kind === 'reminder' || (message.kind === 'confirmation' && !message.afterMove && holdAsResult === true);

@@ -1,10 +1,10 @@
 // A move or cancel the API asks an appointment's workflow for is stamped on the row first, under the conversation's
 // lock, and the stamp cleared by the API once the workflow has answered every request stamped meanwhile (a refused
-// change's, or one whose request died on the way, stays until it expires). The run writes the change it accepts
-// itself, from its update handler, before it answers, whatever becomes of the request that asked (patch
-// `change-written-on-acceptance`); for runs from before that patch the API writes it from the answer. The send gate keeps the appointment's reminders waiting while the stamp is
-// there: the workflow may have let go of the start already, its reminder in Twilio's retries, while the row still
-// shows it.
+// change gives its own back; one whose request died on the way, or went unanswered, stays until it expires). The run
+// writes the change it accepts itself, from its update handler, before it answers, whatever becomes of the request
+// that asked (patch `change-written-on-acceptance`); for runs from before that patch the API writes it from the
+// answer. The send gate keeps the appointment's reminders and its booking's confirmation waiting while the stamp is
+// there: the workflow may have let go of the start already, a message in Twilio's retries, while the row still shows it.
 import type { Prisma } from '../generated/prisma/client.js';
 import type { AcceptedChange } from '../workflows/appointment-reminder.messages.js';
 import { lockConversation } from './conversation.js';

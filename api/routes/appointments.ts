@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
 import { Router, type Request } from 'express';
 import {
   ApplicationFailure,
@@ -232,6 +233,7 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
    * the answer (`accepted` of it; null: nothing to write). The answer shows the result.
    */
   async function change(
+    log: Logger,
     appointment: Appointment,
     update: (handle: WorkflowHandle) => Promise<AppointmentReminderState>,
     accepted: (live: AppointmentReminderState) => AcceptedChange | null,
@@ -255,7 +257,10 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
       // A change refused, or with no run to take it, gives its stamp back (another request's stays counted); one left
       // unanswered may have been accepted, so its stamp stays until it expires (messages wait up to 20 s more).
       if (stamp && (error instanceof WorkflowUpdateFailedError || error instanceof WorkflowNotFoundError))
-        await underLeadConversationLock(db, appointment, (tx) => clearChangeRequested(tx, appointment.id, stamp));
+        // Not in the way of the refusal's answer: a stamp not given back expires on its own.
+        await underLeadConversationLock(db, appointment, (tx) => clearChangeRequested(tx, appointment.id, stamp)).catch(
+          (clearing: unknown) => log.warn({ err: clearing }, 'a refused change kept its stamp: it expires in 20 s'),
+        );
       if (error instanceof WorkflowUpdateFailedError) {
         const refusal = error.cause instanceof ApplicationFailure ? error.cause : null;
         if (refusal?.type === updateRefusals.invalidStart) throw invalid('startsAt', refusal.message);
@@ -388,6 +393,7 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     const move = { startsAt: startsAt.toISOString(), notify: tenant.sendRescheduleNotice };
     res.json(
       await change(
+        req.log,
         appointment,
         (handle) => handle.executeUpdate(rescheduleUpdate, { args: [move] }),
         (live) => moveWritten(live, startsAt.toISOString()),
@@ -403,6 +409,7 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
     const reason = body.reason ?? null;
     res.json(
       await change(
+        req.log,
         appointment,
         (handle) => handle.executeUpdate(cancelUpdate, { args: [{ notify: tenant.sendCancellationNotice, reason }] }),
         () => ({ kind: 'cancel', reason: reason ?? cancelledThroughTheApi, at: new Date().toISOString() }),

@@ -311,7 +311,8 @@ describe("a change the workflow accepted whose request died before writing the a
 describe("a cancel asked while the booking's confirmation is in Twilio's retries, its update still on its way to the run", () => {
   it('the retry waits for the change (the row is stamped), and the cancel then closes it: the lead is never told the cancelled appointment is booked', async () => {
     const owner = await tenantWithLead({ sendCancellationNotice: false });
-    const { booked, appointment } = await bookedWithConfirmationInRetries(owner, 1);
+    // Refused more than once: should the stamp come after the first retry, that one is refused by Twilio too.
+    const { booked, appointment } = await bookedWithConfirmationInRetries(owner, 3);
     const row = await stack.db.appointment.findUniqueOrThrow({ where: { id: appointment.id } });
     // The API's cancel stamps the row first; its update reaches the run (and the run writes the cancel) a moment later.
     await underLeadConversationLock(stack.db, row, (tx) => stampChangeRequested(tx, row.id));
