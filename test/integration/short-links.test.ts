@@ -176,6 +176,12 @@ describe('tracked short links', () => {
 
   it('counts a link’s days from when its message went out: one held for ten days keeps a 7-day link a week', async () => {
     const { codes, message } = await sentStep({ linkExpiryDays: 7 });
+    // When it went out is written just after Twilio's answer, which the fake has already given.
+    await expect
+      .poll(async () => (await stack.db.message.findUniqueOrThrow({ where: { id: message.id } })).sentAt, {
+        timeout: 10_000,
+      })
+      .not.toBeNull();
     // As a message written ten days before it went out (held by a budget, say) has it.
     const writtenAt = new Date(Date.now() - 10 * 86_400_000);
     await stack.db.message.update({ where: { id: message.id }, data: { createdAt: writtenAt } });
