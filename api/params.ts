@@ -33,8 +33,9 @@ export const timeZoneField = z.string().transform((zone, ctx) => {
 export const pageLimit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 
 /**
- * Where the page before ended: its last item's `createdAt`, `_`, and its `id`. Rows written by one statement share
- * their `createdAt` (a batch's leads), so the instant alone would leave the rest of them out of the next page.
+ * Where the page before ended: its last item's instant the list is ordered by (`createdAt` mostly), `_`, and its `id`.
+ * Rows written by one statement share their `createdAt` (a batch's leads), so the instant alone would leave the rest of
+ * them out of the next page.
  */
 const pageCursor = z
   .string()
@@ -56,31 +57,47 @@ export const olderPageQuery = (max: number, fallback: number) => ({
 /** A page's order: newest first, and among rows of one instant by `id`, as the cursor names them. */
 export const newestFirst = [{ createdAt: 'desc' }, { id: 'desc' }] as const;
 
-/** The rows a page's `?before=` leaves in: those after its cursor in the list's order. */
-export function createdBefore(before: string | undefined) {
+/** The instant a list is ordered by, newest first: when the row was written, or for some lists another time. */
+type OrderInstant = 'createdAt' | 'startedAt' | 'startsAt';
+
+/** The rows a page's `?before=` leaves in: those after its cursor in the list's order (`field`, then `id`, newest first). */
+export function orderedBefore<Field extends OrderInstant>(field: Field, before: string | undefined) {
   if (!before) return {};
   const [at = '', id] = before.split('_');
-  const createdAt = new Date(at);
-  if (!id) return { createdAt: { lt: createdAt } };
-  return { AND: [{ OR: [{ createdAt: { lt: createdAt } }, { createdAt, id: { lt: id } }] }] };
+  const instant = new Date(at);
+  const earlier = { [field]: { lt: instant } } as Record<Field, { lt: Date }>;
+  if (!id) return earlier;
+  const sameInstant = { [field]: instant } as Record<Field, Date>;
+  return { AND: [{ OR: [earlier, { ...sameInstant, id: { lt: id } }] }] };
 }
 
-/** A page's answer: its items, and `next`, the `?before=` of the page after it (null when this one was not full). */
-export const pageAnswer = <Row extends { createdAt: Date; id: string }, View>(
+/** The rows after a `?before=` cursor in a list ordered by when they were written. */
+export const createdBefore = (before: string | undefined) => orderedBefore('createdAt', before);
+
+/**
+ * A page's answer: its items, and `next`, the `?before=` of the page after it (null when this one was not full), named
+ * by the instant the list is ordered by (`createdAt` unless told).
+ */
+export const pageAnswer = <Row extends { id: string } & Partial<Record<OrderInstant, Date>>, View>(
   rows: Row[],
   limit: number,
   view: (row: Row) => View,
+  orderedBy: OrderInstant = 'createdAt',
 ) => {
   const last = rows.at(-1);
+  const instant = last?.[orderedBy];
   return {
     items: rows.map(view),
-    next: rows.length === limit && last ? `${last.createdAt.toISOString()}_${last.id}` : null,
+    next: rows.length === limit && last && instant ? `${instant.toISOString()}_${last.id}` : null,
   };
 };
 
-/** The query of a list of one kind of workflow-backed row: by lead and status (`statuses`, the Prisma enum). */
+/**
+ * The query of a list of one kind of workflow-backed row: by lead and status (`statuses`, the Prisma enum), paged as
+ * every list is.
+ */
 export const workflowListQuery = <Status extends Record<string, string>>(statuses: Status) =>
-  z.strictObject({ leadId: uuidField.optional(), status: z.enum(statuses).optional(), limit: pageLimit(200, 50) });
+  z.strictObject({ leadId: uuidField.optional(), status: z.enum(statuses).optional(), ...olderPageQuery(200, 50) });
 
 /** The rows such a list answers with: the tenant's, narrowed to the lead and the status when the query names them. */
 export const workflowListWhere = <Status extends string>(

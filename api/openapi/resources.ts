@@ -68,7 +68,7 @@ const enrollmentFields = {
   closedAt: nullableInstant,
 };
 export const enrollment = z.object(enrollmentFields).meta({ id: 'Enrollment' });
-export const enrollmentPage = z.object({ items: z.array(enrollment) }).meta({ id: 'EnrollmentPage' });
+export const enrollmentPage = z.object({ items: z.array(enrollment), next }).meta({ id: 'EnrollmentPage' });
 export const enrollmentDetail = z
   .looseObject({
     ...enrollmentFields,
@@ -119,7 +119,7 @@ const appointmentFields = {
   closedAt: nullableInstant,
 };
 export const appointment = z.object(appointmentFields).meta({ id: 'Appointment' });
-export const appointmentPage = z.object({ items: z.array(appointment) }).meta({ id: 'AppointmentPage' });
+export const appointmentPage = z.object({ items: z.array(appointment), next }).meta({ id: 'AppointmentPage' });
 export const appointmentDetail = z
   .looseObject({ ...appointmentFields, live: z.looseObject({}).nullable().optional() })
   .meta({ id: 'AppointmentDetail' });

@@ -46,6 +46,8 @@ import {
   idempotencyKeyOf,
   idParam,
   liveReadQuery,
+  orderedBefore,
+  pageAnswer,
   timeZoneField,
   uuidField,
   workflowListQuery,
@@ -356,13 +358,13 @@ export function appointmentsRouter(deps: AppointmentsDeps): Router {
   });
 
   router.get('/appointments', async (req, res) => {
-    const { limit, ...narrowedBy } = parseQuery(listSchema, req.query);
+    const { limit, before, ...narrowedBy } = parseQuery(listSchema, req.query);
     const appointments = await db.appointment.findMany({
-      where: workflowListWhere(tenantOf(req), narrowedBy),
-      orderBy: { startsAt: 'desc' },
+      where: { ...workflowListWhere(tenantOf(req), narrowedBy), ...orderedBefore('startsAt', before) },
+      orderBy: [{ startsAt: 'desc' }, { id: 'desc' }],
       take: limit,
     });
-    res.json({ items: appointments.map(view) });
+    res.json(pageAnswer(appointments, limit, view, 'startsAt'));
   });
 
   /**

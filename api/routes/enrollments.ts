@@ -27,6 +27,8 @@ import {
   idempotencyKeyOf,
   idParam,
   liveReadQuery,
+  orderedBefore,
+  pageAnswer,
   uuidField,
   workflowListQuery,
   workflowListWhere,
@@ -147,13 +149,13 @@ export function enrollmentsRouter(deps: EnrollmentsDeps): Router {
   });
 
   router.get('/enrollments', async (req, res) => {
-    const { limit, ...narrowedBy } = parseQuery(listSchema, req.query);
+    const { limit, before, ...narrowedBy } = parseQuery(listSchema, req.query);
     const enrollments = await db.enrollment.findMany({
-      where: workflowListWhere(tenantOf(req), narrowedBy),
-      orderBy: { startedAt: 'desc' },
+      where: { ...workflowListWhere(tenantOf(req), narrowedBy), ...orderedBefore('startedAt', before) },
+      orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
       take: limit,
     });
-    res.json({ items: enrollments.map(view) });
+    res.json(pageAnswer(enrollments, limit, view, 'startedAt'));
   });
 
   /**

@@ -1,4 +1,5 @@
 // Issue: lead follow-up sequences through the API, against the dev server, the Twilio fake and PostgreSQL.
+import { randomUUID } from 'node:crypto';
 import { DateTime } from 'luxon';
 import { WorkflowUpdateRPCTimeoutOrCancelledError, type Client } from '@temporalio/client';
 import request from 'supertest';
@@ -126,6 +127,67 @@ describe('leads', () => {
       .query({ before: `${createdAt.toISOString()}_not-an-id` })
       .set(auth);
     expect(garbled.status).toBe(400);
+  });
+
+  it('pages through enrollments and appointments that share their instant, narrowed as asked', async () => {
+    const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
+    const sequence = await stack.db.sequenceDefinition.create({
+      data: { tenantId: tenant.id, name: 'paged', version: 1, steps: [{ delaySeconds: 0, template: 'Hi' }] },
+    });
+    const leads = await stack.db.lead.createManyAndReturn({
+      data: Array.from({ length: 7 }, () => ({
+        tenantId: tenant.id,
+        phone: randomUkMobile().e164,
+        timeZone: 'Europe/London',
+      })),
+    });
+    const at = new Date();
+    await stack.db.enrollment.createMany({
+      data: leads.map((lead, index) => ({
+        tenantId: tenant.id,
+        leadId: lead.id,
+        sequenceId: sequence.id,
+        workflowId: `paged-${lead.id}`,
+        status: index < 5 ? ('completed' as const) : ('running' as const),
+        startedAt: at,
+      })),
+    });
+    await stack.db.appointment.createMany({
+      data: leads.map((lead) => ({
+        id: randomUUID(),
+        tenantId: tenant.id,
+        leadId: lead.id,
+        startsAt: at,
+        timeZone: 'Europe/London',
+        durationMinutes: 30,
+        reminderOffsetsSeconds: [],
+        workflowId: `paged-appointment-${lead.id}`,
+      })),
+    });
+    const pageThrough = async (path: string, query: Record<string, string> = {}) => {
+      const seen: string[] = [];
+      let before: string | null = null;
+      do {
+        const page: request.Response = await api()
+          .get(path)
+          .query({ ...query, limit: 2, ...(before ? { before } : {}) })
+          .set(auth);
+        expect(page.status).toBe(200);
+        seen.push(...page.body.items.map((item: { id: string }) => item.id));
+        before = page.body.next as string | null;
+      } while (before);
+      return seen;
+    };
+    // Before: these lists had no `next` and refused `before`, so a tenant with more than 200 could never read the rest.
+    const enrollments = await pageThrough('/v1/enrollments');
+    expect(new Set(enrollments).size).toBe(7);
+    expect(enrollments).toHaveLength(7);
+    expect(await pageThrough('/v1/enrollments', { status: 'completed' })).toHaveLength(5);
+    const appointments = await pageThrough('/v1/appointments');
+    expect(new Set(appointments).size).toBe(7);
+    expect(appointments).toHaveLength(7);
+    const earlier = await api().get('/v1/appointments').query({ before: at.toISOString() }).set(auth);
+    expect(earlier.body).toEqual({ items: [], next: null });
   });
 
   it('keeps tenants apart: another tenant’s lead is a 404', async () => {
