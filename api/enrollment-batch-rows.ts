@@ -1,6 +1,7 @@
 // A batch's rows checked one by one before anything is written: phone, time zone, and duplicates within the batch.
 import { z } from 'zod';
 import { ianaTimeZone, normalisePhone, notAnIanaTimeZone } from '../common/phone.js';
+import { messageValue } from './params.js';
 
 export type RowOutcome =
   | 'ok'
@@ -38,8 +39,8 @@ export interface GoodRow {
 // Strict, as every body is: a misnamed field ("firstname") would enrol the lead without its name.
 const leadRow = z.strictObject({
   phone: z.string().max(40).optional(),
-  firstName: z.string().trim().max(100).optional(),
-  lastName: z.string().trim().max(100).optional(),
+  firstName: messageValue(100).optional(),
+  lastName: messageValue(100).optional(),
   timeZone: z.string().optional(),
 });
 

@@ -29,6 +29,18 @@ export const timeZoneField = z.string().transform((zone, ctx) => {
   return name ?? z.NEVER;
 });
 
+/**
+ * A value a message carries as written (a lead's name, the business's name, the support contact): one line without
+ * control characters. Names often come from public web forms, and a line break in one would let a text from the
+ * tenant's number carry a line of someone else's ("Ada\nYour account is locked: http://…").
+ */
+export const messageValue = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max)
+    .refine((value) => !/\p{Cc}/u.test(value), 'must be one line, without control characters');
+
 /** A list's page size: at most `max`, `fallback` when not given. */
 export const pageLimit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);
 

@@ -31,6 +31,30 @@ function placeholdersNotIn(template: string, names: readonly string[]): string[]
 }
 
 /**
+ * Braces of a placeholder half-written, once every whole `{{…}}` is taken out: "Hi {{firstName}, thanks" and
+ * "Hi {firstName}" would reach the lead as written.
+ */
+function strayBraces(template: string, names: readonly string[]): string[] {
+  const rest = template.replace(bracedPattern, ' ');
+  const doubled = [...rest.matchAll(/\{\{[^{}\s]*\}?|\{?[^{}\s]*\}\}/g)].map(([text]) => text);
+  const single = [...rest.replace(/\{\{|\}\}/g, ' ').matchAll(/\{\s*([A-Za-z]+)\s*\}/g)]
+    .filter(([, name = '']) => names.includes(name))
+    .map(([text]) => text);
+  return [...doubled, ...single];
+}
+
+/** What a template's placeholders get wrong: names not known, and braces that make no placeholder. */
+export function placeholderMistakes(template: string, names: readonly string[]): string | undefined {
+  const unknown = placeholdersNotIn(template, names).map((name) => `{{${name}}}`);
+  const stray = strayBraces(template, names);
+  const mistakes = [
+    ...(unknown.length ? [`unknown placeholder ${unknown.join(', ')}; known: ${names.join(', ')}`] : []),
+    ...(stray.length ? [`${stray.join(', ')}: a placeholder is written {{name}}, with two braces on each side`] : []),
+  ];
+  return mistakes.length ? mistakes.join('; ') : undefined;
+}
+
+/**
  * An absolute http(s) URL as written: "https:example.com" parses on its own, but a phone reading it, or a redirect
  * sending it, takes it as a path on the current host.
  */
@@ -61,17 +85,9 @@ export const invalidLinkMessage = (invalid: string[]) =>
 export const usesPlaceholder = (template: string, name: TemplatePlaceholder): boolean =>
   [...template.matchAll(placeholderPattern)].some((match) => match[2] === name);
 
-export function unknownPlaceholders(template: string): string[] {
-  return placeholdersNotIn(template, templatePlaceholders);
-}
-
 /** Appointment messages know two more: {{time}}, the start in the lead's zone, and {{location}}. */
 export const appointmentTemplatePlaceholders = [...templatePlaceholders, 'time', 'location'] as const;
 export type AppointmentTemplatePlaceholder = (typeof appointmentTemplatePlaceholders)[number];
-
-export function unknownAppointmentPlaceholders(template: string): string[] {
-  return placeholdersNotIn(template, appointmentTemplatePlaceholders);
-}
 
 /** {{time}}: local to the reader, so no zone name; e.g. "Mon 30 Mar at 10:00". */
 export function formatAppointmentTime(startsAt: Date, timeZone: string): string {

@@ -13,6 +13,7 @@ import { z } from 'zod';
 import type { Db } from '../../common/db.js';
 import { recordBooking } from '../../common/bookings.js';
 import { savedZoneOr } from '../../common/phone.js';
+import { controlCharactersMessage, hasControlCharacters } from '../../common/templates.js';
 import {
   clearChangeRequested,
   stampChangeRequested,
@@ -82,7 +83,13 @@ export const createSchema = z.strictObject({
     .min(1)
     .max(24 * 60)
     .default(30),
-  location: z.string().trim().min(1).max(200).optional(),
+  location: z
+    .string()
+    .trim()
+    .min(1)
+    .max(200)
+    .refine((text) => !hasControlCharacters(text), controlCharactersMessage)
+    .optional(),
   notes: z.string().trim().min(1).max(2000).optional(),
   reminderOffsetsSeconds: z
     .array(

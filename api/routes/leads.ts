@@ -10,9 +10,17 @@ import { Prisma, type Lead } from '../../generated/prisma/client.js';
 import { tenantOf } from '../auth.js';
 import { ApiError, leadErased, notFound, parseBody, parseQuery } from '../errors.js';
 import { eraseLead, type ErasureDeps } from '../lead-erasure.js';
-import { createdBefore, idParam, newestFirst, olderPageQuery, pageAnswer, timeZoneField } from '../params.js';
+import {
+  createdBefore,
+  idParam,
+  messageValue,
+  newestFirst,
+  olderPageQuery,
+  pageAnswer,
+  timeZoneField,
+} from '../params.js';
 
-const name = z.string().trim().min(1).max(100);
+const name = messageValue(100).min(1);
 export const createLeadSchema = z.strictObject({
   phone: z.string().min(1).max(40),
   firstName: name.optional(),

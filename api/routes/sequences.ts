@@ -7,8 +7,8 @@ import {
   hasControlCharacters,
   invalidLinkMessage,
   invalidLinkPlaceholders,
+  placeholderMistakes,
   templatePlaceholders,
-  unknownPlaceholders,
 } from '../../common/templates.js';
 import type { SequenceDefinition } from '../../generated/prisma/client.js';
 import type { SequenceStep } from '../../workflows/lead-follow-up.messages.js';
@@ -23,13 +23,8 @@ const templateSchema = z
   .min(1)
   .max(1600)
   .superRefine((template, ctx) => {
-    const unknown = unknownPlaceholders(template);
-    if (unknown.length) {
-      ctx.addIssue({
-        code: 'custom',
-        message: `unknown placeholder ${unknown.map((n) => `{{${n}}}`).join(', ')}; known: ${templatePlaceholders.join(', ')}`,
-      });
-    }
+    const mistakes = placeholderMistakes(template, templatePlaceholders);
+    if (mistakes) ctx.addIssue({ code: 'custom', message: mistakes });
     const invalidLinks = invalidLinkPlaceholders(template);
     if (invalidLinks.length) ctx.addIssue({ code: 'custom', message: invalidLinkMessage(invalidLinks) });
     if (hasControlCharacters(template)) ctx.addIssue({ code: 'custom', message: controlCharactersMessage });

@@ -12,8 +12,8 @@ import {
   hasControlCharacters,
   invalidLinkMessage,
   invalidLinkPlaceholders,
+  placeholderMistakes,
   isHttpUrl,
-  unknownAppointmentPlaceholders,
 } from '../../common/templates.js';
 import type { Tenant, TenantSender } from '../../generated/prisma/client.js';
 import {
@@ -25,7 +25,7 @@ import {
 import { tenantOf } from '../auth.js';
 import { checkTarget, UnsafeUrlError, type UrlPolicy } from '../../common/webhooks/url-safety.js';
 import { ApiError, parseBody } from '../errors.js';
-import { timeZoneField } from '../params.js';
+import { messageValue, timeZoneField } from '../params.js';
 import { ensureWeeklyReportSchedule } from '../../worker/schedules.js';
 import { newWebhookSecret } from '../../common/webhooks/secrets.js';
 
@@ -35,11 +35,8 @@ const appointmentTemplate = z
   .trim()
   .min(1)
   .max(1600)
-  .refine((template) => unknownAppointmentPlaceholders(template).length === 0, {
-    error: (issue) =>
-      `unknown placeholder ${unknownAppointmentPlaceholders(String(issue.input))
-        .map((name) => `{{${name}}}`)
-        .join(', ')}; known: ${appointmentTemplatePlaceholders.join(', ')}`,
+  .refine((template) => !placeholderMistakes(template, appointmentTemplatePlaceholders), {
+    error: (issue) => placeholderMistakes(String(issue.input), appointmentTemplatePlaceholders),
   })
   .refine((template) => invalidLinkPlaceholders(template).length === 0, {
     error: (issue) => invalidLinkMessage(invalidLinkPlaceholders(String(issue.input))),
@@ -66,7 +63,7 @@ const money = z
 /** Where budget alerts go; where it resolves is checked when it is saved and again at every alert (SSRF). */
 const alertWebhookUrl = z.url({ protocol: /^https?$/, error: 'must be an https URL' }).max(2000);
 export const settingsSchema = z.strictObject({
-  businessName: z.string().trim().min(1).max(100).optional(),
+  businessName: messageValue(100).min(1).optional(),
   defaultRegion: z
     .string()
     .refine((region) => isSupportedCountry(region), 'unknown ISO 3166 region code')
@@ -81,7 +78,7 @@ export const settingsSchema = z.strictObject({
   /** Days a tracked link works after its message was written (docs/links.md). */
   linkExpiryDays: z.number().int().min(1).max(3650).optional(),
   twilioAdvancedOptOut: z.boolean().optional(),
-  supportContact: z.string().trim().min(1).max(100).nullable().optional(),
+  supportContact: messageValue(100).min(1).nullable().optional(),
   appointmentConfirmationTemplate: appointmentTemplate.optional(),
   appointmentReminderTemplate: appointmentTemplate.optional(),
   appointmentCancellationTemplate: appointmentTemplate.optional(),

@@ -166,6 +166,14 @@ describe('an appointment booked through the API', () => {
       .send({ appointmentConfirmationTemplate: 'See you {{time}} {{coupon}}' });
     expect(template.status).toBe(422);
     expect(template.body.error.details.fields.appointmentConfirmationTemplate[0]).toMatch(/\{\{coupon\}\}/);
+    const halfWritten = await request(app)
+      .patch('/v1/settings')
+      .set(auth)
+      .send({ appointmentConfirmationTemplate: 'See you {time}' });
+    expect(halfWritten.body.error.details.fields.appointmentConfirmationTemplate[0]).toMatch(
+      /^\{time\}: a placeholder/,
+    );
+    expect(await refused({ location: 'Room 4\u0007' }, 'location')).toMatch(/control characters/);
   });
 
   it('keeps tenants apart: another tenant’s appointment is a 404, as is an ID that cannot exist', async () => {

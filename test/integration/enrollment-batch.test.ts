@@ -208,10 +208,17 @@ describe('POST /v1/enrollments/batch', () => {
     const json = await request(stack.app)
       .post('/v1/enrollments/batch')
       .set(lead.auth)
-      .send({ sequenceId, leads: [{ phone: '07700 900999', firstname: 'Ann' }] });
+      .send({
+        sequenceId,
+        leads: [
+          { phone: '07700 900999', firstname: 'Ann' },
+          { phone: '07700 900998', firstName: 'Ann\nClaim your prize' },
+        ],
+      });
     expect(json.status).toBe(200);
     expect(json.body.results).toEqual([
       expect.objectContaining({ outcome: 'invalid_row', reason: expect.stringContaining('firstname') }),
+      expect.objectContaining({ outcome: 'invalid_row', reason: expect.stringContaining('one line') }),
     ]);
     const csv = await request(stack.app)
       .post(`/v1/enrollments/batch?sequenceId=${sequenceId}`)

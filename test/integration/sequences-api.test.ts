@@ -89,6 +89,18 @@ describe('leads', () => {
     const abbreviation = await api().post('/v1/leads').set(auth).send({ phone: '07700 900124', timeZone: 'BST' });
     expect(abbreviation.body.error.details.fields.timeZone).toEqual([notAnIanaTimeZone]);
     expect(await stack.db.lead.count({ where: { tenantId: tenant.id } })).toBe(1);
+    // A name from a web form goes into texts as written: a line break would add a line of someone else's to them.
+    const injected = await api()
+      .post('/v1/leads')
+      .set(auth)
+      .send({ phone: '07700 900125', firstName: 'Ada\nYour account is locked: http://evil.example' });
+    expect(injected.status).toBe(422);
+    expect(injected.body.error.details.fields.firstName).toEqual(['must be one line, without control characters']);
+    const renamed = await api().patch(`/v1/leads/${first.body.id}`).set(auth).send({ lastName: 'Lovelace\u0007' });
+    expect(renamed.status).toBe(422);
+    const business = await api().patch('/v1/settings').set(auth).send({ businessName: 'Acme\r\nWin a prize' });
+    expect(business.status).toBe(422);
+    expect(await stack.db.lead.count({ where: { tenantId: tenant.id } })).toBe(1);
     const updated = await api().patch(`/v1/leads/${first.body.id}`).set(auth).send({ timeZone: 'america/new_york' });
     expect(updated.body.timeZone).toBe('America/New_York');
     const list = await api().get('/v1/leads').set(auth);
@@ -207,6 +219,13 @@ describe('sequence definitions', () => {
       .send({ name: 'x', steps: [{ delaySeconds: 0, template: 'Hi {{fistName}}' }] });
     expect(saved.status).toBe(422);
     expect(saved.body.error.details.fields['steps.0.template'][0]).toMatch(/unknown placeholder \{\{fistName\}\}/);
+    // Before: 201, and every lead got "Hi {{firstName}, thanks" with its braces.
+    const halfWritten = await api()
+      .post('/v1/sequences')
+      .set(auth)
+      .send({ name: 'x', steps: [{ delaySeconds: 0, template: 'Hi {{firstName}, thanks' }] });
+    expect(halfWritten.status).toBe(422);
+    expect(halfWritten.body.error.details.fields['steps.0.template'][0]).toMatch(/^\{\{firstName\}: a placeholder is/);
   });
 
   it('refuses {{bookingLink}} for a tenant with no bookingUrl, when saved and when a lead is enrolled after the URL was cleared', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ianaTimeZone, normalisePhone, savedZoneOr } from '../../common/phone.js';
-import { renderTemplate, unknownPlaceholders } from '../../common/templates.js';
+import { placeholderMistakes, renderTemplate, templatePlaceholders } from '../../common/templates.js';
 
 describe('normalisePhone (shared/docs/domain.md: store E.164, default region per tenant)', () => {
   it.each([
@@ -66,21 +66,36 @@ describe('templates', () => {
     ).toEqual({ ok: false, missing: ['firstName'] });
   });
 
+  const mistakesIn = (template: string) => placeholderMistakes(template, templatePlaceholders);
+
   it('finds unknown placeholders', () => {
-    expect(unknownPlaceholders('Hi {{firstName}} {{coupon}} {{ nope }}')).toEqual(['coupon', 'nope']);
+    expect(mistakesIn('Hi {{firstName}} {{coupon}} {{ nope }}')).toBe(
+      'unknown placeholder {{coupon}}, {{nope}}; known: firstName, lastName, businessName, bookingLink',
+    );
   });
 
   // None of these is a placeholder the renderer fills: each would reach the lead with its braces.
   it('finds what only looks like a placeholder', () => {
     const template = 'Hi {{first_name}} {{ lead.firstName }} {{firstName1}} {{}} {{Link:https://a.co}} {{{firstName}}}';
-    expect(unknownPlaceholders(template)).toEqual([
-      'first_name',
-      'lead.firstName',
-      'firstName1',
-      '',
-      'Link:https://a.co',
-      '{firstName}',
-    ]);
-    expect(unknownPlaceholders('Book {{link: https://a.co/x }} {{bookingLink}} {{ code')).toEqual([]);
+    expect(mistakesIn(template)).toBe(
+      'unknown placeholder {{first_name}}, {{lead.firstName}}, {{firstName1}}, {{}}, {{Link:https://a.co}}, ' +
+        '{{{firstName}}}; known: firstName, lastName, businessName, bookingLink',
+    );
+    expect(mistakesIn('Book {{link: https://a.co/x }} {{bookingLink}}, use code {A1} or {there}')).toBeUndefined();
+  });
+
+  // Before: these were saved, and the lead got "Hi {{firstName}, thanks" as written.
+  it('finds a placeholder written with a brace too few', () => {
+    const halfWritten = {
+      'Hi {{firstName}, thanks': '{{firstName}',
+      'Hi {firstName}}, thanks': '{firstName}}',
+      'Hi {{ firstName }, thanks': '{{',
+      'Book here {{bookingLink': '{{bookingLink',
+      'Hi {firstName}, thanks': '{firstName}',
+      'Hi { lastName }': '{ lastName }',
+    };
+    for (const [template, stray] of Object.entries(halfWritten)) {
+      expect(mistakesIn(template)).toBe(`${stray}: a placeholder is written {{name}}, with two braces on each side`);
+    }
   });
 });
