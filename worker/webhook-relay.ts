@@ -10,7 +10,9 @@ import {
   deliveryPayloads,
   endpointsDue,
   giveUpForDeletedEndpoints,
+  giveUpClaimedUnselected,
   giveUpWaitedTooLong,
+  noLongerSelected,
   recordDelivered,
   recordFailed,
   releaseEndpoint,
@@ -174,6 +176,14 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
     );
   }
 
+  async function markAnswering(endpoint: WebhookEndpoint): Promise<void> {
+    await db.webhookEndpoint.updateMany({
+      where: { id: endpoint.id, status: 'failing' },
+      data: { status: 'active', failingSince: null },
+    });
+    logger.info({ tenantId: endpoint.tenantId, endpointId: endpoint.id }, 'webhook endpoint answers again: active');
+  }
+
   /**
    * Sends one claimed batch in order; false when it stopped early (a failure, a lease running short, a stop, the
    * endpoint deleted). The endpoint's lease, taken first, ends first; `leaseEnds` is this clock's reading from before it
@@ -194,12 +204,19 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
         // deletion applies from the next request.
         const current = await db.webhookEndpoint.findFirst({ where: { id: endpointId, deletedAt: null } });
         if (!current) break;
+        if (noLongerSelected(current, delivery)) {
+          await giveUpClaimedUnselected(db, delivery.id);
+          sent += 1;
+          continue;
+        }
         const attempt = await send(current, delivery);
         // Cut short by a stop: not the endpoint's failure. Handed back with the rest; it may arrive twice (same id).
         if (stopping && attempt.error !== null) break;
         sent += 1;
         if (attempt.error === null) {
           delivered.push(attempt);
+          // Answering again: from this success on it is active, so a failure after it waits the first steps again.
+          if (current.status === 'failing') await markAnswering(current);
           continue;
         }
         failure = true;
@@ -220,8 +237,11 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
     return !failure && sent === batch.length;
   }
 
-  /** One batch under the endpoint's lease; null when another worker is draining it or nothing is due. */
-  async function drainBatch(endpointId: string): Promise<{ endpoint: WebhookEndpoint; allDelivered: boolean } | null> {
+  /**
+   * One batch under the endpoint's lease: whether all of it was delivered; null when another worker is draining it or
+   * nothing is due.
+   */
+  async function drainBatch(endpointId: string): Promise<boolean | null> {
     const leaseEnds = Date.now() + leaseMs;
     const lease = await takeEndpoint(db, endpointId, leaseMs);
     if (!lease) return null;
@@ -230,27 +250,15 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
       if (!endpoint) return null;
       const batch = await claimDue(db, endpointId, batchSize, leaseMs);
       if (batch.length === 0) return null;
-      return { endpoint, allDelivered: await sendBatch(endpointId, batch, leaseEnds) };
+      return await sendBatch(endpointId, batch, leaseEnds);
     } finally {
       await releaseEndpoint(db, endpointId, lease);
     }
   }
 
   async function drain(endpointId: string): Promise<void> {
-    while (!stopping) {
-      const drained = await drainBatch(endpointId);
-      if (!drained) return;
-      const { endpoint, allDelivered } = drained;
-      if (allDelivered && endpoint.status === 'failing') {
-        await db.webhookEndpoint.updateMany({
-          where: { id: endpointId, status: 'failing' },
-          data: { status: 'active', failingSince: null },
-        });
-        logger.info({ tenantId: endpoint.tenantId, endpointId }, 'webhook endpoint answers again: active');
-      }
-      // After a failure the rest waits for the endpoint's retryAfter: a dead endpoint costs one request per backoff step.
-      if (!allDelivered) return;
-    }
+    // After a failure the rest waits for the endpoint's retryAfter: a dead endpoint costs one request per backoff step.
+    while (!stopping && (await drainBatch(endpointId)));
   }
 
   /**

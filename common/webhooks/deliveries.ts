@@ -271,10 +271,29 @@ export async function giveUpUnselected(tx: Prisma.TransactionClient, endpointId:
   if (events.length === 0) return;
   await tx.$executeRaw`
     UPDATE webhook_deliveries
-    SET status = 'failed', lease_until = NULL, last_error = 'given up unsent: its endpoint no longer takes this event type'
+    SET status = 'failed', lease_until = NULL, last_error = ${unselectedError}
     WHERE endpoint_id = ${endpointId}::uuid AND status = 'pending' AND event_id IS NOT NULL
       AND (lease_until IS NULL OR lease_until < now())
       AND NOT (payload->>'type' = ANY(${events}::text[]))`;
+}
+
+const unselectedError = 'given up unsent: its endpoint no longer takes this event type';
+
+/** Whether the endpoint, as it is now, no longer takes the event a claimed delivery carries (a ping it always takes). */
+export const noLongerSelected = (endpoint: { events: string[] }, delivery: ClaimedDelivery): boolean =>
+  delivery.eventId !== null &&
+  endpoint.events.length > 0 &&
+  !endpoint.events.includes((delivery.payload as { type?: string }).type ?? '');
+
+/**
+ * Gives up a claimed delivery its endpoint's narrowed events no longer take: giveUpUnselected leaves the claimed ones to
+ * the relay, which reaches them here, in its batch or once handed back.
+ */
+export async function giveUpClaimedUnselected(db: Db, deliveryId: string): Promise<void> {
+  await db.webhookDelivery.updateMany({
+    where: { id: deliveryId, status: 'pending' },
+    data: { status: 'failed', leaseUntil: null, lastError: unselectedError },
+  });
 }
 
 /** Hands back leased deliveries this worker will not send now, so the next round (here or elsewhere) takes them at once. */

@@ -725,6 +725,58 @@ describe('webhook delivery', () => {
     expect(deliveries.every((delivery) => delivery.leaseUntil === null)).toBe(true);
   });
 
+  it('an endpoint narrowed during a batch gets none of the batch’s events it no longer takes, then or after a failure', async () => {
+    // The first request is slow and then fails: the two behind it are handed back, to be sent after the backoff.
+    const endpoint = await endpointFor({ answer: (n) => (n === 0 ? { status: 503, afterMs: 600 } : 200) });
+    for (const type of ['lead.created', 'message.received', 'message.received', 'lead.created'] as const)
+      await record(endpoint.tenantId, type, { body: 'my words' });
+    while ((await fanOutEndpoint(db, endpoint.id)) > 0);
+    const relay = relayWith();
+    const round = relay.round();
+    await until(() => receiver.received(endpoint.path).length === 1 || null, 'the first request in flight');
+    const narrowed = await request(app)
+      .patch(`/v1/webhook-endpoints/${endpoint.id}`)
+      .set(endpoint.auth)
+      .send({ events: ['lead.created'] });
+    expect(narrowed.status).toBe(200);
+    await round;
+    await deliverUntil(
+      relay,
+      async () =>
+        (await db.webhookDelivery.count({ where: { endpointId: endpoint.id, status: 'pending' } })) === 0 || null,
+      'every delivery settled',
+    );
+    // Before: the two message.received, claimed before the change, were handed back and sent after the retry.
+    expect(receiver.received(endpoint.path).map((entry) => entry.body.type)).toEqual([
+      'lead.created',
+      'lead.created',
+      'lead.created',
+    ]);
+    const deliveries = await db.webhookDelivery.findMany({ where: { endpointId: endpoint.id } });
+    expect(deliveries.filter((delivery) => delivery.status === 'failed').map((delivery) => delivery.lastError)).toEqual(
+      Array(2).fill('given up unsent: its endpoint no longer takes this event type'),
+    );
+  });
+
+  it('a failing endpoint is active again from its first success: a failure after it waits the first steps, not the longest', async () => {
+    const endpoint = await endpointFor({ answer: (n) => (n < 2 ? 200 : 503) });
+    await db.webhookEndpoint.update({
+      where: { id: endpoint.id },
+      data: { status: 'failing', failingSince: new Date(Date.now() - 86_400_000) },
+    });
+    for (let i = 0; i < 3; i += 1) await record(endpoint.tenantId, 'lead.created');
+    const longestStepMs = 36_000_000;
+    const relay = relayWith({ backoffMs: [0, 5_000, longestStepMs] });
+    await deliverUntil(relay, () => receiver.received(endpoint.path).length === 3 || null, 'three requests');
+    const after = await until(async () => {
+      const row = await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } });
+      return row.retryAfter ? row : null;
+    }, 'the failure’s wait');
+    // Before: still failing after two deliveries, and the third's 503 set the longest wait (10 h by default).
+    expect(after).toMatchObject({ status: 'active', failingSince: null });
+    expect(after.retryAfter!.getTime()).toBeLessThan(Date.now() + 60_000);
+  });
+
   it('deleting an endpoint gives up its queued deliveries: none stays pending for good', async () => {
     const endpoint = await endpointFor();
     for (let i = 0; i < 3; i += 1) await record(endpoint.tenantId, 'lead.created');
