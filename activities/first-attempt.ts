@@ -7,7 +7,7 @@ import { erasedClosedReason } from '../common/conversation.js';
 import { isUniqueViolation } from '../common/db-errors.js';
 import { recordMessageEvent } from '../common/event-writers.js';
 import { createShortLinks, linkTracker } from '../common/links/short-links.js';
-import { renderTemplate, type TemplateValues } from '../common/templates.js';
+import { longestBody, renderTemplate, type TemplateValues } from '../common/templates.js';
 import type { ResolvedDeliveryDeps, OutboundMessage } from './outbound-message.js';
 
 /** The row, and whether an attempt before this one wrote it (two first attempts may race to). */
@@ -120,6 +120,13 @@ async function writeRowForLeadAsItIs(
   // Links are shortened before the segments are counted and written with the row: the body counted is the body sent.
   const links = linkTracker(shortLinkBaseUrl);
   const rendered = renderTemplate(template, values, links.track);
+  // Twilio refuses it for good (21617), which would end the whole enrollment: a template saved before its length was
+  // checked filled in, or a value longer than any the API takes now.
+  if (rendered.ok && rendered.body.length > longestBody)
+    return writeSkipped(
+      template,
+      `too long once filled in: ${rendered.body.length} characters, at most ${longestBody}`,
+    );
   if (rendered.ok)
     return insertRow(
       deps,

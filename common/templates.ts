@@ -89,6 +89,33 @@ export const usesPlaceholder = (template: string, name: TemplatePlaceholder): bo
 export const appointmentTemplatePlaceholders = [...templatePlaceholders, 'time', 'location'] as const;
 export type AppointmentTemplatePlaceholder = (typeof appointmentTemplatePlaceholders)[number];
 
+/** The longest body Twilio sends (its error 21617 beyond): a longer one is not sent at all. */
+export const longestBody = 1600;
+
+/**
+ * The longest each value may be when filled in: the API's limits on names, `businessName` and `bookingUrl`, and
+ * {{time}} as formatAppointmentTime writes it. A tracked link's short link is counted as 100 characters at most.
+ */
+const longestValues: Record<string, number> = {
+  firstName: 100,
+  lastName: 100,
+  businessName: 100,
+  bookingLink: 500,
+  time: 25,
+  location: 200,
+};
+const longestShortLink = 100;
+
+/** How long a template can get once filled in: every value at its longest, a link as written or as its short link. */
+export const longestFilledIn = (template: string): number =>
+  template.replace(placeholderPattern, (_whole, url: string | undefined, name: string) =>
+    'x'.repeat(url === undefined ? (longestValues[name] ?? 0) : Math.max(url.length, longestShortLink)),
+  ).length;
+
+export const tooLongFilledInMessage = (template: string) =>
+  `could be ${longestFilledIn(template)} characters once filled in (names and businessName up to 100 each, ` +
+  `{{bookingLink}} up to 500, a tracked link up to 100): Twilio sends at most ${longestBody}`;
+
 /** {{time}}: local to the reader, so no zone name; e.g. "Mon 30 Mar at 10:00". */
 export function formatAppointmentTime(startsAt: Date, timeZone: string): string {
   return DateTime.fromJSDate(startsAt, { zone: timeZone }).toFormat("ccc d LLL 'at' HH:mm", { locale: 'en-GB' });

@@ -7,8 +7,11 @@ import {
   hasControlCharacters,
   invalidLinkMessage,
   invalidLinkPlaceholders,
+  longestBody,
+  longestFilledIn,
   placeholderMistakes,
   templatePlaceholders,
+  tooLongFilledInMessage,
 } from '../../common/templates.js';
 import type { SequenceDefinition } from '../../generated/prisma/client.js';
 import type { SequenceStep } from '../../workflows/lead-follow-up.messages.js';
@@ -21,13 +24,15 @@ const templateSchema = z
   .string()
   .trim()
   .min(1)
-  .max(1600)
+  .max(longestBody)
   .superRefine((template, ctx) => {
     const mistakes = placeholderMistakes(template, templatePlaceholders);
     if (mistakes) ctx.addIssue({ code: 'custom', message: mistakes });
     const invalidLinks = invalidLinkPlaceholders(template);
     if (invalidLinks.length) ctx.addIssue({ code: 'custom', message: invalidLinkMessage(invalidLinks) });
     if (hasControlCharacters(template)) ctx.addIssue({ code: 'custom', message: controlCharactersMessage });
+    if (longestFilledIn(template) > longestBody)
+      ctx.addIssue({ code: 'custom', message: tooLongFilledInMessage(template) });
   });
 
 /** A/B variants, labelled A to D in this order; each is checked like a template. */

@@ -12,8 +12,11 @@ import {
   hasControlCharacters,
   invalidLinkMessage,
   invalidLinkPlaceholders,
-  placeholderMistakes,
   isHttpUrl,
+  longestBody,
+  longestFilledIn,
+  placeholderMistakes,
+  tooLongFilledInMessage,
 } from '../../common/templates.js';
 import type { Tenant, TenantSender } from '../../generated/prisma/client.js';
 import {
@@ -34,14 +37,17 @@ const appointmentTemplate = z
   .string()
   .trim()
   .min(1)
-  .max(1600)
+  .max(longestBody)
   .refine((template) => !placeholderMistakes(template, appointmentTemplatePlaceholders), {
     error: (issue) => placeholderMistakes(String(issue.input), appointmentTemplatePlaceholders),
   })
   .refine((template) => invalidLinkPlaceholders(template).length === 0, {
     error: (issue) => invalidLinkMessage(invalidLinkPlaceholders(String(issue.input))),
   })
-  .refine((template) => !hasControlCharacters(template), controlCharactersMessage);
+  .refine((template) => !hasControlCharacters(template), controlCharactersMessage)
+  .refine((template) => longestFilledIn(template) <= longestBody, {
+    error: (issue) => tooLongFilledInMessage(String(issue.input)),
+  });
 /** Compared as replies are (case, spaces, punctuation ignored); an opt-out word would be an opt-out, not a reply. */
 const appointmentWord = z
   .string()
@@ -69,7 +75,7 @@ export const settingsSchema = z.strictObject({
     .refine((region) => isSupportedCountry(region), 'unknown ISO 3166 region code')
     .optional(),
   defaultTimeZone: timeZoneField.optional(),
-  bookingUrl: z.string().refine(isHttpUrl, 'must be an absolute http or https URL').nullable().optional(),
+  bookingUrl: z.string().max(500).refine(isHttpUrl, 'must be an absolute http or https URL').nullable().optional(),
   windowStart: hhmm.optional(),
   windowEnd: hhmm.optional(),
   minGapSeconds: z.number().int().min(0).max(86_400).optional(),

@@ -497,6 +497,18 @@ describe('sendStepMessage', () => {
     expect(core.fake.createCallsTo(phone)).toBe(0);
   });
 
+  it('skips a message longer than Twilio takes once filled in, naming its length, rather than have Twilio refuse it', async () => {
+    const { phone, input } = await enrollment();
+    // A template saved before its length was checked: 1,590 characters and a name.
+    const template = `${'x'.repeat(1590)} {{firstName}} {{link:https://example.com/offer}}`;
+    // Before: sent, refused by Twilio for good (21617), and the enrollment failed with every later step.
+    expect(await attempt(1, { ...input, template })).toMatchObject({
+      outcome: 'skipped',
+      reason: expect.stringMatching(/^too long once filled in: 16\d\d characters, at most 1600$/),
+    });
+    expect(core.fake.createCallsTo(phone)).toBe(0);
+  });
+
   it('a retry sends the body it rendered first, even if the lead changed meanwhile', async () => {
     const { phone, input } = await enrollment();
     core.fake.inject({ kind: 'http', status: 500 }, { to: phone });

@@ -226,6 +226,13 @@ describe('sequence definitions', () => {
       .send({ name: 'x', steps: [{ delaySeconds: 0, template: 'Hi {{firstName}, thanks' }] });
     expect(halfWritten.status).toBe(422);
     expect(halfWritten.body.error.details.fields['steps.0.template'][0]).toMatch(/^\{\{firstName\}: a placeholder is/);
+    // 1,585 characters and a booking link: 1,600 as written, up to 2,085 once filled in.
+    const long = await api()
+      .post('/v1/sequences')
+      .set(auth)
+      .send({ name: 'x', steps: [{ delaySeconds: 0, template: `${'x'.repeat(1585)}{{bookingLink}}` }] });
+    expect(long.status).toBe(422);
+    expect(long.body.error.details.fields['steps.0.template'][0]).toMatch(/^could be 2085 characters once filled in/);
   });
 
   it('refuses {{bookingLink}} for a tenant with no bookingUrl, when saved and when a lead is enrolled after the URL was cleared', async () => {
