@@ -8,6 +8,7 @@ import type { Db } from '../common/db.js';
 import type { Pause } from '../common/capacity/facts.js';
 import { leavesNoTime } from './send-deadline.js';
 import { savedZoneOr } from '../common/phone.js';
+import { leadWindow } from '../common/state-windows.js';
 import {
   earliestSendTime,
   windowClosesAt,
@@ -90,7 +91,8 @@ export function isClaimLive(message: Pick<Message, 'claimedAt' | 'claimedAttempt
 }
 
 /**
- * The tenant's caps as they are now, in the lead's zone: a change of settings applies to the next send. A zone that is
+ * The tenant's caps as they are now, in the lead's zone (the window within its state's: common/state-windows.ts): a
+ * change of settings applies to the next send. A zone that is
  * no IANA name (saved before the API refused them, written around the API, or dropped from the time zone database)
  * would put every instant inside the window and under the caps, or judge them on another country's clock: the
  * tenant's zone decides instead.
@@ -175,7 +177,9 @@ async function readVerdict(
       appointmentRefusal(facts, subject) ?? (pendingUntil && { kind: 'change_pending', until: pendingUntil });
     return { facts, refusal };
   }
-  const facts = await readStepFacts(reader, row, subject.enrollmentId, now);
+  const read = await readStepFacts(reader, row, subject.enrollmentId, now);
+  const window = leadWindow({ start: read.windowStart, end: read.windowEnd }, row.toPhone);
+  const facts = { ...read, windowStart: window.start, windowEnd: window.end };
   const closing = windowClosing(now, facts);
   return { facts, refusal: stepRefusal(facts, now), ...(closing ? { windowClosesAt: closing.closes } : {}) };
 }

@@ -24,6 +24,7 @@ import { enrollmentStatusKey, sequenceIdKey } from '../workflows/search-attribut
 import { refuseUnsendableSequence } from './unsendable-sequence.js';
 import { ApiError, leadErased } from './errors.js';
 import { savedZoneOr } from '../common/phone.js';
+import { leadWindow } from '../common/state-windows.js';
 import { isUniqueViolation } from '../common/db-errors.js';
 import { startDeadlineMs, startRun } from './workflow-start.js';
 import { mayHaveHappened } from './temporal-errors.js';
@@ -34,11 +35,14 @@ export type StartOutcome =
   | { kind: 'started' | 'replayed'; enrollment: Enrollment }
   | { kind: 'already_enrolled'; workflowId: string; enrollmentId: string | null };
 
-/** A lead's zone that is no IANA name is judged in the tenant's, as the send gate judges it. */
+/**
+ * As the send gate judges it: a lead's zone that is no IANA name is judged in the tenant's, and its window is within
+ * its state's.
+ */
 export function sendingPolicyOf(tenant: Tenant, lead: Lead): SendingPolicy {
   return {
     timeZone: savedZoneOr(lead.timeZone, tenant.defaultTimeZone),
-    window: { start: tenant.windowStart, end: tenant.windowEnd },
+    window: leadWindow({ start: tenant.windowStart, end: tenant.windowEnd }, lead.phone),
     minGapSeconds: tenant.minGapSeconds,
     maxPerDay: tenant.maxPerDay,
   };

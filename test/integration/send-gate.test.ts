@@ -29,9 +29,8 @@ import { zoneAtHour } from '../support/zones.js';
 const core = sendCoreForFile({ twilioTimeoutMs: 5000 });
 
 /** A lead with `count` running enrollments (rows only: the activity is what is under test). */
-async function leadWithEnrollments(count: number, timeZone = 'Europe/London') {
+async function leadWithEnrollments(count: number, timeZone = 'Europe/London', phone = randomUkMobile().e164) {
   const { tenant } = await createTenant(core.db, anytimeSettings);
-  const phone = randomUkMobile().e164;
   const lead = await core.db.lead.create({ data: { tenantId: tenant.id, phone, firstName: 'Ada', timeZone } });
   const sequence = await core.db.sequenceDefinition.create({
     data: { tenantId: tenant.id, name: 's', version: 1, steps: [] },
@@ -528,6 +527,32 @@ describe("a step in its window's last minute", () => {
         until: local.plus({ days: 1 }).startOf('day').toJSDate().toISOString(),
       });
       expect(core.fake.createCallsTo(phone)).toBe(0);
+    }),
+  );
+});
+
+describe('a step to a number of a state that allows texts until 20:00 only', () => {
+  /** A number of the area code, with a random exchange and line (the exchange's first digit is 2 to 9). */
+  const numberIn = (areaCode: number) =>
+    `+1${areaCode}${2 + Math.floor(Math.random() * 8)}${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;
+
+  it(
+    'waits for the next morning after 20:00 in the lead’s zone, though the tenant’s window runs to 21:00',
+    withoutGlobalPause(async () => {
+      const zone = zoneAtHour(20);
+      const local = DateTime.now().setZone(zone);
+      const inFlorida = await leadWithEnrollments(1, zone, numberIn(305));
+      const inNewYork = await leadWithEnrollments(1, zone, numberIn(212));
+      for (const { tenant } of [inFlorida, inNewYork])
+        await core.db.tenant.update({ where: { id: tenant.id }, data: { windowStart: '08:00', windowEnd: '21:00' } });
+      // Before: claimed and sent at 20:xx, an hour past what Florida law allows.
+      expect(await attempt(1, inFlorida.inputs[0]!)).toMatchObject({
+        outcome: 'held',
+        reason: 'window',
+        until: local.plus({ days: 1 }).set({ hour: 8, minute: 0, second: 0, millisecond: 0 }).toJSDate().toISOString(),
+      });
+      expect(core.fake.createCallsTo(inFlorida.phone)).toBe(0);
+      expect(await attempt(1, inNewYork.inputs[0]!)).toMatchObject({ outcome: 'sent' });
     }),
   );
 });
