@@ -54,9 +54,16 @@ export interface AppointmentFacts extends MessageFacts {
   appointmentStatus: string | null;
   startsAt: Date | null;
   confirmedAt: Date | null;
-  skipRemindersAfterConfirm: boolean | null;
+  skipRemindersAfterConfirm: boolean;
   /** A move or cancel the API has asked the workflow for and not written yet (common/appointment-changes.ts). */
   changeRequestedAt: Date | null;
+  /** When the message's first attempt wrote its row: one written long ago has waited (capacity, Twilio's retries). */
+  writtenAt: Date;
+  /** The lead's zone (null once the message has no lead) and the tenant's window, kept to by a message that has waited. */
+  timeZone: string | null;
+  tenantTimeZone: string;
+  windowStart: string;
+  windowEnd: string;
 }
 
 export interface MessageRef {
@@ -139,10 +146,13 @@ export async function readAppointmentFacts(
       EXISTS (SELECT 1 FROM leads el WHERE el.id = m.lead_id AND el.status = 'erased') AS "leadErased",
       p.scope AS "pausedScope", p.paused_by AS "pausedBy",
       a.status::text AS "appointmentStatus", a.starts_at AS "startsAt", a.confirmed_at AS "confirmedAt",
-      a.change_requested_at AS "changeRequestedAt", t.skip_reminders_after_confirm AS "skipRemindersAfterConfirm"
+      a.change_requested_at AS "changeRequestedAt", t.skip_reminders_after_confirm AS "skipRemindersAfterConfirm",
+      m.created_at AS "writtenAt", l.time_zone AS "timeZone", t.default_time_zone AS "tenantTimeZone",
+      t.window_start AS "windowStart", t.window_end AS "windowEnd"
     FROM messages m
+    JOIN tenants t ON t.id = m.tenant_id
+    LEFT JOIN leads l ON l.id = m.lead_id
     LEFT JOIN appointments a ON a.id = ${appointmentId}::uuid AND a.tenant_id = m.tenant_id
-    LEFT JOIN tenants t ON t.id = a.tenant_id
     LEFT JOIN LATERAL (${pauseOf(message.tenantId)}) p ON true
     WHERE m.id = ${message.id}::uuid`;
   return only(rows, message.id);

@@ -156,6 +156,32 @@ function appointmentRefusal(
     : { kind: 'stop', reason: 'appointment_moved' };
 }
 
+/** An appointment message first attempted longer ago than this has waited: for capacity, or through Twilio's retries. */
+const appointmentWaitedAfterMs = 15 * 60_000;
+
+/**
+ * An appointment message on time is transactional, sent whatever the hour. One that has waited goes in the lead's
+ * window only: a budget that resets at midnight, a kill switch lifted or Twilio back at night must not release a
+ * reminder then; one whose window opens after its deadline is missed. A cancellation's notice is not held: its cancel's
+ * answer waits for it.
+ */
+function waitedIntoTheNight(
+  facts: AppointmentFacts,
+  subject: Extract<GateSubject, { kind: 'appointment' }>,
+  now: Date,
+): GateDecision | null {
+  if (subject.message === 'cancellation' || now.getTime() - facts.writtenAt.getTime() < appointmentWaitedAfterMs)
+    return null;
+  const policy: SendingPolicy = {
+    timeZone: savedZoneOr(facts.timeZone ?? facts.tenantTimeZone, facts.tenantTimeZone),
+    window: { start: facts.windowStart, end: facts.windowEnd },
+    minGapSeconds: 0,
+    maxPerDay: 1,
+  };
+  const opens = earliestSendTime(now, policy, []);
+  return opens.at > now ? { kind: 'hold', reason: 'window', until: opens.at, policy } : null;
+}
+
 /** Whatever the message is about: an opted-out phone or an erased lead is never texted. */
 function recipientStop(facts: MessageFacts): Extract<GateDecision, { kind: 'stop' }> | null {
   if (facts.optedOut) return { kind: 'stop', reason: 'opted_out' };
@@ -174,7 +200,9 @@ async function readVerdict(
     const facts = await readAppointmentFacts(reader, row, subject.appointmentId);
     const pendingUntil = subject.waitsForChanges ? changePendingUntil(facts.changeRequestedAt, now) : null;
     const refusal =
-      appointmentRefusal(facts, subject) ?? (pendingUntil && { kind: 'change_pending', until: pendingUntil });
+      appointmentRefusal(facts, subject) ??
+      (pendingUntil && { kind: 'change_pending', until: pendingUntil }) ??
+      waitedIntoTheNight(facts, subject, now);
     return { facts, refusal };
   }
   const read = await readStepFacts(reader, row, subject.enrollmentId, now);

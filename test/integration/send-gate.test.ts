@@ -139,8 +139,11 @@ const sendWith = ({
 }) => createSendStepMessage({ db: core.db, sender: core.sender, capacity, gate });
 
 /** A reminder of an appointment two hours ahead that is worthless after `notAfter`. */
-async function reminderDueBefore(notAfter: Date): Promise<{ phone: string; input: SendAppointmentMessageInput }> {
-  const { tenant, lead, phone } = await leadWithEnrollments(0);
+async function reminderDueBefore(
+  notAfter: Date,
+  timeZone = 'Europe/London',
+): Promise<{ phone: string; input: SendAppointmentMessageInput }> {
+  const { tenant, lead, phone } = await leadWithEnrollments(0, timeZone);
   const startsAt = new Date(Date.now() + 7_200_000);
   const appointment = await core.db.appointment.create({
     data: {
@@ -809,6 +812,50 @@ async function heldConfirmation(message: AppointmentMessage) {
   });
   return { input, confirmation };
 }
+
+describe('an appointment reminder that has waited into the lead’s night', () => {
+  /** A reminder at 02:00 in the lead's zone, under a window of 08:00-21:00; its row written `writtenAgoMs` ago, held. */
+  async function reminderAtTwo(notAfterInMs: number, writtenAgoMs: number | null) {
+    const zone = zoneAtHour(2);
+    const { phone, input } = await reminderDueBefore(new Date(Date.now() + notAfterInMs), zone);
+    await core.db.tenant.update({ where: { id: input.tenantId }, data: { windowStart: '08:00', windowEnd: '21:00' } });
+    if (writtenAgoMs !== null)
+      await core.db.message.create({
+        data: {
+          tenantId: input.tenantId,
+          leadId: input.leadId,
+          appointmentId: input.appointmentId,
+          idempotencyKey: appointmentMessageKey(input),
+          direction: 'outbound',
+          toPhone: phone,
+          body: 'See you soon',
+          status: 'pending',
+          heldReason: 'budget_daily',
+          createdAt: new Date(Date.now() - writtenAgoMs),
+        },
+      });
+    return { phone, input, opens: DateTime.now().setZone(zone).set({ hour: 8, minute: 0, second: 0, millisecond: 0 }) };
+  }
+
+  it(
+    'goes on time whatever the hour, but once it has waited only in the window, or not at all past its deadline',
+    withoutGlobalPause(async () => {
+      const onTime = await reminderAtTwo(12 * 3_600_000, null);
+      expect(await appointmentAttempt(1, onTime.input)).toMatchObject({ outcome: 'sent' });
+      // Held since 01:40 (a budget spent, reset at midnight; a kill switch lifted; Twilio back): before, sent at 02:00.
+      const waited = await reminderAtTwo(12 * 3_600_000, 20 * 60_000);
+      expect(await appointmentAttempt(1, waited.input)).toMatchObject({
+        outcome: 'held',
+        reason: 'window',
+        until: waited.opens.toJSDate().toISOString(),
+      });
+      expect(core.fake.createCallsTo(waited.phone)).toBe(0);
+      const worthlessBeforeMorning = await reminderAtTwo(3 * 3_600_000, 20 * 60_000);
+      expect(await appointmentAttempt(1, worthlessBeforeMorning.input)).toEqual({ outcome: 'missed' });
+      expect(core.fake.createCallsTo(worthlessBeforeMorning.phone)).toBe(0);
+    }),
+  );
+});
 
 describe('an appointment row written again', () => {
   it.each([
