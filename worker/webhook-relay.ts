@@ -136,24 +136,34 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
     return { deliveryId: delivery.id, at, ...outcome };
   }
 
-  async function failed(endpoint: WebhookEndpoint, delivery: ClaimedDelivery, attempt: AttemptRecord): Promise<void> {
+  /** `answered`: the endpoint answered an earlier delivery of this batch with a 2xx. */
+  async function failed(
+    endpoint: WebhookEndpoint,
+    delivery: ClaimedDelivery,
+    attempt: AttemptRecord,
+    answered: boolean,
+  ): Promise<void> {
     // A delivery retried by hand gets its own 3 days again, from the retry.
     const giveUp = Date.now() - (delivery.retriedAt ?? delivery.createdAt).getTime() >= failingAfterMs;
     // Once an endpoint is failing, the endpoint waits the longest step after each failure: the deliveries queued behind
-    // the one given up have few attempts of their own, and stepping by those sent a request for each, 5 s apart.
-    const failures = giveUp || endpoint.status === 'failing' ? backoffMs.length : delivery.attempts + 1;
+    // the one given up have few attempts of their own, and stepping by those sent a request for each, 5 s apart. Not
+    // after it has just answered: an endpoint back from an outage has days-old deliveries at the front of its queue,
+    // and one of them failing would hold the rest 10 h, and mark it failing again with another alert.
+    const longest = (giveUp || endpoint.status === 'failing') && !answered;
+    const failures = longest ? backoffMs.length : delivery.attempts + 1;
     const nextAttemptAt = new Date(Date.now() + backoffAfter(failures, backoffMs));
     // Giving up and marking the endpoint are one fact: apart, a crash between them would leave the delivery given up for
     // good and its endpoint active, with no alert. The delivery's row is locked before its endpoint's, as a retry by hand
     // locks them.
     const { recorded, marked } = await db.$transaction(async (tx) => {
       const recorded = await recordFailed(tx, attempt, { delivery, nextAttemptAt, giveUp });
-      return { recorded, marked: giveUp && recorded && (await markFailing(tx, endpoint, attempt)) };
+      return { recorded, marked: giveUp && !answered && recorded && (await markFailing(tx, endpoint, attempt)) };
     });
     // After, in a statement of its own: taken inside, these rows' locks would come after the endpoint's, where a retry by
     // hand, a ping or a new URL takes the rows it makes due before the endpoint. A crash between the two leaves them for
-    // the next give-up.
-    if (giveUp && recorded) await giveUpWaitedTooLong(db, endpoint.id, new Date(Date.now() - failingAfterMs));
+    // the next give-up. An endpoint that has just answered is sent them instead.
+    if (giveUp && recorded && !answered)
+      await giveUpWaitedTooLong(db, endpoint.id, new Date(Date.now() - failingAfterMs));
     logger.warn(
       {
         tenantId: endpoint.tenantId,
@@ -176,12 +186,13 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
     );
   }
 
-  async function markAnswering(endpoint: WebhookEndpoint): Promise<void> {
+  /** A failing endpoint that answered a whole batch is active again. */
+  async function markAnswering(endpointId: string): Promise<void> {
     await db.webhookEndpoint.updateMany({
-      where: { id: endpoint.id, status: 'failing' },
+      where: { id: endpointId, status: 'failing' },
       data: { status: 'active', failingSince: null },
     });
-    logger.info({ tenantId: endpoint.tenantId, endpointId: endpoint.id }, 'webhook endpoint answers again: active');
+    logger.info({ endpointId }, 'webhook endpoint answers again: active');
   }
 
   /**
@@ -196,6 +207,8 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
     // leased after a failed write, the ones behind them would go first (they may arrive twice, with one id).
     let settled = 0;
     let failure = false;
+    let answered = false;
+    let failing = false;
     try {
       for (const delivery of batch) {
         // Never start a request that could outlast the lease: another worker could be sending it by then.
@@ -204,6 +217,7 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
         // deletion applies from the next request.
         const current = await db.webhookEndpoint.findFirst({ where: { id: endpointId, deletedAt: null } });
         if (!current) break;
+        failing = current.status === 'failing';
         if (noLongerSelected(current, delivery)) {
           await giveUpClaimedUnselected(db, delivery.id);
           sent += 1;
@@ -215,19 +229,19 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
         sent += 1;
         if (attempt.error === null) {
           delivered.push(attempt);
-          // Answering again: from this success on it is active, so a failure after it waits the first steps again.
-          if (current.status === 'failing') await markAnswering(current);
+          answered = true;
           continue;
         }
         failure = true;
         await recordDelivered(db, delivered.splice(0));
         settled = sent - 1;
-        await failed(current, delivery, attempt);
+        await failed(current, delivery, attempt, answered);
         settled = sent;
         break;
       }
       await recordDelivered(db, delivered);
       settled = sent;
+      if (failing && answered && !failure && sent === batch.length) await markAnswering(endpointId);
     } finally {
       await releaseLeases(
         db,

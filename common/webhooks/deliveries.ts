@@ -279,9 +279,13 @@ export async function giveUpUnselected(tx: Prisma.TransactionClient, endpointId:
 
 const unselectedError = 'given up unsent: its endpoint no longer takes this event type';
 
-/** Whether the endpoint, as it is now, no longer takes the event a claimed delivery carries (a ping it always takes). */
+/**
+ * Whether the endpoint, as it is now, no longer takes the event a claimed delivery carries: a ping it always takes, and
+ * a delivery retried by hand is the tenant asking for it.
+ */
 export const noLongerSelected = (endpoint: { events: string[] }, delivery: ClaimedDelivery): boolean =>
   delivery.eventId !== null &&
+  delivery.retriedAt === null &&
   endpoint.events.length > 0 &&
   !endpoint.events.includes((delivery.payload as { type?: string }).type ?? '');
 

@@ -753,28 +753,49 @@ describe('webhook delivery', () => {
       'lead.created',
     ]);
     const deliveries = await db.webhookDelivery.findMany({ where: { endpointId: endpoint.id } });
-    expect(deliveries.filter((delivery) => delivery.status === 'failed').map((delivery) => delivery.lastError)).toEqual(
+    const givenUp = deliveries.filter((delivery) => delivery.status === 'failed');
+    expect(givenUp.map((delivery) => delivery.lastError)).toEqual(
       Array(2).fill('given up unsent: its endpoint no longer takes this event type'),
     );
+    // One retried by hand is the tenant asking for it: sent.
+    const retried = await request(app)
+      .post(`/v1/webhook-endpoints/${endpoint.id}/deliveries/${givenUp[0]!.id}/retry`)
+      .set(endpoint.auth);
+    expect(retried.status).toBe(200);
+    await deliveredByActiveEndpoint(relay, givenUp[0]!.id, 'the delivery retried by hand');
+    expect(receiver.received(endpoint.path).at(-1)?.body.type).toBe('message.received');
   });
 
-  it('a failing endpoint is active again from its first success: a failure after it waits the first steps, not the longest', async () => {
-    const endpoint = await endpointFor({ answer: (n) => (n < 2 ? 200 : 503) });
+  it('a failing endpoint that answers again: a failure after a success waits the first steps, gives up without a new alert, and a whole batch makes it active', async () => {
+    // Answers 200, then 503 (a delivery days old: given up, as every failure here is), then 200 from then on.
+    const endpoint = await endpointFor({ answer: (n) => (n === 1 ? 503 : 200) });
     await db.webhookEndpoint.update({
       where: { id: endpoint.id },
       data: { status: 'failing', failingSince: new Date(Date.now() - 86_400_000) },
     });
     for (let i = 0; i < 3; i += 1) await record(endpoint.tenantId, 'lead.created');
     const longestStepMs = 36_000_000;
-    const relay = relayWith({ backoffMs: [0, 5_000, longestStepMs] });
-    await deliverUntil(relay, () => receiver.received(endpoint.path).length === 3 || null, 'three requests');
-    const after = await until(async () => {
+    const relay = relayWith({ backoffMs: [0, 50, longestStepMs], failingAfterMs: 0 });
+    await deliverUntil(relay, () => receiver.received(endpoint.path).length === 2 || null, 'two requests');
+    const afterFailure = await until(async () => {
       const row = await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } });
       return row.retryAfter ? row : null;
     }, 'the failure’s wait');
-    // Before: still failing after two deliveries, and the third's 503 set the longest wait (10 h by default).
-    expect(after).toMatchObject({ status: 'active', failingSince: null });
-    expect(after.retryAfter!.getTime()).toBeLessThan(Date.now() + 60_000);
+    // Before: the 503 set the longest wait (10 h by default): the endpoint had just answered.
+    expect(afterFailure.retryAfter!.getTime()).toBeLessThan(Date.now() + 60_000);
+    expect(afterFailure.status).toBe('failing');
+    // Given up without marking it failing again: no second audit row or alert for one outage.
+    expect(await db.auditLog.count({ where: { subject: endpoint.id } })).toBe(0);
+    expect(await db.tenantAlert.count({ where: { tenantId: endpoint.tenantId } })).toBe(0);
+    await deliverUntil(
+      relay,
+      async () =>
+        (await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).status === 'active' || null,
+      'the rest delivered, the endpoint active',
+    );
+    expect(await db.webhookEndpoint.findUniqueOrThrow({ where: { id: endpoint.id } })).toMatchObject({
+      failingSince: null,
+    });
   });
 
   it('deleting an endpoint gives up its queued deliveries: none stays pending for good', async () => {
