@@ -29,6 +29,9 @@ export const timeZoneField = z.string().transform((zone, ctx) => {
   return name ?? z.NEVER;
 });
 
+/** Control characters, the line and paragraph separators phones show as line breaks, and bidirectional overrides. */
+const lineBreaksOrControls = /[\p{Cc}\p{Zl}\p{Zp}\u202A-\u202E\u2066-\u2069]/u;
+
 /**
  * A value a message carries as written (a lead's name, the business's name, the support contact): one line without
  * control characters. Names often come from public web forms, and a line break in one would let a text from the
@@ -39,7 +42,7 @@ export const messageValue = (max: number) =>
     .string()
     .trim()
     .max(max)
-    .refine((value) => !/\p{Cc}/u.test(value), 'must be one line, without control characters');
+    .refine((value) => !lineBreaksOrControls.test(value), 'must be one line, without control characters');
 
 /** A list's page size: at most `max`, `fallback` when not given. */
 export const pageLimit = (max: number, fallback: number) => z.coerce.number().int().min(1).max(max).default(fallback);

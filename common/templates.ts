@@ -36,7 +36,10 @@ function placeholdersNotIn(template: string, names: readonly string[]): string[]
  */
 function strayBraces(template: string, names: readonly string[]): string[] {
   const rest = template.replace(bracedPattern, ' ');
-  const doubled = [...rest.matchAll(/\{\{[^{}\s]*\}?|\{?[^{}\s]*\}\}/g)].map(([text]) => text);
+  // Only what reads as a placeholder: "{{firstName", "{{link:…", "firstName}}"; JSON's "}}" or a smiley's are text.
+  const doubled = [...rest.matchAll(/\{\{\s*(?:link:[^{}\s]*|[A-Za-z]+)?\s*\}?|\{?\s*([A-Za-z]+)\s*\}\}/g)]
+    .filter(([text, closing]) => closing === undefined || names.includes(closing) || text.startsWith('{'))
+    .map(([text]) => text.trim());
   const single = [...rest.replace(/\{\{|\}\}/g, ' ').matchAll(/\{\s*([A-Za-z]+)\s*\}/g)]
     .filter(([, name = '']) => names.includes(name))
     .map(([text]) => text);

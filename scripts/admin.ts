@@ -15,6 +15,7 @@ import { z } from 'zod';
 import { isSupportedCountry } from 'libphonenumber-js';
 import { createEnrollmentActivities } from '../activities/enrollments.js';
 import { apiKeyPrefixLength, generateApiKey, hashApiKey } from '../api/auth.js';
+import { messageValue } from '../api/params.js';
 import { globalScope, pauseSending, resumeSending } from '../common/capacity/pauses.js';
 import { configSchema, orExit, parseSettings, underCurrentNames } from '../common/config.js';
 import { createDb } from '../common/db.js';
@@ -211,7 +212,10 @@ try {
     const [change = '', ...options] = args;
     await switchSending(change, options);
   } else if (command === 'tenant:create' && args.length >= 2) {
-    const [name = '', businessName = '', region = 'US', timeZone = 'America/New_York'] = args;
+    const [name = '', rawBusinessName = '', region = 'US', timeZone = 'America/New_York'] = args;
+    // It goes into texts as written, as PATCH /v1/settings takes it.
+    const named = messageValue(100).min(1).safeParse(rawBusinessName);
+    const businessName = named.success ? named.data : fail(`businessName ${named.error.issues[0]?.message ?? ''}`);
     // Every national number the tenant's leads give is read in this region: one libphonenumber lacks reads none.
     if (!isSupportedCountry(region)) fail(`${region}: unknown ISO 3166 region code (the United Kingdom is GB)`);
     const iana = ianaTimeZone(timeZone) ?? fail(`${timeZone}: ${notAnIanaTimeZone}`);

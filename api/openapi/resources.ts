@@ -10,7 +10,8 @@ const instant = z.iso.datetime({ offset: true });
 const nullableInstant = instant.nullable();
 /** Another page: the `before` to send next, or null on the last page. */
 const next = z.string().nullable().meta({
-  description: "Pass as `before` for the next page (the last item's createdAt and id); null on the last page",
+  description:
+    "Pass as `before` for the next page (the last item's instant the list is ordered by, createdAt unless the list says, and its id); null on the last page",
   example: '2026-12-06T10:00:00.000Z_0b7e4a9e-3c1d-4f6a-9b1e-2f4c8d6a1e30',
 });
 

@@ -96,8 +96,8 @@ describe('leads', () => {
       .send({ phone: '07700 900125', firstName: 'Ada\nYour account is locked: http://evil.example' });
     expect(injected.status).toBe(422);
     expect(injected.body.error.details.fields.firstName).toEqual(['must be one line, without control characters']);
-    const renamed = await api().patch(`/v1/leads/${first.body.id}`).set(auth).send({ lastName: 'Lovelace\u0007' });
-    expect(renamed.status).toBe(422);
+    for (const lastName of ['Lovelace\u0007', 'Lovelace\u2028Win a prize', '\u202Eecalevol'])
+      expect((await api().patch(`/v1/leads/${first.body.id}`).set(auth).send({ lastName })).status).toBe(422);
     const business = await api().patch('/v1/settings').set(auth).send({ businessName: 'Acme\r\nWin a prize' });
     expect(business.status).toBe(422);
     expect(await stack.db.lead.count({ where: { tenantId: tenant.id } })).toBe(1);

@@ -82,6 +82,8 @@ describe('templates', () => {
         '{{{firstName}}}; known: firstName, lastName, businessName, bookingLink',
     );
     expect(mistakesIn('Book {{link: https://a.co/x }} {{bookingLink}}, use code {A1} or {there}')).toBeUndefined();
+    // Braces that read as no placeholder are text: JSON, a smiley.
+    expect(mistakesIn('Reply {"code":{"id":1}} to confirm :-}} YES}}')).toBeUndefined();
   });
 
   // Before: these were saved, and the lead got "Hi {{firstName}, thanks" as written.
@@ -89,7 +91,8 @@ describe('templates', () => {
     const halfWritten = {
       'Hi {{firstName}, thanks': '{{firstName}',
       'Hi {firstName}}, thanks': '{firstName}}',
-      'Hi {{ firstName }, thanks': '{{',
+      'Hi {{ firstName }, thanks': '{{ firstName }',
+      'Book {{link:https://a.co/x today': '{{link:https://a.co/x',
       'Book here {{bookingLink': '{{bookingLink',
       'Hi {firstName}, thanks': '{firstName}',
       'Hi { lastName }': '{ lastName }',
