@@ -32,6 +32,9 @@ export const defaultBackoffMs = [0, 5_000, 300_000, 1_800_000, 7_200_000, 18_000
 /** A delivery failing this long is given up on (retried by hand) and its endpoint is marked `failing`. */
 const defaultFailingAfterMs = 3 * 86_400_000;
 
+/** Endpoints due read per free slot, to choose among by when each was last served. */
+const candidatesPerSlot = 4;
+
 export const backoffAfter = (failures: number, schedule: readonly number[]) =>
   schedule[Math.min(failures, schedule.length - 1)] ?? 0;
 
@@ -108,6 +111,8 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
   const limit = pLimit(concurrency);
   /** The endpoints this process is delivering to: another round leaves them to the drain under way. */
   const busy = new Map<string, Promise<void>>();
+  /** When this process last delivered a batch to each endpoint: a round serves those served longest ago first. */
+  const lastServed = new Map<string, number>();
   let stopping = false;
   /** Aborted by stop(): a shutdown does not wait up to the timeout for a slow endpoint. */
   const stopped = new AbortController();
@@ -270,9 +275,21 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
     }
   }
 
+  /**
+   * Batch after batch while the endpoint has them, unless every slot is taken and another endpoint waits for one: then
+   * it hands its slot back after the batch, and the next round serves the endpoints served longest ago first. Held
+   * otherwise, a few endpoints with a backlog (a big import's events, a slow receiver) would keep every other
+   * tenant's events waiting until they drained.
+   */
   async function drain(endpointId: string): Promise<void> {
     // After a failure the rest waits for the endpoint's retryAfter: a dead endpoint costs one request per backoff step.
-    while (!stopping && (await drainBatch(endpointId)));
+    while (!stopping) {
+      const allDelivered = await drainBatch(endpointId);
+      if (allDelivered === null) return;
+      lastServed.set(endpointId, Date.now());
+      if (!allDelivered) return;
+      if (busy.size >= concurrency && (await endpointsDue(db, [...busy.keys()], 1)).length > 0) return;
+    }
   }
 
   /**
@@ -290,7 +307,9 @@ export function createWebhookRelay(options: WebhookRelayOptions): WebhookRelay {
       }
     }
     if (stopping || busy.size >= concurrency) return;
-    for (const endpointId of await endpointsDue(db, [...busy.keys()], concurrency - busy.size)) {
+    const due = await endpointsDue(db, [...busy.keys()], candidatesPerSlot * concurrency);
+    const longestUnserved = due.sort((a, b) => (lastServed.get(a) ?? 0) - (lastServed.get(b) ?? 0));
+    for (const endpointId of longestUnserved.slice(0, concurrency - busy.size)) {
       const draining = limit(() => drain(endpointId))
         .catch((error: unknown) =>
           logger.error({ err: error, endpointId }, 'webhook delivery round failed; its leases lapse and it is retried'),

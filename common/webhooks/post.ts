@@ -18,8 +18,10 @@ export interface PostOutcome {
 
 // Kept-alive connections, so a busy endpoint is not paying a handshake per event. A reused socket was connected to
 // an address that was checked when it was opened. An idle one is closed after 30 s, and at most 256 are open at once:
-// tenants cycling through hosts and ports cannot pile up the worker's file descriptors.
-const agentOptions = { keepAlive: true, maxSockets: 4, maxTotalSockets: 256, timeout: 30_000 };
+// tenants cycling through hosts and ports cannot pile up the worker's file descriptors. Per host, as many as the relay
+// serves endpoints at once (many tenants' endpoints may be one CRM's host): a request queued here for a socket would
+// spend its timeout waiting, and count as that endpoint's failure.
+const agentOptions = { keepAlive: true, maxSockets: 16, maxTotalSockets: 256, timeout: 30_000 };
 const agents = { 'http:': new http.Agent(agentOptions), 'https:': new https.Agent(agentOptions) };
 
 /** A lookup that answers with the addresses already checked, in the shape net.connect asks for (one, or all). */

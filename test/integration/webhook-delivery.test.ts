@@ -798,6 +798,39 @@ describe('webhook delivery', () => {
     });
   });
 
+  it('an endpoint with a backlog hands its slot back after a batch when another waits: the other’s event goes before the backlog ends', async () => {
+    const backlogged = await endpointFor();
+    for (let i = 0; i < 30; i += 1) await record(backlogged.tenantId, 'lead.created');
+    while ((await fanOutEndpoint(db, backlogged.id)) > 0);
+    const waiting = await endpointFor();
+    await record(waiting.tenantId, 'lead.created');
+    while ((await fanOutEndpoint(db, waiting.id)) > 0);
+    const relay = relayWith({ concurrency: 1, batchSize: 5 });
+    await deliverUntil(
+      relay,
+      () => receiver.received(waiting.path).length === 1 || null,
+      'the waiting endpoint’s event',
+    );
+    // Before: its one slot stayed with the backlog until all 30 were delivered.
+    expect(receiver.received(backlogged.path).length).toBeLessThan(30);
+    await deliverUntil(relay, () => receiver.received(backlogged.path).length === 30 || null, 'the backlog');
+  });
+
+  it('endpoints of many tenants on one host are sent to at once: none waits out its timeout for a connection', async () => {
+    const slowly = () => ({ status: 200, afterMs: 600 });
+    const endpoints: Awaited<ReturnType<typeof endpointFor>>[] = [];
+    for (let i = 0; i < 6; i += 1) endpoints.push(await endpointFor({ answer: slowly }));
+    for (const endpoint of endpoints) await record(endpoint.tenantId, 'lead.created');
+    const relay = relayWith({ concurrency: 6, timeoutMs: 1000 });
+    const attempts = () =>
+      db.webhookAttempt.findMany({
+        where: { delivery: { endpointId: { in: endpoints.map((endpoint) => endpoint.id) } } },
+      });
+    await deliverUntil(relay, async () => ((await attempts()).length >= 6 ? true : null), 'an attempt each');
+    // Before: 4 connections to the host, and the last two requests timed out queued for one.
+    expect((await attempts()).map((attempt) => attempt.error)).toEqual(Array(6).fill(null));
+  });
+
   it('deleting an endpoint gives up its queued deliveries: none stays pending for good', async () => {
     const endpoint = await endpointFor();
     for (let i = 0; i < 3; i += 1) await record(endpoint.tenantId, 'lead.created');
