@@ -13,6 +13,7 @@ export type RowOutcome =
   | 'time_zone_conflict'
   | 'duplicate_row'
   | 'opted_out'
+  | 'missing_value'
   | 'already_enrolled'
   | 'failed';
 

@@ -14,7 +14,7 @@ import { claimBatchEnrollments, settleBatchClaims } from './enrollment-batch-cla
 import { checkRows, summarise, type GoodRow, type RowResult } from './enrollment-batch-rows.js';
 import type { WorkflowStart, createEnrollmentStarter } from './enrollment-starter.js';
 import { ApiError, notFound } from './errors.js';
-import { refuseUnsendableSequence } from './unsendable-sequence.js';
+import { nothingSendableTo, refuseUnsendableSequence } from './unsendable-sequence.js';
 import { asTemporalUnavailable, mayHaveHappened } from './temporal-errors.js';
 
 /** Starts in flight at once: enough to keep Temporal busy, few enough not to swamp it or the database pool. */
@@ -61,13 +61,19 @@ const timeZoneConflict = (lead: Lead) => ({
 });
 
 /**
- * Rows whose lead has opted out, or already has a running follow-up, are answered so, as are rows giving a saved lead
- * another zone than its own and new leads whose zone their number cannot tell (common/lead-time-zone.ts); the rest are
- * left to start, a new lead's row with the zone it is saved with. What this reads can change before the starts: a row's
- * opt-outs are looked at again under its conversation's lock when its enrollment is claimed, and a start still refuses
- * a running follow-up (workflow ID conflict).
+ * Rows whose lead has opted out, or already has a running follow-up, are answered so, as are rows whose lead the
+ * sequence would send nothing (every step uses a name it has not), rows giving a saved lead another zone than its own
+ * and new leads whose zone their number cannot tell (common/lead-time-zone.ts); the rest are left to start, a new
+ * lead's row with the zone it is saved with. What this reads can change before the starts: a row's opt-outs are looked
+ * at again under its conversation's lock when its enrollment is claimed, and a start still refuses a running follow-up
+ * (workflow ID conflict).
  */
-async function setAsideKnownLeads(db: Db, tenant: Tenant, good: GoodRow[], defaultSender: string) {
+async function setAsideKnownLeads(
+  db: Db,
+  { tenant, sequence }: { tenant: Tenant; sequence: SequenceDefinition },
+  good: GoodRow[],
+  defaultSender: string,
+) {
   const tenantId = tenant.id;
   const phones = good.map((row) => row.phone);
   const [optedOut, existingLeads] = await Promise.all([
@@ -94,9 +100,11 @@ async function setAsideKnownLeads(db: Db, tenant: Tenant, good: GoodRow[], defau
     const lead = leadByPhone.get(phone);
     const zone = lead || row.timeZone ? null : zoneFromNumber(phone, tenant.defaultTimeZone);
     const optedOutBecause = optedOut(phone);
+    const sentNothing = nothingSendableTo(sequence, lead ?? row);
     if (optedOutBecause) Object.assign(result, { outcome: 'opted_out', reason: optedOutBecause });
     else if (lead && runningByLead.has(lead.id))
       Object.assign(result, { outcome: 'already_enrolled', leadId: lead.id, enrollmentId: runningByLead.get(lead.id) });
+    else if (sentNothing) Object.assign(result, { outcome: 'missing_value', reason: sentNothing });
     else if (lead && zoneConflicts(row.timeZone, lead, tenant.defaultTimeZone))
       Object.assign(result, timeZoneConflict(lead));
     else if (zone && 'zoneNeeded' in zone)
@@ -237,7 +245,7 @@ export async function runEnrollmentBatch(
     tenant,
     sequence,
     defaultSender,
-    ...(await setAsideKnownLeads(db, tenant, good, defaultSender)),
+    ...(await setAsideKnownLeads(db, { tenant, sequence }, good, defaultSender)),
   };
   if (!dryRun && batch.toStart.length > 0) {
     await ensureTemporalAnswers(temporal);

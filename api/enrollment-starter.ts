@@ -21,7 +21,7 @@ import {
   type SequenceStep,
 } from '../workflows/lead-follow-up.messages.js';
 import { enrollmentStatusKey, sequenceIdKey } from '../workflows/search-attributes.js';
-import { refuseUnsendableSequence } from './unsendable-sequence.js';
+import { refuseNothingSendable, refuseUnsendableSequence } from './unsendable-sequence.js';
 import { ApiError, leadErased } from './errors.js';
 import { savedZoneOr } from '../common/phone.js';
 import { leadWindow } from '../common/state-windows.js';
@@ -384,6 +384,7 @@ export function createEnrollmentStarter({
       }
       // Only a new enrollment: a retry of one already made answers what it made, whatever the tenant changed since.
       refuseUnsendableSequence(sequence, tenant);
+      refuseNothingSendable(sequence, lead);
       if (idempotencyKey && !(await keyBoundTo(tenant.id, idempotencyKey, requestHash)))
         throw new ApiError(409, 'idempotency_key_reused', 'This Idempotency-Key was used for another request');
       const claimed = await claim(tenant, lead, sequence, idempotencyKey, requestHash);

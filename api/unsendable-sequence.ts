@@ -6,6 +6,9 @@ import { firstStepPastExpiry } from '../workflows/decisions/reachable-steps.js';
 import type { SequenceStep } from '../workflows/lead-follow-up.messages.js';
 import { ApiError } from './errors.js';
 
+/** A step's template, and its variants' when it has some: the enrollment may be sent any of them. */
+const templatesOf = (step: SequenceStep) => [step.template, ...(step.variants ?? []).map(({ template }) => template)];
+
 /**
  * Refuses steps using {{bookingLink}} for a tenant with no `bookingUrl`: each would be skipped ("missing value"), and an
  * enrollment could complete having sent the lead nothing. Set `bookingUrl` (PATCH /v1/settings) first.
@@ -16,8 +19,9 @@ export function refuseBookingLinkWithoutUrl(
   field: 'steps' | 'sequenceId',
 ) {
   if (tenant.bookingUrl) return;
-  const templates = (step: SequenceStep) => [step.template, ...(step.variants ?? []).map(({ template }) => template)];
-  const using = steps.findIndex((step) => templates(step).some((template) => usesPlaceholder(template, 'bookingLink')));
+  const using = steps.findIndex((step) =>
+    templatesOf(step).some((template) => usesPlaceholder(template, 'bookingLink')),
+  );
   if (using === -1) return;
   throw new ApiError(422, 'validation_failed', 'The sequence links to a booking page the tenant has not set', {
     fields: {
@@ -52,4 +56,34 @@ function refuseStepsPastExpiry(sequence: Pick<SequenceDefinition, 'steps'>, tena
       ],
     },
   });
+}
+
+const leadNames = ['firstName', 'lastName'] as const;
+
+/**
+ * Why a lead with these names would be sent nothing: every step (each of its variants) uses a name the lead has not, so
+ * each would be skipped and the enrollment end `completed` with no text sent. Undefined when a step can go.
+ */
+export function nothingSendableTo(
+  sequence: Pick<SequenceDefinition, 'steps'>,
+  lead: { firstName: string | null; lastName: string | null },
+): string | undefined {
+  const lacking = leadNames.filter((name) => !lead[name]?.trim());
+  const needsLacking = (template: string) => lacking.some((name) => usesPlaceholder(template, name));
+  const steps = sequence.steps as unknown as SequenceStep[];
+  if (!lacking.length || !steps.every((step) => templatesOf(step).every(needsLacking))) return undefined;
+  const names = lacking.filter((name) => steps.some((step) => templatesOf(step).some((t) => usesPlaceholder(t, name))));
+  return `every step uses ${names.map((name) => `{{${name}}}`).join(' or ')}, which the lead has not: nothing would be sent; give the lead's ${names.join(' and ')} first (PATCH /v1/leads/:id)`;
+}
+
+/** Refuses to enroll a lead the sequence would send nothing (nothingSendableTo). */
+export function refuseNothingSendable(
+  sequence: Pick<SequenceDefinition, 'steps'>,
+  lead: { firstName: string | null; lastName: string | null },
+) {
+  const reason = nothingSendableTo(sequence, lead);
+  if (reason)
+    throw new ApiError(422, 'validation_failed', 'The sequence would send this lead nothing', {
+      fields: { leadId: [reason] },
+    });
 }

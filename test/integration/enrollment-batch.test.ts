@@ -202,6 +202,33 @@ describe('POST /v1/enrollments/batch', () => {
     expect(await stack.db.enrollment.count({ where: { tenantId: lead.tenant.id } })).toBe(0);
   });
 
+  it('a lead the sequence would send nothing (every step uses a name it has not) is refused: 422 alone, missing_value in a batch', async () => {
+    const lead = await tenantWithLead(stack);
+    const sequenceId = await sequenceOf(lead.auth);
+    const nameless = await request(stack.app).post('/v1/leads').set(lead.auth).send({ phone: '07700 900997' });
+    // Before: 202, and the enrollment ended `completed` with its one step skipped: the lead got nothing.
+    const single = await request(stack.app)
+      .post('/v1/enrollments')
+      .set(lead.auth)
+      .send({ leadId: nameless.body.id, sequenceId });
+    expect(single.status).toBe(422);
+    expect(single.body.error.details.fields.leadId[0]).toMatch(/^every step uses \{\{firstName\}\}, which the lead/);
+    const batch = await request(stack.app)
+      .post('/v1/enrollments/batch')
+      .set(lead.auth)
+      .send({
+        sequenceId,
+        dryRun: true,
+        leads: [{ phone: '07700 900997' }, { phone: '07700 900996' }, { phone: '07700 900995', firstName: 'Ann' }],
+      });
+    expect(batch.body.results.map((row: { outcome: string }) => row.outcome)).toEqual([
+      'missing_value',
+      'missing_value',
+      'ok',
+    ]);
+    expect(await stack.db.enrollment.count({ where: { tenantId: lead.tenant.id } })).toBe(0);
+  });
+
   it('a misnamed field is refused, not dropped: a JSON row is invalid_row, a CSV column a 422 naming it; no lead saved', async () => {
     const lead = await tenantWithLead(stack);
     const sequenceId = await sequenceOf(lead.auth);
@@ -261,7 +288,7 @@ describe("a batch's new leads and the tenant's event lock", () => {
       {
         sequenceId,
         dryRun: false,
-        rows: [...phones].map((phone) => ({ phone })),
+        rows: [...phones].map((phone) => ({ phone, firstName: 'Ann' })),
       },
     );
     const bumps = statements.flatMap((sql, index) => (sql.includes('event_counters') ? [index] : []));

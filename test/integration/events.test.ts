@@ -8,7 +8,7 @@ import { pauseSending, resumeSending } from '../../common/capacity/pauses.js';
 import { lockTenantEventsOf, recordEvent } from '../../common/events.js';
 import { Prisma } from '../../generated/prisma/client.js';
 import { anytimeSettings, createTenant, randomUkMobile } from '../support/fixtures.js';
-import { enrolledLead } from '../support/follow-ups.js';
+import { enrolledLead, enrollInNewSequence } from '../support/follow-ups.js';
 import { stackForFile, testSenderNumber } from '../support/stack.js';
 import { until, untilOneWaitsForEventLock } from '../support/wait.js';
 import { inbound, messageSid, statusCallback } from '../support/webhooks.js';
@@ -129,7 +129,16 @@ describe('events', () => {
 
   it('a step that cannot go out is message.skipped with its reason, and a create call Twilio refused is message.failed with its code', async () => {
     const { tenant, auth } = await createTenant(stack.db, anytimeSettings);
-    const skipped = await enrolledLead(stack.app, auth, [{ delaySeconds: 0, template: 'Hi {{lastName}}' }]);
+    // A lead whose last name is taken away after it was enrolled (a lead without one is refused: nothing would go).
+    const named = await request(stack.app)
+      .post('/v1/leads')
+      .set(auth)
+      .send({ phone: randomUkMobile().e164, lastName: 'Lovelace' });
+    const skippedEnrollment = await enrollInNewSequence(stack.app, auth, named.body.id, [
+      { delaySeconds: 2, template: 'Hi {{lastName}}' },
+    ]);
+    await request(stack.app).patch(`/v1/leads/${named.body.id}`).set(auth).send({ lastName: null });
+    const skipped = { leadId: named.body.id as string, enrollmentId: skippedEnrollment };
     const invalid = randomUkMobile().e164;
     stack.fake.inject({ kind: 'twilioError', code: 21211 }, { to: invalid });
     const failed = await enrolledLead(stack.app, auth, [{ delaySeconds: 0, template: 'Hi' }], invalid);
