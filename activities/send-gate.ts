@@ -92,10 +92,9 @@ export function isClaimLive(message: Pick<Message, 'claimedAt' | 'claimedAttempt
 
 /**
  * The tenant's caps as they are now, in the lead's zone (the window within its state's: common/state-windows.ts): a
- * change of settings applies to the next send. A zone that is
- * no IANA name (saved before the API refused them, written around the API, or dropped from the time zone database)
- * would put every instant inside the window and under the caps, or judge them on another country's clock: the
- * tenant's zone decides instead.
+ * change of settings applies to the next send. A zone that is no IANA name (saved before the API refused them, written
+ * around the API, or dropped from the time zone database) would put every instant inside the window and under the
+ * caps, or judge them on another country's clock: the tenant's zone decides instead.
  */
 const policyOf = (facts: StepFacts): SendingPolicy => ({
   timeZone: savedZoneOr(facts.timeZone, facts.tenantTimeZone),

