@@ -272,7 +272,8 @@ export interface SenderConsentChange {
  */
 export async function recordSenderOptOut(tx: Prisma.TransactionClient, change: SenderConsentChange): Promise<void> {
   // A standing block takes the later request's time: a START processed late lifts only a block asked for before it.
-  // Stamped on this process's clock, as the consent log's entries and a late START's arrival are, which it is judged by.
+  // Stamped with the request's arrival, as a START is judged by its own: PostgreSQL's clock for a live message, the
+  // spool's record for one kept through an outage.
   await tx.$executeRaw`
     INSERT INTO sender_opt_outs (sender, phone_hash, message_sid, created_at)
     SELECT sender, ${phoneHash(change.phone)}, ${change.messageSid}, ${change.askedAt ?? new Date()}::timestamptz
